@@ -1,0 +1,1 @@
+//! Containerfile parsing and the image builder (a later issue).

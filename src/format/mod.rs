@@ -1,0 +1,6 @@
+//! Output rendering shared by every verb: Go-style templates (`--format`),
+//! tables, and human-readable sizes and times.
+
+pub mod human;
+pub mod table;
+pub mod template;

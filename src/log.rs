@@ -1,0 +1,71 @@
+//! Leveled diagnostics on stderr, in podman's `LEVEL[0000] message` shape.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Panic = 0,
+    Fatal = 1,
+    Error = 2,
+    Warn = 3,
+    Info = 4,
+    Debug = 5,
+    Trace = 6,
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
+
+impl std::str::FromStr for Level {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Level> {
+        Ok(match s {
+            "panic" => Level::Panic,
+            "fatal" => Level::Fatal,
+            "error" => Level::Error,
+            "warn" | "warning" => Level::Warn,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            "trace" => Level::Trace,
+            _ => anyhow::bail!(
+                "invalid log level {s:?}: must be one of trace, debug, info, warn, warning, error, fatal, panic"
+            ),
+        })
+    }
+}
+
+pub fn set_level(level: Level) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+pub fn enabled(level: Level) -> bool {
+    level as u8 <= LEVEL.load(Ordering::Relaxed)
+}
+
+pub fn emit(level: Level, msg: std::fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
+    let tag = match level {
+        Level::Panic => "PANI",
+        Level::Fatal => "FATA",
+        Level::Error => "ERRO",
+        Level::Warn => "WARN",
+        Level::Info => "INFO",
+        Level::Debug => "DEBU",
+        Level::Trace => "TRAC",
+    };
+    eprintln!("{tag}[0000] {msg}");
+}
+
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Warn, format_args!($($arg)*)) };
+}
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Info, format_args!($($arg)*)) };
+}
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => { $crate::log::emit($crate::log::Level::Debug, format_args!($($arg)*)) };
+}

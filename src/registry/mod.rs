@@ -1,0 +1,8 @@
+//! Image references, short-name resolution, the OCI distribution client, pull and push.
+
+pub mod auth;
+pub mod client;
+pub mod manifest;
+pub mod pull;
+pub mod reference;
+pub mod shortnames;

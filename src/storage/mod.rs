@@ -1,0 +1,11 @@
+//! The on-disk store: locking, atomic records, blobs, layers, images.
+
+pub mod atomic;
+pub mod blobs;
+pub mod compression;
+pub mod digest;
+pub mod image_config;
+pub mod images;
+pub mod layers;
+pub mod lock;
+pub mod unpack;
