@@ -88,6 +88,8 @@ pub struct ImageIndex {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+// Unboxed on purpose: callers match on it directly and it lives briefly.
+#[allow(clippy::large_enum_variant)]
 pub enum ParsedManifest {
     Image(ImageManifest),
     Index(ImageIndex),
