@@ -411,6 +411,8 @@ mod tests {
         assert_eq!(r.to_string(), "127.0.0.1:5000/a/b:1");
         assert_eq!(q("localhost:5000/a").to_string(), "localhost:5000/a:latest");
         assert_eq!(q("[::1]:5000/a:t").registry, "[::1]:5000");
+        // A first component without '.', ':' or "localhost" is a namespace.
+        assert!(parse_name("host/a").unwrap().is_short());
         // A port-less name with a colon is a tag: "localhost:5000" alone is short.
         assert!(parse_name("localhost:5000").unwrap().is_short());
     }
