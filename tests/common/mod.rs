@@ -257,7 +257,22 @@ impl TestEnv {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let bin = coracle_bin();
+        self.command_for(&coracle_bin(), args, true)
+    }
+
+    /// Run another program the way coracle is run (same user and
+    /// environment, no store flags): for checks of the harness itself.
+    pub fn run_program(&self, program: &str, args: &[&str]) -> Out {
+        let mut cmd = self.command_for(Path::new(program), args, false);
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        Out {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn command_for(&self, bin: &Path, args: &[&str], store_flags: bool) -> Command {
         let mut cmd = match self.mode {
             Mode::Root => {
                 let mut c = Command::new(&bin);
@@ -269,7 +284,9 @@ impl TestEnv {
                     c.env(k, v);
                 }
                 let runroot = self.runroot_dir();
-                c.arg("--root").arg(self.store_dir()).arg("--runroot").arg(runroot);
+                if store_flags {
+                    c.arg("--root").arg(self.store_dir()).arg("--runroot").arg(runroot);
+                }
                 c
             }
             Mode::Rootless => {
@@ -287,7 +304,7 @@ impl TestEnv {
                     .env("PATH", TEST_PATH)
                     .args(["-u", TEST_USER, "--", "env", "-i"])
                     .args(envs)
-                    .arg(&bin);
+                    .arg(bin);
                 c
             }
         };
