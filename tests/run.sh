@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# THE test command: sets up a Debian machine (idempotent; fast on reruns),
+# builds coracle, and runs every test (unit and integration, as root and as
+# the unprivileged user `cotest`). Extra arguments go to `cargo test`,
+# e.g. `sudo tests/run.sh --test pull -- layers`.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run.sh: run as root (sudo tests/run.sh): tests also run coracle as the user cotest" >&2
+    exit 1
+fi
+
+cd "$(dirname "$(readlink -f "$0")")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+# cargo may live in root's home (CI) and not be on sudo's PATH
+for d in "${CARGO_HOME:-}/bin" "$HOME/.cargo/bin" /root/.cargo/bin; do
+    if [ -x "$d/cargo" ]; then PATH="$d:$PATH"; break; fi
+done
+command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found" >&2; exit 1; }
+
+# --- packages (only when one is missing) ------------------------------------
+PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns fuse-overlayfs"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "tests/run.sh: installing$missing"
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+fi
+# --- the unprivileged test user ----------------------------------------------
+TEST_USER=cotest
+id "$TEST_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$TEST_USER"
+grep -q "^$TEST_USER:" /etc/subuid || echo "$TEST_USER:200000:65536" >> /etc/subuid
+grep -q "^$TEST_USER:" /etc/subgid || echo "$TEST_USER:200000:65536" >> /etc/subgid
+TEST_UID=$(id -u "$TEST_USER")
+# no login manager here to make the runtime dir
+install -d -m 0755 /run/user
+install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "/run/user/$TEST_UID"
+# 0600 on some hosts; standard distributions have 0666 (rootless networking)
+if [ -e /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
+
+# --- build, and put the binary where the test user can read it ---------------
+# A debug build: `cargo test` builds the same binary anyway, so nothing is
+# compiled twice (a release build would double CI time for no test value).
+cargo build --bins
+BIN_DIR=/tmp/coracle-ci/bin
+install -d -m 0755 /tmp/coracle-ci "$BIN_DIR"
+install -m 0755 target/debug/coracle "$BIN_DIR/coracle.new"
+mv -f "$BIN_DIR/coracle.new" "$BIN_DIR/coracle"
+export CORACLE_BIN="$BIN_DIR/coracle"
+
+# --- run ---------------------------------------------------------------------
+echo "tests/run.sh: CORACLE_BIN=$CORACLE_BIN, $(nproc) cpus"
+cargo test "$@"
