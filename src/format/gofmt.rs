@@ -551,7 +551,7 @@ mod tests {
         assert_eq!(s("%d", vec![json!(42)]), "42");
         assert_eq!(s("%05d", vec![json!(-42)]), "-0042");
         assert_eq!(s("%+d", vec![json!(5)]), "+5");
-        assert_eq!(s("%5.2f", vec![json!(3.14159)]), " 3.14");
+        assert_eq!(s("%5.2f", vec![json!(2.34567)]), " 2.35");
         assert_eq!(s("%.1f", vec![json!(2)]), "%!f(int=2)");
         assert_eq!(s("%q", vec![json!("a\"b\n")]), "\"a\\\"b\\n\"");
         assert_eq!(s("%v %v", vec![json!(["x"]), json!(true)]), "[x] true");

@@ -59,7 +59,7 @@ impl Operand {
 }
 
 /// What ended a list of nodes.
-enum End {
+enum Stop {
     Eof,
     End,
     Else(Vec<Tok>),
@@ -82,9 +82,9 @@ pub fn parse(
     };
     let (nodes, end) = p.list()?;
     match end {
-        End::Eof => Ok(nodes),
-        End::End => Err(perr("unexpected {{end}}")),
-        End::Else(_) => Err(perr("unexpected {{else}}")),
+        Stop::Eof => Ok(nodes),
+        Stop::End => Err(perr("unexpected {{end}}")),
+        Stop::Else(_) => Err(perr("unexpected {{else}}")),
     }
 }
 
@@ -104,7 +104,7 @@ fn strip_spaces(toks: &[Tok]) -> &[Tok] {
 }
 
 impl Parser<'_> {
-    fn list(&mut self) -> Result<(Vec<Node>, End), TemplateError> {
+    fn list(&mut self) -> Result<(Vec<Node>, Stop), TemplateError> {
         let mut nodes = Vec::new();
         while let Some(seg) = self.segs.next() {
             let toks = match seg {
@@ -124,9 +124,9 @@ impl Parser<'_> {
                     if !strip_spaces(rest).is_empty() {
                         return Err(perr("unexpected token in end"));
                     }
-                    return Ok((nodes, End::End));
+                    return Ok((nodes, Stop::End));
                 }
-                "else" => return Ok((nodes, End::Else(strip_spaces(rest).to_vec()))),
+                "else" => return Ok((nodes, Stop::Else(strip_spaces(rest).to_vec()))),
                 "if" | "range" | "with" => nodes.push(self.control(kw, rest)?),
                 "break" | "continue" => {
                     if self.range_depth == 0 {
@@ -149,7 +149,7 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok((nodes, End::Eof))
+        Ok((nodes, Stop::Eof))
     }
 
     /// `if`/`range`/`with` up to and including its `{{end}}`; an
@@ -169,14 +169,14 @@ impl Parser<'_> {
         }
         let (body, end) = body?;
         let alt = match end {
-            End::Eof => return Err(perr(&format!("unexpected EOF in {kw}"))),
-            End::End => Vec::new(),
-            End::Else(rest) if rest.is_empty() => match self.list()? {
-                (alt, End::End) => alt,
-                (_, End::Else(_)) => return Err(perr("expected end; found {{else}}")),
-                (_, End::Eof) => return Err(perr(&format!("unexpected EOF in {kw}"))),
+            Stop::Eof => return Err(perr(&format!("unexpected EOF in {kw}"))),
+            Stop::End => Vec::new(),
+            Stop::Else(rest) if rest.is_empty() => match self.list()? {
+                (alt, Stop::End) => alt,
+                (_, Stop::Else(_)) => return Err(perr("expected end; found {{else}}")),
+                (_, Stop::Eof) => return Err(perr(&format!("unexpected EOF in {kw}"))),
             },
-            End::Else(rest) => match rest.as_slice() {
+            Stop::Else(rest) => match rest.as_slice() {
                 [Tok::Ident(k), more @ ..] if (k == "if" || k == "with") && kw != "range" => {
                     vec![self.control(k, more)?]
                 }
