@@ -207,7 +207,10 @@ mod tests {
     fn parse_rejects_bad_digests() {
         assert!(Digest::parse("sha256:abc").is_err());
         assert!(Digest::parse("md5:e3b0c44298fc1c149afbf4c8996fb924").is_err());
-        assert!(Digest::parse("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").is_err());
+        assert!(
+            Digest::parse("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+                .is_err()
+        );
         assert!(Digest::parse(
             "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
         )
