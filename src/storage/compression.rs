@@ -33,9 +33,7 @@ pub fn decompress<'a>(r: impl Read + 'a, c: Compression) -> Result<Box<dyn Read 
         Compression::None => Box::new(r),
         // Multi-member: some tools write a gzip stream as several members.
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Compression::Zstd => {
-            Box::new(zstd::Decoder::new(r).context("starting the zstd decoder")?)
-        }
+        Compression::Zstd => Box::new(zstd::Decoder::new(r).context("starting the zstd decoder")?),
     })
 }
 
@@ -59,9 +57,9 @@ pub fn auto_decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>> 
     Ok(match c {
         Compression::None => Box::new(buffered),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-        Compression::Zstd => Box::new(
-            zstd::Decoder::with_buffer(buffered).context("starting the zstd decoder")?,
-        ),
+        Compression::Zstd => {
+            Box::new(zstd::Decoder::with_buffer(buffered).context("starting the zstd decoder")?)
+        }
     })
 }
 
@@ -125,10 +123,16 @@ mod tests {
         let packed = w.finish().unwrap();
         assert_eq!(detect(&packed), c);
         let mut out = Vec::new();
-        auto_decompress(&packed[..]).unwrap().read_to_end(&mut out).unwrap();
+        auto_decompress(&packed[..])
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, data);
         let mut out = Vec::new();
-        decompress(&packed[..], c).unwrap().read_to_end(&mut out).unwrap();
+        decompress(&packed[..], c)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, data);
     }
 
@@ -143,7 +147,10 @@ mod tests {
     fn short_and_trickling_input() {
         assert_eq!(detect(&[0x1f]), Compression::None);
         let mut out = Vec::new();
-        auto_decompress(&b"ab"[..]).unwrap().read_to_end(&mut out).unwrap();
+        auto_decompress(&b"ab"[..])
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, b"ab");
         // A reader that yields one byte per read must still be detected.
         struct Trickle(Vec<u8>, usize);
@@ -161,7 +168,10 @@ mod tests {
         w.write_all(b"hello").unwrap();
         let packed = w.finish().unwrap();
         let mut out = Vec::new();
-        auto_decompress(Trickle(packed, 0)).unwrap().read_to_end(&mut out).unwrap();
+        auto_decompress(Trickle(packed, 0))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, b"hello");
     }
 
@@ -174,7 +184,10 @@ mod tests {
             all.extend(w.finish().unwrap());
         }
         let mut out = Vec::new();
-        auto_decompress(&all[..]).unwrap().read_to_end(&mut out).unwrap();
+        auto_decompress(&all[..])
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, b"one two");
     }
 }

@@ -65,7 +65,8 @@ pub struct UnpackOptions {
 impl UnpackOptions {
     /// The options for this process: `rootless` picks the xattr prefix, a
     /// probe in `scratch_dir` (same filesystem as the layers) the whiteout
-    /// form. Call it where the unpack will run (inside the user namespace).
+    /// form. Call it where the unpack will run (inside the user namespace),
+    /// with a scratch dir that process can write (e.g. the empty `dest`).
     pub fn detect(rootless: bool, scratch_dir: &Path) -> UnpackOptions {
         UnpackOptions {
             xattr_prefix: if rootless {
@@ -90,7 +91,8 @@ pub struct UnpackStats {
 }
 
 /// Find out whether this process may create 0/0 character devices in
-/// `scratch_dir`; if not, layers must use the xattr whiteout form.
+/// `scratch_dir` (which it must be able to write; the probe leaves nothing
+/// behind); if not, layers must use the xattr whiteout form.
 pub fn probe_whiteout_form(scratch_dir: &Path) -> WhiteoutForm {
     let probe = scratch_dir.join(format!(".coracle-whiteout-probe-{}", std::process::id()));
     let Ok(c) = CString::new(probe.as_os_str().as_bytes()) else {
@@ -113,9 +115,13 @@ pub fn probe_whiteout_form(scratch_dir: &Path) -> WhiteoutForm {
 /// Unpack the (uncompressed) layer tar `tar_stream` into `dest`, an existing
 /// empty directory that becomes the layer's root. Fails on the first entry
 /// that cannot be written faithfully or that tries to leave `dest`.
-pub fn unpack_layer(tar_stream: impl Read, dest: &Path, opts: &UnpackOptions) -> Result<UnpackStats> {
-    let root_file = File::open(dest)
-        .with_context(|| format!("opening layer directory {}", dest.display()))?;
+pub fn unpack_layer(
+    tar_stream: impl Read,
+    dest: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackStats> {
+    let root_file =
+        File::open(dest).with_context(|| format!("opening layer directory {}", dest.display()))?;
     // Re-open through openat2 so the root is a plain O_PATH directory fd.
     let root = open_in_root(root_file.as_fd(), b"", libc::O_PATH | libc::O_DIRECTORY)
         .with_context(|| format!("opening layer directory {}", dest.display()))?;
@@ -345,7 +351,10 @@ impl Unpacker<'_> {
             }
         }
         let fd = Rc::new(open_or_create_dir(self.root(), parts).with_context(|| {
-            format!("opening parent directory {:?}", String::from_utf8_lossy(&key))
+            format!(
+                "opening parent directory {:?}",
+                String::from_utf8_lossy(&key)
+            )
         })?);
         self.parent_cache = Some((key, fd.clone()));
         Ok(fd)
@@ -430,7 +439,10 @@ impl Unpacker<'_> {
         }
         if bytes.starts_with(b".wh..wh.") {
             // AUFS-internal names (.wh..wh.plnk etc.): meaningless here.
-            crate::debug!("ignoring aufs metadata entry {}", String::from_utf8_lossy(bytes));
+            crate::debug!(
+                "ignoring aufs metadata entry {}",
+                String::from_utf8_lossy(bytes)
+            );
             return Ok(());
         }
         let target = &bytes[WHITEOUT_PREFIX.len()..];
@@ -494,7 +506,13 @@ impl Unpacker<'_> {
     }
 
     /// The same for entries that cannot be opened (symlinks, nodes).
-    fn apply_at_meta(&self, parent: BorrowedFd<'_>, name: &CStr, meta: &Meta, chmod: bool) -> Result<()> {
+    fn apply_at_meta(
+        &self,
+        parent: BorrowedFd<'_>,
+        name: &CStr,
+        meta: &Meta,
+        chmod: bool,
+    ) -> Result<()> {
         let r = unsafe {
             libc::fchownat(
                 parent.as_raw_fd(),
@@ -579,7 +597,8 @@ impl Unpacker<'_> {
             };
             let parent_path = CleanPath::join(parent_parts);
             // A later entry may have removed or replaced the directory.
-            let Ok(parent) = open_in_root(self.root(), &parent_path, libc::O_PATH | libc::O_DIRECTORY)
+            let Ok(parent) =
+                open_in_root(self.root(), &parent_path, libc::O_PATH | libc::O_DIRECTORY)
             else {
                 continue;
             };
@@ -663,7 +682,12 @@ fn is_type(st: &libc::stat, fmt: libc::mode_t) -> bool {
 fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<libc::stat>> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     let r = unsafe {
-        libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW)
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     };
     if r == 0 {
         Ok(Some(st))
@@ -679,7 +703,12 @@ fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<libc::stat>> 
 
 fn openat(dir: BorrowedFd<'_>, name: &CStr, flags: i32, mode: libc::mode_t) -> io::Result<OwnedFd> {
     let fd = cvt(unsafe {
-        libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, mode)
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC,
+            mode,
+        )
     })?;
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -692,7 +721,13 @@ fn mkdir_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<()> {
 
 fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
     cvt(unsafe {
-        libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0)
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
     })
     .map(drop)
 }
@@ -700,7 +735,12 @@ fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
 fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 256];
     let n = unsafe {
-        libc::fgetxattr(fd.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
     };
     if n < 0 {
         return None;
@@ -712,7 +752,12 @@ fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr) -> Option<Vec<u8>> {
 /// Remove the directory `name` under `parent` and everything in it, by fd
 /// all the way down, never following a symlink.
 fn remove_tree(parent: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
-    let dir = openat(parent, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
+    let dir = openat(
+        parent,
+        name,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )?;
     let listing = nix::dir::Dir::from_fd(dir.try_clone()?).map_err(io::Error::from)?;
     let mut children: Vec<(CString, bool)> = Vec::new();
     let mut listing = listing;

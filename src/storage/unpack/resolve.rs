@@ -27,8 +27,7 @@ impl CleanPath {
                     }
                 }
                 _ => parts.push(
-                    CString::new(comp)
-                        .map_err(|_| anyhow::anyhow!("path contains a NUL byte"))?,
+                    CString::new(comp).map_err(|_| anyhow::anyhow!("path contains a NUL byte"))?,
                 ),
             }
         }
@@ -83,11 +82,9 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result
         let err = io::Error::last_os_error();
         match err.raw_os_error() {
             Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
-            Some(libc::ENOSYS) => {
-                return Err(io::Error::other(
-                    "openat2 is not available: Linux 5.6 or newer is needed to unpack layers safely",
-                ))
-            }
+            Some(libc::ENOSYS) => return Err(io::Error::other(
+                "openat2 is not available: Linux 5.6 or newer is needed to unpack layers safely",
+            )),
             _ => return Err(err),
         }
     }

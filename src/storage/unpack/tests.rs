@@ -31,7 +31,11 @@ fn e(name: &str, kind: EntryType) -> E<'_> {
         kind,
         link: b"",
         data: b"",
-        mode: if kind == EntryType::Directory { 0o755 } else { 0o644 },
+        mode: if kind == EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        },
         uid: unsafe { libc::geteuid() } as u64,
         gid: unsafe { libc::getegid() } as u64,
         mtime: 1_600_000_000,
@@ -41,16 +45,26 @@ fn e(name: &str, kind: EntryType) -> E<'_> {
 }
 
 fn file<'a>(name: &'a str, data: &'a [u8]) -> E<'a> {
-    E { data, ..e(name, EntryType::Regular) }
+    E {
+        data,
+        ..e(name, EntryType::Regular)
+    }
 }
 fn dir(name: &str) -> E<'_> {
     e(name, EntryType::Directory)
 }
 fn symlink<'a>(name: &'a str, target: &'a str) -> E<'a> {
-    E { link: target.as_bytes(), mode: 0o777, ..e(name, EntryType::Symlink) }
+    E {
+        link: target.as_bytes(),
+        mode: 0o777,
+        ..e(name, EntryType::Symlink)
+    }
 }
 fn hardlink<'a>(name: &'a str, target: &'a str) -> E<'a> {
-    E { link: target.as_bytes(), ..e(name, EntryType::Link) }
+    E {
+        link: target.as_bytes(),
+        ..e(name, EntryType::Link)
+    }
 }
 
 impl Tar {
@@ -154,7 +168,9 @@ impl Sandbox {
             .collect();
         top.sort();
         assert_eq!(top, ["dest", "outside"]);
-        let out: Vec<_> = fs::read_dir(self.tmp.path().join("outside")).unwrap().collect();
+        let out: Vec<_> = fs::read_dir(self.tmp.path().join("outside"))
+            .unwrap()
+            .collect();
         assert_eq!(out.len(), 1);
         let secret = self.tmp.path().join("outside/secret");
         assert_eq!(fs::read(&secret).unwrap(), b"canary");
@@ -202,33 +218,83 @@ fn every_entry_type_with_metadata() {
     require_root();
     let sb = Sandbox::new();
     let mut t = Tar::new();
-    t.add(E { mode: 0o750, mtime: 1_500_000_000, ..dir("./etc/") })
-        .add(E { uid: 1000, gid: 1001, mtime: 1_400_000_000, ..file("./etc/passwd", b"root:x:0:0\n") })
-        .add(E { mode: 0o4755, uid: 0, gid: 0, ..file("usr/bin/su", b"\x7fELF") })
-        .add(E { mode: 0o2755, uid: 1000, gid: 1000, ..file("usr/bin/wall", b"w") })
-        .add(E { mode: 0o1777, ..dir("tmp") })
-        .add(E { mode: 0o2775, uid: 1000, gid: 50, ..dir("srv") })
-        .add(E { mtime: 1_300_000_000, uid: 1000, gid: 1000, ..symlink("etc/link", "passwd") })
-        .add(hardlink("etc/passwd.hard", "etc/passwd"))
-        .add(E { dev: (1, 3), mode: 0o666, ..e("dev/null", EntryType::Char) })
-        .add(E { dev: (7, 0), mode: 0o660, gid: 6, ..e("dev/loop0", EntryType::Block) })
-        .add(E { mode: 0o620, ..e("run/fifo", EntryType::Fifo) })
-        .add(E {
-            pax: vec![
-                ("SCHILY.xattr.user.note", b"hello"),
-                ("SCHILY.xattr.security.capability", b"\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
-                ("mtime", b"1700000000.25"),
-            ],
-            mode: 0o755,
-            ..file("usr/bin/ping", b"ping")
-        });
+    t.add(E {
+        mode: 0o750,
+        mtime: 1_500_000_000,
+        ..dir("./etc/")
+    })
+    .add(E {
+        uid: 1000,
+        gid: 1001,
+        mtime: 1_400_000_000,
+        ..file("./etc/passwd", b"root:x:0:0\n")
+    })
+    .add(E {
+        mode: 0o4755,
+        uid: 0,
+        gid: 0,
+        ..file("usr/bin/su", b"\x7fELF")
+    })
+    .add(E {
+        mode: 0o2755,
+        uid: 1000,
+        gid: 1000,
+        ..file("usr/bin/wall", b"w")
+    })
+    .add(E {
+        mode: 0o1777,
+        ..dir("tmp")
+    })
+    .add(E {
+        mode: 0o2775,
+        uid: 1000,
+        gid: 50,
+        ..dir("srv")
+    })
+    .add(E {
+        mtime: 1_300_000_000,
+        uid: 1000,
+        gid: 1000,
+        ..symlink("etc/link", "passwd")
+    })
+    .add(hardlink("etc/passwd.hard", "etc/passwd"))
+    .add(E {
+        dev: (1, 3),
+        mode: 0o666,
+        ..e("dev/null", EntryType::Char)
+    })
+    .add(E {
+        dev: (7, 0),
+        mode: 0o660,
+        gid: 6,
+        ..e("dev/loop0", EntryType::Block)
+    })
+    .add(E {
+        mode: 0o620,
+        ..e("run/fifo", EntryType::Fifo)
+    })
+    .add(E {
+        pax: vec![
+            ("SCHILY.xattr.user.note", b"hello"),
+            (
+                "SCHILY.xattr.security.capability",
+                b"\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+            ),
+            ("mtime", b"1700000000.25"),
+        ],
+        mode: 0o755,
+        ..file("usr/bin/ping", b"ping")
+    });
     let stats = sb.unpack(t).unwrap();
     assert_eq!(stats.files, 4);
     assert_eq!(stats.bytes, 11 + 4 + 1 + 4);
 
     let md = |p: &str| fs::symlink_metadata(sb.p(p)).unwrap();
     assert_eq!(fs::read(sb.p("etc/passwd")).unwrap(), b"root:x:0:0\n");
-    assert_eq!((md("etc/passwd").uid(), md("etc/passwd").gid()), (1000, 1001));
+    assert_eq!(
+        (md("etc/passwd").uid(), md("etc/passwd").gid()),
+        (1000, 1001)
+    );
     assert_eq!(md("etc/passwd").mtime(), 1_400_000_000);
     assert_eq!(md("etc").mode() & 0o7777, 0o750);
     // Directory mtime survives children being added after it.
@@ -245,7 +311,10 @@ fn every_entry_type_with_metadata() {
 
     let l = md("etc/link");
     assert!(l.file_type().is_symlink());
-    assert_eq!(fs::read_link(sb.p("etc/link")).unwrap(), Path::new("passwd"));
+    assert_eq!(
+        fs::read_link(sb.p("etc/link")).unwrap(),
+        Path::new("passwd")
+    );
     assert_eq!(l.mtime(), 1_300_000_000);
     assert_eq!(l.uid(), 1000);
 
@@ -276,14 +345,30 @@ fn every_entry_type_with_metadata() {
 fn rootless_skips_devices_keeps_fifos() {
     let sb = Sandbox::new();
     let mut t = Tar::new();
-    t.add(E { dev: (1, 3), ..e("dev/null", EntryType::Char) })
-        .add(E { dev: (8, 0), ..e("dev/sda", EntryType::Block) })
-        .add(e("fifo", EntryType::Fifo))
-        .add(E { pax: vec![("SCHILY.xattr.trusted.x", b"1")], ..file("f", b"") });
-    let opts = UnpackOptions { xattr_prefix: XattrPrefix::User, rootless: true, ..root_opts() };
+    t.add(E {
+        dev: (1, 3),
+        ..e("dev/null", EntryType::Char)
+    })
+    .add(E {
+        dev: (8, 0),
+        ..e("dev/sda", EntryType::Block)
+    })
+    .add(e("fifo", EntryType::Fifo))
+    .add(E {
+        pax: vec![("SCHILY.xattr.trusted.x", b"1")],
+        ..file("f", b"")
+    });
+    let opts = UnpackOptions {
+        xattr_prefix: XattrPrefix::User,
+        rootless: true,
+        ..root_opts()
+    };
     sb.unpack_with(t, &opts).unwrap();
     assert!(!sb.p("dev/null").exists() && !sb.p("dev/sda").exists());
-    assert!(fs::symlink_metadata(sb.p("fifo")).unwrap().file_type().is_fifo());
+    assert!(fs::symlink_metadata(sb.p("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
 }
 
 #[test]
@@ -306,9 +391,15 @@ fn whiteouts_char_device_form() {
     assert_eq!(gone.rdev(), 0);
     assert!(!sb.p("etc/.wh.gone").exists());
     assert_eq!(fs::read(sb.p("etc/kept")).unwrap(), b"k");
-    assert_eq!(getxattr(&sb.p("opq"), "trusted.overlay.opaque").unwrap(), b"y");
+    assert_eq!(
+        getxattr(&sb.p("opq"), "trusted.overlay.opaque").unwrap(),
+        b"y"
+    );
     assert!(!sb.p("opq/.wh..wh..opq").exists());
-    assert_eq!(getxattr(&sb.p("implicit"), "trusted.overlay.opaque").unwrap(), b"y");
+    assert_eq!(
+        getxattr(&sb.p("implicit"), "trusted.overlay.opaque").unwrap(),
+        b"y"
+    );
     assert!(getxattr(&sb.p("etc"), "trusted.overlay.opaque").is_none());
 }
 
@@ -359,7 +450,10 @@ fn replacement_semantics() {
     t.add(dir("d"))
         .add(file("d/a", b"a"))
         // dir over dir keeps contents, takes the new mode.
-        .add(E { mode: 0o700, ..dir("d") })
+        .add(E {
+            mode: 0o700,
+            ..dir("d")
+        })
         .add(file("f", b"old"))
         .add(file("f", b"new"))
         // file over dir removes the tree.
@@ -378,7 +472,10 @@ fn replacement_semantics() {
         .add(file("abs", b"plain"));
     sb.unpack(t).unwrap();
     assert_eq!(fs::read(sb.p("d/a")).unwrap(), b"a");
-    assert_eq!(fs::metadata(sb.p("d")).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        fs::metadata(sb.p("d")).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     assert_eq!(fs::read(sb.p("f")).unwrap(), b"new");
     assert_eq!(fs::read(sb.p("x")).unwrap(), b"now a file");
     assert!(fs::symlink_metadata(sb.p("y")).unwrap().is_dir());
@@ -424,7 +521,10 @@ fn refuses_hardlink_climbing_out() {
     let mut t = Tar::new();
     t.add(hardlink("passwd", "../../etc/passwd"));
     let msg = err_text(sb.unpack(t));
-    assert!(msg.contains("passwd") && msg.contains("climbs above"), "{msg}");
+    assert!(
+        msg.contains("passwd") && msg.contains("climbs above"),
+        "{msg}"
+    );
     let sb = Sandbox::new();
     let mut t = Tar::new();
     t.add(hardlink("secret", "../outside/secret"));
@@ -445,7 +545,10 @@ fn absolute_symlink_parent_stays_inside() {
     sb.unpack(t).unwrap();
     assert_eq!(fs::read(sb.p("etc/x")).unwrap(), b"x");
     assert!(sb.p("newdir").is_dir());
-    assert!(fs::symlink_metadata(sb.p("evil")).unwrap().file_type().is_symlink());
+    assert!(fs::symlink_metadata(sb.p("evil"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert_eq!(fs::read(sb.p("var/run/pid")).unwrap(), b"1");
     sb.assert_contained();
 }
@@ -474,7 +577,8 @@ fn relative_escaping_symlink_parent_stays_inside() {
 fn dangling_symlink_parent_is_not_followed() {
     let sb = Sandbox::new();
     let mut t = Tar::new();
-    t.add(symlink("evil", "../outside/newdir")).add(file("evil/x", b"x"));
+    t.add(symlink("evil", "../outside/newdir"))
+        .add(file("evil/x", b"x"));
     // Its target does not exist inside the root: refuse rather than follow.
     let msg = err_text(sb.unpack(t));
     assert!(msg.contains("evil/x"), "{msg}");
@@ -488,15 +592,22 @@ fn hardlink_through_escaping_symlink() {
     t.add(symlink("evil", "../outside"))
         .add(hardlink("stolen", "evil/secret"));
     let msg = err_text(sb.unpack(t));
-    assert!(msg.contains("stolen") && msg.contains("not in this layer"), "{msg}");
+    assert!(
+        msg.contains("stolen") && msg.contains("not in this layer"),
+        "{msg}"
+    );
     sb.assert_contained();
 
     // A hard link whose target is a symlink links the symlink itself.
     let sb = Sandbox::new();
     let mut t = Tar::new();
-    t.add(symlink("l", "../outside/secret")).add(hardlink("h", "l"));
+    t.add(symlink("l", "../outside/secret"))
+        .add(hardlink("h", "l"));
     sb.unpack(t).unwrap();
-    assert!(fs::symlink_metadata(sb.p("h")).unwrap().file_type().is_symlink());
+    assert!(fs::symlink_metadata(sb.p("h"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
     sb.assert_contained();
 
     // Hard link into a dir reached through an in-root symlink: fine.
@@ -535,11 +646,17 @@ fn root_entry_and_long_names() {
     let long = format!("{}/file", "d".repeat(150));
     let target = format!("/{}", "t".repeat(150));
     let mut t = Tar::new();
-    t.add(E { mode: 0o711, ..dir("./") })
-        .add(file(&long, b"long"))
-        .add(symlink("ln", &target));
+    t.add(E {
+        mode: 0o711,
+        ..dir("./")
+    })
+    .add(file(&long, b"long"))
+    .add(symlink("ln", &target));
     sb.unpack(t).unwrap();
-    assert_eq!(fs::metadata(sb.dest()).unwrap().permissions().mode() & 0o777, 0o711);
+    assert_eq!(
+        fs::metadata(sb.dest()).unwrap().permissions().mode() & 0o777,
+        0o711
+    );
     assert_eq!(fs::read(sb.p(&long)).unwrap(), b"long");
     assert_eq!(fs::read_link(sb.p("ln")).unwrap(), Path::new(&target));
 }
