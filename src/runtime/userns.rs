@@ -1,1 +1,450 @@
-//! TODO
+//! The rootless user namespace: id maps from /etc/subuid and /etc/subgid,
+//! and entering a namespace where the caller is root over those ids.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
+
+/// Set in the environment of the process that runs inside the namespace,
+/// so a nested call (or a re-exec of ourselves) does not enter again.
+const IN_USERNS_ENV: &str = "_CORACLE_IN_USERNS";
+
+pub fn is_rootless() -> bool {
+    !Uid::effective().is_root()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdMapping {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdMaps {
+    pub uids: Vec<IdMapping>,
+    pub gids: Vec<IdMapping>,
+}
+
+static SINGLE_ID_WARNED: AtomicBool = AtomicBool::new(false);
+
+impl IdMaps {
+    /// Every id maps to itself (root, or no namespace).
+    pub fn identity() -> IdMaps {
+        let all = IdMapping {
+            container_id: 0,
+            host_id: 0,
+            size: u32::MAX,
+        };
+        IdMaps {
+            uids: vec![all],
+            gids: vec![all],
+        }
+    }
+
+    /// The maps the caller gets: identity for root; rootless, container 0 is
+    /// the caller and 1.. its subordinate ranges.
+    pub fn for_current_user() -> Result<IdMaps> {
+        if !is_rootless() {
+            return Ok(IdMaps::identity());
+        }
+        let uid = Uid::effective().as_raw();
+        let gid = Gid::effective().as_raw();
+        let name = nix::unistd::User::from_uid(Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.name);
+        let read = |path: &str| match fs::read_to_string(path) {
+            Ok(s) => Ok(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(e).with_context(|| format!("reading {path}")),
+        };
+        let sub_u = subordinate_ranges(&read("/etc/subuid")?, name.as_deref(), uid);
+        let sub_g = subordinate_ranges(&read("/etc/subgid")?, name.as_deref(), uid);
+        let maps = IdMaps {
+            uids: build_map(uid, &sub_u),
+            gids: build_map(gid, &sub_g),
+        };
+        if maps.is_single() && !SINGLE_ID_WARNED.swap(true, Ordering::Relaxed) {
+            crate::warn!(
+                "no subordinate id range for {} in /etc/subuid and /etc/subgid: only one id is \
+                 mapped, so images with files owned by other users will fail to unpack \
+                 (add a range, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {}`)",
+                name.as_deref().unwrap_or("this user"),
+                name.as_deref().unwrap_or("USER"),
+            );
+        }
+        Ok(maps)
+    }
+
+    pub fn host_uid(&self, container_uid: u32) -> Option<u32> {
+        lookup(&self.uids, container_uid)
+    }
+
+    pub fn host_gid(&self, container_gid: u32) -> Option<u32> {
+        lookup(&self.gids, container_gid)
+    }
+
+    /// Only one uid or only one gid is mapped: no subordinate ranges.
+    pub fn is_single(&self) -> bool {
+        let count = |m: &[IdMapping]| m.iter().map(|r| r.size as u64).sum::<u64>();
+        count(&self.uids) <= 1 || count(&self.gids) <= 1
+    }
+}
+
+fn lookup(map: &[IdMapping], id: u32) -> Option<u32> {
+    map.iter().find_map(|r| {
+        let off = id.checked_sub(r.container_id)?;
+        (off < r.size).then(|| r.host_id + off)
+    })
+}
+
+/// (start, count) ranges for the user from a subuid/subgid file, matched by
+/// name or numeric uid, in file order.
+fn subordinate_ranges(text: &str, name: Option<&str>, uid: u32) -> Vec<(u32, u32)> {
+    let uid_s = uid.to_string();
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let mut f = line.split(':');
+            let (who, start, count) = (f.next()?, f.next()?, f.next()?);
+            if Some(who) != name && who != uid_s {
+                return None;
+            }
+            let (start, count) = (start.trim().parse().ok()?, count.trim().parse().ok()?);
+            (count > 0).then_some((start, count))
+        })
+        .collect()
+}
+
+fn build_map(own: u32, ranges: &[(u32, u32)]) -> Vec<IdMapping> {
+    let mut map = vec![IdMapping {
+        container_id: 0,
+        host_id: own,
+        size: 1,
+    }];
+    let mut next: u32 = 1;
+    for &(start, count) in ranges {
+        let Some(end) = next.checked_add(count) else {
+            break;
+        };
+        map.push(IdMapping {
+            container_id: next,
+            host_id: start,
+            size: count,
+        });
+        next = end;
+    }
+    map
+}
+
+/// Whether this process is already inside a namespace we set up.
+fn already_inside() -> bool {
+    std::env::var_os(IN_USERNS_ENV).is_some_and(|v| v == "1") && !uid_map_is_initial()
+}
+
+fn uid_map_is_initial() -> bool {
+    fs::read_to_string("/proc/self/uid_map")
+        .map(|s| {
+            let f: Vec<&str> = s.split_whitespace().collect();
+            f == ["0", "0", "4294967295"]
+        })
+        .unwrap_or(true)
+}
+
+fn thread_count() -> Result<u64> {
+    let status = fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow!("no Threads line in /proc/self/status"))
+}
+
+static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    let pid = CHILD_PID.load(Ordering::Relaxed);
+    if pid > 0 {
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Rootless: fork; the child enters a new user and mount namespace mapped by
+/// `maps` and returns Ok as uid 0 there; the parent relays signals, waits,
+/// and exits with the child's status (it never returns once the child runs).
+/// Root, or already inside: returns Ok at once.
+pub fn enter_user_namespace(maps: &IdMaps) -> Result<()> {
+    if !is_rootless() || already_inside() {
+        return Ok(());
+    }
+    let threads = thread_count()?;
+    if threads != 1 {
+        bail!(
+            "cannot enter a user namespace: the process already runs {threads} threads \
+             (enter it before starting any thread)"
+        );
+    }
+    let newuidmap = if maps.is_single() {
+        None
+    } else {
+        Some((find_helper("newuidmap")?, find_helper("newgidmap")?))
+    };
+
+    // ready: child -> parent "unshared"; go: parent -> child "maps written".
+    let (ready_r, ready_w) = nix::unistd::pipe().context("creating a pipe")?;
+    let (go_r, go_w) = nix::unistd::pipe().context("creating a pipe")?;
+
+    // SAFETY: single-threaded (checked above), so the child may run any code.
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(ready_r);
+            drop(go_w);
+            child_enter(ready_w, go_r, maps.is_single())
+        }
+        ForkResult::Parent { child } => {
+            drop(ready_w);
+            drop(go_r);
+            if let Err(e) = parent_map(child, ready_r, &go_w, maps, newuidmap) {
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                return Err(e);
+            }
+            drop(go_w);
+            parent_wait(child)
+        }
+    }
+}
+
+fn find_helper(name: &str) -> Result<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([
+            "/usr/bin".into(),
+            "/usr/sbin".into(),
+            "/bin".into(),
+            "/sbin".into(),
+        ])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| anyhow!("{name} not found: install the uidmap package"))
+}
+
+/// In the child: unshare, tell the parent, wait for the maps, become root.
+fn child_enter(ready_w: OwnedFd, go_r: OwnedFd, single: bool) -> Result<()> {
+    let fail = |msg: String| -> ! {
+        eprintln!("Error: entering the user namespace: {msg}");
+        unsafe { libc::_exit(125) }
+    };
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS) {
+        fail(format!("unshare: {e}"));
+    }
+    let mut ready = std::fs::File::from(ready_w);
+    if ready.write_all(b"u").is_err() {
+        fail("parent went away".into());
+    }
+    drop(ready);
+    let mut go = std::fs::File::from(go_r);
+    let mut b = [0u8; 1];
+    // EOF without a byte: the parent failed to write the maps (it says why).
+    if !matches!(go.read(&mut b), Ok(1)) {
+        unsafe { libc::_exit(125) };
+    }
+    drop(go);
+    if let Err(e) = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)) {
+        fail(format!("setresgid 0: {e}"));
+    }
+    if !single {
+        // The host's supplementary groups mean nothing in here.
+        let _ = nix::unistd::setgroups(&[]);
+    }
+    if let Err(e) = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)) {
+        fail(format!("setresuid 0: {e}"));
+    }
+    // Before anything is mounted: keep our mounts from reaching the host.
+    if let Err(e) = nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    ) {
+        fail(format!("making mounts private: {e}"));
+    }
+    // SAFETY: still single-threaded.
+    unsafe { std::env::set_var(IN_USERNS_ENV, "1") };
+    Ok(())
+}
+
+fn parent_map(
+    child: Pid,
+    ready_r: OwnedFd,
+    go_w: &OwnedFd,
+    maps: &IdMaps,
+    helpers: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) -> Result<()> {
+    let mut ready = std::fs::File::from(ready_r);
+    let mut b = [0u8; 1];
+    if !matches!(ready.read(&mut b), Ok(1)) {
+        let _ = waitpid(child, None);
+        bail!("the namespace child failed before its id maps could be written");
+    }
+    let pid = child.as_raw();
+    match helpers {
+        None => {
+            // One id: we may write our own maps, setgroups denied first.
+            let write = |file: &str, text: String| {
+                fs::write(format!("/proc/{pid}/{file}"), text)
+                    .with_context(|| format!("writing /proc/{pid}/{file}"))
+            };
+            write("setgroups", "deny".into())?;
+            write("uid_map", map_text(&maps.uids))?;
+            write("gid_map", map_text(&maps.gids))?;
+        }
+        Some((uidmap, gidmap)) => {
+            // Both helpers at once: each is a setuid exec of its own.
+            let spawn = |prog: &std::path::Path, map: &[IdMapping]| {
+                let mut c = Command::new(prog);
+                c.arg(pid.to_string());
+                for m in map {
+                    c.args([
+                        m.container_id.to_string(),
+                        m.host_id.to_string(),
+                        m.size.to_string(),
+                    ]);
+                }
+                c.stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .with_context(|| format!("running {}", prog.display()))
+            };
+            let u = spawn(&uidmap, &maps.uids)?;
+            let g = spawn(&gidmap, &maps.gids);
+            let u_out = u.wait_with_output().context("waiting for newuidmap")?;
+            let g_out = g?.wait_with_output().context("waiting for newgidmap")?;
+            for (name, out) in [("newuidmap", u_out), ("newgidmap", g_out)] {
+                if !out.status.success() {
+                    bail!(
+                        "{name} failed ({}): {}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+            }
+        }
+    }
+    nix::unistd::write(go_w, b"g").context("releasing the namespace child")?;
+    Ok(())
+}
+
+fn map_text(map: &[IdMapping]) -> String {
+    map.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect()
+}
+
+fn parent_wait(child: Pid) -> ! {
+    CHILD_PID.store(child.as_raw(), Ordering::Relaxed);
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        unsafe { libc::signal(sig, forward_signal as *const () as libc::sighandler_t) };
+    }
+    let code = loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                eprintln!("Error: waiting for the namespace child: {e}");
+                break 125;
+            }
+        }
+    };
+    // _exit: buffered output belongs to the child now; don't print it twice.
+    unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUBUID: &str = "\
+# comment
+alice:100000:65536
+bob:200000:1000
+1001:300000:10
+alice:500000:5
+carol:1:0
+";
+
+    #[test]
+    fn ranges_by_name_and_uid_concatenate() {
+        let r = subordinate_ranges(SUBUID, Some("alice"), 1000);
+        assert_eq!(r, [(100000, 65536), (500000, 5)]);
+        let r = subordinate_ranges(SUBUID, Some("bob"), 1001);
+        assert_eq!(r, [(200000, 1000), (300000, 10)]);
+        assert!(subordinate_ranges(SUBUID, Some("carol"), 7).is_empty());
+        assert!(subordinate_ranges(SUBUID, None, 42).is_empty());
+    }
+
+    #[test]
+    fn map_layout_and_lookup() {
+        let maps = IdMaps {
+            uids: build_map(1000, &[(100000, 65536), (500000, 5)]),
+            gids: build_map(1000, &[(100000, 65536)]),
+        };
+        assert_eq!(
+            maps.uids,
+            [
+                IdMapping {
+                    container_id: 0,
+                    host_id: 1000,
+                    size: 1
+                },
+                IdMapping {
+                    container_id: 1,
+                    host_id: 100000,
+                    size: 65536
+                },
+                IdMapping {
+                    container_id: 65537,
+                    host_id: 500000,
+                    size: 5
+                },
+            ]
+        );
+        assert_eq!(maps.host_uid(0), Some(1000));
+        assert_eq!(maps.host_uid(1), Some(100000));
+        assert_eq!(maps.host_uid(1000), Some(100999));
+        assert_eq!(maps.host_uid(65537), Some(500000));
+        assert_eq!(maps.host_uid(65542), None);
+        assert_eq!(maps.host_gid(65536), Some(165535));
+        assert!(!maps.is_single());
+        let single = IdMaps {
+            uids: build_map(1000, &[]),
+            gids: build_map(1000, &[]),
+        };
+        assert!(single.is_single());
+        assert_eq!(single.host_uid(1), None);
+        assert_eq!(map_text(&single.uids), "0 1000 1\n");
+    }
+
+    #[test]
+    fn identity_maps_everything() {
+        let id = IdMaps::identity();
+        assert_eq!(id.host_uid(0), Some(0));
+        assert_eq!(id.host_gid(4_000_000_000), Some(4_000_000_000));
+        assert!(!id.is_single());
+    }
+}
