@@ -10,9 +10,17 @@ fn info_reports_store_paths_of_the_mode() {
     for mode in modes() {
         let env = TestEnv::new(mode);
         let graph = env.ok(&["info", "--format", "{{.Store.GraphRoot}}"]);
-        assert_eq!(graph.trim(), env.store_dir().to_str().unwrap(), "[{mode:?}] GraphRoot");
+        assert_eq!(
+            graph.trim(),
+            env.store_dir().to_str().unwrap(),
+            "[{mode:?}] GraphRoot"
+        );
         let run = env.ok(&["info", "--format", "{{.Store.RunRoot}}"]);
-        assert_eq!(run.trim(), env.runroot_dir().to_str().unwrap(), "[{mode:?}] RunRoot");
+        assert_eq!(
+            run.trim(),
+            env.runroot_dir().to_str().unwrap(),
+            "[{mode:?}] RunRoot"
+        );
     }
 }
 
@@ -21,18 +29,35 @@ fn info_json_has_podmans_keys() {
     for mode in modes() {
         let env = TestEnv::new(mode);
         let out = env.ok(&["info", "--format", "json"]);
-        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("[{mode:?}] info json: {e}: {out}"));
+        let v: Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("[{mode:?}] info json: {e}: {out}"));
         // podman 4.3: top-level and store keys are lowerCamelCase
         for key in ["host", "store", "version"] {
-            assert!(v.get(key).is_some(), "[{mode:?}] info json lacks {key}: {out}");
+            assert!(
+                v.get(key).is_some(),
+                "[{mode:?}] info json lacks {key}: {out}"
+            );
         }
         for key in ["graphRoot", "runRoot", "graphDriverName", "volumePath"] {
-            assert!(v["store"].get(key).is_some(), "[{mode:?}] info json .store lacks {key}");
+            assert!(
+                v["store"].get(key).is_some(),
+                "[{mode:?}] info json .store lacks {key}"
+            );
         }
-        assert_eq!(v["store"]["graphRoot"], env.store_dir().to_str().unwrap(), "[{mode:?}]");
-        assert!(v["version"].get("Version").is_some(), "[{mode:?}] .version.Version");
+        assert_eq!(
+            v["store"]["graphRoot"],
+            env.store_dir().to_str().unwrap(),
+            "[{mode:?}]"
+        );
+        assert!(
+            v["version"].get("Version").is_some(),
+            "[{mode:?}] .version.Version"
+        );
         let driver = env.ok(&["info", "--format", "{{.Store.GraphDriverName}}"]);
-        assert!(["overlay", "vfs"].contains(&driver.trim()), "[{mode:?}] driver {driver:?}");
+        assert!(
+            ["overlay", "vfs"].contains(&driver.trim()),
+            "[{mode:?}] driver {driver:?}"
+        );
     }
 }
 
@@ -41,7 +66,10 @@ fn version_and_help_exit_zero() {
     for mode in modes() {
         let env = TestEnv::new(mode);
         let v = env.ok(&["version"]);
-        assert!(v.contains("Version:"), "[{mode:?}] podman-like `Version:` line: {v}");
+        assert!(
+            v.contains("Version:"),
+            "[{mode:?}] podman-like `Version:` line: {v}"
+        );
         assert!(v.contains(env!("CARGO_PKG_VERSION")), "[{mode:?}] {v}");
         let h = env.ok(&["--help"]);
         for verb in ["pull", "images", "rmi", "tag", "info", "version"] {

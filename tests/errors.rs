@@ -20,10 +20,20 @@ fn pull_fails_cleanly(env: &TestEnv, reference: &str, needles: &[&str], what: &s
     let before = snapshot(&env.store_dir());
     let out = env.run(&["pull", reference]);
     assert_error(env.mode, what, &out, 125, needles);
-    assert!(!out.stderr.contains("\n\n"), "[{:?}] {what}: noisy stderr: {}", env.mode, out.stderr);
+    assert!(
+        !out.stderr.contains("\n\n"),
+        "[{:?}] {what}: noisy stderr: {}",
+        env.mode,
+        out.stderr
+    );
     let after = snapshot(&env.store_dir());
     assert_same_snapshot(&before, &after, &format!("[{:?}] {what}", env.mode));
-    assert_eq!(env.image_ids(), vec![busybox().id()[..12].to_string()], "[{:?}] {what}: no half image registered", env.mode);
+    assert_eq!(
+        env.image_ids(),
+        vec![busybox().id()[..12].to_string()],
+        "[{:?}] {what}: no half image registered",
+        env.mode
+    );
     out
 }
 
@@ -31,7 +41,12 @@ fn pull_fails_cleanly(env: &TestEnv, reference: &str, needles: &[&str], what: &s
 fn pull_unknown_host() {
     for mode in modes() {
         let env = env_with_busybox(mode);
-        pull_fails_cleanly(&env, "nosuchhost.invalid:5000/x:1", &["nosuchhost.invalid"], "unknown host");
+        pull_fails_cleanly(
+            &env,
+            "nosuchhost.invalid:5000/x:1",
+            &["nosuchhost.invalid"],
+            "unknown host",
+        );
     }
 }
 
@@ -59,7 +74,10 @@ fn pull_unauthorized_then_with_credentials_from_auth_json() {
         // REGISTRY_AUTH_FILE (any mode)
         match mode {
             Mode::Rootless => {
-                env.write_user_file(&env.runtime_dir.join("containers/auth.json"), reg.auth_json().as_bytes());
+                env.write_user_file(
+                    &env.runtime_dir.join("containers/auth.json"),
+                    reg.auth_json().as_bytes(),
+                );
             }
             Mode::Root => {
                 let f = env.dir.join("auth.json");
@@ -80,7 +98,11 @@ fn pull_wrong_credentials_is_unauthorized() {
         let mut env = env_with_busybox(mode);
         let token = "Y29yYWNsZTp3cm9uZw=="; // coracle:wrong
         let f = env.dir.join("bad-auth.json");
-        std::fs::write(&f, format!(r#"{{"auths":{{"{}":{{"auth":"{token}"}}}}}}"#, reg.host)).unwrap();
+        std::fs::write(
+            &f,
+            format!(r#"{{"auths":{{"{}":{{"auth":"{token}"}}}}}}"#, reg.host),
+        )
+        .unwrap();
         env.set_env("REGISTRY_AUTH_FILE", f.to_str().unwrap());
         pull_fails_cleanly(&env, &p.reference(), &[&p.host], "wrong credentials");
     }
@@ -114,7 +136,12 @@ fn pull_digest_mismatch() {
 fn pull_truncated_blob() {
     let p = corrupted("truncated", |blob| {
         let len = std::fs::metadata(blob).unwrap().len();
-        std::fs::OpenOptions::new().write(true).open(blob).unwrap().set_len(len / 2).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(blob)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
     });
     for mode in modes() {
         let env = env_with_busybox(mode);
@@ -126,19 +153,34 @@ fn pull_truncated_blob() {
 fn pull_unknown_layer_media_type() {
     let mut t = TarBuilder::new();
     t.file("hello", b"hi\n", 0o644, 0, 0);
-    let layer = Layer::new(&t.finish(), Compression::Gzip).with_media_type("application/vnd.example.unknown");
-    let p = push_unique(&build_image(&ImageSpec::new("unknown-mt"), vec![busybox_layer().clone(), layer]), "unknown-mt");
+    let layer = Layer::new(&t.finish(), Compression::Gzip)
+        .with_media_type("application/vnd.example.unknown");
+    let p = push_unique(
+        &build_image(
+            &ImageSpec::new("unknown-mt"),
+            vec![busybox_layer().clone(), layer],
+        ),
+        "unknown-mt",
+    );
     for mode in modes() {
         let env = env_with_busybox(mode);
         let out = pull_fails_cleanly(&env, &p.reference(), &[&p.name()], "unknown media type");
-        assert!(out.stderr.contains("application/vnd.example.unknown"), "[{mode:?}] say which media type: {}", out.stderr);
+        assert!(
+            out.stderr.contains("application/vnd.example.unknown"),
+            "[{mode:?}] say which media type: {}",
+            out.stderr
+        );
     }
 }
 
 #[test]
 fn pull_malformed_config_json() {
     let spec = ImageSpec::new("badconfig");
-    let img = build_image_with_config(&spec, vec![busybox_layer().clone()], b"{\"architecture\": \"amd64\", \"os\": ".to_vec());
+    let img = build_image_with_config(
+        &spec,
+        vec![busybox_layer().clone()],
+        b"{\"architecture\": \"amd64\", \"os\": ".to_vec(),
+    );
     let p = push_unique(&img, "badconfig");
     for mode in modes() {
         let env = env_with_busybox(mode);
@@ -153,13 +195,25 @@ fn hostile_pull(name: &str, layer: Layer, marker: Option<&std::path::Path>) {
         let env = env_with_busybox(mode);
         pull_fails_cleanly(&env, &p.reference(), &[&p.name()], name);
         if let Some(m) = marker {
-            assert!(!m.exists(), "[{mode:?}] {name}: a layer wrote {} on the host", m.display());
+            assert!(
+                !m.exists(),
+                "[{mode:?}] {name}: a layer wrote {} on the host",
+                m.display()
+            );
         }
         let now = std::fs::metadata("/etc/passwd").unwrap();
-        assert_eq!((now.nlink(), now.len()), (passwd.nlink(), passwd.len()), "[{mode:?}] {name}: /etc/passwd touched");
+        assert_eq!(
+            (now.nlink(), now.len()),
+            (passwd.nlink(), passwd.len()),
+            "[{mode:?}] {name}: /etc/passwd touched"
+        );
         // nothing next to the store either
         for e in std::fs::read_dir(&env.dir).unwrap().flatten() {
-            assert!(!e.file_name().to_string_lossy().starts_with("pwned"), "[{mode:?}] {name}: {:?}", e.path());
+            assert!(
+                !e.file_name().to_string_lossy().starts_with("pwned"),
+                "[{mode:?}] {name}: {:?}",
+                e.path()
+            );
         }
     }
 }
@@ -173,7 +227,11 @@ fn pull_refuses_dotdot_entry() {
 #[test]
 fn pull_refuses_write_through_escaping_symlink() {
     let marker = pwned_marker("symlink");
-    hostile_pull("symlink-escape", hostile::symlink_escape(&marker), Some(&marker));
+    hostile_pull(
+        "symlink-escape",
+        hostile::symlink_escape(&marker),
+        Some(&marker),
+    );
 }
 
 #[test]
@@ -189,7 +247,11 @@ fn rmi_of_a_missing_image() {
         // podman: exit 1 when an image is not known (125 for other failures)
         let out = env.run(&["rmi", "nosuch:1"]);
         assert_error(mode, "rmi nosuch:1", &out, 1, &["nosuch:1"]);
-        assert_same_snapshot(&before, &snapshot(&env.store_dir()), &format!("[{mode:?}] rmi missing"));
+        assert_same_snapshot(
+            &before,
+            &snapshot(&env.store_dir()),
+            &format!("[{mode:?}] rmi missing"),
+        );
         let out = env.run(&["image", "inspect", "nosuch:1"]);
         assert_error(mode, "inspect nosuch:1", &out, 125, &["nosuch:1"]);
     }

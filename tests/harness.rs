@@ -12,8 +12,15 @@ fn skopeo_inspect(reg: &Registry, reference: &str, extra: &[&str]) -> serde_json
     if let (Some(u), Some(p)) = (&reg.user, &reg.pass) {
         cmd.arg(format!("--creds={u}:{p}"));
     }
-    let out = cmd.arg(format!("docker://{reference}")).output().expect("skopeo");
-    assert!(out.status.success(), "skopeo inspect {reference}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -26,15 +33,28 @@ fn fixtures_are_valid_images_for_skopeo() {
         let layers: Vec<String> = p.image().layers.iter().map(|l| l.digest.clone()).collect();
         assert_eq!(v["Layers"], serde_json::json!(layers), "{}", p.reference());
         let cfg = skopeo_inspect(reg, &p.reference(), &["--config"]);
-        assert_eq!(cfg["rootfs"]["diff_ids"], serde_json::json!(p.diff_ids()), "{}", p.reference());
+        assert_eq!(
+            cfg["rootfs"]["diff_ids"],
+            serde_json::json!(p.diff_ids()),
+            "{}",
+            p.reference()
+        );
         for l in &p.image().layers {
-            assert!(reg.blob_data_path(&l.digest).is_file(), "blob_data_path of {}", l.digest);
+            assert!(
+                reg.blob_data_path(&l.digest).is_file(),
+                "blob_data_path of {}",
+                l.digest
+            );
         }
     }
     let m = multi();
     let raw = skopeo_inspect(reg, &m.reference(), &["--raw"]);
     assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
-    let arm = skopeo_inspect(reg, &m.reference(), &["--override-arch", "arm64", "--override-variant", "v8"]);
+    let arm = skopeo_inspect(
+        reg,
+        &m.reference(),
+        &["--override-arch", "arm64", "--override-variant", "v8"],
+    );
     assert_eq!(arm["Architecture"], "arm64");
     assert_eq!(arm["Digest"], m.digest, "skopeo reports the index digest");
     let amd = skopeo_inspect(reg, &m.reference(), &["--override-arch", "amd64"]);
@@ -47,10 +67,18 @@ fn auth_registry_wants_credentials() {
     let p = push_unique_to(reg, busybox_image(), "harness");
     skopeo_inspect(reg, &p.reference(), &[]);
     let out = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--no-creds", &format!("docker://{}", p.reference())])
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--no-creds",
+            &format!("docker://{}", p.reference()),
+        ])
         .output()
         .unwrap();
-    assert!(!out.status.success(), "the auth registry served an anonymous client");
+    assert!(
+        !out.status.success(),
+        "the auth registry served an anonymous client"
+    );
 }
 
 #[test]
@@ -90,14 +118,35 @@ fn commands_run_as_the_mode_user_with_a_clean_environment() {
             Mode::Root => 0,
             Mode::Rootless => test_user().uid,
         };
-        assert_eq!(out.stdout.trim(), want.to_string(), "[{mode:?}] {}", out.stderr);
+        assert_eq!(
+            out.stdout.trim(),
+            want.to_string(),
+            "[{mode:?}] {}",
+            out.stderr
+        );
         let out = env.run_program("/usr/bin/env", &[]);
-        assert!(out.stdout.contains(&format!("HOME={}\n", env.home.display())), "[{mode:?}] {}", out.stdout);
+        assert!(
+            out.stdout
+                .contains(&format!("HOME={}\n", env.home.display())),
+            "[{mode:?}] {}",
+            out.stdout
+        );
         if mode == Mode::Rootless {
-            assert!(out.stdout.contains(&format!("XDG_RUNTIME_DIR={}\n", env.runtime_dir.display())), "{}", out.stdout);
+            assert!(
+                out.stdout
+                    .contains(&format!("XDG_RUNTIME_DIR={}\n", env.runtime_dir.display())),
+                "{}",
+                out.stdout
+            );
             // the user can write its home and runtime dir
             let t = env.runtime_dir.join("probe");
-            let out = env.run_program("/usr/bin/touch", &[t.to_str().unwrap(), env.home.join("probe").to_str().unwrap()]);
+            let out = env.run_program(
+                "/usr/bin/touch",
+                &[
+                    t.to_str().unwrap(),
+                    env.home.join("probe").to_str().unwrap(),
+                ],
+            );
             assert_eq!(out.status, 0, "{}", out.stderr);
         }
     }

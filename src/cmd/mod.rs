@@ -1,5 +1,183 @@
-//! The command line: flags in, library calls, output out.
+//! The command line: flags in, library calls, output out. No syscalls here.
 
+mod image;
+mod output;
+mod run;
+mod system;
+
+use crate::error::{exit_code_of, SilentExit};
+use crate::storage::store::{Driver, Store, StoreOptions};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "coracle",
+    version,
+    about = "Manage containers and images, daemonless and rootless",
+    disable_help_subcommand = false,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalOpts {
+    /// Path to the root directory in which data, including images, is stored
+    #[arg(long, global = true, value_name = "PATH")]
+    pub root: Option<PathBuf>,
+    /// Path to the 'run directory' where all state information is stored
+    #[arg(long, global = true, value_name = "PATH")]
+    pub runroot: Option<PathBuf>,
+    /// Path to the tmp directory for libpod state content
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tmpdir: Option<PathBuf>,
+    /// Select which storage driver is used to manage storage of images and containers
+    #[arg(long, global = true, value_name = "DRIVER")]
+    pub storage_driver: Option<String>,
+    /// Log messages above specified level (trace, debug, info, warn, error, fatal, panic)
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    pub log_level: String,
+}
+
+impl GlobalOpts {
+    pub fn open_store(&self) -> Result<Store> {
+        let driver = match &self.storage_driver {
+            Some(d) => Some(d.parse::<Driver>()?),
+            None => None,
+        };
+        let opts = StoreOptions {
+            root: self.root.clone(),
+            runroot: self.runroot.clone(),
+            tmpdir: self.tmpdir.clone(),
+            driver,
+        };
+        Store::open(&opts, crate::runtime::userns::is_rootless())
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Pull an image from a registry
+    Pull(image::PullArgs),
+    /// List images in local storage
+    Images(image::ImagesArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Add an additional name to a local image
+    Tag(image::TagArgs),
+    /// Remove a name from a local image
+    Untag(image::UntagArgs),
+    /// Remove one or more images from local storage
+    Rmi(image::RmiArgs),
+    /// Show history of a specified image
+    History(image::HistoryArgs),
+    /// Display the configuration of object denoted by ID
+    Inspect(image::InspectArgs),
+    /// Run a command in a new container
+    Run(run::RunArgs),
+    /// Create but do not start a container
+    Create(run::CreateArgs),
+    #[command(name = "__monitor", hide = true)]
+    Monitor(run::MonitorArgs),
+    /// Display podman-compatible system information
+    Info(system::InfoArgs),
+    /// Display the coracle version information
+    Version(system::VersionArgs),
+}
+
+/// Entry point: parse, run, and turn errors into podman's exit codes.
 pub fn main() -> i32 {
-    0
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return report_parse_error(e),
+    };
+    let outcome = std::panic::catch_unwind(|| run(cli));
+    match outcome {
+        Ok(Ok(())) => 0,
+        Ok(Err(err)) => {
+            report(&err);
+            exit_code_of(&err)
+        }
+        // The panic hook already printed the one-line message.
+        Err(_) => 125,
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let level: crate::log::Level = cli.global.log_level.parse()?;
+    crate::log::set_level(level);
+    let g = &cli.global;
+    match cli.command {
+        Command::Pull(a) => image::pull(g, a),
+        Command::Images(a) => image::images(g, a),
+        Command::Image(c) => image::dispatch(g, c),
+        Command::Tag(a) => image::tag(g, a),
+        Command::Untag(a) => image::untag(g, a),
+        Command::Rmi(a) => image::rmi(g, a),
+        Command::History(a) => image::history(g, a),
+        Command::Inspect(a) => image::inspect(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::Create(a) => run::create(g, a),
+        Command::Monitor(a) => run::monitor(g, a),
+        Command::Info(a) => system::info(g, a),
+        Command::Version(a) => system::version(g, a),
+    }
+}
+
+/// One line, `Error: ...`, the whole cause chain joined with ": ".
+fn report(err: &anyhow::Error) {
+    if err.downcast_ref::<SilentExit>().is_some() {
+        return;
+    }
+    let text = format!("{err:#}").replace('\n', " ");
+    eprintln!("Error: {text}");
+}
+
+fn report_parse_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            0
+        }
+        _ => {
+            // clap explains over several lines; a script wants one.
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid command line")
+                .trim_start_matches("error: ")
+                .to_string();
+            eprintln!("Error: {first}");
+            125
+        }
+    }
+}
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+            s.to_string()
+        } else if let Some(s) = info.payload().downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "unknown panic".to_string()
+        };
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("Error: internal error (a bug in coracle, please report it): {msg}{at}");
+    }));
 }

@@ -95,7 +95,7 @@ fn from_parts(secs: i64, nanos: u32) -> SystemTime {
 }
 
 /// Howard Hinnant's civil_from_days: days since 1970-01-01 -> (y, m, d).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

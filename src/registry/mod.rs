@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod client;
 pub mod manifest;
+pub mod progress;
 pub mod pull;
 pub mod reference;
+pub mod resolve;
 pub mod shortnames;

@@ -1,4 +1,19 @@
-//! From a container spec to a running, supervised process. For now: the
-//! user namespace that rootless storage work runs in.
+//! From a container spec to a running, supervised process: user namespace
+//! and id maps, namespaces, rootfs and mounts, capabilities, seccomp,
+//! process exec, tty and stdio, the per-container monitor, exec.
 
+pub mod attach;
+pub mod caps;
+pub mod container;
+pub mod exec;
+pub mod init;
+pub mod logfile;
+pub mod monitor;
+pub mod process;
+pub mod relay;
+pub mod rootfs;
+pub mod seccomp;
+pub mod spec;
+pub mod sys;
+pub mod user;
 pub mod userns;

@@ -299,7 +299,27 @@ fn parent_map(
         let _ = waitpid(child, None);
         bail!("the namespace child failed before its id maps could be written");
     }
-    let pid = child.as_raw();
+    write_maps_with(child.as_raw(), maps, helpers)?;
+    nix::unistd::write(go_w, b"g").context("releasing the namespace child")?;
+    Ok(())
+}
+
+/// Write the id maps of process `pid` (just created in a new user namespace):
+/// through newuidmap/newgidmap for subordinate ranges, directly for one id.
+pub fn write_id_maps(pid: i32, maps: &IdMaps) -> Result<()> {
+    let helpers = if maps.is_single() {
+        None
+    } else {
+        Some((find_helper("newuidmap")?, find_helper("newgidmap")?))
+    };
+    write_maps_with(pid, maps, helpers)
+}
+
+fn write_maps_with(
+    pid: i32,
+    maps: &IdMaps,
+    helpers: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) -> Result<()> {
     match helpers {
         None => {
             // One id: we may write our own maps, setgroups denied first.
@@ -344,8 +364,57 @@ fn parent_map(
             }
         }
     }
-    nix::unistd::write(go_w, b"g").context("releasing the namespace child")?;
     Ok(())
+}
+
+/// Is this process inside a user namespace that coracle set up?
+pub fn in_user_namespace() -> bool {
+    already_inside()
+}
+
+/// Rootless stores hold files owned by subordinate ids: work on them from
+/// inside the user namespace (the whole process moves in). Root: no-op.
+pub fn enter_for_storage(store: &crate::storage::store::Store) -> Result<()> {
+    if !store.rootless {
+        return Ok(());
+    }
+    enter_user_namespace(&IdMaps::for_current_user()?)
+}
+
+/// Run `f` in a child process inside the user namespace while this process
+/// stays outside; `f`'s bytes come back, its error as one message. Must be
+/// called while single-threaded.
+pub fn run_in_child_userns<F: FnOnce() -> Result<Vec<u8>>>(maps: &IdMaps, f: F) -> Result<Vec<u8>> {
+    let (r, w) = nix::unistd::pipe().context("creating a pipe")?;
+    // SAFETY: single-threaded (enter_user_namespace checks again in the child).
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(r);
+            let mut out = std::fs::File::from(w);
+            let result = enter_user_namespace(maps).and_then(|_| f());
+            let (code, msg) = match result {
+                Ok(bytes) => (0, [b"ok ".as_slice(), &bytes].concat()),
+                Err(e) => (125, format!("err {e:#}").into_bytes()),
+            };
+            let _ = out.write_all(&msg);
+            drop(out);
+            // SAFETY: leave without running the parent's destructors twice.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(w);
+            let mut data = Vec::new();
+            let _ = std::fs::File::from(r).read_to_end(&mut data);
+            let _ = waitpid(child, None);
+            if let Some(rest) = data.strip_prefix(b"ok ") {
+                return Ok(rest.to_vec());
+            }
+            if let Some(rest) = data.strip_prefix(b"err ") {
+                bail!("{}", String::from_utf8_lossy(rest));
+            }
+            bail!("the user namespace helper process failed")
+        }
+    }
 }
 
 fn map_text(map: &[IdMapping]) -> String {

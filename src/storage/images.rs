@@ -1,1 +1,174 @@
-//! TODO
+//! Image records: one JSON file (`images.json`) replaced atomically under
+//! the store lock, so a tag move between images is a single change.
+
+use super::atomic;
+use super::digest::Digest;
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageRecord {
+    /// Hex digest of the config blob; podman's image id.
+    pub id: String,
+    /// Fully qualified names, `registry/repo:tag`. Unique across images.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Every name this image ever had, newest first (podman's NamesHistory).
+    #[serde(default)]
+    pub names_history: Vec<String>,
+    /// The manifest stored with the image (its digest and media type).
+    pub manifest_digest: Digest,
+    pub manifest_media_type: String,
+    /// `repo@sha256:...` for each repository it was pulled from.
+    #[serde(default)]
+    pub repo_digests: Vec<String>,
+    /// Manifest digests this image is known by (the instance and, when pulled
+    /// through an index, the index too).
+    #[serde(default)]
+    pub digests: Vec<Digest>,
+    /// Uncompressed layer diff ids, lowest first.
+    pub layers: Vec<Digest>,
+    /// Sum of the layers' uncompressed sizes.
+    pub size: u64,
+    /// The config's `created`, when it has one.
+    #[serde(default)]
+    pub created: Option<String>,
+    /// When this store got the image.
+    pub added: String,
+}
+
+impl ImageRecord {
+    /// The digest podman shows: the index's when pulled through one.
+    pub fn display_digest(&self) -> &Digest {
+        self.digests.first().unwrap_or(&self.manifest_digest)
+    }
+
+    pub fn config_digest(&self) -> Digest {
+        Digest::from_hex(&self.id).expect("image ids are validated hex digests")
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ImageFile {
+    images: Vec<ImageRecord>,
+}
+
+pub struct ImageStore {
+    path: PathBuf,
+}
+
+/// The loaded image records; change them and `save` while holding the lock.
+#[derive(Debug, Default)]
+pub struct Images {
+    pub list: Vec<ImageRecord>,
+}
+
+impl ImageStore {
+    pub fn new(root: &Path) -> ImageStore {
+        ImageStore {
+            path: root.join("images.json"),
+        }
+    }
+
+    pub fn load(&self) -> Result<Images> {
+        let file: ImageFile = atomic::read_json(&self.path)?.unwrap_or_default();
+        Ok(Images { list: file.images })
+    }
+
+    pub fn save(&self, images: &Images) -> Result<()> {
+        let file = ImageFile {
+            images: images.list.clone(),
+        };
+        atomic::write_json(&self.path, &file, true)
+    }
+}
+
+impl Images {
+    pub fn by_id(&self, id: &str) -> Option<&ImageRecord> {
+        self.list.iter().find(|i| i.id == id)
+    }
+
+    pub fn by_id_mut(&mut self, id: &str) -> Option<&mut ImageRecord> {
+        self.list.iter_mut().find(|i| i.id == id)
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&ImageRecord> {
+        self.list.iter().find(|i| i.names.iter().any(|n| n == name))
+    }
+
+    /// Images whose id starts with `prefix` (hex only).
+    pub fn by_id_prefix(&self, prefix: &str) -> Vec<&ImageRecord> {
+        let prefix = prefix.strip_prefix("sha256:").unwrap_or(prefix);
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Vec::new();
+        }
+        let prefix = prefix.to_ascii_lowercase();
+        self.list
+            .iter()
+            .filter(|i| i.id.starts_with(&prefix))
+            .collect()
+    }
+
+    /// Give `name` to the image `id`, taking it from any image that had it.
+    pub fn add_name(&mut self, id: &str, name: &str) -> Result<()> {
+        if self.by_id(id).is_none() {
+            bail!("image {id} not known");
+        }
+        for img in self.list.iter_mut() {
+            if img.id != id {
+                img.names.retain(|n| n != name);
+            }
+        }
+        let img = self.by_id_mut(id).expect("checked above");
+        if !img.names.iter().any(|n| n == name) {
+            img.names.push(name.to_string());
+        }
+        img.names_history.retain(|n| n != name);
+        img.names_history.insert(0, name.to_string());
+        Ok(())
+    }
+
+    /// Insert a new record or merge names and digests into an existing one.
+    /// Names move to this image from any other that had them.
+    pub fn upsert(&mut self, record: ImageRecord) {
+        let id = record.id.clone();
+        let names = record.names.clone();
+        match self.by_id_mut(&id) {
+            Some(existing) => {
+                for d in record.repo_digests {
+                    if !existing.repo_digests.contains(&d) {
+                        existing.repo_digests.push(d);
+                    }
+                }
+                for d in record.digests {
+                    if !existing.digests.contains(&d) {
+                        existing.digests.push(d);
+                    }
+                }
+            }
+            None => {
+                let mut record = record;
+                record.names.clear();
+                self.list.push(record);
+            }
+        }
+        for name in names {
+            self.add_name(&id, &name)
+                .expect("the record was just stored");
+        }
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<ImageRecord> {
+        let pos = self.list.iter().position(|i| i.id == id)?;
+        Some(self.list.remove(pos))
+    }
+
+    /// Is `diff_id` used by any image other than `except`?
+    pub fn layer_in_use(&self, diff_id: &Digest, except: Option<&str>) -> bool {
+        self.list
+            .iter()
+            .filter(|i| Some(i.id.as_str()) != except)
+            .any(|i| i.layers.contains(diff_id))
+    }
+}

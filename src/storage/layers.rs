@@ -1,1 +1,201 @@
-//! TODO
+//! Extracted layers, shared by every image that has them:
+//! `layers/<diff-id hex>/diff` (the overlay lower dir) and `layer.json`.
+//!
+//! A layer is unpacked into a private staging directory under `tmp/` and
+//! renamed into place whole, so a layer directory that exists is complete.
+
+use super::atomic;
+use super::digest::Digest;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LayerRecord {
+    pub diff_id: Digest,
+    /// Bytes of the uncompressed tar stream.
+    pub size: u64,
+    /// The blob it was pulled as, so an unchanged image can be pushed back
+    /// without sending it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_digest: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    pub created: String,
+}
+
+pub struct LayerStore {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+/// A layer being unpacked. Removed on drop unless committed.
+pub struct StagedLayer {
+    root: PathBuf,
+    committed: bool,
+}
+
+impl StagedLayer {
+    /// The directory to unpack into.
+    pub fn diff_dir(&self) -> PathBuf {
+        self.root.join("diff")
+    }
+}
+
+impl Drop for StagedLayer {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = remove_tree(&self.root);
+        }
+    }
+}
+
+impl LayerStore {
+    pub fn new(root: &Path) -> LayerStore {
+        LayerStore {
+            dir: root.join("layers"),
+            tmp: root.join("tmp"),
+        }
+    }
+
+    pub fn path(&self, diff_id: &Digest) -> PathBuf {
+        self.dir.join(diff_id.hex())
+    }
+
+    pub fn diff_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.path(diff_id).join("diff")
+    }
+
+    pub fn has(&self, diff_id: &Digest) -> bool {
+        self.path(diff_id).join("layer.json").exists()
+    }
+
+    pub fn record(&self, diff_id: &Digest) -> Result<LayerRecord> {
+        atomic::read_json(&self.path(diff_id).join("layer.json"))?
+            .with_context(|| format!("layer {diff_id} is not in the store"))
+    }
+
+    /// Update a layer's record (e.g. to remember another compressed form).
+    pub fn update_record(&self, record: &LayerRecord) -> Result<()> {
+        atomic::write_json(&self.path(&record.diff_id).join("layer.json"), record, true)
+    }
+
+    pub fn stage(&self) -> Result<StagedLayer> {
+        let root = new_temp_dir(&self.tmp)?;
+        fs::create_dir(root.join("diff"))?;
+        Ok(StagedLayer {
+            root,
+            committed: false,
+        })
+    }
+
+    /// Move a fully unpacked layer into place. When another invocation
+    /// finished the same layer first, ours is dropped and theirs kept.
+    pub fn commit(&self, mut staged: StagedLayer, record: &LayerRecord) -> Result<()> {
+        atomic::write_json(&staged.root.join("layer.json"), record, false)?;
+        fs::create_dir_all(&self.dir)?;
+        let dest = self.path(&record.diff_id);
+        match fs::rename(&staged.root, &dest) {
+            Ok(()) => {
+                staged.committed = true;
+                Ok(())
+            }
+            Err(_) if self.has(&record.diff_id) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("storing layer {}", record.diff_id)),
+        }
+    }
+
+    /// Remove a layer: first out of sight (renamed into tmp), then deleted.
+    pub fn remove(&self, diff_id: &Digest) -> Result<()> {
+        let path = self.path(diff_id);
+        if !path.exists() {
+            return Ok(());
+        }
+        let doomed = new_temp_name(&self.tmp)?;
+        fs::rename(&path, &doomed).with_context(|| format!("removing layer {diff_id}"))?;
+        remove_tree(&doomed).with_context(|| format!("removing layer {diff_id}"))
+    }
+
+    pub fn list(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            if let Ok(d) = Digest::from_hex(&entry?.file_name().to_string_lossy()) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delete staging leftovers of invocations that died (their pid is gone).
+    pub fn sweep_stale_temp(&self) {
+        let Ok(entries) = fs::read_dir(&self.tmp) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
+            if let Some(pid) = pid {
+                if !process_alive(pid) {
+                    let _ = remove_tree(&entry.path());
+                }
+            }
+        }
+    }
+}
+
+fn new_temp_name(tmp: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let nonce: u64 = rand::random();
+    Ok(tmp.join(format!("{}-{:016x}", std::process::id(), nonce)))
+}
+
+fn new_temp_dir(tmp: &Path) -> Result<PathBuf> {
+    let path = new_temp_name(tmp)?;
+    fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(path)
+}
+
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Remove a tree even where unpacked modes deny writing (e.g. 0555 dirs).
+pub fn remove_tree(path: &Path) -> std::io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) => {
+            make_writable(path);
+            match fs::remove_dir_all(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                r => r,
+            }
+        }
+    }
+}
+
+fn make_writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.is_dir() {
+        let mode = meta.permissions().mode();
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(mode | 0o700));
+        if let Ok(entries) = fs::read_dir(path) {
+            for e in entries.flatten() {
+                make_writable(&e.path());
+            }
+        }
+    }
+}

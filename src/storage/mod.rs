@@ -3,9 +3,12 @@
 pub mod atomic;
 pub mod blobs;
 pub mod compression;
+pub mod containers;
 pub mod digest;
 pub mod image_config;
 pub mod images;
 pub mod layers;
 pub mod lock;
+pub mod names;
+pub mod store;
 pub mod unpack;

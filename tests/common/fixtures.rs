@@ -14,9 +14,10 @@ use super::{base_dir, mkdir_mode, unique};
 pub const BUSYBOX: &str = "/bin/busybox";
 /// Applets linked in the busybox fixture.
 pub const APPLETS: &[&str] = &[
-    "sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "env", "mkdir", "rm", "touch", "stat", "test",
-    "printf", "pwd", "hostname", "ps", "kill", "grep", "wc", "head", "tail", "readlink", "chmod", "ln", "mv", "cp",
-    "whoami", "uname", "mount", "top", "wget", "nc", "ip", "date", "find", "tee", "yes",
+    "sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "env", "mkdir", "rm", "touch",
+    "stat", "test", "printf", "pwd", "hostname", "ps", "kill", "grep", "wc", "head", "tail",
+    "readlink", "chmod", "ln", "mv", "cp", "whoami", "uname", "mount", "top", "wget", "nc", "ip",
+    "date", "find", "tee", "yes",
 ];
 
 /// An image as it sits in the registry.
@@ -53,13 +54,22 @@ impl Pushed {
         self.images[0].diff_ids()
     }
     pub fn platform(&self, platform: &str) -> &Image {
-        self.images.iter().find(|i| i.platform == platform).unwrap_or_else(|| panic!("no {platform} image"))
+        self.images
+            .iter()
+            .find(|i| i.platform == platform)
+            .unwrap_or_else(|| panic!("no {platform} image"))
     }
 }
 
 fn pushed_image(reg: &Registry, repo: &str, tag: &str, img: &Image) -> Pushed {
     push_image(reg, repo, tag, img);
-    Pushed { host: reg.host.clone(), repo: repo.into(), tag: tag.into(), digest: img.manifest_digest.clone(), images: vec![img.clone()] }
+    Pushed {
+        host: reg.host.clone(),
+        repo: repo.into(),
+        tag: tag.into(),
+        digest: img.manifest_digest.clone(),
+        images: vec![img.clone()],
+    }
 }
 
 // ---------------------------------------------------------------- layers
@@ -166,7 +176,10 @@ pub fn layers_image() -> &'static Image {
         t.file("etc/layer3", b"3\n", 0o644, 0, 0);
         let l3 = Layer::new(&t.finish(), Compression::None);
 
-        build_image(&ImageSpec::new("layers"), vec![busybox_layer().clone(), l1, l2, l3])
+        build_image(
+            &ImageSpec::new("layers"),
+            vec![busybox_layer().clone(), l1, l2, l3],
+        )
     })
 }
 
@@ -176,20 +189,36 @@ fn arch_image(arch: &'static str, variant: Option<&'static str>) -> Image {
     let mut spec = ImageSpec::new("multi");
     spec.arch = arch;
     spec.variant = variant;
-    build_image(&spec, vec![busybox_layer().clone(), Layer::new(&t.finish(), Compression::Gzip)])
+    build_image(
+        &spec,
+        vec![
+            busybox_layer().clone(),
+            Layer::new(&t.finish(), Compression::Gzip),
+        ],
+    )
 }
 
 /// `multi`: an OCI index with linux/amd64 and linux/arm64/v8 images whose
 /// /etc/arch-name differ.
 pub fn multi_index() -> &'static Index {
     static I: OnceLock<Index> = OnceLock::new();
-    I.get_or_init(|| build_index(vec![arch_image("amd64", None), arch_image("arm64", Some("v8"))], false))
+    I.get_or_init(|| {
+        build_index(
+            vec![arch_image("amd64", None), arch_image("arm64", Some("v8"))],
+            false,
+        )
+    })
 }
 
 /// `zstd`: busybox with its layer zstd-compressed (same diff id as busybox's).
 pub fn zstd_image() -> &'static Image {
     static I: OnceLock<Image> = OnceLock::new();
-    I.get_or_init(|| build_image(&ImageSpec::new("zstd"), vec![Layer::new(busybox_tar(), Compression::Zstd)]))
+    I.get_or_init(|| {
+        build_image(
+            &ImageSpec::new("zstd"),
+            vec![Layer::new(busybox_tar(), Compression::Zstd)],
+        )
+    })
 }
 
 /// `docker`: Docker schema2 media types, written by our builder.
@@ -256,7 +285,10 @@ pub fn skopeo_docker() -> &'static Pushed {
         let _ = std::fs::remove_dir_all(&layout);
         let (manifest, media_type) = fetch_manifest(reg, repo, "1");
         let m: Value = serde_json::from_slice(&manifest).unwrap();
-        assert_eq!(m["mediaType"], DOCKER_MANIFEST, "skopeo --format v2s2 should store a schema2 manifest");
+        assert_eq!(
+            m["mediaType"], DOCKER_MANIFEST,
+            "skopeo --format v2s2 should store a schema2 manifest"
+        );
         let config_digest = m["config"]["digest"].as_str().unwrap().to_string();
         let config = fetch_blob(reg, repo, &config_digest);
         let layers = m["layers"]
@@ -264,7 +296,10 @@ pub fn skopeo_docker() -> &'static Pushed {
             .unwrap()
             .iter()
             .zip(img.layers.iter())
-            .map(|(d, l)| Layer { media_type: d["mediaType"].as_str().unwrap().into(), ..l.clone() })
+            .map(|(d, l)| Layer {
+                media_type: d["mediaType"].as_str().unwrap().into(),
+                ..l.clone()
+            })
             .collect();
         let image = Image {
             manifest_digest: sha256_digest(&manifest),
@@ -275,7 +310,13 @@ pub fn skopeo_docker() -> &'static Pushed {
             media_type,
             platform: "linux/amd64".into(),
         };
-        Pushed { host: reg.host.clone(), repo: repo.into(), tag: "1".into(), digest: image.manifest_digest.clone(), images: vec![image] }
+        Pushed {
+            host: reg.host.clone(),
+            repo: repo.into(),
+            tag: "1".into(),
+            digest: image.manifest_digest.clone(),
+            images: vec![image],
+        }
     })
 }
 
@@ -296,15 +337,24 @@ pub fn unique_image(name: &str) -> Image {
     let mut t = TarBuilder::new();
     // random-ish content of a fixed size, unique to this name
     let mut content = Vec::new();
-    let mut x: u64 = name.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let mut x: u64 = name.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
     for _ in 0..16384 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         content.push(x as u8);
     }
-    t.file("etc/unique", name.as_bytes(), 0o644, 0, 0).file("etc/noise", &content, 0o644, 0, 0);
-    build_image(&ImageSpec::new(name), vec![busybox_layer().clone(), Layer::new(&t.finish(), Compression::Gzip)])
+    t.file("etc/unique", name.as_bytes(), 0o644, 0, 0)
+        .file("etc/noise", &content, 0o644, 0, 0);
+    build_image(
+        &ImageSpec::new(name),
+        vec![
+            busybox_layer().clone(),
+            Layer::new(&t.finish(), Compression::Gzip),
+        ],
+    )
 }
 
 /// One-layer image with a given (possibly hostile) layer.
@@ -328,14 +378,22 @@ pub mod hostile {
     pub fn dotdot(marker: &std::path::Path) -> Layer {
         let mut t = TarBuilder::new();
         t.file("ok.txt", b"fine\n", 0o644, 0, 0);
-        t.raw(tar::EntryType::Regular, &format!("{UP}{}", marker.display()), None, b"pwned\n");
+        t.raw(
+            tar::EntryType::Regular,
+            &format!("{UP}{}", marker.display()),
+            None,
+            b"pwned\n",
+        );
         Layer::new(&t.finish(), Compression::Gzip)
     }
 
     /// `evil -> ../../…/tmp` then `evil/pwned-…`: writing through the link.
     pub fn symlink_escape(marker: &std::path::Path) -> Layer {
         let mut t = TarBuilder::new();
-        t.symlink("evil", &format!("{UP}{}", marker.parent().unwrap().display()));
+        t.symlink(
+            "evil",
+            &format!("{UP}{}", marker.parent().unwrap().display()),
+        );
         let name = format!("evil/{}", marker.file_name().unwrap().to_string_lossy());
         t.raw(tar::EntryType::Regular, &name, None, b"pwned\n");
         Layer::new(&t.finish(), Compression::Gzip)
@@ -345,7 +403,12 @@ pub mod hostile {
     pub fn hardlink_escape() -> Layer {
         let mut t = TarBuilder::new();
         t.file("ok.txt", b"fine\n", 0o644, 0, 0);
-        t.raw(tar::EntryType::Link, "passwd-link", Some(&format!("{UP}/etc/passwd")), b"");
+        t.raw(
+            tar::EntryType::Link,
+            "passwd-link",
+            Some(&format!("{UP}/etc/passwd")),
+            b"",
+        );
         Layer::new(&t.finish(), Compression::Gzip)
     }
 }

@@ -93,10 +93,18 @@ fn first_subordinate(file: &str) -> u32 {
 impl TestUser {
     /// Host uid of a file owned by `id` in a container of the test user.
     pub fn host_uid(&self, id: u32) -> u32 {
-        if id == 0 { self.uid } else { self.subuid_start + id - 1 }
+        if id == 0 {
+            self.uid
+        } else {
+            self.subuid_start + id - 1
+        }
     }
     pub fn host_gid(&self, id: u32) -> u32 {
-        if id == 0 { self.gid } else { self.subgid_start + id - 1 }
+        if id == 0 {
+            self.gid
+        } else {
+            self.subgid_start + id - 1
+        }
     }
 }
 
@@ -132,7 +140,9 @@ pub fn base_dir() -> PathBuf {
 }
 
 fn remove_stale_base_dirs() {
-    let Ok(rd) = std::fs::read_dir("/tmp") else { return };
+    let Ok(rd) = std::fs::read_dir("/tmp") else {
+        return;
+    };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(pid) = name.strip_prefix("coracle-tests-") {
@@ -151,7 +161,11 @@ pub fn mkdir_mode(dir: &Path, mode: u32) {
 /// A unique name for this process: tests run in parallel and share a registry.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// What a command did.
@@ -191,7 +205,13 @@ impl TestEnv {
         } else {
             mkdir_mode(&dir.join("root"), 0o700);
         }
-        TestEnv { mode, dir, home, runtime_dir, extra_env: Vec::new() }
+        TestEnv {
+            mode,
+            dir,
+            home,
+            runtime_dir,
+            extra_env: Vec::new(),
+        }
     }
 
     /// The graph root: where images, blobs and layers are stored.
@@ -275,7 +295,7 @@ impl TestEnv {
     fn command_for(&self, bin: &Path, args: &[&str], store_flags: bool) -> Command {
         let mut cmd = match self.mode {
             Mode::Root => {
-                let mut c = Command::new(&bin);
+                let mut c = Command::new(bin);
                 c.env_clear()
                     .env("HOME", &self.home)
                     .env("USER", "root")
@@ -285,7 +305,10 @@ impl TestEnv {
                 }
                 let runroot = self.runroot_dir();
                 if store_flags {
-                    c.arg("--root").arg(self.store_dir()).arg("--runroot").arg(runroot);
+                    c.arg("--root")
+                        .arg(self.store_dir())
+                        .arg("--runroot")
+                        .arg(runroot);
                 }
                 c
             }
@@ -329,9 +352,13 @@ impl TestEnv {
 
     fn run_with_stdin(&self, args: &[&str], input: Option<&[u8]>) -> Out {
         let mut cmd = self.command(args);
-        cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawning coracle");
         if let Some(data) = input {
             let mut stdin = child.stdin.take().unwrap();
@@ -360,12 +387,17 @@ impl TestEnv {
             if start.elapsed() > COMMAND_TIMEOUT {
                 unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                 let _ = child.wait();
-                panic!("[{:?}] coracle {:?} did not finish within {:?}", self.mode, args, COMMAND_TIMEOUT);
+                panic!(
+                    "[{:?}] coracle {:?} did not finish within {:?}",
+                    self.mode, args, COMMAND_TIMEOUT
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         };
         use std::os::unix::process::ExitStatusExt;
-        let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
         Out {
             status: code,
             stdout: String::from_utf8_lossy(&t_out.join().unwrap()).into_owned(),
@@ -420,23 +452,38 @@ impl TestEnv {
     /// `image inspect` parsed.
     pub fn inspect(&self, image: &str) -> serde_json::Value {
         let out = self.ok(&["image", "inspect", image]);
-        let v: serde_json::Value = serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("[{:?}] image inspect {image}: not JSON ({e}): {out}", self.mode));
-        assert!(v.is_array() && v.as_array().unwrap().len() == 1, "inspect {image}: {v}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| {
+            panic!(
+                "[{:?}] image inspect {image}: not JSON ({e}): {out}",
+                self.mode
+            )
+        });
+        assert!(
+            v.is_array() && v.as_array().unwrap().len() == 1,
+            "inspect {image}: {v}"
+        );
         v[0].clone()
     }
 
     /// `images --format '{{.Repository}}:{{.Tag}}'` as a sorted list.
     pub fn image_names(&self) -> Vec<String> {
         let out = self.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-        let mut v: Vec<String> = out.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        let mut v: Vec<String> = out
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
         v.sort();
         v
     }
 
     /// Ids from `images -q`.
     pub fn image_ids(&self) -> Vec<String> {
-        self.ok(&["images", "-q"]).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+        self.ok(&["images", "-q"])
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
     }
 }
 
@@ -450,7 +497,9 @@ impl Drop for TestEnv {
 }
 
 pub fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 pub fn assert_no_panic(mode: Mode, args: &[&str], out: &Out) {
@@ -473,9 +522,22 @@ pub fn assert_error(mode: Mode, what: &str, out: &Out, code: i32, needles: &[&st
         out.status, out.stdout, out.stderr
     );
     assert_no_panic(mode, &[what], out);
-    let errs: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("Error: ")).collect();
-    assert_eq!(errs.len(), 1, "[{mode:?}] {what}: want exactly one `Error: ` line on stderr, got:\n{}", out.stderr);
+    let errs: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Error: "))
+        .collect();
+    assert_eq!(
+        errs.len(),
+        1,
+        "[{mode:?}] {what}: want exactly one `Error: ` line on stderr, got:\n{}",
+        out.stderr
+    );
     for n in needles {
-        assert!(errs[0].contains(n), "[{mode:?}] {what}: the error should name {n:?}: {}", errs[0]);
+        assert!(
+            errs[0].contains(n),
+            "[{mode:?}] {what}: the error should name {n:?}: {}",
+            errs[0]
+        );
     }
 }

@@ -50,7 +50,9 @@ impl Default for TarBuilder {
 
 impl TarBuilder {
     pub fn new() -> Self {
-        TarBuilder { b: tar::Builder::new(Vec::new()) }
+        TarBuilder {
+            b: tar::Builder::new(Vec::new()),
+        }
     }
 
     fn header(kind: tar::EntryType, mode: u32, uid: u64, gid: u64, size: u64) -> tar::Header {
@@ -74,8 +76,22 @@ impl TarBuilder {
         self.file_mtime(path, content, mode, uid, gid, FIXTURE_MTIME)
     }
 
-    pub fn file_mtime(&mut self, path: &str, content: &[u8], mode: u32, uid: u64, gid: u64, mtime: u64) -> &mut Self {
-        let mut h = Self::header(tar::EntryType::Regular, mode, uid, gid, content.len() as u64);
+    pub fn file_mtime(
+        &mut self,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+        uid: u64,
+        gid: u64,
+        mtime: u64,
+    ) -> &mut Self {
+        let mut h = Self::header(
+            tar::EntryType::Regular,
+            mode,
+            uid,
+            gid,
+            content.len() as u64,
+        );
         h.set_mtime(mtime);
         self.b.append_data(&mut h, path, content).unwrap();
         self
@@ -102,7 +118,13 @@ impl TarBuilder {
 
     /// An entry whose name (and link name) bytes are written verbatim, so it
     /// can hold what the tar crate refuses to write (`..` components).
-    pub fn raw(&mut self, kind: tar::EntryType, name: &str, link: Option<&str>, content: &[u8]) -> &mut Self {
+    pub fn raw(
+        &mut self,
+        kind: tar::EntryType,
+        name: &str,
+        link: Option<&str>,
+        content: &[u8],
+    ) -> &mut Self {
         let mut h = Self::header(kind, 0o644, 0, 0, content.len() as u64);
         {
             let old = h.as_old_mut();
@@ -153,7 +175,12 @@ impl Layer {
             }
             Compression::Zstd => (zstd::encode_all(tar, 3).unwrap(), OCI_LAYER_ZSTD),
         };
-        Layer { media_type: media_type.into(), digest: sha256_digest(&blob), diff_id: sha256_digest(tar), blob }
+        Layer {
+            media_type: media_type.into(),
+            digest: sha256_digest(&blob),
+            diff_id: sha256_digest(tar),
+            blob,
+        }
     }
 
     pub fn with_media_type(mut self, media_type: &str) -> Layer {
@@ -210,8 +237,11 @@ impl Image {
 }
 
 pub fn config_json(spec: &ImageSpec, layers: &[Layer]) -> Value {
-    let labels: serde_json::Map<String, Value> =
-        spec.labels.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let labels: serde_json::Map<String, Value> = spec
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     let history: Vec<Value> = layers
         .iter()
         .enumerate()
@@ -250,7 +280,11 @@ pub fn build_image(spec: &ImageSpec, layers: Vec<Layer>) -> Image {
 /// An image with the given config bytes (which may be anything, even broken).
 pub fn build_image_with_config(spec: &ImageSpec, layers: Vec<Layer>, config: Vec<u8>) -> Image {
     let config_digest = sha256_digest(&config);
-    let (media_type, config_type) = if spec.docker { (DOCKER_MANIFEST, DOCKER_CONFIG) } else { (OCI_MANIFEST, OCI_CONFIG) };
+    let (media_type, config_type) = if spec.docker {
+        (DOCKER_MANIFEST, DOCKER_CONFIG)
+    } else {
+        (OCI_MANIFEST, OCI_CONFIG)
+    };
     let layer_descs: Vec<Value> = layers
         .iter()
         .map(|l| {
@@ -304,8 +338,16 @@ pub fn build_index(images: Vec<Image>, docker: bool) -> Index {
             json!({ "mediaType": img.media_type, "digest": img.manifest_digest, "size": img.manifest.len(), "platform": platform })
         })
         .collect();
-    let manifest = serde_json::to_vec(&json!({ "schemaVersion": 2, "mediaType": media_type, "manifests": manifests })).unwrap();
-    Index { digest: sha256_digest(&manifest), manifest, media_type: media_type.into(), images }
+    let manifest = serde_json::to_vec(
+        &json!({ "schemaVersion": 2, "mediaType": media_type, "manifests": manifests }),
+    )
+    .unwrap();
+    Index {
+        digest: sha256_digest(&manifest),
+        manifest,
+        media_type: media_type.into(),
+        images,
+    }
 }
 
 // ---------------------------------------------------------------- pushing
@@ -330,26 +372,53 @@ fn with_auth<B>(req: ureq::RequestBuilder<B>, reg: &Registry) -> ureq::RequestBu
 pub fn push_blob(reg: &Registry, repo: &str, data: &[u8]) -> String {
     let digest = sha256_digest(data);
     let agent = http_agent();
-    let resp = with_auth(agent.post(&format!("http://{}/v2/{repo}/blobs/uploads/", reg.host)), reg)
-        .send_empty()
-        .expect("POST blob upload");
-    assert_eq!(resp.status().as_u16(), 202, "starting a blob upload to {repo}");
-    let loc = resp.headers().get("Location").expect("upload Location").to_str().unwrap().to_string();
-    let loc = if loc.starts_with('/') { format!("http://{}{loc}", reg.host) } else { loc };
+    let resp = with_auth(
+        agent.post(&format!("http://{}/v2/{repo}/blobs/uploads/", reg.host)),
+        reg,
+    )
+    .send_empty()
+    .expect("POST blob upload");
+    assert_eq!(
+        resp.status().as_u16(),
+        202,
+        "starting a blob upload to {repo}"
+    );
+    let loc = resp
+        .headers()
+        .get("Location")
+        .expect("upload Location")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let loc = if loc.starts_with('/') {
+        format!("http://{}{loc}", reg.host)
+    } else {
+        loc
+    };
     let sep = if loc.contains('?') { '&' } else { '?' };
     let resp = with_auth(agent.put(&format!("{loc}{sep}digest={digest}")), reg)
         .header("Content-Type", "application/octet-stream")
         .send(data)
         .expect("PUT blob");
-    assert_eq!(resp.status().as_u16(), 201, "finishing blob upload {digest} to {repo}");
+    assert_eq!(
+        resp.status().as_u16(),
+        201,
+        "finishing blob upload {digest} to {repo}"
+    );
     digest
 }
 
 pub fn push_manifest(reg: &Registry, repo: &str, reference: &str, media_type: &str, body: &[u8]) {
-    let mut resp = with_auth(http_agent().put(&format!("http://{}/v2/{repo}/manifests/{reference}", reg.host)), reg)
-        .header("Content-Type", media_type)
-        .send(body)
-        .expect("PUT manifest");
+    let mut resp = with_auth(
+        http_agent().put(&format!(
+            "http://{}/v2/{repo}/manifests/{reference}",
+            reg.host
+        )),
+        reg,
+    )
+    .header("Content-Type", media_type)
+    .send(body)
+    .expect("PUT manifest");
     let status = resp.status().as_u16();
     let text = resp.body_mut().read_to_string().unwrap_or_default();
     assert_eq!(status, 201, "pushing manifest {repo}:{reference}: {text}");
@@ -373,21 +442,42 @@ pub fn push_index(reg: &Registry, repo: &str, tag: &str, idx: &Index) {
 /// GET a manifest back (what the registry really serves).
 pub fn fetch_manifest(reg: &Registry, repo: &str, reference: &str) -> (Vec<u8>, String) {
     let accept = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].join(", ");
-    let mut resp = with_auth(http_agent().get(&format!("http://{}/v2/{repo}/manifests/{reference}", reg.host)), reg)
-        .header("Accept", accept)
-        .call()
-        .expect("GET manifest");
-    assert_eq!(resp.status().as_u16(), 200, "fetching manifest {repo}:{reference}");
-    let ct = resp.headers().get("Content-Type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let mut resp = with_auth(
+        http_agent().get(&format!(
+            "http://{}/v2/{repo}/manifests/{reference}",
+            reg.host
+        )),
+        reg,
+    )
+    .header("Accept", accept)
+    .call()
+    .expect("GET manifest");
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "fetching manifest {repo}:{reference}"
+    );
+    let ct = resp
+        .headers()
+        .get("Content-Type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
     (resp.body_mut().read_to_vec().unwrap(), ct)
 }
 
 pub fn fetch_blob(reg: &Registry, repo: &str, digest: &str) -> Vec<u8> {
-    let mut resp = with_auth(http_agent().get(&format!("http://{}/v2/{repo}/blobs/{digest}", reg.host)), reg)
-        .call()
-        .expect("GET blob");
+    let mut resp = with_auth(
+        http_agent().get(&format!("http://{}/v2/{repo}/blobs/{digest}", reg.host)),
+        reg,
+    )
+    .call()
+    .expect("GET blob");
     assert_eq!(resp.status().as_u16(), 200, "fetching blob {repo}@{digest}");
-    resp.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap()
+    resp.body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap()
 }
 
 /// Write an OCI image layout (oci-layout, index.json, blobs/sha256/...).
@@ -415,7 +505,12 @@ pub fn write_oci_layout(dir: &Path, tag: &str, img: &Image) {
 /// another tool's pusher, and its own conversion when `format` is given).
 pub fn skopeo_push(reg: &Registry, layout: &Path, tag: &str, repo: &str, format: Option<&str>) {
     let mut cmd = Command::new("skopeo");
-    cmd.args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"]);
+    cmd.args([
+        "--insecure-policy",
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+    ]);
     if let Some(f) = format {
         cmd.args(["--format", f]);
     }
@@ -424,6 +519,12 @@ pub fn skopeo_push(reg: &Registry, layout: &Path, tag: &str, repo: &str, format:
     }
     cmd.arg(format!("oci:{}:{tag}", layout.display()));
     cmd.arg(format!("docker://{}/{repo}:{tag}", reg.host));
-    let out = cmd.output().expect("running skopeo (Debian package skopeo)");
-    assert!(out.status.success(), "skopeo copy failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .expect("running skopeo (Debian package skopeo)");
+    assert!(
+        out.status.success(),
+        "skopeo copy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -50,7 +50,10 @@ impl Registry {
     /// `Authorization` header value for pushes, if the registry wants one.
     pub fn basic_auth(&self) -> Option<String> {
         let (u, p) = (self.user.as_ref()?, self.pass.as_ref()?);
-        Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))))
+        Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        ))
     }
 
     /// containers-auth.json content with this registry's credentials.
@@ -62,7 +65,11 @@ impl Registry {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start(name: &str, with_auth: bool) -> Registry {
@@ -80,11 +87,17 @@ fn start(name: &str, with_auth: bool) -> Registry {
         (None, None)
     };
     let auth_conf = if with_auth {
-        let out = Command::new("htpasswd").args(["-Bbn", "coracle", "s3cret"]).output().expect("htpasswd (apache2-utils)");
+        let out = Command::new("htpasswd")
+            .args(["-Bbn", "coracle", "s3cret"])
+            .output()
+            .expect("htpasswd (apache2-utils)");
         assert!(out.status.success(), "htpasswd failed");
         let htpasswd = dir.join("htpasswd");
         std::fs::write(&htpasswd, &out.stdout).unwrap();
-        format!("auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n", htpasswd.display())
+        format!(
+            "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+            htpasswd.display()
+        )
     } else {
         String::new()
     };
@@ -148,7 +161,12 @@ fn start(name: &str, with_auth: bool) -> Registry {
         Ok(h) => h,
         Err(e) => panic!("could not start {REGISTRY_BIN}: {e}"),
     };
-    Registry { host, storage_dir, user, pass }
+    Registry {
+        host,
+        storage_dir,
+        user,
+        pass,
+    }
 }
 
 /// Wait until `GET /v2/` answers (200, or 401 for the auth registry).

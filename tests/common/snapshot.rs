@@ -74,7 +74,10 @@ fn walk(root: &Path, rel: PathBuf, out: &mut BTreeMap<PathBuf, Entry>) {
         },
     );
     if ft.is_dir() {
-        let mut names: Vec<_> = std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(&path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         names.sort();
         for n in names {
             walk(root, rel.join(n), out);
@@ -86,7 +89,8 @@ fn walk(root: &Path, rel: PathBuf, out: &mut BTreeMap<PathBuf, Entry>) {
 pub fn xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = unsafe { libc::llistxattr(c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    let n =
+        unsafe { libc::llistxattr(c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
     if n <= 0 {
         return Vec::new();
     }
@@ -108,7 +112,14 @@ pub fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
     let cn = CString::new(name).unwrap();
     let mut buf = vec![0u8; 65536];
-    let n = unsafe { libc::lgetxattr(c.as_ptr(), cn.as_ptr(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            cn.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+        )
+    };
     if n < 0 {
         return None;
     }
@@ -117,7 +128,11 @@ pub fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
 }
 
 /// Panic with a readable list of added, removed and changed entries.
-pub fn assert_same_snapshot(before: &BTreeMap<PathBuf, Entry>, after: &BTreeMap<PathBuf, Entry>, what: &str) {
+pub fn assert_same_snapshot(
+    before: &BTreeMap<PathBuf, Entry>,
+    after: &BTreeMap<PathBuf, Entry>,
+    what: &str,
+) {
     if before == after {
         return;
     }
@@ -125,13 +140,21 @@ pub fn assert_same_snapshot(before: &BTreeMap<PathBuf, Entry>, after: &BTreeMap<
     for (p, e) in before {
         match after.get(p) {
             None => diff.push(format!("  removed: {} ({})", p.display(), e.kind)),
-            Some(a) if a != e => diff.push(format!("  changed: {}\n    before: {e:?}\n    after:  {a:?}", p.display())),
+            Some(a) if a != e => diff.push(format!(
+                "  changed: {}\n    before: {e:?}\n    after:  {a:?}",
+                p.display()
+            )),
             _ => {}
         }
     }
     for (p, e) in after {
         if !before.contains_key(p) {
-            diff.push(format!("  added:   {} ({}, {} bytes)", p.display(), e.kind, e.size));
+            diff.push(format!(
+                "  added:   {} ({}, {} bytes)",
+                p.display(),
+                e.kind,
+                e.size
+            ));
         }
     }
     if diff.len() > 40 {

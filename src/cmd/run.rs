@@ -1,0 +1,531 @@
+//! create, run and start: flags to a container config, then the runtime.
+
+use super::image::{platform_from_flags, RegistryFlags};
+use super::output::println;
+use super::GlobalOpts;
+use crate::error::SilentExit;
+use crate::registry::pull::PullOptions;
+use crate::registry::resolve::try_find_image;
+use crate::runtime::{attach, container};
+use crate::storage::containers::{ContainerConfig, MountSpec};
+use crate::storage::image_config::ImageConfig;
+use crate::storage::images::ImageRecord;
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::collections::BTreeMap;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CreateFlags {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY for container
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set environment variables in container
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Bind mount a volume into the container
+    #[arg(short, long = "volume", value_name = "VOLUME")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount", value_name = "MOUNT")]
+    pub mount: Vec<String>,
+    /// Mount a temporary filesystem (tmpfs) into a container
+    #[arg(long = "tmpfs", value_name = "TMPFS")]
+    pub tmpfs: Vec<String>,
+    /// Make containers root filesystem read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Set container hostname
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Set metadata on container
+    #[arg(short, long = "label", value_name = "LABEL")]
+    pub label: Vec<String>,
+    /// Add annotations to container (key=value)
+    #[arg(long = "annotation", value_name = "ANNOTATION")]
+    pub annotation: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<String>,
+    /// Pull image policy: always, missing, never, newer
+    #[arg(long, default_value = "missing", num_args = 0..=1, default_missing_value = "always", require_equals = true)]
+    pub pull: String,
+    /// Suppress output information when pulling images
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Add capabilities to the container
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop capabilities from the container
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to the container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security options
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Ulimit options
+    #[arg(long = "ulimit", value_name = "ULIMIT")]
+    pub ulimit: Vec<String>,
+    /// Connect a container to a network (none, host, private)
+    #[arg(long, alias = "net", default_value = "private")]
+    pub network: String,
+    /// User namespace to use (keep-id, host, auto)
+    #[arg(long, default_value = "")]
+    pub userns: String,
+    /// Signal to stop a container
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long)]
+    pub stop_timeout: Option<u32>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Set the OS/ARCH[/VARIANT] of the image to pull
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Logging driver for the container (k8s-file, none)
+    #[arg(long, default_value = "k8s-file")]
+    pub log_driver: String,
+    /// Restart policy (only "no" is supported)
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub flags: CreateFlags,
+    /// The image to create the container from
+    pub image: String,
+    /// Command and arguments (override the image's CMD)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sig_proxy: bool,
+    #[command(flatten)]
+    pub flags: CreateFlags,
+    /// The image to run
+    pub image: String,
+    /// Command and arguments (override the image's CMD)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Find the image locally, pulling it as `--pull` says.
+pub fn ensure_image(store: &Store, name: &str, f: &CreateFlags) -> Result<ImageRecord> {
+    let local = {
+        let images = store.images.load()?;
+        try_find_image(&images, name)?.cloned()
+    };
+    let pull = match (f.pull.as_str(), &local) {
+        ("always" | "newer", _) => true,
+        ("missing", None) => true,
+        ("missing", Some(_)) => false,
+        ("never", None) => {
+            bail!("{name}: image not known")
+        }
+        ("never", Some(_)) => false,
+        (other, _) => bail!("invalid pull policy {other:?}: use always, missing, never or newer"),
+    };
+    if !pull {
+        return Ok(local.expect("checked"));
+    }
+    let opts = PullOptions {
+        client: f.registry.client_options()?,
+        platform: platform_from_flags(f.platform.as_deref(), None, None, None)?,
+        quiet: f.quiet,
+    };
+    match super::image::pull_image(store, name, &opts) {
+        Ok(img) => Ok(img),
+        Err(e) if f.pull == "newer" && local.is_some() => {
+            crate::warn!("{e:#}; using the local image");
+            Ok(local.expect("checked"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_entrypoint(s: &str) -> Vec<String> {
+    if s.is_empty() {
+        return Vec::new();
+    }
+    if s.trim_start().starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<Vec<String>>(s) {
+            return v;
+        }
+    }
+    vec![s.to_string()]
+}
+
+fn parse_env_files(files: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading env file {f}"))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            out.push(line.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Apply `KEY=VALUE` (or `KEY`, taken from our own environment) to `env`.
+fn merge_env(env: &mut Vec<String>, items: &[String]) {
+    for item in items {
+        let (key, value) = match item.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => match std::env::var(item) {
+                Ok(v) => (item.clone(), v),
+                Err(_) => continue,
+            },
+        };
+        env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key.as_str()) && e != &key);
+        env.push(format!("{key}={value}"));
+    }
+}
+
+fn parse_key_values(items: &[String]) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// `-v SRC:DST[:OPTS]` (bind mounts; named volumes come with volumes).
+fn parse_volume(v: &str) -> Result<MountSpec> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [src, dst] => (*src, *dst, ""),
+        [src, dst, opts] => (*src, *dst, *opts),
+        [_] => bail!(
+            "{v}: anonymous volumes are not supported yet; give a host path: -v /host/path:{v}"
+        ),
+        _ => bail!("invalid volume specification {v:?}: expected SRC:DST[:OPTIONS]"),
+    };
+    if !dst.starts_with('/') {
+        bail!("invalid container path {dst:?} in {v:?}: it must be absolute");
+    }
+    if !src.starts_with('/') && !src.starts_with('.') {
+        bail!("{src}: named volumes are not supported yet; give a host path");
+    }
+    let src = std::fs::canonicalize(src).with_context(|| format!("statfs {src}"))?;
+    let mut options = Vec::new();
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" | "rw" | "z" | "Z" | "nosuid" | "suid" | "nodev" | "dev" | "noexec" | "exec"
+            | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "bind"
+            | "rbind" => options.push(o.to_string()),
+            other => bail!("invalid option {other:?} in volume {v:?}"),
+        }
+    }
+    Ok(MountSpec {
+        kind: "bind".into(),
+        source: src.to_string_lossy().into_owned(),
+        destination: dst.to_string(),
+        options,
+    })
+}
+
+/// `--mount type=bind|tmpfs,source=..,target=..,ro`.
+fn parse_mount(m: &str) -> Result<MountSpec> {
+    let mut kind = String::new();
+    let mut spec = MountSpec::default();
+    for field in m.split(',') {
+        let (k, v) = match field.split_once('=') {
+            Some((k, v)) => (k, v),
+            None => (field, "true"),
+        };
+        match k {
+            "type" => kind = v.to_string(),
+            "source" | "src" => spec.source = v.to_string(),
+            "target" | "destination" | "dst" => spec.destination = v.to_string(),
+            "ro" | "readonly" => {
+                if v == "true" || v == "1" {
+                    spec.options.push("ro".into());
+                }
+            }
+            "rw" => {}
+            "bind-propagation" => spec.options.push(v.to_string()),
+            "tmpfs-size" => spec.options.push(format!("size={v}")),
+            "tmpfs-mode" => spec.options.push(format!("mode={v}")),
+            "relabel" | "consistency" | "bind-nonrecursive" => {}
+            other => bail!("invalid mount option {other:?} in {m:?}"),
+        }
+    }
+    if spec.destination.is_empty() || !spec.destination.starts_with('/') {
+        bail!("invalid mount {m:?}: target must be an absolute path");
+    }
+    match kind.as_str() {
+        "bind" => {
+            if spec.source.is_empty() {
+                bail!("invalid mount {m:?}: a bind mount needs a source");
+            }
+            let src = std::fs::canonicalize(&spec.source)
+                .with_context(|| format!("statfs {}", spec.source))?;
+            spec.source = src.to_string_lossy().into_owned();
+            spec.kind = "bind".into();
+        }
+        "tmpfs" => spec.kind = "tmpfs".into(),
+        "volume" => bail!("named volumes are not supported yet"),
+        other => bail!("invalid mount type {other:?}: use bind or tmpfs"),
+    }
+    Ok(spec)
+}
+
+fn parse_tmpfs(t: &str) -> Result<MountSpec> {
+    let (dst, opts) = t.split_once(':').unwrap_or((t, ""));
+    if !dst.starts_with('/') {
+        bail!("invalid tmpfs {t:?}: the path must be absolute");
+    }
+    let mut options: Vec<String> = opts
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    if !options.iter().any(|o| o.starts_with("size=")) {
+        options.push("size=65536k".into());
+    }
+    Ok(MountSpec {
+        kind: "tmpfs".into(),
+        source: "tmpfs".into(),
+        destination: dst.to_string(),
+        options,
+    })
+}
+
+/// The container config from the image's defaults and the flags, merged as
+/// podman does.
+pub fn container_config(
+    f: &CreateFlags,
+    image_name: &str,
+    img: &ImageRecord,
+    img_cfg: &ImageConfig,
+    command: &[String],
+) -> Result<ContainerConfig> {
+    let ic = &img_cfg.config;
+    let entrypoint = match &f.entrypoint {
+        Some(e) => parse_entrypoint(e),
+        None => ic.entrypoint.clone().unwrap_or_default(),
+    };
+    let cmd = if !command.is_empty() {
+        command.to_vec()
+    } else if f.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        ic.cmd.clone().unwrap_or_default()
+    };
+    let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+    if args.is_empty() {
+        bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
+    }
+    let mut env = ic.env.clone().unwrap_or_default();
+    merge_env(&mut env, &parse_env_files(&f.env_file)?);
+    merge_env(&mut env, &f.env);
+    let mut labels = ic.labels.clone().unwrap_or_default();
+    labels.extend(parse_key_values(&f.label));
+    let mut mounts = Vec::new();
+    let mut tmpfs = Vec::new();
+    for v in &f.volume {
+        mounts.push(parse_volume(v)?);
+    }
+    for m in &f.mount {
+        let m = parse_mount(m)?;
+        if m.kind == "tmpfs" {
+            tmpfs.push(m);
+        } else {
+            mounts.push(m);
+        }
+    }
+    for t in &f.tmpfs {
+        tmpfs.push(parse_tmpfs(t)?);
+    }
+    for u in &f.ulimit {
+        crate::runtime::spec::parse_ulimit(u)?;
+    }
+    crate::runtime::caps::effective_set(f.privileged, &f.cap_add, &f.cap_drop)?;
+    let network = match f.network.as_str() {
+        "private" | "bridge" | "pasta" | "slirp4netns" | "" => "private".to_string(),
+        "none" => "none".to_string(),
+        "host" => "host".to_string(),
+        other => bail!("unsupported network mode {other:?}: use none, host or the default"),
+    };
+    if !matches!(f.userns.as_str(), "" | "host" | "private") {
+        bail!(
+            "--userns={}: only the default user namespace is supported yet",
+            f.userns
+        );
+    }
+    if f.restart != "no" {
+        bail!(
+            "--restart={}: restart policies are not supported; use a systemd unit",
+            f.restart
+        );
+    }
+    if !matches!(f.log_driver.as_str(), "k8s-file" | "none" | "") {
+        bail!(
+            "unsupported log driver {:?}: use k8s-file or none",
+            f.log_driver
+        );
+    }
+    if let Some(s) = &f.stop_signal {
+        container::parse_signal(s)?;
+    }
+    Ok(ContainerConfig {
+        name: f.name.clone().unwrap_or_default(),
+        image_name: image_name.to_string(),
+        args,
+        entrypoint,
+        cmd,
+        env,
+        workdir: f
+            .workdir
+            .clone()
+            .or_else(|| ic.working_dir.clone().filter(|w| !w.is_empty()))
+            .unwrap_or_else(|| "/".into()),
+        user: f
+            .user
+            .clone()
+            .or_else(|| ic.user.clone())
+            .unwrap_or_default(),
+        hostname: f.hostname.clone().unwrap_or_default(),
+        labels,
+        annotations: parse_key_values(&f.annotation),
+        tty: f.tty,
+        stdin: f.interactive,
+        auto_remove: f.rm,
+        stop_signal: f
+            .stop_signal
+            .clone()
+            .or_else(|| ic.stop_signal.clone())
+            .unwrap_or_default(),
+        stop_timeout: f.stop_timeout.unwrap_or(10),
+        init: f.init,
+        read_only: f.read_only,
+        privileged: f.privileged,
+        cap_add: f.cap_add.clone(),
+        cap_drop: f.cap_drop.clone(),
+        security_opt: f.security_opt.clone(),
+        mounts,
+        tmpfs,
+        ulimits: f.ulimit.clone(),
+        network,
+        userns: f.userns.clone(),
+        cidfile: f.cidfile.clone(),
+        image_id: img.id.clone(),
+        ..Default::default()
+    })
+}
+
+/// The name to record as the container's image (podman's ImageName).
+fn image_display_name(img: &ImageRecord, typed: &str) -> String {
+    img.names
+        .iter()
+        .find(|n| n.ends_with(typed) || typed.ends_with(n.as_str()))
+        .or(img.names.first())
+        .cloned()
+        .unwrap_or_else(|| typed.to_string())
+}
+
+fn create_container(
+    g: &GlobalOpts,
+    f: &CreateFlags,
+    image: &str,
+    command: &[String],
+) -> Result<(Store, ContainerConfig)> {
+    let store = g.open_store()?;
+    let img = ensure_image(&store, image, f)?;
+    let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
+    let cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
+    let cfg = container::create(&store, cfg, &img)?;
+    if let Some(path) = &f.cidfile {
+        if let Err(e) = container::write_cidfile(std::path::Path::new(path), &cfg.id) {
+            let _ = container::remove_files(&store, &cfg.id);
+            return Err(e);
+        }
+    }
+    Ok((store, cfg))
+}
+
+pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+    let (_, cfg) = create_container(g, &a.flags, &a.image, &a.command)?;
+    println(&cfg.id)
+}
+
+pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
+    let (store, cfg) = create_container(g, &a.flags, &a.image, &a.command)?;
+    if a.detach {
+        container::start(&store, &cfg.id, false)?;
+        return println(&cfg.id);
+    }
+    run_attached(&store, &cfg.id, cfg.tty, a.sig_proxy)
+}
+
+/// Start attached and exit with the program's code.
+pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Result<()> {
+    let signals = attach::block_proxied_signals();
+    let _raw = tty.then(attach::RawTerminal::enable);
+    let started = container::start(store, id, true)?;
+    let code = attach::wait_foreground(started, sig_proxy && !tty, signals)?;
+    drop(_raw);
+    if code != 0 {
+        return Err(SilentExit(code).into());
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    pub id: String,
+    #[arg(long)]
+    pub attach: bool,
+}
+
+/// The hidden `__monitor` verb: one per running container.
+pub fn monitor(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let code = crate::runtime::monitor::run(&store, &a.id, a.attach, 3);
+    if code != 0 {
+        return Err(SilentExit(code).into());
+    }
+    Ok(())
+}

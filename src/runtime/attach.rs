@@ -1,0 +1,88 @@
+//! The foreground side of `run`/`start -a`: a raw terminal when the user
+//! has one, signals passed on to the container, and the monitor's exit
+//! status (the program's) as ours.
+
+use super::container::Started;
+use anyhow::{bail, Result};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::termios::{self, SetArg, Termios};
+use std::os::fd::BorrowedFd;
+use std::os::unix::process::ExitStatusExt;
+
+/// Puts a terminal in raw mode; restores it when dropped.
+pub struct RawTerminal {
+    saved: Option<Termios>,
+}
+
+impl RawTerminal {
+    /// Raw mode on stdin when it is a terminal; a no-op otherwise.
+    pub fn enable() -> RawTerminal {
+        // SAFETY: fd 0 lives as long as the process.
+        let fd = unsafe { BorrowedFd::borrow_raw(0) };
+        let Ok(saved) = termios::tcgetattr(fd) else {
+            return RawTerminal { saved: None };
+        };
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        if termios::tcsetattr(fd, SetArg::TCSANOW, &raw).is_err() {
+            return RawTerminal { saved: None };
+        }
+        RawTerminal { saved: Some(saved) }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.saved {
+            // SAFETY: fd 0 lives as long as the process.
+            let fd = unsafe { BorrowedFd::borrow_raw(0) };
+            let _ = termios::tcsetattr(fd, SetArg::TCSANOW, saved);
+        }
+    }
+}
+
+/// Signals a foreground CLI passes on (podman's --sig-proxy set).
+const PROXIED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGCONT,
+];
+
+/// Block the proxied signals so a thread can take them with sigwait.
+/// Call before starting the monitor, so no signal is lost in between.
+pub fn block_proxied_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in PROXIED {
+        set.add(*s);
+    }
+    let _ = set.thread_block();
+    set
+}
+
+/// Wait for the monitor; pass signals to the container meanwhile.
+pub fn wait_foreground(mut started: Started, sig_proxy: bool, signals: SigSet) -> Result<i32> {
+    if !sig_proxy {
+        let _ = signals.thread_unblock();
+    } else {
+        let pid = started.pid;
+        std::thread::spawn(move || loop {
+            if let Ok(sig) = signals.wait() {
+                // SAFETY: a plain kill of the container's first process.
+                unsafe { libc::kill(pid, sig as i32) };
+            }
+        });
+    }
+    let status = started.monitor.wait()?;
+    if let Some(code) = status.code() {
+        return Ok(code);
+    }
+    if let Some(sig) = status.signal() {
+        bail!("the container monitor was killed by signal {sig}");
+    }
+    Ok(125)
+}

@@ -1,0 +1,448 @@
+//! The container lifecycle the verbs build on: create (records, generated
+//! files, the runtime spec), start (a monitor), signals, stop, state that
+//! never lies, and removal.
+
+use super::monitor::self_exe;
+use super::spec::{self, SpecInput};
+use super::sys;
+use super::user::{self, ResolvedUser};
+use super::userns::IdMaps;
+use crate::error::CodedError;
+use crate::storage::containers::{ContainerConfig, ContainerState, Status};
+use crate::storage::images::ImageRecord;
+use crate::storage::store::Store;
+use anyhow::{anyhow, bail, Context, Result};
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Read a file as the container would see it at start: the container's own
+/// changes first, then the image layers from the top; a whiteout hides it.
+pub fn read_image_file(store: &Store, cfg: &ContainerConfig, rel: &str) -> Option<String> {
+    let mut dirs: Vec<PathBuf> = vec![store.containers.dir(&cfg.id).join("upper")];
+    dirs.extend(cfg.layers.iter().rev().map(|d| store.layers.diff_dir(d)));
+    for dir in dirs {
+        let path = dir.join(rel);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => return fs::read_to_string(&path).ok(),
+            Ok(m) => {
+                use std::os::unix::fs::FileTypeExt;
+                if m.file_type().is_char_device() {
+                    return None; // whited out
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser> {
+    let passwd = read_image_file(store, cfg, "etc/passwd").unwrap_or_default();
+    let group = read_image_file(store, cfg, "etc/group").unwrap_or_default();
+    user::resolve(&cfg.user, &passwd, &group).map_err(|e| {
+        CodedError {
+            code: 126,
+            message: format!("{e:#}"),
+        }
+        .into()
+    })
+}
+
+fn write_generated_files(store: &Store, cfg: &ContainerConfig, image: &ImageRecord) -> Result<()> {
+    let ud = store.containers.dir(&cfg.id).join("userdata");
+    let mut hosts = String::from(
+        "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n",
+    );
+    if cfg.network != "host" {
+        hosts.push_str(&format!("127.0.1.1\t{} {}\n", cfg.hostname, cfg.name));
+    } else if let Ok(h) = fs::read_to_string("/etc/hosts") {
+        hosts = h;
+    }
+    fs::write(ud.join("hosts"), hosts)?;
+    fs::write(ud.join("hostname"), format!("{}\n", cfg.hostname))?;
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv: String = if cfg.network == "host" {
+        host_resolv
+    } else {
+        // A loopback resolver on the host is unreachable from our namespace.
+        host_resolv
+            .lines()
+            .filter(|l| {
+                !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    fs::write(ud.join("resolv.conf"), resolv)?;
+    let env = format!(
+        "engine=\"coracle-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless={}\n",
+        env!("CARGO_PKG_VERSION"),
+        cfg.name,
+        cfg.id,
+        cfg.image_name,
+        image.id,
+        u8::from(store.rootless)
+    );
+    fs::write(ud.join(".containerenv"), env)?;
+    Ok(())
+}
+
+/// The rootfs mount point (volatile: only the monitor's namespace uses it).
+pub fn rootfs_mountpoint(store: &Store, id: &str) -> PathBuf {
+    store.containers.run_dir(id).join("rootfs")
+}
+
+/// Write a new container's records, generated files and runtime spec.
+/// `cfg.name` empty means "generate one". Names are unique store-wide.
+pub fn create(
+    store: &Store,
+    mut cfg: ContainerConfig,
+    image: &ImageRecord,
+) -> Result<ContainerConfig> {
+    cfg.id = crate::storage::containers::new_id();
+    if cfg.hostname.is_empty() {
+        cfg.hostname = cfg.id[..12].to_string();
+    }
+    cfg.layers = image.layers.clone();
+    cfg.image_id = image.id.clone();
+    cfg.created = crate::format::human::rfc3339_nano(std::time::SystemTime::now());
+    let _lock = store.lock()?;
+    let taken = container_names(store)?;
+    if cfg.name.is_empty() {
+        loop {
+            let n = crate::storage::names::generate();
+            if !taken.contains(&n) {
+                cfg.name = n;
+                break;
+            }
+        }
+    } else {
+        if !crate::storage::names::is_valid(&cfg.name) {
+            bail!(
+                "container name {:?} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
+                cfg.name
+            );
+        }
+        if taken.contains(&cfg.name) {
+            bail!(
+                "creating container storage: the container name \"{}\" is already in use by another container. You have to remove that container to be able to reuse that name: that name is already in use",
+                cfg.name
+            );
+        }
+    }
+    cfg.log_path = store
+        .containers
+        .dir(&cfg.id)
+        .join("userdata/ctr.log")
+        .to_string_lossy()
+        .into_owned();
+    store.containers.create(&cfg)?;
+    let result = (|| -> Result<()> {
+        write_generated_files(store, &cfg, image)?;
+        let user = resolve_user(store, &cfg)?;
+        let maps = if store.rootless {
+            IdMaps::for_current_user()?
+        } else {
+            IdMaps::identity()
+        };
+        let spec = spec::build(&SpecInput {
+            cfg: &cfg,
+            user: &user,
+            rootless: store.rootless,
+            id_maps: &maps,
+            rootfs: rootfs_mountpoint(store, &cfg.id),
+            userdata: store.containers.dir(&cfg.id).join("userdata"),
+        })?;
+        spec::save(&spec, &store.containers.dir(&cfg.id).join("spec.json"))
+    })();
+    if let Err(e) = result {
+        let _ = store.containers.remove(&cfg.id);
+        return Err(e);
+    }
+    Ok(cfg)
+}
+
+pub fn container_names(store: &Store) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for id in store.containers.ids()? {
+        if let Ok(c) = store.containers.load_config(&id) {
+            names.push(c.name);
+        }
+    }
+    Ok(names)
+}
+
+/// The state, corrected when its monitor died without saying so (kill -9,
+/// reboot): such a container is reported, and recorded, as exited.
+pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
+    let mut state = store.containers.load_state(id)?;
+    if matches!(
+        state.status,
+        Status::Running | Status::Paused | Status::Stopping
+    ) {
+        let same_boot = state.boot_id.is_empty() || state.boot_id == sys::boot_id();
+        let monitor_alive = same_boot && sys::process_is(state.monitor_pid, state.monitor_start);
+        if !monitor_alive {
+            // Reread: the monitor may have finished between our two reads.
+            let fresh = store.containers.load_state(id)?;
+            if !matches!(
+                fresh.status,
+                Status::Running | Status::Paused | Status::Stopping
+            ) {
+                return Ok(fresh);
+            }
+            state = fresh;
+            // The container died with its monitor (parent-death signal).
+            if same_boot && sys::process_is(state.pid, state.pid_start) {
+                // SAFETY: kill a process we verified is the container's.
+                unsafe { libc::kill(state.pid, libc::SIGKILL) };
+            }
+            state.status = Status::Exited;
+            state.exit_code = 137;
+            state.finished_at = Some(crate::format::human::rfc3339_nano(
+                std::time::SystemTime::now(),
+            ));
+            state.pid = 0;
+            state.monitor_pid = 0;
+            let _ = store.containers.save_state(id, &state);
+        }
+    }
+    Ok(state)
+}
+
+pub fn is_running(state: &ContainerState) -> bool {
+    matches!(
+        state.status,
+        Status::Running | Status::Paused | Status::Stopping
+    )
+}
+
+/// A started container: its monitor, and the program's host pid.
+pub struct Started {
+    pub monitor: Child,
+    pub pid: i32,
+}
+
+/// Start a created or exited container through a new monitor. With `attach`
+/// the monitor relays to our stdio and exits with the program's code.
+pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
+    let state = current_state(store, id)?;
+    if is_running(&state) {
+        bail!("container {id} is already running");
+    }
+    let run_dir = store.containers.run_dir(id);
+    fs::create_dir_all(rootfs_mountpoint(store, id))
+        .with_context(|| format!("creating {}", run_dir.display()))?;
+    let (ready_r, ready_w) = sys::pipe()?;
+    let mut cmd = Command::new(self_exe());
+    cmd.arg("--root")
+        .arg(&store.root)
+        .arg("--runroot")
+        .arg(&store.runroot)
+        .arg("--storage-driver")
+        .arg(store.driver.name())
+        .arg("__monitor")
+        .arg(id);
+    if attach {
+        cmd.arg("--attach");
+    } else {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    }
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(ready_w, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if !attach {
+                libc::setsid();
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("starting the container monitor")?;
+    sys::close(ready_w);
+    let msg = sys::read_to_end(ready_r).unwrap_or_default();
+    sys::close(ready_r);
+    let msg = String::from_utf8_lossy(&msg).into_owned();
+    if let Some(pid) = msg.strip_prefix("ok ") {
+        let pid = pid
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("bad monitor reply {msg:?}"))?;
+        return Ok(Started {
+            monitor: child,
+            pid,
+        });
+    }
+    let _ = child.wait();
+    if let Some(rest) = msg.strip_prefix("err ") {
+        let (code, message) = rest.split_once(' ').unwrap_or(("125", rest));
+        return Err(CodedError {
+            code: code.parse().unwrap_or(125),
+            message: message.to_string(),
+        }
+        .into());
+    }
+    bail!("the container monitor exited before the container started")
+}
+
+/// Signal numbers from names (`TERM`, `SIGTERM`) or numbers (`15`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        bail!("invalid signal {s:?}");
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let sig = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" | "IOT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "STKFLT" => libc::SIGSTKFLT,
+        "CHLD" | "CLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
+        "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => {
+            if let Some(rt) = name.strip_prefix("RTMIN+") {
+                return rt
+                    .parse::<i32>()
+                    .map(|n| libc::SIGRTMIN() + n)
+                    .map_err(|_| anyhow!("invalid signal {s:?}"));
+            }
+            bail!("invalid signal {s:?}")
+        }
+    };
+    Ok(sig)
+}
+
+/// Send `sig` to the container's first process.
+pub fn kill(store: &Store, id: &str, sig: i32) -> Result<()> {
+    let state = current_state(store, id)?;
+    if !is_running(&state) {
+        bail!(
+            "can only kill running containers. {id} is in state {}: container state improper",
+            state.status.as_str()
+        );
+    }
+    if !sys::process_is(state.pid, state.pid_start) {
+        bail!("container {id} is not running");
+    }
+    // SAFETY: the pid was checked to be the container's.
+    if unsafe { libc::kill(state.pid, sig) } != 0 {
+        bail!("sending signal {sig} to container {id}: {}", sys::errno());
+    }
+    Ok(())
+}
+
+/// Wait until the container is no longer running, up to `timeout`.
+pub fn wait_stopped(store: &Store, id: &str, timeout: Option<Duration>) -> Result<ContainerState> {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(2);
+    loop {
+        let state = current_state(store, id)?;
+        if !is_running(&state) {
+            return Ok(state);
+        }
+        if let Some(t) = timeout {
+            if start.elapsed() >= t {
+                return Ok(state);
+            }
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// podman's stop: the stop signal, then SIGKILL after `timeout` seconds.
+pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
+    let cfg = store.containers.load_config(id)?;
+    let state = current_state(store, id)?;
+    if !is_running(&state) {
+        return Ok(());
+    }
+    let sig = if cfg.stop_signal.is_empty() {
+        libc::SIGTERM
+    } else {
+        parse_signal(&cfg.stop_signal)?
+    };
+    if sys::process_is(state.pid, state.pid_start) {
+        // SAFETY: verified pid.
+        unsafe { libc::kill(state.pid, sig) };
+    }
+    let state = wait_stopped(store, id, Some(Duration::from_secs(timeout as u64)))?;
+    if is_running(&state) {
+        if timeout > 0 {
+            crate::warn!(
+                "StopSignal {} failed to stop container {} in {timeout} seconds, resorting to SIGKILL",
+                if cfg.stop_signal.is_empty() { "SIGTERM" } else { cfg.stop_signal.as_str() },
+                cfg.name
+            );
+        }
+        if sys::process_is(state.pid, state.pid_start) {
+            // SAFETY: verified pid.
+            unsafe { libc::kill(state.pid, libc::SIGKILL) };
+        }
+        wait_stopped(store, id, None)?;
+    }
+    Ok(())
+}
+
+/// Delete a stopped container's files. Rootless, the upper dir holds files
+/// owned by subordinate ids: the deletion runs inside the user namespace.
+pub fn remove_files(store: &Store, id: &str) -> Result<()> {
+    let _lock = store.lock()?;
+    if store.rootless && !super::userns::in_user_namespace() {
+        let maps = IdMaps::for_current_user()?;
+        super::userns::run_in_child_userns(&maps, || {
+            store.containers.remove(id).map(|_| Vec::new())
+        })
+        .with_context(|| format!("removing container {id}"))?;
+        Ok(())
+    } else {
+        store.containers.remove(id)
+    }
+}
+
+/// Write the id to a `--cidfile`, refusing to overwrite one (podman's rule).
+pub fn write_cidfile(path: &Path, id: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("opening cidfile {}", path.display()))?;
+    f.write_all(id.as_bytes())?;
+    Ok(())
+}

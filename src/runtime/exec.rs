@@ -1,0 +1,269 @@
+//! `exec`: a new process in a running container. It joins the container's
+//! namespaces through its first process (setns on /proc/PID/ns/*), with
+//! the container's capabilities, seccomp filter and limits.
+
+use super::container::{current_state, is_running};
+use super::logfile::LogWriter;
+use super::monitor::Wiring;
+use super::process::{self, Stdio};
+use super::sys;
+use crate::error::CodedError;
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+
+pub struct ExecOptions {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detach: bool,
+    pub privileged: bool,
+}
+
+/// The exec'd process's spec: the container's, with this command.
+fn exec_spec(store: &Store, id: &str, pid: i32, o: &ExecOptions) -> Result<Spec> {
+    let mut spec: serde_json::Value = serde_json::to_value(super::spec::load(
+        &store.containers.dir(id).join("spec.json"),
+    )?)?;
+    let p = &mut spec["process"];
+    p["args"] = serde_json::json!(o.args);
+    p["terminal"] = serde_json::json!(o.tty);
+    let mut env: Vec<String> = p["env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in &o.env {
+        let key = e.split('=').next().unwrap_or_default();
+        let value = match e.split_once('=') {
+            Some(_) => e.clone(),
+            None => match std::env::var(key) {
+                Ok(v) => format!("{key}={v}"),
+                Err(_) => continue,
+            },
+        };
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(value);
+    }
+    if let Some(w) = &o.workdir {
+        p["cwd"] = serde_json::json!(w);
+    }
+    if let Some(u) = &o.user {
+        let root = format!("/proc/{pid}/root");
+        let passwd = std::fs::read_to_string(format!("{root}/etc/passwd")).unwrap_or_default();
+        let group = std::fs::read_to_string(format!("{root}/etc/group")).unwrap_or_default();
+        let r = super::user::resolve(u, &passwd, &group).map_err(|e| CodedError {
+            code: 126,
+            message: format!("{e:#}"),
+        })?;
+        p["user"] =
+            serde_json::json!({"uid": r.uid, "gid": r.gid, "additionalGids": r.additional_gids});
+        env.retain(|x| !x.starts_with("HOME="));
+        env.push(format!("HOME={}", r.home));
+        let caps = p["capabilities"]["bounding"].clone();
+        let eff = if r.uid == 0 {
+            caps.clone()
+        } else {
+            serde_json::json!([])
+        };
+        p["capabilities"]["effective"] = eff.clone();
+        p["capabilities"]["permitted"] = eff;
+    }
+    if o.privileged {
+        let all: Vec<&str> = super::caps::ALL.to_vec();
+        p["capabilities"]["bounding"] = serde_json::json!(all);
+        spec["linux"]["seccomp"] = serde_json::Value::Null;
+    }
+    spec["process"]["env"] = serde_json::json!(env);
+    Ok(serde_json::from_value(spec)?)
+}
+
+fn join_namespaces(pid: i32, rootless: bool) -> Result<()> {
+    // The user namespace first: it grants the rights to join the others.
+    let mut order: Vec<(&str, libc::c_int)> = Vec::new();
+    if rootless {
+        order.push(("user", libc::CLONE_NEWUSER));
+    }
+    order.extend([
+        ("ipc", libc::CLONE_NEWIPC),
+        ("uts", libc::CLONE_NEWUTS),
+        ("net", libc::CLONE_NEWNET),
+        ("cgroup", libc::CLONE_NEWCGROUP),
+        ("pid", libc::CLONE_NEWPID),
+        ("mnt", libc::CLONE_NEWNS),
+    ]);
+    // Open them all before joining any: after the mount namespace our view
+    // of /proc changes.
+    let mut fds = Vec::new();
+    for (name, flag) in &order {
+        let path = format!("/proc/{pid}/ns/{name}");
+        let fd = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+        fds.push((fd, *flag, *name));
+    }
+    for (fd, flag, name) in &fds {
+        use std::os::fd::AsRawFd;
+        // Already a member (e.g. --network host): joining again fails.
+        let own = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}")).ok();
+        if own.is_some() && own == theirs {
+            continue;
+        }
+        // SAFETY: setns on an fd we own.
+        if unsafe { libc::setns(fd.as_raw_fd(), *flag) } != 0 {
+            bail!("joining the container's {name} namespace: {}", sys::errno());
+        }
+    }
+    Ok(())
+}
+
+/// Run a command in the container; returns its exit code (0 with --detach).
+pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
+    let state = current_state(store, id)?;
+    if !is_running(&state) {
+        bail!("can only create exec sessions on running containers: container state improper");
+    }
+    let pid = state.pid;
+    let spec = exec_spec(store, id, pid, o)?;
+    let (err_r, err_w) = sys::pipe()?;
+    let mut sock = [-1i32; 2];
+    if o.tty {
+        // SAFETY: socketpair fills the array.
+        if unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                sock.as_mut_ptr(),
+            )
+        } != 0
+        {
+            bail!("socketpair: {}", sys::errno());
+        }
+    }
+    let mut sigset = nix::sys::signal::SigSet::empty();
+    sigset.add(nix::sys::signal::Signal::SIGCHLD);
+    sigset.add(nix::sys::signal::Signal::SIGWINCH);
+    sigset.thread_block()?;
+    let sfd = nix::sys::signalfd::SignalFd::with_flags(
+        &sigset,
+        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+    )?;
+    // SAFETY: the CLI is single-threaded here; the child runs plain code.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        bail!("fork: {}", sys::errno());
+    }
+    if child == 0 {
+        sys::close(err_r);
+        let result = (|| -> Result<std::convert::Infallible> {
+            if o.detach {
+                // SAFETY: leave the CLI's session.
+                unsafe { libc::setsid() };
+            }
+            join_namespaces(pid, store.rootless)?;
+            // The pid namespace applies to our children: fork once more.
+            // SAFETY: single-threaded.
+            let inner = unsafe { libc::fork() };
+            if inner < 0 {
+                bail!("fork: {}", sys::errno());
+            }
+            if inner > 0 {
+                sys::close(err_w);
+                let mut status = 0;
+                // SAFETY: reap our child and mirror how it ended.
+                unsafe {
+                    let mut set: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut set);
+                    libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+                    while libc::waitpid(inner, &mut status, 0) < 0 {}
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else {
+                        128 + libc::WTERMSIG(status)
+                    };
+                    libc::_exit(code);
+                }
+            }
+            // SAFETY: default signal handling for the program.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            }
+            let stdio = if o.tty {
+                sys::close(sock[0]);
+                Stdio::Pty { socket: sock[1] }
+            } else {
+                if !o.interactive || o.detach {
+                    // SAFETY: point stdin (and for -d all of stdio) at /dev/null.
+                    unsafe {
+                        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                        libc::dup2(null, 0);
+                        if o.detach {
+                            libc::dup2(null, 1);
+                            libc::dup2(null, 2);
+                        }
+                    }
+                }
+                Stdio::Inherited
+            };
+            process::start_program(&spec, stdio, false)
+        })();
+        match result {
+            Err(e) => process::fail(err_w, &e),
+            Ok(never) => match never {},
+        }
+    }
+    sys::close(err_w);
+    sys::close(sock[1]);
+    let wiring = if o.tty {
+        let master = process::recv_fd(sock[0]);
+        sys::close(sock[0]);
+        match master {
+            Ok(m) => Some(Wiring::Pty { master: m }),
+            Err(e) => {
+                let f = process::read_failure(err_r);
+                // SAFETY: reap our child.
+                unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+                return Err(match f {
+                    Some(f) => f.into(),
+                    None => e,
+                });
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(f) = process::read_failure(err_r) {
+        sys::close(err_r);
+        // SAFETY: reap our child.
+        unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+        return Err(f.into());
+    }
+    sys::close(err_r);
+    if o.detach {
+        return Ok(0);
+    }
+    match wiring {
+        Some(w) => {
+            let _raw = super::attach::RawTerminal::enable();
+            super::relay::relay(child, w, &mut LogWriter::none(), true, sfd)
+        }
+        None => {
+            let mut status = 0;
+            // SAFETY: reap our child.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            Ok(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            })
+        }
+    }
+}

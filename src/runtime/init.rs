@@ -1,0 +1,54 @@
+//! `--init`: a tiny PID 1 that runs the program as its child, passes
+//! signals on to it and reaps every zombie, so programs that never expected
+//! to be PID 1 behave (a PID 1 gets no default signal actions).
+
+/// Fork: the child returns and execs the program; this process becomes the
+/// init and never returns.
+pub fn run_as_init() {
+    // SAFETY: a single-threaded process forking; the child only returns.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return; // Run without an init rather than not at all.
+    }
+    if child == 0 {
+        // SAFETY: restore the default mask for the program.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            libc::setpgid(0, 0);
+        }
+        return;
+    }
+    // SAFETY: signal handling with plain libc calls.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+        loop {
+            let mut sig: libc::c_int = 0;
+            if libc::sigwait(&all, &mut sig) != 0 {
+                continue;
+            }
+            if sig != libc::SIGCHLD {
+                libc::kill(child, sig);
+                continue;
+            }
+            loop {
+                let mut status = 0;
+                let pid = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                if pid <= 0 {
+                    break;
+                }
+                if pid == child {
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else {
+                        128 + libc::WTERMSIG(status)
+                    };
+                    libc::_exit(code);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The container log in podman's k8s-file format: one line per record,
+//! `<RFC 3339 nano time> <stream> <P|F> <text>`; `P` marks a partial line
+//! (output that did not end in a newline yet), `F` a full one.
+
+use anyhow::{Context, Result};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::time::SystemTime;
+
+pub struct LogWriter {
+    file: Option<File>,
+}
+
+/// conmon's timestamp: UTC, nine fraction digits, numeric offset.
+pub fn timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (y, mo, da) = crate::format::human::civil_from_days(secs.div_euclid(86400));
+    let rem = secs.rem_euclid(86400);
+    format!(
+        "{y:04}-{mo:02}-{da:02}T{:02}:{:02}:{:02}.{:09}+00:00",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+impl LogWriter {
+    pub fn open(path: &Path) -> Result<LogWriter> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening log {}", path.display()))?;
+        Ok(LogWriter { file: Some(file) })
+    }
+
+    /// A writer that drops everything (`--log-driver none`).
+    pub fn none() -> LogWriter {
+        LogWriter { file: None }
+    }
+
+    /// Record a chunk of output: every complete line as F, a tail as P.
+    pub fn write(&mut self, stream: &str, data: &[u8]) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        let ts = timestamp(SystemTime::now());
+        let mut out = Vec::with_capacity(data.len() + 64);
+        for piece in data.split_inclusive(|b| *b == b'\n') {
+            let (text, full) = match piece.strip_suffix(b"\n") {
+                Some(t) => (t, true),
+                None => (piece, false),
+            };
+            out.extend_from_slice(ts.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(stream.as_bytes());
+            out.extend_from_slice(if full { b" F " } else { b" P " });
+            out.extend_from_slice(text);
+            out.push(b'\n');
+        }
+        // A full disk must not stop the container; the log just loses lines.
+        let _ = file.write_all(&out);
+    }
+}
+
+/// One record read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    pub time: String,
+    pub stream: String,
+    pub partial: bool,
+    pub text: Vec<u8>,
+}
+
+pub fn parse_line(line: &[u8]) -> Option<LogRecord> {
+    let mut parts = line.splitn(4, |b| *b == b' ');
+    let time = std::str::from_utf8(parts.next()?).ok()?.to_string();
+    let stream = std::str::from_utf8(parts.next()?).ok()?.to_string();
+    let tag = parts.next()?;
+    let text = parts.next().unwrap_or_default().to_vec();
+    Some(LogRecord {
+        time,
+        stream,
+        partial: tag == b"P",
+        text,
+    })
+}
+
+/// Every record of a log file (a missing file has none).
+pub fn read_all(path: &Path) -> Result<Vec<LogRecord>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading log {}", path.display())),
+    };
+    let mut out = Vec::new();
+    for line in BufReader::new(file).split(b'\n') {
+        if let Some(r) = parse_line(&line?) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_full_and_partial_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ctr.log");
+        let mut w = LogWriter::open(&p).unwrap();
+        w.write("stdout", b"hello\nwor");
+        w.write("stderr", b"ld\n");
+        let recs = read_all(&p).unwrap();
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0].text, b"hello");
+        assert!(!recs[0].partial);
+        assert!(recs[1].partial);
+        assert_eq!(recs[2].stream, "stderr");
+        assert!(recs[0].time.ends_with("+00:00"));
+    }
+}

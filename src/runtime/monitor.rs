@@ -1,0 +1,378 @@
+//! The monitor: one small process per running container, the parent of its
+//! first process. It creates the namespaces, waits for the program to start,
+//! relays output to the log and an attached terminal, reaps the program,
+//! records how it ended, and cleans up (`--rm`). No daemon outlives it.
+
+use super::process::{self, Stdio};
+use super::rootfs::{self, RootfsPlan};
+use super::sys;
+use super::userns::IdMaps;
+use crate::storage::containers::{ContainerConfig, Status};
+use crate::storage::store::{Driver, Store};
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// How the first process's stdio is wired (the monitor's side).
+pub enum Wiring {
+    Pipes {
+        stdin_w: Option<i32>,
+        stdout_r: i32,
+        stderr_r: i32,
+    },
+    Pty {
+        master: i32,
+    },
+}
+
+fn now() -> String {
+    crate::format::human::rfc3339_nano(SystemTime::now())
+}
+
+/// The namespaces to create, from the spec.
+fn clone_flags(spec: &Spec) -> libc::c_int {
+    let mut flags = 0;
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in namespaces {
+        let kind = serde_json::to_value(ns.typ()).ok();
+        flags |= match kind.as_ref().and_then(|v| v.as_str()) {
+            Some("pid") => libc::CLONE_NEWPID,
+            Some("network") => libc::CLONE_NEWNET,
+            Some("ipc") => libc::CLONE_NEWIPC,
+            Some("uts") => libc::CLONE_NEWUTS,
+            Some("mount") => libc::CLONE_NEWNS,
+            Some("cgroup") => libc::CLONE_NEWCGROUP,
+            Some("user") => libc::CLONE_NEWUSER,
+            _ => 0,
+        };
+    }
+    flags
+}
+
+pub fn rootfs_plan(store: &Store, cfg: &ContainerConfig) -> RootfsPlan {
+    let dir = store.containers.dir(&cfg.id);
+    RootfsPlan {
+        layers: cfg
+            .layers
+            .iter()
+            .map(|d| store.layers.diff_dir(d))
+            .collect(),
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        userxattr: store.rootless,
+        copy: store.driver == Driver::Vfs,
+    }
+}
+
+/// Bring up `lo` in a fresh network namespace.
+fn loopback_up() -> Result<()> {
+    // SAFETY: an ioctl on a throwaway socket with a zeroed ifreq.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            bail!("socket: {}", sys::errno());
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            ifr.ifr_name[i] = *b as libc::c_char;
+        }
+        if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut ifr) != 0 {
+            libc::close(sock);
+            bail!("reading lo flags: {}", sys::errno());
+        }
+        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        let rc = libc::ioctl(sock, libc::SIOCSIFFLAGS, &ifr);
+        libc::close(sock);
+        if rc != 0 {
+            bail!("bringing up lo: {}", sys::errno());
+        }
+    }
+    Ok(())
+}
+
+/// The container side, between clone and exec. Never returns.
+#[allow(clippy::too_many_arguments)]
+fn child_main(
+    spec: &Spec,
+    plan: &RootfsPlan,
+    rootless: bool,
+    flags: libc::c_int,
+    go_r: i32,
+    err_w: i32,
+    stdio: Stdio,
+    init: bool,
+) -> ! {
+    // Wait until the monitor has written our id maps.
+    let _ = sys::read_to_end(go_r);
+    sys::close(go_r);
+    let result = (|| -> Result<std::convert::Infallible> {
+        // SAFETY: restore default signal handling for the program.
+        unsafe {
+            for sig in 1..=64 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            if rootless {
+                libc::setresgid(0, 0, 0);
+                libc::setresuid(0, 0, 0);
+            }
+        }
+        if flags & libc::CLONE_NEWUTS != 0 {
+            if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+                nix::unistd::sethostname(h).context("setting the hostname")?;
+            }
+        }
+        if flags & libc::CLONE_NEWNET != 0 {
+            loopback_up()?;
+        }
+        rootfs::setup(spec, plan, rootless)?;
+        process::start_program(spec, stdio, init)
+    })();
+    match result {
+        Err(e) => process::fail(err_w, &e),
+        Ok(never) => match never {},
+    }
+}
+
+/// Create the container process. Returns its pid and the monitor's ends.
+fn spawn_container(
+    store: &Store,
+    cfg: &ContainerConfig,
+    spec: &Spec,
+    attach_stdin: bool,
+) -> Result<(i32, Wiring)> {
+    let plan = rootfs_plan(store, cfg);
+    let flags = clone_flags(spec);
+    let (go_r, go_w) = sys::pipe()?;
+    let (err_r, err_w) = sys::pipe()?;
+    let mut sock = [-1i32; 2];
+    let (mut in_r, mut in_w, mut out_r, mut out_w, mut errs_r, mut errs_w) =
+        (-1, -1, -1, -1, -1, -1);
+    if cfg.tty {
+        // SAFETY: socketpair fills the array.
+        if unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                sock.as_mut_ptr(),
+            )
+        } != 0
+        {
+            bail!("socketpair: {}", sys::errno());
+        }
+    } else {
+        (out_r, out_w) = sys::pipe()?;
+        (errs_r, errs_w) = sys::pipe()?;
+        if attach_stdin {
+            (in_r, in_w) = sys::pipe()?;
+        }
+    }
+    // SAFETY: the monitor is single-threaded, so the child may run Rust code.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    } as i32;
+    if pid < 0 {
+        bail!("creating the container's namespaces: {}", sys::errno());
+    }
+    if pid == 0 {
+        sys::close(go_w);
+        sys::close(err_r);
+        let stdio = if cfg.tty {
+            sys::close(sock[0]);
+            Stdio::Pty { socket: sock[1] }
+        } else {
+            // SAFETY: wiring our own fds onto 0, 1, 2.
+            unsafe {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                libc::dup2(if in_r >= 0 { in_r } else { null }, 0);
+                libc::dup2(out_w, 1);
+                libc::dup2(errs_w, 2);
+            }
+            Stdio::Inherited
+        };
+        child_main(
+            spec,
+            &plan,
+            store.rootless,
+            flags,
+            go_r,
+            err_w,
+            stdio,
+            cfg.init,
+        );
+    }
+    sys::close(go_r);
+    sys::close(err_w);
+    for fd in [in_r, out_w, errs_w, sock[1]] {
+        sys::close(fd);
+    }
+    let release = |r: Result<()>| -> Result<()> {
+        if r.is_err() {
+            // SAFETY: the child is ours.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+        r
+    };
+    if flags & libc::CLONE_NEWUSER != 0 {
+        let maps = IdMaps::for_current_user()?;
+        release(super::userns::write_id_maps(pid, &maps))?;
+    }
+    sys::close(go_w);
+    let wiring = if cfg.tty {
+        let master = process::recv_fd(sock[0]);
+        sys::close(sock[0]);
+        match master {
+            Ok(m) => Wiring::Pty { master: m },
+            Err(e) => {
+                let failure = process::read_failure(err_r);
+                sys::close(err_r);
+                // SAFETY: reap our child.
+                unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+                return Err(match failure {
+                    Some(f) => f.into(),
+                    None => e,
+                });
+            }
+        }
+    } else {
+        Wiring::Pipes {
+            stdin_w: (in_w >= 0).then_some(in_w),
+            stdout_r: out_r,
+            stderr_r: errs_r,
+        }
+    };
+    if let Some(f) = process::read_failure(err_r) {
+        sys::close(err_r);
+        // SAFETY: reap our child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        return Err(f.into());
+    }
+    sys::close(err_r);
+    Ok((pid, wiring))
+}
+
+/// Tell the waiting CLI how the start went: "ok <pid>" or "err <code> <msg>".
+fn notify(ready_fd: i32, msg: &str) {
+    if ready_fd >= 0 {
+        let _ = sys::write_all(ready_fd, msg.as_bytes());
+        sys::close(ready_fd);
+    }
+}
+
+/// The monitor's whole life. Returns the exit code for the monitor process:
+/// the container's own, so a foreground CLI can pass it on.
+pub fn run(store: &Store, id: &str, attach: bool, ready_fd: i32) -> i32 {
+    match run_inner(store, id, attach, ready_fd) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<process::StartError>().map(|s| s.code))
+                .unwrap_or(125);
+            notify(ready_fd, &format!("err {code} {e:#}"));
+            code
+        }
+    }
+}
+
+fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32> {
+    let cfg = store.containers.load_config(id)?;
+    let spec = super::spec::load(&store.containers.dir(id).join("spec.json"))?;
+    // SAFETY: the monitor ignores job-control and terminal signals: the CLI
+    // forwards them to the container; SIGCHLD/SIGWINCH are read below.
+    unsafe {
+        for sig in [
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+            libc::SIGPIPE,
+            libc::SIGHUP,
+            libc::SIGTERM,
+        ] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+    }
+    let mut sigset = nix::sys::signal::SigSet::empty();
+    sigset.add(nix::sys::signal::Signal::SIGCHLD);
+    sigset.add(nix::sys::signal::Signal::SIGWINCH);
+    sigset.thread_block().context("blocking signals")?;
+    let sfd = nix::sys::signalfd::SignalFd::with_flags(
+        &sigset,
+        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+    )
+    .context("signalfd")?;
+
+    let attach_stdin = attach && cfg.stdin;
+    let started = spawn_container(store, &cfg, &spec, attach_stdin);
+    let (pid, wiring) = match started {
+        Ok(v) => v,
+        Err(e) => {
+            let mut state = store.containers.load_state(id).unwrap_or_default();
+            state.status = Status::Created;
+            state.error = Some(format!("{e:#}"));
+            let _ = store.containers.save_state(id, &state);
+            if cfg.auto_remove {
+                let _ = super::container::remove_files(store, id);
+            }
+            return Err(e);
+        }
+    };
+    let mut state = store.containers.load_state(id).unwrap_or_default();
+    state.status = Status::Running;
+    state.pid = pid;
+    state.pid_start = sys::process_start_time(pid).unwrap_or(0);
+    // SAFETY: getpid cannot fail.
+    state.monitor_pid = unsafe { libc::getpid() };
+    state.monitor_start = sys::process_start_time(state.monitor_pid).unwrap_or(0);
+    state.boot_id = sys::boot_id();
+    state.started_at = Some(now());
+    state.finished_at = None;
+    state.exit_code = 0;
+    state.error = None;
+    store.containers.save_state(id, &state)?;
+    notify(ready_fd, &format!("ok {pid}"));
+
+    let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
+    let mut log = super::logfile::LogWriter::open(&log_path)?;
+    let status = super::relay::relay(pid, wiring, &mut log, attach, sfd)?;
+
+    let mut state = store.containers.load_state(id).unwrap_or_default();
+    state.status = Status::Exited;
+    state.exit_code = status;
+    state.finished_at = Some(now());
+    state.pid = 0;
+    state.monitor_pid = 0;
+    store.containers.save_state(id, &state)?;
+    if cfg.auto_remove {
+        super::container::remove_files(store, id)?;
+    }
+    Ok(status)
+}
+
+/// Re-executing ourselves is how the CLI starts a monitor.
+pub fn self_exe() -> std::path::PathBuf {
+    std::fs::read_link("/proc/self/exe")
+        .unwrap_or_else(|_| Path::new("/proc/self/exe").to_path_buf())
+}

@@ -1,0 +1,207 @@
+//! The monitor's I/O loop: container output to the log and to an attached
+//! terminal, attached stdin to the container (its EOF too), window-size
+//! changes to the container's terminal, until the program is reaped.
+
+use super::logfile::LogWriter;
+use super::sys;
+use anyhow::Result;
+use nix::sys::signalfd::SignalFd;
+use std::os::fd::AsRawFd;
+
+use super::monitor::Wiring;
+
+fn read_some(fd: i32, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        // SAFETY: buf is valid for writes of its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n < 0 {
+            let e = sys::errno();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => return Some(0),
+                // EIO: the terminal's other side is gone.
+                _ => return None,
+            }
+        }
+        return if n == 0 { None } else { Some(n as usize) };
+    }
+}
+
+fn set_nonblocking(fd: i32) {
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+}
+
+fn copy_winsize(from: i32, to: i32) {
+    // SAFETY: ioctls with a properly sized winsize.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+fn exit_code(status: libc::c_int) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        125
+    }
+}
+
+/// Relay until `pid` exits and its output is drained; returns its exit code.
+pub fn relay(
+    pid: i32,
+    wiring: Wiring,
+    log: &mut LogWriter,
+    attach: bool,
+    sfd: SignalFd,
+) -> Result<i32> {
+    // (fd, stream name, where attached output goes)
+    let mut outputs: Vec<(i32, &str, i32)> = Vec::new();
+    let mut stdin_target: Option<i32> = None;
+    let mut is_pty = false;
+    match wiring {
+        Wiring::Pipes {
+            stdin_w,
+            stdout_r,
+            stderr_r,
+        } => {
+            outputs.push((stdout_r, "stdout", 1));
+            outputs.push((stderr_r, "stderr", 2));
+            stdin_target = stdin_w;
+        }
+        Wiring::Pty { master } => {
+            outputs.push((master, "stdout", 1));
+            is_pty = true;
+            if attach {
+                stdin_target = Some(master);
+                copy_winsize(0, master);
+            }
+        }
+    }
+    for (fd, _, _) in &outputs {
+        set_nonblocking(*fd);
+    }
+    let mut attached_out = attach;
+    let mut stdin_open = attach && stdin_target.is_some();
+    let mut exit: Option<i32> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    let sig_fd = sfd.as_raw_fd();
+    loop {
+        if exit.is_some() && outputs.is_empty() {
+            break;
+        }
+        let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(4);
+        pfds.push(libc::pollfd {
+            fd: sig_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        for (fd, _, _) in &outputs {
+            pfds.push(libc::pollfd {
+                fd: *fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let stdin_idx = if stdin_open {
+            pfds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            Some(pfds.len() - 1)
+        } else {
+            None
+        };
+        // Once the program is gone, give stragglers a moment, not forever.
+        let timeout = if exit.is_some() { 500 } else { -1 };
+        // SAFETY: pfds is a valid array of pollfd.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
+        if n < 0 {
+            if sys::errno().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break;
+        }
+        if n == 0 && exit.is_some() {
+            break;
+        }
+        if pfds[0].revents != 0 {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                if info.ssi_signo == libc::SIGWINCH as u32 {
+                    if let (true, Some(t)) = (is_pty, stdin_target) {
+                        copy_winsize(0, t);
+                    }
+                }
+            }
+            loop {
+                let mut status = 0;
+                // SAFETY: reaping our own child.
+                let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+                if r == pid {
+                    exit = Some(exit_code(status));
+                }
+                if r <= 0 || r == pid {
+                    break;
+                }
+            }
+        }
+        let mut closed = Vec::new();
+        for (i, (fd, stream, target)) in outputs.iter().enumerate() {
+            let rev = pfds[i + 1].revents;
+            if rev == 0 {
+                continue;
+            }
+            match read_some(*fd, &mut buf) {
+                Some(0) => {}
+                Some(k) => {
+                    log.write(stream, &buf[..k]);
+                    if attached_out && sys::write_all(*target, &buf[..k]).is_err() {
+                        // The terminal went away: keep logging.
+                        attached_out = false;
+                    }
+                }
+                None => closed.push(*fd),
+            }
+        }
+        for fd in closed {
+            outputs.retain(|(f, _, _)| *f != fd);
+            if !(is_pty && stdin_target == Some(fd)) {
+                sys::close(fd);
+            }
+        }
+        if let Some(idx) = stdin_idx {
+            if pfds[idx].revents != 0 {
+                match read_some(0, &mut buf) {
+                    Some(0) => {}
+                    Some(k) => {
+                        if let Some(t) = stdin_target {
+                            let _ = sys::write_all(t, &buf[..k]);
+                        }
+                    }
+                    None => {
+                        stdin_open = false;
+                        // Pass EOF on: close the pipe (a terminal has no EOF
+                        // of its own; its reader sees the user's ^D).
+                        if let (false, Some(t)) = (is_pty, stdin_target) {
+                            sys::close(t);
+                            stdin_target = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let (false, Some(t)) = (is_pty, stdin_target) {
+        sys::close(t);
+    }
+    Ok(exit.unwrap_or(125))
+}

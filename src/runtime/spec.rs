@@ -1,0 +1,356 @@
+//! The OCI runtime spec of a container, built from its image config and the
+//! user's flags, and kept in the container's directory. The runtime reads
+//! only this spec (plus where the rootfs layers are) to start a process.
+
+use super::caps;
+use super::seccomp;
+use super::user::ResolvedUser;
+use super::userns::IdMaps;
+use crate::storage::containers::ContainerConfig;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// podman's masked paths: hidden behind /dev/null or an empty read-only tmpfs.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/sys/dev/block",
+];
+
+/// podman's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+pub struct SpecInput<'a> {
+    pub cfg: &'a ContainerConfig,
+    pub user: &'a ResolvedUser,
+    pub rootless: bool,
+    pub id_maps: &'a IdMaps,
+    /// Where the container's root filesystem is mounted before pivot_root.
+    pub rootfs: PathBuf,
+    /// The container's generated files (hosts, hostname, resolv.conf...).
+    pub userdata: PathBuf,
+}
+
+/// An rlimit as the user asked for it (`--ulimit nofile=1024:2048`).
+pub fn parse_ulimit(s: &str) -> Result<(String, u64, u64)> {
+    let (name, values) = s
+        .split_once('=')
+        .with_context(|| format!("invalid ulimit {s:?}: expected name=soft[:hard]"))?;
+    let key = format!("RLIMIT_{}", name.to_ascii_uppercase());
+    const KNOWN: &[&str] = &[
+        "RLIMIT_CORE",
+        "RLIMIT_CPU",
+        "RLIMIT_DATA",
+        "RLIMIT_FSIZE",
+        "RLIMIT_LOCKS",
+        "RLIMIT_MEMLOCK",
+        "RLIMIT_MSGQUEUE",
+        "RLIMIT_NICE",
+        "RLIMIT_NOFILE",
+        "RLIMIT_NPROC",
+        "RLIMIT_RSS",
+        "RLIMIT_RTPRIO",
+        "RLIMIT_RTTIME",
+        "RLIMIT_SIGPENDING",
+        "RLIMIT_STACK",
+        "RLIMIT_AS",
+    ];
+    if !KNOWN.contains(&key.as_str()) {
+        bail!("invalid ulimit type {name:?}");
+    }
+    let parse = |v: &str| -> Result<u64> {
+        if v == "-1" || v == "unlimited" {
+            return Ok(u64::MAX);
+        }
+        v.parse::<u64>()
+            .with_context(|| format!("invalid ulimit value {v:?} in {s:?}"))
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((a, b)) => (parse(a)?, parse(b)?),
+        None => {
+            let v = parse(values)?;
+            (v, v)
+        }
+    };
+    if soft > hard {
+        bail!("invalid ulimit {s:?}: soft limit {soft} is above hard limit {hard}");
+    }
+    Ok((key, soft, hard))
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Value {
+    json!({"destination": dest, "type": typ, "source": source, "options": options})
+}
+
+fn default_mounts(input: &SpecInput) -> Vec<Value> {
+    let mut m = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+    ];
+    // A devpts gid option is only valid when gid 5 is mapped.
+    let devpts_gid = input.id_maps.host_gid(5).is_some();
+    let mut pts = vec![
+        "nosuid",
+        "noexec",
+        "newinstance",
+        "ptmxmode=0666",
+        "mode=0620",
+    ];
+    if devpts_gid {
+        pts.push("gid=5");
+    }
+    m.push(mount("/dev/pts", "devpts", "devpts", &pts));
+    m.push(mount(
+        "/dev/mqueue",
+        "mqueue",
+        "mqueue",
+        &["nosuid", "noexec", "nodev"],
+    ));
+    m.push(mount(
+        "/dev/shm",
+        "tmpfs",
+        "shm",
+        &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+    ));
+    if input.cfg.network == "host" && input.rootless {
+        // A user namespace that does not own the network namespace may not
+        // mount sysfs: show the host's, read-only.
+        m.push(mount(
+            "/sys",
+            "bind",
+            "/sys",
+            &["rbind", "nosuid", "noexec", "nodev", "ro"],
+        ));
+    } else {
+        m.push(mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ));
+    }
+    m
+}
+
+/// Mounts from `-v`, `--mount`, `--tmpfs`, and the generated /etc files.
+fn user_mounts(input: &SpecInput) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let ud = &input.userdata;
+    let etc_files = [
+        ("/etc/hosts", ud.join("hosts")),
+        ("/etc/hostname", ud.join("hostname")),
+        ("/etc/resolv.conf", ud.join("resolv.conf")),
+        ("/run/.containerenv", ud.join(".containerenv")),
+    ];
+    let user_dests: Vec<&str> = input
+        .cfg
+        .mounts
+        .iter()
+        .chain(input.cfg.tmpfs.iter())
+        .map(|m| m.destination.as_str())
+        .collect();
+    for (dest, src) in etc_files {
+        // A user's own mount of the same path wins.
+        if !user_dests.contains(&dest) {
+            out.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["bind", "rprivate"]}));
+        }
+    }
+    for t in &input.cfg.tmpfs {
+        let mut opts = vec!["nosuid".to_string(), "nodev".to_string()];
+        opts.extend(t.options.iter().cloned());
+        if !opts.iter().any(|o| o.starts_with("mode=")) {
+            opts.push("mode=1777".into());
+        }
+        out.push(json!({"destination": t.destination, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+    }
+    for b in &input.cfg.mounts {
+        let mut opts: Vec<String> = vec!["rbind".into()];
+        for o in &b.options {
+            match o.as_str() {
+                "z" | "Z" | "rbind" | "bind" => {}
+                other => opts.push(other.to_string()),
+            }
+        }
+        if !opts
+            .iter()
+            .any(|o| o.ends_with("private") || o.ends_with("shared") || o.ends_with("slave"))
+        {
+            opts.push("rprivate".into());
+        }
+        out.push(json!({"destination": b.destination, "type": "bind", "source": b.source, "options": opts}));
+    }
+    Ok(out)
+}
+
+fn id_maps_json(maps: &[super::userns::IdMapping]) -> Value {
+    Value::Array(
+        maps.iter()
+            .map(|m| json!({"containerID": m.container_id, "hostID": m.host_id, "size": m.size}))
+            .collect(),
+    )
+}
+
+/// The seccomp section: podman's default refusals, or none when unconfined.
+fn seccomp_json(cfg: &ContainerConfig, caps: &[String]) -> Result<Option<Value>> {
+    let mut unconfined = cfg.privileged;
+    for opt in &cfg.security_opt {
+        match opt.split_once(['=', ':']) {
+            Some(("seccomp", "unconfined")) => unconfined = true,
+            Some(("seccomp", path)) => {
+                bail!("--security-opt seccomp={path}: custom seccomp profiles are not supported yet; use the default or unconfined")
+            }
+            _ => {}
+        }
+    }
+    if unconfined {
+        return Ok(None);
+    }
+    Ok(Some(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{
+            "names": seccomp::default_blocked_names(caps),
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": libc::EPERM,
+        }],
+    })))
+}
+
+fn no_new_privileges(cfg: &ContainerConfig) -> bool {
+    !cfg.security_opt
+        .iter()
+        .any(|o| o == "no-new-privileges=false")
+}
+
+pub fn build(input: &SpecInput) -> Result<Spec> {
+    let cfg = input.cfg;
+    let caps = caps::effective_set(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?;
+    let is_root = input.user.uid == 0;
+    let effective: Vec<String> = if is_root { caps.clone() } else { Vec::new() };
+    let mut env = cfg.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
+    }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", input.user.home));
+    }
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={}", cfg.hostname));
+    }
+    if !env.iter().any(|e| e.starts_with("container=")) {
+        env.push("container=coracle".into());
+    }
+    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    let mut rlimits: Vec<Value> = cfg
+        .ulimits
+        .iter()
+        .map(|u| parse_ulimit(u).map(|(t, s, h)| json!({"type": t, "soft": s, "hard": h})))
+        .collect::<Result<_>>()?;
+    // podman's defaults, lowered to what this caller may set (hosts without
+    // CAP_SYS_RESOURCE cannot raise a hard limit); the user's own win.
+    for (name, resource, want) in [
+        ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE, 1_048_576u64),
+        ("RLIMIT_NPROC", libc::RLIMIT_NPROC, 4_194_304u64),
+    ] {
+        if !rlimits.iter().any(|r| r["type"] == name) {
+            let v = want.min(current_hard_limit(resource));
+            rlimits.push(json!({"type": name, "soft": v, "hard": v}));
+        }
+    }
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+        json!({"type": "cgroup"}),
+    ];
+    if cfg.network != "host" {
+        namespaces.push(json!({"type": "network"}));
+    }
+    if input.rootless {
+        namespaces.push(json!({"type": "user"}));
+    }
+    let mut mounts = default_mounts(input);
+    mounts.extend(user_mounts(input)?);
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "maskedPaths": if cfg.privileged { vec![] } else { MASKED_PATHS.to_vec() },
+        "readonlyPaths": if cfg.privileged { vec![] } else { READONLY_PATHS.to_vec() },
+    });
+    if input.rootless {
+        linux["uidMappings"] = id_maps_json(&input.id_maps.uids);
+        linux["gidMappings"] = id_maps_json(&input.id_maps.gids);
+    }
+    if let Some(s) = seccomp_json(cfg, &caps)? {
+        linux["seccomp"] = s;
+    }
+    let spec = json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": cfg.tty,
+            "user": {"uid": input.user.uid, "gid": input.user.gid, "additionalGids": input.user.additional_gids},
+            "args": cfg.args,
+            "env": env,
+            "cwd": if cfg.workdir.is_empty() { "/" } else { cfg.workdir.as_str() },
+            "capabilities": {
+                "bounding": caps, "effective": effective, "inheritable": [],
+                "permitted": effective, "ambient": [],
+            },
+            "rlimits": rlimits,
+            "noNewPrivileges": no_new_privileges(cfg),
+        },
+        "root": {"path": input.rootfs, "readonly": cfg.read_only},
+        "hostname": cfg.hostname,
+        "mounts": mounts,
+        "linux": linux,
+        "annotations": cfg.annotations,
+    });
+    serde_json::from_value(spec).context("building the OCI runtime spec")
+}
+
+fn current_hard_limit(resource: libc::__rlimit_resource_t) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(resource, &mut lim) } != 0 {
+        return 0;
+    }
+    lim.rlim_max
+}
+
+pub fn save(spec: &Spec, path: &Path) -> Result<()> {
+    crate::storage::atomic::write_json(path, spec, false)
+}
+
+pub fn load(path: &Path) -> Result<Spec> {
+    crate::storage::atomic::read_json(path)?
+        .with_context(|| format!("no runtime spec at {}", path.display()))
+}

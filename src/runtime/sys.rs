@@ -1,0 +1,148 @@
+//! Thin, checked wrappers over the few raw syscalls the runtime makes.
+
+use anyhow::{anyhow, Result};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub fn cstr(p: impl AsRef<std::ffi::OsStr>) -> Result<CString> {
+    CString::new(p.as_ref().as_bytes()).map_err(|_| anyhow!("path contains a NUL byte"))
+}
+
+pub fn errno() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+/// mount(2); `what` names the operation in the error.
+pub fn mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<()> {
+    let src = source.map(cstr).transpose()?;
+    let tgt = cstr(target)?;
+    let fs = fstype.map(cstr).transpose()?;
+    let dat = data.map(cstr).transpose()?;
+    // SAFETY: all pointers are NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            tgt.as_ptr(),
+            fs.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            flags,
+            dat.as_ref()
+                .map_or(std::ptr::null(), |s| s.as_ptr() as *const libc::c_void),
+        )
+    };
+    if rc != 0 {
+        let err = errno();
+        return Err(anyhow!(
+            "mounting {} on {}: {err}",
+            source
+                .map(|s| s.display().to_string())
+                .or(fstype.map(str::to_string))
+                .unwrap_or_default(),
+            target.display()
+        ));
+    }
+    Ok(())
+}
+
+pub fn umount_detach(target: &Path) -> Result<()> {
+    let t = cstr(target)?;
+    // SAFETY: valid C string.
+    if unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) } != 0 {
+        return Err(anyhow!("unmounting {}: {}", target.display(), errno()));
+    }
+    Ok(())
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of stat).
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: skip past the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Is `pid` still the process that started at `start`?
+pub fn process_is(pid: i32, start: u64) -> bool {
+    pid > 0 && process_start_time(pid) == Some(start)
+}
+
+pub fn set_cloexec(fd: i32, on: bool) {
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 {
+            let new = if on {
+                flags | libc::FD_CLOEXEC
+            } else {
+                flags & !libc::FD_CLOEXEC
+            };
+            libc::fcntl(fd, libc::F_SETFD, new);
+        }
+    }
+}
+
+/// A pipe whose both ends close on exec.
+pub fn pipe() -> Result<(i32, i32)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills the two-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(anyhow!("pipe: {}", errno()));
+    }
+    Ok((fds[0], fds[1]))
+}
+
+pub fn close(fd: i32) {
+    if fd >= 0 {
+        // SAFETY: closing an fd we own.
+        unsafe { libc::close(fd) };
+    }
+}
+
+pub fn write_all(fd: i32, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        // SAFETY: data is a valid slice.
+        let n = unsafe { libc::write(fd, data.as_ptr() as *const libc::c_void, data.len()) };
+        if n < 0 {
+            let e = errno();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+/// Read until EOF (for small sync messages).
+pub fn read_to_end(fd: i32) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: buf is a valid mutable buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n < 0 {
+            let e = errno();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+}

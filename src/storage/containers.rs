@@ -1,0 +1,231 @@
+//! Container records: `containers/<id>/config.json` (what the container is,
+//! written at create) and `state.json` (what it is doing, rewritten by the
+//! monitor). Both are replaced atomically; a reader never sees half of one.
+
+use super::atomic;
+use super::digest::Digest;
+use super::layers::remove_tree;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// What the user asked for, kept so `start`, `inspect` and `commit` see it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub id: String,
+    pub name: String,
+    pub image_id: String,
+    /// The image as the user named it, normalized (podman's ImageName).
+    pub image_name: String,
+    pub layers: Vec<Digest>,
+    pub created: String,
+    /// The process: entrypoint and command already merged.
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub workdir: String,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub stdin: bool,
+    #[serde(default)]
+    pub auto_remove: bool,
+    #[serde(default)]
+    pub stop_signal: String,
+    #[serde(default)]
+    pub stop_timeout: u32,
+    #[serde(default)]
+    pub init: bool,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    #[serde(default)]
+    pub tmpfs: Vec<MountSpec>,
+    #[serde(default)]
+    pub ulimits: Vec<String>,
+    #[serde(default)]
+    pub network: String,
+    #[serde(default)]
+    pub userns: String,
+    #[serde(default)]
+    pub cidfile: Option<String>,
+    #[serde(default)]
+    pub log_path: String,
+    /// Everything else later issues add without a schema change.
+    #[serde(default, flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MountSpec {
+    /// bind, tmpfs, volume
+    pub kind: String,
+    pub source: String,
+    pub destination: String,
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Stopping,
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopping => "stopping",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub status: Status,
+    #[serde(default)]
+    pub pid: i32,
+    /// Kernel start time of `pid` (field 22 of /proc/pid/stat): a reused pid
+    /// has another, so a dead container is never mistaken for a live one.
+    #[serde(default)]
+    pub pid_start: u64,
+    #[serde(default)]
+    pub monitor_pid: i32,
+    #[serde(default)]
+    pub monitor_start: u64,
+    #[serde(default)]
+    pub boot_id: String,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub oom_killed: bool,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub restart_count: u32,
+}
+
+pub struct ContainerStore {
+    dir: PathBuf,
+    run_dir: PathBuf,
+}
+
+impl ContainerStore {
+    pub fn new(root: &Path, runroot: &Path) -> ContainerStore {
+        ContainerStore {
+            dir: root.join("containers"),
+            run_dir: runroot.join("containers"),
+        }
+    }
+
+    /// Persistent directory of a container (records, upper dir, logs).
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// Volatile directory (runtime files that die with a reboot).
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.run_dir.join(id)
+    }
+
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).context("listing containers"),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn load_config(&self, id: &str) -> Result<ContainerConfig> {
+        atomic::read_json(&self.dir(id).join("config.json"))?
+            .with_context(|| format!("container {id} has no configuration"))
+    }
+
+    pub fn save_config(&self, cfg: &ContainerConfig) -> Result<()> {
+        atomic::write_json(&self.dir(&cfg.id).join("config.json"), cfg, true)
+    }
+
+    pub fn load_state(&self, id: &str) -> Result<ContainerState> {
+        Ok(atomic::read_json(&self.dir(id).join("state.json"))?.unwrap_or_default())
+    }
+
+    pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<()> {
+        atomic::write_json(&self.dir(id).join("state.json"), state, true)
+    }
+
+    /// Make the directories of a new container and write its first records.
+    pub fn create(&self, cfg: &ContainerConfig) -> Result<()> {
+        let dir = self.dir(&cfg.id);
+        if dir.exists() {
+            bail!("container id {} is already in use", cfg.id);
+        }
+        for sub in ["upper", "work", "userdata"] {
+            fs::create_dir_all(dir.join(sub))
+                .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+        }
+        self.save_config(cfg)?;
+        self.save_state(&cfg.id, &ContainerState::default())
+    }
+
+    /// Remove every trace of a container. The records go first, so a crash
+    /// half way leaves no record pointing at half a directory.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let dir = self.dir(id);
+        let _ = fs::remove_file(dir.join("config.json"));
+        remove_tree(&dir).with_context(|| format!("removing container {id}"))?;
+        let _ = remove_tree(&self.run_dir(id));
+        Ok(())
+    }
+}
+
+/// A fresh 64-hex container id.
+pub fn new_id() -> String {
+    let a: u128 = rand::random();
+    let b: u128 = rand::random();
+    format!("{a:032x}{b:032x}")
+}

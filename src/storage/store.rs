@@ -1,0 +1,219 @@
+//! The store as a whole: where it lives, its lock, and its parts.
+
+use super::blobs::BlobStore;
+use super::containers::ContainerStore;
+use super::images::ImageStore;
+use super::layers::LayerStore;
+use super::lock::FileLock;
+use super::{atomic, unpack};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// Kernel overlayfs over shared layer directories.
+    Overlay,
+    /// A copying driver for hosts without usable overlayfs.
+    Vfs,
+}
+
+impl Driver {
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Overlay => "overlay",
+            Driver::Vfs => "vfs",
+        }
+    }
+}
+
+impl std::str::FromStr for Driver {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Driver> {
+        match s {
+            "overlay" | "overlay2" => Ok(Driver::Overlay),
+            "vfs" => Ok(Driver::Vfs),
+            _ => bail!("unsupported storage driver {s:?}: use overlay or vfs"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct StoreOptions {
+    pub root: Option<PathBuf>,
+    pub runroot: Option<PathBuf>,
+    pub tmpdir: Option<PathBuf>,
+    pub driver: Option<Driver>,
+}
+
+/// Facts fixed when the store is first used (`store.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreMeta {
+    pub driver: Driver,
+}
+
+pub struct Store {
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+    pub tmpdir: PathBuf,
+    pub driver: Driver,
+    pub rootless: bool,
+    pub blobs: BlobStore,
+    pub layers: LayerStore,
+    pub images: ImageStore,
+    pub containers: ContainerStore,
+}
+
+/// The persistent and volatile roots for this user, as DESIGN.md lays out.
+pub fn default_paths(rootless: bool) -> (PathBuf, PathBuf) {
+    if !rootless {
+        return (
+            PathBuf::from("/var/lib/coracle"),
+            PathBuf::from("/run/coracle"),
+        );
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".local/share"));
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let run = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(|d| PathBuf::from(d).join("coracle"))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/coracle-{uid}")));
+    (data.join("coracle"), run)
+}
+
+impl Store {
+    /// Open (creating when missing) the store. Cheap: no locks, no scans.
+    pub fn open(opts: &StoreOptions, rootless: bool) -> Result<Store> {
+        let (def_root, def_run) = default_paths(rootless);
+        let root = absolute(opts.root.clone().unwrap_or(def_root))?;
+        let runroot = absolute(opts.runroot.clone().unwrap_or(def_run))?;
+        let tmpdir = opts.tmpdir.clone().unwrap_or_else(|| runroot.join("tmp"));
+        for dir in [&root, &runroot] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let meta_path = root.join("store.json");
+        let driver = match atomic::read_json::<StoreMeta>(&meta_path)? {
+            Some(meta) => {
+                if let Some(asked) = opts.driver {
+                    if asked != meta.driver {
+                        bail!(
+                            "database storage graph driver {:?} does not match our storage graph driver {:?}: use --storage-driver {} or another --root",
+                            meta.driver.name(),
+                            asked.name(),
+                            meta.driver.name()
+                        );
+                    }
+                }
+                meta.driver
+            }
+            None => {
+                let driver = opts.driver.unwrap_or(Driver::Overlay);
+                atomic::write_json(&meta_path, &StoreMeta { driver }, true)?;
+                driver
+            }
+        };
+        // The full skeleton exists from the first command on, so a failed
+        // command never leaves the store different from how it found it.
+        for sub in ["tmp", "layers", "blobs/sha256", "containers"] {
+            let dir = root.join(sub);
+            if !dir.exists() {
+                fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
+        let lock_path = root.join("storage.lock");
+        if !lock_path.exists() {
+            fs::File::create(&lock_path)
+                .with_context(|| format!("creating {}", lock_path.display()))?;
+        }
+        Ok(Store {
+            blobs: BlobStore::new(&root),
+            layers: LayerStore::new(&root),
+            images: ImageStore::new(&root),
+            containers: ContainerStore::new(&root, &runroot),
+            root,
+            runroot,
+            tmpdir,
+            driver,
+            rootless,
+        })
+    }
+
+    pub fn meta(&self) -> Result<Option<StoreMeta>> {
+        atomic::read_json(&self.root.join("store.json"))
+    }
+
+    pub fn save_meta(&self, meta: &StoreMeta) -> Result<()> {
+        atomic::write_json(&self.root.join("store.json"), meta, true)
+    }
+
+    /// The store-wide lock for changes to records.
+    pub fn lock(&self) -> Result<FileLock> {
+        FileLock::exclusive(&self.root.join("storage.lock"))
+    }
+
+    /// The overlay xattr namespace layers of this store use.
+    pub fn xattr_prefix(&self) -> unpack::XattrPrefix {
+        if self.rootless {
+            unpack::XattrPrefix::User
+        } else {
+            unpack::XattrPrefix::Trusted
+        }
+    }
+}
+
+fn absolute(p: PathBuf) -> Result<PathBuf> {
+    if p.is_absolute() {
+        return Ok(p);
+    }
+    Ok(std::env::current_dir()?.join(p))
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+impl Store {
+    /// After `removed` left the image list, delete what nothing else uses:
+    /// its layers, config and manifest blobs. Call with the lock held.
+    pub fn collect_image_garbage(
+        &self,
+        remaining: &super::images::Images,
+        removed: &super::images::ImageRecord,
+    ) -> Result<()> {
+        for diff_id in &removed.layers {
+            if !remaining.layer_in_use(diff_id, None) {
+                self.layers.remove(diff_id)?;
+            }
+        }
+        let config = removed.config_digest();
+        if !remaining.list.iter().any(|i| i.id == removed.id) {
+            self.blobs.remove(&config)?;
+        }
+        let mut manifests = vec![removed.manifest_digest.clone()];
+        manifests.extend(removed.digests.iter().cloned());
+        for m in manifests {
+            let used = remaining
+                .list
+                .iter()
+                .any(|i| i.manifest_digest == m || i.digests.contains(&m));
+            if !used {
+                self.blobs.remove(&m)?;
+            }
+        }
+        Ok(())
+    }
+}
