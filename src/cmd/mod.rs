@@ -1,6 +1,7 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
 mod image;
+mod lookup;
 mod output;
 mod run;
 mod system;
@@ -84,6 +85,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Create but do not start a container
     Create(run::CreateArgs),
+    /// Run a process in a running container
+    Exec(run::ExecArgs),
     #[command(name = "__monitor", hide = true)]
     Monitor(run::MonitorArgs),
     /// Display podman-compatible system information
@@ -95,13 +98,14 @@ pub enum Command {
 /// Entry point: parse, run, and turn errors into podman's exit codes.
 pub fn main() -> i32 {
     install_panic_hook();
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return report_parse_error(e),
-    };
-    let outcome = std::panic::catch_unwind(|| run(cli));
+    let outcome = std::panic::catch_unwind(|| -> Result<i32> {
+        match Cli::try_parse() {
+            Ok(cli) => run(cli).map(|()| 0),
+            Err(e) => Ok(report_parse_error(e)),
+        }
+    });
     match outcome {
-        Ok(Ok(())) => 0,
+        Ok(Ok(code)) => code,
         Ok(Err(err)) => {
             report(&err);
             exit_code_of(&err)
@@ -126,6 +130,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => image::inspect(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Create(a) => run::create(g, a),
+        Command::Exec(a) => run::exec(g, a),
         Command::Monitor(a) => run::monitor(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),

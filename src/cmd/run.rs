@@ -118,7 +118,11 @@ pub struct CreateFlags {
 }
 
 #[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
 pub struct CreateArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     #[command(flatten)]
     pub flags: CreateFlags,
     /// The image to create the container from
@@ -129,7 +133,11 @@ pub struct CreateArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
 pub struct RunArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
@@ -524,6 +532,68 @@ pub struct MonitorArgs {
 pub fn monitor(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
     let store = g.open_store()?;
     let code = crate::runtime::monitor::run(&store, &a.id, a.attach, 3);
+    if code != 0 {
+        return Err(SilentExit(code).into());
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct ExecArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Run the exec session in detached mode (backgrounded)
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "ENV")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Sets the username or UID used and optionally the groupname or GID
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Container name or id
+    pub container: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
+}
+
+pub fn exec(g: &GlobalOpts, a: ExecArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let id = super::lookup::container_id(&store, &a.container)?;
+    let mut env = parse_env_files(&a.env_file)?;
+    env.extend(a.env.iter().cloned());
+    let opts = crate::runtime::exec::ExecOptions {
+        args: a.command,
+        env,
+        user: a.user,
+        workdir: a.workdir,
+        tty: a.tty,
+        interactive: a.interactive,
+        detach: a.detach,
+        privileged: a.privileged,
+    };
+    let code = crate::runtime::exec::exec(&store, &id, &opts)?;
     if code != 0 {
         return Err(SilentExit(code).into());
     }

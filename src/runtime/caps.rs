@@ -165,14 +165,13 @@ pub fn drop_bounding(keep: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Make `keep` the effective, permitted and inheritable sets (root in the
+/// Make `keep` the effective and permitted sets (root in the
 /// container). A non-root user already lost them all when its uid changed.
 pub fn set_process_caps(keep: &[String]) -> Result<()> {
     let mut data = [CapData::default(); 2];
     for cap in keep.iter().filter_map(|c| number(c)) {
         let (word, bit) = ((cap / 32) as usize, 1u32 << (cap % 32));
         data[word].permitted |= bit;
-        data[word].inheritable |= bit;
         data[word].effective |= bit;
     }
     let header = CapHeader {

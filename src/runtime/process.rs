@@ -10,19 +10,8 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// A start failure with the exit code podman gives it.
-#[derive(Debug)]
-pub struct StartError {
-    pub code: i32,
-    pub message: String,
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-impl std::error::Error for StartError {}
+/// A start failure with the exit code podman gives it (126, 127, 125).
+pub use crate::error::CodedError as StartError;
 
 /// How the process gets its stdio.
 pub enum Stdio {

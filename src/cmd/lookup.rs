@@ -1,0 +1,41 @@
+//! Finding a container from what a user typed: full id, unique id prefix,
+//! or name.
+
+use crate::error::CodedError;
+use crate::storage::store::Store;
+use anyhow::{bail, Result};
+
+/// The full id of the container `input` names. Unknown: podman's message.
+pub fn container_id(store: &Store, input: &str) -> Result<String> {
+    match try_container_id(store, input)? {
+        Some(id) => Ok(id),
+        None => Err(CodedError {
+            code: 125,
+            message: format!("no container with name or ID \"{input}\" found: no such container"),
+        }
+        .into()),
+    }
+}
+
+pub fn try_container_id(store: &Store, input: &str) -> Result<Option<String>> {
+    if input.is_empty() {
+        bail!("container name or ID cannot be empty");
+    }
+    let ids = store.containers.ids()?;
+    if ids.iter().any(|i| i == input) {
+        return Ok(Some(input.to_string()));
+    }
+    for id in &ids {
+        if let Ok(cfg) = store.containers.load_config(id) {
+            if cfg.name == input {
+                return Ok(Some(id.clone()));
+            }
+        }
+    }
+    let matches: Vec<&String> = ids.iter().filter(|i| i.starts_with(input)).collect();
+    match matches.len() {
+        0 => Ok(None),
+        1 => Ok(Some(matches[0].clone())),
+        n => bail!("more than one result for container \"{input}\": {n} containers match"),
+    }
+}
