@@ -11,7 +11,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 start_registry() {
   command -v docker-registry >/dev/null || die "install docker-registry"
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(shuf -i 30000-60000 -n 1)
   mkdir -p "$BENCH_TMP/registry"
   cat > "$BENCH_TMP/registry.yml" <<YML
 version: 0.1

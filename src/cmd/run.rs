@@ -397,11 +397,11 @@ pub fn container_config(
         "host" => "host".to_string(),
         other => bail!("unsupported network mode {other:?}: use none, host or the default"),
     };
-    if !matches!(f.userns.as_str(), "" | "host" | "private") {
-        bail!(
-            "--userns={}: only the default user namespace is supported yet",
-            f.userns
-        );
+    match f.userns.as_str() {
+        "" | "host" | "private" => {}
+        "keep-id" if crate::runtime::userns::is_rootless() => {}
+        "keep-id" => bail!("keep-id is only supported in rootless mode"),
+        other => bail!("--userns={other}: use keep-id or the default"),
     }
     if f.restart != "no" {
         bail!(
@@ -433,6 +433,7 @@ pub fn container_config(
         user: f
             .user
             .clone()
+            .or_else(|| (f.userns == "keep-id").then(keep_id_user))
             .or_else(|| ic.user.clone())
             .unwrap_or_default(),
         hostname: f.hostname.clone().unwrap_or_default(),
@@ -462,6 +463,13 @@ pub fn container_config(
         image_id: img.id.clone(),
         ..Default::default()
     })
+}
+
+/// With keep-id the process runs as the caller's own ids by default.
+fn keep_id_user() -> String {
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    format!("{uid}:{gid}")
 }
 
 /// The name to record as the container's image (podman's ImageName).

@@ -90,6 +90,38 @@ fn write_generated_files(store: &Store, cfg: &ContainerConfig, image: &ImageReco
     Ok(())
 }
 
+/// Fill the container's upper dir with a full copy of its image (the vfs
+/// driver, or keep-id's shifted ids). Rootless, the copy runs in the user
+/// namespace with the standard maps, so each file is chowned to the id that
+/// shows as its original owner under the container's own maps.
+fn copy_rootfs(store: &Store, cfg: &ContainerConfig, base: &IdMaps, maps: &IdMaps) -> Result<()> {
+    let layers: Vec<PathBuf> = cfg
+        .layers
+        .iter()
+        .map(|d| store.layers.diff_dir(d))
+        .collect();
+    let dest = store.containers.dir(&cfg.id).join("upper");
+    let prefix = store.xattr_prefix();
+    let shift = |uid: u32, gid: u32| -> (u32, u32) {
+        let u = maps
+            .host_uid(uid)
+            .and_then(|h| base.container_uid(h))
+            .unwrap_or(uid);
+        let g = maps
+            .host_gid(gid)
+            .and_then(|h| base.container_gid(h))
+            .unwrap_or(gid);
+        (u, g)
+    };
+    let copy = || crate::storage::vfs::materialize(&layers, &dest, prefix, &shift);
+    if store.rootless && !super::userns::in_user_namespace() {
+        super::userns::run_in_child_userns(base, || copy().map(|_| Vec::new()))?;
+        Ok(())
+    } else {
+        copy()
+    }
+}
+
 /// The rootfs mount point (volatile: only the monitor's namespace uses it).
 pub fn rootfs_mountpoint(store: &Store, id: &str) -> PathBuf {
     store.containers.run_dir(id).join("rootfs")
@@ -142,12 +174,22 @@ pub fn create(
     store.containers.create(&cfg)?;
     let result = (|| -> Result<()> {
         write_generated_files(store, &cfg, image)?;
-        let user = resolve_user(store, &cfg)?;
-        let maps = if store.rootless {
+        let base = if store.rootless {
             IdMaps::for_current_user()?
         } else {
             IdMaps::identity()
         };
+        let maps = if cfg.userns == "keep-id" {
+            // SAFETY: getuid/getgid cannot fail.
+            let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+            base.keep_id(uid, gid)?
+        } else {
+            base.clone()
+        };
+        if super::monitor::uses_copied_rootfs(store, &cfg) {
+            copy_rootfs(store, &cfg, &base, &maps)?;
+        }
+        let user = resolve_user(store, &cfg)?;
         let spec = spec::build(&SpecInput {
             cfg: &cfg,
             user: &user,

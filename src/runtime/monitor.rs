@@ -6,7 +6,6 @@
 use super::process::{self, Stdio};
 use super::rootfs::{self, RootfsPlan};
 use super::sys;
-use super::userns::IdMaps;
 use crate::storage::containers::{ContainerConfig, Status};
 use crate::storage::store::{Driver, Store};
 use anyhow::{bail, Context, Result};
@@ -65,8 +64,13 @@ pub fn rootfs_plan(store: &Store, cfg: &ContainerConfig) -> RootfsPlan {
         upper: dir.join("upper"),
         work: dir.join("work"),
         userxattr: store.rootless,
-        copy: store.driver == Driver::Vfs,
+        copy: uses_copied_rootfs(store, cfg),
     }
+}
+
+/// Is the rootfs a private copy (vfs driver, or ids shifted by keep-id)?
+pub fn uses_copied_rootfs(store: &Store, cfg: &ContainerConfig) -> bool {
+    store.driver == Driver::Vfs || cfg.userns == "keep-id"
 }
 
 /// Bring up `lo` in a fresh network namespace.
@@ -234,7 +238,7 @@ fn spawn_container(
         r
     };
     if flags & libc::CLONE_NEWUSER != 0 {
-        let maps = IdMaps::for_current_user()?;
+        let maps = super::spec::id_maps(spec);
         release(super::userns::write_id_maps(pid, &maps))?;
     }
     sys::close(go_w);

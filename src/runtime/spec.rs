@@ -346,6 +346,29 @@ fn current_hard_limit(resource: libc::__rlimit_resource_t) -> u64 {
     lim.rlim_max
 }
 
+/// The id maps a spec asks for (identity when it has none).
+pub fn id_maps(spec: &Spec) -> IdMaps {
+    let conv = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Option<Vec<super::userns::IdMapping>> {
+        m.as_ref().map(|v| {
+            v.iter()
+                .map(|x| super::userns::IdMapping {
+                    container_id: x.container_id(),
+                    host_id: x.host_id(),
+                    size: x.size(),
+                })
+                .collect()
+        })
+    };
+    let linux = spec.linux().as_ref();
+    match (
+        linux.and_then(|l| conv(l.uid_mappings())),
+        linux.and_then(|l| conv(l.gid_mappings())),
+    ) {
+        (Some(uids), Some(gids)) => IdMaps { uids, gids },
+        _ => IdMaps::identity(),
+    }
+}
+
 pub fn save(spec: &Spec, path: &Path) -> Result<()> {
     crate::storage::atomic::write_json(path, spec, false)
 }

@@ -92,11 +92,81 @@ impl IdMaps {
         lookup(&self.gids, container_gid)
     }
 
+    pub fn container_uid(&self, host_uid: u32) -> Option<u32> {
+        reverse_lookup(&self.uids, host_uid)
+    }
+
+    pub fn container_gid(&self, host_gid: u32) -> Option<u32> {
+        reverse_lookup(&self.gids, host_gid)
+    }
+
+    /// podman's `--userns=keep-id`: the caller's own ids appear unchanged
+    /// inside the container; the ids below and above them come from the
+    /// subordinate ranges, in order.
+    pub fn keep_id(&self, uid: u32, gid: u32) -> Result<IdMaps> {
+        fn shift(map: &[IdMapping], own: u32) -> Result<Vec<IdMapping>> {
+            // The host ids available to the container, in container order,
+            // without the caller's own id (which goes to `own`).
+            let sub: Vec<&IdMapping> = map.iter().filter(|m| m.container_id != 0).collect();
+            let total: u64 = sub.iter().map(|m| m.size as u64).sum();
+            if total < own as u64 {
+                bail!("--userns=keep-id needs a subordinate range of at least {own} ids");
+            }
+            let mut out = Vec::new();
+            let mut next_container: u32 = 0;
+            for m in sub {
+                let mut host = m.host_id;
+                let mut left = m.size;
+                while left > 0 {
+                    if next_container == own {
+                        next_container += 1;
+                    }
+                    let run = if next_container < own {
+                        left.min(own - next_container)
+                    } else {
+                        left
+                    };
+                    out.push(IdMapping {
+                        container_id: next_container,
+                        host_id: host,
+                        size: run,
+                    });
+                    next_container += run;
+                    host += run;
+                    left -= run;
+                }
+            }
+            let own_host = map
+                .iter()
+                .find(|m| m.container_id == 0)
+                .map(|m| m.host_id)
+                .unwrap_or(own);
+            out.push(IdMapping {
+                container_id: own,
+                host_id: own_host,
+                size: 1,
+            });
+            out.sort_by_key(|m| m.container_id);
+            Ok(out)
+        }
+        Ok(IdMaps {
+            uids: shift(&self.uids, uid)?,
+            gids: shift(&self.gids, gid)?,
+        })
+    }
+
     /// Only one uid or only one gid is mapped: no subordinate ranges.
     pub fn is_single(&self) -> bool {
         let count = |m: &[IdMapping]| m.iter().map(|r| r.size as u64).sum::<u64>();
         count(&self.uids) <= 1 || count(&self.gids) <= 1
     }
+}
+
+fn reverse_lookup(map: &[IdMapping], host: u32) -> Option<u32> {
+    map.iter().find_map(|r| {
+        let off = host.checked_sub(r.host_id)?;
+        (off < r.size).then(|| r.container_id + off)
+    })
 }
 
 fn lookup(map: &[IdMapping], id: u32) -> Option<u32> {
@@ -507,6 +577,21 @@ carol:1:0
         assert!(single.is_single());
         assert_eq!(single.host_uid(1), None);
         assert_eq!(map_text(&single.uids), "0 1000 1\n");
+    }
+
+    #[test]
+    fn keep_id_puts_own_ids_in_place() {
+        let maps = IdMaps {
+            uids: build_map(1000, &[(100000, 65536)]),
+            gids: build_map(1000, &[(100000, 65536)]),
+        };
+        let k = maps.keep_id(1000, 1000).unwrap();
+        assert_eq!(k.host_uid(1000), Some(1000));
+        assert_eq!(k.host_uid(0), Some(100000));
+        assert_eq!(k.host_uid(999), Some(100999));
+        assert_eq!(k.host_uid(1001), Some(101000));
+        assert_eq!(k.host_uid(65536), Some(165535));
+        assert_eq!(k.host_uid(65537), None);
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod lock;
 pub mod names;
 pub mod store;
 pub mod unpack;
+pub mod vfs;
