@@ -15,6 +15,13 @@ pub enum Level {
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
 
+/// When the process started, for the elapsed times debug lines carry.
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+pub fn mark_start() {
+    START.get_or_init(std::time::Instant::now);
+}
+
 impl std::str::FromStr for Level {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> anyhow::Result<Level> {
@@ -54,7 +61,17 @@ pub fn emit(level: Level, msg: std::fmt::Arguments<'_>) {
         Level::Debug => "DEBU",
         Level::Trace => "TRAC",
     };
-    eprintln!("{tag}[0000] {msg}");
+    if level >= Level::Debug {
+        let us = START.get().map(|s| s.elapsed().as_micros()).unwrap_or(0);
+        eprintln!(
+            "{tag}[0000] [{}.{:03}ms pid {}] {msg}",
+            us / 1000,
+            us % 1000,
+            std::process::id()
+        );
+    } else {
+        eprintln!("{tag}[0000] {msg}");
+    }
 }
 
 #[macro_export]

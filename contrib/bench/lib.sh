@@ -30,12 +30,30 @@ YML
 }
 
 cleanup() {
+  command -v podman >/dev/null && podman_teardown
   [ -n "${REGISTRY_PID:-}" ] && kill "$REGISTRY_PID" 2>/dev/null
   rm -rf "$BENCH_TMP"
 }
 trap cleanup EXIT
 
 now_ns() { date +%s%N; }
+
+# podman as root on hosts where root lacks CAP_SYS_RESOURCE fails to raise
+# RLIMIT_NOFILE to its default; give it limits this host allows.
+if [ "$(id -u)" = 0 ] && [ -z "${CONTAINERS_CONF:-}" ]; then
+  hard=$(ulimit -Hn)
+  nproc=32768  # podman cannot set the host maximum here
+  printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' "$hard" "$hard" "$nproc" "$nproc" > "$BENCH_TMP/containers.conf"
+  export CONTAINERS_CONF=$BENCH_TMP/containers.conf
+fi
+
+# A podman with a private store; podman_teardown removes it (podman leaves
+# its overlay mounted, so it must tear it down itself).
+P=(podman --storage-driver overlay --root "$BENCH_TMP/pstore" --runroot "$BENCH_TMP/prun")
+podman_teardown() {
+  [ -d "$BENCH_TMP/pstore" ] && "${P[@]}" system reset -f >/dev/null 2>&1
+  rm -rf "$BENCH_TMP/pstore" "$BENCH_TMP/prun"
+}
 
 # median_ms RUNS PREPARE_CMD CMD...: runs PREPARE (untimed) then CMD, RUNS times.
 median_ms() {

@@ -28,10 +28,7 @@ echo "pull 3 layers, $(du -sh "$BENCH_TMP/img/blobs" | cut -f1) compressed, medi
 printf '  %-28s %8s ms\n' "floor (sha256sum + gzip -dc)" "$floor_ms"
 printf '  %-28s %8s ms  (%s of floor)\n' "coracle pull" "$coracle_ms" "$(ratio "$coracle_ms" "$floor_ms")"
 if command -v podman >/dev/null; then
-  # podman leaves its store mounted: let it tear the store down itself.
-  fresh_podman() { [ -d "$BENCH_TMP/pstore" ] && podman --storage-driver overlay --root "$BENCH_TMP/pstore" --runroot "$BENCH_TMP/prun" system reset -f >/dev/null 2>&1; rm -rf "$BENCH_TMP/pstore" "$BENCH_TMP/prun"; }
-  podman_ms=$(median_ms "$RUNS" fresh_podman podman --storage-driver overlay --root "$BENCH_TMP/pstore" --runroot "$BENCH_TMP/prun" pull -q --tls-verify=false "$IMAGE")
+  podman_ms=$(median_ms "$RUNS" podman_teardown "${P[@]}" pull -q --tls-verify=false "$IMAGE")
   printf '  %-28s %8s ms  (coracle is %s faster)\n' "podman pull" "$podman_ms" "$(ratio "$podman_ms" "$coracle_ms")"
-  fresh_podman
 fi
 fresh_coracle

@@ -24,13 +24,10 @@ echo "run --rm IMG true, median of $RUNS ($([ "$(id -u)" = 0 ] && echo root || e
 printf '  %-36s %8s ms\n' "floor: unshare -Urmpf --mount-proc" "$floor_ms"
 printf '  %-36s %8s ms  (%s of floor)\n' "coracle run --rm" "$run_ms" "$(ratio "$run_ms" "$floor_ms")"
 if command -v podman >/dev/null; then
-  P=(podman --root "$BENCH_TMP/pstore" --runroot "$BENCH_TMP/prun")
   "${P[@]}" pull -q --tls-verify=false "$IMAGE" >/dev/null
   "${P[@]}" run --rm --network none "$IMAGE" true
   podman_ms=$(median_ms "$RUNS" : "${P[@]}" run --rm --network none "$IMAGE" true)
   printf '  %-36s %8s ms  (coracle is %s faster)\n' "podman run --rm" "$podman_ms" "$(ratio "$podman_ms" "$run_ms")"
-  "${P[@]}" rmi -a -f >/dev/null 2>&1 || true
-  "${P[@]}" unshare rm -rf "$BENCH_TMP/pstore" 2>/dev/null || true
 fi
 
 d_ms=$(median_ms 10 : "${C[@]}" run -d --network none "$IMAGE" sleep 600)

@@ -87,8 +87,6 @@ pub enum Command {
     Create(run::CreateArgs),
     /// Run a process in a running container
     Exec(run::ExecArgs),
-    #[command(name = "__monitor", hide = true)]
-    Monitor(run::MonitorArgs),
     /// Display podman-compatible system information
     Info(system::InfoArgs),
     /// Display the coracle version information
@@ -97,6 +95,7 @@ pub enum Command {
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
 pub fn main() -> i32 {
+    crate::log::mark_start();
     install_panic_hook();
     let outcome = std::panic::catch_unwind(|| -> Result<i32> {
         match Cli::try_parse() {
@@ -131,7 +130,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run(a) => run::run(g, a),
         Command::Create(a) => run::create(g, a),
         Command::Exec(a) => run::exec(g, a),
-        Command::Monitor(a) => run::monitor(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
     }

@@ -490,9 +490,11 @@ fn create_container(
 ) -> Result<(Store, ContainerConfig)> {
     let store = g.open_store()?;
     let img = ensure_image(&store, image, f)?;
+    crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
     let cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
     let cfg = container::create(&store, cfg, &img)?;
+    crate::debug!("container {} created", cfg.id);
     if let Some(path) = &f.cidfile {
         if let Err(e) = container::write_cidfile(std::path::Path::new(path), &cfg.id) {
             let _ = container::remove_files(&store, &cfg.id);
@@ -523,23 +525,6 @@ pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Resu
     let started = container::start(store, id, true)?;
     let code = attach::wait_foreground(started, sig_proxy && !tty, signals)?;
     drop(_raw);
-    if code != 0 {
-        return Err(SilentExit(code).into());
-    }
-    Ok(())
-}
-
-#[derive(Args, Debug)]
-pub struct MonitorArgs {
-    pub id: String,
-    #[arg(long)]
-    pub attach: bool,
-}
-
-/// The hidden `__monitor` verb: one per running container.
-pub fn monitor(g: &GlobalOpts, a: MonitorArgs) -> Result<()> {
-    let store = g.open_store()?;
-    let code = crate::runtime::monitor::run(&store, &a.id, a.attach, 3);
     if code != 0 {
         return Err(SilentExit(code).into());
     }

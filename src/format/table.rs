@@ -571,7 +571,8 @@ mod tests {
         let v = json!([{"Id": "abc", "Labels": {"a": "<b>&c"}, "Names": ["x"], "Empty": [], "Obj": {}, "N": null}]);
         assert_eq!(
             json_pretty(&v),
-            "[\n    {\n        \"Empty\": [],\n        \"Id\": \"abc\",\n        \"Labels\": {\n            \"a\": \"\\u003cb\\u003e\\u0026c\"\n        },\n        \"N\": null,\n        \"Names\": [\n            \"x\"\n        ],\n        \"Obj\": {}\n    }\n]"
+            // Keys keep their insertion order, as Go keeps struct field order.
+            "[\n    {\n        \"Id\": \"abc\",\n        \"Labels\": {\n            \"a\": \"\\u003cb\\u003e\\u0026c\"\n        },\n        \"Names\": [\n            \"x\"\n        ],\n        \"Empty\": [],\n        \"Obj\": {},\n        \"N\": null\n    }\n]"
         );
     }
 }

@@ -7,7 +7,6 @@ use anyhow::{bail, Result};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::termios::{self, SetArg, Termios};
 use std::os::fd::BorrowedFd;
-use std::os::unix::process::ExitStatusExt;
 
 /// Puts a terminal in raw mode; restores it when dropped.
 pub struct RawTerminal {
@@ -65,7 +64,7 @@ pub fn block_proxied_signals() -> SigSet {
 }
 
 /// Wait for the monitor; pass signals to the container meanwhile.
-pub fn wait_foreground(mut started: Started, sig_proxy: bool, signals: SigSet) -> Result<i32> {
+pub fn wait_foreground(started: Started, sig_proxy: bool, signals: SigSet) -> Result<i32> {
     if !sig_proxy {
         let _ = signals.thread_unblock();
     } else {
@@ -77,12 +76,21 @@ pub fn wait_foreground(mut started: Started, sig_proxy: bool, signals: SigSet) -
             }
         });
     }
-    let status = started.monitor.wait()?;
-    if let Some(code) = status.code() {
-        return Ok(code);
+    let mut status = 0;
+    // SAFETY: the monitor is our child.
+    while unsafe { libc::waitpid(started.monitor, &mut status, 0) } < 0 {
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            bail!(
+                "waiting for the container monitor: {}",
+                std::io::Error::last_os_error()
+            );
+        }
     }
-    if let Some(sig) = status.signal() {
-        bail!("the container monitor was killed by signal {sig}");
+    if libc::WIFEXITED(status) {
+        return Ok(libc::WEXITSTATUS(status));
     }
-    Ok(125)
+    bail!(
+        "the container monitor was killed by signal {}",
+        libc::WTERMSIG(status)
+    )
 }

@@ -2,7 +2,6 @@
 //! files, the runtime spec), start (a monitor), signals, stop, state that
 //! never lies, and removal.
 
-use super::monitor::self_exe;
 use super::spec::{self, SpecInput};
 use super::sys;
 use super::user::{self, ResolvedUser};
@@ -13,9 +12,7 @@ use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Read a file as the container would see it at start: the container's own
@@ -262,9 +259,9 @@ pub fn is_running(state: &ContainerState) -> bool {
     )
 }
 
-/// A started container: its monitor, and the program's host pid.
+/// A started container: its monitor's pid (our child), and the program's.
 pub struct Started {
-    pub monitor: Child,
+    pub monitor: i32,
     pub pid: i32,
 }
 
@@ -279,35 +276,34 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     fs::create_dir_all(rootfs_mountpoint(store, id))
         .with_context(|| format!("creating {}", run_dir.display()))?;
     let (ready_r, ready_w) = sys::pipe()?;
-    let mut cmd = Command::new(self_exe());
-    cmd.arg("--root")
-        .arg(&store.root)
-        .arg("--runroot")
-        .arg(&store.runroot)
-        .arg("--storage-driver")
-        .arg(store.driver.name())
-        .arg("__monitor")
-        .arg(id);
-    if attach {
-        cmd.arg("--attach");
-    } else {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+    // The monitor is a fork of this process, not a new exec: it saves a
+    // program load on every start. The CLI is single-threaded here.
+    // SAFETY: fork in a single-threaded process; the child only runs the
+    // monitor and leaves with _exit.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        bail!("starting the container monitor: {}", sys::errno());
     }
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::dup2(ready_w, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+    if child == 0 {
+        sys::close(ready_r);
+        // SAFETY: plain syscalls on our own fds and process.
+        unsafe {
             if !attach {
                 libc::setsid();
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                for fd in 0..3 {
+                    libc::dup2(null, fd);
+                }
+                if null > 2 {
+                    libc::close(null);
+                }
             }
-            Ok(())
-        });
+            libc::prctl(libc::PR_SET_NAME, c"coracle-monitor".as_ptr());
+        }
+        let code = super::monitor::run(store, id, attach, ready_w);
+        // SAFETY: leave without the CLI's destructors or buffered output.
+        unsafe { libc::_exit(code) }
     }
-    let mut child = cmd.spawn().context("starting the container monitor")?;
     sys::close(ready_w);
     let msg = sys::read_to_end(ready_r).unwrap_or_default();
     sys::close(ready_r);
@@ -322,7 +318,8 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
             pid,
         });
     }
-    let _ = child.wait();
+    // SAFETY: reap the monitor that failed.
+    unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
     if let Some(rest) = msg.strip_prefix("err ") {
         let (code, message) = rest.split_once(' ').unwrap_or(("125", rest));
         return Err(CodedError {
@@ -461,19 +458,51 @@ pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
     Ok(())
 }
 
-/// Delete a stopped container's files. Rootless, the upper dir holds files
-/// owned by subordinate ids: the deletion runs inside the user namespace.
+/// Delete a tree of container files. Rootless, it may hold files owned by
+/// subordinate ids: when the plain way is refused, delete from inside the
+/// user namespace.
+fn delete_tree(store: &Store, path: &Path) -> Result<()> {
+    let plain = crate::storage::layers::remove_tree(path);
+    if plain.is_ok() || !store.rootless || super::userns::in_user_namespace() {
+        return plain.with_context(|| format!("removing {}", path.display()));
+    }
+    let maps = IdMaps::for_current_user()?;
+    super::userns::run_in_child_userns(&maps, || {
+        crate::storage::layers::remove_tree(path)?;
+        Ok(Vec::new())
+    })
+    .with_context(|| format!("removing {}", path.display()))?;
+    Ok(())
+}
+
+/// Delete a stopped container's files.
 pub fn remove_files(store: &Store, id: &str) -> Result<()> {
-    let _lock = store.lock()?;
-    if store.rootless && !super::userns::in_user_namespace() {
-        let maps = IdMaps::for_current_user()?;
-        super::userns::run_in_child_userns(&maps, || {
-            store.containers.remove(id).map(|_| Vec::new())
-        })
-        .with_context(|| format!("removing container {id}"))?;
-        Ok(())
-    } else {
-        store.containers.remove(id)
+    let doomed = {
+        let _lock = store.lock()?;
+        store.containers.unlink(id)?
+    };
+    delete_tree(store, &doomed)
+}
+
+/// `--rm` from the monitor: the container leaves the store at once (one
+/// rename); its files are deleted by a detached child, so whoever waits for
+/// the monitor is not kept waiting for the deletion.
+pub fn remove_files_in_background(store: &Store, id: &str) -> Result<()> {
+    let doomed = {
+        let _lock = store.lock()?;
+        store.containers.unlink(id)?
+    };
+    // SAFETY: the monitor is single-threaded; the child only deletes files.
+    match unsafe { libc::fork() } {
+        0 => {
+            // SAFETY: leave the monitor's session; then only plain file work.
+            unsafe { libc::setsid() };
+            let code = i32::from(delete_tree(store, &doomed).is_err());
+            // SAFETY: no destructors of the parent's state in the child.
+            unsafe { libc::_exit(code) }
+        }
+        pid if pid < 0 => delete_tree(store, &doomed),
+        _ => Ok(()),
     }
 }
 

@@ -10,7 +10,6 @@ use crate::storage::containers::{ContainerConfig, Status};
 use crate::storage::store::{Driver, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
-use std::path::Path;
 use std::time::SystemTime;
 
 /// How the first process's stdio is wired (the monitor's side).
@@ -237,10 +236,12 @@ fn spawn_container(
         }
         r
     };
+    crate::debug!("container process {pid} cloned");
     if flags & libc::CLONE_NEWUSER != 0 {
         let maps = super::spec::id_maps(spec);
         release(super::userns::write_id_maps(pid, &maps))?;
     }
+    crate::debug!("id maps written");
     sys::close(go_w);
     let wiring = if cfg.tty {
         let master = process::recv_fd(sock[0]);
@@ -359,11 +360,18 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.error = None;
     store.containers.save_state(id, &state)?;
     notify(ready_fd, &format!("ok {pid}"));
+    crate::debug!("container program started");
 
     let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
     let mut log = super::logfile::LogWriter::open(&log_path)?;
     let status = super::relay::relay(pid, wiring, &mut log, attach, sfd)?;
 
+    crate::debug!("container program exited with {status}");
+    if cfg.auto_remove {
+        super::container::remove_files_in_background(store, id)?;
+        crate::debug!("container removed");
+        return Ok(status);
+    }
     let mut state = store.containers.load_state(id).unwrap_or_default();
     state.status = Status::Exited;
     state.exit_code = status;
@@ -371,14 +379,5 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.pid = 0;
     state.monitor_pid = 0;
     store.containers.save_state(id, &state)?;
-    if cfg.auto_remove {
-        super::container::remove_files(store, id)?;
-    }
     Ok(status)
-}
-
-/// Re-executing ourselves is how the CLI starts a monitor.
-pub fn self_exe() -> std::path::PathBuf {
-    std::fs::read_link("/proc/self/exe")
-        .unwrap_or_else(|_| Path::new("/proc/self/exe").to_path_buf())
 }

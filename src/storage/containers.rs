@@ -145,6 +145,7 @@ pub struct ContainerState {
 pub struct ContainerStore {
     dir: PathBuf,
     run_dir: PathBuf,
+    tmp: PathBuf,
 }
 
 impl ContainerStore {
@@ -152,6 +153,7 @@ impl ContainerStore {
         ContainerStore {
             dir: root.join("containers"),
             run_dir: runroot.join("containers"),
+            tmp: root.join("tmp"),
         }
     }
 
@@ -186,16 +188,24 @@ impl ContainerStore {
             .with_context(|| format!("container {id} has no configuration"))
     }
 
+    /// The definition survives a power cut, except for `--rm` containers,
+    /// which nothing needs after they end.
     pub fn save_config(&self, cfg: &ContainerConfig) -> Result<()> {
-        atomic::write_json(&self.dir(&cfg.id).join("config.json"), cfg, true)
+        atomic::write_json(
+            &self.dir(&cfg.id).join("config.json"),
+            cfg,
+            !cfg.auto_remove,
+        )
     }
 
     pub fn load_state(&self, id: &str) -> Result<ContainerState> {
         Ok(atomic::read_json(&self.dir(id).join("state.json"))?.unwrap_or_default())
     }
 
+    /// State is replaced atomically but not fsynced: after a power cut an
+    /// older state is corrected anyway (a new boot id means nothing runs).
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<()> {
-        atomic::write_json(&self.dir(id).join("state.json"), state, true)
+        atomic::write_json(&self.dir(id).join("state.json"), state, false)
     }
 
     /// Make the directories of a new container and write its first records.
@@ -215,11 +225,27 @@ impl ContainerStore {
     /// Remove every trace of a container. The records go first, so a crash
     /// half way leaves no record pointing at half a directory.
     pub fn remove(&self, id: &str) -> Result<()> {
+        let doomed = self.unlink(id)?;
+        remove_tree(&doomed).with_context(|| format!("removing container {id}"))
+    }
+
+    /// Take a container out of the store in one atomic rename (into the
+    /// store's tmp/, where a crash leaves it to the next sweep); the caller
+    /// deletes the returned tree, now or in the background.
+    pub fn unlink(&self, id: &str) -> Result<PathBuf> {
         let dir = self.dir(id);
-        let _ = fs::remove_file(dir.join("config.json"));
-        remove_tree(&dir).with_context(|| format!("removing container {id}"))?;
         let _ = remove_tree(&self.run_dir(id));
-        Ok(())
+        fs::create_dir_all(&self.tmp)
+            .with_context(|| format!("creating {}", self.tmp.display()))?;
+        let nonce: u64 = rand::random();
+        let doomed = self
+            .tmp
+            .join(format!("{}-{:016x}", std::process::id(), nonce));
+        match fs::rename(&dir, &doomed) {
+            Ok(()) => Ok(doomed),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(doomed),
+            Err(e) => Err(e).with_context(|| format!("removing container {id}")),
+        }
     }
 }
 
