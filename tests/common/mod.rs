@@ -5,11 +5,13 @@
 //! Set the machine up and run everything with `sudo tests/run.sh`.
 #![allow(dead_code, unused_imports)]
 
+pub mod ctr;
 pub mod fixtures;
 pub mod oci;
 pub mod registry;
 pub mod snapshot;
 
+pub use ctr::*;
 pub use fixtures::*;
 pub use registry::{auth_registry, registry, Registry};
 pub use snapshot::{assert_same_snapshot, snapshot, Entry};
@@ -278,6 +280,13 @@ impl TestEnv {
 
     fn command(&self, args: &[&str]) -> Command {
         self.command_for(&coracle_bin(), args, true)
+    }
+
+    /// The `coracle ARGS` command exactly as `run` builds it (user, env,
+    /// store flags, own process group), for tests that drive the process
+    /// themselves (spawn many, send signals, attach a pty).
+    pub fn coracle_command(&self, args: &[&str]) -> Command {
+        self.command(args)
     }
 
     /// Run another program the way coracle is run (same user and

@@ -1,0 +1,132 @@
+//! `run -it` driven through a real pty, as root and rootless (runuser
+//! passes the pty fds through).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::pty::{openpty, Winsize};
+
+/// Run `coracle ARGS` on a new pty of `rows`x`cols`, type `input` once the
+/// shell prompts; the exit code and everything the terminal showed.
+fn run_on_pty(env: &TestEnv, args: &[&str], rows: u16, cols: u16, input: &str) -> (i32, String) {
+    let ws = Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = openpty(Some(&ws), None).expect("openpty");
+    let slave: OwnedFd = pty.slave;
+    let mut child = env
+        .coracle_command(args)
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let master = std::fs::File::from(pty.master);
+    let mut reader = master.try_clone().unwrap();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // EIO once every slave fd is closed
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    // wait for the prompt (`# `) so the input goes to the shell, not to
+    // the pty before the terminal is set up
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !String::from_utf8_lossy(&seen).contains("# ") && Instant::now() < deadline {
+        if let Ok(b) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen.extend(b);
+        }
+    }
+    let mut w = master.try_clone().unwrap();
+    w.write_all(input.as_bytes()).unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        while let Ok(b) = rx.try_recv() {
+            seen.extend(b);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            panic!(
+                "[{:?}] {args:?} on a pty did not end; terminal showed:\n{}",
+                env.mode,
+                String::from_utf8_lossy(&seen)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    while let Ok(b) = rx.recv_timeout(Duration::from_millis(200)) {
+        seen.extend(b);
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    (code, String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[test]
+fn interactive_tty_shell() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let img = env.rt_image();
+        let mark = env.mark();
+        let (code, out) = run_on_pty(
+            &env,
+            &["run", "-it", "--rm", "-e", &mark, &img, "sh"],
+            40,
+            100,
+            "echo $((6*7)); tty; stty size; exit 5\n",
+        );
+        assert!(out.contains("42"), "[{mode:?}] terminal:\n{out}");
+        assert!(
+            out.contains("/dev/pts/0"),
+            "[{mode:?}] tty is the container's pts 0:\n{out}"
+        );
+        // the window size of our pty reaches the container's
+        assert!(out.contains("40 100"), "[{mode:?}] stty size:\n{out}");
+        assert_eq!(
+            code, 5,
+            "[{mode:?}] exit code of the shell; terminal:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn tty_exec_into_a_running_container() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let img = env.rt_image();
+        env.run_detached("web", &[], &img, &["sleep", "300"]);
+        let (code, out) = run_on_pty(
+            &env,
+            &["exec", "-it", "web", "sh"],
+            30,
+            90,
+            "test -t 0 && echo is-a-tty; stty size; exit 3\n",
+        );
+        assert!(out.contains("is-a-tty"), "[{mode:?}] terminal:\n{out}");
+        assert!(out.contains("30 90"), "[{mode:?}] stty size:\n{out}");
+        assert_eq!(code, 3, "[{mode:?}] terminal:\n{out}");
+        let _ = env.run(&["rm", "-f", "-t", "0", "web"]);
+    }
+}
