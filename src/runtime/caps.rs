@@ -168,16 +168,29 @@ pub fn drop_bounding(keep: &[String]) -> Result<()> {
 /// Make `keep` the effective and permitted sets (root in the
 /// container). A non-root user already lost them all when its uid changed.
 pub fn set_process_caps(keep: &[String]) -> Result<()> {
-    let mut data = [CapData::default(); 2];
-    for cap in keep.iter().filter_map(|c| number(c)) {
-        let (word, bit) = ((cap / 32) as usize, 1u32 << (cap % 32));
-        data[word].permitted |= bit;
-        data[word].effective |= bit;
-    }
     let header = CapHeader {
         version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
         pid: 0,
     };
+    // What we hold now bounds what we may keep (`--privileged` asks for
+    // all, but a host may withhold some, e.g. CAP_SYS_RESOURCE).
+    let mut held = [CapData::default(); 2];
+    // SAFETY: capget fills the two-element array.
+    unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &header as *const CapHeader,
+            held.as_mut_ptr(),
+        )
+    };
+    let mut data = [CapData::default(); 2];
+    for cap in keep.iter().filter_map(|c| number(c)) {
+        let (word, bit) = ((cap / 32) as usize, 1u32 << (cap % 32));
+        if held[word].permitted & bit != 0 {
+            data[word].permitted |= bit;
+            data[word].effective |= bit;
+        }
+    }
     // SAFETY: header and a two-element data array as capset(2) expects.
     let rc = unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) };
     if rc != 0 {

@@ -213,7 +213,7 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
                 }
                 Stdio::Inherited
             };
-            process::start_program(&spec, stdio, false)
+            process::start_program(&spec, stdio, None)
         })();
         match result {
             Err(e) => process::fail(err_w, &e),

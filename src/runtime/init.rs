@@ -3,8 +3,9 @@
 //! to be PID 1 behave (a PID 1 gets no default signal actions).
 
 /// Fork: the child returns and execs the program; this process becomes the
-/// init and never returns.
-pub fn run_as_init() {
+/// init and never returns. The init closes `report_fd` (the start report)
+/// so that only the program's exec closes the monitor's view of it.
+pub fn run_as_init(report_fd: i32) {
     // SAFETY: a single-threaded process forking; the child only returns.
     let child = unsafe { libc::fork() };
     if child < 0 {
@@ -22,6 +23,7 @@ pub fn run_as_init() {
     }
     // SAFETY: signal handling with plain libc calls.
     unsafe {
+        libc::close(report_fd);
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());

@@ -138,7 +138,7 @@ fn child_main(
             loopback_up()?;
         }
         rootfs::setup(spec, plan, rootless)?;
-        process::start_program(spec, stdio, init)
+        process::start_program(spec, stdio, init.then_some(err_w))
     })();
     match result {
         Err(e) => process::fail(err_w, &e),

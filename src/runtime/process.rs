@@ -324,7 +324,13 @@ fn install_seccomp(spec: &Spec) -> Result<()> {
 }
 
 /// Everything from the terminal to exec. Never returns on success.
-pub fn start_program(spec: &Spec, stdio: Stdio, init: bool) -> Result<std::convert::Infallible> {
+/// With `init` (the start-report pipe), a tiny init stays PID 1 and the
+/// program runs as its child.
+pub fn start_program(
+    spec: &Spec,
+    stdio: Stdio,
+    init: Option<i32>,
+) -> Result<std::convert::Infallible> {
     let process = spec.process().as_ref().context("spec has no process")?;
     match stdio {
         Stdio::Inherited => {
@@ -351,8 +357,8 @@ pub fn start_program(spec: &Spec, stdio: Stdio, init: bool) -> Result<std::conve
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     install_seccomp(spec)?;
-    if init {
-        super::init::run_as_init();
+    if let Some(report_fd) = init {
+        super::init::run_as_init(report_fd);
     }
     let argv = cstrings(&args)?;
     let envp = cstrings(&env)?;

@@ -177,6 +177,23 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Value>> {
             out.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["bind", "rprivate"]}));
         }
     }
+    // podman's --read-only keeps the usual scratch places writable.
+    if input.cfg.read_only
+        && !input
+            .cfg
+            .security_opt
+            .iter()
+            .any(|o| o == "read-only-tmpfs=false")
+    {
+        for dest in ["/tmp", "/var/tmp", "/run"] {
+            if !user_dests.contains(&dest) {
+                out.push(
+                    json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                    "options": ["rw", "rprivate", "nosuid", "nodev", "mode=1777", "size=65536k"]}),
+                );
+            }
+        }
+    }
     for t in &input.cfg.tmpfs {
         let mut opts = vec!["nosuid".to_string(), "nodev".to_string()];
         opts.extend(t.options.iter().cloned());
@@ -201,6 +218,14 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Value>> {
         }
         out.push(json!({"destination": b.destination, "type": "bind", "source": b.source, "options": opts}));
     }
+    // Parents before children (a tmpfs on /run must not hide the
+    // .containerenv mounted inside it); the sort is stable otherwise.
+    out.sort_by_key(|m| {
+        m["destination"]
+            .as_str()
+            .map(|d| d.split('/').filter(|c| !c.is_empty()).count())
+            .unwrap_or(0)
+    });
     Ok(out)
 }
 
