@@ -141,6 +141,8 @@ pub fn pull_reference(
     progress: &Progress,
 ) -> Result<ImageRecord> {
     let client = RegistryClient::new(&r.registry, &opts.client)?;
+    // Staging left by pulls that were killed half way.
+    store.layers.sweep_stale_temp();
     let want = opts.platform.clone().unwrap_or_else(host_platform);
     let chosen = choose(&client, r, &want)?;
     let manifest = &chosen.manifest;

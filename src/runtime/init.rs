@@ -24,6 +24,7 @@ pub fn run_as_init(report_fd: i32) {
     // SAFETY: signal handling with plain libc calls.
     unsafe {
         libc::close(report_fd);
+        libc::prctl(libc::PR_SET_NAME, c"coracle-init".as_ptr());
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());

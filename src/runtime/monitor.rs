@@ -210,6 +210,7 @@ fn spawn_container(
             }
             Stdio::Inherited
         };
+        sys::close_fds_except(&[go_r, err_w, sock[1]]);
         child_main(
             spec,
             &plan,

@@ -68,6 +68,7 @@ fn setup_pty(socket: i32) -> Result<()> {
         }
         send_fd(socket, master)?;
         libc::close(master);
+        libc::close(socket);
         libc::setsid();
         if libc::ioctl(slave, libc::TIOCSCTTY, 0) != 0 {
             bail!("setting the controlling terminal: {}", sys::errno());

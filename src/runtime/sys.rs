@@ -146,3 +146,25 @@ pub fn read_to_end(fd: i32) -> std::io::Result<Vec<u8>> {
         out.extend_from_slice(&buf[..n as usize]);
     }
 }
+
+/// Close every fd from 3 up except those in `keep`: a process that will
+/// not exec (the container's init) must not hold the monitor's or the CLI's
+/// pipes open, or their readers never see EOF.
+pub fn close_fds_except(keep: &[i32]) {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&fd| fd >= 3)
+        .map(|&fd| fd as u32)
+        .collect();
+    keep.sort_unstable();
+    let mut from = 3u32;
+    for fd in keep {
+        if fd > from {
+            // SAFETY: close_range on fds this process owns.
+            unsafe { libc::syscall(libc::SYS_close_range, from, fd - 1, 0) };
+        }
+        from = fd + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
+}
