@@ -299,18 +299,16 @@ fn build_filters(filters: &[String], all: &[Listed]) -> Result<Vec<Pred>> {
     Ok(preds)
 }
 
-/// podman's ancestor filter: the image id, the image name as a regex, or
-/// the name without its tag when the tag is `latest`.
+/// podman's ancestor filter: the full image id, or the whole image name
+/// matching the value as a regex (anchored at both ends), or the name
+/// without its tag when that tag is `latest`.
 fn ancestor_matches(v: &str, re: &Regex, l: &Listed) -> bool {
     let name = &l.cfg.image_name;
-    if l.cfg.image_id == v || (v.len() >= 12 && l.cfg.image_id.starts_with(v)) {
-        return true;
-    }
-    if re.is_match(name) {
+    if l.cfg.image_id == v || re.is_full_match(name) {
         return true;
     }
     match name.strip_suffix(":latest") {
-        Some(repo) => re.is_match(repo),
+        Some(repo) => re.is_full_match(repo),
         None => false,
     }
 }
@@ -471,6 +469,15 @@ impl Regex {
         (0..=t.len()).any(|i| self.match_here(0, &t, i))
     }
 
+    pub fn is_full_match(&self, text: &str) -> bool {
+        let whole = Regex {
+            atoms: self.atoms.clone(),
+            anchored_start: true,
+            anchored_end: true,
+        };
+        whole.is_match(text)
+    }
+
     fn match_here(&self, ai: usize, t: &[char], ti: usize) -> bool {
         let Some(&(atom, rep)) = self.atoms.get(ai) else {
             return !self.anchored_end || ti == t.len();
@@ -508,6 +515,8 @@ mod tests {
         assert!(Regex::new("colou?r$").is_match("color"));
         assert!(Regex::new("a\\.b").is_match("a.b"));
         assert!(!Regex::new("a\\.b").is_match("axb"));
+        assert!(!Regex::new("busy.*").is_full_match("127.0.0.1:5000/tools/busybox:1"));
+        assert!(Regex::new(".*busybox.*").is_full_match("127.0.0.1:5000/tools/busybox:1"));
     }
 
     #[test]
