@@ -764,6 +764,25 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
         bail!("when using the --all switch, you may not pass any images names or IDs");
     }
     let store = g.open_store()?;
+    if a.force {
+        // podman: -f removes the containers using an image first. Before
+        // taking the store lock, which container removal takes itself.
+        let images = store.images.load()?;
+        let mut ids: Vec<String> = Vec::new();
+        if a.all {
+            ids.extend(images.list.iter().map(|i| i.id.clone()));
+        }
+        for t in &a.images {
+            if let Some(rec) = try_find_image(&images, t)? {
+                ids.push(rec.id.clone());
+            }
+        }
+        for id in &ids {
+            for cid in containers_using(&store, id) {
+                super::container::remove_container(&store, &cid, true, None)?;
+            }
+        }
+    }
     crate::runtime::userns::enter_for_storage(&store)?;
     let _lock = store.lock()?;
     let mut images = store.images.load()?;
@@ -829,9 +848,7 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
                 }
                 continue;
             }
-            for cid in &users {
-                super::container::remove_container(&store, cid, true, None)?;
-            }
+            bail!("image {} is still used by container {user}", rec.id);
         }
         for n in &rec.names {
             out.push_str(&format!("Untagged: {n}\n"));
