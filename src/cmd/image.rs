@@ -619,16 +619,45 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// Top-level `inspect`: containers first, then images (podman's order).
 pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
     match a.r#type.as_str() {
-        "image" | "all" => image_inspect(
+        "image" => image_inspect(
             g,
             ImageInspectArgs {
                 format: a.format,
                 images: a.names,
             },
         ),
-        "container" => Err(not_found("container", a.names[0].clone())),
+        "container" => super::inspect::container_inspect(
+            g,
+            super::inspect::ContainerInspectArgs {
+                format: a.format,
+                latest: false,
+                size: a.size,
+                containers: a.names,
+            },
+        ),
+        "all" => {
+            let store = g.open_store()?;
+            let images = store.images.load()?;
+            let mut docs = Vec::new();
+            let mut missing = None;
+            for name in &a.names {
+                if let Some(id) = super::lookup::try_container_id(&store, name)? {
+                    docs.push(super::inspect::inspect_json(&store, &id)?);
+                } else if let Some(rec) = try_find_image(&images, name)? {
+                    docs.push(inspect_json(&store, rec)?);
+                } else {
+                    missing = Some(name.clone());
+                }
+            }
+            print_inspect(&docs, a.format.as_deref())?;
+            match missing {
+                Some(name) => bail!("inspecting object: no such object: {name:?}"),
+                None => Ok(()),
+            }
+        }
         other => bail!("invalid type {other:?}: must be 'image', 'container' or 'all'"),
     }
 }
@@ -735,6 +764,25 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
         bail!("when using the --all switch, you may not pass any images names or IDs");
     }
     let store = g.open_store()?;
+    if a.force {
+        // podman: -f removes the containers using an image first. Before
+        // taking the store lock, which container removal takes itself.
+        let images = store.images.load()?;
+        let mut ids: Vec<String> = Vec::new();
+        if a.all {
+            ids.extend(images.list.iter().map(|i| i.id.clone()));
+        }
+        for t in &a.images {
+            if let Some(rec) = try_find_image(&images, t)? {
+                ids.push(rec.id.clone());
+            }
+        }
+        for id in &ids {
+            for cid in containers_using(&store, id) {
+                super::container::remove_container(&store, &cid, true, None)?;
+            }
+        }
+    }
     crate::runtime::userns::enter_for_storage(&store)?;
     let _lock = store.lock()?;
     let mut images = store.images.load()?;
@@ -784,6 +832,24 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
                 rec.names
             );
         }
+        // podman: an image a container uses stays unless forced; forced,
+        // those containers go first.
+        let users = containers_using(&store, &rec.id);
+        if let Some(user) = users.first() {
+            if !a.force {
+                if first_err.is_none() {
+                    first_err = Some(
+                        crate::error::CodedError {
+                            code: 2,
+                            message: format!("image used by {user}: image is in use by a container: consider listing external containers and force-removing image"),
+                        }
+                        .into(),
+                    );
+                }
+                continue;
+            }
+            bail!("image {} is still used by container {user}", rec.id);
+        }
         for n in &rec.names {
             out.push_str(&format!("Untagged: {n}\n"));
         }
@@ -800,6 +866,19 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Ids of the containers created from image `image_id`.
+fn containers_using(store: &Store, image_id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in store.containers.ids().unwrap_or_default() {
+        if let Ok(cfg) = store.containers.load_config(&id) {
+            if cfg.image_id == image_id {
+                out.push(id);
+            }
+        }
+    }
+    out
 }
 
 /// Which of `rec`'s names the user meant by `typed`.

@@ -1,8 +1,12 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
+mod container;
 mod image;
+mod inspect;
+mod logs;
 mod lookup;
 mod output;
+mod ps;
 mod run;
 mod system;
 
@@ -87,6 +91,27 @@ pub enum Command {
     Create(run::CreateArgs),
     /// Run a process in a running container
     Exec(run::ExecArgs),
+    /// List containers
+    Ps(ps::PsArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
+    /// Start one or more containers
+    Start(container::StartArgs),
+    /// Stop one or more containers
+    Stop(container::StopArgs),
+    /// Kill one or more running containers with a specific signal
+    Kill(container::KillArgs),
+    /// Restart one or more containers
+    Restart(container::RestartArgs),
+    /// Block on one or more containers
+    Wait(container::WaitArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// Rename an existing container
+    Rename(container::RenameArgs),
+    /// Fetch the logs of one or more containers
+    Logs(logs::LogsArgs),
     /// Display podman-compatible system information
     Info(system::InfoArgs),
     /// Display the coracle version information
@@ -130,6 +155,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run(a) => run::run(g, a),
         Command::Create(a) => run::create(g, a),
         Command::Exec(a) => run::exec(g, a),
+        Command::Ps(a) => ps::ps(g, a),
+        Command::Container(c) => container::dispatch(g, c),
+        Command::Start(a) => container::start(g, a),
+        Command::Stop(a) => container::stop(g, a),
+        Command::Kill(a) => container::kill(g, a),
+        Command::Restart(a) => container::restart(g, a),
+        Command::Wait(a) => container::wait(g, a),
+        Command::Rm(a) => container::rm(g, a),
+        Command::Rename(a) => container::rename(g, a),
+        Command::Logs(a) => logs::logs(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
     }

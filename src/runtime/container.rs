@@ -517,3 +517,10 @@ pub fn write_cidfile(path: &Path, id: &str) -> Result<()> {
     f.write_all(id.as_bytes())?;
     Ok(())
 }
+
+/// podman's restart: stop (stop signal, then SIGKILL after `timeout`) and
+/// start again detached. A container that is not running is just started.
+pub fn restart(store: &Store, id: &str, timeout: u32) -> Result<()> {
+    stop(store, id, timeout)?;
+    start(store, id, false).map(|_| ())
+}

@@ -105,6 +105,77 @@ pub fn read_all(path: &Path) -> Result<Vec<LogRecord>> {
     Ok(out)
 }
 
+/// Reads a log as it grows: each call returns the records written since
+/// the last one. A line still being written stays buffered until complete.
+pub struct LogFollower {
+    path: std::path::PathBuf,
+    offset: u64,
+    pending: Vec<u8>,
+}
+
+impl LogFollower {
+    pub fn new(path: &Path) -> LogFollower {
+        LogFollower {
+            path: path.to_path_buf(),
+            offset: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn read_new(&mut self) -> Result<Vec<LogRecord>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading log {}", self.path.display()))
+            }
+        };
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut data = std::mem::take(&mut self.pending);
+        let n = file.read_to_end(&mut data)?;
+        self.offset += n as u64;
+        let complete = match data.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None => 0,
+        };
+        self.pending = data.split_off(complete);
+        Ok(data
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(parse_line)
+            .collect())
+    }
+}
+
+/// The records of the last `n` lines: a line is a run of partial records
+/// ended by a full one (or the unfinished run at the very end).
+pub fn tail(records: Vec<LogRecord>, n: usize) -> Vec<LogRecord> {
+    let mut lines = 0;
+    let mut start = records.len();
+    for (i, r) in records.iter().enumerate().rev() {
+        let ends_line = !r.partial || i + 1 == records.len();
+        if ends_line {
+            if lines == n {
+                break;
+            }
+            lines += 1;
+        }
+        start = i;
+    }
+    if n == 0 {
+        return Vec::new();
+    }
+    records.into_iter().skip(start).collect()
+}
+
+impl LogRecord {
+    /// When the record was written (None for a garbled time).
+    pub fn when(&self) -> Option<SystemTime> {
+        crate::format::human::parse_rfc3339(&self.time).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +194,47 @@ mod tests {
         assert!(recs[1].partial);
         assert_eq!(recs[2].stream, "stderr");
         assert!(recs[0].time.ends_with("+00:00"));
+    }
+
+    fn rec(text: &str, partial: bool) -> LogRecord {
+        LogRecord {
+            time: String::new(),
+            stream: "stdout".into(),
+            partial,
+            text: text.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn tail_counts_whole_lines() {
+        let recs = vec![
+            rec("a", false),
+            rec("b1", true),
+            rec("b2", false),
+            rec("c", true),
+        ];
+        let texts = |v: Vec<LogRecord>| v.into_iter().map(|r| r.text).collect::<Vec<_>>();
+        assert_eq!(texts(tail(recs.clone(), 1)), vec![b"c".to_vec()]);
+        assert_eq!(
+            texts(tail(recs.clone(), 2)),
+            vec![b"b1".to_vec(), b"b2".to_vec(), b"c".to_vec()]
+        );
+        assert_eq!(tail(recs.clone(), 10).len(), 4);
+        assert!(tail(recs, 0).is_empty());
+    }
+
+    #[test]
+    fn follower_buffers_incomplete_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ctr.log");
+        let mut f = LogFollower::new(&p);
+        assert!(f.read_new().unwrap().is_empty());
+        std::fs::write(&p, b"t stdout F one\nt stdout F tw").unwrap();
+        assert_eq!(f.read_new().unwrap().len(), 1);
+        let mut file = OpenOptions::new().append(true).open(&p).unwrap();
+        file.write_all(b"o\n").unwrap();
+        let r = f.read_new().unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].text, b"two");
     }
 }

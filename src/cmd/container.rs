@@ -1,0 +1,601 @@
+//! Container lifecycle verbs: start, stop, kill, restart, wait, rm, rename,
+//! prune, exists, and the `container` group that mirrors them (plus ps,
+//! logs and inspect, which live in their own modules).
+
+use super::lookup::{container_id, try_container_id};
+use super::output::{print, println};
+use super::GlobalOpts;
+use crate::error::{CodedError, SilentExit};
+use crate::runtime::container::{self as rt, current_state, is_running};
+use crate::storage::containers::{ContainerConfig, ContainerState, Status};
+use crate::storage::store::Store;
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use std::time::Duration;
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// List containers
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(super::ps::PsArgs),
+    /// Run a command in a new container
+    Run(super::run::RunArgs),
+    /// Create but do not start a container
+    Create(super::run::CreateArgs),
+    /// Run a process in a running container
+    Exec(super::run::ExecArgs),
+    /// Start one or more containers
+    Start(StartArgs),
+    /// Stop one or more containers
+    Stop(StopArgs),
+    /// Kill one or more running containers with a specific signal
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Block on one or more containers
+    Wait(WaitArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Rename an existing container
+    Rename(RenameArgs),
+    /// Fetch the logs of one or more containers
+    Logs(super::logs::LogsArgs),
+    /// Display the configuration of a container
+    Inspect(super::inspect::ContainerInspectArgs),
+    /// Remove all non running containers
+    Prune(PruneArgs),
+    /// Check if a container exists in local storage
+    Exists(ExistsArgs),
+}
+
+pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
+    match c {
+        ContainerCommand::Ls(a) => super::ps::ps(g, a),
+        ContainerCommand::Run(a) => super::run::run(g, a),
+        ContainerCommand::Create(a) => super::run::create(g, a),
+        ContainerCommand::Exec(a) => super::run::exec(g, a),
+        ContainerCommand::Start(a) => start(g, a),
+        ContainerCommand::Stop(a) => stop(g, a),
+        ContainerCommand::Kill(a) => kill(g, a),
+        ContainerCommand::Restart(a) => restart(g, a),
+        ContainerCommand::Wait(a) => wait(g, a),
+        ContainerCommand::Rm(a) => rm(g, a),
+        ContainerCommand::Rename(a) => rename(g, a),
+        ContainerCommand::Logs(a) => super::logs::logs(g, a),
+        ContainerCommand::Inspect(a) => super::inspect::container_inspect(g, a),
+        ContainerCommand::Prune(a) => prune(g, a),
+        ContainerCommand::Exists(a) => exists(g, a),
+    }
+}
+
+/// One container as the listing verbs see it: both records, read once.
+pub struct Listed {
+    pub cfg: ContainerConfig,
+    pub state: ContainerState,
+}
+
+/// Every container with its (corrected) state, oldest first. A container
+/// removed while we read is skipped, not an error.
+pub fn list_all(store: &Store) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    for id in store.containers.ids()? {
+        let Ok(cfg) = store.containers.load_config(&id) else {
+            continue;
+        };
+        let Ok(state) = current_state(store, &id) else {
+            continue;
+        };
+        out.push(Listed { cfg, state });
+    }
+    out.sort_by(|a, b| a.cfg.created.cmp(&b.cfg.created));
+    Ok(out)
+}
+
+/// The most recently created container (`--latest`).
+pub fn latest_id(store: &Store) -> Result<String> {
+    match list_all(store)?.pop() {
+        Some(l) => Ok(l.cfg.id),
+        None => bail!("no containers to act on: no such container"),
+    }
+}
+
+/// Resolve what the user typed (or `--all`/`--latest`) to (typed, id)
+/// pairs. All names are looked up before anything is done, as podman does:
+/// one unknown name stops the verb before it touches the others.
+fn targets(
+    store: &Store,
+    names: &[String],
+    all: bool,
+    latest: bool,
+    ignore: bool,
+) -> Result<Vec<(String, String)>> {
+    if all || latest {
+        if !names.is_empty() {
+            bail!("--all, --latest, and --cidfile cannot be used together with container names");
+        }
+        if latest {
+            let id = latest_id(store)?;
+            return Ok(vec![(id.clone(), id)]);
+        }
+        return Ok(list_all(store)?
+            .into_iter()
+            .map(|l| (l.cfg.id.clone(), l.cfg.id))
+            .collect());
+    }
+    if names.is_empty() {
+        bail!("you must provide at least one name or id");
+    }
+    let mut out = Vec::new();
+    for n in names {
+        if ignore {
+            if let Some(id) = try_container_id(store, n)? {
+                out.push((n.clone(), id));
+            }
+        } else {
+            out.push((n.clone(), container_id(store, n)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Run `f` on every target; print what the user gave for each success and
+/// report every failure, ending with the last one (podman goes on past a
+/// failing container and fails the command at the end).
+fn for_each(
+    list: &[(String, String)],
+    mut f: impl FnMut(&str, &str) -> Result<()>,
+    quiet: bool,
+) -> Result<()> {
+    let mut last_err: Option<anyhow::Error> = None;
+    for (typed, id) in list {
+        match f(typed, id) {
+            Ok(()) => {
+                if !quiet {
+                    println(typed)?;
+                }
+            }
+            Err(e) => {
+                if let Some(prev) = last_err.take() {
+                    eprintln!("Error: {}", format!("{prev:#}").replace('\n', " "));
+                }
+                last_err = Some(e);
+            }
+        }
+    }
+    match last_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach container's STDOUT and STDERR
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sig_proxy: bool,
+    /// Start all containers regardless of their state or configuration
+    #[arg(long)]
+    pub all: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    pub containers: Vec<String>,
+}
+
+pub fn start(g: &GlobalOpts, a: StartArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    if a.attach {
+        if list.len() > 1 {
+            bail!("you cannot start and attach multiple containers at once");
+        }
+        let (_, id) = &list[0];
+        let cfg = store.containers.load_config(id)?;
+        if is_running(&current_state(&store, id)?) {
+            bail!("attaching to a running container is not supported yet: use logs -f");
+        }
+        return super::run::run_attached(&store, id, cfg.tty, a.sig_proxy);
+    }
+    for_each(
+        &list,
+        |_, id| {
+            // podman: starting a running container is not an error.
+            if is_running(&current_state(&store, id)?) {
+                return Ok(());
+            }
+            rt::start(&store, id, false).map(|_| ())
+        },
+        false,
+    )
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Stop all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore errors when a specified container is missing
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Seconds to wait for stop before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
+    pub time: Option<u32>,
+    pub containers: Vec<String>,
+}
+
+pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let mut list = targets(&store, &a.containers, a.all, a.latest, a.ignore)?;
+    if a.all {
+        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| is_running(&s)));
+    }
+    for_each(
+        &list,
+        |_, id| {
+            let timeout = match a.time {
+                Some(t) => t,
+                None => store.containers.load_config(id)?.stop_timeout,
+            };
+            rt::stop(&store, id, timeout)
+        },
+        false,
+    )
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    pub containers: Vec<String>,
+}
+
+pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
+    let sig = rt::parse_signal(&a.signal)?;
+    let store = g.open_store()?;
+    let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    if a.all {
+        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| is_running(&s)));
+    }
+    for_each(&list, |_, id| rt::kill(&store, id, sig), false)
+}
+
+#[derive(Args, Debug)]
+pub struct RestartArgs {
+    /// Restart all non-running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Restart only running containers
+    #[arg(long)]
+    pub running: bool,
+    /// Seconds to wait for stop before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
+    pub time: Option<u32>,
+    pub containers: Vec<String>,
+}
+
+pub fn restart(g: &GlobalOpts, a: RestartArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    if a.running {
+        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| is_running(&s)));
+    }
+    for_each(
+        &list,
+        |_, id| {
+            let timeout = match a.time {
+                Some(t) => t,
+                None => store.containers.load_config(id)?.stop_timeout,
+            };
+            rt::restart(&store, id, timeout)
+        },
+        false,
+    )
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    /// Condition to wait on (stopped, exited, running, created)
+    #[arg(long, value_delimiter = ',')]
+    pub condition: Vec<String>,
+    /// Time interval to wait before polling for completion
+    #[arg(short, long, default_value = "250ms")]
+    pub interval: String,
+    /// Ignore errors when a specified container is missing
+    #[arg(long)]
+    pub ignore: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    pub containers: Vec<String>,
+}
+
+/// `--condition` values as podman parses them.
+fn parse_condition(c: &str) -> Result<Status> {
+    Ok(match c {
+        "stopped" | "exited" => Status::Exited,
+        "running" => Status::Running,
+        "created" | "configured" => Status::Created,
+        "paused" => Status::Paused,
+        "stopping" => Status::Stopping,
+        other => bail!("unknown container state: {other}: invalid argument"),
+    })
+}
+
+pub fn wait(g: &GlobalOpts, a: WaitArgs) -> Result<()> {
+    let mut conds = Vec::new();
+    for c in &a.condition {
+        conds.push(parse_condition(c)?);
+    }
+    if conds.is_empty() {
+        conds.push(Status::Exited);
+    }
+    let interval = parse_interval(&a.interval)?;
+    let store = g.open_store()?;
+    let list = targets(&store, &a.containers, false, a.latest, a.ignore)?;
+    let mut out_err = None;
+    for (typed, id) in &list {
+        match wait_one(&store, id, &conds, interval) {
+            Ok(code) => println(&code.to_string())?,
+            Err(e) => {
+                eprintln!("Error: {typed}: {e:#}");
+                out_err = Some(SilentExit(125));
+            }
+        }
+    }
+    match out_err {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// podman's interval: a Go duration, or a bare number of milliseconds.
+fn parse_interval(s: &str) -> Result<Duration> {
+    if let Ok(ms) = s.parse::<u64>() {
+        return Ok(Duration::from_millis(ms));
+    }
+    let (neg, d) = crate::format::human::parse_go_duration(s)?;
+    if neg {
+        bail!("invalid interval {s:?}: must be positive");
+    }
+    Ok(d)
+}
+
+/// Wait until the container reaches one of `conds`; its exit code. A
+/// created container counts as stopped (podman answers 0 at once).
+fn wait_one(store: &Store, id: &str, conds: &[Status], interval: Duration) -> Result<i32> {
+    // Poll quickly first so a short-lived container answers fast.
+    let mut delay = Duration::from_millis(5).min(interval);
+    loop {
+        if !store.containers.dir(id).exists() {
+            // Removed meanwhile (--rm): its exit code went with it.
+            bail!("no container with ID {id} found in database: no such container");
+        }
+        let state = current_state(store, id)?;
+        let done = conds.iter().any(|c| match c {
+            Status::Exited => !is_running(&state),
+            other => *other == state.status,
+        });
+        if done {
+            return Ok(state.exit_code);
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(interval);
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Remove all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Force removal of a running or unusable container
+    #[arg(short, long)]
+    pub force: bool,
+    /// Ignore errors when a specified container is missing
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Seconds to wait for stop before killing the container
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u32>,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Remove container (and pod if created) after depending containers
+    #[arg(long)]
+    pub depend: bool,
+    pub containers: Vec<String>,
+}
+
+pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let list = match targets(&store, &a.containers, a.all, a.latest, a.ignore) {
+        Ok(l) => l,
+        // podman: exit 1 when a container to remove does not exist.
+        Err(e) if e.downcast_ref::<CodedError>().is_some() => {
+            return Err(CodedError {
+                code: 1,
+                message: format!("{e:#}"),
+            }
+            .into())
+        }
+        Err(e) => return Err(e),
+    };
+    for_each(
+        &list,
+        |_, id| remove_container(&store, id, a.force, a.time),
+        false,
+    )
+}
+
+/// Remove one container; a running one only with `force` (stopped first).
+pub fn remove_container(store: &Store, id: &str, force: bool, time: Option<u32>) -> Result<()> {
+    let state = current_state(store, id)?;
+    if is_running(&state) {
+        if !force {
+            return Err(CodedError {
+                code: 2,
+                message: format!("cannot remove container {id} as it is running - running or paused containers cannot be removed without force: container state improper"),
+            }
+            .into());
+        }
+        let timeout = match time {
+            Some(t) => t,
+            None => store.containers.load_config(id)?.stop_timeout,
+        };
+        rt::stop(store, id, timeout)?;
+    }
+    rt::remove_files(store, id)
+}
+
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+pub fn rename(g: &GlobalOpts, a: RenameArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let id = container_id(&store, &a.container)?;
+    if !crate::storage::names::is_valid(&a.new_name) {
+        bail!(
+            "container name {:?} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument",
+            a.new_name
+        );
+    }
+    // Names are unique store-wide: check and write under the store lock.
+    let _lock = store.lock()?;
+    let mut cfg = store.containers.load_config(&id)?;
+    if cfg.name == a.new_name {
+        return Ok(());
+    }
+    for other in store.containers.ids()? {
+        if other == id {
+            continue;
+        }
+        if let Ok(c) = store.containers.load_config(&other) {
+            if c.name == a.new_name {
+                bail!(
+                    "renaming container {id}: name {} already in use, cannot rename container {id}: container already exists",
+                    a.new_name
+                );
+            }
+        }
+    }
+    cfg.name = a.new_name;
+    store.containers.save_config(&cfg)
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (label=<key>[=<value>], until=<time>)
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let mut until = None;
+    let mut labels = Vec::new();
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some(("until", v)) => {
+                until = Some(crate::format::human::parse_duration_or_time(
+                    v,
+                    std::time::SystemTime::now(),
+                )?)
+            }
+            Some(("label", v)) => labels.push(v.to_string()),
+            _ => bail!("{f} is an invalid filter"),
+        }
+    }
+    if !a.force {
+        print("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+            return Ok(());
+        }
+    }
+    let mut out = String::new();
+    let mut last_err = None;
+    for l in list_all(&store)? {
+        if is_running(&l.state) {
+            continue;
+        }
+        if let Some(t) = until {
+            match crate::format::human::parse_rfc3339(&l.cfg.created) {
+                Ok(c) if c < t => {}
+                _ => continue,
+            }
+        }
+        if !labels
+            .iter()
+            .all(|f| super::ps::label_matches(f, &l.cfg.labels))
+        {
+            continue;
+        }
+        match rt::remove_files(&store, &l.cfg.id) {
+            Ok(()) => {
+                out.push_str(&l.cfg.id);
+                out.push('\n');
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    print(&out)?;
+    match last_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ExistsArgs {
+    /// Check external containers as well as coracle containers
+    #[arg(long)]
+    pub external: bool,
+    pub container: String,
+}
+
+pub fn exists(g: &GlobalOpts, a: ExistsArgs) -> Result<()> {
+    let store = g.open_store()?;
+    match try_container_id(&store, &a.container)? {
+        Some(_) => Ok(()),
+        None => Err(SilentExit(1).into()),
+    }
+}

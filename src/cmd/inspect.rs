@@ -1,0 +1,332 @@
+//! `container inspect`: podman's document for a container, built from its
+//! two records (and its runtime spec for the final environment).
+
+use super::container::latest_id;
+use super::lookup::try_container_id;
+use super::output::print_inspect;
+use super::GlobalOpts;
+use crate::runtime::container::{current_state, is_running};
+use crate::storage::containers::{ContainerConfig, ContainerState, MountSpec, Status};
+use crate::storage::store::{path_str, Store};
+use anyhow::{bail, Result};
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+#[derive(Args, Debug)]
+pub struct ContainerInspectArgs {
+    /// Format the output to a Go template or json
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Display filesystem usage (accepted; sizes are not computed yet)
+    #[arg(short, long)]
+    pub size: bool,
+    pub containers: Vec<String>,
+}
+
+pub fn container_inspect(g: &GlobalOpts, a: ContainerInspectArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let names = if a.latest {
+        vec![latest_id(&store)?]
+    } else if a.containers.is_empty() {
+        bail!("must specify at least one container name or ID");
+    } else {
+        a.containers.clone()
+    };
+    let mut docs = Vec::new();
+    let mut missing = None;
+    for n in &names {
+        match try_container_id(&store, n)? {
+            Some(id) => docs.push(inspect_json(&store, &id)?),
+            None => missing = Some(n.clone()),
+        }
+    }
+    print_inspect(&docs, a.format.as_deref())?;
+    match missing {
+        Some(n) => bail!("inspecting object: no such container {n}"),
+        None => Ok(()),
+    }
+}
+
+/// Go's zero time, which podman prints for times that never happened.
+const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+fn opt_time(t: &Option<String>) -> String {
+    t.clone()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| GO_ZERO_TIME.to_string())
+}
+
+fn signal_number(name: &str) -> i32 {
+    if name.is_empty() {
+        return libc::SIGTERM;
+    }
+    crate::runtime::container::parse_signal(name).unwrap_or(libc::SIGTERM)
+}
+
+/// podman's object for a bind mount (`Mounts`).
+fn mount_json(m: &MountSpec) -> Value {
+    let ro = m.options.iter().any(|o| o == "ro");
+    let propagation = m
+        .options
+        .iter()
+        .find(|o| {
+            matches!(
+                o.as_str(),
+                "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+            )
+        })
+        .cloned()
+        .unwrap_or_else(|| "rprivate".into());
+    let recursive = if m.options.iter().any(|o| o == "bind") {
+        "bind"
+    } else {
+        "rbind"
+    };
+    json!({
+        "Type": "bind",
+        "Source": m.source,
+        "Destination": m.destination,
+        "Driver": "",
+        "Mode": "",
+        "Options": [recursive],
+        "RW": !ro,
+        "Propagation": propagation,
+    })
+}
+
+/// `-v` as podman echoes it in HostConfig.Binds.
+fn bind_text(m: &MountSpec) -> String {
+    let mut opts: Vec<String> = vec![if m.options.iter().any(|o| o == "ro") {
+        "ro".into()
+    } else {
+        "rw".into()
+    }];
+    opts.extend(
+        m.options
+            .iter()
+            .filter(|o| *o != "ro" && *o != "rw")
+            .cloned(),
+    );
+    if !opts
+        .iter()
+        .any(|o| o.ends_with("private") || o.ends_with("shared") || o.ends_with("slave"))
+    {
+        opts.push("rprivate".into());
+    }
+    if !opts.iter().any(|o| o == "bind" || o == "rbind") {
+        opts.push("rbind".into());
+    }
+    format!("{}:{}:{}", m.source, m.destination, opts.join(","))
+}
+
+fn ulimits_json(cfg: &ContainerConfig) -> Vec<Value> {
+    cfg.ulimits
+        .iter()
+        .filter_map(|u| crate::runtime::spec::parse_ulimit(u).ok())
+        .map(|(name, soft, hard)| json!({"Name": name, "Soft": soft, "Hard": hard}))
+        .collect()
+}
+
+/// The process environment the container really gets (the spec has the
+/// defaults the runtime added: HOME, HOSTNAME, container=...).
+fn final_env(store: &Store, cfg: &ContainerConfig) -> Vec<String> {
+    crate::runtime::spec::load(&store.containers.dir(&cfg.id).join("spec.json"))
+        .ok()
+        .and_then(|s| s.process().as_ref().and_then(|p| p.env().clone()))
+        .unwrap_or_else(|| cfg.env.clone())
+}
+
+fn state_json(state: &ContainerState) -> Value {
+    let running = is_running(state);
+    json!({
+        "OciVersion": "1.0.2-dev",
+        "Status": state.status.as_str(),
+        "Running": state.status == Status::Running,
+        "Paused": state.status == Status::Paused,
+        "Restarting": false,
+        "OOMKilled": state.oom_killed,
+        "Dead": false,
+        "Pid": if running { state.pid } else { 0 },
+        "ConmonPid": if running { state.monitor_pid } else { 0 },
+        "ExitCode": state.exit_code,
+        "Error": state.error.clone().unwrap_or_default(),
+        "StartedAt": opt_time(&state.started_at),
+        "FinishedAt": opt_time(&state.finished_at),
+        "Health": {"Status": "", "FailingStreak": 0, "Log": null},
+        "CheckpointedAt": GO_ZERO_TIME,
+        "RestoredAt": GO_ZERO_TIME,
+    })
+}
+
+/// podman's `inspect` document for one container.
+pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
+    let cfg = store.containers.load_config(id)?;
+    let state = current_state(store, id)?;
+    let dir = store.containers.dir(id);
+    let userdata = dir.join("userdata");
+    let run_dir = store.containers.run_dir(id);
+    let caps = crate::runtime::caps::effective_set(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)
+        .unwrap_or_default();
+    let image_digest = store
+        .images
+        .load()
+        .ok()
+        .and_then(|imgs| {
+            imgs.by_id(&cfg.image_id)
+                .map(|r| r.display_digest().to_string())
+        })
+        .unwrap_or_default();
+    let layer_dirs: Vec<String> = cfg
+        .layers
+        .iter()
+        .rev()
+        .map(|d| path_str(&store.layers.diff_dir(d)))
+        .collect();
+    let mut graph = Map::new();
+    if !layer_dirs.is_empty() {
+        graph.insert("LowerDir".into(), json!(layer_dirs.join(":")));
+    }
+    graph.insert(
+        "MergedDir".into(),
+        json!(path_str(&crate::runtime::container::rootfs_mountpoint(
+            store, id
+        ))),
+    );
+    graph.insert("UpperDir".into(), json!(path_str(&dir.join("upper"))));
+    graph.insert("WorkDir".into(), json!(path_str(&dir.join("work"))));
+    let tmpfs: Map<String, Value> = cfg
+        .tmpfs
+        .iter()
+        .map(|t| {
+            let mut opts = vec![
+                "rw".to_string(),
+                "rprivate".into(),
+                "nosuid".into(),
+                "nodev".into(),
+                "tmpcopyup".into(),
+            ];
+            opts.extend(
+                t.options
+                    .iter()
+                    .filter(|o| !o.starts_with("size=65536k"))
+                    .cloned(),
+            );
+            (t.destination.clone(), json!(opts.join(",")))
+        })
+        .collect();
+    let network_mode = match cfg.network.as_str() {
+        "none" => "none",
+        "host" => "host",
+        _ => "private",
+    };
+    let (path, args) = match cfg.args.split_first() {
+        Some((p, rest)) => (p.clone(), rest.to_vec()),
+        None => (String::new(), Vec::new()),
+    };
+    let mut annotations = cfg.annotations.clone();
+    annotations
+        .entry("io.container.manager".into())
+        .or_insert_with(|| "coracle".into());
+    let create_command: Vec<String> = cfg
+        .extra
+        .get("create_command")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let network_settings = json!({
+        "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": false,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {}, "SandboxKey": "",
+    });
+    let config = json!({
+        "Hostname": cfg.hostname,
+        "Domainname": "",
+        "User": cfg.user,
+        "AttachStdin": false,
+        "AttachStdout": false,
+        "AttachStderr": false,
+        "Tty": cfg.tty,
+        "OpenStdin": cfg.stdin,
+        "StdinOnce": false,
+        "Env": final_env(store, &cfg),
+        "Cmd": cfg.cmd,
+        "Image": cfg.image_name,
+        "Volumes": null,
+        "WorkingDir": cfg.workdir,
+        "Entrypoint": cfg.entrypoint.join(" "),
+        "OnBuild": null,
+        "Labels": cfg.labels,
+        "Annotations": annotations,
+        "StopSignal": signal_number(&cfg.stop_signal),
+        "CreateCommand": create_command,
+        "Umask": "0022",
+        "Timeout": 0,
+        "StopTimeout": cfg.stop_timeout,
+    });
+    let host_config = json!({
+        "Binds": cfg.mounts.iter().filter(|m| m.kind == "bind").map(bind_text).collect::<Vec<_>>(),
+        "CgroupManager": "cgroupfs",
+        "ContainerIDFile": cfg.cidfile.clone().unwrap_or_default(),
+        "LogConfig": {"Type": "k8s-file", "Config": null, "Path": cfg.log_path, "Tag": "", "Size": "0B"},
+        "NetworkMode": network_mode,
+        "PortBindings": {},
+        "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
+        "AutoRemove": cfg.auto_remove,
+        "CapAdd": cfg.cap_add,
+        "CapDrop": cfg.cap_drop,
+        "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": [], "GroupAdd": [],
+        "IpcMode": "private",
+        "PidMode": "private",
+        "UTSMode": "private",
+        "UsernsMode": cfg.userns,
+        "Privileged": cfg.privileged,
+        "ReadonlyRootfs": cfg.read_only,
+        "SecurityOpt": cfg.security_opt,
+        "Tmpfs": tmpfs,
+        "Init": cfg.init,
+        "Ulimits": ulimits_json(&cfg),
+        "Runtime": "oci",
+    });
+    Ok(json!({
+        "Id": cfg.id,
+        "Created": cfg.created,
+        "Path": path,
+        "Args": args,
+        "State": state_json(&state),
+        "Image": cfg.image_id,
+        "ImageDigest": image_digest,
+        "ImageName": cfg.image_name,
+        "Rootfs": "",
+        "Pod": "",
+        "ResolvConfPath": path_str(&userdata.join("resolv.conf")),
+        "HostnamePath": path_str(&userdata.join("hostname")),
+        "HostsPath": path_str(&userdata.join("hosts")),
+        "StaticDir": path_str(&userdata),
+        "OCIConfigPath": path_str(&dir.join("spec.json")),
+        "OCIRuntime": "coracle",
+        "ConmonPidFile": path_str(&run_dir.join("monitor.pid")),
+        "PidFile": path_str(&run_dir.join("pidfile")),
+        "Name": cfg.name,
+        "RestartCount": state.restart_count,
+        "Driver": store.driver.name(),
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "EffectiveCaps": caps,
+        "BoundingCaps": caps,
+        "ExecIDs": [],
+        "GraphDriver": {"Name": store.driver.name(), "Data": graph},
+        "Mounts": cfg.mounts.iter().filter(|m| m.kind == "bind").map(mount_json).collect::<Vec<_>>(),
+        "Dependencies": [],
+        "NetworkSettings": network_settings,
+        "Namespace": "",
+        "IsInfra": false,
+        "IsService": false,
+        "Config": config,
+        "HostConfig": host_config,
+    }))
+}

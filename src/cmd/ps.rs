@@ -1,0 +1,531 @@
+//! `ps`: list containers with podman's columns, filters and JSON keys.
+//! Each container costs two small JSON reads and no process: `ps -a` must
+//! stay fast with hundreds of containers.
+
+use super::container::{list_all, Listed};
+use super::output::{print, unescape};
+use super::GlobalOpts;
+use crate::format::{human, table};
+use crate::runtime::container::is_running;
+use crate::storage::containers::Status;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all the containers, default is only running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Filter output based on conditions given
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Pretty-print containers to JSON or using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Print the n last created containers (all states)
+    #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true)]
+    pub last: Option<i64>,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Do not print headers
+    #[arg(long)]
+    pub noheading: bool,
+    /// Display the extended information
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Print the namespaces (accepted; shown in JSON only)
+    #[arg(long, visible_alias = "ns")]
+    pub namespace: bool,
+    /// Print the container's pod (no pods: accepted for compatibility)
+    #[arg(short, long)]
+    pub pod: bool,
+    /// Print the numeric IDs of the containers only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Display the total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Sort output by: command, created, id, image, names, runningfor, size, status
+    #[arg(long, default_value = "created")]
+    pub sort: String,
+    /// Also list external containers (none here)
+    #[arg(long)]
+    pub external: bool,
+}
+
+/// Go's zero time as a unix time, which podman prints for "never".
+const GO_ZERO_UNIX: i64 = -62135596800;
+
+fn unix(t: Option<SystemTime>) -> i64 {
+    match t {
+        None => GO_ZERO_UNIX,
+        Some(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        },
+    }
+}
+
+fn time_of(s: Option<&str>) -> Option<SystemTime> {
+    s.filter(|s| !s.is_empty())
+        .and_then(|s| human::parse_rfc3339(s).ok())
+}
+
+/// podman's STATUS text: `Up 3 seconds ago`, `Exited (0) 2 seconds ago`,
+/// `Created`. Whole seconds, as podman rounds through unix time.
+pub fn status_text(l: &Listed, now: SystemTime) -> String {
+    let ago = |t: Option<&str>| {
+        let secs = unix(time_of(t));
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+        human::time_ago_from(t, now)
+    };
+    match l.state.status {
+        Status::Running => format!("Up {}", ago(l.state.started_at.as_deref())),
+        Status::Exited => format!(
+            "Exited ({}) {}",
+            l.state.exit_code,
+            ago(l.state.finished_at.as_deref())
+        ),
+        Status::Created => "Created".into(),
+        Status::Paused => "Paused".into(),
+        Status::Stopping => "Stopping".into(),
+    }
+}
+
+fn mount_destinations(l: &Listed) -> Vec<String> {
+    l.cfg
+        .mounts
+        .iter()
+        .chain(l.cfg.tmpfs.iter())
+        .map(|m| m.destination.clone())
+        .collect()
+}
+
+/// Named networks arrive with the networking issue; until then a
+/// container is on none of them.
+fn networks(_l: &Listed) -> Vec<String> {
+    Vec::new()
+}
+
+/// The podman `ps --format json` object.
+fn json_row(l: &Listed, now: SystemTime, size: bool) -> Value {
+    let created = time_of(Some(&l.cfg.created));
+    let running = is_running(&l.state);
+    let exited = l.state.status == Status::Exited;
+    json!({
+        "AutoRemove": l.cfg.auto_remove,
+        "Command": l.cfg.args,
+        "CreatedAt": created.map(|c| human::time_ago_from(c, now)).unwrap_or_default(),
+        "Exited": exited,
+        "ExitedAt": unix(time_of(l.state.finished_at.as_deref())),
+        "ExitCode": l.state.exit_code,
+        "Id": l.cfg.id,
+        "Image": l.cfg.image_name,
+        "ImageID": l.cfg.image_id,
+        "IsInfra": false,
+        "Labels": if l.cfg.labels.is_empty() { Value::Null } else { json!(l.cfg.labels) },
+        "Mounts": mount_destinations(l),
+        "Names": [l.cfg.name],
+        "Namespaces": {},
+        "Networks": networks(l),
+        "Pid": if running { l.state.pid } else { 0 },
+        "Pod": "",
+        "PodName": "",
+        "Ports": Value::Null,
+        "Size": if size { json!({"rootFsSize": 0, "rwSize": 0}) } else { Value::Null },
+        "StartedAt": unix(time_of(l.state.started_at.as_deref())),
+        "State": l.state.status.as_str(),
+        "Status": "",
+        "Created": unix(created),
+    })
+}
+
+/// A row for the table and templates: podman's psReporter fields.
+fn table_row(l: &Listed, now: SystemTime, no_trunc: bool) -> Value {
+    let created = time_of(Some(&l.cfg.created));
+    let command = l.cfg.args.join(" ");
+    let command = if !no_trunc && command.chars().count() > 17 {
+        format!("{}...", command.chars().take(17).collect::<String>())
+    } else {
+        command
+    };
+    let status = status_text(l, now);
+    let running_for = created
+        .map(|c| human::time_ago_from(c, now))
+        .unwrap_or_default();
+    let created_at = created.map(human::go_time_string).unwrap_or_default();
+    json!({
+        "ID": if no_trunc { l.cfg.id.clone() } else { l.cfg.id[..12].to_string() },
+        "Image": l.cfg.image_name,
+        "ImageID": if no_trunc { l.cfg.image_id.clone() } else { l.cfg.image_id.chars().take(12).collect() },
+        "Command": command,
+        "Created": created_at,
+        "CreatedAt": created_at,
+        "CreatedHuman": running_for,
+        "RunningFor": running_for,
+        "Status": status,
+        "State": status,
+        "Ports": "",
+        "Names": l.cfg.name,
+        "Labels": l.cfg.labels,
+        "Mounts": mount_destinations(l),
+        "Networks": networks(l).join(","),
+        "Pid": if is_running(&l.state) { l.state.pid } else { 0 },
+        "ExitCode": l.state.exit_code,
+        "Exited": l.state.status == Status::Exited,
+        "StartedAt": unix(time_of(l.state.started_at.as_deref())),
+        "ExitedAt": unix(time_of(l.state.finished_at.as_deref())),
+        "AutoRemove": l.cfg.auto_remove,
+        "IsInfra": false,
+        "Pod": "",
+        "PodName": "",
+        "Size": "0B (virtual 0B)",
+        "Namespaces": {},
+    })
+}
+
+fn headers() -> table::HeaderMap {
+    table::HeaderMap::new(&[
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedHuman", "CREATED"),
+        ("Created", "CREATED"),
+        ("Status", "STATUS"),
+        ("State", "STATE"),
+        ("Ports", "PORTS"),
+        ("Names", "NAMES"),
+        ("Size", "SIZE"),
+        ("Pod", "POD ID"),
+        ("PodName", "PODNAME"),
+    ])
+}
+
+type Pred = Box<dyn Fn(&Listed) -> bool>;
+
+/// `--filter`: values of one key are ORed, different keys ANDed; label
+/// filters are all ANDed (podman's rules).
+fn build_filters(filters: &[String], all: &[Listed]) -> Result<Vec<Pred>> {
+    let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in filters {
+        let (k, v) = f
+            .split_once('=')
+            .with_context(|| format!("invalid filter {f:?}: expected key=value"))?;
+        by_key.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    let mut preds: Vec<Pred> = Vec::new();
+    for (key, values) in by_key {
+        match key.as_str() {
+            "id" => preds.push(Box::new(move |l| {
+                values.iter().any(|v| l.cfg.id.starts_with(v.as_str()))
+            })),
+            "name" => {
+                let res: Vec<Regex> = values.iter().map(|v| Regex::new(v)).collect();
+                preds.push(Box::new(move |l| {
+                    res.iter().any(|r| r.is_match(&l.cfg.name))
+                }))
+            }
+            "status" => {
+                let mut want = Vec::new();
+                for v in &values {
+                    want.push(match v.as_str() {
+                        "created" | "configured" => Status::Created,
+                        "running" => Status::Running,
+                        "paused" => Status::Paused,
+                        "exited" | "stopped" => Status::Exited,
+                        "stopping" => Status::Stopping,
+                        "unknown" | "removing" => continue,
+                        other => bail!("unknown container state: {other}: invalid argument"),
+                    });
+                }
+                preds.push(Box::new(move |l| want.contains(&l.state.status)))
+            }
+            "ancestor" => {
+                let res: Vec<(String, Regex)> =
+                    values.iter().map(|v| (v.clone(), Regex::new(v))).collect();
+                preds.push(Box::new(move |l| {
+                    res.iter().any(|(v, r)| ancestor_matches(v, r, l))
+                }))
+            }
+            "label" => preds.push(Box::new(move |l| {
+                values.iter().all(|v| label_matches(v, &l.cfg.labels))
+            })),
+            "exited" => {
+                let mut codes = Vec::new();
+                for v in &values {
+                    codes.push(
+                        v.parse::<i32>()
+                            .with_context(|| format!("exited code out of range {v:?}"))?,
+                    );
+                }
+                preds.push(Box::new(move |l| {
+                    l.state.status == Status::Exited && codes.contains(&l.state.exit_code)
+                }))
+            }
+            "before" | "since" => {
+                let mut anchors = Vec::new();
+                for v in &values {
+                    let anchor = all
+                        .iter()
+                        .find(|l| l.cfg.name == *v || l.cfg.id.starts_with(v.as_str()))
+                        .map(|l| l.cfg.created.clone())
+                        .with_context(|| {
+                            format!("no container with name or ID \"{v}\" found: no such container")
+                        })?;
+                    anchors.push(anchor);
+                }
+                let before = key == "before";
+                preds.push(Box::new(move |l| {
+                    anchors.iter().any(|a| {
+                        if before {
+                            l.cfg.created < *a
+                        } else {
+                            l.cfg.created > *a
+                        }
+                    })
+                }))
+            }
+            "volume" | "network" | "pod" | "health" | "restart-policy" | "until" => {
+                // No such objects yet: nothing matches a value for them.
+                preds.push(Box::new(|_| false))
+            }
+            other => bail!("{other} is an invalid filter"),
+        }
+    }
+    Ok(preds)
+}
+
+/// podman's ancestor filter: the full image id, or the whole image name
+/// matching the value as a regex (anchored at both ends), or the name
+/// without its tag when that tag is `latest`.
+fn ancestor_matches(v: &str, re: &Regex, l: &Listed) -> bool {
+    let name = &l.cfg.image_name;
+    if l.cfg.image_id == v || re.is_full_match(name) {
+        return true;
+    }
+    match name.strip_suffix(":latest") {
+        Some(repo) => re.is_full_match(repo),
+        None => false,
+    }
+}
+
+/// `key` or `key=value` against a container's labels.
+pub fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> bool {
+    match filter.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
+        None => labels.contains_key(filter),
+    }
+}
+
+pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let now = SystemTime::now();
+    let all = list_all(&store)?;
+    let preds = build_filters(&a.filter, &all)?;
+    let last = if a.latest { Some(1) } else { a.last };
+    let show_all = a.all || last.is_some_and(|n| n > 0) || !a.filter.is_empty();
+    let mut list: Vec<&Listed> = all
+        .iter()
+        .filter(|l| show_all || is_running(&l.state))
+        .filter(|l| preds.iter().all(|p| p(l)))
+        .collect();
+    if let Some(n) = last.filter(|n| *n >= 0) {
+        let n = n as usize;
+        if list.len() > n {
+            list.drain(..list.len() - n);
+        }
+    }
+    sort_rows(&mut list, &a.sort, now)?;
+
+    if a.quiet {
+        let mut out = String::new();
+        for l in &list {
+            out.push_str(if a.no_trunc {
+                &l.cfg.id
+            } else {
+                &l.cfg.id[..12]
+            });
+            out.push('\n');
+        }
+        return print(&out);
+    }
+    if a.format.as_deref().map(str::trim) == Some("json") {
+        let rows: Vec<Value> = list.iter().map(|l| json_row(l, now, a.size)).collect();
+        return super::output::println(&json_two_space(&Value::Array(rows)));
+    }
+    let rows: Vec<Value> = list.iter().map(|l| table_row(l, now, a.no_trunc)).collect();
+    let default = if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    let format = a.format.as_deref().map(unescape);
+    let out = table::render_rows(format.as_deref(), default, &headers(), &rows, a.noheading)?;
+    print(&out)
+}
+
+fn sort_rows(list: &mut [&Listed], by: &str, now: SystemTime) -> Result<()> {
+    match by {
+        "created" | "runningfor" => {} // already oldest first, as podman prints
+        "id" => list.sort_by(|x, y| x.cfg.id.cmp(&y.cfg.id)),
+        "names" => list.sort_by(|x, y| x.cfg.name.cmp(&y.cfg.name)),
+        "image" => list.sort_by(|x, y| x.cfg.image_name.cmp(&y.cfg.image_name)),
+        "command" => list.sort_by(|x, y| x.cfg.args.cmp(&y.cfg.args)),
+        "status" => list.sort_by_key(|l| status_text(l, now)),
+        "size" | "pod" | "ports" => {}
+        other => bail!("invalid option for --sort, options are: command, created, id, image, names, runningfor, size, or status: {other:?}"),
+    }
+    Ok(())
+}
+
+/// `ps --format json` as podman prints it: two-space indent, with Go's
+/// HTML escaping of `<`, `>` and `&`.
+fn json_two_space(v: &Value) -> String {
+    let text = serde_json::to_string_pretty(v).expect("serialize JSON value");
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The part of Go's regexp that name and ancestor filters use in practice:
+/// literals, `.`, `*`, `+`, `?`, `^`, `$` and `\` escapes, unanchored.
+/// (Not a full engine: the project has no regex dependency yet.)
+pub struct Regex {
+    atoms: Vec<(Atom, Rep)>,
+    anchored_start: bool,
+    anchored_end: bool,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Atom {
+    Any,
+    Lit(char),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Rep {
+    One,
+    Star,
+    Plus,
+    Opt,
+}
+
+impl Regex {
+    pub fn new(pattern: &str) -> Regex {
+        let mut chars = pattern.chars().peekable();
+        let mut atoms: Vec<(Atom, Rep)> = Vec::new();
+        let mut anchored_start = false;
+        let mut anchored_end = false;
+        if chars.peek() == Some(&'^') {
+            chars.next();
+            anchored_start = true;
+        }
+        while let Some(c) = chars.next() {
+            let atom = match c {
+                '$' if chars.peek().is_none() => {
+                    anchored_end = true;
+                    break;
+                }
+                '.' => Atom::Any,
+                '\\' => Atom::Lit(chars.next().unwrap_or('\\')),
+                '*' | '+' | '?' if !atoms.is_empty() => {
+                    let last = atoms.last_mut().expect("checked");
+                    last.1 = match c {
+                        '*' => Rep::Star,
+                        '+' => Rep::Plus,
+                        _ => Rep::Opt,
+                    };
+                    continue;
+                }
+                c => Atom::Lit(c),
+            };
+            atoms.push((atom, Rep::One));
+        }
+        Regex {
+            atoms,
+            anchored_start,
+            anchored_end,
+        }
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        let t: Vec<char> = text.chars().collect();
+        if self.anchored_start {
+            return self.match_here(0, &t, 0);
+        }
+        (0..=t.len()).any(|i| self.match_here(0, &t, i))
+    }
+
+    pub fn is_full_match(&self, text: &str) -> bool {
+        let whole = Regex {
+            atoms: self.atoms.clone(),
+            anchored_start: true,
+            anchored_end: true,
+        };
+        whole.is_match(text)
+    }
+
+    fn match_here(&self, ai: usize, t: &[char], ti: usize) -> bool {
+        let Some(&(atom, rep)) = self.atoms.get(ai) else {
+            return !self.anchored_end || ti == t.len();
+        };
+        let hit = |i: usize| i < t.len() && (atom == Atom::Any || atom == Atom::Lit(t[i]));
+        match rep {
+            Rep::One => hit(ti) && self.match_here(ai + 1, t, ti + 1),
+            Rep::Opt => {
+                (hit(ti) && self.match_here(ai + 1, t, ti + 1)) || self.match_here(ai + 1, t, ti)
+            }
+            Rep::Star | Rep::Plus => {
+                let mut n = 0;
+                while hit(ti + n) {
+                    n += 1;
+                }
+                let min = usize::from(rep == Rep::Plus);
+                (min..=n).rev().any(|k| self.match_here(ai + 1, t, ti + k))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_subset() {
+        assert!(Regex::new("web").is_match("myweb1"));
+        assert!(!Regex::new("^web$").is_match("myweb"));
+        assert!(Regex::new("^w.b$").is_match("wab"));
+        assert!(Regex::new("a.*z").is_match("xxabcz"));
+        assert!(Regex::new("^ab+c").is_match("abbbc"));
+        assert!(!Regex::new("^ab+c").is_match("ac"));
+        assert!(Regex::new("colou?r$").is_match("color"));
+        assert!(Regex::new("a\\.b").is_match("a.b"));
+        assert!(!Regex::new("a\\.b").is_match("axb"));
+        assert!(!Regex::new("busy.*").is_full_match("127.0.0.1:5000/tools/busybox:1"));
+        assert!(Regex::new(".*busybox.*").is_full_match("127.0.0.1:5000/tools/busybox:1"));
+    }
+
+    #[test]
+    fn labels() {
+        let mut m = BTreeMap::new();
+        m.insert("a".to_string(), "b".to_string());
+        assert!(label_matches("a", &m));
+        assert!(label_matches("a=b", &m));
+        assert!(!label_matches("a=c", &m));
+        assert!(!label_matches("c", &m));
+    }
+}
