@@ -362,6 +362,21 @@ fn login_push_logout_against_htpasswd_registry() {
         assert!(!out.stderr.contains("s3cret"));
         let info = skopeo_inspect(&d, false, Some(reg));
         assert_eq!(info["Layers"].as_array().unwrap().len(), 1);
+        // The layer was made again from its directory; pushing again finds
+        // the blob made the first time and sends nothing.
+        let out = env.run(&["push", &p.reference(), &d]);
+        assert_eq!(out.status, 0, "[{mode:?}] re-push: {}", out.stderr);
+        let lines = blob_lines(&out.stderr);
+        assert!(
+            !lines.is_empty() && lines.iter().all(|l| l.ends_with("skipped: already exists")),
+            "[{mode:?}] {}",
+            out.stderr
+        );
+        let again = skopeo_inspect(&d, false, Some(reg));
+        assert_eq!(
+            again["Digest"], info["Digest"],
+            "[{mode:?}] re-push changed the digest"
+        );
         // Sent from the layer directory to a registry that had nothing.
         pull_and_run(mode, &d, &["--creds", "coracle:s3cret"]);
 

@@ -13,6 +13,7 @@ use super::manifest::{
 };
 use super::progress::Progress;
 use super::reference::{parse_name, ParsedName, Reference};
+use crate::storage::atomic;
 use crate::storage::compression::{compress_writer, Compression};
 use crate::storage::digest::{Digest, HashingWriter};
 use crate::storage::images::ImageRecord;
@@ -27,6 +28,20 @@ use std::sync::Mutex;
 pub const DEFAULT_CHUNK_SIZE: u64 = 64 << 20;
 /// Layers prepared and sent at once.
 const PARALLEL_LAYERS: usize = 3;
+/// Beside `layer.json`: blobs earlier pushes made of this layer whose tar is
+/// not byte for byte the pulled one (so they carry another diff id).
+const PUSHED_FORMS: &str = "pushed.json";
+const MAX_PUSHED_FORMS: usize = 4;
+
+/// A compressed form of a layer some registry may already hold.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct PushedForm {
+    digest: Digest,
+    size: u64,
+    media_type: String,
+    /// Digest of the tar inside it.
+    diff_id: Digest,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ManifestFormat {
@@ -312,22 +327,42 @@ impl Ctx<'_> {
     ) -> Result<(Descriptor, Digest)> {
         let record = self.store.layers.record(diff_id)?;
         let wanted = self.opts.compression;
-        // Blobs this layer is known as: the pulled manifest's, then the record's.
-        let mut candidates: Vec<(Digest, u64, String)> = Vec::new();
+        // Blobs this layer is known as: the pulled manifest's, the record's,
+        // then forms earlier pushes made (with the diff id each one holds).
+        let mut candidates: Vec<PushedForm> = Vec::new();
         if let Some(d) = known {
-            candidates.push((d.digest.clone(), d.size, d.media_type.clone()));
+            candidates.push(PushedForm {
+                digest: d.digest.clone(),
+                size: d.size,
+                media_type: d.media_type.clone(),
+                diff_id: diff_id.clone(),
+            });
         }
         if let (Some(d), Some(size), Some(mt)) = (
             &record.compressed_digest,
             record.compressed_size,
             &record.media_type,
         ) {
-            if !candidates.iter().any(|c| c.0 == *d) {
-                candidates.push((d.clone(), size, mt.clone()));
-            }
+            candidates.push(PushedForm {
+                digest: d.clone(),
+                size,
+                media_type: mt.clone(),
+                diff_id: diff_id.clone(),
+            });
         }
-        for (digest, size, media_type) in candidates {
-            let Ok(c) = layer_compression(&media_type).map(to_compression) else {
+        let forms_path = self.store.layers.path(diff_id).join(PUSHED_FORMS);
+        let mut forms: Vec<PushedForm> = atomic::read_json(&forms_path)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        candidates.extend(forms.iter().cloned());
+        let mut seen = Vec::new();
+        for cand in candidates {
+            if seen.contains(&cand.digest) {
+                continue;
+            }
+            seen.push(cand.digest.clone());
+            let Ok(c) = layer_compression(&cand.media_type).map(to_compression) else {
                 continue;
             };
             if wanted.is_some_and(|w| w != c) {
@@ -336,12 +371,12 @@ impl Ctx<'_> {
             let Ok(mt) = self.format.layer_type(c) else {
                 continue;
             };
-            if self.blob_exists(&digest)? || self.try_mount(&digest)? {
+            if self.blob_exists(&cand.digest)? || self.try_mount(&cand.digest)? {
                 self.progress.line(&format!(
                     "Copying blob {} skipped: already exists",
-                    digest.short()
+                    cand.digest.short()
                 ));
-                return Ok((layer_descriptor(mt, digest, size), diff_id.clone()));
+                return Ok((layer_descriptor(mt, cand.digest, cand.size), cand.diff_id));
             }
         }
 
@@ -361,14 +396,30 @@ impl Ctx<'_> {
                 .line(&format!("Copying blob {} done", digest.short()));
         }
         drop(tmp);
-        // Remember this form so the next push of the layer is free; only
-        // when it holds exactly the layer's tar (the record promises that).
+        // Remember this form so the next push of the layer is free. The
+        // layer record promises a blob of exactly the layer's tar; a tar made
+        // again that differs from the pulled one is remembered beside it.
         if tar_digest == *diff_id {
             let mut record = record;
             record.compressed_digest = Some(digest.clone());
             record.compressed_size = Some(size);
             record.media_type = Some(mt.to_string());
             if let Err(e) = self.store.layers.update_record(&record) {
+                crate::debug!("recording the pushed form of layer {diff_id}: {e:#}");
+            }
+        } else {
+            forms.retain(|f| f.digest != digest);
+            forms.insert(
+                0,
+                PushedForm {
+                    digest: digest.clone(),
+                    size,
+                    media_type: mt.to_string(),
+                    diff_id: tar_digest.clone(),
+                },
+            );
+            forms.truncate(MAX_PUSHED_FORMS);
+            if let Err(e) = atomic::write_json(&forms_path, &forms, false) {
                 crate::debug!("recording the pushed form of layer {diff_id}: {e:#}");
             }
         }
