@@ -1,7 +1,7 @@
 //! Registry credentials from containers-auth.json(5) and docker's config.json.
 //!
-//! Only reading for now; `AuthFile` keeps unknown fields so `login` can later
-//! rewrite a file without losing what other tools put there.
+//! `AuthFile` keeps unknown fields so `login` (registry::login) can rewrite
+//! a file without losing what other tools put there.
 
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
@@ -133,17 +133,33 @@ fn home() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// podman's per-user default: `$XDG_RUNTIME_DIR/containers/auth.json`,
+/// else `/run/containers/<uid>/auth.json` (`/run/containers/0/...` for root).
+fn runtime_auth_file() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(run) => PathBuf::from(run).join("containers/auth.json"),
+        None => PathBuf::from(format!(
+            "/run/containers/{}/auth.json",
+            nix::unistd::geteuid().as_raw()
+        )),
+    }
+}
+
+/// The file `login` writes and `logout` edits: `REGISTRY_AUTH_FILE`, else
+/// podman's per-user default (the first file credentials are looked up in).
+pub fn default_auth_file() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    Ok(runtime_auth_file())
+}
+
 /// Where credentials are looked for, in order (podman's list).
 pub fn auth_file_candidates() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|v| !v.is_empty()) {
         return vec![PathBuf::from(p)];
     }
-    let mut out = Vec::new();
-    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        out.push(PathBuf::from(run).join("containers/auth.json"));
-    } else if nix::unistd::geteuid().is_root() {
-        out.push(PathBuf::from("/run/containers/0/auth.json"));
-    }
+    let mut out = vec![runtime_auth_file()];
     let config_home = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

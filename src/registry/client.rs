@@ -304,6 +304,52 @@ impl fmt::Debug for RegistryClient {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+}
+
+/// A request body that can be sent again (after a 401 or a retry).
+#[derive(Clone, Debug)]
+pub enum UploadBody<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    /// `len` bytes of a file from `offset` on.
+    File {
+        path: &'a std::path::Path,
+        offset: u64,
+        len: u64,
+    },
+}
+
+/// A request for [`RegistryClient::request`].
+#[derive(Clone, Debug)]
+pub struct HttpRequest<'a> {
+    pub method: Method,
+    /// A `/v2/...` path or an absolute URL.
+    pub target: &'a str,
+    /// The token scope (`repository:x:pull,push`).
+    pub scope: Option<&'a str>,
+    pub headers: Vec<(&'a str, String)>,
+    pub body: UploadBody<'a>,
+}
+
+impl<'a> HttpRequest<'a> {
+    pub fn new(method: Method, target: &'a str, scope: Option<&'a str>) -> HttpRequest<'a> {
+        HttpRequest {
+            method,
+            target,
+            scope,
+            headers: Vec::new(),
+            body: UploadBody::Empty,
+        }
+    }
+}
+
 /// What one request needs besides its path.
 struct Request<'a> {
     path: &'a str,
@@ -532,6 +578,96 @@ impl RegistryClient {
                 Ok((Box::new(resp.into_body().into_reader()), len))
             }
             _ => Err(self.status_error(resp, "blob unknown").into()),
+        }
+    }
+
+    /// Send any request (push needs HEAD, POST, PATCH, PUT) with the same
+    /// auth, retry and TLS rules as a pull. `target` is a `/v2/...` path or an
+    /// absolute URL (an upload's `Location`). The body is replayable, so a
+    /// 401 challenge or a transient failure can send it again.
+    pub fn request(&self, req: &HttpRequest<'_>) -> Result<Response<Body>> {
+        let scope_key = req.scope.unwrap_or("");
+        let mut fresh_auth = false;
+        loop {
+            let authorization = self.authorization(scope_key);
+            let resp = self
+                .call_retrying(|| {
+                    let url = self.absolute_url(req.target)?;
+                    self.dispatch(req, &url, authorization.as_deref())
+                })
+                .map_err(|e| self.transport_error(e))?;
+            if resp.status().as_u16() != 401 {
+                return Ok(resp);
+            }
+            if fresh_auth {
+                return Err(self.unauthorized(resp).into());
+            }
+            let challenge = resp
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            read_small(resp);
+            self.authenticate(&challenge, req.scope)?;
+            fresh_auth = true;
+        }
+    }
+
+    /// A registry error from a response that was not what the caller wanted.
+    pub fn error_from(&self, resp: Response<Body>, not_found: &str) -> RegistryError {
+        self.status_error(resp, not_found)
+    }
+
+    /// `/v2/...` -> `scheme://host/v2/...`; absolute URLs pass unchanged.
+    fn absolute_url(&self, target: &str) -> Result<String, ureq::Error> {
+        if target.starts_with("http://") || target.starts_with("https://") {
+            return Ok(target.to_string());
+        }
+        let base = self.base_url()?;
+        if target.starts_with('/') {
+            Ok(format!("{base}{target}"))
+        } else {
+            Ok(format!("{base}/{target}"))
+        }
+    }
+
+    fn dispatch(
+        &self,
+        req: &HttpRequest<'_>,
+        url: &str,
+        authorization: Option<&str>,
+    ) -> Result<Response<Body>, ureq::Error> {
+        macro_rules! with_headers {
+            ($r:expr) => {{
+                let mut r = $r;
+                for (k, v) in &req.headers {
+                    r = r.header(*k, v.as_str());
+                }
+                if let Some(a) = authorization {
+                    r = r.header("Authorization", a);
+                }
+                r
+            }};
+        }
+        let r = match req.method {
+            Method::Get => return with_headers!(self.agent.get(url)).call(),
+            Method::Head => return with_headers!(self.agent.head(url)).call(),
+            Method::Post => with_headers!(self.agent.post(url)),
+            Method::Put => with_headers!(self.agent.put(url)),
+            Method::Patch => with_headers!(self.agent.patch(url)),
+        };
+        match &req.body {
+            UploadBody::Empty => r.header("Content-Length", "0").send_empty(),
+            UploadBody::Bytes(b) => r.send(*b),
+            UploadBody::File { path, offset, len } => {
+                use std::io::{Seek, SeekFrom};
+                let mut f = std::fs::File::open(path)?;
+                f.seek(SeekFrom::Start(*offset))?;
+                let mut part = f.take(*len);
+                r.header("Content-Length", len.to_string())
+                    .send(ureq::SendBody::from_reader(&mut part))
+            }
         }
     }
 

@@ -2,9 +2,11 @@
 
 pub mod auth;
 pub mod client;
+pub mod login;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod resolve;
 pub mod shortnames;

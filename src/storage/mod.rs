@@ -7,6 +7,7 @@ pub mod containers;
 pub mod digest;
 pub mod image_config;
 pub mod images;
+pub mod layer_tar;
 pub mod layers;
 pub mod lock;
 pub mod names;

@@ -1,0 +1,292 @@
+//! Moving images to registries and the credentials for it: push, login, logout.
+
+use super::image::RegistryFlags;
+use super::output::println;
+use super::GlobalOpts;
+use crate::error::CodedError;
+use crate::registry::auth::Credentials;
+use crate::registry::client::ClientOptions;
+use crate::registry::login;
+use crate::registry::push::{self, ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE};
+use crate::registry::reference::{parse_name, ParsedName, Reference};
+use crate::registry::resolve::{find_image, try_find_image};
+use crate::storage::compression::Compression;
+use crate::storage::images::{ImageRecord, Images};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// Image to push (a local name or id)
+    pub image: String,
+    /// Where to push it: [docker://]REGISTRY/NAME[:TAG] (default: the image's own name)
+    pub destination: Option<String>,
+    /// Manifest type (oci or v2s2) to use when pushing
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Compression format used to compress image layers (gzip or zstd)
+    #[arg(long, value_name = "FORMAT")]
+    pub compression_format: Option<String>,
+    /// Write the digest of the pushed image to the specified file
+    #[arg(long, value_name = "PATH")]
+    pub digestfile: Option<PathBuf>,
+    /// Suppress output information when pushing images
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Discard any pre-existing signatures in the image (there are none to keep)
+    #[arg(long)]
+    pub remove_signatures: bool,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+}
+
+/// Test knob: a smaller chunk size makes the chunked upload path testable
+/// with small images.
+const CHUNK_SIZE_ENV: &str = "CORACLE_PUSH_CHUNK_SIZE";
+
+pub fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let images = store.images.load()?;
+    let image = find_image(&images, &a.image)?.clone();
+    let dest = match &a.destination {
+        Some(d) => destination(d)?,
+        None => own_destination(&image, &a.image)?,
+    };
+    let compression = match a.compression_format.as_deref() {
+        None => None,
+        Some("gzip") => Some(Compression::Gzip),
+        Some("zstd") => Some(Compression::Zstd),
+        Some(other) => bail!("unsupported compression format {other:?}: use gzip or zstd"),
+    };
+    let chunk_size = std::env::var(CHUNK_SIZE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_CHUNK_SIZE);
+    let opts = PushOptions {
+        client: a.registry.client_options()?,
+        format: a.format.as_deref().map(ManifestFormat::parse).transpose()?,
+        compression,
+        quiet: a.quiet,
+        chunk_size,
+    };
+    // Layer directories hold files of subordinate owners: read them from
+    // inside the user namespace (no threads exist yet).
+    crate::runtime::userns::enter_for_storage(&store)?;
+    let digest = push::push(&store, &image, &dest, &opts)?;
+    if let Some(path) = &a.digestfile {
+        std::fs::write(path, digest.to_string())
+            .with_context(|| format!("writing digest file {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A destination as typed: `docker://` is the only transport we speak.
+fn destination(typed: &str) -> Result<Reference> {
+    let s = match typed.split_once("://") {
+        Some(("docker", rest)) => rest,
+        Some((t, _)) => bail!("unsupported transport {t:?} in {typed:?}: only docker:// is"),
+        None => typed,
+    };
+    let s = s.strip_prefix("//").unwrap_or(s);
+    Reference::parse(s).with_context(|| format!("parsing destination {typed:?}"))
+}
+
+/// `push IMG` alone: the image's own name as the user meant it. podman
+/// needs an explicit destination for a `localhost/` name.
+fn own_destination(image: &ImageRecord, typed: &str) -> Result<Reference> {
+    let name = match parse_name(typed) {
+        Ok(ParsedName::Qualified(r)) if r.digest.is_none() => r.to_string(),
+        _ => {
+            let mut chosen = None;
+            for n in &image.names {
+                let one = Images {
+                    list: vec![ImageRecord {
+                        names: vec![n.clone()],
+                        ..image.clone()
+                    }],
+                };
+                if !image.id.starts_with(typed) && try_find_image(&one, typed)?.is_some() {
+                    chosen = Some(n.clone());
+                    break;
+                }
+            }
+            match chosen.or_else(|| image.names.first().cloned()) {
+                Some(n) => n,
+                None => bail!("{typed}: the image has no name: give a destination"),
+            }
+        }
+    };
+    let r = Reference::parse(&name)?;
+    if r.registry == "localhost" {
+        bail!("{name}: a local image needs a destination to push to (REGISTRY/NAME[:TAG])");
+    }
+    Ok(r)
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Registry to log in to (default: the first unqualified-search registry)
+    pub registry: Option<String>,
+    /// Username for the registry
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password for the registry
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Return the current login user for the registry
+    #[arg(long)]
+    pub get_login: bool,
+    /// Path of the authentication file
+    #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Require HTTPS and verify certificates when contacting registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Print details about the login (accepted for compatibility)
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+fn registry_key(typed: Option<&str>) -> Result<String> {
+    match typed {
+        Some(r) => login::normalize_key(r),
+        None => match crate::registry::shortnames::search_registries()?.first() {
+            Some(r) => Ok(r.clone()),
+            None => bail!("please provide a registry to log in to"),
+        },
+    }
+}
+
+fn not_logged_in(key: &str) -> anyhow::Error {
+    CodedError {
+        code: 125,
+        message: format!("not logged into {key}"),
+    }
+    .into()
+}
+
+pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
+    let key = registry_key(a.registry.as_deref())?;
+    let path = login::auth_file_path(a.authfile.as_deref())?;
+    if a.get_login {
+        return match login::stored_username(&path, &key)? {
+            Some(u) => println(&u),
+            None => Err(not_logged_in(&key)),
+        };
+    }
+    let client = ClientOptions {
+        tls_verify: a.tls_verify,
+        ..ClientOptions::default()
+    };
+    if a.password_stdin && a.password.is_some() {
+        bail!("can't specify both --password-stdin and --password");
+    }
+    if a.password_stdin && a.username.is_none() {
+        bail!("must provide --username with --password-stdin");
+    }
+    // No new credentials given: check the stored ones, as podman does.
+    if a.username.is_none() && a.password.is_none() && !a.password_stdin {
+        if let Some(file) = crate::registry::auth::read_auth_file(&path)? {
+            if let Some(creds) = login::stored_credentials(&file, &key)? {
+                eprintln!("Authenticating with existing credentials for {key}");
+                login::verify_credentials(&key, &creds, &client)?;
+                return println(&format!(
+                    "Existing credentials are valid. Already logged in to {key}"
+                ));
+            }
+        }
+    }
+    let username = match a.username {
+        Some(u) => u,
+        None => prompt("Username: ", false)?,
+    };
+    if username.is_empty() {
+        bail!("username is required");
+    }
+    let password = if a.password_stdin {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the password from stdin")?;
+        s.trim_end_matches(['\n', '\r']).to_string()
+    } else {
+        match a.password {
+            Some(p) => p,
+            None => prompt("Password: ", true)?,
+        }
+    };
+    if password.is_empty() {
+        bail!("password is required");
+    }
+    let creds = Credentials { username, password };
+    login::verify_credentials(&key, &creds, &client)?;
+    login::store_credentials(&path, &key, &creds)?;
+    println("Login Succeeded!")
+}
+
+/// Ask on the terminal (without echo for a password); read a line of stdin
+/// when it is not a terminal.
+fn prompt(label: &str, secret: bool) -> Result<String> {
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    if tty {
+        eprint!("{label}");
+    }
+    let saved = if tty && secret {
+        let t = nix::sys::termios::tcgetattr(&stdin).ok();
+        if let Some(orig) = &t {
+            let mut quiet = orig.clone();
+            quiet
+                .local_flags
+                .remove(nix::sys::termios::LocalFlags::ECHO);
+            let _ =
+                nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &quiet);
+        }
+        t
+    } else {
+        None
+    };
+    let mut line = String::new();
+    let r = stdin.lock().read_line(&mut line);
+    if let Some(orig) = saved {
+        let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &orig);
+        eprintln!();
+    }
+    r.context("reading from stdin")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// Registry to log out of
+    pub registry: Option<String>,
+    /// Remove the cached credentials for all registries in the auth file
+    #[arg(short, long)]
+    pub all: bool,
+    /// Path of the authentication file
+    #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+}
+
+pub fn logout(_g: &GlobalOpts, a: LogoutArgs) -> Result<()> {
+    let path = login::auth_file_path(a.authfile.as_deref())?;
+    if a.all {
+        if a.registry.is_some() {
+            bail!("--all takes no registry argument");
+        }
+        login::remove_all_credentials(&path)?;
+        return println("Removed login credentials for all registries");
+    }
+    let key = registry_key(a.registry.as_deref())?;
+    if login::remove_credentials(&path, &key)? {
+        println(&format!("Removed login credentials for {key}"))
+    } else {
+        Err(not_logged_in(&key))
+    }
+}
