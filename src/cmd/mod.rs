@@ -9,6 +9,7 @@ mod output;
 mod ps;
 mod run;
 mod system;
+mod transfer;
 
 use crate::error::{exit_code_of, SilentExit};
 use crate::storage::store::{Driver, Store, StoreOptions};
@@ -112,6 +113,12 @@ pub enum Command {
     Rename(container::RenameArgs),
     /// Fetch the logs of one or more containers
     Logs(logs::LogsArgs),
+    /// Push an image to a registry
+    Push(transfer::PushArgs),
+    /// Log in to a container registry
+    Login(transfer::LoginArgs),
+    /// Log out of a container registry
+    Logout(transfer::LogoutArgs),
     /// Display podman-compatible system information
     Info(system::InfoArgs),
     /// Display the coracle version information
@@ -165,6 +172,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rm(a) => container::rm(g, a),
         Command::Rename(a) => container::rename(g, a),
         Command::Logs(a) => logs::logs(g, a),
+        Command::Push(a) => transfer::push(g, a),
+        Command::Login(a) => transfer::login(g, a),
+        Command::Logout(a) => transfer::logout(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
     }
