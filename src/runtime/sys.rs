@@ -73,9 +73,23 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
-/// Is `pid` still the process that started at `start`?
+/// Is `pid` still the live process that started at `start`? A zombie
+/// (dead, not yet reaped by whoever inherited it) counts as gone.
 pub fn process_is(pid: i32, start: u64) -> bool {
-    pid > 0 && process_start_time(pid) == Some(start)
+    if pid <= 0 {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return false;
+    };
+    let mut fields = rest.split(' ');
+    if matches!(fields.next(), Some("Z") | Some("X")) {
+        return false;
+    }
+    fields.nth(18).and_then(|f| f.parse().ok()) == Some(start)
 }
 
 pub fn set_cloexec(fd: i32, on: bool) {
