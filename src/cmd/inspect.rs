@@ -230,11 +230,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
     annotations
         .entry("io.container.manager".into())
         .or_insert_with(|| "coracle".into());
-    let create_command: Vec<String> = cfg
-        .extra
-        .get("create_command")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    let create_command = cfg.create_command.clone();
     let network_settings = json!({
         "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
         "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,

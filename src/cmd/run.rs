@@ -461,6 +461,7 @@ pub fn container_config(
         userns: f.userns.clone(),
         cidfile: f.cidfile.clone(),
         image_id: img.id.clone(),
+        create_command: std::env::args().collect(),
         ..Default::default()
     })
 }

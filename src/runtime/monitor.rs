@@ -377,6 +377,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     )
     .context("signalfd")?;
 
+    crate::debug!("monitor loaded the spec");
     let attach_stdin = attach && cfg.stdin;
     let started = spawn_container(store, &cfg, &spec, attach_stdin);
     let (pid, wiring) = match started {

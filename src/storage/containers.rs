@@ -75,9 +75,9 @@ pub struct ContainerConfig {
     pub cidfile: Option<String>,
     #[serde(default)]
     pub log_path: String,
-    /// Everything else later issues add without a schema change.
-    #[serde(default, flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// The command line that created it (podman's Config.CreateCommand).
+    #[serde(default)]
+    pub create_command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
