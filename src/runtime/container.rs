@@ -195,7 +195,9 @@ pub fn create(
             rootfs: rootfs_mountpoint(store, &cfg.id),
             userdata: store.containers.dir(&cfg.id).join("userdata"),
         })?;
-        spec::save(&spec, &store.containers.dir(&cfg.id).join("spec.json"))
+        spec::save(&spec, &store.containers.dir(&cfg.id).join("spec.json"))?;
+        remember_created(&cfg, spec);
+        Ok(())
     })();
     if let Err(e) = result {
         let _ = store.containers.remove(&cfg.id);
@@ -257,6 +259,33 @@ pub fn is_running(state: &ContainerState) -> bool {
         state.status,
         Status::Running | Status::Paused | Status::Stopping
     )
+}
+
+/// The container this process just created, so the monitor forked from it
+/// (`run`) need not read back and parse what was just written.
+static JUST_CREATED: std::sync::Mutex<Option<(ContainerConfig, oci_spec::runtime::Spec)>> =
+    std::sync::Mutex::new(None);
+
+fn remember_created(cfg: &ContainerConfig, spec: oci_spec::runtime::Spec) {
+    if let Ok(mut slot) = JUST_CREATED.lock() {
+        *slot = Some((cfg.clone(), spec));
+    }
+}
+
+/// The config and spec of container `id`: from memory when this process
+/// created it, else from its directory.
+pub fn load_prepared(
+    store: &Store,
+    id: &str,
+) -> Result<(ContainerConfig, oci_spec::runtime::Spec)> {
+    if let Some((cfg, spec)) = JUST_CREATED.lock().ok().and_then(|mut s| s.take()) {
+        if cfg.id == id {
+            return Ok((cfg, spec));
+        }
+    }
+    let cfg = store.containers.load_config(id)?;
+    let spec = spec::load(&store.containers.dir(id).join("spec.json"))?;
+    Ok((cfg, spec))
 }
 
 /// A started container: its monitor's pid (our child), and the program's.

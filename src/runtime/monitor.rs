@@ -349,8 +349,7 @@ pub fn run(store: &Store, id: &str, attach: bool, ready_fd: i32) -> i32 {
 fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32> {
     // The container must not inherit the CLI's end of the start report.
     sys::set_cloexec(ready_fd, true);
-    let cfg = store.containers.load_config(id)?;
-    let spec = super::spec::load(&store.containers.dir(id).join("spec.json"))?;
+    let (cfg, spec) = super::container::load_prepared(store, id)?;
     // SAFETY: the monitor ignores job-control and terminal signals: the CLI
     // forwards them to the container; SIGCHLD/SIGWINCH are read below.
     unsafe {
