@@ -176,6 +176,10 @@ fn matched_name(rec: &ImageRecord, typed: &str) -> Result<Option<String>> {
 
 pub fn load(g: &GlobalOpts, a: LoadArgs) -> Result<()> {
     let store = g.open_store()?;
+    let what = match &a.input {
+        Some(p) => p.display().to_string(),
+        None => "stdin".to_string(),
+    };
     let input = match a.input {
         Some(p) => LoadInput::Path(p),
         None => {
@@ -189,7 +193,8 @@ pub fn load(g: &GlobalOpts, a: LoadArgs) -> Result<()> {
     };
     // Unpacked files get their container owners inside the user namespace.
     crate::runtime::userns::enter_for_storage(&store)?;
-    let loaded = archive::load(&store, input, a.quiet).context("loading the archive")?;
+    let loaded =
+        archive::load(&store, input, a.quiet).with_context(|| format!("loading {what}"))?;
     for img in loaded {
         if img.names.is_empty() {
             println(&format!("Loaded image: sha256:{}", img.id))?;

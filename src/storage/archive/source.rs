@@ -121,8 +121,13 @@ fn scan<R: Read>(
     mut file: impl FnMut(String, &mut tar::Entry<'_, R>) -> Result<()>,
 ) -> Result<HashMap<String, String>> {
     let mut links = HashMap::new();
-    for entry in entries {
-        let mut entry = entry.context("reading the archive")?;
+    for (i, entry) in entries.enumerate() {
+        let mut entry = match entry {
+            Ok(e) => e,
+            // Garbage from the first header on: say so, not what tar saw.
+            Err(_) if i == 0 => bail!("not an image archive: not a tar file"),
+            Err(e) => return Err(e).context("reading the archive"),
+        };
         let kind = entry.header().entry_type();
         let name = clean_name(&entry.path_bytes())?;
         match kind {
