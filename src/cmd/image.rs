@@ -37,6 +37,10 @@ pub enum ImageCommand {
     History(HistoryArgs),
     /// Check if an image exists in local storage
     Exists(ExistsArgs),
+    /// Save image(s) to an archive
+    Save(super::archive::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(super::archive::LoadArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -50,6 +54,8 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Prune(a) => prune(g, a),
         ImageCommand::History(a) => history(g, a),
         ImageCommand::Exists(a) => exists(g, a),
+        ImageCommand::Save(a) => super::archive::save(g, a),
+        ImageCommand::Load(a) => super::archive::load(g, a),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
+mod archive;
 mod container;
 mod image;
 mod inspect;
@@ -119,6 +120,10 @@ pub enum Command {
     Login(transfer::LoginArgs),
     /// Log out of a container registry
     Logout(transfer::LogoutArgs),
+    /// Save image(s) to an archive
+    Save(archive::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(archive::LoadArgs),
     /// Display podman-compatible system information
     Info(system::InfoArgs),
     /// Display the coracle version information
@@ -175,6 +180,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Push(a) => transfer::push(g, a),
         Command::Login(a) => transfer::login(g, a),
         Command::Logout(a) => transfer::logout(g, a),
+        Command::Save(a) => archive::save(g, a),
+        Command::Load(a) => archive::load(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
     }

@@ -14,13 +14,13 @@ use super::manifest::{
 use super::progress::Progress;
 use super::reference::{parse_name, ParsedName, Reference};
 use crate::storage::atomic;
-use crate::storage::compression::{compress_writer, Compression};
-use crate::storage::digest::{Digest, HashingWriter};
+use crate::storage::compression::Compression;
+use crate::storage::digest::Digest;
+use crate::storage::image_config::with_diff_ids;
 use crate::storage::images::ImageRecord;
-use crate::storage::layer_tar::{write_layer_tar, LayerTarOptions};
+use crate::storage::layer_tar::{write_layer_blob, LayerTarOptions};
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -214,7 +214,7 @@ fn push_inner(
     // A layer made again from its directory may not be byte for byte the
     // tar it was pulled as; the config must name what was sent.
     let (config_bytes, config_digest) = if diff_ids != image.layers {
-        let bytes = rewrite_diff_ids(&config_bytes, &diff_ids)?;
+        let bytes = with_diff_ids(&config_bytes, &diff_ids)?;
         let digest = Digest::of_bytes(&bytes);
         (bytes, digest)
     } else {
@@ -434,22 +434,12 @@ impl Ctx<'_> {
         c: Compression,
         dest: &Path,
     ) -> Result<(Digest, u64, Digest)> {
-        let file =
-            std::fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
-        let hashed = HashingWriter::new(BufWriter::with_capacity(256 << 10, file));
-        let compressed = compress_writer(hashed, c)?;
-        let tar = HashingWriter::new(compressed);
         let tar_opts = LayerTarOptions {
             xattr_prefix: self.store.xattr_prefix(),
         };
         let dir = self.store.layers.diff_dir(diff_id);
-        let (tar, _) = write_layer_tar(&dir, tar, &tar_opts)
-            .with_context(|| format!("reading layer {}", dir.display()))?;
-        let (compressed, tar_digest, _) = tar.finish();
-        let hashed = compressed.finish().context("compressing layer")?;
-        let (mut buffered, digest, size) = hashed.finish();
-        buffered.flush().context("writing layer blob")?;
-        Ok((digest, size, tar_digest))
+        let blob = write_layer_blob(&dir, &tar_opts, c, dest)?;
+        Ok((blob.digest, blob.size, blob.diff_id))
     }
 
     fn blob_exists(&self, digest: &Digest) -> Result<bool> {
@@ -548,20 +538,6 @@ impl Ctx<'_> {
         };
         run().with_context(|| format!("writing blob {digest}"))
     }
-}
-
-/// The config with `rootfs.diff_ids` replaced, every other field kept.
-fn rewrite_diff_ids(config: &[u8], diff_ids: &[Digest]) -> Result<Vec<u8>> {
-    let mut v: serde_json::Value =
-        serde_json::from_slice(config).context("parsing the image configuration")?;
-    let ids: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
-    match v.get_mut("rootfs").and_then(|r| r.as_object_mut()) {
-        Some(r) => {
-            r.insert("diff_ids".into(), serde_json::json!(ids));
-        }
-        None => bail!("malformed image configuration: no rootfs"),
-    }
-    Ok(serde_json::to_vec(&v)?)
 }
 
 fn to_compression(c: LayerCompression) -> Compression {

@@ -88,3 +88,22 @@ impl ImageConfig {
         Ok(cfg)
     }
 }
+
+/// The config JSON `config` with `rootfs.diff_ids` replaced and every other
+/// field kept: for an image whose layers were written again and came out
+/// different from the tars they were stored from (push, save).
+pub fn with_diff_ids(
+    config: &[u8],
+    diff_ids: &[crate::storage::digest::Digest],
+) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    let mut v: Value = serde_json::from_slice(config).context("parsing the image configuration")?;
+    let ids: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
+    match v.get_mut("rootfs").and_then(|r| r.as_object_mut()) {
+        Some(r) => {
+            r.insert("diff_ids".into(), serde_json::json!(ids));
+        }
+        None => anyhow::bail!("malformed image configuration: no rootfs"),
+    }
+    Ok(serde_json::to_vec(&v)?)
+}

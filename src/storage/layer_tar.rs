@@ -11,6 +11,8 @@
 //! container-side owners the tar must carry, and 0700 directories owned by
 //! subordinate ids are readable.
 
+use super::compression::{compress_writer, Compression};
+use super::digest::{Digest, HashingWriter};
 use super::unpack::XattrPrefix;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
@@ -340,6 +342,45 @@ fn get_xattr(path: &CString, name: &CString) -> Result<Option<Vec<u8>>> {
             }
         }
     }
+}
+
+/// A layer written out as a (possibly compressed) blob file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerBlob {
+    /// Digest and size of the blob as written (compressed or not).
+    pub digest: Digest,
+    pub size: u64,
+    /// Digest and size of the tar inside: the diff id it carries, which
+    /// may differ from the one the layer was stored under when the layer
+    /// came as a tar this writer would not make byte for byte.
+    pub diff_id: Digest,
+    pub tar_size: u64,
+}
+
+/// Write the layer directory `dir` as a blob compressed with `c` into the
+/// new file `dest`. Used by push and save.
+pub fn write_layer_blob(
+    dir: &Path,
+    opts: &LayerTarOptions,
+    c: Compression,
+    dest: &Path,
+) -> Result<LayerBlob> {
+    let file = fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let hashed = HashingWriter::new(io::BufWriter::with_capacity(256 << 10, file));
+    let compressed = compress_writer(hashed, c)?;
+    let tar = HashingWriter::new(compressed);
+    let (tar, _) = write_layer_tar(dir, tar, opts)
+        .with_context(|| format!("reading layer {}", dir.display()))?;
+    let (compressed, diff_id, tar_size) = tar.finish();
+    let hashed = compressed.finish().context("compressing layer")?;
+    let (mut buffered, digest, size) = hashed.finish();
+    buffered.flush().context("writing layer blob")?;
+    Ok(LayerBlob {
+        digest,
+        size,
+        diff_id,
+        tar_size,
+    })
 }
 
 /// Convenience for tests and small layers: the whole tar in memory.
