@@ -37,6 +37,8 @@ pub enum ImageCommand {
     History(HistoryArgs),
     /// Check if an image exists in local storage
     Exists(ExistsArgs),
+    /// Import a tarball to create a filesystem image
+    Import(super::commit::ImportArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -50,6 +52,7 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Prune(a) => prune(g, a),
         ImageCommand::History(a) => history(g, a),
         ImageCommand::Exists(a) => exists(g, a),
+        ImageCommand::Import(a) => super::commit::import(g, a),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
+mod commit;
 mod container;
 mod image;
 mod inspect;
@@ -119,6 +120,16 @@ pub enum Command {
     Login(transfer::LoginArgs),
     /// Log out of a container registry
     Logout(transfer::LogoutArgs),
+    /// Create new image based on the changed container
+    Commit(commit::CommitArgs),
+    /// Inspect changes to the container's file systems
+    Diff(commit::DiffArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(commit::CpArgs),
+    /// Export a container's filesystem contents as a tar archive
+    Export(commit::ExportArgs),
+    /// Import a tarball to create a filesystem image
+    Import(commit::ImportArgs),
     /// Display podman-compatible system information
     Info(system::InfoArgs),
     /// Display the coracle version information
@@ -175,6 +186,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Push(a) => transfer::push(g, a),
         Command::Login(a) => transfer::login(g, a),
         Command::Logout(a) => transfer::logout(g, a),
+        Command::Commit(a) => commit::commit(g, a),
+        Command::Diff(a) => commit::diff(g, a),
+        Command::Cp(a) => commit::cp(g, a),
+        Command::Export(a) => commit::export(g, a),
+        Command::Import(a) => commit::import(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
     }

@@ -503,3 +503,155 @@ pub fn layer_from_tar(store: &Store, input: impl Read) -> Result<LayerRecord> {
 
 #[cfg(test)]
 mod tests;
+
+/// A path's change in a container (or layer) against the layers below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChangeKind {
+    Changed,
+    Added,
+    Deleted,
+}
+
+/// The changes `upper` (overlay form) makes over `lowers` (top first), as
+/// podman's `diff` lists them: sorted by path; a path present below is C, a
+/// new one A, a whiteout (or a lower entry hidden by an opaque dir) D.
+/// Rootless: inside the user namespace.
+pub fn changes(
+    upper: &Path,
+    lowers: &[std::path::PathBuf],
+    prefix: super::unpack::XattrPrefix,
+) -> Result<Vec<(String, ChangeKind)>> {
+    let mut out = Vec::new();
+    walk_changes(upper, Path::new("/"), lowers, prefix, &mut out)?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk_changes(
+    dir: &Path,
+    rel: &Path,
+    lowers: &[std::path::PathBuf],
+    prefix: super::unpack::XattrPrefix,
+    out: &mut Vec<(String, ChangeKind)>,
+) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for e in entries {
+        let e = e?;
+        let path = e.path();
+        let r = rel.join(e.file_name());
+        let st = std::fs::symlink_metadata(&path)?;
+        let key = r.to_string_lossy().into_owned();
+        let whiteout = (st.file_type().is_char_device() && st.rdev() == 0)
+            || (st.is_file()
+                && st.len() == 0
+                && xattr(&path, &format!("{}whiteout", prefix.as_str())).is_some());
+        if whiteout {
+            out.push((key, ChangeKind::Deleted));
+            continue;
+        }
+        let below = in_lowers(lowers, &r, prefix);
+        out.push((
+            key,
+            if below {
+                ChangeKind::Changed
+            } else {
+                ChangeKind::Added
+            },
+        ));
+        if st.is_dir() {
+            if below && xattr(&path, &format!("{}opaque", prefix.as_str())).as_deref() == Some(b"y")
+            {
+                // Everything below that upper does not have again is gone.
+                for name in lower_names(lowers, &r, prefix) {
+                    if std::fs::symlink_metadata(path.join(&name)).is_err() {
+                        out.push((
+                            r.join(&name).to_string_lossy().into_owned(),
+                            ChangeKind::Deleted,
+                        ));
+                    }
+                }
+            }
+            walk_changes(&path, &r, lowers, prefix, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Does `rel` (absolute in the container) exist in the merged `lowers`?
+fn in_lowers(
+    lowers: &[std::path::PathBuf],
+    rel: &Path,
+    prefix: super::unpack::XattrPrefix,
+) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    for layer in lowers {
+        // A whiteout or opaque dir on the way hides the layers below.
+        let mut p = layer.clone();
+        let comps: Vec<_> = rel.components().collect();
+        for (i, c) in comps.iter().enumerate() {
+            p.push(c);
+            match std::fs::symlink_metadata(&p) {
+                Ok(st) => {
+                    let wh = (st.file_type().is_char_device() && st.rdev() == 0)
+                        || (st.is_file()
+                            && st.len() == 0
+                            && xattr(&p, &format!("{}whiteout", prefix.as_str())).is_some());
+                    if wh {
+                        return false;
+                    }
+                    if i + 1 == comps.len() {
+                        return true;
+                    }
+                    if !st.is_dir() {
+                        return false;
+                    }
+                    if xattr(&p, &format!("{}opaque", prefix.as_str())).as_deref() == Some(b"y") {
+                        // Found the parent opaque here: the rest must be in this layer.
+                        let rest: std::path::PathBuf = comps[i + 1..].iter().collect();
+                        return std::fs::symlink_metadata(p.join(rest)).is_ok();
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    false
+}
+
+fn lower_names(
+    lowers: &[std::path::PathBuf],
+    rel: &Path,
+    prefix: super::unpack::XattrPrefix,
+) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::new();
+    let r = rel.strip_prefix("/").unwrap_or(rel);
+    for layer in lowers {
+        if let Ok(entries) = std::fs::read_dir(layer.join(r)) {
+            for e in entries.flatten() {
+                let n = e.file_name();
+                if !out.contains(&n) && in_lowers(lowers, &rel.join(&n), prefix) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let n = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0u8; 64];
+    // SAFETY: lgetxattr writes at most buf.len() bytes.
+    let len =
+        unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if len < 0 {
+        return None;
+    }
+    buf.truncate(len as usize);
+    Some(buf)
+}
