@@ -46,6 +46,14 @@ pub enum ContainerCommand {
     Prune(PruneArgs),
     /// Check if a container exists in local storage
     Exists(ExistsArgs),
+    /// Create new image based on the changed container
+    Commit(super::commit::CommitArgs),
+    /// Inspect changes to the container's file systems
+    Diff(super::commit::DiffArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(super::commit::CpArgs),
+    /// Export a container's filesystem contents as a tar archive
+    Export(super::commit::ExportArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
@@ -65,6 +73,10 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Inspect(a) => super::inspect::container_inspect(g, a),
         ContainerCommand::Prune(a) => prune(g, a),
         ContainerCommand::Exists(a) => exists(g, a),
+        ContainerCommand::Commit(a) => super::commit::commit(g, a),
+        ContainerCommand::Diff(a) => super::commit::diff(g, a),
+        ContainerCommand::Cp(a) => super::commit::cp(g, a),
+        ContainerCommand::Export(a) => super::commit::export(g, a),
     }
 }
 

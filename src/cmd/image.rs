@@ -41,6 +41,8 @@ pub enum ImageCommand {
     Save(super::archive::SaveArgs),
     /// Load image(s) from a tar archive
     Load(super::archive::LoadArgs),
+    /// Import a tarball to create a filesystem image
+    Import(super::commit::ImportArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -56,6 +58,7 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Exists(a) => exists(g, a),
         ImageCommand::Save(a) => super::archive::save(g, a),
         ImageCommand::Load(a) => super::archive::load(g, a),
+        ImageCommand::Import(a) => super::commit::import(g, a),
     }
 }
 
@@ -676,7 +679,7 @@ pub struct TagArgs {
 }
 
 /// A name for a local image: short names go to `localhost/`, as podman.
-fn local_name(input: &str) -> Result<String> {
+pub fn local_name(input: &str) -> Result<String> {
     use crate::registry::reference::{parse_name, ParsedName};
     Ok(match parse_name(input)? {
         ParsedName::Qualified(r) => {

@@ -1,6 +1,7 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
 mod archive;
+mod commit;
 mod container;
 mod image;
 mod inspect;
@@ -124,6 +125,16 @@ pub enum Command {
     Save(archive::SaveArgs),
     /// Load image(s) from a tar archive
     Load(archive::LoadArgs),
+    /// Create new image based on the changed container
+    Commit(commit::CommitArgs),
+    /// Inspect changes to the container's file systems
+    Diff(commit::DiffArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(commit::CpArgs),
+    /// Export a container's filesystem contents as a tar archive
+    Export(commit::ExportArgs),
+    /// Import a tarball to create a filesystem image
+    Import(commit::ImportArgs),
     /// Display podman-compatible system information
     Info(system::InfoArgs),
     /// Display the coracle version information
@@ -182,6 +193,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Logout(a) => transfer::logout(g, a),
         Command::Save(a) => archive::save(g, a),
         Command::Load(a) => archive::load(g, a),
+        Command::Commit(a) => commit::commit(g, a),
+        Command::Diff(a) => commit::diff(g, a),
+        Command::Cp(a) => commit::cp(g, a),
+        Command::Export(a) => commit::export(g, a),
+        Command::Import(a) => commit::import(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
     }

@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod caps;
 pub mod container;
+pub mod cp;
 pub mod exec;
 pub mod init;
 pub mod logfile;

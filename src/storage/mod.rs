@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod atomic;
 pub mod blobs;
+pub mod commit;
 pub mod compression;
 pub mod containers;
 pub mod digest;
