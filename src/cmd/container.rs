@@ -611,3 +611,65 @@ pub fn exists(g: &GlobalOpts, a: ExistsArgs) -> Result<()> {
         None => Err(SilentExit(1).into()),
     }
 }
+
+#[derive(clap::Args, Debug)]
+pub struct PortArgs {
+    /// Display port information for all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// The container
+    pub container: Option<String>,
+    /// Only this private port (PORT[/PROTO])
+    pub port: Option<String>,
+}
+
+/// `port`: the published ports of a container, podman's `80/tcp -> 0.0.0.0:8080`.
+pub fn port(g: &GlobalOpts, a: PortArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let ids: Vec<String> = if a.all {
+        store.containers.ids()?
+    } else {
+        let name = a
+            .container
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("you must supply a running container name or ID"))?;
+        vec![super::lookup::container_id(&store, name)?]
+    };
+    let want = a.port.as_deref().map(|p| {
+        let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+        (port.to_string(), proto.to_string())
+    });
+    let mut out = String::new();
+    for id in ids {
+        let Ok(cfg) = store.containers.load_config(&id) else {
+            continue;
+        };
+        for p in &cfg.ports {
+            let host_ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
+            match &want {
+                Some((port, proto)) => {
+                    if p.container_port.to_string() == *port && p.protocol == *proto {
+                        out.push_str(&format!("{host_ip}:{}\n", p.host_port));
+                    }
+                }
+                None => {
+                    if a.all {
+                        out.push_str(&format!("{}\t", &cfg.id[..12]));
+                    }
+                    out.push_str(&format!(
+                        "{}/{} -> {host_ip}:{}\n",
+                        p.container_port, p.protocol, p.host_port
+                    ));
+                }
+            }
+        }
+    }
+    super::output::print(&out)
+}

@@ -236,7 +236,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": false,
         "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {}, "SandboxKey": "",
+        "Ports": ports_json(&cfg.ports), "SandboxKey": "",
     });
     let config = json!({
         "Hostname": cfg.hostname,
@@ -325,4 +325,20 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Config": config,
         "HostConfig": host_config,
     }))
+}
+
+/// podman's NetworkSettings.Ports: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`.
+pub fn ports_json(ports: &[crate::storage::containers::PortMapping]) -> Value {
+    let mut map = serde_json::Map::new();
+    for p in ports {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        let entry = json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()});
+        match map.get_mut(&key).and_then(|v| v.as_array_mut()) {
+            Some(list) => list.push(entry),
+            None => {
+                map.insert(key, json!([entry]));
+            }
+        }
+    }
+    Value::Object(map)
 }

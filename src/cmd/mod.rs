@@ -115,6 +115,8 @@ pub enum Command {
     Rename(container::RenameArgs),
     /// Fetch the logs of one or more containers
     Logs(logs::LogsArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container::PortArgs),
     /// Push an image to a registry
     Push(transfer::PushArgs),
     /// Log in to a container registry
@@ -188,6 +190,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rm(a) => container::rm(g, a),
         Command::Rename(a) => container::rename(g, a),
         Command::Logs(a) => logs::logs(g, a),
+        Command::Port(a) => container::port(g, a),
         Command::Push(a) => transfer::push(g, a),
         Command::Login(a) => transfer::login(g, a),
         Command::Logout(a) => transfer::logout(g, a),

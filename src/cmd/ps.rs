@@ -135,7 +135,11 @@ fn json_row(l: &Listed, now: SystemTime, size: bool) -> Value {
         "Pid": if running { l.state.pid } else { 0 },
         "Pod": "",
         "PodName": "",
-        "Ports": Value::Null,
+        "Ports": if l.cfg.ports.is_empty() { Value::Null } else {
+            Value::Array(l.cfg.ports.iter().map(|p| json!({
+                "host_ip": p.host_ip, "container_port": p.container_port,
+                "host_port": p.host_port, "range": 1, "protocol": p.protocol})).collect())
+        },
         "Size": if size { json!({"rootFsSize": 0, "rwSize": 0}) } else { Value::Null },
         "StartedAt": unix(time_of(l.state.started_at.as_deref())),
         "State": l.state.status.as_str(),
@@ -169,7 +173,7 @@ fn table_row(l: &Listed, now: SystemTime, no_trunc: bool) -> Value {
         "RunningFor": running_for,
         "Status": status,
         "State": status,
-        "Ports": "",
+        "Ports": ports_text(l),
         "Names": l.cfg.name,
         "Labels": l.cfg.labels,
         "Mounts": mount_destinations(l),
@@ -237,7 +241,7 @@ fn default_table(
             command,
             created,
             status_text(l, now),
-            String::new(),
+            ports_text(l),
             l.cfg.name.clone(),
         ];
         if size {
@@ -246,6 +250,16 @@ fn default_table(
         rows.push(row);
     }
     table::tabwrite(&rows)
+}
+
+/// The PORTS column: `0.0.0.0:8080->80/tcp, ...`.
+fn ports_text(l: &Listed) -> String {
+    l.cfg
+        .ports
+        .iter()
+        .map(|p| p.display())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn headers() -> table::HeaderMap {

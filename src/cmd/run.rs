@@ -89,9 +89,27 @@ pub struct CreateFlags {
     /// Ulimit options
     #[arg(long = "ulimit", value_name = "ULIMIT")]
     pub ulimit: Vec<String>,
-    /// Connect a container to a network (none, host, private)
-    #[arg(long, alias = "net", default_value = "private")]
+    /// Connect a container to a network: pasta[:OPTIONS], slirp4netns, none, host, container:NAME, ns:PATH
+    #[arg(long, alias = "net", default_value = "")]
     pub network: String,
+    /// Publish a container's port, or a range of ports, to the host
+    #[arg(short, long = "publish", value_name = "PORT")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports on the host interfaces
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Set custom DNS options
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
     /// User namespace to use (keep-id, host, auto)
     #[arg(long, default_value = "")]
     pub userns: String,
@@ -391,12 +409,32 @@ pub fn container_config(
         crate::runtime::spec::parse_ulimit(u)?;
     }
     crate::runtime::caps::effective_set(f.privileged, &f.cap_add, &f.cap_drop)?;
-    let network = match f.network.as_str() {
-        "private" | "bridge" | "pasta" | "slirp4netns" | "" => "private".to_string(),
-        "none" => "none".to_string(),
-        "host" => "host".to_string(),
-        other => bail!("unsupported network mode {other:?}: use none, host or the default"),
-    };
+    let network = parse_network(&f.network)?;
+    let mut ports = Vec::new();
+    for p in &f.publish {
+        ports.extend(crate::runtime::network::parse_publish(p)?);
+    }
+    if f.publish_all {
+        for exposed in ic
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let (port, proto) = exposed.split_once('/').unwrap_or((exposed.as_str(), "tcp"));
+            if !ports
+                .iter()
+                .any(|m| m.container_port.to_string() == port && m.protocol == proto)
+            {
+                ports.extend(crate::runtime::network::parse_publish(&format!(
+                    "{port}/{proto}"
+                ))?);
+            }
+        }
+    }
+    if !ports.is_empty() && !network.starts_with("pasta") && !network.starts_with("slirp4netns") {
+        bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
+    }
     match f.userns.as_str() {
         "" | "host" | "private" => {}
         "keep-id" if crate::runtime::userns::is_rootless() => {}
@@ -458,11 +496,30 @@ pub fn container_config(
         tmpfs,
         ulimits: f.ulimit.clone(),
         network,
+        ports,
+        dns: f.dns.clone(),
+        dns_search: f.dns_search.clone(),
+        dns_options: f.dns_option.clone(),
+        add_hosts: f.add_host.clone(),
         userns: f.userns.clone(),
         cidfile: f.cidfile.clone(),
         image_id: img.id.clone(),
         create_command: std::env::args().collect(),
         ..Default::default()
+    })
+}
+
+/// `--network`: the default picks pasta (or slirp4netns); modes are kept
+/// with their options (`pasta:-a,10.0.2.5`); `container:` names resolve later.
+fn parse_network(n: &str) -> Result<String> {
+    let (mode, opts) = n.split_once(':').unwrap_or((n, ""));
+    Ok(match mode {
+        "" | "bridge" | "default" => crate::runtime::network::default_mode().to_string(),
+        "private" => "private".to_string(),
+        "none" | "host" if opts.is_empty() => mode.to_string(),
+        "pasta" | "slirp4netns" => n.to_string(),
+        "container" | "ns" if !opts.is_empty() => n.to_string(),
+        _ => bail!("invalid network mode {n:?}: use pasta, slirp4netns, none, host, container:NAME or ns:PATH"),
     })
 }
 
@@ -490,6 +547,12 @@ fn create_container(
     command: &[String],
 ) -> Result<(Store, ContainerConfig)> {
     let store = g.open_store()?;
+    // Another container's network is named by its id from here on.
+    let mut f = f.clone();
+    if let Some(other) = f.network.strip_prefix("container:") {
+        f.network = format!("container:{}", super::lookup::container_id(&store, other)?);
+    }
+    let f = &f;
     let img = ensure_image(&store, image, f)?;
     crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
@@ -513,17 +576,34 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let (store, cfg) = create_container(g, &a.flags, &a.image, &a.command)?;
     if a.detach {
-        container::start(&store, &cfg.id, false)?;
+        if let Err(e) = container::start(&store, &cfg.id, false) {
+            discard_if_network_failed(&store, &cfg.id, &e);
+            return Err(e);
+        }
         return println(&cfg.id);
     }
     run_attached(&store, &cfg.id, cfg.tty, a.sig_proxy)
+}
+
+/// A start that failed to set up the network (a host port in use) leaves
+/// no half-made container behind.
+fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
+    if format!("{e:#}").contains(crate::runtime::network::SETUP_FAILED) {
+        let _ = container::remove_files(store, id);
+    }
 }
 
 /// Start attached and exit with the program's code.
 pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Result<()> {
     let signals = attach::block_proxied_signals();
     let _raw = tty.then(attach::RawTerminal::enable);
-    let started = container::start(store, id, true)?;
+    let started = match container::start(store, id, true) {
+        Ok(s) => s,
+        Err(e) => {
+            discard_if_network_failed(store, id, &e);
+            return Err(e);
+        }
+    };
     let code = attach::wait_foreground(started, sig_proxy && !tty, signals)?;
     drop(_raw);
     if code != 0 {

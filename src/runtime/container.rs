@@ -50,30 +50,16 @@ pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser
 
 fn write_generated_files(store: &Store, cfg: &ContainerConfig, image: &ImageRecord) -> Result<()> {
     let ud = store.containers.dir(&cfg.id).join("userdata");
-    let mut hosts = String::from(
-        "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n",
-    );
-    if cfg.network != "host" {
-        hosts.push_str(&format!("127.0.1.1\t{} {}\n", cfg.hostname, cfg.name));
-    } else if let Ok(h) = fs::read_to_string("/etc/hosts") {
-        hosts = h;
-    }
-    fs::write(ud.join("hosts"), hosts)?;
+    let net = cfg.network.as_str();
+    fs::write(
+        ud.join("hosts"),
+        super::network::hosts_file(net, &cfg.hostname, &cfg.name, &cfg.add_hosts)?,
+    )?;
     fs::write(ud.join("hostname"), format!("{}\n", cfg.hostname))?;
-    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv: String = if cfg.network == "host" {
-        host_resolv
-    } else {
-        // A loopback resolver on the host is unreachable from our namespace.
-        host_resolv
-            .lines()
-            .filter(|l| {
-                !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")))
-            })
-            .map(|l| format!("{l}\n"))
-            .collect()
-    };
-    fs::write(ud.join("resolv.conf"), resolv)?;
+    fs::write(
+        ud.join("resolv.conf"),
+        super::network::resolv_conf(net, &cfg.dns, &cfg.dns_search, &cfg.dns_options)?,
+    )?;
     let env = format!(
         "engine=\"coracle-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless={}\n",
         env!("CARGO_PKG_VERSION"),

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod init;
 pub mod logfile;
 pub mod monitor;
+pub mod network;
 pub mod process;
 pub mod relay;
 pub mod rootfs;

@@ -109,6 +109,7 @@ fn child_main(
     err_w: i32,
     stdio: Stdio,
     init: bool,
+    join_net: i32,
 ) -> ! {
     // Wait until the monitor has written our id maps.
     let _ = sys::read_to_end(go_r);
@@ -137,6 +138,13 @@ fn child_main(
         if flags & libc::CLONE_NEWNET != 0 {
             loopback_up()?;
         }
+        if join_net >= 0 {
+            // SAFETY: setns on an fd the monitor opened for us.
+            if unsafe { libc::setns(join_net, libc::CLONE_NEWNET) } != 0 {
+                bail!("joining the network namespace: {}", sys::errno());
+            }
+            sys::close(join_net);
+        }
         rootfs::setup(spec, plan, rootless)?;
         process::start_program(spec, stdio, init.then_some(err_w))
     })();
@@ -146,15 +154,76 @@ fn child_main(
     }
 }
 
+/// A network namespace to enter instead of making one (`--network
+/// container:X`, `ns:PATH`), with the user namespace that owns it.
+struct JoinTarget {
+    what: String,
+    net: std::fs::File,
+    userns: Option<std::fs::File>,
+}
+
+fn join_target(store: &Store, cfg: &ContainerConfig) -> Result<Option<JoinTarget>> {
+    if let Some(path) = cfg.network.strip_prefix("ns:") {
+        let net = std::fs::File::open(path)
+            .with_context(|| format!("opening network namespace {path}"))?;
+        return Ok(Some(JoinTarget {
+            what: path.to_string(),
+            net,
+            userns: None,
+        }));
+    }
+    let Some(other) = cfg.network.strip_prefix("container:") else {
+        return Ok(None);
+    };
+    let state = super::container::current_state(store, other)?;
+    if !super::container::is_running(&state) {
+        bail!("the container {other} whose network namespace this one joins is not running");
+    }
+    let open = |ns: &str| {
+        std::fs::File::open(format!("/proc/{}/ns/{ns}", state.pid))
+            .with_context(|| format!("opening the {ns} namespace of container {other}"))
+    };
+    let net = open("net")?;
+    let userns = if store.rootless {
+        Some(open("user")?)
+    } else {
+        None
+    };
+    Ok(Some(JoinTarget {
+        what: format!("container {other}"),
+        net,
+        userns,
+    }))
+}
+
 /// Create the container process. Returns its pid and the monitor's ends.
 fn spawn_container(
     store: &Store,
     cfg: &ContainerConfig,
     spec: &Spec,
     attach_stdin: bool,
-) -> Result<(i32, Wiring)> {
+) -> Result<(i32, Wiring, Option<super::network::Helper>)> {
     let plan = rootfs_plan(store, cfg);
-    let flags = clone_flags(spec);
+    let mut flags = clone_flags(spec);
+    let join = join_target(store, cfg)?;
+    let join_net = match &join {
+        Some(j) => {
+            flags &= !libc::CLONE_NEWNET;
+            if let Some(userns) = &j.userns {
+                // Another container's network belongs to its user namespace:
+                // ours must be the same one to enter it.
+                use std::os::fd::AsRawFd;
+                // SAFETY: setns on an fd we opened; the monitor is single-threaded.
+                if unsafe { libc::setns(userns.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+                    bail!("joining the user namespace of {}: {}", j.what, sys::errno());
+                }
+                flags &= !libc::CLONE_NEWUSER;
+            }
+            use std::os::fd::AsRawFd;
+            j.net.as_raw_fd()
+        }
+        None => -1,
+    };
     let (go_r, go_w) = sys::pipe()?;
     let (err_r, err_w) = sys::pipe()?;
     let mut sock = [-1i32; 2];
@@ -210,7 +279,7 @@ fn spawn_container(
             }
             Stdio::Inherited
         };
-        sys::close_fds_except(&[go_r, err_w, sock[1]]);
+        sys::close_fds_except(&[go_r, err_w, sock[1], join_net]);
         child_main(
             spec,
             &plan,
@@ -220,6 +289,7 @@ fn spawn_container(
             err_w,
             stdio,
             cfg.init,
+            join_net,
         );
     }
     sys::close(go_r);
@@ -243,6 +313,18 @@ fn spawn_container(
         release(super::userns::write_id_maps(pid, &maps))?;
     }
     crate::debug!("id maps written");
+    // The network helper configures the namespace before the program runs.
+    let helper = match start_network_helper(store, cfg, pid) {
+        Ok(h) => h,
+        Err(e) => {
+            // SAFETY: the child is ours.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            return Err(e);
+        }
+    };
     sys::close(go_w);
     let wiring = if cfg.tty {
         let master = process::recv_fd(sock[0]);
@@ -274,7 +356,7 @@ fn spawn_container(
         return Err(f.into());
     }
     sys::close(err_r);
-    Ok((pid, wiring))
+    Ok((pid, wiring, helper))
 }
 
 /// The monitor lives as long as its container: give back what the CLI it
@@ -320,6 +402,28 @@ fn shed_memory() {
     drop_current(current.take());
     // SAFETY: returns free heap pages to the kernel.
     unsafe { libc::malloc_trim(0) };
+}
+
+fn start_network_helper(
+    store: &Store,
+    cfg: &ContainerConfig,
+    pid: i32,
+) -> Result<Option<super::network::Helper>> {
+    let run_dir = store.containers.run_dir(&cfg.id);
+    let (mode, opts) = cfg
+        .network
+        .split_once(':')
+        .unwrap_or((cfg.network.as_str(), ""));
+    let extra: Vec<String> = opts
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    match mode {
+        "pasta" => super::network::start_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some),
+        "slirp4netns" => super::network::start_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// Tell the waiting CLI how the start went: "ok <pid>" or "err <code> <msg>".
@@ -379,7 +483,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     crate::debug!("monitor loaded the spec");
     let attach_stdin = attach && cfg.stdin;
     let started = spawn_container(store, &cfg, &spec, attach_stdin);
-    let (pid, wiring) = match started {
+    let (pid, wiring, helper) = match started {
         Ok(v) => v,
         Err(e) => {
             let mut state = store.containers.load_state(id).unwrap_or_default();
@@ -421,6 +525,9 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
     let mut log = super::logfile::LogWriter::open(&log_path)?;
     let status = super::relay::relay(pid, wiring, &mut log, attach, sfd)?;
+    if let Some(h) = &helper {
+        h.stop();
+    }
 
     crate::debug!("container program exited with {status}");
     if cfg.auto_remove {

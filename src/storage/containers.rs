@@ -75,9 +75,47 @@ pub struct ContainerConfig {
     pub cidfile: Option<String>,
     #[serde(default)]
     pub log_path: String,
+    /// Published ports (`-p`), random host ports already chosen.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    #[serde(default)]
+    pub add_hosts: Vec<String>,
     /// The command line that created it (podman's Config.CreateCommand).
     #[serde(default)]
     pub create_command: Vec<String>,
+}
+
+/// One `-p` mapping, with any random host port already chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// Empty: every host address (podman shows 0.0.0.0).
+    #[serde(default)]
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+    /// tcp or udp
+    pub protocol: String,
+}
+
+impl PortMapping {
+    /// podman's `0.0.0.0:8080->80/tcp`.
+    pub fn display(&self) -> String {
+        let ip = if self.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &self.host_ip
+        };
+        format!(
+            "{ip}:{}->{}/{}",
+            self.host_port, self.container_port, self.protocol
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,481 @@
+//! Container networking without a daemon: published ports, the helper that
+//! gives a rootless network namespace its connectivity (pasta, from the
+//! passt package; slirp4netns otherwise), and the name-resolution files.
+//! The monitor starts the helper for its container and the helper ends
+//! with the container's network namespace.
+
+use anyhow::{bail, Context, Result};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub use crate::storage::containers::PortMapping;
+
+fn parse_port_range(s: &str) -> Result<(u16, u16)> {
+    let parse = |p: &str| -> Result<u16> {
+        let n: u16 = p.parse().with_context(|| format!("invalid port {p:?}"))?;
+        if n == 0 {
+            bail!("invalid port 0");
+        }
+        Ok(n)
+    };
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (parse(a)?, parse(b)?);
+            if b < a {
+                bail!("invalid port range {s:?}");
+            }
+            Ok((a, b))
+        }
+        None => {
+            let p = parse(s)?;
+            Ok((p, p))
+        }
+    }
+}
+
+/// A host port nobody uses right now, for `-p 80` and `-P`.
+pub fn free_port(protocol: &str, ip: &str) -> Result<u16> {
+    let addr = if ip.is_empty() { "0.0.0.0" } else { ip };
+    let port = if protocol == "udp" {
+        UdpSocket::bind((addr, 0))?.local_addr()?.port()
+    } else {
+        TcpListener::bind((addr, 0))?.local_addr()?.port()
+    };
+    Ok(port)
+}
+
+/// Parse `-p [ip:][hostPort:]containerPort[/tcp|udp]` (ranges allowed).
+pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>> {
+    let (addr_part, protocol) = match spec.rsplit_once('/') {
+        Some((a, p)) => (a, p.to_ascii_lowercase()),
+        None => (spec, "tcp".to_string()),
+    };
+    if protocol != "tcp" && protocol != "udp" {
+        bail!("invalid protocol {protocol:?} in {spec:?}: use tcp or udp");
+    }
+    // An IPv6 host address comes in brackets: [::1]:8080:80.
+    let (host_ip, rest) = if let Some(r) = addr_part.strip_prefix('[') {
+        let (ip, rest) = r
+            .split_once(']')
+            .with_context(|| format!("invalid address in {spec:?}"))?;
+        (ip.to_string(), rest.trim_start_matches(':').to_string())
+    } else {
+        let parts: Vec<&str> = addr_part.split(':').collect();
+        match parts.len() {
+            1 | 2 => (String::new(), addr_part.to_string()),
+            3 => (parts[0].to_string(), format!("{}:{}", parts[1], parts[2])),
+            _ => bail!("invalid port specification {spec:?}"),
+        }
+    };
+    if !host_ip.is_empty() && host_ip.parse::<std::net::IpAddr>().is_err() {
+        bail!("invalid IP address {host_ip:?} in {spec:?}");
+    }
+    let (host, ctr) = match rest.split_once(':') {
+        Some((h, c)) => (h, c),
+        None => ("", rest.as_str()),
+    };
+    let (c0, c1) =
+        parse_port_range(ctr).with_context(|| format!("in port specification {spec:?}"))?;
+    let mut out = Vec::new();
+    if host.is_empty() {
+        for c in c0..=c1 {
+            out.push(PortMapping {
+                host_port: free_port(&protocol, &host_ip)?,
+                host_ip: host_ip.clone(),
+                container_port: c,
+                protocol: protocol.clone(),
+            });
+        }
+        return Ok(out);
+    }
+    let (h0, h1) =
+        parse_port_range(host).with_context(|| format!("in port specification {spec:?}"))?;
+    if h1 - h0 != c1 - c0 {
+        bail!("invalid port specification {spec:?}: host and container port ranges differ in size");
+    }
+    for i in 0..=(c1 - c0) {
+        out.push(PortMapping {
+            host_ip: host_ip.clone(),
+            host_port: h0 + i,
+            container_port: c0 + i,
+            protocol: protocol.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// The host's default IPv4 gateway: with pasta, the container reaches the
+/// host's own loopback services through it (host.containers.internal).
+pub fn default_gateway() -> Option<Ipv4Addr> {
+    let routes = std::fs::read_to_string("/proc/net/route").ok()?;
+    for line in routes.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() > 2 && f[1] == "00000000" {
+            let g = u32::from_str_radix(f[2], 16).ok()?;
+            return Some(Ipv4Addr::from(g.swap_bytes()));
+        }
+    }
+    None
+}
+
+/// The host's address on its default route (pasta gives the container the same).
+pub fn default_address() -> Option<Ipv4Addr> {
+    let sock = UdpSocket::bind("0.0.0.0:0").ok()?;
+    // No packet is sent: connecting a UDP socket only picks a route.
+    sock.connect("198.51.100.1:9").ok()?;
+    match sock.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(a) if !a.is_unspecified() => Some(a),
+        _ => None,
+    }
+}
+
+/// Start errors from the network helpers begin with this.
+pub const SETUP_FAILED: &str = "setting up the network";
+
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into());
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The network mode a container gets when the user named none. pasta drops
+/// root privileges before it opens the namespace, so root containers use
+/// slirp4netns.
+pub fn default_mode() -> &'static str {
+    if super::userns::is_rootless() && find_program("pasta").is_some() {
+        "pasta"
+    } else if find_program("slirp4netns").is_some() {
+        "slirp4netns"
+    } else {
+        "private"
+    }
+}
+
+fn tun_usable() -> Result<()> {
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun") {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => bail!(
+            "/dev/net/tun is not usable by this user (mode {:o}): rootless networking needs it; as root run `chmod 0666 /dev/net/tun` (the mode standard distributions use), or use --network none",
+            std::fs::metadata("/dev/net/tun").map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).unwrap_or(0)
+        ),
+        Err(e) => Err(e).context("opening /dev/net/tun"),
+    }
+}
+
+/// A running network helper; ends with the namespace, or when killed.
+pub struct Helper {
+    pub pid: i32,
+}
+
+/// Start pasta for the network namespace of `pid` (and its user namespace),
+/// forwarding `ports`. Returns once the namespace is configured.
+pub fn start_pasta(
+    pid: i32,
+    ports: &[PortMapping],
+    extra: &[String],
+    run_dir: &Path,
+) -> Result<Helper> {
+    tun_usable()?;
+    let pasta = find_program("pasta").context("pasta not found: install the passt package")?;
+    let pidfile = run_dir.join("pasta.pid");
+    let mut cmd = Command::new(pasta);
+    cmd.arg("--config-net")
+        .arg("--quiet")
+        .arg("--pid")
+        .arg(&pidfile);
+    let spec = |proto: &str| -> String {
+        ports
+            .iter()
+            .filter(|p| p.protocol == proto)
+            .map(|p| {
+                if p.host_ip.is_empty() {
+                    format!("{}:{}", p.host_port, p.container_port)
+                } else {
+                    format!("{}/{}:{}", p.host_ip, p.host_port, p.container_port)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (tcp, udp) = (spec("tcp"), spec("udp"));
+    cmd.arg("-t")
+        .arg(if tcp.is_empty() { "none".into() } else { tcp });
+    cmd.arg("-u")
+        .arg(if udp.is_empty() { "none".into() } else { udp });
+    // Only what the user asked for goes out; nothing from the container in.
+    cmd.arg("-T").arg("none").arg("-U").arg("none");
+    cmd.args(extra);
+    // Joins the container's user namespace too, where it may configure
+    // the network.
+    cmd.arg(pid.to_string());
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("running pasta")?;
+    if !out.status.success() {
+        let msg: String = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| !l.contains("syslog") && !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if msg.contains("Failed to bind") {
+            let ports: Vec<String> = ports
+                .iter()
+                .map(|p| format!("{}/{}", p.host_port, p.protocol))
+                .collect();
+            bail!(
+                "{SETUP_FAILED}: cannot publish ports {}: a host port is already in use ({msg})",
+                ports.join(", ")
+            );
+        }
+        bail!("{SETUP_FAILED}: pasta failed: {msg}");
+    }
+    let helper_pid = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    Ok(Helper { pid: helper_pid })
+}
+
+/// slirp4netns: outbound connectivity, the host's loopback at 10.0.2.2,
+/// and published ports through its API socket.
+pub fn start_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<Helper> {
+    tun_usable()?;
+    let slirp = find_program("slirp4netns")
+        .context("slirp4netns not found: install it, or use pasta (passt)")?;
+    std::fs::create_dir_all(run_dir)?;
+    let api = run_dir.join("slirp4netns.sock");
+    let _ = std::fs::remove_file(&api);
+    let (r, w) = super::sys::pipe()?;
+    super::sys::set_cloexec(w, false);
+    let mut cmd = Command::new(slirp);
+    cmd.args(["--configure", "--mtu=65520", "--ready-fd"])
+        .arg(w.to_string());
+    if !ports.is_empty() {
+        cmd.arg("--api-socket").arg(&api);
+    }
+    let child = cmd
+        .arg(pid.to_string())
+        .arg("tap0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("running slirp4netns")?;
+    super::sys::close(w);
+    let ready = super::sys::read_to_end(r).unwrap_or_default();
+    super::sys::close(r);
+    let helper = Helper {
+        pid: child.id() as i32,
+    };
+    if ready.is_empty() {
+        bail!("{SETUP_FAILED}: slirp4netns failed");
+    }
+    let _ = std::fs::write(run_dir.join("slirp4netns.pid"), child.id().to_string());
+    for p in ports {
+        if let Err(e) = slirp_forward(&api, p) {
+            helper.stop();
+            return Err(e);
+        }
+    }
+    Ok(helper)
+}
+
+fn slirp_forward(api: &Path, p: &PortMapping) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut sock =
+        std::os::unix::net::UnixStream::connect(api).context("connecting to slirp4netns")?;
+    let host_addr = if p.host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        &p.host_ip
+    };
+    let req = serde_json::json!({"execute": "add_hostfwd", "arguments": {
+        "proto": p.protocol, "host_addr": host_addr, "host_port": p.host_port, "guest_port": p.container_port}});
+    sock.write_all(req.to_string().as_bytes())?;
+    sock.shutdown(std::net::Shutdown::Write)?;
+    let mut reply = String::new();
+    sock.read_to_string(&mut reply)?;
+    if reply.contains("\"error\"") {
+        bail!(
+            "{SETUP_FAILED}: cannot publish port {}: {}",
+            p.display(),
+            reply.trim()
+        );
+    }
+    Ok(())
+}
+
+impl Helper {
+    pub fn stop(&self) {
+        if self.pid > 0 {
+            // SAFETY: our own helper process.
+            unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        }
+    }
+}
+
+/// `/etc/hosts` for a container: localhost, its own names, the host, extras.
+pub fn hosts_file(
+    network: &str,
+    hostname: &str,
+    name: &str,
+    add_hosts: &[String],
+) -> Result<String> {
+    if network == "host" {
+        return Ok(std::fs::read_to_string("/etc/hosts").unwrap_or_default());
+    }
+    let mut out = String::from(
+        "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n",
+    );
+    for h in add_hosts {
+        let (host, ip) = h
+            .split_once(':')
+            .with_context(|| format!("invalid --add-host {h:?}: expected HOST:IP"))?;
+        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+        if ip.parse::<std::net::IpAddr>().is_err() && ip != "host-gateway" {
+            bail!("invalid IP address {ip:?} in --add-host {h:?}");
+        }
+        let ip = if ip == "host-gateway" {
+            default_gateway()
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "127.0.0.1".into())
+        } else {
+            ip.to_string()
+        };
+        out.push_str(&format!("{ip}\t{host}\n"));
+    }
+    let own = if network == "pasta" || network == "slirp4netns" {
+        match (network, default_address()) {
+            ("pasta", Some(a)) => a.to_string(),
+            ("slirp4netns", _) => "10.0.2.100".to_string(),
+            _ => "127.0.1.1".to_string(),
+        }
+    } else {
+        "127.0.1.1".to_string()
+    };
+    out.push_str(&format!("{own}\t{hostname} {name}\n"));
+    if network == "pasta" {
+        if let Some(g) = default_gateway() {
+            out.push_str(&format!(
+                "{g}\thost.containers.internal host.docker.internal\n"
+            ));
+        }
+    } else if network == "slirp4netns" {
+        out.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
+    }
+    Ok(out)
+}
+
+/// `/etc/resolv.conf`: the host's, without resolvers the container cannot
+/// reach, with the user's `--dns*` settings replacing the host's.
+pub fn resolv_conf(
+    network: &str,
+    dns: &[String],
+    search: &[String],
+    options: &[String],
+) -> Result<String> {
+    for d in dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            bail!("invalid --dns address {d:?}");
+        }
+    }
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut servers: Vec<String> = Vec::new();
+    let mut searches: Vec<String> = Vec::new();
+    let mut opts: Vec<String> = Vec::new();
+    for line in host.lines() {
+        let mut f = line.split_whitespace();
+        match f.next() {
+            Some("nameserver") => {
+                if let Some(s) = f.next() {
+                    let loopback = s.starts_with("127.") || s == "::1";
+                    if network == "host" || !loopback {
+                        servers.push(s.to_string());
+                    }
+                }
+            }
+            Some("search") | Some("domain") => searches.extend(f.map(str::to_string)),
+            Some("options") => opts.extend(f.map(str::to_string)),
+            _ => {}
+        }
+    }
+    if servers.is_empty() && network == "slirp4netns" {
+        servers.push("10.0.2.3".into());
+    }
+    if !dns.is_empty() {
+        servers = dns.to_vec();
+    }
+    if !search.is_empty() {
+        searches = if search == ["."] {
+            Vec::new()
+        } else {
+            search.to_vec()
+        };
+    }
+    if !options.is_empty() {
+        opts = options.to_vec();
+    }
+    let mut out = String::new();
+    if !searches.is_empty() {
+        out.push_str(&format!("search {}\n", searches.join(" ")));
+    }
+    for s in servers {
+        out.push_str(&format!("nameserver {s}\n"));
+    }
+    if !opts.is_empty() {
+        out.push_str(&format!("options {}\n", opts.join(" ")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_specs() {
+        let p = parse_publish("8080:80").unwrap();
+        assert_eq!(p[0].host_port, 8080);
+        assert_eq!(p[0].container_port, 80);
+        assert_eq!(p[0].protocol, "tcp");
+        let p = parse_publish("127.0.0.1:5353:53/udp").unwrap();
+        assert_eq!(
+            (p[0].host_ip.as_str(), p[0].protocol.as_str()),
+            ("127.0.0.1", "udp")
+        );
+        let p = parse_publish("127.0.0.1::80").unwrap();
+        assert!(p[0].host_port > 0);
+        let p = parse_publish("8000-8002:80-82").unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!((p[2].host_port, p[2].container_port), (8002, 82));
+        assert!(parse_publish("8000-8002:80").is_err());
+        assert!(parse_publish("80/sctp").is_err());
+        assert!(parse_publish("nope:80:80").is_err());
+        assert_eq!(
+            parse_publish("8080:80").unwrap()[0].display(),
+            "0.0.0.0:8080->80/tcp"
+        );
+    }
+
+    #[test]
+    fn resolv_replaces_with_flags() {
+        let r = resolv_conf(
+            "pasta",
+            &["1.1.1.1".into()],
+            &["corp".into()],
+            &["ndots:2".into()],
+        )
+        .unwrap();
+        assert!(r.contains("nameserver 1.1.1.1\n"));
+        assert!(r.contains("search corp\n"));
+        assert!(r.contains("options ndots:2\n"));
+        assert!(resolv_conf("pasta", &["x".into()], &[], &[]).is_err());
+    }
+}
