@@ -254,9 +254,15 @@ pub fn start_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Res
     let _ = std::fs::remove_file(&api);
     let (r, w) = super::sys::pipe()?;
     super::sys::set_cloexec(w, false);
+    // slirp4netns outlives its namespace unless told otherwise: it exits
+    // when this pipe closes, i.e. when the monitor ends, however it ends.
+    let (exit_r, _exit_w) = super::sys::pipe()?;
+    super::sys::set_cloexec(exit_r, false);
     let mut cmd = Command::new(slirp);
     cmd.args(["--configure", "--mtu=65520", "--ready-fd"])
-        .arg(w.to_string());
+        .arg(w.to_string())
+        .arg("--exit-fd")
+        .arg(exit_r.to_string());
     if !ports.is_empty() {
         cmd.arg("--api-socket").arg(&api);
     }
@@ -269,6 +275,7 @@ pub fn start_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Res
         .spawn()
         .context("running slirp4netns")?;
     super::sys::close(w);
+    super::sys::close(exit_r);
     let ready = super::sys::read_to_end(r).unwrap_or_default();
     super::sys::close(r);
     let helper = Helper {
@@ -303,6 +310,12 @@ fn slirp_forward(api: &Path, p: &PortMapping) -> Result<()> {
     let mut reply = String::new();
     sock.read_to_string(&mut reply)?;
     if reply.contains("\"error\"") {
+        if reply.contains("add_hostfwd failed") {
+            bail!(
+                "{SETUP_FAILED}: cannot publish port {}: the host port is already in use",
+                p.display()
+            );
+        }
         bail!(
             "{SETUP_FAILED}: cannot publish port {}: {}",
             p.display(),
@@ -316,7 +329,7 @@ impl Helper {
     pub fn stop(&self) {
         if self.pid > 0 {
             // SAFETY: our own helper process.
-            unsafe { libc::kill(self.pid, libc::SIGTERM) };
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
         }
     }
 }
