@@ -116,6 +116,8 @@ fn kill_sends_the_signal() {
         // default signal: SIGKILL
         env.ok(&["kill", "k1"]);
         wait_all_exited(&env);
+        // The monitor records the exit a moment after the process is gone.
+        wait_for(Duration::from_secs(10), || state(&env, "k1").0 == "exited");
         assert_eq!(state(&env, "k1"), ("exited".to_string(), 137), "[{mode:?}]");
     }
 }
