@@ -670,7 +670,7 @@ pub struct TagArgs {
 }
 
 /// A name for a local image: short names go to `localhost/`, as podman.
-fn local_name(input: &str) -> Result<String> {
+pub fn local_name(input: &str) -> Result<String> {
     use crate::registry::reference::{parse_name, ParsedName};
     Ok(match parse_name(input)? {
         ParsedName::Qualified(r) => {

@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod blobs;
+pub mod commit;
 pub mod compression;
 pub mod containers;
 pub mod digest;

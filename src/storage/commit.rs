@@ -1,0 +1,505 @@
+//! Making images locally: a layer from a directory in overlay form (a
+//! container's upper dir, a build step's changes), an image from a parent
+//! and new layers, and `commit` of a container. `import` and the builder
+//! stand on the same two calls.
+//!
+//! Rootless, every call that reads or writes layer directories must run
+//! inside the user namespace (`runtime::userns::run_in_child_userns` or
+//! `enter_for_storage`, as `cmd::image::pull_image` does): the files there
+//! belong to subordinate ids, and stat() must show the container-side owners.
+
+use super::containers::ContainerConfig;
+use super::digest::{Digest, HashingWriter};
+use super::image_config::{History, ImageConfig};
+use super::images::ImageRecord;
+use super::layer_tar::{write_layer_tar, LayerTarOptions};
+use super::layers::LayerRecord;
+use super::store::{Driver, Store};
+use super::unpack::{unpack_layer, UnpackOptions};
+use crate::build::containerfile::{self, Command, Instruction};
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+/// Diff id of a layer with no entries (a tar of 1024 zero bytes).
+pub const EMPTY_LAYER_DIFF_ID: &str =
+    "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// Turn `dir`, a directory in overlay form (0/0 character devices or xattr
+/// whiteouts, opaque directories by xattr), into a stored layer.
+///
+/// The layer tar is written once and streamed two ways: through a hasher
+/// (the diff id and size) and into `unpack_layer` in a staged layer dir, so
+/// the stored layer is exactly what pulling that tar would give (whiteouts
+/// in the form this kernel takes, hostile names impossible). An empty `dir`
+/// gives the canonical empty layer. A layer already stored is reused.
+///
+/// Rootless: call inside the user namespace (see the module comment).
+pub fn layer_from_dir(store: &Store, dir: &Path) -> Result<LayerRecord> {
+    let staged = store.layers.stage()?;
+    let dest = staged.diff_dir();
+    let unpack_opts = UnpackOptions::detect(store.rootless, &dest);
+    let tar_opts = LayerTarOptions {
+        xattr_prefix: store.xattr_prefix(),
+    };
+    let (r, w) = nix::unistd::pipe().context("creating a pipe")?;
+    let (reader, writer) = (File::from(r), File::from(w));
+
+    let (written, unpacked) = std::thread::scope(|s| {
+        let producer = s.spawn(move || -> Result<(Digest, u64)> {
+            let out = HashingWriter::new(BufWriter::with_capacity(256 << 10, writer));
+            let (out, _) = write_layer_tar(dir, out, &tar_opts)?;
+            let (mut buffered, digest, size) = out.finish();
+            buffered.flush().context("writing the layer stream")?;
+            Ok((digest, size))
+        });
+        let mut reader = BufReader::with_capacity(256 << 10, reader);
+        let unpacked = unpack_layer(&mut reader, &dest, &unpack_opts);
+        // Read what is left (tar padding, or everything after a failure) so
+        // the writer never blocks on a full pipe.
+        let _ = io::copy(&mut reader, &mut io::sink());
+        drop(reader);
+        let written = producer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the layer writer panicked")));
+        (written, unpacked)
+    });
+    let (diff_id, size) = written.with_context(|| format!("reading {}", dir.display()))?;
+    unpacked.with_context(|| format!("storing the layer made from {}", dir.display()))?;
+
+    if store.layers.has(&diff_id) {
+        return store.layers.record(&diff_id);
+    }
+    let record = LayerRecord {
+        diff_id,
+        size,
+        compressed_digest: None,
+        compressed_size: None,
+        media_type: None,
+        created: now(),
+    };
+    store.layers.commit(staged, &record)?;
+    Ok(record)
+}
+
+/// The manifest and config media types of a new image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ImageFormat {
+    #[default]
+    Oci,
+    /// Docker image manifest v2 schema 2 (`--format docker`).
+    Docker,
+}
+
+impl std::str::FromStr for ImageFormat {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<ImageFormat> {
+        match s {
+            "oci" => Ok(ImageFormat::Oci),
+            "docker" | "v2s2" => Ok(ImageFormat::Docker),
+            other => bail!("unrecognized image type {other:?}: use oci or docker"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CommitOptions {
+    /// The config's and the history entry's `author`.
+    pub author: Option<String>,
+    /// The history entry's `comment`.
+    pub message: Option<String>,
+    /// Dockerfile-like one-line changes (`CMD ["/app"]`, `ENV A=1`),
+    /// applied after the caller's edits; see [`apply_changes`].
+    pub changes: Vec<String>,
+    /// The history entry's `created_by`.
+    pub history_created_by: Option<String>,
+    /// Record the history entry as `empty_layer` even with a new layer
+    /// (never needed by commit; the builder's metadata-only steps pass no
+    /// layer, which sets it anyway).
+    pub empty_layer: bool,
+    pub format: ImageFormat,
+    /// Names to give the image, fully qualified (`localhost/app:latest`):
+    /// normalize short names first (`cmd::image::local_name`).
+    pub names: Vec<String>,
+}
+
+/// A new image: `parent`'s config (or an empty one for the host platform)
+/// edited by `config_edit` and `opts.changes`, its layers plus `new_layer`,
+/// and one history entry. The config, an OCI (or Docker) manifest and the
+/// image record are stored; the image id is the config digest.
+///
+/// Layers this store made locally are described in the manifest by their
+/// diff id as uncompressed tars; `push` sees no such blob on the registry
+/// and compresses the layer directory then. Pulled layers keep their blob.
+pub fn image_from_layers(
+    store: &Store,
+    parent: Option<&ImageRecord>,
+    new_layer: Option<LayerRecord>,
+    config_edit: impl FnOnce(&mut ImageConfig),
+    opts: &CommitOptions,
+) -> Result<ImageRecord> {
+    let mut config = match parent {
+        Some(p) => ImageConfig::parse(&store.blobs.read(&p.config_digest())?)
+            .with_context(|| format!("reading the configuration of image {}", p.id))?,
+        None => ImageConfig {
+            architecture: host_arch().to_string(),
+            os: "linux".to_string(),
+            ..ImageConfig::default()
+        },
+    };
+    let mut layers: Vec<Digest> = parent.map(|p| p.layers.clone()).unwrap_or_default();
+    if let Some(l) = &new_layer {
+        layers.push(l.diff_id.clone());
+    }
+    let created = now();
+    config_edit(&mut config);
+    apply_changes(&mut config, &opts.changes)?;
+    config.created = Some(created.clone());
+    if opts.author.is_some() {
+        config.author = opts.author.clone();
+    }
+    config.rootfs.fs_type = "layers".to_string();
+    config.rootfs.diff_ids = layers.iter().map(|d| d.to_string()).collect();
+    config.history.push(History {
+        created: Some(created.clone()),
+        created_by: opts.history_created_by.clone(),
+        author: opts.author.clone(),
+        comment: opts.message.clone().filter(|m| !m.is_empty()),
+        empty_layer: new_layer.is_none() || opts.empty_layer,
+    });
+    let config_bytes = serde_json::to_vec(&config)?;
+
+    let (manifest_type, config_type) = match opts.format {
+        ImageFormat::Oci => (OCI_MANIFEST, OCI_CONFIG),
+        ImageFormat::Docker => (DOCKER_MANIFEST, DOCKER_CONFIG),
+    };
+    let mut descriptors = Vec::with_capacity(layers.len());
+    let mut size = 0u64;
+    for d in &layers {
+        let rec = store.layers.record(d)?;
+        size += rec.size;
+        descriptors.push(layer_descriptor(&rec, opts.format));
+    }
+    let config_digest = Digest::of_bytes(&config_bytes);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": manifest_type,
+        "config": {
+            "mediaType": config_type,
+            "digest": config_digest.to_string(),
+            "size": config_bytes.len(),
+        },
+        "layers": descriptors,
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest)?;
+
+    store.blobs.put(&config_bytes, Some(&config_digest))?;
+    let manifest_digest = store.blobs.put(&manifest_bytes, None)?;
+    let record = ImageRecord {
+        id: config_digest.hex().to_string(),
+        names: opts.names.clone(),
+        names_history: Vec::new(),
+        manifest_digest,
+        manifest_media_type: manifest_type.to_string(),
+        repo_digests: Vec::new(),
+        digests: Vec::new(),
+        layers,
+        size,
+        created: Some(created),
+        added: now(),
+    };
+    let _lock = store.lock()?;
+    let mut images = store.images.load()?;
+    // A layer removed by a concurrent rmi between our write and the lock.
+    for d in &record.layers {
+        if !store.layers.has(d) {
+            bail!("layer {d} was removed while the image was made; try again");
+        }
+    }
+    images.upsert(record);
+    store.images.save(&images)?;
+    Ok(images
+        .by_id(config_digest.hex())
+        .expect("just stored")
+        .clone())
+}
+
+fn layer_descriptor(rec: &LayerRecord, format: ImageFormat) -> Value {
+    // A pulled gzip layer keeps its blob; anything else is described by its
+    // tar, which is what this store can always produce again.
+    if let (Some(d), Some(size), Some(mt)) =
+        (&rec.compressed_digest, rec.compressed_size, &rec.media_type)
+    {
+        let gzip = mt.ends_with("gzip");
+        let mt = match (format, gzip) {
+            (ImageFormat::Oci, true) => OCI_LAYER_GZIP,
+            (ImageFormat::Docker, true) => DOCKER_LAYER_GZIP,
+            // zstd has no Docker form; OCI keeps it as it is.
+            (ImageFormat::Oci, false) => mt.as_str(),
+            (ImageFormat::Docker, false) => "",
+        };
+        if !mt.is_empty() {
+            return json!({"mediaType": mt, "digest": d.to_string(), "size": size});
+        }
+    }
+    let mt = match format {
+        ImageFormat::Oci => OCI_LAYER_TAR,
+        ImageFormat::Docker => DOCKER_LAYER_TAR,
+    };
+    json!({"mediaType": mt, "digest": rec.diff_id.to_string(), "size": rec.size})
+}
+
+/// Commit a container: its upper dir becomes a new layer on its image, its
+/// run settings (command, entrypoint, env, workdir, user, labels) the new
+/// image's defaults, as podman does. Works on running containers too (the
+/// upper dir is read as it is; a file that shrinks while read fails).
+///
+/// Containers with a copied root filesystem (vfs driver, `--userns=keep-id`)
+/// keep the whole tree in upper, not their changes: refused.
+///
+/// Rootless: call inside the user namespace.
+pub fn commit_container(
+    store: &Store,
+    container_id: &str,
+    opts: &CommitOptions,
+) -> Result<ImageRecord> {
+    let cfg = store.containers.load_config(container_id)?;
+    if store.driver == Driver::Vfs || cfg.userns == "keep-id" {
+        bail!(
+            "cannot commit container {}: its root filesystem is a full copy (vfs driver or --userns=keep-id), not a set of changes",
+            cfg.name
+        );
+    }
+    let images = store.images.load()?;
+    let parent = images
+        .by_id(&cfg.image_id)
+        .with_context(|| {
+            format!(
+                "the image {} of container {} is gone",
+                cfg.image_id, cfg.name
+            )
+        })?
+        .clone();
+    drop(images);
+    let upper = store.containers.dir(container_id).join("upper");
+    let layer = layer_from_dir(store, &upper)?;
+    image_from_layers(
+        store,
+        Some(&parent),
+        Some(layer),
+        |c| apply_container_config(c, &cfg),
+        opts,
+    )
+}
+
+/// The container's run settings as image defaults.
+pub fn apply_container_config(config: &mut ImageConfig, cfg: &ContainerConfig) {
+    let c = &mut config.config;
+    c.cmd = (!cfg.cmd.is_empty()).then(|| cfg.cmd.clone());
+    c.entrypoint = (!cfg.entrypoint.is_empty()).then(|| cfg.entrypoint.clone());
+    if !cfg.env.is_empty() {
+        c.env = Some(cfg.env.clone());
+    }
+    if !cfg.workdir.is_empty() {
+        c.working_dir = Some(cfg.workdir.clone());
+    }
+    if !cfg.user.is_empty() {
+        c.user = Some(cfg.user.clone());
+    }
+    if !cfg.labels.is_empty() {
+        let labels = c.labels.get_or_insert_with(Default::default);
+        for (k, v) in &cfg.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// The instructions `--change` accepts (podman's list).
+const CHANGE_KEYWORDS: [&str; 10] = [
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "LABEL",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// Apply Dockerfile-like one-line changes to `config`, parsed by the
+/// Containerfile parser (one instruction each; `KEY=value` as podman
+/// also takes it: `CMD=/bin/sh`). Variables expand against the config's env.
+pub fn apply_changes(config: &mut ImageConfig, changes: &[String]) -> Result<()> {
+    for change in changes {
+        apply_change(config, change).with_context(|| format!("invalid change {change:?}"))?;
+    }
+    Ok(())
+}
+
+fn apply_change(config: &mut ImageConfig, change: &str) -> Result<()> {
+    let change = change.trim();
+    if change.contains('\n') || change.contains('\r') {
+        bail!("a change must be one line");
+    }
+    let word_end = change
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(change.len());
+    let keyword = change[..word_end].to_ascii_uppercase();
+    if !CHANGE_KEYWORDS.contains(&keyword.as_str()) {
+        bail!(
+            "{} is not a valid change instruction: use one of {}",
+            if keyword.is_empty() { change } else { &keyword },
+            CHANGE_KEYWORDS.join(", ")
+        );
+    }
+    let rest = &change[word_end..];
+    let rest = rest.strip_prefix('=').unwrap_or(rest);
+    let text = format!("FROM scratch\n{keyword} {}\n", rest.trim_start());
+    let file = containerfile::parse(&text, "change").map_err(|e| anyhow!("{}", e.message))?;
+    let stage = file.stages.first().context("no instruction")?;
+    let [step] = stage.instructions.as_slice() else {
+        bail!("a change must be exactly one instruction");
+    };
+    let env = config.config.env.clone().unwrap_or_default();
+    let lookup = |name: &str| -> Option<String> {
+        env.iter().rev().find_map(|e| {
+            e.split_once('=')
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    };
+    let instruction = step
+        .instruction
+        .expand(file.escape, &lookup)
+        .map_err(|e| anyhow!("{}", e.0))?;
+    let c = &mut config.config;
+    match instruction {
+        Instruction::Cmd(cmd) => c.cmd = Some(command_argv(cmd)),
+        Instruction::Entrypoint(cmd) => c.entrypoint = Some(command_argv(cmd)),
+        Instruction::Env(kvs) => {
+            let env = c.env.get_or_insert_with(Vec::new);
+            for kv in kvs {
+                let prefix = format!("{}=", kv.key);
+                env.retain(|e| !e.starts_with(&prefix) && *e != kv.key);
+                env.push(format!("{}={}", kv.key, kv.value));
+            }
+        }
+        Instruction::Expose(ports) => {
+            let map = c.exposed_ports.get_or_insert_with(Default::default);
+            for p in ports {
+                let p = if p.contains('/') {
+                    p.to_ascii_lowercase()
+                } else {
+                    format!("{p}/tcp")
+                };
+                map.insert(p, json!({}));
+            }
+        }
+        Instruction::Label(kvs) => {
+            let labels = c.labels.get_or_insert_with(Default::default);
+            for kv in kvs {
+                labels.insert(kv.key, kv.value);
+            }
+        }
+        Instruction::User(u) => c.user = Some(u),
+        Instruction::Workdir(w) => {
+            // A relative WORKDIR continues from the current one.
+            let w = if w.starts_with('/') {
+                w
+            } else {
+                let base = c.working_dir.clone().unwrap_or_else(|| "/".to_string());
+                format!("{}/{w}", base.trim_end_matches('/'))
+            };
+            c.working_dir = Some(w);
+        }
+        Instruction::Volume(vols) => {
+            let map = c.volumes.get_or_insert_with(Default::default);
+            for v in vols {
+                map.insert(v, json!({}));
+            }
+        }
+        Instruction::StopSignal(s) => c.stop_signal = Some(s),
+        Instruction::OnBuild(o) => {
+            let list = c
+                .extra
+                .entry("OnBuild")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if !list.is_array() {
+                *list = Value::Array(Vec::new());
+            }
+            list.as_array_mut()
+                .expect("made an array above")
+                .push(Value::String(o.trigger));
+        }
+        other => bail!("{} is not a valid change instruction", other.keyword()),
+    }
+    Ok(())
+}
+
+fn command_argv(cmd: Command) -> Vec<String> {
+    match cmd {
+        Command::Exec(argv) => argv,
+        Command::Shell(line) => vec!["/bin/sh".to_string(), "-c".to_string(), line],
+    }
+}
+
+fn now() -> String {
+    crate::format::human::rfc3339_nano(std::time::SystemTime::now())
+}
+
+/// The OCI name of this machine's architecture.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// Read a whole stream into a layer: used by `import`. The tar (plain,
+/// gzip or zstd) is unpacked with `unpack_layer`, so hostile entries fail
+/// and write nothing outside the staged layer; the diff id is the digest of
+/// the decompressed stream as given. Rootless: inside the user namespace.
+pub fn layer_from_tar(store: &Store, input: impl Read) -> Result<LayerRecord> {
+    let staged = store.layers.stage()?;
+    let dest = staged.diff_dir();
+    let opts = UnpackOptions::detect(store.rootless, &dest);
+    let plain = super::compression::auto_decompress(input)?;
+    let mut hashing = super::digest::HashingReader::new(plain);
+    unpack_layer(&mut hashing, &dest, &opts)?;
+    // Trailing padding belongs to the stream the diff id names.
+    io::copy(&mut hashing, &mut io::sink()).context("reading the tar")?;
+    let size = hashing.len();
+    let (_, diff_id) = hashing.finish();
+    if store.layers.has(&diff_id) {
+        return store.layers.record(&diff_id);
+    }
+    let record = LayerRecord {
+        diff_id,
+        size,
+        compressed_digest: None,
+        compressed_size: None,
+        media_type: None,
+        created: now(),
+    };
+    store.layers.commit(staged, &record)?;
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests;
