@@ -1,5 +1,6 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
+mod build;
 mod container;
 mod image;
 mod inspect;
@@ -86,6 +87,8 @@ pub enum Command {
     History(image::HistoryArgs),
     /// Display the configuration of object denoted by ID
     Inspect(image::InspectArgs),
+    /// Build an image from a Containerfile
+    Build(build::BuildArgs),
     /// Run a command in a new container
     Run(run::RunArgs),
     /// Create but do not start a container
@@ -159,6 +162,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rmi(a) => image::rmi(g, a),
         Command::History(a) => image::history(g, a),
         Command::Inspect(a) => image::inspect(g, a),
+        Command::Build(a) => build::build(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Create(a) => run::create(g, a),
         Command::Exec(a) => run::exec(g, a),
