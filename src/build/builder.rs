@@ -869,7 +869,7 @@ impl Builder<'_> {
             _ => "private",
         };
         let mut annotations = BTreeMap::new();
-        annotations.insert(BUILD_ANNOTATION.to_string(), std::process::id().to_string());
+        annotations.insert(BUILD_ANNOTATION.to_string(), builder_identity());
         let cfg = ContainerConfig {
             image_name: img.names.first().cloned().unwrap_or_else(|| img.id.clone()),
             args,
@@ -1220,17 +1220,13 @@ fn sweep_stale(store: &Store) {
         let Ok(cfg) = store.containers.load_config(&id) else {
             continue;
         };
-        let Some(pid) = cfg
-            .annotations
-            .get(BUILD_ANNOTATION)
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
+        let Some(owner) = cfg.annotations.get(BUILD_ANNOTATION) else {
             continue;
         };
-        // SAFETY: signal 0 only checks for existence.
-        let alive = unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        if alive && pid as u32 != std::process::id() {
+        // A zombie builder (killed, not reaped yet) counts as gone.
+        let (pid, start) = owner.split_once(':').unwrap_or((owner, "0"));
+        let (pid, start) = (pid.parse().unwrap_or(0), start.parse().unwrap_or(0));
+        if crate::runtime::sys::process_is(pid, start) {
             continue;
         }
         if let Ok(state) = container::current_state(store, &id) {
@@ -1240,6 +1236,14 @@ fn sweep_stale(store: &Store) {
         }
         let _ = container::remove_files(store, &id);
     }
+}
+
+/// `pid:start-time` of this process: what a RUN container records of its
+/// builder, so a sweep never mistakes a reused pid for a live build.
+fn builder_identity() -> String {
+    let pid = std::process::id() as i32;
+    let start = crate::runtime::sys::process_start_time(pid).unwrap_or(0);
+    format!("{pid}:{start}")
 }
 
 /// The OCI name of this machine's architecture.
