@@ -1,9 +1,14 @@
-//! Containerfile parsing and the image builder (a later issue).
+//! Containerfile parsing and the image builder.
 //!
 //! - [`containerfile`]: text to typed instructions, stages, variable expansion.
 //! - [`ignore`]: `.containerignore` / `.dockerignore` and the context walk.
 //! - [`glob`]: wildcards in COPY/ADD sources (Go's `filepath.Match`).
+//! - [`builder`]: instructions to images, step by step; [`cache`] its index;
+//!   [`copy`] COPY/ADD sources and layers.
 
+pub mod builder;
+pub mod cache;
 pub mod containerfile;
+pub mod copy;
 pub mod glob;
 pub mod ignore;

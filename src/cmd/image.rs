@@ -18,6 +18,8 @@ use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
+    /// Build an image from a Containerfile
+    Build(super::build::BuildArgs),
     /// Pull an image from a registry
     Pull(PullArgs),
     /// List images in local storage
@@ -47,6 +49,7 @@ pub enum ImageCommand {
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
     match c {
+        ImageCommand::Build(a) => super::build::build(g, a),
         ImageCommand::Pull(a) => pull(g, a),
         ImageCommand::Ls(a) => images(g, a),
         ImageCommand::Inspect(a) => image_inspect(g, a),

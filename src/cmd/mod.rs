@@ -1,6 +1,7 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
 mod archive;
+mod build;
 mod commit;
 mod container;
 mod image;
@@ -88,6 +89,8 @@ pub enum Command {
     History(image::HistoryArgs),
     /// Display the configuration of object denoted by ID
     Inspect(image::InspectArgs),
+    /// Build an image from a Containerfile
+    Build(build::BuildArgs),
     /// Run a command in a new container
     Run(run::RunArgs),
     /// Create but do not start a container
@@ -177,6 +180,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Rmi(a) => image::rmi(g, a),
         Command::History(a) => image::history(g, a),
         Command::Inspect(a) => image::inspect(g, a),
+        Command::Build(a) => build::build(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Create(a) => run::create(g, a),
         Command::Exec(a) => run::exec(g, a),

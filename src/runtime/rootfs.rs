@@ -337,10 +337,15 @@ fn mount_layers(root: &Path, plan: &RootfsPlan) -> Result<()> {
         .context("layer paths")?
         .to_path_buf();
     std::env::set_current_dir(&base).with_context(|| format!("entering {}", base.display()))?;
+    // An image may hold the same layer twice (two steps that changed
+    // nothing): overlayfs refuses a repeated lower dir (ELOOP). The topmost
+    // copy alone gives the same view, since it covers everything below it.
+    let mut seen = std::collections::HashSet::new();
     let lower: Vec<String> = plan
         .layers
         .iter()
         .rev()
+        .filter(|l| seen.insert(l.as_path()))
         .map(|l| {
             l.strip_prefix(&base)
                 .map(|r| r.to_string_lossy().into_owned())

@@ -1,0 +1,1319 @@
+//! The builder: a parsed Containerfile to an image, step by step, podman's
+//! way. Every step makes an (untagged) image: metadata instructions a new
+//! config with an `empty_layer` history entry, RUN a container whose upper
+//! dir becomes a layer, COPY/ADD a layer written directly. Each step's image
+//! is remembered in the build cache under a key of everything that decides
+//! its content, so an unchanged step costs a lookup.
+//!
+//! Rootless, the build process itself stays outside the user namespace (the
+//! RUN containers' monitors must write their id maps from outside); only the
+//! file work on layers (committing an upper dir, writing a COPY layer) runs
+//! in a short-lived child inside it.
+
+use super::cache::{self, BuildCache};
+use super::containerfile::{
+    self, BaseRef, Command, Containerfile, Healthcheck, Instruction, Program, Source,
+};
+use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
+use super::ignore::Matcher;
+use crate::runtime::container;
+use crate::runtime::userns::{self, IdMaps};
+use crate::storage::commit::{self, CommitOptions, ImageFormat};
+use crate::storage::containers::{ContainerConfig, MountSpec};
+use crate::storage::image_config::ImageConfig;
+use crate::storage::images::ImageRecord;
+use crate::storage::layers::LayerRecord;
+use crate::storage::store::{Driver, Store};
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The PATH buildah gives an image that has none (FROM scratch).
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Annotation on a RUN step's container: the building process's pid, so a
+/// later build can sweep containers of builds that were killed.
+pub const BUILD_ANNOTATION: &str = "io.coracle.build.pid";
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub context: PathBuf,
+    /// Fully qualified names for the result (`localhost/app:latest`).
+    pub tags: Vec<String>,
+    /// The first `-t` as the user typed it, for `COMMIT name`.
+    pub commit_name: Option<String>,
+    pub target: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub no_cache: bool,
+    pub quiet: bool,
+    /// `--label`: set on the final image.
+    pub labels: BTreeMap<String, String>,
+    pub format: ImageFormat,
+}
+
+/// Finds (pulling per the user's policy) the image a FROM or COPY --from names.
+pub type ResolveImage<'a> = &'a dyn Fn(&str) -> Result<ImageRecord>;
+
+/// Build `file`; returns the final image (tagged with `opts.tags`).
+pub fn build(
+    store: &Store,
+    file: &Containerfile,
+    opts: &BuildOptions,
+    resolve: ResolveImage,
+) -> Result<ImageRecord> {
+    if store.driver == Driver::Vfs {
+        bail!("build needs the overlay storage driver (this store uses vfs)");
+    }
+    sweep_stale(store);
+    let images = store.images.load()?;
+    let live: HashMap<String, ImageRecord> =
+        images.list.into_iter().map(|i| (i.id.clone(), i)).collect();
+    let mut b = Builder {
+        store,
+        file,
+        opts,
+        resolve,
+        live,
+        cache: BuildCache::load(&store.root),
+        matcher: Matcher::from_context_dir(&opts.context)?,
+        used_args: BTreeSet::new(),
+        stage_images: BTreeMap::new(),
+        maps: None,
+        scratch: None,
+    };
+    {
+        let live = &b.live;
+        b.cache.forget_missing(&|id| live.contains_key(id));
+    }
+    let result = b.run();
+    // Steps that succeeded stay cached even when a later one failed.
+    let _ = b.cache.save();
+    if let Some(dir) = b.scratch.take() {
+        remove_tree_any(store, &dir);
+    }
+    result
+}
+
+struct Builder<'a> {
+    store: &'a Store,
+    file: &'a Containerfile,
+    opts: &'a BuildOptions,
+    resolve: ResolveImage<'a>,
+    /// The images in the store, by id (grows as steps commit).
+    live: HashMap<String, ImageRecord>,
+    cache: BuildCache,
+    matcher: Matcher,
+    used_args: BTreeSet<String>,
+    /// Final image of each finished stage, by stage index.
+    stage_images: BTreeMap<usize, ImageRecord>,
+    maps: Option<IdMaps>,
+    /// This build's private temp dir in the store's tmp/ (swept if killed).
+    scratch: Option<PathBuf>,
+}
+
+/// Where a stage stands: its current image and config, and its ARGs.
+struct StageState {
+    image: Option<ImageRecord>,
+    config: ImageConfig,
+    /// ARGs declared in this stage, in order, with their values.
+    args: Vec<(String, Option<String>)>,
+    /// CMD was set in this stage (ENTRYPOINT keeps it then).
+    cmd_set: bool,
+    /// The base had ONBUILD triggers: the first image made drops them.
+    clear_onbuild: bool,
+}
+
+impl StageState {
+    fn lookup(&self, name: &str) -> Option<String> {
+        let env = self.config.config.env.as_deref().unwrap_or_default();
+        if let Some(v) = env.iter().rev().find_map(|e| {
+            e.split_once('=')
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }) {
+            return Some(v);
+        }
+        self.args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.clone())
+    }
+
+    /// ARGs with a value that no ENV of the same name overrides.
+    fn arg_env(&self) -> Vec<(String, String)> {
+        let env = self.config.config.env.as_deref().unwrap_or_default();
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (k, v) in self.args.iter().rev() {
+            let Some(v) = v else { continue };
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            if env
+                .iter()
+                .any(|e| e.split_once('=').map(|(n, _)| n) == Some(k))
+            {
+                continue;
+            }
+            out.push((k.clone(), v.clone()));
+        }
+        out.reverse();
+        out
+    }
+
+    fn parent_key(&self) -> String {
+        self.image
+            .as_ref()
+            .map(|i| i.id.clone())
+            .unwrap_or_else(|| "scratch".into())
+    }
+}
+
+fn say(quiet: bool, line: &str) {
+    if quiet {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn short(id: &str) -> &str {
+    // podman 4's buildah prints eleven characters here.
+    &id[..id.len().min(11)]
+}
+
+impl Builder<'_> {
+    fn run(&mut self) -> Result<ImageRecord> {
+        let file = self.file;
+        let lookup = |n: &str| self.opts.build_args.get(n).cloned();
+        let stages = file
+            .stages_for_target(self.opts.target.as_deref(), &lookup)
+            .map_err(|e| anyhow!("{e}"))?;
+        let meta = file.meta_args(&lookup).map_err(|e| anyhow!("{e}"))?;
+        for a in &file.args_before_from {
+            if self.opts.build_args.contains_key(&a.name) {
+                self.used_args.insert(a.name.clone());
+            }
+        }
+        let count = stages.len();
+        let mut last = None;
+        for (n, &index) in stages.iter().enumerate() {
+            let prefix = if count > 1 {
+                format!("[{}/{}] ", n + 1, count)
+            } else {
+                String::new()
+            };
+            let is_final = n + 1 == count;
+            let img = self.build_stage(index, &meta, &prefix, is_final)?;
+            self.stage_images.insert(index, img.clone());
+            last = Some(img);
+        }
+        let img = last.context("no build stages")?;
+        let quiet = self.opts.quiet;
+        for t in &self.opts.tags {
+            say(quiet, &format!("Successfully tagged {t}"));
+        }
+        let unused: Vec<&str> = self
+            .opts
+            .build_args
+            .keys()
+            .filter(|k| !self.used_args.contains(*k))
+            .map(String::as_str)
+            .collect();
+        if !unused.is_empty() {
+            say(
+                quiet,
+                &format!(
+                    "[Warning] one or more build args were not consumed: [{}]",
+                    unused.join(" ")
+                ),
+            );
+        }
+        Ok(img)
+    }
+
+    fn config_of(&self, img: &ImageRecord) -> Result<ImageConfig> {
+        ImageConfig::parse(&self.store.blobs.read(&img.config_digest())?)
+            .with_context(|| format!("reading the configuration of image {}", img.id))
+    }
+
+    fn build_stage(
+        &mut self,
+        index: usize,
+        meta: &BTreeMap<String, String>,
+        prefix: &str,
+        is_final: bool,
+    ) -> Result<ImageRecord> {
+        let file = self.file;
+        let stage = &file.stages[index];
+        let total = stage.instructions.len() + 1;
+        let quiet = self.opts.quiet;
+        let base = file.resolve_from(index, meta).map_err(|e| anyhow!("{e}"))?;
+        let mut st = StageState {
+            image: None,
+            config: ImageConfig::default(),
+            args: Vec::new(),
+            cmd_set: false,
+            clear_onbuild: false,
+        };
+        let from_text = match &base {
+            BaseRef::Stage(s) => {
+                let id = &self.stage_images[s].id;
+                match &stage.from.alias {
+                    Some(a) => format!("FROM {id} AS {a}"),
+                    None => format!("FROM {id}"),
+                }
+            }
+            _ => stage.text.clone(),
+        };
+        say(quiet, &format!("{prefix}STEP 1/{total}: {from_text}"));
+        match &base {
+            BaseRef::Scratch => {
+                st.config.architecture = host_arch().into();
+                st.config.os = "linux".into();
+                st.config.config.env = Some(vec![DEFAULT_PATH.to_string()]);
+            }
+            BaseRef::Stage(s) => {
+                let img = self.stage_images[s].clone();
+                st.config = self.config_of(&img)?;
+                st.image = Some(img);
+            }
+            BaseRef::Image(name) => {
+                let img = (self.resolve)(name)?;
+                self.live.insert(img.id.clone(), img.clone());
+                st.config = self.config_of(&img)?;
+                st.image = Some(img);
+            }
+        }
+        // ONBUILD triggers of the base run first, as if written here.
+        let triggers: Vec<String> = st
+            .config
+            .config
+            .extra
+            .get("OnBuild")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !triggers.is_empty() {
+            st.clear_onbuild = true;
+            st.config.config.extra.remove("OnBuild");
+            for t in &triggers {
+                let parsed = containerfile::parse(&format!("FROM scratch\n{t}\n"), "ONBUILD")
+                    .map_err(|e| anyhow!("parsing ONBUILD trigger {t:?}: {e}"))?;
+                let step = parsed
+                    .stages
+                    .first()
+                    .and_then(|s| s.instructions.first())
+                    .context("empty ONBUILD trigger")?
+                    .clone();
+                self.step(index, &mut st, &step.text, &step.instruction, prefix, false)
+                    .with_context(|| format!("building at STEP \"{}\"", step.text))?;
+            }
+        }
+        let steps = &stage.instructions;
+        for (i, step) in steps.iter().enumerate() {
+            say(
+                quiet,
+                &format!("{prefix}STEP {}/{total}: {}", i + 2, step.text),
+            );
+            let last = is_final && i + 1 == steps.len();
+            self.step(index, &mut st, &step.text, &step.instruction, prefix, last)
+                .map_err(|e| flatten(e).context(format!("building at STEP \"{}\"", step.text)))?;
+        }
+        if steps.is_empty() && (is_final || st.image.is_none()) {
+            return self.finish_empty_stage(&mut st, prefix, is_final);
+        }
+        st.image.context("the stage made no image")
+    }
+
+    /// A stage that is only a FROM: its result is the base (tagged when
+    /// final); FROM scratch alone, or labels to add, make a new image.
+    fn finish_empty_stage(
+        &mut self,
+        st: &mut StageState,
+        prefix: &str,
+        is_final: bool,
+    ) -> Result<ImageRecord> {
+        let quiet = self.opts.quiet;
+        if is_final {
+            say(
+                quiet,
+                &commit_line(prefix, self.opts.commit_name.as_deref()),
+            );
+        }
+        let img = match (&st.image, is_final && !self.opts.labels.is_empty()) {
+            (Some(img), false) => {
+                let img = img.clone();
+                if is_final {
+                    self.add_names(&img)?;
+                }
+                img
+            }
+            _ => {
+                if is_final {
+                    self.apply_labels(st);
+                }
+                let opts = CommitOptions {
+                    format: self.opts.format,
+                    names: if is_final {
+                        self.opts.tags.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    ..Default::default()
+                };
+                let cfg = st.config.clone();
+                let img = commit::image_from_layers(
+                    self.store,
+                    st.image.as_ref(),
+                    None,
+                    |c| copy_config(c, &cfg),
+                    &opts,
+                )?;
+                self.live.insert(img.id.clone(), img.clone());
+                img
+            }
+        };
+        say(quiet, &format!("--> {}", short(&img.id)));
+        st.image = Some(img.clone());
+        Ok(img)
+    }
+
+    fn apply_labels(&self, st: &mut StageState) {
+        if self.opts.labels.is_empty() {
+            return;
+        }
+        let labels = st.config.config.labels.get_or_insert_with(Default::default);
+        for (k, v) in &self.opts.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+    }
+
+    fn add_names(&self, img: &ImageRecord) -> Result<()> {
+        if self.opts.tags.iter().all(|t| img.names.contains(t)) {
+            return Ok(());
+        }
+        let _lock = self.store.lock()?;
+        let mut images = self.store.images.load()?;
+        for t in &self.opts.tags {
+            images.add_name(&img.id, t)?;
+        }
+        self.store.images.save(&images)
+    }
+
+    /// One instruction: expand, look up the cache, else do it and commit.
+    fn step(
+        &mut self,
+        stage_index: usize,
+        st: &mut StageState,
+        text: &str,
+        ins: &Instruction,
+        prefix: &str,
+        last: bool,
+    ) -> Result<()> {
+        let escape = self.file.escape;
+        let expanded = if ins.expands_variables() {
+            let scope = |n: &str| st.lookup(n);
+            ins.expand(escape, &scope).map_err(|e| anyhow!("{e}"))?
+        } else {
+            ins.clone()
+        };
+        let quiet = self.opts.quiet;
+        // What besides the parent and the instruction decides the result.
+        let mut extra: Vec<String> = vec![format!("{:?}", self.opts.format)];
+        let mut copy_plan = None;
+        let mut created_by = format!("/bin/sh -c #(nop) {}", text.trim());
+        match &expanded {
+            Instruction::Arg(args) => {
+                for a in args {
+                    let value = self
+                        .opts
+                        .build_args
+                        .get(&a.name)
+                        .cloned()
+                        .or_else(|| a.default.clone())
+                        .or_else(|| {
+                            self.file
+                                .args_before_from
+                                .iter()
+                                .any(|m| m.name == a.name)
+                                .then(|| {
+                                    let lookup = |n: &str| self.opts.build_args.get(n).cloned();
+                                    self.file.meta_args(&lookup).ok()?.get(&a.name).cloned()
+                                })
+                                .flatten()
+                        });
+                    if self.opts.build_args.contains_key(&a.name) {
+                        self.used_args.insert(a.name.clone());
+                    }
+                    st.args.retain(|(k, _)| k != &a.name);
+                    st.args.push((a.name.clone(), value.clone()));
+                    extra.push(format!("{}={:?}", a.name, value));
+                }
+                let names: Vec<&str> = args.iter().map(|a| a.name.as_str()).collect();
+                created_by = format!("/bin/sh -c #(nop) ARG {}", names.join(" "));
+            }
+            Instruction::Run(run) => {
+                let args = st.arg_env();
+                for (k, v) in &args {
+                    extra.push(format!("{k}={v}"));
+                }
+                let body = strip_keyword(text);
+                created_by = if args.is_empty() {
+                    format!("/bin/sh -c {body}")
+                } else {
+                    let kv: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("|{} {} /bin/sh -c {body}", args.len(), kv.join(" "))
+                };
+                // Heredoc bodies are not in the text: key on them too.
+                extra.push(format!("{:?}", run.program()));
+            }
+            Instruction::Copy(c) | Instruction::Add(c) => {
+                let (plan, hash, kind) =
+                    self.plan_copy(stage_index, st, c, matches!(expanded, Instruction::Add(_)))?;
+                extra.push(hash.clone());
+                created_by = format!(
+                    "/bin/sh -c #(nop) {} {kind}:{hash} in {} ",
+                    expanded.keyword(),
+                    c.dest
+                );
+                copy_plan = Some(plan);
+            }
+            _ => {}
+        }
+        if last {
+            self.apply_labels(st);
+            for (k, v) in &self.opts.labels {
+                extra.push(format!("label {k}={v}"));
+            }
+        }
+        let ins_repr = format!("{expanded:?}");
+        let parent = st.parent_key();
+        let mut parts: Vec<&str> = vec![&parent, &ins_repr];
+        parts.extend(extra.iter().map(String::as_str));
+        if st.clear_onbuild {
+            parts.push("clear-onbuild");
+        }
+        let key = cache::key(&parts);
+
+        if !self.opts.no_cache {
+            if let Some(id) = self.cache.get(&key) {
+                let id = id.to_string();
+                if let Some(img) = self.live.get(&id).cloned() {
+                    say(quiet, &format!("--> Using cache {id}"));
+                    st.config = self.config_of(&img)?;
+                    st.clear_onbuild = false;
+                    if matches!(expanded, Instruction::Cmd(_)) {
+                        st.cmd_set = true;
+                    }
+                    if last {
+                        say(
+                            quiet,
+                            &commit_line(prefix, self.opts.commit_name.as_deref()),
+                        );
+                        self.add_names(&img)?;
+                    }
+                    say(quiet, &format!("--> {}", short(&img.id)));
+                    st.image = Some(img);
+                    return Ok(());
+                }
+            }
+        }
+
+        // Not cached: do it.
+        let layer: Option<LayerRecord> = match &expanded {
+            Instruction::Run(run) => Some(self.run_step(st, run)?),
+            Instruction::Copy(_) | Instruction::Add(_) => {
+                let plan = copy_plan.take().expect("planned above");
+                Some(self.copy_step(&plan)?)
+            }
+            other => {
+                apply_instruction(st, other)?;
+                None
+            }
+        };
+        if st.clear_onbuild {
+            st.config.config.extra.remove("OnBuild");
+            st.clear_onbuild = false;
+        }
+        if last {
+            say(
+                quiet,
+                &commit_line(prefix, self.opts.commit_name.as_deref()),
+            );
+        }
+        let opts = CommitOptions {
+            format: self.opts.format,
+            names: if last {
+                self.opts.tags.clone()
+            } else {
+                Vec::new()
+            },
+            history_created_by: Some(created_by),
+            ..Default::default()
+        };
+        let cfg = st.config.clone();
+        let img = commit::image_from_layers(
+            self.store,
+            st.image.as_ref(),
+            layer,
+            |c| copy_config(c, &cfg),
+            &opts,
+        )?;
+        self.live.insert(img.id.clone(), img.clone());
+        self.cache.put(key, img.id.clone());
+        say(quiet, &format!("--> {}", short(&img.id)));
+        st.image = Some(img);
+        Ok(())
+    }
+
+    /// The view of an image's layers.
+    fn view(&self, img: Option<&ImageRecord>) -> ImageView {
+        ImageView {
+            layers: img
+                .map(|i| {
+                    i.layers
+                        .iter()
+                        .map(|d| self.store.layers.diff_dir(d))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            prefix: Some(self.store.xattr_prefix()),
+        }
+    }
+
+    fn scratch_dir(&mut self) -> Result<PathBuf> {
+        if let Some(d) = &self.scratch {
+            return Ok(d.clone());
+        }
+        let tmp = self.store.root.join("tmp");
+        fs::create_dir_all(&tmp)?;
+        // `<pid>-<nonce>`: the store's sweep removes it if we are killed.
+        let dir = tmp.join(format!(
+            "{}-build{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        self.scratch = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Decide what a COPY/ADD takes and hash it for the cache key.
+    fn plan_copy(
+        &mut self,
+        stage_index: usize,
+        st: &StageState,
+        c: &containerfile::Copy,
+        add: bool,
+    ) -> Result<(CopyPlan, String, &'static str)> {
+        let base = self.view(st.image.as_ref());
+        let from = match &c.from {
+            None => None,
+            Some(f) => {
+                let r = self
+                    .file
+                    .resolve_copy_from(stage_index, f)
+                    .map_err(|e| anyhow!("{e}"))?;
+                Some(match r {
+                    BaseRef::Scratch => ImageView::default(),
+                    BaseRef::Stage(s) => {
+                        let img = self
+                            .stage_images
+                            .get(&s)
+                            .with_context(|| format!("stage {f} was not built"))?
+                            .clone();
+                        self.view(Some(&img))
+                    }
+                    BaseRef::Image(name) => {
+                        let img = (self.resolve)(&name)?;
+                        self.live.insert(img.id.clone(), img.clone());
+                        self.view(Some(&img))
+                    }
+                })
+            }
+        };
+        let attrs = Attrs {
+            owner: match &c.chown {
+                Some(spec) => Some(copy::resolve_chown(spec, &base)?),
+                None => None,
+            },
+            mode: c.chmod.as_deref().map(copy::parse_chmod).transpose()?,
+        };
+        let workdir = st
+            .config
+            .config
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into());
+        let dest = if c.dest.starts_with('/') {
+            c.dest.clone()
+        } else {
+            let joined = format!("{}/{}", workdir.trim_end_matches('/'), c.dest);
+            let mut d = super::ignore::clean_path(&joined);
+            if c.dest.ends_with('/') || c.dest == "." || c.dest.ends_with("/.") {
+                d.push('/');
+            }
+            d
+        };
+        let mut items = Vec::new();
+        let mut hash = crate::storage::digest::Hasher::new();
+        let mut context_rels = Vec::new();
+        for s in &c.sources {
+            match s {
+                Source::Heredoc(h) => {
+                    hash.update(format!("heredoc {}\0{}\0", h.name, h.content).as_bytes());
+                    items.push(Item::Heredoc {
+                        name: h.name.clone(),
+                        content: h.content.clone(),
+                    });
+                }
+                Source::Path(p) if add && is_url(p) => {
+                    let (path, name, digest) = self.fetch(p, c.checksum.as_deref())?;
+                    hash.update(format!("url {p}\0{digest}\0").as_bytes());
+                    items.push(Item::Fetched { path, name });
+                }
+                Source::Path(p) => match &from {
+                    Some(_) => {
+                        let rel = super::ignore::clean_path(&format!("/{p}"));
+                        hash.update(format!("from {rel}\0").as_bytes());
+                        items.push(Item::Image {
+                            rel: rel.trim_start_matches('/').to_string(),
+                        });
+                    }
+                    None => {
+                        for rel in copy::context_sources(&self.opts.context, &self.matcher, p)? {
+                            context_rels.push(rel.clone());
+                            items.push(Item::Context { rel });
+                        }
+                    }
+                },
+            }
+        }
+        if let Some(f) = &from {
+            // The source image's layers decide the content.
+            for l in &f.layers {
+                hash.update(l.as_os_str().as_encoded_bytes());
+            }
+        }
+        let mut kind = if items.len() > 1 { "multi" } else { "file" };
+        if !context_rels.is_empty() {
+            let cache = &self.cache;
+            let known = |k: &str| cache.content_for_stat(k).map(String::from);
+            let (stat_key, content) = copy::hash_context_sources(
+                &self.opts.context,
+                &self.matcher,
+                &context_rels,
+                &known,
+            )?;
+            if self.cache.content_for_stat(&stat_key).is_none() {
+                self.cache.remember_stat(stat_key, content.clone());
+            }
+            hash.update(content.as_bytes());
+            if items.len() == 1 && self.opts.context.join(&context_rels[0]).is_dir() {
+                kind = "dir";
+            }
+        }
+        if (items.len() > 1)
+            && !dest.ends_with('/')
+            && !base.find(&dest).is_some_and(|(_, m)| m.is_dir())
+        {
+            bail!(
+                "adding multiple sources to non-directory destination {:?}",
+                c.dest
+            );
+        }
+        let plan = CopyPlan {
+            context: self.opts.context.clone(),
+            matcher: self.matcher.clone(),
+            from,
+            base,
+            items,
+            dest,
+            attrs,
+            extract: add,
+        };
+        Ok((plan, hash.finish().hex().to_string(), kind))
+    }
+
+    /// ADD of a URL: download into the build's scratch dir, verify a
+    /// `--checksum`, name it after the URL's last path element.
+    fn fetch(&mut self, url: &str, checksum: Option<&str>) -> Result<(PathBuf, String, String)> {
+        let dir = self.scratch_dir()?;
+        let path = dir.join(format!("fetch-{:08x}", rand::random::<u32>()));
+        let mut resp = ureq::get(url)
+            .call()
+            .with_context(|| format!("fetching {url}"))?;
+        let mut reader = resp.body_mut().as_reader();
+        let mut f = fs::File::create(&path)?;
+        let mut h = crate::storage::digest::Hasher::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = std::io::Read::read(&mut reader, &mut buf)
+                .with_context(|| format!("fetching {url}"))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            f.write_all(&buf[..n])?;
+        }
+        let digest = h.finish().to_string();
+        if let Some(want) = checksum {
+            if want != digest {
+                bail!("checksum mismatch for {url}: expected {want}, got {digest}");
+            }
+        }
+        let name = url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or(url)
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty() && !n.contains(':'))
+            .unwrap_or("index.html")
+            .to_string();
+        Ok((path, name, digest))
+    }
+
+    fn id_maps(&mut self) -> Result<IdMaps> {
+        if self.maps.is_none() {
+            self.maps = Some(IdMaps::for_current_user()?);
+        }
+        Ok(self.maps.clone().expect("set above"))
+    }
+
+    /// Run `f` where layer files may be handled: in a user-namespace child
+    /// when rootless, here when root.
+    fn in_storage_ns(&mut self, f: impl FnOnce() -> Result<LayerRecord>) -> Result<LayerRecord> {
+        if !self.store.rootless || userns::in_user_namespace() {
+            return f();
+        }
+        let maps = self.id_maps()?;
+        let bytes = userns::run_in_child_userns(&maps, || Ok(serde_json::to_vec(&f()?)?))?;
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    fn copy_step(&mut self, plan: &CopyPlan) -> Result<LayerRecord> {
+        let scratch = self.scratch_dir()?;
+        let store = self.store;
+        self.in_storage_ns(|| {
+            let layer = scratch.join(format!("copy-{:08x}", rand::random::<u32>()));
+            let work = scratch.join(format!("work-{:08x}", rand::random::<u32>()));
+            fs::create_dir(&layer)?;
+            fs::create_dir(&work)?;
+            let result = copy::write_layer(plan, &layer, &work)
+                .and_then(|()| commit::layer_from_dir(store, &layer));
+            let _ = crate::storage::layers::remove_tree(&layer);
+            let _ = crate::storage::layers::remove_tree(&work);
+            result
+        })
+    }
+
+    /// RUN: a container on the current image, its changes a new layer.
+    fn run_step(&mut self, st: &StageState, run: &containerfile::Run) -> Result<LayerRecord> {
+        let img = st.image.clone().context(
+            "RUN in an empty image (FROM scratch with nothing added): there is no shell to run",
+        )?;
+        let shell: Vec<String> = st
+            .config
+            .config
+            .extra
+            .get("Shell")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+        let mut mounts = Vec::new();
+        let args = match run.program() {
+            Program::Exec(argv) => argv,
+            Program::Shell(script) => shell.iter().cloned().chain([script]).collect(),
+            Program::Script { content, .. } => {
+                let dir = self.scratch_dir()?;
+                let path = dir.join(format!("script-{:08x}", rand::random::<u32>()));
+                fs::write(&path, content)?;
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+                // Under /dev (a tmpfs): the script never lands in the layer.
+                let target = "/dev/.coracle-run-script".to_string();
+                mounts.push(MountSpec {
+                    kind: "bind".into(),
+                    source: path.to_string_lossy().into_owned(),
+                    destination: target.clone(),
+                    options: vec!["ro".into()],
+                });
+                vec![target]
+            }
+        };
+        if !run.mounts.is_empty() {
+            crate::warn!(
+                "RUN --mount is not supported yet; ignoring {:?}",
+                run.mounts
+            );
+        }
+        let mut env = st.config.config.env.clone().unwrap_or_default();
+        for (k, v) in st.arg_env() {
+            env.push(format!("{k}={v}"));
+        }
+        let network = match run.network.as_deref() {
+            Some("none") => "none",
+            Some("host") => "host",
+            _ => "private",
+        };
+        let mut annotations = BTreeMap::new();
+        annotations.insert(BUILD_ANNOTATION.to_string(), builder_identity());
+        let cfg = ContainerConfig {
+            image_name: img.names.first().cloned().unwrap_or_else(|| img.id.clone()),
+            args,
+            env,
+            workdir: st
+                .config
+                .config
+                .working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into()),
+            user: st.config.config.user.clone().unwrap_or_default(),
+            annotations,
+            mounts,
+            network: network.into(),
+            stop_timeout: 10,
+            create_command: std::env::args().collect(),
+            ..Default::default()
+        };
+        let cfg = container::create(self.store, cfg, &img)?;
+        let id = cfg.id.clone();
+        let outcome = self.run_container(&id);
+        let result = outcome.and_then(|()| {
+            let store = self.store;
+            let upper = store.containers.dir(&id).join("upper");
+            let view = self.view(Some(&img));
+            self.in_storage_ns(|| {
+                prune_mount_targets(&upper, &view);
+                commit::layer_from_dir(store, &upper)
+            })
+        });
+        if let Err(e) = container::remove_files(self.store, &id) {
+            crate::warn!("removing build container {id}: {e:#}");
+        }
+        result
+    }
+
+    /// Start the container attached to our stdio and wait for it.
+    fn run_container(&self, id: &str) -> Result<()> {
+        let _ = std::io::stdout().flush();
+        // -q: the commands' output is not shown either (stderr still is).
+        let saved = if self.opts.quiet {
+            // SAFETY: plain fd juggling on our own stdout.
+            unsafe {
+                let saved = libc::dup(1);
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+                libc::dup2(null, 1);
+                libc::close(null);
+                Some(saved)
+            }
+        } else {
+            None
+        };
+        let started = container::start(self.store, id, true);
+        if let Some(fd) = saved {
+            // SAFETY: restore the stdout saved above.
+            unsafe {
+                libc::dup2(fd, 1);
+                libc::close(fd);
+            }
+        }
+        let started = started.map_err(|e| anyhow!("while running runtime: {e:#}"))?;
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child, the monitor.
+            let r = unsafe { libc::waitpid(started.monitor, &mut status, 0) };
+            if r == started.monitor {
+                break;
+            }
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                bail!(
+                    "waiting for the build container: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            128 + libc::WTERMSIG(status)
+        };
+        if code != 0 {
+            bail!("while running runtime: exit status {code}");
+        }
+        Ok(())
+    }
+}
+
+/// The error's whole chain as one message with no typed causes, so a
+/// failing step always ends the build with 125 as podman does.
+fn flatten(e: anyhow::Error) -> anyhow::Error {
+    anyhow!("{e:#}")
+}
+
+fn commit_line(prefix: &str, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("{prefix}COMMIT {n}"),
+        None => format!("{prefix}COMMIT"),
+    }
+}
+
+/// The instruction text after its keyword (`RUN echo hi` -> `echo hi`).
+fn strip_keyword(text: &str) -> &str {
+    let t = text.trim_start();
+    let end = t.find(char::is_whitespace).unwrap_or(t.len());
+    t[end..].trim()
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// The stage's config written over what `image_from_layers` started from
+/// (the parent's); history and rootfs stay its business.
+fn copy_config(c: &mut ImageConfig, mine: &ImageConfig) {
+    c.config = mine.config.clone();
+    c.author = mine.author.clone();
+    if c.architecture.is_empty() {
+        c.architecture = mine.architecture.clone();
+    }
+    if c.os.is_empty() {
+        c.os = mine.os.clone();
+    }
+}
+
+fn command_argv(cmd: &Command, shell: &[String]) -> Vec<String> {
+    match cmd {
+        Command::Exec(argv) => argv.clone(),
+        Command::Shell(line) => shell.iter().cloned().chain([line.clone()]).collect(),
+    }
+}
+
+fn nanos(d: &Option<std::time::Duration>) -> Option<Value> {
+    d.map(|d| json!(d.as_nanos() as u64))
+}
+
+/// A metadata instruction applied to the stage's config.
+fn apply_instruction(st: &mut StageState, ins: &Instruction) -> Result<()> {
+    let shell: Vec<String> = st
+        .config
+        .config
+        .extra
+        .get("Shell")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+    let c = &mut st.config.config;
+    match ins {
+        Instruction::Env(kvs) => {
+            let env = c.env.get_or_insert_with(Vec::new);
+            for kv in kvs {
+                let prefix = format!("{}=", kv.key);
+                env.retain(|e| !e.starts_with(&prefix) && *e != kv.key);
+                env.push(format!("{}={}", kv.key, kv.value));
+            }
+        }
+        Instruction::Label(kvs) => {
+            let labels = c.labels.get_or_insert_with(Default::default);
+            for kv in kvs {
+                labels.insert(kv.key.clone(), kv.value.clone());
+            }
+        }
+        Instruction::Expose(ports) => {
+            let map = c.exposed_ports.get_or_insert_with(Default::default);
+            for p in ports {
+                let p = if p.contains('/') {
+                    p.to_ascii_lowercase()
+                } else {
+                    format!("{p}/tcp")
+                };
+                map.insert(p, json!({}));
+            }
+        }
+        Instruction::Volume(vols) => {
+            let map = c.volumes.get_or_insert_with(Default::default);
+            for v in vols {
+                map.insert(v.clone(), json!({}));
+            }
+        }
+        Instruction::User(u) => c.user = Some(u.clone()),
+        Instruction::Workdir(w) => {
+            let joined = if w.starts_with('/') {
+                w.clone()
+            } else {
+                let base = c.working_dir.clone().unwrap_or_else(|| "/".into());
+                format!("{}/{w}", base.trim_end_matches('/'))
+            };
+            c.working_dir = Some(super::ignore::clean_path(&joined));
+        }
+        Instruction::StopSignal(s) => c.stop_signal = Some(s.clone()),
+        Instruction::Cmd(cmd) => {
+            c.cmd = Some(command_argv(cmd, &shell));
+            st.cmd_set = true;
+        }
+        Instruction::Entrypoint(cmd) => {
+            c.entrypoint = Some(command_argv(cmd, &shell));
+            // Docker: an ENTRYPOINT drops the CMD inherited from the base.
+            if !st.cmd_set {
+                c.cmd = None;
+            }
+        }
+        Instruction::Shell(argv) => {
+            c.extra.insert("Shell".into(), json!(argv));
+        }
+        Instruction::Healthcheck(h) => {
+            let v = match h {
+                Healthcheck::None => json!({"Test": ["NONE"]}),
+                Healthcheck::Cmd {
+                    test,
+                    interval,
+                    timeout,
+                    start_period,
+                    start_interval,
+                    retries,
+                } => {
+                    let test = match test {
+                        Command::Exec(argv) => std::iter::once("CMD".to_string())
+                            .chain(argv.iter().cloned())
+                            .collect(),
+                        Command::Shell(line) => vec!["CMD-SHELL".to_string(), line.clone()],
+                    };
+                    let mut m = serde_json::Map::new();
+                    m.insert("Test".into(), json!(test));
+                    for (k, d) in [
+                        ("Interval", interval),
+                        ("Timeout", timeout),
+                        ("StartPeriod", start_period),
+                        ("StartInterval", start_interval),
+                    ] {
+                        if let Some(v) = nanos(d) {
+                            m.insert(k.into(), v);
+                        }
+                    }
+                    if let Some(r) = retries {
+                        m.insert("Retries".into(), json!(r));
+                    }
+                    Value::Object(m)
+                }
+            };
+            c.extra.insert("Healthcheck".into(), v);
+        }
+        Instruction::OnBuild(o) => {
+            let list = c
+                .extra
+                .entry("OnBuild")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if !list.is_array() {
+                *list = Value::Array(Vec::new());
+            }
+            list.as_array_mut()
+                .expect("an array")
+                .push(Value::String(o.trigger.clone()));
+        }
+        Instruction::Maintainer(m) => st.config.author = Some(m.clone()),
+        Instruction::Arg(_) => {}
+        Instruction::From(_) => bail!("FROM inside a stage"),
+        other => bail!("{} is not a metadata instruction", other.keyword()),
+    }
+    Ok(())
+}
+
+/// The runtime makes mount points (/etc/hosts, /proc...) in the rootfs when
+/// the image lacks them; those empty files and dirs are not the step's
+/// work. Remove them from the upper dir, and parents left empty that only
+/// came along with them.
+fn prune_mount_targets(upper: &Path, view: &ImageView) {
+    use std::os::unix::fs::MetadataExt;
+    const TARGETS: &[&str] = &[
+        "etc/hosts",
+        "etc/hostname",
+        "etc/resolv.conf",
+        "run/.containerenv",
+        "dev/.coracle-run-script",
+        "proc",
+        "sys",
+        "dev",
+    ];
+    for t in TARGETS {
+        let p = upper.join(t);
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let empty = if m.is_dir() {
+            fs::read_dir(&p)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false)
+        } else {
+            m.is_file() && m.len() == 0
+        };
+        if !empty || view.find(t).is_some() {
+            continue;
+        }
+        let _ = if m.is_dir() {
+            fs::remove_dir(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+        // Parents that are empty now and hold nothing new about themselves.
+        let mut rel = Path::new(t).parent().map(Path::to_path_buf);
+        while let Some(r) = rel.filter(|r| !r.as_os_str().is_empty()) {
+            let dir = upper.join(&r);
+            let is_empty = fs::read_dir(&dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            let Ok(dm) = fs::symlink_metadata(&dir) else {
+                break;
+            };
+            // Made only to hold the mount point, or a copy-up of the
+            // image's own directory that changed nothing about it.
+            let redundant = match view.find(&r.to_string_lossy()) {
+                None => true,
+                Some((_, lm)) => {
+                    lm.is_dir()
+                        && lm.mode() == dm.mode()
+                        && lm.uid() == dm.uid()
+                        && lm.gid() == dm.gid()
+                }
+            };
+            if !is_empty || !redundant {
+                break;
+            }
+            let _ = fs::remove_dir(&dir);
+            rel = r.parent().map(Path::to_path_buf);
+        }
+    }
+}
+
+/// Delete a tree that may hold files of subordinate owners.
+fn remove_tree_any(store: &Store, dir: &Path) {
+    if crate::storage::layers::remove_tree(dir).is_ok() || !store.rootless {
+        return;
+    }
+    if let Ok(maps) = IdMaps::for_current_user() {
+        let _ = userns::run_in_child_userns(&maps, || {
+            crate::storage::layers::remove_tree(dir)?;
+            Ok(Vec::new())
+        });
+    }
+}
+
+/// Leftovers of builds that were killed: their RUN containers (found by
+/// the annotation, their builder gone) and staging dirs in tmp/.
+fn sweep_stale(store: &Store) {
+    store.layers.sweep_stale_temp();
+    let Ok(ids) = store.containers.ids() else {
+        return;
+    };
+    for id in ids {
+        let Ok(cfg) = store.containers.load_config(&id) else {
+            continue;
+        };
+        let Some(owner) = cfg.annotations.get(BUILD_ANNOTATION) else {
+            continue;
+        };
+        // A zombie builder (killed, not reaped yet) counts as gone.
+        let (pid, start) = owner.split_once(':').unwrap_or((owner, "0"));
+        let (pid, start) = (pid.parse().unwrap_or(0), start.parse().unwrap_or(0));
+        if crate::runtime::sys::process_is(pid, start) {
+            continue;
+        }
+        if let Ok(state) = container::current_state(store, &id) {
+            if container::is_running(&state) {
+                let _ = container::stop(store, &id, 0);
+            }
+        }
+        let _ = container::remove_files(store, &id);
+    }
+}
+
+/// `pid:start-time` of this process: what a RUN container records of its
+/// builder, so a sweep never mistakes a reused pid for a live build.
+fn builder_identity() -> String {
+    let pid = std::process::id() as i32;
+    let start = crate::runtime::sys::process_start_time(pid).unwrap_or(0);
+    format!("{pid}:{start}")
+}
+
+/// The OCI name of this machine's architecture.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> StageState {
+        StageState {
+            image: None,
+            config: ImageConfig::default(),
+            args: Vec::new(),
+            cmd_set: false,
+            clear_onbuild: false,
+        }
+    }
+
+    #[test]
+    fn entrypoint_resets_inherited_cmd_only() {
+        let mut st = state();
+        st.config.config.cmd = Some(vec!["base".into()]);
+        apply_instruction(
+            &mut st,
+            &Instruction::Entrypoint(Command::Exec(vec!["/e".into()])),
+        )
+        .unwrap();
+        assert_eq!(st.config.config.cmd, None);
+        let mut st = state();
+        apply_instruction(&mut st, &Instruction::Cmd(Command::Exec(vec!["c".into()]))).unwrap();
+        apply_instruction(
+            &mut st,
+            &Instruction::Entrypoint(Command::Shell("run".into())),
+        )
+        .unwrap();
+        assert_eq!(st.config.config.cmd, Some(vec!["c".to_string()]));
+        assert_eq!(
+            st.config.config.entrypoint,
+            Some(vec!["/bin/sh".to_string(), "-c".into(), "run".into()])
+        );
+    }
+
+    #[test]
+    fn env_wins_over_arg_and_args_become_env() {
+        let mut st = state();
+        st.args.push(("A".into(), Some("arg".into())));
+        st.args.push(("B".into(), Some("b".into())));
+        st.args.push(("C".into(), None));
+        st.config.config.env = Some(vec!["A=env".into()]);
+        assert_eq!(st.lookup("A").as_deref(), Some("env"));
+        assert_eq!(st.lookup("B").as_deref(), Some("b"));
+        assert_eq!(st.lookup("C"), None);
+        assert_eq!(st.arg_env(), vec![("B".to_string(), "b".to_string())]);
+    }
+
+    #[test]
+    fn workdir_is_relative_to_the_last() {
+        let mut st = state();
+        apply_instruction(&mut st, &Instruction::Workdir("/a".into())).unwrap();
+        apply_instruction(&mut st, &Instruction::Workdir("b/../c".into())).unwrap();
+        assert_eq!(st.config.config.working_dir.as_deref(), Some("/a/c"));
+        assert_eq!(strip_keyword("RUN  echo hi"), "echo hi");
+    }
+}
