@@ -380,3 +380,84 @@ int main(void) {
 pub fn word_set(s: &str) -> BTreeSet<String> {
     s.split_whitespace().map(String::from).collect()
 }
+
+/// `rt` whose config EXPOSEs 80/tcp (for `run -P`).
+pub fn rt_expose() -> &'static Pushed {
+    static P: OnceLock<Pushed> = OnceLock::new();
+    P.get_or_init(|| {
+        let layers = rt_layers();
+        let mut cfg: Value = serde_json::from_slice(&rt_config("rt-expose", &layers, "/")).unwrap();
+        cfg["config"]["ExposedPorts"] = json!({"80/tcp": {}});
+        let img = build_image_with_config(
+            &ImageSpec::new("rt-expose"),
+            layers,
+            serde_json::to_vec(&cfg).unwrap(),
+        );
+        push_image(registry(), "fixtures/rt-expose", "1", &img);
+        Pushed {
+            host: registry().host.clone(),
+            repo: "fixtures/rt-expose".into(),
+            tag: "1".into(),
+            digest: img.manifest_digest.clone(),
+            images: vec![img],
+        }
+    })
+}
+
+/// A static UDP receiver, compiled once per test binary with the host's gcc
+/// (busybox has no UDP listener): `udprecv PORT FILE` appends each datagram
+/// to FILE and echoes it back to its sender. Returns the directory holding it.
+pub fn udp_receiver() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = base_dir().join("udprecv");
+        mkdir_mode(&dir, 0o755);
+        let src = dir.join("udprecv.c");
+        std::fs::write(
+            &src,
+            r#"#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(atoi(argv[1]));
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) return 1;
+    for (;;) {
+        char buf[2048];
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+        if (n < 0) continue;
+        int f = open(argv[2], O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (f >= 0) { write(f, buf, n); close(f); }
+        sendto(s, buf, n, 0, (struct sockaddr *)&peer, len);
+    }
+}
+"#,
+        )
+        .unwrap();
+        let bin = dir.join("udprecv");
+        let out = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("the UDP test needs gcc (apt-get install gcc libc6-dev): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "gcc -static failed (the UDP test needs gcc and a static libc, libc6-dev):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    })
+    .clone()
+}

@@ -1,0 +1,664 @@
+//! Networking as root (slirp4netns) and rootless (pasta): published TCP and
+//! UDP ports reached from the host, `-P`, `port`/`ps`/`inspect`, port
+//! conflicts, outbound to the host's loopback, /etc/hosts and resolv.conf,
+//! `--network container:`/`none`, and cleanup of the helper processes.
+//! All traffic stays on this machine's loopback.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const INDEX: &str = "hello from coracle httpd\n";
+
+/// A host port nobody listens on right now (TCP and UDP both free).
+fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Two consecutive free ports (for range mappings).
+fn free_port_pair() -> u16 {
+    loop {
+        let p = free_port();
+        if p < u16::MAX && port_is_free(p + 1) {
+            return p;
+        }
+    }
+}
+
+fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// One HTTP/1.0 GET of `/` on 127.0.0.1:port: the whole response.
+fn http_get_once(port: u16) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(2),
+    )?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    Ok(resp)
+}
+
+/// GET `/` until a full HTTP response comes back (the server may still be
+/// starting: the helper then accepts and closes, or refuses); its body.
+fn http_get(mode: Mode, port: u16) -> String {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < Duration::from_secs(8) {
+        match http_get_once(port) {
+            Ok(r) if r.starts_with("HTTP/1.") => {
+                let body = r.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+                return body.to_string();
+            }
+            Ok(r) => last = format!("response {r:?}"),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("[{mode:?}] no HTTP response on 127.0.0.1:{port} within 8s (last: {last})");
+}
+
+/// A host dir with index.html, to bind-mount at /www.
+fn www_dir(env: &TestEnv) -> String {
+    let d = env.user_dir("www");
+    env.write_user_file(&d.join("index.html"), INDEX.as_bytes());
+    format!("{}:/www:ro", d.display())
+}
+
+const HTTPD: &[&str] = &["busybox", "httpd", "-f", "-p", "80", "-h", "/www"];
+
+/// The host port of `port CTR SPEC` (`127.0.0.1:18282` or `0.0.0.0:18282`).
+fn published_port(env: &TestEnv, ctr: &str, spec: &str) -> u16 {
+    let out = env.ok(&["port", ctr, spec]);
+    let line = out.lines().next().unwrap_or("").trim();
+    line.rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or_else(|| panic!("[{:?}] `port {ctr} {spec}`: {out:?}", env.mode))
+}
+
+fn container_pid(env: &TestEnv, ctr: &str) -> i32 {
+    env.ok(&["inspect", "--format", "{{.State.Pid}}", ctr])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Live pasta / slirp4netns processes serving this env's container whose
+/// first process is `ctr_pid`: both take that pid on their command line,
+/// pasta's pid file lives in the run root.
+fn helper_pids(env: &TestEnv, ctr_pid: i32) -> Vec<i32> {
+    let runroot = env.runroot_dir().to_string_lossy().into_owned();
+    let pid_arg = ctr_pid.to_string();
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim();
+        // pasta runs as `passt.avx2` or `pasta`
+        if !(comm.starts_with("pas") || comm == "slirp4netns") {
+            continue;
+        }
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let ours =
+            args.iter().any(|a| a.contains(&runroot)) || (ctr_pid > 0 && args.contains(&pid_arg));
+        if ours && process_alive(pid) {
+            v.push(pid);
+        }
+    }
+    v
+}
+
+/// Kill helpers a failed test may leave (the reaper only knows container
+/// processes, which carry the mark; helpers do not).
+struct HelperReaper<'a>(&'a TestEnv);
+
+impl Drop for HelperReaper<'_> {
+    fn drop(&mut self) {
+        for pid in helper_pids(self.0, 0) {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn published_tcp_port_serves_httpd_to_the_host() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let www = www_dir(&env);
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] body via {publish}");
+
+        // random host port: `port` tells which
+        env.run_detached("web2", &["-p", "127.0.0.1::80", "-v", &www], &img, HTTPD);
+        let random = published_port(&env, "web2", "80");
+        assert_ne!(random, 0, "[{mode:?}]");
+        assert_eq!(
+            http_get(mode, random),
+            INDEX,
+            "[{mode:?}] body via random port"
+        );
+        env.ok(&["rm", "-f", "-t", "0", "web", "web2"]);
+    }
+}
+
+#[test]
+fn published_udp_port_delivers_datagrams() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let tools = format!("{}:/tools:ro", udp_receiver().display());
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:5353/udp");
+        env.run_detached(
+            "udp",
+            &["-p", &publish, "-v", &tools],
+            &img,
+            &["/tools/udprecv", "5353", "/tmp/got"],
+        );
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // datagrams sent before the receiver binds are lost: resend until one
+        // is in the container's file
+        let mut got = String::new();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(8) {
+            sock.send_to(b"ping-udp\n", ("127.0.0.1", port)).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            got = env.run(&["exec", "udp", "cat", "/tmp/got"]).stdout;
+            if got.lines().any(|l| l == "ping-udp") {
+                break;
+            }
+        }
+        assert!(
+            got.lines().any(|l| l == "ping-udp"),
+            "[{mode:?}] no datagram arrived in the container through {publish}: {got:?}"
+        );
+        env.ok(&["rm", "-f", "-t", "0", "udp"]);
+    }
+}
+
+#[test]
+fn publish_all_maps_the_images_exposed_ports() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = rt_expose().reference();
+        env.pull(&img);
+        let www = www_dir(&env);
+        env.run_detached("web", &["-P", "-v", &www], &img, HTTPD);
+        let all = env.ok(&["port", "web"]);
+        let lines: Vec<&str> = all.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "[{mode:?}] `port web` after -P with EXPOSE 80: {all:?}"
+        );
+        assert!(
+            lines[0].starts_with("80/tcp -> "),
+            "[{mode:?}] `port web`: {all:?}"
+        );
+        let port = published_port(&env, "web", "80/tcp");
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] body via -P port");
+        env.ok(&["rm", "-f", "-t", "0", "web"]);
+    }
+}
+
+#[test]
+fn port_ps_and_inspect_show_the_mappings() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let range = free_port_pair();
+        let udp = free_port();
+        let tcp_spec = format!("127.0.0.1:{}-{}:80-81", range, range + 1);
+        let udp_spec = format!("127.0.0.1:{udp}:53/udp");
+        env.run_detached(
+            "ports",
+            &["-p", &tcp_spec, "-p", &udp_spec],
+            &img,
+            &["sleep", "300"],
+        );
+
+        let out = env.ok(&["port", "ports"]);
+        let want = [
+            format!("80/tcp -> 127.0.0.1:{range}"),
+            format!("81/tcp -> 127.0.0.1:{}", range + 1),
+            format!("53/udp -> 127.0.0.1:{udp}"),
+        ];
+        let mut got: Vec<&str> = out
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        got.sort();
+        let mut want_sorted: Vec<&str> = want.iter().map(String::as_str).collect();
+        want_sorted.sort();
+        assert_eq!(got, want_sorted, "[{mode:?}] `port ports`:\n{out}");
+        assert_eq!(
+            env.ok(&["port", "ports", "81"]).trim(),
+            format!("127.0.0.1:{}", range + 1),
+            "[{mode:?}] `port ports 81`"
+        );
+        assert_eq!(
+            env.ok(&["port", "ports", "53/udp"]).trim(),
+            format!("127.0.0.1:{udp}"),
+            "[{mode:?}] `port ports 53/udp`"
+        );
+
+        let ps = env.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=ports"]);
+        for m in [
+            format!("127.0.0.1:{range}->80/tcp"),
+            format!("127.0.0.1:{}->81/tcp", range + 1),
+            format!("127.0.0.1:{udp}->53/udp"),
+        ] {
+            // podman may fold a range into `a-b->80-81/tcp`; accept either
+            let folded = format!("127.0.0.1:{}-{}->80-81/tcp", range, range + 1);
+            assert!(
+                ps.contains(&m) || (m.ends_with("/tcp") && ps.contains(&folded)),
+                "[{mode:?}] ps PORTS lacks {m}: {ps:?}"
+            );
+        }
+        let table = env.ok(&["ps"]);
+        assert!(
+            table.lines().next().unwrap_or("").contains("PORTS"),
+            "[{mode:?}] ps has no PORTS column:\n{table}"
+        );
+
+        let v = env.inspect_container("ports");
+        let ports = &v["NetworkSettings"]["Ports"];
+        let entry = |key: &str, port: u16| {
+            assert_eq!(
+                ports[key],
+                serde_json::json!([{"HostIp": "127.0.0.1", "HostPort": port.to_string()}]),
+                "[{mode:?}] inspect NetworkSettings.Ports[{key}]: {ports}"
+            );
+        };
+        entry("80/tcp", range);
+        entry("81/tcp", range + 1);
+        entry("53/udp", udp);
+        assert_eq!(
+            ports.as_object().map(|o| o.len()),
+            Some(3),
+            "[{mode:?}] NetworkSettings.Ports: {ports}"
+        );
+        env.ok(&["rm", "-f", "-t", "0", "ports"]);
+    }
+}
+
+#[test]
+fn host_port_in_use_fails_and_leaves_no_container() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let publish = format!("127.0.0.1:{port}:80");
+        let mark = env.mark();
+        let out = env.run(&[
+            "run", "-d", "--name", "clash", "-e", &mark, "-p", &publish, &img, "sleep", "300",
+        ]);
+        assert_error(
+            mode,
+            "run -d -p <port in use>",
+            &out,
+            125,
+            &[&port.to_string()],
+        );
+        let names = env.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+        assert!(
+            !names.lines().any(|l| l.trim() == "clash"),
+            "[{mode:?}] a failed start left the container behind:\n{names}"
+        );
+        assert!(
+            env.all_container_ids().is_empty(),
+            "[{mode:?}] ps -a after the failed run: {:?}",
+            env.all_container_ids()
+        );
+        assert!(
+            wait_for(Duration::from_secs(5), || env.marked_pids().is_empty()),
+            "[{mode:?}] container processes left: {:?}",
+            env.marked_pids()
+        );
+        // the name is free again
+        env.run_detached("clash", &[], &img, &["sleep", "300"]);
+        env.ok(&["rm", "-f", "-t", "0", "clash"]);
+        drop(held);
+    }
+}
+
+/// A one-shot-per-connection HTTP responder on the host's 127.0.0.1 that
+/// answers every request with `body`; its port.
+fn host_http_responder(body: &'static str) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = write!(
+                    s,
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn container_reaches_host_loopback_as_host_containers_internal() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let img = env.rt_image();
+        let port = host_http_responder("marker-from-host\n");
+        let out = env.sh(
+            &img,
+            &[],
+            &format!(
+                "grep -w host.containers.internal /etc/hosts; echo ---; ip route; echo ---; \
+                 wget -q -O- http://host.containers.internal:{port}/"
+            ),
+        );
+        let parts: Vec<&str> = out.split("---\n").collect();
+        assert_eq!(parts.len(), 3, "[{mode:?}] {out}");
+        assert_eq!(
+            parts[2], "marker-from-host\n",
+            "[{mode:?}] outbound to the host's loopback:\n{out}"
+        );
+        let hosts_ip = parts[0].split_whitespace().next().unwrap_or("");
+        match mode {
+            Mode::Root => assert_eq!(
+                hosts_ip, "10.0.2.2",
+                "[{mode:?}] slirp4netns's host address in /etc/hosts:\n{out}"
+            ),
+            Mode::Rootless => {
+                // pasta: the container's default gateway stands for the host
+                let gw = parts[1]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("default via "))
+                    .and_then(|r| r.split_whitespace().next())
+                    .unwrap_or("");
+                assert_eq!(
+                    hosts_ip, gw,
+                    "[{mode:?}] host.containers.internal should be the gateway:\n{out}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dns_and_host_flags_fill_resolv_conf_hosts_and_hostname() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let img = env.rt_image();
+        let out = env.sh(
+            &img,
+            &[
+                "--name",
+                "named",
+                "--hostname",
+                "h",
+                "--dns",
+                "1.1.1.1",
+                "--dns-search",
+                "corp",
+                "--dns-option",
+                "ndots:2",
+                "--add-host",
+                "db:10.0.0.5",
+            ],
+            "cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; cat /etc/hostname",
+        );
+        let parts: Vec<&str> = out.split("---\n").collect();
+        assert_eq!(parts.len(), 3, "[{mode:?}] {out}");
+        let resolv: Vec<&str> = parts[0].lines().map(str::trim).collect();
+        for want in ["search corp", "nameserver 1.1.1.1", "options ndots:2"] {
+            assert!(
+                resolv.contains(&want),
+                "[{mode:?}] resolv.conf lacks {want:?}:\n{}",
+                parts[0]
+            );
+        }
+        // --dns replaces the default resolvers
+        let servers: Vec<&&str> = resolv
+            .iter()
+            .filter(|l| l.starts_with("nameserver"))
+            .collect();
+        assert_eq!(servers, [&"nameserver 1.1.1.1"], "[{mode:?}]\n{}", parts[0]);
+
+        let hosts = parts[1];
+        assert!(
+            hosts.lines().any(|l| l == "10.0.0.5\tdb"),
+            "[{mode:?}] /etc/hosts lacks `10.0.0.5\\tdb`:\n{hosts}"
+        );
+        let has_name = |n: &str| {
+            hosts
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .any(|l| l.split_whitespace().skip(1).any(|w| w == n))
+        };
+        for n in ["h", "named", "localhost", "host.containers.internal"] {
+            assert!(has_name(n), "[{mode:?}] /etc/hosts lacks {n}:\n{hosts}");
+        }
+        assert_eq!(parts[2], "h\n", "[{mode:?}] /etc/hostname");
+
+        // without --dns the container still has a resolver
+        let out = env.sh(&img, &[], "cat /etc/resolv.conf");
+        assert!(
+            out.lines().any(|l| l.starts_with("nameserver ")),
+            "[{mode:?}] default resolv.conf has no nameserver:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn network_container_shares_localhost() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let www = www_dir(&env);
+        env.run_detached("web", &["-v", &www], &img, HTTPD);
+        let out = env.sh(
+            &img,
+            &["--network", "container:web"],
+            "for i in $(seq 80); do wget -q -O- http://127.0.0.1:80/ && exit 0; sleep 0.1; done; exit 1",
+        );
+        assert_eq!(out, INDEX, "[{mode:?}] web's httpd over shared localhost");
+        env.ok(&["rm", "-f", "-t", "0", "web"]);
+    }
+}
+
+#[test]
+fn network_none_has_only_loopback_and_refuses_publishing() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let img = env.rt_image();
+        let out = env.sh(
+            &img,
+            &["--network", "none"],
+            "ip -o addr; echo ---; ip -o link",
+        );
+        let parts: Vec<&str> = out.split("---\n").collect();
+        assert_eq!(parts.len(), 2, "[{mode:?}] {out}");
+        for part in &parts {
+            let ifaces: Vec<&str> = part
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .map(|n| n.trim_end_matches(':'))
+                .collect();
+            assert!(
+                !ifaces.is_empty() && ifaces.iter().all(|n| *n == "lo"),
+                "[{mode:?}] --network none should show only lo:\n{out}"
+            );
+        }
+        // the default network has more than lo
+        let out = env.sh(&img, &[], "ip -o link");
+        assert!(
+            out.lines()
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .any(|n| n.trim_end_matches(':') != "lo"),
+            "[{mode:?}] the default network has no interface besides lo:\n{out}"
+        );
+
+        for net in ["none", "host"] {
+            let mark = env.mark();
+            let out = env.run(&[
+                "run",
+                "--rm",
+                "-e",
+                &mark,
+                "--network",
+                net,
+                "-p",
+                "8080:80",
+                &img,
+                "true",
+            ]);
+            assert_error(mode, &format!("run --network {net} -p"), &out, 125, &[]);
+        }
+        assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
+    }
+}
+
+#[test]
+fn stop_and_rm_stop_the_helper_and_free_the_port() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let www = www_dir(&env);
+
+        // stop
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
+        let pid = container_pid(&env, "web");
+        let helpers = helper_pids(&env, pid);
+        assert!(
+            !helpers.is_empty(),
+            "[{mode:?}] no pasta/slirp4netns found for container pid {pid}"
+        );
+        env.ok(&["stop", "-t", "0", "web"]);
+        assert!(
+            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+            "[{mode:?}] helpers left after stop: {:?}",
+            helper_pids(&env, pid)
+        );
+        assert!(
+            wait_for(Duration::from_secs(5), || port_is_free(port)),
+            "[{mode:?}] port {port} still taken after stop"
+        );
+        env.ok(&["rm", "web"]);
+
+        // rm -f of a running container
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
+        let pid = container_pid(&env, "web");
+        assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
+        env.ok(&["rm", "-f", "-t", "0", "web"]);
+        assert!(
+            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+            "[{mode:?}] helpers left after rm -f: {:?}",
+            helper_pids(&env, pid)
+        );
+        assert!(
+            wait_for(Duration::from_secs(5), || port_is_free(port)),
+            "[{mode:?}] port {port} still taken after rm -f"
+        );
+        // the same port can be published again at once
+        env.run_detached("again", &["-p", &publish, "-v", &www], &img, HTTPD);
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] republished");
+        env.ok(&["rm", "-f", "-t", "0", "again"]);
+    }
+}
+
+#[test]
+fn killed_monitor_takes_its_helper_along() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let www = www_dir(&env);
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
+        let pid = container_pid(&env, "web");
+        let monitor: i32 = env
+            .ok(&["inspect", "--format", "{{.State.ConmonPid}}", "web"])
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(monitor > 0, "[{mode:?}] ConmonPid {monitor}");
+        assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
+
+        unsafe { libc::kill(monitor, libc::SIGKILL) };
+        assert!(
+            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+            "[{mode:?}] pasta/slirp4netns still alive 5s after kill -9 of the monitor: {:?}",
+            helper_pids(&env, pid)
+        );
+        let status = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        let line = status.lines().find(|l| l.starts_with("web ")).unwrap_or("");
+        assert!(
+            line.contains("Exited"),
+            "[{mode:?}] after kill -9 of the monitor, ps -a should show web exited:\n{status}"
+        );
+        assert!(
+            wait_for(Duration::from_secs(5), || port_is_free(port)),
+            "[{mode:?}] port {port} still taken after the monitor died"
+        );
+        env.ok(&["rm", "-f", "web"]);
+    }
+}
