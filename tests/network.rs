@@ -644,12 +644,14 @@ fn killed_monitor_takes_its_helper_along() {
         assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
 
         unsafe { libc::kill(monitor, libc::SIGKILL) };
+        // The contract: no orphaned helper after the next coracle
+        // command (which notices the dead monitor).
+        let status = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
         assert!(
             wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
-            "[{mode:?}] pasta/slirp4netns still alive 5s after kill -9 of the monitor: {:?}",
+            "[{mode:?}] pasta/slirp4netns still alive after kill -9 of the monitor and a ps: {:?}",
             helper_pids(&env, pid)
         );
-        let status = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
         let line = status.lines().find(|l| l.starts_with("web ")).unwrap_or("");
         assert!(
             line.contains("Exited"),

@@ -222,11 +222,18 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
                 return Ok(fresh);
             }
             state = fresh;
-            // The container died with its monitor (parent-death signal).
-            if same_boot && sys::process_is(state.pid, state.pid_start) {
-                // SAFETY: kill a process we verified is the container's.
-                unsafe { libc::kill(state.pid, libc::SIGKILL) };
+            // The container died with its monitor (parent-death signal);
+            // its network helper may not have noticed.
+            for (pid, start) in [
+                (state.pid, state.pid_start),
+                (state.helper_pid, state.helper_start),
+            ] {
+                if same_boot && sys::process_is(pid, start) {
+                    // SAFETY: kill a process we verified is this container's.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
             }
+            state.helper_pid = 0;
             state.status = Status::Exited;
             state.exit_code = 137;
             state.finished_at = Some(crate::format::human::rfc3339_nano(

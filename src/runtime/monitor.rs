@@ -504,6 +504,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.monitor_pid = unsafe { libc::getpid() };
     state.monitor_start = sys::process_start_time(state.monitor_pid).unwrap_or(0);
     state.boot_id = sys::boot_id();
+    state.helper_pid = helper.as_ref().map(|h| h.pid).unwrap_or(0);
+    state.helper_start = sys::process_start_time(state.helper_pid).unwrap_or(0);
     state.started_at = Some(now());
     state.finished_at = None;
     state.exit_code = 0;
@@ -527,6 +529,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     let status = super::relay::relay(pid, wiring, &mut log, attach, sfd)?;
     if let Some(h) = &helper {
         h.stop();
+        super::network::cleanup_socket(&store.containers.run_dir(id));
     }
 
     crate::debug!("container program exited with {status}");

@@ -187,25 +187,22 @@ pub fn start_pasta(
         .arg("--quiet")
         .arg("--pid")
         .arg(&pidfile);
-    let spec = |proto: &str| -> String {
-        ports
-            .iter()
-            .filter(|p| p.protocol == proto)
-            .map(|p| {
-                if p.host_ip.is_empty() {
-                    format!("{}:{}", p.host_port, p.container_port)
-                } else {
-                    format!("{}/{}:{}", p.host_ip, p.host_port, p.container_port)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let (tcp, udp) = (spec("tcp"), spec("udp"));
-    cmd.arg("-t")
-        .arg(if tcp.is_empty() { "none".into() } else { tcp });
-    cmd.arg("-u")
-        .arg(if udp.is_empty() { "none".into() } else { udp });
+    // One option per mapping: pasta takes an address only on a lone spec.
+    for proto in ["tcp", "udp"] {
+        let flag = if proto == "tcp" { "-t" } else { "-u" };
+        let mine: Vec<&PortMapping> = ports.iter().filter(|p| p.protocol == proto).collect();
+        if mine.is_empty() {
+            cmd.arg(flag).arg("none");
+        }
+        for p in mine {
+            let spec = if p.host_ip.is_empty() {
+                format!("{}:{}", p.host_port, p.container_port)
+            } else {
+                format!("{}/{}:{}", p.host_ip, p.host_port, p.container_port)
+            };
+            cmd.arg(flag).arg(spec);
+        }
+    }
     // Only what the user asked for goes out; nothing from the container in.
     cmd.arg("-T").arg("none").arg("-U").arg("none");
     cmd.args(extra);
@@ -250,7 +247,16 @@ pub fn start_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Res
     let slirp = find_program("slirp4netns")
         .context("slirp4netns not found: install it, or use pasta (passt)")?;
     std::fs::create_dir_all(run_dir)?;
-    let api = run_dir.join("slirp4netns.sock");
+    // A unix socket path must fit in 108 bytes; a deep runroot does not.
+    let mut api = run_dir.join("slirp4netns.sock");
+    if api.as_os_str().len() > 100 {
+        let name = run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().chars().take(12).collect::<String>())
+            .unwrap_or_default();
+        api =
+            std::env::temp_dir().join(format!("coracle-slirp-{name}-{}.sock", std::process::id()));
+    }
     let _ = std::fs::remove_file(&api);
     let (r, w) = super::sys::pipe()?;
     super::sys::set_cloexec(w, false);
@@ -292,6 +298,22 @@ pub fn start_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Res
         }
     }
     Ok(helper)
+}
+
+/// Remove a helper's API socket when it lives outside the run dir.
+pub fn cleanup_socket(run_dir: &Path) {
+    let name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().chars().take(12).collect::<String>())
+        .unwrap_or_default();
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        let prefix = format!("coracle-slirp-{name}-");
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 fn slirp_forward(api: &Path, p: &PortMapping) -> Result<()> {

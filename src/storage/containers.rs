@@ -166,6 +166,12 @@ pub struct ContainerState {
     pub monitor_start: u64,
     #[serde(default)]
     pub boot_id: String,
+    /// The network helper (pasta, slirp4netns), so a dead monitor's helper
+    /// can be ended by whoever notices.
+    #[serde(default)]
+    pub helper_pid: i32,
+    #[serde(default)]
+    pub helper_start: u64,
     #[serde(default)]
     pub exit_code: i32,
     #[serde(default)]
