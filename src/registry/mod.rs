@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod login;
 pub mod manifest;
+pub mod parallel;
 pub mod progress;
 pub mod pull;
 pub mod push;

@@ -20,7 +20,6 @@ use crate::storage::store::Store;
 use crate::storage::unpack::{self, UnpackOptions};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{self, Read};
-use std::sync::Mutex;
 
 #[derive(Default, Clone)]
 pub struct PullOptions {
@@ -204,7 +203,7 @@ pub fn pull_reference(
         jobs.push((i, desc, diff_id.clone(), c));
     }
 
-    run_parallel(&jobs, |(_, desc, diff_id, c)| {
+    super::parallel::run_parallel(&jobs, PARALLEL_LAYERS, |(_, desc, diff_id, c)| {
         fetch_layer(
             store,
             &client,
@@ -223,39 +222,6 @@ pub fn pull_reference(
     progress.line("Writing manifest to image destination");
 
     register(store, r, &chosen, &config_bytes, &config, diff_ids)
-}
-
-/// Run `f` over `jobs` on a few threads; the first error wins.
-fn run_parallel<T: Sync>(jobs: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    if jobs.len() <= 1 {
-        return jobs.iter().try_for_each(&f);
-    }
-    let next = Mutex::new(0usize);
-    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL_LAYERS.min(jobs.len()) {
-            s.spawn(|| loop {
-                if first_error.lock().expect("no poison").is_some() {
-                    return;
-                }
-                let i = {
-                    let mut n = next.lock().expect("no poison");
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                let Some(job) = jobs.get(i) else { return };
-                if let Err(e) = f(job) {
-                    first_error.lock().expect("no poison").get_or_insert(e);
-                    return;
-                }
-            });
-        }
-    });
-    match first_error.into_inner().expect("no poison") {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
 }
 
 fn fetch_small_blob(client: &RegistryClient, repo: &str, desc: &Descriptor) -> Result<Vec<u8>> {

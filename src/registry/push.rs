@@ -196,7 +196,7 @@ fn push_inner(
     let descriptors: Mutex<Vec<Option<(Descriptor, Digest)>>> =
         Mutex::new(vec![None; image.layers.len()]);
     let jobs: Vec<usize> = (0..image.layers.len()).collect();
-    run_parallel(&jobs, |&i| {
+    super::parallel::run_parallel(&jobs, PARALLEL_LAYERS, |&i| {
         let known = stored.as_ref().map(|s| &s.manifest.layers[i]);
         let d = ctx
             .push_layer(&image.layers[i], known)
@@ -595,39 +595,6 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Run `f` over `jobs` on a few threads; the first error wins.
-fn run_parallel<T: Sync>(jobs: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    if jobs.len() <= 1 {
-        return jobs.iter().try_for_each(&f);
-    }
-    let next = Mutex::new(0usize);
-    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL_LAYERS.min(jobs.len()) {
-            s.spawn(|| loop {
-                if first_error.lock().expect("no poison").is_some() {
-                    return;
-                }
-                let i = {
-                    let mut n = next.lock().expect("no poison");
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                let Some(job) = jobs.get(i) else { return };
-                if let Err(e) = f(job) {
-                    first_error.lock().expect("no poison").get_or_insert(e);
-                    return;
-                }
-            });
-        }
-    });
-    match first_error.into_inner().expect("no poison") {
-        Some(e) => Err(e),
-        None => Ok(()),
     }
 }
 
