@@ -20,7 +20,7 @@ done
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found" >&2; exit 1; }
 
 # --- packages (only when one is missing) ------------------------------------
-PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns fuse-overlayfs gcc libc6-dev"
+PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns fuse-overlayfs gcc libc6-dev xz-utils bzip2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
