@@ -55,4 +55,14 @@ export CORACLE_BIN="$BIN_DIR/coracle"
 
 # --- run ---------------------------------------------------------------------
 echo "tests/run.sh: CORACLE_BIN=$CORACLE_BIN, $(nproc) cpus"
-cargo test "$@"
+# Doc tests are not used (there are none): --all-targets leaves them out,
+# so the last result line is a real suite. Then one plain total line.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+if [ $# -eq 0 ]; then set -- --all-targets; fi
+cargo test "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
