@@ -46,7 +46,7 @@ if [ -e /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
 # --- build, and put the binary where the test user can read it ---------------
 # A debug build: `cargo test` builds the same binary anyway, so nothing is
 # compiled twice (a release build would double CI time for no test value).
-cargo build --bins
+cargo build --bins --examples
 BIN_DIR=/tmp/coracle-ci/bin
 install -d -m 0755 /tmp/coracle-ci "$BIN_DIR"
 install -m 0755 target/debug/coracle "$BIN_DIR/coracle.new"
