@@ -327,6 +327,24 @@ pub fn coracle_pid(mode: Mode, child_pid: i32) -> i32 {
     found.unwrap()
 }
 
+/// Build a static helper from C with the host's gcc. A missing gcc or
+/// static libc fails the test (`who` says which): a helper that cannot be
+/// built proves nothing.
+fn compile_static(src: &Path, bin: &Path, who: &str) {
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(bin)
+        .arg(src)
+        .output()
+        .unwrap_or_else(|e| panic!("{who} needs gcc (apt-get install gcc libc6-dev): {e}"));
+    assert!(
+        out.status.success(),
+        "gcc -static failed ({who} needs gcc and a static libc, libc6-dev):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// A static probe, compiled once per test binary with the host's gcc: it
 /// calls `kcmp` and `keyctl` and prints `NAME ok` or `NAME errno=N` for each.
 /// A missing gcc or static libc fails the test: a probe that cannot run
@@ -356,21 +374,7 @@ int main(void) {
 "#,
         )
         .unwrap();
-        let bin = dir.join("probe");
-        let out = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("the seccomp test needs gcc to build its probe (apt-get install gcc libc6-dev): {e}")
-            });
-        assert!(
-            out.status.success(),
-            "gcc -static failed (the seccomp test needs gcc and a static libc, libc6-dev):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        compile_static(&src, &dir.join("probe"), "the seccomp test");
         dir
     })
     .clone()
@@ -442,21 +446,7 @@ int main(int argc, char **argv) {
 "#,
         )
         .unwrap();
-        let bin = dir.join("udprecv");
-        let out = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("the UDP test needs gcc (apt-get install gcc libc6-dev): {e}")
-            });
-        assert!(
-            out.status.success(),
-            "gcc -static failed (the UDP test needs gcc and a static libc, libc6-dev):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        compile_static(&src, &dir.join("udprecv"), "the UDP test");
         dir
     })
     .clone()
