@@ -8,6 +8,7 @@
 
 pub mod builder;
 pub mod cache;
+pub mod changes;
 pub mod containerfile;
 pub mod copy;
 pub mod glob;

@@ -83,6 +83,7 @@ pub fn commit(g: &GlobalOpts, a: CommitArgs) -> Result<()> {
         changes: a.change.clone(),
         format: a.format.parse::<ImageFormat>()?,
         names,
+        apply_changes: Some(crate::build::changes::apply_changes),
         ..CommitOptions::default()
     };
     let img = in_storage_userns(&store, || {
@@ -278,6 +279,7 @@ pub fn import(g: &GlobalOpts, a: ImportArgs) -> Result<()> {
         message: a.message.clone(),
         changes: a.change.clone(),
         names,
+        apply_changes: Some(crate::build::changes::apply_changes),
         ..CommitOptions::default()
     };
     let img = in_storage_userns(&store, || {

@@ -130,6 +130,7 @@ fn images_from_layers_chain_with_history_and_changes() {
         &CommitOptions {
             history_created_by: Some("import".into()),
             changes: vec!["CMD [\"/bin/sh\"]".into()],
+            apply_changes: Some(crate::build::changes::apply_changes),
             names: vec!["localhost/base:1".into()],
             ..CommitOptions::default()
         },
@@ -158,6 +159,7 @@ fn images_from_layers_chain_with_history_and_changes() {
             author: Some("me".into()),
             message: Some("why".into()),
             changes: vec!["ENV GREETING=hi-$PATH".into(), "WORKDIR app".into()],
+            apply_changes: Some(crate::build::changes::apply_changes),
             format: ImageFormat::Docker,
             ..CommitOptions::default()
         },
@@ -184,7 +186,7 @@ fn images_from_layers_chain_with_history_and_changes() {
 fn changed(changes: &[&str]) -> Result<ImageConfig> {
     let mut c = ImageConfig::default();
     let changes: Vec<String> = changes.iter().map(|s| s.to_string()).collect();
-    apply_changes(&mut c, &changes)?;
+    crate::build::changes::apply_changes(&mut c, &changes)?;
     Ok(c)
 }
 
