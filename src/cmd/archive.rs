@@ -2,8 +2,8 @@
 
 use super::output::println;
 use super::GlobalOpts;
+use crate::registry::archive::{self, LoadInput, SaveFormat, SaveImage, SaveOptions, SaveTarget};
 use crate::registry::resolve::{find_image, try_find_image};
-use crate::storage::archive::{self, LoadInput, SaveFormat, SaveImage, SaveOptions, SaveTarget};
 use crate::storage::images::{ImageRecord, Images};
 use anyhow::{bail, Context, Result};
 use clap::Args;

@@ -1,5 +1,7 @@
-//! Image references, short-name resolution, the OCI distribution client, pull and push.
+//! Moving images in and out: references and short names, the OCI
+//! distribution client (pull, push, login) and image archives (save, load).
 
+pub mod archive;
 pub mod auth;
 pub mod client;
 pub mod login;

@@ -1,6 +1,5 @@
 //! The on-disk store: locking, atomic records, blobs, layers, images.
 
-pub mod archive;
 pub mod atomic;
 pub mod blobs;
 pub mod commit;

@@ -17,12 +17,12 @@ mod source;
 pub use load::{load, LoadedImage};
 pub use source::LoadInput;
 
-use super::compression::Compression;
-use super::digest::Digest;
-use super::image_config::with_diff_ids;
-use super::images::ImageRecord;
-use super::layer_tar::{write_layer_blob, LayerBlob, LayerTarOptions};
-use super::store::Store;
+use crate::storage::compression::Compression;
+use crate::storage::digest::Digest;
+use crate::storage::image_config::with_diff_ids;
+use crate::storage::images::ImageRecord;
+use crate::storage::layer_tar::{write_layer_blob, LayerBlob, LayerTarOptions};
+use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -340,7 +340,7 @@ impl Sink for DirSink {
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
-        super::atomic::write_file(&dest, data, false)
+        crate::storage::atomic::write_file(&dest, data, false)
     }
 }
 
