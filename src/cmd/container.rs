@@ -512,21 +512,16 @@ pub fn rename(g: &GlobalOpts, a: RenameArgs) -> Result<()> {
     if cfg.name == a.new_name {
         return Ok(());
     }
-    for other in store.containers.ids()? {
-        if other == id {
-            continue;
-        }
-        if let Ok(c) = store.containers.load_config(&other) {
-            if c.name == a.new_name {
-                bail!(
-                    "renaming container {id}: name {} already in use, cannot rename container {id}: container already exists",
-                    a.new_name
-                );
-            }
-        }
+    if !store.containers.claim_name(&a.new_name, &id)? {
+        bail!(
+            "renaming container {id}: name {} already in use, cannot rename container {id}: container already exists",
+            a.new_name
+        );
     }
-    cfg.name = a.new_name;
-    store.containers.save_config(&cfg)
+    let old = std::mem::replace(&mut cfg.name, a.new_name);
+    store.containers.save_config(&cfg)?;
+    store.containers.release_name(&old, &id);
+    Ok(())
 }
 
 #[derive(Args, Debug)]

@@ -21,10 +21,13 @@ pub fn try_container_id(store: &Store, input: &str) -> Result<Option<String>> {
     if input.is_empty() {
         bail!("container name or ID cannot be empty");
     }
-    let ids = store.containers.ids()?;
-    if ids.iter().any(|i| i == input) {
+    if input.len() == 64 && store.containers.dir(input).join("config.json").exists() {
         return Ok(Some(input.to_string()));
     }
+    if let Some(id) = store.containers.name_owner(input) {
+        return Ok(Some(id));
+    }
+    let ids = store.containers.ids()?;
     for id in &ids {
         if let Ok(cfg) = store.containers.load_config(id) {
             if cfg.name == input {

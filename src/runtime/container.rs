@@ -125,11 +125,10 @@ pub fn create(
     cfg.image_id = image.id.clone();
     cfg.created = crate::format::human::rfc3339_nano(std::time::SystemTime::now());
     let _lock = store.lock()?;
-    let taken = container_names(store)?;
     if cfg.name.is_empty() {
         loop {
             let n = crate::storage::names::generate();
-            if !taken.contains(&n) {
+            if store.containers.claim_name(&n, &cfg.id)? {
                 cfg.name = n;
                 break;
             }
@@ -141,7 +140,7 @@ pub fn create(
                 cfg.name
             );
         }
-        if taken.contains(&cfg.name) {
+        if !store.containers.claim_name(&cfg.name, &cfg.id)? {
             bail!(
                 "creating container storage: the container name \"{}\" is already in use by another container. You have to remove that container to be able to reuse that name: that name is already in use",
                 cfg.name
@@ -154,7 +153,10 @@ pub fn create(
         .join("userdata/ctr.log")
         .to_string_lossy()
         .into_owned();
-    store.containers.create(&cfg)?;
+    if let Err(e) = store.containers.create(&cfg) {
+        store.containers.release_name(&cfg.name, &cfg.id);
+        return Err(e);
+    }
     let result = (|| -> Result<()> {
         write_generated_files(store, &cfg, image)?;
         let base = if store.rootless {
@@ -190,16 +192,6 @@ pub fn create(
         return Err(e);
     }
     Ok(cfg)
-}
-
-pub fn container_names(store: &Store) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for id in store.containers.ids()? {
-        if let Ok(c) = store.containers.load_config(&id) {
-            names.push(c.name);
-        }
-    }
-    Ok(names)
 }
 
 /// The state, corrected when its monitor died without saying so (kill -9,

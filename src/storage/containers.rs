@@ -252,6 +252,48 @@ impl ContainerStore {
         atomic::write_json(&self.dir(id).join("state.json"), state, false)
     }
 
+    /// `<root>/container-names/<name>`: beside, not inside, `containers/`,
+    /// which holds only container directories.
+    fn names_dir(&self) -> PathBuf {
+        self.dir.with_file_name("container-names")
+    }
+
+    fn name_path(&self, name: &str) -> PathBuf {
+        self.names_dir().join(name)
+    }
+
+    /// Which container holds `name` (the names index: one small file per
+    /// name holding the id, so a name costs one lookup, not a scan).
+    pub fn name_owner(&self, name: &str) -> Option<String> {
+        if !super::names::is_valid(name) {
+            return None;
+        }
+        let id = fs::read_to_string(self.name_path(name)).ok()?;
+        let id = id.trim().to_string();
+        // An entry left by a container removed half way is not an owner.
+        self.dir(&id).join("config.json").exists().then_some(id)
+    }
+
+    /// Take `name` for `id`; false when a live container holds it. Call
+    /// with the store lock held.
+    pub fn claim_name(&self, name: &str, id: &str) -> Result<bool> {
+        if let Some(owner) = self.name_owner(name) {
+            return Ok(owner == id);
+        }
+        let path = self.name_path(name);
+        fs::create_dir_all(self.names_dir())?;
+        atomic::write_file(&path, id.as_bytes(), false)?;
+        Ok(true)
+    }
+
+    /// Give `name` back, if `id` holds it.
+    pub fn release_name(&self, name: &str, id: &str) {
+        let path = self.name_path(name);
+        if fs::read_to_string(&path).is_ok_and(|owner| owner.trim() == id) {
+            let _ = fs::remove_file(path);
+        }
+    }
+
     /// Make the directories of a new container and write its first records.
     pub fn create(&self, cfg: &ContainerConfig) -> Result<()> {
         let dir = self.dir(&cfg.id);
@@ -278,6 +320,9 @@ impl ContainerStore {
     /// deletes the returned tree, now or in the background.
     pub fn unlink(&self, id: &str) -> Result<PathBuf> {
         let dir = self.dir(id);
+        if let Ok(cfg) = self.load_config(id) {
+            self.release_name(&cfg.name, id);
+        }
         let _ = remove_tree(&self.run_dir(id));
         fs::create_dir_all(&self.tmp)
             .with_context(|| format!("creating {}", self.tmp.display()))?;

@@ -128,7 +128,13 @@ impl Store {
         };
         // The full skeleton exists from the first command on, so a failed
         // command never leaves the store different from how it found it.
-        for sub in ["tmp", "layers", "blobs/sha256", "containers"] {
+        for sub in [
+            "tmp",
+            "layers",
+            "blobs/sha256",
+            "containers",
+            "container-names",
+        ] {
             let dir = root.join(sub);
             if !dir.exists() {
                 fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
