@@ -47,8 +47,12 @@ if [ -e /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
 # A debug build: `cargo test` builds the same binary anyway, so nothing is
 # compiled twice (a release build would double CI time for no test value).
 cargo build --bins --examples
-BIN_DIR=/tmp/coracle-ci/bin
-install -d -m 0755 /tmp/coracle-ci "$BIN_DIR"
+# Where the unprivileged user can reach the binary (the toolchain and the
+# checkout may sit under a 0700 home). CORACLE_CI_DIR lets parallel
+# checkouts keep their own copy.
+CI_DIR=${CORACLE_CI_DIR:-/tmp/coracle-ci}
+BIN_DIR=$CI_DIR/bin
+install -d -m 0755 "$CI_DIR" "$BIN_DIR"
 install -m 0755 target/debug/coracle "$BIN_DIR/coracle.new"
 mv -f "$BIN_DIR/coracle.new" "$BIN_DIR/coracle"
 export CORACLE_BIN="$BIN_DIR/coracle"
