@@ -9,6 +9,7 @@ pub mod cp;
 pub mod exec;
 pub mod init;
 pub mod logfile;
+pub mod memory;
 pub mod monitor;
 pub mod network;
 pub mod process;

@@ -359,51 +359,6 @@ fn spawn_container(
     Ok((pid, wiring, helper))
 }
 
-/// The monitor lives as long as its container: give back what the CLI it
-/// was forked from had touched. Clean file-backed pages (code, read-only
-/// data) are dropped from our page tables and fault back in only where the
-/// relay loop needs them; freed heap goes back to the kernel.
-fn shed_memory() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    // (start, end) of read-only file mappings, and whether any page of the
-    // current one was ever written (relocated RELRO data shows as Anonymous).
-    let mut current: Option<(usize, usize)> = None;
-    let drop_current = |range: Option<(usize, usize)>| {
-        if let Some((start, end)) = range {
-            // SAFETY: a read-only mapping of an unmodified file: dropping
-            // its pages only costs page faults later. MADV_RANDOM stops
-            // each fault from mapping its neighbours back in too.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
-            }
-        }
-    };
-    for line in smaps.lines() {
-        let mut f = line.split_whitespace();
-        let Some(first) = f.next() else { continue };
-        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
-            let perms = f.next().unwrap_or("");
-            let path = f.nth(3).unwrap_or("");
-            drop_current(current.take());
-            if path.starts_with('/') && perms.as_bytes().get(1) == Some(&b'-') {
-                if let (Ok(start), Ok(end)) =
-                    (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-                {
-                    current = Some((start, end));
-                }
-            }
-        } else if first == "Anonymous:" && f.next() != Some("0") {
-            current = None;
-        }
-    }
-    drop_current(current.take());
-    // SAFETY: returns free heap pages to the kernel.
-    unsafe { libc::malloc_trim(0) };
-}
-
 fn start_network_helper(
     store: &Store,
     cfg: &ContainerConfig,
@@ -514,16 +469,6 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     notify(ready_fd, &format!("ok {pid}"));
     crate::debug!("container program started");
 
-    shed_memory();
-    if crate::log::enabled(crate::log::Level::Debug) {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let rss = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS"))
-            .unwrap_or("")
-            .to_string();
-        crate::debug!("monitor memory after shedding: {rss}");
-    }
     let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
     let mut log = super::logfile::LogWriter::open(&log_path)?;
     let status = super::relay::relay(pid, wiring, &mut log, attach, sfd)?;

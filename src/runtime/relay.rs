@@ -94,6 +94,7 @@ pub fn relay(
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
     let sig_fd = sfd.as_raw_fd();
+    let mut first_wait = true;
     loop {
         if exit.is_some() && outputs.is_empty() {
             break;
@@ -123,6 +124,12 @@ pub fn relay(
         };
         // Once the program is gone, give stragglers a moment, not forever.
         let timeout = if exit.is_some() { 500 } else { -1 };
+        if first_wait {
+            // Everything the loop needs is touched by now: a monitor idles
+            // here for the container's whole life, so shed what it won't use.
+            first_wait = false;
+            super::memory::shed();
+        }
         // SAFETY: pfds is a valid array of pollfd.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
         if n < 0 {
