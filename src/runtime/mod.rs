@@ -19,3 +19,4 @@ pub mod spec;
 pub mod sys;
 pub mod user;
 pub mod userns;
+pub mod volume;
