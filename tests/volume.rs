@@ -208,11 +208,7 @@ fn copy_up_keeps_owners_and_data_outlives_the_container() {
             .into_iter()
             .filter(|n| !is_hex(n, 64))
             .collect();
-        assert_eq!(
-            named,
-            ["appdata"],
-            "[{mode:?}] rm keeps named volumes"
-        );
+        assert_eq!(named, ["appdata"], "[{mode:?}] rm keeps named volumes");
         // A second container sees the first one's data, and no second copy-up
         // brings back what was deleted.
         let out = env.sh(

@@ -236,7 +236,16 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
         } else if ft.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&s)?, &d)?;
         } else if ft.is_file() {
-            fs::copy(&s, &d).with_context(|| format!("copying {}", s.display()))?;
+            // create_new: never write through a name that appeared meanwhile.
+            let mut from =
+                fs::File::open(&s).with_context(|| format!("opening {}", s.display()))?;
+            let mut to = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&d)
+                .with_context(|| format!("creating {}", d.display()))?;
+            std::io::copy(&mut from, &mut to)
+                .with_context(|| format!("copying {}", s.display()))?;
         } else {
             let c = sys::cstr(&d)?;
             // SAFETY: recreate a fifo or device node with the same type and number.
