@@ -849,6 +849,7 @@ impl Builder<'_> {
                     source: path.to_string_lossy().into_owned(),
                     destination: target.clone(),
                     options: vec!["ro".into()],
+                    ..Default::default()
                 });
                 vec![target]
             }

@@ -466,13 +466,24 @@ pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
     };
     for_each(
         &list,
-        |_, id| remove_container(&store, id, a.force, a.time),
+        |_, id| remove_container_and_volumes(&store, id, a.force, a.time, a.volumes),
         false,
     )
 }
 
 /// Remove one container; a running one only with `force` (stopped first).
 pub fn remove_container(store: &Store, id: &str, force: bool, time: Option<u32>) -> Result<()> {
+    remove_container_and_volumes(store, id, force, time, false)
+}
+
+/// `rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too.
+fn remove_container_and_volumes(
+    store: &Store,
+    id: &str,
+    force: bool,
+    time: Option<u32>,
+    volumes: bool,
+) -> Result<()> {
     let state = current_state(store, id)?;
     if is_running(&state) {
         if !force {
@@ -487,6 +498,9 @@ pub fn remove_container(store: &Store, id: &str, force: bool, time: Option<u32>)
             None => store.containers.load_config(id)?.stop_timeout,
         };
         rt::stop(store, id, timeout)?;
+    }
+    if volumes {
+        return crate::runtime::volume::remove_container_and_anonymous(store, id);
     }
     rt::remove_files(store, id)
 }

@@ -66,9 +66,34 @@ fn signal_number(name: &str) -> i32 {
     crate::runtime::container::parse_signal(name).unwrap_or(libc::SIGTERM)
 }
 
-/// podman's object for a bind mount (`Mounts`).
-fn mount_json(m: &MountSpec) -> Value {
+/// podman's object for a bind mount or a volume (`Mounts`).
+fn mount_json(store: &Store, m: &MountSpec) -> Value {
     let ro = m.options.iter().any(|o| o == "ro");
+    if m.kind == "volume" {
+        let mut options: Vec<String> = m
+            .options
+            .iter()
+            .filter(|o| !matches!(o.as_str(), "ro" | "rw" | "z" | "Z"))
+            .cloned()
+            .collect();
+        for (flag, unless) in [("nosuid", "suid"), ("nodev", "dev")] {
+            if !options.iter().any(|o| o == flag || o == unless) {
+                options.push(flag.into());
+            }
+        }
+        options.push("rbind".into());
+        return json!({
+            "Type": "volume",
+            "Name": m.source,
+            "Source": path_str(&store.volumes.data_dir(&m.source)),
+            "Destination": m.destination,
+            "Driver": crate::storage::volumes::LOCAL_DRIVER,
+            "Mode": "",
+            "Options": options,
+            "RW": !ro,
+            "Propagation": "rprivate",
+        });
+    }
     let propagation = m
         .options
         .iter()
@@ -264,7 +289,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "StopTimeout": cfg.stop_timeout,
     });
     let host_config = json!({
-        "Binds": cfg.mounts.iter().filter(|m| m.kind == "bind").map(bind_text).collect::<Vec<_>>(),
+        "Binds": cfg.mounts.iter().filter(|m| m.kind == "bind" || m.kind == "volume").map(bind_text).collect::<Vec<_>>(),
         "CgroupManager": "cgroupfs",
         "ContainerIDFile": cfg.cidfile.clone().unwrap_or_default(),
         "LogConfig": {"Type": "k8s-file", "Config": null, "Path": cfg.log_path, "Tag": "", "Size": "0B"},
@@ -316,7 +341,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "BoundingCaps": caps,
         "ExecIDs": [],
         "GraphDriver": {"Name": store.driver.name(), "Data": graph},
-        "Mounts": cfg.mounts.iter().filter(|m| m.kind == "bind").map(mount_json).collect::<Vec<_>>(),
+        "Mounts": cfg.mounts.iter().filter(|m| m.kind == "bind" || m.kind == "volume").map(|m| mount_json(store, m)).collect::<Vec<_>>(),
         "Dependencies": [],
         "NetworkSettings": network_settings,
         "Namespace": "",

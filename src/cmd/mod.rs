@@ -8,11 +8,13 @@ mod image;
 mod inspect;
 mod logs;
 mod lookup;
+mod mounts;
 mod output;
 mod ps;
 mod run;
 mod system;
 mod transfer;
+mod volume;
 
 use crate::error::{exit_code_of, SilentExit};
 use crate::storage::store::{Driver, Store, StoreOptions};
@@ -144,6 +146,12 @@ pub enum Command {
     Info(system::InfoArgs),
     /// Display the coracle version information
     Version(system::VersionArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
+    /// Manage coracle
+    #[command(subcommand)]
+    System(system::SystemCommand),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -207,6 +215,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => commit::import(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
+        Command::Volume(c) => volume::dispatch(g, c),
+        Command::System(c) => system::dispatch(g, c),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::error::SilentExit;
 use crate::registry::pull::PullOptions;
 use crate::registry::resolve::try_find_image;
 use crate::runtime::{attach, container};
-use crate::storage::containers::{ContainerConfig, MountSpec};
+use crate::storage::containers::ContainerConfig;
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
@@ -50,6 +50,12 @@ pub struct CreateFlags {
     /// Mount a temporary filesystem (tmpfs) into a container
     #[arg(long = "tmpfs", value_name = "TMPFS")]
     pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:OPTIONS]")]
+    pub volumes_from: Vec<String>,
+    /// Tells podman how to handle the builtin image volumes (bind, tmpfs, ignore)
+    #[arg(long = "image-volume", default_value = "bind")]
+    pub image_volume: String,
     /// Make containers root filesystem read-only
     #[arg(long)]
     pub read_only: bool,
@@ -257,108 +263,6 @@ fn parse_key_values(items: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `-v SRC:DST[:OPTS]` (bind mounts; named volumes come with volumes).
-fn parse_volume(v: &str) -> Result<MountSpec> {
-    let parts: Vec<&str> = v.split(':').collect();
-    let (src, dst, opts) = match parts.as_slice() {
-        [src, dst] => (*src, *dst, ""),
-        [src, dst, opts] => (*src, *dst, *opts),
-        [_] => bail!(
-            "{v}: anonymous volumes are not supported yet; give a host path: -v /host/path:{v}"
-        ),
-        _ => bail!("invalid volume specification {v:?}: expected SRC:DST[:OPTIONS]"),
-    };
-    if !dst.starts_with('/') {
-        bail!("invalid container path {dst:?} in {v:?}: it must be absolute");
-    }
-    if !src.starts_with('/') && !src.starts_with('.') {
-        bail!("{src}: named volumes are not supported yet; give a host path");
-    }
-    let src = std::fs::canonicalize(src).with_context(|| format!("statfs {src}"))?;
-    let mut options = Vec::new();
-    for o in opts.split(',').filter(|o| !o.is_empty()) {
-        match o {
-            "ro" | "rw" | "z" | "Z" | "nosuid" | "suid" | "nodev" | "dev" | "noexec" | "exec"
-            | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "bind"
-            | "rbind" => options.push(o.to_string()),
-            other => bail!("invalid option {other:?} in volume {v:?}"),
-        }
-    }
-    Ok(MountSpec {
-        kind: "bind".into(),
-        source: src.to_string_lossy().into_owned(),
-        destination: dst.to_string(),
-        options,
-    })
-}
-
-/// `--mount type=bind|tmpfs,source=..,target=..,ro`.
-fn parse_mount(m: &str) -> Result<MountSpec> {
-    let mut kind = String::new();
-    let mut spec = MountSpec::default();
-    for field in m.split(',') {
-        let (k, v) = match field.split_once('=') {
-            Some((k, v)) => (k, v),
-            None => (field, "true"),
-        };
-        match k {
-            "type" => kind = v.to_string(),
-            "source" | "src" => spec.source = v.to_string(),
-            "target" | "destination" | "dst" => spec.destination = v.to_string(),
-            "ro" | "readonly" => {
-                if v == "true" || v == "1" {
-                    spec.options.push("ro".into());
-                }
-            }
-            "rw" => {}
-            "bind-propagation" => spec.options.push(v.to_string()),
-            "tmpfs-size" => spec.options.push(format!("size={v}")),
-            "tmpfs-mode" => spec.options.push(format!("mode={v}")),
-            "relabel" | "consistency" | "bind-nonrecursive" => {}
-            other => bail!("invalid mount option {other:?} in {m:?}"),
-        }
-    }
-    if spec.destination.is_empty() || !spec.destination.starts_with('/') {
-        bail!("invalid mount {m:?}: target must be an absolute path");
-    }
-    match kind.as_str() {
-        "bind" => {
-            if spec.source.is_empty() {
-                bail!("invalid mount {m:?}: a bind mount needs a source");
-            }
-            let src = std::fs::canonicalize(&spec.source)
-                .with_context(|| format!("statfs {}", spec.source))?;
-            spec.source = src.to_string_lossy().into_owned();
-            spec.kind = "bind".into();
-        }
-        "tmpfs" => spec.kind = "tmpfs".into(),
-        "volume" => bail!("named volumes are not supported yet"),
-        other => bail!("invalid mount type {other:?}: use bind or tmpfs"),
-    }
-    Ok(spec)
-}
-
-fn parse_tmpfs(t: &str) -> Result<MountSpec> {
-    let (dst, opts) = t.split_once(':').unwrap_or((t, ""));
-    if !dst.starts_with('/') {
-        bail!("invalid tmpfs {t:?}: the path must be absolute");
-    }
-    let mut options: Vec<String> = opts
-        .split(',')
-        .filter(|o| !o.is_empty())
-        .map(str::to_string)
-        .collect();
-    if !options.iter().any(|o| o.starts_with("size=")) {
-        options.push("size=65536k".into());
-    }
-    Ok(MountSpec {
-        kind: "tmpfs".into(),
-        source: "tmpfs".into(),
-        destination: dst.to_string(),
-        options,
-    })
-}
-
 /// The container config from the image's defaults and the flags, merged as
 /// podman does.
 pub fn container_config(
@@ -392,10 +296,10 @@ pub fn container_config(
     let mut mounts = Vec::new();
     let mut tmpfs = Vec::new();
     for v in &f.volume {
-        mounts.push(parse_volume(v)?);
+        mounts.push(super::mounts::parse_volume(v)?);
     }
     for m in &f.mount {
-        let m = parse_mount(m)?;
+        let m = super::mounts::parse_mount(m)?;
         if m.kind == "tmpfs" {
             tmpfs.push(m);
         } else {
@@ -403,7 +307,7 @@ pub fn container_config(
         }
     }
     for t in &f.tmpfs {
-        tmpfs.push(parse_tmpfs(t)?);
+        tmpfs.push(super::mounts::parse_tmpfs(t)?);
     }
     for u in &f.ulimit {
         crate::runtime::spec::parse_ulimit(u)?;
@@ -556,12 +460,14 @@ fn create_container(
     let img = ensure_image(&store, image, f)?;
     crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
-    let cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
+    let mut cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
+    super::mounts::add_volumes_from(&store, &mut cfg, &f.volumes_from)?;
+    super::mounts::add_image_volumes(&mut cfg, &img_cfg, &f.image_volume)?;
     let cfg = container::create(&store, cfg, &img)?;
     crate::debug!("container {} created", cfg.id);
     if let Some(path) = &f.cidfile {
         if let Err(e) = container::write_cidfile(std::path::Path::new(path), &cfg.id) {
-            let _ = container::remove_files(&store, &cfg.id);
+            let _ = crate::runtime::volume::remove_container_and_anonymous(&store, &cfg.id);
             return Err(e);
         }
     }
@@ -589,7 +495,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
 /// no half-made container behind.
 fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
     if format!("{e:#}").contains(crate::runtime::network::SETUP_FAILED) {
-        let _ = container::remove_files(store, id);
+        let _ = crate::runtime::volume::remove_container_and_anonymous(store, id);
     }
 }
 

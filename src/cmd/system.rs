@@ -1,10 +1,29 @@
-//! info and version.
+//! info, version and the `system` group (df).
 
-use super::output::{print_inspect, println};
+use super::output::{print, print_inspect, println, unescape};
 use super::GlobalOpts;
-use anyhow::Result;
-use clap::Args;
+use crate::format::human::{human_duration, human_size_compact, parse_rfc3339};
+use crate::format::table;
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show coracle disk usage
+    Df(DfArgs),
+    /// Display podman-compatible system information
+    Info(InfoArgs),
+}
+
+pub fn dispatch(g: &GlobalOpts, c: SystemCommand) -> Result<()> {
+    match c {
+        SystemCommand::Df(a) => df(g, a),
+        SystemCommand::Info(a) => info(g, a),
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -195,4 +214,219 @@ fn scalar(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// Show detailed information on disk usage
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Pretty-print images using a Go template or JSON
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// One line of the summary: podman's dfSummary.
+struct Summary {
+    kind: &'static str,
+    total: usize,
+    active: usize,
+    size: u64,
+    reclaimable: u64,
+}
+
+impl Summary {
+    fn json(&self) -> Value {
+        let percent = if self.size > 0 {
+            (self.reclaimable as f64 / self.size as f64 * 100.0).round() as u64
+        } else {
+            0
+        };
+        json!({
+            "Type": self.kind,
+            "Total": self.total,
+            "Active": self.active,
+            "RawSize": self.size,
+            "RawReclaimable": self.reclaimable,
+            "TotalCount": self.total,
+            "Size": human_size_compact(self.size),
+            "Reclaimable": format!("{} ({percent}%)", human_size_compact(self.reclaimable)),
+        })
+    }
+}
+
+fn since(created: &str, now: SystemTime) -> String {
+    parse_rfc3339(created)
+        .map(|t| human_duration(now.duration_since(t).unwrap_or_default()))
+        .unwrap_or_default()
+}
+
+/// `system df`: what images, containers and volumes take, and what
+/// removing the unused ones would give back, as podman counts it.
+pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
+    if a.format.is_some() && a.verbose {
+        bail!("cannot combine --format and --verbose flags");
+    }
+    let store = g.open_store()?;
+    // Rootless, volumes and container layers hold files of subordinate ids
+    // in directories only the user namespace may enter.
+    crate::runtime::userns::enter_for_storage(&store)?;
+    let now = SystemTime::now();
+    let images = store.images.load()?;
+    let containers = super::container::list_all(&store)?;
+    let volumes = store.volumes.list()?;
+    let users = crate::storage::volumes::users(&store.containers)?;
+
+    // Images: a layer shared by several images is "shared" in each.
+    let mut layer_refs: BTreeMap<String, usize> = BTreeMap::new();
+    for img in &images.list {
+        for l in &img.layers {
+            *layer_refs.entry(l.to_string()).or_default() += 1;
+        }
+    }
+    let layer_size =
+        |d: &crate::storage::digest::Digest| store.layers.record(d).map(|r| r.size).unwrap_or(0);
+    let mut image_rows = Vec::new();
+    let (mut images_size, mut images_used, mut images_active) = (0u64, 0u64, 0usize);
+    for img in &images.list {
+        let unique: u64 = img
+            .layers
+            .iter()
+            .filter(|l| layer_refs.get(&l.to_string()) == Some(&1))
+            .map(layer_size)
+            .sum();
+        let ctrs = containers
+            .iter()
+            .filter(|c| c.cfg.image_id == img.id)
+            .count();
+        images_size += img.size;
+        if ctrs > 0 {
+            images_active += 1;
+            images_used += img.size;
+        }
+        let (repo, tag) = match img.names.first() {
+            Some(n) => {
+                let (r, t) = crate::registry::resolve::split_name(n);
+                (r.to_string(), t.unwrap_or("<none>").to_string())
+            }
+            None => ("<none>".into(), "<none>".into()),
+        };
+        image_rows.push(json!({
+            "Repository": repo,
+            "Tag": tag,
+            "ImageID": &img.id[..12.min(img.id.len())],
+            "Created": img.created.as_deref().map(|c| since(c, now)).unwrap_or_default(),
+            "Size": human_size_compact(img.size),
+            "SharedSize": human_size_compact(img.size.saturating_sub(unique)),
+            "UniqueSize": human_size_compact(unique),
+            "Containers": ctrs,
+        }));
+    }
+
+    let mut container_rows = Vec::new();
+    let (mut ctr_size, mut ctr_reclaimable, mut ctr_active) = (0u64, 0u64, 0usize);
+    for c in &containers {
+        let rw = crate::runtime::volume::tree_size(&store.containers.dir(&c.cfg.id).join("upper"));
+        ctr_size += rw;
+        if crate::runtime::container::is_running(&c.state) {
+            ctr_active += 1;
+        } else {
+            ctr_reclaimable += rw;
+        }
+        container_rows.push(json!({
+            "ContainerID": &c.cfg.id[..12],
+            "Image": &c.cfg.image_id[..12.min(c.cfg.image_id.len())],
+            "Command": c.cfg.args.join(" "),
+            "LocalVolumes": c.cfg.mounts.iter().filter(|m| m.kind == "volume").count(),
+            "RWSize": human_size_compact(rw),
+            "Created": since(&c.cfg.created, now),
+            "Status": c.state.status.as_str(),
+            "Names": c.cfg.name,
+        }));
+    }
+
+    let mut volume_rows = Vec::new();
+    let (mut vol_size, mut vol_reclaimable, mut vol_active) = (0u64, 0u64, 0usize);
+    for v in &volumes {
+        let size = crate::runtime::volume::tree_size(&store.volumes.data_dir(&v.name));
+        let links = users.get(&v.name).map(Vec::len).unwrap_or(0);
+        vol_size += size;
+        vol_active += links;
+        if links == 0 {
+            vol_reclaimable += size;
+        }
+        volume_rows.push(json!({
+            "VolumeName": v.name,
+            "Links": links,
+            "Size": human_size_compact(size),
+        }));
+    }
+
+    if a.verbose {
+        let section = |title: &str, default: &str, headers: &[(&str, &str)], rows: &[Value]| {
+            let body =
+                table::render_rows(None, default, &table::HeaderMap::new(headers), rows, false)?;
+            Ok::<String, anyhow::Error>(format!("{title}\n\n{body}"))
+        };
+        let mut out = section(
+            "Images space usage:",
+            "table {{.Repository}}\t{{.Tag}}\t{{.ImageID}}\t{{.Created}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+            &[("ImageID", "IMAGE ID"), ("SharedSize", "SHARED SIZE"), ("UniqueSize", "UNIQUE SIZE")],
+            &image_rows,
+        )?;
+        out.push('\n');
+        out.push_str(&section(
+            "Containers space usage:",
+            "table {{.ContainerID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.RWSize}}\t{{.Created}}\t{{.Status}}\t{{.Names}}",
+            &[("ContainerID", "CONTAINER ID"), ("LocalVolumes", "LOCAL VOLUMES"), ("RWSize", "SIZE")],
+            &container_rows,
+        )?);
+        out.push('\n');
+        out.push_str(&section(
+            "Local Volumes space usage:",
+            "table {{.VolumeName}}\t{{.Links}}\t{{.Size}}",
+            &[("VolumeName", "VOLUME NAME")],
+            &volume_rows,
+        )?);
+        return print(&out);
+    }
+
+    let summary: Vec<Value> = [
+        Summary {
+            kind: "Images",
+            total: images.list.len(),
+            active: images_active,
+            size: images_size,
+            reclaimable: images_size - images_used,
+        },
+        Summary {
+            kind: "Containers",
+            total: containers.len(),
+            active: ctr_active,
+            size: ctr_size,
+            reclaimable: ctr_reclaimable,
+        },
+        Summary {
+            kind: "Local Volumes",
+            total: volumes.len(),
+            active: vol_active,
+            size: vol_size,
+            reclaimable: vol_reclaimable,
+        },
+    ]
+    .iter()
+    .map(Summary::json)
+    .collect();
+    if a.format.as_deref().map(str::trim) == Some("json") {
+        return println(&table::json_pretty(&Value::Array(summary)));
+    }
+    let format = a.format.as_deref().map(unescape);
+    let out = table::render_rows(
+        format.as_deref(),
+        "table {{.Type}}\t{{.Total}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+        &table::HeaderMap::new(&[("Size", "SIZE"), ("Reclaimable", "RECLAIMABLE")]),
+        &summary,
+        false,
+    )?;
+    print(&out)
 }

@@ -14,6 +14,19 @@ pub fn human_size(bytes: u64) -> String {
     human_size_with_precision(bytes as f64, 3)
 }
 
+/// go-units `HumanSize` (`8.387MB`, `12B`): four significant digits, no
+/// space, as `system df` prints sizes.
+pub fn human_size_compact(bytes: u64) -> String {
+    let mut size = bytes as f64;
+    let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut i = 0;
+    while size >= 1000.0 && i < units.len() - 1 {
+        size /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", fmt_float_g(size, Some(4)), units[i])
+}
+
 /// go-units `HumanSizeWithPrecision`.
 pub fn human_size_with_precision(size: f64, precision: usize) -> String {
     const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];

@@ -153,8 +153,16 @@ pub fn create(
         .join("userdata/ctr.log")
         .to_string_lossy()
         .into_owned();
+    let made_volumes = match super::volume::claim(store, &mut cfg) {
+        Ok(v) => v,
+        Err(e) => {
+            store.containers.release_name(&cfg.name, &cfg.id);
+            return Err(e);
+        }
+    };
     if let Err(e) = store.containers.create(&cfg) {
         store.containers.release_name(&cfg.name, &cfg.id);
+        super::volume::unclaim(store, &made_volumes);
         return Err(e);
     }
     let result = (|| -> Result<()> {
@@ -176,7 +184,7 @@ pub fn create(
         }
         let user = resolve_user(store, &cfg)?;
         let spec = spec::build(&SpecInput {
-            cfg: &cfg,
+            cfg: &super::volume::resolve_for_spec(store, &cfg)?,
             user: &user,
             rootless: store.rootless,
             id_maps: &maps,
@@ -189,6 +197,7 @@ pub fn create(
     })();
     if let Err(e) = result {
         let _ = store.containers.remove(&cfg.id);
+        super::volume::unclaim(store, &made_volumes);
         return Err(e);
     }
     Ok(cfg)
@@ -475,7 +484,7 @@ pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
 /// Delete a tree of container files. Rootless, it may hold files owned by
 /// subordinate ids: when the plain way is refused, delete from inside the
 /// user namespace.
-fn delete_tree(store: &Store, path: &Path) -> Result<()> {
+pub(crate) fn delete_tree(store: &Store, path: &Path) -> Result<()> {
     let plain = crate::storage::layers::remove_tree(path);
     if plain.is_ok() || !store.rootless || super::userns::in_user_namespace() {
         return plain.with_context(|| format!("removing {}", path.display()));
@@ -502,20 +511,19 @@ pub fn remove_files(store: &Store, id: &str) -> Result<()> {
 /// rename); its files are deleted by a detached child, so whoever waits for
 /// the monitor is not kept waiting for the deletion.
 pub fn remove_files_in_background(store: &Store, id: &str) -> Result<()> {
-    let doomed = {
-        let _lock = store.lock()?;
-        store.containers.unlink(id)?
-    };
+    // --rm takes the container's anonymous volumes with it, as podman's does.
+    let doomed = super::volume::unlink_container(store, id, true)?;
     // SAFETY: the monitor is single-threaded; the child only deletes files.
     match unsafe { libc::fork() } {
         0 => {
             // SAFETY: leave the monitor's session; then only plain file work.
             unsafe { libc::setsid() };
-            let code = i32::from(delete_tree(store, &doomed).is_err());
+            let failed = doomed.iter().any(|d| delete_tree(store, d).is_err());
+            let code = i32::from(failed);
             // SAFETY: no destructors of the parent's state in the child.
             unsafe { libc::_exit(code) }
         }
-        pid if pid < 0 => delete_tree(store, &doomed),
+        pid if pid < 0 => doomed.iter().try_for_each(|d| delete_tree(store, d)),
         _ => Ok(()),
     }
 }

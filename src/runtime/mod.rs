@@ -20,3 +20,4 @@ pub mod spec;
 pub mod sys;
 pub mod user;
 pub mod userns;
+pub mod volume;

@@ -409,6 +409,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     // The container must not inherit the CLI's end of the start report.
     sys::set_cloexec(ready_fd, true);
     let (cfg, spec) = super::container::load_prepared(store, id)?;
+    let (spec, first_mounts) = super::volume::with_first_mounts(store, &cfg, spec);
     // SAFETY: the monitor ignores job-control and terminal signals: the CLI
     // forwards them to the container; SIGCHLD/SIGWINCH are read below.
     unsafe {
@@ -446,7 +447,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
             state.error = Some(format!("{e:#}"));
             let _ = store.containers.save_state(id, &state);
             if cfg.auto_remove {
-                let _ = super::container::remove_files(store, id);
+                let _ = super::volume::remove_container_and_anonymous(store, id);
             }
             return Err(e);
         }
@@ -466,6 +467,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.exit_code = 0;
     state.error = None;
     store.containers.save_state(id, &state)?;
+    super::volume::mark_mounted(store, &first_mounts);
     notify(ready_fd, &format!("ok {pid}"));
     crate::debug!("container program started");
 

@@ -419,7 +419,16 @@ pub fn setup(spec: &Spec, plan: &RootfsPlan, rootless: bool) -> Result<()> {
         .context("spec has no root")?;
     mount_layers(&root, plan)?;
     let mounts = spec.mounts().clone().unwrap_or_default();
+    let (uid, gid) = spec
+        .process()
+        .as_ref()
+        .map(|p| (p.user().uid(), p.user().gid()))
+        .unwrap_or((0, 0));
     for m in &mounts {
+        if m.typ().as_deref().unwrap_or("bind") == "bind" {
+            super::volume::prepare_source(&secure_join(&root, m.destination()), m, uid, gid)
+                .with_context(|| format!("preparing {}", m.destination().display()))?;
+        }
         mount_one(&root, m).with_context(|| format!("mounting {}", m.destination().display()))?;
         if m.destination() == Path::new("/dev") {
             create_devices(&root, rootless)?;

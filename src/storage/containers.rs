@@ -126,6 +126,10 @@ pub struct MountSpec {
     pub destination: String,
     #[serde(default)]
     pub options: Vec<String>,
+    /// For a volume that does not exist yet: the options to create it
+    /// with (`--mount type=volume,volume-opt=K=V`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

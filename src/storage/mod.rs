@@ -15,3 +15,4 @@ pub mod names;
 pub mod store;
 pub mod unpack;
 pub mod vfs;
+pub mod volumes;

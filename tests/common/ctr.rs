@@ -451,3 +451,45 @@ int main(int argc, char **argv) {
     })
     .clone()
 }
+
+/// Facts of the `rt-volume` fixture the volume tests assert on.
+pub mod volume_fixture {
+    /// Owned by 1000:1000 (the dir too, mode 0750) in the image.
+    pub const APP_DIR: &str = "/var/lib/app";
+    pub const APP_FILE: &str = "/var/lib/app/state.txt";
+    pub const APP_CONTENT: &str = "from the image\n";
+    /// The image's VOLUME, holding `seed.txt` (root's).
+    pub const VOLUME_DIR: &str = "/data";
+    pub const SEED_FILE: &str = "/data/seed.txt";
+}
+
+/// `rt` plus files owned by uid 1000 under /var/lib/app and VOLUME /data.
+pub fn rt_volume() -> &'static Pushed {
+    use volume_fixture::*;
+    static P: OnceLock<Pushed> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut t = TarBuilder::new();
+        t.dir("var/lib", 0o755, 0, 0)
+            .dir("var/lib/app", 0o750, 1000, 1000)
+            .file(&APP_FILE[1..], APP_CONTENT.as_bytes(), 0o640, 1000, 1000)
+            .dir("data", 0o755, 0, 0)
+            .file(&SEED_FILE[1..], b"seed\n", 0o644, 0, 0);
+        let mut layers = rt_layers();
+        layers.push(Layer::new(&t.finish(), Compression::Gzip));
+        let mut cfg: Value = serde_json::from_slice(&rt_config("rt-volume", &layers, "/")).unwrap();
+        cfg["config"]["Volumes"] = json!({ VOLUME_DIR: {} });
+        let img = build_image_with_config(
+            &ImageSpec::new("rt-volume"),
+            layers,
+            serde_json::to_vec(&cfg).unwrap(),
+        );
+        push_image(registry(), "fixtures/rt-volume", "1", &img);
+        Pushed {
+            host: registry().host.clone(),
+            repo: "fixtures/rt-volume".into(),
+            tag: "1".into(),
+            digest: img.manifest_digest.clone(),
+            images: vec![img],
+        }
+    })
+}

@@ -1,0 +1,435 @@
+//! `volume create|ls|inspect|rm|prune|exists`: flags in, the volume store
+//! and runtime calls, podman's output out.
+
+use super::output::{print, print_inspect, println, unescape};
+use super::GlobalOpts;
+use crate::error::{CodedError, SilentExit};
+use crate::format::table;
+use crate::runtime::container::{current_state, is_running};
+use crate::runtime::volume as rtvol;
+use crate::storage::store::{path_str, Store};
+use crate::storage::volumes::{self, Filter, VolumeRecord};
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCommand {
+    /// Create a new volume
+    Create(CreateArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(InspectArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Remove all unused volumes
+    Prune(PruneArgs),
+    /// Check if a volume exists
+    Exists(ExistsArgs),
+}
+
+pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
+    match c {
+        VolumeCommand::Create(a) => create(g, a),
+        VolumeCommand::Ls(a) => ls(g, a),
+        VolumeCommand::Inspect(a) => inspect(g, a),
+        VolumeCommand::Rm(a) => rm(g, a),
+        VolumeCommand::Prune(a) => prune(g, a),
+        VolumeCommand::Exists(a) => exists(g, a),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Specify volume driver name
+    #[arg(short, long, default_value = volumes::LOCAL_DRIVER)]
+    pub driver: String,
+    /// Set metadata for a volume (e.g., --label mykey=value)
+    #[arg(short, long = "label", value_name = "LABEL")]
+    pub label: Vec<String>,
+    /// Set driver specific options (type, device, o)
+    #[arg(short, long = "opt", value_name = "OPT")]
+    pub opt: Vec<String>,
+    /// Don't fail if volume already exists
+    #[arg(long)]
+    pub ignore: bool,
+    /// The volume's name (a generated one when missing)
+    pub name: Option<String>,
+}
+
+fn now() -> String {
+    crate::format::human::rfc3339_nano(SystemTime::now())
+}
+
+pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+    if a.driver != volumes::LOCAL_DRIVER {
+        bail!(
+            "volume driver {:?} is not supported: use local: volume plugin not found",
+            a.driver
+        );
+    }
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(crate::storage::containers::new_id);
+    volumes::check_name(&name)?;
+    let mut rec = VolumeRecord::new(&name, now());
+    rec.options = volumes::parse_options(&a.opt)?;
+    rec.labels = a
+        .label
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect();
+    let store = g.open_store()?;
+    {
+        let _lock = store.lock()?;
+        if store.volumes.exists(&name) {
+            if a.ignore {
+                return println(&name);
+            }
+            return Err(volumes::exists_error(&name));
+        }
+        store.volumes.create(&mut rec)?;
+    }
+    println(&name)
+}
+
+/// Which containers use each volume.
+fn users(store: &Store) -> Result<BTreeMap<String, Vec<String>>> {
+    volumes::users(&store.containers)
+}
+
+/// podman's inspect document of a volume.
+fn volume_json(store: &Store, v: &VolumeRecord, users: &[String]) -> Value {
+    // Only volumes that mount something (a tmpfs, a device) count mounts,
+    // one per running container, as podman counts its own mounts of them.
+    let mount_count = if v.mounts_something_else() {
+        users
+            .iter()
+            .filter(|id| current_state(store, id).is_ok_and(|s| is_running(&s)))
+            .count()
+    } else {
+        0
+    };
+    let mut doc = json!({
+        "Name": v.name,
+        "Driver": v.driver,
+        "Mountpoint": path_str(&store.volumes.data_dir(&v.name)),
+        "CreatedAt": v.created_at,
+        "Labels": v.labels,
+        "Scope": "local",
+        "Options": v.options,
+        "MountCount": mount_count,
+    });
+    // podman leaves these out once false.
+    if v.needs_copy_up {
+        doc["NeedsCopyUp"] = json!(true);
+    }
+    if v.needs_chown {
+        doc["NeedsChown"] = json!(true);
+    }
+    if v.anonymous {
+        doc["Anonymous"] = json!(true);
+    }
+    doc["LockNumber"] = json!(v.lock_number);
+    doc
+}
+
+/// What templates see: CreatedAt as Go prints a time, and every field of
+/// podman's struct, even those its JSON leaves out.
+fn template_view(mut doc: Value) -> Value {
+    for key in ["NeedsCopyUp", "NeedsChown", "Anonymous"] {
+        if doc.get(key).is_none() {
+            doc[key] = json!(false);
+        }
+    }
+    if let Some(t) = doc["CreatedAt"]
+        .as_str()
+        .and_then(|s| crate::format::human::parse_rfc3339(s).ok())
+    {
+        doc["CreatedAt"] = json!(crate::format::human::go_time_string(t));
+    }
+    doc
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Filter volume output
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Format volume output using JSON or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Do not print headers
+    #[arg(short = 'n', long)]
+    pub noheading: bool,
+    /// Print volume output in quiet mode
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_filters(items: &[String], for_prune: bool) -> Result<Vec<Filter>> {
+    let now = SystemTime::now();
+    items
+        .iter()
+        .map(|f| Filter::parse(f, for_prune, now))
+        .collect()
+}
+
+pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
+    let filters = parse_filters(&a.filter, false)?;
+    let store = g.open_store()?;
+    let users = users(&store)?;
+    let none = Vec::new();
+    let list: Vec<(VolumeRecord, &Vec<String>)> = store
+        .volumes
+        .list()?
+        .into_iter()
+        .map(|v| {
+            let u = users.get(&v.name).unwrap_or(&none);
+            (v, u)
+        })
+        .filter(|(v, u)| filters.iter().all(|f| f.matches(v, u.len())))
+        .collect();
+    if a.quiet {
+        let out: String = list.iter().map(|(v, _)| format!("{}\n", v.name)).collect();
+        return print(&out);
+    }
+    let docs: Vec<Value> = list
+        .iter()
+        .map(|(v, u)| volume_json(&store, v, u))
+        .collect();
+    if a.format.as_deref().map(str::trim) == Some("json") {
+        return println(&table::json_pretty(&Value::Array(docs)));
+    }
+    let rows: Vec<Value> = docs.into_iter().map(template_view).collect();
+    let format = a.format.as_deref().map(unescape);
+    let headers = table::HeaderMap::new(&[("Name", "VOLUME NAME"), ("Driver", "DRIVER")]);
+    let out = table::render_rows(
+        format.as_deref(),
+        "table {{.Driver}}\t{{.Name}}",
+        &headers,
+        &rows,
+        a.noheading,
+    )?;
+    print(&out)
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Inspect all volumes
+    #[arg(short, long)]
+    pub all: bool,
+    /// Format volume output using JSON or a Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    pub names: Vec<String>,
+}
+
+pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
+    if a.all != a.names.is_empty() {
+        bail!("provide one or more volume names or use --all");
+    }
+    let store = g.open_store()?;
+    let users = users(&store)?;
+    let none = Vec::new();
+    let records = if a.all {
+        store.volumes.list()?
+    } else {
+        let mut v = Vec::new();
+        for n in &a.names {
+            match store.volumes.load(n)? {
+                Some(rec) => v.push(rec),
+                None => {
+                    // podman prints what it found, then the error.
+                    let docs: Vec<Value> = v
+                        .iter()
+                        .map(|r: &VolumeRecord| {
+                            volume_json(&store, r, users.get(&r.name).unwrap_or(&none))
+                        })
+                        .collect();
+                    if a.format.is_none() || a.format.as_deref() == Some("json") {
+                        print_inspect(&docs, None)?;
+                    }
+                    bail!("inspecting object: no such volume {n}");
+                }
+            }
+        }
+        v
+    };
+    let docs: Vec<Value> = records
+        .iter()
+        .map(|r| volume_json(&store, r, users.get(&r.name).unwrap_or(&none)))
+        .collect();
+    match a.format.as_deref() {
+        None | Some("json") => print_inspect(&docs, None),
+        Some(f) => {
+            let views: Vec<Value> = docs.into_iter().map(template_view).collect();
+            print_inspect(&views, Some(f))
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Remove all volumes
+    #[arg(short, long)]
+    pub all: bool,
+    /// Remove a volume by force, even if it is being used by a container
+    #[arg(short, long)]
+    pub force: bool,
+    /// Seconds to wait for running containers to stop before killing them
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u32>,
+    pub names: Vec<String>,
+}
+
+/// podman's refusal to remove a volume in use (exit 2, as `rm` of a
+/// running container).
+fn in_use_error(name: &str, ids: &[String]) -> anyhow::Error {
+    CodedError {
+        code: 2,
+        message: format!(
+            "volume {name} is being used by the following container(s): {}: volume is being used",
+            ids.join(", ")
+        ),
+    }
+    .into()
+}
+
+pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
+    if a.all != a.names.is_empty() {
+        bail!("choose either one or more volumes or all");
+    }
+    let store = g.open_store()?;
+    let names: Vec<String> = if a.all {
+        store.volumes.list()?.into_iter().map(|v| v.name).collect()
+    } else {
+        let mut v = Vec::new();
+        for n in &a.names {
+            if store.volumes.exists(n) {
+                v.push(n.clone());
+            } else if !a.force {
+                return Err(CodedError {
+                    code: 1,
+                    message: format!("no volume with name {n:?} found: no such volume"),
+                }
+                .into());
+            }
+        }
+        v
+    };
+    // Nothing is removed unless everything may be.
+    let in_use = users(&store)?;
+    if !a.force {
+        if let Some((n, ids)) = names.iter().find_map(|n| in_use.get(n).map(|i| (n, i))) {
+            return Err(in_use_error(n, ids));
+        }
+    }
+    // -f: the containers using a volume go first, as podman does.
+    for n in &names {
+        for id in in_use.get(n).into_iter().flatten() {
+            if store.containers.dir(id).exists() {
+                super::container::remove_container(&store, id, true, a.time)?;
+            }
+        }
+    }
+    let mut out = String::new();
+    for n in &names {
+        remove_unused(&store, n)?;
+        out.push_str(n);
+        out.push('\n');
+    }
+    print(&out)
+}
+
+/// Remove volume `name`, rechecking under the lock that no container took
+/// it meanwhile.
+fn remove_unused(store: &Store, name: &str) -> Result<()> {
+    let doomed = {
+        let _lock = store.lock()?;
+        if !store.volumes.exists(name) {
+            return Ok(());
+        }
+        if let Some(ids) = users(store)?.get(name) {
+            return Err(in_use_error(name, ids));
+        }
+        store.volumes.unlink(name)?
+    };
+    rtvol::delete_volume_tree(store, &doomed)
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. 'label=<key>=<value>')
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
+    let filters = parse_filters(&a.filter, true)?;
+    let store = g.open_store()?;
+    let users = users(&store)?;
+    let doomed: Vec<String> = store
+        .volumes
+        .list()?
+        .into_iter()
+        .filter(|v| !users.contains_key(&v.name) && filters.iter().all(|f| f.matches(v, 0)))
+        .map(|v| v.name)
+        .collect();
+    if !a.force {
+        let mut prompt = String::from("WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:\n");
+        for n in &doomed {
+            prompt.push_str(n);
+            prompt.push('\n');
+        }
+        prompt.push_str("Are you sure you want to continue? [y/N] ");
+        print(&prompt)?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+            return Ok(());
+        }
+    }
+    let mut out = String::new();
+    for n in &doomed {
+        match remove_unused(&store, n) {
+            Ok(()) => {
+                out.push_str(n);
+                out.push('\n');
+            }
+            // Taken by a container since we looked: not unused any more.
+            Err(e) if crate::error::exit_code_of(&e) == 2 => {}
+            Err(e) => {
+                print(&out)?;
+                return Err(e);
+            }
+        }
+    }
+    print(&out)
+}
+
+#[derive(Args, Debug)]
+pub struct ExistsArgs {
+    pub name: String,
+}
+
+pub fn exists(g: &GlobalOpts, a: ExistsArgs) -> Result<()> {
+    let store = g.open_store()?;
+    if store.volumes.exists(&a.name) {
+        Ok(())
+    } else {
+        Err(SilentExit(1).into())
+    }
+}
