@@ -8,6 +8,7 @@ use crate::registry::pull::PullOptions;
 use crate::registry::resolve::try_find_image;
 use crate::runtime::{attach, container};
 use crate::storage::containers::{ContainerConfig, MountSpec};
+use crate::storage::events;
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
@@ -558,10 +559,13 @@ fn create_container(
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
     let cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
     let cfg = container::create(&store, cfg, &img)?;
+    events::container(&store, "create", &cfg);
     crate::debug!("container {} created", cfg.id);
     if let Some(path) = &f.cidfile {
         if let Err(e) = container::write_cidfile(std::path::Path::new(path), &cfg.id) {
-            let _ = container::remove_files(&store, &cfg.id);
+            if container::remove_files(&store, &cfg.id).is_ok() {
+                events::container(&store, "remove", &cfg);
+            }
             return Err(e);
         }
     }
@@ -589,7 +593,10 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
 /// no half-made container behind.
 fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
     if format!("{e:#}").contains(crate::runtime::network::SETUP_FAILED) {
-        let _ = container::remove_files(store, id);
+        let cfg = store.containers.load_config(id);
+        if let (Ok(cfg), Ok(())) = (cfg, container::remove_files(store, id)) {
+            events::container(store, "remove", &cfg);
+        }
     }
 }
 
@@ -604,6 +611,9 @@ pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Resu
             return Err(e);
         }
     };
+    if let Ok(cfg) = store.containers.load_config(id) {
+        events::container(store, "attach", &cfg);
+    }
     let code = attach::wait_foreground(started, sig_proxy && !tty, signals)?;
     drop(_raw);
     if code != 0 {
@@ -667,6 +677,9 @@ pub fn exec(g: &GlobalOpts, a: ExecArgs) -> Result<()> {
         detach: a.detach,
         privileged: a.privileged,
     };
+    if let Ok(cfg) = store.containers.load_config(&id) {
+        events::container(&store, "exec", &cfg);
+    }
     let code = crate::runtime::exec::exec(&store, &id, &opts)?;
     if code != 0 {
         return Err(SilentExit(code).into());

@@ -7,6 +7,7 @@ use super::process::{self, Stdio};
 use super::rootfs::{self, RootfsPlan};
 use super::sys;
 use crate::storage::containers::{ContainerConfig, Status};
+use crate::storage::events;
 use crate::storage::store::{Driver, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
@@ -490,8 +491,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
             state.status = Status::Created;
             state.error = Some(format!("{e:#}"));
             let _ = store.containers.save_state(id, &state);
-            if cfg.auto_remove {
-                let _ = super::container::remove_files(store, id);
+            if cfg.auto_remove && super::container::remove_files(store, id).is_ok() {
+                events::container(store, "remove", &cfg);
             }
             return Err(e);
         }
@@ -511,6 +512,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.exit_code = 0;
     state.error = None;
     store.containers.save_state(id, &state)?;
+    events::container(store, "init", &cfg);
+    events::container(store, "start", &cfg);
     notify(ready_fd, &format!("ok {pid}"));
     crate::debug!("container program started");
 
@@ -534,7 +537,9 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
 
     crate::debug!("container program exited with {status}");
     if cfg.auto_remove {
+        events::container_died(store, &cfg, status);
         super::container::remove_files_in_background(store, id)?;
+        events::container(store, "remove", &cfg);
         crate::debug!("container removed");
         return Ok(status);
     }
@@ -544,6 +549,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.finished_at = Some(now());
     state.pid = 0;
     state.monitor_pid = 0;
+    // Journal first: whoever sees the container exited finds `died` there.
+    events::container_died(store, &cfg, status);
     store.containers.save_state(id, &state)?;
     Ok(status)
 }
