@@ -611,9 +611,6 @@ pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Resu
             return Err(e);
         }
     };
-    if let Ok(cfg) = store.containers.load_config(id) {
-        events::container(store, "attach", &cfg);
-    }
     let code = attach::wait_foreground(started, sig_proxy && !tty, signals)?;
     drop(_raw);
     if code != 0 {

@@ -514,6 +514,10 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     store.containers.save_state(id, &state)?;
     events::container(store, "init", &cfg);
     events::container(store, "start", &cfg);
+    if attach {
+        // Here, not in the CLI: a short program may die before the CLI runs.
+        events::container(store, "attach", &cfg);
+    }
     notify(ready_fd, &format!("ok {pid}"));
     crate::debug!("container program started");
 
