@@ -116,7 +116,8 @@ fn events_in_order() {
         assert!(
             line.contains(" +0000 UTC container create ")
                 && line.contains(&format!("{id} (image="))
-                && line.contains(", name=e1, app=web)"),
+                && line.contains(", name=e1, ")
+                && line.contains(", app=web"),
             "[{mode:?}] human line: {line:?}"
         );
         let d = line.as_bytes();
