@@ -4,6 +4,7 @@ use super::output::println;
 use super::GlobalOpts;
 use crate::registry::archive::{self, LoadInput, SaveFormat, SaveImage, SaveOptions, SaveTarget};
 use crate::registry::resolve::{find_image, try_find_image};
+use crate::storage::events::{self, Event};
 use crate::storage::images::{ImageRecord, Images};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -46,6 +47,19 @@ pub struct LoadArgs {
 }
 
 pub fn save(g: &GlobalOpts, a: SaveArgs) -> Result<()> {
+    let typed = a.images.clone();
+    save_images(g, a)?;
+    let store = g.open_store()?;
+    let images = store.images.load()?;
+    for t in &typed {
+        if let Ok(Some(rec)) = crate::registry::resolve::try_find_image(&images, t) {
+            events::append(&store, Event::image("save", &rec.id, t));
+        }
+    }
+    Ok(())
+}
+
+fn save_images(g: &GlobalOpts, a: SaveArgs) -> Result<()> {
     let format = SaveFormat::parse(&a.format)?;
     if a.compress && format != SaveFormat::DockerDir {
         bail!("--compress can only be set when --format is docker-dir");
@@ -196,6 +210,8 @@ pub fn load(g: &GlobalOpts, a: LoadArgs) -> Result<()> {
     let loaded =
         archive::load(&store, input, a.quiet).with_context(|| format!("loading {what}"))?;
     for img in loaded {
+        let name = img.names.first().unwrap_or(&img.id);
+        events::append(&store, Event::image("load", &img.id, name));
         if img.names.is_empty() {
             println(&format!("Loaded image: sha256:{}", img.id))?;
         }

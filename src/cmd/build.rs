@@ -7,6 +7,7 @@ use super::GlobalOpts;
 use crate::build::builder::{self, BuildOptions};
 use crate::build::containerfile;
 use crate::storage::commit::ImageFormat;
+use crate::storage::events::{self, Event};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -159,6 +160,8 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
     let store = g.open_store()?;
     let resolve = |name: &str| ensure_image(&store, name, &flags);
     let img = builder::build(&store, &file, &opts, &resolve)?;
+    let name = opts.tags.first().unwrap_or(&img.id);
+    events::append(&store, Event::image("build", &img.id, name));
     if let Some(path) = &a.iidfile {
         std::fs::write(path, format!("sha256:{}", img.id))
             .with_context(|| format!("writing {}", path.display()))?;

@@ -9,6 +9,7 @@ use crate::registry::resolve::try_find_image;
 use crate::runtime::cp::{self, CopyOptions, Endpoint};
 use crate::runtime::userns::{self, IdMaps};
 use crate::storage::commit::{self, ChangeKind, CommitOptions, ImageFormat};
+use crate::storage::events::{self, Event};
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
@@ -90,6 +91,9 @@ pub fn commit(g: &GlobalOpts, a: CommitArgs) -> Result<()> {
         commit::commit_container(&store, &id, &opts).map(|i| i.id)
     })
     .with_context(|| format!("committing container {}", a.container))?;
+    if let Ok(cfg) = store.containers.load_config(&id) {
+        events::container(&store, "commit", &cfg);
+    }
     progress(a.quiet, &img);
     println(&img.id)
 }
@@ -302,6 +306,8 @@ pub fn import(g: &GlobalOpts, a: ImportArgs) -> Result<()> {
         ));
         commit::image_from_layers(&store, None, Some(layer), |_| {}, &opts).map(|i| i.id)
     })?;
+    let name = a.reference.as_deref().unwrap_or(&img.id);
+    events::append(&store, Event::image("import", &img.id, name));
     progress(a.quiet, &img);
     println(&img.id)
 }

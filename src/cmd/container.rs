@@ -8,6 +8,7 @@ use super::GlobalOpts;
 use crate::error::{CodedError, SilentExit};
 use crate::runtime::container::{self as rt, current_state, is_running};
 use crate::storage::containers::{ContainerConfig, ContainerState, Status};
+use crate::storage::events;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
@@ -54,6 +55,8 @@ pub enum ContainerCommand {
     Cp(super::commit::CpArgs),
     /// Export a container's filesystem contents as a tar archive
     Export(super::commit::ExportArgs),
+    /// Display the running processes of a container
+    Top(super::top::TopArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
@@ -77,6 +80,7 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Diff(a) => super::commit::diff(g, a),
         ContainerCommand::Cp(a) => super::commit::cp(g, a),
         ContainerCommand::Export(a) => super::commit::export(g, a),
+        ContainerCommand::Top(a) => super::top::top(g, a),
     }
 }
 
@@ -262,7 +266,9 @@ pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
                 Some(t) => t,
                 None => store.containers.load_config(id)?.stop_timeout,
             };
-            rt::stop(&store, id, timeout)
+            rt::stop(&store, id, timeout)?;
+            events::container(&store, "stop", &store.containers.load_config(id)?);
+            Ok(())
         },
         false,
     )
@@ -289,7 +295,14 @@ pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
     if a.all {
         list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| is_running(&s)));
     }
-    for_each(&list, |_, id| rt::kill(&store, id, sig), false)
+    let killed = |id: &str| -> Result<()> {
+        rt::kill(&store, id, sig)?;
+        let cfg = store.containers.load_config(id)?;
+        let e = events::Event::container("kill", &cfg).with_attribute("signal", &sig.to_string());
+        events::append(&store, e);
+        Ok(())
+    };
+    for_each(&list, |_, id| killed(id), false)
 }
 
 #[derive(Args, Debug)]
@@ -327,7 +340,9 @@ pub fn restart(g: &GlobalOpts, a: RestartArgs) -> Result<()> {
                 Some(t) => t,
                 None => store.containers.load_config(id)?.stop_timeout,
             };
-            rt::restart(&store, id, timeout)
+            rt::restart(&store, id, timeout)?;
+            events::container(&store, "restart", &store.containers.load_config(id)?);
+            Ok(())
         },
         false,
     )
@@ -499,10 +514,14 @@ fn remove_container_and_volumes(
         };
         rt::stop(store, id, timeout)?;
     }
+    let cfg = store.containers.load_config(id)?;
     if volumes {
-        return crate::runtime::volume::remove_container_and_anonymous(store, id);
+        crate::runtime::volume::remove_container_and_anonymous(store, id)?;
+    } else {
+        rt::remove_files(store, id)?;
     }
-    rt::remove_files(store, id)
+    events::container(store, "remove", &cfg);
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -535,6 +554,7 @@ pub fn rename(g: &GlobalOpts, a: RenameArgs) -> Result<()> {
     let old = std::mem::replace(&mut cfg.name, a.new_name);
     store.containers.save_config(&cfg)?;
     store.containers.release_name(&old, &id);
+    events::container(&store, "rename", &cfg);
     Ok(())
 }
 
@@ -592,6 +612,7 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
         }
         match rt::remove_files(&store, &l.cfg.id) {
             Ok(()) => {
+                events::container(&store, "remove", &l.cfg);
                 out.push_str(&l.cfg.id);
                 out.push('\n');
             }

@@ -8,6 +8,7 @@ use crate::registry::client::ClientOptions;
 use crate::registry::manifest::{parse_platform, Platform};
 use crate::registry::pull::{self, PullOptions};
 use crate::registry::resolve::{find_image, split_name, try_find_image};
+use crate::storage::events::{self, Event};
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
@@ -176,6 +177,17 @@ pub fn pull(g: &GlobalOpts, a: PullArgs) -> Result<()> {
 /// Pull, rootless inside a child user namespace (so unpacked files get
 /// their real owners) while this process stays outside it.
 pub fn pull_image(store: &Store, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
+    let img = pull_image_quietly(store, name, opts)?;
+    let shown = img
+        .names
+        .iter()
+        .find(|n| n.ends_with(name))
+        .map_or(name, |n| n);
+    events::append(store, Event::image("pull", &img.id, shown));
+    Ok(img)
+}
+
+fn pull_image_quietly(store: &Store, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
     use crate::runtime::userns;
     if !store.rootless || userns::in_user_namespace() {
         return pull::pull_by_name(store, name, opts);
@@ -717,10 +729,14 @@ pub fn tag(g: &GlobalOpts, a: TagArgs) -> Result<()> {
     let _lock = store.lock()?;
     let mut images = store.images.load()?;
     let id = find_image(&images, &a.image)?.id.clone();
-    for n in names {
-        images.add_name(&id, &n)?;
+    for n in &names {
+        images.add_name(&id, n)?;
     }
-    store.images.save(&images)
+    store.images.save(&images)?;
+    names
+        .iter()
+        .for_each(|n| events::append(&store, Event::image("tag", &id, n)));
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -741,6 +757,7 @@ pub fn untag(g: &GlobalOpts, a: UntagArgs) -> Result<()> {
         .map(|n| local_name(n))
         .collect::<Result<_>>()?;
     let img = images.by_id_mut(&id).expect("found above");
+    let before = img.names.clone();
     if drop.is_empty() {
         img.names.clear();
     } else {
@@ -751,7 +768,11 @@ pub fn untag(g: &GlobalOpts, a: UntagArgs) -> Result<()> {
             img.names.retain(|n| n != want);
         }
     }
-    store.images.save(&images)
+    let gone: Vec<&String> = before.iter().filter(|n| !img.names.contains(n)).collect();
+    store.images.save(&images)?;
+    gone.iter()
+        .for_each(|n| events::append(&store, Event::image("untag", &id, n)));
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -806,6 +827,7 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
         a.images.clone()
     };
     let mut removed_ids = Vec::new();
+    let mut journal = Vec::new();
     for target in &targets {
         let rec = match try_find_image(&images, target)? {
             Some(r) => r.clone(),
@@ -834,6 +856,7 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
                 .expect("present")
                 .names
                 .retain(|n| *n != name);
+            journal.push(Event::image("untag", &rec.id, &name));
             out.push_str(&format!("Untagged: {name}\n"));
             continue;
         }
@@ -863,13 +886,16 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
             bail!("image {} is still used by container {user}", rec.id);
         }
         for n in &rec.names {
+            journal.push(Event::image("untag", &rec.id, n));
             out.push_str(&format!("Untagged: {n}\n"));
         }
+        journal.push(Event::image("remove", &rec.id, target));
         images.remove(&rec.id);
         removed_ids.push(rec);
         out.push_str(&format!("Deleted: {}\n", removed_ids.last().unwrap().id));
     }
     store.images.save(&images)?;
+    journal.into_iter().for_each(|e| events::append(&store, e));
     for rec in &removed_ids {
         store.collect_image_garbage(&images, rec)?;
     }
@@ -941,6 +967,7 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
     store.images.save(&images)?;
     let mut out = String::new();
     for rec in &removed {
+        events::append(&store, Event::image("remove", &rec.id, &rec.id));
         store.collect_image_garbage(&images, rec)?;
         out.push_str(&rec.id);
         out.push('\n');

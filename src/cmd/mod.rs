@@ -4,6 +4,7 @@ mod archive;
 mod build;
 mod commit;
 mod container;
+mod events;
 mod image;
 mod inspect;
 mod logs;
@@ -13,6 +14,7 @@ mod output;
 mod ps;
 mod run;
 mod system;
+mod top;
 mod transfer;
 mod volume;
 
@@ -142,6 +144,10 @@ pub enum Command {
     Export(commit::ExportArgs),
     /// Import a tarball to create a filesystem image
     Import(commit::ImportArgs),
+    /// Show coracle events
+    Events(events::EventsArgs),
+    /// Display the running processes of a container
+    Top(top::TopArgs),
     /// Display podman-compatible system information
     Info(system::InfoArgs),
     /// Display the coracle version information
@@ -213,6 +219,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Cp(a) => commit::cp(g, a),
         Command::Export(a) => commit::export(g, a),
         Command::Import(a) => commit::import(g, a),
+        Command::Events(a) => events::events(g, a),
+        Command::Top(a) => top::top(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
         Command::Volume(c) => volume::dispatch(g, c),

@@ -8,6 +8,7 @@ use crate::registry::pull::PullOptions;
 use crate::registry::resolve::try_find_image;
 use crate::runtime::{attach, container};
 use crate::storage::containers::ContainerConfig;
+use crate::storage::events;
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
@@ -464,10 +465,13 @@ fn create_container(
     super::mounts::add_volumes_from(&store, &mut cfg, &f.volumes_from)?;
     super::mounts::add_image_volumes(&mut cfg, &img_cfg, &f.image_volume)?;
     let cfg = container::create(&store, cfg, &img)?;
+    events::container(&store, "create", &cfg);
     crate::debug!("container {} created", cfg.id);
     if let Some(path) = &f.cidfile {
         if let Err(e) = container::write_cidfile(std::path::Path::new(path), &cfg.id) {
-            let _ = crate::runtime::volume::remove_container_and_anonymous(&store, &cfg.id);
+            if crate::runtime::volume::remove_container_and_anonymous(&store, &cfg.id).is_ok() {
+                events::container(&store, "remove", &cfg);
+            }
             return Err(e);
         }
     }
@@ -495,7 +499,11 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
 /// no half-made container behind.
 fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
     if format!("{e:#}").contains(crate::runtime::network::SETUP_FAILED) {
-        let _ = crate::runtime::volume::remove_container_and_anonymous(store, id);
+        let cfg = store.containers.load_config(id);
+        let removed = crate::runtime::volume::remove_container_and_anonymous(store, id);
+        if let (Ok(cfg), Ok(())) = (cfg, removed) {
+            events::container(store, "remove", &cfg);
+        }
     }
 }
 
@@ -573,6 +581,9 @@ pub fn exec(g: &GlobalOpts, a: ExecArgs) -> Result<()> {
         detach: a.detach,
         privileged: a.privileged,
     };
+    if let Ok(cfg) = store.containers.load_config(&id) {
+        events::container(&store, "exec", &cfg);
+    }
     let code = crate::runtime::exec::exec(&store, &id, &opts)?;
     if code != 0 {
         return Err(SilentExit(code).into());

@@ -11,6 +11,7 @@ use crate::registry::push::{self, ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZ
 use crate::registry::reference::{parse_name, ParsedName, Reference};
 use crate::registry::resolve::{find_image, try_find_image};
 use crate::storage::compression::Compression;
+use crate::storage::events::{self, Event};
 use crate::storage::images::{ImageRecord, Images};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -76,6 +77,8 @@ pub fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
     // inside the user namespace (no threads exist yet).
     crate::runtime::userns::enter_for_storage(&store)?;
     let digest = push::push(&store, &image, &dest, &opts)?;
+    let pushed = a.destination.as_deref().unwrap_or(&a.image);
+    events::append(&store, Event::image("push", &image.id, pushed));
     if let Some(path) = &a.digestfile {
         std::fs::write(path, digest.to_string())
             .with_context(|| format!("writing digest file {}", path.display()))?;

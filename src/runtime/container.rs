@@ -243,6 +243,9 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
             state.pid = 0;
             state.monitor_pid = 0;
             let _ = store.containers.save_state(id, &state);
+            if let Ok(cfg) = store.containers.load_config(id) {
+                crate::storage::events::container_died(store, &cfg, 137);
+            }
         }
     }
     Ok(state)

@@ -18,6 +18,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
 pub mod sys;
+pub mod top;
 pub mod user;
 pub mod userns;
 pub mod volume;

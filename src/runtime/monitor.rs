@@ -7,6 +7,7 @@ use super::process::{self, Stdio};
 use super::rootfs::{self, RootfsPlan};
 use super::sys;
 use crate::storage::containers::{ContainerConfig, Status};
+use crate::storage::events;
 use crate::storage::store::{Driver, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
@@ -446,8 +447,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
             state.status = Status::Created;
             state.error = Some(format!("{e:#}"));
             let _ = store.containers.save_state(id, &state);
-            if cfg.auto_remove {
-                let _ = super::volume::remove_container_and_anonymous(store, id);
+            if cfg.auto_remove && super::volume::remove_container_and_anonymous(store, id).is_ok() {
+                events::container(store, "remove", &cfg);
             }
             return Err(e);
         }
@@ -468,6 +469,12 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.error = None;
     store.containers.save_state(id, &state)?;
     super::volume::mark_mounted(store, &first_mounts);
+    events::container(store, "init", &cfg);
+    events::container(store, "start", &cfg);
+    if attach {
+        // Here, not in the CLI: a short program may die before the CLI runs.
+        events::container(store, "attach", &cfg);
+    }
     notify(ready_fd, &format!("ok {pid}"));
     crate::debug!("container program started");
 
@@ -481,7 +488,9 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
 
     crate::debug!("container program exited with {status}");
     if cfg.auto_remove {
+        events::container_died(store, &cfg, status);
         super::container::remove_files_in_background(store, id)?;
+        events::container(store, "remove", &cfg);
         crate::debug!("container removed");
         return Ok(status);
     }
@@ -491,6 +500,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.finished_at = Some(now());
     state.pid = 0;
     state.monitor_pid = 0;
+    // Journal first: whoever sees the container exited finds `died` there.
+    events::container_died(store, &cfg, status);
     store.containers.save_state(id, &state)?;
     Ok(status)
 }

@@ -6,6 +6,7 @@ pub mod commit;
 pub mod compression;
 pub mod containers;
 pub mod digest;
+pub mod events;
 pub mod image_config;
 pub mod images;
 pub mod layer_tar;
