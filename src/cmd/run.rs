@@ -131,6 +131,18 @@ pub struct CreateFlags {
     /// Restart policy (only "no" is supported)
     #[arg(long, default_value = "no")]
     pub restart: String,
+    /// Run container in an existing pod (new:NAME creates the pod)
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// IPC namespace to use: private, host, container:NAME, ns:PATH
+    #[arg(long, default_value = "")]
+    pub ipc: String,
+    /// PID namespace to use: private, host, container:NAME, ns:PATH
+    #[arg(long, default_value = "")]
+    pub pid: String,
+    /// UTS namespace to use: private, host, container:NAME, ns:PATH
+    #[arg(long, default_value = "")]
+    pub uts: String,
     #[command(flatten)]
     pub registry: RegistryFlags,
 }
@@ -511,7 +523,7 @@ pub fn container_config(
 
 /// `--network`: the default picks pasta (or slirp4netns); modes are kept
 /// with their options (`pasta:-a,10.0.2.5`); `container:` names resolve later.
-fn parse_network(n: &str) -> Result<String> {
+pub(super) fn parse_network(n: &str) -> Result<String> {
     let (mode, opts) = n.split_once(':').unwrap_or((n, ""));
     Ok(match mode {
         "" | "bridge" | "default" => crate::runtime::network::default_mode().to_string(),
@@ -552,12 +564,20 @@ fn create_container(
     if let Some(other) = f.network.strip_prefix("container:") {
         f.network = format!("container:{}", super::lookup::container_id(&store, other)?);
     }
+    let join = super::pod::member_flags(&store, &mut f)?;
     let f = &f;
     let img = ensure_image(&store, image, f)?;
     crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
-    let cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
-    let cfg = container::create(&store, cfg, &img)?;
+    let mut cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
+    let new_pod = super::pod::join(&store, f, join, &mut cfg)?;
+    let cfg = match container::create(&store, cfg, &img) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            super::pod::discard_new_pod(&store, new_pod);
+            return Err(e);
+        }
+    };
     crate::debug!("container {} created", cfg.id);
     if let Some(path) = &f.cidfile {
         if let Err(e) = container::write_cidfile(std::path::Path::new(path), &cfg.id) {

@@ -5,6 +5,7 @@ use super::containers::ContainerStore;
 use super::images::ImageStore;
 use super::layers::LayerStore;
 use super::lock::FileLock;
+use super::pods::PodStore;
 use super::{atomic, unpack};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,7 @@ pub struct Store {
     pub layers: LayerStore,
     pub images: ImageStore,
     pub containers: ContainerStore,
+    pub pods: PodStore,
 }
 
 /// The persistent and volatile roots for this user, as DESIGN.md lays out.
@@ -134,6 +136,8 @@ impl Store {
             "blobs/sha256",
             "containers",
             "container-names",
+            "pods",
+            "pod-names",
         ] {
             let dir = root.join(sub);
             if !dir.exists() {
@@ -150,6 +154,7 @@ impl Store {
             layers: LayerStore::new(&root),
             images: ImageStore::new(&root),
             containers: ContainerStore::new(&root, &runroot),
+            pods: PodStore::new(&root),
             root,
             runroot,
             tmpdir,
