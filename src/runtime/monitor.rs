@@ -303,6 +303,10 @@ fn spawn_container(
                 sys::close(err_r);
                 // SAFETY: reap our child.
                 unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+                // The program never ran: its helper must not outlive it.
+                if let Some(h) = &helper {
+                    h.stop();
+                }
                 return Err(match failure {
                     Some(f) => f.into(),
                     None => e,
@@ -320,6 +324,10 @@ fn spawn_container(
         sys::close(err_r);
         // SAFETY: reap our child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        if let Some(h) = &helper {
+            h.stop();
+            super::network::cleanup_socket(&store.containers.run_dir(&cfg.id));
+        }
         return Err(f.into());
     }
     sys::close(err_r);

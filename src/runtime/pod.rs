@@ -353,3 +353,21 @@ pub fn remove(store: &Store, pod: &PodConfig, force: bool, timeout: Option<u32>)
     let _lock = store.lock()?;
     store.pods.remove(&pod.id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_status_from_container_states() {
+        use Status::*;
+        assert_eq!(status(&[]), "Created");
+        assert_eq!(status(&[Created, Created]), "Created");
+        assert_eq!(status(&[Running, Running]), "Running");
+        assert_eq!(status(&[Running, Exited]), "Degraded");
+        assert_eq!(status(&[Running, Created]), "Degraded");
+        assert_eq!(status(&[Exited, Exited]), "Exited");
+        assert_eq!(status(&[Exited, Created]), "Stopped");
+        assert_eq!(status(&[Paused, Paused]), "Paused");
+    }
+}
