@@ -8,6 +8,7 @@ mod image;
 mod inspect;
 mod logs;
 mod lookup;
+mod namespaces;
 mod output;
 mod pod;
 mod ps;

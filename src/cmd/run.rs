@@ -564,17 +564,17 @@ fn create_container(
     if let Some(other) = f.network.strip_prefix("container:") {
         f.network = format!("container:{}", super::lookup::container_id(&store, other)?);
     }
-    let join = super::pod::member_flags(&store, &mut f)?;
+    let join = super::namespaces::member_flags(&store, &mut f)?;
     let f = &f;
     let img = ensure_image(&store, image, f)?;
     crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
     let mut cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
-    let new_pod = super::pod::join(&store, f, join, &mut cfg)?;
+    let new_pod = super::namespaces::join(&store, f, join, &mut cfg)?;
     let cfg = match container::create(&store, cfg, &img) {
         Ok(cfg) => cfg,
         Err(e) => {
-            super::pod::discard_new_pod(&store, new_pod);
+            super::namespaces::discard_new_pod(&store, new_pod);
             return Err(e);
         }
     };
