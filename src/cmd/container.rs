@@ -479,11 +479,27 @@ pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
+    // A pod's infra goes with its pod (`pod rm`), not with `rm --all`.
+    let list: Vec<(String, String)> = if a.all {
+        list.into_iter()
+            .filter(|(_, id)| !is_pod_infra(&store, id))
+            .collect()
+    } else {
+        list
+    };
     for_each(
         &list,
         |_, id| remove_container_and_volumes(&store, id, a.force, a.time, a.volumes),
         false,
     )
+}
+
+/// Is `id` the infra container of a pod that still exists?
+fn is_pod_infra(store: &Store, id: &str) -> bool {
+    store
+        .containers
+        .load_config(id)
+        .is_ok_and(|c| c.is_infra && store.pods.exists(&c.pod))
 }
 
 /// Remove one container; a running one only with `force` (stopped first).
@@ -499,6 +515,10 @@ fn remove_container_and_volumes(
     time: Option<u32>,
     volumes: bool,
 ) -> Result<()> {
+    if is_pod_infra(store, id) {
+        let pod = store.containers.load_config(id)?.pod;
+        bail!("container {id} is the infra container of pod {pod} and cannot be removed without removing the pod");
+    }
     let state = current_state(store, id)?;
     if is_running(&state) {
         if !force {
@@ -595,7 +615,7 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
     let mut out = String::new();
     let mut last_err = None;
     for l in list_all(&store)? {
-        if is_running(&l.state) {
+        if is_running(&l.state) || (l.cfg.is_infra && store.pods.exists(&l.cfg.pod)) {
             continue;
         }
         if let Some(t) = until {

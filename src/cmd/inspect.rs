@@ -245,7 +245,15 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
     let network_mode = match cfg.network.as_str() {
         "none" => "none",
         "host" => "host",
+        n if n.starts_with("container:") || n.starts_with("ns:") => n,
         _ => "private",
+    };
+    let ns_mode = |m: &str| {
+        if m.is_empty() {
+            "private".to_string()
+        } else {
+            m.to_string()
+        }
     };
     let (path, args) = match cfg.args.split_first() {
         Some((p, rest)) => (p.clone(), rest.to_vec()),
@@ -300,9 +308,9 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "CapAdd": cfg.cap_add,
         "CapDrop": cfg.cap_drop,
         "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": [], "GroupAdd": [],
-        "IpcMode": "private",
-        "PidMode": "private",
-        "UTSMode": "private",
+        "IpcMode": ns_mode(&cfg.ipc),
+        "PidMode": ns_mode(&cfg.pid),
+        "UTSMode": ns_mode(&cfg.uts),
         "UsernsMode": cfg.userns,
         "Privileged": cfg.privileged,
         "ReadonlyRootfs": cfg.read_only,
@@ -322,7 +330,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "ImageDigest": image_digest,
         "ImageName": cfg.image_name,
         "Rootfs": "",
-        "Pod": "",
+        "Pod": cfg.pod,
         "ResolvConfPath": path_str(&userdata.join("resolv.conf")),
         "HostnamePath": path_str(&userdata.join("hostname")),
         "HostsPath": path_str(&userdata.join("hosts")),
@@ -345,7 +353,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Dependencies": [],
         "NetworkSettings": network_settings,
         "Namespace": "",
-        "IsInfra": false,
+        "IsInfra": cfg.is_infra,
         "IsService": false,
         "Config": config,
         "HostConfig": host_config,

@@ -10,7 +10,9 @@ mod inspect;
 mod logs;
 mod lookup;
 mod mounts;
+mod namespaces;
 mod output;
+mod pod;
 mod ps;
 mod run;
 mod system;
@@ -106,6 +108,9 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
+    /// Manage pods
+    #[command(subcommand)]
+    Pod(pod::PodCommand),
     /// Start one or more containers
     Start(container::StartArgs),
     /// Stop one or more containers
@@ -200,6 +205,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Exec(a) => run::exec(g, a),
         Command::Ps(a) => ps::ps(g, a),
         Command::Container(c) => container::dispatch(g, c),
+        Command::Pod(c) => pod::dispatch(g, c),
         Command::Start(a) => container::start(g, a),
         Command::Stop(a) => container::stop(g, a),
         Command::Kill(a) => container::kill(g, a),

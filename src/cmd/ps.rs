@@ -40,7 +40,7 @@ pub struct PsArgs {
     /// Print the namespaces (accepted; shown in JSON only)
     #[arg(long, visible_alias = "ns")]
     pub namespace: bool,
-    /// Print the container's pod (no pods: accepted for compatibility)
+    /// Print the ID and name of the pod the containers are associated with
     #[arg(short, long)]
     pub pod: bool,
     /// Print the numeric IDs of the containers only
@@ -112,7 +112,7 @@ fn networks(_l: &Listed) -> Vec<String> {
 }
 
 /// The podman `ps --format json` object.
-fn json_row(l: &Listed, now: SystemTime, size: bool) -> Value {
+fn json_row(l: &Listed, now: SystemTime, size: bool, pod_name: &str) -> Value {
     let created = time_of(Some(&l.cfg.created));
     let running = is_running(&l.state);
     let exited = l.state.status == Status::Exited;
@@ -126,15 +126,15 @@ fn json_row(l: &Listed, now: SystemTime, size: bool) -> Value {
         "Id": l.cfg.id,
         "Image": l.cfg.image_name,
         "ImageID": l.cfg.image_id,
-        "IsInfra": false,
+        "IsInfra": l.cfg.is_infra,
         "Labels": if l.cfg.labels.is_empty() { Value::Null } else { json!(l.cfg.labels) },
         "Mounts": mount_destinations(l),
         "Names": [l.cfg.name],
         "Namespaces": {},
         "Networks": networks(l),
         "Pid": if running { l.state.pid } else { 0 },
-        "Pod": "",
-        "PodName": "",
+        "Pod": l.cfg.pod,
+        "PodName": pod_name,
         "Ports": if l.cfg.ports.is_empty() { Value::Null } else {
             Value::Array(l.cfg.ports.iter().map(|p| json!({
                 "host_ip": p.host_ip, "container_port": p.container_port,
@@ -149,7 +149,7 @@ fn json_row(l: &Listed, now: SystemTime, size: bool) -> Value {
 }
 
 /// A row for the table and templates: podman's psReporter fields.
-fn table_row(l: &Listed, now: SystemTime, no_trunc: bool) -> Value {
+fn table_row(l: &Listed, now: SystemTime, no_trunc: bool, pod_name: &str) -> Value {
     let created = time_of(Some(&l.cfg.created));
     let command = l.cfg.args.join(" ");
     let command = if !no_trunc && command.chars().count() > 17 {
@@ -184,9 +184,9 @@ fn table_row(l: &Listed, now: SystemTime, no_trunc: bool) -> Value {
         "StartedAt": unix(time_of(l.state.started_at.as_deref())),
         "ExitedAt": unix(time_of(l.state.finished_at.as_deref())),
         "AutoRemove": l.cfg.auto_remove,
-        "IsInfra": false,
-        "Pod": "",
-        "PodName": "",
+        "IsInfra": l.cfg.is_infra,
+        "Pod": if no_trunc { l.cfg.pod.clone() } else { l.cfg.pod.chars().take(12).collect() },
+        "PodName": pod_name,
         "Size": "0B (virtual 0B)",
         "Namespaces": {},
     })
@@ -201,6 +201,7 @@ fn default_table(
     no_trunc: bool,
     size: bool,
     noheading: bool,
+    pods: Option<&BTreeMap<String, String>>,
 ) -> String {
     let mut rows: Vec<Vec<String>> = Vec::with_capacity(list.len() + 1);
     if !noheading {
@@ -218,6 +219,9 @@ fn default_table(
         .collect();
         if size {
             h.push("SIZE".into());
+        }
+        if pods.is_some() {
+            h.extend(["POD ID".to_string(), "PODNAME".to_string()]);
         }
         rows.push(h);
     }
@@ -246,6 +250,14 @@ fn default_table(
         ];
         if size {
             row.push("0B (virtual 0B)".into());
+        }
+        if let Some(pods) = pods {
+            let id = if no_trunc {
+                l.cfg.pod.clone()
+            } else {
+                l.cfg.pod.chars().take(12).collect()
+            };
+            row.extend([id, pods.get(&l.cfg.pod).cloned().unwrap_or_default()]);
         }
         rows.push(row);
     }
@@ -283,7 +295,11 @@ type Pred = Box<dyn Fn(&Listed) -> bool>;
 
 /// `--filter`: values of one key are ORed, different keys ANDed; label
 /// filters are all ANDed (podman's rules).
-fn build_filters(filters: &[String], all: &[Listed]) -> Result<Vec<Pred>> {
+fn build_filters(
+    filters: &[String],
+    all: &[Listed],
+    pods: &BTreeMap<String, String>,
+) -> Result<Vec<Pred>> {
     let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in filters {
         let (k, v) = f
@@ -363,7 +379,17 @@ fn build_filters(filters: &[String], all: &[Listed]) -> Result<Vec<Pred>> {
                     })
                 }))
             }
-            "volume" | "network" | "pod" | "health" | "restart-policy" | "until" => {
+            "pod" => {
+                let pods = pods.clone();
+                preds.push(Box::new(move |l| {
+                    !l.cfg.pod.is_empty()
+                        && values.iter().any(|v| {
+                            l.cfg.pod.starts_with(v.as_str())
+                                || pods.get(&l.cfg.pod).is_some_and(|n| n == v)
+                        })
+                }))
+            }
+            "volume" | "network" | "health" | "restart-policy" | "until" => {
                 // No such objects yet: nothing matches a value for them.
                 preds.push(Box::new(|_| false))
             }
@@ -399,7 +425,8 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
     let store = g.open_store()?;
     let now = SystemTime::now();
     let all = list_all(&store)?;
-    let preds = build_filters(&a.filter, &all)?;
+    let pods = pod_names(&store, &all);
+    let preds = build_filters(&a.filter, &all, &pods)?;
     let last = if a.latest { Some(1) } else { a.last };
     let show_all = a.all || last.is_some_and(|n| n > 0) || !a.filter.is_empty();
     let mut list: Vec<&Listed> = all
@@ -428,21 +455,57 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
         return print(&out);
     }
     if a.format.as_deref().map(str::trim) == Some("json") {
-        let rows: Vec<Value> = list.iter().map(|l| json_row(l, now, a.size)).collect();
+        let pod_name = |l: &Listed| match a.pod {
+            true => pods.get(&l.cfg.pod).cloned().unwrap_or_default(),
+            false => String::new(),
+        };
+        let rows: Vec<Value> = list
+            .iter()
+            .map(|l| json_row(l, now, a.size, &pod_name(l)))
+            .collect();
         return super::output::println(&json_two_space(&Value::Array(rows)));
     }
     if a.format.is_none() {
-        return print(&default_table(&list, now, a.no_trunc, a.size, a.noheading));
+        let pods = a.pod.then_some(&pods);
+        return print(&default_table(
+            &list,
+            now,
+            a.no_trunc,
+            a.size,
+            a.noheading,
+            pods,
+        ));
     }
-    let rows: Vec<Value> = list.iter().map(|l| table_row(l, now, a.no_trunc)).collect();
-    let default = if a.size {
-        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
-    } else {
-        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-    };
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|l| {
+            let name = pods.get(&l.cfg.pod).map(String::as_str).unwrap_or("");
+            table_row(l, now, a.no_trunc, name)
+        })
+        .collect();
+    let mut default = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".to_string();
+    if a.size {
+        default.push_str("\t{{.Size}}");
+    }
+    if a.pod {
+        default.push_str("\t{{.Pod}}\t{{.PodName}}");
+    }
     let format = a.format.as_deref().map(unescape);
-    let out = table::render_rows(format.as_deref(), default, &headers(), &rows, a.noheading)?;
+    let out = table::render_rows(format.as_deref(), &default, &headers(), &rows, a.noheading)?;
     print(&out)
+}
+
+/// Names of the pods the listed containers belong to, by pod id.
+fn pod_names(store: &crate::storage::store::Store, all: &[Listed]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for l in all.iter().filter(|l| !l.cfg.pod.is_empty()) {
+        if !out.contains_key(&l.cfg.pod) {
+            if let Ok(p) = store.pods.load(&l.cfg.pod) {
+                out.insert(l.cfg.pod.clone(), p.name);
+            }
+        }
+    }
+    out
 }
 
 fn sort_rows(list: &mut [&Listed], by: &str, now: SystemTime) -> Result<()> {
@@ -453,7 +516,8 @@ fn sort_rows(list: &mut [&Listed], by: &str, now: SystemTime) -> Result<()> {
         "image" => list.sort_by(|x, y| x.cfg.image_name.cmp(&y.cfg.image_name)),
         "command" => list.sort_by(|x, y| x.cfg.args.cmp(&y.cfg.args)),
         "status" => list.sort_by_key(|l| status_text(l, now)),
-        "size" | "pod" | "ports" => {}
+        "pod" => list.sort_by(|x, y| x.cfg.pod.cmp(&y.cfg.pod)),
+        "size" | "ports" => {}
         other => bail!("invalid option for --sort, options are: command, created, id, image, names, runningfor, size, or status: {other:?}"),
     }
     Ok(())

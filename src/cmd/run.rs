@@ -138,6 +138,18 @@ pub struct CreateFlags {
     /// Restart policy (only "no" is supported)
     #[arg(long, default_value = "no")]
     pub restart: String,
+    /// Run container in an existing pod (new:NAME creates the pod)
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// IPC namespace to use: private, host, container:NAME, ns:PATH
+    #[arg(long, default_value = "")]
+    pub ipc: String,
+    /// PID namespace to use: private, host, container:NAME, ns:PATH
+    #[arg(long, default_value = "")]
+    pub pid: String,
+    /// UTS namespace to use: private, host, container:NAME, ns:PATH
+    #[arg(long, default_value = "")]
+    pub uts: String,
     #[command(flatten)]
     pub registry: RegistryFlags,
 }
@@ -416,7 +428,7 @@ pub fn container_config(
 
 /// `--network`: the default picks pasta (or slirp4netns); modes are kept
 /// with their options (`pasta:-a,10.0.2.5`); `container:` names resolve later.
-fn parse_network(n: &str) -> Result<String> {
+pub(super) fn parse_network(n: &str) -> Result<String> {
     let (mode, opts) = n.split_once(':').unwrap_or((n, ""));
     Ok(match mode {
         "" | "bridge" | "default" => crate::runtime::network::default_mode().to_string(),
@@ -457,6 +469,7 @@ fn create_container(
     if let Some(other) = f.network.strip_prefix("container:") {
         f.network = format!("container:{}", super::lookup::container_id(&store, other)?);
     }
+    let join = super::namespaces::member_flags(&store, &mut f)?;
     let f = &f;
     let img = ensure_image(&store, image, f)?;
     crate::debug!("image {} resolved", img.id);
@@ -464,7 +477,14 @@ fn create_container(
     let mut cfg = container_config(f, &image_display_name(&img, image), &img, &img_cfg, command)?;
     super::mounts::add_volumes_from(&store, &mut cfg, &f.volumes_from)?;
     super::mounts::add_image_volumes(&mut cfg, &img_cfg, &f.image_volume)?;
-    let cfg = container::create(&store, cfg, &img)?;
+    let new_pod = super::namespaces::join(&store, f, join, &mut cfg)?;
+    let cfg = match container::create(&store, cfg, &img) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            super::namespaces::discard_new_pod(&store, new_pod);
+            return Err(e);
+        }
+    };
     events::container(&store, "create", &cfg);
     crate::debug!("container {} created", cfg.id);
     if let Some(path) = &f.cidfile {

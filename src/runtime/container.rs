@@ -48,7 +48,7 @@ pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser
     })
 }
 
-fn write_generated_files(store: &Store, cfg: &ContainerConfig, image: &ImageRecord) -> Result<()> {
+fn write_generated_files(store: &Store, cfg: &ContainerConfig, image_id: &str) -> Result<()> {
     let ud = store.containers.dir(&cfg.id).join("userdata");
     let net = cfg.network.as_str();
     fs::write(
@@ -66,11 +66,12 @@ fn write_generated_files(store: &Store, cfg: &ContainerConfig, image: &ImageReco
         cfg.name,
         cfg.id,
         cfg.image_name,
-        image.id,
+        image_id,
         u8::from(store.rootless)
     );
     fs::write(ud.join(".containerenv"), env)?;
-    Ok(())
+    // A container in another's network namespace shares its name files.
+    super::network::share_name_files(store, cfg)
 }
 
 /// Fill the container's upper dir with a full copy of its image (the vfs
@@ -112,17 +113,29 @@ pub fn rootfs_mountpoint(store: &Store, id: &str) -> PathBuf {
 
 /// Write a new container's records, generated files and runtime spec.
 /// `cfg.name` empty means "generate one". Names are unique store-wide.
-pub fn create(
+pub fn create(store: &Store, cfg: ContainerConfig, image: &ImageRecord) -> Result<ContainerConfig> {
+    create_from(store, cfg, Some(image))
+}
+
+/// Create a container without an image: a pod's infra, whose process
+/// never leaves the monitor's code (its root is an empty tmpfs).
+pub fn create_imageless(store: &Store, cfg: ContainerConfig) -> Result<ContainerConfig> {
+    create_from(store, cfg, None)
+}
+
+fn create_from(
     store: &Store,
     mut cfg: ContainerConfig,
-    image: &ImageRecord,
+    image: Option<&ImageRecord>,
 ) -> Result<ContainerConfig> {
     cfg.id = crate::storage::containers::new_id();
     if cfg.hostname.is_empty() {
         cfg.hostname = cfg.id[..12].to_string();
     }
-    cfg.layers = image.layers.clone();
-    cfg.image_id = image.id.clone();
+    if let Some(image) = image {
+        cfg.layers = image.layers.clone();
+        cfg.image_id = image.id.clone();
+    }
     cfg.created = crate::format::human::rfc3339_nano(std::time::SystemTime::now());
     let _lock = store.lock()?;
     if cfg.name.is_empty() {
@@ -166,7 +179,7 @@ pub fn create(
         return Err(e);
     }
     let result = (|| -> Result<()> {
-        write_generated_files(store, &cfg, image)?;
+        write_generated_files(store, &cfg, &cfg.image_id)?;
         let base = if store.rootless {
             IdMaps::for_current_user()?
         } else {
@@ -179,7 +192,7 @@ pub fn create(
         } else {
             base.clone()
         };
-        if super::monitor::uses_copied_rootfs(store, &cfg) {
+        if image.is_some() && super::monitor::uses_copied_rootfs(store, &cfg) {
             copy_rootfs(store, &cfg, &base, &maps)?;
         }
         let user = resolve_user(store, &cfg)?;
@@ -269,6 +282,18 @@ fn remember_created(cfg: &ContainerConfig, spec: oci_spec::runtime::Spec) {
     }
 }
 
+/// The config of container `id`, from memory when this process created it.
+fn config_of(store: &Store, id: &str) -> Result<ContainerConfig> {
+    let just = JUST_CREATED
+        .lock()
+        .ok()
+        .and_then(|s| s.as_ref().map(|(cfg, _)| cfg.clone()));
+    match just {
+        Some(cfg) if cfg.id == id => Ok(cfg),
+        _ => store.containers.load_config(id),
+    }
+}
+
 /// The config and spec of container `id`: from memory when this process
 /// created it, else from its directory.
 pub fn load_prepared(
@@ -298,6 +323,7 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     if is_running(&state) {
         bail!("container {id} is already running");
     }
+    super::pod::start_infra_for(store, &config_of(store, id)?)?;
     let run_dir = store.containers.run_dir(id);
     fs::create_dir_all(rootfs_mountpoint(store, id))
         .with_context(|| format!("creating {}", run_dir.display()))?;
@@ -505,6 +531,7 @@ pub(crate) fn delete_tree(store: &Store, path: &Path) -> Result<()> {
 pub fn remove_files(store: &Store, id: &str) -> Result<()> {
     let doomed = {
         let _lock = store.lock()?;
+        super::network::forget_name_entry(store, id);
         store.containers.unlink(id)?
     };
     delete_tree(store, &doomed)

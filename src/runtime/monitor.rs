@@ -110,7 +110,8 @@ fn child_main(
     err_w: i32,
     stdio: Stdio,
     init: bool,
-    join_net: i32,
+    joins: &[(i32, libc::c_int)],
+    infra: bool,
 ) -> ! {
     // Wait until the monitor has written our id maps.
     let _ = sys::read_to_end(go_r);
@@ -139,12 +140,19 @@ fn child_main(
         if flags & libc::CLONE_NEWNET != 0 {
             loopback_up()?;
         }
-        if join_net >= 0 {
+        for &(fd, kind) in joins {
             // SAFETY: setns on an fd the monitor opened for us.
-            if unsafe { libc::setns(join_net, libc::CLONE_NEWNET) } != 0 {
-                bail!("joining the network namespace: {}", sys::errno());
+            if unsafe { libc::setns(fd, kind) } != 0 {
+                bail!(
+                    "joining the {} namespace: {}",
+                    super::namespaces::kind_name(kind),
+                    sys::errno()
+                );
             }
-            sys::close(join_net);
+            sys::close(fd);
+        }
+        if infra {
+            super::infra::hold_namespaces(spec, rootless, err_w);
         }
         rootfs::setup(spec, plan, rootless)?;
         process::start_program(spec, stdio, init.then_some(err_w))
@@ -153,48 +161,6 @@ fn child_main(
         Err(e) => process::fail(err_w, &e),
         Ok(never) => match never {},
     }
-}
-
-/// A network namespace to enter instead of making one (`--network
-/// container:X`, `ns:PATH`), with the user namespace that owns it.
-struct JoinTarget {
-    what: String,
-    net: std::fs::File,
-    userns: Option<std::fs::File>,
-}
-
-fn join_target(store: &Store, cfg: &ContainerConfig) -> Result<Option<JoinTarget>> {
-    if let Some(path) = cfg.network.strip_prefix("ns:") {
-        let net = std::fs::File::open(path)
-            .with_context(|| format!("opening network namespace {path}"))?;
-        return Ok(Some(JoinTarget {
-            what: path.to_string(),
-            net,
-            userns: None,
-        }));
-    }
-    let Some(other) = cfg.network.strip_prefix("container:") else {
-        return Ok(None);
-    };
-    let state = super::container::current_state(store, other)?;
-    if !super::container::is_running(&state) {
-        bail!("the container {other} whose network namespace this one joins is not running");
-    }
-    let open = |ns: &str| {
-        std::fs::File::open(format!("/proc/{}/ns/{ns}", state.pid))
-            .with_context(|| format!("opening the {ns} namespace of container {other}"))
-    };
-    let net = open("net")?;
-    let userns = if store.rootless {
-        Some(open("user")?)
-    } else {
-        None
-    };
-    Ok(Some(JoinTarget {
-        what: format!("container {other}"),
-        net,
-        userns,
-    }))
 }
 
 /// Create the container process. Returns its pid and the monitor's ends.
@@ -206,25 +172,19 @@ fn spawn_container(
 ) -> Result<(i32, Wiring, Option<super::network::Helper>)> {
     let plan = rootfs_plan(store, cfg);
     let mut flags = clone_flags(spec);
-    let join = join_target(store, cfg)?;
-    let join_net = match &join {
-        Some(j) => {
-            flags &= !libc::CLONE_NEWNET;
-            if let Some(userns) = &j.userns {
-                // Another container's network belongs to its user namespace:
-                // ours must be the same one to enter it.
-                use std::os::fd::AsRawFd;
-                // SAFETY: setns on an fd we opened; the monitor is single-threaded.
-                if unsafe { libc::setns(userns.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
-                    bail!("joining the user namespace of {}: {}", j.what, sys::errno());
-                }
-                flags &= !libc::CLONE_NEWUSER;
-            }
-            use std::os::fd::AsRawFd;
-            j.net.as_raw_fd()
-        }
-        None => -1,
+    let joins = super::namespaces::joins(store, cfg)?;
+    // Once in another container's user namespace, a helper we start would
+    // run there as its root and drop to nobody: start it from a process
+    // forked before.
+    let launcher = if joins.enters_userns() && needs_helper(cfg) {
+        Some(HelperLauncher::fork(store, cfg)?)
+    } else {
+        None
     };
+    // The monitor enters the user and pid namespaces itself (a pid
+    // namespace applies to children); the child enters the others.
+    flags = joins.enter_before_clone(flags)?;
+    let join_fds = joins.child_fds();
     let (go_r, go_w) = sys::pipe()?;
     let (err_r, err_w) = sys::pipe()?;
     let mut sock = [-1i32; 2];
@@ -280,7 +240,9 @@ fn spawn_container(
             }
             Stdio::Inherited
         };
-        sys::close_fds_except(&[go_r, err_w, sock[1], join_net]);
+        let mut keep = vec![go_r, err_w, sock[1]];
+        keep.extend(join_fds.iter().map(|(fd, _)| *fd));
+        sys::close_fds_except(&keep);
         child_main(
             spec,
             &plan,
@@ -290,7 +252,8 @@ fn spawn_container(
             err_w,
             stdio,
             cfg.init,
-            join_net,
+            &join_fds,
+            cfg.is_infra,
         );
     }
     sys::close(go_r);
@@ -315,7 +278,11 @@ fn spawn_container(
     }
     crate::debug!("id maps written");
     // The network helper configures the namespace before the program runs.
-    let helper = match start_network_helper(store, cfg, pid) {
+    let started = match launcher {
+        Some(l) => l.launch(pid),
+        None => start_network_helper(store, cfg, pid),
+    };
+    let helper = match started {
         Ok(h) => h,
         Err(e) => {
             // SAFETY: the child is ours.
@@ -337,6 +304,10 @@ fn spawn_container(
                 sys::close(err_r);
                 // SAFETY: reap our child.
                 unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+                // The program never ran: its helper must not outlive it.
+                if let Some(h) = &helper {
+                    h.stop();
+                }
                 return Err(match failure {
                     Some(f) => f.into(),
                     None => e,
@@ -354,6 +325,10 @@ fn spawn_container(
         sys::close(err_r);
         // SAFETY: reap our child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        if let Some(h) = &helper {
+            h.stop();
+            super::network::cleanup_socket(&store.containers.run_dir(&cfg.id));
+        }
         return Err(f.into());
     }
     sys::close(err_r);
@@ -379,6 +354,78 @@ fn start_network_helper(
         "pasta" => super::network::start_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some),
         "slirp4netns" => super::network::start_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
         _ => Ok(None),
+    }
+}
+
+fn needs_helper(cfg: &ContainerConfig) -> bool {
+    cfg.network.starts_with("pasta") || cfg.network.starts_with("slirp4netns")
+}
+
+/// A child of the monitor, forked while the monitor is still in its own
+/// user namespace, that starts the network helper once told the pid.
+struct HelperLauncher {
+    pid: i32,
+    to: i32,
+    from: i32,
+}
+
+impl HelperLauncher {
+    fn fork(store: &Store, cfg: &ContainerConfig) -> Result<HelperLauncher> {
+        if cfg.network.starts_with("slirp4netns") {
+            // slirp4netns lives as long as its parent: that must be the monitor.
+            bail!("a rootless container that joins another container's namespaces needs --network pasta, none or container:NAME, not slirp4netns");
+        }
+        let (to_r, to_w) = sys::pipe()?;
+        let (from_r, from_w) = sys::pipe()?;
+        // SAFETY: the monitor is single-threaded; the child runs plain code
+        // and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            bail!("fork: {}", sys::errno());
+        }
+        if pid == 0 {
+            sys::close(to_w);
+            sys::close(from_r);
+            let msg = sys::read_to_end(to_r).unwrap_or_default();
+            let reply = match String::from_utf8_lossy(&msg).trim().parse::<i32>() {
+                Ok(target) => match start_network_helper(store, cfg, target) {
+                    Ok(h) => format!("ok {}", h.map(|h| h.pid).unwrap_or(0)),
+                    Err(e) => format!("err {e:#}"),
+                },
+                Err(_) => "err no container pid".to_string(),
+            };
+            let _ = sys::write_all(from_w, reply.as_bytes());
+            // SAFETY: leave without the monitor's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        sys::close(to_r);
+        sys::close(from_w);
+        Ok(HelperLauncher {
+            pid,
+            to: to_w,
+            from: from_r,
+        })
+    }
+
+    fn launch(self, target: i32) -> Result<Option<super::network::Helper>> {
+        let _ = sys::write_all(self.to, target.to_string().as_bytes());
+        sys::close(self.to);
+        let reply = sys::read_to_end(self.from).unwrap_or_default();
+        sys::close(self.from);
+        // SAFETY: reap our launcher.
+        unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), 0) };
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        match reply.split_once(' ') {
+            Some(("ok", pid)) => Ok(match pid.parse::<i32>() {
+                Ok(p) if p > 0 => Some(super::network::Helper { pid: p }),
+                _ => None,
+            }),
+            Some(("err", msg)) => bail!("{msg}"),
+            _ => bail!(
+                "{}: the helper launcher failed",
+                super::network::SETUP_FAILED
+            ),
+        }
     }
 }
 

@@ -348,11 +348,31 @@ fn slirp_forward(api: &Path, p: &PortMapping) -> Result<()> {
 }
 
 impl Helper {
+    /// Kill the helper and wait (briefly) until it has let go of its
+    /// ports: a stopped container's port is free for the next command.
     pub fn stop(&self) {
-        if self.pid > 0 {
-            // SAFETY: our own helper process.
-            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        if self.pid <= 0 {
+            return;
         }
+        // SAFETY: our own helper process.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        let start = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_micros(200);
+        while start.elapsed() < std::time::Duration::from_secs(2) && !has_exited(self.pid) {
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// Gone, or a zombie (a zombie has closed its sockets; pasta is not our
+/// child, so whoever adopted it reaps it).
+fn has_exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => true,
     }
 }
 
@@ -406,6 +426,79 @@ pub fn hosts_file(
         out.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
     }
     Ok(out)
+}
+
+/// The container whose network namespace `cfg` joins, if any.
+fn network_owner(cfg: &crate::storage::containers::ContainerConfig) -> Option<&str> {
+    cfg.network.strip_prefix("container:")
+}
+
+/// The line a joining container adds to the shared /etc/hosts.
+fn name_entry(name: &str) -> String {
+    format!("127.0.0.1\t{name}\n")
+}
+
+/// Rewrite a file in place: containers bind-mount it, so its inode must
+/// stay the same for them to see the change.
+fn rewrite_in_place(path: &Path, edit: impl FnOnce(&str) -> String) -> Result<()> {
+    use std::io::Write;
+    let text = std::fs::read_to_string(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(edit(&text).as_bytes())?;
+    Ok(())
+}
+
+/// A container in another's network namespace (a pod member) sees that
+/// container's /etc/hosts and /etc/resolv.conf (the same files, hard
+/// linked), and its own name is added to the hosts file everyone shares.
+/// Call with the store lock held.
+pub fn share_name_files(
+    store: &crate::storage::store::Store,
+    cfg: &crate::storage::containers::ContainerConfig,
+) -> Result<()> {
+    let Some(owner) = network_owner(cfg) else {
+        return Ok(());
+    };
+    let ours = store.containers.dir(&cfg.id).join("userdata");
+    let theirs = store.containers.dir(owner).join("userdata");
+    for file in ["hosts", "resolv.conf"] {
+        let _ = std::fs::remove_file(ours.join(file));
+        if std::fs::hard_link(theirs.join(file), ours.join(file)).is_err() {
+            std::fs::copy(theirs.join(file), ours.join(file))
+                .with_context(|| format!("sharing /etc/{file} of container {owner}"))?;
+        }
+    }
+    let entry = name_entry(&cfg.name);
+    rewrite_in_place(&ours.join("hosts"), |text| {
+        let mut text = text.to_string();
+        if !text.lines().any(|l| format!("{l}\n") == entry) {
+            text.push_str(&entry);
+        }
+        text
+    })
+    .context("adding the container's name to the shared /etc/hosts")
+}
+
+/// Take a removed container's name out of the /etc/hosts it shared.
+/// Call with the store lock held.
+pub fn forget_name_entry(store: &crate::storage::store::Store, id: &str) {
+    let Ok(cfg) = store.containers.load_config(id) else {
+        return;
+    };
+    if network_owner(&cfg).is_none() {
+        return;
+    }
+    let entry = name_entry(&cfg.name);
+    let hosts = store.containers.dir(id).join("userdata/hosts");
+    let _ = rewrite_in_place(&hosts, |text| {
+        text.lines()
+            .map(|l| format!("{l}\n"))
+            .filter(|l| *l != entry)
+            .collect()
+    });
 }
 
 /// `/etc/resolv.conf`: the host's, without resolvers the container cannot

@@ -379,7 +379,7 @@ fn mount_layers(root: &Path, plan: &RootfsPlan) -> Result<()> {
     Ok(())
 }
 
-fn pivot_root(root: &Path) -> Result<()> {
+pub(super) fn pivot_root(root: &Path) -> Result<()> {
     std::env::set_current_dir(root)?;
     let dot = sys::cstr(".")?;
     // SAFETY: pivot_root(".", ".") stacks the old root under the new one,

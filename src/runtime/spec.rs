@@ -100,8 +100,20 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Value {
 }
 
 fn default_mounts(input: &SpecInput) -> Vec<Value> {
+    // A user namespace may mount proc (mqueue) only for a pid (ipc)
+    // namespace it owns: rootless with the host's, bind the host's.
+    let host_bind = |mode: &str| input.rootless && mode == "host";
     let mut m = vec![
-        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        if host_bind(&input.cfg.pid) {
+            mount(
+                "/proc",
+                "bind",
+                "/proc",
+                &["rbind", "nosuid", "noexec", "nodev"],
+            )
+        } else {
+            mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])
+        },
         mount(
             "/dev",
             "tmpfs",
@@ -122,12 +134,24 @@ fn default_mounts(input: &SpecInput) -> Vec<Value> {
         pts.push("gid=5");
     }
     m.push(mount("/dev/pts", "devpts", "devpts", &pts));
-    m.push(mount(
-        "/dev/mqueue",
-        "mqueue",
-        "mqueue",
-        &["nosuid", "noexec", "nodev"],
-    ));
+    if host_bind(&input.cfg.ipc) {
+        // Without the host's mqueue mounted there is nothing to show.
+        if std::path::Path::new("/dev/mqueue").is_dir() {
+            m.push(mount(
+                "/dev/mqueue",
+                "bind",
+                "/dev/mqueue",
+                &["rbind", "nosuid", "noexec", "nodev"],
+            ));
+        }
+    } else {
+        m.push(mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ));
+    }
     m.push(mount(
         "/dev/shm",
         "tmpfs",
@@ -308,13 +332,15 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
             rlimits.push(json!({"type": name, "soft": v, "hard": v}));
         }
     }
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-        json!({"type": "cgroup"}),
-    ];
+    let mut namespaces = Vec::new();
+    // `--pid/--ipc/--uts host` stay in the host's namespace.
+    for (kind, mode) in [("pid", &cfg.pid), ("ipc", &cfg.ipc), ("uts", &cfg.uts)] {
+        if mode != "host" {
+            namespaces.push(json!({ "type": kind }));
+        }
+    }
+    namespaces.push(json!({"type": "mount"}));
+    namespaces.push(json!({"type": "cgroup"}));
     if cfg.network != "host" {
         namespaces.push(json!({"type": "network"}));
     }

@@ -89,6 +89,20 @@ pub struct ContainerConfig {
     /// The command line that created it (podman's Config.CreateCommand).
     #[serde(default)]
     pub create_command: Vec<String>,
+    /// The pod this container belongs to (its id), if any.
+    #[serde(default)]
+    pub pod: String,
+    /// The pod's infra container: its process only holds the namespaces.
+    #[serde(default)]
+    pub is_infra: bool,
+    /// IPC, PID and UTS namespace modes: "" (private), "host",
+    /// "container:ID" or "ns:PATH".
+    #[serde(default)]
+    pub ipc: String,
+    #[serde(default)]
+    pub pid: String,
+    #[serde(default)]
+    pub uts: String,
 }
 
 /// One `-p` mapping, with any random host port already chosen.

@@ -13,6 +13,7 @@ pub mod layer_tar;
 pub mod layers;
 pub mod lock;
 pub mod names;
+pub mod pods;
 pub mod store;
 pub mod unpack;
 pub mod vfs;

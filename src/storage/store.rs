@@ -5,6 +5,7 @@ use super::containers::ContainerStore;
 use super::images::ImageStore;
 use super::layers::LayerStore;
 use super::lock::FileLock;
+use super::pods::PodStore;
 use super::volumes::VolumeStore;
 use super::{atomic, unpack};
 use anyhow::{bail, Context, Result};
@@ -67,6 +68,7 @@ pub struct Store {
     pub images: ImageStore,
     pub containers: ContainerStore,
     pub volumes: VolumeStore,
+    pub pods: PodStore,
 }
 
 /// The persistent and volatile roots for this user, as DESIGN.md lays out.
@@ -137,6 +139,8 @@ impl Store {
             "containers",
             "container-names",
             "volumes",
+            "pods",
+            "pod-names",
         ] {
             let dir = root.join(sub);
             if !dir.exists() {
@@ -154,6 +158,7 @@ impl Store {
             images: ImageStore::new(&root),
             containers: ContainerStore::new(&root, &runroot),
             volumes: VolumeStore::new(&root),
+            pods: PodStore::new(&root),
             root,
             runroot,
             tmpdir,

@@ -1,0 +1,152 @@
+//! How `run/create --pod` and `--ipc/--pid/--uts` become a container's
+//! namespace modes: checked before anything is written, applied to the
+//! config once it is built (a `--pod new:NAME` pod is made then).
+
+use super::pod::pod_id;
+use super::run::CreateFlags;
+use crate::runtime::pod::{self as rt, PodSpec};
+use crate::storage::containers::ContainerConfig;
+use crate::storage::pods::PodConfig;
+use crate::storage::store::Store;
+use anyhow::{bail, Result};
+
+/// The pod a new container goes into.
+pub enum PodJoin {
+    Existing(Box<PodConfig>),
+    New(String),
+}
+
+/// `--ipc/--pid/--uts` as stored: "" (private), "host", "container:ID",
+/// "ns:PATH".
+fn namespace_mode(store: &Store, kind: &str, v: &str) -> Result<String> {
+    let (mode, arg) = v.split_once(':').unwrap_or((v, ""));
+    Ok(match mode {
+        "" | "private" => String::new(),
+        "shareable" if kind == "ipc" => String::new(),
+        "host" if arg.is_empty() => "host".into(),
+        "container" if !arg.is_empty() => {
+            format!("container:{}", super::lookup::container_id(store, arg)?)
+        }
+        "ns" if arg.starts_with('/') => v.to_string(),
+        _ => bail!("invalid --{kind} mode {v:?}: use private, host, container:NAME or ns:PATH"),
+    })
+}
+
+/// Check the namespace flags and `--pod` before anything is written.
+pub fn member_flags(store: &Store, f: &mut CreateFlags) -> Result<Option<PodJoin>> {
+    f.ipc = namespace_mode(store, "ipc", &f.ipc)?;
+    f.pid = namespace_mode(store, "pid", &f.pid)?;
+    f.uts = namespace_mode(store, "uts", &f.uts)?;
+    if f.hostname.is_some() {
+        if f.uts == "host" {
+            bail!("invalid config provided: cannot set hostname when running in the host UTS namespace: invalid configuration");
+        }
+        if f.uts.starts_with("container:") {
+            bail!("invalid config provided: cannot set hostname when joining another container's UTS namespace: invalid configuration");
+        }
+    }
+    let Some(p) = f.pod.clone().filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    if let Some(name) = p.strip_prefix("new:") {
+        if !crate::storage::names::is_valid(name) {
+            bail!("pod name {name:?} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument");
+        }
+        if store.pods.name_owner(name).is_some() {
+            bail!("adding pod to state: name \"{name}\" is in use: pod already exists");
+        }
+        return Ok(Some(PodJoin::New(name.to_string())));
+    }
+    let pod = store.pods.load(&pod_id(store, &p)?)?;
+    if pod.shares("net") && f.network.is_empty() {
+        if !f.publish.is_empty() || f.publish_all {
+            bail!("invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod");
+        }
+        if !f.dns.is_empty() || !f.dns_search.is_empty() || !f.dns_option.is_empty() {
+            bail!("invalid config provided: DNS must be set when the pod is created: network cannot be configured when it is shared with a pod");
+        }
+        if !f.add_host.is_empty() {
+            bail!("invalid config provided: extra host entries must be specified on the pod: network cannot be configured when it is shared with a pod");
+        }
+    }
+    if pod.shares("uts") && f.uts.is_empty() && f.hostname.is_some() {
+        bail!("invalid config provided: cannot set hostname when joining the pod UTS namespace: invalid configuration");
+    }
+    Ok(Some(PodJoin::Existing(Box::new(pod))))
+}
+
+/// Put the namespace modes on the container, creating a `new:` pod.
+/// Returns the id of a pod made here, to discard if the container fails.
+pub fn join(
+    store: &Store,
+    f: &CreateFlags,
+    join: Option<PodJoin>,
+    cfg: &mut ContainerConfig,
+) -> Result<Option<String>> {
+    cfg.ipc = f.ipc.clone();
+    cfg.pid = f.pid.clone();
+    cfg.uts = f.uts.clone();
+    if cfg.uts == "host" {
+        cfg.hostname = crate::runtime::namespaces::host_hostname();
+    } else if let Some(other) = cfg.uts.strip_prefix("container:") {
+        cfg.hostname = store.containers.load_config(other)?.hostname;
+    }
+    let Some(join) = join else {
+        return Ok(None);
+    };
+    let (pod, made) = match join {
+        PodJoin::Existing(p) => (*p, None),
+        PodJoin::New(name) => {
+            // podman moves the container's published ports to the new pod.
+            let ports = if f.network.is_empty() {
+                std::mem::take(&mut cfg.ports)
+            } else {
+                Vec::new()
+            };
+            let pod = rt::create(
+                store,
+                PodSpec {
+                    name,
+                    share: rt::DEFAULT_SHARE.iter().map(|s| s.to_string()).collect(),
+                    infra: true,
+                    network: crate::runtime::network::default_mode().to_string(),
+                    ports,
+                    exit_policy: "continue".into(),
+                    create_command: cfg.create_command.clone(),
+                    ..Default::default()
+                },
+            )?;
+            let id = pod.id.clone();
+            (pod, Some(id))
+        }
+    };
+    if cfg.userns == "keep-id" && !pod.share.is_empty() {
+        discard_new_pod(store, made);
+        bail!(
+            "--userns=keep-id cannot be used for a container that shares the namespaces of its pod"
+        );
+    }
+    cfg.pod = pod.id.clone();
+    for (ns, mode) in rt::member_modes(&pod) {
+        match ns {
+            "net" if f.network.is_empty() => cfg.network = mode,
+            "ipc" if f.ipc.is_empty() => cfg.ipc = mode,
+            "pid" if f.pid.is_empty() => cfg.pid = mode,
+            "uts" if f.uts.is_empty() => {
+                cfg.uts = mode;
+                cfg.hostname = pod.effective_hostname().to_string();
+            }
+            _ => {}
+        }
+    }
+    Ok(made)
+}
+
+/// Remove a pod `join` made for a container that then failed.
+pub fn discard_new_pod(store: &Store, made: Option<String>) {
+    if let Some(id) = made {
+        if let Ok(pod) = store.pods.load(&id) {
+            let _ = rt::remove(store, &pod, true, Some(0));
+        }
+    }
+}

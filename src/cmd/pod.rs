@@ -1,0 +1,893 @@
+//! `pod` verbs: create, ps, inspect, start, stop, restart, kill, rm,
+//! prune, exists.
+
+use super::output::{print, println};
+use super::GlobalOpts;
+use crate::error::{CodedError, SilentExit};
+use crate::format::{human, table};
+use crate::runtime::container::is_running;
+use crate::runtime::pod::{self as rt, Member, PodSpec};
+use crate::storage::containers::Status;
+use crate::storage::pods::PodConfig;
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+#[derive(Subcommand, Debug)]
+pub enum PodCommand {
+    /// Create a new empty pod
+    Create(Box<CreateArgs>),
+    /// List pods
+    #[command(visible_aliases = ["ls", "list"])]
+    Ps(PsArgs),
+    /// Display a pod configuration
+    Inspect(InspectArgs),
+    /// Start one or more pods
+    Start(StartArgs),
+    /// Stop one or more pods
+    Stop(StopArgs),
+    /// Restart one or more pods
+    Restart(StartArgs),
+    /// Send the specified signal or SIGKILL to containers in pod
+    Kill(KillArgs),
+    /// Remove one or more pods
+    Rm(RmArgs),
+    /// Remove all stopped pods and their containers
+    Prune(PruneArgs),
+    /// Check if a pod exists in local storage
+    Exists(ExistsArgs),
+}
+
+pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
+    match c {
+        PodCommand::Create(a) => create(g, *a),
+        PodCommand::Ps(a) => ps(g, a),
+        PodCommand::Inspect(a) => inspect(g, a),
+        PodCommand::Start(a) => start(g, a, false),
+        PodCommand::Stop(a) => stop(g, a),
+        PodCommand::Restart(a) => start(g, a, true),
+        PodCommand::Kill(a) => kill(g, a),
+        PodCommand::Rm(a) => rm(g, a),
+        PodCommand::Prune(a) => prune(g, a),
+        PodCommand::Exists(a) => exists(g, a),
+    }
+}
+
+fn no_such_pod(input: &str) -> anyhow::Error {
+    CodedError {
+        code: 125,
+        message: format!("no pod with name or ID {input} found: no such pod"),
+    }
+    .into()
+}
+
+/// The full id of the pod `input` names: id, unique id prefix, or name.
+pub fn try_pod_id(store: &Store, input: &str) -> Result<Option<String>> {
+    if input.is_empty() {
+        bail!("pod name or ID cannot be empty");
+    }
+    if input.len() == 64 && store.pods.exists(input) {
+        return Ok(Some(input.to_string()));
+    }
+    if let Some(id) = store.pods.name_owner(input) {
+        return Ok(Some(id));
+    }
+    let ids = store.pods.ids()?;
+    let matches: Vec<&String> = ids.iter().filter(|i| i.starts_with(input)).collect();
+    match matches.len() {
+        0 => Ok(None),
+        1 => Ok(Some(matches[0].clone())),
+        n => bail!("more than one result for pod \"{input}\": {n} pods match"),
+    }
+}
+
+pub fn pod_id(store: &Store, input: &str) -> Result<String> {
+    try_pod_id(store, input)?.ok_or_else(|| no_such_pod(input))
+}
+
+// ---- pod create ----
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Assign a name to the pod
+    #[arg(short, long)]
+    pub name: Option<String>,
+    /// Publish a container's port, or a range of ports, to the host
+    #[arg(short, long = "publish", value_name = "PORT")]
+    pub publish: Vec<String>,
+    /// Set the pod's hostname
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Set metadata on the pod
+    #[arg(short, long = "label", value_name = "LABEL")]
+    pub label: Vec<String>,
+    /// Namespaces to share: ipc, net, pid, uts, none (+NS adds to the default)
+    #[arg(long)]
+    pub share: Option<String>,
+    /// Create an infra container for the pod
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub infra: bool,
+    /// The name of the infra container
+    #[arg(long)]
+    pub infra_name: Option<String>,
+    /// Connect the pod to a network: pasta[:OPTIONS], slirp4netns, none, host
+    #[arg(long, alias = "net", default_value = "")]
+    pub network: String,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Set custom DNS options
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Write the pod ID to the file
+    #[arg(long)]
+    pub pod_id_file: Option<String>,
+    /// The pod's name (instead of --name)
+    pub pod_name: Option<String>,
+}
+
+fn parse_share(s: Option<&str>) -> Result<Vec<String>> {
+    let default: Vec<String> = rt::DEFAULT_SHARE.iter().map(|s| s.to_string()).collect();
+    let Some(s) = s else { return Ok(default) };
+    let (mut out, list) = match s.strip_prefix('+') {
+        Some(rest) => (default, rest),
+        None => (Vec::new(), s),
+    };
+    for ns in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match ns {
+            "none" => out.clear(),
+            "net" | "ipc" | "uts" | "pid" => {
+                if !out.iter().any(|o| o == ns) {
+                    out.push(ns.to_string());
+                }
+            }
+            "cgroup" | "user" => {
+                bail!("--share {ns}: sharing the {ns} namespace is not supported; share ipc, net, pid or uts")
+            }
+            other => {
+                bail!("invalid kernel namespace to share: {other}: must be ipc, net, pid or uts")
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn key_values(items: &[String]) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+    let name = match (&a.name, &a.pod_name) {
+        (Some(_), Some(_)) => bail!("cannot specify --name and a pod name argument together"),
+        (Some(n), None) | (None, Some(n)) => n.clone(),
+        (None, None) => String::new(),
+    };
+    if !a.infra {
+        if a.share.is_some() {
+            bail!("you must have an infra container to share namespaces");
+        }
+        if !a.publish.is_empty() {
+            bail!("you must have an infra container to publish ports");
+        }
+    }
+    let share = parse_share(a.share.as_deref())?;
+    let network = super::run::parse_network(&a.network)?;
+    if network.starts_with("container:") {
+        bail!("--network {network}: a pod cannot join another container's network");
+    }
+    let mut ports = Vec::new();
+    for p in &a.publish {
+        ports.extend(crate::runtime::network::parse_publish(p)?);
+    }
+    if !ports.is_empty() {
+        if !share.iter().any(|s| s == "net") {
+            bail!("you must share the network namespace (--share net) to publish ports");
+        }
+        if !network.starts_with("pasta") && !network.starts_with("slirp4netns") {
+            bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
+        }
+    }
+    // The name files are checked now, not when the infra starts.
+    crate::runtime::network::hosts_file(&network, "x", "x", &a.add_host)?;
+    crate::runtime::network::resolv_conf(&network, &a.dns, &a.dns_search, &a.dns_option)?;
+    if let Some(h) = &a.hostname {
+        if h.is_empty() || h.len() > 64 {
+            bail!("invalid hostname {h:?}");
+        }
+    }
+    let store = g.open_store()?;
+    if let Some(n) = &a.infra_name {
+        if store.containers.name_owner(n).is_some() {
+            bail!("the container name \"{n}\" is already in use: that name is already in use");
+        }
+    }
+    let pod = rt::create(
+        &store,
+        PodSpec {
+            name,
+            labels: key_values(&a.label),
+            hostname: a.hostname.clone().unwrap_or_default(),
+            share,
+            infra: a.infra,
+            infra_name: a.infra_name.clone().unwrap_or_default(),
+            network,
+            ports,
+            dns: a.dns.clone(),
+            dns_search: a.dns_search.clone(),
+            dns_options: a.dns_option.clone(),
+            add_hosts: a.add_host.clone(),
+            exit_policy: "continue".into(),
+            create_command: std::env::args().collect(),
+        },
+    )?;
+    if let Some(path) = &a.pod_id_file {
+        if let Err(e) = std::fs::write(path, &pod.id).with_context(|| format!("writing {path}")) {
+            let _ = rt::remove(&store, &pod, true, Some(0));
+            return Err(e);
+        }
+    }
+    println(&pod.id)
+}
+
+// ---- listing ----
+
+/// A pod with its containers, as the listing verbs see it.
+struct Listed {
+    pod: PodConfig,
+    members: Vec<Member>,
+}
+
+impl Listed {
+    fn status(&self) -> &'static str {
+        let states: Vec<Status> = self.members.iter().map(|m| m.state.status).collect();
+        rt::status(&states)
+    }
+}
+
+/// Every pod, oldest first. A pod removed while we read is skipped.
+fn list_all(store: &Store) -> Result<Vec<Listed>> {
+    let mut members: BTreeMap<String, Vec<Member>> = BTreeMap::new();
+    for l in super::container::list_all(store)? {
+        if !l.cfg.pod.is_empty() {
+            members.entry(l.cfg.pod.clone()).or_default().push(Member {
+                cfg: l.cfg,
+                state: l.state,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for id in store.pods.ids()? {
+        let Ok(pod) = store.pods.load(&id) else {
+            continue;
+        };
+        let members = members.remove(&id).unwrap_or_default();
+        out.push(Listed { pod, members });
+    }
+    out.sort_by(|a, b| a.pod.created.cmp(&b.pod.created));
+    Ok(out)
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Print the numeric IDs of the pods only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Pretty-print pods to JSON or using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Filter output based on conditions given
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Display the container names
+    #[arg(long)]
+    pub ctr_names: bool,
+    /// Display the container UUIDs
+    #[arg(long)]
+    pub ctr_ids: bool,
+    /// Display the container status
+    #[arg(long)]
+    pub ctr_status: bool,
+    /// Do not truncate pod and container IDs
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Display namespace information of the pod
+    #[arg(long, visible_alias = "namespace")]
+    pub ns: bool,
+    /// Do not print headers
+    #[arg(long)]
+    pub noheading: bool,
+    /// Sort output by created, id, name, number or status
+    #[arg(long, default_value = "created")]
+    pub sort: String,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+fn short(id: &str, no_trunc: bool) -> String {
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.chars().take(12).collect()
+    }
+}
+
+fn created_ago(pod: &PodConfig, now: SystemTime) -> String {
+    human::parse_rfc3339(&pod.created)
+        .map(|c| human::time_ago_from(c, now))
+        .unwrap_or_default()
+}
+
+/// The row for tables and templates (podman's ListPodReporter).
+fn table_row(l: &Listed, now: SystemTime, no_trunc: bool) -> Value {
+    let ids: Vec<String> = l
+        .members
+        .iter()
+        .map(|m| short(&m.cfg.id, no_trunc))
+        .collect();
+    let names: Vec<&str> = l.members.iter().map(|m| m.cfg.name.as_str()).collect();
+    let statuses: Vec<&str> = l.members.iter().map(|m| m.state.status.as_str()).collect();
+    let id = short(&l.pod.id, no_trunc);
+    let infra = short(&l.pod.infra_id, no_trunc);
+    json!({
+        "Id": id, "ID": id,
+        "Name": l.pod.name,
+        "Status": l.status(),
+        "Created": created_ago(&l.pod, now),
+        "InfraId": infra, "InfraID": infra,
+        "NumberOfContainers": l.members.len(),
+        "ContainerIds": ids.join(","),
+        "ContainerNames": names.join(","),
+        "ContainerStatuses": statuses.join(","),
+        "Cgroup": "",
+        "Namespace": "",
+        "Labels": l.pod.labels,
+        "Networks": "",
+    })
+}
+
+/// podman's `pod ps --format json` object.
+fn json_row(l: &Listed) -> Value {
+    json!({
+        "Cgroup": "",
+        "Containers": l.members.iter().map(|m| json!({
+            "Id": m.cfg.id, "Names": m.cfg.name, "Status": m.state.status.as_str()})).collect::<Vec<_>>(),
+        "Created": l.pod.created,
+        "Id": l.pod.id,
+        "InfraId": l.pod.infra_id,
+        "Name": l.pod.name,
+        "Namespace": "",
+        "Networks": [],
+        "Status": l.status(),
+        "Labels": l.pod.labels,
+    })
+}
+
+fn headers() -> table::HeaderMap {
+    table::HeaderMap::new(&[
+        ("Id", "POD ID"),
+        ("ID", "POD ID"),
+        ("Name", "NAME"),
+        ("Status", "STATUS"),
+        ("Labels", "LABELS"),
+        ("NumberOfContainers", "# OF CONTAINERS"),
+        ("Created", "CREATED"),
+        ("InfraID", "INFRA ID"),
+        ("InfraId", "INFRA ID"),
+        ("ContainerIds", "IDS"),
+        ("ContainerNames", "NAMES"),
+        ("ContainerStatuses", "STATUS"),
+        ("Cgroup", "CGROUP"),
+        ("Namespace", "NAMESPACES"),
+        ("Networks", "NETWORKS"),
+    ])
+}
+
+type Pred = Box<dyn Fn(&Listed) -> bool>;
+
+/// `--filter`: values of one key are ORed, different keys ANDed.
+fn build_filters(filters: &[String]) -> Result<Vec<Pred>> {
+    let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in filters {
+        let (k, v) = f
+            .split_once('=')
+            .with_context(|| format!("invalid filter {f:?}: expected key=value"))?;
+        by_key.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    let mut preds: Vec<Pred> = Vec::new();
+    for (key, values) in by_key {
+        let res = || -> Vec<super::ps::Regex> {
+            values.iter().map(|v| super::ps::Regex::new(v)).collect()
+        };
+        match key.as_str() {
+            "id" => preds.push(Box::new(move |l| {
+                values.iter().any(|v| l.pod.id.starts_with(v.as_str()))
+            })),
+            "name" => {
+                let res = res();
+                preds.push(Box::new(move |l| {
+                    res.iter().any(|r| r.is_match(&l.pod.name))
+                }))
+            }
+            "label" => preds.push(Box::new(move |l| {
+                values
+                    .iter()
+                    .all(|v| super::ps::label_matches(v, &l.pod.labels))
+            })),
+            "status" => {
+                for v in &values {
+                    if !matches!(
+                        v.as_str(),
+                        "stopped"
+                            | "running"
+                            | "paused"
+                            | "exited"
+                            | "dead"
+                            | "created"
+                            | "degraded"
+                    ) {
+                        bail!("{v} is not a valid status");
+                    }
+                }
+                preds.push(Box::new(move |l| {
+                    let s = l.status().to_ascii_lowercase();
+                    values.contains(&s)
+                }))
+            }
+            "ctr-names" => {
+                let res = res();
+                preds.push(Box::new(move |l| {
+                    l.members
+                        .iter()
+                        .any(|m| res.iter().any(|r| r.is_match(&m.cfg.name)))
+                }))
+            }
+            "ctr-ids" => preds.push(Box::new(move |l| {
+                l.members
+                    .iter()
+                    .any(|m| values.iter().any(|v| m.cfg.id.starts_with(v.as_str())))
+            })),
+            "ctr-status" => {
+                for v in &values {
+                    if !matches!(
+                        v.as_str(),
+                        "created" | "running" | "paused" | "stopped" | "exited" | "unknown"
+                    ) {
+                        bail!("{v} is not a valid status");
+                    }
+                }
+                preds.push(Box::new(move |l| {
+                    l.members.iter().any(|m| {
+                        let s = m.state.status.as_str();
+                        values
+                            .iter()
+                            .any(|v| v == s || (v == "stopped" && s == "exited"))
+                    })
+                }))
+            }
+            "ctr-number" => {
+                let mut ns = Vec::new();
+                for v in &values {
+                    ns.push(
+                        v.parse::<usize>()
+                            .with_context(|| format!("invalid ctr-number {v:?}"))?,
+                    );
+                }
+                preds.push(Box::new(move |l| ns.contains(&l.members.len())))
+            }
+            "until" => {
+                let mut limits = Vec::new();
+                for v in &values {
+                    limits.push(human::parse_duration_or_time(v, SystemTime::now())?);
+                }
+                preds.push(Box::new(move |l| {
+                    human::parse_rfc3339(&l.pod.created)
+                        .is_ok_and(|c| limits.iter().any(|t| c < *t))
+                }))
+            }
+            // No named networks yet: nothing is on one.
+            "network" => preds.push(Box::new(|_| false)),
+            other => bail!("{other} is an invalid filter"),
+        }
+    }
+    Ok(preds)
+}
+
+pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
+    let preds = build_filters(&a.filter)?;
+    let store = g.open_store()?;
+    let now = SystemTime::now();
+    let mut list: Vec<Listed> = list_all(&store)?
+        .into_iter()
+        .filter(|l| preds.iter().all(|p| p(l)))
+        .collect();
+    if a.latest && list.len() > 1 {
+        list.drain(..list.len() - 1);
+    }
+    match a.sort.as_str() {
+        // podman lists the newest pod first
+        "created" => list.reverse(),
+        "id" => list.sort_by(|x, y| x.pod.id.cmp(&y.pod.id)),
+        "name" => list.sort_by(|x, y| x.pod.name.cmp(&y.pod.name)),
+        "number" => list.sort_by_key(|l| l.members.len()),
+        "status" => list.sort_by_key(|l| l.status()),
+        other => bail!("invalid option for --sort, options are: created, id, name, number, or status: {other:?}"),
+    }
+    if a.quiet {
+        let out: String = list
+            .iter()
+            .map(|l| short(&l.pod.id, a.no_trunc) + "\n")
+            .collect();
+        return print(&out);
+    }
+    if a.format.as_deref().map(str::trim) == Some("json") {
+        let rows: Vec<Value> = list.iter().map(json_row).collect();
+        return println(&table::json_pretty(&Value::Array(rows)));
+    }
+    let mut cols = vec![
+        "{{.Id}}",
+        "{{.Name}}",
+        "{{.Status}}",
+        "{{.Created}}",
+        "{{.InfraID}}",
+    ];
+    if a.ctr_ids {
+        cols.push("{{.ContainerIds}}");
+    }
+    if a.ctr_names {
+        cols.push("{{.ContainerNames}}");
+    }
+    if a.ctr_status {
+        cols.push("{{.ContainerStatuses}}");
+    }
+    if a.ns {
+        cols.extend(["{{.Cgroup}}", "{{.Namespace}}"]);
+    }
+    if !a.ctr_ids && !a.ctr_names && !a.ctr_status {
+        cols.push("{{.NumberOfContainers}}");
+    }
+    let default = format!("table {}", cols.join("\t"));
+    let rows: Vec<Value> = list.iter().map(|l| table_row(l, now, a.no_trunc)).collect();
+    let format = a.format.as_deref().map(super::output::unescape);
+    let out = table::render_rows(format.as_deref(), &default, &headers(), &rows, a.noheading)?;
+    print(&out)
+}
+
+// ---- inspect ----
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format the output to a Go template or json
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    pub pods: Vec<String>,
+}
+
+/// podman's `pod inspect` document.
+fn inspect_json(l: &Listed) -> Value {
+    let p = &l.pod;
+    let ns_mode = |ns: &str| if p.shares(ns) { "" } else { "private" };
+    let infra_config = if p.infra_id.is_empty() {
+        Value::Null
+    } else {
+        json!({
+            "PortBindings": super::inspect::ports_json(&p.ports),
+            "HostNetwork": p.network == "host",
+            "StaticIP": "",
+            "StaticMAC": "",
+            "NoManageResolvConf": false,
+            "DNSServer": if p.dns.is_empty() { Value::Null } else { json!(p.dns) },
+            "DNSSearch": if p.dns_search.is_empty() { Value::Null } else { json!(p.dns_search) },
+            "DNSOption": if p.dns_options.is_empty() { Value::Null } else { json!(p.dns_options) },
+            "NoManageHosts": false,
+            "HostAdd": if p.add_hosts.is_empty() { Value::Null } else { json!(p.add_hosts) },
+            "Networks": [],
+            "NetworkOptions": null,
+            "pid_ns": ns_mode("pid"),
+            "userns": "host",
+            "uts_ns": ns_mode("uts"),
+        })
+    };
+    let mut doc = json!({
+        "Id": p.id,
+        "Name": p.name,
+        "Created": p.created,
+        "CreateCommand": p.create_command,
+        "ExitPolicy": if p.exit_policy.is_empty() { "continue" } else { p.exit_policy.as_str() },
+        "State": l.status(),
+        "Hostname": p.hostname,
+        "Labels": p.labels,
+        "CreateCgroup": false,
+        "CgroupParent": "",
+        "CgroupPath": "",
+        "CreateInfra": !p.infra_id.is_empty(),
+        "InfraContainerID": p.infra_id,
+        "InfraConfig": infra_config,
+        "SharedNamespaces": p.share,
+        "NumContainers": l.members.len(),
+        "Containers": l.members.iter().map(|m| json!({
+            "Id": m.cfg.id, "Name": m.cfg.name, "State": m.state.status.as_str()})).collect::<Vec<_>>(),
+    });
+    if p.infra_id.is_empty() {
+        if let Some(o) = doc.as_object_mut() {
+            o.remove("InfraContainerID");
+            o.remove("InfraConfig");
+        }
+    }
+    doc
+}
+
+pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let all = list_all(&store)?;
+    let names = if a.latest {
+        match all.last() {
+            Some(l) => vec![l.pod.id.clone()],
+            None => bail!("no pods to inspect: no such pod"),
+        }
+    } else if a.pods.is_empty() {
+        bail!("you must provide at least one name or id");
+    } else {
+        a.pods.clone()
+    };
+    let mut docs = Vec::new();
+    let mut missing = None;
+    for n in &names {
+        match try_pod_id(&store, n)?.and_then(|id| all.iter().find(|l| l.pod.id == id)) {
+            Some(l) => docs.push(inspect_json(l)),
+            None => missing = Some(n.clone()),
+        }
+    }
+    match a.format.as_deref() {
+        // podman prints one pod as an object, several as an array
+        None | Some("json") if docs.len() == 1 => {
+            println(&table::json_pretty(&docs[0]))?;
+        }
+        format => super::output::print_inspect(&docs, format)?,
+    }
+    match missing {
+        Some(n) => bail!("inspecting object: no such pod {n}"),
+        None => Ok(()),
+    }
+}
+
+// ---- lifecycle ----
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Act on all pods
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    pub pods: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Stop all running pods
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore errors when a specified pod is missing
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Seconds to wait for the pod's containers to stop before killing them
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
+    pub time: Option<u32>,
+    pub pods: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Kill all pods
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Signal to send to the containers in the pod
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    pub pods: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Remove all pods
+    #[arg(short, long)]
+    pub all: bool,
+    /// Stop the pod's running containers, then remove it
+    #[arg(short, long)]
+    pub force: bool,
+    /// Ignore errors when a specified pod is missing
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Seconds to wait for the pod's containers to stop before killing them
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    pub time: Option<u32>,
+    pub pods: Vec<String>,
+}
+
+/// The pods the user named (or all, or the latest), looked up before
+/// anything is done.
+fn targets(
+    store: &Store,
+    names: &[String],
+    all: bool,
+    latest: bool,
+    ignore: bool,
+) -> Result<Vec<PodConfig>> {
+    if all || latest {
+        if !names.is_empty() {
+            bail!("--all and --latest cannot be used together with pod names");
+        }
+        let mut list = list_all(store)?;
+        if latest {
+            list.drain(..list.len().saturating_sub(1));
+            if list.is_empty() {
+                bail!("no pods to act on: no such pod");
+            }
+        }
+        return Ok(list.into_iter().map(|l| l.pod).collect());
+    }
+    if names.is_empty() {
+        bail!("you must provide at least one name or id");
+    }
+    let mut out = Vec::new();
+    for n in names {
+        match try_pod_id(store, n)? {
+            Some(id) => out.push(store.pods.load(&id)?),
+            None if ignore => {}
+            None => return Err(no_such_pod(n)),
+        }
+    }
+    Ok(out)
+}
+
+/// Run `f` on every pod, printing each id that succeeded; report each
+/// failure and fail at the end with the last one.
+fn for_each(pods: &[PodConfig], mut f: impl FnMut(&PodConfig) -> Result<()>) -> Result<()> {
+    let mut last: Option<anyhow::Error> = None;
+    for pod in pods {
+        match f(pod) {
+            Ok(()) => println(&pod.id)?,
+            Err(e) => {
+                if let Some(prev) = last.take() {
+                    eprintln!("Error: {}", format!("{prev:#}").replace('\n', " "));
+                }
+                last = Some(e);
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+pub fn start(g: &GlobalOpts, a: StartArgs, restart: bool) -> Result<()> {
+    let store = g.open_store()?;
+    let pods = targets(&store, &a.pods, a.all, a.latest, false)?;
+    for_each(&pods, |pod| {
+        if restart {
+            rt::stop(&store, pod, None)?;
+        }
+        rt::start(&store, pod)
+    })
+}
+
+pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let pods = targets(&store, &a.pods, a.all, a.latest, a.ignore)?;
+    for_each(&pods, |pod| rt::stop(&store, pod, a.time))
+}
+
+pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
+    let sig = crate::runtime::container::parse_signal(&a.signal)?;
+    let store = g.open_store()?;
+    let pods = targets(&store, &a.pods, a.all, a.latest, false)?;
+    for_each(&pods, |pod| rt::kill(&store, pod, sig))
+}
+
+pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let pods = match targets(&store, &a.pods, a.all, a.latest, a.ignore) {
+        Ok(p) => p,
+        // podman: exit 1 when a pod to remove does not exist
+        Err(e) if e.downcast_ref::<CodedError>().is_some() => {
+            return Err(CodedError {
+                code: 1,
+                message: format!("{e:#}"),
+            }
+            .into())
+        }
+        Err(e) => return Err(e),
+    };
+    for_each(&pods, |pod| rt::remove(&store, pod, a.force, a.time))
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
+    if !a.force {
+        print("WARNING! This will remove all stopped/exited pods..\nAre you sure you want to continue? [y/N] ")?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+            return Ok(());
+        }
+    }
+    let store = g.open_store()?;
+    let doomed: Vec<PodConfig> = list_all(&store)?
+        .into_iter()
+        .filter(|l| !l.members.iter().any(|m| is_running(&m.state)))
+        .map(|l| l.pod)
+        .collect();
+    for_each(&doomed, |pod| rt::remove(&store, pod, false, None))
+}
+
+#[derive(Args, Debug)]
+pub struct ExistsArgs {
+    pub pod: String,
+}
+
+pub fn exists(g: &GlobalOpts, a: ExistsArgs) -> Result<()> {
+    let store = g.open_store()?;
+    match try_pod_id(&store, &a.pod)? {
+        Some(_) => Ok(()),
+        None => Err(SilentExit(1).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_lists() {
+        assert_eq!(parse_share(None).unwrap(), ["ipc", "net", "uts"]);
+        assert_eq!(parse_share(Some("net,pid")).unwrap(), ["net", "pid"]);
+        assert_eq!(
+            parse_share(Some("+pid")).unwrap(),
+            ["ipc", "net", "pid", "uts"]
+        );
+        assert!(parse_share(Some("none")).unwrap().is_empty());
+        assert!(parse_share(Some("bogus")).is_err());
+    }
+}

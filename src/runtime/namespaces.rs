@@ -1,0 +1,142 @@
+//! Namespaces a container enters instead of making its own:
+//! `--network/--ipc/--uts/--pid container:X` (another container's, a pod's
+//! infra's) and `ns:PATH`. Rootless, every container has its own user
+//! namespace, and another container's namespaces belong to its: the new
+//! container then lives in that same user namespace.
+
+use super::container::{current_state, is_running};
+use super::sys;
+use crate::storage::containers::ContainerConfig;
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+
+/// The kinds a container may join, with the config field that says how.
+fn modes(cfg: &ContainerConfig) -> [(&'static str, libc::c_int, &str); 4] {
+    [
+        ("net", libc::CLONE_NEWNET, cfg.network.as_str()),
+        ("ipc", libc::CLONE_NEWIPC, cfg.ipc.as_str()),
+        ("uts", libc::CLONE_NEWUTS, cfg.uts.as_str()),
+        ("pid", libc::CLONE_NEWPID, cfg.pid.as_str()),
+    ]
+}
+
+pub fn kind_name(kind: libc::c_int) -> &'static str {
+    match kind {
+        libc::CLONE_NEWNET => "network",
+        libc::CLONE_NEWIPC => "ipc",
+        libc::CLONE_NEWUTS => "uts",
+        libc::CLONE_NEWPID => "pid",
+        libc::CLONE_NEWUSER => "user",
+        _ => "",
+    }
+}
+
+/// What to enter, opened before anything is cloned.
+#[derive(Default)]
+pub struct Joins {
+    entries: Vec<(libc::c_int, File)>,
+    /// The user namespace that owns them, with who it belongs to.
+    userns: Option<(File, String)>,
+}
+
+/// Open every namespace `cfg` names. A container whose namespaces are
+/// joined must be running.
+pub fn joins(store: &Store, cfg: &ContainerConfig) -> Result<Joins> {
+    let mut out = Joins::default();
+    for (ns, kind, mode) in modes(cfg) {
+        if let Some(path) = mode.strip_prefix("ns:") {
+            let f = File::open(path)
+                .with_context(|| format!("opening {} namespace {path}", kind_name(kind)))?;
+            out.entries.push((kind, f));
+            continue;
+        }
+        let Some(other) = mode.strip_prefix("container:") else {
+            continue;
+        };
+        let state = current_state(store, other)?;
+        if !is_running(&state) {
+            bail!(
+                "the container {other} whose {} namespace this one joins is not running",
+                kind_name(kind)
+            );
+        }
+        let open = |name: &str| {
+            File::open(format!("/proc/{}/ns/{name}", state.pid))
+                .with_context(|| format!("opening the {name} namespace of container {other}"))
+        };
+        out.entries.push((kind, open(ns)?));
+        if store.rootless {
+            let userns = open("user")?;
+            match &out.userns {
+                Some((have, who)) if !same_file(have, &userns) => bail!(
+                    "cannot join namespaces of both {who} and container {other}: they belong to different user namespaces"
+                ),
+                Some(_) => {}
+                None => out.userns = Some((userns, format!("container {other}"))),
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn same_file(a: &File, b: &File) -> bool {
+    match (a.metadata(), b.metadata()) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+impl Joins {
+    /// Whether the monitor will enter another container's user namespace.
+    pub fn enters_userns(&self) -> bool {
+        self.userns.is_some()
+    }
+
+    /// In the monitor, before clone: enter the owning user namespace and a
+    /// pid namespace to join (both apply to the child cloned next). Returns
+    /// the clone flags without the namespaces joined instead of made.
+    pub fn enter_before_clone(&self, mut flags: libc::c_int) -> Result<libc::c_int> {
+        if let Some((userns, who)) = &self.userns {
+            // SAFETY: setns on an fd we opened; the monitor is single-threaded.
+            if unsafe { libc::setns(userns.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+                bail!("joining the user namespace of {who}: {}", sys::errno());
+            }
+            // Gaining capabilities in a user namespace made us (and the
+            // child to come) undumpable, which would keep the network
+            // helper out of the child's namespaces. Nothing secret is here
+            // yet, and the program's exec decides dumpability anew.
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1) };
+            flags &= !libc::CLONE_NEWUSER;
+        }
+        for (kind, f) in &self.entries {
+            flags &= !kind;
+            if *kind == libc::CLONE_NEWPID {
+                // SAFETY: as above; only our next child enters it.
+                if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+                    bail!("joining the pid namespace: {}", sys::errno());
+                }
+            }
+        }
+        Ok(flags)
+    }
+
+    /// (fd, kind) pairs the child enters itself, right after clone.
+    pub fn child_fds(&self) -> Vec<(i32, libc::c_int)> {
+        self.entries
+            .iter()
+            .filter(|(kind, _)| *kind != libc::CLONE_NEWPID)
+            .map(|(kind, f)| (f.as_raw_fd(), *kind))
+            .collect()
+    }
+}
+
+/// The host's hostname (`--uts host`).
+pub fn host_hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,180 @@
+//! Pod records: `pods/<id>/pod.json`, what a pod is (written at create,
+//! replaced atomically). A pod has no state file of its own: its state is
+//! its containers' states, so it can never disagree with them. Members
+//! name their pod in their own config (`ContainerConfig::pod`).
+//! Pod names have their own index (`pod-names/<name>`): podman keeps pod
+//! and container names apart.
+
+use super::atomic;
+use super::containers::PortMapping;
+use super::layers::remove_tree;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// What `pod create` asked for. The infra container carries the running
+/// side (its process holds the shared namespaces, its monitor the network
+/// helper and the published ports).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PodConfig {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// As given with `--hostname` (empty: the members use the pod's name).
+    #[serde(default)]
+    pub hostname: String,
+    /// Namespaces the members share through the infra: net, ipc, uts, pid.
+    #[serde(default)]
+    pub share: Vec<String>,
+    /// Empty with `--infra=false`.
+    #[serde(default)]
+    pub infra_id: String,
+    /// The infra's network mode (pasta, slirp4netns, none, host...).
+    #[serde(default)]
+    pub network: String,
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    #[serde(default)]
+    pub add_hosts: Vec<String>,
+    /// podman's ExitPolicy: continue or stop.
+    #[serde(default)]
+    pub exit_policy: String,
+    #[serde(default)]
+    pub create_command: Vec<String>,
+}
+
+impl PodConfig {
+    /// Whether members share the infra's `ns` namespace (never without an
+    /// infra: `--infra=false` pods share nothing).
+    pub fn shares(&self, ns: &str) -> bool {
+        self.share.iter().any(|s| s == ns)
+    }
+
+    /// The hostname members see: `--hostname`, else the pod's name.
+    pub fn effective_hostname(&self) -> &str {
+        if self.hostname.is_empty() {
+            &self.name
+        } else {
+            &self.hostname
+        }
+    }
+}
+
+pub struct PodStore {
+    dir: PathBuf,
+    names: PathBuf,
+    tmp: PathBuf,
+}
+
+impl PodStore {
+    pub fn new(root: &Path) -> PodStore {
+        PodStore {
+            dir: root.join("pods"),
+            names: root.join("pod-names"),
+            tmp: root.join("tmp"),
+        }
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    fn record(&self, id: &str) -> PathBuf {
+        self.dir(id).join("pod.json")
+    }
+
+    pub fn exists(&self, id: &str) -> bool {
+        self.record(id).exists()
+    }
+
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).context("listing pods"),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn load(&self, id: &str) -> Result<PodConfig> {
+        atomic::read_json(&self.record(id))?.with_context(|| format!("pod {id} has no record"))
+    }
+
+    pub fn save(&self, pod: &PodConfig) -> Result<()> {
+        atomic::write_json(&self.record(&pod.id), pod, true)
+    }
+
+    /// Write a new pod's record. Call with the store lock held, after
+    /// `claim_name`.
+    pub fn create(&self, pod: &PodConfig) -> Result<()> {
+        let dir = self.dir(&pod.id);
+        if dir.exists() {
+            bail!("pod id {} is already in use", pod.id);
+        }
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        self.save(pod)
+    }
+
+    /// Which pod holds `name`.
+    pub fn name_owner(&self, name: &str) -> Option<String> {
+        if !super::names::is_valid(name) {
+            return None;
+        }
+        let id = fs::read_to_string(self.names.join(name)).ok()?;
+        let id = id.trim().to_string();
+        self.exists(&id).then_some(id)
+    }
+
+    /// Take `name` for pod `id`; false when a live pod holds it. Call with
+    /// the store lock held.
+    pub fn claim_name(&self, name: &str, id: &str) -> Result<bool> {
+        if let Some(owner) = self.name_owner(name) {
+            return Ok(owner == id);
+        }
+        fs::create_dir_all(&self.names)?;
+        atomic::write_file(&self.names.join(name), id.as_bytes(), false)?;
+        Ok(true)
+    }
+
+    pub fn release_name(&self, name: &str, id: &str) {
+        let path = self.names.join(name);
+        if fs::read_to_string(&path).is_ok_and(|owner| owner.trim() == id) {
+            let _ = fs::remove_file(path);
+        }
+    }
+
+    /// Remove a pod's record and name (its containers are gone already).
+    /// One rename takes it out of the store; the rest is cleanup.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        if let Ok(pod) = self.load(id) {
+            self.release_name(&pod.name, id);
+        }
+        fs::create_dir_all(&self.tmp)?;
+        let nonce: u64 = rand::random();
+        let doomed = self
+            .tmp
+            .join(format!("pod-{}-{:016x}", std::process::id(), nonce));
+        match fs::rename(self.dir(id), &doomed) {
+            Ok(()) => remove_tree(&doomed).with_context(|| format!("removing pod {id}")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing pod {id}")),
+        }
+    }
+}
