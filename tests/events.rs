@@ -387,3 +387,42 @@ fn events_stream_new_events_until_interrupted() {
         );
     }
 }
+
+#[test]
+fn volume_and_pod_verbs_appear_in_events() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        env.ok(&["volume", "create", "evvol"]);
+        env.ok(&["volume", "rm", "evvol"]);
+        let pod = env
+            .ok(&["pod", "create", "--name", "evpod"])
+            .trim()
+            .to_string();
+        env.ok(&["pod", "rm", "evpod"]);
+        let vols: Vec<(String, String)> = journal(&env, &["--filter", "type=volume"])
+            .iter()
+            .map(|e| {
+                (
+                    e["Status"].as_str().unwrap().into(),
+                    e["Name"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            vols,
+            [
+                ("create".into(), "evvol".into()),
+                ("remove".into(), "evvol".into())
+            ],
+            "[{mode:?}]"
+        );
+        let pods = journal(&env, &["--filter", "type=pod"]);
+        let status: Vec<&str> = pods.iter().map(|e| e["Status"].as_str().unwrap()).collect();
+        assert_eq!(status, ["create", "remove"], "[{mode:?}] {pods:#?}");
+        assert!(
+            pods.iter()
+                .all(|e| e["ID"] == pod.as_str() && e["Name"] == "evpod"),
+            "[{mode:?}] {pods:#?}"
+        );
+    }
+}

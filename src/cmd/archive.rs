@@ -47,26 +47,31 @@ pub struct LoadArgs {
 }
 
 pub fn save(g: &GlobalOpts, a: SaveArgs) -> Result<()> {
-    let typed = a.images.clone();
-    save_images(g, a)?;
+    // Opened once, here: saving may enter the user namespace, after which
+    // the store's location could no longer be worked out.
     let store = g.open_store()?;
     let images = store.images.load()?;
-    for t in &typed {
-        if let Ok(Some(rec)) = crate::registry::resolve::try_find_image(&images, t) {
-            events::append(&store, Event::image("save", &rec.id, t));
-        }
+    let saved: Vec<(String, String)> = a
+        .images
+        .iter()
+        .filter_map(|t| match try_find_image(&images, t) {
+            Ok(Some(rec)) => Some((rec.id.clone(), t.clone())),
+            _ => None,
+        })
+        .collect();
+    save_images(&store, &images, a)?;
+    for (id, name) in &saved {
+        events::append(&store, Event::image("save", id, name));
     }
     Ok(())
 }
 
-fn save_images(g: &GlobalOpts, a: SaveArgs) -> Result<()> {
+fn save_images(store: &crate::storage::store::Store, images: &Images, a: SaveArgs) -> Result<()> {
     let format = SaveFormat::parse(&a.format)?;
     if a.compress && format != SaveFormat::DockerDir {
         bail!("--compress can only be set when --format is docker-dir");
     }
-    let store = g.open_store()?;
-    let images = store.images.load()?;
-    let chosen = choose_images(&images, &a.images, format, a.multi_image_archive)?;
+    let chosen = choose_images(images, &a.images, format, a.multi_image_archive)?;
     let opts = SaveOptions {
         format,
         compress: a.compress,
@@ -77,8 +82,8 @@ fn save_images(g: &GlobalOpts, a: SaveArgs) -> Result<()> {
         let Some(dir) = &a.output else {
             bail!("--format {} needs -o DIRECTORY", a.format);
         };
-        crate::runtime::userns::enter_for_storage(&store)?;
-        return archive::save(&store, &chosen, SaveTarget::Dir(dir), &opts);
+        crate::runtime::userns::enter_for_storage(store)?;
+        return archive::save(store, &chosen, SaveTarget::Dir(dir), &opts);
     }
     match &a.output {
         None => {
@@ -86,15 +91,15 @@ fn save_images(g: &GlobalOpts, a: SaveArgs) -> Result<()> {
             if stdout.is_terminal() {
                 bail!("refusing to save to terminal. Use -o flag or redirect");
             }
-            crate::runtime::userns::enter_for_storage(&store)?;
+            crate::runtime::userns::enter_for_storage(store)?;
             let mut out = std::io::BufWriter::with_capacity(256 << 10, stdout.lock());
-            archive::save(&store, &chosen, SaveTarget::Stream(&mut out), &opts)?;
+            archive::save(store, &chosen, SaveTarget::Stream(&mut out), &opts)?;
             out.flush().context("writing the archive")
         }
         Some(path) => {
-            crate::runtime::userns::enter_for_storage(&store)?;
+            crate::runtime::userns::enter_for_storage(store)?;
             save_to_file(path, |w| {
-                archive::save(&store, &chosen, SaveTarget::Stream(w), &opts)
+                archive::save(store, &chosen, SaveTarget::Stream(w), &opts)
             })
         }
     }

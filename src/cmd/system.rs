@@ -14,6 +14,8 @@ use std::time::SystemTime;
 pub enum SystemCommand {
     /// Show coracle disk usage
     Df(DfArgs),
+    /// Show coracle events
+    Events(super::events::EventsArgs),
     /// Display podman-compatible system information
     Info(InfoArgs),
 }
@@ -21,6 +23,7 @@ pub enum SystemCommand {
 pub fn dispatch(g: &GlobalOpts, c: SystemCommand) -> Result<()> {
     match c {
         SystemCommand::Df(a) => df(g, a),
+        SystemCommand::Events(a) => super::events::events(g, a),
         SystemCommand::Info(a) => info(g, a),
     }
 }

@@ -7,6 +7,7 @@ use crate::error::{CodedError, SilentExit};
 use crate::format::table;
 use crate::runtime::container::{current_state, is_running};
 use crate::runtime::volume as rtvol;
+use crate::storage::events::{self, Event};
 use crate::storage::store::{path_str, Store};
 use crate::storage::volumes::{self, Filter, VolumeRecord};
 use anyhow::{bail, Result};
@@ -99,6 +100,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         }
         store.volumes.create(&mut rec)?;
     }
+    events::append(&store, Event::volume("create", &name));
     println(&name)
 }
 
@@ -364,6 +366,7 @@ fn remove_unused(store: &Store, name: &str) -> Result<()> {
         }
         store.volumes.unlink(name)?
     };
+    events::append(store, Event::volume("remove", name));
     rtvol::delete_volume_tree(store, &doomed)
 }
 

@@ -10,6 +10,7 @@
 use super::container::{self, current_state, is_running};
 use super::sys;
 use crate::storage::containers::{ContainerConfig, ContainerState, PortMapping, Status};
+use crate::storage::events::{self, Event};
 use crate::storage::pods::PodConfig;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
@@ -89,6 +90,7 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
         }
     }
     if !spec.infra {
+        pod_event(store, "create", &pod);
         return Ok(pod);
     }
     let mut infra = infra_config(&pod);
@@ -110,6 +112,8 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
         let _ = store.pods.remove(&pod.id);
         return Err(e);
     }
+    drop(_lock);
+    pod_event(store, "create", &pod);
     Ok(pod)
 }
 
@@ -241,8 +245,15 @@ pub fn start(store: &Store, pod: &PodConfig) -> Result<()> {
     }
     match last {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => {
+            pod_event(store, "start", pod);
+            Ok(())
+        }
     }
+}
+
+fn pod_event(store: &Store, status: &str, pod: &PodConfig) {
+    events::append(store, Event::pod(status, &pod.id, &pod.name));
 }
 
 /// Stop the members (all at once: one timeout for the lot, as podman),
@@ -251,7 +262,11 @@ pub fn stop(store: &Store, pod: &PodConfig, timeout: Option<u32>) -> Result<()> 
     let list = containers(store, &pod.id)?;
     let (infra, members): (Vec<&Member>, Vec<&Member>) = list.iter().partition(|m| m.cfg.is_infra);
     stop_together(store, &members, timeout)?;
-    stop_together(store, &infra, timeout)
+    stop_together(store, &infra, timeout)?;
+    if list.iter().any(|m| is_running(&m.state)) {
+        pod_event(store, "stop", pod);
+    }
+    Ok(())
 }
 
 /// The stop signal to each running container, then SIGKILL to those still
@@ -321,6 +336,7 @@ pub fn kill(store: &Store, pod: &PodConfig, sig: i32) -> Result<()> {
             container::wait_stopped(store, &m.cfg.id, Some(Duration::from_secs(5)))?;
         }
     }
+    pod_event(store, "kill", pod);
     Ok(())
 }
 
@@ -349,9 +365,14 @@ pub fn remove(store: &Store, pod: &PodConfig, force: bool, timeout: Option<u32>)
     let (infra, members): (Vec<&Member>, Vec<&Member>) = list.iter().partition(|m| m.cfg.is_infra);
     for m in members.iter().chain(infra.iter()) {
         container::remove_files(store, &m.cfg.id)?;
+        events::container(store, "remove", &m.cfg);
     }
-    let _lock = store.lock()?;
-    store.pods.remove(&pod.id)
+    {
+        let _lock = store.lock()?;
+        store.pods.remove(&pod.id)?;
+    }
+    pod_event(store, "remove", pod);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use super::sys;
 use crate::storage::containers::{ContainerConfig, MountSpec};
+use crate::storage::events::{self, Event};
 use crate::storage::store::Store;
 use crate::storage::volumes::{self, VolumeRecord};
 use anyhow::{Context, Result};
@@ -47,6 +48,9 @@ pub fn claim(store: &Store, cfg: &mut ContainerConfig) -> Result<Vec<String>> {
             return Err(e).with_context(|| format!("creating named volume {:?}", m.source));
         }
         made.push(m.source.clone());
+    }
+    for name in &made {
+        events::append(store, Event::volume("create", name));
     }
     Ok(made)
 }
@@ -329,6 +333,7 @@ pub fn unlink_container(store: &Store, id: &str, anonymous: bool) -> Result<Vec<
             .is_some_and(|v| v.anonymous);
         if anon && !users.contains_key(name) {
             doomed.push(store.volumes.unlink(name)?);
+            events::append(store, Event::volume("remove", name));
         }
     }
     Ok(doomed)
