@@ -6,6 +6,7 @@ mod commit;
 mod container;
 mod image;
 mod inspect;
+mod limits;
 mod logs;
 mod lookup;
 mod output;

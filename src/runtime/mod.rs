@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod caps;
+pub mod cgroup;
 pub mod container;
 pub mod cp;
 pub mod exec;
