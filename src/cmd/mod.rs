@@ -12,8 +12,10 @@ mod lookup;
 mod output;
 mod ps;
 mod run;
+mod stats;
 mod system;
 mod transfer;
+mod update;
 
 use crate::error::{exit_code_of, SilentExit};
 use crate::storage::store::{Driver, Store, StoreOptions};
@@ -145,6 +147,14 @@ pub enum Command {
     Info(system::InfoArgs),
     /// Display the coracle version information
     Version(system::VersionArgs),
+    /// Display a live stream of container resource usage statistics
+    Stats(stats::StatsArgs),
+    /// Update an existing container's resource limits
+    Update(update::UpdateArgs),
+    /// Pause all the processes in one or more containers
+    Pause(update::PauseArgs),
+    /// Unpause the processes in one or more containers
+    Unpause(update::PauseArgs),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -208,6 +218,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => commit::import(g, a),
         Command::Info(a) => system::info(g, a),
         Command::Version(a) => system::version(g, a),
+        Command::Stats(a) => stats::stats(g, a),
+        Command::Update(a) => update::update(g, a),
+        Command::Pause(a) => update::pause(g, a),
+        Command::Unpause(a) => update::unpause(g, a),
     }
 }
 

@@ -416,6 +416,9 @@ pub fn kill(store: &Store, id: &str, sig: i32) -> Result<()> {
     if unsafe { libc::kill(state.pid, sig) } != 0 {
         bail!("sending signal {sig} to container {id}: {}", sys::errno());
     }
+    if sig == libc::SIGKILL {
+        super::resources::thaw_after_signal(store, id, &state);
+    }
     Ok(())
 }
 
@@ -454,6 +457,7 @@ pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
         // SAFETY: verified pid.
         unsafe { libc::kill(state.pid, sig) };
     }
+    super::resources::thaw_after_signal(store, id, &state);
     let state = wait_stopped(store, id, Some(Duration::from_secs(timeout as u64)))?;
     if is_running(&state) {
         if timeout > 0 {

@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod network;
 pub mod process;
 pub mod relay;
+pub mod resources;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
