@@ -225,6 +225,11 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
+            // Nobody else will remove its cgroup.
+            if let Some(cg) = super::cgroup::Cgroup::open(&state.cgroup_path) {
+                cg.remove();
+            }
+            state.cgroup_path = String::new();
             state.helper_pid = 0;
             state.status = Status::Exited;
             state.exit_code = 137;
