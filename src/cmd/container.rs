@@ -57,6 +57,14 @@ pub enum ContainerCommand {
     Export(super::commit::ExportArgs),
     /// Display the running processes of a container
     Top(super::top::TopArgs),
+    /// Display a live stream of container resource usage statistics
+    Stats(super::stats::StatsArgs),
+    /// Update an existing container's resource limits
+    Update(super::update::UpdateArgs),
+    /// Pause all the processes in one or more containers
+    Pause(super::update::PauseArgs),
+    /// Unpause the processes in one or more containers
+    Unpause(super::update::PauseArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
@@ -81,6 +89,10 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Cp(a) => super::commit::cp(g, a),
         ContainerCommand::Export(a) => super::commit::export(g, a),
         ContainerCommand::Top(a) => super::top::top(g, a),
+        ContainerCommand::Stats(a) => super::stats::stats(g, a),
+        ContainerCommand::Update(a) => super::update::update(g, a),
+        ContainerCommand::Pause(a) => super::update::pause(g, a),
+        ContainerCommand::Unpause(a) => super::update::unpause(g, a),
     }
 }
 
@@ -118,7 +130,7 @@ pub fn latest_id(store: &Store) -> Result<String> {
 /// Resolve what the user typed (or `--all`/`--latest`) to (typed, id)
 /// pairs. All names are looked up before anything is done, as podman does:
 /// one unknown name stops the verb before it touches the others.
-fn targets(
+pub(super) fn targets(
     store: &Store,
     names: &[String],
     all: bool,
@@ -157,7 +169,7 @@ fn targets(
 /// Run `f` on every target; print what the user gave for each success and
 /// report every failure, ending with the last one (podman goes on past a
 /// failing container and fails the command at the end).
-fn for_each(
+pub(super) fn for_each(
     list: &[(String, String)],
     mut f: impl FnMut(&str, &str) -> Result<()>,
     quiet: bool,

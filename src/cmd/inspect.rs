@@ -164,6 +164,41 @@ fn final_env(store: &Store, cfg: &ContainerConfig) -> Vec<String> {
         .unwrap_or_else(|| cfg.env.clone())
 }
 
+/// podman's HostConfig keys for cgroups and resource limits.
+fn limits_json(cfg: &ContainerConfig) -> Value {
+    let r = &cfg.resources;
+    json!({
+        "Cgroup": "",
+        "Cgroups": if cfg.cgroups.is_empty() || cfg.cgroups == "enabled" { "default" } else { cfg.cgroups.as_str() },
+        "CgroupParent": cfg.cgroup_parent,
+        "CgroupMode": "host",
+        "OomScoreAdj": r.oom_score_adj.unwrap_or(0),
+        "CpuShares": r.cpu_shares,
+        "Memory": r.memory,
+        "NanoCpus": r.nano_cpus,
+        "BlkioWeight": r.blkio_weight,
+        "BlkioWeightDevice": null,
+        "BlkioDeviceReadBps": null,
+        "BlkioDeviceWriteBps": null,
+        "BlkioDeviceReadIOps": null,
+        "BlkioDeviceWriteIOps": null,
+        "CpuPeriod": r.cpu_period,
+        "CpuQuota": r.cpu_quota,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "CpusetCpus": r.cpuset_cpus,
+        "CpusetMems": r.cpuset_mems,
+        "Devices": [],
+        "DiskQuota": 0,
+        "KernelMemory": 0,
+        "MemoryReservation": r.memory_reservation,
+        "MemorySwap": r.memory_swap,
+        "MemorySwappiness": -1,
+        "OomKillDisable": false,
+        "PidsLimit": r.pids_limit,
+    })
+}
+
 fn state_json(state: &ContainerState) -> Value {
     let running = is_running(state);
     json!({
@@ -181,6 +216,7 @@ fn state_json(state: &ContainerState) -> Value {
         "StartedAt": opt_time(&state.started_at),
         "FinishedAt": opt_time(&state.finished_at),
         "Health": {"Status": "", "FailingStreak": 0, "Log": null},
+        "CgroupPath": if running { state.cgroup_path.as_str() } else { "" },
         "CheckpointedAt": GO_ZERO_TIME,
         "RestoredAt": GO_ZERO_TIME,
     })
@@ -320,6 +356,10 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Ulimits": ulimits_json(&cfg),
         "Runtime": "oci",
     });
+    let mut host_config = host_config;
+    if let (Value::Object(hc), Value::Object(limits)) = (&mut host_config, limits_json(&cfg)) {
+        hc.extend(limits);
+    }
     Ok(json!({
         "Id": cfg.id,
         "Created": cfg.created,

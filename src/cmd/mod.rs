@@ -7,6 +7,7 @@ mod container;
 mod events;
 mod image;
 mod inspect;
+mod limits;
 mod logs;
 mod lookup;
 mod mounts;
@@ -15,9 +16,11 @@ mod output;
 mod pod;
 mod ps;
 mod run;
+mod stats;
 mod system;
 mod top;
 mod transfer;
+mod update;
 mod volume;
 
 use crate::error::{exit_code_of, SilentExit};
@@ -163,6 +166,14 @@ pub enum Command {
     /// Manage coracle
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Display a live stream of container resource usage statistics
+    Stats(stats::StatsArgs),
+    /// Update an existing container's resource limits
+    Update(update::UpdateArgs),
+    /// Pause all the processes in one or more containers
+    Pause(update::PauseArgs),
+    /// Unpause the processes in one or more containers
+    Unpause(update::PauseArgs),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -231,6 +242,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Version(a) => system::version(g, a),
         Command::Volume(c) => volume::dispatch(g, c),
         Command::System(c) => system::dispatch(g, c),
+        Command::Stats(a) => stats::stats(g, a),
+        Command::Update(a) => update::update(g, a),
+        Command::Pause(a) => update::pause(g, a),
+        Command::Unpause(a) => update::unpause(g, a),
     }
 }
 

@@ -43,3 +43,9 @@ pub fn print_inspect(items: &[Value], format: Option<&str>) -> Result<()> {
 pub fn unescape(fmt: &str) -> String {
     fmt.replace("\\t", "\t").replace("\\n", "\n")
 }
+
+/// Is stdout a terminal (a refreshing display clears the screen)?
+pub fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}

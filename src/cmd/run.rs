@@ -152,6 +152,8 @@ pub struct CreateFlags {
     pub uts: String,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub limits: super::limits::CreateLimitFlags,
 }
 
 #[derive(Args, Debug)]
@@ -373,6 +375,7 @@ pub fn container_config(
     if let Some(s) = &f.stop_signal {
         container::parse_signal(s)?;
     }
+    let (resources, cgroups) = f.limits.resources(crate::runtime::userns::is_rootless())?;
     Ok(ContainerConfig {
         name: f.name.clone().unwrap_or_default(),
         image_name: image_name.to_string(),
@@ -422,6 +425,9 @@ pub fn container_config(
         cidfile: f.cidfile.clone(),
         image_id: img.id.clone(),
         create_command: std::env::args().collect(),
+        resources,
+        cgroup_parent: f.limits.cgroup_parent.clone().unwrap_or_default(),
+        cgroups,
         ..Default::default()
     })
 }

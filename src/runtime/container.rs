@@ -247,6 +247,11 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
+            // Nobody else will remove its cgroup.
+            if let Some(cg) = super::cgroup::Cgroup::open(&state.cgroup_path) {
+                cg.remove();
+            }
+            state.cgroup_path = String::new();
             state.helper_pid = 0;
             state.status = Status::Exited;
             state.exit_code = 137;
@@ -454,6 +459,9 @@ pub fn kill(store: &Store, id: &str, sig: i32) -> Result<()> {
     if unsafe { libc::kill(state.pid, sig) } != 0 {
         bail!("sending signal {sig} to container {id}: {}", sys::errno());
     }
+    if sig == libc::SIGKILL {
+        super::resources::thaw_after_signal(store, id, &state);
+    }
     Ok(())
 }
 
@@ -492,6 +500,7 @@ pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
         // SAFETY: verified pid.
         unsafe { libc::kill(state.pid, sig) };
     }
+    super::resources::thaw_after_signal(store, id, &state);
     let state = wait_stopped(store, id, Some(Duration::from_secs(timeout as u64)))?;
     if is_running(&state) {
         if timeout > 0 {

@@ -125,10 +125,11 @@ fn join_namespaces(pid: i32, rootless: bool) -> Result<()> {
 /// Run a command in the container; returns its exit code (0 with --detach).
 pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
     let state = current_state(store, id)?;
-    if !is_running(&state) {
+    if !is_running(&state) || state.status == crate::storage::containers::Status::Paused {
         bail!("can only create exec sessions on running containers: container state improper");
     }
     let pid = state.pid;
+    let cgroup = super::cgroup::Cgroup::open(&state.cgroup_path);
     let spec = exec_spec(store, id, pid, o)?;
     let (err_r, err_w) = sys::pipe()?;
     let mut sock = [-1i32; 2];
@@ -176,6 +177,11 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
                         libc::close(null);
                     }
                 }
+            }
+            // Under the container's limits, and counted in its stats.
+            if let Some(cg) = &cgroup {
+                // SAFETY: getpid cannot fail.
+                cg.add(unsafe { libc::getpid() })?;
             }
             join_namespaces(pid, store.rootless)?;
             // The pid namespace applies to our children: fork once more.

@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod caps;
+pub mod cgroup;
 pub mod container;
 pub mod cp;
 pub mod exec;
@@ -17,6 +18,7 @@ pub mod network;
 pub mod pod;
 pub mod process;
 pub mod relay;
+pub mod resources;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;

@@ -3,6 +3,7 @@
 //! relays output to the log and an attached terminal, reaps the program,
 //! records how it ended, and cleans up (`--rm`). No daemon outlives it.
 
+use super::cgroup::Cgroup;
 use super::process::{self, Stdio};
 use super::rootfs::{self, RootfsPlan};
 use super::sys;
@@ -113,10 +114,19 @@ fn child_main(
     joins: &[(i32, libc::c_int)],
     infra: bool,
 ) -> ! {
-    // Wait until the monitor has written our id maps.
+    // Wait until the monitor has written our id maps (and put us in our
+    // cgroup).
     let _ = sys::read_to_end(go_r);
     sys::close(go_r);
     let result = (|| -> Result<std::convert::Infallible> {
+        // Only now, inside the container's cgroup, so that it is the root
+        // of the new cgroup namespace.
+        // SAFETY: unshare with a flag constant.
+        if flags & libc::CLONE_NEWCGROUP != 0
+            && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0
+        {
+            bail!("creating the cgroup namespace: {}", sys::errno());
+        }
         // SAFETY: restore default signal handling for the program.
         unsafe {
             for sig in 1..=64 {
@@ -169,7 +179,7 @@ fn spawn_container(
     cfg: &ContainerConfig,
     spec: &Spec,
     attach_stdin: bool,
-) -> Result<(i32, Wiring, Option<super::network::Helper>)> {
+) -> Result<Spawned> {
     let plan = rootfs_plan(store, cfg);
     let mut flags = clone_flags(spec);
     let joins = super::namespaces::joins(store, cfg)?;
@@ -210,11 +220,13 @@ fn spawn_container(
             (in_r, in_w) = sys::pipe()?;
         }
     }
+    // The cgroup namespace is made by the child once it is in its cgroup.
+    let clone_now = flags & !libc::CLONE_NEWCGROUP;
     // SAFETY: the monitor is single-threaded, so the child may run Rust code.
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
+            (clone_now | libc::SIGCHLD) as libc::c_ulong,
             0usize,
             0usize,
             0usize,
@@ -261,7 +273,7 @@ fn spawn_container(
     for fd in [in_r, out_w, errs_w, sock[1]] {
         sys::close(fd);
     }
-    let release = |r: Result<()>| -> Result<()> {
+    let release = |r: Result<Option<Cgroup>>| -> Result<Option<Cgroup>> {
         if r.is_err() {
             // SAFETY: the child is ours.
             unsafe {
@@ -274,9 +286,10 @@ fn spawn_container(
     crate::debug!("container process {pid} cloned");
     if flags & libc::CLONE_NEWUSER != 0 {
         let maps = super::spec::id_maps(spec);
-        release(super::userns::write_id_maps(pid, &maps))?;
+        release(super::userns::write_id_maps(pid, &maps).map(|_| None))?;
     }
     crate::debug!("id maps written");
+    let cgroup = release(join_cgroup(store, cfg, pid))?;
     // The network helper configures the namespace before the program runs.
     let started = match launcher {
         Some(l) => l.launch(pid),
@@ -289,6 +302,9 @@ fn spawn_container(
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            if let Some(cg) = &cgroup {
+                cg.remove();
             }
             return Err(e);
         }
@@ -307,6 +323,9 @@ fn spawn_container(
                 // The program never ran: its helper must not outlive it.
                 if let Some(h) = &helper {
                     h.stop();
+                }
+                if let Some(cg) = &cgroup {
+                    cg.remove();
                 }
                 return Err(match failure {
                     Some(f) => f.into(),
@@ -329,10 +348,55 @@ fn spawn_container(
             h.stop();
             super::network::cleanup_socket(&store.containers.run_dir(&cfg.id));
         }
+        if let Some(cg) = &cgroup {
+            cg.remove();
+        }
         return Err(f.into());
     }
     sys::close(err_r);
-    Ok((pid, wiring, helper))
+    Ok(Spawned {
+        pid,
+        wiring,
+        helper,
+        cgroup,
+    })
+}
+
+/// A started container process and what the monitor keeps of it.
+struct Spawned {
+    pid: i32,
+    wiring: Wiring,
+    helper: Option<super::network::Helper>,
+    cgroup: Option<Cgroup>,
+}
+
+/// Put the (still waiting) container process into its own cgroup, with
+/// its limits, and set its OOM score.
+fn join_cgroup(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<Option<Cgroup>> {
+    let cg = Cgroup::create(
+        &cfg.id,
+        &cfg.resources,
+        &cfg.cgroup_parent,
+        &cfg.cgroups,
+        store.rootless,
+    )?;
+    if let Some(cg) = &cg {
+        if let Err(e) = cg.add(pid) {
+            cg.remove();
+            return Err(e.context("moving the container into its cgroup"));
+        }
+    }
+    if let Some(adj) = cfg.resources.oom_score_adj {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        if let Err(e) = std::fs::write(&path, adj.to_string()) {
+            if let Some(cg) = &cg {
+                cg.remove();
+            }
+            bail!("setting --oom-score-adj {adj}: {e} (lowering it needs CAP_SYS_RESOURCE)");
+        }
+    }
+    crate::debug!("container in cgroup {:?}", cg.as_ref().map(|c| &c.rel));
+    Ok(cg)
 }
 
 fn start_network_helper(
@@ -487,7 +551,12 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     crate::debug!("monitor loaded the spec");
     let attach_stdin = attach && cfg.stdin;
     let started = spawn_container(store, &cfg, &spec, attach_stdin);
-    let (pid, wiring, helper) = match started {
+    let Spawned {
+        pid,
+        wiring,
+        helper,
+        cgroup,
+    } = match started {
         Ok(v) => v,
         Err(e) => {
             let mut state = store.containers.load_state(id).unwrap_or_default();
@@ -514,6 +583,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.finished_at = None;
     state.exit_code = 0;
     state.error = None;
+    state.oom_killed = false;
+    state.cgroup_path = cgroup.as_ref().map(|c| c.rel.clone()).unwrap_or_default();
     store.containers.save_state(id, &state)?;
     super::volume::mark_mounted(store, &first_mounts);
     events::container(store, "init", &cfg);
@@ -534,6 +605,10 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     }
 
     crate::debug!("container program exited with {status}");
+    let oom_killed = cgroup.as_ref().is_some_and(|c| c.oom_killed());
+    if let Some(cg) = &cgroup {
+        cg.remove();
+    }
     if cfg.auto_remove {
         events::container_died(store, &cfg, status);
         super::container::remove_files_in_background(store, id)?;
@@ -544,6 +619,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     let mut state = store.containers.load_state(id).unwrap_or_default();
     state.status = Status::Exited;
     state.exit_code = status;
+    state.oom_killed = oom_killed;
+    state.cgroup_path = String::new();
     state.finished_at = Some(now());
     state.pid = 0;
     state.monitor_pid = 0;

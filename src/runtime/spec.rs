@@ -361,6 +361,9 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     if let Some(s) = seccomp_json(cfg, &caps)? {
         linux["seccomp"] = s;
     }
+    if let Some(r) = resources_json(&cfg.resources) {
+        linux["resources"] = r;
+    }
     let spec = json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -382,7 +385,54 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         "linux": linux,
         "annotations": cfg.annotations,
     });
+    let mut spec = spec;
+    if let Some(adj) = cfg.resources.oom_score_adj {
+        spec["process"]["oomScoreAdj"] = json!(adj);
+    }
     serde_json::from_value(spec).context("building the OCI runtime spec")
+}
+
+/// The OCI `linux.resources` of the limits (the monitor applies them from
+/// the container's config; the spec records them for OCI tools).
+pub fn resources_json(r: &crate::storage::containers::Resources) -> Option<Value> {
+    let mut out = serde_json::Map::new();
+    let mut memory = serde_json::Map::new();
+    if r.memory > 0 {
+        memory.insert("limit".into(), json!(r.memory));
+    }
+    if r.memory_swap != 0 {
+        memory.insert("swap".into(), json!(r.memory_swap));
+    }
+    if r.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(r.memory_reservation));
+    }
+    if !memory.is_empty() {
+        out.insert("memory".into(), Value::Object(memory));
+    }
+    let mut cpu = serde_json::Map::new();
+    if let Some((quota, period)) = super::cgroup::cpu_max(r) {
+        cpu.insert("quota".into(), json!(quota));
+        cpu.insert("period".into(), json!(period));
+    }
+    if r.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(r.cpu_shares));
+    }
+    if !r.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
+    }
+    if !r.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(r.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        out.insert("cpu".into(), Value::Object(cpu));
+    }
+    if r.pids_limit > 0 {
+        out.insert("pids".into(), json!({"limit": r.pids_limit}));
+    }
+    if r.blkio_weight > 0 {
+        out.insert("blockIO".into(), json!({"weight": r.blkio_weight}));
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
 }
 
 fn current_hard_limit(resource: libc::__rlimit_resource_t) -> u64 {

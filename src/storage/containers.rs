@@ -103,6 +103,50 @@ pub struct ContainerConfig {
     pub pid: String,
     #[serde(default)]
     pub uts: String,
+    /// Resource limits (cgroup), as `update` last left them.
+    #[serde(default)]
+    pub resources: Resources,
+    /// `--cgroup-parent`: empty for the default place.
+    #[serde(default)]
+    pub cgroup_parent: String,
+    /// `--cgroups`: enabled (also ""), disabled, no-conmon, split.
+    #[serde(default)]
+    pub cgroups: String,
+}
+
+/// A container's resource limits in podman's units (inspect's HostConfig).
+/// Zero means "not set" unless said otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Bytes.
+    #[serde(default)]
+    pub memory: i64,
+    /// Memory plus swap, bytes; -1 unlimited.
+    #[serde(default)]
+    pub memory_swap: i64,
+    #[serde(default)]
+    pub memory_reservation: i64,
+    /// `--cpus` times 1e9.
+    #[serde(default)]
+    pub nano_cpus: i64,
+    #[serde(default)]
+    pub cpu_shares: u64,
+    /// Microseconds per period; -1 unlimited.
+    #[serde(default)]
+    pub cpu_quota: i64,
+    #[serde(default)]
+    pub cpu_period: u64,
+    #[serde(default)]
+    pub cpuset_cpus: String,
+    #[serde(default)]
+    pub cpuset_mems: String,
+    /// 0 or -1: unlimited.
+    #[serde(default)]
+    pub pids_limit: i64,
+    #[serde(default)]
+    pub blkio_weight: u16,
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
 }
 
 /// One `-p` mapping, with any random host port already chosen.
@@ -202,6 +246,9 @@ pub struct ContainerState {
     pub error: Option<String>,
     #[serde(default)]
     pub restart_count: u32,
+    /// The container's cgroup below the hierarchy root ("" when it has none).
+    #[serde(default)]
+    pub cgroup_path: String,
 }
 
 pub struct ContainerStore {

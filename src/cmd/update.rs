@@ -1,0 +1,82 @@
+//! `update`, `pause`, `unpause`: change a container's cgroup while it runs.
+
+use super::container::{for_each, targets};
+use super::limits::LimitFlags;
+use super::lookup::container_id;
+use super::output::println;
+use super::GlobalOpts;
+use crate::runtime::container::current_state;
+use crate::runtime::resources;
+use crate::storage::containers::Status;
+use crate::storage::events;
+use crate::storage::store::Store;
+use anyhow::Result;
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub limits: LimitFlags,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// The container to update
+    #[arg(required_unless_present = "latest")]
+    pub container: Option<String>,
+}
+
+pub fn update(g: &GlobalOpts, a: UpdateArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let id = match &a.container {
+        Some(c) if !a.latest => container_id(&store, c)?,
+        _ => super::container::latest_id(&store)?,
+    };
+    resources::update(&store, &id, |r| a.limits.apply_to(r))?;
+    println(&id)
+}
+
+#[derive(Args, Debug)]
+pub struct PauseArgs {
+    /// Pause all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    pub containers: Vec<String>,
+}
+
+pub fn pause(g: &GlobalOpts, a: PauseArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    if a.all {
+        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| s.status == Status::Running));
+    }
+    for_each(
+        &list,
+        |_, id| changed(&store, id, "pause", resources::pause(&store, id)),
+        false,
+    )
+}
+
+/// Journal a pause or unpause that took place.
+fn changed(store: &Store, id: &str, status: &str, done: Result<()>) -> Result<()> {
+    done?;
+    if let Ok(cfg) = store.containers.load_config(id) {
+        events::container(store, status, &cfg);
+    }
+    Ok(())
+}
+
+pub fn unpause(g: &GlobalOpts, a: PauseArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    if a.all {
+        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| s.status == Status::Paused));
+    }
+    for_each(
+        &list,
+        |_, id| changed(&store, id, "unpause", resources::unpause(&store, id)),
+        false,
+    )
+}

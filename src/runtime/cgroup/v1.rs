@@ -1,0 +1,164 @@
+//! cgroup v1 (as root on hosts that still mount the v1 controllers): one
+//! directory per controller, the same relative path in each.
+
+use super::{cpu_max, mkdir, write, write_if_exists, Cgroup, Hierarchy, ROOT};
+use crate::storage::containers::Resources;
+use anyhow::{bail, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The v1 controllers a container joins (limits, stats, the freezer).
+pub const CONTROLLERS: &[&str] = &[
+    "memory", "cpu", "cpuacct", "pids", "cpuset", "freezer", "blkio",
+];
+
+/// The v2 name of a v1 controller (what the limit checks speak).
+pub fn v2_name(c: &str) -> &str {
+    match c {
+        "blkio" => "io",
+        other => other,
+    }
+}
+
+/// (controller, directory) for each mounted controller; co-mounted ones
+/// (cpu,cpuacct) appear once.
+pub fn dirs(rel: &str) -> Vec<(&'static str, PathBuf)> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut out = Vec::new();
+    for c in CONTROLLERS {
+        let mount = Path::new(ROOT).join(c);
+        let Ok(real) = fs::canonicalize(&mount) else {
+            continue;
+        };
+        if seen.contains(&real) {
+            continue;
+        }
+        seen.push(real);
+        out.push((*c, mount.join(rel)));
+    }
+    out
+}
+
+pub fn blkio_weight_supported(h: Option<Hierarchy>) -> bool {
+    match h {
+        Some(Hierarchy::V1) => {
+            let b = Path::new(ROOT).join("blkio");
+            b.join("blkio.weight").exists() || b.join("blkio.bfq.weight").exists()
+        }
+        _ => true,
+    }
+}
+
+pub fn create(cg: &Cgroup) -> Result<()> {
+    let rel = cg.rel.trim_start_matches('/');
+    for (c, dir) in dirs(rel) {
+        let existed = dir.exists();
+        mkdir(&dir)?;
+        if existed {
+            super::kill_all(&dir);
+        }
+        if c == "cpuset" {
+            // A new cpuset is empty, and no task may join an empty one:
+            // inherit each level's cpus and mems from its parent.
+            let root = Path::new(ROOT).join("cpuset");
+            let mut levels = Vec::new();
+            let mut p = dir.clone();
+            while p != root && p.starts_with(&root) {
+                levels.push(p.clone());
+                if !p.pop() {
+                    break;
+                }
+            }
+            for level in levels.iter().rev() {
+                for f in ["cpuset.cpus", "cpuset.mems"] {
+                    let mine = fs::read_to_string(level.join(f)).unwrap_or_default();
+                    if mine.trim().is_empty() {
+                        let parent = level.parent().unwrap_or(&root);
+                        let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+                        write(&level.join(f), v.trim())?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
+    let mem = cg.dir("memory");
+    if r.memory > 0 {
+        let limit = mem.join("memory.limit_in_bytes");
+        let memsw = mem.join("memory.memsw.limit_in_bytes");
+        let swap = match r.memory_swap {
+            0 => None,
+            s if s < 0 => Some("-1".to_string()),
+            s => Some(s.max(r.memory).to_string()),
+        };
+        // memsw may never be below the memory limit: order the writes.
+        if write(&limit, &r.memory.to_string()).is_err() {
+            if let Some(s) = &swap {
+                write_if_exists(&memsw, s)?;
+            }
+            write(&limit, &r.memory.to_string())?;
+        } else if let Some(s) = &swap {
+            write_if_exists(&memsw, s)?;
+        }
+    }
+    if r.memory_reservation > 0 {
+        write(
+            &mem.join("memory.soft_limit_in_bytes"),
+            &r.memory_reservation.to_string(),
+        )?;
+    }
+    let cpu = cg.dir("cpu");
+    if let Some((quota, period)) = cpu_max(r) {
+        write(&cpu.join("cpu.cfs_period_us"), &period.to_string())?;
+        write(&cpu.join("cpu.cfs_quota_us"), &quota.max(-1).to_string())?;
+    }
+    if r.cpu_shares > 0 {
+        write(&cpu.join("cpu.shares"), &r.cpu_shares.to_string())?;
+    }
+    let cpuset = cg.dir("cpuset");
+    if !r.cpuset_cpus.is_empty() {
+        write(&cpuset.join("cpuset.cpus"), &r.cpuset_cpus)?;
+    }
+    if !r.cpuset_mems.is_empty() {
+        write(&cpuset.join("cpuset.mems"), &r.cpuset_mems)?;
+    }
+    let pids = cg.dir("pids").join("pids.max");
+    if pids.exists() {
+        let v = if r.pids_limit > 0 {
+            r.pids_limit.to_string()
+        } else {
+            "max".into()
+        };
+        write(&pids, &v)?;
+    }
+    if r.blkio_weight > 0 {
+        let b = cg.dir("blkio");
+        let f = if b.join("blkio.weight").exists() {
+            b.join("blkio.weight")
+        } else {
+            b.join("blkio.bfq.weight")
+        };
+        write(&f, &r.blkio_weight.to_string())?;
+    }
+    Ok(())
+}
+
+pub fn set_frozen(cg: &Cgroup, frozen: bool) -> Result<()> {
+    let f = cg.dir("freezer").join("freezer.state");
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        write(&f, want)?;
+        if fs::read_to_string(&f).unwrap_or_default().trim() == want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the cgroup {} did not reach {want}", cg.rel);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

@@ -1,0 +1,137 @@
+//! cgroup v2 (the unified hierarchy): controllers enabled down the tree,
+//! one directory per container, limits in its interface files.
+
+use super::{cpu_max, mkdir, read_words, write, write_if_exists, Cgroup, ROOT};
+use crate::storage::containers::Resources;
+use anyhow::{bail, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The controllers a container may use, when the parent offers them.
+const WANTED: &[&str] = &["cpu", "cpuset", "io", "memory", "pids"];
+
+/// Make the cgroup and enable controllers in every ancestor from `base`
+/// (the hierarchy root as root, the delegated subtree rootless) down.
+pub fn create(cg: &Cgroup, base: &str) -> Result<()> {
+    let rel = cg.rel.trim_start_matches('/');
+    let base = base.trim_matches('/');
+    let dir = Path::new(ROOT).join(rel);
+    let parent = dir.parent().unwrap_or(Path::new(ROOT)).to_path_buf();
+    mkdir(&parent)?;
+    // Enable from base down when the parent lies inside it; a custom
+    // parent elsewhere is taken as it is.
+    let start = if rel.starts_with(base) {
+        Path::new(ROOT).join(base)
+    } else {
+        parent.clone()
+    };
+    let mut levels: Vec<PathBuf> = Vec::new();
+    let mut p = parent.clone();
+    while p.starts_with(&start) {
+        levels.push(p.clone());
+        if p == start || !p.pop() {
+            break;
+        }
+    }
+    for level in levels.iter().rev() {
+        enable_controllers(level);
+    }
+    if dir.exists() {
+        // Left by a monitor that died: empty it before reuse.
+        super::kill_all(&dir);
+    } else {
+        mkdir(&dir)?;
+    }
+    Ok(())
+}
+
+/// Let children of `dir` use every wanted controller it has. Failures are
+/// left to the caller's check of what the container's cgroup got (a cgroup
+/// with processes of its own cannot enable any: "no internal processes").
+fn enable_controllers(dir: &Path) {
+    let have = read_words(&dir.join("cgroup.controllers"));
+    let on = read_words(&dir.join("cgroup.subtree_control"));
+    for c in WANTED {
+        if have.iter().any(|h| h == c) && !on.iter().any(|o| o == c) {
+            if let Err(e) = fs::write(dir.join("cgroup.subtree_control"), format!("+{c}")) {
+                crate::debug!("enabling {c} in {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
+    let d = cg.dir("");
+    if r.memory > 0 {
+        write(&d.join("memory.max"), &r.memory.to_string())?;
+    }
+    if r.memory_reservation > 0 {
+        write(&d.join("memory.low"), &r.memory_reservation.to_string())?;
+    }
+    if r.memory_swap != 0 && r.memory > 0 {
+        let swap = if r.memory_swap < 0 {
+            "max".to_string()
+        } else {
+            (r.memory_swap - r.memory).max(0).to_string()
+        };
+        write_if_exists(&d.join("memory.swap.max"), &swap)?;
+    }
+    if let Some((quota, period)) = cpu_max(r) {
+        let q = if quota < 0 {
+            "max".to_string()
+        } else {
+            quota.to_string()
+        };
+        write(&d.join("cpu.max"), &format!("{q} {period}"))?;
+    }
+    if r.cpu_shares > 0 {
+        write(
+            &d.join("cpu.weight"),
+            &super::shares_to_weight(r.cpu_shares).to_string(),
+        )?;
+    }
+    if !r.cpuset_cpus.is_empty() {
+        write(&d.join("cpuset.cpus"), &r.cpuset_cpus)?;
+    }
+    if !r.cpuset_mems.is_empty() {
+        write(&d.join("cpuset.mems"), &r.cpuset_mems)?;
+    }
+    let pids = d.join("pids.max");
+    if pids.exists() {
+        let v = if r.pids_limit > 0 {
+            r.pids_limit.to_string()
+        } else {
+            "max".into()
+        };
+        write(&pids, &v)?;
+    }
+    if r.blkio_weight > 0 {
+        let bfq = d.join("io.bfq.weight");
+        if bfq.exists() {
+            write(&bfq, &r.blkio_weight.to_string())?;
+        } else {
+            // blkio weights (10..1000) on io.weight's scale (1..10000).
+            let w = 1 + (u64::from(r.blkio_weight).clamp(10, 1000) - 10) * 9999 / 990;
+            write(&d.join("io.weight"), &w.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+pub fn set_frozen(cg: &Cgroup, frozen: bool) -> Result<()> {
+    let d = cg.dir("");
+    write(&d.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+    let want = if frozen { "frozen 1" } else { "frozen 0" };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = fs::read_to_string(d.join("cgroup.events")).unwrap_or_default();
+        if events.lines().any(|l| l.trim() == want) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the cgroup {} did not reach \"{want}\"", cg.rel);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

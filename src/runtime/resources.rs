@@ -1,0 +1,115 @@
+//! What acts on a running container's cgroup: pause and unpause (the
+//! freezer), `update` of its limits, and what it uses (`stats`).
+
+use super::cgroup::usage::{self, ProcIndex, Usage};
+use super::cgroup::{self, Cgroup};
+use super::container::{current_state, is_running};
+use crate::storage::containers::{ContainerState, Resources, Status};
+use crate::storage::store::Store;
+use anyhow::{anyhow, bail, Context, Result};
+
+fn container_cgroup(state: &ContainerState, id: &str, what: &str) -> Result<Cgroup> {
+    Cgroup::open(&state.cgroup_path).ok_or_else(|| {
+        anyhow!(
+            "{what} container {id}: it has no cgroup (rootless on a host that delegates no cgroup v2 subtree to the user, or --cgroups=disabled), and the cgroup freezer is what pauses a container"
+        )
+    })
+}
+
+/// Freeze every process of a running container.
+pub fn pause(store: &Store, id: &str) -> Result<()> {
+    let _lock = store.lock()?;
+    let mut state = current_state(store, id)?;
+    if state.status != Status::Running {
+        bail!("{id:?} is not running, can't pause: container state improper");
+    }
+    container_cgroup(&state, id, "pausing")?.set_frozen(true)?;
+    state.status = Status::Paused;
+    store.containers.save_state(id, &state)
+}
+
+/// Thaw a paused container.
+pub fn unpause(store: &Store, id: &str) -> Result<()> {
+    let _lock = store.lock()?;
+    let mut state = current_state(store, id)?;
+    if state.status != Status::Paused {
+        bail!("{id:?} is not paused, can't unpause: container state improper");
+    }
+    container_cgroup(&state, id, "unpausing")?.set_frozen(false)?;
+    state.status = Status::Running;
+    store.containers.save_state(id, &state)
+}
+
+/// After a signal to a paused container: thaw it so the signal is
+/// handled and the container can end (stop, kill, rm -f).
+pub fn thaw_after_signal(store: &Store, id: &str, state: &ContainerState) {
+    if state.status != Status::Paused {
+        return;
+    }
+    if let Some(cg) = Cgroup::open(&state.cgroup_path) {
+        let _ = cg.set_frozen(false);
+        let mut fresh = store
+            .containers
+            .load_state(id)
+            .unwrap_or_else(|_| state.clone());
+        if fresh.status == Status::Paused {
+            fresh.status = Status::Running;
+            let _ = store.containers.save_state(id, &fresh);
+        }
+    }
+}
+
+/// Change a container's limits: `change` edits them; a running container's
+/// cgroup gets them at once, and the record keeps them for later starts.
+pub fn update(
+    store: &Store,
+    id: &str,
+    change: impl FnOnce(&mut Resources) -> Result<()>,
+) -> Result<()> {
+    let _lock = store.lock()?;
+    let mut cfg = store.containers.load_config(id)?;
+    let mut r = cfg.resources.clone();
+    change(&mut r)?;
+    let mode = if cfg.cgroups.is_empty() {
+        "enabled"
+    } else {
+        cfg.cgroups.as_str()
+    };
+    cgroup::check(&mut r, true, mode, store.rootless)?;
+    let state = current_state(store, id)?;
+    if is_running(&state) {
+        if let Some(cg) = Cgroup::open(&state.cgroup_path) {
+            cg.apply(&r)
+                .with_context(|| format!("updating the limits of container {id}"))?;
+        }
+    }
+    cfg.resources = r;
+    store.containers.save_config(&cfg)?;
+    // The spec records the limits too (what OCI tools read).
+    let spec_path = store.containers.dir(id).join("spec.json");
+    let spec = super::spec::load(&spec_path)?;
+    let mut v = serde_json::to_value(&spec)?;
+    match super::spec::resources_json(&cfg.resources) {
+        Some(res) => v["linux"]["resources"] = res,
+        None => {
+            if let Some(linux) = v["linux"].as_object_mut() {
+                linux.remove("resources");
+            }
+        }
+    }
+    let spec: oci_spec::runtime::Spec =
+        serde_json::from_value(v).context("updating the runtime spec")?;
+    super::spec::save(&spec, &spec_path)
+}
+
+/// What a running container uses now: from its cgroup, or summed over its
+/// processes when it has none. Network I/O always comes from its network
+/// namespace. `index` is filled on first need and shared between calls.
+pub fn usage_of(state: &ContainerState, index: &mut Option<ProcIndex>) -> Usage {
+    let mut u = match Cgroup::open(&state.cgroup_path) {
+        Some(cg) => usage::of_cgroup(&cg),
+        None => usage::of_processes(state.pid, index.get_or_insert_with(ProcIndex::scan)),
+    };
+    (u.net_rx, u.net_tx) = usage::network(state.pid);
+    u
+}
