@@ -644,6 +644,11 @@ fn killed_monitor_takes_its_helper_along() {
         assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
 
         unsafe { libc::kill(monitor, libc::SIGKILL) };
+        // kill(2) returns before the process has ended.
+        assert!(
+            wait_for(Duration::from_secs(5), || !process_alive(monitor)),
+            "[{mode:?}] monitor {monitor} survived SIGKILL"
+        );
         // The contract: no orphaned helper after the next coracle
         // command (which notices the dead monitor).
         let status = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);

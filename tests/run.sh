@@ -67,7 +67,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
 if [ $# -eq 0 ]; then set -- --all-targets; fi
-cargo test "$@" 2>&1 | tee "$log"
+cargo test --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
