@@ -460,6 +460,24 @@ fn wait_prints_the_exit_code() {
         let img = env.rt_image();
         env.run_detached("w1", &[], &img, &["sh", "-c", "sleep 0.5; exit 7"]);
         assert_eq!(env.ok(&["wait", "w1"]), "7\n", "[{mode:?}]");
+
+        // `run -d --rm` then `wait`: the record goes, the exit code stays.
+        let id = env.run_detached("w2", &["--rm"], &img, &["sh", "-c", "sleep 0.5; exit 3"]);
+        assert_eq!(env.ok(&["wait", &id]), "3\n", "[{mode:?}] while it runs");
+        assert!(
+            wait_for(Duration::from_secs(5), || env
+                .run(&["container", "exists", &id])
+                .status
+                == 1),
+            "[{mode:?}] --rm container still there"
+        );
+        assert_eq!(
+            env.ok(&["wait", &id, "w1"]),
+            "3\n7\n",
+            "[{mode:?}] once removed"
+        );
+        let out = env.run(&["wait", "w2"]);
+        assert_eq!(out.status, 125, "[{mode:?}] by name it is gone: {out:?}");
     }
 }
 

@@ -399,7 +399,31 @@ pub fn wait(g: &GlobalOpts, a: WaitArgs) -> Result<()> {
     }
     let interval = parse_interval(&a.interval)?;
     let store = g.open_store()?;
-    let list = targets(&store, &a.containers, false, a.latest, a.ignore)?;
+    // `run -d --rm` then `wait ID`: the container may be gone already; its
+    // full id still finds the exit code its monitor kept.
+    let kept = |n: &String| match try_container_id(&store, n) {
+        Ok(None) => store.containers.kept_exit_code(n),
+        _ => None,
+    };
+    let list = if a.latest || a.containers.iter().all(|n| kept(n).is_none()) {
+        targets(&store, &a.containers, false, a.latest, a.ignore)?
+    } else {
+        let mut list = Vec::new();
+        for n in &a.containers {
+            if kept(n).is_some() {
+                list.push((n.clone(), n.clone()));
+            } else {
+                list.extend(targets(
+                    &store,
+                    std::slice::from_ref(n),
+                    false,
+                    false,
+                    a.ignore,
+                )?);
+            }
+        }
+        list
+    };
     let mut out_err = None;
     for (typed, id) in &list {
         match wait_one(&store, id, &conds, interval) {
@@ -435,8 +459,10 @@ fn wait_one(store: &Store, id: &str, conds: &[Status], interval: Duration) -> Re
     let mut delay = Duration::from_millis(5).min(interval);
     loop {
         if !store.containers.dir(id).exists() {
-            // Removed meanwhile (--rm): its exit code went with it.
-            bail!("no container with ID {id} found in database: no such container");
+            // Removed meanwhile (--rm): its monitor kept the exit code.
+            return store.containers.kept_exit_code(id).ok_or_else(|| {
+                anyhow::anyhow!("no container with ID {id} found in database: no such container")
+            });
         }
         let state = current_state(store, id)?;
         let done = conds.iter().any(|c| match c {

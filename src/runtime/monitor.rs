@@ -611,6 +611,10 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     }
     if cfg.auto_remove {
         events::container_died(store, &cfg, status);
+        // The record goes now; `wait` may still be asking for the code.
+        if let Err(e) = store.containers.keep_exit_code(id, status) {
+            crate::debug!("keeping the exit code: {e:#}");
+        }
         super::container::remove_files_in_background(store, id)?;
         events::container(store, "remove", &cfg);
         crate::debug!("container removed");

@@ -254,16 +254,59 @@ pub struct ContainerState {
 pub struct ContainerStore {
     dir: PathBuf,
     run_dir: PathBuf,
+    exits: PathBuf,
     tmp: PathBuf,
 }
+
+/// How long the exit code of a removed container is kept for `wait`.
+const EXIT_CODE_KEPT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl ContainerStore {
     pub fn new(root: &Path, runroot: &Path) -> ContainerStore {
         ContainerStore {
             dir: root.join("containers"),
             run_dir: runroot.join("containers"),
+            exits: runroot.join("exits"),
             tmp: root.join("tmp"),
         }
+    }
+
+    /// Keep the exit code of a container about to be removed (`--rm`), so
+    /// that `wait` still answers for it, as podman's exit-code table does.
+    /// Volatile (runroot) and short-lived: older codes are swept here.
+    pub fn keep_exit_code(&self, id: &str, code: i32) -> Result<()> {
+        fs::create_dir_all(&self.exits)
+            .with_context(|| format!("creating {}", self.exits.display()))?;
+        if let Ok(entries) = fs::read_dir(&self.exits) {
+            for e in entries.flatten() {
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > EXIT_CODE_KEPT);
+                if old {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        let tmp = self.exits.join(format!(".{id}.tmp"));
+        fs::write(&tmp, format!("{code}\n"))
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        fs::rename(&tmp, self.exits.join(id)).context("recording the exit code")
+    }
+
+    /// The kept exit code of a removed container, if still there.
+    pub fn kept_exit_code(&self, id: &str) -> Option<i32> {
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let path = self.exits.join(id);
+        let age = fs::metadata(&path).ok()?.modified().ok()?.elapsed().ok()?;
+        if age > EXIT_CODE_KEPT {
+            return None;
+        }
+        fs::read_to_string(path).ok()?.trim().parse().ok()
     }
 
     /// Persistent directory of a container (records, upper dir, logs).
