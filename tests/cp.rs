@@ -237,3 +237,71 @@ fn running_container_sees_copies_at_once_with_owners_and_no_escape() {
         env.ok(&["rm", "-f", "-t", "0", "live"]);
     }
 }
+
+#[test]
+fn stopped_container_volumes_and_binds_are_seen_by_cp() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let img = env.rt_image();
+        let mark = env.mark();
+        let src = host_tree(&env);
+        let bind = env.dir.join("bind");
+        env.write_user_file(&bind.join("ro.txt"), b"from the host\n");
+        let ro_bind = format!("{}:/hostro:ro", s(&bind));
+        env.ok(&[
+            "create",
+            "--name",
+            "c",
+            "-e",
+            &mark,
+            "-v",
+            "cpvol:/data",
+            "-v",
+            &ro_bind,
+            &img,
+            "true",
+        ]);
+        // Into the (never started) container's named volume, and out of its bind.
+        env.ok(&["cp", s(&src.join("file.txt")), "c:/data/"]);
+        let out = env.dir.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        if mode == Mode::Rootless {
+            std::os::unix::fs::chown(&out, Some(test_user().uid), Some(test_user().gid)).unwrap();
+        }
+        env.ok(&["cp", "c:/hostro/ro.txt", s(&out)]);
+        assert_eq!(
+            std::fs::read_to_string(out.join("ro.txt")).unwrap(),
+            "from the host\n",
+            "[{mode:?}] read through the bind mount"
+        );
+        // A read-only bind stays read-only.
+        let denied = env.run(&["cp", s(&src.join("file.txt")), "c:/hostro/"]);
+        assert_ne!(
+            denied.status, 0,
+            "[{mode:?}] wrote into a :ro bind: {denied:?}"
+        );
+        assert!(
+            !bind.join("file.txt").exists(),
+            "[{mode:?}] the host dir changed"
+        );
+        // The file is in the volume, not in the container's own layer.
+        let seen = env.ok(&[
+            "run",
+            "--rm",
+            "-e",
+            &mark,
+            "-v",
+            "cpvol:/v",
+            &img,
+            "cat",
+            "/v/file.txt",
+        ]);
+        assert_eq!(seen, "hello\n", "[{mode:?}]");
+        let diff = env.ok(&["diff", "c"]);
+        assert!(
+            !diff.contains("file.txt"),
+            "[{mode:?}] landed in the upper dir: {diff}"
+        );
+    }
+}

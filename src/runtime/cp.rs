@@ -71,11 +71,15 @@ where
                 } else {
                     private_mount_namespace()?;
                 }
-                if uses_copied_rootfs(store, &cfg) {
+                let root = if uses_copied_rootfs(store, &cfg) {
                     store.containers.dir(id).join("upper")
                 } else {
                     mount_overlay(store, &cfg, access)?
+                };
+                if access == Access::Live {
+                    mount_volumes(store, &cfg, &root)?;
                 }
+                root
             }
         };
         let root = open_dir(&path)?;
@@ -190,6 +194,69 @@ fn mount_overlay(store: &Store, cfg: &ContainerConfig, access: Access) -> Result
         Some(&data),
     )?;
     Ok(target)
+}
+
+/// A stopped container's volumes and bind mounts, in place over its root
+/// (in the child's own mount namespace), so `cp` reads and writes what the
+/// container will see, as podman's does. Mount points missing from the
+/// root are made, as the container's start would.
+fn mount_volumes(store: &Store, cfg: &ContainerConfig, root: &Path) -> Result<()> {
+    let resolved = super::volume::resolve_for_spec(store, cfg)?;
+    for m in resolved.mounts.iter().filter(|m| m.kind == "bind") {
+        let source = Path::new(&m.source);
+        let Ok(meta) = std::fs::metadata(source) else {
+            continue;
+        };
+        let target = super::rootfs::secure_join(root, Path::new(&m.destination));
+        let made = if meta.is_dir() {
+            std::fs::create_dir_all(&target)
+        } else {
+            target
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&target)
+                        .map(drop)
+                })
+        };
+        made.with_context(|| format!("making the mount point {}", m.destination))?;
+        let mut flags = libc::MS_BIND | libc::MS_REC;
+        super::sys::mount(Some(source), &target, None, flags, None)
+            .with_context(|| format!("mounting {} on {}", m.source, m.destination))?;
+        if m.options.iter().any(|o| o == "ro") {
+            // A user namespace may not drop the flags the source carries.
+            flags |= libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&target);
+            super::sys::mount(None, &target, None, flags, None)
+                .with_context(|| format!("making {} read-only", m.destination))?;
+        }
+    }
+    Ok(())
+}
+
+/// The mount flags of `path`'s mount that a remount must keep.
+fn locked_flags(path: &Path) -> libc::c_ulong {
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+        return 0;
+    };
+    // SAFETY: statvfs fills the struct we own.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ]
+    .iter()
+    .filter(|(st_flag, _)| st.f_flag & st_flag != 0)
+    .fold(0, |acc, (_, ms)| acc | ms)
 }
 
 fn open_dir(path: &Path) -> Result<OwnedFd> {
