@@ -201,7 +201,7 @@ pub fn diff(g: &GlobalOpts, a: DiffArgs) -> Result<()> {
                     obj.insert(key.to_string(), serde_json::json!(v));
                 }
             }
-            println(&crate::format::table::json_pretty(
+            println(&crate::format::table::json_compact(
                 &serde_json::Value::Object(obj),
             ))
         }

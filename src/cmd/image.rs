@@ -1075,7 +1075,7 @@ pub fn history(g: &GlobalOpts, a: HistoryArgs) -> Result<()> {
         return print(&out);
     }
     if a.format.as_deref() == Some("json") {
-        return println(&table::json_pretty(&Value::Array(json_rows)));
+        return println(&table::json_compact(&Value::Array(json_rows)));
     }
     let headers = table::HeaderMap::new(&[
         ("ID", "ID"),

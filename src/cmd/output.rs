@@ -24,7 +24,7 @@ pub fn println(text: &str) -> Result<()> {
 /// `inspect`-style output: a JSON array, or each item through a template.
 pub fn print_inspect(items: &[Value], format: Option<&str>) -> Result<()> {
     match format {
-        None | Some("json") => println(&crate::format::table::json_pretty(&Value::Array(
+        None | Some("json") => println(&crate::format::table::json_inspect(&Value::Array(
             items.to_vec(),
         ))),
         Some(fmt) => {

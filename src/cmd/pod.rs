@@ -538,7 +538,7 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
     }
     if a.format.as_deref().map(str::trim) == Some("json") {
         let rows: Vec<Value> = list.iter().map(json_row).collect();
-        return println(&table::json_pretty(&Value::Array(rows)));
+        return println(&table::json_indented(&Value::Array(rows), 2));
     }
     let mut cols = vec![
         "{{.Id}}",
@@ -660,7 +660,7 @@ pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
     match a.format.as_deref() {
         // podman prints one pod as an object, several as an array
         None | Some("json") if docs.len() == 1 => {
-            println(&table::json_pretty(&docs[0]))?;
+            println(&table::json_inspect(&docs[0]))?;
         }
         format => super::output::print_inspect(&docs, format)?,
     }

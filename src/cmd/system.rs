@@ -59,7 +59,7 @@ fn version_json() -> Value {
 pub fn version(_g: &GlobalOpts, a: VersionArgs) -> Result<()> {
     let v = version_json();
     match a.format.as_deref() {
-        Some("json") => println(&crate::format::table::json_pretty(&json!({"Client": v}))),
+        Some("json") => println(&crate::format::table::json_compact(&json!({"Client": v}))),
         Some(f) => print_inspect(&[json!({"Client": v, "Version": v["Version"]})], Some(f)),
         None => println(&format!(
             "Version:      {}\nAPI Version:  {}\nOS/Arch:      {}",
@@ -152,7 +152,7 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> Result<()> {
     });
     match a.format.as_deref() {
         None => println(&yamlish(&info, 0)),
-        Some("json") => println(&crate::format::table::json_pretty(&info)),
+        Some("json") => println(&crate::format::table::json_indented(&info, 2)),
         // Templates use podman's Go field names (Store.GraphRoot, Host.Arch).
         Some(f) => print_inspect(&[go_names(&info)], Some(f)),
     }

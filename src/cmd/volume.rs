@@ -210,7 +210,7 @@ pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
         .map(|(v, u)| volume_json(&store, v, u))
         .collect();
     if a.format.as_deref().map(str::trim) == Some("json") {
-        return println(&table::json_pretty(&Value::Array(docs)));
+        return println(&table::json_indented(&Value::Array(docs), 2));
     }
     let rows: Vec<Value> = docs.into_iter().map(template_view).collect();
     let format = a.format.as_deref().map(unescape);

@@ -322,13 +322,30 @@ fn write_lines(
 /// JSON as podman prints it (Go's json.MarshalIndent with four spaces):
 /// `<`, `>`, `&`, U+2028 and U+2029 are escaped as Go does.
 pub fn json_pretty(v: &Value) -> String {
+    json_indented(v, 4)
+}
+
+/// podman's `inspect` documents: indented by five spaces, as its Go code does.
+pub fn json_inspect(v: &Value) -> String {
+    json_indented(v, 5)
+}
+
+/// JSON indented `width` spaces a level; podman's verbs differ (2 for
+/// `ps`, `pod ps`, `volume ls`, `info`; 4 for `images`; 5 for `inspect`).
+pub fn json_indented(v: &Value, width: usize) -> String {
     use serde::Serialize;
+    let indent = " ".repeat(width);
     let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
     // Serializing a Value into a Vec cannot fail.
     v.serialize(&mut ser).expect("serialize JSON value");
     go_escape_html(&String::from_utf8(buf).expect("serde_json writes UTF-8"))
+}
+
+/// One-line JSON, as podman prints `version`, `history` and `diff`.
+pub fn json_compact(v: &Value) -> String {
+    go_escape_html(&v.to_string())
 }
 
 /// These characters occur only inside JSON strings, so a plain replace is
@@ -573,6 +590,15 @@ mod tests {
             json_pretty(&v),
             // Keys keep their insertion order, as Go keeps struct field order.
             "[\n    {\n        \"Id\": \"abc\",\n        \"Labels\": {\n            \"a\": \"\\u003cb\\u003e\\u0026c\"\n        },\n        \"Names\": [\n            \"x\"\n        ],\n        \"Empty\": [],\n        \"Obj\": {},\n        \"N\": null\n    }\n]"
+        );
+        let doc = json!([{"Id": "a", "Tags": ["<x>"]}]);
+        assert_eq!(
+            json_inspect(&doc),
+            "[\n     {\n          \"Id\": \"a\",\n          \"Tags\": [\n               \"\\u003cx\\u003e\"\n          ]\n     }\n]"
+        );
+        assert_eq!(
+            json_compact(&doc),
+            "[{\"Id\":\"a\",\"Tags\":[\"\\u003cx\\u003e\"]}]"
         );
     }
 }
