@@ -14,6 +14,7 @@ pub mod layers;
 pub mod lock;
 pub mod names;
 pub mod pods;
+pub mod records;
 pub mod store;
 pub mod unpack;
 pub mod vfs;
