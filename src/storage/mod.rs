@@ -7,6 +7,7 @@ pub mod compression;
 pub mod containers;
 pub mod digest;
 pub mod events;
+pub mod fsutil;
 pub mod image_config;
 pub mod images;
 pub mod layer_tar;
