@@ -139,13 +139,8 @@ fn create_from(
     cfg.created = crate::format::human::rfc3339_nano(std::time::SystemTime::now());
     let _lock = store.lock()?;
     if cfg.name.is_empty() {
-        loop {
-            let n = crate::storage::names::generate();
-            if store.containers.claim_name(&n, &cfg.id)? {
-                cfg.name = n;
-                break;
-            }
-        }
+        cfg.name =
+            crate::storage::names::claim_generated(|n| store.containers.claim_name(n, &cfg.id))?;
     } else {
         if !crate::storage::names::is_valid(&cfg.name) {
             bail!(
