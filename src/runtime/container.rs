@@ -338,20 +338,11 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     }
     if child == 0 {
         sys::close(ready_r);
-        // SAFETY: plain syscalls on our own fds and process.
-        unsafe {
-            if !attach {
-                libc::setsid();
-                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                for fd in 0..3 {
-                    libc::dup2(null, fd);
-                }
-                if null > 2 {
-                    libc::close(null);
-                }
-            }
-            libc::prctl(libc::PR_SET_NAME, c"coracle-monitor".as_ptr());
+        if !attach {
+            sys::detach_from_caller();
         }
+        // SAFETY: naming our own process.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"coracle-monitor".as_ptr()) };
         let code = super::monitor::run(store, id, attach, ready_w);
         // SAFETY: leave without the CLI's destructors or buffered output.
         unsafe { libc::_exit(code) }
