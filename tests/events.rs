@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
@@ -284,25 +281,6 @@ fn image_verbs_appear_in_events() {
     }
 }
 
-/// Spawn `coracle events ARGS` with stdout read line by line.
-fn spawn_events(env: &TestEnv, args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
-    let mut child = env
-        .coracle_command(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
-
 /// Whether process `pid` has the journal open (it follows it from then on).
 fn has_journal_open(pid: i32) -> bool {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -340,10 +318,8 @@ fn events_stream_new_events_until_interrupted() {
         let img = env.rt_image();
         let mark = env.mark();
         // Without --since the stream starts at the end: the pull is not shown.
-        let (mut child, rx) = spawn_events(
-            &env,
-            &["events", "--format", "{{.Type}} {{.Status}} {{.Name}}"],
-        );
+        let (mut child, rx) =
+            env.spawn_lines(&["events", "--format", "{{.Type}} {{.Status}} {{.Name}}"]);
         let pid = coracle_pid(mode, child.id() as i32);
         assert!(
             wait_for(Duration::from_secs(20), || has_journal_open(pid)),
@@ -365,17 +341,14 @@ fn events_stream_new_events_until_interrupted() {
         assert!(rest.is_empty(), "[{mode:?}] only new events: {rest:?}");
 
         // --until in the future: the old events, then stream until then.
-        let (mut child, rx) = spawn_events(
-            &env,
-            &[
-                "events",
-                "--since",
-                "1h",
-                "--until=-2s",
-                "--format",
-                "{{.Status}} {{.Name}}",
-            ],
-        );
+        let (mut child, rx) = env.spawn_lines(&[
+            "events",
+            "--since",
+            "1h",
+            "--until=-2s",
+            "--format",
+            "{{.Status}} {{.Name}}",
+        ]);
         assert!(
             wait_exit(&mut child, Duration::from_secs(30)).is_some(),
             "[{mode:?}] events --until did not stop by itself"

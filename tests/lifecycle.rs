@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -125,20 +122,7 @@ fn kill_sends_the_signal() {
 /// Start `coracle ARGS` in the foreground, wait for `ready` on its stdout,
 /// send SIGTERM to the coracle process; its exit code and full stdout.
 fn sigterm_foreground(env: &TestEnv, args: &[&str]) -> (i32, String) {
-    let mut child = env
-        .coracle_command(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = env.spawn_lines(args);
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !seen.iter().any(|l: &String| l == "ready") {

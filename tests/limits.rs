@@ -137,37 +137,14 @@ fn pids_limit_stops_forks() {
         );
         // busybox sh gives up at the first failed fork
         let script = "for i in 1 2 3 4 5 6 7 8; do sleep 300 & done; echo all-forked";
-        let mark = env.mark();
-        let out = env.run(&[
-            "run",
-            "--rm",
-            "-e",
-            &mark,
-            "--pids-limit",
-            "5",
-            &img,
-            "sh",
-            "-c",
-            script,
-        ]);
+        let out = env.sh_out(&img, &["--pids-limit", "5"], script);
         assert!(
             out.status != 0
                 && out.stderr.contains("can't fork")
                 && !out.stdout.contains("all-forked"),
             "[{mode:?}] forks beyond --pids-limit 5 must fail: {out:?}"
         );
-        let out = env.run(&[
-            "run",
-            "--rm",
-            "-e",
-            &mark,
-            "--pids-limit",
-            "20",
-            &img,
-            "sh",
-            "-c",
-            script,
-        ]);
+        let out = env.sh_out(&img, &["--pids-limit", "20"], script);
         assert_eq!(out.stdout.trim(), "all-forked", "[{mode:?}] {out:?}");
     }
 }

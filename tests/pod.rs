@@ -7,65 +7,28 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
 
 const INDEX: &str = "hello from a pod\n";
-const HTTPD: &[&str] = &["busybox", "httpd", "-f", "-p", "80", "-h", "/www"];
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn port_is_free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-fn http_get_once(port: u16) -> std::io::Result<String> {
-    let mut s = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(2),
-    )?;
-    s.set_read_timeout(Some(Duration::from_secs(3)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    Ok(resp)
-}
-
-/// GET `/` until a full HTTP response comes back; its body.
-fn http_get(mode: Mode, port: u16) -> String {
-    let start = Instant::now();
-    let mut last = String::new();
-    while start.elapsed() < Duration::from_secs(8) {
-        match http_get_once(port) {
-            Ok(r) if r.starts_with("HTTP/1.") => {
-                return r
-                    .split_once("\r\n\r\n")
-                    .map(|(_, b)| b)
-                    .unwrap_or("")
-                    .into()
-            }
-            Ok(r) => last = format!("response {r:?}"),
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("[{mode:?}] no HTTP response on 127.0.0.1:{port} within 8s (last: {last})");
-}
-
 fn www_dir(env: &TestEnv) -> String {
-    let d = env.user_dir("www");
-    env.write_user_file(&d.join("index.html"), INDEX.as_bytes());
-    format!("{}:/www:ro", d.display())
+    common::www_dir(env, INDEX)
+}
+
+/// A pod `app` (with `create_flags`) publishing a free port to port 80 of
+/// its member `web`, which serves INDEX; the host port.
+fn pod_serving_httpd(env: &TestEnv, img: &str, create_flags: &[&str]) -> u16 {
+    let www = www_dir(env);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let mut args = vec!["pod", "create", "--name", "app"];
+    args.extend_from_slice(create_flags);
+    args.extend_from_slice(&["-p", &publish]);
+    env.ok(&args);
+    env.run_detached("web", &["--pod", "app", "-v", &www], img, HTTPD);
+    port
 }
 
 /// Host processes this env's coracle started that are not container
@@ -275,20 +238,7 @@ fn pod_members_talk_over_localhost_and_the_pod_port_reaches_them() {
         let env = TestEnv::new(mode);
         let _reaper = PodReaper(&env);
         let img = env.rt_image();
-        let www = www_dir(&env);
-        let port = free_port();
-        let publish = format!("127.0.0.1:{port}:80");
-        env.ok(&[
-            "pod",
-            "create",
-            "--name",
-            "app",
-            "--hostname",
-            "podhost",
-            "-p",
-            &publish,
-        ]);
-        env.run_detached("web", &["--pod", "app", "-v", &www], &img, HTTPD);
+        let port = pod_serving_httpd(&env, &img, &["--hostname", "podhost"]);
         assert_eq!(pod_status(&env, "app"), "Running", "[{mode:?}]");
 
         let out = env.sh(
@@ -535,11 +485,7 @@ fn killed_infra_monitor_leaves_no_helper_behind() {
         let env = TestEnv::new(mode);
         let _reaper = PodReaper(&env);
         let img = env.rt_image();
-        let www = www_dir(&env);
-        let port = free_port();
-        let publish = format!("127.0.0.1:{port}:80");
-        env.ok(&["pod", "create", "--name", "app", "-p", &publish]);
-        env.run_detached("web", &["--pod", "app", "-v", &www], &img, HTTPD);
+        let port = pod_serving_httpd(&env, &img, &[]);
         assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
         let infra = pod_json(&env, "app")["InfraContainerID"]
             .as_str()

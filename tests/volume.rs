@@ -46,6 +46,17 @@ fn host_uid(env: &TestEnv, id: u32) -> u32 {
     }
 }
 
+/// A script that read (printing `stdout`) then wrote to a read-only mount
+/// failed on the write.
+fn assert_write_refused(mode: Mode, out: &Out, stdout: &str) {
+    assert_eq!(out.status, 1, "[{mode:?}] {out:?}");
+    assert_eq!(out.stdout, stdout, "[{mode:?}] {out:?}");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "[{mode:?}] {out:?}"
+    );
+}
+
 fn anonymous(names: &[String]) -> Vec<String> {
     names.iter().filter(|n| is_hex(n, 64)).cloned().collect()
 }
@@ -320,37 +331,14 @@ fn volumes_from_read_only_and_chown() {
             "cat /shared/f /anon/g; echo more >> /shared/f",
         );
         assert_eq!(out, "hello\nanon\n", "[{mode:?}] --volumes-from");
-        let out = env.run(&[
-            "run",
-            "--rm",
-            "-e",
-            &mark,
-            "--volumes-from",
-            "src:ro",
+        let out = env.sh_out(
             &img,
-            "sh",
-            "-c",
+            &["--volumes-from", "src:ro"],
             "cat /shared/f; touch /shared/new",
-        ]);
-        assert_eq!(out.status, 1, "[{mode:?}] {out:?}");
-        assert_eq!(out.stdout, "hello\nmore\n", "[{mode:?}] {out:?}");
-        assert!(
-            out.stderr.contains("Read-only file system"),
-            "[{mode:?}] {out:?}"
         );
+        assert_write_refused(mode, &out, "hello\nmore\n");
 
-        let out = env.run(&[
-            "run",
-            "--rm",
-            "-e",
-            &mark,
-            "-v",
-            "shared:/s:ro",
-            &img,
-            "sh",
-            "-c",
-            "touch /s/new",
-        ]);
+        let out = env.sh_out(&img, &["-v", "shared:/s:ro"], "touch /s/new");
         assert_eq!(out.status, 1, "[{mode:?}] ro: {out:?}");
         assert!(
             out.stderr.contains("Read-only file system"),
@@ -401,30 +389,17 @@ fn mount_type_volume() {
         let env = TestEnv::new(mode);
         let _reaper = Reaper(&env);
         let img = env.rt_image();
-        let mark = env.mark();
         env.sh(
             &img,
             &["--mount", "type=volume,source=mv,target=/m"],
             "echo x > /m/f",
         );
-        let out = env.run(&[
-            "run",
-            "--rm",
-            "-e",
-            &mark,
-            "--mount",
-            "type=volume,src=mv,dst=/m,ro",
+        let out = env.sh_out(
             &img,
-            "sh",
-            "-c",
+            &["--mount", "type=volume,src=mv,dst=/m,ro"],
             "cat /m/f; touch /m/g",
-        ]);
-        assert_eq!(out.status, 1, "[{mode:?}] {out:?}");
-        assert_eq!(out.stdout, "x\n", "[{mode:?}] {out:?}");
-        assert!(
-            out.stderr.contains("Read-only file system"),
-            "[{mode:?}] {out:?}"
         );
+        assert_write_refused(mode, &out, "x\n");
         // A volume made from volume-opt: a tmpfs of the given size.
         let out = env.sh(
             &img,

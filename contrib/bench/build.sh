@@ -10,12 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-10}
 
-start_registry
-"$(dirname "$0")/../busybox-image.sh" "$BENCH_TMP/img"
-skopeo copy -q --dest-tls-verify=false "oci:$BENCH_TMP/img:latest" "docker://$REG/bench/busybox:1"
-IMAGE=$REG/bench/busybox:1
-C=("$CORACLE" --root "$BENCH_TMP/store" --runroot "$BENCH_TMP/run")
-"${C[@]}" pull -q "$IMAGE" >/dev/null
+busybox_store
 
 CTX=$BENCH_TMP/ctx
 mkdir -p "$CTX/src"

@@ -70,3 +70,14 @@ median_ms() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+
+# busybox_store: a loopback registry holding a busybox image ($IMAGE), and a
+# coracle with a private store ($C, an array) that has pulled it.
+busybox_store() {
+  start_registry
+  "$(dirname "${BASH_SOURCE[0]}")/../busybox-image.sh" "$BENCH_TMP/img"
+  skopeo copy -q --dest-tls-verify=false "oci:$BENCH_TMP/img:latest" "docker://$REG/bench/busybox:1"
+  IMAGE=$REG/bench/busybox:1
+  C=("$CORACLE" --root "$BENCH_TMP/store" --runroot "$BENCH_TMP/run")
+  "${C[@]}" pull -q "$IMAGE" >/dev/null
+}

@@ -10,12 +10,7 @@ set -euo pipefail
 RUNS=${RUNS:-30}
 PS_CONTAINERS=${PS_CONTAINERS:-500}
 
-start_registry
-"$(dirname "$0")/../busybox-image.sh" "$BENCH_TMP/img"
-skopeo copy -q --dest-tls-verify=false "oci:$BENCH_TMP/img:latest" "docker://$REG/bench/busybox:1"
-IMAGE=$REG/bench/busybox:1
-C=("$CORACLE" --root "$BENCH_TMP/store" --runroot "$BENCH_TMP/run")
-"${C[@]}" pull -q "$IMAGE" >/dev/null
+busybox_store
 "${C[@]}" run --rm "$IMAGE" true  # warm the page cache
 
 floor_ms=$(median_ms "$RUNS" : unshare -Urmpf --mount-proc true)

@@ -9,12 +9,7 @@ set -euo pipefail
 RUNS=${RUNS:-20}
 CONTAINERS=${CONTAINERS:-50}
 
-start_registry
-"$(dirname "$0")/../busybox-image.sh" "$BENCH_TMP/img"
-skopeo copy -q --dest-tls-verify=false "oci:$BENCH_TMP/img:latest" "docker://$REG/bench/busybox:1"
-IMAGE=$REG/bench/busybox:1
-C=("$CORACLE" --root "$BENCH_TMP/store" --runroot "$BENCH_TMP/run")
-"${C[@]}" pull -q "$IMAGE" >/dev/null
+busybox_store
 for _ in $(seq "$CONTAINERS"); do "${C[@]}" run -d --network none "$IMAGE" sleep 600 >/dev/null; done
 rows=$("${C[@]}" stats --no-stream | tail -n +2 | wc -l)
 [ "$rows" = "$CONTAINERS" ] || die "stats shows $rows containers, expected $CONTAINERS"

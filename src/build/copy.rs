@@ -11,6 +11,7 @@
 
 use super::ignore::{clean_path, Matcher};
 use crate::storage::digest::Hasher;
+use crate::storage::fsutil::{lchown, remove_any, set_mtime};
 use crate::storage::unpack::{self, XattrPrefix};
 use anyhow::{bail, Context, Result};
 use std::fs;
@@ -337,39 +338,6 @@ pub fn hash_context_sources(
         h.update(b"\n");
     }
     Ok((stat_key, h.finish().hex().to_string()))
-}
-
-fn lchown(path: &Path, uid: u32, gid: u32) -> Result<()> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
-        .with_context(|| format!("chown {}", path.display()))
-}
-
-fn set_mtime(path: &Path, meta: &fs::Metadata) {
-    let Ok(p) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return;
-    };
-    let t = libc::timespec {
-        tv_sec: meta.mtime(),
-        tv_nsec: meta.mtime_nsec(),
-    };
-    // SAFETY: valid path and two timespecs.
-    unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            p.as_ptr(),
-            [t, t].as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-}
-
-fn remove_any(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path)?,
-        Ok(_) => fs::remove_file(path)?,
-        Err(_) => {}
-    }
-    Ok(())
 }
 
 /// Write one entry (a directory's own node, not its contents) at `dst`.

@@ -131,14 +131,7 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
     for t in &a.tag {
         tags.push(super::image::local_name(t)?);
     }
-    let labels = a
-        .label
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect();
+    let labels = super::output::key_values(&a.label);
     let opts = BuildOptions {
         context,
         tags,

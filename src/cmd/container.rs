@@ -2,8 +2,8 @@
 //! prune, exists, and the `container` group that mirrors them (plus ps,
 //! logs and inspect, which live in their own modules).
 
-use super::lookup::{container_id, try_container_id};
-use super::output::{print, println};
+use super::lookup::{container_id, missing_exits_1, try_container_id};
+use super::output::{confirm, print, println};
 use super::GlobalOpts;
 use crate::error::{CodedError, SilentExit};
 use crate::runtime::container::{self as rt, current_state, is_running};
@@ -174,26 +174,7 @@ pub(super) fn for_each(
     mut f: impl FnMut(&str, &str) -> Result<()>,
     quiet: bool,
 ) -> Result<()> {
-    let mut last_err: Option<anyhow::Error> = None;
-    for (typed, id) in list {
-        match f(typed, id) {
-            Ok(()) => {
-                if !quiet {
-                    println(typed)?;
-                }
-            }
-            Err(e) => {
-                if let Some(prev) = last_err.take() {
-                    eprintln!("Error: {}", format!("{prev:#}").replace('\n', " "));
-                }
-                last_err = Some(e);
-            }
-        }
-    }
-    match last_err {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    super::output::for_each_reported(list, |(typed, _)| typed, quiet, |(typed, id)| f(typed, id))
 }
 
 #[derive(Args, Debug)]
@@ -505,18 +486,7 @@ pub struct RmArgs {
 
 pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
     let store = g.open_store()?;
-    let list = match targets(&store, &a.containers, a.all, a.latest, a.ignore) {
-        Ok(l) => l,
-        // podman: exit 1 when a container to remove does not exist.
-        Err(e) if e.downcast_ref::<CodedError>().is_some() => {
-            return Err(CodedError {
-                code: 1,
-                message: format!("{e:#}"),
-            }
-            .into())
-        }
-        Err(e) => return Err(e),
-    };
+    let list = missing_exits_1(targets(&store, &a.containers, a.all, a.latest, a.ignore))?;
     // A pod's infra goes with its pod (`pod rm`), not with `rm --all`.
     let list: Vec<(String, String)> = if a.all {
         list.into_iter()
@@ -642,13 +612,8 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
             _ => bail!("{f} is an invalid filter"),
         }
     }
-    if !a.force {
-        print("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
-            return Ok(());
-        }
+    if !a.force && !confirm("WARNING! This will remove all non running containers.")? {
+        return Ok(());
     }
     let mut out = String::new();
     let mut last_err = None;

@@ -35,10 +35,29 @@ pub fn try_container_id(store: &Store, input: &str) -> Result<Option<String>> {
             }
         }
     }
+    unique_prefix(&ids, input, "container")
+}
+
+/// The one id among `ids` that starts with `input` (None when none does);
+/// several is an error, as in podman.
+pub fn unique_prefix(ids: &[String], input: &str, kind: &str) -> Result<Option<String>> {
     let matches: Vec<&String> = ids.iter().filter(|i| i.starts_with(input)).collect();
     match matches.len() {
         0 => Ok(None),
         1 => Ok(Some(matches[0].clone())),
-        n => bail!("more than one result for container \"{input}\": {n} containers match"),
+        n => bail!("more than one result for {kind} \"{input}\": {n} {kind}s match"),
+    }
+}
+
+/// podman's `rm` exits 1, not 125, when a thing to remove does not exist:
+/// recode the lookup's "no such" error.
+pub fn missing_exits_1<T>(r: Result<T>) -> Result<T> {
+    match r {
+        Err(e) if e.downcast_ref::<CodedError>().is_some() => Err(CodedError {
+            code: 1,
+            message: format!("{e:#}"),
+        }
+        .into()),
+        r => r,
     }
 }

@@ -49,3 +49,57 @@ pub fn stdout_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal()
 }
+
+/// Ask before a destructive verb (`prune` without `--force`): print
+/// `warning` and podman's question; true when the user answers yes.
+pub fn confirm(warning: &str) -> Result<bool> {
+    print(&format!(
+        "{warning}\nAre you sure you want to continue? [y/N] "
+    ))?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
+}
+
+/// Run `f` on every item, printing `label` of each success (unless
+/// `quiet`); report every failure but the last on stderr and fail with the
+/// last (podman goes on past a failing item and fails the command at the
+/// end).
+pub fn for_each_reported<T>(
+    items: &[T],
+    label: impl Fn(&T) -> &str,
+    quiet: bool,
+    mut f: impl FnMut(&T) -> Result<()>,
+) -> Result<()> {
+    let mut last: Option<anyhow::Error> = None;
+    for item in items {
+        match f(item) {
+            Ok(()) => {
+                if !quiet {
+                    println(label(item))?;
+                }
+            }
+            Err(e) => {
+                if let Some(prev) = last.take() {
+                    eprintln!("Error: {}", format!("{prev:#}").replace('\n', " "));
+                }
+                last = Some(e);
+            }
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `KEY=VALUE` flags (`--label`) as a map; a bare `KEY` has an empty value.
+pub fn key_values(items: &[String]) -> std::collections::BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}

@@ -1,7 +1,8 @@
 //! `pod` verbs: create, ps, inspect, start, stop, restart, kill, rm,
 //! prune, exists.
 
-use super::output::{print, println};
+use super::lookup::missing_exits_1;
+use super::output::{confirm, key_values, print, println};
 use super::GlobalOpts;
 use crate::error::{CodedError, SilentExit};
 use crate::format::{human, table};
@@ -75,13 +76,7 @@ pub fn try_pod_id(store: &Store, input: &str) -> Result<Option<String>> {
     if let Some(id) = store.pods.name_owner(input) {
         return Ok(Some(id));
     }
-    let ids = store.pods.ids()?;
-    let matches: Vec<&String> = ids.iter().filter(|i| i.starts_with(input)).collect();
-    match matches.len() {
-        0 => Ok(None),
-        1 => Ok(Some(matches[0].clone())),
-        n => bail!("more than one result for pod \"{input}\": {n} pods match"),
-    }
+    super::lookup::unique_prefix(&store.pods.ids()?, input, "pod")
 }
 
 pub fn pod_id(store: &Store, input: &str) -> Result<String> {
@@ -160,16 +155,6 @@ fn parse_share(s: Option<&str>) -> Result<Vec<String>> {
     }
     out.sort();
     Ok(out)
-}
-
-fn key_values(items: &[String]) -> BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect()
 }
 
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
@@ -403,15 +388,8 @@ type Pred = Box<dyn Fn(&Listed) -> bool>;
 
 /// `--filter`: values of one key are ORed, different keys ANDed.
 fn build_filters(filters: &[String]) -> Result<Vec<Pred>> {
-    let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for f in filters {
-        let (k, v) = f
-            .split_once('=')
-            .with_context(|| format!("invalid filter {f:?}: expected key=value"))?;
-        by_key.entry(k.to_string()).or_default().push(v.to_string());
-    }
     let mut preds: Vec<Pred> = Vec::new();
-    for (key, values) in by_key {
+    for (key, values) in super::ps::group_filters(filters)? {
         let res = || -> Vec<super::ps::Regex> {
             values.iter().map(|v| super::ps::Regex::new(v)).collect()
         };
@@ -777,23 +755,8 @@ fn targets(
 
 /// Run `f` on every pod, printing each id that succeeded; report each
 /// failure and fail at the end with the last one.
-fn for_each(pods: &[PodConfig], mut f: impl FnMut(&PodConfig) -> Result<()>) -> Result<()> {
-    let mut last: Option<anyhow::Error> = None;
-    for pod in pods {
-        match f(pod) {
-            Ok(()) => println(&pod.id)?,
-            Err(e) => {
-                if let Some(prev) = last.take() {
-                    eprintln!("Error: {}", format!("{prev:#}").replace('\n', " "));
-                }
-                last = Some(e);
-            }
-        }
-    }
-    match last {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+fn for_each(pods: &[PodConfig], f: impl FnMut(&PodConfig) -> Result<()>) -> Result<()> {
+    super::output::for_each_reported(pods, |p| &p.id, false, f)
 }
 
 pub fn start(g: &GlobalOpts, a: StartArgs, restart: bool) -> Result<()> {
@@ -822,18 +785,7 @@ pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
 
 pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
     let store = g.open_store()?;
-    let pods = match targets(&store, &a.pods, a.all, a.latest, a.ignore) {
-        Ok(p) => p,
-        // podman: exit 1 when a pod to remove does not exist
-        Err(e) if e.downcast_ref::<CodedError>().is_some() => {
-            return Err(CodedError {
-                code: 1,
-                message: format!("{e:#}"),
-            }
-            .into())
-        }
-        Err(e) => return Err(e),
-    };
+    let pods = missing_exits_1(targets(&store, &a.pods, a.all, a.latest, a.ignore))?;
     for_each(&pods, |pod| rt::remove(&store, pod, a.force, a.time))
 }
 
@@ -845,13 +797,8 @@ pub struct PruneArgs {
 }
 
 pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
-    if !a.force {
-        print("WARNING! This will remove all stopped/exited pods..\nAre you sure you want to continue? [y/N] ")?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
-            return Ok(());
-        }
+    if !a.force && !confirm("WARNING! This will remove all stopped/exited pods..")? {
+        return Ok(());
     }
     let store = g.open_store()?;
     let doomed: Vec<PodConfig> = list_all(&store)?

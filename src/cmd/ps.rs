@@ -293,13 +293,8 @@ fn headers() -> table::HeaderMap {
 
 type Pred = Box<dyn Fn(&Listed) -> bool>;
 
-/// `--filter`: values of one key are ORed, different keys ANDed; label
-/// filters are all ANDed (podman's rules).
-fn build_filters(
-    filters: &[String],
-    all: &[Listed],
-    pods: &BTreeMap<String, String>,
-) -> Result<Vec<Pred>> {
+/// `--filter key=value` flags, the values grouped by key.
+pub(super) fn group_filters(filters: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
     let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in filters {
         let (k, v) = f
@@ -307,8 +302,18 @@ fn build_filters(
             .with_context(|| format!("invalid filter {f:?}: expected key=value"))?;
         by_key.entry(k.to_string()).or_default().push(v.to_string());
     }
+    Ok(by_key)
+}
+
+/// `--filter`: values of one key are ORed, different keys ANDed; label
+/// filters are all ANDed (podman's rules).
+fn build_filters(
+    filters: &[String],
+    all: &[Listed],
+    pods: &BTreeMap<String, String>,
+) -> Result<Vec<Pred>> {
     let mut preds: Vec<Pred> = Vec::new();
-    for (key, values) in by_key {
+    for (key, values) in group_filters(filters)? {
         match key.as_str() {
             "id" => preds.push(Box::new(move |l| {
                 values.iter().any(|v| l.cfg.id.starts_with(v.as_str()))

@@ -1,7 +1,7 @@
 //! `volume create|ls|inspect|rm|prune|exists`: flags in, the volume store
 //! and runtime calls, podman's output out.
 
-use super::output::{print, print_inspect, println, unescape};
+use super::output::{confirm, key_values, print, print_inspect, println, unescape};
 use super::GlobalOpts;
 use crate::error::{CodedError, SilentExit};
 use crate::format::table;
@@ -81,14 +81,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     volumes::check_name(&name)?;
     let mut rec = VolumeRecord::new(&name, now());
     rec.options = volumes::parse_options(&a.opt)?;
-    rec.labels = a
-        .label
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect();
+    rec.labels = key_values(&a.label);
     let store = g.open_store()?;
     {
         let _lock = store.lock()?;
@@ -392,16 +385,12 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
         .map(|v| v.name)
         .collect();
     if !a.force {
-        let mut prompt = String::from("WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:\n");
+        let mut warning = String::from("WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:");
         for n in &doomed {
-            prompt.push_str(n);
-            prompt.push('\n');
+            warning.push('\n');
+            warning.push_str(n);
         }
-        prompt.push_str("Are you sure you want to continue? [y/N] ");
-        print(&prompt)?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+        if !confirm(&warning)? {
             return Ok(());
         }
     }

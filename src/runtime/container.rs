@@ -139,13 +139,8 @@ fn create_from(
     cfg.created = crate::format::human::rfc3339_nano(std::time::SystemTime::now());
     let _lock = store.lock()?;
     if cfg.name.is_empty() {
-        loop {
-            let n = crate::storage::names::generate();
-            if store.containers.claim_name(&n, &cfg.id)? {
-                cfg.name = n;
-                break;
-            }
-        }
+        cfg.name =
+            crate::storage::names::claim_generated(|n| store.containers.claim_name(n, &cfg.id))?;
     } else {
         if !crate::storage::names::is_valid(&cfg.name) {
             bail!(
@@ -343,20 +338,11 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     }
     if child == 0 {
         sys::close(ready_r);
-        // SAFETY: plain syscalls on our own fds and process.
-        unsafe {
-            if !attach {
-                libc::setsid();
-                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                for fd in 0..3 {
-                    libc::dup2(null, fd);
-                }
-                if null > 2 {
-                    libc::close(null);
-                }
-            }
-            libc::prctl(libc::PR_SET_NAME, c"coracle-monitor".as_ptr());
+        if !attach {
+            sys::detach_from_caller();
         }
+        // SAFETY: naming our own process.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"coracle-monitor".as_ptr()) };
         let code = super::monitor::run(store, id, attach, ready_w);
         // SAFETY: leave without the CLI's destructors or buffered output.
         unsafe { libc::_exit(code) }

@@ -164,19 +164,9 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
         sys::close(err_r);
         let result = (|| -> Result<std::convert::Infallible> {
             if o.detach {
-                // SAFETY: leave the CLI's session, and its stdio: the
-                // process waiting for the program must not hold the
+                // The process waiting for the program must not hold the
                 // caller's pipes open either.
-                unsafe {
-                    libc::setsid();
-                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                    for fd in 0..3 {
-                        libc::dup2(null, fd);
-                    }
-                    if null > 2 {
-                        libc::close(null);
-                    }
-                }
+                sys::detach_from_caller();
             }
             // Under the container's limits, and counted in its stats.
             if let Some(cg) = &cgroup {

@@ -36,24 +36,18 @@ pub fn hold_namespaces(spec: &Spec, rootless: bool, report_fd: i32) -> ! {
     let _ = super::caps::set_process_caps(&[]);
     sys::close_fds_except(&[0, 1, 2]);
     super::memory::shed();
-    // SAFETY: signal handling with plain libc calls; all signals are
-    // blocked (so none is dropped at PID 1) and taken with sigwait.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-        loop {
-            let mut sig: libc::c_int = 0;
-            if libc::sigwait(&all, &mut sig) != 0 {
-                continue;
-            }
-            match sig {
-                libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT => libc::_exit(0),
-                libc::SIGCHLD => {
-                    while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
-                }
-                _ => {}
-            }
+    // All signals blocked (so none is dropped at PID 1), taken one by one.
+    let all = sys::block_all_signals();
+    loop {
+        match sys::next_signal(&all) {
+            // SAFETY: exiting and reaping, plain libc calls.
+            libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT => unsafe {
+                libc::_exit(0)
+            },
+            libc::SIGCHLD => unsafe {
+                while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
+            },
+            _ => {}
         }
     }
 }

@@ -21,18 +21,16 @@ pub fn run_as_init(report_fd: i32) {
         }
         return;
     }
-    // SAFETY: signal handling with plain libc calls.
+    // SAFETY: plain libc calls on our own fds and process.
     unsafe {
         libc::close(report_fd);
         libc::prctl(libc::PR_SET_NAME, c"coracle-init".as_ptr());
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+    let all = super::sys::block_all_signals();
+    // SAFETY: signalling and reaping our own children.
+    unsafe {
         loop {
-            let mut sig: libc::c_int = 0;
-            if libc::sigwait(&all, &mut sig) != 0 {
-                continue;
-            }
+            let sig = super::sys::next_signal(&all);
             if sig != libc::SIGCHLD {
                 libc::kill(child, sig);
                 continue;

@@ -63,13 +63,8 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
     {
         let _lock = store.lock()?;
         if pod.name.is_empty() {
-            loop {
-                let n = crate::storage::names::generate();
-                if store.pods.claim_name(&n, &pod.id)? {
-                    pod.name = n;
-                    break;
-                }
-            }
+            pod.name =
+                crate::storage::names::claim_generated(|n| store.pods.claim_name(n, &pod.id))?;
         } else {
             if !crate::storage::names::is_valid(&pod.name) {
                 bail!(

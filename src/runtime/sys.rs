@@ -182,3 +182,42 @@ pub fn close_fds_except(keep: &[i32]) {
     // SAFETY: as above.
     unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
 }
+
+/// Block every signal, to take them one at a time with `next_signal` (a
+/// PID 1 gets no default actions, and a handler could drop one).
+pub fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: a zeroed sigset filled by sigfillset; sigprocmask on ourselves.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+        all
+    }
+}
+
+/// The next pending signal of the blocked `set`; waits for one.
+pub fn next_signal(set: &libc::sigset_t) -> libc::c_int {
+    loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: a valid set and an out pointer to a local.
+        if unsafe { libc::sigwait(set, &mut sig) } == 0 {
+            return sig;
+        }
+    }
+}
+
+/// Leave the caller's session and its stdio (all on /dev/null): a
+/// detached process must not hold the caller's terminal or pipes open.
+pub fn detach_from_caller() {
+    // SAFETY: plain syscalls on our own process and fds.
+    unsafe {
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        for fd in 0..3 {
+            libc::dup2(null, fd);
+        }
+        if null > 2 {
+            libc::close(null);
+        }
+    }
+}

@@ -7,6 +7,7 @@
 use super::sys;
 use crate::storage::containers::{ContainerConfig, MountSpec};
 use crate::storage::events::{self, Event};
+use crate::storage::fsutil;
 use crate::storage::store::Store;
 use crate::storage::volumes::{self, VolumeRecord};
 use anyhow::{Context, Result};
@@ -205,12 +206,10 @@ pub fn prepare_source(dest: &Path, m: &Mount, uid: u32, gid: u32) -> Result<()> 
                     })?;
                 }
                 // podman: the volume takes the owner and mode of what it covers.
-                std::os::unix::fs::lchown(&source, Some(meta.uid()), Some(meta.gid()))
-                    .with_context(|| format!("chown {}", source.display()))?;
+                fsutil::lchown(&source, meta.uid(), meta.gid())?;
                 fs::set_permissions(&source, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
             }
-            _ => std::os::unix::fs::lchown(&source, Some(uid), Some(gid))
-                .with_context(|| format!("chown {}", source.display()))?,
+            _ => fsutil::lchown(&source, uid, gid)?,
         }
     }
     if has(CHOWN) {
@@ -257,44 +256,19 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
                 continue; // a device a user namespace may not make
             }
         }
-        std::os::unix::fs::lchown(&d, Some(meta.uid()), Some(meta.gid()))
-            .with_context(|| format!("chown {}", d.display()))?;
+        fsutil::lchown(&d, meta.uid(), meta.gid())?;
         if !ft.is_symlink() {
             // After chown, which clears setuid bits.
             fs::set_permissions(&d, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
         }
-        set_times(&d, &meta);
+        fsutil::set_times(&d, &meta);
     }
     Ok(())
 }
 
-fn set_times(path: &Path, meta: &fs::Metadata) {
-    let Ok(p) = sys::cstr(path) else { return };
-    let times = [
-        libc::timespec {
-            tv_sec: meta.atime(),
-            tv_nsec: meta.atime_nsec(),
-        },
-        libc::timespec {
-            tv_sec: meta.mtime(),
-            tv_nsec: meta.mtime_nsec(),
-        },
-    ];
-    // SAFETY: valid path and two timespecs.
-    unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            p.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-}
-
 fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
     let meta = fs::symlink_metadata(path)?;
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
-        .with_context(|| format!("chown {}", path.display()))?;
+    fsutil::lchown(path, uid, gid)?;
     if meta.is_dir() {
         for e in fs::read_dir(path)? {
             chown_tree(&e?.path(), uid, gid)?;

@@ -5,6 +5,7 @@
 use super::atomic;
 use super::digest::Digest;
 use super::layers::remove_tree;
+use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -254,6 +255,9 @@ pub struct ContainerState {
 pub struct ContainerStore {
     dir: PathBuf,
     run_dir: PathBuf,
+    /// `<root>/container-names/<name>`: beside, not inside, `containers/`,
+    /// which holds only container directories.
+    names: NameIndex,
     exits: PathBuf,
     tmp: PathBuf,
 }
@@ -266,6 +270,7 @@ impl ContainerStore {
         ContainerStore {
             dir: root.join("containers"),
             run_dir: runroot.join("containers"),
+            names: NameIndex::new(root.join("container-names")),
             exits: runroot.join("exits"),
             tmp: root.join("tmp"),
         }
@@ -298,7 +303,7 @@ impl ContainerStore {
 
     /// The kept exit code of a removed container, if still there.
     pub fn kept_exit_code(&self, id: &str) -> Option<i32> {
-        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !records::is_full_id(id) {
             return None;
         }
         let path = self.exits.join(id);
@@ -320,19 +325,7 @@ impl ContainerStore {
     }
 
     pub fn ids(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e).context("listing containers"),
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
-                out.push(name);
-            }
-        }
-        Ok(out)
+        records::list_ids(&self.dir, "containers")
     }
 
     pub fn load_config(&self, id: &str) -> Result<ContainerConfig> {
@@ -360,46 +353,24 @@ impl ContainerStore {
         atomic::write_json(&self.dir(id).join("state.json"), state, false)
     }
 
-    /// `<root>/container-names/<name>`: beside, not inside, `containers/`,
-    /// which holds only container directories.
-    fn names_dir(&self) -> PathBuf {
-        self.dir.with_file_name("container-names")
+    fn has_config(&self, id: &str) -> bool {
+        self.dir(id).join("config.json").exists()
     }
 
-    fn name_path(&self, name: &str) -> PathBuf {
-        self.names_dir().join(name)
-    }
-
-    /// Which container holds `name` (the names index: one small file per
-    /// name holding the id, so a name costs one lookup, not a scan).
+    /// Which container holds `name`.
     pub fn name_owner(&self, name: &str) -> Option<String> {
-        if !super::names::is_valid(name) {
-            return None;
-        }
-        let id = fs::read_to_string(self.name_path(name)).ok()?;
-        let id = id.trim().to_string();
-        // An entry left by a container removed half way is not an owner.
-        self.dir(&id).join("config.json").exists().then_some(id)
+        self.names.owner(name, |id| self.has_config(id))
     }
 
     /// Take `name` for `id`; false when a live container holds it. Call
     /// with the store lock held.
     pub fn claim_name(&self, name: &str, id: &str) -> Result<bool> {
-        if let Some(owner) = self.name_owner(name) {
-            return Ok(owner == id);
-        }
-        let path = self.name_path(name);
-        fs::create_dir_all(self.names_dir())?;
-        atomic::write_file(&path, id.as_bytes(), false)?;
-        Ok(true)
+        self.names.claim(name, id, |id| self.has_config(id))
     }
 
     /// Give `name` back, if `id` holds it.
     pub fn release_name(&self, name: &str, id: &str) {
-        let path = self.name_path(name);
-        if fs::read_to_string(&path).is_ok_and(|owner| owner.trim() == id) {
-            let _ = fs::remove_file(path);
-        }
+        self.names.release(name, id)
     }
 
     /// Make the directories of a new container and write its first records.
@@ -434,10 +405,7 @@ impl ContainerStore {
         let _ = remove_tree(&self.run_dir(id));
         fs::create_dir_all(&self.tmp)
             .with_context(|| format!("creating {}", self.tmp.display()))?;
-        let nonce: u64 = rand::random();
-        let doomed = self
-            .tmp
-            .join(format!("{}-{:016x}", std::process::id(), nonce));
+        let doomed = records::tmp_path(&self.tmp, "");
         match fs::rename(&dir, &doomed) {
             Ok(()) => Ok(doomed),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(doomed),

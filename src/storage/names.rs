@@ -300,6 +300,18 @@ pub fn generate() -> String {
     format!("{a}_{s}")
 }
 
+/// A generated name that `claim` takes (false: taken, try another).
+pub fn claim_generated(
+    mut claim: impl FnMut(&str) -> anyhow::Result<bool>,
+) -> anyhow::Result<String> {
+    loop {
+        let n = generate();
+        if claim(&n)? {
+            return Ok(n);
+        }
+    }
+}
+
 /// podman's rule for names a user gives: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 pub fn is_valid(name: &str) -> bool {
     let mut chars = name.chars();

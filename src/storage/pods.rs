@@ -8,6 +8,7 @@
 use super::atomic;
 use super::containers::PortMapping;
 use super::layers::remove_tree;
+use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,7 +73,7 @@ impl PodConfig {
 
 pub struct PodStore {
     dir: PathBuf,
-    names: PathBuf,
+    names: NameIndex,
     tmp: PathBuf,
 }
 
@@ -80,7 +81,7 @@ impl PodStore {
     pub fn new(root: &Path) -> PodStore {
         PodStore {
             dir: root.join("pods"),
-            names: root.join("pod-names"),
+            names: NameIndex::new(root.join("pod-names")),
             tmp: root.join("tmp"),
         }
     }
@@ -98,19 +99,7 @@ impl PodStore {
     }
 
     pub fn ids(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e).context("listing pods"),
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
-                out.push(name);
-            }
-        }
-        Ok(out)
+        records::list_ids(&self.dir, "pods")
     }
 
     pub fn load(&self, id: &str) -> Result<PodConfig> {
@@ -134,30 +123,17 @@ impl PodStore {
 
     /// Which pod holds `name`.
     pub fn name_owner(&self, name: &str) -> Option<String> {
-        if !super::names::is_valid(name) {
-            return None;
-        }
-        let id = fs::read_to_string(self.names.join(name)).ok()?;
-        let id = id.trim().to_string();
-        self.exists(&id).then_some(id)
+        self.names.owner(name, |id| self.exists(id))
     }
 
     /// Take `name` for pod `id`; false when a live pod holds it. Call with
     /// the store lock held.
     pub fn claim_name(&self, name: &str, id: &str) -> Result<bool> {
-        if let Some(owner) = self.name_owner(name) {
-            return Ok(owner == id);
-        }
-        fs::create_dir_all(&self.names)?;
-        atomic::write_file(&self.names.join(name), id.as_bytes(), false)?;
-        Ok(true)
+        self.names.claim(name, id, |id| self.exists(id))
     }
 
     pub fn release_name(&self, name: &str, id: &str) {
-        let path = self.names.join(name);
-        if fs::read_to_string(&path).is_ok_and(|owner| owner.trim() == id) {
-            let _ = fs::remove_file(path);
-        }
+        self.names.release(name, id)
     }
 
     /// Remove a pod's record and name (its containers are gone already).
@@ -167,10 +143,7 @@ impl PodStore {
             self.release_name(&pod.name, id);
         }
         fs::create_dir_all(&self.tmp)?;
-        let nonce: u64 = rand::random();
-        let doomed = self
-            .tmp
-            .join(format!("pod-{}-{:016x}", std::process::id(), nonce));
+        let doomed = records::tmp_path(&self.tmp, "pod-");
         match fs::rename(self.dir(id), &doomed) {
             Ok(()) => remove_tree(&doomed).with_context(|| format!("removing pod {id}")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -4,6 +4,7 @@
 //! on hosts without a usable overlayfs, and for containers whose ids must be
 //! shifted (`--userns=keep-id`), where the layers cannot be shared as-is.
 
+use super::fsutil::{lchown, remove_any, set_times};
 use super::unpack::XattrPrefix;
 use anyhow::{Context, Result};
 use std::fs;
@@ -45,45 +46,6 @@ fn is_whiteout(path: &Path, meta: &fs::Metadata, prefix: XattrPrefix) -> bool {
 
 fn is_opaque(path: &Path, prefix: XattrPrefix) -> bool {
     xattr(path, &format!("{}opaque", prefix.as_str())).as_deref() == Some(b"y")
-}
-
-fn remove_any(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path)?,
-        Ok(_) => fs::remove_file(path)?,
-        Err(_) => {}
-    }
-    Ok(())
-}
-
-fn lchown(path: &Path, uid: u32, gid: u32) -> Result<()> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
-        .with_context(|| format!("chown {}", path.display()))
-}
-
-fn set_times(path: &Path, meta: &fs::Metadata) {
-    let Ok(p) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return;
-    };
-    let times = [
-        libc::timespec {
-            tv_sec: meta.atime(),
-            tv_nsec: meta.atime_nsec(),
-        },
-        libc::timespec {
-            tv_sec: meta.mtime(),
-            tv_nsec: meta.mtime_nsec(),
-        },
-    ];
-    // SAFETY: valid path and two timespecs.
-    unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            p.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
 }
 
 /// Copy one entry (not a directory's contents) from a layer into `dest`.

@@ -187,10 +187,7 @@ impl VolumeStore {
             .with_context(|| format!("creating {}", self.dir.display()))?;
         fs::create_dir_all(&self.tmp)
             .with_context(|| format!("creating {}", self.tmp.display()))?;
-        let nonce: u64 = rand::random();
-        let staging = self
-            .tmp
-            .join(format!("{}-{:016x}", std::process::id(), nonce));
+        let staging = super::records::tmp_path(&self.tmp, "");
         let result = (|| -> Result<()> {
             fs::DirBuilder::new().mode(0o700).create(&staging)?;
             fs::DirBuilder::new()
@@ -225,10 +222,7 @@ impl VolumeStore {
     /// crash leaves it to the next sweep); the caller deletes the returned
     /// tree, which may hold files of other owners. Call with the lock held.
     pub fn unlink(&self, name: &str) -> Result<PathBuf> {
-        let nonce: u64 = rand::random();
-        let doomed = self
-            .tmp
-            .join(format!("{}-{:016x}", std::process::id(), nonce));
+        let doomed = super::records::tmp_path(&self.tmp, "");
         fs::create_dir_all(&self.tmp)?;
         fs::rename(self.dir(name), &doomed).with_context(|| format!("removing volume {name}"))?;
         Ok(doomed)

@@ -126,6 +126,41 @@ impl TestEnv {
         self.ok(&args)
     }
 
+    /// `coracle run --rm [extra] IMG sh -c SCRIPT`, which may fail: the
+    /// whole outcome.
+    pub fn sh_out(&self, img: &str, extra: &[&str], script: &str) -> Out {
+        let mark = self.mark();
+        let mut args = vec!["run", "--rm", "-e", &mark];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[img, "sh", "-c", script]);
+        self.run(&args)
+    }
+
+    /// Spawn `coracle ARGS` (stdin closed, stderr inherited) with its
+    /// stdout read line by line on another thread.
+    pub fn spawn_lines(
+        &self,
+        args: &[&str],
+    ) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = self
+            .coracle_command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        (child, rx)
+    }
+
     /// `coracle run -d --name NAME [extra] IMG CMD...`: the printed id.
     pub fn run_detached(&self, name: &str, extra: &[&str], img: &str, cmd: &[&str]) -> String {
         let mark = self.mark();

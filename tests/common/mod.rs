@@ -7,12 +7,14 @@
 
 pub mod ctr;
 pub mod fixtures;
+pub mod http;
 pub mod oci;
 pub mod registry;
 pub mod snapshot;
 
 pub use ctr::*;
 pub use fixtures::*;
+pub use http::*;
 pub use registry::{auth_registry, registry, Registry};
 pub use snapshot::{assert_same_snapshot, snapshot, Entry};
 

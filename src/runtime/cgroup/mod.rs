@@ -461,6 +461,27 @@ fn write_if_exists(path: &Path, value: &str) -> Result<()> {
     }
 }
 
+/// The cpuset and pids limits: the same files in v1 (each in its
+/// controller's directory) and v2 (both in the one directory).
+fn apply_cpuset_and_pids(cpuset: &Path, pids: &Path, r: &Resources) -> Result<()> {
+    if !r.cpuset_cpus.is_empty() {
+        write(&cpuset.join("cpuset.cpus"), &r.cpuset_cpus)?;
+    }
+    if !r.cpuset_mems.is_empty() {
+        write(&cpuset.join("cpuset.mems"), &r.cpuset_mems)?;
+    }
+    let pids = pids.join("pids.max");
+    if pids.exists() {
+        let v = if r.pids_limit > 0 {
+            r.pids_limit.to_string()
+        } else {
+            "max".into()
+        };
+        write(&pids, &v)?;
+    }
+    Ok(())
+}
+
 /// Create a directory (and parents), existing ones being fine.
 fn mkdir(path: &Path) -> Result<()> {
     match fs::create_dir_all(path) {

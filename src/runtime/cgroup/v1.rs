@@ -119,22 +119,7 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     if r.cpu_shares > 0 {
         write(&cpu.join("cpu.shares"), &r.cpu_shares.to_string())?;
     }
-    let cpuset = cg.dir("cpuset");
-    if !r.cpuset_cpus.is_empty() {
-        write(&cpuset.join("cpuset.cpus"), &r.cpuset_cpus)?;
-    }
-    if !r.cpuset_mems.is_empty() {
-        write(&cpuset.join("cpuset.mems"), &r.cpuset_mems)?;
-    }
-    let pids = cg.dir("pids").join("pids.max");
-    if pids.exists() {
-        let v = if r.pids_limit > 0 {
-            r.pids_limit.to_string()
-        } else {
-            "max".into()
-        };
-        write(&pids, &v)?;
-    }
+    super::apply_cpuset_and_pids(&cg.dir("cpuset"), &cg.dir("pids"), r)?;
     if r.blkio_weight > 0 {
         let b = cg.dir("blkio");
         let f = if b.join("blkio.weight").exists() {

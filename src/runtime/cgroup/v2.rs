@@ -91,21 +91,7 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
             &super::shares_to_weight(r.cpu_shares).to_string(),
         )?;
     }
-    if !r.cpuset_cpus.is_empty() {
-        write(&d.join("cpuset.cpus"), &r.cpuset_cpus)?;
-    }
-    if !r.cpuset_mems.is_empty() {
-        write(&d.join("cpuset.mems"), &r.cpuset_mems)?;
-    }
-    let pids = d.join("pids.max");
-    if pids.exists() {
-        let v = if r.pids_limit > 0 {
-            r.pids_limit.to_string()
-        } else {
-            "max".into()
-        };
-        write(&pids, &v)?;
-    }
+    super::apply_cpuset_and_pids(&d, &d, r)?;
     if r.blkio_weight > 0 {
         let bfq = d.join("io.bfq.weight");
         if bfq.exists() {
