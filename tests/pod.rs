@@ -661,3 +661,71 @@ fn pid_uts_and_ipc_host() {
         }
     }
 }
+
+#[test]
+fn pod_top_and_pod_stats_cover_every_member() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let img = env.rt_image();
+        env.ok(&["pod", "create", "--name", "watch"]);
+        env.run_detached("busy", &["--pod", "watch"], &img, &["sleep", "300"]);
+        let mark = env.mark();
+        env.ok(&[
+            "create", "--pod", "watch", "--name", "idle", "-e", &mark, &img, "true",
+        ]);
+
+        // The infra (named as what it is) first, then the running member.
+        let top = env.ok(&["pod", "top", "watch"]);
+        let lines: Vec<&str> = top.lines().collect();
+        assert_eq!(lines.len(), 3, "[{mode:?}] header + infra + member:\n{top}");
+        assert!(
+            lines[0].starts_with("USER") && lines[0].contains("COMMAND"),
+            "[{mode:?}] {top}"
+        );
+        assert!(
+            lines[1].trim_end().ends_with("pause"),
+            "[{mode:?}] infra:\n{top}"
+        );
+        assert!(
+            lines[2].trim_end().ends_with("sleep 300"),
+            "[{mode:?}] member:\n{top}"
+        );
+        let custom = env.ok(&["pod", "top", "watch", "pid", "args"]);
+        assert!(custom.starts_with("PID"), "[{mode:?}] {custom}");
+        assert!(custom.contains("sleep 300"), "[{mode:?}] {custom}");
+
+        let stats: Value =
+            serde_json::from_str(&env.ok(&["pod", "stats", "--no-stream", "--format", "json"]))
+                .unwrap();
+        let rows = stats.as_array().unwrap();
+        assert_eq!(rows.len(), 3, "[{mode:?}] {stats:#}");
+        let by_name = |n: &str| rows.iter().find(|r| r["Name"] == n).unwrap().clone();
+        assert_eq!(by_name("busy")["PIDS"], "1", "[{mode:?}] {stats:#}");
+        assert!(
+            by_name("busy")["CPU"].as_str().unwrap().ends_with('%'),
+            "[{mode:?}]"
+        );
+        assert_eq!(
+            by_name("idle")["CPU"],
+            "--",
+            "[{mode:?}] not running: {stats:#}"
+        );
+        let pod_id = pod_json(&env, "watch")["Id"].as_str().unwrap().to_string();
+        assert!(
+            rows.iter().all(|r| r["Pod"] == pod_id[..12]),
+            "[{mode:?}] {stats:#}"
+        );
+        let table = env.ok(&["pod", "stats", "--no-stream", "watch"]);
+        assert!(table.starts_with("POD "), "[{mode:?}] {table}");
+        assert!(table.contains("MEM USAGE/ LIMIT"), "[{mode:?}] {table}");
+
+        env.ok(&["pod", "stop", "-t", "0", "watch"]);
+        let out = env.run(&["pod", "top", "watch"]);
+        assert_eq!(out.status, 125, "[{mode:?}] {out:?}");
+        assert!(out.stderr.starts_with("Error: "), "[{mode:?}] {out:?}");
+        // By default only running pods are shown.
+        let none = env.ok(&["pod", "stats", "--no-stream", "--format", "{{.Name}}"]);
+        assert_eq!(none, "", "[{mode:?}]");
+    }
+}

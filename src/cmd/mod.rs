@@ -14,6 +14,7 @@ mod mounts;
 mod namespaces;
 mod output;
 mod pod;
+mod pod_watch;
 mod ps;
 mod run;
 mod stats;

@@ -40,6 +40,10 @@ pub enum PodCommand {
     Prune(PruneArgs),
     /// Check if a pod exists in local storage
     Exists(ExistsArgs),
+    /// Display the running processes of containers in a pod
+    Top(super::pod_watch::PodTopArgs),
+    /// Display a live stream of resource usage statistics for the containers in one or more pods
+    Stats(super::pod_watch::PodStatsArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
@@ -54,6 +58,8 @@ pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
         PodCommand::Rm(a) => rm(g, a),
         PodCommand::Prune(a) => prune(g, a),
         PodCommand::Exists(a) => exists(g, a),
+        PodCommand::Top(a) => super::pod_watch::pod_top(g, a),
+        PodCommand::Stats(a) => super::pod_watch::pod_stats(g, a),
     }
 }
 
@@ -719,7 +725,7 @@ pub struct RmArgs {
 
 /// The pods the user named (or all, or the latest), looked up before
 /// anything is done.
-fn targets(
+pub(super) fn targets(
     store: &Store,
     names: &[String],
     all: bool,

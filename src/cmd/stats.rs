@@ -43,7 +43,7 @@ pub struct StatsArgs {
 }
 
 /// go-units HumanSize: four significant digits, decimal units, no space.
-fn size(bytes: u64) -> String {
+pub(super) fn size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut v = bytes as f64;
     let mut i = 0;
@@ -55,7 +55,7 @@ fn size(bytes: u64) -> String {
 }
 
 /// go-units BytesSize: binary units (`244KiB`).
-fn bytes_size(bytes: u64) -> String {
+pub(super) fn bytes_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut v = bytes as f64;
     let mut i = 0;
@@ -103,7 +103,7 @@ fn go_duration(ns: u64) -> String {
     out
 }
 
-fn percent(x: f64) -> String {
+pub(super) fn percent(x: f64) -> String {
     format!("{x:.2}%")
 }
 
@@ -111,6 +111,50 @@ fn started_ns(l: &Listed) -> Option<u128> {
     let t = l.state.started_at.as_deref()?;
     let t = human::parse_rfc3339(t).ok()?;
     Some(t.duration_since(UNIX_EPOCH).ok()?.as_nanos())
+}
+
+/// The previous sample of each container: (cpu ns, wall ns).
+pub(super) type Samples = HashMap<String, (u64, u128)>;
+
+/// What a running container used, with its CPU share now and on average.
+#[derive(Default)]
+pub(super) struct Measured {
+    pub usage: Usage,
+    pub cpu: f64,
+    pub avg: f64,
+}
+
+/// One sample of a container, `None` when it is not running. The first
+/// sample's CPU share is over the container's life, the next ones over the
+/// interval since the previous (as podman does).
+pub(super) fn measure(
+    l: &Listed,
+    index: &mut Option<ProcIndex>,
+    now: u128,
+    previous: &mut Samples,
+) -> Option<Measured> {
+    if !is_running(&l.state) || l.state.status == Status::Created {
+        return None;
+    }
+    let usage = usage_of(&l.state, index);
+    let start = started_ns(l).unwrap_or(now);
+    let lifetime = now.saturating_sub(start).max(1) as f64;
+    let avg = usage.cpu_ns as f64 / lifetime * 100.0;
+    let cpu = match previous.get(&l.cfg.id) {
+        Some((cpu0, t0)) if now > *t0 => {
+            usage.cpu_ns.saturating_sub(*cpu0) as f64 / (now - t0) as f64 * 100.0
+        }
+        _ => avg,
+    };
+    previous.insert(l.cfg.id.clone(), (usage.cpu_ns, now));
+    Some(Measured { usage, cpu, avg })
+}
+
+pub(super) fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 /// One container's numbers, and the podman fields made of them.
@@ -206,7 +250,7 @@ pub fn stats(g: &GlobalOpts, a: StatsArgs) -> Result<()> {
     };
     let format = a.format.as_deref().map(unescape);
     // The previous sample of each container: (cpu ns, wall ns).
-    let mut previous: HashMap<String, (u64, u128)> = HashMap::new();
+    let mut previous = Samples::new();
     let mut first = true;
     loop {
         let mut list = list_all(&store)?;
@@ -218,36 +262,12 @@ pub fn stats(g: &GlobalOpts, a: StatsArgs) -> Result<()> {
             None if !a.all => list.retain(|l| is_running(&l.state)),
             None => {}
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let now = now_ns();
         let mut index: Option<ProcIndex> = None;
         let mut rows = Vec::with_capacity(list.len());
         for l in &list {
-            let running = is_running(&l.state) && l.state.status != Status::Created;
-            let u = if running {
-                usage_of(&l.state, &mut index)
-            } else {
-                Usage::default()
-            };
-            let start = started_ns(l).unwrap_or(now);
-            let lifetime = now.saturating_sub(start).max(1) as f64;
-            let avg = if running {
-                u.cpu_ns as f64 / lifetime * 100.0
-            } else {
-                0.0
-            };
-            // The first sample is measured over the container's life, the
-            // next ones over the interval (as podman does).
-            let cpu = match previous.get(&l.cfg.id) {
-                Some((cpu0, t0)) if running && now > *t0 => {
-                    u.cpu_ns.saturating_sub(*cpu0) as f64 / (now - t0) as f64 * 100.0
-                }
-                _ => avg,
-            };
-            previous.insert(l.cfg.id.clone(), (u.cpu_ns, now));
-            rows.push(row(l, &u, cpu, avg, a.no_trunc));
+            let m = measure(l, &mut index, now, &mut previous).unwrap_or_default();
+            rows.push(row(l, &m.usage, m.cpu, m.avg, a.no_trunc));
         }
         let text = match table::FormatSpec::parse(format.as_deref(), DEFAULT) {
             table::FormatSpec::Json => {

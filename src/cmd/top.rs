@@ -42,7 +42,7 @@ pub fn top(g: &GlobalOpts, a: TopArgs) -> Result<()> {
 
 /// podman's tabwriter for top: cells padded to at least 12 columns and 2
 /// past their widest text; the last cell as it is.
-fn columns(rows: &[Vec<String>]) -> String {
+pub(super) fn columns(rows: &[Vec<String>]) -> String {
     let ncol = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..ncol)
         .map(|c| {

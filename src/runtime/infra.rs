@@ -12,6 +12,9 @@ use std::path::Path;
 /// Never returns: sets up, reports success by closing `report_fd`, then
 /// waits until SIGTERM/SIGINT/SIGHUP/SIGQUIT (exit 0) or SIGKILL.
 pub fn hold_namespaces(spec: &Spec, rootless: bool, report_fd: i32) -> ! {
+    // Seen in `pod top` and the host's `ps` as what it is, not as the
+    // command line of the CLI it was forked from (/proc goes with isolate).
+    sys::set_process_title("pause");
     if let Err(e) = isolate(spec) {
         super::process::fail(report_fd, &e);
     }

@@ -221,3 +221,34 @@ pub fn detach_from_caller() {
         }
     }
 }
+
+/// Rename this process as `ps` and `top` show it (its command line), as
+/// setproctitle(3) does: the title over the start of the argument area and
+/// a non-NUL last byte, which tells the kernel to read up to the first NUL.
+/// For processes forked from the CLI that never exec (the pod's infra).
+pub fn set_process_title(title: &str) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name, which may hold spaces: state is 3rd.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<usize>().ok());
+    let (Some(start), Some(end)) = (field(48), field(49)) else {
+        return;
+    };
+    let bytes = title.as_bytes();
+    if end <= start || bytes.len() + 2 > end - start {
+        return;
+    }
+    // SAFETY: [start, end) is this process's own argument area on its
+    // stack, which nothing reads after start-up (std copied argv).
+    unsafe {
+        let area = std::slice::from_raw_parts_mut(start as *mut u8, end - start);
+        area.fill(0);
+        area[..bytes.len()].copy_from_slice(bytes);
+        area[end - start - 1] = b' ';
+    }
+}

@@ -1,0 +1,193 @@
+//! `pod top` and `pod stats`: what a pod's containers run and use, with
+//! podman's layout; the per-container work is `top`'s and `stats`'s.
+
+use super::container::Listed;
+use super::output::{print, unescape};
+use super::stats::{bytes_size, measure, now_ns, percent, size, Samples};
+use super::GlobalOpts;
+use crate::format::table;
+use crate::runtime::container::is_running;
+use crate::runtime::top;
+use crate::storage::pods::PodConfig;
+use anyhow::{bail, Result};
+use clap::Args;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct PodTopArgs {
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// POD, then format descriptors (pid user args...)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "POD [DESCRIPTORS...]"
+    )]
+    pub args: Vec<String>,
+}
+
+/// The processes of every running container of the pod, infra first, under
+/// one header.
+pub fn pod_top(g: &GlobalOpts, a: PodTopArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let (pod, words) = if a.latest {
+        let mut pods = super::pod::targets(&store, &[], false, true, false)?;
+        (pods.remove(0), &a.args[..])
+    } else {
+        match a.args.split_first() {
+            Some((name, rest)) => (store.pods.load(&super::pod::pod_id(&store, name)?)?, rest),
+            None => bail!("you must provide the name or id of a running pod"),
+        }
+    };
+    let Some(descriptors) = top::parse_descriptors(words) else {
+        bail!(
+            "unknown descriptor {:?}: pod top takes format descriptors (pid user args ...)",
+            words.join(" ")
+        );
+    };
+    let mut members = crate::runtime::pod::containers(&store, &pod.id)?;
+    members.retain(|m| is_running(&m.state));
+    members.sort_by_key(|m| !m.cfg.is_infra);
+    if members.is_empty() {
+        bail!(
+            "pod top can only be used on pods with at least one running container: pod {} is not running",
+            pod.name
+        );
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for m in &members {
+        // A member that ended since we looked is simply not listed.
+        let Ok(mut own) = top::top(&store, &m.cfg.id, &descriptors) else {
+            continue;
+        };
+        if !rows.is_empty() && !own.is_empty() {
+            own.remove(0);
+        }
+        rows.extend(own);
+    }
+    print(&super::top::columns(&rows))
+}
+
+#[derive(Args, Debug)]
+pub struct PodStatsArgs {
+    /// Provide stats for all pods (the default: running ones)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Pretty-print pod statistics to JSON or using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Disable resetting the screen between intervals
+    #[arg(long)]
+    pub no_reset: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    pub pods: Vec<String>,
+}
+
+const DEFAULT: &str = "table {{.Pod}}\t{{.CID}}\t{{.Name}}\t{{.CPU}}\t{{.MemUsage}}\t{{.Mem}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}";
+
+fn headers() -> table::HeaderMap {
+    table::HeaderMap::new(&[
+        ("Pod", "POD"),
+        ("CID", "CID"),
+        ("Name", "NAME"),
+        ("CPU", "CPU %"),
+        ("MemUsage", "MEM USAGE/ LIMIT"),
+        ("MemUsageBytes", "MEM USAGE/ LIMIT"),
+        ("Mem", "MEM %"),
+        ("NetIO", "NET IO"),
+        ("BlockIO", "BLOCK IO"),
+        ("PIDS", "PIDS"),
+    ])
+}
+
+/// podman's pod stats row; a container that is not running shows `--`.
+fn row(
+    pod: &PodConfig,
+    l: &Listed,
+    index: &mut Option<crate::runtime::cgroup::usage::ProcIndex>,
+    previous: &mut Samples,
+) -> Value {
+    let (cpu, mem_usage, mem_bytes, mem, net, block, pids) =
+        match measure(l, index, now_ns(), previous) {
+            Some(m) => {
+                let u = &m.usage;
+                let mem_percent = if u.mem_limit > 0 {
+                    u.mem_usage as f64 / u.mem_limit as f64 * 100.0
+                } else {
+                    0.0
+                };
+                (
+                    percent(m.cpu),
+                    format!("{} / {}", size(u.mem_usage), size(u.mem_limit)),
+                    format!("{} / {}", bytes_size(u.mem_usage), bytes_size(u.mem_limit)),
+                    percent(mem_percent),
+                    format!("{} / {}", size(u.net_rx), size(u.net_tx)),
+                    format!("{} / {}", size(u.blk_read), size(u.blk_write)),
+                    u.pids.to_string(),
+                )
+            }
+            None => {
+                let dash = || "--".to_string();
+                let pair = || "-- / --".to_string();
+                (dash(), pair(), pair(), dash(), pair(), pair(), dash())
+            }
+        };
+    json!({
+        "CPU": cpu,
+        "MemUsage": mem_usage,
+        "MemUsageBytes": mem_bytes,
+        "Mem": mem,
+        "NetIO": net,
+        "BlockIO": block,
+        "PIDS": pids,
+        "Pod": pod.id[..12],
+        "CID": l.cfg.id[..12],
+        "Name": l.cfg.name,
+    })
+}
+
+pub fn pod_stats(g: &GlobalOpts, a: PodStatsArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let chosen = !a.pods.is_empty() || a.latest;
+    let pods = super::pod::targets(&store, &a.pods, !chosen, a.latest, false)?;
+    let format = a.format.as_deref().map(unescape);
+    let mut previous = Samples::new();
+    let mut first = true;
+    loop {
+        let mut index = None;
+        let mut rows = Vec::new();
+        for pod in &pods {
+            let members = crate::runtime::pod::containers(&store, &pod.id)?;
+            if !chosen && !a.all && !members.iter().any(|m| is_running(&m.state)) {
+                continue;
+            }
+            for m in members {
+                let l = Listed {
+                    cfg: m.cfg,
+                    state: m.state,
+                };
+                rows.push(row(pod, &l, &mut index, &mut previous));
+            }
+        }
+        let text = match table::FormatSpec::parse(format.as_deref(), DEFAULT) {
+            table::FormatSpec::Json => table::json_inspect(&Value::Array(rows)) + "\n",
+            _ => table::render_rows(format.as_deref(), DEFAULT, &headers(), &rows, false)?,
+        };
+        if !a.no_stream && !a.no_reset && !first && super::output::stdout_is_terminal() {
+            print("\x1b[2J\x1b[H")?;
+        }
+        print(&text)?;
+        first = false;
+        if a.no_stream {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    }
+}
