@@ -240,6 +240,13 @@ fn pod_members_talk_over_localhost_and_the_pod_port_reaches_them() {
         let img = env.rt_image();
         let port = pod_serving_httpd(&env, &img, &["--hostname", "podhost"]);
         assert_eq!(pod_status(&env, "app"), "Running", "[{mode:?}]");
+        // A member shows the pod's published port, as podman's ps does.
+        let ports = env.ok(&["ps", "--filter", "name=^web$", "--format", "{{.Ports}}"]);
+        assert_eq!(
+            ports.trim(),
+            format!("127.0.0.1:{port}->80/tcp"),
+            "[{mode:?}]"
+        );
 
         let out = env.sh(
             &img,

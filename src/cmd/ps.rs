@@ -264,6 +264,29 @@ fn default_table(
     table::tabwrite(&rows)
 }
 
+/// Members of a pod reach the world through its infra's network: they show
+/// the pod's published ports, as podman lists them.
+fn show_pod_ports(all: &mut [Listed]) {
+    let infra: std::collections::HashMap<String, Vec<_>> = all
+        .iter()
+        .filter(|l| l.cfg.is_infra && !l.cfg.ports.is_empty())
+        .map(|l| (l.cfg.id.clone(), l.cfg.ports.clone()))
+        .collect();
+    for l in all
+        .iter_mut()
+        .filter(|l| !l.cfg.pod.is_empty() && l.cfg.ports.is_empty())
+    {
+        if let Some(ports) = l
+            .cfg
+            .network
+            .strip_prefix("container:")
+            .and_then(|id| infra.get(id))
+        {
+            l.cfg.ports = ports.clone();
+        }
+    }
+}
+
 /// The PORTS column: `0.0.0.0:8080->80/tcp, ...`.
 fn ports_text(l: &Listed) -> String {
     l.cfg
@@ -429,7 +452,8 @@ pub fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> bool {
 pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
     let store = g.open_store()?;
     let now = SystemTime::now();
-    let all = list_all(&store)?;
+    let mut all = list_all(&store)?;
+    show_pod_ports(&mut all);
     let pods = pod_names(&store, &all);
     let preds = build_filters(&a.filter, &all, &pods)?;
     let last = if a.latest { Some(1) } else { a.last };
