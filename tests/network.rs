@@ -205,6 +205,80 @@ fn published_udp_port_delivers_datagrams() {
     }
 }
 
+/// Send `msg` from a fresh host socket to 127.0.0.1:port until an answer
+/// comes back (the receiver may still be starting); the answer and where it
+/// came from, or None after 8s.
+fn udp_round_trip(port: u16, msg: &[u8]) -> Option<(Vec<u8>, std::net::SocketAddr)> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 2048];
+    while start.elapsed() < Duration::from_secs(8) {
+        sock.send_to(msg, ("127.0.0.1", port)).unwrap();
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
+            return Some((buf[..n].to_vec(), from));
+        }
+    }
+    None
+}
+
+#[test]
+fn published_udp_port_answers_the_sender() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let tools = format!("{}:/tools:ro", udp_receiver().display());
+        // Both shapes of a mapping: a host port above the container's (a
+        // DNS server on 5353) and below it.
+        let high = free_port();
+        const LOW_TARGET: u16 = 65500;
+        let low = loop {
+            let p = free_port();
+            if p < LOW_TARGET {
+                break p;
+            }
+        };
+        let p_high = format!("127.0.0.1:{high}:5353/udp");
+        let p_low = format!("127.0.0.1:{low}:{LOW_TARGET}/udp");
+        env.run_detached(
+            "echo",
+            &["-p", &p_high, "-p", &p_low, "-v", &tools],
+            &img,
+            &[
+                "sh",
+                "-c",
+                "/tools/udprecv 5353 /tmp/a & exec /tools/udprecv 65500 /tmp/b",
+            ],
+        );
+        for (port, spec) in [(high, &p_high), (low, &p_low)] {
+            let msg = format!("question via {port}");
+            let got = udp_round_trip(port, msg.as_bytes());
+            let Some((answer, from)) = got else {
+                let seen = env.run(&["exec", "echo", "cat", "/tmp/a", "/tmp/b"]).stdout;
+                panic!(
+                    "[{mode:?}] no answer through {spec} within 8s (the container received {} of the datagrams)",
+                    seen.matches(&msg).count()
+                );
+            };
+            assert_eq!(
+                String::from_utf8_lossy(&answer),
+                msg,
+                "[{mode:?}] answer through {spec}"
+            );
+            // A client that connect()s its socket only accepts this source.
+            assert_eq!(
+                from.to_string(),
+                format!("127.0.0.1:{port}"),
+                "[{mode:?}] the answer through {spec} came from elsewhere"
+            );
+        }
+        env.ok(&["rm", "-f", "-t", "0", "echo"]);
+    }
+}
+
 #[test]
 fn publish_all_maps_the_images_exposed_ports() {
     for mode in modes() {

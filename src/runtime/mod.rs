@@ -24,6 +24,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod sys;
 pub mod top;
+pub mod udp_relay;
 pub mod user;
 pub mod userns;
 pub mod volume;
