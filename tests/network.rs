@@ -279,6 +279,94 @@ fn published_udp_port_answers_the_sender() {
     }
 }
 
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Connect to 127.0.0.1:port until the container's listener takes it.
+fn connect_when_up(
+    mode: Mode,
+    port: u16,
+    mut probe: impl FnMut(&mut TcpStream) -> bool,
+) -> TcpStream {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(8) {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            if probe(&mut s) {
+                return s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("[{mode:?}] nothing took connections on 127.0.0.1:{port} within 8s");
+}
+
+#[test]
+fn published_tcp_port_carries_bulk_data_both_ways_with_half_close() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let (down, up) = (free_port(), free_port());
+        let p_down = format!("127.0.0.1:{down}:9000");
+        let p_up = format!("127.0.0.1:{up}:9001");
+        // 8 MiB out of the container (then EOF), and whatever comes in
+        // until the sender's EOF.
+        env.run_detached(
+            "bulk",
+            &["-p", &p_down, "-p", &p_up],
+            &img,
+            &[
+                "sh",
+                "-c",
+                "dd if=/dev/urandom of=/tmp/out bs=1M count=8 2>/dev/null; \
+                 sha256sum /tmp/out > /tmp/out.sum; \
+                 nc -l -p 9000 < /tmp/out & nc -l -p 9001 > /tmp/in; exec sleep 300",
+            ],
+        );
+
+        // Download: the first byte proves the container's nc has the file.
+        let mut first = [0u8; 1];
+        let mut s = connect_when_up(mode, down, |s| {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            matches!(s.read(&mut first), Ok(1))
+        });
+        let mut got = first.to_vec();
+        s.read_to_end(&mut got).unwrap();
+        let want = env.ok(&["exec", "bulk", "cat", "/tmp/out.sum"]);
+        assert_eq!(got.len(), 8 << 20, "[{mode:?}] bytes out of the container");
+        assert_eq!(
+            want.split_whitespace().next().unwrap_or(""),
+            sha256_hex(&got),
+            "[{mode:?}] the download's content"
+        );
+
+        // Upload, then half-close: the container's nc ends on our EOF.
+        let data: Vec<u8> = (0..(6u32 << 20))
+            .map(|i| (i * 7 + i / 4093) as u8)
+            .collect();
+        let mut s = TcpStream::connect(("127.0.0.1", up)).unwrap();
+        s.write_all(&data).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // EOF from the far side once its nc has read everything and exited.
+        s.read_to_end(&mut rest).unwrap();
+        let sum = env.ok(&["exec", "bulk", "busybox", "sha256sum", "/tmp/in"]);
+        assert_eq!(
+            sum.split_whitespace().next().unwrap_or(""),
+            sha256_hex(&data),
+            "[{mode:?}] the upload's content in the container"
+        );
+        env.ok(&["rm", "-f", "-t", "0", "bulk"]);
+    }
+}
+
 #[test]
 fn publish_all_maps_the_images_exposed_ports() {
     for mode in modes() {

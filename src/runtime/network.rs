@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::udp_relay::{self, Relay, Route};
+use super::port_relay::{self, Proto, Relay, Route};
 pub use crate::storage::containers::PortMapping;
 
 fn parse_port_range(s: &str) -> Result<(u16, u16)> {
@@ -196,6 +196,7 @@ enum StartingKind {
         ready_r: i32,
         api: PathBuf,
         ports: Vec<PortMapping>,
+        relay: Option<Relay>,
     },
 }
 
@@ -203,23 +204,24 @@ enum StartingKind {
 const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The UDP mappings pasta cannot answer through from the host's loopback,
-/// as the routes our relay serves instead (see udp_relay), and the
+/// as the routes our relay serves instead (see port_relay), and the
 /// mappings pasta keeps.
 fn split_udp_routes(ports: &[PortMapping]) -> (Vec<Route>, Vec<PortMapping>) {
     let v6 = UdpSocket::bind("[::1]:0").is_ok();
     let mut routes = Vec::new();
     let mut keep = Vec::new();
     for p in ports {
-        if p.protocol != "udp" || !udp_relay::pasta_loses_answers(p.host_port, p.container_port) {
+        if p.protocol != "udp" || !port_relay::pasta_loses_answers(p.host_port, p.container_port) {
             keep.push(p.clone());
             continue;
         }
-        let loopback = udp_relay::loopback_addrs(&p.host_ip);
+        let loopback = port_relay::loopback_addrs(&p.host_ip);
         for ip in &loopback {
             if ip.is_ipv6() && !v6 {
                 continue;
             }
             routes.push(Route {
+                proto: Proto::Udp,
                 host: std::net::SocketAddr::new(*ip, p.host_port),
                 container_port: p.container_port,
             });
@@ -340,7 +342,7 @@ pub fn spawn_pasta(
         },
     };
     if !routes.is_empty() {
-        match udp_relay::start(pid, &routes) {
+        match port_relay::start(pid, &routes) {
             Ok(r) => {
                 if let StartingKind::Pasta { relay, .. } = &mut starting.kind {
                     *relay = Some(r);
@@ -348,16 +350,45 @@ pub fn spawn_pasta(
             }
             Err(e) => {
                 starting.abort();
-                return Err(e.context(SETUP_FAILED));
+                return Err(anyhow::anyhow!("{SETUP_FAILED}: {e:#}"));
             }
         }
     }
     Ok(starting)
 }
 
+/// The TCP mappings our relay serves for slirp4netns (its user-mode TCP
+/// stack forwards at half the throughput of a splice; see port_relay), and
+/// the UDP ones slirp4netns keeps.
+fn split_tcp_routes(ports: &[PortMapping]) -> Result<(Vec<Route>, Vec<PortMapping>)> {
+    let mut routes = Vec::new();
+    let mut keep = Vec::new();
+    for p in ports {
+        if p.protocol != "tcp" {
+            keep.push(p.clone());
+            continue;
+        }
+        let ip: std::net::IpAddr = if p.host_ip.is_empty() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            p.host_ip
+                .parse()
+                .with_context(|| format!("invalid host address in {}", p.display()))?
+        };
+        routes.push(Route {
+            proto: Proto::Tcp,
+            host: std::net::SocketAddr::new(ip, p.host_port),
+            container_port: p.container_port,
+        });
+    }
+    Ok((routes, keep))
+}
+
 /// slirp4netns: outbound connectivity, the host's loopback at 10.0.2.2,
-/// and published ports through its API socket.
+/// published UDP ports through its API socket, TCP ones through our relay.
 pub fn spawn_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<Starting> {
+    let (routes, ports) = split_tcp_routes(ports)?;
+    let ports = ports.as_slice();
     tun_usable()?;
     let slirp = find_program("slirp4netns")
         .context("slirp4netns not found: install it, or use pasta (passt)")?;
@@ -404,14 +435,29 @@ pub fn spawn_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Res
         }
     };
     let _ = std::fs::write(run_dir.join("slirp4netns.pid"), child.id().to_string());
-    Ok(Starting {
+    let mut starting = Starting {
         kind: StartingKind::Slirp {
             pid: child.id() as i32,
             ready_r: r,
             api,
             ports: ports.to_vec(),
+            relay: None,
         },
-    })
+    };
+    if !routes.is_empty() {
+        match port_relay::start(pid, &routes) {
+            Ok(r) => {
+                if let StartingKind::Slirp { relay, .. } = &mut starting.kind {
+                    *relay = Some(r);
+                }
+            }
+            Err(e) => {
+                starting.abort();
+                return Err(anyhow::anyhow!("{SETUP_FAILED}: {e:#}"));
+            }
+        }
+    }
+    Ok(starting)
 }
 
 impl Starting {
@@ -444,13 +490,14 @@ impl Starting {
                 ready_r,
                 api,
                 ports,
+                relay,
             } => {
                 let ready = super::sys::read_to_end(ready_r).unwrap_or_default();
                 super::sys::close(ready_r);
                 let helper = Helper {
                     pid,
                     reap: pid,
-                    relay: None,
+                    relay,
                 };
                 if ready.is_empty() {
                     helper.stop();
@@ -480,12 +527,17 @@ impl Starting {
                     relay,
                 }
             }
-            StartingKind::Slirp { pid, ready_r, .. } => {
+            StartingKind::Slirp {
+                pid,
+                ready_r,
+                relay,
+                ..
+            } => {
                 super::sys::close(ready_r);
                 Helper {
                     pid,
                     reap: pid,
-                    relay: None,
+                    relay,
                 }
             }
         };
