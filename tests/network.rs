@@ -1,5 +1,6 @@
 //! Networking as root (slirp4netns) and rootless (pasta): published TCP and
-//! UDP ports reached from the host, `-P`, `port`/`ps`/`inspect`, port
+//! UDP ports reached from the host (UDP answers back to the sender, bulk TCP
+//! both ways), `-P`, `port`/`ps`/`inspect`, port
 //! conflicts, outbound to the host's loopback, /etc/hosts and resolv.conf,
 //! `--network container:`/`none`, and cleanup of the helper processes.
 //! All traffic stays on this machine's loopback.
@@ -101,7 +102,7 @@ fn container_pid(env: &TestEnv, ctr: &str) -> i32 {
 
 /// Live pasta / slirp4netns processes serving this env's container whose
 /// first process is `ctr_pid`: both take that pid on their command line,
-/// pasta's pid file lives in the run root.
+/// pasta's readiness FIFO lives in the run root.
 fn helper_pids(env: &TestEnv, ctr_pid: i32) -> Vec<i32> {
     let runroot = env.runroot_dir().to_string_lossy().into_owned();
     let pid_arg = ctr_pid.to_string();
