@@ -412,24 +412,59 @@ impl Drop for Half {
 struct Conn {
     outer: TcpStream,
     inner: TcpStream,
+    /// Our connection to the container is not established yet.
+    connecting: bool,
     up: Half,
     down: Half,
 }
 
-/// Connect to the container's port for an accepted connection (loopback:
-/// the answer, or a refusal, is immediate).
+/// At most this many TCP connections at once; more wait in the backlog.
+const MAX_CONNS: usize = 1024;
+
+/// Start connecting to the container's port for an accepted connection.
+/// Nonblocking: a container whose backlog is full must not stall the
+/// others.
 fn connect_inner(outer: TcpStream, peer: &SocketAddr, container_port: u16) -> Option<Conn> {
-    let inner = TcpStream::connect((loopback_like(peer), container_port)).ok()?;
+    let to = SocketAddr::new(loopback_like(peer), container_port);
+    let family = if to.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: a new socket, owned by the TcpStream made from it.
+    let inner = unsafe {
+        let fd = libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
+        if fd < 0 {
+            return None;
+        }
+        let inner = TcpStream::from_raw_fd(fd);
+        let (storage, len) = sockaddr(to);
+        if libc::connect(fd, &storage as *const _ as *const libc::sockaddr, len) != 0
+            && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINPROGRESS)
+        {
+            return None;
+        }
+        inner
+    };
     outer.set_nonblocking(true).ok()?;
-    inner.set_nonblocking(true).ok()?;
     let _ = outer.set_nodelay(true);
     let _ = inner.set_nodelay(true);
     Some(Conn {
         outer,
         inner,
+        connecting: true,
         up: Half::new().ok()?,
         down: Half::new().ok()?,
     })
+}
+
+/// Whether a nonblocking connect has failed (checked once it is writable).
+fn connect_failed(sock: &TcpStream) -> bool {
+    !matches!(sock.take_error(), Ok(None))
 }
 
 /// Forward until killed.
@@ -439,22 +474,31 @@ fn serve(listeners: Vec<(Listener, Route)>) -> ! {
     let mut buf = vec![0u8; 65536];
     loop {
         let mut fds: Vec<libc::pollfd> = Vec::new();
+        // A socket we want nothing from is left out (fd -1): its hangup
+        // would wake us again and again while the other side is full.
         let poll = |fd: i32, events: libc::c_short| libc::pollfd {
-            fd,
+            fd: if events == 0 { -1 } else { fd },
             events,
             revents: 0,
         };
         for (l, _) in &listeners {
-            let fd = match l {
-                Listener::Udp(s) => s.as_raw_fd(),
-                Listener::Tcp(s) => s.as_raw_fd(),
+            let (fd, events) = match l {
+                Listener::Udp(s) => (s.as_raw_fd(), libc::POLLIN),
+                // At the limit, new connections wait in the backlog.
+                Listener::Tcp(s) if conns.len() >= MAX_CONNS => (s.as_raw_fd(), 0),
+                Listener::Tcp(s) => (s.as_raw_fd(), libc::POLLIN),
             };
-            fds.push(poll(fd, libc::POLLIN));
+            fds.push(poll(fd, events));
         }
         for f in &flows {
             fds.push(poll(f.sock.as_raw_fd(), libc::POLLIN));
         }
         for c in &conns {
+            if c.connecting {
+                fds.push(poll(c.outer.as_raw_fd(), 0));
+                fds.push(poll(c.inner.as_raw_fd(), libc::POLLOUT));
+                continue;
+            }
             // Read while the pipe has room, write while it holds data.
             let events = |from: &Half, to: &Half| {
                 let mut ev = 0;
@@ -487,6 +531,13 @@ fn serve(listeners: Vec<(Listener, Route)>) -> ! {
             if a == 0 && b == 0 {
                 return true;
             }
+            if c.connecting {
+                // Refused (nothing listens yet): the outer one closes too.
+                if connect_failed(&c.inner) {
+                    return false;
+                }
+                c.connecting = false;
+            }
             let (o, i) = (c.outer.as_raw_fd(), c.inner.as_raw_fd());
             let ok = c.up.pump(o, i).is_ok() && c.down.pump(i, o).is_ok();
             ok && !(c.up.done && c.down.done) && (a | b) & (libc::POLLERR | libc::POLLNVAL) == 0
@@ -515,10 +566,20 @@ fn serve(listeners: Vec<(Listener, Route)>) -> ! {
             }
             match listener {
                 Listener::Tcp(l) => {
-                    while let Ok((outer, peer)) = l.accept() {
-                        // A refused inner connection closes the outer one.
-                        if let Some(c) = connect_inner(outer, &peer, route.container_port) {
-                            conns.push(c);
+                    while conns.len() < MAX_CONNS {
+                        match l.accept() {
+                            Ok((outer, peer)) => {
+                                if let Some(c) = connect_inner(outer, &peer, route.container_port) {
+                                    conns.push(c);
+                                }
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(_) => {
+                                // Out of descriptors, say: let some close
+                                // rather than spin on the ready listener.
+                                std::thread::sleep(Duration::from_millis(10));
+                                break;
+                            }
                         }
                     }
                 }
