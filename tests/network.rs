@@ -812,6 +812,17 @@ fn killed_monitor_takes_its_helper_along() {
             wait_for(Duration::from_secs(5), || !process_alive(monitor)),
             "[{mode:?}] monitor {monitor} survived SIGKILL"
         );
+        // The helper and the port go with the monitor, before any other
+        // coracle command runs.
+        assert!(
+            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+            "[{mode:?}] pasta/slirp4netns outlived its killed monitor: {:?}",
+            helper_pids(&env, pid)
+        );
+        assert!(
+            wait_for(Duration::from_secs(5), || port_is_free(port)),
+            "[{mode:?}] port {port} still taken after the monitor died"
+        );
         // The contract: no orphaned helper after the next coracle
         // command (which notices the dead monitor).
         let status = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
