@@ -1,5 +1,6 @@
 //! Networking as root (slirp4netns) and rootless (pasta): published TCP and
-//! UDP ports reached from the host, `-P`, `port`/`ps`/`inspect`, port
+//! UDP ports reached from the host (UDP answers back to the sender, bulk TCP
+//! both ways), `-P`, `port`/`ps`/`inspect`, port
 //! conflicts, outbound to the host's loopback, /etc/hosts and resolv.conf,
 //! `--network container:`/`none`, and cleanup of the helper processes.
 //! All traffic stays on this machine's loopback.
@@ -101,7 +102,7 @@ fn container_pid(env: &TestEnv, ctr: &str) -> i32 {
 
 /// Live pasta / slirp4netns processes serving this env's container whose
 /// first process is `ctr_pid`: both take that pid on their command line,
-/// pasta's pid file lives in the run root.
+/// pasta's readiness FIFO lives in the run root.
 fn helper_pids(env: &TestEnv, ctr_pid: i32) -> Vec<i32> {
     let runroot = env.runroot_dir().to_string_lossy().into_owned();
     let pid_arg = ctr_pid.to_string();
@@ -202,6 +203,168 @@ fn published_udp_port_delivers_datagrams() {
             "[{mode:?}] no datagram arrived in the container through {publish}: {got:?}"
         );
         env.ok(&["rm", "-f", "-t", "0", "udp"]);
+    }
+}
+
+/// Send `msg` from a fresh host socket to 127.0.0.1:port until an answer
+/// comes back (the receiver may still be starting); the answer and where it
+/// came from, or None after 8s.
+fn udp_round_trip(port: u16, msg: &[u8]) -> Option<(Vec<u8>, std::net::SocketAddr)> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 2048];
+    while start.elapsed() < Duration::from_secs(8) {
+        sock.send_to(msg, ("127.0.0.1", port)).unwrap();
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
+            return Some((buf[..n].to_vec(), from));
+        }
+    }
+    None
+}
+
+#[test]
+fn published_udp_port_answers_the_sender() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let tools = format!("{}:/tools:ro", udp_receiver().display());
+        // Both shapes of a mapping: a host port above the container's (a
+        // DNS server on 5353) and below it.
+        let high = free_port();
+        const LOW_TARGET: u16 = 65500;
+        let low = loop {
+            let p = free_port();
+            if p < LOW_TARGET {
+                break p;
+            }
+        };
+        let p_high = format!("127.0.0.1:{high}:5353/udp");
+        let p_low = format!("127.0.0.1:{low}:{LOW_TARGET}/udp");
+        env.run_detached(
+            "echo",
+            &["-p", &p_high, "-p", &p_low, "-v", &tools],
+            &img,
+            &[
+                "sh",
+                "-c",
+                "/tools/udprecv 5353 /tmp/a & exec /tools/udprecv 65500 /tmp/b",
+            ],
+        );
+        for (port, spec) in [(high, &p_high), (low, &p_low)] {
+            let msg = format!("question via {port}");
+            let got = udp_round_trip(port, msg.as_bytes());
+            let Some((answer, from)) = got else {
+                let seen = env.run(&["exec", "echo", "cat", "/tmp/a", "/tmp/b"]).stdout;
+                panic!(
+                    "[{mode:?}] no answer through {spec} within 8s (the container received {} of the datagrams)",
+                    seen.matches(&msg).count()
+                );
+            };
+            assert_eq!(
+                String::from_utf8_lossy(&answer),
+                msg,
+                "[{mode:?}] answer through {spec}"
+            );
+            // A client that connect()s its socket only accepts this source.
+            assert_eq!(
+                from.to_string(),
+                format!("127.0.0.1:{port}"),
+                "[{mode:?}] the answer through {spec} came from elsewhere"
+            );
+        }
+        env.ok(&["rm", "-f", "-t", "0", "echo"]);
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Connect to 127.0.0.1:port until the container's listener takes it.
+fn connect_when_up(
+    mode: Mode,
+    port: u16,
+    mut probe: impl FnMut(&mut TcpStream) -> bool,
+) -> TcpStream {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(8) {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            if probe(&mut s) {
+                return s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("[{mode:?}] nothing took connections on 127.0.0.1:{port} within 8s");
+}
+
+#[test]
+fn published_tcp_port_carries_bulk_data_both_ways_with_half_close() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let (down, up) = (free_port(), free_port());
+        let p_down = format!("127.0.0.1:{down}:9000");
+        let p_up = format!("127.0.0.1:{up}:9001");
+        // 8 MiB out of the container (then EOF), and whatever comes in
+        // until the sender's EOF.
+        env.run_detached(
+            "bulk",
+            &["-p", &p_down, "-p", &p_up],
+            &img,
+            &[
+                "sh",
+                "-c",
+                "dd if=/dev/urandom of=/tmp/out bs=1M count=8 2>/dev/null; \
+                 sha256sum /tmp/out > /tmp/out.sum; \
+                 nc -l -p 9000 < /tmp/out & nc -l -p 9001 > /tmp/in; exec sleep 300",
+            ],
+        );
+
+        // Download: the first byte proves the container's nc has the file.
+        let mut first = [0u8; 1];
+        let mut s = connect_when_up(mode, down, |s| {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            matches!(s.read(&mut first), Ok(1))
+        });
+        let mut got = first.to_vec();
+        s.read_to_end(&mut got).unwrap();
+        let want = env.ok(&["exec", "bulk", "cat", "/tmp/out.sum"]);
+        assert_eq!(got.len(), 8 << 20, "[{mode:?}] bytes out of the container");
+        assert_eq!(
+            want.split_whitespace().next().unwrap_or(""),
+            sha256_hex(&got),
+            "[{mode:?}] the download's content"
+        );
+
+        // Upload, then half-close: the container's nc ends on our EOF.
+        let data: Vec<u8> = (0..(6u32 << 20))
+            .map(|i| (i * 7 + i / 4093) as u8)
+            .collect();
+        let mut s = TcpStream::connect(("127.0.0.1", up)).unwrap();
+        s.write_all(&data).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // EOF from the far side once its nc has read everything and exited.
+        s.read_to_end(&mut rest).unwrap();
+        let sum = env.ok(&["exec", "bulk", "busybox", "sha256sum", "/tmp/in"]);
+        assert_eq!(
+            sum.split_whitespace().next().unwrap_or(""),
+            sha256_hex(&data),
+            "[{mode:?}] the upload's content in the container"
+        );
+        env.ok(&["rm", "-f", "-t", "0", "bulk"]);
     }
 }
 
@@ -648,6 +811,17 @@ fn killed_monitor_takes_its_helper_along() {
         assert!(
             wait_for(Duration::from_secs(5), || !process_alive(monitor)),
             "[{mode:?}] monitor {monitor} survived SIGKILL"
+        );
+        // The helper and the port go with the monitor, before any other
+        // coracle command runs.
+        assert!(
+            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+            "[{mode:?}] pasta/slirp4netns outlived its killed monitor: {:?}",
+            helper_pids(&env, pid)
+        );
+        assert!(
+            wait_for(Duration::from_secs(5), || port_is_free(port)),
+            "[{mode:?}] port {port} still taken after the monitor died"
         );
         // The issue's contract: no orphaned helper after the next coracle
         // command (which notices the dead monitor).

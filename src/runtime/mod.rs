@@ -16,6 +16,7 @@ pub mod monitor;
 pub mod namespaces;
 pub mod network;
 pub mod pod;
+pub mod port_relay;
 pub mod process;
 pub mod relay;
 pub mod resources;

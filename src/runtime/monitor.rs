@@ -113,6 +113,7 @@ fn child_main(
     init: bool,
     joins: &[(i32, libc::c_int)],
     infra: bool,
+    net_r: i32,
 ) -> ! {
     // Wait until the monitor has written our id maps (and put us in our
     // cgroup).
@@ -165,11 +166,48 @@ fn child_main(
             super::infra::hold_namespaces(spec, rootless, err_w);
         }
         rootfs::setup(spec, plan, rootless)?;
+        if net_r >= 0 {
+            wait_for_network(net_r)?;
+        }
         process::start_program(spec, stdio, init.then_some(err_w))
     })();
     match result {
         Err(e) => process::fail(err_w, &e),
         Ok(never) => match never {},
+    }
+}
+
+/// The program starts once its network helper is ready: outbound works from
+/// its first instruction. The monitor writes one byte; EOF alone means it
+/// gave up (or died).
+fn wait_for_network(net_r: i32) -> Result<()> {
+    let got = sys::read_to_end(net_r).unwrap_or_default();
+    sys::close(net_r);
+    if got.is_empty() {
+        bail!("the container's network was not set up");
+    }
+    Ok(())
+}
+
+/// A network helper on its way up (started here), or up (by a launcher).
+enum Net {
+    Starting(super::network::Starting),
+    Ready(super::network::Helper),
+}
+
+impl Net {
+    fn wait(self) -> Result<super::network::Helper> {
+        match self {
+            Net::Starting(s) => s.wait(),
+            Net::Ready(h) => Ok(h),
+        }
+    }
+
+    fn abort(self) {
+        match self {
+            Net::Starting(s) => s.abort(),
+            Net::Ready(h) => h.stop(),
+        }
     }
 }
 
@@ -196,6 +234,11 @@ fn spawn_container(
     flags = joins.enter_before_clone(flags)?;
     let join_fds = joins.child_fds();
     let (go_r, go_w) = sys::pipe()?;
+    let (net_r, net_w) = if needs_helper(cfg) {
+        sys::pipe()?
+    } else {
+        (-1, -1)
+    };
     let (err_r, err_w) = sys::pipe()?;
     let mut sock = [-1i32; 2];
     let (mut in_r, mut in_w, mut out_r, mut out_w, mut errs_r, mut errs_w) =
@@ -252,7 +295,8 @@ fn spawn_container(
             }
             Stdio::Inherited
         };
-        let mut keep = vec![go_r, err_w, sock[1]];
+        sys::close(net_w);
+        let mut keep = vec![go_r, err_w, sock[1], net_r];
         keep.extend(join_fds.iter().map(|(fd, _)| *fd));
         sys::close_fds_except(&keep);
         child_main(
@@ -266,50 +310,73 @@ fn spawn_container(
             cfg.init,
             &join_fds,
             cfg.is_infra,
+            net_r,
         );
     }
     sys::close(go_r);
+    sys::close(net_r);
     sys::close(err_w);
     for fd in [in_r, out_w, errs_w, sock[1]] {
         sys::close(fd);
     }
-    let release = |r: Result<Option<Cgroup>>| -> Result<Option<Cgroup>> {
-        if r.is_err() {
-            // SAFETY: the child is ours.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
+    let kill_child = || {
+        // SAFETY: the child is ours.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
-        r
     };
     crate::debug!("container process {pid} cloned");
-    if flags & libc::CLONE_NEWUSER != 0 {
-        let maps = super::spec::id_maps(spec);
-        release(super::userns::write_id_maps(pid, &maps).map(|_| None))?;
-    }
-    crate::debug!("id maps written");
-    let cgroup = release(join_cgroup(store, cfg, pid))?;
-    // The network helper configures the namespace before the program runs.
-    let started = match launcher {
-        Some(l) => l.launch(pid),
-        None => start_network_helper(store, cfg, pid),
+    // The network helper sets up while the id maps are written and the
+    // rootfs is mounted (it needs neither); the program waits for it.
+    let net = match launcher {
+        Some(l) => l.launch(pid).map(|h| h.map(Net::Ready)),
+        None => start_network_helper(store, cfg, pid).map(|s| s.map(Net::Starting)),
     };
-    let helper = match started {
+    let net = match net {
+        Ok(n) => n,
+        Err(e) => {
+            sys::close(net_w);
+            kill_child();
+            return Err(e);
+        }
+    };
+    let cgroup = (|| {
+        if flags & libc::CLONE_NEWUSER != 0 {
+            let maps = super::spec::id_maps(spec);
+            super::userns::write_id_maps(pid, &maps)?;
+        }
+        crate::debug!("id maps written");
+        join_cgroup(store, cfg, pid)
+    })();
+    let cgroup = match cgroup {
+        Ok(c) => c,
+        Err(e) => {
+            sys::close(net_w);
+            if let Some(n) = net {
+                n.abort();
+            }
+            kill_child();
+            return Err(e);
+        }
+    };
+    sys::close(go_w);
+    let helper = match net.map(Net::wait).transpose() {
         Ok(h) => h,
         Err(e) => {
-            // SAFETY: the child is ours.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
+            sys::close(net_w);
+            kill_child();
             if let Some(cg) = &cgroup {
                 cg.remove();
             }
             return Err(e);
         }
     };
-    sys::close(go_w);
+    if net_w >= 0 {
+        crate::debug!("network helper ready");
+        let _ = sys::write_all(net_w, b"1");
+        sys::close(net_w);
+    }
     let wiring = if cfg.tty {
         let master = process::recv_fd(sock[0]);
         sys::close(sock[0]);
@@ -403,7 +470,7 @@ fn start_network_helper(
     store: &Store,
     cfg: &ContainerConfig,
     pid: i32,
-) -> Result<Option<super::network::Helper>> {
+) -> Result<Option<super::network::Starting>> {
     let run_dir = store.containers.run_dir(&cfg.id);
     let (mode, opts) = cfg
         .network
@@ -415,8 +482,8 @@ fn start_network_helper(
         .map(str::to_string)
         .collect();
     match mode {
-        "pasta" => super::network::start_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some),
-        "slirp4netns" => super::network::start_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
+        "pasta" => super::network::spawn_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some),
+        "slirp4netns" => super::network::spawn_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
         _ => Ok(None),
     }
 }
@@ -448,17 +515,31 @@ impl HelperLauncher {
             bail!("fork: {}", sys::errno());
         }
         if pid == 0 {
-            sys::close(to_w);
-            sys::close(from_r);
+            // It lives as long as the helper, its child: it must not hold
+            // the monitor's pipes, and must die with the monitor.
+            sys::close_fds_except(&[to_r, from_w]);
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
             let msg = sys::read_to_end(to_r).unwrap_or_default();
+            let mut helper = None;
             let reply = match String::from_utf8_lossy(&msg).trim().parse::<i32>() {
-                Ok(target) => match start_network_helper(store, cfg, target) {
-                    Ok(h) => format!("ok {}", h.map(|h| h.pid).unwrap_or(0)),
+                Ok(target) => match start_network_helper(store, cfg, target)
+                    .and_then(|s| s.map(|s| s.wait()).transpose())
+                {
+                    Ok(h) => {
+                        let pid = h.as_ref().map(|h| h.pid).unwrap_or(0);
+                        helper = h;
+                        format!("ok {pid}")
+                    }
                     Err(e) => format!("err {e:#}"),
                 },
                 Err(_) => "err no container pid".to_string(),
             };
             let _ = sys::write_all(from_w, reply.as_bytes());
+            sys::close(from_w);
+            if let Some(h) = helper {
+                h.wait_end();
+            }
             // SAFETY: leave without the monitor's destructors.
             unsafe { libc::_exit(0) }
         }
@@ -476,14 +557,19 @@ impl HelperLauncher {
         sys::close(self.to);
         let reply = sys::read_to_end(self.from).unwrap_or_default();
         sys::close(self.from);
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        // The launcher stays while its helper runs; otherwise reap it now.
+        if let Some(("ok", pid)) = reply.split_once(' ') {
+            if let Ok(p) = pid.parse::<i32>() {
+                if p > 0 {
+                    return Ok(Some(super::network::Helper::started_by(p, self.pid)));
+                }
+            }
+        }
         // SAFETY: reap our launcher.
         unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), 0) };
-        let reply = String::from_utf8_lossy(&reply).into_owned();
         match reply.split_once(' ') {
-            Some(("ok", pid)) => Ok(match pid.parse::<i32>() {
-                Ok(p) if p > 0 => Some(super::network::Helper { pid: p }),
-                _ => None,
-            }),
+            Some(("ok", _)) => Ok(None),
             Some(("err", msg)) => bail!("{msg}"),
             _ => bail!(
                 "{}: the helper launcher failed",

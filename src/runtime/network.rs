@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::port_relay::{self, Proto, Relay, Route};
 pub use crate::storage::containers::PortMapping;
 
 fn parse_port_range(s: &str) -> Result<(u16, u16)> {
@@ -166,31 +167,124 @@ fn tun_usable() -> Result<()> {
     }
 }
 
-/// A running network helper; ends with the namespace, or when killed.
+/// A running network helper, and the UDP relay beside it, if any. Both end
+/// when stopped, or with the monitor (parent-death signal, --exit-fd).
 pub struct Helper {
     pub pid: i32,
+    /// Our child to reap once the helper is killed: the helper itself, or
+    /// the launcher that started it; 0 when neither.
+    reap: i32,
+    relay: Option<Relay>,
+}
+
+/// A helper that is still setting up; the container's own setup goes on
+/// meanwhile. `wait` for it before the container's program starts.
+pub struct Starting {
+    kind: StartingKind,
+}
+
+enum StartingKind {
+    Pasta {
+        child: std::process::Child,
+        ready: std::fs::File,
+        fifo: PathBuf,
+        ports: Vec<PortMapping>,
+        relay: Option<Relay>,
+    },
+    Slirp {
+        pid: i32,
+        ready_r: i32,
+        api: PathBuf,
+        ports: Vec<PortMapping>,
+        relay: Option<Relay>,
+    },
+}
+
+/// How long a helper may take to set up before we give up on it.
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The UDP mappings pasta cannot answer through from the host's loopback,
+/// as the routes our relay serves instead (see port_relay), and the
+/// mappings pasta keeps.
+fn split_udp_routes(ports: &[PortMapping]) -> (Vec<Route>, Vec<PortMapping>) {
+    let v6 = UdpSocket::bind("[::1]:0").is_ok();
+    let mut routes = Vec::new();
+    let mut keep = Vec::new();
+    for p in ports {
+        if p.protocol != "udp" || !port_relay::pasta_loses_answers(p.host_port, p.container_port) {
+            keep.push(p.clone());
+            continue;
+        }
+        let loopback = port_relay::loopback_addrs(&p.host_ip);
+        for ip in &loopback {
+            if ip.is_ipv6() && !v6 {
+                continue;
+            }
+            routes.push(Route {
+                proto: Proto::Udp,
+                host: std::net::SocketAddr::new(*ip, p.host_port),
+                container_port: p.container_port,
+            });
+        }
+        // pasta keeps the other addresses, where it answers right.
+        let only_loopback = p
+            .host_ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+        if !only_loopback {
+            keep.push(p.clone());
+        }
+    }
+    (routes, keep)
+}
+
+/// pasta re-executes itself as `pasta.avx2` on a CPU with AVX2: run that
+/// one directly, and save a program load on every start.
+fn pasta_program() -> Option<PathBuf> {
+    let pasta = find_program("pasta")?;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        let avx2 = pasta.with_file_name("pasta.avx2");
+        if avx2.is_file() {
+            return Some(avx2);
+        }
+    }
+    Some(pasta)
 }
 
 /// Start pasta for the network namespace of `pid` (and its user namespace),
-/// forwarding `ports`. Returns once the namespace is configured.
-pub fn start_pasta(
+/// forwarding `ports`; `wait` on the result for it to be ready.
+pub fn spawn_pasta(
     pid: i32,
     ports: &[PortMapping],
     extra: &[String],
     run_dir: &Path,
-) -> Result<Helper> {
+) -> Result<Starting> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::process::CommandExt;
     tun_usable()?;
-    let pasta = find_program("pasta").context("pasta not found: install the passt package")?;
-    let pidfile = run_dir.join("pasta.pid");
+    let pasta = pasta_program().context("pasta not found: install the passt package")?;
+    std::fs::create_dir_all(run_dir)?;
+    // pasta writes its pid file once it is set up: a FIFO there tells us
+    // the moment it is, without polling a file.
+    let fifo = run_dir.join("pasta.ready");
+    let _ = std::fs::remove_file(&fifo);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .context("creating pasta's readiness FIFO")?;
+    let ready = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo)
+        .context("opening pasta's readiness FIFO")?;
+    let (routes, pasta_ports) = split_udp_routes(ports);
     let mut cmd = Command::new(pasta);
-    cmd.arg("--config-net")
-        .arg("--quiet")
-        .arg("--pid")
-        .arg(&pidfile);
+    // In the foreground: it stays our child, and dies with us.
+    cmd.args(["--config-net", "--quiet", "--foreground", "--pid"])
+        .arg(&fifo);
     // One option per mapping: pasta takes an address only on a lone spec.
     for proto in ["tcp", "udp"] {
         let flag = if proto == "tcp" { "-t" } else { "-u" };
-        let mine: Vec<&PortMapping> = ports.iter().filter(|p| p.protocol == proto).collect();
+        let mine: Vec<&PortMapping> = pasta_ports.iter().filter(|p| p.protocol == proto).collect();
         if mine.is_empty() {
             cmd.arg(flag).arg("none");
         }
@@ -209,40 +303,92 @@ pub fn start_pasta(
     // Joins the container's user namespace too, where it may configure
     // the network.
     cmd.arg(pid.to_string());
-    let out = cmd
+    // SAFETY: getpid cannot fail.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Out of an attached terminal's process group (^C is the
+            // container's), with default signal handling.
+            libc::setsid();
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            for sig in 1..32 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .context("running pasta")?;
-    if !out.status.success() {
-        let msg: String = String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .filter(|l| !l.contains("syslog") && !l.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        if msg.contains("Failed to bind") {
-            let ports: Vec<String> = ports
-                .iter()
-                .map(|p| format!("{}/{}", p.host_port, p.protocol))
-                .collect();
-            bail!(
-                "{SETUP_FAILED}: cannot publish ports {}: a host port is already in use ({msg})",
-                ports.join(", ")
-            );
+    let mut starting = Starting {
+        kind: StartingKind::Pasta {
+            child,
+            ready,
+            fifo,
+            ports: ports.to_vec(),
+            relay: None,
+        },
+    };
+    if !routes.is_empty() {
+        match port_relay::start(pid, &routes) {
+            Ok(r) => {
+                if let StartingKind::Pasta { relay, .. } = &mut starting.kind {
+                    *relay = Some(r);
+                }
+            }
+            Err(e) => {
+                starting.abort();
+                return Err(anyhow::anyhow!("{SETUP_FAILED}: {e:#}"));
+            }
         }
-        bail!("{SETUP_FAILED}: pasta failed: {msg}");
     }
-    let helper_pid = std::fs::read_to_string(&pidfile)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0);
-    Ok(Helper { pid: helper_pid })
+    Ok(starting)
+}
+
+/// The TCP mappings our relay serves for slirp4netns (its user-mode TCP
+/// stack forwards at half the throughput of a splice; see port_relay), and
+/// the UDP ones slirp4netns keeps.
+fn split_tcp_routes(ports: &[PortMapping]) -> Result<(Vec<Route>, Vec<PortMapping>)> {
+    let mut routes = Vec::new();
+    let mut keep = Vec::new();
+    for p in ports {
+        if p.protocol != "tcp" {
+            keep.push(p.clone());
+            continue;
+        }
+        let ip: std::net::IpAddr = if p.host_ip.is_empty() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            p.host_ip
+                .parse()
+                .with_context(|| format!("invalid host address in {}", p.display()))?
+        };
+        routes.push(Route {
+            proto: Proto::Tcp,
+            host: std::net::SocketAddr::new(ip, p.host_port),
+            container_port: p.container_port,
+        });
+    }
+    Ok((routes, keep))
 }
 
 /// slirp4netns: outbound connectivity, the host's loopback at 10.0.2.2,
-/// and published ports through its API socket.
-pub fn start_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<Helper> {
+/// published UDP ports through its API socket, TCP ones through our relay.
+pub fn spawn_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<Starting> {
+    let (routes, ports) = split_tcp_routes(ports)?;
+    let ports = ports.as_slice();
     tun_usable()?;
     let slirp = find_program("slirp4netns")
         .context("slirp4netns not found: install it, or use pasta (passt)")?;
@@ -272,32 +418,199 @@ pub fn start_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Res
     if !ports.is_empty() {
         cmd.arg("--api-socket").arg(&api);
     }
-    let child = cmd
+    let spawned = cmd
         .arg(pid.to_string())
         .arg("tap0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .context("running slirp4netns")?;
+        .spawn();
     super::sys::close(w);
     super::sys::close(exit_r);
-    let ready = super::sys::read_to_end(r).unwrap_or_default();
-    super::sys::close(r);
-    let helper = Helper {
-        pid: child.id() as i32,
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            super::sys::close(r);
+            return Err(e).context("running slirp4netns");
+        }
     };
-    if ready.is_empty() {
-        bail!("{SETUP_FAILED}: slirp4netns failed");
-    }
     let _ = std::fs::write(run_dir.join("slirp4netns.pid"), child.id().to_string());
-    for p in ports {
-        if let Err(e) = slirp_forward(&api, p) {
-            helper.stop();
-            return Err(e);
+    let mut starting = Starting {
+        kind: StartingKind::Slirp {
+            pid: child.id() as i32,
+            ready_r: r,
+            api,
+            ports: ports.to_vec(),
+            relay: None,
+        },
+    };
+    if !routes.is_empty() {
+        match port_relay::start(pid, &routes) {
+            Ok(r) => {
+                if let StartingKind::Slirp { relay, .. } = &mut starting.kind {
+                    *relay = Some(r);
+                }
+            }
+            Err(e) => {
+                starting.abort();
+                return Err(anyhow::anyhow!("{SETUP_FAILED}: {e:#}"));
+            }
         }
     }
-    Ok(helper)
+    Ok(starting)
+}
+
+impl Starting {
+    /// Wait until the helper has configured the namespace and bound the
+    /// published ports.
+    pub fn wait(self) -> Result<Helper> {
+        match self.kind {
+            StartingKind::Pasta {
+                mut child,
+                ready,
+                fifo,
+                ports,
+                relay,
+            } => {
+                let helper = Helper {
+                    pid: child.id() as i32,
+                    reap: child.id() as i32,
+                    relay,
+                };
+                let up = wait_for_pasta(&mut child, &ready);
+                let _ = std::fs::remove_file(&fifo);
+                if let Err(e) = up {
+                    helper.stop();
+                    return Err(pasta_error(&mut child, &ports, e));
+                }
+                Ok(helper)
+            }
+            StartingKind::Slirp {
+                pid,
+                ready_r,
+                api,
+                ports,
+                relay,
+            } => {
+                let ready = super::sys::read_to_end(ready_r).unwrap_or_default();
+                super::sys::close(ready_r);
+                let helper = Helper {
+                    pid,
+                    reap: pid,
+                    relay,
+                };
+                if ready.is_empty() {
+                    helper.stop();
+                    bail!("{SETUP_FAILED}: slirp4netns failed");
+                }
+                for p in &ports {
+                    if let Err(e) = slirp_forward(&api, p) {
+                        helper.stop();
+                        return Err(e);
+                    }
+                }
+                Ok(helper)
+            }
+        }
+    }
+
+    /// Give up on a helper that is still starting (the container failed).
+    pub fn abort(self) {
+        let helper = match self.kind {
+            StartingKind::Pasta {
+                child, fifo, relay, ..
+            } => {
+                let _ = std::fs::remove_file(&fifo);
+                Helper {
+                    pid: child.id() as i32,
+                    reap: child.id() as i32,
+                    relay,
+                }
+            }
+            StartingKind::Slirp {
+                pid,
+                ready_r,
+                relay,
+                ..
+            } => {
+                super::sys::close(ready_r);
+                Helper {
+                    pid,
+                    reap: pid,
+                    relay,
+                }
+            }
+        };
+        helper.stop();
+    }
+}
+
+/// Until pasta writes its pid into the FIFO (set up), or exits (failed).
+fn wait_for_pasta(child: &mut std::process::Child, ready: &std::fs::File) -> Result<()> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: ready.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // A short timeout only to notice an exit: readiness wakes us at once.
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 10) };
+        if pfd.revents & libc::POLLIN != 0 {
+            let mut buf = [0u8; 32];
+            if let Ok(n) = (&*ready).read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+                if got.contains(&b'\n') {
+                    return Ok(());
+                }
+            }
+        } else if pfd.revents & libc::POLLHUP != 0 {
+            // Closed without a word: it is exiting; look again soon.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!("pasta exited ({status}) before it was ready");
+        }
+        if start.elapsed() > HELPER_TIMEOUT {
+            bail!("pasta was not ready after {}s", HELPER_TIMEOUT.as_secs());
+        }
+    }
+}
+
+/// The error for a pasta that failed to start, from what it said.
+fn pasta_error(
+    child: &mut std::process::Child,
+    ports: &[PortMapping],
+    fallback: anyhow::Error,
+) -> anyhow::Error {
+    use std::io::Read;
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let msg: String = err
+        .lines()
+        .filter(|l| !l.contains("syslog") && !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if msg.contains("Failed to bind") {
+        let ports: Vec<String> = ports
+            .iter()
+            .map(|p| format!("{}/{}", p.host_port, p.protocol))
+            .collect();
+        return anyhow::anyhow!(
+            "{SETUP_FAILED}: cannot publish ports {}: a host port is already in use ({msg})",
+            ports.join(", ")
+        );
+    }
+    if msg.is_empty() {
+        return anyhow::anyhow!("{SETUP_FAILED}: {fallback:#}");
+    }
+    anyhow::anyhow!("{SETUP_FAILED}: pasta failed: {msg}")
 }
 
 /// Remove a helper's API socket when it lives outside the run dir.
@@ -348,14 +661,32 @@ fn slirp_forward(api: &Path, p: &PortMapping) -> Result<()> {
 }
 
 impl Helper {
-    /// Kill the helper and wait (briefly) until it has let go of its
-    /// ports: a stopped container's port is free for the next command.
+    /// A helper that `launcher`, our child, started (and outlives it).
+    pub fn started_by(pid: i32, launcher: i32) -> Helper {
+        Helper {
+            pid,
+            reap: launcher,
+            relay: None,
+        }
+    }
+
+    /// Kill the helper and wait until it has let go of its ports: a
+    /// stopped container's port is free for the next command.
     pub fn stop(&self) {
+        if let Some(r) = &self.relay {
+            r.stop();
+        }
         if self.pid <= 0 {
             return;
         }
         // SAFETY: our own helper process.
         unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        if self.reap > 0 {
+            // SAFETY: reap our child (the helper, or its launcher, which
+            // ends once the helper has).
+            unsafe { libc::waitpid(self.reap, std::ptr::null_mut(), 0) };
+            return;
+        }
         let start = std::time::Instant::now();
         let mut delay = std::time::Duration::from_micros(200);
         while start.elapsed() < std::time::Duration::from_secs(2) && !has_exited(self.pid) {
@@ -363,10 +694,19 @@ impl Helper {
             delay = (delay * 2).min(std::time::Duration::from_millis(20));
         }
     }
+
+    /// In the launcher that started it: until the helper ends (killed by
+    /// the monitor), then the rest goes too.
+    pub fn wait_end(&self) {
+        // SAFETY: our own child.
+        unsafe { libc::waitpid(self.reap, std::ptr::null_mut(), 0) };
+        if let Some(r) = &self.relay {
+            r.stop();
+        }
+    }
 }
 
-/// Gone, or a zombie (a zombie has closed its sockets; pasta is not our
-/// child, so whoever adopted it reaps it).
+/// Gone, or a zombie (a zombie has closed its sockets).
 fn has_exited(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
