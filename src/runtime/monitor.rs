@@ -113,12 +113,16 @@ fn child_main(
     init: bool,
     joins: &[(i32, libc::c_int)],
     infra: bool,
+    cgroup: Option<&Cgroup>,
 ) -> ! {
-    // Wait until the monitor has written our id maps (and put us in our
-    // cgroup).
+    // Wait until the monitor has written our id maps (and made our cgroup).
     let _ = sys::read_to_end(go_r);
     sys::close(go_r);
     let result = (|| -> Result<std::convert::Infallible> {
+        if let Some(cg) = cgroup {
+            cg.join_self()
+                .context("moving the container into its cgroup")?;
+        }
         // Only now, inside the container's cgroup, so that it is the root
         // of the new cgroup namespace.
         // SAFETY: unshare with a flag constant.
@@ -220,6 +224,10 @@ fn spawn_container(
             (in_r, in_w) = sys::pipe()?;
         }
     }
+    // Made before the clone: on cgroup v1 the child moves itself in (see
+    // Cgroup::join_self), in parallel with the monitor's work.
+    let cgroup = create_cgroup(store, cfg)?;
+    let self_joined = cgroup.as_ref().filter(|c| c.joins_cheaply_by_itself());
     // The cgroup namespace is made by the child once it is in its cgroup.
     let clone_now = flags & !libc::CLONE_NEWCGROUP;
     // SAFETY: the monitor is single-threaded, so the child may run Rust code.
@@ -234,7 +242,11 @@ fn spawn_container(
         )
     } as i32;
     if pid < 0 {
-        bail!("creating the container's namespaces: {}", sys::errno());
+        let e = sys::errno();
+        if let Some(cg) = &cgroup {
+            cg.remove();
+        }
+        bail!("creating the container's namespaces: {e}");
     }
     if pid == 0 {
         sys::close(go_w);
@@ -266,6 +278,7 @@ fn spawn_container(
             cfg.init,
             &join_fds,
             cfg.is_infra,
+            self_joined,
         );
     }
     sys::close(go_r);
@@ -273,12 +286,15 @@ fn spawn_container(
     for fd in [in_r, out_w, errs_w, sock[1]] {
         sys::close(fd);
     }
-    let release = |r: Result<Option<Cgroup>>| -> Result<Option<Cgroup>> {
+    let release = |r: Result<()>| -> Result<()> {
         if r.is_err() {
             // SAFETY: the child is ours.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            if let Some(cg) = &cgroup {
+                cg.remove();
             }
         }
         r
@@ -286,10 +302,15 @@ fn spawn_container(
     crate::debug!("container process {pid} cloned");
     if flags & libc::CLONE_NEWUSER != 0 {
         let maps = super::spec::id_maps(spec);
-        release(super::userns::write_id_maps(pid, &maps).map(|_| None))?;
+        release(super::userns::write_id_maps(pid, &maps))?;
     }
     crate::debug!("id maps written");
-    let cgroup = release(join_cgroup(store, cfg, pid))?;
+    release(place_in_cgroup(
+        cfg,
+        cgroup.as_ref(),
+        self_joined.is_some(),
+        pid,
+    ))?;
     // The network helper configures the namespace before the program runs.
     let started = match launcher {
         Some(l) => l.launch(pid),
@@ -370,9 +391,8 @@ struct Spawned {
     cgroup: Option<Cgroup>,
 }
 
-/// Put the (still waiting) container process into its own cgroup, with
-/// its limits, and set its OOM score.
-fn join_cgroup(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<Option<Cgroup>> {
+/// The container's cgroup with its limits, made before its process.
+fn create_cgroup(store: &Store, cfg: &ContainerConfig) -> Result<Option<Cgroup>> {
     let cg = Cgroup::create(
         &cfg.id,
         &cfg.resources,
@@ -380,23 +400,29 @@ fn join_cgroup(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<Option<
         &cfg.cgroups,
         store.rootless,
     )?;
-    if let Some(cg) = &cg {
-        if let Err(e) = cg.add(pid) {
-            cg.remove();
-            return Err(e.context("moving the container into its cgroup"));
-        }
+    crate::debug!("cgroup {:?} made", cg.as_ref().map(|c| &c.rel));
+    Ok(cg)
+}
+
+/// Put the (still waiting) container process into its cgroup, unless it
+/// moves itself, and set its OOM score.
+fn place_in_cgroup(
+    cfg: &ContainerConfig,
+    cg: Option<&Cgroup>,
+    joins_itself: bool,
+    pid: i32,
+) -> Result<()> {
+    if let (Some(cg), false) = (cg, joins_itself) {
+        cg.add(pid)
+            .context("moving the container into its cgroup")?;
     }
     if let Some(adj) = cfg.resources.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         if let Err(e) = std::fs::write(&path, adj.to_string()) {
-            if let Some(cg) = &cg {
-                cg.remove();
-            }
             bail!("setting --oom-score-adj {adj}: {e} (lowering it needs CAP_SYS_RESOURCE)");
         }
     }
-    crate::debug!("container in cgroup {:?}", cg.as_ref().map(|c| &c.rel));
-    Ok(cg)
+    Ok(())
 }
 
 fn start_network_helper(
