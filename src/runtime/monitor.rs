@@ -187,10 +187,16 @@ fn spawn_container(
     let plan = rootfs_plan(store, cfg);
     let mut flags = clone_flags(spec);
     let joins = super::namespaces::joins(store, cfg)?;
+    let maps = super::spec::id_maps(spec);
+    // A user namespace `run` had mapped ahead (see userns::EarlyUserns).
+    let early = flags & libc::CLONE_NEWUSER != 0
+        && !joins.enters_userns()
+        && !cfg.network.starts_with("slirp4netns")
+        && super::userns::is_prepared(&cfg.id, &maps);
     // Once in another container's user namespace, a helper we start would
     // run there as its root and drop to nobody: start it from a process
     // forked before.
-    let launcher = if joins.enters_userns() && needs_helper(cfg) {
+    let launcher = if (joins.enters_userns() || early) && needs_helper(cfg) {
         Some(HelperLauncher::fork(store, cfg)?)
     } else {
         None
@@ -198,6 +204,10 @@ fn spawn_container(
     // The monitor enters the user and pid namespaces itself (a pid
     // namespace applies to children); the child enters the others.
     flags = joins.enter_before_clone(flags)?;
+    if early && super::userns::enter_prepared(&cfg.id, &maps) {
+        flags &= !libc::CLONE_NEWUSER;
+        crate::debug!("entered the prepared user namespace");
+    }
     let join_fds = joins.child_fds();
     let (go_r, go_w) = sys::pipe()?;
     let (err_r, err_w) = sys::pipe()?;
@@ -300,8 +310,8 @@ fn spawn_container(
         r
     };
     crate::debug!("container process {pid} cloned");
+    let mount_ns = hold_mount_namespace(pid);
     if flags & libc::CLONE_NEWUSER != 0 {
-        let maps = super::spec::id_maps(spec);
         release(super::userns::write_id_maps(pid, &maps))?;
     }
     crate::debug!("id maps written");
@@ -380,7 +390,19 @@ fn spawn_container(
         wiring,
         helper,
         cgroup,
+        mount_ns,
     })
+}
+
+/// A reference to the container's mount namespace. Whoever drops the last
+/// one unmounts its whole tree and waits out an RCU grace period: without
+/// this, that is the container's own exit, before its parent hears of it.
+/// Held, the teardown happens where the monitor lets go (off the path the
+/// caller waits on, for `--rm`).
+fn hold_mount_namespace(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .ok()
+        .map(std::os::fd::OwnedFd::from)
 }
 
 /// A started container process and what the monitor keeps of it.
@@ -389,6 +411,7 @@ struct Spawned {
     wiring: Wiring,
     helper: Option<super::network::Helper>,
     cgroup: Option<Cgroup>,
+    mount_ns: Option<std::os::fd::OwnedFd>,
 }
 
 /// The container's cgroup with its limits, made before its process.
@@ -440,6 +463,11 @@ fn start_network_helper(
         .filter(|o| !o.is_empty())
         .map(str::to_string)
         .collect();
+    if matches!(mode, "pasta" | "slirp4netns") {
+        // The helpers keep their pid file and socket here.
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("creating {}", run_dir.display()))?;
+    }
     match mode {
         "pasta" => super::network::start_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some),
         "slirp4netns" => super::network::start_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
@@ -582,6 +610,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
         wiring,
         helper,
         cgroup,
+        mount_ns,
     } = match started {
         Ok(v) => v,
         Err(e) => {
@@ -637,7 +666,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     }
     if cfg.auto_remove {
         events::container_died(store, &cfg, status);
-        super::container::remove_files_in_background(store, id)?;
+        super::container::remove_files_in_background(store, id, mount_ns)?;
         events::container(store, "remove", &cfg);
         crate::debug!("container removed");
         return Ok(status);
@@ -653,5 +682,33 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     // Journal first: whoever sees the container exited finds `died` there.
     events::container_died(store, &cfg, status);
     store.containers.save_state(id, &state)?;
+    release_in_background(mount_ns);
     Ok(status)
+}
+
+/// Let go of the container's mount namespace in a child that outlives
+/// the monitor, so its teardown does not delay the monitor's exit (which
+/// a foreground CLI waits for).
+fn release_in_background(mount_ns: Option<std::os::fd::OwnedFd>) {
+    use std::os::fd::AsRawFd;
+    let Some(ns) = mount_ns else { return };
+    // The child holds on until the monitor is gone: a pipe only the
+    // monitor can write reads EOF then.
+    let Ok((r, _w)) = sys::pipe() else { return };
+    // SAFETY: the monitor is single-threaded; the child makes plain
+    // syscalls and leaves with _exit.
+    match unsafe { libc::fork() } {
+        0 => {
+            sys::detach_into_background(&[r, ns.as_raw_fd()]);
+            let _ = sys::read_to_end(r);
+            drop(ns);
+            // SAFETY: no destructors of the monitor's state in the child.
+            unsafe { libc::_exit(0) }
+        }
+        _ => {
+            sys::close(r);
+            drop(ns);
+            // The write end stays open until the monitor exits.
+        }
+    }
 }

@@ -4,7 +4,6 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -403,38 +402,258 @@ fn write_maps_with(
         }
         Some((uidmap, gidmap)) => {
             // Both helpers at once: each is a setuid exec of its own.
-            let spawn = |prog: &std::path::Path, map: &[IdMapping]| {
-                let mut c = Command::new(prog);
-                c.arg(pid.to_string());
-                for m in map {
-                    c.args([
-                        m.container_id.to_string(),
-                        m.host_id.to_string(),
-                        m.size.to_string(),
-                    ]);
-                }
-                c.stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .with_context(|| format!("running {}", prog.display()))
-            };
-            let u = spawn(&uidmap, &maps.uids)?;
-            let g = spawn(&gidmap, &maps.gids);
-            let u_out = u.wait_with_output().context("waiting for newuidmap")?;
-            let g_out = g?.wait_with_output().context("waiting for newgidmap")?;
-            for (name, out) in [("newuidmap", u_out), ("newgidmap", g_out)] {
-                if !out.status.success() {
-                    bail!(
-                        "{name} failed ({}): {}",
-                        out.status,
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                }
-            }
+            let u = spawn_map_helper("newuidmap", &uidmap, pid, &maps.uids)?;
+            let g = spawn_map_helper("newgidmap", &gidmap, pid, &maps.gids);
+            let u_done = wait_map_helper(u);
+            let g_done = wait_map_helper(g?);
+            u_done?;
+            g_done?;
         }
     }
     Ok(())
+}
+
+/// newuidmap or newgidmap at work: its pid and the read end of its stderr.
+struct MapHelper {
+    name: &'static str,
+    pid: i32,
+    stderr: i32,
+}
+
+/// Start newuidmap or newgidmap (`name`) for `pid`. By fork and exec, not
+/// posix_spawn: that waits for the exec, and on a busy machine the new
+/// setuid program then often runs to its end before its parent resumes,
+/// so the second helper would start only after the first had finished.
+fn spawn_map_helper(
+    name: &'static str,
+    prog: &std::path::Path,
+    pid: i32,
+    map: &[IdMapping],
+) -> Result<MapHelper> {
+    use std::ffi::CString;
+    let mut args = vec![super::sys::cstr(prog)?, CString::new(pid.to_string())?];
+    for m in map {
+        for n in [m.container_id, m.host_id, m.size] {
+            args.push(CString::new(n.to_string())?);
+        }
+    }
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let (err_r, err_w) = super::sys::pipe()?;
+    // SAFETY: the child only makes async-signal-safe calls (open, dup2,
+    // sigprocmask, signal, execv, _exit) on memory prepared before fork.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: as above.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            libc::dup2(err_w, 2);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::execv(argv[0], argv.as_ptr());
+            libc::_exit(127)
+        }
+    }
+    super::sys::close(err_w);
+    if child < 0 {
+        super::sys::close(err_r);
+        bail!("running {}: {}", prog.display(), super::sys::errno());
+    }
+    Ok(MapHelper {
+        name,
+        pid: child,
+        stderr: err_r,
+    })
+}
+
+fn wait_map_helper(h: MapHelper) -> Result<()> {
+    let err = super::sys::read_to_end(h.stderr).unwrap_or_default();
+    super::sys::close(h.stderr);
+    let mut status = 0;
+    // SAFETY: reap our own child.
+    while unsafe { libc::waitpid(h.pid, &mut status, 0) } < 0 {
+        if super::sys::errno().raw_os_error() != Some(libc::EINTR) {
+            bail!("waiting for {}: {}", h.name, super::sys::errno());
+        }
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let how = if libc::WIFEXITED(status) {
+            format!("exit status: {}", libc::WEXITSTATUS(status))
+        } else {
+            format!("signal: {}", libc::WTERMSIG(status))
+        };
+        bail!(
+            "{} failed ({how}): {}",
+            h.name,
+            String::from_utf8_lossy(&err).trim()
+        );
+    }
+    Ok(())
+}
+
+/// A user namespace made ahead of a rootless container's process. `run`
+/// starts it first thing: a child of the CLI makes the namespace and
+/// waits, and newuidmap/newgidmap (a millisecond and more of setuid
+/// program start-up) map it while the CLI writes the container's
+/// records. The monitor then enters it and creates the container's
+/// other namespaces from inside; nothing is left to map.
+pub struct EarlyUserns {
+    holder: i32,
+    /// Closing it tells the holder to exit.
+    release: i32,
+    helpers: Vec<MapHelper>,
+    maps: IdMaps,
+}
+
+/// The namespace the next monitor may enter: (container id, holder pid,
+/// maps). Set in the CLI, read by the monitor it forks.
+static PREPARED: std::sync::Mutex<Option<(String, i32, IdMaps)>> = std::sync::Mutex::new(None);
+
+/// The CLI's end of the holder's release pipe, which every process forked
+/// from the CLI inherits: a monitor must close its copy at once, or the
+/// holder (and the CLI reaping it) would wait for the monitor's end.
+static RELEASE_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// In a process forked from the CLI: let go of the inherited release end.
+pub fn close_inherited_release() {
+    let fd = RELEASE_FD.swap(-1, Ordering::Relaxed);
+    if fd >= 0 {
+        super::sys::close(fd);
+    }
+}
+
+impl EarlyUserns {
+    /// Start making the namespace; `None` when it cannot help (root, a
+    /// single-id map written without helpers, threads already running)
+    /// or fails: the monitor then does it the usual way.
+    pub fn start() -> Option<EarlyUserns> {
+        if !is_rootless() || already_inside() || thread_count().ok()? != 1 {
+            return None;
+        }
+        let maps = IdMaps::for_current_user().ok()?;
+        if maps.is_single() {
+            return None;
+        }
+        let uidmap = find_helper("newuidmap").ok()?;
+        let gidmap = find_helper("newgidmap").ok()?;
+        let (ready_r, ready_w) = super::sys::pipe().ok()?;
+        let Ok((release_r, release)) = super::sys::pipe() else {
+            super::sys::close(ready_r);
+            super::sys::close(ready_w);
+            return None;
+        };
+        // SAFETY: single-threaded (checked above); the child makes plain
+        // syscalls only and leaves with _exit.
+        let holder = unsafe { libc::fork() };
+        if holder == 0 {
+            super::sys::detach_stdio_keeping(&[ready_w, release_r]);
+            // SAFETY: unshare with a flag constant.
+            if unsafe { libc::unshare(libc::CLONE_NEWUSER) } == 0 {
+                let _ = super::sys::write_all(ready_w, b"u");
+                super::sys::close(ready_w);
+                let _ = super::sys::read_to_end(release_r);
+            }
+            // SAFETY: leave without the CLI's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        super::sys::close(ready_w);
+        super::sys::close(release_r);
+        RELEASE_FD.store(release, Ordering::Relaxed);
+        let unshared = holder > 0 && super::sys::read_to_end(ready_r).is_ok_and(|b| b == b"u");
+        super::sys::close(ready_r);
+        let mut early = EarlyUserns {
+            holder,
+            release,
+            helpers: Vec::new(),
+            maps,
+        };
+        if !unshared {
+            return None; // Drop reaps the holder
+        }
+        for (name, prog, map) in [
+            ("newuidmap", &uidmap, &early.maps.uids),
+            ("newgidmap", &gidmap, &early.maps.gids),
+        ] {
+            match spawn_map_helper(name, prog, holder, map) {
+                Ok(h) => early.helpers.push(h),
+                Err(_) => return None,
+            }
+        }
+        Some(early)
+    }
+
+    /// Wait for the helpers; once they mapped the namespace, the next
+    /// monitor may enter it to start container `id`.
+    pub fn finish(&mut self, id: &str) -> bool {
+        let mut ok = true;
+        for h in std::mem::take(&mut self.helpers) {
+            if let Err(e) = wait_map_helper(h) {
+                crate::debug!("preparing the user namespace: {e:#}");
+                ok = false;
+            }
+        }
+        if ok {
+            if let Ok(mut slot) = PREPARED.lock() {
+                *slot = Some((id.to_string(), self.holder, self.maps.clone()));
+            }
+        }
+        ok
+    }
+}
+
+impl Drop for EarlyUserns {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = PREPARED.lock() {
+            *slot = None;
+        }
+        RELEASE_FD.store(-1, Ordering::Relaxed);
+        super::sys::close(self.release);
+        for h in std::mem::take(&mut self.helpers) {
+            let _ = wait_map_helper(h);
+        }
+        if self.holder > 0 {
+            // SAFETY: reap our own child, which exits on the closed pipe.
+            unsafe { libc::waitpid(self.holder, std::ptr::null_mut(), 0) };
+        }
+    }
+}
+
+/// In the monitor: is a namespace prepared for container `id` with `maps`?
+pub fn is_prepared(id: &str, maps: &IdMaps) -> bool {
+    PREPARED
+        .lock()
+        .ok()
+        .is_some_and(|s| matches!(&*s, Some((i, _, m)) if i == id && m == maps))
+}
+
+/// In the monitor: enter the namespace prepared for container `id` with
+/// `maps`, if there is one. Returns whether the monitor is now inside it
+/// (its next child needs no `CLONE_NEWUSER` and no id maps).
+pub fn enter_prepared(id: &str, maps: &IdMaps) -> bool {
+    let prepared = PREPARED.lock().ok().and_then(|mut s| s.take());
+    let Some((for_id, holder, prepared_maps)) = prepared else {
+        return false;
+    };
+    if for_id != id || prepared_maps != *maps {
+        return false;
+    }
+    let Ok(ns) = fs::File::open(format!("/proc/{holder}/ns/user")) else {
+        return false;
+    };
+    use std::os::fd::AsRawFd;
+    // SAFETY: setns on an fd we just opened; the monitor is single-threaded.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+        return false;
+    }
+    // Entering a user namespace made us undumpable, which would keep the
+    // network helper out of the child's namespaces (see namespaces.rs).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1) };
+    true
 }
 
 /// Is this process inside a user namespace that coracle set up?
