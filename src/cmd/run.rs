@@ -510,37 +510,15 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
 }
 
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
-    // Rootless, the container's user namespace is mapped while the
-    // records are written (the monitor checks it fits before using it).
-    let mut early = may_prepare_userns(&a.flags)
-        .then(crate::runtime::userns::EarlyUserns::start)
-        .flatten();
     let (store, cfg) = create_container(g, &a.flags, &a.image, &a.command)?;
-    if let Some(e) = &mut early {
-        e.finish(&cfg.id);
-    }
     if a.detach {
-        let started = container::start(&store, &cfg.id, false);
-        drop(early);
-        if let Err(e) = started {
+        if let Err(e) = container::start(&store, &cfg.id, false) {
             discard_if_network_failed(&store, &cfg.id, &e);
             return Err(e);
         }
         return println(&cfg.id);
     }
-    run_attached_with(&store, &cfg.id, cfg.tty, a.sig_proxy, early)
-}
-
-/// Whether the flags leave the container a user namespace of its own with
-/// the standard maps (no pod, no other container's namespaces, no keep-id).
-fn may_prepare_userns(f: &CreateFlags) -> bool {
-    let joins = |mode: &str| mode.starts_with("container:") || mode.starts_with("ns:");
-    matches!(f.userns.as_str(), "" | "host" | "private")
-        && f.pod.as_deref().unwrap_or("").is_empty()
-        && ![&f.network, &f.ipc, &f.pid, &f.uts]
-            .iter()
-            .any(|m| joins(m))
-        && !f.network.starts_with("slirp4netns")
+    run_attached(&store, &cfg.id, cfg.tty, a.sig_proxy)
 }
 
 /// A start that failed to set up the network (a host port in use) leaves
@@ -557,22 +535,9 @@ fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
 
 /// Start attached and exit with the program's code.
 pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Result<()> {
-    run_attached_with(store, id, tty, sig_proxy, None)
-}
-
-fn run_attached_with(
-    store: &Store,
-    id: &str,
-    tty: bool,
-    sig_proxy: bool,
-    early: Option<crate::runtime::userns::EarlyUserns>,
-) -> Result<()> {
     let signals = attach::block_proxied_signals();
     let _raw = tty.then(attach::RawTerminal::enable);
-    let started = container::start(store, id, true);
-    // The monitor entered the namespace, or will not: its holder may go.
-    drop(early);
-    let started = match started {
+    let started = match container::start(store, id, true) {
         Ok(s) => s,
         Err(e) => {
             discard_if_network_failed(store, id, &e);

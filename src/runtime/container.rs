@@ -347,7 +347,6 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     }
     if child == 0 {
         sys::close(ready_r);
-        super::userns::close_inherited_release();
         // SAFETY: plain syscalls on our own fds and process.
         unsafe {
             if !attach {

@@ -187,16 +187,10 @@ fn spawn_container(
     let plan = rootfs_plan(store, cfg);
     let mut flags = clone_flags(spec);
     let joins = super::namespaces::joins(store, cfg)?;
-    let maps = super::spec::id_maps(spec);
-    // A user namespace `run` had mapped ahead (see userns::EarlyUserns).
-    let early = flags & libc::CLONE_NEWUSER != 0
-        && !joins.enters_userns()
-        && !cfg.network.starts_with("slirp4netns")
-        && super::userns::is_prepared(&cfg.id, &maps);
     // Once in another container's user namespace, a helper we start would
     // run there as its root and drop to nobody: start it from a process
     // forked before.
-    let launcher = if (joins.enters_userns() || early) && needs_helper(cfg) {
+    let launcher = if joins.enters_userns() && needs_helper(cfg) {
         Some(HelperLauncher::fork(store, cfg)?)
     } else {
         None
@@ -204,10 +198,6 @@ fn spawn_container(
     // The monitor enters the user and pid namespaces itself (a pid
     // namespace applies to children); the child enters the others.
     flags = joins.enter_before_clone(flags)?;
-    if early && super::userns::enter_prepared(&cfg.id, &maps) {
-        flags &= !libc::CLONE_NEWUSER;
-        crate::debug!("entered the prepared user namespace");
-    }
     let join_fds = joins.child_fds();
     let (go_r, go_w) = sys::pipe()?;
     let (err_r, err_w) = sys::pipe()?;
@@ -312,6 +302,7 @@ fn spawn_container(
     crate::debug!("container process {pid} cloned");
     let mount_ns = hold_mount_namespace(pid);
     if flags & libc::CLONE_NEWUSER != 0 {
+        let maps = super::spec::id_maps(spec);
         release(super::userns::write_id_maps(pid, &maps))?;
     }
     crate::debug!("id maps written");

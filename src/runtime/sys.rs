@@ -187,16 +187,9 @@ pub fn close_fds_except(keep: &[i32]) {
 /// its own session, /dev/null as stdio and no other fd but `keep`, so that
 /// nobody reading the caller's output or pipes waits for it.
 pub fn detach_into_background(keep: &[i32]) {
-    // SAFETY: setsid on ourselves.
-    unsafe { libc::setsid() };
-    detach_stdio_keeping(keep);
-}
-
-/// /dev/null as stdio and no other fd but `keep`, for a helper process
-/// that must not hold its parent's output or pipes open.
-pub fn detach_stdio_keeping(keep: &[i32]) {
     // SAFETY: plain syscalls on this process's own fds.
     unsafe {
+        libc::setsid();
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
         if null >= 0 {
             for fd in 0..3 {
