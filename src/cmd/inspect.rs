@@ -253,7 +253,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
     graph.insert(
         "MergedDir".into(),
         json!(path_str(&crate::runtime::container::rootfs_mountpoint(
-            store, id
+            store
         ))),
     );
     graph.insert("UpperDir".into(), json!(path_str(&dir.join("upper"))));

@@ -7,6 +7,7 @@ mod container;
 mod events;
 mod image;
 mod inspect;
+mod lazy;
 mod limits;
 mod logs;
 mod lookup;
@@ -28,6 +29,7 @@ use crate::error::{exit_code_of, SilentExit};
 use crate::storage::store::{Driver, Store, StoreOptions};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use lazy::{Lazy, LazyGroup};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -83,98 +85,98 @@ impl GlobalOpts {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Pull an image from a registry
-    Pull(image::PullArgs),
+    Pull(Lazy<image::PullArgs>),
     /// List images in local storage
-    Images(image::ImagesArgs),
+    Images(Lazy<image::ImagesArgs>),
     /// Manage images
     #[command(subcommand)]
-    Image(image::ImageCommand),
+    Image(LazyGroup<image::ImageCommand>),
     /// Add an additional name to a local image
-    Tag(image::TagArgs),
+    Tag(Lazy<image::TagArgs>),
     /// Remove a name from a local image
-    Untag(image::UntagArgs),
+    Untag(Lazy<image::UntagArgs>),
     /// Remove one or more images from local storage
-    Rmi(image::RmiArgs),
+    Rmi(Lazy<image::RmiArgs>),
     /// Show history of a specified image
-    History(image::HistoryArgs),
+    History(Lazy<image::HistoryArgs>),
     /// Display the configuration of object denoted by ID
-    Inspect(image::InspectArgs),
+    Inspect(Lazy<image::InspectArgs>),
     /// Build an image from a Containerfile
-    Build(build::BuildArgs),
+    Build(Lazy<build::BuildArgs>),
     /// Run a command in a new container
-    Run(run::RunArgs),
+    Run(Lazy<run::RunArgs>),
     /// Create but do not start a container
-    Create(run::CreateArgs),
+    Create(Lazy<run::CreateArgs>),
     /// Run a process in a running container
-    Exec(run::ExecArgs),
+    Exec(Lazy<run::ExecArgs>),
     /// List containers
-    Ps(ps::PsArgs),
+    Ps(Lazy<ps::PsArgs>),
     /// Manage containers
     #[command(subcommand)]
-    Container(container::ContainerCommand),
+    Container(LazyGroup<container::ContainerCommand>),
     /// Manage pods
     #[command(subcommand)]
-    Pod(pod::PodCommand),
+    Pod(LazyGroup<pod::PodCommand>),
     /// Start one or more containers
-    Start(container::StartArgs),
+    Start(Lazy<container::StartArgs>),
     /// Stop one or more containers
-    Stop(container::StopArgs),
+    Stop(Lazy<container::StopArgs>),
     /// Kill one or more running containers with a specific signal
-    Kill(container::KillArgs),
+    Kill(Lazy<container::KillArgs>),
     /// Restart one or more containers
-    Restart(container::RestartArgs),
+    Restart(Lazy<container::RestartArgs>),
     /// Block on one or more containers
-    Wait(container::WaitArgs),
+    Wait(Lazy<container::WaitArgs>),
     /// Remove one or more containers
-    Rm(container::RmArgs),
+    Rm(Lazy<container::RmArgs>),
     /// Rename an existing container
-    Rename(container::RenameArgs),
+    Rename(Lazy<container::RenameArgs>),
     /// Fetch the logs of one or more containers
-    Logs(logs::LogsArgs),
+    Logs(Lazy<logs::LogsArgs>),
     /// List port mappings or a specific mapping for the container
-    Port(container::PortArgs),
+    Port(Lazy<container::PortArgs>),
     /// Push an image to a registry
-    Push(transfer::PushArgs),
+    Push(Lazy<transfer::PushArgs>),
     /// Log in to a container registry
-    Login(transfer::LoginArgs),
+    Login(Lazy<transfer::LoginArgs>),
     /// Log out of a container registry
-    Logout(transfer::LogoutArgs),
+    Logout(Lazy<transfer::LogoutArgs>),
     /// Save image(s) to an archive
-    Save(archive::SaveArgs),
+    Save(Lazy<archive::SaveArgs>),
     /// Load image(s) from a tar archive
-    Load(archive::LoadArgs),
+    Load(Lazy<archive::LoadArgs>),
     /// Create new image based on the changed container
-    Commit(commit::CommitArgs),
+    Commit(Lazy<commit::CommitArgs>),
     /// Inspect changes to the container's file systems
-    Diff(commit::DiffArgs),
+    Diff(Lazy<commit::DiffArgs>),
     /// Copy files/folders between a container and the local filesystem
-    Cp(commit::CpArgs),
+    Cp(Lazy<commit::CpArgs>),
     /// Export a container's filesystem contents as a tar archive
-    Export(commit::ExportArgs),
+    Export(Lazy<commit::ExportArgs>),
     /// Import a tarball to create a filesystem image
-    Import(commit::ImportArgs),
+    Import(Lazy<commit::ImportArgs>),
     /// Show coracle events
-    Events(events::EventsArgs),
+    Events(Lazy<events::EventsArgs>),
     /// Display the running processes of a container
-    Top(top::TopArgs),
+    Top(Lazy<top::TopArgs>),
     /// Display podman-compatible system information
-    Info(system::InfoArgs),
+    Info(Lazy<system::InfoArgs>),
     /// Display the coracle version information
-    Version(system::VersionArgs),
+    Version(Lazy<system::VersionArgs>),
     /// Manage volumes
     #[command(subcommand)]
-    Volume(volume::VolumeCommand),
+    Volume(LazyGroup<volume::VolumeCommand>),
     /// Manage coracle
     #[command(subcommand)]
-    System(system::SystemCommand),
+    System(LazyGroup<system::SystemCommand>),
     /// Display a live stream of container resource usage statistics
-    Stats(stats::StatsArgs),
+    Stats(Lazy<stats::StatsArgs>),
     /// Update an existing container's resource limits
-    Update(update::UpdateArgs),
+    Update(Lazy<update::UpdateArgs>),
     /// Pause all the processes in one or more containers
-    Pause(update::PauseArgs),
+    Pause(Lazy<update::PauseArgs>),
     /// Unpause the processes in one or more containers
-    Unpause(update::PauseArgs),
+    Unpause(Lazy<update::PauseArgs>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -203,50 +205,50 @@ fn run(cli: Cli) -> Result<()> {
     crate::log::set_level(level);
     let g = &cli.global;
     match cli.command {
-        Command::Pull(a) => image::pull(g, a),
-        Command::Images(a) => image::images(g, a),
-        Command::Image(c) => image::dispatch(g, c),
-        Command::Tag(a) => image::tag(g, a),
-        Command::Untag(a) => image::untag(g, a),
-        Command::Rmi(a) => image::rmi(g, a),
-        Command::History(a) => image::history(g, a),
-        Command::Inspect(a) => image::inspect(g, a),
-        Command::Build(a) => build::build(g, a),
-        Command::Run(a) => run::run(g, a),
-        Command::Create(a) => run::create(g, a),
-        Command::Exec(a) => run::exec(g, a),
-        Command::Ps(a) => ps::ps(g, a),
-        Command::Container(c) => container::dispatch(g, c),
-        Command::Pod(c) => pod::dispatch(g, c),
-        Command::Start(a) => container::start(g, a),
-        Command::Stop(a) => container::stop(g, a),
-        Command::Kill(a) => container::kill(g, a),
-        Command::Restart(a) => container::restart(g, a),
-        Command::Wait(a) => container::wait(g, a),
-        Command::Rm(a) => container::rm(g, a),
-        Command::Rename(a) => container::rename(g, a),
-        Command::Logs(a) => logs::logs(g, a),
-        Command::Port(a) => container::port(g, a),
-        Command::Push(a) => transfer::push(g, a),
-        Command::Login(a) => transfer::login(g, a),
-        Command::Logout(a) => transfer::logout(g, a),
-        Command::Save(a) => archive::save(g, a),
-        Command::Load(a) => archive::load(g, a),
-        Command::Commit(a) => commit::commit(g, a),
-        Command::Diff(a) => commit::diff(g, a),
-        Command::Cp(a) => commit::cp(g, a),
-        Command::Export(a) => commit::export(g, a),
-        Command::Import(a) => commit::import(g, a),
-        Command::Events(a) => events::events(g, a),
-        Command::Top(a) => top::top(g, a),
-        Command::Info(a) => system::info(g, a),
-        Command::Version(a) => system::version(g, a),
-        Command::Volume(c) => volume::dispatch(g, c),
-        Command::System(c) => system::dispatch(g, c),
-        Command::Stats(a) => stats::stats(g, a),
-        Command::Update(a) => update::update(g, a),
-        Command::Pause(a) => update::pause(g, a),
-        Command::Unpause(a) => update::unpause(g, a),
+        Command::Pull(a) => image::pull(g, a.0),
+        Command::Images(a) => image::images(g, a.0),
+        Command::Image(c) => image::dispatch(g, c.0),
+        Command::Tag(a) => image::tag(g, a.0),
+        Command::Untag(a) => image::untag(g, a.0),
+        Command::Rmi(a) => image::rmi(g, a.0),
+        Command::History(a) => image::history(g, a.0),
+        Command::Inspect(a) => image::inspect(g, a.0),
+        Command::Build(a) => build::build(g, a.0),
+        Command::Run(a) => run::run(g, a.0),
+        Command::Create(a) => run::create(g, a.0),
+        Command::Exec(a) => run::exec(g, a.0),
+        Command::Ps(a) => ps::ps(g, a.0),
+        Command::Container(c) => container::dispatch(g, c.0),
+        Command::Pod(c) => pod::dispatch(g, c.0),
+        Command::Start(a) => container::start(g, a.0),
+        Command::Stop(a) => container::stop(g, a.0),
+        Command::Kill(a) => container::kill(g, a.0),
+        Command::Restart(a) => container::restart(g, a.0),
+        Command::Wait(a) => container::wait(g, a.0),
+        Command::Rm(a) => container::rm(g, a.0),
+        Command::Rename(a) => container::rename(g, a.0),
+        Command::Logs(a) => logs::logs(g, a.0),
+        Command::Port(a) => container::port(g, a.0),
+        Command::Push(a) => transfer::push(g, a.0),
+        Command::Login(a) => transfer::login(g, a.0),
+        Command::Logout(a) => transfer::logout(g, a.0),
+        Command::Save(a) => archive::save(g, a.0),
+        Command::Load(a) => archive::load(g, a.0),
+        Command::Commit(a) => commit::commit(g, a.0),
+        Command::Diff(a) => commit::diff(g, a.0),
+        Command::Cp(a) => commit::cp(g, a.0),
+        Command::Export(a) => commit::export(g, a.0),
+        Command::Import(a) => commit::import(g, a.0),
+        Command::Events(a) => events::events(g, a.0),
+        Command::Top(a) => top::top(g, a.0),
+        Command::Info(a) => system::info(g, a.0),
+        Command::Version(a) => system::version(g, a.0),
+        Command::Volume(c) => volume::dispatch(g, c.0),
+        Command::System(c) => system::dispatch(g, c.0),
+        Command::Stats(a) => stats::stats(g, a.0),
+        Command::Update(a) => update::update(g, a.0),
+        Command::Pause(a) => update::pause(g, a.0),
+        Command::Unpause(a) => update::unpause(g, a.0),
     }
 }
 

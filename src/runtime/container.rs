@@ -12,6 +12,7 @@ use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -106,9 +107,12 @@ fn copy_rootfs(store: &Store, cfg: &ContainerConfig, base: &IdMaps, maps: &IdMap
     }
 }
 
-/// The rootfs mount point (volatile: only the monitor's namespace uses it).
-pub fn rootfs_mountpoint(store: &Store, id: &str) -> PathBuf {
-    store.containers.run_dir(id).join("rootfs")
+/// Where a container's rootfs is mounted before pivot_root. One directory
+/// serves every container: each mounts there in its own private mount
+/// namespace, unseen by the host and by each other, and a start then makes
+/// and removes no directory (costly where freeing a block means a discard).
+pub fn rootfs_mountpoint(store: &Store) -> PathBuf {
+    store.runroot.join("rootfs")
 }
 
 /// Write a new container's records, generated files and runtime spec.
@@ -196,7 +200,7 @@ fn create_from(
             user: &user,
             rootless: store.rootless,
             id_maps: &maps,
-            rootfs: rootfs_mountpoint(store, &cfg.id),
+            rootfs: rootfs_mountpoint(store),
             userdata: store.containers.dir(&cfg.id).join("userdata"),
         })?;
         spec::save(&spec, &store.containers.dir(&cfg.id).join("spec.json"))?;
@@ -324,9 +328,9 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
         bail!("container {id} is already running");
     }
     super::pod::start_infra_for(store, &config_of(store, id)?)?;
-    let run_dir = store.containers.run_dir(id);
-    fs::create_dir_all(rootfs_mountpoint(store, id))
-        .with_context(|| format!("creating {}", run_dir.display()))?;
+    let mountpoint = rootfs_mountpoint(store);
+    fs::create_dir_all(&mountpoint)
+        .with_context(|| format!("creating {}", mountpoint.display()))?;
     let (ready_r, ready_w) = sys::pipe()?;
     // The monitor is a fork of this process, not a new exec: it saves a
     // program load on every start. The CLI is single-threaded here.
@@ -535,21 +539,31 @@ pub fn remove_files(store: &Store, id: &str) -> Result<()> {
 /// `--rm` from the monitor: the container leaves the store at once (one
 /// rename); its files are deleted by a detached child, so whoever waits for
 /// the monitor is not kept waiting for the deletion.
-pub fn remove_files_in_background(store: &Store, id: &str) -> Result<()> {
+pub fn remove_files_in_background(
+    store: &Store,
+    id: &str,
+    mount_ns: Option<std::os::fd::OwnedFd>,
+) -> Result<()> {
     // --rm takes the container's anonymous volumes with it, as podman's does.
     let doomed = super::volume::unlink_container(store, id, true)?;
     // SAFETY: the monitor is single-threaded; the child only deletes files.
     match unsafe { libc::fork() } {
         0 => {
-            // SAFETY: leave the monitor's session; then only plain file work.
-            unsafe { libc::setsid() };
+            // Only plain file work from here; the caller's stdio is let go.
+            let keep: Vec<i32> = mount_ns.iter().map(|f| f.as_raw_fd()).collect();
+            sys::detach_into_background(&keep);
             let failed = doomed.iter().any(|d| delete_tree(store, d).is_err());
+            // Last, the container's mount namespace goes (see monitor.rs).
+            drop(mount_ns);
             let code = i32::from(failed);
             // SAFETY: no destructors of the parent's state in the child.
             unsafe { libc::_exit(code) }
         }
         pid if pid < 0 => doomed.iter().try_for_each(|d| delete_tree(store, d)),
-        _ => Ok(()),
+        _ => {
+            drop(mount_ns);
+            Ok(())
+        }
     }
 }
 

@@ -170,8 +170,7 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
             }
             // Under the container's limits, and counted in its stats.
             if let Some(cg) = &cgroup {
-                // SAFETY: getpid cannot fail.
-                cg.add(unsafe { libc::getpid() })?;
+                cg.join_self()?;
             }
             join_namespaces(pid, store.rootless)?;
             // The pid namespace applies to our children: fork once more.

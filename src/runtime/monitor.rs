@@ -114,12 +114,16 @@ fn child_main(
     joins: &[(i32, libc::c_int)],
     infra: bool,
     net_r: i32,
+    cgroup: Option<&Cgroup>,
 ) -> ! {
-    // Wait until the monitor has written our id maps (and put us in our
-    // cgroup).
+    // Wait until the monitor has written our id maps (and made our cgroup).
     let _ = sys::read_to_end(go_r);
     sys::close(go_r);
     let result = (|| -> Result<std::convert::Infallible> {
+        if let Some(cg) = cgroup {
+            cg.join_self()
+                .context("moving the container into its cgroup")?;
+        }
         // Only now, inside the container's cgroup, so that it is the root
         // of the new cgroup namespace.
         // SAFETY: unshare with a flag constant.
@@ -263,6 +267,10 @@ fn spawn_container(
             (in_r, in_w) = sys::pipe()?;
         }
     }
+    // Made before the clone: on cgroup v1 the child moves itself in (see
+    // Cgroup::join_self), in parallel with the monitor's work.
+    let cgroup = create_cgroup(store, cfg)?;
+    let self_joined = cgroup.as_ref().filter(|c| c.joins_cheaply_by_itself());
     // The cgroup namespace is made by the child once it is in its cgroup.
     let clone_now = flags & !libc::CLONE_NEWCGROUP;
     // SAFETY: the monitor is single-threaded, so the child may run Rust code.
@@ -277,7 +285,11 @@ fn spawn_container(
         )
     } as i32;
     if pid < 0 {
-        bail!("creating the container's namespaces: {}", sys::errno());
+        let e = sys::errno();
+        if let Some(cg) = &cgroup {
+            cg.remove();
+        }
+        bail!("creating the container's namespaces: {e}");
     }
     if pid == 0 {
         sys::close(go_w);
@@ -311,6 +323,7 @@ fn spawn_container(
             &join_fds,
             cfg.is_infra,
             net_r,
+            self_joined,
         );
     }
     sys::close(go_r);
@@ -325,8 +338,12 @@ fn spawn_container(
             libc::kill(pid, libc::SIGKILL);
             libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
+        if let Some(cg) = &cgroup {
+            cg.remove();
+        }
     };
     crate::debug!("container process {pid} cloned");
+    let mount_ns = hold_mount_namespace(pid);
     // The network helper sets up while the id maps are written and the
     // rootfs is mounted (it needs neither); the program waits for it.
     let net = match launcher {
@@ -341,34 +358,28 @@ fn spawn_container(
             return Err(e);
         }
     };
-    let cgroup = (|| {
+    let placed = (|| {
         if flags & libc::CLONE_NEWUSER != 0 {
             let maps = super::spec::id_maps(spec);
             super::userns::write_id_maps(pid, &maps)?;
         }
         crate::debug!("id maps written");
-        join_cgroup(store, cfg, pid)
+        place_in_cgroup(cfg, cgroup.as_ref(), self_joined.is_some(), pid)
     })();
-    let cgroup = match cgroup {
-        Ok(c) => c,
-        Err(e) => {
-            sys::close(net_w);
-            if let Some(n) = net {
-                n.abort();
-            }
-            kill_child();
-            return Err(e);
+    if let Err(e) = placed {
+        sys::close(net_w);
+        if let Some(n) = net {
+            n.abort();
         }
-    };
+        kill_child();
+        return Err(e);
+    }
     sys::close(go_w);
     let helper = match net.map(Net::wait).transpose() {
         Ok(h) => h,
         Err(e) => {
             sys::close(net_w);
             kill_child();
-            if let Some(cg) = &cgroup {
-                cg.remove();
-            }
             return Err(e);
         }
     };
@@ -426,7 +437,19 @@ fn spawn_container(
         wiring,
         helper,
         cgroup,
+        mount_ns,
     })
+}
+
+/// A reference to the container's mount namespace. Whoever drops the last
+/// one unmounts its whole tree and waits out an RCU grace period: without
+/// this, that is the container's own exit, before its parent hears of it.
+/// Held, the teardown happens where the monitor lets go (off the path the
+/// caller waits on, for `--rm`).
+fn hold_mount_namespace(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .ok()
+        .map(std::os::fd::OwnedFd::from)
 }
 
 /// A started container process and what the monitor keeps of it.
@@ -435,11 +458,11 @@ struct Spawned {
     wiring: Wiring,
     helper: Option<super::network::Helper>,
     cgroup: Option<Cgroup>,
+    mount_ns: Option<std::os::fd::OwnedFd>,
 }
 
-/// Put the (still waiting) container process into its own cgroup, with
-/// its limits, and set its OOM score.
-fn join_cgroup(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<Option<Cgroup>> {
+/// The container's cgroup with its limits, made before its process.
+fn create_cgroup(store: &Store, cfg: &ContainerConfig) -> Result<Option<Cgroup>> {
     let cg = Cgroup::create(
         &cfg.id,
         &cfg.resources,
@@ -447,23 +470,29 @@ fn join_cgroup(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<Option<
         &cfg.cgroups,
         store.rootless,
     )?;
-    if let Some(cg) = &cg {
-        if let Err(e) = cg.add(pid) {
-            cg.remove();
-            return Err(e.context("moving the container into its cgroup"));
-        }
+    crate::debug!("cgroup {:?} made", cg.as_ref().map(|c| &c.rel));
+    Ok(cg)
+}
+
+/// Put the (still waiting) container process into its cgroup, unless it
+/// moves itself, and set its OOM score.
+fn place_in_cgroup(
+    cfg: &ContainerConfig,
+    cg: Option<&Cgroup>,
+    joins_itself: bool,
+    pid: i32,
+) -> Result<()> {
+    if let (Some(cg), false) = (cg, joins_itself) {
+        cg.add(pid)
+            .context("moving the container into its cgroup")?;
     }
     if let Some(adj) = cfg.resources.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         if let Err(e) = std::fs::write(&path, adj.to_string()) {
-            if let Some(cg) = &cg {
-                cg.remove();
-            }
             bail!("setting --oom-score-adj {adj}: {e} (lowering it needs CAP_SYS_RESOURCE)");
         }
     }
-    crate::debug!("container in cgroup {:?}", cg.as_ref().map(|c| &c.rel));
-    Ok(cg)
+    Ok(())
 }
 
 fn start_network_helper(
@@ -481,6 +510,11 @@ fn start_network_helper(
         .filter(|o| !o.is_empty())
         .map(str::to_string)
         .collect();
+    if matches!(mode, "pasta" | "slirp4netns") {
+        // The helpers keep their pid file and socket here.
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("creating {}", run_dir.display()))?;
+    }
     match mode {
         "pasta" => super::network::spawn_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some),
         "slirp4netns" => super::network::spawn_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
@@ -642,6 +676,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
         wiring,
         helper,
         cgroup,
+        mount_ns,
     } = match started {
         Ok(v) => v,
         Err(e) => {
@@ -701,7 +736,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
         if let Err(e) = store.containers.keep_exit_code(id, status) {
             crate::debug!("keeping the exit code: {e:#}");
         }
-        super::container::remove_files_in_background(store, id)?;
+        super::container::remove_files_in_background(store, id, mount_ns)?;
         events::container(store, "remove", &cfg);
         crate::debug!("container removed");
         return Ok(status);
@@ -717,5 +752,33 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     // Journal first: whoever sees the container exited finds `died` there.
     events::container_died(store, &cfg, status);
     store.containers.save_state(id, &state)?;
+    release_in_background(mount_ns);
     Ok(status)
+}
+
+/// Let go of the container's mount namespace in a child that outlives
+/// the monitor, so its teardown does not delay the monitor's exit (which
+/// a foreground CLI waits for).
+fn release_in_background(mount_ns: Option<std::os::fd::OwnedFd>) {
+    use std::os::fd::AsRawFd;
+    let Some(ns) = mount_ns else { return };
+    // The child holds on until the monitor is gone: a pipe only the
+    // monitor can write reads EOF then.
+    let Ok((r, _w)) = sys::pipe() else { return };
+    // SAFETY: the monitor is single-threaded; the child makes plain
+    // syscalls and leaves with _exit.
+    match unsafe { libc::fork() } {
+        0 => {
+            sys::detach_into_background(&[r, ns.as_raw_fd()]);
+            let _ = sys::read_to_end(r);
+            drop(ns);
+            // SAFETY: no destructors of the monitor's state in the child.
+            unsafe { libc::_exit(0) }
+        }
+        _ => {
+            sys::close(r);
+            drop(ns);
+            // The write end stays open until the monitor exits.
+        }
+    }
 }

@@ -45,6 +45,9 @@ fn copy_winsize(from: i32, to: i32) {
     }
 }
 
+/// How long an attached program runs before its monitor sheds memory.
+const SHED_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
 fn exit_code(status: libc::c_int) -> i32 {
     if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
@@ -94,7 +97,17 @@ pub fn relay(
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
     let sig_fd = sfd.as_raw_fd();
-    let mut first_wait = true;
+    // A monitor idles here for the container's whole life, so once the
+    // loop is about to wait it sheds what it won't use again. Attached, a
+    // short program (`run --rm IMG true`) is usually gone sooner: shed only
+    // once the program has run a while, not while the caller waits.
+    let shed_at = std::time::Instant::now()
+        + if attach {
+            SHED_AFTER
+        } else {
+            std::time::Duration::ZERO
+        };
+    let mut shed_pending = true;
     loop {
         if exit.is_some() && outputs.is_empty() {
             break;
@@ -122,14 +135,19 @@ pub fn relay(
         } else {
             None
         };
-        // Once the program is gone, give stragglers a moment, not forever.
-        let timeout = if exit.is_some() { 500 } else { -1 };
-        if first_wait {
-            // Everything the loop needs is touched by now: a monitor idles
-            // here for the container's whole life, so shed what it won't use.
-            first_wait = false;
+        if shed_pending && exit.is_none() && std::time::Instant::now() >= shed_at {
+            shed_pending = false;
             super::memory::shed();
         }
+        // Once the program is gone, give stragglers a moment, not forever.
+        let timeout = if exit.is_some() {
+            500
+        } else if shed_pending {
+            let left = shed_at.saturating_duration_since(std::time::Instant::now());
+            left.as_millis() as i32 + 1
+        } else {
+            -1
+        };
         // SAFETY: pfds is a valid array of pollfd.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
         if n < 0 {

@@ -202,7 +202,10 @@ fn mount_one(root: &Path, m: &Mount) -> Result<()> {
             Err(e) => return Err(e),
         }
     }
-    if propagation != 0 {
+    // Everything here is private already (setup made "/" rprivate first,
+    // and mounts made under private ones are private): only other kinds
+    // of propagation cost a mount call.
+    if propagation != 0 && propagation & !libc::MS_REC != libc::MS_PRIVATE {
         mount(None, &dest, None, propagation, None)?;
     }
     Ok(())

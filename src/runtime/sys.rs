@@ -252,3 +252,11 @@ pub fn set_process_title(title: &str) {
         area[end - start - 1] = b' ';
     }
 }
+
+/// For a process left running in the background after its parent is gone:
+/// its own session, /dev/null as stdio and no other fd but `keep`, so that
+/// nobody reading the caller's output or pipes waits for it.
+pub fn detach_into_background(keep: &[i32]) {
+    detach_from_caller();
+    close_fds_except(keep);
+}

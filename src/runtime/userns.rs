@@ -4,7 +4,6 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -403,36 +402,95 @@ fn write_maps_with(
         }
         Some((uidmap, gidmap)) => {
             // Both helpers at once: each is a setuid exec of its own.
-            let spawn = |prog: &std::path::Path, map: &[IdMapping]| {
-                let mut c = Command::new(prog);
-                c.arg(pid.to_string());
-                for m in map {
-                    c.args([
-                        m.container_id.to_string(),
-                        m.host_id.to_string(),
-                        m.size.to_string(),
-                    ]);
-                }
-                c.stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .with_context(|| format!("running {}", prog.display()))
-            };
-            let u = spawn(&uidmap, &maps.uids)?;
-            let g = spawn(&gidmap, &maps.gids);
-            let u_out = u.wait_with_output().context("waiting for newuidmap")?;
-            let g_out = g?.wait_with_output().context("waiting for newgidmap")?;
-            for (name, out) in [("newuidmap", u_out), ("newgidmap", g_out)] {
-                if !out.status.success() {
-                    bail!(
-                        "{name} failed ({}): {}",
-                        out.status,
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                }
-            }
+            let u = spawn_map_helper("newuidmap", &uidmap, pid, &maps.uids)?;
+            let g = spawn_map_helper("newgidmap", &gidmap, pid, &maps.gids);
+            let u_done = wait_map_helper(u);
+            let g_done = wait_map_helper(g?);
+            u_done?;
+            g_done?;
         }
+    }
+    Ok(())
+}
+
+/// newuidmap or newgidmap at work: its pid and the read end of its stderr.
+struct MapHelper {
+    name: &'static str,
+    pid: i32,
+    stderr: i32,
+}
+
+/// Start newuidmap or newgidmap (`name`) for `pid`. By fork and exec, not
+/// posix_spawn: that waits for the exec, and on a busy machine the new
+/// setuid program then often runs to its end before its parent resumes,
+/// so the second helper would start only after the first had finished.
+fn spawn_map_helper(
+    name: &'static str,
+    prog: &std::path::Path,
+    pid: i32,
+    map: &[IdMapping],
+) -> Result<MapHelper> {
+    use std::ffi::CString;
+    let mut args = vec![super::sys::cstr(prog)?, CString::new(pid.to_string())?];
+    for m in map {
+        for n in [m.container_id, m.host_id, m.size] {
+            args.push(CString::new(n.to_string())?);
+        }
+    }
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let (err_r, err_w) = super::sys::pipe()?;
+    // SAFETY: the child only makes async-signal-safe calls (open, dup2,
+    // sigprocmask, signal, execv, _exit) on memory prepared before fork.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: as above.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            libc::dup2(err_w, 2);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::execv(argv[0], argv.as_ptr());
+            libc::_exit(127)
+        }
+    }
+    super::sys::close(err_w);
+    if child < 0 {
+        super::sys::close(err_r);
+        bail!("running {}: {}", prog.display(), super::sys::errno());
+    }
+    Ok(MapHelper {
+        name,
+        pid: child,
+        stderr: err_r,
+    })
+}
+
+fn wait_map_helper(h: MapHelper) -> Result<()> {
+    let err = super::sys::read_to_end(h.stderr).unwrap_or_default();
+    super::sys::close(h.stderr);
+    let mut status = 0;
+    // SAFETY: reap our own child.
+    while unsafe { libc::waitpid(h.pid, &mut status, 0) } < 0 {
+        if super::sys::errno().raw_os_error() != Some(libc::EINTR) {
+            bail!("waiting for {}: {}", h.name, super::sys::errno());
+        }
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let how = if libc::WIFEXITED(status) {
+            format!("exit status: {}", libc::WEXITSTATUS(status))
+        } else {
+            format!("signal: {}", libc::WTERMSIG(status))
+        };
+        bail!(
+            "{} failed ({how}): {}",
+            h.name,
+            String::from_utf8_lossy(&err).trim()
+        );
     }
     Ok(())
 }

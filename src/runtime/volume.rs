@@ -284,7 +284,9 @@ pub fn unlink_container(store: &Store, id: &str, anonymous: bool) -> Result<Vec<
     let _lock = store.lock()?;
     let cfg = store.containers.load_config(id).ok();
     super::network::forget_name_entry(store, id);
-    let mut doomed = vec![store.containers.unlink(id)?];
+    let mut doomed = vec![store
+        .containers
+        .unlink_named(id, cfg.as_ref().map(|c| c.name.as_str()))?];
     let Some(cfg) = cfg.filter(|_| anonymous) else {
         return Ok(doomed);
     };

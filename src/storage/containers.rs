@@ -398,9 +398,16 @@ impl ContainerStore {
     /// store's tmp/, where a crash leaves it to the next sweep); the caller
     /// deletes the returned tree, now or in the background.
     pub fn unlink(&self, id: &str) -> Result<PathBuf> {
+        let name = self.load_config(id).ok().map(|c| c.name);
+        self.unlink_named(id, name.as_deref())
+    }
+
+    /// [`unlink`](Self::unlink) for a container whose name (if it has a
+    /// config at all) the caller knows.
+    pub fn unlink_named(&self, id: &str, name: Option<&str>) -> Result<PathBuf> {
         let dir = self.dir(id);
-        if let Ok(cfg) = self.load_config(id) {
-            self.release_name(&cfg.name, id);
+        if let Some(name) = name {
+            self.release_name(name, id);
         }
         let _ = remove_tree(&self.run_dir(id));
         fs::create_dir_all(&self.tmp)

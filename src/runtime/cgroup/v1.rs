@@ -28,8 +28,15 @@ pub fn dirs(rel: &str) -> Vec<(&'static str, PathBuf)> {
     let mut out = Vec::new();
     for c in CONTROLLERS {
         let mount = Path::new(ROOT).join(c);
-        let Ok(real) = fs::canonicalize(&mount) else {
-            continue;
+        // Co-mounted controllers are symlinks to one directory (cpu ->
+        // cpu,cpuacct); no full canonicalize, this runs on every start.
+        let real = match fs::symlink_metadata(&mount) {
+            Ok(m) if m.file_type().is_symlink() => match fs::read_link(&mount) {
+                Ok(target) => mount.parent().unwrap_or(Path::new(ROOT)).join(target),
+                Err(_) => continue,
+            },
+            Ok(m) if m.is_dir() => mount.clone(),
+            _ => continue,
         };
         if seen.contains(&real) {
             continue;
