@@ -633,3 +633,45 @@ fn rmi_refuses_an_image_in_use_unless_forced() {
         );
     }
 }
+
+#[test]
+fn ps_size_counts_the_container_layer_and_its_image() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let img = env.rt_image();
+        let mark = env.mark();
+        env.ok(&[
+            "run",
+            "--name",
+            "sz",
+            "-e",
+            &mark,
+            &img,
+            "sh",
+            "-c",
+            "mkdir -p /d && chown 1000:1000 /d && head -c 3000 /dev/zero > /d/f && chmod 700 /d",
+        ]);
+        let rows: serde_json::Value =
+            serde_json::from_str(&env.ok(&["ps", "-a", "--size", "--format", "json"])).unwrap();
+        let size = &rows[0]["Size"];
+        let rw = size["rwSize"].as_u64().unwrap();
+        let root = size["rootFsSize"].as_u64().unwrap();
+        // The file, read through a 0700 dir of another uid (rootless too).
+        assert!((3000..20_000).contains(&rw), "[{mode:?}] {size}");
+        assert!(
+            root > rw + 100_000,
+            "[{mode:?}] the image counts too: {size}"
+        );
+        let table = env.ok(&["ps", "-a", "--size"]);
+        let header = table.lines().next().unwrap();
+        assert!(header.ends_with("SIZE"), "[{mode:?}] {table}");
+        let cell = table.lines().nth(1).unwrap();
+        assert!(cell.contains("kB (virtual "), "[{mode:?}] {table}");
+        let plain = env.ok(&["ps", "-a", "--format", "json"]);
+        assert!(
+            plain.contains("\"Size\": null"),
+            "[{mode:?}] no size unless asked"
+        );
+    }
+}

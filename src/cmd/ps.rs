@@ -8,6 +8,7 @@ use super::GlobalOpts;
 use crate::format::{human, table};
 use crate::runtime::container::is_running;
 use crate::storage::containers::Status;
+use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
@@ -111,8 +112,44 @@ fn networks(_l: &Listed) -> Vec<String> {
     Vec::new()
 }
 
+/// `--size`: each container's own layer (its upper dir) and its whole root
+/// (the image below it too), in bytes.
+struct Sizes(std::collections::HashMap<String, (u64, u64)>);
+
+impl Sizes {
+    fn measure(store: &Store, list: &[&Listed]) -> Result<Sizes> {
+        let images = store.images.load()?;
+        // Rootless, the upper dirs hold files of subordinate ids that only
+        // the user namespace may read.
+        crate::runtime::userns::enter_for_storage(store)?;
+        let mut out = std::collections::HashMap::new();
+        for l in list {
+            let upper = store.containers.dir(&l.cfg.id).join("upper");
+            let rw = crate::runtime::volume::tree_size(&upper);
+            let image = images
+                .list
+                .iter()
+                .find(|i| i.id == l.cfg.image_id)
+                .map_or(0, |i| i.size);
+            out.insert(l.cfg.id.clone(), (rw, rw + image));
+        }
+        Ok(Sizes(out))
+    }
+
+    fn of(&self, id: &str) -> (u64, u64) {
+        self.0.get(id).copied().unwrap_or_default()
+    }
+
+    /// podman's SIZE cell: `0B (virtual 1.98MB)`.
+    fn text(&self, id: &str) -> String {
+        let (rw, root) = self.of(id);
+        let h = |n: u64| human::human_size_with_precision(n as f64, 3).replace(' ', "");
+        format!("{} (virtual {})", h(rw), h(root))
+    }
+}
+
 /// The podman `ps --format json` object.
-fn json_row(l: &Listed, now: SystemTime, size: bool, pod_name: &str) -> Value {
+fn json_row(l: &Listed, now: SystemTime, sizes: Option<&Sizes>, pod_name: &str) -> Value {
     let created = time_of(Some(&l.cfg.created));
     let running = is_running(&l.state);
     let exited = l.state.status == Status::Exited;
@@ -140,7 +177,13 @@ fn json_row(l: &Listed, now: SystemTime, size: bool, pod_name: &str) -> Value {
                 "host_ip": p.host_ip, "container_port": p.container_port,
                 "host_port": p.host_port, "range": 1, "protocol": p.protocol})).collect())
         },
-        "Size": if size { json!({"rootFsSize": 0, "rwSize": 0}) } else { Value::Null },
+        "Size": match sizes {
+            Some(s) => {
+                let (rw, root) = s.of(&l.cfg.id);
+                json!({"rootFsSize": root, "rwSize": rw})
+            }
+            None => Value::Null,
+        },
         "StartedAt": unix(time_of(l.state.started_at.as_deref())),
         "State": l.state.status.as_str(),
         "Status": "",
@@ -149,7 +192,13 @@ fn json_row(l: &Listed, now: SystemTime, size: bool, pod_name: &str) -> Value {
 }
 
 /// A row for the table and templates: podman's psReporter fields.
-fn table_row(l: &Listed, now: SystemTime, no_trunc: bool, pod_name: &str) -> Value {
+fn table_row(
+    l: &Listed,
+    now: SystemTime,
+    no_trunc: bool,
+    pod_name: &str,
+    sizes: Option<&Sizes>,
+) -> Value {
     let created = time_of(Some(&l.cfg.created));
     let command = l.cfg.args.join(" ");
     let command = if !no_trunc && command.chars().count() > 17 {
@@ -187,7 +236,7 @@ fn table_row(l: &Listed, now: SystemTime, no_trunc: bool, pod_name: &str) -> Val
         "IsInfra": l.cfg.is_infra,
         "Pod": if no_trunc { l.cfg.pod.clone() } else { l.cfg.pod.chars().take(12).collect() },
         "PodName": pod_name,
-        "Size": "0B (virtual 0B)",
+        "Size": sizes.map(|s| s.text(&l.cfg.id)).unwrap_or_default(),
         "Namespaces": {},
     })
 }
@@ -199,7 +248,7 @@ fn default_table(
     list: &[&Listed],
     now: SystemTime,
     no_trunc: bool,
-    size: bool,
+    sizes: Option<&Sizes>,
     noheading: bool,
     pods: Option<&BTreeMap<String, String>>,
 ) -> String {
@@ -217,7 +266,7 @@ fn default_table(
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if size {
+        if sizes.is_some() {
             h.push("SIZE".into());
         }
         if pods.is_some() {
@@ -248,8 +297,8 @@ fn default_table(
             ports_text(l),
             l.cfg.name.clone(),
         ];
-        if size {
-            row.push("0B (virtual 0B)".into());
+        if let Some(s) = sizes {
+            row.push(s.text(&l.cfg.id));
         }
         if let Some(pods) = pods {
             let id = if no_trunc {
@@ -483,6 +532,11 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
         }
         return print(&out);
     }
+    let sizes = if a.size {
+        Some(Sizes::measure(&store, &list)?)
+    } else {
+        None
+    };
     if a.format.as_deref().map(str::trim) == Some("json") {
         let pod_name = |l: &Listed| match a.pod {
             true => pods.get(&l.cfg.pod).cloned().unwrap_or_default(),
@@ -490,7 +544,7 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
         };
         let rows: Vec<Value> = list
             .iter()
-            .map(|l| json_row(l, now, a.size, &pod_name(l)))
+            .map(|l| json_row(l, now, sizes.as_ref(), &pod_name(l)))
             .collect();
         return super::output::println(&json_two_space(&Value::Array(rows)));
     }
@@ -500,7 +554,7 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
             &list,
             now,
             a.no_trunc,
-            a.size,
+            sizes.as_ref(),
             a.noheading,
             pods,
         ));
@@ -509,7 +563,7 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
         .iter()
         .map(|l| {
             let name = pods.get(&l.cfg.pod).map(String::as_str).unwrap_or("");
-            table_row(l, now, a.no_trunc, name)
+            table_row(l, now, a.no_trunc, name, sizes.as_ref())
         })
         .collect();
     let mut default = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedHuman}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".to_string();
