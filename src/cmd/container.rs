@@ -255,12 +255,9 @@ pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
     for_each(
         &list,
         |_, id| {
-            let timeout = match a.time {
-                Some(t) => t,
-                None => store.containers.load_config(id)?.stop_timeout,
-            };
-            rt::stop(&store, id, timeout)?;
-            events::container(&store, "stop", &store.containers.load_config(id)?);
+            let cfg = store.containers.load_config(id)?;
+            rt::stop(&store, id, a.time.unwrap_or(cfg.stop_timeout))?;
+            events::container(&store, "stop", &cfg);
             Ok(())
         },
         false,
@@ -329,12 +326,9 @@ pub fn restart(g: &GlobalOpts, a: RestartArgs) -> Result<()> {
     for_each(
         &list,
         |_, id| {
-            let timeout = match a.time {
-                Some(t) => t,
-                None => store.containers.load_config(id)?.stop_timeout,
-            };
-            rt::restart(&store, id, timeout)?;
-            events::container(&store, "restart", &store.containers.load_config(id)?);
+            let cfg = store.containers.load_config(id)?;
+            rt::restart(&store, id, a.time.unwrap_or(cfg.stop_timeout))?;
+            events::container(&store, "restart", &cfg);
             Ok(())
         },
         false,
