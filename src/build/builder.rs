@@ -1018,37 +1018,10 @@ fn apply_instruction(st: &mut StageState, ins: &Instruction) -> Result<()> {
         .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
     let c = &mut st.config.config;
     match ins {
-        Instruction::Env(kvs) => {
-            let env = c.env.get_or_insert_with(Vec::new);
-            for kv in kvs {
-                let prefix = format!("{}=", kv.key);
-                env.retain(|e| !e.starts_with(&prefix) && *e != kv.key);
-                env.push(format!("{}={}", kv.key, kv.value));
-            }
-        }
-        Instruction::Label(kvs) => {
-            let labels = c.labels.get_or_insert_with(Default::default);
-            for kv in kvs {
-                labels.insert(kv.key.clone(), kv.value.clone());
-            }
-        }
-        Instruction::Expose(ports) => {
-            let map = c.exposed_ports.get_or_insert_with(Default::default);
-            for p in ports {
-                let p = if p.contains('/') {
-                    p.to_ascii_lowercase()
-                } else {
-                    format!("{p}/tcp")
-                };
-                map.insert(p, json!({}));
-            }
-        }
-        Instruction::Volume(vols) => {
-            let map = c.volumes.get_or_insert_with(Default::default);
-            for v in vols {
-                map.insert(v.clone(), json!({}));
-            }
-        }
+        Instruction::Env(kvs) => super::config_edit::set_env(c, kvs),
+        Instruction::Label(kvs) => super::config_edit::add_labels(c, kvs),
+        Instruction::Expose(ports) => super::config_edit::expose(c, ports),
+        Instruction::Volume(vols) => super::config_edit::add_volumes(c, vols),
         Instruction::User(u) => c.user = Some(u.clone()),
         Instruction::Workdir(w) => {
             let joined = if w.starts_with('/') {

@@ -1,10 +1,11 @@
 //! `--change` lines (`CMD ["/app"]`, `ENV A=1`) for commit and import,
 //! parsed as one-line Containerfiles.
 
+use super::config_edit;
 use super::containerfile::{self, Command, Instruction};
 use crate::storage::image_config::ImageConfig;
 use anyhow::{anyhow, bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The instructions `--change` accepts (podman's list).
 const CHANGE_KEYWORDS: [&str; 10] = [
@@ -70,31 +71,9 @@ fn apply_change(config: &mut ImageConfig, change: &str) -> Result<()> {
     match instruction {
         Instruction::Cmd(cmd) => c.cmd = Some(command_argv(cmd)),
         Instruction::Entrypoint(cmd) => c.entrypoint = Some(command_argv(cmd)),
-        Instruction::Env(kvs) => {
-            let env = c.env.get_or_insert_with(Vec::new);
-            for kv in kvs {
-                let prefix = format!("{}=", kv.key);
-                env.retain(|e| !e.starts_with(&prefix) && *e != kv.key);
-                env.push(format!("{}={}", kv.key, kv.value));
-            }
-        }
-        Instruction::Expose(ports) => {
-            let map = c.exposed_ports.get_or_insert_with(Default::default);
-            for p in ports {
-                let p = if p.contains('/') {
-                    p.to_ascii_lowercase()
-                } else {
-                    format!("{p}/tcp")
-                };
-                map.insert(p, json!({}));
-            }
-        }
-        Instruction::Label(kvs) => {
-            let labels = c.labels.get_or_insert_with(Default::default);
-            for kv in kvs {
-                labels.insert(kv.key, kv.value);
-            }
-        }
+        Instruction::Env(kvs) => config_edit::set_env(c, &kvs),
+        Instruction::Expose(ports) => config_edit::expose(c, &ports),
+        Instruction::Label(kvs) => config_edit::add_labels(c, &kvs),
         Instruction::User(u) => c.user = Some(u),
         Instruction::Workdir(w) => {
             // A relative WORKDIR continues from the current one.
@@ -106,12 +85,7 @@ fn apply_change(config: &mut ImageConfig, change: &str) -> Result<()> {
             };
             c.working_dir = Some(w);
         }
-        Instruction::Volume(vols) => {
-            let map = c.volumes.get_or_insert_with(Default::default);
-            for v in vols {
-                map.insert(v, json!({}));
-            }
-        }
+        Instruction::Volume(vols) => config_edit::add_volumes(c, &vols),
         Instruction::StopSignal(s) => c.stop_signal = Some(s),
         Instruction::OnBuild(o) => {
             let list = c

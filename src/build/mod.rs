@@ -9,6 +9,7 @@
 pub mod builder;
 pub mod cache;
 pub mod changes;
+pub mod config_edit;
 pub mod containerfile;
 pub mod copy;
 pub mod glob;
