@@ -843,3 +843,136 @@ fn killed_monitor_takes_its_helper_along() {
         env.ok(&["rm", "-f", "web"]);
     }
 }
+
+/// Whether the host (this test's network namespace) has a default route of
+/// that family, as /proc shows it.
+fn host_has_default_route(v6: bool) -> bool {
+    if v6 {
+        std::fs::read_to_string("/proc/net/ipv6_route").is_ok_and(|t| {
+            t.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() >= 10 && f[0].bytes().all(|b| b == b'0') && f[1] == "00" && f[9] != "lo"
+            })
+        })
+    } else {
+        std::fs::read_to_string("/proc/net/route").is_ok_and(|t| {
+            t.lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
+        })
+    }
+}
+
+#[test]
+fn the_program_starts_with_its_default_routes_in_place() {
+    // pasta (rootless) lets the program start once it has configured the
+    // namespace, before it is fully up: the routes must be there by then,
+    // and the first connection out must go through.
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let img = env.rt_image();
+        let port = host_http_responder("routed\n");
+        let out = env.sh(
+            &img,
+            &[],
+            &format!(
+                "ip -4 route; echo ---; ip -6 route; echo ---; wget -q -O- http://host.containers.internal:{port}/"
+            ),
+        );
+        let parts: Vec<&str> = out.split("---\n").collect();
+        assert_eq!(parts.len(), 3, "[{mode:?}] {out}");
+        if host_has_default_route(false) {
+            assert!(
+                parts[0].lines().any(|l| l.starts_with("default via")),
+                "[{mode:?}] no IPv4 default route when the program started:\n{}",
+                parts[0]
+            );
+        }
+        // slirp4netns (root's default) runs without IPv6.
+        if mode == Mode::Rootless && host_has_default_route(true) {
+            assert!(
+                parts[1].lines().any(|l| l.starts_with("default via")),
+                "[{mode:?}] no IPv6 default route when the program started:\n{}",
+                parts[1]
+            );
+        }
+        assert_eq!(parts[2], "routed\n", "[{mode:?}] first request out");
+    }
+}
+
+/// The peer address the container saw on its port `ctr_port`, from the
+/// `netstat -tn` it runs on each connection (see SOURCE_PROBE).
+fn peer_seen(mode: Mode, host: &str, port: u16, ctr_port: u16) -> String {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < Duration::from_secs(8) {
+        if let Ok(mut s) = TcpStream::connect((host, port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            // as `echo | nc`: a line, then our end closes
+            let _ = s.write_all(b"\n");
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            // local address ends in :ctr_port; the peer is the next column
+            let local = format!(":{ctr_port}");
+            if let Some(peer) = out.lines().find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() >= 5 && f[0] == "tcp" && f[3].ends_with(&local)).then(|| f[4].to_string())
+            }) {
+                return peer.trim_start_matches("::ffff:").to_string();
+            }
+            last = out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("[{mode:?}] no netstat answer from {host}:{port} (last: {last:?})");
+}
+
+const SOURCE_PROBE: &str = "nc -ll -p 80 -e netstat -tn & nc -ll -p 81 -e netstat -tn";
+
+#[test]
+fn published_ports_show_the_source_address_pasta_would() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let local = free_port();
+        let any = free_port();
+        let (p1, p2) = (format!("127.0.0.1:{local}:80"), format!("{any}:81"));
+        env.run_detached(
+            "probe",
+            &["-p", &p1, "-p", &p2],
+            &img,
+            &["sh", "-c", SOURCE_PROBE],
+        );
+        // A host-loopback client arrives from the namespace's loopback,
+        // whether the port is bound to loopback only or to every address.
+        let seen = peer_seen(mode, "127.0.0.1", local, 80);
+        assert!(
+            seen.starts_with("127.0.0.1:"),
+            "[{mode:?}] loopback bind: peer {seen}"
+        );
+        let seen = peer_seen(mode, "127.0.0.1", any, 81);
+        assert!(
+            seen.starts_with("127.0.0.1:"),
+            "[{mode:?}] wildcard bind: peer {seen}"
+        );
+        // Rootless, pasta forwards the other addresses through its tap:
+        // the container sees a real address there, not its loopback.
+        let outward = std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
+            .and_then(|s| s.local_addr())
+            .map(|a| a.ip())
+            .ok()
+            .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
+        if let (Mode::Rootless, Some(ip)) = (mode, outward) {
+            let seen = peer_seen(mode, &ip.to_string(), any, 81);
+            assert!(
+                !seen.starts_with("127."),
+                "[{mode:?}] a client at {ip} showed as loopback: {seen}"
+            );
+        }
+        env.ok(&["rm", "-f", "-t", "0", "probe"]);
+    }
+}

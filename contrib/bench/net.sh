@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Networking benchmark (issue 6): time from `run -d -p` to the first HTTP
-# response through the published port, beside a start without networking;
+# response through the published port (on the host's loopback, and on every
+# address), beside a start without networking;
 # bulk TCP throughput host -> container through the published port; podman
 # side by side when installed. Root uses slirp4netns, rootless pasta.
 #
@@ -44,12 +45,15 @@ until_answers() {
   done
 }
 
-# first_response TOOL...: run -d -p, poll until the page answers; prints us.
+# first_response BIND TOOL...: run -d -p BIND$port:80, poll until the page
+# answers; prints us. BIND "127.0.0.1:" publishes on the host's loopback
+# only, "" on every address.
 first_response() {
-  local port t0 t1
+  local bind=$1 port t0 t1
+  shift
   port=$(free_port)
   t0=$(now_ns)
-  "$@" run -d --name "web$port" -v "$BENCH_TMP/www:/www" -p "127.0.0.1:$port:80" "$IMAGE" httpd -f -p 80 -h /www >/dev/null
+  "$@" run -d --name "web$port" -v "$BENCH_TMP/www:/www" -p "$bind$port:80" "$IMAGE" httpd -f -p 80 -h /www >/dev/null
   until_answers "$port" "web$port" "$@"
   t1=$(now_ns)
   "$@" rm -f -t 0 "web$port" >/dev/null 2>&1 || true
@@ -70,20 +74,23 @@ first_response_host() {
 
 median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f\n", m}'; }
 
-: > "$BENCH_TMP/net" ; : > "$BENCH_TMP/host" ; : > "$BENCH_TMP/pnet"
+: > "$BENCH_TMP/net" ; : > "$BENCH_TMP/anynet" ; : > "$BENCH_TMP/host" ; : > "$BENCH_TMP/pnet"
 for _ in $(seq "$RUNS"); do
-  first_response "${C[@]}" >> "$BENCH_TMP/net"
+  first_response 127.0.0.1: "${C[@]}" >> "$BENCH_TMP/net"
+  first_response "" "${C[@]}" >> "$BENCH_TMP/anynet"
   first_response_host "${C[@]}" >> "$BENCH_TMP/host"
-  [ -n "$HAVE_PODMAN" ] && first_response "${P[@]}" >> "$BENCH_TMP/pnet"
+  [ -n "$HAVE_PODMAN" ] && first_response 127.0.0.1: "${P[@]}" >> "$BENCH_TMP/pnet"
 done
 ms() { awk '{print $1 / 1000}' "$1" | median; }
 net_ms=$(ms "$BENCH_TMP/net")
+any_ms=$(ms "$BENCH_TMP/anynet")
 none_ms=$(ms "$BENCH_TMP/host")
 echo "networking, median of $RUNS ($([ "$(id -u)" = 0 ] && echo root: slirp4netns || echo rootless: pasta))"
 printf '  %-44s %8s ms\n' "coracle run -d --network host, first response" "$none_ms"
-printf '  %-44s %8s ms  (%s of the same without a helper)\n' "coracle run -d -p ... to first HTTP response" "$net_ms" "$(ratio "$net_ms" "$none_ms")"
+printf '  %-44s %8s ms  (%s of the same without a helper)\n' "coracle run -d -p 127.0.0.1:P:80, first resp." "$net_ms" "$(ratio "$net_ms" "$none_ms")"
+printf '  %-44s %8s ms  (%s)\n' "coracle run -d -p P:80 (every address)" "$any_ms" "$(ratio "$any_ms" "$none_ms")"
 if [ -n "$HAVE_PODMAN" ]; then
-  printf '  %-44s %8s ms\n' "podman run -d -p ... to first HTTP response" "$(ms "$BENCH_TMP/pnet")"
+  printf '  %-44s %8s ms\n' "podman run -d -p 127.0.0.1:P:80, first resp." "$(ms "$BENCH_TMP/pnet")"
 fi
 
 # sink TOOL...: a container that discards what comes to its published

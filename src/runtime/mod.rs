@@ -14,6 +14,7 @@ pub mod logfile;
 pub mod memory;
 pub mod monitor;
 pub mod namespaces;
+pub mod net_routes;
 pub mod network;
 pub mod pod;
 pub mod port_relay;

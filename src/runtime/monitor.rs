@@ -113,7 +113,7 @@ fn child_main(
     init: bool,
     joins: &[(i32, libc::c_int)],
     infra: bool,
-    net_r: i32,
+    net: NetWait,
     cgroup: Option<&Cgroup>,
 ) -> ! {
     // Wait until the monitor has written our id maps (and made our cgroup).
@@ -170,8 +170,8 @@ fn child_main(
             super::infra::hold_namespaces(spec, rootless, err_w);
         }
         rootfs::setup(spec, plan, rootless)?;
-        if net_r >= 0 {
-            wait_for_network(net_r)?;
+        if net.fd >= 0 {
+            wait_for_network(net)?;
         }
         process::start_program(spec, stdio, init.then_some(err_w))
     })();
@@ -181,12 +181,33 @@ fn child_main(
     }
 }
 
-/// The program starts once its network helper is ready: outbound works from
-/// its first instruction. The monitor writes one byte; EOF alone means it
-/// gave up (or died).
-fn wait_for_network(net_r: i32) -> Result<()> {
-    let got = sys::read_to_end(net_r).unwrap_or_default();
-    sys::close(net_r);
+/// What the program waits for before it starts: a byte from the monitor
+/// on `fd` once the network helper is ready, or, sooner, the default
+/// routes the helper adds when it has configured the namespace.
+#[derive(Clone, Copy)]
+struct NetWait {
+    fd: i32,
+    routes: Option<super::net_routes::Families>,
+}
+
+/// The program starts once its network is configured: outbound works from
+/// its first instruction (what it sends before the helper is fully up
+/// waits in the helper's tap queue). The monitor writes one byte when the
+/// helper is ready; EOF alone means it gave up (or died).
+fn wait_for_network(net: NetWait) -> Result<()> {
+    if let Some(want) = net.routes {
+        use super::net_routes::Waited;
+        match super::net_routes::wait_for_defaults(want, net.fd) {
+            Ok(Waited::Routes) => {
+                sys::close(net.fd);
+                return Ok(());
+            }
+            // The monitor spoke first, or netlink failed: hear it out.
+            Ok(Waited::Other) | Err(_) => {}
+        }
+    }
+    let got = sys::read_to_end(net.fd).unwrap_or_default();
+    sys::close(net.fd);
     if got.is_empty() {
         bail!("the container's network was not set up");
     }
@@ -242,6 +263,12 @@ fn spawn_container(
         sys::pipe()?
     } else {
         (-1, -1)
+    };
+    // A pasta we start ourselves configures the namespace well before it
+    // is ready: the program may go once it has.
+    let early_routes = match network_mode(&cfg.network) {
+        ("pasta", options) if launcher.is_none() => super::network::pasta_route_families(&options),
+        _ => None,
     };
     let (err_r, err_w) = sys::pipe()?;
     let mut sock = [-1i32; 2];
@@ -322,7 +349,10 @@ fn spawn_container(
             cfg.init,
             &join_fds,
             cfg.is_infra,
-            net_r,
+            NetWait {
+                fd: net_r,
+                routes: early_routes,
+            },
             self_joined,
         );
     }
@@ -375,7 +405,21 @@ fn spawn_container(
         return Err(e);
     }
     sys::close(go_w);
-    let helper = match net.map(Net::wait).transpose() {
+    // The helper's readiness, or the program's start (or failure: err_r
+    // is readable either way) when it went on the routes alone; then the
+    // helper is finished after the start is reported.
+    let (helper, pending_net) = match net {
+        Some(Net::Starting(mut s)) if early_routes.is_some() => match s.ready_or(err_r) {
+            Ok(true) => (s.wait().map(Some), None),
+            Ok(false) => (Ok(None), Some(s)),
+            Err(e) => {
+                s.abort();
+                (Err(e), None)
+            }
+        },
+        net => (net.map(Net::wait).transpose(), None),
+    };
+    let helper = match helper {
         Ok(h) => h,
         Err(e) => {
             sys::close(net_w);
@@ -384,10 +428,21 @@ fn spawn_container(
         }
     };
     if net_w >= 0 {
-        crate::debug!("network helper ready");
-        let _ = sys::write_all(net_w, b"1");
+        if helper.is_some() {
+            crate::debug!("network helper ready");
+            let _ = sys::write_all(net_w, b"1");
+        }
         sys::close(net_w);
     }
+    let stop_net = |helper: &Option<super::network::Helper>,
+                    pending: Option<super::network::Starting>| {
+        if let Some(h) = helper {
+            h.stop();
+        }
+        if let Some(p) = pending {
+            p.abort();
+        }
+    };
     let wiring = if cfg.tty {
         let master = process::recv_fd(sock[0]);
         sys::close(sock[0]);
@@ -399,9 +454,7 @@ fn spawn_container(
                 // SAFETY: reap our child.
                 unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
                 // The program never ran: its helper must not outlive it.
-                if let Some(h) = &helper {
-                    h.stop();
-                }
+                stop_net(&helper, pending_net);
                 if let Some(cg) = &cgroup {
                     cg.remove();
                 }
@@ -422,8 +475,8 @@ fn spawn_container(
         sys::close(err_r);
         // SAFETY: reap our child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        if let Some(h) = &helper {
-            h.stop();
+        if helper.is_some() || pending_net.is_some() {
+            stop_net(&helper, pending_net);
             super::network::cleanup_socket(&store.containers.run_dir(&cfg.id));
         }
         if let Some(cg) = &cgroup {
@@ -436,6 +489,7 @@ fn spawn_container(
         pid,
         wiring,
         helper,
+        pending_net,
         cgroup,
         mount_ns,
     })
@@ -457,6 +511,9 @@ struct Spawned {
     pid: i32,
     wiring: Wiring,
     helper: Option<super::network::Helper>,
+    /// A helper the program started ahead of: finished after the start
+    /// is reported.
+    pending_net: Option<super::network::Starting>,
     cgroup: Option<Cgroup>,
     mount_ns: Option<std::os::fd::OwnedFd>,
 }
@@ -501,15 +558,7 @@ fn start_network_helper(
     pid: i32,
 ) -> Result<Option<super::network::Starting>> {
     let run_dir = store.containers.run_dir(&cfg.id);
-    let (mode, opts) = cfg
-        .network
-        .split_once(':')
-        .unwrap_or((cfg.network.as_str(), ""));
-    let extra: Vec<String> = opts
-        .split(',')
-        .filter(|o| !o.is_empty())
-        .map(str::to_string)
-        .collect();
+    let (mode, extra) = network_mode(&cfg.network);
     if matches!(mode, "pasta" | "slirp4netns") {
         // The helpers keep their pid file and socket here.
         std::fs::create_dir_all(&run_dir)
@@ -520,6 +569,17 @@ fn start_network_helper(
         "slirp4netns" => super::network::spawn_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
         _ => Ok(None),
     }
+}
+
+/// `pasta:-4,--mtu,1500` as its mode and options.
+fn network_mode(network: &str) -> (&str, Vec<String>) {
+    let (mode, opts) = network.split_once(':').unwrap_or((network, ""));
+    let options = opts
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    (mode, options)
 }
 
 fn needs_helper(cfg: &ContainerConfig) -> bool {
@@ -675,6 +735,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
         pid,
         wiring,
         helper,
+        pending_net,
         cgroup,
         mount_ns,
     } = match started {
@@ -698,7 +759,11 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     state.monitor_pid = unsafe { libc::getpid() };
     state.monitor_start = sys::process_start_time(state.monitor_pid).unwrap_or(0);
     state.boot_id = sys::boot_id();
-    state.helper_pid = helper.as_ref().map(|h| h.pid).unwrap_or(0);
+    state.helper_pid = match (&helper, &pending_net) {
+        (Some(h), _) => h.pid,
+        (None, Some(p)) => p.pid(),
+        (None, None) => 0,
+    };
     state.helper_start = sys::process_start_time(state.helper_pid).unwrap_or(0);
     state.started_at = Some(now());
     state.finished_at = None;
@@ -716,6 +781,10 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     }
     notify(ready_fd, &format!("ok {pid}"));
     crate::debug!("container program started");
+    let helper = match pending_net {
+        Some(p) => finish_helper(store, id, pid, p),
+        None => helper,
+    };
 
     let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
     let mut log = super::logfile::LogWriter::open(&log_path)?;
@@ -754,6 +823,32 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     store.containers.save_state(id, &state)?;
     release_in_background(mount_ns);
     Ok(status)
+}
+
+/// Wait for a network helper the program started ahead of. Should it fail
+/// after all (it has bound its ports and configured the namespace by
+/// then, so hardly ever), the container is stopped with the reason as its
+/// error rather than left running without a network.
+fn finish_helper(
+    store: &Store,
+    id: &str,
+    pid: i32,
+    pending: super::network::Starting,
+) -> Option<super::network::Helper> {
+    match pending.wait() {
+        Ok(h) => {
+            crate::debug!("network helper ready");
+            Some(h)
+        }
+        Err(e) => {
+            let mut state = store.containers.load_state(id).unwrap_or_default();
+            state.error = Some(format!("{e:#}"));
+            let _ = store.containers.save_state(id, &state);
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            None
+        }
+    }
 }
 
 /// Let go of the container's mount namespace in a child that outlives

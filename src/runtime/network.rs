@@ -156,6 +156,21 @@ pub fn default_mode() -> &'static str {
     }
 }
 
+/// The default routes pasta will add to a container's namespace, when we
+/// can tell: the families the host has one for (pasta copies the host's),
+/// narrowed by -4 or -6. None under other options, which we do not read.
+pub fn pasta_route_families(options: &[String]) -> Option<super::net_routes::Families> {
+    let mut f = super::net_routes::host_defaults();
+    for o in options {
+        match o.as_str() {
+            "-4" | "--ipv4-only" => f.v6 = false,
+            "-6" | "--ipv6-only" => f.v4 = false,
+            _ => return None,
+        }
+    }
+    f.any().then_some(f)
+}
+
 fn tun_usable() -> Result<()> {
     match std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun") {
         Ok(_) => Ok(()),
@@ -187,6 +202,8 @@ enum StartingKind {
     Pasta {
         child: std::process::Child,
         ready: std::fs::File,
+        /// What pasta wrote to `ready` so far: its pid and a newline.
+        said: Vec<u8>,
         fifo: PathBuf,
         ports: Vec<PortMapping>,
         relay: Option<Relay>,
@@ -203,14 +220,29 @@ enum StartingKind {
 /// How long a helper may take to set up before we give up on it.
 const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The UDP mappings pasta cannot answer through from the host's loopback,
-/// as the routes our relay serves instead (see port_relay), and the
-/// mappings pasta keeps.
-fn split_udp_routes(ports: &[PortMapping]) -> (Vec<Route>, Vec<PortMapping>) {
+/// The mappings our relay serves instead of pasta (see port_relay), as its
+/// routes, and the mappings pasta keeps:
+/// - TCP on a host loopback address: only local clients reach it, and
+///   pasta splices those to the namespace's loopback, as the relay does;
+///   the relay is serving the moment it is bound, while pasta first fills
+///   its packet buffers (most of its start), at least as fast.
+/// - UDP that pasta cannot answer through from the host's loopback.
+fn split_relay_routes(ports: &[PortMapping]) -> (Vec<Route>, Vec<PortMapping>) {
     let v6 = UdpSocket::bind("[::1]:0").is_ok();
     let mut routes = Vec::new();
     let mut keep = Vec::new();
     for p in ports {
+        if p.protocol == "tcp" {
+            match p.host_ip.parse::<std::net::IpAddr>() {
+                Ok(ip) if ip.is_loopback() => routes.push(Route {
+                    proto: Proto::Tcp,
+                    host: std::net::SocketAddr::new(ip, p.host_port),
+                    container_port: p.container_port,
+                }),
+                _ => keep.push(p.clone()),
+            }
+            continue;
+        }
         if p.protocol != "udp" || !port_relay::pasta_loses_answers(p.host_port, p.container_port) {
             keep.push(p.clone());
             continue;
@@ -276,7 +308,7 @@ pub fn spawn_pasta(
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(&fifo)
         .context("opening pasta's readiness FIFO")?;
-    let (routes, pasta_ports) = split_udp_routes(ports);
+    let (routes, pasta_ports) = split_relay_routes(ports);
     let mut cmd = Command::new(pasta);
     // In the foreground: it stays our child, and dies with us.
     cmd.args(["--config-net", "--quiet", "--foreground", "--pid"])
@@ -336,6 +368,7 @@ pub fn spawn_pasta(
         kind: StartingKind::Pasta {
             child,
             ready,
+            said: Vec::new(),
             fifo,
             ports: ports.to_vec(),
             relay: None,
@@ -461,6 +494,26 @@ pub fn spawn_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Res
 }
 
 impl Starting {
+    /// The helper's pid (our child, or the launcher's).
+    pub fn pid(&self) -> i32 {
+        match &self.kind {
+            StartingKind::Pasta { child, .. } => child.id() as i32,
+            StartingKind::Slirp { pid, .. } => *pid,
+        }
+    }
+
+    /// Wait until the helper is ready (true), or until `other` becomes
+    /// readable first (false): the program got going without us. Only
+    /// pasta can be left behind this way; `wait` finishes either.
+    pub fn ready_or(&mut self, other: i32) -> Result<bool> {
+        match &mut self.kind {
+            StartingKind::Pasta {
+                child, ready, said, ..
+            } => wait_for_pasta(child, ready, said, Some(other)),
+            StartingKind::Slirp { .. } => Ok(true),
+        }
+    }
+
     /// Wait until the helper has configured the namespace and bound the
     /// published ports.
     pub fn wait(self) -> Result<Helper> {
@@ -468,6 +521,7 @@ impl Starting {
             StartingKind::Pasta {
                 mut child,
                 ready,
+                mut said,
                 fifo,
                 ports,
                 relay,
@@ -477,7 +531,7 @@ impl Starting {
                     reap: child.id() as i32,
                     relay,
                 };
-                let up = wait_for_pasta(&mut child, &ready);
+                let up = wait_for_pasta(&mut child, &ready, &mut said, None);
                 let _ = std::fs::remove_file(&fifo);
                 if let Err(e) = up {
                     helper.stop();
@@ -545,29 +599,45 @@ impl Starting {
     }
 }
 
-/// Until pasta writes its pid into the FIFO (set up), or exits (failed).
-fn wait_for_pasta(child: &mut std::process::Child, ready: &std::fs::File) -> Result<()> {
+/// Until pasta writes its pid into the FIFO (set up: true), or exits
+/// (failed), or `other` is readable (false).
+fn wait_for_pasta(
+    child: &mut std::process::Child,
+    ready: &std::fs::File,
+    said: &mut Vec<u8>,
+    other: Option<i32>,
+) -> Result<bool> {
     use std::io::Read;
     use std::os::fd::AsRawFd;
     let start = std::time::Instant::now();
-    let mut got = Vec::new();
     loop {
-        let mut pfd = libc::pollfd {
-            fd: ready.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        if said.contains(&b'\n') {
+            return Ok(true);
+        }
+        let mut pfds = [
+            libc::pollfd {
+                fd: ready.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: other.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
         // A short timeout only to notice an exit: readiness wakes us at once.
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, 10) };
+        // SAFETY: valid pollfds (a negative fd is skipped).
+        unsafe { libc::poll(pfds.as_mut_ptr(), 2, 10) };
+        let pfd = pfds[0];
         if pfd.revents & libc::POLLIN != 0 {
             let mut buf = [0u8; 32];
             if let Ok(n) = (&*ready).read(&mut buf) {
-                got.extend_from_slice(&buf[..n]);
-                if got.contains(&b'\n') {
-                    return Ok(());
-                }
+                said.extend_from_slice(&buf[..n]);
+                continue;
             }
+        } else if pfds[1].revents != 0 {
+            return Ok(false);
         } else if pfd.revents & libc::POLLHUP != 0 {
             // Closed without a word: it is exiting; look again soon.
             std::thread::sleep(std::time::Duration::from_millis(1));
@@ -930,6 +1000,31 @@ mod tests {
             parse_publish("8080:80").unwrap()[0].display(),
             "0.0.0.0:8080->80/tcp"
         );
+    }
+
+    #[test]
+    fn relay_serves_loopback_tcp_and_the_udp_pasta_would_drop() {
+        let map = |ip: &str, host: u16, ctr: u16, proto: &str| PortMapping {
+            host_ip: ip.into(),
+            host_port: host,
+            container_port: ctr,
+            protocol: proto.into(),
+        };
+        let ports = [
+            map("127.0.0.1", 8080, 80, "tcp"),
+            map("", 8081, 80, "tcp"),
+            map("192.0.2.1", 8082, 80, "tcp"),
+            map("127.0.0.1", 5353, 53, "udp"),
+            map("127.0.0.1", 53, 5353, "udp"),
+        ];
+        let (routes, keep) = split_relay_routes(&ports);
+        let served: Vec<String> = routes
+            .iter()
+            .map(|r| format!("{:?} {} {}", r.proto, r.host, r.container_port))
+            .collect();
+        assert_eq!(served, ["Tcp 127.0.0.1:8080 80", "Udp 127.0.0.1:5353 53"]);
+        let kept: Vec<u16> = keep.iter().map(|p| p.host_port).collect();
+        assert_eq!(kept, [8081, 8082, 53]);
     }
 
     #[test]
