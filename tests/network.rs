@@ -903,8 +903,21 @@ fn the_program_starts_with_its_default_routes_in_place() {
 /// The peer address the container saw on its port `ctr_port`, from the
 /// `netstat -tn` it runs on each connection (see SOURCE_PROBE).
 fn peer_seen(mode: Mode, host: &str, port: u16, ctr_port: u16) -> String {
+    peer_seen_as(mode, host, port, ctr_port, |_| true)
+}
+
+/// The same, asking again (for up to 8s) until `want` accepts the peer;
+/// then the last peer seen.
+fn peer_seen_as(
+    mode: Mode,
+    host: &str,
+    port: u16,
+    ctr_port: u16,
+    want: impl Fn(&str) -> bool,
+) -> String {
     let start = Instant::now();
     let mut last = String::new();
+    let mut seen = None;
     while start.elapsed() < Duration::from_secs(8) {
         if let Ok(mut s) = TcpStream::connect((host, port)) {
             let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
@@ -919,13 +932,47 @@ fn peer_seen(mode: Mode, host: &str, port: u16, ctr_port: u16) -> String {
                 let f: Vec<&str> = l.split_whitespace().collect();
                 (f.len() >= 5 && f[0] == "tcp" && f[3].ends_with(&local)).then(|| f[4].to_string())
             }) {
-                return peer.trim_start_matches("::ffff:").to_string();
+                let peer = peer.trim_start_matches("::ffff:").to_string();
+                if want(&peer) {
+                    return peer;
+                }
+                seen = Some(peer);
             }
             last = out;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    if let Some(peer) = seen {
+        return peer;
+    }
     panic!("[{mode:?}] no netstat answer from {host}:{port} (last: {last:?})");
+}
+
+/// Whether root's published TCP ports take the NAT path here (nftables is
+/// installed; the test setup installs it).
+fn root_nat(mode: Mode) -> bool {
+    mode == Mode::Root
+        && ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
+            .iter()
+            .any(|p| std::path::Path::new(p).exists())
+}
+
+/// The elements of root's DNAT maps whose key ends in host port `port`.
+fn nat_elements(port: u16) -> Vec<String> {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", "coracle"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let tail = format!(" {port}");
+    out.split(['{', '}', ','])
+        .map(str::trim)
+        .filter(|e| {
+            e.split_once(" : ")
+                .is_some_and(|(key, _)| key == port.to_string() || key.ends_with(&tail))
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 const SOURCE_PROBE: &str = "nc -ll -p 80 -e netstat -tn & nc -ll -p 81 -e netstat -tn";
@@ -947,15 +994,22 @@ fn published_ports_show_the_source_address_pasta_would() {
             &["sh", "-c", SOURCE_PROBE],
         );
         // A host-loopback client arrives from the namespace's loopback,
-        // whether the port is bound to loopback only or to every address.
-        let seen = peer_seen(mode, "127.0.0.1", local, 80);
+        // whether the port is bound to loopback only or to every address;
+        // as root with NAT, from the host's end of the port link, once the
+        // rules are in (the relay serves until then).
+        let local_peer = if root_nat(mode) {
+            "169.254."
+        } else {
+            "127.0.0.1:"
+        };
+        let seen = peer_seen_as(mode, "127.0.0.1", local, 80, |p| p.starts_with(local_peer));
         assert!(
-            seen.starts_with("127.0.0.1:"),
+            seen.starts_with(local_peer),
             "[{mode:?}] loopback bind: peer {seen}"
         );
-        let seen = peer_seen(mode, "127.0.0.1", any, 81);
+        let seen = peer_seen_as(mode, "127.0.0.1", any, 81, |p| p.starts_with(local_peer));
         assert!(
-            seen.starts_with("127.0.0.1:"),
+            seen.starts_with(local_peer),
             "[{mode:?}] wildcard bind: peer {seen}"
         );
         // Rootless, pasta forwards the other addresses through its tap:
@@ -974,5 +1028,72 @@ fn published_ports_show_the_source_address_pasta_would() {
             );
         }
         env.ok(&["rm", "-f", "-t", "0", "probe"]);
+    }
+}
+
+#[test]
+fn root_tcp_ports_get_dnat_for_local_clients_and_the_rules_go_with_the_container() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let _reaper = Reaper(&env);
+        let _helpers = HelperReaper(&env);
+        let img = env.rt_image();
+        let www = www_dir(&env);
+        let nat = root_nat(mode);
+
+        // stop removes the elements
+        let port = free_port();
+        let publish = format!("127.0.0.1:{port}:80");
+        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
+        if nat {
+            assert!(
+                wait_for(Duration::from_secs(5), || nat_elements(port).len() == 1),
+                "[{mode:?}] no DNAT element for port {port}: {:?}",
+                nat_elements(port)
+            );
+            let link = env.ok(&["exec", "web", "ip", "addr", "show", "ports0"]);
+            assert!(link.contains("169.254."), "[{mode:?}] ports0:\n{link}");
+        } else {
+            // Rootless never touches the host's firewall.
+            assert!(
+                nat_elements(port).is_empty(),
+                "[{mode:?}] {:?}",
+                nat_elements(port)
+            );
+        }
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] through the rules");
+        env.ok(&["stop", "-t", "0", "web"]);
+        assert!(
+            nat_elements(port).is_empty(),
+            "[{mode:?}] DNAT left after stop: {:?}",
+            nat_elements(port)
+        );
+        // the port serves the next container at once
+        env.ok(&["rm", "web"]);
+        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] republished");
+
+        // a killed monitor's elements go with the next command
+        if nat {
+            assert!(
+                wait_for(Duration::from_secs(5), || nat_elements(port).len() == 1),
+                "[{mode:?}] no DNAT element after republishing"
+            );
+        }
+        let monitor: i32 = env
+            .ok(&["inspect", "--format", "{{.State.ConmonPid}}", "web"])
+            .trim()
+            .parse()
+            .unwrap();
+        unsafe { libc::kill(monitor, libc::SIGKILL) };
+        assert!(wait_for(Duration::from_secs(5), || !process_alive(monitor)));
+        env.ok(&["ps", "-a"]);
+        assert!(
+            nat_elements(port).is_empty(),
+            "[{mode:?}] DNAT left after a killed monitor: {:?}",
+            nat_elements(port)
+        );
+        env.ok(&["rm", "-f", "-t", "0", "web"]);
     }
 }

@@ -246,7 +246,8 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
-            // Nobody else will remove its cgroup.
+            // Nor its DNAT rules, nor its cgroup.
+            super::port_nat::remove(&store.containers.run_dir(id));
             if let Some(cg) = super::cgroup::Cgroup::open(&state.cgroup_path) {
                 cg.remove();
             }

@@ -17,6 +17,7 @@ pub mod namespaces;
 pub mod net_routes;
 pub mod network;
 pub mod pod;
+pub mod port_nat;
 pub mod port_relay;
 pub mod process;
 pub mod relay;

@@ -785,6 +785,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
         Some(p) => finish_helper(store, id, pid, p),
         None => helper,
     };
+    let nat = port_nat_for(store, &cfg, pid);
 
     let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
     let mut log = super::logfile::LogWriter::open(&log_path)?;
@@ -792,6 +793,9 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     if let Some(h) = &helper {
         h.stop();
         super::network::cleanup_socket(&store.containers.run_dir(id));
+    }
+    if let Some(n) = &nat {
+        n.remove();
     }
 
     crate::debug!("container program exited with {status}");
@@ -823,6 +827,31 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
     store.containers.save_state(id, &state)?;
     release_in_background(mount_ns);
     Ok(status)
+}
+
+/// A root container's published TCP ports beside slirp4netns get the
+/// kernel's path for local clients (see port_nat); the relay serves until
+/// then, and alone should it fail.
+fn port_nat_for(
+    store: &Store,
+    cfg: &ContainerConfig,
+    pid: i32,
+) -> Option<super::port_nat::PortNat> {
+    if network_mode(&cfg.network).0 != "slirp4netns"
+        || !super::port_nat::wanted(store.rootless, &cfg.ports)
+    {
+        return None;
+    }
+    match super::port_nat::setup(pid, &cfg.ports, &store.containers.run_dir(&cfg.id)) {
+        Ok(n) => {
+            crate::debug!("published ports NATed");
+            Some(n)
+        }
+        Err(e) => {
+            crate::debug!("published ports stay with the relay: {e:#}");
+            None
+        }
+    }
 }
 
 /// Wait for a network helper the program started ahead of. Should it fail
