@@ -1097,3 +1097,39 @@ fn root_tcp_ports_get_dnat_for_local_clients_and_the_rules_go_with_the_container
         env.ok(&["rm", "-f", "-t", "0", "web"]);
     }
 }
+
+#[test]
+fn helper_options_keep_the_name_files_and_narrow_the_routes_waited_for() {
+    for mode in modes() {
+        let env = TestEnv::new(mode);
+        let img = env.rt_image();
+        // root's default helper is slirp4netns, rootless pasta (here IPv4 only)
+        let network = match mode {
+            Mode::Root => "--network=slirp4netns:mtu=65520",
+            Mode::Rootless => "--network=pasta:-4",
+        };
+        let out = env.sh(
+            &img,
+            &[network],
+            "grep -c host.containers.internal /etc/hosts; ip -4 route | grep -c ^default; ip -6 route | grep -c ^default; true",
+        );
+        let counts: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            counts.first(),
+            Some(&"1"),
+            "[{mode:?}] {network}: /etc/hosts\n{out}"
+        );
+        if host_has_default_route(false) {
+            assert_eq!(
+                counts.get(1),
+                Some(&"1"),
+                "[{mode:?}] {network}: IPv4 default\n{out}"
+            );
+        }
+        assert_eq!(
+            counts.get(2),
+            Some(&"0"),
+            "[{mode:?}] {network}: no IPv6 default\n{out}"
+        );
+    }
+}

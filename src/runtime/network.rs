@@ -786,6 +786,14 @@ fn has_exited(pid: i32) -> bool {
     }
 }
 
+/// `pasta:-4` -> `pasta`: the files depend on the helper, not its options.
+fn helper_mode(network: &str) -> &str {
+    match network.split_once(':') {
+        Some((mode @ ("pasta" | "slirp4netns"), _)) => mode,
+        _ => network,
+    }
+}
+
 /// `/etc/hosts` for a container: localhost, its own names, the host, extras.
 pub fn hosts_file(
     network: &str,
@@ -793,6 +801,7 @@ pub fn hosts_file(
     name: &str,
     add_hosts: &[String],
 ) -> Result<String> {
+    let network = helper_mode(network);
     if network == "host" {
         return Ok(std::fs::read_to_string("/etc/hosts").unwrap_or_default());
     }
@@ -919,6 +928,7 @@ pub fn resolv_conf(
     search: &[String],
     options: &[String],
 ) -> Result<String> {
+    let network = helper_mode(network);
     for d in dns {
         if d.parse::<std::net::IpAddr>().is_err() {
             bail!("invalid --dns address {d:?}");
@@ -1025,6 +1035,19 @@ mod tests {
         assert_eq!(served, ["Tcp 127.0.0.1:8080 80", "Udp 127.0.0.1:5353 53"]);
         let kept: Vec<u16> = keep.iter().map(|p| p.host_port).collect();
         assert_eq!(kept, [8081, 8082, 53]);
+    }
+
+    #[test]
+    fn helper_options_do_not_change_the_name_files() {
+        let plain = hosts_file("slirp4netns", "h", "n", &[]).unwrap();
+        let with_options = hosts_file("slirp4netns:mtu=1500", "h", "n", &[]).unwrap();
+        assert_eq!(plain, with_options);
+        assert!(
+            with_options.contains("10.0.2.2\thost.containers.internal"),
+            "{with_options}"
+        );
+        assert_eq!(helper_mode("pasta:-4,--mtu,1500"), "pasta");
+        assert_eq!(helper_mode("container:web"), "container:web");
     }
 
     #[test]
