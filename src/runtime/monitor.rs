@@ -266,7 +266,7 @@ fn spawn_container(
     };
     // A pasta we start ourselves configures the namespace well before it
     // is ready: the program may go once it has.
-    let early_routes = match network_mode(&cfg.network) {
+    let early_routes = match super::network::mode_and_options(&cfg.network) {
         ("pasta", options) if launcher.is_none() => super::network::pasta_route_families(&options),
         _ => None,
     };
@@ -558,7 +558,7 @@ fn start_network_helper(
     pid: i32,
 ) -> Result<Option<super::network::Starting>> {
     let run_dir = store.containers.run_dir(&cfg.id);
-    let (mode, extra) = network_mode(&cfg.network);
+    let (mode, extra) = super::network::mode_and_options(&cfg.network);
     if matches!(mode, "pasta" | "slirp4netns") {
         // The helpers keep their pid file and socket here.
         std::fs::create_dir_all(&run_dir)
@@ -569,17 +569,6 @@ fn start_network_helper(
         "slirp4netns" => super::network::spawn_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
         _ => Ok(None),
     }
-}
-
-/// `pasta:-4,--mtu,1500` as its mode and options.
-fn network_mode(network: &str) -> (&str, Vec<String>) {
-    let (mode, opts) = network.split_once(':').unwrap_or((network, ""));
-    let options = opts
-        .split(',')
-        .filter(|o| !o.is_empty())
-        .map(str::to_string)
-        .collect();
-    (mode, options)
 }
 
 fn needs_helper(cfg: &ContainerConfig) -> bool {
@@ -837,7 +826,7 @@ fn port_nat_for(
     cfg: &ContainerConfig,
     pid: i32,
 ) -> Option<super::port_nat::PortNat> {
-    if network_mode(&cfg.network).0 != "slirp4netns"
+    if super::network::mode_and_options(&cfg.network).0 != "slirp4netns"
         || !super::port_nat::wanted(store.rootless, &cfg.ports)
     {
         return None;

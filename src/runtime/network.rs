@@ -786,12 +786,16 @@ fn has_exited(pid: i32) -> bool {
     }
 }
 
-/// `pasta:-4` -> `pasta`: the files depend on the helper, not its options.
-fn helper_mode(network: &str) -> &str {
-    match network.split_once(':') {
-        Some((mode @ ("pasta" | "slirp4netns"), _)) => mode,
-        _ => network,
-    }
+/// `pasta:-4,--mtu,1500` as its mode and options (`container:web` as
+/// `container` and `web`).
+pub fn mode_and_options(network: &str) -> (&str, Vec<String>) {
+    let (mode, opts) = network.split_once(':').unwrap_or((network, ""));
+    let options = opts
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    (mode, options)
 }
 
 /// `/etc/hosts` for a container: localhost, its own names, the host, extras.
@@ -801,7 +805,8 @@ pub fn hosts_file(
     name: &str,
     add_hosts: &[String],
 ) -> Result<String> {
-    let network = helper_mode(network);
+    // The files depend on the helper, not its options.
+    let (network, _) = mode_and_options(network);
     if network == "host" {
         return Ok(std::fs::read_to_string("/etc/hosts").unwrap_or_default());
     }
@@ -928,7 +933,7 @@ pub fn resolv_conf(
     search: &[String],
     options: &[String],
 ) -> Result<String> {
-    let network = helper_mode(network);
+    let (network, _) = mode_and_options(network);
     for d in dns {
         if d.parse::<std::net::IpAddr>().is_err() {
             bail!("invalid --dns address {d:?}");
@@ -1046,8 +1051,9 @@ mod tests {
             with_options.contains("10.0.2.2\thost.containers.internal"),
             "{with_options}"
         );
-        assert_eq!(helper_mode("pasta:-4,--mtu,1500"), "pasta");
-        assert_eq!(helper_mode("container:web"), "container:web");
+        let (mode, options) = mode_and_options("pasta:-4,--mtu,1500");
+        assert_eq!(mode, "pasta");
+        assert_eq!(options, ["-4", "--mtu", "1500"]);
     }
 
     #[test]
