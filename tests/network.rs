@@ -15,21 +15,7 @@ use common::*;
 
 const INDEX: &str = "hello from coracle httpd\n";
 
-/// A host port nobody listens on right now (TCP and UDP both free).
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// Two consecutive free ports (for range mappings).
+/// Two free host ports in a row; the first.
 fn free_port_pair() -> u16 {
     loop {
         let p = free_port();
@@ -39,52 +25,6 @@ fn free_port_pair() -> u16 {
     }
 }
 
-fn port_is_free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// One HTTP/1.0 GET of `/` on 127.0.0.1:port: the whole response.
-fn http_get_once(port: u16) -> std::io::Result<String> {
-    let mut s = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_secs(2),
-    )?;
-    s.set_read_timeout(Some(Duration::from_secs(3)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    Ok(resp)
-}
-
-/// GET `/` until a full HTTP response comes back (the server may still be
-/// starting: the helper then accepts and closes, or refuses); its body.
-fn http_get(mode: Mode, port: u16) -> String {
-    let start = Instant::now();
-    let mut last = String::new();
-    while start.elapsed() < Duration::from_secs(8) {
-        match http_get_once(port) {
-            Ok(r) if r.starts_with("HTTP/1.") => {
-                let body = r.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-                return body.to_string();
-            }
-            Ok(r) => last = format!("response {r:?}"),
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("[{mode:?}] no HTTP response on 127.0.0.1:{port} within 8s (last: {last})");
-}
-
-/// A host dir with index.html, to bind-mount at /www.
-fn www_dir(env: &TestEnv) -> String {
-    let d = env.user_dir("www");
-    env.write_user_file(&d.join("index.html"), INDEX.as_bytes());
-    format!("{}:/www:ro", d.display())
-}
-
-const HTTPD: &[&str] = &["busybox", "httpd", "-f", "-p", "80", "-h", "/www"];
-
-/// The host port of `port CTR SPEC` (`127.0.0.1:18282` or `0.0.0.0:18282`).
 fn published_port(env: &TestEnv, ctr: &str, spec: &str) -> u16 {
     let out = env.ok(&["port", ctr, spec]);
     let line = out.lines().next().unwrap_or("").trim();
@@ -150,7 +90,7 @@ fn published_tcp_port_serves_httpd_to_the_host() {
         let _reaper = Reaper(&env);
         let _helpers = HelperReaper(&env);
         let img = env.rt_image();
-        let www = www_dir(&env);
+        let www = www_dir(&env, INDEX);
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
         env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
@@ -376,7 +316,7 @@ fn publish_all_maps_the_images_exposed_ports() {
         let _helpers = HelperReaper(&env);
         let img = rt_expose().reference();
         env.pull(&img);
-        let www = www_dir(&env);
+        let www = www_dir(&env, INDEX);
         env.run_detached("web", &["-P", "-v", &www], &img, HTTPD);
         let all = env.ok(&["port", "web"]);
         let lines: Vec<&str> = all.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -562,15 +502,32 @@ fn container_reaches_host_loopback_as_host_containers_internal() {
             &[],
             &format!(
                 "grep -w host.containers.internal /etc/hosts; echo ---; ip route; echo ---; \
-                 wget -q -O- http://host.containers.internal:{port}/"
+                 ip -6 route; echo ---; wget -q -O- http://host.containers.internal:{port}/"
             ),
         );
         let parts: Vec<&str> = out.split("---\n").collect();
-        assert_eq!(parts.len(), 3, "[{mode:?}] {out}");
+        assert_eq!(parts.len(), 4, "[{mode:?}] {out}");
+        // The program's first request out goes through, though pasta
+        // (rootless) lets it start once the namespace is configured,
+        // before pasta itself is fully up.
         assert_eq!(
-            parts[2], "marker-from-host\n",
+            parts[3], "marker-from-host\n",
             "[{mode:?}] outbound to the host's loopback:\n{out}"
         );
+        // ... and its default routes were in place by then.
+        if host_has_default_route(false) {
+            assert!(
+                parts[1].lines().any(|l| l.starts_with("default via")),
+                "[{mode:?}] no IPv4 default route when the program started:\n{out}"
+            );
+        }
+        // slirp4netns (root's default) runs without IPv6.
+        if mode == Mode::Rootless && host_has_default_route(true) {
+            assert!(
+                parts[2].lines().any(|l| l.starts_with("default via")),
+                "[{mode:?}] no IPv6 default route when the program started:\n{out}"
+            );
+        }
         let hosts_ip = parts[0].split_whitespace().next().unwrap_or("");
         match mode {
             Mode::Root => assert_eq!(
@@ -665,7 +622,7 @@ fn network_container_shares_localhost() {
         let _reaper = Reaper(&env);
         let _helpers = HelperReaper(&env);
         let img = env.rt_image();
-        let www = www_dir(&env);
+        let www = www_dir(&env, INDEX);
         env.run_detached("web", &["-v", &www], &img, HTTPD);
         let out = env.sh(
             &img,
@@ -736,7 +693,7 @@ fn stop_and_rm_stop_the_helper_and_free_the_port() {
         let _reaper = Reaper(&env);
         let _helpers = HelperReaper(&env);
         let img = env.rt_image();
-        let www = www_dir(&env);
+        let www = www_dir(&env, INDEX);
 
         // stop
         let port = free_port();
@@ -792,26 +749,15 @@ fn killed_monitor_takes_its_helper_along() {
         let _reaper = Reaper(&env);
         let _helpers = HelperReaper(&env);
         let img = env.rt_image();
-        let www = www_dir(&env);
+        let www = www_dir(&env, INDEX);
         let port = free_port();
         let publish = format!("127.0.0.1:{port}:80");
         env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
         assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
         let pid = container_pid(&env, "web");
-        let monitor: i32 = env
-            .ok(&["inspect", "--format", "{{.State.ConmonPid}}", "web"])
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(monitor > 0, "[{mode:?}] ConmonPid {monitor}");
         assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
 
-        unsafe { libc::kill(monitor, libc::SIGKILL) };
-        // kill(2) returns before the process has ended.
-        assert!(
-            wait_for(Duration::from_secs(5), || !process_alive(monitor)),
-            "[{mode:?}] monitor {monitor} survived SIGKILL"
-        );
+        env.kill_monitor("web");
         // The helper and the port go with the monitor, before any other
         // coracle command runs.
         assert!(
@@ -860,43 +806,6 @@ fn host_has_default_route(v6: bool) -> bool {
                 .skip(1)
                 .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
         })
-    }
-}
-
-#[test]
-fn the_program_starts_with_its_default_routes_in_place() {
-    // pasta (rootless) lets the program start once it has configured the
-    // namespace, before it is fully up: the routes must be there by then,
-    // and the first connection out must go through.
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let img = env.rt_image();
-        let port = host_http_responder("routed\n");
-        let out = env.sh(
-            &img,
-            &[],
-            &format!(
-                "ip -4 route; echo ---; ip -6 route; echo ---; wget -q -O- http://host.containers.internal:{port}/"
-            ),
-        );
-        let parts: Vec<&str> = out.split("---\n").collect();
-        assert_eq!(parts.len(), 3, "[{mode:?}] {out}");
-        if host_has_default_route(false) {
-            assert!(
-                parts[0].lines().any(|l| l.starts_with("default via")),
-                "[{mode:?}] no IPv4 default route when the program started:\n{}",
-                parts[0]
-            );
-        }
-        // slirp4netns (root's default) runs without IPv6.
-        if mode == Mode::Rootless && host_has_default_route(true) {
-            assert!(
-                parts[1].lines().any(|l| l.starts_with("default via")),
-                "[{mode:?}] no IPv6 default route when the program started:\n{}",
-                parts[1]
-            );
-        }
-        assert_eq!(parts[2], "routed\n", "[{mode:?}] first request out");
     }
 }
 
@@ -1038,7 +947,7 @@ fn root_tcp_ports_get_dnat_for_local_clients_and_the_rules_go_with_the_container
         let _reaper = Reaper(&env);
         let _helpers = HelperReaper(&env);
         let img = env.rt_image();
-        let www = www_dir(&env);
+        let www = www_dir(&env, INDEX);
         let nat = root_nat(mode);
 
         // stop removes the elements
@@ -1081,13 +990,7 @@ fn root_tcp_ports_get_dnat_for_local_clients_and_the_rules_go_with_the_container
                 "[{mode:?}] no DNAT element after republishing"
             );
         }
-        let monitor: i32 = env
-            .ok(&["inspect", "--format", "{{.State.ConmonPid}}", "web"])
-            .trim()
-            .parse()
-            .unwrap();
-        unsafe { libc::kill(monitor, libc::SIGKILL) };
-        assert!(wait_for(Duration::from_secs(5), || !process_alive(monitor)));
+        env.kill_monitor("web");
         env.ok(&["ps", "-a"]);
         assert!(
             nat_elements(port).is_empty(),

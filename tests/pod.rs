@@ -498,13 +498,8 @@ fn killed_infra_monitor_leaves_no_helper_behind() {
             .as_str()
             .unwrap()
             .to_string();
-        let monitor: i32 = env
-            .ok(&["inspect", "--format", "{{.State.ConmonPid}}", &infra])
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(monitor > 0 && !helper_pids(&env).is_empty(), "[{mode:?}]");
-        unsafe { libc::kill(monitor, libc::SIGKILL) };
+        assert!(!helper_pids(&env).is_empty(), "[{mode:?}]");
+        env.kill_monitor(&infra);
         // the next command notices and ends the helper
         let status = env.ok(&["pod", "ps", "--format", "{{.Status}}"]);
         assert!(

@@ -112,6 +112,27 @@ impl TestEnv {
         r
     }
 
+    /// The pid of the monitor of container `ctr` (`State.ConmonPid`).
+    pub fn monitor_pid(&self, ctr: &str) -> i32 {
+        let out = self.ok(&["inspect", "--format", "{{.State.ConmonPid}}", ctr]);
+        let pid = out.trim().parse().unwrap_or(0);
+        assert!(pid > 0, "[{:?}] ConmonPid of {ctr}: {out:?}", self.mode);
+        pid
+    }
+
+    /// SIGKILL the monitor of container `ctr` and wait until it is gone
+    /// (kill(2) returns before the process has ended).
+    pub fn kill_monitor(&self, ctr: &str) {
+        let monitor = self.monitor_pid(ctr);
+        // SAFETY: a signal to a process of this test's container.
+        unsafe { libc::kill(monitor, libc::SIGKILL) };
+        assert!(
+            wait_for(Duration::from_secs(5), || !process_alive(monitor)),
+            "[{:?}] monitor {monitor} of {ctr} survived SIGKILL",
+            self.mode
+        );
+    }
+
     /// `-e CORACLE_TEST_MARK=<this env>`: put it on every `run`/`create`.
     pub fn mark(&self) -> String {
         format!("{MARK_VAR}={}", self.dir.display())
