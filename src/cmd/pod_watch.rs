@@ -3,7 +3,7 @@
 
 use super::container::Listed;
 use super::output::{print, unescape};
-use super::stats::{bytes_size, measure, now_ns, percent, size, Samples};
+use super::stats::{bytes_size, measure, now_ns, percent, show_frame, size, Samples};
 use super::GlobalOpts;
 use crate::format::table;
 use crate::runtime::container::is_running;
@@ -180,10 +180,7 @@ pub fn pod_stats(g: &GlobalOpts, a: PodStatsArgs) -> Result<()> {
             table::FormatSpec::Json => table::json_inspect(&Value::Array(rows)) + "\n",
             _ => table::render_rows(format.as_deref(), DEFAULT, &headers(), &rows, false)?,
         };
-        if !a.no_stream && !a.no_reset && !first && super::output::stdout_is_terminal() {
-            print("\x1b[2J\x1b[H")?;
-        }
-        print(&text)?;
+        show_frame(&text, !a.no_stream && !a.no_reset && !first)?;
         first = false;
         if a.no_stream {
             return Ok(());

@@ -275,16 +275,22 @@ pub fn stats(g: &GlobalOpts, a: StatsArgs) -> Result<()> {
             }
             _ => table::render_rows(format.as_deref(), DEFAULT, &headers(), &rows, false)?,
         };
-        if !a.no_stream && !a.no_reset && !first && super::output::stdout_is_terminal() {
-            print("\x1b[2J\x1b[H")?;
-        }
-        print(&text)?;
+        show_frame(&text, !a.no_stream && !a.no_reset && !first)?;
         first = false;
         if a.no_stream {
             return Ok(());
         }
         std::thread::sleep(Duration::from_secs(a.interval));
     }
+}
+
+/// Print one frame of a live table; a redraw on a terminal clears it
+/// first, as podman does.
+pub fn show_frame(text: &str, redraw: bool) -> Result<()> {
+    if redraw && super::output::stdout_is_terminal() {
+        print("\x1b[2J\x1b[H")?;
+    }
+    print(text)
 }
 
 #[cfg(test)]
