@@ -203,6 +203,10 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> Result<()> {
     let level: crate::log::Level = cli.global.log_level.parse()?;
     crate::log::set_level(level);
+    if cli.command.enters_containers() {
+        // Before any work: this may start the command anew (see sealed_exe).
+        crate::runtime::sealed_exe::ensure()?;
+    }
     let g = &cli.global;
     match cli.command {
         Command::Pull(a) => image::pull(g, a.0),
@@ -249,6 +253,31 @@ fn run(cli: Cli) -> Result<()> {
         Command::Update(a) => update::update(g, a.0),
         Command::Pause(a) => update::pause(g, a.0),
         Command::Unpause(a) => update::unpause(g, a.0),
+    }
+}
+
+impl Command {
+    /// Verbs that start a container's process or enter a running one: they
+    /// run from the read-only view of coracle's binary.
+    fn enters_containers(&self) -> bool {
+        use container::ContainerCommand as C;
+        use pod::PodCommand as P;
+        match self {
+            Command::Run(_)
+            | Command::Exec(_)
+            | Command::Start(_)
+            | Command::Restart(_)
+            | Command::Top(_)
+            | Command::Cp(_)
+            | Command::Build(_) => true,
+            Command::Container(c) => matches!(
+                c.0,
+                C::Run(_) | C::Exec(_) | C::Start(_) | C::Restart(_) | C::Top(_) | C::Cp(_)
+            ),
+            Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_)),
+            Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),
+            _ => false,
+        }
     }
 }
 

@@ -324,6 +324,7 @@ pub struct Started {
 /// Start a created or exited container through a new monitor. With `attach`
 /// the monitor relays to our stdio and exits with the program's code.
 pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
+    super::sealed_exe::require()?;
     let state = current_state(store, id)?;
     if is_running(&state) {
         bail!("container {id} is already running");

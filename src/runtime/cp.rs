@@ -55,6 +55,9 @@ where
     let cfg = store.containers.load_config(id)?;
     let state = current_state(store, id)?;
     let live_pid = (access == Access::Live && is_running(&state)).then_some(state.pid);
+    if live_pid.is_some() {
+        super::sealed_exe::require()?;
+    }
     in_child(|| {
         let path = match live_pid {
             Some(pid) => {

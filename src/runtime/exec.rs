@@ -124,6 +124,7 @@ fn join_namespaces(pid: i32, rootless: bool) -> Result<()> {
 
 /// Run a command in the container; returns its exit code (0 with --detach).
 pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
+    super::sealed_exe::require()?;
     let state = current_state(store, id)?;
     if !is_running(&state) || state.status == crate::storage::containers::Status::Paused {
         bail!("can only create exec sessions on running containers: container state improper");

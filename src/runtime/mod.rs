@@ -23,6 +23,7 @@ pub mod process;
 pub mod relay;
 pub mod resources;
 pub mod rootfs;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod spec;
 pub mod sys;
