@@ -173,6 +173,11 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
             if let Some(cg) = &cgroup {
                 cg.join_self()?;
             }
+            // Before it is seen in the container's pid namespace: nothing
+            // there may open this process's /proc/PID/{exe,mem} while it
+            // runs coracle's code (the program's exec resets this).
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
             join_namespaces(pid, store.rootless)?;
             // The pid namespace applies to our children: fork once more.
             // SAFETY: single-threaded.

@@ -300,6 +300,14 @@ fn spawn_container(
     let self_joined = cgroup.as_ref().filter(|c| c.joins_cheaply_by_itself());
     // The cgroup namespace is made by the child once it is in its cgroup.
     let clone_now = flags & !libc::CLONE_NEWCGROUP;
+    if !store.rootless {
+        // The child is coracle's code, not the program's, until it execs:
+        // not dumpable, so no process of a pid namespace it joins can open
+        // its /proc/PID/{exe,mem} (exec makes the program dumpable again).
+        // Rootless, newuidmap and the network helper need it dumpable.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+    }
     // SAFETY: the monitor is single-threaded, so the child may run Rust code.
     let pid = unsafe {
         libc::syscall(

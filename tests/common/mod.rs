@@ -361,8 +361,17 @@ impl TestEnv {
         self.run_with_stdin(args, Some(input))
     }
 
+    /// Run another coracle binary (e.g. a fresh copy) on this store.
+    pub fn run_bin(&self, bin: &Path, args: &[&str]) -> Out {
+        self.run_bin_with_stdin(bin, args, None)
+    }
+
     fn run_with_stdin(&self, args: &[&str], input: Option<&[u8]>) -> Out {
-        let mut cmd = self.command(args);
+        self.run_bin_with_stdin(&coracle_bin(), args, input)
+    }
+
+    fn run_bin_with_stdin(&self, bin: &Path, args: &[&str], input: Option<&[u8]>) -> Out {
+        let mut cmd = self.command_for(bin, args, true);
         cmd.stdin(if input.is_some() {
             Stdio::piped()
         } else {
