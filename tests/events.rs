@@ -305,6 +305,7 @@ fn wait_exit(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    // SAFETY: a signal to a process this test started.
     unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     let _ = child.wait();
     None
@@ -332,6 +333,7 @@ fn events_stream_new_events_until_interrupted() {
             Ok("container create live1"),
             "[{mode:?}] the stream shows the new event"
         );
+        // SAFETY: a signal to a process this test started.
         unsafe { libc::kill(pid, libc::SIGINT) };
         assert!(
             wait_exit(&mut child, Duration::from_secs(10)).is_some(),

@@ -129,12 +129,14 @@ fn sigterm_foreground(env: &TestEnv, args: &[&str]) -> (i32, String) {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(l) => seen.push(l),
             Err(_) => {
+                // SAFETY: a signal to a process this test started.
                 unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                 panic!("[{:?}] {args:?} never printed ready: {seen:?}", env.mode);
             }
         }
     }
     let pid = coracle_pid(env.mode, child.id() as i32);
+    // SAFETY: a signal to a process this test started.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let status = child.wait().unwrap();
     seen.extend(rx.iter());
@@ -280,6 +282,7 @@ fn killed_monitor_is_reported_as_exited() {
         );
         // the monitor is the parent of the container's first process
         let monitor = ppid_of(pid).unwrap();
+        // SAFETY: a signal to a process this test started.
         unsafe { libc::kill(monitor, libc::SIGKILL) };
         assert!(
             wait_for(Duration::from_secs(5), || !process_alive(monitor)),

@@ -66,6 +66,7 @@ impl Drop for PodReaper<'_> {
     fn drop(&mut self) {
         self.0.reap();
         for pid in env_pids(self.0) {
+            // SAFETY: a signal to a process this test started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }

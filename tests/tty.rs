@@ -62,6 +62,7 @@ fn run_on_pty(env: &TestEnv, args: &[&str], rows: u16, cols: u16, input: &str) -
             seen.extend(b);
         }
         if start.elapsed() > Duration::from_secs(20) {
+            // SAFETY: a signal to a process this test started.
             unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();
             panic!(

@@ -83,6 +83,7 @@ fn getxattr(p: &Path, name: &str) -> Option<Vec<u8>> {
     let c = CString::new(p.as_os_str().as_bytes()).unwrap();
     let n = CString::new(name).unwrap();
     let mut buf = vec![0u8; 64];
+    // SAFETY: NUL-terminated path and name; pointer and length describe our buffer.
     let r = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (r >= 0).then(|| {
         buf.truncate(r as usize);
@@ -159,6 +160,7 @@ fn run_checked(cmd: &mut Command) -> String {
 #[test]
 fn rootless_unpack_and_overlay() {
     assert_eq!(
+        // SAFETY: a plain query of this process's ids.
         unsafe { libc::geteuid() },
         0,
         "this test must run as root: it switches to CORACLE_TEST_USER and inspects ownership"

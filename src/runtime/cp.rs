@@ -246,6 +246,7 @@ fn locked_flags(path: &Path) -> libc::c_ulong {
     };
     // SAFETY: statvfs fills the struct we own.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a zeroed struct that statvfs fills.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return 0;
     }

@@ -47,6 +47,7 @@ pub fn hold_namespaces(spec: &Spec, rootless: bool, report_fd: i32) -> ! {
             libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT => unsafe {
                 libc::_exit(0)
             },
+            // SAFETY: reaping our own child.
             libc::SIGCHLD => unsafe {
                 while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
             },

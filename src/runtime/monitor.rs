@@ -128,6 +128,7 @@ fn child_main(
         // of the new cgroup namespace.
         // SAFETY: unshare with a flag constant.
         if flags & libc::CLONE_NEWCGROUP != 0
+            // SAFETY: unshare with a flag constant, in a single-threaded process.
             && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0
         {
             bail!("creating the cgroup namespace: {}", sys::errno());

@@ -110,6 +110,7 @@ fn locked_flags(path: &Path) -> libc::c_ulong {
     let Ok(c) = sys::cstr(path) else { return 0 };
     // SAFETY: statvfs fills the zeroed struct.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a zeroed struct that statvfs fills.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return 0;
     }

@@ -245,6 +245,7 @@ static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 extern "C" fn forward_signal(sig: libc::c_int) {
     let pid = CHILD_PID.load(Ordering::Relaxed);
     if pid > 0 {
+        // SAFETY: a signal to a process we started.
         unsafe { libc::kill(pid, sig) };
     }
 }
@@ -313,6 +314,7 @@ fn find_helper(name: &str) -> Result<std::path::PathBuf> {
 fn child_enter(ready_w: OwnedFd, go_r: OwnedFd, single: bool) -> Result<()> {
     let fail = |msg: String| -> ! {
         eprintln!("Error: entering the user namespace: {msg}");
+        // SAFETY: leave the forked child without running the parent's destructors.
         unsafe { libc::_exit(125) }
     };
     if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS) {
@@ -327,6 +329,7 @@ fn child_enter(ready_w: OwnedFd, go_r: OwnedFd, single: bool) -> Result<()> {
     let mut b = [0u8; 1];
     // EOF without a byte: the parent failed to write the maps (it says why).
     if !matches!(go.read(&mut b), Ok(1)) {
+        // SAFETY: leave the forked child without running the parent's destructors.
         unsafe { libc::_exit(125) };
     }
     drop(go);
@@ -554,6 +557,7 @@ fn map_text(map: &[IdMapping]) -> String {
 fn parent_wait(child: Pid) -> ! {
     CHILD_PID.store(child.as_raw(), Ordering::Relaxed);
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: installing a handler that only calls async-signal-safe functions.
         unsafe { libc::signal(sig, forward_signal as *const () as libc::sighandler_t) };
     }
     let code = loop {
@@ -569,6 +573,7 @@ fn parent_wait(child: Pid) -> ! {
         }
     };
     // _exit: buffered output belongs to the child now; don't print it twice.
+    // SAFETY: leave the forked child without running the parent's destructors.
     unsafe { libc::_exit(code) }
 }
 

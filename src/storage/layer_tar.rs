@@ -294,6 +294,7 @@ fn list_xattrs(path: &Path) -> Result<Vec<(CString, Vec<u8>)>> {
     let c = CString::new(path.as_os_str().as_bytes())?;
     let mut names = vec![0u8; 1024];
     let n = loop {
+        // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
         let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
         if n >= 0 {
             break n as usize;
@@ -319,6 +320,7 @@ fn list_xattrs(path: &Path) -> Result<Vec<(CString, Vec<u8>)>> {
 fn get_xattr(path: &CString, name: &CString) -> Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; 256];
     loop {
+        // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
         let n = unsafe {
             libc::lgetxattr(
                 path.as_ptr(),

@@ -98,8 +98,10 @@ pub fn probe_whiteout_form(scratch_dir: &Path) -> WhiteoutForm {
     let Ok(c) = CString::new(probe.as_os_str().as_bytes()) else {
         return WhiteoutForm::Xattr;
     };
+    // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
     let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, libc::makedev(0, 0)) };
     if r == 0 {
+        // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
         unsafe { libc::unlink(c.as_ptr()) };
         WhiteoutForm::CharDevice
     } else {
@@ -250,6 +252,7 @@ impl Unpacker<'_> {
                 let target = CString::new(target.into_owned())
                     .map_err(|_| anyhow!("symlink target contains a NUL byte"))?;
                 self.clear(parent, name)?;
+                // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
                 cvt(unsafe { libc::symlinkat(target.as_ptr(), parent.as_raw_fd(), name.as_ptr()) })
                     .context("creating symlink")?;
                 self.apply_at_meta(parent, name, &meta, false)?;
@@ -274,6 +277,7 @@ impl Unpacker<'_> {
                     libc::S_IFBLK
                 };
                 self.clear(parent, name)?;
+                // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
                 cvt(unsafe {
                     libc::mknodat(
                         parent.as_raw_fd(),
@@ -287,6 +291,7 @@ impl Unpacker<'_> {
             }
             EntryType::Fifo => {
                 self.clear(parent, name)?;
+                // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
                 cvt(unsafe {
                     libc::mknodat(parent.as_raw_fd(), name.as_ptr(), libc::S_IFIFO | 0o600, 0)
                 })
@@ -374,6 +379,7 @@ impl Unpacker<'_> {
         if is_type(st, libc::S_IFDIR) {
             remove_tree(parent, name).context("replacing a directory")
         } else {
+            // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
             cvt(unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), 0) })
                 .map(drop)
                 .context("replacing an existing entry")
@@ -412,6 +418,7 @@ impl Unpacker<'_> {
         }
         self.clear(parent, name)?;
         // Flags 0: never follow a symlink target; link the symlink itself.
+        // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
         cvt(unsafe {
             libc::linkat(
                 t_dir.as_raw_fd(),
@@ -457,6 +464,7 @@ impl Unpacker<'_> {
         }
         match self.opts.whiteout {
             WhiteoutForm::CharDevice => {
+                // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
                 cvt(unsafe {
                     libc::mknodat(
                         parent.as_raw_fd(),
@@ -492,13 +500,16 @@ impl Unpacker<'_> {
     /// Owner, then mode (chown clears setuid bits), then xattrs (chown also
     /// clears security.capability), then times.
     fn apply_fd_meta(&self, fd: BorrowedFd<'_>, meta: &Meta, set_times: bool) -> Result<()> {
+        // SAFETY: a descriptor we own; the times array outlives the call.
         let r = unsafe { libc::fchown(fd.as_raw_fd(), meta.uid, meta.gid) };
         self.check_chown(r, meta)?;
+        // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
         cvt(unsafe { libc::fchmod(fd.as_raw_fd(), meta.mode) }).context("setting mode")?;
         for (k, v) in &meta.xattrs {
             self.xattr_result(fsetxattr(fd, k, v), k)?;
         }
         if set_times {
+            // SAFETY: a descriptor we own; the times array outlives the call.
             cvt(unsafe { libc::futimens(fd.as_raw_fd(), meta.times.as_ptr()) })
                 .context("setting times")?;
         }
@@ -513,6 +524,7 @@ impl Unpacker<'_> {
         meta: &Meta,
         chmod: bool,
     ) -> Result<()> {
+        // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
         let r = unsafe {
             libc::fchownat(
                 parent.as_raw_fd(),
@@ -525,6 +537,7 @@ impl Unpacker<'_> {
         self.check_chown(r, meta)?;
         if chmod {
             // Only for nodes we just created, never symlinks: no follow risk.
+            // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
             cvt(unsafe { libc::fchmodat(parent.as_raw_fd(), name.as_ptr(), meta.mode, 0) })
                 .context("setting mode")?;
         }
@@ -535,12 +548,14 @@ impl Unpacker<'_> {
             p.extend_from_slice(name.to_bytes());
             let p = CString::new(p).unwrap();
             for (k, v) in &meta.xattrs {
+                // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
                 let r = cvt(unsafe {
                     libc::lsetxattr(p.as_ptr(), k.as_ptr(), v.as_ptr().cast(), v.len(), 0)
                 });
                 self.xattr_result(r.map(drop), k)?;
             }
         }
+        // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
         cvt(unsafe {
             libc::utimensat(
                 parent.as_raw_fd(),
@@ -565,6 +580,7 @@ impl Unpacker<'_> {
                 meta.uid,
                 meta.gid
             ),
+            // SAFETY: a plain query of this process's ids, no pointers.
             Some(libc::EPERM) if self.opts.rootless || unsafe { libc::geteuid() } != 0 => bail!(
                 "cannot set owner {}:{}: permission denied (a rootless unpack must run \
                  inside the user namespace)",
@@ -591,6 +607,7 @@ impl Unpacker<'_> {
         for (parts, ts) in &times {
             let Some((last, parent_parts)) = parts.split_last() else {
                 let fd = open_in_root(self.root(), b"", libc::O_RDONLY | libc::O_DIRECTORY)?;
+                // SAFETY: a descriptor we own; the times array outlives the call.
                 cvt(unsafe { libc::futimens(fd.as_raw_fd(), ts.as_ptr()) })
                     .context("setting layer root times")?;
                 continue;
@@ -606,6 +623,7 @@ impl Unpacker<'_> {
                 Some(st) if is_type(&st, libc::S_IFDIR) => {}
                 _ => continue,
             }
+            // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
             cvt(unsafe {
                 libc::utimensat(
                     parent.as_raw_fd(),
@@ -680,7 +698,9 @@ fn is_type(st: &libc::stat, fmt: libc::mode_t) -> bool {
 }
 
 fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<libc::stat>> {
+    // SAFETY: a plain C struct, for which all zeroes is a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
     let r = unsafe {
         libc::fstatat(
             dir.as_raw_fd(),
@@ -702,6 +722,7 @@ fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<libc::stat>> 
 }
 
 fn openat(dir: BorrowedFd<'_>, name: &CStr, flags: i32, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
     let fd = cvt(unsafe {
         libc::openat(
             dir.as_raw_fd(),
@@ -710,16 +731,19 @@ fn openat(dir: BorrowedFd<'_>, name: &CStr, flags: i32, mode: libc::mode_t) -> i
             mode,
         )
     })?;
+    // SAFETY: a descriptor the call above just returned; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn mkdir_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<()> {
+    // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
     cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o700) })
         .map(drop)
         .context("creating directory")
 }
 
 fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
+    // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
     cvt(unsafe {
         libc::fsetxattr(
             fd.as_raw_fd(),
@@ -734,6 +758,7 @@ fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
 
 fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 256];
+    // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
     let n = unsafe {
         libc::fgetxattr(
             fd.as_raw_fd(),
@@ -777,9 +802,11 @@ fn remove_tree(parent: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
         if is_dir {
             remove_tree(dir.as_fd(), &child)?;
         } else {
+            // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
             cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), child.as_ptr(), 0) })?;
         }
     }
+    // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
     cvt(unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) }).map(drop)
 }
 

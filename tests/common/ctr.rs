@@ -257,6 +257,7 @@ impl TestEnv {
     /// whether or not the lifecycle verbs worked).
     pub fn reap(&self) {
         for pid in self.marked_pids() {
+            // SAFETY: a signal to a process this test's containers started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }

@@ -43,6 +43,7 @@ pub enum Mode {
 /// Every test runs in both modes. Not being able to is a setup error, never a
 /// reason to skip: a test that cannot fail is a defect.
 pub fn modes() -> Vec<Mode> {
+    // SAFETY: a plain query of this process's effective uid.
     if unsafe { libc::geteuid() } != 0 {
         panic!(
             "the integration tests must run as root (they also run coracle as the \
@@ -344,6 +345,7 @@ impl TestEnv {
         };
         cmd.args(args).current_dir(&self.dir);
         // own process group, so a hung command can be killed with its children
+        // SAFETY: the pre-exec closure only calls setpgid, which is async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
                 libc::setpgid(0, 0);
@@ -405,6 +407,7 @@ impl TestEnv {
                 break st;
             }
             if start.elapsed() > COMMAND_TIMEOUT {
+                // SAFETY: a signal to the process group of the command this test started.
                 unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                 let _ = child.wait();
                 panic!(

@@ -125,6 +125,7 @@ fn start(name: &str, with_auth: bool) -> Registry {
                 let log = std::fs::File::create(dir.join("registry.log")).unwrap();
                 let mut cmd = Command::new(REGISTRY_BIN);
                 cmd.arg("serve").arg(&config).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
+                // SAFETY: the pre-exec closure only calls setpgid, which is async-signal-safe.
                 unsafe {
                     cmd.pre_exec(|| {
                         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);

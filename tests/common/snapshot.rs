@@ -89,6 +89,7 @@ fn walk(root: &Path, rel: PathBuf, out: &mut BTreeMap<PathBuf, Entry>) {
 pub fn xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
     let mut buf = vec![0u8; 4096];
+    // SAFETY: a NUL-terminated path; pointer and length describe our buffer.
     let n =
         unsafe { libc::llistxattr(c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
     if n <= 0 {
@@ -112,6 +113,7 @@ pub fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
     let cn = CString::new(name).unwrap();
     let mut buf = vec![0u8; 65536];
+    // SAFETY: NUL-terminated path and name; pointer and length describe our buffer.
     let n = unsafe {
         libc::lgetxattr(
             c.as_ptr(),

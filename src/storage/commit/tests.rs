@@ -19,12 +19,14 @@ fn store(tmp: &Path) -> Store {
 }
 
 fn is_root() -> bool {
+    // SAFETY: a plain query of this process's ids, no pointers.
     unsafe { libc::geteuid() == 0 }
 }
 
 fn mknod_whiteout(p: &Path) {
     let c = CString::new(p.as_os_str().as_bytes()).unwrap();
     assert_eq!(
+        // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
         unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, libc::makedev(0, 0)) },
         0
     );
@@ -34,6 +36,7 @@ fn set_xattr(p: &Path, k: &str, v: &[u8]) {
     let c = CString::new(p.as_os_str().as_bytes()).unwrap();
     let k = CString::new(k).unwrap();
     assert_eq!(
+        // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
         unsafe { libc::lsetxattr(c.as_ptr(), k.as_ptr(), v.as_ptr().cast(), v.len(), 0) },
         0
     );

@@ -135,6 +135,7 @@ impl In {
 
 fn require_root() {
     assert_eq!(
+        // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
         unsafe { libc::geteuid() },
         0,
         "this test needs root (ownership, devices, trusted xattrs); run the unit tests as root"
@@ -332,6 +333,7 @@ fn overlay_xattrs_never_leave_and_x_is_not_opaque() {
     let set = |p: &Path, k: &str, v: &[u8]| {
         let c = CString::new(p.as_os_str().as_bytes()).unwrap();
         let k = CString::new(k).unwrap();
+        // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
         let r = unsafe { libc::lsetxattr(c.as_ptr(), k.as_ptr(), v.as_ptr().cast(), v.len(), 0) };
         assert_eq!(r, 0, "{}", io::Error::last_os_error());
     };

@@ -62,11 +62,13 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result
     } else {
         CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?
     };
+    // SAFETY: a plain C struct, for which all zeroes is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
     how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_XDEV;
     // EAGAIN: the kernel saw a concurrent rename and asks us to retry.
     for _ in 0..32 {
+        // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
         let fd = unsafe {
             libc::syscall(
                 libc::SYS_openat2,
@@ -77,6 +79,7 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result
             )
         };
         if fd >= 0 {
+            // SAFETY: a descriptor the call above just returned; nothing else owns it.
             return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
         }
         let err = io::Error::last_os_error();
@@ -111,6 +114,7 @@ pub fn open_or_create_dir(root: BorrowedFd<'_>, parts: &[CString]) -> io::Result
                 // mkdirat never follows a symlink in the last component: a
                 // dangling symlink here yields EEXIST rather than a write
                 // through it.
+                // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
                 let r = unsafe { libc::mkdirat(dir.as_raw_fd(), parts[i].as_ptr(), 0o755) };
                 if r != 0 {
                     let e = io::Error::last_os_error();

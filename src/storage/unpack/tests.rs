@@ -36,7 +36,9 @@ fn e(name: &str, kind: EntryType) -> E<'_> {
         } else {
             0o644
         },
+        // SAFETY: a plain query of this process's ids, no pointers.
         uid: unsafe { libc::geteuid() } as u64,
+        // SAFETY: a plain query of this process's ids, no pointers.
         gid: unsafe { libc::getegid() } as u64,
         mtime: 1_600_000_000,
         dev: (0, 0),
@@ -191,6 +193,7 @@ fn root_opts() -> UnpackOptions {
 
 fn require_root() {
     assert_eq!(
+        // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
         unsafe { libc::geteuid() },
         0,
         "this test needs root (ownership, devices, trusted xattrs); run the unit tests as root"
@@ -201,6 +204,7 @@ fn getxattr(p: &Path, name: &str) -> Option<Vec<u8>> {
     let c = CString::new(p.as_os_str().as_bytes()).unwrap();
     let n = CString::new(name).unwrap();
     let mut buf = vec![0u8; 256];
+    // SAFETY: a NUL-terminated path and name; pointer and length describe a buffer of ours.
     let r = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if r < 0 {
         return None;
@@ -665,6 +669,7 @@ fn root_entry_and_long_names() {
 fn probe_finds_a_form_and_cleans_up() {
     let tmp = tempfile::tempdir().unwrap();
     let form = probe_whiteout_form(tmp.path());
+    // SAFETY: a plain query of this process's ids, no pointers.
     if unsafe { libc::geteuid() } == 0 {
         assert_eq!(form, WhiteoutForm::CharDevice);
     }
