@@ -14,6 +14,7 @@ use super::cache::{self, BuildCache};
 use super::containerfile::{
     self, BaseRef, Command, Containerfile, Healthcheck, Instruction, Program, Source,
 };
+use super::context::ContextRoot;
 use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
 use super::ignore::Matcher;
 use crate::runtime::container;
@@ -71,6 +72,7 @@ pub fn build(
     let images = store.images.load()?;
     let live: HashMap<String, ImageRecord> =
         images.list.into_iter().map(|i| (i.id.clone(), i)).collect();
+    let context = ContextRoot::open(&opts.context)?;
     let mut b = Builder {
         store,
         file,
@@ -78,7 +80,8 @@ pub fn build(
         resolve,
         live,
         cache: BuildCache::load(&store.root),
-        matcher: Matcher::from_context_dir(&opts.context)?,
+        matcher: Matcher::from_context(&context)?,
+        context,
         used_args: BTreeSet::new(),
         stage_images: BTreeMap::new(),
         maps: None,
@@ -105,6 +108,8 @@ struct Builder<'a> {
     /// The images in the store, by id (grows as steps commit).
     live: HashMap<String, ImageRecord>,
     cache: BuildCache,
+    /// The context directory, where COPY and ADD sources are resolved.
+    context: ContextRoot,
     matcher: Matcher,
     used_args: BTreeSet<String>,
     /// Final image of each finished stage, by stage index.
@@ -692,7 +697,7 @@ impl Builder<'_> {
                         });
                     }
                     None => {
-                        for rel in copy::context_sources(&self.opts.context, &self.matcher, p)? {
+                        for rel in copy::context_sources(&self.context, &self.matcher, p)? {
                             context_rels.push(rel.clone());
                             items.push(Item::Context { rel });
                         }
@@ -710,17 +715,13 @@ impl Builder<'_> {
         if !context_rels.is_empty() {
             let cache = &self.cache;
             let known = |k: &str| cache.content_for_stat(k).map(String::from);
-            let (stat_key, content) = copy::hash_context_sources(
-                &self.opts.context,
-                &self.matcher,
-                &context_rels,
-                &known,
-            )?;
+            let (stat_key, content) =
+                copy::hash_context_sources(&self.context, &self.matcher, &context_rels, &known)?;
             if self.cache.content_for_stat(&stat_key).is_none() {
                 self.cache.remember_stat(stat_key, content.clone());
             }
             hash.update(content.as_bytes());
-            if items.len() == 1 && self.opts.context.join(&context_rels[0]).is_dir() {
+            if items.len() == 1 && self.context.is_dir(&context_rels[0]) {
                 kind = "dir";
             }
         }
