@@ -1122,6 +1122,11 @@ fn prune_mount_targets(upper: &Path, view: &ImageView) {
         "dev",
     ];
     for t in TARGETS {
+        // The step may have made a parent a link (`ln -s /x /etc`): never
+        // look, let alone remove, through it.
+        if !parents_are_dirs(upper, t) {
+            continue;
+        }
         let p = upper.join(t);
         let Ok(m) = fs::symlink_metadata(&p) else {
             continue;
@@ -1169,6 +1174,16 @@ fn prune_mount_targets(upper: &Path, view: &ImageView) {
             rel = r.parent().map(Path::to_path_buf);
         }
     }
+}
+
+/// Whether every parent of `rel` below `root` is a directory, not a link.
+fn parents_are_dirs(root: &Path, rel: &str) -> bool {
+    let mut cur = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    parts[..parts.len() - 1].iter().all(|part| {
+        cur.push(part);
+        fs::symlink_metadata(&cur).is_ok_and(|m| m.is_dir())
+    })
 }
 
 /// Delete a tree that may hold files of subordinate owners.
@@ -1290,5 +1305,24 @@ mod tests {
         apply_instruction(&mut st, &Instruction::Workdir("b/../c".into())).unwrap();
         assert_eq!(st.config.config.working_dir.as_deref(), Some("/a/c"));
         assert_eq!(strip_keyword("RUN  echo hi"), "echo hi");
+    }
+
+    #[test]
+    fn pruning_never_looks_through_a_link_the_step_made() {
+        let upper = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("hosts"), "").unwrap();
+        std::os::unix::fs::symlink(outside.path(), upper.path().join("etc")).unwrap();
+        fs::create_dir(upper.path().join("run")).unwrap();
+        fs::write(upper.path().join("run/.containerenv"), "").unwrap();
+        prune_mount_targets(upper.path(), &ImageView::default());
+        assert!(
+            outside.path().join("hosts").exists(),
+            "a file beyond a link"
+        );
+        assert!(
+            !upper.path().join("run").exists(),
+            "the step's own mount target"
+        );
     }
 }
