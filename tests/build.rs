@@ -542,3 +542,442 @@ fn stdin_file_quiet_iidfile_and_push() {
         assert_eq!(other.ok(&["run", "--rm", &dest]), "x");
     }
 }
+
+// Security issue #12: every build source is resolved inside its own root
+// (the context, or the source image), links followed only within it, and
+// nothing is written through a link. Each test runs once per mode, as two
+// test functions, so a failure as root does not hide the rootless result.
+
+/// Two tests of `body(Mode)`, as root and rootless, so that a failure in
+/// one mode does not hide the other's result.
+macro_rules! in_both_modes {
+    ($body:ident: $root:ident, $rootless:ident) => {
+        #[test]
+        fn $root() {
+            $body(Mode::Root);
+        }
+
+        #[test]
+        fn $rootless() {
+            $body(Mode::Rootless);
+        }
+    };
+}
+
+/// A host directory outside every context, writable by the test user,
+/// holding a file no build may ever copy (content unique to this test).
+struct HostSecret {
+    dir: PathBuf,
+    file: PathBuf,
+    content: String,
+}
+
+fn host_secret(env: &TestEnv) -> HostSecret {
+    let dir = env.dir.join("host");
+    mkdir_mode(&dir, 0o777);
+    let file = dir.join("secret");
+    let content = unique("host-only-secret");
+    std::fs::write(&file, &content).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    HostSecret { dir, file, content }
+}
+
+fn symlink(target: impl AsRef<Path>, link: &Path) {
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+/// `path` without its leading `/`, to mirror a host path inside a context
+/// or climb to it with `../`.
+fn rel(path: &Path) -> String {
+    path.to_str().unwrap().trim_start_matches('/').to_string()
+}
+
+/// A regular file under `dir` (links not followed) holding `needle`.
+fn find_content(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
+    let meta = std::fs::symlink_metadata(dir).ok()?;
+    if meta.is_file() {
+        let data = std::fs::read(dir).ok()?;
+        return data
+            .windows(needle.len())
+            .any(|w| w == needle)
+            .then(|| dir.to_path_buf());
+    }
+    if !meta.is_dir() {
+        return None;
+    }
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .find_map(|e| find_content(&e.path(), needle))
+}
+
+/// What a user would fear: the host's secret in any layer of the store.
+fn assert_secret_nowhere(env: &TestEnv, secret: &HostSecret) {
+    for id in env.layer_ids() {
+        let found = find_content(&env.layer_dir(&id), secret.content.as_bytes());
+        assert!(
+            found.is_none(),
+            "[{:?}] the host's file was copied into the store: {found:?}",
+            env.mode
+        );
+    }
+}
+
+fn build_with(env: &TestEnv, ctx: &Path, file: &str, tag: &str) -> Out {
+    let f = ctx.join(file);
+    env.run(&[
+        "build",
+        "-f",
+        f.to_str().unwrap(),
+        "-t",
+        tag,
+        ctx.to_str().unwrap(),
+    ])
+}
+
+fn assert_not_built(env: &TestEnv, what: &str, out: &Out, tag: &str, source: &str) {
+    let needle = format!("\"/{source}\": no such file or directory");
+    assert_error(env.mode, what, out, 125, &[&needle]);
+    assert!(
+        !env.image_names().iter().any(|n| n.contains(tag)),
+        "[{:?}] {what}: no image tagged",
+        env.mode
+    );
+}
+
+fn copy_symlink_escape(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let secret = host_secret(&env);
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Plain", "FROM {BASE}\nCOPY s /s\n"),
+            ("Wild", "FROM {BASE}\nCOPY s* /d/\n"),
+            ("Add", "FROM {BASE}\nADD s /s\n"),
+        ],
+    );
+    symlink(&secret.file, &ctx.join("s"));
+    for file in ["Plain", "Wild", "Add"] {
+        let out = build_with(&env, &ctx, file, "esc");
+        assert_not_built(&env, file, &out, "esc", "s");
+    }
+    assert_secret_nowhere(&env, &secret);
+}
+
+in_both_modes!(copy_symlink_escape: copy_symlink_escape_root, copy_symlink_escape_rootless);
+
+fn copy_relative_symlink_escape(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let secret = host_secret(&env);
+    let up = "../".repeat(16);
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("File", "FROM {BASE}\nCOPY s /s\n"),
+            (
+                "Dir",
+                &format!("FROM {{BASE}}\nCOPY up/{} /s\n", rel(&secret.file)),
+            ),
+        ],
+    );
+    symlink(format!("{up}{}", rel(&secret.file)), &ctx.join("s"));
+    symlink(&up, &ctx.join("up"));
+    let out = build_with(&env, &ctx, "File", "rel");
+    assert_not_built(&env, "a ../.. link to a host file", &out, "rel", "s");
+    let out = build_with(&env, &ctx, "Dir", "rel");
+    assert_not_built(
+        &env,
+        "a path through a ../.. link",
+        &out,
+        "rel",
+        &format!("up/{}", rel(&secret.file)),
+    );
+    assert_secret_nowhere(&env, &secret);
+}
+
+in_both_modes!(copy_relative_symlink_escape: copy_relative_symlink_escape_root, copy_relative_symlink_escape_rootless);
+
+/// A chain of links ending in an absolute path resolves as if the context
+/// were `/`: to the context's own copy of that path.
+fn copy_symlink_chain(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let secret = host_secret(&env);
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Containerfile", "FROM {BASE}\nCOPY a /s\nCOPY in /in\n"),
+            (&rel(&secret.file), "the context's own\n"),
+            ("sub/f", "inside\n"),
+        ],
+    );
+    symlink("b", &ctx.join("a"));
+    symlink("./c", &ctx.join("b"));
+    symlink(&secret.file, &ctx.join("c"));
+    symlink("sub/../x", &ctx.join("in"));
+    symlink("/sub/f", &ctx.join("x"));
+    build(&env, &["-t", "chain"], &ctx);
+    let got = sh(&env, "chain", "cat /s /in; test -L /s || echo not-a-link");
+    assert_eq!(got, "the context's own\ninside\nnot-a-link\n", "[{mode:?}]");
+    assert_secret_nowhere(&env, &secret);
+}
+
+in_both_modes!(copy_symlink_chain: copy_symlink_chain_root, copy_symlink_chain_rootless);
+
+/// A named link to a host directory is refused; links below a copied
+/// directory are copied as links, never followed.
+fn copy_symlinked_dir(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let secret = host_secret(&env);
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Dir", "FROM {BASE}\nCOPY d /d/\n"),
+            ("Below", "FROM {BASE}\nCOPY d/secret /s\n"),
+            ("Wild", "FROM {BASE}\nCOPY d/* /w/\n"),
+            ("Tree", "FROM {BASE}\nCOPY tree /tree/\n"),
+            ("tree/f", "plain\n"),
+        ],
+    );
+    symlink(&secret.dir, &ctx.join("d"));
+    symlink(&secret.file, &ctx.join("tree/abs"));
+    symlink(
+        format!("{}{}", "../".repeat(16), rel(&secret.file)),
+        &ctx.join("tree/up"),
+    );
+    let out = build_with(&env, &ctx, "Dir", "sdir");
+    assert_not_built(&env, "a link to a host directory", &out, "sdir", "d");
+    let out = build_with(&env, &ctx, "Below", "sdir");
+    assert_not_built(&env, "a file below a linked dir", &out, "sdir", "d/secret");
+    let out = build_with(&env, &ctx, "Wild", "sdir");
+    assert_not_built(&env, "a wildcard below a linked dir", &out, "sdir", "d/*");
+
+    let out = build_with(&env, &ctx, "Tree", "tree");
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let got = sh(
+        &env,
+        "tree",
+        "cat /tree/f; readlink /tree/abs; cat /tree/abs /tree/up 2>/dev/null; true",
+    );
+    assert_eq!(
+        got,
+        format!("plain\n{}\n", secret.file.display()),
+        "[{mode:?}] links below a copied dir stay links"
+    );
+    assert_secret_nowhere(&env, &secret);
+}
+
+in_both_modes!(copy_symlinked_dir: copy_symlinked_dir_root, copy_symlinked_dir_rootless);
+
+/// `.containerignore` is read inside the context too: a link to a host
+/// file means the context's own (absent) file, so nothing is excluded.
+fn ignore_file_symlink_escape(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let secret = host_secret(&env);
+    let host_ignore = secret.dir.join("ignore");
+    std::fs::write(&host_ignore, "keep\n").unwrap();
+    std::fs::set_permissions(
+        &host_ignore,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Containerfile", "FROM {BASE}\nCOPY keep /keep\n"),
+            ("keep", "kept\n"),
+        ],
+    );
+    symlink(&host_ignore, &ctx.join(".containerignore"));
+    build(&env, &["-t", "ign"], &ctx);
+    assert_eq!(sh(&env, "ign", "cat /keep"), "kept\n", "[{mode:?}]");
+}
+
+in_both_modes!(ignore_file_symlink_escape: ignore_file_symlink_escape_root, ignore_file_symlink_escape_rootless);
+
+/// `COPY --from` resolves links inside the source image or stage: an
+/// image's `/hostroot -> /` leads to the image's own root.
+fn copy_from_image_symlink(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let secret = host_secret(&env);
+    let file = secret.file.display().to_string();
+    let dir = secret.dir.display().to_string();
+    let evil = format!(
+        "FROM {{BASE}} AS evil\n\
+         RUN mkdir -p {dir} && echo image-own > {file} && ln -s / /hostroot && ln -s /hostroot{file} /direct\n"
+    );
+    let uses = |from: &str| {
+        format!(
+            "FROM {{BASE}}\n\
+             COPY --from={from} /hostroot{file} /s\n\
+             COPY --from={from} /hostroot{dir} /d/\n\
+             COPY --from={from} /direct /direct\n"
+        )
+    };
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Evil", &evil),
+            ("FromImage", &uses("evil")),
+            ("FromStage", &format!("{evil}{}", uses("evil"))),
+        ],
+    );
+    build(
+        &env,
+        &["-f", ctx.join("Evil").to_str().unwrap(), "-t", "evil"],
+        &ctx,
+    );
+    for (file, tag) in [("FromImage", "fromimg"), ("FromStage", "fromstage")] {
+        let out = build_with(&env, &ctx, file, tag);
+        assert_eq!(out.status, 0, "[{mode:?}] {file}: {out:?}");
+        let got = sh(
+            &env,
+            tag,
+            "cat /s /d/secret /direct; test -L /direct || echo not-a-link",
+        );
+        assert_eq!(
+            got, "image-own\nimage-own\nimage-own\nnot-a-link\n",
+            "[{mode:?}] {file}: the image's own file, not the host's"
+        );
+    }
+    assert_secret_nowhere(&env, &secret);
+}
+
+in_both_modes!(copy_from_image_symlink: copy_from_image_symlink_root, copy_from_image_symlink_rootless);
+
+/// ADD of archives: one reached through a link out of the context is not
+/// found; links inside an archive are data, and an entry below such a
+/// link never lands outside the image.
+fn add_archive_symlinks(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let secret = host_secret(&env);
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Outside", "FROM {BASE}\nADD a.tar /x/\n"),
+            ("Links", "FROM {BASE}\nADD links.tar /l/\n"),
+            ("Evil", "FROM {BASE}\nADD evil.tar /e/\n"),
+        ],
+    );
+    let sh_ok = |script: String| {
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    let (c, h) = (ctx.display(), secret.dir.display());
+    // A host archive holding the secret, and a context link to it.
+    sh_ok(format!(
+        "cd {h} && tar -cf host.tar secret && chmod 644 host.tar"
+    ));
+    symlink(secret.dir.join("host.tar"), &ctx.join("a.tar"));
+    // Links to the host's file and directory, and a file below the latter.
+    let up = format!("{}{}", "../".repeat(16), rel(&secret.file));
+    sh_ok(format!(
+        "cd {c} && mkdir t && ln -s {f} t/abs && ln -s {up} t/up && ln -s {h} t/esc && \
+         tar -C t -cf links.tar abs up esc && mkdir -p u/escX && echo pwned > u/escX/pwned && \
+         cp links.tar evil.tar && tar -C u -rf evil.tar --transform s,^escX,esc, escX/pwned && \
+         rm -rf t u",
+        f = secret.file.display()
+    ));
+
+    let out = build_with(&env, &ctx, "Outside", "addx");
+    assert_not_built(&env, "ADD of a linked host archive", &out, "addx", "a.tar");
+
+    let out = build_with(&env, &ctx, "Links", "addl");
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let got = sh(
+        &env,
+        "addl",
+        "readlink /l/abs; readlink /l/esc; cat /l/abs /l/up 2>/dev/null; ls /l/esc/ 2>/dev/null; true",
+    );
+    assert_eq!(
+        got,
+        format!("{}\n{h}\n", secret.file.display()),
+        "[{mode:?}] links stay links"
+    );
+
+    let out = build_with(&env, &ctx, "Evil", "adde");
+    assert!(
+        !secret.dir.join("pwned").exists(),
+        "[{mode:?}] an archive entry was written on the host: {out:?}"
+    );
+    assert_error(
+        mode,
+        "ADD of an archive writing below a link",
+        &out,
+        125,
+        &["evil.tar", "esc/pwned", "is a symlink"],
+    );
+    assert_secret_nowhere(&env, &secret);
+}
+
+in_both_modes!(add_archive_symlinks: add_archive_symlinks_root, add_archive_symlinks_rootless);
+
+/// The destination side: a link an earlier source of the same step puts in
+/// the layer is replaced, never written through.
+fn copy_never_writes_through_links(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let secret = host_secret(&env);
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\nCOPY a b /d/\nCOPY a <<hd /e/\nfrom-heredoc\nhd\n",
+            ),
+            // b/x is left out but b/x/pwned comes back: the walk reaches
+            // it without making /d/x, which a/x made a link.
+            (".containerignore", "b/x\n!b/x/pwned\n"),
+            ("b/x/pwned", "from-context\n"),
+        ],
+    );
+    std::fs::create_dir(ctx.join("a")).unwrap();
+    symlink(&secret.dir, &ctx.join("a/x"));
+    symlink(secret.dir.join("hd"), &ctx.join("a/hd"));
+    let out = build_with(&env, &ctx, "Containerfile", "dst");
+    let written: Vec<_> = std::fs::read_dir(&secret.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "secret")
+        .collect();
+    assert!(
+        written.is_empty(),
+        "[{mode:?}] the build wrote on the host: {written:?} {out:?}"
+    );
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let got = sh(
+        &env,
+        "dst",
+        "cat /d/x/pwned /e/hd; test -L /d/x || test -L /e/hd || echo no-links",
+    );
+    assert_eq!(got, "from-context\nfrom-heredoc\nno-links\n", "[{mode:?}]");
+}
+
+in_both_modes!(copy_never_writes_through_links: copy_never_writes_through_links_root, copy_never_writes_through_links_rootless);

@@ -14,6 +14,7 @@ use super::cache::{self, BuildCache};
 use super::containerfile::{
     self, BaseRef, Command, Containerfile, Healthcheck, Instruction, Program, Source,
 };
+use super::context::ContextRoot;
 use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
 use super::ignore::Matcher;
 use crate::runtime::container;
@@ -71,6 +72,7 @@ pub fn build(
     let images = store.images.load()?;
     let live: HashMap<String, ImageRecord> =
         images.list.into_iter().map(|i| (i.id.clone(), i)).collect();
+    let context = ContextRoot::open(&opts.context)?;
     let mut b = Builder {
         store,
         file,
@@ -78,7 +80,8 @@ pub fn build(
         resolve,
         live,
         cache: BuildCache::load(&store.root),
-        matcher: Matcher::from_context_dir(&opts.context)?,
+        matcher: Matcher::from_context(&context)?,
+        context,
         used_args: BTreeSet::new(),
         stage_images: BTreeMap::new(),
         maps: None,
@@ -105,6 +108,8 @@ struct Builder<'a> {
     /// The images in the store, by id (grows as steps commit).
     live: HashMap<String, ImageRecord>,
     cache: BuildCache,
+    /// The context directory, where COPY and ADD sources are resolved.
+    context: ContextRoot,
     matcher: Matcher,
     used_args: BTreeSet<String>,
     /// Final image of each finished stage, by stage index.
@@ -692,7 +697,7 @@ impl Builder<'_> {
                         });
                     }
                     None => {
-                        for rel in copy::context_sources(&self.opts.context, &self.matcher, p)? {
+                        for rel in copy::context_sources(&self.context, &self.matcher, p)? {
                             context_rels.push(rel.clone());
                             items.push(Item::Context { rel });
                         }
@@ -710,17 +715,13 @@ impl Builder<'_> {
         if !context_rels.is_empty() {
             let cache = &self.cache;
             let known = |k: &str| cache.content_for_stat(k).map(String::from);
-            let (stat_key, content) = copy::hash_context_sources(
-                &self.opts.context,
-                &self.matcher,
-                &context_rels,
-                &known,
-            )?;
+            let (stat_key, content) =
+                copy::hash_context_sources(&self.context, &self.matcher, &context_rels, &known)?;
             if self.cache.content_for_stat(&stat_key).is_none() {
                 self.cache.remember_stat(stat_key, content.clone());
             }
             hash.update(content.as_bytes());
-            if items.len() == 1 && self.opts.context.join(&context_rels[0]).is_dir() {
+            if items.len() == 1 && self.context.is_dir(&context_rels[0]) {
                 kind = "dir";
             }
         }
@@ -1121,6 +1122,11 @@ fn prune_mount_targets(upper: &Path, view: &ImageView) {
         "dev",
     ];
     for t in TARGETS {
+        // The step may have made a parent a link (`ln -s /x /etc`): never
+        // look, let alone remove, through it.
+        if !parents_are_dirs(upper, t) {
+            continue;
+        }
         let p = upper.join(t);
         let Ok(m) = fs::symlink_metadata(&p) else {
             continue;
@@ -1168,6 +1174,16 @@ fn prune_mount_targets(upper: &Path, view: &ImageView) {
             rel = r.parent().map(Path::to_path_buf);
         }
     }
+}
+
+/// Whether every parent of `rel` below `root` is a directory, not a link.
+fn parents_are_dirs(root: &Path, rel: &str) -> bool {
+    let mut cur = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    parts[..parts.len() - 1].iter().all(|part| {
+        cur.push(part);
+        fs::symlink_metadata(&cur).is_ok_and(|m| m.is_dir())
+    })
 }
 
 /// Delete a tree that may hold files of subordinate owners.
@@ -1289,5 +1305,24 @@ mod tests {
         apply_instruction(&mut st, &Instruction::Workdir("b/../c".into())).unwrap();
         assert_eq!(st.config.config.working_dir.as_deref(), Some("/a/c"));
         assert_eq!(strip_keyword("RUN  echo hi"), "echo hi");
+    }
+
+    #[test]
+    fn pruning_never_looks_through_a_link_the_step_made() {
+        let upper = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("hosts"), "").unwrap();
+        std::os::unix::fs::symlink(outside.path(), upper.path().join("etc")).unwrap();
+        fs::create_dir(upper.path().join("run")).unwrap();
+        fs::write(upper.path().join("run/.containerenv"), "").unwrap();
+        prune_mount_targets(upper.path(), &ImageView::default());
+        assert!(
+            outside.path().join("hosts").exists(),
+            "a file beyond a link"
+        );
+        assert!(
+            !upper.path().join("run").exists(),
+            "the step's own mount target"
+        );
     }
 }

@@ -9,13 +9,17 @@
 //! it runs inside the user namespace, where the owners it sets are the
 //! container's ids.
 
+use super::context::{walk_below, ContextRoot, Entry};
 use super::ignore::{clean_path, Matcher};
 use crate::storage::digest::Hasher;
 use crate::storage::fsutil::{lchown, remove_any, set_mtime};
 use crate::storage::unpack::{self, XattrPrefix};
 use anyhow::{bail, Context, Result};
+use std::cell::OnceCell;
+use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -64,56 +68,130 @@ impl ImageView {
         lgetxattr(path, &format!("{prefix}opaque")).is_some_and(|v| v == b"y")
     }
 
-    /// The topmost layer entry for `rel` (no leading `/`), not following a
-    /// final symlink; None when absent or deleted.
-    pub fn find(&self, rel: &str) -> Option<(PathBuf, fs::Metadata)> {
-        let rel = rel.trim_start_matches('/');
-        for layer in self.layers.iter().rev() {
-            let p = if rel.is_empty() {
-                layer.clone()
-            } else {
-                layer.join(rel)
+    /// The root directory: every layer's root, topmost first.
+    fn root(&self) -> Option<ViewEntry> {
+        let top = self.layers.last()?;
+        Some(ViewEntry {
+            path: top.clone(),
+            meta: fs::symlink_metadata(top).ok()?,
+            dirs: self.layers.iter().rev().cloned().collect(),
+        })
+    }
+
+    /// Entry `name` of the directory made of `dirs` (topmost first), as
+    /// overlayfs shows it: the topmost layer that has it wins, a whiteout
+    /// hides it, and a directory merges with the ones below down to an
+    /// opaque one or a non-directory.
+    fn child(&self, dirs: &[PathBuf], name: &OsStr) -> Option<ViewEntry> {
+        for (i, d) in dirs.iter().enumerate() {
+            let path = d.join(name);
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
             };
-            if let Ok(m) = fs::symlink_metadata(&p) {
-                if self.is_whiteout(&p, &m) {
-                    return None;
-                }
-                return Some((p, m));
+            if self.is_whiteout(&path, &meta) {
+                return None;
             }
+            let mut merged = Vec::new();
+            if meta.is_dir() {
+                for lower in &dirs[i..] {
+                    let q = lower.join(name);
+                    match fs::symlink_metadata(&q) {
+                        Ok(m) if m.is_dir() => {
+                            let opaque = self.is_opaque(&q);
+                            merged.push(q);
+                            if opaque {
+                                break;
+                            }
+                        }
+                        Ok(_) => break,
+                        Err(_) => {}
+                    }
+                }
+            }
+            return Some(ViewEntry {
+                path,
+                meta,
+                dirs: merged,
+            });
         }
         None
     }
 
-    pub fn read_to_string(&self, rel: &str) -> Option<String> {
-        let (p, m) = self.find(rel)?;
-        m.is_file().then(|| fs::read_to_string(p).ok()).flatten()
+    /// Look `rel` up in the merged view with every link resolved inside
+    /// the view, as openat2(RESOLVE_IN_ROOT) would in the mounted image: a
+    /// link that leaves the root (`/hostroot -> /`, `../..`) lands at the
+    /// image's root, never the host's. The last component is followed only
+    /// with `follow_last`. None when absent, deleted or looping.
+    pub fn resolve(&self, rel: &str, follow_last: bool) -> Option<ViewEntry> {
+        const MAX_LINKS: usize = 40;
+        let mut stack = vec![self.root()?];
+        let mut todo: VecDeque<Vec<u8>> = components(rel.as_bytes()).collect();
+        let mut links = 0;
+        while let Some(name) = todo.pop_front() {
+            if name == b".." {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                continue;
+            }
+            let cur = stack.last().expect("the root stays");
+            if !cur.meta.is_dir() {
+                return None;
+            }
+            let e = self.child(&cur.dirs, OsStr::from_bytes(&name))?;
+            if e.meta.file_type().is_symlink() && (follow_last || !todo.is_empty()) {
+                links += 1;
+                if links > MAX_LINKS {
+                    return None;
+                }
+                let target = fs::read_link(&e.path).ok()?;
+                let target = target.as_os_str().as_bytes();
+                if target.starts_with(b"/") {
+                    stack.truncate(1);
+                }
+                for c in components(target).collect::<Vec<_>>().into_iter().rev() {
+                    todo.push_front(c);
+                }
+                continue;
+            }
+            stack.push(e);
+        }
+        stack.pop()
     }
 
-    /// The layers that make up directory `rel`, lowest first: those above
-    /// the last one that replaced or made it opaque.
-    fn dir_layers(&self, rel: &str) -> Vec<PathBuf> {
-        let rel = rel.trim_start_matches('/');
-        let mut out = Vec::new();
-        for layer in self.layers.iter().rev() {
-            let p = if rel.is_empty() {
-                layer.clone()
-            } else {
-                layer.join(rel)
-            };
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() => {
-                    out.push(p.clone());
-                    if self.is_opaque(&p) {
-                        break;
-                    }
-                }
-                Ok(_) => break,
-                Err(_) => {}
-            }
-        }
-        out.reverse();
-        out
+    /// The entry for `rel` (no leading `/` needed), links on the way
+    /// resolved inside the view but a final link not followed; None when
+    /// absent or deleted.
+    pub fn find(&self, rel: &str) -> Option<(PathBuf, fs::Metadata)> {
+        self.resolve(rel, false).map(|e| (e.path, e.meta))
     }
+
+    /// A file's text, a final link followed inside the view.
+    pub fn read_to_string(&self, rel: &str) -> Option<String> {
+        let e = self.resolve(rel, true)?;
+        e.meta
+            .is_file()
+            .then(|| fs::read_to_string(e.path).ok())
+            .flatten()
+    }
+}
+
+/// An entry of an [`ImageView`].
+#[derive(Clone, Debug)]
+pub struct ViewEntry {
+    /// Where it is in the topmost layer that has it; no link on the way.
+    pub path: PathBuf,
+    pub meta: fs::Metadata,
+    /// For a directory, the layer directories that make it up, topmost
+    /// first.
+    dirs: Vec<PathBuf>,
+}
+
+/// The names in a `/`-separated path, `.` and empty ones left out.
+fn components(path: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
 }
 
 /// Owner and mode choices of a COPY/ADD.
@@ -200,84 +278,42 @@ fn not_found(context: &Path, rel: &str) -> anyhow::Error {
 }
 
 /// Context sources named by `pattern` (wildcards allowed), relative to the
-/// context, with excluded ones left out. None match: an error naming it.
-pub fn context_sources(context: &Path, matcher: &Matcher, pattern: &str) -> Result<Vec<String>> {
+/// context, with excluded ones left out. None match, or one is a link that
+/// leads nowhere inside the context: an error naming it, as podman's.
+pub fn context_sources(
+    root: &ContextRoot,
+    matcher: &Matcher,
+    pattern: &str,
+) -> Result<Vec<String>> {
     let cleaned = clean_path(&format!("/{pattern}"));
     let rel = cleaned.trim_start_matches('/').to_string();
     let found: Vec<String> = if super::glob::has_wildcards(&rel) {
-        super::glob::expand_sources(context, &rel)
+        super::glob::expand_sources(root, &rel)
             .with_context(|| format!("expanding {pattern}"))?
             .into_iter()
             .map(|p| p.to_string_lossy().into_owned())
             .collect()
-    } else if fs::symlink_metadata(context.join(&rel)).is_ok() || rel.is_empty() {
+    } else if rel.is_empty() || root.has_entry(&rel) {
         vec![rel.clone()]
     } else {
         Vec::new()
     };
-    let kept: Vec<String> = found
-        .into_iter()
-        .filter(|r| {
-            r.is_empty() || {
-                let is_dir = context.join(r).is_dir();
-                !matcher.is_excluded(r, is_dir) || (is_dir && matcher.must_descend(r))
-            }
-        })
-        .collect();
+    let mut kept = Vec::new();
+    for r in found {
+        if r.is_empty() {
+            kept.push(r);
+            continue;
+        }
+        let entry = root.entry(&r).map_err(|_| not_found(root.path(), &r))?;
+        let is_dir = entry.meta.is_dir();
+        if !matcher.is_excluded(&r, is_dir) || (is_dir && matcher.must_descend(&r)) {
+            kept.push(r);
+        }
+    }
     if kept.is_empty() {
-        return Err(not_found(context, &rel));
+        return Err(not_found(root.path(), &rel));
     }
     Ok(kept)
-}
-
-/// Visit `rel` (a context path) and, for a directory, everything under it
-/// the ignore rules keep, in name order. The top is followed when it is a
-/// symlink (Docker copies what a named link points to); below, links are
-/// entries of their own.
-fn walk_context(
-    context: &Path,
-    matcher: &Matcher,
-    rel: &str,
-    f: &mut dyn FnMut(&str, &Path, &fs::Metadata) -> Result<()>,
-) -> Result<()> {
-    let top = context.join(rel);
-    let meta = fs::metadata(&top).with_context(|| format!("reading {}", top.display()))?;
-    f(rel, &top, &meta)?;
-    if meta.is_dir() {
-        walk_dir(context, matcher, rel, f)?;
-    }
-    Ok(())
-}
-
-fn walk_dir(
-    context: &Path,
-    matcher: &Matcher,
-    rel: &str,
-    f: &mut dyn FnMut(&str, &Path, &fs::Metadata) -> Result<()>,
-) -> Result<()> {
-    let dir = context.join(rel);
-    let mut entries: Vec<_> = fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name();
-        let child = if rel.is_empty() {
-            name.to_string_lossy().into_owned()
-        } else {
-            format!("{rel}/{}", name.to_string_lossy())
-        };
-        let path = e.path();
-        let meta = fs::symlink_metadata(&path)?;
-        let excluded = !matcher.is_empty() && matcher.is_excluded(&child, meta.is_dir());
-        if !excluded {
-            f(&child, &path, &meta)?;
-        }
-        if meta.is_dir() && (!excluded || matcher.must_descend(&child)) {
-            walk_dir(context, matcher, &child, f)?;
-        }
-    }
-    Ok(())
 }
 
 /// A cheap fingerprint of context sources from `stat` alone (names, types,
@@ -286,16 +322,16 @@ fn walk_dir(
 /// key uses. `known` maps a fingerprint to a content hash computed before:
 /// when it answers, no file is read.
 pub fn hash_context_sources(
-    context: &Path,
+    root: &ContextRoot,
     matcher: &Matcher,
     rels: &[String],
     known: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(String, String)> {
     let mut stat = Hasher::new();
-    let mut files: Vec<(String, PathBuf, fs::Metadata)> = Vec::new();
     for rel in rels {
         stat.update(format!("src {rel}\0").as_bytes());
-        walk_context(context, matcher, rel, &mut |r, p, m| {
+        root.walk(matcher, rel, &mut |r, e| {
+            let m = &e.meta;
             stat.update(
                 format!(
                     "{r}\0{:o} {} {} {} {}.{} {}.{} {}\n",
@@ -311,7 +347,6 @@ pub fn hash_context_sources(
                 )
                 .as_bytes(),
             );
-            files.push((r.to_string(), p.to_path_buf(), m.clone()));
             Ok(())
         })?;
     }
@@ -321,33 +356,34 @@ pub fn hash_context_sources(
     }
     let mut h = Hasher::new();
     let mut buf = vec![0u8; 64 << 10];
-    for (r, p, m) in files {
-        h.update(format!("{r}\0{:o} {} {}\n", m.mode(), m.uid(), m.gid()).as_bytes());
-        if m.file_type().is_symlink() {
-            h.update(fs::read_link(&p)?.as_os_str().as_bytes());
-        } else if m.is_file() {
-            let mut f = fs::File::open(&p).with_context(|| format!("reading {}", p.display()))?;
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
+    for rel in rels {
+        root.walk(matcher, rel, &mut |r, e| {
+            let m = &e.meta;
+            h.update(format!("{r}\0{:o} {} {}\n", m.mode(), m.uid(), m.gid()).as_bytes());
+            if m.file_type().is_symlink() {
+                h.update(e.read_link()?.as_os_str().as_bytes());
+            } else if m.is_file() {
+                let mut f = e.open().with_context(|| format!("reading /{r}"))?;
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
                 }
-                h.update(&buf[..n]);
             }
-        }
-        h.update(b"\n");
+            h.update(b"\n");
+            Ok(())
+        })?;
     }
     Ok((stat_key, h.finish().hex().to_string()))
 }
 
 /// Write one entry (a directory's own node, not its contents) at `dst`.
-fn put_entry(
-    src: &Path,
-    meta: &fs::Metadata,
-    dst: &Path,
-    owner: (u32, u32),
-    mode: Option<u32>,
-) -> Result<()> {
+/// Whatever was at `dst` goes first, so a link there is replaced, never
+/// written through.
+fn put_entry(src: &Entry, dst: &Path, owner: (u32, u32), mode: Option<u32>) -> Result<()> {
+    let meta = &src.meta;
     let ft = meta.file_type();
     if ft.is_dir() {
         if !fs::symlink_metadata(dst).is_ok_and(|m| m.is_dir()) {
@@ -357,10 +393,16 @@ fn put_entry(
     } else {
         remove_any(dst)?;
         if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(src)?, dst)
+            std::os::unix::fs::symlink(src.read_link()?, dst)
                 .with_context(|| format!("creating {}", dst.display()))?;
         } else if ft.is_file() {
-            fs::copy(src, dst).with_context(|| format!("copying {}", src.display()))?;
+            let mut from = src
+                .open()
+                .with_context(|| format!("copying {}", src.shown().display()))?;
+            let mut to =
+                fs::File::create_new(dst).with_context(|| format!("creating {}", dst.display()))?;
+            std::io::copy(&mut from, &mut to)
+                .with_context(|| format!("copying {}", src.shown().display()))?;
         } else {
             // Sockets, fifos and devices are not copied (Docker skips them too).
             return Ok(());
@@ -438,8 +480,8 @@ pub enum Archive {
     Zstd,
 }
 
-pub fn detect_archive(path: &Path) -> Option<Archive> {
-    let mut f = fs::File::open(path).ok()?;
+pub fn detect_archive(src: &Entry) -> Option<Archive> {
+    let mut f = src.open().ok()?;
     let mut head = vec![0u8; 512];
     let mut n = 0;
     while n < head.len() {
@@ -466,8 +508,11 @@ pub fn detect_archive(path: &Path) -> Option<Archive> {
 
 /// The plain tar stream of an archive. bzip2 and xz go through the system
 /// tools (`bzip2 -dc`, `xz -dc`): rare enough not to carry a codec for.
-fn archive_reader(path: &Path, kind: Archive) -> Result<Box<dyn Read>> {
-    let f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+fn archive_reader(src: &Entry, kind: Archive) -> Result<Box<dyn Read>> {
+    let path = src.shown();
+    let f = src
+        .open()
+        .with_context(|| format!("opening {}", path.display()))?;
     Ok(match kind {
         Archive::Tar => Box::new(std::io::BufReader::new(f)),
         Archive::Gzip => Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
@@ -521,6 +566,12 @@ fn chown_tree(path: &Path, owner: (u32, u32)) -> Result<()> {
 
 /// Write the step's files into `layer` (an empty directory), with
 /// `scratch` an empty directory on the same filesystem for archives.
+///
+/// Sources are read inside their own roots: context paths through
+/// [`ContextRoot`], image and stage paths through [`ImageView::resolve`].
+/// On the way in, every directory a file lands in is a real directory of
+/// the layer, and whatever sat at a file's place is removed first, so no
+/// write follows a link an earlier source put there.
 pub fn write_layer(plan: &CopyPlan, layer: &Path, scratch: &Path) -> Result<()> {
     let dest = plan.dest.as_str();
     let dest_is_dir = dest.ends_with('/')
@@ -530,17 +581,28 @@ pub fn write_layer(plan: &CopyPlan, layer: &Path, scratch: &Path) -> Result<()> 
     let owner = plan.attrs.owner;
     let ctx_owner = owner.unwrap_or((0, 0));
     let made = Some((ctx_owner.0, ctx_owner.1, 0o755));
+    let context = OnceCell::new();
+    let context = || -> Result<&ContextRoot> {
+        if context.get().is_none() {
+            let _ = context.set(ContextRoot::open(&plan.context)?);
+        }
+        Ok(context.get().expect("set above"))
+    };
+    let target_for = |name: &str| -> Result<PathBuf> {
+        if dest_is_dir {
+            Ok(ensure_dir(layer, dest, &plan.base, made)?.join(name))
+        } else {
+            let (parent, leaf) = split_parent(dest);
+            Ok(ensure_dir(layer, parent, &plan.base, None)?.join(leaf))
+        }
+    };
     for item in &plan.items {
         match item {
             Item::Heredoc { name, content } => {
-                let target = if dest_is_dir {
-                    let dir = ensure_dir(layer, dest, &plan.base, made)?;
-                    dir.join(name)
-                } else {
-                    let (parent, leaf) = split_parent(dest);
-                    ensure_dir(layer, parent, &plan.base, None)?.join(leaf)
-                };
-                fs::write(&target, content)
+                let target = target_for(name)?;
+                remove_any(&target)?;
+                fs::File::create_new(&target)
+                    .and_then(|mut f| f.write_all(content.as_bytes()))
                     .with_context(|| format!("writing {}", target.display()))?;
                 lchown(&target, ctx_owner.0, ctx_owner.1)?;
                 fs::set_permissions(
@@ -549,37 +611,26 @@ pub fn write_layer(plan: &CopyPlan, layer: &Path, scratch: &Path) -> Result<()> 
                 )?;
             }
             Item::Fetched { path, name } => {
-                let meta = fs::metadata(path)?;
-                let target = if dest_is_dir {
-                    ensure_dir(layer, dest, &plan.base, made)?.join(name)
-                } else {
-                    let (parent, leaf) = split_parent(dest);
-                    ensure_dir(layer, parent, &plan.base, None)?.join(leaf)
-                };
+                let src = Entry::unlinked(path, fs::symlink_metadata(path)?);
                 // Downloaded files are 0600 as Docker leaves them.
-                put_entry(
-                    path,
-                    &meta,
-                    &target,
-                    ctx_owner,
-                    Some(plan.attrs.mode.unwrap_or(0o600)),
-                )?;
+                let mode = Some(plan.attrs.mode.unwrap_or(0o600));
+                put_entry(&src, &target_for(name)?, ctx_owner, mode)?;
             }
             Item::Context { rel } => {
-                let top = plan.context.join(rel);
-                let meta =
-                    fs::metadata(&top).with_context(|| format!("reading {}", top.display()))?;
-                if meta.is_dir() {
-                    let dir = ensure_dir(
-                        layer,
-                        dest,
-                        &plan.base,
-                        Some((ctx_owner.0, ctx_owner.1, meta.mode() & 0o7777)),
-                    )?;
-                    let base_rel = rel.clone();
-                    walk_dir(&plan.context, &plan.matcher, rel, &mut |r, p, m| {
-                        let sub = r[base_rel.len()..].trim_start_matches('/');
-                        put_entry(p, m, &dir.join(sub), ctx_owner, plan.attrs.mode)
+                let root = context()?;
+                let top = root.entry(rel).map_err(|_| not_found(root.path(), rel))?;
+                if top.meta.is_dir() {
+                    let made = Some((ctx_owner.0, ctx_owner.1, top.meta.mode() & 0o7777));
+                    let dir = ensure_dir(layer, dest, &plan.base, made)?;
+                    let mut parents = ParentDirs::new(layer, dest, &plan.base, made);
+                    walk_below(&plan.matcher, rel, &top, &mut |r, e| {
+                        let sub = r[rel.len()..].trim_start_matches('/');
+                        parents.ready(sub)?;
+                        put_entry(e, &dir.join(sub), ctx_owner, plan.attrs.mode)?;
+                        if e.meta.is_dir() {
+                            parents.made(sub);
+                        }
+                        Ok(())
                     })?;
                     continue;
                 }
@@ -590,25 +641,26 @@ pub fn write_layer(plan: &CopyPlan, layer: &Path, scratch: &Path) -> Result<()> 
                         continue;
                     }
                 }
-                let target = if dest_is_dir {
-                    ensure_dir(layer, dest, &plan.base, made)?.join(base_name(rel))
-                } else {
-                    let (parent, leaf) = split_parent(dest);
-                    ensure_dir(layer, parent, &plan.base, None)?.join(leaf)
-                };
-                put_entry(&top, &meta, &target, ctx_owner, plan.attrs.mode)?;
+                put_entry(
+                    &top,
+                    &target_for(&base_name(rel))?,
+                    ctx_owner,
+                    plan.attrs.mode,
+                )?;
             }
             Item::Image { rel } => {
                 let from = plan
                     .from
                     .as_ref()
                     .context("COPY --from without a source image")?;
-                let (path, meta) = from.find(rel).ok_or_else(|| {
+                // A named link is followed, inside the source image.
+                let found = from.resolve(rel, true).ok_or_else(|| {
                     anyhow::anyhow!(
                         "copier: stat: {:?}: no such file or directory",
                         format!("/{rel}")
                     )
                 })?;
+                let meta = &found.meta;
                 if meta.is_dir() {
                     let dir = ensure_dir(
                         layer,
@@ -616,7 +668,7 @@ pub fn write_layer(plan: &CopyPlan, layer: &Path, scratch: &Path) -> Result<()> 
                         &plan.base,
                         Some((meta.uid(), meta.gid(), meta.mode() & 0o7777)),
                     )?;
-                    let parts = from.dir_layers(rel);
+                    let parts: Vec<&PathBuf> = found.dirs.iter().rev().collect();
                     let prefix = from.prefix.unwrap_or(XattrPrefix::Trusted);
                     crate::storage::vfs::materialize(
                         &parts,
@@ -632,18 +684,61 @@ pub fn write_layer(plan: &CopyPlan, layer: &Path, scratch: &Path) -> Result<()> 
                     }
                     continue;
                 }
-                let target = if dest_is_dir {
-                    ensure_dir(layer, dest, &plan.base, made)?.join(base_name(rel))
-                } else {
-                    let (parent, leaf) = split_parent(dest);
-                    ensure_dir(layer, parent, &plan.base, None)?.join(leaf)
-                };
                 let keep = owner.unwrap_or((meta.uid(), meta.gid()));
-                put_entry(&path, &meta, &target, keep, plan.attrs.mode)?;
+                let src = Entry::unlinked(&found.path, found.meta.clone());
+                put_entry(&src, &target_for(&base_name(rel))?, keep, plan.attrs.mode)?;
             }
         }
     }
     Ok(())
+}
+
+/// The directories below a copied directory's destination that hold the
+/// walk's entries. A walk makes each directory before what it holds, but
+/// an excluded directory whose files an exception keeps is not made, and
+/// an earlier source of the step may have put a link at its name: such a
+/// parent is made a real directory before anything is written into it.
+struct ParentDirs<'a> {
+    layer: &'a Path,
+    dest: &'a str,
+    base: &'a ImageView,
+    made: Option<(u32, u32, u32)>,
+    ready: std::collections::HashSet<String>,
+}
+
+impl<'a> ParentDirs<'a> {
+    fn new(
+        layer: &'a Path,
+        dest: &'a str,
+        base: &'a ImageView,
+        made: Option<(u32, u32, u32)>,
+    ) -> Self {
+        ParentDirs {
+            layer,
+            dest,
+            base,
+            made,
+            ready: Default::default(),
+        }
+    }
+
+    /// Make sure the parent of `sub` (relative to the destination) is a
+    /// directory of the layer.
+    fn ready(&mut self, sub: &str) -> Result<()> {
+        let Some((parent, _)) = sub.rsplit_once('/') else {
+            return Ok(());
+        };
+        if !self.ready.contains(parent) {
+            let cpath = format!("{}/{parent}", self.dest.trim_end_matches('/'));
+            ensure_dir(self.layer, &cpath, self.base, self.made)?;
+            self.made(parent);
+        }
+        Ok(())
+    }
+
+    fn made(&mut self, sub: &str) {
+        self.ready.insert(sub.to_string());
+    }
 }
 
 fn chmod_tree(path: &Path, mode: u32) -> Result<()> {
@@ -675,7 +770,7 @@ fn split_parent(dest: &str) -> (&str, &str) {
 }
 
 fn extract(
-    archive: &Path,
+    archive: &Entry,
     kind: Archive,
     dir: &Path,
     scratch: &Path,
@@ -686,7 +781,7 @@ fn extract(
     let opts = unpack::UnpackOptions::detect(crate::runtime::userns::in_user_namespace(), &tmp);
     let reader = archive_reader(archive, kind)?;
     unpack::unpack_layer(reader, &tmp, &opts)
-        .with_context(|| format!("extracting {}", archive.display()))?;
+        .with_context(|| format!("extracting {}", archive.shown().display()))?;
     if let Some(o) = owner {
         for e in fs::read_dir(&tmp)? {
             chown_tree(&e?.path(), o)?;
@@ -724,25 +819,24 @@ mod tests {
         fs::write(d.path().join("src/x"), "x").unwrap();
         fs::write(d.path().join("src/skip/y"), "y").unwrap();
         let m = Matcher::new(&["*.log", "src/skip"]).unwrap();
+        let root = ContextRoot::open(d.path()).unwrap();
         assert_eq!(
-            context_sources(d.path(), &m, "*").unwrap(),
+            context_sources(&root, &m, "*").unwrap(),
             vec!["a.txt", "src"]
         );
-        let err = context_sources(d.path(), &m, "b.log")
-            .unwrap_err()
-            .to_string();
+        let err = context_sources(&root, &m, "b.log").unwrap_err().to_string();
         assert!(err.contains("/b.log"), "{err}");
-        let err = context_sources(d.path(), &m, "../../nope")
+        let err = context_sources(&root, &m, "../../nope")
             .unwrap_err()
             .to_string();
         assert!(err.contains("/nope"), "{err}");
         let none = |_: &str| None;
-        let (s1, c1) = hash_context_sources(d.path(), &m, &["src".into()], &none).unwrap();
+        let (s1, c1) = hash_context_sources(&root, &m, &["src".into()], &none).unwrap();
         fs::write(d.path().join("src/skip/y"), "changed").unwrap();
-        let (_, c2) = hash_context_sources(d.path(), &m, &["src".into()], &none).unwrap();
+        let (_, c2) = hash_context_sources(&root, &m, &["src".into()], &none).unwrap();
         assert_eq!(c1, c2, "an ignored file does not change the hash");
         fs::write(d.path().join("src/x"), "changed").unwrap();
-        let (s3, c3) = hash_context_sources(d.path(), &m, &["src".into()], &none).unwrap();
+        let (s3, c3) = hash_context_sources(&root, &m, &["src".into()], &none).unwrap();
         assert_ne!(c1, c3);
         assert_ne!(s1, s3);
     }

@@ -4,9 +4,10 @@
 //! Patterns compile to tokens matched by a memoised search, so hostile
 //! patterns (`*a*a*a*a*b`) cost O(pattern × path²) at worst, never exponential.
 
+use super::context::ContextRoot;
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A malformed pattern (unclosed `[`, trailing `\`, `[]`), Go's `ErrBadPattern`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,9 +229,10 @@ impl<'a> Search<'a> {
 
 /// The context paths a COPY/ADD source with wildcards names: each `/`
 /// separated part is matched against directory entries (Go `filepath.Match`
-/// per part, so `*` never crosses `/`). Relative to `context`, sorted. A
-/// source without wildcards comes back as is when it exists.
-pub fn expand_sources(context: &Path, pattern: &str) -> io::Result<Vec<PathBuf>> {
+/// per part, so `*` never crosses `/`). Relative to the context, sorted;
+/// links on the way are followed inside the context only. A source without
+/// wildcards comes back as is when it exists.
+pub fn expand_sources(context: &ContextRoot, pattern: &str) -> io::Result<Vec<PathBuf>> {
     let parts: Vec<&str> = pattern
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
@@ -241,7 +243,7 @@ pub fn expand_sources(context: &Path, pattern: &str) -> io::Result<Vec<PathBuf>>
         if part == ".." || !has_wildcards(part) {
             for base in current {
                 let candidate = base.join(part);
-                if context.join(&candidate).symlink_metadata().is_ok() {
+                if context.has_entry(&candidate.to_string_lossy()) {
                     next.push(candidate);
                 }
             }
@@ -249,12 +251,10 @@ pub fn expand_sources(context: &Path, pattern: &str) -> io::Result<Vec<PathBuf>>
             let glob =
                 Glob::new(part).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             for base in current {
-                let Ok(entries) = std::fs::read_dir(context.join(&base)) else {
+                let Ok(names) = context.names(&base.to_string_lossy()) else {
                     continue;
                 };
-                for entry in entries {
-                    let entry = entry?;
-                    let name = entry.file_name();
+                for name in names {
                     if glob.matches(&name.to_string_lossy()) {
                         next.push(base.join(name));
                     }
@@ -263,7 +263,6 @@ pub fn expand_sources(context: &Path, pattern: &str) -> io::Result<Vec<PathBuf>>
         }
         current = next;
     }
-    current.retain(|p| !p.as_os_str().is_empty() || context.exists());
     current.sort();
     Ok(current)
 }
@@ -340,8 +339,9 @@ mod tests {
         ] {
             std::fs::write(d.join(f), "").unwrap();
         }
+        let root = ContextRoot::open(d).unwrap();
         let names = |p: &str| -> Vec<String> {
-            expand_sources(d, p)
+            expand_sources(&root, p)
                 .unwrap()
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())

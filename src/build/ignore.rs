@@ -11,8 +11,9 @@
 
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use super::context::ContextRoot;
 use super::glob::{BadPattern, Glob};
 
 /// An ignore file that cannot be used.
@@ -93,12 +94,13 @@ impl Matcher {
         Ok(Matcher { patterns })
     }
 
-    /// Reads `.containerignore`, else `.dockerignore`, in `context`; no file
-    /// means nothing is excluded.
-    pub fn from_context_dir(context: &Path) -> Result<Matcher, IgnoreError> {
+    /// Reads `.containerignore`, else `.dockerignore`, in `context` (a
+    /// link followed inside the context only); no file means nothing is
+    /// excluded.
+    pub fn from_context(context: &ContextRoot) -> Result<Matcher, IgnoreError> {
         for name in IGNORE_FILES {
-            let path = context.join(name);
-            match std::fs::read_to_string(&path) {
+            let path = context.path().join(name);
+            match context.read_to_string(name) {
                 Ok(text) => return Self::from_ignore_file(&text, &path.display().to_string()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(IgnoreError::Io(path, e)),
@@ -172,40 +174,6 @@ impl Matcher {
             })
             .collect()
     }
-}
-
-/// Every path in `dir` the matcher keeps, relative and `/`-separated
-/// (files, directories, symlinks, which are not followed), sorted bytewise so
-/// the list is the same on every run. An excluded directory is not listed;
-/// it is looked into only when an exception may re-include something below.
-pub fn walk_context(dir: &Path, matcher: &Matcher) -> io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    walk(dir, "", matcher, &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
-fn walk(root: &Path, rel: &str, matcher: &Matcher, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let path = if rel.is_empty() {
-            name.into_owned()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let is_dir = entry.file_type()?.is_dir();
-        let excluded = matcher.is_excluded(&path, is_dir);
-        if !excluded {
-            out.push(PathBuf::from(&path));
-        }
-        if is_dir && (!excluded || matcher.must_descend(&path)) {
-            walk(root, &path, matcher, out)?;
-        }
-    }
-    Ok(())
 }
 
 /// Go's `filepath.Clean` for `/`-separated paths: no `//`, no `.`, `..`
@@ -333,25 +301,28 @@ mod tests {
             std::fs::write(p, "").unwrap();
         }
         std::fs::write(d.join(".dockerignore"), "*.log\ndocs\n").unwrap();
-        let m = Matcher::from_context_dir(d).unwrap();
+        let root = ContextRoot::open(d).unwrap();
+        let m = Matcher::from_context(&root).unwrap();
         assert_eq!(m.patterns(), vec!["*.log", "docs"]);
         std::fs::write(
             d.join(".containerignore"),
             "**/*.log\ndocs\n!docs/keep/k.md\n.*ignore\n",
         )
         .unwrap();
-        let m = Matcher::from_context_dir(d).unwrap();
-        let got: Vec<String> = walk_context(d, &m)
-            .unwrap()
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
+        let m = Matcher::from_context(&root).unwrap();
+        let mut got: Vec<String> = Vec::new();
+        root.walk(&m, "", &mut |r, _| {
+            if !r.is_empty() {
+                got.push(r.to_string());
+            }
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(
             got,
             vec!["a.txt", "docs/keep/k.md", "src", "src/deep", "src/m.rs"]
         );
-        assert!(Matcher::from_context_dir(&d.join("src"))
-            .unwrap()
-            .is_empty());
+        let src = ContextRoot::open(&d.join("src")).unwrap();
+        assert!(Matcher::from_context(&src).unwrap().is_empty());
     }
 }

@@ -1,7 +1,8 @@
 //! Containerfile parsing and the image builder.
 //!
 //! - [`containerfile`]: text to typed instructions, stages, variable expansion.
-//! - [`ignore`]: `.containerignore` / `.dockerignore` and the context walk.
+//! - [`ignore`]: `.containerignore` / `.dockerignore`.
+//! - [`context`]: the build context as a root links cannot leave.
 //! - [`glob`]: wildcards in COPY/ADD sources (Go's `filepath.Match`).
 //! - [`builder`]: instructions to images, step by step; [`cache`] its index;
 //!   [`copy`] COPY/ADD sources and layers.
@@ -11,6 +12,7 @@ pub mod cache;
 pub mod changes;
 pub mod config_edit;
 pub mod containerfile;
+pub mod context;
 pub mod copy;
 pub mod glob;
 pub mod ignore;

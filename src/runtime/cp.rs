@@ -283,37 +283,8 @@ fn open_dir(path: &Path) -> Result<OwnedFd> {
 /// Open `path` beneath `root` with every symlink resolved as if `root` were
 /// `/`. Mount points may be crossed (volumes); magic links may not.
 pub fn open_in(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
-    let rel: Vec<u8> = {
-        let t = path.strip_prefix(b"/").unwrap_or(path);
-        let t: &[u8] = if t.is_empty() { b"." } else { t };
-        t.to_vec()
-    };
-    let c = CString::new(rel).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: open_how is plain data.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    loop {
-        // SAFETY: valid pointers for the call.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: a fresh fd we own.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        }
-        let e = io::Error::last_os_error();
-        if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR)) {
-            continue;
-        }
-        return Err(e);
-    }
+    let rel = path.strip_prefix(b"/").unwrap_or(path);
+    crate::storage::unpack::openat2_in_root(root, rel, flags, 0)
 }
 
 /// `/proc/self/fd/N`: a path for APIs that want one, naming exactly `fd`.

@@ -20,6 +20,7 @@ use std::rc::Rc;
 use anyhow::{anyhow, bail, Context, Result};
 use tar::EntryType;
 
+pub use resolve::openat2_in_root;
 use resolve::{open_in_root, open_or_create_dir, CleanPath};
 
 /// Which xattr namespace overlayfs reads its markers from.

@@ -55,8 +55,22 @@ impl CleanPath {
 }
 
 /// Open `path` (relative, already cleaned) beneath `root` with every symlink
-/// resolved inside `root`, magic links refused. `path` empty opens the root.
+/// resolved inside `root`, magic links refused, mount points not crossed.
+/// `path` empty opens the root.
 pub fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
+    openat2_in_root(root, path, flags, libc::RESOLVE_NO_XDEV)
+}
+
+/// Open `path` beneath `root` as if `root` were `/`: every symlink on the
+/// way (the last one too, unless `flags` has O_NOFOLLOW) is resolved inside
+/// `root`, magic links are refused, and `resolve` adds RESOLVE_* flags.
+/// `path` empty opens the root.
+pub fn openat2_in_root(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    flags: i32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
     let c_path = if path.is_empty() {
         CString::new(".").unwrap()
     } else {
@@ -65,7 +79,7 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result
     // SAFETY: a plain C struct, for which all zeroes is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_XDEV;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS | resolve;
     // EAGAIN: the kernel saw a concurrent rename and asks us to retry.
     for _ in 0..32 {
         // SAFETY: NUL-terminated paths and descriptors we own, valid for the call; the result is checked.
@@ -86,7 +100,7 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result
         match err.raw_os_error() {
             Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
             Some(libc::ENOSYS) => return Err(io::Error::other(
-                "openat2 is not available: Linux 5.6 or newer is needed to unpack layers safely",
+                "openat2 is not available: Linux 5.6 or newer is needed to resolve paths safely",
             )),
             _ => return Err(err),
         }
