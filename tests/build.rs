@@ -487,6 +487,7 @@ fn killed_build_leaves_a_usable_store() {
         });
         assert!(started, "[{mode:?}] the RUN container never appeared");
         std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: a signal to a process this test started.
         unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
         let _ = child.wait();
         std::thread::sleep(Duration::from_millis(200));

@@ -857,6 +857,7 @@ mod tests {
             items,
             dest: dest.into(),
             attrs: Attrs {
+                // SAFETY: a plain query of this process's ids.
                 owner: Some(((unsafe { libc::getuid() }), unsafe { libc::getgid() })),
                 mode: None,
             },
