@@ -492,14 +492,20 @@ fn host_http_responder(body: &'static str) -> u16 {
 }
 
 #[test]
-fn container_reaches_host_loopback_as_host_containers_internal() {
+fn container_reaches_host_loopback_as_host_containers_internal_when_allowed() {
     for mode in modes() {
         let env = TestEnv::new(mode);
         let img = env.rt_image();
         let port = host_http_responder("marker-from-host\n");
+        // The host's loopback is closed unless the network opens it
+        // (host_loopback_closed_*): podman's options for that.
+        let network = match mode {
+            Mode::Root => "--network=slirp4netns:allow_host_loopback=true",
+            Mode::Rootless => "--network=pasta:--map-gw",
+        };
         let out = env.sh(
             &img,
-            &[],
+            &[network],
             &format!(
                 "grep -w host.containers.internal /etc/hosts; echo ---; ip route; echo ---; \
                  ip -6 route; echo ---; wget -q -O- http://host.containers.internal:{port}/"
@@ -1035,4 +1041,231 @@ fn helper_options_keep_the_name_files_and_narrow_the_routes_waited_for() {
             "[{mode:?}] {network}: no IPv6 default\n{out}"
         );
     }
+}
+
+// --- The host's loopback is closed to containers unless asked for ----------
+
+/// A TCP responder on the host at `ip`, on a random port, that answers
+/// every connection with `body` and closes; it stops accepting after
+/// `lifetime`. Its port.
+fn host_responder(ip: std::net::IpAddr, body: &'static str, lifetime: Duration) -> u16 {
+    let l = TcpListener::bind((ip, 0)).unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let end = Instant::now() + lifetime;
+        while Instant::now() < end {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.write_all(body.as_bytes());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    port
+}
+
+/// The host's first IPv4 address that is not loopback (`ip -4 -o addr`).
+fn host_non_loopback_v4() -> std::net::Ipv4Addr {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let a = l.split_whitespace().skip_while(|w| *w != "inet").nth(1)?;
+            a.split('/').next()?.parse::<std::net::Ipv4Addr>().ok()
+        })
+        .find(|a| !a.is_loopback())
+        .expect("this test needs a host address other than loopback (ip -4 addr)")
+}
+
+const LOOPBACK_MARK: &str = "from-host-loopback-only\n";
+const HOST_ADDR_MARK: &str = "from-host-address\n";
+
+/// In the container: `NAME:` then what `nc ADDR PORT` read (empty when it
+/// could not connect), for each `(NAME, ADDR)`.
+fn probe_script(targets: &[(&str, String)], port: u16) -> String {
+    targets
+        .iter()
+        .map(|(n, a)| {
+            format!("echo '{n}:'$(timeout 5 nc {a} {port} </dev/null 2>/dev/null | head -n 1);")
+        })
+        .collect()
+}
+
+/// `NAME` -> what it read, from the output of probe_script.
+fn probed(out: &str, name: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or("<no answer line>")
+        .trim()
+        .to_string()
+}
+
+/// The networks whose host-loopback policy is checked, for the mode: the
+/// default (no --network) and each helper by name.
+const HELPERS: [Option<&str>; 3] = [None, Some("slirp4netns"), Some("pasta")];
+
+/// `run --rm [--network=NET] IMG sh -c SCRIPT`: its stdout, or None where
+/// the helper cannot run at all: pasta as root (it drops to nobody before
+/// it opens the container's namespaces), which must then fail as a network
+/// setup error, and nothing ran.
+fn run_probe(env: &TestEnv, img: &str, net: Option<&str>, script: &str) -> Option<String> {
+    let flag = net.map(|n| format!("--network={n}"));
+    let extra: Vec<&str> = flag.iter().map(String::as_str).collect();
+    let out = env.sh_out(img, &extra, script);
+    let root_pasta = env.mode == Mode::Root && net.is_some_and(|n| n.starts_with("pasta"));
+    if root_pasta && out.status == 125 {
+        assert_error(env.mode, "run --network=pasta", &out, 125, &["pasta"]);
+        return None;
+    }
+    assert_eq!(
+        out.status, 0,
+        "[{:?}] run {extra:?} sh -c {script:?}\nstdout:\n{}\nstderr:\n{}",
+        env.mode, out.stdout, out.stderr
+    );
+    Some(out.stdout)
+}
+
+fn host_loopback_closed(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let lifetime = Duration::from_secs(150);
+    let lo_port = host_responder([127, 0, 0, 1].into(), LOOPBACK_MARK, lifetime);
+    let host_ip = host_non_loopback_v4();
+    let addr_port = host_responder(host_ip.into(), HOST_ADDR_MARK, lifetime);
+    for helper in HELPERS {
+        let what = format!("[{mode:?}] {}", helper.unwrap_or("default network"));
+        // Where a container found the host's loopback before: slirp4netns's
+        // 10.0.2.2, pasta's gateway as host.containers.internal. (pasta's
+        // gateway now is an address outside this machine: not probed.)
+        let targets = [
+            ("hci", "host.containers.internal".to_string()),
+            ("hdi", "host.docker.internal".to_string()),
+            ("slirp_host", "10.0.2.2".to_string()),
+        ];
+        let targets: Vec<_> = match helper {
+            Some("pasta") => targets[..2].to_vec(),
+            _ if helper.is_none() && mode == Mode::Rootless => targets[..2].to_vec(),
+            _ => targets.to_vec(),
+        };
+        let script = format!(
+            "{} echo addr:$(timeout 5 nc {host_ip} {addr_port} </dev/null | head -n 1)",
+            probe_script(&targets, lo_port)
+        );
+        let Some(out) = run_probe(&env, &img, helper, &script) else {
+            continue;
+        };
+        for (name, addr) in &targets {
+            assert_eq!(
+                probed(&out, name),
+                "",
+                "{what}: a service on the host's 127.0.0.1 answered at {addr}:\n{out}"
+            );
+        }
+        // The container does have a network: the host's own address answers.
+        assert_eq!(
+            probed(&out, "addr"),
+            HOST_ADDR_MARK.trim(),
+            "{what}: the host at {host_ip}:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn host_loopback_closed_by_default_root() {
+    host_loopback_closed(Mode::Root);
+}
+
+#[test]
+fn host_loopback_closed_by_default_rootless() {
+    host_loopback_closed(Mode::Rootless);
+}
+
+fn host_loopback_opt_in(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let lo_port = host_responder(
+        [127, 0, 0, 1].into(),
+        LOOPBACK_MARK,
+        Duration::from_secs(120),
+    );
+    for (net, at) in [
+        ("slirp4netns:allow_host_loopback=true", "10.0.2.2"),
+        (
+            "pasta:--map-gw",
+            "$(ip route | sed -n 's/^default via \\([^ ]*\\).*/\\1/p')",
+        ),
+    ] {
+        let what = format!("[{mode:?}] --network={net}");
+        let targets = [
+            ("hci", "host.containers.internal".to_string()),
+            ("direct", at.to_string()),
+        ];
+        let Some(out) = run_probe(&env, &img, Some(net), &probe_script(&targets, lo_port)) else {
+            continue;
+        };
+        for (name, addr) in &targets {
+            assert_eq!(
+                probed(&out, name),
+                LOOPBACK_MARK.trim(),
+                "{what}: the host's 127.0.0.1 service at {addr}:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn host_loopback_opt_in_root() {
+    host_loopback_opt_in(Mode::Root);
+}
+
+#[test]
+fn host_loopback_opt_in_rootless() {
+    host_loopback_opt_in(Mode::Rootless);
+}
+
+fn host_containers_internal_reaches_host_address(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let host_ip = host_non_loopback_v4();
+    let port = host_responder(host_ip.into(), HOST_ADDR_MARK, Duration::from_secs(120));
+    for helper in HELPERS {
+        let what = format!("[{mode:?}] {}", helper.unwrap_or("default network"));
+        let targets = [
+            ("hci", "host.containers.internal".to_string()),
+            ("hdi", "host.docker.internal".to_string()),
+        ];
+        let script = format!(
+            "grep -w host.containers.internal /etc/hosts; {}",
+            probe_script(&targets, port)
+        );
+        let Some(out) = run_probe(&env, &img, helper, &script) else {
+            continue;
+        };
+        for (name, addr) in &targets {
+            assert_eq!(
+                probed(&out, name),
+                HOST_ADDR_MARK.trim(),
+                "{what}: a service on the host's {host_ip} at {addr}:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn host_loopback_closed_host_containers_internal_reaches_host_address_root() {
+    host_containers_internal_reaches_host_address(Mode::Root);
+}
+
+#[test]
+fn host_loopback_closed_host_containers_internal_reaches_host_address_rootless() {
+    host_containers_internal_reaches_host_address(Mode::Rootless);
 }

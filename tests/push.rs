@@ -472,3 +472,104 @@ fn push_refusals_are_one_error_line() {
         assert_error(mode, "push bad format", &out, 125, &["v1"]);
     }
 }
+
+/// Every file under `dir` (binary-safe) that holds `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return hits;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            hits.extend(files_holding(&path, needle));
+        } else if meta.is_file() {
+            let data = std::fs::read(&path).unwrap_or_default();
+            if data.windows(needle.len()).any(|w| w == needle) {
+                hits.push(path.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+/// Credentials given on the command line serve the pull or push and are
+/// forgotten: no record, event, log or output of any verb holds the password.
+fn credentials_never_stored_or_printed(mode: Mode) {
+    let reg = auth_registry();
+    let host = reg.host.as_str();
+    let (user, pass) = (reg.user.as_deref().unwrap(), reg.pass.as_deref().unwrap());
+    let creds = format!("{user}:{pass}");
+    let src = push_unique_to(reg, rt_image(), "creds").reference();
+    let mut env = TestEnv::new(mode);
+    // login writes its file outside the store, where it belongs.
+    let _ = auth_file(&mut env);
+    let _reaper = Reaper(&env);
+    let mark = env.mark();
+    env.ok(&["pull", "--creds", &creds, &src]);
+    env.ok(&[
+        "run", "--name", "r", "-e", &mark, "--creds", &creds, &src, "echo", "ran",
+    ]);
+    env.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        &mark,
+        &format!("--creds={creds}"),
+        &src,
+        "true",
+    ]);
+    env.ok(&[
+        "create", "--name", "c", "-e", &mark, "--creds", &creds, &src, "true",
+    ]);
+    env.ok(&["push", "--creds", &creds, &src, &dest(reg, "creds")]);
+    env.ok(&["login", "-u", user, "-p", pass, host]);
+    env.ok(&["run", "--rm", "-e", &mark, &src, "true"]);
+    let mut outputs = Vec::new();
+    for args in [
+        &["inspect", "r", "c"][..],
+        &["ps", "-a", "--no-trunc", "--format", "json"],
+        &["ps", "-a", "--no-trunc"],
+        &["events", "--stream=false", "--format", "json"],
+        &["logs", "r"],
+        &["history", &src],
+        &["image", "inspect", &src],
+        &["info"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status, 0, "[{mode:?}] {args:?}: {}", out.stderr);
+        outputs.push((args.join(" "), format!("{}{}", out.stdout, out.stderr)));
+    }
+    // The checks can see what they look for: the run was recorded.
+    assert!(
+        outputs[0].1.contains("--creds"),
+        "[{mode:?}] {}",
+        outputs[0].1
+    );
+    for (what, out) in &outputs {
+        assert!(
+            !out.contains(pass),
+            "[{mode:?}] `coracle {what}` prints the password:\n{out}"
+        );
+    }
+    for dir in [env.store_dir(), env.runroot_dir()] {
+        let hits = files_holding(&dir, pass.as_bytes());
+        assert!(
+            hits.is_empty(),
+            "[{mode:?}] the password is stored in {hits:#?}"
+        );
+    }
+}
+
+#[test]
+fn credentials_never_stored_or_printed_root() {
+    credentials_never_stored_or_printed(Mode::Root);
+}
+
+#[test]
+fn credentials_never_stored_or_printed_rootless() {
+    credentials_never_stored_or_printed(Mode::Rootless);
+}

@@ -888,7 +888,9 @@ impl Builder<'_> {
             mounts,
             network: network.into(),
             stop_timeout: 10,
-            create_command: std::env::args().collect(),
+            create_command: crate::storage::containers::command_line_without_secrets(
+                std::env::args(),
+            ),
             ..Default::default()
         };
         let cfg = container::create(self.store, cfg, &img)?;

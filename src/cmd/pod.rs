@@ -224,7 +224,9 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
             dns_options: a.dns_option.clone(),
             add_hosts: a.add_host.clone(),
             exit_policy: "continue".into(),
-            create_command: std::env::args().collect(),
+            create_command: crate::storage::containers::command_line_without_secrets(
+                std::env::args(),
+            ),
         },
     )?;
     if let Some(path) = &a.pod_id_file {

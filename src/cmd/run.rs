@@ -424,7 +424,7 @@ pub fn container_config(
         userns: f.userns.clone(),
         cidfile: f.cidfile.clone(),
         image_id: img.id.clone(),
-        create_command: std::env::args().collect(),
+        create_command: crate::storage::containers::command_line_without_secrets(std::env::args()),
         resources,
         cgroup_parent: f.limits.cgroup_parent.clone().unwrap_or_default(),
         cgroups,

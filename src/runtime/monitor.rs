@@ -575,7 +575,9 @@ fn start_network_helper(
     }
     match mode {
         "pasta" => super::network::spawn_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some),
-        "slirp4netns" => super::network::spawn_slirp4netns(pid, &cfg.ports, &run_dir).map(Some),
+        "slirp4netns" => {
+            super::network::spawn_slirp4netns(pid, &cfg.ports, &extra, &run_dir).map(Some)
+        }
         _ => Ok(None),
     }
 }

@@ -131,6 +131,164 @@ pub fn default_address() -> Option<Ipv4Addr> {
     }
 }
 
+/// The host's IPv4 addresses other than loopback, the one on its default
+/// route first (podman's "first non-loopback address").
+pub fn host_addresses() -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = default_address().into_iter().collect();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list`, freed below; we only read it.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return out;
+    }
+    let mut cur = list;
+    while !cur.is_null() {
+        // SAFETY: a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null()
+            // SAFETY: a non-null sockaddr from getifaddrs.
+            || i32::from(unsafe { (*ifa.ifa_addr).sa_family }) != libc::AF_INET
+        {
+            continue;
+        }
+        // SAFETY: an AF_INET address is a sockaddr_in.
+        let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+        let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+        if !ip.is_loopback() && !ip.is_unspecified() && !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    // SAFETY: the list getifaddrs returned, freed once.
+    unsafe { libc::freeifaddrs(list) };
+    out
+}
+
+/// The address a container reaches the host at (host.containers.internal),
+/// when it is not the host's loopback: the host's first address other than
+/// loopback and other than the container's own.
+fn host_address_except(own: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+    host_addresses().into_iter().find(|a| Some(*a) != own)
+}
+
+/// What a pasta container gets of its own when the host's loopback stays
+/// closed and the user chose no addresses: a link-local address and
+/// gateway. The pasta of Debian 12 can only map the gateway to the host's
+/// loopback (which stays closed, as podman's `--no-map-gw`) and has no
+/// other address standing for the host; with the host's own address the
+/// container would reach itself there. With its own, the host's addresses
+/// lie outside it and pasta connects to them on the host.
+pub const PASTA_OWN_ADDRESS: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 2);
+const PASTA_OWN_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+
+/// pasta's command-line options for a container, from the user's.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PastaSetup {
+    /// What goes to pasta, after our own options.
+    pub args: Vec<String>,
+    /// The gateway stands for the host's loopback (podman's `--map-gw`).
+    pub map_gw: bool,
+    /// The container's IPv4 address, when it is not the host's.
+    pub own: Option<Ipv4Addr>,
+}
+
+/// podman's pasta options: `--map-gw` (podman's own, not pasta's) opens
+/// the host's loopback through the gateway; without it pasta gets
+/// `--no-map-gw`, and the container its own address unless the user
+/// chose addresses (-a, -n, -g) or IPv6 only.
+pub fn pasta_setup(options: &[String]) -> PastaSetup {
+    let mut args = Vec::new();
+    let mut map_gw = false;
+    let mut no_map_gw = false;
+    let mut addressed = false;
+    let mut own = None;
+    let mut prev: Option<&str> = None;
+    for o in options {
+        let o = o.as_str();
+        if matches!(prev, Some("-a" | "--address")) {
+            own = own.or(o.parse().ok());
+        }
+        if let Some(a) = o.strip_prefix("--address=") {
+            own = own.or(a.parse().ok());
+        }
+        let name = o.split_once('=').map_or(o, |(n, _)| n);
+        match name {
+            "--map-gw" => map_gw = true,
+            "--no-map-gw" => no_map_gw = true,
+            "-a" | "--address" | "-n" | "--netmask" | "-g" | "--gateway" | "-6" | "--ipv6-only" => {
+                addressed = true
+            }
+            _ => {}
+        }
+        if o != "--map-gw" {
+            args.push(o.to_string());
+        }
+        prev = Some(o);
+    }
+    // The user's --no-map-gw wins over --map-gw, as in podman.
+    let map_gw = map_gw && !no_map_gw;
+    let mut ours = Vec::new();
+    if !map_gw {
+        if !no_map_gw {
+            ours.push("--no-map-gw".to_string());
+        }
+        if !addressed {
+            own = Some(PASTA_OWN_ADDRESS);
+            ours.extend([
+                "-a".to_string(),
+                PASTA_OWN_ADDRESS.to_string(),
+                "-n".to_string(),
+                "16".to_string(),
+                "-g".to_string(),
+                PASTA_OWN_GATEWAY.to_string(),
+            ]);
+        }
+    }
+    ours.extend(args);
+    PastaSetup {
+        args: ours,
+        map_gw,
+        own,
+    }
+}
+
+/// slirp4netns options, podman's spelling (`slirp4netns:allow_host_loopback=true,mtu=1500`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SlirpSetup {
+    /// The container reaches the host's loopback at 10.0.2.2.
+    pub allow_host_loopback: bool,
+    pub mtu: Option<u32>,
+}
+
+pub fn slirp_setup(options: &[String]) -> Result<SlirpSetup> {
+    let mut s = SlirpSetup::default();
+    for o in options {
+        let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
+        match k {
+            "allow_host_loopback" => {
+                s.allow_host_loopback = match v {
+                    "true" => true,
+                    "false" => false,
+                    _ => bail!("invalid slirp4netns option {o:?}: allow_host_loopback takes true or false"),
+                }
+            }
+            "mtu" => {
+                s.mtu = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|m| (68..=65521).contains(m))
+                        .with_context(|| {
+                            format!("invalid slirp4netns option {o:?}: mtu takes 68 to 65521")
+                        })?,
+                )
+            }
+            _ => bail!(
+                "unsupported slirp4netns option {o:?}: coracle takes allow_host_loopback=true|false and mtu=N"
+            ),
+        }
+    }
+    Ok(s)
+}
+
 /// Start errors from the network helpers begin with this.
 pub const SETUP_FAILED: &str = "setting up the network";
 
@@ -165,6 +323,7 @@ pub fn pasta_route_families(options: &[String]) -> Option<super::net_routes::Fam
         match o.as_str() {
             "-4" | "--ipv4-only" => f.v6 = false,
             "-6" | "--ipv6-only" => f.v4 = false,
+            "--map-gw" | "--no-map-gw" => {}
             _ => return None,
         }
     }
@@ -331,7 +490,8 @@ pub fn spawn_pasta(
     }
     // Only what the user asked for goes out; nothing from the container in.
     cmd.arg("-T").arg("none").arg("-U").arg("none");
-    cmd.args(extra);
+    // The host's loopback stays closed unless asked for (pasta_setup).
+    cmd.args(pasta_setup(extra).args);
     // Joins the container's user namespace too, where it may configure
     // the network.
     cmd.arg(pid.to_string());
@@ -390,15 +550,36 @@ pub fn spawn_pasta(
     Ok(starting)
 }
 
-/// The TCP mappings our relay serves for slirp4netns (its user-mode TCP
-/// stack forwards at half the throughput of a splice; see port_relay), and
-/// the UDP ones slirp4netns keeps.
+/// The mappings our relay serves for slirp4netns, and the ones slirp4netns
+/// keeps: every TCP one (its user-mode TCP stack forwards at half the
+/// throughput of a splice; see port_relay), and UDP on the host's loopback.
+/// slirp4netns shows a loopback sender as 10.0.2.2, and with the host's
+/// loopback closed (`--disable-host-loopback`) it drops the answers sent
+/// there; the relay answers from the namespace's loopback. slirp4netns
+/// keeps the other addresses of a UDP mapping.
 fn split_tcp_routes(ports: &[PortMapping]) -> Result<(Vec<Route>, Vec<PortMapping>)> {
+    let v6 = UdpSocket::bind("[::1]:0").is_ok();
     let mut routes = Vec::new();
     let mut keep = Vec::new();
     for p in ports {
         if p.protocol != "tcp" {
-            keep.push(p.clone());
+            for ip in port_relay::loopback_addrs(&p.host_ip) {
+                if ip.is_ipv6() && !v6 {
+                    continue;
+                }
+                routes.push(Route {
+                    proto: Proto::Udp,
+                    host: std::net::SocketAddr::new(ip, p.host_port),
+                    container_port: p.container_port,
+                });
+            }
+            let only_loopback = p
+                .host_ip
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+            if !only_loopback {
+                keep.push(p.clone());
+            }
             continue;
         }
         let ip: std::net::IpAddr = if p.host_ip.is_empty() {
@@ -417,9 +598,16 @@ fn split_tcp_routes(ports: &[PortMapping]) -> Result<(Vec<Route>, Vec<PortMappin
     Ok((routes, keep))
 }
 
-/// slirp4netns: outbound connectivity, the host's loopback at 10.0.2.2,
-/// published UDP ports through its API socket, TCP ones through our relay.
-pub fn spawn_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Result<Starting> {
+/// slirp4netns: outbound connectivity, published UDP ports through its API
+/// socket, TCP ones through our relay; the host's loopback at 10.0.2.2 only
+/// with `allow_host_loopback=true`, as podman.
+pub fn spawn_slirp4netns(
+    pid: i32,
+    ports: &[PortMapping],
+    options: &[String],
+    run_dir: &Path,
+) -> Result<Starting> {
+    let setup = slirp_setup(options)?;
     let (routes, ports) = split_tcp_routes(ports)?;
     let ports = ports.as_slice();
     tun_usable()?;
@@ -444,10 +632,15 @@ pub fn spawn_slirp4netns(pid: i32, ports: &[PortMapping], run_dir: &Path) -> Res
     let (exit_r, _exit_w) = super::sys::pipe()?;
     super::sys::set_cloexec(exit_r, false);
     let mut cmd = Command::new(slirp);
-    cmd.args(["--configure", "--mtu=65520", "--ready-fd"])
+    cmd.arg("--configure")
+        .arg(format!("--mtu={}", setup.mtu.unwrap_or(65520)))
+        .arg("--ready-fd")
         .arg(w.to_string())
         .arg("--exit-fd")
         .arg(exit_r.to_string());
+    if !setup.allow_host_loopback {
+        cmd.arg("--disable-host-loopback");
+    }
     if !ports.is_empty() {
         cmd.arg("--api-socket").arg(&api);
     }
@@ -798,23 +991,57 @@ pub fn mode_and_options(network: &str) -> (&str, Vec<String>) {
     (mode, options)
 }
 
+/// A container's own address and the host's, as its name files give them,
+/// for its network (mode and options); the options are checked here.
+fn name_addresses(network: &str) -> Result<(String, Option<String>)> {
+    let (mode, options) = mode_and_options(network);
+    Ok(match mode {
+        "pasta" => {
+            let setup = pasta_setup(&options);
+            let own = setup.own.or_else(default_address);
+            // The gateway stands for the host's loopback only with --map-gw.
+            let host = if setup.map_gw {
+                default_gateway()
+            } else {
+                host_address_except(own)
+            };
+            (
+                own.map_or_else(|| "127.0.1.1".to_string(), |a| a.to_string()),
+                host.map(|h| h.to_string()),
+            )
+        }
+        "slirp4netns" => {
+            let setup = slirp_setup(&options)?;
+            let host = if setup.allow_host_loopback {
+                Some("10.0.2.2".to_string())
+            } else {
+                host_address_except(None).map(|a| a.to_string())
+            };
+            ("10.0.2.100".to_string(), host)
+        }
+        _ => ("127.0.1.1".to_string(), None),
+    })
+}
+
 /// `/etc/hosts` for a container: localhost, its own names, the host, extras.
+/// The host is `host.containers.internal` at an address that is not its
+/// loopback unless the network's options open that (podman's
+/// `allow_host_loopback=true`, `--map-gw`); `host-gateway` is the same.
 pub fn hosts_file(
     network: &str,
     hostname: &str,
     name: &str,
     add_hosts: &[String],
 ) -> Result<String> {
-    // The files depend on the helper, not its options.
-    let (network, _) = mode_and_options(network);
-    if network == "host" {
+    if mode_and_options(network).0 == "host" {
         return Ok(std::fs::read_to_string("/etc/hosts").unwrap_or_default());
     }
+    let (own, host) = name_addresses(network)?;
     let mut out = String::from(
         "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n",
     );
     for h in add_hosts {
-        let (host, ip) = h
+        let (name, ip) = h
             .split_once(':')
             .with_context(|| format!("invalid --add-host {h:?}: expected HOST:IP"))?;
         let ip = ip.trim_start_matches('[').trim_end_matches(']');
@@ -822,32 +1049,19 @@ pub fn hosts_file(
             bail!("invalid IP address {ip:?} in --add-host {h:?}");
         }
         let ip = if ip == "host-gateway" {
-            default_gateway()
-                .map(|g| g.to_string())
+            host.clone()
+                .or_else(|| host_address_except(None).map(|a| a.to_string()))
                 .unwrap_or_else(|| "127.0.0.1".into())
         } else {
             ip.to_string()
         };
-        out.push_str(&format!("{ip}\t{host}\n"));
+        out.push_str(&format!("{ip}\t{name}\n"));
     }
-    let own = if network == "pasta" || network == "slirp4netns" {
-        match (network, default_address()) {
-            ("pasta", Some(a)) => a.to_string(),
-            ("slirp4netns", _) => "10.0.2.100".to_string(),
-            _ => "127.0.1.1".to_string(),
-        }
-    } else {
-        "127.0.1.1".to_string()
-    };
     out.push_str(&format!("{own}\t{hostname} {name}\n"));
-    if network == "pasta" {
-        if let Some(g) = default_gateway() {
-            out.push_str(&format!(
-                "{g}\thost.containers.internal host.docker.internal\n"
-            ));
-        }
-    } else if network == "slirp4netns" {
-        out.push_str("10.0.2.2\thost.containers.internal host.docker.internal\n");
+    if let Some(h) = host {
+        out.push_str(&format!(
+            "{h}\thost.containers.internal host.docker.internal\n"
+        ));
     }
     Ok(out)
 }
@@ -1047,13 +1261,53 @@ mod tests {
         let plain = hosts_file("slirp4netns", "h", "n", &[]).unwrap();
         let with_options = hosts_file("slirp4netns:mtu=1500", "h", "n", &[]).unwrap();
         assert_eq!(plain, with_options);
-        assert!(
-            with_options.contains("10.0.2.2\thost.containers.internal"),
-            "{with_options}"
-        );
+        // The host's loopback stays closed: 10.0.2.2 is not the host here.
+        assert!(!with_options.contains("10.0.2.2"), "{with_options}");
         let (mode, options) = mode_and_options("pasta:-4,--mtu,1500");
         assert_eq!(mode, "pasta");
         assert_eq!(options, ["-4", "--mtu", "1500"]);
+    }
+
+    #[test]
+    fn host_loopback_closed_unless_asked_for() {
+        let opts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let closed = pasta_setup(&[]);
+        assert!(!closed.map_gw);
+        assert_eq!(closed.own, Some(PASTA_OWN_ADDRESS));
+        assert_eq!(
+            closed.args,
+            opts(&[
+                "--no-map-gw",
+                "-a",
+                "169.254.1.2",
+                "-n",
+                "16",
+                "-g",
+                "169.254.1.1"
+            ])
+        );
+        // podman's --map-gw is not pasta's: taken out, and nothing added.
+        let open = pasta_setup(&opts(&["--map-gw", "-4"]));
+        assert!(open.map_gw);
+        assert_eq!((open.own, open.args), (None, opts(&["-4"])));
+        // The user's addresses stay theirs; the gateway stays closed.
+        let mine = pasta_setup(&opts(&["-a", "10.1.2.3"]));
+        assert_eq!(mine.own, Some("10.1.2.3".parse().unwrap()));
+        assert_eq!(mine.args, opts(&["--no-map-gw", "-a", "10.1.2.3"]));
+        assert!(!pasta_setup(&opts(&["--map-gw", "--no-map-gw"])).map_gw);
+
+        assert!(!slirp_setup(&[]).unwrap().allow_host_loopback);
+        let s = slirp_setup(&opts(&["allow_host_loopback=true", "mtu=1500"])).unwrap();
+        assert!(s.allow_host_loopback);
+        assert_eq!(s.mtu, Some(1500));
+        assert!(slirp_setup(&opts(&["allow_host_loopback=yes"])).is_err());
+        assert!(slirp_setup(&opts(&["cidr=10.5.0.0/24"])).is_err());
+        assert!(hosts_file("slirp4netns:bogus", "h", "n", &[]).is_err());
+        let opened = hosts_file("slirp4netns:allow_host_loopback=true", "h", "n", &[]).unwrap();
+        assert!(
+            opened.contains("10.0.2.2\thost.containers.internal"),
+            "{opened}"
+        );
     }
 
     #[test]

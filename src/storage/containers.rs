@@ -422,8 +422,82 @@ impl ContainerStore {
 }
 
 /// A fresh 64-hex container id.
+/// A command line as records keep it (podman's CreateCommand), without
+/// the secrets on it: the password of `--creds USER:PASSWORD` and the value
+/// of `--password` become `*****`. Records end up in `inspect` output and
+/// CI logs; credentials serve the pull and are forgotten.
+pub fn command_line_without_secrets(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    const HIDDEN: &str = "*****";
+    let hide = |flag: &str, value: &str| -> String {
+        match (flag, value.split_once(':')) {
+            ("--creds", Some((user, _))) => format!("{user}:{HIDDEN}"),
+            ("--creds", None) => value.to_string(),
+            _ => HIDDEN.to_string(),
+        }
+    };
+    let mut out = Vec::new();
+    let mut pending: Option<&'static str> = None;
+    for a in args {
+        if let Some(flag) = pending.take() {
+            out.push(hide(flag, &a));
+            continue;
+        }
+        let mut kept = a.clone();
+        for flag in ["--creds", "--password"] {
+            if a == flag {
+                pending = Some(flag);
+            } else if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                kept = format!("{flag}={}", hide(flag, v));
+            }
+        }
+        out.push(kept);
+    }
+    out
+}
+
 pub fn new_id() -> String {
     let a: u128 = rand::random();
     let b: u128 = rand::random();
     format!("{a:032x}{b:032x}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_lines_keep_no_secrets() {
+        let line = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let kept = super::command_line_without_secrets(line(&[
+            "coracle",
+            "run",
+            "--creds",
+            "me:pa:ss",
+            "--creds=you:pw2",
+            "-p",
+            "80:80",
+            "--password",
+            "pw3",
+            "--password=pw4",
+            "--creds",
+            "onlyuser",
+            "img",
+        ]));
+        assert_eq!(
+            kept,
+            line(&[
+                "coracle",
+                "run",
+                "--creds",
+                "me:*****",
+                "--creds=you:*****",
+                "-p",
+                "80:80",
+                "--password",
+                "*****",
+                "--password=*****",
+                "--creds",
+                "onlyuser",
+                "img",
+            ])
+        );
+    }
 }
