@@ -78,6 +78,7 @@ struct HelperReaper<'a>(&'a TestEnv);
 impl Drop for HelperReaper<'_> {
     fn drop(&mut self) {
         for pid in helper_pids(self.0, 0) {
+            // SAFETY: a signal to a process this test started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
