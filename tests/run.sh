@@ -45,6 +45,11 @@ install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "/run/user/$TEST_UID"
 # 0600 on some hosts; standard distributions have 0666 (rootless networking)
 if [ -e /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
 
+# --- hygiene: formatting and lints fail the run -----------------------------
+# (clippy also denies an unsafe block without a SAFETY comment: Cargo.toml)
+cargo fmt --check || { echo "tests/run.sh: cargo fmt --check failed: run cargo fmt" >&2; exit 1; }
+cargo clippy --all-targets -q -- -D warnings || { echo "tests/run.sh: cargo clippy found problems" >&2; exit 1; }
+
 # --- build, and put the binary where the test user can read it ---------------
 # A debug build: `cargo test` builds the same binary anyway, so nothing is
 # compiled twice (a release build would double CI time for no test value).
