@@ -2,9 +2,9 @@
 //! commit, diff, export, import, cp.
 
 use super::image::local_name;
-use super::lookup::container_id;
 use super::output::{print, println};
 use super::GlobalOpts;
+use crate::engine::lookup::container_id;
 use crate::registry::resolve::try_find_image;
 use crate::runtime::cp::{self, CopyOptions, Endpoint};
 use crate::runtime::userns::{self, IdMaps};
@@ -124,7 +124,8 @@ const INIT_PATHS: [&str; 11] = [
 
 pub fn diff(g: &GlobalOpts, a: DiffArgs) -> Result<()> {
     let store = g.open_store()?;
-    let (upper, lowers, container) = match super::lookup::try_container_id(&store, &a.name)? {
+    let (upper, lowers, container) = match crate::engine::lookup::try_container_id(&store, &a.name)?
+    {
         Some(id) => {
             let cfg = store.containers.load_config(&id)?;
             if crate::runtime::monitor::uses_copied_rootfs(&store, &cfg) {

@@ -2,13 +2,14 @@
 //! prune, exists, and the `container` group that mirrors them (plus ps,
 //! logs and inspect, which live in their own modules).
 
-use super::lookup::{container_id, missing_exits_1, try_container_id};
 use super::output::{confirm, print, println};
 use super::GlobalOpts;
-use crate::error::{CodedError, SilentExit};
-use crate::runtime::container::{self as rt, current_state, is_running};
-use crate::storage::containers::{ContainerConfig, ContainerState, Status};
-use crate::storage::events;
+use crate::engine::containers;
+pub use crate::engine::containers::{latest_id, list_all, Listed};
+use crate::engine::lookup::{container_id, missing_exits_1, try_container_id};
+use crate::error::SilentExit;
+use crate::runtime::container as rt;
+use crate::storage::containers::Status;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
@@ -96,40 +97,8 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
     }
 }
 
-/// One container as the listing verbs see it: both records, read once.
-pub struct Listed {
-    pub cfg: ContainerConfig,
-    pub state: ContainerState,
-}
-
-/// Every container with its (corrected) state, oldest first. A container
-/// removed while we read is skipped, not an error.
-pub fn list_all(store: &Store) -> Result<Vec<Listed>> {
-    let mut out = Vec::new();
-    for id in store.containers.ids()? {
-        let Ok(cfg) = store.containers.load_config(&id) else {
-            continue;
-        };
-        let Ok(state) = current_state(store, &id) else {
-            continue;
-        };
-        out.push(Listed { cfg, state });
-    }
-    out.sort_by(|a, b| a.cfg.created.cmp(&b.cfg.created));
-    Ok(out)
-}
-
-/// The most recently created container (`--latest`).
-pub fn latest_id(store: &Store) -> Result<String> {
-    match list_all(store)?.pop() {
-        Some(l) => Ok(l.cfg.id),
-        None => bail!("no containers to act on: no such container"),
-    }
-}
-
-/// Resolve what the user typed (or `--all`/`--latest`) to (typed, id)
-/// pairs. All names are looked up before anything is done, as podman does:
-/// one unknown name stops the verb before it touches the others.
+/// Resolve names (or `--all`/`--latest`) to (typed, id) pairs: see
+/// [`engine::containers::targets`].
 pub(super) fn targets(
     store: &Store,
     names: &[String],
@@ -137,33 +106,15 @@ pub(super) fn targets(
     latest: bool,
     ignore: bool,
 ) -> Result<Vec<(String, String)>> {
-    if all || latest {
-        if !names.is_empty() {
-            bail!("--all, --latest, and --cidfile cannot be used together with container names");
-        }
-        if latest {
-            let id = latest_id(store)?;
-            return Ok(vec![(id.clone(), id)]);
-        }
-        return Ok(list_all(store)?
-            .into_iter()
-            .map(|l| (l.cfg.id.clone(), l.cfg.id))
-            .collect());
-    }
-    if names.is_empty() {
-        bail!("you must provide at least one name or id");
-    }
-    let mut out = Vec::new();
-    for n in names {
-        if ignore {
-            if let Some(id) = try_container_id(store, n)? {
-                out.push((n.clone(), id));
-            }
-        } else {
-            out.push((n.clone(), container_id(store, n)?));
-        }
-    }
-    Ok(out)
+    containers::targets(
+        store,
+        &containers::Targets {
+            names,
+            all,
+            latest,
+            ignore_missing: ignore,
+        },
+    )
 }
 
 /// Run `f` on every target; print what the user gave for each success and
@@ -206,22 +157,12 @@ pub fn start(g: &GlobalOpts, a: StartArgs) -> Result<()> {
         }
         let (_, id) = &list[0];
         let cfg = store.containers.load_config(id)?;
-        if is_running(&current_state(&store, id)?) {
+        if containers::is_running_now(&store, id) {
             bail!("attaching to a running container is not supported yet: use logs -f");
         }
         return super::run::run_attached(&store, id, cfg.tty, a.sig_proxy);
     }
-    for_each(
-        &list,
-        |_, id| {
-            // podman: starting a running container is not an error.
-            if is_running(&current_state(&store, id)?) {
-                return Ok(());
-            }
-            rt::start(&store, id, false).map(|_| ())
-        },
-        false,
-    )
+    for_each(&list, |_, id| containers::start(&store, id), false)
 }
 
 #[derive(Args, Debug)]
@@ -250,18 +191,9 @@ pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
     let store = g.open_store()?;
     let mut list = targets(&store, &a.containers, a.all, a.latest, a.ignore)?;
     if a.all {
-        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| is_running(&s)));
+        list.retain(|(_, id)| containers::is_running_now(&store, id));
     }
-    for_each(
-        &list,
-        |_, id| {
-            let cfg = store.containers.load_config(id)?;
-            rt::stop(&store, id, a.time.unwrap_or(cfg.stop_timeout))?;
-            events::container(&store, "stop", &cfg);
-            Ok(())
-        },
-        false,
-    )
+    for_each(&list, |_, id| containers::stop(&store, id, a.time), false)
 }
 
 #[derive(Args, Debug)]
@@ -283,16 +215,9 @@ pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
     let store = g.open_store()?;
     let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
     if a.all {
-        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| is_running(&s)));
+        list.retain(|(_, id)| containers::is_running_now(&store, id));
     }
-    let killed = |id: &str| -> Result<()> {
-        rt::kill(&store, id, sig)?;
-        let cfg = store.containers.load_config(id)?;
-        let e = events::Event::container("kill", &cfg).with_attribute("signal", &sig.to_string());
-        events::append(&store, e);
-        Ok(())
-    };
-    for_each(&list, |_, id| killed(id), false)
+    for_each(&list, |_, id| containers::kill(&store, id, sig), false)
 }
 
 #[derive(Args, Debug)]
@@ -321,16 +246,11 @@ pub fn restart(g: &GlobalOpts, a: RestartArgs) -> Result<()> {
     let store = g.open_store()?;
     let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
     if a.running {
-        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| is_running(&s)));
+        list.retain(|(_, id)| containers::is_running_now(&store, id));
     }
     for_each(
         &list,
-        |_, id| {
-            let cfg = store.containers.load_config(id)?;
-            rt::restart(&store, id, a.time.unwrap_or(cfg.stop_timeout))?;
-            events::container(&store, "restart", &cfg);
-            Ok(())
-        },
+        |_, id| containers::restart(&store, id, a.time),
         false,
     )
 }
@@ -401,7 +321,7 @@ pub fn wait(g: &GlobalOpts, a: WaitArgs) -> Result<()> {
     };
     let mut out_err = None;
     for (typed, id) in &list {
-        match wait_one(&store, id, &conds, interval) {
+        match containers::wait(&store, id, &conds, interval) {
             Ok(code) => println(&code.to_string())?,
             Err(e) => {
                 eprintln!("Error: {typed}: {e:#}");
@@ -425,31 +345,6 @@ fn parse_interval(s: &str) -> Result<Duration> {
         bail!("invalid interval {s:?}: must be positive");
     }
     Ok(d)
-}
-
-/// Wait until the container reaches one of `conds`; its exit code. A
-/// created container counts as stopped (podman answers 0 at once).
-fn wait_one(store: &Store, id: &str, conds: &[Status], interval: Duration) -> Result<i32> {
-    // Poll quickly first so a short-lived container answers fast.
-    let mut delay = Duration::from_millis(5).min(interval);
-    loop {
-        if !store.containers.dir(id).exists() {
-            // Removed meanwhile (--rm): its monitor kept the exit code.
-            return store.containers.kept_exit_code(id).ok_or_else(|| {
-                anyhow::anyhow!("no container with ID {id} found in database: no such container")
-            });
-        }
-        let state = current_state(store, id)?;
-        let done = conds.iter().any(|c| match c {
-            Status::Exited => !is_running(&state),
-            other => *other == state.status,
-        });
-        if done {
-            return Ok(state.exit_code);
-        }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(interval);
-    }
 }
 
 #[derive(Args, Debug)]
@@ -484,66 +379,17 @@ pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
     // A pod's infra goes with its pod (`pod rm`), not with `rm --all`.
     let list: Vec<(String, String)> = if a.all {
         list.into_iter()
-            .filter(|(_, id)| !is_pod_infra(&store, id))
+            .filter(|(_, id)| !containers::is_pod_infra(&store, id))
             .collect()
     } else {
         list
     };
-    for_each(
-        &list,
-        |_, id| remove_container_and_volumes(&store, id, a.force, a.time, a.volumes),
-        false,
-    )
-}
-
-/// Is `id` the infra container of a pod that still exists?
-fn is_pod_infra(store: &Store, id: &str) -> bool {
-    store
-        .containers
-        .load_config(id)
-        .is_ok_and(|c| c.is_infra && store.pods.exists(&c.pod))
-}
-
-/// Remove one container; a running one only with `force` (stopped first).
-pub fn remove_container(store: &Store, id: &str, force: bool, time: Option<u32>) -> Result<()> {
-    remove_container_and_volumes(store, id, force, time, false)
-}
-
-/// `rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too.
-fn remove_container_and_volumes(
-    store: &Store,
-    id: &str,
-    force: bool,
-    time: Option<u32>,
-    volumes: bool,
-) -> Result<()> {
-    if is_pod_infra(store, id) {
-        let pod = store.containers.load_config(id)?.pod;
-        bail!("container {id} is the infra container of pod {pod} and cannot be removed without removing the pod");
-    }
-    let state = current_state(store, id)?;
-    if is_running(&state) {
-        if !force {
-            return Err(CodedError {
-                code: 2,
-                message: format!("cannot remove container {id} as it is running - running or paused containers cannot be removed without force: container state improper"),
-            }
-            .into());
-        }
-        let timeout = match time {
-            Some(t) => t,
-            None => store.containers.load_config(id)?.stop_timeout,
-        };
-        rt::stop(store, id, timeout)?;
-    }
-    let cfg = store.containers.load_config(id)?;
-    if volumes {
-        crate::runtime::volume::remove_container_and_anonymous(store, id)?;
-    } else {
-        rt::remove_files(store, id)?;
-    }
-    events::container(store, "remove", &cfg);
-    Ok(())
+    let how = containers::Removal {
+        force: a.force,
+        stop_timeout: a.time,
+        volumes: a.volumes,
+    };
+    for_each(&list, |_, id| containers::remove(&store, id, how), false)
 }
 
 #[derive(Args, Debug)]
@@ -555,29 +401,7 @@ pub struct RenameArgs {
 pub fn rename(g: &GlobalOpts, a: RenameArgs) -> Result<()> {
     let store = g.open_store()?;
     let id = container_id(&store, &a.container)?;
-    if !crate::storage::names::is_valid(&a.new_name) {
-        bail!(
-            "container name {:?} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument",
-            a.new_name
-        );
-    }
-    // Names are unique store-wide: check and write under the store lock.
-    let _lock = store.lock()?;
-    let mut cfg = store.containers.load_config(&id)?;
-    if cfg.name == a.new_name {
-        return Ok(());
-    }
-    if !store.containers.claim_name(&a.new_name, &id)? {
-        bail!(
-            "renaming container {id}: name {} already in use, cannot rename container {id}: container already exists",
-            a.new_name
-        );
-    }
-    let old = std::mem::replace(&mut cfg.name, a.new_name);
-    store.containers.save_config(&cfg)?;
-    store.containers.release_name(&old, &id);
-    events::container(&store, "rename", &cfg);
-    Ok(())
+    containers::rename(&store, &id, &a.new_name)
 }
 
 #[derive(Args, Debug)]
@@ -592,52 +416,19 @@ pub struct PruneArgs {
 
 pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
     let store = g.open_store()?;
-    let mut until = None;
-    let mut labels = Vec::new();
-    for f in &a.filter {
-        match f.split_once('=') {
-            Some(("until", v)) => {
-                until = Some(crate::format::human::parse_duration_or_time(
-                    v,
-                    std::time::SystemTime::now(),
-                )?)
-            }
-            Some(("label", v)) => labels.push(v.to_string()),
-            _ => bail!("{f} is an invalid filter"),
-        }
-    }
+    let filter = containers::PruneFilter::parse(&a.filter)?;
     if !a.force && !confirm("WARNING! This will remove all non running containers.")? {
         return Ok(());
     }
-    let mut out = String::new();
-    let mut last_err = None;
-    for l in list_all(&store)? {
-        if is_running(&l.state) || (l.cfg.is_infra && store.pods.exists(&l.cfg.pod)) {
-            continue;
-        }
-        if let Some(t) = until {
-            match crate::format::human::parse_rfc3339(&l.cfg.created) {
-                Ok(c) if c < t => {}
-                _ => continue,
-            }
-        }
-        if !labels
+    let report = containers::prune(&store, &filter)?;
+    print(
+        &report
+            .removed
             .iter()
-            .all(|f| super::ps::label_matches(f, &l.cfg.labels))
-        {
-            continue;
-        }
-        match rt::remove_files(&store, &l.cfg.id) {
-            Ok(()) => {
-                events::container(&store, "remove", &l.cfg);
-                out.push_str(&l.cfg.id);
-                out.push('\n');
-            }
-            Err(e) => last_err = Some(e),
-        }
-    }
-    print(&out)?;
-    match last_err {
+            .map(|id| format!("{id}\n"))
+            .collect::<String>(),
+    )?;
+    match report.error {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -683,7 +474,7 @@ pub fn port(g: &GlobalOpts, a: PortArgs) -> Result<()> {
             .container
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("you must supply a running container name or ID"))?;
-        vec![super::lookup::container_id(&store, name)?]
+        vec![crate::engine::lookup::container_id(&store, name)?]
     };
     let want = a.port.as_deref().map(|p| {
         let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));

@@ -668,7 +668,7 @@ pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
             let mut docs = Vec::new();
             let mut missing = None;
             for name in &a.names {
-                if let Some(id) = super::lookup::try_container_id(&store, name)? {
+                if let Some(id) = crate::engine::lookup::try_container_id(&store, name)? {
                     docs.push(super::inspect::inspect_json(&store, &id)?);
                 } else if let Some(rec) = try_find_image(&images, name)? {
                     docs.push(inspect_json(&store, rec)?);
@@ -812,7 +812,14 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
         }
         for id in &ids {
             for cid in containers_using(&store, id) {
-                super::container::remove_container(&store, &cid, true, None)?;
+                crate::engine::containers::remove(
+                    &store,
+                    &cid,
+                    crate::engine::containers::Removal {
+                        force: true,
+                        ..Default::default()
+                    },
+                )?;
             }
         }
     }

@@ -2,9 +2,9 @@
 //! two records (and its runtime spec for the final environment).
 
 use super::container::latest_id;
-use super::lookup::try_container_id;
 use super::output::print_inspect;
 use super::GlobalOpts;
+use crate::engine::lookup::try_container_id;
 use crate::runtime::container::{current_state, is_running};
 use crate::storage::containers::{ContainerConfig, ContainerState, MountSpec, Status};
 use crate::storage::store::{path_str, Store};

@@ -2,8 +2,8 @@
 //! go to stdout, stderr records to stderr, partial records are joined.
 
 use super::container::latest_id;
-use super::lookup::container_id;
 use super::GlobalOpts;
+use crate::engine::lookup::container_id;
 use crate::format::human;
 use crate::runtime::container::{current_state, is_running};
 use crate::runtime::logfile::{self, LogFollower, LogRecord};

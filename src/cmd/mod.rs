@@ -10,7 +10,6 @@ mod inspect;
 mod lazy;
 mod limits;
 mod logs;
-mod lookup;
 mod mounts;
 mod namespaces;
 mod output;

@@ -223,7 +223,7 @@ pub fn add_volumes_from(store: &Store, cfg: &mut ContainerConfig, from: &[String
                 }
             }
         }
-        let id = super::lookup::container_id(store, name)
+        let id = crate::engine::lookup::container_id(store, name)
             .with_context(|| format!("looking up container {name:?} for volumes-from"))?;
         let other = store.containers.load_config(&id)?;
         for m in other.mounts {

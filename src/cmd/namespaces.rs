@@ -25,7 +25,10 @@ fn namespace_mode(store: &Store, kind: &str, v: &str) -> Result<String> {
         "shareable" if kind == "ipc" => String::new(),
         "host" if arg.is_empty() => "host".into(),
         "container" if !arg.is_empty() => {
-            format!("container:{}", super::lookup::container_id(store, arg)?)
+            format!(
+                "container:{}",
+                crate::engine::lookup::container_id(store, arg)?
+            )
         }
         "ns" if arg.starts_with('/') => v.to_string(),
         _ => bail!("invalid --{kind} mode {v:?}: use private, host, container:NAME or ns:PATH"),

@@ -1,9 +1,9 @@
 //! `pod` verbs: create, ps, inspect, start, stop, restart, kill, rm,
 //! prune, exists.
 
-use super::lookup::missing_exits_1;
 use super::output::{confirm, key_values, print, println};
 use super::GlobalOpts;
+use crate::engine::lookup::missing_exits_1;
 use crate::error::{CodedError, SilentExit};
 use crate::format::{human, table};
 use crate::runtime::container::is_running;
@@ -82,7 +82,7 @@ pub fn try_pod_id(store: &Store, input: &str) -> Result<Option<String>> {
     if let Some(id) = store.pods.name_owner(input) {
         return Ok(Some(id));
     }
-    super::lookup::unique_prefix(&store.pods.ids()?, input, "pod")
+    crate::engine::lookup::unique_prefix(&store.pods.ids()?, input, "pod")
 }
 
 pub fn pod_id(store: &Store, input: &str) -> Result<String> {

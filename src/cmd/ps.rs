@@ -491,12 +491,7 @@ fn ancestor_matches(v: &str, re: &Regex, l: &Listed) -> bool {
 }
 
 /// `key` or `key=value` against a container's labels.
-pub fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> bool {
-    match filter.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
-        None => labels.contains_key(filter),
-    }
-}
+pub use crate::engine::containers::label_matches;
 
 pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
     let store = g.open_store()?;

@@ -473,7 +473,10 @@ fn create_container(
     // Another container's network is named by its id from here on.
     let mut f = f.clone();
     if let Some(other) = f.network.strip_prefix("container:") {
-        f.network = format!("container:{}", super::lookup::container_id(&store, other)?);
+        f.network = format!(
+            "container:{}",
+            crate::engine::lookup::container_id(&store, other)?
+        );
     }
     let join = super::namespaces::member_flags(&store, &mut f)?;
     let f = &f;
@@ -594,7 +597,7 @@ pub struct ExecArgs {
 
 pub fn exec(g: &GlobalOpts, a: ExecArgs) -> Result<()> {
     let store = g.open_store()?;
-    let id = super::lookup::container_id(&store, &a.container)?;
+    let id = crate::engine::lookup::container_id(&store, &a.container)?;
     let mut env = parse_env_files(&a.env_file)?;
     env.extend(a.env.iter().cloned());
     let opts = crate::runtime::exec::ExecOptions {

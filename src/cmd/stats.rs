@@ -244,7 +244,7 @@ pub fn stats(g: &GlobalOpts, a: StatsArgs) -> Result<()> {
         Some(
             a.containers
                 .iter()
-                .map(|n| super::lookup::container_id(&store, n))
+                .map(|n| crate::engine::lookup::container_id(&store, n))
                 .collect::<Result<_>>()?,
         )
     };

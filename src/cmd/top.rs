@@ -26,7 +26,7 @@ pub fn top(g: &GlobalOpts, a: TopArgs) -> Result<()> {
         (super::container::latest_id(&store)?, &a.args[..])
     } else {
         match a.args.split_first() {
-            Some((name, rest)) => (super::lookup::container_id(&store, name)?, rest),
+            Some((name, rest)) => (crate::engine::lookup::container_id(&store, name)?, rest),
             None => bail!("you must provide the name or id of a running container"),
         }
     };

@@ -2,9 +2,9 @@
 
 use super::container::{for_each, targets};
 use super::limits::LimitFlags;
-use super::lookup::container_id;
 use super::output::println;
 use super::GlobalOpts;
+use crate::engine::lookup::container_id;
 use crate::runtime::container::current_state;
 use crate::runtime::resources;
 use crate::storage::containers::Status;

@@ -333,7 +333,15 @@ pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
     for n in &names {
         for id in in_use.get(n).into_iter().flatten() {
             if store.containers.dir(id).exists() {
-                super::container::remove_container(&store, id, true, a.time)?;
+                crate::engine::containers::remove(
+                    &store,
+                    id,
+                    crate::engine::containers::Removal {
+                        force: true,
+                        stop_timeout: a.time,
+                        volumes: false,
+                    },
+                )?;
             }
         }
     }

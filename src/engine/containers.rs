@@ -1,0 +1,310 @@
+//! Containers: which ones a request means, listing, removal, pruning and
+//! renaming, with podman's rules (an infra container goes with its pod, a
+//! running one only with force, names are unique store-wide).
+
+use super::lookup::{container_id, try_container_id};
+use crate::error::CodedError;
+use crate::runtime::container::{self as rt, current_state, is_running};
+use crate::storage::containers::{ContainerConfig, ContainerState};
+use crate::storage::events;
+use crate::storage::store::Store;
+use anyhow::{bail, Result};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// One container as the listing verbs see it: both records, read once.
+pub struct Listed {
+    pub cfg: ContainerConfig,
+    pub state: ContainerState,
+}
+
+/// Every container with its (corrected) state, oldest first. A container
+/// removed while we read is skipped, not an error.
+pub fn list_all(store: &Store) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    for id in store.containers.ids()? {
+        let Ok(cfg) = store.containers.load_config(&id) else {
+            continue;
+        };
+        let Ok(state) = current_state(store, &id) else {
+            continue;
+        };
+        out.push(Listed { cfg, state });
+    }
+    out.sort_by(|a, b| a.cfg.created.cmp(&b.cfg.created));
+    Ok(out)
+}
+
+/// The most recently created container (`--latest`).
+pub fn latest_id(store: &Store) -> Result<String> {
+    match list_all(store)?.pop() {
+        Some(l) => Ok(l.cfg.id),
+        None => bail!("no containers to act on: no such container"),
+    }
+}
+
+/// Which containers a verb acts on: the names typed, or all, or the latest.
+pub struct Targets<'a> {
+    pub names: &'a [String],
+    pub all: bool,
+    pub latest: bool,
+    /// Unknown names are left out instead of failing the request.
+    pub ignore_missing: bool,
+}
+
+/// Resolve a request to (typed, id) pairs. All names are looked up before
+/// anything is done, as podman does: one unknown name stops the verb before
+/// it touches the others.
+pub fn targets(store: &Store, t: &Targets) -> Result<Vec<(String, String)>> {
+    if t.all || t.latest {
+        if !t.names.is_empty() {
+            bail!("--all, --latest, and --cidfile cannot be used together with container names");
+        }
+        if t.latest {
+            let id = latest_id(store)?;
+            return Ok(vec![(id.clone(), id)]);
+        }
+        return Ok(list_all(store)?
+            .into_iter()
+            .map(|l| (l.cfg.id.clone(), l.cfg.id))
+            .collect());
+    }
+    if t.names.is_empty() {
+        bail!("you must provide at least one name or id");
+    }
+    let mut out = Vec::new();
+    for n in t.names {
+        if t.ignore_missing {
+            if let Some(id) = try_container_id(store, n)? {
+                out.push((n.clone(), id));
+            }
+        } else {
+            out.push((n.clone(), container_id(store, n)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Is `id` the infra container of a pod that still exists?
+pub fn is_pod_infra(store: &Store, id: &str) -> bool {
+    store
+        .containers
+        .load_config(id)
+        .is_ok_and(|c| c.is_infra && store.pods.exists(&c.pod))
+}
+
+/// How to remove a container.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Removal {
+    /// Stop a running container first (else refuse, exit 2).
+    pub force: bool,
+    /// Seconds to wait for it to stop before SIGKILL (default: its own).
+    pub stop_timeout: Option<u32>,
+    /// Its anonymous volumes go too.
+    pub volumes: bool,
+}
+
+/// Remove one container, as `rm` does.
+pub fn remove(store: &Store, id: &str, how: Removal) -> Result<()> {
+    if is_pod_infra(store, id) {
+        let pod = store.containers.load_config(id)?.pod;
+        bail!("container {id} is the infra container of pod {pod} and cannot be removed without removing the pod");
+    }
+    let state = current_state(store, id)?;
+    if is_running(&state) {
+        if !how.force {
+            return Err(CodedError {
+                code: 2,
+                message: format!("cannot remove container {id} as it is running - running or paused containers cannot be removed without force: container state improper"),
+            }
+            .into());
+        }
+        let timeout = match how.stop_timeout {
+            Some(t) => t,
+            None => store.containers.load_config(id)?.stop_timeout,
+        };
+        rt::stop(store, id, timeout)?;
+    }
+    let cfg = store.containers.load_config(id)?;
+    if how.volumes {
+        crate::runtime::volume::remove_container_and_anonymous(store, id)?;
+    } else {
+        rt::remove_files(store, id)?;
+    }
+    events::container(store, "remove", &cfg);
+    Ok(())
+}
+
+/// Which stopped containers `container prune` removes.
+#[derive(Debug, Default)]
+pub struct PruneFilter {
+    /// Only those created before this time.
+    pub until: Option<SystemTime>,
+    /// Only those with every one of these labels (`key` or `key=value`).
+    pub labels: Vec<String>,
+}
+
+impl PruneFilter {
+    /// podman's `--filter` values: `until=<time>`, `label=<key>[=<value>]`.
+    pub fn parse(filters: &[String]) -> Result<PruneFilter> {
+        let mut out = PruneFilter::default();
+        for f in filters {
+            match f.split_once('=') {
+                Some(("until", v)) => {
+                    out.until = Some(crate::format::human::parse_duration_or_time(
+                        v,
+                        SystemTime::now(),
+                    )?)
+                }
+                Some(("label", v)) => out.labels.push(v.to_string()),
+                _ => bail!("{f} is an invalid filter"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What a prune did: the ids removed, and the last failure if any.
+pub struct PruneReport {
+    pub removed: Vec<String>,
+    pub error: Option<anyhow::Error>,
+}
+
+/// Remove every container that is not running (a pod's infra stays with
+/// its pod) and matches `filter`.
+pub fn prune(store: &Store, filter: &PruneFilter) -> Result<PruneReport> {
+    let mut report = PruneReport {
+        removed: Vec::new(),
+        error: None,
+    };
+    for l in list_all(store)? {
+        if is_running(&l.state) || (l.cfg.is_infra && store.pods.exists(&l.cfg.pod)) {
+            continue;
+        }
+        if let Some(t) = filter.until {
+            match crate::format::human::parse_rfc3339(&l.cfg.created) {
+                Ok(c) if c < t => {}
+                _ => continue,
+            }
+        }
+        if !filter
+            .labels
+            .iter()
+            .all(|f| label_matches(f, &l.cfg.labels))
+        {
+            continue;
+        }
+        match rt::remove_files(store, &l.cfg.id) {
+            Ok(()) => {
+                events::container(store, "remove", &l.cfg);
+                report.removed.push(l.cfg.id);
+            }
+            Err(e) => report.error = Some(e),
+        }
+    }
+    Ok(report)
+}
+
+/// A `label=` filter: `key` (present) or `key=value`.
+pub fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> bool {
+    match filter.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(filter),
+    }
+}
+
+/// Give container `id` a new name, unique store-wide.
+pub fn rename(store: &Store, id: &str, new_name: &str) -> Result<()> {
+    if !crate::storage::names::is_valid(new_name) {
+        bail!(
+            "container name {new_name:?} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+        );
+    }
+    // Names are unique store-wide: check and write under the store lock.
+    let _lock = store.lock()?;
+    let mut cfg = store.containers.load_config(id)?;
+    if cfg.name == new_name {
+        return Ok(());
+    }
+    if !store.containers.claim_name(new_name, id)? {
+        bail!(
+            "renaming container {id}: name {new_name} already in use, cannot rename container {id}: container already exists"
+        );
+    }
+    let old = std::mem::replace(&mut cfg.name, new_name.to_string());
+    store.containers.save_config(&cfg)?;
+    store.containers.release_name(&old, id);
+    events::container(store, "rename", &cfg);
+    Ok(())
+}
+
+/// Start a container unless it runs already (podman: not an error).
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    if is_running(&current_state(store, id)?) {
+        return Ok(());
+    }
+    rt::start(store, id, false).map(|_| ())
+}
+
+/// Stop a container, waiting `timeout` seconds (default: its own) before
+/// SIGKILL.
+pub fn stop(store: &Store, id: &str, timeout: Option<u32>) -> Result<()> {
+    let cfg = store.containers.load_config(id)?;
+    rt::stop(store, id, timeout.unwrap_or(cfg.stop_timeout))?;
+    events::container(store, "stop", &cfg);
+    Ok(())
+}
+
+/// Send `signal` to a container's first process.
+pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
+    rt::kill(store, id, signal)?;
+    let cfg = store.containers.load_config(id)?;
+    let e = events::Event::container("kill", &cfg).with_attribute("signal", &signal.to_string());
+    events::append(store, e);
+    Ok(())
+}
+
+/// Stop (as [`stop`]) and start again.
+pub fn restart(store: &Store, id: &str, timeout: Option<u32>) -> Result<()> {
+    let cfg = store.containers.load_config(id)?;
+    rt::restart(store, id, timeout.unwrap_or(cfg.stop_timeout))?;
+    events::container(store, "restart", &cfg);
+    Ok(())
+}
+
+/// Is container `id` running (or paused) now?
+pub fn is_running_now(store: &Store, id: &str) -> bool {
+    current_state(store, id).is_ok_and(|s| is_running(&s))
+}
+
+/// Wait until the container reaches one of `conds`; its exit code. A
+/// created container counts as stopped (podman answers 0 at once). A
+/// container removed meanwhile (`--rm`) answers with the code its monitor
+/// kept.
+pub fn wait(
+    store: &Store,
+    id: &str,
+    conds: &[crate::storage::containers::Status],
+    interval: std::time::Duration,
+) -> Result<i32> {
+    use crate::storage::containers::Status;
+    // Poll quickly first so a short-lived container answers fast.
+    let mut delay = std::time::Duration::from_millis(5).min(interval);
+    loop {
+        if !store.containers.dir(id).exists() {
+            return store.containers.kept_exit_code(id).ok_or_else(|| {
+                anyhow::anyhow!("no container with ID {id} found in database: no such container")
+            });
+        }
+        let state = current_state(store, id)?;
+        let done = conds.iter().any(|c| match c {
+            Status::Exited => !is_running(&state),
+            other => *other == state.status,
+        });
+        if done {
+            return Ok(state.exit_code);
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(interval);
+    }
+}
