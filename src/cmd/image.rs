@@ -2,13 +2,13 @@
 
 use super::output::{print, print_inspect, println, unescape};
 use super::GlobalOpts;
+use crate::engine::images;
 use crate::error::{not_found, SilentExit};
 use crate::format::{human, table};
 use crate::registry::client::ClientOptions;
 use crate::registry::manifest::{parse_platform, Platform};
-use crate::registry::pull::{self, PullOptions};
+use crate::registry::pull::PullOptions;
 use crate::registry::resolve::{find_image, split_name, try_find_image};
-use crate::storage::events::{self, Event};
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
@@ -174,35 +174,8 @@ pub fn pull(g: &GlobalOpts, a: PullArgs) -> Result<()> {
     println(&img.id)
 }
 
-/// Pull, rootless inside a child user namespace (so unpacked files get
-/// their real owners) while this process stays outside it.
-pub fn pull_image(store: &Store, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
-    let img = pull_image_quietly(store, name, opts)?;
-    let shown = img
-        .names
-        .iter()
-        .find(|n| n.ends_with(name))
-        .map_or(name, |n| n);
-    events::append(store, Event::image("pull", &img.id, shown));
-    Ok(img)
-}
-
-fn pull_image_quietly(store: &Store, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
-    use crate::runtime::userns;
-    if !store.rootless || userns::in_user_namespace() {
-        return pull::pull_by_name(store, name, opts);
-    }
-    let maps = userns::IdMaps::for_current_user()?;
-    let id = userns::run_in_child_userns(&maps, || {
-        pull::pull_by_name(store, name, opts).map(|img| img.id.into_bytes())
-    })?;
-    let id = String::from_utf8_lossy(&id).into_owned();
-    let images = store.images.load()?;
-    images
-        .by_id(&id)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("pulled image {id} is not in the store"))
-}
+/// Pull (see [`images::pull_image`]).
+pub use crate::engine::images::pull_image;
 
 #[derive(Args, Debug)]
 pub struct ImagesArgs {
@@ -693,50 +666,11 @@ pub struct TagArgs {
     pub targets: Vec<String>,
 }
 
-/// A name for a local image: short names go to `localhost/`, as podman.
-pub fn local_name(input: &str) -> Result<String> {
-    use crate::registry::reference::{parse_name, ParsedName};
-    Ok(match parse_name(input)? {
-        ParsedName::Qualified(r) => {
-            if r.digest.is_some() {
-                bail!("{input}: a tag target must not contain a digest");
-            }
-            r.to_string()
-        }
-        ParsedName::Short {
-            repository,
-            tag,
-            digest,
-        } => {
-            if digest.is_some() {
-                bail!("{input}: a tag target must not contain a digest");
-            }
-            format!(
-                "localhost/{repository}:{}",
-                tag.as_deref().unwrap_or("latest")
-            )
-        }
-    })
-}
+pub use crate::engine::images::local_name;
 
 pub fn tag(g: &GlobalOpts, a: TagArgs) -> Result<()> {
     let store = g.open_store()?;
-    let names = a
-        .targets
-        .iter()
-        .map(|t| local_name(t))
-        .collect::<Result<Vec<_>>>()?;
-    let _lock = store.lock()?;
-    let mut images = store.images.load()?;
-    let id = find_image(&images, &a.image)?.id.clone();
-    for n in &names {
-        images.add_name(&id, n)?;
-    }
-    store.images.save(&images)?;
-    names
-        .iter()
-        .for_each(|n| events::append(&store, Event::image("tag", &id, n)));
-    Ok(())
+    images::tag(&store, &a.image, &a.targets).map(drop)
 }
 
 #[derive(Args, Debug)]
@@ -748,31 +682,7 @@ pub struct UntagArgs {
 
 pub fn untag(g: &GlobalOpts, a: UntagArgs) -> Result<()> {
     let store = g.open_store()?;
-    let _lock = store.lock()?;
-    let mut images = store.images.load()?;
-    let id = find_image(&images, &a.image)?.id.clone();
-    let drop: Vec<String> = a
-        .names
-        .iter()
-        .map(|n| local_name(n))
-        .collect::<Result<_>>()?;
-    let img = images.by_id_mut(&id).expect("found above");
-    let before = img.names.clone();
-    if drop.is_empty() {
-        img.names.clear();
-    } else {
-        for (want, typed) in drop.iter().zip(&a.names) {
-            if !img.names.contains(want) {
-                bail!("{typed}: tag not known");
-            }
-            img.names.retain(|n| n != want);
-        }
-    }
-    let gone: Vec<&String> = before.iter().filter(|n| !img.names.contains(n)).collect();
-    store.images.save(&images)?;
-    gone.iter()
-        .for_each(|n| events::append(&store, Event::image("untag", &id, n)));
-    Ok(())
+    images::untag(&store, &a.image, &a.names)
 }
 
 #[derive(Args, Debug)]
@@ -790,154 +700,28 @@ pub struct RmiArgs {
 }
 
 pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
-    if a.images.is_empty() && !a.all {
-        bail!("image name or ID must be specified");
-    }
-    if !a.images.is_empty() && a.all {
-        bail!("when using the --all switch, you may not pass any images names or IDs");
-    }
     let store = g.open_store()?;
-    if a.force {
-        // podman: -f removes the containers using an image first. Before
-        // taking the store lock, which container removal takes itself.
-        let images = store.images.load()?;
-        let mut ids: Vec<String> = Vec::new();
-        if a.all {
-            ids.extend(images.list.iter().map(|i| i.id.clone()));
-        }
-        for t in &a.images {
-            if let Some(rec) = try_find_image(&images, t)? {
-                ids.push(rec.id.clone());
-            }
-        }
-        for id in &ids {
-            for cid in containers_using(&store, id) {
-                crate::engine::containers::remove(
-                    &store,
-                    &cid,
-                    crate::engine::containers::Removal {
-                        force: true,
-                        ..Default::default()
-                    },
-                )?;
-            }
-        }
-    }
-    crate::runtime::userns::enter_for_storage(&store)?;
-    let _lock = store.lock()?;
-    let mut images = store.images.load()?;
+    let report = images::remove(
+        &store,
+        &images::Removal {
+            images: a.images,
+            all: a.all,
+            force: a.force,
+            ignore_missing: a.ignore,
+        },
+    )?;
     let mut out = String::new();
-    let mut first_err: Option<anyhow::Error> = None;
-    let targets: Vec<String> = if a.all {
-        images.list.iter().map(|i| i.id.clone()).collect()
-    } else {
-        a.images.clone()
-    };
-    let mut removed_ids = Vec::new();
-    let mut journal = Vec::new();
-    for target in &targets {
-        let rec = match try_find_image(&images, target)? {
-            Some(r) => r.clone(),
-            None => {
-                if !a.ignore && first_err.is_none() {
-                    // podman: exit 1 when an image to remove is not known.
-                    first_err = Some(
-                        crate::error::CodedError {
-                            code: 1,
-                            message: format!("{target}: image not known"),
-                        }
-                        .into(),
-                    );
-                }
-                continue;
-            }
-        };
-        // podman: removing by one of several names only drops that name.
-        let by_name = !a.all
-            && !rec.id.starts_with(target.trim_start_matches("sha256:"))
-            && rec.names.len() > 1;
-        if by_name && !a.force {
-            let name = resolve_name_in(&rec, target)?;
-            images
-                .by_id_mut(&rec.id)
-                .expect("present")
-                .names
-                .retain(|n| *n != name);
-            journal.push(Event::image("untag", &rec.id, &name));
-            out.push_str(&format!("Untagged: {name}\n"));
-            continue;
+    for line in &report.done {
+        match line {
+            images::Removed::Untagged(name) => out.push_str(&format!("Untagged: {name}\n")),
+            images::Removed::Deleted(id) => out.push_str(&format!("Deleted: {id}\n")),
         }
-        if !a.force && rec.names.len() > 1 && !a.all {
-            bail!(
-                "unable to delete image {:?} by ID with more than one tag ({:?}): please force removal",
-                rec.id,
-                rec.names
-            );
-        }
-        // podman: an image a container uses stays unless forced; forced,
-        // those containers go first.
-        let users = containers_using(&store, &rec.id);
-        if let Some(user) = users.first() {
-            if !a.force {
-                if first_err.is_none() {
-                    first_err = Some(
-                        crate::error::CodedError {
-                            code: 2,
-                            message: format!("image used by {user}: image is in use by a container: consider listing external containers and force-removing image"),
-                        }
-                        .into(),
-                    );
-                }
-                continue;
-            }
-            bail!("image {} is still used by container {user}", rec.id);
-        }
-        for n in &rec.names {
-            journal.push(Event::image("untag", &rec.id, n));
-            out.push_str(&format!("Untagged: {n}\n"));
-        }
-        journal.push(Event::image("remove", &rec.id, target));
-        images.remove(&rec.id);
-        removed_ids.push(rec);
-        out.push_str(&format!("Deleted: {}\n", removed_ids.last().unwrap().id));
-    }
-    store.images.save(&images)?;
-    journal.into_iter().for_each(|e| events::append(&store, e));
-    for rec in &removed_ids {
-        store.collect_image_garbage(&images, rec)?;
     }
     print(&out)?;
-    match first_err {
+    match report.error {
         Some(e) => Err(e),
         None => Ok(()),
     }
-}
-
-/// Ids of the containers created from image `image_id`.
-fn containers_using(store: &Store, image_id: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for id in store.containers.ids().unwrap_or_default() {
-        if let Ok(cfg) = store.containers.load_config(&id) {
-            if cfg.image_id == image_id {
-                out.push(id);
-            }
-        }
-    }
-    out
-}
-
-/// Which of `rec`'s names the user meant by `typed`.
-fn resolve_name_in(rec: &ImageRecord, typed: &str) -> Result<String> {
-    let mut one = crate::storage::images::Images {
-        list: vec![rec.clone()],
-    };
-    for n in rec.names.clone() {
-        one.list[0].names = vec![n.clone()];
-        if try_find_image(&one, typed)?.is_some() && !rec.id.starts_with(typed) {
-            return Ok(n);
-        }
-    }
-    Ok(rec.names[0].clone())
 }
 
 #[derive(Args, Debug)]
@@ -964,22 +748,13 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
         .filter(|l| (a.all || l.rec.names.is_empty()) && preds.iter().all(|p| p(l)))
         .map(|l| l.rec.id.clone())
         .collect();
-    let mut images = store.images.load()?;
-    let mut removed = Vec::new();
-    for id in &doomed {
-        if let Some(rec) = images.remove(id) {
-            removed.push(rec);
-        }
-    }
-    store.images.save(&images)?;
-    let mut out = String::new();
-    for rec in &removed {
-        events::append(&store, Event::image("remove", &rec.id, &rec.id));
-        store.collect_image_garbage(&images, rec)?;
-        out.push_str(&rec.id);
-        out.push('\n');
-    }
-    print(&out)
+    let removed = images::remove_unused(&store, &doomed)?;
+    print(
+        &removed
+            .iter()
+            .map(|id| format!("{id}\n"))
+            .collect::<String>(),
+    )
 }
 
 #[derive(Args, Debug)]

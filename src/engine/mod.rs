@@ -7,5 +7,6 @@
 //! `runtime/`, `registry/`, `build/` and `storage/` do the work below.
 
 pub mod containers;
+pub mod images;
 
 pub mod lookup;

@@ -1,0 +1,305 @@
+//! Images: pull, tag, untag, remove and prune, with podman's rules (an
+//! image a container uses stays unless forced; removing by one of several
+//! names only drops that name). Store work that creates files runs in the
+//! rootless user namespace ([`crate::runtime::userns::enter_for_storage`]).
+
+use crate::error::CodedError;
+use crate::registry::pull::{self, PullOptions};
+use crate::registry::resolve::{find_image, try_find_image};
+use crate::storage::events::{self, Event};
+use crate::storage::images::ImageRecord;
+use crate::storage::store::Store;
+use anyhow::{bail, Result};
+
+/// Pull, rootless inside a child user namespace (so unpacked files get
+/// their real owners) while this process stays outside it.
+pub fn pull_image(store: &Store, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
+    let img = pull_image_quietly(store, name, opts)?;
+    let shown = img
+        .names
+        .iter()
+        .find(|n| n.ends_with(name))
+        .map_or(name, |n| n);
+    events::append(store, Event::image("pull", &img.id, shown));
+    Ok(img)
+}
+
+fn pull_image_quietly(store: &Store, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
+    use crate::runtime::userns;
+    if !store.rootless || userns::in_user_namespace() {
+        return pull::pull_by_name(store, name, opts);
+    }
+    let maps = userns::IdMaps::for_current_user()?;
+    let id = userns::run_in_child_userns(&maps, || {
+        pull::pull_by_name(store, name, opts).map(|img| img.id.into_bytes())
+    })?;
+    let id = String::from_utf8_lossy(&id).into_owned();
+    let images = store.images.load()?;
+    images
+        .by_id(&id)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("pulled image {id} is not in the store"))
+}
+
+/// A name for a local image: short names go to `localhost/`, as podman.
+pub fn local_name(input: &str) -> Result<String> {
+    use crate::registry::reference::{parse_name, ParsedName};
+    Ok(match parse_name(input)? {
+        ParsedName::Qualified(r) => {
+            if r.digest.is_some() {
+                bail!("{input}: a tag target must not contain a digest");
+            }
+            r.to_string()
+        }
+        ParsedName::Short {
+            repository,
+            tag,
+            digest,
+        } => {
+            if digest.is_some() {
+                bail!("{input}: a tag target must not contain a digest");
+            }
+            format!(
+                "localhost/{repository}:{}",
+                tag.as_deref().unwrap_or("latest")
+            )
+        }
+    })
+}
+
+/// Add names to an image; returns them as stored (short ones under
+/// `localhost/`).
+pub fn tag(store: &Store, image: &str, targets: &[String]) -> Result<Vec<String>> {
+    let names = targets
+        .iter()
+        .map(|t| local_name(t))
+        .collect::<Result<Vec<_>>>()?;
+    let _lock = store.lock()?;
+    let mut images = store.images.load()?;
+    let id = find_image(&images, image)?.id.clone();
+    for n in &names {
+        images.add_name(&id, n)?;
+    }
+    store.images.save(&images)?;
+    names
+        .iter()
+        .for_each(|n| events::append(store, Event::image("tag", &id, n)));
+    Ok(names)
+}
+
+/// Remove names from an image (all of them when `names` is empty).
+pub fn untag(store: &Store, image: &str, names: &[String]) -> Result<()> {
+    let _lock = store.lock()?;
+    let mut images = store.images.load()?;
+    let id = find_image(&images, image)?.id.clone();
+    let drop: Vec<String> = names.iter().map(|n| local_name(n)).collect::<Result<_>>()?;
+    let img = images.by_id_mut(&id).expect("found above");
+    let before = img.names.clone();
+    if drop.is_empty() {
+        img.names.clear();
+    } else {
+        for (want, typed) in drop.iter().zip(names) {
+            if !img.names.contains(want) {
+                bail!("{typed}: tag not known");
+            }
+            img.names.retain(|n| n != want);
+        }
+    }
+    let gone: Vec<&String> = before.iter().filter(|n| !img.names.contains(n)).collect();
+    store.images.save(&images)?;
+    gone.iter()
+        .for_each(|n| events::append(store, Event::image("untag", &id, n)));
+    Ok(())
+}
+
+/// What `rmi` was asked to do.
+#[derive(Debug, Default)]
+pub struct Removal {
+    pub images: Vec<String>,
+    pub all: bool,
+    /// Remove images in use (their containers go first) and by ID with
+    /// several names.
+    pub force: bool,
+    /// Unknown images are not an error.
+    pub ignore_missing: bool,
+}
+
+/// One line of what `rmi` did, in order.
+pub enum Removed {
+    Untagged(String),
+    Deleted(String),
+}
+
+/// What `rmi` did, and the first failure that did not stop it (podman
+/// goes on past an unknown or used image and fails at the end: exit 1 for
+/// unknown, 2 for in use).
+pub struct RemovalReport {
+    pub done: Vec<Removed>,
+    pub error: Option<anyhow::Error>,
+}
+
+/// `rmi`, as podman does it.
+pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
+    if r.images.is_empty() && !r.all {
+        bail!("image name or ID must be specified");
+    }
+    if !r.images.is_empty() && r.all {
+        bail!("when using the --all switch, you may not pass any images names or IDs");
+    }
+    if r.force {
+        // podman: -f removes the containers using an image first. Before
+        // taking the store lock, which container removal takes itself.
+        let images = store.images.load()?;
+        let mut ids: Vec<String> = Vec::new();
+        if r.all {
+            ids.extend(images.list.iter().map(|i| i.id.clone()));
+        }
+        for t in &r.images {
+            if let Some(rec) = try_find_image(&images, t)? {
+                ids.push(rec.id.clone());
+            }
+        }
+        let forced = super::containers::Removal {
+            force: true,
+            ..Default::default()
+        };
+        for id in &ids {
+            for cid in containers_using(store, id) {
+                super::containers::remove(store, &cid, forced)?;
+            }
+        }
+    }
+    crate::runtime::userns::enter_for_storage(store)?;
+    let _lock = store.lock()?;
+    let mut images = store.images.load()?;
+    let mut report = RemovalReport {
+        done: Vec::new(),
+        error: None,
+    };
+    let targets: Vec<String> = if r.all {
+        images.list.iter().map(|i| i.id.clone()).collect()
+    } else {
+        r.images.clone()
+    };
+    let mut removed = Vec::new();
+    let mut journal = Vec::new();
+    for target in &targets {
+        let rec = match try_find_image(&images, target)? {
+            Some(rec) => rec.clone(),
+            None => {
+                if !r.ignore_missing && report.error.is_none() {
+                    // podman: exit 1 when an image to remove is not known.
+                    report.error = Some(
+                        CodedError {
+                            code: 1,
+                            message: format!("{target}: image not known"),
+                        }
+                        .into(),
+                    );
+                }
+                continue;
+            }
+        };
+        // podman: removing by one of several names only drops that name.
+        let by_name = !r.all
+            && !rec.id.starts_with(target.trim_start_matches("sha256:"))
+            && rec.names.len() > 1;
+        if by_name && !r.force {
+            let name = resolve_name_in(&rec, target)?;
+            images
+                .by_id_mut(&rec.id)
+                .expect("present")
+                .names
+                .retain(|n| *n != name);
+            journal.push(Event::image("untag", &rec.id, &name));
+            report.done.push(Removed::Untagged(name));
+            continue;
+        }
+        if !r.force && rec.names.len() > 1 && !r.all {
+            bail!(
+                "unable to delete image {:?} by ID with more than one tag ({:?}): please force removal",
+                rec.id,
+                rec.names
+            );
+        }
+        // podman: an image a container uses stays unless forced; forced,
+        // those containers went first.
+        let users = containers_using(store, &rec.id);
+        if let Some(user) = users.first() {
+            if !r.force {
+                if report.error.is_none() {
+                    report.error = Some(
+                        CodedError {
+                            code: 2,
+                            message: format!("image used by {user}: image is in use by a container: consider listing external containers and force-removing image"),
+                        }
+                        .into(),
+                    );
+                }
+                continue;
+            }
+            bail!("image {} is still used by container {user}", rec.id);
+        }
+        for n in &rec.names {
+            journal.push(Event::image("untag", &rec.id, n));
+            report.done.push(Removed::Untagged(n.clone()));
+        }
+        journal.push(Event::image("remove", &rec.id, target));
+        images.remove(&rec.id);
+        report.done.push(Removed::Deleted(rec.id.clone()));
+        removed.push(rec);
+    }
+    store.images.save(&images)?;
+    journal.into_iter().for_each(|e| events::append(store, e));
+    for rec in &removed {
+        store.collect_image_garbage(&images, rec)?;
+    }
+    Ok(report)
+}
+
+/// Remove the images with these ids (`image prune` chose them); returns
+/// the ids removed.
+pub fn remove_unused(store: &Store, ids: &[String]) -> Result<Vec<String>> {
+    let mut images = store.images.load()?;
+    let mut removed = Vec::new();
+    for id in ids {
+        if let Some(rec) = images.remove(id) {
+            removed.push(rec);
+        }
+    }
+    store.images.save(&images)?;
+    let mut out = Vec::new();
+    for rec in &removed {
+        events::append(store, Event::image("remove", &rec.id, &rec.id));
+        store.collect_image_garbage(&images, rec)?;
+        out.push(rec.id.clone());
+    }
+    Ok(out)
+}
+
+/// Ids of the containers created from image `image_id`.
+pub fn containers_using(store: &Store, image_id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in store.containers.ids().unwrap_or_default() {
+        if let Ok(cfg) = store.containers.load_config(&id) {
+            if cfg.image_id == image_id {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// Which of `rec`'s names the user meant by `typed`.
+fn resolve_name_in(rec: &ImageRecord, typed: &str) -> Result<String> {
+    let mut one = crate::storage::images::Images {
+        list: vec![rec.clone()],
+    };
+    for n in rec.names.clone() {
+        one.list[0].names = vec![n.clone()];
+        if try_find_image(&one, typed)?.is_some() && !rec.id.starts_with(typed) {
+            return Ok(n);
+        }
+    }
+    Ok(rec.names[0].clone())
+}
