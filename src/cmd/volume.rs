@@ -3,17 +3,14 @@
 
 use super::output::{confirm, key_values, print, print_inspect, println, unescape};
 use super::GlobalOpts;
-use crate::error::{CodedError, SilentExit};
+use crate::engine::volumes as vols;
+use crate::error::SilentExit;
 use crate::format::table;
-use crate::runtime::container::{current_state, is_running};
-use crate::runtime::volume as rtvol;
-use crate::storage::events::{self, Event};
 use crate::storage::store::{path_str, Store};
 use crate::storage::volumes::{self, Filter, VolumeRecord};
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 #[derive(Subcommand, Debug)]
@@ -63,57 +60,24 @@ pub struct CreateArgs {
     pub name: Option<String>,
 }
 
-fn now() -> String {
-    crate::format::human::rfc3339_nano(SystemTime::now())
-}
-
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
-    if a.driver != volumes::LOCAL_DRIVER {
-        bail!(
-            "volume driver {:?} is not supported: use local: volume plugin not found",
-            a.driver
-        );
-    }
-    let name = a
-        .name
-        .clone()
-        .unwrap_or_else(crate::storage::containers::new_id);
-    volumes::check_name(&name)?;
-    let mut rec = VolumeRecord::new(&name, now());
-    rec.options = volumes::parse_options(&a.opt)?;
-    rec.labels = key_values(&a.label);
     let store = g.open_store()?;
-    {
-        let _lock = store.lock()?;
-        if store.volumes.exists(&name) {
-            if a.ignore {
-                return println(&name);
-            }
-            return Err(volumes::exists_error(&name));
-        }
-        store.volumes.create(&mut rec)?;
-    }
-    events::append(&store, Event::volume("create", &name));
+    let name = vols::create(
+        &store,
+        vols::NewVolume {
+            name: a.name,
+            driver: a.driver,
+            options: a.opt,
+            labels: key_values(&a.label),
+            ignore_existing: a.ignore,
+        },
+    )?;
     println(&name)
-}
-
-/// Which containers use each volume.
-fn users(store: &Store) -> Result<BTreeMap<String, Vec<String>>> {
-    volumes::users(&store.containers)
 }
 
 /// podman's inspect document of a volume.
 fn volume_json(store: &Store, v: &VolumeRecord, users: &[String]) -> Value {
-    // Only volumes that mount something (a tmpfs, a device) count mounts,
-    // one per running container, as podman counts its own mounts of them.
-    let mount_count = if v.mounts_something_else() {
-        users
-            .iter()
-            .filter(|id| current_state(store, id).is_ok_and(|s| is_running(&s)))
-            .count()
-    } else {
-        0
-    };
+    let mount_count = vols::mount_count(store, v, users);
     let mut doc = json!({
         "Name": v.name,
         "Driver": v.driver,
@@ -182,7 +146,7 @@ fn parse_filters(items: &[String], for_prune: bool) -> Result<Vec<Filter>> {
 pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
     let filters = parse_filters(&a.filter, false)?;
     let store = g.open_store()?;
-    let users = users(&store)?;
+    let users = vols::users(&store)?;
     let none = Vec::new();
     let list: Vec<(VolumeRecord, &Vec<String>)> = store
         .volumes
@@ -234,7 +198,7 @@ pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
         bail!("provide one or more volume names or use --all");
     }
     let store = g.open_store()?;
-    let users = users(&store)?;
+    let users = vols::users(&store)?;
     let none = Vec::new();
     let records = if a.all {
         store.volumes.list()?
@@ -287,88 +251,18 @@ pub struct RmArgs {
     pub names: Vec<String>,
 }
 
-/// podman's refusal to remove a volume in use (exit 2, as `rm` of a
-/// running container).
-fn in_use_error(name: &str, ids: &[String]) -> anyhow::Error {
-    CodedError {
-        code: 2,
-        message: format!(
-            "volume {name} is being used by the following container(s): {}: volume is being used",
-            ids.join(", ")
-        ),
-    }
-    .into()
-}
-
 pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
-    if a.all != a.names.is_empty() {
-        bail!("choose either one or more volumes or all");
-    }
     let store = g.open_store()?;
-    let names: Vec<String> = if a.all {
-        store.volumes.list()?.into_iter().map(|v| v.name).collect()
-    } else {
-        let mut v = Vec::new();
-        for n in &a.names {
-            if store.volumes.exists(n) {
-                v.push(n.clone());
-            } else if !a.force {
-                return Err(CodedError {
-                    code: 1,
-                    message: format!("no volume with name {n:?} found: no such volume"),
-                }
-                .into());
-            }
-        }
-        v
-    };
-    // Nothing is removed unless everything may be.
-    let in_use = users(&store)?;
-    if !a.force {
-        if let Some((n, ids)) = names.iter().find_map(|n| in_use.get(n).map(|i| (n, i))) {
-            return Err(in_use_error(n, ids));
-        }
-    }
-    // -f: the containers using a volume go first, as podman does.
-    for n in &names {
-        for id in in_use.get(n).into_iter().flatten() {
-            if store.containers.dir(id).exists() {
-                crate::engine::containers::remove(
-                    &store,
-                    id,
-                    crate::engine::containers::Removal {
-                        force: true,
-                        stop_timeout: a.time,
-                        volumes: false,
-                    },
-                )?;
-            }
-        }
-    }
-    let mut out = String::new();
-    for n in &names {
-        remove_unused(&store, n)?;
-        out.push_str(n);
-        out.push('\n');
-    }
-    print(&out)
-}
-
-/// Remove volume `name`, rechecking under the lock that no container took
-/// it meanwhile.
-fn remove_unused(store: &Store, name: &str) -> Result<()> {
-    let doomed = {
-        let _lock = store.lock()?;
-        if !store.volumes.exists(name) {
-            return Ok(());
-        }
-        if let Some(ids) = users(store)?.get(name) {
-            return Err(in_use_error(name, ids));
-        }
-        store.volumes.unlink(name)?
-    };
-    events::append(store, Event::volume("remove", name));
-    rtvol::delete_volume_tree(store, &doomed)
+    let removed = vols::remove(
+        &store,
+        &vols::Removal {
+            names: a.names,
+            all: a.all,
+            force: a.force,
+            stop_timeout: a.time,
+        },
+    )?;
+    print(&removed.iter().map(|n| format!("{n}\n")).collect::<String>())
 }
 
 #[derive(Args, Debug)]
@@ -384,14 +278,7 @@ pub struct PruneArgs {
 pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
     let filters = parse_filters(&a.filter, true)?;
     let store = g.open_store()?;
-    let users = users(&store)?;
-    let doomed: Vec<String> = store
-        .volumes
-        .list()?
-        .into_iter()
-        .filter(|v| !users.contains_key(&v.name) && filters.iter().all(|f| f.matches(v, 0)))
-        .map(|v| v.name)
-        .collect();
+    let doomed = vols::prune_candidates(&store, &filters)?;
     if !a.force {
         let mut warning = String::from("WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:");
         for n in &doomed {
@@ -402,22 +289,18 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
             return Ok(());
         }
     }
-    let mut out = String::new();
-    for n in &doomed {
-        match remove_unused(&store, n) {
-            Ok(()) => {
-                out.push_str(n);
-                out.push('\n');
-            }
-            // Taken by a container since we looked: not unused any more.
-            Err(e) if crate::error::exit_code_of(&e) == 2 => {}
-            Err(e) => {
-                print(&out)?;
-                return Err(e);
-            }
-        }
+    let report = vols::prune(&store, &doomed);
+    print(
+        &report
+            .removed
+            .iter()
+            .map(|n| format!("{n}\n"))
+            .collect::<String>(),
+    )?;
+    match report.error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    print(&out)
 }
 
 #[derive(Args, Debug)]

@@ -10,3 +10,4 @@ pub mod containers;
 pub mod images;
 
 pub mod lookup;
+pub mod volumes;
