@@ -80,7 +80,7 @@ pub fn build(
         resolve,
         live,
         cache: BuildCache::load(&store.root),
-        matcher: Matcher::from_context(&context)?,
+        matcher: context.ignore_matcher()?,
         context,
         used_args: BTreeSet::new(),
         stage_images: BTreeMap::new(),

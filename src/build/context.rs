@@ -83,7 +83,21 @@ impl Entry {
     }
 }
 
+impl super::glob::Tree for ContextRoot {
+    fn has_entry(&self, rel: &str) -> bool {
+        ContextRoot::has_entry(self, rel)
+    }
+    fn names(&self, rel: &str) -> io::Result<Vec<OsString>> {
+        ContextRoot::names(self, rel)
+    }
+}
+
 impl ContextRoot {
+    /// The context's `.containerignore` (or `.dockerignore`) patterns.
+    pub fn ignore_matcher(&self) -> Result<Matcher, super::ignore::IgnoreError> {
+        Matcher::from_context_files(self.path(), |name| self.read_to_string(name))
+    }
+
     pub fn open(dir: &Path) -> Result<ContextRoot> {
         let f = OpenOptions::new()
             .read(true)

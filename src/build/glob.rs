@@ -4,7 +4,6 @@
 //! Patterns compile to tokens matched by a memoised search, so hostile
 //! patterns (`*a*a*a*a*b`) cost O(pattern × path²) at worst, never exponential.
 
-use super::context::ContextRoot;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -227,12 +226,20 @@ impl<'a> Search<'a> {
     }
 }
 
+/// A directory tree that wildcards are expanded in (a build context).
+pub trait Tree {
+    /// Whether `rel` (relative, `/`-separated) names an entry.
+    fn has_entry(&self, rel: &str) -> bool;
+    /// The names in directory `rel`.
+    fn names(&self, rel: &str) -> io::Result<Vec<std::ffi::OsString>>;
+}
+
 /// The context paths a COPY/ADD source with wildcards names: each `/`
 /// separated part is matched against directory entries (Go `filepath.Match`
 /// per part, so `*` never crosses `/`). Relative to the context, sorted;
 /// links on the way are followed inside the context only. A source without
 /// wildcards comes back as is when it exists.
-pub fn expand_sources(context: &ContextRoot, pattern: &str) -> io::Result<Vec<PathBuf>> {
+pub fn expand_sources(context: &impl Tree, pattern: &str) -> io::Result<Vec<PathBuf>> {
     let parts: Vec<&str> = pattern
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
@@ -270,6 +277,7 @@ pub fn expand_sources(context: &ContextRoot, pattern: &str) -> io::Result<Vec<Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::context::ContextRoot;
 
     fn m(p: &str, s: &str) -> bool {
         glob_match(p, s).unwrap()

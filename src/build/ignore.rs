@@ -13,7 +13,6 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::context::ContextRoot;
 use super::glob::{BadPattern, Glob};
 
 /// An ignore file that cannot be used.
@@ -94,13 +93,17 @@ impl Matcher {
         Ok(Matcher { patterns })
     }
 
-    /// Reads `.containerignore`, else `.dockerignore`, in `context` (a
-    /// link followed inside the context only); no file means nothing is
+    /// Reads `.containerignore`, else `.dockerignore`, from a context
+    /// whose files `read` returns (a link followed inside the context
+    /// only); `dir` names the context in errors. No file means nothing is
     /// excluded.
-    pub fn from_context(context: &ContextRoot) -> Result<Matcher, IgnoreError> {
+    pub fn from_context_files(
+        dir: &std::path::Path,
+        read: impl Fn(&str) -> io::Result<String>,
+    ) -> Result<Matcher, IgnoreError> {
         for name in IGNORE_FILES {
-            let path = context.path().join(name);
-            match context.read_to_string(name) {
+            let path = dir.join(name);
+            match read(name) {
                 Ok(text) => return Self::from_ignore_file(&text, &path.display().to_string()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(IgnoreError::Io(path, e)),
@@ -205,6 +208,7 @@ pub fn clean_path(p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::context::ContextRoot;
 
     fn matcher(p: &[&str]) -> Matcher {
         Matcher::new(p).unwrap()
@@ -302,14 +306,14 @@ mod tests {
         }
         std::fs::write(d.join(".dockerignore"), "*.log\ndocs\n").unwrap();
         let root = ContextRoot::open(d).unwrap();
-        let m = Matcher::from_context(&root).unwrap();
+        let m = root.ignore_matcher().unwrap();
         assert_eq!(m.patterns(), vec!["*.log", "docs"]);
         std::fs::write(
             d.join(".containerignore"),
             "**/*.log\ndocs\n!docs/keep/k.md\n.*ignore\n",
         )
         .unwrap();
-        let m = Matcher::from_context(&root).unwrap();
+        let m = root.ignore_matcher().unwrap();
         let mut got: Vec<String> = Vec::new();
         root.walk(&m, "", &mut |r, _| {
             if !r.is_empty() {
@@ -323,6 +327,6 @@ mod tests {
             vec!["a.txt", "docs/keep/k.md", "src", "src/deep", "src/m.rs"]
         );
         let src = ContextRoot::open(&d.join("src")).unwrap();
-        assert!(Matcher::from_context(&src).unwrap().is_empty());
+        assert!(src.ignore_matcher().unwrap().is_empty());
     }
 }

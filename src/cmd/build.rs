@@ -1,7 +1,7 @@
 //! `build`: flags in, the builder, the image id out (last line of stdout).
 
-use super::image::RegistryFlags;
 use super::output::println;
+use super::registry_flags::RegistryFlags;
 use super::run::{ensure_image, CreateFlags};
 use super::GlobalOpts;
 use crate::build::builder::{self, BuildOptions};
@@ -129,7 +129,7 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
     let format: ImageFormat = a.format.parse()?;
     let mut tags = Vec::new();
     for t in &a.tag {
-        tags.push(super::image::local_name(t)?);
+        tags.push(crate::engine::images::local_name(t)?);
     }
     let labels = super::output::key_values(&a.label);
     let opts = BuildOptions {

@@ -1,9 +1,9 @@
 //! Verbs that move files between containers, images and tarballs:
 //! commit, diff, export, import, cp.
 
-use super::image::local_name;
 use super::output::{print, println};
 use super::GlobalOpts;
+use crate::engine::images::local_name;
 use crate::engine::lookup::container_id;
 use crate::registry::resolve::try_find_image;
 use crate::runtime::cp::{self, CopyOptions, Endpoint};

@@ -3,14 +3,13 @@
 //! logs and inspect, which live in their own modules).
 
 use super::output::{confirm, print, println};
+use super::selection::{for_each, targets};
 use super::GlobalOpts;
 use crate::engine::containers;
-pub use crate::engine::containers::{latest_id, list_all, Listed};
 use crate::engine::lookup::{container_id, missing_exits_1, try_container_id};
 use crate::error::SilentExit;
 use crate::runtime::container as rt;
 use crate::storage::containers::Status;
-use crate::storage::store::Store;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use std::time::Duration;
@@ -95,37 +94,6 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Pause(a) => super::update::pause(g, a),
         ContainerCommand::Unpause(a) => super::update::unpause(g, a),
     }
-}
-
-/// Resolve names (or `--all`/`--latest`) to (typed, id) pairs: see
-/// [`engine::containers::targets`].
-pub(super) fn targets(
-    store: &Store,
-    names: &[String],
-    all: bool,
-    latest: bool,
-    ignore: bool,
-) -> Result<Vec<(String, String)>> {
-    containers::targets(
-        store,
-        &containers::Targets {
-            names,
-            all,
-            latest,
-            ignore_missing: ignore,
-        },
-    )
-}
-
-/// Run `f` on every target; print what the user gave for each success and
-/// report every failure, ending with the last one (podman goes on past a
-/// failing container and fails the command at the end).
-pub(super) fn for_each(
-    list: &[(String, String)],
-    mut f: impl FnMut(&str, &str) -> Result<()>,
-    quiet: bool,
-) -> Result<()> {
-    super::output::for_each_reported(list, |(typed, _)| typed, quiet, |(typed, id)| f(typed, id))
 }
 
 #[derive(Args, Debug)]

@@ -1,12 +1,11 @@
 //! Image verbs: pull, images, image inspect/tag/untag/rm/prune/history/exists.
 
 use super::output::{print, print_inspect, println, unescape};
+use super::registry_flags::{platform_from_flags, RegistryFlags};
 use super::GlobalOpts;
 use crate::engine::images;
 use crate::error::{not_found, SilentExit};
 use crate::format::{human, table};
-use crate::registry::client::ClientOptions;
-use crate::registry::manifest::{parse_platform, Platform};
 use crate::registry::pull::PullOptions;
 use crate::registry::resolve::{find_image, split_name, try_find_image};
 use crate::storage::image_config::ImageConfig;
@@ -15,7 +14,6 @@ use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
@@ -66,44 +64,6 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
     }
 }
 
-/// Flags every verb that talks to a registry shares.
-#[derive(Args, Debug, Clone, Default)]
-pub struct RegistryFlags {
-    /// Require HTTPS and verify certificates when contacting registries
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub tls_verify: Option<bool>,
-    /// Path of the authentication file
-    #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
-    pub authfile: Option<PathBuf>,
-    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
-    #[arg(long, value_name = "USER:PASS")]
-    pub creds: Option<String>,
-}
-
-impl RegistryFlags {
-    pub fn client_options(&self) -> Result<ClientOptions> {
-        let credentials = match &self.creds {
-            None => None,
-            Some(c) => {
-                let (u, p) = c.split_once(':').unwrap_or((c.as_str(), ""));
-                if u.is_empty() {
-                    bail!("invalid --creds: username must not be empty");
-                }
-                Some(crate::registry::auth::Credentials {
-                    username: u.to_string(),
-                    password: p.to_string(),
-                })
-            }
-        };
-        Ok(ClientOptions {
-            tls_verify: self.tls_verify,
-            authfile: self.authfile.clone(),
-            credentials,
-            ..ClientOptions::default()
-        })
-    }
-}
-
 #[derive(Args, Debug)]
 pub struct PullArgs {
     /// Image to pull (NAME[:TAG|@DIGEST])
@@ -125,37 +85,6 @@ pub struct PullArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub registry: RegistryFlags,
-}
-
-pub fn platform_from_flags(
-    platform: Option<&str>,
-    os: Option<&str>,
-    arch: Option<&str>,
-    variant: Option<&str>,
-) -> Result<Option<Platform>> {
-    if platform.is_some() && (os.is_some() || arch.is_some()) {
-        bail!("--platform option can not be specified with --arch or --os");
-    }
-    if let Some(p) = platform {
-        return parse_platform(p).map(Some);
-    }
-    if os.is_none() && arch.is_none() && variant.is_none() {
-        return Ok(None);
-    }
-    let host = crate::registry::manifest::host_platform();
-    Ok(Some(Platform {
-        os: os.map(str::to_string).unwrap_or(host.os),
-        architecture: arch
-            .map(str::to_string)
-            .unwrap_or(host.architecture.clone()),
-        variant: match (variant, arch) {
-            (Some(v), _) => Some(v.to_string()),
-            (None, Some(_)) => None,
-            (None, None) => host.variant,
-        },
-        os_version: None,
-        os_features: None,
-    }))
 }
 
 pub fn pull(g: &GlobalOpts, a: PullArgs) -> Result<()> {
@@ -665,8 +594,6 @@ pub struct TagArgs {
     #[arg(required = true, value_name = "TARGET_NAME")]
     pub targets: Vec<String>,
 }
-
-pub use crate::engine::images::local_name;
 
 pub fn tag(g: &GlobalOpts, a: TagArgs) -> Result<()> {
     let store = g.open_store()?;

@@ -1,9 +1,9 @@
 //! `container inspect`: podman's document for a container, built from its
 //! two records (and its runtime spec for the final environment).
 
-use super::container::latest_id;
 use super::output::print_inspect;
 use super::GlobalOpts;
+use crate::engine::containers::latest_id;
 use crate::engine::lookup::try_container_id;
 use crate::runtime::container::{current_state, is_running};
 use crate::storage::containers::{ContainerConfig, ContainerState, MountSpec, Status};

@@ -1,8 +1,8 @@
 //! `logs`: print a container's k8s-file log as podman does; stdout records
 //! go to stdout, stderr records to stderr, partial records are joined.
 
-use super::container::latest_id;
 use super::GlobalOpts;
+use crate::engine::containers::latest_id;
 use crate::engine::lookup::container_id;
 use crate::format::human;
 use crate::runtime::container::{current_state, is_running};

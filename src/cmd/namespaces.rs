@@ -2,8 +2,8 @@
 //! namespace modes: checked before anything is written, applied to the
 //! config once it is built (a `--pod new:NAME` pod is made then).
 
-use super::pod::pod_id;
 use super::run::CreateFlags;
+use crate::engine::pods::pod_id;
 use crate::runtime::pod::{self as rt, PodSpec};
 use crate::storage::containers::ContainerConfig;
 use crate::storage::pods::PodConfig;

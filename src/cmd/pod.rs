@@ -4,17 +4,15 @@
 use super::output::{confirm, key_values, print, println};
 use super::GlobalOpts;
 use crate::engine::lookup::missing_exits_1;
-use crate::error::{CodedError, SilentExit};
+use crate::engine::pods::{self, list_all, try_pod_id, Listed};
+use crate::error::SilentExit;
 use crate::format::{human, table};
-use crate::runtime::container::is_running;
-use crate::runtime::pod::{self as rt, Member, PodSpec};
-use crate::storage::containers::Status;
+use crate::runtime::pod::{self as rt, PodSpec};
 use crate::storage::pods::PodConfig;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 #[derive(Subcommand, Debug)]
@@ -61,32 +59,6 @@ pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
         PodCommand::Top(a) => super::pod_watch::pod_top(g, a),
         PodCommand::Stats(a) => super::pod_watch::pod_stats(g, a),
     }
-}
-
-fn no_such_pod(input: &str) -> anyhow::Error {
-    CodedError {
-        code: 125,
-        message: format!("no pod with name or ID {input} found: no such pod"),
-    }
-    .into()
-}
-
-/// The full id of the pod `input` names: id, unique id prefix, or name.
-pub fn try_pod_id(store: &Store, input: &str) -> Result<Option<String>> {
-    if input.is_empty() {
-        bail!("pod name or ID cannot be empty");
-    }
-    if input.len() == 64 && store.pods.exists(input) {
-        return Ok(Some(input.to_string()));
-    }
-    if let Some(id) = store.pods.name_owner(input) {
-        return Ok(Some(id));
-    }
-    crate::engine::lookup::unique_prefix(&store.pods.ids()?, input, "pod")
-}
-
-pub fn pod_id(store: &Store, input: &str) -> Result<String> {
-    try_pod_id(store, input)?.ok_or_else(|| no_such_pod(input))
 }
 
 // ---- pod create ----
@@ -239,42 +211,6 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
 }
 
 // ---- listing ----
-
-/// A pod with its containers, as the listing verbs see it.
-struct Listed {
-    pod: PodConfig,
-    members: Vec<Member>,
-}
-
-impl Listed {
-    fn status(&self) -> &'static str {
-        let states: Vec<Status> = self.members.iter().map(|m| m.state.status).collect();
-        rt::status(&states)
-    }
-}
-
-/// Every pod, oldest first. A pod removed while we read is skipped.
-fn list_all(store: &Store) -> Result<Vec<Listed>> {
-    let mut members: BTreeMap<String, Vec<Member>> = BTreeMap::new();
-    for l in super::container::list_all(store)? {
-        if !l.cfg.pod.is_empty() {
-            members.entry(l.cfg.pod.clone()).or_default().push(Member {
-                cfg: l.cfg,
-                state: l.state,
-            });
-        }
-    }
-    let mut out = Vec::new();
-    for id in store.pods.ids()? {
-        let Ok(pod) = store.pods.load(&id) else {
-            continue;
-        };
-        let members = members.remove(&id).unwrap_or_default();
-        out.push(Listed { pod, members });
-    }
-    out.sort_by(|a, b| a.pod.created.cmp(&b.pod.created));
-    Ok(out)
-}
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
@@ -725,8 +661,7 @@ pub struct RmArgs {
     pub pods: Vec<String>,
 }
 
-/// The pods the user named (or all, or the latest), looked up before
-/// anything is done.
+/// The pods the user named (or all, or the latest): see [`pods::targets`].
 pub(super) fn targets(
     store: &Store,
     names: &[String],
@@ -734,31 +669,7 @@ pub(super) fn targets(
     latest: bool,
     ignore: bool,
 ) -> Result<Vec<PodConfig>> {
-    if all || latest {
-        if !names.is_empty() {
-            bail!("--all and --latest cannot be used together with pod names");
-        }
-        let mut list = list_all(store)?;
-        if latest {
-            list.drain(..list.len().saturating_sub(1));
-            if list.is_empty() {
-                bail!("no pods to act on: no such pod");
-            }
-        }
-        return Ok(list.into_iter().map(|l| l.pod).collect());
-    }
-    if names.is_empty() {
-        bail!("you must provide at least one name or id");
-    }
-    let mut out = Vec::new();
-    for n in names {
-        match try_pod_id(store, n)? {
-            Some(id) => out.push(store.pods.load(&id)?),
-            None if ignore => {}
-            None => return Err(no_such_pod(n)),
-        }
-    }
-    Ok(out)
+    pods::targets(store, names, all, latest, ignore)
 }
 
 /// Run `f` on every pod, printing each id that succeeded; report each
@@ -769,32 +680,27 @@ fn for_each(pods: &[PodConfig], f: impl FnMut(&PodConfig) -> Result<()>) -> Resu
 
 pub fn start(g: &GlobalOpts, a: StartArgs, restart: bool) -> Result<()> {
     let store = g.open_store()?;
-    let pods = targets(&store, &a.pods, a.all, a.latest, false)?;
-    for_each(&pods, |pod| {
-        if restart {
-            rt::stop(&store, pod, None)?;
-        }
-        rt::start(&store, pod)
-    })
+    let list = targets(&store, &a.pods, a.all, a.latest, false)?;
+    for_each(&list, |pod| pods::start(&store, pod, restart))
 }
 
 pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
     let store = g.open_store()?;
-    let pods = targets(&store, &a.pods, a.all, a.latest, a.ignore)?;
-    for_each(&pods, |pod| rt::stop(&store, pod, a.time))
+    let list = targets(&store, &a.pods, a.all, a.latest, a.ignore)?;
+    for_each(&list, |pod| pods::stop(&store, pod, a.time))
 }
 
 pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
     let sig = crate::runtime::container::parse_signal(&a.signal)?;
     let store = g.open_store()?;
-    let pods = targets(&store, &a.pods, a.all, a.latest, false)?;
-    for_each(&pods, |pod| rt::kill(&store, pod, sig))
+    let list = targets(&store, &a.pods, a.all, a.latest, false)?;
+    for_each(&list, |pod| pods::kill(&store, pod, sig))
 }
 
 pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
     let store = g.open_store()?;
-    let pods = missing_exits_1(targets(&store, &a.pods, a.all, a.latest, a.ignore))?;
-    for_each(&pods, |pod| rt::remove(&store, pod, a.force, a.time))
+    let list = missing_exits_1(targets(&store, &a.pods, a.all, a.latest, a.ignore))?;
+    for_each(&list, |pod| pods::remove(&store, pod, a.force, a.time))
 }
 
 #[derive(Args, Debug)]
@@ -809,12 +715,8 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
         return Ok(());
     }
     let store = g.open_store()?;
-    let doomed: Vec<PodConfig> = list_all(&store)?
-        .into_iter()
-        .filter(|l| !l.members.iter().any(|m| is_running(&m.state)))
-        .map(|l| l.pod)
-        .collect();
-    for_each(&doomed, |pod| rt::remove(&store, pod, false, None))
+    let doomed = pods::prune_candidates(&store)?;
+    for_each(&doomed, |pod| pods::remove(&store, pod, false, None))
 }
 
 #[derive(Args, Debug)]

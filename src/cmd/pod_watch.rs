@@ -1,10 +1,10 @@
 //! `pod top` and `pod stats`: what a pod's containers run and use, with
 //! podman's layout; the per-container work is `top`'s and `stats`'s.
 
-use super::container::Listed;
 use super::output::{print, unescape};
 use super::stats::{bytes_size, measure, now_ns, percent, show_frame, size, Samples};
 use super::GlobalOpts;
+use crate::engine::containers::Listed;
 use crate::format::table;
 use crate::runtime::container::is_running;
 use crate::runtime::top;
@@ -33,11 +33,16 @@ pub struct PodTopArgs {
 pub fn pod_top(g: &GlobalOpts, a: PodTopArgs) -> Result<()> {
     let store = g.open_store()?;
     let (pod, words) = if a.latest {
-        let mut pods = super::pod::targets(&store, &[], false, true, false)?;
+        let mut pods = crate::engine::pods::targets(&store, &[], false, true, false)?;
         (pods.remove(0), &a.args[..])
     } else {
         match a.args.split_first() {
-            Some((name, rest)) => (store.pods.load(&super::pod::pod_id(&store, name)?)?, rest),
+            Some((name, rest)) => (
+                store
+                    .pods
+                    .load(&crate::engine::pods::pod_id(&store, name)?)?,
+                rest,
+            ),
             None => bail!("you must provide the name or id of a running pod"),
         }
     };
@@ -156,7 +161,7 @@ fn row(
 pub fn pod_stats(g: &GlobalOpts, a: PodStatsArgs) -> Result<()> {
     let store = g.open_store()?;
     let chosen = !a.pods.is_empty() || a.latest;
-    let pods = super::pod::targets(&store, &a.pods, !chosen, a.latest, false)?;
+    let pods = crate::engine::pods::targets(&store, &a.pods, !chosen, a.latest, false)?;
     let format = a.format.as_deref().map(unescape);
     let mut previous = Samples::new();
     let mut first = true;

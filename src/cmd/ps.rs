@@ -2,9 +2,9 @@
 //! Each container costs two small JSON reads and no process: `ps -a` must
 //! stay fast with hundreds of containers.
 
-use super::container::{list_all, Listed};
 use super::output::{print, unescape};
 use super::GlobalOpts;
+use crate::engine::containers::{list_all, Listed};
 use crate::format::{human, table};
 use crate::runtime::container::is_running;
 use crate::storage::containers::Status;

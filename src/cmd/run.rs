@@ -1,7 +1,7 @@
 //! create, run and start: flags to a container config, then the runtime.
 
-use super::image::{platform_from_flags, RegistryFlags};
 use super::output::println;
+use super::registry_flags::{platform_from_flags, RegistryFlags};
 use super::GlobalOpts;
 use crate::error::SilentExit;
 use crate::registry::pull::PullOptions;
@@ -216,7 +216,7 @@ pub fn ensure_image(store: &Store, name: &str, f: &CreateFlags) -> Result<ImageR
         platform: platform_from_flags(f.platform.as_deref(), None, None, None)?,
         quiet: f.quiet,
     };
-    match super::image::pull_image(store, name, &opts) {
+    match crate::engine::images::pull_image(store, name, &opts) {
         Ok(img) => Ok(img),
         Err(e) if f.pull == "newer" && local.is_some() => {
             crate::warn!("{e:#}; using the local image");

@@ -1,9 +1,9 @@
 //! `stats`: what running containers use, with podman's columns, `--format`
 //! (json and templates) and a refreshing stream unless `--no-stream`.
 
-use super::container::{list_all, Listed};
 use super::output::{print, unescape};
 use super::GlobalOpts;
+use crate::engine::containers::{list_all, Listed};
 use crate::format::gofmt::fmt_float_g;
 use crate::format::{human, table};
 use crate::runtime::cgroup::usage::{ProcIndex, Usage};
@@ -237,7 +237,7 @@ pub fn stats(g: &GlobalOpts, a: StatsArgs) -> Result<()> {
     }
     let store = g.open_store()?;
     let wanted: Option<Vec<String>> = if a.latest {
-        Some(vec![super::container::latest_id(&store)?])
+        Some(vec![crate::engine::containers::latest_id(&store)?])
     } else if a.containers.is_empty() {
         None
     } else {

@@ -276,7 +276,7 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
     crate::runtime::userns::enter_for_storage(&store)?;
     let now = SystemTime::now();
     let images = store.images.load()?;
-    let containers = super::container::list_all(&store)?;
+    let containers = crate::engine::containers::list_all(&store)?;
     let volumes = store.volumes.list()?;
     let users = crate::storage::volumes::users(&store.containers)?;
 

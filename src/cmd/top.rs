@@ -23,7 +23,7 @@ pub struct TopArgs {
 pub fn top(g: &GlobalOpts, a: TopArgs) -> Result<()> {
     let store = g.open_store()?;
     let (id, words) = if a.latest {
-        (super::container::latest_id(&store)?, &a.args[..])
+        (crate::engine::containers::latest_id(&store)?, &a.args[..])
     } else {
         match a.args.split_first() {
             Some((name, rest)) => (crate::engine::lookup::container_id(&store, name)?, rest),

@@ -1,7 +1,7 @@
 //! Moving images to registries and the credentials for it: push, login, logout.
 
-use super::image::RegistryFlags;
 use super::output::println;
+use super::registry_flags::RegistryFlags;
 use super::GlobalOpts;
 use crate::error::CodedError;
 use crate::registry::auth::Credentials;

@@ -1,8 +1,8 @@
 //! `update`, `pause`, `unpause`: change a container's cgroup while it runs.
 
-use super::container::{for_each, targets};
 use super::limits::LimitFlags;
 use super::output::println;
+use super::selection::{for_each, targets};
 use super::GlobalOpts;
 use crate::engine::lookup::container_id;
 use crate::runtime::container::current_state;
@@ -29,7 +29,7 @@ pub fn update(g: &GlobalOpts, a: UpdateArgs) -> Result<()> {
     let store = g.open_store()?;
     let id = match &a.container {
         Some(c) if !a.latest => container_id(&store, c)?,
-        _ => super::container::latest_id(&store)?,
+        _ => crate::engine::containers::latest_id(&store)?,
     };
     resources::update(&store, &id, |r| a.limits.apply_to(r))?;
     println(&id)

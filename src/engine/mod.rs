@@ -10,4 +10,5 @@ pub mod containers;
 pub mod images;
 
 pub mod lookup;
+pub mod pods;
 pub mod volumes;

@@ -1,0 +1,139 @@
+//! Pods: finding them, listing them with their containers, and acting on
+//! them as a whole (start, stop, kill, remove, prune).
+
+use crate::error::CodedError;
+use crate::runtime::container::is_running;
+use crate::runtime::pod::{self as rt, Member};
+use crate::storage::containers::Status;
+use crate::storage::pods::PodConfig;
+use crate::storage::store::Store;
+use anyhow::{bail, Result};
+use std::collections::BTreeMap;
+
+pub fn no_such_pod(input: &str) -> anyhow::Error {
+    CodedError {
+        code: 125,
+        message: format!("no pod with name or ID {input} found: no such pod"),
+    }
+    .into()
+}
+
+/// The full id of the pod `input` names: id, unique id prefix, or name.
+pub fn try_pod_id(store: &Store, input: &str) -> Result<Option<String>> {
+    if input.is_empty() {
+        bail!("pod name or ID cannot be empty");
+    }
+    if input.len() == 64 && store.pods.exists(input) {
+        return Ok(Some(input.to_string()));
+    }
+    if let Some(id) = store.pods.name_owner(input) {
+        return Ok(Some(id));
+    }
+    crate::engine::lookup::unique_prefix(&store.pods.ids()?, input, "pod")
+}
+
+pub fn pod_id(store: &Store, input: &str) -> Result<String> {
+    try_pod_id(store, input)?.ok_or_else(|| no_such_pod(input))
+}
+
+/// A pod with its containers, as the listing verbs see it.
+pub struct Listed {
+    pub pod: PodConfig,
+    pub members: Vec<Member>,
+}
+
+impl Listed {
+    pub fn status(&self) -> &'static str {
+        let states: Vec<Status> = self.members.iter().map(|m| m.state.status).collect();
+        rt::status(&states)
+    }
+}
+
+/// Every pod, oldest first. A pod removed while we read is skipped.
+pub fn list_all(store: &Store) -> Result<Vec<Listed>> {
+    let mut members: BTreeMap<String, Vec<Member>> = BTreeMap::new();
+    for l in super::containers::list_all(store)? {
+        if !l.cfg.pod.is_empty() {
+            members.entry(l.cfg.pod.clone()).or_default().push(Member {
+                cfg: l.cfg,
+                state: l.state,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for id in store.pods.ids()? {
+        let Ok(pod) = store.pods.load(&id) else {
+            continue;
+        };
+        let members = members.remove(&id).unwrap_or_default();
+        out.push(Listed { pod, members });
+    }
+    out.sort_by(|a, b| a.pod.created.cmp(&b.pod.created));
+    Ok(out)
+}
+
+/// The pods the user named (or all, or the latest), looked up before
+/// anything is done.
+pub fn targets(
+    store: &Store,
+    names: &[String],
+    all: bool,
+    latest: bool,
+    ignore: bool,
+) -> Result<Vec<PodConfig>> {
+    if all || latest {
+        if !names.is_empty() {
+            bail!("--all and --latest cannot be used together with pod names");
+        }
+        let mut list = list_all(store)?;
+        if latest {
+            list.drain(..list.len().saturating_sub(1));
+            if list.is_empty() {
+                bail!("no pods to act on: no such pod");
+            }
+        }
+        return Ok(list.into_iter().map(|l| l.pod).collect());
+    }
+    if names.is_empty() {
+        bail!("you must provide at least one name or id");
+    }
+    let mut out = Vec::new();
+    for n in names {
+        match try_pod_id(store, n)? {
+            Some(id) => out.push(store.pods.load(&id)?),
+            None if ignore => {}
+            None => return Err(no_such_pod(n)),
+        }
+    }
+    Ok(out)
+}
+
+/// Start a pod (its infra first); with `restart`, stop it before.
+pub fn start(store: &Store, pod: &PodConfig, restart: bool) -> Result<()> {
+    if restart {
+        rt::stop(store, pod, None)?;
+    }
+    rt::start(store, pod)
+}
+
+pub fn stop(store: &Store, pod: &PodConfig, timeout: Option<u32>) -> Result<()> {
+    rt::stop(store, pod, timeout)
+}
+
+pub fn kill(store: &Store, pod: &PodConfig, signal: i32) -> Result<()> {
+    rt::kill(store, pod, signal)
+}
+
+/// Remove a pod and its containers; running ones only with `force`.
+pub fn remove(store: &Store, pod: &PodConfig, force: bool, timeout: Option<u32>) -> Result<()> {
+    rt::remove(store, pod, force, timeout)
+}
+
+/// The pods `pod prune` removes: those with no running container.
+pub fn prune_candidates(store: &Store) -> Result<Vec<PodConfig>> {
+    Ok(list_all(store)?
+        .into_iter()
+        .filter(|l| !l.members.iter().any(|m| is_running(&m.state)))
+        .map(|l| l.pod)
+        .collect())
+}
