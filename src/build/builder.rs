@@ -905,7 +905,7 @@ impl Builder<'_> {
                 commit::layer_from_dir(store, &upper)
             })
         });
-        if let Err(e) = container::remove_files(self.store, &id) {
+        if let Err(e) = crate::runtime::removal::remove_files(self.store, &id) {
             crate::warn!("removing build container {id}: {e:#}");
         }
         result
@@ -1221,12 +1221,12 @@ fn sweep_stale(store: &Store) {
         if crate::runtime::sys::process_is(pid, start) {
             continue;
         }
-        if let Ok(state) = container::current_state(store, &id) {
-            if container::is_running(&state) {
+        if let Ok(state) = crate::runtime::state::current_state(store, &id) {
+            if crate::runtime::state::is_running(&state) {
                 let _ = container::stop(store, &id, 0);
             }
         }
-        let _ = container::remove_files(store, &id);
+        let _ = crate::runtime::removal::remove_files(store, &id);
     }
 }
 

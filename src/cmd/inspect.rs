@@ -5,7 +5,7 @@ use super::output::print_inspect;
 use super::GlobalOpts;
 use crate::engine::containers::latest_id;
 use crate::engine::lookup::try_container_id;
-use crate::runtime::container::{current_state, is_running};
+use crate::runtime::state::{current_state, is_running};
 use crate::storage::containers::{ContainerConfig, ContainerState, MountSpec, Status};
 use crate::storage::store::{path_str, Store};
 use anyhow::{bail, Result};

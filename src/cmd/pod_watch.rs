@@ -6,7 +6,7 @@ use super::stats::{bytes_size, measure, now_ns, percent, show_frame, size, Sampl
 use super::GlobalOpts;
 use crate::engine::containers::Listed;
 use crate::format::table;
-use crate::runtime::container::is_running;
+use crate::runtime::state::is_running;
 use crate::runtime::top;
 use crate::storage::pods::PodConfig;
 use anyhow::{bail, Result};

@@ -6,7 +6,7 @@ use super::output::{print, unescape};
 use super::GlobalOpts;
 use crate::engine::containers::{list_all, Listed};
 use crate::format::{human, table};
-use crate::runtime::container::is_running;
+use crate::runtime::state::is_running;
 use crate::storage::containers::Status;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};

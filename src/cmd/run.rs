@@ -515,7 +515,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let (store, cfg) = create_container(g, &a.flags, &a.image, &a.command)?;
     if a.detach {
-        if let Err(e) = container::start(&store, &cfg.id, false) {
+        if let Err(e) = crate::engine::containers::start_process(&store, &cfg.id, false) {
             discard_if_network_failed(&store, &cfg.id, &e);
             return Err(e);
         }
@@ -540,7 +540,7 @@ fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
 pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Result<()> {
     let signals = attach::block_proxied_signals();
     let _raw = tty.then(attach::RawTerminal::enable);
-    let started = match container::start(store, id, true) {
+    let started = match crate::engine::containers::start_process(store, id, true) {
         Ok(s) => s,
         Err(e) => {
             discard_if_network_failed(store, id, &e);

@@ -331,7 +331,7 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
     for c in &containers {
         let rw = crate::runtime::volume::tree_size(&store.containers.dir(&c.cfg.id).join("upper"));
         ctr_size += rw;
-        if crate::runtime::container::is_running(&c.state) {
+        if crate::runtime::state::is_running(&c.state) {
             ctr_active += 1;
         } else {
             ctr_reclaimable += rw;

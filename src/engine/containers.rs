@@ -4,7 +4,9 @@
 
 use super::lookup::{container_id, try_container_id};
 use crate::error::CodedError;
-use crate::runtime::container::{self as rt, current_state, is_running};
+use crate::runtime::container as rt;
+use crate::runtime::removal::remove_files;
+use crate::runtime::state::{current_state, is_running};
 use crate::storage::containers::{ContainerConfig, ContainerState};
 use crate::storage::events;
 use crate::storage::store::Store;
@@ -129,7 +131,7 @@ pub fn remove(store: &Store, id: &str, how: Removal) -> Result<()> {
     if how.volumes {
         crate::runtime::volume::remove_container_and_anonymous(store, id)?;
     } else {
-        rt::remove_files(store, id)?;
+        remove_files(store, id)?;
     }
     events::container(store, "remove", &cfg);
     Ok(())
@@ -194,7 +196,7 @@ pub fn prune(store: &Store, filter: &PruneFilter) -> Result<PruneReport> {
         {
             continue;
         }
-        match rt::remove_files(store, &l.cfg.id) {
+        match remove_files(store, &l.cfg.id) {
             Ok(()) => {
                 events::container(store, "remove", &l.cfg);
                 report.removed.push(l.cfg.id);
@@ -238,12 +240,21 @@ pub fn rename(store: &Store, id: &str, new_name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Start container `id`'s process through a new monitor; a pod member's
+/// infra first, as podman does. With `attach` the monitor relays to our
+/// stdio and exits with the program's code.
+pub fn start_process(store: &Store, id: &str, attach: bool) -> Result<rt::Started> {
+    let cfg = crate::runtime::prepared::config_of(store, id)?;
+    crate::runtime::pod::start_infra_for(store, &cfg)?;
+    rt::start(store, id, attach)
+}
+
 /// Start a container unless it runs already (podman: not an error).
 pub fn start(store: &Store, id: &str) -> Result<()> {
     if is_running(&current_state(store, id)?) {
         return Ok(());
     }
-    rt::start(store, id, false).map(|_| ())
+    start_process(store, id, false).map(|_| ())
 }
 
 /// Stop a container, waiting `timeout` seconds (default: its own) before
@@ -267,7 +278,10 @@ pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
 /// Stop (as [`stop`]) and start again.
 pub fn restart(store: &Store, id: &str, timeout: Option<u32>) -> Result<()> {
     let cfg = store.containers.load_config(id)?;
-    rt::restart(store, id, timeout.unwrap_or(cfg.stop_timeout))?;
+    // podman's restart: stop (stop signal, then SIGKILL after the timeout)
+    // and start again detached; one that is not running is just started.
+    rt::stop(store, id, timeout.unwrap_or(cfg.stop_timeout))?;
+    start_process(store, id, false)?;
     events::container(store, "restart", &cfg);
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! them as a whole (start, stop, kill, remove, prune).
 
 use crate::error::CodedError;
-use crate::runtime::container::is_running;
 use crate::runtime::pod::{self as rt, Member};
+use crate::runtime::state::is_running;
 use crate::storage::containers::Status;
 use crate::storage::pods::PodConfig;
 use crate::storage::store::Store;

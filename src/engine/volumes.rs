@@ -3,7 +3,7 @@
 //! removed unless everything asked for may be).
 
 use crate::error::CodedError;
-use crate::runtime::container::{current_state, is_running};
+use crate::runtime::state::{current_state, is_running};
 use crate::runtime::volume as rtvol;
 use crate::storage::events::{self, Event};
 use crate::storage::store::Store;

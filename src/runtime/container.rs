@@ -2,17 +2,18 @@
 //! files, the runtime spec), start (a monitor), signals, stop, state that
 //! never lies, and removal.
 
+use super::prepared::remember_created;
 use super::spec::{self, SpecInput};
+use super::state::{current_state, is_running};
 use super::sys;
 use super::user::{self, ResolvedUser};
 use super::userns::IdMaps;
 use crate::error::CodedError;
-use crate::storage::containers::{ContainerConfig, ContainerState, Status};
+use crate::storage::containers::{ContainerConfig, ContainerState};
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -215,106 +216,6 @@ fn create_from(
     Ok(cfg)
 }
 
-/// The state, corrected when its monitor died without saying so (kill -9,
-/// reboot): such a container is reported, and recorded, as exited.
-pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
-    let mut state = store.containers.load_state(id)?;
-    if matches!(
-        state.status,
-        Status::Running | Status::Paused | Status::Stopping
-    ) {
-        let same_boot = state.boot_id.is_empty() || state.boot_id == sys::boot_id();
-        let monitor_alive = same_boot && sys::process_is(state.monitor_pid, state.monitor_start);
-        if !monitor_alive {
-            // Reread: the monitor may have finished between our two reads.
-            let fresh = store.containers.load_state(id)?;
-            if !matches!(
-                fresh.status,
-                Status::Running | Status::Paused | Status::Stopping
-            ) {
-                return Ok(fresh);
-            }
-            state = fresh;
-            // The container died with its monitor (parent-death signal);
-            // its network helper may not have noticed.
-            for (pid, start) in [
-                (state.pid, state.pid_start),
-                (state.helper_pid, state.helper_start),
-            ] {
-                if same_boot && sys::process_is(pid, start) {
-                    // SAFETY: kill a process we verified is this container's.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-            }
-            // Nor its DNAT rules, nor its cgroup.
-            super::port_nat::remove(&store.containers.run_dir(id));
-            if let Some(cg) = super::cgroup::Cgroup::open(&state.cgroup_path) {
-                cg.remove();
-            }
-            state.cgroup_path = String::new();
-            state.helper_pid = 0;
-            state.status = Status::Exited;
-            state.exit_code = 137;
-            state.finished_at = Some(crate::format::human::rfc3339_nano(
-                std::time::SystemTime::now(),
-            ));
-            state.pid = 0;
-            state.monitor_pid = 0;
-            let _ = store.containers.save_state(id, &state);
-            if let Ok(cfg) = store.containers.load_config(id) {
-                crate::storage::events::container_died(store, &cfg, 137);
-            }
-        }
-    }
-    Ok(state)
-}
-
-pub fn is_running(state: &ContainerState) -> bool {
-    matches!(
-        state.status,
-        Status::Running | Status::Paused | Status::Stopping
-    )
-}
-
-/// The container this process just created, so the monitor forked from it
-/// (`run`) need not read back and parse what was just written.
-static JUST_CREATED: std::sync::Mutex<Option<(ContainerConfig, oci_spec::runtime::Spec)>> =
-    std::sync::Mutex::new(None);
-
-fn remember_created(cfg: &ContainerConfig, spec: oci_spec::runtime::Spec) {
-    if let Ok(mut slot) = JUST_CREATED.lock() {
-        *slot = Some((cfg.clone(), spec));
-    }
-}
-
-/// The config of container `id`, from memory when this process created it.
-fn config_of(store: &Store, id: &str) -> Result<ContainerConfig> {
-    let just = JUST_CREATED
-        .lock()
-        .ok()
-        .and_then(|s| s.as_ref().map(|(cfg, _)| cfg.clone()));
-    match just {
-        Some(cfg) if cfg.id == id => Ok(cfg),
-        _ => store.containers.load_config(id),
-    }
-}
-
-/// The config and spec of container `id`: from memory when this process
-/// created it, else from its directory.
-pub fn load_prepared(
-    store: &Store,
-    id: &str,
-) -> Result<(ContainerConfig, oci_spec::runtime::Spec)> {
-    if let Some((cfg, spec)) = JUST_CREATED.lock().ok().and_then(|mut s| s.take()) {
-        if cfg.id == id {
-            return Ok((cfg, spec));
-        }
-    }
-    let cfg = store.containers.load_config(id)?;
-    let spec = spec::load(&store.containers.dir(id).join("spec.json"))?;
-    Ok((cfg, spec))
-}
-
 /// A started container: its monitor's pid (our child), and the program's.
 pub struct Started {
     pub monitor: i32,
@@ -329,7 +230,6 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     if is_running(&state) {
         bail!("container {id} is already running");
     }
-    super::pod::start_infra_for(store, &config_of(store, id)?)?;
     let mountpoint = rootfs_mountpoint(store);
     fs::create_dir_all(&mountpoint)
         .with_context(|| format!("creating {}", mountpoint.display()))?;
@@ -511,64 +411,6 @@ pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
     Ok(())
 }
 
-/// Delete a tree of container files. Rootless, it may hold files owned by
-/// subordinate ids: when the plain way is refused, delete from inside the
-/// user namespace.
-pub(crate) fn delete_tree(store: &Store, path: &Path) -> Result<()> {
-    let plain = crate::storage::layers::remove_tree(path);
-    if plain.is_ok() || !store.rootless || super::userns::in_user_namespace() {
-        return plain.with_context(|| format!("removing {}", path.display()));
-    }
-    let maps = IdMaps::for_current_user()?;
-    super::userns::run_in_child_userns(&maps, || {
-        crate::storage::layers::remove_tree(path)?;
-        Ok(Vec::new())
-    })
-    .with_context(|| format!("removing {}", path.display()))?;
-    Ok(())
-}
-
-/// Delete a stopped container's files.
-pub fn remove_files(store: &Store, id: &str) -> Result<()> {
-    let doomed = {
-        let _lock = store.lock()?;
-        super::network::forget_name_entry(store, id);
-        store.containers.unlink(id)?
-    };
-    delete_tree(store, &doomed)
-}
-
-/// `--rm` from the monitor: the container leaves the store at once (one
-/// rename); its files are deleted by a detached child, so whoever waits for
-/// the monitor is not kept waiting for the deletion.
-pub fn remove_files_in_background(
-    store: &Store,
-    id: &str,
-    mount_ns: Option<std::os::fd::OwnedFd>,
-) -> Result<()> {
-    // --rm takes the container's anonymous volumes with it, as podman's does.
-    let doomed = super::volume::unlink_container(store, id, true)?;
-    // SAFETY: the monitor is single-threaded; the child only deletes files.
-    match unsafe { libc::fork() } {
-        0 => {
-            // Only plain file work from here; the caller's stdio is let go.
-            let keep: Vec<i32> = mount_ns.iter().map(|f| f.as_raw_fd()).collect();
-            sys::detach_into_background(&keep);
-            let failed = doomed.iter().any(|d| delete_tree(store, d).is_err());
-            // Last, the container's mount namespace goes (see monitor.rs).
-            drop(mount_ns);
-            let code = i32::from(failed);
-            // SAFETY: no destructors of the parent's state in the child.
-            unsafe { libc::_exit(code) }
-        }
-        pid if pid < 0 => doomed.iter().try_for_each(|d| delete_tree(store, d)),
-        _ => {
-            drop(mount_ns);
-            Ok(())
-        }
-    }
-}
-
 /// Write the id to a `--cidfile`, refusing to overwrite one (podman's rule).
 pub fn write_cidfile(path: &Path, id: &str) -> Result<()> {
     use std::io::Write;
@@ -579,11 +421,4 @@ pub fn write_cidfile(path: &Path, id: &str) -> Result<()> {
         .with_context(|| format!("opening cidfile {}", path.display()))?;
     f.write_all(id.as_bytes())?;
     Ok(())
-}
-
-/// podman's restart: stop (stop signal, then SIGKILL after `timeout`) and
-/// start again detached. A container that is not running is just started.
-pub fn restart(store: &Store, id: &str, timeout: u32) -> Result<()> {
-    stop(store, id, timeout)?;
-    start(store, id, false).map(|_| ())
 }

@@ -13,8 +13,8 @@
 //! Paths inside the container are resolved with openat2(RESOLVE_IN_ROOT):
 //! a symlink in the container can never lead to the host's files.
 
-use super::container::{current_state, is_running};
 use super::monitor::uses_copied_rootfs;
+use super::state::{current_state, is_running};
 use super::userns::{self, IdMaps};
 use crate::storage::containers::ContainerConfig;
 use crate::storage::store::Store;

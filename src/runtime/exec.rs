@@ -2,10 +2,10 @@
 //! namespaces through its first process (setns on /proc/PID/ns/*), with
 //! the container's capabilities, seccomp filter and limits.
 
-use super::container::{current_state, is_running};
 use super::logfile::LogWriter;
 use super::monitor::Wiring;
 use super::process::{self, Stdio};
+use super::state::{current_state, is_running};
 use super::sys;
 use crate::error::CodedError;
 use crate::storage::store::Store;

@@ -700,7 +700,7 @@ pub fn run(store: &Store, id: &str, attach: bool, ready_fd: i32) -> i32 {
 fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32> {
     // The container must not inherit the CLI's end of the start report.
     sys::set_cloexec(ready_fd, true);
-    let (cfg, spec) = super::container::load_prepared(store, id)?;
+    let (cfg, spec) = super::prepared::load_prepared(store, id)?;
     let (spec, first_mounts) = super::volume::with_first_mounts(store, &cfg, spec);
     // SAFETY: the monitor ignores job-control and terminal signals: the CLI
     // forwards them to the container; SIGCHLD/SIGWINCH are read below.
@@ -809,7 +809,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
         if let Err(e) = store.containers.keep_exit_code(id, status) {
             crate::debug!("keeping the exit code: {e:#}");
         }
-        super::container::remove_files_in_background(store, id, mount_ns)?;
+        super::removal::remove_files_in_background(store, id, mount_ns)?;
         events::container(store, "remove", &cfg);
         crate::debug!("container removed");
         return Ok(status);

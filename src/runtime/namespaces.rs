@@ -4,7 +4,7 @@
 //! namespace, and another container's namespaces belong to its: the new
 //! container then lives in that same user namespace.
 
-use super::container::{current_state, is_running};
+use super::state::{current_state, is_running};
 use super::sys;
 use crate::storage::containers::ContainerConfig;
 use crate::storage::store::Store;

@@ -7,7 +7,8 @@
 //! machinery of its own at run time; here are the verbs that act on all
 //! of a pod's containers at once.
 
-use super::container::{self, current_state, is_running};
+use super::container;
+use super::state::{current_state, is_running};
 use super::sys;
 use crate::storage::containers::{ContainerConfig, ContainerState, PortMapping, Status};
 use crate::storage::events::{self, Event};
@@ -359,7 +360,7 @@ pub fn remove(store: &Store, pod: &PodConfig, force: bool, timeout: Option<u32>)
     // Members first: they link the infra's name files.
     let (infra, members): (Vec<&Member>, Vec<&Member>) = list.iter().partition(|m| m.cfg.is_infra);
     for m in members.iter().chain(infra.iter()) {
-        container::remove_files(store, &m.cfg.id)?;
+        super::removal::remove_files(store, &m.cfg.id)?;
         events::container(store, "remove", &m.cfg);
     }
     {

@@ -3,7 +3,7 @@
 
 use super::cgroup::usage::{self, ProcIndex, Usage};
 use super::cgroup::{self, Cgroup};
-use super::container::{current_state, is_running};
+use super::state::{current_state, is_running};
 use crate::storage::containers::{ContainerState, Resources, Status};
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};

@@ -4,7 +4,7 @@
 //! namespace; pids are shown as the container sees them (NSpid), users
 //! and groups as the container names them (its /etc/passwd and group).
 
-use super::container::{current_state, is_running};
+use super::state::{current_state, is_running};
 use super::sys;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};

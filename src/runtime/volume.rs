@@ -318,7 +318,7 @@ pub fn unlink_container(store: &Store, id: &str, anonymous: bool) -> Result<Vec<
 /// Remove a container with its anonymous volumes (`rm -v`, `--rm`).
 pub fn remove_container_and_anonymous(store: &Store, id: &str) -> Result<()> {
     for path in unlink_container(store, id, true)? {
-        super::container::delete_tree(store, &path)?;
+        super::delete::delete_tree(store, &path)?;
     }
     Ok(())
 }
@@ -326,7 +326,7 @@ pub fn remove_container_and_anonymous(store: &Store, id: &str) -> Result<()> {
 /// Delete the tree of a volume taken out of the store (its files may
 /// belong to the user's subordinate ids).
 pub fn delete_volume_tree(store: &Store, path: &Path) -> Result<()> {
-    super::container::delete_tree(store, path)
+    super::delete::delete_tree(store, path)
 }
 
 /// Apparent size of the files under `path` (what podman reports).

@@ -1,0 +1,68 @@
+//! A container's state as it really is: its record, corrected when its
+//! monitor died without saying so.
+
+use super::sys;
+use crate::storage::containers::{ContainerState, Status};
+use crate::storage::store::Store;
+use anyhow::Result;
+
+/// The state, corrected when its monitor died without saying so (kill -9,
+/// reboot): such a container is reported, and recorded, as exited.
+pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
+    let mut state = store.containers.load_state(id)?;
+    if matches!(
+        state.status,
+        Status::Running | Status::Paused | Status::Stopping
+    ) {
+        let same_boot = state.boot_id.is_empty() || state.boot_id == sys::boot_id();
+        let monitor_alive = same_boot && sys::process_is(state.monitor_pid, state.monitor_start);
+        if !monitor_alive {
+            // Reread: the monitor may have finished between our two reads.
+            let fresh = store.containers.load_state(id)?;
+            if !matches!(
+                fresh.status,
+                Status::Running | Status::Paused | Status::Stopping
+            ) {
+                return Ok(fresh);
+            }
+            state = fresh;
+            // The container died with its monitor (parent-death signal);
+            // its network helper may not have noticed.
+            for (pid, start) in [
+                (state.pid, state.pid_start),
+                (state.helper_pid, state.helper_start),
+            ] {
+                if same_boot && sys::process_is(pid, start) {
+                    // SAFETY: kill a process we verified is this container's.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            // Nor its DNAT rules, nor its cgroup.
+            super::port_nat::remove(&store.containers.run_dir(id));
+            if let Some(cg) = super::cgroup::Cgroup::open(&state.cgroup_path) {
+                cg.remove();
+            }
+            state.cgroup_path = String::new();
+            state.helper_pid = 0;
+            state.status = Status::Exited;
+            state.exit_code = 137;
+            state.finished_at = Some(crate::format::human::rfc3339_nano(
+                std::time::SystemTime::now(),
+            ));
+            state.pid = 0;
+            state.monitor_pid = 0;
+            let _ = store.containers.save_state(id, &state);
+            if let Ok(cfg) = store.containers.load_config(id) {
+                crate::storage::events::container_died(store, &cfg, 137);
+            }
+        }
+    }
+    Ok(state)
+}
+
+pub fn is_running(state: &ContainerState) -> bool {
+    matches!(
+        state.status,
+        Status::Running | Status::Paused | Status::Stopping
+    )
+}
