@@ -59,13 +59,6 @@ fn opt_time(t: &Option<String>) -> String {
         .unwrap_or_else(|| GO_ZERO_TIME.to_string())
 }
 
-fn signal_number(name: &str) -> i32 {
-    if name.is_empty() {
-        return libc::SIGTERM;
-    }
-    crate::runtime::container::parse_signal(name).unwrap_or(libc::SIGTERM)
-}
-
 /// podman's object for a bind mount or a volume (`Mounts`).
 fn mount_json(store: &Store, m: &MountSpec) -> Value {
     let ro = m.options.iter().any(|o| o == "ro");
@@ -326,7 +319,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "OnBuild": null,
         "Labels": cfg.labels,
         "Annotations": annotations,
-        "StopSignal": signal_number(&cfg.stop_signal),
+        "StopSignal": crate::runtime::container::stop_signal_number(&cfg.stop_signal),
         "CreateCommand": create_command,
         "Umask": "0022",
         "Timeout": 0,

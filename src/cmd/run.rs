@@ -448,8 +448,7 @@ pub(super) fn parse_network(n: &str) -> Result<String> {
 
 /// With keep-id the process runs as the caller's own ids by default.
 fn keep_id_user() -> String {
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = crate::runtime::userns::caller_ids();
     format!("{uid}:{gid}")
 }
 

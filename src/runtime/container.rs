@@ -280,6 +280,14 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     bail!("the container monitor exited before the container started")
 }
 
+/// A container's stop signal as a number: SIGTERM when unset or unknown.
+pub fn stop_signal_number(name: &str) -> i32 {
+    if name.is_empty() {
+        return libc::SIGTERM;
+    }
+    parse_signal(name).unwrap_or(libc::SIGTERM)
+}
+
 /// Signal numbers from names (`TERM`, `SIGTERM`) or numbers (`15`).
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {

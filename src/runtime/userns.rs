@@ -15,6 +15,11 @@ use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
 /// so a nested call (or a re-exec of ourselves) does not enter again.
 const IN_USERNS_ENV: &str = "_CORACLE_IN_USERNS";
 
+/// The real uid and gid of this process.
+pub fn caller_ids() -> (u32, u32) {
+    (Uid::current().as_raw(), Gid::current().as_raw())
+}
+
 pub fn is_rootless() -> bool {
     !Uid::effective().is_root()
 }
