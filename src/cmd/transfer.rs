@@ -3,16 +3,13 @@
 use super::output::println;
 use super::registry_flags::RegistryFlags;
 use super::GlobalOpts;
+use crate::engine::transfer;
 use crate::error::CodedError;
 use crate::registry::auth::Credentials;
 use crate::registry::client::ClientOptions;
 use crate::registry::login;
-use crate::registry::push::{self, ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE};
-use crate::registry::reference::{parse_name, ParsedName, Reference};
-use crate::registry::resolve::{find_image, try_find_image};
+use crate::registry::push::{ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE};
 use crate::storage::compression::Compression;
-use crate::storage::events::{self, Event};
-use crate::storage::images::{ImageRecord, Images};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Read};
@@ -49,12 +46,6 @@ const CHUNK_SIZE_ENV: &str = "CORACLE_PUSH_CHUNK_SIZE";
 
 pub fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
     let store = g.open_store()?;
-    let images = store.images.load()?;
-    let image = find_image(&images, &a.image)?.clone();
-    let dest = match &a.destination {
-        Some(d) => destination(d)?,
-        None => own_destination(&image, &a.image)?,
-    };
     let compression = match a.compression_format.as_deref() {
         None => None,
         Some("gzip") => Some(Compression::Gzip),
@@ -66,67 +57,26 @@ pub fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(DEFAULT_CHUNK_SIZE);
-    let opts = PushOptions {
+    let options = PushOptions {
         client: a.registry.client_options()?,
         format: a.format.as_deref().map(ManifestFormat::parse).transpose()?,
         compression,
         quiet: a.quiet,
         chunk_size,
     };
-    // Layer directories hold files of subordinate owners: read them from
-    // inside the user namespace (no threads exist yet).
-    crate::runtime::userns::enter_for_storage(&store)?;
-    let digest = push::push(&store, &image, &dest, &opts)?;
-    let pushed = a.destination.as_deref().unwrap_or(&a.image);
-    events::append(&store, Event::image("push", &image.id, pushed));
+    let digest = transfer::push_image(
+        &store,
+        &transfer::Push {
+            image: &a.image,
+            destination: a.destination.as_deref(),
+            options,
+        },
+    )?;
     if let Some(path) = &a.digestfile {
-        std::fs::write(path, digest.to_string())
+        std::fs::write(path, digest)
             .with_context(|| format!("writing digest file {}", path.display()))?;
     }
     Ok(())
-}
-
-/// A destination as typed: `docker://` is the only transport we speak.
-fn destination(typed: &str) -> Result<Reference> {
-    let s = match typed.split_once("://") {
-        Some(("docker", rest)) => rest,
-        Some((t, _)) => bail!("unsupported transport {t:?} in {typed:?}: only docker:// is"),
-        None => typed,
-    };
-    let s = s.strip_prefix("//").unwrap_or(s);
-    Reference::parse(s).with_context(|| format!("parsing destination {typed:?}"))
-}
-
-/// `push IMG` alone: the image's own name as the user meant it. podman
-/// needs an explicit destination for a `localhost/` name.
-fn own_destination(image: &ImageRecord, typed: &str) -> Result<Reference> {
-    let name = match parse_name(typed) {
-        Ok(ParsedName::Qualified(r)) if r.digest.is_none() => r.to_string(),
-        _ => {
-            let mut chosen = None;
-            for n in &image.names {
-                let one = Images {
-                    list: vec![ImageRecord {
-                        names: vec![n.clone()],
-                        ..image.clone()
-                    }],
-                };
-                if !image.id.starts_with(typed) && try_find_image(&one, typed)?.is_some() {
-                    chosen = Some(n.clone());
-                    break;
-                }
-            }
-            match chosen.or_else(|| image.names.first().cloned()) {
-                Some(n) => n,
-                None => bail!("{typed}: the image has no name: give a destination"),
-            }
-        }
-    };
-    let r = Reference::parse(&name)?;
-    if r.registry == "localhost" {
-        bail!("{name}: a local image needs a destination to push to (REGISTRY/NAME[:TAG])");
-    }
-    Ok(r)
 }
 
 #[derive(Args, Debug)]

@@ -11,4 +11,5 @@ pub mod images;
 
 pub mod lookup;
 pub mod pods;
+pub mod transfer;
 pub mod volumes;

@@ -1,0 +1,185 @@
+//! Images in and out: push to a registry, save to and load from archives.
+//! Layer files belong to subordinate ids, so the work runs inside the
+//! rootless user namespace ([`crate::runtime::userns::enter_for_storage`];
+//! call while single-threaded).
+
+use crate::registry::archive::{
+    self, LoadInput, LoadedImage, SaveFormat, SaveImage, SaveOptions, SaveTarget,
+};
+use crate::registry::push::{self, PushOptions};
+use crate::registry::reference::{parse_name, ParsedName, Reference};
+use crate::registry::resolve::{find_image, try_find_image};
+use crate::storage::events::{self, Event};
+use crate::storage::images::{ImageRecord, Images};
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+
+/// What to push where.
+pub struct Push<'a> {
+    /// The image as the user typed it.
+    pub image: &'a str,
+    /// `[docker://]REGISTRY/NAME[:TAG]`; the image's own name when absent.
+    pub destination: Option<&'a str>,
+    pub options: PushOptions,
+}
+
+/// Push an image; returns the digest of the manifest pushed.
+pub fn push_image(store: &Store, p: &Push) -> Result<String> {
+    let images = store.images.load()?;
+    let image = find_image(&images, p.image)?.clone();
+    let dest = match p.destination {
+        Some(d) => destination(d)?,
+        None => own_destination(&image, p.image)?,
+    };
+    crate::runtime::userns::enter_for_storage(store)?;
+    let digest = push::push(store, &image, &dest, &p.options)?;
+    let pushed = p.destination.unwrap_or(p.image);
+    events::append(store, Event::image("push", &image.id, pushed));
+    Ok(digest.to_string())
+}
+
+/// A destination as typed: `docker://` is the only transport we speak.
+fn destination(typed: &str) -> Result<Reference> {
+    let s = match typed.split_once("://") {
+        Some(("docker", rest)) => rest,
+        Some((t, _)) => bail!("unsupported transport {t:?} in {typed:?}: only docker:// is"),
+        None => typed,
+    };
+    let s = s.strip_prefix("//").unwrap_or(s);
+    Reference::parse(s).with_context(|| format!("parsing destination {typed:?}"))
+}
+
+/// `push IMG` alone: the image's own name as the user meant it. podman
+/// needs an explicit destination for a `localhost/` name.
+fn own_destination(image: &ImageRecord, typed: &str) -> Result<Reference> {
+    let name = match parse_name(typed) {
+        Ok(ParsedName::Qualified(r)) if r.digest.is_none() => r.to_string(),
+        _ => {
+            let mut chosen = None;
+            for n in &image.names {
+                let one = Images {
+                    list: vec![ImageRecord {
+                        names: vec![n.clone()],
+                        ..image.clone()
+                    }],
+                };
+                if !image.id.starts_with(typed) && try_find_image(&one, typed)?.is_some() {
+                    chosen = Some(n.clone());
+                    break;
+                }
+            }
+            match chosen.or_else(|| image.names.first().cloned()) {
+                Some(n) => n,
+                None => bail!("{typed}: the image has no name: give a destination"),
+            }
+        }
+    };
+    let r = Reference::parse(&name)?;
+    if r.registry == "localhost" {
+        bail!("{name}: a local image needs a destination to push to (REGISTRY/NAME[:TAG])");
+    }
+    Ok(r)
+}
+
+/// What to save, and how.
+pub struct Save<'a> {
+    pub images: &'a [String],
+    pub format: SaveFormat,
+    /// docker-archive with several images (`-m`).
+    pub multi_image: bool,
+    pub options: SaveOptions,
+}
+
+/// Where the archive goes.
+pub enum SaveTo<'a> {
+    Dir(&'a std::path::Path),
+    Stream(&'a mut dyn std::io::Write),
+}
+
+/// Save images to an archive or a directory layout.
+pub fn save_images(store: &Store, s: &Save, to: SaveTo) -> Result<()> {
+    let images = store.images.load()?;
+    let chosen = choose_images(&images, s.images, s.format, s.multi_image)?;
+    let saved: Vec<(String, String)> = s
+        .images
+        .iter()
+        .filter_map(|t| match try_find_image(&images, t) {
+            Ok(Some(rec)) => Some((rec.id.clone(), t.clone())),
+            _ => None,
+        })
+        .collect();
+    crate::runtime::userns::enter_for_storage(store)?;
+    match to {
+        SaveTo::Dir(dir) => archive::save(store, &chosen, SaveTarget::Dir(dir), &s.options)?,
+        SaveTo::Stream(w) => archive::save(store, &chosen, SaveTarget::Stream(w), &s.options)?,
+    }
+    for (id, name) in &saved {
+        events::append(store, Event::image("save", id, name));
+    }
+    Ok(())
+}
+
+/// Load the images of an archive or layout; returns them as stored.
+pub fn load_images(store: &Store, input: LoadInput, quiet: bool) -> Result<Vec<LoadedImage>> {
+    crate::runtime::userns::enter_for_storage(store)?;
+    let loaded = archive::load(store, input, quiet)?;
+    for img in &loaded {
+        let name = img.names.first().unwrap_or(&img.id);
+        events::append(store, Event::image("load", &img.id, name));
+    }
+    Ok(loaded)
+}
+
+/// The images to save and the names each goes under. Without
+/// `-m`, docker-archive takes one image and the other arguments are more
+/// names for it, as podman.
+fn choose_images(
+    images: &Images,
+    typed: &[String],
+    format: SaveFormat,
+    multi: bool,
+) -> Result<Vec<SaveImage>> {
+    let mut out: Vec<SaveImage> = Vec::new();
+    for t in typed {
+        let rec = find_image(images, t)?;
+        let name = matched_name(rec, t)?;
+        match out.iter_mut().find(|s| s.record.id == rec.id) {
+            Some(s) => s.names.extend(name.filter(|n| !s.names.contains(n))),
+            None => out.push(SaveImage {
+                record: rec.clone(),
+                names: name.into_iter().collect(),
+            }),
+        }
+    }
+    if out.len() > 1 {
+        match format {
+            SaveFormat::DockerArchive if !multi => bail!(
+                "the names given are {} different images: use -m (--multi-image-archive) to save several images",
+                out.len()
+            ),
+            SaveFormat::DockerDir => bail!("docker-dir holds one image: save the others separately"),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The stored name `typed` found, None when it was an id.
+fn matched_name(rec: &ImageRecord, typed: &str) -> Result<Option<String>> {
+    let bare = typed.strip_prefix("sha256:").unwrap_or(typed);
+    if rec.id.starts_with(bare) {
+        return Ok(None);
+    }
+    for n in &rec.names {
+        let one = Images {
+            list: vec![ImageRecord {
+                names: vec![n.clone()],
+                ..rec.clone()
+            }],
+        };
+        if try_find_image(&one, typed)?.is_some() {
+            return Ok(Some(n.clone()));
+        }
+    }
+    Ok(None)
+}
