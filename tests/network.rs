@@ -484,7 +484,7 @@ fn container_reaches_host_loopback_as_host_containers_internal_when_allowed(mode
     let img = env.rt_image();
     let port = host_http_responder("marker-from-host\n");
     // The host's loopback is closed unless the network opens it
-    // (host_loopback_closed_*): podman's options for that.
+    // (host_loopback_closed_by_default): podman's options for that.
     let network = match mode {
         Mode::Root => "--network=slirp4netns:allow_host_loopback=true",
         Mode::Rootless => "--network=pasta:--map-gw",
@@ -1100,7 +1100,8 @@ fn run_probe(env: &TestEnv, img: &str, net: Option<&str>, script: &str) -> Optio
     Some(out.stdout)
 }
 
-fn host_loopback_closed(mode: Mode) {
+both_modes!(host_loopback_closed_by_default);
+fn host_loopback_closed_by_default(mode: Mode) {
     let env = TestEnv::new(mode);
     let _helpers = HelperReaper(&env);
     let img = env.rt_image();
@@ -1146,16 +1147,7 @@ fn host_loopback_closed(mode: Mode) {
     }
 }
 
-#[test]
-fn host_loopback_closed_by_default_root() {
-    host_loopback_closed(Mode::Root);
-}
-
-#[test]
-fn host_loopback_closed_by_default_rootless() {
-    host_loopback_closed(Mode::Rootless);
-}
-
+both_modes!(host_loopback_opt_in);
 fn host_loopback_opt_in(mode: Mode) {
     let env = TestEnv::new(mode);
     let _helpers = HelperReaper(&env);
@@ -1190,16 +1182,7 @@ fn host_loopback_opt_in(mode: Mode) {
     }
 }
 
-#[test]
-fn host_loopback_opt_in_root() {
-    host_loopback_opt_in(Mode::Root);
-}
-
-#[test]
-fn host_loopback_opt_in_rootless() {
-    host_loopback_opt_in(Mode::Rootless);
-}
-
+both_modes!(host_containers_internal_reaches_host_address);
 fn host_containers_internal_reaches_host_address(mode: Mode) {
     let env = TestEnv::new(mode);
     let _helpers = HelperReaper(&env);
@@ -1227,14 +1210,4 @@ fn host_containers_internal_reaches_host_address(mode: Mode) {
             );
         }
     }
-}
-
-#[test]
-fn host_loopback_closed_host_containers_internal_reaches_host_address_root() {
-    host_containers_internal_reaches_host_address(Mode::Root);
-}
-
-#[test]
-fn host_loopback_closed_host_containers_internal_reaches_host_address_rootless() {
-    host_containers_internal_reaches_host_address(Mode::Rootless);
 }

@@ -482,6 +482,7 @@ fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
     hits
 }
 
+both_modes!(credentials_never_stored_or_printed);
 /// Credentials given on the command line serve the pull or push and are
 /// forgotten: no record, event, log or output of any verb holds the password.
 fn credentials_never_stored_or_printed(mode: Mode) {
@@ -548,14 +549,4 @@ fn credentials_never_stored_or_printed(mode: Mode) {
             "[{mode:?}] the password is stored in {hits:#?}"
         );
     }
-}
-
-#[test]
-fn credentials_never_stored_or_printed_root() {
-    credentials_never_stored_or_printed(Mode::Root);
-}
-
-#[test]
-fn credentials_never_stored_or_printed_rootless() {
-    credentials_never_stored_or_printed(Mode::Rootless);
 }
