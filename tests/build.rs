@@ -68,19 +68,18 @@ fn sh(env: &TestEnv, img: &str, script: &str) -> String {
     env.sh(img, &[], script)
 }
 
-#[test]
-fn metadata_instructions_run_copy_add_and_podman_output() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(
-            &env,
-            "ctx",
-            &base,
-            &[
-                (
-                    "Containerfile",
-                    "FROM {BASE}\n\
+both_modes!(metadata_instructions_run_copy_add_and_podman_output);
+fn metadata_instructions_run_copy_add_and_podman_output(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\n\
                  ENV A=1 B=\"two words\"\n\
                  LABEL x=y\n\
                  EXPOSE 80 90/udp\n\
@@ -95,12 +94,12 @@ fn metadata_instructions_run_copy_add_and_podman_output() {
                  ADD arch.tar.gz /unpacked/\n\
                  SHELL [\"/bin/sh\", \"-ec\"]\n\
                  CMD echo from-cmd\n",
-                ),
-                ("f.txt", "file\n"),
-            ],
-        );
-        // A gzipped tar for ADD to extract.
-        let st = std::process::Command::new("sh")
+            ),
+            ("f.txt", "file\n"),
+        ],
+    );
+    // A gzipped tar for ADD to extract.
+    let st = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!(
                 "cd {0} && mkdir -p t/sub && echo in-tar > t/sub/x && tar -C t -czf arch.tar.gz sub && rm -rf t",
@@ -108,72 +107,70 @@ fn metadata_instructions_run_copy_add_and_podman_output() {
             ))
             .status()
             .unwrap();
-        assert!(st.success());
-        let out = build(&env, &["-t", "meta:1"], &ctx);
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(
-            lines[0],
-            format!("STEP 1/15: FROM {base}"),
-            "[{mode:?}] {out}"
-        );
-        assert!(lines.contains(&"STEP 10/15: RUN echo \"$A $B\" > out; echo to-stdout"));
-        assert!(
-            lines.contains(&"to-stdout"),
-            "[{mode:?}] RUN output streamed: {out}"
-        );
-        assert!(lines.contains(&"COMMIT meta:1"), "[{mode:?}] {out}");
-        assert!(lines.contains(&"Successfully tagged localhost/meta:1"));
-        let arrows = lines.iter().filter(|l| l.starts_with("--> ")).count();
-        assert_eq!(arrows, 14, "[{mode:?}] one --> per step after FROM: {out}");
-        let id = last_id(&out);
-        assert_eq!(env.inspect("meta:1")["Id"], id.as_str());
+    assert!(st.success());
+    let out = build(&env, &["-t", "meta:1"], &ctx);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("STEP 1/15: FROM {base}"),
+        "[{mode:?}] {out}"
+    );
+    assert!(lines.contains(&"STEP 10/15: RUN echo \"$A $B\" > out; echo to-stdout"));
+    assert!(
+        lines.contains(&"to-stdout"),
+        "[{mode:?}] RUN output streamed: {out}"
+    );
+    assert!(lines.contains(&"COMMIT meta:1"), "[{mode:?}] {out}");
+    assert!(lines.contains(&"Successfully tagged localhost/meta:1"));
+    let arrows = lines.iter().filter(|l| l.starts_with("--> ")).count();
+    assert_eq!(arrows, 14, "[{mode:?}] one --> per step after FROM: {out}");
+    let id = last_id(&out);
+    assert_eq!(env.inspect("meta:1")["Id"], id.as_str());
 
-        let c = config(&env, "meta:1");
-        assert!(c["Env"].to_string().contains("B=two words"), "{c}");
-        assert_eq!(c["Labels"]["x"], "y");
-        assert!(c["ExposedPorts"].get("80/tcp").is_some(), "{c}");
-        assert!(c["ExposedPorts"].get("90/udp").is_some(), "{c}");
-        assert!(c["Volumes"].get("/data").is_some(), "{c}");
-        assert_eq!(c["WorkingDir"], "/app");
-        assert_eq!(c["StopSignal"], "SIGINT");
-        assert_eq!(
-            c["Cmd"],
-            serde_json::json!(["/bin/sh", "-ec", "echo from-cmd"]),
-            "[{mode:?}] shell-form CMD uses the SHELL in force"
-        );
-        let h = history(&env, "meta:1");
-        assert!(
-            h.contains(&"/bin/sh -c #(nop) ENV A=1 B=\"two words\"".to_string()),
-            "{h:?}"
-        );
-        assert!(
-            h.contains(&"/bin/sh -c echo \"$A $B\" > out; echo to-stdout".to_string()),
-            "{h:?}"
-        );
+    let c = config(&env, "meta:1");
+    assert!(c["Env"].to_string().contains("B=two words"), "{c}");
+    assert_eq!(c["Labels"]["x"], "y");
+    assert!(c["ExposedPorts"].get("80/tcp").is_some(), "{c}");
+    assert!(c["ExposedPorts"].get("90/udp").is_some(), "{c}");
+    assert!(c["Volumes"].get("/data").is_some(), "{c}");
+    assert_eq!(c["WorkingDir"], "/app");
+    assert_eq!(c["StopSignal"], "SIGINT");
+    assert_eq!(
+        c["Cmd"],
+        serde_json::json!(["/bin/sh", "-ec", "echo from-cmd"]),
+        "[{mode:?}] shell-form CMD uses the SHELL in force"
+    );
+    let h = history(&env, "meta:1");
+    assert!(
+        h.contains(&"/bin/sh -c #(nop) ENV A=1 B=\"two words\"".to_string()),
+        "{h:?}"
+    );
+    assert!(
+        h.contains(&"/bin/sh -c echo \"$A $B\" > out; echo to-stdout".to_string()),
+        "{h:?}"
+    );
 
-        let got = env.ok(&["run", "--rm", "meta:1"]);
-        assert_eq!(got, "from-cmd\n");
-        let got = sh(
-            &env,
-            "meta:1",
-            "cat /app/out /exec /app/f.txt /unpacked/sub/x; pwd",
-        );
-        assert_eq!(got, "1 two words\nexec\nfile\nin-tar\n/app\n", "[{mode:?}]");
-    }
+    let got = env.ok(&["run", "--rm", "meta:1"]);
+    assert_eq!(got, "from-cmd\n");
+    let got = sh(
+        &env,
+        "meta:1",
+        "cat /app/out /exec /app/f.txt /unpacked/sub/x; pwd",
+    );
+    assert_eq!(got, "1 two words\nexec\nfile\nin-tar\n/app\n", "[{mode:?}]");
 }
 
-#[test]
-fn stages_copy_from_target_and_build_args() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(
-            &env,
-            "ctx",
-            &base,
-            &[(
-                "Containerfile",
-                "ARG IMG={BASE}\n\
+both_modes!(stages_copy_from_target_and_build_args);
+fn stages_copy_from_target_and_build_args(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[(
+            "Containerfile",
+            "ARG IMG={BASE}\n\
                  FROM $IMG AS first\n\
                  ARG X=default\n\
                  RUN echo \"x=$X\" > /made\n\
@@ -182,127 +179,121 @@ fn stages_copy_from_target_and_build_args() {
                  RUN echo \"[$X]\" > /scoped\n\
                  FROM $IMG AS broken\n\
                  RUN exit 7\n",
-            )],
-        );
-        let out = build(
-            &env,
-            &[
-                "--target",
-                "second",
-                "--build-arg",
-                "X=given",
-                "--build-arg",
-                "UNUSED=1",
-                "-t",
-                "st",
-            ],
-            &ctx,
-        );
-        assert!(out.contains("[1/2] STEP 1/3: FROM"), "[{mode:?}] {out}");
-        assert!(out.contains("[2/2] COMMIT st"), "[{mode:?}] {out}");
-        assert!(
-            !out.contains("exit 7"),
-            "[{mode:?}] the unneeded stage is skipped: {out}"
-        );
-        assert!(
-            out.contains("[Warning] one or more build args were not consumed: [UNUSED]"),
-            "[{mode:?}] {out}"
-        );
-        let got = sh(&env, "st", "cat /copied /scoped");
-        assert_eq!(
-            got, "x=given\n[]\n",
-            "[{mode:?}] an ARG is scoped to its stage"
-        );
+        )],
+    );
+    let out = build(
+        &env,
+        &[
+            "--target",
+            "second",
+            "--build-arg",
+            "X=given",
+            "--build-arg",
+            "UNUSED=1",
+            "-t",
+            "st",
+        ],
+        &ctx,
+    );
+    assert!(out.contains("[1/2] STEP 1/3: FROM"), "[{mode:?}] {out}");
+    assert!(out.contains("[2/2] COMMIT st"), "[{mode:?}] {out}");
+    assert!(
+        !out.contains("exit 7"),
+        "[{mode:?}] the unneeded stage is skipped: {out}"
+    );
+    assert!(
+        out.contains("[Warning] one or more build args were not consumed: [UNUSED]"),
+        "[{mode:?}] {out}"
+    );
+    let got = sh(&env, "st", "cat /copied /scoped");
+    assert_eq!(
+        got, "x=given\n[]\n",
+        "[{mode:?}] an ARG is scoped to its stage"
+    );
 
-        // The last stage is the default target and fails.
-        let out = env.run(&["build", ctx.to_str().unwrap()]);
-        assert_eq!(out.status, 125, "[{mode:?}] {out:?}");
-    }
+    // The last stage is the default target and fails.
+    let out = env.run(&["build", ctx.to_str().unwrap()]);
+    assert_eq!(out.status, 125, "[{mode:?}] {out:?}");
 }
 
-#[test]
-fn entrypoint_resets_the_inherited_cmd() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(
-            &env,
-            "ctx",
-            &base,
-            &[
-                ("Parent", "FROM {BASE}\nCMD [\"from-parent\"]\n"),
-                ("Child", "FROM parent\nENTRYPOINT [\"/bin/echo\", \"ep\"]\n"),
-                (
-                    "Both",
-                    "FROM parent\nCMD [\"mine\"]\nENTRYPOINT [\"/bin/echo\"]\n",
-                ),
-            ],
-        );
-        let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
-        build(&env, &["-f", &p("Parent"), "-t", "parent"], &ctx);
-        build(&env, &["-f", &p("Child"), "-t", "child"], &ctx);
-        build(&env, &["-f", &p("Both"), "-t", "both"], &ctx);
-        assert!(config(&env, "child")["Cmd"].is_null(), "[{mode:?}]");
-        assert_eq!(env.ok(&["run", "--rm", "child"]), "ep\n");
-        assert_eq!(env.ok(&["run", "--rm", "both"]), "mine\n");
-    }
+both_modes!(entrypoint_resets_the_inherited_cmd);
+fn entrypoint_resets_the_inherited_cmd(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Parent", "FROM {BASE}\nCMD [\"from-parent\"]\n"),
+            ("Child", "FROM parent\nENTRYPOINT [\"/bin/echo\", \"ep\"]\n"),
+            (
+                "Both",
+                "FROM parent\nCMD [\"mine\"]\nENTRYPOINT [\"/bin/echo\"]\n",
+            ),
+        ],
+    );
+    let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
+    build(&env, &["-f", &p("Parent"), "-t", "parent"], &ctx);
+    build(&env, &["-f", &p("Child"), "-t", "child"], &ctx);
+    build(&env, &["-f", &p("Both"), "-t", "both"], &ctx);
+    assert!(config(&env, "child")["Cmd"].is_null(), "[{mode:?}]");
+    assert_eq!(env.ok(&["run", "--rm", "child"]), "ep\n");
+    assert_eq!(env.ok(&["run", "--rm", "both"]), "mine\n");
 }
 
-#[test]
-fn user_chown_chmod_and_ignore_rules() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(
-            &env,
-            "ctx",
-            &base,
-            &[
-                (
-                    "Containerfile",
-                    "FROM {BASE}\n\
+both_modes!(user_chown_chmod_and_ignore_rules);
+fn user_chown_chmod_and_ignore_rules(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\n\
                      COPY --chown=user:user f /home/user/f\n\
                      COPY --chmod=640 f /rootfile\n\
                      COPY . /all/\n\
                      COPY dir /dircontents\n\
                      USER user\n\
                      RUN id -u > /tmp/uid && touch /home/user/made\n",
-                ),
-                ("f", "data\n"),
-                (".containerignore", "*.log\nsecret\n!keep.log\n"),
-                ("a.log", "ignored"),
-                ("keep.log", "kept"),
-                ("secret/key", "hidden"),
-                ("dir/sub/x", "x"),
-            ],
-        );
-        build(&env, &["-t", "own"], &ctx);
-        let got = sh(
-            &env,
-            "own",
-            "stat -c '%u:%g %a' /home/user/f /rootfile /home/user/made; cat /tmp/uid; \
+            ),
+            ("f", "data\n"),
+            (".containerignore", "*.log\nsecret\n!keep.log\n"),
+            ("a.log", "ignored"),
+            ("keep.log", "kept"),
+            ("secret/key", "hidden"),
+            ("dir/sub/x", "x"),
+        ],
+    );
+    build(&env, &["-t", "own"], &ctx);
+    let got = sh(
+        &env,
+        "own",
+        "stat -c '%u:%g %a' /home/user/f /rootfile /home/user/made; cat /tmp/uid; \
              cd /all && find . | sort; ls /dircontents",
-        );
-        let want = "1000:1000 644\n0:0 640\n1000:1000 644\n1000\n.\n./.containerignore\n\
+    );
+    let want = "1000:1000 644\n0:0 640\n1000:1000 644\n1000\n.\n./.containerignore\n\
                     ./Containerfile\n./dir\n./dir/sub\n./dir/sub/x\n./f\n./keep.log\nsub\n";
-        assert_eq!(got, want, "[{mode:?}]");
-        assert_eq!(config(&env, "own")["User"], "user");
-    }
+    assert_eq!(got, want, "[{mode:?}]");
+    assert_eq!(config(&env, "own")["User"], "user");
 }
 
-#[test]
-fn heredocs_and_onbuild() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(
-            &env,
-            "ctx",
-            &base,
-            &[
-                (
-                    "Base",
-                    "FROM {BASE}\n\
+both_modes!(heredocs_and_onbuild);
+fn heredocs_and_onbuild(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            (
+                "Base",
+                "FROM {BASE}\n\
                      ARG WHO=world\n\
                      RUN <<EOF\n\
                      echo one > /h1\n\
@@ -316,34 +307,33 @@ fn heredocs_and_onbuild() {
                      echo script > /h2\n\
                      EOF\n\
                      ONBUILD RUN echo triggered > /trig\n",
-                ),
-                ("Child", "FROM hbase\nRUN cat /trig\n"),
-            ],
-        );
-        let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
-        build(&env, &["-f", &p("Base"), "-t", "hbase"], &ctx);
-        let got = sh(
-            &env,
-            "hbase",
-            "cat /h1 /greeting /h2; test -e /trig || echo no-trig",
-        );
-        assert_eq!(
-            got, "one\ntwo\nhello world\nscript\nno-trig\n",
-            "[{mode:?}]"
-        );
-        assert!(config(&env, "hbase").to_string().contains("echo triggered"));
-        let out = build(&env, &["-f", &p("Child"), "-t", "hchild"], &ctx);
-        assert!(
-            out.contains("triggered\n"),
-            "[{mode:?}] the trigger ran first: {out}"
-        );
-        assert!(
-            !config(&env, "hchild")
-                .to_string()
-                .contains("echo triggered"),
-            "[{mode:?}] triggers are not inherited further"
-        );
-    }
+            ),
+            ("Child", "FROM hbase\nRUN cat /trig\n"),
+        ],
+    );
+    let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
+    build(&env, &["-f", &p("Base"), "-t", "hbase"], &ctx);
+    let got = sh(
+        &env,
+        "hbase",
+        "cat /h1 /greeting /h2; test -e /trig || echo no-trig",
+    );
+    assert_eq!(
+        got, "one\ntwo\nhello world\nscript\nno-trig\n",
+        "[{mode:?}]"
+    );
+    assert!(config(&env, "hbase").to_string().contains("echo triggered"));
+    let out = build(&env, &["-f", &p("Child"), "-t", "hchild"], &ctx);
+    assert!(
+        out.contains("triggered\n"),
+        "[{mode:?}] the trigger ran first: {out}"
+    );
+    assert!(
+        !config(&env, "hchild")
+            .to_string()
+            .contains("echo triggered"),
+        "[{mode:?}] triggers are not inherited further"
+    );
 }
 
 fn cached_steps(out: &str) -> usize {
@@ -352,218 +342,194 @@ fn cached_steps(out: &str) -> usize {
         .count()
 }
 
-#[test]
-fn cache_hits_and_misses() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(
-            &env,
-            "ctx",
-            &base,
-            &[
-                (
-                    "Containerfile",
-                    "FROM {BASE}\n\
+both_modes!(cache_hits_and_misses);
+fn cache_hits_and_misses(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\n\
                      RUN echo first > /first\n\
                      COPY a /a\n\
                      ARG V=1\n\
                      RUN echo \"v=$V\" > /v\n\
                      COPY b /b\n",
-                ),
-                ("a", "a1"),
-                ("b", "b1"),
-            ],
-        );
-        let first = build(&env, &["-t", "c"], &ctx);
-        assert_eq!(cached_steps(&first), 0, "[{mode:?}] {first}");
-        let again = build(&env, &["-t", "c"], &ctx);
-        assert_eq!(cached_steps(&again), 5, "[{mode:?}] {again}");
-        assert_eq!(last_id(&first), last_id(&again));
+            ),
+            ("a", "a1"),
+            ("b", "b1"),
+        ],
+    );
+    let first = build(&env, &["-t", "c"], &ctx);
+    assert_eq!(cached_steps(&first), 0, "[{mode:?}] {first}");
+    let again = build(&env, &["-t", "c"], &ctx);
+    assert_eq!(cached_steps(&again), 5, "[{mode:?}] {again}");
+    assert_eq!(last_id(&first), last_id(&again));
 
-        // One copied file changed: from that step on, no earlier.
-        write(&ctx, "a", "a2");
-        let out = build(&env, &["-t", "c"], &ctx);
-        assert_eq!(cached_steps(&out), 1, "[{mode:?}] {out}");
-        // One arg changed: the RUN that uses it and after.
-        let out = build(&env, &["-t", "c", "--build-arg", "V=2"], &ctx);
-        assert_eq!(cached_steps(&out), 2, "[{mode:?}] {out}");
-        assert_eq!(sh(&env, "c", "cat /a /v"), "a2v=2\n");
-        // The last file: only the last step.
-        write(&ctx, "b", "b2");
-        let out = build(&env, &["-t", "c", "--build-arg", "V=2"], &ctx);
-        assert_eq!(cached_steps(&out), 4, "[{mode:?}] {out}");
-        let out = build(&env, &["--no-cache", "-t", "c"], &ctx);
-        assert_eq!(cached_steps(&out), 0, "[{mode:?}] {out}");
-        // Intermediate images are untagged, like podman's.
-        assert_eq!(
-            env.image_names()
-                .iter()
-                .filter(|n| n.contains("/c:"))
-                .count(),
-            1
-        );
-    }
+    // One copied file changed: from that step on, no earlier.
+    write(&ctx, "a", "a2");
+    let out = build(&env, &["-t", "c"], &ctx);
+    assert_eq!(cached_steps(&out), 1, "[{mode:?}] {out}");
+    // One arg changed: the RUN that uses it and after.
+    let out = build(&env, &["-t", "c", "--build-arg", "V=2"], &ctx);
+    assert_eq!(cached_steps(&out), 2, "[{mode:?}] {out}");
+    assert_eq!(sh(&env, "c", "cat /a /v"), "a2v=2\n");
+    // The last file: only the last step.
+    write(&ctx, "b", "b2");
+    let out = build(&env, &["-t", "c", "--build-arg", "V=2"], &ctx);
+    assert_eq!(cached_steps(&out), 4, "[{mode:?}] {out}");
+    let out = build(&env, &["--no-cache", "-t", "c"], &ctx);
+    assert_eq!(cached_steps(&out), 0, "[{mode:?}] {out}");
+    // Intermediate images are untagged, like podman's.
+    assert_eq!(
+        env.image_names()
+            .iter()
+            .filter(|n| n.contains("/c:"))
+            .count(),
+        1
+    );
 }
 
-#[test]
-fn failures_leave_nothing_behind() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(
-            &env,
-            "ctx",
-            &base,
-            &[
-                (
-                    "Fail",
-                    "FROM {BASE}\nRUN echo before > /x\nRUN echo out; exit 3\n",
-                ),
-                ("Missing", "FROM {BASE}\nCOPY nosuchfile /x\n"),
-            ],
-        );
-        let images_before = env.image_ids().len();
-        let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
-        let out = env.run(&[
+both_modes!(failures_leave_nothing_behind);
+fn failures_leave_nothing_behind(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            (
+                "Fail",
+                "FROM {BASE}\nRUN echo before > /x\nRUN echo out; exit 3\n",
+            ),
+            ("Missing", "FROM {BASE}\nCOPY nosuchfile /x\n"),
+        ],
+    );
+    let images_before = env.image_ids().len();
+    let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
+    let out = env.run(&[
+        "build",
+        "-f",
+        &p("Fail"),
+        "-t",
+        "bad",
+        ctx.to_str().unwrap(),
+    ]);
+    assert_error(
+        mode,
+        "build with a failing RUN",
+        &out,
+        125,
+        &["building at STEP \"RUN echo out; exit 3\": while running runtime: exit status 3"],
+    );
+    assert!(out.stdout.contains("out\n"), "[{mode:?}] {out:?}");
+    assert!(!env.image_names().iter().any(|n| n.contains("bad")));
+    assert!(
+        env.all_container_ids().is_empty(),
+        "[{mode:?}] no build container left"
+    );
+    assert!(
+        env.container_dirs().is_empty(),
+        "[{mode:?}] {:?}",
+        env.container_dirs()
+    );
+    assert!(env.image_ids().len() >= images_before);
+
+    let out = env.run(&["build", "-f", &p("Missing"), ctx.to_str().unwrap()]);
+    assert_error(mode, "COPY of a missing file", &out, 125, &["nosuchfile"]);
+}
+
+both_modes!(killed_build_leaves_a_usable_store);
+fn killed_build_leaves_a_usable_store(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Slow", "FROM {BASE}\nRUN sleep 30\n"),
+            ("Ok", "FROM {BASE}\nRUN echo fine > /ok\n"),
+        ],
+    );
+    let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
+    let mut child = env
+        .coracle_command(&["build", "-f", &p("Slow"), ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = env.store_dir().join("containers");
+    let started = wait_for(Duration::from_secs(30), || {
+        std::fs::read_dir(&store)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    });
+    assert!(started, "[{mode:?}] the RUN container never appeared");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: a signal to a process this test started.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(200));
+
+    build(&env, &["-f", &p("Ok"), "-t", "ok"], &ctx);
+    assert_eq!(sh(&env, "ok", "cat /ok"), "fine\n");
+    assert!(
+        env.all_container_ids().is_empty(),
+        "[{mode:?}] the killed build's container was swept"
+    );
+    env.reap();
+}
+
+both_modes!(stdin_file_quiet_iidfile_and_push);
+fn stdin_file_quiet_iidfile_and_push(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(&env, "ctx", &base, &[("x", "x")]);
+    let iid = env.home.join("iid");
+    let file = format!("FROM {base}\nCOPY x /x\nCMD [\"cat\", \"/x\"]\n");
+    let out = env.run_stdin(
+        &[
             "build",
+            "-q",
             "-f",
-            &p("Fail"),
+            "-",
+            "--iidfile",
+            iid.to_str().unwrap(),
             "-t",
-            "bad",
+            "pushme",
             ctx.to_str().unwrap(),
-        ]);
-        assert_error(
-            mode,
-            "build with a failing RUN",
-            &out,
-            125,
-            &["building at STEP \"RUN echo out; exit 3\": while running runtime: exit status 3"],
-        );
-        assert!(out.stdout.contains("out\n"), "[{mode:?}] {out:?}");
-        assert!(!env.image_names().iter().any(|n| n.contains("bad")));
-        assert!(
-            env.all_container_ids().is_empty(),
-            "[{mode:?}] no build container left"
-        );
-        assert!(
-            env.container_dirs().is_empty(),
-            "[{mode:?}] {:?}",
-            env.container_dirs()
-        );
-        assert!(env.image_ids().len() >= images_before);
+        ],
+        file.as_bytes(),
+    );
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let id = out.stdout.trim().to_string();
+    assert!(
+        is_hex(&id, 64),
+        "[{mode:?}] -q prints only the id: {:?}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&iid).unwrap(),
+        format!("sha256:{id}")
+    );
 
-        let out = env.run(&["build", "-f", &p("Missing"), ctx.to_str().unwrap()]);
-        assert_error(mode, "COPY of a missing file", &out, 125, &["nosuchfile"]);
-    }
-}
-
-#[test]
-fn killed_build_leaves_a_usable_store() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(
-            &env,
-            "ctx",
-            &base,
-            &[
-                ("Slow", "FROM {BASE}\nRUN sleep 30\n"),
-                ("Ok", "FROM {BASE}\nRUN echo fine > /ok\n"),
-            ],
-        );
-        let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
-        let mut child = env
-            .coracle_command(&["build", "-f", &p("Slow"), ctx.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let store = env.store_dir().join("containers");
-        let started = wait_for(Duration::from_secs(30), || {
-            std::fs::read_dir(&store)
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false)
-        });
-        assert!(started, "[{mode:?}] the RUN container never appeared");
-        std::thread::sleep(Duration::from_millis(300));
-        // SAFETY: a signal to a process this test started.
-        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-        let _ = child.wait();
-        std::thread::sleep(Duration::from_millis(200));
-
-        build(&env, &["-f", &p("Ok"), "-t", "ok"], &ctx);
-        assert_eq!(sh(&env, "ok", "cat /ok"), "fine\n");
-        assert!(
-            env.all_container_ids().is_empty(),
-            "[{mode:?}] the killed build's container was swept"
-        );
-        env.reap();
-    }
-}
-
-#[test]
-fn stdin_file_quiet_iidfile_and_push() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let base = env.rt_image();
-        let ctx = context(&env, "ctx", &base, &[("x", "x")]);
-        let iid = env.home.join("iid");
-        let file = format!("FROM {base}\nCOPY x /x\nCMD [\"cat\", \"/x\"]\n");
-        let out = env.run_stdin(
-            &[
-                "build",
-                "-q",
-                "-f",
-                "-",
-                "--iidfile",
-                iid.to_str().unwrap(),
-                "-t",
-                "pushme",
-                ctx.to_str().unwrap(),
-            ],
-            file.as_bytes(),
-        );
-        assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
-        let id = out.stdout.trim().to_string();
-        assert!(
-            is_hex(&id, 64),
-            "[{mode:?}] -q prints only the id: {:?}",
-            out.stdout
-        );
-        assert_eq!(
-            std::fs::read_to_string(&iid).unwrap(),
-            format!("sha256:{id}")
-        );
-
-        let dest = format!("{}/{}:1", registry().host, unique("built/app"));
-        env.ok(&["push", "--tls-verify=false", "pushme", &dest]);
-        let other = TestEnv::new(mode);
-        other.ok(&["pull", "--tls-verify=false", &dest]);
-        assert_eq!(other.ok(&["run", "--rm", &dest]), "x");
-    }
+    let dest = format!("{}/{}:1", registry().host, unique("built/app"));
+    env.ok(&["push", "--tls-verify=false", "pushme", &dest]);
+    let other = TestEnv::new(mode);
+    other.ok(&["pull", "--tls-verify=false", &dest]);
+    assert_eq!(other.ok(&["run", "--rm", &dest]), "x");
 }
 
 // Security issue #12: every build source is resolved inside its own root
 // (the context, or the source image), links followed only within it, and
 // nothing is written through a link. Each test runs once per mode, as two
 // test functions, so a failure as root does not hide the rootless result.
-
-/// Two tests of `body(Mode)`, as root and rootless, so that a failure in
-/// one mode does not hide the other's result.
-macro_rules! in_both_modes {
-    ($body:ident: $root:ident, $rootless:ident) => {
-        #[test]
-        fn $root() {
-            $body(Mode::Root);
-        }
-
-        #[test]
-        fn $rootless() {
-            $body(Mode::Rootless);
-        }
-    };
-}
 
 /// A host directory outside every context, writable by the test user,
 /// holding a file no build may ever copy (content unique to this test).
@@ -646,6 +612,7 @@ fn assert_not_built(env: &TestEnv, what: &str, out: &Out, tag: &str, source: &st
     );
 }
 
+both_modes!(copy_symlink_escape);
 fn copy_symlink_escape(mode: Mode) {
     let env = TestEnv::new(mode);
     let base = env.rt_image();
@@ -668,8 +635,7 @@ fn copy_symlink_escape(mode: Mode) {
     assert_secret_nowhere(&env, &secret);
 }
 
-in_both_modes!(copy_symlink_escape: copy_symlink_escape_root, copy_symlink_escape_rootless);
-
+both_modes!(copy_relative_symlink_escape);
 fn copy_relative_symlink_escape(mode: Mode) {
     let env = TestEnv::new(mode);
     let base = env.rt_image();
@@ -702,8 +668,7 @@ fn copy_relative_symlink_escape(mode: Mode) {
     assert_secret_nowhere(&env, &secret);
 }
 
-in_both_modes!(copy_relative_symlink_escape: copy_relative_symlink_escape_root, copy_relative_symlink_escape_rootless);
-
+both_modes!(copy_symlink_chain);
 /// A chain of links ending in an absolute path resolves as if the context
 /// were `/`: to the context's own copy of that path.
 fn copy_symlink_chain(mode: Mode) {
@@ -731,8 +696,7 @@ fn copy_symlink_chain(mode: Mode) {
     assert_secret_nowhere(&env, &secret);
 }
 
-in_both_modes!(copy_symlink_chain: copy_symlink_chain_root, copy_symlink_chain_rootless);
-
+both_modes!(copy_symlinked_dir);
 /// A named link to a host directory is refused; links below a copied
 /// directory are copied as links, never followed.
 fn copy_symlinked_dir(mode: Mode) {
@@ -779,8 +743,7 @@ fn copy_symlinked_dir(mode: Mode) {
     assert_secret_nowhere(&env, &secret);
 }
 
-in_both_modes!(copy_symlinked_dir: copy_symlinked_dir_root, copy_symlinked_dir_rootless);
-
+both_modes!(ignore_file_symlink_escape);
 /// `.containerignore` is read inside the context too: a link to a host
 /// file means the context's own (absent) file, so nothing is excluded.
 fn ignore_file_symlink_escape(mode: Mode) {
@@ -808,8 +771,7 @@ fn ignore_file_symlink_escape(mode: Mode) {
     assert_eq!(sh(&env, "ign", "cat /keep"), "kept\n", "[{mode:?}]");
 }
 
-in_both_modes!(ignore_file_symlink_escape: ignore_file_symlink_escape_root, ignore_file_symlink_escape_rootless);
-
+both_modes!(copy_from_image_symlink);
 /// `COPY --from` resolves links inside the source image or stage: an
 /// image's `/hostroot -> /` leads to the image's own root.
 fn copy_from_image_symlink(mode: Mode) {
@@ -861,8 +823,7 @@ fn copy_from_image_symlink(mode: Mode) {
     assert_secret_nowhere(&env, &secret);
 }
 
-in_both_modes!(copy_from_image_symlink: copy_from_image_symlink_root, copy_from_image_symlink_rootless);
-
+both_modes!(add_archive_symlinks);
 /// ADD of archives: one reached through a link out of the context is not
 /// found; links inside an archive are data, and an entry below such a
 /// link never lands outside the image.
@@ -935,8 +896,7 @@ fn add_archive_symlinks(mode: Mode) {
     assert_secret_nowhere(&env, &secret);
 }
 
-in_both_modes!(add_archive_symlinks: add_archive_symlinks_root, add_archive_symlinks_rootless);
-
+both_modes!(copy_never_writes_through_links);
 /// The destination side: a link an earlier source of the same step puts in
 /// the layer is replaced, never written through.
 fn copy_never_writes_through_links(mode: Mode) {
@@ -980,5 +940,3 @@ fn copy_never_writes_through_links(mode: Mode) {
     );
     assert_eq!(got, "from-context\nfrom-heredoc\nno-links\n", "[{mode:?}]");
 }
-
-in_both_modes!(copy_never_writes_through_links: copy_never_writes_through_links_root, copy_never_writes_through_links_rootless);

@@ -19,284 +19,276 @@ fn tar_names(path: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn commit_round_trip_with_changes_and_diff() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let img = env.rt_image();
-        let mark = env.mark();
-        env.ok(&[
-            "run",
-            "--name",
-            "c1",
-            "-e",
-            &mark,
-            &img,
-            "sh",
-            "-c",
-            "echo hi > /etc/new && rm /etc/group && mkdir -p /d/e && echo x > /d/e/f",
-        ]);
+both_modes!(commit_round_trip_with_changes_and_diff);
+fn commit_round_trip_with_changes_and_diff(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "run",
+        "--name",
+        "c1",
+        "-e",
+        &mark,
+        &img,
+        "sh",
+        "-c",
+        "echo hi > /etc/new && rm /etc/group && mkdir -p /d/e && echo x > /d/e/f",
+    ]);
 
-        let diff = env.ok(&["diff", "c1"]);
-        for line in [
-            "C /etc",
-            "A /etc/new",
-            "D /etc/group",
-            "A /d",
-            "A /d/e",
-            "A /d/e/f",
-        ] {
-            assert!(
-                diff.lines().any(|l| l == line),
-                "[{mode:?}] diff lacks {line:?}:\n{diff}"
-            );
-        }
-        let mut sorted: Vec<&str> = diff.lines().map(|l| &l[2..]).collect();
-        sorted.sort();
-        assert_eq!(
-            diff.lines().map(|l| &l[2..]).collect::<Vec<_>>(),
-            sorted,
-            "[{mode:?}] sorted"
-        );
-        assert_eq!(env.ok(&["container", "diff", "c1"]), diff);
-        let json: serde_json::Value =
-            serde_json::from_str(&env.ok(&["diff", "--format", "json", "c1"])).unwrap();
+    let diff = env.ok(&["diff", "c1"]);
+    for line in [
+        "C /etc",
+        "A /etc/new",
+        "D /etc/group",
+        "A /d",
+        "A /d/e",
+        "A /d/e/f",
+    ] {
         assert!(
-            json["added"]
-                .as_array()
-                .unwrap()
-                .contains(&"/etc/new".into()),
-            "{json}"
+            diff.lines().any(|l| l == line),
+            "[{mode:?}] diff lacks {line:?}:\n{diff}"
         );
-        assert!(
-            json["deleted"]
-                .as_array()
-                .unwrap()
-                .contains(&"/etc/group".into()),
-            "{json}"
-        );
-        assert!(
-            json["changed"].as_array().unwrap().contains(&"/etc".into()),
-            "{json}"
-        );
-
-        let out = env.ok(&[
-            "commit",
-            "-q",
-            "-a",
-            "me",
-            "-m",
-            "why",
-            "-c",
-            r#"CMD ["cat", "/etc/new"]"#,
-            "-c",
-            "ENV COMMITTED=yes",
-            "c1",
-            "app:2",
-        ]);
-        let id = out.trim();
-        assert!(
-            is_hex(id, 64),
-            "[{mode:?}] commit -q prints only the id: {out:?}"
-        );
-        assert!(env.image_names().contains(&"localhost/app:2".to_string()));
-        // The committed image runs with the changes.
-        assert_eq!(
-            env.ok(&["run", "--rm", "-e", &mark, "app:2"]),
-            "hi\n",
-            "[{mode:?}]"
-        );
-        let etc = env.ok(&["run", "--rm", "-e", &mark, "app:2", "ls", "/etc"]);
-        assert!(
-            !etc.lines().any(|l| l == "group"),
-            "[{mode:?}] deleted file back: {etc}"
-        );
-        assert_eq!(
-            env.ok(&[
-                "run",
-                "--rm",
-                "-e",
-                &mark,
-                "app:2",
-                "sh",
-                "-c",
-                "echo $COMMITTED; cat /d/e/f"
-            ]),
-            "yes\nx\n"
-        );
-        let hist = env.ok(&["history", "--format", "json", "app:2"]);
-        assert!(hist.contains("why"), "[{mode:?}] history comment: {hist}");
-        let layers = env.inspect("app:2")["RootFS"]["Layers"]
-            .as_array()
-            .map(|a| a.len());
-        let base = env.inspect(&img)["RootFS"]["Layers"]
-            .as_array()
-            .map(|a| a.len());
-        if let (Some(l), Some(b)) = (layers, base) {
-            assert_eq!(l, b + 1, "[{mode:?}] one new layer");
-        }
-
-        // Without -q: progress on stderr, the id last on stdout.
-        let out = env.run(&["commit", "c1"]);
-        assert_eq!(out.status, 0, "{out:?}");
-        assert!(is_hex(out.stdout.trim(), 64), "{out:?}");
-        assert!(out.stderr.contains("Writing manifest"), "{out:?}");
-
-        // A running container commits too.
-        env.run_detached("live", &[], &img, &["sleep", "1000"]);
-        env.ok(&["exec", "live", "sh", "-c", "echo live > /live"]);
-        env.ok(&["commit", "-q", "--pause=false", "live", "live:1"]);
-        assert_eq!(
-            env.ok(&["run", "--rm", "-e", &mark, "live:1", "cat", "/live"]),
-            "live\n"
-        );
-        env.ok(&["rm", "-f", "-t", "0", "live"]);
-
-        // Bad input: one line, exit 125.
-        let out = env.run(&["commit", "-c", "RUN rm -rf /", "c1", "bad:1"]);
-        assert_error(mode, "commit -c RUN", &out, 125, &["not a valid change"]);
-        let out = env.run(&["commit", "nosuch", "x:1"]);
-        assert_error(mode, "commit nosuch", &out, 125, &["no such container"]);
     }
-}
-
-#[test]
-fn export_lists_the_merged_files() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let img = env.rt_image();
-        let mark = env.mark();
-        env.ok(&[
-            "run",
-            "--name",
-            "c1",
-            "-e",
-            &mark,
-            &img,
-            "sh",
-            "-c",
-            "echo hi > /etc/new && rm /etc/group && /bin/busybox chown 1000:1000 /etc/new",
-        ]);
-        let file = env.home.join("out.tar");
-        env.ok(&["export", "-o", file.to_str().unwrap(), "c1"]);
-        let names = tar_names(&file);
-        assert!(
-            names.contains(&"etc/new".to_string()),
-            "[{mode:?}] {names:?}"
-        );
-        assert!(
-            names.contains(&"etc/passwd".to_string()),
-            "[{mode:?}] {names:?}"
-        );
-        assert!(
-            names.contains(&"bin/busybox".to_string()),
-            "[{mode:?}] {names:?}"
-        );
-        assert!(
-            !names.contains(&"etc/group".to_string()),
-            "[{mode:?}] deleted file exported"
-        );
-        assert!(
-            !names.iter().any(|n| n.contains(".wh.")),
-            "[{mode:?}] whiteouts exported"
-        );
-        // Container-side owners.
-        let data = std::fs::read(&file).unwrap();
-        let mut a = tar::Archive::new(&data[..]);
-        let owner = a
-            .entries()
+    let mut sorted: Vec<&str> = diff.lines().map(|l| &l[2..]).collect();
+    sorted.sort();
+    assert_eq!(
+        diff.lines().map(|l| &l[2..]).collect::<Vec<_>>(),
+        sorted,
+        "[{mode:?}] sorted"
+    );
+    assert_eq!(env.ok(&["container", "diff", "c1"]), diff);
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["diff", "--format", "json", "c1"])).unwrap();
+    assert!(
+        json["added"]
+            .as_array()
             .unwrap()
-            .map(|e| e.unwrap())
-            .find(|e| &*e.path_bytes() == b"etc/new")
-            .map(|e| (e.header().uid().unwrap(), e.header().gid().unwrap()));
-        assert_eq!(owner, Some((1000, 1000)), "[{mode:?}]");
-        // stdout works too when redirected (here: a pipe).
-        let out = env.run(&["container", "export", "c1"]);
-        assert_eq!(out.status, 0, "{}", out.stderr);
-        assert!(out.stdout.len() > 1024);
-    }
-}
+            .contains(&"/etc/new".into()),
+        "{json}"
+    );
+    assert!(
+        json["deleted"]
+            .as_array()
+            .unwrap()
+            .contains(&"/etc/group".into()),
+        "{json}"
+    );
+    assert!(
+        json["changed"].as_array().unwrap().contains(&"/etc".into()),
+        "{json}"
+    );
 
-#[test]
-fn import_a_rootfs_tarball_and_run_it() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let mark = env.mark();
-        let file = env.dir.join("rootfs.tar");
-        env.write_user_file(&file, busybox_tar());
-        let out = env.ok(&[
-            "import",
+    let out = env.ok(&[
+        "commit",
+        "-q",
+        "-a",
+        "me",
+        "-m",
+        "why",
+        "-c",
+        r#"CMD ["cat", "/etc/new"]"#,
+        "-c",
+        "ENV COMMITTED=yes",
+        "c1",
+        "app:2",
+    ]);
+    let id = out.trim();
+    assert!(
+        is_hex(id, 64),
+        "[{mode:?}] commit -q prints only the id: {out:?}"
+    );
+    assert!(env.image_names().contains(&"localhost/app:2".to_string()));
+    // The committed image runs with the changes.
+    assert_eq!(
+        env.ok(&["run", "--rm", "-e", &mark, "app:2"]),
+        "hi\n",
+        "[{mode:?}]"
+    );
+    let etc = env.ok(&["run", "--rm", "-e", &mark, "app:2", "ls", "/etc"]);
+    assert!(
+        !etc.lines().any(|l| l == "group"),
+        "[{mode:?}] deleted file back: {etc}"
+    );
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "-e",
+            &mark,
+            "app:2",
+            "sh",
             "-c",
-            r#"CMD ["echo", "imported"]"#,
-            "-m",
-            "from a tarball",
-            file.to_str().unwrap(),
-            "base:1",
-        ]);
-        let id = out.lines().last().unwrap().trim().to_string();
-        assert!(is_hex(&id, 64), "[{mode:?}] {out:?}");
-        assert!(env.image_names().contains(&"localhost/base:1".to_string()));
-        assert_eq!(
-            env.ok(&["run", "--rm", "-e", &mark, "base:1"]),
-            "imported\n"
-        );
-        assert_eq!(
-            env.ok(&["run", "--rm", "-e", &mark, "base:1", "id", "-u"]),
-            "0\n"
-        );
-
-        // From stdin, gzip-compressed.
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, busybox_tar()).unwrap();
-        let gz = gz.finish().unwrap();
-        let out = env.run_stdin(&["image", "import", "-q", "-", "base:2"], &gz);
-        assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
-        // Same tar, same layer: same diff id, so the two share it.
-        assert_eq!(
-            env.inspect("base:1")["RootFS"]["Layers"],
-            env.inspect("base:2")["RootFS"]["Layers"]
-        );
-        assert_eq!(
-            env.ok(&["run", "--rm", "-e", &mark, "base:2", "echo", "ok"]),
-            "ok\n"
-        );
-
-        let out = env.run(&["import", "/nonexistent.tar"]);
-        assert_error(mode, "import missing", &out, 125, &["/nonexistent.tar"]);
+            "echo $COMMITTED; cat /d/e/f"
+        ]),
+        "yes\nx\n"
+    );
+    let hist = env.ok(&["history", "--format", "json", "app:2"]);
+    assert!(hist.contains("why"), "[{mode:?}] history comment: {hist}");
+    let layers = env.inspect("app:2")["RootFS"]["Layers"]
+        .as_array()
+        .map(|a| a.len());
+    let base = env.inspect(&img)["RootFS"]["Layers"]
+        .as_array()
+        .map(|a| a.len());
+    if let (Some(l), Some(b)) = (layers, base) {
+        assert_eq!(l, b + 1, "[{mode:?}] one new layer");
     }
+
+    // Without -q: progress on stderr, the id last on stdout.
+    let out = env.run(&["commit", "c1"]);
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(is_hex(out.stdout.trim(), 64), "{out:?}");
+    assert!(out.stderr.contains("Writing manifest"), "{out:?}");
+
+    // A running container commits too.
+    env.run_detached("live", &[], &img, &["sleep", "1000"]);
+    env.ok(&["exec", "live", "sh", "-c", "echo live > /live"]);
+    env.ok(&["commit", "-q", "--pause=false", "live", "live:1"]);
+    assert_eq!(
+        env.ok(&["run", "--rm", "-e", &mark, "live:1", "cat", "/live"]),
+        "live\n"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "live"]);
+
+    // Bad input: one line, exit 125.
+    let out = env.run(&["commit", "-c", "RUN rm -rf /", "c1", "bad:1"]);
+    assert_error(mode, "commit -c RUN", &out, 125, &["not a valid change"]);
+    let out = env.run(&["commit", "nosuch", "x:1"]);
+    assert_error(mode, "commit nosuch", &out, 125, &["no such container"]);
 }
 
-#[test]
-fn hostile_import_writes_nothing_outside() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let marker = pwned_marker("import");
-        let mut t = TarBuilder::new();
-        t.file("ok.txt", b"fine\n", 0o644, 0, 0);
-        t.raw(
-            tar::EntryType::Regular,
-            &format!("../../../../../../../..{}", marker.display()),
-            None,
-            b"pwned\n",
-        );
-        let file = env.dir.join("evil.tar");
-        env.write_user_file(&file, &t.finish());
-        let before = env.image_ids();
-        let out = env.run(&["import", file.to_str().unwrap(), "evil:1"]);
-        assert_error(mode, "hostile import", &out, 125, &[]);
-        assert!(!marker.exists(), "[{mode:?}] {} written", marker.display());
-        assert_eq!(env.image_ids(), before, "[{mode:?}] nothing registered");
+both_modes!(export_lists_the_merged_files);
+fn export_lists_the_merged_files(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "run",
+        "--name",
+        "c1",
+        "-e",
+        &mark,
+        &img,
+        "sh",
+        "-c",
+        "echo hi > /etc/new && rm /etc/group && /bin/busybox chown 1000:1000 /etc/new",
+    ]);
+    let file = env.home.join("out.tar");
+    env.ok(&["export", "-o", file.to_str().unwrap(), "c1"]);
+    let names = tar_names(&file);
+    assert!(
+        names.contains(&"etc/new".to_string()),
+        "[{mode:?}] {names:?}"
+    );
+    assert!(
+        names.contains(&"etc/passwd".to_string()),
+        "[{mode:?}] {names:?}"
+    );
+    assert!(
+        names.contains(&"bin/busybox".to_string()),
+        "[{mode:?}] {names:?}"
+    );
+    assert!(
+        !names.contains(&"etc/group".to_string()),
+        "[{mode:?}] deleted file exported"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains(".wh.")),
+        "[{mode:?}] whiteouts exported"
+    );
+    // Container-side owners.
+    let data = std::fs::read(&file).unwrap();
+    let mut a = tar::Archive::new(&data[..]);
+    let owner = a
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| &*e.path_bytes() == b"etc/new")
+        .map(|e| (e.header().uid().unwrap(), e.header().gid().unwrap()));
+    assert_eq!(owner, Some((1000, 1000)), "[{mode:?}]");
+    // stdout works too when redirected (here: a pipe).
+    let out = env.run(&["container", "export", "c1"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stdout.len() > 1024);
+}
 
-        // A symlink then a write through it.
-        let marker = pwned_marker("import-link");
-        let mut t = TarBuilder::new();
-        t.symlink("evil", "/tmp");
-        let name = format!("evil/{}", marker.file_name().unwrap().to_string_lossy());
-        t.raw(tar::EntryType::Regular, &name, None, b"pwned\n");
-        env.write_user_file(&file, &t.finish());
-        let out = env.run(&["import", file.to_str().unwrap(), "evil:2"]);
-        assert_no_panic(mode, &["import"], &out);
-        assert!(!marker.exists(), "[{mode:?}] {} written", marker.display());
-    }
+both_modes!(import_a_rootfs_tarball_and_run_it);
+fn import_a_rootfs_tarball_and_run_it(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let mark = env.mark();
+    let file = env.dir.join("rootfs.tar");
+    env.write_user_file(&file, busybox_tar());
+    let out = env.ok(&[
+        "import",
+        "-c",
+        r#"CMD ["echo", "imported"]"#,
+        "-m",
+        "from a tarball",
+        file.to_str().unwrap(),
+        "base:1",
+    ]);
+    let id = out.lines().last().unwrap().trim().to_string();
+    assert!(is_hex(&id, 64), "[{mode:?}] {out:?}");
+    assert!(env.image_names().contains(&"localhost/base:1".to_string()));
+    assert_eq!(
+        env.ok(&["run", "--rm", "-e", &mark, "base:1"]),
+        "imported\n"
+    );
+    assert_eq!(
+        env.ok(&["run", "--rm", "-e", &mark, "base:1", "id", "-u"]),
+        "0\n"
+    );
+
+    // From stdin, gzip-compressed.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, busybox_tar()).unwrap();
+    let gz = gz.finish().unwrap();
+    let out = env.run_stdin(&["image", "import", "-q", "-", "base:2"], &gz);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    // Same tar, same layer: same diff id, so the two share it.
+    assert_eq!(
+        env.inspect("base:1")["RootFS"]["Layers"],
+        env.inspect("base:2")["RootFS"]["Layers"]
+    );
+    assert_eq!(
+        env.ok(&["run", "--rm", "-e", &mark, "base:2", "echo", "ok"]),
+        "ok\n"
+    );
+
+    let out = env.run(&["import", "/nonexistent.tar"]);
+    assert_error(mode, "import missing", &out, 125, &["/nonexistent.tar"]);
+}
+
+both_modes!(hostile_import_writes_nothing_outside);
+fn hostile_import_writes_nothing_outside(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let marker = pwned_marker("import");
+    let mut t = TarBuilder::new();
+    t.file("ok.txt", b"fine\n", 0o644, 0, 0);
+    t.raw(
+        tar::EntryType::Regular,
+        &format!("../../../../../../../..{}", marker.display()),
+        None,
+        b"pwned\n",
+    );
+    let file = env.dir.join("evil.tar");
+    env.write_user_file(&file, &t.finish());
+    let before = env.image_ids();
+    let out = env.run(&["import", file.to_str().unwrap(), "evil:1"]);
+    assert_error(mode, "hostile import", &out, 125, &[]);
+    assert!(!marker.exists(), "[{mode:?}] {} written", marker.display());
+    assert_eq!(env.image_ids(), before, "[{mode:?}] nothing registered");
+
+    // A symlink then a write through it.
+    let marker = pwned_marker("import-link");
+    let mut t = TarBuilder::new();
+    t.symlink("evil", "/tmp");
+    let name = format!("evil/{}", marker.file_name().unwrap().to_string_lossy());
+    t.raw(tar::EntryType::Regular, &name, None, b"pwned\n");
+    env.write_user_file(&file, &t.finish());
+    let out = env.run(&["import", file.to_str().unwrap(), "evil:2"]);
+    assert_no_panic(mode, &["import"], &out);
+    assert!(!marker.exists(), "[{mode:?}] {} written", marker.display());
 }

@@ -28,280 +28,274 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-#[test]
-fn copies_both_ways_with_docker_path_rules() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let img = env.rt_image();
-        let mark = env.mark();
-        let src = host_tree(&env);
-        // A stopped container: writes go through its overlay (copy-up).
-        env.ok(&["run", "--name", "c", "-e", &mark, &img, "mkdir", "/target"]);
+both_modes!(copies_both_ways_with_docker_path_rules);
+fn copies_both_ways_with_docker_path_rules(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let src = host_tree(&env);
+    // A stopped container: writes go through its overlay (copy-up).
+    env.ok(&["run", "--name", "c", "-e", &mark, &img, "mkdir", "/target"]);
 
-        env.ok(&["cp", s(&src.join("file.txt")), "c:/etc/"]); // into a dir
-        env.ok(&["cp", s(&src.join("file.txt")), "c:/renamed.txt"]); // new name
-        env.ok(&["cp", s(&src.join("dir")), "c:/etc"]); // dir into a dir
-        env.ok(&["cp", &format!("{}/.", s(&src.join("dir"))), "c:/target"]); // contents
-        env.ok(&["cp", s(&src.join("dir")), "c:/newdir"]); // dir to a new name
-        env.ok(&["cp", s(&src.join("file.txt")), "c:/etc/passwd"]); // over a lower file
+    env.ok(&["cp", s(&src.join("file.txt")), "c:/etc/"]); // into a dir
+    env.ok(&["cp", s(&src.join("file.txt")), "c:/renamed.txt"]); // new name
+    env.ok(&["cp", s(&src.join("dir")), "c:/etc"]); // dir into a dir
+    env.ok(&["cp", &format!("{}/.", s(&src.join("dir"))), "c:/target"]); // contents
+    env.ok(&["cp", s(&src.join("dir")), "c:/newdir"]); // dir to a new name
+    env.ok(&["cp", s(&src.join("file.txt")), "c:/etc/passwd"]); // over a lower file
 
-        // Read back through a committed image: what the container now holds.
-        env.ok(&["commit", "-q", "c", "after:1"]);
-        let ls = env.sh(
-            "after:1",
-            &[],
-            "cat /etc/file.txt /renamed.txt /etc/dir/a.txt /etc/dir/sub/b.txt /target/a.txt \
+    // Read back through a committed image: what the container now holds.
+    env.ok(&["commit", "-q", "c", "after:1"]);
+    let ls = env.sh(
+        "after:1",
+        &[],
+        "cat /etc/file.txt /renamed.txt /etc/dir/a.txt /etc/dir/sub/b.txt /target/a.txt \
              /target/sub/b.txt /newdir/a.txt /etc/passwd; stat -c %a /etc/dir/a.txt; \
              test -e /target/dir && echo WRONG; true",
-        );
-        assert_eq!(
-            ls, "hello\nhello\na\nb\na\nb\na\nhello\n751\n",
-            "[{mode:?}]"
-        );
+    );
+    assert_eq!(
+        ls, "hello\nhello\na\nb\na\nb\na\nhello\n751\n",
+        "[{mode:?}]"
+    );
 
-        // Trailing slash on a missing destination: it must be a directory.
-        let out = env.run(&["cp", s(&src.join("file.txt")), "c:/nodir/"]);
-        assert_error(mode, "cp to missing dir/", &out, 125, &[]);
-        // A directory onto a file.
-        let out = env.run(&["cp", s(&src.join("dir")), "c:/etc/passwd"]);
-        assert_error(mode, "cp dir onto file", &out, 125, &[]);
-        // A missing container path: podman's words, exit 125.
-        let out = env.run(&["cp", "c:/no/such", s(&env.dir)]);
-        assert_error(
-            mode,
-            "cp missing",
-            &out,
-            125,
-            &["could not be found on container c"],
-        );
+    // Trailing slash on a missing destination: it must be a directory.
+    let out = env.run(&["cp", s(&src.join("file.txt")), "c:/nodir/"]);
+    assert_error(mode, "cp to missing dir/", &out, 125, &[]);
+    // A directory onto a file.
+    let out = env.run(&["cp", s(&src.join("dir")), "c:/etc/passwd"]);
+    assert_error(mode, "cp dir onto file", &out, 125, &[]);
+    // A missing container path: podman's words, exit 125.
+    let out = env.run(&["cp", "c:/no/such", s(&env.dir)]);
+    assert_error(
+        mode,
+        "cp missing",
+        &out,
+        125,
+        &["could not be found on container c"],
+    );
 
-        // Out of the container.
-        let dest = env.dir.join("out");
-        mkdir_mode(&dest, 0o755);
-        if mode == Mode::Rootless {
-            let u = test_user();
-            std::os::unix::fs::chown(&dest, Some(u.uid), Some(u.gid)).unwrap();
-        }
-        env.ok(&["cp", "c:/etc/dir", s(&dest)]);
-        env.ok(&["cp", "c:/target/.", s(&dest.join("contents"))]);
-        env.ok(&["cp", "c:/renamed.txt", s(&dest.join("one.txt"))]);
-        assert_eq!(
-            std::fs::read_to_string(dest.join("dir/sub/b.txt")).unwrap(),
-            "b\n"
-        );
-        assert_eq!(
-            std::fs::read_to_string(dest.join("contents/a.txt")).unwrap(),
-            "a\n"
-        );
-        assert_eq!(
-            std::fs::read_to_string(dest.join("one.txt")).unwrap(),
-            "hello\n"
-        );
-        // Files copied out belong to the caller.
-        let me = match mode {
-            Mode::Root => 0,
-            Mode::Rootless => test_user().uid,
-        };
-        assert_eq!(std::fs::metadata(dest.join("one.txt")).unwrap().uid(), me);
-        assert_eq!(
-            std::fs::metadata(dest.join("dir/a.txt")).unwrap().mode() & 0o777,
-            0o751
-        );
+    // Out of the container.
+    let dest = env.dir.join("out");
+    mkdir_mode(&dest, 0o755);
+    if mode == Mode::Rootless {
+        let u = test_user();
+        std::os::unix::fs::chown(&dest, Some(u.uid), Some(u.gid)).unwrap();
     }
+    env.ok(&["cp", "c:/etc/dir", s(&dest)]);
+    env.ok(&["cp", "c:/target/.", s(&dest.join("contents"))]);
+    env.ok(&["cp", "c:/renamed.txt", s(&dest.join("one.txt"))]);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("dir/sub/b.txt")).unwrap(),
+        "b\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.join("contents/a.txt")).unwrap(),
+        "a\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.join("one.txt")).unwrap(),
+        "hello\n"
+    );
+    // Files copied out belong to the caller.
+    let me = match mode {
+        Mode::Root => 0,
+        Mode::Rootless => test_user().uid,
+    };
+    assert_eq!(std::fs::metadata(dest.join("one.txt")).unwrap().uid(), me);
+    assert_eq!(
+        std::fs::metadata(dest.join("dir/a.txt")).unwrap().mode() & 0o777,
+        0o751
+    );
 }
 
-#[test]
-fn running_container_sees_copies_at_once_with_owners_and_no_escape() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let img = env.rt_image();
-        let src = host_tree(&env);
-        let id = env.run_detached("live", &[], &img, &["sleep", "1000"]);
-        env.ok(&["cp", s(&src.join("file.txt")), "live:/tmp/f"]);
-        assert_eq!(env.ok(&["exec", "live", "cat", "/tmp/f"]), "hello\n");
-        // Owned by the container's user (root) inside; on the host by the
-        // id that container root maps to.
-        assert_eq!(
-            env.ok(&["exec", "live", "stat", "-c", "%u:%g", "/tmp/f"]),
-            "0:0\n"
-        );
-        let upper = env
-            .store_dir()
-            .join("containers")
-            .join(&id)
-            .join("upper/tmp/f");
-        let host_uid = std::fs::metadata(&upper).unwrap().uid();
-        let expect = match mode {
-            Mode::Root => 0,
-            Mode::Rootless => test_user().uid,
-        };
-        assert_eq!(host_uid, expect, "[{mode:?}] owner of {}", upper.display());
-        // A file owned by a container user copies out with... the caller's
-        // ids, but keeps its mode; and keeps its owner in a tar stream.
-        env.ok(&[
-            "exec",
-            "live",
-            "sh",
-            "-c",
-            "echo u > /tmp/u && /bin/busybox chown 1000:1000 /tmp/u",
-        ]);
-        let mut cmd = env.coracle_command(&["cp", "live:/tmp/u", "-"]);
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut tar_bytes = Vec::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_end(&mut tar_bytes)
-            .unwrap();
-        assert!(child.wait().unwrap().success());
-        let mut a = tar::Archive::new(&tar_bytes[..]);
-        let entries: Vec<(String, u64)> = a
-            .entries()
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    String::from_utf8_lossy(&e.path_bytes()).into_owned(),
-                    e.header().uid().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(entries, [("u".to_string(), 1000)], "[{mode:?}]");
+both_modes!(running_container_sees_copies_at_once_with_owners_and_no_escape);
+fn running_container_sees_copies_at_once_with_owners_and_no_escape(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let src = host_tree(&env);
+    let id = env.run_detached("live", &[], &img, &["sleep", "1000"]);
+    env.ok(&["cp", s(&src.join("file.txt")), "live:/tmp/f"]);
+    assert_eq!(env.ok(&["exec", "live", "cat", "/tmp/f"]), "hello\n");
+    // Owned by the container's user (root) inside; on the host by the
+    // id that container root maps to.
+    assert_eq!(
+        env.ok(&["exec", "live", "stat", "-c", "%u:%g", "/tmp/f"]),
+        "0:0\n"
+    );
+    let upper = env
+        .store_dir()
+        .join("containers")
+        .join(&id)
+        .join("upper/tmp/f");
+    let host_uid = std::fs::metadata(&upper).unwrap().uid();
+    let expect = match mode {
+        Mode::Root => 0,
+        Mode::Rootless => test_user().uid,
+    };
+    assert_eq!(host_uid, expect, "[{mode:?}] owner of {}", upper.display());
+    // A file owned by a container user copies out with... the caller's
+    // ids, but keeps its mode; and keeps its owner in a tar stream.
+    env.ok(&[
+        "exec",
+        "live",
+        "sh",
+        "-c",
+        "echo u > /tmp/u && /bin/busybox chown 1000:1000 /tmp/u",
+    ]);
+    let mut cmd = env.coracle_command(&["cp", "live:/tmp/u", "-"]);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tar_bytes = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut tar_bytes)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut a = tar::Archive::new(&tar_bytes[..]);
+    let entries: Vec<(String, u64)> = a
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+                e.header().uid().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(entries, [("u".to_string(), 1000)], "[{mode:?}]");
 
-        // `ln -s / /evil`: a copy through it lands in the container.
-        env.ok(&["exec", "live", "ln", "-s", "/", "/evil"]);
-        let marker = pwned_marker("cp");
-        let name = marker.file_name().unwrap().to_str().unwrap().to_string();
-        env.ok(&[
-            "cp",
-            s(&src.join("file.txt")),
-            &format!("live:/evil/tmp/{name}"),
-        ]);
-        assert!(
-            !marker.exists(),
-            "[{mode:?}] wrote {} on the host",
-            marker.display()
-        );
-        assert_eq!(
-            env.ok(&["exec", "live", "cat", &format!("/tmp/{name}")]),
-            "hello\n"
-        );
-        // A relative link that climbs: still inside.
-        env.ok(&["exec", "live", "ln", "-s", "../../../../../../tmp", "/up"]);
-        let marker = pwned_marker("cp-up");
-        let name = marker.file_name().unwrap().to_str().unwrap().to_string();
-        env.ok(&["cp", s(&src.join("file.txt")), &format!("live:/up/{name}")]);
-        assert!(
-            !marker.exists(),
-            "[{mode:?}] wrote {} on the host",
-            marker.display()
-        );
-        // Reading through a link to the host's files reads the container's.
-        env.ok(&["exec", "live", "ln", "-s", "/etc/passwd", "/tmp/pw"]);
-        let out_dir = env.home.join("pw");
-        env.ok(&["cp", "live:/evil/etc/passwd", s(&out_dir)]);
-        let got = std::fs::read_to_string(&out_dir).unwrap();
-        assert!(
-            got.contains("user:x:1000"),
-            "[{mode:?}] not the container's passwd: {got}"
-        );
+    // `ln -s / /evil`: a copy through it lands in the container.
+    env.ok(&["exec", "live", "ln", "-s", "/", "/evil"]);
+    let marker = pwned_marker("cp");
+    let name = marker.file_name().unwrap().to_str().unwrap().to_string();
+    env.ok(&[
+        "cp",
+        s(&src.join("file.txt")),
+        &format!("live:/evil/tmp/{name}"),
+    ]);
+    assert!(
+        !marker.exists(),
+        "[{mode:?}] wrote {} on the host",
+        marker.display()
+    );
+    assert_eq!(
+        env.ok(&["exec", "live", "cat", &format!("/tmp/{name}")]),
+        "hello\n"
+    );
+    // A relative link that climbs: still inside.
+    env.ok(&["exec", "live", "ln", "-s", "../../../../../../tmp", "/up"]);
+    let marker = pwned_marker("cp-up");
+    let name = marker.file_name().unwrap().to_str().unwrap().to_string();
+    env.ok(&["cp", s(&src.join("file.txt")), &format!("live:/up/{name}")]);
+    assert!(
+        !marker.exists(),
+        "[{mode:?}] wrote {} on the host",
+        marker.display()
+    );
+    // Reading through a link to the host's files reads the container's.
+    env.ok(&["exec", "live", "ln", "-s", "/etc/passwd", "/tmp/pw"]);
+    let out_dir = env.home.join("pw");
+    env.ok(&["cp", "live:/evil/etc/passwd", s(&out_dir)]);
+    let got = std::fs::read_to_string(&out_dir).unwrap();
+    assert!(
+        got.contains("user:x:1000"),
+        "[{mode:?}] not the container's passwd: {got}"
+    );
 
-        // A tar on stdin; a hostile one writes nothing outside.
-        let mut t = TarBuilder::new();
-        t.file("from-tar.txt", b"t\n", 0o640, 0, 0);
-        let out = env.run_stdin(&["cp", "-", "live:/tmp"], &t.finish());
-        assert_eq!(out.status, 0, "{out:?}");
-        assert_eq!(env.ok(&["exec", "live", "cat", "/tmp/from-tar.txt"]), "t\n");
-        let marker = pwned_marker("cp-tar");
-        let mut t = TarBuilder::new();
-        t.raw(
-            tar::EntryType::Regular,
-            &format!("../../../../../../../..{}", marker.display()),
-            None,
-            b"pwned\n",
-        );
-        let out = env.run_stdin(&["cp", "-", "live:/tmp"], &t.finish());
-        assert_error(mode, "cp hostile tar", &out, 125, &[]);
-        assert!(
-            !marker.exists(),
-            "[{mode:?}] wrote {} on the host",
-            marker.display()
-        );
-        env.ok(&["rm", "-f", "-t", "0", "live"]);
-    }
+    // A tar on stdin; a hostile one writes nothing outside.
+    let mut t = TarBuilder::new();
+    t.file("from-tar.txt", b"t\n", 0o640, 0, 0);
+    let out = env.run_stdin(&["cp", "-", "live:/tmp"], &t.finish());
+    assert_eq!(out.status, 0, "{out:?}");
+    assert_eq!(env.ok(&["exec", "live", "cat", "/tmp/from-tar.txt"]), "t\n");
+    let marker = pwned_marker("cp-tar");
+    let mut t = TarBuilder::new();
+    t.raw(
+        tar::EntryType::Regular,
+        &format!("../../../../../../../..{}", marker.display()),
+        None,
+        b"pwned\n",
+    );
+    let out = env.run_stdin(&["cp", "-", "live:/tmp"], &t.finish());
+    assert_error(mode, "cp hostile tar", &out, 125, &[]);
+    assert!(
+        !marker.exists(),
+        "[{mode:?}] wrote {} on the host",
+        marker.display()
+    );
+    env.ok(&["rm", "-f", "-t", "0", "live"]);
 }
 
-#[test]
-fn stopped_container_volumes_and_binds_are_seen_by_cp() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let img = env.rt_image();
-        let mark = env.mark();
-        let src = host_tree(&env);
-        let bind = env.dir.join("bind");
-        env.write_user_file(&bind.join("ro.txt"), b"from the host\n");
-        let ro_bind = format!("{}:/hostro:ro", s(&bind));
-        env.ok(&[
-            "create",
-            "--name",
-            "c",
-            "-e",
-            &mark,
-            "-v",
-            "cpvol:/data",
-            "-v",
-            &ro_bind,
-            &img,
-            "true",
-        ]);
-        // Into the (never started) container's named volume, and out of its bind.
-        env.ok(&["cp", s(&src.join("file.txt")), "c:/data/"]);
-        let out = env.dir.join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        if mode == Mode::Rootless {
-            std::os::unix::fs::chown(&out, Some(test_user().uid), Some(test_user().gid)).unwrap();
-        }
-        env.ok(&["cp", "c:/hostro/ro.txt", s(&out)]);
-        assert_eq!(
-            std::fs::read_to_string(out.join("ro.txt")).unwrap(),
-            "from the host\n",
-            "[{mode:?}] read through the bind mount"
-        );
-        // A read-only bind stays read-only.
-        let denied = env.run(&["cp", s(&src.join("file.txt")), "c:/hostro/"]);
-        assert_ne!(
-            denied.status, 0,
-            "[{mode:?}] wrote into a :ro bind: {denied:?}"
-        );
-        assert!(
-            !bind.join("file.txt").exists(),
-            "[{mode:?}] the host dir changed"
-        );
-        // The file is in the volume, not in the container's own layer.
-        let seen = env.ok(&[
-            "run",
-            "--rm",
-            "-e",
-            &mark,
-            "-v",
-            "cpvol:/v",
-            &img,
-            "cat",
-            "/v/file.txt",
-        ]);
-        assert_eq!(seen, "hello\n", "[{mode:?}]");
-        let diff = env.ok(&["diff", "c"]);
-        assert!(
-            !diff.contains("file.txt"),
-            "[{mode:?}] landed in the upper dir: {diff}"
-        );
+both_modes!(stopped_container_volumes_and_binds_are_seen_by_cp);
+fn stopped_container_volumes_and_binds_are_seen_by_cp(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let src = host_tree(&env);
+    let bind = env.dir.join("bind");
+    env.write_user_file(&bind.join("ro.txt"), b"from the host\n");
+    let ro_bind = format!("{}:/hostro:ro", s(&bind));
+    env.ok(&[
+        "create",
+        "--name",
+        "c",
+        "-e",
+        &mark,
+        "-v",
+        "cpvol:/data",
+        "-v",
+        &ro_bind,
+        &img,
+        "true",
+    ]);
+    // Into the (never started) container's named volume, and out of its bind.
+    env.ok(&["cp", s(&src.join("file.txt")), "c:/data/"]);
+    let out = env.dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    if mode == Mode::Rootless {
+        std::os::unix::fs::chown(&out, Some(test_user().uid), Some(test_user().gid)).unwrap();
     }
+    env.ok(&["cp", "c:/hostro/ro.txt", s(&out)]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("ro.txt")).unwrap(),
+        "from the host\n",
+        "[{mode:?}] read through the bind mount"
+    );
+    // A read-only bind stays read-only.
+    let denied = env.run(&["cp", s(&src.join("file.txt")), "c:/hostro/"]);
+    assert_ne!(
+        denied.status, 0,
+        "[{mode:?}] wrote into a :ro bind: {denied:?}"
+    );
+    assert!(
+        !bind.join("file.txt").exists(),
+        "[{mode:?}] the host dir changed"
+    );
+    // The file is in the volume, not in the container's own layer.
+    let seen = env.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        &mark,
+        "-v",
+        "cpvol:/v",
+        &img,
+        "cat",
+        "/v/file.txt",
+    ]);
+    assert_eq!(seen, "hello\n", "[{mode:?}]");
+    let diff = env.ok(&["diff", "c"]);
+    assert!(
+        !diff.contains("file.txt"),
+        "[{mode:?}] landed in the upper dir: {diff}"
+    );
 }

@@ -212,24 +212,32 @@ fn try_escape(mode: Mode, attack: Attack) {
     );
 }
 
-macro_rules! escape_tests {
-    ($($name:ident => $attack:expr),* $(,)?) => {
-        mod root {
-            use super::*;
-            $(#[test] fn $name() { try_escape(Mode::Root, $attack) })*
-        }
-        mod rootless {
-            use super::*;
-            $(#[test] fn $name() { try_escape(Mode::Rootless, $attack) })*
-        }
-    };
+both_modes!(exec_proc_self_exe);
+fn exec_proc_self_exe(mode: Mode) {
+    try_escape(mode, Attack::ExecProcSelfExe);
 }
 
-escape_tests! {
-    exec_proc_self_exe => Attack::ExecProcSelfExe,
-    exec_shell_linked_to_proc_self_exe => Attack::ExecShellLink,
-    top_ps_linked_to_proc_self_exe => Attack::TopPs,
-    cp_in_and_out => Attack::Cp,
-    run_init_is_proc_self_exe => Attack::RunInit,
-    run_with_init => Attack::RunWithInit,
+both_modes!(exec_shell_linked_to_proc_self_exe);
+fn exec_shell_linked_to_proc_self_exe(mode: Mode) {
+    try_escape(mode, Attack::ExecShellLink);
+}
+
+both_modes!(top_ps_linked_to_proc_self_exe);
+fn top_ps_linked_to_proc_self_exe(mode: Mode) {
+    try_escape(mode, Attack::TopPs);
+}
+
+both_modes!(cp_in_and_out);
+fn cp_in_and_out(mode: Mode) {
+    try_escape(mode, Attack::Cp);
+}
+
+both_modes!(run_init_is_proc_self_exe);
+fn run_init_is_proc_self_exe(mode: Mode) {
+    try_escape(mode, Attack::RunInit);
+}
+
+both_modes!(run_with_init);
+fn run_with_init(mode: Mode) {
+    try_escape(mode, Attack::RunWithInit);
 }

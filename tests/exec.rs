@@ -4,120 +4,112 @@ mod common;
 
 use common::*;
 
-#[test]
-fn exec_runs_with_user_workdir_and_env() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let img = env.rt_image();
-        let id = env.run_detached("web", &[], &img, &["sleep", "300"]);
-        let out = env.ok(&[
-            "exec",
-            "-u",
-            "1000",
-            "-w",
-            "/tmp",
-            "-e",
-            "A=1",
-            "web",
-            "sh",
-            "-c",
-            "id -u; pwd; echo A=$A",
-        ]);
-        assert_eq!(out, "1000\n/tmp\nA=1\n", "[{mode:?}]");
-        // the exec'd process joins the container: its hostname, its
-        // image env, its capability and seccomp confinement
-        let out = env.ok(&[
-            "exec",
-            "web",
-            "sh",
-            "-c",
-            "id -u; hostname; echo $FROM_IMAGE; cat /proc/self/status",
-        ]);
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[..3], ["0", &id[..12], "yes"], "[{mode:?}] {out}");
-        assert_eq!(cap_eff(&out), PODMAN_DEFAULT_CAPS, "[{mode:?}] exec CapEff");
-        assert_eq!(
-            status_field(&out, "Seccomp"),
-            Some("2"),
-            "[{mode:?}] exec seccomp"
-        );
-        assert_eq!(status_field(&out, "NoNewPrivs"), Some("1"), "[{mode:?}]");
-        // and sees the container's processes, not the host's
-        let out = env.ok(&["exec", "web", "cat", "/proc/1/cmdline"]);
-        assert_eq!(
-            out, "sleep\u{0}300\u{0}",
-            "[{mode:?}] PID 1 of the container"
-        );
-        let _ = env.run(&["rm", "-f", "-t", "0", "web"]);
-    }
+both_modes!(exec_runs_with_user_workdir_and_env);
+fn exec_runs_with_user_workdir_and_env(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let id = env.run_detached("web", &[], &img, &["sleep", "300"]);
+    let out = env.ok(&[
+        "exec",
+        "-u",
+        "1000",
+        "-w",
+        "/tmp",
+        "-e",
+        "A=1",
+        "web",
+        "sh",
+        "-c",
+        "id -u; pwd; echo A=$A",
+    ]);
+    assert_eq!(out, "1000\n/tmp\nA=1\n", "[{mode:?}]");
+    // the exec'd process joins the container: its hostname, its
+    // image env, its capability and seccomp confinement
+    let out = env.ok(&[
+        "exec",
+        "web",
+        "sh",
+        "-c",
+        "id -u; hostname; echo $FROM_IMAGE; cat /proc/self/status",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..3], ["0", &id[..12], "yes"], "[{mode:?}] {out}");
+    assert_eq!(cap_eff(&out), PODMAN_DEFAULT_CAPS, "[{mode:?}] exec CapEff");
+    assert_eq!(
+        status_field(&out, "Seccomp"),
+        Some("2"),
+        "[{mode:?}] exec seccomp"
+    );
+    assert_eq!(status_field(&out, "NoNewPrivs"), Some("1"), "[{mode:?}]");
+    // and sees the container's processes, not the host's
+    let out = env.ok(&["exec", "web", "cat", "/proc/1/cmdline"]);
+    assert_eq!(
+        out, "sleep\u{0}300\u{0}",
+        "[{mode:?}] PID 1 of the container"
+    );
+    let _ = env.run(&["rm", "-f", "-t", "0", "web"]);
 }
 
-#[test]
-fn exec_exit_codes() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let img = env.rt_image();
-        env.run_detached("web", &[], &img, &["sleep", "300"]);
-        env.fails(&["exec", "web", "sh", "-c", "exit 5"], 5);
-        let out = env.run(&["exec", "web", "nosuchcmd"]);
-        assert_error(mode, "exec nosuchcmd", &out, 127, &["nosuchcmd"]);
-        let out = env.run(&["exec", "web", "/tmp"]);
-        assert_error(mode, "exec /tmp", &out, 126, &[]);
-        let out = env.run(&["exec", "nosuchctr", "true"]);
-        assert_error(
-            mode,
-            "exec into a missing container",
-            &out,
-            125,
-            &["nosuchctr"],
-        );
-        let _ = env.run(&["rm", "-f", "-t", "0", "web"]);
-    }
+both_modes!(exec_exit_codes);
+fn exec_exit_codes(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    env.run_detached("web", &[], &img, &["sleep", "300"]);
+    env.fails(&["exec", "web", "sh", "-c", "exit 5"], 5);
+    let out = env.run(&["exec", "web", "nosuchcmd"]);
+    assert_error(mode, "exec nosuchcmd", &out, 127, &["nosuchcmd"]);
+    let out = env.run(&["exec", "web", "/tmp"]);
+    assert_error(mode, "exec /tmp", &out, 126, &[]);
+    let out = env.run(&["exec", "nosuchctr", "true"]);
+    assert_error(
+        mode,
+        "exec into a missing container",
+        &out,
+        125,
+        &["nosuchctr"],
+    );
+    let _ = env.run(&["rm", "-f", "-t", "0", "web"]);
 }
 
-#[test]
-fn exec_i_forwards_stdin() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let img = env.rt_image();
-        env.run_detached("web", &[], &img, &["sleep", "300"]);
-        let out = env.run_stdin(
-            &["exec", "-i", "web", "sh", "-c", "cat; echo done"],
-            b"piped\n",
-        );
-        assert_eq!(
-            (out.status, out.stdout.as_str()),
-            (0, "piped\ndone\n"),
-            "[{mode:?}] {out:?}"
-        );
-        let out = env.run_stdin(&["exec", "web", "sh", "-c", "cat; echo done"], b"piped\n");
-        assert_eq!(
-            (out.status, out.stdout.as_str()),
-            (0, "done\n"),
-            "[{mode:?}] without -i {out:?}"
-        );
-        let _ = env.run(&["rm", "-f", "-t", "0", "web"]);
-    }
+both_modes!(exec_i_forwards_stdin);
+fn exec_i_forwards_stdin(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    env.run_detached("web", &[], &img, &["sleep", "300"]);
+    let out = env.run_stdin(
+        &["exec", "-i", "web", "sh", "-c", "cat; echo done"],
+        b"piped\n",
+    );
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (0, "piped\ndone\n"),
+        "[{mode:?}] {out:?}"
+    );
+    let out = env.run_stdin(&["exec", "web", "sh", "-c", "cat; echo done"], b"piped\n");
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (0, "done\n"),
+        "[{mode:?}] without -i {out:?}"
+    );
+    let _ = env.run(&["rm", "-f", "-t", "0", "web"]);
 }
 
-#[test]
-fn exec_into_a_stopped_container_fails() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let img = env.rt_image();
-        env.ok(&["run", "--name", "stopped", &img, "true"]);
-        // podman: "can only create exec sessions on running containers"
-        // (podman 4.3 exits 255 here; the contract for own errors is 125)
-        let out = env.run(&["exec", "stopped", "true"]);
-        assert_error(
-            mode,
-            "exec into a stopped container",
-            &out,
-            125,
-            &["running"],
-        );
-    }
+both_modes!(exec_into_a_stopped_container_fails);
+fn exec_into_a_stopped_container_fails(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    env.ok(&["run", "--name", "stopped", &img, "true"]);
+    // podman: "can only create exec sessions on running containers"
+    // (podman 4.3 exits 255 here; the contract for own errors is 125)
+    let out = env.run(&["exec", "stopped", "true"]);
+    assert_error(
+        mode,
+        "exec into a stopped container",
+        &out,
+        125,
+        &["running"],
+    );
 }

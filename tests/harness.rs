@@ -109,45 +109,43 @@ fn snapshot_sees_changes() {
     assert!(r.is_err());
 }
 
-#[test]
-fn commands_run_as_the_mode_user_with_a_clean_environment() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let out = env.run_program("/usr/bin/id", &["-u"]);
-        let want = match mode {
-            Mode::Root => 0,
-            Mode::Rootless => test_user().uid,
-        };
-        assert_eq!(
-            out.stdout.trim(),
-            want.to_string(),
-            "[{mode:?}] {}",
-            out.stderr
-        );
-        let out = env.run_program("/usr/bin/env", &[]);
+both_modes!(commands_run_as_the_mode_user_with_a_clean_environment);
+fn commands_run_as_the_mode_user_with_a_clean_environment(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let out = env.run_program("/usr/bin/id", &["-u"]);
+    let want = match mode {
+        Mode::Root => 0,
+        Mode::Rootless => test_user().uid,
+    };
+    assert_eq!(
+        out.stdout.trim(),
+        want.to_string(),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    let out = env.run_program("/usr/bin/env", &[]);
+    assert!(
+        out.stdout
+            .contains(&format!("HOME={}\n", env.home.display())),
+        "[{mode:?}] {}",
+        out.stdout
+    );
+    if mode == Mode::Rootless {
         assert!(
             out.stdout
-                .contains(&format!("HOME={}\n", env.home.display())),
-            "[{mode:?}] {}",
+                .contains(&format!("XDG_RUNTIME_DIR={}\n", env.runtime_dir.display())),
+            "{}",
             out.stdout
         );
-        if mode == Mode::Rootless {
-            assert!(
-                out.stdout
-                    .contains(&format!("XDG_RUNTIME_DIR={}\n", env.runtime_dir.display())),
-                "{}",
-                out.stdout
-            );
-            // the user can write its home and runtime dir
-            let t = env.runtime_dir.join("probe");
-            let out = env.run_program(
-                "/usr/bin/touch",
-                &[
-                    t.to_str().unwrap(),
-                    env.home.join("probe").to_str().unwrap(),
-                ],
-            );
-            assert_eq!(out.status, 0, "{}", out.stderr);
-        }
+        // the user can write its home and runtime dir
+        let t = env.runtime_dir.join("probe");
+        let out = env.run_program(
+            "/usr/bin/touch",
+            &[
+                t.to_str().unwrap(),
+                env.home.join("probe").to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status, 0, "{}", out.stderr);
     }
 }

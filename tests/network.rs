@@ -84,67 +84,63 @@ impl Drop for HelperReaper<'_> {
     }
 }
 
-#[test]
-fn published_tcp_port_serves_httpd_to_the_host() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let www = www_dir(&env, INDEX);
-        let port = free_port();
-        let publish = format!("127.0.0.1:{port}:80");
-        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] body via {publish}");
+both_modes!(published_tcp_port_serves_httpd_to_the_host);
+fn published_tcp_port_serves_httpd_to_the_host(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let www = www_dir(&env, INDEX);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] body via {publish}");
 
-        // random host port: `port` tells which
-        env.run_detached("web2", &["-p", "127.0.0.1::80", "-v", &www], &img, HTTPD);
-        let random = published_port(&env, "web2", "80");
-        assert_ne!(random, 0, "[{mode:?}]");
-        assert_eq!(
-            http_get(mode, random),
-            INDEX,
-            "[{mode:?}] body via random port"
-        );
-        env.ok(&["rm", "-f", "-t", "0", "web", "web2"]);
-    }
+    // random host port: `port` tells which
+    env.run_detached("web2", &["-p", "127.0.0.1::80", "-v", &www], &img, HTTPD);
+    let random = published_port(&env, "web2", "80");
+    assert_ne!(random, 0, "[{mode:?}]");
+    assert_eq!(
+        http_get(mode, random),
+        INDEX,
+        "[{mode:?}] body via random port"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "web", "web2"]);
 }
 
-#[test]
-fn published_udp_port_delivers_datagrams() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let tools = format!("{}:/tools:ro", udp_receiver().display());
-        let port = free_port();
-        let publish = format!("127.0.0.1:{port}:5353/udp");
-        env.run_detached(
-            "udp",
-            &["-p", &publish, "-v", &tools],
-            &img,
-            &["/tools/udprecv", "5353", "/tmp/got"],
-        );
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        // datagrams sent before the receiver binds are lost: resend until one
-        // is in the container's file
-        let mut got = String::new();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(8) {
-            sock.send_to(b"ping-udp\n", ("127.0.0.1", port)).unwrap();
-            std::thread::sleep(Duration::from_millis(200));
-            got = env.run(&["exec", "udp", "cat", "/tmp/got"]).stdout;
-            if got.lines().any(|l| l == "ping-udp") {
-                break;
-            }
+both_modes!(published_udp_port_delivers_datagrams);
+fn published_udp_port_delivers_datagrams(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let tools = format!("{}:/tools:ro", udp_receiver().display());
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:5353/udp");
+    env.run_detached(
+        "udp",
+        &["-p", &publish, "-v", &tools],
+        &img,
+        &["/tools/udprecv", "5353", "/tmp/got"],
+    );
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // datagrams sent before the receiver binds are lost: resend until one
+    // is in the container's file
+    let mut got = String::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(8) {
+        sock.send_to(b"ping-udp\n", ("127.0.0.1", port)).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        got = env.run(&["exec", "udp", "cat", "/tmp/got"]).stdout;
+        if got.lines().any(|l| l == "ping-udp") {
+            break;
         }
-        assert!(
-            got.lines().any(|l| l == "ping-udp"),
-            "[{mode:?}] no datagram arrived in the container through {publish}: {got:?}"
-        );
-        env.ok(&["rm", "-f", "-t", "0", "udp"]);
     }
+    assert!(
+        got.lines().any(|l| l == "ping-udp"),
+        "[{mode:?}] no datagram arrived in the container through {publish}: {got:?}"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "udp"]);
 }
 
 /// Send `msg` from a fresh host socket to 127.0.0.1:port until an answer
@@ -165,60 +161,58 @@ fn udp_round_trip(port: u16, msg: &[u8]) -> Option<(Vec<u8>, std::net::SocketAdd
     None
 }
 
-#[test]
-fn published_udp_port_answers_the_sender() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let tools = format!("{}:/tools:ro", udp_receiver().display());
-        // Both shapes of a mapping: a host port above the container's (a
-        // DNS server on 5353) and below it.
-        let high = free_port();
-        const LOW_TARGET: u16 = 65500;
-        let low = loop {
-            let p = free_port();
-            if p < LOW_TARGET {
-                break p;
-            }
-        };
-        let p_high = format!("127.0.0.1:{high}:5353/udp");
-        let p_low = format!("127.0.0.1:{low}:{LOW_TARGET}/udp");
-        env.run_detached(
-            "echo",
-            &["-p", &p_high, "-p", &p_low, "-v", &tools],
-            &img,
-            &[
-                "sh",
-                "-c",
-                "/tools/udprecv 5353 /tmp/a & exec /tools/udprecv 65500 /tmp/b",
-            ],
-        );
-        for (port, spec) in [(high, &p_high), (low, &p_low)] {
-            let msg = format!("question via {port}");
-            let got = udp_round_trip(port, msg.as_bytes());
-            let Some((answer, from)) = got else {
-                let seen = env.run(&["exec", "echo", "cat", "/tmp/a", "/tmp/b"]).stdout;
-                panic!(
+both_modes!(published_udp_port_answers_the_sender);
+fn published_udp_port_answers_the_sender(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let tools = format!("{}:/tools:ro", udp_receiver().display());
+    // Both shapes of a mapping: a host port above the container's (a
+    // DNS server on 5353) and below it.
+    let high = free_port();
+    const LOW_TARGET: u16 = 65500;
+    let low = loop {
+        let p = free_port();
+        if p < LOW_TARGET {
+            break p;
+        }
+    };
+    let p_high = format!("127.0.0.1:{high}:5353/udp");
+    let p_low = format!("127.0.0.1:{low}:{LOW_TARGET}/udp");
+    env.run_detached(
+        "echo",
+        &["-p", &p_high, "-p", &p_low, "-v", &tools],
+        &img,
+        &[
+            "sh",
+            "-c",
+            "/tools/udprecv 5353 /tmp/a & exec /tools/udprecv 65500 /tmp/b",
+        ],
+    );
+    for (port, spec) in [(high, &p_high), (low, &p_low)] {
+        let msg = format!("question via {port}");
+        let got = udp_round_trip(port, msg.as_bytes());
+        let Some((answer, from)) = got else {
+            let seen = env.run(&["exec", "echo", "cat", "/tmp/a", "/tmp/b"]).stdout;
+            panic!(
                     "[{mode:?}] no answer through {spec} within 8s (the container received {} of the datagrams)",
                     seen.matches(&msg).count()
                 );
-            };
-            assert_eq!(
-                String::from_utf8_lossy(&answer),
-                msg,
-                "[{mode:?}] answer through {spec}"
-            );
-            // A client that connect()s its socket only accepts this source.
-            assert_eq!(
-                from.to_string(),
-                format!("127.0.0.1:{port}"),
-                "[{mode:?}] the answer through {spec} came from elsewhere"
-            );
-        }
-        env.ok(&["rm", "-f", "-t", "0", "echo"]);
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&answer),
+            msg,
+            "[{mode:?}] answer through {spec}"
+        );
+        // A client that connect()s its socket only accepts this source.
+        assert_eq!(
+            from.to_string(),
+            format!("127.0.0.1:{port}"),
+            "[{mode:?}] the answer through {spec} came from elsewhere"
+        );
     }
+    env.ok(&["rm", "-f", "-t", "0", "echo"]);
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -247,220 +241,212 @@ fn connect_when_up(
     panic!("[{mode:?}] nothing took connections on 127.0.0.1:{port} within 8s");
 }
 
-#[test]
-fn published_tcp_port_carries_bulk_data_both_ways_with_half_close() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let (down, up) = (free_port(), free_port());
-        let p_down = format!("127.0.0.1:{down}:9000");
-        let p_up = format!("127.0.0.1:{up}:9001");
-        // 8 MiB out of the container (then EOF), and whatever comes in
-        // until the sender's EOF.
-        env.run_detached(
-            "bulk",
-            &["-p", &p_down, "-p", &p_up],
-            &img,
-            &[
-                "sh",
-                "-c",
-                "dd if=/dev/urandom of=/tmp/out bs=1M count=8 2>/dev/null; \
+both_modes!(published_tcp_port_carries_bulk_data_both_ways_with_half_close);
+fn published_tcp_port_carries_bulk_data_both_ways_with_half_close(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let (down, up) = (free_port(), free_port());
+    let p_down = format!("127.0.0.1:{down}:9000");
+    let p_up = format!("127.0.0.1:{up}:9001");
+    // 8 MiB out of the container (then EOF), and whatever comes in
+    // until the sender's EOF.
+    env.run_detached(
+        "bulk",
+        &["-p", &p_down, "-p", &p_up],
+        &img,
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/urandom of=/tmp/out bs=1M count=8 2>/dev/null; \
                  sha256sum /tmp/out > /tmp/out.sum; \
                  nc -l -p 9000 < /tmp/out & nc -l -p 9001 > /tmp/in; exec sleep 300",
-            ],
-        );
+        ],
+    );
 
-        // Download: the first byte proves the container's nc has the file.
-        let mut first = [0u8; 1];
-        let mut s = connect_when_up(mode, down, |s| {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            matches!(s.read(&mut first), Ok(1))
-        });
-        let mut got = first.to_vec();
-        s.read_to_end(&mut got).unwrap();
-        let want = env.ok(&["exec", "bulk", "cat", "/tmp/out.sum"]);
-        assert_eq!(got.len(), 8 << 20, "[{mode:?}] bytes out of the container");
-        assert_eq!(
-            want.split_whitespace().next().unwrap_or(""),
-            sha256_hex(&got),
-            "[{mode:?}] the download's content"
-        );
+    // Download: the first byte proves the container's nc has the file.
+    let mut first = [0u8; 1];
+    let mut s = connect_when_up(mode, down, |s| {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        matches!(s.read(&mut first), Ok(1))
+    });
+    let mut got = first.to_vec();
+    s.read_to_end(&mut got).unwrap();
+    let want = env.ok(&["exec", "bulk", "cat", "/tmp/out.sum"]);
+    assert_eq!(got.len(), 8 << 20, "[{mode:?}] bytes out of the container");
+    assert_eq!(
+        want.split_whitespace().next().unwrap_or(""),
+        sha256_hex(&got),
+        "[{mode:?}] the download's content"
+    );
 
-        // Upload, then half-close: the container's nc ends on our EOF.
-        let data: Vec<u8> = (0..(6u32 << 20))
-            .map(|i| (i * 7 + i / 4093) as u8)
-            .collect();
-        let mut s = TcpStream::connect(("127.0.0.1", up)).unwrap();
-        s.write_all(&data).unwrap();
-        s.shutdown(std::net::Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        // EOF from the far side once its nc has read everything and exited.
-        s.read_to_end(&mut rest).unwrap();
-        let sum = env.ok(&["exec", "bulk", "busybox", "sha256sum", "/tmp/in"]);
-        assert_eq!(
-            sum.split_whitespace().next().unwrap_or(""),
-            sha256_hex(&data),
-            "[{mode:?}] the upload's content in the container"
-        );
-        env.ok(&["rm", "-f", "-t", "0", "bulk"]);
-    }
+    // Upload, then half-close: the container's nc ends on our EOF.
+    let data: Vec<u8> = (0..(6u32 << 20))
+        .map(|i| (i * 7 + i / 4093) as u8)
+        .collect();
+    let mut s = TcpStream::connect(("127.0.0.1", up)).unwrap();
+    s.write_all(&data).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // EOF from the far side once its nc has read everything and exited.
+    s.read_to_end(&mut rest).unwrap();
+    let sum = env.ok(&["exec", "bulk", "busybox", "sha256sum", "/tmp/in"]);
+    assert_eq!(
+        sum.split_whitespace().next().unwrap_or(""),
+        sha256_hex(&data),
+        "[{mode:?}] the upload's content in the container"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "bulk"]);
 }
 
-#[test]
-fn publish_all_maps_the_images_exposed_ports() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = rt_expose().reference();
-        env.pull(&img);
-        let www = www_dir(&env, INDEX);
-        env.run_detached("web", &["-P", "-v", &www], &img, HTTPD);
-        let all = env.ok(&["port", "web"]);
-        let lines: Vec<&str> = all.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "[{mode:?}] `port web` after -P with EXPOSE 80: {all:?}"
-        );
-        assert!(
-            lines[0].starts_with("80/tcp -> "),
-            "[{mode:?}] `port web`: {all:?}"
-        );
-        let port = published_port(&env, "web", "80/tcp");
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] body via -P port");
-        env.ok(&["rm", "-f", "-t", "0", "web"]);
-    }
+both_modes!(publish_all_maps_the_images_exposed_ports);
+fn publish_all_maps_the_images_exposed_ports(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = rt_expose().reference();
+    env.pull(&img);
+    let www = www_dir(&env, INDEX);
+    env.run_detached("web", &["-P", "-v", &www], &img, HTTPD);
+    let all = env.ok(&["port", "web"]);
+    let lines: Vec<&str> = all.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "[{mode:?}] `port web` after -P with EXPOSE 80: {all:?}"
+    );
+    assert!(
+        lines[0].starts_with("80/tcp -> "),
+        "[{mode:?}] `port web`: {all:?}"
+    );
+    let port = published_port(&env, "web", "80/tcp");
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] body via -P port");
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
 }
 
-#[test]
-fn port_ps_and_inspect_show_the_mappings() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let range = free_port_pair();
-        let udp = free_port();
-        let tcp_spec = format!("127.0.0.1:{}-{}:80-81", range, range + 1);
-        let udp_spec = format!("127.0.0.1:{udp}:53/udp");
-        env.run_detached(
-            "ports",
-            &["-p", &tcp_spec, "-p", &udp_spec],
-            &img,
-            &["sleep", "300"],
-        );
+both_modes!(port_ps_and_inspect_show_the_mappings);
+fn port_ps_and_inspect_show_the_mappings(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let range = free_port_pair();
+    let udp = free_port();
+    let tcp_spec = format!("127.0.0.1:{}-{}:80-81", range, range + 1);
+    let udp_spec = format!("127.0.0.1:{udp}:53/udp");
+    env.run_detached(
+        "ports",
+        &["-p", &tcp_spec, "-p", &udp_spec],
+        &img,
+        &["sleep", "300"],
+    );
 
-        let out = env.ok(&["port", "ports"]);
-        let want = [
-            format!("80/tcp -> 127.0.0.1:{range}"),
-            format!("81/tcp -> 127.0.0.1:{}", range + 1),
-            format!("53/udp -> 127.0.0.1:{udp}"),
-        ];
-        let mut got: Vec<&str> = out
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        got.sort();
-        let mut want_sorted: Vec<&str> = want.iter().map(String::as_str).collect();
-        want_sorted.sort();
-        assert_eq!(got, want_sorted, "[{mode:?}] `port ports`:\n{out}");
-        assert_eq!(
-            env.ok(&["port", "ports", "81"]).trim(),
-            format!("127.0.0.1:{}", range + 1),
-            "[{mode:?}] `port ports 81`"
-        );
-        assert_eq!(
-            env.ok(&["port", "ports", "53/udp"]).trim(),
-            format!("127.0.0.1:{udp}"),
-            "[{mode:?}] `port ports 53/udp`"
-        );
+    let out = env.ok(&["port", "ports"]);
+    let want = [
+        format!("80/tcp -> 127.0.0.1:{range}"),
+        format!("81/tcp -> 127.0.0.1:{}", range + 1),
+        format!("53/udp -> 127.0.0.1:{udp}"),
+    ];
+    let mut got: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    got.sort();
+    let mut want_sorted: Vec<&str> = want.iter().map(String::as_str).collect();
+    want_sorted.sort();
+    assert_eq!(got, want_sorted, "[{mode:?}] `port ports`:\n{out}");
+    assert_eq!(
+        env.ok(&["port", "ports", "81"]).trim(),
+        format!("127.0.0.1:{}", range + 1),
+        "[{mode:?}] `port ports 81`"
+    );
+    assert_eq!(
+        env.ok(&["port", "ports", "53/udp"]).trim(),
+        format!("127.0.0.1:{udp}"),
+        "[{mode:?}] `port ports 53/udp`"
+    );
 
-        let ps = env.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=ports"]);
-        for m in [
-            format!("127.0.0.1:{range}->80/tcp"),
-            format!("127.0.0.1:{}->81/tcp", range + 1),
-            format!("127.0.0.1:{udp}->53/udp"),
-        ] {
-            // podman may fold a range into `a-b->80-81/tcp`; accept either
-            let folded = format!("127.0.0.1:{}-{}->80-81/tcp", range, range + 1);
-            assert!(
-                ps.contains(&m) || (m.ends_with("/tcp") && ps.contains(&folded)),
-                "[{mode:?}] ps PORTS lacks {m}: {ps:?}"
-            );
-        }
-        let table = env.ok(&["ps"]);
+    let ps = env.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=ports"]);
+    for m in [
+        format!("127.0.0.1:{range}->80/tcp"),
+        format!("127.0.0.1:{}->81/tcp", range + 1),
+        format!("127.0.0.1:{udp}->53/udp"),
+    ] {
+        // podman may fold a range into `a-b->80-81/tcp`; accept either
+        let folded = format!("127.0.0.1:{}-{}->80-81/tcp", range, range + 1);
         assert!(
-            table.lines().next().unwrap_or("").contains("PORTS"),
-            "[{mode:?}] ps has no PORTS column:\n{table}"
+            ps.contains(&m) || (m.ends_with("/tcp") && ps.contains(&folded)),
+            "[{mode:?}] ps PORTS lacks {m}: {ps:?}"
         );
-
-        let v = env.inspect_container("ports");
-        let ports = &v["NetworkSettings"]["Ports"];
-        let entry = |key: &str, port: u16| {
-            assert_eq!(
-                ports[key],
-                serde_json::json!([{"HostIp": "127.0.0.1", "HostPort": port.to_string()}]),
-                "[{mode:?}] inspect NetworkSettings.Ports[{key}]: {ports}"
-            );
-        };
-        entry("80/tcp", range);
-        entry("81/tcp", range + 1);
-        entry("53/udp", udp);
-        assert_eq!(
-            ports.as_object().map(|o| o.len()),
-            Some(3),
-            "[{mode:?}] NetworkSettings.Ports: {ports}"
-        );
-        env.ok(&["rm", "-f", "-t", "0", "ports"]);
     }
+    let table = env.ok(&["ps"]);
+    assert!(
+        table.lines().next().unwrap_or("").contains("PORTS"),
+        "[{mode:?}] ps has no PORTS column:\n{table}"
+    );
+
+    let v = env.inspect_container("ports");
+    let ports = &v["NetworkSettings"]["Ports"];
+    let entry = |key: &str, port: u16| {
+        assert_eq!(
+            ports[key],
+            serde_json::json!([{"HostIp": "127.0.0.1", "HostPort": port.to_string()}]),
+            "[{mode:?}] inspect NetworkSettings.Ports[{key}]: {ports}"
+        );
+    };
+    entry("80/tcp", range);
+    entry("81/tcp", range + 1);
+    entry("53/udp", udp);
+    assert_eq!(
+        ports.as_object().map(|o| o.len()),
+        Some(3),
+        "[{mode:?}] NetworkSettings.Ports: {ports}"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "ports"]);
 }
 
-#[test]
-fn host_port_in_use_fails_and_leaves_no_container() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let held = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = held.local_addr().unwrap().port();
-        let publish = format!("127.0.0.1:{port}:80");
-        let mark = env.mark();
-        let out = env.run(&[
-            "run", "-d", "--name", "clash", "-e", &mark, "-p", &publish, &img, "sleep", "300",
-        ]);
-        assert_error(
-            mode,
-            "run -d -p <port in use>",
-            &out,
-            125,
-            &[&port.to_string()],
-        );
-        let names = env.ok(&["ps", "-a", "--format", "{{.Names}}"]);
-        assert!(
-            !names.lines().any(|l| l.trim() == "clash"),
-            "[{mode:?}] a failed start left the container behind:\n{names}"
-        );
-        assert!(
-            env.all_container_ids().is_empty(),
-            "[{mode:?}] ps -a after the failed run: {:?}",
-            env.all_container_ids()
-        );
-        assert!(
-            wait_for(Duration::from_secs(5), || env.marked_pids().is_empty()),
-            "[{mode:?}] container processes left: {:?}",
-            env.marked_pids()
-        );
-        // the name is free again
-        env.run_detached("clash", &[], &img, &["sleep", "300"]);
-        env.ok(&["rm", "-f", "-t", "0", "clash"]);
-        drop(held);
-    }
+both_modes!(host_port_in_use_fails_and_leaves_no_container);
+fn host_port_in_use_fails_and_leaves_no_container(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let mark = env.mark();
+    let out = env.run(&[
+        "run", "-d", "--name", "clash", "-e", &mark, "-p", &publish, &img, "sleep", "300",
+    ]);
+    assert_error(
+        mode,
+        "run -d -p <port in use>",
+        &out,
+        125,
+        &[&port.to_string()],
+    );
+    let names = env.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(
+        !names.lines().any(|l| l.trim() == "clash"),
+        "[{mode:?}] a failed start left the container behind:\n{names}"
+    );
+    assert!(
+        env.all_container_ids().is_empty(),
+        "[{mode:?}] ps -a after the failed run: {:?}",
+        env.all_container_ids()
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || env.marked_pids().is_empty()),
+        "[{mode:?}] container processes left: {:?}",
+        env.marked_pids()
+    );
+    // the name is free again
+    env.run_detached("clash", &[], &img, &["sleep", "300"]);
+    env.ok(&["rm", "-f", "-t", "0", "clash"]);
+    drop(held);
 }
 
 /// A one-shot-per-connection HTTP responder on the host's 127.0.0.1 that
@@ -492,309 +478,297 @@ fn host_http_responder(body: &'static str) -> u16 {
     port
 }
 
-#[test]
-fn container_reaches_host_loopback_as_host_containers_internal_when_allowed() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let img = env.rt_image();
-        let port = host_http_responder("marker-from-host\n");
-        // The host's loopback is closed unless the network opens it
-        // (host_loopback_closed_*): podman's options for that.
-        let network = match mode {
-            Mode::Root => "--network=slirp4netns:allow_host_loopback=true",
-            Mode::Rootless => "--network=pasta:--map-gw",
-        };
-        let out = env.sh(
-            &img,
-            &[network],
-            &format!(
-                "grep -w host.containers.internal /etc/hosts; echo ---; ip route; echo ---; \
+both_modes!(container_reaches_host_loopback_as_host_containers_internal_when_allowed);
+fn container_reaches_host_loopback_as_host_containers_internal_when_allowed(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let port = host_http_responder("marker-from-host\n");
+    // The host's loopback is closed unless the network opens it
+    // (host_loopback_closed_by_default): podman's options for that.
+    let network = match mode {
+        Mode::Root => "--network=slirp4netns:allow_host_loopback=true",
+        Mode::Rootless => "--network=pasta:--map-gw",
+    };
+    let out = env.sh(
+        &img,
+        &[network],
+        &format!(
+            "grep -w host.containers.internal /etc/hosts; echo ---; ip route; echo ---; \
                  ip -6 route; echo ---; wget -q -O- http://host.containers.internal:{port}/"
-            ),
-        );
-        let parts: Vec<&str> = out.split("---\n").collect();
-        assert_eq!(parts.len(), 4, "[{mode:?}] {out}");
-        // The program's first request out goes through, though pasta
-        // (rootless) lets it start once the namespace is configured,
-        // before pasta itself is fully up.
-        assert_eq!(
-            parts[3], "marker-from-host\n",
-            "[{mode:?}] outbound to the host's loopback:\n{out}"
-        );
-        // ... and its default routes were in place by then.
-        if host_has_default_route(false) {
-            assert!(
-                parts[1].lines().any(|l| l.starts_with("default via")),
-                "[{mode:?}] no IPv4 default route when the program started:\n{out}"
-            );
-        }
-        // slirp4netns (root's default) runs without IPv6.
-        if mode == Mode::Rootless && host_has_default_route(true) {
-            assert!(
-                parts[2].lines().any(|l| l.starts_with("default via")),
-                "[{mode:?}] no IPv6 default route when the program started:\n{out}"
-            );
-        }
-        let hosts_ip = parts[0].split_whitespace().next().unwrap_or("");
-        match mode {
-            Mode::Root => assert_eq!(
-                hosts_ip, "10.0.2.2",
-                "[{mode:?}] slirp4netns's host address in /etc/hosts:\n{out}"
-            ),
-            Mode::Rootless => {
-                // pasta: the container's default gateway stands for the host
-                let gw = parts[1]
-                    .lines()
-                    .find_map(|l| l.strip_prefix("default via "))
-                    .and_then(|r| r.split_whitespace().next())
-                    .unwrap_or("");
-                assert_eq!(
-                    hosts_ip, gw,
-                    "[{mode:?}] host.containers.internal should be the gateway:\n{out}"
-                );
-            }
-        }
-    }
-}
-
-#[test]
-fn dns_and_host_flags_fill_resolv_conf_hosts_and_hostname() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let img = env.rt_image();
-        let out = env.sh(
-            &img,
-            &[
-                "--name",
-                "named",
-                "--hostname",
-                "h",
-                "--dns",
-                "1.1.1.1",
-                "--dns-search",
-                "corp",
-                "--dns-option",
-                "ndots:2",
-                "--add-host",
-                "db:10.0.0.5",
-            ],
-            "cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; cat /etc/hostname",
-        );
-        let parts: Vec<&str> = out.split("---\n").collect();
-        assert_eq!(parts.len(), 3, "[{mode:?}] {out}");
-        let resolv: Vec<&str> = parts[0].lines().map(str::trim).collect();
-        for want in ["search corp", "nameserver 1.1.1.1", "options ndots:2"] {
-            assert!(
-                resolv.contains(&want),
-                "[{mode:?}] resolv.conf lacks {want:?}:\n{}",
-                parts[0]
-            );
-        }
-        // --dns replaces the default resolvers
-        let servers: Vec<&&str> = resolv
-            .iter()
-            .filter(|l| l.starts_with("nameserver"))
-            .collect();
-        assert_eq!(servers, [&"nameserver 1.1.1.1"], "[{mode:?}]\n{}", parts[0]);
-
-        let hosts = parts[1];
+        ),
+    );
+    let parts: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(parts.len(), 4, "[{mode:?}] {out}");
+    // The program's first request out goes through, though pasta
+    // (rootless) lets it start once the namespace is configured,
+    // before pasta itself is fully up.
+    assert_eq!(
+        parts[3], "marker-from-host\n",
+        "[{mode:?}] outbound to the host's loopback:\n{out}"
+    );
+    // ... and its default routes were in place by then.
+    if host_has_default_route(false) {
         assert!(
-            hosts.lines().any(|l| l == "10.0.0.5\tdb"),
-            "[{mode:?}] /etc/hosts lacks `10.0.0.5\\tdb`:\n{hosts}"
+            parts[1].lines().any(|l| l.starts_with("default via")),
+            "[{mode:?}] no IPv4 default route when the program started:\n{out}"
         );
-        let has_name = |n: &str| {
-            hosts
+    }
+    // slirp4netns (root's default) runs without IPv6.
+    if mode == Mode::Rootless && host_has_default_route(true) {
+        assert!(
+            parts[2].lines().any(|l| l.starts_with("default via")),
+            "[{mode:?}] no IPv6 default route when the program started:\n{out}"
+        );
+    }
+    let hosts_ip = parts[0].split_whitespace().next().unwrap_or("");
+    match mode {
+        Mode::Root => assert_eq!(
+            hosts_ip, "10.0.2.2",
+            "[{mode:?}] slirp4netns's host address in /etc/hosts:\n{out}"
+        ),
+        Mode::Rootless => {
+            // pasta: the container's default gateway stands for the host
+            let gw = parts[1]
                 .lines()
-                .filter(|l| !l.trim_start().starts_with('#'))
-                .any(|l| l.split_whitespace().skip(1).any(|w| w == n))
-        };
-        for n in ["h", "named", "localhost", "host.containers.internal"] {
-            assert!(has_name(n), "[{mode:?}] /etc/hosts lacks {n}:\n{hosts}");
+                .find_map(|l| l.strip_prefix("default via "))
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or("");
+            assert_eq!(
+                hosts_ip, gw,
+                "[{mode:?}] host.containers.internal should be the gateway:\n{out}"
+            );
         }
-        assert_eq!(parts[2], "h\n", "[{mode:?}] /etc/hostname");
-
-        // without --dns the container still has a resolver
-        let out = env.sh(&img, &[], "cat /etc/resolv.conf");
-        assert!(
-            out.lines().any(|l| l.starts_with("nameserver ")),
-            "[{mode:?}] default resolv.conf has no nameserver:\n{out}"
-        );
     }
 }
 
-#[test]
-fn network_container_shares_localhost() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let www = www_dir(&env, INDEX);
-        env.run_detached("web", &["-v", &www], &img, HTTPD);
-        let out = env.sh(
+both_modes!(dns_and_host_flags_fill_resolv_conf_hosts_and_hostname);
+fn dns_and_host_flags_fill_resolv_conf_hosts_and_hostname(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let out = env.sh(
+        &img,
+        &[
+            "--name",
+            "named",
+            "--hostname",
+            "h",
+            "--dns",
+            "1.1.1.1",
+            "--dns-search",
+            "corp",
+            "--dns-option",
+            "ndots:2",
+            "--add-host",
+            "db:10.0.0.5",
+        ],
+        "cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; cat /etc/hostname",
+    );
+    let parts: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(parts.len(), 3, "[{mode:?}] {out}");
+    let resolv: Vec<&str> = parts[0].lines().map(str::trim).collect();
+    for want in ["search corp", "nameserver 1.1.1.1", "options ndots:2"] {
+        assert!(
+            resolv.contains(&want),
+            "[{mode:?}] resolv.conf lacks {want:?}:\n{}",
+            parts[0]
+        );
+    }
+    // --dns replaces the default resolvers
+    let servers: Vec<&&str> = resolv
+        .iter()
+        .filter(|l| l.starts_with("nameserver"))
+        .collect();
+    assert_eq!(servers, [&"nameserver 1.1.1.1"], "[{mode:?}]\n{}", parts[0]);
+
+    let hosts = parts[1];
+    assert!(
+        hosts.lines().any(|l| l == "10.0.0.5\tdb"),
+        "[{mode:?}] /etc/hosts lacks `10.0.0.5\\tdb`:\n{hosts}"
+    );
+    let has_name = |n: &str| {
+        hosts
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .any(|l| l.split_whitespace().skip(1).any(|w| w == n))
+    };
+    for n in ["h", "named", "localhost", "host.containers.internal"] {
+        assert!(has_name(n), "[{mode:?}] /etc/hosts lacks {n}:\n{hosts}");
+    }
+    assert_eq!(parts[2], "h\n", "[{mode:?}] /etc/hostname");
+
+    // without --dns the container still has a resolver
+    let out = env.sh(&img, &[], "cat /etc/resolv.conf");
+    assert!(
+        out.lines().any(|l| l.starts_with("nameserver ")),
+        "[{mode:?}] default resolv.conf has no nameserver:\n{out}"
+    );
+}
+
+both_modes!(network_container_shares_localhost);
+fn network_container_shares_localhost(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let www = www_dir(&env, INDEX);
+    env.run_detached("web", &["-v", &www], &img, HTTPD);
+    let out = env.sh(
             &img,
             &["--network", "container:web"],
             "for i in $(seq 80); do wget -q -O- http://127.0.0.1:80/ && exit 0; sleep 0.1; done; exit 1",
         );
-        assert_eq!(out, INDEX, "[{mode:?}] web's httpd over shared localhost");
-        env.ok(&["rm", "-f", "-t", "0", "web"]);
-    }
+    assert_eq!(out, INDEX, "[{mode:?}] web's httpd over shared localhost");
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
 }
 
-#[test]
-fn network_none_has_only_loopback_and_refuses_publishing() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let img = env.rt_image();
-        let out = env.sh(
+both_modes!(network_none_has_only_loopback_and_refuses_publishing);
+fn network_none_has_only_loopback_and_refuses_publishing(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let out = env.sh(
+        &img,
+        &["--network", "none"],
+        "ip -o addr; echo ---; ip -o link",
+    );
+    let parts: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(parts.len(), 2, "[{mode:?}] {out}");
+    for part in &parts {
+        let ifaces: Vec<&str> = part
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .map(|n| n.trim_end_matches(':'))
+            .collect();
+        assert!(
+            !ifaces.is_empty() && ifaces.iter().all(|n| *n == "lo"),
+            "[{mode:?}] --network none should show only lo:\n{out}"
+        );
+    }
+    // the default network has more than lo
+    let out = env.sh(&img, &[], "ip -o link");
+    assert!(
+        out.lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .any(|n| n.trim_end_matches(':') != "lo"),
+        "[{mode:?}] the default network has no interface besides lo:\n{out}"
+    );
+
+    for net in ["none", "host"] {
+        let mark = env.mark();
+        let out = env.run(&[
+            "run",
+            "--rm",
+            "-e",
+            &mark,
+            "--network",
+            net,
+            "-p",
+            "8080:80",
             &img,
-            &["--network", "none"],
-            "ip -o addr; echo ---; ip -o link",
-        );
-        let parts: Vec<&str> = out.split("---\n").collect();
-        assert_eq!(parts.len(), 2, "[{mode:?}] {out}");
-        for part in &parts {
-            let ifaces: Vec<&str> = part
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(1))
-                .map(|n| n.trim_end_matches(':'))
-                .collect();
-            assert!(
-                !ifaces.is_empty() && ifaces.iter().all(|n| *n == "lo"),
-                "[{mode:?}] --network none should show only lo:\n{out}"
-            );
-        }
-        // the default network has more than lo
-        let out = env.sh(&img, &[], "ip -o link");
-        assert!(
-            out.lines()
-                .filter_map(|l| l.split_whitespace().nth(1))
-                .any(|n| n.trim_end_matches(':') != "lo"),
-            "[{mode:?}] the default network has no interface besides lo:\n{out}"
-        );
-
-        for net in ["none", "host"] {
-            let mark = env.mark();
-            let out = env.run(&[
-                "run",
-                "--rm",
-                "-e",
-                &mark,
-                "--network",
-                net,
-                "-p",
-                "8080:80",
-                &img,
-                "true",
-            ]);
-            assert_error(mode, &format!("run --network {net} -p"), &out, 125, &[]);
-        }
-        assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
+            "true",
+        ]);
+        assert_error(mode, &format!("run --network {net} -p"), &out, 125, &[]);
     }
+    assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
 }
 
-#[test]
-fn stop_and_rm_stop_the_helper_and_free_the_port() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let www = www_dir(&env, INDEX);
+both_modes!(stop_and_rm_stop_the_helper_and_free_the_port);
+fn stop_and_rm_stop_the_helper_and_free_the_port(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let www = www_dir(&env, INDEX);
 
-        // stop
-        let port = free_port();
-        let publish = format!("127.0.0.1:{port}:80");
-        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
-        let pid = container_pid(&env, "web");
-        let helpers = helper_pids(&env, pid);
-        assert!(
-            !helpers.is_empty(),
-            "[{mode:?}] no pasta/slirp4netns found for container pid {pid}"
-        );
-        env.ok(&["stop", "-t", "0", "web"]);
-        assert!(
-            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
-            "[{mode:?}] helpers left after stop: {:?}",
-            helper_pids(&env, pid)
-        );
-        assert!(
-            wait_for(Duration::from_secs(5), || port_is_free(port)),
-            "[{mode:?}] port {port} still taken after stop"
-        );
-        env.ok(&["rm", "web"]);
+    // stop
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
+    let pid = container_pid(&env, "web");
+    let helpers = helper_pids(&env, pid);
+    assert!(
+        !helpers.is_empty(),
+        "[{mode:?}] no pasta/slirp4netns found for container pid {pid}"
+    );
+    env.ok(&["stop", "-t", "0", "web"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+        "[{mode:?}] helpers left after stop: {:?}",
+        helper_pids(&env, pid)
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || port_is_free(port)),
+        "[{mode:?}] port {port} still taken after stop"
+    );
+    env.ok(&["rm", "web"]);
 
-        // rm -f of a running container
-        let port = free_port();
-        let publish = format!("127.0.0.1:{port}:80");
-        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
-        let pid = container_pid(&env, "web");
-        assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
-        env.ok(&["rm", "-f", "-t", "0", "web"]);
-        assert!(
-            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
-            "[{mode:?}] helpers left after rm -f: {:?}",
-            helper_pids(&env, pid)
-        );
-        assert!(
-            wait_for(Duration::from_secs(5), || port_is_free(port)),
-            "[{mode:?}] port {port} still taken after rm -f"
-        );
-        // the same port can be published again at once
-        env.run_detached("again", &["-p", &publish, "-v", &www], &img, HTTPD);
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] republished");
-        env.ok(&["rm", "-f", "-t", "0", "again"]);
-    }
+    // rm -f of a running container
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
+    let pid = container_pid(&env, "web");
+    assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+        "[{mode:?}] helpers left after rm -f: {:?}",
+        helper_pids(&env, pid)
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || port_is_free(port)),
+        "[{mode:?}] port {port} still taken after rm -f"
+    );
+    // the same port can be published again at once
+    env.run_detached("again", &["-p", &publish, "-v", &www], &img, HTTPD);
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] republished");
+    env.ok(&["rm", "-f", "-t", "0", "again"]);
 }
 
-#[test]
-fn killed_monitor_takes_its_helper_along() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let www = www_dir(&env, INDEX);
-        let port = free_port();
-        let publish = format!("127.0.0.1:{port}:80");
-        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
-        let pid = container_pid(&env, "web");
-        assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
+both_modes!(killed_monitor_takes_its_helper_along);
+fn killed_monitor_takes_its_helper_along(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let www = www_dir(&env, INDEX);
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
+    let pid = container_pid(&env, "web");
+    assert!(!helper_pids(&env, pid).is_empty(), "[{mode:?}]");
 
-        env.kill_monitor("web");
-        // The helper and the port go with the monitor, before any other
-        // coracle command runs.
-        assert!(
-            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
-            "[{mode:?}] pasta/slirp4netns outlived its killed monitor: {:?}",
-            helper_pids(&env, pid)
-        );
-        assert!(
-            wait_for(Duration::from_secs(5), || port_is_free(port)),
-            "[{mode:?}] port {port} still taken after the monitor died"
-        );
-        // The issue's contract: no orphaned helper after the next coracle
-        // command (which notices the dead monitor).
-        let status = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
-        assert!(
-            wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
-            "[{mode:?}] pasta/slirp4netns still alive after kill -9 of the monitor and a ps: {:?}",
-            helper_pids(&env, pid)
-        );
-        let line = status.lines().find(|l| l.starts_with("web ")).unwrap_or("");
-        assert!(
-            line.contains("Exited"),
-            "[{mode:?}] after kill -9 of the monitor, ps -a should show web exited:\n{status}"
-        );
-        assert!(
-            wait_for(Duration::from_secs(5), || port_is_free(port)),
-            "[{mode:?}] port {port} still taken after the monitor died"
-        );
-        env.ok(&["rm", "-f", "web"]);
-    }
+    env.kill_monitor("web");
+    // The helper and the port go with the monitor, before any other
+    // coracle command runs.
+    assert!(
+        wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+        "[{mode:?}] pasta/slirp4netns outlived its killed monitor: {:?}",
+        helper_pids(&env, pid)
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || port_is_free(port)),
+        "[{mode:?}] port {port} still taken after the monitor died"
+    );
+    // The issue's contract: no orphaned helper after the next coracle
+    // command (which notices the dead monitor).
+    let status = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || helper_pids(&env, pid).is_empty()),
+        "[{mode:?}] pasta/slirp4netns still alive after kill -9 of the monitor and a ps: {:?}",
+        helper_pids(&env, pid)
+    );
+    let line = status.lines().find(|l| l.starts_with("web ")).unwrap_or("");
+    assert!(
+        line.contains("Exited"),
+        "[{mode:?}] after kill -9 of the monitor, ps -a should show web exited:\n{status}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || port_is_free(port)),
+        "[{mode:?}] port {port} still taken after the monitor died"
+    );
+    env.ok(&["rm", "-f", "web"]);
 }
 
 /// Whether the host (this test's network namespace) has a default route of
@@ -893,155 +867,149 @@ fn nat_elements(port: u16) -> Vec<String> {
 
 const SOURCE_PROBE: &str = "nc -ll -p 80 -e netstat -tn & nc -ll -p 81 -e netstat -tn";
 
-#[test]
-fn published_ports_show_the_source_address_pasta_would() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let local = free_port();
-        let any = free_port();
-        let (p1, p2) = (format!("127.0.0.1:{local}:80"), format!("{any}:81"));
-        env.run_detached(
-            "probe",
-            &["-p", &p1, "-p", &p2],
-            &img,
-            &["sh", "-c", SOURCE_PROBE],
-        );
-        // A host-loopback client arrives from the namespace's loopback,
-        // whether the port is bound to loopback only or to every address;
-        // as root with NAT, from the host's end of the port link, once the
-        // rules are in (the relay serves until then).
-        let local_peer = if root_nat(mode) {
-            "169.254."
-        } else {
-            "127.0.0.1:"
-        };
-        let seen = peer_seen_as(mode, "127.0.0.1", local, 80, |p| p.starts_with(local_peer));
+both_modes!(published_ports_show_the_source_address_pasta_would);
+fn published_ports_show_the_source_address_pasta_would(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let local = free_port();
+    let any = free_port();
+    let (p1, p2) = (format!("127.0.0.1:{local}:80"), format!("{any}:81"));
+    env.run_detached(
+        "probe",
+        &["-p", &p1, "-p", &p2],
+        &img,
+        &["sh", "-c", SOURCE_PROBE],
+    );
+    // A host-loopback client arrives from the namespace's loopback,
+    // whether the port is bound to loopback only or to every address;
+    // as root with NAT, from the host's end of the port link, once the
+    // rules are in (the relay serves until then).
+    let local_peer = if root_nat(mode) {
+        "169.254."
+    } else {
+        "127.0.0.1:"
+    };
+    let seen = peer_seen_as(mode, "127.0.0.1", local, 80, |p| p.starts_with(local_peer));
+    assert!(
+        seen.starts_with(local_peer),
+        "[{mode:?}] loopback bind: peer {seen}"
+    );
+    let seen = peer_seen_as(mode, "127.0.0.1", any, 81, |p| p.starts_with(local_peer));
+    assert!(
+        seen.starts_with(local_peer),
+        "[{mode:?}] wildcard bind: peer {seen}"
+    );
+    // Rootless, pasta forwards the other addresses through its tap:
+    // the container sees a real address there, not its loopback.
+    let outward = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
+    if let (Mode::Rootless, Some(ip)) = (mode, outward) {
+        let seen = peer_seen(mode, &ip.to_string(), any, 81);
         assert!(
-            seen.starts_with(local_peer),
-            "[{mode:?}] loopback bind: peer {seen}"
+            !seen.starts_with("127."),
+            "[{mode:?}] a client at {ip} showed as loopback: {seen}"
         );
-        let seen = peer_seen_as(mode, "127.0.0.1", any, 81, |p| p.starts_with(local_peer));
-        assert!(
-            seen.starts_with(local_peer),
-            "[{mode:?}] wildcard bind: peer {seen}"
-        );
-        // Rootless, pasta forwards the other addresses through its tap:
-        // the container sees a real address there, not its loopback.
-        let outward = std::net::UdpSocket::bind("0.0.0.0:0")
-            .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
-            .and_then(|s| s.local_addr())
-            .map(|a| a.ip())
-            .ok()
-            .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
-        if let (Mode::Rootless, Some(ip)) = (mode, outward) {
-            let seen = peer_seen(mode, &ip.to_string(), any, 81);
-            assert!(
-                !seen.starts_with("127."),
-                "[{mode:?}] a client at {ip} showed as loopback: {seen}"
-            );
-        }
-        env.ok(&["rm", "-f", "-t", "0", "probe"]);
     }
+    env.ok(&["rm", "-f", "-t", "0", "probe"]);
 }
 
-#[test]
-fn root_tcp_ports_get_dnat_for_local_clients_and_the_rules_go_with_the_container() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let _reaper = Reaper(&env);
-        let _helpers = HelperReaper(&env);
-        let img = env.rt_image();
-        let www = www_dir(&env, INDEX);
-        let nat = root_nat(mode);
+both_modes!(root_tcp_ports_get_dnat_for_local_clients_and_the_rules_go_with_the_container);
+fn root_tcp_ports_get_dnat_for_local_clients_and_the_rules_go_with_the_container(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let _helpers = HelperReaper(&env);
+    let img = env.rt_image();
+    let www = www_dir(&env, INDEX);
+    let nat = root_nat(mode);
 
-        // stop removes the elements
-        let port = free_port();
-        let publish = format!("127.0.0.1:{port}:80");
-        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
-        if nat {
-            assert!(
-                wait_for(Duration::from_secs(5), || nat_elements(port).len() == 1),
-                "[{mode:?}] no DNAT element for port {port}: {:?}",
-                nat_elements(port)
-            );
-            let link = env.ok(&["exec", "web", "ip", "addr", "show", "ports0"]);
-            assert!(link.contains("169.254."), "[{mode:?}] ports0:\n{link}");
-        } else {
-            // Rootless never touches the host's firewall.
-            assert!(
-                nat_elements(port).is_empty(),
-                "[{mode:?}] {:?}",
-                nat_elements(port)
-            );
-        }
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] through the rules");
-        env.ok(&["stop", "-t", "0", "web"]);
+    // stop removes the elements
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}]");
+    if nat {
         assert!(
-            nat_elements(port).is_empty(),
-            "[{mode:?}] DNAT left after stop: {:?}",
+            wait_for(Duration::from_secs(5), || nat_elements(port).len() == 1),
+            "[{mode:?}] no DNAT element for port {port}: {:?}",
             nat_elements(port)
         );
-        // the port serves the next container at once
-        env.ok(&["rm", "web"]);
-        env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
-        assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] republished");
-
-        // a killed monitor's elements go with the next command
-        if nat {
-            assert!(
-                wait_for(Duration::from_secs(5), || nat_elements(port).len() == 1),
-                "[{mode:?}] no DNAT element after republishing"
-            );
-        }
-        env.kill_monitor("web");
-        env.ok(&["ps", "-a"]);
+        let link = env.ok(&["exec", "web", "ip", "addr", "show", "ports0"]);
+        assert!(link.contains("169.254."), "[{mode:?}] ports0:\n{link}");
+    } else {
+        // Rootless never touches the host's firewall.
         assert!(
             nat_elements(port).is_empty(),
-            "[{mode:?}] DNAT left after a killed monitor: {:?}",
+            "[{mode:?}] {:?}",
             nat_elements(port)
         );
-        env.ok(&["rm", "-f", "-t", "0", "web"]);
     }
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] through the rules");
+    env.ok(&["stop", "-t", "0", "web"]);
+    assert!(
+        nat_elements(port).is_empty(),
+        "[{mode:?}] DNAT left after stop: {:?}",
+        nat_elements(port)
+    );
+    // the port serves the next container at once
+    env.ok(&["rm", "web"]);
+    env.run_detached("web", &["-p", &publish, "-v", &www], &img, HTTPD);
+    assert_eq!(http_get(mode, port), INDEX, "[{mode:?}] republished");
+
+    // a killed monitor's elements go with the next command
+    if nat {
+        assert!(
+            wait_for(Duration::from_secs(5), || nat_elements(port).len() == 1),
+            "[{mode:?}] no DNAT element after republishing"
+        );
+    }
+    env.kill_monitor("web");
+    env.ok(&["ps", "-a"]);
+    assert!(
+        nat_elements(port).is_empty(),
+        "[{mode:?}] DNAT left after a killed monitor: {:?}",
+        nat_elements(port)
+    );
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
 }
 
-#[test]
-fn helper_options_keep_the_name_files_and_narrow_the_routes_waited_for() {
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        let img = env.rt_image();
-        // root's default helper is slirp4netns, rootless pasta (here IPv4 only)
-        let network = match mode {
-            Mode::Root => "--network=slirp4netns:mtu=65520",
-            Mode::Rootless => "--network=pasta:-4",
-        };
-        let out = env.sh(
+both_modes!(helper_options_keep_the_name_files_and_narrow_the_routes_waited_for);
+fn helper_options_keep_the_name_files_and_narrow_the_routes_waited_for(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    // root's default helper is slirp4netns, rootless pasta (here IPv4 only)
+    let network = match mode {
+        Mode::Root => "--network=slirp4netns:mtu=65520",
+        Mode::Rootless => "--network=pasta:-4",
+    };
+    let out = env.sh(
             &img,
             &[network],
             "grep -c host.containers.internal /etc/hosts; ip -4 route | grep -c ^default; ip -6 route | grep -c ^default; true",
         );
-        let counts: Vec<&str> = out.lines().collect();
+    let counts: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        counts.first(),
+        Some(&"1"),
+        "[{mode:?}] {network}: /etc/hosts\n{out}"
+    );
+    if host_has_default_route(false) {
         assert_eq!(
-            counts.first(),
+            counts.get(1),
             Some(&"1"),
-            "[{mode:?}] {network}: /etc/hosts\n{out}"
-        );
-        if host_has_default_route(false) {
-            assert_eq!(
-                counts.get(1),
-                Some(&"1"),
-                "[{mode:?}] {network}: IPv4 default\n{out}"
-            );
-        }
-        assert_eq!(
-            counts.get(2),
-            Some(&"0"),
-            "[{mode:?}] {network}: no IPv6 default\n{out}"
+            "[{mode:?}] {network}: IPv4 default\n{out}"
         );
     }
+    assert_eq!(
+        counts.get(2),
+        Some(&"0"),
+        "[{mode:?}] {network}: no IPv6 default\n{out}"
+    );
 }
 
 // --- The host's loopback is closed to containers unless asked for ----------
@@ -1132,7 +1100,8 @@ fn run_probe(env: &TestEnv, img: &str, net: Option<&str>, script: &str) -> Optio
     Some(out.stdout)
 }
 
-fn host_loopback_closed(mode: Mode) {
+both_modes!(host_loopback_closed_by_default);
+fn host_loopback_closed_by_default(mode: Mode) {
     let env = TestEnv::new(mode);
     let _helpers = HelperReaper(&env);
     let img = env.rt_image();
@@ -1178,16 +1147,7 @@ fn host_loopback_closed(mode: Mode) {
     }
 }
 
-#[test]
-fn host_loopback_closed_by_default_root() {
-    host_loopback_closed(Mode::Root);
-}
-
-#[test]
-fn host_loopback_closed_by_default_rootless() {
-    host_loopback_closed(Mode::Rootless);
-}
-
+both_modes!(host_loopback_opt_in);
 fn host_loopback_opt_in(mode: Mode) {
     let env = TestEnv::new(mode);
     let _helpers = HelperReaper(&env);
@@ -1222,16 +1182,7 @@ fn host_loopback_opt_in(mode: Mode) {
     }
 }
 
-#[test]
-fn host_loopback_opt_in_root() {
-    host_loopback_opt_in(Mode::Root);
-}
-
-#[test]
-fn host_loopback_opt_in_rootless() {
-    host_loopback_opt_in(Mode::Rootless);
-}
-
+both_modes!(host_containers_internal_reaches_host_address);
 fn host_containers_internal_reaches_host_address(mode: Mode) {
     let env = TestEnv::new(mode);
     let _helpers = HelperReaper(&env);
@@ -1259,14 +1210,4 @@ fn host_containers_internal_reaches_host_address(mode: Mode) {
             );
         }
     }
-}
-
-#[test]
-fn host_loopback_closed_host_containers_internal_reaches_host_address_root() {
-    host_containers_internal_reaches_host_address(Mode::Root);
-}
-
-#[test]
-fn host_loopback_closed_host_containers_internal_reaches_host_address_rootless() {
-    host_containers_internal_reaches_host_address(Mode::Rootless);
 }

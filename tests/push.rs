@@ -67,207 +67,199 @@ fn pull_and_run(mode: Mode, reference: &str, extra_pull: &[&str]) {
     assert_eq!(out.trim(), "ok", "[{mode:?}] running the pushed image");
 }
 
-#[test]
-fn push_pulled_image_skopeo_reads_it_and_it_runs() {
+both_modes!(push_pulled_image_skopeo_reads_it_and_it_runs);
+fn push_pulled_image_skopeo_reads_it_and_it_runs(mode: Mode) {
     let p = busybox();
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        env.pull(&p.reference());
-        let d = dest(registry(), "bb");
-        let digestfile = env.home.join("digest");
-        let out = env.run(&[
-            "push",
-            "--tls-verify=false",
-            "--digestfile",
-            digestfile.to_str().unwrap(),
-            &p.reference(),
-            &d,
-        ]);
-        assert_eq!(out.status, 0, "[{mode:?}] push: {}", out.stderr);
-        assert!(
-            out.stderr.contains("Writing manifest to image destination"),
-            "[{mode:?}] {}",
-            out.stderr
-        );
-        let digest = std::fs::read_to_string(&digestfile).unwrap();
-        // Unchanged and already on this registry: mounted, same manifest.
-        assert_eq!(
-            digest, p.digest,
-            "[{mode:?}] an unchanged pulled image keeps its manifest digest"
-        );
-        let info = skopeo_inspect(&d, false, None);
-        assert_eq!(info["Digest"], digest, "[{mode:?}] skopeo sees the digest");
-        assert_eq!(
-            info["Layers"].as_array().unwrap().len(),
-            1,
-            "[{mode:?}] {info}"
-        );
-        let layout = env.dir.join("oci-copy");
-        skopeo(&[
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            &format!("docker://{d}"),
-            &format!("oci:{}:copied", layout.display()),
-        ]);
-        assert!(
-            layout.join("index.json").is_file(),
-            "[{mode:?}] skopeo copy"
-        );
-        pull_and_run(mode, &d, &[]);
-    }
+    let env = TestEnv::new(mode);
+    env.pull(&p.reference());
+    let d = dest(registry(), "bb");
+    let digestfile = env.home.join("digest");
+    let out = env.run(&[
+        "push",
+        "--tls-verify=false",
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        &p.reference(),
+        &d,
+    ]);
+    assert_eq!(out.status, 0, "[{mode:?}] push: {}", out.stderr);
+    assert!(
+        out.stderr.contains("Writing manifest to image destination"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    let digest = std::fs::read_to_string(&digestfile).unwrap();
+    // Unchanged and already on this registry: mounted, same manifest.
+    assert_eq!(
+        digest, p.digest,
+        "[{mode:?}] an unchanged pulled image keeps its manifest digest"
+    );
+    let info = skopeo_inspect(&d, false, None);
+    assert_eq!(info["Digest"], digest, "[{mode:?}] skopeo sees the digest");
+    assert_eq!(
+        info["Layers"].as_array().unwrap().len(),
+        1,
+        "[{mode:?}] {info}"
+    );
+    let layout = env.dir.join("oci-copy");
+    skopeo(&[
+        "copy",
+        "--quiet",
+        "--src-tls-verify=false",
+        &format!("docker://{d}"),
+        &format!("oci:{}:copied", layout.display()),
+    ]);
+    assert!(
+        layout.join("index.json").is_file(),
+        "[{mode:?}] skopeo copy"
+    );
+    pull_and_run(mode, &d, &[]);
 }
 
-#[test]
-fn repush_sends_no_layer_and_keeps_the_digest() {
+both_modes!(repush_sends_no_layer_and_keeps_the_digest);
+fn repush_sends_no_layer_and_keeps_the_digest(mode: Mode) {
     let p = layers();
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        env.pull(&p.reference());
-        let d = dest(registry(), "again");
-        let f1 = env.home.join("d1");
-        let f2 = env.home.join("d2");
-        env.ok(&[
-            "push",
-            "--digestfile",
-            f1.to_str().unwrap(),
-            &p.reference(),
-            &d,
-        ]);
-        let out = env.run(&[
-            "push",
-            "--digestfile",
-            f2.to_str().unwrap(),
-            &p.reference(),
-            &d,
-        ]);
-        assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
-        let lines = blob_lines(&out.stderr);
-        assert_eq!(lines.len(), p.diff_ids().len(), "[{mode:?}] {}", out.stderr);
-        for l in lines {
-            assert!(
-                l.ends_with("skipped: already exists"),
-                "[{mode:?}] a re-push sent a layer: {l}"
-            );
-        }
-        let (a, b) = (
-            std::fs::read_to_string(&f1).unwrap(),
-            std::fs::read_to_string(&f2).unwrap(),
+    let env = TestEnv::new(mode);
+    env.pull(&p.reference());
+    let d = dest(registry(), "again");
+    let f1 = env.home.join("d1");
+    let f2 = env.home.join("d2");
+    env.ok(&[
+        "push",
+        "--digestfile",
+        f1.to_str().unwrap(),
+        &p.reference(),
+        &d,
+    ]);
+    let out = env.run(&[
+        "push",
+        "--digestfile",
+        f2.to_str().unwrap(),
+        &p.reference(),
+        &d,
+    ]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    let lines = blob_lines(&out.stderr);
+    assert_eq!(lines.len(), p.diff_ids().len(), "[{mode:?}] {}", out.stderr);
+    for l in lines {
+        assert!(
+            l.ends_with("skipped: already exists"),
+            "[{mode:?}] a re-push sent a layer: {l}"
         );
-        assert_eq!(a, b, "[{mode:?}] re-push changed the manifest digest");
-        assert_eq!(a, p.digest, "[{mode:?}]");
     }
+    let (a, b) = (
+        std::fs::read_to_string(&f1).unwrap(),
+        std::fs::read_to_string(&f2).unwrap(),
+    );
+    assert_eq!(a, b, "[{mode:?}] re-push changed the manifest digest");
+    assert_eq!(a, p.digest, "[{mode:?}]");
 }
 
+both_modes!(zstd_push_rebuilds_layers_deterministically_in_chunks);
 /// zstd layers are made from the layer directories (whiteouts, hard links,
 /// setuid, odd owners of the `layers` fixture) and sent in small chunks;
 /// making them again gives the same bytes, so a re-push sends nothing.
-#[test]
-fn zstd_push_rebuilds_layers_deterministically_in_chunks() {
+fn zstd_push_rebuilds_layers_deterministically_in_chunks(mode: Mode) {
     let p = layers();
-    for mode in modes() {
-        let mut env = TestEnv::new(mode);
-        env.set_env("CORACLE_PUSH_CHUNK_SIZE", "65536");
-        env.pull(&p.reference());
-        let d = dest(registry(), "zstd");
-        let f1 = env.home.join("d1");
-        let out = env.run(&[
-            "push",
-            "--compression-format",
-            "zstd",
-            "--digestfile",
-            f1.to_str().unwrap(),
-            &p.reference(),
-            &d,
-        ]);
-        assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
-        assert!(
-            blob_lines(&out.stderr).iter().any(|l| l.ends_with(" done")),
-            "[{mode:?}] zstd blobs must be sent: {}",
-            out.stderr
-        );
-        let raw = skopeo_inspect(&d, true, None);
+    let mut env = TestEnv::new(mode);
+    env.set_env("CORACLE_PUSH_CHUNK_SIZE", "65536");
+    env.pull(&p.reference());
+    let d = dest(registry(), "zstd");
+    let f1 = env.home.join("d1");
+    let out = env.run(&[
+        "push",
+        "--compression-format",
+        "zstd",
+        "--digestfile",
+        f1.to_str().unwrap(),
+        &p.reference(),
+        &d,
+    ]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert!(
+        blob_lines(&out.stderr).iter().any(|l| l.ends_with(" done")),
+        "[{mode:?}] zstd blobs must be sent: {}",
+        out.stderr
+    );
+    let raw = skopeo_inspect(&d, true, None);
+    assert_eq!(
+        raw["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    for l in raw["layers"].as_array().unwrap() {
         assert_eq!(
-            raw["mediaType"],
-            "application/vnd.oci.image.manifest.v1+json"
-        );
-        for l in raw["layers"].as_array().unwrap() {
-            assert_eq!(
-                l["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
-                "[{mode:?}] {raw}"
-            );
-        }
-        let f2 = env.home.join("d2");
-        let out = env.run(&[
-            "push",
-            "--compression-format=zstd",
-            "--digestfile",
-            f2.to_str().unwrap(),
-            &p.reference(),
-            &d,
-        ]);
-        assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
-        assert!(
-            blob_lines(&out.stderr)
-                .iter()
-                .all(|l| l.ends_with("skipped: already exists")),
-            "[{mode:?}] {}",
-            out.stderr
-        );
-        assert_eq!(
-            std::fs::read_to_string(&f1).unwrap(),
-            std::fs::read_to_string(&f2).unwrap(),
-            "[{mode:?}] the same layers must give the same blobs"
-        );
-        // What was made from the directories unpacks to the same tree.
-        let back = TestEnv::new(mode);
-        back.ok(&["pull", &d]);
-        let info = back.inspect(&d);
-        let layers: Vec<String> = serde_json::from_value(info["RootFS"]["Layers"].clone()).unwrap();
-        let orig = env.layer_dir(&p.diff_ids()[1]);
-        let again = back.layer_dir(&layers[1]);
-        assert_same_snapshot(
-            &snapshot(&orig),
-            &snapshot(&again),
-            &format!("[{mode:?}] layer 2"),
-        );
-        pull_and_run(mode, &d, &[]);
-    }
-}
-
-#[test]
-fn format_v2s2_gives_a_docker_manifest() {
-    let p = busybox();
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        env.pull(&p.reference());
-        let d = dest(registry(), "v2s2");
-        env.ok(&["push", "--format", "v2s2", &p.reference(), &d]);
-        let raw = skopeo_inspect(&d, true, None);
-        assert_eq!(
-            raw["mediaType"], "application/vnd.docker.distribution.manifest.v2+json",
+            l["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
             "[{mode:?}] {raw}"
         );
-        assert_eq!(
-            raw["config"]["mediaType"],
-            "application/vnd.docker.container.image.v1+json"
-        );
-        assert_eq!(
-            raw["layers"][0]["mediaType"],
-            "application/vnd.docker.image.rootfs.diff.tar.gzip"
-        );
-        pull_and_run(mode, &d, &[]);
-        let out = env.run(&[
-            "push",
-            "--format",
-            "v2s2",
-            "--compression-format",
-            "zstd",
-            &p.reference(),
-            &d,
-        ]);
-        assert_error(mode, "push v2s2 zstd", &out, 125, &["zstd"]);
     }
+    let f2 = env.home.join("d2");
+    let out = env.run(&[
+        "push",
+        "--compression-format=zstd",
+        "--digestfile",
+        f2.to_str().unwrap(),
+        &p.reference(),
+        &d,
+    ]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert!(
+        blob_lines(&out.stderr)
+            .iter()
+            .all(|l| l.ends_with("skipped: already exists")),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&f1).unwrap(),
+        std::fs::read_to_string(&f2).unwrap(),
+        "[{mode:?}] the same layers must give the same blobs"
+    );
+    // What was made from the directories unpacks to the same tree.
+    let back = TestEnv::new(mode);
+    back.ok(&["pull", &d]);
+    let info = back.inspect(&d);
+    let layers: Vec<String> = serde_json::from_value(info["RootFS"]["Layers"].clone()).unwrap();
+    let orig = env.layer_dir(&p.diff_ids()[1]);
+    let again = back.layer_dir(&layers[1]);
+    assert_same_snapshot(
+        &snapshot(&orig),
+        &snapshot(&again),
+        &format!("[{mode:?}] layer 2"),
+    );
+    pull_and_run(mode, &d, &[]);
+}
+
+both_modes!(format_v2s2_gives_a_docker_manifest);
+fn format_v2s2_gives_a_docker_manifest(mode: Mode) {
+    let p = busybox();
+    let env = TestEnv::new(mode);
+    env.pull(&p.reference());
+    let d = dest(registry(), "v2s2");
+    env.ok(&["push", "--format", "v2s2", &p.reference(), &d]);
+    let raw = skopeo_inspect(&d, true, None);
+    assert_eq!(
+        raw["mediaType"], "application/vnd.docker.distribution.manifest.v2+json",
+        "[{mode:?}] {raw}"
+    );
+    assert_eq!(
+        raw["config"]["mediaType"],
+        "application/vnd.docker.container.image.v1+json"
+    );
+    assert_eq!(
+        raw["layers"][0]["mediaType"],
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    pull_and_run(mode, &d, &[]);
+    let out = env.run(&[
+        "push",
+        "--format",
+        "v2s2",
+        "--compression-format",
+        "zstd",
+        &p.reference(),
+        &d,
+    ]);
+    assert_error(mode, "push v2s2 zstd", &out, 125, &["zstd"]);
 }
 
 /// The auth file login writes for this env: the default one rootless
@@ -288,189 +280,183 @@ fn mode_of(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-#[test]
-fn login_push_logout_against_htpasswd_registry() {
+both_modes!(login_push_logout_against_htpasswd_registry);
+fn login_push_logout_against_htpasswd_registry(mode: Mode) {
     let p = busybox();
     let reg = auth_registry();
     let host = reg.host.as_str();
-    for mode in modes() {
-        let mut env = TestEnv::new(mode);
-        env.pull(&p.reference());
-        let file = auth_file(&mut env);
-        // Another tool's entry and field: login keeps them, a failed login
-        // leaves the whole file as it was.
-        let before =
-            br#"{"auths":{"other.example":{"auth":"b3RoZXI6cHc="}},"credHelpers":{"x.io":"pass"}}"#;
-        env.write_user_file(&file, before);
-        let d = dest(reg, "auth");
+    let mut env = TestEnv::new(mode);
+    env.pull(&p.reference());
+    let file = auth_file(&mut env);
+    // Another tool's entry and field: login keeps them, a failed login
+    // leaves the whole file as it was.
+    let before =
+        br#"{"auths":{"other.example":{"auth":"b3RoZXI6cHc="}},"credHelpers":{"x.io":"pass"}}"#;
+    env.write_user_file(&file, before);
+    let d = dest(reg, "auth");
 
-        let out = env.run(&["push", &p.reference(), &d]);
-        assert_error(mode, "push without login", &out, 125, &[host]);
-        assert!(
-            out.stderr.contains("unauthorized") || out.stderr.contains("authentication"),
-            "[{mode:?}] {}",
-            out.stderr
-        );
+    let out = env.run(&["push", &p.reference(), &d]);
+    assert_error(mode, "push without login", &out, 125, &[host]);
+    assert!(
+        out.stderr.contains("unauthorized") || out.stderr.contains("authentication"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
 
-        let out = env.run_stdin(
-            &[
-                "login",
-                "--tls-verify=false",
-                "-u",
-                "coracle",
-                "--password-stdin",
-                host,
-            ],
-            b"wrong\n",
-        );
-        assert_error(
-            mode,
-            "login wrong password",
-            &out,
-            125,
-            &["invalid username/password", host],
-        );
-        assert_eq!(
-            std::fs::read(&file).unwrap(),
-            before,
-            "[{mode:?}] auth file changed"
-        );
-
-        let out = env.run_stdin(
-            &[
-                "login",
-                "--tls-verify=false",
-                "-u",
-                "coracle",
-                "--password-stdin",
-                host,
-            ],
-            b"s3cret\n",
-        );
-        assert_eq!(out.status, 0, "[{mode:?}] login: {}", out.stderr);
-        assert_eq!(out.stdout.trim(), "Login Succeeded!");
-        assert!(!out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"));
-        assert_eq!(mode_of(&file), 0o600, "[{mode:?}] auth file mode");
-        let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        assert!(v["auths"][host]["auth"].is_string(), "[{mode:?}] {v}");
-        assert_eq!(v["auths"]["other.example"]["auth"], "b3RoZXI6cHc=");
-        assert_eq!(v["credHelpers"]["x.io"], "pass");
-        assert_eq!(env.ok(&["login", "--get-login", host]).trim(), "coracle");
-
-        let out = env.run(&["push", &p.reference(), &d]);
-        assert_eq!(out.status, 0, "[{mode:?}] push after login: {}", out.stderr);
-        assert!(!out.stderr.contains("s3cret"));
-        let info = skopeo_inspect(&d, false, Some(reg));
-        assert_eq!(info["Layers"].as_array().unwrap().len(), 1);
-        // The layer was made again from its directory; pushing again finds
-        // the blob made the first time and sends nothing.
-        let out = env.run(&["push", &p.reference(), &d]);
-        assert_eq!(out.status, 0, "[{mode:?}] re-push: {}", out.stderr);
-        let lines = blob_lines(&out.stderr);
-        assert!(
-            !lines.is_empty() && lines.iter().all(|l| l.ends_with("skipped: already exists")),
-            "[{mode:?}] {}",
-            out.stderr
-        );
-        let again = skopeo_inspect(&d, false, Some(reg));
-        assert_eq!(
-            again["Digest"], info["Digest"],
-            "[{mode:?}] re-push changed the digest"
-        );
-        // Sent from the layer directory to a registry that had nothing.
-        pull_and_run(mode, &d, &["--creds", "coracle:s3cret"]);
-
-        let out = env.ok(&["logout", host]);
-        assert_eq!(out.trim(), format!("Removed login credentials for {host}"));
-        let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        assert!(v["auths"].get(host).is_none(), "[{mode:?}] {v}");
-        assert!(v["auths"].get("other.example").is_some());
-        let out = env.run(&["login", "--get-login", host]);
-        assert_error(
-            mode,
-            "get-login after logout",
-            &out,
-            125,
-            &["not logged into", host],
-        );
-        let out = env.run(&["logout", host]);
-        assert_error(mode, "logout twice", &out, 125, &["not logged into"]);
-        env.ok(&["logout", "--all"]);
-        let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        assert_eq!(v["auths"], serde_json::json!({}));
-    }
-}
-
-#[test]
-fn login_creates_a_private_auth_file_with_password_flag() {
-    let reg = auth_registry();
-    for mode in modes() {
-        let mut env = TestEnv::new(mode);
-        let file = auth_file(&mut env);
-        assert!(!file.exists());
-        let out = env.ok(&[
+    let out = env.run_stdin(
+        &[
             "login",
             "--tls-verify=false",
             "-u",
             "coracle",
-            "-p",
-            "s3cret",
-            &reg.host,
-        ]);
-        assert_eq!(out.trim(), "Login Succeeded!");
-        assert_eq!(mode_of(&file), 0o600);
-        assert_eq!(
-            mode_of(file.parent().unwrap()),
-            0o700,
-            "[{mode:?}] new parent dir"
-        );
-        // Stored credentials are checked again when none are given.
-        let out = env.run(&["login", "--tls-verify=false", &reg.host]);
-        assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
-        assert!(
-            out.stdout.contains("Already logged in"),
-            "[{mode:?}] {}",
-            out.stdout
-        );
-        // pull finds the credentials in the same default file.
-        let p = push_unique_to(reg, busybox_image(), "login-pull");
-        env.ok(&["pull", &p.reference()]);
-    }
+            "--password-stdin",
+            host,
+        ],
+        b"wrong\n",
+    );
+    assert_error(
+        mode,
+        "login wrong password",
+        &out,
+        125,
+        &["invalid username/password", host],
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "[{mode:?}] auth file changed"
+    );
+
+    let out = env.run_stdin(
+        &[
+            "login",
+            "--tls-verify=false",
+            "-u",
+            "coracle",
+            "--password-stdin",
+            host,
+        ],
+        b"s3cret\n",
+    );
+    assert_eq!(out.status, 0, "[{mode:?}] login: {}", out.stderr);
+    assert_eq!(out.stdout.trim(), "Login Succeeded!");
+    assert!(!out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"));
+    assert_eq!(mode_of(&file), 0o600, "[{mode:?}] auth file mode");
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(v["auths"][host]["auth"].is_string(), "[{mode:?}] {v}");
+    assert_eq!(v["auths"]["other.example"]["auth"], "b3RoZXI6cHc=");
+    assert_eq!(v["credHelpers"]["x.io"], "pass");
+    assert_eq!(env.ok(&["login", "--get-login", host]).trim(), "coracle");
+
+    let out = env.run(&["push", &p.reference(), &d]);
+    assert_eq!(out.status, 0, "[{mode:?}] push after login: {}", out.stderr);
+    assert!(!out.stderr.contains("s3cret"));
+    let info = skopeo_inspect(&d, false, Some(reg));
+    assert_eq!(info["Layers"].as_array().unwrap().len(), 1);
+    // The layer was made again from its directory; pushing again finds
+    // the blob made the first time and sends nothing.
+    let out = env.run(&["push", &p.reference(), &d]);
+    assert_eq!(out.status, 0, "[{mode:?}] re-push: {}", out.stderr);
+    let lines = blob_lines(&out.stderr);
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.ends_with("skipped: already exists")),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    let again = skopeo_inspect(&d, false, Some(reg));
+    assert_eq!(
+        again["Digest"], info["Digest"],
+        "[{mode:?}] re-push changed the digest"
+    );
+    // Sent from the layer directory to a registry that had nothing.
+    pull_and_run(mode, &d, &["--creds", "coracle:s3cret"]);
+
+    let out = env.ok(&["logout", host]);
+    assert_eq!(out.trim(), format!("Removed login credentials for {host}"));
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(v["auths"].get(host).is_none(), "[{mode:?}] {v}");
+    assert!(v["auths"].get("other.example").is_some());
+    let out = env.run(&["login", "--get-login", host]);
+    assert_error(
+        mode,
+        "get-login after logout",
+        &out,
+        125,
+        &["not logged into", host],
+    );
+    let out = env.run(&["logout", host]);
+    assert_error(mode, "logout twice", &out, 125, &["not logged into"]);
+    env.ok(&["logout", "--all"]);
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(v["auths"], serde_json::json!({}));
 }
 
-#[test]
-fn push_refusals_are_one_error_line() {
+both_modes!(login_creates_a_private_auth_file_with_password_flag);
+fn login_creates_a_private_auth_file_with_password_flag(mode: Mode) {
+    let reg = auth_registry();
+    let mut env = TestEnv::new(mode);
+    let file = auth_file(&mut env);
+    assert!(!file.exists());
+    let out = env.ok(&[
+        "login",
+        "--tls-verify=false",
+        "-u",
+        "coracle",
+        "-p",
+        "s3cret",
+        &reg.host,
+    ]);
+    assert_eq!(out.trim(), "Login Succeeded!");
+    assert_eq!(mode_of(&file), 0o600);
+    assert_eq!(
+        mode_of(file.parent().unwrap()),
+        0o700,
+        "[{mode:?}] new parent dir"
+    );
+    // Stored credentials are checked again when none are given.
+    let out = env.run(&["login", "--tls-verify=false", &reg.host]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert!(
+        out.stdout.contains("Already logged in"),
+        "[{mode:?}] {}",
+        out.stdout
+    );
+    // pull finds the credentials in the same default file.
+    let p = push_unique_to(reg, busybox_image(), "login-pull");
+    env.ok(&["pull", &p.reference()]);
+}
+
+both_modes!(push_refusals_are_one_error_line);
+fn push_refusals_are_one_error_line(mode: Mode) {
     let p = busybox();
-    for mode in modes() {
-        let env = TestEnv::new(mode);
-        env.pull(&p.reference());
-        let out = env.run(&["push", "no-such-image:1", &dest(registry(), "x")]);
-        assert_error(mode, "push unknown image", &out, 125, &["no-such-image"]);
-        env.ok(&["tag", &p.reference(), "mine:1"]);
-        let out = env.run(&["push", "mine:1"]);
-        assert_error(
-            mode,
-            "push localhost image alone",
-            &out,
-            125,
-            &["localhost/mine:1"],
-        );
-        let out = env.run(&["push", &p.reference(), "127.0.0.1:1/nowhere/app:1"]);
-        assert_error(mode, "push to no registry", &out, 125, &["127.0.0.1:1"]);
-        // `push IMG` alone goes to the image's own name.
-        let own = push_unique(busybox_image(), "own");
-        env.pull(&own.reference());
-        let out = env.run(&["push", &own.reference()]);
-        assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
-        let out = env.run(&[
-            "push",
-            "--format",
-            "v1",
-            &p.reference(),
-            &dest(registry(), "x"),
-        ]);
-        assert_error(mode, "push bad format", &out, 125, &["v1"]);
-    }
+    let env = TestEnv::new(mode);
+    env.pull(&p.reference());
+    let out = env.run(&["push", "no-such-image:1", &dest(registry(), "x")]);
+    assert_error(mode, "push unknown image", &out, 125, &["no-such-image"]);
+    env.ok(&["tag", &p.reference(), "mine:1"]);
+    let out = env.run(&["push", "mine:1"]);
+    assert_error(
+        mode,
+        "push localhost image alone",
+        &out,
+        125,
+        &["localhost/mine:1"],
+    );
+    let out = env.run(&["push", &p.reference(), "127.0.0.1:1/nowhere/app:1"]);
+    assert_error(mode, "push to no registry", &out, 125, &["127.0.0.1:1"]);
+    // `push IMG` alone goes to the image's own name.
+    let own = push_unique(busybox_image(), "own");
+    env.pull(&own.reference());
+    let out = env.run(&["push", &own.reference()]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    let out = env.run(&[
+        "push",
+        "--format",
+        "v1",
+        &p.reference(),
+        &dest(registry(), "x"),
+    ]);
+    assert_error(mode, "push bad format", &out, 125, &["v1"]);
 }
 
 /// Every file under `dir` (binary-safe) that holds `needle`.
@@ -496,6 +482,7 @@ fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
     hits
 }
 
+both_modes!(credentials_never_stored_or_printed);
 /// Credentials given on the command line serve the pull or push and are
 /// forgotten: no record, event, log or output of any verb holds the password.
 fn credentials_never_stored_or_printed(mode: Mode) {
@@ -562,14 +549,4 @@ fn credentials_never_stored_or_printed(mode: Mode) {
             "[{mode:?}] the password is stored in {hits:#?}"
         );
     }
-}
-
-#[test]
-fn credentials_never_stored_or_printed_root() {
-    credentials_never_stored_or_printed(Mode::Root);
-}
-
-#[test]
-fn credentials_never_stored_or_printed_rootless() {
-    credentials_never_stored_or_printed(Mode::Rootless);
 }

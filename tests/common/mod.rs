@@ -43,16 +43,67 @@ pub enum Mode {
 /// Every test runs in both modes. Not being able to is a setup error, never a
 /// reason to skip: a test that cannot fail is a defect.
 pub fn modes() -> Vec<Mode> {
+    let all = vec![Mode::Root, Mode::Rootless];
+    for &mode in &all {
+        require_mode(mode);
+    }
+    all
+}
+
+/// Panics unless a test can run in `mode`: the tests run as root (they also
+/// run coracle as the unprivileged user `cotest`, who must exist). Called
+/// first by every test of `both_modes!`, so a machine that is not set up
+/// fails the test instead of skipping it.
+pub fn require_mode(mode: Mode) {
     // SAFETY: a plain query of this process's effective uid.
     if unsafe { libc::geteuid() } != 0 {
         panic!(
-            "the integration tests must run as root (they also run coracle as the \
+            "[{mode:?}] the integration tests must run as root (they also run coracle as the \
              unprivileged user `{TEST_USER}`): run `sudo tests/run.sh`"
         );
     }
     let _ = test_user();
-    vec![Mode::Root, Mode::Rootless]
 }
+
+/// One test per mode of each `fn NAME(mode: Mode)` named: the tests
+/// `NAME::root` and `NAME::rootless`, each checking the machine with
+/// [`require_mode`] first. A failure as root then does not hide the
+/// rootless result, and the result list says which mode failed:
+///
+/// ```ignore
+/// both_modes!(pulls_layers);
+/// /// Doc comments go below the macro (on the function).
+/// fn pulls_layers(mode: Mode) {
+///     let env = TestEnv::new(mode);
+///     // ...
+/// }
+/// ```
+///
+/// `cargo test pulls_layers` runs both, `cargo test pulls_layers::rootless`
+/// one (`NAME::root` also matches `NAME::rootless`: add `-- --exact`), and
+/// `cargo test -- --skip ::rootless` every test as root only. The body stays
+/// an ordinary function so that rustfmt formats it (it leaves macro bodies
+/// alone); a function no `both_modes!` names is dead code, which clippy
+/// refuses.
+#[allow(unused_macros)] // test files without per-mode tests
+macro_rules! both_modes {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn root() {
+                $crate::common::require_mode($crate::common::Mode::Root);
+                super::$name($crate::common::Mode::Root);
+            }
+
+            #[test]
+            fn rootless() {
+                $crate::common::require_mode($crate::common::Mode::Rootless);
+                super::$name($crate::common::Mode::Rootless);
+            }
+        }
+    )+};
+}
+pub(crate) use both_modes;
 
 /// uid, gid and first subordinate uid/gid of the test user.
 #[derive(Clone, Copy, Debug)]
