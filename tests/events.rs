@@ -125,16 +125,18 @@ fn events_in_order(mode: Mode) {
 
 both_modes!(events_filters_since_until_and_formats);
 fn events_filters_since_until_and_formats(mode: Mode) {
+    // Names that no hex id can start with: `container=NAME` also matches
+    // id prefixes.
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     let img = env.rt_image();
     let mark = env.mark();
-    env.ok(&["create", "--name", "f1", "-e", &mark, &img, "true"]);
+    env.ok(&["create", "--name", "ev-one", "-e", &mark, &img, "true"]);
     let between = unix_now();
     env.ok(&[
-        "create", "--name", "f2", "--label", "tier=db", "-e", &mark, &img, "true",
+        "create", "--name", "ev-two", "--label", "tier=db", "-e", &mark, &img, "true",
     ]);
-    env.ok(&["rm", "f1", "f2"]);
+    env.ok(&["rm", "ev-one", "ev-two"]);
 
     let names = |extra: &[&str]| -> Vec<String> {
         let mut args = vec![
@@ -148,35 +150,40 @@ fn events_filters_since_until_and_formats(mode: Mode) {
     };
     assert_eq!(
         names(&["--filter", "type=container"]),
-        ["create f1", "create f2", "remove f1", "remove f2"],
+        [
+            "create ev-one",
+            "create ev-two",
+            "remove ev-one",
+            "remove ev-two"
+        ],
         "[{mode:?}] container events"
     );
     // same key: OR; different keys: AND
     assert_eq!(
         names(&[
             "--filter",
-            "container=f2",
+            "container=ev-two",
             "--filter",
             "event=create",
             "--filter",
             "event=remove"
         ]),
-        ["create f2", "remove f2"],
+        ["create ev-two", "remove ev-two"],
         "[{mode:?}]"
     );
     assert_eq!(
         names(&["--filter", "label=tier=db", "--filter", "event=remove"]),
-        ["remove f2"],
+        ["remove ev-two"],
         "[{mode:?}] label filter"
     );
     assert_eq!(
         names(&["--filter", "type=container", "--since", &between]),
-        ["create f2", "remove f1", "remove f2"],
+        ["create ev-two", "remove ev-one", "remove ev-two"],
         "[{mode:?}] --since"
     );
     assert_eq!(
         names(&["--filter", "type=container", "--until", &between]),
-        ["create f1"],
+        ["create ev-one"],
         "[{mode:?}] --until"
     );
     assert!(
@@ -190,7 +197,7 @@ fn events_filters_since_until_and_formats(mode: Mode) {
     );
 
     // --format json: one object per line with podman's keys
-    let all = journal(&env, &["--filter", "container=f1"]);
+    let all = journal(&env, &["--filter", "container=ev-one"]);
     assert_eq!(all.len(), 2, "[{mode:?}] {all:#?}");
     for key in [
         "ID",
