@@ -7,7 +7,6 @@ use crate::format::table;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 #[derive(Subcommand, Debug)]
@@ -271,39 +270,15 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
         bail!("cannot combine --format and --verbose flags");
     }
     let store = g.open_store()?;
-    // Rootless, volumes and container layers hold files of subordinate ids
-    // in directories only the user namespace may enter.
-    crate::runtime::userns::enter_for_storage(&store)?;
     let now = SystemTime::now();
-    let images = store.images.load()?;
-    let containers = crate::engine::containers::list_all(&store)?;
-    let volumes = store.volumes.list()?;
-    let users = crate::storage::volumes::users(&store.containers)?;
+    let usage = crate::engine::system::disk_usage(&store)?;
 
-    // Images: a layer shared by several images is "shared" in each.
-    let mut layer_refs: BTreeMap<String, usize> = BTreeMap::new();
-    for img in &images.list {
-        for l in &img.layers {
-            *layer_refs.entry(l.to_string()).or_default() += 1;
-        }
-    }
-    let layer_size =
-        |d: &crate::storage::digest::Digest| store.layers.record(d).map(|r| r.size).unwrap_or(0);
     let mut image_rows = Vec::new();
     let (mut images_size, mut images_used, mut images_active) = (0u64, 0u64, 0usize);
-    for img in &images.list {
-        let unique: u64 = img
-            .layers
-            .iter()
-            .filter(|l| layer_refs.get(&l.to_string()) == Some(&1))
-            .map(layer_size)
-            .sum();
-        let ctrs = containers
-            .iter()
-            .filter(|c| c.cfg.image_id == img.id)
-            .count();
+    for u in &usage.images {
+        let img = &u.record;
         images_size += img.size;
-        if ctrs > 0 {
+        if u.containers > 0 {
             images_active += 1;
             images_used += img.size;
         }
@@ -320,16 +295,16 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
             "ImageID": &img.id[..12.min(img.id.len())],
             "Created": img.created.as_deref().map(|c| since(c, now)).unwrap_or_default(),
             "Size": human_size_compact(img.size),
-            "SharedSize": human_size_compact(img.size.saturating_sub(unique)),
-            "UniqueSize": human_size_compact(unique),
-            "Containers": ctrs,
+            "SharedSize": human_size_compact(img.size.saturating_sub(u.unique)),
+            "UniqueSize": human_size_compact(u.unique),
+            "Containers": u.containers,
         }));
     }
 
     let mut container_rows = Vec::new();
     let (mut ctr_size, mut ctr_reclaimable, mut ctr_active) = (0u64, 0u64, 0usize);
-    for c in &containers {
-        let rw = crate::runtime::volume::tree_size(&store.containers.dir(&c.cfg.id).join("upper"));
+    for u in &usage.containers {
+        let (c, rw) = (&u.listed, u.rw_size);
         ctr_size += rw;
         if crate::runtime::state::is_running(&c.state) {
             ctr_active += 1;
@@ -350,18 +325,16 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
 
     let mut volume_rows = Vec::new();
     let (mut vol_size, mut vol_reclaimable, mut vol_active) = (0u64, 0u64, 0usize);
-    for v in &volumes {
-        let size = crate::runtime::volume::tree_size(&store.volumes.data_dir(&v.name));
-        let links = users.get(&v.name).map(Vec::len).unwrap_or(0);
-        vol_size += size;
-        vol_active += links;
-        if links == 0 {
-            vol_reclaimable += size;
+    for v in &usage.volumes {
+        vol_size += v.size;
+        vol_active += v.links;
+        if v.links == 0 {
+            vol_reclaimable += v.size;
         }
         volume_rows.push(json!({
             "VolumeName": v.name,
-            "Links": links,
-            "Size": human_size_compact(size),
+            "Links": v.links,
+            "Size": human_size_compact(v.size),
         }));
     }
 
@@ -397,21 +370,21 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
     let summary: Vec<Value> = [
         Summary {
             kind: "Images",
-            total: images.list.len(),
+            total: usage.images.len(),
             active: images_active,
             size: images_size,
             reclaimable: images_size - images_used,
         },
         Summary {
             kind: "Containers",
-            total: containers.len(),
+            total: usage.containers.len(),
             active: ctr_active,
             size: ctr_size,
             reclaimable: ctr_reclaimable,
         },
         Summary {
             kind: "Local Volumes",
-            total: volumes.len(),
+            total: usage.volumes.len(),
             active: vol_active,
             size: vol_size,
             reclaimable: vol_reclaimable,

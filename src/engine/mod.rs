@@ -11,5 +11,6 @@ pub mod images;
 
 pub mod lookup;
 pub mod pods;
+pub mod system;
 pub mod transfer;
 pub mod volumes;
