@@ -1,0 +1,241 @@
+//! Images made from containers and tarballs (commit, import), what a
+//! container changed (diff), and copying in and out of containers (cp,
+//! export). Layer files show their container-side owners only inside the
+//! rootless user namespace, so that work runs there.
+
+use super::lookup::container_id;
+use crate::registry::resolve::try_find_image;
+use crate::runtime::cp::{self, CopyOptions, Endpoint};
+use crate::runtime::userns::{self, IdMaps};
+use crate::storage::commit::{self, ChangeKind, CommitOptions};
+use crate::storage::events::{self, Event};
+use crate::storage::images::ImageRecord;
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+/// Run `f` where layer files show their container-side owners: rootless in
+/// a child inside the user namespace, else here. `f` returns an image id.
+fn in_storage_userns(store: &Store, f: impl FnOnce() -> Result<String>) -> Result<ImageRecord> {
+    let id = if store.rootless && !userns::in_user_namespace() {
+        let maps = IdMaps::for_current_user()?;
+        let bytes = userns::run_in_child_userns(&maps, || f().map(String::into_bytes))?;
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        f()?
+    };
+    store
+        .images
+        .load()?
+        .by_id(&id)
+        .cloned()
+        .with_context(|| format!("image {id} is not in the store"))
+}
+
+/// Make an image of container `id`'s changes.
+pub fn commit_container(store: &Store, id: &str, opts: &CommitOptions) -> Result<ImageRecord> {
+    let img = in_storage_userns(store, || {
+        commit::commit_container(store, id, opts).map(|i| i.id)
+    })?;
+    if let Ok(cfg) = store.containers.load_config(id) {
+        events::container(store, "commit", &cfg);
+    }
+    Ok(img)
+}
+
+/// podman leaves out what the runtime itself puts in every container.
+const INIT_PATHS: [&str; 11] = [
+    "/dev",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/proc",
+    "/run",
+    "/run/notify",
+    "/run/.containerenv",
+    "/run/secrets",
+    "/sys",
+    "/etc/mtab",
+];
+
+/// What a container (or an image's top layer) changed, as `diff` lists it.
+pub fn changes(store: &Store, name: &str) -> Result<Vec<(String, ChangeKind)>> {
+    let (upper, lowers, container) = match super::lookup::try_container_id(store, name)? {
+        Some(id) => {
+            let cfg = store.containers.load_config(&id)?;
+            if crate::runtime::monitor::uses_copied_rootfs(store, &cfg) {
+                bail!("diff of container {}: its root filesystem is a full copy (vfs driver or --userns=keep-id), not a set of changes", cfg.name);
+            }
+            let lowers: Vec<PathBuf> = cfg
+                .layers
+                .iter()
+                .rev()
+                .map(|d| store.layers.diff_dir(d))
+                .collect();
+            (store.containers.dir(&id).join("upper"), lowers, true)
+        }
+        None => {
+            let images = store.images.load()?;
+            let Some(img) = try_find_image(&images, name)? else {
+                return Err(crate::error::not_found(
+                    "container or image",
+                    name.to_string(),
+                ));
+            };
+            let (top, rest) = img.layers.split_last().context("the image has no layers")?;
+            let lowers = rest
+                .iter()
+                .rev()
+                .map(|d| store.layers.diff_dir(d))
+                .collect();
+            (store.layers.diff_dir(top), lowers, false)
+        }
+    };
+    let prefix = store.xattr_prefix();
+    let walk = || commit::changes(&upper, &lowers, prefix);
+    let list = if store.rootless && !userns::in_user_namespace() {
+        let maps = IdMaps::for_current_user()?;
+        let bytes = userns::run_in_child_userns(&maps, || {
+            let l = walk()?;
+            let v: Vec<(String, u8)> = l.into_iter().map(|(p, k)| (p, k as u8)).collect();
+            Ok(serde_json::to_vec(&v)?)
+        })?;
+        let v: Vec<(String, u8)> = serde_json::from_slice(&bytes)?;
+        v.into_iter()
+            .map(|(p, k)| {
+                let k = match k {
+                    0 => ChangeKind::Changed,
+                    1 => ChangeKind::Added,
+                    _ => ChangeKind::Deleted,
+                };
+                (p, k)
+            })
+            .collect()
+    } else {
+        walk()?
+    };
+    let list: Vec<(String, ChangeKind)> = list
+        .into_iter()
+        .filter(|(p, _)| !container || !INIT_PATHS.contains(&p.as_str()))
+        .collect();
+    Ok(list)
+}
+
+/// Where an import reads its tarball.
+pub enum ImportSource {
+    Stdin,
+    Url(String),
+    File(PathBuf),
+}
+
+/// Make a one-layer image of a root filesystem tarball.
+pub fn import(
+    store: &Store,
+    source: &ImportSource,
+    opts: CommitOptions,
+    name: Option<&str>,
+) -> Result<ImageRecord> {
+    let shown = match source {
+        ImportSource::Stdin => "-".to_string(),
+        ImportSource::Url(u) => u.clone(),
+        ImportSource::File(p) => {
+            // Fail before forking, with the path in the message.
+            std::fs::metadata(p).with_context(|| format!("opening {}", p.display()))?;
+            p.display().to_string()
+        }
+    };
+    let img = in_storage_userns(store, || {
+        let input: Box<dyn std::io::Read> = match source {
+            ImportSource::Stdin => Box::new(std::io::stdin().lock()),
+            ImportSource::Url(u) => {
+                let resp = ureq::get(u)
+                    .call()
+                    .with_context(|| format!("fetching {u}"))?;
+                Box::new(resp.into_body().into_reader())
+            }
+            ImportSource::File(p) => {
+                Box::new(std::fs::File::open(p).with_context(|| format!("opening {shown}"))?)
+            }
+        };
+        let layer =
+            commit::layer_from_tar(store, input).with_context(|| format!("importing {shown}"))?;
+        let mut opts = opts;
+        opts.history_created_by = Some(format!(
+            "/bin/sh -c #(nop) ADD file:{} in /",
+            layer.diff_id.hex()
+        ));
+        commit::image_from_layers(store, None, Some(layer), |_| {}, &opts).map(|i| i.id)
+    })?;
+    events::append(
+        store,
+        Event::image("import", &img.id, name.unwrap_or(&img.id)),
+    );
+    Ok(img)
+}
+
+/// A `cp` argument: a host path, `CONTAINER:PATH`, or `-`.
+pub fn endpoint(store: &Store, arg: &str) -> Result<Endpoint> {
+    if arg == "-" {
+        return Ok(Endpoint::Stream);
+    }
+    // `name:path` names a container when `name` is one; paths that start
+    // like a path never do.
+    if !arg.starts_with('/') && !arg.starts_with('.') {
+        if let Some((name, path)) = arg.split_once(':') {
+            if !name.is_empty() && !name.contains('/') {
+                let id = container_id(store, name)?;
+                let path = if path.is_empty() { "/" } else { path };
+                let path = if path.starts_with('/') {
+                    path.to_string()
+                } else {
+                    // Relative container paths start at its working dir.
+                    let wd = store.containers.load_config(&id)?.workdir;
+                    format!(
+                        "{}/{path}",
+                        if wd.is_empty() {
+                            ""
+                        } else {
+                            wd.trim_end_matches('/')
+                        }
+                    )
+                };
+                return Ok(Endpoint::Container(id, path));
+            }
+        }
+    }
+    // Absolute: the copy runs in a child that may change directory.
+    // std::path::absolute drops a trailing `/.` or `/`: they mean something here.
+    let suffix = if arg.ends_with("/.") || arg == "." {
+        "/."
+    } else if arg.ends_with('/') {
+        "/"
+    } else {
+        ""
+    };
+    let mut p = std::path::absolute(arg).with_context(|| format!("resolving {arg}"))?;
+    if !p
+        .as_os_str()
+        .as_encoded_bytes()
+        .ends_with(suffix.as_bytes())
+    {
+        p.as_mut_os_string().push(suffix);
+    }
+    Ok(Endpoint::Host(p))
+}
+
+/// `cp SRC DEST`; with `archive`, files copied into a container belong to
+/// its user.
+pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, archive: bool) -> Result<()> {
+    if *src == Endpoint::Stream && *dst == Endpoint::Stream {
+        bail!("only one of the source and destination may be -");
+    }
+    let mut opts = CopyOptions::default();
+    if let (true, Endpoint::Container(id, _)) = (archive, dst) {
+        if *src != Endpoint::Stream {
+            let cfg = store.containers.load_config(id)?;
+            let user = crate::runtime::container::resolve_user(store, &cfg)?;
+            opts.owner = Some((user.uid, user.gid));
+        }
+    }
+    cp::copy(store, src, dst, &opts)
+}
