@@ -333,9 +333,12 @@ type Pred = Box<dyn Fn(&Listed) -> bool>;
 /// `--filter`: values of one key are ORed, different keys ANDed.
 fn build_filters(filters: &[String]) -> Result<Vec<Pred>> {
     let mut preds: Vec<Pred> = Vec::new();
-    for (key, values) in super::ps::group_filters(filters)? {
-        let res = || -> Vec<super::ps::Regex> {
-            values.iter().map(|v| super::ps::Regex::new(v)).collect()
+    for (key, values) in crate::engine::filter::group_filters(filters)? {
+        let res = || -> Vec<crate::engine::filter::Regex> {
+            values
+                .iter()
+                .map(|v| crate::engine::filter::Regex::new(v))
+                .collect()
         };
         match key.as_str() {
             "id" => preds.push(Box::new(move |l| {
@@ -350,7 +353,7 @@ fn build_filters(filters: &[String]) -> Result<Vec<Pred>> {
             "label" => preds.push(Box::new(move |l| {
                 values
                     .iter()
-                    .all(|v| super::ps::label_matches(v, &l.pod.labels))
+                    .all(|v| crate::engine::filter::label_matches(v, &l.pod.labels))
             })),
             "status" => {
                 for v in &values {

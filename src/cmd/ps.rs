@@ -5,6 +5,7 @@
 use super::output::{print, unescape};
 use super::GlobalOpts;
 use crate::engine::containers::{list_all, Listed};
+use crate::engine::filter::{group_filters, label_matches, Regex};
 use crate::format::{human, table};
 use crate::runtime::state::is_running;
 use crate::storage::containers::Status;
@@ -365,18 +366,6 @@ fn headers() -> table::HeaderMap {
 
 type Pred = Box<dyn Fn(&Listed) -> bool>;
 
-/// `--filter key=value` flags, the values grouped by key.
-pub(super) fn group_filters(filters: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
-    let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for f in filters {
-        let (k, v) = f
-            .split_once('=')
-            .with_context(|| format!("invalid filter {f:?}: expected key=value"))?;
-        by_key.entry(k.to_string()).or_default().push(v.to_string());
-    }
-    Ok(by_key)
-}
-
 /// `--filter`: values of one key are ORed, different keys ANDed; label
 /// filters are all ANDed (podman's rules).
 fn build_filters(
@@ -489,9 +478,6 @@ fn ancestor_matches(v: &str, re: &Regex, l: &Listed) -> bool {
         None => false,
     }
 }
-
-/// `key` or `key=value` against a container's labels.
-pub use crate::engine::containers::label_matches;
 
 pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
     let store = g.open_store()?;
@@ -617,134 +603,4 @@ fn json_two_space(v: &Value) -> String {
         }
     }
     out
-}
-
-/// The part of Go's regexp that name and ancestor filters use in practice:
-/// literals, `.`, `*`, `+`, `?`, `^`, `$` and `\` escapes, unanchored.
-/// (Not a full engine: the project has no regex dependency yet.)
-pub struct Regex {
-    atoms: Vec<(Atom, Rep)>,
-    anchored_start: bool,
-    anchored_end: bool,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Atom {
-    Any,
-    Lit(char),
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Rep {
-    One,
-    Star,
-    Plus,
-    Opt,
-}
-
-impl Regex {
-    pub fn new(pattern: &str) -> Regex {
-        let mut chars = pattern.chars().peekable();
-        let mut atoms: Vec<(Atom, Rep)> = Vec::new();
-        let mut anchored_start = false;
-        let mut anchored_end = false;
-        if chars.peek() == Some(&'^') {
-            chars.next();
-            anchored_start = true;
-        }
-        while let Some(c) = chars.next() {
-            let atom = match c {
-                '$' if chars.peek().is_none() => {
-                    anchored_end = true;
-                    break;
-                }
-                '.' => Atom::Any,
-                '\\' => Atom::Lit(chars.next().unwrap_or('\\')),
-                '*' | '+' | '?' if !atoms.is_empty() => {
-                    let last = atoms.last_mut().expect("checked");
-                    last.1 = match c {
-                        '*' => Rep::Star,
-                        '+' => Rep::Plus,
-                        _ => Rep::Opt,
-                    };
-                    continue;
-                }
-                c => Atom::Lit(c),
-            };
-            atoms.push((atom, Rep::One));
-        }
-        Regex {
-            atoms,
-            anchored_start,
-            anchored_end,
-        }
-    }
-
-    pub fn is_match(&self, text: &str) -> bool {
-        let t: Vec<char> = text.chars().collect();
-        if self.anchored_start {
-            return self.match_here(0, &t, 0);
-        }
-        (0..=t.len()).any(|i| self.match_here(0, &t, i))
-    }
-
-    pub fn is_full_match(&self, text: &str) -> bool {
-        let whole = Regex {
-            atoms: self.atoms.clone(),
-            anchored_start: true,
-            anchored_end: true,
-        };
-        whole.is_match(text)
-    }
-
-    fn match_here(&self, ai: usize, t: &[char], ti: usize) -> bool {
-        let Some(&(atom, rep)) = self.atoms.get(ai) else {
-            return !self.anchored_end || ti == t.len();
-        };
-        let hit = |i: usize| i < t.len() && (atom == Atom::Any || atom == Atom::Lit(t[i]));
-        match rep {
-            Rep::One => hit(ti) && self.match_here(ai + 1, t, ti + 1),
-            Rep::Opt => {
-                (hit(ti) && self.match_here(ai + 1, t, ti + 1)) || self.match_here(ai + 1, t, ti)
-            }
-            Rep::Star | Rep::Plus => {
-                let mut n = 0;
-                while hit(ti + n) {
-                    n += 1;
-                }
-                let min = usize::from(rep == Rep::Plus);
-                (min..=n).rev().any(|k| self.match_here(ai + 1, t, ti + k))
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn regex_subset() {
-        assert!(Regex::new("web").is_match("myweb1"));
-        assert!(!Regex::new("^web$").is_match("myweb"));
-        assert!(Regex::new("^w.b$").is_match("wab"));
-        assert!(Regex::new("a.*z").is_match("xxabcz"));
-        assert!(Regex::new("^ab+c").is_match("abbbc"));
-        assert!(!Regex::new("^ab+c").is_match("ac"));
-        assert!(Regex::new("colou?r$").is_match("color"));
-        assert!(Regex::new("a\\.b").is_match("a.b"));
-        assert!(!Regex::new("a\\.b").is_match("axb"));
-        assert!(!Regex::new("busy.*").is_full_match("127.0.0.1:5000/tools/busybox:1"));
-        assert!(Regex::new(".*busybox.*").is_full_match("127.0.0.1:5000/tools/busybox:1"));
-    }
-
-    #[test]
-    fn labels() {
-        let mut m = BTreeMap::new();
-        m.insert("a".to_string(), "b".to_string());
-        assert!(label_matches("a", &m));
-        assert!(label_matches("a=b", &m));
-        assert!(!label_matches("a=c", &m));
-        assert!(!label_matches("c", &m));
-    }
 }

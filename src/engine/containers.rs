@@ -11,7 +11,6 @@ use crate::storage::containers::{ContainerConfig, ContainerState};
 use crate::storage::events;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 /// One container as the listing verbs see it: both records, read once.
@@ -192,7 +191,7 @@ pub fn prune(store: &Store, filter: &PruneFilter) -> Result<PruneReport> {
         if !filter
             .labels
             .iter()
-            .all(|f| label_matches(f, &l.cfg.labels))
+            .all(|f| super::filter::label_matches(f, &l.cfg.labels))
         {
             continue;
         }
@@ -205,14 +204,6 @@ pub fn prune(store: &Store, filter: &PruneFilter) -> Result<PruneReport> {
         }
     }
     Ok(report)
-}
-
-/// A `label=` filter: `key` (present) or `key=value`.
-pub fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> bool {
-    match filter.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(filter),
-    }
 }
 
 /// Give container `id` a new name, unique store-wide.

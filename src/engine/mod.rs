@@ -8,6 +8,7 @@
 
 pub mod commit;
 pub mod containers;
+pub mod filter;
 pub mod images;
 
 pub mod lookup;
