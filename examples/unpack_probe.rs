@@ -8,9 +8,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use coracle::runtime::userns::{enter_user_namespace, is_rootless, IdMaps};
-use coracle::storage::compression::auto_decompress;
-use coracle::storage::unpack::{unpack_layer, UnpackOptions, WhiteoutForm};
+use coracle::testing::auto_decompress;
+use coracle::testing::{enter_user_namespace, is_rootless, IdMaps};
+use coracle::testing::{unpack_layer, UnpackOptions, WhiteoutForm};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

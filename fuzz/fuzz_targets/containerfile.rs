@@ -3,7 +3,7 @@
 //! Any panic is a bug. (`cargo test --lib build` runs a seeded stand-in.)
 #![no_main]
 
-use coracle::build::containerfile::{expand, parse, Instruction};
+use coracle::testing::{expand, parse, Instruction};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -74,6 +74,7 @@ pub fn has_wildcards(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
+#[cfg(test)]
 /// Go's `filepath.Match(pattern, name)`.
 pub fn glob_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
     Ok(Glob::new(pattern)?.matches(name))

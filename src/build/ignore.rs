@@ -38,7 +38,8 @@ impl std::error::Error for IgnoreError {}
 
 #[derive(Debug, Clone)]
 struct Pattern {
-    /// The cleaned pattern, without `!`.
+    /// The cleaned pattern, without `!` (read back by tests).
+    #[cfg(test)]
     text: String,
     exclusion: bool,
     glob: Glob,
@@ -54,6 +55,7 @@ pub struct Matcher {
 pub const IGNORE_FILES: [&str; 2] = [".containerignore", ".dockerignore"];
 
 impl Matcher {
+    #[cfg(test)]
     /// Compiles patterns as they come from an ignore file's lines: comments
     /// (`#` first on the line) and blank lines are skipped, blanks trimmed.
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Matcher, BadPattern> {
@@ -85,6 +87,7 @@ impl Matcher {
             }
             let glob = Glob::new_ignore(&text).map_err(|e| (n, e))?;
             patterns.push(Pattern {
+                #[cfg(test)]
                 text,
                 exclusion,
                 glob,
@@ -164,6 +167,7 @@ impl Matcher {
             .any(|p| p.exclusion && p.glob.may_match_below(&prefix))
     }
 
+    #[cfg(test)]
     /// The cleaned patterns, `!` first on exceptions (for cache keys).
     pub fn patterns(&self) -> Vec<String> {
         self.patterns

@@ -76,6 +76,7 @@ impl fmt::Display for RegistryError {
 impl std::error::Error for RegistryError {}
 
 impl RegistryError {
+    #[cfg(test)]
     pub fn is_not_found(&self) -> bool {
         self.status == 404
             || self.codes.iter().any(|c| {
@@ -400,33 +401,6 @@ impl RegistryClient {
         })
     }
 
-    pub fn registry(&self) -> &str {
-        &self.registry
-    }
-
-    /// Whether plain http / unverified TLS is allowed for this registry.
-    pub fn is_insecure(&self) -> bool {
-        self.insecure
-    }
-
-    /// GET /v2/: is there a registry, and does it answer? (401 counts as yes.)
-    pub fn ping(&self) -> Result<()> {
-        let run = || -> Result<()> {
-            let resp = self
-                .call_retrying(|| {
-                    let base = self.base_url()?;
-                    self.agent.get(format!("{base}/v2/")).call()
-                })
-                .map_err(|e| self.transport_error(e))?;
-            let status = resp.status().as_u16();
-            if status == 200 || status == 401 {
-                return Ok(());
-            }
-            Err(self.status_error(resp, "not found").into())
-        };
-        run().with_context(|| format!("pinging container registry {}", self.registry))
-    }
-
     /// Fetch a manifest or index by tag or digest, with a pull scope.
     pub fn get_manifest(&self, repository: &str, reference: &str) -> Result<FetchedManifest> {
         self.get_manifest_scoped(repository, reference, &["pull"])
@@ -517,21 +491,6 @@ impl RegistryClient {
     ) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
         self.blob(repository, digest, 0)
             .with_context(|| self.blob_context(repository, digest))
-    }
-
-    /// Stream a blob from byte `offset` on, to resume a broken download. When
-    /// the server ignores the Range header the skipped bytes are read and
-    /// dropped, so the reader always starts at `offset`.
-    pub fn get_blob_range(
-        &self,
-        repository: &str,
-        digest: &Digest,
-        offset: u64,
-    ) -> Result<Box<dyn Read + Send>> {
-        Ok(self
-            .blob(repository, digest, offset)
-            .with_context(|| self.blob_context(repository, digest))?
-            .0)
     }
 
     fn blob_context(&self, repository: &str, digest: &Digest) -> String {

@@ -48,6 +48,7 @@ impl ParsedName {
         }
     }
 
+    #[cfg(test)]
     pub fn is_short(&self) -> bool {
         matches!(self, ParsedName::Short { .. })
     }
@@ -105,6 +106,7 @@ impl Reference {
         }
     }
 
+    #[cfg(test)]
     pub fn with_digest(&self, digest: Digest) -> Reference {
         Reference {
             digest: Some(digest),
@@ -112,6 +114,7 @@ impl Reference {
         }
     }
 
+    #[cfg(test)]
     pub fn with_tag(&self, tag: &str) -> Reference {
         Reference {
             tag: Some(tag.to_string()),

@@ -41,8 +41,6 @@ pub enum Access {
 pub struct ContainerRoot {
     /// An O_PATH directory fd: resolve paths in it with [`open_in`].
     pub fd: OwnedFd,
-    /// A path that names the same directory in this process.
-    pub path: PathBuf,
 }
 
 /// Run `f` in a child process that sees the container's root; its bytes
@@ -66,7 +64,7 @@ where
                 if store.rootless {
                     join_user_namespace(pid)?;
                 }
-                return f(&ContainerRoot { fd: root, path });
+                return f(&ContainerRoot { fd: root });
             }
             None => {
                 if store.rootless {
@@ -86,7 +84,7 @@ where
             }
         };
         let root = open_dir(&path)?;
-        f(&ContainerRoot { fd: root, path })
+        f(&ContainerRoot { fd: root })
     })
 }
 

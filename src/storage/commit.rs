@@ -22,6 +22,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
+#[cfg(test)]
 /// Diff id of a layer with no entries (a tar of 1024 zero bytes).
 pub const EMPTY_LAYER_DIFF_ID: &str =
     "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";

@@ -116,20 +116,9 @@ impl Event {
         }
     }
 
-    /// A system event (`refresh`, `renumber`, `migrate`, `reset`).
-    pub fn system(status: &str) -> Event {
-        Event::new("system", status)
-    }
-
     /// The exit code of a `died` event.
     pub fn with_exit_code(mut self, code: i32) -> Event {
         self.exit_code = code;
-        self
-    }
-
-    /// The pod a container event's container belongs to.
-    pub fn with_pod(mut self, pod_id: &str) -> Event {
-        self.pod_id = pod_id.to_string();
         self
     }
 
@@ -226,11 +215,7 @@ pub fn container_died(store: &Store, cfg: &ContainerConfig, code: i32) {
     }
 }
 
-/// Every event still in the journal, oldest first.
-pub fn read_all(store: &Store) -> Result<Vec<Event>> {
-    read_all_in(&journal_path(store))
-}
-
+#[cfg(test)]
 fn read_all_in(live: &Path) -> Result<Vec<Event>> {
     let mut out = Vec::new();
     for path in [previous_generation(live), live.to_path_buf()] {

@@ -385,6 +385,7 @@ pub fn write_layer_blob(
     })
 }
 
+#[cfg(test)]
 /// Convenience for tests and small layers: the whole tar in memory.
 pub fn layer_tar_bytes(dir: &Path, opts: &LayerTarOptions) -> Result<Vec<u8>> {
     Ok(write_layer_tar(dir, Vec::new(), opts)?.0)

@@ -378,16 +378,6 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Processes in the cgroup.
-    pub fn pids(&self) -> Vec<i32> {
-        let d = self.dir("memory");
-        fs::read_to_string(d.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    }
-
     /// Freeze (pause) or thaw every process, and wait until the kernel
     /// says it is done.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
