@@ -21,6 +21,7 @@ pub mod port_nat;
 pub mod port_relay;
 pub mod process;
 pub mod relay;
+pub mod report;
 pub mod resources;
 pub mod rootfs;
 pub mod sealed_exe;
