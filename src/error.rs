@@ -29,6 +29,35 @@ impl fmt::Display for CodedError {
 }
 impl std::error::Error for CodedError {}
 
+/// What failed when a container did not start, for callers that clean up
+/// by kind rather than by reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The network helper (pasta, slirp4netns) could not set up: the
+    /// half-made container is discarded.
+    Network,
+    /// Anything else: the container's setup, its program (126/127), the
+    /// monitor.
+    Other,
+}
+
+/// A container that did not start: podman's exit code for it, the message,
+/// and what failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailed {
+    pub code: i32,
+    pub message: String,
+    pub kind: FailureKind,
+}
+
+impl fmt::Display for StartFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for StartFailed {}
+
 /// A named thing that does not exist (image, container, volume...).
 #[derive(Debug)]
 pub struct NotFound {
@@ -59,6 +88,9 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
         }
         if let Some(c) = cause.downcast_ref::<CodedError>() {
             return c.code;
+        }
+        if let Some(f) = cause.downcast_ref::<StartFailed>() {
+            return f.code;
         }
     }
     125

@@ -526,7 +526,11 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
 /// A start that failed to set up the network (a host port in use) leaves
 /// no half-made container behind.
 fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
-    if format!("{e:#}").contains(crate::runtime::network::SETUP_FAILED) {
+    use crate::error::{FailureKind, StartFailed};
+    let network = e
+        .downcast_ref::<StartFailed>()
+        .is_some_and(|f| f.kind == FailureKind::Network);
+    if network {
         let cfg = store.containers.load_config(id);
         let removed = crate::runtime::volume::remove_container_and_anonymous(store, id);
         if let (Ok(cfg), Ok(())) = (cfg, removed) {

@@ -3,6 +3,7 @@
 //! never lies, and removal.
 
 use super::prepared::remember_created;
+use super::report::Report;
 use super::spec::{self, SpecInput};
 use super::state::{current_state, is_running};
 use super::sys;
@@ -14,6 +15,7 @@ use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -233,7 +235,7 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     let mountpoint = rootfs_mountpoint(store);
     fs::create_dir_all(&mountpoint)
         .with_context(|| format!("creating {}", mountpoint.display()))?;
-    let (ready_r, ready_w) = sys::pipe()?;
+    let (ready_r, ready_w) = sys::owned_pipe()?;
     // The monitor is a fork of this process, not a new exec: it saves a
     // program load on every start. The CLI is single-threaded here.
     // SAFETY: fork in a single-threaded process; the child only runs the
@@ -243,7 +245,7 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
         bail!("starting the container monitor: {}", sys::errno());
     }
     if child == 0 {
-        sys::close(ready_r);
+        drop(ready_r);
         if !attach {
             sys::detach_from_caller();
         }
@@ -253,31 +255,25 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
         // SAFETY: leave without the CLI's destructors or buffered output.
         unsafe { libc::_exit(code) }
     }
-    sys::close(ready_w);
-    let msg = sys::read_to_end(ready_r).unwrap_or_default();
-    sys::close(ready_r);
-    let msg = String::from_utf8_lossy(&msg).into_owned();
-    if let Some(pid) = msg.strip_prefix("ok ") {
-        let pid = pid
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("bad monitor reply {msg:?}"))?;
-        return Ok(Started {
-            monitor: child,
-            pid,
-        });
-    }
+    drop(ready_w);
+    let report = Report::receive(ready_r.as_fd());
+    drop(ready_r);
+    let failure = match report {
+        Ok(Some(Report::Started { pid })) => {
+            return Ok(Started {
+                monitor: child,
+                pid,
+            })
+        }
+        // A failure keeps its exit code and kind (`error::StartFailed`).
+        Ok(Some(failed)) => failed.into_result().err(),
+        Ok(None) => None,
+        Err(e) => Some(e),
+    };
     // SAFETY: reap the monitor that failed.
     unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
-    if let Some(rest) = msg.strip_prefix("err ") {
-        let (code, message) = rest.split_once(' ').unwrap_or(("125", rest));
-        return Err(CodedError {
-            code: code.parse().unwrap_or(125),
-            message: message.to_string(),
-        }
-        .into());
-    }
-    bail!("the container monitor exited before the container started")
+    Err(failure
+        .unwrap_or_else(|| anyhow!("the container monitor exited before the container started")))
 }
 
 /// A container's stop signal as a number: SIGTERM when unset or unknown.

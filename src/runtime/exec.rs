@@ -9,8 +9,9 @@ use super::state::{current_state, is_running};
 use super::sys;
 use crate::error::CodedError;
 use crate::storage::store::Store;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::Spec;
+use std::os::fd::{AsFd, AsRawFd};
 
 pub struct ExecOptions {
     pub args: Vec<String>,
@@ -132,22 +133,14 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
     let pid = state.pid;
     let cgroup = super::cgroup::Cgroup::open(&state.cgroup_path);
     let spec = exec_spec(store, id, pid, o)?;
-    let (err_r, err_w) = sys::pipe()?;
-    let mut sock = [-1i32; 2];
-    if o.tty {
-        // SAFETY: socketpair fills the array.
-        if unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-                0,
-                sock.as_mut_ptr(),
-            )
-        } != 0
-        {
-            bail!("socketpair: {}", sys::errno());
+    let (report_r, report_w) = sys::owned_pipe()?;
+    let (sock_ours, sock_theirs) = match o.tty {
+        true => {
+            let (a, b) = sys::owned_socketpair()?;
+            (Some(a), Some(b))
         }
-    }
+        false => (None, None),
+    };
     let mut sigset = nix::sys::signal::SigSet::empty();
     sigset.add(nix::sys::signal::Signal::SIGCHLD);
     sigset.add(nix::sys::signal::Signal::SIGWINCH);
@@ -162,7 +155,9 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
         bail!("fork: {}", sys::errno());
     }
     if child == 0 {
-        sys::close(err_r);
+        drop(report_r);
+        drop(sock_ours);
+        let report_fd = report_w.as_raw_fd();
         let result = (|| -> Result<std::convert::Infallible> {
             if o.detach {
                 // The process waiting for the program must not hold the
@@ -177,7 +172,9 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
             // there may open this process's /proc/PID/{exe,mem} while it
             // runs coracle's code (the program's exec resets this).
             // SAFETY: prctl with integer arguments.
-            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+            if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
+                bail!("making the exec helper non-dumpable: {}", sys::errno());
+            }
             join_namespaces(pid, store.rootless)?;
             // The pid namespace applies to our children: fork once more.
             // SAFETY: single-threaded.
@@ -186,7 +183,9 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
                 bail!("fork: {}", sys::errno());
             }
             if inner > 0 {
-                sys::close(err_w);
+                // SAFETY: the report pipe is ours; this process only waits
+                // from here on and leaves with _exit.
+                unsafe { libc::close(report_fd) };
                 let mut status = 0;
                 // SAFETY: reap our child and mirror how it ended.
                 unsafe {
@@ -202,63 +201,62 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
                     libc::_exit(code);
                 }
             }
-            // SAFETY: default signal handling for the program.
-            unsafe {
+            // SAFETY: an empty set from sigemptyset.
+            let unblocked = unsafe {
                 let mut set: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut set);
-                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
+            };
+            if unblocked != 0 {
+                bail!("unblocking signals: {}", sys::errno());
             }
-            let stdio = if o.tty {
-                sys::close(sock[0]);
-                Stdio::Pty { socket: sock[1] }
-            } else {
-                if !o.interactive || o.detach {
-                    // SAFETY: point stdin (and for -d all of stdio) at /dev/null.
-                    unsafe {
-                        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                        libc::dup2(null, 0);
-                        if o.detach {
-                            libc::dup2(null, 1);
-                            libc::dup2(null, 2);
+            let stdio = match sock_theirs {
+                Some(socket) => Stdio::Pty { socket },
+                None => {
+                    if !o.interactive || o.detach {
+                        // stdin (and for -d all of stdio) from /dev/null.
+                        let null = sys::dev_null()?;
+                        let targets: &[i32] = if o.detach { &[0, 1, 2] } else { &[0] };
+                        for &fd in targets {
+                            sys::dup_onto(null.as_fd(), fd)
+                                .map_err(|e| anyhow!("wiring /dev/null onto fd {fd}: {e}"))?;
                         }
+                        sys::close_unless_stdio(null);
                     }
+                    Stdio::Inherited
                 }
-                Stdio::Inherited
             };
             process::start_program(&spec, stdio, None)
         })();
         match result {
-            Err(e) => process::fail(err_w, &e),
+            Err(e) => process::fail(report_fd, &e),
             Ok(never) => match never {},
         }
     }
-    sys::close(err_w);
-    sys::close(sock[1]);
-    let wiring = if o.tty {
-        let master = process::recv_fd(sock[0]);
-        sys::close(sock[0]);
-        match master {
-            Ok(m) => Some(Wiring::Pty { master: m }),
-            Err(e) => {
-                let f = process::read_failure(err_r);
-                // SAFETY: reap our child.
-                unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
-                return Err(match f {
-                    Some(f) => f.into(),
-                    None => e,
-                });
-            }
-        }
-    } else {
-        None
-    };
-    if let Some(f) = process::read_failure(err_r) {
-        sys::close(err_r);
-        // SAFETY: reap our child.
+    drop(report_w);
+    drop(sock_theirs);
+    // A child that failed has reported and ended: reap it.
+    let reap = || {
+        // SAFETY: our own child, not yet reaped.
         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
-        return Err(f.into());
+    };
+    let wiring = match sock_ours {
+        Some(socket) => match process::recv_fd(socket.as_fd()) {
+            Ok(master) => Some(Wiring::Pty { master }),
+            Err(e) => {
+                drop(socket);
+                let failure = super::report::await_exec(report_r.as_fd());
+                reap();
+                return Err(failure.err().unwrap_or(e));
+            }
+        },
+        None => None,
+    };
+    if let Err(e) = super::report::await_exec(report_r.as_fd()) {
+        reap();
+        return Err(e);
     }
-    sys::close(err_r);
+    drop(report_r);
     if o.detach {
         return Ok(0);
     }

@@ -24,6 +24,7 @@ pub mod prepared;
 pub mod process;
 pub mod relay;
 pub mod removal;
+pub mod report;
 pub mod resources;
 pub mod rootfs;
 pub mod sealed_exe;

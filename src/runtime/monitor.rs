@@ -4,25 +4,28 @@
 //! records how it ended, and cleans up (`--rm`). No daemon outlives it.
 
 use super::cgroup::Cgroup;
-use super::process::{self, Stdio};
+use super::process;
+use super::report::Report;
 use super::rootfs::{self, RootfsPlan};
 use super::sys;
+use crate::error::{FailureKind, StartFailed};
 use crate::storage::containers::{ContainerConfig, Status};
 use crate::storage::events;
 use crate::storage::store::{Driver, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::SystemTime;
 
 /// How the first process's stdio is wired (the monitor's side).
 pub enum Wiring {
     Pipes {
-        stdin_w: Option<i32>,
-        stdout_r: i32,
-        stderr_r: i32,
+        stdin_w: Option<OwnedFd>,
+        stdout_r: OwnedFd,
+        stderr_r: OwnedFd,
     },
     Pty {
-        master: i32,
+        master: OwnedFd,
     },
 }
 
@@ -100,52 +103,230 @@ fn loopback_up() -> Result<()> {
     Ok(())
 }
 
-/// The container side, between clone and exec. Never returns.
-#[allow(clippy::too_many_arguments)]
-fn child_main(
-    spec: &Spec,
-    plan: &RootfsPlan,
+/// Everything the container's first process needs between clone and exec:
+/// what `child_main` used to take as a dozen arguments.
+struct ChildPlan<'a> {
+    spec: &'a Spec,
+    rootfs: RootfsPlan,
     rootless: bool,
+    /// The namespaces asked for (the cgroup one is made by the child).
     flags: libc::c_int,
-    go_r: i32,
-    err_w: i32,
-    stdio: Stdio,
+    /// `--init`: a tiny init stays PID 1.
     init: bool,
-    joins: &[(i32, libc::c_int)],
+    /// A pod's infra: holds the namespaces, runs no program.
     infra: bool,
-    net: NetWait,
-    cgroup: Option<&Cgroup>,
-) -> ! {
-    // Wait until the monitor has written our id maps (and made our cgroup).
-    let _ = sys::read_to_end(go_r);
-    sys::close(go_r);
+    /// The cgroup the child moves itself into (cgroup v1, see
+    /// `Cgroup::join_self`); `None` when the monitor places it.
+    joins_cgroup: Option<&'a Cgroup>,
+    /// Namespaces of other containers to enter, with their kinds.
+    joins: Vec<(OwnedFd, libc::c_int)>,
+    /// Which default routes mean the network is up (see `wait_for_network`).
+    net_routes: Option<super::net_routes::Families>,
+    ends: ChildEnds,
+}
+
+/// The container's ends of the channels to its monitor.
+struct ChildEnds {
+    /// EOF: the id maps are written (and the cgroup made).
+    go: OwnedFd,
+    /// Where a failure is reported; closed by exec on success.
+    report: OwnedFd,
+    /// A byte, or EOF, once the network helper is up.
+    net: Option<OwnedFd>,
+    stdio: ChildStdio,
+}
+
+/// The container's stdio before it is wired onto 0, 1 and 2.
+enum ChildStdio {
+    Pipes {
+        stdin_r: Option<OwnedFd>,
+        stdout_w: OwnedFd,
+        stderr_w: OwnedFd,
+    },
+    /// The terminal is made inside; its master goes back over this.
+    Pty { socket: OwnedFd },
+}
+
+/// The monitor's ends of the same channels.
+struct MonitorEnds {
+    go: OwnedFd,
+    report: OwnedFd,
+    net: Option<OwnedFd>,
+    stdio: MonitorStdio,
+}
+
+enum MonitorStdio {
+    Wired(Wiring),
+    /// The terminal's master arrives over this socket.
+    Pty {
+        socket: OwnedFd,
+    },
+}
+
+/// Every channel between the monitor and the container's first process,
+/// both ends, all close-on-exec.
+fn channels(tty: bool, attach_stdin: bool, net: bool) -> Result<(MonitorEnds, ChildEnds)> {
+    let (go_r, go_w) = sys::owned_pipe()?;
+    let (report_r, report_w) = sys::owned_pipe()?;
+    let (net_r, net_w) = match net {
+        true => {
+            let (r, w) = sys::owned_pipe()?;
+            (Some(r), Some(w))
+        }
+        false => (None, None),
+    };
+    let (monitor_stdio, child_stdio) = if tty {
+        let (ours, theirs) = sys::owned_socketpair()?;
+        (
+            MonitorStdio::Pty { socket: ours },
+            ChildStdio::Pty { socket: theirs },
+        )
+    } else {
+        let (stdout_r, stdout_w) = sys::owned_pipe()?;
+        let (stderr_r, stderr_w) = sys::owned_pipe()?;
+        let (stdin_r, stdin_w) = match attach_stdin {
+            true => {
+                let (r, w) = sys::owned_pipe()?;
+                (Some(r), Some(w))
+            }
+            false => (None, None),
+        };
+        (
+            MonitorStdio::Wired(Wiring::Pipes {
+                stdin_w,
+                stdout_r,
+                stderr_r,
+            }),
+            ChildStdio::Pipes {
+                stdin_r,
+                stdout_w,
+                stderr_w,
+            },
+        )
+    };
+    Ok((
+        MonitorEnds {
+            go: go_w,
+            report: report_r,
+            net: net_w,
+            stdio: monitor_stdio,
+        },
+        ChildEnds {
+            go: go_r,
+            report: report_w,
+            net: net_r,
+            stdio: child_stdio,
+        },
+    ))
+}
+
+/// Wire the pipes onto 0, 1 and 2 (stdin from /dev/null when not
+/// attached); a terminal is made later, inside the container.
+fn wire_stdio(stdio: ChildStdio) -> Result<process::Stdio> {
+    match stdio {
+        ChildStdio::Pty { socket } => Ok(process::Stdio::Pty { socket }),
+        ChildStdio::Pipes {
+            stdin_r,
+            stdout_w,
+            stderr_w,
+        } => {
+            let stdin = match stdin_r {
+                Some(r) => r,
+                None => sys::dev_null()?,
+            };
+            for (fd, target, name) in [
+                (stdin, 0, "stdin"),
+                (stdout_w, 1, "stdout"),
+                (stderr_w, 2, "stderr"),
+            ] {
+                sys::dup_onto(fd.as_fd(), target)
+                    .map_err(|e| anyhow::anyhow!("wiring the container's {name}: {e}"))?;
+                sys::close_unless_stdio(fd);
+            }
+            Ok(process::Stdio::Inherited)
+        }
+    }
+}
+
+/// The container side, between clone and exec. Never returns.
+fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
+    // The monitor's ends are not ours: its readers must see our EOF.
+    drop(monitor_ends);
+    let ChildPlan {
+        spec,
+        rootfs,
+        rootless,
+        flags,
+        init,
+        infra,
+        joins_cgroup,
+        joins,
+        net_routes,
+        ends:
+            ChildEnds {
+                go,
+                report,
+                net,
+                stdio,
+            },
+    } = plan;
+    let report_fd = report.as_raw_fd();
     let result = (|| -> Result<std::convert::Infallible> {
-        if let Some(cg) = cgroup {
+        let stdio = wire_stdio(stdio)?;
+        // Nothing of the host's but these: every other fd from 3 up goes
+        // (a process that does not exec keeps what it does not close).
+        let mut keep = vec![go.as_raw_fd(), report_fd];
+        if let process::Stdio::Pty { socket } = &stdio {
+            keep.push(socket.as_raw_fd());
+        }
+        keep.extend(net.as_ref().map(|n| n.as_raw_fd()));
+        keep.extend(joins.iter().map(|(fd, _)| fd.as_raw_fd()));
+        sys::close_fds_except(&keep);
+        // Wait until the monitor has written our id maps (and made our
+        // cgroup): its end closes then.
+        sys::read_to_end(go.as_raw_fd()).context("waiting for the monitor")?;
+        drop(go);
+        if let Some(cg) = joins_cgroup {
             cg.join_self()
                 .context("moving the container into its cgroup")?;
         }
         // Only now, inside the container's cgroup, so that it is the root
         // of the new cgroup namespace.
-        // SAFETY: unshare with a flag constant.
         if flags & libc::CLONE_NEWCGROUP != 0
             // SAFETY: unshare with a flag constant, in a single-threaded process.
             && unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0
         {
             bail!("creating the cgroup namespace: {}", sys::errno());
         }
-        // SAFETY: restore default signal handling for the program.
+        // Default signal handling for the program. (signal() fails only
+        // for numbers that are no signal, or glibc's own two: left as they
+        // are.)
+        // SAFETY: plain signal-disposition calls on ourselves.
         unsafe {
             for sig in 1..=64 {
                 if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                     libc::signal(sig, libc::SIG_DFL);
                 }
             }
+        }
+        // SAFETY: an empty set from sigemptyset.
+        let unblocked = unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-            if rootless {
-                libc::setresgid(0, 0, 0);
-                libc::setresuid(0, 0, 0);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
+        };
+        if unblocked != 0 {
+            bail!("unblocking signals: {}", sys::errno());
+        }
+        if rootless {
+            // Root of the new user namespace (the ids were mapped).
+            // SAFETY: credential syscalls with constant ids.
+            if unsafe { libc::setresgid(0, 0, 0) } != 0 {
+                bail!("switching to gid 0 in the user namespace: {}", sys::errno());
+            }
+            // SAFETY: as above.
+            if unsafe { libc::setresuid(0, 0, 0) } != 0 {
+                bail!("switching to uid 0 in the user namespace: {}", sys::errno());
             }
         }
         if flags & libc::CLONE_NEWUTS != 0 {
@@ -156,59 +337,47 @@ fn child_main(
         if flags & libc::CLONE_NEWNET != 0 {
             loopback_up()?;
         }
-        for &(fd, kind) in joins {
+        for (fd, kind) in joins {
             // SAFETY: setns on an fd the monitor opened for us.
-            if unsafe { libc::setns(fd, kind) } != 0 {
+            if unsafe { libc::setns(fd.as_raw_fd(), kind) } != 0 {
                 bail!(
                     "joining the {} namespace: {}",
                     super::namespaces::kind_name(kind),
                     sys::errno()
                 );
             }
-            sys::close(fd);
         }
         if infra {
-            super::infra::hold_namespaces(spec, rootless, err_w);
+            super::infra::hold_namespaces(spec, rootless, report_fd);
         }
-        rootfs::setup(spec, plan, rootless)?;
-        if net.fd >= 0 {
-            wait_for_network(net)?;
+        rootfs::setup(spec, &rootfs, rootless)?;
+        if let Some(fd) = net {
+            wait_for_network(fd, net_routes)?;
         }
-        process::start_program(spec, stdio, init.then_some(err_w))
+        process::start_program(spec, stdio, init.then_some(report_fd))
     })();
     match result {
-        Err(e) => process::fail(err_w, &e),
+        Err(e) => process::fail(report_fd, &e),
         Ok(never) => match never {},
     }
 }
 
-/// What the program waits for before it starts: a byte from the monitor
-/// on `fd` once the network helper is ready, or, sooner, the default
-/// routes the helper adds when it has configured the namespace.
-#[derive(Clone, Copy)]
-struct NetWait {
-    fd: i32,
-    routes: Option<super::net_routes::Families>,
-}
-
 /// The program starts once its network is configured: outbound works from
 /// its first instruction (what it sends before the helper is fully up
-/// waits in the helper's tap queue). The monitor writes one byte when the
-/// helper is ready; EOF alone means it gave up (or died).
-fn wait_for_network(net: NetWait) -> Result<()> {
-    if let Some(want) = net.routes {
+/// waits in the helper's tap queue). The monitor writes one byte on `fd`
+/// when the helper is ready; EOF alone means it gave up (or died). Sooner,
+/// with `routes`, the default routes the helper adds once it has
+/// configured the namespace are enough.
+fn wait_for_network(fd: OwnedFd, routes: Option<super::net_routes::Families>) -> Result<()> {
+    if let Some(want) = routes {
         use super::net_routes::Waited;
-        match super::net_routes::wait_for_defaults(want, net.fd) {
-            Ok(Waited::Routes) => {
-                sys::close(net.fd);
-                return Ok(());
-            }
+        match super::net_routes::wait_for_defaults(want, fd.as_raw_fd()) {
+            Ok(Waited::Routes) => return Ok(()),
             // The monitor spoke first, or netlink failed: hear it out.
             Ok(Waited::Other) | Err(_) => {}
         }
     }
-    let got = sys::read_to_end(net.fd).unwrap_or_default();
-    sys::close(net.fd);
+    let got = sys::read_to_end(fd.as_raw_fd()).unwrap_or_default();
     if got.is_empty() {
         bail!("the container's network was not set up");
     }
@@ -221,18 +390,88 @@ enum Net {
     Ready(super::network::Helper),
 }
 
-impl Net {
-    fn wait(self) -> Result<super::network::Helper> {
-        match self {
-            Net::Starting(s) => s.wait(),
-            Net::Ready(h) => Ok(h),
+/// Mark a failure of the network helper as such: the CLI discards the
+/// half-made container (`FailureKind::Network`). The message is unchanged.
+fn network_failure(e: anyhow::Error) -> anyhow::Error {
+    StartFailed {
+        code: 125,
+        message: format!("{e:#}"),
+        kind: FailureKind::Network,
+    }
+    .into()
+}
+
+/// A container process on its way up and what was made for it. Dropped
+/// while armed (any failure before the start is reported), it kills and
+/// reaps the process, stops the network helper and removes the cgroup;
+/// `disarm` hands them over instead.
+struct HalfMade {
+    /// The cloned process; 0 before the clone.
+    pid: i32,
+    cgroup: Option<Cgroup>,
+    /// A helper still setting up, or one the program started ahead of.
+    starting: Option<super::network::Starting>,
+    helper: Option<super::network::Helper>,
+    /// The run directory whose helper socket goes with the helper.
+    net_dir: Option<std::path::PathBuf>,
+}
+
+/// What a disarmed `HalfMade` hands over.
+struct Made {
+    pid: i32,
+    cgroup: Option<Cgroup>,
+    pending_net: Option<super::network::Starting>,
+    helper: Option<super::network::Helper>,
+}
+
+impl HalfMade {
+    fn new(cgroup: Option<Cgroup>) -> HalfMade {
+        HalfMade {
+            pid: 0,
+            cgroup,
+            starting: None,
+            helper: None,
+            net_dir: None,
         }
     }
 
-    fn abort(self) {
-        match self {
-            Net::Starting(s) => s.abort(),
-            Net::Ready(h) => h.stop(),
+    fn disarm(mut self) -> Made {
+        let made = Made {
+            pid: self.pid,
+            cgroup: self.cgroup.take(),
+            pending_net: self.starting.take(),
+            helper: self.helper.take(),
+        };
+        self.pid = 0;
+        self.net_dir = None;
+        made
+    }
+}
+
+impl Drop for HalfMade {
+    fn drop(&mut self) {
+        if self.pid > 0 {
+            // SAFETY: signalling and reaping our own child, which has not
+            // been reaped (its pid cannot have been reused).
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+                while libc::waitpid(self.pid, std::ptr::null_mut(), 0) < 0
+                    && sys::errno().raw_os_error() == Some(libc::EINTR)
+                {}
+            }
+        }
+        // The program never ran: its helper must not outlive it.
+        if let Some(h) = self.helper.take() {
+            h.stop();
+        }
+        if let Some(s) = self.starting.take() {
+            s.abort();
+        }
+        if let Some(dir) = self.net_dir.take() {
+            super::network::cleanup_socket(&dir);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            cg.remove();
         }
     }
 }
@@ -244,7 +483,6 @@ fn spawn_container(
     spec: &Spec,
     attach_stdin: bool,
 ) -> Result<Spawned> {
-    let plan = rootfs_plan(store, cfg);
     let mut flags = clone_flags(spec);
     let joins = super::namespaces::joins(store, cfg)?;
     // Once in another container's user namespace, a helper we start would
@@ -258,47 +496,33 @@ fn spawn_container(
     // The monitor enters the user and pid namespaces itself (a pid
     // namespace applies to children); the child enters the others.
     flags = joins.enter_before_clone(flags)?;
-    let join_fds = joins.child_fds();
-    let (go_r, go_w) = sys::pipe()?;
-    let (net_r, net_w) = if needs_helper(cfg) {
-        sys::pipe()?
-    } else {
-        (-1, -1)
-    };
+    let join_fds = joins.into_child_fds();
     // A pasta we start ourselves configures the namespace well before it
     // is ready: the program may go once it has.
     let early_routes = match super::network::mode_and_options(&cfg.network) {
         ("pasta", options) if launcher.is_none() => super::network::pasta_route_families(&options),
         _ => None,
     };
-    let (err_r, err_w) = sys::pipe()?;
-    let mut sock = [-1i32; 2];
-    let (mut in_r, mut in_w, mut out_r, mut out_w, mut errs_r, mut errs_w) =
-        (-1, -1, -1, -1, -1, -1);
-    if cfg.tty {
-        // SAFETY: socketpair fills the array.
-        if unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-                0,
-                sock.as_mut_ptr(),
-            )
-        } != 0
-        {
-            bail!("socketpair: {}", sys::errno());
-        }
-    } else {
-        (out_r, out_w) = sys::pipe()?;
-        (errs_r, errs_w) = sys::pipe()?;
-        if attach_stdin {
-            (in_r, in_w) = sys::pipe()?;
-        }
-    }
+    let (mut ends, child_ends) = channels(cfg.tty, attach_stdin, needs_helper(cfg))?;
     // Made before the clone: on cgroup v1 the child moves itself in (see
     // Cgroup::join_self), in parallel with the monitor's work.
-    let cgroup = create_cgroup(store, cfg)?;
-    let self_joined = cgroup.as_ref().filter(|c| c.joins_cheaply_by_itself());
+    let mut made = HalfMade::new(create_cgroup(store, cfg)?);
+    let joins_itself = made
+        .cgroup
+        .as_ref()
+        .is_some_and(|c| c.joins_cheaply_by_itself());
+    let plan = ChildPlan {
+        spec,
+        rootfs: rootfs_plan(store, cfg),
+        rootless: store.rootless,
+        flags,
+        init: cfg.init,
+        infra: cfg.is_infra,
+        joins_cgroup: made.cgroup.as_ref().filter(|_| joins_itself),
+        joins: join_fds,
+        net_routes: early_routes,
+        ends: child_ends,
+    };
     // The cgroup namespace is made by the child once it is in its cgroup.
     let clone_now = flags & !libc::CLONE_NEWCGROUP;
     if !store.rootless {
@@ -307,7 +531,9 @@ fn spawn_container(
         // its /proc/PID/{exe,mem} (exec makes the program dumpable again).
         // Rootless, newuidmap and the network helper need it dumpable.
         // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+        if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
+            bail!("making the monitor non-dumpable: {}", sys::errno());
+        }
     }
     // SAFETY: the monitor is single-threaded, so the child may run Rust code.
     let pid = unsafe {
@@ -321,66 +547,15 @@ fn spawn_container(
         )
     } as i32;
     if pid < 0 {
-        let e = sys::errno();
-        if let Some(cg) = &cgroup {
-            cg.remove();
-        }
-        bail!("creating the container's namespaces: {e}");
+        bail!("creating the container's namespaces: {}", sys::errno());
     }
     if pid == 0 {
-        sys::close(go_w);
-        sys::close(err_r);
-        let stdio = if cfg.tty {
-            sys::close(sock[0]);
-            Stdio::Pty { socket: sock[1] }
-        } else {
-            // SAFETY: wiring our own fds onto 0, 1, 2.
-            unsafe {
-                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                libc::dup2(if in_r >= 0 { in_r } else { null }, 0);
-                libc::dup2(out_w, 1);
-                libc::dup2(errs_w, 2);
-            }
-            Stdio::Inherited
-        };
-        sys::close(net_w);
-        let mut keep = vec![go_r, err_w, sock[1], net_r];
-        keep.extend(join_fds.iter().map(|(fd, _)| *fd));
-        sys::close_fds_except(&keep);
-        child_main(
-            spec,
-            &plan,
-            store.rootless,
-            flags,
-            go_r,
-            err_w,
-            stdio,
-            cfg.init,
-            &join_fds,
-            cfg.is_infra,
-            NetWait {
-                fd: net_r,
-                routes: early_routes,
-            },
-            self_joined,
-        );
+        child_main(plan, ends);
     }
-    sys::close(go_r);
-    sys::close(net_r);
-    sys::close(err_w);
-    for fd in [in_r, out_w, errs_w, sock[1]] {
-        sys::close(fd);
-    }
-    let kill_child = || {
-        // SAFETY: the child is ours.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
-        if let Some(cg) = &cgroup {
-            cg.remove();
-        }
-    };
+    made.pid = pid;
+    // The child's ends are the child's: our copies must close for its EOFs
+    // (and ours) to mean what they say.
+    drop(plan);
     crate::debug!("container process {pid} cloned");
     let mount_ns = hold_mount_namespace(pid);
     // The network helper sets up while the id maps are written and the
@@ -389,111 +564,69 @@ fn spawn_container(
         Some(l) => l.launch(pid).map(|h| h.map(Net::Ready)),
         None => start_network_helper(store, cfg, pid).map(|s| s.map(Net::Starting)),
     };
-    let net = match net {
-        Ok(n) => n,
-        Err(e) => {
-            sys::close(net_w);
-            kill_child();
-            return Err(e);
-        }
-    };
-    let placed = (|| {
-        if flags & libc::CLONE_NEWUSER != 0 {
-            let maps = super::spec::id_maps(spec);
-            super::userns::write_id_maps(pid, &maps)?;
-        }
-        crate::debug!("id maps written");
-        place_in_cgroup(cfg, cgroup.as_ref(), self_joined.is_some(), pid)
-    })();
-    if let Err(e) = placed {
-        sys::close(net_w);
-        if let Some(n) = net {
-            n.abort();
-        }
-        kill_child();
-        return Err(e);
+    match net.map_err(network_failure)? {
+        Some(Net::Starting(s)) => made.starting = Some(s),
+        Some(Net::Ready(h)) => made.helper = Some(h),
+        None => {}
     }
-    sys::close(go_w);
-    // The helper's readiness, or the program's start (or failure: err_r
-    // is readable either way) when it went on the routes alone; then the
-    // helper is finished after the start is reported.
-    let (helper, pending_net) = match net {
-        Some(Net::Starting(mut s)) if early_routes.is_some() => match s.ready_or(err_r) {
-            Ok(true) => (s.wait().map(Some), None),
-            Ok(false) => (Ok(None), Some(s)),
+    if made.starting.is_some() || made.helper.is_some() {
+        made.net_dir = Some(store.containers.run_dir(&cfg.id));
+    }
+    if flags & libc::CLONE_NEWUSER != 0 {
+        let maps = super::spec::id_maps(spec);
+        super::userns::write_id_maps(pid, &maps)?;
+    }
+    crate::debug!("id maps written");
+    place_in_cgroup(cfg, made.cgroup.as_ref(), joins_itself, pid)?;
+    // Go: the child reads EOF.
+    drop(ends.go);
+    // The helper's readiness, or the program's start (or failure: the
+    // report pipe is readable either way) when it went on the routes
+    // alone; then the helper is finished after the start is reported.
+    if let Some(mut s) = made.starting.take() {
+        let ready = match early_routes {
+            Some(_) => s.ready_or(ends.report.as_raw_fd()),
+            None => Ok(true),
+        };
+        match ready {
+            Ok(true) => made.helper = Some(s.wait().map_err(network_failure)?),
+            Ok(false) => made.starting = Some(s),
             Err(e) => {
-                s.abort();
-                (Err(e), None)
+                made.starting = Some(s);
+                return Err(network_failure(e));
+            }
+        }
+    }
+    if let Some(net_w) = ends.net.take() {
+        if made.helper.is_some() {
+            crate::debug!("network helper ready");
+            // Should the child be gone already, its report says why.
+            let _ = sys::write_all(net_w.as_raw_fd(), b"1");
+        }
+        // EOF without a byte: the program went on the routes, or the
+        // helper never came up.
+        drop(net_w);
+    }
+    let wiring = match ends.stdio {
+        MonitorStdio::Wired(w) => w,
+        MonitorStdio::Pty { socket } => match process::recv_fd(socket.as_fd()) {
+            Ok(master) => Wiring::Pty { master },
+            // The child failed before it made the terminal: its report
+            // says why.
+            Err(e) => {
+                drop(socket);
+                super::report::await_exec(ends.report.as_fd())?;
+                return Err(e);
             }
         },
-        net => (net.map(Net::wait).transpose(), None),
     };
-    let helper = match helper {
-        Ok(h) => h,
-        Err(e) => {
-            sys::close(net_w);
-            kill_child();
-            return Err(e);
-        }
-    };
-    if net_w >= 0 {
-        if helper.is_some() {
-            crate::debug!("network helper ready");
-            let _ = sys::write_all(net_w, b"1");
-        }
-        sys::close(net_w);
-    }
-    let stop_net = |helper: &Option<super::network::Helper>,
-                    pending: Option<super::network::Starting>| {
-        if let Some(h) = helper {
-            h.stop();
-        }
-        if let Some(p) = pending {
-            p.abort();
-        }
-    };
-    let wiring = if cfg.tty {
-        let master = process::recv_fd(sock[0]);
-        sys::close(sock[0]);
-        match master {
-            Ok(m) => Wiring::Pty { master: m },
-            Err(e) => {
-                let failure = process::read_failure(err_r);
-                sys::close(err_r);
-                // SAFETY: reap our child.
-                unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-                // The program never ran: its helper must not outlive it.
-                stop_net(&helper, pending_net);
-                if let Some(cg) = &cgroup {
-                    cg.remove();
-                }
-                return Err(match failure {
-                    Some(f) => f.into(),
-                    None => e,
-                });
-            }
-        }
-    } else {
-        Wiring::Pipes {
-            stdin_w: (in_w >= 0).then_some(in_w),
-            stdout_r: out_r,
-            stderr_r: errs_r,
-        }
-    };
-    if let Some(f) = process::read_failure(err_r) {
-        sys::close(err_r);
-        // SAFETY: reap our child.
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        if helper.is_some() || pending_net.is_some() {
-            stop_net(&helper, pending_net);
-            super::network::cleanup_socket(&store.containers.run_dir(&cfg.id));
-        }
-        if let Some(cg) = &cgroup {
-            cg.remove();
-        }
-        return Err(f.into());
-    }
-    sys::close(err_r);
+    super::report::await_exec(ends.report.as_fd())?;
+    let Made {
+        pid,
+        cgroup,
+        pending_net,
+        helper,
+    } = made.disarm();
     Ok(Spawned {
         pid,
         wiring,
@@ -590,8 +723,10 @@ fn needs_helper(cfg: &ContainerConfig) -> bool {
 /// user namespace, that starts the network helper once told the pid.
 struct HelperLauncher {
     pid: i32,
-    to: i32,
-    from: i32,
+    /// The container's pid goes here, as decimal text.
+    to: OwnedFd,
+    /// A `Report` comes back: `Started` with the helper's pid (0: none).
+    from: OwnedFd,
 }
 
 impl HelperLauncher {
@@ -600,8 +735,8 @@ impl HelperLauncher {
             // slirp4netns lives as long as its parent: that must be the monitor.
             bail!("a rootless container that joins another container's namespaces needs --network pasta, none or container:NAME, not slirp4netns");
         }
-        let (to_r, to_w) = sys::pipe()?;
-        let (from_r, from_w) = sys::pipe()?;
+        let (to_r, to_w) = sys::owned_pipe()?;
+        let (from_r, from_w) = sys::owned_pipe()?;
         // SAFETY: the monitor is single-threaded; the child runs plain code
         // and leaves with _exit.
         let pid = unsafe { libc::fork() };
@@ -609,36 +744,9 @@ impl HelperLauncher {
             bail!("fork: {}", sys::errno());
         }
         if pid == 0 {
-            // It lives as long as the helper, its child: it must not hold
-            // the monitor's pipes, and must die with the monitor.
-            sys::close_fds_except(&[to_r, from_w]);
-            // SAFETY: prctl with integer arguments.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-            let msg = sys::read_to_end(to_r).unwrap_or_default();
-            let mut helper = None;
-            let reply = match String::from_utf8_lossy(&msg).trim().parse::<i32>() {
-                Ok(target) => match start_network_helper(store, cfg, target)
-                    .and_then(|s| s.map(|s| s.wait()).transpose())
-                {
-                    Ok(h) => {
-                        let pid = h.as_ref().map(|h| h.pid).unwrap_or(0);
-                        helper = h;
-                        format!("ok {pid}")
-                    }
-                    Err(e) => format!("err {e:#}"),
-                },
-                Err(_) => "err no container pid".to_string(),
-            };
-            let _ = sys::write_all(from_w, reply.as_bytes());
-            sys::close(from_w);
-            if let Some(h) = helper {
-                h.wait_end();
-            }
-            // SAFETY: leave without the monitor's destructors.
-            unsafe { libc::_exit(0) }
+            drop((to_w, from_r));
+            Self::serve(store, cfg, to_r, from_w)
         }
-        sys::close(to_r);
-        sys::close(from_w);
         Ok(HelperLauncher {
             pid,
             to: to_w,
@@ -646,26 +754,57 @@ impl HelperLauncher {
         })
     }
 
+    /// The launcher's side. Never returns.
+    fn serve(store: &Store, cfg: &ContainerConfig, from: OwnedFd, to: OwnedFd) -> ! {
+        // It lives as long as the helper, its child: it must not hold
+        // the monitor's pipes, and must die with the monitor.
+        sys::close_fds_except(&[from.as_raw_fd(), to.as_raw_fd()]);
+        let mut helper = None;
+        let reply = (|| {
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+                bail!("setting the parent-death signal: {}", sys::errno());
+            }
+            let msg = sys::read_to_end(from.as_raw_fd()).unwrap_or_default();
+            let target = String::from_utf8_lossy(&msg)
+                .trim()
+                .parse::<i32>()
+                .map_err(|_| anyhow::anyhow!("no container pid"))?;
+            helper = start_network_helper(store, cfg, target)?
+                .map(|s| s.wait())
+                .transpose()?;
+            Ok(helper.as_ref().map_or(0, |h| h.pid))
+        })();
+        let reply = match reply {
+            Ok(pid) => Report::Started { pid },
+            Err(e) => Report::failed(&e),
+        };
+        let _ = reply.send(to.as_fd());
+        drop(to);
+        if let Some(h) = helper {
+            h.wait_end();
+        }
+        // SAFETY: leave without the monitor's destructors.
+        unsafe { libc::_exit(0) }
+    }
+
     fn launch(self, target: i32) -> Result<Option<super::network::Helper>> {
-        let _ = sys::write_all(self.to, target.to_string().as_bytes());
-        sys::close(self.to);
-        let reply = sys::read_to_end(self.from).unwrap_or_default();
-        sys::close(self.from);
-        let reply = String::from_utf8_lossy(&reply).into_owned();
+        let _ = sys::write_all(self.to.as_raw_fd(), target.to_string().as_bytes());
+        drop(self.to);
+        let reply = Report::receive(self.from.as_fd());
+        drop(self.from);
         // The launcher stays while its helper runs; otherwise reap it now.
-        if let Some(("ok", pid)) = reply.split_once(' ') {
-            if let Ok(p) = pid.parse::<i32>() {
-                if p > 0 {
-                    return Ok(Some(super::network::Helper::started_by(p, self.pid)));
-                }
+        if let Ok(Some(Report::Started { pid })) = reply {
+            if pid > 0 {
+                return Ok(Some(super::network::Helper::started_by(pid, self.pid)));
             }
         }
         // SAFETY: reap our launcher.
         unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), 0) };
-        match reply.split_once(' ') {
-            Some(("ok", _)) => Ok(None),
-            Some(("err", msg)) => bail!("{msg}"),
-            _ => bail!(
+        match reply {
+            Ok(Some(Report::Started { .. })) => Ok(None),
+            Ok(Some(Report::Failed { message, .. })) => bail!("{message}"),
+            Ok(None) | Err(_) => bail!(
                 "{}: the helper launcher failed",
                 super::network::SETUP_FAILED
             ),
@@ -673,33 +812,38 @@ impl HelperLauncher {
     }
 }
 
-/// Tell the waiting CLI how the start went: "ok <pid>" or "err <code> <msg>".
-fn notify(ready_fd: i32, msg: &str) {
-    if ready_fd >= 0 {
-        let _ = sys::write_all(ready_fd, msg.as_bytes());
-        sys::close(ready_fd);
+/// Tell the waiting CLI how the start went, once: the first report takes
+/// the pipe, so a later failure cannot write to whatever reuses its number.
+fn notify(ready: &mut Option<OwnedFd>, report: &Report) {
+    if let Some(fd) = ready.take() {
+        // The CLI may be gone (killed while waiting): nobody to tell.
+        let _ = report.send(fd.as_fd());
     }
 }
 
 /// The monitor's whole life. Returns the exit code for the monitor process:
-/// the container's own, so a foreground CLI can pass it on.
-pub fn run(store: &Store, id: &str, attach: bool, ready_fd: i32) -> i32 {
-    match run_inner(store, id, attach, ready_fd) {
+/// the container's own, so a foreground CLI can pass it on. `ready` is the
+/// CLI's start report pipe.
+pub fn run(store: &Store, id: &str, attach: bool, ready: OwnedFd) -> i32 {
+    let mut ready = Some(ready);
+    match run_inner(store, id, attach, &mut ready) {
         Ok(code) => code,
         Err(e) => {
-            let code = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<process::StartError>().map(|s| s.code))
-                .unwrap_or(125);
-            notify(ready_fd, &format!("err {code} {e:#}"));
-            code
+            let report = Report::failed(&e);
+            notify(&mut ready, &report);
+            match report {
+                Report::Failed { code, .. } => code,
+                Report::Started { .. } => 125,
+            }
         }
     }
 }
 
-fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32> {
+fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>) -> Result<i32> {
     // The container must not inherit the CLI's end of the start report.
-    sys::set_cloexec(ready_fd, true);
+    if let Some(fd) = ready {
+        sys::set_cloexec(fd.as_raw_fd(), true);
+    }
     let (cfg, spec) = super::prepared::load_prepared(store, id)?;
     let (spec, first_mounts) = super::volume::with_first_mounts(store, &cfg, spec);
     // SAFETY: the monitor ignores job-control and terminal signals: the CLI
@@ -779,7 +923,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready_fd: i32) -> Result<i32
         // Here, not in the CLI: a short program may die before the CLI runs.
         events::container(store, "attach", &cfg);
     }
-    notify(ready_fd, &format!("ok {pid}"));
+    notify(ready, &Report::Started { pid });
     crate::debug!("container program started");
     let helper = match pending_net {
         Some(p) => finish_helper(store, id, pid, p),
@@ -903,6 +1047,99 @@ fn release_in_background(mount_ns: Option<std::os::fd::OwnedFd>) {
             sys::close(r);
             drop(ns);
             // The write end stays open until the monitor exits.
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A child that only waits to be killed.
+    fn sleeper() -> i32 {
+        // SAFETY: the child calls only async-signal-safe functions.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", sys::errno());
+        if pid == 0 {
+            // SAFETY: as above.
+            unsafe {
+                libc::pause();
+                libc::_exit(0)
+            }
+        }
+        pid
+    }
+
+    fn reaped(pid: i32) -> bool {
+        // SAFETY: asking about our own child without waiting.
+        let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+        r < 0 && sys::errno().raw_os_error() == Some(libc::ECHILD)
+    }
+
+    #[test]
+    fn half_made_container_is_killed_and_reaped() {
+        let pid = sleeper();
+        let mut made = HalfMade::new(None);
+        made.pid = pid;
+        drop(made);
+        assert!(reaped(pid));
+    }
+
+    #[test]
+    fn disarmed_container_is_handed_over() {
+        let pid = sleeper();
+        let mut made = HalfMade::new(None);
+        made.pid = pid;
+        let got = made.disarm();
+        assert_eq!(got.pid, pid);
+        assert!(got.cgroup.is_none() && got.helper.is_none() && got.pending_net.is_none());
+        // Still alive and ours.
+        // SAFETY: asking about our own child without waiting.
+        let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+        assert_eq!(r, 0);
+        // SAFETY: cleaning up our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+
+    #[test]
+    fn guard_before_clone_has_nothing_to_kill() {
+        drop(HalfMade::new(None));
+    }
+
+    fn cloexec(fd: &OwnedFd) -> bool {
+        // SAFETY: fcntl on an fd we own.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+        flags >= 0 && flags & libc::FD_CLOEXEC != 0
+    }
+
+    #[test]
+    fn every_channel_closes_on_exec() {
+        for (tty, stdin, net) in [(false, true, true), (true, false, false)] {
+            let (m, c) = channels(tty, stdin, net).unwrap();
+            let mut fds: Vec<&OwnedFd> = vec![&m.go, &m.report, &c.go, &c.report];
+            fds.extend(m.net.iter().chain(c.net.iter()));
+            match &m.stdio {
+                MonitorStdio::Pty { socket } => fds.push(socket),
+                MonitorStdio::Wired(Wiring::Pipes {
+                    stdin_w,
+                    stdout_r,
+                    stderr_r,
+                }) => fds.extend(stdin_w.iter().chain([stdout_r, stderr_r])),
+                MonitorStdio::Wired(Wiring::Pty { master }) => fds.push(master),
+            }
+            match &c.stdio {
+                ChildStdio::Pty { socket } => fds.push(socket),
+                ChildStdio::Pipes {
+                    stdin_r,
+                    stdout_w,
+                    stderr_w,
+                } => fds.extend(stdin_r.iter().chain([stdout_w, stderr_w])),
+            }
+            assert_eq!(fds.len(), if tty { 6 } else { 12 });
+            assert!(fds.iter().all(|fd| cloexec(fd)));
         }
     }
 }

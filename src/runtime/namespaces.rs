@@ -124,12 +124,14 @@ impl Joins {
         Ok(flags)
     }
 
-    /// (fd, kind) pairs the child enters itself, right after clone.
-    pub fn child_fds(&self) -> Vec<(i32, libc::c_int)> {
+    /// For the child, after `enter_before_clone`: the namespaces it enters
+    /// itself, owned, with their kinds. The monitor's own (user, pid) are
+    /// let go: it is in them already.
+    pub fn into_child_fds(self) -> Vec<(std::os::fd::OwnedFd, libc::c_int)> {
         self.entries
-            .iter()
+            .into_iter()
             .filter(|(kind, _)| *kind != libc::CLONE_NEWPID)
-            .map(|(kind, f)| (f.as_raw_fd(), *kind))
+            .map(|(kind, f)| (f.into(), kind))
             .collect()
     }
 }

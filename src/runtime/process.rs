@@ -1,12 +1,15 @@
 //! The last steps inside the container before its program runs: terminal,
 //! limits, working directory, identity, capabilities, seccomp, then exec.
-//! Errors travel to the monitor over a close-on-exec pipe as
-//! "<exit code> <message>", so 126/127 reach the user as podman gives them.
+//! Errors travel to the monitor over a close-on-exec pipe as a typed
+//! report (`report::Report::Failed`), so 126/127 reach the user as podman
+//! gives them.
 
+use super::report::Report;
 use super::{caps, seccomp, sys};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::Spec;
 use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -19,72 +22,77 @@ pub enum Stdio {
     Inherited,
     /// Make a terminal inside the container and hand its master end over
     /// this unix socket.
-    Pty { socket: i32 },
+    Pty { socket: OwnedFd },
 }
 
-/// Report a failure to the monitor and end this process.
-pub fn fail(err_fd: i32, err: &anyhow::Error) -> ! {
-    let code = err
-        .chain()
-        .find_map(|c| c.downcast_ref::<StartError>().map(|s| s.code))
-        .unwrap_or(125);
-    let msg = format!("{code} {err:#}");
-    let _ = sys::write_all(err_fd, msg.as_bytes());
+/// Report a failure to the monitor over `report_fd` and end this process
+/// with the failure's code.
+pub fn fail(report_fd: RawFd, err: &anyhow::Error) -> ! {
+    let report = Report::failed(err);
+    let code = match &report {
+        Report::Failed { code, .. } => *code,
+        Report::Started { .. } => 125,
+    };
+    // SAFETY: the caller holds `report_fd` open; this process ends below.
+    let fd = unsafe { BorrowedFd::borrow_raw(report_fd) };
+    // Nothing more to do if the monitor is gone: the exit code says it.
+    let _ = report.send(fd);
     // SAFETY: leave without running destructors of the parent's state.
     unsafe { libc::_exit(code) }
 }
 
-/// Read a failure sent by `fail`. `None` when the pipe closed on exec.
-pub fn read_failure(err_fd: i32) -> Option<StartError> {
-    let data = sys::read_to_end(err_fd).ok()?;
-    if data.is_empty() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&data);
-    let (code, message) = text.split_once(' ').unwrap_or(("125", &text));
-    Some(StartError {
-        code: code.parse().unwrap_or(125),
-        message: message.to_string(),
-    })
-}
-
-fn setup_pty(socket: i32) -> Result<()> {
-    let ptmx = CString::new("/dev/ptmx").expect("literal");
-    // SAFETY: plain syscalls on fds we own.
-    unsafe {
-        let master = libc::open(
-            ptmx.as_ptr(),
+fn setup_pty(socket: OwnedFd) -> Result<()> {
+    // SAFETY: a NUL-terminated literal path.
+    let master = unsafe {
+        libc::open(
+            c"/dev/ptmx".as_ptr(),
             libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        );
-        if master < 0 {
-            bail!("opening /dev/ptmx: {}", sys::errno());
-        }
-        if libc::unlockpt(master) != 0 {
-            bail!("unlocking the terminal: {}", sys::errno());
-        }
-        let slave = libc::ioctl(master, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY);
-        if slave < 0 {
-            bail!("opening the terminal: {}", sys::errno());
-        }
-        send_fd(socket, master)?;
-        libc::close(master);
-        libc::close(socket);
-        libc::setsid();
-        if libc::ioctl(slave, libc::TIOCSCTTY, 0) != 0 {
-            bail!("setting the controlling terminal: {}", sys::errno());
-        }
-        for fd in 0..3 {
-            libc::dup2(slave, fd);
-        }
-        if slave > 2 {
-            libc::close(slave);
-        }
+        )
+    };
+    if master < 0 {
+        bail!("opening /dev/ptmx: {}", sys::errno());
     }
+    // SAFETY: open just made this fd.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    // SAFETY: unlockpt on the master we opened.
+    if unsafe { libc::unlockpt(master.as_raw_fd()) } != 0 {
+        bail!("unlocking the terminal: {}", sys::errno());
+    }
+    // SAFETY: TIOCGPTPEER on the master opens its peer, a new fd.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY,
+        )
+    };
+    if slave < 0 {
+        bail!("opening the terminal: {}", sys::errno());
+    }
+    // SAFETY: the ioctl just made this fd.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    send_fd(socket.as_fd(), master.as_fd())?;
+    drop(master);
+    drop(socket);
+    // SAFETY: setsid on ourselves.
+    if unsafe { libc::setsid() } < 0 {
+        bail!("starting a session for the terminal: {}", sys::errno());
+    }
+    // SAFETY: TIOCSCTTY on the terminal we opened.
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+        bail!("setting the controlling terminal: {}", sys::errno());
+    }
+    for fd in 0..3 {
+        sys::dup_onto(slave.as_fd(), fd)
+            .map_err(|e| anyhow!("wiring the terminal onto fd {fd}: {e}"))?;
+    }
+    sys::close_unless_stdio(slave);
     Ok(())
 }
 
 /// Pass `fd` over a unix socket (SCM_RIGHTS).
-pub fn send_fd(socket: i32, fd: i32) -> Result<()> {
+pub fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<()> {
+    let (socket, fd) = (socket.as_raw_fd(), fd.as_raw_fd());
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr() as *mut libc::c_void,
@@ -112,7 +120,8 @@ pub fn send_fd(socket: i32, fd: i32) -> Result<()> {
 }
 
 /// Receive an fd sent by `send_fd`.
-pub fn recv_fd(socket: i32) -> Result<i32> {
+pub fn recv_fd(socket: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let socket = socket.as_raw_fd();
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr() as *mut libc::c_void,
@@ -142,7 +151,11 @@ pub fn recv_fd(socket: i32) -> Result<i32> {
         if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
             bail!("receiving the terminal: no descriptor");
         }
-        Ok(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const i32))
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const i32);
+        if fd < 0 {
+            bail!("receiving the terminal: no descriptor");
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
     }
 }
 
@@ -335,8 +348,11 @@ pub fn start_program(
     let process = spec.process().as_ref().context("spec has no process")?;
     match stdio {
         Stdio::Inherited => {
-            // SAFETY: detach from the monitor's session.
-            unsafe { libc::setsid() };
+            // Out of the monitor's session (and its terminal's).
+            // SAFETY: setsid on ourselves.
+            if unsafe { libc::setsid() } < 0 {
+                bail!("starting a session: {}", sys::errno());
+            }
         }
         Stdio::Pty { socket } => setup_pty(socket)?,
     }
@@ -351,12 +367,16 @@ pub fn start_program(
     let program = find_program(&args[0], &env)?;
     if process.no_new_privileges().unwrap_or(true) {
         // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            bail!("setting no_new_privs: {}", sys::errno());
+        }
     }
     // The container dies with its monitor (reset by the uid change above,
     // so set it last).
     // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        bail!("setting the parent-death signal: {}", sys::errno());
+    }
     install_seccomp(spec)?;
     if let Some(report_fd) = init {
         super::init::run_as_init(report_fd);

@@ -6,7 +6,7 @@ use super::logfile::LogWriter;
 use super::sys;
 use anyhow::Result;
 use nix::sys::signalfd::SignalFd;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, IntoRawFd};
 
 use super::monitor::Wiring;
 
@@ -70,17 +70,20 @@ pub fn relay(
     let mut outputs: Vec<(i32, &str, i32)> = Vec::new();
     let mut stdin_target: Option<i32> = None;
     let mut is_pty = false;
+    // From here the loop below owns these fds and closes them as their
+    // streams end.
     match wiring {
         Wiring::Pipes {
             stdin_w,
             stdout_r,
             stderr_r,
         } => {
-            outputs.push((stdout_r, "stdout", 1));
-            outputs.push((stderr_r, "stderr", 2));
-            stdin_target = stdin_w;
+            outputs.push((stdout_r.into_raw_fd(), "stdout", 1));
+            outputs.push((stderr_r.into_raw_fd(), "stderr", 2));
+            stdin_target = stdin_w.map(IntoRawFd::into_raw_fd);
         }
         Wiring::Pty { master } => {
+            let master = master.into_raw_fd();
             outputs.push((master, "stdout", 1));
             is_pty = true;
             if attach {

@@ -30,7 +30,7 @@
 use super::sys;
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 /// Set in the environment of the re-executed CLI, so that a second failure
@@ -196,7 +196,7 @@ fn readonly_clone_in_helper() -> Result<OwnedFd> {
         let sent = made
             && readonly_clone(&path)
                 .and_then(|fd| {
-                    super::process::send_fd(theirs.as_raw_fd(), fd.as_raw_fd())
+                    super::process::send_fd(theirs.as_fd(), fd.as_fd())
                         .map_err(std::io::Error::other)
                 })
                 .is_ok();
@@ -204,12 +204,11 @@ fn readonly_clone_in_helper() -> Result<OwnedFd> {
         unsafe { libc::_exit(if sent { 0 } else { 1 }) }
     }
     drop(theirs);
-    let received = super::process::recv_fd(ours.as_raw_fd());
+    let received = super::process::recv_fd(ours.as_fd());
     let mut status = 0;
     // SAFETY: reap the helper we forked.
     unsafe { libc::waitpid(child, &mut status, 0) };
-    // SAFETY: recv_fd returned a fresh descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(received?) })
+    received
 }
 
 /// The fallback: a copy of the binary in a memfd, sealed against writes.

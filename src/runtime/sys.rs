@@ -2,6 +2,7 @@
 
 use anyhow::{anyhow, Result};
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -115,6 +116,78 @@ pub fn pipe() -> Result<(i32, i32)> {
         return Err(anyhow!("pipe: {}", errno()));
     }
     Ok((fds[0], fds[1]))
+}
+
+/// A pipe whose both ends close on exec, owned: (read, write).
+pub fn owned_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = pipe()?;
+    // SAFETY: pipe2 just made both fds and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) })
+}
+
+/// A connected pair of unix stream sockets, both close-on-exec.
+pub fn owned_socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1i32; 2];
+    // SAFETY: socketpair fills the two-element array.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(anyhow!("socketpair: {}", errno()));
+    }
+    // SAFETY: socketpair just made both fds and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// /dev/null for reading and writing, close-on-exec (a copy made by
+/// `dup_onto` is not).
+pub fn dev_null() -> Result<OwnedFd> {
+    // SAFETY: a NUL-terminated literal path.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(anyhow!("opening /dev/null: {}", errno()));
+    }
+    // SAFETY: open just made this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Make `target` (0, 1 or 2) a copy of `fd` that survives exec.
+pub fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> std::io::Result<()> {
+    if fd.as_raw_fd() == target {
+        // dup2 onto itself does nothing: clear close-on-exec by hand.
+        // SAFETY: fcntl on an fd we hold.
+        let flags = unsafe { libc::fcntl(target, libc::F_GETFD) };
+        // SAFETY: as above.
+        if flags < 0 || unsafe { libc::fcntl(target, libc::F_SETFD, flags & !libc::FD_CLOEXEC) } < 0
+        {
+            return Err(errno());
+        }
+        return Ok(());
+    }
+    loop {
+        // SAFETY: dup2 between fds we hold.
+        if unsafe { libc::dup2(fd.as_raw_fd(), target) } >= 0 {
+            return Ok(());
+        }
+        let e = errno();
+        if !matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EBUSY)) {
+            return Err(e);
+        }
+    }
+}
+
+/// Let go of a descriptor that was copied onto stdio: closed, unless it
+/// is itself one of 0, 1, 2 (then it is what it was copied onto, or the
+/// caller's own stdio, which stays as `close_fds_except` leaves it).
+pub fn close_unless_stdio(fd: OwnedFd) {
+    if fd.as_raw_fd() <= 2 {
+        let _ = fd.into_raw_fd();
+    }
 }
 
 pub fn close(fd: i32) {
