@@ -3,8 +3,8 @@
 //! the container's capabilities, seccomp filter and limits.
 
 use super::logfile::LogWriter;
-use super::monitor::Wiring;
 use super::process::{self, Stdio};
+use super::relay::Wiring;
 use super::state::{current_state, is_running};
 use super::sys;
 use crate::error::CodedError;

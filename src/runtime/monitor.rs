@@ -17,17 +17,7 @@ use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::SystemTime;
 
-/// How the first process's stdio is wired (the monitor's side).
-pub enum Wiring {
-    Pipes {
-        stdin_w: Option<OwnedFd>,
-        stdout_r: OwnedFd,
-        stderr_r: OwnedFd,
-    },
-    Pty {
-        master: OwnedFd,
-    },
-}
+use super::relay::Wiring;
 
 fn now() -> String {
     crate::format::human::rfc3339_nano(SystemTime::now())

@@ -6,9 +6,19 @@ use super::logfile::LogWriter;
 use super::sys;
 use anyhow::Result;
 use nix::sys::signalfd::SignalFd;
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 
-use super::monitor::Wiring;
+/// How the first process's stdio is wired (the monitor's or exec's side).
+pub enum Wiring {
+    Pipes {
+        stdin_w: Option<OwnedFd>,
+        stdout_r: OwnedFd,
+        stderr_r: OwnedFd,
+    },
+    Pty {
+        master: OwnedFd,
+    },
+}
 
 fn read_some(fd: i32, buf: &mut [u8]) -> Option<usize> {
     loop {
