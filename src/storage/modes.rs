@@ -474,4 +474,70 @@ mod tests {
         }
         assert!(serde_json::from_str::<NetworkMode>("\"container:\"").is_err());
     }
+
+    /// A store as coracle wrote it before these types (tests/fixtures/
+    /// store-v1, both modes) reads into them and writes back byte for byte.
+    #[test]
+    fn records_of_the_previous_release_round_trip() {
+        use crate::storage::containers::{ContainerConfig, ContainerState};
+        use crate::storage::pods::PodConfig;
+        use std::path::Path;
+
+        fn same<T: serde::de::DeserializeOwned + Serialize>(path: &Path) -> T {
+            let text = std::fs::read(path).unwrap();
+            let v: T =
+                serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let again = serde_json::to_vec(&v).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&again),
+                String::from_utf8_lossy(&text),
+                "{} does not round-trip",
+                path.display()
+            );
+            v
+        }
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1");
+        let mut seen = std::collections::BTreeSet::new();
+        for mode in ["root", "rootless"] {
+            let store = base.join(mode);
+            for e in std::fs::read_dir(store.join("containers")).unwrap() {
+                let dir = e.unwrap().path();
+                let cfg: ContainerConfig = same(&dir.join("config.json"));
+                let _: ContainerState = same(&dir.join("state.json"));
+                seen.insert(format!("network {}", cfg.network));
+                seen.insert(format!("pid {}", cfg.pid));
+                seen.insert(format!("ipc {}", cfg.ipc));
+                seen.insert(format!("uts {}", cfg.uts));
+                seen.insert(format!("userns {}", cfg.userns));
+            }
+            for e in std::fs::read_dir(store.join("pods")).unwrap() {
+                let pod: PodConfig = same(&e.unwrap().path().join("pod.json"));
+                seen.insert(format!("pod network {}", pod.network));
+            }
+        }
+        // The fixture holds what it is meant to.
+        for want in [
+            "network none",
+            "network host",
+            "network private",
+            "network pasta",
+            "network pasta:-4,--mtu,1500",
+            "network slirp4netns",
+            "network slirp4netns:allow_host_loopback=true,mtu=1500",
+            "network ns:/proc/1/ns/net",
+            "pid host",
+            "pid private",
+            "ipc host",
+            "uts host",
+            "userns keep-id",
+            "userns host",
+            "userns ",
+            "pod network none",
+            "pod network pasta",
+        ] {
+            assert!(seen.contains(want), "{want:?} not in the fixture: {seen:?}");
+        }
+        assert!(seen.iter().any(|s| s.starts_with("network container:")));
+        assert!(seen.iter().any(|s| s.starts_with("pid container:")));
+    }
 }
