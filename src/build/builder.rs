@@ -24,6 +24,7 @@ use crate::storage::containers::{ContainerConfig, MountSpec};
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::layers::LayerRecord;
+use crate::storage::modes::NetworkMode;
 use crate::storage::store::{Driver, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -866,9 +867,9 @@ impl Builder<'_> {
             env.push(format!("{k}={v}"));
         }
         let network = match run.network.as_deref() {
-            Some("none") => "none",
-            Some("host") => "host",
-            _ => "private",
+            Some("none") => NetworkMode::None,
+            Some("host") => NetworkMode::Host,
+            _ => NetworkMode::Private,
         };
         let mut annotations = BTreeMap::new();
         annotations.insert(BUILD_ANNOTATION.to_string(), builder_identity());
@@ -886,7 +887,7 @@ impl Builder<'_> {
             user: st.config.config.user.clone().unwrap_or_default(),
             annotations,
             mounts,
-            network: network.into(),
+            network,
             stop_timeout: 10,
             create_command: crate::storage::containers::command_line_without_secrets(
                 std::env::args(),

@@ -7,6 +7,7 @@ use crate::engine::containers::latest_id;
 use crate::engine::lookup::try_container_id;
 use crate::runtime::state::{current_state, is_running};
 use crate::storage::containers::{ContainerConfig, ContainerState, MountSpec, Status};
+use crate::storage::modes::NetworkMode;
 use crate::storage::store::{path_str, Store};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -271,18 +272,11 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
             (t.destination.clone(), json!(opts.join(",")))
         })
         .collect();
-    let network_mode = match cfg.network.as_str() {
-        "none" => "none",
-        "host" => "host",
-        n if n.starts_with("container:") || n.starts_with("ns:") => n,
-        _ => "private",
-    };
-    let ns_mode = |m: &str| {
-        if m.is_empty() {
-            "private".to_string()
-        } else {
-            m.to_string()
+    let network_mode = match &cfg.network {
+        NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) | NetworkMode::Ns(_) => {
+            cfg.network.to_string()
         }
+        _ => "private".to_string(),
     };
     let (path, args) = match cfg.args.split_first() {
         Some((p, rest)) => (p.clone(), rest.to_vec()),
@@ -337,10 +331,10 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "CapAdd": cfg.cap_add,
         "CapDrop": cfg.cap_drop,
         "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": [], "GroupAdd": [],
-        "IpcMode": ns_mode(&cfg.ipc),
-        "PidMode": ns_mode(&cfg.pid),
-        "UTSMode": ns_mode(&cfg.uts),
-        "UsernsMode": cfg.userns,
+        "IpcMode": cfg.ipc.to_string(),
+        "PidMode": cfg.pid.to_string(),
+        "UTSMode": cfg.uts.to_string(),
+        "UsernsMode": cfg.userns.to_string(),
         "Privileged": cfg.privileged,
         "ReadonlyRootfs": cfg.read_only,
         "SecurityOpt": cfg.security_opt,

@@ -6,6 +6,7 @@ use super::run::CreateFlags;
 use crate::engine::pods::pod_id;
 use crate::runtime::pod::{self as rt, PodSpec};
 use crate::storage::containers::ContainerConfig;
+use crate::storage::modes::{NamespaceMode, NetworkMode, UsernsMode};
 use crate::storage::pods::PodConfig;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
@@ -16,36 +17,34 @@ pub enum PodJoin {
     New(String),
 }
 
-/// `--ipc/--pid/--uts` as stored: "" (private), "host", "container:ID",
-/// "ns:PATH".
-fn namespace_mode(store: &Store, kind: &str, v: &str) -> Result<String> {
-    let (mode, arg) = v.split_once(':').unwrap_or((v, ""));
-    Ok(match mode {
-        "" | "private" => String::new(),
-        "shareable" if kind == "ipc" => String::new(),
-        "host" if arg.is_empty() => "host".into(),
-        "container" if !arg.is_empty() => {
-            format!(
-                "container:{}",
-                crate::engine::lookup::container_id(store, arg)?
+/// `--ipc/--pid/--uts` as stored: a container named by its id, `shareable`
+/// (ipc only) as private.
+fn namespace_mode(store: &Store, kind: &str, v: &mut Option<NamespaceMode>) -> Result<()> {
+    match v {
+        Some(NamespaceMode::Shareable) if kind == "ipc" => *v = Some(NamespaceMode::Private),
+        Some(NamespaceMode::Shareable) => {
+            bail!(
+                "invalid --{kind} mode \"shareable\": use private, host, container:NAME or ns:PATH"
             )
         }
-        "ns" if arg.starts_with('/') => v.to_string(),
-        _ => bail!("invalid --{kind} mode {v:?}: use private, host, container:NAME or ns:PATH"),
-    })
+        Some(NamespaceMode::Container(name)) => {
+            *name = crate::engine::lookup::container_id(store, name)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Check the namespace flags and `--pod` before anything is written.
 pub fn member_flags(store: &Store, f: &mut CreateFlags) -> Result<Option<PodJoin>> {
-    f.ipc = namespace_mode(store, "ipc", &f.ipc)?;
-    f.pid = namespace_mode(store, "pid", &f.pid)?;
-    f.uts = namespace_mode(store, "uts", &f.uts)?;
+    namespace_mode(store, "ipc", &mut f.ipc)?;
+    namespace_mode(store, "pid", &mut f.pid)?;
+    namespace_mode(store, "uts", &mut f.uts)?;
     if f.hostname.is_some() {
-        if f.uts == "host" {
-            bail!("invalid config provided: cannot set hostname when running in the host UTS namespace: invalid configuration");
-        }
-        if f.uts.starts_with("container:") {
-            bail!("invalid config provided: cannot set hostname when joining another container's UTS namespace: invalid configuration");
+        match f.uts {
+            Some(NamespaceMode::Host) => bail!("invalid config provided: cannot set hostname when running in the host UTS namespace: invalid configuration"),
+            Some(NamespaceMode::Container(_)) => bail!("invalid config provided: cannot set hostname when joining another container's UTS namespace: invalid configuration"),
+            _ => {}
         }
     }
     let Some(p) = f.pod.clone().filter(|p| !p.is_empty()) else {
@@ -61,7 +60,7 @@ pub fn member_flags(store: &Store, f: &mut CreateFlags) -> Result<Option<PodJoin
         return Ok(Some(PodJoin::New(name.to_string())));
     }
     let pod = store.pods.load(&pod_id(store, &p)?)?;
-    if pod.shares("net") && f.network.is_empty() {
+    if pod.shares("net") && f.network.is_none() {
         if !f.publish.is_empty() || f.publish_all {
             bail!("invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod");
         }
@@ -72,7 +71,7 @@ pub fn member_flags(store: &Store, f: &mut CreateFlags) -> Result<Option<PodJoin
             bail!("invalid config provided: extra host entries must be specified on the pod: network cannot be configured when it is shared with a pod");
         }
     }
-    if pod.shares("uts") && f.uts.is_empty() && f.hostname.is_some() {
+    if pod.shares("uts") && f.uts.is_none() && f.hostname.is_some() {
         bail!("invalid config provided: cannot set hostname when joining the pod UTS namespace: invalid configuration");
     }
     Ok(Some(PodJoin::Existing(Box::new(pod))))
@@ -86,13 +85,15 @@ pub fn join(
     join: Option<PodJoin>,
     cfg: &mut ContainerConfig,
 ) -> Result<Option<String>> {
-    cfg.ipc = f.ipc.clone();
-    cfg.pid = f.pid.clone();
-    cfg.uts = f.uts.clone();
-    if cfg.uts == "host" {
-        cfg.hostname = crate::runtime::namespaces::host_hostname();
-    } else if let Some(other) = cfg.uts.strip_prefix("container:") {
-        cfg.hostname = store.containers.load_config(other)?.hostname;
+    cfg.ipc = f.ipc.clone().unwrap_or_default();
+    cfg.pid = f.pid.clone().unwrap_or_default();
+    cfg.uts = f.uts.clone().unwrap_or_default();
+    match &cfg.uts {
+        NamespaceMode::Host => cfg.hostname = crate::runtime::namespaces::host_hostname(),
+        NamespaceMode::Container(other) => {
+            cfg.hostname = store.containers.load_config(other)?.hostname;
+        }
+        _ => {}
     }
     let Some(join) = join else {
         return Ok(None);
@@ -101,7 +102,7 @@ pub fn join(
         PodJoin::Existing(p) => (*p, None),
         PodJoin::New(name) => {
             // podman moves the container's published ports to the new pod.
-            let ports = if f.network.is_empty() {
+            let ports = if f.network.is_none() {
                 std::mem::take(&mut cfg.ports)
             } else {
                 Vec::new()
@@ -112,7 +113,7 @@ pub fn join(
                     name,
                     share: rt::DEFAULT_SHARE.iter().map(|s| s.to_string()).collect(),
                     infra: true,
-                    network: crate::runtime::network::default_mode().to_string(),
+                    network: crate::runtime::network::default_mode(),
                     ports,
                     exit_policy: "continue".into(),
                     create_command: cfg.create_command.clone(),
@@ -123,20 +124,23 @@ pub fn join(
             (pod, Some(id))
         }
     };
-    if cfg.userns == "keep-id" && !pod.share.is_empty() {
+    if cfg.userns == UsernsMode::KeepId && !pod.share.is_empty() {
         discard_new_pod(store, made);
         bail!(
             "--userns=keep-id cannot be used for a container that shares the namespaces of its pod"
         );
     }
     cfg.pod = pod.id.clone();
-    for (ns, mode) in rt::member_modes(&pod) {
+    let infra = || NamespaceMode::Container(pod.infra_id.clone());
+    for ns in rt::member_modes(&pod) {
         match ns {
-            "net" if f.network.is_empty() => cfg.network = mode,
-            "ipc" if f.ipc.is_empty() => cfg.ipc = mode,
-            "pid" if f.pid.is_empty() => cfg.pid = mode,
-            "uts" if f.uts.is_empty() => {
-                cfg.uts = mode;
+            "net" if f.network.is_none() => {
+                cfg.network = NetworkMode::Container(pod.infra_id.clone())
+            }
+            "ipc" if f.ipc.is_none() => cfg.ipc = infra(),
+            "pid" if f.pid.is_none() => cfg.pid = infra(),
+            "uts" if f.uts.is_none() => {
+                cfg.uts = infra();
                 cfg.hostname = pod.effective_hostname().to_string();
             }
             _ => {}

@@ -8,6 +8,7 @@ use crate::engine::pods::{self, list_all, try_pod_id, Listed};
 use crate::error::SilentExit;
 use crate::format::{human, table};
 use crate::runtime::pod::{self as rt, PodSpec};
+use crate::storage::modes::NetworkMode;
 use crate::storage::pods::PodConfig;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
@@ -87,8 +88,8 @@ pub struct CreateArgs {
     #[arg(long)]
     pub infra_name: Option<String>,
     /// Connect the pod to a network: pasta[:OPTIONS], slirp4netns, none, host
-    #[arg(long, alias = "net", default_value = "")]
-    pub network: String,
+    #[arg(long, alias = "net", value_parser = super::run::network_flag)]
+    pub network: Option<NetworkMode>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_host: Vec<String>,
@@ -150,8 +151,8 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         }
     }
     let share = parse_share(a.share.as_deref())?;
-    let network = super::run::parse_network(&a.network)?;
-    if network.starts_with("container:") {
+    let network = super::run::network_mode(a.network.as_ref())?;
+    if let NetworkMode::Container(_) = network {
         bail!("--network {network}: a pod cannot join another container's network");
     }
     let mut ports = Vec::new();
@@ -162,7 +163,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         if !share.iter().any(|s| s == "net") {
             bail!("you must share the network namespace (--share net) to publish ports");
         }
-        if !network.starts_with("pasta") && !network.starts_with("slirp4netns") {
+        if !network.needs_helper() {
             bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
         }
     }
@@ -516,7 +517,7 @@ fn inspect_json(l: &Listed) -> Value {
     } else {
         json!({
             "PortBindings": super::inspect::ports_json(&p.ports),
-            "HostNetwork": p.network == "host",
+            "HostNetwork": p.network == NetworkMode::Host,
             "StaticIP": "",
             "StaticMAC": "",
             "NoManageResolvConf": false,

@@ -326,12 +326,7 @@ fn show_pod_ports(all: &mut [Listed]) {
         .iter_mut()
         .filter(|l| !l.cfg.pod.is_empty() && l.cfg.ports.is_empty())
     {
-        if let Some(ports) = l
-            .cfg
-            .network
-            .strip_prefix("container:")
-            .and_then(|id| infra.get(id))
-        {
+        if let Some(ports) = l.cfg.network.container().and_then(|id| infra.get(id)) {
             l.cfg.ports = ports.clone();
         }
     }

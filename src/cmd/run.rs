@@ -11,6 +11,7 @@ use crate::storage::containers::ContainerConfig;
 use crate::storage::events;
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
+use crate::storage::modes::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -97,8 +98,8 @@ pub struct CreateFlags {
     #[arg(long = "ulimit", value_name = "ULIMIT")]
     pub ulimit: Vec<String>,
     /// Connect a container to a network: pasta[:OPTIONS], slirp4netns, none, host, container:NAME, ns:PATH
-    #[arg(long, alias = "net", default_value = "")]
-    pub network: String,
+    #[arg(long, alias = "net", value_parser = network_flag)]
+    pub network: Option<NetworkMode>,
     /// Publish a container's port, or a range of ports, to the host
     #[arg(short, long = "publish", value_name = "PORT")]
     pub publish: Vec<String>,
@@ -119,7 +120,7 @@ pub struct CreateFlags {
     pub add_host: Vec<String>,
     /// User namespace to use (keep-id, host, auto)
     #[arg(long, default_value = "")]
-    pub userns: String,
+    pub userns: UsernsMode,
     /// Signal to stop a container
     #[arg(long)]
     pub stop_signal: Option<String>,
@@ -137,19 +138,19 @@ pub struct CreateFlags {
     pub log_driver: String,
     /// Restart policy (only "no" is supported)
     #[arg(long, default_value = "no")]
-    pub restart: String,
+    pub restart: RestartPolicy,
     /// Run container in an existing pod (new:NAME creates the pod)
     #[arg(long)]
     pub pod: Option<String>,
     /// IPC namespace to use: private, host, container:NAME, ns:PATH
-    #[arg(long, default_value = "")]
-    pub ipc: String,
+    #[arg(long)]
+    pub ipc: Option<NamespaceMode>,
     /// PID namespace to use: private, host, container:NAME, ns:PATH
-    #[arg(long, default_value = "")]
-    pub pid: String,
+    #[arg(long)]
+    pub pid: Option<NamespaceMode>,
     /// UTS namespace to use: private, host, container:NAME, ns:PATH
-    #[arg(long, default_value = "")]
-    pub uts: String,
+    #[arg(long)]
+    pub uts: Option<NamespaceMode>,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
@@ -328,7 +329,7 @@ pub fn container_config(
         crate::runtime::spec::parse_ulimit(u)?;
     }
     crate::runtime::caps::effective_set(f.privileged, &f.cap_add, &f.cap_drop)?;
-    let network = parse_network(&f.network)?;
+    let network = network_mode(f.network.as_ref())?;
     let mut ports = Vec::new();
     for p in &f.publish {
         ports.extend(crate::runtime::network::parse_publish(p)?);
@@ -351,16 +352,13 @@ pub fn container_config(
             }
         }
     }
-    if !ports.is_empty() && !network.starts_with("pasta") && !network.starts_with("slirp4netns") {
+    if !ports.is_empty() && !network.needs_helper() {
         bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
     }
-    match f.userns.as_str() {
-        "" | "host" | "private" => {}
-        "keep-id" if crate::runtime::userns::is_rootless() => {}
-        "keep-id" => bail!("keep-id is only supported in rootless mode"),
-        other => bail!("--userns={other}: use keep-id or the default"),
+    if f.userns == UsernsMode::KeepId && !crate::runtime::userns::is_rootless() {
+        bail!("keep-id is only supported in rootless mode");
     }
-    if f.restart != "no" {
+    if f.restart != RestartPolicy::No {
         bail!(
             "--restart={}: restart policies are not supported; use a systemd unit",
             f.restart
@@ -391,7 +389,7 @@ pub fn container_config(
         user: f
             .user
             .clone()
-            .or_else(|| (f.userns == "keep-id").then(keep_id_user))
+            .or_else(|| (f.userns == UsernsMode::KeepId).then(keep_id_user))
             .or_else(|| ic.user.clone())
             .unwrap_or_default(),
         hostname: f.hostname.clone().unwrap_or_default(),
@@ -421,7 +419,7 @@ pub fn container_config(
         dns_search: f.dns_search.clone(),
         dns_options: f.dns_option.clone(),
         add_hosts: f.add_host.clone(),
-        userns: f.userns.clone(),
+        userns: f.userns,
         cidfile: f.cidfile.clone(),
         image_id: img.id.clone(),
         create_command: crate::storage::containers::command_line_without_secrets(std::env::args()),
@@ -432,17 +430,30 @@ pub fn container_config(
     })
 }
 
-/// `--network`: the default picks pasta (or slirp4netns); modes are kept
-/// with their options (`pasta:-a,10.0.2.5`); `container:` names resolve later.
-pub(super) fn parse_network(n: &str) -> Result<String> {
-    let (mode, opts) = n.split_once(':').unwrap_or((n, ""));
-    Ok(match mode {
-        "" | "bridge" | "default" => crate::runtime::network::default_mode().to_string(),
-        "private" => "private".to_string(),
-        "none" | "host" if opts.is_empty() => mode.to_string(),
-        "pasta" | "slirp4netns" => n.to_string(),
-        "container" | "ns" if !opts.is_empty() => n.to_string(),
-        _ => bail!("invalid network mode {n:?}: use pasta, slirp4netns, none, host, container:NAME or ns:PATH"),
+/// `--network` as given: an empty value is the default (podman's bridge).
+pub(super) fn network_flag(s: &str) -> Result<NetworkMode, ModeError> {
+    if s.is_empty() {
+        return Ok(NetworkMode::Bridge(Vec::new()));
+    }
+    s.parse()
+}
+
+/// The network a container gets: the default (podman's bridge) is pasta
+/// or slirp4netns; coracle has no named networks. `container:` names
+/// resolve later.
+pub(super) fn network_mode(n: Option<&NetworkMode>) -> Result<NetworkMode> {
+    Ok(match n {
+        None => crate::runtime::network::default_mode(),
+        Some(NetworkMode::Bridge(names))
+            if names.is_empty() || names.iter().all(|n| n == "default") =>
+        {
+            crate::runtime::network::default_mode()
+        }
+        Some(NetworkMode::Bridge(names)) => bail!(
+            "invalid network mode {:?}: use pasta, slirp4netns, none, host, container:NAME or ns:PATH",
+            names.join(",")
+        ),
+        Some(mode) => mode.clone(),
     })
 }
 
@@ -471,11 +482,10 @@ fn create_container(
     let store = g.open_store()?;
     // Another container's network is named by its id from here on.
     let mut f = f.clone();
-    if let Some(other) = f.network.strip_prefix("container:") {
-        f.network = format!(
-            "container:{}",
-            crate::engine::lookup::container_id(&store, other)?
-        );
+    if let Some(NetworkMode::Container(other)) = &f.network {
+        f.network = Some(NetworkMode::Container(crate::engine::lookup::container_id(
+            &store, other,
+        )?));
     }
     let join = super::namespaces::member_flags(&store, &mut f)?;
     let f = &f;

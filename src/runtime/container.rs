@@ -12,6 +12,7 @@ use super::userns::IdMaps;
 use crate::error::CodedError;
 use crate::storage::containers::{ContainerConfig, ContainerState};
 use crate::storage::images::ImageRecord;
+use crate::storage::modes::UsernsMode;
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs;
@@ -54,7 +55,7 @@ pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser
 
 fn write_generated_files(store: &Store, cfg: &ContainerConfig, image_id: &str) -> Result<()> {
     let ud = store.containers.dir(&cfg.id).join("userdata");
-    let net = cfg.network.as_str();
+    let net = &cfg.network;
     fs::write(
         ud.join("hosts"),
         super::network::hosts_file(net, &cfg.hostname, &cfg.name, &cfg.add_hosts)?,
@@ -187,7 +188,7 @@ fn create_from(
         } else {
             IdMaps::identity()
         };
-        let maps = if cfg.userns == "keep-id" {
+        let maps = if cfg.userns == UsernsMode::KeepId {
             // SAFETY: getuid/getgid cannot fail.
             let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
             base.keep_id(uid, gid)?

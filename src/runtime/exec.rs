@@ -10,7 +10,7 @@ use super::sys;
 use crate::error::CodedError;
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Capabilities, Process, Spec, UserBuilder};
 use std::os::fd::{AsFd, AsRawFd};
 
 pub struct ExecOptions {
@@ -26,20 +26,11 @@ pub struct ExecOptions {
 
 /// The exec'd process's spec: the container's, with this command.
 fn exec_spec(store: &Store, id: &str, pid: i32, o: &ExecOptions) -> Result<Spec> {
-    let mut spec: serde_json::Value = serde_json::to_value(super::spec::load(
-        &store.containers.dir(id).join("spec.json"),
-    )?)?;
-    let p = &mut spec["process"];
-    p["args"] = serde_json::json!(o.args);
-    p["terminal"] = serde_json::json!(o.tty);
-    let mut env: Vec<String> = p["env"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut spec = super::spec::load(&store.containers.dir(id).join("spec.json"))?;
+    let mut p = spec.process().clone().unwrap_or_default();
+    p.set_args(Some(o.args.clone()));
+    p.set_terminal(Some(o.tty));
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     for e in &o.env {
         let key = e.split('=').next().unwrap_or_default();
         let value = match e.split_once('=') {
@@ -53,7 +44,7 @@ fn exec_spec(store: &Store, id: &str, pid: i32, o: &ExecOptions) -> Result<Spec>
         env.push(value);
     }
     if let Some(w) = &o.workdir {
-        p["cwd"] = serde_json::json!(w);
+        p.set_cwd(w.into());
     }
     if let Some(u) = &o.user {
         let root = format!("/proc/{pid}/root");
@@ -63,26 +54,40 @@ fn exec_spec(store: &Store, id: &str, pid: i32, o: &ExecOptions) -> Result<Spec>
             code: 126,
             message: format!("{e:#}"),
         })?;
-        p["user"] =
-            serde_json::json!({"uid": r.uid, "gid": r.gid, "additionalGids": r.additional_gids});
+        let user = UserBuilder::default()
+            .uid(r.uid)
+            .gid(r.gid)
+            .additional_gids(r.additional_gids)
+            .build()?;
+        p.set_user(user);
         env.retain(|x| !x.starts_with("HOME="));
         env.push(format!("HOME={}", r.home));
-        let caps = p["capabilities"]["bounding"].clone();
-        let eff = if r.uid == 0 {
-            caps.clone()
-        } else {
-            serde_json::json!([])
-        };
-        p["capabilities"]["effective"] = eff.clone();
-        p["capabilities"]["permitted"] = eff;
+        let bounding = bounding(&p);
+        p.set_capabilities(Some(super::spec::process_capabilities(
+            &bounding,
+            r.uid == 0,
+        )?));
     }
     if o.privileged {
-        let all: Vec<&str> = super::caps::ALL.to_vec();
-        p["capabilities"]["bounding"] = serde_json::json!(all);
-        spec["linux"]["seccomp"] = serde_json::Value::Null;
+        let all: Vec<String> = super::caps::ALL.iter().map(|c| c.to_string()).collect();
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        caps.set_bounding(Some(super::spec::capabilities(&all)?));
+        p.set_capabilities(Some(caps));
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_seccomp(None);
+        }
     }
-    spec["process"]["env"] = serde_json::json!(env);
-    Ok(serde_json::from_value(spec)?)
+    p.set_env(Some(env));
+    spec.set_process(Some(p));
+    Ok(spec)
+}
+
+/// The bounding set of a spec's process (empty when it has none).
+fn bounding(p: &Process) -> Capabilities {
+    p.capabilities()
+        .as_ref()
+        .and_then(|c| c.bounding().clone())
+        .unwrap_or_default()
 }
 
 fn join_namespaces(pid: i32, rootless: bool) -> Result<()> {

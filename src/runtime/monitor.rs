@@ -11,9 +11,10 @@ use super::sys;
 use crate::error::{FailureKind, StartFailed};
 use crate::storage::containers::{ContainerConfig, Status};
 use crate::storage::events;
+use crate::storage::modes::{NetworkMode, UsernsMode};
 use crate::storage::store::{Driver, Store};
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::SystemTime;
 
@@ -32,16 +33,15 @@ fn clone_flags(spec: &Spec) -> libc::c_int {
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     for ns in namespaces {
-        let kind = serde_json::to_value(ns.typ()).ok();
-        flags |= match kind.as_ref().and_then(|v| v.as_str()) {
-            Some("pid") => libc::CLONE_NEWPID,
-            Some("network") => libc::CLONE_NEWNET,
-            Some("ipc") => libc::CLONE_NEWIPC,
-            Some("uts") => libc::CLONE_NEWUTS,
-            Some("mount") => libc::CLONE_NEWNS,
-            Some("cgroup") => libc::CLONE_NEWCGROUP,
-            Some("user") => libc::CLONE_NEWUSER,
-            _ => 0,
+        flags |= match ns.typ() {
+            LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+            LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+            LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+            LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+            LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+            LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+            LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+            LinuxNamespaceType::Time => 0,
         };
     }
     flags
@@ -64,7 +64,7 @@ pub fn rootfs_plan(store: &Store, cfg: &ContainerConfig) -> RootfsPlan {
 
 /// Is the rootfs a private copy (vfs driver, or ids shifted by keep-id)?
 pub fn uses_copied_rootfs(store: &Store, cfg: &ContainerConfig) -> bool {
-    store.driver == Driver::Vfs || cfg.userns == "keep-id"
+    store.driver == Driver::Vfs || cfg.userns == UsernsMode::KeepId
 }
 
 /// Bring up `lo` in a fresh network namespace.
@@ -489,8 +489,10 @@ fn spawn_container(
     let join_fds = joins.into_child_fds();
     // A pasta we start ourselves configures the namespace well before it
     // is ready: the program may go once it has.
-    let early_routes = match super::network::mode_and_options(&cfg.network) {
-        ("pasta", options) if launcher.is_none() => super::network::pasta_route_families(&options),
+    let early_routes = match &cfg.network {
+        NetworkMode::Pasta(_) if launcher.is_none() => {
+            super::network::pasta_route_families(&cfg.network.helper_options())
+        }
         _ => None,
     };
     let (mut ends, child_ends) = channels(cfg.tty, attach_stdin, needs_helper(cfg))?;
@@ -690,15 +692,17 @@ fn start_network_helper(
     pid: i32,
 ) -> Result<Option<super::network::Starting>> {
     let run_dir = store.containers.run_dir(&cfg.id);
-    let (mode, extra) = super::network::mode_and_options(&cfg.network);
-    if matches!(mode, "pasta" | "slirp4netns") {
+    let extra = cfg.network.helper_options();
+    if cfg.network.needs_helper() {
         // The helpers keep their pid file and socket here.
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("creating {}", run_dir.display()))?;
     }
-    match mode {
-        "pasta" => super::network::spawn_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some),
-        "slirp4netns" => {
+    match cfg.network {
+        NetworkMode::Pasta(_) => {
+            super::network::spawn_pasta(pid, &cfg.ports, &extra, &run_dir).map(Some)
+        }
+        NetworkMode::Slirp4netns(_) => {
             super::network::spawn_slirp4netns(pid, &cfg.ports, &extra, &run_dir).map(Some)
         }
         _ => Ok(None),
@@ -706,7 +710,7 @@ fn start_network_helper(
 }
 
 fn needs_helper(cfg: &ContainerConfig) -> bool {
-    cfg.network.starts_with("pasta") || cfg.network.starts_with("slirp4netns")
+    cfg.network.needs_helper()
 }
 
 /// A child of the monitor, forked while the monitor is still in its own
@@ -721,7 +725,7 @@ struct HelperLauncher {
 
 impl HelperLauncher {
     fn fork(store: &Store, cfg: &ContainerConfig) -> Result<HelperLauncher> {
-        if cfg.network.starts_with("slirp4netns") {
+        if matches!(cfg.network, NetworkMode::Slirp4netns(_)) {
             // slirp4netns lives as long as its parent: that must be the monitor.
             bail!("a rootless container that joins another container's namespaces needs --network pasta, none or container:NAME, not slirp4netns");
         }
@@ -971,7 +975,7 @@ fn port_nat_for(
     cfg: &ContainerConfig,
     pid: i32,
 ) -> Option<super::port_nat::PortNat> {
-    if super::network::mode_and_options(&cfg.network).0 != "slirp4netns"
+    if !matches!(cfg.network, NetworkMode::Slirp4netns(_))
         || !super::port_nat::wanted(store.rootless, &cfg.ports)
     {
         return None;

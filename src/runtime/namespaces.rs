@@ -7,19 +7,39 @@
 use super::state::{current_state, is_running};
 use super::sys;
 use crate::storage::containers::ContainerConfig;
+use crate::storage::modes::{NamespaceMode, NetworkMode};
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
-/// The kinds a container may join, with the config field that says how.
-fn modes(cfg: &ContainerConfig) -> [(&'static str, libc::c_int, &str); 4] {
+/// Where a namespace joined comes from.
+enum Source<'a> {
+    Container(&'a str),
+    Path(&'a str),
+}
+
+fn source(mode: &NamespaceMode) -> Option<Source<'_>> {
+    match mode {
+        NamespaceMode::Container(id) => Some(Source::Container(id)),
+        NamespaceMode::Ns(path) => Some(Source::Path(path)),
+        NamespaceMode::Private | NamespaceMode::Shareable | NamespaceMode::Host => None,
+    }
+}
+
+/// The kinds a container may join, with what its config says to join.
+fn modes(cfg: &ContainerConfig) -> [(&'static str, libc::c_int, Option<Source<'_>>); 4] {
+    let net = match &cfg.network {
+        NetworkMode::Container(id) => Some(Source::Container(id)),
+        NetworkMode::Ns(path) => Some(Source::Path(path)),
+        _ => None,
+    };
     [
-        ("net", libc::CLONE_NEWNET, cfg.network.as_str()),
-        ("ipc", libc::CLONE_NEWIPC, cfg.ipc.as_str()),
-        ("uts", libc::CLONE_NEWUTS, cfg.uts.as_str()),
-        ("pid", libc::CLONE_NEWPID, cfg.pid.as_str()),
+        ("net", libc::CLONE_NEWNET, net),
+        ("ipc", libc::CLONE_NEWIPC, source(&cfg.ipc)),
+        ("uts", libc::CLONE_NEWUTS, source(&cfg.uts)),
+        ("pid", libc::CLONE_NEWPID, source(&cfg.pid)),
     ]
 }
 
@@ -46,15 +66,16 @@ pub struct Joins {
 /// joined must be running.
 pub fn joins(store: &Store, cfg: &ContainerConfig) -> Result<Joins> {
     let mut out = Joins::default();
-    for (ns, kind, mode) in modes(cfg) {
-        if let Some(path) = mode.strip_prefix("ns:") {
-            let f = File::open(path)
-                .with_context(|| format!("opening {} namespace {path}", kind_name(kind)))?;
-            out.entries.push((kind, f));
-            continue;
-        }
-        let Some(other) = mode.strip_prefix("container:") else {
-            continue;
+    for (ns, kind, source) in modes(cfg) {
+        let other = match source {
+            None => continue,
+            Some(Source::Path(path)) => {
+                let f = File::open(path)
+                    .with_context(|| format!("opening {} namespace {path}", kind_name(kind)))?;
+                out.entries.push((kind, f));
+                continue;
+            }
+            Some(Source::Container(other)) => other,
         };
         let state = current_state(store, other)?;
         if !is_running(&state) {

@@ -4,6 +4,7 @@
 //! The monitor starts the helper for its container and the helper ends
 //! with the container's network namespace.
 
+use crate::storage::modes::NetworkMode;
 use anyhow::{bail, Context, Result};
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -304,13 +305,13 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 /// The network mode a container gets when the user named none. pasta drops
 /// root privileges before it opens the namespace, so root containers use
 /// slirp4netns.
-pub fn default_mode() -> &'static str {
+pub fn default_mode() -> NetworkMode {
     if super::userns::is_rootless() && find_program("pasta").is_some() {
-        "pasta"
+        NetworkMode::Pasta(Vec::new())
     } else if find_program("slirp4netns").is_some() {
-        "slirp4netns"
+        NetworkMode::Slirp4netns(Vec::new())
     } else {
-        "private"
+        NetworkMode::Private
     }
 }
 
@@ -979,24 +980,12 @@ fn has_exited(pid: i32) -> bool {
     }
 }
 
-/// `pasta:-4,--mtu,1500` as its mode and options (`container:web` as
-/// `container` and `web`).
-pub fn mode_and_options(network: &str) -> (&str, Vec<String>) {
-    let (mode, opts) = network.split_once(':').unwrap_or((network, ""));
-    let options = opts
-        .split(',')
-        .filter(|o| !o.is_empty())
-        .map(str::to_string)
-        .collect();
-    (mode, options)
-}
-
 /// A container's own address and the host's, as its name files give them,
 /// for its network (mode and options); the options are checked here.
-fn name_addresses(network: &str) -> Result<(String, Option<String>)> {
-    let (mode, options) = mode_and_options(network);
-    Ok(match mode {
-        "pasta" => {
+fn name_addresses(network: &NetworkMode) -> Result<(String, Option<String>)> {
+    let options = network.helper_options();
+    Ok(match network {
+        NetworkMode::Pasta(_) => {
             let setup = pasta_setup(&options);
             let own = setup.own.or_else(default_address);
             // The gateway stands for the host's loopback only with --map-gw.
@@ -1010,7 +999,7 @@ fn name_addresses(network: &str) -> Result<(String, Option<String>)> {
                 host.map(|h| h.to_string()),
             )
         }
-        "slirp4netns" => {
+        NetworkMode::Slirp4netns(_) => {
             let setup = slirp_setup(&options)?;
             let host = if setup.allow_host_loopback {
                 Some("10.0.2.2".to_string())
@@ -1028,12 +1017,12 @@ fn name_addresses(network: &str) -> Result<(String, Option<String>)> {
 /// loopback unless the network's options open that (podman's
 /// `allow_host_loopback=true`, `--map-gw`); `host-gateway` is the same.
 pub fn hosts_file(
-    network: &str,
+    network: &NetworkMode,
     hostname: &str,
     name: &str,
     add_hosts: &[String],
 ) -> Result<String> {
-    if mode_and_options(network).0 == "host" {
+    if *network == NetworkMode::Host {
         return Ok(std::fs::read_to_string("/etc/hosts").unwrap_or_default());
     }
     let (own, host) = name_addresses(network)?;
@@ -1068,7 +1057,7 @@ pub fn hosts_file(
 
 /// The container whose network namespace `cfg` joins, if any.
 fn network_owner(cfg: &crate::storage::containers::ContainerConfig) -> Option<&str> {
-    cfg.network.strip_prefix("container:")
+    cfg.network.container()
 }
 
 /// The line a joining container adds to the shared /etc/hosts.
@@ -1142,12 +1131,11 @@ pub fn forget_name_entry(store: &crate::storage::store::Store, id: &str) {
 /// `/etc/resolv.conf`: the host's, without resolvers the container cannot
 /// reach, with the user's `--dns*` settings replacing the host's.
 pub fn resolv_conf(
-    network: &str,
+    network: &NetworkMode,
     dns: &[String],
     search: &[String],
     options: &[String],
 ) -> Result<String> {
-    let (network, _) = mode_and_options(network);
     for d in dns {
         if d.parse::<std::net::IpAddr>().is_err() {
             bail!("invalid --dns address {d:?}");
@@ -1163,7 +1151,7 @@ pub fn resolv_conf(
             Some("nameserver") => {
                 if let Some(s) = f.next() {
                     let loopback = s.starts_with("127.") || s == "::1";
-                    if network == "host" || !loopback {
+                    if *network == NetworkMode::Host || !loopback {
                         servers.push(s.to_string());
                     }
                 }
@@ -1173,7 +1161,7 @@ pub fn resolv_conf(
             _ => {}
         }
     }
-    if servers.is_empty() && network == "slirp4netns" {
+    if servers.is_empty() && matches!(network, NetworkMode::Slirp4netns(_)) {
         servers.push("10.0.2.3".into());
     }
     if !dns.is_empty() {
@@ -1205,6 +1193,10 @@ pub fn resolv_conf(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn net(s: &str) -> NetworkMode {
+        s.parse().unwrap()
+    }
 
     #[test]
     fn publish_specs() {
@@ -1258,14 +1250,11 @@ mod tests {
 
     #[test]
     fn helper_options_do_not_change_the_name_files() {
-        let plain = hosts_file("slirp4netns", "h", "n", &[]).unwrap();
-        let with_options = hosts_file("slirp4netns:mtu=1500", "h", "n", &[]).unwrap();
+        let plain = hosts_file(&net("slirp4netns"), "h", "n", &[]).unwrap();
+        let with_options = hosts_file(&net("slirp4netns:mtu=1500"), "h", "n", &[]).unwrap();
         assert_eq!(plain, with_options);
         // The host's loopback stays closed: 10.0.2.2 is not the host here.
         assert!(!with_options.contains("10.0.2.2"), "{with_options}");
-        let (mode, options) = mode_and_options("pasta:-4,--mtu,1500");
-        assert_eq!(mode, "pasta");
-        assert_eq!(options, ["-4", "--mtu", "1500"]);
     }
 
     #[test]
@@ -1302,8 +1291,9 @@ mod tests {
         assert_eq!(s.mtu, Some(1500));
         assert!(slirp_setup(&opts(&["allow_host_loopback=yes"])).is_err());
         assert!(slirp_setup(&opts(&["cidr=10.5.0.0/24"])).is_err());
-        assert!(hosts_file("slirp4netns:bogus", "h", "n", &[]).is_err());
-        let opened = hosts_file("slirp4netns:allow_host_loopback=true", "h", "n", &[]).unwrap();
+        assert!(hosts_file(&net("slirp4netns:bogus"), "h", "n", &[]).is_err());
+        let opened =
+            hosts_file(&net("slirp4netns:allow_host_loopback=true"), "h", "n", &[]).unwrap();
         assert!(
             opened.contains("10.0.2.2\thost.containers.internal"),
             "{opened}"
@@ -1313,7 +1303,7 @@ mod tests {
     #[test]
     fn resolv_replaces_with_flags() {
         let r = resolv_conf(
-            "pasta",
+            &net("pasta"),
             &["1.1.1.1".into()],
             &["corp".into()],
             &["ndots:2".into()],
@@ -1322,6 +1312,6 @@ mod tests {
         assert!(r.contains("nameserver 1.1.1.1\n"));
         assert!(r.contains("search corp\n"));
         assert!(r.contains("options ndots:2\n"));
-        assert!(resolv_conf("pasta", &["x".into()], &[], &[]).is_err());
+        assert!(resolv_conf(&net("pasta"), &["x".into()], &[], &[]).is_err());
     }
 }

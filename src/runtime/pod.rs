@@ -12,6 +12,7 @@ use super::state::{current_state, is_running};
 use super::sys;
 use crate::storage::containers::{ContainerConfig, ContainerState, PortMapping, Status};
 use crate::storage::events::{self, Event};
+use crate::storage::modes::NetworkMode;
 use crate::storage::pods::PodConfig;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
@@ -28,7 +29,7 @@ pub struct PodSpec {
     pub infra: bool,
     /// Empty: `<pod id 12>-infra`.
     pub infra_name: String,
-    pub network: String,
+    pub network: NetworkMode,
     pub ports: Vec<PortMapping>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
@@ -131,7 +132,7 @@ fn infra_config(pod: &PodConfig) -> ContainerConfig {
         network: if net {
             pod.network.clone()
         } else {
-            "none".into()
+            NetworkMode::None
         },
         ports: if net { pod.ports.clone() } else { Vec::new() },
         dns: pod.dns.clone(),
@@ -145,13 +146,12 @@ fn infra_config(pod: &PodConfig) -> ContainerConfig {
     }
 }
 
-/// The `container:` modes a new member of `pod` takes for the namespaces
-/// the pod shares (net, ipc, uts, pid), for the flags the user left unset.
-pub fn member_modes(pod: &PodConfig) -> Vec<(&'static str, String)> {
+/// The namespaces (net, ipc, uts, pid) a new member of `pod` takes from
+/// its infra (`container:INFRA`), for the flags the user left unset.
+pub fn member_modes(pod: &PodConfig) -> Vec<&'static str> {
     ["net", "ipc", "uts", "pid"]
         .into_iter()
         .filter(|ns| pod.shares(ns))
-        .map(|ns| (ns, format!("container:{}", pod.infra_id)))
         .collect()
 }
 

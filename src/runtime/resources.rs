@@ -87,18 +87,11 @@ pub fn update(
     store.containers.save_config(&cfg)?;
     // The spec records the limits too (what OCI tools read).
     let spec_path = store.containers.dir(id).join("spec.json");
-    let spec = super::spec::load(&spec_path)?;
-    let mut v = serde_json::to_value(&spec)?;
-    match super::spec::resources_json(&cfg.resources) {
-        Some(res) => v["linux"]["resources"] = res,
-        None => {
-            if let Some(linux) = v["linux"].as_object_mut() {
-                linux.remove("resources");
-            }
-        }
+    let mut spec = super::spec::load(&spec_path)?;
+    let resources = super::spec::resources(&cfg.resources).context("updating the runtime spec")?;
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_resources(resources);
     }
-    let spec: oci_spec::runtime::Spec =
-        serde_json::from_value(v).context("updating the runtime spec")?;
     super::spec::save(&spec, &spec_path)
 }
 

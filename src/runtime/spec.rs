@@ -7,9 +7,16 @@ use super::seccomp;
 use super::user::ResolvedUser;
 use super::userns::IdMaps;
 use crate::storage::containers::ContainerConfig;
+use crate::storage::modes::{NamespaceMode, NetworkMode};
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::Spec;
-use serde_json::{json, Value};
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxBlockIoBuilder, LinuxBuilder, LinuxCapabilities,
+    LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxIdMapping, LinuxIdMappingBuilder,
+    LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, LinuxSeccomp, LinuxSeccompAction,
+    LinuxSeccompBuilder, LinuxSyscallBuilder, Mount, MountBuilder, PosixRlimit, PosixRlimitBuilder,
+    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
 use std::path::{Path, PathBuf};
 
 /// podman's masked paths: hidden behind /dev/null or an empty read-only tmpfs.
@@ -95,14 +102,19 @@ pub fn parse_ulimit(s: &str) -> Result<(String, u64, u64)> {
     Ok((key, soft, hard))
 }
 
-fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Value {
-    json!({"destination": dest, "type": typ, "source": source, "options": options})
+fn mount(dest: &str, typ: &str, source: impl Into<PathBuf>, options: &[&str]) -> Result<Mount> {
+    Ok(MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source.into())
+        .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+        .build()?)
 }
 
-fn default_mounts(input: &SpecInput) -> Vec<Value> {
+fn default_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
     // A user namespace may mount proc (mqueue) only for a pid (ipc)
     // namespace it owns: rootless with the host's, bind the host's.
-    let host_bind = |mode: &str| input.rootless && mode == "host";
+    let host_bind = |mode: &NamespaceMode| input.rootless && mode.is_host();
     let mut m = vec![
         if host_bind(&input.cfg.pid) {
             mount(
@@ -110,16 +122,16 @@ fn default_mounts(input: &SpecInput) -> Vec<Value> {
                 "bind",
                 "/proc",
                 &["rbind", "nosuid", "noexec", "nodev"],
-            )
+            )?
         } else {
-            mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])
+            mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?
         },
         mount(
             "/dev",
             "tmpfs",
             "tmpfs",
             &["nosuid", "strictatime", "mode=755", "size=65536k"],
-        ),
+        )?,
     ];
     // A devpts gid option is only valid when gid 5 is mapped.
     let devpts_gid = input.id_maps.host_gid(5).is_some();
@@ -133,7 +145,7 @@ fn default_mounts(input: &SpecInput) -> Vec<Value> {
     if devpts_gid {
         pts.push("gid=5");
     }
-    m.push(mount("/dev/pts", "devpts", "devpts", &pts));
+    m.push(mount("/dev/pts", "devpts", "devpts", &pts)?);
     if host_bind(&input.cfg.ipc) {
         // Without the host's mqueue mounted there is nothing to show.
         if std::path::Path::new("/dev/mqueue").is_dir() {
@@ -142,7 +154,7 @@ fn default_mounts(input: &SpecInput) -> Vec<Value> {
                 "bind",
                 "/dev/mqueue",
                 &["rbind", "nosuid", "noexec", "nodev"],
-            ));
+            )?);
         }
     } else {
         m.push(mount(
@@ -150,15 +162,15 @@ fn default_mounts(input: &SpecInput) -> Vec<Value> {
             "mqueue",
             "mqueue",
             &["nosuid", "noexec", "nodev"],
-        ));
+        )?);
     }
     m.push(mount(
         "/dev/shm",
         "tmpfs",
         "shm",
         &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    ));
-    if input.cfg.network == "host" && input.rootless {
+    )?);
+    if input.cfg.network == NetworkMode::Host && input.rootless {
         // A user namespace that does not own the network namespace may not
         // mount sysfs: show the host's, read-only.
         m.push(mount(
@@ -166,20 +178,20 @@ fn default_mounts(input: &SpecInput) -> Vec<Value> {
             "bind",
             "/sys",
             &["rbind", "nosuid", "noexec", "nodev", "ro"],
-        ));
+        )?);
     } else {
         m.push(mount(
             "/sys",
             "sysfs",
             "sysfs",
             &["nosuid", "noexec", "nodev", "ro"],
-        ));
+        )?);
     }
-    m
+    Ok(m)
 }
 
 /// Mounts from `-v`, `--mount`, `--tmpfs`, and the generated /etc files.
-fn user_mounts(input: &SpecInput) -> Result<Vec<Value>> {
+fn user_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
     let mut out = Vec::new();
     let ud = &input.userdata;
     let etc_files = [
@@ -198,7 +210,7 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Value>> {
     for (dest, src) in etc_files {
         // A user's own mount of the same path wins.
         if !user_dests.contains(&dest) {
-            out.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["bind", "rprivate"]}));
+            out.push(mount(dest, "bind", src, &["bind", "rprivate"])?);
         }
     }
     // podman's --read-only keeps the usual scratch places writable.
@@ -211,10 +223,19 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Value>> {
     {
         for dest in ["/tmp", "/var/tmp", "/run"] {
             if !user_dests.contains(&dest) {
-                out.push(
-                    json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
-                    "options": ["rw", "rprivate", "nosuid", "nodev", "mode=1777", "size=65536k"]}),
-                );
+                out.push(mount(
+                    dest,
+                    "tmpfs",
+                    "tmpfs",
+                    &[
+                        "rw",
+                        "rprivate",
+                        "nosuid",
+                        "nodev",
+                        "mode=1777",
+                        "size=65536k",
+                    ],
+                )?);
             }
         }
     }
@@ -224,7 +245,14 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Value>> {
         if !opts.iter().any(|o| o.starts_with("mode=")) {
             opts.push("mode=1777".into());
         }
-        out.push(json!({"destination": t.destination, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+        out.push(
+            MountBuilder::default()
+                .destination(&t.destination)
+                .typ("tmpfs")
+                .source("tmpfs")
+                .options(opts)
+                .build()?,
+        );
     }
     for b in &input.cfg.mounts {
         let mut opts: Vec<String> = vec!["rbind".into()];
@@ -240,29 +268,41 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Value>> {
         {
             opts.push("rprivate".into());
         }
-        out.push(json!({"destination": b.destination, "type": "bind", "source": b.source, "options": opts}));
+        out.push(
+            MountBuilder::default()
+                .destination(&b.destination)
+                .typ("bind")
+                .source(&b.source)
+                .options(opts)
+                .build()?,
+        );
     }
     // Parents before children (a tmpfs on /run must not hide the
     // .containerenv mounted inside it); the sort is stable otherwise.
     out.sort_by_key(|m| {
-        m["destination"]
-            .as_str()
-            .map(|d| d.split('/').filter(|c| !c.is_empty()).count())
-            .unwrap_or(0)
+        m.destination()
+            .to_string_lossy()
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .count()
     });
     Ok(out)
 }
 
-fn id_maps_json(maps: &[super::userns::IdMapping]) -> Value {
-    Value::Array(
-        maps.iter()
-            .map(|m| json!({"containerID": m.container_id, "hostID": m.host_id, "size": m.size}))
-            .collect(),
-    )
+fn id_mappings(maps: &[super::userns::IdMapping]) -> Result<Vec<LinuxIdMapping>> {
+    maps.iter()
+        .map(|m| {
+            Ok(LinuxIdMappingBuilder::default()
+                .container_id(m.container_id)
+                .host_id(m.host_id)
+                .size(m.size)
+                .build()?)
+        })
+        .collect()
 }
 
 /// The seccomp section: podman's default refusals, or none when unconfined.
-fn seccomp_json(cfg: &ContainerConfig, caps: &[String]) -> Result<Option<Value>> {
+fn seccomp(cfg: &ContainerConfig, caps: &[String]) -> Result<Option<LinuxSeccomp>> {
     let mut unconfined = cfg.privileged;
     for opt in &cfg.security_opt {
         match opt.split_once(['=', ':']) {
@@ -276,14 +316,17 @@ fn seccomp_json(cfg: &ContainerConfig, caps: &[String]) -> Result<Option<Value>>
     if unconfined {
         return Ok(None);
     }
-    Ok(Some(json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{
-            "names": seccomp::default_blocked_names(caps),
-            "action": "SCMP_ACT_ERRNO",
-            "errnoRet": libc::EPERM,
-        }],
-    })))
+    let refused = LinuxSyscallBuilder::default()
+        .names(seccomp::default_blocked_names(caps))
+        .action(LinuxSeccompAction::ScmpActErrno)
+        .errno_ret(libc::EPERM as u32)
+        .build()?;
+    Ok(Some(
+        LinuxSeccompBuilder::default()
+            .default_action(LinuxSeccompAction::ScmpActAllow)
+            .syscalls(vec![refused])
+            .build()?,
+    ))
 }
 
 fn no_new_privileges(cfg: &ContainerConfig) -> bool {
@@ -292,11 +335,55 @@ fn no_new_privileges(cfg: &ContainerConfig) -> bool {
         .any(|o| o == "no-new-privileges=false")
 }
 
+/// A value of an OCI enum by its name in the spec (`CAP_CHOWN`,
+/// `RLIMIT_NOFILE`): the spec's own spelling, without a table of ours.
+fn oci_name<T: serde::de::DeserializeOwned>(what: &str, name: &str) -> Result<T> {
+    use serde::de::{value::Error, value::StrDeserializer};
+    T::deserialize(StrDeserializer::<Error>::new(name))
+        .map_err(|_| anyhow::anyhow!("unknown {what} {name:?}"))
+}
+
+/// Capability names as the spec's set.
+pub fn capabilities(names: &[String]) -> Result<Capabilities> {
+    names
+        .iter()
+        .map(|n| oci_name::<Capability>("capability", n))
+        .collect()
+}
+
+fn rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> Result<PosixRlimit> {
+    Ok(PosixRlimitBuilder::default()
+        .typ(typ)
+        .soft(soft)
+        .hard(hard)
+        .build()?)
+}
+
+fn namespace(typ: LinuxNamespaceType) -> Result<LinuxNamespace> {
+    Ok(LinuxNamespaceBuilder::default().typ(typ).build()?)
+}
+
+/// The process's capability sets: the bounding set, and effective and
+/// permitted only for root.
+pub fn process_capabilities(bounding: &Capabilities, is_root: bool) -> Result<LinuxCapabilities> {
+    let effective = if is_root {
+        bounding.clone()
+    } else {
+        Capabilities::new()
+    };
+    Ok(LinuxCapabilitiesBuilder::default()
+        .bounding(bounding.clone())
+        .effective(effective.clone())
+        .inheritable(Capabilities::new())
+        .permitted(effective)
+        .ambient(Capabilities::new())
+        .build()?)
+}
+
 pub fn build(input: &SpecInput) -> Result<Spec> {
     let cfg = input.cfg;
     let caps = caps::effective_set(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?;
     let is_root = input.user.uid == 0;
-    let effective: Vec<String> = if is_root { caps.clone() } else { Vec::new() };
     let mut env = cfg.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(
@@ -316,123 +403,171 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
-    let mut rlimits: Vec<Value> = cfg
+    let mut rlimits: Vec<PosixRlimit> = cfg
         .ulimits
         .iter()
-        .map(|u| parse_ulimit(u).map(|(t, s, h)| json!({"type": t, "soft": s, "hard": h})))
+        .map(|u| {
+            let (name, soft, hard) = parse_ulimit(u)?;
+            rlimit(oci_name("ulimit", &name)?, soft, hard)
+        })
         .collect::<Result<_>>()?;
     // podman's defaults, lowered to what this caller may set (hosts without
     // CAP_SYS_RESOURCE cannot raise a hard limit); the user's own win.
-    for (name, resource, want) in [
-        ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE, 1_048_576u64),
-        ("RLIMIT_NPROC", libc::RLIMIT_NPROC, 4_194_304u64),
+    for (typ, resource, want) in [
+        (
+            PosixRlimitType::RlimitNofile,
+            libc::RLIMIT_NOFILE,
+            1_048_576u64,
+        ),
+        (
+            PosixRlimitType::RlimitNproc,
+            libc::RLIMIT_NPROC,
+            4_194_304u64,
+        ),
     ] {
-        if !rlimits.iter().any(|r| r["type"] == name) {
+        if !rlimits.iter().any(|r| r.typ() == typ) {
             let v = want.min(current_hard_limit(resource));
-            rlimits.push(json!({"type": name, "soft": v, "hard": v}));
+            rlimits.push(rlimit(typ, v, v)?);
         }
     }
     let mut namespaces = Vec::new();
     // `--pid/--ipc/--uts host` stay in the host's namespace.
-    for (kind, mode) in [("pid", &cfg.pid), ("ipc", &cfg.ipc), ("uts", &cfg.uts)] {
-        if mode != "host" {
-            namespaces.push(json!({ "type": kind }));
+    for (typ, mode) in [
+        (LinuxNamespaceType::Pid, &cfg.pid),
+        (LinuxNamespaceType::Ipc, &cfg.ipc),
+        (LinuxNamespaceType::Uts, &cfg.uts),
+    ] {
+        if !mode.is_host() {
+            namespaces.push(namespace(typ)?);
         }
     }
-    namespaces.push(json!({"type": "mount"}));
-    namespaces.push(json!({"type": "cgroup"}));
-    if cfg.network != "host" {
-        namespaces.push(json!({"type": "network"}));
+    namespaces.push(namespace(LinuxNamespaceType::Mount)?);
+    namespaces.push(namespace(LinuxNamespaceType::Cgroup)?);
+    if cfg.network != NetworkMode::Host {
+        namespaces.push(namespace(LinuxNamespaceType::Network)?);
     }
     if input.rootless {
-        namespaces.push(json!({"type": "user"}));
+        namespaces.push(namespace(LinuxNamespaceType::User)?);
     }
-    let mut mounts = default_mounts(input);
+    let mut mounts = default_mounts(input)?;
     mounts.extend(user_mounts(input)?);
-    let mut linux = json!({
-        "namespaces": namespaces,
-        "maskedPaths": if cfg.privileged { vec![] } else { MASKED_PATHS.to_vec() },
-        "readonlyPaths": if cfg.privileged { vec![] } else { READONLY_PATHS.to_vec() },
-    });
+    let paths = |list: &[&str]| -> Vec<String> {
+        if cfg.privileged {
+            Vec::new()
+        } else {
+            list.iter().map(|p| p.to_string()).collect()
+        }
+    };
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .masked_paths(paths(MASKED_PATHS))
+        .readonly_paths(paths(READONLY_PATHS));
     if input.rootless {
-        linux["uidMappings"] = id_maps_json(&input.id_maps.uids);
-        linux["gidMappings"] = id_maps_json(&input.id_maps.gids);
+        linux = linux
+            .uid_mappings(id_mappings(&input.id_maps.uids)?)
+            .gid_mappings(id_mappings(&input.id_maps.gids)?);
     }
-    if let Some(s) = seccomp_json(cfg, &caps)? {
-        linux["seccomp"] = s;
+    if let Some(s) = seccomp(cfg, &caps)? {
+        linux = linux.seccomp(s);
     }
-    if let Some(r) = resources_json(&cfg.resources) {
-        linux["resources"] = r;
-    }
-    let spec = json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": cfg.tty,
-            "user": {"uid": input.user.uid, "gid": input.user.gid, "additionalGids": input.user.additional_gids},
-            "args": cfg.args,
-            "env": env,
-            "cwd": if cfg.workdir.is_empty() { "/" } else { cfg.workdir.as_str() },
-            "capabilities": {
-                "bounding": caps, "effective": effective, "inheritable": [],
-                "permitted": effective, "ambient": [],
-            },
-            "rlimits": rlimits,
-            "noNewPrivileges": no_new_privileges(cfg),
-        },
-        "root": {"path": input.rootfs, "readonly": cfg.read_only},
-        "hostname": cfg.hostname,
-        "mounts": mounts,
-        "linux": linux,
-        "annotations": cfg.annotations,
-    });
-    let mut spec = spec;
+    let mut linux = linux.build()?;
+    // Linux's defaults hold an empty device list: only limits go here.
+    linux.set_resources(resources(&cfg.resources)?);
+    let user = UserBuilder::default()
+        .uid(input.user.uid)
+        .gid(input.user.gid)
+        .additional_gids(input.user.additional_gids.clone())
+        .build()?;
+    let mut process = ProcessBuilder::default()
+        .terminal(cfg.tty)
+        .user(user)
+        .args(cfg.args.clone())
+        .env(env)
+        .cwd(if cfg.workdir.is_empty() {
+            "/"
+        } else {
+            cfg.workdir.as_str()
+        })
+        .capabilities(process_capabilities(&capabilities(&caps)?, is_root)?)
+        .rlimits(rlimits)
+        .no_new_privileges(no_new_privileges(cfg));
     if let Some(adj) = cfg.resources.oom_score_adj {
-        spec["process"]["oomScoreAdj"] = json!(adj);
+        process = process.oom_score_adj(adj);
     }
-    serde_json::from_value(spec).context("building the OCI runtime spec")
+    let root = RootBuilder::default()
+        .path(&input.rootfs)
+        .readonly(cfg.read_only)
+        .build()?;
+    Ok(SpecBuilder::default()
+        .version("1.0.2")
+        .process(process.build()?)
+        .root(root)
+        .hostname(cfg.hostname.clone())
+        .mounts(mounts)
+        .linux(linux)
+        .annotations(
+            cfg.annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::HashMap<_, _>>(),
+        )
+        .build()?)
 }
 
 /// The OCI `linux.resources` of the limits (the monitor applies them from
 /// the container's config; the spec records them for OCI tools).
-pub fn resources_json(r: &crate::storage::containers::Resources) -> Option<Value> {
-    let mut out = serde_json::Map::new();
-    let mut memory = serde_json::Map::new();
-    if r.memory > 0 {
-        memory.insert("limit".into(), json!(r.memory));
+pub fn resources(r: &crate::storage::containers::Resources) -> Result<Option<LinuxResources>> {
+    let mut out = LinuxResourcesBuilder::default();
+    let mut any = false;
+    if r.memory > 0 || r.memory_swap != 0 || r.memory_reservation > 0 {
+        let mut memory = LinuxMemoryBuilder::default();
+        if r.memory > 0 {
+            memory = memory.limit(r.memory);
+        }
+        if r.memory_swap != 0 {
+            memory = memory.swap(r.memory_swap);
+        }
+        if r.memory_reservation > 0 {
+            memory = memory.reservation(r.memory_reservation);
+        }
+        out = out.memory(memory.build()?);
+        any = true;
     }
-    if r.memory_swap != 0 {
-        memory.insert("swap".into(), json!(r.memory_swap));
-    }
-    if r.memory_reservation > 0 {
-        memory.insert("reservation".into(), json!(r.memory_reservation));
-    }
-    if !memory.is_empty() {
-        out.insert("memory".into(), Value::Object(memory));
-    }
-    let mut cpu = serde_json::Map::new();
-    if let Some((quota, period)) = super::cgroup::cpu_max(r) {
-        cpu.insert("quota".into(), json!(quota));
-        cpu.insert("period".into(), json!(period));
-    }
-    if r.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(r.cpu_shares));
-    }
-    if !r.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
-    }
-    if !r.cpuset_mems.is_empty() {
-        cpu.insert("mems".into(), json!(r.cpuset_mems));
-    }
-    if !cpu.is_empty() {
-        out.insert("cpu".into(), Value::Object(cpu));
+    let cpu_max = super::cgroup::cpu_max(r);
+    if cpu_max.is_some()
+        || r.cpu_shares > 0
+        || !r.cpuset_cpus.is_empty()
+        || !r.cpuset_mems.is_empty()
+    {
+        let mut cpu = LinuxCpuBuilder::default();
+        if let Some((quota, period)) = cpu_max {
+            cpu = cpu.quota(quota).period(period);
+        }
+        if r.cpu_shares > 0 {
+            cpu = cpu.shares(r.cpu_shares);
+        }
+        if !r.cpuset_cpus.is_empty() {
+            cpu = cpu.cpus(r.cpuset_cpus.clone());
+        }
+        if !r.cpuset_mems.is_empty() {
+            cpu = cpu.mems(r.cpuset_mems.clone());
+        }
+        out = out.cpu(cpu.build()?);
+        any = true;
     }
     if r.pids_limit > 0 {
-        out.insert("pids".into(), json!({"limit": r.pids_limit}));
+        out = out.pids(LinuxPidsBuilder::default().limit(r.pids_limit).build()?);
+        any = true;
     }
     if r.blkio_weight > 0 {
-        out.insert("blockIO".into(), json!({"weight": r.blkio_weight}));
+        out = out.block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(r.blkio_weight)
+                .build()?,
+        );
+        any = true;
     }
-    (!out.is_empty()).then_some(Value::Object(out))
+    Ok(if any { Some(out.build()?) } else { None })
 }
 
 fn current_hard_limit(resource: libc::__rlimit_resource_t) -> u64 {

@@ -287,7 +287,7 @@ pub fn commit_container(
     opts: &CommitOptions,
 ) -> Result<ImageRecord> {
     let cfg = store.containers.load_config(container_id)?;
-    if store.driver == Driver::Vfs || cfg.userns == "keep-id" {
+    if store.driver == Driver::Vfs || cfg.userns == super::modes::UsernsMode::KeepId {
         bail!(
             "cannot commit container {}: its root filesystem is a full copy (vfs driver or --userns=keep-id), not a set of changes",
             cfg.name

@@ -5,6 +5,7 @@
 use super::atomic;
 use super::digest::Digest;
 use super::layers::remove_tree;
+use super::modes::{NamespaceMode, NetworkMode, UsernsMode};
 use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -69,9 +70,9 @@ pub struct ContainerConfig {
     #[serde(default)]
     pub ulimits: Vec<String>,
     #[serde(default)]
-    pub network: String,
+    pub network: NetworkMode,
     #[serde(default)]
-    pub userns: String,
+    pub userns: UsernsMode,
     #[serde(default)]
     pub cidfile: Option<String>,
     #[serde(default)]
@@ -96,14 +97,14 @@ pub struct ContainerConfig {
     /// The pod's infra container: its process only holds the namespaces.
     #[serde(default)]
     pub is_infra: bool,
-    /// IPC, PID and UTS namespace modes: "" (private), "host",
-    /// "container:ID" or "ns:PATH".
+    /// IPC, PID and UTS namespace modes (recorded as "" for private,
+    /// "host", "container:ID" or "ns:PATH").
     #[serde(default)]
-    pub ipc: String,
+    pub ipc: NamespaceMode,
     #[serde(default)]
-    pub pid: String,
+    pub pid: NamespaceMode,
     #[serde(default)]
-    pub uts: String,
+    pub uts: NamespaceMode,
     /// Resource limits (cgroup), as `update` last left them.
     #[serde(default)]
     pub resources: Resources,

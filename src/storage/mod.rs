@@ -13,6 +13,7 @@ pub mod images;
 pub mod layer_tar;
 pub mod layers;
 pub mod lock;
+pub mod modes;
 pub mod names;
 pub mod pods;
 pub mod records;

@@ -8,6 +8,7 @@
 use super::atomic;
 use super::containers::PortMapping;
 use super::layers::remove_tree;
+use super::modes::NetworkMode;
 use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,7 @@ pub struct PodConfig {
     pub infra_id: String,
     /// The infra's network mode (pasta, slirp4netns, none, host...).
     #[serde(default)]
-    pub network: String,
+    pub network: NetworkMode,
     #[serde(default)]
     pub ports: Vec<PortMapping>,
     #[serde(default)]

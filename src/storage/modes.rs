@@ -1,0 +1,543 @@
+//! The typed container spec (podman's specgen): how a container's network,
+//! namespaces and restart policy are asked for. Parsed once from the
+//! command line (`FromStr`, podman's spellings), matched on everywhere
+//! else, and kept in the records as the strings coracle always wrote
+//! (`serialize_record`), so a store written by any release reads the same.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// `--network`. In a record: `none`, `host`, `private`, `pasta[:OPTS]`,
+/// `slirp4netns[:OPTS]`, `container:ID`, `ns:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NetworkMode {
+    /// No network namespace of its own... but one with only `lo`.
+    None,
+    /// The host's network namespace.
+    Host,
+    /// Its own network namespace with only `lo` and no helper (also the
+    /// meaning of an empty mode in an old record).
+    #[default]
+    Private,
+    /// pasta with its command-line options (comma-separated in the mode).
+    Pasta(Vec<String>),
+    /// slirp4netns with its `key=value` options.
+    Slirp4netns(Vec<String>),
+    /// Another container's network namespace (its id once resolved).
+    Container(String),
+    /// A network namespace file.
+    Ns(String),
+    /// podman's `bridge` (no names) or named networks. coracle has no
+    /// named networks: the command line maps plain `bridge` to the default
+    /// mode and refuses names.
+    Bridge(Vec<String>),
+}
+
+impl NetworkMode {
+    /// The options a network helper is started with (empty ones dropped).
+    pub fn helper_options(&self) -> Vec<String> {
+        match self {
+            NetworkMode::Pasta(o) | NetworkMode::Slirp4netns(o) => {
+                o.iter().filter(|o| !o.is_empty()).cloned().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether a helper (pasta, slirp4netns) gives the namespace its network.
+    pub fn needs_helper(&self) -> bool {
+        matches!(self, NetworkMode::Pasta(_) | NetworkMode::Slirp4netns(_))
+    }
+
+    /// The container whose network namespace this one joins.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            NetworkMode::Container(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+fn with_options(out: &mut fmt::Formatter, mode: &str, opts: &[String]) -> fmt::Result {
+    if opts.is_empty() {
+        write!(out, "{mode}")
+    } else {
+        write!(out, "{mode}:{}", opts.join(","))
+    }
+}
+
+/// Options after `mode:`, kept as given (`pasta:` keeps one empty option,
+/// so the record reads back the same).
+fn options(opts: Option<&str>) -> Vec<String> {
+    opts.map(|o| o.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            NetworkMode::None => write!(f, "none"),
+            NetworkMode::Host => write!(f, "host"),
+            NetworkMode::Private => write!(f, "private"),
+            NetworkMode::Pasta(o) => with_options(f, "pasta", o),
+            NetworkMode::Slirp4netns(o) => with_options(f, "slirp4netns", o),
+            NetworkMode::Container(id) => write!(f, "container:{id}"),
+            NetworkMode::Ns(path) => write!(f, "ns:{path}"),
+            NetworkMode::Bridge(names) if names.is_empty() => write!(f, "bridge"),
+            NetworkMode::Bridge(names) => write!(f, "{}", names.join(",")),
+        }
+    }
+}
+
+/// A name podman would take for a network (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
+fn is_network_name(s: &str) -> bool {
+    crate::storage::names::is_valid(s)
+}
+
+impl FromStr for NetworkMode {
+    type Err = ModeError;
+
+    fn from_str(s: &str) -> Result<Self, ModeError> {
+        let (mode, opts) = match s.split_once(':') {
+            Some((m, o)) => (m, Some(o)),
+            None => (s, None),
+        };
+        let arg = opts.filter(|o| !o.is_empty());
+        Ok(match (mode, opts) {
+            ("" | "private", None) => NetworkMode::Private,
+            ("none", None) => NetworkMode::None,
+            ("host", None) => NetworkMode::Host,
+            ("bridge", None) => NetworkMode::Bridge(Vec::new()),
+            ("pasta", _) => NetworkMode::Pasta(options(opts)),
+            ("slirp4netns", _) => NetworkMode::Slirp4netns(options(opts)),
+            ("container", Some(_)) if arg.is_some() => NetworkMode::Container(arg.unwrap_or_default().into()),
+            ("ns", Some(_)) if arg.is_some() => NetworkMode::Ns(arg.unwrap_or_default().into()),
+            (_, None) if s.split(',').all(is_network_name) => {
+                NetworkMode::Bridge(s.split(',').map(str::to_string).collect())
+            }
+            _ => {
+                return Err(ModeError(format!(
+                    "invalid network mode {s:?}: use pasta, slirp4netns, none, host, container:NAME or ns:PATH"
+                )))
+            }
+        })
+    }
+}
+
+/// How a container gets one of its pid, ipc, uts or cgroup namespaces
+/// (podman's `--pid`, `--ipc`, `--uts`, `--cgroupns`). In a record:
+/// `""` (private), `host`, `container:ID`, `ns:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NamespaceMode {
+    /// A namespace of its own.
+    #[default]
+    Private,
+    /// `--ipc shareable`: its own, which others may join (every private
+    /// namespace may be joined here); the command line stores it private.
+    Shareable,
+    /// The host's.
+    Host,
+    /// Another container's (its id once resolved).
+    Container(String),
+    /// A namespace file.
+    Ns(String),
+}
+
+impl NamespaceMode {
+    /// The spelling kept in a record: private is the empty string.
+    pub fn record(&self) -> String {
+        match self {
+            NamespaceMode::Private => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        *self == NamespaceMode::Host
+    }
+
+    /// The container whose namespace this one joins.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            NamespaceMode::Container(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for NamespaceMode {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            NamespaceMode::Private => write!(f, "private"),
+            NamespaceMode::Shareable => write!(f, "shareable"),
+            NamespaceMode::Host => write!(f, "host"),
+            NamespaceMode::Container(id) => write!(f, "container:{id}"),
+            NamespaceMode::Ns(path) => write!(f, "ns:{path}"),
+        }
+    }
+}
+
+impl FromStr for NamespaceMode {
+    type Err = ModeError;
+
+    fn from_str(s: &str) -> Result<Self, ModeError> {
+        let (mode, arg) = s.split_once(':').unwrap_or((s, ""));
+        Ok(match mode {
+            "" | "private" if arg.is_empty() => NamespaceMode::Private,
+            "shareable" if arg.is_empty() => NamespaceMode::Shareable,
+            "host" if arg.is_empty() => NamespaceMode::Host,
+            "container" if !arg.is_empty() => NamespaceMode::Container(arg.into()),
+            "ns" if arg.starts_with('/') => NamespaceMode::Ns(arg.into()),
+            _ => {
+                return Err(ModeError(format!(
+                    "invalid namespace mode {s:?}: use private, host, container:NAME or ns:PATH"
+                )))
+            }
+        })
+    }
+}
+
+/// `--userns`. coracle makes a user namespace for every rootless container
+/// whatever the mode; `keep-id` maps the caller's ids to themselves.
+/// In a record: `""`, `host`, `private`, `keep-id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UsernsMode {
+    /// Not given.
+    #[default]
+    Default,
+    Host,
+    Private,
+    KeepId,
+}
+
+impl UsernsMode {
+    pub fn record(&self) -> &'static str {
+        match self {
+            UsernsMode::Default => "",
+            UsernsMode::Host => "host",
+            UsernsMode::Private => "private",
+            UsernsMode::KeepId => "keep-id",
+        }
+    }
+}
+
+impl fmt::Display for UsernsMode {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.record())
+    }
+}
+
+impl FromStr for UsernsMode {
+    type Err = ModeError;
+
+    fn from_str(s: &str) -> Result<Self, ModeError> {
+        Ok(match s {
+            "" => UsernsMode::Default,
+            "host" => UsernsMode::Host,
+            "private" => UsernsMode::Private,
+            "keep-id" => UsernsMode::KeepId,
+            other => {
+                return Err(ModeError(format!(
+                    "--userns={other}: use keep-id or the default"
+                )))
+            }
+        })
+    }
+}
+
+/// `--restart`: podman's policies. coracle supervises no restarts (a
+/// systemd unit does): the command line refuses all but `no`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    /// At most this many retries (none: no limit).
+    OnFailure(Option<u32>),
+    Always,
+    UnlessStopped,
+}
+
+impl fmt::Display for RestartPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            RestartPolicy::No => write!(f, "no"),
+            RestartPolicy::OnFailure(None) => write!(f, "on-failure"),
+            RestartPolicy::OnFailure(Some(n)) => write!(f, "on-failure:{n}"),
+            RestartPolicy::Always => write!(f, "always"),
+            RestartPolicy::UnlessStopped => write!(f, "unless-stopped"),
+        }
+    }
+}
+
+impl FromStr for RestartPolicy {
+    type Err = ModeError;
+
+    fn from_str(s: &str) -> Result<Self, ModeError> {
+        Ok(match s {
+            "" | "no" => RestartPolicy::No,
+            "always" => RestartPolicy::Always,
+            "unless-stopped" => RestartPolicy::UnlessStopped,
+            "on-failure" => RestartPolicy::OnFailure(None),
+            _ => match s.strip_prefix("on-failure:") {
+                Some(n) => RestartPolicy::OnFailure(Some(n.parse().map_err(|_| {
+                    ModeError(format!(
+                        "invalid restart policy {s:?}: the retry count must be a number"
+                    ))
+                })?)),
+                None => {
+                    return Err(ModeError(format!(
+                        "invalid restart policy {s:?}: use no, on-failure[:N], always or unless-stopped"
+                    )))
+                }
+            },
+        })
+    }
+}
+
+/// A spelling no mode has: one line, said as the user wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModeError(pub String);
+
+impl fmt::Display for ModeError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ModeError {}
+
+/// Records keep the strings coracle has always written.
+macro_rules! record_serde {
+    ($t:ty, $record:expr) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let record: fn(&$t) -> String = $record;
+                s.serialize_str(&record(self))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+record_serde!(NetworkMode, |m| m.to_string());
+record_serde!(NamespaceMode, |m| m.record());
+record_serde!(UsernsMode, |m| m.record().to_string());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T>(spellings: &[&str])
+    where
+        T: FromStr + fmt::Display + fmt::Debug,
+        T::Err: fmt::Debug,
+    {
+        for s in spellings {
+            let v: T = s.parse().unwrap();
+            assert_eq!(v.to_string(), *s, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn network_spellings_round_trip() {
+        round_trip::<NetworkMode>(&[
+            "none",
+            "host",
+            "private",
+            "pasta",
+            "pasta:-4,--mtu,1500",
+            "pasta:",
+            "slirp4netns",
+            "slirp4netns:allow_host_loopback=true,mtu=1500",
+            "container:0123abc",
+            "ns:/proc/1/ns/net",
+            "ns:/run/netns/x",
+            "bridge",
+            "net1",
+            "net1,net2",
+        ]);
+        assert_eq!("".parse::<NetworkMode>().unwrap(), NetworkMode::Private);
+        assert_eq!(
+            "pasta:-4,--mtu,1500".parse::<NetworkMode>().unwrap(),
+            NetworkMode::Pasta(vec!["-4".into(), "--mtu".into(), "1500".into()])
+        );
+        assert_eq!(
+            "pasta:-4,,x"
+                .parse::<NetworkMode>()
+                .unwrap()
+                .helper_options(),
+            ["-4", "x"]
+        );
+        assert_eq!(
+            "container:web".parse::<NetworkMode>().unwrap().container(),
+            Some("web")
+        );
+    }
+
+    #[test]
+    fn network_errors_are_one_line() {
+        for bad in [
+            "host:x",
+            "none:1",
+            "container:",
+            "ns:",
+            "private:x",
+            "a b",
+            "x:y",
+        ] {
+            let e = bad.parse::<NetworkMode>().unwrap_err().to_string();
+            assert!(e.starts_with("invalid network mode"), "{bad}: {e}");
+            assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn namespace_spellings_round_trip() {
+        round_trip::<NamespaceMode>(&[
+            "private",
+            "shareable",
+            "host",
+            "container:abc",
+            "ns:/proc/1/ns/ipc",
+        ]);
+        assert_eq!("".parse::<NamespaceMode>().unwrap(), NamespaceMode::Private);
+        assert_eq!(NamespaceMode::Private.record(), "");
+        assert_eq!(NamespaceMode::Host.record(), "host");
+        for bad in ["bogus", "host:1", "container:", "ns:relative", "private:x"] {
+            let e = bad.parse::<NamespaceMode>().unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("use private, host"), "{e}");
+        }
+    }
+
+    #[test]
+    fn userns_spellings_round_trip() {
+        round_trip::<UsernsMode>(&["", "host", "private", "keep-id"]);
+        for bad in ["auto", "nomap", "keep-id:uid=1", "bogus"] {
+            let e = bad.parse::<UsernsMode>().unwrap_err().to_string();
+            assert_eq!(e, format!("--userns={bad}: use keep-id or the default"));
+        }
+    }
+
+    #[test]
+    fn restart_spellings_round_trip() {
+        round_trip::<RestartPolicy>(&[
+            "no",
+            "on-failure",
+            "on-failure:3",
+            "always",
+            "unless-stopped",
+        ]);
+        assert_eq!("".parse::<RestartPolicy>().unwrap(), RestartPolicy::No);
+        assert!("on-failure:x"
+            .parse::<RestartPolicy>()
+            .unwrap_err()
+            .to_string()
+            .contains("retry count"));
+        assert!("sometimes"
+            .parse::<RestartPolicy>()
+            .unwrap_err()
+            .to_string()
+            .contains("use no, on-failure[:N], always or unless-stopped"));
+        assert!("no:1".parse::<RestartPolicy>().is_err());
+    }
+
+    #[test]
+    fn records_keep_their_strings() {
+        for (json, mode) in [
+            ("\"\"", NamespaceMode::Private),
+            ("\"host\"", NamespaceMode::Host),
+            ("\"container:abc\"", NamespaceMode::Container("abc".into())),
+        ] {
+            let m: NamespaceMode = serde_json::from_str(json).unwrap();
+            assert_eq!(m, mode);
+            assert_eq!(serde_json::to_string(&m).unwrap(), json);
+        }
+        for json in [
+            "\"pasta\"",
+            "\"slirp4netns:mtu=1500\"",
+            "\"none\"",
+            "\"private\"",
+        ] {
+            let m: NetworkMode = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&m).unwrap(), json);
+        }
+        for json in ["\"\"", "\"host\"", "\"keep-id\""] {
+            let m: UsernsMode = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&m).unwrap(), json);
+        }
+        assert!(serde_json::from_str::<NetworkMode>("\"container:\"").is_err());
+    }
+
+    /// A store as coracle wrote it before these types (tests/fixtures/
+    /// store-v1, both modes) reads into them and writes back byte for byte.
+    #[test]
+    fn records_of_the_previous_release_round_trip() {
+        use crate::storage::containers::{ContainerConfig, ContainerState};
+        use crate::storage::pods::PodConfig;
+        use std::path::Path;
+
+        fn same<T: serde::de::DeserializeOwned + Serialize>(path: &Path) -> T {
+            let text = std::fs::read(path).unwrap();
+            let v: T =
+                serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let again = serde_json::to_vec(&v).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&again),
+                String::from_utf8_lossy(&text),
+                "{} does not round-trip",
+                path.display()
+            );
+            v
+        }
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1");
+        let mut seen = std::collections::BTreeSet::new();
+        for mode in ["root", "rootless"] {
+            let store = base.join(mode);
+            for e in std::fs::read_dir(store.join("containers")).unwrap() {
+                let dir = e.unwrap().path();
+                let cfg: ContainerConfig = same(&dir.join("config.json"));
+                let _: ContainerState = same(&dir.join("state.json"));
+                seen.insert(format!("network {}", cfg.network));
+                seen.insert(format!("pid {}", cfg.pid));
+                seen.insert(format!("ipc {}", cfg.ipc));
+                seen.insert(format!("uts {}", cfg.uts));
+                seen.insert(format!("userns {}", cfg.userns));
+            }
+            for e in std::fs::read_dir(store.join("pods")).unwrap() {
+                let pod: PodConfig = same(&e.unwrap().path().join("pod.json"));
+                seen.insert(format!("pod network {}", pod.network));
+            }
+        }
+        // The fixture holds what it is meant to.
+        for want in [
+            "network none",
+            "network host",
+            "network private",
+            "network pasta",
+            "network pasta:-4,--mtu,1500",
+            "network slirp4netns",
+            "network slirp4netns:allow_host_loopback=true,mtu=1500",
+            "network ns:/proc/1/ns/net",
+            "pid host",
+            "pid private",
+            "ipc host",
+            "uts host",
+            "userns keep-id",
+            "userns host",
+            "userns ",
+            "pod network none",
+            "pod network pasta",
+        ] {
+            assert!(seen.contains(want), "{want:?} not in the fixture: {seen:?}");
+        }
+        assert!(seen.iter().any(|s| s.starts_with("network container:")));
+        assert!(seen.iter().any(|s| s.starts_with("pid container:")));
+    }
+}
