@@ -1,8 +1,9 @@
 //! `build`: flags in, the builder, the image id out (last line of stdout).
 
+use super::create_flags::CreateFlags;
 use super::output::println;
 use super::registry_flags::RegistryFlags;
-use super::run::{ensure_image, CreateFlags};
+use super::run::ensure_image;
 use super::GlobalOpts;
 use crate::build::builder::{self, BuildOptions};
 use crate::build::containerfile;

@@ -4,6 +4,7 @@ mod archive;
 mod build;
 mod commit;
 mod container;
+mod create_flags;
 mod events;
 mod image;
 mod inspect;

@@ -2,7 +2,7 @@
 //! namespace modes: checked before anything is written, applied to the
 //! config once it is built (a `--pod new:NAME` pod is made then).
 
-use super::run::CreateFlags;
+use super::create_flags::CreateFlags;
 use crate::engine::pods::pod_id;
 use crate::runtime::pod::{self as rt, PodSpec};
 use crate::storage::containers::ContainerConfig;

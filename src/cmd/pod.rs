@@ -88,7 +88,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub infra_name: Option<String>,
     /// Connect the pod to a network: pasta[:OPTIONS], slirp4netns, none, host
-    #[arg(long, alias = "net", value_parser = super::run::network_flag)]
+    #[arg(long, alias = "net", value_parser = super::create_flags::network_flag)]
     pub network: Option<NetworkMode>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "HOST:IP")]

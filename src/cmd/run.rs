@@ -1,7 +1,8 @@
 //! create, run and start: flags to a container config, then the runtime.
 
+use super::create_flags::CreateFlags;
 use super::output::println;
-use super::registry_flags::{platform_from_flags, RegistryFlags};
+use super::registry_flags::platform_from_flags;
 use super::GlobalOpts;
 use crate::error::SilentExit;
 use crate::registry::pull::PullOptions;
@@ -11,151 +12,11 @@ use crate::storage::containers::ContainerConfig;
 use crate::storage::events;
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
-use crate::storage::modes::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
+use crate::storage::modes::{NetworkMode, RestartPolicy, UsernsMode};
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct CreateFlags {
-    /// Assign a name to the container
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Keep STDIN open even if not attached
-    #[arg(short, long)]
-    pub interactive: bool,
-    /// Allocate a pseudo-TTY for container
-    #[arg(short, long)]
-    pub tty: bool,
-    /// Set environment variables in container
-    #[arg(short, long = "env", value_name = "ENV")]
-    pub env: Vec<String>,
-    /// Read in a file of environment variables
-    #[arg(long = "env-file", value_name = "FILE")]
-    pub env_file: Vec<String>,
-    /// Working directory inside the container
-    #[arg(short, long)]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short, long)]
-    pub user: Option<String>,
-    /// Overwrite the default ENTRYPOINT of the image
-    #[arg(long)]
-    pub entrypoint: Option<String>,
-    /// Bind mount a volume into the container
-    #[arg(short, long = "volume", value_name = "VOLUME")]
-    pub volume: Vec<String>,
-    /// Attach a filesystem mount to the container
-    #[arg(long = "mount", value_name = "MOUNT")]
-    pub mount: Vec<String>,
-    /// Mount a temporary filesystem (tmpfs) into a container
-    #[arg(long = "tmpfs", value_name = "TMPFS")]
-    pub tmpfs: Vec<String>,
-    /// Mount volumes from the specified container(s)
-    #[arg(long = "volumes-from", value_name = "CONTAINER[:OPTIONS]")]
-    pub volumes_from: Vec<String>,
-    /// Tells podman how to handle the builtin image volumes (bind, tmpfs, ignore)
-    #[arg(long = "image-volume", default_value = "bind")]
-    pub image_volume: String,
-    /// Make containers root filesystem read-only
-    #[arg(long)]
-    pub read_only: bool,
-    /// Set container hostname
-    #[arg(short = 'h', long)]
-    pub hostname: Option<String>,
-    /// Run an init inside the container that forwards signals and reaps processes
-    #[arg(long)]
-    pub init: bool,
-    /// Set metadata on container
-    #[arg(short, long = "label", value_name = "LABEL")]
-    pub label: Vec<String>,
-    /// Add annotations to container (key=value)
-    #[arg(long = "annotation", value_name = "ANNOTATION")]
-    pub annotation: Vec<String>,
-    /// Write the container ID to the file
-    #[arg(long)]
-    pub cidfile: Option<String>,
-    /// Pull image policy: always, missing, never, newer
-    #[arg(long, default_value = "missing", num_args = 0..=1, default_missing_value = "always", require_equals = true)]
-    pub pull: String,
-    /// Suppress output information when pulling images
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Add capabilities to the container
-    #[arg(long = "cap-add", value_name = "CAP")]
-    pub cap_add: Vec<String>,
-    /// Drop capabilities from the container
-    #[arg(long = "cap-drop", value_name = "CAP")]
-    pub cap_drop: Vec<String>,
-    /// Give extended privileges to the container
-    #[arg(long)]
-    pub privileged: bool,
-    /// Security options
-    #[arg(long = "security-opt", value_name = "OPT")]
-    pub security_opt: Vec<String>,
-    /// Ulimit options
-    #[arg(long = "ulimit", value_name = "ULIMIT")]
-    pub ulimit: Vec<String>,
-    /// Connect a container to a network: pasta[:OPTIONS], slirp4netns, none, host, container:NAME, ns:PATH
-    #[arg(long, alias = "net", value_parser = network_flag)]
-    pub network: Option<NetworkMode>,
-    /// Publish a container's port, or a range of ports, to the host
-    #[arg(short, long = "publish", value_name = "PORT")]
-    pub publish: Vec<String>,
-    /// Publish all exposed ports to random ports on the host interfaces
-    #[arg(short = 'P', long)]
-    pub publish_all: bool,
-    /// Set custom DNS servers
-    #[arg(long = "dns", value_name = "IP")]
-    pub dns: Vec<String>,
-    /// Set custom DNS search domains
-    #[arg(long = "dns-search", value_name = "DOMAIN")]
-    pub dns_search: Vec<String>,
-    /// Set custom DNS options
-    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
-    pub dns_option: Vec<String>,
-    /// Add a custom host-to-IP mapping (host:ip)
-    #[arg(long = "add-host", value_name = "HOST:IP")]
-    pub add_host: Vec<String>,
-    /// User namespace to use (keep-id, host, auto)
-    #[arg(long, default_value = "")]
-    pub userns: UsernsMode,
-    /// Signal to stop a container
-    #[arg(long)]
-    pub stop_signal: Option<String>,
-    /// Timeout (in seconds) to stop a container
-    #[arg(long)]
-    pub stop_timeout: Option<u32>,
-    /// Automatically remove the container when it exits
-    #[arg(long)]
-    pub rm: bool,
-    /// Set the OS/ARCH[/VARIANT] of the image to pull
-    #[arg(long)]
-    pub platform: Option<String>,
-    /// Logging driver for the container (k8s-file, none)
-    #[arg(long, default_value = "k8s-file")]
-    pub log_driver: String,
-    /// Restart policy (only "no" is supported)
-    #[arg(long, default_value = "no")]
-    pub restart: RestartPolicy,
-    /// Run container in an existing pod (new:NAME creates the pod)
-    #[arg(long)]
-    pub pod: Option<String>,
-    /// IPC namespace to use: private, host, container:NAME, ns:PATH
-    #[arg(long)]
-    pub ipc: Option<NamespaceMode>,
-    /// PID namespace to use: private, host, container:NAME, ns:PATH
-    #[arg(long)]
-    pub pid: Option<NamespaceMode>,
-    /// UTS namespace to use: private, host, container:NAME, ns:PATH
-    #[arg(long)]
-    pub uts: Option<NamespaceMode>,
-    #[command(flatten)]
-    pub registry: RegistryFlags,
-    #[command(flatten)]
-    pub limits: super::limits::CreateLimitFlags,
-}
 
 #[derive(Args, Debug)]
 #[command(disable_help_flag = true)]
@@ -428,14 +289,6 @@ pub fn container_config(
         cgroups,
         ..Default::default()
     })
-}
-
-/// `--network` as given: an empty value is the default (podman's bridge).
-pub(super) fn network_flag(s: &str) -> Result<NetworkMode, ModeError> {
-    if s.is_empty() {
-        return Ok(NetworkMode::Bridge(Vec::new()));
-    }
-    s.parse()
 }
 
 /// The network a container gets: the default (podman's bridge) is pasta
