@@ -10,7 +10,6 @@ use crate::format::{human, table};
 use crate::runtime::pod::{self as rt, PodSpec};
 use crate::storage::modes::NetworkMode;
 use crate::storage::pods::PodConfig;
-use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -665,17 +664,6 @@ pub struct RmArgs {
     pub pods: Vec<String>,
 }
 
-/// The pods the user named (or all, or the latest): see [`pods::targets`].
-pub(super) fn targets(
-    store: &Store,
-    names: &[String],
-    all: bool,
-    latest: bool,
-    ignore: bool,
-) -> Result<Vec<PodConfig>> {
-    pods::targets(store, names, all, latest, ignore)
-}
-
 /// Run `f` on every pod, printing each id that succeeded; report each
 /// failure and fail at the end with the last one.
 fn for_each(pods: &[PodConfig], f: impl FnMut(&PodConfig) -> Result<()>) -> Result<()> {
@@ -684,26 +672,26 @@ fn for_each(pods: &[PodConfig], f: impl FnMut(&PodConfig) -> Result<()>) -> Resu
 
 pub fn start(g: &GlobalOpts, a: StartArgs, restart: bool) -> Result<()> {
     let store = g.open_store()?;
-    let list = targets(&store, &a.pods, a.all, a.latest, false)?;
+    let list = pods::targets(&store, &a.pods, a.all, a.latest, false)?;
     for_each(&list, |pod| pods::start(&store, pod, restart))
 }
 
 pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
     let store = g.open_store()?;
-    let list = targets(&store, &a.pods, a.all, a.latest, a.ignore)?;
+    let list = pods::targets(&store, &a.pods, a.all, a.latest, a.ignore)?;
     for_each(&list, |pod| pods::stop(&store, pod, a.time))
 }
 
 pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
     let sig = crate::runtime::container::parse_signal(&a.signal)?;
     let store = g.open_store()?;
-    let list = targets(&store, &a.pods, a.all, a.latest, false)?;
+    let list = pods::targets(&store, &a.pods, a.all, a.latest, false)?;
     for_each(&list, |pod| pods::kill(&store, pod, sig))
 }
 
 pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
     let store = g.open_store()?;
-    let list = missing_exits_1(targets(&store, &a.pods, a.all, a.latest, a.ignore))?;
+    let list = missing_exits_1(pods::targets(&store, &a.pods, a.all, a.latest, a.ignore))?;
     for_each(&list, |pod| pods::remove(&store, pod, a.force, a.time))
 }
 

@@ -419,11 +419,7 @@ fn split_relay_routes(ports: &[PortMapping]) -> (Vec<Route>, Vec<PortMapping>) {
             });
         }
         // pasta keeps the other addresses, where it answers right.
-        let only_loopback = p
-            .host_ip
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-        if !only_loopback {
+        if !published_on_loopback_only(p) {
             keep.push(p.clone());
         }
     }
@@ -574,11 +570,7 @@ fn split_tcp_routes(ports: &[PortMapping]) -> Result<(Vec<Route>, Vec<PortMappin
                     container_port: p.container_port,
                 });
             }
-            let only_loopback = p
-                .host_ip
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-            if !only_loopback {
+            if !published_on_loopback_only(p) {
                 keep.push(p.clone());
             }
             continue;
@@ -1188,6 +1180,13 @@ pub fn resolv_conf(
         out.push_str(&format!("options {}\n", opts.join(" ")));
     }
     Ok(out)
+}
+
+/// A port published on a host loopback address only (`-p 127.0.0.1:H:C`).
+fn published_on_loopback_only(p: &crate::storage::containers::PortMapping) -> bool {
+    p.host_ip
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
