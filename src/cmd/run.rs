@@ -6,10 +6,8 @@ use super::registry_flags::platform_from_flags;
 use super::GlobalOpts;
 use crate::error::SilentExit;
 use crate::registry::pull::PullOptions;
-use crate::registry::resolve::try_find_image;
 use crate::runtime::{attach, container};
 use crate::storage::containers::ContainerConfig;
-use crate::storage::events;
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::modes::{NetworkMode, RestartPolicy, UsernsMode};
@@ -56,36 +54,12 @@ pub struct RunArgs {
 
 /// Find the image locally, pulling it as `--pull` says.
 pub fn ensure_image(store: &Store, name: &str, f: &CreateFlags) -> Result<ImageRecord> {
-    let local = {
-        let images = store.images.load()?;
-        try_find_image(&images, name)?.cloned()
-    };
-    let pull = match (f.pull.as_str(), &local) {
-        ("always" | "newer", _) => true,
-        ("missing", None) => true,
-        ("missing", Some(_)) => false,
-        ("never", None) => {
-            bail!("{name}: image not known")
-        }
-        ("never", Some(_)) => false,
-        (other, _) => bail!("invalid pull policy {other:?}: use always, missing, never or newer"),
-    };
-    if !pull {
-        return Ok(local.expect("checked"));
-    }
     let opts = PullOptions {
         client: f.registry.client_options()?,
         platform: platform_from_flags(f.platform.as_deref(), None, None, None)?,
         quiet: f.quiet,
     };
-    match crate::engine::images::pull_image(store, name, &opts) {
-        Ok(img) => Ok(img),
-        Err(e) if f.pull == "newer" && local.is_some() => {
-            crate::warn!("{e:#}; using the local image");
-            Ok(local.expect("checked"))
-        }
-        Err(e) => Err(e),
-    }
+    crate::engine::images::ensure_image(store, name, &f.pull, &opts)
 }
 
 fn parse_entrypoint(s: &str) -> Vec<String> {
@@ -349,22 +323,16 @@ fn create_container(
     super::mounts::add_volumes_from(&store, &mut cfg, &f.volumes_from)?;
     super::mounts::add_image_volumes(&mut cfg, &img_cfg, &f.image_volume)?;
     let new_pod = super::namespaces::join(&store, f, join, &mut cfg)?;
-    let cfg = match container::create(&store, cfg, &img) {
+    let cfg = match crate::engine::containers::create(&store, cfg, &img) {
         Ok(cfg) => cfg,
         Err(e) => {
             super::namespaces::discard_new_pod(&store, new_pod);
             return Err(e);
         }
     };
-    events::container(&store, "create", &cfg);
     crate::debug!("container {} created", cfg.id);
     if let Some(path) = &f.cidfile {
-        if let Err(e) = container::write_cidfile(std::path::Path::new(path), &cfg.id) {
-            if crate::runtime::volume::remove_container_and_anonymous(&store, &cfg.id).is_ok() {
-                events::container(&store, "remove", &cfg);
-            }
-            return Err(e);
-        }
+        crate::engine::containers::write_cidfile(&store, &cfg, std::path::Path::new(path))?;
     }
     Ok((store, cfg))
 }
@@ -378,28 +346,12 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let (store, cfg) = create_container(g, &a.flags, &a.image, &a.command)?;
     if a.detach {
         if let Err(e) = crate::engine::containers::start_process(&store, &cfg.id, false) {
-            discard_if_network_failed(&store, &cfg.id, &e);
+            crate::engine::containers::discard_if_network_failed(&store, &cfg.id, &e);
             return Err(e);
         }
         return println(&cfg.id);
     }
     run_attached(&store, &cfg.id, cfg.tty, a.sig_proxy)
-}
-
-/// A start that failed to set up the network (a host port in use) leaves
-/// no half-made container behind.
-fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
-    use crate::error::{FailureKind, StartFailed};
-    let network = e
-        .downcast_ref::<StartFailed>()
-        .is_some_and(|f| f.kind == FailureKind::Network);
-    if network {
-        let cfg = store.containers.load_config(id);
-        let removed = crate::runtime::volume::remove_container_and_anonymous(store, id);
-        if let (Ok(cfg), Ok(())) = (cfg, removed) {
-            events::container(store, "remove", &cfg);
-        }
-    }
 }
 
 /// Start attached and exit with the program's code.
@@ -409,7 +361,7 @@ pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Resu
     let started = match crate::engine::containers::start_process(store, id, true) {
         Ok(s) => s,
         Err(e) => {
-            discard_if_network_failed(store, id, &e);
+            crate::engine::containers::discard_if_network_failed(store, id, &e);
             return Err(e);
         }
     };
@@ -476,10 +428,7 @@ pub fn exec(g: &GlobalOpts, a: ExecArgs) -> Result<()> {
         detach: a.detach,
         privileged: a.privileged,
     };
-    if let Ok(cfg) = store.containers.load_config(&id) {
-        events::container(&store, "exec", &cfg);
-    }
-    let code = crate::runtime::exec::exec(&store, &id, &opts)?;
+    let code = crate::engine::containers::exec(&store, &id, &opts)?;
     if code != 0 {
         return Err(SilentExit(code).into());
     }

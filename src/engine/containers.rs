@@ -313,3 +313,50 @@ pub fn wait(
         delay = (delay * 2).min(interval);
     }
 }
+
+/// Record a new container (its config and runtime spec) made from `img`.
+pub fn create(
+    store: &Store,
+    cfg: ContainerConfig,
+    img: &crate::storage::images::ImageRecord,
+) -> Result<ContainerConfig> {
+    let cfg = rt::create(store, cfg, img)?;
+    events::container(store, "create", &cfg);
+    Ok(cfg)
+}
+
+/// `--cidfile`: write the new container's id, refusing to overwrite a file
+/// (podman's rule); when it cannot be written the container goes again.
+pub fn write_cidfile(store: &Store, cfg: &ContainerConfig, path: &std::path::Path) -> Result<()> {
+    if let Err(e) = rt::write_cidfile(path, &cfg.id) {
+        if crate::runtime::volume::remove_container_and_anonymous(store, &cfg.id).is_ok() {
+            events::container(store, "remove", cfg);
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A start that failed to set up the network (a host port in use) leaves
+/// no half-made container behind.
+pub fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
+    use crate::error::{FailureKind, StartFailed};
+    let network = e
+        .downcast_ref::<StartFailed>()
+        .is_some_and(|f| f.kind == FailureKind::Network);
+    if network {
+        let cfg = store.containers.load_config(id);
+        let removed = crate::runtime::volume::remove_container_and_anonymous(store, id);
+        if let (Ok(cfg), Ok(())) = (cfg, removed) {
+            events::container(store, "remove", &cfg);
+        }
+    }
+}
+
+/// Run a command in a running container; its exit code (0 when detached).
+pub fn exec(store: &Store, id: &str, opts: &crate::runtime::exec::ExecOptions) -> Result<i32> {
+    if let Ok(cfg) = store.containers.load_config(id) {
+        events::container(store, "exec", &cfg);
+    }
+    crate::runtime::exec::exec(store, id, opts)
+}

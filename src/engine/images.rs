@@ -5,6 +5,7 @@
 
 use crate::error::CodedError;
 use crate::registry::pull::{self, PullOptions};
+use crate::registry::resolve;
 use crate::registry::resolve::{find_image, try_find_image};
 use crate::storage::events::{self, Event};
 use crate::storage::images::ImageRecord;
@@ -302,4 +303,38 @@ fn resolve_name_in(rec: &ImageRecord, typed: &str) -> Result<String> {
         }
     }
     Ok(rec.names[0].clone())
+}
+
+/// The image a new container is made from, pulled or not by podman's
+/// `--pull` policy: `missing` (the default), `always`, `never`, `newer`
+/// (a failed pull falls back to the local image).
+pub fn ensure_image(
+    store: &Store,
+    name: &str,
+    policy: &str,
+    opts: &PullOptions,
+) -> Result<ImageRecord> {
+    let local = {
+        let images = store.images.load()?;
+        resolve::try_find_image(&images, name)?.cloned()
+    };
+    let pull = match (policy, &local) {
+        ("always" | "newer", _) => true,
+        ("missing", None) => true,
+        ("missing", Some(_)) => false,
+        ("never", None) => bail!("{name}: image not known"),
+        ("never", Some(_)) => false,
+        (other, _) => bail!("invalid pull policy {other:?}: use always, missing, never or newer"),
+    };
+    if !pull {
+        return Ok(local.expect("found above"));
+    }
+    match pull_image(store, name, opts) {
+        Ok(img) => Ok(img),
+        Err(e) if policy == "newer" && local.is_some() => {
+            crate::warn!("{e:#}; using the local image");
+            Ok(local.expect("found above"))
+        }
+        Err(e) => Err(e),
+    }
 }
