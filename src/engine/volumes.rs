@@ -10,7 +10,6 @@ use crate::storage::store::Store;
 use crate::storage::volumes::{self, Filter, VolumeRecord};
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 /// A volume to create.
 #[derive(Debug, Default)]
@@ -35,7 +34,7 @@ pub fn create(store: &Store, v: NewVolume) -> Result<String> {
     }
     let name = v.name.unwrap_or_else(crate::storage::containers::new_id);
     volumes::check_name(&name)?;
-    let mut rec = VolumeRecord::new(&name, crate::format::human::rfc3339_nano(SystemTime::now()));
+    let mut rec = VolumeRecord::new(&name, crate::format::human::now_rfc3339());
     rec.options = volumes::parse_options(&v.options)?;
     rec.labels = v.labels;
     {

@@ -165,6 +165,11 @@ fn fraction(nanos: u32) -> String {
     f.trim_end_matches('0').to_string()
 }
 
+/// Now, as the records and events write times (RFC 3339, nanoseconds, UTC).
+pub fn now_rfc3339() -> String {
+    rfc3339_nano(std::time::SystemTime::now())
+}
+
 /// Go's `time.RFC3339Nano` in UTC: `2026-11-25T13:44:51.123456789Z`.
 pub fn rfc3339_nano(t: SystemTime) -> String {
     let c = civil_utc(t);

@@ -341,7 +341,7 @@ fn fetch_layer_once(
         compressed_digest: Some(desc.digest.clone()),
         compressed_size: Some(desc.size),
         media_type: Some(desc.media_type.clone()),
-        created: crate::format::human::rfc3339_nano(std::time::SystemTime::now()),
+        created: crate::format::human::now_rfc3339(),
     };
     store.layers.commit(staged, &record)
 }
@@ -392,7 +392,7 @@ fn register(
         layers: diff_ids,
         size,
         created: config.created.clone(),
-        added: crate::format::human::rfc3339_nano(std::time::SystemTime::now()),
+        added: crate::format::human::now_rfc3339(),
     };
     let mut images = store.images.load()?;
     images.upsert(record);

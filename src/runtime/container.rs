@@ -144,7 +144,7 @@ fn create_from(
         cfg.layers = image.layers.clone();
         cfg.image_id = image.id.clone();
     }
-    cfg.created = crate::format::human::rfc3339_nano(std::time::SystemTime::now());
+    cfg.created = crate::format::human::now_rfc3339();
     let _lock = store.lock()?;
     if cfg.name.is_empty() {
         cfg.name =

@@ -16,13 +16,8 @@ use crate::storage::store::{Driver, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::SystemTime;
 
 use super::relay::Wiring;
-
-fn now() -> String {
-    crate::format::human::rfc3339_nano(SystemTime::now())
-}
 
 /// The namespaces to create, from the spec.
 fn clone_flags(spec: &Spec) -> libc::c_int {
@@ -903,7 +898,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         (None, None) => 0,
     };
     state.helper_start = sys::process_start_time(state.helper_pid).unwrap_or(0);
-    state.started_at = Some(now());
+    state.started_at = Some(crate::format::human::now_rfc3339());
     state.finished_at = None;
     state.exit_code = 0;
     state.error = None;
@@ -957,7 +952,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
     state.exit_code = status;
     state.oom_killed = oom_killed;
     state.cgroup_path = String::new();
-    state.finished_at = Some(now());
+    state.finished_at = Some(crate::format::human::now_rfc3339());
     state.pid = 0;
     state.monitor_pid = 0;
     // Journal first: whoever sees the container exited finds `died` there.

@@ -48,7 +48,7 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
     let mut pod = PodConfig {
         id: crate::storage::containers::new_id(),
         name: spec.name,
-        created: crate::format::human::rfc3339_nano(std::time::SystemTime::now()),
+        created: crate::format::human::now_rfc3339(),
         labels: spec.labels,
         hostname: spec.hostname,
         share: if spec.infra { spec.share } else { Vec::new() },

@@ -24,10 +24,6 @@ pub const COPY_UP: &str = "copy";
 pub const CHOWN: &str = "U";
 const NO_COPY: &str = "nocopy";
 
-fn now() -> String {
-    crate::format::human::rfc3339_nano(std::time::SystemTime::now())
-}
-
 /// Make the volumes a new container names: anonymous ones (empty source)
 /// get a fresh name, named ones are created when missing. Call with the
 /// store lock held; returns the volumes made, to undo on failure.
@@ -40,7 +36,7 @@ pub fn claim(store: &Store, cfg: &mut ContainerConfig) -> Result<Vec<String>> {
         } else if store.volumes.exists(&m.source) {
             continue;
         }
-        let mut rec = VolumeRecord::new(&m.source, now());
+        let mut rec = VolumeRecord::new(&m.source, crate::format::human::now_rfc3339());
         rec.anonymous = anonymous;
         rec.options = m.volume_options.clone();
         volumes::check_options(&rec.options)?;

@@ -87,7 +87,7 @@ pub fn layer_from_dir(store: &Store, dir: &Path) -> Result<LayerRecord> {
         compressed_digest: None,
         compressed_size: None,
         media_type: None,
-        created: now(),
+        created: crate::format::human::now_rfc3339(),
     };
     store.layers.commit(staged, &record)?;
     Ok(record)
@@ -169,7 +169,7 @@ pub fn image_from_layers(
     if let Some(l) = &new_layer {
         layers.push(l.diff_id.clone());
     }
-    let created = now();
+    let created = crate::format::human::now_rfc3339();
     config_edit(&mut config);
     if !opts.changes.is_empty() {
         let apply = opts
@@ -229,7 +229,7 @@ pub fn image_from_layers(
         layers,
         size,
         created: Some(created),
-        added: now(),
+        added: crate::format::human::now_rfc3339(),
     };
     let _lock = store.lock()?;
     let mut images = store.images.load()?;
@@ -337,10 +337,6 @@ pub fn apply_container_config(config: &mut ImageConfig, cfg: &ContainerConfig) {
     }
 }
 
-fn now() -> String {
-    crate::format::human::rfc3339_nano(std::time::SystemTime::now())
-}
-
 /// The OCI name of this machine's architecture.
 fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
@@ -376,7 +372,7 @@ pub fn layer_from_tar(store: &Store, input: impl Read) -> Result<LayerRecord> {
         compressed_digest: None,
         compressed_size: None,
         media_type: None,
-        created: now(),
+        created: crate::format::human::now_rfc3339(),
     };
     store.layers.commit(staged, &record)?;
     Ok(record)

@@ -69,7 +69,7 @@ impl Event {
         Event {
             typ: typ.to_string(),
             status: status.to_string(),
-            time: crate::format::human::rfc3339_nano(SystemTime::now()),
+            time: crate::format::human::now_rfc3339(),
             ..Event::default()
         }
     }

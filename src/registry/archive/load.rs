@@ -205,7 +205,7 @@ fn unpack_one(
         compressed_digest,
         compressed_size,
         media_type,
-        created: crate::format::human::rfc3339_nano(std::time::SystemTime::now()),
+        created: crate::format::human::now_rfc3339(),
     };
     Ok((staged, record))
 }
@@ -277,7 +277,7 @@ fn register(
             layers: p.diff_ids,
             size,
             created: p.created,
-            added: crate::format::human::rfc3339_nano(std::time::SystemTime::now()),
+            added: crate::format::human::now_rfc3339(),
         });
         out.push(LoadedImage { id, names: p.names });
     }
