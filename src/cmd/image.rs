@@ -666,16 +666,15 @@ pub struct PruneArgs {
 
 pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
     let store = g.open_store()?;
-    crate::runtime::userns::enter_for_storage(&store)?;
-    let _lock = store.lock()?;
-    let listed = load_listed(&store)?;
-    let preds = image_filter(&a.filter, &listed)?;
-    let doomed: Vec<String> = listed
-        .iter()
-        .filter(|l| (a.all || l.rec.names.is_empty()) && preds.iter().all(|p| p(l)))
-        .map(|l| l.rec.id.clone())
-        .collect();
-    let removed = images::remove_unused(&store, &doomed)?;
+    let removed = images::prune(&store, |store| {
+        let listed = load_listed(store)?;
+        let preds = image_filter(&a.filter, &listed)?;
+        Ok(listed
+            .iter()
+            .filter(|l| (a.all || l.rec.names.is_empty()) && preds.iter().all(|p| p(l)))
+            .map(|l| l.rec.id.clone())
+            .collect())
+    })?;
     print(
         &removed
             .iter()

@@ -119,22 +119,11 @@ struct Sizes(std::collections::HashMap<String, (u64, u64)>);
 
 impl Sizes {
     fn measure(store: &Store, list: &[&Listed]) -> Result<Sizes> {
-        let images = store.images.load()?;
-        // Rootless, the upper dirs hold files of subordinate ids that only
-        // the user namespace may read.
-        crate::runtime::userns::enter_for_storage(store)?;
-        let mut out = std::collections::HashMap::new();
-        for l in list {
-            let upper = store.containers.dir(&l.cfg.id).join("upper");
-            let rw = crate::runtime::volume::tree_size(&upper);
-            let image = images
-                .list
-                .iter()
-                .find(|i| i.id == l.cfg.image_id)
-                .map_or(0, |i| i.size);
-            out.insert(l.cfg.id.clone(), (rw, rw + image));
-        }
-        Ok(Sizes(out))
+        let of: Vec<(&str, &str)> = list
+            .iter()
+            .map(|l| (l.cfg.id.as_str(), l.cfg.image_id.as_str()))
+            .collect();
+        Ok(Sizes(crate::engine::containers::sizes(store, &of)?))
     }
 
     fn of(&self, id: &str) -> (u64, u64) {

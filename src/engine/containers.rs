@@ -360,3 +360,27 @@ pub fn exec(store: &Store, id: &str, opts: &crate::runtime::exec::ExecOptions) -
     }
     crate::runtime::exec::exec(store, id, opts)
 }
+
+/// `ps --size`: each container's own layer (its upper dir) and its whole
+/// root (the image below it too), in bytes, by id; `of` lists (container
+/// id, image id) pairs. Rootless, the upper
+/// dirs hold files of subordinate ids that only the user namespace may
+/// read: this enters it (call while single-threaded).
+pub fn sizes(
+    store: &Store,
+    of: &[(&str, &str)],
+) -> Result<std::collections::HashMap<String, (u64, u64)>> {
+    let images = store.images.load()?;
+    crate::runtime::userns::enter_for_storage(store)?;
+    let mut out = std::collections::HashMap::new();
+    for (id, image_id) in of {
+        let rw = crate::runtime::volume::tree_size(&store.containers.dir(id).join("upper"));
+        let image = images
+            .list
+            .iter()
+            .find(|i| i.id == *image_id)
+            .map_or(0, |i| i.size);
+        out.insert(id.to_string(), (rw, rw + image));
+    }
+    Ok(out)
+}

@@ -258,9 +258,21 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
     Ok(report)
 }
 
-/// Remove the images with these ids (`image prune` chose them); returns
-/// the ids removed.
-pub fn remove_unused(store: &Store, ids: &[String]) -> Result<Vec<String>> {
+/// `image prune`: under the store lock (in the rootless user namespace,
+/// where layer files can be deleted), `choose` picks the image ids to
+/// remove; returns the ids removed.
+pub fn prune(
+    store: &Store,
+    choose: impl FnOnce(&Store) -> Result<Vec<String>>,
+) -> Result<Vec<String>> {
+    crate::runtime::userns::enter_for_storage(store)?;
+    let _lock = store.lock()?;
+    let doomed = choose(store)?;
+    remove_unused(store, &doomed)
+}
+
+/// Remove the images with these ids; returns the ids removed.
+fn remove_unused(store: &Store, ids: &[String]) -> Result<Vec<String>> {
     let mut images = store.images.load()?;
     let mut removed = Vec::new();
     for id in ids {
