@@ -4,12 +4,9 @@ use super::limits::LimitFlags;
 use super::output::println;
 use super::selection::{for_each, targets};
 use super::GlobalOpts;
+use crate::engine::containers;
 use crate::engine::lookup::container_id;
-use crate::runtime::resources;
-use crate::runtime::state::current_state;
 use crate::storage::containers::Status;
-use crate::storage::events;
-use crate::storage::store::Store;
 use anyhow::Result;
 use clap::Args;
 
@@ -31,7 +28,7 @@ pub fn update(g: &GlobalOpts, a: UpdateArgs) -> Result<()> {
         Some(c) if !a.latest => container_id(&store, c)?,
         _ => crate::engine::containers::latest_id(&store)?,
     };
-    resources::update(&store, &id, |r| a.limits.apply_to(r))?;
+    containers::update(&store, &id, |r| a.limits.apply_to(r))?;
     println(&id)
 }
 
@@ -50,33 +47,16 @@ pub fn pause(g: &GlobalOpts, a: PauseArgs) -> Result<()> {
     let store = g.open_store()?;
     let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
     if a.all {
-        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| s.status == Status::Running));
+        list.retain(|(_, id)| containers::status_is(&store, id, Status::Running));
     }
-    for_each(
-        &list,
-        |_, id| changed(&store, id, "pause", resources::pause(&store, id)),
-        false,
-    )
-}
-
-/// Journal a pause or unpause that took place.
-fn changed(store: &Store, id: &str, status: &str, done: Result<()>) -> Result<()> {
-    done?;
-    if let Ok(cfg) = store.containers.load_config(id) {
-        events::container(store, status, &cfg);
-    }
-    Ok(())
+    for_each(&list, |_, id| containers::pause(&store, id), false)
 }
 
 pub fn unpause(g: &GlobalOpts, a: PauseArgs) -> Result<()> {
     let store = g.open_store()?;
     let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
     if a.all {
-        list.retain(|(_, id)| current_state(&store, id).is_ok_and(|s| s.status == Status::Paused));
+        list.retain(|(_, id)| containers::status_is(&store, id, Status::Paused));
     }
-    for_each(
-        &list,
-        |_, id| changed(&store, id, "unpause", resources::unpause(&store, id)),
-        false,
-    )
+    for_each(&list, |_, id| containers::unpause(&store, id), false)
 }

@@ -384,3 +384,38 @@ pub fn sizes(
     }
     Ok(out)
 }
+
+/// Is container `id` in state `status` now?
+pub fn status_is(store: &Store, id: &str, status: crate::storage::containers::Status) -> bool {
+    current_state(store, id).is_ok_and(|s| s.status == status)
+}
+
+/// Change a container's resource limits (`update`), live and in its record.
+pub fn update(
+    store: &Store,
+    id: &str,
+    change: impl FnOnce(&mut crate::storage::containers::Resources) -> Result<()>,
+) -> Result<()> {
+    crate::runtime::resources::update(store, id, change)
+}
+
+/// Freeze every process of a container.
+pub fn pause(store: &Store, id: &str) -> Result<()> {
+    crate::runtime::resources::pause(store, id)?;
+    journal(store, id, "pause");
+    Ok(())
+}
+
+/// Thaw a paused container.
+pub fn unpause(store: &Store, id: &str) -> Result<()> {
+    crate::runtime::resources::unpause(store, id)?;
+    journal(store, id, "unpause");
+    Ok(())
+}
+
+/// An event for something done to container `id`.
+fn journal(store: &Store, id: &str, status: &str) {
+    if let Ok(cfg) = store.containers.load_config(id) {
+        events::container(store, status, &cfg);
+    }
+}
