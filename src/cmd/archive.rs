@@ -3,11 +3,11 @@
 use super::output::println;
 use super::GlobalOpts;
 use crate::engine::transfer;
-use crate::registry::archive::{LoadInput, SaveFormat, SaveOptions};
+use crate::engine::types::{LoadInput, SaveFormat, SaveOptions};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct SaveArgs {
@@ -79,44 +79,10 @@ pub fn save(g: &GlobalOpts, a: SaveArgs) -> Result<()> {
             transfer::save_images(&store, &s, transfer::SaveTo::Stream(&mut out))?;
             out.flush().context("writing the archive")
         }
-        Some(path) => save_to_file(path, |w| {
+        Some(path) => transfer::save_to_file(path, |w| {
             transfer::save_images(&store, &s, transfer::SaveTo::Stream(w))
         }),
     }
-}
-
-/// Write through a temp sibling renamed into place: `path` is never left
-/// half written.
-fn save_to_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    // A pipe or device (`-o /dev/stdout`) cannot be renamed over.
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
-        write(&mut w)?;
-        return w
-            .flush()
-            .with_context(|| format!("writing {}", path.display()));
-    }
-    let tmp = crate::storage::atomic::temp_sibling(path);
-    let file =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", path.display()))?;
-    let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
-    let result = write(&mut w).and_then(|()| {
-        let f = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("writing {}", path.display()))?;
-        f.sync_all()
-            .with_context(|| format!("writing {}", path.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 pub fn load(g: &GlobalOpts, a: LoadArgs) -> Result<()> {

@@ -6,9 +6,7 @@ use super::GlobalOpts;
 use crate::engine::commit as engine;
 use crate::engine::images::local_name;
 use crate::engine::lookup::container_id;
-use crate::runtime::cp;
-use crate::storage::commit::{ChangeKind, CommitOptions, ImageFormat};
-use crate::storage::images::ImageRecord;
+use crate::engine::types::{ChangeKind, CommitOptions, ImageFormat, ImageRecord};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::io::IsTerminal;
@@ -63,10 +61,9 @@ pub fn commit(g: &GlobalOpts, a: CommitArgs) -> Result<()> {
         changes: a.change.clone(),
         format: a.format.parse::<ImageFormat>()?,
         names,
-        apply_changes: Some(crate::build::changes::apply_changes),
         ..CommitOptions::default()
     };
-    let img = engine::commit_container(&store, &id, &opts)
+    let img = engine::commit_container(&store, &id, opts)
         .with_context(|| format!("committing container {}", a.container))?;
     progress(a.quiet, &img);
     println(&img.id)
@@ -144,7 +141,7 @@ pub fn export(g: &GlobalOpts, a: ExportArgs) -> Result<()> {
         }
         None => None,
     };
-    cp::export(&store, &id, move || {
+    engine::export(&store, &id, move || {
         Ok(match file {
             Some(f) => Box::new(f),
             None => Box::new(std::io::stdout().lock()),
@@ -186,7 +183,6 @@ pub fn import(g: &GlobalOpts, a: ImportArgs) -> Result<()> {
         message: a.message.clone(),
         changes: a.change.clone(),
         names,
-        apply_changes: Some(crate::build::changes::apply_changes),
         ..CommitOptions::default()
     };
     let img = engine::import(&store, &source, opts, a.reference.as_deref())?;

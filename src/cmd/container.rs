@@ -7,9 +7,8 @@ use super::selection::{for_each, targets};
 use super::GlobalOpts;
 use crate::engine::containers;
 use crate::engine::lookup::{container_id, missing_exits_1, try_container_id};
+use crate::engine::types::Status;
 use crate::error::SilentExit;
-use crate::runtime::container as rt;
-use crate::storage::containers::Status;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use std::time::Duration;
@@ -179,7 +178,7 @@ pub struct KillArgs {
 }
 
 pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
-    let sig = rt::parse_signal(&a.signal)?;
+    let sig = containers::parse_signal(&a.signal)?;
     let store = g.open_store()?;
     let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
     if a.all {

@@ -5,10 +5,9 @@ use super::output::print_inspect;
 use super::GlobalOpts;
 use crate::engine::containers::latest_id;
 use crate::engine::lookup::try_container_id;
-use crate::runtime::state::{current_state, is_running};
-use crate::storage::containers::{ContainerConfig, ContainerState, MountSpec, Status};
-use crate::storage::modes::NetworkMode;
-use crate::storage::store::{path_str, Store};
+use crate::engine::types::{
+    is_running, path_str, ContainerConfig, ContainerState, MountSpec, NetworkMode, Status, Store,
+};
 use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::{json, Map, Value};
@@ -81,7 +80,7 @@ fn mount_json(store: &Store, m: &MountSpec) -> Value {
             "Name": m.source,
             "Source": path_str(&store.volumes.data_dir(&m.source)),
             "Destination": m.destination,
-            "Driver": crate::storage::volumes::LOCAL_DRIVER,
+            "Driver": crate::engine::types::LOCAL_DRIVER,
             "Mode": "",
             "Options": options,
             "RW": !ro,
@@ -139,23 +138,6 @@ fn bind_text(m: &MountSpec) -> String {
         opts.push("rbind".into());
     }
     format!("{}:{}:{}", m.source, m.destination, opts.join(","))
-}
-
-fn ulimits_json(cfg: &ContainerConfig) -> Vec<Value> {
-    cfg.ulimits
-        .iter()
-        .filter_map(|u| crate::runtime::spec::parse_ulimit(u).ok())
-        .map(|(name, soft, hard)| json!({"Name": name, "Soft": soft, "Hard": hard}))
-        .collect()
-}
-
-/// The process environment the container really gets (the spec has the
-/// defaults the runtime added: HOME, HOSTNAME, container=...).
-fn final_env(store: &Store, cfg: &ContainerConfig) -> Vec<String> {
-    crate::runtime::spec::load(&store.containers.dir(&cfg.id).join("spec.json"))
-        .ok()
-        .and_then(|s| s.process().as_ref().and_then(|p| p.env().clone()))
-        .unwrap_or_else(|| cfg.env.clone())
 }
 
 /// podman's HostConfig keys for cgroups and resource limits.
@@ -218,13 +200,18 @@ fn state_json(state: &ContainerState) -> Value {
 
 /// podman's `inspect` document for one container.
 pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
-    let cfg = store.containers.load_config(id)?;
-    let state = current_state(store, id)?;
+    let crate::engine::containers::Inspected {
+        cfg,
+        state,
+        env,
+        caps,
+        ulimits,
+        rootfs_mountpoint,
+        stop_signal,
+    } = crate::engine::containers::inspect(store, id)?;
     let dir = store.containers.dir(id);
     let userdata = dir.join("userdata");
     let run_dir = store.containers.run_dir(id);
-    let caps = crate::runtime::caps::effective_set(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)
-        .unwrap_or_default();
     let image_digest = store
         .images
         .load()
@@ -244,12 +231,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
     if !layer_dirs.is_empty() {
         graph.insert("LowerDir".into(), json!(layer_dirs.join(":")));
     }
-    graph.insert(
-        "MergedDir".into(),
-        json!(path_str(&crate::runtime::container::rootfs_mountpoint(
-            store
-        ))),
-    );
+    graph.insert("MergedDir".into(), json!(path_str(&rootfs_mountpoint)));
     graph.insert("UpperDir".into(), json!(path_str(&dir.join("upper"))));
     graph.insert("WorkDir".into(), json!(path_str(&dir.join("work"))));
     let tmpfs: Map<String, Value> = cfg
@@ -304,7 +286,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Tty": cfg.tty,
         "OpenStdin": cfg.stdin,
         "StdinOnce": false,
-        "Env": final_env(store, &cfg),
+        "Env": env,
         "Cmd": cfg.cmd,
         "Image": cfg.image_name,
         "Volumes": null,
@@ -313,7 +295,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "OnBuild": null,
         "Labels": cfg.labels,
         "Annotations": annotations,
-        "StopSignal": crate::runtime::container::stop_signal_number(&cfg.stop_signal),
+        "StopSignal": stop_signal,
         "CreateCommand": create_command,
         "Umask": "0022",
         "Timeout": 0,
@@ -340,7 +322,10 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "SecurityOpt": cfg.security_opt,
         "Tmpfs": tmpfs,
         "Init": cfg.init,
-        "Ulimits": ulimits_json(&cfg),
+        "Ulimits": ulimits
+            .iter()
+            .map(|(name, soft, hard)| json!({"Name": name, "Soft": soft, "Hard": hard}))
+            .collect::<Vec<_>>(),
         "Runtime": "oci",
     });
     let mut host_config = host_config;
@@ -388,7 +373,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
 }
 
 /// podman's NetworkSettings.Ports: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`.
-pub fn ports_json(ports: &[crate::storage::containers::PortMapping]) -> Value {
+pub fn ports_json(ports: &[crate::engine::types::PortMapping]) -> Value {
     let mut map = serde_json::Map::new();
     for p in ports {
         let key = format!("{}/{}", p.container_port, p.protocol);

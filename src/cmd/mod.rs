@@ -27,8 +27,8 @@ mod transfer;
 mod update;
 mod volume;
 
+use crate::engine::types::{Driver, Store, StoreOptions};
 use crate::error::{exit_code_of, SilentExit};
-use crate::storage::store::{Driver, Store, StoreOptions};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use lazy::{Lazy, LazyGroup};
@@ -80,7 +80,7 @@ impl GlobalOpts {
             tmpdir: self.tmpdir.clone(),
             driver,
         };
-        Store::open(&opts, crate::runtime::userns::is_rootless())
+        crate::engine::open_store(&opts)
     }
 }
 
@@ -207,7 +207,7 @@ fn run(cli: Cli) -> Result<()> {
     crate::log::set_level(level);
     if cli.command.enters_containers() {
         // Before any work: this may start the command anew (see sealed_exe).
-        crate::runtime::sealed_exe::ensure()?;
+        crate::engine::ensure_sealed()?;
     }
     let g = &cli.global;
     match cli.command {

@@ -6,10 +6,8 @@ use super::output::{print, unescape};
 use super::GlobalOpts;
 use crate::engine::containers::{list_all, Listed};
 use crate::engine::filter::{group_filters, label_matches, Regex};
+use crate::engine::types::{is_running, Status, Store};
 use crate::format::{human, table};
-use crate::runtime::state::is_running;
-use crate::storage::containers::Status;
-use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
@@ -544,7 +542,7 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
 }
 
 /// Names of the pods the listed containers belong to, by pod id.
-fn pod_names(store: &crate::storage::store::Store, all: &[Listed]) -> BTreeMap<String, String> {
+fn pod_names(store: &crate::engine::types::Store, all: &[Listed]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for l in all.iter().filter(|l| !l.cfg.pod.is_empty()) {
         if !out.contains_key(&l.cfg.pod) {

@@ -1,8 +1,7 @@
 //! Flags shared by the verbs that talk to a registry (pull, run, build,
 //! push, login): TLS, the auth file, credentials, the platform.
 
-use crate::registry::client::ClientOptions;
-use crate::registry::manifest::{parse_platform, Platform};
+use crate::engine::types::{parse_platform, ClientOptions, Platform};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -30,7 +29,7 @@ impl RegistryFlags {
                 if u.is_empty() {
                     bail!("invalid --creds: username must not be empty");
                 }
-                Some(crate::registry::auth::Credentials {
+                Some(crate::engine::types::Credentials {
                     username: u.to_string(),
                     password: p.to_string(),
                 })
@@ -60,7 +59,7 @@ pub fn platform_from_flags(
     if os.is_none() && arch.is_none() && variant.is_none() {
         return Ok(None);
     }
-    let host = crate::registry::manifest::host_platform();
+    let host = crate::engine::types::host_platform();
     Ok(Some(Platform {
         os: os.map(str::to_string).unwrap_or(host.os),
         architecture: arch

@@ -2,7 +2,7 @@
 //! reporting each one as podman does.
 
 use crate::engine::containers;
-use crate::storage::store::Store;
+use crate::engine::types::Store;
 use anyhow::Result;
 
 /// Resolve names (or `--all`/`--latest`) to (typed, id) pairs: see

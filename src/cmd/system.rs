@@ -50,7 +50,7 @@ fn version_json() -> Value {
         "GitCommit": "",
         "BuiltTime": "",
         "Built": 0,
-        "OsArch": format!("linux/{}", crate::registry::manifest::host_platform().architecture),
+        "OsArch": format!("linux/{}", crate::engine::types::host_platform().architecture),
         "Os": "linux",
     })
 }
@@ -103,19 +103,23 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> Result<()> {
     let (distro, distro_version, codename) = os_release();
     let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let id_mappings = if rootless {
-        match crate::runtime::userns::IdMaps::for_current_user() {
-            Ok(m) => json!({
-                "uidmap": m.uids.iter().map(|x| json!({"container_id": x.container_id, "host_id": x.host_id, "size": x.size})).collect::<Vec<_>>(),
-                "gidmap": m.gids.iter().map(|x| json!({"container_id": x.container_id, "host_id": x.host_id, "size": x.size})).collect::<Vec<_>>(),
-            }),
-            Err(_) => json!({"uidmap": null, "gidmap": null}),
+        let json_ranges = |v: &[(u32, u32, u32)]| {
+            v.iter()
+                .map(|(c, h, n)| json!({"container_id": c, "host_id": h, "size": n}))
+                .collect::<Vec<_>>()
+        };
+        match crate::engine::system::id_mappings() {
+            Some((uids, gids)) => {
+                json!({"uidmap": json_ranges(&uids), "gidmap": json_ranges(&gids)})
+            }
+            None => json!({"uidmap": null, "gidmap": null}),
         }
     } else {
         json!({"uidmap": null, "gidmap": null})
     };
     let info = json!({
         "host": {
-            "arch": crate::registry::manifest::host_platform().architecture,
+            "arch": crate::engine::types::host_platform().architecture,
             "cgroupManager": "cgroupfs",
             "cgroupVersion": if cgroup_v2 { "v2" } else { "v1" },
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -146,7 +150,7 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> Result<()> {
             "runRoot": store.runroot.to_string_lossy(),
             "volumePath": store.root.join("volumes").to_string_lossy(),
         },
-        "registries": {"search": crate::registry::shortnames::search_registries().unwrap_or_default()},
+        "registries": {"search": crate::engine::system::search_registries()},
         "version": version_json(),
     });
     match a.format.as_deref() {
@@ -284,7 +288,7 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
         }
         let (repo, tag) = match img.names.first() {
             Some(n) => {
-                let (r, t) = crate::registry::resolve::split_name(n);
+                let (r, t) = crate::engine::types::split_name(n);
                 (r.to_string(), t.unwrap_or("<none>").to_string())
             }
             None => ("<none>".into(), "<none>".into()),
@@ -306,7 +310,7 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
     for u in &usage.containers {
         let (c, rw) = (&u.listed, u.rw_size);
         ctr_size += rw;
-        if crate::runtime::state::is_running(&c.state) {
+        if crate::engine::types::is_running(&c.state) {
             ctr_active += 1;
         } else {
             ctr_reclaimable += rw;

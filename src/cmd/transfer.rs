@@ -4,12 +4,11 @@ use super::output::println;
 use super::registry_flags::RegistryFlags;
 use super::GlobalOpts;
 use crate::engine::transfer;
+use crate::engine::transfer::login;
+use crate::engine::types::{
+    ClientOptions, Compression, Credentials, ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE,
+};
 use crate::error::CodedError;
-use crate::registry::auth::Credentials;
-use crate::registry::client::ClientOptions;
-use crate::registry::login;
-use crate::registry::push::{ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE};
-use crate::storage::compression::Compression;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Read};
@@ -106,16 +105,6 @@ pub struct LoginArgs {
     pub verbose: bool,
 }
 
-fn registry_key(typed: Option<&str>) -> Result<String> {
-    match typed {
-        Some(r) => login::normalize_key(r),
-        None => match crate::registry::shortnames::search_registries()?.first() {
-            Some(r) => Ok(r.clone()),
-            None => bail!("please provide a registry to log in to"),
-        },
-    }
-}
-
 fn not_logged_in(key: &str) -> anyhow::Error {
     CodedError {
         code: 125,
@@ -125,7 +114,7 @@ fn not_logged_in(key: &str) -> anyhow::Error {
 }
 
 pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
-    let key = registry_key(a.registry.as_deref())?;
+    let key = login::registry_key(a.registry.as_deref())?;
     let path = login::auth_file_path(a.authfile.as_deref())?;
     if a.get_login {
         return match login::stored_username(&path, &key)? {
@@ -145,14 +134,12 @@ pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
     }
     // No new credentials given: check the stored ones, as podman does.
     if a.username.is_none() && a.password.is_none() && !a.password_stdin {
-        if let Some(file) = crate::registry::auth::read_auth_file(&path)? {
-            if let Some(creds) = login::stored_credentials(&file, &key)? {
-                eprintln!("Authenticating with existing credentials for {key}");
-                login::verify_credentials(&key, &creds, &client)?;
-                return println(&format!(
-                    "Existing credentials are valid. Already logged in to {key}"
-                ));
-            }
+        if let Some(creds) = login::stored_for(&path, &key)? {
+            eprintln!("Authenticating with existing credentials for {key}");
+            login::verify_credentials(&key, &creds, &client)?;
+            return println(&format!(
+                "Existing credentials are valid. Already logged in to {key}"
+            ));
         }
     }
     let username = match a.username {
@@ -236,7 +223,7 @@ pub fn logout(_g: &GlobalOpts, a: LogoutArgs) -> Result<()> {
         login::remove_all_credentials(&path)?;
         return println("Removed login credentials for all registries");
     }
-    let key = registry_key(a.registry.as_deref())?;
+    let key = login::registry_key(a.registry.as_deref())?;
     if login::remove_credentials(&path, &key)? {
         println(&format!("Removed login credentials for {key}"))
     } else {

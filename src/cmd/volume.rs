@@ -3,11 +3,11 @@
 
 use super::output::{confirm, key_values, print, print_inspect, println, unescape};
 use super::GlobalOpts;
+use crate::engine::types::{path_str, Store, VolumeFilter as Filter, VolumeRecord};
 use crate::engine::volumes as vols;
 use crate::error::SilentExit;
 use crate::format::table;
-use crate::storage::store::{path_str, Store};
-use crate::storage::volumes::{self, Filter, VolumeRecord};
+
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -45,7 +45,7 @@ pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
 #[derive(Args, Debug)]
 pub struct CreateArgs {
     /// Specify volume driver name
-    #[arg(short, long, default_value = volumes::LOCAL_DRIVER)]
+    #[arg(short, long, default_value = crate::engine::types::LOCAL_DRIVER)]
     pub driver: String,
     /// Set metadata for a volume (e.g., --label mykey=value)
     #[arg(short, long = "label", value_name = "LABEL")]

@@ -32,10 +32,28 @@ fn in_storage_userns(store: &Store, f: impl FnOnce() -> Result<String>) -> Resul
         .with_context(|| format!("image {id} is not in the store"))
 }
 
+/// `--change` instructions (CMD, ENV, ...) are applied as a Containerfile's.
+fn with_change_instructions(mut opts: CommitOptions) -> CommitOptions {
+    opts.apply_changes
+        .get_or_insert(crate::build::changes::apply_changes);
+    opts
+}
+
+/// Write a container's root filesystem as a tar to what `out` opens (in
+/// the child that sees the container's root).
+pub fn export(
+    store: &Store,
+    id: &str,
+    out: impl FnOnce() -> Result<Box<dyn std::io::Write>>,
+) -> Result<()> {
+    cp::export(store, id, out)
+}
+
 /// Make an image of container `id`'s changes.
-pub fn commit_container(store: &Store, id: &str, opts: &CommitOptions) -> Result<ImageRecord> {
+pub fn commit_container(store: &Store, id: &str, opts: CommitOptions) -> Result<ImageRecord> {
+    let opts = with_change_instructions(opts);
     let img = in_storage_userns(store, || {
-        commit::commit_container(store, id, opts).map(|i| i.id)
+        commit::commit_container(store, id, &opts).map(|i| i.id)
     })?;
     if let Ok(cfg) = store.containers.load_config(id) {
         events::container(store, "commit", &cfg);

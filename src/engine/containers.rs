@@ -13,6 +13,9 @@ use crate::storage::store::Store;
 use anyhow::{bail, Result};
 use std::time::SystemTime;
 
+/// Signal numbers from names (`TERM`, `SIGTERM`) or numbers (`15`).
+pub use crate::runtime::container::parse_signal;
+
 /// One container as the listing verbs see it: both records, read once.
 pub struct Listed {
     pub cfg: ContainerConfig,
@@ -418,4 +421,48 @@ fn journal(store: &Store, id: &str, status: &str) {
     if let Ok(cfg) = store.containers.load_config(id) {
         events::container(store, status, &cfg);
     }
+}
+
+/// What `inspect` shows of a container beyond its records: what the
+/// runtime derives from them.
+pub struct Inspected {
+    pub cfg: ContainerConfig,
+    pub state: ContainerState,
+    /// The environment the process really gets (the spec's, with the
+    /// defaults the runtime added).
+    pub env: Vec<String>,
+    /// Effective (and bounding) capabilities.
+    pub caps: Vec<String>,
+    /// `--ulimit` values parsed: (name, soft, hard).
+    pub ulimits: Vec<(String, u64, u64)>,
+    /// Where the root filesystem is mounted while the container runs.
+    pub rootfs_mountpoint: std::path::PathBuf,
+    /// The stop signal as a number (SIGTERM when unset).
+    pub stop_signal: i32,
+}
+
+/// Container `id` as `inspect` reports it.
+pub fn inspect(store: &Store, id: &str) -> Result<Inspected> {
+    let cfg = store.containers.load_config(id)?;
+    let state = current_state(store, id)?;
+    let env = crate::runtime::spec::load(&store.containers.dir(id).join("spec.json"))
+        .ok()
+        .and_then(|s| s.process().as_ref().and_then(|p| p.env().clone()))
+        .unwrap_or_else(|| cfg.env.clone());
+    let caps = crate::runtime::caps::effective_set(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)
+        .unwrap_or_default();
+    let ulimits = cfg
+        .ulimits
+        .iter()
+        .filter_map(|u| crate::runtime::spec::parse_ulimit(u).ok())
+        .collect();
+    Ok(Inspected {
+        env,
+        caps,
+        ulimits,
+        rootfs_mountpoint: rt::rootfs_mountpoint(store),
+        stop_signal: rt::stop_signal_number(&cfg.stop_signal),
+        cfg,
+        state,
+    })
 }

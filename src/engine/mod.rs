@@ -10,9 +10,24 @@ pub mod commit;
 pub mod containers;
 pub mod filter;
 pub mod images;
-
 pub mod lookup;
 pub mod pods;
 pub mod system;
 pub mod transfer;
+pub mod types;
 pub mod volumes;
+
+use anyhow::Result;
+use types::{Store, StoreOptions};
+
+/// Open the store this user's commands work on (rootless or root is the
+/// caller's effective uid).
+pub fn open_store(opts: &StoreOptions) -> Result<Store> {
+    Store::open(opts, crate::runtime::userns::is_rootless())
+}
+
+/// Call first in a command that starts or enters a container: it runs on
+/// from a read-only view of coracle's binary (see runtime::sealed_exe).
+pub fn ensure_sealed() -> Result<()> {
+    crate::runtime::sealed_exe::ensure()
+}

@@ -93,3 +93,22 @@ pub fn disk_usage(store: &Store) -> Result<DiskUsage> {
         volumes: volume_usage,
     })
 }
+
+/// The id ranges of this user's containers: (container id, host id, size)
+/// for uids, then gids; None when the user has no subordinate range.
+pub type IdRanges = Vec<(u32, u32, u32)>;
+
+pub fn id_mappings() -> Option<(IdRanges, IdRanges)> {
+    let m = crate::runtime::userns::IdMaps::for_current_user().ok()?;
+    let ranges = |v: &[crate::runtime::userns::IdMapping]| {
+        v.iter()
+            .map(|x| (x.container_id, x.host_id, x.size))
+            .collect()
+    };
+    Some((ranges(&m.uids), ranges(&m.gids)))
+}
+
+/// The registries short names are looked up in.
+pub fn search_registries() -> Vec<String> {
+    crate::registry::shortnames::search_registries().unwrap_or_default()
+}

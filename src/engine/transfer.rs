@@ -119,6 +119,44 @@ pub fn save_images(store: &Store, s: &Save, to: SaveTo) -> Result<()> {
     Ok(())
 }
 
+/// Write through a temp sibling renamed into place: `path` is never left
+/// half written.
+pub fn save_to_file(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
+) -> Result<()> {
+    use std::io::Write;
+    // A pipe or device (`-o /dev/stdout`) cannot be renamed over.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
+        write(&mut w)?;
+        return w
+            .flush()
+            .with_context(|| format!("writing {}", path.display()));
+    }
+    let tmp = crate::storage::atomic::temp_sibling(path);
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(256 << 10, file);
+    let result = write(&mut w).and_then(|()| {
+        let f = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.sync_all()
+            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Load the images of an archive or layout; returns them as stored.
 pub fn load_images(store: &Store, input: LoadInput, quiet: bool) -> Result<Vec<LoadedImage>> {
     crate::runtime::userns::enter_for_storage(store)?;
@@ -182,4 +220,36 @@ fn matched_name(rec: &ImageRecord, typed: &str) -> Result<Option<String>> {
         }
     }
     Ok(None)
+}
+
+/// Credentials for registries: the auth file (podman's containers-auth.json)
+/// and checking a login against the registry.
+pub mod login {
+    pub use crate::registry::login::{
+        auth_file_path, remove_all_credentials, remove_credentials, store_credentials,
+        stored_credentials, stored_username, verify_credentials,
+    };
+
+    /// The auth file's key for what the user typed, or the first search
+    /// registry when nothing was.
+    pub fn registry_key(typed: Option<&str>) -> anyhow::Result<String> {
+        match typed {
+            Some(r) => crate::registry::login::normalize_key(r),
+            None => match crate::registry::shortnames::search_registries()?.first() {
+                Some(r) => Ok(r.clone()),
+                None => anyhow::bail!("please provide a registry to log in to"),
+            },
+        }
+    }
+
+    /// The credentials stored for `key` in the auth file at `path`, if any.
+    pub fn stored_for(
+        path: &std::path::Path,
+        key: &str,
+    ) -> anyhow::Result<Option<crate::registry::auth::Credentials>> {
+        match crate::registry::auth::read_auth_file(path)? {
+            Some(file) => stored_credentials(&file, key),
+            None => Ok(None),
+        }
+    }
 }

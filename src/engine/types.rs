@@ -1,0 +1,23 @@
+//! The vocabulary front ends share with the engine: the records and their
+//! parts, and the option structs of requests. Front ends name these from
+//! here, never from `storage`, `runtime` or `registry`, so the engine is
+//! the one surface they build on.
+
+pub use crate::registry::archive::{LoadInput, SaveFormat, SaveOptions};
+pub use crate::registry::auth::Credentials;
+pub use crate::registry::client::ClientOptions;
+pub use crate::registry::manifest::{host_platform, parse_platform, Platform};
+pub use crate::registry::pull::PullOptions;
+pub use crate::registry::push::{ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE};
+pub use crate::registry::resolve::split_name;
+pub use crate::runtime::state::is_running;
+pub use crate::storage::commit::{ChangeKind, CommitOptions, ImageFormat};
+pub use crate::storage::compression::Compression;
+pub use crate::storage::containers::{
+    ContainerConfig, ContainerState, MountSpec, PortMapping, Status,
+};
+pub use crate::storage::image_config::ImageConfig;
+pub use crate::storage::images::ImageRecord;
+pub use crate::storage::modes::NetworkMode;
+pub use crate::storage::store::{path_str, Driver, Store, StoreOptions};
+pub use crate::storage::volumes::{Filter as VolumeFilter, VolumeRecord, LOCAL_DRIVER};
