@@ -5,11 +5,10 @@ use super::output::{confirm, key_values, print, println};
 use super::GlobalOpts;
 use crate::engine::lookup::missing_exits_1;
 use crate::engine::pods::{self, list_all, try_pod_id, Listed};
+use crate::engine::types::{NetworkMode, PodConfig};
 use crate::error::SilentExit;
 use crate::format::{human, table};
 use crate::runtime::pod::{self as rt, PodSpec};
-use crate::storage::modes::NetworkMode;
-use crate::storage::pods::PodConfig;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -683,7 +682,7 @@ pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
 }
 
 pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
-    let sig = crate::runtime::container::parse_signal(&a.signal)?;
+    let sig = crate::engine::containers::parse_signal(&a.signal)?;
     let store = g.open_store()?;
     let list = pods::targets(&store, &a.pods, a.all, a.latest, false)?;
     for_each(&list, |pod| pods::kill(&store, pod, sig))
