@@ -8,6 +8,7 @@
 
 pub mod commit;
 pub mod containers;
+pub mod events;
 pub mod filter;
 pub mod images;
 
