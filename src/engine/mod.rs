@@ -12,6 +12,7 @@ pub mod events;
 pub mod filter;
 pub mod images;
 
+pub mod logs;
 pub mod lookup;
 pub mod pods;
 pub mod system;
