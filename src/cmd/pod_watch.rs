@@ -7,9 +7,8 @@ use super::GlobalOpts;
 use crate::engine::containers::Listed;
 use crate::format::table;
 use crate::runtime::state::is_running;
-use crate::runtime::top;
 use crate::storage::pods::PodConfig;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -32,46 +31,7 @@ pub struct PodTopArgs {
 /// one header.
 pub fn pod_top(g: &GlobalOpts, a: PodTopArgs) -> Result<()> {
     let store = g.open_store()?;
-    let (pod, words) = if a.latest {
-        let mut pods = crate::engine::pods::targets(&store, &[], false, true, false)?;
-        (pods.remove(0), &a.args[..])
-    } else {
-        match a.args.split_first() {
-            Some((name, rest)) => (
-                store
-                    .pods
-                    .load(&crate::engine::pods::pod_id(&store, name)?)?,
-                rest,
-            ),
-            None => bail!("you must provide the name or id of a running pod"),
-        }
-    };
-    let Some(descriptors) = top::parse_descriptors(words) else {
-        bail!(
-            "unknown descriptor {:?}: pod top takes format descriptors (pid user args ...)",
-            words.join(" ")
-        );
-    };
-    let mut members = crate::runtime::pod::containers(&store, &pod.id)?;
-    members.retain(|m| is_running(&m.state));
-    members.sort_by_key(|m| !m.cfg.is_infra);
-    if members.is_empty() {
-        bail!(
-            "pod top can only be used on pods with at least one running container: pod {} is not running",
-            pod.name
-        );
-    }
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for m in &members {
-        // A member that ended since we looked is simply not listed.
-        let Ok(mut own) = top::top(&store, &m.cfg.id, &descriptors) else {
-            continue;
-        };
-        if !rows.is_empty() && !own.is_empty() {
-            own.remove(0);
-        }
-        rows.extend(own);
-    }
+    let rows = crate::engine::top::pod_top(&store, a.latest, &a.args)?;
     print(&super::top::columns(&rows))
 }
 

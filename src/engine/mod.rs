@@ -16,5 +16,6 @@ pub mod logs;
 pub mod lookup;
 pub mod pods;
 pub mod system;
+pub mod top;
 pub mod transfer;
 pub mod volumes;
