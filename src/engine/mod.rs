@@ -15,6 +15,7 @@ pub mod images;
 pub mod logs;
 pub mod lookup;
 pub mod pods;
+pub mod stats;
 pub mod system;
 pub mod top;
 pub mod transfer;
