@@ -1,13 +1,12 @@
 //! `events`: the store's event journal, printed or followed as podman does.
 
 use super::GlobalOpts;
+use crate::engine::events::{watch, Event, EventQuery, Filters};
 use crate::format::human;
 use crate::format::template::Template;
-use crate::storage::events::{Event, Follower};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
@@ -31,70 +30,6 @@ pub struct EventsArgs {
     /// Stream new events; --stream=false prints the existing ones and exits
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub stream: bool,
-}
-
-/// The `--filter` values by key: one key's values OR, keys AND (podman).
-struct Filters(BTreeMap<String, Vec<String>>);
-
-impl Filters {
-    fn parse(list: &[String]) -> Result<Filters> {
-        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for f in list {
-            let Some((k, v)) = f.split_once('=') else {
-                bail!("invalid filter {f:?}: use KEY=VALUE");
-            };
-            let key = k.to_ascii_lowercase();
-            let key = match key.as_str() {
-                "status" => "event".to_string(),
-                "container" | "event" | "image" | "label" | "pod" | "volume" | "type" => key,
-                _ => bail!("{k} is an invalid filter"),
-            };
-            map.entry(key).or_default().push(v.to_string());
-        }
-        Ok(Filters(map))
-    }
-
-    fn matches(&self, e: &Event) -> bool {
-        self.0
-            .iter()
-            .all(|(key, values)| values.iter().any(|v| matches_one(key, v, e)))
-    }
-}
-
-/// `localhost/bb:latest` is what `bb`, `bb:latest` and the full name mean.
-fn names_image(reference: &str, typed: &str) -> bool {
-    if reference.is_empty() {
-        return false;
-    }
-    let full = [typed.to_string(), format!("{typed}:latest")];
-    full.iter()
-        .any(|t| reference == t || reference.ends_with(&format!("/{t}")))
-}
-
-fn matches_one(key: &str, value: &str, e: &Event) -> bool {
-    match key {
-        "container" => e.typ == "container" && (e.name == value || e.id.starts_with(value)),
-        "event" => e.status == value,
-        "type" => e.typ == value,
-        "pod" => e.typ == "pod" && (e.name == value || e.id.starts_with(value)),
-        "volume" => e.typ == "volume" && e.name.starts_with(value),
-        "image" => match e.typ.as_str() {
-            "image" => (!e.id.is_empty() && e.id.starts_with(value)) || names_image(&e.name, value),
-            "container" => names_image(&e.image, value),
-            _ => false,
-        },
-        "label" => {
-            let (k, want) = match value.split_once('=') {
-                Some((k, v)) => (k, Some(v)),
-                None => (value, None),
-            };
-            e.attributes
-                .as_ref()
-                .and_then(|a| a.get(k))
-                .is_some_and(|v| want.is_none_or(|w| w == v))
-        }
-        _ => false,
-    }
 }
 
 /// How each event is printed.
@@ -202,41 +137,29 @@ pub fn events(g: &GlobalOpts, a: EventsArgs) -> Result<()> {
         }
     };
     let store = g.open_store()?;
-    let wanted = |e: &Event| {
-        if since.is_some() || until.is_some() {
-            let Some(t) = e.timestamp() else {
-                return false;
-            };
-            if since.is_some_and(|s| t < s) || until.is_some_and(|u| t > u) {
-                return false;
-            }
-        }
-        filters.matches(e)
-    };
     let print_all = |list: Vec<Event>| -> Result<bool> {
         let mut text = String::new();
-        for e in list.iter().filter(|e| wanted(e)) {
+        for e in &list {
             text.push_str(&output.render(e)?);
             text.push('\n');
         }
         emit(&text)
     };
-    // podman: the past only with --since/--until or without streaming.
-    let from_start = !a.stream || since.is_some() || until.is_some();
-    let mut follower = if from_start {
-        let (follower, older) = Follower::from_start(&store);
-        if !print_all(older)? {
-            return Ok(());
-        }
-        follower
-    } else {
-        Follower::from_end(&store)
+    let query = EventQuery {
+        filters,
+        since,
+        until,
+        stream: a.stream,
     };
+    let (mut journal, older) = watch(&store, query);
+    if !print_all(older)? {
+        return Ok(());
+    }
     loop {
-        if !print_all(follower.read_new()?)? {
+        if !print_all(journal.read_new()?)? {
             return Ok(());
         }
-        if !a.stream || until.is_some_and(|u| SystemTime::now() > u) {
+        if journal.finished() {
             return Ok(());
         }
         // Polling keeps this simple; 100 ms is below what a reader notices.
@@ -278,46 +201,5 @@ mod tests {
             human_line(&v, false),
             "2026-11-25 16:00:00.1234 +0000 UTC volume create data"
         );
-    }
-
-    #[test]
-    fn filters_or_within_a_key_and_across_keys() {
-        let f = Filters::parse(&[
-            "event=start".into(),
-            "status=died".into(),
-            "type=container".into(),
-        ])
-        .unwrap();
-        let mut c = ev("container", "died");
-        c.name = "x".into();
-        assert!(f.matches(&c));
-        c.status = "create".into();
-        assert!(!f.matches(&c));
-        let p = ev("pod", "start");
-        assert!(!f.matches(&p));
-        assert!(Filters::parse(&["nope=1".into()]).is_err());
-        assert!(Filters::parse(&["container".into()]).is_err());
-    }
-
-    #[test]
-    fn image_filter_takes_short_names() {
-        let mut c = ev("container", "create");
-        c.image = "127.0.0.1:5000/fixtures/rt:1".into();
-        assert!(matches_one("image", "fixtures/rt:1", &c));
-        assert!(!matches_one("image", "rt:2", &c));
-        let mut i = ev("image", "tag");
-        i.id = "abcdef".into();
-        i.name = "localhost/bb:latest".into();
-        assert!(matches_one("image", "abc", &i));
-        assert!(matches_one("image", "bb", &i));
-    }
-
-    #[test]
-    fn labels_match_key_and_value() {
-        let mut c = ev("container", "create");
-        c.attributes = Some([("app".to_string(), "web".to_string())].into());
-        assert!(matches_one("label", "app=web", &c));
-        assert!(matches_one("label", "app", &c));
-        assert!(!matches_one("label", "app=db", &c));
     }
 }

@@ -2,12 +2,9 @@
 //! go to stdout, stderr records to stderr, partial records are joined.
 
 use super::GlobalOpts;
-use crate::engine::containers::latest_id;
-use crate::engine::lookup::container_id;
+use crate::engine::logs::{self, LogRecord, LogSource, LogWindow};
 use crate::format::human;
-use crate::runtime::logfile::{self, LogFollower, LogRecord};
-use crate::runtime::state::{current_state, is_running};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
@@ -41,18 +38,14 @@ pub struct LogsArgs {
     pub containers: Vec<String>,
 }
 
-/// One container being printed: where its log is and how to label it.
+/// One container being printed, and how to label it.
 struct Source {
-    id: String,
     prefix: String,
-    follower: LogFollower,
-    done: bool,
+    log: LogSource,
 }
 
 struct Printer {
     timestamps: bool,
-    since: Option<SystemTime>,
-    until: Option<SystemTime>,
 }
 
 impl Printer {
@@ -60,12 +53,6 @@ impl Printer {
         let mut out = Vec::new();
         let mut err = Vec::new();
         for r in records {
-            if self.since.is_some() || self.until.is_some() {
-                let Some(t) = r.when() else { continue };
-                if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t > u) {
-                    continue;
-                }
-            }
             let buf = if r.stream == "stderr" {
                 &mut err
             } else {
@@ -105,60 +92,39 @@ fn write_ignoring_pipe(w: &mut dyn Write, data: &[u8]) -> Result<()> {
 
 pub fn logs(g: &GlobalOpts, a: LogsArgs) -> Result<()> {
     let store = g.open_store()?;
-    let ids: Vec<String> = if a.latest {
-        if !a.containers.is_empty() {
-            bail!("--latest and containers cannot be used together");
-        }
-        vec![latest_id(&store)?]
-    } else {
-        if a.containers.is_empty() {
-            bail!("specify at least one container name or ID to log");
-        }
-        a.containers
-            .iter()
-            .map(|c| container_id(&store, c))
-            .collect::<Result<_>>()?
-    };
+    let ids = logs::targets(&store, &a.containers, a.latest)?;
     let now = SystemTime::now();
+    let parse = |t: &Option<String>| {
+        t.as_deref()
+            .map(|s| human::parse_duration_or_time(s, now))
+            .transpose()
+    };
+    let window = LogWindow {
+        since: parse(&a.since)?,
+        until: parse(&a.until)?,
+    };
+    let logs = logs::open(&store, ids, window)?;
     let printer = Printer {
         timestamps: a.timestamps,
-        since: a
-            .since
-            .as_deref()
-            .map(|s| human::parse_duration_or_time(s, now))
-            .transpose()?,
-        until: a
-            .until
-            .as_deref()
-            .map(|s| human::parse_duration_or_time(s, now))
-            .transpose()?,
     };
-    let multi = ids.len() > 1;
-    let mut sources = Vec::new();
-    for id in ids {
-        let cfg = store.containers.load_config(&id)?;
-        // podman labels lines when asked, or when several logs interleave.
-        let prefix = if a.names {
-            format!("{} ", cfg.name)
-        } else if multi {
-            format!("{} ", &id[..12])
-        } else {
-            String::new()
-        };
-        let path = store.containers.dir(&id).join("userdata").join("ctr.log");
-        sources.push(Source {
-            id,
-            prefix,
-            follower: LogFollower::new(&path),
-            done: false,
-        });
-    }
+    let multi = logs.len() > 1;
+    let mut sources: Vec<Source> = logs
+        .into_iter()
+        .map(|log| {
+            // podman labels lines when asked, or when several logs interleave.
+            let prefix = if a.names {
+                format!("{} ", log.name)
+            } else if multi {
+                format!("{} ", &log.id[..12])
+            } else {
+                String::new()
+            };
+            Source { prefix, log }
+        })
+        .collect();
     // What is already there, cut to --tail.
     for s in &mut sources {
-        let mut records = s.follower.read_new()?;
-        if a.tail >= 0 {
-            records = logfile::tail(records, a.tail as usize);
-        }
+        let records = s.log.read_existing(a.tail)?;
         printer.print(&s.prefix, &records)?;
     }
     if !a.follow {
@@ -169,27 +135,19 @@ pub fn logs(g: &GlobalOpts, a: LogsArgs) -> Result<()> {
     loop {
         let mut all_done = true;
         for s in &mut sources {
-            if s.done {
+            if s.log.done() {
                 continue;
             }
-            // Check the state before reading, so the last read after the
-            // container stopped sees everything it wrote.
-            let stopped = match current_state(&store, &s.id) {
-                Ok(st) => !is_running(&st),
-                Err(_) => true,
-            } || !store.containers.dir(&s.id).exists();
-            let records = s.follower.read_new()?;
+            let records = s.log.follow(&store)?;
             printer.print(&s.prefix, &records)?;
-            if stopped {
-                s.done = true;
-            } else {
+            if !s.log.done() {
                 all_done = false;
             }
         }
         if all_done {
             return Ok(());
         }
-        if a.until.is_some() && printer.until.is_some_and(|u| SystemTime::now() > u) {
+        if window.until.is_some_and(|u| SystemTime::now() > u) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -2,14 +2,11 @@
 //! podman's layout; the per-container work is `top`'s and `stats`'s.
 
 use super::output::{print, unescape};
-use super::stats::{bytes_size, measure, now_ns, percent, show_frame, size, Samples};
+use super::stats::{bytes_size, percent, show_frame, size};
 use super::GlobalOpts;
-use crate::engine::containers::Listed;
+use crate::engine::stats::{pod_stats as sample_pods, PodSample};
 use crate::format::table;
-use crate::runtime::state::is_running;
-use crate::runtime::top;
-use crate::storage::pods::PodConfig;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -32,46 +29,7 @@ pub struct PodTopArgs {
 /// one header.
 pub fn pod_top(g: &GlobalOpts, a: PodTopArgs) -> Result<()> {
     let store = g.open_store()?;
-    let (pod, words) = if a.latest {
-        let mut pods = crate::engine::pods::targets(&store, &[], false, true, false)?;
-        (pods.remove(0), &a.args[..])
-    } else {
-        match a.args.split_first() {
-            Some((name, rest)) => (
-                store
-                    .pods
-                    .load(&crate::engine::pods::pod_id(&store, name)?)?,
-                rest,
-            ),
-            None => bail!("you must provide the name or id of a running pod"),
-        }
-    };
-    let Some(descriptors) = top::parse_descriptors(words) else {
-        bail!(
-            "unknown descriptor {:?}: pod top takes format descriptors (pid user args ...)",
-            words.join(" ")
-        );
-    };
-    let mut members = crate::runtime::pod::containers(&store, &pod.id)?;
-    members.retain(|m| is_running(&m.state));
-    members.sort_by_key(|m| !m.cfg.is_infra);
-    if members.is_empty() {
-        bail!(
-            "pod top can only be used on pods with at least one running container: pod {} is not running",
-            pod.name
-        );
-    }
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for m in &members {
-        // A member that ended since we looked is simply not listed.
-        let Ok(mut own) = top::top(&store, &m.cfg.id, &descriptors) else {
-            continue;
-        };
-        if !rows.is_empty() && !own.is_empty() {
-            own.remove(0);
-        }
-        rows.extend(own);
-    }
+    let rows = crate::engine::top::pod_top(&store, a.latest, &a.args)?;
     print(&super::top::columns(&rows))
 }
 
@@ -113,37 +71,32 @@ fn headers() -> table::HeaderMap {
 }
 
 /// podman's pod stats row; a container that is not running shows `--`.
-fn row(
-    pod: &PodConfig,
-    l: &Listed,
-    index: &mut Option<crate::runtime::cgroup::usage::ProcIndex>,
-    previous: &mut Samples,
-) -> Value {
-    let (cpu, mem_usage, mem_bytes, mem, net, block, pids) =
-        match measure(l, index, now_ns(), previous) {
-            Some(m) => {
-                let u = &m.usage;
-                let mem_percent = if u.mem_limit > 0 {
-                    u.mem_usage as f64 / u.mem_limit as f64 * 100.0
-                } else {
-                    0.0
-                };
-                (
-                    percent(m.cpu),
-                    format!("{} / {}", size(u.mem_usage), size(u.mem_limit)),
-                    format!("{} / {}", bytes_size(u.mem_usage), bytes_size(u.mem_limit)),
-                    percent(mem_percent),
-                    format!("{} / {}", size(u.net_rx), size(u.net_tx)),
-                    format!("{} / {}", size(u.blk_read), size(u.blk_write)),
-                    u.pids.to_string(),
-                )
-            }
-            None => {
-                let dash = || "--".to_string();
-                let pair = || "-- / --".to_string();
-                (dash(), pair(), pair(), dash(), pair(), pair(), dash())
-            }
-        };
+fn row(s: &PodSample) -> Value {
+    let l = &s.container;
+    let (cpu, mem_usage, mem_bytes, mem, net, block, pids) = match &s.measured {
+        Some(m) => {
+            let u = &m.usage;
+            let mem_percent = if u.mem_limit > 0 {
+                u.mem_usage as f64 / u.mem_limit as f64 * 100.0
+            } else {
+                0.0
+            };
+            (
+                percent(m.cpu),
+                format!("{} / {}", size(u.mem_usage), size(u.mem_limit)),
+                format!("{} / {}", bytes_size(u.mem_usage), bytes_size(u.mem_limit)),
+                percent(mem_percent),
+                format!("{} / {}", size(u.net_rx), size(u.net_tx)),
+                format!("{} / {}", size(u.blk_read), size(u.blk_write)),
+                u.pids.to_string(),
+            )
+        }
+        None => {
+            let dash = || "--".to_string();
+            let pair = || "-- / --".to_string();
+            (dash(), pair(), pair(), dash(), pair(), pair(), dash())
+        }
+    };
     json!({
         "CPU": cpu,
         "MemUsage": mem_usage,
@@ -152,7 +105,7 @@ fn row(
         "NetIO": net,
         "BlockIO": block,
         "PIDS": pids,
-        "Pod": pod.id[..12],
+        "Pod": s.pod_id[..12],
         "CID": l.cfg.id[..12],
         "Name": l.cfg.name,
     })
@@ -160,27 +113,11 @@ fn row(
 
 pub fn pod_stats(g: &GlobalOpts, a: PodStatsArgs) -> Result<()> {
     let store = g.open_store()?;
-    let chosen = !a.pods.is_empty() || a.latest;
-    let pods = crate::engine::pods::targets(&store, &a.pods, !chosen, a.latest, false)?;
+    let mut sampler = sample_pods(&store, &a.pods, a.latest, a.all)?;
     let format = a.format.as_deref().map(unescape);
-    let mut previous = Samples::new();
     let mut first = true;
     loop {
-        let mut index = None;
-        let mut rows = Vec::new();
-        for pod in &pods {
-            let members = crate::runtime::pod::containers(&store, &pod.id)?;
-            if !chosen && !a.all && !members.iter().any(|m| is_running(&m.state)) {
-                continue;
-            }
-            for m in members {
-                let l = Listed {
-                    cfg: m.cfg,
-                    state: m.state,
-                };
-                rows.push(row(pod, &l, &mut index, &mut previous));
-            }
-        }
+        let rows: Vec<Value> = sampler.sample(&store)?.iter().map(row).collect();
         let text = match table::FormatSpec::parse(format.as_deref(), DEFAULT) {
             table::FormatSpec::Json => table::json_inspect(&Value::Array(rows)) + "\n",
             _ => table::render_rows(format.as_deref(), DEFAULT, &headers(), &rows, false)?,

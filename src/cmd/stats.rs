@@ -3,18 +3,14 @@
 
 use super::output::{print, unescape};
 use super::GlobalOpts;
-use crate::engine::containers::{list_all, Listed};
+use crate::engine::containers::Listed;
+use crate::engine::stats::{container_stats, Usage};
 use crate::format::gofmt::fmt_float_g;
-use crate::format::{human, table};
-use crate::runtime::cgroup::usage::{ProcIndex, Usage};
-use crate::runtime::resources::usage_of;
-use crate::runtime::state::is_running;
-use crate::storage::containers::Status;
+use crate::format::table;
 use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
@@ -107,56 +103,6 @@ pub(super) fn percent(x: f64) -> String {
     format!("{x:.2}%")
 }
 
-fn started_ns(l: &Listed) -> Option<u128> {
-    let t = l.state.started_at.as_deref()?;
-    let t = human::parse_rfc3339(t).ok()?;
-    Some(t.duration_since(UNIX_EPOCH).ok()?.as_nanos())
-}
-
-/// The previous sample of each container: (cpu ns, wall ns).
-pub(super) type Samples = HashMap<String, (u64, u128)>;
-
-/// What a running container used, with its CPU share now and on average.
-#[derive(Default)]
-pub(super) struct Measured {
-    pub usage: Usage,
-    pub cpu: f64,
-    pub avg: f64,
-}
-
-/// One sample of a container, `None` when it is not running. The first
-/// sample's CPU share is over the container's life, the next ones over the
-/// interval since the previous (as podman does).
-pub(super) fn measure(
-    l: &Listed,
-    index: &mut Option<ProcIndex>,
-    now: u128,
-    previous: &mut Samples,
-) -> Option<Measured> {
-    if !is_running(&l.state) || l.state.status == Status::Created {
-        return None;
-    }
-    let usage = usage_of(&l.state, index);
-    let start = started_ns(l).unwrap_or(now);
-    let lifetime = now.saturating_sub(start).max(1) as f64;
-    let avg = usage.cpu_ns as f64 / lifetime * 100.0;
-    let cpu = match previous.get(&l.cfg.id) {
-        Some((cpu0, t0)) if now > *t0 => {
-            usage.cpu_ns.saturating_sub(*cpu0) as f64 / (now - t0) as f64 * 100.0
-        }
-        _ => avg,
-    };
-    previous.insert(l.cfg.id.clone(), (usage.cpu_ns, now));
-    Some(Measured { usage, cpu, avg })
-}
-
-pub(super) fn now_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
 /// One container's numbers, and the podman fields made of them.
 fn row(l: &Listed, u: &Usage, cpu_percent: f64, avg: f64, no_trunc: bool) -> Value {
     let id = if no_trunc {
@@ -236,39 +182,18 @@ pub fn stats(g: &GlobalOpts, a: StatsArgs) -> Result<()> {
         bail!("invalid interval, must be a positive number greater zero");
     }
     let store = g.open_store()?;
-    let wanted: Option<Vec<String>> = if a.latest {
-        Some(vec![crate::engine::containers::latest_id(&store)?])
-    } else if a.containers.is_empty() {
-        None
-    } else {
-        Some(
-            a.containers
-                .iter()
-                .map(|n| crate::engine::lookup::container_id(&store, n))
-                .collect::<Result<_>>()?,
-        )
-    };
+    let mut sampler = container_stats(&store, &a.containers, a.latest, a.all)?;
     let format = a.format.as_deref().map(unescape);
-    // The previous sample of each container: (cpu ns, wall ns).
-    let mut previous = Samples::new();
     let mut first = true;
     loop {
-        let mut list = list_all(&store)?;
-        match &wanted {
-            Some(ids) => {
-                list.retain(|l| ids.contains(&l.cfg.id));
-                list.sort_by_key(|l| ids.iter().position(|i| i == &l.cfg.id));
-            }
-            None if !a.all => list.retain(|l| is_running(&l.state)),
-            None => {}
-        }
-        let now = now_ns();
-        let mut index: Option<ProcIndex> = None;
-        let mut rows = Vec::with_capacity(list.len());
-        for l in &list {
-            let m = measure(l, &mut index, now, &mut previous).unwrap_or_default();
-            rows.push(row(l, &m.usage, m.cpu, m.avg, a.no_trunc));
-        }
+        let rows: Vec<Value> = sampler
+            .sample(&store)?
+            .into_iter()
+            .map(|s| {
+                let m = s.measured.unwrap_or_default();
+                row(&s.container, &m.usage, m.cpu, m.avg, a.no_trunc)
+            })
+            .collect();
         let text = match table::FormatSpec::parse(format.as_deref(), DEFAULT) {
             table::FormatSpec::Json => {
                 json_one_space(&Value::Array(rows.iter().map(json_row).collect()))?

@@ -2,8 +2,8 @@
 
 use super::output::print;
 use super::GlobalOpts;
-use crate::runtime::top;
-use anyhow::{bail, Result};
+use crate::engine::top::{container_top, TopReport};
+use anyhow::Result;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -22,18 +22,10 @@ pub struct TopArgs {
 
 pub fn top(g: &GlobalOpts, a: TopArgs) -> Result<()> {
     let store = g.open_store()?;
-    let (id, words) = if a.latest {
-        (crate::engine::containers::latest_id(&store)?, &a.args[..])
-    } else {
-        match a.args.split_first() {
-            Some((name, rest)) => (crate::engine::lookup::container_id(&store, name)?, rest),
-            None => bail!("you must provide the name or id of a running container"),
-        }
-    };
-    match top::parse_descriptors(words) {
-        Some(descriptors) => print(&columns(&top::top(&store, &id, &descriptors)?)),
-        None => {
-            let mut out = top::ps_in_container(&store, &id, words)?.join("\n");
+    match container_top(&store, a.latest, &a.args)? {
+        TopReport::Rows(rows) => print(&columns(&rows)),
+        TopReport::Lines(lines) => {
+            let mut out = lines.join("\n");
             out.push('\n');
             print(&out)
         }

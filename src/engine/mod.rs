@@ -8,11 +8,15 @@
 
 pub mod commit;
 pub mod containers;
+pub mod events;
 pub mod filter;
 pub mod images;
+pub mod logs;
 pub mod lookup;
 pub mod pods;
+pub mod stats;
 pub mod system;
+pub mod top;
 pub mod transfer;
 pub mod types;
 pub mod volumes;
