@@ -6,7 +6,7 @@ use super::selection::{for_each, targets};
 use super::GlobalOpts;
 use crate::engine::containers;
 use crate::engine::lookup::container_id;
-use crate::storage::containers::Status;
+use crate::engine::types::Status;
 use anyhow::Result;
 use clap::Args;
 
