@@ -6,12 +6,15 @@
 //! `cmd/` turns flags into one engine call and its report into output;
 //! `runtime/`, `registry/`, `build/` and `storage/` do the work below.
 
+pub mod build;
 pub mod commit;
 pub mod containers;
+pub mod create;
 pub mod filter;
 pub mod images;
 
 pub mod lookup;
+pub mod pod_create;
 pub mod pods;
 pub mod system;
 pub mod transfer;
