@@ -1,14 +1,12 @@
-//! `build`: flags in, the builder, the image id out (last line of stdout).
+//! `build`: flags in, the engine's build, the image id out (last line of
+//! stdout).
 
 use super::create_flags::CreateFlags;
 use super::output::println;
 use super::registry_flags::RegistryFlags;
-use super::run::ensure_image;
+use super::run::image_source;
 use super::GlobalOpts;
-use crate::build::builder::{self, BuildOptions};
-use crate::build::containerfile;
-use crate::storage::commit::ImageFormat;
-use crate::storage::events::{self, Event};
+use crate::engine::build::{self as engine, BuildOptions, BuildRequest, ImageFormat};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -126,7 +124,7 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
         bail!("context {} is not a directory", context.display());
     }
     let (text, name) = read_containerfile(a.file.as_deref(), &context)?;
-    let file = containerfile::parse(&text, &name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let file = engine::parse_containerfile(&text, &name)?;
     let format: ImageFormat = a.format.parse()?;
     let mut tags = Vec::new();
     for t in &a.tag {
@@ -152,10 +150,12 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
         ..Default::default()
     };
     let store = g.open_store()?;
-    let resolve = |name: &str| ensure_image(&store, name, &flags);
-    let img = builder::build(&store, &file, &opts, &resolve)?;
-    let name = opts.tags.first().unwrap_or(&img.id);
-    events::append(&store, Event::image("build", &img.id, name));
+    let req = BuildRequest {
+        file,
+        options: opts,
+        source: image_source(&flags),
+    };
+    let img = engine::build(&store, req)?;
     if let Some(path) = &a.iidfile {
         std::fs::write(path, format!("sha256:{}", img.id))
             .with_context(|| format!("writing {}", path.display()))?;

@@ -1,8 +1,8 @@
-//! Resource-limit flags (`run`/`create` and `update`) to the container's
-//! recorded limits, with podman's validation and defaults.
+//! Resource-limit flags (`run`/`create` and `update`): the clap side of
+//! the engine's limits (`engine/create/limits.rs` checks and applies them).
 
-use crate::storage::containers::Resources;
-use anyhow::{bail, Result};
+use crate::engine::create::{CreateLimits, Limits, Resources};
+use anyhow::Result;
 use clap::Args;
 
 /// The limits `update` can change on a running container.
@@ -62,211 +62,39 @@ pub struct CreateLimitFlags {
     pub cgroups: String,
 }
 
-/// go-units RAMInBytes: `64m`, `1.5g`, `512k`, `1024`, `64mb`, `2GiB`;
-/// binary units.
-pub fn parse_bytes(s: &str, what: &str) -> Result<i64> {
-    let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    let digits_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(digits_end);
-    let unit = unit.trim_start();
-    let mult: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => bail!("invalid value for {what}: invalid size: '{s}'"),
-    };
-    let ok_unit = matches!(unit.len(), 0..=3)
-        && unit.chars().enumerate().all(|(i, c)| {
-            if i == 0 {
-                "kmgtpb".contains(c)
-            } else {
-                "ib".contains(c)
-            }
-        });
-    let Ok(n) = num.parse::<f64>() else {
-        bail!("invalid value for {what}: invalid size: '{s}'");
-    };
-    if !ok_unit {
-        bail!("invalid value for {what}: invalid size: '{s}'");
-    }
-    Ok((n * mult) as i64)
-}
-
 impl LimitFlags {
-    /// Apply the flags given to `r` (all of them at create; the given
-    /// ones on update).
-    pub fn apply_to(&self, r: &mut Resources) -> Result<()> {
-        if self.cpus.is_some() && self.cpu_quota.is_some() {
-            bail!("--cpu-quota and --cpus cannot be set together");
+    /// The limits as the engine takes them.
+    pub fn request(&self) -> Limits {
+        Limits {
+            memory: self.memory.clone(),
+            memory_swap: self.memory_swap.clone(),
+            memory_reservation: self.memory_reservation.clone(),
+            cpus: self.cpus,
+            cpu_shares: self.cpu_shares,
+            cpu_weight: self.cpu_weight,
+            cpu_quota: self.cpu_quota,
+            cpu_period: self.cpu_period,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            pids_limit: self.pids_limit,
+            blkio_weight: self.blkio_weight,
         }
-        if self.cpus.is_some() && self.cpu_period.is_some() {
-            bail!("--cpu-period and --cpus cannot be set together");
-        }
-        if self.cpu_shares.is_some() && self.cpu_weight.is_some() {
-            bail!("--cpu-shares and --cpu-weight cannot be set together");
-        }
-        if let Some(m) = &self.memory {
-            r.memory = parse_bytes(m, "memory")?;
-            if self.memory_swap.is_none() && r.memory > 0 {
-                // podman's default: as much swap as memory.
-                r.memory_swap = 2 * r.memory;
-            }
-        }
-        if let Some(s) = &self.memory_swap {
-            r.memory_swap = if s.trim() == "-1" {
-                -1
-            } else {
-                parse_bytes(s, "memory-swap")?
-            };
-            if r.memory == 0 {
-                bail!(
-                    "you should always set a memory limit when using a memoryswap limit, see usage"
-                );
-            }
-            if r.memory_swap > 0 && r.memory_swap < r.memory {
-                bail!("minimum memoryswap limit should be larger than memory limit, see usage");
-            }
-        }
-        if let Some(m) = &self.memory_reservation {
-            r.memory_reservation = parse_bytes(m, "memory-reservation")?;
-        }
-        if let Some(c) = self.cpus {
-            if c > 0.0 {
-                let max = std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1) as f64;
-                if c > max {
-                    bail!("range of CPUs is from 0.01 to {max:.2}, as there are only {max} CPUs available");
-                }
-                r.nano_cpus = (c * 1e9) as i64;
-                r.cpu_period = 100_000;
-                r.cpu_quota = (c * 100_000.0) as i64;
-            } else {
-                r.nano_cpus = 0;
-            }
-        }
-        if let Some(q) = self.cpu_quota {
-            if q > 0 && q < 1000 {
-                bail!("CPU cfs quota cannot be less than 1ms (i.e. 1000)");
-            }
-            r.cpu_quota = q;
-            r.nano_cpus = 0;
-        }
-        if let Some(p) = self.cpu_period {
-            if p != 0 && !(1000..=1_000_000).contains(&p) {
-                bail!("CPU cfs period cannot be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
-            }
-            r.cpu_period = p;
-            r.nano_cpus = 0;
-        }
-        if let Some(s) = self.cpu_shares {
-            r.cpu_shares = s;
-        }
-        if let Some(w) = self.cpu_weight {
-            if !(1..=10_000).contains(&w) {
-                bail!("--cpu-weight {w}: the weight must be between 1 and 10000");
-            }
-            r.cpu_shares = crate::runtime::cgroup::weight_to_shares(w);
-        }
-        if let Some(c) = &self.cpuset_cpus {
-            check_cpu_list(c, "cpuset-cpus")?;
-            r.cpuset_cpus = c.clone();
-        }
-        if let Some(m) = &self.cpuset_mems {
-            check_cpu_list(m, "cpuset-mems")?;
-            r.cpuset_mems = m.clone();
-        }
-        if let Some(p) = self.pids_limit {
-            r.pids_limit = p.max(0);
-        }
-        if let Some(w) = self.blkio_weight {
-            if w != 0 && !(10..=1000).contains(&w) {
-                bail!("invalid --blkio-weight {w}: must be between 10 and 1000");
-            }
-            r.blkio_weight = w;
-        }
-        Ok(())
     }
-}
 
-/// `0-3,5`: what the kernel accepts in cpuset.cpus / cpuset.mems.
-fn check_cpu_list(s: &str, flag: &str) -> Result<()> {
-    let ok = !s.is_empty()
-        && s.split(',').all(|part| {
-            let mut ends = part.splitn(2, '-');
-            ends.all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        });
-    if !ok {
-        bail!("invalid --{flag} {s:?}: expected a list like 0-3,5");
+    /// Apply the flags given to `r` (the given ones, on update).
+    pub fn apply_to(&self, r: &mut Resources) -> Result<()> {
+        self.request().apply_to(r)
     }
-    Ok(())
 }
 
 impl CreateLimitFlags {
-    /// The limits a new container gets, checked against what this host can
-    /// enforce (a limit it cannot is an error that names the controller).
-    pub fn resources(&self, rootless: bool) -> Result<(Resources, String)> {
-        let mut r = Resources::default();
-        self.limits.apply_to(&mut r)?;
-        if let Some(a) = self.oom_score_adj {
-            if !(-1000..=1000).contains(&a) {
-                bail!("oom-score-adj {a} is out of range: it must be between -1000 and 1000");
-            }
-            r.oom_score_adj = Some(a);
+    /// The limits as the engine takes them.
+    pub fn request(&self) -> CreateLimits {
+        CreateLimits {
+            limits: self.limits.request(),
+            oom_score_adj: self.oom_score_adj,
+            cgroup_parent: self.cgroup_parent.clone(),
+            cgroups: self.cgroups.clone(),
         }
-        let mode = match self.cgroups.as_str() {
-            "" | "enabled" => "enabled",
-            m @ ("disabled" | "no-conmon" | "split") => m,
-            other => bail!(
-                "running container create option: invalid cgroup mode {other:?}: invalid argument"
-            ),
-        };
-        crate::runtime::cgroup::check(&mut r, self.limits.pids_limit.is_some(), mode, rootless)?;
-        Ok((r, mode.to_string()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_as_podman_reads_them() {
-        assert_eq!(parse_bytes("64m", "memory").unwrap(), 64 << 20);
-        assert_eq!(parse_bytes("64mb", "memory").unwrap(), 64 << 20);
-        assert_eq!(parse_bytes("1g", "memory").unwrap(), 1 << 30);
-        assert_eq!(parse_bytes("2GiB", "memory").unwrap(), 2 << 30);
-        assert_eq!(parse_bytes("512k", "memory").unwrap(), 512 << 10);
-        assert_eq!(parse_bytes("1000", "memory").unwrap(), 1000);
-        assert_eq!(parse_bytes("1.5k", "memory").unwrap(), 1536);
-        assert!(parse_bytes("64x", "memory").is_err());
-        assert!(parse_bytes("m", "memory").is_err());
-    }
-
-    #[test]
-    fn cpus_set_quota_and_period() {
-        let f = LimitFlags {
-            cpus: Some(0.5),
-            ..Default::default()
-        };
-        let mut r = Resources::default();
-        f.apply_to(&mut r).unwrap();
-        assert_eq!(
-            (r.nano_cpus, r.cpu_quota, r.cpu_period),
-            (500_000_000, 50_000, 100_000)
-        );
-        let f = LimitFlags {
-            memory: Some("64m".into()),
-            ..Default::default()
-        };
-        let mut r = Resources::default();
-        f.apply_to(&mut r).unwrap();
-        assert_eq!((r.memory, r.memory_swap), (64 << 20, 128 << 20));
     }
 }

@@ -11,8 +11,6 @@ mod inspect;
 mod lazy;
 mod limits;
 mod logs;
-mod mounts;
-mod namespaces;
 mod output;
 mod pod;
 mod pod_watch;

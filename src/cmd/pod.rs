@@ -4,11 +4,11 @@
 use super::output::{confirm, key_values, print, println};
 use super::GlobalOpts;
 use crate::engine::lookup::missing_exits_1;
+use crate::engine::pod_create::{self as engine, PodRequest};
 use crate::engine::pods::{self, list_all, try_pod_id, Listed};
 use crate::engine::types::{NetworkMode, PodConfig};
 use crate::error::SilentExit;
 use crate::format::{human, table};
-use crate::runtime::pod::{self as rt, PodSpec};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -107,105 +107,30 @@ pub struct CreateArgs {
     pub pod_name: Option<String>,
 }
 
-fn parse_share(s: Option<&str>) -> Result<Vec<String>> {
-    let default: Vec<String> = rt::DEFAULT_SHARE.iter().map(|s| s.to_string()).collect();
-    let Some(s) = s else { return Ok(default) };
-    let (mut out, list) = match s.strip_prefix('+') {
-        Some(rest) => (default, rest),
-        None => (Vec::new(), s),
-    };
-    for ns in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        match ns {
-            "none" => out.clear(),
-            "net" | "ipc" | "uts" | "pid" => {
-                if !out.iter().any(|o| o == ns) {
-                    out.push(ns.to_string());
-                }
-            }
-            "cgroup" | "user" => {
-                bail!("--share {ns}: sharing the {ns} namespace is not supported; share ipc, net, pid or uts")
-            }
-            other => {
-                bail!("invalid kernel namespace to share: {other}: must be ipc, net, pid or uts")
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     let name = match (&a.name, &a.pod_name) {
         (Some(_), Some(_)) => bail!("cannot specify --name and a pod name argument together"),
         (Some(n), None) | (None, Some(n)) => n.clone(),
         (None, None) => String::new(),
     };
-    if !a.infra {
-        if a.share.is_some() {
-            bail!("you must have an infra container to share namespaces");
-        }
-        if !a.publish.is_empty() {
-            bail!("you must have an infra container to publish ports");
-        }
-    }
-    let share = parse_share(a.share.as_deref())?;
-    let network = super::run::network_mode(a.network.as_ref())?;
-    if let NetworkMode::Container(_) = network {
-        bail!("--network {network}: a pod cannot join another container's network");
-    }
-    let mut ports = Vec::new();
-    for p in &a.publish {
-        ports.extend(crate::runtime::network::parse_publish(p)?);
-    }
-    if !ports.is_empty() {
-        if !share.iter().any(|s| s == "net") {
-            bail!("you must share the network namespace (--share net) to publish ports");
-        }
-        if !network.needs_helper() {
-            bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
-        }
-    }
-    // The name files are checked now, not when the infra starts.
-    crate::runtime::network::hosts_file(&network, "x", "x", &a.add_host)?;
-    crate::runtime::network::resolv_conf(&network, &a.dns, &a.dns_search, &a.dns_option)?;
-    if let Some(h) = &a.hostname {
-        if h.is_empty() || h.len() > 64 {
-            bail!("invalid hostname {h:?}");
-        }
-    }
+    let checked = engine::check(PodRequest {
+        name,
+        publish: a.publish,
+        hostname: a.hostname,
+        labels: key_values(&a.label),
+        share: a.share,
+        infra: a.infra,
+        infra_name: a.infra_name,
+        network: a.network,
+        add_host: a.add_host,
+        dns: a.dns,
+        dns_search: a.dns_search,
+        dns_option: a.dns_option,
+        pod_id_file: a.pod_id_file,
+        create_command: None,
+    })?;
     let store = g.open_store()?;
-    if let Some(n) = &a.infra_name {
-        if store.containers.name_owner(n).is_some() {
-            bail!("the container name \"{n}\" is already in use: that name is already in use");
-        }
-    }
-    let pod = rt::create(
-        &store,
-        PodSpec {
-            name,
-            labels: key_values(&a.label),
-            hostname: a.hostname.clone().unwrap_or_default(),
-            share,
-            infra: a.infra,
-            infra_name: a.infra_name.clone().unwrap_or_default(),
-            network,
-            ports,
-            dns: a.dns.clone(),
-            dns_search: a.dns_search.clone(),
-            dns_options: a.dns_option.clone(),
-            add_hosts: a.add_host.clone(),
-            exit_policy: "continue".into(),
-            create_command: crate::storage::containers::command_line_without_secrets(
-                std::env::args(),
-            ),
-        },
-    )?;
-    if let Some(path) = &a.pod_id_file {
-        if let Err(e) = std::fs::write(path, &pod.id).with_context(|| format!("writing {path}")) {
-            let _ = rt::remove(&store, &pod, true, Some(0));
-            return Err(e);
-        }
-    }
+    let pod = engine::create_pod(&store, checked)?;
     println(&pod.id)
 }
 
@@ -720,22 +645,5 @@ pub fn exists(g: &GlobalOpts, a: ExistsArgs) -> Result<()> {
     match try_pod_id(&store, &a.pod)? {
         Some(_) => Ok(()),
         None => Err(SilentExit(1).into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn share_lists() {
-        assert_eq!(parse_share(None).unwrap(), ["ipc", "net", "uts"]);
-        assert_eq!(parse_share(Some("net,pid")).unwrap(), ["net", "pid"]);
-        assert_eq!(
-            parse_share(Some("+pid")).unwrap(),
-            ["ipc", "net", "pid", "uts"]
-        );
-        assert!(parse_share(Some("none")).unwrap().is_empty());
-        assert!(parse_share(Some("bogus")).is_err());
     }
 }

@@ -6,13 +6,16 @@
 //! `cmd/` turns flags into one engine call and its report into output;
 //! `runtime/`, `registry/`, `build/` and `storage/` do the work below.
 
+pub mod build;
 pub mod commit;
 pub mod containers;
+pub mod create;
 pub mod events;
 pub mod filter;
 pub mod images;
 pub mod logs;
 pub mod lookup;
+pub mod pod_create;
 pub mod pods;
 pub mod stats;
 pub mod system;

@@ -1,8 +1,8 @@
-//! How `run/create --pod` and `--ipc/--pid/--uts` become a container's
+//! How a request's pod (`--pod`) and ipc/pid/uts modes become a container's
 //! namespace modes: checked before anything is written, applied to the
 //! config once it is built (a `--pod new:NAME` pod is made then).
 
-use super::create_flags::CreateFlags;
+use super::ContainerRequest;
 use crate::engine::pods::pod_id;
 use crate::runtime::pod::{self as rt, PodSpec};
 use crate::storage::containers::ContainerConfig;
@@ -36,7 +36,7 @@ fn namespace_mode(store: &Store, kind: &str, v: &mut Option<NamespaceMode>) -> R
 }
 
 /// Check the namespace flags and `--pod` before anything is written.
-pub fn member_flags(store: &Store, f: &mut CreateFlags) -> Result<Option<PodJoin>> {
+pub fn member_flags(store: &Store, f: &mut ContainerRequest) -> Result<Option<PodJoin>> {
     namespace_mode(store, "ipc", &mut f.ipc)?;
     namespace_mode(store, "pid", &mut f.pid)?;
     namespace_mode(store, "uts", &mut f.uts)?;
@@ -81,7 +81,7 @@ pub fn member_flags(store: &Store, f: &mut CreateFlags) -> Result<Option<PodJoin
 /// Returns the id of a pod made here, to discard if the container fails.
 pub fn join(
     store: &Store,
-    f: &CreateFlags,
+    f: &ContainerRequest,
     join: Option<PodJoin>,
     cfg: &mut ContainerConfig,
 ) -> Result<Option<String>> {

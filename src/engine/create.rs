@@ -1,0 +1,413 @@
+//! Creating a container from a typed request: the image's defaults merged
+//! with what the caller asked for, as podman merges them, checked before
+//! anything is written; then the pod to join, the record and its spec.
+//! The command line's `create`/`run` fill a `ContainerRequest` from flags;
+//! compose files or Kubernetes pods can fill one without clap.
+
+mod limits;
+mod mounts;
+mod namespaces;
+
+pub use crate::registry::pull::PullOptions;
+pub use crate::runtime::exec::ExecOptions;
+pub use crate::storage::containers::{ContainerConfig, Resources};
+pub use crate::storage::modes::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
+pub use crate::storage::store::Store;
+pub use limits::{CreateLimits, Limits};
+pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
+
+use crate::error::SilentExit;
+use crate::runtime::{attach, container};
+use crate::storage::image_config::ImageConfig;
+use crate::storage::images::ImageRecord;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+
+/// How to find the image: the pull policy and the registry options. The
+/// options are a `Result` so that a bad one is reported only when the
+/// image is looked up, after the request's other checks (as `run` always
+/// did).
+pub struct ImageSource {
+    /// `always`, `missing`, `never` or `newer`
+    pub policy: String,
+    pub options: Result<PullOptions>,
+}
+
+impl Default for ImageSource {
+    fn default() -> Self {
+        ImageSource {
+            policy: "missing".into(),
+            options: Ok(PullOptions::default()),
+        }
+    }
+}
+
+/// Everything that makes a container, as `create`/`run` take it. Strings
+/// are in podman's flag syntax (`-v`, `--mount`, `-p`, `--ulimit`...).
+#[derive(Default)]
+pub struct ContainerRequest {
+    /// The image as the user typed it
+    pub image: String,
+    pub source: ImageSource,
+    /// Command and arguments (override the image's CMD)
+    pub command: Vec<String>,
+    pub name: Option<String>,
+    pub interactive: bool,
+    pub tty: bool,
+    /// `KEY=VALUE`, or `KEY` to take it from our environment
+    pub env: Vec<String>,
+    pub env_file: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// A string or a JSON array
+    pub entrypoint: Option<String>,
+    pub volume: Vec<String>,
+    pub mount: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub volumes_from: Vec<String>,
+    /// bind, tmpfs or ignore
+    pub image_volume: String,
+    pub read_only: bool,
+    pub hostname: Option<String>,
+    pub init: bool,
+    pub label: Vec<String>,
+    pub annotation: Vec<String>,
+    pub cidfile: Option<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub security_opt: Vec<String>,
+    pub ulimit: Vec<String>,
+    pub network: Option<NetworkMode>,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    pub add_host: Vec<String>,
+    pub userns: UsernsMode,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u32>,
+    pub rm: bool,
+    /// k8s-file or none
+    pub log_driver: String,
+    pub restart: RestartPolicy,
+    /// A pod name or id, or `new:NAME`
+    pub pod: Option<String>,
+    pub ipc: Option<NamespaceMode>,
+    pub pid: Option<NamespaceMode>,
+    pub uts: Option<NamespaceMode>,
+    pub limits: CreateLimits,
+    /// The command line to record; `None` is this process's own, with
+    /// secrets hidden.
+    pub create_command: Option<Vec<String>>,
+}
+
+fn parse_entrypoint(s: &str) -> Vec<String> {
+    if s.is_empty() {
+        return Vec::new();
+    }
+    if s.trim_start().starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<Vec<String>>(s) {
+            return v;
+        }
+    }
+    vec![s.to_string()]
+}
+
+/// The lines of `--env-file` files (comments and blank lines skipped).
+pub fn parse_env_files(files: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading env file {f}"))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            out.push(line.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Apply `KEY=VALUE` (or `KEY`, taken from our own environment) to `env`.
+fn merge_env(env: &mut Vec<String>, items: &[String]) {
+    for item in items {
+        let (key, value) = match item.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => match std::env::var(item) {
+                Ok(v) => (item.clone(), v),
+                Err(_) => continue,
+            },
+        };
+        env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key.as_str()) && e != &key);
+        env.push(format!("{key}={value}"));
+    }
+}
+
+fn parse_key_values(items: &[String]) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// The container config from the image's defaults and the request, merged
+/// as podman does.
+fn container_config(
+    f: &mut ContainerRequest,
+    image_name: &str,
+    img: &ImageRecord,
+    img_cfg: &ImageConfig,
+) -> Result<ContainerConfig> {
+    let ic = &img_cfg.config;
+    let entrypoint = match &f.entrypoint {
+        Some(e) => parse_entrypoint(e),
+        None => ic.entrypoint.clone().unwrap_or_default(),
+    };
+    let cmd = if !f.command.is_empty() {
+        std::mem::take(&mut f.command)
+    } else if f.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        ic.cmd.clone().unwrap_or_default()
+    };
+    let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+    if args.is_empty() {
+        bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
+    }
+    let mut env = ic.env.clone().unwrap_or_default();
+    merge_env(&mut env, &parse_env_files(&f.env_file)?);
+    merge_env(&mut env, &f.env);
+    let mut labels = ic.labels.clone().unwrap_or_default();
+    labels.extend(parse_key_values(&f.label));
+    let mut mounts = Vec::new();
+    let mut tmpfs = Vec::new();
+    for v in &f.volume {
+        mounts.push(parse_volume(v)?);
+    }
+    for m in &f.mount {
+        let m = parse_mount(m)?;
+        if m.kind == "tmpfs" {
+            tmpfs.push(m);
+        } else {
+            mounts.push(m);
+        }
+    }
+    for t in &f.tmpfs {
+        tmpfs.push(parse_tmpfs(t)?);
+    }
+    for u in &f.ulimit {
+        crate::runtime::spec::parse_ulimit(u)?;
+    }
+    crate::runtime::caps::effective_set(f.privileged, &f.cap_add, &f.cap_drop)?;
+    let network = network_mode(f.network.as_ref())?;
+    let mut ports = Vec::new();
+    for p in &f.publish {
+        ports.extend(crate::runtime::network::parse_publish(p)?);
+    }
+    if f.publish_all {
+        for exposed in ic
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let (port, proto) = exposed.split_once('/').unwrap_or((exposed.as_str(), "tcp"));
+            if !ports
+                .iter()
+                .any(|m| m.container_port.to_string() == port && m.protocol == proto)
+            {
+                ports.extend(crate::runtime::network::parse_publish(&format!(
+                    "{port}/{proto}"
+                ))?);
+            }
+        }
+    }
+    if !ports.is_empty() && !network.needs_helper() {
+        bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
+    }
+    if f.userns == UsernsMode::KeepId && !crate::runtime::userns::is_rootless() {
+        bail!("keep-id is only supported in rootless mode");
+    }
+    if f.restart != RestartPolicy::No {
+        bail!(
+            "--restart={}: restart policies are not supported; use a systemd unit",
+            f.restart
+        );
+    }
+    if !matches!(f.log_driver.as_str(), "k8s-file" | "none" | "") {
+        bail!(
+            "unsupported log driver {:?}: use k8s-file or none",
+            f.log_driver
+        );
+    }
+    if let Some(s) = &f.stop_signal {
+        container::parse_signal(s)?;
+    }
+    let (resources, cgroups) = f.limits.resources(crate::runtime::userns::is_rootless())?;
+    let create_command = f.create_command.take().unwrap_or_else(|| {
+        crate::storage::containers::command_line_without_secrets(std::env::args())
+    });
+    Ok(ContainerConfig {
+        name: f.name.clone().unwrap_or_default(),
+        image_name: image_name.to_string(),
+        args,
+        entrypoint,
+        cmd,
+        env,
+        workdir: f
+            .workdir
+            .clone()
+            .or_else(|| ic.working_dir.clone().filter(|w| !w.is_empty()))
+            .unwrap_or_else(|| "/".into()),
+        user: f
+            .user
+            .clone()
+            .or_else(|| (f.userns == UsernsMode::KeepId).then(keep_id_user))
+            .or_else(|| ic.user.clone())
+            .unwrap_or_default(),
+        hostname: f.hostname.clone().unwrap_or_default(),
+        labels,
+        annotations: parse_key_values(&f.annotation),
+        tty: f.tty,
+        stdin: f.interactive,
+        auto_remove: f.rm,
+        stop_signal: f
+            .stop_signal
+            .clone()
+            .or_else(|| ic.stop_signal.clone())
+            .unwrap_or_default(),
+        stop_timeout: f.stop_timeout.unwrap_or(10),
+        init: f.init,
+        read_only: f.read_only,
+        privileged: f.privileged,
+        cap_add: f.cap_add.clone(),
+        cap_drop: f.cap_drop.clone(),
+        security_opt: f.security_opt.clone(),
+        mounts,
+        tmpfs,
+        ulimits: f.ulimit.clone(),
+        network,
+        ports,
+        dns: f.dns.clone(),
+        dns_search: f.dns_search.clone(),
+        dns_options: f.dns_option.clone(),
+        add_hosts: f.add_host.clone(),
+        userns: f.userns,
+        cidfile: f.cidfile.clone(),
+        image_id: img.id.clone(),
+        create_command,
+        resources,
+        cgroup_parent: f.limits.cgroup_parent.clone().unwrap_or_default(),
+        cgroups,
+        ..Default::default()
+    })
+}
+
+/// The network a container (or a pod) gets: the default (podman's bridge)
+/// is pasta or slirp4netns; coracle has no named networks. `container:`
+/// names resolve later.
+pub fn network_mode(n: Option<&NetworkMode>) -> Result<NetworkMode> {
+    Ok(match n {
+        None => crate::runtime::network::default_mode(),
+        Some(NetworkMode::Bridge(names))
+            if names.is_empty() || names.iter().all(|n| n == "default") =>
+        {
+            crate::runtime::network::default_mode()
+        }
+        Some(NetworkMode::Bridge(names)) => bail!(
+            "invalid network mode {:?}: use pasta, slirp4netns, none, host, container:NAME or ns:PATH",
+            names.join(",")
+        ),
+        Some(mode) => mode.clone(),
+    })
+}
+
+/// With keep-id the process runs as the caller's own ids by default.
+fn keep_id_user() -> String {
+    let (uid, gid) = crate::runtime::userns::caller_ids();
+    format!("{uid}:{gid}")
+}
+
+/// The name to record as the container's image (podman's ImageName).
+fn image_display_name(img: &ImageRecord, typed: &str) -> String {
+    img.names
+        .iter()
+        .find(|n| n.ends_with(typed) || typed.ends_with(n.as_str()))
+        .or(img.names.first())
+        .cloned()
+        .unwrap_or_else(|| typed.to_string())
+}
+
+/// Find the image locally, pulling it as the request's policy says.
+fn ensure_image(store: &Store, name: &str, source: ImageSource) -> Result<ImageRecord> {
+    let opts = source.options?;
+    super::images::ensure_image(store, name, &source.policy, &opts)
+}
+
+/// Create a container from `req`: checked, its pod joined (a `new:` pod
+/// made), recorded, the cidfile written. Nothing is left behind on error.
+pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<ContainerConfig> {
+    // Another container's network is named by its id from here on.
+    if let Some(NetworkMode::Container(other)) = &req.network {
+        req.network = Some(NetworkMode::Container(super::lookup::container_id(
+            store, other,
+        )?));
+    }
+    let join = namespaces::member_flags(store, &mut req)?;
+    let image = std::mem::take(&mut req.image);
+    let img = ensure_image(store, &image, std::mem::take(&mut req.source))?;
+    crate::debug!("image {} resolved", img.id);
+    let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
+    let mut cfg = container_config(&mut req, &image_display_name(&img, &image), &img, &img_cfg)?;
+    mounts::add_volumes_from(store, &mut cfg, &req.volumes_from)?;
+    mounts::add_image_volumes(&mut cfg, &img_cfg, &req.image_volume)?;
+    let new_pod = namespaces::join(store, &req, join, &mut cfg)?;
+    let cfg = match super::containers::create(store, cfg, &img) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            namespaces::discard_new_pod(store, new_pod);
+            return Err(e);
+        }
+    };
+    crate::debug!("container {} created", cfg.id);
+    if let Some(path) = &req.cidfile {
+        super::containers::write_cidfile(store, &cfg, std::path::Path::new(path))?;
+    }
+    Ok(cfg)
+}
+
+/// Start a container detached; a start whose network failed leaves no
+/// container.
+pub fn start_detached(store: &Store, id: &str) -> Result<()> {
+    if let Err(e) = super::containers::start_process(store, id, false) {
+        super::containers::discard_if_network_failed(store, id, &e);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Start attached (the terminal raw with a tty, signals proxied as asked)
+/// and exit with the program's code (`SilentExit` when not 0).
+pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Result<()> {
+    let signals = attach::block_proxied_signals();
+    let _raw = tty.then(attach::RawTerminal::enable);
+    let started = match super::containers::start_process(store, id, true) {
+        Ok(s) => s,
+        Err(e) => {
+            super::containers::discard_if_network_failed(store, id, &e);
+            return Err(e);
+        }
+    };
+    let code = attach::wait_foreground(started, sig_proxy && !tty, signals)?;
+    drop(_raw);
+    if code != 0 {
+        return Err(SilentExit(code).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! `pod create` from a typed request: checked before the store is opened
+//! (`check`), then the pod and its infra container made (`create_pod`).
+
+pub use crate::storage::pods::PodConfig;
+
+use super::create::network_mode;
+use crate::runtime::pod::{self as rt, PodSpec};
+use crate::storage::modes::NetworkMode;
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+
+/// What `pod create` asks for. Strings are in podman's flag syntax.
+#[derive(Debug, Clone, Default)]
+pub struct PodRequest {
+    pub name: String,
+    /// Published ports (`-p`)
+    pub publish: Vec<String>,
+    pub hostname: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// ipc, net, pid, uts, none; `+NS` adds to the default; `None` is the
+    /// default
+    pub share: Option<String>,
+    pub infra: bool,
+    pub infra_name: Option<String>,
+    pub network: Option<NetworkMode>,
+    pub add_host: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    /// Where to write the new pod's id
+    pub pod_id_file: Option<String>,
+    /// The command line to record; `None` is this process's own, with
+    /// secrets hidden.
+    pub create_command: Option<Vec<String>>,
+}
+
+/// A request that passed the checks that need no store.
+pub struct CheckedPod {
+    spec: PodSpec,
+    infra_name: Option<String>,
+    pod_id_file: Option<String>,
+}
+
+fn parse_share(s: Option<&str>) -> Result<Vec<String>> {
+    let default: Vec<String> = rt::DEFAULT_SHARE.iter().map(|s| s.to_string()).collect();
+    let Some(s) = s else { return Ok(default) };
+    let (mut out, list) = match s.strip_prefix('+') {
+        Some(rest) => (default, rest),
+        None => (Vec::new(), s),
+    };
+    for ns in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match ns {
+            "none" => out.clear(),
+            "net" | "ipc" | "uts" | "pid" => {
+                if !out.iter().any(|o| o == ns) {
+                    out.push(ns.to_string());
+                }
+            }
+            "cgroup" | "user" => {
+                bail!("--share {ns}: sharing the {ns} namespace is not supported; share ipc, net, pid or uts")
+            }
+            other => {
+                bail!("invalid kernel namespace to share: {other}: must be ipc, net, pid or uts")
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Check a pod request before the store is opened.
+pub fn check(a: PodRequest) -> Result<CheckedPod> {
+    if !a.infra {
+        if a.share.is_some() {
+            bail!("you must have an infra container to share namespaces");
+        }
+        if !a.publish.is_empty() {
+            bail!("you must have an infra container to publish ports");
+        }
+    }
+    let share = parse_share(a.share.as_deref())?;
+    let network = network_mode(a.network.as_ref())?;
+    if let NetworkMode::Container(_) = network {
+        bail!("--network {network}: a pod cannot join another container's network");
+    }
+    let mut ports = Vec::new();
+    for p in &a.publish {
+        ports.extend(crate::runtime::network::parse_publish(p)?);
+    }
+    if !ports.is_empty() {
+        if !share.iter().any(|s| s == "net") {
+            bail!("you must share the network namespace (--share net) to publish ports");
+        }
+        if !network.needs_helper() {
+            bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
+        }
+    }
+    // The name files are checked now, not when the infra starts.
+    crate::runtime::network::hosts_file(&network, "x", "x", &a.add_host)?;
+    crate::runtime::network::resolv_conf(&network, &a.dns, &a.dns_search, &a.dns_option)?;
+    if let Some(h) = &a.hostname {
+        if h.is_empty() || h.len() > 64 {
+            bail!("invalid hostname {h:?}");
+        }
+    }
+    Ok(CheckedPod {
+        spec: PodSpec {
+            name: a.name,
+            labels: a.labels,
+            hostname: a.hostname.unwrap_or_default(),
+            share,
+            infra: a.infra,
+            infra_name: a.infra_name.clone().unwrap_or_default(),
+            network,
+            ports,
+            dns: a.dns,
+            dns_search: a.dns_search,
+            dns_options: a.dns_option,
+            add_hosts: a.add_host,
+            exit_policy: "continue".into(),
+            create_command: a.create_command.unwrap_or_else(|| {
+                crate::storage::containers::command_line_without_secrets(std::env::args())
+            }),
+        },
+        infra_name: a.infra_name,
+        pod_id_file: a.pod_id_file,
+    })
+}
+
+/// Make the pod (and its infra container) and write its id file; a pod
+/// whose id file cannot be written is removed again.
+pub fn create_pod(store: &Store, p: CheckedPod) -> Result<PodConfig> {
+    if let Some(n) = &p.infra_name {
+        if store.containers.name_owner(n).is_some() {
+            bail!("the container name \"{n}\" is already in use: that name is already in use");
+        }
+    }
+    let pod = rt::create(store, p.spec)?;
+    if let Some(path) = &p.pod_id_file {
+        if let Err(e) = std::fs::write(path, &pod.id).with_context(|| format!("writing {path}")) {
+            let _ = rt::remove(store, &pod, true, Some(0));
+            return Err(e);
+        }
+    }
+    Ok(pod)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_lists() {
+        assert_eq!(parse_share(None).unwrap(), ["ipc", "net", "uts"]);
+        assert_eq!(parse_share(Some("net,pid")).unwrap(), ["net", "pid"]);
+        assert_eq!(
+            parse_share(Some("+pid")).unwrap(),
+            ["ipc", "net", "pid", "uts"]
+        );
+        assert!(parse_share(Some("none")).unwrap().is_empty());
+        assert!(parse_share(Some("bogus")).is_err());
+    }
+}
