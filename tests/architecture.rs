@@ -192,6 +192,29 @@ fn lower_layers_never_import_higher_ones() {
     );
 }
 
+#[test]
+fn the_command_line_calls_only_the_engine() {
+    // cmd/: flags in, engine calls, output out. What it may name besides
+    // itself: the engine and the leaves.
+    let mut wrong = Vec::new();
+    for (from, tos) in graph() {
+        if layer(&from) != "cmd" {
+            continue;
+        }
+        for (to, file) in tos {
+            let l = layer(&to);
+            if l != "cmd" && l != "engine" && !LEAVES.contains(&l) {
+                wrong.push(format!("{from} uses {to} ({file})"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "cmd/ reaches past the engine:\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// The cycles among modules, each as its sorted members.
 fn cycles(g: &BTreeMap<String, BTreeMap<String, String>>) -> Vec<Vec<String>> {
     // Tarjan's strongly connected components.
