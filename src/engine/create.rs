@@ -208,7 +208,7 @@ fn container_config(
     let network = network_mode(f.network.as_ref())?;
     let mut ports = Vec::new();
     for p in &f.publish {
-        ports.extend(crate::runtime::network::parse_publish(p)?);
+        ports.extend(crate::runtime::publish::parse_publish(p)?);
     }
     if f.publish_all {
         for exposed in ic
@@ -222,7 +222,7 @@ fn container_config(
                 .iter()
                 .any(|m| m.container_port.to_string() == port && m.protocol == proto)
             {
-                ports.extend(crate::runtime::network::parse_publish(&format!(
+                ports.extend(crate::runtime::publish::parse_publish(&format!(
                     "{port}/{proto}"
                 ))?);
             }

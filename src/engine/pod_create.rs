@@ -86,7 +86,7 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
     }
     let mut ports = Vec::new();
     for p in &a.publish {
-        ports.extend(crate::runtime::network::parse_publish(p)?);
+        ports.extend(crate::runtime::publish::parse_publish(p)?);
     }
     if !ports.is_empty() {
         if !share.iter().any(|s| s == "net") {
@@ -97,8 +97,8 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
         }
     }
     // The name files are checked now, not when the infra starts.
-    crate::runtime::network::hosts_file(&network, "x", "x", &a.add_host)?;
-    crate::runtime::network::resolv_conf(&network, &a.dns, &a.dns_search, &a.dns_option)?;
+    crate::runtime::name_files::hosts_file(&network, "x", "x", &a.add_host)?;
+    crate::runtime::name_files::resolv_conf(&network, &a.dns, &a.dns_search, &a.dns_option)?;
     if let Some(h) = &a.hostname {
         if h.is_empty() || h.len() > 64 {
             bail!("invalid hostname {h:?}");

@@ -58,12 +58,12 @@ fn write_generated_files(store: &Store, cfg: &ContainerConfig, image_id: &str) -
     let net = &cfg.network;
     fs::write(
         ud.join("hosts"),
-        super::network::hosts_file(net, &cfg.hostname, &cfg.name, &cfg.add_hosts)?,
+        super::name_files::hosts_file(net, &cfg.hostname, &cfg.name, &cfg.add_hosts)?,
     )?;
     fs::write(ud.join("hostname"), format!("{}\n", cfg.hostname))?;
     fs::write(
         ud.join("resolv.conf"),
-        super::network::resolv_conf(net, &cfg.dns, &cfg.dns_search, &cfg.dns_options)?,
+        super::name_files::resolv_conf(net, &cfg.dns, &cfg.dns_search, &cfg.dns_options)?,
     )?;
     let env = format!(
         "engine=\"coracle-{}\"\nname=\"{}\"\nid=\"{}\"\nimage=\"{}\"\nimageid=\"{}\"\nrootless={}\n",
@@ -76,7 +76,7 @@ fn write_generated_files(store: &Store, cfg: &ContainerConfig, image_id: &str) -
     );
     fs::write(ud.join(".containerenv"), env)?;
     // A container in another's network namespace shares its name files.
-    super::network::share_name_files(store, cfg)
+    super::name_files::share_name_files(store, cfg)
 }
 
 /// Fill the container's upper dir with a full copy of its image (the vfs

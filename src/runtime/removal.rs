@@ -10,7 +10,7 @@ use std::os::fd::AsRawFd;
 pub fn remove_files(store: &Store, id: &str) -> Result<()> {
     let doomed = {
         let _lock = store.lock()?;
-        super::network::forget_name_entry(store, id);
+        super::name_files::forget_name_entry(store, id);
         store.containers.unlink(id)?
     };
     delete_tree(store, &doomed)

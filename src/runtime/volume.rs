@@ -279,7 +279,7 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
 pub fn unlink_container(store: &Store, id: &str, anonymous: bool) -> Result<Vec<PathBuf>> {
     let _lock = store.lock()?;
     let cfg = store.containers.load_config(id).ok();
-    super::network::forget_name_entry(store, id);
+    super::name_files::forget_name_entry(store, id);
     let mut doomed = vec![store
         .containers
         .unlink_named(id, cfg.as_ref().map(|c| c.name.as_str()))?];
