@@ -7,6 +7,8 @@ mod container;
 mod create_flags;
 mod events;
 mod image;
+mod image_inspect;
+mod image_list;
 mod inspect;
 mod lazy;
 mod limits;
@@ -87,7 +89,7 @@ pub enum Command {
     /// Pull an image from a registry
     Pull(Lazy<image::PullArgs>),
     /// List images in local storage
-    Images(Lazy<image::ImagesArgs>),
+    Images(Lazy<image_list::ImagesArgs>),
     /// Manage images
     #[command(subcommand)]
     Image(LazyGroup<image::ImageCommand>),
@@ -98,9 +100,9 @@ pub enum Command {
     /// Remove one or more images from local storage
     Rmi(Lazy<image::RmiArgs>),
     /// Show history of a specified image
-    History(Lazy<image::HistoryArgs>),
+    History(Lazy<image_inspect::HistoryArgs>),
     /// Display the configuration of object denoted by ID
-    Inspect(Lazy<image::InspectArgs>),
+    Inspect(Lazy<image_inspect::InspectArgs>),
     /// Build an image from a Containerfile
     Build(Lazy<build::BuildArgs>),
     /// Run a command in a new container
@@ -210,13 +212,13 @@ fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     match cli.command {
         Command::Pull(a) => image::pull(g, a.0),
-        Command::Images(a) => image::images(g, a.0),
+        Command::Images(a) => image_list::images(g, a.0),
         Command::Image(c) => image::dispatch(g, c.0),
         Command::Tag(a) => image::tag(g, a.0),
         Command::Untag(a) => image::untag(g, a.0),
         Command::Rmi(a) => image::rmi(g, a.0),
-        Command::History(a) => image::history(g, a.0),
-        Command::Inspect(a) => image::inspect(g, a.0),
+        Command::History(a) => image_inspect::history(g, a.0),
+        Command::Inspect(a) => image_inspect::inspect(g, a.0),
         Command::Build(a) => build::build(g, a.0),
         Command::Run(a) => run::run(g, a.0),
         Command::Create(a) => run::create(g, a.0),

@@ -1,8 +1,9 @@
-//! Container networking without a daemon: published ports, the helper that
-//! gives a rootless network namespace its connectivity (pasta, from the
-//! passt package; slirp4netns otherwise), and the name-resolution files.
-//! The monitor starts the helper for its container and the helper ends
-//! with the container's network namespace.
+//! The helper that gives a container's network namespace its outside
+//! connectivity (pasta, from the passt package; slirp4netns otherwise),
+//! and the relays for published ports it cannot serve itself. The monitor
+//! starts the helper for its container and the helper ends with the
+//! container's network namespace. Parsing `-p` is publish.rs; the hosts
+//! and resolv.conf files are name_files.rs.
 
 use crate::storage::modes::NetworkMode;
 use anyhow::{bail, Context, Result};

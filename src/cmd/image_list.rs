@@ -1,0 +1,385 @@
+//! `images` (`image ls`) with podman's filters and columns, and `image prune`,
+//! which chooses with the same filters.
+
+use super::output::{print, println, unescape};
+use super::GlobalOpts;
+use crate::engine::images;
+use crate::engine::types::{split_name, ImageConfig, ImageRecord, Store};
+use crate::error::not_found;
+use crate::format::{human, table};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Change the output format to JSON or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Do not print column headings
+    #[arg(short = 'n', long)]
+    pub noheading: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Display only image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Sort by created, id, repository, size or tag
+    #[arg(long, default_value = "created")]
+    pub sort: String,
+    /// Optional repository[:tag] to list
+    pub reference: Option<String>,
+}
+
+/// One image's parts for listing: the record plus its parsed config.
+struct Listed {
+    rec: ImageRecord,
+    config: ImageConfig,
+}
+
+fn load_listed(store: &Store) -> Result<Vec<Listed>> {
+    let images = store.images.load()?;
+    let mut out = Vec::with_capacity(images.list.len());
+    for rec in images.list {
+        let config = ImageConfig::parse(&store.blobs.read(&rec.config_digest())?)?;
+        out.push(Listed { rec, config });
+    }
+    Ok(out)
+}
+
+fn created_secs(created: Option<&str>) -> i64 {
+    created
+        .and_then(|c| human::parse_rfc3339(c).ok())
+        .map(unix_secs)
+        .unwrap_or(0)
+}
+
+fn unix_secs(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+fn created_time(created: Option<&str>) -> Option<std::time::SystemTime> {
+    created.and_then(|c| human::parse_rfc3339(c).ok())
+}
+
+pub(super) fn since_text(created: Option<&str>) -> String {
+    match created_time(created) {
+        Some(t) => human::time_ago(t),
+        None => "N/A".to_string(),
+    }
+}
+
+fn created_at_text(created: Option<&str>) -> String {
+    match created_time(created) {
+        Some(t) => human::go_time_string(t),
+        None => String::new(),
+    }
+}
+
+/// One `--filter` condition on an image.
+type ImagePredicate = Box<dyn Fn(&Listed) -> bool>;
+
+fn image_filter(filters: &[String], list: &[Listed]) -> Result<Vec<ImagePredicate>> {
+    let mut preds: Vec<ImagePredicate> = Vec::new();
+    for f in filters {
+        let (key, value) = f
+            .split_once('=')
+            .with_context(|| format!("invalid image filter {f:?}: expected key=value"))?;
+        let value = value.to_string();
+        match key {
+            "dangling" => {
+                let want = parse_bool_filter(&value)?;
+                preds.push(Box::new(move |l| l.rec.names.is_empty() == want));
+            }
+            "reference" => preds.push(Box::new(move |l| {
+                l.rec.names.iter().any(|n| reference_matches(&value, n))
+            })),
+            "label" => {
+                let (k, v) = match value.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (value.clone(), None),
+                };
+                preds.push(Box::new(move |l| {
+                    let labels = l.config.config.labels.as_ref();
+                    match (labels.and_then(|m| m.get(&k)), &v) {
+                        (Some(_), None) => true,
+                        (Some(have), Some(want)) => have == want,
+                        _ => false,
+                    }
+                }));
+            }
+            "id" => preds.push(Box::new(move |l| l.rec.id.starts_with(&value))),
+            "before" | "since" => {
+                let anchor = list
+                    .iter()
+                    .find(|l| {
+                        l.rec.id.starts_with(&value)
+                            || l.rec.names.iter().any(|n| reference_matches(&value, n))
+                    })
+                    .map(|l| created_secs(l.rec.created.as_deref()))
+                    .ok_or_else(|| not_found("image", value.clone()))?;
+                let before = key == "before";
+                preds.push(Box::new(move |l| {
+                    let c = created_secs(l.rec.created.as_deref());
+                    if before {
+                        c < anchor
+                    } else {
+                        c > anchor
+                    }
+                }));
+            }
+            "readonly" => {
+                let want = parse_bool_filter(&value)?;
+                preds.push(Box::new(move |_| !want));
+            }
+            "intermediate" => {
+                let want = parse_bool_filter(&value)?;
+                preds.push(Box::new(move |_| !want));
+            }
+            _ => bail!("invalid image filter {key:?}"),
+        }
+    }
+    Ok(preds)
+}
+
+fn parse_bool_filter(v: &str) -> Result<bool> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => bail!("invalid filter value {v:?}: expected true or false"),
+    }
+}
+
+/// podman's `reference=` filter: a glob over the full name, or over the
+/// name without its registry (so `busybox` and `*/busybox:1` work).
+fn reference_matches(pattern: &str, name: &str) -> bool {
+    let (repo, tag) = split_name(name);
+    let with_tag_default = |p: &str| -> bool {
+        let (prepo, ptag) = split_name(p);
+        let repo_ok = glob_match(prepo, repo)
+            || repo
+                .split_once('/')
+                .map(|(_, rest)| {
+                    glob_match(prepo, rest)
+                        || rest
+                            .rsplit('/')
+                            .next()
+                            .map(|last| glob_match(prepo, last))
+                            .unwrap_or(false)
+                })
+                .unwrap_or(false);
+        let tag_ok = match ptag {
+            Some(t) => tag.map(|have| glob_match(t, have)).unwrap_or(false),
+            None => true,
+        };
+        repo_ok && tag_ok
+    };
+    glob_match(pattern, name) || with_tag_default(pattern)
+}
+
+/// Shell-style `*` and `?` matching (what podman's reference filter takes).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn image_json(l: &Listed) -> Value {
+    let r = &l.rec;
+    json!({
+        "Id": r.id,
+        "ParentId": "",
+        "RepoTags": r.names,
+        "RepoDigests": r.repo_digests,
+        "Size": r.size,
+        "SharedSize": 0,
+        "VirtualSize": r.size,
+        "Labels": l.config.config.labels,
+        "Containers": 0,
+        "Names": r.names,
+        "Digest": r.display_digest().to_string(),
+        "History": r.names_history,
+        "Created": created_secs(r.created.as_deref()),
+        "CreatedAt": r.created.clone().unwrap_or_default(),
+    })
+}
+
+/// A row for the images table and its templates (podman's field names).
+fn image_row(l: &Listed, repo: &str, tag: &str, no_trunc: bool) -> Value {
+    let r = &l.rec;
+    let id = if no_trunc {
+        format!("sha256:{}", r.id)
+    } else {
+        r.id[..12].to_string()
+    };
+    let since = since_text(r.created.as_deref());
+    let history = r.names_history.join(", ");
+    json!({
+        "ID": id,
+        "Id": r.id,
+        "Repository": repo,
+        "Tag": tag,
+        "Digest": r.display_digest().to_string(),
+        "Created": since,
+        "CreatedSince": since,
+        "CreatedAt": created_at_text(r.created.as_deref()),
+        "CreatedTime": r.created.clone().unwrap_or_default(),
+        "Size": human::human_size(r.size),
+        "VirtualSize": r.size,
+        "SharedSize": 0,
+        "ReadOnly": false,
+        "IsReadOnly": false,
+        "History": history,
+        "Containers": 0,
+        "Names": r.names,
+        "RepoTags": r.names,
+        "RepoDigests": r.repo_digests,
+        "Labels": l.config.config.labels.clone().unwrap_or_default(),
+        "Dangling": r.names.is_empty(),
+        "Arch": l.config.architecture,
+        "Os": l.config.os,
+    })
+}
+
+pub fn images(g: &GlobalOpts, a: ImagesArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let all = load_listed(&store)?;
+    let mut filters = a.filter.clone();
+    if let Some(r) = &a.reference {
+        filters.push(format!("reference={r}"));
+    }
+    let preds = image_filter(&filters, &all)?;
+    let mut list: Vec<&Listed> = all.iter().filter(|l| preds.iter().all(|p| p(l))).collect();
+    match a.sort.as_str() {
+        "created" => list.sort_by_key(|l| std::cmp::Reverse(created_secs(l.rec.created.as_deref()))),
+        "id" => list.sort_by(|x, y| x.rec.id.cmp(&y.rec.id)),
+        "size" => list.sort_by_key(|l| std::cmp::Reverse(l.rec.size)),
+        "repository" | "tag" => list.sort_by(|x, y| x.rec.names.first().cmp(&y.rec.names.first())),
+        other => bail!("invalid option for --sort {other:?}: must be one of created, id, repository, size or tag"),
+    }
+
+    if a.quiet {
+        let mut out = String::new();
+        let mut seen = std::collections::HashSet::new();
+        for l in &list {
+            if seen.insert(&l.rec.id) {
+                out.push_str(if a.no_trunc {
+                    &l.rec.id
+                } else {
+                    &l.rec.id[..12]
+                });
+                out.push('\n');
+            }
+        }
+        return print(&out);
+    }
+    if a.format.as_deref() == Some("json") {
+        let rows: Vec<Value> = list.iter().map(|l| image_json(l)).collect();
+        return println(&table::json_pretty(&Value::Array(rows)));
+    }
+
+    let mut rows = Vec::new();
+    for l in &list {
+        if l.rec.names.is_empty() {
+            rows.push(image_row(l, "<none>", "<none>", a.no_trunc));
+        }
+        for name in &l.rec.names {
+            let (repo, tag) = split_name(name);
+            rows.push(image_row(l, repo, tag.unwrap_or("<none>"), a.no_trunc));
+        }
+    }
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.Created}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Created}}\t{{.Size}}"
+    };
+    let format = a.format.as_deref().map(unescape);
+    let out = table::render_rows(
+        format.as_deref(),
+        default,
+        &image_headers(),
+        &rows,
+        a.noheading,
+    )?;
+    print(&out)
+}
+
+fn image_headers() -> table::HeaderMap {
+    table::HeaderMap::new(&[
+        ("ID", "IMAGE ID"),
+        ("Repository", "REPOSITORY"),
+        ("Tag", "TAG"),
+        ("Digest", "DIGEST"),
+        ("Created", "CREATED"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("Size", "SIZE"),
+        ("ReadOnly", "R/O"),
+    ])
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all images not in use by containers, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. 'label=<key>=<value>')
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let removed = images::prune(&store, |store| {
+        let listed = load_listed(store)?;
+        let preds = image_filter(&a.filter, &listed)?;
+        Ok(listed
+            .iter()
+            .filter(|l| (a.all || l.rec.names.is_empty()) && preds.iter().all(|p| p(l)))
+            .map(|l| l.rec.id.clone())
+            .collect())
+    })?;
+    print(
+        &removed
+            .iter()
+            .map(|id| format!("{id}\n"))
+            .collect::<String>(),
+    )
+}
