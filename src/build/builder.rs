@@ -847,7 +847,7 @@ impl Builder<'_> {
                 // Under /dev (a tmpfs): the script never lands in the layer.
                 let target = "/dev/.coracle-run-script".to_string();
                 mounts.push(MountSpec {
-                    kind: "bind".into(),
+                    kind: crate::storage::containers::MountKind::Bind,
                     source: path.to_string_lossy().into_owned(),
                     destination: target.clone(),
                     options: vec!["ro".into()],

@@ -62,7 +62,7 @@ fn opt_time(t: &Option<String>) -> String {
 /// podman's object for a bind mount or a volume (`Mounts`).
 fn mount_json(store: &Store, m: &MountSpec) -> Value {
     let ro = m.options.iter().any(|o| o == "ro");
-    if m.kind == "volume" {
+    if m.kind == crate::engine::types::MountKind::Volume {
         let mut options: Vec<String> = m
             .options
             .iter()
@@ -302,7 +302,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "StopTimeout": cfg.stop_timeout,
     });
     let host_config = json!({
-        "Binds": cfg.mounts.iter().filter(|m| m.kind == "bind" || m.kind == "volume").map(bind_text).collect::<Vec<_>>(),
+        "Binds": cfg.mounts.iter().filter(|m| m.kind == crate::engine::types::MountKind::Bind || m.kind == crate::engine::types::MountKind::Volume).map(bind_text).collect::<Vec<_>>(),
         "CgroupManager": "cgroupfs",
         "ContainerIDFile": cfg.cidfile.clone().unwrap_or_default(),
         "LogConfig": {"Type": "k8s-file", "Config": null, "Path": cfg.log_path, "Tag": "", "Size": "0B"},
@@ -361,7 +361,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "BoundingCaps": caps,
         "ExecIDs": [],
         "GraphDriver": {"Name": store.driver.name(), "Data": graph},
-        "Mounts": cfg.mounts.iter().filter(|m| m.kind == "bind" || m.kind == "volume").map(|m| mount_json(store, m)).collect::<Vec<_>>(),
+        "Mounts": cfg.mounts.iter().filter(|m| m.kind == crate::engine::types::MountKind::Bind || m.kind == crate::engine::types::MountKind::Volume).map(|m| mount_json(store, m)).collect::<Vec<_>>(),
         "Dependencies": [],
         "NetworkSettings": network_settings,
         "Namespace": "",

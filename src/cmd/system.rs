@@ -319,7 +319,7 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> Result<()> {
             "ContainerID": &c.cfg.id[..12],
             "Image": &c.cfg.image_id[..12.min(c.cfg.image_id.len())],
             "Command": c.cfg.args.join(" "),
-            "LocalVolumes": c.cfg.mounts.iter().filter(|m| m.kind == "volume").count(),
+            "LocalVolumes": c.cfg.mounts.iter().filter(|m| m.kind == crate::engine::types::MountKind::Volume).count(),
             "RWSize": human_size_compact(rw),
             "Created": since(&c.cfg.created, now),
             "Status": c.state.status.as_str(),

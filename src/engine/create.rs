@@ -192,7 +192,7 @@ fn container_config(
     }
     for m in &f.mount {
         let m = parse_mount(m)?;
-        if m.kind == "tmpfs" {
+        if m.kind == crate::storage::containers::MountKind::Tmpfs {
             tmpfs.push(m);
         } else {
             mounts.push(m);

@@ -14,7 +14,7 @@ pub use crate::runtime::state::is_running;
 pub use crate::storage::commit::{ChangeKind, CommitOptions, ImageFormat};
 pub use crate::storage::compression::Compression;
 pub use crate::storage::containers::{
-    ContainerConfig, ContainerState, MountSpec, PortMapping, Status,
+    ContainerConfig, ContainerState, MountKind, MountSpec, PortMapping, Status,
 };
 pub use crate::storage::image_config::ImageConfig;
 pub use crate::storage::images::ImageRecord;

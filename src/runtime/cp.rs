@@ -203,7 +203,11 @@ fn mount_overlay(store: &Store, cfg: &ContainerConfig, access: Access) -> Result
 /// root are made, as the container's start would.
 fn mount_volumes(store: &Store, cfg: &ContainerConfig, root: &Path) -> Result<()> {
     let resolved = super::volume::resolve_for_spec(store, cfg)?;
-    for m in resolved.mounts.iter().filter(|m| m.kind == "bind") {
+    for m in resolved
+        .mounts
+        .iter()
+        .filter(|m| m.kind == crate::storage::containers::MountKind::Bind)
+    {
         let source = Path::new(&m.source);
         let Ok(meta) = std::fs::metadata(source) else {
             continue;

@@ -5,6 +5,7 @@
 //! with the container when they were its anonymous ones.
 
 use super::sys;
+use crate::storage::containers::MountKind;
 use crate::storage::containers::{ContainerConfig, MountSpec};
 use crate::storage::events::{self, Event};
 use crate::storage::fsutil;
@@ -29,7 +30,11 @@ const NO_COPY: &str = "nocopy";
 /// store lock held; returns the volumes made, to undo on failure.
 pub fn claim(store: &Store, cfg: &mut ContainerConfig) -> Result<Vec<String>> {
     let mut made = Vec::new();
-    for m in cfg.mounts.iter_mut().filter(|m| m.kind == "volume") {
+    for m in cfg
+        .mounts
+        .iter_mut()
+        .filter(|m| m.kind == MountKind::Volume)
+    {
         let anonymous = m.source.is_empty();
         if anonymous {
             m.source = crate::storage::containers::new_id();
@@ -68,7 +73,7 @@ pub fn resolve_for_spec(store: &Store, cfg: &ContainerConfig) -> Result<Containe
     let mut out = cfg.clone();
     out.mounts.clear();
     for m in &cfg.mounts {
-        if m.kind != "volume" {
+        if m.kind != MountKind::Volume {
             out.mounts.push(m.clone());
             continue;
         }
@@ -97,7 +102,7 @@ pub fn resolve_for_spec(store: &Store, cfg: &ContainerConfig) -> Result<Containe
                 options.retain(|x| !matches!(x.as_str(), "U" | "copy" | "nocopy" | "z" | "Z"));
                 options.extend(o);
                 out.tmpfs.push(MountSpec {
-                    kind: "tmpfs".into(),
+                    kind: MountKind::Tmpfs,
                     source: "tmpfs".into(),
                     destination: m.destination.clone(),
                     options,
@@ -107,7 +112,7 @@ pub fn resolve_for_spec(store: &Store, cfg: &ContainerConfig) -> Result<Containe
             Some(_) => {
                 options.extend(o.into_iter().filter(|x| x != "bind" && x != "rbind"));
                 out.mounts.push(MountSpec {
-                    kind: "bind".into(),
+                    kind: MountKind::Bind,
                     source: rec.options.get("device").cloned().unwrap_or_default(),
                     destination: m.destination.clone(),
                     options,
@@ -115,7 +120,7 @@ pub fn resolve_for_spec(store: &Store, cfg: &ContainerConfig) -> Result<Containe
                 });
             }
             None => out.mounts.push(MountSpec {
-                kind: "bind".into(),
+                kind: MountKind::Bind,
                 source: store
                     .volumes
                     .data_dir(&m.source)
@@ -140,7 +145,7 @@ pub fn with_first_mounts(
 ) -> (Spec, Vec<String>) {
     let mut first = Vec::new();
     let mut dests = BTreeSet::new();
-    for m in cfg.mounts.iter().filter(|m| m.kind == "volume") {
+    for m in cfg.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
         let Ok(Some(rec)) = store.volumes.load(&m.source) else {
             continue;
         };
@@ -289,7 +294,7 @@ pub fn unlink_container(store: &Store, id: &str, anonymous: bool) -> Result<Vec<
     let names: Vec<&str> = cfg
         .mounts
         .iter()
-        .filter(|m| m.kind == "volume")
+        .filter(|m| m.kind == MountKind::Volume)
         .map(|m| m.source.as_str())
         .collect();
     if names.is_empty() {

@@ -180,8 +180,7 @@ impl PortMapping {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct MountSpec {
-    /// bind, tmpfs, volume
-    pub kind: String,
+    pub kind: MountKind,
     pub source: String,
     pub destination: String,
     #[serde(default)]
@@ -190,6 +189,29 @@ pub struct MountSpec {
     /// with (`--mount type=volume,volume-opt=K=V`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub volume_options: BTreeMap<String, String>,
+}
+
+/// What a mount brings in; recorded as podman spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path.
+    #[default]
+    Bind,
+    /// A named or anonymous volume.
+    Volume,
+    /// A fresh tmpfs.
+    Tmpfs,
+}
+
+impl MountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Volume => "volume",
+            MountKind::Tmpfs => "tmpfs",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -245,7 +245,9 @@ pub fn users(containers: &ContainerStore) -> Result<BTreeMap<String, Vec<String>
         let mut names: Vec<&str> = cfg
             .mounts
             .iter()
-            .filter(|m| m.kind == "volume" && !m.source.is_empty())
+            .filter(|m| {
+                m.kind == crate::storage::containers::MountKind::Volume && !m.source.is_empty()
+            })
             .map(|m| m.source.as_str())
             .collect();
         names.dedup();

@@ -1,6 +1,7 @@
 //! `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's VOLUMEs:
 //! flags to the container's mount records, checked as podman checks them.
 
+use crate::storage::containers::MountKind;
 use crate::storage::containers::{ContainerConfig, MountSpec};
 use crate::storage::image_config::ImageConfig;
 use crate::storage::store::Store;
@@ -63,15 +64,15 @@ pub fn parse_volume(v: &str) -> Result<MountSpec> {
     check_destination(dst)?;
     let options = check_volume_options(opts)?;
     let (kind, source) = if src.is_empty() {
-        ("volume", String::new())
+        (MountKind::Volume, String::new())
     } else if src.starts_with('/') || src.starts_with('.') {
-        ("bind", bind_source(src)?)
+        (MountKind::Bind, bind_source(src)?)
     } else {
         check_volume_name(src)?;
-        ("volume", src.to_string())
+        (MountKind::Volume, src.to_string())
     };
     Ok(MountSpec {
-        kind: kind.into(),
+        kind,
         source,
         destination: dst.to_string(),
         options,
@@ -151,17 +152,17 @@ pub fn parse_mount(m: &str) -> Result<MountSpec> {
                 bail!("invalid mount {m:?}: a bind mount needs a source");
             }
             spec.source = bind_source(&spec.source)?;
-            spec.kind = "bind".into();
+            spec.kind = MountKind::Bind;
         }
         "volume" => {
             if !spec.source.is_empty() {
                 check_volume_name(&spec.source)?;
             }
             spec.volume_options = volumes::parse_options(&volume_opts)?;
-            spec.kind = "volume".into();
+            spec.kind = MountKind::Volume;
         }
         "tmpfs" => {
-            spec.kind = "tmpfs".into();
+            spec.kind = MountKind::Tmpfs;
             spec.source = "tmpfs".into();
             spec.options.retain(|o| o != "U" && o != "nocopy");
             if !spec.options.iter().any(|o| o.starts_with("size=")) {
@@ -191,7 +192,7 @@ pub fn parse_tmpfs(t: &str) -> Result<MountSpec> {
         options.push("size=65536k".into());
     }
     Ok(MountSpec {
-        kind: "tmpfs".into(),
+        kind: MountKind::Tmpfs,
         source: "tmpfs".into(),
         destination: dst.to_string(),
         options,
@@ -227,7 +228,8 @@ pub fn add_volumes_from(store: &Store, cfg: &mut ContainerConfig, from: &[String
             .with_context(|| format!("looking up container {name:?} for volumes-from"))?;
         let other = store.containers.load_config(&id)?;
         for m in other.mounts {
-            if !matches!(m.kind.as_str(), "bind" | "volume") || taken(cfg, &m.destination) {
+            if !matches!(m.kind, MountKind::Bind | MountKind::Volume) || taken(cfg, &m.destination)
+            {
                 continue;
             }
             let mut m = MountSpec {
@@ -272,7 +274,7 @@ pub fn add_image_volumes(cfg: &mut ContainerConfig, img: &ImageConfig, how: &str
             cfg.tmpfs.push(parse_tmpfs(&p)?);
         } else {
             cfg.mounts.push(MountSpec {
-                kind: "volume".into(),
+                kind: MountKind::Volume,
                 destination: p,
                 ..Default::default()
             });
