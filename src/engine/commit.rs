@@ -153,6 +153,7 @@ pub fn import(
     opts: CommitOptions,
     name: Option<&str>,
 ) -> Result<ImageRecord> {
+    let opts = with_change_instructions(opts);
     let shown = match source {
         ImportSource::Stdin => "-".to_string(),
         ImportSource::Url(u) => u.clone(),
