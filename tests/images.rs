@@ -314,3 +314,38 @@ fn short_names_match_local_images_by_repository_path_suffix(mode: Mode) {
         "[{mode:?}] a partial path component must not match"
     );
 }
+
+both_modes!(images_filter_by_reference);
+/// `--filter reference=` as podman matches it: by the last path part of
+/// the repository, with the tag, and `*` staying within one path part.
+fn images_filter_by_reference(mode: Mode) {
+    let (bb, other) = (busybox(), layers());
+    let env = TestEnv::new(mode);
+    env.pull(&bb.reference());
+    env.pull(&other.reference());
+    env.ok(&["tag", &other.reference(), "localhost/team/tool:2"]);
+    let ids = |filter: &str| -> Vec<String> {
+        let out = env.ok(&[
+            "images",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            &format!("reference={filter}"),
+        ]);
+        let mut v: Vec<String> = out
+            .lines()
+            .map(|l| l.trim_start_matches("sha256:").to_string())
+            .collect();
+        v.dedup();
+        v
+    };
+    let last = bb.repo.rsplit('/').next().unwrap().to_string();
+    assert_eq!(ids(&last), [bb.id()], "[{mode:?}] by the last part");
+    assert_eq!(ids("tool:2"), [other.id()], "[{mode:?}] with a tag");
+    assert_eq!(ids("team/*"), [other.id()], "[{mode:?}] a glob");
+    assert!(ids("tool:9").is_empty(), "[{mode:?}] another tag");
+    assert!(
+        ids("localhost/*").is_empty(),
+        "[{mode:?}] `*` stays in one path part"
+    );
+}

@@ -105,7 +105,10 @@ fn image_filter(filters: &[String], list: &[Listed]) -> Result<Vec<ImagePredicat
                 preds.push(Box::new(move |l| l.rec.names.is_empty() == want));
             }
             "reference" => preds.push(Box::new(move |l| {
-                l.rec.names.iter().any(|n| reference_matches(&value, n))
+                l.rec
+                    .names
+                    .iter()
+                    .any(|n| crate::engine::filter::reference_matches(&value, n))
             })),
             "label" => {
                 let (k, v) = match value.split_once('=') {
@@ -127,7 +130,10 @@ fn image_filter(filters: &[String], list: &[Listed]) -> Result<Vec<ImagePredicat
                     .iter()
                     .find(|l| {
                         l.rec.id.starts_with(&value)
-                            || l.rec.names.iter().any(|n| reference_matches(&value, n))
+                            || l.rec
+                                .names
+                                .iter()
+                                .any(|n| crate::engine::filter::reference_matches(&value, n))
                     })
                     .map(|l| created_secs(l.rec.created.as_deref()))
                     .ok_or_else(|| not_found("image", value.clone()))?;
@@ -161,61 +167,6 @@ fn parse_bool_filter(v: &str) -> Result<bool> {
         "false" | "0" => Ok(false),
         _ => bail!("invalid filter value {v:?}: expected true or false"),
     }
-}
-
-/// podman's `reference=` filter: a glob over the full name, or over the
-/// name without its registry (so `busybox` and `*/busybox:1` work).
-fn reference_matches(pattern: &str, name: &str) -> bool {
-    let (repo, tag) = split_name(name);
-    let with_tag_default = |p: &str| -> bool {
-        let (prepo, ptag) = split_name(p);
-        let repo_ok = glob_match(prepo, repo)
-            || repo
-                .split_once('/')
-                .map(|(_, rest)| {
-                    glob_match(prepo, rest)
-                        || rest
-                            .rsplit('/')
-                            .next()
-                            .map(|last| glob_match(prepo, last))
-                            .unwrap_or(false)
-                })
-                .unwrap_or(false);
-        let tag_ok = match ptag {
-            Some(t) => tag.map(|have| glob_match(t, have)).unwrap_or(false),
-            None => true,
-        };
-        repo_ok && tag_ok
-    };
-    glob_match(pattern, name) || with_tag_default(pattern)
-}
-
-/// Shell-style `*` and `?` matching (what podman's reference filter takes).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 fn image_json(l: &Listed) -> Value {

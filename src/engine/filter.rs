@@ -125,9 +125,51 @@ impl Regex {
     }
 }
 
+/// podman's `reference=` filter: the pattern matches the whole name, or
+/// its repository part (and tag) matches the repository without its
+/// registry, or the repository's last path part. Wildcards as Go's
+/// `path.Match`, which podman uses: `*` stays within one path part.
+pub fn reference_matches(pattern: &str, name: &str) -> bool {
+    let glob = |p: &str, t: &str| crate::build::glob::Glob::new(p).is_ok_and(|g| g.matches(t));
+    let (repo, tag) = crate::registry::resolve::split_name(name);
+    let (prepo, ptag) = crate::registry::resolve::split_name(pattern);
+    let repo_ok = glob(prepo, repo)
+        || repo.split_once('/').is_some_and(|(_, rest)| {
+            glob(prepo, rest)
+                || rest
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|last| glob(prepo, last))
+        });
+    let tag_ok = match ptag {
+        Some(t) => tag.is_some_and(|have| glob(t, have)),
+        None => true,
+    };
+    glob(pattern, name) || (repo_ok && tag_ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_as_podman_matches_them() {
+        let name = "127.0.0.1:5000/tools/busybox:1";
+        for yes in [
+            "busybox",
+            "busybox:1",
+            "tools/busybox",
+            "*box",
+            "busy*:1",
+            "127.0.0.1:5000/tools/busybox:1",
+            "tools/*",
+        ] {
+            assert!(reference_matches(yes, name), "{yes}");
+        }
+        for no in ["busybox:2", "box", "127.0.0.1:5000/*", "tool*", "other"] {
+            assert!(!reference_matches(no, name), "{no}");
+        }
+    }
 
     #[test]
     fn regex_subset() {
