@@ -11,7 +11,7 @@ use crate::engine::types::{
 use crate::error::CodedError;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -144,7 +144,7 @@ pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
     }
     let username = match a.username {
         Some(u) => u,
-        None => prompt("Username: ", false)?,
+        None => login::prompt("Username: ", false)?,
     };
     if username.is_empty() {
         bail!("username is required");
@@ -158,7 +158,7 @@ pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
     } else {
         match a.password {
             Some(p) => p,
-            None => prompt("Password: ", true)?,
+            None => login::prompt("Password: ", true)?,
         }
     };
     if password.is_empty() {
@@ -168,38 +168,6 @@ pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
     login::verify_credentials(&key, &creds, &client)?;
     login::store_credentials(&path, &key, &creds)?;
     println("Login Succeeded!")
-}
-
-/// Ask on the terminal (without echo for a password); read a line of stdin
-/// when it is not a terminal.
-fn prompt(label: &str, secret: bool) -> Result<String> {
-    let stdin = std::io::stdin();
-    let tty = stdin.is_terminal();
-    if tty {
-        eprint!("{label}");
-    }
-    let saved = if tty && secret {
-        let t = nix::sys::termios::tcgetattr(&stdin).ok();
-        if let Some(orig) = &t {
-            let mut quiet = orig.clone();
-            quiet
-                .local_flags
-                .remove(nix::sys::termios::LocalFlags::ECHO);
-            let _ =
-                nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &quiet);
-        }
-        t
-    } else {
-        None
-    };
-    let mut line = String::new();
-    let r = stdin.lock().read_line(&mut line);
-    if let Some(orig) = saved {
-        let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &orig);
-        eprintln!();
-    }
-    r.context("reading from stdin")?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 #[derive(Args, Debug)]

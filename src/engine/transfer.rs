@@ -229,6 +229,9 @@ pub mod login {
         auth_file_path, remove_all_credentials, remove_credentials, store_credentials,
         stored_credentials, stored_username, verify_credentials,
     };
+    /// Ask on the terminal (without echo for a secret), or read a line of
+    /// stdin when it is not a terminal.
+    pub use crate::runtime::attach::prompt;
 
     /// The auth file's key for what the user typed, or the first search
     /// registry when nothing was.

@@ -94,3 +94,37 @@ pub fn wait_foreground(started: Started, sig_proxy: bool, signals: SigSet) -> Re
         libc::WTERMSIG(status)
     )
 }
+
+/// Ask on the terminal (without echo for a password); read a line of stdin
+/// when it is not a terminal.
+pub fn prompt(label: &str, secret: bool) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    if tty {
+        eprint!("{label}");
+    }
+    let saved = if tty && secret {
+        let t = nix::sys::termios::tcgetattr(&stdin).ok();
+        if let Some(orig) = &t {
+            let mut quiet = orig.clone();
+            quiet
+                .local_flags
+                .remove(nix::sys::termios::LocalFlags::ECHO);
+            let _ =
+                nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &quiet);
+        }
+        t
+    } else {
+        None
+    };
+    let mut line = String::new();
+    let r = stdin.lock().read_line(&mut line);
+    if let Some(orig) = saved {
+        let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &orig);
+        eprintln!();
+    }
+    r.context("reading from stdin")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
