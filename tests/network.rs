@@ -1211,3 +1211,29 @@ fn host_containers_internal_reaches_host_address(mode: Mode) {
         }
     }
 }
+
+both_modes!(bad_helper_options_give_one_short_line);
+/// A helper option the helper rejects, or one coracle does not know: one
+/// `Error:` line naming it (not pasta's whole usage text), exit 125, and no
+/// container left behind.
+fn bad_helper_options_give_one_short_line(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    for (network, needle) in [
+        ("pasta:--no-such-flag", "--no-such-flag"),
+        ("slirp4netns:bogus=1", "bogus=1"),
+    ] {
+        let out = env.run(&["run", "--rm", "--network", network, &img, "true"]);
+        assert_error(mode, network, &out, 125, &[needle]);
+        assert!(
+            !out.stderr.contains("Usage"),
+            "[{mode:?}] {network}: {}",
+            out.stderr
+        );
+        assert!(
+            env.all_container_ids().is_empty(),
+            "[{mode:?}] {network} left a container"
+        );
+    }
+}

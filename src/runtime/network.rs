@@ -692,8 +692,11 @@ fn pasta_error(
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut err);
     }
+    // pasta follows an option it rejects with its whole usage text: the
+    // user needs the line that says what was wrong, not the manual.
     let msg: String = err
         .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
         .filter(|l| !l.contains("syslog") && !l.trim().is_empty())
         .collect::<Vec<_>>()
         .join("; ");
