@@ -1,7 +1,7 @@
 //! The flags `create` and `run` share: everything that makes a container.
 
 use super::registry_flags::RegistryFlags;
-use crate::engine::create::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
+use crate::engine::types::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
 use clap::Args;
 
 #[derive(Args, Debug, Clone, Default)]

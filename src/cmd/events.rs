@@ -1,7 +1,8 @@
 //! `events`: the store's event journal, printed or followed as podman does.
 
 use super::GlobalOpts;
-use crate::engine::events::{watch, Event, EventQuery, Filters};
+use crate::engine::events::{watch, EventQuery, Filters};
+use crate::engine::types::Event;
 use crate::format::human;
 use crate::format::template::Template;
 use anyhow::Result;

@@ -1,7 +1,8 @@
 //! Resource-limit flags (`run`/`create` and `update`): the clap side of
 //! the engine's limits (`engine/create/limits.rs` checks and applies them).
 
-use crate::engine::create::{CreateLimits, Limits, Resources};
+use crate::engine::create::{CreateLimits, Limits};
+use crate::engine::types::Resources;
 use anyhow::Result;
 use clap::Args;
 

@@ -2,7 +2,8 @@
 //! go to stdout, stderr records to stderr, partial records are joined.
 
 use super::GlobalOpts;
-use crate::engine::logs::{self, LogRecord, LogSource, LogWindow};
+use crate::engine::logs::{self, LogSource, LogWindow};
+use crate::engine::types::LogRecord;
 use crate::format::human;
 use anyhow::Result;
 use clap::Args;

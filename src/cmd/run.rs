@@ -5,10 +5,8 @@ use super::create_flags::CreateFlags;
 use super::output::println;
 use super::registry_flags::platform_from_flags;
 use super::GlobalOpts;
-use crate::engine::create::Store;
-use crate::engine::create::{
-    self as engine, ContainerRequest, ExecOptions, ImageSource, PullOptions,
-};
+use crate::engine::create::{self as engine, ContainerRequest, ImageSource};
+use crate::engine::types::{ExecOptions, PullOptions, Store};
 use crate::error::SilentExit;
 use anyhow::Result;
 use clap::Args;

@@ -4,7 +4,8 @@
 use super::output::{print, unescape};
 use super::GlobalOpts;
 use crate::engine::containers::Listed;
-use crate::engine::stats::{container_stats, Usage};
+use crate::engine::stats::container_stats;
+use crate::engine::types::Usage;
 use crate::format::gofmt::fmt_float_g;
 use crate::format::table;
 use anyhow::{bail, Result};

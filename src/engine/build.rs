@@ -1,10 +1,7 @@
 //! `build`: a Containerfile's text and the build options to an image, its
 //! base images found (or pulled) as the pull policy says, and the event.
 
-pub use crate::build::builder::BuildOptions;
-pub use crate::build::containerfile::Containerfile;
-pub use crate::storage::commit::ImageFormat;
-pub use crate::storage::images::ImageRecord;
+use super::types::{BuildOptions, Containerfile, ImageRecord};
 
 use super::create::ImageSource;
 use crate::build::{builder, containerfile};

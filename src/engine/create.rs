@@ -8,11 +8,9 @@ mod limits;
 mod mounts;
 mod namespaces;
 
-pub use crate::registry::pull::PullOptions;
-pub use crate::runtime::exec::ExecOptions;
-pub use crate::storage::containers::{ContainerConfig, Resources};
-pub use crate::storage::modes::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
-pub use crate::storage::store::Store;
+use super::types::{
+    ContainerConfig, NamespaceMode, NetworkMode, PullOptions, RestartPolicy, Store, UsernsMode,
+};
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 

@@ -2,7 +2,7 @@
 //! and a time window select, the past ones and then the new ones as they
 //! are appended. Printing them is the caller's.
 
-pub use crate::storage::events::Event;
+use super::types::Event;
 use crate::storage::events::Follower;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};

@@ -5,7 +5,7 @@
 
 use super::containers::latest_id;
 use super::lookup::container_id;
-pub use crate::runtime::logfile::LogRecord;
+use super::types::LogRecord;
 use crate::runtime::logfile::{self, LogFollower};
 use crate::runtime::state::{current_state, is_running};
 use crate::storage::store::Store;

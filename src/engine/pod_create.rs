@@ -1,7 +1,7 @@
 //! `pod create` from a typed request: checked before the store is opened
 //! (`check`), then the pod and its infra container made (`create_pod`).
 
-pub use crate::storage::pods::PodConfig;
+use super::types::PodConfig;
 
 use super::create::network_mode;
 use crate::runtime::pod::{self as rt, PodSpec};

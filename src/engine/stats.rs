@@ -6,9 +6,9 @@
 use super::containers::{latest_id, list_all, Listed};
 use super::lookup::container_id;
 use super::pods::targets;
+use super::types::Usage;
 use crate::format::human;
 use crate::runtime::cgroup::usage::ProcIndex;
-pub use crate::runtime::cgroup::usage::Usage;
 use crate::runtime::pod;
 use crate::runtime::resources::usage_of;
 use crate::runtime::state::is_running;

@@ -3,6 +3,8 @@
 //! here, never from `storage`, `runtime` or `registry`, so the engine is
 //! the one surface they build on.
 
+pub use crate::build::builder::BuildOptions;
+pub use crate::build::containerfile::Containerfile;
 pub use crate::registry::archive::{LoadInput, SaveFormat, SaveOptions};
 pub use crate::registry::auth::Credentials;
 pub use crate::registry::client::ClientOptions;
@@ -10,15 +12,19 @@ pub use crate::registry::manifest::{host_platform, parse_platform, Platform};
 pub use crate::registry::pull::PullOptions;
 pub use crate::registry::push::{ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE};
 pub use crate::registry::resolve::split_name;
+pub use crate::runtime::cgroup::usage::Usage;
+pub use crate::runtime::exec::ExecOptions;
+pub use crate::runtime::logfile::LogRecord;
 pub use crate::runtime::state::is_running;
 pub use crate::storage::commit::{ChangeKind, CommitOptions, ImageFormat};
 pub use crate::storage::compression::Compression;
 pub use crate::storage::containers::{
-    ContainerConfig, ContainerState, MountKind, MountSpec, PortMapping, Status,
+    ContainerConfig, ContainerState, MountKind, MountSpec, PortMapping, Resources, Status,
 };
+pub use crate::storage::events::Event;
 pub use crate::storage::image_config::ImageConfig;
 pub use crate::storage::images::ImageRecord;
-pub use crate::storage::modes::NetworkMode;
+pub use crate::storage::modes::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
 pub use crate::storage::pods::PodConfig;
 pub use crate::storage::store::{path_str, Driver, Store, StoreOptions};
 pub use crate::storage::volumes::{Filter as VolumeFilter, VolumeRecord, LOCAL_DRIVER};
