@@ -93,13 +93,4 @@ pub fn for_each_reported<T>(
     }
 }
 
-/// `KEY=VALUE` flags (`--label`) as a map; a bare `KEY` has an empty value.
-pub fn key_values(items: &[String]) -> std::collections::BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect()
-}
+pub use crate::engine::filter::key_values;

@@ -19,7 +19,6 @@ use crate::runtime::{attach, container};
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use anyhow::{bail, Context, Result};
-use std::collections::BTreeMap;
 
 /// How to find the image: the pull policy and the registry options. The
 /// options are a `Result` so that a bad one is reported only when the
@@ -144,16 +143,6 @@ fn merge_env(env: &mut Vec<String>, items: &[String]) {
     }
 }
 
-fn parse_key_values(items: &[String]) -> BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect()
-}
-
 /// The container config from the image's defaults and the request, merged
 /// as podman does.
 fn container_config(
@@ -182,7 +171,7 @@ fn container_config(
     merge_env(&mut env, &parse_env_files(&f.env_file)?);
     merge_env(&mut env, &f.env);
     let mut labels = ic.labels.clone().unwrap_or_default();
-    labels.extend(parse_key_values(&f.label));
+    labels.extend(super::filter::key_values(&f.label));
     let mut mounts = Vec::new();
     let mut tmpfs = Vec::new();
     for v in &f.volume {
@@ -271,7 +260,7 @@ fn container_config(
             .unwrap_or_default(),
         hostname: f.hostname.clone().unwrap_or_default(),
         labels,
-        annotations: parse_key_values(&f.annotation),
+        annotations: super::filter::key_values(&f.annotation),
         tty: f.tty,
         stdin: f.interactive,
         auto_remove: f.rm,

@@ -1,4 +1,4 @@
-//! podman's `--filter` values as the listing verbs read them: `key=value`
+//! podman's `key=value` flags and `--filter` values as the listing verbs read them: `key=value`
 //! pairs grouped by key, label matches, and the part of Go's regexp that
 //! name and ancestor filters use.
 
@@ -15,6 +15,18 @@ pub fn group_filters(filters: &[String]) -> Result<BTreeMap<String, Vec<String>>
         by_key.entry(k.to_string()).or_default().push(v.to_string());
     }
     Ok(by_key)
+}
+
+/// `KEY=VALUE` flags (`--label`, `--annotation`) as a map; a bare `KEY`
+/// has an empty value.
+pub fn key_values(items: &[String]) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
 }
 
 /// A `label=` filter: `key` (present) or `key=value`.

@@ -148,18 +148,21 @@ enum MonitorStdio {
     },
 }
 
+/// A pipe when `wanted`, else no ends.
+fn optional_pipe(wanted: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    if !wanted {
+        return Ok((None, None));
+    }
+    let (r, w) = sys::owned_pipe()?;
+    Ok((Some(r), Some(w)))
+}
+
 /// Every channel between the monitor and the container's first process,
 /// both ends, all close-on-exec.
 fn channels(tty: bool, attach_stdin: bool, net: bool) -> Result<(MonitorEnds, ChildEnds)> {
     let (go_r, go_w) = sys::owned_pipe()?;
     let (report_r, report_w) = sys::owned_pipe()?;
-    let (net_r, net_w) = match net {
-        true => {
-            let (r, w) = sys::owned_pipe()?;
-            (Some(r), Some(w))
-        }
-        false => (None, None),
-    };
+    let (net_r, net_w) = optional_pipe(net)?;
     let (monitor_stdio, child_stdio) = if tty {
         let (ours, theirs) = sys::owned_socketpair()?;
         (
@@ -169,13 +172,7 @@ fn channels(tty: bool, attach_stdin: bool, net: bool) -> Result<(MonitorEnds, Ch
     } else {
         let (stdout_r, stdout_w) = sys::owned_pipe()?;
         let (stderr_r, stderr_w) = sys::owned_pipe()?;
-        let (stdin_r, stdin_w) = match attach_stdin {
-            true => {
-                let (r, w) = sys::owned_pipe()?;
-                (Some(r), Some(w))
-            }
-            false => (None, None),
-        };
+        let (stdin_r, stdin_w) = optional_pipe(attach_stdin)?;
         (
             MonitorStdio::Wired(Wiring::Pipes {
                 stdin_w,
