@@ -1,6 +1,6 @@
-//! podman's `key=value` flags and `--filter` values as the listing verbs read them: `key=value`
-//! pairs grouped by key, label matches, and the part of Go's regexp that
-//! name and ancestor filters use.
+//! podman's `key=value` flags and `--filter` values: `key=value` pairs
+//! grouped by key, label matches, image reference matches, and the part of
+//! Go's regexp that name and ancestor filters use.
 
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
