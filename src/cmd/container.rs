@@ -5,7 +5,7 @@
 use super::output::{confirm, print, println};
 use super::selection::{for_each, targets};
 use super::GlobalOpts;
-use crate::engine::containers;
+use crate::engine::containers::{self, WaitCondition};
 use crate::engine::lookup::{container_id, missing_exits_1, try_container_id};
 use crate::engine::types::Status;
 use crate::error::SilentExit;
@@ -112,12 +112,20 @@ pub struct StartArgs {
     /// Act on the latest container coracle is aware of
     #[arg(short, long)]
     pub latest: bool,
+    /// Start only the containers these filters select (as ps --filter)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     pub containers: Vec<String>,
 }
 
 pub fn start(g: &GlobalOpts, a: StartArgs) -> Result<()> {
     let store = g.open_store()?;
-    let list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    let everything = a.all || (a.containers.is_empty() && !a.filter.is_empty() && !a.latest);
+    let mut list = targets(&store, &a.containers, everything, a.latest, false)?;
+    if !a.filter.is_empty() {
+        let selected = super::ps::filtered_ids(&store, &a.filter)?;
+        list.retain(|(_, id)| selected.contains(id));
+    }
     if a.attach {
         if list.len() > 1 {
             bail!("you cannot start and attach multiple containers at once");
@@ -224,7 +232,7 @@ pub fn restart(g: &GlobalOpts, a: RestartArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct WaitArgs {
-    /// Condition to wait on (stopped, exited, running, created)
+    /// Condition to wait on (stopped, exited, running, created, paused, healthy, unhealthy)
     #[arg(long, value_delimiter = ',')]
     pub condition: Vec<String>,
     /// Time interval to wait before polling for completion
@@ -240,15 +248,17 @@ pub struct WaitArgs {
 }
 
 /// `--condition` values as podman parses them.
-fn parse_condition(c: &str) -> Result<Status> {
-    Ok(match c {
+fn parse_condition(c: &str) -> Result<WaitCondition> {
+    Ok(WaitCondition::State(match c {
         "stopped" | "exited" => Status::Exited,
         "running" => Status::Running,
         "created" | "configured" => Status::Created,
         "paused" => Status::Paused,
         "stopping" => Status::Stopping,
+        "healthy" => return Ok(WaitCondition::Health("healthy")),
+        "unhealthy" => return Ok(WaitCondition::Health("unhealthy")),
         other => bail!("unknown container state: {other}: invalid argument"),
-    })
+    }))
 }
 
 pub fn wait(g: &GlobalOpts, a: WaitArgs) -> Result<()> {
@@ -257,7 +267,7 @@ pub fn wait(g: &GlobalOpts, a: WaitArgs) -> Result<()> {
         conds.push(parse_condition(c)?);
     }
     if conds.is_empty() {
-        conds.push(Status::Exited);
+        conds.push(WaitCondition::State(Status::Exited));
     }
     let interval = parse_interval(&a.interval)?;
     let store = g.open_store()?;

@@ -1,7 +1,7 @@
 //! The flags `create` and `run` share: everything that makes a container.
 
 use super::registry_flags::RegistryFlags;
-use crate::engine::types::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
+use crate::engine::types::{ModeError, NamespaceMode, NetworkMode, UsernsMode};
 use clap::Args;
 
 #[derive(Args, Debug, Clone, Default)]
@@ -123,9 +123,6 @@ pub struct CreateFlags {
     /// Logging driver for the container (k8s-file, none)
     #[arg(long, default_value = "k8s-file")]
     pub log_driver: String,
-    /// Restart policy (only "no" is supported)
-    #[arg(long, default_value = "no")]
-    pub restart: RestartPolicy,
     /// Run container in an existing pod (new:NAME creates the pod)
     #[arg(long)]
     pub pod: Option<String>,
@@ -142,6 +139,8 @@ pub struct CreateFlags {
     pub registry: RegistryFlags,
     #[command(flatten)]
     pub limits: super::limits::CreateLimitFlags,
+    #[command(flatten)]
+    pub service: super::service_flags::ServiceFlags,
 }
 
 /// `--network` as given: an empty value is the default (podman's bridge).

@@ -68,6 +68,9 @@ fn human_line(e: &Event, truncate: bool) -> String {
             if !e.pod_id.is_empty() {
                 s.push_str(&format!(", pod_id={}", e.pod_id));
             }
+            if !e.health_status.is_empty() {
+                s.push_str(&format!(", health_status={}", e.health_status));
+            }
             for (k, v) in e.attributes.iter().flatten() {
                 s.push_str(&format!(", {k}={v}"));
             }
@@ -97,7 +100,7 @@ fn template_data(e: &Event) -> Value {
         "Status": e.status,
         "Time": time,
         "Type": e.typ,
-        "HealthStatus": "",
+        "HealthStatus": e.health_status,
         "PodID": e.pod_id,
         "Attributes": e.attributes,
         "Details": {"PodID": e.pod_id, "Attributes": e.attributes},

@@ -175,14 +175,20 @@ fn limits_json(cfg: &ContainerConfig) -> Value {
     })
 }
 
-fn state_json(state: &ContainerState) -> Value {
+fn state_json(state: &ContainerState, health: Option<&crate::engine::types::HealthState>) -> Value {
     let running = is_running(state);
+    let health = match health {
+        Some(h) => {
+            json!({"Status": h.status, "FailingStreak": h.failing_streak, "Log": if h.log.is_empty() { Value::Null } else { json!(h.log) }})
+        }
+        None => json!({"Status": "", "FailingStreak": 0, "Log": null}),
+    };
     json!({
         "OciVersion": "1.0.2-dev",
         "Status": state.status.as_str(),
         "Running": state.status == Status::Running,
         "Paused": state.status == Status::Paused,
-        "Restarting": false,
+        "Restarting": state.restarting,
         "OOMKilled": state.oom_killed,
         "Dead": false,
         "Pid": if running { state.pid } else { 0 },
@@ -191,11 +197,53 @@ fn state_json(state: &ContainerState) -> Value {
         "Error": state.error.clone().unwrap_or_default(),
         "StartedAt": opt_time(&state.started_at),
         "FinishedAt": opt_time(&state.finished_at),
-        "Health": {"Status": "", "FailingStreak": 0, "Log": null},
+        "Health": health,
         "CgroupPath": if running { state.cgroup_path.as_str() } else { "" },
         "CheckpointedAt": GO_ZERO_TIME,
         "RestoredAt": GO_ZERO_TIME,
     })
+}
+
+/// podman's `HostConfig.RestartPolicy`: no policy is an empty name.
+fn restart_policy_json(p: crate::engine::types::RestartPolicy) -> Value {
+    use crate::engine::types::RestartPolicy as P;
+    let (name, max) = match p {
+        P::No => ("", 0),
+        P::OnFailure(n) => ("on-failure", n.unwrap_or(0)),
+        P::Always => ("always", 0),
+        P::UnlessStopped => ("unless-stopped", 0),
+    };
+    json!({"Name": name, "MaximumRetryCount": max})
+}
+
+/// podman's Config keys for a healthcheck.
+fn healthcheck_json(h: &crate::engine::types::HealthSettings) -> Map<String, Value> {
+    let mut m = Map::new();
+    let check = |c: &crate::engine::types::HealthConfig| {
+        json!({
+            "Test": c.test,
+            "StartPeriod": c.start_period,
+            "Interval": if h.scheduled { c.interval_ns() } else { 0 },
+            "Timeout": c.timeout_ns(),
+            "Retries": c.retries,
+        })
+    };
+    let mut main = check(&h.check);
+    main["Retries"] = json!(h.check.retries());
+    m.insert("Healthcheck".into(), main);
+    m.insert(
+        "HealthcheckOnFailureAction".into(),
+        json!(h.on_failure.to_string()),
+    );
+    m.insert("HealthLogDestination".into(), json!("local"));
+    m.insert("HealthcheckMaxLogCount".into(), json!(h.max_log_count));
+    m.insert("HealthcheckMaxLogSize".into(), json!(h.max_log_size));
+    if let Some(s) = &h.startup {
+        let mut v = check(&s.check);
+        v["Successes"] = json!(s.successes);
+        m.insert("StartupHealthCheck".into(), v);
+    }
+    m
 }
 
 /// podman's `inspect` document for one container.
@@ -208,10 +256,10 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         ulimits,
         rootfs_mountpoint,
         stop_signal,
+        health,
     } = crate::engine::containers::inspect(store, id)?;
     let dir = store.containers.dir(id);
     let userdata = dir.join("userdata");
-    let run_dir = store.containers.run_dir(id);
     let image_digest = store
         .images
         .load()
@@ -300,7 +348,12 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Umask": "0022",
         "Timeout": 0,
         "StopTimeout": cfg.stop_timeout,
+        "SdNotifyMode": cfg.sdnotify,
     });
+    let mut config = config;
+    if let (Value::Object(c), Some(h)) = (&mut config, &cfg.health) {
+        c.extend(healthcheck_json(h));
+    }
     let host_config = json!({
         "Binds": cfg.mounts.iter().filter(|m| m.kind == crate::engine::types::MountKind::Bind || m.kind == crate::engine::types::MountKind::Volume).map(bind_text).collect::<Vec<_>>(),
         "CgroupManager": "cgroupfs",
@@ -308,7 +361,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "LogConfig": {"Type": "k8s-file", "Config": null, "Path": cfg.log_path, "Tag": "", "Size": "0B"},
         "NetworkMode": network_mode,
         "PortBindings": {},
-        "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
+        "RestartPolicy": restart_policy_json(cfg.restart_policy),
         "AutoRemove": cfg.auto_remove,
         "CapAdd": cfg.cap_add,
         "CapDrop": cfg.cap_drop,
@@ -337,7 +390,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Created": cfg.created,
         "Path": path,
         "Args": args,
-        "State": state_json(&state),
+        "State": state_json(&state, health.as_ref()),
         "Image": cfg.image_id,
         "ImageDigest": image_digest,
         "ImageName": cfg.image_name,
@@ -349,8 +402,8 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "StaticDir": path_str(&userdata),
         "OCIConfigPath": path_str(&dir.join("spec.json")),
         "OCIRuntime": "coracle",
-        "ConmonPidFile": path_str(&run_dir.join("monitor.pid")),
-        "PidFile": path_str(&run_dir.join("pidfile")),
+        "ConmonPidFile": cfg.conmon_pidfile.clone().unwrap_or_default(),
+        "PidFile": cfg.pidfile.clone().unwrap_or_default(),
         "Name": cfg.name,
         "RestartCount": state.restart_count,
         "Driver": store.driver.name(),

@@ -6,6 +6,7 @@ mod commit;
 mod container;
 mod create_flags;
 mod events;
+mod healthcheck;
 mod image;
 mod image_inspect;
 mod image_list;
@@ -20,6 +21,7 @@ mod ps;
 mod registry_flags;
 mod run;
 mod selection;
+mod service_flags;
 mod stats;
 mod system;
 mod top;
@@ -165,6 +167,9 @@ pub enum Command {
     Info(Lazy<system::InfoArgs>),
     /// Display the coracle version information
     Version(Lazy<system::VersionArgs>),
+    /// Manage healthchecks of containers
+    #[command(subcommand)]
+    Healthcheck(LazyGroup<healthcheck::HealthcheckCommand>),
     /// Manage volumes
     #[command(subcommand)]
     Volume(LazyGroup<volume::VolumeCommand>),
@@ -249,6 +254,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Top(a) => top::top(g, a.0),
         Command::Info(a) => system::info(g, a.0),
         Command::Version(a) => system::version(g, a.0),
+        Command::Healthcheck(c) => healthcheck::dispatch(g, c.0),
         Command::Volume(c) => volume::dispatch(g, c.0),
         Command::System(c) => system::dispatch(g, c.0),
         Command::Stats(a) => stats::stats(g, a.0),
@@ -271,7 +277,8 @@ impl Command {
             | Command::Restart(_)
             | Command::Top(_)
             | Command::Cp(_)
-            | Command::Build(_) => true,
+            | Command::Build(_)
+            | Command::Healthcheck(_) => true,
             Command::Container(c) => matches!(
                 c.0,
                 C::Run(_) | C::Exec(_) | C::Start(_) | C::Restart(_) | C::Top(_) | C::Cp(_)

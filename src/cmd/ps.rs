@@ -6,7 +6,7 @@ use super::output::{print, unescape};
 use super::GlobalOpts;
 use crate::engine::containers::{list_all, Listed};
 use crate::engine::filter::{group_filters, label_matches, Regex};
-use crate::engine::types::{is_running, Status, Store};
+use crate::engine::types::{is_running, RestartPolicy, Status, Store};
 use crate::format::{human, table};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -84,6 +84,9 @@ pub fn status_text(l: &Listed, now: SystemTime) -> String {
         human::time_ago_from(t, now)
     };
     match l.state.status {
+        Status::Running if !l.health.is_empty() => {
+            format!("Up {} ({})", ago(l.state.started_at.as_deref()), l.health)
+        }
         Status::Running => format!("Up {}", ago(l.state.started_at.as_deref())),
         Status::Exited => format!(
             "Exited ({}) {}",
@@ -437,7 +440,33 @@ fn build_filters(
                         })
                 }))
             }
-            "volume" | "network" | "health" | "restart-policy" | "until" => {
+            "health" => preds.push(Box::new(move |l| values.contains(&l.health))),
+            "restart-policy" => {
+                let valid = ["none", "no", "always", "on-failure", "unless-stopped"];
+                let bad: Vec<&String> = values
+                    .iter()
+                    .filter(|v| !valid.contains(&v.as_str()))
+                    .collect();
+                if !bad.is_empty() {
+                    let what = if bad.len() > 1 { "policies" } else { "policy" };
+                    let names: Vec<&str> = bad.iter().map(|s| s.as_str()).collect();
+                    bail!("{} invalid restart {what}", names.join(", "));
+                }
+                preds.push(Box::new(move |l| {
+                    let name = restart_policy_name(l.cfg.restart_policy);
+                    values
+                        .iter()
+                        .any(|v| v == name || (v == "none" && name == "no"))
+                }))
+            }
+            "should-start-on-boot" => {
+                let mut want = false;
+                for v in &values {
+                    want = parse_go_bool(v)?;
+                }
+                preds.push(Box::new(move |l| should_start_on_boot(l) == want))
+            }
+            "volume" | "network" | "until" => {
                 // No such objects yet: nothing matches a value for them.
                 preds.push(Box::new(|_| false))
             }
@@ -445,6 +474,38 @@ fn build_filters(
         }
     }
     Ok(preds)
+}
+
+/// The policy's name as podman's filter compares it.
+fn restart_policy_name(p: RestartPolicy) -> &'static str {
+    match p {
+        RestartPolicy::No => "no",
+        RestartPolicy::OnFailure(_) => "on-failure",
+        RestartPolicy::Always => "always",
+        RestartPolicy::UnlessStopped => "unless-stopped",
+    }
+}
+
+/// podman's rule for what comes back after a reboot: made and started
+/// once, with `always`, or `unless-stopped` and not stopped by a user.
+fn should_start_on_boot(l: &Listed) -> bool {
+    if l.state.status == Status::Created {
+        return false;
+    }
+    match l.cfg.restart_policy {
+        RestartPolicy::Always => true,
+        RestartPolicy::UnlessStopped => !l.stopped_by_user,
+        _ => false,
+    }
+}
+
+/// Go's strconv.ParseBool.
+fn parse_go_bool(v: &str) -> Result<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => bail!("strconv.ParseBool: parsing {v:?}: invalid syntax"),
+    }
 }
 
 /// podman's ancestor filter: the full image id, or the whole image name
@@ -459,6 +520,19 @@ fn ancestor_matches(v: &str, re: &Regex, l: &Listed) -> bool {
         Some(repo) => re.is_full_match(repo),
         None => false,
     }
+}
+
+/// The ids of the containers `--filter` selects, as `ps -a` would list
+/// them (for `start --filter`, and the like).
+pub fn filtered_ids(store: &Store, filters: &[String]) -> Result<Vec<String>> {
+    let all = list_all(store)?;
+    let pods = pod_names(store, &all);
+    let preds = build_filters(filters, &all, &pods)?;
+    Ok(all
+        .iter()
+        .filter(|l| preds.iter().all(|p| p(l)))
+        .map(|l| l.cfg.id.clone())
+        .collect())
 }
 
 pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {

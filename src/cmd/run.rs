@@ -106,7 +106,7 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> ContainerRequest
         stop_timeout: f.stop_timeout,
         rm: f.rm,
         log_driver: f.log_driver,
-        restart: f.restart,
+        service: f.service.request(),
         pod: f.pod,
         ipc: f.ipc,
         pid: f.pid,

@@ -6,9 +6,10 @@ use super::lookup::{container_id, try_container_id};
 use crate::error::CodedError;
 use crate::runtime::container as rt;
 use crate::runtime::removal::remove_files;
-use crate::runtime::state::{current_state, is_running};
+use crate::runtime::state::{current_state, is_restarting, is_running};
 use crate::storage::containers::{ContainerConfig, ContainerState};
 use crate::storage::events;
+use crate::storage::health::HealthState;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
 use std::time::SystemTime;
@@ -20,6 +21,10 @@ pub use crate::runtime::container::parse_signal;
 pub struct Listed {
     pub cfg: ContainerConfig,
     pub state: ContainerState,
+    /// healthy, unhealthy or starting; "" without a healthcheck.
+    pub health: String,
+    /// A user's stop or kill ended it (its restart policy rests).
+    pub stopped_by_user: bool,
 }
 
 /// Every container with its (corrected) state, oldest first. A container
@@ -33,7 +38,14 @@ pub fn list_all(store: &Store) -> Result<Vec<Listed>> {
         let Ok(state) = current_state(store, &id) else {
             continue;
         };
-        out.push(Listed { cfg, state });
+        let health = health(store, &cfg).map(|h| h.status).unwrap_or_default();
+        let stopped_by_user = store.containers.stopped_by_user(&id);
+        out.push(Listed {
+            cfg,
+            state,
+            health,
+            stopped_by_user,
+        });
     }
     out.sort_by(|a, b| a.cfg.created.cmp(&b.cfg.created));
     Ok(out)
@@ -115,7 +127,7 @@ pub fn remove(store: &Store, id: &str, how: Removal) -> Result<()> {
         bail!("container {id} is the infra container of pod {pod} and cannot be removed without removing the pod");
     }
     let state = current_state(store, id)?;
-    if is_running(&state) {
+    if is_running(&state) || is_restarting(&state) {
         if !how.force {
             return Err(CodedError {
                 code: 2,
@@ -245,7 +257,8 @@ pub fn start_process(store: &Store, id: &str, attach: bool) -> Result<rt::Starte
 
 /// Start a container unless it runs already (podman: not an error).
 pub fn start(store: &Store, id: &str) -> Result<()> {
-    if is_running(&current_state(store, id)?) {
+    let state = current_state(store, id)?;
+    if is_running(&state) || is_restarting(&state) {
         return Ok(());
     }
     start_process(store, id, false).map(|_| ())
@@ -289,13 +302,32 @@ pub fn is_running_now(store: &Store, id: &str) -> bool {
 /// created container counts as stopped (podman answers 0 at once). A
 /// container removed meanwhile (`--rm`) answers with the code its monitor
 /// kept.
+/// What `wait --condition` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    State(crate::storage::containers::Status),
+    /// The healthcheck's status (healthy, unhealthy).
+    Health(&'static str),
+}
+
 pub fn wait(
     store: &Store,
     id: &str,
-    conds: &[crate::storage::containers::Status],
+    conds: &[WaitCondition],
     interval: std::time::Duration,
 ) -> Result<i32> {
     use crate::storage::containers::Status;
+    let cfg = store.containers.load_config(id)?;
+    if conds.iter().any(|c| matches!(c, WaitCondition::Health(_))) && cfg.health.is_none() {
+        let c = conds
+            .iter()
+            .find_map(|c| match c {
+                WaitCondition::Health(h) => Some(*h),
+                _ => None,
+            })
+            .unwrap_or_default();
+        bail!("cannot use condition {c:?}: container {id} has no healthcheck");
+    }
     // Poll quickly first so a short-lived container answers fast.
     let mut delay = std::time::Duration::from_millis(5).min(interval);
     loop {
@@ -305,12 +337,19 @@ pub fn wait(
             });
         }
         let state = current_state(store, id)?;
-        let done = conds.iter().any(|c| match c {
-            Status::Exited => !is_running(&state),
-            other => *other == state.status,
-        });
-        if done {
-            return Ok(state.exit_code);
+        let health = || health(store, &cfg).map(|h| h.status).unwrap_or_default();
+        for c in conds {
+            match c {
+                WaitCondition::State(Status::Exited) if !is_running(&state) => {
+                    return Ok(state.exit_code)
+                }
+                WaitCondition::State(Status::Exited) => {}
+                WaitCondition::State(other) if *other == state.status => return Ok(state.exit_code),
+                WaitCondition::State(_) => {}
+                // podman answers -1 for a health condition.
+                WaitCondition::Health(h) if health() == *h => return Ok(-1),
+                WaitCondition::Health(_) => {}
+            }
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(interval);
@@ -439,6 +478,20 @@ pub struct Inspected {
     pub rootfs_mountpoint: std::path::PathBuf,
     /// The stop signal as a number (SIGTERM when unset).
     pub stop_signal: i32,
+    /// How its healthchecks went: `None` without a healthcheck.
+    pub health: Option<HealthState>,
+}
+
+/// A container's health as podman shows it: "starting" until the first
+/// check; `None` without a healthcheck.
+pub fn health(store: &Store, cfg: &ContainerConfig) -> Option<HealthState> {
+    cfg.health.as_ref()?;
+    let userdata = store.containers.dir(&cfg.id).join("userdata");
+    Some(
+        crate::storage::health::load(&userdata)
+            .map(|r| r.health)
+            .unwrap_or_default(),
+    )
 }
 
 /// Container `id` as `inspect` reports it.
@@ -462,6 +515,7 @@ pub fn inspect(store: &Store, id: &str) -> Result<Inspected> {
         ulimits,
         rootfs_mountpoint: rt::rootfs_mountpoint(store),
         stop_signal: rt::stop_signal_number(&cfg.stop_signal),
+        health: health(store, &cfg),
         cfg,
         state,
     })

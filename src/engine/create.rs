@@ -7,12 +7,12 @@
 mod limits;
 mod mounts;
 mod namespaces;
+mod service;
 
-use super::types::{
-    ContainerConfig, NamespaceMode, NetworkMode, PullOptions, RestartPolicy, Store, UsernsMode,
-};
+use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Store, UsernsMode};
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
+pub use service::ServiceRequest;
 
 use crate::error::SilentExit;
 use crate::runtime::{attach, container};
@@ -88,7 +88,8 @@ pub struct ContainerRequest {
     pub rm: bool,
     /// k8s-file or none
     pub log_driver: String,
-    pub restart: RestartPolicy,
+    /// Restart policy, healthcheck, systemd notification, pid files
+    pub service: ServiceRequest,
     /// A pod name or id, or `new:NAME`
     pub pod: Option<String>,
     pub ipc: Option<NamespaceMode>,
@@ -221,12 +222,7 @@ fn container_config(
     if f.userns == UsernsMode::KeepId && !crate::runtime::userns::is_rootless() {
         bail!("keep-id is only supported in rootless mode");
     }
-    if f.restart != RestartPolicy::No {
-        bail!(
-            "--restart={}: restart policies are not supported; use a systemd unit",
-            f.restart
-        );
-    }
+    let service = service::service(&f.service, img_cfg, f.rm)?;
     if !matches!(f.log_driver.as_str(), "k8s-file" | "none" | "") {
         bail!(
             "unsupported log driver {:?}: use k8s-file or none",
@@ -292,6 +288,11 @@ fn container_config(
         resources,
         cgroup_parent: f.limits.cgroup_parent.clone().unwrap_or_default(),
         cgroups,
+        restart_policy: service.restart,
+        health: service.health,
+        sdnotify: service.sdnotify,
+        pidfile: f.service.pidfile.clone(),
+        conmon_pidfile: f.service.conmon_pidfile.clone(),
         ..Default::default()
     })
 }
@@ -340,6 +341,9 @@ fn ensure_image(store: &Store, name: &str, source: ImageSource) -> Result<ImageR
 /// Create a container from `req`: checked, its pod joined (a `new:` pod
 /// made), recorded, the cidfile written. Nothing is left behind on error.
 pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<ContainerConfig> {
+    if req.service.replace {
+        replace_named(store, req.name.as_deref())?;
+    }
     // Another container's network is named by its id from here on.
     if let Some(NetworkMode::Container(other)) = &req.network {
         req.network = Some(NetworkMode::Container(super::lookup::container_id(
@@ -367,6 +371,22 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
         super::containers::write_cidfile(store, &cfg, std::path::Path::new(path))?;
     }
     Ok(cfg)
+}
+
+/// `--replace`: a container that holds the name goes first (stopped if
+/// it runs), as podman's does.
+fn replace_named(store: &Store, name: Option<&str>) -> Result<()> {
+    let Some(name) = name else {
+        bail!("cannot replace container without --name being set");
+    };
+    if let Some(old) = store.containers.name_owner(name) {
+        let how = super::containers::Removal {
+            force: true,
+            ..Default::default()
+        };
+        super::containers::remove(store, &old, how)?;
+    }
+    Ok(())
 }
 
 /// Start a container detached; a start whose network failed leaves no

@@ -12,6 +12,7 @@ pub mod containers;
 pub mod create;
 pub mod events;
 pub mod filter;
+pub mod health;
 pub mod images;
 pub mod logs;
 pub mod lookup;

@@ -179,6 +179,10 @@ impl PodStats {
             }
             for m in members {
                 let l = Listed {
+                    health: super::containers::health(store, &m.cfg)
+                        .map(|h| h.status)
+                        .unwrap_or_default(),
+                    stopped_by_user: false,
                     cfg: m.cfg,
                     state: m.state,
                 };

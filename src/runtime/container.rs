@@ -5,7 +5,7 @@
 use super::prepared::remember_created;
 use super::report::Report;
 use super::spec::{self, SpecInput};
-use super::state::{current_state, is_running};
+use super::state::{current_state, is_restarting, is_running};
 use super::sys;
 use super::user::{self, ResolvedUser};
 use super::userns::IdMaps;
@@ -233,6 +233,9 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     if is_running(&state) {
         bail!("container {id} is already running");
     }
+    if is_restarting(&state) {
+        bail!("container {id} is restarting: its monitor starts it again shortly");
+    }
     let mountpoint = rootfs_mountpoint(store);
     fs::create_dir_all(&mountpoint)
         .with_context(|| format!("creating {}", mountpoint.display()))?;
@@ -340,9 +343,23 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     Ok(sig)
 }
 
+/// A user ends a container with a restart policy waiting to start it
+/// again: no more restarts, and the monitor is woken to hear it.
+fn stop_restarting(store: &Store, id: &str, state: &ContainerState) {
+    store.containers.mark_stopped_by_user(id);
+    if sys::process_is(state.monitor_pid, state.monitor_start) {
+        // SAFETY: the pid was checked to be the container's monitor.
+        unsafe { libc::kill(state.monitor_pid, libc::SIGUSR1) };
+    }
+}
+
 /// Send `sig` to the container's first process.
 pub fn kill(store: &Store, id: &str, sig: i32) -> Result<()> {
     let state = current_state(store, id)?;
+    if is_restarting(&state) {
+        stop_restarting(store, id, &state);
+        return Ok(());
+    }
     if !is_running(&state) {
         bail!(
             "can only kill running containers. {id} is in state {}: container state improper",
@@ -352,6 +369,8 @@ pub fn kill(store: &Store, id: &str, sig: i32) -> Result<()> {
     if !sys::process_is(state.pid, state.pid_start) {
         bail!("container {id} is not running");
     }
+    // The restart policy does not undo a user's kill.
+    store.containers.mark_stopped_by_user(id);
     // SAFETY: the pid was checked to be the container's.
     if unsafe { libc::kill(state.pid, sig) } != 0 {
         bail!("sending signal {sig} to container {id}: {}", sys::errno());
@@ -368,7 +387,7 @@ pub fn wait_stopped(store: &Store, id: &str, timeout: Option<Duration>) -> Resul
     let mut delay = Duration::from_millis(2);
     loop {
         let state = current_state(store, id)?;
-        if !is_running(&state) {
+        if !is_running(&state) && !is_restarting(&state) {
             return Ok(state);
         }
         if let Some(t) = timeout {
@@ -385,9 +404,15 @@ pub fn wait_stopped(store: &Store, id: &str, timeout: Option<Duration>) -> Resul
 pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
     let cfg = store.containers.load_config(id)?;
     let state = current_state(store, id)?;
+    if is_restarting(&state) {
+        stop_restarting(store, id, &state);
+        wait_stopped(store, id, None)?;
+        return Ok(());
+    }
     if !is_running(&state) {
         return Ok(());
     }
+    store.containers.mark_stopped_by_user(id);
     let sig = if cfg.stop_signal.is_empty() {
         libc::SIGTERM
     } else {

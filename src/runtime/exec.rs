@@ -268,7 +268,14 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
     match wiring {
         Some(w) => {
             let _raw = super::attach::RawTerminal::enable();
-            super::relay::relay(child, w, &mut LogWriter::none(), true, sfd)
+            super::relay::relay(
+                child,
+                w,
+                &mut LogWriter::none(),
+                true,
+                &sfd,
+                &mut super::relay::NoSidecar,
+            )
         }
         None => {
             let mut status = 0;

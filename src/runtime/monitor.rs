@@ -831,7 +831,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         sys::set_cloexec(fd.as_raw_fd(), true);
     }
     let (cfg, spec) = super::prepared::load_prepared(store, id)?;
-    let (spec, first_mounts) = super::volume::with_first_mounts(store, &cfg, spec);
+    let (mut spec, first_mounts) = super::volume::with_first_mounts(store, &cfg, spec);
     // SAFETY: the monitor ignores job-control and terminal signals: the CLI
     // forwards them to the container; SIGCHLD/SIGWINCH are read below.
     unsafe {
@@ -851,16 +851,150 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
     let mut sigset = nix::sys::signal::SigSet::empty();
     sigset.add(nix::sys::signal::Signal::SIGCHLD);
     sigset.add(nix::sys::signal::Signal::SIGWINCH);
+    // A user's stop wakes a monitor waiting to restart the program.
+    sigset.add(nix::sys::signal::Signal::SIGUSR1);
     sigset.thread_block().context("blocking signals")?;
     let sfd = nix::sys::signalfd::SignalFd::with_flags(
         &sigset,
         nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
     )
     .context("signalfd")?;
-
     crate::debug!("monitor loaded the spec");
+
+    // A user's start: the restart policy applies again, health starts over.
+    store.containers.clear_stopped_by_user(id);
+    let userdata = store.containers.dir(id).join("userdata");
+    crate::storage::health::reset(&userdata);
+    let mut notifier =
+        super::sdnotify::Notifier::from_env(&cfg.sdnotify, &store.containers.run_dir(id))?;
+    if let Some(dir) = notifier.proxy_dir() {
+        super::spec::add_notify_socket(&mut spec, dir)?;
+    }
+    let mut attach = attach;
+    let mut restarts = 0u32;
+    let mut backoff = super::restart::Backoff::default();
+    loop {
+        let began = std::time::Instant::now();
+        let end = match run_once(
+            store,
+            &cfg,
+            &spec,
+            attach,
+            ready,
+            &sfd,
+            &mut notifier,
+            restarts,
+        ) {
+            Ok(end) => end,
+            // The first start's failure goes to the caller, as ever.
+            Err(e) if restarts == 0 => {
+                let mut state = store.containers.load_state(id).unwrap_or_default();
+                state.status = Status::Created;
+                state.error = Some(format!("{e:#}"));
+                let _ = store.containers.save_state(id, &state);
+                if cfg.auto_remove
+                    && super::volume::remove_container_and_anonymous(store, id).is_ok()
+                {
+                    events::container(store, "remove", &cfg);
+                }
+                return Err(e);
+            }
+            // A restart that fails is an exit like any other.
+            Err(e) => RunEnd {
+                status: crate::error::exit_code_of(&e),
+                error: Some(format!("{e:#}")),
+                ..RunEnd::default()
+            },
+        };
+        if restarts == 0 {
+            super::volume::mark_mounted(store, &first_mounts);
+        }
+        let status = end.status;
+        if cfg.auto_remove {
+            events::container_died(store, &cfg, status);
+            // The record goes now; `wait` may still be asking for the code.
+            if let Err(e) = store.containers.keep_exit_code(id, status) {
+                crate::debug!("keeping the exit code: {e:#}");
+            }
+            super::removal::remove_files_in_background(store, id, end.mount_ns)?;
+            events::container(store, "remove", &cfg);
+            crate::debug!("container removed");
+            return Ok(status);
+        }
+        let again = end.restart_requested
+            || (!store.containers.stopped_by_user(id)
+                && super::restart::wanted(cfg.restart_policy, status, restarts));
+        let mut state = store.containers.load_state(id).unwrap_or_default();
+        state.status = Status::Exited;
+        state.exit_code = status;
+        state.oom_killed = end.oom_killed;
+        state.cgroup_path = String::new();
+        state.finished_at = Some(crate::format::human::now_rfc3339());
+        state.pid = 0;
+        state.error = end.error;
+        state.restarting = again;
+        if !again {
+            state.monitor_pid = 0;
+        }
+        // Journal first: whoever sees the container exited finds `died` there.
+        events::container_died(store, &cfg, status);
+        store.containers.save_state(id, &state)?;
+        release_in_background(end.mount_ns);
+        if !again {
+            notifier.stopping();
+            return Ok(status);
+        }
+        // A foreground caller gets the first run's code; the monitor goes
+        // on in the background.
+        if attach {
+            if !continue_in_background(store, id) {
+                return Ok(status);
+            }
+            attach = false;
+        }
+        let delay = backoff.delay_after(began.elapsed());
+        crate::debug!("restarting in {delay:?}");
+        if !wait_unless_stopped(store, id, &sfd, delay) {
+            let mut state = store.containers.load_state(id).unwrap_or_default();
+            state.restarting = false;
+            state.monitor_pid = 0;
+            store.containers.save_state(id, &state)?;
+            notifier.stopping();
+            return Ok(status);
+        }
+        restarts += 1;
+        crate::storage::health::reset(&userdata);
+        events::container(store, "restart", &cfg);
+    }
+}
+
+/// How one run of the program ended.
+#[derive(Default)]
+struct RunEnd {
+    status: i32,
+    oom_killed: bool,
+    /// The healthcheck asked for a restart.
+    restart_requested: bool,
+    /// Why the program could not be started again.
+    error: Option<String>,
+    mount_ns: Option<OwnedFd>,
+}
+
+/// Start the program once, serve it until it ends, and clean up what the
+/// run made (network helper, NAT, cgroup).
+#[allow(clippy::too_many_arguments)]
+fn run_once(
+    store: &Store,
+    cfg: &ContainerConfig,
+    spec: &Spec,
+    attach: bool,
+    ready: &mut Option<OwnedFd>,
+    sfd: &nix::sys::signalfd::SignalFd,
+    notifier: &mut super::sdnotify::Notifier,
+    restarts: u32,
+) -> Result<RunEnd> {
+    let id = cfg.id.as_str();
     let attach_stdin = attach && cfg.stdin;
-    let started = spawn_container(store, &cfg, &spec, attach_stdin);
     let Spawned {
         pid,
         wiring,
@@ -868,19 +1002,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         pending_net,
         cgroup,
         mount_ns,
-    } = match started {
-        Ok(v) => v,
-        Err(e) => {
-            let mut state = store.containers.load_state(id).unwrap_or_default();
-            state.status = Status::Created;
-            state.error = Some(format!("{e:#}"));
-            let _ = store.containers.save_state(id, &state);
-            if cfg.auto_remove && super::volume::remove_container_and_anonymous(store, id).is_ok() {
-                events::container(store, "remove", &cfg);
-            }
-            return Err(e);
-        }
-    };
+    } = spawn_container(store, cfg, spec, attach_stdin)?;
     let mut state = store.containers.load_state(id).unwrap_or_default();
     state.status = Status::Running;
     state.pid = pid;
@@ -900,26 +1022,40 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
     state.exit_code = 0;
     state.error = None;
     state.oom_killed = false;
+    state.restarting = false;
+    state.restart_count = restarts;
     state.cgroup_path = cgroup.as_ref().map(|c| c.rel.clone()).unwrap_or_default();
     store.containers.save_state(id, &state)?;
-    super::volume::mark_mounted(store, &first_mounts);
-    events::container(store, "init", &cfg);
-    events::container(store, "start", &cfg);
+    let monitor_pid = state.monitor_pid;
+    write_pid_files(cfg, pid, monitor_pid);
+    if restarts == 0 {
+        events::container(store, "init", cfg);
+    }
+    events::container(store, "start", cfg);
     if attach {
         // Here, not in the CLI: a short program may die before the CLI runs.
-        events::container(store, "attach", &cfg);
+        events::container(store, "attach", cfg);
     }
     notify(ready, &Report::Started { pid });
+    notifier.started(monitor_pid);
     crate::debug!("container program started");
+    // A stop that came while the program was starting again.
+    if restarts > 0 && store.containers.stopped_by_user(id) {
+        // SAFETY: our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
     let helper = match pending_net {
         Some(p) => finish_helper(store, id, pid, p),
         None => helper,
     };
-    let nat = port_nat_for(store, &cfg, pid);
+    let nat = port_nat_for(store, cfg, pid);
 
     let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
     let mut log = super::logfile::LogWriter::open(&log_path)?;
-    let status = super::relay::relay(pid, wiring, &mut log, attach, sfd)?;
+    let mut duties = super::service::Duties::new(store, cfg, notifier, monitor_pid);
+    let status = super::relay::relay(pid, wiring, &mut log, attach, sfd, &mut duties)?;
+    let restart_requested = duties.restart_requested;
+    drop(duties);
     if let Some(h) = &helper {
         h.stop();
         super::network::cleanup_socket(&store.containers.run_dir(id));
@@ -927,36 +1063,83 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
     if let Some(n) = &nat {
         n.remove();
     }
-
     crate::debug!("container program exited with {status}");
     let oom_killed = cgroup.as_ref().is_some_and(|c| c.oom_killed());
     if let Some(cg) = &cgroup {
         cg.remove();
     }
-    if cfg.auto_remove {
-        events::container_died(store, &cfg, status);
-        // The record goes now; `wait` may still be asking for the code.
-        if let Err(e) = store.containers.keep_exit_code(id, status) {
-            crate::debug!("keeping the exit code: {e:#}");
+    Ok(RunEnd {
+        status,
+        oom_killed,
+        restart_requested,
+        error: None,
+        mount_ns,
+    })
+}
+
+/// `--pidfile` and `--conmon-pidfile`, as units read them.
+fn write_pid_files(cfg: &ContainerConfig, pid: i32, monitor_pid: i32) {
+    for (path, value) in [(&cfg.pidfile, pid), (&cfg.conmon_pidfile, monitor_pid)] {
+        if let Some(path) = path {
+            if let Err(e) = crate::storage::atomic::write_file(
+                std::path::Path::new(path),
+                value.to_string().as_bytes(),
+                false,
+            ) {
+                crate::warn!("writing pid file {path}: {e:#}");
+            }
         }
-        super::removal::remove_files_in_background(store, id, mount_ns)?;
-        events::container(store, "remove", &cfg);
-        crate::debug!("container removed");
-        return Ok(status);
     }
-    let mut state = store.containers.load_state(id).unwrap_or_default();
-    state.status = Status::Exited;
-    state.exit_code = status;
-    state.oom_killed = oom_killed;
-    state.cgroup_path = String::new();
-    state.finished_at = Some(crate::format::human::now_rfc3339());
-    state.pid = 0;
-    state.monitor_pid = 0;
-    // Journal first: whoever sees the container exited finds `died` there.
-    events::container_died(store, &cfg, status);
-    store.containers.save_state(id, &state)?;
-    release_in_background(mount_ns);
-    Ok(status)
+}
+
+/// After an attached first run: the monitor forks, the parent ends (the
+/// foreground caller gets the code) and the child keeps the container.
+fn continue_in_background(store: &Store, id: &str) -> bool {
+    // SAFETY: the monitor is single-threaded.
+    match unsafe { libc::fork() } {
+        0 => {
+            sys::detach_from_caller();
+            let mut state = store.containers.load_state(id).unwrap_or_default();
+            // SAFETY: getpid cannot fail.
+            state.monitor_pid = unsafe { libc::getpid() };
+            state.monitor_start = sys::process_start_time(state.monitor_pid).unwrap_or(0);
+            let _ = store.containers.save_state(id, &state);
+            true
+        }
+        n if n > 0 => false,
+        _ => {
+            crate::warn!("cannot restart container {id}: fork: {}", sys::errno());
+            false
+        }
+    }
+}
+
+/// Wait `delay` before a restart; false when a user's stop, kill or rm
+/// came meanwhile (they mark the container, then wake us with SIGUSR1).
+fn wait_unless_stopped(
+    store: &Store,
+    id: &str,
+    sfd: &nix::sys::signalfd::SignalFd,
+    delay: std::time::Duration,
+) -> bool {
+    let until = std::time::Instant::now() + delay;
+    loop {
+        if store.containers.stopped_by_user(id) || !store.containers.dir(id).exists() {
+            return false;
+        }
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        let mut pfd = libc::pollfd {
+            fd: sfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32 + 1) };
+        while let Ok(Some(_)) = sfd.read_signal() {}
+    }
 }
 
 /// A root container's published TCP ports beside slirp4netns get the

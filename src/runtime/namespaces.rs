@@ -121,9 +121,12 @@ impl Joins {
     /// the clone flags without the namespaces joined instead of made.
     pub fn enter_before_clone(&self, mut flags: libc::c_int) -> Result<libc::c_int> {
         if let Some((userns, who)) = &self.userns {
-            // SAFETY: setns on an fd we opened; the monitor is single-threaded.
-            if unsafe { libc::setns(userns.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
-                bail!("joining the user namespace of {who}: {}", sys::errno());
+            // A restarting monitor is in it already: joining again fails.
+            if !already_in_userns(std::os::fd::AsFd::as_fd(userns)) {
+                // SAFETY: setns on an fd we opened; the monitor is single-threaded.
+                if unsafe { libc::setns(userns.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+                    bail!("joining the user namespace of {who}: {}", sys::errno());
+                }
             }
             // Gaining capabilities in a user namespace made us (and the
             // child to come) undumpable, which would keep the network
@@ -154,6 +157,16 @@ impl Joins {
             .filter(|(kind, _)| *kind != libc::CLONE_NEWPID)
             .map(|(kind, f)| (f.into(), kind))
             .collect()
+    }
+}
+
+/// Is this process a member of the user namespace `ns` already?
+fn already_in_userns(ns: std::os::fd::BorrowedFd) -> bool {
+    let ours = std::fs::metadata("/proc/self/ns/user").map(|m| (m.dev(), m.ino()));
+    let theirs = nix::sys::stat::fstat(ns);
+    match (ours, theirs) {
+        (Ok((dev, ino)), Ok(st)) => dev == st.st_dev && ino == st.st_ino,
+        _ => false,
     }
 }
 

@@ -55,6 +55,30 @@ fn copy_winsize(from: i32, to: i32) {
     }
 }
 
+/// What the monitor does beside relaying (healthchecks, systemd notify):
+/// descriptors to watch and a deadline, served from the same loop so the
+/// monitor stays one single-threaded process.
+pub trait Sidecar {
+    /// Descriptors to watch for input.
+    fn fds(&self, out: &mut Vec<i32>);
+    /// When `serve` must run next even if nothing is readable.
+    fn deadline(&self) -> Option<std::time::Instant>;
+    /// After every wake: `ready` holds the readable ones of `fds`; `pid`
+    /// is the container's program, still running.
+    fn serve(&mut self, ready: &[i32], pid: i32);
+}
+
+/// No work beside the relay (exec's terminal).
+pub struct NoSidecar;
+
+impl Sidecar for NoSidecar {
+    fn fds(&self, _: &mut Vec<i32>) {}
+    fn deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+    fn serve(&mut self, _: &[i32], _: i32) {}
+}
+
 /// How long an attached program runs before its monitor sheds memory.
 const SHED_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -74,7 +98,8 @@ pub fn relay(
     wiring: Wiring,
     log: &mut LogWriter,
     attach: bool,
-    sfd: SignalFd,
+    sfd: &SignalFd,
+    side: &mut dyn Sidecar,
 ) -> Result<i32> {
     // (fd, stream name, where attached output goes)
     let mut outputs: Vec<(i32, &str, i32)> = Vec::new();
@@ -121,6 +146,7 @@ pub fn relay(
             std::time::Duration::ZERO
         };
     let mut shed_pending = true;
+    let mut side_fds: Vec<i32> = Vec::new();
     loop {
         if exit.is_some() && outputs.is_empty() {
             break;
@@ -148,6 +174,18 @@ pub fn relay(
         } else {
             None
         };
+        side_fds.clear();
+        if exit.is_none() {
+            side.fds(&mut side_fds);
+        }
+        let side_start = pfds.len();
+        for fd in &side_fds {
+            pfds.push(libc::pollfd {
+                fd: *fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
         if shed_pending && exit.is_none() && std::time::Instant::now() >= shed_at {
             shed_pending = false;
             super::memory::shed();
@@ -160,6 +198,18 @@ pub fn relay(
             left.as_millis() as i32 + 1
         } else {
             -1
+        };
+        let timeout = match side.deadline().filter(|_| exit.is_none()) {
+            Some(at) => {
+                let left = at.saturating_duration_since(std::time::Instant::now());
+                let ms = left.as_millis().min(i32::MAX as u128) as i32 + 1;
+                if timeout < 0 {
+                    ms
+                } else {
+                    timeout.min(ms)
+                }
+            }
+            None => timeout,
         };
         // SAFETY: pfds is a valid array of pollfd.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
@@ -191,6 +241,14 @@ pub fn relay(
                     break;
                 }
             }
+        }
+        if exit.is_none() {
+            let ready: Vec<i32> = pfds[side_start..]
+                .iter()
+                .filter(|p| p.revents != 0)
+                .map(|p| p.fd)
+                .collect();
+            side.serve(&ready, pid);
         }
         let mut closed = Vec::new();
         for (i, (fd, stream, target)) in outputs.iter().enumerate() {

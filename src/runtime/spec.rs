@@ -605,6 +605,31 @@ pub fn id_maps(spec: &Spec) -> IdMaps {
     }
 }
 
+/// Container-mode `--sdnotify` under a notify unit: the monitor's socket
+/// directory bound at /run/notify, and `NOTIFY_SOCKET` naming it.
+pub fn add_notify_socket(spec: &mut Spec, dir: &Path) -> Result<()> {
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(
+        MountBuilder::default()
+            .destination(super::sdnotify::CONTAINER_DIR)
+            .typ("bind")
+            .source(dir)
+            .options(vec!["bind".to_string(), "rw".to_string()])
+            .build()?,
+    );
+    spec.set_mounts(Some(mounts));
+    if let Some(p) = spec.process_mut() {
+        let mut env = p.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
+        env.push(format!(
+            "NOTIFY_SOCKET={}",
+            super::sdnotify::CONTAINER_SOCKET
+        ));
+        p.set_env(Some(env));
+    }
+    Ok(())
+}
+
 pub fn save(spec: &Spec, path: &Path) -> Result<()> {
     crate::storage::atomic::write_json(path, spec, false)
 }

@@ -10,13 +10,18 @@ use anyhow::Result;
 /// reboot): such a container is reported, and recorded, as exited.
 pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
     let mut state = store.containers.load_state(id)?;
+    if is_restarting(&state) && !monitor_alive(&state) {
+        // Its monitor died while waiting to restart it.
+        state.restarting = false;
+        state.monitor_pid = 0;
+        let _ = store.containers.save_state(id, &state);
+    }
     if matches!(
         state.status,
         Status::Running | Status::Paused | Status::Stopping
     ) {
-        let same_boot = state.boot_id.is_empty() || state.boot_id == sys::boot_id();
-        let monitor_alive = same_boot && sys::process_is(state.monitor_pid, state.monitor_start);
-        if !monitor_alive {
+        let same_boot = same_boot(&state);
+        if !monitor_alive(&state) {
             // Reread: the monitor may have finished between our two reads.
             let fresh = store.containers.load_state(id)?;
             if !matches!(
@@ -58,6 +63,19 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
         }
     }
     Ok(state)
+}
+
+/// Exited, with its monitor waiting to start it again (restart policy).
+pub fn is_restarting(state: &ContainerState) -> bool {
+    state.restarting && state.status == Status::Exited && state.monitor_pid != 0
+}
+
+fn same_boot(state: &ContainerState) -> bool {
+    state.boot_id.is_empty() || state.boot_id == sys::boot_id()
+}
+
+fn monitor_alive(state: &ContainerState) -> bool {
+    same_boot(state) && sys::process_is(state.monitor_pid, state.monitor_start)
 }
 
 pub fn is_running(state: &ContainerState) -> bool {

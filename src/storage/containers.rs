@@ -4,8 +4,9 @@
 
 use super::atomic;
 use super::digest::Digest;
+use super::health::HealthSettings;
 use super::layers::remove_tree;
-use super::modes::{NamespaceMode, NetworkMode, UsernsMode};
+use super::modes::{NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
 use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -114,6 +115,21 @@ pub struct ContainerConfig {
     /// `--cgroups`: enabled (also ""), disabled, no-conmon, split.
     #[serde(default)]
     pub cgroups: String,
+    /// `--restart`: kept by the monitor.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    /// The healthcheck (from `--health-*` or the image), if any.
+    #[serde(default)]
+    pub health: Option<HealthSettings>,
+    /// `--sdnotify`: container (also ""), conmon, healthy or ignore.
+    #[serde(default)]
+    pub sdnotify: String,
+    /// `--pidfile`: where the monitor writes the program's pid.
+    #[serde(default)]
+    pub pidfile: Option<String>,
+    /// `--conmon-pidfile`: where the monitor writes its own pid.
+    #[serde(default)]
+    pub conmon_pidfile: Option<String>,
 }
 
 /// A container's resource limits in podman's units (inspect's HostConfig).
@@ -270,6 +286,9 @@ pub struct ContainerState {
     pub error: Option<String>,
     #[serde(default)]
     pub restart_count: u32,
+    /// Exited, and the monitor will start it again (restart policy).
+    #[serde(default)]
+    pub restarting: bool,
     /// The container's cgroup below the hierarchy root ("" when it has none).
     #[serde(default)]
     pub cgroup_path: String,
@@ -368,6 +387,24 @@ impl ContainerStore {
 
     pub fn load_state(&self, id: &str) -> Result<ContainerState> {
         Ok(atomic::read_json(&self.dir(id).join("state.json"))?.unwrap_or_default())
+    }
+
+    /// `stop`, `kill` and `rm` say so before they signal, so the monitor
+    /// does not apply the restart policy; a user's `start` clears it.
+    pub fn mark_stopped_by_user(&self, id: &str) {
+        let _ = fs::write(self.stopped_marker(id), b"");
+    }
+
+    pub fn clear_stopped_by_user(&self, id: &str) {
+        let _ = fs::remove_file(self.stopped_marker(id));
+    }
+
+    pub fn stopped_by_user(&self, id: &str) -> bool {
+        self.stopped_marker(id).exists()
+    }
+
+    fn stopped_marker(&self, id: &str) -> PathBuf {
+        self.dir(id).join("userdata").join("stopped-by-user")
     }
 
     /// State is replaced atomically but not fsynced: after a power cut an

@@ -54,6 +54,13 @@ pub struct Event {
     pub typ: String,
     #[serde(rename = "PodID", default, skip_serializing_if = "String::is_empty")]
     pub pod_id: String,
+    /// healthy, unhealthy or starting, on `health_status` events.
+    #[serde(
+        rename = "HealthStatus",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub health_status: String,
     /// Labels of the container (podman: `{}` for containers, null otherwise).
     #[serde(rename = "Attributes", default)]
     pub attributes: Option<BTreeMap<String, String>>,
@@ -209,6 +216,13 @@ pub fn container(store: &Store, status: &str, cfg: &ContainerConfig) {
 }
 
 /// Record that `cfg`'s container died with `code`.
+/// A healthcheck ran: podman's `health_status` event.
+pub fn health_status(store: &Store, cfg: &ContainerConfig, status: &str) {
+    let mut e = Event::container("health_status", cfg);
+    e.health_status = status.to_string();
+    append(store, e);
+}
+
 pub fn container_died(store: &Store, cfg: &ContainerConfig, code: i32) {
     if !cfg.annotations.contains_key(BUILD_CONTAINER) {
         append(store, Event::container("died", cfg).with_exit_code(code));

@@ -8,6 +8,7 @@ pub mod containers;
 pub mod digest;
 pub mod events;
 pub mod fsutil;
+pub mod health;
 pub mod image_config;
 pub mod images;
 pub mod layer_tar;

@@ -275,7 +275,7 @@ impl FromStr for RestartPolicy {
 
     fn from_str(s: &str) -> Result<Self, ModeError> {
         Ok(match s {
-            "" | "no" => RestartPolicy::No,
+            "" | "no" | "never" => RestartPolicy::No,
             "always" => RestartPolicy::Always,
             "unless-stopped" => RestartPolicy::UnlessStopped,
             "on-failure" => RestartPolicy::OnFailure(None),
@@ -329,6 +329,7 @@ macro_rules! record_serde {
 record_serde!(NetworkMode, |m| m.to_string());
 record_serde!(NamespaceMode, |m| m.record());
 record_serde!(UsernsMode, |m| m.record().to_string());
+record_serde!(RestartPolicy, |m| m.to_string());
 
 #[cfg(test)]
 mod tests {

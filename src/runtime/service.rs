@@ -1,0 +1,197 @@
+//! The monitor's service duties while the program runs: healthchecks on
+//! their schedule (podman needs a systemd timer per container for these;
+//! here they work wherever the container does), the on-failure action,
+//! and systemd's notify socket. Served from the relay loop (`Sidecar`).
+
+use super::health::{self, Probe, ProbeResult, Verdict};
+use super::relay::Sidecar;
+use super::sdnotify::Notifier;
+use crate::storage::containers::{ContainerConfig, Status};
+use crate::storage::health::{HealthAction, HealthConfig};
+use crate::storage::store::Store;
+use std::time::{Duration, Instant, SystemTime};
+
+pub struct Duties<'a> {
+    store: &'a Store,
+    cfg: &'a ContainerConfig,
+    notifier: &'a mut Notifier,
+    monitor_pid: i32,
+    /// When the program started: the start period counts from here.
+    started: SystemTime,
+    next_check: Option<Instant>,
+    probe: Option<Probe>,
+    /// The program was asked to stop: SIGKILL at this time.
+    kill_at: Option<Instant>,
+    /// The healthcheck asked for a restart (whatever the restart policy).
+    pub restart_requested: bool,
+}
+
+fn nanos(ns: i64) -> Duration {
+    Duration::from_nanos(ns.max(0) as u64)
+}
+
+impl<'a> Duties<'a> {
+    pub fn new(
+        store: &'a Store,
+        cfg: &'a ContainerConfig,
+        notifier: &'a mut Notifier,
+        monitor_pid: i32,
+    ) -> Duties<'a> {
+        let mut d = Duties {
+            store,
+            cfg,
+            notifier,
+            monitor_pid,
+            started: SystemTime::now(),
+            next_check: None,
+            probe: None,
+            kill_at: None,
+            restart_requested: false,
+        };
+        d.schedule();
+        d
+    }
+
+    /// The check due next: the startup one until it has passed.
+    fn current_check(&self) -> Option<(&'a HealthConfig, bool)> {
+        let settings = self.cfg.health.as_ref()?;
+        let userdata = self.store.containers.dir(&self.cfg.id).join("userdata");
+        let startup_done = crate::storage::health::load(&userdata).is_some_and(|r| r.startup_done);
+        match &settings.startup {
+            Some(s) if !startup_done => Some((&s.check, true)),
+            _ => Some((&settings.check, false)),
+        }
+    }
+
+    fn schedule(&mut self) {
+        self.next_check = match (self.cfg.health.as_ref(), self.current_check()) {
+            (Some(s), Some((check, _))) if s.scheduled => {
+                Some(Instant::now() + nanos(check.interval_ns()))
+            }
+            _ => None,
+        };
+    }
+
+    fn start_check(&mut self) {
+        let Some((check, startup)) = self.current_check() else {
+            return;
+        };
+        // A paused container is not checked (exec cannot enter it).
+        let paused = self
+            .store
+            .containers
+            .load_state(&self.cfg.id)
+            .is_ok_and(|s| s.status == Status::Paused);
+        if !paused {
+            match health::spawn(self.store, &self.cfg.id, check, startup) {
+                Ok(p) => {
+                    self.probe = Some(p);
+                    return;
+                }
+                Err(e) => crate::debug!("healthcheck not started: {e:#}"),
+            }
+        }
+        self.schedule();
+    }
+
+    fn finished(&mut self, result: ProbeResult, pid: i32) {
+        self.schedule();
+        let verdict = match health::record(self.store, self.cfg, &result, self.started) {
+            Ok((v, _)) => v,
+            Err(e) => {
+                crate::debug!("recording the healthcheck: {e:#}");
+                return;
+            }
+        };
+        match verdict {
+            Verdict::BecameHealthy => self.notifier.healthy(self.monitor_pid),
+            Verdict::BecameUnhealthy => {
+                let action = self.cfg.health.as_ref().map(|h| h.on_failure);
+                self.act(action.unwrap_or_default(), pid);
+            }
+            Verdict::StartupExhausted => self.act(HealthAction::Restart, pid),
+            // The regular check begins on its own interval.
+            Verdict::StartupPassed | Verdict::Unchanged => {}
+        }
+    }
+
+    /// The on-failure action, as podman takes it. kill and stop end the
+    /// container as a user's kill or stop would (no restart policy);
+    /// restart ends the program and the monitor starts it again.
+    fn act(&mut self, action: HealthAction, pid: i32) {
+        let stop_signal = super::container::stop_signal_number(&self.cfg.stop_signal);
+        let grace = Duration::from_secs(self.cfg.stop_timeout as u64);
+        if action != HealthAction::None {
+            // The container is ending: no more checks of this run.
+            self.next_check = None;
+        }
+        match action {
+            HealthAction::None => {}
+            HealthAction::Kill => {
+                self.store.containers.mark_stopped_by_user(&self.cfg.id);
+                // SAFETY: our own child, not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            HealthAction::Stop | HealthAction::Restart => {
+                if action == HealthAction::Stop {
+                    self.store.containers.mark_stopped_by_user(&self.cfg.id);
+                } else {
+                    self.restart_requested = true;
+                }
+                // SAFETY: as above.
+                unsafe { libc::kill(pid, stop_signal) };
+                self.kill_at = Some(Instant::now() + grace);
+            }
+        }
+    }
+}
+
+impl Sidecar for Duties<'_> {
+    fn fds(&self, out: &mut Vec<i32>) {
+        out.extend(self.notifier.fd());
+        out.extend(self.probe.as_ref().map(Probe::fd));
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let check = match &self.probe {
+            Some(p) => Some(p.deadline()),
+            None => self.next_check,
+        };
+        [check, self.kill_at].into_iter().flatten().min()
+    }
+
+    fn serve(&mut self, ready: &[i32], pid: i32) {
+        if let Some(fd) = self.notifier.fd() {
+            if ready.contains(&fd) {
+                self.notifier.forward(self.monitor_pid);
+            }
+        }
+        let now = Instant::now();
+        if let Some(mut probe) = self.probe.take() {
+            let ended = ready.contains(&probe.fd()) && probe.read();
+            if ended || now >= probe.deadline() {
+                let result = probe.finish(!ended);
+                self.finished(result, pid);
+            } else {
+                self.probe = Some(probe);
+            }
+        } else if self.next_check.is_some_and(|t| now >= t) {
+            self.start_check();
+        }
+        if self.kill_at.is_some_and(|t| now >= t) {
+            self.kill_at = None;
+            // SAFETY: our own child, not yet reaped (the relay calls us
+            // only while it runs).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+impl Drop for Duties<'_> {
+    /// A check still running when the program ends is not recorded.
+    fn drop(&mut self) {
+        if let Some(p) = self.probe.take() {
+            let _ = p.finish(true);
+        }
+    }
+}
