@@ -81,8 +81,14 @@ impl Notifier {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let path = dir.join("notify.sock");
             let _ = std::fs::remove_file(&path);
-            let sock =
-                UnixDatagram::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+            // Bound through the directory's descriptor: a socket path has
+            // 107 bytes at most, and a run directory can be longer.
+            let handle =
+                std::fs::File::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+            let short = format!("/proc/self/fd/{}/notify.sock", handle.as_raw_fd());
+            let sock = UnixDatagram::bind(&short)
+                .with_context(|| format!("binding {}", path.display()))?;
+            drop(handle);
             sock.set_nonblocking(true)?;
             // Any user of the container may say it is ready.
             use std::os::unix::fs::PermissionsExt;

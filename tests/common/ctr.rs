@@ -387,7 +387,7 @@ pub fn coracle_pid(mode: Mode, child_pid: i32) -> i32 {
 /// Build a static helper from C with the host's gcc. A missing gcc or
 /// static libc fails the test (`who` says which): a helper that cannot be
 /// built proves nothing.
-fn compile_static(src: &Path, bin: &Path, who: &str) {
+pub fn compile_static(src: &Path, bin: &Path, who: &str) {
     let out = Command::new("gcc")
         .args(["-static", "-O2", "-o"])
         .arg(bin)
