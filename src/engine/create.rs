@@ -411,7 +411,8 @@ pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Resu
             return Err(e);
         }
     };
-    let code = attach::wait_foreground(started, sig_proxy && !tty, signals)?;
+    let marker = store.containers.stopped_marker(id);
+    let code = attach::wait_foreground(started, sig_proxy && !tty, signals, marker)?;
     drop(_raw);
     if code != 0 {
         return Err(SilentExit(code).into());

@@ -63,14 +63,27 @@ pub fn block_proxied_signals() -> SigSet {
     set
 }
 
-/// Wait for the monitor; pass signals to the container meanwhile.
-pub fn wait_foreground(started: Started, sig_proxy: bool, signals: SigSet) -> Result<i32> {
+/// Wait for the monitor; pass signals to the container meanwhile. A
+/// signal that ends it (a unit's SIGTERM, the user's ^C) is a user's stop:
+/// `stopped_marker` is written first, so the restart policy rests.
+pub fn wait_foreground(
+    started: Started,
+    sig_proxy: bool,
+    signals: SigSet,
+    stopped_marker: std::path::PathBuf,
+) -> Result<i32> {
     if !sig_proxy {
         let _ = signals.thread_unblock();
     } else {
         let pid = started.pid;
         std::thread::spawn(move || loop {
             if let Ok(sig) = signals.wait() {
+                if matches!(
+                    sig,
+                    Signal::SIGHUP | Signal::SIGINT | Signal::SIGQUIT | Signal::SIGTERM
+                ) {
+                    let _ = std::fs::write(&stopped_marker, b"");
+                }
                 // SAFETY: a plain kill of the container's first process.
                 unsafe { libc::kill(pid, sig as i32) };
             }

@@ -403,7 +403,7 @@ impl ContainerStore {
         self.stopped_marker(id).exists()
     }
 
-    fn stopped_marker(&self, id: &str) -> PathBuf {
+    pub fn stopped_marker(&self, id: &str) -> PathBuf {
         self.dir(id).join("userdata").join("stopped-by-user")
     }
 
