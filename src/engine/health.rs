@@ -18,13 +18,10 @@ pub fn run_check(store: &Store, id: &str) -> Result<String> {
     if !is_running(&state) {
         bail!("container {} is not running", cfg.name);
     }
-    let userdata = store.containers.dir(id).join("userdata");
-    let startup_done = crate::storage::health::load(&userdata).is_some_and(|r| r.startup_done);
-    let (check, startup) = match &settings.startup {
-        Some(s) if !startup_done => (&s.check, true),
-        _ => (&settings.check, false),
+    let Some((check, startup)) = health::due_check(store, &cfg) else {
+        bail!("container {} has no defined healthcheck", cfg.name);
     };
-    let result = health::spawn(store, id, check, startup)?.wait();
+    let result = health::run_check(store, id, check, startup)?;
     let started = state
         .started_at
         .as_deref()

@@ -1,8 +1,9 @@
 //! Running healthchecks: a check is an exec in the container whose output
-//! is captured and whose time is bounded. The monitor runs them on their
-//! interval without blocking its relay (a [`Probe`] is watched like any
-//! other descriptor); `healthcheck run` runs one and waits. Each result
-//! goes to the health record and the events journal.
+//! is captured (in a memfd) and whose time is bounded. `healthcheck run`
+//! runs one and waits ([`run_check`]). The monitor forks a [`Probe`] that
+//! runs the check *and records it*, and reads back one byte, the verdict:
+//! the monitor's own work per check stays a fork, a read and a wait, so
+//! the code it touches (and keeps resident) does not grow with checks.
 
 use super::sys;
 use crate::storage::containers::ContainerConfig;
@@ -12,23 +13,14 @@ use crate::storage::health::{
 };
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::io::{Read, Seek};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Output kept from a check before it is cut to the record's size.
-const OUTPUT_CAP: usize = 64 * 1024;
-
-/// A check in progress: its process (leader of its own process group,
-/// so a timeout ends everything it started) and its output.
-pub struct Probe {
-    pid: i32,
-    out: OwnedFd,
-    start: SystemTime,
-    deadline: Instant,
-    output: Vec<u8>,
-    /// A startup check (`--health-startup-cmd`), not the regular one.
-    pub startup: bool,
-}
+const OUTPUT_CAP: u64 = 64 * 1024;
+/// How long past its timeout a probe may take to record its result.
+const RECORD_GRACE: Duration = Duration::from_secs(10);
 
 /// How one check went.
 #[derive(Debug, Clone)]
@@ -40,31 +32,91 @@ pub struct ProbeResult {
     pub startup: bool,
 }
 
-/// Start `check` in container `id` (running). The child execs into the
-/// container exactly as `exec` does, with stdout and stderr to our pipe.
-pub fn spawn(store: &Store, id: &str, check: &HealthConfig, startup: bool) -> Result<Probe> {
+/// The check due now: the startup one until it has passed.
+pub fn due_check<'a>(store: &Store, cfg: &'a ContainerConfig) -> Option<(&'a HealthConfig, bool)> {
+    let settings = cfg.health.as_ref()?;
+    let userdata = store.containers.dir(&cfg.id).join("userdata");
+    let startup_done = health::load(&userdata).is_some_and(|r| r.startup_done);
+    match &settings.startup {
+        Some(s) if !startup_done => Some((&s.check, true)),
+        _ => Some((&settings.check, false)),
+    }
+}
+
+fn memfd() -> Result<std::fs::File> {
+    // SAFETY: memfd_create with a literal name; returns a new descriptor.
+    let fd = unsafe { libc::memfd_create(c"healthcheck".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        bail!("memfd_create: {}", sys::errno());
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// Wait for child `pid` up to `timeout`; `None` when it is still running.
+fn wait_with_timeout(pid: i32, timeout: Duration) -> Option<libc::c_int> {
+    let until = Instant::now() + timeout;
+    // SAFETY: pidfd_open on our own child; a new descriptor or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    let pidfd = (pidfd >= 0).then(|| {
+        // SAFETY: a fresh descriptor we own.
+        unsafe { OwnedFd::from_raw_fd(pidfd) }
+    });
+    loop {
+        let mut status = 0;
+        // SAFETY: asking about our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return Some(status);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        match &pidfd {
+            Some(fd) => {
+                let mut pfd = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32 + 1) };
+            }
+            // Kernels before 5.3: poll the child.
+            None => std::thread::sleep(left.min(Duration::from_millis(5))),
+        }
+    }
+}
+
+/// Run `check` in container `id` (running) and wait for it, its output in
+/// a memfd; past its timeout it is killed with all it started.
+pub fn run_check(
+    store: &Store,
+    id: &str,
+    check: &HealthConfig,
+    startup: bool,
+) -> Result<ProbeResult> {
     let argv = check.argv();
     if argv.is_empty() {
         bail!("container {id} has no defined healthcheck");
     }
-    let (r, w) = sys::owned_pipe()?;
+    let mut out = memfd()?;
     let start = SystemTime::now();
-    // SAFETY: the callers (monitor, CLI) are single-threaded; the child
-    // runs the exec path and leaves with _exit.
+    // SAFETY: the callers are single-threaded at this point (the monitor's
+    // probe, the CLI); the child runs the exec path and leaves with _exit.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         bail!("starting the healthcheck: {}", sys::errno());
     }
     if pid == 0 {
-        drop(r);
         // SAFETY: plain syscalls in the child; it leaves with _exit.
         unsafe { libc::setpgid(0, 0) };
         let code = (|| -> Result<i32> {
             let null = sys::dev_null()?;
             sys::dup_onto(null.as_fd(), 0)?;
-            sys::dup_onto(w.as_fd(), 1)?;
-            sys::dup_onto(w.as_fd(), 2)?;
-            drop(w);
+            sys::dup_onto(out.as_fd(), 1)?;
+            sys::dup_onto(out.as_fd(), 2)?;
             let opts = super::exec::ExecOptions {
                 args: argv,
                 env: Vec::new(),
@@ -88,18 +140,83 @@ pub fn spawn(store: &Store, id: &str, check: &HealthConfig, startup: bool) -> Re
         // SAFETY: leave without running the parent's destructors.
         unsafe { libc::_exit(code) }
     }
-    drop(w);
-    // Also here: the group must exist before a timeout signals it.
-    // SAFETY: setpgid on our own child.
+    // SAFETY: setpgid on our own child, so the group exists before a
+    // timeout signals it.
     unsafe { libc::setpgid(pid, pid) };
     let timeout = Duration::from_nanos(check.timeout_ns() as u64);
+    let (exit_code, output) = match wait_with_timeout(pid, timeout) {
+        Some(status) => {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
+            let mut text = Vec::new();
+            let _ = out.rewind();
+            let _ = (&mut out).take(OUTPUT_CAP).read_to_end(&mut text);
+            (code, String::from_utf8_lossy(&text).into_owned())
+        }
+        None => {
+            // SAFETY: the check's own process group.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            // SAFETY: reaping our own child.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+            (-1, format!("Timed out after {timeout:?}"))
+        }
+    };
+    Ok(ProbeResult {
+        start,
+        end: SystemTime::now(),
+        exit_code,
+        output,
+        startup,
+    })
+}
+
+/// A check the monitor forked: it runs and records the check, then writes
+/// its verdict (one byte) to `out`.
+pub struct Probe {
+    pid: i32,
+    out: OwnedFd,
+    deadline: Instant,
+    verdict: Option<Verdict>,
+}
+
+/// Fork a probe for container `cfg` (running since `started`).
+pub fn spawn(store: &Store, cfg: &ContainerConfig, started: SystemTime) -> Result<Probe> {
+    let Some((check, _)) = due_check(store, cfg) else {
+        bail!("container {} has no defined healthcheck", cfg.id);
+    };
+    let timeout = Duration::from_nanos(check.timeout_ns() as u64);
+    let (r, w) = sys::owned_pipe()?;
+    // SAFETY: the monitor is single-threaded; the child leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("starting the healthcheck: {}", sys::errno());
+    }
+    if pid == 0 {
+        drop(r);
+        // SAFETY: plain syscalls in the child; it leaves with _exit.
+        unsafe { libc::setpgid(0, 0) };
+        let verdict = due_check(store, cfg)
+            .ok_or_else(|| anyhow::anyhow!("no healthcheck"))
+            .and_then(|(check, startup)| run_check(store, &cfg.id, check, startup))
+            .and_then(|result| record(store, cfg, &result, started))
+            .map(|(v, _)| v);
+        if let Ok(v) = verdict {
+            let _ = sys::write_all(w.as_raw_fd(), &[v as u8]);
+        }
+        // SAFETY: leave without running the monitor's destructors.
+        unsafe { libc::_exit(0) }
+    }
+    drop(w);
+    // SAFETY: setpgid on our own child (see run_check).
+    unsafe { libc::setpgid(pid, pid) };
     Ok(Probe {
         pid,
         out: r,
-        start,
-        deadline: Instant::now() + timeout,
-        output: Vec::new(),
-        startup,
+        deadline: Instant::now() + timeout + RECORD_GRACE,
+        verdict: None,
     })
 }
 
@@ -112,86 +229,41 @@ impl Probe {
         self.deadline
     }
 
-    /// Read what the check wrote; true once its output has ended.
+    /// Read the verdict; true once the probe is done writing.
     pub fn read(&mut self) -> bool {
-        let mut buf = [0u8; 4096];
-        // SAFETY: reading into a buffer of its length.
-        let n = unsafe {
-            libc::read(
-                self.out.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-            )
-        };
-        if n < 0 {
-            return !matches!(
+        let mut b = [0u8; 1];
+        // SAFETY: reading one byte into a buffer of one byte.
+        let n = unsafe { libc::read(self.out.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
+        match n {
+            1 => {
+                self.verdict = Verdict::from_byte(b[0]);
+                false
+            }
+            0 => true,
+            _ => !matches!(
                 sys::errno().raw_os_error(),
                 Some(libc::EINTR) | Some(libc::EAGAIN)
-            );
+            ),
         }
-        if n == 0 {
-            return true;
-        }
-        let room = OUTPUT_CAP.saturating_sub(self.output.len());
-        self.output
-            .extend_from_slice(&buf[..(n as usize).min(room)]);
-        false
     }
 
-    /// Collect the check: `timed_out` kills what is left of it first.
-    pub fn finish(self, timed_out: bool) -> ProbeResult {
-        if timed_out {
+    /// Collect the probe (killed first when it overran); its verdict.
+    pub fn finish(self, overran: bool) -> Verdict {
+        if overran {
             // SAFETY: the probe's own process group.
             unsafe { libc::kill(-self.pid, libc::SIGKILL) };
         }
-        let mut status = 0;
         // SAFETY: reaping our own child.
-        while unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0
+        while unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), 0) } < 0
             && sys::errno().raw_os_error() == Some(libc::EINTR)
         {}
-        let exit_code = if timed_out {
-            -1
-        } else if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            128 + libc::WTERMSIG(status)
-        };
-        let mut output = String::from_utf8_lossy(&self.output).into_owned();
-        if timed_out {
-            output = "Timed out".into();
-        }
-        ProbeResult {
-            start: self.start,
-            end: SystemTime::now(),
-            exit_code,
-            output,
-            startup: self.startup,
-        }
-    }
-
-    /// Run to the end (or the timeout), blocking.
-    pub fn wait(mut self) -> ProbeResult {
-        loop {
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return self.finish(true);
-            }
-            let mut pfd = libc::pollfd {
-                fd: self.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32 + 1) };
-            if n > 0 && self.read() {
-                return self.finish(false);
-            }
-        }
+        self.verdict.unwrap_or(Verdict::Unchanged)
     }
 }
 
 /// What a result changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Verdict {
     /// Nothing that calls for action.
     Unchanged,
@@ -203,6 +275,20 @@ pub enum Verdict {
     BecameHealthy,
     /// Turned unhealthy: the on-failure action is due.
     BecameUnhealthy,
+}
+
+impl Verdict {
+    fn from_byte(b: u8) -> Option<Verdict> {
+        [
+            Verdict::Unchanged,
+            Verdict::StartupPassed,
+            Verdict::StartupExhausted,
+            Verdict::BecameHealthy,
+            Verdict::BecameUnhealthy,
+        ]
+        .into_iter()
+        .find(|v| *v as u8 == b)
+    }
 }
 
 /// The regular check's status after one more result, podman's rules:

@@ -3,11 +3,11 @@
 //! here they work wherever the container does), the on-failure action,
 //! and systemd's notify socket. Served from the relay loop (`Sidecar`).
 
-use super::health::{self, Probe, ProbeResult, Verdict};
+use super::health::{self, Probe, Verdict};
 use super::relay::Sidecar;
 use super::sdnotify::Notifier;
 use crate::storage::containers::{ContainerConfig, Status};
-use crate::storage::health::{HealthAction, HealthConfig};
+use crate::storage::health::HealthAction;
 use crate::storage::store::Store;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,6 +24,8 @@ pub struct Duties<'a> {
     kill_at: Option<Instant>,
     /// The healthcheck asked for a restart (whatever the restart policy).
     pub restart_requested: bool,
+    /// The startup check has passed (or there is none).
+    startup_done: bool,
 }
 
 fn nanos(ns: i64) -> Duration {
@@ -47,35 +49,28 @@ impl<'a> Duties<'a> {
             probe: None,
             kill_at: None,
             restart_requested: false,
+            startup_done: cfg.health.as_ref().is_none_or(|h| h.startup.is_none()),
         };
         d.schedule();
         d
     }
 
-    /// The check due next: the startup one until it has passed.
-    fn current_check(&self) -> Option<(&'a HealthConfig, bool)> {
-        let settings = self.cfg.health.as_ref()?;
-        let userdata = self.store.containers.dir(&self.cfg.id).join("userdata");
-        let startup_done = crate::storage::health::load(&userdata).is_some_and(|r| r.startup_done);
-        match &settings.startup {
-            Some(s) if !startup_done => Some((&s.check, true)),
-            _ => Some((&settings.check, false)),
-        }
+    /// The interval to the next check: the startup check's until it has
+    /// passed (known from the verdicts: the monitor reads no records).
+    fn interval(&self) -> Option<Duration> {
+        let settings = self.cfg.health.as_ref().filter(|s| s.scheduled)?;
+        let check = match &settings.startup {
+            Some(s) if !self.startup_done => &s.check,
+            _ => &settings.check,
+        };
+        Some(nanos(check.interval_ns()))
     }
 
     fn schedule(&mut self) {
-        self.next_check = match (self.cfg.health.as_ref(), self.current_check()) {
-            (Some(s), Some((check, _))) if s.scheduled => {
-                Some(Instant::now() + nanos(check.interval_ns()))
-            }
-            _ => None,
-        };
+        self.next_check = self.interval().map(|i| Instant::now() + i);
     }
 
     fn start_check(&mut self) {
-        let Some((check, startup)) = self.current_check() else {
-            return;
-        };
         // A paused container is not checked (exec cannot enter it).
         let paused = self
             .store
@@ -83,7 +78,7 @@ impl<'a> Duties<'a> {
             .load_state(&self.cfg.id)
             .is_ok_and(|s| s.status == Status::Paused);
         if !paused {
-            match health::spawn(self.store, &self.cfg.id, check, startup) {
+            match health::spawn(self.store, self.cfg, self.started) {
                 Ok(p) => {
                     self.probe = Some(p);
                     return;
@@ -94,15 +89,11 @@ impl<'a> Duties<'a> {
         self.schedule();
     }
 
-    fn finished(&mut self, result: ProbeResult, pid: i32) {
+    fn finished(&mut self, verdict: Verdict, pid: i32) {
+        if verdict == Verdict::StartupPassed {
+            self.startup_done = true;
+        }
         self.schedule();
-        let verdict = match health::record(self.store, self.cfg, &result, self.started) {
-            Ok((v, _)) => v,
-            Err(e) => {
-                crate::debug!("recording the healthcheck: {e:#}");
-                return;
-            }
-        };
         match verdict {
             Verdict::BecameHealthy => self.notifier.healthy(self.monitor_pid),
             Verdict::BecameUnhealthy => {
@@ -170,8 +161,8 @@ impl Sidecar for Duties<'_> {
         if let Some(mut probe) = self.probe.take() {
             let ended = ready.contains(&probe.fd()) && probe.read();
             if ended || now >= probe.deadline() {
-                let result = probe.finish(!ended);
-                self.finished(result, pid);
+                let verdict = probe.finish(!ended);
+                self.finished(verdict, pid);
             } else {
                 self.probe = Some(probe);
             }
