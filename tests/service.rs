@@ -374,6 +374,62 @@ fn health_on_failure_actions(mode: Mode) {
     );
 }
 
+both_modes!(startup_healthcheck_gates_the_regular_one);
+fn startup_healthcheck_gates_the_regular_one(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let flags = [
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1s",
+        "--health-startup-cmd",
+        "test -e /tmp/up",
+        "--health-startup-interval",
+        "1s",
+        "--health-startup-success",
+        "2",
+    ];
+    env.run_detached("su", &flags, &img, &["sleep", "300"]);
+    // the regular check (`true`) would pass at once; the startup one holds
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        field(&env, "su", "{{.State.Health.Status}}"),
+        "starting",
+        "[{mode:?}]"
+    );
+    env.ok(&["exec", "su", "sh", "-c", "echo > /tmp/up"]);
+    assert!(
+        wait_health(&env, "su", "healthy", Duration::from_secs(10)),
+        "[{mode:?}] never healthy after the startup check passed twice"
+    );
+    let v = env.inspect_container("su");
+    assert_eq!(
+        v["Config"]["StartupHealthCheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "test -e /tmp/up"])
+    );
+    assert_eq!(v["Config"]["StartupHealthCheck"]["Successes"], 2);
+    // a startup check that fails its retries restarts the container
+    let flags = [
+        "--health-cmd",
+        "true",
+        "--health-startup-cmd",
+        "false",
+        "--health-startup-interval",
+        "1s",
+        "--health-startup-retries",
+        "2",
+        "--stop-timeout",
+        "1",
+    ];
+    env.run_detached("sx", &flags, &img, &["sleep", "300"]);
+    assert!(
+        wait_for(Duration::from_secs(15), || restart_count(&env, "sx") >= 1),
+        "[{mode:?}] exhausted startup check did not restart the container"
+    );
+}
+
 both_modes!(healthcheck_from_the_image_and_its_errors);
 fn healthcheck_from_the_image_and_its_errors(mode: Mode) {
     let env = TestEnv::new(mode);
