@@ -15,6 +15,7 @@ pub mod filter;
 pub mod images;
 pub mod logs;
 pub mod lookup;
+pub mod networks;
 pub mod pod_create;
 pub mod pods;
 pub mod stats;

@@ -92,7 +92,7 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
         if !share.iter().any(|s| s == "net") {
             bail!("you must share the network namespace (--share net) to publish ports");
         }
-        if !network.needs_helper() {
+        if !network.takes_ports() {
             bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
         }
     }

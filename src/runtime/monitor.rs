@@ -553,6 +553,8 @@ fn spawn_container(
         Some(Net::Ready(h)) => made.helper = Some(h),
         None => {}
     }
+    // Named networks: the veth, address and routes, before the program runs.
+    super::bridge::attach(store, cfg, pid).map_err(network_failure)?;
     if made.starting.is_some() || made.helper.is_some() {
         made.net_dir = Some(store.containers.run_dir(&cfg.id));
     }
@@ -871,6 +873,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
     } = match started {
         Ok(v) => v,
         Err(e) => {
+            super::bridge::detach(store, id);
             let mut state = store.containers.load_state(id).unwrap_or_default();
             state.status = Status::Created;
             state.error = Some(format!("{e:#}"));
@@ -927,6 +930,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
     if let Some(n) = &nat {
         n.remove();
     }
+    super::bridge::detach(store, id);
 
     crate::debug!("container program exited with {status}");
     let oom_killed = cgroup.as_ref().is_some_and(|c| c.oom_killed());
