@@ -28,6 +28,10 @@ pub enum NetworkCommand {
     Prune(PruneArgs),
     /// Check if a network exists
     Exists(ExistsArgs),
+    /// Add container to a network
+    Connect(ConnectArgs),
+    /// Remove container from a network
+    Disconnect(DisconnectArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: NetworkCommand) -> Result<()> {
@@ -38,6 +42,8 @@ pub fn dispatch(g: &GlobalOpts, c: NetworkCommand) -> Result<()> {
         NetworkCommand::Rm(a) => rm(g, a),
         NetworkCommand::Prune(a) => prune(g, a),
         NetworkCommand::Exists(a) => exists(g, a),
+        NetworkCommand::Connect(a) => connect(g, a),
+        NetworkCommand::Disconnect(a) => disconnect(g, a),
     }
 }
 
@@ -325,4 +331,36 @@ pub fn exists(g: &GlobalOpts, a: ExistsArgs) -> Result<()> {
     } else {
         Err(SilentExit(1).into())
     }
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// Network scoped alias for the container
+    #[arg(long = "alias", value_name = "NAME")]
+    pub alias: Vec<String>,
+    /// Static IPv4 address for the container on this network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Static MAC address for the container on this network
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+pub fn connect(g: &GlobalOpts, a: ConnectArgs) -> Result<()> {
+    let want = nets::attachment(a.ip.as_deref(), a.mac_address.as_deref(), &a.alias)?;
+    let store = g.open_store()?;
+    nets::connect(&store, &a.network, &a.container, want)
+}
+
+#[derive(Args, Debug)]
+pub struct DisconnectArgs {
+    pub network: String,
+    pub container: String,
+}
+
+pub fn disconnect(g: &GlobalOpts, a: DisconnectArgs) -> Result<()> {
+    let store = g.open_store()?;
+    nets::disconnect(&store, &a.network, &a.container)
 }

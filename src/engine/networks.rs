@@ -552,6 +552,16 @@ fn parse_mac(s: &str) -> Result<String> {
     Ok(s.to_ascii_lowercase())
 }
 
+/// `network connect`'s `--ip`, `--mac-address` and `--alias`.
+pub fn attachment(ip: Option<&str>, mac: Option<&str>, aliases: &[String]) -> Result<Attachment> {
+    Ok(Attachment {
+        ip: ip.map(parse_ip).transpose()?,
+        mac: mac.map(parse_mac).transpose()?,
+        aliases: aliases.to_vec(),
+        interface_name: None,
+    })
+}
+
 /// `NAME` or `NAME:ip=,mac=,alias=,interface_name=` when `v` names a
 /// network rather than a mode.
 fn named_network(v: &str) -> Result<Option<(String, Attachment)>> {
@@ -591,6 +601,67 @@ fn named_network(v: &str) -> Result<Option<(String, Attachment)>> {
         }
     }
     Ok(Some((name.to_string(), a)))
+}
+
+/// `network connect`: put a container on one more network (at once when
+/// it runs).
+pub fn connect(store: &Store, network: &str, container: &str, want: Attachment) -> Result<()> {
+    let net = find(store, network)?;
+    let id = super::lookup::container_id(store, container)?;
+    let mut cfg = store.containers.load_config(&id)?;
+    let names = match &cfg.network {
+        NetworkMode::Bridge(n) => n.clone(),
+        other => bail!("container {container} uses --network {other}: only containers on named networks can be connected to another"),
+    };
+    if names.contains(&net.name) {
+        bail!(
+            "container {id} is already connected to network {}: network is already connected",
+            net.name
+        );
+    }
+    check_container_networks(store, &NetworkMode::Bridge(vec![net.name.clone()]))?;
+    let mut updated = names.clone();
+    updated.push(net.name.clone());
+    cfg.network = NetworkMode::Bridge(updated);
+    if want != Attachment::default() {
+        cfg.network_attachments.insert(net.name.clone(), want);
+    }
+    let state = crate::runtime::state::current_state(store, &id)?;
+    if crate::runtime::state::is_running(&state) {
+        let holder = crate::runtime::bridge::Holder {
+            pid: state.monitor_pid,
+            start: state.monitor_start,
+        };
+        if let Err(e) = crate::runtime::bridge::connect(store, &cfg, state.pid, holder, &net.name) {
+            let _ = crate::runtime::bridge::disconnect(store, &id, &net.name);
+            return Err(e);
+        }
+    }
+    let _lock = store.lock()?;
+    store.containers.save_config(&cfg)
+}
+
+/// `network disconnect`: take a container off a network (at once when it
+/// runs).
+pub fn disconnect(store: &Store, network: &str, container: &str) -> Result<()> {
+    let net = find(store, network)?;
+    let id = super::lookup::container_id(store, container)?;
+    let mut cfg = store.containers.load_config(&id)?;
+    let NetworkMode::Bridge(names) = &cfg.network else {
+        bail!("container {id} is not connected to network {}", net.name);
+    };
+    if !names.contains(&net.name) {
+        bail!("container {id} is not connected to network {}", net.name);
+    }
+    let rest: Vec<String> = names.iter().filter(|n| **n != net.name).cloned().collect();
+    let state = crate::runtime::state::current_state(store, &id)?;
+    if crate::runtime::state::is_running(&state) {
+        crate::runtime::bridge::disconnect(store, &id, &net.name)?;
+    }
+    cfg.network = NetworkMode::Bridge(rest);
+    cfg.network_attachments.remove(&net.name);
+    let _lock = store.lock()?;
+    store.containers.save_config(&cfg)
 }
 
 /// Check a container's named networks exist before it is made; rootless

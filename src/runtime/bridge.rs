@@ -44,6 +44,9 @@ pub struct Endpoint {
     /// DNAT map elements added for its published ports.
     #[serde(default)]
     pub elements: Vec<String>,
+    /// The container's default route goes through this network.
+    #[serde(default)]
+    pub default_route: bool,
 }
 
 /// The host's routed subnets (`/proc/net/route`): a new network must not
@@ -93,88 +96,38 @@ fn random_mac() -> String {
     )
 }
 
+/// The process a lease belongs to: the container's monitor.
+#[derive(Clone, Copy)]
+pub struct Holder {
+    pub pid: i32,
+    pub start: u64,
+}
+
+impl Holder {
+    /// This process: the monitor attaching its own container.
+    fn me() -> Holder {
+        // SAFETY: getpid cannot fail.
+        let pid = unsafe { libc::getpid() };
+        Holder {
+            pid,
+            start: sys::process_start_time(pid).unwrap_or(0),
+        }
+    }
+}
+
 /// Put the container (first process `pid`, monitored by us) on its named
-/// networks. Records what it did before each step, so a failure halfway
-/// is undone by `detach`.
+/// networks, before its program starts.
 pub fn attach(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<()> {
     let crate::storage::modes::NetworkMode::Bridge(names) = &cfg.network else {
         return Ok(());
     };
-    if names.is_empty() {
-        return Ok(());
-    }
-    let run_dir = store.containers.run_dir(&cfg.id);
-    std::fs::create_dir_all(&run_dir)?;
-    // SAFETY: getpid cannot fail.
-    let monitor = unsafe { libc::getpid() };
-    let monitor_start = sys::process_start_time(monitor).unwrap_or(0);
-    let mut done: Vec<Endpoint> = Vec::new();
-    let mut routed = false;
+    let holder = Holder::me();
     let mut dns_at = None;
-    for (i, name) in names.iter().enumerate() {
-        let net = nets::load(&store.root, name)?.with_context(|| {
-            format!("unable to find network with name or ID {name}: network not found")
-        })?;
-        let want = cfg
-            .network_attachments
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
-        let (subnet, gw) = net.subnet4()?;
-        let mut leases = Leases::open(&store.runroot, name)?;
-        leases.forget_dead(holder_alive);
-        let ip = leases.free_address(&net, want.ip)?;
-        let mac = want.mac.clone().unwrap_or_else(random_mac);
-        let mut names_here = vec![cfg.name.clone()];
-        names_here.extend(want.aliases.iter().cloned());
-        if cfg.is_infra && !cfg.pod.is_empty() {
-            if let Ok(pod) = store.pods.load(&cfg.pod) {
-                names_here.push(pod.name.clone());
-            }
-        }
-        leases.list.push(Lease {
-            container_id: cfg.id.clone(),
-            ip,
-            mac: mac.clone(),
-            names: names_here,
-            pid: monitor,
-            pid_start: monitor_start,
-        });
-        leases.save()?;
-        let ep = Endpoint {
-            network: name.clone(),
-            network_id: net.id.clone(),
-            interface: want
-                .interface_name
-                .clone()
-                .unwrap_or_else(|| format!("eth{i}")),
-            ip,
-            prefix: subnet.prefix,
-            gateway: gw,
-            mac,
-            aliases: want.aliases.clone(),
-            host_veth: format!("veth{:08x}", rand::random::<u32>()),
-            elements: Vec::new(),
-        };
-        done.push(ep);
-        crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
-        ensure_bridge(&net, subnet, gw)?;
-        let route = !net.internal && !routed;
-        routed |= route;
-        let ep = done.last_mut().expect("just pushed");
-        link_container(pid, &net, ep, route)?;
-        if i == 0 {
-            ep.elements = dnat_elements(&cfg.ports, ip);
-            crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
-            add_elements(&done[0].elements)?;
-        }
-        if net.dns_enabled {
-            super::dns::ensure_running(store, &net, gw)?;
-            dns_at = dns_at.or(Some(gw));
-        }
-        drop(leases);
+    for name in names {
+        let dns = join(store, cfg, pid, holder, name)?;
+        dns_at = dns_at.or(dns);
     }
-    if let Some(first) = done.first() {
+    if let Some(first) = endpoints(&store.containers.run_dir(&cfg.id)).first() {
         own_hosts_entry(store, cfg, first.ip);
     }
     // The network's name server, unless the user chose servers.
@@ -183,6 +136,97 @@ pub fn attach(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<()> {
         rewrite_in_place(&path, &super::dns::resolv_conf(gw));
     }
     Ok(())
+}
+
+/// `network connect` of a running container: one more network.
+pub fn connect(
+    store: &Store,
+    cfg: &ContainerConfig,
+    pid: i32,
+    holder: Holder,
+    name: &str,
+) -> Result<()> {
+    join(store, cfg, pid, holder, name).map(|_| ())
+}
+
+/// Put the container on network `name`: a lease, the bridge, the veth
+/// pair; its first network also takes its published ports. Recorded
+/// before each step, so a failure halfway is undone by `detach`. Returns
+/// the gateway when the network has a name server.
+fn join(
+    store: &Store,
+    cfg: &ContainerConfig,
+    pid: i32,
+    holder: Holder,
+    name: &str,
+) -> Result<Option<Ipv4Addr>> {
+    let run_dir = store.containers.run_dir(&cfg.id);
+    std::fs::create_dir_all(&run_dir)?;
+    let mut done = endpoints(&run_dir);
+    let net = nets::load(&store.root, name)?.with_context(|| {
+        format!("unable to find network with name or ID {name}: network not found")
+    })?;
+    let want = cfg
+        .network_attachments
+        .get(name)
+        .cloned()
+        .unwrap_or_default();
+    let (subnet, gw) = net.subnet4()?;
+    let mut leases = Leases::open(&store.runroot, name)?;
+    leases.forget_dead(holder_alive);
+    let ip = leases.free_address(&net, want.ip)?;
+    let mac = want.mac.clone().unwrap_or_else(random_mac);
+    let mut names_here = vec![cfg.name.clone()];
+    names_here.extend(want.aliases.iter().cloned());
+    if cfg.is_infra && !cfg.pod.is_empty() {
+        if let Ok(pod) = store.pods.load(&cfg.pod) {
+            names_here.push(pod.name.clone());
+        }
+    }
+    leases.list.push(Lease {
+        container_id: cfg.id.clone(),
+        ip,
+        mac: mac.clone(),
+        names: names_here,
+        pid: holder.pid,
+        pid_start: holder.start,
+    });
+    leases.save()?;
+    let interface = want.interface_name.clone().unwrap_or_else(|| {
+        (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !done.iter().any(|e| &e.interface == n))
+            .unwrap_or_default()
+    });
+    let first = done.is_empty();
+    let route = !net.internal && !done.iter().any(|e| e.default_route);
+    done.push(Endpoint {
+        network: name.to_string(),
+        network_id: net.id.clone(),
+        interface,
+        ip,
+        prefix: subnet.prefix,
+        gateway: gw,
+        mac,
+        aliases: want.aliases.clone(),
+        host_veth: format!("veth{:08x}", rand::random::<u32>()),
+        elements: if first {
+            dnat_elements(&cfg.ports, ip)
+        } else {
+            Vec::new()
+        },
+        default_route: route,
+    });
+    crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
+    ensure_bridge(&net, subnet, gw)?;
+    let ep = done.last().expect("just pushed");
+    link_container(pid, &net, ep, route)?;
+    add_elements(&ep.elements)?;
+    if net.dns_enabled {
+        super::dns::ensure_running(store, &net, gw)?;
+        return Ok(Some(gw));
+    }
+    Ok(None)
 }
 
 /// Replace a bind-mounted file's text, keeping its inode.
@@ -217,29 +261,42 @@ fn own_hosts_entry(store: &Store, cfg: &ContainerConfig, ip: Ipv4Addr) {
 /// member of a network takes the bridge, its rules and its DNS server.
 pub fn detach(store: &Store, id: &str) {
     let run_dir = store.containers.run_dir(id);
-    let record = run_dir.join(RECORD);
-    let eps = endpoints(&run_dir);
-    if eps.is_empty() {
-        let _ = std::fs::remove_file(&record);
+    for ep in &endpoints(&run_dir) {
+        leave(store, id, ep);
+    }
+    let _ = std::fs::remove_file(run_dir.join(RECORD));
+}
+
+/// `network disconnect` of a running container; false when it was not
+/// on that network.
+pub fn disconnect(store: &Store, id: &str, name: &str) -> Result<bool> {
+    let run_dir = store.containers.run_dir(id);
+    let mut eps = endpoints(&run_dir);
+    let Some(at) = eps.iter().position(|e| e.network == name) else {
+        return Ok(false);
+    };
+    let ep = eps.remove(at);
+    leave(store, id, &ep);
+    crate::storage::atomic::write_json(&run_dir.join(RECORD), &eps, false)?;
+    Ok(true)
+}
+
+/// One endpoint goes: its rules, its veth pair, its lease.
+fn leave(store: &Store, id: &str, ep: &Endpoint) {
+    remove_elements(&ep.elements);
+    if Path::new("/sys/class/net").join(&ep.host_veth).exists() {
+        let _ = run(Command::new("ip").args(["link", "del", &ep.host_veth]), "");
+    }
+    let Ok(mut leases) = Leases::open(&store.runroot, &ep.network) else {
         return;
+    };
+    leases.list.retain(|l| l.container_id != id);
+    leases.forget_dead(holder_alive);
+    let _ = leases.save();
+    if leases.list.is_empty() {
+        let net = nets::load(&store.root, &ep.network).ok().flatten();
+        teardown_network(store, &ep.network, net.as_ref());
     }
-    for ep in &eps {
-        remove_elements(&ep.elements);
-        if Path::new("/sys/class/net").join(&ep.host_veth).exists() {
-            let _ = run(Command::new("ip").args(["link", "del", &ep.host_veth]), "");
-        }
-        let Ok(mut leases) = Leases::open(&store.runroot, &ep.network) else {
-            continue;
-        };
-        leases.list.retain(|l| l.container_id != id);
-        leases.forget_dead(holder_alive);
-        let _ = leases.save();
-        if leases.list.is_empty() {
-            let net = nets::load(&store.root, &ep.network).ok().flatten();
-            teardown_network(store, &ep.network, net.as_ref());
-        }
-    }
-    let _ = std::fs::remove_file(&record);
 }
 
 /// A network with no member left: its DNS server, bridge and elements go.
