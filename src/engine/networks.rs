@@ -72,14 +72,17 @@ fn bridge_options(opts: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// The subnets in use: other networks' and the host's routes.
-fn used_subnets(existing: &[Network]) -> Vec<Net4> {
+/// The subnets in use: other networks', and as root the host's routes
+/// (the bridges live in the host's namespace).
+fn used_subnets(existing: &[Network], rootless: bool) -> Vec<Net4> {
     let mut used: Vec<Net4> = existing
         .iter()
         .flat_map(|n| n.subnets.iter())
         .filter_map(|s| Net4::parse(&s.subnet).ok())
         .collect();
-    used.extend(crate::runtime::bridge::host_subnets());
+    if !rootless {
+        used.extend(crate::runtime::bridge::host_subnets());
+    }
     used
 }
 
@@ -209,7 +212,7 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
         }
         None => free_interface(&existing),
     };
-    let used = used_subnets(&existing);
+    let used = used_subnets(&existing, store.rootless);
     let subnet = match r.subnets.first() {
         Some(s) => user_subnet(s, r.gateways.first(), r.ip_ranges.first(), &used)?,
         None => {
