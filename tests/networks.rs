@@ -597,3 +597,36 @@ fn killed_monitor_leaves_nothing_after_the_next_command(mode: Mode) {
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+both_modes!(a_pod_on_a_named_network_answers_by_its_name);
+fn a_pod_on_a_named_network_answers_by_its_name(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 118, &[]);
+    if mode == Mode::Rootless {
+        let out = env.fails(&["pod", "create", "--name", "shop", "--network", &net], 125);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert_eq!(env.ok(&["pod", "ps", "-q"]), "");
+        return;
+    }
+    env.ok(&["pod", "create", "--name", "shop", "--network", &net]);
+    let www = www_dir(&env, INDEX);
+    env.run_detached("web", &["--pod", "shop", "-v", &www], &img, HTTPD);
+    let out = env.sh(&img, &["--network", &net], "wget -qO- http://shop/");
+    assert_eq!(out, INDEX);
+    let filter = format!("network={net}");
+    assert_eq!(
+        env.ok(&["pod", "ps", "--format", "{{.Name}}", "--filter", &filter]),
+        "shop\n"
+    );
+    assert_eq!(
+        env.ok(&["ps", "-a", "--format", "{{.Networks}}", "--filter", &filter])
+            .lines()
+            .count(),
+        1,
+        "the infra is on the network"
+    );
+    env.ok(&["pod", "rm", "-f", "-t", "0", "shop"]);
+    assert!(!link_exists(&bridge_name(118)));
+}
