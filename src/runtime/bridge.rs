@@ -174,6 +174,8 @@ fn join(
     let (subnet, gw) = net.subnet4()?;
     let mut leases = Leases::open(&store.runroot, name)?;
     leases.forget_dead(holder_alive);
+    // A live member made the bridge and its rules; they go with the last.
+    let bridge_up = !leases.list.is_empty();
     let ip = leases.free_address(&net, want.ip)?;
     let mac = want.mac.clone().unwrap_or_else(random_mac);
     let mut names_here = vec![cfg.name.clone()];
@@ -218,7 +220,9 @@ fn join(
         default_route: route,
     });
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
-    ensure_bridge(&net, subnet, gw)?;
+    if !bridge_up {
+        ensure_bridge(&net, subnet, gw)?;
+    }
     let ep = done.last().expect("just pushed");
     link_container(pid, &net, ep, route)?;
     add_elements(&ep.elements)?;
@@ -491,13 +495,29 @@ fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool) -> Result
     if route {
         script.push_str(&format!("route add default via {}\n", ep.gateway));
     }
-    run(
-        Command::new("nsenter")
-            .arg(format!("--net=/proc/{pid}/ns/net"))
-            .args(["ip", "-batch", "-"]),
-        &script,
-    )
-    .context("configuring the container's network interface")
+    run(&mut in_netns(pid)?, &script).context("configuring the container's network interface")
+}
+
+/// `ip -batch -` in the network namespace of `pid`: entered between fork
+/// and exec (one program load less than nsenter).
+fn in_netns(pid: i32) -> Result<Command> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+        .context("opening the container's network namespace")?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["-batch", "-"]);
+    // SAFETY: setns is async-signal-safe; the fd stays open in the parent
+    // (moved into the closure) until the command has been spawned.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(cmd)
 }
 
 /// Run a command with `input` on its stdin; its stderr is the error.
