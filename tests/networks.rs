@@ -630,3 +630,54 @@ fn a_pod_on_a_named_network_answers_by_its_name(mode: Mode) {
     env.ok(&["pod", "rm", "-f", "-t", "0", "shop"]);
     assert!(!link_exists(&bridge_name(118)));
 }
+
+/// A name server on the host at `addr`:53 that answers every A query with
+/// 192.0.2.77: what "the host's resolvers" are for the test.
+fn fake_upstream(addr: Ipv4Addr) {
+    let sock = std::net::UdpSocket::bind((addr, 53)).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let q = &buf[..n];
+            // header, then the question up to its end (name, type, class)
+            let mut end = 12;
+            while end < n && q[end] != 0 {
+                end += q[end] as usize + 1;
+            }
+            end += 5;
+            if end > n {
+                continue;
+            }
+            let mut r = Vec::new();
+            r.extend_from_slice(&q[0..2]);
+            r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..end]);
+            r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 77]);
+            let _ = sock.send_to(&r, peer);
+        }
+    });
+}
+
+both_modes!(names_outside_the_network_go_to_its_upstream_servers);
+fn names_outside_the_network_go_to_its_upstream_servers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let upstream = Ipv4Addr::new(127, 88, 0, 1);
+    let dns = upstream.to_string();
+    let net = create_net(&env, 119, &["--dns", &dns]);
+    if mode == Mode::Rootless {
+        return assert_rootless_refused(&env, &img, &net);
+    }
+    fake_upstream(upstream);
+    env.run_detached("db", &["--network", &net], &img, &["sleep", "600"]);
+    let out = env.sh(
+        &img,
+        &["--network", &net],
+        "nslookup elsewhere.example; nslookup db",
+    );
+    assert!(out.contains("Address: 192.0.2.77"), "forwarded: {out}");
+    let db_ip = ip_of(&env, "db", &net);
+    assert!(out.contains(&format!("Address: {db_ip}")), "member: {out}");
+    env.ok(&["rm", "-f", "-t", "0", "db"]);
+}
