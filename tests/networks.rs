@@ -681,3 +681,43 @@ fn names_outside_the_network_go_to_its_upstream_servers(mode: Mode) {
     assert!(out.contains(&format!("Address: {db_ip}")), "member: {out}");
     env.ok(&["rm", "-f", "-t", "0", "db"]);
 }
+
+both_modes!(network_reload_puts_back_the_rules);
+fn network_reload_puts_back_the_rules(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 120, &[]);
+    if mode == Mode::Rootless {
+        env.fails(&["network", "reload", "nope"], 125);
+        return assert_rootless_refused(&env, &img, &net);
+    }
+    let www = www_dir(&env, INDEX);
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let id = env.run_detached(
+        "web",
+        &["--network", &net, "-p", &publish, "-v", &www],
+        &img,
+        HTTPD,
+    );
+    assert_eq!(http_get(mode, port), INDEX);
+    // A firewall reload took our element away: nothing answers there.
+    let status = std::process::Command::new("nft")
+        .args([
+            "delete",
+            "element",
+            "ip",
+            "coracle",
+            "net_tcp",
+            &format!("{{ {port} }}"),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(http_get_once(port).is_err());
+    assert_eq!(env.ok(&["network", "reload", "web"]), format!("{id}\n"));
+    assert_eq!(http_get(mode, port), INDEX);
+    env.fails(&["network", "reload"], 125);
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
+}

@@ -32,6 +32,8 @@ pub enum NetworkCommand {
     Connect(ConnectArgs),
     /// Remove container from a network
     Disconnect(DisconnectArgs),
+    /// Reload firewall rules for one or more containers
+    Reload(ReloadArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: NetworkCommand) -> Result<()> {
@@ -44,6 +46,7 @@ pub fn dispatch(g: &GlobalOpts, c: NetworkCommand) -> Result<()> {
         NetworkCommand::Exists(a) => exists(g, a),
         NetworkCommand::Connect(a) => connect(g, a),
         NetworkCommand::Disconnect(a) => disconnect(g, a),
+        NetworkCommand::Reload(a) => reload(g, a),
     }
 }
 
@@ -363,4 +366,18 @@ pub struct DisconnectArgs {
 pub fn disconnect(g: &GlobalOpts, a: DisconnectArgs) -> Result<()> {
     let store = g.open_store()?;
     nets::disconnect(&store, &a.network, &a.container)
+}
+
+#[derive(Args, Debug)]
+pub struct ReloadArgs {
+    /// Reload network configuration of all running containers
+    #[arg(short, long)]
+    pub all: bool,
+    pub containers: Vec<String>,
+}
+
+pub fn reload(g: &GlobalOpts, a: ReloadArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let done = nets::reload(&store, &a.containers, a.all)?;
+    print(&done.iter().map(|id| format!("{id}\n")).collect::<String>())
 }

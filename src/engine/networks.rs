@@ -667,6 +667,42 @@ pub fn disconnect(store: &Store, network: &str, container: &str) -> Result<()> {
     store.containers.save_config(&cfg)
 }
 
+/// `network reload`: the firewall rules of running containers on named
+/// networks put back; returns the ids done.
+pub fn reload(store: &Store, containers: &[String], all: bool) -> Result<Vec<String>> {
+    if all && !containers.is_empty() {
+        bail!("--all and containers cannot be used together");
+    }
+    if !all && containers.is_empty() {
+        bail!("provide one or more containers, or --all");
+    }
+    let ids = if all {
+        store.containers.ids()?
+    } else {
+        containers
+            .iter()
+            .map(|c| super::lookup::container_id(store, c))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let mut done = Vec::new();
+    for id in ids {
+        let Ok(cfg) = store.containers.load_config(&id) else {
+            continue;
+        };
+        let running = crate::runtime::state::current_state(store, &id)
+            .is_ok_and(|s| crate::runtime::state::is_running(&s));
+        if networks_of(&cfg).is_empty() || !running {
+            if !all {
+                bail!("container {id} is not running on a named network");
+            }
+            continue;
+        }
+        crate::runtime::bridge::reload(store, &id)?;
+        done.push(id);
+    }
+    Ok(done)
+}
+
 /// Check a container's named networks exist before it is made; rootless
 /// containers cannot join them yet.
 pub fn check_container_networks(store: &Store, mode: &NetworkMode) -> Result<()> {

@@ -303,6 +303,25 @@ fn leave(store: &Store, id: &str, ep: &Endpoint) {
     }
 }
 
+/// `network reload`: put back the nftables rules, set elements and DNAT
+/// elements of a running container's networks (after a firewall reload
+/// flushed them).
+pub fn reload(store: &Store, id: &str) -> Result<()> {
+    for ep in endpoints(&store.containers.run_dir(id)) {
+        let Some(net) = nets::load(&store.root, &ep.network)? else {
+            continue;
+        };
+        let (subnet, _) = net.subnet4()?;
+        run(
+            Command::new("nft").arg("-f").arg("-"),
+            &network_rules(&net, subnet),
+        )
+        .with_context(|| format!("adding the nftables rules of network {}", net.name))?;
+        add_elements(&ep.elements)?;
+    }
+    Ok(())
+}
+
 /// A network with no member left: its DNS server, bridge and elements go.
 fn teardown_network(store: &Store, name: &str, net: Option<&Network>) {
     super::dns::stop(store, name);
@@ -365,21 +384,30 @@ fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr) -> Result<()> {
     }
     // Published ports reached at 127.0.0.1 are DNATed onto the bridge.
     let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{br}/route_localnet"), "1");
+    if !net.internal {
+        // Egress is forwarded by the host, as podman's networks are.
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enabling IPv4 forwarding")?;
+    }
+    run(
+        Command::new("nft").arg("-f").arg("-"),
+        &network_rules(net, subnet),
+    )
+    .with_context(|| format!("adding the nftables rules of network {}", net.name))
+}
+
+/// Our chains, and the network's subnet in the sets that say what it may.
+fn network_rules(net: &Network, subnet: Net4) -> String {
     let mut nft = ruleset();
     nft.push_str(&format!(
         "add element ip {TABLE} net_subnets {{ {subnet} }}\n"
     ));
-    if net.internal {
-        nft.push_str(&format!(
-            "add element ip {TABLE} net_internal {{ {subnet} }}\n"
-        ));
+    let set = if net.internal {
+        "net_internal"
     } else {
-        // Egress is forwarded by the host, as podman's networks are.
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enabling IPv4 forwarding")?;
-        nft.push_str(&format!("add element ip {TABLE} net_masq {{ {subnet} }}\n"));
-    }
-    run(Command::new("nft").arg("-f").arg("-"), &nft)
-        .with_context(|| format!("adding the nftables rules of network {}", net.name))
+        "net_masq"
+    };
+    nft.push_str(&format!("add element ip {TABLE} {set} {{ {subnet} }}\n"));
+    nft
 }
 
 /// Our chains in coracle's table (port_nat has its own): idempotent, the
