@@ -431,7 +431,36 @@ fn connect_and_disconnect_a_running_container(mode: Mode) {
         assert_eq!(out.stderr.lines().count(), 1);
         return assert_rootless_refused(&env, &img, &a);
     }
-    env.run_detached("web", &["--network", &a], &img, &["sleep", "600"]);
+    // Asked-for address, MAC and alias on the first network.
+    let first = format!("{a}:ip=10.89.113.50,mac=92:d0:c6:0a:29:33,alias=front");
+    env.run_detached("web", &["--network", &first], &img, &["sleep", "600"]);
+    assert_eq!(ip_of(&env, "web", &a), "10.89.113.50");
+    let mac_of = format!("{{{{(index .NetworkSettings.Networks \"{a}\").MacAddress}}}}");
+    assert_eq!(
+        env.ok(&["inspect", "--format", &mac_of, "web"]).trim(),
+        "92:d0:c6:0a:29:33"
+    );
+    let out = env.sh(&img, &["--network", &a], "nslookup front");
+    assert!(out.contains("Address: 10.89.113.50"), "{out}");
+    // The same address again: one line, and no container.
+    let out = env.fails(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "twin",
+            "--network",
+            &a,
+            "--ip",
+            "10.89.113.50",
+            &img,
+            "true",
+        ],
+        125,
+    );
+    assert!(out.stderr.contains("already allocated"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    env.fails(&["container", "exists", "twin"], 1);
     env.ok(&["network", "connect", "--alias", "svc", &b, "web"]);
     let ip_b = ip_of(&env, "web", &b);
     assert!(ip_b.starts_with("10.89.114."), "{ip_b}");
