@@ -478,6 +478,15 @@ fn connect_and_disconnect_a_running_container(mode: Mode) {
         !link_exists(&bridge_name(114)),
         "the last member left: the bridge goes"
     );
+    let events = env.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Status}} {{.Network}}",
+    ]);
+    assert_eq!(events, format!("connect {b}\ndisconnect {b}\n"));
     let nets = env.ok(&[
         "inspect",
         "--format",

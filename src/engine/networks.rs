@@ -640,8 +640,26 @@ pub fn connect(store: &Store, network: &str, container: &str, want: Attachment) 
             return Err(e);
         }
     }
-    let _lock = store.lock()?;
-    store.containers.save_config(&cfg)
+    {
+        let _lock = store.lock()?;
+        store.containers.save_config(&cfg)?;
+    }
+    network_event(store, "connect", &id, &net.name);
+    Ok(())
+}
+
+/// podman's `network connect|disconnect` event: the container's id, the
+/// network's name.
+fn network_event(store: &Store, status: &str, id: &str, network: &str) {
+    use crate::storage::events::{self, Event};
+    events::append(
+        store,
+        Event {
+            id: id.to_string(),
+            network: network.to_string(),
+            ..Event::new("network", status)
+        },
+    );
 }
 
 /// `network disconnect`: take a container off a network (at once when it
@@ -663,8 +681,12 @@ pub fn disconnect(store: &Store, network: &str, container: &str) -> Result<()> {
     }
     cfg.network = NetworkMode::Bridge(rest);
     cfg.network_attachments.remove(&net.name);
-    let _lock = store.lock()?;
-    store.containers.save_config(&cfg)
+    {
+        let _lock = store.lock()?;
+        store.containers.save_config(&cfg)?;
+    }
+    network_event(store, "disconnect", &id, &net.name);
+    Ok(())
 }
 
 /// `network reload`: the firewall rules of running containers on named
