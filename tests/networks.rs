@@ -401,14 +401,18 @@ fn internal_network_has_no_way_out(mode: Mode) {
     let _reaper = Reaper(&env);
     let img = image(&env);
     let internal = create_net(&env, 111, &["--internal"]);
-    let open = create_net(&env, 112, &[]);
+    let open = create_net(&env, 112, &["--opt", "mtu=1400"]);
     if mode == Mode::Rootless {
         return assert_rootless_refused(&env, &img, &internal);
     }
     let port = host_http_server();
     let url = format!("http://{}:{port}/", host_address());
-    let out = env.sh(&img, &["--network", &open], &format!("wget -qO- {url}"));
-    assert_eq!(out, "host-ok\n");
+    let out = env.sh(
+        &img,
+        &["--network", &open],
+        &format!("cat /sys/class/net/eth0/mtu; wget -qO- {url}"),
+    );
+    assert_eq!(out, "1400\nhost-ok\n", "--opt mtu=1400, and a way out");
     let out = env.sh_out(
         &img,
         &["--network", &internal],
