@@ -84,9 +84,18 @@ pub struct CreateFlags {
     /// Ulimit options
     #[arg(long = "ulimit", value_name = "ULIMIT")]
     pub ulimit: Vec<String>,
-    /// Connect a container to a network: pasta[:OPTIONS], slirp4netns, none, host, container:NAME, ns:PATH
-    #[arg(long, alias = "net", value_parser = network_flag)]
-    pub network: Option<NetworkMode>,
+    /// Connect a container to a network: NAME[:ip=,mac=,alias=,interface_name=] (repeatable), pasta[:OPTIONS], slirp4netns, none, host, container:NAME, ns:PATH
+    #[arg(long, alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// Add a network-scoped alias for the container
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+    /// Specify a static IPv4 address for the container on its network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Container MAC address on its network (e.g. 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
     /// Publish a container's port, or a range of ports, to the host
     #[arg(short, long = "publish", value_name = "PORT")]
     pub publish: Vec<String>,

@@ -306,6 +306,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) | NetworkMode::Ns(_) => {
             cfg.network.to_string()
         }
+        NetworkMode::Bridge(n) if !n.is_empty() => "bridge".to_string(),
         _ => "private".to_string(),
     };
     let (path, args) = match cfg.args.split_first() {
@@ -324,6 +325,10 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
         "Ports": ports_json(&cfg.ports), "SandboxKey": "",
     });
+    let mut network_settings = network_settings;
+    if let NetworkMode::Bridge(names) = &cfg.network {
+        network_settings["Networks"] = networks_json(store, &cfg, names);
+    }
     let config = json!({
         "Hostname": cfg.hostname,
         "Domainname": "",
@@ -426,6 +431,42 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
 }
 
 /// podman's NetworkSettings.Ports: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`.
+/// podman's `NetworkSettings.Networks`: each named network, with the
+/// address it gave the container while it runs.
+fn networks_json(store: &Store, cfg: &ContainerConfig, names: &[String]) -> Value {
+    let eps = crate::engine::networks::endpoints(store, cfg);
+    let mut out = serde_json::Map::new();
+    for n in names {
+        let ep = eps.iter().find(|e| &e.network == n);
+        let mut aliases = vec![cfg.id[..12.min(cfg.id.len())].to_string()];
+        aliases.extend(
+            cfg.network_attachments
+                .get(n)
+                .map(|a| a.aliases.clone())
+                .unwrap_or_default(),
+        );
+        out.insert(
+            n.clone(),
+            json!({
+                "EndpointID": "",
+                "Gateway": ep.map(|e| e.gateway.to_string()).unwrap_or_default(),
+                "IPAddress": ep.map(|e| e.ip.to_string()).unwrap_or_default(),
+                "IPPrefixLen": ep.map_or(0, |e| e.prefix),
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "MacAddress": ep.map(|e| e.mac.clone()).unwrap_or_default(),
+                "NetworkID": ep.map(|e| e.network_id.clone()).unwrap_or_else(|| n.clone()),
+                "DriverOpts": null,
+                "IPAMConfig": null,
+                "Links": null,
+                "Aliases": aliases,
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
 pub fn ports_json(ports: &[crate::engine::types::PortMapping]) -> Value {
     let mut map = serde_json::Map::new();
     for p in ports {

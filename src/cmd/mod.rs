@@ -14,6 +14,7 @@ mod inspect;
 mod lazy;
 mod limits;
 mod logs;
+mod network;
 mod output;
 mod pod;
 mod pod_watch;
@@ -173,6 +174,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(LazyGroup<volume::VolumeCommand>),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(LazyGroup<network::NetworkCommand>),
     /// Manage coracle
     #[command(subcommand)]
     System(LazyGroup<system::SystemCommand>),
@@ -256,6 +260,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Version(a) => system::version(g, a.0),
         Command::Healthcheck(c) => healthcheck::dispatch(g, c.0),
         Command::Volume(c) => volume::dispatch(g, c.0),
+        Command::Network(c) => network::dispatch(g, c.0),
         Command::System(c) => system::dispatch(g, c.0),
         Command::Stats(a) => stats::stats(g, a.0),
         Command::Update(a) => update::update(g, a.0),

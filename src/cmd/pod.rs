@@ -350,8 +350,10 @@ fn build_filters(filters: &[String]) -> Result<Vec<Pred>> {
                         .is_ok_and(|c| limits.iter().any(|t| c < *t))
                 }))
             }
-            // No named networks yet: nothing is on one.
-            "network" => preds.push(Box::new(|_| false)),
+            "network" => preds.push(Box::new(move |l| match &l.pod.network {
+                NetworkMode::Bridge(names) => names.iter().any(|n| values.contains(n)),
+                _ => false,
+            })),
             other => bail!("{other} is an invalid filter"),
         }
     }

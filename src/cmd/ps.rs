@@ -108,10 +108,9 @@ fn mount_destinations(l: &Listed) -> Vec<String> {
         .collect()
 }
 
-/// Named networks arrive with the networking issue; until then a
-/// container is on none of them.
-fn networks(_l: &Listed) -> Vec<String> {
-    Vec::new()
+/// The named networks a container is on (podman's Networks column).
+fn networks(l: &Listed) -> Vec<String> {
+    crate::engine::networks::networks_of(&l.cfg).to_vec()
 }
 
 /// `--size`: each container's own layer (its upper dir) and its whole root
@@ -466,7 +465,10 @@ fn build_filters(
                 }
                 preds.push(Box::new(move |l| should_start_on_boot(l) == want))
             }
-            "volume" | "network" | "until" => {
+            "network" => preds.push(Box::new(move |l| {
+                networks(l).iter().any(|n| values.contains(n))
+            })),
+            "volume" | "until" => {
                 // No such objects yet: nothing matches a value for them.
                 preds.push(Box::new(|_| false))
             }

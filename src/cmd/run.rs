@@ -64,9 +64,16 @@ pub fn image_source(f: &CreateFlags) -> ImageSource {
 }
 
 /// The flags as the engine's typed request.
-fn request(f: &CreateFlags, image: &str, command: &[String]) -> ContainerRequest {
+fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<ContainerRequest> {
     let f = f.clone();
-    ContainerRequest {
+    let (network, network_attachments) =
+        crate::engine::networks::parse_flags(&crate::engine::networks::NetworkFlags {
+            network: f.network.clone(),
+            aliases: f.network_alias.clone(),
+            ip: f.ip.clone(),
+            mac: f.mac_address.clone(),
+        })?;
+    Ok(ContainerRequest {
         image: image.to_string(),
         source: image_source(&f),
         command: command.to_vec(),
@@ -94,7 +101,8 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> ContainerRequest
         privileged: f.privileged,
         security_opt: f.security_opt,
         ulimit: f.ulimit,
-        network: f.network,
+        network,
+        network_attachments,
         publish: f.publish,
         publish_all: f.publish_all,
         dns: f.dns,
@@ -113,18 +121,18 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> ContainerRequest
         uts: f.uts,
         limits: f.limits.request(),
         create_command: None,
-    }
+    })
 }
 
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     let store = g.open_store()?;
-    let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command))?;
+    let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command)?)?;
     println(&cfg.id)
 }
 
 pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
     let store = g.open_store()?;
-    let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command))?;
+    let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command)?)?;
     if a.detach {
         engine::start_detached(&store, &cfg.id)?;
         return println(&cfg.id);

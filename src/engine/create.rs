@@ -76,6 +76,9 @@ pub struct ContainerRequest {
     pub security_opt: Vec<String>,
     pub ulimit: Vec<String>,
     pub network: Option<NetworkMode>,
+    /// Per named network: address, MAC, aliases, interface name.
+    pub network_attachments:
+        std::collections::BTreeMap<String, crate::storage::networks::Attachment>,
     pub publish: Vec<String>,
     pub publish_all: bool,
     pub dns: Vec<String>,
@@ -216,7 +219,7 @@ fn container_config(
             }
         }
     }
-    if !ports.is_empty() && !network.needs_helper() {
+    if !ports.is_empty() && !network.takes_ports() {
         bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
     }
     if f.userns == UsernsMode::KeepId && !crate::runtime::userns::is_rootless() {
@@ -276,6 +279,7 @@ fn container_config(
         tmpfs,
         ulimits: f.ulimit.clone(),
         network,
+        network_attachments: f.network_attachments.clone(),
         ports,
         dns: f.dns.clone(),
         dns_search: f.dns_search.clone(),
@@ -298,8 +302,8 @@ fn container_config(
 }
 
 /// The network a container (or a pod) gets: the default (podman's bridge)
-/// is pasta or slirp4netns; coracle has no named networks. `container:`
-/// names resolve later.
+/// is pasta or slirp4netns; named networks are kept by name (checked by
+/// `networks::check_container_networks`). `container:` names resolve later.
 pub fn network_mode(n: Option<&NetworkMode>) -> Result<NetworkMode> {
     Ok(match n {
         None => crate::runtime::network::default_mode(),
@@ -308,10 +312,6 @@ pub fn network_mode(n: Option<&NetworkMode>) -> Result<NetworkMode> {
         {
             crate::runtime::network::default_mode()
         }
-        Some(NetworkMode::Bridge(names)) => bail!(
-            "invalid network mode {:?}: use pasta, slirp4netns, none, host, container:NAME or ns:PATH",
-            names.join(",")
-        ),
         Some(mode) => mode.clone(),
     })
 }
@@ -349,6 +349,9 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
         req.network = Some(NetworkMode::Container(super::lookup::container_id(
             store, other,
         )?));
+    }
+    if let Some(mode) = &req.network {
+        super::networks::check_container_networks(store, mode)?;
     }
     let join = namespaces::member_flags(store, &mut req)?;
     let image = std::mem::take(&mut req.image);

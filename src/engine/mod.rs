@@ -16,6 +16,7 @@ pub mod health;
 pub mod images;
 pub mod logs;
 pub mod lookup;
+pub mod networks;
 pub mod pod_create;
 pub mod pods;
 pub mod stats;

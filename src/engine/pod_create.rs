@@ -92,7 +92,7 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
         if !share.iter().any(|s| s == "net") {
             bail!("you must share the network namespace (--share net) to publish ports");
         }
-        if !network.needs_helper() {
+        if !network.takes_ports() {
             bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
         }
     }
@@ -131,6 +131,7 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
 /// Make the pod (and its infra container) and write its id file; a pod
 /// whose id file cannot be written is removed again.
 pub fn create_pod(store: &Store, p: CheckedPod) -> Result<PodConfig> {
+    super::networks::check_container_networks(store, &p.spec.network)?;
     if let Some(n) = &p.infra_name {
         if store.containers.name_owner(n).is_some() {
             bail!("the container name \"{n}\" is already in use: that name is already in use");

@@ -3,11 +3,13 @@
 //! process exec, tty and stdio, the per-container monitor, exec.
 
 pub mod attach;
+pub mod bridge;
 pub mod caps;
 pub mod cgroup;
 pub mod container;
 pub mod cp;
 pub mod delete;
+pub mod dns;
 pub mod exec;
 pub mod health;
 pub mod infra;

@@ -553,6 +553,8 @@ fn spawn_container(
         Some(Net::Ready(h)) => made.helper = Some(h),
         None => {}
     }
+    // Named networks: the veth, address and routes, before the program runs.
+    super::bridge::attach(store, cfg, pid).map_err(network_failure)?;
     if made.starting.is_some() || made.helper.is_some() {
         made.net_dir = Some(store.containers.run_dir(&cfg.id));
     }
@@ -1002,7 +1004,13 @@ fn run_once(
         pending_net,
         cgroup,
         mount_ns,
-    } = spawn_container(store, cfg, spec, attach_stdin)?;
+    } = match spawn_container(store, cfg, spec, attach_stdin) {
+        Ok(v) => v,
+        Err(e) => {
+            super::bridge::detach(store, id);
+            return Err(e);
+        }
+    };
     let mut state = store.containers.load_state(id).unwrap_or_default();
     state.status = Status::Running;
     state.pid = pid;
@@ -1063,6 +1071,7 @@ fn run_once(
     if let Some(n) = &nat {
         n.remove();
     }
+    super::bridge::detach(store, id);
     crate::debug!("container program exited with {status}");
     let oom_killed = cgroup.as_ref().is_some_and(|c| c.oom_killed());
     if let Some(cg) = &cgroup {

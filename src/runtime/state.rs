@@ -44,6 +44,7 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
             }
             // Nor its DNAT rules, nor its cgroup.
             super::port_nat::remove(&store.containers.run_dir(id));
+            super::bridge::detach(store, id);
             if let Some(cg) = super::cgroup::Cgroup::open(&state.cgroup_path) {
                 cg.remove();
             }

@@ -72,6 +72,10 @@ pub struct ContainerConfig {
     pub ulimits: Vec<String>,
     #[serde(default)]
     pub network: NetworkMode,
+    /// What it asked of each named network it joins (address, aliases...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub network_attachments:
+        std::collections::BTreeMap<String, crate::storage::networks::Attachment>,
     #[serde(default)]
     pub userns: UsernsMode,
     #[serde(default)]

@@ -16,6 +16,7 @@ pub mod layers;
 pub mod lock;
 pub mod modes;
 pub mod names;
+pub mod networks;
 pub mod pods;
 pub mod records;
 pub mod store;

@@ -28,9 +28,8 @@ pub enum NetworkMode {
     Container(String),
     /// A network namespace file.
     Ns(String),
-    /// podman's `bridge` (no names) or named networks. coracle has no
-    /// named networks: the command line maps plain `bridge` to the default
-    /// mode and refuses names.
+    /// podman's `bridge` (no names: the command line maps it to the
+    /// default mode) or named networks (`network create`).
     Bridge(Vec<String>),
 }
 
@@ -56,6 +55,12 @@ impl NetworkMode {
             NetworkMode::Container(id) => Some(id),
             _ => None,
         }
+    }
+
+    /// Whether ports can be published: through a helper, or by DNAT to
+    /// an address on named networks.
+    pub fn takes_ports(&self) -> bool {
+        self.needs_helper() || matches!(self, NetworkMode::Bridge(n) if !n.is_empty())
     }
 }
 

@@ -1,0 +1,795 @@
+//! Named networks with podman's rules: create (a free 10.89.N.0/24 and a
+//! free `podmanN` bridge unless given), list with filters, inspect with
+//! the containers on them, remove (refused while in use unless forced,
+//! then the containers go first), prune, and the `--network` flags of
+//! `run`/`create` (`NAME[:ip=,mac=,alias=,interface_name=]`).
+
+use crate::error::CodedError;
+use crate::storage::containers::ContainerConfig;
+use crate::storage::modes::NetworkMode;
+use crate::storage::networks::{self as nets, Attachment, LeaseRange, Net4, Network, Subnet};
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// A network to create (`network create`).
+#[derive(Debug, Default)]
+pub struct NewNetwork {
+    /// `podmanN` when missing.
+    pub name: Option<String>,
+    pub driver: String,
+    pub subnets: Vec<String>,
+    pub gateways: Vec<String>,
+    pub ip_ranges: Vec<String>,
+    pub internal: bool,
+    pub ipv6: bool,
+    pub dns: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub options: Vec<String>,
+    pub disable_dns: bool,
+    pub interface_name: Option<String>,
+    /// An existing network of that name is not an error.
+    pub ignore_existing: bool,
+}
+
+/// podman's error for an unknown network (exit 125 unless said).
+fn not_found(name: &str) -> anyhow::Error {
+    anyhow::anyhow!("unable to find network with name or ID {name}: network not found")
+}
+
+fn not_found_coded(name: &str, code: i32) -> anyhow::Error {
+    CodedError {
+        code,
+        message: format!("unable to find network with name or ID {name}: network not found"),
+    }
+    .into()
+}
+
+/// The networks' lock: creation picks free subnets and names under it.
+fn lock(store: &Store) -> Result<crate::storage::lock::FileLock> {
+    let dir = nets::config_dir(&store.root);
+    std::fs::create_dir_all(&dir)?;
+    crate::storage::lock::FileLock::exclusive(&dir.join("networks.lock"))
+}
+
+/// Bridge options podman takes that coracle applies.
+fn bridge_options(opts: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for o in opts {
+        let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
+        match k {
+            "mtu" => {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|m| (68..=65535).contains(m))
+                    .with_context(|| format!("invalid mtu {v:?}: use 68 to 65535"))?;
+            }
+            _ => bail!("unsupported bridge network option {k}"),
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// The subnets in use: other networks', and as root the host's routes
+/// (the bridges live in the host's namespace).
+fn used_subnets(existing: &[Network], rootless: bool) -> Vec<Net4> {
+    let mut used: Vec<Net4> = existing
+        .iter()
+        .flat_map(|n| n.subnets.iter())
+        .filter_map(|s| Net4::parse(&s.subnet).ok())
+        .collect();
+    if !rootless {
+        used.extend(crate::runtime::bridge::host_subnets());
+    }
+    used
+}
+
+/// The first free 10.89.N.0/24.
+fn free_subnet(used: &[Net4]) -> Result<Net4> {
+    (0..=255u8)
+        .map(|n| Net4 {
+            addr: Ipv4Addr::new(10, 89, n, 0),
+            prefix: 24,
+        })
+        .find(|c| !used.iter().any(|u| u.overlaps(*c)))
+        .context("could not find free subnet from subnet pools")
+}
+
+/// The first `podmanN` no network has and no host interface is.
+fn free_interface(existing: &[Network]) -> String {
+    (1..)
+        .map(|n| format!("podman{n}"))
+        .find(|i| {
+            !existing.iter().any(|n| &n.network_interface == i)
+                && !std::path::Path::new("/sys/class/net").join(i).exists()
+        })
+        .unwrap_or_default()
+}
+
+/// The subnet of `--subnet`, `--gateway` and `--ip-range` given together.
+fn user_subnet(
+    subnet: &str,
+    gateway: Option<&String>,
+    range: Option<&String>,
+    used: &[Net4],
+) -> Result<Subnet> {
+    let net = Net4::parse(subnet)?;
+    if let Some(u) = used.iter().find(|u| u.overlaps(net)) {
+        bail!("subnet {net} is already used on the host or by another config: {u} overlaps");
+    }
+    let gw = match gateway {
+        Some(g) => {
+            let ip: Ipv4Addr = g
+                .parse()
+                .with_context(|| format!("invalid gateway {g:?}"))?;
+            if !net.contains(ip) {
+                bail!("gateway {ip} not in subnet {net}");
+            }
+            ip
+        }
+        None => net.hosts().0,
+    };
+    let lease_range = match range {
+        Some(r) => {
+            let rn = Net4::parse(r).with_context(|| format!("invalid --ip-range {r:?}"))?;
+            if !net.contains(rn.addr) || rn.prefix < net.prefix {
+                bail!("ip range {rn} is not in subnet {net}");
+            }
+            let (lo, hi) = rn.hosts();
+            Some(LeaseRange {
+                start_ip: Some(lo.to_string()),
+                end_ip: Some(hi.to_string()),
+            })
+        }
+        None => None,
+    };
+    Ok(Subnet {
+        subnet: net.to_string(),
+        gateway: Some(gw.to_string()),
+        lease_range,
+    })
+}
+
+/// Create a network; returns its name.
+pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
+    match r.driver.as_str() {
+        nets::BRIDGE => {}
+        "macvlan" | "ipvlan" => bail!(
+            "unsupported driver {}: coracle networks use the bridge driver",
+            r.driver
+        ),
+        other => bail!("unsupported driver {other}: invalid argument"),
+    }
+    if r.ipv6 {
+        bail!("--ipv6: IPv6 networks are not supported by coracle yet");
+    }
+    if r.subnets.len() > 1 {
+        bail!("--subnet: coracle networks have one IPv4 subnet");
+    }
+    if r.gateways.len() > r.subnets.len() || r.ip_ranges.len() > r.subnets.len() {
+        bail!("cannot set more gateways or ip ranges than subnets");
+    }
+    for d in &r.dns {
+        d.parse::<std::net::IpAddr>()
+            .with_context(|| format!("invalid --dns address {d:?}"))?;
+    }
+    let options = bridge_options(&r.options)?;
+    if let Some(name) = &r.name {
+        if !crate::storage::names::is_valid(name) {
+            bail!("network name {name} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument");
+        }
+    }
+    if let Some(i) = &r.interface_name {
+        if i.is_empty() || i.len() > 15 || i.contains('/') || i.contains(char::is_whitespace) {
+            bail!("invalid interface name {i:?}");
+        }
+    }
+    let _lock = lock(store)?;
+    let existing = nets::list(&store.root)?;
+    let name = match &r.name {
+        Some(n) => {
+            if existing.iter().any(|e| &e.name == n) {
+                if r.ignore_existing {
+                    return Ok(n.clone());
+                }
+                bail!("network name {n} already used: network already exists");
+            }
+            n.clone()
+        }
+        None => (1..)
+            .map(|n| format!("podman{n}"))
+            .find(|n| !existing.iter().any(|e| &e.name == n))
+            .unwrap_or_default(),
+    };
+    let interface = match &r.interface_name {
+        Some(i) => {
+            if existing.iter().any(|n| &n.network_interface == i) {
+                bail!("bridge name {i} already in use");
+            }
+            i.clone()
+        }
+        None => free_interface(&existing),
+    };
+    let used = used_subnets(&existing, store.rootless);
+    let subnet = match r.subnets.first() {
+        Some(s) => user_subnet(s, r.gateways.first(), r.ip_ranges.first(), &used)?,
+        None => {
+            let net = free_subnet(&used)?;
+            Subnet {
+                subnet: net.to_string(),
+                gateway: Some(net.hosts().0.to_string()),
+                lease_range: None,
+            }
+        }
+    };
+    let net = Network {
+        name: name.clone(),
+        id: crate::storage::containers::new_id(),
+        driver: nets::BRIDGE.into(),
+        network_interface: interface,
+        created: crate::format::human::now_rfc3339(),
+        subnets: vec![subnet],
+        ipv6_enabled: false,
+        internal: r.internal,
+        dns_enabled: !r.disable_dns,
+        network_dns_servers: r.dns,
+        labels: r.labels,
+        options,
+        ipam_options: [("driver".to_string(), "host-local".to_string())].into(),
+    };
+    nets::save(&store.root, &net)?;
+    Ok(name)
+}
+
+/// The network a name or an id prefix means.
+pub fn find(store: &Store, name_or_id: &str) -> Result<Network> {
+    if let Some(n) = nets::load(&store.root, name_or_id)? {
+        return Ok(n);
+    }
+    let all = nets::list(&store.root)?;
+    let mut hits = all.into_iter().filter(|n| n.id.starts_with(name_or_id));
+    match (hits.next(), hits.next()) {
+        (Some(n), None) if !name_or_id.is_empty() => Ok(n),
+        (Some(_), Some(_)) => bail!("more than one result for network ID {name_or_id}"),
+        _ => Err(not_found(name_or_id)),
+    }
+}
+
+pub fn exists(store: &Store, name: &str) -> Result<bool> {
+    Ok(find(store, name).is_ok())
+}
+
+/// The named networks a container is on.
+pub fn networks_of(cfg: &ContainerConfig) -> &[String] {
+    match &cfg.network {
+        NetworkMode::Bridge(names) => names,
+        _ => &[],
+    }
+}
+
+/// Which containers are on each network.
+pub fn users(store: &Store) -> Result<BTreeMap<String, Vec<ContainerConfig>>> {
+    let mut out: BTreeMap<String, Vec<ContainerConfig>> = BTreeMap::new();
+    for id in store.containers.ids()? {
+        let Ok(cfg) = store.containers.load_config(&id) else {
+            continue;
+        };
+        for n in networks_of(&cfg) {
+            out.entry(n.clone()).or_default().push(cfg.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `network ls` / `prune` filters.
+pub enum Filter {
+    Name(super::filter::Regex),
+    Id(String),
+    Driver(String),
+    Label(String),
+    LabelNot(String),
+    Dangling(bool),
+    Until(std::time::SystemTime),
+}
+
+impl Filter {
+    pub fn parse(s: &str, for_prune: bool) -> Result<Filter> {
+        let (k, v) = s
+            .split_once('=')
+            .with_context(|| format!("invalid filter {s:?}: expected key=value"))?;
+        Ok(match k {
+            "label" => Filter::Label(v.into()),
+            "label!" => Filter::LabelNot(v.into()),
+            "until" => Filter::Until(crate::format::human::parse_duration_or_time(
+                v,
+                std::time::SystemTime::now(),
+            )?),
+            "name" if !for_prune => Filter::Name(super::filter::Regex::new(v)),
+            "id" if !for_prune => Filter::Id(v.into()),
+            "driver" if !for_prune => {
+                if v != nets::BRIDGE && v != "macvlan" && v != "ipvlan" {
+                    bail!("invalid driver: {v}");
+                }
+                Filter::Driver(v.into())
+            }
+            "dangling" if !for_prune => Filter::Dangling(match v {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => bail!("invalid dangling filter value \"{v}\""),
+            }),
+            _ => bail!("invalid filter {k:?}"),
+        })
+    }
+
+    fn matches(&self, n: &Network, users: usize) -> bool {
+        match self {
+            Filter::Name(re) => re.is_match(&n.name),
+            Filter::Id(p) => n.id.starts_with(p.as_str()),
+            Filter::Driver(d) => &n.driver == d,
+            Filter::Label(l) => super::filter::label_matches(l, &n.labels),
+            Filter::LabelNot(l) => !super::filter::label_matches(l, &n.labels),
+            Filter::Dangling(d) => (users == 0) == *d,
+            Filter::Until(t) => {
+                crate::format::human::parse_rfc3339(&n.created).is_ok_and(|c| c <= *t)
+            }
+        }
+    }
+}
+
+/// A network and the containers on it.
+pub struct Listed {
+    pub network: Network,
+    pub containers: Vec<ContainerConfig>,
+}
+
+/// Every network passing all `filters` (podman: values of one key OR'ed,
+/// keys AND'ed; here every filter must pass, as for volumes).
+pub fn list(store: &Store, filters: &[Filter]) -> Result<Vec<Listed>> {
+    let mut users = users(store)?;
+    Ok(nets::list(&store.root)?
+        .into_iter()
+        .map(|n| Listed {
+            containers: users.remove(&n.name).unwrap_or_default(),
+            network: n,
+        })
+        .filter(|l| {
+            filters
+                .iter()
+                .all(|f| f.matches(&l.network, l.containers.len()))
+        })
+        .collect())
+}
+
+/// One container's place on a network, as inspect shows it.
+pub use crate::runtime::bridge::Endpoint;
+
+/// Where a running container is on each of its networks.
+pub fn endpoints(store: &Store, cfg: &ContainerConfig) -> Vec<Endpoint> {
+    crate::runtime::bridge::endpoints(&store.containers.run_dir(&cfg.id))
+}
+
+/// What `network rm` was asked to do.
+#[derive(Debug, Default)]
+pub struct Removal {
+    pub names: Vec<String>,
+    /// Remove the containers on them first.
+    pub force: bool,
+    pub stop_timeout: Option<u32>,
+}
+
+fn in_use_error(name: &str) -> anyhow::Error {
+    CodedError {
+        code: 2,
+        message: format!("\"{name}\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used"),
+    }
+    .into()
+}
+
+/// `network rm`; returns the names removed, in order. Nothing is removed
+/// unless every network named may be.
+pub fn remove(store: &Store, r: &Removal) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for n in &r.names {
+        let net = find(store, n).map_err(|_| not_found_coded(n, 1))?;
+        if net.name == nets::DEFAULT_NAME {
+            bail!("default network {} cannot be removed", net.name);
+        }
+        found.push(net);
+    }
+    let users = users(store)?;
+    if !r.force {
+        if let Some(n) = found.iter().find(|n| users.contains_key(&n.name)) {
+            return Err(in_use_error(&n.name));
+        }
+    }
+    let forced = super::containers::Removal {
+        force: true,
+        stop_timeout: r.stop_timeout,
+        volumes: false,
+    };
+    let mut removed = Vec::new();
+    for net in found {
+        for cfg in users.get(&net.name).into_iter().flatten() {
+            if !store.containers.dir(&cfg.id).exists() {
+                continue;
+            }
+            if cfg.is_infra && store.pods.exists(&cfg.pod) {
+                let pod = store.pods.load(&cfg.pod)?;
+                crate::runtime::pod::remove(store, &pod, true, r.stop_timeout)?;
+            } else {
+                super::containers::remove(store, &cfg.id, forced)?;
+            }
+        }
+        remove_unused(store, &net.name)?;
+        removed.push(net.name);
+    }
+    Ok(removed)
+}
+
+/// Remove a network no container uses (rechecked under the lock).
+fn remove_unused(store: &Store, name: &str) -> Result<()> {
+    let _lock = lock(store)?;
+    if users(store)?.contains_key(name) {
+        return Err(in_use_error(name));
+    }
+    nets::remove(&store.root, name)?;
+    crate::runtime::bridge::forget_network(store, name);
+    Ok(())
+}
+
+/// `network prune`: every network but the default that no container uses
+/// and `filters` pass; returns their names.
+pub fn prune(store: &Store, filters: &[Filter]) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for l in list(store, filters)? {
+        if l.network.name == nets::DEFAULT_NAME || !l.containers.is_empty() {
+            continue;
+        }
+        match remove_unused(store, &l.network.name) {
+            Ok(()) => removed.push(l.network.name),
+            // Taken since we looked: not unused any more.
+            Err(e) if crate::error::exit_code_of(&e) == 2 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// What `run`/`create` were asked about networks.
+#[derive(Debug, Default, Clone)]
+pub struct NetworkFlags {
+    /// `--network`, each as given.
+    pub network: Vec<String>,
+    pub aliases: Vec<String>,
+    pub ip: Option<String>,
+    pub mac: Option<String>,
+}
+
+/// The mode and the per-network requests of `--network` (repeatable),
+/// `--network-alias`, `--ip` and `--mac-address`.
+pub fn parse_flags(
+    f: &NetworkFlags,
+) -> Result<(Option<NetworkMode>, BTreeMap<String, Attachment>)> {
+    let mut mode = None;
+    let mut named: Vec<String> = Vec::new();
+    let mut attach: BTreeMap<String, Attachment> = BTreeMap::new();
+    for v in &f.network {
+        match named_network(v)? {
+            Some((name, a)) => {
+                if mode.is_some() {
+                    bail!(
+                        "--network {v}: a container on named networks cannot also use --network {}",
+                        mode.as_ref().map(ToString::to_string).unwrap_or_default()
+                    );
+                }
+                if !named.contains(&name) {
+                    named.push(name.clone());
+                }
+                attach.insert(name, a);
+            }
+            None => {
+                let m: NetworkMode = if v.is_empty() {
+                    NetworkMode::Bridge(Vec::new())
+                } else {
+                    v.parse()?
+                };
+                if mode.is_some() || !named.is_empty() {
+                    bail!("--network {v} cannot be combined with another --network");
+                }
+                mode = Some(m);
+            }
+        }
+    }
+    let extra = !f.aliases.is_empty() || f.ip.is_some() || f.mac.is_some();
+    if extra {
+        if named.is_empty() {
+            bail!("--network-alias, --ip and --mac-address need a named network (--network NAME)");
+        }
+        if named.len() > 1 && (f.ip.is_some() || f.mac.is_some()) {
+            bail!("--ip and --mac-address can only be used with a single network: use --network NAME:ip=IP,mac=MAC");
+        }
+        for name in &named {
+            let a = attach.entry(name.clone()).or_default();
+            a.aliases.extend(f.aliases.iter().cloned());
+        }
+        let first = attach.entry(named[0].clone()).or_default();
+        if let Some(ip) = &f.ip {
+            first.ip = Some(parse_ip(ip)?);
+        }
+        if let Some(mac) = &f.mac {
+            first.mac = Some(parse_mac(mac)?);
+        }
+    }
+    attach.retain(|_, a| *a != Attachment::default());
+    if !named.is_empty() {
+        mode = Some(NetworkMode::Bridge(named));
+    }
+    Ok((mode, attach))
+}
+
+fn parse_ip(s: &str) -> Result<Ipv4Addr> {
+    s.parse().with_context(|| {
+        if s.contains(':') {
+            format!("invalid IP address {s:?}: IPv6 addresses are not supported")
+        } else {
+            format!("invalid IP address {s:?}")
+        }
+    })
+}
+
+fn parse_mac(s: &str) -> Result<String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6
+        || !parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        bail!("invalid MAC address {s:?}");
+    }
+    let first = u8::from_str_radix(parts[0], 16).unwrap_or(1);
+    if first & 1 != 0 {
+        bail!("invalid MAC address {s:?}: a multicast address");
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
+/// `network connect`'s `--ip`, `--mac-address` and `--alias`.
+pub fn attachment(ip: Option<&str>, mac: Option<&str>, aliases: &[String]) -> Result<Attachment> {
+    Ok(Attachment {
+        ip: ip.map(parse_ip).transpose()?,
+        mac: mac.map(parse_mac).transpose()?,
+        aliases: aliases.to_vec(),
+        interface_name: None,
+    })
+}
+
+/// `NAME` or `NAME:ip=,mac=,alias=,interface_name=` when `v` names a
+/// network rather than a mode.
+fn named_network(v: &str) -> Result<Option<(String, Attachment)>> {
+    let (name, opts) = v.split_once(':').unwrap_or((v, ""));
+    const MODES: [&str; 9] = [
+        "",
+        "none",
+        "host",
+        "private",
+        "bridge",
+        "pasta",
+        "slirp4netns",
+        "container",
+        "ns",
+    ];
+    if MODES.contains(&name) || name == "default" || !crate::storage::names::is_valid(name) {
+        return Ok(None);
+    }
+    let mut a = Attachment::default();
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        let (k, val) = o.split_once('=').with_context(|| {
+            format!("invalid option {o:?} for network {name}: expected key=value")
+        })?;
+        match k {
+            "ip" => a.ip = Some(parse_ip(val)?),
+            "mac" => a.mac = Some(parse_mac(val)?),
+            "alias" => a.aliases.push(val.to_string()),
+            "interface_name" => {
+                if val.is_empty() || val.len() > 15 || val.contains('/') {
+                    bail!("invalid interface_name {val:?}");
+                }
+                a.interface_name = Some(val.to_string())
+            }
+            _ => bail!(
+                "unknown option {k:?} for network {name}: use ip, mac, alias or interface_name"
+            ),
+        }
+    }
+    Ok(Some((name.to_string(), a)))
+}
+
+/// `network connect`: put a container on one more network (at once when
+/// it runs).
+pub fn connect(store: &Store, network: &str, container: &str, want: Attachment) -> Result<()> {
+    let net = find(store, network)?;
+    let id = super::lookup::container_id(store, container)?;
+    let mut cfg = store.containers.load_config(&id)?;
+    let names = match &cfg.network {
+        NetworkMode::Bridge(n) => n.clone(),
+        other => bail!("container {container} uses --network {other}: only containers on named networks can be connected to another"),
+    };
+    if names.contains(&net.name) {
+        bail!(
+            "container {id} is already connected to network {}: network is already connected",
+            net.name
+        );
+    }
+    check_container_networks(store, &NetworkMode::Bridge(vec![net.name.clone()]))?;
+    let mut updated = names.clone();
+    updated.push(net.name.clone());
+    cfg.network = NetworkMode::Bridge(updated);
+    if want != Attachment::default() {
+        cfg.network_attachments.insert(net.name.clone(), want);
+    }
+    let state = crate::runtime::state::current_state(store, &id)?;
+    if crate::runtime::state::is_running(&state) {
+        let holder = crate::runtime::bridge::Holder {
+            pid: state.monitor_pid,
+            start: state.monitor_start,
+        };
+        if let Err(e) = crate::runtime::bridge::connect(store, &cfg, state.pid, holder, &net.name) {
+            let _ = crate::runtime::bridge::disconnect(store, &id, &net.name);
+            return Err(e);
+        }
+    }
+    {
+        let _lock = store.lock()?;
+        store.containers.save_config(&cfg)?;
+    }
+    network_event(store, "connect", &id, &net.name);
+    Ok(())
+}
+
+/// podman's `network connect|disconnect` event: the container's id, the
+/// network's name.
+fn network_event(store: &Store, status: &str, id: &str, network: &str) {
+    use crate::storage::events::{self, Event};
+    events::append(
+        store,
+        Event {
+            id: id.to_string(),
+            network: network.to_string(),
+            ..Event::new("network", status)
+        },
+    );
+}
+
+/// `network disconnect`: take a container off a network (at once when it
+/// runs).
+pub fn disconnect(store: &Store, network: &str, container: &str) -> Result<()> {
+    let net = find(store, network)?;
+    let id = super::lookup::container_id(store, container)?;
+    let mut cfg = store.containers.load_config(&id)?;
+    let NetworkMode::Bridge(names) = &cfg.network else {
+        bail!("container {id} is not connected to network {}", net.name);
+    };
+    if !names.contains(&net.name) {
+        bail!("container {id} is not connected to network {}", net.name);
+    }
+    let rest: Vec<String> = names.iter().filter(|n| **n != net.name).cloned().collect();
+    let state = crate::runtime::state::current_state(store, &id)?;
+    if crate::runtime::state::is_running(&state) {
+        crate::runtime::bridge::disconnect(store, &id, &net.name)?;
+    }
+    cfg.network = NetworkMode::Bridge(rest);
+    cfg.network_attachments.remove(&net.name);
+    {
+        let _lock = store.lock()?;
+        store.containers.save_config(&cfg)?;
+    }
+    network_event(store, "disconnect", &id, &net.name);
+    Ok(())
+}
+
+/// `network reload`: the firewall rules of running containers on named
+/// networks put back; returns the ids done.
+pub fn reload(store: &Store, containers: &[String], all: bool) -> Result<Vec<String>> {
+    if all && !containers.is_empty() {
+        bail!("--all and containers cannot be used together");
+    }
+    if !all && containers.is_empty() {
+        bail!("provide one or more containers, or --all");
+    }
+    let ids = if all {
+        store.containers.ids()?
+    } else {
+        containers
+            .iter()
+            .map(|c| super::lookup::container_id(store, c))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let mut done = Vec::new();
+    for id in ids {
+        let Ok(cfg) = store.containers.load_config(&id) else {
+            continue;
+        };
+        let running = crate::runtime::state::current_state(store, &id)
+            .is_ok_and(|s| crate::runtime::state::is_running(&s));
+        if networks_of(&cfg).is_empty() || !running {
+            if !all {
+                bail!("container {id} is not running on a named network");
+            }
+            continue;
+        }
+        crate::runtime::bridge::reload(store, &id)?;
+        done.push(id);
+    }
+    Ok(done)
+}
+
+/// Check a container's named networks exist before it is made; rootless
+/// containers cannot join them yet.
+pub fn check_container_networks(store: &Store, mode: &NetworkMode) -> Result<()> {
+    let NetworkMode::Bridge(names) = mode else {
+        return Ok(());
+    };
+    for n in names {
+        if nets::load(&store.root, n)?.is_none() {
+            bail!("unable to find network with name or ID {n}: network not found");
+        }
+    }
+    if store.rootless && !names.is_empty() {
+        bail!(
+            "--network {}: rootless containers cannot join named networks yet (coracle has no rootless network namespace); use --network pasta, or run as root",
+            names.join(",")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(nets: &[&str]) -> NetworkFlags {
+        NetworkFlags {
+            network: nets.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn network_flags_name_networks_or_modes() {
+        let (m, a) = parse_flags(&flags(&["app:ip=10.89.0.50,alias=api", "backend"])).unwrap();
+        assert_eq!(
+            m,
+            Some(NetworkMode::Bridge(vec!["app".into(), "backend".into()]))
+        );
+        assert_eq!(a["app"].ip, Some("10.89.0.50".parse().unwrap()));
+        assert_eq!(a["app"].aliases, ["api"]);
+        assert!(!a.contains_key("backend"));
+        let (m, a) = parse_flags(&flags(&["pasta:-4"])).unwrap();
+        assert_eq!(m, Some(NetworkMode::Pasta(vec!["-4".into()])));
+        assert!(a.is_empty());
+        assert!(parse_flags(&flags(&["none", "app"])).is_err());
+        assert!(parse_flags(&flags(&["app:bogus=1"])).is_err());
+        let mut f = flags(&["app"]);
+        f.ip = Some("10.89.0.9".into());
+        f.aliases = vec!["db".into()];
+        let (_, a) = parse_flags(&f).unwrap();
+        assert_eq!(a["app"].ip, Some("10.89.0.9".parse().unwrap()));
+        assert_eq!(a["app"].aliases, ["db"]);
+        let mut f = flags(&[]);
+        f.aliases = vec!["db".into()];
+        assert!(parse_flags(&f).is_err());
+    }
+
+    #[test]
+    fn a_free_subnet_skips_those_in_use() {
+        let used = [
+            Net4::parse("10.89.0.0/24").unwrap(),
+            Net4::parse("10.89.2.0/23").unwrap(),
+        ];
+        assert_eq!(free_subnet(&used).unwrap().to_string(), "10.89.1.0/24");
+        let used = [Net4::parse("10.89.0.0/23").unwrap()];
+        assert_eq!(free_subnet(&used).unwrap().to_string(), "10.89.2.0/24");
+    }
+}

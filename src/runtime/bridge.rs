@@ -1,0 +1,610 @@
+//! The kernel's data path of named networks (root): a Linux bridge per
+//! network carrying its gateway address, a veth pair per container (the
+//! host end on the bridge, the other in the container's namespace with an
+//! address from the network's leases and a default route via the
+//! gateway), and nftables in coracle's table: masquerade for egress, a
+//! forward drop for `--internal` networks, DNAT for published ports.
+//!
+//! The monitor attaches its container before the program starts and
+//! detaches it once the program is gone; a command that finds a monitor
+//! killed detaches for it (state.rs). What was done is recorded in the
+//! container's run dir (`networks.json`), so detaching needs nothing else.
+//! The last member to leave a network takes its bridge, its nftables
+//! elements and its DNS server with it.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::sys;
+use crate::storage::containers::{ContainerConfig, PortMapping};
+use crate::storage::networks::{self as nets, Lease, Leases, Net4, Network};
+use crate::storage::store::Store;
+
+const TABLE: &str = "coracle";
+const RECORD: &str = "networks.json";
+
+/// One container's place on one network.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub network: String,
+    pub network_id: String,
+    /// The interface inside the container.
+    pub interface: String,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    pub aliases: Vec<String>,
+    /// The host end of the veth pair.
+    pub host_veth: String,
+    /// DNAT map elements added for its published ports.
+    #[serde(default)]
+    pub elements: Vec<String>,
+    /// The container's default route goes through this network.
+    #[serde(default)]
+    pub default_route: bool,
+}
+
+/// The host's routed subnets (`/proc/net/route`): a new network must not
+/// overlap them.
+pub fn host_subnets() -> Vec<Net4> {
+    let Ok(text) = std::fs::read_to_string("/proc/net/route") else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let dst = u32::from_str_radix(f.get(1)?, 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?.swap_bytes();
+            (mask != 0).then(|| Net4 {
+                addr: Ipv4Addr::from(dst),
+                prefix: mask.count_ones() as u8,
+            })
+        })
+        .collect()
+}
+
+/// The endpoints recorded in a container's run dir.
+pub fn endpoints(run_dir: &Path) -> Vec<Endpoint> {
+    crate::storage::atomic::read_json(&run_dir.join(RECORD))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Whether a lease's holder (a monitor) still runs.
+fn holder_alive(l: &Lease) -> bool {
+    sys::process_is(l.pid, l.pid_start)
+}
+
+/// A random locally administered unicast MAC.
+fn random_mac() -> String {
+    let b: [u8; 6] = rand::random();
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        (b[0] & 0xfe) | 0x02,
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+        b[5]
+    )
+}
+
+/// The process a lease belongs to: the container's monitor.
+#[derive(Clone, Copy)]
+pub struct Holder {
+    pub pid: i32,
+    pub start: u64,
+}
+
+impl Holder {
+    /// This process: the monitor attaching its own container.
+    fn me() -> Holder {
+        // SAFETY: getpid cannot fail.
+        let pid = unsafe { libc::getpid() };
+        Holder {
+            pid,
+            start: sys::process_start_time(pid).unwrap_or(0),
+        }
+    }
+}
+
+/// Put the container (first process `pid`, monitored by us) on its named
+/// networks, before its program starts.
+pub fn attach(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<()> {
+    let crate::storage::modes::NetworkMode::Bridge(names) = &cfg.network else {
+        return Ok(());
+    };
+    let holder = Holder::me();
+    let mut dns_at = None;
+    for name in names {
+        let dns = join(store, cfg, pid, holder, name)?;
+        dns_at = dns_at.or(dns);
+    }
+    if let Some(first) = endpoints(&store.containers.run_dir(&cfg.id)).first() {
+        own_hosts_entry(store, cfg, first.ip);
+    }
+    // The network's name server, unless the user chose servers.
+    if let (Some(gw), true) = (dns_at, cfg.dns.is_empty()) {
+        let path = store.containers.dir(&cfg.id).join("userdata/resolv.conf");
+        rewrite_in_place(&path, &super::dns::resolv_conf(gw));
+    }
+    Ok(())
+}
+
+/// `network connect` of a running container: one more network.
+pub fn connect(
+    store: &Store,
+    cfg: &ContainerConfig,
+    pid: i32,
+    holder: Holder,
+    name: &str,
+) -> Result<()> {
+    join(store, cfg, pid, holder, name).map(|_| ())
+}
+
+/// Put the container on network `name`: a lease, the bridge, the veth
+/// pair; its first network also takes its published ports. Recorded
+/// before each step, so a failure halfway is undone by `detach`. Returns
+/// the gateway when the network has a name server.
+fn join(
+    store: &Store,
+    cfg: &ContainerConfig,
+    pid: i32,
+    holder: Holder,
+    name: &str,
+) -> Result<Option<Ipv4Addr>> {
+    let run_dir = store.containers.run_dir(&cfg.id);
+    std::fs::create_dir_all(&run_dir)?;
+    let mut done = endpoints(&run_dir);
+    let net = nets::load(&store.root, name)?.with_context(|| {
+        format!("unable to find network with name or ID {name}: network not found")
+    })?;
+    let want = cfg
+        .network_attachments
+        .get(name)
+        .cloned()
+        .unwrap_or_default();
+    let (subnet, gw) = net.subnet4()?;
+    let mut leases = Leases::open(&store.runroot, name)?;
+    leases.forget_dead(holder_alive);
+    // A live member made the bridge and its rules; they go with the last.
+    let bridge_up = !leases.list.is_empty();
+    let ip = leases.free_address(&net, want.ip)?;
+    let mac = want.mac.clone().unwrap_or_else(random_mac);
+    let mut names_here = vec![cfg.name.clone()];
+    names_here.extend(want.aliases.iter().cloned());
+    if cfg.is_infra && !cfg.pod.is_empty() {
+        if let Ok(pod) = store.pods.load(&cfg.pod) {
+            names_here.push(pod.name.clone());
+        }
+    }
+    leases.list.push(Lease {
+        container_id: cfg.id.clone(),
+        ip,
+        mac: mac.clone(),
+        names: names_here,
+        pid: holder.pid,
+        pid_start: holder.start,
+    });
+    leases.save()?;
+    let interface = want.interface_name.clone().unwrap_or_else(|| {
+        (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !done.iter().any(|e| &e.interface == n))
+            .unwrap_or_default()
+    });
+    let first = done.is_empty();
+    let route = !net.internal && !done.iter().any(|e| e.default_route);
+    done.push(Endpoint {
+        network: name.to_string(),
+        network_id: net.id.clone(),
+        interface,
+        ip,
+        prefix: subnet.prefix,
+        gateway: gw,
+        mac,
+        aliases: want.aliases.clone(),
+        host_veth: format!("veth{:08x}", rand::random::<u32>()),
+        elements: if first {
+            dnat_elements(&cfg.ports, ip)
+        } else {
+            Vec::new()
+        },
+        default_route: route,
+    });
+    crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
+    if !bridge_up {
+        ensure_bridge(&net, subnet, gw)?;
+    }
+    let ep = done.last().expect("just pushed");
+    link_container(pid, &net, ep, route)?;
+    add_elements(&ep.elements)?;
+    if net.dns_enabled {
+        super::dns::ensure_running(store, &net, gw)?;
+        return Ok(Some(gw));
+    }
+    Ok(None)
+}
+
+/// Replace a bind-mounted file's text, keeping its inode.
+fn rewrite_in_place(path: &Path, text: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+/// The container's own line in its /etc/hosts names its address on its
+/// first network (the file is bind-mounted: rewritten in place).
+fn own_hosts_entry(store: &Store, cfg: &ContainerConfig, ip: Ipv4Addr) {
+    let path = store.containers.dir(&cfg.id).join("userdata/hosts");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let fixed: String = text
+        .lines()
+        .map(|l| match l.strip_prefix("127.0.1.1\t") {
+            Some(rest) => format!("{ip}\t{rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    rewrite_in_place(&path, &fixed);
+}
+
+/// Take the container off its networks, as its run dir records; the last
+/// member of a network takes the bridge, its rules and its DNS server.
+pub fn detach(store: &Store, id: &str) {
+    let run_dir = store.containers.run_dir(id);
+    for ep in &endpoints(&run_dir) {
+        leave(store, id, ep);
+    }
+    let _ = std::fs::remove_file(run_dir.join(RECORD));
+}
+
+/// `network disconnect` of a running container; false when it was not
+/// on that network.
+pub fn disconnect(store: &Store, id: &str, name: &str) -> Result<bool> {
+    let run_dir = store.containers.run_dir(id);
+    let mut eps = endpoints(&run_dir);
+    let Some(at) = eps.iter().position(|e| e.network == name) else {
+        return Ok(false);
+    };
+    let ep = eps.remove(at);
+    leave(store, id, &ep);
+    crate::storage::atomic::write_json(&run_dir.join(RECORD), &eps, false)?;
+    Ok(true)
+}
+
+/// One endpoint goes: its rules, its veth pair, its lease.
+fn leave(store: &Store, id: &str, ep: &Endpoint) {
+    remove_elements(&ep.elements);
+    if Path::new("/sys/class/net").join(&ep.host_veth).exists() {
+        let _ = run(Command::new("ip").args(["link", "del", &ep.host_veth]), "");
+    }
+    let Ok(mut leases) = Leases::open(&store.runroot, &ep.network) else {
+        return;
+    };
+    leases.list.retain(|l| l.container_id != id);
+    leases.forget_dead(holder_alive);
+    let _ = leases.save();
+    if leases.list.is_empty() {
+        let net = nets::load(&store.root, &ep.network).ok().flatten();
+        teardown_network(store, &ep.network, net.as_ref());
+    }
+}
+
+/// `network reload`: put back the nftables rules, set elements and DNAT
+/// elements of a running container's networks (after a firewall reload
+/// flushed them).
+pub fn reload(store: &Store, id: &str) -> Result<()> {
+    for ep in endpoints(&store.containers.run_dir(id)) {
+        let Some(net) = nets::load(&store.root, &ep.network)? else {
+            continue;
+        };
+        let (subnet, _) = net.subnet4()?;
+        run(
+            Command::new("nft").arg("-f").arg("-"),
+            &network_rules(&net, subnet),
+        )
+        .with_context(|| format!("adding the nftables rules of network {}", net.name))?;
+        add_elements(&ep.elements)?;
+    }
+    Ok(())
+}
+
+/// A network with no member left: its DNS server, bridge and elements go.
+fn teardown_network(store: &Store, name: &str, net: Option<&Network>) {
+    super::dns::stop(store, name);
+    let Some(net) = net else { return };
+    let Ok((subnet, _)) = net.subnet4() else {
+        return;
+    };
+    if Path::new("/sys/class/net")
+        .join(&net.network_interface)
+        .exists()
+    {
+        let _ = run(
+            Command::new("ip").args(["link", "del", &net.network_interface]),
+            "",
+        );
+    }
+    for set in ["net_masq", "net_internal", "net_subnets"] {
+        let _ = run(
+            Command::new("nft").arg("-f").arg("-"),
+            &format!("delete element ip {TABLE} {set} {{ {subnet} }}\n"),
+        );
+    }
+}
+
+/// A removed network: stop what may still serve it (a DNS server whose
+/// members were killed with their monitors).
+pub fn forget_network(store: &Store, name: &str) {
+    let mut leases = match Leases::open(&store.runroot, name) {
+        Ok(l) => l,
+        Err(_) => return,
+    };
+    leases.forget_dead(holder_alive);
+    if leases.list.is_empty() {
+        super::dns::stop(store, name);
+        let _ = leases.save();
+    }
+}
+
+/// The network's bridge with its gateway address, and its place in the
+/// nftables sets; made by its first member (under the leases' lock).
+fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr) -> Result<()> {
+    let br = &net.network_interface;
+    let sys_dir = Path::new("/sys/class/net").join(br);
+    if !sys_dir.exists() {
+        let mut script = format!("link add {br} type bridge\n");
+        if let Some(mtu) = net.options.get("mtu") {
+            script.push_str(&format!("link set {br} mtu {mtu}\n"));
+        }
+        script.push_str(&format!(
+            "addr add {gw}/{} dev {br}\nlink set {br} up\n",
+            subnet.prefix
+        ));
+        run(Command::new("ip").args(["-batch", "-"]), &script)
+            .with_context(|| format!("creating bridge {br} of network {}", net.name))?;
+    } else if !sys_dir.join("bridge").exists() {
+        bail!(
+            "network {}: interface {br} exists and is not a bridge",
+            net.name
+        );
+    }
+    // Published ports reached at 127.0.0.1 are DNATed onto the bridge.
+    let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{br}/route_localnet"), "1");
+    if !net.internal {
+        // Egress is forwarded by the host, as podman's networks are.
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enabling IPv4 forwarding")?;
+    }
+    run(
+        Command::new("nft").arg("-f").arg("-"),
+        &network_rules(net, subnet),
+    )
+    .with_context(|| format!("adding the nftables rules of network {}", net.name))
+}
+
+/// Our chains, and the network's subnet in the sets that say what it may.
+fn network_rules(net: &Network, subnet: Net4) -> String {
+    let mut nft = ruleset();
+    nft.push_str(&format!(
+        "add element ip {TABLE} net_subnets {{ {subnet} }}\n"
+    ));
+    let set = if net.internal {
+        "net_internal"
+    } else {
+        "net_masq"
+    };
+    nft.push_str(&format!("add element ip {TABLE} {set} {{ {subnet} }}\n"));
+    nft
+}
+
+/// Our chains in coracle's table (port_nat has its own): idempotent, the
+/// sets and maps kept, the chains' rules rewritten.
+fn ruleset() -> String {
+    format!(
+        "add table ip {TABLE}
+add set ip {TABLE} net_subnets {{ type ipv4_addr; flags interval; }}
+add set ip {TABLE} net_masq {{ type ipv4_addr; flags interval; }}
+add set ip {TABLE} net_internal {{ type ipv4_addr; flags interval; }}
+add map ip {TABLE} net_tcp {{ type inet_service : ipv4_addr . inet_service; }}
+add map ip {TABLE} net_udp {{ type inet_service : ipv4_addr . inet_service; }}
+add map ip {TABLE} net_tcp_addr {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
+add map ip {TABLE} net_udp_addr {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
+add chain ip {TABLE} net_prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
+add chain ip {TABLE} net_output {{ type nat hook output priority -100; policy accept; }}
+add chain ip {TABLE} net_postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+add chain ip {TABLE} net_forward {{ type filter hook forward priority filter; policy accept; }}
+flush chain ip {TABLE} net_prerouting
+flush chain ip {TABLE} net_output
+flush chain ip {TABLE} net_postrouting
+flush chain ip {TABLE} net_forward
+add rule ip {TABLE} net_prerouting fib daddr type local dnat ip to tcp dport map @net_tcp
+add rule ip {TABLE} net_prerouting fib daddr type local dnat ip to udp dport map @net_udp
+add rule ip {TABLE} net_prerouting dnat ip to ip daddr . tcp dport map @net_tcp_addr
+add rule ip {TABLE} net_prerouting dnat ip to ip daddr . udp dport map @net_udp_addr
+add rule ip {TABLE} net_output fib daddr type local dnat ip to tcp dport map @net_tcp
+add rule ip {TABLE} net_output fib daddr type local dnat ip to udp dport map @net_udp
+add rule ip {TABLE} net_output dnat ip to ip daddr . tcp dport map @net_tcp_addr
+add rule ip {TABLE} net_output dnat ip to ip daddr . udp dport map @net_udp_addr
+add rule ip {TABLE} net_postrouting ip saddr 127.0.0.0/8 ip daddr @net_subnets masquerade
+add rule ip {TABLE} net_postrouting ip saddr @net_masq ip daddr != @net_subnets masquerade
+add rule ip {TABLE} net_forward ip saddr @net_internal ip daddr != @net_internal drop
+add rule ip {TABLE} net_forward ip daddr @net_internal ip saddr != @net_internal drop
+"
+    )
+}
+
+/// The map elements that send a container's published ports to `ip`.
+fn dnat_elements(ports: &[PortMapping], ip: Ipv4Addr) -> Vec<String> {
+    ports
+        .iter()
+        .filter(|p| p.protocol == "tcp" || p.protocol == "udp")
+        .filter_map(|p| {
+            let proto = &p.protocol;
+            match p.host_ip.as_str() {
+                "" | "0.0.0.0" => Some(format!(
+                    "net_{proto} {{ {} : {ip} . {} }}",
+                    p.host_port, p.container_port
+                )),
+                a => a.parse::<Ipv4Addr>().ok().map(|a| {
+                    format!(
+                        "net_{proto}_addr {{ {a} . {} : {ip} . {} }}",
+                        p.host_port, p.container_port
+                    )
+                }),
+            }
+        })
+        .collect()
+}
+
+fn add_elements(elements: &[String]) -> Result<()> {
+    if elements.is_empty() {
+        return Ok(());
+    }
+    let add: String = elements
+        .iter()
+        .map(|e| format!("add element ip {TABLE} {e}\n"))
+        .collect();
+    run(Command::new("nft").arg("-f").arg("-"), &add).context("publishing the container's ports")
+}
+
+/// `net_tcp { 8080 : 10.89.0.2 . 80 }` -> `net_tcp { 8080 }`.
+fn key_only(element: &str) -> String {
+    match element.split_once(" : ") {
+        Some((head, _)) => format!("{head} }}"),
+        None => element.to_string(),
+    }
+}
+
+fn remove_elements(elements: &[String]) {
+    // One command per element: one missing must not keep the others.
+    for e in elements {
+        let _ = run(
+            Command::new("nft").arg("-f").arg("-"),
+            &format!("delete element ip {TABLE} {}\n", key_only(e)),
+        );
+    }
+}
+
+/// The veth pair: the host end on the bridge, the other end named and
+/// addressed in the container's namespace, with the default route when
+/// `route`.
+fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool) -> Result<()> {
+    let tmp = format!("c{}", &ep.host_veth[4..]);
+    let mtu = net
+        .options
+        .get("mtu")
+        .map(|m| format!(" mtu {m}"))
+        .unwrap_or_default();
+    run(
+        Command::new("ip").args(["-batch", "-"]),
+        &format!(
+            "link add {}{mtu} type veth peer name {tmp}{mtu} netns {pid}\nlink set {} master {} up\n",
+            ep.host_veth, ep.host_veth, net.network_interface
+        ),
+    )
+    .context("creating the container's veth pair")?;
+    let mut script = format!(
+        "link set {tmp} name {}\nlink set {} address {}\naddr add {}/{} dev {}\nlink set {} up\n",
+        ep.interface, ep.interface, ep.mac, ep.ip, ep.prefix, ep.interface, ep.interface
+    );
+    if route {
+        script.push_str(&format!("route add default via {}\n", ep.gateway));
+    }
+    run(&mut in_netns(pid)?, &script).context("configuring the container's network interface")
+}
+
+/// `ip -batch -` in the network namespace of `pid`: entered between fork
+/// and exec (one program load less than nsenter).
+fn in_netns(pid: i32) -> Result<Command> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+        .context("opening the container's network namespace")?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["-batch", "-"]);
+    // SAFETY: setns is async-signal-safe; the fd stays open in the parent
+    // (moved into the closure) until the command has been spawned.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(cmd)
+}
+
+/// Run a command with `input` on its stdin; its stderr is the error.
+fn run(cmd: &mut Command, input: &str) -> Result<()> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {:?}", cmd.get_program()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "{:?} failed: {}",
+            cmd.get_program(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_ports_become_map_elements() {
+        let map = |ip: &str, proto: &str| PortMapping {
+            host_ip: ip.into(),
+            host_port: 8080,
+            container_port: 80,
+            protocol: proto.into(),
+        };
+        let ip: Ipv4Addr = "10.89.0.2".parse().unwrap();
+        assert_eq!(
+            dnat_elements(
+                &[map("", "tcp"), map("127.0.0.1", "udp"), map("::1", "tcp")],
+                ip
+            ),
+            [
+                "net_tcp { 8080 : 10.89.0.2 . 80 }",
+                "net_udp_addr { 127.0.0.1 . 8080 : 10.89.0.2 . 80 }"
+            ]
+        );
+        assert_eq!(
+            key_only("net_tcp { 8080 : 10.89.0.2 . 80 }"),
+            "net_tcp { 8080 }"
+        );
+    }
+
+    #[test]
+    fn macs_are_local_unicast() {
+        for _ in 0..32 {
+            let m = random_mac();
+            let first = u8::from_str_radix(&m[..2], 16).unwrap();
+            assert_eq!(first & 0x03, 0x02, "{m}");
+        }
+    }
+}

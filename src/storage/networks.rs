@@ -1,0 +1,378 @@
+//! Named networks: one netavark-format JSON file per network under
+//! `<root>/networks/NAME.json` (podman's keys, so a user's network
+//! definitions read the same), and per network, in the run root, the
+//! leases of its running members (`networks/NAME.leases`) behind a lock
+//! (`networks/NAME.lock`): the one place addresses are handed out, so
+//! concurrent starts never get the same one.
+
+use super::atomic;
+use super::lock::FileLock;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// podman's default network: always there, never written.
+pub const DEFAULT_NAME: &str = "podman";
+const DEFAULT_ID: &str = "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9";
+pub const BRIDGE: &str = "bridge";
+
+/// A network as netavark keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Network {
+    pub name: String,
+    pub id: String,
+    pub driver: String,
+    pub network_interface: String,
+    pub created: String,
+    #[serde(default)]
+    pub subnets: Vec<Subnet>,
+    #[serde(default)]
+    pub ipv6_enabled: bool,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub dns_enabled: bool,
+    /// `--dns`: the resolvers the network's DNS server forwards to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_dns_servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ipam_options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Subnet {
+    pub subnet: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_range: Option<LeaseRange>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LeaseRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ip: Option<String>,
+}
+
+/// An IPv4 subnet: its first address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net4 {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Net4 {
+    pub fn parse(s: &str) -> Result<Net4> {
+        let (a, p) = s
+            .split_once('/')
+            .with_context(|| format!("invalid subnet {s:?}: expected ADDRESS/PREFIX"))?;
+        let addr: Ipv4Addr = a.parse().with_context(|| {
+            if a.contains(':') {
+                format!("invalid subnet {s:?}: IPv6 subnets are not supported")
+            } else {
+                format!("invalid subnet {s:?}")
+            }
+        })?;
+        let prefix: u8 = p
+            .parse()
+            .ok()
+            .filter(|p| (8..=30).contains(p))
+            .with_context(|| format!("invalid subnet {s:?}: the prefix must be 8 to 30"))?;
+        let net = Net4 { addr, prefix };
+        Ok(Net4 {
+            addr: Ipv4Addr::from(u32::from(addr) & net.mask()),
+            prefix,
+        })
+    }
+
+    pub fn mask(self) -> u32 {
+        u32::MAX << (32 - self.prefix)
+    }
+
+    pub fn contains(self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask() == u32::from(self.addr)
+    }
+
+    pub fn overlaps(self, other: Net4) -> bool {
+        let m = self.mask() & other.mask();
+        u32::from(self.addr) & m == u32::from(other.addr) & m
+    }
+
+    /// The first and last address a host may have.
+    pub fn hosts(self) -> (Ipv4Addr, Ipv4Addr) {
+        let base = u32::from(self.addr);
+        (
+            Ipv4Addr::from(base + 1),
+            Ipv4Addr::from((base | !self.mask()) - 1),
+        )
+    }
+}
+
+impl std::fmt::Display for Net4 {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Network {
+    /// podman's default network, as podman shows it.
+    pub fn default_network() -> Network {
+        Network {
+            name: DEFAULT_NAME.into(),
+            id: DEFAULT_ID.into(),
+            driver: BRIDGE.into(),
+            network_interface: "podman0".into(),
+            created: crate::format::human::now_rfc3339(),
+            subnets: vec![Subnet {
+                subnet: "10.88.0.0/16".into(),
+                gateway: Some("10.88.0.1".into()),
+                lease_range: None,
+            }],
+            ipam_options: [("driver".to_string(), "host-local".to_string())].into(),
+            ..Default::default()
+        }
+    }
+
+    /// The IPv4 subnet containers get addresses from.
+    pub fn subnet4(&self) -> Result<(Net4, Ipv4Addr)> {
+        let s = self
+            .subnets
+            .first()
+            .with_context(|| format!("network {} has no subnet", self.name))?;
+        let net = Net4::parse(&s.subnet)?;
+        let gw = match &s.gateway {
+            Some(g) => g
+                .parse()
+                .with_context(|| format!("network {}: invalid gateway {g:?}", self.name))?,
+            None => net.hosts().0,
+        };
+        Ok((net, gw))
+    }
+
+    /// The addresses leases come from: the lease range, or the subnet's hosts.
+    pub fn lease_bounds(&self) -> Result<(Ipv4Addr, Ipv4Addr)> {
+        let (net, _) = self.subnet4()?;
+        let (mut lo, mut hi) = net.hosts();
+        if let Some(r) = self.subnets.first().and_then(|s| s.lease_range.as_ref()) {
+            if let Some(s) = r.start_ip.as_ref().and_then(|s| s.parse().ok()) {
+                lo = s;
+            }
+            if let Some(e) = r.end_ip.as_ref().and_then(|s| s.parse().ok()) {
+                hi = e;
+            }
+        }
+        Ok((lo, hi))
+    }
+}
+
+/// Where network files live.
+pub fn config_dir(root: &Path) -> PathBuf {
+    root.join("networks")
+}
+
+fn config_path(root: &Path, name: &str) -> PathBuf {
+    config_dir(root).join(format!("{name}.json"))
+}
+
+/// The volatile per-network files (leases, lock, DNS server pid).
+pub fn run_dir(runroot: &Path) -> PathBuf {
+    runroot.join("networks")
+}
+
+/// Every network, by name (as podman lists them).
+pub fn list(root: &Path) -> Result<Vec<Network>> {
+    let mut out = vec![Network::default_network()];
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(config_dir(root)) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).context("reading the networks directory"),
+    };
+    files.sort();
+    for f in files {
+        if let Some(n) = atomic::read_json::<Network>(&f)? {
+            if n.name != DEFAULT_NAME {
+                out.push(n);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The network named `name`, if any.
+pub fn load(root: &Path, name: &str) -> Result<Option<Network>> {
+    if name == DEFAULT_NAME {
+        return Ok(Some(Network::default_network()));
+    }
+    if !super::names::is_valid(name) {
+        return Ok(None);
+    }
+    atomic::read_json(&config_path(root, name))
+}
+
+pub fn save(root: &Path, n: &Network) -> Result<()> {
+    let dir = config_dir(root);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    atomic::write_json(&config_path(root, &n.name), n, true)
+}
+
+pub fn remove(root: &Path, name: &str) -> Result<()> {
+    match std::fs::remove_file(config_path(root, name)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing network {name}")),
+    }
+}
+
+/// One running member's address on a network.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lease {
+    pub container_id: String,
+    pub ip: Ipv4Addr,
+    pub mac: String,
+    /// The names it answers to: container name, aliases, pod name.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// The monitor that holds it, and its start time: a lease whose
+    /// monitor is gone is free.
+    pub pid: i32,
+    pub pid_start: u64,
+}
+
+/// A network's leases, read and written under its lock.
+pub struct Leases {
+    path: PathBuf,
+    pub list: Vec<Lease>,
+    _lock: FileLock,
+}
+
+impl Leases {
+    /// Lock the network's leases and read them.
+    pub fn open(runroot: &Path, name: &str) -> Result<Leases> {
+        let dir = run_dir(runroot);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lock = FileLock::exclusive(&dir.join(format!("{name}.lock")))?;
+        let path = leases_path(runroot, name);
+        let list = atomic::read_json(&path)?.unwrap_or_default();
+        Ok(Leases {
+            path,
+            list,
+            _lock: lock,
+        })
+    }
+
+    pub fn save(&self) -> Result<()> {
+        if self.list.is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+            return Ok(());
+        }
+        atomic::write_json(&self.path, &self.list, false)
+    }
+
+    /// Drop the leases whose holder is gone (`alive` says).
+    pub fn forget_dead(&mut self, alive: impl Fn(&Lease) -> bool) {
+        self.list.retain(alive);
+    }
+
+    /// The first free address of `net` (not the gateway, not leased), or
+    /// `wanted` when it is free and inside the subnet.
+    pub fn free_address(&self, net: &Network, wanted: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+        let (subnet, gw) = net.subnet4()?;
+        let taken = |ip: Ipv4Addr| ip == gw || self.list.iter().any(|l| l.ip == ip);
+        if let Some(ip) = wanted {
+            if !subnet.contains(ip) {
+                bail!(
+                    "requested static ip {ip} not in any subnet on network {}",
+                    net.name
+                );
+            }
+            if taken(ip) {
+                bail!(
+                    "IPAM error: requested ip address {ip} is already allocated to another container on network {}",
+                    net.name
+                );
+            }
+            return Ok(ip);
+        }
+        let (lo, hi) = net.lease_bounds()?;
+        (u32::from(lo)..=u32::from(hi))
+            .map(Ipv4Addr::from)
+            .find(|ip| !taken(*ip))
+            .with_context(|| format!("IPAM error: failed to find free IP in network {}", net.name))
+    }
+}
+
+/// The leases of a network as they are now (no lock: for readers such
+/// as the DNS server and inspect).
+pub fn read_leases(runroot: &Path, name: &str) -> Vec<Lease> {
+    atomic::read_json(&leases_path(runroot, name))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+pub fn leases_path(runroot: &Path, name: &str) -> PathBuf {
+    run_dir(runroot).join(format!("{name}.leases"))
+}
+
+/// What a container asks of one network it joins (`--network
+/// NAME:ip=,mac=,alias=,interface_name=`, `--ip`, `--mac-address`,
+/// `--network-alias`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attachment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface_name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnets_parse_and_compare() {
+        let n = Net4::parse("10.89.3.7/24").unwrap();
+        assert_eq!(n.to_string(), "10.89.3.0/24");
+        assert!(n.contains("10.89.3.200".parse().unwrap()));
+        assert!(!n.contains("10.89.4.1".parse().unwrap()));
+        assert!(n.overlaps(Net4::parse("10.89.0.0/16").unwrap()));
+        assert!(!n.overlaps(Net4::parse("10.89.4.0/24").unwrap()));
+        assert_eq!(
+            n.hosts(),
+            ("10.89.3.1".parse().unwrap(), "10.89.3.254".parse().unwrap())
+        );
+        assert!(Net4::parse("fd00::/64")
+            .unwrap_err()
+            .to_string()
+            .contains("IPv6"));
+        assert!(Net4::parse("10.0.0.0").is_err());
+        assert!(Net4::parse("10.0.0.0/31").is_err());
+    }
+
+    #[test]
+    fn the_default_network_reads_as_podman_writes_it() {
+        let text = r#"{"name":"podman","id":"2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9","driver":"bridge","network_interface":"podman0","created":"2024-01-01T00:00:00Z","subnets":[{"subnet":"10.88.0.0/16","gateway":"10.88.0.1"}],"ipv6_enabled":false,"internal":false,"dns_enabled":false,"ipam_options":{"driver":"host-local"}}"#;
+        let n: Network = serde_json::from_str(text).unwrap();
+        let mut d = Network::default_network();
+        d.created = n.created.clone();
+        assert_eq!(n, d);
+        assert_eq!(serde_json::to_string(&n).unwrap(), text);
+    }
+}

@@ -1,0 +1,765 @@
+//! Named networks: `network create/ls/inspect/exists/rm/prune` in both
+//! modes; as root, containers on a bridge that find each other by name
+//! and alias (busybox wget and nslookup, glibc's getent) through the
+//! network's name server, published ports, `--internal`, connect and
+//! disconnect, 50 parallel starts with distinct addresses, `network rm`
+//! of a network in use, and nothing left behind after a killed monitor
+//! or a prune. Rootless, `--network NAME` is refused with one line.
+//!
+//! Root tests share the host's network namespace: each uses its own
+//! subnet (10.89.K.0/24) and bridge name.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::oci::*;
+use common::*;
+use serde_json::Value;
+
+const INDEX: &str = "hello from the db container\n";
+
+/// busybox, and glibc's getent with the libraries it needs.
+fn net_image() -> &'static Pushed {
+    static P: OnceLock<Pushed> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut t = TarBuilder::new();
+        for d in ["usr", "usr/bin", "lib", "lib/x86_64-linux-gnu", "lib64"] {
+            t.dir(d, 0o755, 0, 0);
+        }
+        for f in [
+            "/usr/bin/getent",
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib64/ld-linux-x86-64.so.2",
+        ] {
+            let data = std::fs::read(f).unwrap_or_else(|e| panic!("{f}: {e}"));
+            t.file(&f[1..], &data, 0o755, 0, 0);
+        }
+        t.symlink("bin/nslookup", "busybox");
+        t.symlink("bin/httpd", "busybox");
+        let img = build_image(
+            &ImageSpec::new("net"),
+            vec![
+                busybox_layer().clone(),
+                Layer::new(&t.finish(), Compression::Gzip),
+            ],
+        );
+        push_unique(&img, "net")
+    })
+}
+
+fn image(env: &TestEnv) -> String {
+    let r = net_image().reference();
+    env.pull(&r);
+    r
+}
+
+/// A network for this test: subnet 10.89.K.0/24 and a bridge name no
+/// other test process uses. Returns its (unique) name.
+fn create_net(env: &TestEnv, k: u8, extra: &[&str]) -> String {
+    remove_stale_bridges(k);
+    let name = unique("net");
+    let subnet = format!("10.89.{k}.0/24");
+    let bridge = bridge_name(k);
+    let mut args = vec![
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--interface-name",
+        &bridge,
+    ];
+    args.extend_from_slice(extra);
+    args.push(&name);
+    assert_eq!(env.ok(&args).trim(), name, "[{:?}]", env.mode);
+    name
+}
+
+/// Bridges of test processes that died (a failed run whose containers
+/// were killed with their monitors) would hold the subnet.
+fn remove_stale_bridges(k: u8) {
+    let prefix = format!("cot{k}p");
+    for e in std::fs::read_dir("/sys/class/net").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let ours = pid.parse::<u32>() == Ok(std::process::id() % 100_000);
+        let alive = std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+            p.file_name()
+                .to_string_lossy()
+                .parse::<u32>()
+                .is_ok_and(|n| n % 100_000 == pid.parse().unwrap_or(u32::MAX))
+                && std::fs::read_to_string(p.path().join("comm"))
+                    .is_ok_and(|c| c.starts_with("networks"))
+        });
+        if !ours && !alive {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", &name])
+                .status();
+        }
+    }
+}
+
+fn bridge_name(k: u8) -> String {
+    format!("cot{k}p{}", std::process::id() % 100_000)
+}
+
+fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// The veths on a bridge (its ports).
+fn bridge_ports(bridge: &str) -> Vec<String> {
+    std::fs::read_dir(Path::new("/sys/class/net").join(bridge).join("brif"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Live name servers of network `name` (their title is `coracle dns NAME`).
+fn dns_servers(name: &str) -> Vec<i32> {
+    let want = format!("coracle dns {name}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd);
+            (cmd.trim_end_matches(['\0', ' ']) == want && process_alive(pid)).then_some(pid)
+        })
+        .collect()
+}
+
+fn nft_map(map: &str) -> String {
+    let out = std::process::Command::new("nft")
+        .args(["list", "map", "ip", "coracle", map])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ip_of(env: &TestEnv, ctr: &str, net: &str) -> String {
+    let f = format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}");
+    env.ok(&["inspect", "--format", &f, ctr]).trim().to_string()
+}
+
+/// Rootless: `--network NAME` is one line and exit 125, and leaves no
+/// container.
+fn assert_rootless_refused(env: &TestEnv, img: &str, net: &str) {
+    let out = env.fails(&["run", "--rm", "--network", net, img, "true"], 125);
+    let err = out.stderr.trim();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("Error: --network ")
+            && err.contains("rootless containers cannot join named networks"),
+        "{err}"
+    );
+    assert_eq!(env.ok(&["ps", "-aq"]).trim(), "");
+}
+
+both_modes!(network_verbs_work_as_podmans);
+fn network_verbs_work_as_podmans(mode: Mode) {
+    let env = TestEnv::new(mode);
+    // The default network is there from the start, and stays.
+    assert_eq!(env.ok(&["network", "ls", "-q"]), "podman\n");
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", "podman"])).unwrap();
+    assert_eq!(d[0]["subnets"][0]["subnet"], "10.88.0.0/16", "{d}");
+    assert_eq!(d[0]["network_interface"], "podman0");
+    assert_eq!(d[0]["dns_enabled"], false);
+
+    // Automatic subnets skip those in use.
+    env.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.89.0.0/24",
+        "--interface-name",
+        &bridge_name(100),
+        "--label",
+        "team=web",
+        "first",
+    ]);
+    assert_eq!(env.ok(&["network", "create", "app"]), "app\n");
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", "app"])).unwrap();
+    let n = &d[0];
+    assert_eq!(n["name"], "app");
+    assert_eq!(n["driver"], "bridge");
+    assert_eq!(n["id"].as_str().unwrap().len(), 64, "{n}");
+    assert_eq!(n["subnets"][0]["subnet"], "10.89.1.0/24", "{n}");
+    assert_eq!(n["subnets"][0]["gateway"], "10.89.1.1");
+    assert_eq!(n["dns_enabled"], true);
+    assert_eq!(n["internal"], false);
+    assert_eq!(n["ipam_options"]["driver"], "host-local");
+    assert!(n["network_interface"]
+        .as_str()
+        .unwrap()
+        .starts_with("podman"));
+    assert_eq!(n["containers"], serde_json::json!({}));
+    // The file is netavark's, under the store.
+    let file = env.store_dir().join("networks/app.json");
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(on_disk["subnets"], n["subnets"]);
+
+    env.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.89.7.0/24",
+        "--gateway",
+        "10.89.7.254",
+        "--ip-range",
+        "10.89.7.128/25",
+        "--internal",
+        "--disable-dns",
+        "--interface-name",
+        &bridge_name(101),
+        "backend",
+    ]);
+    let b: Value = serde_json::from_str(&env.ok(&["network", "inspect", "backend"])).unwrap();
+    assert_eq!(b[0]["internal"], true);
+    assert_eq!(b[0]["dns_enabled"], false);
+    assert_eq!(b[0]["subnets"][0]["gateway"], "10.89.7.254");
+    assert_eq!(b[0]["subnets"][0]["lease_range"]["start_ip"], "10.89.7.129");
+
+    assert_eq!(
+        env.ok(&[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Internal}}"
+        ]),
+        "app bridge false\nbackend bridge true\nfirst bridge false\npodman bridge false\n"
+    );
+    let table = env.ok(&["network", "ls"]);
+    assert!(
+        table.starts_with("NETWORK ID    NAME        DRIVER\n"),
+        "{table}"
+    );
+    assert_eq!(
+        env.ok(&["network", "ls", "-q", "--filter", "label=team=web"]),
+        "first\n"
+    );
+    assert_eq!(
+        env.ok(&["network", "ls", "-q", "--filter", "name=^back"]),
+        "backend\n"
+    );
+    assert_eq!(
+        env.ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{.Name}} {{.NetworkInterface}}",
+            "backend"
+        ]),
+        format!("backend {}\n", bridge_name(101))
+    );
+    env.ok(&["network", "exists", "app"]);
+    env.fails(&["network", "exists", "nope"], 1);
+
+    // Bad input: one line, 125, nothing changed.
+    let before = env.ok(&["network", "ls", "-q"]);
+    for bad in [
+        vec!["network", "create", "app"],
+        vec!["network", "create", "--subnet", "bogus", "x1"],
+        vec!["network", "create", "--subnet", "10.89.1.0/24", "x2"],
+        vec!["network", "create", "--gateway", "10.0.0.1", "x3"],
+        vec!["network", "create", "-d", "macvlan", "x4"],
+        vec!["network", "create", "--opt", "bogus=1", "x5"],
+        vec!["network", "create", "--ipv6", "x6"],
+        vec!["network", "create", "bad name"],
+        vec!["network", "rm", "podman"],
+    ] {
+        let out = env.fails(&bad, 125);
+        assert_eq!(out.stderr.lines().count(), 1, "{bad:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with("Error: "), "{bad:?}: {}", out.stderr);
+    }
+    assert_eq!(env.ok(&["network", "ls", "-q"]), before);
+    let out = env.fails(&["network", "rm", "nope"], 1);
+    assert_eq!(
+        out.stderr,
+        "Error: unable to find network with name or ID nope: network not found\n"
+    );
+    assert_eq!(env.ok(&["network", "create", "--ignore", "app"]), "app\n");
+
+    assert_eq!(env.ok(&["network", "rm", "first"]), "first\n");
+    assert!(!env.store_dir().join("networks/first.json").exists());
+    assert_eq!(
+        env.ok(&["network", "prune", "-f", "--filter", "label=x"]),
+        ""
+    );
+    let pruned: BTreeSet<String> = env
+        .ok(&["network", "prune", "-f"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(pruned, ["app", "backend"].map(String::from).into());
+    assert_eq!(env.ok(&["network", "ls", "-q"]), "podman\n");
+}
+
+/// An HTTP server in the test process on every host address: what a
+/// container reaches when it has a way out.
+fn host_http_server() -> u16 {
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\nhost-ok\n");
+        }
+    });
+    port
+}
+
+/// The host's address on its default route.
+fn host_address() -> Ipv4Addr {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.connect("198.51.100.1:9").unwrap();
+    match s.local_addr().unwrap().ip() {
+        std::net::IpAddr::V4(a) => a,
+        other => panic!("no IPv4 host address: {other}"),
+    }
+}
+
+both_modes!(containers_find_each_other_by_name_and_alias);
+fn containers_find_each_other_by_name_and_alias(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 110, &[]);
+    if mode == Mode::Rootless {
+        return assert_rootless_refused(&env, &img, &net);
+    }
+    let www = www_dir(&env, INDEX);
+    let port = free_port();
+    let publish = format!("{port}:80");
+    env.run_detached(
+        "db",
+        &[
+            "--network",
+            &net,
+            "--network-alias",
+            "database",
+            "-p",
+            &publish,
+            "-v",
+            &www,
+        ],
+        &img,
+        HTTPD,
+    );
+    let db_ip = ip_of(&env, "db", &net);
+    assert!(db_ip.starts_with("10.89.110."), "{db_ip}");
+    // A later container finds the earlier one by name and by alias.
+    let out = env.sh(
+        &img,
+        &["--network", &net],
+        "wget -qO- http://db/ && wget -qO- http://database/ && nslookup db && getent hosts database",
+    );
+    assert_eq!(out.matches(INDEX).count(), 2, "{out}");
+    assert!(out.contains(&format!("Address: {db_ip}")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&db_ip) && l.contains(" database")),
+        "getent hosts database: {out}"
+    );
+    // Published on the host, through DNAT to the container's address.
+    assert_eq!(http_get(mode, port), INDEX);
+    let ps = env.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert_eq!(ps.trim(), format!("0.0.0.0:{port}->80/tcp"));
+    // The earlier one finds a later one, and loses it once it stops.
+    env.run_detached("late", &["--network", &net], &img, &["sleep", "600"]);
+    let late_ip = ip_of(&env, "late", &net);
+    assert_ne!(late_ip, db_ip);
+    let found = env.ok(&["exec", "db", "nslookup", "late"]);
+    assert!(found.contains(&format!("Address: {late_ip}")), "{found}");
+    env.ok(&["rm", "-f", "-t", "0", "late"]);
+    let gone = env.run(&["exec", "db", "nslookup", "late"]);
+    assert!(!gone.stdout.contains(&late_ip), "{gone:?}");
+    // Names outside the network are not the network's: no answer for a
+    // member's name from another network.
+    env.ok(&["rm", "-f", "-t", "0", "db"]);
+    assert!(
+        dns_servers(&net).is_empty(),
+        "the name server outlived the network's containers"
+    );
+}
+
+both_modes!(internal_network_has_no_way_out);
+fn internal_network_has_no_way_out(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let internal = create_net(&env, 111, &["--internal"]);
+    let open = create_net(&env, 112, &["--opt", "mtu=1400"]);
+    if mode == Mode::Rootless {
+        return assert_rootless_refused(&env, &img, &internal);
+    }
+    let port = host_http_server();
+    let url = format!("http://{}:{port}/", host_address());
+    let out = env.sh(
+        &img,
+        &["--network", &open],
+        &format!("cat /sys/class/net/eth0/mtu; wget -qO- {url}"),
+    );
+    assert_eq!(out, "1400\nhost-ok\n", "--opt mtu=1400, and a way out");
+    let out = env.sh_out(
+        &img,
+        &["--network", &internal],
+        &format!("ip route; wget -qO- {url}"),
+    );
+    assert_ne!(out.status, 0, "{out:?}");
+    assert!(!out.stdout.contains("host-ok"), "{out:?}");
+    assert!(!out.stdout.contains("default"), "{out:?}");
+}
+
+both_modes!(connect_and_disconnect_a_running_container);
+fn connect_and_disconnect_a_running_container(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let a = create_net(&env, 113, &[]);
+    let b = create_net(&env, 114, &[]);
+    if mode == Mode::Rootless {
+        let out = env.fails(&["network", "connect", &b, "nope"], 125);
+        assert_eq!(out.stderr.lines().count(), 1);
+        return assert_rootless_refused(&env, &img, &a);
+    }
+    // Asked-for address, MAC and alias on the first network.
+    let first = format!("{a}:ip=10.89.113.50,mac=92:d0:c6:0a:29:33,alias=front");
+    env.run_detached("web", &["--network", &first], &img, &["sleep", "600"]);
+    assert_eq!(ip_of(&env, "web", &a), "10.89.113.50");
+    let mac_of = format!("{{{{(index .NetworkSettings.Networks \"{a}\").MacAddress}}}}");
+    assert_eq!(
+        env.ok(&["inspect", "--format", &mac_of, "web"]).trim(),
+        "92:d0:c6:0a:29:33"
+    );
+    let out = env.sh(&img, &["--network", &a], "nslookup front");
+    assert!(out.contains("Address: 10.89.113.50"), "{out}");
+    // The same address again: one line, and no container.
+    let out = env.fails(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "twin",
+            "--network",
+            &a,
+            "--ip",
+            "10.89.113.50",
+            &img,
+            "true",
+        ],
+        125,
+    );
+    assert!(out.stderr.contains("already allocated"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    env.fails(&["container", "exists", "twin"], 1);
+    env.ok(&["network", "connect", "--alias", "svc", &b, "web"]);
+    let ip_b = ip_of(&env, "web", &b);
+    assert!(ip_b.starts_with("10.89.114."), "{ip_b}");
+    let addrs = env.ok(&["exec", "web", "ip", "-4", "addr"]);
+    assert!(addrs.contains(&ip_b), "{addrs}");
+    let out = env.sh(&img, &["--network", &b], "nslookup svc");
+    assert!(out.contains(&format!("Address: {ip_b}")), "{out}");
+    let out = env.fails(&["network", "connect", &b, "web"], 125);
+    assert!(out.stderr.contains("already connected"), "{}", out.stderr);
+
+    env.ok(&["network", "disconnect", &b, "web"]);
+    let addrs = env.ok(&["exec", "web", "ip", "-4", "addr"]);
+    assert!(!addrs.contains(&ip_b), "{addrs}");
+    assert!(
+        !link_exists(&bridge_name(114)),
+        "the last member left: the bridge goes"
+    );
+    let events = env.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Status}} {{.Network}}",
+    ]);
+    assert_eq!(events, format!("connect {b}\ndisconnect {b}\n"));
+    let nets = env.ok(&[
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        "web",
+    ]);
+    assert_eq!(nets.trim(), a);
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
+}
+
+both_modes!(parallel_starts_get_distinct_addresses);
+fn parallel_starts_get_distinct_addresses(mode: Mode) {
+    const N: usize = 50;
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 115, &[]);
+    if mode == Mode::Rootless {
+        return assert_rootless_refused(&env, &img, &net);
+    }
+    let mark = env.mark();
+    let children: Vec<_> = (0..N)
+        .map(|i| {
+            let name = format!("c{i}");
+            env.coracle_command(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "-e",
+                &mark,
+                "--network",
+                &net,
+                &img,
+                "sleep",
+                "600",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ips: BTreeSet<String> = (0..N)
+        .map(|i| ip_of(&env, &format!("c{i}"), &net))
+        .collect();
+    assert_eq!(ips.len(), N, "{ips:?}");
+    assert!(ips.iter().all(|ip| ip.starts_with("10.89.115.")), "{ips:?}");
+    assert_eq!(bridge_ports(&bridge_name(115)).len(), N);
+    env.ok(&["rm", "-af", "-t", "0"]);
+    assert!(!link_exists(&bridge_name(115)));
+}
+
+both_modes!(network_rm_in_use_exits_2_unless_forced);
+fn network_rm_in_use_exits_2_unless_forced(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 116, &[]);
+    if mode == Mode::Rootless {
+        return assert_rootless_refused(&env, &img, &net);
+    }
+    env.run_detached("web", &["--network", &net], &img, &["sleep", "600"]);
+    let out = env.fails(&["network", "rm", &net], 2);
+    assert_eq!(
+        out.stderr,
+        format!("Error: \"{net}\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used\n")
+    );
+    env.ok(&["network", "exists", &net]);
+    // A stopped container counts too.
+    env.ok(&["stop", "-t", "0", "web"]);
+    env.fails(&["network", "rm", &net], 2);
+    env.ok(&["start", "web"]);
+    assert_eq!(
+        env.ok(&["network", "rm", "-f", "-t", "0", &net]),
+        format!("{net}\n")
+    );
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    env.fails(&["network", "exists", &net], 1);
+    assert!(!link_exists(&bridge_name(116)));
+    assert!(dns_servers(&net).is_empty());
+}
+
+both_modes!(killed_monitor_leaves_nothing_after_the_next_command);
+fn killed_monitor_leaves_nothing_after_the_next_command(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 117, &[]);
+    if mode == Mode::Rootless {
+        return assert_rootless_refused(&env, &img, &net);
+    }
+    let port = free_port();
+    let publish = format!("{port}:80");
+    env.run_detached(
+        "web",
+        &["--network", &net, "-p", &publish],
+        &img,
+        &["sleep", "600"],
+    );
+    let bridge = bridge_name(117);
+    let veths = bridge_ports(&bridge);
+    assert_eq!(veths.len(), 1);
+    assert_eq!(dns_servers(&net).len(), 1);
+    assert!(nft_map("net_tcp").contains(&format!("{port} : ")));
+    env.kill_monitor("web");
+    env.ok(&["ps", "-a"]);
+    for v in &veths {
+        assert!(!link_exists(v), "veth {v} is left");
+    }
+    assert!(!link_exists(&bridge), "bridge {bridge} is left");
+    assert!(wait_for(Duration::from_secs(3), || dns_servers(&net).is_empty()));
+    assert!(
+        !nft_map("net_tcp").contains(&format!("{port} : ")),
+        "{}",
+        nft_map("net_tcp")
+    );
+    // Its address is free again: the next container gets the first one.
+    env.ok(&["rm", "-f", "web"]);
+    env.run_detached("again", &["--network", &net], &img, &["sleep", "600"]);
+    assert_eq!(ip_of(&env, "again", &net), "10.89.117.2");
+    env.ok(&["rm", "-f", "-t", "0", "again"]);
+    // And prune leaves nothing of the network.
+    assert_eq!(env.ok(&["network", "prune", "-f"]), format!("{net}\n"));
+    assert!(!link_exists(&bridge));
+    assert!(dns_servers(&net).is_empty());
+    assert!(!env
+        .store_dir()
+        .join(format!("networks/{net}.json"))
+        .exists());
+    let leftovers: Vec<String> = std::fs::read_dir(env.runroot_dir().join("networks"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.ends_with(".lock"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+both_modes!(a_pod_on_a_named_network_answers_by_its_name);
+fn a_pod_on_a_named_network_answers_by_its_name(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 118, &[]);
+    if mode == Mode::Rootless {
+        let out = env.fails(&["pod", "create", "--name", "shop", "--network", &net], 125);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert_eq!(env.ok(&["pod", "ps", "-q"]), "");
+        return;
+    }
+    env.ok(&["pod", "create", "--name", "shop", "--network", &net]);
+    let www = www_dir(&env, INDEX);
+    env.run_detached("web", &["--pod", "shop", "-v", &www], &img, HTTPD);
+    let out = env.sh(&img, &["--network", &net], "wget -qO- http://shop/");
+    assert_eq!(out, INDEX);
+    let filter = format!("network={net}");
+    assert_eq!(
+        env.ok(&["pod", "ps", "--format", "{{.Name}}", "--filter", &filter]),
+        "shop\n"
+    );
+    assert_eq!(
+        env.ok(&["ps", "-a", "--format", "{{.Networks}}", "--filter", &filter])
+            .lines()
+            .count(),
+        1,
+        "the infra is on the network"
+    );
+    env.ok(&["pod", "rm", "-f", "-t", "0", "shop"]);
+    assert!(!link_exists(&bridge_name(118)));
+}
+
+/// A name server on the host at `addr`:53 that answers every A query with
+/// 192.0.2.77: what "the host's resolvers" are for the test.
+fn fake_upstream(addr: Ipv4Addr) {
+    let sock = std::net::UdpSocket::bind((addr, 53)).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let q = &buf[..n];
+            // header, then the question up to its end (name, type, class)
+            let mut end = 12;
+            while end < n && q[end] != 0 {
+                end += q[end] as usize + 1;
+            }
+            end += 5;
+            if end > n {
+                continue;
+            }
+            let mut r = Vec::new();
+            r.extend_from_slice(&q[0..2]);
+            r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..end]);
+            r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 77]);
+            let _ = sock.send_to(&r, peer);
+        }
+    });
+}
+
+both_modes!(names_outside_the_network_go_to_its_upstream_servers);
+fn names_outside_the_network_go_to_its_upstream_servers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let upstream = Ipv4Addr::new(127, 88, 0, 1);
+    let dns = upstream.to_string();
+    let net = create_net(&env, 119, &["--dns", &dns]);
+    if mode == Mode::Rootless {
+        return assert_rootless_refused(&env, &img, &net);
+    }
+    fake_upstream(upstream);
+    env.run_detached("db", &["--network", &net], &img, &["sleep", "600"]);
+    let out = env.sh(
+        &img,
+        &["--network", &net],
+        "nslookup elsewhere.example; nslookup db",
+    );
+    assert!(out.contains("Address: 192.0.2.77"), "forwarded: {out}");
+    let db_ip = ip_of(&env, "db", &net);
+    assert!(out.contains(&format!("Address: {db_ip}")), "member: {out}");
+    env.ok(&["rm", "-f", "-t", "0", "db"]);
+}
+
+both_modes!(network_reload_puts_back_the_rules);
+fn network_reload_puts_back_the_rules(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 120, &[]);
+    if mode == Mode::Rootless {
+        env.fails(&["network", "reload", "nope"], 125);
+        return assert_rootless_refused(&env, &img, &net);
+    }
+    let www = www_dir(&env, INDEX);
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let id = env.run_detached(
+        "web",
+        &["--network", &net, "-p", &publish, "-v", &www],
+        &img,
+        HTTPD,
+    );
+    assert_eq!(http_get(mode, port), INDEX);
+    // A firewall reload took our element away: nothing answers there.
+    let status = std::process::Command::new("nft")
+        .args([
+            "delete",
+            "element",
+            "ip",
+            "coracle",
+            "net_tcp",
+            &format!("{{ {port} }}"),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(http_get_once(port).is_err());
+    assert_eq!(env.ok(&["network", "reload", "web"]), format!("{id}\n"));
+    assert_eq!(http_get(mode, port), INDEX);
+    env.fails(&["network", "reload"], 125);
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
+}
