@@ -182,12 +182,14 @@ pub struct Probe {
     verdict: Option<Verdict>,
 }
 
-/// Fork a probe for container `cfg` (running since `started`).
-pub fn spawn(store: &Store, cfg: &ContainerConfig, started: SystemTime) -> Result<Probe> {
-    let Some((check, _)) = due_check(store, cfg) else {
-        bail!("container {} has no defined healthcheck", cfg.id);
-    };
-    let timeout = Duration::from_nanos(check.timeout_ns() as u64);
+/// Fork a probe for container `cfg` (running since `started`); `timeout`
+/// is the due check's (the probe itself reads which check is due).
+pub fn spawn(
+    store: &Store,
+    cfg: &ContainerConfig,
+    started: SystemTime,
+    timeout: Duration,
+) -> Result<Probe> {
     let (r, w) = sys::owned_pipe()?;
     // SAFETY: the monitor is single-threaded; the child leaves with _exit.
     let pid = unsafe { libc::fork() };
@@ -198,8 +200,14 @@ pub fn spawn(store: &Store, cfg: &ContainerConfig, started: SystemTime) -> Resul
         drop(r);
         // SAFETY: plain syscalls in the child; it leaves with _exit.
         unsafe { libc::setpgid(0, 0) };
+        // A paused container is not checked (exec cannot enter it).
+        let paused = store
+            .containers
+            .load_state(&cfg.id)
+            .is_ok_and(|s| s.status == crate::storage::containers::Status::Paused);
         let verdict = due_check(store, cfg)
-            .ok_or_else(|| anyhow::anyhow!("no healthcheck"))
+            .filter(|_| !paused)
+            .ok_or_else(|| anyhow::anyhow!("no check due"))
             .and_then(|(check, startup)| run_check(store, &cfg.id, check, startup))
             .and_then(|result| record(store, cfg, &result, started))
             .map(|(v, _)| v);

@@ -6,8 +6,8 @@
 use super::health::{self, Probe, Verdict};
 use super::relay::Sidecar;
 use super::sdnotify::Notifier;
-use crate::storage::containers::{ContainerConfig, Status};
-use crate::storage::health::HealthAction;
+use crate::storage::containers::ContainerConfig;
+use crate::storage::health::{HealthAction, HealthConfig, HealthSettings};
 use crate::storage::store::Store;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -59,11 +59,14 @@ impl<'a> Duties<'a> {
     /// passed (known from the verdicts: the monitor reads no records).
     fn interval(&self) -> Option<Duration> {
         let settings = self.cfg.health.as_ref().filter(|s| s.scheduled)?;
-        let check = match &settings.startup {
+        Some(nanos(self.due(settings).interval_ns()))
+    }
+
+    fn due<'s>(&self, settings: &'s HealthSettings) -> &'s HealthConfig {
+        match &settings.startup {
             Some(s) if !self.startup_done => &s.check,
             _ => &settings.check,
-        };
-        Some(nanos(check.interval_ns()))
+        }
     }
 
     fn schedule(&mut self) {
@@ -71,25 +74,23 @@ impl<'a> Duties<'a> {
     }
 
     fn start_check(&mut self) {
-        // A paused container is not checked (exec cannot enter it).
-        let paused = self
-            .store
-            .containers
-            .load_state(&self.cfg.id)
-            .is_ok_and(|s| s.status == Status::Paused);
-        if !paused {
-            match health::spawn(self.store, self.cfg, self.started) {
-                Ok(p) => {
-                    self.probe = Some(p);
-                    return;
-                }
-                Err(e) => crate::debug!("healthcheck not started: {e:#}"),
+        let timeout = match &self.cfg.health {
+            Some(settings) => nanos(self.due(settings).timeout_ns()),
+            None => return,
+        };
+        match health::spawn(self.store, self.cfg, self.started, timeout) {
+            Ok(p) => self.probe = Some(p),
+            Err(e) => {
+                crate::debug!("healthcheck not started: {e:#}");
+                self.schedule();
             }
         }
-        self.schedule();
     }
 
     fn finished(&mut self, verdict: Verdict, pid: i32) {
+        // What this round faulted in of the binary goes again: the monitor
+        // idles between checks at the size it had before the first.
+        super::memory::shed();
         if verdict == Verdict::StartupPassed {
             self.startup_done = true;
         }
