@@ -17,6 +17,7 @@ pub mod logs;
 pub mod lookup;
 pub mod pod_create;
 pub mod pods;
+pub mod quadlet;
 pub mod stats;
 pub mod system;
 pub mod top;
