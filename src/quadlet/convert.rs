@@ -283,9 +283,25 @@ fn absolute(unit: &UnitFile, path: &str) -> String {
         return path.to_string();
     }
     match unit.path.as_deref().and_then(Path::parent) {
-        Some(dir) => dir.join(path).to_string_lossy().into_owned(),
+        Some(dir) => clean(&dir.join(path)),
         None => path.to_string(),
     }
+}
+
+/// A path with its `.` and `..` components resolved lexically.
+fn clean(path: &Path) -> String {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out.to_string_lossy().into_owned()
 }
 
 /// The source of a `Volume=`: a host path (which must be mounted), a
