@@ -1,6 +1,7 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
 mod archive;
+mod auto_update;
 mod build;
 mod commit;
 mod container;
@@ -182,6 +183,8 @@ pub enum Command {
     Unpause(Lazy<update::PauseArgs>),
     /// Generate systemd units from Quadlet files (.container, .volume, .image, .build)
     Quadlet(Lazy<quadlet::QuadletArgs>),
+    /// Auto update containers according to their auto-update policy
+    AutoUpdate(Lazy<auto_update::AutoUpdateArgs>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -266,6 +269,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pause(a) => update::pause(g, a.0),
         Command::Unpause(a) => update::unpause(g, a.0),
         Command::Quadlet(a) => quadlet::quadlet(a.0),
+        Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
     }
 }
 
