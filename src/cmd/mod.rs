@@ -7,6 +7,7 @@ mod commit;
 mod container;
 mod create_flags;
 mod events;
+mod generate;
 mod image;
 mod image_inspect;
 mod image_list;
@@ -185,6 +186,9 @@ pub enum Command {
     Quadlet(Lazy<quadlet::QuadletArgs>),
     /// Auto update containers according to their auto-update policy
     AutoUpdate(Lazy<auto_update::AutoUpdateArgs>),
+    /// Generate structured data based on containers
+    #[command(subcommand)]
+    Generate(LazyGroup<generate::GenerateCommand>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -270,6 +274,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Unpause(a) => update::unpause(g, a.0),
         Command::Quadlet(a) => quadlet::quadlet(a.0),
         Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
+        Command::Generate(c) => generate::dispatch(g, c.0),
     }
 }
 

@@ -32,9 +32,6 @@ pub fn quadlet(a: QuadletArgs) -> Result<()> {
 /// Print each file's problem on its own line; a failed file fails the run
 /// (the others were still generated).
 fn finish(out: &q::Outcome, prefix: &str) -> Result<()> {
-    for w in &out.warnings {
-        eprintln!("{prefix}{w}");
-    }
     for e in &out.errors {
         eprintln!("{prefix}{e}");
     }

@@ -13,6 +13,7 @@ pub mod containers;
 pub mod create;
 pub mod events;
 pub mod filter;
+pub mod generate;
 pub mod images;
 pub mod logs;
 pub mod lookup;

@@ -413,6 +413,8 @@ fn add_health(unit: &UnitFile, cmd: &mut Cmd) {
         ("HealthCmd", "cmd"),
         ("HealthInterval", "interval"),
         ("HealthOnFailure", "on-failure"),
+        ("HealthMaxLogCount", "max-log-count"),
+        ("HealthMaxLogSize", "max-log-size"),
         ("HealthRetries", "retries"),
         ("HealthStartPeriod", "start-period"),
         ("HealthTimeout", "timeout"),

@@ -32,7 +32,6 @@ pub struct Generated {
 pub struct Outcome {
     pub units: Vec<Generated>,
     pub errors: Vec<String>,
-    pub warnings: Vec<String>,
 }
 
 /// Whether a file name is a Quadlet unit (of any of podman's types).
