@@ -112,6 +112,7 @@ both_modes!(
     unsupported_keys_and_types_are_refused_by_name,
     generated_units_pass_systemd_analyze_verify,
     generate_systemd_new_recreates_the_container,
+    quadlet_install_list_print_rm,
 );
 
 fn dryrun_prints_podmans_units(mode: Mode) {
@@ -608,4 +609,172 @@ WantedBy=default.target
         out.stderr
     );
     env.ok(&["rm", "web"]);
+}
+
+/// The calling user's install directory: root's is the system's.
+fn install_dir(env: &TestEnv) -> PathBuf {
+    match env.mode {
+        Mode::Root => PathBuf::from("/etc/containers/systemd"),
+        Mode::Rootless => env.home.join(".config/containers/systemd"),
+    }
+}
+
+fn quadlet_install_list_print_rm(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    // a stand-in systemctl that records what it was asked
+    let bin = env.dir.join("fakebin");
+    mkdir_mode(&bin, 0o755);
+    let log = env.dir.join("systemctl.log");
+    env.write_user_file(&log, b"");
+    std::fs::write(
+        bin.join("systemctl"),
+        format!("#!/bin/sh\necho \"$*\" >> {}\nexit 1\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("systemctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.set_env(
+        "PATH",
+        &format!(
+            "{}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            bin.display()
+        ),
+    );
+    let name = unique("inst").replace('-', "x");
+    let src = env.dir.join("src");
+    let file = format!("{name}.container");
+    let text = format!("# mine\n[Container]\nImage=busybox\nPod={name}.pod\n");
+    env.write_user_file(&src.join(&file), text.as_bytes());
+    env.write_user_file(&src.join("app.conf"), b"setting=1\n");
+    let dir = install_dir(&env);
+
+    let out = env.ok(&[
+        "quadlet",
+        "install",
+        "--reload-systemd=false",
+        &src.join(&file).to_string_lossy(),
+        &src.join("app.conf").to_string_lossy(),
+    ]);
+    assert_eq!(
+        out,
+        format!("{}/{file}\n{}/app.conf\n", dir.display(), dir.display()),
+        "[{mode:?}]"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join(&file)).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "",
+        "[{mode:?}] not reloaded"
+    );
+
+    // again: refused unless --replace; the default reloads systemd
+    let out = env.fails(
+        &["quadlet", "install", &src.join(&file).to_string_lossy()],
+        125,
+    );
+    assert_eq!(
+        out.stderr,
+        format!("Error: a Quadlet with name {file} already exists, refusing to overwrite (use --replace)\n"),
+        "[{mode:?}]"
+    );
+    let out = env.fails(
+        &[
+            "quadlet",
+            "install",
+            "--replace",
+            &src.join(&file).to_string_lossy(),
+        ],
+        125,
+    );
+    assert!(
+        out.stderr
+            .starts_with("Error: systemctl daemon-reload: exit status: 1"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    let reload = match mode {
+        Mode::Root => "daemon-reload\n",
+        Mode::Rootless => "--user daemon-reload\n",
+    };
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), reload, "[{mode:?}]");
+
+    // list: podman's columns; systemd does not know the unit
+    let out = env.ok(&["quadlet", "list", "--filter", &format!("name={name}*")]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "[{mode:?}] {out}");
+    assert!(
+        lines[0].starts_with("NAME")
+            && lines[0].contains("UNIT NAME")
+            && lines[0].contains("PATH ON DISK")
+            && lines[0].contains("STATUS")
+            && lines[0].contains("APPLICATION")
+            && lines[0].ends_with("POD"),
+        "[{mode:?}] {out}"
+    );
+    let fields: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        fields,
+        [
+            file.as_str(),
+            &format!("{name}.service"),
+            &format!("{}/{file}", dir.display()),
+            "Not",
+            "loaded",
+            &format!("{name}.pod")
+        ],
+        "[{mode:?}] {out}"
+    );
+    let out = env.ok(&[
+        "quadlet",
+        "list",
+        "--filter",
+        &format!("name={name}*"),
+        "--format",
+        "{{.UnitName}} {{.Status}}",
+    ]);
+    assert_eq!(out, format!("{name}.service Not loaded\n"), "[{mode:?}]");
+    let out = env.ok(&[
+        "quadlet",
+        "list",
+        "--filter",
+        "name=nothing-like-this*",
+        "--noheading",
+    ]);
+    assert_eq!(out, "", "[{mode:?}]");
+
+    // print: the file as written, comments too
+    assert_eq!(env.ok(&["quadlet", "print", &file]), text, "[{mode:?}]");
+    let out = env.fails(&["quadlet", "print", "nosuch.container"], 125);
+    assert_eq!(
+        out.stderr, "Error: quadlet \"nosuch.container\" not found\n",
+        "[{mode:?}]"
+    );
+
+    // rm
+    let out = env.ok(&["quadlet", "rm", "--reload-systemd=false", &file]);
+    assert_eq!(out, format!("{file}\n"), "[{mode:?}]");
+    assert!(!dir.join(&file).exists());
+    let out = env.fails(&["quadlet", "rm", "--reload-systemd=false", &file], 125);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: {file}: no such Quadlet installed in {}\n",
+            dir.display()
+        ),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["quadlet", "rm", "-i", "--reload-systemd=false", &file]),
+        ""
+    );
+    let out = env.fails(&["quadlet", "--dryrun", "list"], 125);
+    assert!(
+        out.stderr
+            .starts_with("Error: quadlet: --dryrun and --user go without a verb"),
+        "[{mode:?}]"
+    );
+    std::fs::remove_file(dir.join("app.conf")).unwrap();
 }

@@ -10,12 +10,12 @@ mod keys;
 mod unit;
 mod words;
 
+pub use convert::service_name;
+pub use convert::{Ctx, UnitInfo};
 pub use dirs::Searcher;
-
-use convert::{Ctx, UnitInfo};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use unit::UnitFile;
+pub use unit::UnitFile;
 
 /// One generated service: its file name, its text, and the symlinks
 /// (relative to the output directory) its `[Install]` asks for.
