@@ -4,9 +4,11 @@
 //! here touches the store; the engine (engine/quadlet.rs) calls it, and
 //! the binary runs it as a systemd generator.
 
+mod container;
 mod convert;
 mod dirs;
 mod keys;
+mod oneshot;
 mod unit;
 mod words;
 
@@ -159,10 +161,10 @@ pub fn generate(units: &[UnitFile], exe: &str, user: bool, out: &mut Outcome) {
             continue;
         }
         let converted = match k {
-            "container" => convert::container(u, &ctx),
-            "volume" => convert::volume(u, &ctx),
-            "image" => convert::image(u, &ctx),
-            _ => convert::build(u, &ctx),
+            "container" => container::container(u, &ctx),
+            "volume" => oneshot::volume(u, &ctx),
+            "image" => oneshot::image(u, &ctx),
+            _ => oneshot::build(u, &ctx),
         };
         match converted {
             Ok(s) => out.units.push(Generated {
