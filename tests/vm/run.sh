@@ -26,9 +26,9 @@ TEST_USER=${TEST_USER:-cotest}
 BOOTS=${CORACLE_VM_BOOTS:-cgroup systemd}
 # checks each boot must report (a missing one is a failure too)
 EXPECTED_cgroup="root_oom root_oom_cgroup_removed root_pids root_cpu root_cpuset root_pause root_stats root_update user_delegated user_oom user_pids user_cpu user_pause user_missing_controller"
-# Only the checks named here run in the systemd boot. sd_start onwards need
-# run's --replace, --cgroups=split and --sdnotify; sd_notify_healthy the
-# healthchecks (HealthCmd=, --health-*, Notify=healthy).
+# Only the checks named here run in the systemd boot. To add once run has
+# --replace, --cgroups=split, --sdnotify and the healthchecks: sd_start
+# sd_reachable sd_restart sd_stop sd_notify_healthy.
 EXPECTED_systemd="sd_boot sd_generator"
 
 [ "$(id -u)" = 0 ] || { echo "tests/vm/run.sh: run as root" >&2; exit 1; }

@@ -28,7 +28,8 @@ wait_until() {
     return 1
 }
 prop() { systemctl show -P "$2" "$1"; }
-fetch() { busybox wget -q -T 2 -O - http://127.0.0.1:8080/ 2>/dev/null; }
+# busybox's nc: its static wget crashes on some hosts
+fetch() { printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 2 127.0.0.1 8080 2>/dev/null | tail -n 1; }
 served() { [ "$(fetch)" = "hello from coracle" ]; }
 ctr_pid() { $C inspect systemd-web --format '{{.State.Pid}}' 2>/dev/null; }
 pid_changed() { p=$(ctr_pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$1" ]; }
@@ -65,7 +66,10 @@ UNIT
         [ "$gen" = /run/systemd/generator/web.service ]
 }
 t_start() {
-    systemctl start web.service || { systemctl status --no-pager web.service | tail -5; return 1; }
+    systemctl start web.service || {
+        journalctl --no-pager -o cat -u web.service | grep -v '^web.service' | tail -8
+        return 1
+    }
     state=$(systemctl is-active web.service)
     st=$($C inspect systemd-web --format '{{.State.Status}}')
     main=$(prop web.service MainPID)
@@ -101,18 +105,23 @@ t_notify_healthy() {
     cat > /etc/containers/systemd/slow.container <<'UNIT'
 [Container]
 Image=localhost/bb:1
-Exec=sh -c 'sleep 4; touch /tmp/ready; exec sleep 1000'
+Exec=sh -c 'sleep 4; echo ok > /tmp/ready; exec sleep 1000'
 Network=none
-HealthCmd=test -f /tmp/ready
+HealthCmd=cat /tmp/ready
 HealthInterval=1s
+HealthRetries=30
 Notify=healthy
 UNIT
     systemctl daemon-reload || return 1
     systemctl start --no-block slow.service
-    wait_until 30 sh -c "$C ps --format '{{.Names}}' | grep -q systemd-slow" || { echo "no container"; return 1; }
+    wait_until 30 sh -c "$C ps --format '{{.Names}}' | grep -q systemd-slow" || {
+        journalctl --no-pager -o cat -u slow.service | grep -v '^slow.service' | tail -8
+        echo "no container"
+        return 1
+    }
     early=$(systemctl is-active slow.service)
     health=$($C inspect systemd-slow --format '{{.State.Health.Status}}')
-    wait_until 60 sh -c '[ "$(systemctl is-active slow.service)" = active ]'
+    wait_until 60 sh -c '[ "$(systemctl is-active slow.service)" != activating ]'
     late=$(systemctl is-active slow.service)
     health2=$($C inspect systemd-slow --format '{{.State.Health.Status}}')
     systemctl stop slow.service
