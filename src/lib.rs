@@ -10,6 +10,7 @@ pub(crate) mod engine;
 pub(crate) mod error;
 pub(crate) mod format;
 pub(crate) mod log;
+pub(crate) mod quadlet;
 pub(crate) mod registry;
 pub(crate) mod runtime;
 pub(crate) mod storage;

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// Layers from the top; a layer may use those after it, never those before.
 /// `format`, `error` and `log` are leaves anyone may use.
-const LAYERS: &[&str] = &["cmd", "engine", "build", "registry", "runtime", "storage"];
+const LAYERS: &[&str] = &[
+    "cmd", "engine", "quadlet", "build", "registry", "runtime", "storage",
+];
 const LEAVES: &[&str] = &["format", "error", "log"];
 
 /// Pairs (higher, lower) of the same rank that must not see each other.

@@ -20,7 +20,7 @@ done
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found" >&2; exit 1; }
 
 # --- packages (only when one is missing) ------------------------------------
-PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns nftables iproute2 fuse-overlayfs gcc libc6-dev xz-utils bzip2"
+PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns nftables iproute2 fuse-overlayfs gcc libc6-dev xz-utils bzip2 systemd"
 # the cgroup v2 VM (tests/vm/run.sh)
 PKGS="$PKGS qemu-system-x86 cpio kmod"
 missing=""

@@ -1,11 +1,13 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
 mod archive;
+mod auto_update;
 mod build;
 mod commit;
 mod container;
 mod create_flags;
 mod events;
+mod generate;
 mod healthcheck;
 mod image;
 mod image_inspect;
@@ -19,6 +21,7 @@ mod output;
 mod pod;
 mod pod_watch;
 mod ps;
+mod quadlet;
 mod registry_flags;
 mod run;
 mod selection;
@@ -188,12 +191,26 @@ pub enum Command {
     Pause(Lazy<update::PauseArgs>),
     /// Unpause the processes in one or more containers
     Unpause(Lazy<update::PauseArgs>),
+    /// Generate systemd units from Quadlet files (.container, .volume, .image, .build)
+    Quadlet(Lazy<quadlet::QuadletArgs>),
+    /// Auto update containers according to their auto-update policy
+    AutoUpdate(Lazy<auto_update::AutoUpdateArgs>),
+    /// Generate structured data based on containers
+    #[command(subcommand)]
+    Generate(LazyGroup<generate::GenerateCommand>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
 pub fn main() -> i32 {
     crate::log::mark_start();
     install_panic_hook();
+    // systemd runs generators by name: the same binary, linked as one
+    let mut args = std::env::args();
+    let argv0 = args.next().unwrap_or_default();
+    let program = argv0.rsplit('/').next().unwrap_or_default().to_string();
+    if program == "coracle-system-generator" || program == "coracle-user-generator" {
+        return quadlet::generator(&program, &args.collect::<Vec<_>>());
+    }
     let outcome = std::panic::catch_unwind(|| -> Result<i32> {
         match Cli::try_parse() {
             Ok(cli) => run(cli).map(|()| 0),
@@ -266,6 +283,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Update(a) => update::update(g, a.0),
         Command::Pause(a) => update::pause(g, a.0),
         Command::Unpause(a) => update::unpause(g, a.0),
+        Command::Quadlet(a) => quadlet::quadlet(a.0),
+        Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
+        Command::Generate(c) => generate::dispatch(g, c.0),
     }
 }
 

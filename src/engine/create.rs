@@ -176,6 +176,12 @@ fn container_config(
     merge_env(&mut env, &f.env);
     let mut labels = ic.labels.clone().unwrap_or_default();
     labels.extend(super::filter::key_values(&f.label));
+    // run from a systemd unit: auto-update restarts that unit (as podman)
+    if let Ok(unit) = std::env::var("PODMAN_SYSTEMD_UNIT") {
+        labels
+            .entry("PODMAN_SYSTEMD_UNIT".to_string())
+            .or_insert(unit);
+    }
     let mut mounts = Vec::new();
     let mut tmpfs = Vec::new();
     for v in &f.volume {

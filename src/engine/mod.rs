@@ -6,12 +6,14 @@
 //! `cmd/` turns flags into one engine call and its report into output;
 //! `runtime/`, `registry/`, `build/` and `storage/` do the work below.
 
+pub mod auto_update;
 pub mod build;
 pub mod commit;
 pub mod containers;
 pub mod create;
 pub mod events;
 pub mod filter;
+pub mod generate;
 pub mod health;
 pub mod images;
 pub mod logs;
@@ -19,6 +21,7 @@ pub mod lookup;
 pub mod networks;
 pub mod pod_create;
 pub mod pods;
+pub mod quadlet;
 pub mod stats;
 pub mod system;
 pub mod top;

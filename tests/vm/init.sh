@@ -29,4 +29,34 @@ cp /bin/busybox $R/run/busybox
 # switch_root, not chroot: a chrooted process may not create user
 # namespaces (EPERM), and rootless containers need them
 echo "@@T suite_start $(cut -d' ' -f1 /proc/uptime)"
+if grep -q 'coracle.boot=systemd' /proc/cmdline; then
+    # The second boot: the host's systemd as PID 1, starting only the
+    # suite's target: no fstab, no udev, no getty; the suite powers the VM
+    # off when done.
+    S=$R/etc/systemd/system
+    mkdir -p $S
+    : > $R/etc/fstab
+    cat > $S/coracle-vm.target <<'EOF'
+[Unit]
+Description=coracle's checks under systemd
+DefaultDependencies=no
+Requires=coracle-suite.service
+After=coracle-suite.service
+AllowIsolate=yes
+EOF
+    cat > $S/coracle-suite.service <<'EOF'
+[Unit]
+DefaultDependencies=no
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c '/bin/sh /mnt/share/systemd-suite.sh 2>&1; echo "@@T suite_end $(cut -d" " -f1 /proc/uptime)"; sync; /run/busybox poweroff -f'
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+EOF
+    # the host may be a container (/.dockerenv): systemd would then ignore
+    # the kernel command line and skip what it skips in containers
+    rm -f $R/.dockerenv
+    exec switch_root $R /lib/systemd/systemd --unit=coracle-vm.target --show-status=false
+fi
 exec switch_root $R /bin/sh -c '/bin/sh /mnt/share/suite.sh 2>&1; echo "@@T suite_end $(cut -d" " -f1 /proc/uptime)"; sync; /run/busybox poweroff -f'

@@ -20,8 +20,16 @@ WORK=${CORACLE_VM_DIR:-$REPO/target/vm}
 ACCEL=${ACCEL:-auto}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 TEST_USER=${TEST_USER:-cotest}
-# checks suite.sh must report (a missing one is a failure too)
-EXPECTED="root_oom root_oom_cgroup_removed root_pids root_cpu root_cpuset root_pause root_stats root_update user_delegated user_oom user_pids user_cpu user_pause user_missing_controller"
+# Two boots: `cgroup` (suite.sh, busybox's sh as PID 1) and `systemd` (the
+# host's systemd as PID 1 running systemd-suite.sh: Quadlet units started,
+# restarted and stopped by a real systemd). CORACLE_VM_BOOTS picks them.
+BOOTS=${CORACLE_VM_BOOTS:-cgroup systemd}
+# checks each boot must report (a missing one is a failure too)
+EXPECTED_cgroup="root_oom root_oom_cgroup_removed root_pids root_cpu root_cpuset root_pause root_stats root_update user_delegated user_oom user_pids user_cpu user_pause user_missing_controller"
+# Only the checks named here run in the systemd boot. To add once run has
+# --replace, --cgroups=split, --sdnotify and the healthchecks: sd_start
+# sd_reachable sd_restart sd_stop sd_notify_healthy.
+EXPECTED_systemd="sd_boot sd_generator"
 
 [ "$(id -u)" = 0 ] || { echo "tests/vm/run.sh: run as root" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "tests/vm/run.sh: no coracle binary at $BIN" >&2; exit 1; }
@@ -85,11 +93,13 @@ rm -rf share && mkdir -p share/rootfs/bin share/rootfs/tmp
 if command -v strip >/dev/null; then strip -o share/coracle "$BIN"; else cp "$BIN" share/coracle; fi
 chmod 0755 share share/coracle
 install -m 0755 "$HERE/suite.sh" share/suite.sh
+install -m 0755 "$HERE/systemd-suite.sh" share/systemd-suite.sh
+install -m 0755 "$REPO/contrib/install.sh" share/install.sh
 cp "$(command -v busybox)" share/rootfs/bin/busybox
 for a in sh sleep cat echo true yes head seq grep awk sed cut tr wc ls dd; do ln -s busybox "share/rootfs/bin/$a"; done
 chmod 1777 share/rootfs/tmp
 tar -C share/rootfs -cf share/busybox.tar . && rm -rf share/rootfs
-printf 'TEST_USER=%s\nTEST_UID=%s\nTEST_GID=%s\n' "$TEST_USER" "$(id -u "$TEST_USER")" "$(id -g "$TEST_USER")" > share/env
+printf 'TEST_USER=%s\nTEST_UID=%s\nTEST_GID=%s\nSD_CHECKS="%s"\n' "$TEST_USER" "$(id -u "$TEST_USER")" "$(id -g "$TEST_USER")" "$EXPECTED_systemd" > share/env
 echo "tests/vm: prepared in $(elapsed) s (kernel $KVER)"
 
 # --- boot -------------------------------------------------------------------
@@ -101,32 +111,40 @@ case $ACCEL in
     kvm) ACC=(-accel kvm -cpu host) ;;
     *) ACC=(-accel tcg,thread=multi -cpu max) ;;
 esac
-LOG=$WORK/console.log
-set +e
-timeout "$QEMU_TIMEOUT" qemu-system-x86_64 "${ACC[@]}" -m 1G -smp 2 -nodefaults -no-user-config \
-    -display none -serial stdio -no-reboot "${BOOT[@]}" -initrd initramfs.cpio.gz \
-    -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
-    -virtfs local,path="$WORK/share",mount_tag=share,security_model=none,id=share \
-    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
-    </dev/null 2>&1 | tr -d '\r' > "$LOG"
-qrc=${PIPESTATUS[0]}
-set -e
-
-# --- verdict ------------------------------------------------------------------
-grep -v '^@@' "$LOG" | grep -v '^\s*$' | sed 's/^/  vm: /' | tail -n 60 || true
-fail=0
-for c in $EXPECTED; do
-    line=$(grep -m1 "^@@RESULT $c " "$LOG" || true)
-    case $line in
-        "@@RESULT $c PASS"*) echo "tests/vm: PASS $c${line#"@@RESULT $c PASS"}" ;;
-        "") echo "tests/vm: FAIL $c (no result: the suite stopped before it)"; fail=1 ;;
-        *) echo "tests/vm: FAIL $c${line#"@@RESULT $c FAIL"}"; fail=1 ;;
-    esac
+# boot MODE: run that boot's suite; its verdict from the console log
+boot() {
+    local mode=$1 log=$WORK/console-$1.log expected fail=0 qrc line c b0
+    expected=$(eval echo "\$EXPECTED_$mode")
+    b0=$(date +%s.%N)
+    set +e
+    timeout "$QEMU_TIMEOUT" qemu-system-x86_64 "${ACC[@]}" -m 1G -smp 2 -nodefaults -no-user-config \
+        -display none -serial stdio -no-reboot "${BOOT[@]}" -initrd initramfs.cpio.gz \
+        -append "console=ttyS0 quiet panic=-1 rdinit=/init coracle.boot=$mode" \
+        -virtfs local,path="$WORK/share",mount_tag=share,security_model=none,id=share \
+        -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
+        </dev/null 2>&1 | tr -d '\r' > "$log"
+    qrc=${PIPESTATUS[0]}
+    set -e
+    grep -v '^@@' "$log" | grep -v '^\s*$' | sed "s/^/  vm($mode): /" | tail -n 60 || true
+    for c in $expected; do
+        line=$(grep -m1 "^@@RESULT $c " "$log" || true)
+        case $line in
+            "@@RESULT $c PASS"*) echo "tests/vm: PASS $c${line#"@@RESULT $c PASS"}" ;;
+            "") echo "tests/vm: FAIL $c (no result: the suite stopped before it)"; fail=1 ;;
+            *) echo "tests/vm: FAIL $c${line#"@@RESULT $c FAIL"}"; fail=1 ;;
+        esac
+    done
+    grep '^@@RESULT' "$log" | grep -q ' FAIL' && fail=1
+    echo "tests/vm: $mode boot: qemu exit $qrc, $(awk -v a="$b0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+    if [ "$fail" != 0 ] || [ "$qrc" != 0 ]; then
+        echo "tests/vm: $mode boot FAILED (console log: $log)"
+        return 1
+    fi
+    echo "tests/vm: $mode boot: all $(echo "$expected" | wc -w) checks passed"
+}
+status=0
+for mode in $BOOTS; do
+    boot "$mode" || status=1
 done
-grep '^@@RESULT' "$LOG" | grep -q ' FAIL' && fail=1
-echo "tests/vm: qemu exit $qrc, accel $ACCEL, $(elapsed) s in all"
-if [ "$fail" != 0 ] || [ "$qrc" != 0 ]; then
-    echo "tests/vm: FAILED (console log: $LOG)"
-    exit 1
-fi
-echo "tests/vm: all $(echo "$EXPECTED" | wc -w) checks passed"
+echo "tests/vm: accel $ACCEL, $(elapsed) s in all"
+exit "$status"

@@ -1,0 +1,140 @@
+//! `generate systemd --new`: podman's older way to run a container from
+//! systemd (Quadlet files are the newer one, `coracle quadlet`).
+
+use super::output::{print, println};
+use super::GlobalOpts;
+use crate::engine::generate::{container_unit, SystemdOptions};
+use crate::engine::quadlet::own_path;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+
+#[derive(Subcommand, Debug)]
+pub enum GenerateCommand {
+    /// Generate a systemd unit file for a container
+    Systemd(SystemdArgs),
+}
+
+pub fn dispatch(g: &GlobalOpts, c: GenerateCommand) -> Result<()> {
+    match c {
+        GenerateCommand::Systemd(a) => systemd(g, a),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SystemdArgs {
+    /// Use the container's name instead of its id in the unit's name
+    #[arg(short, long)]
+    pub name: bool,
+    /// Create a new container at each start (required: coracle keeps no monitor pid file for the other form)
+    #[arg(long)]
+    pub new: bool,
+    /// Write the unit to ./NAME.service instead of printing it
+    #[arg(short, long)]
+    pub files: bool,
+    /// Output format: json
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Systemd restart policy (no, on-success, on-failure, on-abnormal, on-watchdog, on-abort, always)
+    #[arg(long)]
+    pub restart_policy: Option<String>,
+    /// Seconds systemd waits before restarting
+    #[arg(long)]
+    pub restart_sec: Option<u32>,
+    /// Stop timeout in seconds (default: the container's)
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "stop-timeout",
+        value_name = "SECONDS"
+    )]
+    pub time: Option<u32>,
+    /// Start timeout in seconds
+    #[arg(long)]
+    pub start_timeout: Option<u32>,
+    /// Prefix of the unit's name
+    #[arg(long, default_value = "container")]
+    pub container_prefix: String,
+    /// Separator between the prefix and the name or id
+    #[arg(long, default_value = "-")]
+    pub separator: String,
+    /// Leave out the header's version and time
+    #[arg(long)]
+    pub no_header: bool,
+    /// Add Wants= dependencies
+    #[arg(long)]
+    pub wants: Vec<String>,
+    /// Add After= dependencies
+    #[arg(long)]
+    pub after: Vec<String>,
+    /// Add Requires= dependencies
+    #[arg(long)]
+    pub requires: Vec<String>,
+    /// The container
+    pub container: String,
+}
+
+/// Whether `run`'s flag reads the next word as its value (`--name x`),
+/// from run's own flag definitions.
+fn run_flag_takes_value(flag: &str) -> bool {
+    use clap::Args as _;
+    let cmd = super::run::RunArgs::augment_args(clap::Command::new("run"));
+    let found = cmd.get_arguments().any(|a| {
+        let named = match flag.strip_prefix("--") {
+            Some(long) => {
+                a.get_long() == Some(long)
+                    || a.get_all_aliases().is_some_and(|al| al.contains(&long))
+            }
+            None => {
+                let short = flag.chars().last();
+                short.is_some() && a.get_short() == short
+            }
+        };
+        named
+            && a.get_action().takes_values()
+            && a.get_num_args().is_none_or(|n| n.min_values() > 0)
+    });
+    found
+}
+
+pub fn systemd(g: &GlobalOpts, a: SystemdArgs) -> Result<()> {
+    if !a.new {
+        bail!("generate systemd: only --new is supported: coracle keeps no pid file of a container's monitor for a unit to start an existing container with");
+    }
+    if let Some(f) = a.format.as_deref().filter(|f| *f != "json") {
+        bail!("unsupported format {f:?}: use json");
+    }
+    let store = g.open_store()?;
+    let opts = SystemdOptions {
+        use_name: a.name,
+        restart_policy: a.restart_policy,
+        restart_sec: a.restart_sec,
+        stop_timeout: a.time,
+        start_timeout: a.start_timeout,
+        container_prefix: a.container_prefix,
+        separator: a.separator,
+        no_header: a.no_header,
+        wants: a.wants,
+        after: a.after,
+        requires: a.requires,
+        exe: own_path()?,
+        timestamp: crate::format::human::go_time_string(std::time::SystemTime::now()),
+    };
+    let unit = container_unit(&store, &a.container, &opts, &run_flag_takes_value)?;
+    let file = format!("{}.service", unit.name);
+    let shown = if a.files {
+        let cwd = std::env::current_dir().context("finding the current directory")?;
+        let path = cwd.join(&file);
+        std::fs::write(&path, &unit.text).with_context(|| format!("writing {}", path.display()))?;
+        path.to_string_lossy().into_owned()
+    } else {
+        unit.text.clone()
+    };
+    if a.format.is_some() {
+        let v = serde_json::json!({ file.trim_end_matches(".service"): shown });
+        return println(&crate::format::table::json_indented(&v, 4));
+    }
+    if a.files {
+        return println(&shown);
+    }
+    print(&shown)
+}

@@ -1,0 +1,780 @@
+//! Quadlet: unit files (.container, .volume, .image, .build) with drop-ins
+//! and templates turned into systemd services, as podman's Quadlet writes
+//! them: `quadlet --dryrun`, the binary run as systemd's generator (by its
+//! name, into an output directory, with [Install] symlinks), errors that
+//! name the file and line, and every generated unit accepted by
+//! `systemd-analyze verify`. Running the units under a real systemd is
+//! tests/vm (the systemd boot). `generate systemd --new` (podman's older
+//! form) writes a unit from a container's recorded command line.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WEB: &str = "\
+# a web server
+[Unit]
+Description=A web server
+After=data.volume
+
+[Container]
+Image=busybox.image
+Exec=httpd -f -p 8080 -h \"/srv/my www\"
+PublishPort=8080:8080
+Volume=data.volume:/srv
+Volume=./site:/site:ro
+Environment=A=1 \"B=two words\"
+HealthCmd=wget -qO- http://127.0.0.1:8080/
+Notify=healthy
+AutoUpdate=registry
+Memory=64m
+User=1000
+Group=1000
+
+[Service]
+Restart=always
+
+[Install]
+WantedBy=default.target multi-user.target
+";
+
+const DATA: &str = "[Volume]\nLabel=app=web\n";
+const BUSYBOX: &str = "[Image]\nImage=registry.example/busybox:1\nTLSVerify=false\n";
+const ECHO: &str = "[Container]\nImage=busybox\nExec=sh -c \\\n  \"echo %i\"\n";
+const APP: &str = "\
+[Build]
+ImageTag=localhost/app:1
+SetWorkingDirectory=unit
+";
+
+/// A directory of unit files the command's user owns.
+fn unit_dir(env: &TestEnv, files: &[(&str, &str)]) -> PathBuf {
+    let dir = env.dir.join("units");
+    for (name, text) in files {
+        env.write_user_file(&dir.join(name), text.as_bytes());
+    }
+    dir
+}
+
+fn the_set(env: &TestEnv) -> PathBuf {
+    unit_dir(
+        env,
+        &[
+            ("web.container", WEB),
+            ("data.volume", DATA),
+            ("busybox.image", BUSYBOX),
+            ("echo@.container", ECHO),
+            ("app.build", APP),
+            // a drop-in of this unit, and one of every .container
+            (
+                "web.container.d/10-label.conf",
+                "[Container]\nLabel=from=dropin\n",
+            ),
+            ("container.d/50-all.conf", "[Container]\nLabel=all=yes\n"),
+            // an instance of the template, with a drop-in of the template
+            ("echo@one.container", ECHO),
+            (
+                "echo@.container.d/tz.conf",
+                "[Container]\nEnvironment=WHO=%i\n",
+            ),
+        ],
+    )
+}
+
+/// `---NAME---` sections of a dry run.
+fn sections(stdout: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix("---").and_then(|l| l.strip_suffix("---")) {
+            out.push((name.to_string(), String::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+            last.1.push('\n');
+        }
+    }
+    out
+}
+
+fn exe() -> String {
+    std::fs::canonicalize(coracle_bin())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+both_modes!(
+    dryrun_prints_podmans_units,
+    generator_writes_units_and_install_links,
+    user_generator_reads_the_users_directory,
+    an_unknown_key_names_its_file_and_line,
+    unsupported_keys_and_types_are_refused_by_name,
+    generated_units_pass_systemd_analyze_verify,
+    generate_systemd_new_recreates_the_container,
+    quadlet_install_list_print_rm,
+);
+
+fn dryrun_prints_podmans_units(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let dir = the_set(&env);
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let names: Vec<&str> = units.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "busybox-image.service",
+            "data-volume.service",
+            "app-build.service",
+            "echo@.service",
+            "echo@one.service",
+            "web.service"
+        ],
+        "[{mode:?}] {out}"
+    );
+    let exe = exe();
+    let d = dir.display();
+    let web = &units[5].1;
+    let expected = format!(
+        "[Unit]
+Wants=network-online.target
+After=network-online.target
+Description=A web server
+After=data-volume.service
+SourcePath={d}/web.container
+RequiresMountsFor=%t/coracle
+Requires=busybox-image.service
+After=busybox-image.service
+Requires=data-volume.service
+After=data-volume.service
+RequiresMountsFor={d}/site
+
+[Service]
+Restart=always
+Environment=PODMAN_SYSTEMD_UNIT=%n
+KillMode=mixed
+ExecStop={exe} rm -v -f -i systemd-%N
+ExecStopPost=-{exe} rm -v -f -i systemd-%N
+Delegate=yes
+Type=notify
+NotifyAccess=all
+SyslogIdentifier=%N
+ExecStart={exe} run --name systemd-%N --replace --rm --cgroups=split --memory 64m --sdnotify=healthy -d --user 1000:1000 -v systemd-data:/srv -v {d}/site:/site:ro --label io.containers.autoupdate=registry --publish 8080:8080 --env A=1 --env \"B=two words\" --label from=dropin --label all=yes --health-cmd \"wget -qO- http://127.0.0.1:8080/\" registry.example/busybox:1 httpd -f -p 8080 -h \"/srv/my www\"
+
+[Install]
+WantedBy=default.target multi-user.target
+
+[X-Container]
+Image=busybox.image
+Exec=httpd -f -p 8080 -h \"/srv/my www\"
+PublishPort=8080:8080
+Volume=data.volume:/srv
+Volume=./site:/site:ro
+Environment=A=1 \"B=two words\"
+HealthCmd=wget -qO- http://127.0.0.1:8080/
+Notify=healthy
+AutoUpdate=registry
+Memory=64m
+User=1000
+Group=1000
+Label=from=dropin
+Label=all=yes
+
+"
+    );
+    assert_eq!(web, &expected, "[{mode:?}] web.service");
+
+    let volume = &units[1].1;
+    assert!(
+        volume.contains(&format!(
+            "ExecStart={exe} volume create --ignore --label app=web systemd-data\n"
+        )) && volume.contains("Type=oneshot\nRemainAfterExit=yes\n"),
+        "[{mode:?}] {volume}"
+    );
+    let image = &units[0].1;
+    assert!(
+        image.contains(&format!(
+            "ExecStart={exe} image pull --tls-verify=false registry.example/busybox:1\n"
+        )),
+        "[{mode:?}] {image}"
+    );
+    let build = &units[2].1;
+    assert!(
+        build.contains(&format!("WorkingDirectory={d}\n"))
+            && build.contains(&format!(
+                "ExecStart={exe} build --tag localhost/app:1 {d}\n"
+            ))
+            && build.contains("Type=oneshot\n")
+            && !build.contains("RemainAfterExit"),
+        "[{mode:?}] {build}"
+    );
+    // the template: named by its instance, the template's drop-in applied
+    // to both, the continued Exec= line joined
+    for (_, t) in &units[3..5] {
+        assert!(
+            t.contains(&format!(
+                "ExecStart={exe} run --name systemd-%p_%i --replace --rm --cgroups=split --sdnotify=conmon -d --env WHO=%i --label all=yes busybox sh -c \"echo %i\"\n"
+            )),
+            "[{mode:?}] {t}"
+        );
+    }
+}
+
+fn generator_writes_units_and_install_links(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let dir = the_set(&env);
+    let gen = env.dir.join("coracle-system-generator");
+    std::os::unix::fs::symlink(coracle_bin(), &gen).unwrap();
+    let out_dir = env.dir.join("generated");
+    env.write_user_file(&out_dir.join(".keep"), b"");
+    let out = env.run_program(
+        "env",
+        &[
+            &format!("QUADLET_UNIT_DIRS={}", dir.display()),
+            &gen.to_string_lossy(),
+            &out_dir.to_string_lossy(),
+            "/nonexistent-early",
+            "/nonexistent-late",
+        ],
+    );
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let web = std::fs::read_to_string(out_dir.join("web.service")).unwrap();
+    assert!(
+        web.starts_with("# Automatically generated by coracle-system-generator\n"),
+        "[{mode:?}] {web}"
+    );
+    assert!(web.contains("ExecStart="), "[{mode:?}] {web}");
+    for target in ["default.target", "multi-user.target"] {
+        let link = out_dir.join(format!("{target}.wants/web.service"));
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("../web.service"),
+            "[{mode:?}] {link:?}"
+        );
+        assert!(std::fs::read_to_string(&link).unwrap() == web);
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".service"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "app-build.service",
+            "busybox-image.service",
+            "data-volume.service",
+            "echo@.service",
+            "echo@one.service",
+            "web.service"
+        ],
+        "[{mode:?}]"
+    );
+    // no output directory: systemd's protocol broken, said so
+    let out = env.run_program(
+        "env",
+        &[
+            &format!("QUADLET_UNIT_DIRS={}", dir.display()),
+            &gen.to_string_lossy(),
+        ],
+    );
+    assert_eq!(out.status, 1, "[{mode:?}] {out:?}");
+    assert_eq!(
+        out.stderr, "coracle-system-generator: missing output directory argument\n",
+        "[{mode:?}]"
+    );
+}
+
+fn user_generator_reads_the_users_directory(mode: Mode) {
+    let env = TestEnv::new(mode);
+    // ~/.config/containers/systemd, podman's first directory of a user
+    let dir = env.home.join(".config/containers/systemd");
+    env.write_user_file(&dir.join("mine.container"), b"[Container]\nImage=busybox\n");
+    let out = env.ok(&["quadlet", "--dryrun", "--user"]);
+    let units = sections(&out);
+    assert_eq!(units.len(), 1, "[{mode:?}] {out}");
+    assert_eq!(units[0].0, "mine.service");
+    // a user's systemd has no network-online.target
+    assert!(
+        !units[0].1.contains("network-online.target")
+            && units[0]
+                .1
+                .contains(&format!("SourcePath={}/mine.container\n", dir.display())),
+        "[{mode:?}] {}",
+        units[0].1
+    );
+    // the user generator by its name reads the same directory
+    let gen = env.dir.join("coracle-user-generator");
+    std::os::unix::fs::symlink(coracle_bin(), &gen).unwrap();
+    let out = env.run_program(&gen.to_string_lossy(), &["--dryrun"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    assert_eq!(sections(&out.stdout)[0].0, "mine.service");
+}
+
+fn an_unknown_key_names_its_file_and_line(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let dir = unit_dir(
+        &env,
+        &[
+            ("good.container", "[Container]\nImage=busybox\n"),
+            (
+                "typo.container",
+                "[Container]\nImage=busybox\n# a comment\nImgae=busybox\n",
+            ),
+        ],
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let out = env.fails(&["quadlet", "--dryrun"], 125);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: converting \"typo.container\": unsupported key 'Imgae' in group 'Container' in {}/typo.container:4\n",
+            dir.display()
+        ),
+        "[{mode:?}]"
+    );
+    // the good file is still generated
+    let units = sections(&out.stdout);
+    assert_eq!(units.len(), 1, "[{mode:?}] {}", out.stdout);
+    assert_eq!(units[0].0, "good.service");
+
+    // a key in a drop-in is named by the drop-in's file and line
+    env.write_user_file(
+        &dir.join("good.container.d/x.conf"),
+        b"[Container]\n\nPublishPorts=80\n",
+    );
+    let out = env.fails(&["quadlet", "--dryrun"], 125);
+    assert!(
+        out.stderr.contains(&format!(
+            "unsupported key 'PublishPorts' in group 'Container' in {}/good.container.d/x.conf:3\n",
+            dir.display()
+        )),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    // a line that is not a key, group or comment
+    std::fs::remove_file(dir.join("good.container.d/x.conf")).unwrap();
+    env.write_user_file(&dir.join("typo.container"), b"[Container]\nImage busybox\n");
+    let out = env.fails(&["quadlet", "--dryrun"], 125);
+    assert!(
+        out.stderr.contains(&format!(
+            "{}/typo.container:2: 'Image busybox' is not a key-value pair, group, or comment",
+            dir.display()
+        )),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+}
+
+fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let dir = unit_dir(
+        &env,
+        &[
+            ("tz.container", "[Container]\nImage=busybox\nTimezone=UTC\n"),
+            ("net.network", "[Network]\nSubnet=10.0.0.0/24\n"),
+            (
+                "nogroup.container",
+                "[Container]\nImage=busybox\nGroup=10\n",
+            ),
+            ("noimage.container", "[Container]\nExec=true\n"),
+        ],
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let out = env.fails(&["quadlet", "--dryrun"], 125);
+    let d = dir.display();
+    assert_eq!(out.stdout, "", "[{mode:?}]");
+    let mut lines: Vec<&str> = out.stderr.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "Error: converting \"net.network\": .network units are not supported yet (coracle has no networks yet)".to_string(),
+            "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
+            "Error: converting \"noimage.container\": no Image key specified".to_string(),
+            format!("Error: converting \"tz.container\": key 'Timezone' in group 'Container' in {d}/tz.container:3 is not supported by coracle yet"),
+        ],
+        "[{mode:?}]"
+    );
+}
+
+fn generated_units_pass_systemd_analyze_verify(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let dir = the_set(&env);
+    let out_dir = env.dir.join("generated");
+    let gen = env.dir.join("coracle-system-generator");
+    std::os::unix::fs::symlink(coracle_bin(), &gen).unwrap();
+    env.write_user_file(&out_dir.join(".keep"), b"");
+    let out = env.run_program(
+        "env",
+        &[
+            &format!("QUADLET_UNIT_DIRS={}", dir.display()),
+            &gen.to_string_lossy(),
+            &out_dir.to_string_lossy(),
+        ],
+    );
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let mut units: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".service") && !n.ends_with("@.service"))
+        .collect();
+    units.sort();
+    assert_eq!(units.len(), 5, "[{mode:?}] {units:?}");
+    let v = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&units)
+        .current_dir(&out_dir)
+        .output()
+        .expect("running systemd-analyze (tests/run.sh installs systemd)");
+    let stderr = String::from_utf8_lossy(&v.stderr);
+    assert!(
+        v.status.success() && stderr.trim().is_empty(),
+        "[{mode:?}] systemd-analyze verify {units:?}: {:?}\n{stderr}",
+        v.status
+    );
+    // the checker is awake: a unit broken by hand fails it
+    let web = out_dir.join("web.service");
+    let text = std::fs::read_to_string(&web)
+        .unwrap()
+        .replace("ExecStart=/", "ExecStart=");
+    std::fs::write(&web, text).unwrap();
+    let v = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&units)
+        .output()
+        .unwrap();
+    assert!(
+        !v.status.success()
+            && String::from_utf8_lossy(&v.stderr)
+                .contains("Neither a valid executable name nor an absolute path"),
+        "[{mode:?}] {v:?}"
+    );
+}
+
+fn generate_systemd_new_recreates_the_container(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = busybox().reference();
+    env.pull(&img);
+    env.ok(&[
+        "create",
+        "--name",
+        "web",
+        "-e",
+        "A=1 2",
+        "--label",
+        "x=y",
+        "--network",
+        "none",
+        "--rm",
+        &img,
+        "sh",
+        "-c",
+        "echo $HOME 100%",
+    ]);
+    let exe = exe();
+    let root_flags = match mode {
+        Mode::Root => format!(
+            " \\\n\t--root {} \\\n\t--runroot {}",
+            env.store_dir().display(),
+            env.runroot_dir().display()
+        ),
+        Mode::Rootless => String::new(),
+    };
+    let stop_flags = root_flags.replace(" \\\n\t", " ");
+    let out = env.ok(&[
+        "generate",
+        "systemd",
+        "--new",
+        "--name",
+        "--no-header",
+        "web",
+    ]);
+    let expected = format!(
+        "# container-web.service
+
+[Unit]
+Description=coracle container-web.service
+Documentation=man:podman-generate-systemd(1)
+Wants=network-online.target
+After=network-online.target
+RequiresMountsFor={runroot}
+
+[Service]
+Environment=PODMAN_SYSTEMD_UNIT=%n
+Restart=on-failure
+TimeoutStopSec=70
+ExecStart={exe}{root_flags} run \\
+\t--cgroups=no-conmon \\
+\t--rm \\
+\t--sdnotify=conmon \\
+\t-d \\
+\t--replace \\
+\t--name web \\
+\t-e \"A=1 2\" \\
+\t--label x=y \\
+\t--network none {img} sh \\
+\t-c \"echo $$HOME 100%%\"
+ExecStop={exe}{stop_flags} stop \\
+\t--ignore -t 10 web
+ExecStopPost={exe}{stop_flags} rm \\
+\t-f \\
+\t--ignore -t 10 web
+Type=notify
+NotifyAccess=all
+
+[Install]
+WantedBy=default.target
+",
+        runroot = env.runroot_dir().display(),
+    );
+    assert_eq!(out, expected, "[{mode:?}]");
+
+    // --files: written to the current directory (the test's, the user's
+    // own), its path printed
+    if mode == Mode::Rootless {
+        let u = test_user();
+        std::os::unix::fs::chown(&env.dir, Some(u.uid), Some(u.gid)).unwrap();
+    }
+    let out = env.ok(&[
+        "generate",
+        "systemd",
+        "--new",
+        "--files",
+        "-t",
+        "3",
+        "--restart-policy",
+        "always",
+        "--after",
+        "db.service",
+        "web",
+    ]);
+    let id = env
+        .ok(&["inspect", "web", "--format", "{{.Id}}"])
+        .trim()
+        .to_string();
+    let path = env.dir.join(format!("container-{id}.service"));
+    assert_eq!(out, format!("{}\n", path.display()), "[{mode:?}]");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "# container-{id}.service\n# autogenerated by coracle "
+        )) && text.contains("\n# User-defined dependencies\nAfter=db.service\n")
+            && text.contains("\nRestart=always\nTimeoutStopSec=63\n")
+            && text.contains("\t--ignore -t 3 web\n"),
+        "[{mode:?}] {text}"
+    );
+    let v = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&v.stderr);
+    assert!(
+        v.status.success() && !stderr.contains(&format!("container-{id}.service")),
+        "[{mode:?}] {v:?}"
+    );
+
+    // refusals, one line each
+    let out = env.fails(&["generate", "systemd", "web"], 125);
+    assert_eq!(
+        out.stderr,
+        "Error: generate systemd: only --new is supported: coracle keeps no pid file of a container's monitor for a unit to start an existing container with\n",
+        "[{mode:?}]"
+    );
+    let out = env.fails(
+        &[
+            "generate",
+            "systemd",
+            "--new",
+            "--restart-policy",
+            "sometimes",
+            "web",
+        ],
+        125,
+    );
+    assert_eq!(
+        out.stderr, "Error: sometimes is not a valid restart policy\n",
+        "[{mode:?}]"
+    );
+    let out = env.fails(&["generate", "systemd", "--new", "nosuch"], 125);
+    assert!(
+        out.stderr.starts_with("Error: ") && out.stderr.lines().count() == 1,
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    env.ok(&["rm", "web"]);
+}
+
+/// The calling user's install directory: root's is the system's.
+fn install_dir(env: &TestEnv) -> PathBuf {
+    match env.mode {
+        Mode::Root => PathBuf::from("/etc/containers/systemd"),
+        Mode::Rootless => env.home.join(".config/containers/systemd"),
+    }
+}
+
+fn quadlet_install_list_print_rm(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    // a stand-in systemctl that records what it was asked
+    let bin = env.dir.join("fakebin");
+    mkdir_mode(&bin, 0o755);
+    let log = env.dir.join("systemctl.log");
+    env.write_user_file(&log, b"");
+    std::fs::write(
+        bin.join("systemctl"),
+        format!("#!/bin/sh\necho \"$*\" >> {}\nexit 1\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("systemctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.set_env(
+        "PATH",
+        &format!(
+            "{}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            bin.display()
+        ),
+    );
+    let name = unique("inst").replace('-', "x");
+    let src = env.dir.join("src");
+    let file = format!("{name}.container");
+    let text = format!("# mine\n[Container]\nImage=busybox\nPod={name}.pod\n");
+    env.write_user_file(&src.join(&file), text.as_bytes());
+    env.write_user_file(&src.join("app.conf"), b"setting=1\n");
+    let dir = install_dir(&env);
+
+    let out = env.ok(&[
+        "quadlet",
+        "install",
+        "--reload-systemd=false",
+        &src.join(&file).to_string_lossy(),
+        &src.join("app.conf").to_string_lossy(),
+    ]);
+    assert_eq!(
+        out,
+        format!("{}/{file}\n{}/app.conf\n", dir.display(), dir.display()),
+        "[{mode:?}]"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join(&file)).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "",
+        "[{mode:?}] not reloaded"
+    );
+
+    // again: refused unless --replace; the default reloads systemd
+    let out = env.fails(
+        &["quadlet", "install", &src.join(&file).to_string_lossy()],
+        125,
+    );
+    assert_eq!(
+        out.stderr,
+        format!("Error: a Quadlet with name {file} already exists, refusing to overwrite (use --replace)\n"),
+        "[{mode:?}]"
+    );
+    let out = env.fails(
+        &[
+            "quadlet",
+            "install",
+            "--replace",
+            &src.join(&file).to_string_lossy(),
+        ],
+        125,
+    );
+    assert!(
+        out.stderr
+            .starts_with("Error: systemctl daemon-reload: exit status: 1"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    let reload = match mode {
+        Mode::Root => "daemon-reload\n",
+        Mode::Rootless => "--user daemon-reload\n",
+    };
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), reload, "[{mode:?}]");
+
+    // list: podman's columns; systemd does not know the unit
+    let out = env.ok(&["quadlet", "list", "--filter", &format!("name={name}*")]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "[{mode:?}] {out}");
+    assert!(
+        lines[0].starts_with("NAME")
+            && lines[0].contains("UNIT NAME")
+            && lines[0].contains("PATH ON DISK")
+            && lines[0].contains("STATUS")
+            && lines[0].contains("APPLICATION")
+            && lines[0].ends_with("POD"),
+        "[{mode:?}] {out}"
+    );
+    let fields: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        fields,
+        [
+            file.as_str(),
+            &format!("{name}.service"),
+            &format!("{}/{file}", dir.display()),
+            "Not",
+            "loaded",
+            &format!("{name}.pod")
+        ],
+        "[{mode:?}] {out}"
+    );
+    let out = env.ok(&[
+        "quadlet",
+        "list",
+        "--filter",
+        &format!("name={name}*"),
+        "--format",
+        "{{.UnitName}} {{.Status}}",
+    ]);
+    assert_eq!(out, format!("{name}.service Not loaded\n"), "[{mode:?}]");
+    let out = env.ok(&[
+        "quadlet",
+        "list",
+        "--filter",
+        "name=nothing-like-this*",
+        "--noheading",
+    ]);
+    assert_eq!(out, "", "[{mode:?}]");
+
+    // print: the file as written, comments too
+    assert_eq!(env.ok(&["quadlet", "print", &file]), text, "[{mode:?}]");
+    let out = env.fails(&["quadlet", "print", "nosuch.container"], 125);
+    assert_eq!(
+        out.stderr, "Error: quadlet \"nosuch.container\" not found\n",
+        "[{mode:?}]"
+    );
+
+    // rm
+    let out = env.ok(&["quadlet", "rm", "--reload-systemd=false", &file]);
+    assert_eq!(out, format!("{file}\n"), "[{mode:?}]");
+    assert!(!dir.join(&file).exists());
+    let out = env.fails(&["quadlet", "rm", "--reload-systemd=false", &file], 125);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: {file}: no such Quadlet installed in {}\n",
+            dir.display()
+        ),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["quadlet", "rm", "-i", "--reload-systemd=false", &file]),
+        ""
+    );
+    let out = env.fails(&["quadlet", "--dryrun", "list"], 125);
+    assert!(
+        out.stderr
+            .starts_with("Error: quadlet: --dryrun and --user go without a verb"),
+        "[{mode:?}]"
+    );
+    std::fs::remove_file(dir.join("app.conf")).unwrap();
+}
