@@ -140,6 +140,10 @@ pub fn remove(store: &Store, id: &str, how: Removal) -> Result<()> {
             None => store.containers.load_config(id)?.stop_timeout,
         };
         rt::stop(store, id, timeout)?;
+        // A `--rm` container removes itself once stopped: done already.
+        if !store.containers.dir(id).join("config.json").exists() {
+            return Ok(());
+        }
     }
     let cfg = store.containers.load_config(id)?;
     if how.volumes {

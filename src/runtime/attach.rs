@@ -2,7 +2,6 @@
 //! has one, signals passed on to the container, and the monitor's exit
 //! status (the program's) as ours.
 
-use super::container::Started;
 use anyhow::{bail, Result};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::termios::{self, SetArg, Termios};
@@ -38,6 +37,12 @@ impl Drop for RawTerminal {
             let _ = termios::tcsetattr(fd, SetArg::TCSANOW, saved);
         }
     }
+}
+
+/// A started container: its monitor's pid (our child), and the program's.
+pub struct Started {
+    pub monitor: i32,
+    pub pid: i32,
 }
 
 /// Signals a foreground CLI passes on (podman's --sig-proxy set).

@@ -37,6 +37,7 @@ pub mod sdnotify;
 pub mod sealed_exe;
 pub mod seccomp;
 pub mod service;
+pub mod signals;
 pub mod spec;
 pub mod state;
 pub mod sys;

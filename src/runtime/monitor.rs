@@ -912,6 +912,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
             super::volume::mark_mounted(store, &first_mounts);
         }
         let status = end.status;
+        let stopped = store.containers.stopped_by_user(id);
         if cfg.auto_remove {
             events::container_died(store, &cfg, status);
             // The record goes now; `wait` may still be asking for the code.
@@ -921,11 +922,10 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
             super::removal::remove_files_in_background(store, id, end.mount_ns)?;
             events::container(store, "remove", &cfg);
             crate::debug!("container removed");
-            return Ok(status);
+            return Ok(monitor_exit(attach, stopped, status));
         }
         let again = end.restart_requested
-            || (!store.containers.stopped_by_user(id)
-                && super::restart::wanted(cfg.restart_policy, status, restarts));
+            || (!stopped && super::restart::wanted(cfg.restart_policy, status, restarts));
         let mut state = store.containers.load_state(id).unwrap_or_default();
         state.status = Status::Exited;
         state.exit_code = status;
@@ -944,7 +944,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         release_in_background(end.mount_ns);
         if !again {
             notifier.stopping();
-            return Ok(status);
+            return Ok(monitor_exit(attach, stopped, status));
         }
         // A foreground caller gets the first run's code; the monitor goes
         // on in the background.
@@ -962,11 +962,23 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
             state.monitor_pid = 0;
             store.containers.save_state(id, &state)?;
             notifier.stopping();
-            return Ok(status);
+            return Ok(monitor_exit(attach, true, status));
         }
         restarts += 1;
         crate::storage::health::reset(&userdata);
         events::container(store, "restart", &cfg);
+    }
+}
+
+/// The monitor's own exit code. Attached, it is the program's (the CLI
+/// passes it on). Detached, the monitor is what a systemd unit watches
+/// (MAINPID): a user's stop (the unit's ExecStop) is a clean end, anything
+/// else ends as the program did, so `Restart=on-failure` works.
+fn monitor_exit(attach: bool, stopped_by_user: bool, status: i32) -> i32 {
+    if !attach && stopped_by_user {
+        0
+    } else {
+        status
     }
 }
 

@@ -111,7 +111,7 @@ impl<'a> Duties<'a> {
     /// container as a user's kill or stop would (no restart policy);
     /// restart ends the program and the monitor starts it again.
     fn act(&mut self, action: HealthAction, pid: i32) {
-        let stop_signal = super::container::stop_signal_number(&self.cfg.stop_signal);
+        let stop_signal = super::signals::stop_signal_number(&self.cfg.stop_signal);
         let grace = Duration::from_secs(self.cfg.stop_timeout as u64);
         if action != HealthAction::None {
             // The container is ending: no more checks of this run.

@@ -29,7 +29,7 @@ EXPECTED_cgroup="root_oom root_oom_cgroup_removed root_pids root_cpu root_cpuset
 # Only the checks named here run in the systemd boot. To add once run has
 # --replace, --cgroups=split, --sdnotify and the healthchecks: sd_start
 # sd_reachable sd_restart sd_stop sd_notify_healthy.
-EXPECTED_systemd="sd_boot sd_generator"
+EXPECTED_systemd="sd_boot sd_generator sd_start sd_reachable sd_restart sd_stop sd_notify_healthy"
 
 [ "$(id -u)" = 0 ] || { echo "tests/vm/run.sh: run as root" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "tests/vm/run.sh: no coracle binary at $BIN" >&2; exit 1; }

@@ -286,10 +286,17 @@ impl Cgroup {
             return Ok(None);
         };
         let parent = if mode == "split" {
-            own_v2_cgroup()
+            let own = own_v2_cgroup()
                 .filter(|_| h == Hierarchy::V2)
                 .or_else(|| own_v1_cgroup("memory"))
-                .unwrap_or_default()
+                .unwrap_or_default();
+            if h == Hierarchy::V2 {
+                // A unit's cgroup holds the CLI and the monitor: v2 lets a
+                // cgroup with processes have no controlled children, so they
+                // move below it first (podman's `runtime` sub-cgroup).
+                v2::move_processes_below(&own, "runtime")?;
+            }
+            own
         } else if !parent.is_empty() {
             format!("/{}", parent.trim_matches('/'))
         } else {

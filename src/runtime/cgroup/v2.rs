@@ -3,7 +3,7 @@
 
 use super::{cpu_max, mkdir, read_words, write, write_if_exists, Cgroup, ROOT};
 use crate::storage::containers::Resources;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -42,6 +42,26 @@ pub fn create(cg: &Cgroup, base: &str) -> Result<()> {
         super::kill_all(&dir);
     } else {
         mkdir(&dir)?;
+    }
+    Ok(())
+}
+
+/// Move every process of cgroup `rel` into its child `sub` (made if
+/// missing), so `rel` may enable controllers for its children.
+pub fn move_processes_below(rel: &str, sub: &str) -> Result<()> {
+    let dir = Path::new(ROOT).join(rel.trim_start_matches('/'));
+    let target = dir.join(sub);
+    mkdir(&target)?;
+    let procs = fs::read_to_string(dir.join("cgroup.procs"))
+        .with_context(|| format!("reading {}", dir.join("cgroup.procs").display()))?;
+    for pid in procs.split_whitespace() {
+        // A process that ended meanwhile is not an error.
+        if let Err(e) = fs::write(target.join("cgroup.procs"), pid) {
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(e)
+                    .with_context(|| format!("moving process {pid} into {}", target.display()));
+            }
+        }
     }
     Ok(())
 }
