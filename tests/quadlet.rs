@@ -1,4 +1,4 @@
-//! Quadlet: unit files (.container, .volume, .image, .build) with drop-ins
+//! Quadlet: unit files (.container, .volume, .network, .image, .build) with drop-ins
 //! and templates turned into systemd services, as podman's Quadlet writes
 //! them: `quadlet --dryrun`, the binary run as systemd's generator (by its
 //! name, into an output directory, with [Install] symlinks), errors that
@@ -113,7 +113,63 @@ both_modes!(
     generated_units_pass_systemd_analyze_verify,
     generate_systemd_new_recreates_the_container,
     quadlet_install_list_print_rm,
+    network_units_make_the_network_containers_join,
 );
+
+fn network_units_make_the_network_containers_join(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let dir = unit_dir(
+        &env,
+        &[
+            (
+                "app.network",
+                "[Network]\nSubnet=10.89.40.0/24\nGateway=10.89.40.1\nInternal=true\nLabel=team=a\nNetworkDeleteOnStop=true\n",
+            ),
+            (
+                "web.container",
+                "[Container]\nImage=busybox\nNetwork=app.network:alias=www\nExec=sleep 100\n",
+            ),
+        ],
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let names: Vec<&str> = units.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["app-network.service", "web.service"],
+        "[{mode:?}] {out}"
+    );
+    let exe = exe();
+    let net = &units[0].1;
+    let create = format!(
+        "ExecStart={exe} network create --ignore --subnet 10.89.40.0/24 --gateway 10.89.40.1 --internal --label team=a systemd-app"
+    );
+    assert!(net.contains(&create), "[{mode:?}] {net}");
+    assert!(net.contains(&format!("ExecStopPost={exe} network rm -f systemd-app")));
+    assert!(net.contains("Type=oneshot") && net.contains("RemainAfterExit=yes"));
+    let web = &units[1].1;
+    assert!(
+        web.contains("Requires=app-network.service") && web.contains("After=app-network.service")
+    );
+    assert!(
+        web.contains("--network systemd-app:alias=www"),
+        "[{mode:?}] {web}"
+    );
+    // the unit's command makes the network as described, and again is no error
+    let args: Vec<&str> = create
+        .trim_start_matches(&format!("ExecStart={exe} "))
+        .split(' ')
+        .collect();
+    env.ok(&args);
+    env.ok(&args);
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["network", "inspect", "systemd-app"])).unwrap();
+    assert_eq!(v[0]["internal"], true, "[{mode:?}] {v}");
+    assert_eq!(v[0]["subnets"][0]["subnet"], "10.89.40.0/24");
+    assert_eq!(v[0]["labels"]["team"], "a");
+    env.ok(&["network", "rm", "-f", "systemd-app"]);
+}
 
 fn dryrun_prints_podmans_units(mode: Mode) {
     let mut env = TestEnv::new(mode);
@@ -376,7 +432,7 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
         &env,
         &[
             ("tz.container", "[Container]\nImage=busybox\nTimezone=UTC\n"),
-            ("net.network", "[Network]\nSubnet=10.0.0.0/24\n"),
+            ("app.kube", "[Kube]\nYaml=app.yaml\n"),
             (
                 "nogroup.container",
                 "[Container]\nImage=busybox\nGroup=10\n",
@@ -393,7 +449,7 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
     assert_eq!(
         lines,
         [
-            "Error: converting \"net.network\": .network units are not supported yet (coracle has no networks yet)".to_string(),
+            "Error: converting \"app.kube\": .kube units are not supported yet (coracle has no kube play yet)".to_string(),
             "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
             "Error: converting \"noimage.container\": no Image key specified".to_string(),
             format!("Error: converting \"tz.container\": key 'Timezone' in group 'Container' in {d}/tz.container:3 is not supported by coracle yet"),

@@ -90,9 +90,11 @@ fn add_networks(
             None => (n.as_str(), None),
         };
         let arg = if name.ends_with(".network") {
-            return Err(format!(
-                "Network={name}: .network units are not supported yet (coracle has no networks)"
-            ));
+            let resolved = require(service, ctx, name)?;
+            match opts {
+                Some(o) => format!("{resolved}:{o}"),
+                None => resolved,
+            }
         } else if name.ends_with(".container") {
             if opts.is_some() {
                 return Err(

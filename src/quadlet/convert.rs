@@ -29,10 +29,9 @@ pub struct Ctx<'a> {
 }
 
 /// The unit types and the order they are converted in.
-pub const KINDS: &[&str] = &["image", "volume", "build", "container"];
+pub const KINDS: &[&str] = &["image", "volume", "network", "build", "container"];
 /// podman's types coracle has nothing to run for yet.
 pub const NOT_YET: &[(&str, &str)] = &[
-    ("network", "coracle has no networks yet"),
     ("kube", "coracle has no kube play yet"),
     (
         "pod",
@@ -49,6 +48,7 @@ fn group_of(kind: &str) -> &'static str {
     match kind {
         "container" => "Container",
         "volume" => "Volume",
+        "network" => "Network",
         "image" => "Image",
         _ => "Build",
     }
@@ -65,6 +65,7 @@ pub fn service_name(unit: &UnitFile) -> String {
     let suffix = match k {
         "container" => "",
         "volume" => "-volume",
+        "network" => "-network",
         "image" => "-image",
         _ => "-build",
     };
@@ -109,6 +110,7 @@ pub fn resource_name(unit: &UnitFile) -> String {
             }
         }
         "volume" => prefixed("VolumeName", "Volume"),
+        "network" => prefixed("NetworkName", "Network"),
         "image" => unit
             .lookup_set("Image", "ImageTag")
             .or_else(|| unit.lookup_set("Image", "Image"))

@@ -64,6 +64,21 @@ pub const VOLUME: GroupKeys = GroupKeys {
 };
 
 #[rustfmt::skip]
+pub const NETWORK: GroupKeys = GroupKeys {
+    group: "Network",
+    podman: &[
+        "ContainersConfModule", "DisableDNS", "DNS", "Driver", "Gateway", "GlobalArgs",
+        "InterfaceName", "Internal", "IPAMDriver", "IPRange", "IPv6", "Label",
+        "NetworkDeleteOnStop", "NetworkName", "Options", "PodmanArgs", "ServiceName", "Subnet",
+    ],
+    coracle: &[
+        "DisableDNS", "DNS", "Driver", "Gateway", "GlobalArgs", "InterfaceName", "Internal",
+        "IPRange", "Label", "NetworkDeleteOnStop", "NetworkName", "Options", "PodmanArgs",
+        "ServiceName", "Subnet",
+    ],
+};
+
+#[rustfmt::skip]
 pub const IMAGE: GroupKeys = GroupKeys {
     group: "Image",
     podman: &[

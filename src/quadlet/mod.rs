@@ -163,6 +163,7 @@ pub fn generate(units: &[UnitFile], exe: &str, user: bool, out: &mut Outcome) {
         let converted = match k {
             "container" => container::container(u, &ctx),
             "volume" => oneshot::volume(u, &ctx),
+            "network" => oneshot::network(u, &ctx),
             "image" => oneshot::image(u, &ctx),
             _ => oneshot::build(u, &ctx),
         };

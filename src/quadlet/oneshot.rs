@@ -1,5 +1,5 @@
-//! `.volume`, `.image` and `.build` -> `Type=oneshot` services that make
-//! what containers use (a volume, a pulled or built image).
+//! `.volume`, `.network`, `.image` and `.build` -> `Type=oneshot` services
+//! that make what containers use (a volume, a network, an image).
 
 use super::convert::{absolute, init_service, is_specifier, resource_name, Cmd, Ctx};
 use super::keys;
@@ -47,6 +47,40 @@ pub fn volume(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     cmd.0.extend(unit.lookup_all_args(G, "PodmanArgs")?);
     cmd.push(resource_name(unit));
     service.add("Service", "ExecStart", &words::join(&cmd.0));
+    oneshot(&mut service, true);
+    Ok(service)
+}
+
+/// `.network` -> `NAME-network.service`: `network create --ignore`
+/// (and `network rm` when it stops, with `NetworkDeleteOnStop=true`).
+pub fn network(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
+    let mut service = init_service(unit, ctx, &keys::NETWORK)?;
+    const G: &str = "Network";
+    let name = resource_name(unit);
+    let mut cmd = Cmd::new(ctx, unit, G)?;
+    cmd.add(&["network", "create", "--ignore"]);
+    if unit.lookup_bool(G, "DisableDNS") == Some(true) {
+        cmd.add(&["--disable-dns"]);
+    }
+    cmd.strings(unit, G, "DNS", "--dns");
+    cmd.string(unit, G, "Driver", "--driver");
+    cmd.strings(unit, G, "Subnet", "--subnet");
+    cmd.strings(unit, G, "Gateway", "--gateway");
+    cmd.strings(unit, G, "IPRange", "--ip-range");
+    cmd.string(unit, G, "InterfaceName", "--interface-name");
+    if unit.lookup_bool(G, "Internal") == Some(true) {
+        cmd.add(&["--internal"]);
+    }
+    cmd.key_vals(unit, G, "Options", "--opt")?;
+    cmd.key_vals(unit, G, "Label", "--label")?;
+    cmd.0.extend(unit.lookup_all_args(G, "PodmanArgs")?);
+    cmd.push(name.clone());
+    service.add("Service", "ExecStart", &words::join(&cmd.0));
+    if unit.lookup_bool(G, "NetworkDeleteOnStop") == Some(true) {
+        let mut rm = Cmd::new(ctx, unit, G)?;
+        rm.add(&["network", "rm", "-f", &name]);
+        service.add("Service", "ExecStopPost", &words::join(&rm.0));
+    }
     oneshot(&mut service, true);
     Ok(service)
 }
