@@ -22,6 +22,7 @@ mod run;
 mod selection;
 mod stats;
 mod system;
+mod system_check;
 mod top;
 mod transfer;
 mod update;

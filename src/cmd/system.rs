@@ -11,6 +11,8 @@ use std::time::SystemTime;
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
+    /// Check storage consistency
+    Check(super::system_check::CheckArgs),
     /// Show coracle disk usage
     Df(DfArgs),
     /// Show coracle events
@@ -21,6 +23,7 @@ pub enum SystemCommand {
 
 pub fn dispatch(g: &GlobalOpts, c: SystemCommand) -> Result<()> {
     match c {
+        SystemCommand::Check(a) => super::system_check::system_check(g, a),
         SystemCommand::Df(a) => df(g, a),
         SystemCommand::Events(a) => super::events::events(g, a),
         SystemCommand::Info(a) => info(g, a),

@@ -7,6 +7,7 @@
 //! `runtime/`, `registry/`, `build/` and `storage/` do the work below.
 
 pub mod build;
+pub mod check;
 pub mod commit;
 pub mod containers;
 pub mod create;

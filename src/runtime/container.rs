@@ -176,11 +176,14 @@ fn create_from(
             return Err(e);
         }
     };
-    if let Err(e) = store.containers.create(&cfg) {
-        store.containers.release_name(&cfg.name, &cfg.id);
-        super::volume::unclaim(store, &made_volumes);
-        return Err(e);
-    }
+    let _creating = match store.containers.create(&cfg) {
+        Ok(creating) => creating,
+        Err(e) => {
+            store.containers.release_name(&cfg.name, &cfg.id);
+            super::volume::unclaim(store, &made_volumes);
+            return Err(e);
+        }
+    };
     let result = (|| -> Result<()> {
         write_generated_files(store, &cfg, &cfg.image_id)?;
         let base = if store.rootless {

@@ -5,6 +5,7 @@
 use super::atomic;
 use super::digest::Digest;
 use super::layers::remove_tree;
+use super::leftovers;
 use super::modes::{NamespaceMode, NetworkMode, UsernsMode};
 use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
@@ -293,7 +294,7 @@ impl ContainerStore {
         ContainerStore {
             dir: root.join("containers"),
             run_dir: runroot.join("containers"),
-            names: NameIndex::new(root.join("container-names")),
+            names: NameIndex::new(root.join("container-names"), root.join("tmp")),
             exits: runroot.join("exits"),
             tmp: root.join("tmp"),
         }
@@ -347,8 +348,14 @@ impl ContainerStore {
         self.run_dir.join(id)
     }
 
+    /// The containers there are: not those a create is still building.
     pub fn ids(&self) -> Result<Vec<String>> {
-        records::list_ids(&self.dir, "containers")
+        let mut ids = records::list_ids(&self.dir, "containers")?;
+        let unfinished = leftovers::creating_ids(&self.tmp);
+        if !unfinished.is_empty() {
+            ids.retain(|id| !unfinished.contains(id));
+        }
+        Ok(ids)
     }
 
     pub fn load_config(&self, id: &str) -> Result<ContainerConfig> {
@@ -396,18 +403,56 @@ impl ContainerStore {
         self.names.release(name, id)
     }
 
+    /// Index entries that give a name to no container (a removal cut
+    /// short). Harmless (such a name is free) but clutter: call with the
+    /// store lock held, when no create is half way.
+    pub fn stale_names(&self) -> Vec<String> {
+        self.names
+            .entries()
+            .into_iter()
+            .filter(|(_, id)| !self.has_config(id))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    pub fn forget_name(&self, name: &str) -> Result<()> {
+        self.names.forget(name)
+    }
+
     /// Make the directories of a new container and write its first records.
-    pub fn create(&self, cfg: &ContainerConfig) -> Result<()> {
+    /// Until the returned guard is dropped a marker in tmp/ names the
+    /// container as unfinished: if the creating process dies first, the
+    /// next sweep takes the container out again (its name with it).
+    pub fn create(&self, cfg: &ContainerConfig) -> Result<Creating> {
         let dir = self.dir(&cfg.id);
         if dir.exists() {
             bail!("container id {} is already in use", cfg.id);
         }
-        for sub in ["upper", "work", "userdata"] {
-            fs::create_dir_all(dir.join(sub))
-                .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+        fs::create_dir_all(&self.tmp)
+            .with_context(|| format!("creating {}", self.tmp.display()))?;
+        let marker = self.tmp.join(format!(
+            "{}{}-{}",
+            leftovers::CREATING,
+            leftovers::owner_tag(),
+            cfg.id
+        ));
+        fs::write(&marker, b"").with_context(|| format!("creating {}", marker.display()))?;
+        let creating = Creating { marker };
+        let result = (|| -> Result<()> {
+            for sub in ["upper", "work", "userdata"] {
+                fs::create_dir_all(dir.join(sub))
+                    .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+            }
+            super::crash::point("container-dir-made");
+            self.save_config(cfg)?;
+            super::crash::point("container-config-written");
+            self.save_state(&cfg.id, &ContainerState::default())
+        })();
+        if let Err(e) = result {
+            let _ = remove_tree(&dir);
+            return Err(e);
         }
-        self.save_config(cfg)?;
-        self.save_state(&cfg.id, &ContainerState::default())
+        Ok(creating)
     }
 
     /// Remove every trace of a container. The records go first, so a crash
@@ -437,14 +482,28 @@ impl ContainerStore {
             .with_context(|| format!("creating {}", self.tmp.display()))?;
         let doomed = records::tmp_path(&self.tmp, "");
         match fs::rename(&dir, &doomed) {
-            Ok(()) => Ok(doomed),
+            Ok(()) => {
+                super::crash::point("container-unlinked");
+                Ok(doomed)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(doomed),
             Err(e) => Err(e).with_context(|| format!("removing container {id}")),
         }
     }
 }
 
-/// A fresh 64-hex container id.
+/// A container being created (see [`ContainerStore::create`]): dropping
+/// it, once the create has finished or been undone, removes its marker.
+pub struct Creating {
+    marker: PathBuf,
+}
+
+impl Drop for Creating {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.marker);
+    }
+}
+
 /// A command line as records keep it (podman's CreateCommand), without
 /// the secrets on it: the password of `--creds USER:PASSWORD` and the value
 /// of `--password` become `*****`. Records end up in `inspect` output and
@@ -478,6 +537,7 @@ pub fn command_line_without_secrets(args: impl IntoIterator<Item = String>) -> V
     out
 }
 
+/// A fresh 64-hex container id.
 pub fn new_id() -> String {
     let a: u128 = rand::random();
     let b: u128 = rand::random();

@@ -77,6 +77,7 @@ impl ImageStore {
     }
 
     pub fn save(&self, images: &Images) -> Result<()> {
+        super::crash::point("images-saving");
         let file = ImageFile {
             images: images.list.clone(),
         };

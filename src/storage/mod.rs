@@ -2,9 +2,11 @@
 
 pub mod atomic;
 pub mod blobs;
+pub mod check;
 pub mod commit;
 pub mod compression;
 pub mod containers;
+pub mod crash;
 pub mod digest;
 pub mod events;
 pub mod fsutil;
@@ -12,6 +14,7 @@ pub mod image_config;
 pub mod images;
 pub mod layer_tar;
 pub mod layers;
+pub mod leftovers;
 pub mod lock;
 pub mod modes;
 pub mod names;

@@ -82,7 +82,7 @@ impl PodStore {
     pub fn new(root: &Path) -> PodStore {
         PodStore {
             dir: root.join("pods"),
-            names: NameIndex::new(root.join("pod-names")),
+            names: NameIndex::new(root.join("pod-names"), root.join("tmp")),
             tmp: root.join("tmp"),
         }
     }
