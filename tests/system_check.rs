@@ -291,3 +291,122 @@ fn containers_volumes_names_and_leftovers(mode: Mode) {
     }
     env.ok(&["rm", "-f", "r1"]);
 }
+
+both_modes!(system_prune_renumber_migrate_and_reset);
+fn system_prune_renumber_migrate_and_reset(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let rt = env.rt_image();
+    let bb = busybox().reference();
+    env.pull(&bb);
+    env.ok(&["untag", &bb]);
+    let bb_id = busybox().id();
+    let stopped = env
+        .ok(&[
+            "create",
+            "--name",
+            "stopped",
+            "-e",
+            &env.mark(),
+            &rt,
+            "true",
+        ])
+        .trim()
+        .to_string();
+    env.ok(&["volume", "create", "unused"]);
+    env.ok(&["volume", "create", "kept"]);
+    let r1 = env.run_detached("r1", &["-v", "kept:/k"], &rt, &["sleep", "1000"]);
+
+    // Without -f it asks; "n" leaves everything.
+    let out = env.run_stdin(&["system", "prune"], b"n\n");
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    assert_eq!(
+        out.stdout,
+        "WARNING! This command removes:\n\t- all stopped containers\n\t- all networks not used by at least one container\n\t- all dangling images\n\t- all dangling build cache\n\nAre you sure you want to continue? [y/N] "
+    );
+    assert_eq!(env.all_container_ids().len(), 2, "[{mode:?}]");
+
+    // A filter it does not know: one line, nothing removed.
+    let out = env.fails(&["system", "prune", "-f", "--filter", "bogus=1"], 125);
+    assert_eq!(out.stderr.trim(), "Error: bogus=1 is an invalid filter");
+    assert_eq!(env.all_container_ids().len(), 2, "[{mode:?}]");
+
+    // Stopped containers and dangling images go; the running container,
+    // its image and the volumes stay.
+    let out = env.ok(&["system", "prune", "-f"]);
+    assert!(
+        out.starts_with(&format!(
+            "Deleted Containers\n{stopped}\nDeleted Images\n{bb_id}\nTotal reclaimed space: "
+        )),
+        "[{mode:?}] {out}"
+    );
+    assert_eq!(env.all_container_ids(), vec![r1.clone()], "[{mode:?}]");
+    assert_eq!(full_image_ids(&env).len(), 1, "[{mode:?}] rt is in use");
+    assert_eq!(env.ok(&["volume", "ls", "-q"]), "kept\nunused\n");
+
+    // -a --volumes: unused volumes too; images in use still stay.
+    let out = env.ok(&["system", "prune", "-a", "-f", "--volumes"]);
+    assert!(
+        out.starts_with("Deleted Volumes\nunused\nTotal reclaimed space: "),
+        "[{mode:?}] {out}"
+    );
+    assert_eq!(full_image_ids(&env).len(), 1, "[{mode:?}]");
+
+    // Filters pick containers by label.
+    for (name, label) in [("lab", "keep=1"), ("nolab", "other=1")] {
+        env.ok(&["create", "--name", name, "--label", label, &rt, "true"]);
+    }
+    let nolab = env.inspect_container("nolab")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env.ok(&["system", "prune", "-f", "--filter", "label!=keep=1"]);
+    assert!(
+        out.starts_with(&format!("Deleted Containers\n{nolab}\nTotal")),
+        "[{mode:?}] {out}"
+    );
+    assert!(env.run(&["container", "exists", "lab"]).status == 0);
+
+    // renumber: lock numbers given out again densely, in name order.
+    for v in ["a", "b", "c"] {
+        env.ok(&["volume", "create", v]);
+    }
+    env.ok(&["volume", "rm", "a"]);
+    let locks = |env: &TestEnv| env.ok(&["volume", "ls", "--format", "{{.Name}}={{.LockNumber}}"]);
+    let before = locks(&env);
+    env.ok(&["system", "renumber"]);
+    assert_eq!(
+        locks(&env),
+        "b=0\nc=1\nkept=2\n",
+        "[{mode:?}] before: {before}"
+    );
+
+    // migrate stops what runs; it starts again.
+    env.ok(&["system", "migrate"]);
+    assert_eq!(
+        env.ok(&["inspect", "--format", "{{.State.Status}}", "r1"])
+            .trim(),
+        "exited"
+    );
+    env.ok(&["start", "r1"]);
+
+    // reset: nothing of this user is left, and the store works afresh.
+    let out = env.run_stdin(&["system", "reset"], b"n\n");
+    assert!(out
+        .stdout
+        .starts_with("WARNING! This will remove:\n        - all containers\n"));
+    assert_eq!(env.all_container_ids().len(), 2, "[{mode:?}] answered no");
+    env.ok(&["system", "reset", "-f"]);
+    assert!(
+        wait_for(std::time::Duration::from_secs(10), || env
+            .marked_pids()
+            .is_empty()),
+        "[{mode:?}] r1's processes end"
+    );
+    assert!(!env.store_dir().join("containers").exists(), "[{mode:?}]");
+    assert!(env.all_container_ids().is_empty());
+    assert!(full_image_ids(&env).is_empty());
+    assert_eq!(env.ok(&["volume", "ls", "-q"]), "");
+    env.pull(&rt);
+    assert_clean(&env);
+}

@@ -23,6 +23,7 @@ mod selection;
 mod stats;
 mod system;
 mod system_check;
+mod system_prune;
 mod top;
 mod transfer;
 mod update;

@@ -146,6 +146,8 @@ pub struct PruneFilter {
     pub until: Option<SystemTime>,
     /// Only those with every one of these labels (`key` or `key=value`).
     pub labels: Vec<String>,
+    /// Only those with none of these (`label!=`).
+    pub not_labels: Vec<String>,
 }
 
 impl PruneFilter {
@@ -161,6 +163,7 @@ impl PruneFilter {
                     )?)
                 }
                 Some(("label", v)) => out.labels.push(v.to_string()),
+                Some(("label!", v)) => out.not_labels.push(v.to_string()),
                 _ => bail!("{f} is an invalid filter"),
             }
         }
@@ -195,6 +198,10 @@ pub fn prune(store: &Store, filter: &PruneFilter) -> Result<PruneReport> {
             .labels
             .iter()
             .all(|f| super::filter::label_matches(f, &l.cfg.labels))
+            || filter
+                .not_labels
+                .iter()
+                .any(|f| super::filter::label_matches(f, &l.cfg.labels))
         {
             continue;
         }

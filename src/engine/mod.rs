@@ -16,6 +16,7 @@ pub mod filter;
 pub mod images;
 pub mod logs;
 pub mod lookup;
+pub mod maintenance;
 pub mod pod_create;
 pub mod pods;
 pub mod stats;
