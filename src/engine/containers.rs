@@ -110,6 +110,16 @@ pub struct Removal {
 
 /// Remove one container, as `rm` does.
 pub fn remove(store: &Store, id: &str, how: Removal) -> Result<()> {
+    // After a start under way; a removal that won the race leaves the
+    // container gone for us: podman's one-winner "no such container".
+    let _lock = store.containers.lock(id)?;
+    if !store.containers.exists(id) {
+        return Err(CodedError {
+            code: 1,
+            message: format!("no container with name or ID \"{id}\" found: no such container"),
+        }
+        .into());
+    }
     if is_pod_infra(store, id) {
         let pod = store.containers.load_config(id)?.pod;
         bail!("container {id} is the infra container of pod {pod} and cannot be removed without removing the pod");

@@ -232,6 +232,12 @@ pub struct Started {
 /// the monitor relays to our stdio and exits with the program's code.
 pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     super::sealed_exe::require()?;
+    // Held until the start is reported; the monitor (a fork) does not
+    // inherit it. A removal that came first leaves nothing to start.
+    let _starting = store.containers.lock(id)?;
+    if !store.containers.exists(id) {
+        bail!("no container with name or ID \"{id}\" found: no such container");
+    }
     let state = current_state(store, id)?;
     if is_running(&state) {
         bail!("container {id} is already running");

@@ -343,6 +343,21 @@ impl ContainerStore {
         self.dir.join(id)
     }
 
+    /// Serialize starting and removing one container: a removal waits for
+    /// a start under way (and then finds the container running, to stop)
+    /// instead of pulling its files from under it. Whoever takes it checks
+    /// again that the container still exists.
+    pub fn lock(&self, id: &str) -> Result<super::lock::RecordLock> {
+        let dir = self.run_dir.join("locks");
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        super::lock::RecordLock::exclusive(&dir.join(id))
+    }
+
+    /// Does the container have its record (exist, for every verb)?
+    pub fn exists(&self, id: &str) -> bool {
+        records::is_full_id(id) && self.has_config(id)
+    }
+
     /// Volatile directory (runtime files that die with a reboot).
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.run_dir.join(id)
@@ -478,6 +493,8 @@ impl ContainerStore {
             self.release_name(name, id);
         }
         let _ = remove_tree(&self.run_dir(id));
+        // Whoever waits on it finds the container gone; ids are never reused.
+        let _ = fs::remove_file(self.run_dir.join("locks").join(id));
         fs::create_dir_all(&self.tmp)
             .with_context(|| format!("creating {}", self.tmp.display()))?;
         let doomed = records::tmp_path(&self.tmp, "");
