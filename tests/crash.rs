@@ -368,7 +368,7 @@ const RUN_D: Op = Op {
     name: "run -d",
     points: &["container-dir-made", "container-config-written"],
     reset: |c| {
-        c.ok(&["rm", "-f", "--ignore", "d1"]);
+        c.ok(&["rm", "-f", "-t", "0", "--ignore", "d1"]);
     },
     args: |c| {
         strings(&[
@@ -386,7 +386,7 @@ const RUN_D: Op = Op {
     finish: |c| {
         // Killed before or after it was made: either way rm -f ends it and
         // the name is free again.
-        c.ok(&["rm", "-f", "--ignore", "d1"]);
+        c.ok(&["rm", "-f", "-t", "0", "--ignore", "d1"]);
         c.ok(&[
             "run",
             "-d",
@@ -398,7 +398,7 @@ const RUN_D: Op = Op {
             "sleep",
             "1000",
         ]);
-        c.ok(&["rm", "-f", "d1"]);
+        c.ok(&["rm", "-f", "-t", "0", "d1"]);
     },
 };
 
@@ -406,7 +406,7 @@ const RM_F: Op = Op {
     name: "rm -f",
     points: &["container-unlinked"],
     reset: |c| {
-        c.ok(&["rm", "-f", "--ignore", "d2"]);
+        c.ok(&["rm", "-f", "-t", "0", "--ignore", "d2"]);
         c.ok(&[
             "run",
             "-d",
@@ -419,9 +419,9 @@ const RM_F: Op = Op {
             "1000",
         ]);
     },
-    args: |_| strings(&["rm", "-f", "d2"]),
+    args: |_| strings(&["rm", "-f", "-t", "0", "d2"]),
     finish: |c| {
-        c.ok(&["rm", "-f", "--ignore", "d2"]);
+        c.ok(&["rm", "-f", "-t", "0", "--ignore", "d2"]);
         assert!(!c.exists(&["container", "exists", "d2"]));
     },
 };

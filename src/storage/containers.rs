@@ -284,6 +284,8 @@ pub struct ContainerStore {
     names: NameIndex,
     exits: PathBuf,
     tmp: PathBuf,
+    /// `<runroot>/container-locks/<id>`: see [`ContainerStore::lock`].
+    locks: PathBuf,
 }
 
 /// How long the exit code of a removed container is kept for `wait`.
@@ -296,6 +298,7 @@ impl ContainerStore {
             run_dir: runroot.join("containers"),
             names: NameIndex::new(root.join("container-names"), root.join("tmp")),
             exits: runroot.join("exits"),
+            locks: runroot.join("container-locks"),
             tmp: root.join("tmp"),
         }
     }
@@ -348,9 +351,9 @@ impl ContainerStore {
     /// instead of pulling its files from under it. Whoever takes it checks
     /// again that the container still exists.
     pub fn lock(&self, id: &str) -> Result<super::lock::RecordLock> {
-        let dir = self.run_dir.join("locks");
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        super::lock::RecordLock::exclusive(&dir.join(id))
+        fs::create_dir_all(&self.locks)
+            .with_context(|| format!("creating {}", self.locks.display()))?;
+        super::lock::RecordLock::exclusive(&self.locks.join(id))
     }
 
     /// Does the container have its record (exist, for every verb)?
@@ -494,7 +497,7 @@ impl ContainerStore {
         }
         let _ = remove_tree(&self.run_dir(id));
         // Whoever waits on it finds the container gone; ids are never reused.
-        let _ = fs::remove_file(self.run_dir.join("locks").join(id));
+        let _ = fs::remove_file(self.locks.join(id));
         fs::create_dir_all(&self.tmp)
             .with_context(|| format!("creating {}", self.tmp.display()))?;
         let doomed = records::tmp_path(&self.tmp, "");
