@@ -410,3 +410,39 @@ fn system_prune_renumber_migrate_and_reset(mode: Mode) {
     env.pull(&rt);
     assert_clean(&env);
 }
+
+// Stores of earlier releases kept every image record in one images.json:
+// they are read as they are, and `system migrate` (or any change) moves
+// them to the sharded images/ directory, one way.
+both_modes!(an_images_json_store_is_read_and_migrated);
+fn an_images_json_store_is_read_and_migrated(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let rt = env.rt_image();
+    env.pull(&busybox().reference());
+    let root = env.store_dir();
+    // Make it the old layout: every shard's records in one images.json.
+    let mut all = Vec::new();
+    for e in fs::read_dir(root.join("images")).unwrap() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&fs::read(e.unwrap().path()).unwrap()).unwrap();
+        all.extend(v["images"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(all.len(), 2, "[{mode:?}]");
+    fs::remove_dir_all(root.join("images")).unwrap();
+    let legacy = root.join("images.json");
+    fs::write(&legacy, serde_json::json!({ "images": all }).to_string()).unwrap();
+    chown_to_user(&env, &legacy);
+    let before = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    assert_eq!(before.lines().count(), 2, "[{mode:?}] {before}");
+    assert_clean(&env);
+    assert!(legacy.exists(), "[{mode:?}] reading changes nothing");
+    env.ok(&["system", "migrate"]);
+    assert!(!legacy.exists(), "[{mode:?}] images.json is gone");
+    assert!(root.join("images").is_dir());
+    assert_eq!(
+        env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]),
+        before
+    );
+    env.ok(&["run", "--rm", &rt, "true"]);
+    assert_clean(&env);
+}

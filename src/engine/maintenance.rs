@@ -148,7 +148,8 @@ pub fn reset(store: &Store) -> Result<()> {
 
 /// `system migrate`: stop every running container, so a changed
 /// /etc/subuid or /etc/subgid applies when they start again (coracle has
-/// no pause process to stop). Returns the ids stopped.
+/// no pause process to stop), and bring an old store's image records to
+/// the current layout. Returns the ids stopped.
 pub fn migrate(store: &Store) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
     for l in containers::list_all(store)? {
@@ -157,6 +158,8 @@ pub fn migrate(store: &Store) -> Result<Vec<String>> {
             stopped.push(l.cfg.id);
         }
     }
+    let _lock = store.lock()?;
+    store.images.migrate()?;
     Ok(stopped)
 }
 

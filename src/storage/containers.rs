@@ -401,8 +401,9 @@ impl ContainerStore {
         atomic::write_json(&self.dir(id).join("state.json"), state, false)
     }
 
+    /// A container exists once its create has finished.
     fn has_config(&self, id: &str) -> bool {
-        self.dir(id).join("config.json").exists()
+        self.dir(id).join("config.json").exists() && !leftovers::is_creating(&self.tmp, id)
     }
 
     /// Which container holds `name`.
@@ -448,13 +449,8 @@ impl ContainerStore {
         }
         fs::create_dir_all(&self.tmp)
             .with_context(|| format!("creating {}", self.tmp.display()))?;
-        let marker = self.tmp.join(format!(
-            "{}{}-{}",
-            leftovers::CREATING,
-            leftovers::owner_tag(),
-            cfg.id
-        ));
-        fs::write(&marker, b"").with_context(|| format!("creating {}", marker.display()))?;
+        let marker = leftovers::mark_creating(&self.tmp, &cfg.id)
+            .with_context(|| format!("creating {}", self.tmp.display()))?;
         let creating = Creating { marker };
         let result = (|| -> Result<()> {
             for sub in ["upper", "work", "userdata"] {

@@ -82,9 +82,33 @@ fn start_time(pid: i32) -> Option<u64> {
     rest.split(' ').nth(19)?.parse().ok()
 }
 
-/// The marker a `create` leaves in tmp/ while it builds a container, so
-/// that a create killed half way is undone by the next sweep.
+/// The marker a `create` leaves in tmp/ while it builds a container,
+/// `creating-<id>` holding its owner tag, so that a create killed half way
+/// is undone by the next sweep (and the container is no container until
+/// then: one stat tells).
 pub const CREATING: &str = "creating-";
+
+/// Write the marker of a create under way.
+pub fn mark_creating(tmp: &Path, id: &str) -> std::io::Result<PathBuf> {
+    let marker = tmp.join(format!("{CREATING}{id}"));
+    fs::write(&marker, owner_tag())?;
+    Ok(marker)
+}
+
+/// Is a create of `id` under way, or cut short and not yet swept?
+pub fn is_creating(tmp: &Path, id: &str) -> bool {
+    tmp.join(format!("{CREATING}{id}")).exists()
+}
+
+/// Is the owner of a create marker gone? An unreadable or empty marker
+/// (a kill between its creation and its write) counts as gone.
+fn creator_is_gone(marker: &Path) -> bool {
+    match fs::read_to_string(marker) {
+        Ok(tag) if !tag.trim().is_empty() => owner_is_gone(&format!("{}-x", tag.trim())),
+        Ok(_) => true,
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
 
 /// Ids of the containers a `create` is building (or was, when it died and
 /// no sweep has run since): not containers yet.
@@ -96,8 +120,7 @@ pub fn creating_ids(tmp: &Path) -> Vec<String> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let (_, id) = name.strip_prefix(CREATING)?.split_once('-')?;
-            Some(id.to_string())
+            Some(name.strip_prefix(CREATING)?.to_string())
         })
         .collect()
 }
@@ -124,20 +147,19 @@ pub fn sweep_tmp(tmp: &Path, mut undo_create: Option<&mut dyn FnMut(&str)>) -> S
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !owner_is_gone(&name) {
-            continue;
-        }
-        if let Some(rest) = name.strip_prefix(CREATING) {
+        if let Some(id) = name.strip_prefix(CREATING) {
             let Some(undo) = undo_create.as_mut() else {
                 continue;
             };
-            // creating-<tag>-<id>
-            if let Some((_, id)) = rest.split_once('-') {
+            if creator_is_gone(&entry.path()) {
                 undo(id);
                 swept.unfinished_containers.push(id.to_string());
+                let _ = fs::remove_file(entry.path());
+                swept.removed.push(entry.path());
             }
-            let _ = fs::remove_file(entry.path());
-            swept.removed.push(entry.path());
+            continue;
+        }
+        if !owner_is_gone(&name) {
             continue;
         }
         let claimed = temp_name(tmp, "");
@@ -182,7 +204,6 @@ mod tests {
         assert_eq!(owner_of("123-00ff"), Some((123, None)));
         assert_eq!(owner_of("pod-77_8-ab"), Some((77, Some(8))));
         assert_eq!(owner_of(".tmp-9_10-ab-images.json"), Some((9, Some(10))));
-        assert_eq!(owner_of("creating-5_6-abc"), Some((5, Some(6))));
         assert_eq!(owner_of("stray"), None);
     }
 
@@ -202,19 +223,17 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let mine = temp_name(&dir, "");
         fs::create_dir(&mine).unwrap();
-        // pid 0 never names a live process of ours; start 1 never matches.
+        // Our pid with start time 1: a reused pid, so a dead owner.
         let dead = dir.join(format!("{}_1-00", std::process::id()));
         fs::create_dir(&dead).unwrap();
         fs::write(dead.join("f"), b"x").unwrap();
-        let marker = dir.join(format!(
-            "{CREATING}{}_1-{}",
-            std::process::id(),
-            "a".repeat(64)
-        ));
-        fs::write(&marker, b"").unwrap();
+        let marker = dir.join(format!("{CREATING}{}", "a".repeat(64)));
+        fs::write(&marker, format!("{}_1", std::process::id())).unwrap();
+        let live = mark_creating(&dir, &"b".repeat(64)).unwrap();
+        assert!(is_creating(&dir, &"b".repeat(64)));
         let mut undone = Vec::new();
         let swept = sweep_tmp(&dir, Some(&mut |id: &str| undone.push(id.to_string())));
-        assert!(mine.exists());
+        assert!(mine.exists() && live.exists());
         assert!(!dead.exists() && !marker.exists());
         assert_eq!(undone, vec!["a".repeat(64)]);
         assert_eq!(swept.removed.len(), 2);

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod events;
 pub mod fsutil;
 pub mod image_config;
+pub mod image_index;
 pub mod images;
 pub mod layer_tar;
 pub mod layers;

@@ -201,6 +201,11 @@ impl Store {
         swept
             .removed
             .extend(leftovers::sweep_temp_files(&self.root));
+        // A migration of the image records cut short after its rename.
+        let legacy = self.root.join("images.json");
+        if self.root.join("images").is_dir() && fs::remove_file(&legacy).is_ok() {
+            swept.removed.push(legacy);
+        }
         swept
     }
 
