@@ -25,6 +25,14 @@ struct Shard {
     images: Vec<ImageRecord>,
 }
 
+/// A shard as written: the records borrowed from the caller's list.
+#[derive(Serialize)]
+struct ShardOut<'a> {
+    images: &'a [&'a ImageRecord],
+}
+
+type ShardRefs<'a> = BTreeMap<String, Vec<&'a ImageRecord>>;
+
 /// Shard name -> its records, as last read or written.
 pub type Shards = BTreeMap<String, Vec<ImageRecord>>;
 
@@ -100,21 +108,19 @@ impl ImageIndex {
     }
 
     /// Write `records` over what `before` held: only the shards that differ
-    /// (and any `pending`). Returns the shards as now on disk. Call with the
-    /// store lock held.
-    pub fn save(&self, before: &Loaded, records: &[ImageRecord]) -> Result<Shards> {
-        let after = group(records.to_vec());
+    /// (and any `pending`). Call with the store lock held.
+    pub fn save(&self, before: &Loaded, records: &[ImageRecord]) -> Result<()> {
+        let after = group_refs(records);
         if before.legacy || !self.dir.is_dir() {
-            self.migrate(&after)?;
-            return Ok(after);
+            return self.migrate(&after);
         }
-        let empty = Vec::new();
-        let mut changed: Shards = Shards::new();
+        let mut changed = ShardRefs::new();
         for key in before.shards.keys().chain(after.keys()) {
-            let old = before.shards.get(key).unwrap_or(&empty);
-            let new = after.get(key).unwrap_or(&empty);
-            if old != new || before.pending.contains(key) {
-                changed.insert(key.clone(), new.clone());
+            let old = before.shards.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            let new = after.get(key).cloned().unwrap_or_default();
+            let same = old.len() == new.len() && old.iter().zip(&new).all(|(a, b)| a == *b);
+            if !same || before.pending.contains(key) {
+                changed.insert(key.clone(), new);
             }
         }
         for key in &before.pending {
@@ -142,10 +148,10 @@ impl ImageIndex {
                 _ => {}
             }
         }
-        Ok(after)
+        Ok(())
     }
 
-    fn write_shard(&self, key: &str, records: &[ImageRecord]) -> Result<()> {
+    fn write_shard(&self, key: &str, records: &[&ImageRecord]) -> Result<()> {
         let path = self.dir.join(format!("{key}.json"));
         if records.is_empty() {
             return match fs::remove_file(&path) {
@@ -155,24 +161,19 @@ impl ImageIndex {
                 _ => Ok(()),
             };
         }
-        let shard = Shard {
-            images: records.to_vec(),
-        };
-        atomic::write_file_in(&self.tmp, &path, &serde_json::to_vec(&shard)?, true)
+        let data = serde_json::to_vec(&ShardOut { images: records })?;
+        atomic::write_file_in(&self.tmp, &path, &data, true)
     }
 
     /// The one-way move from `images.json`: every shard made in tmp/, the
     /// directory renamed into place whole, then the old file removed.
-    fn migrate(&self, shards: &Shards) -> Result<()> {
+    fn migrate(&self, shards: &ShardRefs) -> Result<()> {
         let staging = super::leftovers::temp_name(&self.tmp, "images-");
         fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
         for (key, records) in shards {
-            let shard = Shard {
-                images: records.clone(),
-            };
             atomic::write_file(
                 &staging.join(format!("{key}.json")),
-                &serde_json::to_vec(&shard)?,
+                &serde_json::to_vec(&ShardOut { images: records })?,
                 true,
             )?;
         }
@@ -195,6 +196,15 @@ impl ImageIndex {
     pub fn is_legacy(&self) -> bool {
         !self.dir.is_dir() && self.legacy.exists()
     }
+}
+
+/// Records by shard, borrowed, each shard in the order the records came.
+fn group_refs(records: &[ImageRecord]) -> ShardRefs<'_> {
+    let mut out = ShardRefs::new();
+    for r in records {
+        out.entry(shard_of(&r.id)).or_default().push(r);
+    }
+    out
 }
 
 /// Records by shard, each shard in the order the records came.

@@ -84,17 +84,12 @@ impl ImageStore {
     pub fn save(&self, images: &Images) -> Result<()> {
         super::crash::point("images-saving");
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Taken: a second save in this process compares with the disk.
         let before = match seen.take() {
             Some(l) => l,
             None => self.index.load()?,
         };
-        let shards = self.index.save(&before, &images.list)?;
-        *seen = Some(Loaded {
-            shards,
-            pending: Vec::new(),
-            legacy: false,
-        });
-        Ok(())
+        self.index.save(&before, &images.list)
     }
 
     /// Bring an old store's records to the sharded layout (`system
