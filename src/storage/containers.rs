@@ -488,23 +488,23 @@ impl ContainerStore {
     /// config at all) the caller knows.
     pub fn unlink_named(&self, id: &str, name: Option<&str>) -> Result<PathBuf> {
         let dir = self.dir(id);
+        fs::create_dir_all(&self.tmp)
+            .with_context(|| format!("creating {}", self.tmp.display()))?;
+        let doomed = records::tmp_path(&self.tmp, "");
+        // The records leave first, in one rename: a kill after it leaves a
+        // name entry that owns nothing, never a container without its name.
+        match fs::rename(&dir, &doomed) {
+            Ok(()) => super::crash::point("container-unlinked"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing container {id}")),
+        }
         if let Some(name) = name {
             self.release_name(name, id);
         }
         let _ = remove_tree(&self.run_dir(id));
         // Whoever waits on it finds the container gone; ids are never reused.
         let _ = fs::remove_file(self.locks.join(id));
-        fs::create_dir_all(&self.tmp)
-            .with_context(|| format!("creating {}", self.tmp.display()))?;
-        let doomed = records::tmp_path(&self.tmp, "");
-        match fs::rename(&dir, &doomed) {
-            Ok(()) => {
-                super::crash::point("container-unlinked");
-                Ok(doomed)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(doomed),
-            Err(e) => Err(e).with_context(|| format!("removing container {id}")),
-        }
+        Ok(doomed)
     }
 }
 
