@@ -28,6 +28,8 @@ mod selection;
 mod service_flags;
 mod stats;
 mod system;
+mod system_check;
+mod system_prune;
 mod top;
 mod transfer;
 mod update;

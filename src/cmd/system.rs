@@ -1,4 +1,5 @@
-//! info, version and the `system` group (df).
+//! info, version and the `system` group (df; check, prune, reset, migrate
+//! and renumber live in system_check.rs and system_prune.rs).
 
 use super::output::{print, print_inspect, println, unescape};
 use super::GlobalOpts;
@@ -11,19 +12,34 @@ use std::time::SystemTime;
 
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
+    /// Check storage consistency
+    Check(super::system_check::CheckArgs),
     /// Show coracle disk usage
     Df(DfArgs),
     /// Show coracle events
     Events(super::events::EventsArgs),
     /// Display podman-compatible system information
     Info(InfoArgs),
+    /// Stop running containers so that new id mappings apply when they start
+    Migrate(super::system_prune::MigrateArgs),
+    /// Remove unused data
+    Prune(super::system_prune::PruneArgs),
+    /// Give volumes' lock numbers out again, densely
+    Renumber(super::system_prune::RenumberArgs),
+    /// Reset coracle storage: remove every container, pod, image and volume
+    Reset(super::system_prune::ResetArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: SystemCommand) -> Result<()> {
     match c {
+        SystemCommand::Check(a) => super::system_check::system_check(g, a),
         SystemCommand::Df(a) => df(g, a),
         SystemCommand::Events(a) => super::events::events(g, a),
         SystemCommand::Info(a) => info(g, a),
+        SystemCommand::Migrate(a) => super::system_prune::migrate(g, a),
+        SystemCommand::Prune(a) => super::system_prune::prune(g, a),
+        SystemCommand::Renumber(a) => super::system_prune::renumber(g, a),
+        SystemCommand::Reset(a) => super::system_prune::reset(g, a),
     }
 }
 

@@ -122,6 +122,16 @@ pub struct Removal {
 
 /// Remove one container, as `rm` does.
 pub fn remove(store: &Store, id: &str, how: Removal) -> Result<()> {
+    // After a start under way; a removal that won the race leaves the
+    // container gone for us: podman's one-winner "no such container".
+    let _lock = store.containers.lock(id)?;
+    if !store.containers.exists(id) {
+        return Err(CodedError {
+            code: 1,
+            message: format!("no container with name or ID \"{id}\" found: no such container"),
+        }
+        .into());
+    }
     if is_pod_infra(store, id) {
         let pod = store.containers.load_config(id)?.pod;
         bail!("container {id} is the infra container of pod {pod} and cannot be removed without removing the pod");
@@ -162,6 +172,8 @@ pub struct PruneFilter {
     pub until: Option<SystemTime>,
     /// Only those with every one of these labels (`key` or `key=value`).
     pub labels: Vec<String>,
+    /// Only those with none of these (`label!=`).
+    pub not_labels: Vec<String>,
 }
 
 impl PruneFilter {
@@ -177,6 +189,7 @@ impl PruneFilter {
                     )?)
                 }
                 Some(("label", v)) => out.labels.push(v.to_string()),
+                Some(("label!", v)) => out.not_labels.push(v.to_string()),
                 _ => bail!("{f} is an invalid filter"),
             }
         }
@@ -211,6 +224,10 @@ pub fn prune(store: &Store, filter: &PruneFilter) -> Result<PruneReport> {
             .labels
             .iter()
             .all(|f| super::filter::label_matches(f, &l.cfg.labels))
+            || filter
+                .not_labels
+                .iter()
+                .any(|f| super::filter::label_matches(f, &l.cfg.labels))
         {
             continue;
         }

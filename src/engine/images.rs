@@ -260,14 +260,23 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
 
 /// `image prune`: under the store lock (in the rootless user namespace,
 /// where layer files can be deleted), `choose` picks the image ids to
-/// remove; returns the ids removed.
+/// remove; an image a container uses stays whatever `choose` says (its
+/// layers are the container's). Returns the ids removed.
 pub fn prune(
     store: &Store,
     choose: impl FnOnce(&Store) -> Result<Vec<String>>,
 ) -> Result<Vec<String>> {
     crate::runtime::userns::enter_for_storage(store)?;
     let _lock = store.lock()?;
-    let doomed = choose(store)?;
+    let mut doomed = choose(store)?;
+    let used: std::collections::BTreeSet<String> = store
+        .containers
+        .ids()?
+        .iter()
+        .filter_map(|id| store.containers.load_config(id).ok())
+        .map(|c| c.image_id)
+        .collect();
+    doomed.retain(|id| !used.contains(id));
     remove_unused(store, &doomed)
 }
 

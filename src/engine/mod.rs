@@ -8,6 +8,7 @@
 
 pub mod auto_update;
 pub mod build;
+pub mod check;
 pub mod commit;
 pub mod containers;
 pub mod create;
@@ -18,6 +19,7 @@ pub mod health;
 pub mod images;
 pub mod logs;
 pub mod lookup;
+pub mod maintenance;
 pub mod networks;
 pub mod pod_create;
 pub mod pods;

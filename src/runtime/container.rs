@@ -176,11 +176,14 @@ fn create_from(
             return Err(e);
         }
     };
-    if let Err(e) = store.containers.create(&cfg) {
-        store.containers.release_name(&cfg.name, &cfg.id);
-        super::volume::unclaim(store, &made_volumes);
-        return Err(e);
-    }
+    let _creating = match store.containers.create(&cfg) {
+        Ok(creating) => creating,
+        Err(e) => {
+            store.containers.release_name(&cfg.name, &cfg.id);
+            super::volume::unclaim(store, &made_volumes);
+            return Err(e);
+        }
+    };
     let result = (|| -> Result<()> {
         write_generated_files(store, &cfg, &cfg.image_id)?;
         let base = if store.rootless {
@@ -226,6 +229,12 @@ pub use super::signals::{parse_signal, stop_signal_number};
 /// the monitor relays to our stdio and exits with the program's code.
 pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     super::sealed_exe::require()?;
+    // Held until the start is reported; the monitor (a fork) does not
+    // inherit it. A removal that came first leaves nothing to start.
+    let _starting = store.containers.lock(id)?;
+    if !store.containers.exists(id) {
+        bail!("no container with name or ID \"{id}\" found: no such container");
+    }
     let state = current_state(store, id)?;
     if is_running(&state) {
         bail!("container {id} is already running");

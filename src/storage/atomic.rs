@@ -14,13 +14,26 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let nonce: u64 = rand::random();
-    path.with_file_name(format!(".tmp-{}-{:x}-{}", std::process::id(), nonce, name))
+    let owner = super::leftovers::owner_tag();
+    path.with_file_name(format!(".tmp-{owner}-{nonce:x}-{name}"))
 }
 
 /// Write `data` to `path` atomically. `durable` adds fsync of the file and
 /// its directory: wanted for persistent records, not for the volatile runroot.
 pub fn write_file(path: &Path, data: &[u8], durable: bool) -> Result<()> {
-    let tmp = temp_sibling(path);
+    write_file_from(&temp_sibling(path), path, data, durable)
+}
+
+/// [`write_file`] with the temporary file in `staging` (the store's tmp/,
+/// same filesystem), where a write cut short is swept with the rest.
+pub fn write_file_in(staging: &Path, path: &Path, data: &[u8], durable: bool) -> Result<()> {
+    fs::create_dir_all(staging).with_context(|| format!("creating {}", staging.display()))?;
+    let tmp = super::leftovers::temp_name(staging, ".tmp-");
+    write_file_from(&tmp, path, data, durable)
+}
+
+fn write_file_from(tmp: &Path, path: &Path, data: &[u8], durable: bool) -> Result<()> {
+    let tmp = tmp.to_path_buf();
     let result = (|| -> Result<()> {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;

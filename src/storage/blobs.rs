@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 
 pub struct BlobStore {
     dir: PathBuf,
+    /// The store's tmp/: a blob write cut short is swept from there.
+    tmp: PathBuf,
 }
 
 impl BlobStore {
     pub fn new(root: &Path) -> BlobStore {
         BlobStore {
             dir: root.join("blobs").join("sha256"),
+            tmp: root.join("tmp"),
         }
     }
 
@@ -42,7 +45,9 @@ impl BlobStore {
         if !path.exists() {
             fs::create_dir_all(&self.dir)
                 .with_context(|| format!("creating {}", self.dir.display()))?;
-            atomic::write_file(&path, data, true)?;
+            super::crash::point("blob-writing");
+            atomic::write_file_in(&self.tmp, &path, data, true)?;
+            super::crash::point("blob-written");
         }
         Ok(digest)
     }

@@ -6,6 +6,7 @@ use super::atomic;
 use super::digest::Digest;
 use super::health::HealthSettings;
 use super::layers::remove_tree;
+use super::leftovers;
 use super::modes::{NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
 use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
@@ -306,6 +307,8 @@ pub struct ContainerStore {
     names: NameIndex,
     exits: PathBuf,
     tmp: PathBuf,
+    /// `<runroot>/container-locks/<id>`: see [`ContainerStore::lock`].
+    locks: PathBuf,
 }
 
 /// How long the exit code of a removed container is kept for `wait`.
@@ -316,8 +319,9 @@ impl ContainerStore {
         ContainerStore {
             dir: root.join("containers"),
             run_dir: runroot.join("containers"),
-            names: NameIndex::new(root.join("container-names")),
+            names: NameIndex::new(root.join("container-names"), root.join("tmp")),
             exits: runroot.join("exits"),
+            locks: runroot.join("container-locks"),
             tmp: root.join("tmp"),
         }
     }
@@ -365,13 +369,34 @@ impl ContainerStore {
         self.dir.join(id)
     }
 
+    /// Serialize starting and removing one container: a removal waits for
+    /// a start under way (and then finds the container running, to stop)
+    /// instead of pulling its files from under it. Whoever takes it checks
+    /// again that the container still exists.
+    pub fn lock(&self, id: &str) -> Result<super::lock::RecordLock> {
+        fs::create_dir_all(&self.locks)
+            .with_context(|| format!("creating {}", self.locks.display()))?;
+        super::lock::RecordLock::exclusive(&self.locks.join(id))
+    }
+
+    /// Does the container have its record (exist, for every verb)?
+    pub fn exists(&self, id: &str) -> bool {
+        records::is_full_id(id) && self.has_config(id)
+    }
+
     /// Volatile directory (runtime files that die with a reboot).
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.run_dir.join(id)
     }
 
+    /// The containers there are: not those a create is still building.
     pub fn ids(&self) -> Result<Vec<String>> {
-        records::list_ids(&self.dir, "containers")
+        let mut ids = records::list_ids(&self.dir, "containers")?;
+        let unfinished = leftovers::creating_ids(&self.tmp);
+        if !unfinished.is_empty() {
+            ids.retain(|id| !unfinished.contains(id));
+        }
+        Ok(ids)
     }
 
     pub fn load_config(&self, id: &str) -> Result<ContainerConfig> {
@@ -417,8 +442,9 @@ impl ContainerStore {
         atomic::write_json(&self.dir(id).join("state.json"), state, false)
     }
 
+    /// A container exists once its create has finished.
     fn has_config(&self, id: &str) -> bool {
-        self.dir(id).join("config.json").exists()
+        self.dir(id).join("config.json").exists() && !leftovers::is_creating(&self.tmp, id)
     }
 
     /// Which container holds `name`.
@@ -437,18 +463,51 @@ impl ContainerStore {
         self.names.release(name, id)
     }
 
+    /// Index entries that give a name to no container (a removal cut
+    /// short). Harmless (such a name is free) but clutter: call with the
+    /// store lock held, when no create is half way.
+    pub fn stale_names(&self) -> Vec<String> {
+        self.names
+            .entries()
+            .into_iter()
+            .filter(|(_, id)| !self.has_config(id))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    pub fn forget_name(&self, name: &str) -> Result<()> {
+        self.names.forget(name)
+    }
+
     /// Make the directories of a new container and write its first records.
-    pub fn create(&self, cfg: &ContainerConfig) -> Result<()> {
+    /// Until the returned guard is dropped a marker in tmp/ names the
+    /// container as unfinished: if the creating process dies first, the
+    /// next sweep takes the container out again (its name with it).
+    pub fn create(&self, cfg: &ContainerConfig) -> Result<Creating> {
         let dir = self.dir(&cfg.id);
         if dir.exists() {
             bail!("container id {} is already in use", cfg.id);
         }
-        for sub in ["upper", "work", "userdata"] {
-            fs::create_dir_all(dir.join(sub))
-                .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+        fs::create_dir_all(&self.tmp)
+            .with_context(|| format!("creating {}", self.tmp.display()))?;
+        let marker = leftovers::mark_creating(&self.tmp, &cfg.id)
+            .with_context(|| format!("creating {}", self.tmp.display()))?;
+        let creating = Creating { marker };
+        let result = (|| -> Result<()> {
+            for sub in ["upper", "work", "userdata"] {
+                fs::create_dir_all(dir.join(sub))
+                    .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+            }
+            super::crash::point("container-dir-made");
+            self.save_config(cfg)?;
+            super::crash::point("container-config-written");
+            self.save_state(&cfg.id, &ContainerState::default())
+        })();
+        if let Err(e) = result {
+            let _ = remove_tree(&dir);
+            return Err(e);
         }
-        self.save_config(cfg)?;
-        self.save_state(&cfg.id, &ContainerState::default())
+        Ok(creating)
     }
 
     /// Remove every trace of a container. The records go first, so a crash
@@ -470,22 +529,38 @@ impl ContainerStore {
     /// config at all) the caller knows.
     pub fn unlink_named(&self, id: &str, name: Option<&str>) -> Result<PathBuf> {
         let dir = self.dir(id);
+        fs::create_dir_all(&self.tmp)
+            .with_context(|| format!("creating {}", self.tmp.display()))?;
+        let doomed = records::tmp_path(&self.tmp, "");
+        // The records leave first, in one rename: a kill after it leaves a
+        // name entry that owns nothing, never a container without its name.
+        match fs::rename(&dir, &doomed) {
+            Ok(()) => super::crash::point("container-unlinked"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing container {id}")),
+        }
         if let Some(name) = name {
             self.release_name(name, id);
         }
         let _ = remove_tree(&self.run_dir(id));
-        fs::create_dir_all(&self.tmp)
-            .with_context(|| format!("creating {}", self.tmp.display()))?;
-        let doomed = records::tmp_path(&self.tmp, "");
-        match fs::rename(&dir, &doomed) {
-            Ok(()) => Ok(doomed),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(doomed),
-            Err(e) => Err(e).with_context(|| format!("removing container {id}")),
-        }
+        // Whoever waits on it finds the container gone; ids are never reused.
+        let _ = fs::remove_file(self.locks.join(id));
+        Ok(doomed)
     }
 }
 
-/// A fresh 64-hex container id.
+/// A container being created (see [`ContainerStore::create`]): dropping
+/// it, once the create has finished or been undone, removes its marker.
+pub struct Creating {
+    marker: PathBuf,
+}
+
+impl Drop for Creating {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.marker);
+    }
+}
+
 /// A command line as records keep it (podman's CreateCommand), without
 /// the secrets on it: the password of `--creds USER:PASSWORD` and the value
 /// of `--password` become `*****`. Records end up in `inspect` output and
@@ -519,6 +594,7 @@ pub fn command_line_without_secrets(args: impl IntoIterator<Item = String>) -> V
     out
 }
 
+/// A fresh 64-hex container id.
 pub fn new_id() -> String {
     let a: u128 = rand::random();
     let b: u128 = rand::random();

@@ -1,11 +1,13 @@
-//! Image records: one JSON file (`images.json`) replaced atomically under
-//! the store lock, so a tag move between images is a single change.
+//! Image records, loaded whole and saved by difference under the store lock
+//! (the shards and journal on disk: image_index.rs), so a tag move between
+//! images is a single change and a change costs what it touches.
 
-use super::atomic;
 use super::digest::Digest;
+use super::image_index::{self, ImageIndex, Loaded};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ImageRecord {
@@ -49,13 +51,11 @@ impl ImageRecord {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct ImageFile {
-    images: Vec<ImageRecord>,
-}
-
 pub struct ImageStore {
-    path: PathBuf,
+    index: ImageIndex,
+    /// What this process last loaded or saved: a save writes the shards
+    /// that differ from it.
+    seen: Mutex<Option<Loaded>>,
 }
 
 /// The loaded image records; change them and `save` while holding the lock.
@@ -67,20 +67,40 @@ pub struct Images {
 impl ImageStore {
     pub fn new(root: &Path) -> ImageStore {
         ImageStore {
-            path: root.join("images.json"),
+            index: ImageIndex::new(root),
+            seen: Mutex::new(None),
         }
     }
 
     pub fn load(&self) -> Result<Images> {
-        let file: ImageFile = atomic::read_json(&self.path)?.unwrap_or_default();
-        Ok(Images { list: file.images })
+        let loaded = self.index.load()?;
+        let list = image_index::flatten(&loaded.shards);
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(loaded);
+        Ok(Images { list })
     }
 
+    /// Write what changed since this process's last load (call with the
+    /// lock held, after loading under it).
     pub fn save(&self, images: &Images) -> Result<()> {
-        let file = ImageFile {
-            images: images.list.clone(),
+        super::crash::point("images-saving");
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Taken: a second save in this process compares with the disk.
+        let before = match seen.take() {
+            Some(l) => l,
+            None => self.index.load()?,
         };
-        atomic::write_json(&self.path, &file, true)
+        self.index.save(&before, &images.list)
+    }
+
+    /// Bring an old store's records to the sharded layout (`system
+    /// migrate`; any save does it too). Call with the lock held.
+    pub fn migrate(&self) -> Result<bool> {
+        if !self.index.is_legacy() {
+            return Ok(false);
+        }
+        let images = self.load()?;
+        self.save(&images)?;
+        Ok(true)
     }
 }
 

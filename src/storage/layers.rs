@@ -95,12 +95,14 @@ impl LayerStore {
     /// Move a fully unpacked layer into place. When another invocation
     /// finished the same layer first, ours is dropped and theirs kept.
     pub fn commit(&self, mut staged: StagedLayer, record: &LayerRecord) -> Result<()> {
+        super::crash::point("layer-staged");
         atomic::write_json(&staged.root.join("layer.json"), record, false)?;
         fs::create_dir_all(&self.dir)?;
         let dest = self.path(&record.diff_id);
         match fs::rename(&staged.root, &dest) {
             Ok(()) => {
                 staged.committed = true;
+                super::crash::point("layer-committed");
                 Ok(())
             }
             Err(_) if self.has(&record.diff_id) => Ok(()),
@@ -116,6 +118,7 @@ impl LayerStore {
         }
         let doomed = new_temp_name(&self.tmp)?;
         fs::rename(&path, &doomed).with_context(|| format!("removing layer {diff_id}"))?;
+        super::crash::point("layer-unlinked");
         remove_tree(&doomed).with_context(|| format!("removing layer {diff_id}"))
     }
 
@@ -134,39 +137,24 @@ impl LayerStore {
         Ok(out)
     }
 
-    /// Delete staging leftovers of invocations that died (their pid is gone).
+    /// Delete staging leftovers of invocations that died (their owner is
+    /// gone), not what a concurrent invocation is still writing. Without
+    /// the store lock: unfinished creates wait for
+    /// [`super::store::Store::lock`].
     pub fn sweep_stale_temp(&self) {
-        let Ok(entries) = fs::read_dir(&self.tmp) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
-            if let Some(pid) = pid {
-                if !process_alive(pid) {
-                    let _ = remove_tree(&entry.path());
-                }
-            }
-        }
+        super::leftovers::sweep_tmp(&self.tmp, None);
     }
 }
 
 fn new_temp_name(tmp: &Path) -> Result<PathBuf> {
     fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let nonce: u64 = rand::random();
-    Ok(tmp.join(format!("{}-{:016x}", std::process::id(), nonce)))
+    Ok(super::leftovers::temp_name(tmp, ""))
 }
 
 fn new_temp_dir(tmp: &Path) -> Result<PathBuf> {
     let path = new_temp_name(tmp)?;
     fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
     Ok(path)
-}
-
-fn process_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Remove a tree even where unpacked modes deny writing (e.g. 0555 dirs).

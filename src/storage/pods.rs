@@ -82,7 +82,7 @@ impl PodStore {
     pub fn new(root: &Path) -> PodStore {
         PodStore {
             dir: root.join("pods"),
-            names: NameIndex::new(root.join("pod-names")),
+            names: NameIndex::new(root.join("pod-names"), root.join("tmp")),
             tmp: root.join("tmp"),
         }
     }
@@ -140,15 +140,18 @@ impl PodStore {
     /// Remove a pod's record and name (its containers are gone already).
     /// One rename takes it out of the store; the rest is cleanup.
     pub fn remove(&self, id: &str) -> Result<()> {
-        if let Ok(pod) = self.load(id) {
-            self.release_name(&pod.name, id);
-        }
+        let name = self.load(id).ok().map(|pod| pod.name);
         fs::create_dir_all(&self.tmp)?;
         let doomed = records::tmp_path(&self.tmp, "pod-");
+        // The record first: a kill between leaves a name that owns nothing.
         match fs::rename(self.dir(id), &doomed) {
-            Ok(()) => remove_tree(&doomed).with_context(|| format!("removing pod {id}")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("removing pod {id}")),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("removing pod {id}")),
         }
+        if let Some(name) = name {
+            self.release_name(&name, id);
+        }
+        remove_tree(&doomed).with_context(|| format!("removing pod {id}"))
     }
 }

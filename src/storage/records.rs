@@ -32,8 +32,7 @@ pub fn list_ids(dir: &Path, what: &str) -> Result<Vec<String>> {
 /// A fresh name in the store's `tmp/` for a tree on its way out (or in):
 /// unique to this process and call.
 pub fn tmp_path(tmp: &Path, prefix: &str) -> PathBuf {
-    let nonce: u64 = rand::random();
-    tmp.join(format!("{prefix}{}-{:016x}", std::process::id(), nonce))
+    super::leftovers::temp_name(tmp, prefix)
 }
 
 /// A names index: one small file per name holding the id, so a name costs
@@ -41,11 +40,38 @@ pub fn tmp_path(tmp: &Path, prefix: &str) -> PathBuf {
 /// removal cut short) owns nothing.
 pub struct NameIndex {
     dir: PathBuf,
+    /// The store's tmp/, where writes are staged (and swept if cut short).
+    tmp: PathBuf,
 }
 
 impl NameIndex {
-    pub fn new(dir: PathBuf) -> NameIndex {
-        NameIndex { dir }
+    pub fn new(dir: PathBuf, tmp: PathBuf) -> NameIndex {
+        NameIndex { dir, tmp }
+    }
+
+    /// Every name in the index with the id it holds (stale ones too).
+    pub fn entries(&self) -> Vec<(String, String)> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let id = fs::read_to_string(e.path()).ok()?;
+                Some((name, id.trim().to_string()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Drop an index entry whatever it holds (a repair of a stale one).
+    pub fn forget(&self, name: &str) -> Result<()> {
+        match fs::remove_file(self.dir.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Which id holds `name`; `exists` says whether an id has a record.
@@ -65,7 +91,7 @@ impl NameIndex {
             return Ok(owner == id);
         }
         fs::create_dir_all(&self.dir)?;
-        atomic::write_file(&self.dir.join(name), id.as_bytes(), false)?;
+        atomic::write_file_in(&self.tmp, &self.dir.join(name), id.as_bytes(), false)?;
         Ok(true)
     }
 
@@ -85,7 +111,7 @@ mod tests {
     #[test]
     fn index_claims_and_releases() {
         let dir = std::env::temp_dir().join(format!("coracle-names-{}", std::process::id()));
-        let idx = NameIndex::new(dir.join("names"));
+        let idx = NameIndex::new(dir.join("names"), dir.join("tmp"));
         let (a, b) = ("a".repeat(64), "b".repeat(64));
         let live = |id: &str| is_full_id(id);
         assert!(idx.claim("web", &a, live).unwrap());

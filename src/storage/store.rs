@@ -7,12 +7,13 @@ use super::layers::LayerStore;
 use super::lock::FileLock;
 use super::pods::PodStore;
 use super::volumes::VolumeStore;
-use super::{atomic, unpack};
+use super::{atomic, leftovers, unpack};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -175,9 +176,37 @@ impl Store {
         atomic::write_json(&self.root.join("store.json"), meta, true)
     }
 
-    /// The store-wide lock for changes to records.
+    /// The store-wide lock for changes to records. A process's first
+    /// taking of it sweeps what dead invocations left (cheap: tmp/ and the
+    /// root's own entries).
     pub fn lock(&self) -> Result<FileLock> {
-        FileLock::exclusive(&self.root.join("storage.lock"))
+        let lock = FileLock::exclusive(&self.root.join("storage.lock"))?;
+        static SWEPT_BY: AtomicU32 = AtomicU32::new(0);
+        if SWEPT_BY.swap(std::process::id(), Ordering::Relaxed) != std::process::id() {
+            self.sweep_leftovers();
+        }
+        Ok(lock)
+    }
+
+    /// Remove what invocations that died left behind: staging and doomed
+    /// trees, unfinished creates, `.tmp-*` files of records. Call with the
+    /// lock held.
+    pub fn sweep_leftovers(&self) -> leftovers::Swept {
+        let mut undo_create = |id: &str| {
+            if let Ok(doomed) = self.containers.unlink(id) {
+                let _ = super::layers::remove_tree(&doomed);
+            }
+        };
+        let mut swept = leftovers::sweep_tmp(&self.root.join("tmp"), Some(&mut undo_create));
+        swept
+            .removed
+            .extend(leftovers::sweep_temp_files(&self.root));
+        // A migration of the image records cut short after its rename.
+        let legacy = self.root.join("images.json");
+        if self.root.join("images").is_dir() && fs::remove_file(&legacy).is_ok() {
+            swept.removed.push(legacy);
+        }
+        swept
     }
 
     /// The overlay xattr namespace layers of this store use.

@@ -202,6 +202,7 @@ impl VolumeStore {
             if target.exists() && !self.record_path(&rec.name).exists() {
                 super::layers::remove_tree(&target)?;
             }
+            super::crash::point("volume-staged");
             fs::rename(&staging, &target)?;
             fs::File::open(&self.dir)?.sync_all()?;
             Ok(())
@@ -225,6 +226,7 @@ impl VolumeStore {
         let doomed = super::records::tmp_path(&self.tmp, "");
         fs::create_dir_all(&self.tmp)?;
         fs::rename(self.dir(name), &doomed).with_context(|| format!("removing volume {name}"))?;
+        super::crash::point("volume-unlinked");
         Ok(doomed)
     }
 }

@@ -64,7 +64,8 @@ impl<'a> Exec<'a> {
     pub fn new(root: &'a Value) -> Self {
         Exec {
             root,
-            vars: vec![("$".to_string(), root.clone())],
+            // `$` is the root, looked up in place (no copy of every row).
+            vars: Vec::new(),
             out: String::new(),
         }
     }
@@ -272,6 +273,7 @@ impl<'a> Exec<'a> {
             Operand::Var(name, chain) => {
                 let v = match self.vars.iter().rev().find(|(n, _)| n == name) {
                     Some((_, v)) => v.clone(),
+                    None if name == "$" => return self.fields(self.root, chain, op),
                     None => {
                         return Err(TemplateError::Parse(format!(
                             "undefined variable \"{name}\""
@@ -296,24 +298,27 @@ impl<'a> Exec<'a> {
     }
 
     fn fields(&self, base: &Value, chain: &[String], op: &Operand) -> Result<Value, TemplateError> {
-        let mut cur = base.clone();
+        // Walk by reference; only the value reached is copied (a copy of
+        // the whole row per field was most of a 5,000-row listing).
+        static NULL: Value = Value::Null;
+        let mut cur = base;
         for f in chain {
-            cur = match &cur {
+            cur = match cur {
                 Value::Object(m) => match lookup(m, f) {
-                    Some(v) => v.clone(),
+                    Some(v) => v,
                     // Compare with the root only on a miss: the row is a
                     // struct in podman, so its unknown fields are errors.
-                    None if looks_like_struct(m) || &cur == self.root => {
+                    None if looks_like_struct(m) || cur == self.root => {
                         return Err(TemplateError::MissingField {
                             field: f.clone(),
                             at: op.text(),
                             in_type: None,
                         })
                     }
-                    None => Value::Null,
+                    None => &NULL,
                 },
                 // A nil map (or nil pointer) yields no value, not an error.
-                Value::Null => Value::Null,
+                Value::Null => &NULL,
                 other => {
                     return Err(TemplateError::MissingField {
                         field: f.clone(),
@@ -323,7 +328,7 @@ impl<'a> Exec<'a> {
                 }
             };
         }
-        Ok(cur)
+        Ok(cur.clone())
     }
 }
 

@@ -1,0 +1,177 @@
+//! The store as a whole: `system prune`, `system reset`, `system migrate`
+//! and `system renumber`, on the same removal code the single verbs use.
+
+use super::containers::{self, PruneFilter, Removal};
+use crate::storage::store::Store;
+use anyhow::Result;
+use std::collections::BTreeMap;
+
+/// `system prune`'s request.
+#[derive(Debug, Default)]
+pub struct PruneRequest {
+    /// Every image no container uses, not only dangling ones.
+    pub all: bool,
+    pub volumes: bool,
+    /// podman's `label=`, `label!=` and `until=` (containers and images).
+    pub filters: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct PruneReport {
+    pub containers: Vec<String>,
+    pub pods: Vec<String>,
+    pub volumes: Vec<String>,
+    pub images: Vec<String>,
+    /// Bytes the store shrank by.
+    pub reclaimed: u64,
+    /// The first failure; what could be removed was.
+    pub error: Option<anyhow::Error>,
+}
+
+/// Images' side of podman's system prune filters.
+fn image_matches(
+    f: &PruneFilter,
+    created: Option<&str>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    if let Some(t) = f.until {
+        match created.map(crate::format::human::parse_rfc3339) {
+            Some(Ok(c)) if c < t => {}
+            _ => return false,
+        }
+    }
+    f.labels
+        .iter()
+        .all(|l| super::filter::label_matches(l, labels))
+        && !f
+            .not_labels
+            .iter()
+            .any(|l| super::filter::label_matches(l, labels))
+}
+
+/// Remove stopped pods and containers, unused volumes (asked), and dangling
+/// (or, `all`, unused) images, in that order, so what one step frees the
+/// next can take.
+pub fn prune(store: &Store, req: &PruneRequest) -> Result<PruneReport> {
+    let f = PruneFilter::parse(&req.filters)?;
+    let before = store_bytes(store)?;
+    let mut report = PruneReport::default();
+    let failed = |e: anyhow::Error, report: &mut PruneReport| {
+        if report.error.is_none() {
+            report.error = Some(e);
+        }
+    };
+    if f.labels.is_empty() && f.not_labels.is_empty() && f.until.is_none() {
+        for pod in super::pods::prune_candidates(store)? {
+            match super::pods::remove(store, &pod, false, None) {
+                Ok(()) => report.pods.push(pod.id),
+                Err(e) => failed(e, &mut report),
+            }
+        }
+    }
+    let pruned = containers::prune(store, &f)?;
+    report.containers = pruned.removed;
+    if let Some(e) = pruned.error {
+        failed(e, &mut report);
+    }
+    if req.volumes {
+        let doomed = super::volumes::prune_candidates(store, &[])?;
+        let v = super::volumes::prune(store, &doomed);
+        report.volumes = v.removed;
+        if let Some(e) = v.error {
+            failed(e, &mut report);
+        }
+    }
+    let all = req.all;
+    report.images = super::images::prune(store, |store| {
+        let images = store.images.load()?;
+        let mut out = Vec::new();
+        for rec in &images.list {
+            if !all && !rec.names.is_empty() {
+                continue;
+            }
+            let labels = store
+                .blobs
+                .read(&rec.config_digest())
+                .ok()
+                .and_then(|b| crate::storage::image_config::ImageConfig::parse(&b).ok())
+                .and_then(|c| c.config.labels)
+                .unwrap_or_default();
+            let labels = labels.into_iter().collect();
+            if image_matches(&f, rec.created.as_deref(), &labels) {
+                out.push(rec.id.clone());
+            }
+        }
+        Ok(out)
+    })?;
+    report.reclaimed = before.saturating_sub(store_bytes(store)?);
+    Ok(report)
+}
+
+/// Bytes under the store's root (rootless: from inside the user
+/// namespace, where every file can be read).
+fn store_bytes(store: &Store) -> Result<u64> {
+    crate::runtime::userns::enter_for_storage(store)?;
+    Ok(crate::runtime::volume::tree_size(&store.root))
+}
+
+/// Remove everything of this user: containers (stopped first), pods,
+/// images, volumes, then the store's directories themselves.
+pub fn reset(store: &Store) -> Result<()> {
+    let mut first_error = None;
+    for pod in super::pods::list_all(store)? {
+        if let Err(e) = super::pods::remove(store, &pod.pod, true, Some(0)) {
+            first_error.get_or_insert(e);
+        }
+    }
+    for l in containers::list_all(store)? {
+        let how = Removal {
+            force: true,
+            stop_timeout: Some(0),
+            volumes: false,
+        };
+        if let Err(e) = containers::remove(store, &l.cfg.id, how) {
+            first_error.get_or_insert(e);
+        }
+    }
+    crate::runtime::userns::enter_for_storage(store)?;
+    for dir in [&store.root, &store.runroot] {
+        if let Err(e) = crate::runtime::delete::delete_tree(store, dir) {
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `system migrate`: stop every running container, so a changed
+/// /etc/subuid or /etc/subgid applies when they start again (coracle has
+/// no pause process to stop), and bring an old store's image records to
+/// the current layout. Returns the ids stopped.
+pub fn migrate(store: &Store) -> Result<Vec<String>> {
+    let mut stopped = Vec::new();
+    for l in containers::list_all(store)? {
+        if crate::runtime::state::is_running(&l.state) {
+            containers::stop(store, &l.cfg.id, None)?;
+            stopped.push(l.cfg.id);
+        }
+    }
+    let _lock = store.lock()?;
+    store.images.migrate()?;
+    Ok(stopped)
+}
+
+/// `system renumber`: give the volumes' lock numbers out again, densely
+/// from 0 in name order.
+pub fn renumber(store: &Store) -> Result<()> {
+    let _lock = store.lock()?;
+    for (n, mut v) in store.volumes.list()?.into_iter().enumerate() {
+        if v.lock_number != n as u32 {
+            v.lock_number = n as u32;
+            store.volumes.save(&v)?;
+        }
+    }
+    Ok(())
+}
