@@ -338,8 +338,14 @@ pub fn wait(
     interval: std::time::Duration,
 ) -> Result<i32> {
     use crate::storage::containers::Status;
-    let cfg = store.containers.load_config(id)?;
-    if conds.iter().any(|c| matches!(c, WaitCondition::Health(_))) && cfg.health.is_none() {
+    let wants_health = conds.iter().any(|c| matches!(c, WaitCondition::Health(_)));
+    // Only a health condition needs the record (a `--rm` container may be
+    // gone already, its exit code kept).
+    let cfg = match wants_health {
+        true => Some(store.containers.load_config(id)?),
+        false => None,
+    };
+    if wants_health && cfg.as_ref().is_some_and(|c| c.health.is_none()) {
         let c = conds
             .iter()
             .find_map(|c| match c {
@@ -358,7 +364,12 @@ pub fn wait(
             });
         }
         let state = current_state(store, id)?;
-        let health = || health(store, &cfg).map(|h| h.status).unwrap_or_default();
+        let health = || {
+            cfg.as_ref()
+                .and_then(|c| health(store, c))
+                .map(|h| h.status)
+                .unwrap_or_default()
+        };
         for c in conds {
             match c {
                 WaitCondition::State(Status::Exited) if !is_running(&state) => {

@@ -13,7 +13,7 @@
 //! tmp/ and renamed into place whole, then `images.json` goes.
 
 use super::atomic;
-use super::images::ImageRecord;
+use super::image_record::ImageRecord;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //! start time (`<pid>_<start>`), so a sweep removes only what belongs to
 //! a process that is gone, never a concurrent writer's work in progress.
 
-use super::layers::remove_tree;
+use super::fsutil::remove_tree;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
