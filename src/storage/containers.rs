@@ -120,20 +120,22 @@ pub struct ContainerConfig {
     /// `--cgroups`: enabled (also ""), disabled, no-conmon, split.
     #[serde(default)]
     pub cgroups: String,
+    // The service settings are left out when unset, so records written
+    // before them read and write back the same.
     /// `--restart`: kept by the monitor.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "RestartPolicy::is_no")]
     pub restart_policy: RestartPolicy,
     /// The healthcheck (from `--health-*` or the image), if any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSettings>,
     /// `--sdnotify`: container (also ""), conmon, healthy or ignore.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sdnotify: String,
     /// `--pidfile`: where the monitor writes the program's pid.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pidfile: Option<String>,
     /// `--conmon-pidfile`: where the monitor writes its own pid.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conmon_pidfile: Option<String>,
 }
 
@@ -292,7 +294,7 @@ pub struct ContainerState {
     #[serde(default)]
     pub restart_count: u32,
     /// Exited, and the monitor will start it again (restart policy).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub restarting: bool,
     /// The container's cgroup below the hierarchy root ("" when it has none).
     #[serde(default)]

@@ -263,6 +263,12 @@ pub enum RestartPolicy {
     UnlessStopped,
 }
 
+impl RestartPolicy {
+    pub fn is_no(&self) -> bool {
+        *self == RestartPolicy::No
+    }
+}
+
 impl fmt::Display for RestartPolicy {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
