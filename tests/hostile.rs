@@ -36,3 +36,97 @@ fn panic_is_one_line_naming_a_bug_report(mode: Mode) {
     assert!(report.contains("backtrace:"), "{report}");
     assert!(report.contains("\"images\""), "the command line: {report}");
 }
+
+/// A context directory with one Containerfile, readable by the test user.
+fn containerfile_context(env: &TestEnv, name: &str, text: &str) -> std::path::PathBuf {
+    let dir = env.dir.join(name);
+    mkdir_mode(&dir, 0o755);
+    std::fs::write(dir.join("Containerfile"), text).unwrap();
+    std::fs::set_permissions(
+        dir.join("Containerfile"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    dir
+}
+
+both_modes!(doubling_args_end_in_one_error);
+/// `ARG aN=${aN-1}${aN-1}` 30 deep asks for 2^30 bytes: the build stops at
+/// the expansion limit with one line, and the store is as it was.
+fn doubling_args_end_in_one_error(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let mut text = String::from("FROM scratch\nARG a0=x\n");
+    for n in 1..=30 {
+        text.push_str(&format!("ARG a{n}=${{a{m}}}${{a{m}}}\n", m = n - 1));
+    }
+    text.push_str("LABEL last=$a30\n");
+    let ctx = containerfile_context(&env, "doubling", &text);
+    env.ok(&["images"]); // the store exists before the snapshot
+    let before = snapshot(&env.store_dir());
+    let start = std::time::Instant::now();
+    let out = env.run(&["build", "-q", "-t", "doubling", ctx.to_str().unwrap()]);
+    assert_error(
+        mode,
+        "doubling ARGs",
+        &out,
+        125,
+        &["ARG a21=${a20}${a20}", "longer than 1 MiB"],
+    );
+    assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
+    assert_same_snapshot(&before, &snapshot(&env.store_dir()), "doubling ARGs");
+
+    // The same chain before FROM (meta ARGs) fails the same way.
+    let meta = text
+        .replace("FROM scratch\n", "")
+        .replace("LABEL last=$a30\n", "")
+        + "FROM scratch\nLABEL x=1\n";
+    let ctx = containerfile_context(&env, "doubling-meta", &meta);
+    let out = env.run(&["build", "-q", ctx.to_str().unwrap()]);
+    assert_error(
+        mode,
+        "doubling meta ARGs",
+        &out,
+        125,
+        &["longer than 1 MiB"],
+    );
+    assert_same_snapshot(&before, &snapshot(&env.store_dir()), "doubling meta ARGs");
+}
+
+both_modes!(many_args_make_no_intermediate_images);
+/// 2000 chained ARGs build in seconds and leave one image, not one per
+/// ARG: an ARG changes the scope of later steps, it makes no image.
+fn many_args_make_no_intermediate_images(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let mut text = String::from("FROM scratch\nARG a0=x\n");
+    for n in 1..2000 {
+        text.push_str(&format!("ARG a{n}=${{a{m}}}y\n", m = n - 1));
+    }
+    text.push_str("LABEL last=$a1999\n");
+    let ctx = containerfile_context(&env, "chain", &text);
+    let start = std::time::Instant::now();
+    let out = env.ok(&["build", "-q", "-t", "chain", ctx.to_str().unwrap()]);
+    let took = start.elapsed();
+    assert!(took.as_secs() < 8, "[{mode:?}] 2000 ARGs took {took:?}");
+    let id = out.lines().last().unwrap().to_string();
+    let all = env.ok(&["images", "-a", "-q", "--no-trunc"]);
+    assert_eq!(
+        all.lines().count(),
+        1,
+        "[{mode:?}] one image, no intermediate ones: {all}"
+    );
+    let label = env.ok(&["inspect", "--format", "{{.Config.Labels.last}}", &id]);
+    assert_eq!(label.trim(), format!("x{}", "y".repeat(1999)), "[{mode:?}]");
+
+    // A second build hits the cache: the same image, still one.
+    let again = env.ok(&["build", "-q", "-t", "chain", ctx.to_str().unwrap()]);
+    assert_eq!(again.lines().last().unwrap(), id);
+    // A changed default changes what follows.
+    let changed = text.replace("ARG a0=x\n", "ARG a0=z\n");
+    let ctx2 = containerfile_context(&env, "chain2", &changed);
+    let other = env.ok(&["build", "-q", ctx2.to_str().unwrap()]);
+    assert_ne!(
+        other.lines().last().unwrap(),
+        id,
+        "[{mode:?}] cache key sees ARGs"
+    );
+}
