@@ -130,3 +130,51 @@ fn many_args_make_no_intermediate_images(mode: Mode) {
         "[{mode:?}] cache key sees ARGs"
     );
 }
+
+both_modes!(impossible_limits_and_bogus_security_opts_are_refused);
+/// `--memory 1`, a size past any machine, `--cpus -1` and a security
+/// option podman does not know: refused with podman's words, before
+/// anything is written, by `create` and `run` alike.
+fn impossible_limits_and_bogus_security_opts_are_refused(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let before = snapshot(&env.store_dir());
+    let cases: &[(&[&str], &str)] = &[
+        (&["--memory", "1"], "minimum memory limit allowed is 6MB"),
+        (&["--memory", "5m"], "minimum memory limit allowed is 6MB"),
+        (
+            &["--memory", "99999999999999999999"],
+            "invalid value for memory: invalid size: '99999999999999999999': value out of range",
+        ),
+        (&["--memory", "9000000t"], "value out of range"),
+        (&["--cpus", "-1"], "range of CPUs is from 0.01 to"),
+        (
+            &["--security-opt", "bogus"],
+            "invalid --security-opt 1: \"bogus\"",
+        ),
+        (
+            &["--security-opt", "bogus=1"],
+            "invalid --security-opt 2: \"bogus=1\"",
+        ),
+    ];
+    for verb in ["create", "run"] {
+        for (flags, needle) in cases {
+            let mut args = vec![verb, "--rm"];
+            if verb == "create" {
+                args.pop();
+            }
+            args.extend_from_slice(flags);
+            args.extend_from_slice(&[&img, "true"]);
+            let out = env.run(&args);
+            assert_error(mode, &args.join(" "), &out, 125, &[needle]);
+            assert_same_snapshot(&before, &snapshot(&env.store_dir()), &args.join(" "));
+        }
+    }
+    assert_eq!(env.ok(&["ps", "-a", "-q"]).trim(), "", "[{mode:?}]");
+    // "No limit" works; so does the floor itself where the memory
+    // controller is there to take it (this host delegates none to users).
+    env.ok(&["run", "--rm", "--cpus", "0", &img, "true"]);
+    if mode == Mode::Root {
+        env.ok(&["run", "--rm", "--memory", "6m", &img, "true"]);
+    }
+}
