@@ -4,7 +4,10 @@
 
 mod common;
 
+use common::oci::{build_image, Compression, ImageSpec, Layer, TarBuilder};
 use common::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 both_modes!(panic_is_one_line_naming_a_bug_report);
 /// A panic (forced by the test-only CORACLE_TEST_PANIC) reaches the user as
@@ -176,5 +179,268 @@ fn impossible_limits_and_bogus_security_opts_are_refused(mode: Mode) {
     env.ok(&["run", "--rm", "--cpus", "0", &img, "true"]);
     if mode == Mode::Root {
         env.ok(&["run", "--rm", "--memory", "6m", &img, "true"]);
+    }
+}
+
+// ------------------------------------------------------------ hostile layers
+
+/// A store holding busybox, so that "unchanged" means something.
+fn env_with_busybox(mode: Mode) -> TestEnv {
+    let env = TestEnv::new(mode);
+    env.pull(&busybox().reference());
+    env
+}
+
+/// Pull an image of `layer`: one `Error:` line naming the image (and
+/// `needles`), exit 125, the store as it was, and nothing written beside
+/// it or at `marker`.
+fn pull_is_refused(
+    env: &TestEnv,
+    what: &str,
+    layer: Layer,
+    marker: Option<&Path>,
+    needles: &[&str],
+) {
+    let mode = env.mode;
+    let p = push_unique(&single_layer_image(what, layer), what);
+    let passwd = std::fs::metadata("/etc/passwd").unwrap();
+    let before = snapshot(&env.store_dir());
+    let out = env.run(&["pull", &p.reference()]);
+    let mut all = vec![p.name()];
+    all.extend(needles.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    assert_error(mode, what, &out, 125, &all);
+    assert_same_snapshot(&before, &snapshot(&env.store_dir()), what);
+    if let Some(m) = marker {
+        assert!(!m.exists(), "[{mode:?}] {what}: wrote {}", m.display());
+    }
+    let now = std::fs::metadata("/etc/passwd").unwrap();
+    assert_eq!(
+        (now.nlink(), now.len(), now.mtime()),
+        (passwd.nlink(), passwd.len(), passwd.mtime()),
+        "[{mode:?}] {what}: /etc/passwd touched"
+    );
+}
+
+const UP: &str = "../../../../../../../../../../../..";
+
+both_modes!(escaping_links_in_layers_are_refused);
+/// Absolute and chained symlinks to the host, and hard links to host files
+/// by absolute path or through a symlink: the pull fails, nothing is
+/// written outside the layer. (`..` entries and a relative escaping link
+/// are tests/errors.rs's.)
+fn escaping_links_in_layers_are_refused(mode: Mode) {
+    let env = env_with_busybox(mode);
+
+    let marker = pwned_marker("abs-link");
+    let mut t = TarBuilder::new();
+    t.symlink("evil", marker.parent().unwrap().to_str().unwrap());
+    let name = format!("evil/{}", marker.file_name().unwrap().to_string_lossy());
+    t.raw(tar::EntryType::Regular, &name, None, b"pwned\n");
+    pull_is_refused(
+        &env,
+        "absolute-symlink",
+        Layer::new(&t.finish(), Compression::Gzip),
+        Some(&marker),
+        &[],
+    );
+
+    // a -> b, b -> c, c -> ../../../..: each link alone points inside.
+    let marker = pwned_marker("chain");
+    let mut t = TarBuilder::new();
+    t.dir("d", 0o755, 0, 0);
+    t.symlink("d/c", UP);
+    t.symlink("b", "d/c/tmp");
+    t.symlink("a", "b");
+    let name = format!("a/{}", marker.file_name().unwrap().to_string_lossy());
+    t.raw(tar::EntryType::Regular, &name, None, b"pwned\n");
+    pull_is_refused(
+        &env,
+        "chained-symlinks",
+        Layer::new(&t.finish(), Compression::Gzip),
+        Some(&marker),
+        &[],
+    );
+
+    let mut t = TarBuilder::new();
+    t.file("ok.txt", b"fine\n", 0o644, 0, 0);
+    t.raw(tar::EntryType::Link, "pw", Some("/etc/passwd"), b"");
+    pull_is_refused(
+        &env,
+        "absolute-hardlink",
+        Layer::new(&t.finish(), Compression::Gzip),
+        None,
+        &[],
+    );
+
+    let mut t = TarBuilder::new();
+    t.symlink("etc-link", "/etc");
+    t.raw(tar::EntryType::Link, "pw", Some("etc-link/passwd"), b"");
+    pull_is_refused(
+        &env,
+        "hardlink-through-symlink",
+        Layer::new(&t.finish(), Compression::Gzip),
+        None,
+        &[],
+    );
+}
+
+both_modes!(giant_headers_and_bombs_are_bounded);
+/// A 4 MiB GNU long name (the tar parser would hold it whole), a name
+/// longer than Linux takes, and a layer whose tar is larger than the size
+/// limit (CORACLE_MAX_LAYER_SIZE; 16 MiB of zeros are 16 KiB of gzip):
+/// each a clear error, the store unchanged.
+fn giant_headers_and_bombs_are_bounded(mode: Mode) {
+    let mut env = env_with_busybox(mode);
+
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_size(4 << 20);
+    h.set_path("././@LongLink").unwrap();
+    h.set_cksum();
+    b.append(&h, &vec![b'a'; 4 << 20][..]).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_path("x").unwrap();
+    h.set_cksum();
+    b.append(&h, &b"x"[..]).unwrap();
+    pull_is_refused(
+        &env,
+        "giant-long-name",
+        Layer::new(&b.into_inner().unwrap(), Compression::Gzip),
+        None,
+        &["extension header of 4194304 bytes"],
+    );
+
+    let mut t = TarBuilder::new();
+    t.file(&"n".repeat(300), b"x", 0o644, 0, 0);
+    let deep = vec!["d".repeat(250); 20].join("/");
+    t.file(&deep, b"x", 0o644, 0, 0);
+    pull_is_refused(
+        &env,
+        "name-too-long",
+        Layer::new(&t.finish(), Compression::Gzip),
+        None,
+        &[],
+    );
+
+    env.set_env("CORACLE_MAX_LAYER_SIZE", "8m");
+    let mut t = TarBuilder::new();
+    t.file("zeros", &vec![0u8; 16 << 20], 0o644, 0, 0);
+    pull_is_refused(
+        &env,
+        "bomb",
+        Layer::new(&t.finish(), Compression::Gzip),
+        None,
+        &["larger than the limit of 8 MiB", "CORACLE_MAX_LAYER_SIZE"],
+    );
+    // The same layer within the limit pulls.
+    let mut t = TarBuilder::new();
+    t.file("zeros", &vec![0u8; 4 << 20], 0o644, 0, 0);
+    let p = push_unique(
+        &single_layer_image("small", Layer::new(&t.finish(), Compression::Gzip)),
+        "small",
+    );
+    env.pull(&p.reference());
+}
+
+both_modes!(device_nodes_in_layers_open_nothing_of_the_host);
+/// A layer with the host's memory and a disk as device nodes: rootless they
+/// are skipped (with a warning); as root they are made in the layer, as
+/// podman makes them, and the container still cannot open them.
+fn device_nodes_in_layers_open_nothing_of_the_host(mode: Mode) {
+    let env = env_with_busybox(mode);
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, major, minor) in [
+        ("mem", tar::EntryType::Char, 1, 1),
+        ("disk", tar::EntryType::Block, 8, 0),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_device_major(major).unwrap();
+        h.set_device_minor(minor).unwrap();
+        h.set_mode(0o666);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(0);
+        h.set_path(name).unwrap();
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+    let devices = Layer::new(&b.into_inner().unwrap(), Compression::Gzip);
+    let img = build_image(
+        &ImageSpec::new("devices"),
+        vec![busybox_layer().clone(), devices],
+    );
+    let p = push_unique(&img, "devices");
+    env.pull(&p.reference());
+    let out = env.run(&[
+        "run",
+        "--rm",
+        &p.reference(),
+        "sh",
+        "-c",
+        "head -c1 /mem; head -c1 /disk",
+    ]);
+    assert_ne!(
+        out.status, 0,
+        "[{mode:?}] read a host device: {}",
+        out.stdout
+    );
+    assert_eq!(out.stdout, "", "[{mode:?}]");
+}
+
+both_modes!(load_of_garbage_is_one_error);
+/// Nothing `load` reads can be taken for an image: empty input, random
+/// bytes, gzip of random bytes, a tar of nonsense, a tar whose manifest
+/// names files it does not hold.
+fn load_of_garbage_is_one_error(mode: Mode) {
+    let env = env_with_busybox(mode);
+    let before = snapshot(&env.store_dir());
+    let random: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &random).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut t = TarBuilder::new();
+    t.file("nonsense", &random[..5000], 0o644, 0, 0);
+    let nonsense = t.finish();
+    let mut t = TarBuilder::new();
+    t.file(
+        "manifest.json",
+        br#"[{"Config":"nosuch.json","RepoTags":["x:1"],"Layers":["nosuch.tar"]}]"#,
+        0o644,
+        0,
+        0,
+    );
+    let dangling = t.finish();
+    let mut t = TarBuilder::new();
+    t.file(
+        "oci-layout",
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+        0o644,
+        0,
+        0,
+    );
+    t.file("index.json", b"{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\",\"size\":2}]}", 0o644, 0, 0);
+    let missing_blob = t.finish();
+    for (what, data) in [
+        ("empty", &[][..]),
+        ("random", &random[..]),
+        ("gzip of random", &gz[..]),
+        ("tar of nonsense", &nonsense[..]),
+        ("manifest of missing files", &dangling[..]),
+        ("index of a missing blob", &missing_blob[..]),
+    ] {
+        let out = env.run_stdin(&["load"], data);
+        assert_error(mode, what, &out, 125, &[]);
+        let file = env.dir.join("garbage.tar");
+        env.write_user_file(&file, data);
+        let out = env.run(&["load", "-i", file.to_str().unwrap()]);
+        assert_error(mode, what, &out, 125, &[]);
+        assert_same_snapshot(&before, &snapshot(&env.store_dir()), what);
     }
 }
