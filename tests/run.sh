@@ -88,4 +88,18 @@ if [ "${CORACLE_VM:-}" = 1 ] || { [ "${CORACLE_VM:-}" != 0 ] && [ "$*" = --all-t
         status=1
     fi
 fi
+# A short cargo-fuzz run of every target (CORACLE_FUZZ_SECONDS each, 5 by
+# default; 0 leaves it out), part of a full run or asked for with
+# CORACLE_FUZZ=1. It needs the nightly toolchain and cargo-fuzz, which
+# this script does not install (building the instrumented targets alone
+# takes minutes): where they are missing it says so and the saved corpora
+# still run, through the same entry points, in tests/fuzz_corpora.rs.
+fuzz_secs=${CORACLE_FUZZ_SECONDS:-5}
+if [ "$fuzz_secs" != 0 ] && { [ "${CORACLE_FUZZ:-}" = 1 ] || [ "$*" = --all-targets ]; }; then
+    if cargo +nightly fuzz --version >/dev/null 2>&1; then
+        fuzz/run.sh "$fuzz_secs" || status=1
+    else
+        echo "tests/run.sh: cargo-fuzz or the nightly toolchain missing: no cargo-fuzz run (the corpora ran in tests/fuzz_corpora.rs)" >&2
+    fi
+fi
 exit "$status"
