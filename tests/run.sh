@@ -21,6 +21,8 @@ command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found" >&2; exit 
 
 # --- packages (only when one is missing) ------------------------------------
 PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns nftables iproute2 fuse-overlayfs gcc libc6-dev xz-utils bzip2"
+# libseccomp compiles the seccomp profiles (the libseccomp crate links it)
+PKGS="$PKGS libseccomp-dev pkg-config"
 # the cgroup v2 VM (tests/vm/run.sh)
 PKGS="$PKGS qemu-system-x86 cpio kmod"
 missing=""

@@ -31,6 +31,7 @@ pub mod resources;
 pub mod rootfs;
 pub mod sealed_exe;
 pub mod seccomp;
+pub mod seccomp_default;
 pub mod spec;
 pub mod state;
 pub mod sys;
