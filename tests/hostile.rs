@@ -444,3 +444,46 @@ fn load_of_garbage_is_one_error(mode: Mode) {
         assert_same_snapshot(&before, &snapshot(&env.store_dir()), what);
     }
 }
+
+both_modes!(an_index_that_names_itself_is_refused);
+/// An OCI archive whose index names a blob that is an index naming itself
+/// (possible only when a digest is not checked): `load` ends with one
+/// error, no loop, no stack overflow, the store as it was.
+fn an_index_that_names_itself_is_refused(mode: Mode) {
+    let env = env_with_busybox(mode);
+    let before = snapshot(&env.store_dir());
+    let hex = "ab".repeat(32);
+    let index_type = "application/vnd.oci.image.index.v1+json";
+    let inner = |size: usize| {
+        serde_json::json!({
+            "schemaVersion": 2, "mediaType": index_type,
+            "manifests": [{"mediaType": index_type, "digest": format!("sha256:{hex}"), "size": size}]
+        })
+        .to_string()
+    };
+    // The size field holds the blob's own length.
+    let mut blob = inner(0);
+    for _ in 0..3 {
+        blob = inner(blob.len());
+    }
+    let top = serde_json::json!({
+        "schemaVersion": 2, "mediaType": index_type,
+        "manifests": [{"mediaType": index_type, "digest": format!("sha256:{hex}"), "size": blob.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": "loop:1"}}]
+    })
+    .to_string();
+    let mut t = TarBuilder::new();
+    t.file(
+        "oci-layout",
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+        0o644,
+        0,
+        0,
+    );
+    t.file("index.json", top.as_bytes(), 0o644, 0, 0);
+    t.file(&format!("blobs/sha256/{hex}"), blob.as_bytes(), 0o644, 0, 0);
+    let archive = t.finish();
+    let out = env.run_stdin(&["load"], &archive);
+    assert_error(mode, "self-naming index", &out, 125, &[]);
+    assert_same_snapshot(&before, &snapshot(&env.store_dir()), "self-naming index");
+}
