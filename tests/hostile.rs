@@ -487,3 +487,51 @@ fn an_index_that_names_itself_is_refused(mode: Mode) {
     assert_error(mode, "self-naming index", &out, 125, &[]);
     assert_same_snapshot(&before, &snapshot(&env.store_dir()), "self-naming index");
 }
+
+both_modes!(cp_through_escaping_links_of_a_stopped_container);
+/// tests/cp.rs proves this for a running container; a stopped one is
+/// read and written through its layers instead: `/evil -> /` and
+/// `/up -> ../../../..` still resolve inside it, both ways.
+fn cp_through_escaping_links_of_a_stopped_container(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    env.ok(&[
+        "run",
+        "--name",
+        "stopped",
+        &img,
+        "sh",
+        "-c",
+        "ln -s / /evil && ln -s ../../../../../../tmp /up && echo inside > /tmp/secret",
+    ]);
+    let src = env.dir.join("in.txt");
+    env.write_user_file(&src, b"hello\n");
+    for (link, tag) in [("/evil/tmp", "stopped-abs"), ("/up", "stopped-up")] {
+        let marker = pwned_marker(tag);
+        let name = marker.file_name().unwrap().to_str().unwrap().to_string();
+        env.ok(&[
+            "cp",
+            src.to_str().unwrap(),
+            &format!("stopped:{link}/{name}"),
+        ]);
+        assert!(!marker.exists(), "[{mode:?}] wrote {}", marker.display());
+        let back = env.home.join(format!("back-{tag}"));
+        env.ok(&[
+            "cp",
+            &format!("stopped:/tmp/{name}"),
+            back.to_str().unwrap(),
+        ]);
+        assert_eq!(std::fs::read_to_string(&back).unwrap(), "hello\n");
+    }
+    // Out through the links: the container's files, not the host's.
+    for link in ["/evil/tmp/secret", "/up/secret"] {
+        let out = env.home.join("out.txt");
+        let _ = std::fs::remove_file(&out);
+        env.ok(&["cp", &format!("stopped:{link}"), out.to_str().unwrap()]);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "inside\n",
+            "[{mode:?}] {link}"
+        );
+    }
+}
