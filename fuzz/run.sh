@@ -10,6 +10,7 @@
 # fuzz/corpus/TARGET (not committed); `fuzz/run.sh --merge` minimizes that
 # into fuzz/seeds/ (committed; tests/fuzz_corpora.rs replays it).
 # A crash leaves its input in fuzz/artifacts/TARGET/ and fails the run.
+# FUZZ_FLAGS adds libFuzzer flags (e.g. `-fork=1 -ignore_crashes=1`).
 set -euo pipefail
 cd "$(dirname "$0")"
 merge=0
@@ -40,7 +41,7 @@ for t in $targets; do
     set +e
     (cd "$work/$t" && nice -n 19 "${as_user[@]}" ./bin corpus \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
-        -artifact_prefix=artifacts/ -print_final_stats=1) >"$log" 2>&1
+        -artifact_prefix=artifacts/ -print_final_stats=1 ${FUZZ_FLAGS:-}) >"$log" 2>&1
     rc=$?
     set -e
     took=$(( $(date +%s) - start ))
