@@ -15,11 +15,4 @@ pub(crate) mod registry;
 pub(crate) mod runtime;
 pub(crate) mod storage;
 
-/// What the example probe and the fuzz targets use; nothing else of the
-/// library is API, so rustc reports code that nothing calls.
-pub mod testing {
-    pub use crate::build::containerfile::{expand, parse, Instruction};
-    pub use crate::runtime::userns::{enter_user_namespace, is_rootless, IdMaps};
-    pub use crate::storage::compression::auto_decompress;
-    pub use crate::storage::unpack::{unpack_layer, UnpackOptions, WhiteoutForm};
-}
+pub mod testing;

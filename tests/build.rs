@@ -367,7 +367,8 @@ fn cache_hits_and_misses(mode: Mode) {
     let first = build(&env, &["-t", "c"], &ctx);
     assert_eq!(cached_steps(&first), 0, "[{mode:?}] {first}");
     let again = build(&env, &["-t", "c"], &ctx);
-    assert_eq!(cached_steps(&again), 5, "[{mode:?}] {again}");
+    // An ARG makes no image of its own (buildah's way), so no cache line.
+    assert_eq!(cached_steps(&again), 4, "[{mode:?}] {again}");
     assert_eq!(last_id(&first), last_id(&again));
 
     // One copied file changed: from that step on, no earlier.
@@ -381,7 +382,7 @@ fn cache_hits_and_misses(mode: Mode) {
     // The last file: only the last step.
     write(&ctx, "b", "b2");
     let out = build(&env, &["-t", "c", "--build-arg", "V=2"], &ctx);
-    assert_eq!(cached_steps(&out), 4, "[{mode:?}] {out}");
+    assert_eq!(cached_steps(&out), 3, "[{mode:?}] {out}");
     let out = build(&env, &["--no-cache", "-t", "c"], &ctx);
     assert_eq!(cached_steps(&out), 0, "[{mode:?}] {out}");
     // Intermediate images are untagged, like podman's.

@@ -21,6 +21,8 @@ command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found" >&2; exit 
 
 # --- packages (only when one is missing) ------------------------------------
 PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns nftables iproute2 fuse-overlayfs gcc libc6-dev xz-utils bzip2 systemd"
+# libseccomp compiles the seccomp profiles (the libseccomp crate links it)
+PKGS="$PKGS libseccomp-dev pkg-config"
 # the cgroup v2 VM (tests/vm/run.sh)
 PKGS="$PKGS qemu-system-x86 cpio kmod"
 missing=""
@@ -86,6 +88,20 @@ if [ "${CORACLE_VM:-}" = 1 ] || { [ "${CORACLE_VM:-}" != 0 ] && [ "$*" = --all-t
     else
         echo "tests/run.sh: qemu-system-x86_64 missing: the cgroup v2 VM tests did not run" >&2
         status=1
+    fi
+fi
+# A short cargo-fuzz run of every target (CORACLE_FUZZ_SECONDS each, 5 by
+# default; 0 leaves it out), part of a full run or asked for with
+# CORACLE_FUZZ=1. It needs the nightly toolchain and cargo-fuzz, which
+# this script does not install (building the instrumented targets alone
+# takes minutes): where they are missing it says so and the saved corpora
+# still run, through the same entry points, in tests/fuzz_corpora.rs.
+fuzz_secs=${CORACLE_FUZZ_SECONDS:-5}
+if [ "$fuzz_secs" != 0 ] && { [ "${CORACLE_FUZZ:-}" = 1 ] || [ "$*" = --all-targets ]; }; then
+    if cargo +nightly fuzz --version >/dev/null 2>&1; then
+        fuzz/run.sh "$fuzz_secs" || status=1
+    else
+        echo "tests/run.sh: cargo-fuzz or the nightly toolchain missing: no cargo-fuzz run (the corpora ran in tests/fuzz_corpora.rs)" >&2
     fi
 fi
 exit "$status"

@@ -13,6 +13,7 @@
 use super::cache::{self, BuildCache};
 use super::containerfile::{
     self, BaseRef, Command, Containerfile, Healthcheck, Instruction, Program, Source,
+    MAX_SCOPE_BYTES,
 };
 use super::context::ContextRoot;
 use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
@@ -335,7 +336,7 @@ impl Builder<'_> {
             self.step(index, &mut st, &step.text, &step.instruction, prefix, last)
                 .map_err(|e| flatten(e).context(format!("building at STEP \"{}\"", step.text)))?;
         }
-        if steps.is_empty() && (is_final || st.image.is_none()) {
+        if (steps.is_empty() && is_final) || st.image.is_none() {
             return self.finish_empty_stage(&mut st, prefix, is_final);
         }
         st.image.context("the stage made no image")
@@ -464,6 +465,13 @@ impl Builder<'_> {
                     st.args.retain(|(k, _)| k != &a.name);
                     st.args.push((a.name.clone(), value.clone()));
                     extra.push(format!("{}={:?}", a.name, value));
+                }
+                check_scope_size(st)?;
+                // An ARG changes only the scope of later steps (their cache
+                // keys hold what they read of it): no image of its own, as
+                // buildah, unless it ends the build.
+                if !last {
+                    return Ok(());
                 }
                 let names: Vec<&str> = args.iter().map(|a| a.name.as_str()).collect();
                 created_by = format!("/bin/sh -c #(nop) ARG {}", names.join(" "));
@@ -1012,6 +1020,31 @@ fn nanos(d: &Option<std::time::Duration>) -> Option<Value> {
 }
 
 /// A metadata instruction applied to the stage's config.
+/// ARG and ENV values together stay within [`MAX_SCOPE_BYTES`].
+fn check_scope_size(st: &StageState) -> Result<()> {
+    let args: usize = st
+        .args
+        .iter()
+        .map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len))
+        .sum();
+    let env: usize = st
+        .config
+        .config
+        .env
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(String::len)
+        .sum();
+    if args + env > MAX_SCOPE_BYTES {
+        bail!(
+            "the build arguments and environment exceed {} MiB together",
+            MAX_SCOPE_BYTES >> 20
+        );
+    }
+    Ok(())
+}
+
 fn apply_instruction(st: &mut StageState, ins: &Instruction) -> Result<()> {
     let shell: Vec<String> = st
         .config
@@ -1022,7 +1055,10 @@ fn apply_instruction(st: &mut StageState, ins: &Instruction) -> Result<()> {
         .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
     let c = &mut st.config.config;
     match ins {
-        Instruction::Env(kvs) => super::config_edit::set_env(c, kvs),
+        Instruction::Env(kvs) => {
+            super::config_edit::set_env(c, kvs);
+            return check_scope_size(st);
+        }
         Instruction::Label(kvs) => super::config_edit::add_labels(c, kvs),
         Instruction::Expose(ports) => super::config_edit::expose(c, ports),
         Instruction::Volume(vols) => super::config_edit::add_volumes(c, vols),

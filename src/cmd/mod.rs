@@ -205,7 +205,6 @@ pub enum Command {
 /// Entry point: parse, run, and turn errors into podman's exit codes.
 pub fn main() -> i32 {
     crate::log::mark_start();
-    install_panic_hook();
     // systemd runs generators by name: the same binary, linked as one
     let mut args = std::env::args();
     let argv0 = args.next().unwrap_or_default();
@@ -225,7 +224,8 @@ pub fn main() -> i32 {
             report(&err);
             exit_code_of(&err)
         }
-        // The panic hook already printed the one-line message.
+        // The binary's panic hook already printed the one-line message
+        // that names the bug report.
         Err(_) => 125,
     }
 }
@@ -233,6 +233,10 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> Result<()> {
     let level: crate::log::Level = cli.global.log_level.parse()?;
     crate::log::set_level(level);
+    // Test-only: proves a panic reaches the user as one line and a report.
+    if std::env::var_os("CORACLE_TEST_PANIC").is_some() {
+        panic!("CORACLE_TEST_PANIC is set");
+    }
     if cli.command.enters_containers() {
         // Before any work: this may start the command anew (see sealed_exe).
         crate::engine::ensure_sealed()?;
@@ -348,21 +352,4 @@ fn report_parse_error(e: clap::Error) -> i32 {
             125
         }
     }
-}
-
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
-            s.to_string()
-        } else if let Some(s) = info.payload().downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "unknown panic".to_string()
-        };
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("Error: internal error (a bug in coracle, please report it): {msg}{at}");
-    }));
 }

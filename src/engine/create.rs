@@ -7,6 +7,7 @@
 mod limits;
 mod mounts;
 mod namespaces;
+mod security;
 mod service;
 
 use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Store, UsernsMode};
@@ -241,6 +242,7 @@ fn container_config(
     if let Some(s) = &f.stop_signal {
         container::parse_signal(s)?;
     }
+    security::check_security_opts(&f.security_opt)?;
     let (resources, cgroups) = f.limits.resources(crate::runtime::userns::is_rootless())?;
     let create_command = f.create_command.take().unwrap_or_else(|| {
         crate::storage::containers::command_line_without_secrets(std::env::args())

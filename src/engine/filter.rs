@@ -100,10 +100,13 @@ impl Regex {
 
     pub fn is_match(&self, text: &str) -> bool {
         let t: Vec<char> = text.chars().collect();
+        // States (atom, position) already known not to match: without
+        // them `a*a*a*...b` takes exponential time (found by fuzzing).
+        let mut failed = std::collections::HashSet::new();
         if self.anchored_start {
-            return self.match_here(0, &t, 0);
+            return self.match_here(0, &t, 0, &mut failed);
         }
-        (0..=t.len()).any(|i| self.match_here(0, &t, i))
+        (0..=t.len()).any(|i| self.match_here(0, &t, i, &mut failed))
     }
 
     pub fn is_full_match(&self, text: &str) -> bool {
@@ -115,15 +118,25 @@ impl Regex {
         whole.is_match(text)
     }
 
-    fn match_here(&self, ai: usize, t: &[char], ti: usize) -> bool {
+    fn match_here(
+        &self,
+        ai: usize,
+        t: &[char],
+        ti: usize,
+        failed: &mut std::collections::HashSet<(usize, usize)>,
+    ) -> bool {
+        if failed.contains(&(ai, ti)) {
+            return false;
+        }
         let Some(&(atom, rep)) = self.atoms.get(ai) else {
             return !self.anchored_end || ti == t.len();
         };
         let hit = |i: usize| i < t.len() && (atom == Atom::Any || atom == Atom::Lit(t[i]));
-        match rep {
-            Rep::One => hit(ti) && self.match_here(ai + 1, t, ti + 1),
+        let found = match rep {
+            Rep::One => hit(ti) && self.match_here(ai + 1, t, ti + 1, failed),
             Rep::Opt => {
-                (hit(ti) && self.match_here(ai + 1, t, ti + 1)) || self.match_here(ai + 1, t, ti)
+                (hit(ti) && self.match_here(ai + 1, t, ti + 1, failed))
+                    || self.match_here(ai + 1, t, ti, failed)
             }
             Rep::Star | Rep::Plus => {
                 let mut n = 0;
@@ -131,9 +144,15 @@ impl Regex {
                     n += 1;
                 }
                 let min = usize::from(rep == Rep::Plus);
-                (min..=n).rev().any(|k| self.match_here(ai + 1, t, ti + k))
+                (min..=n)
+                    .rev()
+                    .any(|k| self.match_here(ai + 1, t, ti + k, failed))
             }
+        };
+        if !found {
+            failed.insert((ai, ti));
         }
+        found
     }
 }
 
@@ -181,6 +200,16 @@ mod tests {
         for no in ["busybox:2", "box", "127.0.0.1:5000/*", "tool*", "other"] {
             assert!(!reference_matches(no, name), "{no}");
         }
+    }
+
+    #[test]
+    fn regex_backtracking_is_bounded() {
+        // Found by fuzzing: exponential before failed states were kept.
+        let start = std::time::Instant::now();
+        let re = Regex::new(&format!("^{}b", "a*".repeat(30)));
+        assert!(!re.is_match(&"a".repeat(200)));
+        assert!(re.is_match(&format!("{}b", "a".repeat(200))));
+        assert!(start.elapsed().as_secs() < 2, "{:?}", start.elapsed());
     }
 
     #[test]

@@ -420,27 +420,45 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             i += 1;
         }
-        let read_num = |i: &mut usize, argi: &mut usize| -> Option<usize> {
+        // Go's tooLarge: a width or precision past 1e6 is not taken (a
+        // crazy number, not a request for gigabytes of padding). Written
+        // out, it ends the format with %!(NOVERB); from `*`, %!(BADWIDTH).
+        const TOO_LARGE: usize = 1_000_000;
+        let mut bad = None;
+        let mut read_num = |i: &mut usize, argi: &mut usize, what: &str| -> Option<usize> {
             if *i < chars.len() && chars[*i] == '*' {
                 *i += 1;
                 let n = args.get(*argi).and_then(as_int);
                 *argi += 1;
-                return n.map(|n| n.max(0) as usize);
+                let n = n.map(|n| n.max(0) as usize);
+                if n.is_some_and(|n| n > TOO_LARGE) {
+                    bad = Some(format!("%!(BAD{what})"));
+                    return None;
+                }
+                return n;
             }
             let start = *i;
             while *i < chars.len() && chars[*i].is_ascii_digit() {
                 *i += 1;
             }
             if *i > start {
-                chars[start..*i].iter().collect::<String>().parse().ok()
+                let n: Option<usize> = chars[start..*i].iter().collect::<String>().parse().ok();
+                if n.is_none_or(|n| n > TOO_LARGE) {
+                    *i = chars.len();
+                    return None;
+                }
+                n
             } else {
                 None
             }
         };
-        spec.width = read_num(&mut i, &mut argi);
+        spec.width = read_num(&mut i, &mut argi, "WIDTH");
         if i < chars.len() && chars[i] == '.' {
             i += 1;
-            spec.prec = Some(read_num(&mut i, &mut argi).unwrap_or(0));
+            spec.prec = Some(read_num(&mut i, &mut argi, "PREC").unwrap_or(0));
+        }
+        if let Some(b) = bad {
+            out.push_str(&b);
         }
         let verb = match chars.get(i) {
             Some(v) => *v,
@@ -541,6 +559,23 @@ mod tests {
         assert_eq!(fmt_value(&json!([null]), "<no value>"), "[<nil>]");
         assert_eq!(fmt_value(&json!(2.5), ""), "2.5");
         assert_eq!(fmt_value(&json!(-7), ""), "-7");
+    }
+
+    #[test]
+    fn printf_crazy_widths_as_go() {
+        // Found by fuzzing: a width of 10^30 asked for that much padding.
+        let id = [Value::from("x")];
+        assert_eq!(
+            sprintf("a%5555555555555555555555555555d", &id),
+            "a%!(NOVERB)%!(EXTRA string=x)"
+        );
+        assert_eq!(sprintf("%1000001s|", &id), "%!(NOVERB)%!(EXTRA string=x)");
+        assert_eq!(sprintf("%1000000s|", &id).len(), 1_000_001);
+        assert!(sprintf("%.9999999999f", &[Value::from(1.5)]).starts_with("%!(NOVERB)"));
+        assert_eq!(
+            sprintf("%*d", &[Value::from(2_000_000), Value::from(3)]),
+            "%!(BADWIDTH)3"
+        );
     }
 
     #[test]

@@ -217,7 +217,8 @@ pub fn parse_rfc3339(s: &str) -> Result<SystemTime> {
 
 fn parse_time(s: &str) -> Result<SystemTime> {
     let s = s.trim();
-    if s.len() < 10 || s.as_bytes()[4] != b'-' || s.as_bytes()[7] != b'-' {
+    // Byte offsets below: only ASCII can be a time (found by fuzzing).
+    if !s.is_ascii() || s.len() < 10 || s.as_bytes()[4] != b'-' || s.as_bytes()[7] != b'-' {
         bail!("expected YYYY-MM-DD");
     }
     let year = num(&s[0..4], "year")? as i64;
@@ -346,12 +347,15 @@ pub fn parse_duration_or_time(s: &str, now: SystemTime) -> Result<SystemTime> {
         } else {
             num(digits, "fraction")? * 10u32.pow(9 - digits.len() as u32)
         };
-        return Ok(UNIX_EPOCH + Duration::new(secs, nanos));
+        return UNIX_EPOCH
+            .checked_add(Duration::new(secs, nanos))
+            .with_context(|| format!("timestamp {s:?} is out of range"));
     }
     if let Ok((neg, d)) = parse_go_duration(s) {
         // A negative duration points into the future, as in podman.
         return if neg {
-            Ok(now + d)
+            now.checked_add(d)
+                .with_context(|| format!("duration {s:?} is out of range"))
         } else {
             now.checked_sub(d)
                 .with_context(|| format!("duration {s:?} reaches before the epoch"))
@@ -364,6 +368,17 @@ pub fn parse_duration_or_time(s: &str, now: SystemTime) -> Result<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_with_non_ascii_are_errors() {
+        // Found by fuzzing (`--filter until=...`): a slice inside a
+        // multi-byte character panicked.
+        let now = SystemTime::now();
+        assert!(parse_duration_or_time("2024-01-01T00:00:0\u{1a5}", now).is_err());
+        assert!(parse_duration_or_time("2024-01-01T00:00:00", now).is_ok());
+        // A timestamp past what a time holds: an error, not an overflow.
+        assert!(parse_duration_or_time("99999999999999999999", now).is_err());
+    }
 
     fn at(secs: u64, nanos: u32) -> SystemTime {
         UNIX_EPOCH + Duration::new(secs, nanos)

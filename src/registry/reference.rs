@@ -89,7 +89,15 @@ impl Reference {
     /// Parse and qualify: a short name is taken to be on Docker Hub
     /// (`busybox` -> `docker.io/library/busybox:latest`).
     pub fn parse(s: &str) -> Result<Reference> {
-        Ok(parse_name(s)?.qualify(DOCKER_HUB))
+        let r = parse_name(s)?.qualify(DOCKER_HUB);
+        // The limit holds for the name as qualified (docker's
+        // ParseNormalizedNamed): `docker.io/library/` may push it over.
+        if r.repo_name().len() > NAME_TOTAL_MAX {
+            return Err(format_error(&format!(
+                "repository name must not be more than {NAME_TOTAL_MAX} characters"
+            )));
+        }
+        Ok(r)
     }
 
     /// `docker.io/library/busybox`.
@@ -323,6 +331,19 @@ fn validate_domain(domain: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_limit_holds_once_qualified() {
+        // Found by fuzzing: 246 characters parse, their qualified form
+        // (docker.io/library/...) did not parse back.
+        let short = "a".repeat(246);
+        assert!(parse_name(&short).is_ok());
+        let e = Reference::parse(&short).unwrap_err().to_string();
+        assert!(e.contains("must not be more than 255"), "{e}");
+        let fits = "a".repeat(255 - "docker.io/library/".len());
+        let r = Reference::parse(&fits).unwrap();
+        assert_eq!(Reference::parse(&r.to_string()).unwrap(), r);
+    }
 
     const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

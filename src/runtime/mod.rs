@@ -36,6 +36,7 @@ pub mod rootfs;
 pub mod sdnotify;
 pub mod sealed_exe;
 pub mod seccomp;
+pub mod seccomp_default;
 pub mod service;
 pub mod signals;
 pub mod spec;

@@ -324,17 +324,10 @@ fn enter_workdir(cwd: &Path) -> Result<()> {
 }
 
 fn install_seccomp(spec: &Spec) -> Result<()> {
-    let Some(sc) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
-        return Ok(());
-    };
-    let names: Vec<String> = sc
-        .syscalls()
-        .clone()
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|s| s.names().clone())
-        .collect();
-    seccomp::install(&seccomp::build_filter(&seccomp::syscall_numbers(&names)))
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(sc) => seccomp::install(sc),
+        None => Ok(()),
+    }
 }
 
 /// Everything from the terminal to exec. Never returns on success.

@@ -1,307 +1,219 @@
-//! The default seccomp filter: a small BPF program that refuses, with EPERM,
-//! the syscalls podman's default profile keeps from containers (kernel
-//! modules, kexec, keyrings, swap, clock setting, raw I/O ports...).
-//! Capabilities that podman's profile honours unlock their syscalls again.
+//! seccomp as users configure it: a profile in the OCI/docker JSON format
+//! (`--security-opt seccomp=PROFILE.json`) or the default one
+//! (`seccomp_default`), resolved for a container's capabilities and this
+//! architecture into the OCI spec's seccomp section, and compiled into a
+//! kernel filter by libseccomp right before the program's exec.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder, LinuxSeccompBuilder,
+    LinuxSeccompOperator, LinuxSyscall, LinuxSyscallBuilder,
+};
+use serde::Deserialize;
 
-/// Syscalls refused unless a capability below unlocks them.
-const ALWAYS_BLOCKED: &[&str] = &[
-    "acct",
-    "add_key",
-    "create_module",
-    "delete_module",
-    "finit_module",
-    "get_kernel_syms",
-    "init_module",
-    "ioperm",
-    "iopl",
-    "kcmp",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "lookup_dcookie",
-    "nfsservctl",
-    "open_by_handle_at",
-    "query_module",
-    "quotactl",
-    "reboot",
-    "request_key",
-    "swapoff",
-    "swapon",
-    "_sysctl",
-    "sysfs",
-    "uselib",
-    "userfaultfd",
-    "ustat",
-    "vm86",
-    "vm86old",
-    "clock_adjtime",
-    "clock_settime",
-    "settimeofday",
-    "stime",
-    "syslog",
-    "bpf",
-    "perf_event_open",
-    "fanotify_init",
-    "mount",
-    "umount2",
-    "pivot_root",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "open_tree",
-    "move_mount",
-    "mount_setattr",
-    "name_to_handle_at",
-    "setns",
-    "process_vm_readv",
-    "process_vm_writev",
-];
+/// What a rule does with a call it matches.
+pub type Action = LinuxSeccompAction;
 
-/// (capability, syscalls it makes allowed again), as podman's profile does.
-const UNLOCKED_BY_CAP: &[(&str, &[&str])] = &[
-    (
-        "CAP_SYS_ADMIN",
-        &[
-            "bpf",
-            "fanotify_init",
-            "fsconfig",
-            "fsmount",
-            "fsopen",
-            "fspick",
-            "lookup_dcookie",
-            "mount",
-            "mount_setattr",
-            "move_mount",
-            "name_to_handle_at",
-            "open_tree",
-            "perf_event_open",
-            "quotactl",
-            "setns",
-            "umount2",
-            "pivot_root",
-        ],
-    ),
-    ("CAP_SYS_BOOT", &["reboot"]),
-    (
-        "CAP_SYS_MODULE",
-        &["delete_module", "init_module", "finit_module"],
-    ),
-    ("CAP_SYS_PACCT", &["acct"]),
-    (
-        "CAP_SYS_PTRACE",
-        &["kcmp", "process_vm_readv", "process_vm_writev"],
-    ),
-    ("CAP_SYS_RAWIO", &["iopl", "ioperm"]),
-    (
-        "CAP_SYS_TIME",
-        &["settimeofday", "stime", "clock_settime", "clock_adjtime"],
-    ),
-    ("CAP_SYSLOG", &["syslog"]),
-    (
-        "CAP_DAC_READ_SEARCH",
-        &["open_by_handle_at", "name_to_handle_at"],
-    ),
-];
-
-fn syscall_number(name: &str) -> Option<i64> {
-    #[cfg(target_arch = "x86_64")]
-    let table: &[(&str, i64)] = &[
-        ("acct", 163),
-        ("add_key", 248),
-        ("create_module", 174),
-        ("delete_module", 176),
-        ("finit_module", 313),
-        ("get_kernel_syms", 177),
-        ("init_module", 175),
-        ("ioperm", 173),
-        ("iopl", 172),
-        ("kcmp", 312),
-        ("kexec_file_load", 320),
-        ("kexec_load", 246),
-        ("keyctl", 250),
-        ("lookup_dcookie", 212),
-        ("nfsservctl", 180),
-        ("open_by_handle_at", 304),
-        ("query_module", 178),
-        ("quotactl", 179),
-        ("reboot", 169),
-        ("request_key", 249),
-        ("swapoff", 168),
-        ("swapon", 167),
-        ("_sysctl", 156),
-        ("sysfs", 139),
-        ("uselib", 134),
-        ("userfaultfd", 323),
-        ("ustat", 136),
-        ("clock_adjtime", 305),
-        ("clock_settime", 227),
-        ("settimeofday", 164),
-        ("syslog", 103),
-        ("bpf", 321),
-        ("perf_event_open", 298),
-        ("fanotify_init", 300),
-        ("mount", 165),
-        ("umount2", 166),
-        ("pivot_root", 155),
-        ("fsopen", 430),
-        ("fsconfig", 431),
-        ("fsmount", 432),
-        ("fspick", 433),
-        ("open_tree", 428),
-        ("move_mount", 429),
-        ("mount_setattr", 442),
-        ("name_to_handle_at", 303),
-        ("setns", 308),
-        ("process_vm_readv", 310),
-        ("process_vm_writev", 311),
-    ];
-    #[cfg(target_arch = "aarch64")]
-    let table: &[(&str, i64)] = &[
-        ("acct", 89),
-        ("add_key", 217),
-        ("delete_module", 106),
-        ("finit_module", 273),
-        ("init_module", 105),
-        ("kcmp", 272),
-        ("kexec_file_load", 294),
-        ("kexec_load", 104),
-        ("keyctl", 219),
-        ("lookup_dcookie", 18),
-        ("nfsservctl", 42),
-        ("open_by_handle_at", 265),
-        ("quotactl", 60),
-        ("reboot", 142),
-        ("request_key", 218),
-        ("swapoff", 225),
-        ("swapon", 224),
-        ("userfaultfd", 282),
-        ("clock_adjtime", 266),
-        ("clock_settime", 112),
-        ("settimeofday", 170),
-        ("syslog", 116),
-        ("bpf", 280),
-        ("perf_event_open", 241),
-        ("fanotify_init", 262),
-        ("mount", 40),
-        ("umount2", 39),
-        ("pivot_root", 41),
-        ("fsopen", 430),
-        ("fsconfig", 431),
-        ("fsmount", 432),
-        ("fspick", 433),
-        ("open_tree", 428),
-        ("move_mount", 429),
-        ("mount_setattr", 442),
-        ("name_to_handle_at", 264),
-        ("setns", 268),
-        ("process_vm_readv", 270),
-        ("process_vm_writev", 271),
-    ];
-    table.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr)
+/// A profile in docker's seccomp.json format (what podman and docker users
+/// already have); fields coracle does not use (`archMap`, `flags`...) are
+/// accepted and ignored: the filter is built for this architecture.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub default_action: Action,
+    #[serde(default)]
+    pub default_errno_ret: Option<u32>,
+    #[serde(default)]
+    pub syscalls: Vec<Rule>,
 }
 
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7;
-
-/// The syscalls podman's default profile refuses a container holding `caps`.
-pub fn default_blocked_names(caps: &[String]) -> Vec<String> {
-    ALWAYS_BLOCKED
-        .iter()
-        .filter(|name| {
-            !UNLOCKED_BY_CAP
-                .iter()
-                .any(|(cap, calls)| caps.iter().any(|c| c == cap) && calls.contains(name))
-        })
-        .map(|s| s.to_string())
-        .collect()
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// docker's older single-name form.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub action: Action,
+    #[serde(default)]
+    pub errno_ret: Option<u32>,
+    #[serde(default)]
+    pub args: Option<Vec<Arg>>,
+    #[serde(default)]
+    pub includes: Filter,
+    #[serde(default)]
+    pub excludes: Filter,
 }
 
-/// Syscall names to numbers for this architecture; unknown names (calls
-/// this architecture lacks) are skipped.
-pub fn syscall_numbers(names: &[String]) -> Vec<i64> {
-    let mut out: Vec<i64> = names.iter().filter_map(|n| syscall_number(n)).collect();
-    out.sort_unstable();
-    out.dedup();
-    out
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Arg {
+    pub index: u32,
+    pub value: u64,
+    #[serde(default)]
+    pub value_two: u64,
+    pub op: LinuxSeccompOperator,
 }
 
-#[cfg(test)]
-fn blocked_syscalls(caps: &[String]) -> Vec<i64> {
-    syscall_numbers(&default_blocked_names(caps))
+/// When a rule applies: `includes` needs all its capabilities and this
+/// architecture among its arches; `excludes` drops the rule when any of
+/// its capabilities is held or this architecture is listed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    #[serde(default)]
+    pub caps: Vec<String>,
+    #[serde(default)]
+    pub arches: Vec<String>,
 }
 
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_JGE_K: u16 = 0x35;
-const BPF_RET_K: u16 = 0x06;
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+impl Profile {
+    /// A profile file's content; `path` only names it in errors.
+    pub fn parse(data: &[u8], path: &str) -> Result<Profile> {
+        let p: Profile =
+            serde_json::from_slice(data).map_err(|e| anyhow!("seccomp profile {path}: {e}"))?;
+        if matches!(p.default_action, LinuxSeccompAction::ScmpActNotify) {
+            bail!("seccomp profile {path}: SCMP_ACT_NOTIFY is not supported");
+        }
+        if p.syscalls
+            .iter()
+            .any(|r| matches!(r.action, LinuxSeccompAction::ScmpActNotify))
+        {
+            bail!("seccomp profile {path}: SCMP_ACT_NOTIFY is not supported");
+        }
+        Ok(p)
+    }
 
-fn stmt(code: u16, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
+    /// The spec's seccomp section for a container holding `caps`, on this
+    /// architecture: the rules that apply, as the kernel filter will hold them.
+    pub fn resolve(&self, caps: &[String]) -> Result<LinuxSeccomp> {
+        let arch = go_arch();
+        let mut out: Vec<LinuxSyscall> = Vec::new();
+        for r in &self.syscalls {
+            let holds = |c: &String| caps.iter().any(|h| h == c);
+            let applies = r.includes.caps.iter().all(holds)
+                && (r.includes.arches.is_empty() || r.includes.arches.iter().any(|a| a == arch))
+                && !r.excludes.caps.iter().any(holds)
+                && !r.excludes.arches.iter().any(|a| a == arch);
+            if !applies {
+                continue;
+            }
+            let mut names = r.names.clone();
+            names.extend(r.name.clone());
+            let mut b = LinuxSyscallBuilder::default().names(names).action(r.action);
+            if let Some(e) = r.errno_ret {
+                b = b.errno_ret(e);
+            }
+            if let Some(args) = &r.args {
+                let args = args
+                    .iter()
+                    .map(|a| {
+                        LinuxSeccompArgBuilder::default()
+                            .index(a.index as usize)
+                            .value(a.value)
+                            .value_two(a.value_two)
+                            .op(a.op)
+                            .build()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                b = b.args(args);
+            }
+            out.push(b.build()?);
+        }
+        let mut b = LinuxSeccompBuilder::default()
+            .default_action(self.default_action)
+            .syscalls(out);
+        if let Some(e) = self.default_errno_ret {
+            b = b.default_errno_ret(e);
+        }
+        Ok(b.build()?)
     }
 }
 
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter { code, jt, jf, k }
+/// This architecture as profiles name it (Go's names).
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
 }
 
-/// The BPF program: wrong architecture is killed, blocked numbers get EPERM.
-pub fn build_filter(blocked: &[i64]) -> Vec<libc::sock_filter> {
-    let errno = SECCOMP_RET_ERRNO | libc::EPERM as u32;
-    let mut prog = vec![
-        stmt(BPF_LD_W_ABS, 4), // seccomp_data.arch
-        jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, 0), // seccomp_data.nr
-    ];
-    // The x32 ABI reaches the same calls with bit 30 set.
-    #[cfg(target_arch = "x86_64")]
-    {
-        prog.push(jump(BPF_JGE_K, 0x4000_0000, 0, 1));
-        prog.push(stmt(BPF_RET_K, errno));
-    }
-    for nr in blocked {
-        prog.push(jump(BPF_JEQ_K, *nr as u32, 0, 1));
-        prog.push(stmt(BPF_RET_K, errno));
-    }
-    prog.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
-    prog
+/// The errno of an ERRNO action without its own: EPERM, as runc and crun.
+const DEFAULT_ACTION_ERRNO: u32 = libc::EPERM as u32;
+
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<libseccomp::ScmpAction> {
+    use libseccomp::ScmpAction as S;
+    use LinuxSeccompAction as A;
+    Ok(match a {
+        A::ScmpActKill | A::ScmpActKillThread => S::KillThread,
+        A::ScmpActKillProcess => S::KillProcess,
+        A::ScmpActTrap => S::Trap,
+        A::ScmpActErrno => S::Errno(errno.unwrap_or(DEFAULT_ACTION_ERRNO) as i32),
+        A::ScmpActTrace => S::Trace(errno.unwrap_or(libc::EPERM as u32) as u16),
+        A::ScmpActAllow => S::Allow,
+        A::ScmpActLog => S::Log,
+        A::ScmpActNotify => bail!("SCMP_ACT_NOTIFY is not supported"),
+    })
 }
 
-/// Install `prog` for this thread and its children. Needs no_new_privs or
-/// CAP_SYS_ADMIN; call right before exec.
-pub fn install(prog: &[libc::sock_filter]) -> Result<()> {
-    let fprog = libc::sock_fprog {
-        len: prog.len() as u16,
-        filter: prog.as_ptr() as *mut libc::sock_filter,
+fn compare(a: &oci_spec::runtime::LinuxSeccompArg) -> libseccomp::ScmpArgCompare {
+    use libseccomp::ScmpCompareOp as C;
+    use LinuxSeccompOperator as O;
+    let op = match a.op() {
+        O::ScmpCmpNe => C::NotEqual,
+        O::ScmpCmpLt => C::Less,
+        O::ScmpCmpLe => C::LessOrEqual,
+        O::ScmpCmpEq => C::Equal,
+        O::ScmpCmpGe => C::GreaterEqual,
+        O::ScmpCmpGt => C::Greater,
+        O::ScmpCmpMaskedEq => C::MaskedEqual(a.value()),
     };
-    // SAFETY: fprog points at a live, correctly sized filter array.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            1u32, /* SECCOMP_SET_MODE_FILTER */
-            0u32,
-            &fprog as *const libc::sock_fprog,
-        )
+    // MASKED_EQ: `value` is the mask, `valueTwo` the value compared.
+    let datum = if matches!(a.op(), O::ScmpCmpMaskedEq) {
+        a.value_two().unwrap_or(0)
+    } else {
+        a.value()
     };
-    if rc != 0 {
-        bail!(
-            "installing the seccomp filter: {}",
-            std::io::Error::last_os_error()
-        );
+    libseccomp::ScmpArgCompare::new(a.index() as u32, op, datum)
+}
+
+/// Compile the spec's section and load it for this thread and its
+/// children. A call this architecture lacks is skipped, as runc and crun
+/// do. Does not set no_new_privs itself: the caller decides (it needs
+/// no_new_privs or CAP_SYS_ADMIN); call right before exec.
+pub fn install(sc: &LinuxSeccomp) -> Result<()> {
+    let default = action(sc.default_action(), sc.default_errno_ret())?;
+    let mut ctx =
+        libseccomp::ScmpFilterContext::new(default).context("creating the seccomp filter")?;
+    ctx.set_ctl_nnp(false)?;
+    for rule in sc.syscalls().as_deref().unwrap_or_default() {
+        let act = action(rule.action(), rule.errno_ret())?;
+        if act == default {
+            continue; // libseccomp refuses a rule equal to the default
+        }
+        let conds: Vec<_> = rule
+            .args()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(compare)
+            .collect();
+        for name in rule.names() {
+            let Ok(call) = libseccomp::ScmpSyscall::from_name(name) else {
+                continue;
+            };
+            if conds.is_empty() {
+                ctx.add_rule(act, call)
+            } else {
+                ctx.add_rule_conditional(act, call, &conds)
+            }
+            .with_context(|| format!("seccomp rule for {name}"))?;
+        }
     }
-    Ok(())
+    ctx.load().context("installing the seccomp filter")
 }
 
 #[cfg(test)]
@@ -309,20 +221,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caps_unlock_their_syscalls() {
-        let none = blocked_syscalls(&[]);
-        let admin = blocked_syscalls(&["CAP_SYS_ADMIN".to_string()]);
-        let mount = syscall_number("mount").unwrap();
-        assert!(none.contains(&mount));
-        assert!(!admin.contains(&mount));
-        // swap stays blocked whatever the capabilities.
-        assert!(admin.contains(&syscall_number("swapon").unwrap()));
-    }
+    fn docker_profiles_parse_and_resolve_by_caps_and_arch() {
+        let json = br#"{
+            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": []}],
+            "syscalls": [
+                {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"name": "mkdir", "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["chroot"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_CHROOT"]}},
+                {"names": ["chroot"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_SYS_CHROOT"]}},
+                {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64"]}},
+                {"names": ["s390_runtime_instr"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["s390x"]}}
+            ]
+        }"#;
+        let p = Profile::parse(json, "test.json").unwrap();
+        let names = |caps: &[&str]| -> Vec<String> {
+            let caps: Vec<String> = caps.iter().map(|s| s.to_string()).collect();
+            let sc = p.resolve(&caps).unwrap();
+            assert_eq!(sc.default_errno_ret(), Some(38));
+            sc.syscalls()
+                .clone()
+                .unwrap()
+                .iter()
+                .map(|s| format!("{}:{:?}", s.names().join(","), s.action()))
+                .collect()
+        };
+        let none = names(&[]);
+        assert!(none.contains(&"mkdir:ScmpActErrno".to_string()));
+        assert!(none.contains(&"chroot:ScmpActErrno".to_string()));
+        assert!(!none.iter().any(|n| n.starts_with("s390")));
+        if go_arch() == "amd64" {
+            assert!(none.contains(&"arch_prctl:ScmpActAllow".to_string()));
+        }
+        let chroot = names(&["CAP_SYS_CHROOT"]);
+        assert!(chroot.contains(&"chroot:ScmpActAllow".to_string()));
+        assert!(!chroot.contains(&"chroot:ScmpActErrno".to_string()));
 
-    #[test]
-    fn filter_ends_with_allow() {
-        let prog = build_filter(&[1, 2]);
-        assert_eq!(prog.last().unwrap().k, SECCOMP_RET_ALLOW);
-        assert_eq!(prog[0].k, 4);
+        let e = Profile::parse(b"{\"defaultAction\": \"SCMP_ACT_BOGUS\"}", "x.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("seccomp profile x.json: "), "{e}");
     }
 }

@@ -13,9 +13,9 @@ use oci_spec::runtime::{
     Capabilities, Capability, LinuxBlockIoBuilder, LinuxBuilder, LinuxCapabilities,
     LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxIdMapping, LinuxIdMappingBuilder,
     LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, LinuxSeccomp, LinuxSeccompAction,
-    LinuxSeccompBuilder, LinuxSyscallBuilder, Mount, MountBuilder, PosixRlimit, PosixRlimitBuilder,
-    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, LinuxSeccomp, Mount, MountBuilder,
+    PosixRlimit, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec,
+    SpecBuilder, UserBuilder,
 };
 use std::path::{Path, PathBuf};
 
@@ -301,32 +301,32 @@ fn id_mappings(maps: &[super::userns::IdMapping]) -> Result<Vec<LinuxIdMapping>>
         .collect()
 }
 
-/// The seccomp section: podman's default refusals, or none when unconfined.
+/// The seccomp section: the profile of `--security-opt seccomp=PATH`, else
+/// the default one (podman's allowlist), resolved for the container's
+/// capabilities; none when unconfined or privileged. A profile is read
+/// here, at create: a bad one fails the create, and the spec keeps what
+/// was read.
 fn seccomp(cfg: &ContainerConfig, caps: &[String]) -> Result<Option<LinuxSeccomp>> {
     let mut unconfined = cfg.privileged;
+    let mut path = None;
     for opt in &cfg.security_opt {
         match opt.split_once(['=', ':']) {
             Some(("seccomp", "unconfined")) => unconfined = true,
-            Some(("seccomp", path)) => {
-                bail!("--security-opt seccomp={path}: custom seccomp profiles are not supported yet; use the default or unconfined")
-            }
+            Some(("seccomp", p)) => path = Some(p),
             _ => {}
         }
     }
     if unconfined {
         return Ok(None);
     }
-    let refused = LinuxSyscallBuilder::default()
-        .names(seccomp::default_blocked_names(caps))
-        .action(LinuxSeccompAction::ScmpActErrno)
-        .errno_ret(libc::EPERM as u32)
-        .build()?;
-    Ok(Some(
-        LinuxSeccompBuilder::default()
-            .default_action(LinuxSeccompAction::ScmpActAllow)
-            .syscalls(vec![refused])
-            .build()?,
-    ))
+    let profile = match path {
+        Some(p) => {
+            let data = std::fs::read(p).with_context(|| format!("reading seccomp profile {p}"))?;
+            seccomp::Profile::parse(&data, p)?
+        }
+        None => super::seccomp_default::profile(),
+    };
+    Ok(Some(profile.resolve(caps)?))
 }
 
 fn no_new_privileges(cfg: &ContainerConfig) -> bool {

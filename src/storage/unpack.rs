@@ -7,6 +7,7 @@
 //! the final component is always handled relative to that parent's fd and
 //! never followed.
 
+mod guard;
 mod resolve;
 
 use std::ffi::{CStr, CString};
@@ -139,7 +140,8 @@ pub fn unpack_layer(
         skipped_devices: 0,
         buf: vec![0u8; 128 * 1024],
     };
-    let mut archive = tar::Archive::new(tar_stream);
+    let limit = guard::max_layer_size()?;
+    let mut archive = tar::Archive::new(guard::TarGuard::new(tar_stream, limit));
     let entries = archive.entries().context("reading layer tar")?;
     for entry in entries {
         let mut entry = entry.context("reading layer tar")?;

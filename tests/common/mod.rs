@@ -577,7 +577,12 @@ pub fn is_hex(s: &str, len: usize) -> bool {
 }
 
 pub fn assert_no_panic(mode: Mode, args: &[&str], out: &Out) {
-    for bad in ["panicked at", "RUST_BACKTRACE", "stack backtrace"] {
+    for bad in [
+        "panicked at",
+        "RUST_BACKTRACE",
+        "stack backtrace",
+        "a bug in coracle",
+    ] {
         assert!(
             !out.stderr.contains(bad),
             "[{mode:?}] `coracle {}` panicked (a panic is a bug):\n{}",

@@ -8,6 +8,16 @@
 
 use std::fmt;
 
+/// The longest word an expansion may produce. `ARG b=${a}${a}` doubles
+/// with each step: thirty of them would ask for gigabytes.
+pub const MAX_EXPANDED_BYTES: usize = 1 << 20;
+
+/// What the variables in scope at one step (ARGs and ENVs) may hold
+/// together: a chain of ARGs each built from the one before ends in an
+/// error, not in all the memory there is. (Linux passes a program at most
+/// a few MiB of environment anyway.)
+pub const MAX_SCOPE_BYTES: usize = 16 << 20;
+
 /// Looks a variable up in the current ARG/ENV scope; `None` means unset.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -73,6 +83,16 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ExpandError> {
     Err(ExpandError(msg.into()))
 }
 
+fn too_long(out: &str) -> Result<(), ExpandError> {
+    if out.len() > MAX_EXPANDED_BYTES {
+        return err(format!(
+            "expanding variables gives a word longer than {} MiB",
+            MAX_EXPANDED_BYTES >> 20
+        ));
+    }
+    Ok(())
+}
+
 impl<'a> Lexer<'a> {
     fn new(word: &str, escape: char, mode: Mode, lookup: Option<Lookup<'a>>) -> Self {
         Lexer {
@@ -108,12 +128,13 @@ impl<'a> Lexer<'a> {
                 if stop.is_some() {
                     return err("syntax error: missing '}'");
                 }
-                return Ok(out);
+                return too_long(&out).map(|()| out);
             };
             if Some(c) == stop {
                 self.pos += 1;
-                return Ok(out);
+                return too_long(&out).map(|()| out);
             }
+            too_long(&out)?;
             match c {
                 '\'' if self.mode != Mode::Heredoc => out.push_str(&self.single_quoted()?),
                 '"' if self.mode != Mode::Heredoc => out.push_str(&self.double_quoted()?),
@@ -180,7 +201,10 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                     break;
                 }
-                Some('$') => out.push_str(&self.dollar()?),
+                Some('$') => {
+                    out.push_str(&self.dollar()?);
+                    too_long(&out)?;
+                }
                 Some(c) => {
                     self.pos += 1;
                     if c == self.escape {

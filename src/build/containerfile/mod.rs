@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-pub use expand::{expand, expand_heredoc, expand_with_escape, ExpandError, Lookup};
+pub use expand::{
+    expand, expand_heredoc, expand_with_escape, ExpandError, Lookup, MAX_SCOPE_BYTES,
+};
 pub use heredoc::Heredoc;
 pub use parse::parse;
 
@@ -413,6 +415,13 @@ impl Containerfile {
             };
             if let Some(v) = value {
                 scope.insert(arg.name.clone(), v);
+            }
+            let size: usize = scope.iter().map(|(k, v)| k.len() + v.len()).sum();
+            if size > MAX_SCOPE_BYTES {
+                return Err(ExpandError(format!(
+                    "the build arguments exceed {} MiB together",
+                    MAX_SCOPE_BYTES >> 20
+                )));
             }
         }
         Ok(scope)

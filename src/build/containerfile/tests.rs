@@ -2,6 +2,7 @@
 //! instruction, stage selection, and a seeded no-panic mutation run.
 
 use super::*;
+use expand::MAX_EXPANDED_BYTES;
 use std::collections::HashMap;
 
 fn p(src: &str) -> Containerfile {
@@ -830,4 +831,56 @@ fn mutations_never_panic() {
             }
         }
     }
+}
+
+#[test]
+fn doubling_expansion_stops_at_the_word_limit() {
+    // ARG a1=x, a2=${a1}${a1}, ...: 2^n bytes at step n.
+    let mut values: HashMap<String, String> = HashMap::new();
+    values.insert("a0".into(), "x".into());
+    let mut failed = None;
+    for n in 1..40 {
+        let scope = |k: &str| values.get(k).cloned();
+        let word = format!("${{a{m}-1}}${{a{m}-1}}", m = n - 1);
+        match expand(&word, &scope) {
+            Ok(v) => {
+                assert!(v.len() <= MAX_EXPANDED_BYTES);
+                values.insert(format!("a{n}"), v);
+            }
+            Err(e) => {
+                failed = Some((n, e));
+                break;
+            }
+        }
+    }
+    let (n, e) = failed.expect("the doubling never stopped");
+    assert_eq!(n, 21, "1 MiB is 2^20 bytes");
+    assert_eq!(
+        e.to_string(),
+        "expanding variables gives a word longer than 1 MiB"
+    );
+    // Inside double quotes and a ${V:-default} word too.
+    let big = |_: &str| Some("y".repeat(MAX_EXPANDED_BYTES / 2 + 1));
+    assert!(expand("\"$a$a\"", &big).is_err());
+    assert!(expand("${unset:-$a$a}", &|n| (n != "unset")
+        .then(|| big(n))
+        .flatten())
+    .is_err());
+    assert!(expand("$a", &big).is_ok());
+}
+
+#[test]
+fn meta_args_are_bounded_together() {
+    // 40 ARGs of ~1 MiB each before FROM: over the scope limit.
+    let mut src =
+        String::from("ARG a0=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+    for n in 1..15 {
+        src.push_str(&format!("ARG a{n}=${{a{m}}}${{a{m}}}\n", m = n - 1));
+    }
+    for n in 15..60 {
+        src.push_str(&format!("ARG b{n}=$a14\n"));
+    }
+    src.push_str("FROM scratch\n");
+    let e = p(&src).meta_args(&no_vars).unwrap_err();
+    assert_eq!(e.to_string(), "the build arguments exceed 16 MiB together");
 }

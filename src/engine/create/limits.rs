@@ -45,6 +45,9 @@ pub struct CreateLimits {
     pub cgroups: String,
 }
 
+/// The smallest memory limit: 6 MiB, as podman (and runc) refuse less.
+const MIN_MEMORY: i64 = 6 << 20;
+
 /// go-units RAMInBytes: `64m`, `1.5g`, `512k`, `1024`, `64mb`, `2GiB`;
 /// binary units.
 pub fn parse_bytes(s: &str, what: &str) -> Result<i64> {
@@ -78,7 +81,12 @@ pub fn parse_bytes(s: &str, what: &str) -> Result<i64> {
     if !ok_unit {
         bail!("invalid value for {what}: invalid size: '{s}'");
     }
-    Ok((n * mult) as i64)
+    let bytes = n * mult;
+    // `as` would saturate: a size past i64 is an error, not "unlimited".
+    if bytes >= i64::MAX as f64 {
+        bail!("invalid value for {what}: invalid size: '{s}': value out of range");
+    }
+    Ok(bytes as i64)
 }
 
 impl Limits {
@@ -96,9 +104,13 @@ impl Limits {
         }
         if let Some(m) = &self.memory {
             r.memory = parse_bytes(m, "memory")?;
+            // The kernel's and podman's floor: less cannot start a process.
+            if r.memory > 0 && r.memory < MIN_MEMORY {
+                bail!("minimum memory limit allowed is 6MB");
+            }
             if self.memory_swap.is_none() && r.memory > 0 {
                 // podman's default: as much swap as memory.
-                r.memory_swap = 2 * r.memory;
+                r.memory_swap = r.memory.saturating_mul(2);
             }
         }
         if let Some(s) = &self.memory_swap {
@@ -120,10 +132,14 @@ impl Limits {
             r.memory_reservation = parse_bytes(m, "memory-reservation")?;
         }
         if let Some(c) = self.cpus {
+            let max = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1) as f64;
+            // 0 is podman's "no limit"; below it, or not a number, is none.
+            if c < 0.0 || !c.is_finite() {
+                bail!("range of CPUs is from 0.01 to {max:.2}, as there are only {max} CPUs available");
+            }
             if c > 0.0 {
-                let max = std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1) as f64;
                 if c > max {
                     bail!("range of CPUs is from 0.01 to {max:.2}, as there are only {max} CPUs available");
                 }
@@ -229,7 +245,59 @@ mod tests {
         assert_eq!(parse_bytes("1000", "memory").unwrap(), 1000);
         assert_eq!(parse_bytes("1.5k", "memory").unwrap(), 1536);
         assert!(parse_bytes("64x", "memory").is_err());
+        assert_eq!(
+            parse_bytes("99999999999999999999", "memory")
+                .unwrap_err()
+                .to_string(),
+            "invalid value for memory: invalid size: '99999999999999999999': value out of range"
+        );
+        assert!(parse_bytes("8388608t", "memory").is_err());
+        assert!(parse_bytes("8388607t", "memory").is_ok());
         assert!(parse_bytes("m", "memory").is_err());
+    }
+
+    #[test]
+    fn limits_no_kernel_could_honour() {
+        let err = |l: Limits| {
+            let mut r = Resources::default();
+            l.apply_to(&mut r).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(Limits {
+                memory: Some("1".into()),
+                ..Default::default()
+            }),
+            "minimum memory limit allowed is 6MB"
+        );
+        assert!(err(Limits {
+            cpus: Some(-1.0),
+            ..Default::default()
+        })
+        .starts_with("range of CPUs is from 0.01 to "));
+        assert!(err(Limits {
+            cpus: Some(f64::NAN),
+            ..Default::default()
+        })
+        .starts_with("range of CPUs is from 0.01 to "));
+        // The largest size there is: no overflow of the swap default.
+        let mut r = Resources::default();
+        Limits {
+            memory: Some("8388607t".into()),
+            ..Default::default()
+        }
+        .apply_to(&mut r)
+        .unwrap();
+        assert_eq!(r.memory_swap, i64::MAX);
+        // 0 is no limit, 6 MiB the least.
+        let mut r = Resources::default();
+        Limits {
+            memory: Some("6m".into()),
+            cpus: Some(0.0),
+            ..Default::default()
+        }
+        .apply_to(&mut r)
+        .unwrap();
+        assert_eq!((r.memory, r.nano_cpus), (6 << 20, 0));
     }
 
     #[test]

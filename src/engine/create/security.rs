@@ -1,0 +1,86 @@
+//! `--security-opt` as podman reads it: `key=value` (or docker's older
+//! `key:value`), refused with podman's messages when malformed. Only what
+//! coracle enforces is accepted; an option it would silently ignore is an
+//! error that says so.
+
+use anyhow::{bail, Result};
+
+/// Checks every option; the first bad one is the error.
+pub fn check_security_opts(opts: &[String]) -> Result<()> {
+    opts.iter().try_for_each(|o| check_one(o))
+}
+
+fn check_one(opt: &str) -> Result<()> {
+    let (key, value) = if opt.contains('=') {
+        opt.split_once('=')
+    } else {
+        opt.split_once(':')
+    }
+    .map_or((opt, None), |(k, v)| (k, Some(v)));
+    match (key, value) {
+        ("no-new-privileges", None) => Ok(()),
+        (_, None) => bail!("invalid --security-opt 1: {opt:?}"),
+        ("no-new-privileges", Some(v)) => match parse_go_bool(v) {
+            Some(_) => Ok(()),
+            None => bail!("invalid --security-opt 2: {opt:?}"),
+        },
+        // The profile is read when the container is created.
+        ("seccomp", Some(_)) => Ok(()),
+        // podman's answer on a host without SELinux or AppArmor: nothing
+        // to turn off.
+        ("label", Some("disable")) | ("apparmor", Some("unconfined")) => Ok(()),
+        // coracle's own: the tmpfs mounts of --read-only left out.
+        ("read-only-tmpfs", Some("false" | "true")) => Ok(()),
+        ("label" | "apparmor" | "mask" | "unmask" | "proc-opts" | "systempaths", Some(_)) => {
+            bail!("--security-opt {opt}: not supported by coracle")
+        }
+        _ => bail!("invalid --security-opt 2: {opt:?}"),
+    }
+}
+
+/// Go's strconv.ParseBool, which podman uses for `no-new-privileges=`.
+fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(opt: &str) -> String {
+        check_security_opts(&[opt.to_string()])
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn podman_messages() {
+        assert_eq!(err("bogus"), "invalid --security-opt 1: \"bogus\"");
+        assert_eq!(err("bogus=1"), "invalid --security-opt 2: \"bogus=1\"");
+        assert_eq!(
+            err("no-new-privileges=maybe"),
+            "invalid --security-opt 2: \"no-new-privileges=maybe\""
+        );
+        assert_eq!(
+            err("apparmor=myprofile"),
+            "--security-opt apparmor=myprofile: not supported by coracle"
+        );
+        for ok in [
+            "no-new-privileges",
+            "no-new-privileges=false",
+            "no-new-privileges:true",
+            "seccomp=unconfined",
+            "seccomp:/x.json",
+            "label=disable",
+            "label:disable",
+            "apparmor=unconfined",
+            "read-only-tmpfs=false",
+        ] {
+            assert!(check_security_opts(&[ok.into()]).is_ok(), "{ok}");
+        }
+    }
+}
