@@ -99,7 +99,7 @@ fi
 fuzz_secs=${CORACLE_FUZZ_SECONDS:-5}
 if [ "$fuzz_secs" != 0 ] && { [ "${CORACLE_FUZZ:-}" = 1 ] || [ "$*" = --all-targets ]; }; then
     if cargo +nightly fuzz --version >/dev/null 2>&1; then
-        fuzz/run.sh "$fuzz_secs" || status=1
+        CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-$(nproc)} fuzz/run.sh "$fuzz_secs" || status=1
     else
         echo "tests/run.sh: cargo-fuzz or the nightly toolchain missing: no cargo-fuzz run (the corpora ran in tests/fuzz_corpora.rs)" >&2
     fi
