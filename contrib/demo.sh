@@ -12,7 +12,8 @@ for d in "${CARGO_HOME:-}/bin" "$HOME/.cargo/bin" /root/.cargo/bin; do
   if [ -x "$d/cargo" ]; then PATH="$d:$PATH"; break; fi
 done
 need=""
-for p in uidmap busybox-static docker-registry skopeo curl; do
+# libseccomp-dev and pkg-config: the build links libseccomp (seccomp profiles)
+for p in uidmap busybox-static docker-registry skopeo curl libseccomp-dev pkg-config; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
 if [ -n "$need" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $need; fi
