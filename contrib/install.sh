@@ -19,4 +19,12 @@ install -m 0755 "$BIN" "$DESTDIR$PREFIX/bin/coracle"
 # systemd runs generators by name: the binary acts as one when called so
 ln -sf "$PREFIX/bin/coracle" "$DESTDIR$PREFIX/lib/systemd/system-generators/coracle-system-generator"
 ln -sf "$PREFIX/bin/coracle" "$DESTDIR$PREFIX/lib/systemd/user-generators/coracle-user-generator"
-echo "installed $PREFIX/bin/coracle and its generators; run: systemctl daemon-reload"
+# the unit that brings back containers with a restart policy after a reboot
+# (not enabled: `systemctl [--user] enable coracle-restart.service`)
+HERE=$(cd "$(dirname "$0")" && pwd)
+for d in system user; do
+    install -d -m 0755 "$DESTDIR$PREFIX/lib/systemd/$d"
+    sed "s|/usr/local/bin/coracle|$PREFIX/bin/coracle|" "$HERE/systemd/coracle-restart.service" \
+        > "$DESTDIR$PREFIX/lib/systemd/$d/coracle-restart.service"
+done
+echo "installed $PREFIX/bin/coracle, its generators and coracle-restart.service; run: systemctl daemon-reload"
