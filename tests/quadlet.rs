@@ -1,4 +1,4 @@
-//! Quadlet: unit files (.container, .volume, .network, .image, .build) with drop-ins
+//! Quadlet: unit files (.container, .volume, .network, .pod, .image, .build) with drop-ins
 //! and templates turned into systemd services, as podman's Quadlet writes
 //! them: `quadlet --dryrun`, the binary run as systemd's generator (by its
 //! name, into an output directory, with [Install] symlinks), errors that
@@ -114,7 +114,144 @@ both_modes!(
     generate_systemd_new_recreates_the_container,
     quadlet_install_list_print_rm,
     network_units_make_the_network_containers_join,
+    pod_units_run_the_pod_and_its_containers,
 );
+
+/// A generated command line with systemd's specifiers filled in.
+fn expand(line: &str, exe: &str, t: &str, n: &str) -> Vec<String> {
+    line.trim_start_matches(&format!("{exe} "))
+        .replace("%t", t)
+        .replace("%N", n)
+        .split(' ')
+        .map(String::from)
+        .collect()
+}
+
+fn pod_units_run_the_pod_and_its_containers(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let dir = unit_dir(
+        &env,
+        &[
+            ("app.pod", "[Pod]\nExitPolicy=stop\nLabel=team=a\n"),
+            (
+                "web.container",
+                &format!("[Container]\nImage={img}\nPod=app.pod\nExec=sleep 2\n"),
+            ),
+            (
+                "later.container",
+                &format!("[Container]\nImage={img}\nPod=app.pod\nStartWithPod=false\nExec=true\n"),
+            ),
+        ],
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let exe = exe();
+    let get = |name: &str| {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("[{mode:?}] no {name} in {out}"))
+    };
+    let pod = get("app-pod.service");
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("[{mode:?}] no {key} in {text}"))
+            .to_string()
+    };
+    assert_eq!(
+        line(&pod, "ExecStartPre"),
+        format!("{exe} pod create --infra-conmon-pidfile=%t/%N.pid --replace --exit-policy=stop --label team=a --infra-name systemd-app-infra --name systemd-app")
+    );
+    assert_eq!(
+        line(&pod, "ExecStart"),
+        format!("{exe} pod start systemd-app")
+    );
+    assert_eq!(
+        line(&pod, "ExecStop"),
+        format!("{exe} pod stop --ignore --time=10 systemd-app")
+    );
+    assert_eq!(
+        line(&pod, "ExecStopPost"),
+        format!("{exe} pod rm --ignore --force systemd-app")
+    );
+    assert!(
+        pod.contains("Type=forking") && pod.contains("PIDFile=%t/%N.pid"),
+        "{pod}"
+    );
+    assert!(
+        pod.contains("Wants=web.service") && pod.contains("Before=web.service"),
+        "{pod}"
+    );
+    assert!(
+        !pod.contains("later.service"),
+        "[{mode:?}] StartWithPod=false: {pod}"
+    );
+    let web = get("web.service");
+    assert!(web.contains("BindsTo=app-pod.service") && web.contains("After=app-pod.service"));
+    // what systemd would run, in its order
+    let t = env.runtime_dir.to_string_lossy().into_owned();
+    env.ok(&expand(&line(&pod, "ExecStartPre"), &exe, &t, "app-pod")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    // --replace: starting the unit again makes the pod afresh
+    env.ok(&expand(&line(&pod, "ExecStartPre"), &exe, &t, "app-pod")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    env.ok(&expand(&line(&pod, "ExecStart"), &exe, &t, "app-pod")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    let pidfile = env.runtime_dir.join("app-pod.pid");
+    let main_pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        main_pid,
+        env.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.ConmonPid}}",
+            "systemd-app-infra"
+        ])
+        .trim(),
+        "[{mode:?}] PIDFile is the infra's monitor"
+    );
+    let mut run = expand(&line(&web, "ExecStart"), &exe, &t, "web");
+    let mark = env.mark();
+    run.insert(1, mark);
+    run.insert(1, "-e".into());
+    env.ok(&run.iter().map(String::as_str).collect::<Vec<_>>());
+    // ExitPolicy=stop: the pod (and so the unit's main process) ends with its last container
+    assert!(
+        wait_for(std::time::Duration::from_secs(20), || !process_alive(
+            main_pid.parse().unwrap()
+        )),
+        "[{mode:?}] the infra's monitor outlived the pod's last container"
+    );
+    let ps = env.ok(&["pod", "ps", "--format", "{{.Name}} {{.Status}}"]);
+    assert_eq!(ps.trim(), "systemd-app Exited", "[{mode:?}]");
+    env.ok(&expand(&line(&pod, "ExecStop"), &exe, &t, "app-pod")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    env.ok(&expand(&line(&pod, "ExecStopPost"), &exe, &t, "app-pod")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_eq!(
+        env.ok(&["pod", "ps", "-q"]),
+        "",
+        "[{mode:?}] the pod is gone"
+    );
+}
 
 fn network_units_make_the_network_containers_join(mode: Mode) {
     let mut env = TestEnv::new(mode);

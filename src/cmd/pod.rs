@@ -103,6 +103,15 @@ pub struct CreateArgs {
     /// Write the pod ID to the file
     #[arg(long)]
     pub pod_id_file: Option<String>,
+    /// Write the pid of the infra container's monitor to this file
+    #[arg(long, value_name = "PATH")]
+    pub infra_conmon_pidfile: Option<String>,
+    /// Replace a pod of the same name, if there is one
+    #[arg(long)]
+    pub replace: bool,
+    /// What the pod does when its last container exits: continue, stop
+    #[arg(long, default_value = "continue")]
+    pub exit_policy: String,
     /// The pod's name (instead of --name)
     pub pod_name: Option<String>,
 }
@@ -127,6 +136,9 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         dns_search: a.dns_search,
         dns_option: a.dns_option,
         pod_id_file: a.pod_id_file,
+        infra_conmon_pidfile: a.infra_conmon_pidfile,
+        replace: a.replace,
+        exit_policy: a.exit_policy,
         create_command: None,
     })?;
     let store = g.open_store()?;

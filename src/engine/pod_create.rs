@@ -30,6 +30,12 @@ pub struct PodRequest {
     pub dns_option: Vec<String>,
     /// Where to write the new pod's id
     pub pod_id_file: Option<String>,
+    /// Where the infra's monitor writes its pid
+    pub infra_conmon_pidfile: Option<String>,
+    /// Replace a pod of the same name
+    pub replace: bool,
+    /// continue, or stop: the pod stops when its last container exits
+    pub exit_policy: String,
     /// The command line to record; `None` is this process's own, with
     /// secrets hidden.
     pub create_command: Option<Vec<String>>,
@@ -40,6 +46,7 @@ pub struct CheckedPod {
     spec: PodSpec,
     infra_name: Option<String>,
     pod_id_file: Option<String>,
+    replace: bool,
 }
 
 fn parse_share(s: Option<&str>) -> Result<Vec<String>> {
@@ -80,6 +87,14 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
         }
     }
     let share = parse_share(a.share.as_deref())?;
+    let exit_policy = match a.exit_policy.as_str() {
+        "" | "continue" => "continue",
+        "stop" => "stop",
+        other => bail!("invalid pod exit policy: {other:?}: must be continue or stop"),
+    };
+    if a.replace && a.name.is_empty() {
+        bail!("cannot replace pod without --name being set");
+    }
     let network = network_mode(a.network.as_ref())?;
     if let NetworkMode::Container(_) = network {
         bail!("--network {network}: a pod cannot join another container's network");
@@ -118,19 +133,28 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             dns_search: a.dns_search,
             dns_options: a.dns_option,
             add_hosts: a.add_host,
-            exit_policy: "continue".into(),
+            exit_policy: exit_policy.into(),
+            infra_conmon_pidfile: a.infra_conmon_pidfile,
             create_command: a.create_command.unwrap_or_else(|| {
                 crate::storage::containers::command_line_without_secrets(std::env::args())
             }),
         },
         infra_name: a.infra_name,
         pod_id_file: a.pod_id_file,
+        replace: a.replace,
     })
 }
 
 /// Make the pod (and its infra container) and write its id file; a pod
 /// whose id file cannot be written is removed again.
 pub fn create_pod(store: &Store, p: CheckedPod) -> Result<PodConfig> {
+    if p.replace {
+        // The name only, not an id prefix: podman's --replace.
+        if let Some(id) = store.pods.name_owner(&p.spec.name) {
+            let old = store.pods.load(&id)?;
+            super::pods::remove(store, &old, true, None)?;
+        }
+    }
     super::networks::check_container_networks(store, &p.spec.network)?;
     if let Some(n) = &p.infra_name {
         if store.containers.name_owner(n).is_some() {

@@ -77,7 +77,7 @@ fn mount_arg(
     Ok(fields.join(","))
 }
 
-fn add_networks(
+pub(super) fn add_networks(
     unit: &UnitFile,
     service: &mut UnitFile,
     ctx: &Ctx,
@@ -223,6 +223,19 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
         run.add(&["--init"]);
     }
     add_networks(unit, &mut service, ctx, G, &mut run)?;
+    if let Some(pod) = unit.lookup_set(G, "Pod") {
+        if !pod.ends_with(".pod") {
+            return Err(format!("pod {pod} is not Quadlet based"));
+        }
+        let info = ctx
+            .infos
+            .get(&pod)
+            .ok_or_else(|| format!("quadlet pod unit {pod} does not exist"))?;
+        run.add(&["--pod", &info.resource]);
+        let s = format!("{}.service", info.service);
+        service.add("Unit", "BindsTo", &s);
+        service.add("Unit", "After", &s);
+    }
 
     match service.lookup("Service", "Type").as_deref() {
         None | Some("notify") => {

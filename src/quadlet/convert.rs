@@ -16,6 +16,8 @@ use std::path::Path;
 pub struct UnitInfo {
     pub service: String,
     pub resource: String,
+    /// A pod's containers that start with it (their `.service` names).
+    pub pod_members: Vec<String>,
 }
 
 /// Shared by every conversion of one generator run.
@@ -29,14 +31,10 @@ pub struct Ctx<'a> {
 }
 
 /// The unit types and the order they are converted in.
-pub const KINDS: &[&str] = &["image", "volume", "network", "build", "container"];
+pub const KINDS: &[&str] = &["image", "volume", "network", "build", "pod", "container"];
 /// podman's types coracle has nothing to run for yet.
 pub const NOT_YET: &[(&str, &str)] = &[
     ("kube", "coracle has no kube play yet"),
-    (
-        "pod",
-        "coracle's pod create has no --infra-conmon-pidfile and --replace yet",
-    ),
     ("artifact", "coracle has no artifacts"),
 ];
 
@@ -49,6 +47,7 @@ fn group_of(kind: &str) -> &'static str {
         "container" => "Container",
         "volume" => "Volume",
         "network" => "Network",
+        "pod" => "Pod",
         "image" => "Image",
         _ => "Build",
     }
@@ -66,6 +65,7 @@ pub fn service_name(unit: &UnitFile) -> String {
         "container" => "",
         "volume" => "-volume",
         "network" => "-network",
+        "pod" => "-pod",
         "image" => "-image",
         _ => "-build",
     };
@@ -111,6 +111,7 @@ pub fn resource_name(unit: &UnitFile) -> String {
         }
         "volume" => prefixed("VolumeName", "Volume"),
         "network" => prefixed("NetworkName", "Network"),
+        "pod" => prefixed("PodName", "Pod"),
         "image" => unit
             .lookup_set("Image", "ImageTag")
             .or_else(|| unit.lookup_set("Image", "Image"))

@@ -42,10 +42,10 @@ pub const CONTAINER: GroupKeys = GroupKeys {
         "HealthStartPeriod", "HealthStartupCmd",
         "HealthStartupInterval", "HealthStartupRetries", "HealthStartupSuccess",
         "HealthStartupTimeout", "HealthTimeout", "HostName", "Image", "Label", "LogDriver",
-        "Memory", "Mount", "Network", "NoNewPrivileges", "Notify", "PidsLimit", "PodmanArgs",
-        "PublishPort", "Pull", "ReadOnly", "ReloadCmd", "ReloadSignal", "RunInit",
-        "SeccompProfile", "ServiceName", "StopSignal", "StopTimeout", "Tmpfs", "Ulimit", "User",
-        "UserNS", "Volume", "WorkingDir",
+        "Memory", "Mount", "Network", "NoNewPrivileges", "Notify", "PidsLimit", "Pod",
+        "PodmanArgs", "PublishPort", "Pull", "ReadOnly", "ReloadCmd", "ReloadSignal", "RunInit",
+        "SeccompProfile", "ServiceName", "StartWithPod", "StopSignal", "StopTimeout", "Tmpfs",
+        "Ulimit", "User", "UserNS", "Volume", "WorkingDir",
     ],
 };
 
@@ -75,6 +75,21 @@ pub const NETWORK: GroupKeys = GroupKeys {
         "DisableDNS", "DNS", "Driver", "Gateway", "GlobalArgs", "InterfaceName", "Internal",
         "IPRange", "Label", "NetworkDeleteOnStop", "NetworkName", "Options", "PodmanArgs",
         "ServiceName", "Subnet",
+    ],
+};
+
+#[rustfmt::skip]
+pub const POD: GroupKeys = GroupKeys {
+    group: "Pod",
+    podman: &[
+        "AddHost", "ContainersConfModule", "DNS", "DNSOption", "DNSSearch", "ExitPolicy",
+        "GIDMap", "GlobalArgs", "HostName", "IP", "IP6", "Label", "Network", "NetworkAlias",
+        "PodmanArgs", "PodName", "PublishPort", "ServiceName", "ShmSize", "StopTimeout",
+        "SubGIDMap", "SubUIDMap", "UIDMap", "UserNS", "Volume",
+    ],
+    coracle: &[
+        "AddHost", "DNS", "DNSOption", "DNSSearch", "ExitPolicy", "GlobalArgs", "HostName",
+        "Label", "Network", "PodmanArgs", "PodName", "PublishPort", "ServiceName", "StopTimeout",
     ],
 };
 

@@ -9,6 +9,7 @@ mod convert;
 mod dirs;
 mod keys;
 mod oneshot;
+mod pod;
 mod unit;
 mod words;
 
@@ -133,6 +134,7 @@ pub fn generate(units: &[UnitFile], exe: &str, user: bool, out: &mut Outcome) {
             let info = UnitInfo {
                 service: convert::service_name(u),
                 resource: convert::resource_name(u),
+                pod_members: pod::members(u, units),
             };
             (u.filename.clone(), info)
         })
@@ -164,6 +166,7 @@ pub fn generate(units: &[UnitFile], exe: &str, user: bool, out: &mut Outcome) {
             "container" => container::container(u, &ctx),
             "volume" => oneshot::volume(u, &ctx),
             "network" => oneshot::network(u, &ctx),
+            "pod" => pod::pod(u, &ctx),
             "image" => oneshot::image(u, &ctx),
             _ => oneshot::build(u, &ctx),
         };

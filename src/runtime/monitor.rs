@@ -921,6 +921,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
             }
             super::removal::remove_files_in_background(store, id, end.mount_ns)?;
             events::container(store, "remove", &cfg);
+            apply_pod_exit_policy(store, &cfg);
             crate::debug!("container removed");
             return Ok(monitor_exit(attach, stopped, status));
         }
@@ -944,6 +945,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         release_in_background(end.mount_ns);
         if !again {
             notifier.stopping();
+            apply_pod_exit_policy(store, &cfg);
             return Ok(monitor_exit(attach, stopped, status));
         }
         // A foreground caller gets the first run's code; the monitor goes
@@ -979,6 +981,42 @@ fn monitor_exit(attach: bool, stopped_by_user: bool, status: i32) -> i32 {
         0
     } else {
         status
+    }
+}
+
+/// `pod create --exit-policy=stop`: the last of a pod's containers to end
+/// stops the pod, that is its infra (whose monitor a `Type=forking` pod
+/// unit watches).
+fn apply_pod_exit_policy(store: &Store, cfg: &ContainerConfig) {
+    use super::state::{current_state, is_running};
+    if cfg.pod.is_empty() || cfg.is_infra {
+        return;
+    }
+    let Ok(pod) = store.pods.load(&cfg.pod) else {
+        return;
+    };
+    if pod.exit_policy != "stop" || pod.infra_id.is_empty() {
+        return;
+    }
+    let others_run = store.containers.ids().unwrap_or_default().iter().any(|id| {
+        id != &cfg.id
+            && id != &pod.infra_id
+            && store
+                .containers
+                .load_config(id)
+                .is_ok_and(|c| c.pod == cfg.pod)
+            && current_state(store, id).is_ok_and(|s| is_running(&s))
+    });
+    if others_run {
+        return;
+    }
+    if let Ok(infra) = current_state(store, &pod.infra_id) {
+        if is_running(&infra) && sys::process_is(infra.pid, infra.pid_start) {
+            crate::debug!("exit policy stop: the pod's last container ended");
+            store.containers.mark_stopped_by_user(&pod.infra_id);
+            // SAFETY: the pid was checked to be the infra's process.
+            unsafe { libc::kill(infra.pid, libc::SIGKILL) };
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub struct PodSpec {
     pub add_hosts: Vec<String>,
     pub exit_policy: String,
     pub create_command: Vec<String>,
+    /// `--infra-conmon-pidfile`: where the infra's monitor writes its pid
+    /// (a `Type=forking` unit's PIDFile).
+    pub infra_conmon_pidfile: Option<String>,
 }
 
 /// podman's default `--share`.
@@ -94,6 +97,7 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
     if !spec.infra_name.is_empty() {
         infra.name = spec.infra_name;
     }
+    infra.conmon_pidfile = spec.infra_conmon_pidfile;
     let infra = match container::create_imageless(store, infra) {
         Ok(c) => c,
         Err(e) => {

@@ -116,6 +116,7 @@ pub fn join(
                     network: crate::runtime::network::default_mode(),
                     ports,
                     exit_policy: "continue".into(),
+                    infra_conmon_pidfile: None,
                     create_command: cfg.create_command.clone(),
                     ..Default::default()
                 },

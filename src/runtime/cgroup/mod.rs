@@ -286,6 +286,11 @@ impl Cgroup {
             return Ok(None);
         };
         let parent = if mode == "split" {
+            // Rootless, only a delegated v2 subtree is ours to divide (as
+            // in the default mode, no cgroup at all otherwise).
+            if rootless && (h != Hierarchy::V2 || avail.base.is_none()) {
+                return Ok(None);
+            }
             let own = own_v2_cgroup()
                 .filter(|_| h == Hierarchy::V2)
                 .or_else(|| own_v1_cgroup("memory"))
