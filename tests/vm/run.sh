@@ -95,6 +95,8 @@ chmod 0755 share share/coracle
 install -m 0755 "$HERE/suite.sh" share/suite.sh
 install -m 0755 "$HERE/systemd-suite.sh" share/systemd-suite.sh
 install -m 0755 "$REPO/contrib/install.sh" share/install.sh
+# install.sh puts the restart unit beside the binary: it reads it next to itself
+install -d share/systemd && install -m 0644 "$REPO/contrib/systemd/coracle-restart.service" share/systemd/
 cp "$(command -v busybox)" share/rootfs/bin/busybox
 for a in sh sleep cat echo true yes head seq grep awk sed cut tr wc ls dd; do ln -s busybox "share/rootfs/bin/$a"; done
 chmod 1777 share/rootfs/tmp
