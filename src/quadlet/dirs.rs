@@ -1,6 +1,7 @@
 //! Where unit files are read from: podman's Quadlet directories, in its
 //! order (an earlier directory's file hides a later one of the same name),
-//! each with its subdirectories.
+//! each with its subdirectories; coracle's own (`/etc/coracle/systemd`,
+//! `~/.config/coracle/systemd`) after podman's of the same level.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ pub struct Searcher {
 const TEMP: &str = "/run/containers/systemd";
 const ADMIN: &str = "/etc/containers/systemd";
 const DISTRO: &str = "/usr/share/containers/systemd";
+const OWN_ADMIN: &str = "/etc/coracle/systemd";
 
 impl Searcher {
     /// The directories to read, in order.
@@ -34,7 +36,7 @@ impl Searcher {
         let users_of = |base: &str| Path::new(base).join("users");
         if !self.user {
             // the users/ subtrees are for the user generator
-            for base in [TEMP, ADMIN, DISTRO] {
+            for base in [TEMP, ADMIN, OWN_ADMIN, DISTRO] {
                 let users = users_of(base);
                 walk(Path::new(base), &mut out, &|p| p.starts_with(&users));
             }
@@ -49,6 +51,7 @@ impl Searcher {
             .or_else(|| self.home.as_ref().map(|h| h.join(".config")));
         if let Some(c) = config {
             walk(&c.join("containers/systemd"), &mut out, &|_| false);
+            walk(&c.join("coracle/systemd"), &mut out, &|_| false);
         }
         for base in [ADMIN, DISTRO] {
             let users = users_of(base);
@@ -90,5 +93,33 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, skip: &dyn Fn(&Path) -> bool) {
     subs.sort();
     for s in subs {
         walk(&s, out, skip);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_users_own_directories_come_after_podmans() {
+        let dir = tempfile::tempdir().unwrap();
+        let podman = dir.path().join("containers/systemd");
+        let ours = dir.path().join("coracle/systemd");
+        std::fs::create_dir_all(podman.join("sub")).unwrap();
+        std::fs::create_dir_all(&ours).unwrap();
+        let s = Searcher {
+            user: true,
+            uid: 4242,
+            unit_dirs_env: None,
+            xdg_runtime_dir: None,
+            xdg_config_home: Some(dir.path().to_path_buf()),
+            home: None,
+        };
+        let got = s.dirs();
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap();
+        assert_eq!(
+            &got[..3],
+            &[real(&podman), real(&podman.join("sub")), real(&ours)]
+        );
     }
 }
