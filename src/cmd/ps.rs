@@ -353,6 +353,7 @@ type Pred = Box<dyn Fn(&Listed) -> bool>;
 /// `--filter`: values of one key are ORed, different keys ANDed; label
 /// filters are all ANDed (podman's rules).
 fn build_filters(
+    store: &Store,
     filters: &[String],
     all: &[Listed],
     pods: &BTreeMap<String, String>,
@@ -463,7 +464,16 @@ fn build_filters(
                 for v in &values {
                     want = parse_go_bool(v)?;
                 }
-                preds.push(Box::new(move |l| should_start_on_boot(l) == want))
+                // Asked only here: a listing does not look for the marker.
+                let stopped: std::collections::BTreeSet<String> = all
+                    .iter()
+                    .filter(|l| l.cfg.restart_policy == RestartPolicy::UnlessStopped)
+                    .filter(|l| crate::engine::containers::stopped_by_user(store, &l.cfg.id))
+                    .map(|l| l.cfg.id.clone())
+                    .collect();
+                preds.push(Box::new(move |l| {
+                    should_start_on_boot(l, stopped.contains(&l.cfg.id)) == want
+                }))
             }
             "network" => preds.push(Box::new(move |l| {
                 networks(l).iter().any(|n| values.contains(n))
@@ -490,13 +500,13 @@ fn restart_policy_name(p: RestartPolicy) -> &'static str {
 
 /// podman's rule for what comes back after a reboot: made and started
 /// once, with `always`, or `unless-stopped` and not stopped by a user.
-fn should_start_on_boot(l: &Listed) -> bool {
+fn should_start_on_boot(l: &Listed, stopped_by_user: bool) -> bool {
     if l.state.status == Status::Created {
         return false;
     }
     match l.cfg.restart_policy {
         RestartPolicy::Always => true,
-        RestartPolicy::UnlessStopped => !l.stopped_by_user,
+        RestartPolicy::UnlessStopped => !stopped_by_user,
         _ => false,
     }
 }
@@ -529,7 +539,7 @@ fn ancestor_matches(v: &str, re: &Regex, l: &Listed) -> bool {
 pub fn filtered_ids(store: &Store, filters: &[String]) -> Result<Vec<String>> {
     let all = list_all(store)?;
     let pods = pod_names(store, &all);
-    let preds = build_filters(filters, &all, &pods)?;
+    let preds = build_filters(store, filters, &all, &pods)?;
     Ok(all
         .iter()
         .filter(|l| preds.iter().all(|p| p(l)))
@@ -543,7 +553,7 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
     let mut all = list_all(&store)?;
     show_pod_ports(&mut all);
     let pods = pod_names(&store, &all);
-    let preds = build_filters(&a.filter, &all, &pods)?;
+    let preds = build_filters(&store, &a.filter, &all, &pods)?;
     let last = if a.latest { Some(1) } else { a.last };
     let show_all = a.all || last.is_some_and(|n| n > 0) || !a.filter.is_empty();
     let mut list: Vec<&Listed> = all

@@ -23,8 +23,6 @@ pub struct Listed {
     pub state: ContainerState,
     /// healthy, unhealthy or starting; "" without a healthcheck.
     pub health: String,
-    /// A user's stop or kill ended it (its restart policy rests).
-    pub stopped_by_user: bool,
 }
 
 /// Every container with its (corrected) state, oldest first. A container
@@ -39,16 +37,15 @@ pub fn list_all(store: &Store) -> Result<Vec<Listed>> {
             continue;
         };
         let health = health(store, &cfg).map(|h| h.status).unwrap_or_default();
-        let stopped_by_user = store.containers.stopped_by_user(&id);
-        out.push(Listed {
-            cfg,
-            state,
-            health,
-            stopped_by_user,
-        });
+        out.push(Listed { cfg, state, health });
     }
     out.sort_by(|a, b| a.cfg.created.cmp(&b.cfg.created));
     Ok(out)
+}
+
+/// A user's stop or kill ended container `id` (its restart policy rests).
+pub fn stopped_by_user(store: &Store, id: &str) -> bool {
+    store.containers.stopped_by_user(id)
 }
 
 /// The most recently created container (`--latest`).

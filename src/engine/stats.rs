@@ -182,7 +182,6 @@ impl PodStats {
                     health: super::containers::health(store, &m.cfg)
                         .map(|h| h.status)
                         .unwrap_or_default(),
-                    stopped_by_user: false,
                     cfg: m.cfg,
                     state: m.state,
                 };
