@@ -251,6 +251,13 @@ fn pod_units_run_the_pod_and_its_containers(mode: Mode) {
         "",
         "[{mode:?}] the pod is gone"
     );
+    // the pod flags the unit uses refuse what they cannot do
+    assert_refused(
+        &env,
+        &["pod", "create", "--exit-policy", "sometimes", "--name", "x"],
+        "invalid pod exit policy",
+    );
+    assert_refused(&env, &["pod", "create", "--replace"], "without --name");
 }
 
 fn network_units_make_the_network_containers_join(mode: Mode) {

@@ -123,19 +123,28 @@ both_modes!(restart_policy_and_rm_conflict);
 fn restart_policy_and_rm_conflict(mode: Mode) {
     let env = TestEnv::new(mode);
     let img = env.rt_image();
-    let out = env.fails(&["run", "--rm", "--restart", "always", &img, "true"], 125);
-    assert!(
-        out.stderr
-            .contains("the --rm option conflicts with --restart"),
-        "[{mode:?}] {}",
-        out.stderr
+    let before = snapshot(&env.store_dir());
+    assert_refused(
+        &env,
+        &["run", "--rm", "--restart", "always", &img, "true"],
+        "the --rm option conflicts with --restart",
     );
-    let out = env.fails(&["create", "--restart", "sometimes", &img], 125);
-    assert!(
-        out.stderr.contains("invalid restart policy"),
-        "{}",
-        out.stderr
+    assert_refused(
+        &env,
+        &["create", "--restart", "sometimes", &img],
+        "invalid restart policy",
     );
+    assert_refused(
+        &env,
+        &["create", "--sdnotify", "sometimes", &img],
+        "invalid sdnotify value",
+    );
+    assert_refused(
+        &env,
+        &["create", "--health-cmd", "[bad", &img],
+        "invalid healthcheck command",
+    );
+    assert_same_snapshot(&before, &snapshot(&env.store_dir()), "refused creates");
     assert!(
         env.all_container_ids().is_empty(),
         "[{mode:?}] store changed"
@@ -340,38 +349,18 @@ fn health_on_failure_actions(mode: Mode) {
     assert_eq!(restart_count(&env, "hk"), 0, "[{mode:?}] kill was undone");
     assert_eq!(restart_count(&env, "hs"), 0, "[{mode:?}] stop was undone");
     // bad values are podman's errors, nothing created
-    let out = env.fails(
-        &[
-            "create",
-            "--health-cmd",
-            "true",
-            "--health-on-failure",
-            "reboot",
-            &img,
-        ],
-        125,
-    );
-    assert!(
-        out.stderr.contains("invalid on-failure action"),
-        "{}",
-        out.stderr
-    );
-    let out = env.fails(
-        &[
-            "create",
-            "--health-cmd",
-            "true",
-            "--health-interval",
-            "10ms",
-            &img,
-        ],
-        125,
-    );
-    assert!(
-        out.stderr.contains("must be at least 1 second"),
-        "{}",
-        out.stderr
-    );
+    for (flag, value, error) in [
+        ("--health-on-failure", "reboot", "invalid on-failure action"),
+        ("--health-interval", "10ms", "must be at least 1 second"),
+        ("--health-timeout", "0s", "must be at least 1 second"),
+        ("--health-retries", "0", "must be greater than 0"),
+    ] {
+        assert_refused(
+            &env,
+            &["create", "--health-cmd", "true", flag, value, &img],
+            error,
+        );
+    }
 }
 
 both_modes!(startup_healthcheck_gates_the_regular_one);
@@ -467,17 +456,19 @@ fn healthcheck_from_the_image_and_its_errors(mode: Mode) {
         &["sleep", "300"],
     );
     assert_eq!(field(&env, "off", "{{.State.Health.Status}}"), "");
-    let out = env.fails(&["healthcheck", "run", "off"], 125);
-    assert!(
-        out.stderr.contains("has no defined healthcheck"),
-        "{}",
-        out.stderr
+    assert_refused(
+        &env,
+        &["healthcheck", "run", "off"],
+        "has no defined healthcheck",
     );
     env.ok(&["stop", "-t", "0", "img"]);
-    let out = env.fails(&["healthcheck", "run", "img"], 125);
-    assert!(out.stderr.contains("is not running"), "{}", out.stderr);
-    let out = env.fails(&["wait", "--condition", "healthy", "off"], 125);
-    assert!(out.stderr.contains("has no healthcheck"), "{}", out.stderr);
+    assert_refused(&env, &["healthcheck", "run", "img"], "is not running");
+    assert_refused(&env, &["healthcheck", "run", "nosuch"], "no such container");
+    assert_refused(
+        &env,
+        &["wait", "--condition", "healthy", "off"],
+        "has no healthcheck",
+    );
 }
 
 /// A datagram socket the test listens on, reachable by the test user.
@@ -600,11 +591,10 @@ fn sdnotify_modes_tell_systemd_as_podman_does(mode: Mode) {
     );
     assert_eq!(out.trim(), "unset");
     assert!(receive(&sock).starts_with("<nothing"), "[{mode:?}]");
-    let out = env.fails(&["create", "--sdnotify", "healthy", &img], 125);
-    assert!(
-        out.stderr.contains("requires a healthcheck"),
-        "{}",
-        out.stderr
+    assert_refused(
+        &env,
+        &["create", "--sdnotify", "healthy", &img],
+        "requires a healthcheck",
     );
 }
 
@@ -636,8 +626,11 @@ fn pid_files_and_replace_for_units(mode: Mode) {
     let second = env.run_detached("svc", &["--replace"], &img, &["sleep", "300"]);
     assert_ne!(first, second);
     assert_eq!(env.all_container_ids(), vec![second], "[{mode:?}]");
-    let out = env.fails(&["run", "-d", "--replace", &img, "true"], 125);
-    assert!(out.stderr.contains("without --name"), "{}", out.stderr);
+    assert_refused(
+        &env,
+        &["run", "-d", "--replace", &img, "true"],
+        "without --name",
+    );
 }
 
 both_modes!(foreground_run_stops_on_sigterm_despite_its_policy);

@@ -437,6 +437,28 @@ int main(void) {
     .clone()
 }
 
+/// Bad input as podman answers it: exit 125, one `Error:` line naming the
+/// problem (`needle`), and no container, image or volume added or lost.
+pub fn assert_refused(env: &TestEnv, args: &[&str], needle: &str) {
+    let objects = |env: &TestEnv| {
+        (
+            env.all_container_ids(),
+            env.image_ids(),
+            env.ok(&["volume", "ls", "-q"]),
+            env.ok(&["pod", "ps", "-q"]),
+        )
+    };
+    let before = objects(env);
+    let out = env.run(args);
+    assert_error(env.mode, &args.join(" "), &out, 125, &[needle]);
+    assert!(
+        objects(env) == before,
+        "[{:?}] `{}` changed the store",
+        env.mode,
+        args.join(" ")
+    );
+}
+
 /// Set of words, for comparing outputs regardless of order.
 pub fn word_set(s: &str) -> BTreeSet<String> {
     s.split_whitespace().map(String::from).collect()
