@@ -535,3 +535,39 @@ fn cp_through_escaping_links_of_a_stopped_container(mode: Mode) {
         );
     }
 }
+
+both_modes!(a_pulled_index_that_names_an_index_is_refused);
+/// A registry checks digests, so an index cannot name itself there; the
+/// loop an attacker can serve is an index naming another index (which
+/// could name the first one's tag again). Pull follows one level only:
+/// one error naming the nested index, nothing stored.
+fn a_pulled_index_that_names_an_index_is_refused(mode: Mode) {
+    let inner = multi();
+    let index_type = "application/vnd.oci.image.index.v1+json";
+    let outer = serde_json::json!({
+        "schemaVersion": 2, "mediaType": index_type,
+        "manifests": [{"mediaType": index_type, "digest": inner.digest,
+                       "size": common::oci::fetch_manifest(registry(), &inner.repo, &inner.digest).0.len(),
+                       "platform": {"architecture": "amd64", "os": "linux"}}]
+    })
+    .to_string();
+    common::oci::push_manifest(
+        registry(),
+        &inner.repo,
+        "nested",
+        index_type,
+        outer.as_bytes(),
+    );
+    let env = env_with_busybox(mode);
+    let before = snapshot(&env.store_dir());
+    let reference = format!("{}:nested", inner.name());
+    let out = env.run(&["pull", &reference]);
+    assert_error(
+        mode,
+        "nested index",
+        &out,
+        125,
+        &["points at another index"],
+    );
+    assert_same_snapshot(&before, &snapshot(&env.store_dir()), "nested index");
+}
