@@ -34,6 +34,7 @@ pub mod fuzz {
         ("layer_tar", layer_tar),
         ("template", template),
         ("filter", filter),
+        ("quadlet", quadlet),
     ];
 
     /// The Containerfile parser, expansion, stage selection, RUN programs.
@@ -221,5 +222,25 @@ pub mod fuzz {
                 let _ = filter::reference_matches(v, "127.0.0.1:5000/tools/busybox:1");
             }
         }
+    }
+
+    /// A Quadlet unit: the first line is the file name (its suffix picks
+    /// the kind), the rest the unit's text, parsed and turned into a
+    /// service as the systemd generator would.
+    pub fn quadlet(data: &[u8]) {
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        let (name, body) = text.split_once('\n').unwrap_or(("fuzz.container", text));
+        let name = if crate::quadlet::is_unit_name(name) {
+            name
+        } else {
+            "fuzz.container"
+        };
+        let Ok(unit) = crate::quadlet::UnitFile::parse(name, body, Path::new(name)) else {
+            return;
+        };
+        let mut out = crate::quadlet::Outcome::default();
+        crate::quadlet::generate(&[unit], "/usr/bin/coracle", false, &mut out);
     }
 }

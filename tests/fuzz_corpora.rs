@@ -133,6 +133,26 @@ fn no_verb_panics_on_the_corpora(mode: Mode) {
     // Whatever the imports and loads made, the store still lists.
     env.ok(&["images", "-a"]);
     env.ok(&["ps", "-a"]);
+
+    // Quadlet units, as the generator's dry run reads a directory of them.
+    let mut env = env;
+    let units = env.dir.join("units");
+    mkdir_mode(&units, 0o755);
+    for (i, f) in sample("quadlet", 25).iter().enumerate() {
+        let Some(text) = arg_text(f) else { continue };
+        let (name, body) = text.split_once('\n').unwrap_or(("x.container", &text));
+        let kind = name.rsplit('.').next().unwrap_or_default();
+        let kind = match kind.bytes().all(|b| b.is_ascii_alphanumeric()) && !kind.is_empty() {
+            true => kind,
+            false => "container",
+        };
+        env.write_user_file(&units.join(format!("u{i}.{kind}")), body.as_bytes());
+    }
+    env.set_env("QUADLET_UNIT_DIRS", &units.to_string_lossy());
+    // The generator reports each bad file on its own line and goes on with
+    // the rest, as podman's does: no panic is the whole contract here.
+    let args = ["quadlet", "--dryrun"];
+    assert_no_panic(mode, &args, &env.run(&args));
 }
 
 fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
