@@ -142,6 +142,21 @@ mod tests {
         }
     }
 
+    /// Found by the template fuzz target: a range over a huge integer
+    /// (nested, over the record) allocated without bound. Ranges now
+    /// share a budget and end in one error.
+    #[test]
+    fn huge_ranges_end_in_an_error() {
+        let e = render_err("{{range .N}}{{end}}", &json!({"N": 245_000_000_000i64}));
+        assert!(e.contains("more than 1000000 iterations"), "{e}");
+        let e = render_err(
+            "{{range $i := 2000}}{{range 2000}}x{{end}}{{end}}",
+            &json!({}),
+        );
+        assert!(e.contains("more than 1000000 iterations"), "{e}");
+        assert_eq!(render("{{range 3}}{{.}}{{end}}", &json!({})), "012");
+    }
+
     fn row() -> Value {
         json!({
             "ID": "76184515c06c",

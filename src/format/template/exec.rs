@@ -17,8 +17,15 @@ enum Flow {
 pub struct Exec<'a> {
     root: &'a Value,
     vars: Vec<(String, Value)>,
+    /// `range` iterations left: a template such as `{{range 1e12}}` (or
+    /// ranges nested over large lists) ends in one error, not in memory or
+    /// time out of proportion to the records it formats.
+    steps_left: u64,
     pub out: String,
 }
+
+/// More `range` iterations than any listing of real records needs.
+const MAX_RANGE_STEPS: u64 = 1_000_000;
 
 fn xerr(at: &str, msg: impl std::fmt::Display) -> TemplateError {
     TemplateError::Exec {
@@ -66,6 +73,7 @@ impl<'a> Exec<'a> {
             root,
             // `$` is the root, looked up in place (no copy of every row).
             vars: Vec::new(),
+            steps_left: MAX_RANGE_STEPS,
             out: String::new(),
         }
     }
@@ -129,6 +137,19 @@ impl<'a> Exec<'a> {
         dot: &Value,
     ) -> Result<Flow, TemplateError> {
         let v = self.commands(p, dot)?;
+        let count = match &v {
+            Value::Array(a) => a.len() as u64,
+            Value::Object(m) => m.len() as u64,
+            Value::Number(n) => n.as_i64().unwrap_or(0).max(0) as u64,
+            _ => 0,
+        };
+        if count > self.steps_left {
+            return Err(xerr(
+                &pipe_text(p),
+                format!("range: more than {MAX_RANGE_STEPS} iterations in one template"),
+            ));
+        }
+        self.steps_left -= count;
         let items: Vec<(Value, Value)> = match &v {
             Value::Array(a) => a
                 .iter()
