@@ -148,12 +148,12 @@ mod tests {
     #[test]
     fn huge_ranges_end_in_an_error() {
         let e = render_err("{{range .N}}{{end}}", &json!({"N": 245_000_000_000i64}));
-        assert!(e.contains("more than 1000000 iterations"), "{e}");
+        assert!(e.contains("more than 100000 iterations"), "{e}");
         let e = render_err(
-            "{{range $i := 2000}}{{range 2000}}x{{end}}{{end}}",
+            "{{range $i := 400}}{{range 400}}x{{end}}{{end}}",
             &json!({}),
         );
-        assert!(e.contains("more than 1000000 iterations"), "{e}");
+        assert!(e.contains("more than 100000 iterations"), "{e}");
         assert_eq!(render("{{range 3}}{{.}}{{end}}", &json!({})), "012");
     }
 

@@ -24,8 +24,9 @@ pub struct Exec<'a> {
     pub out: String,
 }
 
-/// More `range` iterations than any listing of real records needs.
-const MAX_RANGE_STEPS: u64 = 1_000_000;
+/// More `range` iterations than any one record's listing needs (each row
+/// of a table is its own render).
+const MAX_RANGE_STEPS: u64 = 100_000;
 
 fn xerr(at: &str, msg: impl std::fmt::Display) -> TemplateError {
     TemplateError::Exec {
