@@ -121,9 +121,6 @@ pub struct PlayArgs {
     /// Build images from directories beside the file: always (--build), never (--build=false), or when missing
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub build: Option<bool>,
-    /// Logging driver of the containers (k8s-file or none)
-    #[arg(long, value_name = "DRIVER")]
-    pub log_driver: Option<String>,
     /// The YAML file, or - for stdin
     #[arg(value_name = "FILE")]
     pub file: String,
@@ -186,7 +183,6 @@ pub fn play(g: &GlobalOpts, a: PlayArgs) -> Result<()> {
             start: a.start,
             replace: a.replace,
             build: a.build,
-            log_driver: a.log_driver,
         },
     )?;
     print(&play_report(&report))

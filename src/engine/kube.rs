@@ -218,7 +218,6 @@ pub struct PlayRequest {
     /// `--build`: Some(true) always, Some(false) never, None when the
     /// image is missing.
     pub build: Option<bool>,
-    pub log_driver: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -276,6 +275,7 @@ pub fn play_kube(store: &Store, req: PlayRequest) -> Result<PlayReport> {
     let opts = PlanOptions {
         configmaps: req.configmaps.clone(),
         publish: req.publish.clone(),
+        names_only: false,
     };
     let plan = play::plan(&req.text, &req.file, &opts)?;
     if plan.pods.is_empty() && plan.volumes.is_empty() {
@@ -402,7 +402,6 @@ fn play_pod(store: &Store, p: &PodPlan, req: &PlayRequest, undo: &mut Undo) -> R
             interactive: c.stdin,
             volume,
             pod: Some(pod.id.clone()),
-            log_driver: req.log_driver.clone().unwrap_or_default(),
             stop_timeout: p.stop_timeout,
             image_volume: "bind".into(),
             ..Default::default()
@@ -546,7 +545,11 @@ fn remove_pods(store: &Store, plan: &Plan) -> Result<Vec<String>> {
 
 /// Remove the pods a file describes (and with `force` its volumes).
 pub fn down(store: &Store, text: &str, file: &str, force: bool) -> Result<DownReport> {
-    let plan = play::plan(text, file, &PlanOptions::default())?;
+    let opts = PlanOptions {
+        names_only: true,
+        ..Default::default()
+    };
+    let plan = play::plan(text, file, &opts)?;
     let removed = remove_pods(store, &plan)?;
     let mut report = DownReport {
         stopped: removed.clone(),

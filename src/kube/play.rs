@@ -83,6 +83,8 @@ pub enum MountPlan {
 struct DataSources {
     config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Missing ones are no error (`kube down` needs only the names).
+    lenient: bool,
 }
 
 /// One document of the file, read far enough to know its kind.
@@ -156,6 +158,9 @@ pub struct PlanOptions {
     pub configmaps: Vec<(String, String)>,
     /// `--publish`: adds to or overrides the YAML's host ports.
     pub publish: Vec<String>,
+    /// Only the names matter (`kube down`): a ConfigMap or Secret the
+    /// file refers to may be missing.
+    pub names_only: bool,
 }
 
 /// Read `text` (from `file`, for errors) into a plan.
@@ -169,7 +174,10 @@ pub fn plan(text: &str, file: &str, opts: &PlanOptions) -> Result<Plan> {
             }
         }
     }
-    let mut data = DataSources::default();
+    let mut data = DataSources {
+        lenient: opts.names_only,
+        ..Default::default()
+    };
     for d in &docs {
         match d {
             Doc::ConfigMap(c) => {
@@ -369,7 +377,7 @@ fn pod_dir_files(v: &Volume, data: &DataSources) -> Result<Option<Files>> {
         return Ok(None);
     };
     let Some(source) = source else {
-        if optional {
+        if optional || data.lenient {
             return Ok(Some(Vec::new()));
         }
         bail!("volume {:?}: {} {:?} not found", v.name, kind.0, kind.1);
@@ -484,7 +492,7 @@ fn env_of(c: &Container, data: &DataSources) -> Result<Vec<String>> {
             continue;
         };
         let Some(source) = source else {
-            if r.optional {
+            if r.optional || data.lenient {
                 continue;
             }
             bail!(
@@ -525,7 +533,7 @@ fn env_of(c: &Container, data: &DataSources) -> Result<Vec<String>> {
                 e.name.clone(),
                 text(v, &format!("{kind} {:?} key {:?}", r.name, r.key))?,
             ),
-            None if r.optional => {}
+            None if r.optional || data.lenient => {}
             None if source.is_none() => {
                 bail!(
                     "container {:?}: env {:?}: {kind} {:?} not found",
