@@ -478,3 +478,48 @@ fn bad_files_change_nothing(mode: Mode) {
     assert_refused(&env, &["kube", "play", &noimage], "none");
     assert!(names(&env).is_empty(), "[{mode:?}]");
 }
+
+both_modes!(play_job_and_daemonset);
+/// A Job's pod runs its program once (restart Never) and a DaemonSet is
+/// one pod here; both named `<name>-pod`, as podman names them.
+fn play_job_and_daemonset(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let mark = format!(
+        "        env:\n        - name: {MARK_VAR}\n          value: \"{}\"\n",
+        env.dir.display()
+    );
+    let yaml = format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    spec:\n      containers:\n      - name: task\n        image: {img}\n        command: [sh, -c, \"echo job done\"]\n{mark}\
+         ---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n      containers:\n      - name: watch\n        image: {img}\n        command: [sleep, \"1000\"]\n{mark}"
+    );
+    let file = write_yaml(&env, "jobs.yaml", &yaml);
+    env.ok(&["kube", "play", &file]);
+    assert_eq!(
+        word_set(&env.ok(&["pod", "ps", "--format", "{{.Name}}"])),
+        word_set("once-pod agent-pod"),
+        "[{mode:?}]"
+    );
+    assert_eq!(env.ok(&["wait", "once-pod-task"]).trim(), "0", "[{mode:?}]");
+    assert_eq!(
+        env.ok(&["logs", "once-pod-task"]),
+        "job done\n",
+        "[{mode:?}]"
+    );
+    let policy = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.RestartPolicy.Name}}",
+        "once-pod-task",
+    ]);
+    assert_eq!(policy.trim(), "", "[{mode:?}] a Job's pod is not restarted");
+    let state = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}}",
+        "agent-pod-watch",
+    ]);
+    assert_eq!(state.trim(), "running", "[{mode:?}]");
+    env.ok(&["kube", "down", &file]);
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+}

@@ -181,6 +181,10 @@ pub fn plan(text: &str, file: &str, opts: &PlanOptions) -> Result<Plan> {
     for d in &docs {
         match d {
             Doc::ConfigMap(c) => {
+                check_name(&c.metadata.name, "ConfigMap")?;
+                for k in c.data.keys().chain(c.binary_data.keys()) {
+                    check_key(k, "ConfigMap", &c.metadata.name)?;
+                }
                 let mut m = BTreeMap::new();
                 for (k, v) in &c.data {
                     m.insert(k.clone(), v.as_bytes().to_vec());
@@ -191,6 +195,10 @@ pub fn plan(text: &str, file: &str, opts: &PlanOptions) -> Result<Plan> {
                 data.config_maps.insert(c.metadata.name.clone(), m);
             }
             Doc::Secret(s) => {
+                check_name(&s.metadata.name, "Secret")?;
+                for k in s.data.keys().chain(s.string_data.keys()) {
+                    check_key(k, "Secret", &s.metadata.name)?;
+                }
                 let mut m = BTreeMap::new();
                 for (k, v) in &s.data {
                     m.insert(k.clone(), decode(v, "Secret", &s.metadata.name, k)?);
@@ -235,9 +243,30 @@ fn decode(v: &str, kind: &str, name: &str, key: &str) -> Result<Vec<u8>> {
         .with_context(|| format!("{kind} {name:?}: key {key:?} is not valid base64"))
 }
 
+/// A name coracle makes something of (a pod, a volume, a directory):
+/// podman's name rule, so no name is a path.
 fn check_name(name: &str, kind: &str) -> Result<()> {
     if name.is_empty() {
         bail!("a {kind} has no metadata.name");
+    }
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        bail!("invalid {kind} name {name:?}: letters, digits, '_', '.' and '-' only, starting with a letter or digit");
+    }
+    Ok(())
+}
+
+/// A ConfigMap or Secret key, which names a file: Kubernetes' rule.
+fn check_key(key: &str, kind: &str, name: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && key != "."
+        && key != ".."
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        bail!("{kind} {name:?}: invalid key {key:?}: letters, digits, '_', '.' and '-' only");
     }
     Ok(())
 }
@@ -306,6 +335,12 @@ fn pod_plan(
     let volumes: BTreeMap<&str, &Volume> =
         spec.volumes.iter().map(|v| (v.name.as_str(), v)).collect();
     for v in &spec.volumes {
+        if !is_label(&v.name) {
+            bail!(
+                "pod {name:?}: invalid volume name {:?}: lowercase letters, digits and '-' only",
+                v.name
+            );
+        }
         if let Some(files) = pod_dir_files(v, data)? {
             pod.pod_dirs.insert(v.name.clone(), files);
         }
@@ -644,6 +679,27 @@ spec:
         };
         let p = plan(APP, "app.yaml", &opts).unwrap();
         assert_eq!(p.pods[0].publish, ["9090:80"]);
+    }
+
+    #[test]
+    fn names_are_never_paths() {
+        let o = PlanOptions::default();
+        let pod = |name: &str| {
+            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: a\n    image: x\n")
+        };
+        plan(&pod("ok-1"), "f", &o).unwrap();
+        assert!(plan(&pod("../up"), "f", &o).is_err());
+        assert!(plan(&pod("a/b"), "f", &o).is_err());
+        let key = "kind: ConfigMap\nmetadata:\n  name: c\ndata:\n  ../x: y\n";
+        assert!(plan(key, "f", &o)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid key"));
+        let vol = format!(
+            "{}  volumes:\n  - name: ../v\n    emptyDir: {{}}\n",
+            pod("p")
+        );
+        assert!(plan(&vol, "f", &o).is_err());
     }
 
     #[test]
