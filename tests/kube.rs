@@ -523,3 +523,74 @@ fn play_job_and_daemonset(mode: Mode) {
     env.ok(&["kube", "down", &file]);
     assert!(names(&env).is_empty(), "[{mode:?}]");
 }
+
+both_modes!(play_builds_images_and_shares_empty_dirs);
+/// An image named after a directory beside the file, with a
+/// Containerfile, is built when missing (not again unless --build); two
+/// containers of a pod share an emptyDir, which `kube down` removes.
+fn play_builds_images_and_shares_empty_dirs(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let ctx = env.user_dir("yaml").join("kubeapp");
+    env.write_user_file(
+        &ctx.join("Containerfile"),
+        format!("FROM {img}\nRUN echo built > /built\n").as_bytes(),
+    );
+    let mark = format!(
+        "    env:\n    - name: {MARK_VAR}\n      value: \"{}\"",
+        env.dir.display()
+    );
+    let yaml = [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata:",
+        "  name: shared",
+        "spec:",
+        "  containers:",
+        "  - name: writer",
+        "    image: kubeapp",
+        "    command: [sh, -c, \"cat /built > /scratch/note; sleep 1000\"]",
+        &mark,
+        "    volumeMounts:",
+        "    - name: scratch",
+        "      mountPath: /scratch",
+        "  - name: reader",
+        &format!("    image: {img}"),
+        "    command: [sleep, \"1000\"]",
+        &mark,
+        "    volumeMounts:",
+        "    - name: scratch",
+        "      mountPath: /shared",
+        "  volumes:",
+        "  - name: scratch",
+        "    emptyDir: {}",
+        "",
+    ]
+    .join("\n");
+    let file = write_yaml(&env, "shared.yaml", &yaml);
+    let out = env.ok(&["kube", "play", &file]);
+    assert!(out.contains("Containers:\n"), "[{mode:?}] {out}");
+    let images = env.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(images.contains("localhost/kubeapp"), "[{mode:?}] {images}");
+    assert!(
+        wait_for(std::time::Duration::from_secs(10), || {
+            env.run(&["exec", "shared-reader", "cat", "/shared/note"])
+                .stdout
+                == "built\n"
+        }),
+        "[{mode:?}] the reader does not see the writer's file"
+    );
+    let down = env.ok(&["kube", "down", &file]);
+    assert!(down.contains("Pods removed:\n"), "[{mode:?}] {down}");
+    let leftover = env.runroot_dir().join("kube").join("shared");
+    assert!(!leftover.exists(), "[{mode:?}] {} left", leftover.display());
+    // present now: played again without building
+    let id = env.ok(&["images", "-q", "localhost/kubeapp"]);
+    env.ok(&["kube", "play", &file]);
+    assert_eq!(
+        env.ok(&["images", "-q", "localhost/kubeapp"]),
+        id,
+        "[{mode:?}]"
+    );
+    env.ok(&["kube", "down", &file]);
+}
