@@ -522,6 +522,17 @@ fn play_job_and_daemonset(mode: Mode) {
     assert_eq!(state.trim(), "running", "[{mode:?}]");
     env.ok(&["kube", "down", &file]);
     assert!(names(&env).is_empty(), "[{mode:?}]");
+    // --network: the pods' network mode (none: a loopback only)
+    env.ok(&["kube", "play", "--network", "none", &file]);
+    let ifaces = env.ok(&["exec", "agent-pod-watch", "cat", "/proc/net/dev"]);
+    let names_seen: Vec<&str> = ifaces
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(names_seen, ["lo"], "[{mode:?}] {ifaces}");
+    env.ok(&["kube", "down", &file]);
 }
 
 both_modes!(play_builds_images_and_shares_empty_dirs);
