@@ -522,9 +522,22 @@ fn play_job_and_daemonset(mode: Mode) {
     assert_eq!(state.trim(), "running", "[{mode:?}]");
     env.ok(&["kube", "down", &file]);
     assert!(names(&env).is_empty(), "[{mode:?}]");
-    // --network: the pods' network mode (none: a loopback only)
-    env.ok(&["kube", "play", "--network", "none", &file]);
-    let ifaces = env.ok(&["exec", "agent-pod-watch", "cat", "/proc/net/dev"]);
+    // --network: the pods' network mode (none: a loopback only);
+    // --no-pod-prefix: containers named as in the file
+    env.ok(&[
+        "kube",
+        "play",
+        "--network",
+        "none",
+        "--no-pod-prefix",
+        &file,
+    ]);
+    assert!(
+        names(&env).contains(&"watch".to_string()),
+        "[{mode:?}] {:?}",
+        names(&env)
+    );
+    let ifaces = env.ok(&["exec", "watch", "cat", "/proc/net/dev"]);
     let names_seen: Vec<&str> = ifaces
         .lines()
         .skip(2)

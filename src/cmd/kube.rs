@@ -5,7 +5,7 @@
 use super::output::print;
 use super::GlobalOpts;
 use crate::engine::kube::{self as engine, GenerateRequest, Kind, PlayReport, PlayRequest};
-use crate::engine::types::NetworkMode;
+use crate::engine::types::{NetworkMode, PullOptions};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args, Subcommand};
 use std::io::Read;
@@ -121,6 +121,20 @@ pub struct PlayArgs {
     /// Build images from directories beside the file: always (--build), never (--build=false), or when missing
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub build: Option<bool>,
+    /// Where image build directories are looked for (default: the file's directory)
+    #[arg(long, value_name = "DIR")]
+    pub context_dir: Option<PathBuf>,
+    /// Name containers as in the file, without the pod's name before them
+    #[arg(long)]
+    pub no_pod_prefix: bool,
+    /// Publish every containerPort (on the same host port when it has no hostPort)
+    #[arg(long)]
+    pub publish_all: bool,
+    /// Print no progress while pulling images
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: super::registry_flags::RegistryFlags,
     /// The YAML file, or - for stdin
     #[arg(value_name = "FILE")]
     pub file: String,
@@ -170,19 +184,27 @@ pub fn play(g: &GlobalOpts, a: PlayArgs) -> Result<()> {
         ),
         None => None,
     };
+    let pull = PullOptions {
+        client: a.registry.client_options()?,
+        platform: None,
+        quiet: a.quiet,
+    };
     let store = g.open_store()?;
     let report = engine::play_kube(
         &store,
         PlayRequest {
             text,
             file: a.file,
-            context_dir,
+            context_dir: a.context_dir.unwrap_or(context_dir),
             configmaps,
             publish: a.publish,
             network,
             start: a.start,
             replace: a.replace,
             build: a.build,
+            pull,
+            no_pod_prefix: a.no_pod_prefix,
+            publish_all: a.publish_all,
         },
     )?;
     print(&play_report(&report))

@@ -202,7 +202,7 @@ fn describe_container(
 }
 
 /// What `kube play` asks for besides the file.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PlayRequest {
     /// The YAML and its name for errors (`-` for stdin).
     pub text: String,
@@ -218,6 +218,10 @@ pub struct PlayRequest {
     /// `--build`: Some(true) always, Some(false) never, None when the
     /// image is missing.
     pub build: Option<bool>,
+    /// How images are pulled (registry options, quiet).
+    pub pull: PullOptions,
+    pub no_pod_prefix: bool,
+    pub publish_all: bool,
 }
 
 #[derive(Debug, Default)]
@@ -276,6 +280,8 @@ pub fn play_kube(store: &Store, req: PlayRequest) -> Result<PlayReport> {
         configmaps: req.configmaps.clone(),
         publish: req.publish.clone(),
         names_only: false,
+        no_pod_prefix: req.no_pod_prefix,
+        publish_all: req.publish_all,
     };
     let plan = play::plan(&req.text, &req.file, &opts)?;
     if plan.pods.is_empty() && plan.volumes.is_empty() {
@@ -404,6 +410,10 @@ fn play_pod(store: &Store, p: &PodPlan, req: &PlayRequest, undo: &mut Undo) -> R
             pod: Some(pod.id.clone()),
             stop_timeout: p.stop_timeout,
             image_volume: "bind".into(),
+            source: super::create::ImageSource {
+                policy: "missing".into(),
+                options: Ok(req.pull.clone()),
+            },
             ..Default::default()
         };
         r.service.restart = restart;
@@ -514,7 +524,10 @@ fn build_images(store: &Store, plan: &Plan, req: &PlayRequest) -> Result<()> {
                     quiet: true,
                     ..Default::default()
                 },
-                source: Default::default(),
+                source: super::create::ImageSource {
+                    policy: "missing".into(),
+                    options: Ok(req.pull.clone()),
+                },
             },
         )
         .with_context(|| format!("building {} from {}", c.image, ctx.display()))?;
@@ -549,6 +562,7 @@ pub fn down(store: &Store, text: &str, file: &str, force: bool) -> Result<DownRe
         names_only: true,
         ..Default::default()
     };
+    // (kube down finds pods by name; their containers go with them)
     let plan = play::plan(text, file, &opts)?;
     let removed = remove_pods(store, &plan)?;
     let mut report = DownReport {

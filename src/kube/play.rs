@@ -161,6 +161,11 @@ pub struct PlanOptions {
     /// Only the names matter (`kube down`): a ConfigMap or Secret the
     /// file refers to may be missing.
     pub names_only: bool,
+    /// `--no-pod-prefix`: containers named as in the file, not `<pod>-<name>`.
+    pub no_pod_prefix: bool,
+    /// `--publish-all`: a containerPort without a hostPort is published
+    /// on the same port of the host.
+    pub publish_all: bool,
 }
 
 /// Read `text` (from `file`, for errors) into a plan.
@@ -219,10 +224,14 @@ pub fn plan(text: &str, file: &str, opts: &PlanOptions) -> Result<Plan> {
                 plan.volumes.push(c.metadata.name);
             }
             Doc::Pod(p) => {
-                let pod = pod_plan(&p.metadata, &p.spec, &p.metadata.name, "Always", &data)?;
+                let ctx = PodContext { data: &data, opts };
+                let pod = pod_plan(&p.metadata, &p.spec, &p.metadata.name, "Always", &ctx)?;
                 plan.pods.push(pod);
             }
-            Doc::Workload(w) => plan.pods.extend(workload_pods(&w, &data)?),
+            Doc::Workload(w) => {
+                let ctx = PodContext { data: &data, opts };
+                plan.pods.extend(workload_pods(&w, &ctx)?)
+            }
             Doc::ConfigMap(_) | Doc::Secret(_) => {}
         }
     }
@@ -241,6 +250,12 @@ fn decode(v: &str, kind: &str, name: &str, key: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(clean)
         .with_context(|| format!("{kind} {name:?}: key {key:?} is not valid base64"))
+}
+
+/// What pod_plan needs of the options and the file's data.
+struct PodContext<'a> {
+    data: &'a DataSources,
+    opts: &'a PlanOptions,
 }
 
 /// A name coracle makes something of (a pod, a volume, a directory):
@@ -274,7 +289,7 @@ fn check_key(key: &str, kind: &str, name: &str) -> Result<()> {
 /// A Deployment's replicas (one pod each; host ports on the first only,
 /// the others would take the same ports), a DaemonSet's one pod on this
 /// node, a Job's one pod (restart Never unless it says OnFailure).
-fn workload_pods(w: &Workload, data: &DataSources) -> Result<Vec<PodPlan>> {
+fn workload_pods(w: &Workload, ctx: &PodContext) -> Result<Vec<PodPlan>> {
     let base = format!("{}-pod", w.metadata.name);
     check_name(&w.metadata.name, &w.kind)?;
     let (replicas, default_restart) = match w.kind.as_str() {
@@ -290,7 +305,7 @@ fn workload_pods(w: &Workload, data: &DataSources) -> Result<Vec<PodPlan>> {
         } else {
             format!("{base}-{i}")
         };
-        let mut p = pod_plan(&t.metadata, &t.spec, &name, default_restart, data)?;
+        let mut p = pod_plan(&t.metadata, &t.spec, &name, default_restart, ctx)?;
         if i > 0 {
             p.publish.clear();
         }
@@ -304,8 +319,9 @@ fn pod_plan(
     spec: &PodSpec,
     name: &str,
     default_restart: &str,
-    data: &DataSources,
+    ctx: &PodContext,
 ) -> Result<PodPlan> {
+    let data = ctx.data;
     check_name(name, "Pod")?;
     if spec.containers.is_empty() {
         bail!("pod {name:?} has no containers");
@@ -356,7 +372,12 @@ fn pod_plan(
             bail!("pod {name:?}: container {:?} has no image", c.name);
         }
         for p in &c.ports {
-            if let Some(host) = p.host_port.filter(|h| *h != 0) {
+            let host = match p.host_port.filter(|h| *h != 0) {
+                Some(h) => Some(h),
+                None if ctx.opts.publish_all => Some(p.container_port),
+                None => None,
+            };
+            if let Some(host) = host {
                 let proto = p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
                 let ip = p
                     .host_ip
@@ -375,7 +396,11 @@ fn pod_plan(
             mounts.push(mount_plan(m, v)?);
         }
         pod.containers.push(ContainerPlan {
-            name: format!("{name}-{}", c.name),
+            name: if ctx.opts.no_pod_prefix {
+                c.name.clone()
+            } else {
+                format!("{name}-{}", c.name)
+            },
             image: c.image.clone(),
             command: c.command.clone(),
             args: c.args.clone(),
@@ -679,6 +704,22 @@ spec:
         };
         let p = plan(APP, "app.yaml", &opts).unwrap();
         assert_eq!(p.pods[0].publish, ["9090:80"]);
+    }
+
+    #[test]
+    fn publish_all_and_no_pod_prefix() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: x\n    ports:\n    - containerPort: 8080\n    - containerPort: 53\n      protocol: UDP\n      hostPort: 5353\n";
+        let p = plan(text, "f", &PlanOptions::default()).unwrap();
+        assert_eq!(p.pods[0].publish, ["5353:53/udp"]);
+        assert_eq!(p.pods[0].containers[0].name, "p-a");
+        let opts = PlanOptions {
+            publish_all: true,
+            no_pod_prefix: true,
+            ..Default::default()
+        };
+        let p = plan(text, "f", &opts).unwrap();
+        assert_eq!(p.pods[0].publish, ["8080:8080/tcp", "5353:53/udp"]);
+        assert_eq!(p.pods[0].containers[0].name, "a");
     }
 
     #[test]
