@@ -9,6 +9,7 @@ pub mod cmd;
 pub(crate) mod engine;
 pub(crate) mod error;
 pub(crate) mod format;
+pub(crate) mod kube;
 pub(crate) mod log;
 pub(crate) mod quadlet;
 pub(crate) mod registry;

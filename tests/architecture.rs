@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Layers from the top; a layer may use those after it, never those before.
 /// `format`, `error` and `log` are leaves anyone may use.
 const LAYERS: &[&str] = &[
-    "cmd", "engine", "quadlet", "build", "registry", "runtime", "storage",
+    "cmd", "engine", "kube", "quadlet", "build", "registry", "runtime", "storage",
 ];
 const LEAVES: &[&str] = &["format", "error", "log"];
 

@@ -115,6 +115,7 @@ both_modes!(
     quadlet_install_list_print_rm,
     network_units_make_the_network_containers_join,
     pod_units_run_the_pod_and_its_containers,
+    kube_units_play_the_yaml_and_take_it_down,
 );
 
 /// A generated command line with systemd's specifiers filled in.
@@ -125,6 +126,87 @@ fn expand(line: &str, exe: &str, t: &str, n: &str) -> Vec<String> {
         .split(' ')
         .map(String::from)
         .collect()
+}
+
+/// A `.kube` unit: a oneshot service running `kube play --replace` with
+/// the unit's port and ConfigMap, and `kube down` after it; run as
+/// systemd would, the pod serves the ConfigMap's page on the port, a
+/// second start replaces it, and the stop removes it with its volume.
+fn kube_units_play_the_yaml_and_take_it_down(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let port = free_port();
+    let yaml = format!(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: site-data\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata:\n  name: site\nspec:\n  containers:\n  - name: web\n    image: {img}\n\
+         \x20   command: [busybox, httpd, -f, -p, \"80\", -h, /www]\n\
+         \x20   env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n\
+         \x20   ports:\n    - containerPort: 80\n\
+         \x20   volumeMounts:\n    - name: www\n      mountPath: /www\n    - name: data\n      mountPath: /data\n\
+         \x20 volumes:\n  - name: www\n    configMap:\n      name: pages\n  - name: data\n    persistentVolumeClaim:\n      claimName: site-data\n",
+        env.dir.display()
+    );
+    let pages = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pages\ndata:\n  index.html: from a quadlet\n";
+    let unit = format!(
+        "[Kube]\nYaml=app.yaml\nConfigMap=pages.yaml\nPublishPort=127.0.0.1:{port}:80\nKubeDownForce=true\n"
+    );
+    let dir = unit_dir(
+        &env,
+        &[
+            ("app.kube", &unit),
+            ("app.yaml", &yaml),
+            ("pages.yaml", pages),
+        ],
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let (_, service) = units
+        .iter()
+        .find(|(n, _)| n == "app.service")
+        .unwrap_or_else(|| panic!("[{mode:?}] no app.service in {out}"));
+    let exe = exe();
+    let d = dir.display();
+    let line = |key: &str| {
+        service
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("[{mode:?}] no {key} in {service}"))
+            .to_string()
+    };
+    assert_eq!(
+        line("ExecStart"),
+        format!("{exe} kube play --replace --configmap {d}/pages.yaml --publish 127.0.0.1:{port}:80 {d}/app.yaml"),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        line("ExecStopPost"),
+        format!("{exe} kube down --force {d}/app.yaml"),
+        "[{mode:?}]"
+    );
+    for want in ["Type=oneshot", "RemainAfterExit=yes", "KillMode=mixed"] {
+        assert!(service.contains(want), "[{mode:?}] no {want} in {service}");
+    }
+    let t = env.runtime_dir.to_string_lossy().into_owned();
+    let start = expand(&line("ExecStart"), &exe, &t, "app");
+    let start: Vec<&str> = start.iter().map(String::as_str).collect();
+    env.ok(&start);
+    assert_eq!(http_get(mode, port), "from a quadlet", "[{mode:?}]");
+    // a restart of the unit replaces the pod
+    env.ok(&start);
+    assert_eq!(http_get(mode, port), "from a quadlet", "[{mode:?}]");
+    let stop = expand(&line("ExecStopPost"), &exe, &t, "app");
+    env.ok(&stop.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        env.ok(&["pod", "ps", "-q"]),
+        "",
+        "[{mode:?}] the pod is gone"
+    );
+    assert_eq!(
+        env.ok(&["volume", "ls", "-q"]),
+        "",
+        "[{mode:?}] KubeDownForce"
+    );
 }
 
 fn pod_units_run_the_pod_and_its_containers(mode: Mode) {
@@ -576,7 +658,10 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
         &env,
         &[
             ("tz.container", "[Container]\nImage=busybox\nTimezone=UTC\n"),
-            ("app.kube", "[Kube]\nYaml=app.yaml\n"),
+            (
+                "app.kube",
+                "[Kube]\nYaml=app.yaml\nExitCodePropagation=all\n",
+            ),
             (
                 "nogroup.container",
                 "[Container]\nImage=busybox\nGroup=10\n",
@@ -593,7 +678,7 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
     assert_eq!(
         lines,
         [
-            "Error: converting \"app.kube\": .kube units are not supported yet (coracle has no kube play yet)".to_string(),
+            format!("Error: converting \"app.kube\": key 'ExitCodePropagation' in group 'Kube' in {d}/app.kube:3 is not supported by coracle yet"),
             "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
             "Error: converting \"noimage.container\": no Image key specified".to_string(),
             format!("Error: converting \"tz.container\": key 'Timezone' in group 'Container' in {d}/tz.container:3 is not supported by coracle yet"),

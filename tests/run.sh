@@ -25,6 +25,8 @@ PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4
 PKGS="$PKGS libseccomp-dev pkg-config"
 # the cgroup v2 VM (tests/vm/run.sh)
 PKGS="$PKGS qemu-system-x86 cpio kmod"
+# Python tools the tests run (in a venv, below)
+PKGS="$PKGS python3-venv"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -35,6 +37,15 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     apt-get install -y -q --no-install-recommends $missing
 fi
+# --- Python tools: kubernetes-validate checks kube generate's output against
+# Kubernetes' schemas (tests/kube.rs), in a venv of its own
+KUBE_VENV=/opt/coracle-venv
+if [ ! -x "$KUBE_VENV/bin/kubernetes-validate" ]; then
+    echo "tests/run.sh: installing kubernetes-validate in $KUBE_VENV"
+    /usr/bin/python3 -m venv "$KUBE_VENV"
+    "$KUBE_VENV/bin/pip" install -q kubernetes-validate
+fi
+export CORACLE_KUBE_VALIDATE="$KUBE_VENV/bin/kubernetes-validate"
 # --- the unprivileged test user ----------------------------------------------
 TEST_USER=cotest
 id "$TEST_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$TEST_USER"

@@ -12,11 +12,14 @@ use clap::{Args, Subcommand};
 pub enum GenerateCommand {
     /// Generate a systemd unit file for a container
     Systemd(SystemdArgs),
+    /// Generate Kubernetes YAML (podman's older spelling of kube generate)
+    Kube(super::kube::GenerateArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: GenerateCommand) -> Result<()> {
     match c {
         GenerateCommand::Systemd(a) => systemd(g, a),
+        GenerateCommand::Kube(a) => super::kube::generate(g, a),
     }
 }
 

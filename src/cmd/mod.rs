@@ -13,6 +13,7 @@ mod image;
 mod image_inspect;
 mod image_list;
 mod inspect;
+mod kube;
 mod lazy;
 mod limits;
 mod logs;
@@ -200,6 +201,12 @@ pub enum Command {
     /// Generate structured data based on containers
     #[command(subcommand)]
     Generate(LazyGroup<generate::GenerateCommand>),
+    /// Play containers, pods or volumes from a structured file
+    #[command(subcommand)]
+    Kube(LazyGroup<kube::KubeCommand>),
+    /// Play containers, pods or volumes from a structured file (podman's older spelling of kube play)
+    #[command(subcommand)]
+    Play(LazyGroup<kube::PlayCommand>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -292,6 +299,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Quadlet(a) => quadlet::quadlet(a.0),
         Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
         Command::Generate(c) => generate::dispatch(g, c.0),
+        Command::Kube(c) => kube::dispatch(g, c.0),
+        Command::Play(c) => kube::dispatch_play(g, c.0),
     }
 }
 
@@ -309,7 +318,9 @@ impl Command {
             | Command::Top(_)
             | Command::Cp(_)
             | Command::Build(_)
-            | Command::Healthcheck(_) => true,
+            | Command::Healthcheck(_)
+            | Command::Play(_) => true,
+            Command::Kube(c) => kube::starts_containers(&c.0),
             Command::Container(c) => matches!(
                 c.0,
                 C::Run(_) | C::Exec(_) | C::Start(_) | C::Restart(_) | C::Top(_) | C::Cp(_)

@@ -17,6 +17,7 @@ pub mod filter;
 pub mod generate;
 pub mod health;
 pub mod images;
+pub mod kube;
 pub mod logs;
 pub mod lookup;
 pub mod maintenance;

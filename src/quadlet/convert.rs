@@ -31,12 +31,17 @@ pub struct Ctx<'a> {
 }
 
 /// The unit types and the order they are converted in.
-pub const KINDS: &[&str] = &["image", "volume", "network", "build", "pod", "container"];
-/// podman's types coracle has nothing to run for yet.
-pub const NOT_YET: &[(&str, &str)] = &[
-    ("kube", "coracle has no kube play yet"),
-    ("artifact", "coracle has no artifacts"),
+pub const KINDS: &[&str] = &[
+    "image",
+    "volume",
+    "network",
+    "build",
+    "pod",
+    "container",
+    "kube",
 ];
+/// podman's types coracle has nothing to run for yet.
+pub const NOT_YET: &[(&str, &str)] = &[("artifact", "coracle has no artifacts")];
 
 pub fn kind(filename: &str) -> &str {
     filename.rsplit_once('.').map(|(_, e)| e).unwrap_or("")
@@ -49,6 +54,7 @@ fn group_of(kind: &str) -> &'static str {
         "network" => "Network",
         "pod" => "Pod",
         "image" => "Image",
+        "kube" => "Kube",
         _ => "Build",
     }
 }
@@ -62,7 +68,7 @@ pub fn service_name(unit: &UnitFile) -> String {
         return s;
     }
     let suffix = match k {
-        "container" => "",
+        "container" | "kube" => "",
         "volume" => "-volume",
         "network" => "-network",
         "pod" => "-pod",

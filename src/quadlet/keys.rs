@@ -122,6 +122,20 @@ pub const BUILD: GroupKeys = GroupKeys {
     ],
 };
 
+#[rustfmt::skip]
+pub const KUBE: GroupKeys = GroupKeys {
+    group: "Kube",
+    podman: &[
+        "AutoUpdate", "ConfigMap", "ContainersConfModule", "ExitCodePropagation", "GlobalArgs",
+        "KubeDownForce", "LogDriver", "LogOpt", "Network", "PodmanArgs", "PublishPort",
+        "ServiceName", "SetWorkingDirectory", "UserNS", "Yaml",
+    ],
+    coracle: &[
+        "ConfigMap", "GlobalArgs", "KubeDownForce", "Network", "PodmanArgs", "PublishPort",
+        "ServiceName", "SetWorkingDirectory", "Yaml",
+    ],
+};
+
 /// `[Quadlet]` (any unit type).
 const QUADLET: &[&str] = &["DefaultDependencies"];
 

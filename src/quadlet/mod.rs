@@ -8,6 +8,7 @@ mod container;
 mod convert;
 mod dirs;
 mod keys;
+mod kube;
 mod oneshot;
 mod pod;
 mod unit;
@@ -168,6 +169,7 @@ pub fn generate(units: &[UnitFile], exe: &str, user: bool, out: &mut Outcome) {
             "network" => oneshot::network(u, &ctx),
             "pod" => pod::pod(u, &ctx),
             "image" => oneshot::image(u, &ctx),
+            "kube" => kube::kube(u, &ctx),
             _ => oneshot::build(u, &ctx),
         };
         match converted {

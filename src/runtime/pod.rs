@@ -275,6 +275,8 @@ fn stop_together(store: &Store, list: &[&Member], timeout: Option<u32>) -> Resul
     let start = Instant::now();
     let mut waiting = Vec::new();
     for m in list {
+        // a user's stop: the restart policy must not start it again
+        store.containers.mark_stopped_by_user(&m.cfg.id);
         if !is_running(&m.state) {
             continue;
         }

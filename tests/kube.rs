@@ -1,0 +1,620 @@
+//! `kube generate`, `kube play`, `kube down`, as root and rootless: every
+//! generated file passes Kubernetes' schemas (`kubernetes-validate
+//! --strict`, installed by tests/run.sh), names are made valid labels,
+//! a Deployment plays as its replicas with a ConfigMap's values in the
+//! environment and as files, a generated pod plays back to the same
+//! running pod, and a bad file is one `Error:` line naming file and line
+//! with nothing created.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The schema validator tests/run.sh installs.
+fn validator() -> PathBuf {
+    PathBuf::from(
+        std::env::var("CORACLE_KUBE_VALIDATE")
+            .unwrap_or_else(|_| "/opt/coracle-venv/bin/kubernetes-validate".into()),
+    )
+}
+
+/// Run the validator on `path`: (exit code, output).
+fn validate_out(path: &Path) -> (i32, String) {
+    let out = Command::new(validator())
+        .args(["--strict", "--no-warn"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: tests/run.sh installs kubernetes-validate",
+                validator().display()
+            )
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The file passes Kubernetes' schemas.
+fn assert_valid(mode: Mode, path: &Path) {
+    let (code, text) = validate_out(path);
+    let yaml = std::fs::read_to_string(path).unwrap();
+    assert_eq!(
+        code,
+        0,
+        "[{mode:?}] {} is not valid Kubernetes:\n{text}\n{yaml}",
+        path.display()
+    );
+}
+
+/// `kube generate ARGS -f DIR/NAME`; the file's path and text, checked
+/// against the schemas.
+fn generate(env: &TestEnv, name: &str, args: &[&str]) -> (PathBuf, String) {
+    let dir = env.user_dir("yaml");
+    let path = dir.join(name);
+    let p = path.display().to_string();
+    let mut all = vec!["kube", "generate", "-f", &p];
+    all.extend_from_slice(args);
+    env.ok(&all);
+    assert_valid(env.mode, &path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+/// Write `text` where the command's user can read it.
+fn write_yaml(env: &TestEnv, name: &str, text: &str) -> String {
+    let path = env.user_dir("yaml").join(name);
+    env.write_user_file(&path, text.as_bytes());
+    path.display().to_string()
+}
+
+fn names(env: &TestEnv) -> Vec<String> {
+    let mut v: Vec<String> = env
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+both_modes!(generate_from_containers_makes_valid_names);
+/// Container names Kubernetes refuses (capitals, '_', '.', over 63
+/// characters) become valid labels; the single-container form is a Pod
+/// named after the first with "-pod"; the validator itself rejects a
+/// broken object (so these checks can fail).
+fn generate_from_containers_makes_valid_names(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let long = format!("Long_{}", "x".repeat(70));
+    env.run_detached(
+        "My_Web.App",
+        &["-e", "GREETING=hi"],
+        &img,
+        &["sleep", "1000"],
+    );
+    env.run_detached(&long, &["-w", "/tmp"], &img, &["sleep", "1000"]);
+    let (path, text) = generate(&env, "ctr.yaml", &["My_Web.App", &long]);
+    assert!(text.contains("kind: Pod"), "[{mode:?}] {text}");
+    assert!(
+        text.contains("  name: my-web-app-pod\n"),
+        "[{mode:?}] {text}"
+    );
+    assert!(text.contains("  name: my-web-app\n"), "[{mode:?}] {text}");
+    let cut = format!("  name: long-{}\n", "x".repeat(58));
+    assert!(text.contains(&cut), "[{mode:?}] {text}");
+    assert!(
+        text.contains("GREETING") && text.contains("value: hi"),
+        "[{mode:?}] {text}"
+    );
+    assert!(text.contains("workingDir: /tmp"), "[{mode:?}] {text}");
+    // the image's own variable is not repeated
+    assert!(!text.contains("FROM_IMAGE"), "[{mode:?}] {text}");
+    // stdout without -f is the same YAML
+    let out = env.ok(&["generate", "kube", "My_Web.App"]);
+    assert!(out.contains("name: my-web-app-pod"), "[{mode:?}] {out}");
+    // the validator catches a broken object
+    let broken = path.with_file_name("broken.yaml");
+    std::fs::write(&broken, text.replace("workingDir:", "workDir:")).unwrap();
+    let (code, _) = validate_out(&broken);
+    assert_ne!(
+        code, 0,
+        "[{mode:?}] the validator accepted an unknown field"
+    );
+    // -f refuses to replace a file; --replicas needs a Deployment
+    let p = path.display().to_string();
+    assert_refused(
+        &env,
+        &["kube", "generate", "-f", &p, "My_Web.App"],
+        "exists",
+    );
+    assert_refused(
+        &env,
+        &["kube", "generate", "--replicas", "2", "My_Web.App"],
+        "--type=deployment",
+    );
+    assert_refused(&env, &["kube", "generate", "nothing-here"], "nothing-here");
+}
+
+both_modes!(generate_pod_with_service_and_claim);
+/// A pod with a published port and a named volume: the port on its first
+/// container, a NodePort Service for it, the volume as a
+/// PersistentVolumeClaim and its claim; a bind mount as a hostPath.
+fn generate_pod_with_service_and_claim(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let port = free_port().to_string();
+    let publish = format!("{port}:80");
+    env.ok(&["pod", "create", "--name", "Shop_Front", "-p", &publish]);
+    let www = www_dir(&env, "x\n");
+    env.run_detached(
+        "web",
+        &["--pod", "Shop_Front", "-v", "shop_data:/data", "-v", &www],
+        &img,
+        HTTPD,
+    );
+    let (_, text) = generate(&env, "pod.yaml", &["--service", "Shop_Front"]);
+    for want in [
+        "kind: PersistentVolumeClaim",
+        "  name: shop-data\n",
+        "claimName: shop-data",
+        "name: shop-data-pvc",
+        "kind: Pod",
+        "  name: shop-front\n",
+        "containerPort: 80",
+        "kind: Service",
+        "type: NodePort",
+        "targetPort: 80",
+        "hostPath:",
+        "type: Directory",
+    ] {
+        assert!(text.contains(want), "[{mode:?}] no {want:?} in\n{text}");
+    }
+    // with a Service the pod's port is the Service's target, not a host port
+    assert!(!text.contains("hostPort"), "[{mode:?}] {text}");
+    let (_, text) = generate(&env, "pod-ports.yaml", &["Shop_Front"]);
+    assert!(
+        text.contains(&format!("hostPort: {port}")),
+        "[{mode:?}] {text}"
+    );
+}
+
+both_modes!(generate_deployment_and_job);
+/// `--type deployment --replicas 3` and `--type job`, both valid.
+fn generate_deployment_and_job(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    env.run_detached("worker", &[], &img, &["sleep", "1000"]);
+    let (_, text) = generate(
+        &env,
+        "dep.yaml",
+        &["--type", "deployment", "--replicas", "3", "worker"],
+    );
+    assert!(text.contains("kind: Deployment"), "[{mode:?}] {text}");
+    assert!(text.contains("replicas: 3"), "[{mode:?}] {text}");
+    assert!(
+        text.contains("name: worker-pod-deployment"),
+        "[{mode:?}] {text}"
+    );
+    assert!(text.contains("matchLabels:"), "[{mode:?}] {text}");
+    let (_, text) = generate(&env, "job.yaml", &["--type", "job", "worker"]);
+    assert!(text.contains("kind: Job"), "[{mode:?}] {text}");
+    assert!(text.contains("restartPolicy: Never"), "[{mode:?}] {text}");
+    assert_refused(
+        &env,
+        &["kube", "generate", "--type", "cronjob", "worker"],
+        "cronjob",
+    );
+}
+
+/// A ConfigMap, and a Deployment of `replicas` whose container reads it
+/// as variables and as files, with a claim.
+fn deployment_yaml(env: &TestEnv, img: &str, replicas: u32) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  GREETING: hello from a configmap
+  motd: file content
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+data:
+  password: c2VjcmV0
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: appdata
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Gi
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: app
+        image: {img}
+        command: [sleep, "1000"]
+        env:
+        - name: {mark_name}
+          value: "{mark_value}"
+        - name: ONE_KEY
+          valueFrom:
+            configMapKeyRef:
+              name: settings
+              key: motd
+        - name: PASSWORD
+          valueFrom:
+            secretKeyRef:
+              name: creds
+              key: password
+        envFrom:
+        - configMapRef:
+            name: settings
+        volumeMounts:
+        - name: conf
+          mountPath: /etc/conf
+        - name: creds
+          mountPath: /etc/creds
+        - name: data
+          mountPath: /data
+      volumes:
+      - name: conf
+        configMap:
+          name: settings
+      - name: creds
+        secret:
+          secretName: creds
+      - name: data
+        persistentVolumeClaim:
+          claimName: appdata
+"#,
+        mark_name = MARK_VAR,
+        mark_value = env.dir.display(),
+    )
+}
+
+both_modes!(play_deployment_with_configmap);
+/// Two replicas, two pods, each container sees the ConfigMap's values and
+/// files and the Secret's value; `kube down` removes the pods and keeps
+/// the volume, `play --down --force` removes the volume too.
+fn play_deployment_with_configmap(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let file = write_yaml(&env, "web.yaml", &deployment_yaml(&env, &img, 2));
+    let out = env.ok(&["kube", "play", &file]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0..2], ["Volumes:", "appdata"], "[{mode:?}] {out}");
+    assert_eq!(
+        lines.iter().filter(|l| **l == "Pod:").count(),
+        2,
+        "[{mode:?}] {out}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| **l == "Container:").count(),
+        2,
+        "[{mode:?}] {out}"
+    );
+    assert_eq!(
+        word_set(&env.ok(&["pod", "ps", "--format", "{{.Name}}"])),
+        word_set("web-pod-0 web-pod-1"),
+        "[{mode:?}]"
+    );
+    for ctr in ["web-pod-0-app", "web-pod-1-app"] {
+        let seen = env.ok(&[
+            "exec",
+            ctr,
+            "sh",
+            "-c",
+            "echo $GREETING; echo $ONE_KEY; echo $PASSWORD; cat /etc/conf/motd; echo; ls /etc/conf; cat /etc/creds/password",
+        ]);
+        assert_eq!(
+            seen,
+            "hello from a configmap\nfile content\nsecret\nfile content\nGREETING\nmotd\nsecret",
+            "[{mode:?}] {ctr}"
+        );
+        let state = env.ok(&["inspect", "--format", "{{.State.Status}}", ctr]);
+        assert_eq!(state.trim(), "running", "[{mode:?}] {ctr}");
+    }
+    // playing again without --replace is refused, nothing changes
+    assert_refused(&env, &["kube", "play", &file], "already exists");
+    let replaced = env.ok(&["kube", "play", "--replace", &file]);
+    assert!(replaced.contains("Pod:"), "[{mode:?}] {replaced}");
+
+    let down = env.ok(&["kube", "down", &file]);
+    assert!(down.starts_with("Pods stopped:\n"), "[{mode:?}] {down}");
+    assert!(down.contains("Pods removed:\n"), "[{mode:?}] {down}");
+    assert_eq!(env.ok(&["pod", "ps", "-q"]).trim(), "", "[{mode:?}]");
+    assert!(names(&env).is_empty(), "[{mode:?}] {:?}", names(&env));
+    assert_eq!(
+        env.ok(&["volume", "ls", "-q"]).trim(),
+        "appdata",
+        "[{mode:?}]"
+    );
+
+    // --start=false makes the pods without starting them
+    env.ok(&["play", "kube", "--start=false", &file]);
+    let state = env.ok(&["inspect", "--format", "{{.State.Status}}", "web-pod-0-app"]);
+    assert_eq!(state.trim(), "created", "[{mode:?}]");
+    let down = env.ok(&["kube", "play", "--down", "--force", &file]);
+    assert!(
+        down.contains("Volumes removed:\nappdata\n"),
+        "[{mode:?}] {down}"
+    );
+    assert_eq!(env.ok(&["volume", "ls", "-q"]).trim(), "", "[{mode:?}]");
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+}
+
+both_modes!(generated_pod_plays_back_the_same);
+/// generate -> rm -> play: the same pod runs again, with the same
+/// container names, published port, environment, and the volume's data.
+fn generated_pod_plays_back_the_same(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    env.ok(&["pod", "create", "--name", "shop", "-p", &publish]);
+    let www = www_dir(&env, "round trip\n");
+    env.run_detached(
+        "shop-web",
+        &[
+            "--pod",
+            "shop",
+            "-e",
+            "COLOR=teal",
+            "-v",
+            "shopdata:/data",
+            "-v",
+            &www,
+        ],
+        &img,
+        HTTPD,
+    );
+    env.ok(&["exec", "shop-web", "sh", "-c", "echo kept > /data/file"]);
+    assert_eq!(http_get(mode, port), "round trip\n", "[{mode:?}]");
+    let before = names(&env);
+    let (path, _) = generate(&env, "shop.yaml", &["shop"]);
+    let file = path.display().to_string();
+
+    env.ok(&["pod", "rm", "-f", "shop"]);
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+    let out = env.ok(&["kube", "play", &file]);
+    assert!(out.starts_with("Pod:\n"), "[{mode:?}] {out}");
+    // the claim's volume existed: not made again, so not listed
+    assert!(!out.contains("Volumes:"), "[{mode:?}] {out}");
+
+    let after = names(&env);
+    assert!(
+        after.contains(&"shop-web".to_string()),
+        "[{mode:?}] {after:?}"
+    );
+    assert_eq!(before.len(), after.len(), "[{mode:?}] {before:?} {after:?}");
+    assert_eq!(http_get(mode, port), "round trip\n", "[{mode:?}]");
+    let seen = env.ok(&[
+        "exec",
+        "shop-web",
+        "sh",
+        "-c",
+        "echo $COLOR; cat /data/file",
+    ]);
+    assert_eq!(seen, "teal\nkept\n", "[{mode:?}]");
+    let ports = env.ok(&["ps", "--filter", "name=shop-web", "--format", "{{.Ports}}"]);
+    assert!(
+        ports.contains(&format!("127.0.0.1:{port}")),
+        "[{mode:?}] {ports}"
+    );
+    env.ok(&["kube", "down", &file]);
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+}
+
+both_modes!(bad_files_change_nothing);
+/// Bad YAML, an unknown kind, a missing ConfigMap, a volume the pod does
+/// not define: one `Error:` line (naming file and line for bad YAML),
+/// exit 125, and nothing made (not even the file's volume).
+fn bad_files_change_nothing(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let bad = write_yaml(
+        &env,
+        "bad.yaml",
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: v\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n",
+    );
+    assert_refused(&env, &["kube", "play", &bad], "bad.yaml");
+    let out = env.run(&["kube", "play", &bad]);
+    assert!(out.stderr.contains("line 9"), "[{mode:?}] {}", out.stderr);
+
+    let typed = write_yaml(
+        &env,
+        "typed.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: {img}\n    ports:\n    - containerPort: eighty\n"
+        ),
+    );
+    assert_refused(&env, &["kube", "play", &typed], "line 10");
+
+    let kind = write_yaml(&env, "kind.yaml", "apiVersion: v1\nkind: Frobnicator\n");
+    assert_refused(&env, &["kube", "play", &kind], "Frobnicator");
+
+    let missing = write_yaml(
+        &env,
+        "missing.yaml",
+        &format!(
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: v\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: {img}\n    envFrom:\n    - configMapRef:\n        name: nowhere\n"
+        ),
+    );
+    assert_refused(&env, &["kube", "play", &missing], "nowhere");
+
+    // an image that cannot be found fails after the volume was made: it
+    // is removed again
+    let noimage = write_yaml(
+        &env,
+        "noimage.yaml",
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: v\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: 127.0.0.1:1/none:1\n",
+    );
+    assert_refused(&env, &["kube", "play", &noimage], "none");
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+}
+
+both_modes!(play_job_and_daemonset);
+/// A Job's pod runs its program once (restart Never) and a DaemonSet is
+/// one pod here; both named `<name>-pod`, as podman names them.
+fn play_job_and_daemonset(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let mark = format!(
+        "        env:\n        - name: {MARK_VAR}\n          value: \"{}\"\n",
+        env.dir.display()
+    );
+    let yaml = format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    spec:\n      containers:\n      - name: task\n        image: {img}\n        command: [sh, -c, \"echo job done\"]\n{mark}\
+         ---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n      containers:\n      - name: watch\n        image: {img}\n        command: [sleep, \"1000\"]\n{mark}"
+    );
+    let file = write_yaml(&env, "jobs.yaml", &yaml);
+    env.ok(&["kube", "play", &file]);
+    assert_eq!(
+        word_set(&env.ok(&["pod", "ps", "--format", "{{.Name}}"])),
+        word_set("once-pod agent-pod"),
+        "[{mode:?}]"
+    );
+    assert_eq!(env.ok(&["wait", "once-pod-task"]).trim(), "0", "[{mode:?}]");
+    assert_eq!(
+        env.ok(&["logs", "once-pod-task"]),
+        "job done\n",
+        "[{mode:?}]"
+    );
+    let policy = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.RestartPolicy.Name}}",
+        "once-pod-task",
+    ]);
+    assert_eq!(policy.trim(), "", "[{mode:?}] a Job's pod is not restarted");
+    let state = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}}",
+        "agent-pod-watch",
+    ]);
+    assert_eq!(state.trim(), "running", "[{mode:?}]");
+    env.ok(&["kube", "down", &file]);
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+    // --network: the pods' network mode (none: a loopback only);
+    // --no-pod-prefix: containers named as in the file
+    env.ok(&[
+        "kube",
+        "play",
+        "--network",
+        "none",
+        "--no-pod-prefix",
+        &file,
+    ]);
+    assert!(
+        names(&env).contains(&"watch".to_string()),
+        "[{mode:?}] {:?}",
+        names(&env)
+    );
+    let ifaces = env.ok(&["exec", "watch", "cat", "/proc/net/dev"]);
+    let names_seen: Vec<&str> = ifaces
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(names_seen, ["lo"], "[{mode:?}] {ifaces}");
+    env.ok(&["kube", "down", &file]);
+}
+
+both_modes!(play_builds_images_and_shares_empty_dirs);
+/// An image named after a directory beside the file, with a
+/// Containerfile, is built when missing (not again unless --build); two
+/// containers of a pod share an emptyDir, which `kube down` removes.
+fn play_builds_images_and_shares_empty_dirs(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let ctx = env.user_dir("yaml").join("kubeapp");
+    env.write_user_file(
+        &ctx.join("Containerfile"),
+        format!("FROM {img}\nRUN echo built > /built\n").as_bytes(),
+    );
+    let mark = format!(
+        "    env:\n    - name: {MARK_VAR}\n      value: \"{}\"",
+        env.dir.display()
+    );
+    let yaml = [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata:",
+        "  name: shared",
+        "spec:",
+        "  containers:",
+        "  - name: writer",
+        "    image: kubeapp",
+        "    command: [sh, -c, \"cat /built > /scratch/note; sleep 1000\"]",
+        &mark,
+        "    volumeMounts:",
+        "    - name: scratch",
+        "      mountPath: /scratch",
+        "  - name: reader",
+        &format!("    image: {img}"),
+        "    command: [sleep, \"1000\"]",
+        &mark,
+        "    volumeMounts:",
+        "    - name: scratch",
+        "      mountPath: /shared",
+        "  volumes:",
+        "  - name: scratch",
+        "    emptyDir: {}",
+        "",
+    ]
+    .join("\n");
+    let file = write_yaml(&env, "shared.yaml", &yaml);
+    let out = env.ok(&["kube", "play", &file]);
+    assert!(out.contains("Containers:\n"), "[{mode:?}] {out}");
+    let images = env.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(images.contains("localhost/kubeapp"), "[{mode:?}] {images}");
+    assert!(
+        wait_for(std::time::Duration::from_secs(10), || {
+            env.run(&["exec", "shared-reader", "cat", "/shared/note"])
+                .stdout
+                == "built\n"
+        }),
+        "[{mode:?}] the reader does not see the writer's file"
+    );
+    let down = env.ok(&["kube", "down", &file]);
+    assert!(down.contains("Pods removed:\n"), "[{mode:?}] {down}");
+    let leftover = env.runroot_dir().join("kube").join("shared");
+    assert!(!leftover.exists(), "[{mode:?}] {} left", leftover.display());
+    // present now: played again without building
+    let id = env.ok(&["images", "-q", "localhost/kubeapp"]);
+    env.ok(&["kube", "play", &file]);
+    assert_eq!(
+        env.ok(&["images", "-q", "localhost/kubeapp"]),
+        id,
+        "[{mode:?}]"
+    );
+    env.ok(&["kube", "down", &file]);
+}
