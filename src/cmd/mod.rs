@@ -24,6 +24,7 @@ mod ps;
 mod quadlet;
 mod registry_flags;
 mod run;
+mod secret;
 mod selection;
 mod service_flags;
 mod stats;
@@ -200,6 +201,9 @@ pub enum Command {
     /// Generate structured data based on containers
     #[command(subcommand)]
     Generate(LazyGroup<generate::GenerateCommand>),
+    /// Manage secrets
+    #[command(subcommand)]
+    Secret(LazyGroup<secret::SecretCommand>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -292,6 +296,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Quadlet(a) => quadlet::quadlet(a.0),
         Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
         Command::Generate(c) => generate::dispatch(g, c.0),
+        Command::Secret(c) => secret::dispatch(g, c.0),
     }
 }
 

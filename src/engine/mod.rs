@@ -24,6 +24,7 @@ pub mod networks;
 pub mod pod_create;
 pub mod pods;
 pub mod quadlet;
+pub mod secrets;
 pub mod stats;
 pub mod system;
 pub mod top;
