@@ -6,6 +6,8 @@ mod build;
 mod commit;
 mod container;
 mod create_flags;
+mod docs;
+mod docs_prose;
 mod events;
 mod generate;
 mod healthcheck;
@@ -204,6 +206,11 @@ pub enum Command {
     /// Manage secrets
     #[command(subcommand)]
     Secret(LazyGroup<secret::SecretCommand>),
+    /// Generate shell completion scripts
+    Completion(Lazy<docs::CompletionArgs>),
+    /// Write the man pages and completion scripts into a directory
+    #[command(name = "__generate-docs", hide = true)]
+    GenerateDocs(Lazy<docs::GenerateDocsArgs>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -297,6 +304,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
         Command::Generate(c) => generate::dispatch(g, c.0),
         Command::Secret(c) => secret::dispatch(g, c.0),
+        Command::Completion(a) => docs::completion(a.0),
+        Command::GenerateDocs(a) => docs::generate_docs(a.0),
     }
 }
 
