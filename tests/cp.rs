@@ -299,3 +299,55 @@ fn stopped_container_volumes_and_binds_are_seen_by_cp(mode: Mode) {
         "[{mode:?}] landed in the upper dir: {diff}"
     );
 }
+
+both_modes!(copies_between_two_containers);
+/// `cp A:SRC B:DEST`: the same path rules as with the host, a running and
+/// a stopped container, the destination's user as owner (`--archive`) or
+/// the source's owners kept (`--archive=false`).
+fn copies_between_two_containers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "run", "--name", "a", "-e", &mark, &img, "sh", "-c",
+        "mkdir -p /data/sub && echo one > /data/f && echo two > /data/sub/g && chown -R 1234:2345 /data && mkdir /empty",
+    ]);
+    env.run_detached("b", &["--user", "1000:1000"], &img, &["sleep", "600"]);
+    env.ok(&["exec", "-u", "0", "b", "mkdir", "-p", "/into"]);
+
+    env.ok(&["cp", "a:/data/f", "b:/into/"]); // a file into a dir
+    env.ok(&["cp", "a:/data/f", "b:/into/renamed"]); // a file to a new name
+    env.ok(&["cp", "a:/data", "b:/into"]); // a dir into a dir
+    env.ok(&["cp", "a:/data/.", "b:/tmp"]); // a dir's contents
+    env.ok(&["cp", "a:/data", "b:/copied"]); // a dir to a new name
+    env.ok(&["cp", "--archive=false", "a:/data/sub/g", "b:/into/kept"]);
+    let out = env.ok(&[
+        "exec", "b", "sh", "-c",
+        "cat /into/f /into/renamed /into/data/sub/g /tmp/f /tmp/sub/g /copied/f; \
+         stat -c '%u:%g' /into/f /into/data/sub/g /into/kept; test -e /tmp/data && echo WRONG; true",
+    ]);
+    assert_eq!(
+        out, "one\none\ntwo\none\ntwo\none\n1000:1000\n1000:1000\n1234:2345\n",
+        "[{mode:?}]"
+    );
+    // and back into the stopped one
+    env.ok(&["cp", "b:/into/renamed", "a:/back"]);
+    env.ok(&["commit", "-q", "a", "back:1"]);
+    assert_eq!(env.sh("back:1", &[], "cat /back"), "one\n", "[{mode:?}]");
+    // the rules' refusals, with nothing changed
+    for (args, needle) in [
+        (
+            ["cp", "a:/nope", "b:/into/"],
+            "could not be found on container a",
+        ),
+        (["cp", "a:/data", "b:/into/f"], "onto a file"),
+        (
+            ["cp", "a:/data/f", "b:/no/such/dir/"],
+            "could not be found on container b",
+        ),
+    ] {
+        assert_refused(&env, &args, needle);
+    }
+    env.ok(&["rm", "-f", "-t", "0", "a", "b"]);
+}

@@ -13,6 +13,8 @@
 //! Paths inside the container are resolved with openat2(RESOLVE_IN_ROOT):
 //! a symlink in the container can never lead to the host's files.
 
+mod between;
+
 use super::monitor::uses_copied_rootfs;
 use super::state::{current_state, is_running};
 use super::userns::{self, IdMaps};
@@ -597,6 +599,26 @@ struct Source {
     base: CString,
 }
 
+/// What the destination's rules need to know of a source (it may have been
+/// resolved in another container's root).
+#[derive(Clone, Debug, PartialEq)]
+struct SourceKind {
+    is_dir: bool,
+    /// The source is a root (`CTR:/`): its contents go in.
+    is_root: bool,
+    base: CString,
+}
+
+impl Source {
+    fn kind(&self) -> SourceKind {
+        SourceKind {
+            is_dir: self.is_dir,
+            is_root: self.name.is_empty(),
+            base: self.base.clone(),
+        }
+    }
+}
+
 fn resolve_source(side: Side<'_>, t: &Typed, ctr: &str) -> Result<Source> {
     let missing = |e: io::Error| anyhow!("{}: {}", side.describe(&t.path, ctr), errno_text(&e));
     let (parent, name) = if t.path == b"/" {
@@ -641,14 +663,14 @@ struct Dest {
     existing_dir: bool,
 }
 
-fn resolve_dest(side: Side<'_>, t: &Typed, src: Option<&Source>, ctr: &str) -> Result<Dest> {
+fn resolve_dest(side: Side<'_>, t: &Typed, src: Option<&SourceKind>, ctr: &str) -> Result<Dest> {
     let missing = |e: io::Error| anyhow!("{}: {}", side.describe(&t.path, ctr), errno_text(&e));
     // An existing directory (a symlink to one resolves, in the container's root).
     match side.open(&t.path, libc::O_RDONLY | libc::O_DIRECTORY) {
         Ok(dir) => {
             let name = match src {
                 None => None,
-                Some(s) if s.is_dir && s.name.is_empty() => None,
+                Some(s) if s.is_dir && s.is_root => None,
                 Some(s) => Some(s.base.clone()),
             };
             return Ok(Dest {
@@ -720,8 +742,8 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
     let id = match (src, dst) {
         (Endpoint::Container(id, _), Endpoint::Host(_) | Endpoint::Stream) => id.clone(),
         (Endpoint::Host(_) | Endpoint::Stream, Endpoint::Container(id, _)) => id.clone(),
-        (Endpoint::Container(..), Endpoint::Container(..)) => {
-            bail!("copying between containers is not supported")
+        (Endpoint::Container(from, sp), Endpoint::Container(to, dp)) => {
+            return between::copy(store, (from, sp), (to, dp), opts);
         }
         _ => bail!("one of the source and destination must be a container path (CONTAINER:PATH)"),
     };
@@ -747,7 +769,7 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
                 let st = typed(sp.as_bytes());
                 let s = resolve_source(ctr, &st, &name)?;
                 let dt = typed(hp.as_os_str().as_bytes());
-                let d = resolve_dest(Side::Host, &dt, Some(&s), &name)?;
+                let d = resolve_dest(Side::Host, &dt, Some(&s.kind()), &name)?;
                 // Files copied out belong to the caller, as with docker.
                 // SAFETY: geteuid/getegid cannot fail.
                 let me = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -757,7 +779,7 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
                 let st = typed(hp.as_os_str().as_bytes());
                 let s = resolve_source(Side::Host, &st, &name)?;
                 let dt = typed(dp.as_bytes());
-                let d = resolve_dest(ctr, &dt, Some(&s), &name)?;
+                let d = resolve_dest(ctr, &dt, Some(&s.kind()), &name)?;
                 transfer(&s, st.contents, &d, owner, rootless)?;
             }
             _ => unreachable!("checked above"),
