@@ -3,8 +3,10 @@
 mod archive;
 mod auto_update;
 mod build;
+mod buildx;
 mod commit;
 mod container;
+mod context;
 mod create_flags;
 mod docs;
 mod docs_prose;
@@ -14,6 +16,7 @@ mod healthcheck;
 mod image;
 mod image_inspect;
 mod image_list;
+mod image_tree;
 mod inspect;
 mod lazy;
 mod limits;
@@ -21,11 +24,13 @@ mod logs;
 mod network;
 mod output;
 mod pod;
+mod pod_pause;
 mod pod_watch;
 mod ps;
 mod quadlet;
 mod registry_flags;
 mod run;
+mod runlabel;
 mod secret;
 mod selection;
 mod service_flags;
@@ -37,6 +42,7 @@ mod top;
 mod transfer;
 mod update;
 mod volume;
+mod volume_archive;
 
 use crate::engine::types::{Driver, Store, StoreOptions};
 use crate::error::{exit_code_of, SilentExit};
@@ -206,6 +212,12 @@ pub enum Command {
     /// Manage secrets
     #[command(subcommand)]
     Secret(LazyGroup<secret::SecretCommand>),
+    /// Build images (docker's spellings: `buildx build`, `builder prune`)
+    #[command(subcommand, visible_alias = "builder")]
+    Buildx(LazyGroup<buildx::BuildxCommand>),
+    /// Manage contexts (coracle has one: the local store)
+    #[command(subcommand)]
+    Context(LazyGroup<context::ContextCommand>),
     /// Generate shell completion scripts
     Completion(Lazy<docs::CompletionArgs>),
     /// Write the man pages and completion scripts into a directory
@@ -304,6 +316,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
         Command::Generate(c) => generate::dispatch(g, c.0),
         Command::Secret(c) => secret::dispatch(g, c.0),
+        Command::Buildx(c) => buildx::dispatch(g, c.0),
+        Command::Context(c) => context::dispatch(c.0),
         Command::Completion(a) => docs::completion(a.0),
         Command::GenerateDocs(a) => docs::generate_docs(a.0),
     }
@@ -330,6 +344,7 @@ impl Command {
             ),
             Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_)),
             Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),
+            Command::Buildx(c) => matches!(c.0, buildx::BuildxCommand::Build(_)),
             _ => false,
         }
     }

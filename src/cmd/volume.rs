@@ -29,6 +29,10 @@ pub enum VolumeCommand {
     Prune(PruneArgs),
     /// Check if a volume exists
     Exists(ExistsArgs),
+    /// Export volumes
+    Export(super::volume_archive::ExportArgs),
+    /// Import a tarball contents into a volume
+    Import(super::volume_archive::ImportArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
@@ -39,6 +43,8 @@ pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
         VolumeCommand::Rm(a) => rm(g, a),
         VolumeCommand::Prune(a) => prune(g, a),
         VolumeCommand::Exists(a) => exists(g, a),
+        VolumeCommand::Export(a) => super::volume_archive::export(g, a),
+        VolumeCommand::Import(a) => super::volume_archive::import(g, a),
     }
 }
 
