@@ -365,3 +365,85 @@ fn image_tree_and_runlabel(mode: Mode) {
         "cannot find the value of label: nope",
     );
 }
+
+both_modes!(volume_prune_takes_anonymous_volumes_unless_all);
+/// Current podman's `volume prune`: unused anonymous volumes only; named
+/// ones with `--all` or `--filter all=true`; `--dry-run` lists.
+fn volume_prune_takes_anonymous_volumes_unless_all(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&["volume", "create", "named1"]);
+    env.ok(&[
+        "run", "--name", "x", "-e", &mark, "-v", "/anon", &img, "true",
+    ]);
+    env.ok(&["rm", "x"]);
+    let names = || -> Vec<String> {
+        env.ok(&["volume", "ls", "-q"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let before = names();
+    assert_eq!(before.len(), 2, "[{mode:?}] {before:?}");
+    let anon = before
+        .iter()
+        .find(|n| n.as_str() != "named1")
+        .unwrap()
+        .clone();
+
+    // the prompt names what goes; answering no keeps it
+    let out = env.run_stdin(&["volume", "prune"], b"n\n");
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    assert!(
+        out.stdout
+            .starts_with("WARNING! This will remove anonymous local volumes"),
+        "[{mode:?}] {out:?}"
+    );
+    assert!(
+        out.stdout.contains(&anon) && !out.stdout.contains("named1"),
+        "[{mode:?}] {out:?}"
+    );
+    assert_eq!(names(), before, "[{mode:?}]");
+    // -f: the anonymous one goes, the named one stays
+    assert_eq!(
+        env.ok(&["volume", "prune", "-f"]),
+        format!("{anon}\n"),
+        "[{mode:?}]"
+    );
+    assert_eq!(names(), ["named1"], "[{mode:?}]");
+    let out = env.run_stdin(&["volume", "prune"], b"y\n");
+    assert!(
+        out.stdout.contains("No dangling anonymous volumes found"),
+        "[{mode:?}] {out:?}"
+    );
+    // --dry-run lists and removes nothing
+    assert_eq!(
+        env.ok(&["volume", "prune", "--all", "--dry-run"]),
+        "Volumes that would be pruned:\nnamed1\n",
+        "[{mode:?}]"
+    );
+    assert_eq!(names(), ["named1"], "[{mode:?}]");
+    assert_refused(
+        &env,
+        &["volume", "prune", "-a", "--filter", "all=true", "-f"],
+        "--all and --filter all cannot be used together",
+    );
+    assert_refused(
+        &env,
+        &["volume", "prune", "-f", "--dry-run"],
+        "--force and --dry-run cannot be used together",
+    );
+    assert_refused(
+        &env,
+        &["volume", "prune", "-f", "--filter", "all=maybe"],
+        "must be true or false",
+    );
+    // --filter all=true is --all
+    assert_eq!(
+        env.ok(&["volume", "prune", "-f", "--filter", "all=true"]),
+        "named1\n",
+        "[{mode:?}]"
+    );
+    assert!(names().is_empty(), "[{mode:?}]");
+}
