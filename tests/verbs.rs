@@ -447,3 +447,96 @@ fn volume_prune_takes_anonymous_volumes_unless_all(mode: Mode) {
     );
     assert!(names().is_empty(), "[{mode:?}]");
 }
+
+both_modes!(pod_logs_and_volume_mount);
+fn pod_logs_and_volume_mount(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&["pod", "create", "--name", "app"]);
+    let one = env.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "app",
+        "--name",
+        "one",
+        "-e",
+        &mark,
+        &img,
+        "sh",
+        "-c",
+        "echo from-one; echo more-one",
+    ]);
+    let two = env.ok(&[
+        "run", "-d", "--pod", "app", "--name", "two", "-e", &mark, &img, "echo", "from-two",
+    ]);
+    env.ok(&["wait", "one", "two"]);
+    // every member's lines, labelled by container id (several logs interleave)
+    let out = env.ok(&["pod", "logs", "app"]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    let mut want = vec![
+        format!("{} from-one", &one.trim()[..12]),
+        format!("{} more-one", &one.trim()[..12]),
+        format!("{} from-two", &two.trim()[..12]),
+    ];
+    want.sort();
+    assert_eq!(lines, want, "[{mode:?}] {out}");
+    // one container, by name; names as labels; --tail
+    assert_eq!(
+        env.ok(&["pod", "logs", "-c", "one", "app"]),
+        "from-one\nmore-one\n",
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["pod", "logs", "--names", "--tail", "1", "-c", "one", "app"]),
+        "one more-one\n",
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["pod", "logs", "--latest", "-c", "two"]),
+        "from-two\n",
+        "[{mode:?}]"
+    );
+    assert_refused(
+        &env,
+        &["pod", "logs", "-c", "nope", "app"],
+        "container nope is not in pod app",
+    );
+    assert_refused(&env, &["pod", "logs", "nopod"], "no such pod");
+    env.ok(&["pod", "rm", "-f", "-t", "0", "app"]);
+
+    // volume mount: a plain volume's directory, where a container's files are
+    env.ok(&["volume", "create", "v"]);
+    env.sh(&img, &["-v", "v:/data"], "echo seen > /data/f");
+    let path = env.ok(&["volume", "mount", "v"]);
+    let path = path.trim();
+    assert_eq!(
+        std::path::Path::new(path),
+        env.store_dir().join("volumes/v/_data"),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(path).join("f")).unwrap(),
+        "seen\n",
+        "[{mode:?}]"
+    );
+    assert_eq!(env.ok(&["volume", "unmount", "v"]), "v\n", "[{mode:?}]");
+    assert_refused(&env, &["volume", "mount", "nope"], "no such volume");
+    env.ok(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "t",
+    ]);
+    assert_refused(
+        &env,
+        &["volume", "mount", "t"],
+        "only for the containers that use it",
+    );
+}

@@ -24,6 +24,7 @@ mod logs;
 mod network;
 mod output;
 mod pod;
+mod pod_logs;
 mod pod_pause;
 mod pod_watch;
 mod ps;
@@ -43,6 +44,7 @@ mod transfer;
 mod update;
 mod volume;
 mod volume_archive;
+mod volume_mount;
 
 use crate::engine::types::{Driver, Store, StoreOptions};
 use crate::error::{exit_code_of, SilentExit};

@@ -45,6 +45,8 @@ pub enum PodCommand {
     Pause(super::pod_pause::PauseArgs),
     /// Unpause one or more pods
     Unpause(super::pod_pause::PauseArgs),
+    /// Fetch logs for pod with one or more containers
+    Logs(super::pod_logs::PodLogsArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
@@ -63,6 +65,7 @@ pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
         PodCommand::Stats(a) => super::pod_watch::pod_stats(g, a),
         PodCommand::Pause(a) => super::pod_pause::pause(g, a, true),
         PodCommand::Unpause(a) => super::pod_pause::pause(g, a, false),
+        PodCommand::Logs(a) => super::pod_logs::pod_logs(g, a),
     }
 }
 

@@ -33,6 +33,10 @@ pub enum VolumeCommand {
     Export(super::volume_archive::ExportArgs),
     /// Import a tarball contents into a volume
     Import(super::volume_archive::ImportArgs),
+    /// Mount volume (print the path of its files)
+    Mount(super::volume_mount::MountArgs),
+    /// Unmount volume
+    Unmount(super::volume_mount::MountArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
@@ -45,6 +49,8 @@ pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
         VolumeCommand::Exists(a) => exists(g, a),
         VolumeCommand::Export(a) => super::volume_archive::export(g, a),
         VolumeCommand::Import(a) => super::volume_archive::import(g, a),
+        VolumeCommand::Mount(a) => super::volume_mount::mount(g, a),
+        VolumeCommand::Unmount(a) => super::volume_mount::unmount(g, a),
     }
 }
 

@@ -34,6 +34,7 @@ pub mod top;
 pub mod transfer;
 pub mod types;
 pub mod volume_archive;
+pub mod volume_mount;
 pub mod volumes;
 
 use anyhow::Result;
