@@ -351,3 +351,54 @@ fn copies_between_two_containers(mode: Mode) {
     }
     env.ok(&["rm", "-f", "-t", "0", "a", "b"]);
 }
+
+both_modes!(overwrite_is_needed_to_swap_a_directory_and_a_file);
+/// docker's and podman's `--overwrite`: without it, a copy that would
+/// replace a directory by a file (or a file by a directory) is refused.
+fn overwrite_is_needed_to_swap_a_directory_and_a_file(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "-e",
+        &mark,
+        &img,
+        "sh",
+        "-c",
+        "mkdir -p /t/x/inner /t/y && echo file > /t/d",
+    ]);
+    let host = env.dir.join("host");
+    env.write_user_file(&host.join("x"), b"a file\n");
+    env.write_user_file(&host.join("d/in"), b"in a dir\n");
+    // a file where the container has a directory, and the other way round
+    assert_refused(
+        &env,
+        &["cp", s(&host.join("x")), "c:/t"],
+        "cannot overwrite directory \"x\" with non-directory",
+    );
+    assert_refused(
+        &env,
+        &["cp", s(&host.join("d")), "c:/t"],
+        "cannot overwrite non-directory \"d\" with directory",
+    );
+    let back = env.dir.join("back");
+    env.write_user_file(&back.join("y"), b"a file\n");
+    assert_refused(
+        &env,
+        &["cp", "c:/t/y", s(&back)],
+        "cannot overwrite non-directory \"y\" with directory",
+    );
+    // --overwrite swaps them
+    env.ok(&["cp", "--overwrite", s(&host.join("x")), "c:/t"]);
+    env.ok(&["cp", "--overwrite", s(&host.join("d")), "c:/t"]);
+    env.ok(&["cp", "--overwrite", "c:/t/y", s(&back)]);
+    assert!(back.join("y").is_dir(), "[{mode:?}]");
+    env.ok(&["commit", "-q", "c", "swapped:1"]);
+    let out = env.sh("swapped:1", &[], "cat /t/x /t/d/in");
+    assert_eq!(out, "a file\nin a dir\n", "[{mode:?}]");
+    env.ok(&["rm", "c"]);
+}

@@ -494,6 +494,36 @@ pub struct CopyOptions {
     /// Owner of what is written into the container (podman's `--archive`:
     /// the container user); None keeps the source owners.
     pub owner: Option<(u32, u32)>,
+    /// A directory may replace a non-directory of the same name and back
+    /// (`--overwrite`); refused otherwise, as docker and podman do.
+    pub overwrite: bool,
+}
+
+/// Without `--overwrite`, the copy must not turn a directory at its
+/// landing name into a file, nor a file into a directory. (`SRC/.` into
+/// a directory has no landing name: its entries merge.)
+fn check_overwrite(d: &Dest, src: &SourceKind, contents: bool, overwrite: bool) -> Result<()> {
+    let Some(name) = d.name.as_deref() else {
+        return Ok(());
+    };
+    if overwrite || (contents && d.existing_dir) {
+        return Ok(());
+    }
+    let Some(st) = lstat_at(d.dir.as_fd(), name)? else {
+        return Ok(());
+    };
+    let there = String::from_utf8_lossy(name.to_bytes()).into_owned();
+    match (is_type(&st, libc::S_IFDIR), src.is_dir) {
+        (true, false) => bail!(
+            "cannot overwrite directory {there:?} with non-directory {:?}: use --overwrite",
+            String::from_utf8_lossy(src.base.to_bytes())
+        ),
+        (false, true) => bail!(
+            "cannot overwrite non-directory {there:?} with directory {:?}: use --overwrite",
+            String::from_utf8_lossy(src.base.to_bytes())
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// What a path typed by the user names, docker's rules in mind.
@@ -750,6 +780,7 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
     let name = store.containers.load_config(&id)?.name;
     let rootless = store.rootless;
     let owner = opts.owner;
+    let overwrite = opts.overwrite;
     with_container_root(store, &id, Access::Live, |root| {
         let ctr = Side::Container(root.fd.as_fd());
         match (src, dst) {
@@ -770,6 +801,7 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
                 let s = resolve_source(ctr, &st, &name)?;
                 let dt = typed(hp.as_os_str().as_bytes());
                 let d = resolve_dest(Side::Host, &dt, Some(&s.kind()), &name)?;
+                check_overwrite(&d, &s.kind(), st.contents, overwrite)?;
                 // Files copied out belong to the caller, as with docker.
                 // SAFETY: geteuid/getegid cannot fail.
                 let me = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -780,6 +812,7 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
                 let s = resolve_source(Side::Host, &st, &name)?;
                 let dt = typed(dp.as_bytes());
                 let d = resolve_dest(ctr, &dt, Some(&s.kind()), &name)?;
+                check_overwrite(&d, &s.kind(), st.contents, overwrite)?;
                 transfer(&s, st.contents, &d, owner, rootless)?;
             }
             _ => unreachable!("checked above"),

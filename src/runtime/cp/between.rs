@@ -5,8 +5,8 @@
 //! name the copy takes there and extracted into the destination.
 
 use super::{
-    extract_into, resolve_dest, resolve_source, typed, with_container_root, write_source, Access,
-    CopyOptions, Side, SourceKind,
+    check_overwrite, extract_into, resolve_dest, resolve_source, typed, with_container_root,
+    write_source, Access, CopyOptions, Side, SourceKind,
 };
 use crate::storage::store::Store;
 use anyhow::{Context, Result};
@@ -55,6 +55,7 @@ pub(super) fn copy(
     })?)?;
     let landing = with_container_root(store, to, Access::Live, |root| {
         let d = resolve_dest(Side::Container(root.fd.as_fd()), &dt, Some(&kind), &to_name)?;
+        check_overwrite(&d, &kind, st.contents, opts.overwrite)?;
         let contents = (st.contents && d.existing_dir) || d.name.is_none();
         Ok(encode_landing(
             contents,
