@@ -402,3 +402,62 @@ fn overwrite_is_needed_to_swap_a_directory_and_a_file(mode: Mode) {
     assert_eq!(out, "a file\nin a dir\n", "[{mode:?}]");
     env.ok(&["rm", "c"]);
 }
+
+both_modes!(follow_link_copies_what_a_link_points_to);
+/// `cp -L`: a source symlink is copied as its target, under the link's
+/// name; without it the link itself is copied. A container's links resolve
+/// inside its root.
+fn follow_link_copies_what_a_link_points_to(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "run", "--name", "c", "-e", &mark, &img, "sh", "-c",
+        "mkdir -p /data && echo real > /data/real && ln -s real /data/link && ln -s /data /dlink && ln -s /etc/group /grp",
+    ]);
+    let out = env.dir.join("out");
+    env.write_user_file(&out.join(".keep"), b"");
+    env.ok(&["cp", "c:/data/link", s(&out.join("plain"))]);
+    assert!(
+        std::fs::symlink_metadata(out.join("plain"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "[{mode:?}]"
+    );
+    env.ok(&["cp", "-L", "c:/data/link", s(&out)]);
+    let meta = std::fs::symlink_metadata(out.join("link")).unwrap();
+    assert!(meta.is_file(), "[{mode:?}] -L copied the link itself");
+    assert_eq!(
+        std::fs::read_to_string(out.join("link")).unwrap(),
+        "real\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["cp", "--follow-link", "c:/dlink", s(&out)]);
+    assert!(out.join("dlink").is_dir(), "[{mode:?}]");
+    assert_eq!(
+        std::fs::read_to_string(out.join("dlink/real")).unwrap(),
+        "real\n",
+        "[{mode:?}]"
+    );
+    // an absolute link is the container's file, not the host's
+    env.ok(&["cp", "-L", "c:/grp", s(&out)]);
+    assert_eq!(
+        std::fs::read(out.join("grp")).unwrap(),
+        RT_GROUP,
+        "[{mode:?}]"
+    );
+    // into a container: the host link's target
+    let host = env.dir.join("hostside");
+    env.write_user_file(&host.join("target.txt"), b"from host\n");
+    std::os::unix::fs::symlink("target.txt", host.join("hl")).unwrap();
+    env.ok(&["cp", "-L", s(&host.join("hl")), "c:/"]);
+    env.ok(&["commit", "-q", "c", "followed:1"]);
+    assert_eq!(
+        env.sh("followed:1", &[], "test -L /hl || cat /hl"),
+        "from host\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["rm", "c"]);
+}

@@ -198,6 +198,9 @@ pub struct CpArgs {
     /// Allow directories to be overwritten with non-directories and vice versa
     #[arg(long)]
     pub overwrite: bool,
+    /// Follow symbolic links in SRC_PATH: copy what they point to
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
     /// SRC: a host path, CONTAINER:PATH, or - (a tar on stdin)
     pub source: String,
     /// DEST: a host path, CONTAINER:PATH, or - (a tar on stdout)
@@ -208,5 +211,5 @@ pub fn cp(g: &GlobalOpts, a: CpArgs) -> Result<()> {
     let store = g.open_store()?;
     let src = engine::endpoint(&store, &a.source)?;
     let dst = engine::endpoint(&store, &a.dest)?;
-    engine::copy(&store, &src, &dst, a.archive, a.overwrite)
+    engine::copy(&store, &src, &dst, a.archive, a.overwrite, a.follow_link)
 }

@@ -250,12 +250,14 @@ pub fn copy(
     dst: &Endpoint,
     archive: bool,
     overwrite: bool,
+    follow: bool,
 ) -> Result<()> {
     if *src == Endpoint::Stream && *dst == Endpoint::Stream {
         bail!("only one of the source and destination may be -");
     }
     let mut opts = CopyOptions {
         overwrite,
+        follow,
         ..CopyOptions::default()
     };
     if let (true, Endpoint::Container(id, _)) = (archive, dst) {

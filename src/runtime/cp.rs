@@ -497,6 +497,68 @@ pub struct CopyOptions {
     /// A directory may replace a non-directory of the same name and back
     /// (`--overwrite`); refused otherwise, as docker and podman do.
     pub overwrite: bool,
+    /// `-L`: a source that is a symlink is copied as what it points to.
+    pub follow: bool,
+}
+
+/// `-L`: a source that is a symlink is copied as what it points to, under
+/// the link's own name (at most 40 links, as the kernel allows); each step
+/// resolves on the same side, so a container's links stay in its root.
+fn resolve_followed(side: Side<'_>, t: &Typed, ctr: &str, follow: bool) -> Result<Source> {
+    if !follow {
+        return resolve_source(side, t, ctr);
+    }
+    let mut path = t.path.clone();
+    let plain = |path: &[u8]| Typed {
+        path: path.to_vec(),
+        contents: false,
+        slash: false,
+    };
+    let mut cur = resolve_source(side, &plain(&path), ctr)?;
+    let base = cur.base.clone();
+    for _ in 0..40 {
+        let link =
+            lstat_at(cur.parent.as_fd(), &cur.name)?.is_some_and(|st| is_type(&st, libc::S_IFLNK));
+        if !link {
+            let last = Typed {
+                path,
+                contents: t.contents,
+                slash: t.slash,
+            };
+            let s = resolve_source(side, &last, ctr)?;
+            return Ok(Source { base, ..s });
+        }
+        let target = readlink_at(cur.parent.as_fd(), &cur.name)?;
+        let (dir, _) = split_parent(&path);
+        path = if target.starts_with(b"/") {
+            target
+        } else {
+            [dir.as_slice(), b"/", &target].concat()
+        };
+        cur = resolve_source(side, &plain(&path), ctr)?;
+    }
+    bail!(
+        "{:?}: too many levels of symbolic links",
+        String::from_utf8_lossy(&t.path)
+    )
+}
+
+fn readlink_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: buf is large enough and owned; name is a valid C string.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
 }
 
 /// Without `--overwrite`, the copy must not turn a directory at its
@@ -781,12 +843,13 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
     let rootless = store.rootless;
     let owner = opts.owner;
     let overwrite = opts.overwrite;
+    let follow = opts.follow;
     with_container_root(store, &id, Access::Live, |root| {
         let ctr = Side::Container(root.fd.as_fd());
         match (src, dst) {
             (Endpoint::Container(_, p), Endpoint::Stream) => {
                 let t = typed(p.as_bytes());
-                let s = resolve_source(ctr, &t, &name)?;
+                let s = resolve_followed(ctr, &t, &name, follow)?;
                 let out = io::BufWriter::new(io::stdout().lock());
                 let mut out = write_source(&s, t.contents, None, out, None)?;
                 out.flush()?;
@@ -798,7 +861,7 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
             }
             (Endpoint::Container(_, sp), Endpoint::Host(hp)) => {
                 let st = typed(sp.as_bytes());
-                let s = resolve_source(ctr, &st, &name)?;
+                let s = resolve_followed(ctr, &st, &name, follow)?;
                 let dt = typed(hp.as_os_str().as_bytes());
                 let d = resolve_dest(Side::Host, &dt, Some(&s.kind()), &name)?;
                 check_overwrite(&d, &s.kind(), st.contents, overwrite)?;
@@ -809,7 +872,7 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
             }
             (Endpoint::Host(hp), Endpoint::Container(_, dp)) => {
                 let st = typed(hp.as_os_str().as_bytes());
-                let s = resolve_source(Side::Host, &st, &name)?;
+                let s = resolve_followed(Side::Host, &st, &name, follow)?;
                 let dt = typed(dp.as_bytes());
                 let d = resolve_dest(ctr, &dt, Some(&s.kind()), &name)?;
                 check_overwrite(&d, &s.kind(), st.contents, overwrite)?;

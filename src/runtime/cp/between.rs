@@ -5,7 +5,7 @@
 //! name the copy takes there and extracted into the destination.
 
 use super::{
-    check_overwrite, extract_into, resolve_dest, resolve_source, typed, with_container_root,
+    check_overwrite, extract_into, resolve_dest, resolve_followed, typed, with_container_root,
     write_source, Access, CopyOptions, Side, SourceKind,
 };
 use crate::storage::store::Store;
@@ -50,7 +50,12 @@ pub(super) fn copy(
     let st = typed(src_path.as_bytes());
     let dt = typed(dst_path.as_bytes());
     let kind = decode(&with_container_root(store, from, Access::Live, |root| {
-        let s = resolve_source(Side::Container(root.fd.as_fd()), &st, &from_name)?;
+        let s = resolve_followed(
+            Side::Container(root.fd.as_fd()),
+            &st,
+            &from_name,
+            opts.follow,
+        )?;
         Ok(encode(&s.kind()))
     })?)?;
     let landing = with_container_root(store, to, Access::Live, |root| {
@@ -72,7 +77,12 @@ pub(super) fn copy(
     let mut staged = tempfile_in(&store.tmpdir)?;
     let owner = opts.owner;
     with_container_root(store, from, Access::Live, |root| {
-        let s = resolve_source(Side::Container(root.fd.as_fd()), &st, &from_name)?;
+        let s = resolve_followed(
+            Side::Container(root.fd.as_fd()),
+            &st,
+            &from_name,
+            opts.follow,
+        )?;
         let out = std::io::BufWriter::new(&staged);
         write_source(&s, contents, name.as_deref(), out, owner)?.flush()?;
         Ok(Vec::new())
