@@ -299,3 +299,165 @@ fn stopped_container_volumes_and_binds_are_seen_by_cp(mode: Mode) {
         "[{mode:?}] landed in the upper dir: {diff}"
     );
 }
+
+both_modes!(copies_between_two_containers);
+/// `cp A:SRC B:DEST`: the same path rules as with the host, a running and
+/// a stopped container, the destination's user as owner (`--archive`) or
+/// the source's owners kept (`--archive=false`).
+fn copies_between_two_containers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "run", "--name", "a", "-e", &mark, &img, "sh", "-c",
+        "mkdir -p /data/sub && echo one > /data/f && echo two > /data/sub/g && chown -R 1234:2345 /data && mkdir /empty",
+    ]);
+    env.run_detached("b", &["--user", "1000:1000"], &img, &["sleep", "600"]);
+    env.ok(&["exec", "-u", "0", "b", "mkdir", "-p", "/into"]);
+
+    env.ok(&["cp", "a:/data/f", "b:/into/"]); // a file into a dir
+    env.ok(&["cp", "a:/data/f", "b:/into/renamed"]); // a file to a new name
+    env.ok(&["cp", "a:/data", "b:/into"]); // a dir into a dir
+    env.ok(&["cp", "a:/data/.", "b:/tmp"]); // a dir's contents
+    env.ok(&["cp", "a:/data", "b:/copied"]); // a dir to a new name
+    env.ok(&["cp", "--archive=false", "a:/data/sub/g", "b:/into/kept"]);
+    let out = env.ok(&[
+        "exec", "b", "sh", "-c",
+        "cat /into/f /into/renamed /into/data/sub/g /tmp/f /tmp/sub/g /copied/f; \
+         stat -c '%u:%g' /into/f /into/data/sub/g /into/kept; test -e /tmp/data && echo WRONG; true",
+    ]);
+    assert_eq!(
+        out, "one\none\ntwo\none\ntwo\none\n1000:1000\n1000:1000\n1234:2345\n",
+        "[{mode:?}]"
+    );
+    // and back into the stopped one
+    env.ok(&["cp", "b:/into/renamed", "a:/back"]);
+    env.ok(&["commit", "-q", "a", "back:1"]);
+    assert_eq!(env.sh("back:1", &[], "cat /back"), "one\n", "[{mode:?}]");
+    // the rules' refusals, with nothing changed
+    for (args, needle) in [
+        (
+            ["cp", "a:/nope", "b:/into/"],
+            "could not be found on container a",
+        ),
+        (["cp", "a:/data", "b:/into/f"], "onto a file"),
+        (
+            ["cp", "a:/data/f", "b:/no/such/dir/"],
+            "could not be found on container b",
+        ),
+    ] {
+        assert_refused(&env, &args, needle);
+    }
+    env.ok(&["rm", "-f", "-t", "0", "a", "b"]);
+}
+
+both_modes!(overwrite_is_needed_to_swap_a_directory_and_a_file);
+/// docker's and podman's `--overwrite`: without it, a copy that would
+/// replace a directory by a file (or a file by a directory) is refused.
+fn overwrite_is_needed_to_swap_a_directory_and_a_file(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "run",
+        "--name",
+        "c",
+        "-e",
+        &mark,
+        &img,
+        "sh",
+        "-c",
+        "mkdir -p /t/x/inner /t/y && echo file > /t/d",
+    ]);
+    let host = env.dir.join("host");
+    env.write_user_file(&host.join("x"), b"a file\n");
+    env.write_user_file(&host.join("d/in"), b"in a dir\n");
+    // a file where the container has a directory, and the other way round
+    assert_refused(
+        &env,
+        &["cp", s(&host.join("x")), "c:/t"],
+        "cannot overwrite directory \"x\" with non-directory",
+    );
+    assert_refused(
+        &env,
+        &["cp", s(&host.join("d")), "c:/t"],
+        "cannot overwrite non-directory \"d\" with directory",
+    );
+    let back = env.dir.join("back");
+    env.write_user_file(&back.join("y"), b"a file\n");
+    assert_refused(
+        &env,
+        &["cp", "c:/t/y", s(&back)],
+        "cannot overwrite non-directory \"y\" with directory",
+    );
+    // --overwrite swaps them
+    env.ok(&["cp", "--overwrite", s(&host.join("x")), "c:/t"]);
+    env.ok(&["cp", "--overwrite", s(&host.join("d")), "c:/t"]);
+    env.ok(&["cp", "--overwrite", "c:/t/y", s(&back)]);
+    assert!(back.join("y").is_dir(), "[{mode:?}]");
+    env.ok(&["commit", "-q", "c", "swapped:1"]);
+    let out = env.sh("swapped:1", &[], "cat /t/x /t/d/in");
+    assert_eq!(out, "a file\nin a dir\n", "[{mode:?}]");
+    env.ok(&["rm", "c"]);
+}
+
+both_modes!(follow_link_copies_what_a_link_points_to);
+/// `cp -L`: a source symlink is copied as its target, under the link's
+/// name; without it the link itself is copied. A container's links resolve
+/// inside its root.
+fn follow_link_copies_what_a_link_points_to(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "run", "--name", "c", "-e", &mark, &img, "sh", "-c",
+        "mkdir -p /data && echo real > /data/real && ln -s real /data/link && ln -s /data /dlink && ln -s /etc/group /grp",
+    ]);
+    let out = env.dir.join("out");
+    env.write_user_file(&out.join(".keep"), b"");
+    env.ok(&["cp", "c:/data/link", s(&out.join("plain"))]);
+    assert!(
+        std::fs::symlink_metadata(out.join("plain"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "[{mode:?}]"
+    );
+    env.ok(&["cp", "-L", "c:/data/link", s(&out)]);
+    let meta = std::fs::symlink_metadata(out.join("link")).unwrap();
+    assert!(meta.is_file(), "[{mode:?}] -L copied the link itself");
+    assert_eq!(
+        std::fs::read_to_string(out.join("link")).unwrap(),
+        "real\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["cp", "--follow-link", "c:/dlink", s(&out)]);
+    assert!(out.join("dlink").is_dir(), "[{mode:?}]");
+    assert_eq!(
+        std::fs::read_to_string(out.join("dlink/real")).unwrap(),
+        "real\n",
+        "[{mode:?}]"
+    );
+    // an absolute link is the container's file, not the host's
+    env.ok(&["cp", "-L", "c:/grp", s(&out)]);
+    assert_eq!(
+        std::fs::read(out.join("grp")).unwrap(),
+        RT_GROUP,
+        "[{mode:?}]"
+    );
+    // into a container: the host link's target
+    let host = env.dir.join("hostside");
+    env.write_user_file(&host.join("target.txt"), b"from host\n");
+    std::os::unix::fs::symlink("target.txt", host.join("hl")).unwrap();
+    env.ok(&["cp", "-L", s(&host.join("hl")), "c:/"]);
+    env.ok(&["commit", "-q", "c", "followed:1"]);
+    assert_eq!(
+        env.sh("followed:1", &[], "test -L /hl || cat /hl"),
+        "from host\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["rm", "c"]);
+}

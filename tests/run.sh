@@ -23,6 +23,8 @@ command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found" >&2; exit 
 PKGS="uidmap busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns nftables iproute2 fuse-overlayfs gcc libc6-dev xz-utils bzip2 systemd"
 # libseccomp compiles the seccomp profiles (the libseccomp crate links it)
 PKGS="$PKGS libseccomp-dev pkg-config"
+# man pages and completions (tests/docs.rs): man renders them, the shells load them
+PKGS="$PKGS man-db groff-base zsh fish"
 # the cgroup v2 VM (tests/vm/run.sh)
 PKGS="$PKGS qemu-system-x86 cpio kmod"
 # Python tools the tests run (in a venv, below)

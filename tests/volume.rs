@@ -164,7 +164,7 @@ fn volume_lifecycle_and_output(mode: Mode) {
 
     // prune: only what the filter picks, only unused ones.
     env.ok(&["volume", "create", "--label", "keep", "kept"]);
-    let out = env.ok(&["volume", "prune", "-f", "--filter", "label!=keep"]);
+    let out = env.ok(&["volume", "prune", "-af", "--filter", "label!=keep"]);
     assert_eq!(out, format!("{generated}\n"), "[{mode:?}] prune output");
     assert_eq!(volume_names(&env), ["kept"], "[{mode:?}] after prune");
 }

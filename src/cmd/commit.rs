@@ -195,9 +195,12 @@ pub struct CpArgs {
     /// Chown copied files to the primary uid/gid of the destination container
     #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub archive: bool,
-    /// Allow directories to be overwritten with non-directories and vice versa (accepted)
+    /// Allow directories to be overwritten with non-directories and vice versa
     #[arg(long)]
     pub overwrite: bool,
+    /// Follow symbolic links in SRC_PATH: copy what they point to
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
     /// SRC: a host path, CONTAINER:PATH, or - (a tar on stdin)
     pub source: String,
     /// DEST: a host path, CONTAINER:PATH, or - (a tar on stdout)
@@ -208,5 +211,5 @@ pub fn cp(g: &GlobalOpts, a: CpArgs) -> Result<()> {
     let store = g.open_store()?;
     let src = engine::endpoint(&store, &a.source)?;
     let dst = engine::endpoint(&store, &a.dest)?;
-    engine::copy(&store, &src, &dst, a.archive)
+    engine::copy(&store, &src, &dst, a.archive, a.overwrite, a.follow_link)
 }

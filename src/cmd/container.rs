@@ -64,6 +64,8 @@ pub enum ContainerCommand {
     Pause(super::update::PauseArgs),
     /// Unpause the processes in one or more containers
     Unpause(super::update::PauseArgs),
+    /// Execute the command described by an image label
+    Runlabel(super::runlabel::RunlabelArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
@@ -92,6 +94,7 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Update(a) => super::update::update(g, a),
         ContainerCommand::Pause(a) => super::update::pause(g, a),
         ContainerCommand::Unpause(a) => super::update::unpause(g, a),
+        ContainerCommand::Runlabel(a) => super::runlabel::runlabel(g, a),
     }
 }
 

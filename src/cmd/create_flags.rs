@@ -144,6 +144,9 @@ pub struct CreateFlags {
     /// UTS namespace to use: private, host, container:NAME, ns:PATH
     #[arg(long)]
     pub uts: Option<NamespaceMode>,
+    /// Add a secret to the container: NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M]
+    #[arg(long = "secret", value_name = "SECRET")]
+    pub secret: Vec<String>,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]

@@ -41,6 +41,8 @@ pub enum ImageCommand {
     Load(super::archive::LoadArgs),
     /// Import a tarball to create a filesystem image
     Import(super::commit::ImportArgs),
+    /// Print layer hierarchy of an image in a tree format
+    Tree(super::image_tree::TreeArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -58,6 +60,7 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Save(a) => super::archive::save(g, a),
         ImageCommand::Load(a) => super::archive::load(g, a),
         ImageCommand::Import(a) => super::commit::import(g, a),
+        ImageCommand::Tree(a) => super::image_tree::tree(g, a),
     }
 }
 

@@ -3,15 +3,20 @@
 mod archive;
 mod auto_update;
 mod build;
+mod buildx;
 mod commit;
 mod container;
+mod context;
 mod create_flags;
+mod docs;
+mod docs_prose;
 mod events;
 mod generate;
 mod healthcheck;
 mod image;
 mod image_inspect;
 mod image_list;
+mod image_tree;
 mod inspect;
 mod kube;
 mod lazy;
@@ -20,11 +25,15 @@ mod logs;
 mod network;
 mod output;
 mod pod;
+mod pod_logs;
+mod pod_pause;
 mod pod_watch;
 mod ps;
 mod quadlet;
 mod registry_flags;
 mod run;
+mod runlabel;
+mod secret;
 mod selection;
 mod service_flags;
 mod stats;
@@ -35,6 +44,8 @@ mod top;
 mod transfer;
 mod update;
 mod volume;
+mod volume_archive;
+mod volume_mount;
 
 use crate::engine::types::{Driver, Store, StoreOptions};
 use crate::error::{exit_code_of, SilentExit};
@@ -207,6 +218,20 @@ pub enum Command {
     /// Play containers, pods or volumes from a structured file (podman's older spelling of kube play)
     #[command(subcommand)]
     Play(LazyGroup<kube::PlayCommand>),
+    /// Manage secrets
+    #[command(subcommand)]
+    Secret(LazyGroup<secret::SecretCommand>),
+    /// Build images (docker's spellings: `buildx build`, `builder prune`)
+    #[command(subcommand, visible_alias = "builder")]
+    Buildx(LazyGroup<buildx::BuildxCommand>),
+    /// Manage contexts (coracle has one: the local store)
+    #[command(subcommand)]
+    Context(LazyGroup<context::ContextCommand>),
+    /// Generate shell completion scripts
+    Completion(Lazy<docs::CompletionArgs>),
+    /// Write the man pages and completion scripts into a directory
+    #[command(name = "__generate-docs", hide = true)]
+    GenerateDocs(Lazy<docs::GenerateDocsArgs>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -301,6 +326,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Generate(c) => generate::dispatch(g, c.0),
         Command::Kube(c) => kube::dispatch(g, c.0),
         Command::Play(c) => kube::dispatch_play(g, c.0),
+        Command::Secret(c) => secret::dispatch(g, c.0),
+        Command::Buildx(c) => buildx::dispatch(g, c.0),
+        Command::Context(c) => context::dispatch(c.0),
+        Command::Completion(a) => docs::completion(a.0),
+        Command::GenerateDocs(a) => docs::generate_docs(a.0),
     }
 }
 
@@ -327,6 +357,7 @@ impl Command {
             ),
             Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_)),
             Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),
+            Command::Buildx(c) => matches!(c.0, buildx::BuildxCommand::Build(_)),
             _ => false,
         }
     }

@@ -41,6 +41,12 @@ pub enum PodCommand {
     Top(super::pod_watch::PodTopArgs),
     /// Display a live stream of resource usage statistics for the containers in one or more pods
     Stats(super::pod_watch::PodStatsArgs),
+    /// Pause one or more pods
+    Pause(super::pod_pause::PauseArgs),
+    /// Unpause one or more pods
+    Unpause(super::pod_pause::PauseArgs),
+    /// Fetch logs for pod with one or more containers
+    Logs(super::pod_logs::PodLogsArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
@@ -57,6 +63,9 @@ pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
         PodCommand::Exists(a) => exists(g, a),
         PodCommand::Top(a) => super::pod_watch::pod_top(g, a),
         PodCommand::Stats(a) => super::pod_watch::pod_stats(g, a),
+        PodCommand::Pause(a) => super::pod_pause::pause(g, a, true),
+        PodCommand::Unpause(a) => super::pod_pause::pause(g, a, false),
+        PodCommand::Logs(a) => super::pod_logs::pod_logs(g, a),
     }
 }
 

@@ -100,6 +100,7 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         cap_drop: f.cap_drop,
         privileged: f.privileged,
         security_opt: f.security_opt,
+        secret: f.secret,
         ulimit: f.ulimit,
         network,
         network_attachments,

@@ -29,6 +29,14 @@ pub enum VolumeCommand {
     Prune(PruneArgs),
     /// Check if a volume exists
     Exists(ExistsArgs),
+    /// Export volumes
+    Export(super::volume_archive::ExportArgs),
+    /// Import a tarball contents into a volume
+    Import(super::volume_archive::ImportArgs),
+    /// Mount volume (print the path of its files)
+    Mount(super::volume_mount::MountArgs),
+    /// Unmount volume
+    Unmount(super::volume_mount::MountArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
@@ -39,6 +47,10 @@ pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
         VolumeCommand::Rm(a) => rm(g, a),
         VolumeCommand::Prune(a) => prune(g, a),
         VolumeCommand::Exists(a) => exists(g, a),
+        VolumeCommand::Export(a) => super::volume_archive::export(g, a),
+        VolumeCommand::Import(a) => super::volume_archive::import(g, a),
+        VolumeCommand::Mount(a) => super::volume_mount::mount(g, a),
+        VolumeCommand::Unmount(a) => super::volume_mount::unmount(g, a),
     }
 }
 
@@ -267,20 +279,42 @@ pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
+    /// Remove all unused volumes, both anonymous and named
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show what would be pruned without actually pruning
+    #[arg(long)]
+    pub dry_run: bool,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
-    /// Provide filter values (e.g. 'label=<key>=<value>')
+    /// Provide filter values (e.g. 'label=<key>=<value>', 'all=true', 'anonymous=false')
     #[arg(long = "filter", value_name = "FILTER")]
     pub filter: Vec<String>,
 }
 
 pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
-    let filters = parse_filters(&a.filter, true)?;
+    let mut filters = parse_filters(&a.filter, true)?;
+    let all = vols::prune_scope(&mut filters, a.all)?;
+    if a.force && a.dry_run {
+        bail!("--force and --dry-run cannot be used together");
+    }
     let store = g.open_store()?;
     let doomed = vols::prune_candidates(&store, &filters)?;
+    if a.dry_run {
+        let list: String = doomed.iter().map(|n| format!("{n}\n")).collect();
+        return print(&format!("Volumes that would be pruned:\n{list}"));
+    }
     if !a.force {
-        let mut warning = String::from("WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:");
+        let (warning, none) = if all {
+            ("WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:", "No dangling volumes found")
+        } else {
+            ("WARNING! This will remove anonymous local volumes not used by at least one container. The following volumes will be removed:", "No dangling anonymous volumes found")
+        };
+        if doomed.is_empty() {
+            return println(&format!("{warning}\n{none}"));
+        }
+        let mut warning = warning.to_string();
         for n in &doomed {
             warning.push('\n');
             warning.push_str(n);

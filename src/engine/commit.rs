@@ -244,11 +244,22 @@ pub fn endpoint(store: &Store, arg: &str) -> Result<Endpoint> {
 
 /// `cp SRC DEST`; with `archive`, files copied into a container belong to
 /// its user.
-pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, archive: bool) -> Result<()> {
+pub fn copy(
+    store: &Store,
+    src: &Endpoint,
+    dst: &Endpoint,
+    archive: bool,
+    overwrite: bool,
+    follow: bool,
+) -> Result<()> {
     if *src == Endpoint::Stream && *dst == Endpoint::Stream {
         bail!("only one of the source and destination may be -");
     }
-    let mut opts = CopyOptions::default();
+    let mut opts = CopyOptions {
+        overwrite,
+        follow,
+        ..CopyOptions::default()
+    };
     if let (true, Endpoint::Container(id, _)) = (archive, dst) {
         if *src != Endpoint::Stream {
             let cfg = store.containers.load_config(id)?;

@@ -530,7 +530,13 @@ pub fn inspect(store: &Store, id: &str) -> Result<Inspected> {
     let env = crate::runtime::spec::load(&store.containers.dir(id).join("spec.json"))
         .ok()
         .and_then(|s| s.process().as_ref().and_then(|p| p.env().clone()))
-        .unwrap_or_else(|| cfg.env.clone());
+        .unwrap_or_else(|| cfg.env.clone())
+        .into_iter()
+        .filter(|e| {
+            !super::secrets::env_names(&cfg.secrets)
+                .contains(&e.split('=').next().unwrap_or_default())
+        })
+        .collect();
     let caps = crate::runtime::caps::effective_set(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)
         .unwrap_or_default();
     let ulimits = cfg

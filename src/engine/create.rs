@@ -103,6 +103,8 @@ pub struct ContainerRequest {
     /// The command line to record; `None` is this process's own, with
     /// secrets hidden.
     pub create_command: Option<Vec<String>>,
+    /// `--secret NAME[,type=...,target=...,uid=,gid=,mode=]`
+    pub secret: Vec<String>,
 }
 
 fn parse_entrypoint(s: &str) -> Vec<String> {
@@ -367,6 +369,9 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
     let mut cfg = container_config(&mut req, &image_display_name(&img, &image), &img, &img_cfg)?;
+    for s in &req.secret {
+        cfg.secrets.push(super::secrets::parse_use(store, s)?);
+    }
     mounts::add_volumes_from(store, &mut cfg, &req.volumes_from)?;
     mounts::add_image_volumes(&mut cfg, &img_cfg, &req.image_volume)?;
     let new_pod = namespaces::join(store, &req, join, &mut cfg)?;

@@ -158,6 +158,21 @@ fn remove_unused(store: &Store, name: &str) -> Result<()> {
     rtvol::delete_volume_tree(store, &doomed)
 }
 
+/// Current podman's `volume prune` scope: anonymous volumes only, unless
+/// `--all` or `--filter all=true` (not both) asks for named ones too.
+/// Returns whether named volumes are in scope.
+pub fn prune_scope(filters: &mut Vec<Filter>, all_flag: bool) -> Result<bool> {
+    let all_filter = filters.iter().any(|f| matches!(f, Filter::All(true)));
+    if all_flag && all_filter {
+        bail!("--all and --filter all cannot be used together");
+    }
+    let all = all_flag || all_filter;
+    if !all {
+        filters.push(Filter::Anonymous(true));
+    }
+    Ok(all)
+}
+
 /// The volumes `volume prune` would remove: unused ones matching `filters`.
 pub fn prune_candidates(store: &Store, filters: &[Filter]) -> Result<Vec<String>> {
     let users = users(store)?;

@@ -202,7 +202,7 @@ fn create_from(
             copy_rootfs(store, &cfg, &base, &maps)?;
         }
         let user = resolve_user(store, &cfg)?;
-        let spec = spec::build(&SpecInput {
+        let mut spec = spec::build(&SpecInput {
             cfg: &super::volume::resolve_for_spec(store, &cfg)?,
             user: &user,
             rootless: store.rootless,
@@ -210,6 +210,7 @@ fn create_from(
             rootfs: rootfs_mountpoint(store),
             userdata: store.containers.dir(&cfg.id).join("userdata"),
         })?;
+        super::secrets::apply(store, &cfg, &base, &maps, &mut spec)?;
         spec::save(&spec, &store.containers.dir(&cfg.id).join("spec.json"))?;
         remember_created(&cfg, spec);
         Ok(())

@@ -13,6 +13,8 @@
 //! Paths inside the container are resolved with openat2(RESOLVE_IN_ROOT):
 //! a symlink in the container can never lead to the host's files.
 
+mod between;
+
 use super::monitor::uses_copied_rootfs;
 use super::state::{current_state, is_running};
 use super::userns::{self, IdMaps};
@@ -492,6 +494,98 @@ pub struct CopyOptions {
     /// Owner of what is written into the container (podman's `--archive`:
     /// the container user); None keeps the source owners.
     pub owner: Option<(u32, u32)>,
+    /// A directory may replace a non-directory of the same name and back
+    /// (`--overwrite`); refused otherwise, as docker and podman do.
+    pub overwrite: bool,
+    /// `-L`: a source that is a symlink is copied as what it points to.
+    pub follow: bool,
+}
+
+/// `-L`: a source that is a symlink is copied as what it points to, under
+/// the link's own name (at most 40 links, as the kernel allows); each step
+/// resolves on the same side, so a container's links stay in its root.
+fn resolve_followed(side: Side<'_>, t: &Typed, ctr: &str, follow: bool) -> Result<Source> {
+    if !follow {
+        return resolve_source(side, t, ctr);
+    }
+    let mut path = t.path.clone();
+    let plain = |path: &[u8]| Typed {
+        path: path.to_vec(),
+        contents: false,
+        slash: false,
+    };
+    let mut cur = resolve_source(side, &plain(&path), ctr)?;
+    let base = cur.base.clone();
+    for _ in 0..40 {
+        let link =
+            lstat_at(cur.parent.as_fd(), &cur.name)?.is_some_and(|st| is_type(&st, libc::S_IFLNK));
+        if !link {
+            let last = Typed {
+                path,
+                contents: t.contents,
+                slash: t.slash,
+            };
+            let s = resolve_source(side, &last, ctr)?;
+            return Ok(Source { base, ..s });
+        }
+        let target = readlink_at(cur.parent.as_fd(), &cur.name)?;
+        let (dir, _) = split_parent(&path);
+        path = if target.starts_with(b"/") {
+            target
+        } else {
+            [dir.as_slice(), b"/", &target].concat()
+        };
+        cur = resolve_source(side, &plain(&path), ctr)?;
+    }
+    bail!(
+        "{:?}: too many levels of symbolic links",
+        String::from_utf8_lossy(&t.path)
+    )
+}
+
+fn readlink_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: buf is large enough and owned; name is a valid C string.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// Without `--overwrite`, the copy must not turn a directory at its
+/// landing name into a file, nor a file into a directory. (`SRC/.` into
+/// a directory has no landing name: its entries merge.)
+fn check_overwrite(d: &Dest, src: &SourceKind, contents: bool, overwrite: bool) -> Result<()> {
+    let Some(name) = d.name.as_deref() else {
+        return Ok(());
+    };
+    if overwrite || (contents && d.existing_dir) {
+        return Ok(());
+    }
+    let Some(st) = lstat_at(d.dir.as_fd(), name)? else {
+        return Ok(());
+    };
+    let there = String::from_utf8_lossy(name.to_bytes()).into_owned();
+    match (is_type(&st, libc::S_IFDIR), src.is_dir) {
+        (true, false) => bail!(
+            "cannot overwrite directory {there:?} with non-directory {:?}: use --overwrite",
+            String::from_utf8_lossy(src.base.to_bytes())
+        ),
+        (false, true) => bail!(
+            "cannot overwrite non-directory {there:?} with directory {:?}: use --overwrite",
+            String::from_utf8_lossy(src.base.to_bytes())
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// What a path typed by the user names, docker's rules in mind.
@@ -597,6 +691,26 @@ struct Source {
     base: CString,
 }
 
+/// What the destination's rules need to know of a source (it may have been
+/// resolved in another container's root).
+#[derive(Clone, Debug, PartialEq)]
+struct SourceKind {
+    is_dir: bool,
+    /// The source is a root (`CTR:/`): its contents go in.
+    is_root: bool,
+    base: CString,
+}
+
+impl Source {
+    fn kind(&self) -> SourceKind {
+        SourceKind {
+            is_dir: self.is_dir,
+            is_root: self.name.is_empty(),
+            base: self.base.clone(),
+        }
+    }
+}
+
 fn resolve_source(side: Side<'_>, t: &Typed, ctr: &str) -> Result<Source> {
     let missing = |e: io::Error| anyhow!("{}: {}", side.describe(&t.path, ctr), errno_text(&e));
     let (parent, name) = if t.path == b"/" {
@@ -641,14 +755,14 @@ struct Dest {
     existing_dir: bool,
 }
 
-fn resolve_dest(side: Side<'_>, t: &Typed, src: Option<&Source>, ctr: &str) -> Result<Dest> {
+fn resolve_dest(side: Side<'_>, t: &Typed, src: Option<&SourceKind>, ctr: &str) -> Result<Dest> {
     let missing = |e: io::Error| anyhow!("{}: {}", side.describe(&t.path, ctr), errno_text(&e));
     // An existing directory (a symlink to one resolves, in the container's root).
     match side.open(&t.path, libc::O_RDONLY | libc::O_DIRECTORY) {
         Ok(dir) => {
             let name = match src {
                 None => None,
-                Some(s) if s.is_dir && s.name.is_empty() => None,
+                Some(s) if s.is_dir && s.is_root => None,
                 Some(s) => Some(s.base.clone()),
             };
             return Ok(Dest {
@@ -720,20 +834,22 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
     let id = match (src, dst) {
         (Endpoint::Container(id, _), Endpoint::Host(_) | Endpoint::Stream) => id.clone(),
         (Endpoint::Host(_) | Endpoint::Stream, Endpoint::Container(id, _)) => id.clone(),
-        (Endpoint::Container(..), Endpoint::Container(..)) => {
-            bail!("copying between containers is not supported")
+        (Endpoint::Container(from, sp), Endpoint::Container(to, dp)) => {
+            return between::copy(store, (from, sp), (to, dp), opts);
         }
         _ => bail!("one of the source and destination must be a container path (CONTAINER:PATH)"),
     };
     let name = store.containers.load_config(&id)?.name;
     let rootless = store.rootless;
     let owner = opts.owner;
+    let overwrite = opts.overwrite;
+    let follow = opts.follow;
     with_container_root(store, &id, Access::Live, |root| {
         let ctr = Side::Container(root.fd.as_fd());
         match (src, dst) {
             (Endpoint::Container(_, p), Endpoint::Stream) => {
                 let t = typed(p.as_bytes());
-                let s = resolve_source(ctr, &t, &name)?;
+                let s = resolve_followed(ctr, &t, &name, follow)?;
                 let out = io::BufWriter::new(io::stdout().lock());
                 let mut out = write_source(&s, t.contents, None, out, None)?;
                 out.flush()?;
@@ -745,9 +861,10 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
             }
             (Endpoint::Container(_, sp), Endpoint::Host(hp)) => {
                 let st = typed(sp.as_bytes());
-                let s = resolve_source(ctr, &st, &name)?;
+                let s = resolve_followed(ctr, &st, &name, follow)?;
                 let dt = typed(hp.as_os_str().as_bytes());
-                let d = resolve_dest(Side::Host, &dt, Some(&s), &name)?;
+                let d = resolve_dest(Side::Host, &dt, Some(&s.kind()), &name)?;
+                check_overwrite(&d, &s.kind(), st.contents, overwrite)?;
                 // Files copied out belong to the caller, as with docker.
                 // SAFETY: geteuid/getegid cannot fail.
                 let me = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -755,9 +872,10 @@ pub fn copy(store: &Store, src: &Endpoint, dst: &Endpoint, opts: &CopyOptions) -
             }
             (Endpoint::Host(hp), Endpoint::Container(_, dp)) => {
                 let st = typed(hp.as_os_str().as_bytes());
-                let s = resolve_source(Side::Host, &st, &name)?;
+                let s = resolve_followed(Side::Host, &st, &name, follow)?;
                 let dt = typed(dp.as_bytes());
-                let d = resolve_dest(ctr, &dt, Some(&s), &name)?;
+                let d = resolve_dest(ctr, &dt, Some(&s.kind()), &name)?;
+                check_overwrite(&d, &s.kind(), st.contents, overwrite)?;
                 transfer(&s, st.contents, &d, owner, rootless)?;
             }
             _ => unreachable!("checked above"),

@@ -37,6 +37,7 @@ pub mod sdnotify;
 pub mod sealed_exe;
 pub mod seccomp;
 pub mod seccomp_default;
+pub mod secrets;
 pub mod service;
 pub mod signals;
 pub mod spec;

@@ -289,6 +289,8 @@ fn stop_together(store: &Store, list: &[&Member], timeout: Option<u32>) -> Resul
             // SAFETY: the pid was checked to be this container's.
             unsafe { libc::kill(m.state.pid, sig) };
         }
+        // A paused member (`pod pause`) gets the signal once thawed.
+        super::resources::thaw_after_signal(store, &m.cfg.id, &m.state);
         let secs = timeout.unwrap_or(m.cfg.stop_timeout);
         waiting.push((m, Duration::from_secs(secs as u64)));
     }
@@ -312,6 +314,7 @@ fn stop_together(store: &Store, list: &[&Member], timeout: Option<u32>) -> Resul
                 // SAFETY: verified pid.
                 unsafe { libc::kill(state.pid, libc::SIGKILL) };
             }
+            super::resources::thaw_after_signal(store, &m.cfg.id, &state);
         }
     }
     for (m, _) in &waiting {

@@ -137,6 +137,9 @@ pub struct ContainerConfig {
     /// `--conmon-pidfile`: where the monitor writes its own pid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conmon_pidfile: Option<String>,
+    /// `--secret`: which secrets, and how the container sees them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<super::secrets::SecretUse>,
 }
 
 /// A container's resource limits in podman's units (inspect's HostConfig).

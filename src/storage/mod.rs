@@ -24,6 +24,7 @@ pub mod names;
 pub mod networks;
 pub mod pods;
 pub mod records;
+pub mod secrets;
 pub mod store;
 pub mod unpack;
 pub mod vfs;

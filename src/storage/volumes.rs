@@ -272,6 +272,9 @@ pub enum Filter {
     Dangling(bool),
     Until(std::time::SystemTime),
     Anonymous(bool),
+    /// `prune --filter all=true`: named volumes too (the scope is the
+    /// caller's; every volume passes this filter itself).
+    All(bool),
 }
 
 fn parse_bool(key: &str, v: &str) -> Result<bool> {
@@ -295,7 +298,8 @@ impl Filter {
             "scope" if !for_prune => Filter::Scope(v.to_string()),
             "opt" if !for_prune => Filter::Opt(v.to_string()),
             "dangling" if !for_prune => Filter::Dangling(parse_bool(k, v)?),
-            "anonymous" if !for_prune => Filter::Anonymous(parse_bool(k, v)?),
+            "anonymous" => Filter::Anonymous(parse_bool(k, v)?),
+            "all" if for_prune => Filter::All(parse_bool(k, v)?),
             _ => bail!("{k:?} is an invalid volume filter"),
         };
         Ok(f)
@@ -319,6 +323,7 @@ impl Filter {
             },
             Filter::Dangling(d) => (users == 0) == *d,
             Filter::Anonymous(a) => v.anonymous == *a,
+            Filter::All(_) => true,
             Filter::Until(t) => crate::format::human::parse_rfc3339(&v.created_at)
                 .map(|c| c < *t)
                 .unwrap_or(false),

@@ -1,0 +1,110 @@
+//! The prose of the man pages that clap's definitions do not carry:
+//! longer descriptions, examples, exit status and files. Pages are named
+//! as their files (`coracle-run`, `coracle-secret-create`).
+
+/// Longer text after the one-line summary, for the pages that need it.
+pub fn description(page: &str) -> Option<&'static str> {
+    Some(match page {
+        "coracle" => "coracle is a daemonless, rootless tool to build, run and manage OCI containers and images, with podman's command line: `alias podman=coracle` and `alias docker=coracle` are meant to work. Run as root it keeps its store in /var/lib/coracle; run as any other user, in that user's home, with the containers inside a user namespace made from the subordinate ids of /etc/subuid and /etc/subgid.",
+        "coracle-run" => "Create a container from IMAGE and start COMMAND in it (the image's ENTRYPOINT and CMD when none is given). In the foreground coracle relays the terminal or standard streams and exits with the command's status; with --detach it prints the new container's ID and leaves it running.",
+        "coracle-secret" => "A secret is a blob of sensitive data a container needs at run time but which must not be stored in an image or in a container's configuration: passwords, keys, tokens (up to 512 kB). coracle keeps secrets in its store (the file driver), readable only by their owner, and gives them to containers with run --secret, as a file (/run/secrets/NAME) or an environment variable. inspect never shows the data unless asked with --showsecret.",
+        "coracle-completion" => "Print a completion script for bash, zsh, fish or PowerShell. Load it in the current shell, e.g. `source <(coracle completion bash)`, or install it where the shell looks (contrib/install.sh does this for bash, zsh and fish).",
+        "coracle-cp" => "Copy files and directories between a container and the local filesystem. A path in a container is written CONTAINER:PATH; `-` as the source reads a tar stream from standard input, as the destination writes one to standard output.",
+        _ => return None,
+    })
+}
+
+/// `(what it does, command line)` pairs.
+pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
+    match page {
+        "coracle" => &[
+            ("Run a shell in an Alpine container, removed when it exits.", "coracle run --rm -it docker.io/library/alpine sh"),
+            ("List the containers, running or not.", "coracle ps -a"),
+        ],
+        "coracle-run" => &[
+            ("Run a web server in the background, its port 80 published on the host's 8080.", "coracle run -d --name web -p 8080:80 docker.io/library/nginx"),
+            ("Run a command with a volume and an environment variable, then remove the container.", "coracle run --rm -v data:/data -e MODE=test docker.io/library/alpine ls /data"),
+            ("Give a container a secret as a file readable by uid 1000.", "coracle run --rm --secret mykey,uid=1000,mode=0400 alpine cat /run/secrets/mykey"),
+        ],
+        "coracle-create" => &[("Create a container to start later.", "coracle create --name box alpine sleep 1000")],
+        "coracle-exec" => &[("Run a shell in a running container.", "coracle exec -it web sh")],
+        "coracle-ps" => &[
+            ("List all containers with their names and status only.", "coracle ps -a --format '{{.Names}} {{.Status}}'"),
+            ("List the containers of an image.", "coracle ps --filter ancestor=alpine"),
+        ],
+        "coracle-images" => &[("List images as JSON.", "coracle images --format json")],
+        "coracle-pull" => &[("Pull an image.", "coracle pull docker.io/library/alpine:latest")],
+        "coracle-build" => &[("Build the Containerfile of the current directory and tag it.", "coracle build -t myapp:1 .")],
+        "coracle-logs" => &[("Follow a container's log from its last 10 lines.", "coracle logs -f --tail 10 web")],
+        "coracle-stop" => &[("Stop a container, waiting at most 5 seconds.", "coracle stop -t 5 web")],
+        "coracle-rm" => &[("Remove a container, stopping it first.", "coracle rm -f web")],
+        "coracle-cp" => &[
+            ("Copy a file out of a container.", "coracle cp web:/etc/nginx/nginx.conf ."),
+            ("Copy a directory into a container as a tar stream.", "tar -c conf | coracle cp - web:/etc"),
+        ],
+        "coracle-secret-create" => &[
+            ("Create a secret from a file.", "coracle secret create mykey ./key.pem"),
+            ("Create a secret from standard input.", "printf hunter2 | coracle secret create pw -"),
+            ("Create a secret from an environment variable.", "coracle secret create --env pw MYPASSWORD"),
+        ],
+        "coracle-secret-ls" => &[("List the secrets' names.", "coracle secret ls --format '{{.Name}}'")],
+        "coracle-secret-inspect" => &[("Show a secret's data.", "coracle secret inspect --showsecret --format '{{.SecretData}}' pw")],
+        "coracle-secret-rm" => &[("Remove every secret.", "coracle secret rm --all")],
+        "coracle-completion" => &[
+            ("Enable completion in the current bash.", "source <(coracle completion bash)"),
+            ("Write the zsh completion where zsh finds it.", "coracle completion -f \"${fpath[1]}/_coracle\" zsh"),
+        ],
+        "coracle-volume-create" => &[("Create a volume with a label.", "coracle volume create --label app=web data")],
+        "coracle-pod-create" => &[("Create a pod publishing port 8080.", "coracle pod create --name app -p 8080:80")],
+        _ => &[],
+    }
+}
+
+/// Exit codes: the command's own status where it runs one, else podman's.
+pub fn exit_status(page: &str) -> Vec<(&'static str, &'static str)> {
+    let runs_command = matches!(
+        page,
+        "coracle-run" | "coracle-exec" | "coracle-container-run" | "coracle-container-exec"
+    );
+    let mut out = vec![("0", "Success.")];
+    if page.ends_with("-exists") {
+        out.push(("1", "The object does not exist."));
+    }
+    out.push((
+        "125",
+        "coracle itself failed: bad flags or arguments, a missing object, a store or runtime error. One line on standard error says why.",
+    ));
+    if runs_command {
+        out.push((
+            "126",
+            "The command could not be run (not executable, a directory, no permission).",
+        ));
+        out.push(("127", "The command was not found."));
+        out.push(("N", "Any other status is the command's own exit status."));
+    }
+    out
+}
+
+/// Where coracle keeps its state.
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "/var/lib/coracle",
+        "The store of root: images, layers, containers, volumes, secrets.",
+    ),
+    (
+        "$XDG_DATA_HOME/coracle (~/.local/share/coracle)",
+        "The store of any other user.",
+    ),
+    (
+        "/run/coracle, $XDG_RUNTIME_DIR/coracle",
+        "Volatile state of running containers (root, other users).",
+    ),
+    (
+        "$XDG_RUNTIME_DIR/containers/auth.json",
+        "Registry credentials (podman's containers-auth.json), written by coracle login.",
+    ),
+    (
+        "/etc/subuid, /etc/subgid",
+        "The subordinate ids of rootless containers' user namespaces.",
+    ),
+];
