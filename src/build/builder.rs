@@ -18,6 +18,7 @@ use super::containerfile::{
 use super::context::ContextRoot;
 use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
 use super::ignore::Matcher;
+use super::image_edits::ImageEdits;
 use crate::runtime::container;
 use crate::runtime::userns::{self, IdMaps};
 use crate::storage::commit::{self, CommitOptions, ImageFormat};
@@ -52,10 +53,19 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     pub no_cache: bool,
     pub quiet: bool,
-    /// `--label`: set on the final image.
-    pub labels: BTreeMap<String, String>,
+    /// `--label`, `--env`, `--annotation`, `--timestamp`...: what the
+    /// flags change on the images made.
+    pub edits: ImageEdits,
     pub format: ImageFormat,
+    /// Every RUN step's container settings (`build --network`,
+    /// `--volume`, capabilities, limits): the builder fills in the rest.
+    pub run: ContainerConfig,
+    /// `--ignorefile`: read instead of the context's ignore files.
+    pub ignorefile: Option<PathBuf>,
 }
+
+/// The build arg `--source-date-epoch` sets: never reported unused.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
 /// Finds (pulling per the user's policy) the image a FROM or COPY --from names.
 pub type ResolveImage<'a> = &'a dyn Fn(&str) -> Result<ImageRecord>;
@@ -82,7 +92,14 @@ pub fn build(
         resolve,
         live,
         cache: BuildCache::load(&store.root),
-        matcher: context.ignore_matcher()?,
+        matcher: match &opts.ignorefile {
+            Some(f) => {
+                let text = fs::read_to_string(f)
+                    .with_context(|| format!("reading ignore file {}", f.display()))?;
+                Matcher::from_ignore_file(&text, &f.display().to_string())?
+            }
+            None => context.ignore_matcher()?,
+        },
         context,
         used_args: BTreeSet::new(),
         stage_images: BTreeMap::new(),
@@ -131,6 +148,8 @@ struct StageState {
     cmd_set: bool,
     /// The base had ONBUILD triggers: the first image made drops them.
     clear_onbuild: bool,
+    /// The base image's manifest annotations (the final image inherits).
+    base_annotations: BTreeMap<String, String>,
 }
 
 impl StageState {
@@ -229,7 +248,7 @@ impl Builder<'_> {
             .opts
             .build_args
             .keys()
-            .filter(|k| !self.used_args.contains(*k))
+            .filter(|k| !self.used_args.contains(*k) && k.as_str() != SOURCE_DATE_EPOCH)
             .map(String::as_str)
             .collect();
         if !unused.is_empty() {
@@ -242,6 +261,44 @@ impl Builder<'_> {
             );
         }
         Ok(img)
+    }
+
+    /// An image's manifest annotations (none if its manifest is unreadable).
+    fn annotations_of(&self, img: &ImageRecord) -> BTreeMap<String, String> {
+        self.store
+            .blobs
+            .read(&img.manifest_digest)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|m| serde_json::from_value(m.get("annotations")?.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// How a step's image is committed: the last one tagged and given the
+    /// final edits (annotations, history), every one the fixed time if any.
+    fn commit_options(
+        &self,
+        st: &StageState,
+        last: bool,
+        created_by: Option<String>,
+    ) -> CommitOptions {
+        let e = &self.opts.edits;
+        let mut o = CommitOptions {
+            format: self.opts.format,
+            history_created_by: created_by,
+            created: e.created_rfc3339(),
+            ..Default::default()
+        };
+        if last {
+            o.names = self.opts.tags.clone();
+            o.omit_history = e.omit_history;
+            let at = o
+                .created
+                .get_or_insert_with(crate::format::human::now_rfc3339)
+                .clone();
+            o.annotations = e.final_annotations(&st.base_annotations, &at);
+        }
+        o
     }
 
     fn config_of(&self, img: &ImageRecord) -> Result<ImageConfig> {
@@ -267,6 +324,7 @@ impl Builder<'_> {
             args: Vec::new(),
             cmd_set: false,
             clear_onbuild: false,
+            base_annotations: BTreeMap::new(),
         };
         let from_text = match &base {
             BaseRef::Stage(s) => {
@@ -288,14 +346,19 @@ impl Builder<'_> {
             BaseRef::Stage(s) => {
                 let img = self.stage_images[s].clone();
                 st.config = self.config_of(&img)?;
+                st.base_annotations = self.annotations_of(&img);
                 st.image = Some(img);
             }
             BaseRef::Image(name) => {
                 let img = (self.resolve)(name)?;
                 self.live.insert(img.id.clone(), img.clone());
                 st.config = self.config_of(&img)?;
+                st.base_annotations = self.annotations_of(&img);
                 st.image = Some(img);
             }
+        }
+        if !self.opts.edits.inherit_labels {
+            st.config.config.labels = None;
         }
         // ONBUILD triggers of the base run first, as if written here.
         let triggers: Vec<String> = st
@@ -357,7 +420,7 @@ impl Builder<'_> {
                 &commit_line(prefix, self.opts.commit_name.as_deref()),
             );
         }
-        let img = match (&st.image, is_final && !self.opts.labels.is_empty()) {
+        let img = match (&st.image, is_final && self.opts.edits.change_final()) {
             (Some(img), false) => {
                 let img = img.clone();
                 if is_final {
@@ -367,17 +430,9 @@ impl Builder<'_> {
             }
             _ => {
                 if is_final {
-                    self.apply_labels(st);
+                    self.apply_final_edits(st);
                 }
-                let opts = CommitOptions {
-                    format: self.opts.format,
-                    names: if is_final {
-                        self.opts.tags.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    ..Default::default()
-                };
+                let opts = self.commit_options(st, is_final, None);
                 let cfg = st.config.clone();
                 let img = commit::image_from_layers(
                     self.store,
@@ -395,14 +450,8 @@ impl Builder<'_> {
         Ok(img)
     }
 
-    fn apply_labels(&self, st: &mut StageState) {
-        if self.opts.labels.is_empty() {
-            return;
-        }
-        let labels = st.config.config.labels.get_or_insert_with(Default::default);
-        for (k, v) in &self.opts.labels {
-            labels.insert(k.clone(), v.clone());
-        }
+    fn apply_final_edits(&self, st: &mut StageState) {
+        self.opts.edits.apply_to_final(&mut st.config);
     }
 
     fn add_names(&self, img: &ImageRecord) -> Result<()> {
@@ -436,7 +485,10 @@ impl Builder<'_> {
         };
         let quiet = self.opts.quiet;
         // What besides the parent and the instruction decides the result.
-        let mut extra: Vec<String> = vec![format!("{:?}", self.opts.format)];
+        let mut extra: Vec<String> = vec![
+            format!("{:?}", self.opts.format),
+            self.opts.edits.step_key(),
+        ];
         let mut copy_plan = None;
         let mut created_by = format!("/bin/sh -c #(nop) {}", text.trim());
         match &expanded {
@@ -505,10 +557,11 @@ impl Builder<'_> {
             _ => {}
         }
         if last {
-            self.apply_labels(st);
-            for (k, v) in &self.opts.labels {
-                extra.push(format!("label {k}={v}"));
-            }
+            extra.push(self.opts.edits.final_key());
+        }
+        if matches!(expanded, Instruction::Run(_)) {
+            // What the RUN container was given can change what it makes.
+            extra.push(run_key(&self.opts.run));
         }
         let ins_repr = format!("{expanded:?}");
         let parent = st.parent_key();
@@ -565,16 +618,11 @@ impl Builder<'_> {
                 &commit_line(prefix, self.opts.commit_name.as_deref()),
             );
         }
-        let opts = CommitOptions {
-            format: self.opts.format,
-            names: if last {
-                self.opts.tags.clone()
-            } else {
-                Vec::new()
-            },
-            history_created_by: Some(created_by),
-            ..Default::default()
-        };
+        if last {
+            // After the step ran: `--env` is the image's, not the RUN's.
+            self.apply_final_edits(st);
+        }
+        let opts = self.commit_options(st, last, Some(created_by));
         let cfg = st.config.clone();
         let img = commit::image_from_layers(
             self.store,
@@ -816,6 +864,7 @@ impl Builder<'_> {
 
     fn copy_step(&mut self, plan: &CopyPlan) -> Result<LayerRecord> {
         let scratch = self.scratch_dir()?;
+        let mtime = self.opts.edits.mtime;
         let store = self.store;
         self.in_storage_ns(|| {
             let layer = scratch.join(format!("copy-{:08x}", rand::random::<u32>()));
@@ -823,7 +872,7 @@ impl Builder<'_> {
             fs::create_dir(&layer)?;
             fs::create_dir(&work)?;
             let result = copy::write_layer(plan, &layer, &work)
-                .and_then(|()| commit::layer_from_dir(store, &layer));
+                .and_then(|()| commit::layer_from_dir_with(store, &layer, mtime));
             let _ = crate::storage::layers::remove_tree(&layer);
             let _ = crate::storage::layers::remove_tree(&work);
             result
@@ -874,11 +923,13 @@ impl Builder<'_> {
         for (k, v) in st.arg_env() {
             env.push(format!("{k}={v}"));
         }
+        let template = &self.opts.run;
         let network = match run.network.as_deref() {
             Some("none") => NetworkMode::None,
             Some("host") => NetworkMode::Host,
-            _ => NetworkMode::Private,
+            _ => template.network.clone(),
         };
+        mounts.extend(template.mounts.iter().cloned());
         let mut annotations = BTreeMap::new();
         annotations.insert(BUILD_ANNOTATION.to_string(), builder_identity());
         let cfg = ContainerConfig {
@@ -900,7 +951,7 @@ impl Builder<'_> {
             create_command: crate::storage::containers::command_line_without_secrets(
                 std::env::args(),
             ),
-            ..Default::default()
+            ..template.clone()
         };
         let cfg = container::create(self.store, cfg, &img)?;
         let id = cfg.id.clone();
@@ -909,9 +960,13 @@ impl Builder<'_> {
             let store = self.store;
             let upper = store.containers.dir(&id).join("upper");
             let view = self.view(Some(&img));
+            let mtime = self.opts.edits.mtime;
+            let targets: Vec<String> = (self.opts.run.mounts.iter())
+                .map(|m| m.destination.clone())
+                .collect();
             self.in_storage_ns(|| {
-                prune_mount_targets(&upper, &view);
-                commit::layer_from_dir(store, &upper)
+                prune_mount_targets(&upper, &view, &targets);
+                commit::layer_from_dir_with(store, &upper, mtime)
             })
         });
         if let Err(e) = crate::runtime::removal::remove_files(self.store, &id) {
@@ -969,6 +1024,24 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+/// The RUN containers' settings as they enter a RUN step's cache key.
+fn run_key(t: &ContainerConfig) -> String {
+    format!(
+        "run {} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        t.network,
+        t.mounts
+            .iter()
+            .map(|m| (&m.source, &m.destination, &m.options))
+            .collect::<Vec<_>>(),
+        t.cap_add,
+        t.cap_drop,
+        t.security_opt,
+        t.add_hosts,
+        (&t.dns, &t.dns_search, &t.dns_options),
+        (&t.ipc, &t.pid, &t.uts),
+    )
 }
 
 /// The error's whole chain as one message with no typed causes, so a
@@ -1148,7 +1221,9 @@ fn apply_instruction(st: &mut StageState, ins: &Instruction) -> Result<()> {
 /// the image lacks them; those empty files and dirs are not the step's
 /// work. Remove them from the upper dir, and parents left empty that only
 /// came along with them.
-fn prune_mount_targets(upper: &Path, view: &ImageView) {
+/// `extra`: the destinations of `build --volume` mounts, as podman leaves
+/// them out too.
+fn prune_mount_targets(upper: &Path, view: &ImageView, extra: &[String]) {
     use std::os::unix::fs::MetadataExt;
     const TARGETS: &[&str] = &[
         "etc/hosts",
@@ -1160,7 +1235,8 @@ fn prune_mount_targets(upper: &Path, view: &ImageView) {
         "sys",
         "dev",
     ];
-    for t in TARGETS {
+    let extra = extra.iter().map(|d| d.trim_start_matches('/'));
+    for t in TARGETS.iter().copied().chain(extra) {
         // The step may have made a parent a link (`ln -s /x /etc`): never
         // look, let alone remove, through it.
         if !parents_are_dirs(upper, t) {
@@ -1297,6 +1373,7 @@ mod tests {
             args: Vec::new(),
             cmd_set: false,
             clear_onbuild: false,
+            base_annotations: BTreeMap::new(),
         }
     }
 
@@ -1354,7 +1431,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), upper.path().join("etc")).unwrap();
         fs::create_dir(upper.path().join("run")).unwrap();
         fs::write(upper.path().join("run/.containerenv"), "").unwrap();
-        prune_mount_targets(upper.path(), &ImageView::default());
+        prune_mount_targets(upper.path(), &ImageView::default(), &[]);
         assert!(
             outside.path().join("hosts").exists(),
             "a file beyond a link"

@@ -6,6 +6,7 @@
 //! - [`glob`]: wildcards in COPY/ADD sources (Go's `filepath.Match`).
 //! - [`builder`]: instructions to images, step by step; [`cache`] its index;
 //!   [`copy`] COPY/ADD sources and layers.
+//! - [`image_edits`]: what build's flags change on the images it makes.
 
 pub mod builder;
 pub mod cache;
@@ -16,3 +17,4 @@ pub mod context;
 pub mod copy;
 pub mod glob;
 pub mod ignore;
+pub mod image_edits;

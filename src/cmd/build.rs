@@ -1,16 +1,16 @@
 //! `build`: flags in, the engine's build, the image id out (last line of
 //! stdout).
 
+use super::build_flags::{build_args, ImageEditFlags, RunStepFlags};
 use super::create_flags::CreateFlags;
 use super::output::println;
 use super::registry_flags::RegistryFlags;
 use super::run::image_source;
 use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
-use crate::engine::types::{BuildOptions, ImageFormat};
+use crate::engine::types::{BuildOptions, ImageFormat, SOURCE_DATE_EPOCH};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,12 @@ pub struct BuildArgs {
     /// ARG values (KEY=VALUE, or KEY to take it from the environment)
     #[arg(long = "build-arg", value_name = "ARG")]
     pub build_arg: Vec<String>,
+    /// A file of ARG=VALUE lines (comments and blank lines skipped), read before --build-arg
+    #[arg(long = "build-arg-file", value_name = "FILE")]
+    pub build_arg_file: Vec<PathBuf>,
+    /// Path to an alternate .containerignore file
+    #[arg(long, value_name = "FILE")]
+    pub ignorefile: Option<PathBuf>,
     /// Do not use cached steps
     #[arg(long)]
     pub no_cache: bool,
@@ -40,12 +46,12 @@ pub struct BuildArgs {
     /// Write the image id to this file
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// Write the image id to this file without the algorithm prefix
+    #[arg(long, value_name = "FILE")]
+    pub iidfile_raw: Option<PathBuf>,
     /// Cache intermediate images (each step's image)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub layers: bool,
-    /// Set a label on the image (KEY=VALUE, repeatable)
-    #[arg(long = "label", value_name = "LABEL")]
-    pub label: Vec<String>,
     /// Platform of the base images (OS/ARCH[/VARIANT])
     #[arg(long)]
     pub platform: Option<String>,
@@ -54,6 +60,10 @@ pub struct BuildArgs {
     pub format: String,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub edits: ImageEditFlags,
+    #[command(flatten)]
+    pub run: RunStepFlags,
     /// The build context directory
     pub context: Option<PathBuf>,
 }
@@ -67,23 +77,6 @@ fn pull_policy(s: &str) -> Result<&'static str> {
         "newer" | "ifnewer" => "newer",
         other => bail!("invalid pull policy {other:?}: use always, missing, never or newer"),
     })
-}
-
-fn build_args(items: &[String]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for item in items {
-        match item.split_once('=') {
-            Some((k, v)) => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            None => {
-                if let Ok(v) = std::env::var(item) {
-                    out.insert(item.clone(), v);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The Containerfile: `-f` (relative to the current directory, as podman),
@@ -131,17 +124,26 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
     for t in &a.tag {
         tags.push(crate::engine::images::local_name(t)?);
     }
-    let labels = super::output::key_values(&a.label);
+    let mut build_args = build_args(&a.build_arg_file, &a.build_arg)?;
+    if let Some(t) = a.edits.source_date_epoch {
+        // buildah gives the time to stages that declare the ARG.
+        build_args
+            .entry(SOURCE_DATE_EPOCH.to_string())
+            .or_insert_with(|| t.to_string());
+    }
+    let run = engine::run_template(&a.run.request()?)?;
     let opts = BuildOptions {
         context,
         tags,
         commit_name: a.tag.first().cloned(),
         target: a.target.clone(),
-        build_args: build_args(&a.build_arg),
+        build_args,
         no_cache: a.no_cache || !a.layers,
         quiet: a.quiet,
-        labels,
+        edits: a.edits.edits(),
         format,
+        run,
+        ignorefile: a.ignorefile.clone(),
     };
     let flags = CreateFlags {
         pull: pull_policy(&a.pull)?.to_string(),
@@ -160,6 +162,9 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
     if let Some(path) = &a.iidfile {
         std::fs::write(path, format!("sha256:{}", img.id))
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &a.iidfile_raw {
+        std::fs::write(path, &img.id).with_context(|| format!("writing {}", path.display()))?;
     }
     println(&img.id)
 }

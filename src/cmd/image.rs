@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Build an image from a Containerfile
-    Build(super::build::BuildArgs),
+    Build(Box<super::build::BuildArgs>),
     /// Pull an image from a registry
     Pull(PullArgs),
     /// List images in local storage
@@ -45,7 +45,7 @@ pub enum ImageCommand {
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
     match c {
-        ImageCommand::Build(a) => super::build::build(g, a),
+        ImageCommand::Build(a) => super::build::build(g, *a),
         ImageCommand::Pull(a) => pull(g, a),
         ImageCommand::Ls(a) => super::image_list::images(g, a),
         ImageCommand::Inspect(a) => super::image_inspect::image_inspect(g, a),
@@ -138,6 +138,9 @@ pub struct RmiArgs {
     /// Ignore errors if a specified image does not exist
     #[arg(short, long)]
     pub ignore: bool,
+    /// Do not remove dangling parent images (a build's intermediate images)
+    #[arg(long)]
+    pub no_prune: bool,
     pub images: Vec<String>,
 }
 
@@ -150,6 +153,7 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
             all: a.all,
             force: a.force,
             ignore_missing: a.ignore,
+            no_prune: a.no_prune,
         },
     )?;
     let mut out = String::new();

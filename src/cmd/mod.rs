@@ -3,6 +3,7 @@
 mod archive;
 mod auto_update;
 mod build;
+mod build_flags;
 mod commit;
 mod container;
 mod create_flags;

@@ -158,6 +158,7 @@ fn round_trip(
         tmp.path(),
         &LayerTarOptions {
             xattr_prefix: prefix,
+            mtime: Default::default(),
         },
     )
     .unwrap();
@@ -345,6 +346,7 @@ fn overlay_xattrs_never_leave_and_x_is_not_opaque() {
         tmp.path(),
         &LayerTarOptions {
             xattr_prefix: XattrPrefix::Trusted,
+            mtime: Default::default(),
         },
     )
     .unwrap();

@@ -1,0 +1,499 @@
+//! `coracle build`'s flags beyond the Containerfile, as root and rootless:
+//! what they change on the image made (labels, environment, annotations,
+//! history, timestamps), what the RUN steps' containers get (network,
+//! volumes, capabilities, hosts, ulimits, memory), the build-arg and ignore
+//! files, and `rmi` of what was built (its intermediate images go too).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+
+/// A context directory holding `files`; `{BASE}` becomes the `rt` image.
+fn context(env: &TestEnv, name: &str, base: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = env.dir.join(name);
+    mkdir_mode(&dir, 0o755);
+    for (path, content) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content.replace("{BASE}", base)).unwrap();
+    }
+    dir
+}
+
+/// `build ARGS CTX`; returns the image id (stdout's last line).
+fn build(env: &TestEnv, args: &[&str], ctx: &Path) -> String {
+    let mut a = vec!["build", "-q"];
+    a.extend_from_slice(args);
+    a.push(ctx.to_str().unwrap());
+    let out = env.ok(&a);
+    let id = out.lines().last().unwrap_or("").to_string();
+    assert!(is_hex(&id, 64), "[{:?}] no image id: {out}", env.mode);
+    id
+}
+
+/// A file's content in an image (a container that cats it).
+fn cat(env: &TestEnv, img: &str, path: &str) -> String {
+    env.sh(img, &[], &format!("cat {path}")).trim().to_string()
+}
+
+fn env_list(v: &Value) -> Vec<String> {
+    v["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+both_modes!(final_image_labels_env_annotations_and_history);
+fn final_image_labels_env_annotations_and_history(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "edits",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nLABEL keep=1 drop=2\nENV E1=a E2=b\nRUN echo \"$E1\" > /seen\n",
+        )],
+    );
+    let id = build(
+        &env,
+        &[
+            "-t",
+            "edits",
+            "--label",
+            "new=3",
+            "--unsetlabel",
+            "drop",
+            "--env",
+            "E1=z",
+            "--env",
+            "E3=c",
+            "--unsetenv",
+            "E2",
+            "--annotation",
+            "a1=v1",
+            "--omit-history",
+        ],
+        &ctx,
+    );
+    let v = env.inspect("edits");
+    assert_eq!(v["Id"], id.as_str());
+    let labels = &v["Config"]["Labels"];
+    assert_eq!(labels["keep"], "1", "[{mode:?}] {labels}");
+    assert_eq!(labels["new"], "3", "[{mode:?}] {labels}");
+    assert!(labels.get("drop").is_none(), "[{mode:?}] {labels}");
+    let e = env_list(&v);
+    assert!(e.contains(&"E1=z".to_string()), "[{mode:?}] {e:?}");
+    assert!(e.contains(&"E3=c".to_string()), "[{mode:?}] {e:?}");
+    assert!(!e.iter().any(|x| x.starts_with("E2=")), "[{mode:?}] {e:?}");
+    // --env is the final image's, not the RUN steps'.
+    assert_eq!(cat(&env, "edits", "/seen"), "a");
+    assert_eq!(
+        env.sh("edits", &[], "echo $E1-$E3-${E2:-unset}").trim(),
+        "z-c-unset"
+    );
+    let ann = &v["Annotations"];
+    assert_eq!(ann["a1"], "v1", "[{mode:?}] {ann}");
+    let created = ann["org.opencontainers.image.created"].as_str().unwrap();
+    assert_eq!(created, v["Created"].as_str().unwrap(), "[{mode:?}]");
+    assert_eq!(
+        v["History"],
+        serde_json::json!([]),
+        "[{mode:?}] --omit-history"
+    );
+
+    // An image built on it inherits its labels and annotations...
+    let ctx2 = context(
+        &env,
+        "child",
+        &base,
+        &[("Containerfile", "FROM edits\nRUN true\n")],
+    );
+    build(&env, &["-t", "child"], &ctx2);
+    let v = env.inspect("child");
+    assert_eq!(
+        v["Annotations"]["a1"], "v1",
+        "[{mode:?}] {}",
+        v["Annotations"]
+    );
+    assert_eq!(v["Config"]["Labels"]["new"], "3");
+    assert!(!v["History"].as_array().unwrap().is_empty());
+    // ...unless told not to.
+    build(
+        &env,
+        &[
+            "-t",
+            "orphan",
+            "--inherit-labels=false",
+            "--inherit-annotations=false",
+            "--created-annotation=false",
+        ],
+        &ctx2,
+    );
+    let v = env.inspect("orphan");
+    assert!(
+        v["Annotations"].as_object().is_none_or(|m| m.is_empty()),
+        "[{mode:?}] {}",
+        v["Annotations"]
+    );
+    assert!(
+        v["Config"]["Labels"]
+            .as_object()
+            .is_none_or(|m| m.is_empty()),
+        "[{mode:?}] {}",
+        v["Config"]["Labels"]
+    );
+    // --unsetannotation drops an inherited one.
+    build(&env, &["-t", "unann", "--unsetannotation", "a1"], &ctx2);
+    let v = env.inspect("unann");
+    assert!(v["Annotations"].get("a1").is_none(), "[{mode:?}]");
+    // --format docker has no manifest annotations.
+    build(
+        &env,
+        &["-t", "dock", "--format", "docker", "--annotation", "x=y"],
+        &ctx2,
+    );
+    let v = env.inspect("dock");
+    assert!(v["Annotations"].get("x").is_none(), "[{mode:?}]");
+}
+
+both_modes!(timestamps_make_builds_reproducible);
+fn timestamps_make_builds_reproducible(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ts",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\nARG SOURCE_DATE_EPOCH\nRUN echo \"x$SOURCE_DATE_EPOCH\" > /made\nCOPY f /f\n",
+            ),
+            ("f", "content\n"),
+        ],
+    );
+    let a = build(&env, &["--no-cache", "--timestamp", "0", "-t", "ts0"], &ctx);
+    // New times on everything: the same inputs still give the same image.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(ctx.join("f"), "content\n").unwrap();
+    let b = build(&env, &["--no-cache", "--timestamp", "0"], &ctx);
+    assert_eq!(a, b, "[{mode:?}] --timestamp builds differ");
+    let v = env.inspect(&a);
+    assert_eq!(v["Created"], "1970-01-01T00:00:00Z", "[{mode:?}]");
+    assert_eq!(
+        env.sh("ts0", &[], "stat -c %Y /made /f")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "0"],
+        "[{mode:?}] file times of new layers"
+    );
+    // Without it, two builds differ.
+    let c = build(&env, &["--no-cache"], &ctx);
+    let d = build(&env, &["--no-cache"], &ctx);
+    assert_ne!(c, d, "[{mode:?}]");
+
+    // --source-date-epoch: the created time and the build arg; file
+    // times stay unless --rewrite-timestamp clamps them.
+    let s = build(
+        &env,
+        &["--no-cache", "--source-date-epoch", "86400", "-t", "sde"],
+        &ctx,
+    );
+    let v = env.inspect(&s);
+    assert_eq!(v["Created"], "1970-01-02T00:00:00Z", "[{mode:?}]");
+    assert_eq!(cat(&env, "sde", "/made"), "x86400");
+    let t: u64 = env
+        .sh("sde", &[], "stat -c %Y /made")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(t > 86400, "[{mode:?}] {t}");
+    build(
+        &env,
+        &[
+            "--no-cache",
+            "--source-date-epoch",
+            "86400",
+            "--rewrite-timestamp",
+            "-t",
+            "rw",
+        ],
+        &ctx,
+    );
+    assert_eq!(
+        env.sh("rw", &[], "stat -c %Y /made /f")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["86400", "86400"]
+    );
+    // Without the flag, the ARG has no value and no warning is given.
+    let out = env.ok(&["build", "--no-cache", ctx.to_str().unwrap()]);
+    assert!(!out.contains("not consumed"), "[{mode:?}] {out}");
+}
+
+both_modes!(run_steps_get_network_volumes_caps_hosts_and_ulimits);
+fn run_steps_get_network_volumes_caps_hosts_and_ulimits(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ifaces =
+        "RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' ' > /ifaces\n";
+    let ctx = context(
+        &env,
+        "net",
+        &base,
+        &[("Containerfile", &format!("FROM {{BASE}}\n{ifaces}"))],
+    );
+    build(&env, &["--network", "none", "-t", "none"], &ctx);
+    assert_eq!(cat(&env, "none", "/ifaces"), "lo");
+    // Same steps, another network: not the cached image.
+    build(&env, &["--network=host", "-t", "host"], &ctx);
+    let host_ifaces = std::fs::read_to_string("/proc/net/dev").unwrap();
+    let mut want: Vec<&str> = host_ifaces
+        .lines()
+        .skip(2)
+        .map(|l| l.split(':').next().unwrap().trim())
+        .collect();
+    want.sort();
+    assert_eq!(cat(&env, "host", "/ifaces"), want.join(" "), "[{mode:?}]");
+
+    // -v: the RUN steps see the host directory, write through to it, and
+    // the mount point stays out of the image.
+    let shared = env.user_dir("shared");
+    env.write_user_file(&shared.join("data"), b"from-host\n");
+    let ctx = context(
+        &env,
+        "vol",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN cat /opt/in/data > /copied && echo back > /opt/in/written\n",
+        )],
+    );
+    let vol = format!("{}:/opt/in", shared.display());
+    build(&env, &["-v", &vol, "-t", "vol"], &ctx);
+    assert_eq!(cat(&env, "vol", "/copied"), "from-host");
+    assert_eq!(
+        std::fs::read_to_string(shared.join("written")).unwrap(),
+        "back\n"
+    );
+    assert_eq!(
+        env.sh("vol", &[], "test -e /opt/in && echo there || echo absent")
+            .trim(),
+        "absent",
+        "[{mode:?}] the volume's mount point was committed"
+    );
+
+    // Capabilities, hosts, DNS and ulimits of the RUN containers.
+    let ctx = context(
+        &env,
+        "caps",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN grep CapEff /proc/self/status | cut -f2 > /caps; \
+             grep -w buildhost /etc/hosts | cut -f1 > /hosts; \
+             grep nameserver /etc/resolv.conf | head -n1 > /dns; ulimit -n > /nofile\n",
+        )],
+    );
+    build(
+        &env,
+        &[
+            "--cap-drop",
+            "ALL",
+            "--add-host",
+            "buildhost:10.1.2.3",
+            "--dns",
+            "10.9.9.9",
+            "--ulimit",
+            "nofile=123:123",
+            "-t",
+            "caps",
+        ],
+        &ctx,
+    );
+    assert_eq!(cat(&env, "caps", "/caps"), "0000000000000000", "[{mode:?}]");
+    assert_eq!(cat(&env, "caps", "/hosts"), "10.1.2.3", "[{mode:?}]");
+    assert_eq!(
+        cat(&env, "caps", "/dns"),
+        "nameserver 10.9.9.9",
+        "[{mode:?}]"
+    );
+    assert_eq!(cat(&env, "caps", "/nofile"), "123", "[{mode:?}]");
+    // The container made for the step is gone.
+    assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
+}
+
+both_modes!(run_steps_get_a_memory_limit);
+fn run_steps_get_a_memory_limit(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "mem",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN x=$(yes | head -c 200000000); echo survived > /s\n",
+        )],
+    );
+    if mode == Mode::Rootless {
+        // As `run`: no memory controller for the unprivileged user here.
+        let c = ctx.to_str().unwrap();
+        assert_refused(&env, &["build", "--memory", "32m", c], "memory");
+        return;
+    }
+    let out = env.run(&["build", "--memory", "32m", ctx.to_str().unwrap()]);
+    assert_ne!(
+        out.status, 0,
+        "[{mode:?}] the step ran past its limit: {out:?}"
+    );
+    assert!(out.stderr.contains("exit status 137"), "[{mode:?}] {out:?}");
+    build(&env, &["--memory", "512m", "-t", "fits"], &ctx);
+    assert_eq!(cat(&env, "fits", "/s"), "survived");
+}
+
+both_modes!(build_arg_file_ignorefile_and_iidfile_raw);
+fn build_arg_file_ignorefile_and_iidfile_raw(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "files",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\nARG A\nARG B\nRUN echo \"$A $B\" > /args\nCOPY . /ctx/\n",
+            ),
+            ("keep.txt", "k\n"),
+            ("secret.txt", "s\n"),
+            (".containerignore", "keep.txt\n"),
+        ],
+    );
+    let argfile = env.dir.join("args.conf");
+    std::fs::write(&argfile, "# a comment\n\nA=fromfile\nB=fromfile\n").unwrap();
+    let ignore = env.dir.join("my.ignore");
+    std::fs::write(&ignore, "secret.txt\n").unwrap();
+    let raw = env.user_dir("out").join("iid-raw");
+    let id = build(
+        &env,
+        &[
+            "--build-arg-file",
+            argfile.to_str().unwrap(),
+            "--build-arg",
+            "B=cli",
+            "--ignorefile",
+            ignore.to_str().unwrap(),
+            "--iidfile-raw",
+            raw.to_str().unwrap(),
+            "-t",
+            "files",
+        ],
+        &ctx,
+    );
+    assert_eq!(std::fs::read_to_string(&raw).unwrap(), id, "[{mode:?}]");
+    assert_eq!(cat(&env, "files", "/args"), "fromfile cli");
+    // The named ignore file replaces the context's .containerignore.
+    assert_eq!(
+        env.sh("files", &[], "ls /ctx | tr '\\n' ' '").trim(),
+        "Containerfile keep.txt",
+        "[{mode:?}]"
+    );
+    let bad = env.dir.join("bad.conf");
+    std::fs::write(&bad, "NOEQUALS\n").unwrap();
+    let c = ctx.to_str().unwrap();
+    assert_refused(
+        &env,
+        &["build", "--build-arg-file", bad.to_str().unwrap(), c],
+        "NOEQUALS",
+    );
+    assert_refused(
+        &env,
+        &["build", "--build-arg-file", "/nonexistent.conf", c],
+        "nonexistent.conf",
+    );
+    assert_refused(&env, &["build", "--network", "bad!name", c], "bad!name");
+    assert_refused(&env, &["build", "--ulimit", "nofile=abc", c], "nofile");
+    assert_refused(&env, &["build", "--cap-add", "NOTACAP", c], "NOTACAP");
+    assert_refused(&env, &["build", "--ipc", "container:x", c], "container");
+    assert_refused(&env, &["build", "--security-opt", "bogus", c], "bogus");
+    assert_refused(
+        &env,
+        &["build", "--timestamp", "1", "--source-date-epoch", "1", c],
+        "--timestamp",
+    );
+    assert_refused(&env, &["build", "--timestamp", "soon", c], "soon");
+}
+
+both_modes!(rmi_of_a_built_image_removes_its_intermediate_images);
+fn rmi_of_a_built_image_removes_its_intermediate_images(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let before = all_ids(&env);
+    let ctx = context(
+        &env,
+        "chain",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN echo 1 > /a\nRUN echo 2 > /b\nLABEL x=y\n",
+        )],
+    );
+    let id = build(&env, &["-t", "chain"], &ctx);
+    let all = all_ids(&env);
+    assert_eq!(all.len(), before.len() + 3, "[{mode:?}] {all:?}");
+    let out = env.ok(&["rmi", "chain"]);
+    let deleted: Vec<&str> = out.lines().filter(|l| l.starts_with("Deleted: ")).collect();
+    assert_eq!(
+        out.lines().next(),
+        Some("Untagged: localhost/chain:latest"),
+        "{out}"
+    );
+    assert_eq!(deleted.len(), 3, "[{mode:?}] {out}");
+    assert_eq!(deleted[0], format!("Deleted: {id}"));
+    assert_eq!(all_ids(&env), before, "[{mode:?}] intermediate images left");
+
+    // --no-prune keeps them; a tagged parent always stays.
+    let ctx = context(
+        &env,
+        "chain2",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN echo 3 > /c\nRUN echo 4 > /d\n",
+        )],
+    );
+    build(&env, &["-t", "chain2"], &ctx);
+    let out = env.ok(&["rmi", "--no-prune", "chain2"]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("Deleted: ")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(all_ids(&env).len(), before.len() + 1, "[{mode:?}]");
+    env.inspect(&base);
+
+    // A missing image: exit 1, or 0 with -f (as podman).
+    let out = env.run(&["rmi", "no-such-image"]);
+    assert_eq!(out.status, 1, "[{mode:?}] {out:?}");
+    let out = env.run(&["rmi", "-f", "no-such-image"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+}
+
+/// Every image's id, intermediate ones too, sorted.
+fn all_ids(env: &TestEnv) -> Vec<String> {
+    let mut v: Vec<String> = env
+        .ok(&["images", "-a", "-q", "--no-trunc"])
+        .lines()
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
