@@ -497,3 +497,66 @@ fn all_ids(env: &TestEnv) -> Vec<String> {
     v.sort();
     v
 }
+
+both_modes!(squash_and_squash_all_make_one_layer);
+fn squash_and_squash_all_make_one_layer(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let base_layers = env.inspect(&base)["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .len();
+    let ctx = context(
+        &env,
+        "squash",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\n\
+             RUN mkdir -p /sq/d && echo 1 > /sq/a && echo 2 > /sq/d/b && echo x > /sq/gone && rm /bin/stty\n\
+             RUN rm /sq/gone && echo 3 > /sq/c\n\
+             RUN rm -rf /sq/d && mkdir /sq/d && echo new > /sq/d/n\n\
+             CMD [\"sh\"]\n",
+        )],
+    );
+    let view = "find /sq | sort | tr '\\n' ' '; cat /sq/a /sq/c /sq/d/n | tr '\\n' ' '; \
+                test -e /bin/stty && echo stty-there || echo stty-gone";
+    let want = "/sq /sq/a /sq/c /sq/d /sq/d/n 1 3 new stty-gone";
+    let plain = build(&env, &["-t", "plain"], &ctx);
+    assert_eq!(
+        env.sh(&plain, &[], view).trim(),
+        want,
+        "[{mode:?}] unsquashed"
+    );
+
+    let id = build(&env, &["--squash", "-t", "sq"], &ctx);
+    let v = env.inspect("sq");
+    assert_eq!(v["Id"], id.as_str());
+    let layers = v["RootFS"]["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), base_layers + 1, "[{mode:?}] {layers:?}");
+    assert_eq!(env.sh("sq", &[], view).trim(), want, "[{mode:?}] --squash");
+    assert_eq!(v["Config"]["Cmd"], serde_json::json!(["sh"]));
+    // The untagged unsquashed image lost the tag to the squashed one.
+    assert_eq!(env.inspect("plain")["Id"], plain.as_str());
+
+    build(&env, &["--squash-all", "-t", "sqall"], &ctx);
+    let v = env.inspect("sqall");
+    let layers = v["RootFS"]["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "[{mode:?}] {layers:?}");
+    assert_eq!(v["History"].as_array().unwrap().len(), 1, "[{mode:?}]");
+    assert_eq!(
+        env.sh("sqall", &[], view).trim(),
+        want,
+        "[{mode:?}] --squash-all"
+    );
+    // Everything else of the base is there.
+    assert_eq!(
+        env.sh("sqall", &[], "test -e /etc/group && echo ok").trim(),
+        "ok"
+    );
+    assert_refused(
+        &env,
+        &["build", "--squash", "--squash-all", ctx.to_str().unwrap()],
+        "--squash",
+    );
+}

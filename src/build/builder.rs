@@ -19,6 +19,7 @@ use super::context::ContextRoot;
 use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
 use super::ignore::Matcher;
 use super::image_edits::ImageEdits;
+use super::squash::{self, Squash};
 use crate::runtime::container;
 use crate::runtime::userns::{self, IdMaps};
 use crate::storage::commit::{self, CommitOptions, ImageFormat};
@@ -62,6 +63,8 @@ pub struct BuildOptions {
     pub run: ContainerConfig,
     /// `--ignorefile`: read instead of the context's ignore files.
     pub ignorefile: Option<PathBuf>,
+    /// `--squash`/`--squash-all`: the result's layers made one.
+    pub squash: Squash,
 }
 
 /// The build arg `--source-date-epoch` sets: never reported unused.
@@ -105,6 +108,7 @@ pub fn build(
         stage_images: BTreeMap::new(),
         maps: None,
         scratch: None,
+        final_base: None,
     };
     {
         let live = &b.live;
@@ -136,6 +140,8 @@ struct Builder<'a> {
     maps: Option<IdMaps>,
     /// This build's private temp dir in the store's tmp/ (swept if killed).
     scratch: Option<PathBuf>,
+    /// The final stage's base image (what `--squash` keeps).
+    final_base: Option<ImageRecord>,
 }
 
 /// Where a stage stands: its current image and config, and its ARGs.
@@ -239,7 +245,10 @@ impl Builder<'_> {
             self.stage_images.insert(index, img.clone());
             last = Some(img);
         }
-        let img = last.context("no build stages")?;
+        let mut img = last.context("no build stages")?;
+        if self.opts.squash != Squash::No {
+            img = self.squash(&img)?;
+        }
         let quiet = self.opts.quiet;
         for t in &self.opts.tags {
             say(quiet, &format!("Successfully tagged {t}"));
@@ -290,7 +299,9 @@ impl Builder<'_> {
             ..Default::default()
         };
         if last {
-            o.names = self.opts.tags.clone();
+            if self.opts.squash == Squash::No {
+                o.names = self.opts.tags.clone();
+            }
             o.omit_history = e.omit_history;
             let at = o
                 .created
@@ -359,6 +370,9 @@ impl Builder<'_> {
         }
         if !self.opts.edits.inherit_labels {
             st.config.config.labels = None;
+        }
+        if is_final {
+            self.final_base = st.image.clone();
         }
         // ONBUILD triggers of the base run first, as if written here.
         let triggers: Vec<String> = st
@@ -455,6 +469,10 @@ impl Builder<'_> {
     }
 
     fn add_names(&self, img: &ImageRecord) -> Result<()> {
+        // Squashing: the tags go to the squashed image.
+        if self.opts.squash != Squash::No {
+            return Ok(());
+        }
         if self.opts.tags.iter().all(|t| img.names.contains(t)) {
             return Ok(());
         }
@@ -636,6 +654,55 @@ impl Builder<'_> {
         say(quiet, &format!("--> {}", short(&img.id)));
         st.image = Some(img);
         Ok(())
+    }
+
+    /// `--squash`: the final image's layers over its base made one;
+    /// `--squash-all`: all of its layers. The config is the final image's,
+    /// the history its base's (none with `--squash-all`) and one entry.
+    fn squash(&mut self, img: &ImageRecord) -> Result<ImageRecord> {
+        let all = self.opts.squash == Squash::All;
+        let base = if all { None } else { self.final_base.clone() };
+        let base_layers = base.as_ref().map(|b| b.layers.clone()).unwrap_or_default();
+        let new = img
+            .layers
+            .strip_prefix(base_layers.as_slice())
+            .context("the final image does not stand on its base's layers")?
+            .to_vec();
+        let layer = if new.is_empty() {
+            None
+        } else {
+            let dir = self
+                .scratch_dir()?
+                .join(format!("squash-{:08x}", rand::random::<u32>()));
+            let (store, mtime, over_base) = (self.store, self.opts.edits.mtime, base.is_some());
+            Some(self.in_storage_ns(|| {
+                fs::create_dir(&dir)?;
+                let made = squash::merge_layers(store, &new, over_base, &dir, mtime);
+                let _ = crate::storage::layers::remove_tree(&dir);
+                made
+            })?)
+        };
+        let cfg = self.config_of(img)?;
+        let e = &self.opts.edits;
+        let opts = CommitOptions {
+            format: self.opts.format,
+            names: self.opts.tags.clone(),
+            history_created_by: Some("/bin/sh -c #(nop) squashed".into()),
+            created: e.created_rfc3339(),
+            omit_history: e.omit_history,
+            annotations: self.annotations_of(img),
+            ..Default::default()
+        };
+        let img = commit::image_from_layers(
+            self.store,
+            base.as_ref(),
+            layer,
+            |c| copy_config(c, &cfg),
+            &opts,
+        )?;
+        self.live.insert(img.id.clone(), img.clone());
+        say(self.opts.quiet, &format!("--> {}", short(&img.id)));
+        Ok(img)
     }
 
     /// The view of an image's layers.

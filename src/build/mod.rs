@@ -6,7 +6,8 @@
 //! - [`glob`]: wildcards in COPY/ADD sources (Go's `filepath.Match`).
 //! - [`builder`]: instructions to images, step by step; [`cache`] its index;
 //!   [`copy`] COPY/ADD sources and layers.
-//! - [`image_edits`]: what build's flags change on the images it makes.
+//! - [`image_edits`]: what build's flags change on the images it makes;
+//!   [`squash`] `--squash`/`--squash-all`.
 
 pub mod builder;
 pub mod cache;
@@ -18,3 +19,4 @@ pub mod copy;
 pub mod glob;
 pub mod ignore;
 pub mod image_edits;
+pub mod squash;

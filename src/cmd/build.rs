@@ -8,7 +8,7 @@ use super::registry_flags::RegistryFlags;
 use super::run::image_source;
 use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
-use crate::engine::types::{BuildOptions, ImageFormat, SOURCE_DATE_EPOCH};
+use crate::engine::types::{BuildOptions, ImageFormat, Squash, SOURCE_DATE_EPOCH};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::io::Read;
@@ -49,6 +49,12 @@ pub struct BuildArgs {
     /// Write the image id to this file without the algorithm prefix
     #[arg(long, value_name = "FILE")]
     pub iidfile_raw: Option<PathBuf>,
+    /// Squash the final stage's new layers into one new layer over its base's
+    #[arg(long, conflicts_with = "squash_all")]
+    pub squash: bool,
+    /// Squash all of the image's layers, its base's included, into one layer
+    #[arg(long)]
+    pub squash_all: bool,
     /// Cache intermediate images (each step's image)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub layers: bool,
@@ -144,6 +150,11 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
         format,
         run,
         ignorefile: a.ignorefile.clone(),
+        squash: match (a.squash, a.squash_all) {
+            (true, _) => Squash::New,
+            (_, true) => Squash::All,
+            _ => Squash::No,
+        },
     };
     let flags = CreateFlags {
         pull: pull_policy(&a.pull)?.to_string(),

@@ -152,6 +152,7 @@ fn round_trip(
         xattr_prefix: prefix,
         whiteout: form,
         rootless: false,
+        merge: Default::default(),
     };
     unpack_layer(input, tmp.path(), &opts).unwrap();
     let out = layer_tar_bytes(
