@@ -560,3 +560,104 @@ fn squash_and_squash_all_make_one_layer(mode: Mode) {
         "--squash",
     );
 }
+
+both_modes!(run_mounts_secret_bind_cache_and_tmpfs);
+fn run_mounts_secret_bind_cache_and_tmpfs(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    env.set_env("MYTOK", "fromenv-t0ken");
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "mounts",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\n\
+                 RUN --mount=type=secret,id=tok test \"$(tr a-z A-Z < /run/secrets/tok)\" = S3CRET-VALUE && echo ok > /proof\n\
+                 RUN --mount=type=secret,id=envtok,env=TOKVAR test \"$(echo $TOKVAR | tr a-z A-Z)\" = FROMENV-T0KEN && echo ok > /proof2\n\
+                 RUN --mount=type=secret,id=tok,target=/etc/tok,mode=0444 stat -c %a /etc/tok > /mode\n\
+                 RUN --mount=type=secret,id=absent true\n\
+                 RUN --mount=type=bind,source=sub,target=/src cat /src/f > /from-bind\n\
+                 RUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log > /count\n\
+                 RUN --mount=type=tmpfs,target=/scratchy grep ' /scratchy ' /proc/mounts | cut -d' ' -f3 > /fstype\n",
+            ),
+            ("sub/f", "bound\n"),
+        ],
+    );
+    let secret_file = env.dir.join("secret.txt");
+    std::fs::write(&secret_file, "s3cret-value").unwrap();
+    let src = format!("id=tok,src={}", secret_file.display());
+    let c = ctx.to_str().unwrap();
+    let args = ["--secret", &src, "--secret", "id=envtok,env=MYTOK"];
+    let mut first = vec!["--no-cache", "-t", "m1"];
+    first.extend_from_slice(&args);
+    build(&env, &first, &ctx);
+    for f in ["/proof", "/proof2"] {
+        assert_eq!(cat(&env, "m1", f), "ok", "[{mode:?}] {f}");
+    }
+    assert_eq!(cat(&env, "m1", "/mode"), "444", "[{mode:?}]");
+    assert_eq!(cat(&env, "m1", "/from-bind"), "bound", "[{mode:?}]");
+    assert_eq!(cat(&env, "m1", "/count"), "1", "[{mode:?}]");
+    assert_eq!(cat(&env, "m1", "/fstype"), "tmpfs", "[{mode:?}]");
+    // Nothing mounted for a step stays in the image.
+    let probe = "for p in /run/secrets /etc/tok /src /cache /scratchy; do test -e $p && echo $p; done; echo end";
+    assert_eq!(env.sh("m1", &[], probe).trim(), "end", "[{mode:?}]");
+    let v = env.inspect("m1");
+    assert!(
+        !v["Config"]["Env"].to_string().contains("TOKVAR"),
+        "[{mode:?}]"
+    );
+    // The secrets are in no layer, config or record of the store.
+    let out = std::process::Command::new("grep")
+        .args(["-rlaE", "s3cret-value|fromenv-t0ken"])
+        .arg(env.store_dir())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        "[{mode:?}] secret found in {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The cache directory outlives the build.
+    let mut again = vec!["--no-cache", "-t", "m2"];
+    again.extend_from_slice(&args);
+    build(&env, &again, &ctx);
+    assert_eq!(cat(&env, "m2", "/count"), "2", "[{mode:?}]");
+
+    // A required secret not given fails the build; bad mounts are named.
+    let bad = context(
+        &env,
+        "badmount",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN --mount=type=secret,id=gone,required=true true\n",
+        )],
+    );
+    let out = env.run(&["build", bad.to_str().unwrap()]);
+    assert_eq!(out.status, 125, "[{mode:?}] {out:?}");
+    assert!(out.stderr.contains("\"gone\""), "[{mode:?}] {}", out.stderr);
+    let esc = context(
+        &env,
+        "escape",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN --mount=type=bind,source=../..,target=/x true\n",
+        )],
+    );
+    let out = env.run(&["build", esc.to_str().unwrap()]);
+    assert_eq!(out.status, 125, "[{mode:?}] {out:?}");
+    assert!(
+        out.stderr.contains("outside the build context"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    assert_refused(&env, &["build", "--secret", "src=/etc/passwd", c], "id=");
+    assert_refused(
+        &env,
+        &["build", "--secret", "id=x,env=NO_SUCH_VARIABLE_HERE", c],
+        "NO_SUCH_VARIABLE_HERE",
+    );
+}

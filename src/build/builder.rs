@@ -19,6 +19,7 @@ use super::context::ContextRoot;
 use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
 use super::ignore::Matcher;
 use super::image_edits::ImageEdits;
+use super::run_mounts;
 use super::squash::{self, Squash};
 use crate::runtime::container;
 use crate::runtime::userns::{self, IdMaps};
@@ -65,7 +66,13 @@ pub struct BuildOptions {
     pub ignorefile: Option<PathBuf>,
     /// `--squash`/`--squash-all`: the result's layers made one.
     pub squash: Squash,
+    /// `--secret`: id to content, for `RUN --mount=type=secret` (never
+    /// written into an image or a cache key).
+    pub secrets: run_mounts::Secrets,
 }
+
+/// Where `RUN --mount=type=cache` directories live in the store.
+pub const CACHE_MOUNTS_DIR: &str = "build-cache-mounts";
 
 /// The build arg `--source-date-epoch` sets: never reported unused.
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
@@ -980,16 +987,30 @@ impl Builder<'_> {
                 vec![target]
             }
         };
-        if !run.mounts.is_empty() {
-            crate::warn!(
-                "RUN --mount is not supported yet; ignoring {:?}",
-                run.mounts
-            );
-        }
+        let workdir = st
+            .config
+            .config
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into());
+        let scratch = self.scratch_dir()?;
+        let step_mounts = run_mounts::prepare(
+            &run.mounts,
+            &run_mounts::Sources {
+                secrets: &self.opts.secrets,
+                context: &self.opts.context,
+                scratch: &scratch,
+                cache_root: &self.store.root.join(CACHE_MOUNTS_DIR),
+                workdir: &workdir,
+            },
+        )?;
+        mounts.extend(step_mounts.mounts.iter().cloned());
         let mut env = st.config.config.env.clone().unwrap_or_default();
         for (k, v) in st.arg_env() {
             env.push(format!("{k}={v}"));
         }
+        env.extend(step_mounts.env.iter().cloned());
         let template = &self.opts.run;
         let network = match run.network.as_deref() {
             Some("none") => NetworkMode::None,
@@ -1003,16 +1024,14 @@ impl Builder<'_> {
             image_name: img.names.first().cloned().unwrap_or_else(|| img.id.clone()),
             args,
             env,
-            workdir: st
-                .config
-                .config
-                .working_dir
-                .clone()
-                .filter(|w| !w.is_empty())
-                .unwrap_or_else(|| "/".into()),
+            workdir,
             user: st.config.config.user.clone().unwrap_or_default(),
             annotations,
             mounts,
+            tmpfs: (template.tmpfs.iter())
+                .chain(&step_mounts.tmpfs)
+                .cloned()
+                .collect(),
             network,
             stop_timeout: 10,
             create_command: crate::storage::containers::command_line_without_secrets(
@@ -1028,9 +1047,10 @@ impl Builder<'_> {
             let upper = store.containers.dir(&id).join("upper");
             let view = self.view(Some(&img));
             let mtime = self.opts.edits.mtime;
-            let targets: Vec<String> = (self.opts.run.mounts.iter())
+            let mut targets: Vec<String> = (self.opts.run.mounts.iter())
                 .map(|m| m.destination.clone())
                 .collect();
+            targets.extend(step_mounts.targets());
             self.in_storage_ns(|| {
                 prune_mount_targets(&upper, &view, &targets);
                 commit::layer_from_dir_with(store, &upper, mtime)

@@ -7,7 +7,7 @@
 //! - [`builder`]: instructions to images, step by step; [`cache`] its index;
 //!   [`copy`] COPY/ADD sources and layers.
 //! - [`image_edits`]: what build's flags change on the images it makes;
-//!   [`squash`] `--squash`/`--squash-all`.
+//!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`.
 
 pub mod builder;
 pub mod cache;
@@ -19,4 +19,5 @@ pub mod copy;
 pub mod glob;
 pub mod ignore;
 pub mod image_edits;
+pub mod run_mounts;
 pub mod squash;

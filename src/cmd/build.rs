@@ -8,7 +8,9 @@ use super::registry_flags::RegistryFlags;
 use super::run::image_source;
 use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
-use crate::engine::types::{BuildOptions, ImageFormat, Squash, SOURCE_DATE_EPOCH};
+use crate::engine::types::{
+    parse_secret_flag, BuildOptions, ImageFormat, Secrets, Squash, SOURCE_DATE_EPOCH,
+};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::io::Read;
@@ -49,6 +51,9 @@ pub struct BuildArgs {
     /// Write the image id to this file without the algorithm prefix
     #[arg(long, value_name = "FILE")]
     pub iidfile_raw: Option<PathBuf>,
+    /// Secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VARIABLE (never stored in the image)
+    #[arg(long = "secret", value_name = "SECRET")]
+    pub secret: Vec<String>,
     /// Squash the final stage's new layers into one new layer over its base's
     #[arg(long, conflicts_with = "squash_all")]
     pub squash: bool,
@@ -138,6 +143,11 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
             .or_insert_with(|| t.to_string());
     }
     let run = engine::run_template(&a.run.request()?)?;
+    let mut secrets = Secrets::default();
+    for s in &a.secret {
+        let (id, content) = parse_secret_flag(s)?;
+        secrets.0.insert(id, content);
+    }
     let opts = BuildOptions {
         context,
         tags,
@@ -155,6 +165,7 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
             (_, true) => Squash::All,
             _ => Squash::No,
         },
+        secrets,
     };
     let flags = CreateFlags {
         pull: pull_policy(&a.pull)?.to_string(),
