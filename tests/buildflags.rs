@@ -661,3 +661,90 @@ fn run_mounts_secret_bind_cache_and_tmpfs(mode: Mode) {
         "NO_SUCH_VARIABLE_HERE",
     );
 }
+
+both_modes!(retry_flags_unsupported_features_and_build_arch);
+fn retry_flags_unsupported_features_and_build_arch(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    // Nothing listens on port 1: each try fails at once, so the time
+    // taken is the retries' delays.
+    let dead = "127.0.0.1:1/nothing/here:latest";
+    let timed = |args: &[&str]| {
+        let t = std::time::Instant::now();
+        let out = env.run(args);
+        assert_eq!(out.status, 125, "[{mode:?}] {args:?}: {out:?}");
+        t.elapsed()
+    };
+    let fast = timed(&["pull", "--retry", "0", dead]);
+    assert!(
+        fast < std::time::Duration::from_millis(900),
+        "[{mode:?}] {fast:?}"
+    );
+    let slow = timed(&["pull", "--retry", "2", "--retry-delay", "1s", dead]);
+    assert!(
+        slow >= std::time::Duration::from_secs(2),
+        "[{mode:?}] {slow:?}"
+    );
+    let slow = timed(&["push", "--retry=1", "--retry-delay=1500ms", &base, dead]);
+    assert!(
+        slow >= std::time::Duration::from_millis(1500),
+        "[{mode:?}] {slow:?}"
+    );
+    let ctx = context(
+        &env,
+        "dead",
+        &base,
+        &[("Containerfile", &format!("FROM {dead}\n"))],
+    );
+    let c = ctx.to_str().unwrap();
+    let slow = timed(&["build", "--retry", "1", "--retry-delay", "1s", c]);
+    assert!(
+        slow >= std::time::Duration::from_secs(1),
+        "[{mode:?}] {slow:?}"
+    );
+    assert_refused(&env, &["pull", "--retry-delay", "soon", dead], "soon");
+    // podman's documented no-op.
+    env.ok(&["pull", "--disable-content-trust", &base]);
+
+    for (args, needle) in [
+        (
+            vec!["pull", "--decryption-key", "k.pem", &base],
+            "--decryption-key",
+        ),
+        (
+            vec!["push", "--encryption-key", "jwe:k.pem", &base, dead],
+            "--encryption-key",
+        ),
+        (
+            vec!["build", "--decryption-key", "k.pem", c],
+            "--decryption-key",
+        ),
+        (vec!["build", "--cw", "type=sev", c], "--cw"),
+        (
+            vec!["build", "--platform", "linux/arm64", "--arch", "arm64", c],
+            "--platform",
+        ),
+    ] {
+        assert_refused(&env, &args, needle);
+    }
+
+    // --arch picks the base image of that architecture.
+    let multi = multi();
+    let ctx = context(
+        &env,
+        "arch",
+        &base,
+        &[(
+            "Containerfile",
+            &format!("FROM {}\nLABEL built=1\n", multi.reference()),
+        )],
+    );
+    build(
+        &env,
+        &["--arch", "arm64", "--variant", "v8", "-t", "armbuilt"],
+        &ctx,
+    );
+    let v = env.inspect("armbuilt");
+    assert_eq!(v["Architecture"], "arm64", "[{mode:?}]");
+    assert_eq!(v["Config"]["Labels"]["built"], "1");
+}

@@ -4,7 +4,7 @@
 use super::build_flags::{build_args, ImageEditFlags, RunStepFlags};
 use super::create_flags::CreateFlags;
 use super::output::println;
-use super::registry_flags::RegistryFlags;
+use super::registry_flags::{platform_from_flags, RegistryFlags, RetryFlags, UnsupportedFlags};
 use super::run::image_source;
 use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
@@ -72,6 +72,22 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
+    pub retry: RetryFlags,
+    #[command(flatten)]
+    pub unsupported: UnsupportedFlags,
+    /// Confidential workload options (not supported: coracle builds no confidential workload images)
+    #[arg(long, value_name = "OPTIONS")]
+    pub cw: Option<String>,
+    /// Use ARCH instead of the architecture of the machine for the base images
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Use OS instead of the running OS for the base images
+    #[arg(long)]
+    pub os: Option<String>,
+    /// Use VARIANT instead of the running architecture variant for the base images
+    #[arg(long)]
+    pub variant: Option<String>,
+    #[command(flatten)]
     pub edits: ImageEditFlags,
     #[command(flatten)]
     pub run: RunStepFlags,
@@ -121,7 +137,22 @@ fn read_containerfile(file: Option<&str>, context: &Path) -> Result<(String, Str
     }
 }
 
-pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
+pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
+    a.unsupported.check()?;
+    if a.cw.is_some() {
+        bail!("--cw: confidential workload images are not supported by coracle");
+    }
+    a.retry.apply(&mut a.registry)?;
+    let platform = platform_from_flags(
+        a.platform.as_deref(),
+        a.os.as_deref(),
+        a.arch.as_deref(),
+        a.variant.as_deref(),
+    )?
+    .map(|p| match p.variant {
+        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+        None => format!("{}/{}", p.os, p.architecture),
+    });
     let context = a.context.clone().unwrap_or_else(|| PathBuf::from("."));
     let context = std::fs::canonicalize(&context)
         .with_context(|| format!("context directory {}", context.display()))?;
@@ -169,7 +200,7 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
     };
     let flags = CreateFlags {
         pull: pull_policy(&a.pull)?.to_string(),
-        platform: a.platform.clone(),
+        platform,
         quiet: a.quiet,
         registry: a.registry.clone(),
         ..Default::default()

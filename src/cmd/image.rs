@@ -3,7 +3,7 @@
 //! image_inspect.rs.
 
 use super::output::{print, println};
-use super::registry_flags::{platform_from_flags, RegistryFlags};
+use super::registry_flags::{platform_from_flags, RegistryFlags, RetryFlags, UnsupportedFlags};
 use super::GlobalOpts;
 use crate::engine::images;
 use crate::engine::lookup::try_find_image;
@@ -82,9 +82,15 @@ pub struct PullArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+    #[command(flatten)]
+    pub unsupported: UnsupportedFlags,
 }
 
-pub fn pull(g: &GlobalOpts, a: PullArgs) -> Result<()> {
+pub fn pull(g: &GlobalOpts, mut a: PullArgs) -> Result<()> {
+    a.unsupported.check()?;
+    a.retry.apply(&mut a.registry)?;
     let store = g.open_store()?;
     let opts = PullOptions {
         client: a.registry.client_options()?,
