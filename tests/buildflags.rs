@@ -748,3 +748,54 @@ fn retry_flags_unsupported_features_and_build_arch(mode: Mode) {
     assert_eq!(v["Architecture"], "arm64", "[{mode:?}]");
     assert_eq!(v["Config"]["Labels"]["built"], "1");
 }
+
+both_modes!(images_history_and_commit_iidfile);
+fn images_history_and_commit_iidfile(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    env.ok(&["tag", &base, "renamed:1"]);
+    env.ok(&["untag", &base]);
+    let out = env.ok(&["images", "--history", "--no-trunc"]);
+    let header = out.lines().next().unwrap();
+    assert!(header.trim_end().ends_with("HISTORY"), "[{mode:?}] {out}");
+    let none_row = out
+        .lines()
+        .find(|l| l.starts_with("<none>"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let last = none_row
+        .split("  ")
+        .filter(|c| !c.trim().is_empty())
+        .last()
+        .unwrap()
+        .trim();
+    assert!(
+        last.contains("localhost/renamed:1") && last.contains(&base),
+        "[{mode:?}] the names it had: {none_row}"
+    );
+    let plain = env.ok(&["images"]);
+    assert!(!plain.contains("HISTORY"), "[{mode:?}] {plain}");
+
+    env.ok(&["tag", &env.image_ids()[0], "back:1"]);
+    env.ok(&[
+        "run",
+        "--name",
+        "c1",
+        "localhost/back:1",
+        "sh",
+        "-c",
+        "echo hi > /f",
+    ]);
+    let iid = env.user_dir("out").join("iid");
+    let out = env.ok(&[
+        "commit",
+        "-q",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        "c1",
+        "committed",
+    ]);
+    let id = out.lines().last().unwrap();
+    assert!(is_hex(id, 64), "{out}");
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), id, "[{mode:?}]");
+    assert_eq!(cat(&env, "committed", "/f"), "hi");
+}
