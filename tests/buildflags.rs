@@ -799,3 +799,76 @@ fn images_history_and_commit_iidfile(mode: Mode) {
     assert_eq!(std::fs::read_to_string(&iid).unwrap(), id, "[{mode:?}]");
     assert_eq!(cat(&env, "committed", "/f"), "hi");
 }
+
+both_modes!(output_writes_the_image_files_and_unused_stages);
+fn output_writes_the_image_files_and_unused_stages(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "out",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE} AS unused\nRUN echo built-unused-stage\n\
+             FROM {BASE}\nRUN mkdir /out-test && echo v > /out-test/f && rm /bin/tty\n",
+        )],
+    );
+    let o = env.user_dir("o");
+    let local = o.join("local");
+    let spec = format!("type=local,dest={}", local.display());
+    build(&env, &["-o", &spec], &ctx);
+    assert_eq!(
+        std::fs::read_to_string(local.join("out-test/f")).unwrap(),
+        "v\n"
+    );
+    assert!(
+        local.join("bin/busybox").exists(),
+        "[{mode:?}] the base's files"
+    );
+    assert!(local.join("etc/group").exists(), "[{mode:?}]");
+    assert!(
+        std::fs::symlink_metadata(local.join("bin/tty")).is_err(),
+        "[{mode:?}] a file the build removed"
+    );
+    let plain = o.join("plain");
+    build(&env, &["--output", plain.to_str().unwrap()], &ctx);
+    assert!(plain.join("out-test/f").exists(), "[{mode:?}]");
+    let tar = o.join("img.tar");
+    build(
+        &env,
+        &["-o", &format!("type=tar,dest={}", tar.display())],
+        &ctx,
+    );
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.trim_end_matches('/') == "out-test/f"),
+        "[{mode:?}] {list}"
+    );
+    assert!(list.lines().any(|l| l == "bin/busybox"), "[{mode:?}]");
+    assert!(
+        !list
+            .lines()
+            .any(|l| l.contains("tty") && !l.contains("stty")),
+        "[{mode:?}] {list}"
+    );
+    assert!(!list.contains(".wh."), "[{mode:?}]");
+    let c = ctx.to_str().unwrap();
+    assert_refused(&env, &["build", "-o", "type=oci,dest=x", c], "oci");
+    assert_refused(&env, &["build", "-o", "type=tar,dest=-", c], "stdout");
+
+    // The stage nothing needs is skipped unless told otherwise.
+    let out = env.ok(&["build", "--no-cache", c]);
+    assert!(!out.contains("built-unused-stage"), "[{mode:?}] {out}");
+    let out = env.ok(&["build", "--no-cache", "--skip-unused-stages=false", c]);
+    assert!(
+        out.lines().any(|l| l == "built-unused-stage"),
+        "[{mode:?}] {out}"
+    );
+}

@@ -66,9 +66,22 @@ pub struct BuildOptions {
     pub ignorefile: Option<PathBuf>,
     /// `--squash`/`--squash-all`: the result's layers made one.
     pub squash: Squash,
+    /// `--output`: the final image's files written out too.
+    pub output: Option<BuildOutput>,
+    /// `--skip-unused-stages=false`: build every stage up to the target.
+    pub all_stages: bool,
     /// `--secret`: id to content, for `RUN --mount=type=secret` (never
     /// written into an image or a cache key).
     pub secrets: run_mounts::Secrets,
+}
+
+/// `build --output`: where the final image's files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildOutput {
+    /// `type=local,dest=DIR`: a directory tree.
+    Local(PathBuf),
+    /// `type=tar,dest=FILE`: a tar of that tree.
+    Tar(PathBuf),
 }
 
 /// Where `RUN --mount=type=cache` directories live in the store.
@@ -230,9 +243,13 @@ impl Builder<'_> {
     fn run(&mut self) -> Result<ImageRecord> {
         let file = self.file;
         let lookup = |n: &str| self.opts.build_args.get(n).cloned();
-        let stages = file
+        let mut stages = file
             .stages_for_target(self.opts.target.as_deref(), &lookup)
             .map_err(|e| anyhow!("{e}"))?;
+        if self.opts.all_stages {
+            let target = stages.last().copied().unwrap_or_default();
+            stages = (0..=target).collect();
+        }
         let meta = file.meta_args(&lookup).map_err(|e| anyhow!("{e}"))?;
         for a in &file.args_before_from {
             if self.opts.build_args.contains_key(&a.name) {
@@ -255,6 +272,9 @@ impl Builder<'_> {
         let mut img = last.context("no build stages")?;
         if self.opts.squash != Squash::No {
             img = self.squash(&img)?;
+        }
+        if let Some(out) = self.opts.output.clone() {
+            self.write_output(&img, &out)?;
         }
         let quiet = self.opts.quiet;
         for t in &self.opts.tags {
@@ -712,6 +732,28 @@ impl Builder<'_> {
         Ok(img)
     }
 
+    /// `--output`: the image's merged files into a directory, or a tar.
+    fn write_output(&mut self, img: &ImageRecord, out: &BuildOutput) -> Result<()> {
+        let layers = img.layers.clone();
+        let store = self.store;
+        let scratch = self.scratch_dir()?;
+        let out = out.clone();
+        self.in_storage_ns(|| match &out {
+            BuildOutput::Local(dest) => {
+                fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+                squash::merge_into(store, &layers, dest, false)
+            }
+            BuildOutput::Tar(dest) => {
+                let dir = scratch.join(format!("output-{:08x}", rand::random::<u32>()));
+                fs::create_dir(&dir)?;
+                let made = squash::merge_into(store, &layers, &dir, false)
+                    .and_then(|()| squash::write_tar(store, &dir, dest));
+                let _ = crate::storage::layers::remove_tree(&dir);
+                made
+            }
+        })
+    }
+
     /// The view of an image's layers.
     fn view(&self, img: Option<&ImageRecord>) -> ImageView {
         ImageView {
@@ -927,7 +969,10 @@ impl Builder<'_> {
 
     /// Run `f` where layer files may be handled: in a user-namespace child
     /// when rootless, here when root.
-    fn in_storage_ns(&mut self, f: impl FnOnce() -> Result<LayerRecord>) -> Result<LayerRecord> {
+    fn in_storage_ns<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &mut self,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
         if !self.store.rootless || userns::in_user_namespace() {
             return f();
         }

@@ -37,6 +37,16 @@ pub fn merge_layers(
     dir: &Path,
     mtime: MtimePolicy,
 ) -> Result<LayerRecord> {
+    merge_into(store, layers, dir, over_base)?;
+    commit::layer_from_dir_with(store, dir, mtime)
+}
+
+/// `layers` (bottom first) unpacked over each other into `dir`: the files
+/// a container of them sees (`over_base`: with whiteouts for what lies
+/// under them).
+///
+/// Rootless: call inside the user namespace.
+pub fn merge_into(store: &Store, layers: &[Digest], dir: &Path, over_base: bool) -> Result<()> {
     let mut unpack_opts = UnpackOptions::detect(store.rootless, dir);
     unpack_opts.merge = if over_base {
         Merge::KeepWhiteouts
@@ -50,9 +60,21 @@ pub fn merge_layers(
     for d in layers {
         let src = store.layers.diff_dir(d);
         copy_layer(&src, dir, &tar_opts, &unpack_opts)
-            .with_context(|| format!("squashing layer {d}"))?;
+            .with_context(|| format!("merging layer {d}"))?;
     }
-    commit::layer_from_dir_with(store, dir, mtime)
+    Ok(())
+}
+
+/// `dir` as a tar file at `dest` (`build --output type=tar`).
+pub fn write_tar(store: &Store, dir: &Path, dest: &Path) -> Result<()> {
+    let file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let tar_opts = LayerTarOptions {
+        xattr_prefix: store.xattr_prefix(),
+        mtime: MtimePolicy::Keep,
+    };
+    let (mut out, _) = write_layer_tar(dir, BufWriter::new(file), &tar_opts)?;
+    out.flush()
+        .with_context(|| format!("writing {}", dest.display()))
 }
 
 /// One layer's tar streamed into `unpack_layer` through a pipe.

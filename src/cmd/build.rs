@@ -9,7 +9,7 @@ use super::run::image_source;
 use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
 use crate::engine::types::{
-    parse_secret_flag, BuildOptions, ImageFormat, Secrets, Squash, SOURCE_DATE_EPOCH,
+    parse_secret_flag, BuildOptions, BuildOutput, ImageFormat, Secrets, Squash, SOURCE_DATE_EPOCH,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -54,6 +54,12 @@ pub struct BuildArgs {
     /// Secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VARIABLE (never stored in the image)
     #[arg(long = "secret", value_name = "SECRET")]
     pub secret: Vec<String>,
+    /// Also write the image's files out: type=local,dest=DIR, type=tar,dest=FILE, or DIR
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: Option<String>,
+    /// Skip stages the target stage does not need
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub skip_unused_stages: bool,
     /// Squash the final stage's new layers into one new layer over its base's
     #[arg(long, conflicts_with = "squash_all")]
     pub squash: bool,
@@ -93,6 +99,30 @@ pub struct BuildArgs {
     pub run: RunStepFlags,
     /// The build context directory
     pub context: Option<PathBuf>,
+}
+
+/// `--output`: `type=local,dest=DIR`, `type=tar,dest=FILE` or a plain DIR.
+fn build_output(s: &str) -> Result<BuildOutput> {
+    if !s.contains('=') {
+        return Ok(BuildOutput::Local(PathBuf::from(s)));
+    }
+    let (mut kind, mut dest) = (None, None);
+    for part in s.split(',') {
+        match part.split_once('=') {
+            Some(("type", v)) => kind = Some(v),
+            Some(("dest", v)) => dest = Some(PathBuf::from(v)),
+            _ => bail!("invalid --output {s:?}: use type=local,dest=DIR or type=tar,dest=FILE"),
+        }
+    }
+    let dest = dest.with_context(|| format!("invalid --output {s:?}: dest= is required"))?;
+    if dest.as_os_str() == "-" {
+        bail!("invalid --output {s:?}: writing to stdout is not supported, name a file");
+    }
+    match kind {
+        Some("local") | None => Ok(BuildOutput::Local(dest)),
+        Some("tar") => Ok(BuildOutput::Tar(dest)),
+        Some(other) => bail!("invalid --output type {other:?}: use local or tar"),
+    }
 }
 
 /// podman's pull policies, with its boolean spellings.
@@ -197,6 +227,8 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
             _ => Squash::No,
         },
         secrets,
+        output: a.output.as_deref().map(build_output).transpose()?,
+        all_stages: !a.skip_unused_stages,
     };
     let flags = CreateFlags {
         pull: pull_policy(&a.pull)?.to_string(),

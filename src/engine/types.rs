@@ -3,7 +3,7 @@
 //! here, never from `storage`, `runtime` or `registry`, so the engine is
 //! the one surface they build on.
 
-pub use crate::build::builder::{BuildOptions, SOURCE_DATE_EPOCH};
+pub use crate::build::builder::{BuildOptions, BuildOutput, SOURCE_DATE_EPOCH};
 pub use crate::build::containerfile::Containerfile;
 pub use crate::build::image_edits::ImageEdits;
 pub use crate::build::run_mounts::{parse_secret_flag, Secrets};
