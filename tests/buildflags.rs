@@ -872,3 +872,25 @@ fn output_writes_the_image_files_and_unused_stages(mode: Mode) {
         "[{mode:?}] {out}"
     );
 }
+
+both_modes!(volume_create_uid_gid_own_the_directory);
+fn volume_create_uid_gid_own_the_directory(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    env.ok(&[
+        "volume", "create", "--uid", "1234", "--gid", "4321", "owned",
+    ]);
+    let ids = env.sh(&base, &["-v", "owned:/v"], "stat -c %u:%g /v");
+    assert_eq!(ids.trim(), "1234:4321", "[{mode:?}]");
+    env.ok(&["volume", "create", "--gid", "7", "gidonly"]);
+    let ids = env.sh(&base, &["-v", "gidonly:/v"], "stat -c %u:%g /v");
+    assert_eq!(ids.trim(), "0:7", "[{mode:?}]");
+    if mode == Mode::Rootless {
+        // An id the user namespace does not map: refused, nothing made.
+        assert_refused(
+            &env,
+            &["volume", "create", "--uid", "4000000000", "unmapped"],
+            "unmapped",
+        );
+    }
+}
