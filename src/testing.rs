@@ -148,6 +148,7 @@ pub mod fuzz {
             },
             // Device nodes and ownership stay out of a fuzz run's /tmp.
             rootless: true,
+            merge: Default::default(),
         };
         if let Ok(reader) = crate::storage::compression::auto_decompress(tar) {
             let _ = unpack_layer(reader, &dest, &opts);

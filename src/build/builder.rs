@@ -18,6 +18,9 @@ use super::containerfile::{
 use super::context::ContextRoot;
 use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
 use super::ignore::Matcher;
+use super::image_edits::ImageEdits;
+use super::run_mounts;
+use super::squash::{self, Squash};
 use crate::runtime::container;
 use crate::runtime::userns::{self, IdMaps};
 use crate::storage::commit::{self, CommitOptions, ImageFormat};
@@ -52,10 +55,40 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     pub no_cache: bool,
     pub quiet: bool,
-    /// `--label`: set on the final image.
-    pub labels: BTreeMap<String, String>,
+    /// `--label`, `--env`, `--annotation`, `--timestamp`...: what the
+    /// flags change on the images made.
+    pub edits: ImageEdits,
     pub format: ImageFormat,
+    /// Every RUN step's container settings (`build --network`,
+    /// `--volume`, capabilities, limits): the builder fills in the rest.
+    pub run: ContainerConfig,
+    /// `--ignorefile`: read instead of the context's ignore files.
+    pub ignorefile: Option<PathBuf>,
+    /// `--squash`/`--squash-all`: the result's layers made one.
+    pub squash: Squash,
+    /// `--output`: the final image's files written out too.
+    pub output: Option<BuildOutput>,
+    /// `--skip-unused-stages=false`: build every stage up to the target.
+    pub all_stages: bool,
+    /// `--secret`: id to content, for `RUN --mount=type=secret` (never
+    /// written into an image or a cache key).
+    pub secrets: run_mounts::Secrets,
 }
+
+/// `build --output`: where the final image's files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildOutput {
+    /// `type=local,dest=DIR`: a directory tree.
+    Local(PathBuf),
+    /// `type=tar,dest=FILE`: a tar of that tree.
+    Tar(PathBuf),
+}
+
+/// Where `RUN --mount=type=cache` directories live in the store.
+pub const CACHE_MOUNTS_DIR: &str = "build-cache-mounts";
+
+/// The build arg `--source-date-epoch` sets: never reported unused.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
 /// Finds (pulling per the user's policy) the image a FROM or COPY --from names.
 pub type ResolveImage<'a> = &'a dyn Fn(&str) -> Result<ImageRecord>;
@@ -82,12 +115,20 @@ pub fn build(
         resolve,
         live,
         cache: BuildCache::load(&store.root),
-        matcher: context.ignore_matcher()?,
+        matcher: match &opts.ignorefile {
+            Some(f) => {
+                let text = fs::read_to_string(f)
+                    .with_context(|| format!("reading ignore file {}", f.display()))?;
+                Matcher::from_ignore_file(&text, &f.display().to_string())?
+            }
+            None => context.ignore_matcher()?,
+        },
         context,
         used_args: BTreeSet::new(),
         stage_images: BTreeMap::new(),
         maps: None,
         scratch: None,
+        final_base: None,
     };
     {
         let live = &b.live;
@@ -119,6 +160,8 @@ struct Builder<'a> {
     maps: Option<IdMaps>,
     /// This build's private temp dir in the store's tmp/ (swept if killed).
     scratch: Option<PathBuf>,
+    /// The final stage's base image (what `--squash` keeps).
+    final_base: Option<ImageRecord>,
 }
 
 /// Where a stage stands: its current image and config, and its ARGs.
@@ -131,6 +174,8 @@ struct StageState {
     cmd_set: bool,
     /// The base had ONBUILD triggers: the first image made drops them.
     clear_onbuild: bool,
+    /// The base image's manifest annotations (the final image inherits).
+    base_annotations: BTreeMap<String, String>,
 }
 
 impl StageState {
@@ -198,9 +243,13 @@ impl Builder<'_> {
     fn run(&mut self) -> Result<ImageRecord> {
         let file = self.file;
         let lookup = |n: &str| self.opts.build_args.get(n).cloned();
-        let stages = file
+        let mut stages = file
             .stages_for_target(self.opts.target.as_deref(), &lookup)
             .map_err(|e| anyhow!("{e}"))?;
+        if self.opts.all_stages {
+            let target = stages.last().copied().unwrap_or_default();
+            stages = (0..=target).collect();
+        }
         let meta = file.meta_args(&lookup).map_err(|e| anyhow!("{e}"))?;
         for a in &file.args_before_from {
             if self.opts.build_args.contains_key(&a.name) {
@@ -220,7 +269,13 @@ impl Builder<'_> {
             self.stage_images.insert(index, img.clone());
             last = Some(img);
         }
-        let img = last.context("no build stages")?;
+        let mut img = last.context("no build stages")?;
+        if self.opts.squash != Squash::No {
+            img = self.squash(&img)?;
+        }
+        if let Some(out) = self.opts.output.clone() {
+            self.write_output(&img, &out)?;
+        }
         let quiet = self.opts.quiet;
         for t in &self.opts.tags {
             say(quiet, &format!("Successfully tagged {t}"));
@@ -229,7 +284,7 @@ impl Builder<'_> {
             .opts
             .build_args
             .keys()
-            .filter(|k| !self.used_args.contains(*k))
+            .filter(|k| !self.used_args.contains(*k) && k.as_str() != SOURCE_DATE_EPOCH)
             .map(String::as_str)
             .collect();
         if !unused.is_empty() {
@@ -242,6 +297,46 @@ impl Builder<'_> {
             );
         }
         Ok(img)
+    }
+
+    /// An image's manifest annotations (none if its manifest is unreadable).
+    fn annotations_of(&self, img: &ImageRecord) -> BTreeMap<String, String> {
+        self.store
+            .blobs
+            .read(&img.manifest_digest)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|m| serde_json::from_value(m.get("annotations")?.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// How a step's image is committed: the last one tagged and given the
+    /// final edits (annotations, history), every one the fixed time if any.
+    fn commit_options(
+        &self,
+        st: &StageState,
+        last: bool,
+        created_by: Option<String>,
+    ) -> CommitOptions {
+        let e = &self.opts.edits;
+        let mut o = CommitOptions {
+            format: self.opts.format,
+            history_created_by: created_by,
+            created: e.created_rfc3339(),
+            ..Default::default()
+        };
+        if last {
+            if self.opts.squash == Squash::No {
+                o.names = self.opts.tags.clone();
+            }
+            o.omit_history = e.omit_history;
+            let at = o
+                .created
+                .get_or_insert_with(crate::format::human::now_rfc3339)
+                .clone();
+            o.annotations = e.final_annotations(&st.base_annotations, &at);
+        }
+        o
     }
 
     fn config_of(&self, img: &ImageRecord) -> Result<ImageConfig> {
@@ -267,6 +362,7 @@ impl Builder<'_> {
             args: Vec::new(),
             cmd_set: false,
             clear_onbuild: false,
+            base_annotations: BTreeMap::new(),
         };
         let from_text = match &base {
             BaseRef::Stage(s) => {
@@ -288,14 +384,22 @@ impl Builder<'_> {
             BaseRef::Stage(s) => {
                 let img = self.stage_images[s].clone();
                 st.config = self.config_of(&img)?;
+                st.base_annotations = self.annotations_of(&img);
                 st.image = Some(img);
             }
             BaseRef::Image(name) => {
                 let img = (self.resolve)(name)?;
                 self.live.insert(img.id.clone(), img.clone());
                 st.config = self.config_of(&img)?;
+                st.base_annotations = self.annotations_of(&img);
                 st.image = Some(img);
             }
+        }
+        if !self.opts.edits.inherit_labels {
+            st.config.config.labels = None;
+        }
+        if is_final {
+            self.final_base = st.image.clone();
         }
         // ONBUILD triggers of the base run first, as if written here.
         let triggers: Vec<String> = st
@@ -357,7 +461,7 @@ impl Builder<'_> {
                 &commit_line(prefix, self.opts.commit_name.as_deref()),
             );
         }
-        let img = match (&st.image, is_final && !self.opts.labels.is_empty()) {
+        let img = match (&st.image, is_final && self.opts.edits.change_final()) {
             (Some(img), false) => {
                 let img = img.clone();
                 if is_final {
@@ -367,17 +471,9 @@ impl Builder<'_> {
             }
             _ => {
                 if is_final {
-                    self.apply_labels(st);
+                    self.apply_final_edits(st);
                 }
-                let opts = CommitOptions {
-                    format: self.opts.format,
-                    names: if is_final {
-                        self.opts.tags.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    ..Default::default()
-                };
+                let opts = self.commit_options(st, is_final, None);
                 let cfg = st.config.clone();
                 let img = commit::image_from_layers(
                     self.store,
@@ -395,17 +491,15 @@ impl Builder<'_> {
         Ok(img)
     }
 
-    fn apply_labels(&self, st: &mut StageState) {
-        if self.opts.labels.is_empty() {
-            return;
-        }
-        let labels = st.config.config.labels.get_or_insert_with(Default::default);
-        for (k, v) in &self.opts.labels {
-            labels.insert(k.clone(), v.clone());
-        }
+    fn apply_final_edits(&self, st: &mut StageState) {
+        self.opts.edits.apply_to_final(&mut st.config);
     }
 
     fn add_names(&self, img: &ImageRecord) -> Result<()> {
+        // Squashing: the tags go to the squashed image.
+        if self.opts.squash != Squash::No {
+            return Ok(());
+        }
         if self.opts.tags.iter().all(|t| img.names.contains(t)) {
             return Ok(());
         }
@@ -436,7 +530,10 @@ impl Builder<'_> {
         };
         let quiet = self.opts.quiet;
         // What besides the parent and the instruction decides the result.
-        let mut extra: Vec<String> = vec![format!("{:?}", self.opts.format)];
+        let mut extra: Vec<String> = vec![
+            format!("{:?}", self.opts.format),
+            self.opts.edits.step_key(),
+        ];
         let mut copy_plan = None;
         let mut created_by = format!("/bin/sh -c #(nop) {}", text.trim());
         match &expanded {
@@ -505,10 +602,11 @@ impl Builder<'_> {
             _ => {}
         }
         if last {
-            self.apply_labels(st);
-            for (k, v) in &self.opts.labels {
-                extra.push(format!("label {k}={v}"));
-            }
+            extra.push(self.opts.edits.final_key());
+        }
+        if matches!(expanded, Instruction::Run(_)) {
+            // What the RUN container was given can change what it makes.
+            extra.push(run_key(&self.opts.run));
         }
         let ins_repr = format!("{expanded:?}");
         let parent = st.parent_key();
@@ -565,16 +663,11 @@ impl Builder<'_> {
                 &commit_line(prefix, self.opts.commit_name.as_deref()),
             );
         }
-        let opts = CommitOptions {
-            format: self.opts.format,
-            names: if last {
-                self.opts.tags.clone()
-            } else {
-                Vec::new()
-            },
-            history_created_by: Some(created_by),
-            ..Default::default()
-        };
+        if last {
+            // After the step ran: `--env` is the image's, not the RUN's.
+            self.apply_final_edits(st);
+        }
+        let opts = self.commit_options(st, last, Some(created_by));
         let cfg = st.config.clone();
         let img = commit::image_from_layers(
             self.store,
@@ -588,6 +681,77 @@ impl Builder<'_> {
         say(quiet, &format!("--> {}", short(&img.id)));
         st.image = Some(img);
         Ok(())
+    }
+
+    /// `--squash`: the final image's layers over its base made one;
+    /// `--squash-all`: all of its layers. The config is the final image's,
+    /// the history its base's (none with `--squash-all`) and one entry.
+    fn squash(&mut self, img: &ImageRecord) -> Result<ImageRecord> {
+        let all = self.opts.squash == Squash::All;
+        let base = if all { None } else { self.final_base.clone() };
+        let base_layers = base.as_ref().map(|b| b.layers.clone()).unwrap_or_default();
+        let new = img
+            .layers
+            .strip_prefix(base_layers.as_slice())
+            .context("the final image does not stand on its base's layers")?
+            .to_vec();
+        let layer = if new.is_empty() {
+            None
+        } else {
+            let dir = self
+                .scratch_dir()?
+                .join(format!("squash-{:08x}", rand::random::<u32>()));
+            let (store, mtime, over_base) = (self.store, self.opts.edits.mtime, base.is_some());
+            Some(self.in_storage_ns(|| {
+                fs::create_dir(&dir)?;
+                let made = squash::merge_layers(store, &new, over_base, &dir, mtime);
+                let _ = crate::storage::layers::remove_tree(&dir);
+                made
+            })?)
+        };
+        let cfg = self.config_of(img)?;
+        let e = &self.opts.edits;
+        let opts = CommitOptions {
+            format: self.opts.format,
+            names: self.opts.tags.clone(),
+            history_created_by: Some("/bin/sh -c #(nop) squashed".into()),
+            created: e.created_rfc3339(),
+            omit_history: e.omit_history,
+            annotations: self.annotations_of(img),
+            ..Default::default()
+        };
+        let img = commit::image_from_layers(
+            self.store,
+            base.as_ref(),
+            layer,
+            |c| copy_config(c, &cfg),
+            &opts,
+        )?;
+        self.live.insert(img.id.clone(), img.clone());
+        say(self.opts.quiet, &format!("--> {}", short(&img.id)));
+        Ok(img)
+    }
+
+    /// `--output`: the image's merged files into a directory, or a tar.
+    fn write_output(&mut self, img: &ImageRecord, out: &BuildOutput) -> Result<()> {
+        let layers = img.layers.clone();
+        let store = self.store;
+        let scratch = self.scratch_dir()?;
+        let out = out.clone();
+        self.in_storage_ns(|| match &out {
+            BuildOutput::Local(dest) => {
+                fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+                squash::merge_into(store, &layers, dest, false)
+            }
+            BuildOutput::Tar(dest) => {
+                let dir = scratch.join(format!("output-{:08x}", rand::random::<u32>()));
+                fs::create_dir(&dir)?;
+                let made = squash::merge_into(store, &layers, &dir, false)
+                    .and_then(|()| squash::write_tar(store, &dir, dest));
+                let _ = crate::storage::layers::remove_tree(&dir);
+                made
+            }
+        })
     }
 
     /// The view of an image's layers.
@@ -805,7 +969,10 @@ impl Builder<'_> {
 
     /// Run `f` where layer files may be handled: in a user-namespace child
     /// when rootless, here when root.
-    fn in_storage_ns(&mut self, f: impl FnOnce() -> Result<LayerRecord>) -> Result<LayerRecord> {
+    fn in_storage_ns<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &mut self,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
         if !self.store.rootless || userns::in_user_namespace() {
             return f();
         }
@@ -816,6 +983,7 @@ impl Builder<'_> {
 
     fn copy_step(&mut self, plan: &CopyPlan) -> Result<LayerRecord> {
         let scratch = self.scratch_dir()?;
+        let mtime = self.opts.edits.mtime;
         let store = self.store;
         self.in_storage_ns(|| {
             let layer = scratch.join(format!("copy-{:08x}", rand::random::<u32>()));
@@ -823,7 +991,7 @@ impl Builder<'_> {
             fs::create_dir(&layer)?;
             fs::create_dir(&work)?;
             let result = copy::write_layer(plan, &layer, &work)
-                .and_then(|()| commit::layer_from_dir(store, &layer));
+                .and_then(|()| commit::layer_from_dir_with(store, &layer, mtime));
             let _ = crate::storage::layers::remove_tree(&layer);
             let _ = crate::storage::layers::remove_tree(&work);
             result
@@ -864,43 +1032,57 @@ impl Builder<'_> {
                 vec![target]
             }
         };
-        if !run.mounts.is_empty() {
-            crate::warn!(
-                "RUN --mount is not supported yet; ignoring {:?}",
-                run.mounts
-            );
-        }
+        let workdir = st
+            .config
+            .config
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into());
+        let scratch = self.scratch_dir()?;
+        let step_mounts = run_mounts::prepare(
+            &run.mounts,
+            &run_mounts::Sources {
+                secrets: &self.opts.secrets,
+                context: &self.opts.context,
+                scratch: &scratch,
+                cache_root: &self.store.root.join(CACHE_MOUNTS_DIR),
+                workdir: &workdir,
+            },
+        )?;
+        mounts.extend(step_mounts.mounts.iter().cloned());
         let mut env = st.config.config.env.clone().unwrap_or_default();
         for (k, v) in st.arg_env() {
             env.push(format!("{k}={v}"));
         }
+        env.extend(step_mounts.env.iter().cloned());
+        let template = &self.opts.run;
         let network = match run.network.as_deref() {
             Some("none") => NetworkMode::None,
             Some("host") => NetworkMode::Host,
-            _ => NetworkMode::Private,
+            _ => template.network.clone(),
         };
+        mounts.extend(template.mounts.iter().cloned());
         let mut annotations = BTreeMap::new();
         annotations.insert(BUILD_ANNOTATION.to_string(), builder_identity());
         let cfg = ContainerConfig {
             image_name: img.names.first().cloned().unwrap_or_else(|| img.id.clone()),
             args,
             env,
-            workdir: st
-                .config
-                .config
-                .working_dir
-                .clone()
-                .filter(|w| !w.is_empty())
-                .unwrap_or_else(|| "/".into()),
+            workdir,
             user: st.config.config.user.clone().unwrap_or_default(),
             annotations,
             mounts,
+            tmpfs: (template.tmpfs.iter())
+                .chain(&step_mounts.tmpfs)
+                .cloned()
+                .collect(),
             network,
             stop_timeout: 10,
             create_command: crate::storage::containers::command_line_without_secrets(
                 std::env::args(),
             ),
-            ..Default::default()
+            ..template.clone()
         };
         let cfg = container::create(self.store, cfg, &img)?;
         let id = cfg.id.clone();
@@ -909,9 +1091,14 @@ impl Builder<'_> {
             let store = self.store;
             let upper = store.containers.dir(&id).join("upper");
             let view = self.view(Some(&img));
+            let mtime = self.opts.edits.mtime;
+            let mut targets: Vec<String> = (self.opts.run.mounts.iter())
+                .map(|m| m.destination.clone())
+                .collect();
+            targets.extend(step_mounts.targets());
             self.in_storage_ns(|| {
-                prune_mount_targets(&upper, &view);
-                commit::layer_from_dir(store, &upper)
+                prune_mount_targets(&upper, &view, &targets);
+                commit::layer_from_dir_with(store, &upper, mtime)
             })
         });
         if let Err(e) = crate::runtime::removal::remove_files(self.store, &id) {
@@ -969,6 +1156,24 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+/// The RUN containers' settings as they enter a RUN step's cache key.
+fn run_key(t: &ContainerConfig) -> String {
+    format!(
+        "run {} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        t.network,
+        t.mounts
+            .iter()
+            .map(|m| (&m.source, &m.destination, &m.options))
+            .collect::<Vec<_>>(),
+        t.cap_add,
+        t.cap_drop,
+        t.security_opt,
+        t.add_hosts,
+        (&t.dns, &t.dns_search, &t.dns_options),
+        (&t.ipc, &t.pid, &t.uts),
+    )
 }
 
 /// The error's whole chain as one message with no typed causes, so a
@@ -1148,7 +1353,9 @@ fn apply_instruction(st: &mut StageState, ins: &Instruction) -> Result<()> {
 /// the image lacks them; those empty files and dirs are not the step's
 /// work. Remove them from the upper dir, and parents left empty that only
 /// came along with them.
-fn prune_mount_targets(upper: &Path, view: &ImageView) {
+/// `extra`: the destinations of `build --volume` mounts, as podman leaves
+/// them out too.
+fn prune_mount_targets(upper: &Path, view: &ImageView, extra: &[String]) {
     use std::os::unix::fs::MetadataExt;
     const TARGETS: &[&str] = &[
         "etc/hosts",
@@ -1160,7 +1367,8 @@ fn prune_mount_targets(upper: &Path, view: &ImageView) {
         "sys",
         "dev",
     ];
-    for t in TARGETS {
+    let extra = extra.iter().map(|d| d.trim_start_matches('/'));
+    for t in TARGETS.iter().copied().chain(extra) {
         // The step may have made a parent a link (`ln -s /x /etc`): never
         // look, let alone remove, through it.
         if !parents_are_dirs(upper, t) {
@@ -1297,6 +1505,7 @@ mod tests {
             args: Vec::new(),
             cmd_set: false,
             clear_onbuild: false,
+            base_annotations: BTreeMap::new(),
         }
     }
 
@@ -1354,7 +1563,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), upper.path().join("etc")).unwrap();
         fs::create_dir(upper.path().join("run")).unwrap();
         fs::write(upper.path().join("run/.containerenv"), "").unwrap();
-        prune_mount_targets(upper.path(), &ImageView::default());
+        prune_mount_targets(upper.path(), &ImageView::default(), &[]);
         assert!(
             outside.path().join("hosts").exists(),
             "a file beyond a link"

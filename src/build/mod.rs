@@ -6,6 +6,8 @@
 //! - [`glob`]: wildcards in COPY/ADD sources (Go's `filepath.Match`).
 //! - [`builder`]: instructions to images, step by step; [`cache`] its index;
 //!   [`copy`] COPY/ADD sources and layers.
+//! - [`image_edits`]: what build's flags change on the images it makes;
+//!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`.
 
 pub mod builder;
 pub mod cache;
@@ -16,3 +18,6 @@ pub mod context;
 pub mod copy;
 pub mod glob;
 pub mod ignore;
+pub mod image_edits;
+pub mod run_mounts;
+pub mod squash;

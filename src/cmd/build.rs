@@ -1,16 +1,18 @@
 //! `build`: flags in, the engine's build, the image id out (last line of
 //! stdout).
 
+use super::build_flags::{build_args, ImageEditFlags, RunStepFlags};
 use super::create_flags::CreateFlags;
 use super::output::println;
-use super::registry_flags::RegistryFlags;
+use super::registry_flags::{platform_from_flags, RegistryFlags, RetryFlags, UnsupportedFlags};
 use super::run::image_source;
 use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
-use crate::engine::types::{BuildOptions, ImageFormat};
+use crate::engine::types::{
+    parse_secret_flag, BuildOptions, BuildOutput, ImageFormat, Secrets, Squash, SOURCE_DATE_EPOCH,
+};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,12 @@ pub struct BuildArgs {
     /// ARG values (KEY=VALUE, or KEY to take it from the environment)
     #[arg(long = "build-arg", value_name = "ARG")]
     pub build_arg: Vec<String>,
+    /// A file of ARG=VALUE lines (comments and blank lines skipped), read before --build-arg
+    #[arg(long = "build-arg-file", value_name = "FILE")]
+    pub build_arg_file: Vec<PathBuf>,
+    /// Path to an alternate .containerignore file
+    #[arg(long, value_name = "FILE")]
+    pub ignorefile: Option<PathBuf>,
     /// Do not use cached steps
     #[arg(long)]
     pub no_cache: bool,
@@ -40,12 +48,27 @@ pub struct BuildArgs {
     /// Write the image id to this file
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// Write the image id to this file without the algorithm prefix
+    #[arg(long, value_name = "FILE")]
+    pub iidfile_raw: Option<PathBuf>,
+    /// Secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VARIABLE (never stored in the image)
+    #[arg(long = "secret", value_name = "SECRET")]
+    pub secret: Vec<String>,
+    /// Also write the image's files out: type=local,dest=DIR, type=tar,dest=FILE, or DIR
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: Option<String>,
+    /// Skip stages the target stage does not need
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub skip_unused_stages: bool,
+    /// Squash the final stage's new layers into one new layer over its base's
+    #[arg(long, conflicts_with = "squash_all")]
+    pub squash: bool,
+    /// Squash all of the image's layers, its base's included, into one layer
+    #[arg(long)]
+    pub squash_all: bool,
     /// Cache intermediate images (each step's image)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub layers: bool,
-    /// Set a label on the image (KEY=VALUE, repeatable)
-    #[arg(long = "label", value_name = "LABEL")]
-    pub label: Vec<String>,
     /// Platform of the base images (OS/ARCH[/VARIANT])
     #[arg(long)]
     pub platform: Option<String>,
@@ -54,8 +77,52 @@ pub struct BuildArgs {
     pub format: String,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+    #[command(flatten)]
+    pub unsupported: UnsupportedFlags,
+    /// Confidential workload options (not supported: coracle builds no confidential workload images)
+    #[arg(long, value_name = "OPTIONS")]
+    pub cw: Option<String>,
+    /// Use ARCH instead of the architecture of the machine for the base images
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Use OS instead of the running OS for the base images
+    #[arg(long)]
+    pub os: Option<String>,
+    /// Use VARIANT instead of the running architecture variant for the base images
+    #[arg(long)]
+    pub variant: Option<String>,
+    #[command(flatten)]
+    pub edits: ImageEditFlags,
+    #[command(flatten)]
+    pub run: RunStepFlags,
     /// The build context directory
     pub context: Option<PathBuf>,
+}
+
+/// `--output`: `type=local,dest=DIR`, `type=tar,dest=FILE` or a plain DIR.
+fn build_output(s: &str) -> Result<BuildOutput> {
+    if !s.contains('=') {
+        return Ok(BuildOutput::Local(PathBuf::from(s)));
+    }
+    let (mut kind, mut dest) = (None, None);
+    for part in s.split(',') {
+        match part.split_once('=') {
+            Some(("type", v)) => kind = Some(v),
+            Some(("dest", v)) => dest = Some(PathBuf::from(v)),
+            _ => bail!("invalid --output {s:?}: use type=local,dest=DIR or type=tar,dest=FILE"),
+        }
+    }
+    let dest = dest.with_context(|| format!("invalid --output {s:?}: dest= is required"))?;
+    if dest.as_os_str() == "-" {
+        bail!("invalid --output {s:?}: writing to stdout is not supported, name a file");
+    }
+    match kind {
+        Some("local") | None => Ok(BuildOutput::Local(dest)),
+        Some("tar") => Ok(BuildOutput::Tar(dest)),
+        Some(other) => bail!("invalid --output type {other:?}: use local or tar"),
+    }
 }
 
 /// podman's pull policies, with its boolean spellings.
@@ -67,23 +134,6 @@ fn pull_policy(s: &str) -> Result<&'static str> {
         "newer" | "ifnewer" => "newer",
         other => bail!("invalid pull policy {other:?}: use always, missing, never or newer"),
     })
-}
-
-fn build_args(items: &[String]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for item in items {
-        match item.split_once('=') {
-            Some((k, v)) => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            None => {
-                if let Ok(v) = std::env::var(item) {
-                    out.insert(item.clone(), v);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The Containerfile: `-f` (relative to the current directory, as podman),
@@ -117,7 +167,22 @@ fn read_containerfile(file: Option<&str>, context: &Path) -> Result<(String, Str
     }
 }
 
-pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
+pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
+    a.unsupported.check()?;
+    if a.cw.is_some() {
+        bail!("--cw: confidential workload images are not supported by coracle");
+    }
+    a.retry.apply(&mut a.registry)?;
+    let platform = platform_from_flags(
+        a.platform.as_deref(),
+        a.os.as_deref(),
+        a.arch.as_deref(),
+        a.variant.as_deref(),
+    )?
+    .map(|p| match p.variant {
+        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+        None => format!("{}/{}", p.os, p.architecture),
+    });
     let context = a.context.clone().unwrap_or_else(|| PathBuf::from("."));
     let context = std::fs::canonicalize(&context)
         .with_context(|| format!("context directory {}", context.display()))?;
@@ -131,21 +196,43 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
     for t in &a.tag {
         tags.push(crate::engine::images::local_name(t)?);
     }
-    let labels = super::output::key_values(&a.label);
+    let mut build_args = build_args(&a.build_arg_file, &a.build_arg)?;
+    if let Some(t) = a.edits.source_date_epoch {
+        // buildah gives the time to stages that declare the ARG.
+        build_args
+            .entry(SOURCE_DATE_EPOCH.to_string())
+            .or_insert_with(|| t.to_string());
+    }
+    let run = engine::run_template(&a.run.request()?)?;
+    let mut secrets = Secrets::default();
+    for s in &a.secret {
+        let (id, content) = parse_secret_flag(s)?;
+        secrets.0.insert(id, content);
+    }
     let opts = BuildOptions {
         context,
         tags,
         commit_name: a.tag.first().cloned(),
         target: a.target.clone(),
-        build_args: build_args(&a.build_arg),
+        build_args,
         no_cache: a.no_cache || !a.layers,
         quiet: a.quiet,
-        labels,
+        edits: a.edits.edits(),
         format,
+        run,
+        ignorefile: a.ignorefile.clone(),
+        squash: match (a.squash, a.squash_all) {
+            (true, _) => Squash::New,
+            (_, true) => Squash::All,
+            _ => Squash::No,
+        },
+        secrets,
+        output: a.output.as_deref().map(build_output).transpose()?,
+        all_stages: !a.skip_unused_stages,
     };
     let flags = CreateFlags {
         pull: pull_policy(&a.pull)?.to_string(),
-        platform: a.platform.clone(),
+        platform,
         quiet: a.quiet,
         registry: a.registry.clone(),
         ..Default::default()
@@ -160,6 +247,9 @@ pub fn build(g: &GlobalOpts, a: BuildArgs) -> Result<()> {
     if let Some(path) = &a.iidfile {
         std::fs::write(path, format!("sha256:{}", img.id))
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &a.iidfile_raw {
+        std::fs::write(path, &img.id).with_context(|| format!("writing {}", path.display()))?;
     }
     println(&img.id)
 }

@@ -44,6 +44,9 @@ pub struct CommitArgs {
     /// Suppress output
     #[arg(short, long)]
     pub quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<std::path::PathBuf>,
     pub container: String,
     pub image: Option<String>,
 }
@@ -66,6 +69,9 @@ pub fn commit(g: &GlobalOpts, a: CommitArgs) -> Result<()> {
     let img = engine::commit_container(&store, &id, opts)
         .with_context(|| format!("committing container {}", a.container))?;
     progress(a.quiet, &img);
+    if let Some(path) = &a.iidfile {
+        std::fs::write(path, &img.id).with_context(|| format!("writing {}", path.display()))?;
+    }
     println(&img.id)
 }
 

@@ -3,7 +3,7 @@
 //! image_inspect.rs.
 
 use super::output::{print, println};
-use super::registry_flags::{platform_from_flags, RegistryFlags};
+use super::registry_flags::{platform_from_flags, RegistryFlags, RetryFlags, UnsupportedFlags};
 use super::GlobalOpts;
 use crate::engine::images;
 use crate::engine::lookup::try_find_image;
@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Build an image from a Containerfile
-    Build(super::build::BuildArgs),
+    Build(Box<super::build::BuildArgs>),
     /// Pull an image from a registry
     Pull(PullArgs),
     /// List images in local storage
@@ -47,7 +47,7 @@ pub enum ImageCommand {
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
     match c {
-        ImageCommand::Build(a) => super::build::build(g, a),
+        ImageCommand::Build(a) => super::build::build(g, *a),
         ImageCommand::Pull(a) => pull(g, a),
         ImageCommand::Ls(a) => super::image_list::images(g, a),
         ImageCommand::Inspect(a) => super::image_inspect::image_inspect(g, a),
@@ -85,9 +85,15 @@ pub struct PullArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+    #[command(flatten)]
+    pub unsupported: UnsupportedFlags,
 }
 
-pub fn pull(g: &GlobalOpts, a: PullArgs) -> Result<()> {
+pub fn pull(g: &GlobalOpts, mut a: PullArgs) -> Result<()> {
+    a.unsupported.check()?;
+    a.retry.apply(&mut a.registry)?;
     let store = g.open_store()?;
     let opts = PullOptions {
         client: a.registry.client_options()?,
@@ -141,6 +147,9 @@ pub struct RmiArgs {
     /// Ignore errors if a specified image does not exist
     #[arg(short, long)]
     pub ignore: bool,
+    /// Do not remove dangling parent images (a build's intermediate images)
+    #[arg(long)]
+    pub no_prune: bool,
     pub images: Vec<String>,
 }
 
@@ -153,6 +162,7 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
             all: a.all,
             force: a.force,
             ignore_missing: a.ignore,
+            no_prune: a.no_prune,
         },
     )?;
     let mut out = String::new();

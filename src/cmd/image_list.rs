@@ -19,6 +19,9 @@ pub struct ImagesArgs {
     /// Show digests
     #[arg(long)]
     pub digests: bool,
+    /// Display the image name history (latest first) in a last column
+    #[arg(long)]
+    pub history: bool,
     /// Filter output based on conditions provided
     #[arg(short, long = "filter", value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -292,15 +295,25 @@ pub fn images(g: &GlobalOpts, a: ImagesArgs) -> Result<()> {
             rows.push(image_row(l, repo, tag.unwrap_or("<none>"), a.no_trunc));
         }
     }
-    let default = if a.digests {
+    let mut default = if a.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.Created}}\t{{.Size}}"
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Created}}\t{{.Size}}"
-    };
+    }
+    .to_string();
+    if a.history {
+        default.push_str("\t{{.History}}");
+        // podman's column says <none> for an image never renamed.
+        for row in &mut rows {
+            if row["History"].as_str().is_some_and(str::is_empty) {
+                row["History"] = json!("<none>");
+            }
+        }
+    }
     let format = a.format.as_deref().map(unescape);
     let out = table::render_rows(
         format.as_deref(),
-        default,
+        &default,
         &image_headers(),
         &rows,
         a.noheading,
@@ -319,6 +332,7 @@ fn image_headers() -> table::HeaderMap {
         ("CreatedAt", "CREATED AT"),
         ("Size", "SIZE"),
         ("ReadOnly", "R/O"),
+        ("History", "HISTORY"),
     ])
 }
 

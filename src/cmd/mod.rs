@@ -3,6 +3,7 @@
 mod archive;
 mod auto_update;
 mod build;
+mod build_flags;
 mod buildx;
 mod commit;
 mod container;

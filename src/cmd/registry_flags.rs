@@ -5,6 +5,7 @@ use crate::engine::types::{parse_platform, ClientOptions, Platform};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Flags every verb that talks to a registry shares.
 #[derive(Args, Debug, Clone, Default)]
@@ -18,6 +19,42 @@ pub struct RegistryFlags {
     /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
     #[arg(long, value_name = "USER:PASS")]
     pub creds: Option<String>,
+    /// Set from `RetryFlags` by the verbs that take them.
+    #[arg(skip)]
+    pub retry: Option<u32>,
+    #[arg(skip)]
+    pub retry_delay: Option<Duration>,
+}
+
+/// `--retry`/`--retry-delay` (pull, push, build) and podman's documented
+/// no-op `--disable-content-trust`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RetryFlags {
+    /// Number of times to retry a registry request that failed in a way retrying can fix (default 3)
+    #[arg(long, value_name = "N")]
+    pub retry: Option<u32>,
+    /// Delay between retries (e.g. 500ms, 2s; default: from 200ms, doubling)
+    #[arg(long, value_name = "DURATION")]
+    pub retry_delay: Option<String>,
+    /// Docker's option to skip image verification: a no-op, as in podman (scripts pass it)
+    #[arg(long)]
+    pub disable_content_trust: bool,
+}
+
+impl RetryFlags {
+    /// Put the retry settings into `r` (checked).
+    pub fn apply(&self, r: &mut RegistryFlags) -> Result<()> {
+        r.retry = self.retry;
+        if let Some(d) = &self.retry_delay {
+            let (negative, delay) = crate::format::human::parse_go_duration(d)
+                .map_err(|e| anyhow::anyhow!("invalid --retry-delay {d:?}: {e}"))?;
+            if negative {
+                bail!("invalid --retry-delay {d:?}: must not be negative");
+            }
+            r.retry_delay = Some(delay);
+        }
+        Ok(())
+    }
 }
 
 impl RegistryFlags {
@@ -39,6 +76,8 @@ impl RegistryFlags {
             tls_verify: self.tls_verify,
             authfile: self.authfile.clone(),
             credentials,
+            retries: self.retry,
+            retry_delay: self.retry_delay,
             ..ClientOptions::default()
         })
     }
@@ -73,4 +112,23 @@ pub fn platform_from_flags(
         os_version: None,
         os_features: None,
     }))
+}
+
+/// Flags of podman's for features coracle does not have (image encryption,
+/// signing, confidential workloads, SBOM scanners): accepted so the error
+/// names the missing feature instead of the flag being unknown.
+#[derive(Args, Debug, Clone, Default)]
+pub struct UnsupportedFlags {
+    /// Key to decrypt encrypted images with (not supported: image encryption is not implemented)
+    #[arg(long, value_name = "KEY")]
+    pub decryption_key: Vec<String>,
+}
+
+impl UnsupportedFlags {
+    pub fn check(&self) -> Result<()> {
+        if !self.decryption_key.is_empty() {
+            bail!("--decryption-key: encrypted images are not supported by coracle");
+        }
+        Ok(())
+    }
 }

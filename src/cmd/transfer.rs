@@ -1,7 +1,7 @@
 //! Moving images to registries and the credentials for it: push, login, logout.
 
 use super::output::println;
-use super::registry_flags::RegistryFlags;
+use super::registry_flags::{RegistryFlags, RetryFlags};
 use super::GlobalOpts;
 use crate::engine::transfer;
 use crate::engine::transfer::login;
@@ -37,13 +37,25 @@ pub struct PushArgs {
     pub remove_signatures: bool,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+    /// Layers to encrypt (not supported: image encryption is not implemented)
+    #[arg(long, value_name = "LAYERS")]
+    pub encrypt_layer: Option<String>,
+    /// Key to encrypt layers with (not supported: image encryption is not implemented)
+    #[arg(long, value_name = "KEY")]
+    pub encryption_key: Vec<String>,
 }
 
 /// Test knob: a smaller chunk size makes the chunked upload path testable
 /// with small images.
 const CHUNK_SIZE_ENV: &str = "CORACLE_PUSH_CHUNK_SIZE";
 
-pub fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
+pub fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
+    if a.encrypt_layer.is_some() || !a.encryption_key.is_empty() {
+        bail!("--encryption-key/--encrypt-layer: encrypted images are not supported by coracle");
+    }
+    a.retry.apply(&mut a.registry)?;
     let store = g.open_store()?;
     let compression = match a.compression_format.as_deref() {
         None => None,

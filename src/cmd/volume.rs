@@ -68,6 +68,12 @@ pub struct CreateArgs {
     /// Don't fail if volume already exists
     #[arg(long)]
     pub ignore: bool,
+    /// The UID that owns the volume's directory (not passed to a mount)
+    #[arg(long, value_name = "UID")]
+    pub uid: Option<u32>,
+    /// The GID that owns the volume's directory (not passed to a mount)
+    #[arg(long, value_name = "GID")]
+    pub gid: Option<u32>,
     /// The volume's name (a generated one when missing)
     pub name: Option<String>,
 }
@@ -84,6 +90,16 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
             ignore_existing: a.ignore,
         },
     )?;
+    if let Err(e) = vols::set_owner(&store, &name, a.uid, a.gid) {
+        // Bad input leaves nothing behind.
+        let undo = vols::Removal {
+            names: vec![name],
+            force: true,
+            ..Default::default()
+        };
+        let _ = vols::remove(&store, &undo);
+        return Err(e);
+    }
     println(&name)
 }
 

@@ -13,6 +13,7 @@ mod service;
 use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Store, UsernsMode};
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
+pub use security::check_security_opts;
 pub use service::ServiceRequest;
 
 use crate::error::SilentExit;

@@ -3,6 +3,8 @@
 //! names only drops that name). Store work that creates files runs in the
 //! rootless user namespace ([`crate::runtime::userns::enter_for_storage`]).
 
+mod parents;
+
 use crate::error::CodedError;
 use crate::registry::pull::{self, PullOptions};
 use crate::registry::resolve;
@@ -123,6 +125,9 @@ pub struct Removal {
     pub force: bool,
     /// Unknown images are not an error.
     pub ignore_missing: bool,
+    /// Keep the untagged parents (a build's intermediate images) that
+    /// podman removes with an image.
+    pub no_prune: bool,
 }
 
 /// One line of what `rmi` did, in order.
@@ -187,8 +192,10 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
     for target in &targets {
         let rec = match try_find_image(&images, target)? {
             Some(rec) => rec.clone(),
+            None if r.all => continue, // removed as a parent of another
             None => {
-                if !r.ignore_missing && report.error.is_none() {
+                // podman: -f also means an unknown image is no error.
+                if !r.ignore_missing && !r.force && report.error.is_none() {
                     // podman: exit 1 when an image to remove is not known.
                     report.error = Some(
                         CodedError {
@@ -248,7 +255,20 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
         journal.push(Event::image("remove", &rec.id, target));
         images.remove(&rec.id);
         report.done.push(Removed::Deleted(rec.id.clone()));
+        let doomed = if r.no_prune {
+            Vec::new()
+        } else {
+            let in_use = |id: &str| !containers_using(store, id).is_empty();
+            parents::dangling_parents(store, &images, &rec, &in_use)
+        };
         removed.push(rec);
+        for id in doomed {
+            if let Some(parent) = images.remove(&id) {
+                journal.push(Event::image("remove", &id, &id));
+                report.done.push(Removed::Deleted(id));
+                removed.push(parent);
+            }
+        }
     }
     store.images.save(&images)?;
     journal.into_iter().for_each(|e| events::append(store, e));

@@ -3,8 +3,11 @@
 //! here, never from `storage`, `runtime` or `registry`, so the engine is
 //! the one surface they build on.
 
-pub use crate::build::builder::BuildOptions;
+pub use crate::build::builder::{BuildOptions, BuildOutput, SOURCE_DATE_EPOCH};
 pub use crate::build::containerfile::Containerfile;
+pub use crate::build::image_edits::ImageEdits;
+pub use crate::build::run_mounts::{parse_secret_flag, Secrets};
+pub use crate::build::squash::Squash;
 pub use crate::registry::archive::{LoadInput, SaveFormat, SaveOptions};
 pub use crate::registry::auth::Credentials;
 pub use crate::registry::client::ClientOptions;
@@ -25,6 +28,7 @@ pub use crate::storage::events::Event;
 pub use crate::storage::health::{HealthConfig, HealthSettings, HealthState};
 pub use crate::storage::image_config::ImageConfig;
 pub use crate::storage::images::ImageRecord;
+pub use crate::storage::layer_tar::MtimePolicy;
 pub use crate::storage::modes::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
 pub use crate::storage::pods::PodConfig;
 pub use crate::storage::store::{path_str, Driver, Store, StoreOptions};

@@ -51,6 +51,27 @@ pub fn create(store: &Store, v: NewVolume) -> Result<String> {
     Ok(name)
 }
 
+/// `volume create --uid/--gid`: the owner of a new volume's directory
+/// (ids as the containers see them; rootless, set inside the user
+/// namespace).
+pub fn set_owner(store: &Store, name: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+    if uid.is_none() && gid.is_none() {
+        return Ok(());
+    }
+    {
+        // The first mount keeps this owner (podman's volume chown skipped).
+        let _lock = store.lock()?;
+        if let Some(mut rec) = store.volumes.load(name)? {
+            rec.needs_chown = false;
+            store.volumes.save(&rec)?;
+        }
+    }
+    crate::runtime::userns::enter_for_storage(store)?;
+    let dir = store.volumes.data_dir(name);
+    std::os::unix::fs::chown(&dir, uid, gid)
+        .map_err(|e| anyhow::anyhow!("setting the owner of volume {name}: {e}"))
+}
+
 /// Which containers use each volume.
 pub fn users(store: &Store) -> Result<BTreeMap<String, Vec<String>>> {
     volumes::users(&store.containers)

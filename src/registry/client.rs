@@ -38,6 +38,11 @@ pub struct ClientOptions {
     /// Explicit credentials (`--creds`); else they are looked up in auth files.
     pub credentials: Option<Credentials>,
     pub user_agent: String,
+    /// `--retry`: tries after the first on a transient failure (default 3).
+    pub retries: Option<u32>,
+    /// `--retry-delay`: the wait between tries (default: from 200ms,
+    /// doubling).
+    pub retry_delay: Option<Duration>,
 }
 
 impl Default for ClientOptions {
@@ -47,6 +52,8 @@ impl Default for ClientOptions {
             authfile: None,
             credentials: None,
             user_agent: format!("coracle/{}", env!("CARGO_PKG_VERSION")),
+            retries: None,
+            retry_delay: None,
         }
     }
 }
@@ -293,6 +300,8 @@ pub struct RegistryClient {
     /// "https" or "http", settled by the first successful connection.
     scheme: Mutex<Option<&'static str>>,
     auth: Mutex<AuthCache>,
+    retries: u32,
+    retry_delay: Option<Duration>,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -398,6 +407,8 @@ impl RegistryClient {
             credentials,
             scheme: Mutex::new(None),
             auth: Mutex::new(AuthCache::default()),
+            retries: opts.retries.unwrap_or(RETRIES),
+            retry_delay: opts.retry_delay,
         })
     }
 
@@ -815,17 +826,19 @@ impl RegistryClient {
     ) -> Result<Response<Body>, ureq::Error> {
         let mut attempt = 0;
         loop {
-            let wait = FIRST_BACKOFF * 2u32.pow(attempt);
+            let wait = self
+                .retry_delay
+                .unwrap_or_else(|| FIRST_BACKOFF * 2u32.saturating_pow(attempt.min(16)));
             match call() {
                 Ok(resp) => {
                     let s = resp.status().as_u16();
-                    if (s >= 500 || s == 429) && attempt < RETRIES {
+                    if (s >= 500 || s == 429) && attempt < self.retries {
                         crate::debug!("{}: HTTP {s}, retrying in {wait:?}", self.registry);
                     } else {
                         return Ok(resp);
                     }
                 }
-                Err(e) if is_transient(&e) && attempt < RETRIES => {
+                Err(e) if is_transient(&e) && attempt < self.retries => {
                     crate::debug!("{}: {e}, retrying in {wait:?}", self.registry);
                 }
                 Err(e) => return Err(e),

@@ -187,6 +187,7 @@ pub fn pull_reference(
         xattr_prefix: store.xattr_prefix(),
         whiteout: unpack::probe_whiteout_form(&store.root.join("tmp")),
         rootless: store.rootless,
+        merge: Default::default(),
     };
     let mut jobs: Vec<(usize, &Descriptor, Digest, Compression)> = Vec::new();
     for (i, (desc, diff_id)) in manifest.layers.iter().zip(&diff_ids).enumerate() {

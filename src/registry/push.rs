@@ -436,6 +436,7 @@ impl Ctx<'_> {
     ) -> Result<(Digest, u64, Digest)> {
         let tar_opts = LayerTarOptions {
             xattr_prefix: self.store.xattr_prefix(),
+            mtime: Default::default(),
         };
         let dir = self.store.layers.diff_dir(diff_id);
         let blob = write_layer_blob(&dir, &tar_opts, c, dest)?;

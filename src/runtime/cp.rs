@@ -452,6 +452,7 @@ pub fn extract_into(tar: impl Read, dest: BorrowedFd<'_>, rootless: bool) -> Res
         },
         whiteout: WhiteoutForm::CharDevice,
         rootless,
+        merge: Default::default(),
     };
     unpack_layer(tar, &path, &opts)?;
     Ok(())

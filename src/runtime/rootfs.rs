@@ -97,7 +97,7 @@ fn mount_flags(options: &[String]) -> (libc::c_ulong, libc::c_ulong, Vec<String>
             "rshared" => propagation = libc::MS_SHARED | libc::MS_REC,
             "unbindable" => propagation = libc::MS_UNBINDABLE,
             "runbindable" => propagation = libc::MS_UNBINDABLE | libc::MS_REC,
-            "z" | "Z" | "U" | "copy" | "nocopy" => {}
+            "z" | "Z" | "U" | "copy" | "nocopy" | "keepowner" => {}
             other => data.push(other.to_string()),
         }
     }

@@ -13,7 +13,7 @@ use crate::storage::store::Store;
 use crate::storage::volumes::{self, VolumeRecord};
 use anyhow::{Context, Result};
 use oci_spec::runtime::{Mount, Spec};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,9 @@ pub const COPY_UP: &str = "copy";
 /// `-v ...:U`: chown the source, recursively, to the container's user.
 pub const CHOWN: &str = "U";
 const NO_COPY: &str = "nocopy";
+/// Spec mount option (ours): the volume's owner was set (`volume create
+/// --uid/--gid`); copy-up keeps it.
+pub const KEEP_OWNER: &str = "keepowner";
 
 /// Make the volumes a new container names: anonymous ones (empty source)
 /// get a fresh name, named ones are created when missing. Call with the
@@ -99,7 +102,12 @@ pub fn resolve_for_spec(store: &Store, cfg: &ContainerConfig) -> Result<Containe
             .unwrap_or_default();
         match rec.options.get("type").map(String::as_str) {
             Some("tmpfs") => {
-                options.retain(|x| !matches!(x.as_str(), "U" | "copy" | "nocopy" | "z" | "Z"));
+                options.retain(|x| {
+                    !matches!(
+                        x.as_str(),
+                        "U" | "copy" | "nocopy" | "keepowner" | "z" | "Z"
+                    )
+                });
                 options.extend(o);
                 out.tmpfs.push(MountSpec {
                     kind: MountKind::Tmpfs,
@@ -144,13 +152,18 @@ pub fn with_first_mounts(
     mut spec: Spec,
 ) -> (Spec, Vec<String>) {
     let mut first = Vec::new();
-    let mut dests = BTreeSet::new();
+    let mut dests = BTreeMap::new();
     for m in cfg.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
         let Ok(Some(rec)) = store.volumes.load(&m.source) else {
             continue;
         };
         if (rec.needs_copy_up || rec.needs_chown) && !rec.options.contains_key("type") {
-            dests.insert(PathBuf::from(&m.destination));
+            let marks = if rec.needs_chown {
+                vec![COPY_UP]
+            } else {
+                vec![COPY_UP, KEEP_OWNER]
+            };
+            dests.insert(PathBuf::from(&m.destination), marks);
             first.push(rec.name);
         }
     }
@@ -161,9 +174,9 @@ pub fn with_first_mounts(
         let mounts = mounts
             .into_iter()
             .map(|mut mnt| {
-                if dests.contains(mnt.destination()) {
+                if let Some(marks) = dests.get(mnt.destination()) {
                     let mut opts = mnt.options().clone().unwrap_or_default();
-                    opts.push(COPY_UP.into());
+                    opts.extend(marks.iter().map(|m| m.to_string()));
                     mnt.set_options(Some(opts));
                 }
                 mnt
@@ -206,10 +219,14 @@ pub fn prepare_source(dest: &Path, m: &Mount, uid: u32, gid: u32) -> Result<()> 
                         format!("copying {} into the volume", m.destination().display())
                     })?;
                 }
-                // podman: the volume takes the owner and mode of what it covers.
-                fsutil::lchown(&source, meta.uid(), meta.gid())?;
+                // podman: the volume takes the owner and mode of what it
+                // covers, unless its owner was given.
+                if !has(KEEP_OWNER) {
+                    fsutil::lchown(&source, meta.uid(), meta.gid())?;
+                }
                 fs::set_permissions(&source, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
             }
+            _ if has(KEEP_OWNER) => {}
             _ => fsutil::lchown(&source, uid, gid)?,
         }
     }

@@ -12,12 +12,13 @@ use super::containers::ContainerConfig;
 use super::digest::{Digest, HashingWriter};
 use super::image_config::{History, ImageConfig};
 use super::images::ImageRecord;
-use super::layer_tar::{write_layer_tar, LayerTarOptions};
+use super::layer_tar::{write_layer_tar, LayerTarOptions, MtimePolicy};
 use super::layers::LayerRecord;
 use super::store::{Driver, Store};
 use super::unpack::{unpack_layer, UnpackOptions};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -47,11 +48,18 @@ const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gz
 ///
 /// Rootless: call inside the user namespace (see the module comment).
 pub fn layer_from_dir(store: &Store, dir: &Path) -> Result<LayerRecord> {
+    layer_from_dir_with(store, dir, MtimePolicy::Keep)
+}
+
+/// `layer_from_dir` with the entries' times set or clamped (`build
+/// --timestamp`): the stored layer carries the same times as its tar.
+pub fn layer_from_dir_with(store: &Store, dir: &Path, mtime: MtimePolicy) -> Result<LayerRecord> {
     let staged = store.layers.stage()?;
     let dest = staged.diff_dir();
     let unpack_opts = UnpackOptions::detect(store.rootless, &dest);
     let tar_opts = LayerTarOptions {
         xattr_prefix: store.xattr_prefix(),
+        mtime,
     };
     let (r, w) = nix::unistd::pipe().context("creating a pipe")?;
     let (reader, writer) = (File::from(r), File::from(w));
@@ -139,6 +147,14 @@ pub struct CommitOptions {
     /// Names to give the image, fully qualified (`localhost/app:latest`):
     /// normalize short names first (`cmd::image::local_name`).
     pub names: Vec<String>,
+    /// The image's creation time (RFC 3339) instead of now (`build
+    /// --timestamp`/`--source-date-epoch`).
+    pub created: Option<String>,
+    /// No history at all in the config, the parent's included
+    /// (`build --omit-history`).
+    pub omit_history: bool,
+    /// The manifest's annotations (OCI only: a Docker manifest has none).
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// A new image: `parent`'s config (or an empty one for the host platform)
@@ -169,7 +185,10 @@ pub fn image_from_layers(
     if let Some(l) = &new_layer {
         layers.push(l.diff_id.clone());
     }
-    let created = crate::format::human::now_rfc3339();
+    let created = opts
+        .created
+        .clone()
+        .unwrap_or_else(crate::format::human::now_rfc3339);
     config_edit(&mut config);
     if !opts.changes.is_empty() {
         let apply = opts
@@ -183,13 +202,17 @@ pub fn image_from_layers(
     }
     config.rootfs.fs_type = "layers".to_string();
     config.rootfs.diff_ids = layers.iter().map(|d| d.to_string()).collect();
-    config.history.push(History {
-        created: Some(created.clone()),
-        created_by: opts.history_created_by.clone(),
-        author: opts.author.clone(),
-        comment: opts.message.clone().filter(|m| !m.is_empty()),
-        empty_layer: new_layer.is_none() || opts.empty_layer,
-    });
+    if opts.omit_history {
+        config.history.clear();
+    } else {
+        config.history.push(History {
+            created: Some(created.clone()),
+            created_by: opts.history_created_by.clone(),
+            author: opts.author.clone(),
+            comment: opts.message.clone().filter(|m| !m.is_empty()),
+            empty_layer: new_layer.is_none() || opts.empty_layer,
+        });
+    }
     let config_bytes = serde_json::to_vec(&config)?;
 
     let (manifest_type, config_type) = match opts.format {
@@ -204,7 +227,7 @@ pub fn image_from_layers(
         descriptors.push(layer_descriptor(&rec, opts.format));
     }
     let config_digest = Digest::of_bytes(&config_bytes);
-    let manifest = json!({
+    let mut manifest = json!({
         "schemaVersion": 2,
         "mediaType": manifest_type,
         "config": {
@@ -214,6 +237,9 @@ pub fn image_from_layers(
         },
         "layers": descriptors,
     });
+    if opts.format == ImageFormat::Oci && !opts.annotations.is_empty() {
+        manifest["annotations"] = json!(opts.annotations);
+    }
     let manifest_bytes = serde_json::to_vec(&manifest)?;
 
     store.blobs.put(&config_bytes, Some(&config_digest))?;

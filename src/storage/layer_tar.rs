@@ -28,6 +28,31 @@ use tar::{Builder, EntryType, Header};
 pub struct LayerTarOptions {
     /// The overlay xattr namespace whiteout/opaque markers are read from.
     pub xattr_prefix: XattrPrefix,
+    /// The modification times written (`build --timestamp`,
+    /// `--rewrite-timestamp`): files' own unless set.
+    pub mtime: MtimePolicy,
+}
+
+/// What a layer tar records as its entries' modification times.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MtimePolicy {
+    /// Each file's own.
+    #[default]
+    Keep,
+    /// This time for every entry (seconds since the epoch).
+    Set(u64),
+    /// Each file's own, but never later than this.
+    Clamp(u64),
+}
+
+impl MtimePolicy {
+    fn apply(self, own: u64) -> u64 {
+        match self {
+            MtimePolicy::Keep => own,
+            MtimePolicy::Set(t) => t,
+            MtimePolicy::Clamp(t) => own.min(t),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -218,7 +243,7 @@ impl<W: Write> Writer<W> {
         h.set_mode(st.mode() & 0o7777);
         h.set_uid(st.uid() as u64);
         h.set_gid(st.gid() as u64);
-        h.set_mtime(st.mtime().max(0) as u64);
+        h.set_mtime(self.opts.mtime.apply(st.mtime().max(0) as u64));
         h
     }
 

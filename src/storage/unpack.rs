@@ -62,6 +62,23 @@ pub struct UnpackOptions {
     /// Unpacking inside a rootless user namespace: device nodes are skipped
     /// and failures to set `trusted.*` xattrs are ignored.
     pub rootless: bool,
+    /// Unpacking a layer over the layers below it in one directory (`build
+    /// --squash`), not into an empty one.
+    pub merge: Merge,
+}
+
+/// How a layer's deletions act on what `dest` already holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Merge {
+    /// `dest` is empty or holds this layer's own entries: a whiteout never
+    /// removes one (the OCI rule: it hides lower layers only).
+    #[default]
+    No,
+    /// `dest` holds the layers below: whiteouts and opaque markers remove
+    /// what they hide there, and stay for the layers under those.
+    KeepWhiteouts,
+    /// As `KeepWhiteouts`, with nothing under `dest`: no markers stay.
+    DropWhiteouts,
 }
 
 impl UnpackOptions {
@@ -78,6 +95,7 @@ impl UnpackOptions {
             },
             whiteout: probe_whiteout_form(scratch_dir),
             rootless,
+            merge: Default::default(),
         }
     }
 }
@@ -442,6 +460,15 @@ impl Unpacker<'_> {
         let dir_path = CleanPath::join(parent_parts);
         if bytes == OPAQUE_MARKER {
             let dir = open_in_root(self.root(), &dir_path, libc::O_RDONLY | libc::O_DIRECTORY)?;
+            if self.opts.merge != Merge::No {
+                // Our writer puts the marker right after its directory, so
+                // every child there now is a lower layer's.
+                self.parent_cache = None;
+                remove_children(dir.as_fd()).context("emptying an opaque directory")?;
+                if self.opts.merge == Merge::DropWhiteouts {
+                    return Ok(());
+                }
+            }
             fsetxattr(dir.as_fd(), &self.opts.xattr_prefix.name("opaque"), b"y")
                 .context("marking directory opaque")?;
             self.stats.entries += 1;
@@ -460,9 +487,18 @@ impl Unpacker<'_> {
             bail!("invalid whiteout name");
         }
         let target = CString::new(target).unwrap();
-        // The OCI spec: a whiteout hides only lower layers, so a path this
-        // layer itself created stays.
-        if lstat_at(parent.as_fd(), &target)?.is_some() {
+        let existing = lstat_at(parent.as_fd(), &target)?;
+        if self.opts.merge != Merge::No {
+            // What is there is a lower layer's: the whiteout removes it.
+            if let Some(st) = existing {
+                self.remove(parent.as_fd(), &target, &st)?;
+            }
+            if self.opts.merge == Merge::DropWhiteouts {
+                return Ok(());
+            }
+        } else if existing.is_some() {
+            // The OCI spec: a whiteout hides only lower layers, so a path
+            // this layer itself created stays.
             return Ok(());
         }
         match self.opts.whiteout {
@@ -779,6 +815,29 @@ fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr) -> Option<Vec<u8>> {
 
 /// Remove the directory `name` under `parent` and everything in it, by fd
 /// all the way down, never following a symlink.
+/// Remove every entry of the directory `dir` (an fd opened for reading).
+fn remove_children(dir: BorrowedFd<'_>) -> io::Result<()> {
+    let mut listing = nix::dir::Dir::from_fd(dir.try_clone_to_owned()?).map_err(io::Error::from)?;
+    let mut names: Vec<CString> = Vec::new();
+    for ent in listing.iter() {
+        let n = ent.map_err(io::Error::from)?.file_name().to_owned();
+        if n.to_bytes() != b"." && n.to_bytes() != b".." {
+            names.push(n);
+        }
+    }
+    for name in names {
+        match lstat_at(dir, &name)? {
+            Some(st) if is_type(&st, libc::S_IFDIR) => remove_tree(dir, &name)?,
+            Some(_) => {
+                // SAFETY: a NUL-terminated name in a directory fd we own; the result is checked.
+                cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) })?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
 fn remove_tree(parent: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     let dir = openat(
         parent,

@@ -78,6 +78,7 @@ pub fn load(store: &Store, input: LoadInput, quiet: bool) -> Result<Vec<LoadedIm
         xattr_prefix: store.xattr_prefix(),
         whiteout: unpack::probe_whiteout_form(&store.root.join("tmp")),
         rootless: store.rootless,
+        merge: Default::default(),
     };
     progress("Getting image source signatures");
     let mut staged: Vec<(StagedLayer, LayerRecord)> = Vec::new();

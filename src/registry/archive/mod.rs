@@ -160,6 +160,7 @@ fn export_image(
     let c = opts.layer_compression();
     let tar_opts = LayerTarOptions {
         xattr_prefix: store.xattr_prefix(),
+        mtime: Default::default(),
     };
     let mut layers = Vec::new();
     for diff_id in &rec.layers {

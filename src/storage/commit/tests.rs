@@ -84,6 +84,7 @@ fn overlay_upper_becomes_the_layer_its_tar_describes() {
         &up,
         &LayerTarOptions {
             xattr_prefix: s.xattr_prefix(),
+            mtime: Default::default(),
         },
     )
     .unwrap();
@@ -96,6 +97,7 @@ fn overlay_upper_becomes_the_layer_its_tar_describes() {
         &stored,
         &LayerTarOptions {
             xattr_prefix: s.xattr_prefix(),
+            mtime: Default::default(),
         },
     )
     .unwrap();

@@ -152,12 +152,14 @@ fn round_trip(
         xattr_prefix: prefix,
         whiteout: form,
         rootless: false,
+        merge: Default::default(),
     };
     unpack_layer(input, tmp.path(), &opts).unwrap();
     let out = layer_tar_bytes(
         tmp.path(),
         &LayerTarOptions {
             xattr_prefix: prefix,
+            mtime: Default::default(),
         },
     )
     .unwrap();
@@ -345,6 +347,7 @@ fn overlay_xattrs_never_leave_and_x_is_not_opaque() {
         tmp.path(),
         &LayerTarOptions {
             xattr_prefix: XattrPrefix::Trusted,
+            mtime: Default::default(),
         },
     )
     .unwrap();

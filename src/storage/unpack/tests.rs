@@ -188,6 +188,7 @@ fn root_opts() -> UnpackOptions {
         xattr_prefix: XattrPrefix::Trusted,
         whiteout: WhiteoutForm::CharDevice,
         rootless: false,
+        merge: Default::default(),
     }
 }
 
@@ -365,6 +366,7 @@ fn rootless_skips_devices_keeps_fifos() {
     let opts = UnpackOptions {
         xattr_prefix: XattrPrefix::User,
         rootless: true,
+        merge: Default::default(),
         ..root_opts()
     };
     sb.unpack_with(t, &opts).unwrap();
@@ -420,6 +422,7 @@ fn whiteouts_xattr_form_user_prefix() {
         xattr_prefix: XattrPrefix::User,
         whiteout: WhiteoutForm::Xattr,
         rootless: true,
+        merge: Default::default(),
     };
     sb.unpack_with(t, &opts).unwrap();
     let gone = fs::symlink_metadata(sb.p("etc/gone")).unwrap();

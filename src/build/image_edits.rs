@@ -1,0 +1,196 @@
+//! What `build`'s flags change on the images it makes beyond the
+//! Containerfile: the final image's labels, environment and annotations
+//! (`--label`, `--env`, `--annotation` and their `--unset*`), what is
+//! inherited from the base, the creation time and the history.
+
+use crate::storage::image_config::ImageConfig;
+use crate::storage::layer_tar::MtimePolicy;
+use std::collections::BTreeMap;
+
+/// The OCI annotation `--created-annotation` writes.
+pub const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
+
+#[derive(Debug, Clone)]
+pub struct ImageEdits {
+    /// `--label`: set on the final image.
+    pub labels: BTreeMap<String, String>,
+    pub unset_labels: Vec<String>,
+    /// `--env` as `KEY=VALUE`, set on the final image.
+    pub env: Vec<String>,
+    pub unset_env: Vec<String>,
+    pub annotations: BTreeMap<String, String>,
+    pub unset_annotations: Vec<String>,
+    /// Keep the labels of each stage's base (default true).
+    pub inherit_labels: bool,
+    /// Keep the final stage's base image's annotations (default true).
+    pub inherit_annotations: bool,
+    /// Annotate the final image with its creation time (default true).
+    pub created_annotation: bool,
+    /// No history in the final image.
+    pub omit_history: bool,
+    /// Every image's creation time, seconds since the epoch.
+    pub created: Option<u64>,
+    /// The times new layers' files carry.
+    pub mtime: MtimePolicy,
+}
+
+impl Default for ImageEdits {
+    fn default() -> Self {
+        ImageEdits {
+            labels: BTreeMap::new(),
+            unset_labels: Vec::new(),
+            env: Vec::new(),
+            unset_env: Vec::new(),
+            annotations: BTreeMap::new(),
+            unset_annotations: Vec::new(),
+            inherit_labels: true,
+            inherit_annotations: true,
+            created_annotation: true,
+            omit_history: false,
+            created: None,
+            mtime: MtimePolicy::Keep,
+        }
+    }
+}
+
+impl ImageEdits {
+    /// Whether the final image differs from its stage's last image: a
+    /// stage that is only a FROM then still makes a new image.
+    pub fn change_final(&self) -> bool {
+        !self.labels.is_empty()
+            || !self.unset_labels.is_empty()
+            || !self.env.is_empty()
+            || !self.unset_env.is_empty()
+            || !self.annotations.is_empty()
+            || !self.unset_annotations.is_empty()
+            || !self.inherit_labels
+            || !self.inherit_annotations
+            || self.omit_history
+            || self.created.is_some()
+    }
+
+    /// What the final step's cache key must hold of these edits.
+    pub fn final_key(&self) -> String {
+        format!(
+            "labels {:?} -{:?} env {:?} -{:?} ann {:?} -{:?} inherit {} created {} history {} at {:?} {:?}",
+            self.labels,
+            self.unset_labels,
+            self.env,
+            self.unset_env,
+            self.annotations,
+            self.unset_annotations,
+            self.inherit_annotations,
+            self.created_annotation,
+            self.omit_history,
+            self.created,
+            self.mtime,
+        )
+    }
+
+    /// What every step's cache key must hold (they change each image).
+    pub fn step_key(&self) -> String {
+        format!(
+            "inherit-labels {} at {:?} {:?}",
+            self.inherit_labels, self.created, self.mtime
+        )
+    }
+
+    /// The final image's config edits: labels and environment.
+    pub fn apply_to_final(&self, c: &mut ImageConfig) {
+        if !self.labels.is_empty() || !self.unset_labels.is_empty() {
+            let labels = c.config.labels.get_or_insert_with(Default::default);
+            for (k, v) in &self.labels {
+                labels.insert(k.clone(), v.clone());
+            }
+            for k in &self.unset_labels {
+                labels.remove(k);
+            }
+        }
+        if !self.env.is_empty() || !self.unset_env.is_empty() {
+            let env = c.config.env.get_or_insert_with(Default::default);
+            for e in &self.env {
+                let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+                env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
+                env.push(e.clone());
+            }
+            env.retain(|x| {
+                let key = x.split_once('=').map_or(x.as_str(), |(k, _)| k);
+                !self.unset_env.iter().any(|u| u == key)
+            });
+        }
+    }
+
+    /// The final image's manifest annotations: the base's (if inherited)
+    /// without the unset ones, then `--annotation`, then the creation time.
+    pub fn final_annotations(
+        &self,
+        base: &BTreeMap<String, String>,
+        created: &str,
+    ) -> BTreeMap<String, String> {
+        let mut out = if self.inherit_annotations {
+            base.clone()
+        } else {
+            BTreeMap::new()
+        };
+        for k in &self.unset_annotations {
+            out.remove(k);
+        }
+        out.extend(self.annotations.clone());
+        if self.created_annotation {
+            out.entry(CREATED_ANNOTATION.to_string())
+                .or_insert_with(|| created.to_string());
+        }
+        out
+    }
+
+    /// The creation time to record, RFC 3339, if fixed.
+    pub fn created_rfc3339(&self) -> Option<String> {
+        self.created.map(|s| {
+            crate::format::human::rfc3339_nano(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(s),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_replaces_and_unset_removes() {
+        let mut c = ImageConfig::default();
+        c.config.env = Some(vec!["A=1".into(), "B=2".into(), "PATH=/bin".into()]);
+        let e = ImageEdits {
+            env: vec!["A=9".into(), "C=3".into()],
+            unset_env: vec!["B".into()],
+            ..Default::default()
+        };
+        e.apply_to_final(&mut c);
+        assert_eq!(
+            c.config.env.unwrap(),
+            vec!["PATH=/bin".to_string(), "A=9".into(), "C=3".into()]
+        );
+    }
+
+    #[test]
+    fn annotations_inherit_unset_and_created() {
+        let base: BTreeMap<String, String> =
+            [("a".to_string(), "1".to_string()), ("b".into(), "2".into())].into();
+        let e = ImageEdits {
+            unset_annotations: vec!["b".into()],
+            annotations: [("c".to_string(), "3".to_string())].into(),
+            ..Default::default()
+        };
+        let got = e.final_annotations(&base, "T");
+        assert_eq!(got.get("a").map(String::as_str), Some("1"));
+        assert!(!got.contains_key("b"));
+        assert_eq!(got.get(CREATED_ANNOTATION).map(String::as_str), Some("T"));
+        let e = ImageEdits {
+            inherit_annotations: false,
+            created_annotation: false,
+            ..Default::default()
+        };
+        assert!(e.final_annotations(&base, "T").is_empty());
+    }
+}

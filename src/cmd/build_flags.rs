@@ -1,0 +1,234 @@
+//! `build`'s flags beyond the Containerfile and the context: what they
+//! change on the images made (`ImageEditFlags`) and the settings of the
+//! RUN steps' containers (`RunStepFlags`).
+
+use crate::engine::build::RunRequest;
+use crate::engine::create::{CreateLimits, Limits};
+use crate::engine::types::{ImageEdits, MtimePolicy, NamespaceMode};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Default)]
+pub struct ImageEditFlags {
+    /// Set metadata for an image (default [])
+    #[arg(long = "label", value_name = "LABEL")]
+    pub label: Vec<String>,
+    /// Unset label when inheriting labels from base image
+    #[arg(long = "unsetlabel", value_name = "LABEL")]
+    pub unsetlabel: Vec<String>,
+    /// Set metadata for an image (default [])
+    #[arg(long = "annotation", value_name = "ANNOTATION")]
+    pub annotation: Vec<String>,
+    /// Unset annotation when inheriting annotations from base image
+    #[arg(long = "unsetannotation", value_name = "ANNOTATION")]
+    pub unsetannotation: Vec<String>,
+    /// Set environment variable for the image (KEY=VALUE, or KEY to take it from the environment)
+    #[arg(long = "env", value_name = "ENV")]
+    pub env: Vec<String>,
+    /// Unset environment variable from final image
+    #[arg(long = "unsetenv", value_name = "ENV")]
+    pub unsetenv: Vec<String>,
+    /// Inherit the labels from the base image or base stages
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub inherit_labels: bool,
+    /// Inherit the annotations from the base image or base stages
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub inherit_annotations: bool,
+    /// Add an "org.opencontainers.image.created" annotation to the image
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub created_annotation: bool,
+    /// Omit build history information from the built image
+    #[arg(long)]
+    pub omit_history: bool,
+    /// Set the created timestamp and new layers' file times to this many seconds since the epoch
+    #[arg(long, value_name = "SECONDS", conflicts_with = "source_date_epoch")]
+    pub timestamp: Option<u64>,
+    /// Set the created timestamp to this many seconds since the epoch (default $SOURCE_DATE_EPOCH); also the SOURCE_DATE_EPOCH build arg
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
+    pub source_date_epoch: Option<u64>,
+    /// Clamp new layers' file times to --source-date-epoch
+    #[arg(long, requires = "source_date_epoch")]
+    pub rewrite_timestamp: bool,
+}
+
+impl ImageEditFlags {
+    pub fn edits(&self) -> ImageEdits {
+        let mut env = Vec::new();
+        for e in &self.env {
+            match e.split_once('=') {
+                Some(_) => env.push(e.clone()),
+                // `--env KEY`: its value here, and nothing if unset.
+                None => {
+                    if let Ok(v) = std::env::var(e) {
+                        env.push(format!("{e}={v}"));
+                    }
+                }
+            }
+        }
+        let (created, mtime) = match (self.timestamp, self.source_date_epoch) {
+            (Some(t), _) => (Some(t), MtimePolicy::Set(t)),
+            (None, Some(t)) if self.rewrite_timestamp => (Some(t), MtimePolicy::Clamp(t)),
+            (None, s) => (s, MtimePolicy::Keep),
+        };
+        ImageEdits {
+            labels: super::output::key_values(&self.label),
+            unset_labels: self.unsetlabel.clone(),
+            env,
+            unset_env: self.unsetenv.clone(),
+            annotations: super::output::key_values(&self.annotation),
+            unset_annotations: self.unsetannotation.clone(),
+            inherit_labels: self.inherit_labels,
+            inherit_annotations: self.inherit_annotations,
+            created_annotation: self.created_annotation,
+            omit_history: self.omit_history,
+            created,
+            mtime,
+        }
+    }
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunStepFlags {
+    /// Network for RUN instructions: private (default), none, host, ns:PATH, pasta, slirp4netns or a network name
+    #[arg(long, alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Bind mount a volume into the RUN containers (not committed)
+    #[arg(short, long = "volume", value_name = "VOLUME")]
+    pub volume: Vec<String>,
+    /// Add the specified capability when running
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop the specified capability when running
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Security options for RUN instructions
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Ulimit options for RUN instructions
+    #[arg(long = "ulimit", value_name = "ULIMIT")]
+    pub ulimit: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Set custom DNS options
+    #[arg(long = "dns-option", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+    /// IPC namespace for RUN instructions: private, host or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<NamespaceMode>,
+    /// PID namespace for RUN instructions: private, host or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<NamespaceMode>,
+    /// UTS namespace for RUN instructions: private, host or ns:PATH
+    #[arg(long, value_name = "MODE")]
+    pub uts: Option<NamespaceMode>,
+    /// Memory limit (format: <number>[<unit>], where unit = b, k, m or g)
+    #[arg(short = 'm', long, value_name = "MEMORY")]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, value_name = "MEMORY-SWAP", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "SHARES")]
+    pub cpu_shares: Option<u64>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    #[arg(long, value_name = "PERIOD")]
+    pub cpu_period: Option<u64>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, value_name = "QUOTA", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes (MEMs) in which to allow execution (0-3, 0,1)
+    #[arg(long, value_name = "NODES")]
+    pub cpuset_mems: Option<String>,
+    /// Optional parent cgroup for the RUN containers
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+}
+
+impl RunStepFlags {
+    pub fn request(&self) -> Result<RunRequest> {
+        let network = match self.network.as_deref() {
+            None => None,
+            Some(n) => Some(super::create_flags::network_flag(n)?),
+        };
+        Ok(RunRequest {
+            network,
+            volume: self.volume.clone(),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            security_opt: self.security_opt.clone(),
+            ulimit: self.ulimit.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_option: self.dns_option.clone(),
+            add_host: self.add_host.clone(),
+            ipc: self.ipc.clone(),
+            pid: self.pid.clone(),
+            uts: self.uts.clone(),
+            limits: CreateLimits {
+                limits: Limits {
+                    memory: self.memory.clone(),
+                    memory_swap: self.memory_swap.clone(),
+                    cpu_shares: self.cpu_shares,
+                    cpu_period: self.cpu_period,
+                    cpu_quota: self.cpu_quota,
+                    cpuset_cpus: self.cpuset_cpus.clone(),
+                    cpuset_mems: self.cpuset_mems.clone(),
+                    ..Default::default()
+                },
+                cgroup_parent: self.cgroup_parent.clone(),
+                cgroups: "enabled".into(),
+                ..Default::default()
+            },
+        })
+    }
+}
+
+/// `--build-arg-file` files then `--build-arg`s, the later winning: `KEY`
+/// alone takes its value from our environment (nothing if unset).
+pub fn build_args(files: &[PathBuf], items: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut lines = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading build arg file {}", f.display()))?;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if !line.contains('=') {
+                bail!(
+                    "invalid line {line:?} in build arg file {}: use ARG=VALUE",
+                    f.display()
+                );
+            }
+            lines.push(line.to_string());
+        }
+    }
+    lines.extend(items.iter().cloned());
+    let mut out = BTreeMap::new();
+    for item in &lines {
+        match item.split_once('=') {
+            Some((k, v)) => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(item) {
+                    out.insert(item.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
