@@ -371,3 +371,150 @@ fn info_in_podmans_tree(mode: Mode) {
     assert!(human.contains("graphRoot: "), "[{mode:?}] {human}");
     assert!(human.contains("cgroupVersion: "), "[{mode:?}] {human}");
 }
+
+/// Poll `path` until it holds a line starting with `prefix` (the monitor
+/// runs poststop hooks after the CLI has returned).
+fn wait_for_line(path: &Path, prefix: &str) -> Option<String> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.starts_with(prefix)) {
+            return Some(l.to_string());
+        }
+        if std::time::Instant::now() > until {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+both_modes!(hooks_dir_runs_oci_hooks_with_the_state);
+fn hooks_dir_runs_oci_hooks_with_the_state(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let dir = env.home.join("hooks.d");
+    let log = env.home.join("hooks.log");
+    let script = env.home.join("hook.sh");
+    env.write_user_file(
+        &script,
+        format!(
+            "#!/bin/sh\nstate=$(cat)\necho \"$1 $HOOKVAR $state\" >> {}\n",
+            log.display()
+        )
+        .as_bytes(),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let hook = |file: &str, stage: &str, arg: &str, when: &str| {
+        env.write_user_file(
+            &dir.join(file),
+            format!(
+                r#"{{"version": "1.0.0", "hook": {{"path": "{}", "args": ["hook.sh", "{arg}"], "env": ["HOOKVAR=set"]}}, "when": {when}, "stages": ["{stage}"]}}"#,
+                script.display()
+            )
+            .as_bytes(),
+        );
+    };
+    hook("pre.json", "prestart", "pre", r#"{"always": true}"#);
+    hook(
+        "post.json",
+        "poststart",
+        "post",
+        r#"{"annotations": {"^hooktest$": "^yes$"}}"#,
+    );
+    hook(
+        "stop.json",
+        "poststop",
+        "stop",
+        r#"{"commands": ["^echo$"]}"#,
+    );
+    let d = dir.to_str().unwrap();
+    let out = env.ok(&[
+        "--hooks-dir",
+        d,
+        "run",
+        "--rm",
+        "--annotation",
+        "hooktest=yes",
+        &img,
+        "echo",
+        "hi",
+    ]);
+    assert_eq!(out, "hi\n", "[{mode:?}]");
+    let pre = wait_for_line(&log, "pre ").expect("the prestart hook ran");
+    let state: Value = serde_json::from_str(pre.trim_start_matches("pre set ")).unwrap();
+    assert_eq!(state["status"], "created", "[{mode:?}] {pre}");
+    assert!(state["pid"].as_i64().unwrap() > 0, "[{mode:?}] {pre}");
+    assert_eq!(state["annotations"]["hooktest"], "yes", "[{mode:?}] {pre}");
+    let id = state["id"].as_str().unwrap().to_string();
+    assert!(
+        state["bundle"].as_str().unwrap().contains(&id),
+        "[{mode:?}] {pre}"
+    );
+    let post = wait_for_line(&log, "post ").expect("the poststart hook ran");
+    assert!(post.contains("\"status\":\"running\""), "[{mode:?}] {post}");
+    let stop = wait_for_line(&log, "stop ").expect("the poststop hook ran");
+    assert!(
+        stop.contains("\"status\":\"stopped\"") && stop.contains(&id),
+        "[{mode:?}] {stop}"
+    );
+
+    // Conditions: no annotation, another command: only the prestart hook.
+    std::fs::remove_file(&log).unwrap();
+    env.ok(&["--hooks-dir", d, "run", "--rm", &img, "true"]);
+    wait_for_line(&log, "pre ").expect("prestart again");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "[{mode:?}] only prestart matched: {text}"
+    );
+    // Without --hooks-dir, nothing runs (podman's default dirs are empty here).
+    std::fs::remove_file(&log).unwrap();
+    env.ok(&["run", "--rm", &img, "true"]);
+    assert!(!log.exists(), "[{mode:?}] no hooks without --hooks-dir");
+    // containers.conf's hooks_dir does the same.
+    let conf = env.home.join("hooks.conf");
+    env.write_user_file(
+        &conf,
+        format!("[engine]\nhooks_dir = [\"{d}\"]\n").as_bytes(),
+    );
+    env.set_env("CONTAINERS_CONF", conf.to_str().unwrap());
+    env.ok(&["run", "--rm", &img, "true"]);
+    wait_for_line(&log, "pre ").expect("hooks_dir in containers.conf");
+    env.remove_env("CONTAINERS_CONF");
+
+    // A failing prestart hook fails the start; a bad hook file the create.
+    let fail = env.home.join("fail.d");
+    env.write_user_file(
+        &fail.join("f.json"),
+        br#"{"version": "1.0.0", "hook": {"path": "/bin/false"}, "when": {"always": true}, "stages": ["prestart"]}"#,
+    );
+    let out = env.run(&[
+        "--hooks-dir",
+        fail.to_str().unwrap(),
+        "run",
+        "--rm",
+        &img,
+        "echo",
+        "never",
+    ]);
+    assert_error(
+        mode,
+        "failing prestart hook",
+        &out,
+        125,
+        &["prestart hook", "/bin/false"],
+    );
+    assert!(!out.stdout.contains("never"), "[{mode:?}]");
+    let bad = env.home.join("bad.d");
+    env.write_user_file(
+        &bad.join("b.json"),
+        br#"{"version": "2.0.0", "hook": {"path": "/bin/true"}, "when": {"always": true}, "stages": ["prestart"]}"#,
+    );
+    assert_refused(
+        &env,
+        &["--hooks-dir", bad.to_str().unwrap(), "create", &img, "true"],
+        "b.json",
+    );
+}

@@ -92,6 +92,9 @@ pub struct GlobalOpts {
     /// Path to the directory holding docker's config.json, where credentials are also looked up
     #[arg(long, global = true, value_name = "DIR")]
     pub config: Option<PathBuf>,
+    /// Set the OCI hooks directory path (may be given more than once; later ones win)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub hooks_dir: Vec<PathBuf>,
     /// Volume directory where builtin volume information is stored
     #[arg(long, global = true, value_name = "PATH")]
     pub volumepath: Option<PathBuf>,
@@ -164,6 +167,7 @@ impl GlobalOpts {
             modules: self.module.clone(),
             cgroup_manager: self.cgroup_manager.clone(),
             docker_config: self.config.clone(),
+            hooks_dirs: self.hooks_dir.clone(),
             remote,
         }
     }

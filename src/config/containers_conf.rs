@@ -54,6 +54,8 @@ pub struct EngineSection {
     pub stop_timeout: Option<u32>,
     /// Directories searched for pasta and slirp4netns before $PATH.
     pub helper_binaries_dir: Option<Vec<String>>,
+    /// OCI hook directories, lowest precedence first.
+    pub hooks_dir: Option<Vec<String>>,
     /// cgroupfs or systemd (podman's default, which coracle reads as
     /// cgroupfs: it places containers in cgroups itself).
     pub cgroup_manager: Option<String>,

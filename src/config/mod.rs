@@ -25,6 +25,9 @@ pub struct Config {
     pub storage: StorageConf,
     /// The storage.conf read last (podman's `store.configFile`).
     pub storage_file: Option<PathBuf>,
+    /// OCI hook directories (`--hooks-dir`, else `[engine] hooks_dir`);
+    /// None: podman's defaults.
+    pub hooks_dirs: Option<Vec<PathBuf>>,
 }
 
 /// What the command line adds to the search.
@@ -32,6 +35,8 @@ pub struct Config {
 pub struct LoadOptions {
     /// `--module`: more containers.conf files, read after the others.
     pub modules: Vec<String>,
+    /// `--hooks-dir`
+    pub hooks_dirs: Vec<PathBuf>,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -68,7 +73,17 @@ fn read(opts: &LoadOptions) -> Result<Config> {
         format!("containers.conf {}", last.unwrap_or_default())
     })?;
     let (storage, storage_file) = storage_conf::load(uid)?;
+    let hooks_dirs = if opts.hooks_dirs.is_empty() {
+        containers
+            .engine
+            .hooks_dir
+            .as_ref()
+            .map(|d| d.iter().map(PathBuf::from).collect())
+    } else {
+        Some(opts.hooks_dirs.clone())
+    };
     Ok(Config {
+        hooks_dirs,
         containers,
         containers_files: found.into_iter().map(|(p, _)| p).collect(),
         storage,

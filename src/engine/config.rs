@@ -16,6 +16,8 @@ pub struct Globals {
     pub cgroup_manager: Option<String>,
     /// `--config`: a directory with docker's `config.json`.
     pub docker_config: Option<PathBuf>,
+    /// `--hooks-dir`
+    pub hooks_dirs: Vec<PathBuf>,
     /// The remote-only option given, if any (`--remote`, `--url`, ...).
     pub remote: Option<&'static str>,
 }
@@ -28,6 +30,7 @@ pub fn configure(g: &Globals) -> Result<()> {
     }
     let conf = crate::config::load(&crate::config::LoadOptions {
         modules: g.modules.clone(),
+        hooks_dirs: g.hooks_dirs.clone(),
     })?;
     crate::debug!(
         "containers.conf files read: {:?}; storage.conf: {:?}",
