@@ -425,3 +425,77 @@ fn helper_binaries_dir_is_searched_first(mode: Mode) {
         "[{mode:?}] the network helper ran from helper_binaries_dir: {used:?}"
     );
 }
+
+both_modes!(containers_conf_userns_and_pids_limit);
+fn containers_conf_userns_and_pids_limit(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let map = ["run", "--rm", &img, "cat", "/proc/self/uid_map"];
+    let default = env.ok(&map);
+    env.ok(&["create", "--name", "p0", &img, "true"]);
+    let pids_default = env.ok(&["inspect", "--format", "{{.HostConfig.PidsLimit}}", "p0"]);
+    // A value the flag refuses is refused from the file too; the flag wins.
+    use_conf(
+        &mut env,
+        "bad.conf",
+        "[containers]\nuserns = \"sideways\"\n",
+    );
+    let out = env.run(&map);
+    assert_error(
+        mode,
+        "userns = sideways",
+        &out,
+        125,
+        &["userns", "sideways"],
+    );
+    let host = env.ok(&[
+        "run",
+        "--rm",
+        "--userns",
+        "host",
+        &img,
+        "cat",
+        "/proc/self/uid_map",
+    ]);
+    assert_eq!(host, default, "[{mode:?}] --userns wins over the file");
+    env.remove_env("CONTAINERS_CONF");
+    // keep-id is rootless only (root refuses it, from a flag or the file).
+    let userns = match mode {
+        Mode::Rootless => "userns = \"keep-id\"\n",
+        Mode::Root => "",
+    };
+    use_conf(
+        &mut env,
+        "containers.conf",
+        &format!("[containers]\n{userns}pids_limit = 77\n"),
+    );
+    if mode == Mode::Rootless {
+        let flag = env.ok(&[
+            "run",
+            "--rm",
+            "--userns",
+            "keep-id",
+            &img,
+            "cat",
+            "/proc/self/uid_map",
+        ]);
+        assert_ne!(flag, default, "[{mode:?}] keep-id maps the user");
+        assert_eq!(env.ok(&map), flag, "[{mode:?}] containers.conf userns");
+    }
+    env.ok(&["create", "--name", "p1", &img, "true"]);
+    let pids = env.ok(&["inspect", "--format", "{{.HostConfig.PidsLimit}}", "p1"]);
+    match mode {
+        // The pids controller: the configured default replaces 2048, a
+        // flag replaces both.
+        Mode::Root => {
+            assert_eq!(pids_default.trim(), "2048", "[{mode:?}]");
+            assert_eq!(pids.trim(), "77", "[{mode:?}]");
+            env.ok(&["create", "--name", "p2", "--pids-limit", "5", &img, "true"]);
+            let pids = env.ok(&["inspect", "--format", "{{.HostConfig.PidsLimit}}", "p2"]);
+            assert_eq!(pids.trim(), "5", "[{mode:?}] the flag wins");
+        }
+        // No pids controller for this user: no limit either way, and no
+        // error for a default the host cannot apply.
+        Mode::Rootless => assert_eq!(pids.trim(), pids_default.trim(), "[{mode:?}]"),
+    }
+}

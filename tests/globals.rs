@@ -518,3 +518,32 @@ fn hooks_dir_runs_oci_hooks_with_the_state(mode: Mode) {
         "b.json",
     );
 }
+
+both_modes!(network_config_dir_holds_the_network_files);
+fn network_config_dir_holds_the_network_files(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let dir = env.home.join("netconf");
+    let d = dir.to_str().unwrap();
+    let name = unique("cfgnet");
+    env.ok(&["--network-config-dir", d, "network", "create", &name]);
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap())
+            .unwrap();
+    assert_eq!(file["name"], name.as_str(), "[{mode:?}] {file}");
+    let listed = env.ok(&[
+        "--network-config-dir",
+        d,
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+    ]);
+    assert!(listed.lines().any(|l| l == name), "[{mode:?}] {listed}");
+    let default = env.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !default.lines().any(|l| l == name),
+        "[{mode:?}] not in the store's: {default}"
+    );
+    env.ok(&["--network-config-dir", d, "network", "rm", &name]);
+    assert!(!dir.join(format!("{name}.json")).exists(), "[{mode:?}]");
+}

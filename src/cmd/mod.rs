@@ -95,6 +95,9 @@ pub struct GlobalOpts {
     /// Set the OCI hooks directory path (may be given more than once; later ones win)
     #[arg(long, global = true, value_name = "PATH")]
     pub hooks_dir: Vec<PathBuf>,
+    /// Path of the directory where network configuration files are stored
+    #[arg(long, global = true, value_name = "PATH")]
+    pub network_config_dir: Option<PathBuf>,
     /// Volume directory where builtin volume information is stored
     #[arg(long, global = true, value_name = "PATH")]
     pub volumepath: Option<PathBuf>,
@@ -168,6 +171,7 @@ impl GlobalOpts {
             cgroup_manager: self.cgroup_manager.clone(),
             docker_config: self.config.clone(),
             hooks_dirs: self.hooks_dir.clone(),
+            network_config_dir: self.network_config_dir.clone(),
             remote,
         }
     }

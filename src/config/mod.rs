@@ -28,6 +28,9 @@ pub struct Config {
     /// OCI hook directories (`--hooks-dir`, else `[engine] hooks_dir`);
     /// None: podman's defaults.
     pub hooks_dirs: Option<Vec<PathBuf>>,
+    /// Named networks' files (`--network-config-dir`, else `[network]
+    /// network_config_dir`); None: in the store.
+    pub network_config_dir: Option<PathBuf>,
 }
 
 /// What the command line adds to the search.
@@ -37,6 +40,8 @@ pub struct LoadOptions {
     pub modules: Vec<String>,
     /// `--hooks-dir`
     pub hooks_dirs: Vec<PathBuf>,
+    /// `--network-config-dir`
+    pub network_config_dir: Option<PathBuf>,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -82,7 +87,12 @@ fn read(opts: &LoadOptions) -> Result<Config> {
     } else {
         Some(opts.hooks_dirs.clone())
     };
+    let network_config_dir = opts.network_config_dir.clone().or_else(|| {
+        let conf = containers.network.network_config_dir.as_deref();
+        conf.filter(|d| !d.is_empty()).map(PathBuf::from)
+    });
     Ok(Config {
+        network_config_dir,
         hooks_dirs,
         containers,
         containers_files: found.into_iter().map(|(p, _)| p).collect(),

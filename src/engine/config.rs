@@ -18,6 +18,8 @@ pub struct Globals {
     pub docker_config: Option<PathBuf>,
     /// `--hooks-dir`
     pub hooks_dirs: Vec<PathBuf>,
+    /// `--network-config-dir`
+    pub network_config_dir: Option<PathBuf>,
     /// The remote-only option given, if any (`--remote`, `--url`, ...).
     pub remote: Option<&'static str>,
 }
@@ -31,6 +33,7 @@ pub fn configure(g: &Globals) -> Result<()> {
     let conf = crate::config::load(&crate::config::LoadOptions {
         modules: g.modules.clone(),
         hooks_dirs: g.hooks_dirs.clone(),
+        network_config_dir: g.network_config_dir.clone(),
     })?;
     crate::debug!(
         "containers.conf files read: {:?}; storage.conf: {:?}",
