@@ -30,6 +30,7 @@ pub fn configure(g: &Globals) -> Result<()> {
     if let Some(flag) = g.remote {
         bail!("{flag}: remote connections are not supported: coracle is daemonless and works on this machine only");
     }
+    crate::debug!("reading podman's config files");
     let conf = crate::config::load(&crate::config::LoadOptions {
         modules: g.modules.clone(),
         hooks_dirs: g.hooks_dirs.clone(),
