@@ -318,7 +318,6 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> Result<()> {
     let level: crate::log::Level = cli.global.log_level.parse()?;
     crate::log::set_level(level);
-    crate::engine::config::configure(&cli.global.globals())?;
     if cli.global.noout {
         output::redirect(std::path::Path::new("/dev/null"))?;
     } else if let Some(path) = &cli.global.out {
@@ -332,6 +331,9 @@ fn run(cli: Cli) -> Result<()> {
         // Before any work: this may start the command anew (see sealed_exe).
         crate::engine::ensure_sealed()?;
     }
+    // After the sealing re-exec: the files are read once, by the process
+    // that does the work.
+    crate::engine::config::configure(&cli.global.globals())?;
     let g = &cli.global;
     match cli.command {
         Command::Pull(a) => image::pull(g, a.0),
