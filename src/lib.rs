@@ -6,6 +6,7 @@
 
 pub(crate) mod build;
 pub mod cmd;
+pub(crate) mod config;
 pub(crate) mod engine;
 pub(crate) mod error;
 pub(crate) mod format;

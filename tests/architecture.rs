@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layers from the top; a layer may use those after it, never those before.
-/// `format`, `error` and `log` are leaves anyone may use.
+/// `format`, `error`, `log` and `config` are leaves anyone may use.
 const LAYERS: &[&str] = &[
     "cmd", "engine", "kube", "quadlet", "build", "registry", "runtime", "storage",
 ];
-const LEAVES: &[&str] = &["format", "error", "log"];
+const LEAVES: &[&str] = &["format", "error", "log", "config"];
 
 /// Pairs (higher, lower) of the same rank that must not see each other.
 const SIBLINGS_APART: &[(&str, &str)] = &[("build", "registry"), ("registry", "runtime")];

@@ -109,7 +109,7 @@ fn template_data(e: &Event) -> Value {
 
 /// Write to stdout; false once the reader went away (`events | head -1`).
 fn emit(text: &str) -> Result<bool> {
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
@@ -141,6 +141,7 @@ pub fn events(g: &GlobalOpts, a: EventsArgs) -> Result<()> {
         }
     };
     let store = g.open_store()?;
+    crate::engine::events::check_readable(&store)?;
     let print_all = |list: Vec<Event>| -> Result<bool> {
         let mut text = String::new();
         for e in &list {

@@ -74,7 +74,7 @@ impl Printer {
                 buf.push(b'\n');
             }
         }
-        write_ignoring_pipe(&mut std::io::stdout().lock(), &out)?;
+        write_ignoring_pipe(&mut super::output::stdout(), &out)?;
         write_ignoring_pipe(&mut std::io::stderr().lock(), &err)?;
         Ok(())
     }

@@ -48,7 +48,7 @@ mod volume;
 mod volume_archive;
 mod volume_mount;
 
-use crate::engine::types::{Driver, Store, StoreOptions};
+use crate::engine::types::{Driver, EventsBackend, Store, StoreOptions};
 use crate::error::{exit_code_of, SilentExit};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -87,6 +87,60 @@ pub struct GlobalOpts {
     /// Log messages above specified level (trace, debug, info, warn, error, fatal, panic)
     #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
     pub log_level: String,
+    /// Send output (stdout) from coracle to a file; a container's output is not redirected
+    #[arg(long, global = true, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Do not output to stdout (as --out /dev/null)
+    #[arg(long, global = true)]
+    pub noout: bool,
+    /// Backend to use for storing events: file, journald or none
+    #[arg(long, global = true, value_name = "TYPE", value_parser = ["file", "journald", "none"])]
+    pub events_backend: Option<String>,
+    /// The cgroup manager: cgroupfs (coracle writes the cgroup files itself; systemd is refused)
+    #[arg(long, global = true, value_name = "MANAGER", value_parser = ["cgroupfs", "systemd"])]
+    pub cgroup_manager: Option<String>,
+    /// Load the specified containers.conf(5) module (a path, or a name in the modules directories)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub module: Vec<String>,
+    /// Path to the directory holding docker's config.json, where credentials are also looked up
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config: Option<PathBuf>,
+    /// Set the OCI hooks directory path (may be given more than once; later ones win)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub hooks_dir: Vec<PathBuf>,
+    /// Path of the directory where network configuration files are stored
+    #[arg(long, global = true, value_name = "PATH")]
+    pub network_config_dir: Option<PathBuf>,
+    /// Volume directory where builtin volume information is stored
+    #[arg(long, global = true, value_name = "PATH")]
+    pub volumepath: Option<PathBuf>,
+    /// Remote access: not supported (coracle is daemonless; an error)
+    #[arg(long, global = true)]
+    pub remote: bool,
+    /// Remote service URL: not supported (an error)
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// Remote connection: not supported (an error)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// SSH identity of a remote connection: not supported (an error)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub identity: Option<String>,
+    /// SSH mode of a remote connection: not supported (an error)
+    #[arg(long, global = true, value_name = "MODE")]
+    pub ssh: Option<String>,
+    /// TLS CA of a remote connection: not supported (an error)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tls_ca: Option<String>,
+    /// TLS client certificate of a remote connection: not supported (an error)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tls_cert: Option<String>,
+    /// TLS client key of a remote connection: not supported (an error)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tls_key: Option<String>,
+    /// TLS details of a remote connection: not supported (an error)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tls_details: Option<String>,
 }
 
 impl GlobalOpts {
@@ -95,13 +149,44 @@ impl GlobalOpts {
             Some(d) => Some(d.parse::<Driver>()?),
             None => None,
         };
+        let events_backend = match &self.events_backend {
+            Some(b) => Some(b.parse::<EventsBackend>()?),
+            None => None,
+        };
         let opts = StoreOptions {
             root: self.root.clone(),
             runroot: self.runroot.clone(),
             tmpdir: self.tmpdir.clone(),
             driver,
+            events_backend,
+            volume_path: self.volumepath.clone(),
         };
         crate::engine::open_store(&opts)
+    }
+
+    /// The options that set up the invocation rather than open the store.
+    fn globals(&self) -> crate::engine::config::Globals {
+        let remote = [
+            (self.remote, "--remote"),
+            (self.url.is_some(), "--url"),
+            (self.connection.is_some(), "--connection"),
+            (self.identity.is_some(), "--identity"),
+            (self.ssh.is_some(), "--ssh"),
+            (self.tls_ca.is_some(), "--tls-ca"),
+            (self.tls_cert.is_some(), "--tls-cert"),
+            (self.tls_key.is_some(), "--tls-key"),
+            (self.tls_details.is_some(), "--tls-details"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag));
+        crate::engine::config::Globals {
+            modules: self.module.clone(),
+            cgroup_manager: self.cgroup_manager.clone(),
+            docker_config: self.config.clone(),
+            hooks_dirs: self.hooks_dir.clone(),
+            network_config_dir: self.network_config_dir.clone(),
+            remote,
+        }
     }
 }
 
@@ -266,6 +351,11 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> Result<()> {
     let level: crate::log::Level = cli.global.log_level.parse()?;
     crate::log::set_level(level);
+    if cli.global.noout {
+        output::redirect(std::path::Path::new("/dev/null"))?;
+    } else if let Some(path) = &cli.global.out {
+        output::redirect(path)?;
+    }
     // Test-only: proves a panic reaches the user as one line and a report.
     if std::env::var_os("CORACLE_TEST_PANIC").is_some() {
         panic!("CORACLE_TEST_PANIC is set");
@@ -274,6 +364,9 @@ fn run(cli: Cli) -> Result<()> {
         // Before any work: this may start the command anew (see sealed_exe).
         crate::engine::ensure_sealed()?;
     }
+    // After the sealing re-exec: the files are read once, by the process
+    // that does the work.
+    crate::engine::config::configure(&cli.global.globals())?;
     let g = &cli.global;
     match cli.command {
         Command::Pull(a) => image::pull(g, a.0),

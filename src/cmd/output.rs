@@ -4,9 +4,33 @@ use anyhow::Result;
 use serde_json::Value;
 use std::io::Write;
 
+/// `--out FILE`/`--noout`: where coracle's own output goes instead of
+/// stdout. A container's output (an attached `run`) still goes to the
+/// terminal, as podman's does.
+static REDIRECT: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
+
+pub fn redirect(path: &std::path::Path) -> Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("opening --out {}: {e}", path.display()))?;
+    let _ = REDIRECT.set(std::sync::Mutex::new(file));
+    Ok(())
+}
+
+/// Where coracle's output goes: stdout, or the `--out` file.
+pub fn stdout() -> Box<dyn Write> {
+    match REDIRECT.get().and_then(|f| f.lock().ok()?.try_clone().ok()) {
+        Some(f) => Box::new(f),
+        None => Box::new(std::io::stdout().lock()),
+    }
+}
+
 /// Print to stdout, ignoring a closed pipe (`coracle images | head -1`).
 pub fn print(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

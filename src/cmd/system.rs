@@ -57,118 +57,26 @@ pub struct VersionArgs {
     pub format: Option<String>,
 }
 
-fn version_json() -> Value {
-    json!({
-        "APIVersion": env!("CARGO_PKG_VERSION"),
-        "Version": env!("CARGO_PKG_VERSION"),
-        "GoVersion": "",
-        "RustVersion": option_env!("CARGO_PKG_RUST_VERSION").unwrap_or(""),
-        "GitCommit": "",
-        "BuiltTime": "",
-        "Built": 0,
-        "OsArch": format!("linux/{}", crate::engine::types::host_platform().architecture),
-        "Os": "linux",
-    })
-}
-
 pub fn version(_g: &GlobalOpts, a: VersionArgs) -> Result<()> {
-    let v = version_json();
+    let v = crate::engine::system::version_report();
+    let all = json!({"Client": v});
+    let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
     match a.format.as_deref() {
-        Some("json") => println(&crate::format::table::json_compact(&json!({"Client": v}))),
-        Some(f) => print_inspect(&[json!({"Client": v, "Version": v["Version"]})], Some(f)),
+        Some("json") => println(&crate::format::table::json_compact(&all)),
+        Some(f) => print_inspect(std::slice::from_ref(&all), Some(f)),
         None => println(&format!(
-            "Version:      {}\nAPI Version:  {}\nOS/Arch:      {}",
-            v["Version"].as_str().unwrap_or_default(),
-            v["APIVersion"].as_str().unwrap_or_default(),
-            v["OsArch"].as_str().unwrap_or_default()
+            "Client:       coracle\nVersion:      {}\nAPI Version:  {}\nBuilt:        {}\nOS/Arch:      {}",
+            field("Version"),
+            field("APIVersion"),
+            field("BuiltTime"),
+            field("OsArch")
         )),
     }
 }
 
-fn read_trim(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn os_release() -> (String, String, String) {
-    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    let get = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .map(|v| v.trim_matches('"').to_string())
-            .unwrap_or_default()
-    };
-    (get("ID"), get("VERSION_ID"), get("VERSION_CODENAME"))
-}
-
-fn meminfo(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
 pub fn info(g: &GlobalOpts, a: InfoArgs) -> Result<()> {
     let store = g.open_store()?;
-    let images = store.images.load()?;
-    let rootless = store.rootless;
-    let (distro, distro_version, codename) = os_release();
-    let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    let id_mappings = if rootless {
-        let json_ranges = |v: &[(u32, u32, u32)]| {
-            v.iter()
-                .map(|(c, h, n)| json!({"container_id": c, "host_id": h, "size": n}))
-                .collect::<Vec<_>>()
-        };
-        match crate::engine::system::id_mappings() {
-            Some((uids, gids)) => {
-                json!({"uidmap": json_ranges(&uids), "gidmap": json_ranges(&gids)})
-            }
-            None => json!({"uidmap": null, "gidmap": null}),
-        }
-    } else {
-        json!({"uidmap": null, "gidmap": null})
-    };
-    let info = json!({
-        "host": {
-            "arch": crate::engine::types::host_platform().architecture,
-            "cgroupManager": "cgroupfs",
-            "cgroupVersion": if cgroup_v2 { "v2" } else { "v1" },
-            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "distribution": {"distribution": distro, "version": distro_version, "codename": codename},
-            "eventLogger": "file",
-            "hostname": read_trim("/proc/sys/kernel/hostname"),
-            "idMappings": id_mappings,
-            "kernel": read_trim("/proc/sys/kernel/osrelease"),
-            "logDriver": "k8s-file",
-            "memFree": meminfo("MemAvailable"),
-            "memTotal": meminfo("MemTotal"),
-            "swapFree": meminfo("SwapFree"),
-            "swapTotal": meminfo("SwapTotal"),
-            "os": "linux",
-            "ociRuntime": {"name": "coracle", "path": std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(), "version": env!("CARGO_PKG_VERSION")},
-            "security": {"rootless": rootless, "seccompEnabled": true, "selinuxEnabled": false, "apparmorEnabled": false},
-            "uptime": read_trim("/proc/uptime").split(' ').next().unwrap_or("").to_string(),
-        },
-        "store": {
-            "configFile": "",
-            "containerStore": {"number": 0, "paused": 0, "running": 0, "stopped": 0},
-            "graphDriverName": store.driver.name(),
-            "graphOptions": {},
-            "graphRoot": store.root.to_string_lossy(),
-            "graphStatus": {},
-            "imageCopyTmpDir": store.tmpdir.to_string_lossy(),
-            "imageStore": {"number": images.list.len()},
-            "runRoot": store.runroot.to_string_lossy(),
-            "volumePath": store.root.join("volumes").to_string_lossy(),
-        },
-        "registries": {"search": crate::engine::system::search_registries()},
-        "version": version_json(),
-    });
+    let info = crate::engine::system::info_report(&store)?;
     match a.format.as_deref() {
         None => println(&yamlish(&info, 0)),
         Some("json") => println(&crate::format::table::json_indented(&info, 2)),
@@ -180,20 +88,41 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> Result<()> {
 /// JSON keys as Go struct field names: `graphRoot` -> `GraphRoot`.
 fn go_names(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    let mut c = k.chars();
-                    let key = match c.next() {
-                        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-                        None => String::new(),
-                    };
-                    (key, go_names(v))
-                })
-                .collect(),
-        ),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (go_name(k), go_names(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.iter().map(go_names).collect()),
         other => other.clone(),
+    }
+}
+
+/// One key: podman's Go name where it is not the key capitalized.
+fn go_name(key: &str) -> String {
+    let special = match key {
+        "cgroupVersion" => "CgroupsVersion",
+        "cpus" => "CPUs",
+        "cpuUtilization" => "CPUUtilization",
+        "idMappings" => "IDMappings",
+        "ociRuntime" => "OCIRuntime",
+        "os" => "OS",
+        "capabilities" => "DefaultCapabilities",
+        "apparmorEnabled" => "AppArmorEnabled",
+        "seccompEnabled" => "SECCOMPEnabled",
+        "seccompProfilePath" => "SECCOMPProfilePath",
+        "selinuxEnabled" => "SELinuxEnabled",
+        "gidmap" => "GIDMap",
+        "uidmap" => "UIDMap",
+        "container_id" => "ContainerID",
+        "host_id" => "HostID",
+        _ => "",
+    };
+    if !special.is_empty() {
+        return special.to_string();
+    }
+    let mut c = key.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
     }
 }
 

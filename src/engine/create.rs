@@ -4,6 +4,7 @@
 //! The command line's `create`/`run` fill a `ContainerRequest` from flags;
 //! compose files or Kubernetes pods can fill one without clap.
 
+mod defaults;
 mod limits;
 mod mounts;
 mod namespaces;
@@ -175,7 +176,14 @@ fn container_config(
     if args.is_empty() {
         bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
     }
-    let mut env = ic.env.clone().unwrap_or_default();
+    // containers.conf's env, then the image's, then the caller's.
+    let mut env = crate::config::get()
+        .containers
+        .containers
+        .env
+        .clone()
+        .unwrap_or_default();
+    merge_env(&mut env, &ic.env.clone().unwrap_or_default());
     merge_env(&mut env, &parse_env_files(&f.env_file)?);
     merge_env(&mut env, &f.env);
     let mut labels = ic.labels.clone().unwrap_or_default();
@@ -352,6 +360,7 @@ fn ensure_image(store: &Store, name: &str, source: ImageSource) -> Result<ImageR
 /// Create a container from `req`: checked, its pod joined (a `new:` pod
 /// made), recorded, the cidfile written. Nothing is left behind on error.
 pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<ContainerConfig> {
+    defaults::apply(&mut req)?;
     if req.service.replace {
         replace_named(store, req.name.as_deref())?;
     }

@@ -82,6 +82,19 @@ pub struct EventQuery {
     pub stream: bool,
 }
 
+/// Whether the events this store records can be read back here: the file
+/// backend's can; `none` keeps none; the journal's are journalctl's.
+pub fn check_readable(store: &Store) -> Result<()> {
+    use super::types::EventsBackend;
+    match store.events_backend {
+        EventsBackend::File => Ok(()),
+        EventsBackend::None => bail!("cannot read events with the \"none\" backend"),
+        EventsBackend::Journald => bail!(
+            "coracle reads back the file backend's events only: read the journal's with journalctl SYSLOG_IDENTIFIER=coracle"
+        ),
+    }
+}
+
 /// An open reading of the journal: `read_new` gives the selected events
 /// appended since the last call.
 pub struct EventWatch {

@@ -10,6 +10,7 @@ pub mod auto_update;
 pub mod build;
 pub mod check;
 pub mod commit;
+pub mod config;
 pub mod containers;
 pub mod create;
 pub mod events;
@@ -44,7 +45,8 @@ use types::{Store, StoreOptions};
 /// Open the store this user's commands work on (rootless or root is the
 /// caller's effective uid).
 pub fn open_store(opts: &StoreOptions) -> Result<Store> {
-    Store::open(opts, crate::runtime::userns::is_rootless())
+    let opts = config::store_options(opts)?;
+    Store::open(&opts, crate::runtime::userns::is_rootless())
 }
 
 /// Call first in a command that starts or enters a container: it runs on

@@ -24,7 +24,7 @@ pub use crate::storage::compression::Compression;
 pub use crate::storage::containers::{
     ContainerConfig, ContainerState, MountKind, MountSpec, PortMapping, Resources, Status,
 };
-pub use crate::storage::events::Event;
+pub use crate::storage::events::{Backend as EventsBackend, Event};
 pub use crate::storage::health::{HealthConfig, HealthSettings, HealthState};
 pub use crate::storage::image_config::ImageConfig;
 pub use crate::storage::images::ImageRecord;

@@ -167,8 +167,16 @@ pub fn auth_file_candidates() -> Vec<PathBuf> {
     if let Some(c) = config_home {
         out.push(c.join("containers/auth.json"));
     }
+    // docker's own file: in DOCKER_CONFIG (which --config sets), else ~/.docker.
+    match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
+        Some(dir) => out.push(PathBuf::from(dir).join("config.json")),
+        None => {
+            if let Some(h) = home() {
+                out.push(h.join(".docker/config.json"));
+            }
+        }
+    }
     if let Some(h) = home() {
-        out.push(h.join(".docker/config.json"));
         out.push(h.join(".dockercfg"));
     }
     out

@@ -139,6 +139,10 @@ pub fn pull_reference(
     opts: &PullOptions,
     progress: &Progress,
 ) -> Result<ImageRecord> {
+    // containers-policy.json may refuse the image before any download.
+    if let Some(policy) = crate::config::policy::default_path() {
+        crate::config::policy::check(&policy, "docker", &r.to_string())?;
+    }
     let client = RegistryClient::new(&r.registry, &opts.client)?;
     // Staging left by pulls that were killed half way.
     store.layers.sweep_stale_temp();

@@ -88,7 +88,15 @@ pub fn effective_set(privileged: bool, add: &[String], drop: &[String]) -> Resul
     let mut set: Vec<String> = if privileged {
         ALL.iter().map(|s| s.to_string()).collect()
     } else {
-        DEFAULT.iter().map(|s| s.to_string()).collect()
+        match &crate::config::get()
+            .containers
+            .containers
+            .default_capabilities
+        {
+            // containers.conf may spell them without `CAP_`.
+            Some(list) => list.iter().map(|c| normalize(c)).collect::<Result<_>>()?,
+            None => DEFAULT.iter().map(|s| s.to_string()).collect(),
+        }
     };
     let drop = drop
         .iter()

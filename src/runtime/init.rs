@@ -6,9 +6,14 @@
 /// init and never returns. The init closes `report_fd` (the start report)
 /// so that only the program's exec closes the monitor's view of it.
 pub fn run_as_init(report_fd: i32) {
+    // Blocked before the fork: a program that exits at once must still
+    // leave its SIGCHLD pending for the wait below (after the fork it
+    // could be discarded first, and the init would wait forever).
+    let all = super::sys::block_all_signals();
     // SAFETY: a single-threaded process forking; the child only returns.
     let child = unsafe { libc::fork() };
     if child < 0 {
+        super::sys::unblock_all_signals();
         return; // Run without an init rather than not at all.
     }
     if child == 0 {
@@ -26,7 +31,6 @@ pub fn run_as_init(report_fd: i32) {
         libc::close(report_fd);
         libc::prctl(libc::PR_SET_NAME, c"coracle-init".as_ptr());
     }
-    let all = super::sys::block_all_signals();
     // SAFETY: signalling and reaping our own children.
     unsafe {
         loop {

@@ -12,6 +12,7 @@ pub mod delete;
 pub mod dns;
 pub mod exec;
 pub mod health;
+pub mod hooks;
 pub mod infra;
 pub mod init;
 pub mod logfile;

@@ -564,6 +564,10 @@ fn spawn_container(
     }
     crate::debug!("id maps written");
     place_in_cgroup(cfg, made.cgroup.as_ref(), joins_itself, pid)?;
+    let bundle = store.containers.dir(&cfg.id);
+    for stage in ["prestart", "createRuntime"] {
+        super::hooks::run_stage(spec, stage, &cfg.id, "created", pid, &bundle)?;
+    }
     // Go: the child reads EOF.
     drop(ends.go);
     // The helper's readiness, or the program's start (or failure: the
@@ -1096,6 +1100,10 @@ fn run_once(
     }
     notify(ready, &Report::Started { pid });
     notifier.started(monitor_pid);
+    let bundle = store.containers.dir(id);
+    if let Err(e) = super::hooks::run_stage(spec, "poststart", id, "running", pid, &bundle) {
+        crate::warn!("{e:#}");
+    }
     crate::debug!("container program started");
     // A stop that came while the program was starting again.
     if restarts > 0 && store.containers.stopped_by_user(id) {
@@ -1126,6 +1134,9 @@ fn run_once(
     let oom_killed = cgroup.as_ref().is_some_and(|c| c.oom_killed());
     if let Some(cg) = &cgroup {
         cg.remove();
+    }
+    if let Err(e) = super::hooks::run_stage(spec, "poststop", id, "stopped", pid, &bundle) {
+        crate::warn!("{e:#}");
     }
     Ok(RunEnd {
         status,

@@ -140,7 +140,17 @@ pub const SETUP_FAILED: &str = "setting up the network";
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")
         .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into());
-    std::env::split_paths(&path)
+    // containers.conf's helper_binaries_dir first, as podman looks.
+    let helpers = crate::config::get()
+        .containers
+        .engine
+        .helper_binaries_dir
+        .clone();
+    helpers
+        .unwrap_or_default()
+        .into_iter()
+        .map(PathBuf::from)
+        .chain(std::env::split_paths(&path))
         .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
         .map(|d| d.join(name))
         .find(|p| p.is_file())

@@ -498,7 +498,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         .path(&input.rootfs)
         .readonly(cfg.read_only)
         .build()?;
-    Ok(SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .process(process.build()?)
         .root(root)
@@ -511,7 +511,13 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect::<std::collections::HashMap<_, _>>(),
         )
-        .build()?)
+        .build()?;
+    let has_binds = cfg
+        .mounts
+        .iter()
+        .any(|m| m.kind == crate::storage::containers::MountKind::Bind);
+    spec.set_hooks(super::hooks::for_container(&spec, has_binds)?);
+    Ok(spec)
 }
 
 /// The OCI `linux.resources` of the limits (the monitor applies them from

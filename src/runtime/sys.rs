@@ -268,6 +268,16 @@ pub fn block_all_signals() -> libc::sigset_t {
     }
 }
 
+/// Undo `block_all_signals`.
+pub fn unblock_all_signals() {
+    // SAFETY: an empty set from sigemptyset; sigprocmask on ourselves.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
 /// The next pending signal of the blocked `set`; waits for one.
 pub fn next_signal(set: &libc::sigset_t) -> libc::c_int {
     loop {

@@ -258,7 +258,7 @@ fn check_containers(
 }
 
 fn check_volumes(store: &Store, f: &mut Findings) {
-    let Ok(entries) = fs::read_dir(store.root.join("volumes")) else {
+    let Ok(entries) = fs::read_dir(store.volumes.base()) else {
         return;
     };
     for e in entries.flatten() {

@@ -27,6 +27,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+pub use super::event_backend::{Backend, JOURNAL_SOCKET};
+
 /// The live file rotates once it grows past this many bytes.
 pub const ROTATE_AT: u64 = 1024 * 1024;
 
@@ -158,7 +160,12 @@ fn previous_generation(live: &Path) -> PathBuf {
 /// Record `event` in the store's journal. Never fails: a journal that
 /// cannot be written must not fail the verb that did the work.
 pub fn append(store: &Store, event: Event) {
-    if let Err(e) = append_to(&journal_path(store), &event, ROTATE_AT) {
+    let written = match store.events_backend {
+        Backend::File => append_to(&journal_path(store), &event, ROTATE_AT),
+        Backend::Journald => to_journald(&event),
+        Backend::None => Ok(()),
+    };
+    if let Err(e) = written {
         crate::debug!("writing the {} {} event: {e:#}", event.typ, event.status);
     }
 }
@@ -187,6 +194,36 @@ fn append_to(live: &Path, event: &Event, limit: u64) -> Result<()> {
     if file.metadata()?.len() > limit {
         rotate(live, limit)?;
     }
+    Ok(())
+}
+
+/// One native journal message: podman's fields (`PODMAN_EVENT`,
+/// `PODMAN_TYPE`, `PODMAN_ID`, `PODMAN_NAME`, `PODMAN_IMAGE`) under
+/// coracle's identifier, and the whole event as JSON in `CORACLE_EVENT`.
+fn to_journald(event: &Event) -> Result<()> {
+    let json = serde_json::to_string(event)?;
+    let mut msg = String::new();
+    for (k, v) in [
+        (
+            "MESSAGE",
+            format!("{} {} {}", event.typ, event.status, event.name),
+        ),
+        ("SYSLOG_IDENTIFIER", "coracle".to_string()),
+        ("PODMAN_EVENT", event.status.clone()),
+        ("PODMAN_TYPE", event.typ.clone()),
+        ("PODMAN_ID", event.id.clone()),
+        ("PODMAN_NAME", event.name.clone()),
+        ("PODMAN_IMAGE", event.image.clone()),
+        ("CORACLE_EVENT", json),
+    ] {
+        if !v.is_empty() {
+            // Values are one line each (the JSON has its newlines escaped).
+            msg.push_str(&format!("{k}={}\n", v.replace('\n', " ")));
+        }
+    }
+    let sock = std::os::unix::net::UnixDatagram::unbound()?;
+    sock.send_to(msg.as_bytes(), JOURNAL_SOCKET)
+        .with_context(|| format!("sending to {JOURNAL_SOCKET}"))?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod compression;
 pub mod containers;
 pub mod crash;
 pub mod digest;
+pub mod event_backend;
 pub mod events;
 pub mod fsutil;
 pub mod health;

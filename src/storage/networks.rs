@@ -173,9 +173,13 @@ impl Network {
     }
 }
 
-/// Where network files live.
+/// Where network files live: `--network-config-dir` or containers.conf's
+/// `network_config_dir`, else `<root>/networks`.
 pub fn config_dir(root: &Path) -> PathBuf {
-    root.join("networks")
+    match &crate::config::get().network_config_dir {
+        Some(dir) => dir.clone(),
+        None => root.join("networks"),
+    }
 }
 
 fn config_path(root: &Path, name: &str) -> PathBuf {

@@ -50,6 +50,9 @@ pub struct StoreOptions {
     pub runroot: Option<PathBuf>,
     pub tmpdir: Option<PathBuf>,
     pub driver: Option<Driver>,
+    pub events_backend: Option<super::event_backend::Backend>,
+    /// Where volumes live (`--volumepath`); `<root>/volumes` when None.
+    pub volume_path: Option<PathBuf>,
 }
 
 /// Facts fixed when the store is first used (`store.json`).
@@ -64,6 +67,7 @@ pub struct Store {
     pub tmpdir: PathBuf,
     pub driver: Driver,
     pub rootless: bool,
+    pub events_backend: super::event_backend::Backend,
     pub blobs: BlobStore,
     pub layers: LayerStore,
     pub images: ImageStore,
@@ -148,6 +152,9 @@ impl Store {
                 fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             }
         }
+        if let Some(dir) = &opts.volume_path {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         let lock_path = root.join("storage.lock");
         if !lock_path.exists() {
             fs::File::create(&lock_path)
@@ -158,13 +165,20 @@ impl Store {
             layers: LayerStore::new(&root),
             images: ImageStore::new(&root),
             containers: ContainerStore::new(&root, &runroot),
-            volumes: VolumeStore::new(&root),
+            volumes: VolumeStore::new(
+                &opts
+                    .volume_path
+                    .clone()
+                    .unwrap_or_else(|| root.join("volumes")),
+                &root,
+            ),
             pods: PodStore::new(&root),
             root,
             runroot,
             tmpdir,
             driver,
             rootless,
+            events_backend: opts.events_backend.unwrap_or_default(),
         })
     }
 

@@ -123,11 +123,17 @@ pub struct VolumeStore {
 }
 
 impl VolumeStore {
-    pub fn new(root: &Path) -> VolumeStore {
+    /// Volumes in `dir` (`<root>/volumes` unless `--volumepath` says).
+    pub fn new(dir: &Path, root: &Path) -> VolumeStore {
         VolumeStore {
-            dir: root.join("volumes"),
+            dir: dir.to_path_buf(),
             tmp: root.join("tmp"),
         }
+    }
+
+    /// The directory every volume is in.
+    pub fn base(&self) -> &Path {
+        &self.dir
     }
 
     /// `volumes/<name>`

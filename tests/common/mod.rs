@@ -311,6 +311,11 @@ impl TestEnv {
         self.extra_env.push((key.to_string(), value.to_string()));
     }
 
+    /// Stop adding `key` to later commands.
+    pub fn remove_env(&mut self, key: &str) {
+        self.extra_env.retain(|(k, _)| k != key);
+    }
+
     /// Write a file the command's user can read (owned by cotest rootless).
     pub fn write_user_file(&self, path: &Path, content: &[u8]) {
         let mut p = PathBuf::new();

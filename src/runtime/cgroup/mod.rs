@@ -223,7 +223,9 @@ pub fn check(r: &mut Resources, explicit_pids: bool, mode: &str, rootless: bool)
     }
     if !explicit_pids {
         r.pids_limit = if avail.controllers.iter().any(|c| c == "pids") {
-            DEFAULT_PIDS_LIMIT
+            // containers.conf's pids_limit is a default too (0: none).
+            let conf = crate::config::get().containers.containers.pids_limit;
+            conf.unwrap_or(DEFAULT_PIDS_LIMIT).max(0)
         } else {
             0
         };

@@ -1,0 +1,102 @@
+//! podman's config files, read once per invocation: containers.conf
+//! (`containers_conf`), storage.conf (`storage_conf`), policy.json
+//! (`policy`), each found as podman finds it (`files`). A leaf: it names nothing else of coracle's, so every
+//! layer may read it. registries.conf stays with its user,
+//! `registry/shortnames.rs`.
+
+mod containers_conf;
+pub mod files;
+pub mod policy;
+mod storage_conf;
+
+pub use containers_conf::ContainersConf;
+pub use storage_conf::StorageConf;
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// Everything read, merged.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub containers: ContainersConf,
+    /// The containers.conf files read, in order.
+    pub containers_files: Vec<PathBuf>,
+    pub storage: StorageConf,
+    /// The storage.conf read last (podman's `store.configFile`).
+    pub storage_file: Option<PathBuf>,
+    /// OCI hook directories (`--hooks-dir`, else `[engine] hooks_dir`);
+    /// None: podman's defaults.
+    pub hooks_dirs: Option<Vec<PathBuf>>,
+    /// Named networks' files (`--network-config-dir`, else `[network]
+    /// network_config_dir`); None: in the store.
+    pub network_config_dir: Option<PathBuf>,
+}
+
+/// What the command line adds to the search.
+#[derive(Debug, Default)]
+pub struct LoadOptions {
+    /// `--module`: more containers.conf files, read after the others.
+    pub modules: Vec<String>,
+    /// `--hooks-dir`
+    pub hooks_dirs: Vec<PathBuf>,
+    /// `--network-config-dir`
+    pub network_config_dir: Option<PathBuf>,
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+/// Read the files (the first call does; later ones get the same). A
+/// malformed file is an error naming it.
+pub fn load(opts: &LoadOptions) -> Result<&'static Config> {
+    if let Some(c) = CONFIG.get() {
+        return Ok(c);
+    }
+    let config = read(opts)?;
+    Ok(CONFIG.get_or_init(|| config))
+}
+
+/// The config this invocation read; a process that never called `load`
+/// (a generator run by systemd) reads it now, and a broken file counts as
+/// none (the command line's `load` reports it).
+pub fn get() -> &'static Config {
+    CONFIG.get_or_init(|| read(&LoadOptions::default()).unwrap_or_default())
+}
+
+fn read(opts: &LoadOptions) -> Result<Config> {
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let kind = files::Kind {
+        name: "containers",
+        env: "CONTAINERS_CONF",
+        drop_ins: true,
+    };
+    let found = files::search(&kind, &opts.modules, uid)?;
+    let containers: ContainersConf = files::load(&found)?;
+    containers.validate().with_context(|| {
+        let last = found.last().map(|(p, _)| p.display().to_string());
+        format!("containers.conf {}", last.unwrap_or_default())
+    })?;
+    let (storage, storage_file) = storage_conf::load(uid)?;
+    let hooks_dirs = if opts.hooks_dirs.is_empty() {
+        containers
+            .engine
+            .hooks_dir
+            .as_ref()
+            .map(|d| d.iter().map(PathBuf::from).collect())
+    } else {
+        Some(opts.hooks_dirs.clone())
+    };
+    let network_config_dir = opts.network_config_dir.clone().or_else(|| {
+        let conf = containers.network.network_config_dir.as_deref();
+        conf.filter(|d| !d.is_empty()).map(PathBuf::from)
+    });
+    Ok(Config {
+        network_config_dir,
+        hooks_dirs,
+        containers,
+        containers_files: found.into_iter().map(|(p, _)| p).collect(),
+        storage,
+        storage_file,
+    })
+}

@@ -1,0 +1,549 @@
+//! podman's global options: --out/--noout, --events-backend,
+//! --cgroup-manager, --module, --config, --volumepath, the remote-only
+//! options refused, and `version`/`info` in podman's keys. As root and
+//! rootless.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+both_modes!(out_and_noout_redirect_coracles_output_not_the_containers);
+fn out_and_noout_redirect_coracles_output_not_the_containers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    env.ok(&["create", "--name", "o1", &img, "true"]);
+
+    let out = env.ok(&["--noout", "ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(out, "", "[{mode:?}] --noout prints nothing");
+
+    let file = env.home.join("out.txt");
+    let f = file.to_str().unwrap();
+    let out = env.ok(&["--out", f, "ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(out, "", "[{mode:?}] --out leaves stdout empty");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "o1\n",
+        "[{mode:?}]"
+    );
+
+    // The container's own output still reaches the terminal.
+    let out = env.ok(&[
+        "--out",
+        f,
+        "run",
+        "--rm",
+        &img,
+        "echo",
+        "from-the-container",
+    ]);
+    assert_eq!(out, "from-the-container\n", "[{mode:?}]");
+
+    let out = env.ok(&["--out", f, "version", "--format", "{{.Client.Version}}"]);
+    assert_eq!(out, "", "[{mode:?}]");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        env!("CARGO_PKG_VERSION"),
+        "[{mode:?}] --out truncates and holds the version"
+    );
+    let bad = env.run(&["--out", "/nonexistent/dir/out.txt", "ps"]);
+    assert_error(
+        mode,
+        "--out into a missing dir",
+        &bad,
+        125,
+        &["/nonexistent/dir/out.txt"],
+    );
+}
+
+fn container_events(env: &TestEnv, name: &str) -> Vec<String> {
+    env.ok(&["events", "--stream=false", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["Type"] == "container" && e["Name"] == name)
+        .map(|e| e["Status"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+both_modes!(events_backend_none_and_journald);
+fn events_backend_none_and_journald(mode: Mode) {
+    // Only --rm containers: nothing for a reaper.
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    env.ok(&["run", "--rm", "--name", "logged", &img, "true"]);
+    assert!(
+        container_events(&env, "logged").contains(&"start".to_string()),
+        "[{mode:?}] the file backend records"
+    );
+    env.ok(&[
+        "--events-backend",
+        "none",
+        "run",
+        "--rm",
+        "--name",
+        "quiet",
+        &img,
+        "true",
+    ]);
+    assert!(
+        container_events(&env, "quiet").is_empty(),
+        "[{mode:?}] none records nothing"
+    );
+    let out = env.run(&["--events-backend", "none", "events", "--stream=false"]);
+    assert_error(mode, "events with none", &out, 125, &["none"]);
+
+    // containers.conf's events_logger does the same.
+    let conf = env.home.join("containers.conf");
+    env.write_user_file(&conf, b"[engine]\nevents_logger = \"none\"\n");
+    env.set_env("CONTAINERS_CONF", conf.to_str().unwrap());
+    env.ok(&["run", "--rm", "--name", "quiet2", &img, "true"]);
+    let out = env.ok(&["info", "--format", "{{.Host.EventLogger}}"]);
+    assert_eq!(out.trim(), "none", "[{mode:?}]");
+    env.remove_env("CONTAINERS_CONF");
+    assert!(container_events(&env, "quiet2").is_empty(), "[{mode:?}]");
+
+    let bad = env.run(&["--events-backend", "syslog", "ps"]);
+    assert_error(mode, "--events-backend syslog", &bad, 125, &["syslog"]);
+    if !Path::new("/run/systemd/journal/socket").exists() {
+        let out = env.run(&["--events-backend", "journald", "ps"]);
+        assert_error(mode, "journald without a journal", &out, 125, &["journal"]);
+    }
+}
+
+both_modes!(cgroup_manager_cgroupfs_runs_systemd_is_refused);
+fn cgroup_manager_cgroupfs_runs_systemd_is_refused(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let out = env.ok(&[
+        "--cgroup-manager",
+        "cgroupfs",
+        "run",
+        "--rm",
+        &img,
+        "echo",
+        "ok",
+    ]);
+    assert_eq!(out, "ok\n", "[{mode:?}]");
+    assert_refused(
+        &env,
+        &["--cgroup-manager", "systemd", "run", "--rm", &img, "true"],
+        "systemd",
+    );
+    assert_refused(&env, &["--cgroup-manager", "bogus", "ps"], "bogus");
+}
+
+both_modes!(remote_options_are_one_clear_error);
+fn remote_options_are_one_clear_error(mode: Mode) {
+    let env = TestEnv::new(mode);
+    for args in [
+        &["--remote", "ps"][..],
+        &["--url", "unix:///run/podman/podman.sock", "ps"],
+        &["--connection", "other", "images"],
+        &["--identity", "/k", "ps"],
+        &["--ssh", "native", "ps"],
+        &["--tls-ca", "/ca.pem", "ps"],
+    ] {
+        assert_refused(&env, args, "remote connections are not supported");
+    }
+}
+
+both_modes!(module_files_are_read_after_the_others);
+fn module_files_are_read_after_the_others(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let abs = env.home.join("mod-abs.conf");
+    env.write_user_file(&abs, b"[containers]\nenv = [\"FROM_MODULE=abs\"]\n");
+    // A name is looked up in the user's containers.conf.modules first.
+    let named = env
+        .home
+        .join(".config/containers/containers.conf.modules/named.conf");
+    env.write_user_file(
+        &named,
+        b"[containers]\nenv = [\"FROM_MODULE=named\", \"OTHER=x\"]\n",
+    );
+    let echo = ["sh", "-c", "echo $FROM_MODULE $OTHER"];
+    let mut args = vec!["--module", abs.to_str().unwrap(), "run", "--rm", &img];
+    args.extend(echo);
+    assert_eq!(env.ok(&args), "abs\n", "[{mode:?}]");
+    let mut args = vec!["--module", "named.conf", "run", "--rm", &img];
+    args.extend(echo);
+    assert_eq!(env.ok(&args), "named x\n", "[{mode:?}]");
+    // The later module wins.
+    let mut args = vec!["--module", "named.conf", "--module", abs.to_str().unwrap()];
+    args.extend(["run", "--rm", &img]);
+    args.extend(echo);
+    assert_eq!(env.ok(&args), "abs\n", "[{mode:?}]");
+    assert_refused(&env, &["--module", "missing.conf", "ps"], "missing.conf");
+}
+
+both_modes!(config_dir_supplies_dockers_credentials);
+fn config_dir_supplies_dockers_credentials(mode: Mode) {
+    let reg = auth_registry();
+    let p = push_unique_to(reg, busybox_image(), "dockercfg");
+    let env = TestEnv::new(mode);
+    let out = env.run(&["pull", &p.reference()]);
+    assert_ne!(out.status, 0, "[{mode:?}] no credentials: {out:?}");
+    let dir = env.home.join("dockercfg");
+    env.write_user_file(&dir.join("config.json"), reg.auth_json().as_bytes());
+    let out = env.ok(&[
+        "--config",
+        dir.to_str().unwrap(),
+        "pull",
+        "-q",
+        &p.reference(),
+    ]);
+    assert_eq!(out.trim(), p.id(), "[{mode:?}]");
+    let bad = env.run(&["--config", "/nonexistent-dir", "images"]);
+    assert_error(mode, "--config missing", &bad, 125, &["/nonexistent-dir"]);
+}
+
+both_modes!(volumepath_keeps_volumes_elsewhere);
+fn volumepath_keeps_volumes_elsewhere(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let dir = env.home.join("vols");
+    let d = dir.to_str().unwrap();
+    env.ok(&["--volumepath", d, "volume", "create", "elsewhere"]);
+    let mp = env.ok(&[
+        "--volumepath",
+        d,
+        "volume",
+        "inspect",
+        "--format",
+        "{{.Mountpoint}}",
+        "elsewhere",
+    ]);
+    assert_eq!(
+        mp.trim(),
+        dir.join("elsewhere/_data").to_str().unwrap(),
+        "[{mode:?}]"
+    );
+    env.ok(&[
+        "--volumepath",
+        d,
+        "run",
+        "--rm",
+        "-v",
+        "elsewhere:/data",
+        &img,
+        "sh",
+        "-c",
+        "echo hi > /data/f",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("elsewhere/_data/f")).unwrap(),
+        "hi\n",
+        "[{mode:?}] the volume's data is under --volumepath"
+    );
+    let default = env.ok(&["volume", "ls", "-q"]);
+    assert!(
+        !default.contains("elsewhere"),
+        "[{mode:?}] not in the default path: {default}"
+    );
+    assert!(
+        !env.store_dir().join("volumes/elsewhere").exists(),
+        "[{mode:?}]"
+    );
+}
+
+both_modes!(version_in_podmans_keys);
+fn version_in_podmans_keys(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let v: Value = serde_json::from_str(&env.ok(&["version", "--format", "json"])).unwrap();
+    let c = &v["Client"];
+    assert_eq!(c["Version"], env!("CARGO_PKG_VERSION"), "[{mode:?}] {v}");
+    assert_eq!(c["APIVersion"], "5.0.0", "[{mode:?}] {v}");
+    for key in [
+        "GoVersion",
+        "GitCommit",
+        "BuiltTime",
+        "Built",
+        "OsArch",
+        "Os",
+    ] {
+        assert!(c.get(key).is_some(), "[{mode:?}] Client.{key} missing: {v}");
+    }
+    assert_eq!(c["Os"], "linux");
+    let human = env.ok(&["version"]);
+    assert!(human.contains("API Version:  5.0.0"), "[{mode:?}] {human}");
+    assert!(
+        human.contains(&format!("Version:      {}", env!("CARGO_PKG_VERSION"))),
+        "{human}"
+    );
+    assert!(human.contains("OS/Arch:      linux/"), "{human}");
+    let api = env.ok(&["version", "--format", "{{.Client.APIVersion}}"]);
+    assert_eq!(api, "5.0.0\n", "[{mode:?}]");
+}
+
+both_modes!(info_in_podmans_tree);
+fn info_in_podmans_tree(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    env.run_detached("up", &[], &img, &["sleep", "300"]);
+    env.ok(&["create", "--name", "idle", &img, "true"]);
+    let info: Value = serde_json::from_str(&env.ok(&["info", "--format", "json"])).unwrap();
+    let store = &info["store"];
+    assert_eq!(
+        store["graphRoot"],
+        env.store_dir().to_str().unwrap(),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        store["runRoot"],
+        env.runroot_dir().to_str().unwrap(),
+        "[{mode:?}]"
+    );
+    assert_eq!(store["imageStore"]["number"], 1, "[{mode:?}] {store}");
+    let cs = &store["containerStore"];
+    assert_eq!(
+        (
+            cs["number"].as_u64(),
+            cs["running"].as_u64(),
+            cs["stopped"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "[{mode:?}] {cs}"
+    );
+    assert_eq!(store["graphDriverName"], "overlay");
+    assert_eq!(
+        store["volumePath"],
+        env.store_dir().join("volumes").to_str().unwrap(),
+        "[{mode:?}]"
+    );
+    let host = &info["host"];
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    assert_eq!(
+        host["cgroupVersion"],
+        if v2 { "v2" } else { "v1" },
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        host["security"]["rootless"],
+        mode == Mode::Rootless,
+        "[{mode:?}]"
+    );
+    assert_eq!(host["eventLogger"], "file");
+    assert!(host["security"]["capabilities"]
+        .as_str()
+        .unwrap()
+        .contains("CAP_CHOWN"));
+    for key in [
+        "arch",
+        "cpus",
+        "kernel",
+        "hostname",
+        "memTotal",
+        "ociRuntime",
+        "distribution",
+        "uptime",
+        "idMappings",
+    ] {
+        assert!(host.get(key).is_some(), "[{mode:?}] host.{key} missing");
+    }
+    assert_eq!(info["version"]["APIVersion"], "5.0.0");
+    assert!(info["plugins"]["volume"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v == "local"));
+    // Templates take podman's Go field names.
+    let t = env.ok(&[
+        "info",
+        "--format",
+        "{{.Host.CgroupsVersion}} {{.Store.ContainerStore.Number}} {{.Store.ImageStore.Number}} {{.Host.Security.Rootless}} {{.Version.APIVersion}} {{.Host.OS}}",
+    ]);
+    assert_eq!(
+        t.trim(),
+        format!(
+            "{} 2 1 {} 5.0.0 linux",
+            if v2 { "v2" } else { "v1" },
+            mode == Mode::Rootless
+        ),
+        "[{mode:?}]"
+    );
+    let human = env.ok(&["info"]);
+    assert!(human.contains("graphRoot: "), "[{mode:?}] {human}");
+    assert!(human.contains("cgroupVersion: "), "[{mode:?}] {human}");
+}
+
+/// Poll `path` until it holds a line starting with `prefix` (the monitor
+/// runs poststop hooks after the CLI has returned).
+fn wait_for_line(path: &Path, prefix: &str) -> Option<String> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.starts_with(prefix)) {
+            return Some(l.to_string());
+        }
+        if std::time::Instant::now() > until {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+both_modes!(hooks_dir_runs_oci_hooks_with_the_state);
+fn hooks_dir_runs_oci_hooks_with_the_state(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let dir = env.home.join("hooks.d");
+    let log = env.home.join("hooks.log");
+    let script = env.home.join("hook.sh");
+    env.write_user_file(
+        &script,
+        format!(
+            "#!/bin/sh\nstate=$(cat)\necho \"$1 $HOOKVAR $state\" >> {}\n",
+            log.display()
+        )
+        .as_bytes(),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let hook = |file: &str, stage: &str, arg: &str, when: &str| {
+        env.write_user_file(
+            &dir.join(file),
+            format!(
+                r#"{{"version": "1.0.0", "hook": {{"path": "{}", "args": ["hook.sh", "{arg}"], "env": ["HOOKVAR=set"]}}, "when": {when}, "stages": ["{stage}"]}}"#,
+                script.display()
+            )
+            .as_bytes(),
+        );
+    };
+    hook("pre.json", "prestart", "pre", r#"{"always": true}"#);
+    hook(
+        "post.json",
+        "poststart",
+        "post",
+        r#"{"annotations": {"^hooktest$": "^yes$"}}"#,
+    );
+    hook(
+        "stop.json",
+        "poststop",
+        "stop",
+        r#"{"commands": ["^echo$"]}"#,
+    );
+    let d = dir.to_str().unwrap();
+    let out = env.ok(&[
+        "--hooks-dir",
+        d,
+        "run",
+        "--rm",
+        "--annotation",
+        "hooktest=yes",
+        &img,
+        "echo",
+        "hi",
+    ]);
+    assert_eq!(out, "hi\n", "[{mode:?}]");
+    let pre = wait_for_line(&log, "pre ").expect("the prestart hook ran");
+    let state: Value = serde_json::from_str(pre.trim_start_matches("pre set ")).unwrap();
+    assert_eq!(state["status"], "created", "[{mode:?}] {pre}");
+    assert!(state["pid"].as_i64().unwrap() > 0, "[{mode:?}] {pre}");
+    assert_eq!(state["annotations"]["hooktest"], "yes", "[{mode:?}] {pre}");
+    let id = state["id"].as_str().unwrap().to_string();
+    assert!(
+        state["bundle"].as_str().unwrap().contains(&id),
+        "[{mode:?}] {pre}"
+    );
+    let post = wait_for_line(&log, "post ").expect("the poststart hook ran");
+    assert!(post.contains("\"status\":\"running\""), "[{mode:?}] {post}");
+    let stop = wait_for_line(&log, "stop ").expect("the poststop hook ran");
+    assert!(
+        stop.contains("\"status\":\"stopped\"") && stop.contains(&id),
+        "[{mode:?}] {stop}"
+    );
+
+    // Conditions: no annotation, another command: only the prestart hook.
+    std::fs::remove_file(&log).unwrap();
+    env.ok(&["--hooks-dir", d, "run", "--rm", &img, "true"]);
+    wait_for_line(&log, "pre ").expect("prestart again");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "[{mode:?}] only prestart matched: {text}"
+    );
+    // Without --hooks-dir, nothing runs (podman's default dirs are empty here).
+    std::fs::remove_file(&log).unwrap();
+    env.ok(&["run", "--rm", &img, "true"]);
+    assert!(!log.exists(), "[{mode:?}] no hooks without --hooks-dir");
+    // containers.conf's hooks_dir does the same.
+    let conf = env.home.join("hooks.conf");
+    env.write_user_file(
+        &conf,
+        format!("[engine]\nhooks_dir = [\"{d}\"]\n").as_bytes(),
+    );
+    env.set_env("CONTAINERS_CONF", conf.to_str().unwrap());
+    env.ok(&["run", "--rm", &img, "true"]);
+    wait_for_line(&log, "pre ").expect("hooks_dir in containers.conf");
+    env.remove_env("CONTAINERS_CONF");
+
+    // A failing prestart hook fails the start; a bad hook file the create.
+    let fail = env.home.join("fail.d");
+    env.write_user_file(
+        &fail.join("f.json"),
+        br#"{"version": "1.0.0", "hook": {"path": "/bin/false"}, "when": {"always": true}, "stages": ["prestart"]}"#,
+    );
+    let out = env.run(&[
+        "--hooks-dir",
+        fail.to_str().unwrap(),
+        "run",
+        "--rm",
+        &img,
+        "echo",
+        "never",
+    ]);
+    assert_error(
+        mode,
+        "failing prestart hook",
+        &out,
+        125,
+        &["prestart hook", "/bin/false"],
+    );
+    assert!(!out.stdout.contains("never"), "[{mode:?}]");
+    let bad = env.home.join("bad.d");
+    env.write_user_file(
+        &bad.join("b.json"),
+        br#"{"version": "2.0.0", "hook": {"path": "/bin/true"}, "when": {"always": true}, "stages": ["prestart"]}"#,
+    );
+    assert_refused(
+        &env,
+        &["--hooks-dir", bad.to_str().unwrap(), "create", &img, "true"],
+        "b.json",
+    );
+}
+
+both_modes!(network_config_dir_holds_the_network_files);
+fn network_config_dir_holds_the_network_files(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let dir = env.home.join("netconf");
+    let d = dir.to_str().unwrap();
+    let name = unique("cfgnet");
+    env.ok(&["--network-config-dir", d, "network", "create", &name]);
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap())
+            .unwrap();
+    assert_eq!(file["name"], name.as_str(), "[{mode:?}] {file}");
+    let listed = env.ok(&[
+        "--network-config-dir",
+        d,
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+    ]);
+    assert!(listed.lines().any(|l| l == name), "[{mode:?}] {listed}");
+    let default = env.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !default.lines().any(|l| l == name),
+        "[{mode:?}] not in the store's: {default}"
+    );
+    env.ok(&["--network-config-dir", d, "network", "rm", &name]);
+    assert!(!dir.join(format!("{name}.json")).exists(), "[{mode:?}]");
+}
