@@ -32,6 +32,7 @@ mod system_check;
 mod system_prune;
 mod top;
 mod transfer;
+mod unshare;
 mod update;
 mod volume;
 
@@ -200,6 +201,8 @@ pub enum Command {
     /// Generate structured data based on containers
     #[command(subcommand)]
     Generate(LazyGroup<generate::GenerateCommand>),
+    /// Run a command in a modified user namespace
+    Unshare(Lazy<unshare::UnshareArgs>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -292,6 +295,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Quadlet(a) => quadlet::quadlet(a.0),
         Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
         Command::Generate(c) => generate::dispatch(g, c.0),
+        Command::Unshare(a) => unshare::unshare(g, a.0),
     }
 }
 

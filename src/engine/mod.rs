@@ -29,6 +29,7 @@ pub mod system;
 pub mod top;
 pub mod transfer;
 pub mod types;
+pub mod unshare;
 pub mod volumes;
 
 use anyhow::Result;
