@@ -893,3 +893,141 @@ fn unshare_runs_a_command_in_the_rootless_user_namespace(mode: Mode) {
         }
     }
 }
+
+both_modes!(hosts_file_flags_and_expose_as_podmans);
+fn hosts_file_flags_and_expose_as_podmans(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    // Ours by default: the container's own name is there.
+    let own = env.sh(&img, &["--name", "withhosts"], "cat /etc/hosts");
+    assert!(own.contains("withhosts"), "{own}");
+    // --no-hosts: none mounted (this image has none of its own).
+    let out = env.sh(
+        &img,
+        &["--name", "nohosts", "--no-hosts"],
+        "cat /etc/hosts 2>/dev/null; echo end",
+    );
+    assert!(!out.contains("nohosts"), "{out}");
+    // --hosts-file: its lines first, then ours.
+    let base = env.user_dir("base");
+    let base_file = base.join("hosts");
+    env.write_user_file(&base_file, b"192.0.2.9\tfromfile\n");
+    let base_path = base_file.display().to_string();
+    let out = env.sh(
+        &img,
+        &["--name", "based", "--hosts-file", &base_path],
+        "cat /etc/hosts",
+    );
+    assert!(out.starts_with("192.0.2.9\tfromfile\n"), "{out}");
+    assert!(out.contains("based") && out.contains("localhost"), "{out}");
+    let out = env.sh(&img, &["--hosts-file", "none"], "cat /etc/hosts");
+    assert!(!out.contains("fromfile"), "{out}");
+    assert_refused(
+        &env,
+        &["create", "--hosts-file", "relative/hosts", &img],
+        "absolute path",
+    );
+    assert_refused(
+        &env,
+        &["create", "--hosts-file", "/no/such/file", &img],
+        "hosts-file",
+    );
+    assert_refused(
+        &env,
+        &["create", "--no-hosts", "--add-host", "a:192.0.2.1", &img],
+        "cannot be set together",
+    );
+    assert_refused(&env, &["create", "--expose", "0", &img], "expose");
+    assert_refused(&env, &["create", "--expose", "80/icmp", &img], "protocol");
+    // --expose: recorded as podman keys them, and published by -P.
+    env.ok(&[
+        "create",
+        "--name",
+        "exp",
+        "--expose",
+        "8000-8001/udp",
+        "--expose",
+        "9000",
+        &img,
+    ]);
+    let keys = env.ok(&[
+        "inspect",
+        "--format",
+        "{{range $k, $v := .Config.ExposedPorts}}{{$k}} {{end}}",
+        "exp",
+    ]);
+    assert_eq!(word_set(&keys), word_set("8000/udp 8001/udp 9000/tcp"));
+    env.ok(&["create", "--name", "pub", "-P", "--expose", "9000", &img]);
+    let ports = env.ok(&["port", "pub"]);
+    assert!(ports.starts_with("9000/tcp -> 0.0.0.0:"), "{ports}");
+}
+
+both_modes!(pod_create_network_flags_reach_its_infra);
+fn pod_create_network_flags_reach_its_infra(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 121, &[]);
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "shop",
+        "--network",
+        &net,
+        "--ip",
+        "10.89.121.40",
+        "--mac-address",
+        "92:d0:c6:0a:29:40",
+        "--network-alias",
+        "store",
+    ]);
+    env.run_detached("web", &["--pod", "shop"], &img, &["sleep", "600"]);
+    let out = env.sh(&img, &["--network", &net], "nslookup store; nslookup shop");
+    assert_eq!(out.matches("Address: 10.89.121.40").count(), 2, "{out}");
+    let mac = env.ok(&["exec", "web", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(mac.trim(), "92:d0:c6:0a:29:40");
+    assert_refused(
+        &env,
+        &["pod", "create", "--name", "bad", "--ip", "10.89.121.41"],
+        "named network",
+    );
+    assert_refused(
+        &env,
+        &[
+            "pod",
+            "create",
+            "--name",
+            "bad",
+            "--no-hosts",
+            "--add-host",
+            "a:192.0.2.1",
+        ],
+        "cannot be set together",
+    );
+    // --no-hosts and --hosts-file reach the members.
+    env.ok(&["pod", "create", "--name", "bare", "--no-hosts"]);
+    let out = env.sh(
+        &img,
+        &["--pod", "bare"],
+        "cat /etc/hosts 2>/dev/null; echo end",
+    );
+    assert!(!out.contains("bare"), "{out}");
+    let base = env.user_dir("podbase");
+    let base_file = base.join("hosts");
+    env.write_user_file(&base_file, b"192.0.2.10\tpodbase\n");
+    let base_path = base_file.display().to_string();
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "based",
+        "--hosts-file",
+        &base_path,
+    ]);
+    let out = env.sh(&img, &["--pod", "based"], "cat /etc/hosts");
+    assert!(out.contains("192.0.2.10\tpodbase"), "{out}");
+    env.ok(&["pod", "rm", "-af", "-t", "0"]);
+    assert_network_gone(&env, 121);
+}
