@@ -460,6 +460,7 @@ fn spawn_container(
             );
         }
         ns.enter_userns()?;
+        super::rootless_netns::count_me_in(&store.runroot)?;
     }
     // The monitor enters the user and pid namespaces itself (a pid
     // namespace applies to children); the child enters the others.

@@ -96,12 +96,7 @@ pub fn ensure(runroot: &Path) -> Result<(FileLock, Netns)> {
 /// pid and start time, which an exec keeps).
 pub fn enter_for_user(runroot: &Path) -> Result<()> {
     let (lock, ns) = ensure(runroot)?;
-    let users = dir(runroot).join("users");
-    std::fs::create_dir_all(&users)?;
-    // SAFETY: getpid cannot fail.
-    let me = unsafe { libc::getpid() };
-    let start = sys::process_start_time(me).unwrap_or(0);
-    std::fs::write(users.join(format!("{me}_{start}")), "")?;
+    count_me_in(runroot)?;
     drop(lock);
     ns.enter_userns()?;
     // SAFETY: setns on an fd we opened; this process is single-threaded.
@@ -111,7 +106,22 @@ pub fn enter_for_user(runroot: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether any `unshare --rootless-netns` still runs; the others' files go.
+/// Keep the namespace while this process lives (call with the lock held):
+/// an `unshare --rootless-netns`, or a member's monitor, which cannot move
+/// to another namespace should its container restart after being the
+/// last member.
+pub fn count_me_in(runroot: &Path) -> Result<()> {
+    let users = dir(runroot).join("users");
+    std::fs::create_dir_all(&users)?;
+    // SAFETY: getpid cannot fail.
+    let me = unsafe { libc::getpid() };
+    let start = sys::process_start_time(me).unwrap_or(0);
+    std::fs::write(users.join(format!("{me}_{start}")), "")?;
+    Ok(())
+}
+
+/// Whether any process counted in (count_me_in) still runs; the others'
+/// files go.
 fn any_user(runroot: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(dir(runroot).join("users")) else {
         return false;
