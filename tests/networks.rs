@@ -890,6 +890,22 @@ fn unshare_runs_a_command_in_the_rootless_user_namespace(mode: Mode) {
             ]);
             assert_ne!(ours, theirs);
             assert_network_gone(&env, 0);
+            // A store removed under a running namespace (its run dir gone)
+            // takes the namespace with it.
+            let mut user = env
+                .coracle_command(&["unshare", "--rootless-netns", "sleep", "3"])
+                .spawn()
+                .unwrap();
+            assert!(wait_for(Duration::from_secs(5), || {
+                rootless_netns_supervisor(&env).is_some()
+            }));
+            let sup = rootless_netns_supervisor(&env).unwrap();
+            std::fs::remove_dir_all(env.runroot_dir().join("rootless-netns")).unwrap();
+            assert!(
+                wait_for(Duration::from_secs(4), || !process_alive(sup)),
+                "the supervisor outlived its store"
+            );
+            user.wait().unwrap();
         }
     }
 }

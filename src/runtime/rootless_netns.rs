@@ -306,6 +306,13 @@ fn start(runroot: &Path) -> Result<i32> {
 
 /// The supervisor: never returns.
 fn supervise(runroot: &Path, maps: &IdMaps, report: OwnedFd) -> ! {
+    // The monitor blocks signals for its signalfd: a user's kill must work.
+    // SAFETY: an empty set from sigemptyset, for this process alone.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
     let mut made = Made::default();
     match made.set_up(runroot, maps) {
         Ok(()) => {
@@ -323,10 +330,10 @@ fn supervise(runroot: &Path, maps: &IdMaps, report: OwnedFd) -> ! {
     sys::set_process_title("coracle rootless-netns");
     loop {
         std::thread::sleep(Duration::from_secs(1));
-        let Ok(_lock) = FileLock::exclusive(&dir(runroot).join("lock")) else {
-            continue;
-        };
-        if !any_member(runroot) && !any_user(runroot) {
+        // No lock to take: the run dir went with its store, and nobody
+        // can join any more.
+        let lock = FileLock::exclusive(&dir(runroot).join("lock"));
+        if lock.is_err() || (!any_member(runroot) && !any_user(runroot)) {
             made.tear_down(runroot);
             // SAFETY: as above.
             unsafe { libc::_exit(0) };
