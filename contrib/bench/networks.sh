@@ -50,9 +50,9 @@ wait_port() { for _ in $(seq 500); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 
 # Subnets and bridges of our own (one set per tool: root shares the host's
 # namespace), so nothing else on the host is touched.
-net_args() { # TOOL K
+net_args() { # TOOL K (podman 4.3 names its bridges itself)
   local k=$2
-  [ "$1" = podman ] && k=$((k + 10))
+  if [ "$1" = podman ]; then echo "--subnet 10.89.$((210 + k)).0/24"; return; fi
   echo "--subnet 10.89.$((200 + k)).0/24 --interface-name corbench$k"
 }
 
