@@ -114,6 +114,15 @@ pub struct CreateFlags {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_host: Vec<String>,
+    /// Do not create /etc/hosts for the container (the image's stays)
+    #[arg(long = "no-hosts")]
+    pub no_hosts: bool,
+    /// Base file for the container's /etc/hosts: an absolute host path, none, or image
+    #[arg(long = "hosts-file", value_name = "PATH")]
+    pub hosts_file: Option<String>,
+    /// Expose a port, or a range of ports (PORT[-END][/PROTO]), published by -P
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
     /// User namespace to use (keep-id, host, auto)
     #[arg(long, default_value = "")]
     pub userns: UsernsMode,

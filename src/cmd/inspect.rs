@@ -386,6 +386,10 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
             .collect::<Vec<_>>(),
         "Runtime": "oci",
     });
+    if !cfg.expose.is_empty() {
+        // podman's keys: `80/tcp`, each with an empty object.
+        config["ExposedPorts"] = cfg.expose.iter().map(|p| (p.clone(), json!({}))).collect();
+    }
     let mut host_config = host_config;
     if let (Value::Object(hc), Value::Object(limits)) = (&mut host_config, limits_json(&cfg)) {
         hc.extend(limits);

@@ -43,6 +43,7 @@ mod system_check;
 mod system_prune;
 mod top;
 mod transfer;
+mod unshare;
 mod update;
 mod volume;
 mod volume_archive;
@@ -318,6 +319,8 @@ pub enum Command {
     /// Write the man pages and completion scripts into a directory
     #[command(name = "__generate-docs", hide = true)]
     GenerateDocs(Lazy<docs::GenerateDocsArgs>),
+    /// Run a command in a modified user namespace
+    Unshare(Lazy<unshare::UnshareArgs>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -425,6 +428,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Context(c) => context::dispatch(c.0),
         Command::Completion(a) => docs::completion(a.0),
         Command::GenerateDocs(a) => docs::generate_docs(a.0),
+        Command::Unshare(a) => unshare::unshare(g, a.0),
     }
 }
 

@@ -100,6 +100,21 @@ pub struct CreateArgs {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_host: Vec<String>,
+    /// Add a network-scoped alias for the pod (its infra)
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+    /// Specify a static IPv4 address for the pod on its network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// The pod's MAC address on its network (e.g. 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Do not create /etc/hosts for the pod's containers (their images' stay)
+    #[arg(long = "no-hosts")]
+    pub no_hosts: bool,
+    /// Base file for the pod's /etc/hosts: an absolute host path, none, or image
+    #[arg(long = "hosts-file", value_name = "PATH")]
+    pub hosts_file: Option<String>,
     /// Set custom DNS servers
     #[arg(long = "dns", value_name = "IP")]
     pub dns: Vec<String>,
@@ -141,6 +156,11 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         infra_name: a.infra_name,
         network: a.network,
         add_host: a.add_host,
+        network_alias: a.network_alias,
+        ip: a.ip,
+        mac_address: a.mac_address,
+        no_hosts: a.no_hosts,
+        hosts_file: a.hosts_file,
         dns: a.dns,
         dns_search: a.dns_search,
         dns_option: a.dns_option,

@@ -88,6 +88,11 @@ pub struct ContainerRequest {
     pub dns_search: Vec<String>,
     pub dns_option: Vec<String>,
     pub add_host: Vec<String>,
+    pub no_hosts: bool,
+    /// An absolute host path, `none` or `image`.
+    pub hosts_file: Option<String>,
+    /// `--expose` specs: PORT[-END][/PROTO].
+    pub expose: Vec<String>,
     pub userns: UsernsMode,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
@@ -219,13 +224,23 @@ fn container_config(
     for p in &f.publish {
         ports.extend(crate::runtime::publish::parse_publish(p)?);
     }
+    let mut expose = Vec::new();
+    for e in &f.expose {
+        for key in crate::runtime::publish::parse_expose(e)? {
+            if !expose.contains(&key) {
+                expose.push(key);
+            }
+        }
+    }
+    hosts_flags(f)?;
     if f.publish_all {
-        for exposed in ic
+        let mut exposed: Vec<String> = ic
             .exposed_ports
             .as_ref()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        exposed.extend(expose.iter().filter(|e| !e.ends_with("/sctp")).cloned());
+        for exposed in exposed {
             let (port, proto) = exposed.split_once('/').unwrap_or((exposed.as_str(), "tcp"));
             if !ports
                 .iter()
@@ -304,6 +319,9 @@ fn container_config(
         dns_search: f.dns_search.clone(),
         dns_options: f.dns_option.clone(),
         add_hosts: f.add_host.clone(),
+        no_hosts: f.no_hosts,
+        hosts_file: f.hosts_file.clone().filter(|h| !h.is_empty()),
+        expose,
         userns: f.userns,
         cidfile: f.cidfile.clone(),
         image_id: img.id.clone(),
@@ -318,6 +336,31 @@ fn container_config(
         conmon_pidfile: f.service.conmon_pidfile.clone(),
         ..Default::default()
     })
+}
+
+/// `--no-hosts` and `--hosts-file`, checked as podman does.
+pub fn hosts_flags(f: &ContainerRequest) -> Result<()> {
+    if f.no_hosts && !f.add_host.is_empty() {
+        bail!("--no-hosts and --add-host cannot be set together");
+    }
+    if f.no_hosts && f.hosts_file.as_deref().is_some_and(|h| !h.is_empty()) {
+        bail!("--no-hosts and --hosts-file cannot be set together");
+    }
+    check_hosts_file(f.hosts_file.as_deref())
+}
+
+/// A `--hosts-file` value: `none`, `image`, or an absolute path to a
+/// readable file.
+pub fn check_hosts_file(h: Option<&str>) -> Result<()> {
+    match h {
+        None | Some("" | "none" | "image") => Ok(()),
+        Some(p) if !p.starts_with('/') => {
+            bail!("--hosts-file {p:?}: must be an absolute path, none or image")
+        }
+        Some(p) => std::fs::read_to_string(p)
+            .map(|_| ())
+            .with_context(|| format!("--hosts-file {p:?}: cannot read it")),
+    }
 }
 
 /// The network a container (or a pod) gets: the default (podman's bridge)

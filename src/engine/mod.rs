@@ -35,6 +35,7 @@ pub mod system;
 pub mod top;
 pub mod transfer;
 pub mod types;
+pub mod unshare;
 pub mod volume_archive;
 pub mod volume_mount;
 pub mod volumes;

@@ -725,8 +725,7 @@ pub fn reload(store: &Store, containers: &[String], all: bool) -> Result<Vec<Str
     Ok(done)
 }
 
-/// Check a container's named networks exist before it is made; rootless
-/// containers cannot join them yet.
+/// Check a container's named networks exist before it is made.
 pub fn check_container_networks(store: &Store, mode: &NetworkMode) -> Result<()> {
     let NetworkMode::Bridge(names) = mode else {
         return Ok(());
@@ -735,12 +734,6 @@ pub fn check_container_networks(store: &Store, mode: &NetworkMode) -> Result<()>
         if nets::load(&store.root, n)?.is_none() {
             bail!("unable to find network with name or ID {n}: network not found");
         }
-    }
-    if store.rootless && !names.is_empty() {
-        bail!(
-            "--network {}: rootless containers cannot join named networks yet (coracle has no rootless network namespace); use --network pasta, or run as root",
-            names.join(",")
-        );
     }
     Ok(())
 }

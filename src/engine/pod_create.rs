@@ -25,6 +25,14 @@ pub struct PodRequest {
     pub infra_name: Option<String>,
     pub network: Option<NetworkMode>,
     pub add_host: Vec<String>,
+    /// The infra's `--network-alias`, `--ip`, `--mac-address` on its
+    /// (first) named network.
+    pub network_alias: Vec<String>,
+    pub ip: Option<String>,
+    pub mac_address: Option<String>,
+    pub no_hosts: bool,
+    /// An absolute host path, `none` or `image`.
+    pub hosts_file: Option<String>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_option: Vec<String>,
@@ -113,6 +121,24 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
     }
     // The name files are checked now, not when the infra starts.
     crate::runtime::name_files::hosts_file(&network, "x", "x", &a.add_host)?;
+    if a.no_hosts && !a.add_host.is_empty() {
+        bail!("--no-hosts and --add-host cannot be set together");
+    }
+    let hosts_file = a.hosts_file.clone().filter(|h| !h.is_empty());
+    if a.no_hosts && hosts_file.is_some() {
+        bail!("--no-hosts and --hosts-file cannot be set together");
+    }
+    super::create::check_hosts_file(hosts_file.as_deref())?;
+    let named = match &network {
+        NetworkMode::Bridge(names) => names.clone(),
+        _ => Vec::new(),
+    };
+    let (_, network_attachments) = super::networks::parse_flags(&super::networks::NetworkFlags {
+        network: named,
+        aliases: a.network_alias.clone(),
+        ip: a.ip.clone(),
+        mac: a.mac_address.clone(),
+    })?;
     crate::runtime::name_files::resolv_conf(&network, &a.dns, &a.dns_search, &a.dns_option)?;
     if let Some(h) = &a.hostname {
         if h.is_empty() || h.len() > 64 {
@@ -133,6 +159,9 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             dns_search: a.dns_search,
             dns_options: a.dns_option,
             add_hosts: a.add_host,
+            network_attachments,
+            no_hosts: a.no_hosts,
+            hosts_file,
             exit_policy: exit_policy.into(),
             infra_conmon_pidfile: a.infra_conmon_pidfile,
             create_command: a.create_command.unwrap_or_else(|| {

@@ -11,6 +11,10 @@
 //! container's run dir (`networks.json`), so detaching needs nothing else.
 //! The last member to leave a network takes its bridge, its nftables
 //! elements and its DNS server with it.
+//!
+//! Rootless, all of it lives in the rootless network namespace
+//! (rootless_netns.rs): `ip` and `nft` run there, and published ports go
+//! through the port relay instead of DNAT.
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -19,6 +23,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use super::rootless_netns::Netns;
 use super::sys;
 use crate::storage::containers::{ContainerConfig, PortMapping};
 use crate::storage::networks::{self as nets, Lease, Leases, Net4, Network};
@@ -115,16 +120,67 @@ impl Holder {
     }
 }
 
+/// Where `ip` and `nft` run: the host's namespaces (root) or the rootless
+/// network namespace.
+#[derive(Clone, Copy)]
+pub struct Place<'a>(pub Option<&'a Netns>);
+
+impl Place<'_> {
+    fn command(&self, program: &str) -> Command {
+        match self.0 {
+            Some(ns) => ns.command(program, None),
+            None => Command::new(program),
+        }
+    }
+
+    fn ip_batch(&self) -> Command {
+        let mut cmd = self.command("ip");
+        cmd.args(["-batch", "-"]);
+        cmd
+    }
+
+    fn nft(&self) -> Command {
+        let mut cmd = self.command("nft");
+        cmd.args(["-f", "-"]);
+        cmd
+    }
+
+    /// `ip -batch -` in the network namespace of `pid`.
+    fn ip_in(&self, pid: i32) -> Result<(Command, std::fs::File)> {
+        let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+            .context("opening the container's network namespace")?;
+        let mut cmd = match self.0 {
+            Some(rootless) => rootless.command("ip", Some(&ns)),
+            None => in_netns(&ns),
+        };
+        cmd.args(["-batch", "-"]);
+        Ok((cmd, ns))
+    }
+
+    fn rootless(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// The rootless network namespace when it runs, for cleaning up.
+fn opened(store: &Store) -> Option<Netns> {
+    if store.rootless {
+        super::rootless_netns::open(&store.runroot)
+    } else {
+        None
+    }
+}
+
 /// Put the container (first process `pid`, monitored by us) on its named
 /// networks, before its program starts.
-pub fn attach(store: &Store, cfg: &ContainerConfig, pid: i32) -> Result<()> {
+pub fn attach(store: &Store, cfg: &ContainerConfig, pid: i32, place: Place) -> Result<()> {
     let crate::storage::modes::NetworkMode::Bridge(names) = &cfg.network else {
         return Ok(());
     };
     let holder = Holder::me();
     let mut dns_at = None;
     for name in names {
-        let dns = join(store, cfg, pid, holder, name)?;
+        let dns = join(store, cfg, pid, holder, name, place)?;
         dns_at = dns_at.or(dns);
     }
     if let Some(first) = endpoints(&store.containers.run_dir(&cfg.id)).first() {
@@ -146,7 +202,12 @@ pub fn connect(
     holder: Holder,
     name: &str,
 ) -> Result<()> {
-    join(store, cfg, pid, holder, name).map(|_| ())
+    if !store.rootless {
+        return join(store, cfg, pid, holder, name, Place(None)).map(|_| ());
+    }
+    // Under the namespace's lock, as a starting member joins.
+    let (_lock, ns) = super::rootless_netns::ensure(&store.runroot)?;
+    join(store, cfg, pid, holder, name, Place(Some(&ns))).map(|_| ())
 }
 
 /// Put the container on network `name`: a lease, the bridge, the veth
@@ -159,6 +220,7 @@ fn join(
     pid: i32,
     holder: Holder,
     name: &str,
+    place: Place,
 ) -> Result<Option<Ipv4Addr>> {
     let run_dir = store.containers.run_dir(&cfg.id);
     std::fs::create_dir_all(&run_dir)?;
@@ -212,7 +274,7 @@ fn join(
         mac,
         aliases: want.aliases.clone(),
         host_veth: format!("veth{:08x}", rand::random::<u32>()),
-        elements: if first {
+        elements: if first && !place.rootless() {
             dnat_elements(&cfg.ports, ip)
         } else {
             Vec::new()
@@ -221,13 +283,13 @@ fn join(
     });
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
     if !bridge_up {
-        ensure_bridge(&net, subnet, gw)?;
+        ensure_bridge(&net, subnet, gw, place)?;
     }
     let ep = done.last().expect("just pushed");
-    link_container(pid, &net, ep, route)?;
-    add_elements(&ep.elements)?;
+    link_container(pid, &net, ep, route, place)?;
+    add_elements(&ep.elements, place)?;
     if net.dns_enabled {
-        super::dns::ensure_running(store, &net, gw)?;
+        super::dns::ensure_running(store, &net, gw, place.0)?;
         return Ok(Some(gw));
     }
     Ok(None)
@@ -265,8 +327,9 @@ fn own_hosts_entry(store: &Store, cfg: &ContainerConfig, ip: Ipv4Addr) {
 /// member of a network takes the bridge, its rules and its DNS server.
 pub fn detach(store: &Store, id: &str) {
     let run_dir = store.containers.run_dir(id);
+    let ns = opened(store);
     for ep in &endpoints(&run_dir) {
-        leave(store, id, ep);
+        leave(store, id, ep, Place(ns.as_ref()));
     }
     let _ = std::fs::remove_file(run_dir.join(RECORD));
 }
@@ -280,16 +343,21 @@ pub fn disconnect(store: &Store, id: &str, name: &str) -> Result<bool> {
         return Ok(false);
     };
     let ep = eps.remove(at);
-    leave(store, id, &ep);
+    let ns = opened(store);
+    leave(store, id, &ep, Place(ns.as_ref()));
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &eps, false)?;
     Ok(true)
 }
 
 /// One endpoint goes: its rules, its veth pair, its lease.
-fn leave(store: &Store, id: &str, ep: &Endpoint) {
-    remove_elements(&ep.elements);
-    if Path::new("/sys/class/net").join(&ep.host_veth).exists() {
-        let _ = run(Command::new("ip").args(["link", "del", &ep.host_veth]), "");
+fn leave(store: &Store, id: &str, ep: &Endpoint, place: Place) {
+    remove_elements(&ep.elements, place);
+    // Rootless, /sys shows the host's links: just try.
+    if place.rootless() || Path::new("/sys/class/net").join(&ep.host_veth).exists() {
+        let _ = run(
+            &mut place.ip_batch(),
+            &format!("link del {}\n", ep.host_veth),
+        );
     }
     let Ok(mut leases) = Leases::open(&store.runroot, &ep.network) else {
         return;
@@ -299,7 +367,7 @@ fn leave(store: &Store, id: &str, ep: &Endpoint) {
     let _ = leases.save();
     if leases.list.is_empty() {
         let net = nets::load(&store.root, &ep.network).ok().flatten();
-        teardown_network(store, &ep.network, net.as_ref());
+        teardown_network(store, &ep.network, net.as_ref(), place);
     }
 }
 
@@ -307,40 +375,43 @@ fn leave(store: &Store, id: &str, ep: &Endpoint) {
 /// elements of a running container's networks (after a firewall reload
 /// flushed them).
 pub fn reload(store: &Store, id: &str) -> Result<()> {
+    let ns = opened(store);
+    if store.rootless && ns.is_none() {
+        bail!("the rootless network namespace is not running");
+    }
+    let place = Place(ns.as_ref());
     for ep in endpoints(&store.containers.run_dir(id)) {
         let Some(net) = nets::load(&store.root, &ep.network)? else {
             continue;
         };
         let (subnet, _) = net.subnet4()?;
-        run(
-            Command::new("nft").arg("-f").arg("-"),
-            &network_rules(&net, subnet),
-        )
-        .with_context(|| format!("adding the nftables rules of network {}", net.name))?;
-        add_elements(&ep.elements)?;
+        run(&mut place.nft(), &network_rules(&net, subnet))
+            .with_context(|| format!("adding the nftables rules of network {}", net.name))?;
+        add_elements(&ep.elements, place)?;
     }
     Ok(())
 }
 
 /// A network with no member left: its DNS server, bridge and elements go.
-fn teardown_network(store: &Store, name: &str, net: Option<&Network>) {
+fn teardown_network(store: &Store, name: &str, net: Option<&Network>, place: Place) {
     super::dns::stop(store, name);
     let Some(net) = net else { return };
     let Ok((subnet, _)) = net.subnet4() else {
         return;
     };
-    if Path::new("/sys/class/net")
-        .join(&net.network_interface)
-        .exists()
+    if place.rootless()
+        || Path::new("/sys/class/net")
+            .join(&net.network_interface)
+            .exists()
     {
         let _ = run(
-            Command::new("ip").args(["link", "del", &net.network_interface]),
-            "",
+            &mut place.ip_batch(),
+            &format!("link del {}\n", net.network_interface),
         );
     }
     for set in ["net_masq", "net_internal", "net_subnets"] {
         let _ = run(
-            Command::new("nft").arg("-f").arg("-"),
+            &mut place.nft(),
             &format!("delete element ip {TABLE} {set} {{ {subnet} }}\n"),
         );
     }
@@ -362,10 +433,15 @@ pub fn forget_network(store: &Store, name: &str) {
 
 /// The network's bridge with its gateway address, and its place in the
 /// nftables sets; made by its first member (under the leases' lock).
-fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr) -> Result<()> {
+fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr, place: Place) -> Result<()> {
     let br = &net.network_interface;
     let sys_dir = Path::new("/sys/class/net").join(br);
-    if !sys_dir.exists() {
+    if place.rootless() {
+        // /sys is the host's: ask the namespace. A bridge left by a killed
+        // last member is taken down and made anew.
+        let _ = run(&mut place.ip_batch(), &format!("link del {br}\n"));
+    }
+    if place.rootless() || !sys_dir.exists() {
         let mut script = format!("link add {br} type bridge\n");
         if let Some(mtu) = net.options.get("mtu") {
             script.push_str(&format!("link set {br} mtu {mtu}\n"));
@@ -374,7 +450,7 @@ fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr) -> Result<()> {
             "addr add {gw}/{} dev {br}\nlink set {br} up\n",
             subnet.prefix
         ));
-        run(Command::new("ip").args(["-batch", "-"]), &script)
+        run(&mut place.ip_batch(), &script)
             .with_context(|| format!("creating bridge {br} of network {}", net.name))?;
     } else if !sys_dir.join("bridge").exists() {
         bail!(
@@ -383,16 +459,16 @@ fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr) -> Result<()> {
         );
     }
     // Published ports reached at 127.0.0.1 are DNATed onto the bridge.
-    let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{br}/route_localnet"), "1");
-    if !net.internal {
+    // (Rootless: the relay publishes, and the holder turned forwarding on.)
+    if !place.rootless() {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{br}/route_localnet"), "1");
+    }
+    if !net.internal && !place.rootless() {
         // Egress is forwarded by the host, as podman's networks are.
         std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enabling IPv4 forwarding")?;
     }
-    run(
-        Command::new("nft").arg("-f").arg("-"),
-        &network_rules(net, subnet),
-    )
-    .with_context(|| format!("adding the nftables rules of network {}", net.name))
+    run(&mut place.nft(), &network_rules(net, subnet))
+        .with_context(|| format!("adding the nftables rules of network {}", net.name))
 }
 
 /// Our chains, and the network's subnet in the sets that say what it may.
@@ -469,7 +545,7 @@ fn dnat_elements(ports: &[PortMapping], ip: Ipv4Addr) -> Vec<String> {
         .collect()
 }
 
-fn add_elements(elements: &[String]) -> Result<()> {
+fn add_elements(elements: &[String], place: Place) -> Result<()> {
     if elements.is_empty() {
         return Ok(());
     }
@@ -477,7 +553,7 @@ fn add_elements(elements: &[String]) -> Result<()> {
         .iter()
         .map(|e| format!("add element ip {TABLE} {e}\n"))
         .collect();
-    run(Command::new("nft").arg("-f").arg("-"), &add).context("publishing the container's ports")
+    run(&mut place.nft(), &add).context("publishing the container's ports")
 }
 
 /// `net_tcp { 8080 : 10.89.0.2 . 80 }` -> `net_tcp { 8080 }`.
@@ -488,11 +564,11 @@ fn key_only(element: &str) -> String {
     }
 }
 
-fn remove_elements(elements: &[String]) {
+fn remove_elements(elements: &[String], place: Place) {
     // One command per element: one missing must not keep the others.
     for e in elements {
         let _ = run(
-            Command::new("nft").arg("-f").arg("-"),
+            &mut place.nft(),
             &format!("delete element ip {TABLE} {}\n", key_only(e)),
         );
     }
@@ -501,7 +577,7 @@ fn remove_elements(elements: &[String]) {
 /// The veth pair: the host end on the bridge, the other end named and
 /// addressed in the container's namespace, with the default route when
 /// `route`.
-fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool) -> Result<()> {
+fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool, place: Place) -> Result<()> {
     let tmp = format!("c{}", &ep.host_veth[4..]);
     let mtu = net
         .options
@@ -509,7 +585,7 @@ fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool) -> Result
         .map(|m| format!(" mtu {m}"))
         .unwrap_or_default();
     run(
-        Command::new("ip").args(["-batch", "-"]),
+        &mut place.ip_batch(),
         &format!(
             "link add {}{mtu} type veth peer name {tmp}{mtu} netns {pid}\nlink set {} master {} up\n",
             ep.host_veth, ep.host_veth, net.network_interface
@@ -523,29 +599,28 @@ fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool) -> Result
     if route {
         script.push_str(&format!("route add default via {}\n", ep.gateway));
     }
-    run(&mut in_netns(pid)?, &script).context("configuring the container's network interface")
+    let (mut cmd, _ns) = place.ip_in(pid)?;
+    run(&mut cmd, &script).context("configuring the container's network interface")
 }
 
-/// `ip -batch -` in the network namespace of `pid`: entered between fork
-/// and exec (one program load less than nsenter).
-fn in_netns(pid: i32) -> Result<Command> {
+/// `ip` in the network namespace `ns`: entered between fork and exec (one
+/// program load less than nsenter).
+fn in_netns(ns: &std::fs::File) -> Command {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
-        .context("opening the container's network namespace")?;
+    let fd = ns.as_raw_fd();
     let mut cmd = Command::new("ip");
-    cmd.args(["-batch", "-"]);
-    // SAFETY: setns is async-signal-safe; the fd stays open in the parent
-    // (moved into the closure) until the command has been spawned.
+    // SAFETY: setns is async-signal-safe; the caller keeps the fd open
+    // until the command has been spawned.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
     }
-    Ok(cmd)
+    cmd
 }
 
 /// Run a command with `input` on its stdin; its stderr is the error.

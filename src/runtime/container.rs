@@ -56,9 +56,17 @@ pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser
 fn write_generated_files(store: &Store, cfg: &ContainerConfig, image_id: &str) -> Result<()> {
     let ud = store.containers.dir(&cfg.id).join("userdata");
     let net = &cfg.network;
+    let own = super::name_files::hosts_file(net, &cfg.hostname, &cfg.name, &cfg.add_hosts)?;
+    let base = match cfg.hosts_file.as_deref() {
+        None | Some("none") => None,
+        Some("image") => read_image_file(store, cfg, "etc/hosts"),
+        Some(path) => {
+            Some(fs::read_to_string(path).with_context(|| format!("reading --hosts-file {path}"))?)
+        }
+    };
     fs::write(
         ud.join("hosts"),
-        super::name_files::hosts_file(net, &cfg.hostname, &cfg.name, &cfg.add_hosts)?,
+        super::name_files::on_base(base.as_deref(), &own),
     )?;
     fs::write(ud.join("hostname"), format!("{}\n", cfg.hostname))?;
     fs::write(

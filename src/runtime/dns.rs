@@ -8,6 +8,10 @@
 //! It exits when the network has no live member left (the last member's
 //! detach stops it; it also checks every second, holding the leases' lock
 //! so a member joining meanwhile is never left without it).
+//!
+//! Rootless, its socket is bound in the rootless network namespace (by a
+//! child that enters it) while the server itself stays in the host's, so
+//! it forwards from there as root's does.
 
 use anyhow::{Context, Result};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -36,12 +40,20 @@ fn running(runroot: &Path, name: &str) -> Option<i32> {
 
 /// Start the network's server unless it runs. Call with the network's
 /// leases locked.
-pub fn ensure_running(store: &Store, net: &Network, gw: Ipv4Addr) -> Result<()> {
+pub fn ensure_running(
+    store: &Store,
+    net: &Network,
+    gw: Ipv4Addr,
+    rootless: Option<&super::rootless_netns::Netns>,
+) -> Result<()> {
     if running(&store.runroot, &net.name).is_some() {
         return Ok(());
     }
-    let sock = UdpSocket::bind((gw, 53))
-        .with_context(|| format!("starting the DNS server of network {} on {gw}:53", net.name))?;
+    let sock = match rootless {
+        None => UdpSocket::bind((gw, 53)),
+        Some(ns) => bind_in(ns, gw),
+    }
+    .with_context(|| format!("starting the DNS server of network {} on {gw}:53", net.name))?;
     let upstream = upstream_servers(net);
     let runroot = store.runroot.clone();
     let name = net.name.clone();
@@ -77,6 +89,43 @@ pub fn ensure_running(store: &Store, net: &Network, gw: Ipv4Addr) -> Result<()> 
         anyhow::bail!("starting the DNS server of network {}", net.name);
     }
     Ok(())
+}
+
+/// A socket bound in the rootless network namespace, made by a child that
+/// enters it and passes the socket back (this process stays where it is).
+fn bind_in(ns: &super::rootless_netns::Netns, gw: Ipv4Addr) -> std::io::Result<UdpSocket> {
+    use std::os::fd::{AsFd, FromRawFd};
+    let (ours, theirs) = sys::owned_socketpair().map_err(std::io::Error::other)?;
+    // SAFETY: single-threaded caller; the child makes plain syscalls and
+    // leaves with _exit.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if child == 0 {
+        drop(ours);
+        let code = (|| -> std::io::Result<()> {
+            ns.enter_userns().map_err(std::io::Error::other)?;
+            // SAFETY: setns on an fd we hold; this child has one thread.
+            if unsafe { libc::setns(ns.net.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let sock = UdpSocket::bind((gw, 53))?;
+            super::process::send_fd(theirs.as_fd(), sock.as_fd()).map_err(std::io::Error::other)
+        })()
+        .map_or(1, |_| 0);
+        // SAFETY: leave without the caller's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    drop(theirs);
+    let got = super::process::recv_fd(ours.as_fd());
+    let mut status = 0;
+    // SAFETY: our own child.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    let fd =
+        got.map_err(|_| std::io::Error::other("cannot bind in the rootless network namespace"))?;
+    // SAFETY: a socket fd we just received and own.
+    Ok(unsafe { UdpSocket::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) })
 }
 
 /// Stop the network's server, if it runs.

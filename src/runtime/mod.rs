@@ -34,6 +34,7 @@ pub mod report;
 pub mod resources;
 pub mod restart;
 pub mod rootfs;
+pub mod rootless_netns;
 pub mod sdnotify;
 pub mod sealed_exe;
 pub mod seccomp;

@@ -62,32 +62,6 @@ pub fn uses_copied_rootfs(store: &Store, cfg: &ContainerConfig) -> bool {
     store.driver == Driver::Vfs || cfg.userns == UsernsMode::KeepId
 }
 
-/// Bring up `lo` in a fresh network namespace.
-fn loopback_up() -> Result<()> {
-    // SAFETY: an ioctl on a throwaway socket with a zeroed ifreq.
-    unsafe {
-        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if sock < 0 {
-            bail!("socket: {}", sys::errno());
-        }
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        for (i, b) in b"lo\0".iter().enumerate() {
-            ifr.ifr_name[i] = *b as libc::c_char;
-        }
-        if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut ifr) != 0 {
-            libc::close(sock);
-            bail!("reading lo flags: {}", sys::errno());
-        }
-        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        let rc = libc::ioctl(sock, libc::SIOCSIFFLAGS, &ifr);
-        libc::close(sock);
-        if rc != 0 {
-            bail!("bringing up lo: {}", sys::errno());
-        }
-    }
-    Ok(())
-}
-
 /// Everything the container's first process needs between clone and exec:
 /// what `child_main` used to take as a dozen arguments.
 struct ChildPlan<'a> {
@@ -317,7 +291,7 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
             }
         }
         if flags & libc::CLONE_NEWNET != 0 {
-            loopback_up()?;
+            sys::loopback_up()?;
         }
         for (fd, kind) in joins {
             // SAFETY: setns on an fd the monitor opened for us.
@@ -475,6 +449,19 @@ fn spawn_container(
     } else {
         None
     };
+    // Rootless on named networks: into the rootless network namespace's
+    // user namespace, so the container's is a child of it (locked until
+    // the container's leases are written).
+    let rootless_net = rootless_named_networks(store, cfg)?;
+    if let Some((_, ns)) = &rootless_net {
+        if joins.enters_userns() {
+            bail!(
+                "a rootless container on named networks cannot join another container's namespaces"
+            );
+        }
+        ns.enter_userns()?;
+        super::rootless_netns::count_me_in(&store.runroot)?;
+    }
     // The monitor enters the user and pid namespaces itself (a pid
     // namespace applies to children); the child enters the others.
     flags = joins.enter_before_clone(flags)?;
@@ -554,14 +541,28 @@ fn spawn_container(
         None => {}
     }
     // Named networks: the veth, address and routes, before the program runs.
-    super::bridge::attach(store, cfg, pid).map_err(network_failure)?;
+    let place = super::bridge::Place(rootless_net.as_ref().map(|(_, ns)| ns));
+    super::bridge::attach(store, cfg, pid, place).map_err(network_failure)?;
     if made.starting.is_some() || made.helper.is_some() {
         made.net_dir = Some(store.containers.run_dir(&cfg.id));
     }
     if flags & libc::CLONE_NEWUSER != 0 {
         let maps = super::spec::id_maps(spec);
-        super::userns::write_id_maps(pid, &maps)?;
+        if rootless_net.is_some() {
+            super::rootless_netns::write_child_maps(pid, &maps)?;
+        } else {
+            super::userns::write_id_maps(pid, &maps)?;
+        }
     }
+    if rootless_net.is_some() && !cfg.ports.is_empty() {
+        // Published through our relay into the container's namespace, as
+        // podman's rootlessport does (this pasta cannot add forwards to a
+        // running namespace).
+        let routes = super::port_relay::routes_for(&cfg.ports)?;
+        let relay = super::port_relay::start(pid, &routes).map_err(network_failure)?;
+        made.helper = Some(super::network::Helper::relay_only(relay));
+    }
+    drop(rootless_net);
     crate::debug!("id maps written");
     place_in_cgroup(cfg, made.cgroup.as_ref(), joins_itself, pid)?;
     let bundle = store.containers.dir(&cfg.id);
@@ -625,6 +626,22 @@ fn spawn_container(
         cgroup,
         mount_ns,
     })
+}
+
+/// The rootless network namespace, locked, for a rootless container on
+/// named networks.
+fn rootless_named_networks(
+    store: &Store,
+    cfg: &ContainerConfig,
+) -> Result<Option<(crate::storage::lock::FileLock, super::rootless_netns::Netns)>> {
+    match &cfg.network {
+        NetworkMode::Bridge(names) if store.rootless && !names.is_empty() => {
+            super::rootless_netns::ensure(&store.runroot)
+                .map(Some)
+                .map_err(network_failure)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// A reference to the container's mount namespace. Whoever drops the last

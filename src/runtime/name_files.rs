@@ -148,6 +148,30 @@ pub fn hosts_file(
     Ok(out)
 }
 
+/// `--hosts-file`: the base file's lines first, then ours (without our
+/// localhost lines when the base names localhost already).
+pub fn on_base(base: Option<&str>, own: &str) -> String {
+    let Some(base) = base else {
+        return own.to_string();
+    };
+    let has_localhost = base.lines().any(|l| {
+        let l = l.split('#').next().unwrap_or("");
+        l.split_whitespace().skip(1).any(|n| n == "localhost")
+    });
+    let mut out = base.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    for l in own.lines() {
+        let localhost = l.split_whitespace().nth(1) == Some("localhost");
+        if !(has_localhost && localhost) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// The container whose network namespace `cfg` joins, if any.
 fn network_owner(cfg: &crate::storage::containers::ContainerConfig) -> Option<&str> {
     cfg.network.container()

@@ -774,6 +774,15 @@ fn slirp_forward(api: &Path, p: &PortMapping) -> Result<()> {
 }
 
 impl Helper {
+    /// No helper, only the relay for published ports (named networks).
+    pub fn relay_only(relay: Relay) -> Helper {
+        Helper {
+            pid: 0,
+            reap: 0,
+            relay: Some(relay),
+        }
+    }
+
     /// A helper that `launcher`, our child, started (and outlives it).
     pub fn started_by(pid: i32, launcher: i32) -> Helper {
         Helper {

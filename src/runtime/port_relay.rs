@@ -73,6 +73,33 @@ pub fn loopback_addrs(host_ip: &str) -> Vec<IpAddr> {
     }
 }
 
+/// Every published port as a relay route (rootless named networks): the
+/// host address asked for, else all of IPv4's.
+pub fn routes_for(ports: &[crate::storage::containers::PortMapping]) -> Result<Vec<Route>> {
+    ports
+        .iter()
+        .filter(|p| p.protocol == "tcp" || p.protocol == "udp")
+        .map(|p| {
+            let ip: IpAddr = if p.host_ip.is_empty() {
+                Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                p.host_ip
+                    .parse()
+                    .with_context(|| format!("invalid host address in {}", p.display()))?
+            };
+            Ok(Route {
+                proto: if p.protocol == "tcp" {
+                    Proto::Tcp
+                } else {
+                    Proto::Udp
+                },
+                host: SocketAddr::new(ip, p.host_port),
+                container_port: p.container_port,
+            })
+        })
+        .collect()
+}
+
 /// A running relay process.
 pub struct Relay {
     pid: i32,

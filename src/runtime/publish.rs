@@ -5,6 +5,18 @@ use std::net::{TcpListener, UdpSocket};
 
 pub use crate::storage::containers::PortMapping;
 
+/// `--expose PORT[-END][/PROTO]`: the ports as podman keys them
+/// (`80/tcp`), one per port of a range.
+pub fn parse_expose(spec: &str) -> Result<Vec<String>> {
+    let (range, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        bail!("invalid protocol {proto:?} in --expose {spec:?}: use tcp, udp or sctp");
+    }
+    let (a, b) = parse_port_range(range).with_context(|| format!("invalid --expose {spec:?}"))?;
+    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
+}
+
 fn parse_port_range(s: &str) -> Result<(u16, u16)> {
     let parse = |p: &str| -> Result<u16> {
         let n: u16 = p.parse().with_context(|| format!("invalid port {p:?}"))?;

@@ -208,8 +208,10 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
         .map(|m| m.destination.as_str())
         .collect();
     for (dest, src) in etc_files {
-        // A user's own mount of the same path wins.
-        if !user_dests.contains(&dest) {
+        // A user's own mount of the same path wins; --no-hosts keeps the
+        // image's.
+        let kept_from_image = dest == "/etc/hosts" && input.cfg.no_hosts;
+        if !user_dests.contains(&dest) && !kept_from_image {
             out.push(mount(dest, "bind", src, &["bind", "rprivate"])?);
         }
     }

@@ -1,6 +1,6 @@
 //! Thin, checked wrappers over the few raw syscalls the runtime makes.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -342,4 +342,30 @@ pub fn set_process_title(title: &str) {
 pub fn detach_into_background(keep: &[i32]) {
     detach_from_caller();
     close_fds_except(keep);
+}
+
+/// Bring up `lo` in a fresh network namespace.
+pub fn loopback_up() -> Result<()> {
+    // SAFETY: an ioctl on a throwaway socket with a zeroed ifreq.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            bail!("socket: {}", errno());
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            ifr.ifr_name[i] = *b as libc::c_char;
+        }
+        if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut ifr) != 0 {
+            libc::close(sock);
+            bail!("reading lo flags: {}", errno());
+        }
+        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        let rc = libc::ioctl(sock, libc::SIOCSIFFLAGS, &ifr);
+        libc::close(sock);
+        if rc != 0 {
+            bail!("bringing up lo: {}", errno());
+        }
+    }
+    Ok(())
 }

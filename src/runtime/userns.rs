@@ -503,6 +503,13 @@ fn wait_map_helper(h: MapHelper) -> Result<()> {
     Ok(())
 }
 
+/// This process moved into a user namespace that maps the store's ids as
+/// ours does (the rootless network namespace's): store work needs no other.
+pub fn mark_inside() {
+    // SAFETY: called while single-threaded (the monitor before its clone).
+    unsafe { std::env::set_var(IN_USERNS_ENV, "1") };
+}
+
 /// Is this process inside a user namespace that coracle set up?
 pub fn in_user_namespace() -> bool {
     already_inside()

@@ -94,6 +94,16 @@ pub struct ContainerConfig {
     pub dns_options: Vec<String>,
     #[serde(default)]
     pub add_hosts: Vec<String>,
+    /// `--no-hosts`: the image's /etc/hosts stays; none is mounted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_hosts: bool,
+    /// `--hosts-file`: the base of its /etc/hosts (a host path, `none`
+    /// or `image`); unset: coracle's own lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts_file: Option<String>,
+    /// `--expose`: ports it says it serves, podman's keys (`80/tcp`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<String>,
     /// The command line that created it (podman's Config.CreateCommand).
     #[serde(default)]
     pub create_command: Vec<String>,

@@ -48,6 +48,14 @@ pub struct PodConfig {
     pub dns_options: Vec<String>,
     #[serde(default)]
     pub add_hosts: Vec<String>,
+    /// The infra's `--ip`, `--mac-address` and `--network-alias` per
+    /// named network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub network_attachments: BTreeMap<String, crate::storage::networks::Attachment>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_hosts: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts_file: Option<String>,
     /// podman's ExitPolicy: continue or stop.
     #[serde(default)]
     pub exit_policy: String,

@@ -136,7 +136,10 @@ pub fn join(
     for ns in rt::member_modes(&pod) {
         match ns {
             "net" if f.network.is_none() => {
-                cfg.network = NetworkMode::Container(pod.infra_id.clone())
+                cfg.network = NetworkMode::Container(pod.infra_id.clone());
+                // Members share the infra's /etc/hosts, or keep their
+                // image's with the pod's --no-hosts.
+                cfg.no_hosts = cfg.no_hosts || pod.no_hosts;
             }
             "ipc" if f.ipc.is_none() => cfg.ipc = infra(),
             "pid" if f.pid.is_none() => cfg.pid = infra(),
