@@ -4,6 +4,8 @@ mod archive;
 mod auto_update;
 mod build;
 mod commit;
+mod compose;
+mod compose_logs;
 mod container;
 mod create_flags;
 mod events;
@@ -200,6 +202,8 @@ pub enum Command {
     /// Generate structured data based on containers
     #[command(subcommand)]
     Generate(LazyGroup<generate::GenerateCommand>),
+    /// Run multi-container applications from compose files
+    Compose(Lazy<compose::ComposeArgs>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -292,6 +296,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Quadlet(a) => quadlet::quadlet(a.0),
         Command::AutoUpdate(a) => auto_update::auto_update(g, a.0),
         Command::Generate(c) => generate::dispatch(g, c.0),
+        Command::Compose(a) => compose::dispatch(g, a.0),
     }
 }
 
@@ -316,6 +321,7 @@ impl Command {
             ),
             Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_)),
             Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),
+            Command::Compose(a) => a.0.command.enters_containers(),
             _ => false,
         }
     }
