@@ -194,21 +194,19 @@ fn resolve_paths(file: &mut Value, base: &Path) {
             if let Some(Value::Sequence(vols)) = s.get_mut("volumes") {
                 for vol in vols {
                     match vol {
-                        Value::String(short) => {
-                            if short.starts_with(['.', '~']) {
-                                let (src, rest) = short.split_once(':').unwrap_or((short, ""));
-                                let src = absolute(base, src);
-                                *short = match rest {
-                                    "" => src,
-                                    _ => format!("{src}:{rest}"),
-                                };
-                            }
+                        Value::String(short) if short.starts_with(['.', '~']) => {
+                            let (src, rest) = short.split_once(':').unwrap_or((short, ""));
+                            let src = absolute(base, src);
+                            *short = match rest {
+                                "" => src,
+                                _ => format!("{src}:{rest}"),
+                            };
                         }
-                        Value::Mapping(m) => {
-                            if m.get("type").and_then(Value::as_str) == Some("bind") {
-                                if let Some(src) = m.get_mut("source") {
-                                    set_absolute(src, base);
-                                }
+                        Value::Mapping(m)
+                            if m.get("type").and_then(Value::as_str) == Some("bind") =>
+                        {
+                            if let Some(src) = m.get_mut("source") {
+                                set_absolute(src, base);
                             }
                         }
                         _ => {}

@@ -282,6 +282,9 @@ pub struct Network {
     pub internal: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subnets: Vec<String>,
+    /// The bridge's name (`driver_opts: com.docker.network.bridge.name`)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_name: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }

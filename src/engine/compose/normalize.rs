@@ -768,12 +768,13 @@ pub fn network(project: &str, key: &str, v: &Value) -> Result<Network> {
             "name",
             "external",
             "driver",
+            "driver_opts",
             "internal",
             "labels",
             "ipam",
             "attachable",
         ],
-        &["driver_opts", "enable_ipv4", "enable_ipv6"],
+        &["enable_ipv4", "enable_ipv6"],
     );
     if let Some(d) = opt_string(m, &at, "driver")? {
         if d != "bridge" {
@@ -799,7 +800,17 @@ pub fn network(project: &str, key: &str, v: &Value) -> Result<Network> {
             }
         }
     }
+    let mut bridge_name = None;
+    for (k, v) in map(m, &at, "driver_opts")? {
+        match k.as_str() {
+            "com.docker.network.bridge.name" => bridge_name = Some(v),
+            other => crate::warn!(
+                "{at}.driver_opts: {other:?} is not supported by coracle and is ignored"
+            ),
+        }
+    }
     Ok(Network {
+        bridge_name,
         name: opt_string(m, &at, "name")?
             .or(ext_name)
             .unwrap_or_else(|| match external {

@@ -80,6 +80,7 @@ pub fn ensure_resources(
                 driver: "bridge".into(),
                 subnets: n.subnets.clone(),
                 internal: n.internal,
+                interface_name: n.bridge_name.clone(),
                 labels,
                 ignore_existing: true,
                 ..Default::default()
