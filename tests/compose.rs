@@ -100,7 +100,7 @@ fn tutorial_web_and_client_by_service_name(mode: Mode) {
         "compose.yaml",
         &format!(
             "services:\n  web:\n    build: .\n    environment: [{mark}]\n  client:\n    image: {base}\n    command: sh -c 'echo client is up; sleep 600'\n    environment: [{mark}]\n    depends_on: [web]\n    volumes:\n      - data:/data\nvolumes:\n  data:\n{}",
-            default_network(201)
+            default_network(221)
         ),
     );
     // Things that are not the project's, which down must leave alone.
@@ -209,7 +209,7 @@ fn depends_on_service_healthy_waits(mode: Mode) {
         "compose.yaml",
         &format!(
             "services:\n  db:\n    image: {base}\n    command: sh -c 'sleep 3; touch /tmp/ready; exec sleep 600'\n    environment: [{mark}]\n    healthcheck:\n      test: [CMD, test, -f, /tmp/ready]\n      interval: 1s\n      retries: 30\n  app:\n    image: {base}\n    command: sleep 600\n    environment: [{mark}]\n    depends_on:\n      db:\n        condition: service_healthy\n{}",
-            default_network(202)
+            default_network(222)
         ),
     );
     let t0 = Instant::now();
@@ -250,7 +250,7 @@ fn changed_service_recreated_unchanged_kept(mode: Mode) {
     let file = |greeting: &str| {
         format!(
             "services:\n  a:\n    image: {base}\n    command: sleep 600\n    environment: [{mark}]\n  b:\n    image: {base}\n    command: sleep 600\n    environment: [{mark}, GREETING={greeting}]\n{}",
-            default_network(203)
+            default_network(223)
         )
     };
     app.write("compose.yaml", &file("hi"));
@@ -333,7 +333,7 @@ fn attached_up_streams_and_stops_all_on_sigterm(mode: Mode) {
         "compose.yaml",
         &format!(
             "services:\n  one:\n    image: {base}\n    command: sh -c 'echo one says hi; exec sleep 600'\n    environment: [{mark}]\n    stop_grace_period: 1s\n  two:\n    image: {base}\n    command: sh -c 'echo two says hi; exec sleep 600'\n    environment: [{mark}]\n    stop_grace_period: 1s\n{}",
-            default_network(204)
+            default_network(224)
         ),
     );
     let args = app.args("", &["up"]);

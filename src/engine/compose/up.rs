@@ -327,53 +327,35 @@ pub fn up(store: &Store, p: &Project, o: &UpOptions, say: Progress) -> Result<Ve
         }
     }
     let mut ids = Vec::new();
-    for name in &order {
-        let s = &p.services[name];
-        for (dep, d) in &s.depends_on {
-            if order.contains(dep) || !o.no_deps {
-                wait_for_dependency(store, p, name, dep, &d.condition)?;
-            }
-        }
-        let want = o.scale.get(name).copied().unwrap_or(s.replicas);
-        let mine: Vec<&Member> = existing
-            .iter()
-            .filter(|m| &m.service == name && !m.oneoff)
-            .collect();
+    for level in levels(p, &order) {
         let mut to_start = Vec::new();
-        for m in &mine {
-            if m.number > want || m.number == 0 {
-                containers::remove(store, m.id(), removal(o.timeout))?;
-                say("Container", m.name(), "Removed");
-                continue;
+        for name in &level {
+            let s = &p.services[name];
+            for (dep, d) in &s.depends_on {
+                if order.contains(dep) || !o.no_deps {
+                    wait_for_dependency(store, p, name, dep, &d.condition)?;
+                }
             }
-            let keep = o.no_recreate || (!o.force_recreate && up_to_date(store, p, m));
-            if keep {
-                to_start.push((m.id().to_string(), m.name().to_string(), m.running()));
-            } else {
-                say("Container", m.name(), "Recreate");
-                containers::remove(store, m.id(), removal(o.timeout))?;
-                let id = create_one(store, p, name, m.number)?;
-                say("Container", m.name(), "Recreated");
-                to_start.push((id, m.name().to_string(), false));
-            }
+            converge(store, p, name, &existing, o, say, &mut to_start)?;
         }
-        for n in 1..=want {
-            if mine.iter().any(|m| m.number == n) {
-                continue;
-            }
-            let id = create_one(store, p, name, n)?;
-            let cname = request::container_name(p, name, n);
-            say("Container", &cname, "Created");
-            to_start.push((id, cname, false));
+        let (running, stopped): (Vec<_>, Vec<_>) = to_start.into_iter().partition(|t| t.2);
+        for (id, cname, _) in running {
+            say("Container", &cname, "Running");
+            ids.push(id);
         }
-        for (id, cname, running) in to_start {
-            if !o.no_start && !running {
-                say("Container", &cname, "Starting");
-                containers::start(store, &id)?;
-                say("Container", &cname, "Started");
-            } else if running {
-                say("Container", &cname, "Running");
-            }
+        if o.no_start {
+            ids.extend(stopped.into_iter().map(|t| t.0));
+            continue;
+        }
+        for (_, cname, _) in &stopped {
+            say("Container", cname, "Starting");
+        }
+        start_all(
+            store,
+            &stopped.iter().map(|t| t.0.clone()).collect::<Vec<_>>(),
+        )?;
+        for (id, cname, _) in stopped {
+            say("Container", &cname, "Started");
             ids.push(id);
         }
     }
@@ -381,6 +363,101 @@ pub fn up(store: &Store, p: &Project, o: &UpOptions, say: Progress) -> Result<Ve
         wait_healthy(store, &ids, limit, say)?;
     }
     Ok(ids)
+}
+
+/// The services in groups that may start together: each after the groups
+/// holding what it depends on.
+fn levels(p: &Project, order: &[String]) -> Vec<Vec<String>> {
+    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for name in order {
+        let l = p.services[name]
+            .depends_on
+            .keys()
+            .filter_map(|d| level.get(d.as_str()).map(|l| l + 1))
+            .max()
+            .unwrap_or(0);
+        level.insert(name, l);
+        if out.len() <= l {
+            out.resize(l + 1, Vec::new());
+        }
+        out[l].push(name.clone());
+    }
+    out
+}
+
+/// Service `name`'s containers made to match: kept when up to date,
+/// recreated when not, removed above the wanted count, created below it.
+/// What is to run is added to `to_start` as (id, name, running now).
+fn converge(
+    store: &Store,
+    p: &Project,
+    name: &str,
+    existing: &[Member],
+    o: &UpOptions,
+    say: Progress,
+    to_start: &mut Vec<(String, String, bool)>,
+) -> Result<()> {
+    let want = o
+        .scale
+        .get(name)
+        .copied()
+        .unwrap_or(p.services[name].replicas);
+    let mine: Vec<&Member> = existing
+        .iter()
+        .filter(|m| m.service == name && !m.oneoff)
+        .collect();
+    for m in &mine {
+        if m.number > want || m.number == 0 {
+            containers::remove(store, m.id(), removal(o.timeout))?;
+            say("Container", m.name(), "Removed");
+            continue;
+        }
+        let keep = o.no_recreate || (!o.force_recreate && up_to_date(store, p, m));
+        if keep {
+            to_start.push((m.id().to_string(), m.name().to_string(), m.running()));
+        } else {
+            say("Container", m.name(), "Recreate");
+            containers::remove(store, m.id(), removal(o.timeout))?;
+            let id = create_one(store, p, name, m.number)?;
+            say("Container", m.name(), "Recreated");
+            to_start.push((id, m.name().to_string(), false));
+        }
+    }
+    for n in 1..=want {
+        if mine.iter().any(|m| m.number == n) {
+            continue;
+        }
+        let id = create_one(store, p, name, n)?;
+        let cname = request::container_name(p, name, n);
+        say("Container", &cname, "Created");
+        to_start.push((id, cname, false));
+    }
+    Ok(())
+}
+
+/// Start containers together: every monitor forked first, then their
+/// reports collected (the starts overlap). A start whose network failed
+/// leaves no container.
+fn start_all(store: &Store, ids: &[String]) -> Result<()> {
+    let mut pending = Vec::new();
+    let mut failed = None;
+    for id in ids {
+        match crate::runtime::container::begin_start(store, id, false) {
+            Ok(p) => pending.push((id, p)),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    for (id, p) in pending {
+        if let Err(e) = p.finish() {
+            containers::discard_if_network_failed(store, id, &e);
+            failed.get_or_insert(e);
+        }
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 fn removal(timeout: Option<u32>) -> Removal {
