@@ -163,6 +163,23 @@ fn tutorial_web_and_client_by_service_name(mode: Mode) {
             .any(|l| l.starts_with("tutorial-client-1") && l.ends_with("| client is up")),
         "[{mode:?}] {logs:?}"
     );
+    // A one-off container: the service's settings, another command, gone after.
+    let before = env.all_container_ids().len();
+    let one = app.ok(&[
+        "run",
+        "--rm",
+        "-T",
+        "client",
+        "sh",
+        "-c",
+        "ls -d /data && echo one-off",
+    ]);
+    assert_eq!(one, "/data\none-off\n", "[{mode:?}]");
+    assert_eq!(
+        env.all_container_ids().len(),
+        before,
+        "[{mode:?}] run --rm left a container"
+    );
     // down: containers and network gone, volumes kept; others untouched.
     app.ok(&["down", "-t", "0"]);
     assert!(app.ok(&["ps", "-a", "-q"]).trim().is_empty());
