@@ -266,18 +266,28 @@ fn changed_service_recreated_unchanged_kept(mode: Mode) {
     let mark = env.mark();
     let file = |greeting: &str| {
         format!(
-            "services:\n  a:\n    image: {base}\n    command: sleep 600\n    environment: [{mark}]\n  b:\n    image: {base}\n    command: sleep 600\n    environment: [{mark}, GREETING={greeting}]\n{}",
+            "services:\n  a:\n    image: {base}\n    command: sleep 600\n    environment: [{mark}]\n  b:\n    image: {base}\n    command: sleep 600\n    environment: [{mark}, GREETING={greeting}]\n  c:\n    image: {base}\n    command: sleep 600\n    environment: [{mark}]\n    depends_on:\n      b: {{condition: service_started, restart: true}}\n{}",
             default_network(223)
         )
     };
     app.write("compose.yaml", &file("hi"));
     app.ok(&["up", "-d"]);
-    let (a1, b1) = (app.id("change-a-1"), app.id("change-b-1"));
+    let (a1, b1, c1) = (
+        app.id("change-a-1"),
+        app.id("change-b-1"),
+        app.id("change-c-1"),
+    );
+    let c_started = started_at(&env, "change-c-1");
     let again = app.run(&["up", "-d"]);
     assert_eq!(again.status, 0, "{again:?}");
     assert_eq!(
         (app.id("change-a-1"), app.id("change-b-1")),
         (a1.clone(), b1.clone())
+    );
+    assert_eq!(
+        started_at(&env, "change-c-1"),
+        c_started,
+        "[{mode:?}] c restarted for nothing"
     );
     app.write("compose.yaml", &file("hello"));
     let out = app.run(&["up", "-d", "-t", "0"]);
@@ -296,6 +306,17 @@ fn changed_service_recreated_unchanged_kept(mode: Mode) {
     let env_b = env.inspect_container("change-b-1")["Config"]["Env"].to_string();
     assert!(env_b.contains("GREETING=hello"), "{env_b}");
     assert!(env.inspect_container("change-b-1")["State"]["Running"] == true);
+    // c depends on b with `restart: true`: kept, but started again.
+    assert_eq!(app.id("change-c-1"), c1, "[{mode:?}] c was recreated");
+    assert_ne!(
+        started_at(&env, "change-c-1"),
+        c_started,
+        "[{mode:?}] c was not restarted"
+    );
+    assert_eq!(
+        env.inspect_container("change-c-1")["State"]["Running"],
+        true
+    );
     // --scale adds a-2 and keeps a-1; back to 1 removes a-2.
     app.ok(&["up", "-d", "--scale", "a=2"]);
     assert_eq!(app.id("change-a-1"), a1);

@@ -327,6 +327,8 @@ pub fn up(store: &Store, p: &Project, o: &UpOptions, say: Progress) -> Result<Ve
         }
     }
     let mut ids = Vec::new();
+    // Services whose containers this `up` replaced or made.
+    let mut renewed: BTreeSet<String> = BTreeSet::new();
     for level in levels(p, &order) {
         let mut to_start = Vec::new();
         for name in &level {
@@ -336,7 +338,24 @@ pub fn up(store: &Store, p: &Project, o: &UpOptions, say: Progress) -> Result<Ve
                     wait_for_dependency(store, p, name, dep, &d.condition)?;
                 }
             }
+            let before = to_start.len();
             converge(store, p, name, &existing, o, say, &mut to_start)?;
+            if to_start[before..].iter().any(|t| !t.2) {
+                renewed.insert(name.clone());
+            }
+            // `depends_on: {X: {restart: true}}`: a running container is
+            // restarted when X was renewed.
+            let restart = s
+                .depends_on
+                .iter()
+                .any(|(dep, d)| d.restart && renewed.contains(dep));
+            if restart {
+                for t in to_start[before..].iter_mut().filter(|t| t.2) {
+                    say("Container", &t.1, "Restarting");
+                    containers::stop(store, &t.0, o.timeout)?;
+                    t.2 = false;
+                }
+            }
         }
         let (running, stopped): (Vec<_>, Vec<_>) = to_start.into_iter().partition(|t| t.2);
         for (id, cname, _) in running {
@@ -470,7 +489,8 @@ fn removal(timeout: Option<u32>) -> Removal {
 
 /// `--wait`: every container running, and healthy when it has a check.
 fn wait_healthy(store: &Store, ids: &[String], limit: Duration, say: Progress) -> Result<()> {
-    let deadline = Instant::now() + limit;
+    // A limit too far to represent is no limit.
+    let deadline = Instant::now().checked_add(limit);
     for id in ids {
         loop {
             let (cfg, state) = super::members::status(store, id)?;
@@ -487,7 +507,7 @@ fn wait_healthy(store: &Store, ids: &[String], limit: Duration, say: Progress) -
                 _ if !running => bail!("container {name} exited ({})", state.exit_code),
                 _ => {}
             }
-            if Instant::now() > deadline {
+            if deadline.is_some_and(|d| Instant::now() > d) {
                 bail!("timeout waiting for container {name} to be running and healthy");
             }
             std::thread::sleep(Duration::from_millis(100));
