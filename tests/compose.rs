@@ -379,6 +379,9 @@ fn attached_up_streams_and_stops_all_on_sigterm(mode: Mode) {
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while seen.len() < 2 && Instant::now() < deadline {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("[{mode:?}] attached up ended early ({st}) after {seen:?}");
+        }
         if let Ok(l) = lines.recv_timeout(Duration::from_secs(1)) {
             if l.contains("says hi") {
                 seen.push(l);
