@@ -6,6 +6,8 @@ mod build;
 mod build_flags;
 mod buildx;
 mod commit;
+mod compose;
+mod compose_logs;
 mod container;
 mod context;
 mod create_flags;
@@ -321,6 +323,8 @@ pub enum Command {
     GenerateDocs(Lazy<docs::GenerateDocsArgs>),
     /// Run a command in a modified user namespace
     Unshare(Lazy<unshare::UnshareArgs>),
+    /// Run multi-container applications from compose files
+    Compose(Lazy<compose::ComposeArgs>),
 }
 
 /// Entry point: parse, run, and turn errors into podman's exit codes.
@@ -429,6 +433,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Completion(a) => docs::completion(a.0),
         Command::GenerateDocs(a) => docs::generate_docs(a.0),
         Command::Unshare(a) => unshare::unshare(g, a.0),
+        Command::Compose(a) => compose::dispatch(g, a.0),
     }
 }
 
@@ -456,6 +461,7 @@ impl Command {
             Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_)),
             Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),
             Command::Buildx(c) => matches!(c.0, buildx::BuildxCommand::Build(_)),
+            Command::Compose(a) => a.0.command.enters_containers(),
             _ => false,
         }
     }

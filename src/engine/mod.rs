@@ -10,6 +10,7 @@ pub mod auto_update;
 pub mod build;
 pub mod check;
 pub mod commit;
+pub mod compose;
 pub mod config;
 pub mod containers;
 pub mod create;

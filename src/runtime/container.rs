@@ -237,6 +237,20 @@ pub use super::signals::{parse_signal, stop_signal_number};
 /// Start a created or exited container through a new monitor. With `attach`
 /// the monitor relays to our stdio and exits with the program's code.
 pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
+    begin_start(store, id, attach)?.finish()
+}
+
+/// A monitor forked whose report is still to come: several containers
+/// start in parallel when their monitors are all forked before any report
+/// is awaited (compose starts a dependency level at once).
+pub struct StartPending {
+    child: i32,
+    ready_r: std::os::fd::OwnedFd,
+    _starting: crate::storage::lock::RecordLock,
+}
+
+/// Fork container `id`'s monitor; [`StartPending::finish`] waits for it.
+pub fn begin_start(store: &Store, id: &str, attach: bool) -> Result<StartPending> {
     super::sealed_exe::require()?;
     // Held until the start is reported; the monitor (a fork) does not
     // inherit it. A removal that came first leaves nothing to start.
@@ -265,6 +279,9 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
     }
     if child == 0 {
         drop(ready_r);
+        // A fork starts with its parent's random state: monitors forked by
+        // one CLI would draw the same veth names and MACs.
+        let _ = rand::rng().reseed();
         if !attach {
             sys::detach_from_caller();
         }
@@ -275,8 +292,24 @@ pub fn start(store: &Store, id: &str, attach: bool) -> Result<Started> {
         unsafe { libc::_exit(code) }
     }
     drop(ready_w);
-    let report = Report::receive(ready_r.as_fd());
-    drop(ready_r);
+    Ok(StartPending {
+        child,
+        ready_r,
+        _starting,
+    })
+}
+
+impl StartPending {
+    /// The monitor's report: started, or why not (the monitor reaped).
+    pub fn finish(self) -> Result<Started> {
+        let child = self.child;
+        let report = Report::receive(self.ready_r.as_fd());
+        drop(self.ready_r);
+        finish_report(child, report)
+    }
+}
+
+fn finish_report(child: i32, report: Result<Option<Report>>) -> Result<Started> {
     let failure = match report {
         Ok(Some(Report::Started { pid })) => {
             return Ok(Started {
