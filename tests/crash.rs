@@ -266,6 +266,32 @@ fn run_rounds(mode: Mode, op: &Op) {
     );
 }
 
+/// The pid a leftover's name starts with (`<pid>_<start>-...`).
+fn owner_pid(name: &str) -> Option<u32> {
+    let tag = name
+        .rsplit('/')
+        .next()?
+        .split('-')
+        .find(|t| t.contains('_'))?;
+    tag.split('_').next()?.parse().ok()
+}
+
+fn owner_alive(name: &str) -> bool {
+    owner_pid(name).is_some_and(|p| Path::new(&format!("/proc/{p}")).exists())
+}
+
+/// What the owner of a leftover is doing, for a failure message.
+fn owner_state(name: &str) -> String {
+    let Some(pid) = owner_pid(name) else {
+        return format!("{name}: no owner in the name");
+    };
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cmd = fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default();
+    format!("pid {pid}: stat {stat:?} cmdline {cmd:?}")
+}
+
 fn tmp_entries(root: &Path) -> Vec<String> {
     fs::read_dir(root.join("tmp"))
         .map(|rd| {
@@ -296,10 +322,23 @@ fn assert_sound(c: &Ctx, ctx: &str) {
     // the kill had already removed).
     c.ok(&["volume", "create", "next-writer"]);
     c.ok(&["volume", "rm", "next-writer"]);
-    // Background deletions (`--rm`, `rm`) may still be running: they end.
-    wait_for(Duration::from_secs(10), || tmp_entries(&root).is_empty());
+    // Background deletions (`--rm`, `rm`) may still be running: they end
+    // (slowly on a loaded machine), and what a process that died since
+    // left is the next writer's to sweep.
+    wait_for(Duration::from_secs(30), || {
+        let left = tmp_entries(&root);
+        if left.iter().any(|n| !owner_alive(n)) {
+            c.ok(&["volume", "create", "next-writer"]);
+            c.ok(&["volume", "rm", "next-writer"]);
+        }
+        tmp_entries(&root).is_empty()
+    });
     let left = tmp_entries(&root);
-    assert!(left.is_empty(), "{ctx}: tmp/ keeps {left:?}");
+    let owners: Vec<String> = left.iter().map(|n| owner_state(n)).collect();
+    assert!(
+        left.is_empty(),
+        "{ctx}: tmp/ keeps {left:?}, owners {owners:?}"
+    );
     for dir in [
         root.clone(),
         root.join("blobs/sha256"),
