@@ -20,6 +20,7 @@ mod network;
 mod output;
 mod pod;
 mod pod_watch;
+mod process_flags;
 mod ps;
 mod quadlet;
 mod registry_flags;

@@ -11,7 +11,7 @@ use crate::storage::containers::{ContainerConfig, ContainerState};
 use crate::storage::events;
 use crate::storage::health::HealthState;
 use crate::storage::store::Store;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::time::SystemTime;
 
 /// Signal numbers from names (`TERM`, `SIGTERM`) or numbers (`15`).
@@ -270,6 +270,11 @@ pub fn rename(store: &Store, id: &str, new_name: &str) -> Result<()> {
 pub fn start_process(store: &Store, id: &str, attach: bool) -> Result<rt::Started> {
     let cfg = crate::runtime::prepared::config_of(store, id)?;
     crate::runtime::pod::start_infra_for(store, &cfg)?;
+    // `--requires`: those first (each with its own requirements).
+    for required in &cfg.tuning.requires {
+        start(store, required)
+            .with_context(|| format!("starting {required}, which {} requires", cfg.name))?;
+    }
     rt::start(store, id, attach)
 }
 

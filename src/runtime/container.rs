@@ -44,13 +44,18 @@ pub fn read_image_file(store: &Store, cfg: &ContainerConfig, rel: &str) -> Optio
 pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser> {
     let passwd = read_image_file(store, cfg, "etc/passwd").unwrap_or_default();
     let group = read_image_file(store, cfg, "etc/group").unwrap_or_default();
-    user::resolve(&cfg.user, &passwd, &group).map_err(|e| {
-        CodedError {
-            code: 126,
-            message: format!("{e:#}"),
-        }
-        .into()
-    })
+    user::resolve(&cfg.user, &passwd, &group)
+        .and_then(|mut u| {
+            user::add_groups(&mut u, &cfg.tuning.group_add, &group)?;
+            Ok(u)
+        })
+        .map_err(|e| {
+            CodedError {
+                code: 126,
+                message: format!("{e:#}"),
+            }
+            .into()
+        })
 }
 
 fn write_generated_files(store: &Store, cfg: &ContainerConfig, image_id: &str) -> Result<()> {
@@ -361,11 +366,26 @@ pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
     } else {
         parse_signal(&cfg.stop_signal)?
     };
+    store.containers.mark_stopping(id);
+    let result = signal_and_wait(store, id, &cfg, &state, sig, timeout);
+    store.containers.clear_stopping(id);
+    result
+}
+
+/// The stop signal, then SIGKILL after `timeout` seconds.
+fn signal_and_wait(
+    store: &Store,
+    id: &str,
+    cfg: &ContainerConfig,
+    state: &crate::storage::containers::ContainerState,
+    sig: i32,
+    timeout: u32,
+) -> Result<()> {
     if sys::process_is(state.pid, state.pid_start) {
         // SAFETY: verified pid.
         unsafe { libc::kill(state.pid, sig) };
     }
-    super::resources::thaw_after_signal(store, id, &state);
+    super::resources::thaw_after_signal(store, id, state);
     let state = wait_stopped(store, id, Some(Duration::from_secs(timeout as u64)))?;
     if is_running(&state) {
         if timeout > 0 {

@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod container;
 pub mod cp;
 pub mod delete;
+pub mod devices;
 pub mod dns;
 pub mod exec;
 pub mod health;

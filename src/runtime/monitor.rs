@@ -332,6 +332,7 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
         if infra {
             super::infra::hold_namespaces(spec, rootless, report_fd);
         }
+        super::devices::apply_sysctls(spec)?;
         rootfs::setup(spec, &rootfs, rootless)?;
         if let Some(fd) = net {
             wait_for_network(fd, net_routes)?;

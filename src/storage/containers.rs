@@ -137,6 +137,12 @@ pub struct ContainerConfig {
     /// `--conmon-pidfile`: where the monitor writes its own pid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conmon_pidfile: Option<String>,
+    /// Process settings: shm size, sysctls, time zone, umask, devices...
+    #[serde(
+        default,
+        skip_serializing_if = "super::tuning::ProcessTuning::is_default"
+    )]
+    pub tuning: super::tuning::ProcessTuning,
 }
 
 /// A container's resource limits in podman's units (inspect's HostConfig).
@@ -432,6 +438,26 @@ impl ContainerStore {
 
     pub fn stopped_by_user(&self, id: &str) -> bool {
         self.stopped_marker(id).exists()
+    }
+
+    /// `stop` says it is waiting for the program to end: the container
+    /// shows as `stopping` while that `stop` runs (its owner tag says
+    /// whether it still does, so a killed `stop` leaves nothing behind).
+    pub fn mark_stopping(&self, id: &str) {
+        let _ = fs::write(self.stopping_marker(id), leftovers::owner_tag());
+    }
+
+    pub fn clear_stopping(&self, id: &str) {
+        let _ = fs::remove_file(self.stopping_marker(id));
+    }
+
+    pub fn is_stopping(&self, id: &str) -> bool {
+        fs::read_to_string(self.stopping_marker(id))
+            .is_ok_and(|owner| !leftovers::owner_is_gone(owner.trim()))
+    }
+
+    fn stopping_marker(&self, id: &str) -> PathBuf {
+        self.dir(id).join("userdata").join("stopping")
     }
 
     pub fn stopped_marker(&self, id: &str) -> PathBuf {

@@ -25,6 +25,7 @@ pub mod networks;
 pub mod pods;
 pub mod records;
 pub mod store;
+pub mod tuning;
 pub mod unpack;
 pub mod vfs;
 pub mod volumes;
