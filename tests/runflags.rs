@@ -598,3 +598,134 @@ fn ps_watch_refreshes(mode: Mode) {
     assert_eq!(headers, 2, "[{mode:?}] two refreshes");
     assert_refused(&env, &["ps", "--watch", "1", "-q"], "--watch");
 }
+
+both_modes!(passwd_entries_for_unknown_users);
+fn passwd_entries_for_unknown_users(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    // a numeric user the image does not know gets podman's entry
+    let out = env.sh(
+        &img,
+        &["--user", "1234:4321", "-w", "/tmp"],
+        "whoami; grep ^1234: /etc/passwd; grep ^4321: /etc/group; echo $HOME",
+    );
+    assert_eq!(
+        out, "1234\n1234:*:1234:4321:container user:/tmp:/bin/sh\n4321:x:4321:1234\n/tmp\n",
+        "[{mode:?}]"
+    );
+    let out = env.sh(
+        &img,
+        &[
+            "--user",
+            "1234",
+            "--passwd-entry",
+            "u$UID:x:$UID:$GID:$NAME:/home/u:/bin/false",
+        ],
+        "grep ^u1234: /etc/passwd; whoami",
+    );
+    assert_eq!(
+        out, "u1234:x:1234:0::/home/u:/bin/false\nu1234\n",
+        "[{mode:?}]"
+    );
+    let out = run_rm(
+        &env,
+        &[
+            "--user",
+            "1234",
+            "--passwd=false",
+            &img,
+            "grep",
+            "-c",
+            "1234",
+            "/etc/passwd",
+        ],
+    );
+    assert_eq!(out.stdout, "0\n", "[{mode:?}] --passwd=false: {out:?}");
+    // --hostuser copies the host's entry (root is in every host's passwd)
+    let host_root = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("daemon:"))
+        .map(str::to_string);
+    if let Some(line) = host_root {
+        let out = env.sh(&img, &["--hostuser", "daemon"], "grep ^daemon: /etc/passwd");
+        assert_eq!(out.trim(), line, "[{mode:?}] --hostuser");
+    }
+    assert_refused(
+        &env,
+        &["create", "--hostuser", "no-such-host-user", &img, "true"],
+        "no-such-host-user",
+    );
+    // the image's own files stay as they were
+    let out = env.sh(&img, &[], "grep -c . /etc/passwd");
+    assert_eq!(out, "3\n", "[{mode:?}]");
+}
+
+both_modes!(log_options);
+fn log_options(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let path = env.home.join("logs").join("ctr.log");
+    env.write_user_file(&path, b"");
+    let log_opt = format!("path={}", path.display());
+    let mark = env.mark();
+    env.ok(&[
+        "run",
+        "--name",
+        "logged",
+        "-e",
+        &mark,
+        "--log-opt",
+        &log_opt,
+        "--log-opt",
+        "tag=mytag",
+        &img,
+        "echo",
+        "to-the-file",
+    ]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(" stdout F to-the-file"),
+        "[{mode:?}] the log went to the path: {text:?}"
+    );
+    assert_eq!(env.ok(&["logs", "logged"]), "to-the-file\n", "[{mode:?}]");
+    let v = env.inspect_container("logged");
+    assert_eq!(
+        v["HostConfig"]["LogConfig"]["Path"],
+        path.to_string_lossy().as_ref(),
+        "[{mode:?}]"
+    );
+    assert_eq!(v["HostConfig"]["LogConfig"]["Tag"], "mytag", "[{mode:?}]");
+
+    // max-size: the log starts over instead of growing past it
+    env.ok(&[
+        "run",
+        "--name",
+        "capped",
+        "-e",
+        &mark,
+        "--log-opt",
+        "max-size=2k",
+        &img,
+        "sh",
+        "-c",
+        "for i in $(seq 1 200); do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxx; done",
+    ]);
+    let logs = env.ok(&["logs", "capped"]);
+    assert!(
+        logs.ends_with("line-200-xxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"),
+        "[{mode:?}] {logs:?}"
+    );
+    assert!(
+        !logs.contains("line-1-"),
+        "[{mode:?}] the start was dropped"
+    );
+    assert!(logs.len() < 2048, "[{mode:?}] {} bytes", logs.len());
+    assert_refused(
+        &env,
+        &["create", "--log-opt", "color=blue", &img, "true"],
+        "color=blue",
+    );
+}

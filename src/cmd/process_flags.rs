@@ -64,6 +64,21 @@ pub struct ProcessFlags {
     /// Run in the pod whose ID this file holds (as --pod)
     #[arg(long, value_name = "FILE")]
     pub pod_id_file: Option<String>,
+    /// Add a host user's passwd entry to the container (name or UID)
+    #[arg(long = "hostuser", value_name = "NAME")]
+    pub hostuser: Vec<String>,
+    /// Add an /etc/passwd entry for a numeric --user the image does not know
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub passwd: bool,
+    /// The added /etc/passwd entry ($USERNAME, $UID, $GID, $NAME, $HOME expand)
+    #[arg(long, value_name = "ENTRY")]
+    pub passwd_entry: Option<String>,
+    /// The added /etc/group entry ($GROUPNAME, $GID, $USERNAME expand)
+    #[arg(long, value_name = "ENTRY")]
+    pub group_entry: Option<String>,
+    /// Logging driver options: path=FILE, max-size=SIZE (the log is truncated at it), tag=TAG
+    #[arg(long = "log-opt", value_name = "OPT")]
+    pub log_opt: Vec<String>,
     /// Docker's image verification switch: podman documents it as a no-op, and so it is here
     #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
     pub disable_content_trust: bool,
@@ -90,6 +105,11 @@ impl ProcessFlags {
             http_proxy: Some(f.http_proxy),
             label_file: f.label_file,
             cgroupns: f.cgroupns,
+            hostuser: f.hostuser,
+            passwd: Some(f.passwd),
+            passwd_entry: f.passwd_entry,
+            group_entry: f.group_entry,
+            log_opt: f.log_opt,
         }
     }
 

@@ -41,9 +41,45 @@ pub fn read_image_file(store: &Store, cfg: &ContainerConfig, rel: &str) -> Optio
     None
 }
 
-pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser> {
+/// `--user`/`--hostuser` entries the image lacks: its passwd and group
+/// with them, in the userdata (bound over /etc by the spec).
+fn write_passwd_files(store: &Store, cfg: &ContainerConfig) -> Result<()> {
     let passwd = read_image_file(store, cfg, "etc/passwd").unwrap_or_default();
     let group = read_image_file(store, cfg, "etc/group").unwrap_or_default();
+    let host = if cfg.tuning.host_users.is_empty() {
+        String::new()
+    } else {
+        fs::read_to_string("/etc/passwd").context("reading the host's /etc/passwd")?
+    };
+    let (users, groups) = super::passwd::additions(cfg, &passwd, &group, &host)?;
+    let ud = store.containers.dir(&cfg.id).join("userdata");
+    let with = |base: &str, add: &str| {
+        let mut t = base.to_string();
+        if !t.is_empty() && !t.ends_with('\n') {
+            t.push('\n');
+        }
+        t + add
+    };
+    if !users.is_empty() {
+        fs::write(ud.join("passwd"), with(&passwd, &users))?;
+    }
+    if !groups.is_empty() {
+        fs::write(ud.join("group"), with(&group, &groups))?;
+    }
+    Ok(())
+}
+
+pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser> {
+    // The files the container sees: with added entries, the generated ones.
+    let ud = store.containers.dir(&cfg.id).join("userdata");
+    let passwd = fs::read_to_string(ud.join("passwd"))
+        .ok()
+        .or_else(|| read_image_file(store, cfg, "etc/passwd"))
+        .unwrap_or_default();
+    let group = fs::read_to_string(ud.join("group"))
+        .ok()
+        .or_else(|| read_image_file(store, cfg, "etc/group"))
+        .unwrap_or_default();
     user::resolve(&cfg.user, &passwd, &group)
         .and_then(|mut u| {
             user::add_groups(&mut u, &cfg.tuning.group_add, &group)?;
@@ -168,12 +204,16 @@ fn create_from(
             );
         }
     }
-    cfg.log_path = store
-        .containers
-        .dir(&cfg.id)
-        .join("userdata/ctr.log")
-        .to_string_lossy()
-        .into_owned();
+    cfg.log_path = if cfg.tuning.log_path.is_empty() {
+        store
+            .containers
+            .dir(&cfg.id)
+            .join("userdata/ctr.log")
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        cfg.tuning.log_path.clone()
+    };
     let made_volumes = match super::volume::claim(store, &mut cfg) {
         Ok(v) => v,
         Err(e) => {
@@ -191,6 +231,7 @@ fn create_from(
     };
     let result = (|| -> Result<()> {
         write_generated_files(store, &cfg, &cfg.image_id)?;
+        write_passwd_files(store, &cfg)?;
         let base = if store.rootless {
             IdMaps::for_current_user()?
         } else {

@@ -22,6 +22,7 @@ pub mod name_files;
 pub mod namespaces;
 pub mod net_routes;
 pub mod network;
+pub mod passwd;
 pub mod pod;
 pub mod port_nat;
 pub mod port_relay;

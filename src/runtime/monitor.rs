@@ -345,6 +345,19 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
     }
 }
 
+/// Where the program's output is logged: `--log-opt path=` or the userdata.
+pub fn log_file(store: &Store, cfg: &ContainerConfig) -> std::path::PathBuf {
+    if cfg.tuning.log_path.is_empty() {
+        store
+            .containers
+            .dir(&cfg.id)
+            .join("userdata")
+            .join("ctr.log")
+    } else {
+        std::path::PathBuf::from(&cfg.tuning.log_path)
+    }
+}
+
 /// The program starts once its network is configured: outbound works from
 /// its first instruction (what it sends before the helper is fully up
 /// waits in the helper's tap queue). The monitor writes one byte on `fd`
@@ -1109,8 +1122,8 @@ fn run_once(
     };
     let nat = port_nat_for(store, cfg, pid);
 
-    let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
-    let mut log = super::logfile::LogWriter::open(&log_path)?;
+    let log_path = log_file(store, cfg);
+    let mut log = super::logfile::LogWriter::open(&log_path)?.max_size(cfg.tuning.log_max_size);
     let mut duties = super::service::Duties::new(store, cfg, notifier, monitor_pid);
     let status = super::relay::relay(pid, wiring, &mut log, attach, sfd, &mut duties)?;
     let restart_requested = duties.restart_requested;

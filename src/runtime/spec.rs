@@ -225,6 +225,13 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
             out.push(mount(dest, "bind", src, &["bind", "rprivate"])?);
         }
     }
+    // Entries added for --user/--hostuser (runtime/passwd.rs).
+    for (dest, name) in [("/etc/passwd", "passwd"), ("/etc/group", "group")] {
+        let src = ud.join(name);
+        if src.exists() && !user_dests.contains(&dest) {
+            out.push(mount(dest, "bind", src, &["bind", "rprivate"])?);
+        }
+    }
     let tz = &input.cfg.tuning.timezone;
     if !tz.is_empty() && !user_dests.contains(&"/etc/localtime") {
         let zone = if tz == "local" {

@@ -56,12 +56,38 @@ pub struct ProcessTuning {
     /// one of its own).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cgroupns: String,
+    /// `--hostuser`: host users whose passwd entries the container gets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_users: Vec<String>,
+    /// `--passwd=false`: no entry is added for a numeric `--user`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_passwd: bool,
+    /// `--passwd-entry`/`--group-entry`: the shapes of added entries.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub passwd_entry: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group_entry: String,
+    /// `--log-opt path=`: where the log goes instead of the userdata.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_path: String,
+    /// `--log-opt max-size=`: bytes the log may reach before it is
+    /// truncated (0: no limit).
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub log_max_size: i64,
+    /// `--log-opt tag=`: kept for inspect (the k8s-file format has no
+    /// place for it, as with podman).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_tag: String,
     /// `--unsetenv-all`: no default variable at all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unset_env_all: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_i64(n: &i64) -> bool {
     *n == 0
 }
 

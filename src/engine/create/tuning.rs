@@ -35,6 +35,41 @@ pub struct TuningRequest {
     pub label_file: Vec<String>,
     /// `host` or `private` (the default).
     pub cgroupns: Option<String>,
+    pub hostuser: Vec<String>,
+    /// `None`: podman's default, true.
+    pub passwd: Option<bool>,
+    pub passwd_entry: Option<String>,
+    pub group_entry: Option<String>,
+    /// `--log-opt` values: path=, max-size=, tag=.
+    pub log_opt: Vec<String>,
+}
+
+/// `--log-opt` as (path, max size, tag).
+fn log_options(opts: &[String]) -> Result<(String, i64, String)> {
+    let (mut path, mut max, mut tag) = (String::new(), 0, String::new());
+    for o in opts {
+        match o.split_once('=') {
+            Some(("path", p)) if !p.is_empty() => {
+                path = std::path::absolute(p)
+                    .with_context(|| format!("log path {p}"))?
+                    .to_string_lossy()
+                    .into_owned();
+            }
+            Some(("max-size", "-1")) => max = 0,
+            Some(("max-size", v)) => max = parse_bytes(v, "--log-opt max-size")?,
+            Some(("tag", t)) => tag = t.to_string(),
+            _ => bail!("invalid log option {o:?}: path=, max-size= or tag="),
+        }
+    }
+    Ok((path, max, tag))
+}
+
+fn check_entry(flag: &str, entry: &Option<String>) -> Result<String> {
+    let e = entry.clone().unwrap_or_default();
+    if e.contains('\n') {
+        bail!("{flag} must be a single line");
+    }
+    Ok(e)
 }
 
 /// The IPC sysctls a private IPC namespace may set (podman's list, plus
@@ -178,7 +213,15 @@ pub fn tuning(r: &TuningRequest, ns: &Namespaces) -> Result<ProcessTuning> {
         Some("host") => "host".to_string(),
         Some(other) => bail!("invalid cgroup namespace {other:?}: private or host"),
     };
+    let (log_path, log_max_size, log_tag) = log_options(&r.log_opt)?;
     Ok(ProcessTuning {
+        host_users: r.hostuser.clone(),
+        no_passwd: r.passwd == Some(false),
+        passwd_entry: check_entry("--passwd-entry", &r.passwd_entry)?,
+        group_entry: check_entry("--group-entry", &r.group_entry)?,
+        log_path,
+        log_max_size,
+        log_tag,
         cgroupns,
         shm_size,
         sysctls: parse_sysctls(&r.sysctl, ns)?,
