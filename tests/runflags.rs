@@ -729,3 +729,87 @@ fn log_options(mode: Mode) {
         "color=blue",
     );
 }
+
+/// A block device of this host, for the per-device rates.
+fn a_block_device() -> Option<(String, String)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.into_iter().find_map(|n| {
+        let path = format!("/dev/{n}");
+        let meta = std::fs::metadata(&path).ok()?;
+        meta.file_type().is_block_device().then(|| {
+            let rdev = meta.rdev();
+            (path, format!("{}:{}", libc::major(rdev), libc::minor(rdev)))
+        })
+    })
+}
+
+both_modes!(memory_and_io_limits);
+fn memory_and_io_limits(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    assert_refused(
+        &env,
+        &["create", "--memory-swappiness", "101", &img, "true"],
+        "0-100",
+    );
+    assert_refused(
+        &env,
+        &["create", "--device-read-bps", "/dev/null:1mb", &img, "true"],
+        "not a block device",
+    );
+    let Some((dev, numbers)) = a_block_device() else {
+        eprintln!("no block device on this host: the rate checks are skipped");
+        return;
+    };
+    let rate = format!("{dev}:1mb");
+    let iops = format!("{dev}:100");
+    let flags = [
+        "--memory-swappiness",
+        "10",
+        "--oom-kill-disable",
+        "--device-read-bps",
+        &rate,
+        "--device-write-iops",
+        &iops,
+    ];
+    if mode == Mode::Rootless {
+        // No delegated cgroup here (tests/limits.rs): one clear refusal.
+        let mut args = vec!["create"];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(&[&img, "true"]);
+        assert_refused(&env, &args, "controller is not available");
+        return;
+    }
+    env.run_detached("limited", &flags, &img, &["sleep", "300"]);
+    let cg = env.inspect_container("limited")["State"]["CgroupPath"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{controller}{cg}/{file}"))
+            .unwrap_or_else(|e| panic!("{controller}/{file}: {e}"))
+    };
+    assert_eq!(read("memory", "memory.swappiness"), "10\n");
+    assert!(read("memory", "memory.oom_control").contains("oom_kill_disable 1"));
+    assert_eq!(
+        read("blkio", "blkio.throttle.read_bps_device"),
+        format!("{numbers} 1048576\n")
+    );
+    assert_eq!(
+        read("blkio", "blkio.throttle.write_iops_device"),
+        format!("{numbers} 100\n")
+    );
+    let hc = &env.inspect_container("limited")["HostConfig"];
+    assert_eq!(hc["MemorySwappiness"], 10);
+    assert_eq!(hc["OomKillDisable"], true);
+    assert_eq!(hc["BlkioDeviceReadBps"][0]["Path"], dev.as_str());
+    assert_eq!(hc["BlkioDeviceReadBps"][0]["Rate"], 1048576);
+    assert_eq!(hc["BlkioDeviceWriteIOps"][0]["Rate"], 100);
+}

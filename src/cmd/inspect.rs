@@ -140,6 +140,17 @@ fn bind_text(m: &MountSpec) -> String {
     format!("{}:{}:{}", m.source, m.destination, opts.join(","))
 }
 
+/// podman's per-device rates: null when none.
+fn rates_json(rates: &[crate::engine::types::DeviceRate]) -> Value {
+    if rates.is_empty() {
+        return Value::Null;
+    }
+    json!(rates
+        .iter()
+        .map(|d| json!({"Path": d.path, "Rate": d.rate}))
+        .collect::<Vec<_>>())
+}
+
 /// podman's HostConfig keys for cgroups and resource limits.
 fn limits_json(cfg: &ContainerConfig) -> Value {
     let r = &cfg.resources;
@@ -154,10 +165,10 @@ fn limits_json(cfg: &ContainerConfig) -> Value {
         "NanoCpus": r.nano_cpus,
         "BlkioWeight": r.blkio_weight,
         "BlkioWeightDevice": null,
-        "BlkioDeviceReadBps": null,
-        "BlkioDeviceWriteBps": null,
-        "BlkioDeviceReadIOps": null,
-        "BlkioDeviceWriteIOps": null,
+        "BlkioDeviceReadBps": rates_json(&r.device_read_bps),
+        "BlkioDeviceWriteBps": rates_json(&r.device_write_bps),
+        "BlkioDeviceReadIOps": rates_json(&r.device_read_iops),
+        "BlkioDeviceWriteIOps": rates_json(&r.device_write_iops),
         "CpuPeriod": r.cpu_period,
         "CpuQuota": r.cpu_quota,
         "CpuRealtimePeriod": 0,
@@ -169,8 +180,8 @@ fn limits_json(cfg: &ContainerConfig) -> Value {
         "KernelMemory": 0,
         "MemoryReservation": r.memory_reservation,
         "MemorySwap": r.memory_swap,
-        "MemorySwappiness": -1,
-        "OomKillDisable": false,
+        "MemorySwappiness": r.memory_swappiness.map(|n| n as i64).unwrap_or(-1),
+        "OomKillDisable": r.oom_kill_disable,
         "PidsLimit": r.pids_limit,
     })
 }

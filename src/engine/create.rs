@@ -4,6 +4,7 @@
 //! The command line's `create`/`run` fill a `ContainerRequest` from flags;
 //! compose files or Kubernetes pods can fill one without clap.
 
+mod io_limits;
 mod limits;
 mod mounts;
 mod namespaces;
@@ -12,6 +13,7 @@ mod service;
 mod tuning;
 
 use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Store, UsernsMode};
+pub use io_limits::IoLimits;
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 pub use service::ServiceRequest;

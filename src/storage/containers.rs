@@ -178,6 +178,31 @@ pub struct Resources {
     pub blkio_weight: u16,
     #[serde(default)]
     pub oom_score_adj: Option<i32>,
+    /// `--memory-swappiness` (0 to 100; cgroup v1 only, as podman).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<u64>,
+    /// `--oom-kill-disable` (cgroup v1 only, as podman).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_kill_disable: bool,
+    /// `--device-read-bps`, `--device-write-bps` (bytes per second) and
+    /// `--device-read-iops`, `--device-write-iops`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_read_bps: Vec<DeviceRate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_write_bps: Vec<DeviceRate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_read_iops: Vec<DeviceRate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_write_iops: Vec<DeviceRate>,
+}
+
+/// A per-device I/O limit: the device as given, its numbers, the rate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRate {
+    pub path: String,
+    pub major: u64,
+    pub minor: u64,
+    pub rate: u64,
 }
 
 /// One `-p` mapping, with any random host port already chosen.
