@@ -90,15 +90,17 @@ pub fn bind_mounts(tuning: &ProcessTuning, rootless: bool) -> Result<Vec<Mount>>
         .collect()
 }
 
-/// Make the spec's device nodes under the container's /dev (root only).
-pub fn make_nodes(root: &Path, spec: &Spec) -> Result<()> {
+/// Make the spec's device nodes under the container's /dev (root only);
+/// `in_root` places a container path inside the rootfs (rootfs.rs's
+/// secure join, passed in so the two modules stay apart).
+pub fn make_nodes(spec: &Spec, in_root: impl Fn(&Path) -> std::path::PathBuf) -> Result<()> {
     let devices = spec
         .linux()
         .as_ref()
         .and_then(|l| l.devices().clone())
         .unwrap_or_default();
     for d in devices {
-        let path = super::rootfs::secure_join(root, d.path());
+        let path = in_root(d.path());
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
