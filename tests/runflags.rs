@@ -813,3 +813,25 @@ fn memory_and_io_limits(mode: Mode) {
     assert_eq!(hc["BlkioDeviceReadBps"][0]["Rate"], 1048576);
     assert_eq!(hc["BlkioDeviceWriteIOps"][0]["Rate"], 100);
 }
+
+both_modes!(wait_exit_first_match);
+fn wait_exit_first_match(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    env.run_detached("long", &[], &img, &["sleep", "300"]);
+    env.run_detached("short", &[], &img, &["sh", "-c", "sleep 1; exit 3"]);
+    let started = Instant::now();
+    let out = env.ok(&["wait", "--exit-first-match", "long", "short"]);
+    assert_eq!(out, "3\n", "[{mode:?}] the first to exit");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "[{mode:?}] did not wait for the long one"
+    );
+    assert_eq!(
+        env.ok(&["inspect", "--format", "{{.State.Status}}", "long"]),
+        "running\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "long", "short"]);
+}

@@ -260,6 +260,9 @@ pub struct WaitArgs {
     /// Act on the latest container coracle is aware of
     #[arg(short, long)]
     pub latest: bool,
+    /// Wait for the first container to meet the conditions only, and print its code
+    #[arg(long)]
+    pub exit_first_match: bool,
     pub containers: Vec<String>,
 }
 
@@ -312,6 +315,11 @@ pub fn wait(g: &GlobalOpts, a: WaitArgs) -> Result<()> {
         }
         list
     };
+    if a.exit_first_match {
+        let ids: Vec<String> = list.iter().map(|(_, id)| id.clone()).collect();
+        let (_, code) = containers::wait_first(&store, &ids, &conds, interval)?;
+        return println(&code.to_string());
+    }
     let mut out_err = None;
     for (typed, id) in &list {
         match containers::wait(&store, id, &conds, interval) {
