@@ -835,3 +835,23 @@ fn wait_exit_first_match(mode: Mode) {
     );
     env.ok(&["rm", "-f", "-t", "0", "long", "short"]);
 }
+
+both_modes!(chrootdirs_get_the_generated_etc_files);
+fn chrootdirs_get_the_generated_etc_files(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let out = env.sh(
+        &img,
+        &["--hostname", "jailed", "--chrootdirs", "/srv/jail,/opt/j2"],
+        "cat /srv/jail/etc/hostname /opt/j2/etc/hostname; \
+         [ \"$(cat /etc/hosts)\" = \"$(cat /srv/jail/etc/hosts)\" ] && \
+         [ \"$(cat /etc/resolv.conf)\" = \"$(cat /opt/j2/etc/resolv.conf)\" ] && echo same",
+    );
+    assert_eq!(out, "jailed\njailed\nsame\n", "[{mode:?}]");
+    assert_refused(
+        &env,
+        &["create", "--chrootdirs", "relative", &img, "true"],
+        "relative",
+    );
+}

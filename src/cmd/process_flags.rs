@@ -79,6 +79,9 @@ pub struct ProcessFlags {
     /// Logging driver options: path=FILE, max-size=SIZE (the log is truncated at it), tag=TAG
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opt: Vec<String>,
+    /// Directories in the container that are chroots: they get the generated /etc/hosts, /etc/hostname and /etc/resolv.conf too
+    #[arg(long = "chrootdirs", value_name = "PATH")]
+    pub chrootdirs: Vec<String>,
     /// Docker's image verification switch: podman documents it as a no-op, and so it is here
     #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
     pub disable_content_trust: bool,
@@ -110,6 +113,7 @@ impl ProcessFlags {
             passwd_entry: f.passwd_entry,
             group_entry: f.group_entry,
             log_opt: f.log_opt,
+            chrootdirs: f.chrootdirs,
         }
     }
 

@@ -222,7 +222,18 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
         }
         // A user's own mount of the same path wins.
         if !user_dests.contains(&dest) {
-            out.push(mount(dest, "bind", src, &["bind", "rprivate"])?);
+            out.push(mount(dest, "bind", &src, &["bind", "rprivate"])?);
+        }
+        // `--chrootdirs`: the /etc files, again under each chroot.
+        if dest.starts_with("/etc/") {
+            for dir in &input.cfg.tuning.chroot_dirs {
+                out.push(mount(
+                    &format!("{dir}{dest}"),
+                    "bind",
+                    &src,
+                    &["bind", "rprivate"],
+                )?);
+            }
         }
     }
     // Entries added for --user/--hostuser (runtime/passwd.rs).

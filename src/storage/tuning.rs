@@ -78,6 +78,9 @@ pub struct ProcessTuning {
     /// place for it, as with podman).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log_tag: String,
+    /// `--chrootdirs`: directories that also get the generated /etc files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chroot_dirs: Vec<String>,
     /// `--unsetenv-all`: no default variable at all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unset_env_all: bool,

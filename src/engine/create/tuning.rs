@@ -42,6 +42,8 @@ pub struct TuningRequest {
     pub group_entry: Option<String>,
     /// `--log-opt` values: path=, max-size=, tag=.
     pub log_opt: Vec<String>,
+    /// Each possibly a comma-separated list.
+    pub chrootdirs: Vec<String>,
 }
 
 /// `--log-opt` as (path, max size, tag).
@@ -214,7 +216,15 @@ pub fn tuning(r: &TuningRequest, ns: &Namespaces) -> Result<ProcessTuning> {
         Some(other) => bail!("invalid cgroup namespace {other:?}: private or host"),
     };
     let (log_path, log_max_size, log_tag) = log_options(&r.log_opt)?;
+    let mut chroot_dirs = Vec::new();
+    for d in r.chrootdirs.iter().flat_map(|d| d.split(',')) {
+        if !d.starts_with('/') || d.split('/').any(|c| c == "..") {
+            bail!("invalid --chrootdirs {d:?}: an absolute path in the container");
+        }
+        chroot_dirs.push(d.trim_end_matches('/').to_string());
+    }
     Ok(ProcessTuning {
+        chroot_dirs,
         host_users: r.hostuser.clone(),
         no_passwd: r.passwd == Some(false),
         passwd_entry: check_entry("--passwd-entry", &r.passwd_entry)?,
