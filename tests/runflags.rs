@@ -593,7 +593,9 @@ fn ps_watch_refreshes(mode: Mode) {
             }
         }
     }
-    let _ = child.kill();
+    // The whole group: rootless, the child is runuser and coracle its own.
+    // SAFETY: a signal to the process group this test started.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     let _ = child.wait();
     assert_eq!(headers, 2, "[{mode:?}] two refreshes");
     assert_refused(&env, &["ps", "--watch", "1", "-q"], "--watch");
