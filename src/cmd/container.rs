@@ -3,7 +3,7 @@
 //! logs and inspect, which live in their own modules).
 
 use super::output::{confirm, print, println};
-use super::selection::{for_each, targets};
+use super::selection::{cidfile_names, filtered, for_each, targets};
 use super::GlobalOpts;
 use crate::engine::containers::{self, WaitCondition};
 use crate::engine::lookup::{container_id, missing_exits_1, try_container_id};
@@ -162,13 +162,25 @@ pub struct StopArgs {
         value_name = "SECONDS"
     )]
     pub time: Option<u32>,
+    /// Read the container ID from the file
+    #[arg(long = "cidfile", value_name = "FILE")]
+    pub cidfile: Vec<String>,
+    /// Stop only the containers these filters select (as ps --filter)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     pub containers: Vec<String>,
 }
 
-pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
+pub fn stop(g: &GlobalOpts, mut a: StopArgs) -> Result<()> {
     let store = g.open_store()?;
-    let mut list = targets(&store, &a.containers, a.all, a.latest, a.ignore)?;
-    if a.all {
+    a.containers.extend(cidfile_names(&a.cidfile, a.ignore)?);
+    let everything = a.all || (a.containers.is_empty() && !a.filter.is_empty() && !a.latest);
+    if a.containers.is_empty() && !a.cidfile.is_empty() && !everything && !a.latest {
+        return Ok(());
+    }
+    let list = targets(&store, &a.containers, everything, a.latest, a.ignore)?;
+    let mut list = filtered(&store, list, &a.filter)?;
+    if everything {
         list.retain(|(_, id)| containers::is_running_now(&store, id));
     }
     for_each(&list, |_, id| containers::stop(&store, id, a.time), false)
@@ -183,14 +195,18 @@ pub struct KillArgs {
     #[arg(short, long)]
     pub latest: bool,
     /// Signal to send to the container
-    #[arg(short, long, default_value = "KILL")]
+    #[arg(short, long, default_value = "KILL", allow_hyphen_values = true)]
     pub signal: String,
+    /// Read the container ID from the file
+    #[arg(long = "cidfile", value_name = "FILE")]
+    pub cidfile: Vec<String>,
     pub containers: Vec<String>,
 }
 
-pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
+pub fn kill(g: &GlobalOpts, mut a: KillArgs) -> Result<()> {
     let sig = containers::parse_signal(&a.signal)?;
     let store = g.open_store()?;
+    a.containers.extend(cidfile_names(&a.cidfile, false)?);
     let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
     if a.all {
         list.retain(|(_, id)| containers::is_running_now(&store, id));
@@ -247,6 +263,9 @@ pub struct WaitArgs {
     /// Act on the latest container coracle is aware of
     #[arg(short, long)]
     pub latest: bool,
+    /// Wait for the first container to meet the conditions only, and print its code
+    #[arg(long)]
+    pub exit_first_match: bool,
     pub containers: Vec<String>,
 }
 
@@ -299,6 +318,11 @@ pub fn wait(g: &GlobalOpts, a: WaitArgs) -> Result<()> {
         }
         list
     };
+    if a.exit_first_match {
+        let ids: Vec<String> = list.iter().map(|(_, id)| id.clone()).collect();
+        let (_, code) = containers::wait_first(&store, &ids, &conds, interval)?;
+        return println(&code.to_string());
+    }
     let mut out_err = None;
     for (typed, id) in &list {
         match containers::wait(&store, id, &conds, interval) {
@@ -350,14 +374,32 @@ pub struct RmArgs {
     /// Remove container (and pod if created) after depending containers
     #[arg(long)]
     pub depend: bool,
+    /// Read the container ID from the file
+    #[arg(long = "cidfile", value_name = "FILE")]
+    pub cidfile: Vec<String>,
+    /// Remove only the containers these filters select (as ps --filter)
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     pub containers: Vec<String>,
 }
 
-pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
+pub fn rm(g: &GlobalOpts, mut a: RmArgs) -> Result<()> {
     let store = g.open_store()?;
-    let list = missing_exits_1(targets(&store, &a.containers, a.all, a.latest, a.ignore))?;
+    a.containers.extend(cidfile_names(&a.cidfile, a.ignore)?);
+    let everything = a.all || (a.containers.is_empty() && !a.filter.is_empty() && !a.latest);
+    if a.containers.is_empty() && !a.cidfile.is_empty() && !everything && !a.latest {
+        return Ok(());
+    }
+    let list = missing_exits_1(targets(
+        &store,
+        &a.containers,
+        everything,
+        a.latest,
+        a.ignore,
+    ))?;
+    let list = filtered(&store, list, &a.filter)?;
     // A pod's infra goes with its pod (`pod rm`), not with `rm --all`.
-    let list: Vec<(String, String)> = if a.all {
+    let list: Vec<(String, String)> = if everything {
         list.into_iter()
             .filter(|(_, id)| !containers::is_pod_infra(&store, id))
             .collect()

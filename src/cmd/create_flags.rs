@@ -138,6 +138,15 @@ pub struct CreateFlags {
     /// Set the OS/ARCH[/VARIANT] of the image to pull
     #[arg(long)]
     pub platform: Option<String>,
+    /// Use OS instead of the host's when pulling the image
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+    /// Use ARCH instead of the host's architecture when pulling the image
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Use VARIANT instead of the host's architecture variant when pulling the image
+    #[arg(long, value_name = "VARIANT")]
+    pub variant: Option<String>,
     /// Logging driver for the container (k8s-file, none)
     #[arg(long, default_value = "k8s-file")]
     pub log_driver: String,
@@ -162,6 +171,8 @@ pub struct CreateFlags {
     pub limits: super::limits::CreateLimitFlags,
     #[command(flatten)]
     pub service: super::service_flags::ServiceFlags,
+    #[command(flatten)]
+    pub process: super::process_flags::ProcessFlags,
 }
 
 /// `--network` as given: an empty value is the default (podman's bridge).

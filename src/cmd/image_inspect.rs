@@ -105,13 +105,29 @@ pub struct InspectArgs {
     /// Display the total file size (containers)
     #[arg(short, long)]
     pub size: bool,
-    #[arg(required = true, value_name = "NAME")]
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    #[arg(required_unless_present = "latest", value_name = "NAME")]
     pub names: Vec<String>,
 }
 
 /// Top-level `inspect`: containers first, then images (podman's order).
 pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
-    match a.r#type.as_str() {
+    if a.latest {
+        if !a.names.is_empty() {
+            bail!("--latest and containers cannot be used together");
+        }
+        if a.r#type == "image" {
+            bail!("--latest is for containers: it cannot be used with --type image");
+        }
+    }
+    let kind = if a.latest {
+        "container"
+    } else {
+        a.r#type.as_str()
+    };
+    match kind {
         "image" => image_inspect(
             g,
             ImageInspectArgs {
@@ -123,7 +139,7 @@ pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
             g,
             super::inspect::ContainerInspectArgs {
                 format: a.format,
-                latest: false,
+                latest: a.latest,
                 size: a.size,
                 containers: a.names,
             },

@@ -140,6 +140,17 @@ fn bind_text(m: &MountSpec) -> String {
     format!("{}:{}:{}", m.source, m.destination, opts.join(","))
 }
 
+/// podman's per-device rates: null when none.
+fn rates_json(rates: &[crate::engine::types::DeviceRate]) -> Value {
+    if rates.is_empty() {
+        return Value::Null;
+    }
+    json!(rates
+        .iter()
+        .map(|d| json!({"Path": d.path, "Rate": d.rate}))
+        .collect::<Vec<_>>())
+}
+
 /// podman's HostConfig keys for cgroups and resource limits.
 fn limits_json(cfg: &ContainerConfig) -> Value {
     let r = &cfg.resources;
@@ -147,30 +158,30 @@ fn limits_json(cfg: &ContainerConfig) -> Value {
         "Cgroup": "",
         "Cgroups": if cfg.cgroups.is_empty() || cfg.cgroups == "enabled" { "default" } else { cfg.cgroups.as_str() },
         "CgroupParent": cfg.cgroup_parent,
-        "CgroupMode": "host",
+        "CgroupMode": if cfg.tuning.cgroupns == "host" { "host" } else { "private" },
         "OomScoreAdj": r.oom_score_adj.unwrap_or(0),
         "CpuShares": r.cpu_shares,
         "Memory": r.memory,
         "NanoCpus": r.nano_cpus,
         "BlkioWeight": r.blkio_weight,
         "BlkioWeightDevice": null,
-        "BlkioDeviceReadBps": null,
-        "BlkioDeviceWriteBps": null,
-        "BlkioDeviceReadIOps": null,
-        "BlkioDeviceWriteIOps": null,
+        "BlkioDeviceReadBps": rates_json(&r.device_read_bps),
+        "BlkioDeviceWriteBps": rates_json(&r.device_write_bps),
+        "BlkioDeviceReadIOps": rates_json(&r.device_read_iops),
+        "BlkioDeviceWriteIOps": rates_json(&r.device_write_iops),
         "CpuPeriod": r.cpu_period,
         "CpuQuota": r.cpu_quota,
         "CpuRealtimePeriod": 0,
         "CpuRealtimeRuntime": 0,
         "CpusetCpus": r.cpuset_cpus,
         "CpusetMems": r.cpuset_mems,
-        "Devices": [],
+        "Devices": cfg.tuning.devices.iter().map(|d| json!({"PathOnHost": d.host_path, "PathInContainer": d.container_path, "CgroupPermissions": d.permissions})).collect::<Vec<_>>(),
         "DiskQuota": 0,
         "KernelMemory": 0,
         "MemoryReservation": r.memory_reservation,
         "MemorySwap": r.memory_swap,
-        "MemorySwappiness": -1,
-        "OomKillDisable": false,
+        "MemorySwappiness": r.memory_swappiness.map(|n| n as i64).unwrap_or(-1),
+        "OomKillDisable": r.oom_kill_disable,
         "PidsLimit": r.pids_limit,
     })
 }
@@ -350,8 +361,9 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Annotations": annotations,
         "StopSignal": stop_signal,
         "CreateCommand": create_command,
-        "Umask": "0022",
-        "Timeout": 0,
+        "Umask": if cfg.tuning.umask.is_empty() { "0022" } else { cfg.tuning.umask.as_str() },
+        "Timeout": cfg.tuning.timeout,
+        "Timezone": cfg.tuning.timezone,
         "StopTimeout": cfg.stop_timeout,
         "SdNotifyMode": cfg.sdnotify,
     });
@@ -363,14 +375,16 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Binds": cfg.mounts.iter().filter(|m| m.kind == crate::engine::types::MountKind::Bind || m.kind == crate::engine::types::MountKind::Volume).map(bind_text).collect::<Vec<_>>(),
         "CgroupManager": "cgroupfs",
         "ContainerIDFile": cfg.cidfile.clone().unwrap_or_default(),
-        "LogConfig": {"Type": "k8s-file", "Config": null, "Path": cfg.log_path, "Tag": "", "Size": "0B"},
+        "LogConfig": {"Type": "k8s-file", "Config": null, "Path": cfg.log_path, "Tag": cfg.tuning.log_tag, "Size": crate::format::human::human_size_compact(cfg.tuning.log_max_size as u64)},
         "NetworkMode": network_mode,
         "PortBindings": {},
         "RestartPolicy": restart_policy_json(cfg.restart_policy),
         "AutoRemove": cfg.auto_remove,
         "CapAdd": cfg.cap_add,
         "CapDrop": cfg.cap_drop,
-        "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": [], "GroupAdd": [],
+        "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": [], "GroupAdd": cfg.tuning.group_add,
+        "ShmSize": cfg.tuning.shm_size.unwrap_or(65536 * 1024),
+        "Sysctls": cfg.tuning.sysctls,
         "IpcMode": cfg.ipc.to_string(),
         "PidMode": cfg.pid.to_string(),
         "UTSMode": cfg.uts.to_string(),
@@ -424,7 +438,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "ExecIDs": [],
         "GraphDriver": {"Name": store.driver.name(), "Data": graph},
         "Mounts": cfg.mounts.iter().filter(|m| m.kind == crate::engine::types::MountKind::Bind || m.kind == crate::engine::types::MountKind::Volume).map(|m| mount_json(store, m)).collect::<Vec<_>>(),
-        "Dependencies": [],
+        "Dependencies": cfg.tuning.requires,
         "NetworkSettings": network_settings,
         "Namespace": "",
         "IsInfra": cfg.is_infra,

@@ -1,7 +1,7 @@
 //! Resource-limit flags (`run`/`create` and `update`): the clap side of
 //! the engine's limits (`engine/create/limits.rs` checks and applies them).
 
-use crate::engine::create::{CreateLimits, Limits};
+use crate::engine::create::{CreateLimits, IoLimits, Limits};
 use crate::engine::types::Resources;
 use anyhow::Result;
 use clap::Args;
@@ -61,6 +61,24 @@ pub struct CreateLimitFlags {
     /// Control container cgroup configuration ("enabled"|"disabled"|"no-conmon"|"split")
     #[arg(long, default_value = "enabled", value_name = "MODE")]
     pub cgroups: String,
+    /// Tune the container's memory swappiness, 0 to 100 (-1: the host's; cgroup v1 only)
+    #[arg(long, value_name = "SWAPPINESS", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
+    /// Disable the OOM killer for the container (cgroup v1 only)
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// Limit the read rate from a device (PATH:RATE, e.g. /dev/sda:1mb)
+    #[arg(long = "device-read-bps", value_name = "PATH:RATE")]
+    pub device_read_bps: Vec<String>,
+    /// Limit the write rate to a device (PATH:RATE, e.g. /dev/sda:1mb)
+    #[arg(long = "device-write-bps", value_name = "PATH:RATE")]
+    pub device_write_bps: Vec<String>,
+    /// Limit the read operations per second from a device (PATH:RATE)
+    #[arg(long = "device-read-iops", value_name = "PATH:RATE")]
+    pub device_read_iops: Vec<String>,
+    /// Limit the write operations per second to a device (PATH:RATE)
+    #[arg(long = "device-write-iops", value_name = "PATH:RATE")]
+    pub device_write_iops: Vec<String>,
 }
 
 impl LimitFlags {
@@ -96,6 +114,14 @@ impl CreateLimitFlags {
             oom_score_adj: self.oom_score_adj,
             cgroup_parent: self.cgroup_parent.clone(),
             cgroups: self.cgroups.clone(),
+            io: IoLimits {
+                memory_swappiness: self.memory_swappiness,
+                oom_kill_disable: self.oom_kill_disable,
+                device_read_bps: self.device_read_bps.clone(),
+                device_write_bps: self.device_write_bps.clone(),
+                device_read_iops: self.device_read_iops.clone(),
+                device_write_iops: self.device_write_iops.clone(),
+            },
         }
     }
 }

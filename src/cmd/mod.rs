@@ -31,6 +31,7 @@ mod pod;
 mod pod_logs;
 mod pod_pause;
 mod pod_watch;
+mod process_flags;
 mod ps;
 mod quadlet;
 mod registry_flags;

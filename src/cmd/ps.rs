@@ -55,6 +55,12 @@ pub struct PsArgs {
     /// Also list external containers (none here)
     #[arg(long)]
     pub external: bool,
+    /// Sync container state with the runtime (coracle reads each container's state live from its monitor on every listing, so this is always so)
+    #[arg(long)]
+    pub sync: bool,
+    /// Refresh the listing every SECONDS seconds, until interrupted
+    #[arg(short, long, value_name = "SECONDS", default_value_t = 0)]
+    pub watch: u64,
 }
 
 /// Go's zero time as a unix time, which podman prints for "never".
@@ -214,7 +220,9 @@ fn table_row(
         "State": status,
         "Ports": ports_text(l),
         "Names": l.cfg.name,
-        "Labels": l.cfg.labels,
+        // podman's psReporter: Labels() as sorted k=v pairs, Label(name)
+        "Labels": l.cfg.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "Label()": l.cfg.labels,
         "Mounts": mount_destinations(l),
         "Networks": networks(l).join(","),
         "Pid": if is_running(&l.state) { l.state.pid } else { 0 },
@@ -478,14 +486,37 @@ fn build_filters(
             "network" => preds.push(Box::new(move |l| {
                 networks(l).iter().any(|n| values.contains(n))
             })),
-            "volume" | "until" => {
-                // No such objects yet: nothing matches a value for them.
-                preds.push(Box::new(|_| false))
+            "volume" => preds.push(Box::new(move |l| {
+                values.iter().any(|v| volume_matches(v, l))
+            })),
+            "until" => {
+                // Created before the time (or duration ago) given.
+                let now = SystemTime::now();
+                let mut limits = Vec::new();
+                for v in &values {
+                    limits.push(human::parse_duration_or_time(v, now)?);
+                }
+                preds.push(Box::new(move |l| {
+                    time_of(Some(&l.cfg.created)).is_some_and(|c| limits.iter().all(|t| c < *t))
+                }))
             }
             other => bail!("{other} is an invalid filter"),
         }
     }
     Ok(preds)
+}
+
+/// podman's `volume=SOURCE[:DEST]`: a volume's name or a bind mount's
+/// host path, and where it is mounted when given.
+fn volume_matches(v: &str, l: &Listed) -> bool {
+    let (source, dest) = match v.split_once(':') {
+        Some((s, d)) => (s, Some(d)),
+        None => (v, None),
+    };
+    l.cfg
+        .mounts
+        .iter()
+        .any(|m| m.source == source && dest.is_none_or(|d| m.destination == d))
 }
 
 /// The policy's name as podman's filter compares it.
@@ -549,11 +580,26 @@ pub fn filtered_ids(store: &Store, filters: &[String]) -> Result<Vec<String>> {
 
 pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
     let store = g.open_store()?;
+    if a.watch == 0 {
+        return list_once(&store, &a);
+    }
+    if a.quiet || a.format.as_deref().map(str::trim) == Some("json") {
+        bail!("--watch cannot be used with --quiet or --format json");
+    }
+    loop {
+        // podman's refresh: clear the screen, list, wait.
+        print("\x1b[2J\x1b[H")?;
+        list_once(&store, &a)?;
+        std::thread::sleep(std::time::Duration::from_secs(a.watch));
+    }
+}
+
+fn list_once(store: &Store, a: &PsArgs) -> Result<()> {
     let now = SystemTime::now();
-    let mut all = list_all(&store)?;
+    let mut all = list_all(store)?;
     show_pod_ports(&mut all);
-    let pods = pod_names(&store, &all);
-    let preds = build_filters(&store, &a.filter, &all, &pods)?;
+    let pods = pod_names(store, &all);
+    let preds = build_filters(store, &a.filter, &all, &pods)?;
     let last = if a.latest { Some(1) } else { a.last };
     let show_all = a.all || last.is_some_and(|n| n > 0) || !a.filter.is_empty();
     let mut list: Vec<&Listed> = all
@@ -582,7 +628,7 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
         return print(&out);
     }
     let sizes = if a.size {
-        Some(Sizes::measure(&store, &list)?)
+        Some(Sizes::measure(store, &list)?)
     } else {
         None
     };

@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Proxy received signals to the process
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub sig_proxy: bool,
+    /// After the container exits, remove its image unless another container uses it (implies --rm)
+    #[arg(long)]
+    pub rmi: bool,
     #[command(flatten)]
     pub flags: CreateFlags,
     /// The image to run
@@ -53,7 +56,12 @@ pub fn image_source(f: &CreateFlags) -> ImageSource {
     let options = (|| {
         Ok(PullOptions {
             client: f.registry.client_options()?,
-            platform: platform_from_flags(f.platform.as_deref(), None, None, None)?,
+            platform: platform_from_flags(
+                f.platform.as_deref(),
+                f.os.as_deref(),
+                f.arch.as_deref(),
+                f.variant.as_deref(),
+            )?,
             quiet: f.quiet,
         })
     })();
@@ -99,7 +107,12 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         cap_add: f.cap_add,
         cap_drop: f.cap_drop,
         privileged: f.privileged,
-        security_opt: f.security_opt,
+        security_opt: f
+            .security_opt
+            .iter()
+            .cloned()
+            .chain(f.process.security_opts())
+            .collect(),
         secret: f.secret,
         ulimit: f.ulimit,
         network,
@@ -119,11 +132,16 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         rm: f.rm,
         log_driver: f.log_driver,
         service: f.service.request(),
-        pod: f.pod,
+        pod: match f.process.pod_from_file()? {
+            Some(pod) if f.pod.is_none() => Some(pod),
+            Some(_) => anyhow::bail!("--pod and --pod-id-file cannot be used together"),
+            None => f.pod,
+        },
         ipc: f.ipc,
         pid: f.pid,
         uts: f.uts,
         limits: f.limits.request(),
+        tuning: f.process.request(),
         create_command: None,
     })
 }
@@ -134,14 +152,24 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     println(&cfg.id)
 }
 
-pub fn run(g: &GlobalOpts, a: RunArgs) -> Result<()> {
+pub fn run(g: &GlobalOpts, mut a: RunArgs) -> Result<()> {
+    if a.rmi {
+        if a.detach {
+            anyhow::bail!("the --rmi option does not work with -d (detach)");
+        }
+        a.flags.rm = true;
+    }
     let store = g.open_store()?;
     let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command)?)?;
     if a.detach {
         engine::start_detached(&store, &cfg.id)?;
         return println(&cfg.id);
     }
-    engine::run_attached(&store, &cfg.id, cfg.tty, a.sig_proxy)
+    let result = engine::run_attached(&store, &cfg.id, cfg.tty, a.sig_proxy);
+    if a.rmi {
+        engine::remove_image_after_run(&store, &cfg)?;
+    }
+    result
 }
 
 /// Start attached and exit with the program's code.
@@ -182,14 +210,26 @@ pub struct ExecArgs {
     /// Act on the latest container coracle is aware of
     #[arg(short, long)]
     pub latest: bool,
+    /// Read the container ID from the file (the first argument is then the command)
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<String>,
     /// Container name or id
     pub container: String,
     /// Command and arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
-pub fn exec(g: &GlobalOpts, a: ExecArgs) -> Result<()> {
+pub fn exec(g: &GlobalOpts, mut a: ExecArgs) -> Result<()> {
+    if let Some(file) = &a.cidfile {
+        // No container argument then: what clap took for it is the command.
+        let id = super::selection::cidfile_names(std::slice::from_ref(file), false)?;
+        a.command
+            .insert(0, std::mem::replace(&mut a.container, id.concat()));
+    }
+    if a.command.is_empty() {
+        anyhow::bail!("exec requires the name or ID of a container and a command to run");
+    }
     let store = g.open_store()?;
     let id = crate::engine::lookup::container_id(&store, &a.container)?;
     let mut env = engine::parse_env_files(&a.env_file)?;

@@ -11,7 +11,7 @@ use crate::storage::containers::{ContainerConfig, ContainerState};
 use crate::storage::events;
 use crate::storage::health::HealthState;
 use crate::storage::store::Store;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::time::SystemTime;
 
 /// Signal numbers from names (`TERM`, `SIGTERM`) or numbers (`15`).
@@ -270,6 +270,11 @@ pub fn rename(store: &Store, id: &str, new_name: &str) -> Result<()> {
 pub fn start_process(store: &Store, id: &str, attach: bool) -> Result<rt::Started> {
     let cfg = crate::runtime::prepared::config_of(store, id)?;
     crate::runtime::pod::start_infra_for(store, &cfg)?;
+    // `--requires`: those first (each with its own requirements).
+    for required in &cfg.tuning.requires {
+        start(store, required)
+            .with_context(|| format!("starting {required}, which {} requires", cfg.name))?;
+    }
     rt::start(store, id, attach)
 }
 
@@ -334,10 +339,42 @@ pub fn wait(
     conds: &[WaitCondition],
     interval: std::time::Duration,
 ) -> Result<i32> {
-    use crate::storage::containers::Status;
+    wait_first(store, &[id.to_string()], conds, interval).map(|(_, code)| code)
+}
+
+/// `wait --exit-first-match`: the first of `ids` to meet a condition (its
+/// index) and its code; the others are not waited for.
+pub fn wait_first(
+    store: &Store,
+    ids: &[String],
+    conds: &[WaitCondition],
+    interval: std::time::Duration,
+) -> Result<(usize, i32)> {
+    let mut cfgs = Vec::new();
+    for id in ids {
+        cfgs.push(wait_config(store, id, conds)?);
+    }
+    // Poll quickly first so a short-lived container answers fast.
+    let mut delay = std::time::Duration::from_millis(5).min(interval);
+    loop {
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(code) = wait_check(store, id, conds, cfgs[i].as_ref())? {
+                return Ok((i, code));
+            }
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(interval);
+    }
+}
+
+/// The record a health condition needs (a `--rm` container may be gone
+/// already, its exit code kept: only health conditions load it).
+fn wait_config(
+    store: &Store,
+    id: &str,
+    conds: &[WaitCondition],
+) -> Result<Option<ContainerConfig>> {
     let wants_health = conds.iter().any(|c| matches!(c, WaitCondition::Health(_)));
-    // Only a health condition needs the record (a `--rm` container may be
-    // gone already, its exit code kept).
     let cfg = match wants_health {
         true => Some(store.containers.load_config(id)?),
         false => None,
@@ -352,37 +389,48 @@ pub fn wait(
             .unwrap_or_default();
         bail!("cannot use condition {c:?}: container {id} has no healthcheck");
     }
-    // Poll quickly first so a short-lived container answers fast.
-    let mut delay = std::time::Duration::from_millis(5).min(interval);
-    loop {
-        if !store.containers.dir(id).exists() {
-            return store.containers.kept_exit_code(id).ok_or_else(|| {
+    Ok(cfg)
+}
+
+/// The code once container `id` meets one of `conds`, else `None`.
+fn wait_check(
+    store: &Store,
+    id: &str,
+    conds: &[WaitCondition],
+    cfg: Option<&ContainerConfig>,
+) -> Result<Option<i32>> {
+    use crate::storage::containers::Status;
+    if !store.containers.dir(id).exists() {
+        return store
+            .containers
+            .kept_exit_code(id)
+            .map(Some)
+            .ok_or_else(|| {
                 anyhow::anyhow!("no container with ID {id} found in database: no such container")
             });
-        }
-        let state = current_state(store, id)?;
-        let health = || {
-            cfg.as_ref()
-                .and_then(|c| health(store, c))
-                .map(|h| h.status)
-                .unwrap_or_default()
-        };
-        for c in conds {
-            match c {
-                WaitCondition::State(Status::Exited) if !is_running(&state) => {
-                    return Ok(state.exit_code)
-                }
-                WaitCondition::State(Status::Exited) => {}
-                WaitCondition::State(other) if *other == state.status => return Ok(state.exit_code),
-                WaitCondition::State(_) => {}
-                // podman answers -1 for a health condition.
-                WaitCondition::Health(h) if health() == *h => return Ok(-1),
-                WaitCondition::Health(_) => {}
-            }
-        }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(interval);
     }
+    let state = current_state(store, id)?;
+    let health = || {
+        cfg.and_then(|c| health(store, c))
+            .map(|h| h.status)
+            .unwrap_or_default()
+    };
+    for c in conds {
+        match c {
+            WaitCondition::State(Status::Exited) if !is_running(&state) => {
+                return Ok(Some(state.exit_code))
+            }
+            WaitCondition::State(Status::Exited) => {}
+            WaitCondition::State(other) if *other == state.status => {
+                return Ok(Some(state.exit_code))
+            }
+            WaitCondition::State(_) => {}
+            // podman answers -1 for a health condition.
+            WaitCondition::Health(h) if health() == *h => return Ok(Some(-1)),
+            WaitCondition::Health(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 /// Record a new container (its config and runtime spec) made from `img`.

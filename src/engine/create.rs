@@ -5,17 +5,21 @@
 //! compose files or Kubernetes pods can fill one without clap.
 
 mod defaults;
+mod io_limits;
 mod limits;
 mod mounts;
 mod namespaces;
 mod security;
 mod service;
+mod tuning;
 
 use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Store, UsernsMode};
+pub use io_limits::IoLimits;
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 pub use security::check_security_opts;
 pub use service::ServiceRequest;
+pub use tuning::TuningRequest;
 
 use crate::error::SilentExit;
 use crate::runtime::{attach, container};
@@ -107,6 +111,8 @@ pub struct ContainerRequest {
     pub pid: Option<NamespaceMode>,
     pub uts: Option<NamespaceMode>,
     pub limits: CreateLimits,
+    /// Devices, shm, sysctls, time zone, umask, groups, environment...
+    pub tuning: TuningRequest,
     /// The command line to record; `None` is this process's own, with
     /// secrets hidden.
     pub create_command: Option<Vec<String>>,
@@ -181,17 +187,26 @@ fn container_config(
     if args.is_empty() {
         bail!("no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
     }
-    // containers.conf's env, then the image's, then the caller's.
+    // containers.conf's env, then the host's (--env-host) and the
+    // image's, then the caller's.
     let mut env = crate::config::get()
         .containers
         .containers
         .env
         .clone()
         .unwrap_or_default();
-    merge_env(&mut env, &ic.env.clone().unwrap_or_default());
-    merge_env(&mut env, &parse_env_files(&f.env_file)?);
-    merge_env(&mut env, &f.env);
+    merge_env(
+        &mut env,
+        &tuning::base_env(&f.tuning, &ic.env.clone().unwrap_or_default()),
+    );
+    let mut explicit = parse_env_files(&f.env_file)?;
+    explicit.extend(f.env.iter().cloned());
+    merge_env(&mut env, &explicit);
+    tuning::finish_env(&f.tuning, &mut env, &explicit)?;
     let mut labels = ic.labels.clone().unwrap_or_default();
+    labels.extend(super::filter::key_values(&tuning::label_file_items(
+        &f.tuning.label_file,
+    )?));
     labels.extend(super::filter::key_values(&f.label));
     // run from a systemd unit: auto-update restarts that unit (as podman)
     if let Ok(unit) = std::env::var("PODMAN_SYSTEMD_UNIT") {
@@ -220,6 +235,13 @@ fn container_config(
     }
     crate::runtime::caps::effective_set(f.privileged, &f.cap_add, &f.cap_drop)?;
     let network = network_mode(f.network.as_ref())?;
+    let process_tuning = tuning::tuning(
+        &f.tuning,
+        &tuning::Namespaces {
+            network: &network,
+            ipc: f.ipc.as_ref().unwrap_or(&NamespaceMode::default()),
+        },
+    )?;
     let mut ports = Vec::new();
     for p in &f.publish {
         ports.extend(crate::runtime::publish::parse_publish(p)?);
@@ -334,6 +356,7 @@ fn container_config(
         sdnotify: service.sdnotify,
         pidfile: f.service.pidfile.clone(),
         conmon_pidfile: f.service.conmon_pidfile.clone(),
+        tuning: process_tuning,
         ..Default::default()
     })
 }
@@ -416,6 +439,7 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     if let Some(mode) = &req.network {
         super::networks::check_container_networks(store, mode)?;
     }
+    let requires = required_ids(store, &req.tuning.requires)?;
     let join = namespaces::member_flags(store, &mut req)?;
     let image = std::mem::take(&mut req.image);
     let img = ensure_image(store, &image, std::mem::take(&mut req.source))?;
@@ -425,6 +449,7 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     for s in &req.secret {
         cfg.secrets.push(super::secrets::parse_use(store, s)?);
     }
+    cfg.tuning.requires = requires;
     mounts::add_volumes_from(store, &mut cfg, &req.volumes_from)?;
     mounts::add_image_volumes(&mut cfg, &img_cfg, &req.image_volume)?;
     let new_pod = namespaces::join(store, &req, join, &mut cfg)?;
@@ -440,6 +465,19 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
         super::containers::write_cidfile(store, &cfg, std::path::Path::new(path))?;
     }
     Ok(cfg)
+}
+
+/// `--requires`: the containers, by id, that start before this one.
+fn required_ids(store: &Store, names: &[String]) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for name in names
+        .iter()
+        .flat_map(|n| n.split(','))
+        .filter(|n| !n.is_empty())
+    {
+        ids.push(super::lookup::container_id(store, name)?);
+    }
+    Ok(ids)
 }
 
 /// `--replace`: a container that holds the name goes first (stopped if
@@ -487,4 +525,38 @@ pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Resu
         return Err(SilentExit(code).into());
     }
     Ok(())
+}
+
+/// `run --rmi`: once the container is gone, its image goes too (by the
+/// name it was run by: another tag of the same image only loses that
+/// name, as `rmi NAME`), unless another container uses it.
+pub fn remove_image_after_run(store: &Store, cfg: &ContainerConfig) -> Result<()> {
+    if !super::images::containers_using(store, &cfg.image_id).is_empty() {
+        return Ok(());
+    }
+    if store.rootless {
+        // The attached run left a signal-proxy thread, and only a
+        // single-threaded process may enter the user namespace: a fork is.
+        let maps = crate::runtime::userns::IdMaps::for_current_user()?;
+        crate::runtime::userns::run_in_child_userns(&maps, || {
+            remove_run_image(store, cfg).map(|()| Vec::new())
+        })?;
+        return Ok(());
+    }
+    remove_run_image(store, cfg)
+}
+
+fn remove_run_image(store: &Store, cfg: &ContainerConfig) -> Result<()> {
+    let report = super::images::remove(
+        store,
+        &super::images::Removal {
+            images: vec![cfg.image_name.clone()],
+            ignore_missing: true,
+            ..Default::default()
+        },
+    )?;
+    match report.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

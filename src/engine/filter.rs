@@ -1,6 +1,6 @@
 //! podman's `key=value` flags and `--filter` values: `key=value` pairs
-//! grouped by key, label matches, image reference matches, and the part of
-//! Go's regexp that name and ancestor filters use.
+//! grouped by key, label matches, image reference matches, and
+//! Go's regexp (RE2, through the `regex` crate) for name and ancestor filters.
 
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -37,122 +37,30 @@ pub fn label_matches(filter: &str, labels: &BTreeMap<String, String>) -> bool {
     }
 }
 
-/// The part of Go's regexp that name and ancestor filters use in practice:
-/// literals, `.`, `*`, `+`, `?`, `^`, `$` and `\` escapes, unanchored.
-/// (Not a full engine: the project has no regex dependency yet.)
+/// Go's regexp (RE2) as podman's name and ancestor filters use it, through
+/// the `regex` crate (the same syntax and linear-time semantics). A pattern
+/// that does not compile matches nothing, as podman's filters ignore it.
 pub struct Regex {
-    atoms: Vec<(Atom, Rep)>,
-    anchored_start: bool,
-    anchored_end: bool,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Atom {
-    Any,
-    Lit(char),
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Rep {
-    One,
-    Star,
-    Plus,
-    Opt,
+    /// Unanchored, as Go's `MatchString`.
+    anywhere: Option<regex::Regex>,
+    /// Anchored at both ends, for whole-name matches.
+    whole: Option<regex::Regex>,
 }
 
 impl Regex {
     pub fn new(pattern: &str) -> Regex {
-        let mut chars = pattern.chars().peekable();
-        let mut atoms: Vec<(Atom, Rep)> = Vec::new();
-        let mut anchored_start = false;
-        let mut anchored_end = false;
-        if chars.peek() == Some(&'^') {
-            chars.next();
-            anchored_start = true;
-        }
-        while let Some(c) = chars.next() {
-            let atom = match c {
-                '$' if chars.peek().is_none() => {
-                    anchored_end = true;
-                    break;
-                }
-                '.' => Atom::Any,
-                '\\' => Atom::Lit(chars.next().unwrap_or('\\')),
-                '*' | '+' | '?' if !atoms.is_empty() => {
-                    let last = atoms.last_mut().expect("checked");
-                    last.1 = match c {
-                        '*' => Rep::Star,
-                        '+' => Rep::Plus,
-                        _ => Rep::Opt,
-                    };
-                    continue;
-                }
-                c => Atom::Lit(c),
-            };
-            atoms.push((atom, Rep::One));
-        }
         Regex {
-            atoms,
-            anchored_start,
-            anchored_end,
+            anywhere: regex::Regex::new(pattern).ok(),
+            whole: regex::Regex::new(&format!("^(?:{pattern})$")).ok(),
         }
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        let t: Vec<char> = text.chars().collect();
-        // States (atom, position) already known not to match: without
-        // them `a*a*a*...b` takes exponential time (found by fuzzing).
-        let mut failed = std::collections::HashSet::new();
-        if self.anchored_start {
-            return self.match_here(0, &t, 0, &mut failed);
-        }
-        (0..=t.len()).any(|i| self.match_here(0, &t, i, &mut failed))
+        self.anywhere.as_ref().is_some_and(|r| r.is_match(text))
     }
 
     pub fn is_full_match(&self, text: &str) -> bool {
-        let whole = Regex {
-            atoms: self.atoms.clone(),
-            anchored_start: true,
-            anchored_end: true,
-        };
-        whole.is_match(text)
-    }
-
-    fn match_here(
-        &self,
-        ai: usize,
-        t: &[char],
-        ti: usize,
-        failed: &mut std::collections::HashSet<(usize, usize)>,
-    ) -> bool {
-        if failed.contains(&(ai, ti)) {
-            return false;
-        }
-        let Some(&(atom, rep)) = self.atoms.get(ai) else {
-            return !self.anchored_end || ti == t.len();
-        };
-        let hit = |i: usize| i < t.len() && (atom == Atom::Any || atom == Atom::Lit(t[i]));
-        let found = match rep {
-            Rep::One => hit(ti) && self.match_here(ai + 1, t, ti + 1, failed),
-            Rep::Opt => {
-                (hit(ti) && self.match_here(ai + 1, t, ti + 1, failed))
-                    || self.match_here(ai + 1, t, ti, failed)
-            }
-            Rep::Star | Rep::Plus => {
-                let mut n = 0;
-                while hit(ti + n) {
-                    n += 1;
-                }
-                let min = usize::from(rep == Rep::Plus);
-                (min..=n)
-                    .rev()
-                    .any(|k| self.match_here(ai + 1, t, ti + k, failed))
-            }
-        };
-        if !found {
-            failed.insert((ai, ti));
-        }
-        found
+        self.whole.as_ref().is_some_and(|r| r.is_match(text))
     }
 }
 
@@ -225,6 +133,13 @@ mod tests {
         assert!(!Regex::new("a\\.b").is_match("axb"));
         assert!(!Regex::new("busy.*").is_full_match("127.0.0.1:5000/tools/busybox:1"));
         assert!(Regex::new(".*busybox.*").is_full_match("127.0.0.1:5000/tools/busybox:1"));
+        // RE2 beyond the old subset: classes, alternation, groups, counts.
+        assert!(Regex::new("^web-[0-9]{2}$").is_match("web-42"));
+        assert!(!Regex::new("^web-[0-9]{2}$").is_match("web-4"));
+        assert!(Regex::new("^(db|cache)").is_match("cache1"));
+        assert!(Regex::new(r"\d+").is_match("a1"));
+        assert!(!Regex::new("a(").is_match("a("));
+        assert!(Regex::new("a|b").is_full_match("b"));
     }
 
     #[test]

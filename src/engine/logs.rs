@@ -66,7 +66,7 @@ pub fn open(store: &Store, ids: Vec<String>, window: LogWindow) -> Result<Vec<Lo
     let mut sources = Vec::new();
     for id in ids {
         let cfg = store.containers.load_config(&id)?;
-        let path = store.containers.dir(&id).join("userdata").join("ctr.log");
+        let path = crate::runtime::monitor::log_file(store, &cfg);
         sources.push(LogSource {
             id,
             name: cfg.name,

@@ -41,16 +41,57 @@ pub fn read_image_file(store: &Store, cfg: &ContainerConfig, rel: &str) -> Optio
     None
 }
 
-pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser> {
+/// `--user`/`--hostuser` entries the image lacks: its passwd and group
+/// with them, in the userdata (bound over /etc by the spec).
+fn write_passwd_files(store: &Store, cfg: &ContainerConfig) -> Result<()> {
     let passwd = read_image_file(store, cfg, "etc/passwd").unwrap_or_default();
     let group = read_image_file(store, cfg, "etc/group").unwrap_or_default();
-    user::resolve(&cfg.user, &passwd, &group).map_err(|e| {
-        CodedError {
-            code: 126,
-            message: format!("{e:#}"),
+    let host = if cfg.tuning.host_users.is_empty() {
+        String::new()
+    } else {
+        fs::read_to_string("/etc/passwd").context("reading the host's /etc/passwd")?
+    };
+    let (users, groups) = super::passwd::additions(cfg, &passwd, &group, &host)?;
+    let ud = store.containers.dir(&cfg.id).join("userdata");
+    let with = |base: &str, add: &str| {
+        let mut t = base.to_string();
+        if !t.is_empty() && !t.ends_with('\n') {
+            t.push('\n');
         }
-        .into()
-    })
+        t + add
+    };
+    if !users.is_empty() {
+        fs::write(ud.join("passwd"), with(&passwd, &users))?;
+    }
+    if !groups.is_empty() {
+        fs::write(ud.join("group"), with(&group, &groups))?;
+    }
+    Ok(())
+}
+
+pub fn resolve_user(store: &Store, cfg: &ContainerConfig) -> Result<ResolvedUser> {
+    // The files the container sees: with added entries, the generated ones.
+    let ud = store.containers.dir(&cfg.id).join("userdata");
+    let passwd = fs::read_to_string(ud.join("passwd"))
+        .ok()
+        .or_else(|| read_image_file(store, cfg, "etc/passwd"))
+        .unwrap_or_default();
+    let group = fs::read_to_string(ud.join("group"))
+        .ok()
+        .or_else(|| read_image_file(store, cfg, "etc/group"))
+        .unwrap_or_default();
+    user::resolve(&cfg.user, &passwd, &group)
+        .and_then(|mut u| {
+            user::add_groups(&mut u, &cfg.tuning.group_add, &group)?;
+            Ok(u)
+        })
+        .map_err(|e| {
+            CodedError {
+                code: 126,
+                message: format!("{e:#}"),
+            }
+            .into()
+        })
 }
 
 fn write_generated_files(store: &Store, cfg: &ContainerConfig, image_id: &str) -> Result<()> {
@@ -171,12 +212,16 @@ fn create_from(
             );
         }
     }
-    cfg.log_path = store
-        .containers
-        .dir(&cfg.id)
-        .join("userdata/ctr.log")
-        .to_string_lossy()
-        .into_owned();
+    cfg.log_path = if cfg.tuning.log_path.is_empty() {
+        store
+            .containers
+            .dir(&cfg.id)
+            .join("userdata/ctr.log")
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        cfg.tuning.log_path.clone()
+    };
     let made_volumes = match super::volume::claim(store, &mut cfg) {
         Ok(v) => v,
         Err(e) => {
@@ -194,6 +239,7 @@ fn create_from(
     };
     let result = (|| -> Result<()> {
         write_generated_files(store, &cfg, &cfg.image_id)?;
+        write_passwd_files(store, &cfg)?;
         let base = if store.rootless {
             IdMaps::for_current_user()?
         } else {
@@ -403,11 +449,26 @@ pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
     } else {
         parse_signal(&cfg.stop_signal)?
     };
+    store.containers.mark_stopping(id);
+    let result = signal_and_wait(store, id, &cfg, &state, sig, timeout);
+    store.containers.clear_stopping(id);
+    result
+}
+
+/// The stop signal, then SIGKILL after `timeout` seconds.
+fn signal_and_wait(
+    store: &Store,
+    id: &str,
+    cfg: &ContainerConfig,
+    state: &crate::storage::containers::ContainerState,
+    sig: i32,
+    timeout: u32,
+) -> Result<()> {
     if sys::process_is(state.pid, state.pid_start) {
         // SAFETY: verified pid.
         unsafe { libc::kill(state.pid, sig) };
     }
-    super::resources::thaw_after_signal(store, id, &state);
+    super::resources::thaw_after_signal(store, id, state);
     let state = wait_stopped(store, id, Some(Duration::from_secs(timeout as u64)))?;
     if is_running(&state) {
         if timeout > 0 {

@@ -10,6 +10,8 @@ use std::time::SystemTime;
 
 pub struct LogWriter {
     file: Option<File>,
+    /// Bytes past which the log is truncated (0: no limit).
+    max_size: u64,
 }
 
 /// conmon's timestamp: UTC, nine fraction digits, numeric offset.
@@ -34,12 +36,24 @@ impl LogWriter {
             .append(true)
             .open(path)
             .with_context(|| format!("opening log {}", path.display()))?;
-        Ok(LogWriter { file: Some(file) })
+        Ok(LogWriter {
+            file: Some(file),
+            max_size: 0,
+        })
+    }
+
+    /// `--log-opt max-size`: past it the log starts over (conmon's rule).
+    pub fn max_size(mut self, bytes: i64) -> LogWriter {
+        self.max_size = bytes.max(0) as u64;
+        self
     }
 
     /// A writer that drops everything (`--log-driver none`).
     pub fn none() -> LogWriter {
-        LogWriter { file: None }
+        LogWriter {
+            file: None,
+            max_size: 0,
+        }
     }
 
     /// Record a chunk of output: every complete line as F, a tail as P.
@@ -60,6 +74,19 @@ impl LogWriter {
             out.extend_from_slice(if full { b" F " } else { b" P " });
             out.extend_from_slice(text);
             out.push(b'\n');
+        }
+        if self.max_size > 0 {
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if size + out.len() as u64 > self.max_size {
+                let _ = file.set_len(0);
+                // A chunk bigger than the whole log keeps its last records.
+                while out.len() as u64 > self.max_size {
+                    match out.iter().position(|b| *b == b'\n') {
+                        Some(i) if i + 1 < out.len() => drop(out.drain(..=i)),
+                        _ => break,
+                    }
+                }
+            }
         }
         // A full disk must not stop the container; the log just loses lines.
         let _ = file.write_all(&out);
@@ -196,6 +223,24 @@ mod tests {
         assert!(recs[1].partial);
         assert_eq!(recs[2].stream, "stderr");
         assert!(recs[0].time.ends_with("+00:00"));
+    }
+
+    #[test]
+    fn max_size_starts_over_and_keeps_the_last_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ctr.log");
+        let mut w = LogWriter::open(&p).unwrap().max_size(200);
+        for i in 0..20 {
+            w.write("stdout", format!("line {i}\n").as_bytes());
+        }
+        let size = std::fs::metadata(&p).unwrap().len();
+        assert!(size <= 200, "{size}");
+        let chunk: String = (0..50).map(|i| format!("big {i}\n")).collect();
+        w.write("stdout", chunk.as_bytes());
+        let recs = read_all(&p).unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() <= 200);
+        assert_eq!(recs.last().unwrap().text, b"big 49");
+        assert!(recs.iter().all(|r| r.text.starts_with(b"big ")));
     }
 
     fn rec(text: &str, partial: bool) -> LogRecord {

@@ -306,6 +306,7 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
         if infra {
             super::infra::hold_namespaces(spec, rootless, report_fd);
         }
+        super::devices::apply_sysctls(spec)?;
         rootfs::setup(spec, &rootfs, rootless)?;
         if let Some(fd) = net {
             wait_for_network(fd, net_routes)?;
@@ -315,6 +316,19 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
     match result {
         Err(e) => process::fail(report_fd, &e),
         Ok(never) => match never {},
+    }
+}
+
+/// Where the program's output is logged: `--log-opt path=` or the userdata.
+pub fn log_file(store: &Store, cfg: &ContainerConfig) -> std::path::PathBuf {
+    if cfg.tuning.log_path.is_empty() {
+        store
+            .containers
+            .dir(&cfg.id)
+            .join("userdata")
+            .join("ctr.log")
+    } else {
+        std::path::PathBuf::from(&cfg.tuning.log_path)
     }
 }
 
@@ -1133,8 +1147,8 @@ fn run_once(
     };
     let nat = port_nat_for(store, cfg, pid);
 
-    let log_path = store.containers.dir(id).join("userdata").join("ctr.log");
-    let mut log = super::logfile::LogWriter::open(&log_path)?;
+    let log_path = log_file(store, cfg);
+    let mut log = super::logfile::LogWriter::open(&log_path)?.max_size(cfg.tuning.log_max_size);
     let mut duties = super::service::Duties::new(store, cfg, notifier, monitor_pid);
     let status = super::relay::relay(pid, wiring, &mut log, attach, sfd, &mut duties)?;
     let restart_requested = duties.restart_requested;

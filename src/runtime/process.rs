@@ -284,11 +284,17 @@ fn switch_identity(spec: &Spec) -> Result<()> {
         .unwrap_or_default();
     caps::drop_bounding(&keep)?;
     let groups: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
+    // `--group-add keep-groups`: the caller's groups stay (no setgroups).
+    let keep_groups = spec
+        .annotations()
+        .as_ref()
+        .is_some_and(|a| a.contains_key(super::spec::KEEP_GROUPS));
     // SAFETY: plain credential syscalls.
     unsafe {
         // setgroups is denied in a single-id user namespace; that is fine
         // when there are no groups to set.
-        if libc::setgroups(groups.len(), groups.as_ptr()) != 0 && !groups.is_empty() {
+        if !keep_groups && libc::setgroups(groups.len(), groups.as_ptr()) != 0 && !groups.is_empty()
+        {
             bail!("setting supplementary groups: {}", sys::errno());
         }
         if libc::setresgid(user.gid(), user.gid(), user.gid()) != 0 {
@@ -357,6 +363,9 @@ pub fn start_program(
     }
     switch_identity(spec)?;
     enter_workdir(process.cwd())?;
+    super::devices::apply_personality(spec)?;
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe { libc::umask(process.user().umask().unwrap_or(0o022) as libc::mode_t) };
     let program = find_program(&args[0], &env)?;
     if process.no_new_privileges().unwrap_or(true) {
         // SAFETY: prctl with integer arguments.

@@ -436,6 +436,7 @@ pub fn setup(spec: &Spec, plan: &RootfsPlan, rootless: bool) -> Result<()> {
         mount_one(&root, m).with_context(|| format!("mounting {}", m.destination().display()))?;
         if m.destination() == Path::new("/dev") {
             create_devices(&root, rootless)?;
+            super::devices::make_nodes(spec, |p| secure_join(&root, p))?;
         }
     }
     let linux = spec.linux().as_ref();

@@ -22,6 +22,8 @@ pub struct Duties<'a> {
     probe: Option<Probe>,
     /// The program was asked to stop: SIGKILL at this time.
     kill_at: Option<Instant>,
+    /// `--timeout`: when the program has run its allowed time.
+    timeout_at: Option<Instant>,
     /// The healthcheck asked for a restart (whatever the restart policy).
     pub restart_requested: bool,
     /// The startup check has passed (or there is none).
@@ -48,6 +50,8 @@ impl<'a> Duties<'a> {
             next_check: None,
             probe: None,
             kill_at: None,
+            timeout_at: (cfg.tuning.timeout > 0)
+                .then(|| Instant::now() + Duration::from_secs(cfg.tuning.timeout.into())),
             restart_requested: false,
             startup_done: cfg.health.as_ref().is_none_or(|h| h.startup.is_none()),
         };
@@ -149,7 +153,10 @@ impl Sidecar for Duties<'_> {
             Some(p) => Some(p.deadline()),
             None => self.next_check,
         };
-        [check, self.kill_at].into_iter().flatten().min()
+        [check, self.kill_at, self.timeout_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn serve(&mut self, ready: &[i32], pid: i32) {
@@ -169,6 +176,13 @@ impl Sidecar for Duties<'_> {
             }
         } else if self.next_check.is_some_and(|t| now >= t) {
             self.start_check();
+        }
+        if self.timeout_at.is_some_and(|t| now >= t) {
+            // As conmon's --timeout: the kill signal, and no restart.
+            self.timeout_at = None;
+            self.store.containers.mark_stopped_by_user(&self.cfg.id);
+            // SAFETY: our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         if self.kill_at.is_some_and(|t| now >= t) {
             self.kill_at = None;

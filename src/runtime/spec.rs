@@ -44,6 +44,12 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
+/// The annotation that keeps the caller's supplementary groups.
+pub const KEEP_GROUPS: &str = "run.oci.keep_original_groups";
+
+/// Where the host keeps its time zones (`--tz`).
+pub const ZONEINFO: &str = "/usr/share/zoneinfo";
+
 pub struct SpecInput<'a> {
     pub cfg: &'a ContainerConfig,
     pub user: &'a ResolvedUser,
@@ -164,12 +170,15 @@ fn default_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
             &["nosuid", "noexec", "nodev"],
         )?);
     }
-    m.push(mount(
-        "/dev/shm",
-        "tmpfs",
-        "shm",
-        &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    )?);
+    // `--shm-size`: 0 is no limit (the tmpfs default, half of RAM).
+    let shm_size = match input.cfg.tuning.shm_size {
+        None => Some("size=65536k".to_string()),
+        Some(0) => None,
+        Some(n) => Some(format!("size={n}")),
+    };
+    let mut shm = vec!["nosuid", "noexec", "nodev", "mode=1777"];
+    shm.extend(shm_size.as_deref());
+    m.push(mount("/dev/shm", "tmpfs", "shm", &shm)?);
     if input.cfg.network == NetworkMode::Host && input.rootless {
         // A user namespace that does not own the network namespace may not
         // mount sysfs: show the host's, read-only.
@@ -208,12 +217,49 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
         .map(|m| m.destination.as_str())
         .collect();
     for (dest, src) in etc_files {
+        if dest == "/etc/hostname" && input.cfg.tuning.no_hostname {
+            continue;
+        }
         // A user's own mount of the same path wins; --no-hosts keeps the
         // image's.
         let kept_from_image = dest == "/etc/hosts" && input.cfg.no_hosts;
         if !user_dests.contains(&dest) && !kept_from_image {
+            out.push(mount(dest, "bind", &src, &["bind", "rprivate"])?);
+        }
+        // `--chrootdirs`: the /etc files, again under each chroot.
+        if dest.starts_with("/etc/") {
+            for dir in &input.cfg.tuning.chroot_dirs {
+                out.push(mount(
+                    &format!("{dir}{dest}"),
+                    "bind",
+                    &src,
+                    &["bind", "rprivate"],
+                )?);
+            }
+        }
+    }
+    // Entries added for --user/--hostuser (runtime/passwd.rs).
+    for (dest, name) in [("/etc/passwd", "passwd"), ("/etc/group", "group")] {
+        let src = ud.join(name);
+        if src.exists() && !user_dests.contains(&dest) {
             out.push(mount(dest, "bind", src, &["bind", "rprivate"])?);
         }
+    }
+    let tz = &input.cfg.tuning.timezone;
+    if !tz.is_empty() && !user_dests.contains(&"/etc/localtime") {
+        let zone = if tz == "local" {
+            PathBuf::from("/etc/localtime")
+        } else {
+            Path::new(ZONEINFO).join(tz)
+        };
+        // The zone file itself: a symlink would point outside the rootfs.
+        let zone = std::fs::canonicalize(&zone).unwrap_or(zone);
+        out.push(mount(
+            "/etc/localtime",
+            "bind",
+            zone,
+            &["bind", "ro", "rprivate"],
+        )?);
     }
     // podman's --read-only keeps the usual scratch places writable.
     if input.cfg.read_only
@@ -387,22 +433,23 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     let caps = caps::effective_set(cfg.privileged, &cfg.cap_add, &cfg.cap_drop)?;
     let is_root = input.user.uid == 0;
     let mut env = cfg.env.clone();
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
+    let adds = |name: &str| cfg.tuning.adds_default_env(name);
+    if adds("PATH") && !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(
             0,
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
         );
     }
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
+    if adds("HOME") && !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", input.user.home));
     }
-    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+    if adds("HOSTNAME") && !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.push(format!("HOSTNAME={}", cfg.hostname));
     }
-    if !env.iter().any(|e| e.starts_with("container=")) {
+    if adds("container") && !env.iter().any(|e| e.starts_with("container=")) {
         env.push("container=coracle".into());
     }
-    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+    if cfg.tty && adds("TERM") && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
     let mut rlimits: Vec<PosixRlimit> = cfg
@@ -444,7 +491,9 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         }
     }
     namespaces.push(namespace(LinuxNamespaceType::Mount)?);
-    namespaces.push(namespace(LinuxNamespaceType::Cgroup)?);
+    if cfg.tuning.cgroupns != "host" {
+        namespaces.push(namespace(LinuxNamespaceType::Cgroup)?);
+    }
     if cfg.network != NetworkMode::Host {
         namespaces.push(namespace(LinuxNamespaceType::Network)?);
     }
@@ -453,6 +502,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     }
     let mut mounts = default_mounts(input)?;
     mounts.extend(user_mounts(input)?);
+    mounts.extend(super::devices::bind_mounts(&cfg.tuning, input.rootless)?);
     let paths = |list: &[&str]| -> Vec<String> {
         if cfg.privileged {
             Vec::new()
@@ -472,6 +522,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     if let Some(s) = seccomp(cfg, &caps)? {
         linux = linux.seccomp(s);
     }
+    linux = super::devices::add_to_spec(linux, &cfg.tuning, input.rootless)?;
     let mut linux = linux.build()?;
     // Linux's defaults hold an empty device list: only limits go here.
     linux.set_resources(resources(&cfg.resources)?);
@@ -479,6 +530,7 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         .uid(input.user.uid)
         .gid(input.user.gid)
         .additional_gids(input.user.additional_gids.clone())
+        .umask(cfg.tuning.umask_bits())
         .build()?;
     let mut process = ProcessBuilder::default()
         .terminal(cfg.tty)
@@ -507,12 +559,18 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
         .hostname(cfg.hostname.clone())
         .mounts(mounts)
         .linux(linux)
-        .annotations(
-            cfg.annotations
+        .annotations({
+            let mut a = cfg
+                .annotations
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<std::collections::HashMap<_, _>>(),
-        )
+                .collect::<std::collections::HashMap<_, _>>();
+            if cfg.tuning.keeps_groups() {
+                // crun's spelling: the process keeps the caller's groups.
+                a.insert(KEEP_GROUPS.to_string(), "1".to_string());
+            }
+            a
+        })
         .build()?;
     let has_binds = cfg
         .mounts

@@ -61,6 +61,10 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
             if let Ok(cfg) = store.containers.load_config(id) {
                 crate::storage::events::container_died(store, &cfg, 137);
             }
+        } else if state.status == Status::Running && store.containers.is_stopping(id) {
+            // A `stop` is waiting for it (not recorded: the monitor's
+            // own state writes stay the only ones while it runs).
+            state.status = Status::Stopping;
         }
     }
     Ok(state)

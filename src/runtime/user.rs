@@ -118,6 +118,28 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser> {
     })
 }
 
+/// `--group-add` groups (names from the container's /etc/group, or
+/// numbers) added to `user`'s supplementary groups.
+pub fn add_groups(user: &mut ResolvedUser, names: &[String], group: &str) -> Result<()> {
+    for name in names.iter().filter(|n| *n != "keep-groups") {
+        let gid = match name.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group_entries(group)
+                .find(|e| e.name == name)
+                .map(|e| e.gid)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "unable to find group {name}: no matching entries in group file"
+                    )
+                })?,
+        };
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

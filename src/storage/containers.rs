@@ -150,6 +150,12 @@ pub struct ContainerConfig {
     /// `--secret`: which secrets, and how the container sees them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<super::secrets::SecretUse>,
+    /// Process settings: shm size, sysctls, time zone, umask, devices...
+    #[serde(
+        default,
+        skip_serializing_if = "super::tuning::ProcessTuning::is_default"
+    )]
+    pub tuning: super::tuning::ProcessTuning,
 }
 
 /// A container's resource limits in podman's units (inspect's HostConfig).
@@ -185,6 +191,31 @@ pub struct Resources {
     pub blkio_weight: u16,
     #[serde(default)]
     pub oom_score_adj: Option<i32>,
+    /// `--memory-swappiness` (0 to 100; cgroup v1 only, as podman).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<u64>,
+    /// `--oom-kill-disable` (cgroup v1 only, as podman).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_kill_disable: bool,
+    /// `--device-read-bps`, `--device-write-bps` (bytes per second) and
+    /// `--device-read-iops`, `--device-write-iops`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_read_bps: Vec<DeviceRate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_write_bps: Vec<DeviceRate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_read_iops: Vec<DeviceRate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_write_iops: Vec<DeviceRate>,
+}
+
+/// A per-device I/O limit: the device as given, its numbers, the rate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRate {
+    pub path: String,
+    pub major: u64,
+    pub minor: u64,
+    pub rate: u64,
 }
 
 /// One `-p` mapping, with any random host port already chosen.
@@ -445,6 +476,26 @@ impl ContainerStore {
 
     pub fn stopped_by_user(&self, id: &str) -> bool {
         self.stopped_marker(id).exists()
+    }
+
+    /// `stop` says it is waiting for the program to end: the container
+    /// shows as `stopping` while that `stop` runs (its owner tag says
+    /// whether it still does, so a killed `stop` leaves nothing behind).
+    pub fn mark_stopping(&self, id: &str) {
+        let _ = fs::write(self.stopping_marker(id), leftovers::owner_tag());
+    }
+
+    pub fn clear_stopping(&self, id: &str) {
+        let _ = fs::remove_file(self.stopping_marker(id));
+    }
+
+    pub fn is_stopping(&self, id: &str) -> bool {
+        fs::read_to_string(self.stopping_marker(id))
+            .is_ok_and(|owner| !leftovers::owner_is_gone(owner.trim()))
+    }
+
+    fn stopping_marker(&self, id: &str) -> PathBuf {
+        self.dir(id).join("userdata").join("stopping")
     }
 
     pub fn stopped_marker(&self, id: &str) -> PathBuf {

@@ -27,6 +27,7 @@ pub mod pods;
 pub mod records;
 pub mod secrets;
 pub mod store;
+pub mod tuning;
 pub mod unpack;
 pub mod vfs;
 pub mod volumes;

@@ -37,6 +37,8 @@ pub struct Limits {
 #[derive(Debug, Clone, Default)]
 pub struct CreateLimits {
     pub limits: Limits,
+    /// Swappiness, OOM killer, per-device I/O rates.
+    pub io: super::io_limits::IoLimits,
     /// Tune the host's OOM preferences (-1000 to +1000)
     pub oom_score_adj: Option<i32>,
     /// Optional parent cgroup for the container
@@ -213,6 +215,7 @@ impl CreateLimits {
     pub fn resources(&self, rootless: bool) -> Result<(Resources, String)> {
         let mut r = Resources::default();
         self.limits.apply_to(&mut r)?;
+        self.io.apply_to(&mut r)?;
         if let Some(a) = self.oom_score_adj {
             if !(-1000..=1000).contains(&a) {
                 bail!("oom-score-adj {a} is out of range: it must be between -1000 and 1000");

@@ -240,6 +240,13 @@ impl<'a> Exec<'a> {
         if let Some(Operand::Func(name)) = ops.first() {
             return self.call(name, &ops[1..], dot, piped);
         }
+        if let Some(Operand::Field(chain)) = ops.first() {
+            if ops.len() > 1 || piped.is_some() {
+                if let Some(v) = self.method(chain, &ops[1..], dot, piped.clone())? {
+                    return Ok(v);
+                }
+            }
+        }
         let first = &ops[0];
         if ops.len() > 1 || piped.is_some() {
             return Err(xerr(
@@ -286,6 +293,45 @@ impl<'a> Exec<'a> {
             vals.push(p);
         }
         funcs::call(name, &vals).map_err(|msg| xerr(name, format!("error calling {name}: {msg}")))
+    }
+
+    /// A method with an argument, as podman's report types have them
+    /// (`{{.Label "key"}}`): the row carries its table as `"Name()"`, a
+    /// map from the argument to the result (a missing key gives "").
+    fn method(
+        &mut self,
+        chain: &[String],
+        args: &[Operand],
+        dot: &Value,
+        piped: Option<Value>,
+    ) -> Result<Option<Value>, TemplateError> {
+        let Some((name, path)) = chain.split_last() else {
+            return Ok(None);
+        };
+        let base = self.fields(dot, path, &Operand::Field(path.to_vec()))?;
+        let Some(Value::Object(table)) = base.get(format!("{name}()")) else {
+            return Ok(None);
+        };
+        let mut vals = Vec::new();
+        for a in args {
+            vals.push(self.arg(a, dot)?);
+        }
+        vals.extend(piped);
+        let [Value::String(key)] = vals.as_slice() else {
+            return Err(xerr(
+                name,
+                format!(
+                    "wrong number of args for {name}: want 1 string got {}",
+                    vals.len()
+                ),
+            ));
+        };
+        Ok(Some(
+            table
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| Value::String(String::new())),
+        ))
     }
 
     fn arg(&mut self, op: &Operand, dot: &Value) -> Result<Value, TemplateError> {

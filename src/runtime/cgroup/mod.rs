@@ -82,6 +82,22 @@ fn needed_controllers(r: &Resources, explicit_pids: bool) -> Vec<(&'static str, 
     if r.blkio_weight != 0 {
         v.push(("--blkio-weight", "io"));
     }
+    if r.memory_swappiness.is_some() {
+        v.push(("--memory-swappiness", "memory"));
+    }
+    if r.oom_kill_disable {
+        v.push(("--oom-kill-disable", "memory"));
+    }
+    for (flag, rates) in [
+        ("--device-read-bps", &r.device_read_bps),
+        ("--device-write-bps", &r.device_write_bps),
+        ("--device-read-iops", &r.device_read_iops),
+        ("--device-write-iops", &r.device_write_iops),
+    ] {
+        if !rates.is_empty() {
+            v.push((flag, "io"));
+        }
+    }
     v
 }
 
@@ -205,7 +221,7 @@ pub fn check(r: &mut Resources, explicit_pids: bool, mode: &str, rootless: bool)
     let avail = available(rootless);
     for (flag, ctrl) in &needed {
         if !avail.controllers.iter().any(|c| c == ctrl) {
-            if *ctrl == "io" && !rootless {
+            if *ctrl == "io" && !rootless && *flag == "--blkio-weight" {
                 // podman's own wording for a kernel without I/O weights.
                 crate::warn!("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.");
                 r.blkio_weight = 0;
@@ -215,6 +231,15 @@ pub fn check(r: &mut Resources, explicit_pids: bool, mode: &str, rootless: bool)
                 "{flag}: the {ctrl} controller is not available: {}",
                 avail.why_missing
             );
+        }
+    }
+    if avail.hierarchy == Some(Hierarchy::V2) {
+        // cgroup v2 has neither: podman's warnings, and the value dropped.
+        if r.memory_swappiness.take().is_some() {
+            crate::warn!("Your kernel does not support memory swappiness capabilities, or the cgroup is not mounted. Memory swappiness discarded.");
+        }
+        if std::mem::take(&mut r.oom_kill_disable) {
+            crate::warn!("Your kernel does not support OomKillDisable. OomKillDisable discarded.");
         }
     }
     if r.blkio_weight != 0 && !v1::blkio_weight_supported(avail.hierarchy) {

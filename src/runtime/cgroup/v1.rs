@@ -136,6 +136,27 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         };
         write(&f, &r.blkio_weight.to_string())?;
     }
+    if let Some(n) = r.memory_swappiness {
+        write(&mem.join("memory.swappiness"), &n.to_string())?;
+    }
+    if r.oom_kill_disable {
+        write(&mem.join("memory.oom_control"), "1")?;
+    }
+    let blkio = cg.dir("blkio");
+    for (file, rates) in [
+        ("blkio.throttle.read_bps_device", &r.device_read_bps),
+        ("blkio.throttle.write_bps_device", &r.device_write_bps),
+        ("blkio.throttle.read_iops_device", &r.device_read_iops),
+        ("blkio.throttle.write_iops_device", &r.device_write_iops),
+    ] {
+        // One device per write: the kernel takes one line at a time.
+        for d in rates {
+            write(
+                &blkio.join(file),
+                &format!("{}:{} {}", d.major, d.minor, d.rate),
+            )?;
+        }
+    }
     Ok(())
 }
 

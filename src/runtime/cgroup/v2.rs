@@ -122,6 +122,20 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
             write(&d.join("io.weight"), &w.to_string())?;
         }
     }
+    for (key, rates) in [
+        ("rbps", &r.device_read_bps),
+        ("wbps", &r.device_write_bps),
+        ("riops", &r.device_read_iops),
+        ("wiops", &r.device_write_iops),
+    ] {
+        // io.max takes one device and key at a time, keeping the others.
+        for dev in rates {
+            write(
+                &d.join("io.max"),
+                &format!("{}:{} {key}={}", dev.major, dev.minor, dev.rate),
+            )?;
+        }
+    }
     Ok(())
 }
 
