@@ -138,6 +138,7 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
         aliases: a.network_alias.clone(),
         ip: a.ip.clone(),
         mac: a.mac_address.clone(),
+        ..Default::default()
     })?;
     crate::runtime::name_files::resolv_conf(&network, &a.dns, &a.dns_search, &a.dns_option)?;
     if let Some(h) = &a.hostname {
