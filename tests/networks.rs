@@ -1112,6 +1112,15 @@ fn ipv6_network_members_reach_each_other(mode: Mode) {
     assert_eq!(key("GlobalIPv6PrefixLen"), "64");
     assert_eq!(key("IPv6Gateway"), gw6.to_string());
     assert!(key("IPAddress").starts_with("10.89.122."));
+    if mode == Mode::Root {
+        // Egress over IPv6 is masqueraded as over IPv4.
+        let out = std::process::Command::new("nft")
+            .args(["list", "set", "ip6", "coracle", "net_masq"])
+            .output()
+            .unwrap();
+        let set = String::from_utf8_lossy(&out.stdout);
+        assert!(set.contains(&subnet6), "{set}");
+    }
     // The other picks the first free address (the gateway is ::1) and
     // reaches db6 over IPv6, by address and by name (AAAA).
     let peer = format!("{net}:ip6={}", v6_host(&subnet6, 0x42));
@@ -1153,6 +1162,41 @@ fn ipv6_network_members_reach_each_other(mode: Mode) {
         "invalid IPv6 address",
     );
 
+    // `network connect --ip6` and `pod create --ip6` ask the same.
+    let other = create_net(&env, 123, &[]);
+    let c2 = unique("c2");
+    env.ok(&[
+        "create",
+        "--name",
+        &c2,
+        "--network",
+        &other,
+        &img,
+        "sleep",
+        "600",
+    ]);
+    let at = v6_host(&subnet6, 0x77).to_string();
+    env.ok(&["network", "connect", "--ip6", &at, &net, &c2]);
+    env.ok(&["start", &c2]);
+    let f = format!("{{{{(index .NetworkSettings.Networks \"{net}\").GlobalIPv6Address}}}}");
+    assert_eq!(env.ok(&["inspect", "--format", &f, &c2]).trim(), at);
+    env.ok(&["rm", "-f", "-t", "0", &c2]);
+    let pod = unique("p6");
+    let at = v6_host(&subnet6, 0x66).to_string();
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        &pod,
+        "--network",
+        &net,
+        "--ip6",
+        &at,
+    ]);
+    let out = env.sh(&img, &["--pod", &pod], "ip -6 addr show dev eth0");
+    assert!(out.contains(&format!("{at}/64")), "{out}");
+    env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+
     env.ok(&["rm", "-f", "-t", "0", "db6"]);
     assert_network_gone(&env, 122);
     if mode == Mode::Root {
@@ -1165,6 +1209,6 @@ fn ipv6_network_members_reach_each_other(mode: Mode) {
             "the v6 subnet is left in nftables"
         );
     }
-    env.ok(&["network", "rm", &net]);
+    env.ok(&["network", "rm", &net, &other]);
     assert!(!env.ok(&["network", "ls", "-q"]).contains(&net));
 }

@@ -347,6 +347,9 @@ pub struct ConnectArgs {
     /// Static IPv4 address for the container on this network
     #[arg(long)]
     pub ip: Option<String>,
+    /// Static IPv6 address for the container on this network
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// Static MAC address for the container on this network
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
@@ -355,7 +358,8 @@ pub struct ConnectArgs {
 }
 
 pub fn connect(g: &GlobalOpts, a: ConnectArgs) -> Result<()> {
-    let want = nets::attachment(a.ip.as_deref(), a.mac_address.as_deref(), &a.alias)?;
+    let mut want = nets::attachment(a.ip.as_deref(), a.mac_address.as_deref(), &a.alias)?;
+    want.ip6 = a.ip6.as_deref().map(nets::parse_ip6).transpose()?;
     let store = g.open_store()?;
     nets::connect(&store, &a.network, &a.container, want)
 }

@@ -622,7 +622,7 @@ fn parse_ip(s: &str) -> Result<Ipv4Addr> {
     })
 }
 
-fn parse_ip6(s: &str) -> Result<Ipv6Addr> {
+pub fn parse_ip6(s: &str) -> Result<Ipv6Addr> {
     s.parse()
         .with_context(|| format!("invalid IPv6 address {s:?}"))
 }
@@ -643,7 +643,8 @@ fn parse_mac(s: &str) -> Result<String> {
     Ok(s.to_ascii_lowercase())
 }
 
-/// `network connect`'s `--ip`, `--mac-address` and `--alias`.
+/// `network connect`'s `--ip`, `--mac-address` and `--alias` (its
+/// `--ip6`: `parse_ip6`).
 pub fn attachment(ip: Option<&str>, mac: Option<&str>, aliases: &[String]) -> Result<Attachment> {
     Ok(Attachment {
         ip: ip.map(parse_ip).transpose()?,
