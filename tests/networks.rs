@@ -15,7 +15,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -345,7 +345,25 @@ fn network_verbs_work_as_podmans(mode: Mode) {
         vec!["network", "create", "--gateway", "10.0.0.1", "x3"],
         vec!["network", "create", "-d", "macvlan", "x4"],
         vec!["network", "create", "--opt", "bogus=1", "x5"],
-        vec!["network", "create", "--ipv6", "x6"],
+        vec!["network", "create", "--subnet", "fd00:1::/130", "x6"],
+        vec![
+            "network",
+            "create",
+            "--subnet",
+            "fd00:1::/64",
+            "--subnet",
+            "fd00:2::/64",
+            "x7",
+        ],
+        vec![
+            "network",
+            "create",
+            "--subnet",
+            "fd00:1::/64",
+            "--gateway",
+            "fd00:2::1",
+            "x8",
+        ],
         vec!["network", "create", "bad name"],
         vec!["network", "rm", "podman"],
     ] {
@@ -1046,4 +1064,151 @@ fn pod_create_network_flags_reach_its_infra(mode: Mode) {
     assert!(out.contains("192.0.2.10\tpodbase"), "{out}");
     env.ok(&["pod", "rm", "-af", "-t", "0"]);
     assert_network_gone(&env, 121);
+}
+
+/// The `index`th address of an IPv6 subnet written `ADDR/PREFIX`.
+fn v6_host(subnet: &str, index: u128) -> Ipv6Addr {
+    let base: Ipv6Addr = subnet.split('/').next().unwrap().parse().unwrap();
+    Ipv6Addr::from(u128::from(base) + index)
+}
+
+both_modes!(ipv6_network_members_reach_each_other);
+fn ipv6_network_members_reach_each_other(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 122, &["--ipv6"]);
+    // Dual stack: the IPv4 subnet asked, and a random unique local /64.
+    let doc: Value = serde_json::from_str(&env.ok(&["network", "inspect", &net])).unwrap();
+    let doc = &doc[0];
+    assert_eq!(doc["ipv6_enabled"], true, "{doc}");
+    let subnets = doc["subnets"].as_array().unwrap();
+    assert_eq!(subnets.len(), 2, "{doc}");
+    assert_eq!(subnets[0]["subnet"], "10.89.122.0/24");
+    let subnet6 = subnets[1]["subnet"].as_str().unwrap().to_string();
+    assert!(
+        subnet6.starts_with("fd") && subnet6.ends_with("::/64"),
+        "{subnet6}"
+    );
+    let gw6 = v6_host(&subnet6, 1);
+    assert_eq!(subnets[1]["gateway"], gw6.to_string());
+    let fixed = v6_host(&subnet6, 0x99);
+
+    let www = www_dir(&env, INDEX);
+    let ip6 = fixed.to_string();
+    env.run_detached(
+        "db6",
+        &["--network", &net, "--ip6", &ip6, "-v", &www],
+        &img,
+        HTTPD,
+    );
+    let key = |k: &str| {
+        let f = format!("{{{{(index .NetworkSettings.Networks \"{net}\").{k}}}}}");
+        env.ok(&["inspect", "--format", &f, "db6"])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(key("GlobalIPv6Address"), ip6);
+    assert_eq!(key("GlobalIPv6PrefixLen"), "64");
+    assert_eq!(key("IPv6Gateway"), gw6.to_string());
+    assert!(key("IPAddress").starts_with("10.89.122."));
+    if mode == Mode::Root {
+        // Egress over IPv6 is masqueraded as over IPv4.
+        let out = std::process::Command::new("nft")
+            .args(["list", "set", "ip6", "coracle", "net_masq"])
+            .output()
+            .unwrap();
+        let set = String::from_utf8_lossy(&out.stdout);
+        assert!(set.contains(&subnet6), "{set}");
+    }
+    // The other picks the first free address (the gateway is ::1) and
+    // reaches db6 over IPv6, by address and by name (AAAA).
+    let peer = format!("{net}:ip6={}", v6_host(&subnet6, 0x42));
+    let out = env.sh(
+        &img,
+        &["--network", &peer],
+        &format!(
+            "ip -6 addr show dev eth0; wget -qO- http://[{ip6}]:80/ && nslookup -type=AAAA db6 && getent ahostsv6 db6"
+        ),
+    );
+    assert!(
+        out.contains(&format!("{}/64", v6_host(&subnet6, 0x42))),
+        "{out}"
+    );
+    assert!(out.contains(INDEX), "{out}");
+    assert!(out.contains(&format!("Address: {ip6}")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with(&ip6)), "getent: {out}");
+    let auto = env.sh(&img, &["--network", &net], "ip -6 addr show dev eth0");
+    assert!(
+        auto.contains(&format!("{}/64", v6_host(&subnet6, 2))),
+        "{auto}"
+    );
+    // An address taken, outside the subnet, or not IPv6: refused.
+    let taken = format!("{net}:ip6={ip6}");
+    let out = env.run(&["run", "--rm", "--network", &taken, &img, "true"]);
+    assert!(out.stderr.contains("already allocated"), "{out:?}");
+    assert_refused(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "--ip6",
+            "10.0.0.1",
+            &img,
+            "true",
+        ],
+        "invalid IPv6 address",
+    );
+
+    // `network connect --ip6` and `pod create --ip6` ask the same.
+    let other = create_net(&env, 123, &[]);
+    let c2 = unique("c2");
+    env.ok(&[
+        "create",
+        "--name",
+        &c2,
+        "--network",
+        &other,
+        &img,
+        "sleep",
+        "600",
+    ]);
+    let at = v6_host(&subnet6, 0x77).to_string();
+    env.ok(&["network", "connect", "--ip6", &at, &net, &c2]);
+    env.ok(&["start", &c2]);
+    let f = format!("{{{{(index .NetworkSettings.Networks \"{net}\").GlobalIPv6Address}}}}");
+    assert_eq!(env.ok(&["inspect", "--format", &f, &c2]).trim(), at);
+    env.ok(&["rm", "-f", "-t", "0", &c2]);
+    let pod = unique("p6");
+    let at = v6_host(&subnet6, 0x66).to_string();
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        &pod,
+        "--network",
+        &net,
+        "--ip6",
+        &at,
+    ]);
+    let out = env.sh(&img, &["--pod", &pod], "ip -6 addr show dev eth0");
+    assert!(out.contains(&format!("{at}/64")), "{out}");
+    env.ok(&["pod", "rm", "-f", "-t", "0", &pod]);
+
+    env.ok(&["rm", "-f", "-t", "0", "db6"]);
+    assert_network_gone(&env, 122);
+    if mode == Mode::Root {
+        let out = std::process::Command::new("nft")
+            .args(["list", "set", "ip6", "coracle", "net_subnets"])
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains(&subnet6[..subnet6.len() - 3]),
+            "the v6 subnet is left in nftables"
+        );
+    }
+    env.ok(&["network", "rm", &net, &other]);
+    assert!(!env.ok(&["network", "ls", "-q"]).contains(&net));
 }

@@ -93,6 +93,9 @@ pub struct CreateFlags {
     /// Specify a static IPv4 address for the container on its network
     #[arg(long)]
     pub ip: Option<String>,
+    /// Specify a static IPv6 address for the container on its network
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// Container MAC address on its network (e.g. 92:d0:c6:0a:29:33)
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,

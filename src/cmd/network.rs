@@ -58,7 +58,7 @@ pub struct CreateArgs {
     /// Subnet in CIDR format
     #[arg(long, value_name = "SUBNET")]
     pub subnet: Vec<String>,
-    /// IPv4 gateway for the subnet
+    /// Gateway for the subnet (one per --subnet, in order)
     #[arg(long, value_name = "GATEWAY")]
     pub gateway: Vec<String>,
     /// Allocate container IP from a range (CIDR inside the subnet)
@@ -124,12 +124,15 @@ fn network_json(store: &Store, l: &Listed) -> Value {
         let eps = nets::endpoints(store, cfg);
         let mut ifaces = serde_json::Map::new();
         for ep in eps.iter().filter(|e| e.network == l.network.name) {
+            let mut subnets = vec![
+                json!({"ipnet": format!("{}/{}", ep.ip, ep.prefix), "gateway": ep.gateway.to_string()}),
+            ];
+            if let Some(ip6) = ep.ip6 {
+                subnets.push(json!({"ipnet": format!("{ip6}/{}", ep.prefix6), "gateway": ep.gateway6.map(|g| g.to_string())}));
+            }
             ifaces.insert(
                 ep.interface.clone(),
-                json!({
-                    "subnets": [{"ipnet": format!("{}/{}", ep.ip, ep.prefix), "gateway": ep.gateway.to_string()}],
-                    "mac_address": ep.mac,
-                }),
+                json!({"subnets": subnets, "mac_address": ep.mac}),
             );
         }
         if !ifaces.is_empty() {
@@ -344,6 +347,9 @@ pub struct ConnectArgs {
     /// Static IPv4 address for the container on this network
     #[arg(long)]
     pub ip: Option<String>,
+    /// Static IPv6 address for the container on this network
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// Static MAC address for the container on this network
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
@@ -352,7 +358,8 @@ pub struct ConnectArgs {
 }
 
 pub fn connect(g: &GlobalOpts, a: ConnectArgs) -> Result<()> {
-    let want = nets::attachment(a.ip.as_deref(), a.mac_address.as_deref(), &a.alias)?;
+    let mut want = nets::attachment(a.ip.as_deref(), a.mac_address.as_deref(), &a.alias)?;
+    want.ip6 = a.ip6.as_deref().map(nets::parse_ip6).transpose()?;
     let store = g.open_store()?;
     nets::connect(&store, &a.network, &a.container, want)
 }

@@ -106,6 +106,9 @@ pub struct CreateArgs {
     /// Specify a static IPv4 address for the pod on its network
     #[arg(long)]
     pub ip: Option<String>,
+    /// Specify a static IPv6 address for the pod on its network
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// The pod's MAC address on its network (e.g. 92:d0:c6:0a:29:33)
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
@@ -158,6 +161,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         add_host: a.add_host,
         network_alias: a.network_alias,
         ip: a.ip,
+        ip6: a.ip6,
         mac_address: a.mac_address,
         no_hosts: a.no_hosts,
         hosts_file: a.hosts_file,

@@ -79,6 +79,7 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
             network: f.network.clone(),
             aliases: f.network_alias.clone(),
             ip: f.ip.clone(),
+            ip6: f.ip6.clone(),
             mac: f.mac_address.clone(),
         })?;
     Ok(ContainerRequest {

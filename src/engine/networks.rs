@@ -7,11 +7,11 @@
 use crate::error::CodedError;
 use crate::storage::containers::ContainerConfig;
 use crate::storage::modes::NetworkMode;
-use crate::storage::networks::{self as nets, Attachment, LeaseRange, Net4, Network, Subnet};
+use crate::storage::networks::{self as nets, Attachment, LeaseRange, Net4, Net6, Network, Subnet};
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A network to create (`network create`).
 #[derive(Debug, Default)]
@@ -84,6 +84,65 @@ fn used_subnets(existing: &[Network], rootless: bool) -> Vec<Net4> {
         used.extend(crate::runtime::bridge::host_subnets());
     }
     used
+}
+
+/// The IPv6 subnets other networks have.
+fn used_subnets6(existing: &[Network]) -> Vec<Net6> {
+    existing
+        .iter()
+        .flat_map(|n| n.subnets.iter())
+        .filter_map(|s| Net6::parse(&s.subnet).ok())
+        .collect()
+}
+
+/// A random unique local fdXX:XXXX:XXXX:XXXX::/64 (RFC 4193, as podman
+/// picks them) that no other network has.
+fn free_subnet6(used: &[Net6]) -> Result<Net6> {
+    (0..64)
+        .map(|_| {
+            let mut b: [u8; 16] = [0; 16];
+            b[0] = 0xfd;
+            b[1..8].copy_from_slice(&rand::random::<[u8; 7]>());
+            Net6 {
+                addr: Ipv6Addr::from(b),
+                prefix: 64,
+            }
+        })
+        .find(|c| !used.iter().any(|u| u.overlaps(*c)))
+        .context("could not find free IPv6 subnet")
+}
+
+/// An IPv6 `--subnet` with its `--gateway`.
+fn user_subnet6(
+    subnet: &str,
+    gateway: Option<&String>,
+    range: Option<&String>,
+    used: &[Net6],
+) -> Result<Subnet> {
+    let net = Net6::parse(subnet)?;
+    if let Some(u) = used.iter().find(|u| u.overlaps(net)) {
+        bail!("subnet {net} is already used on the host or by another config: {u} overlaps");
+    }
+    if range.is_some() {
+        bail!("--ip-range: not supported for IPv6 subnet {net}");
+    }
+    let gw = match gateway {
+        Some(g) => {
+            let ip: Ipv6Addr = g
+                .parse()
+                .with_context(|| format!("invalid gateway {g:?}"))?;
+            if !net.contains(ip) {
+                bail!("gateway {ip} not in subnet {net}");
+            }
+            ip
+        }
+        None => net.hosts().0,
+    };
+    Ok(Subnet {
+        subnet: net.to_string(),
+        gateway: Some(gw.to_string()),
+        lease_range: None,
+    })
 }
 
 /// The first free 10.89.N.0/24.
@@ -162,11 +221,9 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
         ),
         other => bail!("unsupported driver {other}: invalid argument"),
     }
-    if r.ipv6 {
-        bail!("--ipv6: IPv6 networks are not supported by coracle yet");
-    }
-    if r.subnets.len() > 1 {
-        bail!("--subnet: coracle networks have one IPv4 subnet");
+    let v6_given = r.subnets.iter().filter(|s| nets::is_v6(s)).count();
+    if v6_given > 1 || r.subnets.len() - v6_given > 1 {
+        bail!("--subnet: coracle networks have one IPv4 and one IPv6 subnet");
     }
     if r.gateways.len() > r.subnets.len() || r.ip_ranges.len() > r.subnets.len() {
         bail!("cannot set more gateways or ip ranges than subnets");
@@ -213,25 +270,46 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
         None => free_interface(&existing),
     };
     let used = used_subnets(&existing, store.rootless);
-    let subnet = match r.subnets.first() {
-        Some(s) => user_subnet(s, r.gateways.first(), r.ip_ranges.first(), &used)?,
-        None => {
-            let net = free_subnet(&used)?;
+    let used6 = used_subnets6(&existing);
+    // Gateways and ranges pair with the subnets in the order given.
+    let mut subnets = Vec::new();
+    for (i, s) in r.subnets.iter().enumerate() {
+        let (gw, range) = (r.gateways.get(i), r.ip_ranges.get(i));
+        subnets.push(if nets::is_v6(s) {
+            user_subnet6(s, gw, range, &used6)?
+        } else {
+            user_subnet(s, gw, range, &used)?
+        });
+    }
+    // Members always get an IPv4 address; IPv6 is added to it.
+    if r.subnets.len() == v6_given {
+        let net = free_subnet(&used)?;
+        subnets.insert(
+            0,
             Subnet {
                 subnet: net.to_string(),
                 gateway: Some(net.hosts().0.to_string()),
                 lease_range: None,
-            }
-        }
-    };
+            },
+        );
+    }
+    if r.ipv6 && v6_given == 0 {
+        let net = free_subnet6(&used6)?;
+        subnets.push(Subnet {
+            subnet: net.to_string(),
+            gateway: Some(net.hosts().0.to_string()),
+            lease_range: None,
+        });
+    }
+    let ipv6_enabled = r.ipv6 || v6_given > 0;
     let net = Network {
         name: name.clone(),
         id: crate::storage::containers::new_id(),
         driver: nets::BRIDGE.into(),
         network_interface: interface,
         created: crate::format::human::now_rfc3339(),
-        subnets: vec![subnet],
-        ipv6_enabled: false,
+        subnets,
+        ipv6_enabled,
         internal: r.internal,
         dns_enabled: !r.disable_dns,
         network_dns_servers: r.dns,
@@ -464,11 +542,12 @@ pub struct NetworkFlags {
     pub network: Vec<String>,
     pub aliases: Vec<String>,
     pub ip: Option<String>,
+    pub ip6: Option<String>,
     pub mac: Option<String>,
 }
 
 /// The mode and the per-network requests of `--network` (repeatable),
-/// `--network-alias`, `--ip` and `--mac-address`.
+/// `--network-alias`, `--ip`, `--ip6` and `--mac-address`.
 pub fn parse_flags(
     f: &NetworkFlags,
 ) -> Result<(Option<NetworkMode>, BTreeMap<String, Attachment>)> {
@@ -502,13 +581,14 @@ pub fn parse_flags(
             }
         }
     }
-    let extra = !f.aliases.is_empty() || f.ip.is_some() || f.mac.is_some();
+    let statics = f.ip.is_some() || f.ip6.is_some() || f.mac.is_some();
+    let extra = !f.aliases.is_empty() || statics;
     if extra {
         if named.is_empty() {
-            bail!("--network-alias, --ip and --mac-address need a named network (--network NAME)");
+            bail!("--network-alias, --ip, --ip6 and --mac-address need a named network (--network NAME)");
         }
-        if named.len() > 1 && (f.ip.is_some() || f.mac.is_some()) {
-            bail!("--ip and --mac-address can only be used with a single network: use --network NAME:ip=IP,mac=MAC");
+        if named.len() > 1 && statics {
+            bail!("--ip, --ip6 and --mac-address can only be used with a single network: use --network NAME:ip=IP,ip6=IP6,mac=MAC");
         }
         for name in &named {
             let a = attach.entry(name.clone()).or_default();
@@ -517,6 +597,9 @@ pub fn parse_flags(
         let first = attach.entry(named[0].clone()).or_default();
         if let Some(ip) = &f.ip {
             first.ip = Some(parse_ip(ip)?);
+        }
+        if let Some(ip) = &f.ip6 {
+            first.ip6 = Some(parse_ip6(ip)?);
         }
         if let Some(mac) = &f.mac {
             first.mac = Some(parse_mac(mac)?);
@@ -539,6 +622,11 @@ fn parse_ip(s: &str) -> Result<Ipv4Addr> {
     })
 }
 
+pub fn parse_ip6(s: &str) -> Result<Ipv6Addr> {
+    s.parse()
+        .with_context(|| format!("invalid IPv6 address {s:?}"))
+}
+
 fn parse_mac(s: &str) -> Result<String> {
     let parts: Vec<&str> = s.split(':').collect();
     if parts.len() != 6
@@ -555,17 +643,19 @@ fn parse_mac(s: &str) -> Result<String> {
     Ok(s.to_ascii_lowercase())
 }
 
-/// `network connect`'s `--ip`, `--mac-address` and `--alias`.
+/// `network connect`'s `--ip`, `--mac-address` and `--alias` (its
+/// `--ip6`: `parse_ip6`).
 pub fn attachment(ip: Option<&str>, mac: Option<&str>, aliases: &[String]) -> Result<Attachment> {
     Ok(Attachment {
         ip: ip.map(parse_ip).transpose()?,
+        ip6: None,
         mac: mac.map(parse_mac).transpose()?,
         aliases: aliases.to_vec(),
         interface_name: None,
     })
 }
 
-/// `NAME` or `NAME:ip=,mac=,alias=,interface_name=` when `v` names a
+/// `NAME` or `NAME:ip=,ip6=,mac=,alias=,interface_name=` when `v` names a
 /// network rather than a mode.
 fn named_network(v: &str) -> Result<Option<(String, Attachment)>> {
     let (name, opts) = v.split_once(':').unwrap_or((v, ""));
@@ -590,6 +680,7 @@ fn named_network(v: &str) -> Result<Option<(String, Attachment)>> {
         })?;
         match k {
             "ip" => a.ip = Some(parse_ip(val)?),
+            "ip6" => a.ip6 = Some(parse_ip6(val)?),
             "mac" => a.mac = Some(parse_mac(val)?),
             "alias" => a.aliases.push(val.to_string()),
             "interface_name" => {
@@ -599,7 +690,7 @@ fn named_network(v: &str) -> Result<Option<(String, Attachment)>> {
                 a.interface_name = Some(val.to_string())
             }
             _ => bail!(
-                "unknown option {k:?} for network {name}: use ip, mac, alias or interface_name"
+                "unknown option {k:?} for network {name}: use ip, ip6, mac, alias or interface_name"
             ),
         }
     }
@@ -770,6 +861,9 @@ mod tests {
         let (_, a) = parse_flags(&f).unwrap();
         assert_eq!(a["app"].ip, Some("10.89.0.9".parse().unwrap()));
         assert_eq!(a["app"].aliases, ["db"]);
+        let (_, a) = parse_flags(&flags(&["app:ip6=fd00::9"])).unwrap();
+        assert_eq!(a["app"].ip6, Some("fd00::9".parse().unwrap()));
+        assert!(parse_flags(&flags(&["app:ip6=10.0.0.1"])).is_err());
         let mut f = flags(&[]);
         f.aliases = vec!["db".into()];
         assert!(parse_flags(&f).is_err());

@@ -25,10 +25,11 @@ pub struct PodRequest {
     pub infra_name: Option<String>,
     pub network: Option<NetworkMode>,
     pub add_host: Vec<String>,
-    /// The infra's `--network-alias`, `--ip`, `--mac-address` on its
-    /// (first) named network.
+    /// The infra's `--network-alias`, `--ip`, `--ip6`, `--mac-address` on
+    /// its (first) named network.
     pub network_alias: Vec<String>,
     pub ip: Option<String>,
+    pub ip6: Option<String>,
     pub mac_address: Option<String>,
     pub no_hosts: bool,
     /// An absolute host path, `none` or `image`.
@@ -137,6 +138,7 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
         network: named,
         aliases: a.network_alias.clone(),
         ip: a.ip.clone(),
+        ip6: a.ip6.clone(),
         mac: a.mac_address.clone(),
     })?;
     crate::runtime::name_files::resolv_conf(&network, &a.dns, &a.dns_search, &a.dns_option)?;

@@ -19,14 +19,14 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::rootless_netns::Netns;
 use super::sys;
 use crate::storage::containers::{ContainerConfig, PortMapping};
-use crate::storage::networks::{self as nets, Lease, Leases, Net4, Network};
+use crate::storage::networks::{self as nets, Lease, Leases, Net4, Net6, Network};
 use crate::storage::store::Store;
 
 const TABLE: &str = "coracle";
@@ -52,6 +52,13 @@ pub struct Endpoint {
     /// The container's default route goes through this network.
     #[serde(default)]
     pub default_route: bool,
+    /// Its IPv6 address, prefix and gateway, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub prefix6: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// The host's routed subnets (`/proc/net/route`): a new network must not
@@ -234,11 +241,13 @@ fn join(
         .cloned()
         .unwrap_or_default();
     let (subnet, gw) = net.subnet4()?;
+    let v6 = net.subnet6()?;
     let mut leases = Leases::open(&store.runroot, name)?;
     leases.forget_dead(holder_alive);
     // A live member made the bridge and its rules; they go with the last.
     let bridge_up = !leases.list.is_empty();
     let ip = leases.free_address(&net, want.ip)?;
+    let ip6 = leases.free_address6(&net, want.ip6)?;
     let mac = want.mac.clone().unwrap_or_else(random_mac);
     let mut names_here = vec![cfg.name.clone()];
     names_here.extend(want.aliases.iter().cloned());
@@ -250,6 +259,7 @@ fn join(
     leases.list.push(Lease {
         container_id: cfg.id.clone(),
         ip,
+        ip6,
         mac: mac.clone(),
         names: names_here,
         pid: holder.pid,
@@ -280,10 +290,13 @@ fn join(
             Vec::new()
         },
         default_route: route,
+        ip6,
+        prefix6: v6.map_or(0, |(n, _)| n.prefix),
+        gateway6: v6.map(|(_, g)| g),
     });
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
     if !bridge_up {
-        ensure_bridge(&net, subnet, gw, place)?;
+        ensure_bridge(&net, subnet, gw, v6, place)?;
     }
     let ep = done.last().expect("just pushed");
     link_container(pid, &net, ep, route, place)?;
@@ -385,8 +398,11 @@ pub fn reload(store: &Store, id: &str) -> Result<()> {
             continue;
         };
         let (subnet, _) = net.subnet4()?;
-        run(&mut place.nft(), &network_rules(&net, subnet))
-            .with_context(|| format!("adding the nftables rules of network {}", net.name))?;
+        run(
+            &mut place.nft(),
+            &network_rules(&net, subnet, net.subnet6()?),
+        )
+        .with_context(|| format!("adding the nftables rules of network {}", net.name))?;
         add_elements(&ep.elements, place)?;
     }
     Ok(())
@@ -409,11 +425,18 @@ fn teardown_network(store: &Store, name: &str, net: Option<&Network>, place: Pla
             &format!("link del {}\n", net.network_interface),
         );
     }
+    let v6 = net.subnet6().ok().flatten();
     for set in ["net_masq", "net_internal", "net_subnets"] {
         let _ = run(
             &mut place.nft(),
             &format!("delete element ip {TABLE} {set} {{ {subnet} }}\n"),
         );
+        if let Some((subnet6, _)) = v6 {
+            let _ = run(
+                &mut place.nft(),
+                &format!("delete element ip6 {TABLE} {set} {{ {subnet6} }}\n"),
+            );
+        }
     }
 }
 
@@ -433,7 +456,13 @@ pub fn forget_network(store: &Store, name: &str) {
 
 /// The network's bridge with its gateway address, and its place in the
 /// nftables sets; made by its first member (under the leases' lock).
-fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr, place: Place) -> Result<()> {
+fn ensure_bridge(
+    net: &Network,
+    subnet: Net4,
+    gw: Ipv4Addr,
+    v6: Option<(Net6, Ipv6Addr)>,
+    place: Place,
+) -> Result<()> {
     let br = &net.network_interface;
     let sys_dir = Path::new("/sys/class/net").join(br);
     if place.rootless() {
@@ -446,10 +475,12 @@ fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr, place: Place) -> Res
         if let Some(mtu) = net.options.get("mtu") {
             script.push_str(&format!("link set {br} mtu {mtu}\n"));
         }
-        script.push_str(&format!(
-            "addr add {gw}/{} dev {br}\nlink set {br} up\n",
-            subnet.prefix
-        ));
+        script.push_str(&format!("addr add {gw}/{} dev {br}\n", subnet.prefix));
+        // nodad: usable at once, not after duplicate address detection.
+        if let Some((net6, gw6)) = v6 {
+            script.push_str(&format!("addr add {gw6}/{} dev {br} nodad\n", net6.prefix));
+        }
+        script.push_str(&format!("link set {br} up\n"));
         run(&mut place.ip_batch(), &script)
             .with_context(|| format!("creating bridge {br} of network {}", net.name))?;
     } else if !sys_dir.join("bridge").exists() {
@@ -466,24 +497,53 @@ fn ensure_bridge(net: &Network, subnet: Net4, gw: Ipv4Addr, place: Place) -> Res
     if !net.internal && !place.rootless() {
         // Egress is forwarded by the host, as podman's networks are.
         std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enabling IPv4 forwarding")?;
+        if v6.is_some() {
+            std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+                .context("enabling IPv6 forwarding")?;
+        }
     }
-    run(&mut place.nft(), &network_rules(net, subnet))
+    run(&mut place.nft(), &network_rules(net, subnet, v6))
         .with_context(|| format!("adding the nftables rules of network {}", net.name))
 }
 
-/// Our chains, and the network's subnet in the sets that say what it may.
-fn network_rules(net: &Network, subnet: Net4) -> String {
+/// Our chains, and the network's subnets in the sets that say what they
+/// may (the IPv6 table only for a network with IPv6).
+fn network_rules(net: &Network, subnet: Net4, v6: Option<(Net6, Ipv6Addr)>) -> String {
     let mut nft = ruleset();
-    nft.push_str(&format!(
-        "add element ip {TABLE} net_subnets {{ {subnet} }}\n"
-    ));
     let set = if net.internal {
         "net_internal"
     } else {
         "net_masq"
     };
-    nft.push_str(&format!("add element ip {TABLE} {set} {{ {subnet} }}\n"));
+    for s in ["net_subnets", set] {
+        nft.push_str(&format!("add element ip {TABLE} {s} {{ {subnet} }}\n"));
+    }
+    if let Some((subnet6, _)) = v6 {
+        nft.push_str(&ruleset6());
+        for s in ["net_subnets", set] {
+            nft.push_str(&format!("add element ip6 {TABLE} {s} {{ {subnet6} }}\n"));
+        }
+    }
     nft
+}
+
+/// The IPv6 side: masquerade out, internal networks kept in (no
+/// published ports: those reach members over IPv4).
+fn ruleset6() -> String {
+    format!(
+        "add table ip6 {TABLE}
+add set ip6 {TABLE} net_subnets {{ type ipv6_addr; flags interval; }}
+add set ip6 {TABLE} net_masq {{ type ipv6_addr; flags interval; }}
+add set ip6 {TABLE} net_internal {{ type ipv6_addr; flags interval; }}
+add chain ip6 {TABLE} net_postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+add chain ip6 {TABLE} net_forward {{ type filter hook forward priority filter; policy accept; }}
+flush chain ip6 {TABLE} net_postrouting
+flush chain ip6 {TABLE} net_forward
+add rule ip6 {TABLE} net_postrouting ip6 saddr @net_masq ip6 daddr != @net_subnets masquerade
+add rule ip6 {TABLE} net_forward ip6 saddr @net_internal ip6 daddr != @net_internal drop
+add rule ip6 {TABLE} net_forward ip6 daddr @net_internal ip6 saddr != @net_internal drop
+"
+    )
 }
 
 /// Our chains in coracle's table (port_nat has its own): idempotent, the
@@ -596,8 +656,17 @@ fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool, place: Pl
         "link set {tmp} name {}\nlink set {} address {}\naddr add {}/{} dev {}\nlink set {} up\n",
         ep.interface, ep.interface, ep.mac, ep.ip, ep.prefix, ep.interface, ep.interface
     );
+    if let Some(ip6) = ep.ip6 {
+        script.push_str(&format!(
+            "addr add {ip6}/{} dev {} nodad\n",
+            ep.prefix6, ep.interface
+        ));
+    }
     if route {
         script.push_str(&format!("route add default via {}\n", ep.gateway));
+        if let Some(gw6) = ep.gateway6 {
+            script.push_str(&format!("route add default via {gw6}\n"));
+        }
     }
     let (mut cmd, _ns) = place.ip_in(pid)?;
     run(&mut cmd, &script).context("configuring the container's network interface")

@@ -237,6 +237,7 @@ fn forward(sock: &UdpSocket, query: Vec<u8>, peer: SocketAddr, upstream: Vec<Soc
 }
 
 const TYPE_A: u16 = 1;
+const TYPE_AAAA: u16 = 28;
 const TYPE_ANY: u16 = 255;
 const RCODE_SERVFAIL: u8 = 2;
 const RCODE_NXDOMAIN: u8 = 3;
@@ -313,27 +314,37 @@ fn answer(q: &[u8], leases: &[nets::Lease], no_upstream: bool) -> Option<Vec<u8>
         .strip_suffix(DOMAIN)
         .map(|s| s.trim_end_matches('.'))
         .unwrap_or(&qn.name);
-    let ips: Vec<Ipv4Addr> = leases
+    let members: Vec<&nets::Lease> = leases
         .iter()
         .filter(|l| l.names.iter().any(|n| n.eq_ignore_ascii_case(short)))
-        .map(|l| l.ip)
         .collect();
-    if ips.is_empty() {
+    if members.is_empty() {
         let ours = qn.name == DOMAIN || qn.name.ends_with(&format!(".{DOMAIN}"));
         return (ours || no_upstream).then(|| reply_head(q, &qn, RCODE_NXDOMAIN, 0));
     }
-    let wanted = matches!(qn.qtype, TYPE_A | TYPE_ANY);
-    let mut r = reply_head(q, &qn, 0, if wanted { ips.len() as u16 } else { 0 });
-    if wanted {
-        for ip in ips {
-            // The name: a pointer to the question's.
-            r.extend_from_slice(&[0xc0, 0x0c]);
-            r.extend_from_slice(&TYPE_A.to_be_bytes());
-            r.extend_from_slice(&1u16.to_be_bytes());
-            r.extend_from_slice(&60u32.to_be_bytes());
-            r.extend_from_slice(&4u16.to_be_bytes());
-            r.extend_from_slice(&ip.octets());
-        }
+    // A member without an address of the kind asked: the name exists,
+    // with no record (not an error).
+    let mut records: Vec<(u16, Vec<u8>)> = Vec::new();
+    if matches!(qn.qtype, TYPE_A | TYPE_ANY) {
+        records.extend(members.iter().map(|l| (TYPE_A, l.ip.octets().to_vec())));
+    }
+    if matches!(qn.qtype, TYPE_AAAA | TYPE_ANY) {
+        records.extend(
+            members
+                .iter()
+                .filter_map(|l| l.ip6)
+                .map(|ip| (TYPE_AAAA, ip.octets().to_vec())),
+        );
+    }
+    let mut r = reply_head(q, &qn, 0, records.len() as u16);
+    for (kind, data) in records {
+        // The name: a pointer to the question's.
+        r.extend_from_slice(&[0xc0, 0x0c]);
+        r.extend_from_slice(&kind.to_be_bytes());
+        r.extend_from_slice(&1u16.to_be_bytes());
+        r.extend_from_slice(&60u32.to_be_bytes());
+        r.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        r.extend_from_slice(&data);
     }
     Some(r)
 }
@@ -379,6 +390,7 @@ mod tests {
         nets::Lease {
             names: names.iter().map(|s| s.to_string()).collect(),
             ip: ip.parse().unwrap(),
+            ip6: None,
             container_id: String::new(),
             mac: String::new(),
             pid: 0,
@@ -399,6 +411,15 @@ mod tests {
         // AAAA of a member: the name exists, no address of that kind.
         let r = answer(&query("db", 28), &leases, false).unwrap();
         assert_eq!((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]])), (0, 0));
+        // A member with IPv6: its AAAA.
+        let mut l6 = lease(&["web"], "10.89.0.3");
+        l6.ip6 = Some("fd00::3".parse().unwrap());
+        let r = answer(&query("web", TYPE_AAAA), &[l6], false).unwrap();
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
+        assert_eq!(
+            &r[r.len() - 16..],
+            &"fd00::3".parse::<std::net::Ipv6Addr>().unwrap().octets()
+        );
         // Ours but unknown: NXDOMAIN; elsewhere: forwarded.
         let r = answer(&query("web.dns.podman", TYPE_A), &leases, false).unwrap();
         assert_eq!(r[3] & 0x0f, RCODE_NXDOMAIN);

@@ -437,6 +437,7 @@ fn hold(ready_w: i32, go_r: i32) -> ! {
             libc::_exit(1);
         }
         let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
+        let _ = std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1");
         let _ = sys::loopback_up();
         sys::set_process_title("coracle rootless-netns holder");
         loop {

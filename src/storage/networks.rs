@@ -10,7 +10,7 @@ use super::lock::FileLock;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 /// podman's default network: always there, never written.
@@ -122,6 +122,67 @@ impl std::fmt::Display for Net4 {
     }
 }
 
+/// An IPv6 subnet: its first address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net6 {
+    pub addr: Ipv6Addr,
+    pub prefix: u8,
+}
+
+impl Net6 {
+    pub fn parse(s: &str) -> Result<Net6> {
+        let (a, p) = s
+            .split_once('/')
+            .with_context(|| format!("invalid subnet {s:?}: expected ADDRESS/PREFIX"))?;
+        let addr: Ipv6Addr = a.parse().with_context(|| format!("invalid subnet {s:?}"))?;
+        // Room for a gateway and members, and no wider than a /8.
+        let prefix: u8 = p
+            .parse()
+            .ok()
+            .filter(|p| (8..=126).contains(p))
+            .with_context(|| format!("invalid subnet {s:?}: the prefix must be 8 to 126"))?;
+        let net = Net6 { addr, prefix };
+        Ok(Net6 {
+            addr: Ipv6Addr::from(u128::from(addr) & net.mask()),
+            prefix,
+        })
+    }
+
+    pub fn mask(self) -> u128 {
+        u128::MAX << (128 - self.prefix)
+    }
+
+    pub fn contains(self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & self.mask() == u128::from(self.addr)
+    }
+
+    pub fn overlaps(self, other: Net6) -> bool {
+        let m = self.mask() & other.mask();
+        u128::from(self.addr) & m == u128::from(other.addr) & m
+    }
+
+    /// The first and last address a host may have (no broadcast in v6,
+    /// but the all-ones address is left out as podman does).
+    pub fn hosts(self) -> (Ipv6Addr, Ipv6Addr) {
+        let base = u128::from(self.addr);
+        (
+            Ipv6Addr::from(base + 1),
+            Ipv6Addr::from((base | !self.mask()) - 1),
+        )
+    }
+}
+
+impl std::fmt::Display for Net6 {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Whether a subnet as written is IPv6.
+pub fn is_v6(subnet: &str) -> bool {
+    subnet.contains(':')
+}
+
 impl Network {
     /// podman's default network, as podman shows it.
     pub fn default_network() -> Network {
@@ -144,9 +205,8 @@ impl Network {
     /// The IPv4 subnet containers get addresses from.
     pub fn subnet4(&self) -> Result<(Net4, Ipv4Addr)> {
         let s = self
-            .subnets
-            .first()
-            .with_context(|| format!("network {} has no subnet", self.name))?;
+            .subnet_v4()
+            .with_context(|| format!("network {} has no IPv4 subnet", self.name))?;
         let net = Net4::parse(&s.subnet)?;
         let gw = match &s.gateway {
             Some(g) => g
@@ -157,11 +217,30 @@ impl Network {
         Ok((net, gw))
     }
 
+    fn subnet_v4(&self) -> Option<&Subnet> {
+        self.subnets.iter().find(|s| !is_v6(&s.subnet))
+    }
+
+    /// The IPv6 subnet and gateway, when the network has one.
+    pub fn subnet6(&self) -> Result<Option<(Net6, Ipv6Addr)>> {
+        let Some(s) = self.subnets.iter().find(|s| is_v6(&s.subnet)) else {
+            return Ok(None);
+        };
+        let net = Net6::parse(&s.subnet)?;
+        let gw = match &s.gateway {
+            Some(g) => g
+                .parse()
+                .with_context(|| format!("network {}: invalid gateway {g:?}", self.name))?,
+            None => net.hosts().0,
+        };
+        Ok(Some((net, gw)))
+    }
+
     /// The addresses leases come from: the lease range, or the subnet's hosts.
     pub fn lease_bounds(&self) -> Result<(Ipv4Addr, Ipv4Addr)> {
         let (net, _) = self.subnet4()?;
         let (mut lo, mut hi) = net.hosts();
-        if let Some(r) = self.subnets.first().and_then(|s| s.lease_range.as_ref()) {
+        if let Some(r) = self.subnet_v4().and_then(|s| s.lease_range.as_ref()) {
             if let Some(s) = r.start_ip.as_ref().and_then(|s| s.parse().ok()) {
                 lo = s;
             }
@@ -245,6 +324,9 @@ pub fn remove(root: &Path, name: &str) -> Result<()> {
 pub struct Lease {
     pub container_id: String,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a network with an IPv6 subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub mac: String,
     /// The names it answers to: container name, aliases, pod name.
     #[serde(default)]
@@ -316,6 +398,49 @@ impl Leases {
             .find(|ip| !taken(*ip))
             .with_context(|| format!("IPAM error: failed to find free IP in network {}", net.name))
     }
+
+    /// The IPv6 address of a new member: `wanted` when free and inside
+    /// the subnet, else the first free one; None when the network has no
+    /// IPv6 subnet.
+    pub fn free_address6(
+        &self,
+        net: &Network,
+        wanted: Option<Ipv6Addr>,
+    ) -> Result<Option<Ipv6Addr>> {
+        let Some((subnet, gw)) = net.subnet6()? else {
+            if let Some(ip) = wanted {
+                bail!(
+                    "requested static ip {ip} not in any subnet on network {}",
+                    net.name
+                );
+            }
+            return Ok(None);
+        };
+        let taken = |ip: Ipv6Addr| ip == gw || self.list.iter().any(|l| l.ip6 == Some(ip));
+        if let Some(ip) = wanted {
+            if !subnet.contains(ip) {
+                bail!(
+                    "requested static ip {ip} not in any subnet on network {}",
+                    net.name
+                );
+            }
+            if taken(ip) {
+                bail!(
+                    "IPAM error: requested ip address {ip} is already allocated to another container on network {}",
+                    net.name
+                );
+            }
+            return Ok(Some(ip));
+        }
+        let (lo, hi) = subnet.hosts();
+        // A member per address: the leases bound the search.
+        (u128::from(lo)..=u128::from(hi))
+            .take(self.list.len() + 2)
+            .map(Ipv6Addr::from)
+            .find(|ip| !taken(*ip))
+            .map(Some)
+            .with_context(|| format!("IPAM error: failed to find free IP in network {}", net.name))
+    }
 }
 
 /// The leases of a network as they are now (no lock: for readers such
@@ -338,6 +463,8 @@ pub fn leases_path(runroot: &Path, name: &str) -> PathBuf {
 pub struct Attachment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -368,6 +495,60 @@ mod tests {
             .contains("IPv6"));
         assert!(Net4::parse("10.0.0.0").is_err());
         assert!(Net4::parse("10.0.0.0/31").is_err());
+    }
+
+    #[test]
+    fn v6_subnets_parse_and_lease() {
+        let n = Net6::parse("fd12:3456:789a:1::7/64").unwrap();
+        assert_eq!(n.to_string(), "fd12:3456:789a:1::/64");
+        assert!(n.contains("fd12:3456:789a:1::99".parse().unwrap()));
+        assert!(!n.contains("fd12:3456:789a:2::1".parse().unwrap()));
+        assert!(n.overlaps(Net6::parse("fd12::/16").unwrap()));
+        assert!(Net6::parse("fd00::/127").is_err());
+        assert!(Net6::parse("10.0.0.0/24").is_err());
+        let net = Network {
+            name: "n".into(),
+            subnets: vec![
+                Subnet {
+                    subnet: "10.89.0.0/24".into(),
+                    gateway: Some("10.89.0.1".into()),
+                    lease_range: None,
+                },
+                Subnet {
+                    subnet: n.to_string(),
+                    gateway: Some("fd12:3456:789a:1::1".into()),
+                    lease_range: None,
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(net.subnet4().unwrap().0.to_string(), "10.89.0.0/24");
+        let leases = Leases {
+            path: PathBuf::new(),
+            list: vec![Lease {
+                container_id: "a".into(),
+                ip: "10.89.0.2".parse().unwrap(),
+                ip6: Some("fd12:3456:789a:1::2".parse().unwrap()),
+                mac: String::new(),
+                names: Vec::new(),
+                pid: 0,
+                pid_start: 0,
+            }],
+            _lock: FileLock::exclusive(
+                &std::env::temp_dir().join(format!("cor-v6-{}", std::process::id())),
+            )
+            .unwrap(),
+        };
+        assert_eq!(
+            leases.free_address6(&net, None).unwrap(),
+            Some("fd12:3456:789a:1::3".parse().unwrap())
+        );
+        assert!(leases
+            .free_address6(&net, Some("fd12:3456:789a:1::2".parse().unwrap()))
+            .is_err());
+        assert!(leases
+            .free_address6(&net, Some("fd99::2".parse().unwrap()))
+            .is_err());
     }
 
     #[test]
