@@ -397,8 +397,10 @@ fn attached_up_streams_and_stops_all_on_sigterm(mode: Mode) {
         ],
         "[{mode:?}]"
     );
+    // To coracle itself (rootless, `runuser` runs it as a child).
+    let pid = coracle_pid(mode, child.id() as i32);
     // SAFETY: a signal to the compose process this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(pid, libc::SIGTERM) };
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
