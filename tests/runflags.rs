@@ -857,3 +857,35 @@ fn chrootdirs_get_the_generated_etc_files(mode: Mode) {
         "relative",
     );
 }
+
+both_modes!(logs_color_as_podman);
+/// `logs --color`: each container's lines (prefix, text) in its own color
+/// by its place in the list, podman's order of colors, reset at the end.
+fn logs_color_as_podman(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let mut ids = Vec::new();
+    for (name, word) in [("c1", "one"), ("c2", "two")] {
+        env.ok(&["run", "--name", name, "-e", &mark, &img, "echo", word]);
+        ids.push(env.inspect_container(name)["Id"].as_str().unwrap()[..12].to_string());
+    }
+    assert_eq!(
+        env.ok(&["logs", "--color", "c1", "c2"]),
+        format!(
+            "\x1b[37m{} one\x1b[0m\n\x1b[31m{} two\x1b[0m\n",
+            ids[0], ids[1]
+        ),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["logs", "--color", "c1"]),
+        "\x1b[37mone\x1b[0m\n",
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["logs", "c1", "c2"]),
+        format!("{} one\n{} two\n", ids[0], ids[1])
+    );
+}

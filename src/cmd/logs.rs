@@ -33,7 +33,7 @@ pub struct LogsArgs {
     /// Output the timestamps in the log
     #[arg(short, long)]
     pub timestamps: bool,
-    /// Show container names and ids as colored prefixes (accepted)
+    /// Output the containers with different colors in the log
     #[arg(long)]
     pub color: bool,
     pub containers: Vec<String>,
@@ -42,15 +42,26 @@ pub struct LogsArgs {
 /// One container being printed, and how to label it.
 struct Source {
     prefix: String,
+    /// `--color`: the ANSI color of this container's lines, else "".
+    color: &'static str,
     log: LogSource,
 }
+
+/// podman's colors for `logs --color`, by the container's place in the
+/// list: light gray, red, yellow, blue, magenta, cyan, green.
+const COLORS: [&str; 7] = [
+    "\x1b[37m", "\x1b[31m", "\x1b[33m", "\x1b[34m", "\x1b[35m", "\x1b[36m", "\x1b[32m",
+];
+const COLOR_RESET: &str = "\x1b[0m";
 
 struct Printer {
     timestamps: bool,
 }
 
 impl Printer {
-    fn print(&self, prefix: &str, records: &[LogRecord]) -> Result<()> {
+    /// Each line as podman prints it: prefix, time stamp, text; with a
+    /// color, all three wrapped in it and a reset.
+    fn print(&self, prefix: &str, color: &str, records: &[LogRecord]) -> Result<()> {
         let mut out = Vec::new();
         let mut err = Vec::new();
         for r in records {
@@ -59,6 +70,7 @@ impl Printer {
             } else {
                 &mut out
             };
+            buf.extend_from_slice(color.as_bytes());
             buf.extend_from_slice(prefix.as_bytes());
             if self.timestamps {
                 // podman prints Go's RFC3339Nano in local time (UTC here).
@@ -70,6 +82,9 @@ impl Printer {
                 buf.push(b' ');
             }
             buf.extend_from_slice(&r.text);
+            if !color.is_empty() {
+                buf.extend_from_slice(COLOR_RESET.as_bytes());
+            }
             if !r.partial {
                 buf.push(b'\n');
             }
@@ -111,7 +126,8 @@ pub fn logs(g: &GlobalOpts, a: LogsArgs) -> Result<()> {
     let multi = logs.len() > 1;
     let mut sources: Vec<Source> = logs
         .into_iter()
-        .map(|log| {
+        .enumerate()
+        .map(|(i, log)| {
             // podman labels lines when asked, or when several logs interleave.
             let prefix = if a.names {
                 format!("{} ", log.name)
@@ -120,13 +136,18 @@ pub fn logs(g: &GlobalOpts, a: LogsArgs) -> Result<()> {
             } else {
                 String::new()
             };
-            Source { prefix, log }
+            let color = if a.color {
+                COLORS[i % COLORS.len()]
+            } else {
+                ""
+            };
+            Source { prefix, color, log }
         })
         .collect();
     // What is already there, cut to --tail.
     for s in &mut sources {
         let records = s.log.read_existing(a.tail)?;
-        printer.print(&s.prefix, &records)?;
+        printer.print(&s.prefix, s.color, &records)?;
     }
     if !a.follow {
         return Ok(());
@@ -140,7 +161,7 @@ pub fn logs(g: &GlobalOpts, a: LogsArgs) -> Result<()> {
                 continue;
             }
             let records = s.log.follow(&store)?;
-            printer.print(&s.prefix, &records)?;
+            printer.print(&s.prefix, s.color, &records)?;
             if !s.log.done() {
                 all_done = false;
             }

@@ -33,6 +33,9 @@ pub struct PodLogsArgs {
     /// Output the timestamps in the log
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Output the containers with different colors in the log
+    #[arg(long)]
+    pub color: bool,
     pub pod: Option<String>,
 }
 
@@ -74,7 +77,7 @@ pub fn pod_logs(g: &GlobalOpts, a: PodLogsArgs) -> Result<()> {
             until: a.until,
             tail: a.tail,
             timestamps: a.timestamps,
-            color: false,
+            color: a.color,
             containers: members.into_iter().map(|(id, _)| id).collect(),
         },
     )
