@@ -116,7 +116,69 @@ both_modes!(
     network_units_make_the_network_containers_join,
     pod_units_run_the_pod_and_its_containers,
     kube_units_play_the_yaml_and_take_it_down,
+    process_keys_become_their_run_flags,
 );
+
+/// The [Container] keys whose run flags exist now (time zone, shm, sysctls,
+/// groups, devices, addresses, aliases, exposed ports, log options) reach
+/// the generated `run` line, and the container that line makes has them.
+fn process_keys_become_their_run_flags(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let dir = unit_dir(
+        &env,
+        &[(
+            "tuned.container",
+            &format!(
+                "[Container]\nImage={img}\nTimezone=UTC\nShmSize=32m\nSysctl=net.ipv4.ip_forward=1 kernel.msgmax=8192\n\
+                 GroupAdd=10\nExposeHostPort=8080\nLogOpt=tag=tuned\nEnvironmentHost=false\n\
+                 AddDevice=-/dev/no-such-device\nAddDevice=/dev/null\nExec=sleep 30\n"
+            ),
+        )],
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let start = units[0]
+        .1
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .unwrap()
+        .to_string();
+    for want in [
+        " --tz UTC ",
+        " --shm-size 32m ",
+        " --sysctl net.ipv4.ip_forward=1 --sysctl kernel.msgmax=8192 ",
+        " --log-opt tag=tuned ",
+        " --env-host=false ",
+        " --group-add 10 ",
+        " --expose 8080 ",
+        " --device /dev/null ",
+    ] {
+        assert!(start.contains(want), "[{mode:?}] {want:?} in {start}");
+    }
+    assert!(!start.contains("no-such-device"), "[{mode:?}] {start}");
+    // The same flags, run as the unit would (less systemd's parts).
+    let args: Vec<String> = start["ExecStart=".len()..]
+        .replace("%N", "tuned")
+        .split(' ')
+        .skip(1)
+        .map(String::from)
+        .filter(|a| {
+            !a.starts_with("--cidfile") && !a.starts_with("--sdnotify") && a != "--cgroups=split"
+        })
+        .collect();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.ok(&refs);
+    let v = env.inspect_container("systemd-tuned");
+    assert_eq!(v["HostConfig"]["ShmSize"], 32 * 1024 * 1024, "[{mode:?}]");
+    assert_eq!(
+        v["HostConfig"]["Sysctls"]["kernel.msgmax"], "8192",
+        "[{mode:?}]"
+    );
+    assert_eq!(v["Config"]["Timezone"], "UTC", "[{mode:?}]");
+    env.ok(&["rm", "-f", "-t", "0", "systemd-tuned"]);
+}
 
 /// A generated command line with systemd's specifiers filled in.
 fn expand(line: &str, exe: &str, t: &str, n: &str) -> Vec<String> {
@@ -657,7 +719,7 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
     let dir = unit_dir(
         &env,
         &[
-            ("tz.container", "[Container]\nImage=busybox\nTimezone=UTC\n"),
+            ("rootfs.container", "[Container]\nRootfs=/srv/root\n"),
             (
                 "app.kube",
                 "[Kube]\nYaml=app.yaml\nExitCodePropagation=all\n",
@@ -681,7 +743,7 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
             format!("Error: converting \"app.kube\": key 'ExitCodePropagation' in group 'Kube' in {d}/app.kube:3 is not supported by coracle yet"),
             "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
             "Error: converting \"noimage.container\": no Image key specified".to_string(),
-            format!("Error: converting \"tz.container\": key 'Timezone' in group 'Container' in {d}/tz.container:3 is not supported by coracle yet"),
+            format!("Error: converting \"rootfs.container\": key 'Rootfs' in group 'Container' in {d}/rootfs.container:2 is not supported by coracle yet"),
         ],
         "[{mode:?}]"
     );

@@ -38,7 +38,7 @@ pub struct ProcessFlags {
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub timeout: u32,
     /// Use all of the current environment inside the container
-    #[arg(long)]
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true", require_equals = true)]
     pub env_host: bool,
     /// Set an environment variable from the image's (${NAME} and $NAME expand)
     #[arg(long = "env-merge", value_name = "NAME=VALUE")]

@@ -202,8 +202,26 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
         ("StopSignal", "--stop-signal"),
         ("StopTimeout", "--stop-timeout"),
         ("Memory", "--memory"),
+        ("Timezone", "--tz"),
+        ("ShmSize", "--shm-size"),
+        ("IP", "--ip"),
+        ("IP6", "--ip6"),
     ] {
         run.string(unit, G, key, flag);
+    }
+    for (key, flag) in [("Sysctl", "--sysctl"), ("LogOpt", "--log-opt")] {
+        for v in unit.lookup_all_strv(G, key) {
+            run.add(&[flag, &v]);
+        }
+    }
+    for (key, flag) in [
+        ("EnvironmentHost", "--env-host"),
+        ("ReadOnlyTmpfs", "--read-only-tmpfs"),
+        ("HttpProxy", "--http-proxy"),
+    ] {
+        if let Some(b) = unit.lookup_bool(G, key) {
+            run.push(format!("{flag}={b}"));
+        }
     }
     if let Some(p) = unit.lookup_set(G, "Pull") {
         // coracle's --pull takes its value only after `=`
@@ -216,8 +234,19 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
         ("DNSSearch", "--dns-search"),
         ("AddHost", "--add-host"),
         ("Tmpfs", "--tmpfs"),
+        ("GroupAdd", "--group-add"),
+        ("NetworkAlias", "--network-alias"),
+        ("ExposeHostPort", "--expose"),
     ] {
         run.strings(unit, G, key, flag);
+    }
+    // `AddDevice=-/dev/x`: only when the device exists, as podman.
+    for dev in unit.lookup_all(G, "AddDevice") {
+        match dev.strip_prefix('-') {
+            Some(d) if !std::path::Path::new(d.split(':').next().unwrap_or(d)).exists() => {}
+            Some(d) => run.add(&["--device", d]),
+            None => run.add(&["--device", &dev]),
+        }
     }
     if unit.lookup_bool(G, "RunInit") == Some(true) {
         run.add(&["--init"]);
