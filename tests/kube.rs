@@ -618,3 +618,152 @@ fn play_builds_images_and_shares_empty_dirs(mode: Mode) {
     );
     env.ok(&["kube", "down", &file]);
 }
+
+/// The documents of a YAML stream, by `kind/name`.
+fn objects(text: &str) -> std::collections::BTreeMap<String, serde_yaml_ng::Value> {
+    use serde::Deserialize;
+    let mut out = std::collections::BTreeMap::new();
+    for d in serde_yaml_ng::Deserializer::from_str(text) {
+        let v = serde_yaml_ng::Value::deserialize(d).unwrap();
+        if v.is_null() {
+            continue;
+        }
+        let key = format!(
+            "{}/{}",
+            v["kind"].as_str().unwrap(),
+            v["metadata"]["name"].as_str().unwrap()
+        );
+        out.insert(key, v);
+    }
+    out
+}
+
+both_modes!(compose_convert_kube_plays_the_app);
+/// `compose convert --kube`: a web service and its db with a named
+/// volume become valid Deployments, ClusterIP Services named after the
+/// services, a claim; image, ports, env, command, probe and labels are
+/// carried; the file plays back into the running app, web reachable.
+fn compose_convert_kube_plays_the_app(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let port = free_port();
+    let www = www_dir(&env, "converted\n");
+    let dir = env.user_dir("shop");
+    let compose = dir.join("compose.yaml");
+    let httpd = HTTPD
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    env.write_user_file(
+        &compose,
+        format!(
+            "services:\n  web:\n    image: {img:?}\n    command: [{httpd}]\n    ports: [\"127.0.0.1:{port}:80\"]\n    environment:\n      DB_HOST: db\n      GREETING: hello\n    depends_on: [db]\n    volumes: [{www:?}]\n    labels:\n      tier: front\n      description: the shop front\n    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -q -O- localhost:80\"]\n      interval: 10s\n  db:\n    image: {img:?}\n    command: [\"sleep\", \"1000\"]\n    expose: [\"5432\"]\n    deploy:\n      replicas: 2\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"
+        )
+        .as_bytes(),
+    );
+    let file = env.user_dir("yaml").join("shop.yaml");
+    let f = compose.display().to_string();
+    let out = file.display().to_string();
+    env.ok(&["compose", "-f", &f, "convert", "--kube", "-o", &out]);
+    assert_valid(mode, &file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let objs = objects(&text);
+    let keys: Vec<&String> = objs.keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "Deployment/db-deployment",
+            "Deployment/web-deployment",
+            "PersistentVolumeClaim/shop-data",
+            "Service/db",
+            "Service/web"
+        ],
+        "[{mode:?}] {text}"
+    );
+    let db = &objs["Service/db"]["spec"];
+    assert_eq!(db["type"].as_str(), Some("ClusterIP"), "[{mode:?}] {text}");
+    assert_eq!(db["ports"][0]["port"].as_u64(), Some(5432), "[{mode:?}]");
+    assert_eq!(db["selector"]["app"].as_str(), Some("db"), "[{mode:?}]");
+    let dbd = &objs["Deployment/db-deployment"]["spec"];
+    assert_eq!(dbd["replicas"].as_u64(), Some(2), "[{mode:?}] {text}");
+    let claim = &dbd["template"]["spec"]["volumes"][0]["persistentVolumeClaim"];
+    assert_eq!(claim["claimName"].as_str(), Some("shop-data"), "[{mode:?}]");
+    let web = &objs["Deployment/web-deployment"]["spec"]["template"];
+    assert_eq!(web["metadata"]["labels"]["tier"].as_str(), Some("front"));
+    // not a valid label value: kept as an annotation
+    assert_eq!(
+        web["metadata"]["annotations"]["description"].as_str(),
+        Some("the shop front"),
+        "[{mode:?}] {text}"
+    );
+    let c = &web["spec"]["containers"][0];
+    assert_eq!(c["image"].as_str(), Some(img.as_str()), "[{mode:?}]");
+    assert_eq!(c["args"][1].as_str(), Some("httpd"), "[{mode:?}] {text}");
+    assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(80));
+    assert_eq!(c["ports"][0]["hostPort"].as_u64(), Some(port as u64));
+    assert_eq!(c["env"][0]["name"].as_str(), Some("DB_HOST"), "[{mode:?}]");
+    assert_eq!(c["env"][1]["value"].as_str(), Some("hello"), "[{mode:?}]");
+    let probe = &c["livenessProbe"];
+    assert_eq!(
+        probe["exec"]["command"][2].as_str(),
+        Some("wget -q -O- localhost:80")
+    );
+    assert_eq!(probe["periodSeconds"].as_u64(), Some(10), "[{mode:?}]");
+    let host = &web["spec"]["volumes"][0]["hostPath"];
+    assert_eq!(
+        host["type"].as_str(),
+        Some("Directory"),
+        "[{mode:?}] {text}"
+    );
+
+    // stdout, as Pods (one each); kinds compose has no use for, or two
+    // replicas as one Pod, are refused
+    let stdout = env.ok(&[
+        "compose", "-f", &f, "convert", "--kube", "--type", "pod", "--scale", "db=1",
+    ]);
+    assert!(stdout.contains("kind: Pod\n"), "[{mode:?}] {stdout}");
+    assert_refused(
+        &env,
+        &["compose", "-f", &f, "convert", "--kube", "--type", "job"],
+        "job",
+    );
+    assert_refused(
+        &env,
+        &["compose", "-f", &f, "convert", "--kube", "--type", "pod"],
+        "replicas",
+    );
+    assert_refused(
+        &env,
+        &["compose", "-f", &f, "convert", "--type", "pod"],
+        "--kube",
+    );
+
+    // the round trip: play runs the app, web serves on its published port
+    let played = env.ok(&["kube", "play", &out]);
+    assert!(played.contains("Pod:"), "[{mode:?}] {played}");
+    assert_eq!(http_get(mode, port), "converted\n", "[{mode:?}]");
+    let running: Vec<String> = names(&env)
+        .into_iter()
+        .filter(|n| !n.ends_with("-infra"))
+        .collect();
+    assert_eq!(
+        running,
+        [
+            "db-deployment-pod-0-db",
+            "db-deployment-pod-1-db",
+            "web-deployment-pod-web"
+        ],
+        "[{mode:?}]"
+    );
+    let greeting = env.ok(&[
+        "exec",
+        "web-deployment-pod-web",
+        "sh",
+        "-c",
+        "echo $GREETING",
+    ]);
+    assert_eq!(greeting.trim(), "hello", "[{mode:?}]");
+    env.ok(&["kube", "down", &out]);
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+}

@@ -69,6 +69,7 @@ pub fn generate(store: &Store, req: &GenerateRequest) -> Result<String> {
                 ports: Vec::new(),
                 restart: first.restart_policy.to_string(),
                 stop_timeout: None,
+                ..Default::default()
             },
         );
     }
@@ -83,7 +84,7 @@ pub fn generate(store: &Store, req: &GenerateRequest) -> Result<String> {
 }
 
 /// Now as Kubernetes writes times: `2024-01-09T02:24:55Z`.
-fn seconds_rfc3339() -> String {
+pub(crate) fn seconds_rfc3339() -> String {
     let t = crate::format::human::now_rfc3339();
     match t.split_once('.') {
         Some((secs, _)) => format!("{secs}Z"),
@@ -124,6 +125,7 @@ fn describe_pod(store: &Store, pod: &PodConfig) -> Result<PodDescription> {
             .map(|c| c.restart_policy.to_string())
             .unwrap_or_default(),
         stop_timeout: None,
+        ..Default::default()
     })
 }
 
@@ -198,6 +200,7 @@ fn describe_container(
         mounts,
         tty: cfg.tty,
         stdin: cfg.stdin,
+        liveness: None,
     })
 }
 

@@ -107,10 +107,13 @@ fn documents(text: &str, file: &str) -> Result<Vec<Doc>> {
     // Read each again as its kind, so a wrong field's error has its line.
     for (i, d) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let v = &values[i];
-        if v.is_null() {
+        let kind = kind_of(v);
+        // Services route traffic between pods in a cluster; here pods
+        // publish through their hostPorts, so there is nothing to run
+        // (podman's play reads no more of them either)
+        if v.is_null() || kind == "Service" {
             continue;
         }
-        let kind = kind_of(v);
         let typed = |e: serde_yaml_ng::Error| yaml_error(file, &e);
         out.push(match kind.as_str() {
             "Pod" => Doc::Pod(Pod::deserialize(d).map_err(typed)?),
