@@ -767,3 +767,81 @@ fn compose_convert_kube_plays_the_app(mode: Mode) {
     env.ok(&["kube", "down", &out]);
     assert!(names(&env).is_empty(), "[{mode:?}]");
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(t) if t.is_file() => {
+                    let bytes = std::fs::read(&p).unwrap_or_default();
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                        hits.push(p.display().to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    hits
+}
+
+both_modes!(played_secrets_stay_out_of_records);
+/// A Secret's keys used as env (secretKeyRef, envFrom with a prefix) go
+/// through the secret store: the container sees them, inspect and the
+/// container's record do not hold them, `secret ls` lists them under
+/// `kube_<secret>_<key>`, and kube down removes them.
+fn played_secrets_stay_out_of_records(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    const PW: &str = "pw-only-in-the-store";
+    const TOKEN: &str = "token-only-in-the-store";
+    // "pw-only-in-the-store" in base64
+    let file = write_yaml(
+        &env,
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  password: cHctb25seS1pbi10aGUtc3RvcmU=\nstringData:\n  token: {TOKEN}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: vault\nspec:\n  containers:\n  - name: app\n    image: {img:?}\n    command: [\"sleep\", \"1000\"]\n    env:\n    - name: PASSWORD\n      valueFrom:\n        secretKeyRef:\n          name: creds\n          key: password\n    - name: PLAIN\n      value: visible\n    envFrom:\n    - secretRef:\n        name: creds\n      prefix: S_\n"
+        ),
+    );
+    env.ok(&["kube", "play", &file]);
+    let seen = env.ok(&[
+        "exec",
+        "vault-app",
+        "sh",
+        "-c",
+        "echo $PASSWORD $S_token $S_password $PLAIN",
+    ]);
+    assert_eq!(seen, format!("{PW} {TOKEN} {PW} visible\n"), "[{mode:?}]");
+    let inspect = env.ok(&["inspect", "vault-app"]);
+    assert!(inspect.contains("PLAIN=visible"), "[{mode:?}] {inspect}");
+    for value in [PW, TOKEN] {
+        assert!(!inspect.contains(value), "[{mode:?}] {inspect}");
+        let hits = files_containing(&env.store_dir().join("containers"), value);
+        // the runtime's spec of the running container is the only place
+        // (as with `run --secret type=env`)
+        assert!(
+            hits.iter().all(|p| p.ends_with("spec.json")),
+            "[{mode:?}] {value} is in {hits:?}"
+        );
+    }
+    let listed = env.ok(&["secret", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(
+        word_set(&listed),
+        word_set("kube_creds_password kube_creds_token"),
+        "[{mode:?}]"
+    );
+    // a second play with --replace keeps working on the stored secrets
+    env.ok(&["kube", "play", "--replace", &file]);
+    env.ok(&["kube", "down", &file]);
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+    let listed = env.ok(&["secret", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(listed.trim(), "", "[{mode:?}]");
+}
