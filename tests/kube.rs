@@ -739,6 +739,36 @@ fn compose_convert_kube_plays_the_app(mode: Mode) {
         "--kube",
     );
 
+    // --service: the published port through a NodePort Service instead of
+    // a hostPort; db stays ClusterIP
+    let nodes = env.user_dir("yaml").join("nodes.yaml");
+    let n = nodes.display().to_string();
+    env.ok(&[
+        "compose",
+        "-f",
+        &f,
+        "convert",
+        "--kube",
+        "--service",
+        "-o",
+        &n,
+    ]);
+    assert_valid(mode, &nodes);
+    let text = std::fs::read_to_string(&nodes).unwrap();
+    let objs = objects(&text);
+    let web = &objs["Service/web"]["spec"];
+    assert_eq!(web["type"].as_str(), Some("NodePort"), "[{mode:?}] {text}");
+    assert!(web["ports"][0]["nodePort"].as_u64().is_some(), "[{mode:?}]");
+    assert_eq!(
+        objs["Service/db"]["spec"]["type"].as_str(),
+        Some("ClusterIP")
+    );
+    let c = &objs["Deployment/web-deployment"]["spec"]["template"]["spec"]["containers"][0];
+    assert!(c["ports"][0]["hostPort"].is_null(), "[{mode:?}] {text}");
+    // without --kube, convert is config, as in docker
+    let services = env.ok(&["compose", "-f", &f, "convert", "--services"]);
+    assert_eq!(services, "db\nweb\n", "[{mode:?}]");
+
     // the round trip: play runs the app, web serves on its published port
     let played = env.ok(&["kube", "play", &out]);
     assert!(played.contains("Pod:"), "[{mode:?}] {played}");

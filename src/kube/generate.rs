@@ -391,12 +391,19 @@ impl NodePorts {
     }
 }
 
-/// A NodePort Service when given node ports to hand out, else ClusterIP.
+/// A NodePort Service when given node ports to hand out and the pod
+/// publishes a port on the host, else ClusterIP (reachable inside only).
 fn service_object(
     pod: &Pod,
     p: &PodDescription,
-    mut node_ports: Option<&mut NodePorts>,
+    node_ports: Option<&mut NodePorts>,
 ) -> Option<Service> {
+    let published = p
+        .ports
+        .iter()
+        .chain(p.containers.iter().flat_map(|c| c.ports.iter()))
+        .any(|pp| pp.host_port != 0);
+    let mut node_ports = node_ports.filter(|_| published);
     let mut ports = Vec::new();
     let all = p
         .ports
