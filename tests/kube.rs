@@ -658,14 +658,22 @@ fn compose_convert_kube_plays_the_app(mode: Mode) {
     env.write_user_file(
         &compose,
         format!(
-            "services:\n  web:\n    image: {img:?}\n    command: [{httpd}]\n    ports: [\"127.0.0.1:{port}:80\"]\n    environment:\n      DB_HOST: db\n      GREETING: hello\n    depends_on: [db]\n    volumes: [{www:?}]\n    labels:\n      tier: front\n      description: the shop front\n    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -q -O- localhost:80\"]\n      interval: 10s\n  db:\n    image: {img:?}\n    command: [\"sleep\", \"1000\"]\n    expose: [\"5432\"]\n    deploy:\n      replicas: 2\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"
+            "services:\n  web:\n    image: {img:?}\n    command: [{httpd}]\n    ports: [\"127.0.0.1:{port}:80\"]\n    environment:\n      DB_HOST: db\n      GREETING: hello\n    depends_on: [db]\n    volumes: [{www:?}]\n    user: \"0\"\n    labels:\n      tier: front\n      description: the shop front\n    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -q -O- localhost:80\"]\n      interval: 10s\n  db:\n    image: {img:?}\n    command: [\"sleep\", \"1000\"]\n    expose: [\"5432\"]\n    deploy:\n      replicas: 2\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"
         )
         .as_bytes(),
     );
     let file = env.user_dir("yaml").join("shop.yaml");
     let f = compose.display().to_string();
     let out = file.display().to_string();
-    env.ok(&["compose", "-f", &f, "convert", "--kube", "-o", &out]);
+    let made = env.run(&["compose", "-f", &f, "convert", "--kube", "-o", &out]);
+    assert_eq!(made.status, 0, "[{mode:?}] {made:?}");
+    // what Kubernetes objects here cannot hold is named, not lost silently
+    assert!(
+        made.stderr
+            .contains("service \"web\": not converted to Kubernetes: user"),
+        "[{mode:?}] {}",
+        made.stderr
+    );
     assert_valid(mode, &file);
     let text = std::fs::read_to_string(&file).unwrap();
     let objs = objects(&text);

@@ -38,6 +38,13 @@ pub fn to_kube(p: &Project, o: &KubeOptions) -> Result<String> {
     }
     let mut pods = Vec::new();
     for (name, s) in &p.services {
+        let dropped = not_converted(s);
+        if !dropped.is_empty() {
+            crate::warn!(
+                "service {name:?}: not converted to Kubernetes: {}",
+                dropped.join(", ")
+            );
+        }
         let mut pod = describe(p, name, s)?;
         let replicas = o.scale.get(name).copied().unwrap_or(s.replicas);
         if kind == Kind::Deployment {
@@ -152,6 +159,33 @@ fn describe(p: &Project, name: &str, s: &Service) -> Result<PodDescription> {
         replicas: None,
         reachable: false,
     })
+}
+
+/// The service's settings this conversion leaves out, so a user knows.
+fn not_converted(s: &Service) -> Vec<&'static str> {
+    [
+        (s.user.is_some(), "user"),
+        (!s.limits.is_empty(), "deploy.resources.limits"),
+        (
+            !s.cap_add.is_empty() || !s.cap_drop.is_empty(),
+            "cap_add/cap_drop",
+        ),
+        (s.privileged, "privileged"),
+        (s.read_only, "read_only"),
+        (
+            !s.secrets.is_empty() || !s.configs.is_empty(),
+            "secrets/configs",
+        ),
+        (s.network_mode.is_some(), "network_mode"),
+        (!s.extra_hosts.is_empty(), "extra_hosts"),
+        (
+            s.build.is_some() && s.image.is_none(),
+            "build (the image is named, not built)",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
 }
 
 /// A published port as container ports; a range maps port by port.
