@@ -618,3 +618,268 @@ fn play_builds_images_and_shares_empty_dirs(mode: Mode) {
     );
     env.ok(&["kube", "down", &file]);
 }
+
+/// The documents of a YAML stream, by `kind/name`.
+fn objects(text: &str) -> std::collections::BTreeMap<String, serde_yaml_ng::Value> {
+    use serde::Deserialize;
+    let mut out = std::collections::BTreeMap::new();
+    for d in serde_yaml_ng::Deserializer::from_str(text) {
+        let v = serde_yaml_ng::Value::deserialize(d).unwrap();
+        if v.is_null() {
+            continue;
+        }
+        let key = format!(
+            "{}/{}",
+            v["kind"].as_str().unwrap(),
+            v["metadata"]["name"].as_str().unwrap()
+        );
+        out.insert(key, v);
+    }
+    out
+}
+
+both_modes!(compose_convert_kube_plays_the_app);
+/// `compose convert --kube`: a web service and its db with a named
+/// volume become valid Deployments, ClusterIP Services named after the
+/// services, a claim; image, ports, env, command, probe and labels are
+/// carried; the file plays back into the running app, web reachable.
+fn compose_convert_kube_plays_the_app(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let port = free_port();
+    let www = www_dir(&env, "converted\n");
+    let dir = env.user_dir("shop");
+    let compose = dir.join("compose.yaml");
+    let httpd = HTTPD
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    env.write_user_file(
+        &compose,
+        format!(
+            "services:\n  web:\n    image: {img:?}\n    command: [{httpd}]\n    ports: [\"127.0.0.1:{port}:80\"]\n    environment:\n      DB_HOST: db\n      GREETING: hello\n    depends_on: [db]\n    volumes: [{www:?}]\n    user: \"0\"\n    labels:\n      tier: front\n      description: the shop front\n    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -q -O- localhost:80\"]\n      interval: 10s\n  db:\n    image: {img:?}\n    command: [\"sleep\", \"1000\"]\n    expose: [\"5432\"]\n    deploy:\n      replicas: 2\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"
+        )
+        .as_bytes(),
+    );
+    let file = env.user_dir("yaml").join("shop.yaml");
+    let f = compose.display().to_string();
+    let out = file.display().to_string();
+    let made = env.run(&["compose", "-f", &f, "convert", "--kube", "-o", &out]);
+    assert_eq!(made.status, 0, "[{mode:?}] {made:?}");
+    // what Kubernetes objects here cannot hold is named, not lost silently
+    assert!(
+        made.stderr
+            .contains("service \"web\": not converted to Kubernetes: user"),
+        "[{mode:?}] {}",
+        made.stderr
+    );
+    assert_valid(mode, &file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let objs = objects(&text);
+    let keys: Vec<&String> = objs.keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "Deployment/db-deployment",
+            "Deployment/web-deployment",
+            "PersistentVolumeClaim/shop-data",
+            "Service/db",
+            "Service/web"
+        ],
+        "[{mode:?}] {text}"
+    );
+    let db = &objs["Service/db"]["spec"];
+    assert_eq!(db["type"].as_str(), Some("ClusterIP"), "[{mode:?}] {text}");
+    assert_eq!(db["ports"][0]["port"].as_u64(), Some(5432), "[{mode:?}]");
+    assert_eq!(db["selector"]["app"].as_str(), Some("db"), "[{mode:?}]");
+    let dbd = &objs["Deployment/db-deployment"]["spec"];
+    assert_eq!(dbd["replicas"].as_u64(), Some(2), "[{mode:?}] {text}");
+    let claim = &dbd["template"]["spec"]["volumes"][0]["persistentVolumeClaim"];
+    assert_eq!(claim["claimName"].as_str(), Some("shop-data"), "[{mode:?}]");
+    let web = &objs["Deployment/web-deployment"]["spec"]["template"];
+    assert_eq!(web["metadata"]["labels"]["tier"].as_str(), Some("front"));
+    // not a valid label value: kept as an annotation
+    assert_eq!(
+        web["metadata"]["annotations"]["description"].as_str(),
+        Some("the shop front"),
+        "[{mode:?}] {text}"
+    );
+    let c = &web["spec"]["containers"][0];
+    assert_eq!(c["image"].as_str(), Some(img.as_str()), "[{mode:?}]");
+    assert_eq!(c["args"][1].as_str(), Some("httpd"), "[{mode:?}] {text}");
+    assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(80));
+    assert_eq!(c["ports"][0]["hostPort"].as_u64(), Some(port as u64));
+    assert_eq!(c["env"][0]["name"].as_str(), Some("DB_HOST"), "[{mode:?}]");
+    assert_eq!(c["env"][1]["value"].as_str(), Some("hello"), "[{mode:?}]");
+    let probe = &c["livenessProbe"];
+    assert_eq!(
+        probe["exec"]["command"][2].as_str(),
+        Some("wget -q -O- localhost:80")
+    );
+    assert_eq!(probe["periodSeconds"].as_u64(), Some(10), "[{mode:?}]");
+    let host = &web["spec"]["volumes"][0]["hostPath"];
+    assert_eq!(
+        host["type"].as_str(),
+        Some("Directory"),
+        "[{mode:?}] {text}"
+    );
+
+    // stdout, as Pods (one each); kinds compose has no use for, or two
+    // replicas as one Pod, are refused
+    let stdout = env.ok(&[
+        "compose", "-f", &f, "convert", "--kube", "--type", "pod", "--scale", "db=1",
+    ]);
+    assert!(stdout.contains("kind: Pod\n"), "[{mode:?}] {stdout}");
+    assert_refused(
+        &env,
+        &["compose", "-f", &f, "convert", "--kube", "--type", "job"],
+        "job",
+    );
+    assert_refused(
+        &env,
+        &["compose", "-f", &f, "convert", "--kube", "--type", "pod"],
+        "replicas",
+    );
+    assert_refused(
+        &env,
+        &["compose", "-f", &f, "convert", "--type", "pod"],
+        "--kube",
+    );
+
+    // --service: the published port through a NodePort Service instead of
+    // a hostPort; db stays ClusterIP
+    let nodes = env.user_dir("yaml").join("nodes.yaml");
+    let n = nodes.display().to_string();
+    env.ok(&[
+        "compose",
+        "-f",
+        &f,
+        "convert",
+        "--kube",
+        "--service",
+        "-o",
+        &n,
+    ]);
+    assert_valid(mode, &nodes);
+    let text = std::fs::read_to_string(&nodes).unwrap();
+    let objs = objects(&text);
+    let web = &objs["Service/web"]["spec"];
+    assert_eq!(web["type"].as_str(), Some("NodePort"), "[{mode:?}] {text}");
+    assert!(web["ports"][0]["nodePort"].as_u64().is_some(), "[{mode:?}]");
+    assert_eq!(
+        objs["Service/db"]["spec"]["type"].as_str(),
+        Some("ClusterIP")
+    );
+    let c = &objs["Deployment/web-deployment"]["spec"]["template"]["spec"]["containers"][0];
+    assert!(c["ports"][0]["hostPort"].is_null(), "[{mode:?}] {text}");
+    // without --kube, convert is config, as in docker
+    let services = env.ok(&["compose", "-f", &f, "convert", "--services"]);
+    assert_eq!(services, "db\nweb\n", "[{mode:?}]");
+
+    // the round trip: play runs the app, web serves on its published port
+    let played = env.ok(&["kube", "play", &out]);
+    assert!(played.contains("Pod:"), "[{mode:?}] {played}");
+    assert_eq!(http_get(mode, port), "converted\n", "[{mode:?}]");
+    let running: Vec<String> = names(&env)
+        .into_iter()
+        .filter(|n| !n.ends_with("-infra"))
+        .collect();
+    assert_eq!(
+        running,
+        [
+            "db-deployment-pod-0-db",
+            "db-deployment-pod-1-db",
+            "web-deployment-pod-web"
+        ],
+        "[{mode:?}]"
+    );
+    let greeting = env.ok(&[
+        "exec",
+        "web-deployment-pod-web",
+        "sh",
+        "-c",
+        "echo $GREETING",
+    ]);
+    assert_eq!(greeting.trim(), "hello", "[{mode:?}]");
+    env.ok(&["kube", "down", &out]);
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(t) if t.is_file() => {
+                    let bytes = std::fs::read(&p).unwrap_or_default();
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                        hits.push(p.display().to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    hits
+}
+
+both_modes!(played_secrets_stay_out_of_records);
+/// A Secret's keys used as env (secretKeyRef, envFrom with a prefix) go
+/// through the secret store: the container sees them, inspect and the
+/// container's record do not hold them, `secret ls` lists them under
+/// `kube_<secret>_<key>`, and kube down removes them.
+fn played_secrets_stay_out_of_records(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    const PW: &str = "pw-only-in-the-store";
+    const TOKEN: &str = "token-only-in-the-store";
+    // "pw-only-in-the-store" in base64
+    let file = write_yaml(
+        &env,
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  password: cHctb25seS1pbi10aGUtc3RvcmU=\nstringData:\n  token: {TOKEN}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: vault\nspec:\n  containers:\n  - name: app\n    image: {img:?}\n    command: [\"sleep\", \"1000\"]\n    env:\n    - name: PASSWORD\n      valueFrom:\n        secretKeyRef:\n          name: creds\n          key: password\n    - name: PLAIN\n      value: visible\n    envFrom:\n    - secretRef:\n        name: creds\n      prefix: S_\n"
+        ),
+    );
+    env.ok(&["kube", "play", &file]);
+    let seen = env.ok(&[
+        "exec",
+        "vault-app",
+        "sh",
+        "-c",
+        "echo $PASSWORD $S_token $S_password $PLAIN",
+    ]);
+    assert_eq!(seen, format!("{PW} {TOKEN} {PW} visible\n"), "[{mode:?}]");
+    let inspect = env.ok(&["inspect", "vault-app"]);
+    assert!(inspect.contains("PLAIN=visible"), "[{mode:?}] {inspect}");
+    for value in [PW, TOKEN] {
+        assert!(!inspect.contains(value), "[{mode:?}] {inspect}");
+        let hits = files_containing(&env.store_dir().join("containers"), value);
+        // the runtime's spec of the running container is the only place
+        // (as with `run --secret type=env`)
+        assert!(
+            hits.iter().all(|p| p.ends_with("spec.json")),
+            "[{mode:?}] {value} is in {hits:?}"
+        );
+    }
+    let listed = env.ok(&["secret", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(
+        word_set(&listed),
+        word_set("kube_creds_password kube_creds_token"),
+        "[{mode:?}]"
+    );
+    // a second play with --replace keeps working on the stored secrets
+    env.ok(&["kube", "play", "--replace", &file]);
+    env.ok(&["kube", "down", &file]);
+    assert!(names(&env).is_empty(), "[{mode:?}]");
+    let listed = env.ok(&["secret", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(listed.trim(), "", "[{mode:?}]");
+}

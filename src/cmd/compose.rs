@@ -73,8 +73,9 @@ pub enum ComposeCommand {
     /// Push service images
     Push(PushArgs),
     /// Parse, resolve and render the compose file in canonical format
-    #[command(alias = "convert")]
     Config(ConfigArgs),
+    /// As config; with --kube, the project as Kubernetes YAML
+    Convert(ConvertArgs),
 }
 
 impl ComposeCommand {
@@ -379,6 +380,24 @@ pub struct ConfigArgs {
     pub services_selected: Vec<String>,
 }
 
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the project as Kubernetes objects: a Deployment (or Pod) per service, Services, PersistentVolumeClaims
+    #[arg(long)]
+    pub kube: bool,
+    /// With --kube, the kind each service becomes: pod or deployment (default)
+    #[arg(long = "type", short = 't', value_name = "KIND")]
+    pub kind: Option<String>,
+    /// With --kube, NodePort Services for published ports instead of hostPorts
+    #[arg(long)]
+    pub service: bool,
+    /// With --kube, replicas of a service over its deploy.replicas: SERVICE=NUM
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
+}
+
 /// The project the flags and `services` name.
 fn project(a: &ComposeArgs, services: &[String]) -> Result<Project> {
     engine::load(&LoadOptions {
@@ -400,6 +419,13 @@ pub fn dispatch(g: &GlobalOpts, a: ComposeArgs) -> Result<()> {
     use ComposeCommand as C;
     match &a.command {
         C::Config(c) => config(&a, c),
+        C::Convert(c) if c.kube => convert_kube(&a, c),
+        C::Convert(c) => {
+            if c.kind.is_some() || c.service || !c.scale.is_empty() {
+                bail!("--type, --service and --scale need --kube");
+            }
+            config(&a, &c.config)
+        }
         C::Up(u) => up(g, &a, u),
         C::Down(d) => {
             let p = project(&a, &[])?;
@@ -560,10 +586,10 @@ fn config(a: &ComposeArgs, c: &ConfigArgs) -> Result<()> {
     }
 }
 
-fn up(g: &GlobalOpts, a: &ComposeArgs, u: &UpArgs) -> Result<()> {
-    let p = project(a, &u.services)?;
+/// `--scale SERVICE=NUM` flags as a map.
+fn scale_map(flags: &[String]) -> Result<BTreeMap<String, u32>> {
     let mut scale = BTreeMap::new();
-    for s in &u.scale {
+    for s in flags {
         let (svc, n) = s
             .split_once('=')
             .with_context(|| format!("invalid --scale {s:?}: use SERVICE=NUM"))?;
@@ -572,6 +598,38 @@ fn up(g: &GlobalOpts, a: &ComposeArgs, u: &UpArgs) -> Result<()> {
             .with_context(|| format!("invalid --scale {s:?}: use SERVICE=NUM"))?;
         scale.insert(svc.to_string(), n);
     }
+    Ok(scale)
+}
+
+fn convert_kube(a: &ComposeArgs, c: &ConvertArgs) -> Result<()> {
+    let cf = &c.config;
+    if cf.services || cf.volumes || cf.networks || cf.profiles || cf.images {
+        bail!("--kube cannot be combined with --services, --volumes, --networks, --profiles or --images");
+    }
+    if cf.format != "yaml" {
+        bail!("--kube writes yaml only: leave out --format");
+    }
+    let p = project(a, &cf.services_selected)?;
+    let o = engine::KubeOptions {
+        kind: c.kind.clone().unwrap_or_else(|| "deployment".into()),
+        service: c.service,
+        scale: scale_map(&c.scale)?,
+    };
+    let text = engine::to_kube(&p, &o)?;
+    if cf.quiet {
+        return Ok(());
+    }
+    match &cf.output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+        }
+        None => print(&text),
+    }
+}
+
+fn up(g: &GlobalOpts, a: &ComposeArgs, u: &UpArgs) -> Result<()> {
+    let p = project(a, &u.services)?;
+    let scale = scale_map(&u.scale)?;
     let o = engine::UpOptions {
         services: u.services.clone(),
         no_deps: u.no_deps,

@@ -69,6 +69,7 @@ pub fn generate(store: &Store, req: &GenerateRequest) -> Result<String> {
                 ports: Vec::new(),
                 restart: first.restart_policy.to_string(),
                 stop_timeout: None,
+                ..Default::default()
             },
         );
     }
@@ -83,7 +84,7 @@ pub fn generate(store: &Store, req: &GenerateRequest) -> Result<String> {
 }
 
 /// Now as Kubernetes writes times: `2024-01-09T02:24:55Z`.
-fn seconds_rfc3339() -> String {
+pub(crate) fn seconds_rfc3339() -> String {
     let t = crate::format::human::now_rfc3339();
     match t.split_once('.') {
         Some((secs, _)) => format!("{secs}Z"),
@@ -124,6 +125,7 @@ fn describe_pod(store: &Store, pod: &PodConfig) -> Result<PodDescription> {
             .map(|c| c.restart_policy.to_string())
             .unwrap_or_default(),
         stop_timeout: None,
+        ..Default::default()
     })
 }
 
@@ -198,6 +200,7 @@ fn describe_container(
         mounts,
         tty: cfg.tty,
         stdin: cfg.stdin,
+        liveness: None,
     })
 }
 
@@ -250,6 +253,7 @@ struct Undo {
     volumes: Vec<String>,
     pods: Vec<PodConfig>,
     dirs: Vec<PathBuf>,
+    secrets: Vec<String>,
 }
 
 impl Undo {
@@ -259,6 +263,9 @@ impl Undo {
         }
         for d in &self.dirs {
             let _ = std::fs::remove_dir_all(d);
+        }
+        if !self.secrets.is_empty() {
+            let _ = super::secrets::remove(store, &self.secrets, false, true);
         }
         if !self.volumes.is_empty() {
             let _ = super::volumes::remove(
@@ -353,6 +360,7 @@ fn carry_out(store: &Store, plan: &Plan, req: &PlayRequest, undo: &mut Undo) -> 
             report.volumes.push(v);
         }
     }
+    store_secrets(store, plan, undo)?;
     for p in &plan.pods {
         report.pods.push(play_pod(store, p, req, undo)?);
     }
@@ -363,6 +371,37 @@ fn carry_out(store: &Store, plan: &Plan, req: &PlayRequest, undo: &mut Undo) -> 
         }
     }
     Ok(report)
+}
+
+/// The Secret keys containers take as env, into the secret store (a
+/// replay updates them): containers name them, so values never reach a
+/// container's record or inspect.
+fn store_secrets(store: &Store, plan: &Plan, undo: &mut Undo) -> Result<()> {
+    let used: std::collections::BTreeSet<&String> = plan
+        .pods
+        .iter()
+        .flat_map(|p| &p.containers)
+        .flat_map(|c| c.secret_env.iter().map(|(_, s)| s))
+        .collect();
+    for name in used {
+        let existed = super::secrets::exists(store, name);
+        super::secrets::create(
+            store,
+            super::secrets::NewSecret {
+                name: name.clone(),
+                data: plan.secrets[name].clone(),
+                driver: crate::storage::secrets::FILE_DRIVER.into(),
+                driver_options: Default::default(),
+                labels: Default::default(),
+                replace: true,
+                ignore: false,
+            },
+        )?;
+        if !existed {
+            undo.secrets.push(name.clone());
+        }
+    }
+    Ok(())
 }
 
 fn play_pod(store: &Store, p: &PodPlan, req: &PlayRequest, undo: &mut Undo) -> Result<PlayedPod> {
@@ -416,6 +455,11 @@ fn play_pod(store: &Store, p: &PodPlan, req: &PlayRequest, undo: &mut Undo) -> R
             },
             ..Default::default()
         };
+        r.secret = c
+            .secret_env
+            .iter()
+            .map(|(var, name)| format!("{name},type=env,target={var}"))
+            .collect();
         r.service.restart = restart;
         let cfg = create_container(store, r).with_context(|| format!("container {}", c.name))?;
         played.containers.push(cfg.id);
@@ -565,6 +609,19 @@ pub fn down(store: &Store, text: &str, file: &str, force: bool) -> Result<DownRe
     // (kube down finds pods by name; their containers go with them)
     let plan = play::plan(text, file, &opts)?;
     let removed = remove_pods(store, &plan)?;
+    // the Secrets' keys it stored (those still there)
+    let secrets: Vec<String> = plan
+        .secrets
+        .keys()
+        .filter(|s| super::secrets::exists(store, s))
+        .cloned()
+        .collect();
+    if !secrets.is_empty() {
+        let r = super::secrets::remove(store, &secrets, false, true)?;
+        if let Some(e) = r.error {
+            return Err(e);
+        }
+    }
     let mut report = DownReport {
         stopped: removed.clone(),
         removed,

@@ -23,6 +23,14 @@ pub struct PodDescription {
     pub restart: String,
     /// Seconds a stop waits, when not the default.
     pub stop_timeout: Option<u32>,
+    /// Labels beside `app` (valid Kubernetes labels only).
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// A Deployment's replicas, over the options' default.
+    pub replicas: Option<u32>,
+    /// A ClusterIP Service even without `--service`, so other pods reach
+    /// this one by its name.
+    pub reachable: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -40,6 +48,7 @@ pub struct ContainerDescription {
     pub mounts: Vec<MountDescription>,
     pub tty: bool,
     pub stdin: bool,
+    pub liveness: Option<Probe>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,6 +69,8 @@ pub enum MountSource {
     HostPath { path: String, kind: String },
     /// A fresh tmpfs (an emptyDir in memory).
     Tmpfs,
+    /// A fresh directory that lives as long as the pod (an emptyDir).
+    Empty,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,11 +145,11 @@ pub fn generate(
     let mut node_ports = NodePorts::default();
     for p in pods {
         let pod = pod_object(p, opts);
-        let service = opts
-            .service
-            .then(|| service_object(&pod, p, &mut node_ports))
+        let node_ports = opts.service.then_some(&mut node_ports);
+        let service = (opts.service || p.reachable)
+            .then(|| service_object(&pod, p, node_ports))
             .flatten();
-        docs.push(wrap(pod, opts)?);
+        docs.push(wrap(pod, p.replicas.or(opts.replicas), opts)?);
         if let Some(s) = service {
             docs.push(to_yaml(&s)?);
         }
@@ -199,6 +210,7 @@ fn volume_name(m: &MountDescription) -> String {
             label_with_suffix(path.trim_matches('/'), "-host", "root")
         }
         MountSource::Tmpfs => label_with_suffix(&m.destination, "-tmpfs", "tmp"),
+        MountSource::Empty => label_with_suffix(&m.destination, "-empty", "empty"),
     }
 }
 
@@ -225,6 +237,7 @@ fn volume_object(m: &MountDescription, name: String) -> Volume {
                 medium: Some("Memory".into()),
             })
         }
+        MountSource::Empty => v.empty_dir = Some(EmptyDir { medium: None }),
     }
     v
 }
@@ -267,6 +280,7 @@ fn container_object(c: &ContainerDescription, with_host_ports: bool) -> (Contain
             })
             .collect(),
         image: c.image.clone(),
+        liveness_probe: c.liveness.clone(),
         name: label(&c.name),
         ports: c
             .ports
@@ -337,10 +351,19 @@ fn pod_object(p: &PodDescription, opts: &GenerateOptions) -> Pod {
             volumes.insert(v.name.clone(), v);
         }
     }
+    let mut metadata = meta(&name, &opts.timestamp);
+    for (k, v) in &p.labels {
+        // `app` selects the pod: a label of that name stays ours
+        metadata
+            .labels
+            .entry(k.clone())
+            .or_insert_with(|| v.clone());
+    }
+    metadata.annotations = p.annotations.clone();
     Pod {
         api_version: "v1".into(),
         kind: "Pod".into(),
-        metadata: meta(&name, &opts.timestamp),
+        metadata,
         spec: PodSpec {
             containers,
             hostname: p.hostname.as_deref().map(label),
@@ -368,20 +391,36 @@ impl NodePorts {
     }
 }
 
-fn service_object(pod: &Pod, p: &PodDescription, node_ports: &mut NodePorts) -> Option<Service> {
+/// A NodePort Service when given node ports to hand out and the pod
+/// publishes a port on the host, else ClusterIP (reachable inside only).
+fn service_object(
+    pod: &Pod,
+    p: &PodDescription,
+    node_ports: Option<&mut NodePorts>,
+) -> Option<Service> {
+    let published = p
+        .ports
+        .iter()
+        .chain(p.containers.iter().flat_map(|c| c.ports.iter()))
+        .any(|pp| pp.host_port != 0);
+    let mut node_ports = node_ports.filter(|_| published);
     let mut ports = Vec::new();
     let all = p
         .ports
         .iter()
         .chain(p.containers.iter().flat_map(|c| c.ports.iter()));
+    let mut seen = BTreeSet::new();
     for pp in all {
+        if !seen.insert((pp.container_port, pp.protocol.to_ascii_lowercase())) {
+            continue;
+        }
         let protocol = match pp.protocol.to_ascii_uppercase() {
             s if s.is_empty() => "TCP".to_string(),
             s => s,
         };
         ports.push(ServicePort {
             name: format!("{}-{}", pp.container_port, protocol.to_ascii_lowercase()),
-            node_port: node_ports.next(),
+            node_port: node_ports.as_mut().map(|n| n.next()),
             port: pp.container_port,
             protocol,
             target_port: pp.container_port,
@@ -390,20 +429,36 @@ fn service_object(pod: &Pod, p: &PodDescription, node_ports: &mut NodePorts) -> 
     if ports.is_empty() {
         return None;
     }
+    let kind = if node_ports.is_some() {
+        "NodePort"
+    } else {
+        "ClusterIP"
+    };
+    let mut metadata = pod.metadata.clone();
+    metadata.annotations.clear();
     Some(Service {
         api_version: "v1".into(),
         kind: "Service".into(),
-        metadata: pod.metadata.clone(),
         spec: ServiceSpec {
             ports,
-            selector: pod.metadata.labels.clone(),
-            kind: "NodePort".into(),
+            selector: selector_of(&metadata),
+            kind: kind.into(),
         },
+        metadata,
     })
 }
 
+/// What selects the pod: its `app` label alone (other labels may change).
+fn selector_of(m: &ObjectMeta) -> BTreeMap<String, String> {
+    m.labels
+        .iter()
+        .filter(|(k, _)| *k == "app")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// The pod as the kind asked for.
-fn wrap(pod: Pod, opts: &GenerateOptions) -> Result<String> {
+fn wrap(pod: Pod, replicas: Option<u32>, opts: &GenerateOptions) -> Result<String> {
     let (kind, api, suffix) = match opts.kind {
         Kind::Pod => return to_yaml(&pod),
         Kind::Deployment => ("Deployment", "apps/v1", "-deployment"),
@@ -414,14 +469,14 @@ fn wrap(pod: Pod, opts: &GenerateOptions) -> Result<String> {
     let mut metadata = pod.metadata.clone();
     metadata.name = format!("{name}{suffix}");
     let selector = (opts.kind != Kind::Job).then(|| LabelSelector {
-        match_labels: pod.metadata.labels.clone(),
+        match_labels: selector_of(&pod.metadata),
     });
     let w = Workload {
         api_version: api.into(),
         kind: kind.into(),
         metadata,
         spec: WorkloadSpec {
-            replicas: opts.replicas.filter(|r| *r > 1),
+            replicas: replicas.filter(|r| *r > 1),
             selector,
             template: PodTemplate {
                 metadata: pod.metadata,

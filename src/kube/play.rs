@@ -16,6 +16,16 @@ pub struct Plan {
     /// Named volumes (PersistentVolumeClaims), in file order.
     pub volumes: Vec<String>,
     pub pods: Vec<PodPlan>,
+    /// Every key of every Secret in the file, as the secret store names
+    /// it (`secret_name`): its data. Played containers take the ones they
+    /// use as env from the store, so values stay out of their records.
+    pub secrets: BTreeMap<String, Vec<u8>>,
+}
+
+/// The secret store's name for `key` of Secret `secret`: a Secret's name
+/// holds no '_', so the first '_' after the prefix splits the two.
+pub fn secret_name(secret: &str, key: &str) -> String {
+    format!("kube_{secret}_{key}")
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +58,8 @@ pub struct ContainerPlan {
     pub args: Vec<String>,
     /// `KEY=VALUE`
     pub env: Vec<String>,
+    /// Variables whose value is a Secret's: (variable, store secret name).
+    pub secret_env: Vec<(String, String)>,
     pub workdir: Option<String>,
     pub tty: bool,
     pub stdin: bool,
@@ -107,10 +119,13 @@ fn documents(text: &str, file: &str) -> Result<Vec<Doc>> {
     // Read each again as its kind, so a wrong field's error has its line.
     for (i, d) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let v = &values[i];
-        if v.is_null() {
+        let kind = kind_of(v);
+        // Services route traffic between pods in a cluster; here pods
+        // publish through their hostPorts, so there is nothing to run
+        // (podman's play reads no more of them either)
+        if v.is_null() || kind == "Service" {
             continue;
         }
-        let kind = kind_of(v);
         let typed = |e: serde_yaml_ng::Error| yaml_error(file, &e);
         out.push(match kind.as_str() {
             "Pod" => Doc::Pod(Pod::deserialize(d).map_err(typed)?),
@@ -183,6 +198,7 @@ pub fn plan(text: &str, file: &str, opts: &PlanOptions) -> Result<Plan> {
         lenient: opts.names_only,
         ..Default::default()
     };
+    let mut secrets = BTreeMap::new();
     for d in &docs {
         match d {
             Doc::ConfigMap(c) => {
@@ -211,12 +227,18 @@ pub fn plan(text: &str, file: &str, opts: &PlanOptions) -> Result<Plan> {
                 for (k, v) in &s.string_data {
                     m.insert(k.clone(), v.as_bytes().to_vec());
                 }
+                for (k, v) in &m {
+                    secrets.insert(secret_name(&s.metadata.name, k), v.clone());
+                }
                 data.secrets.insert(s.metadata.name.clone(), m);
             }
             _ => {}
         }
     }
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        secrets,
+        ..Default::default()
+    };
     for d in docs {
         match d {
             Doc::Claim(c) => {
@@ -395,6 +417,7 @@ fn pod_plan(
             })?;
             mounts.push(mount_plan(m, v)?);
         }
+        let (env, secret_env) = env_of(c, data)?;
         pod.containers.push(ContainerPlan {
             name: if ctx.opts.no_pod_prefix {
                 c.name.clone()
@@ -404,7 +427,8 @@ fn pod_plan(
             image: c.image.clone(),
             command: c.command.clone(),
             args: c.args.clone(),
-            env: env_of(c, data)?,
+            env,
+            secret_env,
             workdir: c.working_dir.clone().filter(|w| !w.is_empty()),
             tty: c.tty,
             stdin: c.stdin,
@@ -535,10 +559,20 @@ fn text(bytes: &[u8], what: &str) -> Result<String> {
     String::from_utf8(bytes.to_vec()).map_err(|_| anyhow!("{what} is not text"))
 }
 
-/// The container's environment: `envFrom` first, `env` over it.
-fn env_of(c: &Container, data: &DataSources) -> Result<Vec<String>> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut set = |k: String, v: String| {
+/// A variable's value: text, or a Secret's key (by its store name).
+enum EnvValue {
+    Text(String),
+    Secret(String),
+}
+
+/// `KEY=VALUE` variables, and (variable, store secret name) pairs.
+type Env = (Vec<String>, Vec<(String, String)>);
+
+/// The container's environment: `envFrom` first, `env` over it. Values
+/// from Secrets come back apart, as store names (`secret_name`).
+fn env_of(c: &Container, data: &DataSources) -> Result<Env> {
+    let mut out: Vec<(String, EnvValue)> = Vec::new();
+    let mut set = |k: String, v: EnvValue| {
         out.retain(|(k2, _)| *k2 != k);
         out.push((k, v));
     };
@@ -562,19 +596,17 @@ fn env_of(c: &Container, data: &DataSources) -> Result<Vec<String>> {
             );
         };
         for (k, v) in source {
-            set(
-                format!("{prefix}{k}"),
-                text(v, &format!("{kind} {:?} key {k:?}", r.name))?,
-            );
+            let value = text(v, &format!("{kind} {:?} key {k:?}", r.name))?;
+            set(format!("{prefix}{k}"), env_value(kind, &r.name, k, value));
         }
     }
     for e in &c.env {
         if let Some(v) = &e.value {
-            set(e.name.clone(), v.clone());
+            set(e.name.clone(), EnvValue::Text(v.clone()));
             continue;
         }
         let Some(from) = &e.value_from else {
-            set(e.name.clone(), String::new());
+            set(e.name.clone(), EnvValue::Text(String::new()));
             continue;
         };
         let (source, r, kind) = if let Some(r) = &from.config_map_key_ref {
@@ -589,10 +621,10 @@ fn env_of(c: &Container, data: &DataSources) -> Result<Vec<String>> {
             );
         };
         match source.and_then(|s| s.get(&r.key)) {
-            Some(v) => set(
-                e.name.clone(),
-                text(v, &format!("{kind} {:?} key {:?}", r.name, r.key))?,
-            ),
+            Some(v) => {
+                let value = text(v, &format!("{kind} {:?} key {:?}", r.name, r.key))?;
+                set(e.name.clone(), env_value(kind, &r.name, &r.key, value))
+            }
             None if r.optional || data.lenient => {}
             None if source.is_none() => {
                 bail!(
@@ -611,7 +643,25 @@ fn env_of(c: &Container, data: &DataSources) -> Result<Vec<String>> {
             ),
         }
     }
-    Ok(out.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+    let mut env = Vec::new();
+    let mut secret_env = Vec::new();
+    for (k, v) in out {
+        match v {
+            EnvValue::Text(v) => env.push(format!("{k}={v}")),
+            EnvValue::Secret(s) => secret_env.push((k, s)),
+        }
+    }
+    Ok((env, secret_env))
+}
+
+/// A Secret's value goes by the store (an empty one has nothing to hide,
+/// and the store keeps no empty secret).
+fn env_value(kind: &str, name: &str, key: &str, value: String) -> EnvValue {
+    if kind == "Secret" && !value.is_empty() {
+        EnvValue::Secret(secret_name(name, key))
+    } else {
+        EnvValue::Text(value)
+    }
 }
 
 /// The container port and protocol a `-p` spec publishes to.
@@ -696,7 +746,10 @@ spec:
         let c = &p.pods[0].containers[0];
         assert_eq!(c.name, "web-pod-0-app");
         assert!(c.env.contains(&"GREETING=hello".to_string()));
-        assert!(c.env.contains(&"PW=secret".to_string()));
+        // a Secret's value stays out of the plain environment
+        assert!(!c.env.iter().any(|e| e.starts_with("PW=")));
+        assert_eq!(c.secret_env, [("PW".into(), secret_name("sec", "pw"))]);
+        assert_eq!(p.secrets[&secret_name("sec", "pw")], b"secret");
         assert_eq!(p.pods[0].pod_dirs["conf"].len(), 2);
         let opts = PlanOptions {
             publish: vec!["9090:80".into()],

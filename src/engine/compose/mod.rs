@@ -9,6 +9,7 @@
 mod check;
 mod interpolate;
 mod interrupt;
+mod kube;
 mod loader;
 mod members;
 mod merge;
@@ -21,6 +22,7 @@ mod values;
 
 pub use check::start_order;
 pub use interrupt::Interrupts;
+pub use kube::{to_kube, KubeOptions};
 pub use loader::{load, LoadOptions};
 pub use members::{members, Member};
 pub use ops::{
