@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 merge=0
 if [ "${1:-}" = --merge ]; then merge=1; shift; fi
 secs=${1:-10}
-targets=${TARGETS:-"containerfile reference manifest image_config layer_tar template filter quadlet"}
+targets=${TARGETS:-"containerfile reference manifest image_config layer_tar template filter quadlet compose"}
 if [ -z "${FUZZ_NO_BUILD:-}" ]; then
     CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} nice -n 19 cargo +nightly fuzz build >/dev/null
 fi

@@ -35,6 +35,7 @@ pub mod fuzz {
         ("template", template),
         ("filter", filter),
         ("quadlet", quadlet),
+        ("compose", compose),
     ];
 
     /// The Containerfile parser, expansion, stage selection, RUN programs.
@@ -243,5 +244,49 @@ pub mod fuzz {
         };
         let mut out = crate::quadlet::Outcome::default();
         crate::quadlet::generate(&[unit], "/usr/bin/coracle", false, &mut out);
+    }
+
+    /// A compose file, loaded as `compose -f FILE` does (interpolation,
+    /// includes, extends, profiles, normalization, the checks), then what
+    /// `compose config` and `compose convert --kube` make of it. The file
+    /// sits alone in a directory of this process's own; what it includes
+    /// or extends from elsewhere is read as the user running it may.
+    pub fn compose(data: &[u8]) {
+        use crate::engine::compose::{self, KubeOptions, LoadOptions};
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("coracle-fuzz-compose-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        let file = dir.join("compose.yaml");
+        if std::fs::write(&file, text).is_err() {
+            return;
+        }
+        let options = LoadOptions {
+            files: vec![file],
+            project_name: Some("fuzz".into()),
+            project_directory: Some(dir),
+            ..Default::default()
+        };
+        let Ok(project) = compose::load(&options) else {
+            return;
+        };
+        let _ = serde_yaml_ng::to_string(&project);
+        let _ = serde_json::to_string(&project);
+        let names: Vec<String> = project.services.keys().cloned().collect();
+        let _ = compose::start_order(&project, &names, true);
+        for name in &names {
+            let _ = compose::image_name(&project, name);
+        }
+        for kind in ["pod", "deployment"] {
+            let o = KubeOptions {
+                kind: kind.into(),
+                service: true,
+                ..Default::default()
+            };
+            let _ = compose::to_kube(&project, &o);
+        }
     }
 }

@@ -153,6 +153,21 @@ fn no_verb_panics_on_the_corpora(mode: Mode) {
     // the rest, as podman's does: no panic is the whole contract here.
     let args = ["quadlet", "--dryrun"];
     assert_no_panic(mode, &args, &env.run(&args));
+
+    // Compose files, as `compose config` and `compose convert --kube` read
+    // them: the normalized project, or one error line naming the file.
+    let project = env.dir.join("project");
+    mkdir_mode(&project, 0o755);
+    for (i, f) in sample("compose", 20).iter().enumerate() {
+        let file = project.join(format!("c{i}.yaml"));
+        env.write_user_file(&file, &std::fs::read(f).unwrap());
+        let file = file.to_string_lossy();
+        for verb in [&["config"][..], &["convert", "--kube"][..]] {
+            let mut args = vec!["compose", "-p", "fuzz", "-f", &file];
+            args.extend_from_slice(verb);
+            answered(mode, &args, &env.run(&args));
+        }
+    }
 }
 
 fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {

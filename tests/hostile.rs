@@ -571,3 +571,42 @@ fn a_pulled_index_that_names_an_index_is_refused(mode: Mode) {
     );
     assert_same_snapshot(&before, &snapshot(&env.store_dir()), "nested index");
 }
+
+both_modes!(compose_files_that_name_devices_or_fifos_are_refused);
+/// A compose file whose `include`, `extends.file`, service `env_file` or
+/// `--env-file` names `/dev/zero` or a FIFO: one error naming it, at
+/// once, not a read that never ends or a wait for a writer.
+fn compose_files_that_name_devices_or_fifos_are_refused(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let dir = env.dir.join("app");
+    mkdir_mode(&dir, 0o755);
+    let fifo = dir.join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0);
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let fifo = fifo.to_str().unwrap();
+    let cases = [
+        ("include of /dev/zero", "include:\n  - /dev/zero\nservices:\n  a:\n    image: busybox\n".to_string(), vec![]),
+        ("include of a fifo", format!("include:\n  - {fifo}\nservices:\n  a:\n    image: busybox\n"), vec![]),
+        ("extends from /dev/zero", "services:\n  a:\n    image: busybox\n    extends:\n      file: /dev/zero\n      service: b\n".to_string(), vec![]),
+        ("env_file of a fifo", format!("services:\n  a:\n    image: busybox\n    env_file: {fifo}\n"), vec![]),
+        ("--env-file /dev/zero", "services:\n  a:\n    image: busybox\n".to_string(), vec!["--env-file", "/dev/zero"]),
+    ];
+    for (what, text, extra) in cases {
+        let file = dir.join("compose.yaml");
+        env.write_user_file(&file, text.as_bytes());
+        let file = file.to_string_lossy();
+        let mut args = vec!["compose", "-p", "x", "-f", &file];
+        args.extend(extra);
+        args.push("config");
+        let start = std::time::Instant::now();
+        let out = env.run(&args);
+        assert_error(mode, what, &out, 125, &["not a regular file"]);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "[{mode:?}] {what}: took {:?}",
+            start.elapsed()
+        );
+    }
+}

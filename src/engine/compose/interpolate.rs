@@ -150,8 +150,7 @@ fn braced(body: &str, vars: &Vars) -> Result<String> {
 /// A `.env` file (`KEY=VALUE`, `export KEY=VALUE`, quotes, comments), its
 /// values interpolated with what came before and `outer`.
 pub fn dotenv(path: &Path, outer: &Vars) -> Result<Vars> {
-    let content = std::fs::read_to_string(path)
-        .with_context(|| format!("reading env file {}", path.display()))?;
+    let content = super::loader::read_text(path, "env file")?;
     let mut out = Vars::new();
     for (n, line) in content.lines().enumerate() {
         let line = line.trim();

@@ -109,11 +109,45 @@ fn variables(o: &LoadOptions, dir: &Path) -> Result<Vars> {
     Ok(vars)
 }
 
+/// The largest compose or env file read: far above any real one, and a
+/// bound on what a path pointing at a huge file can make us hold.
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// A compose or `.env` file's text. Only a regular file: an `include:`,
+/// `extends.file` or `env_file` naming a FIFO or `/dev/zero` would block
+/// or read forever, so it is opened without blocking and refused.
+pub(super) fn read_text(path: &Path, what: &str) -> Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{what} {} is not a regular file", path.display());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        bail!(
+            "{what} {} is too large ({} bytes; the limit is {MAX_FILE_BYTES})",
+            path.display(),
+            meta.len()
+        );
+    }
+    let mut text = String::new();
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    Ok(text)
+}
+
 /// One file as YAML: anchors and merge keys applied. A syntax error names
 /// the file and the line.
 pub fn read_yaml(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading compose file {}", path.display()))?;
+    let text = read_text(path, "compose file")?;
     let mut v: Value = serde_yaml_ng::from_str(&text).map_err(|e| {
         let at = match e.location() {
             Some(l) => format!("line {}, column {}", l.line(), l.column()),
