@@ -108,6 +108,8 @@ mod tests {
         interactive: bool,
         #[arg(long)]
         name: Option<String>,
+        /// Before the image, `-d=true` is a flag (as in `run`).
+        image: Option<String>,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     }
@@ -120,9 +122,18 @@ mod tests {
 
     #[test]
     fn values_and_repeats() {
-        let t = p(&["--rm=false", "-d=true", "img", "--rm=true"]).unwrap();
-        assert!(!t.rm && t.detach);
-        assert_eq!(t.rest, ["img", "--rm=true"]);
+        let t = p(&[
+            "--rm=false",
+            "-d=true",
+            "img",
+            "cmd",
+            "--rm=true",
+            "-d=false",
+        ])
+        .unwrap();
+        assert!(!t.rm && t.detach, "{t:?}");
+        assert_eq!(t.image.as_deref(), Some("img"));
+        assert_eq!(t.rest, ["cmd", "--rm=true", "-d=false"]);
         let t = p(&["--rm", "--rm=false", "-id"]).unwrap();
         assert!(!t.rm && t.detach && t.interactive);
         let t = p(&["--rm=true", "--rm"]).unwrap();
