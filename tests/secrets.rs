@@ -281,13 +281,18 @@ fn secret_bad_input_refused(mode: Mode) {
     }
 }
 
-both_modes!(run_with_secrets);
-fn run_with_secrets(mode: Mode) {
-    let env = TestEnv::new(mode);
+/// Secret `key` holding DATA, and the `rt` image pulled; the image's name.
+fn secret_key_and_image(env: &TestEnv) -> String {
     let file = env.dir.join("secret.txt");
     env.write_user_file(&file, DATA.as_bytes());
     env.ok(&["secret", "create", "key", file.to_str().unwrap()]);
-    let img = env.rt_image();
+    env.rt_image()
+}
+
+both_modes!(run_with_secrets);
+fn run_with_secrets(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = secret_key_and_image(&env);
 
     // a file at /run/secrets/NAME, root's and 0444 by default
     let out = env.sh(
@@ -388,10 +393,7 @@ fn run_with_secrets(mode: Mode) {
 both_modes!(env_secret_is_in_no_file);
 fn env_secret_is_in_no_file(mode: Mode) {
     let env = TestEnv::new(mode);
-    let file = env.dir.join("secret.txt");
-    env.write_user_file(&file, DATA.as_bytes());
-    env.ok(&["secret", "create", "key", file.to_str().unwrap()]);
-    let img = env.rt_image();
+    let img = secret_key_and_image(&env);
     // The program shows the value in capitals: its command line (in the
     // container's records) must not hold the value itself.
     let script = "echo \"$API_KEY\" | tr a-z A-Z; exec sleep 600";
