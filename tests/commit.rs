@@ -25,17 +25,12 @@ fn commit_round_trip_with_changes_and_diff(mode: Mode) {
     let _reaper = Reaper(&env);
     let img = env.rt_image();
     let mark = env.mark();
-    env.ok(&[
-        "run",
-        "--name",
+    env.run_kept(
         "c1",
-        "-e",
-        &mark,
+        &[],
         &img,
-        "sh",
-        "-c",
         "echo hi > /etc/new && rm /etc/group && mkdir -p /d/e && echo x > /d/e/f",
-    ]);
+    );
 
     let diff = env.ok(&["diff", "c1"]);
     for line in [
@@ -163,18 +158,12 @@ both_modes!(export_lists_the_merged_files);
 fn export_lists_the_merged_files(mode: Mode) {
     let env = TestEnv::new(mode);
     let img = env.rt_image();
-    let mark = env.mark();
-    env.ok(&[
-        "run",
-        "--name",
+    env.run_kept(
         "c1",
-        "-e",
-        &mark,
+        &[],
         &img,
-        "sh",
-        "-c",
         "echo hi > /etc/new && rm /etc/group && /bin/busybox chown 1000:1000 /etc/new",
-    ]);
+    );
     let file = env.home.join("out.tar");
     env.ok(&["export", "-o", file.to_str().unwrap(), "c1"]);
     let names = tar_names(&file);

@@ -308,11 +308,7 @@ fn copies_between_two_containers(mode: Mode) {
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     let img = env.rt_image();
-    let mark = env.mark();
-    env.ok(&[
-        "run", "--name", "a", "-e", &mark, &img, "sh", "-c",
-        "mkdir -p /data/sub && echo one > /data/f && echo two > /data/sub/g && chown -R 1234:2345 /data && mkdir /empty",
-    ]);
+    env.run_kept("a", &[], &img, "mkdir -p /data/sub && echo one > /data/f && echo two > /data/sub/g && chown -R 1234:2345 /data && mkdir /empty");
     env.run_detached("b", &["--user", "1000:1000"], &img, &["sleep", "600"]);
     env.ok(&["exec", "-u", "0", "b", "mkdir", "-p", "/into"]);
 
@@ -359,18 +355,12 @@ fn overwrite_is_needed_to_swap_a_directory_and_a_file(mode: Mode) {
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     let img = env.rt_image();
-    let mark = env.mark();
-    env.ok(&[
-        "run",
-        "--name",
+    env.run_kept(
         "c",
-        "-e",
-        &mark,
+        &[],
         &img,
-        "sh",
-        "-c",
         "mkdir -p /t/x/inner /t/y && echo file > /t/d",
-    ]);
+    );
     let host = env.dir.join("host");
     env.write_user_file(&host.join("x"), b"a file\n");
     env.write_user_file(&host.join("d/in"), b"in a dir\n");
@@ -411,11 +401,7 @@ fn follow_link_copies_what_a_link_points_to(mode: Mode) {
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     let img = env.rt_image();
-    let mark = env.mark();
-    env.ok(&[
-        "run", "--name", "c", "-e", &mark, &img, "sh", "-c",
-        "mkdir -p /data && echo real > /data/real && ln -s real /data/link && ln -s /data /dlink && ln -s /etc/group /grp",
-    ]);
+    env.run_kept("c", &[], &img, "mkdir -p /data && echo real > /data/real && ln -s real /data/link && ln -s /data /dlink && ln -s /etc/group /grp");
     let out = env.dir.join("out");
     env.write_user_file(&out.join(".keep"), b"");
     env.ok(&["cp", "c:/data/link", s(&out.join("plain"))]);

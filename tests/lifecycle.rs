@@ -610,18 +610,12 @@ fn ps_size_counts_the_container_layer_and_its_image(mode: Mode) {
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     let img = env.rt_image();
-    let mark = env.mark();
-    env.ok(&[
-        "run",
-        "--name",
+    env.run_kept(
         "sz",
-        "-e",
-        &mark,
+        &[],
         &img,
-        "sh",
-        "-c",
         "mkdir -p /d && chown 1000:1000 /d && head -c 3000 /dev/zero > /d/f && chmod 700 /d",
-    ]);
+    );
     let rows: serde_json::Value =
         serde_json::from_str(&env.ok(&["ps", "-a", "--size", "--format", "json"])).unwrap();
     let size = &rows[0]["Size"];

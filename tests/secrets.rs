@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 const DATA: &str = "hunter2-s3cr3t";
 
@@ -280,13 +281,18 @@ fn secret_bad_input_refused(mode: Mode) {
     }
 }
 
-both_modes!(run_with_secrets);
-fn run_with_secrets(mode: Mode) {
-    let env = TestEnv::new(mode);
+/// Secret `key` holding DATA, and the `rt` image pulled; the image's name.
+fn secret_key_and_image(env: &TestEnv) -> String {
     let file = env.dir.join("secret.txt");
     env.write_user_file(&file, DATA.as_bytes());
     env.ok(&["secret", "create", "key", file.to_str().unwrap()]);
-    let img = env.rt_image();
+    env.rt_image()
+}
+
+both_modes!(run_with_secrets);
+fn run_with_secrets(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = secret_key_and_image(&env);
 
     // a file at /run/secrets/NAME, root's and 0444 by default
     let out = env.sh(
@@ -373,10 +379,59 @@ fn run_with_secrets(mode: Mode) {
     assert!(out.contains("env=[]"), "[{mode:?}] {out}");
     let record = files_containing(&env.store_dir().join("containers"), DATA);
     assert!(
-        record.iter().all(|p| p.contains("/userdata/secrets/")
-            || p.ends_with("spec.json")
-            || p.ends_with("ctr.log")),
+        record
+            .iter()
+            .all(|p| p.contains("/userdata/secrets/") || p.ends_with("ctr.log")),
         "[{mode:?}] the secret is in {record:?}"
     );
     env.ok(&["rm", "holder"]);
+}
+
+// An env secret is read from the secret store when a process starts: the
+// program and an exec see it, no file of the store (but the secret's own
+// data) nor of the run root holds it, before or after a restart.
+both_modes!(env_secret_is_in_no_file);
+fn env_secret_is_in_no_file(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = secret_key_and_image(&env);
+    // The program shows the value in capitals: its command line (in the
+    // container's records) must not hold the value itself.
+    let script = "echo \"$API_KEY\" | tr a-z A-Z; exec sleep 600";
+    let seen = DATA.to_uppercase();
+    env.run_detached(
+        "holder",
+        &["--secret", "key,type=env,target=API_KEY"],
+        &img,
+        &["sh", "-c", script],
+    );
+    let logs = || env.ok(&["logs", "holder"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || logs().contains(&seen)),
+        "[{mode:?}] the program does not see the secret: {}",
+        logs()
+    );
+    let out = env.ok(&["exec", "holder", "sh", "-c", "echo \"[$API_KEY]\""]);
+    assert_eq!(out, format!("[{DATA}]\n"), "[{mode:?}]");
+    let nowhere = |when: &str| {
+        let mut hits = files_containing(&env.store_dir(), DATA);
+        hits.extend(files_containing(&env.runroot_dir(), DATA));
+        let data_dir = env.store_dir().join("secrets/filedata");
+        hits.retain(|p| !p.starts_with(data_dir.to_str().unwrap()));
+        assert!(
+            hits.is_empty(),
+            "[{mode:?}] {when}: the secret is in {hits:?}"
+        );
+    };
+    nowhere("running");
+    let inspect = env.ok(&["inspect", "holder"]);
+    assert!(!inspect.contains(DATA), "[{mode:?}] inspect: {inspect}");
+    env.ok(&["restart", "-t", "0", "holder"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || logs().matches(&seen).count()
+            == 2),
+        "[{mode:?}] after restart: {}",
+        logs()
+    );
+    nowhere("restarted");
+    env.ok(&["rm", "-f", "-t", "0", "holder"]);
 }

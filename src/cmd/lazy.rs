@@ -13,7 +13,7 @@ use clap::{ArgMatches, Args, Command, FromArgMatches, Subcommand};
 fn keeping_summary(cmd: Command, augment: fn(Command) -> Command) -> Command {
     let about = cmd.get_about().cloned();
     let long_about = cmd.get_long_about().cloned();
-    let cmd = augment(cmd);
+    let cmd = super::bool_flags::when_valued(augment(cmd));
     let cmd = match about {
         Some(a) => cmd.about(a),
         None => cmd.about(None),

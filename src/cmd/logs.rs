@@ -12,12 +12,20 @@ use std::time::{Duration, SystemTime};
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    /// Follow log output
-    #[arg(short, long)]
-    pub follow: bool,
     /// Act on the latest container coracle is aware of
     #[arg(short, long)]
     pub latest: bool,
+    #[command(flatten)]
+    pub out: LogFlags,
+    pub containers: Vec<String>,
+}
+
+/// What to print and how: the flags `logs` and `pod logs` share.
+#[derive(Args, Debug)]
+pub struct LogFlags {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
     /// Output the container name in the log
     #[arg(short, long)]
     pub names: bool,
@@ -36,7 +44,6 @@ pub struct LogsArgs {
     /// Output the containers with different colors in the log
     #[arg(long)]
     pub color: bool,
-    pub containers: Vec<String>,
 }
 
 /// One container being printed, and how to label it.
@@ -116,12 +123,12 @@ pub fn logs(g: &GlobalOpts, a: LogsArgs) -> Result<()> {
             .transpose()
     };
     let window = LogWindow {
-        since: parse(&a.since)?,
-        until: parse(&a.until)?,
+        since: parse(&a.out.since)?,
+        until: parse(&a.out.until)?,
     };
     let logs = logs::open(&store, ids, window)?;
     let printer = Printer {
-        timestamps: a.timestamps,
+        timestamps: a.out.timestamps,
     };
     let multi = logs.len() > 1;
     let mut sources: Vec<Source> = logs
@@ -129,14 +136,14 @@ pub fn logs(g: &GlobalOpts, a: LogsArgs) -> Result<()> {
         .enumerate()
         .map(|(i, log)| {
             // podman labels lines when asked, or when several logs interleave.
-            let prefix = if a.names {
+            let prefix = if a.out.names {
                 format!("{} ", log.name)
             } else if multi {
                 format!("{} ", &log.id[..12])
             } else {
                 String::new()
             };
-            let color = if a.color {
+            let color = if a.out.color {
                 COLORS[i % COLORS.len()]
             } else {
                 ""
@@ -146,10 +153,10 @@ pub fn logs(g: &GlobalOpts, a: LogsArgs) -> Result<()> {
         .collect();
     // What is already there, cut to --tail.
     for s in &mut sources {
-        let records = s.log.read_existing(a.tail)?;
+        let records = s.log.read_existing(a.out.tail)?;
         printer.print(&s.prefix, s.color, &records)?;
     }
-    if !a.follow {
+    if !a.out.follow {
         return Ok(());
     }
     // Follow until every container has stopped and its log is drained.

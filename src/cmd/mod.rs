@@ -2,6 +2,7 @@
 
 mod archive;
 mod auto_update;
+mod bool_flags;
 mod build;
 mod build_flags;
 mod buildx;
@@ -339,7 +340,7 @@ pub fn main() -> i32 {
         return quadlet::generator(&program, &args.collect::<Vec<_>>());
     }
     let outcome = std::panic::catch_unwind(|| -> Result<i32> {
-        match Cli::try_parse() {
+        match bool_flags::parse::<Cli>() {
             Ok(cli) => run(cli).map(|()| 0),
             Err(e) => Ok(report_parse_error(e)),
         }

@@ -1,7 +1,7 @@
 //! `network create|ls|inspect|rm|prune|exists`: flags in, engine calls,
 //! podman's output out (netavark's JSON for inspect and `ls --format json`).
 
-use super::output::{confirm, print, print_inspect, println, unescape};
+use super::output::{confirm, print_inspect, print_lines, print_table, println};
 use super::GlobalOpts;
 use crate::engine::networks::{self as nets, Filter, Listed};
 use crate::engine::types::Store;
@@ -193,11 +193,7 @@ pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
     let store = g.open_store()?;
     let list = nets::list(&store, &filters)?;
     if a.quiet {
-        let out: String = list
-            .iter()
-            .map(|l| format!("{}\n", l.network.name))
-            .collect();
-        return print(&out);
+        return print_lines(&list.iter().map(|l| &l.network.name).collect::<Vec<_>>());
     }
     if a.format.as_deref().map(str::trim) == Some("json") {
         let docs: Vec<Value> = list.iter().map(|l| network_json(&store, l)).collect();
@@ -213,17 +209,13 @@ pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
             v
         })
         .collect();
-    let format = a.format.as_deref().map(unescape);
-    let headers =
-        table::HeaderMap::new(&[("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER")]);
-    let out = table::render_rows(
-        format.as_deref(),
+    print_table(
+        a.format.as_deref(),
         "table {{.ID}}\t{{.Name}}\t{{.Driver}}",
-        &headers,
+        &[("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER")],
         &rows,
         a.noheading,
-    )?;
-    print(&out)
+    )
 }
 
 #[derive(Args, Debug)]
@@ -300,7 +292,7 @@ pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
             stop_timeout: a.time,
         },
     )?;
-    print(&removed.iter().map(|n| format!("{n}\n")).collect::<String>())
+    print_lines(&removed)
 }
 
 #[derive(Args, Debug)]
@@ -322,7 +314,7 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
         return Ok(());
     }
     let removed = nets::prune(&store, &filters)?;
-    print(&removed.iter().map(|n| format!("{n}\n")).collect::<String>())
+    print_lines(&removed)
 }
 
 #[derive(Args, Debug)]
@@ -386,5 +378,5 @@ pub struct ReloadArgs {
 pub fn reload(g: &GlobalOpts, a: ReloadArgs) -> Result<()> {
     let store = g.open_store()?;
     let done = nets::reload(&store, &a.containers, a.all)?;
-    print(&done.iter().map(|id| format!("{id}\n")).collect::<String>())
+    print_lines(&done)
 }

@@ -63,6 +63,39 @@ pub fn print_inspect(items: &[Value], format: Option<&str>) -> Result<()> {
     }
 }
 
+/// One item a line: the ids or names a verb acted on.
+pub fn print_lines<S: AsRef<str>>(items: &[S]) -> Result<()> {
+    let mut out = String::new();
+    for item in items {
+        out.push_str(item.as_ref());
+        out.push('\n');
+    }
+    print(&out)
+}
+
+/// What a verb did, a line each, then the failure that stopped the rest:
+/// podman prints what it removed before it reports the error.
+pub fn print_lines_then<S: AsRef<str>>(items: &[S], error: Option<anyhow::Error>) -> Result<()> {
+    print_lines(items)?;
+    error.map_or(Ok(()), Err)
+}
+
+/// A listing in the user's `--format` or the `default` table; `headers`
+/// names the columns whose heading is not the field's name in capitals.
+pub fn print_table(
+    format: Option<&str>,
+    default: &str,
+    headers: &[(&str, &str)],
+    rows: &[Value],
+    noheading: bool,
+) -> Result<()> {
+    let format = format.map(unescape);
+    let headers = crate::format::table::HeaderMap::new(headers);
+    let out =
+        crate::format::table::render_rows(format.as_deref(), default, &headers, rows, noheading)?;
+    print(&out)
+}
+
 /// podman reads `\t` and `\n` typed literally in a format as tab and newline.
 pub fn unescape(fmt: &str) -> String {
     fmt.replace("\\t", "\t").replace("\\n", "\n")

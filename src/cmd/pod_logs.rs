@@ -1,7 +1,7 @@
 //! `pod logs POD`: the logs of the pod's containers (its infra left out),
 //! or of one of them (`-c`), with the flags and output of `logs`.
 
-use super::logs::LogsArgs;
+use super::logs::{LogFlags, LogsArgs};
 use super::GlobalOpts;
 use crate::engine::pods;
 use anyhow::{bail, Result};
@@ -12,30 +12,11 @@ pub struct PodLogsArgs {
     /// Filter logs by container name or id which belongs to pod
     #[arg(short, long)]
     pub container: Option<String>,
-    /// Follow log output
-    #[arg(short, long)]
-    pub follow: bool,
     /// Act on the latest pod coracle is aware of
     #[arg(short, long)]
     pub latest: bool,
-    /// Output the container name in the log
-    #[arg(short, long)]
-    pub names: bool,
-    /// Show logs since TIMESTAMP
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Show logs until TIMESTAMP
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Output the specified number of LINES at the end of the logs (-1: all)
-    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
-    pub tail: i64,
-    /// Output the timestamps in the log
-    #[arg(short, long)]
-    pub timestamps: bool,
-    /// Output the containers with different colors in the log
-    #[arg(long)]
-    pub color: bool,
+    #[command(flatten)]
+    pub out: LogFlags,
     pub pod: Option<String>,
 }
 
@@ -70,14 +51,8 @@ pub fn pod_logs(g: &GlobalOpts, a: PodLogsArgs) -> Result<()> {
     super::logs::logs(
         g,
         LogsArgs {
-            follow: a.follow,
             latest: false,
-            names: a.names,
-            since: a.since,
-            until: a.until,
-            tail: a.tail,
-            timestamps: a.timestamps,
-            color: a.color,
+            out: a.out,
             containers: members.into_iter().map(|(id, _)| id).collect(),
         },
     )

@@ -1,6 +1,8 @@
 //! `secret create|ls|inspect|rm|exists`: podman's flags and output.
 
-use super::output::{key_values, print, print_inspect, println, unescape};
+use super::output::{
+    key_values, print, print_inspect, print_lines, print_lines_then, print_table, println,
+};
 use super::GlobalOpts;
 use crate::engine::secrets::{self, NewSecret, SecretRecord};
 use crate::engine::types::Store;
@@ -123,12 +125,7 @@ pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
     let store = g.open_store()?;
     let list = secrets::list(&store, &a.filter)?;
     if a.quiet && a.format.is_none() {
-        return print(
-            &list
-                .iter()
-                .map(|r| format!("{}\n", r.id))
-                .collect::<String>(),
-        );
+        return print_lines(&list.iter().map(|r| &r.id).collect::<Vec<_>>());
     }
     let rows: Vec<Value> = list
         .iter()
@@ -145,16 +142,13 @@ pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
     if a.format.as_deref().map(str::trim) == Some("json") {
         return println(&table::json_indented(&Value::Array(rows), 4));
     }
-    let format = a.format.as_deref().map(unescape);
-    let headers = table::HeaderMap::new(&[("CreatedAt", "CREATED"), ("UpdatedAt", "UPDATED")]);
-    let out = table::render_rows(
-        format.as_deref(),
+    print_table(
+        a.format.as_deref(),
         "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.CreatedAt}}\t{{.UpdatedAt}}",
-        &headers,
+        &[("CreatedAt", "CREATED"), ("UpdatedAt", "UPDATED")],
         &rows,
         a.noheading,
-    )?;
-    print(&out)
+    )
 }
 
 #[derive(Args, Debug)]
@@ -277,17 +271,7 @@ pub struct RmArgs {
 pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
     let store = g.open_store()?;
     let removed = secrets::remove(&store, &a.names, a.all, a.ignore)?;
-    print(
-        &removed
-            .ids
-            .iter()
-            .map(|n| format!("{n}\n"))
-            .collect::<String>(),
-    )?;
-    match removed.error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    print_lines_then(&removed.ids, removed.error)
 }
 
 #[derive(Args, Debug)]

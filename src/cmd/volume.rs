@@ -1,7 +1,9 @@
 //! `volume create|ls|inspect|rm|prune|exists`: flags in, the volume store
 //! and runtime calls, podman's output out.
 
-use super::output::{confirm, key_values, print, print_inspect, println, unescape};
+use super::output::{
+    confirm, key_values, print, print_inspect, print_lines, print_lines_then, print_table, println,
+};
 use super::GlobalOpts;
 use crate::engine::types::{path_str, Store, VolumeFilter as Filter, VolumeRecord};
 use crate::engine::volumes as vols;
@@ -187,8 +189,7 @@ pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
         .filter(|(v, u)| filters.iter().all(|f| f.matches(v, u.len())))
         .collect();
     if a.quiet {
-        let out: String = list.iter().map(|(v, _)| format!("{}\n", v.name)).collect();
-        return print(&out);
+        return print_lines(&list.iter().map(|(v, _)| &v.name).collect::<Vec<_>>());
     }
     let docs: Vec<Value> = list
         .iter()
@@ -198,16 +199,13 @@ pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
         return println(&table::json_indented(&Value::Array(docs), 2));
     }
     let rows: Vec<Value> = docs.into_iter().map(template_view).collect();
-    let format = a.format.as_deref().map(unescape);
-    let headers = table::HeaderMap::new(&[("Name", "VOLUME NAME"), ("Driver", "DRIVER")]);
-    let out = table::render_rows(
-        format.as_deref(),
+    print_table(
+        a.format.as_deref(),
         "table {{.Driver}}\t{{.Name}}",
-        &headers,
+        &[("Name", "VOLUME NAME"), ("Driver", "DRIVER")],
         &rows,
         a.noheading,
-    )?;
-    print(&out)
+    )
 }
 
 #[derive(Args, Debug)]
@@ -290,7 +288,7 @@ pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
             stop_timeout: a.time,
         },
     )?;
-    print(&removed.iter().map(|n| format!("{n}\n")).collect::<String>())
+    print_lines(&removed)
 }
 
 #[derive(Args, Debug)]
@@ -340,17 +338,7 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
         }
     }
     let report = vols::prune(&store, &doomed);
-    print(
-        &report
-            .removed
-            .iter()
-            .map(|n| format!("{n}\n"))
-            .collect::<String>(),
-    )?;
-    match report.error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    print_lines_then(&report.removed, report.error)
 }
 
 #[derive(Args, Debug)]

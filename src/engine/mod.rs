@@ -31,6 +31,7 @@ pub mod pods;
 pub mod quadlet;
 pub mod runlabel;
 pub mod secrets;
+pub mod shell_words;
 pub mod stats;
 pub mod system;
 pub mod top;

@@ -51,7 +51,7 @@ pub fn command(store: &Store, r: &RunLabel) -> Result<Vec<String>> {
     if !r.args.is_empty() {
         line = format!("{line} {}", r.args.join(" "));
     }
-    let words = split_words(&line)?;
+    let words = super::shell_words::split(&line).map_err(anyhow::Error::msg)?;
     let Some((program, rest)) = words.split_first() else {
         bail!("label {} of image {} is empty", r.label, r.image);
     };
@@ -161,66 +161,6 @@ fn expand_with(s: &str, value: impl Fn(&str) -> String) -> String {
     out
 }
 
-/// Words as a POSIX shell splits them: quotes and backslashes, no expansion.
-fn split_words(s: &str) -> Result<Vec<String>> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(x) => cur.push(x),
-                        None => bail!("unterminated quote in {s:?}"),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(x @ ('"' | '\\' | '$' | '`')) => cur.push(x),
-                            Some(x) => {
-                                cur.push('\\');
-                                cur.push(x);
-                            }
-                            None => bail!("unterminated quote in {s:?}"),
-                        },
-                        Some(x) => cur.push(x),
-                        None => bail!("unterminated quote in {s:?}"),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(x) = chars.next() {
-                    cur.push(x);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,15 +172,6 @@ mod tests {
         assert_eq!(substitute("x${IMAGE}y", "IMAGE", "i"), "xiy");
         assert_eq!(substitute("--image=IMAGE", "IMAGE", "i"), "--image=i");
         assert_eq!(substitute("IMAGES", "IMAGE", "i"), "IMAGES");
-    }
-
-    #[test]
-    fn splits_like_a_shell() {
-        assert_eq!(
-            split_words(r#"run -e 'A=b c' "x\"y" z\ w"#).unwrap(),
-            ["run", "-e", "A=b c", "x\"y", "z w"]
-        );
-        assert!(split_words("'open").is_err());
     }
 
     #[test]

@@ -264,7 +264,7 @@ fn create_from(
             rootfs: rootfs_mountpoint(store),
             userdata: store.containers.dir(&cfg.id).join("userdata"),
         })?;
-        super::secrets::apply(store, &cfg, &base, &maps, &mut spec)?;
+        super::secrets::mount(store, &cfg, &base, &maps, &mut spec)?;
         spec::save(&spec, &store.containers.dir(&cfg.id).join("spec.json"))?;
         remember_created(&cfg, spec);
         Ok(())

@@ -28,6 +28,7 @@ pub struct ExecOptions {
 fn exec_spec(store: &Store, id: &str, pid: i32, o: &ExecOptions) -> Result<Spec> {
     let mut spec = super::spec::load(&store.containers.dir(id).join("spec.json"))?;
     let mut p = spec.process().clone().unwrap_or_default();
+    super::secrets::add_env(store, &store.containers.load_config(id)?, &mut p)?;
     p.set_args(Some(o.args.clone()));
     p.set_terminal(Some(o.tty));
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();

@@ -867,7 +867,10 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
     if let Some(fd) = ready {
         sys::set_cloexec(fd.as_raw_fd(), true);
     }
-    let (cfg, spec) = super::prepared::load_prepared(store, id)?;
+    let (cfg, mut spec) = super::prepared::load_prepared(store, id)?;
+    if let Some(process) = spec.process_mut() {
+        super::secrets::add_env(store, &cfg, process)?;
+    }
     let (mut spec, first_mounts) = super::volume::with_first_mounts(store, &cfg, spec);
     // SAFETY: the monitor ignores job-control and terminal signals: the CLI
     // forwards them to the container; SIGCHLD/SIGWINCH are read below.

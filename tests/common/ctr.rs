@@ -157,6 +157,16 @@ impl TestEnv {
         self.run(&args)
     }
 
+    /// `coracle run --name NAME [extra] IMG sh -c SCRIPT`, which must
+    /// succeed, the container kept for what the test does next; stdout.
+    pub fn run_kept(&self, name: &str, extra: &[&str], img: &str, script: &str) -> String {
+        let mark = self.mark();
+        let mut args = vec!["run", "--name", name, "-e", &mark];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[img, "sh", "-c", script]);
+        self.ok(&args)
+    }
+
     /// Spawn `coracle ARGS` (stdin closed, stderr inherited) with its
     /// stdout read line by line on another thread.
     pub fn spawn_lines(

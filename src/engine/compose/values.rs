@@ -86,68 +86,9 @@ pub fn pairs(at: &str, v: &Value, sep: char) -> Result<Vec<(String, Option<Strin
 pub fn command(at: &str, v: &Value) -> Result<Vec<String>> {
     match v {
         Value::Sequence(_) => strings(at, v),
-        _ => split_words(&string(at, v)?).map_err(|e| anyhow::anyhow!("{at}: {e}")),
+        _ => crate::engine::shell_words::split(&string(at, v)?)
+            .map_err(|e| anyhow::anyhow!("{at}: {e}")),
     }
-}
-
-/// POSIX shell word splitting: quotes and backslashes, no expansion.
-pub fn split_words(s: &str) -> std::result::Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unterminated quote in {s:?}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(x @ ('"' | '\\' | '$' | '`')) => cur.push(x),
-                            Some(x) => {
-                                cur.push('\\');
-                                cur.push(x)
-                            }
-                            None => return Err(format!("unterminated quote in {s:?}")),
-                        },
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unterminated quote in {s:?}")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(x) = chars.next() {
-                    cur.push(x);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
 }
 
 /// Warn about the keys of `m` that are neither `known` nor extensions
@@ -163,19 +104,5 @@ pub fn check_keys(at: &str, m: &Mapping, known: &[&str], unsupported: &[&str]) {
         } else {
             crate::warn!("{at}: unknown key {k:?} is ignored");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_split_as_a_shell_does() {
-        assert_eq!(
-            split_words(r#"sh -c 'echo "a b"' x\ y "q\"z""#).unwrap(),
-            ["sh", "-c", "echo \"a b\"", "x y", "q\"z"]
-        );
-        assert!(split_words("echo 'x").is_err());
     }
 }
