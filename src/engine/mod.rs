@@ -24,6 +24,8 @@ pub mod kube;
 pub mod logs;
 pub mod lookup;
 pub mod maintenance;
+pub mod manifest;
+pub mod manifest_build;
 pub mod networks;
 pub mod pod_create;
 pub mod pod_pause;
