@@ -467,3 +467,23 @@ fn build_foreign_platform_run_needs_an_emulator(mode: Mode) {
         "[{mode:?}]"
     );
 }
+
+both_modes!(run_a_list_runs_its_image_for_the_platform);
+fn run_a_list_runs_its_image_for_the_platform(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let p = busybox();
+    env.pull(&p.reference());
+    env.ok(&["manifest", "create", "bblist", &p.reference()]);
+    let out = env.ok(&["run", "--rm", "bblist", "echo", "ok"]);
+    assert_eq!(
+        out.trim(),
+        "ok",
+        "[{mode:?}] run LIST runs the host's image"
+    );
+    // No arm64 image in the list: refused, nothing created.
+    assert_refused(
+        &env,
+        &["run", "--rm", "--arch", "arm64", "bblist", "echo", "ok"],
+        "architecture arm64",
+    );
+}

@@ -26,6 +26,7 @@ pub mod lookup;
 pub mod maintenance;
 pub mod manifest;
 pub mod manifest_build;
+pub mod manifest_instance;
 pub mod networks;
 pub mod pod_create;
 pub mod pod_pause;
