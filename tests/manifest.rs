@@ -173,6 +173,41 @@ fn build_two_platforms_into_a_list_push_and_pull_back_each(mode: Mode) {
         );
     }
 
+    // --all copies a list's entries into another; pushed as a Docker list.
+    env.ok(&["manifest", "create", "--all", "copy", "mylist"]);
+    assert_eq!(
+        digests(&inspect_list(&env, "copy")),
+        digests(&index),
+        "[{mode:?}]"
+    );
+    let v2 = format!("{}/{}:1", registry().host, unique("lists/v2s2"));
+    env.ok(&[
+        "manifest",
+        "push",
+        "-q",
+        "--tls-verify=false",
+        "--format",
+        "v2s2",
+        "copy",
+        &v2,
+    ]);
+    let raw = skopeo_raw(&v2);
+    assert_eq!(
+        raw["mediaType"], "application/vnd.docker.distribution.manifest.list.v2+json",
+        "[{mode:?}] {raw}"
+    );
+    for m in raw["manifests"].as_array().unwrap() {
+        assert_eq!(
+            m["mediaType"], "application/vnd.docker.distribution.manifest.v2+json",
+            "[{mode:?}] {raw}"
+        );
+    }
+    assert_eq!(
+        platforms(&raw),
+        ["linux/amd64", "linux/arm64/v8"],
+        "[{mode:?}]"
+    );
+
     // --rm: pushed again, the local list is gone, its images stay.
     let before = env.image_ids().len();
     env.ok(&[
@@ -223,7 +258,16 @@ fn manifest_create_add_annotate_remove_rm(mode: Mode) {
     env.fails(&["manifest", "exists", "app-arm"], 1);
     env.fails(&["manifest", "exists", "nolist"], 1);
 
-    let added = env.ok(&["manifest", "add", "--annotation", "k=v", "l2", "app-amd"]);
+    let added = env.ok(&[
+        "manifest",
+        "add",
+        "--annotation",
+        "k=v",
+        "--features",
+        "sse4",
+        "l2",
+        "app-amd",
+    ]);
     assert_eq!(added.trim(), id, "[{mode:?}] add prints the list id");
     let index = inspect_list(&env, "l2");
     assert_eq!(index["annotations"]["team"], "a", "[{mode:?}] {index}");
@@ -233,6 +277,10 @@ fn manifest_create_add_annotate_remove_rm(mode: Mode) {
         "[{mode:?}]"
     );
     assert_eq!(index["manifests"][1]["annotations"]["k"], "v", "[{mode:?}]");
+    assert_eq!(
+        index["manifests"][1]["platform"]["features"][0], "sse4",
+        "[{mode:?}]"
+    );
     let d = digests(&index);
 
     // Adding the same image again changes nothing but its entry.

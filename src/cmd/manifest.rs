@@ -93,6 +93,9 @@ pub struct PlatformFlags {
     /// Override the architecture variant recorded for the image
     #[arg(long, value_name = "VARIANT")]
     pub variant: Option<String>,
+    /// Override the CPU features recorded for the image (repeatable)
+    #[arg(long, value_name = "FEATURE")]
+    pub features: Vec<String>,
 }
 
 impl PlatformFlags {
@@ -103,6 +106,7 @@ impl PlatformFlags {
             variant: self.variant.clone(),
             os_version: self.os_version.clone(),
             os_features,
+            features: self.features.clone(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub struct PlatformOverride {
     pub variant: Option<String>,
     pub os_version: Option<String>,
     pub os_features: Vec<String>,
+    pub features: Vec<String>,
 }
 
 /// `manifest create`.
@@ -280,6 +281,7 @@ fn image_entry(store: &Store, img: &ImageRecord) -> Result<Descriptor> {
             variant: config.variant.filter(|v| !v.is_empty()),
             os_version,
             os_features: None,
+            features: None,
         }),
         annotations: None,
         urls: None,
@@ -304,6 +306,9 @@ fn apply_override(e: &mut Descriptor, o: &PlatformOverride) {
     }
     if !o.os_features.is_empty() {
         p.os_features = Some(o.os_features.clone());
+    }
+    if !o.features.is_empty() {
+        p.features = Some(o.features.clone());
     }
 }
 
