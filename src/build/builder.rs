@@ -73,6 +73,17 @@ pub struct BuildOptions {
     /// `--secret`: id to content, for `RUN --mount=type=secret` (never
     /// written into an image or a cache key).
     pub secrets: run_mounts::Secrets,
+    /// `--platform`: the platform the image is built for (FROM scratch
+    /// stages get it; the cache keeps platforms apart). None: this host's.
+    pub platform: Option<BuildPlatform>,
+}
+
+/// The platform an image is built for, in Go's names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildPlatform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
 }
 
 /// `build --output`: where the final image's files go.
@@ -377,8 +388,17 @@ impl Builder<'_> {
         say(quiet, &format!("{prefix}STEP 1/{total}: {from_text}"));
         match &base {
             BaseRef::Scratch => {
-                st.config.architecture = host_arch().into();
-                st.config.os = "linux".into();
+                match &self.opts.platform {
+                    Some(p) => {
+                        st.config.architecture = p.architecture.clone();
+                        st.config.os = p.os.clone();
+                        st.config.variant = p.variant.clone();
+                    }
+                    None => {
+                        st.config.architecture = host_arch().into();
+                        st.config.os = "linux".into();
+                    }
+                }
                 st.config.config.env = Some(vec![DEFAULT_PATH.to_string()]);
             }
             BaseRef::Stage(s) => {
@@ -603,6 +623,14 @@ impl Builder<'_> {
         }
         if last {
             extra.push(self.opts.edits.final_key());
+        }
+        if let Some(p) = &self.opts.platform {
+            // A scratch stage's steps have no parent image to tell
+            // platforms apart.
+            extra.push(format!(
+                "platform {}/{}/{:?}",
+                p.os, p.architecture, p.variant
+            ));
         }
         if matches!(expanded, Instruction::Run(_)) {
             // What the RUN container was given can change what it makes.
@@ -1205,10 +1233,13 @@ fn is_url(s: &str) -> bool {
 fn copy_config(c: &mut ImageConfig, mine: &ImageConfig) {
     c.config = mine.config.clone();
     c.author = mine.author.clone();
-    if c.architecture.is_empty() {
+    // The stage's platform wins: a scratch stage built for another
+    // platform has no parent to carry it.
+    if c.architecture.is_empty() || !mine.architecture.is_empty() {
         c.architecture = mine.architecture.clone();
+        c.variant = mine.variant.clone();
     }
-    if c.os.is_empty() {
+    if c.os.is_empty() || !mine.os.is_empty() {
         c.os = mine.os.clone();
     }
 }

@@ -8,8 +8,10 @@ use super::registry_flags::{platform_from_flags, RegistryFlags, RetryFlags, Unsu
 use super::run::image_source;
 use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
+use crate::engine::manifest_build::{build_platforms, PlatformBuild};
 use crate::engine::types::{
-    parse_secret_flag, BuildOptions, BuildOutput, ImageFormat, Secrets, Squash, SOURCE_DATE_EPOCH,
+    parse_platform, parse_secret_flag, BuildOptions, BuildOutput, ImageFormat, Platform, Secrets,
+    Squash, SOURCE_DATE_EPOCH,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -69,9 +71,12 @@ pub struct BuildArgs {
     /// Cache intermediate images (each step's image)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub layers: bool,
-    /// Platform of the base images (OS/ARCH[/VARIANT])
+    /// Platform to build for (OS/ARCH[/VARIANT]); several, comma separated, build one image each
     #[arg(long)]
     pub platform: Option<String>,
+    /// Add the image to this manifest list, creating it if needed
+    #[arg(long, value_name = "LIST")]
+    pub manifest: Option<String>,
     /// Manifest type of the built image: oci or docker
     #[arg(long, default_value = "oci")]
     pub format: String,
@@ -173,16 +178,22 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         bail!("--cw: confidential workload images are not supported by coracle");
     }
     a.retry.apply(&mut a.registry)?;
-    let platform = platform_from_flags(
-        a.platform.as_deref(),
-        a.os.as_deref(),
-        a.arch.as_deref(),
-        a.variant.as_deref(),
-    )?
-    .map(|p| match p.variant {
-        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
-        None => format!("{}/{}", p.os, p.architecture),
-    });
+    let platforms: Vec<Option<Platform>> = match a.platform.as_deref() {
+        Some(list) if list.contains(',') => {
+            if a.os.is_some() || a.arch.is_some() {
+                bail!("--platform option can not be specified with --arch or --os");
+            }
+            list.split(',')
+                .map(|p| parse_platform(p.trim()).map(Some))
+                .collect::<Result<_>>()?
+        }
+        _ => vec![platform_from_flags(
+            a.platform.as_deref(),
+            a.os.as_deref(),
+            a.arch.as_deref(),
+            a.variant.as_deref(),
+        )?],
+    };
     let context = a.context.clone().unwrap_or_else(|| PathBuf::from("."));
     let context = std::fs::canonicalize(&context)
         .with_context(|| format!("context directory {}", context.display()))?;
@@ -229,21 +240,35 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         secrets,
         output: a.output.as_deref().map(build_output).transpose()?,
         all_stages: !a.skip_unused_stages,
+        platform: None,
     };
-    let flags = CreateFlags {
-        pull: pull_policy(&a.pull)?.to_string(),
-        platform,
-        quiet: a.quiet,
-        registry: a.registry.clone(),
-        ..Default::default()
-    };
+    let pull = pull_policy(&a.pull)?.to_string();
+    let builds = platforms
+        .into_iter()
+        .map(|platform| {
+            let flags = CreateFlags {
+                pull: pull.clone(),
+                platform: platform.as_ref().map(|p| match &p.variant {
+                    Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                    None => format!("{}/{}", p.os, p.architecture),
+                }),
+                quiet: a.quiet,
+                registry: a.registry.clone(),
+                ..Default::default()
+            };
+            PlatformBuild {
+                platform,
+                request: BuildRequest {
+                    file: file.clone(),
+                    options: opts.clone(),
+                    source: image_source(&flags),
+                },
+            }
+        })
+        .collect();
     let store = g.open_store()?;
-    let req = BuildRequest {
-        file,
-        options: opts,
-        source: image_source(&flags),
-    };
-    let img = engine::build(&store, req)?;
+    let built = build_platforms(&store, builds, a.manifest.as_deref())?;
+    let img = built.last().expect("one build at least");
     if let Some(path) = &a.iidfile {
         std::fs::write(path, format!("sha256:{}", img.id))
             .with_context(|| format!("writing {}", path.display()))?;

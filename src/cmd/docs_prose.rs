@@ -56,6 +56,11 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "coracle-volume-create" => &[("Create a volume with a label.", "coracle volume create --label app=web data")],
         "coracle-pod-create" => &[("Create a pod publishing port 8080.", "coracle pod create --name app -p 8080:80")],
+        "coracle-manifest-create" => &[
+            ("Create a list of two local images.", "coracle manifest create mylist app-amd64 app-arm64"),
+            ("Build for two platforms into a list.", "coracle build --platform linux/amd64,linux/arm64 --manifest mylist ."),
+        ],
+        "coracle-manifest-push" => &[("Push a list and its images.", "coracle manifest push mylist registry.example.org/app:1")],
         _ => &[],
     }
 }

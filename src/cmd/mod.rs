@@ -26,6 +26,7 @@ mod kube;
 mod lazy;
 mod limits;
 mod logs;
+mod manifest;
 mod network;
 mod output;
 mod pod;
@@ -282,6 +283,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(LazyGroup<volume::VolumeCommand>),
+    /// Manipulate manifest lists and image indexes
+    #[command(subcommand)]
+    Manifest(LazyGroup<manifest::ManifestCommand>),
     /// Manage networks
     #[command(subcommand)]
     Network(LazyGroup<network::NetworkCommand>),
@@ -418,6 +422,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Version(a) => system::version(g, a.0),
         Command::Healthcheck(c) => healthcheck::dispatch(g, c.0),
         Command::Volume(c) => volume::dispatch(g, c.0),
+        Command::Manifest(c) => manifest::dispatch(g, c.0),
         Command::Network(c) => network::dispatch(g, c.0),
         Command::System(c) => system::dispatch(g, c.0),
         Command::Stats(a) => stats::stats(g, a.0),

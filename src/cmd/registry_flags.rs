@@ -111,6 +111,7 @@ pub fn platform_from_flags(
         },
         os_version: None,
         os_features: None,
+        features: None,
     }))
 }
 

@@ -368,7 +368,12 @@ pub fn ensure_image(
         (other, _) => bail!("invalid pull policy {other:?}: use always, missing, never or newer"),
     };
     if !pull {
-        return Ok(local.expect("found above"));
+        let img = local.expect("found above");
+        // A list stands for its image for this platform, as in podman.
+        if crate::storage::manifest_lists::is_list(&img) {
+            return super::manifest_instance::local_instance(store, &img, opts.platform.as_ref());
+        }
+        return Ok(img);
     }
     match pull_image(store, name, opts) {
         Ok(img) => Ok(img),

@@ -217,6 +217,9 @@ pub struct Platform {
         skip_serializing_if = "Option::is_none"
     )]
     pub os_features: Option<Vec<String>>,
+    /// Docker lists' CPU features (`manifest add --features`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
 }
 
 impl fmt::Display for Platform {

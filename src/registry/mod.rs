@@ -10,6 +10,7 @@ pub mod parallel;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod push_index;
 pub mod reference;
 pub mod resolve;
 pub mod shortnames;

@@ -120,7 +120,22 @@ pub fn push(
     dest: &Reference,
     opts: &PushOptions,
 ) -> Result<Digest> {
-    push_inner(store, image, dest, opts).with_context(|| format!("pushing {dest}"))
+    push_inner(store, image, dest, opts, false)
+        .map(|d| d.digest)
+        .with_context(|| format!("pushing {dest}"))
+}
+
+/// Push `image` into `dest`'s repository under its manifest's digest (no
+/// tag): an instance of a list pushed next. Returns the manifest's
+/// descriptor as the registry holds it.
+pub fn push_instance(
+    store: &Store,
+    image: &ImageRecord,
+    dest: &Reference,
+    opts: &PushOptions,
+) -> Result<Descriptor> {
+    push_inner(store, image, dest, opts, true)
+        .with_context(|| format!("pushing image {} to {}", image.id, dest.repo_name()))
 }
 
 /// What the store already knows about the image as a registry would see it.
@@ -157,7 +172,8 @@ fn push_inner(
     image: &ImageRecord,
     dest: &Reference,
     opts: &PushOptions,
-) -> Result<Digest> {
+    by_digest: bool,
+) -> Result<Descriptor> {
     if dest.digest.is_some() {
         bail!("cannot push to a digest reference: give a tag");
     }
@@ -271,16 +287,38 @@ fn push_inner(
     };
     progress.line("Writing manifest to image destination");
     let digest = Digest::of_bytes(&bytes);
-    let path = format!("/v2/{repo}/manifests/{tag}");
+    let reference = if by_digest { digest.to_string() } else { tag };
+    put_manifest(&client, repo, &reference, &bytes, &media_type)?;
+    Ok(Descriptor {
+        media_type,
+        digest,
+        size: bytes.len() as u64,
+        platform: None,
+        annotations: None,
+        urls: None,
+        artifact_type: None,
+    })
+}
+
+/// PUT a manifest (or index) into `repo` under `reference` (tag or digest).
+pub fn put_manifest(
+    client: &RegistryClient,
+    repo: &str,
+    reference: &str,
+    bytes: &[u8],
+    media_type: &str,
+) -> Result<()> {
+    let scope = repository_scope(repo, &["pull", "push"]);
+    let path = format!("/v2/{repo}/manifests/{reference}");
     let mut req = HttpRequest::new(Method::Put, &path, Some(&scope));
-    req.headers.push(("Content-Type", media_type));
-    req.body = UploadBody::Bytes(&bytes);
+    req.headers.push(("Content-Type", media_type.to_string()));
+    req.body = UploadBody::Bytes(bytes);
     let resp = client.request(&req).context("writing manifest")?;
     if !(200..300).contains(&resp.status().as_u16()) {
         let err = client.error_from(resp, "name unknown");
         return Err(anyhow::Error::new(err).context("writing manifest"));
     }
-    Ok(digest)
+    Ok(())
 }
 
 /// Repositories on the destination's registry the image was pulled from:

@@ -20,6 +20,7 @@ pub mod layer_tar;
 pub mod layers;
 pub mod leftovers;
 pub mod lock;
+pub mod manifest_lists;
 pub mod modes;
 pub mod names;
 pub mod networks;

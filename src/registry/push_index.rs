@@ -1,0 +1,79 @@
+//! Pushing a manifest list: each instance image into the destination
+//! repository under its digest, then the index (rewritten to name what the
+//! registry now holds) under the tag. Also reading a list from a registry.
+
+use super::client::{ClientOptions, FetchedManifest, RegistryClient};
+use super::manifest::{ImageIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX};
+use super::push::{push_instance, put_manifest, ManifestFormat, PushOptions};
+use super::reference::Reference;
+use crate::storage::digest::Digest;
+use crate::storage::images::ImageRecord;
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+
+/// One entry of the list to push: the local image behind it, or `None`
+/// when only the index is pushed (`--all=false`).
+pub struct Instance<'a> {
+    pub image: Option<&'a ImageRecord>,
+}
+
+/// Push `index` to `dest`; `instances[i]` is the local image of
+/// `index.manifests[i]`. `list_format` is the index's type (`--format`).
+/// Returns the pushed index's digest.
+pub fn push_list(
+    store: &Store,
+    index: &ImageIndex,
+    instances: &[Instance],
+    dest: &Reference,
+    opts: &PushOptions,
+    list_format: ManifestFormat,
+) -> Result<Digest> {
+    if dest.digest.is_some() {
+        bail!("cannot push to a digest reference: give a tag");
+    }
+    let mut out = index.clone();
+    for (entry, inst) in out.manifests.iter_mut().zip(instances) {
+        let Some(image) = inst.image else { continue };
+        let pushed = push_instance(store, image, dest, opts)?;
+        entry.digest = pushed.digest;
+        entry.size = pushed.size;
+        entry.media_type = pushed.media_type;
+    }
+    let media_type = match list_format {
+        ManifestFormat::Oci => OCI_INDEX,
+        ManifestFormat::V2s2 => {
+            if let Some(e) = out
+                .manifests
+                .iter()
+                .find(|e| e.media_type != DOCKER_MANIFEST)
+            {
+                bail!(
+                    "a v2s2 manifest list can only hold v2s2 images, not {} ({}): push with --format v2s2 for the images too, or --format oci",
+                    e.digest,
+                    e.media_type
+                );
+            }
+            // Docker lists carry no annotations.
+            out.annotations = None;
+            for e in &mut out.manifests {
+                e.annotations = None;
+            }
+            DOCKER_MANIFEST_LIST
+        }
+    };
+    out.media_type = Some(media_type.to_string());
+    let bytes = serde_json::to_vec_pretty(&out)?;
+    let client = RegistryClient::new(&dest.registry, &opts.client)?;
+    let tag = dest.tag.clone().unwrap_or_else(|| "latest".to_string());
+    put_manifest(&client, &dest.repository, &tag, &bytes, media_type)
+        .with_context(|| format!("pushing manifest list {dest}"))?;
+    Ok(Digest::of_bytes(&bytes))
+}
+
+/// The manifest or index `r` names in its registry, as stored there.
+pub fn fetch_remote(r: &Reference, opts: &ClientOptions) -> Result<FetchedManifest> {
+    let client = RegistryClient::new(&r.registry, opts)?;
+    client
+        .get_manifest(&r.repository, &r.reference_str())
+        .with_context(|| format!("reading manifest of {r}"))
+}
