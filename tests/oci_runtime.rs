@@ -153,6 +153,32 @@ fn detached_logs_exec_stop_rm(mode: Mode) {
             out.starts_with("sh\u{0}-c\u{0}trap"),
             "[{mode:?}] {rt}: {out:?}"
         );
+        // pause and unpause through the runtime (the freezer of the
+        // container's cgroup, which rootless here has none of)
+        if mode == Mode::Root {
+            env.ok(&["pause", &name]);
+            let got = env.ok(&["inspect", "--format", "{{.State.Status}}", &name]);
+            assert_eq!(got.trim(), "paused", "[{mode:?}] {rt}");
+            // the runtime froze the cgroup coracle gave it (cgroup v1 here)
+            let cg = env.inspect_container(&name)["State"]["CgroupPath"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let state_file = std::path::Path::new("/sys/fs/cgroup/freezer")
+                .join(cg.trim_start_matches('/'))
+                .join("freezer.state");
+            let text = std::fs::read_to_string(&state_file)
+                .unwrap_or_else(|e| panic!("[{mode:?}] {rt}: {}: {e}", state_file.display()));
+            assert_eq!(text.trim(), "FROZEN", "[{mode:?}] {rt}");
+            let frozen = env.ok(&["logs", &name]);
+            env.fails(&["exec", &name, "true"], 125);
+            env.ok(&["unpause", &name]);
+            let got = env.ok(&["inspect", "--format", "{{.State.Status}}", &name]);
+            assert_eq!(got.trim(), "running", "[{mode:?}] {rt}");
+            assert_eq!(frozen, "ready\n", "[{mode:?}] {rt}");
+        } else {
+            env.fails(&["pause", &name], 125);
+        }
         // stop goes through the runtime's kill: the program's trap runs
         env.ok(&["stop", "-t", "5", &name]);
         let got = env.ok(&[
@@ -207,6 +233,73 @@ fn terminal_through_the_console_socket(mode: Mode) {
         );
         env.ok(&["rm", &name]);
     }
+}
+
+both_modes!(monitor_duties_restart_and_healthcheck);
+fn monitor_duties_restart_and_healthcheck(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let rt = runtimes()[0];
+    let field = |name: &str, f: &str| env.ok(&["inspect", "--format", f, name]).trim().to_string();
+    // the restart policy: the monitor has the runtime create it again
+    env.run_detached(
+        "again",
+        &["--runtime", rt, "--restart", "on-failure:2"],
+        &img,
+        &["sh", "-c", "echo run; exit 1"],
+    );
+    // one reading of the three: between runs it is exited with fewer restarts
+    let ended = "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}";
+    assert!(
+        wait_for(Duration::from_secs(30), || field("again", ended)
+            == "exited 2 1"),
+        "[{mode:?}] {rt}: restarts: {} ({})",
+        field("again", ended),
+        field("again", "{{.State.Error}}")
+    );
+    assert_eq!(
+        env.ok(&["logs", "again"]),
+        "run\nrun\nrun\n",
+        "[{mode:?}] {rt}"
+    );
+    // healthchecks run in the runtime's container
+    env.run_detached(
+        "health",
+        &[
+            "--runtime",
+            rt,
+            "--health-cmd",
+            "test -f /tmp/ok",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+        &img,
+        &["sleep", "300"],
+    );
+    assert!(
+        wait_for(Duration::from_secs(15), || field(
+            "health",
+            "{{.State.Health.Status}}"
+        ) == "unhealthy"),
+        "[{mode:?}] {rt}: never unhealthy"
+    );
+    env.ok(&["exec", "health", "touch", "/tmp/ok"]);
+    assert!(
+        wait_for(Duration::from_secs(15), || field(
+            "health",
+            "{{.State.Health.Status}}"
+        ) == "healthy"),
+        "[{mode:?}] {rt}: never healthy"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "health", "again"]);
+    assert_eq!(
+        runtime_state(&env, rt),
+        Vec::<String>::new(),
+        "[{mode:?}] {rt}"
+    );
 }
 
 both_modes!(interactive_terminal_run_and_exec);

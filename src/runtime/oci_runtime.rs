@@ -452,6 +452,15 @@ pub fn kill(store: &Store, cfg: &ContainerConfig, pid: i32, sig: i32) -> Result<
     run_quiet(c, &format!("{} kill", rt.name))
 }
 
+/// `RUNTIME pause` (`frozen`) or `RUNTIME resume`.
+pub fn pause(store: &Store, cfg: &ContainerConfig, pid: i32, frozen: bool) -> Result<()> {
+    let rt = cfg.oci_runtime.as_ref().context("no external runtime")?;
+    let verb = if frozen { "pause" } else { "resume" };
+    let mut c = command(store, rt, Some(pid))?;
+    c.arg(verb).arg(&cfg.id);
+    run_quiet(c, &format!("{} {verb}", rt.name))
+}
+
 /// `RUNTIME delete --force`, once the program has ended (or before a
 /// create, for what a killed monitor left). Nothing to report: there may
 /// be nothing to delete.
