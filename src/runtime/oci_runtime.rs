@@ -319,7 +319,7 @@ pub fn create(
         drop(ready_r);
         drop(go_w);
         let e = runtime_child(c, &io.child, &rootfs, &plan, rootless, ready_w, go_r);
-        let msg = format!("Error: {e:#}\n");
+        let msg = format!("{e:#}\n");
         let _ = sys::write_all(io.child[2].as_raw_fd(), msg.as_bytes());
         // SAFETY: leaving the forked child without running the parent's
         // destructors.
