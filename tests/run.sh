@@ -29,6 +29,8 @@ PKGS="$PKGS man-db groff-base zsh fish"
 PKGS="$PKGS qemu-system-x86 cpio kmod"
 # Python tools the tests run (in a venv, below)
 PKGS="$PKGS python3-venv"
+# external OCI runtimes for `--runtime` (tests/oci_runtime.rs)
+PKGS="$PKGS crun runc"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -424,7 +424,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "HostsPath": path_str(&userdata.join("hosts")),
         "StaticDir": path_str(&userdata),
         "OCIConfigPath": path_str(&dir.join("spec.json")),
-        "OCIRuntime": "coracle",
+        "OCIRuntime": cfg.oci_runtime.as_ref().map_or("coracle", |r| r.name.as_str()),
         "ConmonPidFile": cfg.conmon_pidfile.clone().unwrap_or_default(),
         "PidFile": cfg.pidfile.clone().unwrap_or_default(),
         "Name": cfg.name,

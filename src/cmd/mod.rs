@@ -120,6 +120,12 @@ pub struct GlobalOpts {
     /// Volume directory where builtin volume information is stored
     #[arg(long, global = true, value_name = "PATH")]
     pub volumepath: Option<PathBuf>,
+    /// Path to the OCI-compatible binary used to run containers, or its name (crun, runc, youki, runsc: looked up in containers.conf's [engine.runtimes], then $PATH); without it, coracle's built-in runtime
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub runtime: Option<String>,
+    /// Add a global flag for the container runtime, without its leading -- (e.g. debug, log-format=json); needs --runtime
+    #[arg(long, global = true, value_name = "FLAG")]
+    pub runtime_flag: Vec<String>,
     /// Remote access: not supported (coracle is daemonless; an error)
     #[arg(long, global = true)]
     pub remote: bool,
@@ -192,6 +198,8 @@ impl GlobalOpts {
             hooks_dirs: self.hooks_dir.clone(),
             network_config_dir: self.network_config_dir.clone(),
             remote,
+            runtime: self.runtime.clone(),
+            runtime_flags: self.runtime_flag.clone(),
         }
     }
 }

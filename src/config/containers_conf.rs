@@ -59,6 +59,9 @@ pub struct EngineSection {
     /// cgroupfs or systemd (podman's default, which coracle reads as
     /// cgroupfs: it places containers in cgroups itself).
     pub cgroup_manager: Option<String>,
+    /// `[engine.runtimes]`: an OCI runtime's name to the paths it may be
+    /// installed at (`--runtime NAME` takes the first that exists).
+    pub runtimes: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 /// `[network]`

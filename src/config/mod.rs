@@ -6,10 +6,12 @@
 
 mod containers_conf;
 pub mod files;
+pub mod oci_runtime;
 pub mod policy;
 mod storage_conf;
 
 pub use containers_conf::ContainersConf;
+pub use oci_runtime::OciRuntime;
 pub use storage_conf::StorageConf;
 
 use anyhow::{Context, Result};
@@ -31,6 +33,9 @@ pub struct Config {
     /// Named networks' files (`--network-config-dir`, else `[network]
     /// network_config_dir`); None: in the store.
     pub network_config_dir: Option<PathBuf>,
+    /// `--runtime`: the external OCI runtime new containers are run by;
+    /// None: coracle's own.
+    pub runtime: Option<OciRuntime>,
 }
 
 /// What the command line adds to the search.
@@ -42,6 +47,10 @@ pub struct LoadOptions {
     pub hooks_dirs: Vec<PathBuf>,
     /// `--network-config-dir`
     pub network_config_dir: Option<PathBuf>,
+    /// `--runtime`
+    pub runtime: Option<String>,
+    /// `--runtime-flag`
+    pub runtime_flags: Vec<String>,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -91,7 +100,13 @@ fn read(opts: &LoadOptions) -> Result<Config> {
         let conf = containers.network.network_config_dir.as_deref();
         conf.filter(|d| !d.is_empty()).map(PathBuf::from)
     });
+    let runtime = oci_runtime::choose(
+        opts.runtime.as_deref(),
+        &opts.runtime_flags,
+        &containers.engine,
+    )?;
     Ok(Config {
+        runtime,
         network_config_dir,
         hooks_dirs,
         containers,

@@ -22,6 +22,10 @@ pub struct Globals {
     pub network_config_dir: Option<PathBuf>,
     /// The remote-only option given, if any (`--remote`, `--url`, ...).
     pub remote: Option<&'static str>,
+    /// `--runtime`: an external OCI runtime's name or path.
+    pub runtime: Option<String>,
+    /// `--runtime-flag`
+    pub runtime_flags: Vec<String>,
 }
 
 /// First thing a command does: the config files read (an error names a
@@ -35,6 +39,8 @@ pub fn configure(g: &Globals) -> Result<()> {
         modules: g.modules.clone(),
         hooks_dirs: g.hooks_dirs.clone(),
         network_config_dir: g.network_config_dir.clone(),
+        runtime: g.runtime.clone(),
+        runtime_flags: g.runtime_flags.clone(),
     })?;
     crate::debug!(
         "containers.conf files read: {:?}; storage.conf: {:?}",

@@ -295,7 +295,7 @@ fn container_config(
     let create_command = f.create_command.take().unwrap_or_else(|| {
         crate::storage::containers::command_line_without_secrets(std::env::args())
     });
-    Ok(ContainerConfig {
+    let cfg = ContainerConfig {
         name: f.name.clone().unwrap_or_default(),
         image_name: image_name.to_string(),
         args,
@@ -357,8 +357,17 @@ fn container_config(
         pidfile: f.service.pidfile.clone(),
         conmon_pidfile: f.service.conmon_pidfile.clone(),
         tuning: process_tuning,
+        oci_runtime: crate::config::get().runtime.as_ref().map(|r| {
+            crate::storage::containers::OciRuntimeRecord {
+                name: r.name.clone(),
+                path: r.path.clone(),
+                flags: r.flags.clone(),
+            }
+        }),
         ..Default::default()
-    })
+    };
+    crate::runtime::oci_runtime::check(&cfg)?;
+    Ok(cfg)
 }
 
 /// `--no-hosts` and `--hosts-file`, checked as podman does.

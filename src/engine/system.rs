@@ -336,7 +336,7 @@ pub fn info_report(store: &Store) -> Result<serde_json::Value> {
             "memTotal": meminfo("MemTotal"),
             "networkBackend": "netavark",
             "networkBackendInfo": {"backend": "netavark", "dns": {}},
-            "ociRuntime": {"name": "coracle", "package": "", "path": exe, "version": env!("CARGO_PKG_VERSION")},
+            "ociRuntime": oci_runtime_info(&exe),
             "os": "linux",
             "remoteSocket": {"path": "", "exists": false},
             "rootlessNetworkCmd": if store.rootless { "pasta" } else { "" },
@@ -385,4 +385,29 @@ pub fn info_report(store: &Store) -> Result<serde_json::Value> {
         },
         "version": version_report(),
     }))
+}
+
+/// `info`'s ociRuntime: the `--runtime` given (its `--version`'s first
+/// line), else coracle's own.
+fn oci_runtime_info(exe: &str) -> serde_json::Value {
+    match &crate::config::get().runtime {
+        Some(rt) => {
+            let version = std::process::Command::new(&rt.path)
+                .arg("--version")
+                .output()
+                .ok()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            serde_json::json!({"name": rt.name, "package": "", "path": rt.path, "version": version})
+        }
+        None => {
+            serde_json::json!({"name": "coracle", "package": "", "path": exe, "version": env!("CARGO_PKG_VERSION")})
+        }
+    }
 }

@@ -402,8 +402,11 @@ pub fn kill(store: &Store, id: &str, sig: i32) -> Result<()> {
     }
     // The restart policy does not undo a user's kill.
     store.containers.mark_stopped_by_user(id);
+    let cfg = store.containers.load_config(id)?;
+    if cfg.oci_runtime.is_some() {
+        super::oci_runtime::kill(store, &cfg, state.pid, sig)?;
     // SAFETY: the pid was checked to be the container's.
-    if unsafe { libc::kill(state.pid, sig) } != 0 {
+    } else if unsafe { libc::kill(state.pid, sig) } != 0 {
         bail!("sending signal {sig} to container {id}: {}", sys::errno());
     }
     if sig == libc::SIGKILL {
@@ -465,8 +468,15 @@ fn signal_and_wait(
     timeout: u32,
 ) -> Result<()> {
     if sys::process_is(state.pid, state.pid_start) {
-        // SAFETY: verified pid.
-        unsafe { libc::kill(state.pid, sig) };
+        if cfg.oci_runtime.is_some() {
+            // Through the runtime, as podman does; SIGKILL below regardless.
+            if let Err(e) = super::oci_runtime::kill(store, cfg, state.pid, sig) {
+                crate::debug!("{e:#}");
+            }
+        } else {
+            // SAFETY: verified pid.
+            unsafe { libc::kill(state.pid, sig) };
+        }
     }
     super::resources::thaw_after_signal(store, id, state);
     let state = wait_stopped(store, id, Some(Duration::from_secs(timeout as u64)))?;

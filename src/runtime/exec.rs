@@ -139,6 +139,19 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
     let pid = state.pid;
     let cgroup = super::cgroup::Cgroup::open(&state.cgroup_path);
     let spec = exec_spec(store, id, pid, o)?;
+    let cfg = store.containers.load_config(id)?;
+    if cfg.oci_runtime.is_some() {
+        let process = spec.process().clone().unwrap_or_default();
+        return super::oci_runtime::exec(
+            store,
+            &cfg,
+            pid,
+            &process,
+            o.tty,
+            o.interactive,
+            o.detach,
+        );
+    }
     let (report_r, report_w) = sys::owned_pipe()?;
     let (sock_ours, sock_theirs) = match o.tty {
         true => {

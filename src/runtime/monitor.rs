@@ -642,6 +642,54 @@ fn spawn_container(
     })
 }
 
+/// `--runtime`: the external runtime creates the container; its network
+/// and the hooks are set up before its `start`, as for our own.
+fn spawn_with_oci_runtime(
+    store: &Store,
+    cfg: &ContainerConfig,
+    spec: &Spec,
+    attach_stdin: bool,
+) -> Result<Spawned> {
+    let mut made = HalfMade::new(create_cgroup(store, cfg)?);
+    let cgroup = made.cgroup.as_ref().map(|c| c.rel.clone());
+    let created = super::oci_runtime::create(
+        store,
+        cfg,
+        spec,
+        rootfs_plan(store, cfg),
+        cgroup.as_deref(),
+        attach_stdin,
+    )?;
+    let pid = created.pid;
+    made.pid = pid;
+    crate::debug!("{pid} created by the external runtime");
+    let mount_ns = hold_mount_namespace(pid);
+    if let Some(starting) = start_network_helper(store, cfg, pid).map_err(network_failure)? {
+        made.net_dir = Some(store.containers.run_dir(&cfg.id));
+        made.helper = Some(starting.wait().map_err(network_failure)?);
+    }
+    super::bridge::attach(store, cfg, pid, super::bridge::Place(None)).map_err(network_failure)?;
+    let bundle = store.containers.dir(&cfg.id);
+    for stage in ["prestart", "createRuntime"] {
+        super::hooks::run_stage(spec, stage, &cfg.id, "created", pid, &bundle)?;
+    }
+    super::oci_runtime::start(store, cfg, pid)?;
+    let Made {
+        pid,
+        cgroup,
+        pending_net,
+        helper,
+    } = made.disarm();
+    Ok(Spawned {
+        pid,
+        wiring: created.wiring,
+        helper,
+        pending_net,
+        cgroup,
+        mount_ns,
+    })
+}
+
 /// The rootless network namespace, locked, for a rootless container on
 /// named networks.
 fn rootless_named_networks(
@@ -1092,7 +1140,11 @@ fn run_once(
         pending_net,
         cgroup,
         mount_ns,
-    } = match spawn_container(store, cfg, spec, attach_stdin) {
+    } = match if cfg.oci_runtime.is_some() {
+        spawn_with_oci_runtime(store, cfg, spec, attach_stdin)
+    } else {
+        spawn_container(store, cfg, spec, attach_stdin)
+    } {
         Ok(v) => v,
         Err(e) => {
             super::bridge::detach(store, id);
@@ -1164,6 +1216,7 @@ fn run_once(
         n.remove();
     }
     super::bridge::detach(store, id);
+    super::oci_runtime::delete(store, cfg);
     crate::debug!("container program exited with {status}");
     let oom_killed = cgroup.as_ref().is_some_and(|c| c.oom_killed());
     if let Some(cg) = &cgroup {

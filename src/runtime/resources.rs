@@ -16,6 +16,19 @@ fn container_cgroup(state: &ContainerState, id: &str, what: &str) -> Result<Cgro
     })
 }
 
+/// The freezer of the container's cgroup; through its external runtime's
+/// `pause`/`resume` when it has one (the same cgroup: the runtime was
+/// given it).
+fn freeze(store: &Store, id: &str, state: &ContainerState, what: &str, frozen: bool) -> Result<()> {
+    let cg = container_cgroup(state, id, what)?;
+    let cfg = store.containers.load_config(id)?;
+    if cfg.oci_runtime.is_some() {
+        super::oci_runtime::pause(store, &cfg, state.pid, frozen)
+    } else {
+        cg.set_frozen(frozen)
+    }
+}
+
 /// Freeze every process of a running container.
 pub fn pause(store: &Store, id: &str) -> Result<()> {
     let _lock = store.lock()?;
@@ -23,7 +36,7 @@ pub fn pause(store: &Store, id: &str) -> Result<()> {
     if state.status != Status::Running {
         bail!("{id:?} is not running, can't pause: container state improper");
     }
-    container_cgroup(&state, id, "pausing")?.set_frozen(true)?;
+    freeze(store, id, &state, "pausing", true)?;
     state.status = Status::Paused;
     store.containers.save_state(id, &state)
 }
@@ -35,7 +48,7 @@ pub fn unpause(store: &Store, id: &str) -> Result<()> {
     if state.status != Status::Paused {
         bail!("{id:?} is not paused, can't unpause: container state improper");
     }
-    container_cgroup(&state, id, "unpausing")?.set_frozen(false)?;
+    freeze(store, id, &state, "unpausing", false)?;
     state.status = Status::Running;
     store.containers.save_state(id, &state)
 }

@@ -405,6 +405,20 @@ pub(super) fn pivot_root(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The image layers at `target`, in the caller's own (new) mount
+/// namespace: the root an external OCI runtime is given (`--runtime`),
+/// which does the rest of the mounts itself.
+pub fn mount_for_runtime(target: &Path, plan: &RootfsPlan) -> Result<()> {
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
+    mount_layers(target, plan)
+}
+
 /// Build the whole root filesystem and switch into it. Runs in the
 /// container's fresh mount namespace, before the process is started.
 pub fn setup(spec: &Spec, plan: &RootfsPlan, rootless: bool) -> Result<()> {

@@ -156,6 +156,19 @@ pub struct ContainerConfig {
         skip_serializing_if = "super::tuning::ProcessTuning::is_default"
     )]
     pub tuning: super::tuning::ProcessTuning,
+    /// `--runtime`: the external OCI runtime that runs it; None: coracle's
+    /// own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_runtime: Option<OciRuntimeRecord>,
+}
+
+/// An external OCI runtime (crun, runc...) and the global flags it gets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OciRuntimeRecord {
+    pub name: String,
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 /// A container's resource limits in podman's units (inspect's HostConfig).
