@@ -1,6 +1,7 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
 mod archive;
+mod attach;
 mod auto_update;
 mod build;
 mod build_flags;
@@ -322,6 +323,8 @@ pub enum Command {
     /// Write the man pages and completion scripts into a directory
     #[command(name = "__generate-docs", hide = true)]
     GenerateDocs(Lazy<docs::GenerateDocsArgs>),
+    /// Attach to a running container
+    Attach(Lazy<attach::AttachArgs>),
     /// Run a command in a modified user namespace
     Unshare(Lazy<unshare::UnshareArgs>),
     /// Run multi-container applications from compose files
@@ -433,6 +436,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Context(c) => context::dispatch(c.0),
         Command::Completion(a) => docs::completion(a.0),
         Command::GenerateDocs(a) => docs::generate_docs(a.0),
+        Command::Attach(a) => attach::attach(g, a.0),
         Command::Unshare(a) => unshare::unshare(g, a.0),
         Command::Compose(a) => compose::dispatch(g, a.0),
     }

@@ -6,6 +6,7 @@
 //! `cmd/` turns flags into one engine call and its report into output;
 //! `runtime/`, `registry/`, `build/` and `storage/` do the work below.
 
+pub mod attach;
 pub mod auto_update;
 pub mod build;
 pub mod check;
