@@ -26,6 +26,11 @@ pub enum ContainerCommand {
     Exec(super::run::ExecArgs),
     /// Attach to a running container
     Attach(super::attach::AttachArgs),
+    /// Mount a working container's root filesystem
+    Mount(super::mount::MountArgs),
+    /// Unmount working containers' root filesystems
+    #[command(visible_alias = "umount")]
+    Unmount(super::mount::UnmountArgs),
     /// Start one or more containers
     Start(StartArgs),
     /// Stop one or more containers
@@ -76,6 +81,8 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Run(a) => super::run::run(g, a),
         ContainerCommand::Create(a) => super::run::create(g, a),
         ContainerCommand::Attach(a) => super::attach::attach(g, a),
+        ContainerCommand::Mount(a) => super::mount::mount(g, a),
+        ContainerCommand::Unmount(a) => super::mount::unmount(g, a),
         ContainerCommand::Exec(a) => super::run::exec(g, a),
         ContainerCommand::Start(a) => start(g, a),
         ContainerCommand::Stop(a) => stop(g, a),

@@ -26,6 +26,7 @@ mod kube;
 mod lazy;
 mod limits;
 mod logs;
+mod mount;
 mod network;
 mod output;
 mod pod;
@@ -325,6 +326,11 @@ pub enum Command {
     GenerateDocs(Lazy<docs::GenerateDocsArgs>),
     /// Attach to a running container
     Attach(Lazy<attach::AttachArgs>),
+    /// Mount a working container's root filesystem
+    Mount(Lazy<mount::MountArgs>),
+    /// Unmount working containers' root filesystems
+    #[command(visible_alias = "umount")]
+    Unmount(Lazy<mount::UnmountArgs>),
     /// Run a command in a modified user namespace
     Unshare(Lazy<unshare::UnshareArgs>),
     /// Run multi-container applications from compose files
@@ -437,6 +443,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Completion(a) => docs::completion(a.0),
         Command::GenerateDocs(a) => docs::generate_docs(a.0),
         Command::Attach(a) => attach::attach(g, a.0),
+        Command::Mount(a) => mount::mount(g, a.0),
+        Command::Unmount(a) => mount::unmount(g, a.0),
         Command::Unshare(a) => unshare::unshare(g, a.0),
         Command::Compose(a) => compose::dispatch(g, a.0),
     }

@@ -18,6 +18,7 @@ pub mod exec;
 pub mod foreground_detach;
 pub mod health;
 pub mod hooks;
+pub mod host_mount;
 pub mod infra;
 pub mod init;
 pub mod logfile;
