@@ -119,8 +119,8 @@ fn mount_is_released_by_rm_and_force(mode: Mode) {
     );
     assert!(!all.contains("merged"), "[{mode:?}] unmount --all: {out}");
     assert_eq!(
-        env.run(&["inspect", "b"]).status,
-        125,
+        env.run(&["container", "exists", "b"]).status,
+        1,
         "[{mode:?}] b removed"
     );
 }
@@ -157,4 +157,79 @@ fn mount_refusals(mode: Mode) {
             assert_eq!(env.ok(&["umount", "r"]).trim(), "r");
         }
     }
+}
+
+both_modes!(cleanup_unmounts_and_removes_exited_containers);
+fn cleanup_unmounts_and_removes_exited_containers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let done = env.ok(&["create", "--name", "done", "-e", &mark, &img, "true"]);
+    let done = done.trim().to_string();
+    env.ok(&["start", "-a", "done"]);
+    let busy = env.run_detached("busy", &[], &img, &["sleep", "300"]);
+    // the exited container's mount goes; the running one is passed over
+    let script = format!(
+        "set -e; {} >/dev/null; {}; echo LIST; {}",
+        nested(&env, "mount done"),
+        nested(&env, "container cleanup --all"),
+        nested(&env, "mount")
+    );
+    let out = env.ok(&["unshare", "sh", "-c", &script]);
+    let (cleaned, listed) = out.split_once("LIST").unwrap();
+    assert!(cleaned.contains(&done), "[{mode:?}] {out}");
+    assert!(
+        !cleaned.contains(&busy),
+        "[{mode:?}] running one cleaned: {out}"
+    );
+    assert!(
+        !listed.contains("merged"),
+        "[{mode:?}] still mounted: {out}"
+    );
+    assert_eq!(env.ok(&["container", "cleanup", "busy"]), "", "[{mode:?}]");
+    assert!(env.ok(&["ps", "-q"]).contains(&busy[..12]), "[{mode:?}]");
+    // --rm: the container goes
+    assert_eq!(
+        env.ok(&["container", "cleanup", "--rm", "done"]).trim(),
+        "done"
+    );
+    assert_eq!(
+        env.run(&["container", "exists", "done"]).status,
+        1,
+        "[{mode:?}]"
+    );
+    // --rmi: its image too once no other container uses it (by the name
+    // it was made from: the other name stays)
+    env.ok(&["rm", "-f", "-t", "0", "busy"]);
+    env.ok(&["tag", &img, "localhost/only-mine:1"]);
+    env.ok(&[
+        "create",
+        "--name",
+        "mine",
+        "-e",
+        &mark,
+        "localhost/only-mine:1",
+        "true",
+    ]);
+    assert_eq!(
+        env.ok(&["container", "cleanup", "--rmi", "mine"]).trim(),
+        "mine"
+    );
+    assert_eq!(
+        env.run(&["container", "exists", "mine"]).status,
+        1,
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.run(&["image", "exists", "localhost/only-mine:1"])
+            .status,
+        1,
+        "[{mode:?}] the image went"
+    );
+    assert_eq!(
+        env.run(&["image", "exists", &img]).status,
+        0,
+        "[{mode:?}] its other name stays"
+    );
 }

@@ -31,6 +31,8 @@ pub enum ContainerCommand {
     /// Unmount working containers' root filesystems
     #[command(visible_alias = "umount")]
     Unmount(super::mount::UnmountArgs),
+    /// Clean up the host side of exited containers (their mounts), optionally removing them
+    Cleanup(super::mount::CleanupArgs),
     /// Start one or more containers
     Start(StartArgs),
     /// Stop one or more containers
@@ -82,6 +84,7 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Create(a) => super::run::create(g, a),
         ContainerCommand::Attach(a) => super::attach::attach(g, a),
         ContainerCommand::Mount(a) => super::mount::mount(g, a),
+        ContainerCommand::Cleanup(a) => super::mount::cleanup(g, a),
         ContainerCommand::Unmount(a) => super::mount::unmount(g, a),
         ContainerCommand::Exec(a) => super::run::exec(g, a),
         ContainerCommand::Start(a) => start(g, a),

@@ -113,3 +113,42 @@ pub fn unmount(g: &GlobalOpts, a: UnmountArgs) -> Result<()> {
     };
     for_each(&list, |_, id| engine::unmount(&store, id, a.force), false)
 }
+
+#[derive(Args, Debug)]
+pub struct CleanupArgs {
+    /// Clean up all exited containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    /// After cleanup, remove the container entirely
+    #[arg(long)]
+    pub rm: bool,
+    /// After cleanup, remove the image entirely unless another container uses it (implies --rm)
+    #[arg(long)]
+    pub rmi: bool,
+    pub containers: Vec<String>,
+}
+
+/// `container cleanup`: each cleaned container is named; running ones
+/// are passed over, as podman's.
+pub fn cleanup(g: &GlobalOpts, a: CleanupArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    let mut cleaned = Vec::new();
+    let result = for_each(
+        &list,
+        |typed, id| {
+            if engine::cleanup(&store, id, a.rm, a.rmi)? {
+                cleaned.push(typed.to_string());
+            }
+            Ok(())
+        },
+        true,
+    );
+    for name in cleaned {
+        println(&name)?;
+    }
+    result
+}

@@ -52,3 +52,26 @@ pub fn mounted(store: &Store) -> Result<Vec<MountedContainer>> {
 pub fn mounted_ids(store: &Store) -> Result<Vec<String>> {
     Ok(mounted(store)?.into_iter().map(|m| m.id).collect())
 }
+
+/// `container cleanup`: what an exited container still holds on the
+/// host goes (its `mount`; the monitor undid its network as it ended);
+/// with `rm` the container too, with `rmi` its image as well unless
+/// another container uses it. A running container is left alone: false.
+pub fn cleanup(store: &Store, id: &str, rm: bool, rmi: bool) -> Result<bool> {
+    // Reading the state settles a container whose monitor was killed.
+    let state = crate::runtime::state::current_state(store, id)?;
+    if crate::runtime::state::is_running(&state) {
+        return Ok(false);
+    }
+    let cfg = store.containers.load_config(id)?;
+    if host_mount::is_mounted(&host_mount::mountpoint(store, id)) {
+        host_mount::unmount(store, id, true)?;
+    }
+    if rm || rmi {
+        super::containers::remove(store, id, super::containers::Removal::default())?;
+    }
+    if rmi {
+        super::create::remove_image_after_run(store, &cfg)?;
+    }
+    Ok(true)
+}
