@@ -24,6 +24,15 @@ pub enum ContainerCommand {
     Create(super::run::CreateArgs),
     /// Run a process in a running container
     Exec(super::run::ExecArgs),
+    /// Attach to a running container
+    Attach(super::attach::AttachArgs),
+    /// Mount a working container's root filesystem
+    Mount(super::mount::MountArgs),
+    /// Unmount working containers' root filesystems
+    #[command(visible_alias = "umount")]
+    Unmount(super::mount::UnmountArgs),
+    /// Clean up the host side of exited containers (their mounts), optionally removing them
+    Cleanup(super::mount::CleanupArgs),
     /// Start one or more containers
     Start(StartArgs),
     /// Stop one or more containers
@@ -73,6 +82,10 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Ls(a) => super::ps::ps(g, a),
         ContainerCommand::Run(a) => super::run::run(g, a),
         ContainerCommand::Create(a) => super::run::create(g, a),
+        ContainerCommand::Attach(a) => super::attach::attach(g, a),
+        ContainerCommand::Mount(a) => super::mount::mount(g, a),
+        ContainerCommand::Cleanup(a) => super::mount::cleanup(g, a),
+        ContainerCommand::Unmount(a) => super::mount::unmount(g, a),
         ContainerCommand::Exec(a) => super::run::exec(g, a),
         ContainerCommand::Start(a) => start(g, a),
         ContainerCommand::Stop(a) => stop(g, a),
@@ -103,6 +116,9 @@ pub struct StartArgs {
     /// Attach container's STDOUT and STDERR
     #[arg(short, long)]
     pub attach: bool,
+    /// Select the key sequence for detaching an attached running container (default ctrl-p,ctrl-q)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
@@ -122,6 +138,7 @@ pub struct StartArgs {
 }
 
 pub fn start(g: &GlobalOpts, a: StartArgs) -> Result<()> {
+    crate::engine::attach::parse_detach_keys(a.detach_keys.as_deref())?;
     let store = g.open_store()?;
     let everything = a.all || (a.containers.is_empty() && !a.filter.is_empty() && !a.latest);
     let mut list = targets(&store, &a.containers, everything, a.latest, false)?;
@@ -136,9 +153,20 @@ pub fn start(g: &GlobalOpts, a: StartArgs) -> Result<()> {
         let (_, id) = &list[0];
         let cfg = store.containers.load_config(id)?;
         if containers::is_running_now(&store, id) {
-            bail!("attaching to a running container is not supported yet: use logs -f");
+            let req = crate::engine::attach::AttachRequest {
+                no_stdin: !a.interactive,
+                detach_keys: a.detach_keys,
+                sig_proxy: a.sig_proxy,
+            };
+            return crate::engine::attach::attach(&store, id, &req);
         }
-        return super::run::run_attached(&store, id, cfg.tty, a.sig_proxy);
+        return crate::engine::create::run_attached_detachable(
+            &store,
+            id,
+            cfg.tty,
+            a.sig_proxy,
+            a.detach_keys.as_deref(),
+        );
     }
     for_each(&list, |_, id| containers::start(&store, id), false)
 }

@@ -9,6 +9,8 @@ pub fn description(page: &str) -> Option<&'static str> {
         "coracle-run" => "Create a container from IMAGE and start COMMAND in it (the image's ENTRYPOINT and CMD when none is given). In the foreground coracle relays the terminal or standard streams and exits with the command's status; with --detach it prints the new container's ID and leaves it running.",
         "coracle-secret" => "A secret is a blob of sensitive data a container needs at run time but which must not be stored in an image or in a container's configuration: passwords, keys, tokens (up to 512 kB). coracle keeps secrets in its store (the file driver), readable only by their owner, and gives them to containers with run --secret, as a file (/run/secrets/NAME) or an environment variable. inspect never shows the data unless asked with --showsecret.",
         "coracle-completion" => "Print a completion script for bash, zsh, fish or PowerShell. Load it in the current shell, e.g. `source <(coracle completion bash)`, or install it where the shell looks (contrib/install.sh does this for bash, zsh and fish).",
+        "coracle-attach" => "Attach to a running container: its output is shown as it comes (what it printed before is in `coracle logs`), and with -i your input goes to it. The container's monitor serves the attach socket, readable by its owner only, so any number of clients may attach at once. The detach keys (default ctrl-p ctrl-q) leave the container running; otherwise attach ends when the container's program does, with its exit status.",
+        "coracle-mount" => "Mount a container's root filesystem where the host can reach it (the overlay of its image layers and its own changes) and print the path. Mounts are counted: each unmount takes one, the last one unmounts. Without arguments, list the mounted containers. Rootless, the mount can only be made in the user and mount namespaces of `coracle unshare` (as podman's), and lives there.",
         "coracle-cp" => "Copy files and directories between a container and the local filesystem. A path in a container is written CONTAINER:PATH; `-` as the source reads a tar stream from standard input, as the destination writes one to standard output.",
         _ => return None,
     })
@@ -28,6 +30,15 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "coracle-create" => &[("Create a container to start later.", "coracle create --name box alpine sleep 1000")],
         "coracle-exec" => &[("Run a shell in a running container.", "coracle exec -it web sh")],
+        "coracle-attach" => &[
+            ("Attach to a container started with -dit; ctrl-p ctrl-q detaches and leaves it running.", "coracle attach web"),
+            ("Watch a container's output without sending it input.", "coracle attach --no-stdin web"),
+        ],
+        "coracle-mount" => &[
+            ("Mount a container's files on the host and list them (rootless: inside coracle unshare).", "coracle mount web"),
+            ("List the mounted containers as JSON.", "coracle mount --format json"),
+        ],
+        "coracle-unmount" => &[("Unmount every mounted container, whatever its mount count.", "coracle unmount --all --force")],
         "coracle-ps" => &[
             ("List all containers with their names and status only.", "coracle ps -a --format '{{.Names}} {{.Status}}'"),
             ("List the containers of an image.", "coracle ps --filter ancestor=alpine"),

@@ -1,6 +1,7 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
 mod archive;
+mod attach;
 mod auto_update;
 mod bool_flags;
 mod build;
@@ -27,6 +28,7 @@ mod lazy;
 mod limits;
 mod logs;
 mod manifest;
+mod mount;
 mod network;
 mod output;
 mod pod;
@@ -335,6 +337,13 @@ pub enum Command {
     /// Write the man pages and completion scripts into a directory
     #[command(name = "__generate-docs", hide = true)]
     GenerateDocs(Lazy<docs::GenerateDocsArgs>),
+    /// Attach to a running container
+    Attach(Lazy<attach::AttachArgs>),
+    /// Mount a working container's root filesystem
+    Mount(Lazy<mount::MountArgs>),
+    /// Unmount working containers' root filesystems
+    #[command(visible_alias = "umount")]
+    Unmount(Lazy<mount::UnmountArgs>),
     /// Run a command in a modified user namespace
     Unshare(Lazy<unshare::UnshareArgs>),
     /// Run multi-container applications from compose files
@@ -447,6 +456,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Context(c) => context::dispatch(c.0),
         Command::Completion(a) => docs::completion(a.0),
         Command::GenerateDocs(a) => docs::generate_docs(a.0),
+        Command::Attach(a) => attach::attach(g, a.0),
+        Command::Mount(a) => mount::mount(g, a.0),
+        Command::Unmount(a) => mount::unmount(g, a.0),
         Command::Unshare(a) => unshare::unshare(g, a.0),
         Command::Compose(a) => compose::dispatch(g, a.0),
     }

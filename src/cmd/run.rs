@@ -6,7 +6,7 @@ use super::output::println;
 use super::registry_flags::platform_from_flags;
 use super::GlobalOpts;
 use crate::engine::create::{self as engine, ContainerRequest, ImageSource};
-use crate::engine::types::{ExecOptions, PullOptions, Store};
+use crate::engine::types::{ExecOptions, PullOptions};
 use crate::error::SilentExit;
 use anyhow::Result;
 use clap::Args;
@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Proxy received signals to the process
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub sig_proxy: bool,
+    /// Key sequence that detaches from the container typed on a terminal (default ctrl-p,ctrl-q; "" turns it off)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// After the container exits, remove its image unless another container uses it (implies --rm)
     #[arg(long)]
     pub rmi: bool,
@@ -160,22 +163,24 @@ pub fn run(g: &GlobalOpts, mut a: RunArgs) -> Result<()> {
         }
         a.flags.rm = true;
     }
+    crate::engine::attach::parse_detach_keys(a.detach_keys.as_deref())?;
     let store = g.open_store()?;
     let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command)?)?;
     if a.detach {
         engine::start_detached(&store, &cfg.id)?;
         return println(&cfg.id);
     }
-    let result = engine::run_attached(&store, &cfg.id, cfg.tty, a.sig_proxy);
+    let result = engine::run_attached_detachable(
+        &store,
+        &cfg.id,
+        cfg.tty,
+        a.sig_proxy,
+        a.detach_keys.as_deref(),
+    );
     if a.rmi {
         engine::remove_image_after_run(&store, &cfg)?;
     }
     result
-}
-
-/// Start attached and exit with the program's code.
-pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Result<()> {
-    engine::run_attached(store, id, tty, sig_proxy)
 }
 
 #[derive(Args, Debug)]

@@ -153,6 +153,8 @@ pub fn remove(store: &Store, id: &str, how: Removal) -> Result<()> {
         }
     }
     let cfg = store.containers.load_config(id)?;
+    // A `mount`ed root filesystem must not be in the way of its files.
+    crate::runtime::host_mount::release(store, id);
     if how.volumes {
         crate::runtime::volume::remove_container_and_anonymous(store, id)?;
     } else {

@@ -518,6 +518,23 @@ pub fn start_detached(store: &Store, id: &str) -> Result<()> {
 /// Start attached (the terminal raw with a tty, signals proxied as asked)
 /// and exit with the program's code (`SilentExit` when not 0).
 pub fn run_attached(store: &Store, id: &str, tty: bool, sig_proxy: bool) -> Result<()> {
+    run_attached_detachable(store, id, tty, sig_proxy, None)
+}
+
+/// As [`run_attached`], detaching on `detach_keys` (podman's default when
+/// `None`, none when empty) typed on our terminal: the container runs on.
+pub fn run_attached_detachable(
+    store: &Store,
+    id: &str,
+    tty: bool,
+    sig_proxy: bool,
+    detach_keys: Option<&str>,
+) -> Result<()> {
+    let keys = super::attach::parse_detach_keys(detach_keys)?;
+    // Keys are typed: piped input (a tar, say) is passed on whole.
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        crate::runtime::foreground_detach::arm(keys)?;
+    }
     let signals = attach::block_proxied_signals();
     let _raw = tty.then(attach::RawTerminal::enable);
     let started = match super::containers::start_process(store, id, true) {

@@ -6,12 +6,14 @@
 //! `cmd/` turns flags into one engine call and its report into output;
 //! `runtime/`, `registry/`, `build/` and `storage/` do the work below.
 
+pub mod attach;
 pub mod auto_update;
 pub mod build;
 pub mod check;
 pub mod commit;
 pub mod compose;
 pub mod config;
+pub mod container_mount;
 pub mod containers;
 pub mod create;
 pub mod events;
@@ -52,7 +54,10 @@ use types::{Store, StoreOptions};
 /// caller's effective uid).
 pub fn open_store(opts: &StoreOptions) -> Result<Store> {
     let opts = config::store_options(opts)?;
-    Store::open(&opts, crate::runtime::userns::is_rootless())
+    // Inside `unshare` we are root of the user's namespace: its store still.
+    let rootless =
+        crate::runtime::userns::is_rootless() || crate::runtime::userns::in_user_namespace();
+    Store::open(&opts, rootless)
 }
 
 /// Call first in a command that starts or enters a container: it runs on

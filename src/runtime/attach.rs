@@ -68,6 +68,23 @@ pub fn block_proxied_signals() -> SigSet {
     set
 }
 
+/// Pass the blocked `signals` on to the container's process `pid` from a
+/// thread; one that ends it is a user's stop (`stopped_marker`).
+pub fn proxy_signals(signals: SigSet, pid: i32, stopped_marker: std::path::PathBuf) {
+    std::thread::spawn(move || loop {
+        if let Ok(sig) = signals.wait() {
+            if matches!(
+                sig,
+                Signal::SIGHUP | Signal::SIGINT | Signal::SIGQUIT | Signal::SIGTERM
+            ) {
+                let _ = std::fs::write(&stopped_marker, b"");
+            }
+            // SAFETY: a plain kill of the container's first process.
+            unsafe { libc::kill(pid, sig as i32) };
+        }
+    });
+}
+
 /// Wait for the monitor; pass signals to the container meanwhile. A
 /// signal that ends it (a unit's SIGTERM, the user's ^C) is a user's stop:
 /// `stopped_marker` is written first, so the restart policy rests.
@@ -80,23 +97,19 @@ pub fn wait_foreground(
     if !sig_proxy {
         let _ = signals.thread_unblock();
     } else {
-        let pid = started.pid;
-        std::thread::spawn(move || loop {
-            if let Ok(sig) = signals.wait() {
-                if matches!(
-                    sig,
-                    Signal::SIGHUP | Signal::SIGINT | Signal::SIGQUIT | Signal::SIGTERM
-                ) {
-                    let _ = std::fs::write(&stopped_marker, b"");
-                }
-                // SAFETY: a plain kill of the container's first process.
-                unsafe { libc::kill(pid, sig as i32) };
-            }
-        });
+        proxy_signals(signals, started.pid, stopped_marker);
     }
     let mut status = 0;
-    // SAFETY: the monitor is our child.
-    while unsafe { libc::waitpid(started.monitor, &mut status, 0) } < 0 {
+    let mut reaped = false;
+    if let Some(detached) = super::foreground_detach::cli_end() {
+        match super::foreground_detach::wait_or_detached(started.monitor, &detached)? {
+            // The user typed the detach keys: the container runs on.
+            None => return Ok(0),
+            Some(s) => (status, reaped) = (s, true),
+        }
+    }
+    // SAFETY: the monitor is our child (unless reaped above).
+    while !reaped && unsafe { libc::waitpid(started.monitor, &mut status, 0) } < 0 {
         if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             bail!(
                 "waiting for the container monitor: {}",

@@ -289,6 +289,7 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
                 true,
                 &sfd,
                 &mut super::relay::NoSidecar,
+                None,
             )
         }
         None => {

@@ -3,17 +3,22 @@
 //! process exec, tty and stdio, the per-container monitor, exec.
 
 pub mod attach;
+pub mod attach_client;
+pub mod attach_socket;
 pub mod bridge;
 pub mod caps;
 pub mod cgroup;
 pub mod container;
 pub mod cp;
 pub mod delete;
+pub mod detach_keys;
 pub mod devices;
 pub mod dns;
 pub mod exec;
+pub mod foreground_detach;
 pub mod health;
 pub mod hooks;
+pub mod host_mount;
 pub mod infra;
 pub mod init;
 pub mod logfile;

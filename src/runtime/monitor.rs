@@ -1132,7 +1132,11 @@ fn run_once(
     restarts: u32,
 ) -> Result<RunEnd> {
     let id = cfg.id.as_str();
-    let attach_stdin = attach && cfg.stdin;
+    // `-i` keeps stdin open, attached or not: `attach` may write to it.
+    let attach_stdin = cfg.stdin;
+    let mut clients = super::attach_socket::AttachServer::bind(&store.containers.run_dir(id))
+        .map_err(|e| crate::debug!("no attach socket: {e:#}"))
+        .ok();
     let Spawned {
         pid,
         wiring,
@@ -1205,7 +1209,16 @@ fn run_once(
     let log_path = log_file(store, cfg);
     let mut log = super::logfile::LogWriter::open(&log_path)?.max_size(cfg.tuning.log_max_size);
     let mut duties = super::service::Duties::new(store, cfg, notifier, monitor_pid);
-    let status = super::relay::relay(pid, wiring, &mut log, attach, sfd, &mut duties)?;
+    let status = super::relay::relay(
+        pid,
+        wiring,
+        &mut log,
+        attach,
+        sfd,
+        &mut duties,
+        clients.as_mut(),
+    )?;
+    drop(clients);
     let restart_requested = duties.restart_requested;
     drop(duties);
     if let Some(h) = &helper {

@@ -2,6 +2,8 @@
 //! terminal, attached stdin to the container (its EOF too), window-size
 //! changes to the container's terminal, until the program is reaped.
 
+use super::attach_socket::{self, AttachServer, Input};
+use super::detach_keys::Seen;
 use super::logfile::LogWriter;
 use super::sys;
 use anyhow::Result;
@@ -92,7 +94,18 @@ fn exit_code(status: libc::c_int) -> i32 {
     }
 }
 
+fn set_winsize(fd: i32, rows: u16, cols: u16) {
+    // SAFETY: an ioctl with a properly sized winsize.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        ws.ws_row = rows;
+        ws.ws_col = cols;
+        libc::ioctl(fd, libc::TIOCSWINSZ, &ws);
+    }
+}
+
 /// Relay until `pid` exits and its output is drained; returns its exit code.
+/// `clients` (the attach socket) get the output too and may send input.
 pub fn relay(
     pid: i32,
     wiring: Wiring,
@@ -100,14 +113,14 @@ pub fn relay(
     attach: bool,
     sfd: &SignalFd,
     side: &mut dyn Sidecar,
+    mut clients: Option<&mut AttachServer>,
 ) -> Result<i32> {
     // (fd, stream name, where attached output goes)
     let mut outputs: Vec<(i32, &str, i32)> = Vec::new();
-    let mut stdin_target: Option<i32> = None;
     let mut is_pty = false;
     // From here the loop below owns these fds and closes them as their
     // streams end.
-    match wiring {
+    let mut stdin_target: Option<i32> = match wiring {
         Wiring::Pipes {
             stdin_w,
             stdout_r,
@@ -115,22 +128,29 @@ pub fn relay(
         } => {
             outputs.push((stdout_r.into_raw_fd(), "stdout", 1));
             outputs.push((stderr_r.into_raw_fd(), "stderr", 2));
-            stdin_target = stdin_w.map(IntoRawFd::into_raw_fd);
+            stdin_w.map(IntoRawFd::into_raw_fd)
         }
         Wiring::Pty { master } => {
             let master = master.into_raw_fd();
             outputs.push((master, "stdout", 1));
             is_pty = true;
             if attach {
-                stdin_target = Some(master);
                 copy_winsize(0, master);
             }
+            // Attach clients may type even when the caller does not.
+            Some(master)
         }
-    }
+    };
     for (fd, _, _) in &outputs {
         set_nonblocking(*fd);
     }
     let mut attached_out = attach;
+    // The detach keys, when the caller armed them (see foreground_detach).
+    let mut watch = if attach {
+        super::foreground_detach::Watch::take()
+    } else {
+        None
+    };
     let mut stdin_open = attach && stdin_target.is_some();
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -179,6 +199,9 @@ pub fn relay(
             side.fds(&mut side_fds);
         }
         let side_start = pfds.len();
+        if let Some(c) = clients.as_deref() {
+            c.fds(&mut side_fds);
+        }
         for fd in &side_fds {
             pfds.push(libc::pollfd {
                 fd: *fd,
@@ -242,13 +265,31 @@ pub fn relay(
                 }
             }
         }
+        let ready: Vec<i32> = pfds[side_start..]
+            .iter()
+            .filter(|p| p.revents != 0)
+            .map(|p| p.fd)
+            .collect();
         if exit.is_none() {
-            let ready: Vec<i32> = pfds[side_start..]
-                .iter()
-                .filter(|p| p.revents != 0)
-                .map(|p| p.fd)
-                .collect();
             side.serve(&ready, pid);
+        }
+        if let Some(c) = clients.as_deref_mut() {
+            let mut inputs = Vec::new();
+            c.serve(&ready, &mut inputs);
+            for input in inputs {
+                match (input, stdin_target) {
+                    (Input::Stdin(data), Some(t)) => {
+                        let _ = sys::write_all(t, &data);
+                    }
+                    (Input::Resize { rows, cols }, Some(t)) if is_pty => set_winsize(t, rows, cols),
+                    (Input::StdinEof, Some(t)) if !is_pty => {
+                        sys::close(t);
+                        stdin_target = None;
+                        stdin_open = false;
+                    }
+                    _ => {}
+                }
+            }
         }
         let mut closed = Vec::new();
         for (i, (fd, stream, target)) in outputs.iter().enumerate() {
@@ -260,6 +301,13 @@ pub fn relay(
                 Some(0) => {}
                 Some(k) => {
                     log.write(stream, &buf[..k]);
+                    if let Some(c) = clients.as_deref_mut() {
+                        let kind = match *stream {
+                            "stderr" => attach_socket::STDERR,
+                            _ => attach_socket::STDOUT,
+                        };
+                        c.broadcast(kind, &buf[..k]);
+                    }
                     if attached_out && sys::write_all(*target, &buf[..k]).is_err() {
                         // The terminal went away: keep logging.
                         attached_out = false;
@@ -279,8 +327,19 @@ pub fn relay(
                 match read_some(0, &mut buf) {
                     Some(0) => {}
                     Some(k) => {
+                        let (data, detach) = match watch.as_mut().map(|w| w.matcher.feed(&buf[..k]))
+                        {
+                            Some(Seen::Forward(d)) => (d, false),
+                            Some(Seen::Detach(d)) => (d, true),
+                            None => (buf[..k].to_vec(), false),
+                        };
                         if let Some(t) = stdin_target {
-                            let _ = sys::write_all(t, &buf[..k]);
+                            let _ = sys::write_all(t, &data);
+                        }
+                        if let Some(w) = watch.take_if(|_| detach) {
+                            w.detached();
+                            stdin_open = false;
+                            attached_out = false;
                         }
                     }
                     None => {
@@ -299,5 +358,9 @@ pub fn relay(
     if let (false, Some(t)) = (is_pty, stdin_target) {
         sys::close(t);
     }
-    Ok(exit.unwrap_or(125))
+    let code = exit.unwrap_or(125);
+    if let Some(c) = clients {
+        c.finish(code);
+    }
+    Ok(code)
 }

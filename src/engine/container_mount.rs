@@ -1,0 +1,77 @@
+//! `mount`/`unmount` of containers: which ones, and what is listed.
+
+use super::types::Store;
+use crate::runtime::host_mount;
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// A mounted container, as `mount` without arguments lists it.
+pub struct MountedContainer {
+    pub id: String,
+    pub names: Vec<String>,
+    pub mountpoint: PathBuf,
+}
+
+/// Mount container `id`'s root filesystem; where it is.
+pub fn mount(store: &Store, id: &str) -> Result<PathBuf> {
+    let cfg = store.containers.load_config(id)?;
+    let path = host_mount::mount(store, &cfg)?;
+    crate::storage::events::container(store, "mount", &cfg);
+    Ok(path)
+}
+
+pub fn unmount(store: &Store, id: &str, force: bool) -> Result<()> {
+    let cfg = store.containers.load_config(id)?;
+    host_mount::unmount(store, id, force)?;
+    crate::storage::events::container(store, "unmount", &cfg);
+    Ok(())
+}
+
+/// Refuse where podman does (rootless outside `unshare`) before any work.
+pub fn check_allowed(store: &Store, verb: &str) -> Result<()> {
+    host_mount::check_allowed(store, verb)
+}
+
+/// Every container whose root filesystem is mounted here.
+pub fn mounted(store: &Store) -> Result<Vec<MountedContainer>> {
+    let mut out = Vec::new();
+    for l in super::containers::list_all(store)? {
+        let path = host_mount::mountpoint(store, &l.cfg.id);
+        if host_mount::is_mounted(&path) {
+            out.push(MountedContainer {
+                id: l.cfg.id.clone(),
+                names: vec![l.cfg.name.clone()],
+                mountpoint: path,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The ids of every mounted container (`unmount --all`).
+pub fn mounted_ids(store: &Store) -> Result<Vec<String>> {
+    Ok(mounted(store)?.into_iter().map(|m| m.id).collect())
+}
+
+/// `container cleanup`: what an exited container still holds on the
+/// host goes (its `mount`; the monitor undid its network as it ended);
+/// with `rm` the container too, with `rmi` its image as well unless
+/// another container uses it. A running container is left alone: false.
+pub fn cleanup(store: &Store, id: &str, rm: bool, rmi: bool) -> Result<bool> {
+    // Reading the state settles a container whose monitor was killed.
+    let state = crate::runtime::state::current_state(store, id)?;
+    if crate::runtime::state::is_running(&state) {
+        return Ok(false);
+    }
+    let cfg = store.containers.load_config(id)?;
+    if host_mount::is_mounted(&host_mount::mountpoint(store, id)) {
+        host_mount::unmount(store, id, true)?;
+    }
+    if rm || rmi {
+        super::containers::remove(store, id, super::containers::Removal::default())?;
+    }
+    if rmi {
+        super::create::remove_image_after_run(store, &cfg)?;
+    }
+    Ok(true)
+}
