@@ -591,5 +591,6 @@ fn exec_with_terminal(mut c: Command, rt: &OciRuntimeRecord, id: &str) -> Result
         true,
         &sfd,
         &mut super::relay::NoSidecar,
+        None,
     )
 }
