@@ -1212,3 +1212,327 @@ fn ipv6_network_members_reach_each_other(mode: Mode) {
     env.ok(&["network", "rm", &net, &other]);
     assert!(!env.ok(&["network", "ls", "-q"]).contains(&net));
 }
+
+/// A veth pair in the host's namespace, one end the parent of
+/// macvlan/ipvlan networks (the VM's uplink is left alone, and its kernel
+/// has no dummy links), named for this test process and mode; gone when
+/// dropped, with any sub-interface left on it.
+struct TestParent(String);
+
+fn ip_ok(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+impl TestParent {
+    fn new(n: u8) -> TestParent {
+        let id = std::process::id() % 100_000;
+        let (name, peer) = (format!("cotp{n}x{id}"), format!("cotq{n}x{id}"));
+        // A test process of the same pid that died left it.
+        ip_ok(&["link", "del", &name]);
+        assert!(ip_ok(&[
+            "link", "add", &name, "type", "veth", "peer", "name", &peer
+        ]));
+        assert!(ip_ok(&["link", "set", &peer, "up"]));
+        assert!(ip_ok(&["link", "set", &name, "up"]));
+        TestParent(name)
+    }
+
+    /// The host's links hanging on it (`ip -o link`: `NAME@PARENT`),
+    /// but its own peer.
+    fn children(&self) -> Vec<String> {
+        let out = std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap();
+        let peer = self.0.replacen("cotp", "cotq", 1);
+        parse_links_with_parent(&String::from_utf8_lossy(&out.stdout))
+            .into_iter()
+            .filter(|(n, p)| *p == self.0 && *n != peer)
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// Whether the kernel makes links of `kind` (this VM's has no ipvlan).
+    fn kernel_has(&self, kind: &str) -> bool {
+        let probe = format!("{}p", self.0);
+        let made = ip_ok(&["link", "add", &probe, "link", &self.0, "type", kind]);
+        ip_ok(&["link", "del", &probe]);
+        made
+    }
+}
+
+impl Drop for TestParent {
+    fn drop(&mut self) {
+        ip_ok(&["link", "del", &self.0]);
+    }
+}
+
+/// `ip -o link` lines to (name, parent) for the links that have one.
+fn parse_links_with_parent(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .filter_map(|n| n.split_once('@'))
+        .map(|(n, p)| (n.to_string(), p.to_string()))
+        .collect()
+}
+
+/// `ip -d link show IFACE` in a running container's network namespace,
+/// seen from the host (busybox's ip shows no link details).
+fn link_details(env: &TestEnv, ctr: &str, iface: &str) -> String {
+    let pid = env.ok(&["inspect", "--format", "{{.State.Pid}}", ctr]);
+    let out = std::process::Command::new("nsenter")
+        .args(["-t", pid.trim(), "-n", "ip", "-d", "link", "show", iface])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Bad macvlan/ipvlan input: refused as podman refuses it, no network.
+fn vlan_refusals(env: &TestEnv, parent: &str) {
+    let p = format!("parent={parent}");
+    let sub = "--subnet=10.89.150.0/24";
+    let bad: [(&[&str], &str); 7] = [
+        (
+            &["-d", "macvlan", "-o", &p, sub, "-o", "mode=l2"],
+            "unknown macvlan mode",
+        ),
+        (
+            &["-d", "ipvlan", "-o", &p, sub, "-o", "mode=vepa"],
+            "unknown ipvlan mode",
+        ),
+        (
+            &["-d", "macvlan", "-o", "parent=cotnosuch0", sub],
+            "parent interface cotnosuch0 does not exist",
+        ),
+        (&["-d", "macvlan", "-o", &p], "DHCP"),
+        (
+            &["-d", "ipvlan", "-o", &p],
+            "ipam driver dhcp is not supported with ipvlan",
+        ),
+        (
+            &["-d", "macvlan", "-o", &p, "--ipam-driver", "dhcp"],
+            "ipam driver dhcp",
+        ),
+        (
+            &["-d", "macvlan", "-o", &p, sub, "-o", "vlan=4"],
+            "unsupported macvlan network option vlan",
+        ),
+    ];
+    for (extra, needle) in bad {
+        let name = unique("badvlan");
+        let mut args = vec!["network", "create"];
+        args.extend_from_slice(extra);
+        args.push(&name);
+        assert_refused(env, &args, needle);
+        env.fails(&["network", "exists", &name], 1);
+    }
+    let name = unique("badvlan");
+    assert_refused(
+        env,
+        &[
+            "network",
+            "create",
+            "-d",
+            "macvlan",
+            "-o",
+            &p,
+            "--subnet",
+            "10.89.150.0/24",
+            "--dns",
+            "10.0.0.53",
+            &name,
+        ],
+        "DNS is not enabled",
+    );
+}
+
+both_modes!(macvlan_and_ipvlan_networks_as_podmans);
+fn macvlan_and_ipvlan_networks_as_podmans(mode: Mode) {
+    let parent = TestParent::new(mode as u8);
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    vlan_refusals(&env, &parent.0);
+    let mac = unique("mac");
+    let p = format!("parent={}", parent.0);
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        &p,
+        "-o",
+        "mode=bridge",
+        "-o",
+        "mtu=1400",
+        "--subnet",
+        "10.89.140.0/24",
+        &mac,
+    ]);
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", &mac])).unwrap();
+    let n = &d[0];
+    assert_eq!(n["driver"], "macvlan", "{n}");
+    assert_eq!(n["network_interface"], parent.0.as_str(), "{n}");
+    assert_eq!(
+        n["options"],
+        serde_json::json!({"mode": "bridge", "mtu": "1400"})
+    );
+    assert_eq!(n["dns_enabled"], false, "podman: no DNS on macvlan");
+    assert_eq!(n["ipam_options"]["driver"], "host-local");
+    assert_eq!(n["subnets"][0]["gateway"], "10.89.140.1");
+    let ls = env.ok(&[
+        "network",
+        "ls",
+        "--filter",
+        "driver=macvlan",
+        "--format",
+        "{{.Name}} {{.Driver}}",
+    ]);
+    assert_eq!(ls, format!("{mac} macvlan\n"));
+    // No parent: the default route's interface, chosen when a member
+    // starts (inspect shows none, as podman's).
+    let dflt = unique("macdef");
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "--subnet",
+        "10.89.141.0/24",
+        &dflt,
+    ]);
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", &dflt])).unwrap();
+    assert_eq!(d[0]["network_interface"], "", "{d}");
+    env.ok(&["network", "rm", &dflt]);
+
+    let img = image(&env);
+    if mode == Mode::Rootless {
+        // The rootless network namespace has no host interface: refused
+        // before anything is made.
+        assert_refused(
+            &env,
+            &["run", "--rm", "--network", &mac, &img, "true"],
+            "macvlan networks need root",
+        );
+        env.ok(&["network", "rm", &mac]);
+        return;
+    }
+
+    let www = www_dir(&env, INDEX);
+    env.run_detached("mv1", &["--network", &mac, "-v", &www], &img, HTTPD);
+    assert_eq!(ip_of(&env, "mv1", &mac), "10.89.140.2");
+    let details = link_details(&env, "mv1", "eth0");
+    assert!(details.contains("macvlan mode bridge"), "{details}");
+    assert!(details.contains("mtu 1400"), "{details}");
+    let mac_of = format!("{{{{(index .NetworkSettings.Networks \"{mac}\").MacAddress}}}}");
+    let mv1_mac = env.ok(&["inspect", "--format", &mac_of, "mv1"]);
+    assert!(
+        details.contains(&format!("link/ether {}", mv1_mac.trim())),
+        "{details}"
+    );
+    // A second member reaches the first by address over the parent; its
+    // default route is the network's gateway; no name server is named.
+    let out = env.sh(
+        &img,
+        &["--network", &mac],
+        "wget -qO- http://10.89.140.2/ && ip route && cat /etc/resolv.conf",
+    );
+    assert!(out.contains(INDEX), "{out}");
+    assert!(out.contains("default via 10.89.140.1 dev eth0"), "{out}");
+    assert!(!out.contains("nameserver 10.89.140.1"), "{out}");
+    // Nothing of the members is on the host: the sub-interfaces live in
+    // their namespaces.
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+    env.ok(&["network", "disconnect", &mac, "mv1"]);
+    assert_eq!(link_details(&env, "mv1", "eth0"), "");
+
+    // A killed monitor: its container and sub-interface die with it, the
+    // next command frees its address.
+    env.run_detached("mv3", &["--network", &mac], &img, &["sleep", "600"]);
+    assert_eq!(ip_of(&env, "mv3", &mac), "10.89.140.2", "mv1's went");
+    env.kill_monitor("mv3");
+    env.ok(&["ps", "-a"]);
+    env.ok(&["rm", "-f", "mv3"]);
+    env.run_detached("mv2", &["--network", &mac], &img, &["sleep", "600"]);
+    assert_eq!(ip_of(&env, "mv2", &mac), "10.89.140.2");
+    env.ok(&["rm", "-f", "-t", "0", "mv1", "mv2"]);
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+
+    // ipvlan l2: members share the parent's MAC and reach each other.
+    let ipv = unique("ipv");
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "ipvlan",
+        "--interface-name",
+        &parent.0,
+        "--subnet",
+        "10.89.142.0/24",
+        "--internal",
+        &ipv,
+    ]);
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", &ipv])).unwrap();
+    assert_eq!(d[0]["driver"], "ipvlan");
+    assert!(d[0].get("options").is_none(), "none given: omitted, {d}");
+    assert!(
+        d[0]["subnets"][0].get("gateway").is_none(),
+        "internal: no gateway, {d}"
+    );
+    if !parent.kernel_has("ipvlan") {
+        // The kernel's refusal is the error, and the half-made start
+        // leaves nothing: no link on the parent, no lease.
+        let out = env.run(&["run", "--rm", "--network", &ipv, &img, "true"]);
+        assert_ne!(out.status, 0, "{out:?}");
+        assert!(
+            out.stderr
+                .contains("creating the container's ipvlan interface"),
+            "{out:?}"
+        );
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+        assert!(nets_leases(&env).is_empty(), "{:?}", nets_leases(&env));
+    } else {
+        env.run_detached("iv1", &["--network", &ipv, "-v", &www], &img, HTTPD);
+        let details = link_details(&env, "iv1", "eth0");
+        assert!(details.contains("mode l2"), "{details}");
+        let parent_mac =
+            std::fs::read_to_string(format!("/sys/class/net/{}/address", parent.0)).unwrap();
+        assert!(
+            details.contains(&format!("link/ether {}", parent_mac.trim())),
+            "{details}"
+        );
+        let iv1 = ip_of(&env, "iv1", &ipv);
+        let out = env.sh(
+            &img,
+            &["--network", &ipv],
+            &format!("wget -qO- http://{iv1}/ && ip route"),
+        );
+        assert!(out.contains(INDEX), "{out}");
+        assert!(
+            !out.contains("default"),
+            "--internal: no default route, {out}"
+        );
+        env.ok(&["rm", "-f", "-t", "0", "iv1"]);
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+    }
+    env.ok(&["network", "rm", &mac, &ipv]);
+    assert!(link_exists(&parent.0), "the parent is the host's: it stays");
+    assert!(nets_leases(&env).is_empty(), "{:?}", nets_leases(&env));
+}
+
+/// The lease files of the store's networks.
+fn nets_leases(env: &TestEnv) -> Vec<String> {
+    std::fs::read_dir(env.runroot_dir().join("networks"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".leases"))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -140,7 +140,7 @@ impl Place<'_> {
         }
     }
 
-    fn ip_batch(&self) -> Command {
+    pub(super) fn ip_batch(&self) -> Command {
         let mut cmd = self.command("ip");
         cmd.args(["-batch", "-"]);
         cmd
@@ -153,7 +153,7 @@ impl Place<'_> {
     }
 
     /// `ip -batch -` in the network namespace of `pid`.
-    fn ip_in(&self, pid: i32) -> Result<(Command, std::fs::File)> {
+    pub(super) fn ip_in(&self, pid: i32) -> Result<(Command, std::fs::File)> {
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .context("opening the container's network namespace")?;
         let mut cmd = match self.0 {
@@ -242,13 +242,28 @@ fn join(
         .unwrap_or_default();
     let (subnet, gw) = net.subnet4()?;
     let v6 = net.subnet6()?;
+    // macvlan/ipvlan: a sub-interface of a host interface, root only.
+    let parent = if net.is_bridge() {
+        None
+    } else if place.rootless() {
+        bail!(
+            "network {name}: {} networks need root: rootless networking has no access to the host's interfaces",
+            net.driver
+        );
+    } else {
+        Some(super::network_vlan::parent(&net)?)
+    };
     let mut leases = Leases::open(&store.runroot, name)?;
     leases.forget_dead(holder_alive);
     // A live member made the bridge and its rules; they go with the last.
     let bridge_up = !leases.list.is_empty();
     let ip = leases.free_address(&net, want.ip)?;
     let ip6 = leases.free_address6(&net, want.ip6)?;
-    let mac = want.mac.clone().unwrap_or_else(random_mac);
+    let mac = parent
+        .as_deref()
+        .and_then(|p| super::network_vlan::shared_mac(&net, p))
+        .or_else(|| want.mac.clone())
+        .unwrap_or_else(random_mac);
     let mut names_here = vec![cfg.name.clone()];
     names_here.extend(want.aliases.iter().cloned());
     if cfg.is_infra && !cfg.pod.is_empty() {
@@ -273,7 +288,9 @@ fn join(
             .unwrap_or_default()
     });
     let first = done.is_empty();
-    let route = !net.internal && !done.iter().any(|e| e.default_route);
+    let route = !net.internal
+        && !super::network_vlan::no_default_route(&net)
+        && !done.iter().any(|e| e.default_route);
     done.push(Endpoint {
         network: name.to_string(),
         network_id: net.id.clone(),
@@ -283,8 +300,14 @@ fn join(
         gateway: gw,
         mac,
         aliases: want.aliases.clone(),
-        host_veth: format!("veth{:08x}", rand::random::<u32>()),
-        elements: if first && !place.rootless() {
+        // A sub-interface's name on the host until it moves in.
+        host_veth: format!(
+            "{}{:08x}",
+            if parent.is_some() { "vlan" } else { "veth" },
+            rand::random::<u32>()
+        ),
+        // Published ports are the bridge's (netavark: macvlan has none).
+        elements: if first && !place.rootless() && parent.is_none() {
             dnat_elements(&cfg.ports, ip)
         } else {
             Vec::new()
@@ -295,10 +318,14 @@ fn join(
         gateway6: v6.map(|(_, g)| g),
     });
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
+    let ep = done.last().expect("just pushed");
+    if let Some(parent) = parent {
+        super::network_vlan::link_container(pid, &net, &parent, ep, route, place)?;
+        return Ok(None);
+    }
     if !bridge_up {
         ensure_bridge(&net, subnet, gw, v6, place)?;
     }
-    let ep = done.last().expect("just pushed");
     link_container(pid, &net, ep, route, place)?;
     add_elements(&ep.elements, place)?;
     if net.dns_enabled {
@@ -357,6 +384,11 @@ pub fn disconnect(store: &Store, id: &str, name: &str) -> Result<bool> {
     };
     let ep = eps.remove(at);
     let ns = opened(store);
+    if ep.host_veth.starts_with("vlan") {
+        if let Ok(state) = super::state::current_state(store, id) {
+            super::network_vlan::unlink_container(state.pid, &ep, Place(ns.as_ref()));
+        }
+    }
     leave(store, id, &ep, Place(ns.as_ref()));
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &eps, false)?;
     Ok(true)
@@ -397,6 +429,9 @@ pub fn reload(store: &Store, id: &str) -> Result<()> {
         let Some(net) = nets::load(&store.root, &ep.network)? else {
             continue;
         };
+        if !net.is_bridge() {
+            continue;
+        }
         let (subnet, _) = net.subnet4()?;
         run(
             &mut place.nft(),
@@ -411,7 +446,10 @@ pub fn reload(store: &Store, id: &str) -> Result<()> {
 /// A network with no member left: its DNS server, bridge and elements go.
 fn teardown_network(store: &Store, name: &str, net: Option<&Network>, place: Place) {
     super::dns::stop(store, name);
-    let Some(net) = net else { return };
+    // A macvlan's interface is its parent: the host's, not ours.
+    let Some(net) = net.filter(|n| n.is_bridge()) else {
+        return;
+    };
     let Ok((subnet, _)) = net.subnet4() else {
         return;
     };
@@ -693,7 +731,7 @@ fn in_netns(ns: &std::fs::File) -> Command {
 }
 
 /// Run a command with `input` on its stdin; its stderr is the error.
-fn run(cmd: &mut Command, input: &str) -> Result<()> {
+pub(super) fn run(cmd: &mut Command, input: &str) -> Result<()> {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -23,6 +23,7 @@ pub mod name_files;
 pub mod namespaces;
 pub mod net_routes;
 pub mod network;
+pub mod network_vlan;
 pub mod passwd;
 pub mod pod;
 pub mod port_nat;
