@@ -1296,7 +1296,7 @@ fn link_details(env: &TestEnv, ctr: &str, iface: &str) -> String {
 fn vlan_refusals(env: &TestEnv, parent: &str) {
     let p = format!("parent={parent}");
     let sub = "--subnet=10.89.150.0/24";
-    let bad: [(&[&str], &str); 7] = [
+    let bad: [(&[&str], &str); 8] = [
         (
             &["-d", "macvlan", "-o", &p, sub, "-o", "mode=l2"],
             "unknown macvlan mode",
@@ -1322,6 +1322,10 @@ fn vlan_refusals(env: &TestEnv, parent: &str) {
             &["-d", "macvlan", "-o", &p, sub, "-o", "vlan=4"],
             "unsupported macvlan network option vlan",
         ),
+        (
+            &["-d", "macvlan", "-o", &p, sub, "--dns", "10.0.0.53"],
+            "DNS is not enabled",
+        ),
     ];
     for (extra, needle) in bad {
         let name = unique("badvlan");
@@ -1331,24 +1335,6 @@ fn vlan_refusals(env: &TestEnv, parent: &str) {
         assert_refused(env, &args, needle);
         env.fails(&["network", "exists", &name], 1);
     }
-    let name = unique("badvlan");
-    assert_refused(
-        env,
-        &[
-            "network",
-            "create",
-            "-d",
-            "macvlan",
-            "-o",
-            &p,
-            "--subnet",
-            "10.89.150.0/24",
-            "--dns",
-            "10.0.0.53",
-            &name,
-        ],
-        "DNS is not enabled",
-    );
 }
 
 both_modes!(macvlan_and_ipvlan_networks_as_podmans);
@@ -1535,4 +1521,189 @@ fn nets_leases(env: &TestEnv) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// An IPv6 subnet for this test process, mode and test (`k`): root's
+/// bridges share the host's namespace.
+fn v6_subnet(mode: Mode, k: u8) -> String {
+    format!(
+        "fd89:{:x}:{}:{k}::/64",
+        std::process::id() % 0xffff,
+        mode as u8
+    )
+}
+
+both_modes!(ipv6_only_network_answers_on_its_v6_gateway);
+fn ipv6_only_network_answers_on_its_v6_gateway(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    remove_stale_bridges(124);
+    let subnet = v6_subnet(mode, 124);
+    let net = unique("v6only");
+    let bridge = bridge_name(124);
+    env.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &subnet,
+        "--interface-name",
+        &bridge,
+        &net,
+    ]);
+    // One subnet, IPv6: no IPv4 one is added (as podman 5).
+    let doc: Value = serde_json::from_str(&env.ok(&["network", "inspect", &net])).unwrap();
+    let subnets = doc[0]["subnets"].as_array().unwrap();
+    assert_eq!(subnets.len(), 1, "{doc}");
+    assert_eq!(subnets[0]["subnet"], subnet.as_str());
+    let gw6 = v6_host(&subnet, 1).to_string();
+    assert_eq!(subnets[0]["gateway"], gw6.as_str());
+    assert_eq!(doc[0]["ipv6_enabled"], true);
+
+    let www = www_dir(&env, INDEX);
+    env.run_detached("db6", &["--network", &net, "-v", &www], &img, HTTPD);
+    let key = |k: &str| {
+        let f = format!("{{{{(index .NetworkSettings.Networks \"{net}\").{k}}}}}");
+        env.ok(&["inspect", "--format", &f, "db6"])
+            .trim()
+            .to_string()
+    };
+    let db6 = v6_host(&subnet, 2).to_string();
+    assert_eq!(key("GlobalIPv6Address"), db6);
+    assert_eq!(key("IPAddress"), "");
+    assert_eq!(key("Gateway"), "");
+    assert_eq!(key("IPv6Gateway"), gw6);
+    // A member has no IPv4 address; its name server is the network's, on
+    // the IPv6 gateway, and answers AAAA for the other member.
+    let out = env.sh(
+        &img,
+        &["--network", &net],
+        "echo v4:; ip -4 addr show dev eth0; cat /etc/resolv.conf; nslookup db6; wget -qO- http://db6/",
+    );
+    assert!(!out.contains("inet "), "{out}");
+    assert!(out.contains(&format!("nameserver {gw6}")), "{out}");
+    assert!(out.contains(&format!("Address: {db6}")), "{out}");
+    assert!(out.contains(INDEX), "{out}");
+    if mode == Mode::Root {
+        let set = std::process::Command::new("nft")
+            .args(["list", "set", "ip6", "coracle", "net_masq"])
+            .output()
+            .unwrap();
+        let set = String::from_utf8_lossy(&set.stdout);
+        assert!(
+            set.contains(&subnet[..subnet.len() - 3]),
+            "egress is masqueraded: {set}"
+        );
+    }
+    // An IPv4 address asked on it: refused.
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "--ip",
+        "10.89.124.9",
+        &img,
+        "true",
+    ]);
+    assert!(out.stderr.contains("not in any subnet"), "{out:?}");
+    env.ok(&["rm", "-f", "-t", "0", "db6"]);
+    assert!(wait_for(Duration::from_secs(3), || dns_servers(&net).is_empty()));
+    assert_network_gone(&env, 124);
+    env.ok(&["network", "rm", &net]);
+}
+
+/// GET `/` at `addr` until a full HTTP response comes back; its body.
+fn http_get_at(addr: std::net::SocketAddr) -> String {
+    let start = std::time::Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < Duration::from_secs(8) {
+        let got = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut resp = String::new();
+            s.read_to_string(&mut resp)?;
+            Ok(resp)
+        })();
+        match got {
+            Ok(r) if r.starts_with("HTTP/1.") => {
+                return r
+                    .split_once("\r\n\r\n")
+                    .map(|(_, b)| b)
+                    .unwrap_or("")
+                    .into();
+            }
+            Ok(r) => last = format!("response {r:?}"),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no HTTP response on {addr} within 8s (last: {last})");
+}
+
+/// The host's global IPv6 addresses (`/proc/net/if_inet6`: scope 00).
+fn host_v6_addresses() -> Vec<Ipv6Addr> {
+    std::fs::read_to_string("/proc/net/if_inet6")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(3) == Some(&"00") && f.get(5) != Some(&"lo"))
+                .then(|| u128::from_str_radix(f[0], 16).ok())
+                .flatten()
+                .map(Ipv6Addr::from)
+        })
+        .collect()
+}
+
+both_modes!(published_ports_answer_over_ipv6);
+fn published_ports_answer_over_ipv6(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 125, &["--ipv6"]);
+    let www = www_dir(&env, INDEX);
+    let port = free_port();
+    let publish = format!("{port}:80");
+    env.run_detached(
+        "web6",
+        &["--network", &net, "-p", &publish, "-v", &www],
+        &img,
+        HTTPD,
+    );
+    let at = |ip: std::net::IpAddr| http_get_at(std::net::SocketAddr::new(ip, port));
+    assert_eq!(at(Ipv6Addr::LOCALHOST.into()), INDEX, "[::1]");
+    assert_eq!(at(Ipv4Addr::LOCALHOST.into()), INDEX, "127.0.0.1");
+    let globals = host_v6_addresses();
+    for a in &globals {
+        assert_eq!(at((*a).into()), INDEX, "[{a}]");
+    }
+    if mode == Mode::Root {
+        let map = std::process::Command::new("nft")
+            .args(["list", "map", "ip6", "coracle", "net_tcp"])
+            .output()
+            .unwrap();
+        let map = String::from_utf8_lossy(&map.stdout).into_owned();
+        assert!(map.contains(&format!("{port} : ")), "{map}");
+    }
+    env.ok(&["rm", "-f", "-t", "0", "web6"]);
+    let gone = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::new(Ipv6Addr::LOCALHOST.into(), port),
+        Duration::from_secs(2),
+    );
+    assert!(gone.is_err(), "[::1]:{port} still answers");
+    assert_network_gone(&env, 125);
+    if mode == Mode::Rootless {
+        // The default rootless network (pasta) publishes on IPv6 too.
+        let port = free_port();
+        let publish = format!("{port}:80");
+        env.run_detached("plain6", &["-p", &publish, "-v", &www], &img, HTTPD);
+        let at = |ip: std::net::IpAddr| http_get_at(std::net::SocketAddr::new(ip, port));
+        assert_eq!(at(Ipv6Addr::LOCALHOST.into()), INDEX, "[::1], pasta");
+        for a in &globals {
+            assert_eq!(at((*a).into()), INDEX, "[{a}], pasta");
+        }
+    }
 }

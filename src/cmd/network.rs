@@ -128,9 +128,10 @@ fn network_json(store: &Store, l: &Listed) -> Value {
         let eps = nets::endpoints(store, cfg);
         let mut ifaces = serde_json::Map::new();
         for ep in eps.iter().filter(|e| e.network == l.network.name) {
-            let mut subnets = vec![
-                json!({"ipnet": format!("{}/{}", ep.ip, ep.prefix), "gateway": ep.gateway.to_string()}),
-            ];
+            let mut subnets = Vec::new();
+            if let Some(ip) = ep.ip {
+                subnets.push(json!({"ipnet": format!("{ip}/{}", ep.prefix), "gateway": ep.gateway.map(|g| g.to_string())}));
+            }
             if let Some(ip6) = ep.ip6 {
                 subnets.push(json!({"ipnet": format!("{ip6}/{}", ep.prefix6), "gateway": ep.gateway6.map(|g| g.to_string())}));
             }

@@ -379,8 +379,9 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
             }
         }
     }
-    // Members always get an IPv4 address; IPv6 is added to it.
-    if r.subnets.len() == v6_given {
+    // No subnet given: an IPv4 one, and IPv6 beside it with --ipv6 (an
+    // IPv6 subnet alone makes an IPv6-only network, as podman 5).
+    if r.subnets.is_empty() {
         let net = free_subnet(&used)?;
         subnets.insert(
             0,
@@ -427,9 +428,6 @@ fn vlan_checks(r: &NewNetwork, v6_given: usize) -> Result<()> {
             bail!("ipam driver dhcp is not supported with ipvlan: give a --subnet");
         }
         bail!("a macvlan network without --subnet gets its addresses by DHCP, which coracle does not support: give a --subnet");
-    }
-    if r.subnets.len() == v6_given {
-        bail!("coracle's {} networks need an IPv4 --subnet", r.driver);
     }
     if r.ipv6 && v6_given == 0 {
         bail!("--ipv6: give the {} network an IPv6 --subnet", r.driver);

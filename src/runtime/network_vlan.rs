@@ -97,20 +97,7 @@ pub fn link_container(
     if net.driver != IPVLAN {
         script.push_str(&format!("link set {iface} address {}\n", ep.mac));
     }
-    script.push_str(&format!("addr add {}/{} dev {iface}\n", ep.ip, ep.prefix));
-    if let Some(ip6) = ep.ip6 {
-        script.push_str(&format!(
-            "addr add {ip6}/{} dev {iface} nodad\n",
-            ep.prefix6
-        ));
-    }
-    script.push_str(&format!("link set {iface} up\n"));
-    if route {
-        script.push_str(&format!("route add default via {}\n", ep.gateway));
-        if let Some(gw6) = ep.gateway6 {
-            script.push_str(&format!("route add default via {gw6}\n"));
-        }
-    }
+    script.push_str(&super::bridge::addresses_and_routes(ep, route));
     let (mut cmd, _ns) = place.ip_in(pid)?;
     run(&mut cmd, &script).context("configuring the container's network interface")
 }

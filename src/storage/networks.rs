@@ -77,6 +77,8 @@ pub trait Family: Copy + Eq + std::fmt::Display + std::str::FromStr {
     fn from_bits(b: u128) -> Self;
     /// Why `a` (of subnet `s`) is not an address of this family.
     fn not_mine(s: &str, a: &str) -> String;
+    /// A member's address of this family.
+    fn leased(l: &Lease) -> Option<Self>;
 }
 
 impl Family for Ipv4Addr {
@@ -87,6 +89,9 @@ impl Family for Ipv4Addr {
     }
     fn from_bits(b: u128) -> Self {
         Ipv4Addr::from(b as u32)
+    }
+    fn leased(l: &Lease) -> Option<Self> {
+        l.ip
     }
     fn not_mine(s: &str, a: &str) -> String {
         if a.contains(':') {
@@ -106,6 +111,9 @@ impl Family for Ipv6Addr {
     }
     fn from_bits(b: u128) -> Self {
         Ipv6Addr::from(b)
+    }
+    fn leased(l: &Lease) -> Option<Self> {
+        l.ip6
     }
     fn not_mine(s: &str, _: &str) -> String {
         format!("invalid subnet {s:?}")
@@ -216,10 +224,10 @@ impl Network {
         }
     }
 
-    /// The IPv4 subnet containers get addresses from.
-    pub fn subnet4(&self) -> Result<(Net4, Ipv4Addr)> {
-        self.subnet::<Ipv4Addr>()?
-            .with_context(|| format!("network {} has no IPv4 subnet", self.name))
+    /// The IPv4 subnet and gateway, when the network has one (an
+    /// IPv6-only network has not).
+    pub fn subnet4(&self) -> Result<Option<(Net4, Ipv4Addr)>> {
+        self.subnet::<Ipv4Addr>()
     }
 
     /// The IPv6 subnet and gateway, when the network has one.
@@ -240,6 +248,12 @@ impl Network {
         };
         let net = Net::<A>::parse(&s.subnet)?;
         Ok(Some((net, net.gateway(s.gateway.as_ref(), &self.name)?)))
+    }
+
+    /// Whether the family's subnet names a gateway (an `--internal`
+    /// macvlan may have none: its members get no route).
+    pub fn has_gateway<A: Family>(&self) -> bool {
+        self.written::<A>().is_some_and(|s| s.gateway.is_some())
     }
 
     /// The addresses leases come from: the lease range, or the subnet's hosts.
@@ -334,7 +348,9 @@ pub fn remove(root: &Path, name: &str) -> Result<()> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Lease {
     pub container_id: String,
-    pub ip: Ipv4Addr,
+    /// Its IPv4 address, on a network with an IPv4 subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
     /// Its IPv6 address, on a network with an IPv6 subnet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6: Option<Ipv6Addr>,
@@ -383,21 +399,11 @@ impl Leases {
         self.list.retain(alive);
     }
 
-    /// The first free IPv4 address of `net` (not the gateway, not
-    /// leased), or `wanted` when it is free and inside the subnet.
-    pub fn free_address(&self, net: &Network, wanted: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
-        let (subnet, gw) = net.subnet4()?;
-        self.free(net, subnet, gw, wanted, |l| Some(l.ip))
-    }
-
-    /// The IPv6 address of a new member, as `free_address`; None when the
-    /// network has no IPv6 subnet.
-    pub fn free_address6(
-        &self,
-        net: &Network,
-        wanted: Option<Ipv6Addr>,
-    ) -> Result<Option<Ipv6Addr>> {
-        let Some((subnet, gw)) = net.subnet6()? else {
+    /// A new member's address of family `A`: `wanted` when free and
+    /// inside the subnet, else the first free one (not the gateway, not
+    /// leased); None when the network has no subnet of that family.
+    pub fn free_address<A: Family>(&self, net: &Network, wanted: Option<A>) -> Result<Option<A>> {
+        let Some((subnet, gw)) = net.subnet::<A>()? else {
             if let Some(ip) = wanted {
                 bail!(
                     "requested static ip {ip} not in any subnet on network {}",
@@ -406,18 +412,7 @@ impl Leases {
             }
             return Ok(None);
         };
-        self.free(net, subnet, gw, wanted, |l| l.ip6).map(Some)
-    }
-
-    fn free<A: Family>(
-        &self,
-        net: &Network,
-        subnet: Net<A>,
-        gw: A,
-        wanted: Option<A>,
-        leased: impl Fn(&Lease) -> Option<A>,
-    ) -> Result<A> {
-        let taken = |ip: A| ip == gw || self.list.iter().any(|l| leased(l) == Some(ip));
+        let taken = |ip: A| ip == gw || self.list.iter().any(|l| A::leased(l) == Some(ip));
         if let Some(ip) = wanted {
             if !subnet.contains(ip) {
                 bail!(
@@ -431,7 +426,7 @@ impl Leases {
                     net.name
                 );
             }
-            return Ok(ip);
+            return Ok(Some(ip));
         }
         let (lo, hi) = net.lease_bounds(subnet);
         // A member per address and the gateway: the leases bound the search.
@@ -439,6 +434,7 @@ impl Leases {
             .take(self.list.len() + 2)
             .map(A::from_bits)
             .find(|ip| !taken(*ip))
+            .map(Some)
             .with_context(|| format!("IPAM error: failed to find free IP in network {}", net.name))
     }
 }
@@ -522,12 +518,15 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert_eq!(net.subnet4().unwrap().0.to_string(), "10.89.0.0/24");
+        assert_eq!(
+            net.subnet4().unwrap().unwrap().0.to_string(),
+            "10.89.0.0/24"
+        );
         let leases = Leases {
             path: PathBuf::new(),
             list: vec![Lease {
                 container_id: "a".into(),
-                ip: "10.89.0.2".parse().unwrap(),
+                ip: Some("10.89.0.2".parse().unwrap()),
                 ip6: Some("fd12:3456:789a:1::2".parse().unwrap()),
                 mac: String::new(),
                 names: Vec::new(),
@@ -540,14 +539,33 @@ mod tests {
             .unwrap(),
         };
         assert_eq!(
-            leases.free_address6(&net, None).unwrap(),
+            leases.free_address::<Ipv6Addr>(&net, None).unwrap(),
             Some("fd12:3456:789a:1::3".parse().unwrap())
         );
+        assert_eq!(
+            leases.free_address::<Ipv4Addr>(&net, None).unwrap(),
+            Some("10.89.0.3".parse().unwrap())
+        );
         assert!(leases
-            .free_address6(&net, Some("fd12:3456:789a:1::2".parse().unwrap()))
+            .free_address(
+                &net,
+                Some("fd12:3456:789a:1::2".parse::<Ipv6Addr>().unwrap())
+            )
             .is_err());
         assert!(leases
-            .free_address6(&net, Some("fd99::2".parse().unwrap()))
+            .free_address(&net, Some("fd99::2".parse::<Ipv6Addr>().unwrap()))
+            .is_err());
+        // IPv6 only: no IPv4 address, and asking one is an error.
+        let v6only = Network {
+            subnets: net.subnets[1..].to_vec(),
+            ..net.clone()
+        };
+        assert_eq!(
+            leases.free_address::<Ipv4Addr>(&v6only, None).unwrap(),
+            None
+        );
+        assert!(leases
+            .free_address(&v6only, Some("10.89.0.9".parse::<Ipv4Addr>().unwrap()))
             .is_err());
     }
 
