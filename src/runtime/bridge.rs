@@ -595,14 +595,21 @@ fn network_rules(
 
 /// Our chains in coracle's table of family `f` (`ip` or `ip6`; port_nat
 /// has its own): idempotent, the sets and maps kept, the chains' rules
-/// rewritten. DNAT for published ports (a packet from loopback is
-/// masqueraded onto the bridge), masquerade out, internal networks kept
-/// in.
+/// rewritten. DNAT for published ports, masquerade out, internal networks
+/// kept in. IPv4's loopback is DNATed too (`route_localnet`, masqueraded
+/// onto the bridge); IPv6 has no such thing: `[::1]` is not published as
+/// root (podman's netavark neither). In IPv6's output hook `fib daddr
+/// type local` matches nothing; a packet to a local address leaves by
+/// `lo` there.
 fn ruleset(f: &str) -> String {
-    let (addr, lo) = if f == "ip6" {
-        ("ipv6_addr", "::1")
+    let (addr, local_out, from_lo) = if f == "ip6" {
+        ("ipv6_addr", "oif lo", String::new())
     } else {
-        ("ipv4_addr", "127.0.0.0/8")
+        (
+            "ipv4_addr",
+            "fib daddr type local",
+            format!("add rule ip {TABLE} net_postrouting ip saddr 127.0.0.0/8 ip daddr @net_subnets masquerade\n"),
+        )
     };
     format!(
         "add table {f} {TABLE}
@@ -625,12 +632,11 @@ add rule {f} {TABLE} net_prerouting fib daddr type local dnat {f} to tcp dport m
 add rule {f} {TABLE} net_prerouting fib daddr type local dnat {f} to udp dport map @net_udp
 add rule {f} {TABLE} net_prerouting dnat {f} to {f} daddr . tcp dport map @net_tcp_addr
 add rule {f} {TABLE} net_prerouting dnat {f} to {f} daddr . udp dport map @net_udp_addr
-add rule {f} {TABLE} net_output fib daddr type local dnat {f} to tcp dport map @net_tcp
-add rule {f} {TABLE} net_output fib daddr type local dnat {f} to udp dport map @net_udp
+add rule {f} {TABLE} net_output {local_out} dnat {f} to tcp dport map @net_tcp
+add rule {f} {TABLE} net_output {local_out} dnat {f} to udp dport map @net_udp
 add rule {f} {TABLE} net_output dnat {f} to {f} daddr . tcp dport map @net_tcp_addr
 add rule {f} {TABLE} net_output dnat {f} to {f} daddr . udp dport map @net_udp_addr
-add rule {f} {TABLE} net_postrouting {f} saddr {lo} {f} daddr @net_subnets masquerade
-add rule {f} {TABLE} net_postrouting {f} saddr @net_masq {f} daddr != @net_subnets masquerade
+{from_lo}add rule {f} {TABLE} net_postrouting {f} saddr @net_masq {f} daddr != @net_subnets masquerade
 add rule {f} {TABLE} net_forward {f} saddr @net_internal {f} daddr != @net_internal drop
 add rule {f} {TABLE} net_forward {f} daddr @net_internal {f} saddr != @net_internal drop
 "
