@@ -1431,6 +1431,27 @@ fn macvlan_and_ipvlan_networks_as_podmans(mode: Mode) {
     assert!(out.contains(INDEX), "{out}");
     assert!(out.contains("default via 10.89.140.1 dev eth0"), "{out}");
     assert!(!out.contains("nameserver 10.89.140.1"), "{out}");
+    // -o no_default_route: podman's boolean, written as netavark reads it.
+    let nodef = unique("nodef");
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        &p,
+        "-o",
+        "no_default_route=1",
+        "--subnet",
+        "10.89.143.0/24",
+        &nodef,
+    ]);
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", &nodef])).unwrap();
+    assert_eq!(d[0]["options"]["no_default_route"], "true", "{d}");
+    let out = env.sh(&img, &["--network", &nodef], "ip route");
+    assert!(out.contains("10.89.143.0/24 dev eth0"), "{out}");
+    assert!(!out.contains("default"), "{out}");
+    env.ok(&["network", "rm", &nodef]);
     // Nothing of the members is on the host: the sub-interfaces live in
     // their namespaces.
     assert!(parent.children().is_empty(), "{:?}", parent.children());
