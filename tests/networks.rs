@@ -1212,3 +1212,526 @@ fn ipv6_network_members_reach_each_other(mode: Mode) {
     env.ok(&["network", "rm", &net, &other]);
     assert!(!env.ok(&["network", "ls", "-q"]).contains(&net));
 }
+
+/// A veth pair in the host's namespace, one end the parent of
+/// macvlan/ipvlan networks (the VM's uplink is left alone, and its kernel
+/// has no dummy links), named for this test process and mode; gone when
+/// dropped, with any sub-interface left on it.
+struct TestParent(String);
+
+fn ip_ok(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+impl TestParent {
+    fn new(n: u8) -> TestParent {
+        let id = std::process::id() % 100_000;
+        let (name, peer) = (format!("cotp{n}x{id}"), format!("cotq{n}x{id}"));
+        // A test process of the same pid that died left it.
+        ip_ok(&["link", "del", &name]);
+        assert!(ip_ok(&[
+            "link", "add", &name, "type", "veth", "peer", "name", &peer
+        ]));
+        assert!(ip_ok(&["link", "set", &peer, "up"]));
+        assert!(ip_ok(&["link", "set", &name, "up"]));
+        TestParent(name)
+    }
+
+    /// The host's links hanging on it (`ip -o link`: `NAME@PARENT`),
+    /// but its own peer.
+    fn children(&self) -> Vec<String> {
+        let out = std::process::Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .unwrap();
+        let peer = self.0.replacen("cotp", "cotq", 1);
+        parse_links_with_parent(&String::from_utf8_lossy(&out.stdout))
+            .into_iter()
+            .filter(|(n, p)| *p == self.0 && *n != peer)
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// Whether the kernel makes links of `kind` (this VM's has no ipvlan).
+    fn kernel_has(&self, kind: &str) -> bool {
+        let probe = format!("{}p", self.0);
+        let made = ip_ok(&["link", "add", &probe, "link", &self.0, "type", kind]);
+        ip_ok(&["link", "del", &probe]);
+        made
+    }
+}
+
+impl Drop for TestParent {
+    fn drop(&mut self) {
+        ip_ok(&["link", "del", &self.0]);
+    }
+}
+
+/// `ip -o link` lines to (name, parent) for the links that have one.
+fn parse_links_with_parent(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .filter_map(|n| n.split_once('@'))
+        .map(|(n, p)| (n.to_string(), p.to_string()))
+        .collect()
+}
+
+/// `ip -d link show IFACE` in a running container's network namespace,
+/// seen from the host (busybox's ip shows no link details).
+fn link_details(env: &TestEnv, ctr: &str, iface: &str) -> String {
+    let pid = env.ok(&["inspect", "--format", "{{.State.Pid}}", ctr]);
+    let out = std::process::Command::new("nsenter")
+        .args(["-t", pid.trim(), "-n", "ip", "-d", "link", "show", iface])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Bad macvlan/ipvlan input: refused as podman refuses it, no network.
+fn vlan_refusals(env: &TestEnv, parent: &str) {
+    let p = format!("parent={parent}");
+    let sub = "--subnet=10.89.150.0/24";
+    let bad: [(&[&str], &str); 8] = [
+        (
+            &["-d", "macvlan", "-o", &p, sub, "-o", "mode=l2"],
+            "unknown macvlan mode",
+        ),
+        (
+            &["-d", "ipvlan", "-o", &p, sub, "-o", "mode=vepa"],
+            "unknown ipvlan mode",
+        ),
+        (
+            &["-d", "macvlan", "-o", "parent=cotnosuch0", sub],
+            "parent interface cotnosuch0 does not exist",
+        ),
+        (&["-d", "macvlan", "-o", &p], "DHCP"),
+        (
+            &["-d", "ipvlan", "-o", &p],
+            "ipam driver dhcp is not supported with ipvlan",
+        ),
+        (
+            &["-d", "macvlan", "-o", &p, "--ipam-driver", "dhcp"],
+            "ipam driver dhcp",
+        ),
+        (
+            &["-d", "macvlan", "-o", &p, sub, "-o", "vlan=4"],
+            "unsupported macvlan network option vlan",
+        ),
+        (
+            &["-d", "macvlan", "-o", &p, sub, "--dns", "10.0.0.53"],
+            "DNS is not enabled",
+        ),
+    ];
+    for (extra, needle) in bad {
+        let name = unique("badvlan");
+        let mut args = vec!["network", "create"];
+        args.extend_from_slice(extra);
+        args.push(&name);
+        assert_refused(env, &args, needle);
+        env.fails(&["network", "exists", &name], 1);
+    }
+}
+
+both_modes!(macvlan_and_ipvlan_networks_as_podmans);
+fn macvlan_and_ipvlan_networks_as_podmans(mode: Mode) {
+    let parent = TestParent::new(mode as u8);
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    vlan_refusals(&env, &parent.0);
+    let mac = unique("mac");
+    let p = format!("parent={}", parent.0);
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        &p,
+        "-o",
+        "mode=bridge",
+        "-o",
+        "mtu=1400",
+        "--subnet",
+        "10.89.140.0/24",
+        &mac,
+    ]);
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", &mac])).unwrap();
+    let n = &d[0];
+    assert_eq!(n["driver"], "macvlan", "{n}");
+    assert_eq!(n["network_interface"], parent.0.as_str(), "{n}");
+    assert_eq!(
+        n["options"],
+        serde_json::json!({"mode": "bridge", "mtu": "1400"})
+    );
+    assert_eq!(n["dns_enabled"], false, "podman: no DNS on macvlan");
+    assert_eq!(n["ipam_options"]["driver"], "host-local");
+    assert_eq!(n["subnets"][0]["gateway"], "10.89.140.1");
+    let ls = env.ok(&[
+        "network",
+        "ls",
+        "--filter",
+        "driver=macvlan",
+        "--format",
+        "{{.Name}} {{.Driver}}",
+    ]);
+    assert_eq!(ls, format!("{mac} macvlan\n"));
+    // No parent: the default route's interface, chosen when a member
+    // starts (inspect shows none, as podman's).
+    let dflt = unique("macdef");
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "--subnet",
+        "10.89.141.0/24",
+        &dflt,
+    ]);
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", &dflt])).unwrap();
+    assert_eq!(d[0]["network_interface"], "", "{d}");
+    env.ok(&["network", "rm", &dflt]);
+
+    let img = image(&env);
+    if mode == Mode::Rootless {
+        // The rootless network namespace has no host interface: refused
+        // before anything is made.
+        assert_refused(
+            &env,
+            &["run", "--rm", "--network", &mac, &img, "true"],
+            "macvlan networks need root",
+        );
+        env.ok(&["network", "rm", &mac]);
+        return;
+    }
+
+    let www = www_dir(&env, INDEX);
+    env.run_detached("mv1", &["--network", &mac, "-v", &www], &img, HTTPD);
+    assert_eq!(ip_of(&env, "mv1", &mac), "10.89.140.2");
+    let details = link_details(&env, "mv1", "eth0");
+    assert!(details.contains("macvlan mode bridge"), "{details}");
+    assert!(details.contains("mtu 1400"), "{details}");
+    let mac_of = format!("{{{{(index .NetworkSettings.Networks \"{mac}\").MacAddress}}}}");
+    let mv1_mac = env.ok(&["inspect", "--format", &mac_of, "mv1"]);
+    assert!(
+        details.contains(&format!("link/ether {}", mv1_mac.trim())),
+        "{details}"
+    );
+    // A second member reaches the first by address over the parent; its
+    // default route is the network's gateway; no name server is named.
+    let out = env.sh(
+        &img,
+        &["--network", &mac],
+        "wget -qO- http://10.89.140.2/ && ip route && cat /etc/resolv.conf",
+    );
+    assert!(out.contains(INDEX), "{out}");
+    assert!(out.contains("default via 10.89.140.1 dev eth0"), "{out}");
+    assert!(!out.contains("nameserver 10.89.140.1"), "{out}");
+    // -o no_default_route: podman's boolean, written as netavark reads it.
+    let nodef = unique("nodef");
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        &p,
+        "-o",
+        "no_default_route=1",
+        "--subnet",
+        "10.89.143.0/24",
+        &nodef,
+    ]);
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", &nodef])).unwrap();
+    assert_eq!(d[0]["options"]["no_default_route"], "true", "{d}");
+    let out = env.sh(&img, &["--network", &nodef], "ip route");
+    assert!(out.contains("10.89.143.0/24 dev eth0"), "{out}");
+    assert!(!out.contains("default"), "{out}");
+    env.ok(&["network", "rm", &nodef]);
+    // Nothing of the members is on the host: the sub-interfaces live in
+    // their namespaces.
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+    env.ok(&["network", "disconnect", &mac, "mv1"]);
+    assert_eq!(link_details(&env, "mv1", "eth0"), "");
+
+    // A killed monitor: its container and sub-interface die with it, the
+    // next command frees its address.
+    env.run_detached("mv3", &["--network", &mac], &img, &["sleep", "600"]);
+    assert_eq!(ip_of(&env, "mv3", &mac), "10.89.140.2", "mv1's went");
+    env.kill_monitor("mv3");
+    env.ok(&["ps", "-a"]);
+    env.ok(&["rm", "-f", "mv3"]);
+    env.run_detached("mv2", &["--network", &mac], &img, &["sleep", "600"]);
+    assert_eq!(ip_of(&env, "mv2", &mac), "10.89.140.2");
+    env.ok(&["rm", "-f", "-t", "0", "mv1", "mv2"]);
+    assert!(parent.children().is_empty(), "{:?}", parent.children());
+
+    // ipvlan l2: members share the parent's MAC and reach each other.
+    let ipv = unique("ipv");
+    env.ok(&[
+        "network",
+        "create",
+        "-d",
+        "ipvlan",
+        "--interface-name",
+        &parent.0,
+        "--subnet",
+        "10.89.142.0/24",
+        "--internal",
+        &ipv,
+    ]);
+    let d: Value = serde_json::from_str(&env.ok(&["network", "inspect", &ipv])).unwrap();
+    assert_eq!(d[0]["driver"], "ipvlan");
+    assert!(d[0].get("options").is_none(), "none given: omitted, {d}");
+    assert!(
+        d[0]["subnets"][0].get("gateway").is_none(),
+        "internal: no gateway, {d}"
+    );
+    if !parent.kernel_has("ipvlan") {
+        // The kernel's refusal is the error, and the half-made start
+        // leaves nothing: no link on the parent, no lease.
+        let out = env.run(&["run", "--rm", "--network", &ipv, &img, "true"]);
+        assert_ne!(out.status, 0, "{out:?}");
+        assert!(
+            out.stderr
+                .contains("creating the container's ipvlan interface"),
+            "{out:?}"
+        );
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+        assert!(nets_leases(&env).is_empty(), "{:?}", nets_leases(&env));
+    } else {
+        env.run_detached("iv1", &["--network", &ipv, "-v", &www], &img, HTTPD);
+        let details = link_details(&env, "iv1", "eth0");
+        assert!(details.contains("mode l2"), "{details}");
+        let parent_mac =
+            std::fs::read_to_string(format!("/sys/class/net/{}/address", parent.0)).unwrap();
+        assert!(
+            details.contains(&format!("link/ether {}", parent_mac.trim())),
+            "{details}"
+        );
+        let iv1 = ip_of(&env, "iv1", &ipv);
+        let out = env.sh(
+            &img,
+            &["--network", &ipv],
+            &format!("wget -qO- http://{iv1}/ && ip route"),
+        );
+        assert!(out.contains(INDEX), "{out}");
+        assert!(
+            !out.contains("default"),
+            "--internal: no default route, {out}"
+        );
+        env.ok(&["rm", "-f", "-t", "0", "iv1"]);
+        assert!(parent.children().is_empty(), "{:?}", parent.children());
+    }
+    env.ok(&["network", "rm", &mac, &ipv]);
+    assert!(link_exists(&parent.0), "the parent is the host's: it stays");
+    assert!(nets_leases(&env).is_empty(), "{:?}", nets_leases(&env));
+}
+
+/// The lease files of the store's networks.
+fn nets_leases(env: &TestEnv) -> Vec<String> {
+    std::fs::read_dir(env.runroot_dir().join("networks"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".leases"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An IPv6 subnet for this test process, mode and test (`k`): root's
+/// bridges share the host's namespace.
+fn v6_subnet(mode: Mode, k: u8) -> String {
+    format!(
+        "fd89:{:x}:{}:{k}::/64",
+        std::process::id() % 0xffff,
+        mode as u8
+    )
+}
+
+both_modes!(ipv6_only_network_answers_on_its_v6_gateway);
+fn ipv6_only_network_answers_on_its_v6_gateway(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    remove_stale_bridges(124);
+    let subnet = v6_subnet(mode, 124);
+    let net = unique("v6only");
+    let bridge = bridge_name(124);
+    env.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &subnet,
+        "--interface-name",
+        &bridge,
+        &net,
+    ]);
+    // One subnet, IPv6: no IPv4 one is added (as podman 5).
+    let doc: Value = serde_json::from_str(&env.ok(&["network", "inspect", &net])).unwrap();
+    let subnets = doc[0]["subnets"].as_array().unwrap();
+    assert_eq!(subnets.len(), 1, "{doc}");
+    assert_eq!(subnets[0]["subnet"], subnet.as_str());
+    let gw6 = v6_host(&subnet, 1).to_string();
+    assert_eq!(subnets[0]["gateway"], gw6.as_str());
+    assert_eq!(doc[0]["ipv6_enabled"], true);
+
+    let www = www_dir(&env, INDEX);
+    env.run_detached("db6", &["--network", &net, "-v", &www], &img, HTTPD);
+    let key = |k: &str| {
+        let f = format!("{{{{(index .NetworkSettings.Networks \"{net}\").{k}}}}}");
+        env.ok(&["inspect", "--format", &f, "db6"])
+            .trim()
+            .to_string()
+    };
+    let db6 = v6_host(&subnet, 2).to_string();
+    assert_eq!(key("GlobalIPv6Address"), db6);
+    assert_eq!(key("IPAddress"), "");
+    assert_eq!(key("Gateway"), "");
+    assert_eq!(key("IPv6Gateway"), gw6);
+    // A member has no IPv4 address; its name server is the network's, on
+    // the IPv6 gateway, and answers AAAA for the other member.
+    let out = env.sh(
+        &img,
+        &["--network", &net],
+        "echo v4:; ip -4 addr show dev eth0; cat /etc/resolv.conf; nslookup db6; wget -qO- http://db6/",
+    );
+    assert!(!out.contains("inet "), "{out}");
+    assert!(out.contains(&format!("nameserver {gw6}")), "{out}");
+    assert!(out.contains(&format!("Address: {db6}")), "{out}");
+    assert!(out.contains(INDEX), "{out}");
+    if mode == Mode::Root {
+        let set = std::process::Command::new("nft")
+            .args(["list", "set", "ip6", "coracle", "net_masq"])
+            .output()
+            .unwrap();
+        let set = String::from_utf8_lossy(&set.stdout);
+        assert!(
+            set.contains(&subnet[..subnet.len() - 3]),
+            "egress is masqueraded: {set}"
+        );
+    }
+    // An IPv4 address asked on it: refused.
+    let out = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "--ip",
+        "10.89.124.9",
+        &img,
+        "true",
+    ]);
+    assert!(out.stderr.contains("not in any subnet"), "{out:?}");
+    env.ok(&["rm", "-f", "-t", "0", "db6"]);
+    assert!(wait_for(Duration::from_secs(3), || dns_servers(&net).is_empty()));
+    assert_network_gone(&env, 124);
+    env.ok(&["network", "rm", &net]);
+}
+
+/// GET `/` at `addr` until a full HTTP response comes back; its body.
+fn http_get_at(addr: std::net::SocketAddr) -> String {
+    let start = std::time::Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < Duration::from_secs(8) {
+        let got = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+            let mut resp = String::new();
+            s.read_to_string(&mut resp)?;
+            Ok(resp)
+        })();
+        match got {
+            Ok(r) if r.starts_with("HTTP/1.") => {
+                return r
+                    .split_once("\r\n\r\n")
+                    .map(|(_, b)| b)
+                    .unwrap_or("")
+                    .into();
+            }
+            Ok(r) => last = format!("response {r:?}"),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no HTTP response on {addr} within 8s (last: {last})");
+}
+
+/// The host's global IPv6 addresses (`/proc/net/if_inet6`: scope 00).
+fn host_v6_addresses() -> Vec<Ipv6Addr> {
+    std::fs::read_to_string("/proc/net/if_inet6")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(3) == Some(&"00") && f.get(5) != Some(&"lo"))
+                .then(|| u128::from_str_radix(f[0], 16).ok())
+                .flatten()
+                .map(Ipv6Addr::from)
+        })
+        .collect()
+}
+
+both_modes!(published_ports_answer_over_ipv6);
+fn published_ports_answer_over_ipv6(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(&env, 125, &["--ipv6"]);
+    let www = www_dir(&env, INDEX);
+    let port = free_port();
+    let publish = format!("{port}:80");
+    env.run_detached(
+        "web6",
+        &["--network", &net, "-p", &publish, "-v", &www],
+        &img,
+        HTTPD,
+    );
+    let at = |ip: std::net::IpAddr| http_get_at(std::net::SocketAddr::new(ip, port));
+    // Root: the kernel does not DNAT IPv6's loopback (no route_localnet),
+    // so [::1] is the relay's, rootless only (as podman).
+    if mode == Mode::Rootless {
+        assert_eq!(at(Ipv6Addr::LOCALHOST.into()), INDEX, "[::1]");
+    }
+    assert_eq!(at(Ipv4Addr::LOCALHOST.into()), INDEX, "127.0.0.1");
+    let globals = host_v6_addresses();
+    assert!(!globals.is_empty(), "this host has no global IPv6 address");
+    for a in &globals {
+        assert_eq!(at((*a).into()), INDEX, "[{a}]");
+    }
+    if mode == Mode::Root {
+        let map = std::process::Command::new("nft")
+            .args(["list", "map", "ip6", "coracle", "net_tcp"])
+            .output()
+            .unwrap();
+        let map = String::from_utf8_lossy(&map.stdout).into_owned();
+        assert!(map.contains(&format!("{port} : ")), "{map}");
+    }
+    env.ok(&["rm", "-f", "-t", "0", "web6"]);
+    for a in &globals {
+        let gone = std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::new((*a).into(), port),
+            Duration::from_secs(2),
+        );
+        assert!(gone.is_err(), "[{a}]:{port} still answers");
+    }
+    assert_network_gone(&env, 125);
+    if mode == Mode::Rootless {
+        // The default rootless network (pasta) publishes on IPv6 too.
+        let port = free_port();
+        let publish = format!("{port}:80");
+        env.run_detached("plain6", &["-p", &publish, "-v", &www], &img, HTTPD);
+        let at = |ip: std::net::IpAddr| http_get_at(std::net::SocketAddr::new(ip, port));
+        assert_eq!(at(Ipv6Addr::LOCALHOST.into()), INDEX, "[::1], pasta");
+        for a in &globals {
+            assert_eq!(at((*a).into()), INDEX, "[{a}], pasta");
+        }
+    }
+}

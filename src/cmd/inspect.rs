@@ -467,9 +467,9 @@ fn networks_json(store: &Store, cfg: &ContainerConfig, names: &[String]) -> Valu
             n.clone(),
             json!({
                 "EndpointID": "",
-                "Gateway": ep.map(|e| e.gateway.to_string()).unwrap_or_default(),
-                "IPAddress": ep.map(|e| e.ip.to_string()).unwrap_or_default(),
-                "IPPrefixLen": ep.map_or(0, |e| e.prefix),
+                "Gateway": ep.and_then(|e| e.gateway).map(|g| g.to_string()).unwrap_or_default(),
+                "IPAddress": ep.and_then(|e| e.ip).map(|i| i.to_string()).unwrap_or_default(),
+                "IPPrefixLen": ep.filter(|e| e.ip.is_some()).map_or(0, |e| e.prefix),
                 "IPv6Gateway": ep.and_then(|e| e.gateway6).map(|g| g.to_string()).unwrap_or_default(),
                 "GlobalIPv6Address": ep.and_then(|e| e.ip6).map(|i| i.to_string()).unwrap_or_default(),
                 "GlobalIPv6PrefixLen": ep.filter(|e| e.ip6.is_some()).map_or(0, |e| e.prefix6),

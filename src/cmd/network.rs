@@ -52,7 +52,7 @@ pub fn dispatch(g: &GlobalOpts, c: NetworkCommand) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
-    /// Driver to manage the network (bridge)
+    /// Driver to manage the network (bridge, macvlan, ipvlan)
     #[arg(short, long, default_value = "bridge")]
     pub driver: String,
     /// Subnet in CIDR format
@@ -76,15 +76,18 @@ pub struct CreateArgs {
     /// Set metadata on a network
     #[arg(long = "label", value_name = "LABEL")]
     pub label: Vec<String>,
-    /// Set driver specific options (mtu)
+    /// Set driver specific options (bridge: mtu; macvlan/ipvlan: parent, mode, mtu, no_default_route)
     #[arg(short, long = "opt", value_name = "OPTION")]
     pub opt: Vec<String>,
     /// Disable DNS plugin
     #[arg(long = "disable-dns")]
     pub disable_dns: bool,
-    /// Name of the bridge interface
+    /// Name of the bridge interface; for macvlan/ipvlan the parent device
     #[arg(long = "interface-name", value_name = "NAME")]
     pub interface_name: Option<String>,
+    /// IP address management driver (host-local)
+    #[arg(long = "ipam-driver", value_name = "DRIVER")]
+    pub ipam_driver: Option<String>,
     /// Don't fail if network already exists
     #[arg(long)]
     pub ignore: bool,
@@ -109,6 +112,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
             options: a.opt,
             disable_dns: a.disable_dns,
             interface_name: a.interface_name,
+            ipam_driver: a.ipam_driver,
             ignore_existing: a.ignore,
         },
     )?;
@@ -124,9 +128,10 @@ fn network_json(store: &Store, l: &Listed) -> Value {
         let eps = nets::endpoints(store, cfg);
         let mut ifaces = serde_json::Map::new();
         for ep in eps.iter().filter(|e| e.network == l.network.name) {
-            let mut subnets = vec![
-                json!({"ipnet": format!("{}/{}", ep.ip, ep.prefix), "gateway": ep.gateway.to_string()}),
-            ];
+            let mut subnets = Vec::new();
+            if let Some(ip) = ep.ip {
+                subnets.push(json!({"ipnet": format!("{ip}/{}", ep.prefix), "gateway": ep.gateway.map(|g| g.to_string())}));
+            }
             if let Some(ip6) = ep.ip6 {
                 subnets.push(json!({"ipnet": format!("{ip6}/{}", ep.prefix6), "gateway": ep.gateway6.map(|g| g.to_string())}));
             }

@@ -29,6 +29,8 @@ pub struct NewNetwork {
     pub options: Vec<String>,
     pub disable_dns: bool,
     pub interface_name: Option<String>,
+    /// `--ipam-driver`: host-local (the default) is the one coracle has.
+    pub ipam_driver: Option<String>,
     /// An existing network of that name is not an error.
     pub ignore_existing: bool,
 }
@@ -70,6 +72,73 @@ fn bridge_options(opts: &[String]) -> Result<BTreeMap<String, String>> {
         out.insert(k.to_string(), v.to_string());
     }
     Ok(out)
+}
+
+/// macvlan/ipvlan options podman takes that coracle applies (`parent`
+/// is taken out before: it is the network's interface).
+fn vlan_options(driver: &str, opts: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for o in opts {
+        let (k, v) = o.split_once('=').unwrap_or((o.as_str(), ""));
+        let v = match k {
+            "mode" => {
+                let modes: &[&str] = if driver == nets::MACVLAN {
+                    &nets::MACVLAN_MODES
+                } else {
+                    &nets::IPVLAN_MODES
+                };
+                if !modes.contains(&v) {
+                    bail!("unknown {driver} mode {v:?}");
+                }
+                v.to_string()
+            }
+            "mtu" => {
+                bridge_options(std::slice::from_ref(o))?;
+                v.to_string()
+            }
+            // netavark takes only "true"/"false"; podman writes those.
+            "no_default_route" => match v {
+                "1" | "true" | "t" | "T" | "TRUE" | "True" => "true".into(),
+                "0" | "false" | "f" | "F" | "FALSE" | "False" => "false".into(),
+                _ => bail!("invalid no_default_route value {v:?}: use true or false"),
+            },
+            _ => bail!("unsupported {driver} network option {k}"),
+        };
+        out.insert(k.to_string(), v);
+    }
+    Ok(out)
+}
+
+/// The parent interface of a macvlan/ipvlan network: `-o parent=` or
+/// `--interface-name` (podman takes either), which must exist; empty for
+/// the interface of the default route when a container starts (as
+/// netavark does).
+fn vlan_parent(r: &NewNetwork) -> Result<(String, Vec<String>)> {
+    let mut rest = Vec::new();
+    let mut parent = r.interface_name.clone();
+    for o in &r.options {
+        match o.strip_prefix("parent=") {
+            Some(p) => {
+                if parent.as_ref().is_some_and(|q| q != p) {
+                    bail!(
+                        "--interface-name {} and -o parent={p} name different parents",
+                        parent.unwrap_or_default()
+                    );
+                }
+                parent = Some(p.to_string());
+            }
+            None => rest.push(o.clone()),
+        }
+    }
+    let parent = parent.unwrap_or_default();
+    if !parent.is_empty()
+        && !std::path::Path::new("/sys/class/net")
+            .join(&parent)
+            .exists()
+    {
+        bail!("parent interface {parent} does not exist");
+    }
+    Ok((parent, rest))
 }
 
 /// The subnets in use: other networks', and as root the host's routes
@@ -213,13 +282,17 @@ fn user_subnet(
 
 /// Create a network; returns its name.
 pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
-    match r.driver.as_str() {
-        nets::BRIDGE => {}
-        "macvlan" | "ipvlan" => bail!(
-            "unsupported driver {}: coracle networks use the bridge driver",
-            r.driver
-        ),
+    let vlan = match r.driver.as_str() {
+        nets::BRIDGE => false,
+        nets::MACVLAN | nets::IPVLAN => true,
         other => bail!("unsupported driver {other}: invalid argument"),
+    };
+    match r.ipam_driver.as_deref() {
+        None | Some("host-local") => {}
+        Some("dhcp") => bail!(
+            "ipam driver dhcp is not supported by coracle: give the network a --subnet (host-local)"
+        ),
+        Some(other) => bail!("unsupported ipam driver {other:?}"),
     }
     let v6_given = r.subnets.iter().filter(|s| nets::is_v6(s)).count();
     if v6_given > 1 || r.subnets.len() - v6_given > 1 {
@@ -232,7 +305,15 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
         d.parse::<std::net::IpAddr>()
             .with_context(|| format!("invalid --dns address {d:?}"))?;
     }
-    let options = bridge_options(&r.options)?;
+    let (parent, options) = if vlan {
+        let (parent, rest) = vlan_parent(&r)?;
+        (parent, vlan_options(&r.driver, &rest)?)
+    } else {
+        (String::new(), bridge_options(&r.options)?)
+    };
+    if vlan {
+        vlan_checks(&r, v6_given)?;
+    }
     if let Some(name) = &r.name {
         if !crate::storage::names::is_valid(name) {
             bail!("network name {name} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument");
@@ -261,6 +342,7 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
             .unwrap_or_default(),
     };
     let interface = match &r.interface_name {
+        _ if vlan => parent,
         Some(i) => {
             if existing.iter().any(|n| &n.network_interface == i) {
                 bail!("bridge name {i} already in use");
@@ -269,8 +351,16 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
         }
         None => free_interface(&existing),
     };
-    let used = used_subnets(&existing, store.rootless);
-    let used6 = used_subnets6(&existing);
+    // A macvlan's subnet is the parent's LAN: nothing else is checked
+    // (as podman).
+    let (used, used6) = if vlan {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            used_subnets(&existing, store.rootless),
+            used_subnets6(&existing),
+        )
+    };
     // Gateways and ranges pair with the subnets in the order given.
     let mut subnets = Vec::new();
     for (i, s) in r.subnets.iter().enumerate() {
@@ -281,8 +371,17 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
             user_subnet(s, gw, range, &used)?
         });
     }
-    // Members always get an IPv4 address; IPv6 is added to it.
-    if r.subnets.len() == v6_given {
+    // No way out, no gateway unless asked (podman's rule for these).
+    if vlan && r.internal {
+        for (i, s) in subnets.iter_mut().enumerate() {
+            if r.gateways.get(i).is_none() {
+                s.gateway = None;
+            }
+        }
+    }
+    // No subnet given: an IPv4 one, and IPv6 beside it with --ipv6 (an
+    // IPv6 subnet alone makes an IPv6-only network, as podman 5).
+    if r.subnets.is_empty() {
         let net = free_subnet(&used)?;
         subnets.insert(
             0,
@@ -305,13 +404,13 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
     let net = Network {
         name: name.clone(),
         id: crate::storage::containers::new_id(),
-        driver: nets::BRIDGE.into(),
+        driver: r.driver.clone(),
         network_interface: interface,
         created: crate::format::human::now_rfc3339(),
         subnets,
         ipv6_enabled,
         internal: r.internal,
-        dns_enabled: !r.disable_dns,
+        dns_enabled: !r.disable_dns && !vlan,
         network_dns_servers: r.dns,
         labels: r.labels,
         options,
@@ -319,6 +418,26 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
     };
     nets::save(&store.root, &net)?;
     Ok(name)
+}
+
+/// What podman requires of a macvlan/ipvlan network: a subnet (without
+/// one podman asks DHCP, which coracle does not do), no name server.
+fn vlan_checks(r: &NewNetwork, v6_given: usize) -> Result<()> {
+    if r.subnets.is_empty() {
+        if r.driver == nets::IPVLAN {
+            bail!("ipam driver dhcp is not supported with ipvlan: give a --subnet");
+        }
+        bail!("a macvlan network without --subnet gets its addresses by DHCP, which coracle does not support: give a --subnet");
+    }
+    if r.ipv6 && v6_given == 0 {
+        bail!("--ipv6: give the {} network an IPv6 --subnet", r.driver);
+    }
+    if !r.dns.is_empty() {
+        bail!(
+            "cannot set NetworkDNSServers if DNS is not enabled for the network: invalid argument"
+        );
+    }
+    Ok(())
 }
 
 /// The network a name or an id prefix means.
@@ -822,8 +941,16 @@ pub fn check_container_networks(store: &Store, mode: &NetworkMode) -> Result<()>
         return Ok(());
     };
     for n in names {
-        if nets::load(&store.root, n)?.is_none() {
+        let Some(net) = nets::load(&store.root, n)? else {
             bail!("unable to find network with name or ID {n}: network not found");
+        };
+        // Rootless networks live in a namespace of their own: no host
+        // interface to hang a macvlan/ipvlan on (podman fails there too).
+        if store.rootless && !net.is_bridge() {
+            bail!(
+                "network {n}: {} networks need root: rootless networking has no access to the host's interfaces",
+                net.driver
+            );
         }
     }
     Ok(())

@@ -19,7 +19,7 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -39,9 +39,14 @@ pub struct Endpoint {
     pub network_id: String,
     /// The interface inside the container.
     pub interface: String,
-    pub ip: Ipv4Addr,
+    /// Its IPv4 address, prefix and gateway (none on an IPv6-only
+    /// network; no gateway on an `--internal` macvlan without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default)]
     pub prefix: u8,
-    pub gateway: Ipv4Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Ipv4Addr>,
     pub mac: String,
     pub aliases: Vec<String>,
     /// The host end of the veth pair.
@@ -140,7 +145,7 @@ impl Place<'_> {
         }
     }
 
-    fn ip_batch(&self) -> Command {
+    pub(super) fn ip_batch(&self) -> Command {
         let mut cmd = self.command("ip");
         cmd.args(["-batch", "-"]);
         cmd
@@ -153,7 +158,7 @@ impl Place<'_> {
     }
 
     /// `ip -batch -` in the network namespace of `pid`.
-    fn ip_in(&self, pid: i32) -> Result<(Command, std::fs::File)> {
+    pub(super) fn ip_in(&self, pid: i32) -> Result<(Command, std::fs::File)> {
         let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
             .context("opening the container's network namespace")?;
         let mut cmd = match self.0 {
@@ -191,7 +196,10 @@ pub fn attach(store: &Store, cfg: &ContainerConfig, pid: i32, place: Place) -> R
         dns_at = dns_at.or(dns);
     }
     if let Some(first) = endpoints(&store.containers.run_dir(&cfg.id)).first() {
-        own_hosts_entry(store, cfg, first.ip);
+        let ip = first.ip.map(IpAddr::V4).or(first.ip6.map(IpAddr::V6));
+        if let Some(ip) = ip {
+            own_hosts_entry(store, cfg, ip);
+        }
     }
     // The network's name server, unless the user chose servers.
     if let (Some(gw), true) = (dns_at, cfg.dns.is_empty()) {
@@ -228,7 +236,7 @@ fn join(
     holder: Holder,
     name: &str,
     place: Place,
-) -> Result<Option<Ipv4Addr>> {
+) -> Result<Option<IpAddr>> {
     let run_dir = store.containers.run_dir(&cfg.id);
     std::fs::create_dir_all(&run_dir)?;
     let mut done = endpoints(&run_dir);
@@ -240,15 +248,33 @@ fn join(
         .get(name)
         .cloned()
         .unwrap_or_default();
-    let (subnet, gw) = net.subnet4()?;
+    let v4 = net.subnet4()?;
     let v6 = net.subnet6()?;
+    if v4.is_none() && v6.is_none() {
+        bail!("network {name} has no subnet");
+    }
+    // macvlan/ipvlan: a sub-interface of a host interface, root only.
+    let parent = if net.is_bridge() {
+        None
+    } else if place.rootless() {
+        bail!(
+            "network {name}: {} networks need root: rootless networking has no access to the host's interfaces",
+            net.driver
+        );
+    } else {
+        Some(super::network_vlan::parent(&net)?)
+    };
     let mut leases = Leases::open(&store.runroot, name)?;
     leases.forget_dead(holder_alive);
     // A live member made the bridge and its rules; they go with the last.
     let bridge_up = !leases.list.is_empty();
     let ip = leases.free_address(&net, want.ip)?;
-    let ip6 = leases.free_address6(&net, want.ip6)?;
-    let mac = want.mac.clone().unwrap_or_else(random_mac);
+    let ip6 = leases.free_address(&net, want.ip6)?;
+    let mac = parent
+        .as_deref()
+        .and_then(|p| super::network_vlan::shared_mac(&net, p))
+        .or_else(|| want.mac.clone())
+        .unwrap_or_else(random_mac);
     let mut names_here = vec![cfg.name.clone()];
     names_here.extend(want.aliases.iter().cloned());
     if cfg.is_infra && !cfg.pod.is_empty() {
@@ -273,37 +299,54 @@ fn join(
             .unwrap_or_default()
     });
     let first = done.is_empty();
-    let route = !net.internal && !done.iter().any(|e| e.default_route);
+    let route = !net.internal
+        && !super::network_vlan::no_default_route(&net)
+        && !done.iter().any(|e| e.default_route);
     done.push(Endpoint {
         network: name.to_string(),
         network_id: net.id.clone(),
         interface,
         ip,
-        prefix: subnet.prefix,
-        gateway: gw,
+        prefix: v4.map_or(0, |(n, _)| n.prefix),
+        gateway: v4.map(|(_, g)| g).filter(|_| net.has_gateway::<Ipv4Addr>()),
         mac,
         aliases: want.aliases.clone(),
-        host_veth: format!("veth{:08x}", rand::random::<u32>()),
-        elements: if first && !place.rootless() {
-            dnat_elements(&cfg.ports, ip)
+        // A sub-interface's name on the host until it moves in.
+        host_veth: format!(
+            "{}{:08x}",
+            if parent.is_some() { "vlan" } else { "veth" },
+            rand::random::<u32>()
+        ),
+        // Published ports are the bridge's (netavark: macvlan has none).
+        elements: if first && !place.rootless() && parent.is_none() {
+            dnat_elements(&cfg.ports, ip, ip6)
         } else {
             Vec::new()
         },
         default_route: route,
         ip6,
         prefix6: v6.map_or(0, |(n, _)| n.prefix),
-        gateway6: v6.map(|(_, g)| g),
+        gateway6: v6.map(|(_, g)| g).filter(|_| net.has_gateway::<Ipv6Addr>()),
     });
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
-    if !bridge_up {
-        ensure_bridge(&net, subnet, gw, v6, place)?;
-    }
     let ep = done.last().expect("just pushed");
+    if let Some(parent) = parent {
+        super::network_vlan::link_container(pid, &net, &parent, ep, route, place)?;
+        return Ok(None);
+    }
+    if !bridge_up {
+        ensure_bridge(&net, v4, v6, place)?;
+    }
     link_container(pid, &net, ep, route, place)?;
     add_elements(&ep.elements, place)?;
-    if net.dns_enabled {
-        super::dns::ensure_running(store, &net, gw, place.0)?;
-        return Ok(Some(gw));
+    // The name server listens on the IPv4 gateway, or the IPv6 one of
+    // an IPv6-only network.
+    let dns_at = v4
+        .map(|(_, g)| IpAddr::V4(g))
+        .or(v6.map(|(_, g)| IpAddr::V6(g)));
+    if let (true, Some(at)) = (net.dns_enabled, dns_at) {
+        super::dns::ensure_running(store, &net, at, place.0)?;
+        return Ok(Some(at));
     }
     Ok(None)
 }
@@ -321,7 +364,7 @@ fn rewrite_in_place(path: &Path, text: &str) {
 
 /// The container's own line in its /etc/hosts names its address on its
 /// first network (the file is bind-mounted: rewritten in place).
-fn own_hosts_entry(store: &Store, cfg: &ContainerConfig, ip: Ipv4Addr) {
+fn own_hosts_entry(store: &Store, cfg: &ContainerConfig, ip: IpAddr) {
     let path = store.containers.dir(&cfg.id).join("userdata/hosts");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return;
@@ -357,6 +400,11 @@ pub fn disconnect(store: &Store, id: &str, name: &str) -> Result<bool> {
     };
     let ep = eps.remove(at);
     let ns = opened(store);
+    if ep.host_veth.starts_with("vlan") {
+        if let Ok(state) = super::state::current_state(store, id) {
+            super::network_vlan::unlink_container(state.pid, &ep, Place(ns.as_ref()));
+        }
+    }
     leave(store, id, &ep, Place(ns.as_ref()));
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &eps, false)?;
     Ok(true)
@@ -397,10 +445,12 @@ pub fn reload(store: &Store, id: &str) -> Result<()> {
         let Some(net) = nets::load(&store.root, &ep.network)? else {
             continue;
         };
-        let (subnet, _) = net.subnet4()?;
+        if !net.is_bridge() {
+            continue;
+        }
         run(
             &mut place.nft(),
-            &network_rules(&net, subnet, net.subnet6()?),
+            &network_rules(&net, net.subnet4()?, net.subnet6()?),
         )
         .with_context(|| format!("adding the nftables rules of network {}", net.name))?;
         add_elements(&ep.elements, place)?;
@@ -411,10 +461,11 @@ pub fn reload(store: &Store, id: &str) -> Result<()> {
 /// A network with no member left: its DNS server, bridge and elements go.
 fn teardown_network(store: &Store, name: &str, net: Option<&Network>, place: Place) {
     super::dns::stop(store, name);
-    let Some(net) = net else { return };
-    let Ok((subnet, _)) = net.subnet4() else {
+    // A macvlan's interface is its parent: the host's, not ours.
+    let Some(net) = net.filter(|n| n.is_bridge()) else {
         return;
     };
+
     if place.rootless()
         || Path::new("/sys/class/net")
             .join(&net.network_interface)
@@ -425,12 +476,15 @@ fn teardown_network(store: &Store, name: &str, net: Option<&Network>, place: Pla
             &format!("link del {}\n", net.network_interface),
         );
     }
+    let v4 = net.subnet4().ok().flatten();
     let v6 = net.subnet6().ok().flatten();
     for set in ["net_masq", "net_internal", "net_subnets"] {
-        let _ = run(
-            &mut place.nft(),
-            &format!("delete element ip {TABLE} {set} {{ {subnet} }}\n"),
-        );
+        if let Some((subnet, _)) = v4 {
+            let _ = run(
+                &mut place.nft(),
+                &format!("delete element ip {TABLE} {set} {{ {subnet} }}\n"),
+            );
+        }
         if let Some((subnet6, _)) = v6 {
             let _ = run(
                 &mut place.nft(),
@@ -458,8 +512,7 @@ pub fn forget_network(store: &Store, name: &str) {
 /// nftables sets; made by its first member (under the leases' lock).
 fn ensure_bridge(
     net: &Network,
-    subnet: Net4,
-    gw: Ipv4Addr,
+    v4: Option<(Net4, Ipv4Addr)>,
     v6: Option<(Net6, Ipv6Addr)>,
     place: Place,
 ) -> Result<()> {
@@ -475,7 +528,9 @@ fn ensure_bridge(
         if let Some(mtu) = net.options.get("mtu") {
             script.push_str(&format!("link set {br} mtu {mtu}\n"));
         }
-        script.push_str(&format!("addr add {gw}/{} dev {br}\n", subnet.prefix));
+        if let Some((subnet, gw)) = v4 {
+            script.push_str(&format!("addr add {gw}/{} dev {br}\n", subnet.prefix));
+        }
         // nodad: usable at once, not after duplicate address detection.
         if let Some((net6, gw6)) = v6 {
             script.push_str(&format!("addr add {gw6}/{} dev {br} nodad\n", net6.prefix));
@@ -496,113 +551,137 @@ fn ensure_bridge(
     }
     if !net.internal && !place.rootless() {
         // Egress is forwarded by the host, as podman's networks are.
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enabling IPv4 forwarding")?;
+        if v4.is_some() {
+            std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+                .context("enabling IPv4 forwarding")?;
+        }
         if v6.is_some() {
             std::fs::write("/proc/sys/net/ipv6/conf/all/forwarding", "1")
                 .context("enabling IPv6 forwarding")?;
         }
     }
-    run(&mut place.nft(), &network_rules(net, subnet, v6))
+    run(&mut place.nft(), &network_rules(net, v4, v6))
         .with_context(|| format!("adding the nftables rules of network {}", net.name))
 }
 
 /// Our chains, and the network's subnets in the sets that say what they
 /// may (the IPv6 table only for a network with IPv6).
-fn network_rules(net: &Network, subnet: Net4, v6: Option<(Net6, Ipv6Addr)>) -> String {
-    let mut nft = ruleset();
+fn network_rules(
+    net: &Network,
+    v4: Option<(Net4, Ipv4Addr)>,
+    v6: Option<(Net6, Ipv6Addr)>,
+) -> String {
+    let mut nft = String::new();
     let set = if net.internal {
         "net_internal"
     } else {
         "net_masq"
     };
-    for s in ["net_subnets", set] {
-        nft.push_str(&format!("add element ip {TABLE} {s} {{ {subnet} }}\n"));
-    }
-    if let Some((subnet6, _)) = v6 {
-        nft.push_str(&ruleset6());
+    let subnets = [
+        ("ip", v4.map(|(n, _)| n.to_string())),
+        ("ip6", v6.map(|(n, _)| n.to_string())),
+    ];
+    for (family, subnet) in subnets {
+        let Some(subnet) = subnet else { continue };
+        nft.push_str(&ruleset(family));
         for s in ["net_subnets", set] {
-            nft.push_str(&format!("add element ip6 {TABLE} {s} {{ {subnet6} }}\n"));
+            nft.push_str(&format!(
+                "add element {family} {TABLE} {s} {{ {subnet} }}\n"
+            ));
         }
     }
     nft
 }
 
-/// The IPv6 side: masquerade out, internal networks kept in (no
-/// published ports: those reach members over IPv4).
-fn ruleset6() -> String {
+/// Our chains in coracle's table of family `f` (`ip` or `ip6`; port_nat
+/// has its own): idempotent, the sets and maps kept, the chains' rules
+/// rewritten. DNAT for published ports, masquerade out, internal networks
+/// kept in. IPv4's loopback is DNATed too (`route_localnet`, masqueraded
+/// onto the bridge); IPv6 has no such thing: `[::1]` is not published as
+/// root (podman's netavark neither). In IPv6's output hook `fib daddr
+/// type local` matches nothing; a packet to a local address leaves by
+/// `lo` there.
+fn ruleset(f: &str) -> String {
+    let (addr, local_out, from_lo) = if f == "ip6" {
+        ("ipv6_addr", "oif lo", String::new())
+    } else {
+        (
+            "ipv4_addr",
+            "fib daddr type local",
+            format!("add rule ip {TABLE} net_postrouting ip saddr 127.0.0.0/8 ip daddr @net_subnets masquerade\n"),
+        )
+    };
     format!(
-        "add table ip6 {TABLE}
-add set ip6 {TABLE} net_subnets {{ type ipv6_addr; flags interval; }}
-add set ip6 {TABLE} net_masq {{ type ipv6_addr; flags interval; }}
-add set ip6 {TABLE} net_internal {{ type ipv6_addr; flags interval; }}
-add chain ip6 {TABLE} net_postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
-add chain ip6 {TABLE} net_forward {{ type filter hook forward priority filter; policy accept; }}
-flush chain ip6 {TABLE} net_postrouting
-flush chain ip6 {TABLE} net_forward
-add rule ip6 {TABLE} net_postrouting ip6 saddr @net_masq ip6 daddr != @net_subnets masquerade
-add rule ip6 {TABLE} net_forward ip6 saddr @net_internal ip6 daddr != @net_internal drop
-add rule ip6 {TABLE} net_forward ip6 daddr @net_internal ip6 saddr != @net_internal drop
+        "add table {f} {TABLE}
+add set {f} {TABLE} net_subnets {{ type {addr}; flags interval; }}
+add set {f} {TABLE} net_masq {{ type {addr}; flags interval; }}
+add set {f} {TABLE} net_internal {{ type {addr}; flags interval; }}
+add map {f} {TABLE} net_tcp {{ type inet_service : {addr} . inet_service; }}
+add map {f} {TABLE} net_udp {{ type inet_service : {addr} . inet_service; }}
+add map {f} {TABLE} net_tcp_addr {{ type {addr} . inet_service : {addr} . inet_service; }}
+add map {f} {TABLE} net_udp_addr {{ type {addr} . inet_service : {addr} . inet_service; }}
+add chain {f} {TABLE} net_prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
+add chain {f} {TABLE} net_output {{ type nat hook output priority -100; policy accept; }}
+add chain {f} {TABLE} net_postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+add chain {f} {TABLE} net_forward {{ type filter hook forward priority filter; policy accept; }}
+flush chain {f} {TABLE} net_prerouting
+flush chain {f} {TABLE} net_output
+flush chain {f} {TABLE} net_postrouting
+flush chain {f} {TABLE} net_forward
+add rule {f} {TABLE} net_prerouting fib daddr type local dnat {f} to tcp dport map @net_tcp
+add rule {f} {TABLE} net_prerouting fib daddr type local dnat {f} to udp dport map @net_udp
+add rule {f} {TABLE} net_prerouting dnat {f} to {f} daddr . tcp dport map @net_tcp_addr
+add rule {f} {TABLE} net_prerouting dnat {f} to {f} daddr . udp dport map @net_udp_addr
+add rule {f} {TABLE} net_output {local_out} dnat {f} to tcp dport map @net_tcp
+add rule {f} {TABLE} net_output {local_out} dnat {f} to udp dport map @net_udp
+add rule {f} {TABLE} net_output dnat {f} to {f} daddr . tcp dport map @net_tcp_addr
+add rule {f} {TABLE} net_output dnat {f} to {f} daddr . udp dport map @net_udp_addr
+{from_lo}add rule {f} {TABLE} net_postrouting {f} saddr @net_masq {f} daddr != @net_subnets masquerade
+add rule {f} {TABLE} net_forward {f} saddr @net_internal {f} daddr != @net_internal drop
+add rule {f} {TABLE} net_forward {f} daddr @net_internal {f} saddr != @net_internal drop
 "
     )
 }
 
-/// Our chains in coracle's table (port_nat has its own): idempotent, the
-/// sets and maps kept, the chains' rules rewritten.
-fn ruleset() -> String {
-    format!(
-        "add table ip {TABLE}
-add set ip {TABLE} net_subnets {{ type ipv4_addr; flags interval; }}
-add set ip {TABLE} net_masq {{ type ipv4_addr; flags interval; }}
-add set ip {TABLE} net_internal {{ type ipv4_addr; flags interval; }}
-add map ip {TABLE} net_tcp {{ type inet_service : ipv4_addr . inet_service; }}
-add map ip {TABLE} net_udp {{ type inet_service : ipv4_addr . inet_service; }}
-add map ip {TABLE} net_tcp_addr {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
-add map ip {TABLE} net_udp_addr {{ type ipv4_addr . inet_service : ipv4_addr . inet_service; }}
-add chain ip {TABLE} net_prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
-add chain ip {TABLE} net_output {{ type nat hook output priority -100; policy accept; }}
-add chain ip {TABLE} net_postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
-add chain ip {TABLE} net_forward {{ type filter hook forward priority filter; policy accept; }}
-flush chain ip {TABLE} net_prerouting
-flush chain ip {TABLE} net_output
-flush chain ip {TABLE} net_postrouting
-flush chain ip {TABLE} net_forward
-add rule ip {TABLE} net_prerouting fib daddr type local dnat ip to tcp dport map @net_tcp
-add rule ip {TABLE} net_prerouting fib daddr type local dnat ip to udp dport map @net_udp
-add rule ip {TABLE} net_prerouting dnat ip to ip daddr . tcp dport map @net_tcp_addr
-add rule ip {TABLE} net_prerouting dnat ip to ip daddr . udp dport map @net_udp_addr
-add rule ip {TABLE} net_output fib daddr type local dnat ip to tcp dport map @net_tcp
-add rule ip {TABLE} net_output fib daddr type local dnat ip to udp dport map @net_udp
-add rule ip {TABLE} net_output dnat ip to ip daddr . tcp dport map @net_tcp_addr
-add rule ip {TABLE} net_output dnat ip to ip daddr . udp dport map @net_udp_addr
-add rule ip {TABLE} net_postrouting ip saddr 127.0.0.0/8 ip daddr @net_subnets masquerade
-add rule ip {TABLE} net_postrouting ip saddr @net_masq ip daddr != @net_subnets masquerade
-add rule ip {TABLE} net_forward ip saddr @net_internal ip daddr != @net_internal drop
-add rule ip {TABLE} net_forward ip daddr @net_internal ip saddr != @net_internal drop
-"
-    )
-}
-
-/// The map elements that send a container's published ports to `ip`.
-fn dnat_elements(ports: &[PortMapping], ip: Ipv4Addr) -> Vec<String> {
-    ports
+/// The map elements that send a container's published ports to its
+/// addresses: IPv4's in the `ip` table, IPv6's (written `ip6 ...`) in the
+/// `ip6` one. A port with no host address is published on both families
+/// the container has, `0.0.0.0` and `::` on theirs, an address on its.
+fn dnat_elements(
+    ports: &[PortMapping],
+    ip: Option<Ipv4Addr>,
+    ip6: Option<Ipv6Addr>,
+) -> Vec<String> {
+    let targets = [("", ip.map(IpAddr::V4)), ("ip6 ", ip6.map(IpAddr::V6))];
+    let mut out = Vec::new();
+    for p in ports
         .iter()
         .filter(|p| p.protocol == "tcp" || p.protocol == "udp")
-        .filter_map(|p| {
-            let proto = &p.protocol;
-            match p.host_ip.as_str() {
-                "" | "0.0.0.0" => Some(format!(
-                    "net_{proto} {{ {} : {ip} . {} }}",
-                    p.host_port, p.container_port
-                )),
-                a => a.parse::<Ipv4Addr>().ok().map(|a| {
-                    format!(
-                        "net_{proto}_addr {{ {a} . {} : {ip} . {} }}",
-                        p.host_port, p.container_port
-                    )
-                }),
-            }
-        })
-        .collect()
+    {
+        let (proto, host, ctr) = (&p.protocol, p.host_port, p.container_port);
+        let asked = p.host_ip.parse::<IpAddr>().ok();
+        for (family, to) in targets {
+            let Some(to) = to else { continue };
+            let element = match asked {
+                None if p.host_ip.is_empty() => format!("net_{proto} {{ {host} : {to} . {ctr} }}"),
+                Some(a) if a.is_ipv4() != to.is_ipv4() => continue,
+                Some(a) if a.is_unspecified() => format!("net_{proto} {{ {host} : {to} . {ctr} }}"),
+                Some(a) => format!("net_{proto}_addr {{ {a} . {host} : {to} . {ctr} }}"),
+                None => continue,
+            };
+            out.push(format!("{family}{element}"));
+        }
+    }
+    out
+}
+
+/// An element's table family and its text there (`ip6 net_tcp {...}` is
+/// IPv6's; the records of earlier releases have IPv4's only, unmarked).
+fn family_of(element: &str) -> (&str, &str) {
+    match element.strip_prefix("ip6 ") {
+        Some(rest) => ("ip6", rest),
+        None => ("ip", element),
+    }
 }
 
 fn add_elements(elements: &[String], place: Place) -> Result<()> {
@@ -611,7 +690,10 @@ fn add_elements(elements: &[String], place: Place) -> Result<()> {
     }
     let add: String = elements
         .iter()
-        .map(|e| format!("add element ip {TABLE} {e}\n"))
+        .map(|e| {
+            let (family, e) = family_of(e);
+            format!("add element {family} {TABLE} {e}\n")
+        })
         .collect();
     run(&mut place.nft(), &add).context("publishing the container's ports")
 }
@@ -627,9 +709,10 @@ fn key_only(element: &str) -> String {
 fn remove_elements(elements: &[String], place: Place) {
     // One command per element: one missing must not keep the others.
     for e in elements {
+        let (family, e) = family_of(e);
         let _ = run(
             &mut place.nft(),
-            &format!("delete element ip {TABLE} {}\n", key_only(e)),
+            &format!("delete element {family} {TABLE} {}\n", key_only(e)),
         );
     }
 }
@@ -653,23 +736,39 @@ fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool, place: Pl
     )
     .context("creating the container's veth pair")?;
     let mut script = format!(
-        "link set {tmp} name {}\nlink set {} address {}\naddr add {}/{} dev {}\nlink set {} up\n",
-        ep.interface, ep.interface, ep.mac, ep.ip, ep.prefix, ep.interface, ep.interface
+        "link set {tmp} name {}\nlink set {} address {}\n",
+        ep.interface, ep.interface, ep.mac
     );
-    if let Some(ip6) = ep.ip6 {
-        script.push_str(&format!(
-            "addr add {ip6}/{} dev {} nodad\n",
-            ep.prefix6, ep.interface
-        ));
-    }
-    if route {
-        script.push_str(&format!("route add default via {}\n", ep.gateway));
-        if let Some(gw6) = ep.gateway6 {
-            script.push_str(&format!("route add default via {gw6}\n"));
-        }
-    }
+    script.push_str(&addresses_and_routes(ep, route));
     let (mut cmd, _ns) = place.ip_in(pid)?;
     run(&mut cmd, &script).context("configuring the container's network interface")
+}
+
+/// The `ip` lines that give a member's interface its addresses, bring it
+/// up and, when `route`, route through the gateways.
+pub(super) fn addresses_and_routes(ep: &Endpoint, route: bool) -> String {
+    let iface = &ep.interface;
+    let mut script = String::new();
+    if let Some(ip) = ep.ip {
+        script.push_str(&format!("addr add {ip}/{} dev {iface}\n", ep.prefix));
+    }
+    // nodad: usable at once, not after duplicate address detection.
+    if let Some(ip6) = ep.ip6 {
+        script.push_str(&format!(
+            "addr add {ip6}/{} dev {iface} nodad\n",
+            ep.prefix6
+        ));
+    }
+    script.push_str(&format!("link set {iface} up\n"));
+    if route {
+        for gw in [ep.gateway.map(IpAddr::V4), ep.gateway6.map(IpAddr::V6)]
+            .into_iter()
+            .flatten()
+        {
+            script.push_str(&format!("route add default via {gw}\n"));
+        }
+    }
+    script
 }
 
 /// `ip` in the network namespace `ns`: entered between fork and exec (one
@@ -693,7 +792,7 @@ fn in_netns(ns: &std::fs::File) -> Command {
 }
 
 /// Run a command with `input` on its stdin; its stderr is the error.
-fn run(cmd: &mut Command, input: &str) -> Result<()> {
+pub(super) fn run(cmd: &mut Command, input: &str) -> Result<()> {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -727,16 +826,34 @@ mod tests {
             protocol: proto.into(),
         };
         let ip: Ipv4Addr = "10.89.0.2".parse().unwrap();
+        let ports = [
+            map("", "tcp"),
+            map("127.0.0.1", "udp"),
+            map("::1", "tcp"),
+            map("::", "udp"),
+        ];
         assert_eq!(
-            dnat_elements(
-                &[map("", "tcp"), map("127.0.0.1", "udp"), map("::1", "tcp")],
-                ip
-            ),
+            dnat_elements(&ports, Some(ip), None),
             [
                 "net_tcp { 8080 : 10.89.0.2 . 80 }",
                 "net_udp_addr { 127.0.0.1 . 8080 : 10.89.0.2 . 80 }"
             ]
         );
+        // IPv6 too: the elements of the ip6 table.
+        let ip6: Ipv6Addr = "fd00::2".parse().unwrap();
+        assert_eq!(
+            dnat_elements(&ports, None, Some(ip6)),
+            [
+                "ip6 net_tcp { 8080 : fd00::2 . 80 }",
+                "ip6 net_tcp_addr { ::1 . 8080 : fd00::2 . 80 }",
+                "ip6 net_udp { 8080 : fd00::2 . 80 }"
+            ]
+        );
+        assert_eq!(
+            family_of("ip6 net_tcp { 8080 : fd00::2 . 80 }"),
+            ("ip6", "net_tcp { 8080 : fd00::2 . 80 }")
+        );
+        assert_eq!(dnat_elements(&ports[..1], Some(ip), Some(ip6)).len(), 2);
         assert_eq!(
             key_only("net_tcp { 8080 : 10.89.0.2 . 80 }"),
             "net_tcp { 8080 }"

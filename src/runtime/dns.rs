@@ -14,7 +14,7 @@
 //! it forwards from there as root's does.
 
 use anyhow::{Context, Result};
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,7 +43,7 @@ fn running(runroot: &Path, name: &str) -> Option<i32> {
 pub fn ensure_running(
     store: &Store,
     net: &Network,
-    gw: Ipv4Addr,
+    gw: IpAddr,
     rootless: Option<&super::rootless_netns::Netns>,
 ) -> Result<()> {
     if running(&store.runroot, &net.name).is_some() {
@@ -93,7 +93,7 @@ pub fn ensure_running(
 
 /// A socket bound in the rootless network namespace, made by a child that
 /// enters it and passes the socket back (this process stays where it is).
-fn bind_in(ns: &super::rootless_netns::Netns, gw: Ipv4Addr) -> std::io::Result<UdpSocket> {
+fn bind_in(ns: &super::rootless_netns::Netns, gw: IpAddr) -> std::io::Result<UdpSocket> {
     use std::os::fd::{AsFd, FromRawFd};
     let (ours, theirs) = sys::owned_socketpair().map_err(std::io::Error::other)?;
     // SAFETY: single-threaded caller; the child makes plain syscalls and
@@ -326,7 +326,12 @@ fn answer(q: &[u8], leases: &[nets::Lease], no_upstream: bool) -> Option<Vec<u8>
     // with no record (not an error).
     let mut records: Vec<(u16, Vec<u8>)> = Vec::new();
     if matches!(qn.qtype, TYPE_A | TYPE_ANY) {
-        records.extend(members.iter().map(|l| (TYPE_A, l.ip.octets().to_vec())));
+        records.extend(
+            members
+                .iter()
+                .filter_map(|l| l.ip)
+                .map(|ip| (TYPE_A, ip.octets().to_vec())),
+        );
     }
     if matches!(qn.qtype, TYPE_AAAA | TYPE_ANY) {
         records.extend(
@@ -351,7 +356,7 @@ fn answer(q: &[u8], leases: &[nets::Lease], no_upstream: bool) -> Option<Vec<u8>
 
 /// A container's /etc/resolv.conf on a network with DNS: the network's
 /// server first, our domain searched first (unless the user chose --dns).
-pub fn resolv_conf(gateway: Ipv4Addr) -> String {
+pub fn resolv_conf(gateway: IpAddr) -> String {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut search = vec![DOMAIN.to_string()];
     let mut options = Vec::new();
@@ -389,7 +394,7 @@ mod tests {
     fn lease(names: &[&str], ip: &str) -> nets::Lease {
         nets::Lease {
             names: names.iter().map(|s| s.to_string()).collect(),
-            ip: ip.parse().unwrap(),
+            ip: Some(ip.parse().unwrap()),
             ip6: None,
             container_id: String::new(),
             mac: String::new(),

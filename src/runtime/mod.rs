@@ -28,6 +28,7 @@ pub mod name_files;
 pub mod namespaces;
 pub mod net_routes;
 pub mod network;
+pub mod network_vlan;
 pub mod oci_runtime;
 pub mod passwd;
 pub mod pod;

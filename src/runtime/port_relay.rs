@@ -73,21 +73,30 @@ pub fn loopback_addrs(host_ip: &str) -> Vec<IpAddr> {
     }
 }
 
-/// Every published port as a relay route (rootless named networks): the
-/// host address asked for, else all of IPv4's.
+/// Every published port as relay routes (rootless named networks): the
+/// host address asked for, else all of IPv4's and, on a host with IPv6,
+/// all of IPv6's (each reaching the container's loopback of its family).
 pub fn routes_for(ports: &[crate::storage::containers::PortMapping]) -> Result<Vec<Route>> {
-    ports
+    let host_has_v6 = std::path::Path::new("/proc/net/if_inet6").exists();
+    let mut routes = Vec::new();
+    for p in ports
         .iter()
         .filter(|p| p.protocol == "tcp" || p.protocol == "udp")
-        .map(|p| {
-            let ip: IpAddr = if p.host_ip.is_empty() {
-                Ipv4Addr::UNSPECIFIED.into()
-            } else {
-                p.host_ip
-                    .parse()
-                    .with_context(|| format!("invalid host address in {}", p.display()))?
-            };
-            Ok(Route {
+    {
+        let ips: Vec<IpAddr> = if p.host_ip.is_empty() {
+            let mut all = vec![Ipv4Addr::UNSPECIFIED.into()];
+            if host_has_v6 {
+                all.push(Ipv6Addr::UNSPECIFIED.into());
+            }
+            all
+        } else {
+            vec![p
+                .host_ip
+                .parse()
+                .with_context(|| format!("invalid host address in {}", p.display()))?]
+        };
+        for ip in ips {
+            routes.push(Route {
                 proto: if p.protocol == "tcp" {
                     Proto::Tcp
                 } else {
@@ -95,9 +104,10 @@ pub fn routes_for(ports: &[crate::storage::containers::PortMapping]) -> Result<V
                 },
                 host: SocketAddr::new(ip, p.host_port),
                 container_port: p.container_port,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(routes)
 }
 
 /// A running relay process.

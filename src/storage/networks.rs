@@ -17,6 +17,11 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_NAME: &str = "podman";
 const DEFAULT_ID: &str = "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9";
 pub const BRIDGE: &str = "bridge";
+pub const MACVLAN: &str = "macvlan";
+pub const IPVLAN: &str = "ipvlan";
+/// The `mode` option's values, the first the default (as netavark).
+pub const MACVLAN_MODES: [&str; 4] = ["bridge", "private", "vepa", "passthru"];
+pub const IPVLAN_MODES: [&str; 3] = ["l2", "l3", "l3s"];
 
 /// A network as netavark keeps it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -62,117 +67,134 @@ pub struct LeaseRange {
     pub end_ip: Option<String>,
 }
 
-/// An IPv4 subnet: its first address and prefix length.
+/// An address family: its width and the prefixes a network may have.
+/// Arithmetic is done on the address as a u128, so one `Net` serves both.
+pub trait Family: Copy + Eq + std::fmt::Display + std::str::FromStr {
+    const BITS: u8;
+    /// Prefix lengths that leave room for a gateway and members.
+    const PREFIXES: std::ops::RangeInclusive<u8>;
+    fn bits(self) -> u128;
+    fn from_bits(b: u128) -> Self;
+    /// Why `a` (of subnet `s`) is not an address of this family.
+    fn not_mine(s: &str, a: &str) -> String;
+    /// A member's address of this family.
+    fn leased(l: &Lease) -> Option<Self>;
+}
+
+impl Family for Ipv4Addr {
+    const BITS: u8 = 32;
+    const PREFIXES: std::ops::RangeInclusive<u8> = 8..=30;
+    fn bits(self) -> u128 {
+        u32::from(self).into()
+    }
+    fn from_bits(b: u128) -> Self {
+        Ipv4Addr::from(b as u32)
+    }
+    fn leased(l: &Lease) -> Option<Self> {
+        l.ip
+    }
+    fn not_mine(s: &str, a: &str) -> String {
+        if a.contains(':') {
+            format!("invalid subnet {s:?}: IPv6 subnets are not supported")
+        } else {
+            format!("invalid subnet {s:?}")
+        }
+    }
+}
+
+impl Family for Ipv6Addr {
+    const BITS: u8 = 128;
+    // No wider than a /8; the all-ones address is left out as podman does.
+    const PREFIXES: std::ops::RangeInclusive<u8> = 8..=126;
+    fn bits(self) -> u128 {
+        u128::from(self)
+    }
+    fn from_bits(b: u128) -> Self {
+        Ipv6Addr::from(b)
+    }
+    fn leased(l: &Lease) -> Option<Self> {
+        l.ip6
+    }
+    fn not_mine(s: &str, _: &str) -> String {
+        format!("invalid subnet {s:?}")
+    }
+}
+
+/// A subnet: its first address and prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Net4 {
-    pub addr: Ipv4Addr,
+pub struct Net<A> {
+    pub addr: A,
     pub prefix: u8,
 }
 
-impl Net4 {
-    pub fn parse(s: &str) -> Result<Net4> {
+pub type Net4 = Net<Ipv4Addr>;
+pub type Net6 = Net<Ipv6Addr>;
+
+impl<A: Family> Net<A> {
+    pub fn parse(s: &str) -> Result<Net<A>> {
         let (a, p) = s
             .split_once('/')
             .with_context(|| format!("invalid subnet {s:?}: expected ADDRESS/PREFIX"))?;
-        let addr: Ipv4Addr = a.parse().with_context(|| {
-            if a.contains(':') {
-                format!("invalid subnet {s:?}: IPv6 subnets are not supported")
-            } else {
-                format!("invalid subnet {s:?}")
-            }
-        })?;
+        let addr: A = a.parse().ok().with_context(|| A::not_mine(s, a))?;
         let prefix: u8 = p
             .parse()
             .ok()
-            .filter(|p| (8..=30).contains(p))
-            .with_context(|| format!("invalid subnet {s:?}: the prefix must be 8 to 30"))?;
-        let net = Net4 { addr, prefix };
-        Ok(Net4 {
-            addr: Ipv4Addr::from(u32::from(addr) & net.mask()),
+            .filter(|p| A::PREFIXES.contains(p))
+            .with_context(|| {
+                format!(
+                    "invalid subnet {s:?}: the prefix must be {} to {}",
+                    A::PREFIXES.start(),
+                    A::PREFIXES.end()
+                )
+            })?;
+        let net = Net { addr, prefix };
+        Ok(Net {
+            addr: A::from_bits(addr.bits() & net.mask()),
             prefix,
         })
     }
 
-    pub fn mask(self) -> u32 {
-        u32::MAX << (32 - self.prefix)
-    }
-
-    pub fn contains(self, ip: Ipv4Addr) -> bool {
-        u32::from(ip) & self.mask() == u32::from(self.addr)
-    }
-
-    pub fn overlaps(self, other: Net4) -> bool {
-        let m = self.mask() & other.mask();
-        u32::from(self.addr) & m == u32::from(other.addr) & m
-    }
-
-    /// The first and last address a host may have.
-    pub fn hosts(self) -> (Ipv4Addr, Ipv4Addr) {
-        let base = u32::from(self.addr);
-        (
-            Ipv4Addr::from(base + 1),
-            Ipv4Addr::from((base | !self.mask()) - 1),
-        )
-    }
-}
-
-impl std::fmt::Display for Net4 {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-/// An IPv6 subnet: its first address and prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Net6 {
-    pub addr: Ipv6Addr,
-    pub prefix: u8,
-}
-
-impl Net6 {
-    pub fn parse(s: &str) -> Result<Net6> {
-        let (a, p) = s
-            .split_once('/')
-            .with_context(|| format!("invalid subnet {s:?}: expected ADDRESS/PREFIX"))?;
-        let addr: Ipv6Addr = a.parse().with_context(|| format!("invalid subnet {s:?}"))?;
-        // Room for a gateway and members, and no wider than a /8.
-        let prefix: u8 = p
-            .parse()
-            .ok()
-            .filter(|p| (8..=126).contains(p))
-            .with_context(|| format!("invalid subnet {s:?}: the prefix must be 8 to 126"))?;
-        let net = Net6 { addr, prefix };
-        Ok(Net6 {
-            addr: Ipv6Addr::from(u128::from(addr) & net.mask()),
-            prefix,
-        })
+    /// All ones over the family's width.
+    fn all() -> u128 {
+        u128::MAX >> (128 - u32::from(A::BITS))
     }
 
     pub fn mask(self) -> u128 {
-        u128::MAX << (128 - self.prefix)
+        (Self::all() << (A::BITS - self.prefix)) & Self::all()
     }
 
-    pub fn contains(self, ip: Ipv6Addr) -> bool {
-        u128::from(ip) & self.mask() == u128::from(self.addr)
+    pub fn contains(self, ip: A) -> bool {
+        ip.bits() & self.mask() == self.addr.bits()
     }
 
-    pub fn overlaps(self, other: Net6) -> bool {
+    pub fn overlaps(self, other: Net<A>) -> bool {
         let m = self.mask() & other.mask();
-        u128::from(self.addr) & m == u128::from(other.addr) & m
+        self.addr.bits() & m == other.addr.bits() & m
     }
 
-    /// The first and last address a host may have (no broadcast in v6,
-    /// but the all-ones address is left out as podman does).
-    pub fn hosts(self) -> (Ipv6Addr, Ipv6Addr) {
-        let base = u128::from(self.addr);
+    /// The first and last address a host may have (no network or
+    /// broadcast address).
+    pub fn hosts(self) -> (A, A) {
+        let base = self.addr.bits();
         (
-            Ipv6Addr::from(base + 1),
-            Ipv6Addr::from((base | !self.mask()) - 1),
+            A::from_bits(base + 1),
+            A::from_bits((base | (!self.mask() & Self::all())) - 1),
         )
+    }
+
+    /// The subnet's gateway as written, else its first host.
+    fn gateway(self, written: Option<&String>, network: &str) -> Result<A> {
+        match written {
+            Some(g) => g
+                .parse()
+                .ok()
+                .with_context(|| format!("network {network}: invalid gateway {g:?}")),
+            None => Ok(self.hosts().0),
+        }
     }
 }
 
-impl std::fmt::Display for Net6 {
+impl<A: std::fmt::Display> std::fmt::Display for Net<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
     }
@@ -202,45 +224,42 @@ impl Network {
         }
     }
 
-    /// The IPv4 subnet containers get addresses from.
-    pub fn subnet4(&self) -> Result<(Net4, Ipv4Addr)> {
-        let s = self
-            .subnet_v4()
-            .with_context(|| format!("network {} has no IPv4 subnet", self.name))?;
-        let net = Net4::parse(&s.subnet)?;
-        let gw = match &s.gateway {
-            Some(g) => g
-                .parse()
-                .with_context(|| format!("network {}: invalid gateway {g:?}", self.name))?,
-            None => net.hosts().0,
-        };
-        Ok((net, gw))
-    }
-
-    fn subnet_v4(&self) -> Option<&Subnet> {
-        self.subnets.iter().find(|s| !is_v6(&s.subnet))
+    /// The IPv4 subnet and gateway, when the network has one (an
+    /// IPv6-only network has not).
+    pub fn subnet4(&self) -> Result<Option<(Net4, Ipv4Addr)>> {
+        self.subnet::<Ipv4Addr>()
     }
 
     /// The IPv6 subnet and gateway, when the network has one.
     pub fn subnet6(&self) -> Result<Option<(Net6, Ipv6Addr)>> {
-        let Some(s) = self.subnets.iter().find(|s| is_v6(&s.subnet)) else {
+        self.subnet::<Ipv6Addr>()
+    }
+
+    fn written<A: Family>(&self) -> Option<&Subnet> {
+        self.subnets
+            .iter()
+            .find(|s| is_v6(&s.subnet) == (A::BITS == 128))
+    }
+
+    /// The family's subnet and gateway, when the network has one.
+    pub fn subnet<A: Family>(&self) -> Result<Option<(Net<A>, A)>> {
+        let Some(s) = self.written::<A>() else {
             return Ok(None);
         };
-        let net = Net6::parse(&s.subnet)?;
-        let gw = match &s.gateway {
-            Some(g) => g
-                .parse()
-                .with_context(|| format!("network {}: invalid gateway {g:?}", self.name))?,
-            None => net.hosts().0,
-        };
-        Ok(Some((net, gw)))
+        let net = Net::<A>::parse(&s.subnet)?;
+        Ok(Some((net, net.gateway(s.gateway.as_ref(), &self.name)?)))
+    }
+
+    /// Whether the family's subnet names a gateway (an `--internal`
+    /// macvlan may have none: its members get no route).
+    pub fn has_gateway<A: Family>(&self) -> bool {
+        self.written::<A>().is_some_and(|s| s.gateway.is_some())
     }
 
     /// The addresses leases come from: the lease range, or the subnet's hosts.
-    pub fn lease_bounds(&self) -> Result<(Ipv4Addr, Ipv4Addr)> {
-        let (net, _) = self.subnet4()?;
+    pub fn lease_bounds<A: Family>(&self, net: Net<A>) -> (A, A) {
         let (mut lo, mut hi) = net.hosts();
-        if let Some(r) = self.subnet_v4().and_then(|s| s.lease_range.as_ref()) {
+        if let Some(r) = self.written::<A>().and_then(|s| s.lease_range.as_ref()) {
             if let Some(s) = r.start_ip.as_ref().and_then(|s| s.parse().ok()) {
                 lo = s;
             }
@@ -248,7 +267,13 @@ impl Network {
                 hi = e;
             }
         }
-        Ok((lo, hi))
+        (lo, hi)
+    }
+
+    /// Whether it is a bridge (coracle's data path, nftables, DNS) rather
+    /// than a macvlan/ipvlan on a host interface.
+    pub fn is_bridge(&self) -> bool {
+        self.driver == BRIDGE
     }
 }
 
@@ -323,7 +348,9 @@ pub fn remove(root: &Path, name: &str) -> Result<()> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Lease {
     pub container_id: String,
-    pub ip: Ipv4Addr,
+    /// Its IPv4 address, on a network with an IPv4 subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
     /// Its IPv6 address, on a network with an IPv6 subnet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6: Option<Ipv6Addr>,
@@ -372,42 +399,11 @@ impl Leases {
         self.list.retain(alive);
     }
 
-    /// The first free address of `net` (not the gateway, not leased), or
-    /// `wanted` when it is free and inside the subnet.
-    pub fn free_address(&self, net: &Network, wanted: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
-        let (subnet, gw) = net.subnet4()?;
-        let taken = |ip: Ipv4Addr| ip == gw || self.list.iter().any(|l| l.ip == ip);
-        if let Some(ip) = wanted {
-            if !subnet.contains(ip) {
-                bail!(
-                    "requested static ip {ip} not in any subnet on network {}",
-                    net.name
-                );
-            }
-            if taken(ip) {
-                bail!(
-                    "IPAM error: requested ip address {ip} is already allocated to another container on network {}",
-                    net.name
-                );
-            }
-            return Ok(ip);
-        }
-        let (lo, hi) = net.lease_bounds()?;
-        (u32::from(lo)..=u32::from(hi))
-            .map(Ipv4Addr::from)
-            .find(|ip| !taken(*ip))
-            .with_context(|| format!("IPAM error: failed to find free IP in network {}", net.name))
-    }
-
-    /// The IPv6 address of a new member: `wanted` when free and inside
-    /// the subnet, else the first free one; None when the network has no
-    /// IPv6 subnet.
-    pub fn free_address6(
-        &self,
-        net: &Network,
-        wanted: Option<Ipv6Addr>,
-    ) -> Result<Option<Ipv6Addr>> {
-        let Some((subnet, gw)) = net.subnet6()? else {
+    /// A new member's address of family `A`: `wanted` when free and
+    /// inside the subnet, else the first free one (not the gateway, not
+    /// leased); None when the network has no subnet of that family.
+    pub fn free_address<A: Family>(&self, net: &Network, wanted: Option<A>) -> Result<Option<A>> {
+        let Some((subnet, gw)) = net.subnet::<A>()? else {
             if let Some(ip) = wanted {
                 bail!(
                     "requested static ip {ip} not in any subnet on network {}",
@@ -416,7 +412,7 @@ impl Leases {
             }
             return Ok(None);
         };
-        let taken = |ip: Ipv6Addr| ip == gw || self.list.iter().any(|l| l.ip6 == Some(ip));
+        let taken = |ip: A| ip == gw || self.list.iter().any(|l| A::leased(l) == Some(ip));
         if let Some(ip) = wanted {
             if !subnet.contains(ip) {
                 bail!(
@@ -432,11 +428,11 @@ impl Leases {
             }
             return Ok(Some(ip));
         }
-        let (lo, hi) = subnet.hosts();
-        // A member per address: the leases bound the search.
-        (u128::from(lo)..=u128::from(hi))
+        let (lo, hi) = net.lease_bounds(subnet);
+        // A member per address and the gateway: the leases bound the search.
+        (lo.bits()..=hi.bits())
             .take(self.list.len() + 2)
-            .map(Ipv6Addr::from)
+            .map(A::from_bits)
             .find(|ip| !taken(*ip))
             .map(Some)
             .with_context(|| format!("IPAM error: failed to find free IP in network {}", net.name))
@@ -522,12 +518,15 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert_eq!(net.subnet4().unwrap().0.to_string(), "10.89.0.0/24");
+        assert_eq!(
+            net.subnet4().unwrap().unwrap().0.to_string(),
+            "10.89.0.0/24"
+        );
         let leases = Leases {
             path: PathBuf::new(),
             list: vec![Lease {
                 container_id: "a".into(),
-                ip: "10.89.0.2".parse().unwrap(),
+                ip: Some("10.89.0.2".parse().unwrap()),
                 ip6: Some("fd12:3456:789a:1::2".parse().unwrap()),
                 mac: String::new(),
                 names: Vec::new(),
@@ -540,14 +539,33 @@ mod tests {
             .unwrap(),
         };
         assert_eq!(
-            leases.free_address6(&net, None).unwrap(),
+            leases.free_address::<Ipv6Addr>(&net, None).unwrap(),
             Some("fd12:3456:789a:1::3".parse().unwrap())
         );
+        assert_eq!(
+            leases.free_address::<Ipv4Addr>(&net, None).unwrap(),
+            Some("10.89.0.3".parse().unwrap())
+        );
         assert!(leases
-            .free_address6(&net, Some("fd12:3456:789a:1::2".parse().unwrap()))
+            .free_address(
+                &net,
+                Some("fd12:3456:789a:1::2".parse::<Ipv6Addr>().unwrap())
+            )
             .is_err());
         assert!(leases
-            .free_address6(&net, Some("fd99::2".parse().unwrap()))
+            .free_address(&net, Some("fd99::2".parse::<Ipv6Addr>().unwrap()))
+            .is_err());
+        // IPv6 only: no IPv4 address, and asking one is an error.
+        let v6only = Network {
+            subnets: net.subnets[1..].to_vec(),
+            ..net.clone()
+        };
+        assert_eq!(
+            leases.free_address::<Ipv4Addr>(&v6only, None).unwrap(),
+            None
+        );
+        assert!(leases
+            .free_address(&v6only, Some("10.89.0.9".parse::<Ipv4Addr>().unwrap()))
             .is_err());
     }
 
