@@ -298,14 +298,21 @@ fn join(
     if !bridge_up {
         ensure_bridge(&net, subnet, gw, v6, place)?;
     }
+    let dns = match net.dns_enabled {
+        true => {
+            super::dns::ensure_running(store, &net, gw, place.0)?;
+            Some(gw)
+        }
+        false => None,
+    };
+    // Leased, recorded, the bridge and its name server up: the container's
+    // own links need no lock, so members starting together (compose up)
+    // make theirs at once.
+    drop(leases);
     let ep = done.last().expect("just pushed");
     link_container(pid, &net, ep, route, place)?;
     add_elements(&ep.elements, place)?;
-    if net.dns_enabled {
-        super::dns::ensure_running(store, &net, gw, place.0)?;
-        return Ok(Some(gw));
-    }
-    Ok(None)
+    Ok(dns)
 }
 
 /// Replace a bind-mounted file's text, keeping its inode.
