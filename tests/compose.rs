@@ -647,3 +647,333 @@ fn config_parses_every_fixture(mode: Mode) {
         "gitea_gitea"
     );
 }
+
+both_modes!(up_abort_on_container_exit_and_exit_code_from);
+/// Attached `up --abort-on-container-exit` stops everything once a
+/// container exits and returns its code; `--exit-code-from` returns the
+/// named service's; only the services named are attached unless
+/// `--attach-dependencies`; `--no-log-prefix` prints bare lines.
+fn up_abort_on_container_exit_and_exit_code_from(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let base = busybox_ref(&env);
+    let app = App::new(&env, "abort");
+    let mark = env.mark();
+    app.write(
+        "compose.yaml",
+        &format!(
+            "services:\n  long:\n    image: {base}\n    command: sh -c 'echo long is up; exec sleep 600'\n    environment: [{mark}]\n    stop_signal: SIGKILL\n  quick:\n    image: {base}\n    command: sh -c 'sleep 2; echo quick is done; exit 3'\n    environment: [{mark}]\n    depends_on: [long]\n{}",
+            default_network(225)
+        ),
+    );
+    let running = |c: &str| env.inspect_container(c)["State"]["Running"] == true;
+    let out = app.run(&["up", "--abort-on-container-exit"]);
+    assert_eq!(out.status, 3, "[{mode:?}] {out:?}");
+    // Prefixes are padded to the longest name.
+    let long_line = |out: &str| {
+        out.lines()
+            .any(|l| l.starts_with("abort-long-1 ") && l.ends_with("| long is up"))
+    };
+    assert!(
+        out.stdout.contains("abort-quick-1  | quick is done") && long_line(&out.stdout),
+        "[{mode:?}] {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("Aborting on container exit"),
+        "{}",
+        out.stderr
+    );
+    assert!(!running("abort-long-1"), "[{mode:?}] long still runs");
+
+    // The code of the service asked for: long's, killed by the abort.
+    let out = app.run(&["up", "--exit-code-from", "long"]);
+    let long_code = env.inspect_container("abort-long-1")["State"]["ExitCode"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(long_code, 137, "[{mode:?}] {out:?}");
+    assert_eq!(out.status, 137, "[{mode:?}] {out:?}");
+    let out = app.run(&["up", "--exit-code-from", "quick"]);
+    assert_eq!(out.status, 3, "[{mode:?}] {out:?}");
+
+    // Only quick is attached when named; its dependency too on request.
+    let out = app.run(&[
+        "up",
+        "--abort-on-container-exit",
+        "--no-log-prefix",
+        "quick",
+    ]);
+    assert_eq!(out.status, 3, "[{mode:?}] {out:?}");
+    assert!(
+        out.stdout.lines().any(|l| l == "quick is done"),
+        "[{mode:?}] {}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("long is up"), "{}", out.stdout);
+    assert!(!running("abort-long-1"), "[{mode:?}] long still runs");
+    let out = app.run(&[
+        "up",
+        "--abort-on-container-exit",
+        "--attach-dependencies",
+        "quick",
+    ]);
+    assert_eq!(out.status, 3, "[{mode:?}] {out:?}");
+    assert!(long_line(&out.stdout), "[{mode:?}] {}", out.stdout);
+
+    assert_refused(
+        &env,
+        &app.args("", &["up", "--exit-code-from", "nosuch"]),
+        "no such service: nosuch",
+    );
+    let out = app.run(&["up", "-d", "--abort-on-container-exit"]);
+    assert_eq!(out.status, 125, "[{mode:?}] {out:?}");
+    app.ok(&["down", "-t", "0"]);
+}
+
+both_modes!(up_recreate_flags_and_anonymous_volumes);
+/// `--no-start` creates only; a recreated container keeps its
+/// predecessor's anonymous volumes unless `-V`; `--always-recreate-deps`
+/// recreates what the named service depends on; `--no-recreate` keeps a
+/// changed service's container; `--remove-orphans` removes a service's
+/// containers that left the file.
+fn up_recreate_flags_and_anonymous_volumes(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let base = busybox_ref(&env);
+    let app = App::new(&env, "flags");
+    let mark = env.mark();
+    let file = |greeting: &str, with_web: bool| {
+        let web = match with_web {
+            true => format!("  web:\n    image: {base}\n    command: sleep 600\n    stop_signal: SIGKILL\n    environment: [{mark}, GREETING={greeting}]\n    depends_on: [db]\n"),
+            false => String::new(),
+        };
+        format!(
+            "services:\n  db:\n    image: {base}\n    command: sleep 600\n    stop_signal: SIGKILL\n    environment: [{mark}]\n    volumes:\n      - /data\n{web}{}",
+            default_network(226)
+        )
+    };
+    app.write("compose.yaml", &file("hi", true));
+    app.ok(&["up", "-d", "--no-start"]);
+    for c in ["flags-db-1", "flags-web-1"] {
+        assert_eq!(
+            env.inspect_container(c)["State"]["Status"],
+            "created",
+            "[{mode:?}] {c}"
+        );
+    }
+    app.ok(&["up", "-d"]);
+    assert_eq!(
+        env.inspect_container("flags-web-1")["State"]["Running"],
+        true
+    );
+    app.ok(&["exec", "-T", "db", "sh", "-c", "echo kept > /data/f"]);
+    let cat = |env: &TestEnv| env.run(&["exec", "flags-db-1", "cat", "/data/f"]);
+    let db1 = app.id("flags-db-1");
+    app.ok(&["up", "-d", "--force-recreate", "db"]);
+    let db2 = app.id("flags-db-1");
+    assert_ne!(db1, db2, "[{mode:?}] not recreated");
+    assert_eq!(
+        cat(&env).stdout,
+        "kept\n",
+        "[{mode:?}] the anonymous volume was not carried over"
+    );
+    app.ok(&["up", "-d", "--force-recreate", "-V", "db"]);
+    assert_ne!(app.id("flags-db-1"), db2);
+    assert_ne!(
+        cat(&env).status,
+        0,
+        "[{mode:?}] -V kept the old anonymous volume"
+    );
+
+    let (db3, web1) = (app.id("flags-db-1"), app.id("flags-web-1"));
+    app.ok(&["up", "-d", "--always-recreate-deps", "web"]);
+    assert_ne!(app.id("flags-db-1"), db3, "[{mode:?}] db not recreated");
+    assert_eq!(app.id("flags-web-1"), web1, "[{mode:?}] web recreated");
+
+    app.write("compose.yaml", &file("hello", true));
+    app.ok(&["up", "-d", "--no-recreate"]);
+    assert_eq!(app.id("flags-web-1"), web1, "[{mode:?}] web recreated");
+    let env_web = env.inspect_container("flags-web-1")["Config"]["Env"].to_string();
+    assert!(env_web.contains("GREETING=hi"), "{env_web}");
+    assert_refused(
+        &env,
+        &app.args("", &["up", "-d", "--no-recreate", "--always-recreate-deps"]),
+        "cannot be used with",
+    );
+
+    app.write("compose.yaml", &file("hello", false));
+    let out = app.run(&["up", "-d"]);
+    assert!(
+        out.stderr.contains("Found orphan containers (flags-web-1)"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    assert_eq!(app.id("flags-web-1"), web1);
+    app.ok(&["up", "-d", "--remove-orphans"]);
+    assert!(
+        env.run(&["inspect", "flags-web-1"]).status != 0,
+        "[{mode:?}] orphan kept"
+    );
+    app.ok(&["down", "-v", "-t", "0"]);
+}
+
+both_modes!(up_pull_policies_quiet_pull_and_wait_timeout);
+/// `--pull never` refuses a missing image; `--quiet-pull` pulls without
+/// progress lines (a plain `up` prints them); `--no-build` does not build;
+/// `--wait --wait-timeout` gives up on a service that never gets healthy.
+fn up_pull_policies_quiet_pull_and_wait_timeout(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let base = busybox().reference();
+    let app = App::new(&env, "pulls");
+    let mark = env.mark();
+    let file = |extra: &str| {
+        format!(
+            "services:\n  one:\n    image: {base}\n    command: sleep 600\n    stop_signal: SIGKILL\n    environment: [{mark}]\n{extra}{}",
+            default_network(227)
+        )
+    };
+    app.write("compose.yaml", &file(""));
+    let out = app.run(&["up", "-d", "--pull", "never"]);
+    assert_ne!(out.status, 0, "[{mode:?}] {out:?}");
+    assert!(out.stderr.contains("image not known"), "{}", out.stderr);
+    assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
+
+    let out = app.run(&["up", "-d", "--quiet-pull"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    assert!(!out.stderr.contains("Copying"), "[{mode:?}] {}", out.stderr);
+    app.ok(&["down", "-t", "0"]);
+    env.ok(&["rmi", &base]);
+    let out = app.run(&["up", "-d"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    assert!(
+        out.stderr.contains("Copying blob"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    app.ok(&["down", "-t", "0"]);
+
+    // `build:` without an image: --no-build neither builds nor starts it.
+    app.write("Containerfile", &format!("FROM {base}\n"));
+    app.write(
+        "compose.yaml",
+        &format!(
+            "services:\n  built:\n    build: .\n    command: sleep 600\n    environment: [{mark}]\n{}",
+            default_network(227)
+        ),
+    );
+    let out = app.run(&["up", "-d", "--no-build", "--pull", "never"]);
+    assert_ne!(out.status, 0, "[{mode:?}] {out:?}");
+    assert!(
+        env.run(&["image", "exists", "localhost/pulls-built"])
+            .status
+            != 0,
+        "[{mode:?}] --no-build built"
+    );
+
+    app.write(
+        "compose.yaml",
+        &file("    healthcheck:\n      test: [CMD, test, -f, /never]\n      interval: 1s\n      retries: 1000\n"),
+    );
+    let t0 = Instant::now();
+    let out = app.run(&["up", "-d", "--wait", "--wait-timeout", "2"]);
+    assert_ne!(out.status, 0, "[{mode:?}] {out:?}");
+    assert!(
+        out.stderr
+            .contains("timeout waiting for container pulls-one-1"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30), "[{mode:?}]");
+    app.ok(&["down", "-t", "0"]);
+}
+
+both_modes!(secrets_and_configs_from_environment_content_and_external);
+/// Top-level secrets from a variable (`.env` here), configs from inline
+/// content, an external secret from the store; the long syntax's target,
+/// uid, gid and mode. The variable's value is never printed by `config`
+/// nor kept in the container's record; `down` removes what `up` stored.
+fn secrets_and_configs_from_environment_content_and_external(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let base = busybox_ref(&env);
+    let app = App::new(&env, "secrets");
+    let mark = env.mark();
+    let value = format!("s3cr3t-{}", std::process::id());
+    app.write(".env", &format!("TOKEN={value}\nWHO=world\n"));
+    app.write(
+        "compose.yaml",
+        &format!(
+            "services:\n  app:\n    image: {base}\n    command: sleep 600\n    stop_signal: SIGKILL\n    environment: [{mark}]\n    secrets:\n      - token\n      - source: ext\n        target: /etc/ext.txt\n        mode: 0400\n    configs:\n      - source: motd\n        target: /etc/motd\n        uid: '123'\n        gid: '456'\n        mode: 0440\n      - greeting\nsecrets:\n  token:\n    environment: TOKEN\n  ext:\n    external: true\n    name: cotest-ext\nconfigs:\n  motd:\n    content: |\n      hello ${{WHO}}\n  greeting:\n    environment: WHO\n{}",
+            default_network(228)
+        ),
+    );
+    let config = app.ok(&["config"]);
+    assert!(!config.contains(&value), "[{mode:?}] {config}");
+    assert!(config.contains("environment: TOKEN"), "{config}");
+    assert!(config.contains("hello world"), "{config}");
+
+    assert_refused(
+        &env,
+        &app.args("", &["up", "-d"]),
+        "external secret \"cotest-ext\" not found",
+    );
+    let ext = app.dir.join("ext.txt");
+    app.write("ext.txt", "from the store\n");
+    env.ok(&["secret", "create", "cotest-ext", ext.to_str().unwrap()]);
+    app.ok(&["up", "-d"]);
+    let sh = |script: &str| app.ok(&["exec", "-T", "app", "sh", "-c", script]);
+    assert_eq!(sh("cat /run/secrets/token"), value, "[{mode:?}]");
+    assert_eq!(sh("cat /etc/ext.txt"), "from the store\n");
+    assert_eq!(sh("cat /etc/motd"), "hello world\n");
+    assert_eq!(sh("cat /greeting"), "world");
+    assert_eq!(
+        sh("stat -c '%u %g %a' /etc/motd /etc/ext.txt"),
+        "123 456 440\n0 0 400\n",
+        "[{mode:?}]"
+    );
+    let inspect = env.ok(&["inspect", "secrets-app-1"]);
+    assert!(!inspect.contains(&value), "[{mode:?}] in inspect");
+    let records = env.store_dir().join("containers");
+    let grep = std::process::Command::new("grep")
+        .args(["-rl", "--include=*.json", &value])
+        .arg(&records)
+        .output()
+        .unwrap();
+    assert!(
+        grep.stdout.is_empty(),
+        "[{mode:?}] the value is in {}",
+        String::from_utf8_lossy(&grep.stdout)
+    );
+    let stored = env.ok(&["secret", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        stored.contains("secrets_secret_token") && stored.contains("secrets_config_motd"),
+        "{stored}"
+    );
+    app.ok(&["down", "-t", "0"]);
+    assert_eq!(
+        env.ok(&["secret", "ls", "--format", "{{.Name}}"]),
+        "cotest-ext\n",
+        "[{mode:?}] down left stored files, or removed the external one"
+    );
+
+    // A variable that is not set, and a source of two kinds: refused.
+    app.write(
+        "compose.yaml",
+        &format!("services:\n  app:\n    image: {base}\n    secrets: [t]\nsecrets:\n  t:\n    environment: NOT_SET_ANYWHERE\n"),
+    );
+    assert_refused(
+        &env,
+        &app.args("", &["up", "-d"]),
+        "secrets.t: environment variable \"NOT_SET_ANYWHERE\" is not set",
+    );
+    app.write(
+        "compose.yaml",
+        &format!("services:\n  app:\n    image: {base}\nsecrets:\n  t:\n    environment: WHO\n    file: ./x\n"),
+    );
+    assert_refused(
+        &env,
+        &app.args("", &["config"]),
+        "secrets.t: takes only one of file, environment or external",
+    );
+}

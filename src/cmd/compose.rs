@@ -8,6 +8,7 @@ use super::GlobalOpts;
 use crate::engine::compose::{self as engine, model::Project, LoadOptions};
 use crate::engine::types::{ExecOptions, Store};
 use crate::error::SilentExit;
+use crate::format::compose as shape;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
@@ -39,6 +40,8 @@ pub struct ComposeArgs {
 #[derive(Subcommand, Debug)]
 pub enum ComposeCommand {
     /// Create and start containers
+    // `-V` is docker's --renew-anon-volumes here, not --version.
+    #[command(disable_version_flag = true)]
     Up(UpArgs),
     /// Stop and remove containers, networks
     Down(DownArgs),
@@ -118,8 +121,26 @@ pub struct UpArgs {
     #[arg(long)]
     pub no_deps: bool,
     /// Don't start the services after creating them
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["abort_on_container_exit", "exit_code_from", "wait"])]
     pub no_start: bool,
+    /// Stops all containers if any container was stopped; returns its exit code
+    #[arg(long, conflicts_with = "detach")]
+    pub abort_on_container_exit: bool,
+    /// Return the exit code of the selected service's container (implies --abort-on-container-exit)
+    #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
+    pub exit_code_from: Option<String>,
+    /// Attach to the output of the services named's dependencies too
+    #[arg(long, conflicts_with = "detach")]
+    pub attach_dependencies: bool,
+    /// Recreate dependent containers (the dependencies of the services named)
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub always_recreate_deps: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
+    /// Pull without printing progress information
+    #[arg(long)]
+    pub quiet_pull: bool,
     /// Scale SERVICE to NUM instances
     #[arg(long, value_name = "SERVICE=NUM")]
     pub scale: Vec<String>,
@@ -546,34 +567,23 @@ pub fn dispatch(g: &GlobalOpts, a: ComposeArgs) -> Result<()> {
 
 fn config(a: &ComposeArgs, c: &ConfigArgs) -> Result<()> {
     let p = project(a, &c.services_selected)?;
-    let lines = |items: Vec<String>| {
-        let mut s = items.join("\n");
-        if !s.is_empty() {
-            s.push('\n');
-        }
-        s
-    };
     let text = if c.services {
-        lines(p.services.keys().cloned().collect())
+        shape::lines(&p.services.keys().cloned().collect::<Vec<_>>())
     } else if c.volumes {
-        lines(p.volumes.keys().cloned().collect())
+        shape::lines(&p.volumes.keys().cloned().collect::<Vec<_>>())
     } else if c.networks {
-        lines(p.networks.keys().cloned().collect())
+        shape::lines(&p.networks.keys().cloned().collect::<Vec<_>>())
     } else if c.profiles {
-        lines(p.profiles.clone())
+        shape::lines(&p.profiles)
     } else if c.images {
-        lines(
-            p.services
-                .keys()
-                .map(|s| engine::image_name(&p, s))
-                .collect(),
-        )
+        let images: Vec<String> = p
+            .services
+            .keys()
+            .map(|s| engine::image_name(&p, s))
+            .collect();
+        shape::lines(&images)
     } else {
-        match c.format.as_str() {
-            "yaml" => serde_yaml_ng::to_string(&p)?,
-            "json" => serde_json::to_string_pretty(&p)? + "\n",
-            other => bail!("unsupported format {other:?}: use yaml or json"),
-        }
+        shape::document(&p, &c.format)?
     };
     if c.quiet {
         return Ok(());
@@ -629,6 +639,11 @@ fn convert_kube(a: &ComposeArgs, c: &ConvertArgs) -> Result<()> {
 
 fn up(g: &GlobalOpts, a: &ComposeArgs, u: &UpArgs) -> Result<()> {
     let p = project(a, &u.services)?;
+    if let Some(s) = &u.exit_code_from {
+        if !p.services.contains_key(s) {
+            bail!("--exit-code-from: no such service: {s}");
+        }
+    }
     let scale = scale_map(&u.scale)?;
     let o = engine::UpOptions {
         services: u.services.clone(),
@@ -640,6 +655,9 @@ fn up(g: &GlobalOpts, a: &ComposeArgs, u: &UpArgs) -> Result<()> {
         pull: u.pull.clone(),
         scale,
         no_start: u.no_start,
+        always_recreate_deps: u.always_recreate_deps,
+        renew_anon_volumes: u.renew_anon_volumes,
+        quiet_pull: u.quiet_pull,
         remove_orphans: u.remove_orphans,
         timeout: u.timeout,
         wait: u.wait.then(|| match u.wait_timeout {
@@ -652,59 +670,76 @@ fn up(g: &GlobalOpts, a: &ComposeArgs, u: &UpArgs) -> Result<()> {
     if u.detach || u.wait || u.no_start {
         return Ok(());
     }
-    attach(
-        &store,
-        &p,
-        &u.services,
-        ids,
-        u.timeout,
-        !u.no_log_prefix,
-        !u.no_color,
-    )
+    let how = Attach {
+        services: u.services.clone(),
+        stop: engine::start_order(&p, &u.services, !u.no_deps)?,
+        dependencies: u.attach_dependencies || u.services.is_empty(),
+        abort: u.abort_on_container_exit || u.exit_code_from.is_some(),
+        exit_code_from: u.exit_code_from.clone(),
+        timeout: u.timeout,
+        style: Style {
+            prefix: !u.no_log_prefix,
+            color: !u.no_color && std::io::stdout().is_terminal(),
+            timestamps: false,
+        },
+    };
+    attach(&store, &p, ids, &how)
 }
 
-/// Attached `up`: every container's output, prefixed, until all stopped;
-/// Ctrl-C stops them all (a second one kills them).
-fn attach(
-    store: &Store,
-    p: &Project,
-    services: &[String],
-    ids: Vec<String>,
+/// How attached `up` follows the project.
+struct Attach {
+    /// The services named (all when empty)
+    services: Vec<String>,
+    /// What Ctrl-C and an abort stop: those and their dependencies
+    stop: Vec<String>,
+    /// Print the output of the named services' dependencies too
+    dependencies: bool,
+    /// Stop everything once a container exits (`--abort-on-container-exit`)
+    abort: bool,
+    exit_code_from: Option<String>,
     timeout: Option<u32>,
-    prefix: bool,
-    color: bool,
-) -> Result<()> {
+    style: Style,
+}
+
+/// Attached `up`: the containers' output, prefixed, until all stopped;
+/// Ctrl-C stops them all (a second one kills them). With `abort`, the
+/// first container to exit stops the rest and gives the exit code.
+fn attach(store: &Store, p: &Project, ids: Vec<String>, how: &Attach) -> Result<()> {
     let interrupts = engine::Interrupts::install();
     let members = engine::members(store, &p.name)?;
-    let with_service = ids
+    let with_service: Vec<(String, String)> = ids
         .iter()
-        .map(|id| {
-            let svc = members
-                .iter()
-                .find(|m| m.id() == id)
-                .map(|m| m.service.clone());
-            (id.clone(), svc.unwrap_or_default())
+        .filter_map(|id| {
+            let m = members.iter().find(|m| m.id() == id);
+            let svc = m.map(|m| m.service.clone()).unwrap_or_default();
+            (how.dependencies || how.services.contains(&svc)).then(|| (id.clone(), svc))
         })
         .collect();
-    let style = Style {
-        prefix,
-        color: color && std::io::stdout().is_terminal(),
-        timestamps: false,
-    };
-    let mut printer = Printer::open(store, with_service, &style)?;
+    let mut printer = Printer::open(store, with_service, &how.style)?;
     printer.existing(-1)?;
+    // The first container that exited: its service and code.
+    let first_exit: std::cell::RefCell<Option<(String, i32)>> = Default::default();
     let exited = |id: &str| {
         let m = engine::members(store, &p.name).ok()?;
         let m = m.into_iter().find(|m| m.id() == id)?;
-        Some(format!(
-            "{} exited with code {}",
-            m.name(),
-            m.listed.state.exit_code
-        ))
+        let code = m.listed.state.exit_code;
+        first_exit
+            .borrow_mut()
+            .get_or_insert_with(|| (m.service.clone(), code));
+        Some(format!("{} exited with code {code}", m.name()))
     };
     let mut handled = 0;
+    let mut aborting = false;
     loop {
-        if printer.follow_once(store, &exited)? {
+        let done = printer.follow_once(store, &exited)?;
+        // (Before leaving: the last attached container's exit stops the
+        // dependencies that are not attached.)
+        if how.abort && !aborting && first_exit.borrow().is_some() {
+            aborting = true;
+            eprintln!("Aborting on container exit...");
+            engine::stop(store, p, &how.stop, how.timeout, &say)?;
+        }
+        if done {
             break;
         }
         let n = interrupts.count();
@@ -712,15 +747,28 @@ fn attach(
             handled = n;
             if n == 1 {
                 eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-                engine::stop(store, p, services, timeout, &say)?;
+                engine::stop(store, p, &how.stop, how.timeout, &say)?;
             } else {
-                engine::kill(store, p, services, "SIGKILL", &say)?;
+                engine::kill(store, p, &how.stop, "SIGKILL", &say)?;
             }
         }
         std::thread::sleep(FOLLOW_EVERY);
     }
     if interrupts.count() > 0 {
         return Err(SilentExit(interrupts.exit_code()).into());
+    }
+    if !how.abort {
+        return Ok(());
+    }
+    let code = match &how.exit_code_from {
+        Some(service) => engine::members(store, &p.name)?
+            .into_iter()
+            .find(|m| &m.service == service && !m.oneoff)
+            .map_or(0, |m| m.listed.state.exit_code),
+        None => first_exit.borrow().as_ref().map_or(0, |(_, c)| *c),
+    };
+    if code != 0 {
+        return Err(SilentExit(code).into());
     }
     Ok(())
 }
@@ -729,78 +777,40 @@ fn ps(g: &GlobalOpts, a: &ComposeArgs, o: &PsArgs) -> Result<()> {
     let p = project(a, &o.names)?;
     let store = g.open_store()?;
     if o.services {
-        let names: Vec<String> = engine::start_order(&p, &o.names, false)?;
-        let mut s = names.join("\n");
-        s.push('\n');
-        return print(&s);
+        return print(&shape::lines(&engine::start_order(&p, &o.names, false)?));
     }
     let mut found = engine::members(&store, &p.name)?;
     found
         .retain(|m| (o.all || m.running()) && (o.names.is_empty() || o.names.contains(&m.service)));
-    if o.quiet {
-        let ids: String = found.iter().map(|m| format!("{}\n", m.id())).collect();
-        return print(&ids);
-    }
     let now = std::time::SystemTime::now();
-    let ports = |m: &engine::Member| {
-        m.listed
-            .cfg
-            .ports
-            .iter()
-            .map(|p| p.display())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let command = |m: &engine::Member| format!("{:?}", m.listed.cfg.args.join(" "));
-    if o.format == "json" {
-        let items: Vec<serde_json::Value> = found
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "ID": m.id(),
-                    "Name": m.name(),
-                    "Image": m.listed.cfg.image_name,
-                    "Command": m.listed.cfg.args.join(" "),
-                    "Project": p.name,
-                    "Service": m.service,
-                    "State": m.listed.state.status.as_str(),
-                    "Health": m.listed.health,
-                    "ExitCode": m.listed.state.exit_code,
-                    "Status": super::ps::status_text(&m.listed, now),
-                    "Ports": ports(m),
-                })
-            })
-            .collect();
-        return println(&serde_json::to_string(&items)?);
-    }
-    if o.format != "table" {
-        bail!("unsupported format {:?}: use table or json", o.format);
-    }
-    let mut rows = vec![[
-        "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect::<Vec<_>>()];
-    for m in &found {
-        let created = crate::format::human::parse_rfc3339(&m.listed.cfg.created)
-            .map(|t| crate::format::human::time_ago_from(t, now))
-            .unwrap_or_default();
-        rows.push(vec![
-            m.name().to_string(),
-            m.listed.cfg.image_name.clone(),
-            command(m),
-            m.service.clone(),
-            created,
-            super::ps::status_text(&m.listed, now),
-            ports(m),
-        ]);
-    }
-    let padded: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|r| r.into_iter().map(|c| c + "   ").collect())
+    let rows: Vec<shape::PsRow> = found
+        .iter()
+        .map(|m| {
+            let cfg = &m.listed.cfg;
+            shape::PsRow {
+                id: m.id().to_string(),
+                name: m.name().to_string(),
+                image: cfg.image_name.clone(),
+                command: cfg.args.join(" "),
+                project: p.name.clone(),
+                service: m.service.clone(),
+                created: crate::format::human::parse_rfc3339(&cfg.created)
+                    .map(|t| crate::format::human::time_ago_from(t, now))
+                    .unwrap_or_default(),
+                state: m.listed.state.status.as_str().to_string(),
+                health: m.listed.health.clone(),
+                exit_code: m.listed.state.exit_code,
+                status: super::ps::status_text(&m.listed, now),
+                ports: cfg
+                    .ports
+                    .iter()
+                    .map(|p| p.display())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })
         .collect();
-    print(&crate::format::table::tabwrite(&padded))
+    print(&shape::ps(&rows, &o.format, o.quiet)?)
 }
 
 fn logs(g: &GlobalOpts, a: &ComposeArgs, l: &LogsArgs) -> Result<()> {
@@ -932,25 +942,18 @@ fn top(g: &GlobalOpts, a: &ComposeArgs, t: &ServicesArgs) -> Result<()> {
     use crate::engine::top::{container_top, TopReport};
     let p = project(a, &t.services)?;
     let store = g.open_store()?;
-    let mut out = String::new();
+    let mut blocks = Vec::new();
     for m in engine::selected(&store, &p, &t.services, false)? {
         if !m.running() {
             continue;
         }
-        out.push_str(m.name());
-        out.push('\n');
-        match container_top(&store, false, &[m.id().to_string()])? {
-            TopReport::Rows(rows) => out.push_str(&crate::format::table::tabwrite(&rows)),
-            TopReport::Lines(lines) => {
-                for l in lines {
-                    out.push_str(&l);
-                    out.push('\n');
-                }
-            }
-        }
-        out.push('\n');
+        let block = match container_top(&store, false, &[m.id().to_string()])? {
+            TopReport::Rows(rows) => shape::TopBlock::Rows(rows),
+            TopReport::Lines(lines) => shape::TopBlock::Lines(lines),
+        };
+        blocks.push((m.name().to_string(), block));
     }
-    print(&out)
+    print(&shape::top(&blocks))
 }
 
 fn images(g: &GlobalOpts, a: &ComposeArgs, i: &ImagesArgs) -> Result<()> {
@@ -958,37 +961,20 @@ fn images(g: &GlobalOpts, a: &ComposeArgs, i: &ImagesArgs) -> Result<()> {
     let store = g.open_store()?;
     let found = engine::selected(&store, &p, &i.services, false)?;
     let all = store.images.load()?;
-    let mut rows = vec![vec![
-        "CONTAINER".to_string(),
-        "REPOSITORY".into(),
-        "TAG".into(),
-        "IMAGE ID".into(),
-        "SIZE".into(),
-    ]];
-    let mut ids = Vec::new();
+    let mut rows = Vec::new();
     for m in &found {
         let id = &m.listed.cfg.image_id;
         let Some(img) = all.list.iter().find(|x| &x.id == id) else {
             continue;
         };
-        if !ids.contains(id) {
-            ids.push(id.clone());
-        }
         let (repo, tag) = crate::engine::types::split_name(&m.listed.cfg.image_name);
-        rows.push(vec![
-            m.name().to_string(),
-            repo.to_string(),
-            tag.unwrap_or("latest").to_string(),
-            id[..12].to_string(),
-            crate::format::human::human_size(img.size),
-        ]);
+        rows.push(shape::ImageRow {
+            container: m.name().to_string(),
+            repository: repo.to_string(),
+            tag: tag.unwrap_or("latest").to_string(),
+            id: id.clone(),
+            size: crate::format::human::human_size(img.size),
+        });
     }
-    if i.quiet {
-        return print(&ids.iter().map(|i| format!("{i}\n")).collect::<String>());
-    }
-    let padded: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|r| r.into_iter().map(|c| c + "   ").collect())
-        .collect();
-    print(&crate::format::table::tabwrite(&padded))
+    print(&shape::images(&rows, i.quiet))
 }

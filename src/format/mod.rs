@@ -1,6 +1,7 @@
 //! Output rendering shared by every verb: Go-style templates (`--format`),
 //! tables, and human-readable sizes and times.
 
+pub mod compose;
 pub mod gofmt;
 pub mod human;
 pub mod table;

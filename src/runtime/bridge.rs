@@ -331,24 +331,32 @@ fn join(
     crate::storage::atomic::write_json(&run_dir.join(RECORD), &done, false)?;
     let ep = done.last().expect("just pushed");
     if let Some(parent) = parent {
+        drop(leases);
         super::network_vlan::link_container(pid, &net, &parent, ep, route, place)?;
         return Ok(None);
     }
     if !bridge_up {
         ensure_bridge(&net, v4, v6, place)?;
     }
-    link_container(pid, &net, ep, route, place)?;
-    add_elements(&ep.elements, place)?;
     // The name server listens on the IPv4 gateway, or the IPv6 one of
     // an IPv6-only network.
     let dns_at = v4
         .map(|(_, g)| IpAddr::V4(g))
         .or(v6.map(|(_, g)| IpAddr::V6(g)));
-    if let (true, Some(at)) = (net.dns_enabled, dns_at) {
-        super::dns::ensure_running(store, &net, at, place.0)?;
-        return Ok(Some(at));
-    }
-    Ok(None)
+    let dns = match (net.dns_enabled, dns_at) {
+        (true, Some(at)) => {
+            super::dns::ensure_running(store, &net, at, place.0)?;
+            Some(at)
+        }
+        _ => None,
+    };
+    // Leased, recorded, the bridge and its name server up: the container's
+    // own links need no lock, so members starting together (compose up)
+    // make theirs at once.
+    drop(leases);
+    link_container(pid, &net, ep, route, place)?;
+    add_elements(&ep.elements, place)?;
+    Ok(dns)
 }
 
 /// Replace a bind-mounted file's text, keeping its inode.

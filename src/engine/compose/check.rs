@@ -41,14 +41,20 @@ pub fn finish(p: &mut Project) -> Result<()> {
                 }
             }
         }
-        for f in &s.secrets {
-            if !p.secrets.contains_key(&f.source) {
-                bail!("service {name:?} refers to undefined secret {}: invalid compose project (only file secrets are supported)", f.source);
-            }
-        }
-        for f in &s.configs {
-            if !p.configs.contains_key(&f.source) {
-                bail!("service {name:?} refers to undefined config {}: invalid compose project (only file configs are supported)", f.source);
+        for (kind, mounts, sources) in [
+            ("secret", &s.secrets, &p.secrets),
+            ("config", &s.configs, &p.configs),
+        ] {
+            for f in mounts {
+                let Some(src) = sources.get(&f.source) else {
+                    bail!(
+                        "service {name:?} refers to undefined {kind} {}: invalid compose project",
+                        f.source
+                    );
+                };
+                if src.file.is_some() && (f.uid.is_some() || f.gid.is_some() || f.mode.is_some()) {
+                    crate::warn!("service {name:?}: {kind} {}: uid, gid and mode do not apply to a file bound from the host", f.source);
+                }
             }
         }
         let mut missing = Vec::new();

@@ -575,12 +575,11 @@ pub fn load(o: &LoadOptions) -> Result<Project> {
                         .insert(key.clone(), normalize::volume(&name, &key, v)?);
                 }
                 _ => {
-                    if let Some(f) = normalize::file_source(kind, &key, v)? {
-                        match slot {
-                            2 => project.secrets.insert(key, f),
-                            _ => project.configs.insert(key, f),
-                        };
-                    }
+                    let f = normalize::file_source(kind, &key, v, &vars)?;
+                    match slot {
+                        2 => project.secrets.insert(key, f),
+                        _ => project.configs.insert(key, f),
+                    };
                 }
             }
         }

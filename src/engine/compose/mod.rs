@@ -24,7 +24,7 @@ pub use check::start_order;
 pub use interrupt::Interrupts;
 pub use kube::{to_kube, KubeOptions};
 pub use loader::{load, LoadOptions};
-pub use members::{members, Member};
+pub use members::members;
 pub use ops::{
     create_oneoff, down, kill, port, removable, restart, rm, selected, start, stop, DownOptions,
     RunRequest,

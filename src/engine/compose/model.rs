@@ -264,12 +264,43 @@ pub struct FileMount {
     pub source: String,
     /// An absolute path in the container
     pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// Permission bits (printed in decimal, as docker compose does)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
 }
 
-/// A top-level secret or config: a host file.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A top-level secret or config: a host file (bound), a host variable's
+/// value or inline content (kept in the secret store, never in a
+/// container's record), or an existing secret (`external`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct FileSource {
-    pub file: String,
+    /// The store's name (`external`), or the file's name in docker's output
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The variable the value comes from (its name: the value is never printed)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub external: bool,
+    /// The variable's value, read at load time (`environment`).
+    #[serde(skip)]
+    pub value: Option<String>,
+}
+
+impl FileSource {
+    /// The bytes to keep in the secret store, when they do not come from a
+    /// file or an existing secret.
+    pub fn data(&self) -> Option<&str> {
+        self.value.as_deref().or(self.content.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

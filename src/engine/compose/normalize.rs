@@ -676,25 +676,58 @@ fn ulimits(at: &str, v: &Value) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// A service's secret or config: its name, or `{source, target}`; a
-/// relative target is under `dir`.
+/// A service's secret or config: its name, or `{source, target, uid,
+/// gid, mode}`; a relative target is under `dir`.
 fn file_mount(at: &str, v: &Value, dir: &str) -> Result<FileMount> {
-    let (source, target) = match v {
-        Value::Mapping(m) => {
-            check_keys(at, m, &["source", "target"], &["uid", "gid", "mode"]);
-            let source = opt_string(m, at, "source")?
-                .ok_or_else(|| anyhow::anyhow!("{at}.source is required"))?;
-            (source, opt_string(m, at, "target")?)
-        }
-        _ => (string(at, v)?, None),
+    let mut f = FileMount {
+        source: String::new(),
+        target: String::new(),
+        uid: None,
+        gid: None,
+        mode: None,
     };
-    let target = target.unwrap_or_else(|| source.clone());
-    let target = if target.starts_with('/') {
+    let target = match v {
+        Value::Mapping(m) => {
+            check_keys(at, m, &["source", "target", "uid", "gid", "mode"], &[]);
+            f.source = opt_string(m, at, "source")?
+                .ok_or_else(|| anyhow::anyhow!("{at}.source is required"))?;
+            for (key, slot) in [("uid", &mut f.uid), ("gid", &mut f.gid)] {
+                if let Some(x) = m.get(key) {
+                    *slot = Some(number(&format!("{at}.{key}"), x)?);
+                }
+            }
+            if let Some(x) = m.get("mode") {
+                f.mode = Some(file_mode(&format!("{at}.mode"), x)?);
+            }
+            opt_string(m, at, "target")?
+        }
+        _ => {
+            f.source = string(at, v)?;
+            None
+        }
+    };
+    let target = target.unwrap_or_else(|| f.source.clone());
+    f.target = if target.starts_with('/') {
         target
     } else {
         format!("{dir}{target}")
     };
-    Ok(FileMount { source, target })
+    Ok(f)
+}
+
+/// A file mode: a number (`0o440`, `288`) or a string with a leading zero
+/// read as octal (`0440`, what compose files write).
+fn file_mode(at: &str, v: &Value) -> Result<u32> {
+    let text = string(at, v)?;
+    let parsed = match text.strip_prefix("0o").or_else(|| text.strip_prefix('0')) {
+        Some("") => Ok(0),
+        Some(octal) => u32::from_str_radix(octal, 8),
+        None => text.parse(),
+    };
+    match parsed {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => bail!("{at}: invalid file mode {text:?}"),
+    }
 }
 
 fn deploy(at: &str, v: &Value, s: &mut Service) -> Result<()> {
@@ -866,22 +899,62 @@ pub fn volume(project: &str, key: &str, v: &Value) -> Result<Volume> {
     })
 }
 
-/// A top-level secret or config: only host files are supported.
-pub fn file_source(kind: &str, key: &str, v: &Value) -> Result<Option<FileSource>> {
+/// A top-level secret or config: exactly one of `file`, `environment`
+/// (the variable's value, read from `vars` now), `content` (configs
+/// only) or `external: true` (an existing secret, by `name` or the key).
+pub fn file_source(kind: &str, key: &str, v: &Value, vars: &Vars) -> Result<FileSource> {
     let at = format!("{kind}.{key}");
     let m = mapping(&at, v)?;
+    let mut known = vec!["file", "name", "environment", "external", "labels"];
+    if kind == "configs" {
+        known.push("content");
+    }
     check_keys(
         &at,
         m,
-        &["file", "name"],
-        &[
-            "external",
-            "environment",
-            "content",
-            "driver",
-            "template_driver",
-            "labels",
-        ],
+        &known,
+        &["driver", "driver_opts", "template_driver"],
     );
-    Ok(opt_string(m, &at, "file")?.map(|file| FileSource { file }))
+    let external = match m.get("external") {
+        Some(x) => boolean(&format!("{at}.external"), x)?,
+        None => false,
+    };
+    let f = FileSource {
+        name: opt_string(m, &at, "name")?,
+        file: opt_string(m, &at, "file")?,
+        environment: opt_string(m, &at, "environment")?,
+        content: match kind {
+            "configs" => opt_string(m, &at, "content")?,
+            _ => None,
+        },
+        external,
+        value: None,
+    };
+    let sources = [
+        f.file.is_some(),
+        f.environment.is_some(),
+        f.content.is_some(),
+        f.external,
+    ];
+    let what = match kind {
+        "configs" => "file, environment, content or external",
+        _ => "file, environment or external",
+    };
+    match sources.iter().filter(|x| **x).count() {
+        1 => {}
+        0 => bail!("{at}: needs one of {what}"),
+        _ => bail!("{at}: takes only one of {what}"),
+    }
+    if f.external && kind == "configs" {
+        bail!("{at}: external configs live in a swarm; coracle has none (use file, environment or content)");
+    }
+    let value = match &f.environment {
+        Some(var) => Some(
+            vars.get(var)
+                .cloned()
+                .with_context(|| format!("{at}: environment variable {var:?} is not set"))?,
+        ),
+        None => None,
+    };
+    Ok(FileSource { value, ..f })
 }

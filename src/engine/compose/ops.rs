@@ -161,6 +161,7 @@ pub fn down(store: &Store, p: &Project, o: &DownOptions, say: Progress) -> Resul
     // Dependents first.
     let order = start_order(p, &[], false)?;
     all.sort_by_key(|m| std::cmp::Reverse(order.iter().position(|s| *s == m.service)));
+    stop_together(store, p, &all, o.timeout)?;
     let mut orphans = Vec::new();
     for m in &all {
         if !p.services.contains_key(&m.service) && !m.oneoff {
@@ -191,6 +192,22 @@ pub fn down(store: &Store, p: &Project, o: &DownOptions, say: Progress) -> Resul
             };
             crate::engine::networks::remove(store, &r)?;
             say("Network", &n.name, "Removed");
+        }
+    }
+    // The secrets and configs `up` put in the secret store.
+    let ours =
+        crate::engine::secrets::list(store, &[format!("label={}={}", request::PROJECT, p.name)])?;
+    let made: Vec<String> = ours
+        .into_iter()
+        .filter(|r| {
+            r.labels.contains_key(request::SECRET) || r.labels.contains_key(request::CONFIG)
+        })
+        .map(|r| r.name)
+        .collect();
+    if !made.is_empty() {
+        let gone = crate::engine::secrets::remove(store, &made, false, true)?;
+        if let Some(e) = gone.error {
+            return Err(e);
         }
     }
     if o.volumes {
@@ -225,6 +242,33 @@ pub fn down(store: &Store, p: &Project, o: &DownOptions, say: Progress) -> Resul
             } else {
                 say("Image", &image, "Removed");
             }
+        }
+    }
+    Ok(())
+}
+
+/// Stop the running containers of `all` that `down` removes: those of a
+/// dependency level together (one thread each: each stop is mostly
+/// waiting), dependents' levels first. Orphans are stopped by `remove`.
+fn stop_together(store: &Store, p: &Project, all: &[Member], timeout: Option<u32>) -> Result<()> {
+    let order = start_order(p, &[], false)?;
+    for level in super::up::levels(p, &order).iter().rev() {
+        let ids: Vec<&str> = all
+            .iter()
+            .filter(|m| m.running() && !m.oneoff && level.contains(&m.service))
+            .map(|m| m.id())
+            .collect();
+        let failed = std::thread::scope(|s| {
+            let running: Vec<_> = ids
+                .iter()
+                .map(|id| s.spawn(move || containers::stop(store, id, timeout)))
+                .collect();
+            running
+                .into_iter()
+                .find_map(|t| t.join().ok().and_then(Result::err))
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     Ok(())

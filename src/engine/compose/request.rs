@@ -3,7 +3,7 @@
 //! (`com.docker.compose.*`), and the hash of the service's config that
 //! tells `up` whether a container still matches its file.
 
-use super::model::{MountType, Project, Service};
+use super::model::{FileMount, FileSource, MountType, Project, Service};
 use crate::engine::create::{ContainerRequest, CreateLimits, ImageSource, Limits, ServiceRequest};
 use crate::engine::types::{NetworkMode, RestartPolicy};
 use anyhow::Result;
@@ -18,6 +18,34 @@ pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub const NETWORK: &str = "com.docker.compose.network";
 pub const VOLUME: &str = "com.docker.compose.volume";
+pub const SECRET: &str = "com.docker.compose.secret";
+pub const CONFIG: &str = "com.docker.compose.config";
+
+/// The secret store's name of a secret or config: an external one's own,
+/// else `<project>_<secret|config>_<key>` (what `up` keeps there).
+pub fn stored_name(p: &Project, label: &str, key: &str, src: &FileSource) -> String {
+    if src.external {
+        return src.name.clone().unwrap_or_else(|| key.to_string());
+    }
+    let kind = label.rsplit('.').next().unwrap_or(label);
+    format!("{}_{kind}_{key}", p.name)
+}
+
+/// `--secret` of a mount: the stored secret at the target, with its owner
+/// and mode.
+fn secret_spec(name: &str, f: &FileMount) -> String {
+    let mut spec = format!("{name},type=mount,target={}", f.target);
+    if let Some(u) = f.uid {
+        spec += &format!(",uid={u}");
+    }
+    if let Some(g) = f.gid {
+        spec += &format!(",gid={g}");
+    }
+    if let Some(m) = f.mode {
+        spec += &format!(",mode={m:o}");
+    }
+    spec
+}
 
 /// The image a service runs: its `image`, else `<project>-<service>` (what
 /// its build is tagged).
@@ -113,11 +141,20 @@ pub fn request(
             (MountType::Bind, None) => {}
         }
     }
-    for f in &s.secrets {
-        volume.push(format!("{}:{}:ro", p.secrets[&f.source].file, f.target));
-    }
-    for f in &s.configs {
-        volume.push(format!("{}:{}:ro", p.configs[&f.source].file, f.target));
+    // A file is bound as docker does; anything else is in the secret
+    // store, copied in at start (never in the container's record).
+    let mut secret = Vec::new();
+    for (kind, mounts, sources) in [
+        (SECRET, &s.secrets, &p.secrets),
+        (CONFIG, &s.configs, &p.configs),
+    ] {
+        for f in mounts {
+            let src = &sources[&f.source];
+            match &src.file {
+                Some(file) => volume.push(format!("{file}:{}:ro", f.target)),
+                None => secret.push(secret_spec(&stored_name(p, kind, &f.source, src), f)),
+            }
+        }
     }
 
     let mut attachments = BTreeMap::new();
@@ -201,6 +238,7 @@ pub fn request(
             None => None,
         },
         volume,
+        secret,
         tmpfs,
         image_volume: "bind".into(),
         read_only: s.read_only,

@@ -30,6 +30,13 @@ pub struct UpOptions {
     pub scale: BTreeMap<String, u32>,
     /// Create, do not start (`--no-start`)
     pub no_start: bool,
+    /// Recreate the services named's dependencies (`--always-recreate-deps`)
+    pub always_recreate_deps: bool,
+    /// A recreated container gets new anonymous volumes instead of its
+    /// predecessor's (`--renew-anon-volumes`)
+    pub renew_anon_volumes: bool,
+    /// Pull without progress (`--quiet-pull`)
+    pub quiet_pull: bool,
     pub remove_orphans: bool,
     /// Seconds a stop waits before SIGKILL
     pub timeout: Option<u32>,
@@ -59,6 +66,7 @@ pub fn ensure_resources(
             }
         }
     }
+    ensure_stored_files(store, p, services)?;
     for key in nets {
         let n = &p.networks[&key];
         if crate::engine::networks::exists(store, &n.name)? {
@@ -114,6 +122,54 @@ pub fn ensure_resources(
             },
         )?;
         say("Volume", &v.name, "Created");
+    }
+    Ok(())
+}
+
+/// The secrets and configs `services` mount that live in the secret
+/// store: a variable's value or inline content put there (refreshed each
+/// time), an external secret checked.
+fn ensure_stored_files(store: &Store, p: &Project, services: &[String]) -> Result<()> {
+    let mut wanted = BTreeMap::new();
+    for s in services {
+        let svc = &p.services[s];
+        for (label, mounts, sources) in [
+            (request::SECRET, &svc.secrets, &p.secrets),
+            (request::CONFIG, &svc.configs, &p.configs),
+        ] {
+            for f in mounts {
+                let src = &sources[&f.source];
+                if src.file.is_none() {
+                    let name = request::stored_name(p, label, &f.source, src);
+                    wanted.insert(name, (label, f.source.clone(), src));
+                }
+            }
+        }
+    }
+    // Every external one checked before anything is made.
+    for (name, (_, _, src)) in &wanted {
+        if src.external && !crate::engine::secrets::exists(store, name) {
+            bail!("external secret {name:?} not found: create it with `coracle secret create {name} FILE`");
+        }
+    }
+    for (name, (label, key, src)) in wanted {
+        if src.external {
+            continue;
+        }
+        let mut labels = request::project_labels(p);
+        labels.insert(label.to_string(), key);
+        crate::engine::secrets::create(
+            store,
+            crate::engine::secrets::NewSecret {
+                name,
+                data: src.data().unwrap_or_default().as_bytes().to_vec(),
+                driver: crate::storage::secrets::FILE_DRIVER.into(),
+                driver_options: Default::default(),
+                labels,
+                replace: true,
+                ignore: false,
+            },
+        )?;
     }
     Ok(())
 }
@@ -205,7 +261,11 @@ pub fn ensure_images(
         if !have || policy == "always" || policy == "newer" {
             say("Image", &image, "Pulling");
         }
-        crate::engine::images::ensure_image(store, &image, &policy, &Default::default())
+        let pull = crate::engine::types::PullOptions {
+            quiet: o.quiet_pull,
+            ..Default::default()
+        };
+        crate::engine::images::ensure_image(store, &image, &policy, &pull)
             .with_context(|| format!("service {name:?}"))?;
     }
     Ok(())
@@ -260,15 +320,35 @@ fn wait_for_dependency(
     Ok(())
 }
 
-/// Make container number `n` of `service`.
-fn create_one(store: &Store, p: &Project, service: &str, n: u32) -> Result<String> {
+/// Make container number `n` of `service`; `inherit` are its
+/// predecessor's anonymous volumes (name, destination), mounted again.
+fn create_one(
+    store: &Store,
+    p: &Project,
+    service: &str,
+    n: u32,
+    inherit: &[(String, String)],
+) -> Result<String> {
     let name = request::container_name(p, service, n);
     let owner = Owner {
         service,
         number: n,
         oneoff: false,
     };
-    let req = request::request(p, &owner, name, &|other| first_container(store, p, other))?;
+    let mut req = request::request(p, &owner, name, &|other| first_container(store, p, other))?;
+    for (volume, dest) in inherit {
+        // The service's own anonymous mount there (`- /data[:opts]`), or
+        // one the image declares.
+        let at = req
+            .volume
+            .iter()
+            .position(|v| v == dest || v.split_once(':').is_some_and(|(d, _)| d == dest));
+        let opts = at
+            .map(|i| req.volume.remove(i))
+            .and_then(|v| v.split_once(':').map(|(_, o)| format!(":{o}")))
+            .unwrap_or_default();
+        req.volume.push(format!("{volume}:{dest}{opts}"));
+    }
     make_bind_sources(p, service)?;
     let cfg = crate::engine::create::create_container(store, req)?;
     Ok(cfg.id)
@@ -389,7 +469,7 @@ pub fn up(store: &Store, p: &Project, o: &UpOptions, say: Progress) -> Result<Ve
 
 /// The services in groups that may start together: each after the groups
 /// holding what it depends on.
-fn levels(p: &Project, order: &[String]) -> Vec<Vec<String>> {
+pub(super) fn levels(p: &Project, order: &[String]) -> Vec<Vec<String>> {
     let mut level: BTreeMap<&str, usize> = BTreeMap::new();
     let mut out: Vec<Vec<String>> = Vec::new();
     for name in order {
@@ -425,6 +505,10 @@ fn converge(
         .get(name)
         .copied()
         .unwrap_or(p.services[name].replicas);
+    // `--always-recreate-deps`: what the named services depend on is
+    // recreated too.
+    let dependency = !o.services.is_empty() && !o.services.iter().any(|s| s == name);
+    let force = o.force_recreate || (o.always_recreate_deps && dependency);
     let mine: Vec<&Member> = existing
         .iter()
         .filter(|m| m.service == name && !m.oneoff)
@@ -435,13 +519,19 @@ fn converge(
             say("Container", m.name(), "Removed");
             continue;
         }
-        let keep = o.no_recreate || (!o.force_recreate && up_to_date(store, p, m));
+        let keep = o.no_recreate || (!force && up_to_date(store, p, m));
         if keep {
             to_start.push((m.id().to_string(), m.name().to_string(), m.running()));
         } else {
             say("Container", m.name(), "Recreate");
-            containers::remove(store, m.id(), removal(o.timeout))?;
-            let id = create_one(store, p, name, m.number)?;
+            let inherit = match o.renew_anon_volumes {
+                true => Vec::new(),
+                false => anonymous_volumes(store, m),
+            };
+            let mut how = removal(o.timeout);
+            how.volumes = o.renew_anon_volumes;
+            containers::remove(store, m.id(), how)?;
+            let id = create_one(store, p, name, m.number, &inherit)?;
             say("Container", m.name(), "Recreated");
             to_start.push((id, m.name().to_string(), false));
         }
@@ -450,12 +540,31 @@ fn converge(
         if mine.iter().any(|m| m.number == n) {
             continue;
         }
-        let id = create_one(store, p, name, n)?;
+        let id = create_one(store, p, name, n, &[])?;
         let cname = request::container_name(p, name, n);
         say("Container", &cname, "Created");
         to_start.push((id, cname, false));
     }
     Ok(())
+}
+
+/// Container `m`'s anonymous volumes: (name, destination).
+fn anonymous_volumes(store: &Store, m: &Member) -> Vec<(String, String)> {
+    m.listed
+        .cfg
+        .mounts
+        .iter()
+        .filter(|v| v.kind == crate::engine::types::MountKind::Volume)
+        .filter(|v| {
+            store
+                .volumes
+                .load(&v.source)
+                .ok()
+                .flatten()
+                .is_some_and(|v| v.anonymous)
+        })
+        .map(|v| (v.source.clone(), v.destination.clone()))
+        .collect()
 }
 
 /// Start containers together: every monitor forked first, then their
