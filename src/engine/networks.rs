@@ -846,7 +846,7 @@ pub fn connect(store: &Store, network: &str, container: &str, want: Attachment) 
             start: state.monitor_start,
         };
         if let Err(e) = crate::runtime::bridge::connect(store, &cfg, state.pid, holder, &net.name) {
-            let _ = crate::runtime::bridge::disconnect(store, &id, &net.name);
+            let _ = crate::runtime::bridge::disconnect(store, &id, state.pid, &net.name);
             return Err(e);
         }
     }
@@ -887,7 +887,7 @@ pub fn disconnect(store: &Store, network: &str, container: &str) -> Result<()> {
     let rest: Vec<String> = names.iter().filter(|n| **n != net.name).cloned().collect();
     let state = crate::runtime::state::current_state(store, &id)?;
     if crate::runtime::state::is_running(&state) {
-        crate::runtime::bridge::disconnect(store, &id, &net.name)?;
+        crate::runtime::bridge::disconnect(store, &id, state.pid, &net.name)?;
     }
     cfg.network = NetworkMode::Bridge(rest);
     cfg.network_attachments.remove(&net.name);

@@ -26,6 +26,7 @@ pub mod memory;
 pub mod monitor;
 pub mod name_files;
 pub mod namespaces;
+pub mod net_endpoint;
 pub mod net_routes;
 pub mod network;
 pub mod network_vlan;

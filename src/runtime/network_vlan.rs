@@ -10,7 +10,7 @@
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
-use super::bridge::{run, Endpoint, Place};
+use super::net_endpoint::{addresses_and_routes, run, Endpoint, Place};
 use crate::storage::networks::{Network, IPVLAN, IPVLAN_MODES, MACVLAN_MODES};
 
 /// The host interface the network's members hang on.
@@ -97,7 +97,7 @@ pub fn link_container(
     if net.driver != IPVLAN {
         script.push_str(&format!("link set {iface} address {}\n", ep.mac));
     }
-    script.push_str(&super::bridge::addresses_and_routes(ep, route));
+    script.push_str(&addresses_and_routes(ep, route));
     let (mut cmd, _ns) = place.ip_in(pid)?;
     run(&mut cmd, &script).context("configuring the container's network interface")
 }
