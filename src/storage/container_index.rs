@@ -19,7 +19,8 @@
 //! `system check --repair` rebuilds it too.
 
 use super::atomic;
-use super::containers::{ContainerConfig, ContainerState};
+use super::containers::{ContainerConfig, ContainerState, MountSpec, PortMapping, Status};
+use super::modes::{NetworkMode, RestartPolicy};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,15 +29,128 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// What the index keeps of one container.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Summary {
     pub cfg: ContainerConfig,
     pub state: ContainerState,
 }
 
+/// A summary as a shard stores it: only what a listing shows, defaults left
+/// out (the id is the shard's key), so 5,000 of them parse in a few ms.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Stored {
+    name: String,
+    image_id: String,
+    image_name: String,
+    created: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    auto_remove: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mounts: Vec<MountSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tmpfs: Vec<MountSpec>,
+    #[serde(default)]
+    network: NetworkMode,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    network_attachments: BTreeMap<String, crate::storage::networks::Attachment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<PortMapping>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pod: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    is_infra: bool,
+    #[serde(default, skip_serializing_if = "RestartPolicy::is_no")]
+    restart_policy: RestartPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health: Option<super::health::HealthSettings>,
+    status: Status,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pid: i32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    exit_code: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    restarting: bool,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+impl Stored {
+    fn of(s: &Summary) -> Stored {
+        let (c, st) = (&s.cfg, &s.state);
+        Stored {
+            name: c.name.clone(),
+            image_id: c.image_id.clone(),
+            image_name: c.image_name.clone(),
+            created: c.created.clone(),
+            args: c.args.clone(),
+            labels: c.labels.clone(),
+            auto_remove: c.auto_remove,
+            mounts: c.mounts.clone(),
+            tmpfs: c.tmpfs.clone(),
+            network: c.network.clone(),
+            network_attachments: c.network_attachments.clone(),
+            ports: c.ports.clone(),
+            pod: c.pod.clone(),
+            is_infra: c.is_infra,
+            restart_policy: c.restart_policy,
+            health: c.health.clone(),
+            status: st.status,
+            pid: st.pid,
+            exit_code: st.exit_code,
+            started_at: st.started_at.clone(),
+            finished_at: st.finished_at.clone(),
+            restarting: st.restarting,
+        }
+    }
+
+    fn summary(self, id: &str) -> Summary {
+        Summary {
+            cfg: ContainerConfig {
+                id: id.to_string(),
+                name: self.name,
+                image_id: self.image_id,
+                image_name: self.image_name,
+                created: self.created,
+                args: self.args,
+                labels: self.labels,
+                auto_remove: self.auto_remove,
+                mounts: self.mounts,
+                tmpfs: self.tmpfs,
+                network: self.network,
+                network_attachments: self.network_attachments,
+                ports: self.ports,
+                pod: self.pod,
+                is_infra: self.is_infra,
+                restart_policy: self.restart_policy,
+                health: self.health,
+                ..Default::default()
+            },
+            state: ContainerState {
+                status: self.status,
+                pid: self.pid,
+                exit_code: self.exit_code,
+                started_at: self.started_at,
+                finished_at: self.finished_at,
+                restarting: self.restarting,
+                ..Default::default()
+            },
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Shard {
-    containers: BTreeMap<String, Summary>,
+    containers: BTreeMap<String, Stored>,
 }
 
 pub struct ContainerIndex {
@@ -140,7 +254,7 @@ impl ContainerIndex {
         };
         match summary {
             Some(s) => {
-                shard.containers.insert(id.to_string(), s);
+                shard.containers.insert(id.to_string(), Stored::of(&s));
             }
             None => {
                 shard.containers.remove(id);
@@ -192,7 +306,12 @@ impl ContainerIndex {
                 continue;
             }
             if let Some(shard) = atomic::read_json::<Shard>(&e.path())? {
-                all.extend(shard.containers);
+                all.extend(
+                    shard
+                        .containers
+                        .into_iter()
+                        .map(|(id, s)| (id.clone(), s.summary(&id))),
+                );
             }
         }
         let dirty = super::records::list_ids(&self.dirty_dir(), "container index changes")?;
@@ -208,7 +327,7 @@ impl ContainerIndex {
                 .entry(shard_of(&s.cfg.id))
                 .or_default()
                 .containers
-                .insert(s.cfg.id.clone(), s);
+                .insert(s.cfg.id.clone(), Stored::of(&s));
         }
         let old: Vec<String> = fs::read_dir(&self.dir)
             .map(|es| {
@@ -236,5 +355,48 @@ impl ContainerIndex {
             boot_id().as_bytes(),
             false,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_keeps_what_listing_shows() {
+        let mut cfg = ContainerConfig {
+            id: "ab".repeat(32),
+            name: "web".into(),
+            image_id: "cd".repeat(32),
+            image_name: "localhost/x:latest".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            args: vec!["sh".into()],
+            env: vec!["A=1".into()],
+            pod: "p".into(),
+            ..Default::default()
+        };
+        cfg.labels.insert("k".into(), "v".into());
+        let state = ContainerState {
+            status: Status::Exited,
+            exit_code: 3,
+            finished_at: Some("2026-01-01T00:00:01Z".into()),
+            ..Default::default()
+        };
+        let s = Summary {
+            cfg: slim(&cfg),
+            state,
+        };
+        let text = serde_json::to_string(&Stored::of(&s)).unwrap();
+        let back = serde_json::from_str::<Stored>(&text)
+            .unwrap()
+            .summary(&cfg.id);
+        assert_eq!(back.cfg.id, cfg.id);
+        assert_eq!(back.cfg.name, "web");
+        assert_eq!(back.cfg.labels, cfg.labels);
+        assert_eq!(back.cfg.pod, "p");
+        assert!(back.cfg.env.is_empty());
+        assert_eq!(back.state.status, Status::Exited);
+        assert_eq!(back.state.exit_code, 3);
+        assert_eq!(back.state.finished_at, s.state.finished_at);
     }
 }
