@@ -48,8 +48,11 @@ tag_in() { local -n st=$1; i=$((i + 1)); "$CORACLE" "${st[@]}" tag localhost/img
 fresh_in() { local -n st=$1; i=$((i + 1)); mk_tar "d$i"; "$CORACLE" "${st[@]}" import -q "$BENCH_TMP/tars/d$i.tar" "localhost/doomed$i" >/dev/null; }
 rmi_in() { local -n st=$1; "$CORACLE" "${st[@]}" rmi "localhost/doomed$i"; }
 
+over=0
 row() {  # label, big-store ms, floor ms, budget ms
-  printf '  %-28s %8s ms  floor %6s ms  (%s of floor)  budget %s ms\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4"
+  local verdict=pass
+  awk -v a="$2" -v b="$4" 'BEGIN { exit !(a > b) }' && { verdict=OVER; over=$((over + 1)); }
+  printf '  %-28s %8s ms  floor %6s ms  (%s of floor)  budget %s ms: %s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4" "$verdict"
 }
 
 echo "median of $RUNS runs, $([ "$(id -u)" = 0 ] && echo root || echo rootless)"
@@ -65,3 +68,4 @@ row "rmi ($N images)" "$a" "$b" 20
 a=$(median_ms "$RUNS" : "$CORACLE" "${ctrs[@]}" ps -a)
 b=$(median_ms "$RUNS" : "$CORACLE" "${small[@]}" ps -a)
 row "ps -a ($N containers)" "$a" "$b" 100
+[ "$over" = 0 ] && echo "all within budget" || echo "$over over budget"

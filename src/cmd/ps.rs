@@ -4,7 +4,7 @@
 
 use super::output::{print, unescape};
 use super::GlobalOpts;
-use crate::engine::containers::{list_all, Listed};
+use crate::engine::containers::{list_summaries, Listed};
 use crate::engine::filter::{group_filters, label_matches, Regex};
 use crate::engine::types::{is_running, RestartPolicy, Status, Store};
 use crate::format::{human, table};
@@ -568,7 +568,7 @@ fn ancestor_matches(v: &str, re: &Regex, l: &Listed) -> bool {
 /// The ids of the containers `--filter` selects, as `ps -a` would list
 /// them (for `start --filter`, and the like).
 pub fn filtered_ids(store: &Store, filters: &[String]) -> Result<Vec<String>> {
-    let all = list_all(store)?;
+    let all = list_summaries(store)?;
     let pods = pod_names(store, &all);
     let preds = build_filters(store, filters, &all, &pods)?;
     Ok(all
@@ -596,7 +596,7 @@ pub fn ps(g: &GlobalOpts, a: PsArgs) -> Result<()> {
 
 fn list_once(store: &Store, a: &PsArgs) -> Result<()> {
     let now = SystemTime::now();
-    let mut all = list_all(store)?;
+    let mut all = list_summaries(store)?;
     show_pod_ports(&mut all);
     let pods = pod_names(store, &all);
     let preds = build_filters(store, &a.filter, &all, &pods)?;

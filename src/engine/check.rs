@@ -98,6 +98,8 @@ fn repair(store: &Store, opts: CheckOptions, f: &Findings, r: &mut CheckReport) 
             r.removed_containers.push(id.clone());
         }
     }
+    // The listing index, from the records (a change cut short, a lost shard).
+    store.containers.rebuild_index()?;
     for name in store.containers.stale_names() {
         store.containers.forget_name(&name)?;
     }

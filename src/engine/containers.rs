@@ -43,6 +43,38 @@ pub fn list_all(store: &Store) -> Result<Vec<Listed>> {
     Ok(out)
 }
 
+/// [`list_all`] for the listing verbs (`ps`): from the container index, so
+/// it reads a few files whatever the number of containers. Each `cfg` holds
+/// only what a listing shows (no environment, resources, command line...);
+/// a container that looks alive has its state checked as [`list_all`] does.
+pub fn list_summaries(store: &Store) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    for s in store.containers.summaries()? {
+        let (cfg, mut state) = (s.cfg, s.state);
+        if looks_alive(&state) {
+            let Ok(now) = current_state(store, &cfg.id) else {
+                continue;
+            };
+            state = now;
+        }
+        let health = health(store, &cfg).map(|h| h.status).unwrap_or_default();
+        out.push(Listed { cfg, state, health });
+    }
+    out.sort_by(|a, b| a.cfg.created.cmp(&b.cfg.created));
+    Ok(out)
+}
+
+/// A state [`current_state`] might correct (a dead monitor, a `stop`
+/// under way); any other is final until the next recorded change.
+fn looks_alive(state: &ContainerState) -> bool {
+    use crate::storage::containers::Status;
+    state.restarting
+        || matches!(
+            state.status,
+            Status::Running | Status::Paused | Status::Stopping
+        )
+}
+
 /// A user's stop or kill ended container `id` (its restart policy rests).
 pub fn stopped_by_user(store: &Store, id: &str) -> bool {
     store.containers.stopped_by_user(id)

@@ -320,16 +320,16 @@ fn remove_unused(store: &Store, ids: &[String]) -> Result<Vec<String>> {
 }
 
 /// Ids of the containers created from image `image_id`.
+/// From the container index: one read of its shards, not of every record.
 pub fn containers_using(store: &Store, image_id: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for id in store.containers.ids().unwrap_or_default() {
-        if let Ok(cfg) = store.containers.load_config(&id) {
-            if cfg.image_id == image_id {
-                out.push(id);
-            }
-        }
-    }
-    out
+    store
+        .containers
+        .summaries()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.cfg.image_id == image_id)
+        .map(|s| s.cfg.id)
+        .collect()
 }
 
 /// Which of `rec`'s names the user meant by `typed`.

@@ -3,6 +3,7 @@
 //! monitor). Both are replaced atomically; a reader never sees half of one.
 
 use super::atomic;
+use super::container_index::{self, ContainerIndex, Summary};
 use super::digest::Digest;
 use super::health::HealthSettings;
 use super::layers::remove_tree;
@@ -368,6 +369,8 @@ pub struct ContainerStore {
     tmp: PathBuf,
     /// `<runroot>/container-locks/<id>`: see [`ContainerStore::lock`].
     locks: PathBuf,
+    /// What `ps` reads: container_index.rs.
+    index: ContainerIndex,
 }
 
 /// How long the exit code of a removed container is kept for `wait`.
@@ -382,6 +385,7 @@ impl ContainerStore {
             exits: runroot.join("exits"),
             locks: runroot.join("container-locks"),
             tmp: root.join("tmp"),
+            index: ContainerIndex::new(root),
         }
     }
 
@@ -466,11 +470,85 @@ impl ContainerStore {
     /// The definition survives a power cut, except for `--rm` containers,
     /// which nothing needs after they end.
     pub fn save_config(&self, cfg: &ContainerConfig) -> Result<()> {
-        atomic::write_json(
-            &self.dir(&cfg.id).join("config.json"),
-            cfg,
-            !cfg.auto_remove,
-        )
+        self.changing(&cfg.id, || {
+            atomic::write_json(
+                &self.dir(&cfg.id).join("config.json"),
+                cfg,
+                !cfg.auto_remove,
+            )
+        })
+    }
+
+    /// Change container `id`'s records with `write`, keeping its summary in
+    /// the index in step (the protocol: container_index.rs).
+    fn changing<T>(&self, id: &str, write: impl FnOnce() -> Result<T>) -> Result<T> {
+        let held = self.index.lock()?;
+        self.index.mark_dirty(&held, id)?;
+        super::crash::point("container-index-dirty");
+        let out = write();
+        super::crash::point("container-record-written");
+        let summary = self.summary_from_records(id);
+        self.index.put(&held, id, summary)?;
+        out
+    }
+
+    /// The summary of `id` as its records on disk say (none: no record).
+    /// One still being created has its summary too; readers leave it out.
+    fn summary_from_records(&self, id: &str) -> Option<Summary> {
+        let cfg = self.load_config(id).ok()?;
+        let state = self.load_state(id).ok()?;
+        Some(Summary {
+            cfg: container_index::slim(&cfg),
+            state,
+        })
+    }
+
+    /// Every container (not those a create is still building) as the index
+    /// summarizes it: the configuration without its bulky parts (see
+    /// [`container_index::slim`]) and the state as last written, which the
+    /// caller corrects for a container that looks alive. Exact: a change
+    /// under way or cut short is read from the records.
+    pub fn summaries(&self) -> Result<Vec<Summary>> {
+        let read = if self.index.is_complete() {
+            self.index.read().ok()
+        } else {
+            None
+        };
+        let Some((mut all, dirty)) = read else {
+            return self.rebuild_index();
+        };
+        for id in dirty {
+            all.remove(&id);
+            if let Some(s) = self.summary_from_records(&id) {
+                all.insert(id, s);
+            }
+        }
+        let unfinished = leftovers::creating_ids(&self.tmp);
+        Ok(all
+            .into_values()
+            .filter(|s| !unfinished.contains(&s.cfg.id))
+            .collect())
+    }
+
+    /// Read every record and write the index anew from them (a store
+    /// without one, a new boot, `system check --repair`). Without the lock
+    /// (a store we may not write) the records are read and not indexed.
+    pub fn rebuild_index(&self) -> Result<Vec<Summary>> {
+        let held = self.index.lock().ok();
+        let mut all = Vec::new();
+        for id in records::list_ids(&self.dir, "containers")? {
+            if let Some(s) = self.summary_from_records(&id) {
+                all.push(s);
+            }
+        }
+        if let Some(held) = &held {
+            if let Err(e) = self.index.rebuild(held, all.clone()) {
+                crate::warn!("could not rebuild the container index: {e:#}");
+            }
+        }
+        let unfinished = leftovers::creating_ids(&self.tmp);
+        all.retain(|s| !unfinished.contains(&s.cfg.id));
+        Ok(all)
     }
 
     pub fn load_state(&self, id: &str) -> Result<ContainerState> {
@@ -518,7 +596,9 @@ impl ContainerStore {
     /// State is replaced atomically but not fsynced: after a power cut an
     /// older state is corrected anyway (a new boot id means nothing runs).
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<()> {
-        atomic::write_json(&self.dir(id).join("state.json"), state, false)
+        self.changing(id, || {
+            atomic::write_json(&self.dir(id).join("state.json"), state, false)
+        })
     }
 
     /// A container exists once its create has finished.
@@ -583,7 +663,7 @@ impl ContainerStore {
             self.save_state(&cfg.id, &ContainerState::default())
         })();
         if let Err(e) = result {
-            let _ = remove_tree(&dir);
+            let _ = self.changing(&cfg.id, || Ok(remove_tree(&dir)?));
             return Err(e);
         }
         Ok(creating)
@@ -613,11 +693,14 @@ impl ContainerStore {
         let doomed = records::tmp_path(&self.tmp, "");
         // The records leave first, in one rename: a kill after it leaves a
         // name entry that owns nothing, never a container without its name.
-        match fs::rename(&dir, &doomed) {
-            Ok(()) => super::crash::point("container-unlinked"),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing container {id}")),
-        }
+        self.changing(id, || match fs::rename(&dir, &doomed) {
+            Ok(()) => {
+                super::crash::point("container-unlinked");
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing container {id}")),
+        })?;
         if let Some(name) = name {
             self.release_name(name, id);
         }

@@ -5,6 +5,7 @@ pub mod blobs;
 pub mod check;
 pub mod commit;
 pub mod compression;
+pub mod container_index;
 pub mod containers;
 pub mod crash;
 pub mod digest;

@@ -43,9 +43,16 @@ pub fn dangling_parents(
     let Some(first) = steps(store, removed) else {
         return Vec::new();
     };
+    // A parent's layers begin the child's, and whatever stands on a parent
+    // begins with its layers: when the removed image has layers and no
+    // layerless image exists, only images sharing its first layer matter,
+    // and only their configs are read (a few among thousands, not all).
+    let base = removed.layers.first();
+    let layerless = images.list.iter().any(|i| i.layers.is_empty());
     let all: Vec<(ImageRecord, Steps)> = images
         .list
         .iter()
+        .filter(|i| base.is_none() || layerless || i.layers.first() == base)
         .filter_map(|i| Some((i.clone(), steps(store, i)?)))
         .collect();
     let mut out: Vec<String> = Vec::new();
