@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// What the index keeps of one container.
 #[derive(Debug, Clone)]
@@ -159,13 +159,48 @@ pub struct ContainerIndex {
 }
 
 /// The index lock is a record lock (a forked monitor does not inherit it),
-/// which threads of one process share: this serializes them.
-static IN_PROCESS: Mutex<()> = Mutex::new(());
+/// which threads of one process share: this serializes them. Not a
+/// Mutex: a thread may fork (a monitor) while another holds it, and the
+/// child would inherit it locked by a thread it does not have. This holds
+/// the holder's pid instead, so a child sees its parent's pid and knows
+/// the hold is not its own.
+static IN_PROCESS: AtomicI32 = AtomicI32::new(0);
+
+/// This process's turn at the index lock.
+struct ThreadTurn;
+
+impl ThreadTurn {
+    fn take() -> ThreadTurn {
+        let me = std::process::id() as i32;
+        loop {
+            match IN_PROCESS.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return ThreadTurn,
+                // Held in the process we were forked from: not ours to wait for.
+                Err(holder) if holder != me => {
+                    if IN_PROCESS
+                        .compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        return ThreadTurn;
+                    }
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_micros(200)),
+            }
+        }
+    }
+}
+
+impl Drop for ThreadTurn {
+    fn drop(&mut self) {
+        IN_PROCESS.store(0, Ordering::Release);
+    }
+}
 
 /// A held index lock.
 pub struct Held {
+    // Dropped in this order: the file lock first, then the turn.
     _lock: super::lock::RecordLock,
-    _thread: std::sync::MutexGuard<'static, ()>,
+    _thread: ThreadTurn,
 }
 
 fn shard_of(id: &str) -> String {
@@ -224,7 +259,7 @@ impl ContainerIndex {
     }
 
     pub fn lock(&self) -> Result<Held> {
-        let thread = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+        let thread = ThreadTurn::take();
         fs::create_dir_all(self.dirty_dir())
             .with_context(|| format!("creating {}", self.dirty_dir().display()))?;
         Ok(Held {
