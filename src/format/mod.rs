@@ -3,5 +3,6 @@
 
 pub mod gofmt;
 pub mod human;
+pub mod kube;
 pub mod table;
 pub mod template;
