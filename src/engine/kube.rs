@@ -554,12 +554,12 @@ fn play_pod(
     // init containers run to completion, in order, before the others
     // exist (so the pod's start cannot start them again); then go
     for c in &p.init_containers {
-        let r = container_request(c, &pod, &dir, req, RestartPolicy::No)?;
+        let r = container_request(c, &pod, &dir, req, RestartPolicy::No, p.host_network)?;
         let cfg = create_container(store, r).with_context(|| format!("container {}", c.name))?;
         run_init(store, &cfg.id, &c.name)?;
     }
     for c in &p.containers {
-        let mut r = container_request(c, &pod, &dir, req, restart)?;
+        let mut r = container_request(c, &pod, &dir, req, restart, p.host_network)?;
         r.stop_timeout = p.stop_timeout;
         let cfg = create_container(store, r).with_context(|| format!("container {}", c.name))?;
         played.containers.push(cfg.id);
@@ -586,6 +586,7 @@ fn container_request(
     dir: &Path,
     req: &PlayRequest,
     restart: RestartPolicy,
+    host_network: bool,
 ) -> Result<ContainerRequest> {
     let mut volume = Vec::new();
     for m in &c.mounts {
@@ -622,6 +623,9 @@ fn container_request(
             .cloned()
             .collect(),
         log_driver: req.log_driver.clone(),
+        // the host's network itself, not a join of the infra's (which
+        // a rootless member may not enter)
+        network: host_network.then_some(NetworkMode::Host),
         pid: c.host_pid.then_some(NamespaceMode::Host),
         ipc: c.host_ipc.then_some(NamespaceMode::Host),
         source: super::create::ImageSource {
