@@ -20,11 +20,27 @@ fn validator() -> PathBuf {
     )
 }
 
-/// Run the validator on `path`: (exit code, output).
-fn validate_out(path: &Path) -> (i32, String) {
+/// A container command that sleeps and ends at once on SIGTERM: PID 1
+/// ignores the signals it has no handler for, so a bare `sleep` would
+/// wait out every stop's timeout (10 seconds) before SIGKILL.
+const SLEEP: &str = "trap 'exit 0' TERM; sleep 1000 & wait";
+
+/// [`SLEEP`] as a YAML container's `command`.
+const SLEEP_YAML: &str = "[sh, -c, \"trap 'exit 0' TERM; sleep 1000 & wait\"]";
+
+/// busybox httpd serving /www on port 80, ending at once on SIGTERM.
+const HTTPD_TERM: &[&str] = &[
+    "sh",
+    "-c",
+    "trap 'exit 0' TERM; busybox httpd -f -p 80 -h /www & wait",
+];
+
+/// Run the validator on `paths` (one Python start for them all): (exit
+/// code, output).
+fn validate_out(paths: &[&Path]) -> (i32, String) {
     let out = Command::new(validator())
         .args(["--strict", "--no-warn"])
-        .arg(path)
+        .args(paths)
         .output()
         .unwrap_or_else(|e| {
             panic!(
@@ -40,20 +56,30 @@ fn validate_out(path: &Path) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-/// The file passes Kubernetes' schemas.
-fn assert_valid(mode: Mode, path: &Path) {
-    let (code, text) = validate_out(path);
-    let yaml = std::fs::read_to_string(path).unwrap();
-    assert_eq!(
-        code,
-        0,
-        "[{mode:?}] {} is not valid Kubernetes:\n{text}\n{yaml}",
-        path.display()
-    );
+/// Every file passes Kubernetes' schemas (checked together: the
+/// validator's start is most of its time).
+fn assert_valid(mode: Mode, paths: &[&Path]) {
+    let (code, text) = validate_out(paths);
+    if code != 0 {
+        let yaml: Vec<String> = paths
+            .iter()
+            .map(|p| {
+                format!(
+                    "--- {}\n{}",
+                    p.display(),
+                    std::fs::read_to_string(p).unwrap()
+                )
+            })
+            .collect();
+        panic!(
+            "[{mode:?}] not valid Kubernetes:\n{text}\n{}",
+            yaml.join("\n")
+        );
+    }
 }
 
-/// `kube generate ARGS -f DIR/NAME`; the file's path and text, checked
-/// against the schemas.
+/// `kube generate ARGS -f DIR/NAME`: the file's path and text (the
+/// caller checks it against the schemas with its other files).
 fn generate(env: &TestEnv, name: &str, args: &[&str]) -> (PathBuf, String) {
     let dir = env.user_dir("yaml");
     let path = dir.join(name);
@@ -61,7 +87,6 @@ fn generate(env: &TestEnv, name: &str, args: &[&str]) -> (PathBuf, String) {
     let mut all = vec!["kube", "generate", "-f", &p];
     all.extend_from_slice(args);
     env.ok(&all);
-    assert_valid(env.mode, &path);
     let text = std::fs::read_to_string(&path).unwrap();
     (path, text)
 }
@@ -96,9 +121,9 @@ fn generate_from_containers_makes_valid_names(mode: Mode) {
         "My_Web.App",
         &["-e", "GREETING=hi"],
         &img,
-        &["sleep", "1000"],
+        &["sh", "-c", SLEEP],
     );
-    env.run_detached(&long, &["-w", "/tmp"], &img, &["sleep", "1000"]);
+    env.run_detached(&long, &["-w", "/tmp"], &img, &["sh", "-c", SLEEP]);
     let (path, text) = generate(&env, "ctr.yaml", &["My_Web.App", &long]);
     assert!(text.contains("kind: Pod"), "[{mode:?}] {text}");
     assert!(
@@ -121,7 +146,8 @@ fn generate_from_containers_makes_valid_names(mode: Mode) {
     // the validator catches a broken object
     let broken = path.with_file_name("broken.yaml");
     std::fs::write(&broken, text.replace("workingDir:", "workDir:")).unwrap();
-    let (code, _) = validate_out(&broken);
+    assert_valid(mode, &[&path]);
+    let (code, _) = validate_out(&[&broken]);
     assert_ne!(
         code, 0,
         "[{mode:?}] the validator accepted an unknown field"
@@ -156,9 +182,9 @@ fn generate_pod_with_service_and_claim(mode: Mode) {
         "web",
         &["--pod", "Shop_Front", "-v", "shop_data:/data", "-v", &www],
         &img,
-        HTTPD,
+        HTTPD_TERM,
     );
-    let (_, text) = generate(&env, "pod.yaml", &["--service", "Shop_Front"]);
+    let (with_service, text) = generate(&env, "pod.yaml", &["--service", "Shop_Front"]);
     for want in [
         "kind: PersistentVolumeClaim",
         "  name: shop-data\n",
@@ -177,11 +203,12 @@ fn generate_pod_with_service_and_claim(mode: Mode) {
     }
     // with a Service the pod's port is the Service's target, not a host port
     assert!(!text.contains("hostPort"), "[{mode:?}] {text}");
-    let (_, text) = generate(&env, "pod-ports.yaml", &["Shop_Front"]);
+    let (with_ports, text) = generate(&env, "pod-ports.yaml", &["Shop_Front"]);
     assert!(
         text.contains(&format!("hostPort: {port}")),
         "[{mode:?}] {text}"
     );
+    assert_valid(mode, &[&with_service, &with_ports]);
 }
 
 both_modes!(generate_deployment_and_job);
@@ -189,8 +216,8 @@ both_modes!(generate_deployment_and_job);
 fn generate_deployment_and_job(mode: Mode) {
     let env = TestEnv::new(mode);
     let img = env.rt_image();
-    env.run_detached("worker", &[], &img, &["sleep", "1000"]);
-    let (_, text) = generate(
+    env.run_detached("worker", &[], &img, &["sh", "-c", SLEEP]);
+    let (deployment, text) = generate(
         &env,
         "dep.yaml",
         &["--type", "deployment", "--replicas", "3", "worker"],
@@ -202,9 +229,10 @@ fn generate_deployment_and_job(mode: Mode) {
         "[{mode:?}] {text}"
     );
     assert!(text.contains("matchLabels:"), "[{mode:?}] {text}");
-    let (_, text) = generate(&env, "job.yaml", &["--type", "job", "worker"]);
+    let (job, text) = generate(&env, "job.yaml", &["--type", "job", "worker"]);
     assert!(text.contains("kind: Job"), "[{mode:?}] {text}");
     assert!(text.contains("restartPolicy: Never"), "[{mode:?}] {text}");
+    assert_valid(mode, &[&deployment, &job]);
     assert_refused(
         &env,
         &["kube", "generate", "--type", "cronjob", "worker"],
@@ -258,7 +286,7 @@ spec:
       containers:
       - name: app
         image: {img}
-        command: [sleep, "1000"]
+        command: {sleep}
         env:
         - name: {mark_name}
           value: "{mark_value}"
@@ -295,6 +323,7 @@ spec:
 "#,
         mark_name = MARK_VAR,
         mark_value = env.dir.display(),
+        sleep = SLEEP_YAML,
     )
 }
 
@@ -392,12 +421,13 @@ fn generated_pod_plays_back_the_same(mode: Mode) {
             &www,
         ],
         &img,
-        HTTPD,
+        HTTPD_TERM,
     );
     env.ok(&["exec", "shop-web", "sh", "-c", "echo kept > /data/file"]);
     assert_eq!(http_get(mode, port), "round trip\n", "[{mode:?}]");
     let before = names(&env);
     let (path, _) = generate(&env, "shop.yaml", &["shop"]);
+    assert_valid(mode, &[&path]);
     let file = path.display().to_string();
 
     env.ok(&["pod", "rm", "-f", "shop"]);
@@ -491,7 +521,7 @@ fn play_job_and_daemonset(mode: Mode) {
     );
     let yaml = format!(
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    spec:\n      containers:\n      - name: task\n        image: {img}\n        command: [sh, -c, \"echo job done\"]\n{mark}\
-         ---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n      containers:\n      - name: watch\n        image: {img}\n        command: [sleep, \"1000\"]\n{mark}"
+         ---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n    spec:\n      containers:\n      - name: watch\n        image: {img}\n        command: {SLEEP_YAML}\n{mark}"
     );
     let file = write_yaml(&env, "jobs.yaml", &yaml);
     env.ok(&["kube", "play", &file]);
@@ -573,14 +603,14 @@ fn play_builds_images_and_shares_empty_dirs(mode: Mode) {
         "  containers:",
         "  - name: writer",
         "    image: kubeapp",
-        "    command: [sh, -c, \"cat /built > /scratch/note; sleep 1000\"]",
+        "    command: [sh, -c, \"trap 'exit 0' TERM; cat /built > /scratch/note; sleep 1000 & wait\"]",
         &mark,
         "    volumeMounts:",
         "    - name: scratch",
         "      mountPath: /scratch",
         "  - name: reader",
         &format!("    image: {img}"),
-        "    command: [sleep, \"1000\"]",
+        &format!("    command: {SLEEP_YAML}"),
         &mark,
         "    volumeMounts:",
         "    - name: scratch",
@@ -650,7 +680,7 @@ fn compose_convert_kube_plays_the_app(mode: Mode) {
     let www = www_dir(&env, "converted\n");
     let dir = env.user_dir("shop");
     let compose = dir.join("compose.yaml");
-    let httpd = HTTPD
+    let httpd = HTTPD_TERM
         .iter()
         .map(|a| format!("{a:?}"))
         .collect::<Vec<_>>()
@@ -658,7 +688,7 @@ fn compose_convert_kube_plays_the_app(mode: Mode) {
     env.write_user_file(
         &compose,
         format!(
-            "services:\n  web:\n    image: {img:?}\n    command: [{httpd}]\n    ports: [\"127.0.0.1:{port}:80\"]\n    environment:\n      DB_HOST: db\n      GREETING: hello\n    depends_on: [db]\n    volumes: [{www:?}]\n    user: \"0\"\n    labels:\n      tier: front\n      description: the shop front\n    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -q -O- localhost:80\"]\n      interval: 10s\n  db:\n    image: {img:?}\n    command: [\"sleep\", \"1000\"]\n    expose: [\"5432\"]\n    deploy:\n      replicas: 2\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"
+            "services:\n  web:\n    image: {img:?}\n    command: [{httpd}]\n    ports: [\"127.0.0.1:{port}:80\"]\n    environment:\n      DB_HOST: db\n      GREETING: hello\n    depends_on: [db]\n    volumes: [{www:?}]\n    user: \"0\"\n    labels:\n      tier: front\n      description: the shop front\n    healthcheck:\n      test: [\"CMD-SHELL\", \"wget -q -O- localhost:80\"]\n      interval: 10s\n  db:\n    image: {img:?}\n    command: [\"sh\", \"-c\", {SLEEP:?}]\n    expose: [\"5432\"]\n    deploy:\n      replicas: 2\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"
         )
         .as_bytes(),
     );
@@ -674,7 +704,6 @@ fn compose_convert_kube_plays_the_app(mode: Mode) {
         "[{mode:?}] {}",
         made.stderr
     );
-    assert_valid(mode, &file);
     let text = std::fs::read_to_string(&file).unwrap();
     let objs = objects(&text);
     let keys: Vec<&String> = objs.keys().collect();
@@ -707,7 +736,11 @@ fn compose_convert_kube_plays_the_app(mode: Mode) {
     );
     let c = &web["spec"]["containers"][0];
     assert_eq!(c["image"].as_str(), Some(img.as_str()), "[{mode:?}]");
-    assert_eq!(c["args"][1].as_str(), Some("httpd"), "[{mode:?}] {text}");
+    assert_eq!(
+        c["args"][2].as_str(),
+        Some(HTTPD_TERM[2]),
+        "[{mode:?}] {text}"
+    );
     assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(80));
     assert_eq!(c["ports"][0]["hostPort"].as_u64(), Some(port as u64));
     assert_eq!(c["env"][0]["name"].as_str(), Some("DB_HOST"), "[{mode:?}]");
@@ -761,7 +794,7 @@ fn compose_convert_kube_plays_the_app(mode: Mode) {
         "-o",
         &n,
     ]);
-    assert_valid(mode, &nodes);
+    assert_valid(mode, &[&file, &nodes]);
     let text = std::fs::read_to_string(&nodes).unwrap();
     let objs = objects(&text);
     let web = &objs["Service/web"]["spec"];
@@ -846,7 +879,7 @@ fn played_secrets_stay_out_of_records(mode: Mode) {
         &env,
         "secret.yaml",
         &format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  password: cHctb25seS1pbi10aGUtc3RvcmU=\nstringData:\n  token: {TOKEN}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: vault\nspec:\n  containers:\n  - name: app\n    image: {img:?}\n    command: [\"sleep\", \"1000\"]\n    env:\n    - name: PASSWORD\n      valueFrom:\n        secretKeyRef:\n          name: creds\n          key: password\n    - name: PLAIN\n      value: visible\n    envFrom:\n    - secretRef:\n        name: creds\n      prefix: S_\n"
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  password: cHctb25seS1pbi10aGUtc3RvcmU=\nstringData:\n  token: {TOKEN}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: vault\nspec:\n  containers:\n  - name: app\n    image: {img:?}\n    command: {SLEEP_YAML}\n    env:\n    - name: PASSWORD\n      valueFrom:\n        secretKeyRef:\n          name: creds\n          key: password\n    - name: PLAIN\n      value: visible\n    envFrom:\n    - secretRef:\n        name: creds\n      prefix: S_\n"
         ),
     );
     env.ok(&["kube", "play", &file]);
@@ -882,4 +915,324 @@ fn played_secrets_stay_out_of_records(mode: Mode) {
     assert!(names(&env).is_empty(), "[{mode:?}]");
     let listed = env.ok(&["secret", "ls", "--format", "{{.Name}}"]);
     assert_eq!(listed.trim(), "", "[{mode:?}]");
+}
+
+/// Host interface names, as /proc/net/dev lists them.
+fn interfaces(dev: &str) -> std::collections::BTreeSet<String> {
+    dev.lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
+both_modes!(play_honours_pod_spec_fields);
+/// initContainers run in order to completion before the app (and are
+/// gone after); securityContext, resources, an exec livenessProbe,
+/// hostPID/hostIPC and annotations reach the container; hostNetwork is
+/// the host's network; `--annotation`, `--log-opt` and `--no-hosts` apply
+/// to every container.
+fn play_honours_pod_spec_fields(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let mark = format!(
+        "    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n",
+        env.dir.display()
+    );
+    // rootless, this host (cgroup v1) has no controllers to limit with
+    let resources = "    resources:\n      limits:\n        memory: 64Mi\n        cpu: 500m\n      requests:\n        memory: 32Mi\n";
+    if mode == Mode::Rootless {
+        let limited = write_yaml(
+            &env,
+            "limited.yaml",
+            &format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: limited\nspec:\n  containers:\n  - name: a\n    image: {img}\n{resources}"),
+        );
+        assert_refused(
+            &env,
+            &["kube", "play", &limited],
+            "controller is not available",
+        );
+    }
+    let resources = if mode == Mode::Root { resources } else { "" };
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: spec\n  annotations:\n    team: blue\nspec:\n  hostPID: true\n  hostIPC: true\n  securityContext:\n    runAsGroup: 1234\n  initContainers:\n  - name: first\n    image: {img}\n    command: [sh, -c, \"echo one > /work/order\"]\n{mark}    volumeMounts:\n    - name: work\n      mountPath: /work\n  - name: second\n    image: {img}\n    command: [sh, -c, \"echo two >> /work/order\"]\n{mark}    volumeMounts:\n    - name: work\n      mountPath: /work\n  containers:\n  - name: app\n    image: {img}\n    command: {SLEEP_YAML}\n{mark}    securityContext:\n      runAsUser: 4321\n      readOnlyRootFilesystem: true\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [ALL]\n        add: [NET_RAW]\n{resources}    livenessProbe:\n      exec:\n        command: [\"true\"]\n      periodSeconds: 7\n      failureThreshold: 4\n    volumeMounts:\n    - name: work\n      mountPath: /work\n  volumes:\n  - name: work\n    emptyDir: {{}}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: onhost\nspec:\n  hostNetwork: true\n  containers:\n  - name: net\n    image: {img}\n    command: [sh, -c, \"echo hello-log; {SLEEP}\"]\n{mark}"
+    );
+    let file = write_yaml(&env, "spec.yaml", &yaml);
+    let logs = env.user_dir("logs").join("ctr.log");
+    let log_opt = format!("path={}", logs.display());
+    let out = env.ok(&[
+        "kube",
+        "play",
+        "--annotation",
+        "origin=kube-test",
+        "--log-opt",
+        &log_opt,
+        "--no-hosts",
+        &file,
+    ]);
+    assert_eq!(out.matches("Pod:").count(), 2, "[{mode:?}] {out}");
+    // the init containers ran, in order, and are gone
+    let seen = env.ok(&[
+        "exec",
+        "spec-app",
+        "sh",
+        "-c",
+        "cat /work/order; id -u; id -g",
+    ]);
+    assert_eq!(seen, "one\ntwo\n4321\n1234\n", "[{mode:?}]");
+    let all = names(&env);
+    assert!(
+        !all.iter().any(|n| n == "spec-first" || n == "spec-second"),
+        "[{mode:?}] {all:?}"
+    );
+    let c = env.inspect_container("spec-app");
+    let hc = &c["HostConfig"];
+    assert_eq!(hc["ReadonlyRootfs"], true, "[{mode:?}] {hc}");
+    assert_eq!(hc["CapDrop"], serde_json::json!(["ALL"]), "[{mode:?}] {hc}");
+    assert!(
+        hc["CapAdd"].to_string().contains("NET_RAW"),
+        "[{mode:?}] {hc}"
+    );
+    assert!(
+        hc["SecurityOpt"].to_string().contains("no-new-privileges"),
+        "[{mode:?}] {hc}"
+    );
+    if mode == Mode::Root {
+        assert_eq!(hc["Memory"], 64 << 20, "[{mode:?}] {hc}");
+        assert_eq!(hc["MemoryReservation"], 32 << 20, "[{mode:?}] {hc}");
+        assert_eq!(hc["NanoCpus"], 500_000_000, "[{mode:?}] {hc}");
+    }
+    assert_eq!(hc["PidMode"], "host", "[{mode:?}] {hc}");
+    assert_eq!(hc["IpcMode"], "host", "[{mode:?}] {hc}");
+    let health = &c["Config"]["Healthcheck"];
+    assert_eq!(
+        health["Test"],
+        serde_json::json!(["CMD", "true"]),
+        "[{mode:?}] {health}"
+    );
+    assert_eq!(health["Interval"], 7_000_000_000u64, "[{mode:?}] {health}");
+    assert_eq!(health["Retries"], 4, "[{mode:?}] {health}");
+    let notes = &c["Config"]["Annotations"];
+    assert_eq!(notes["team"], "blue", "[{mode:?}] {notes}");
+    assert_eq!(notes["origin"], "kube-test", "[{mode:?}] {notes}");
+    // the root filesystem is read-only, the emptyDir is not
+    let ro = env.run(&["exec", "spec-app", "touch", "/nope"]);
+    assert_ne!(ro.status, 0, "[{mode:?}] wrote to a read-only rootfs");
+    // --no-hosts: the pod's /etc/hosts is not written
+    let hosts = env.run(&["exec", "spec-app", "cat", "/etc/hosts"]).stdout;
+    assert!(!hosts.contains("spec"), "[{mode:?}] {hosts}");
+    // --log-opt path=: the container logs there
+    let logged = wait_for(std::time::Duration::from_secs(10), || {
+        std::fs::read_to_string(&logs).is_ok_and(|l| l.contains("hello-log"))
+    });
+    assert!(logged, "[{mode:?}] no hello-log in {}", logs.display());
+    // hostNetwork: the host's interfaces
+    let dev = env.ok(&["exec", "onhost-net", "cat", "/proc/net/dev"]);
+    let host = std::fs::read_to_string("/proc/net/dev").unwrap();
+    assert_eq!(interfaces(&dev), interfaces(&host), "[{mode:?}] {dev}");
+    env.ok(&["kube", "down", &file]);
+    assert!(names(&env).is_empty(), "[{mode:?}] {:?}", names(&env));
+}
+
+both_modes!(play_refuses_what_it_cannot_honour);
+/// Fields and flags coracle cannot honour are refused by name, with
+/// nothing made; a failing init container undoes the play; kube apply
+/// (a remote cluster) is refused.
+fn play_refuses_what_it_cannot_honour(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let pod = |extra_meta: &str, spec: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n{extra_meta}spec:\n{spec}  containers:\n  - name: a\n    image: {img}\n    command: {SLEEP_YAML}\n")
+    };
+    let init =
+        "  initContainers:\n  - name: i\n    image: IMG\n    command: [sh, -c, \"exit 3\"]\n"
+            .replace("IMG", &img);
+    let cases = [
+        (
+            "gpu.yaml",
+            format!(
+                "{}    resources:\n      limits:\n        nvidia.com/gpu: 1\n",
+                pod("", "")
+            ),
+            vec!["kube", "play"],
+            "nvidia.com/gpu",
+        ),
+        (
+            "http.yaml",
+            format!(
+                "{}    livenessProbe:\n      httpGet:\n        path: /\n        port: 80\n",
+                pod("", "")
+            ),
+            vec!["kube", "play"],
+            "httpGet",
+        ),
+        (
+            "always.yaml",
+            pod(
+                "  annotations:\n    io.podman.annotations.init.container.type: always\n",
+                &init,
+            ),
+            vec!["kube", "play"],
+            "always",
+        ),
+        (
+            "nostart.yaml",
+            pod("", &init),
+            vec!["kube", "play", "--start=false"],
+            "--start=false",
+        ),
+        (
+            "driver.yaml",
+            pod("", ""),
+            vec!["kube", "play", "--log-driver", "journald"],
+            "journald",
+        ),
+        (
+            "ips.yaml",
+            pod("", ""),
+            vec!["kube", "play", "--ip", "10.0.0.2", "--ip", "10.0.0.3"],
+            "--ip",
+        ),
+        (
+            "hostnet.yaml",
+            pod("", "  hostNetwork: true\n"),
+            vec!["kube", "play", "--network", "none"],
+            "hostNetwork",
+        ),
+    ];
+    for (name, text, args, needle) in &cases {
+        let f = write_yaml(&env, name, text);
+        let mut a = args.clone();
+        a.push(&f);
+        assert_refused(&env, &a, needle);
+    }
+    // an init container that fails fails the play, which undoes itself
+    let f = write_yaml(&env, "initfail.yaml", &pod("", &init));
+    let out = env.run(&["kube", "play", &f]);
+    assert_eq!(out.status, 125, "[{mode:?}] {out:?}");
+    assert!(out.stderr.contains("code 3"), "[{mode:?}] {}", out.stderr);
+    assert!(names(&env).is_empty(), "[{mode:?}] {:?}", names(&env));
+    assert_eq!(env.ok(&["pod", "ps", "-q"]).trim(), "", "[{mode:?}]");
+    assert_refused(&env, &["kube", "apply", "-f", &f], "kube play");
+}
+
+both_modes!(play_wait_tears_down);
+/// `kube play --wait` stays until the pods' containers end, then removes
+/// what it made; Ctrl-C (SIGINT) ends it early the same way.
+fn play_wait_tears_down(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let pod = |name: &str, command: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: {img}\n    command: {command}\n    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n", env.dir.display())
+    };
+    let short = write_yaml(&env, "short.yaml", &pod("short", "[sh, -c, \"sleep 1\"]"));
+    let out = env.ok(&["kube", "play", "--wait", &short]);
+    assert!(out.starts_with("Pod:\n"), "[{mode:?}] {out}");
+    assert!(out.contains("Pods removed:\n"), "[{mode:?}] {out}");
+    assert!(names(&env).is_empty(), "[{mode:?}] {:?}", names(&env));
+    assert_eq!(env.ok(&["pod", "ps", "-q"]).trim(), "", "[{mode:?}]");
+
+    let long = write_yaml(&env, "long.yaml", &pod("long", SLEEP_YAML));
+    let child = env
+        .coracle_command(&["kube", "play", "--wait", &long])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let running = wait_for(std::time::Duration::from_secs(20), || {
+        env.run(&["inspect", "--format", "{{.State.Status}}", "long-a"])
+            .stdout
+            .trim()
+            == "running"
+    });
+    assert!(running, "[{mode:?}] long-a never ran");
+    let pid = coracle_pid(mode, child.id() as i32);
+    // SAFETY: kill(2) on a pid this test started; no memory is involved
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "[{mode:?}] {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Pods removed:\n"), "[{mode:?}] {stdout}");
+    assert!(names(&env).is_empty(), "[{mode:?}] {:?}", names(&env));
+}
+
+both_modes!(generate_podman_only_annotations);
+/// Container annotations become the pod's as `KEY/CONTAINER`; podman's
+/// reserved ones (here --init's) only with --podman-only; both valid.
+fn generate_podman_only_annotations(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    env.run_detached(
+        "noted",
+        &["--annotation", "owner=ops", "--init"],
+        &img,
+        &["sh", "-c", SLEEP],
+    );
+    let (plain, text) = generate(&env, "plain.yaml", &["noted"]);
+    assert!(text.contains("owner/noted: ops"), "[{mode:?}] {text}");
+    assert!(!text.contains("io.podman.annotations"), "[{mode:?}] {text}");
+    let (podman, text) = generate(&env, "podman.yaml", &["--podman-only", "noted"]);
+    assert!(text.contains("owner/noted: ops"), "[{mode:?}] {text}");
+    assert!(
+        text.contains("io.podman.annotations.init/noted: 'TRUE'")
+            || text.contains("io.podman.annotations.init/noted: \"TRUE\""),
+        "[{mode:?}] {text}"
+    );
+    assert_valid(mode, &[&plain, &podman]);
+}
+
+both_modes!(play_static_ip_and_mac);
+/// `--ip` and `--mac-address` give the played pod (on a named network)
+/// that address and MAC.
+fn play_static_ip_and_mac(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    // a bridge name of this process's own (root's is the host's)
+    let bridge = format!("kub231p{}", std::process::id() % 100_000);
+    let net = unique("kubenet");
+    env.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.89.231.0/24",
+        "--interface-name",
+        &bridge,
+        &net,
+    ]);
+    let file = write_yaml(
+        &env,
+        "addr.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: addr\nspec:\n  containers:\n  - name: a\n    image: {img}\n    command: {SLEEP_YAML}\n    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n",
+            env.dir.display()
+        ),
+    );
+    env.ok(&[
+        "kube",
+        "play",
+        "--network",
+        &net,
+        "--ip",
+        "10.89.231.40",
+        "--mac-address",
+        "92:d0:c6:0a:29:41",
+        &file,
+    ]);
+    let seen = env.ok(&[
+        "exec",
+        "addr-a",
+        "sh",
+        "-c",
+        "cat /sys/class/net/eth0/address; cat /proc/net/fib_trie",
+    ]);
+    assert!(seen.starts_with("92:d0:c6:0a:29:41\n"), "[{mode:?}] {seen}");
+    assert!(seen.contains("10.89.231.40"), "[{mode:?}] {seen}");
+    env.ok(&["kube", "down", &file]);
+    env.ok(&["network", "rm", &net]);
 }

@@ -4,8 +4,9 @@
 
 use super::output::print;
 use super::GlobalOpts;
-use crate::engine::kube::{self as engine, GenerateRequest, Kind, PlayReport, PlayRequest};
+use crate::engine::kube::{self as engine, GenerateRequest, Kind, PlayRequest};
 use crate::engine::types::{NetworkMode, PullOptions};
+use crate::format::kube as kube_format;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args, Subcommand};
 use std::io::Read;
@@ -16,29 +17,45 @@ pub enum KubeCommand {
     /// Generate Kubernetes YAML based on containers, pods or volumes
     Generate(GenerateArgs),
     /// Play a pod or volume based on Kubernetes YAML
-    Play(PlayArgs),
+    Play(Box<PlayArgs>),
     /// Remove pods based on Kubernetes YAML
     Down(DownArgs),
+    /// Deploy to a Kubernetes cluster (refused: coracle runs containers here, not in a cluster)
+    Apply(ApplyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// podman's flags and names (none is read)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
 }
 
 /// `play kube`: podman's older name of `kube play`.
 #[derive(Subcommand, Debug)]
 pub enum PlayCommand {
     /// Play a pod or volume based on Kubernetes YAML
-    Kube(PlayArgs),
+    Kube(Box<PlayArgs>),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: KubeCommand) -> Result<()> {
     match c {
         KubeCommand::Generate(a) => generate(g, a),
-        KubeCommand::Play(a) => play(g, a),
+        KubeCommand::Play(a) => play(g, *a),
         KubeCommand::Down(a) => down(g, a),
+        KubeCommand::Apply(_) => bail!(
+            "kube apply deploys to a remote Kubernetes cluster, which coracle does not talk to: use kube play to run the YAML here"
+        ),
     }
 }
 
 pub fn dispatch_play(g: &GlobalOpts, c: PlayCommand) -> Result<()> {
     match c {
-        PlayCommand::Kube(a) => play(g, a),
+        PlayCommand::Kube(a) => play(g, *a),
     }
 }
 
@@ -61,6 +78,9 @@ pub struct GenerateArgs {
     /// Add a Service (NodePort) for the published ports
     #[arg(short = 's', long)]
     pub service: bool,
+    /// Keep podman's reserved annotations (io.podman.annotations.*), which Kubernetes cannot use
+    #[arg(long)]
+    pub podman_only: bool,
     /// Containers, pods or volumes
     #[arg(required = true, value_name = "CONTAINER|POD|VOLUME")]
     pub names: Vec<String>,
@@ -79,6 +99,7 @@ pub fn generate(g: &GlobalOpts, a: GenerateArgs) -> Result<()> {
         kind,
         replicas: a.replicas,
         service: a.service,
+        podman_only: a.podman_only,
     };
     let text = engine::generate(&store, &req)?;
     match &a.filename {
@@ -133,6 +154,27 @@ pub struct PlayArgs {
     /// Print no progress while pulling images
     #[arg(short, long)]
     pub quiet: bool,
+    /// Logging driver for every container: k8s-file (coracle's one driver)
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Logging driver options for every container: path=FILE, max-size=SIZE, tag=TAG
+    #[arg(long = "log-opt", value_name = "OPT")]
+    pub log_opt: Vec<String>,
+    /// Add an annotation (KEY=VALUE) to every container
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
+    /// Do not write the pods' /etc/hosts: keep the image's
+    #[arg(long)]
+    pub no_hosts: bool,
+    /// A static IP address for a pod on its named network (once per pod, in the file's order)
+    #[arg(long, value_name = "IP")]
+    pub ip: Vec<String>,
+    /// A static MAC address for a pod on its named network (once per pod, in the file's order)
+    #[arg(long = "mac-address", value_name = "MAC")]
+    pub mac_address: Vec<String>,
+    /// Stay in the foreground until the pods' containers end or Ctrl-C, then remove everything the file made
+    #[arg(short, long)]
+    pub wait: bool,
     #[command(flatten)]
     pub registry: super::registry_flags::RegistryFlags,
     /// The YAML file, or - for stdin
@@ -171,6 +213,9 @@ pub fn play(g: &GlobalOpts, a: PlayArgs) -> Result<()> {
     if a.force {
         bail!("--force can only be used with --down");
     }
+    if a.wait && !a.start {
+        bail!("--wait and --start=false cannot be used together");
+    }
     let (text, context_dir) = read_input(&a.file)?;
     let mut configmaps = Vec::new();
     for f in &a.configmap {
@@ -190,10 +235,11 @@ pub fn play(g: &GlobalOpts, a: PlayArgs) -> Result<()> {
         quiet: a.quiet,
     };
     let store = g.open_store()?;
+    let file = a.file.clone();
     let report = engine::play_kube(
         &store,
         PlayRequest {
-            text,
+            text: text.clone(),
             file: a.file,
             context_dir: a.context_dir.unwrap_or(context_dir),
             configmaps,
@@ -205,33 +251,27 @@ pub fn play(g: &GlobalOpts, a: PlayArgs) -> Result<()> {
             pull,
             no_pod_prefix: a.no_pod_prefix,
             publish_all: a.publish_all,
+            log_driver: a.log_driver.unwrap_or_default(),
+            log_opt: a.log_opt,
+            annotations: a.annotation,
+            no_hosts: a.no_hosts,
+            ips: a.ip,
+            macs: a.mac_address,
         },
     )?;
-    print(&play_report(&report))
-}
-
-/// podman's report: the volumes, then per pod its id and its containers.
-fn play_report(r: &PlayReport) -> String {
-    let mut out = String::new();
-    if !r.volumes.is_empty() {
-        out.push_str("Volumes:\n");
-        for v in &r.volumes {
-            out.push_str(&format!("{v}\n"));
-        }
+    let pods: Vec<(String, Vec<String>)> = report
+        .pods
+        .iter()
+        .map(|p| (p.id.clone(), p.containers.clone()))
+        .collect();
+    print(&kube_format::play_report(&report.volumes, &pods))?;
+    if a.wait {
+        let (r, _) = engine::wait_then_down(&store, &report, &text, &file)?;
+        print(&kube_format::down_report(
+            &r.stopped, &r.removed, &r.volumes,
+        ))?;
     }
-    for p in &r.pods {
-        out.push_str(&format!("Pod:\n{}\n", p.id));
-        match p.containers.len() {
-            0 => continue,
-            1 => out.push_str("Container:\n"),
-            _ => out.push_str("Containers:\n"),
-        }
-        for c in &p.containers {
-            out.push_str(&format!("{c}\n"));
-        }
-        out.push('\n');
-    }
-    out
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -248,17 +288,7 @@ pub fn down(g: &GlobalOpts, a: DownArgs) -> Result<()> {
     let (text, _) = read_input(&a.file)?;
     let store = g.open_store()?;
     let r = engine::down(&store, &text, &a.file, a.force)?;
-    let mut out = String::from("Pods stopped:\n");
-    for id in &r.stopped {
-        out.push_str(&format!("{id}\n"));
-    }
-    out.push_str("Pods removed:\n");
-    for id in &r.removed {
-        out.push_str(&format!("{id}\n"));
-    }
-    out.push_str("Secrets removed:\nVolumes removed:\n");
-    for v in &r.volumes {
-        out.push_str(&format!("{v}\n"));
-    }
-    print(&out)
+    print(&kube_format::down_report(
+        &r.stopped, &r.removed, &r.volumes,
+    ))
 }

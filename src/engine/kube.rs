@@ -7,18 +7,22 @@
 use super::create::{create_container, ContainerRequest};
 use super::pod_create::PodRequest;
 use super::types::{
-    ContainerConfig, ImageConfig, MountKind, NetworkMode, PodConfig, PullOptions, RestartPolicy,
-    Store,
+    ContainerConfig, ImageConfig, MountKind, NamespaceMode, NetworkMode, PodConfig, PullOptions,
+    RestartPolicy, Store,
 };
 use crate::kube::generate::{
     self as gen, ContainerDescription, GenerateOptions, MountDescription, MountSource,
     PodDescription, PortDescription,
 };
-use crate::kube::play::{self, MountPlan, Plan, PlanOptions, PodPlan};
+use crate::kube::play::{self, ContainerPlan, MountPlan, Plan, PlanOptions, PodPlan};
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use crate::kube::generate::Kind;
+pub use wait::wait_then_down;
+
+mod wait;
 
 /// What `kube generate` asks for.
 pub struct GenerateRequest {
@@ -27,6 +31,8 @@ pub struct GenerateRequest {
     pub kind: Kind,
     pub replicas: Option<u32>,
     pub service: bool,
+    /// `--podman-only`: podman's reserved annotations kept.
+    pub podman_only: bool,
 }
 
 /// The YAML for the named containers, pods and volumes.
@@ -45,7 +51,11 @@ pub fn generate(store: &Store, req: &GenerateRequest) -> Result<String> {
             }
             loose.push(cfg);
         } else if let Some(id) = super::pods::try_pod_id(store, n)? {
-            pods.push(describe_pod(store, &store.pods.load(&id)?)?);
+            pods.push(describe_pod(
+                store,
+                &store.pods.load(&id)?,
+                req.podman_only,
+            )?);
         } else if store.volumes.exists(n) {
             volumes.push(n.clone());
         } else {
@@ -69,6 +79,7 @@ pub fn generate(store: &Store, req: &GenerateRequest) -> Result<String> {
                 ports: Vec::new(),
                 restart: first.restart_policy.to_string(),
                 stop_timeout: None,
+                annotations: annotations(&loose, req.podman_only),
                 ..Default::default()
             },
         );
@@ -103,7 +114,53 @@ fn ports(p: &[super::types::PortMapping]) -> Vec<PortDescription> {
         .collect()
 }
 
-fn describe_pod(store: &Store, pod: &PodConfig) -> Result<PodDescription> {
+/// podman's reserved annotations: its own settings, which Kubernetes
+/// has no use for (kept with `--podman-only`).
+const RESERVED: &[&str] = &[
+    "io.podman.annotations.cid-file",
+    "io.podman.annotations.autoremove",
+    "io.podman.annotations.privileged",
+    "io.podman.annotations.publish-all",
+    "io.podman.annotations.init",
+    "io.podman.annotations.label",
+    "io.podman.annotations.seccomp",
+    "io.podman.annotations.apparmor",
+    "io.podman.annotations.volumes-from",
+];
+
+/// The containers' annotations as the pod's, `KEY/CONTAINER` as podman
+/// writes them; the reserved ones (with those coracle's records imply:
+/// --rm, --privileged, --init, --cidfile) only with `podman_only`.
+fn annotations(members: &[ContainerConfig], podman_only: bool) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for c in members {
+        let mut all = c.annotations.clone();
+        if podman_only {
+            let flags = [
+                ("autoremove", c.auto_remove),
+                ("privileged", c.privileged),
+                ("init", c.init),
+            ];
+            for (name, set) in flags {
+                if set {
+                    all.insert(format!("io.podman.annotations.{name}"), "TRUE".into());
+                }
+            }
+            if let Some(f) = &c.cidfile {
+                all.insert("io.podman.annotations.cid-file".into(), f.clone());
+            }
+        }
+        let ctr = c.name.replace('_', "");
+        for (k, v) in all {
+            if podman_only || !RESERVED.contains(&k.as_str()) {
+                out.insert(format!("{k}/{ctr}"), v);
+            }
+        }
+    }
+    out
+}
+
+fn describe_pod(store: &Store, pod: &PodConfig, podman_only: bool) -> Result<PodDescription> {
     let mut members: Vec<ContainerConfig> = super::containers::list_all(store)?
         .into_iter()
         .map(|l| l.cfg)
@@ -125,6 +182,7 @@ fn describe_pod(store: &Store, pod: &PodConfig) -> Result<PodDescription> {
             .map(|c| c.restart_policy.to_string())
             .unwrap_or_default(),
         stop_timeout: None,
+        annotations: annotations(&members, podman_only),
         ..Default::default()
     })
 }
@@ -225,6 +283,16 @@ pub struct PlayRequest {
     pub pull: PullOptions,
     pub no_pod_prefix: bool,
     pub publish_all: bool,
+    /// `--log-driver` (empty: the default) and `--log-opt` for every container.
+    pub log_driver: String,
+    pub log_opt: Vec<String>,
+    /// `--annotation KEY=VALUE` for every container.
+    pub annotations: Vec<String>,
+    /// `--no-hosts`: the pods' /etc/hosts is the image's.
+    pub no_hosts: bool,
+    /// `--ip` and `--mac-address`: one per pod, in the file's order.
+    pub ips: Vec<String>,
+    pub macs: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -280,6 +348,46 @@ impl Undo {
     }
 }
 
+/// The flags that must fit the file, checked before anything is made.
+fn check_play_flags(plan: &Plan, req: &PlayRequest) -> Result<()> {
+    // k8s-file is the one driver coracle's monitor writes
+    if !matches!(req.log_driver.as_str(), "" | "k8s-file") {
+        bail!(
+            "unsupported log driver {:?}: coracle logs with k8s-file",
+            req.log_driver
+        );
+    }
+    for a in &req.annotations {
+        if !a.contains('=') || a.starts_with('=') {
+            bail!("invalid annotation {a:?}: must be KEY=VALUE");
+        }
+    }
+    for (flag, list) in [("--ip", &req.ips), ("--mac-address", &req.macs)] {
+        if list.len() > plan.pods.len() {
+            bail!(
+                "{flag} given {} times for {} pods: give at most one per pod",
+                list.len(),
+                plan.pods.len()
+            );
+        }
+    }
+    for p in &plan.pods {
+        if !p.init_containers.is_empty() && !req.start {
+            bail!(
+                "pod {:?}: its initContainers run before the pod starts: --start=false cannot be used with them",
+                p.name
+            );
+        }
+        if p.host_network && req.network.is_some() {
+            bail!(
+                "pod {:?}: hostNetwork and --network cannot be used together",
+                p.name
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Play a file: everything checked first, then made; a failure removes
 /// what this play made.
 pub fn play_kube(store: &Store, req: PlayRequest) -> Result<PlayReport> {
@@ -297,6 +405,7 @@ pub fn play_kube(store: &Store, req: PlayRequest) -> Result<PlayReport> {
             req.file
         );
     }
+    check_play_flags(&plan, &req)?;
     for p in &plan.pods {
         let taken = store.pods.name_owner(&p.name).is_some();
         if taken && !req.replace {
@@ -361,8 +470,8 @@ fn carry_out(store: &Store, plan: &Plan, req: &PlayRequest, undo: &mut Undo) -> 
         }
     }
     store_secrets(store, plan, undo)?;
-    for p in &plan.pods {
-        report.pods.push(play_pod(store, p, req, undo)?);
+    for (i, p) in plan.pods.iter().enumerate() {
+        report.pods.push(play_pod(store, p, i, req, undo)?);
     }
     if req.start {
         for p in &undo.pods {
@@ -404,20 +513,33 @@ fn store_secrets(store: &Store, plan: &Plan, undo: &mut Undo) -> Result<()> {
     Ok(())
 }
 
-fn play_pod(store: &Store, p: &PodPlan, req: &PlayRequest, undo: &mut Undo) -> Result<PlayedPod> {
+fn play_pod(
+    store: &Store,
+    p: &PodPlan,
+    index: usize,
+    req: &PlayRequest,
+    undo: &mut Undo,
+) -> Result<PlayedPod> {
     let dir = pod_dir(store, &p.name);
     if !p.pod_dirs.is_empty() {
         let _ = std::fs::remove_dir_all(&dir);
         undo.dirs.push(dir.clone());
         write_pod_dirs(&dir, p)?;
     }
+    let network = match p.host_network {
+        true => Some(NetworkMode::Host),
+        false => req.network.clone(),
+    };
     let checked = super::pod_create::check(PodRequest {
         name: p.name.clone(),
         publish: p.publish.clone(),
         hostname: p.hostname.clone(),
         labels: p.labels.clone(),
         infra: true,
-        network: req.network.clone(),
+        network,
+        no_hosts: req.no_hosts,
+        ip: req.ips.get(index).cloned(),
+        mac_address: req.macs.get(index).cloned(),
         exit_policy: "continue".into(),
         ..Default::default()
     })
@@ -429,42 +551,115 @@ fn play_pod(store: &Store, p: &PodPlan, req: &PlayRequest, undo: &mut Undo) -> R
         id: pod.id.clone(),
         containers: Vec::new(),
     };
+    // init containers run to completion, in order, before the others
+    // exist (so the pod's start cannot start them again); then go
+    for c in &p.init_containers {
+        let r = container_request(c, &pod, &dir, req, RestartPolicy::No, p.host_network)?;
+        let cfg = create_container(store, r).with_context(|| format!("container {}", c.name))?;
+        run_init(store, &cfg.id, &c.name)?;
+    }
     for c in &p.containers {
-        let mut volume = Vec::new();
-        for m in &c.mounts {
-            volume.push(volume_spec(m, &dir)?);
-        }
-        let mut r = ContainerRequest {
-            image: c.image.clone(),
-            name: Some(c.name.clone()),
-            command: c.args.clone(),
-            entrypoint: (!c.command.is_empty())
-                .then(|| serde_json::to_string(&c.command))
-                .transpose()?,
-            env: c.env.clone(),
-            workdir: c.workdir.clone(),
-            tty: c.tty,
-            interactive: c.stdin,
-            volume,
-            pod: Some(pod.id.clone()),
-            stop_timeout: p.stop_timeout,
-            image_volume: "bind".into(),
-            source: super::create::ImageSource {
-                policy: "missing".into(),
-                options: Ok(req.pull.clone()),
-            },
-            ..Default::default()
-        };
-        r.secret = c
-            .secret_env
-            .iter()
-            .map(|(var, name)| format!("{name},type=env,target={var}"))
-            .collect();
-        r.service.restart = restart;
+        let mut r = container_request(c, &pod, &dir, req, restart, p.host_network)?;
+        r.stop_timeout = p.stop_timeout;
         let cfg = create_container(store, r).with_context(|| format!("container {}", c.name))?;
         played.containers.push(cfg.id);
     }
     Ok(played)
+}
+
+/// Run an init container to its end: a failure is play's failure.
+fn run_init(store: &Store, id: &str, name: &str) -> Result<()> {
+    use super::containers::{self as ctrs, WaitCondition};
+    ctrs::start(store, id).with_context(|| format!("starting init container {name}"))?;
+    let exited = WaitCondition::State(crate::storage::containers::Status::Exited);
+    let code = ctrs::wait(store, id, &[exited], std::time::Duration::from_millis(100))?;
+    if code != 0 {
+        bail!("init container {name} exited with code {code}");
+    }
+    ctrs::remove(store, id, ctrs::Removal::default())
+}
+
+/// The run request of one of a pod's containers.
+fn container_request(
+    c: &ContainerPlan,
+    pod: &PodConfig,
+    dir: &Path,
+    req: &PlayRequest,
+    restart: RestartPolicy,
+    host_network: bool,
+) -> Result<ContainerRequest> {
+    let mut volume = Vec::new();
+    for m in &c.mounts {
+        volume.push(volume_spec(m, dir)?);
+    }
+    let s = &c.security;
+    let mut r = ContainerRequest {
+        image: c.image.clone(),
+        name: Some(c.name.clone()),
+        command: c.args.clone(),
+        entrypoint: (!c.command.is_empty())
+            .then(|| serde_json::to_string(&c.command))
+            .transpose()?,
+        env: c.env.clone(),
+        workdir: c.workdir.clone(),
+        tty: c.tty,
+        interactive: c.stdin,
+        volume,
+        pod: Some(pod.id.clone()),
+        image_volume: "bind".into(),
+        user: s.user.clone(),
+        read_only: s.read_only,
+        privileged: s.privileged,
+        cap_add: s.cap_add.clone(),
+        cap_drop: s.cap_drop.clone(),
+        security_opt: match s.no_new_privileges {
+            true => vec!["no-new-privileges".into()],
+            false => Vec::new(),
+        },
+        annotation: c
+            .annotations
+            .iter()
+            .chain(&req.annotations)
+            .cloned()
+            .collect(),
+        log_driver: req.log_driver.clone(),
+        // the host's network itself, not a join of the infra's (which
+        // a rootless member may not enter)
+        network: host_network.then_some(NetworkMode::Host),
+        pid: c.host_pid.then_some(NamespaceMode::Host),
+        ipc: c.host_ipc.then_some(NamespaceMode::Host),
+        source: super::create::ImageSource {
+            policy: "missing".into(),
+            options: Ok(req.pull.clone()),
+        },
+        ..Default::default()
+    };
+    r.tuning.log_opt = req.log_opt.clone();
+    let l = &c.limits;
+    r.limits.limits.memory = l.memory.map(|b| b.to_string());
+    r.limits.limits.memory_reservation = l.memory_reservation.map(|b| b.to_string());
+    r.limits.limits.cpus = l.cpus;
+    r.secret = c
+        .secret_env
+        .iter()
+        .map(|(var, name)| format!("{name},type=env,target={var}"))
+        .collect();
+    r.service.restart = restart;
+    if let Some(h) = &c.health {
+        let secs = |s: Option<u32>| s.map(|s| format!("{s}s"));
+        let s = &mut r.service;
+        s.health_cmd = Some(serde_json::to_string(&h.command)?);
+        s.health_interval = secs(h.interval_seconds);
+        s.health_timeout = secs(h.timeout_seconds);
+        s.health_start_period = secs(h.start_period_seconds);
+        s.health_retries = h.retries;
+        s.health_on_failure = "none".into();
+        s.health_max_log_count = 5;
+        s.health_max_log_size = 500;
+        s.health_startup_interval = "30s".into();
+        s.health_startup_timeout = "30s".into();
+    }
+    Ok(r)
 }
 
 /// The `-v` spec of a mount; a hostPath of a `...OrCreate` type is made.

@@ -4,5 +4,6 @@
 pub mod compose;
 pub mod gofmt;
 pub mod human;
+pub mod kube;
 pub mod table;
 pub mod template;

@@ -38,6 +38,12 @@ pub struct PodPlan {
     /// podman's restart policy for every container: always, on-failure, no.
     pub restart: String,
     pub stop_timeout: Option<u32>,
+    /// `hostNetwork: true`: the pod uses the host's network (its ports
+    /// are the host's already, so none are published).
+    pub host_network: bool,
+    /// Run to completion one after the other before `containers` start
+    /// (podman's `once` type: removed when done).
+    pub init_containers: Vec<ContainerPlan>,
     pub containers: Vec<ContainerPlan>,
     /// Volumes that live and die with the pod (configMap, secret,
     /// emptyDir): their files, by volume name.
@@ -64,6 +70,45 @@ pub struct ContainerPlan {
     pub tty: bool,
     pub stdin: bool,
     pub mounts: Vec<MountPlan>,
+    /// The pod's annotations, `KEY=VALUE`.
+    pub annotations: Vec<String>,
+    pub security: SecurityPlan,
+    pub limits: LimitsPlan,
+    pub health: Option<HealthPlan>,
+    /// hostPID / hostIPC: the host's namespace, not the pod's.
+    pub host_pid: bool,
+    pub host_ipc: bool,
+}
+
+/// `securityContext`, as run's flags see it.
+#[derive(Debug, Default, PartialEq)]
+pub struct SecurityPlan {
+    /// `UID[:GID]` (`--user`).
+    pub user: Option<String>,
+    pub read_only: bool,
+    pub privileged: bool,
+    /// allowPrivilegeEscalation: false (`no-new-privileges`).
+    pub no_new_privileges: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+}
+
+/// `resources`: limits.memory and requests.memory in bytes, limits.cpu in CPUs.
+#[derive(Debug, Default, PartialEq)]
+pub struct LimitsPlan {
+    pub memory: Option<u64>,
+    pub memory_reservation: Option<u64>,
+    pub cpus: Option<f64>,
+}
+
+/// An exec `livenessProbe` as a healthcheck.
+#[derive(Debug, Default, PartialEq)]
+pub struct HealthPlan {
+    pub command: Vec<String>,
+    pub interval_seconds: Option<u32>,
+    pub timeout_seconds: Option<u32>,
+    pub retries: Option<u32>,
+    pub start_period_seconds: Option<u32>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -348,12 +393,7 @@ fn pod_plan(
     if spec.containers.is_empty() {
         bail!("pod {name:?} has no containers");
     }
-    if !spec.init_containers.is_empty() {
-        bail!("pod {name:?}: initContainers are not supported");
-    }
-    if spec.host_network {
-        bail!("pod {name:?}: hostNetwork is not supported: use --network host");
-    }
+    init_type(meta, name)?;
     let restart = match spec.restart_policy.as_deref().unwrap_or(default_restart) {
         "Always" => "always",
         "OnFailure" => "on-failure",
@@ -368,6 +408,7 @@ fn pod_plan(
         labels: meta.labels.clone(),
         restart: restart.to_string(),
         stop_timeout: spec.termination_grace_period_seconds,
+        host_network: spec.host_network,
         ..Default::default()
     };
     let volumes: BTreeMap<&str, &Volume> =
@@ -383,15 +424,20 @@ fn pod_plan(
             pod.pod_dirs.insert(v.name.clone(), files);
         }
     }
-    for c in &spec.containers {
-        if !is_label(&c.name) {
-            bail!(
-                "pod {name:?}: invalid container name {:?}: lowercase letters, digits and '-' only",
-                c.name
-            );
+    let mut seen = std::collections::BTreeSet::new();
+    for (init, c) in spec
+        .init_containers
+        .iter()
+        .map(|c| (true, c))
+        .chain(spec.containers.iter().map(|c| (false, c)))
+    {
+        if !seen.insert(c.name.as_str()) {
+            bail!("pod {name:?}: two containers named {:?}", c.name);
         }
-        if c.image.is_empty() {
-            bail!("pod {name:?}: container {:?} has no image", c.name);
+        let plan = container_plan(c, meta, spec, &volumes, name, ctx)?;
+        if init {
+            pod.init_containers.push(plan);
+            continue;
         }
         for p in &c.ports {
             let host = match p.host_port.filter(|h| *h != 0) {
@@ -399,7 +445,7 @@ fn pod_plan(
                 None if ctx.opts.publish_all => Some(p.container_port),
                 None => None,
             };
-            if let Some(host) = host {
+            if let (Some(host), false) = (host, spec.host_network) {
                 let proto = p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
                 let ip = p
                     .host_ip
@@ -410,32 +456,88 @@ fn pod_plan(
                     .push(format!("{ip}{host}:{}/{proto}", p.container_port));
             }
         }
-        let mut mounts = Vec::new();
-        for m in &c.volume_mounts {
-            let v = volumes.get(m.name.as_str()).ok_or_else(|| {
-                anyhow!("pod {name:?}: container {:?} mounts volume {:?}, which the pod does not define", c.name, m.name)
-            })?;
-            mounts.push(mount_plan(m, v)?);
-        }
-        let (env, secret_env) = env_of(c, data)?;
-        pod.containers.push(ContainerPlan {
-            name: if ctx.opts.no_pod_prefix {
-                c.name.clone()
-            } else {
-                format!("{name}-{}", c.name)
-            },
-            image: c.image.clone(),
-            command: c.command.clone(),
-            args: c.args.clone(),
-            env,
-            secret_env,
-            workdir: c.working_dir.clone().filter(|w| !w.is_empty()),
-            tty: c.tty,
-            stdin: c.stdin,
-            mounts,
-        });
+        pod.containers.push(plan);
     }
     Ok(pod)
+}
+
+/// podman's annotation choosing how init containers run.
+pub const INIT_TYPE_ANNOTATION: &str = "io.podman.annotations.init.container.type";
+
+/// Init containers run once, before the pod's containers first start;
+/// podman's `always` type (again at every pod start) is refused.
+fn init_type(meta: &ObjectMeta, pod: &str) -> Result<()> {
+    match meta.annotations.get(INIT_TYPE_ANNOTATION).map(String::as_str) {
+        None | Some("once") => Ok(()),
+        Some("always") => bail!(
+            "pod {pod:?}: init containers of type \"always\" are not supported: coracle runs them once, before the pod's containers start"
+        ),
+        Some(other) => bail!(
+            "pod {pod:?}: invalid {INIT_TYPE_ANNOTATION} {other:?}: must be once or always"
+        ),
+    }
+}
+
+/// One container (or init container) of a pod.
+fn container_plan(
+    c: &Container,
+    meta: &ObjectMeta,
+    spec: &PodSpec,
+    volumes: &BTreeMap<&str, &Volume>,
+    pod: &str,
+    ctx: &PodContext,
+) -> Result<ContainerPlan> {
+    if !is_label(&c.name) {
+        bail!(
+            "pod {pod:?}: invalid container name {:?}: lowercase letters, digits and '-' only",
+            c.name
+        );
+    }
+    if c.image.is_empty() {
+        bail!("pod {pod:?}: container {:?} has no image", c.name);
+    }
+    let mut mounts = Vec::new();
+    for m in &c.volume_mounts {
+        let v = volumes.get(m.name.as_str()).ok_or_else(|| {
+            anyhow!(
+                "pod {pod:?}: container {:?} mounts volume {:?}, which the pod does not define",
+                c.name,
+                m.name
+            )
+        })?;
+        mounts.push(mount_plan(m, v)?);
+    }
+    let (env, secret_env) = env_of(c, ctx.data)?;
+    let what = format!("pod {pod:?}: container {:?}", c.name);
+    Ok(ContainerPlan {
+        name: if ctx.opts.no_pod_prefix {
+            c.name.clone()
+        } else {
+            format!("{pod}-{}", c.name)
+        },
+        image: c.image.clone(),
+        command: c.command.clone(),
+        args: c.args.clone(),
+        env,
+        secret_env,
+        workdir: c.working_dir.clone().filter(|w| !w.is_empty()),
+        tty: c.tty,
+        stdin: c.stdin,
+        mounts,
+        annotations: meta
+            .annotations
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        security: super::play_spec::security(
+            c.security_context.as_ref(),
+            spec.security_context.as_ref(),
+        ),
+        limits: super::play_spec::limits(c.resources.as_ref(), &what)?,
+        health: super::play_spec::health(c.liveness_probe.as_ref(), &what)?,
+        host_pid: spec.host_pid,
+        host_ipc: spec.host_ipc,
+    })
 }
 
 /// The files of a configMap, secret or emptyDir volume; `None` for the
@@ -773,6 +875,27 @@ spec:
         let p = plan(text, "f", &opts).unwrap();
         assert_eq!(p.pods[0].publish, ["8080:8080/tcp", "5353:53/udp"]);
         assert_eq!(p.pods[0].containers[0].name, "a");
+    }
+
+    #[test]
+    fn init_containers_and_host_network() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: true\n  initContainers:\n  - name: setup\n    image: x\n  containers:\n  - name: a\n    image: x\n    ports:\n    - containerPort: 80\n      hostPort: 8080\n";
+        let p = plan(text, "f", &PlanOptions::default()).unwrap();
+        let pod = &p.pods[0];
+        assert!(pod.host_network);
+        // the host's ports are the pod's already
+        assert!(pod.publish.is_empty());
+        assert_eq!(pod.init_containers[0].name, "p-setup");
+        assert_eq!(pod.containers.len(), 1);
+        let twice = text.replace("name: setup", "name: a");
+        let e = plan(&twice, "f", &PlanOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("two containers named"), "{e}");
+        let always = text.replace(
+            "  name: p\n",
+            "  name: p\n  annotations:\n    io.podman.annotations.init.container.type: always\n",
+        );
+        let e = plan(&always, "f", &PlanOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("\"always\""), "{e}");
     }
 
     #[test]

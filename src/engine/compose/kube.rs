@@ -263,6 +263,7 @@ fn probe(at: &str, h: &Healthcheck) -> Result<Option<Probe>> {
         initial_delay_seconds: secs(&h.start_period)?,
         period_seconds: secs(&h.interval)?,
         timeout_seconds: secs(&h.timeout)?,
+        ..Default::default()
     }))
 }
 
