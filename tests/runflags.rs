@@ -889,3 +889,62 @@ fn logs_color_as_podman(mode: Mode) {
         format!("{} one\n{} two\n", ids[0], ids[1])
     );
 }
+
+both_modes!(log_driver_none_keeps_no_log);
+/// `--log-driver none`: an attached run still shows the output, but no
+/// log file holds it, `logs` refuses as podman does, and inspect says so.
+fn log_driver_none_keeps_no_log(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    // What the program prints is not in its command line (which the
+    // container's record keeps).
+    let out = env.ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        &img,
+        "sh",
+        "-c",
+        "echo unlogged-$((40+2))",
+    ]);
+    assert!(out.contains("unlogged-42"), "[{mode:?}] {out:?}");
+    let out = env.run(&["logs", "quiet"]);
+    assert_error(
+        mode,
+        "logs of a none-driver container",
+        &out,
+        125,
+        &["'none' log driver"],
+    );
+    let driver = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.LogConfig.Type}}",
+        "quiet",
+    ]);
+    assert_eq!(driver.trim(), "none", "[{mode:?}]");
+    let held = std::process::Command::new("grep")
+        .args(["-rl", "unlogged-42"])
+        .arg(env.store_dir())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&held.stdout).trim().is_empty(),
+        "[{mode:?}] the output was kept in {}",
+        String::from_utf8_lossy(&held.stdout)
+    );
+    // The default driver keeps it, for contrast.
+    env.ok(&["run", "--name", "loud", &img, "echo", "logged-line"]);
+    let out = env.ok(&["logs", "loud"]);
+    assert_eq!(out.trim(), "logged-line", "[{mode:?}]");
+    let driver = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.LogConfig.Type}}",
+        "loud",
+    ]);
+    assert_eq!(driver.trim(), "k8s-file", "[{mode:?}]");
+}

@@ -375,7 +375,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Binds": cfg.mounts.iter().filter(|m| m.kind == crate::engine::types::MountKind::Bind || m.kind == crate::engine::types::MountKind::Volume).map(bind_text).collect::<Vec<_>>(),
         "CgroupManager": "cgroupfs",
         "ContainerIDFile": cfg.cidfile.clone().unwrap_or_default(),
-        "LogConfig": {"Type": "k8s-file", "Config": null, "Path": cfg.log_path, "Tag": cfg.tuning.log_tag, "Size": crate::format::human::human_size_compact(cfg.tuning.log_max_size as u64)},
+        "LogConfig": {"Type": if cfg.tuning.log_driver.is_empty() { "k8s-file" } else { cfg.tuning.log_driver.as_str() }, "Config": null, "Path": if cfg.tuning.log_driver == "none" { "" } else { cfg.log_path.as_str() }, "Tag": cfg.tuning.log_tag, "Size": crate::format::human::human_size_compact(cfg.tuning.log_max_size as u64)},
         "NetworkMode": network_mode,
         "PortBindings": {},
         "RestartPolicy": restart_policy_json(cfg.restart_policy),

@@ -235,13 +235,16 @@ fn container_config(
     }
     crate::runtime::caps::effective_set(f.privileged, &f.cap_add, &f.cap_drop)?;
     let network = network_mode(f.network.as_ref())?;
-    let process_tuning = tuning::tuning(
+    let mut process_tuning = tuning::tuning(
         &f.tuning,
         &tuning::Namespaces {
             network: &network,
             ipc: f.ipc.as_ref().unwrap_or(&NamespaceMode::default()),
         },
     )?;
+    if f.log_driver == "none" {
+        process_tuning.log_driver = "none".into();
+    }
     let mut ports = Vec::new();
     for p in &f.publish {
         ports.extend(crate::runtime::publish::parse_publish(p)?);

@@ -350,10 +350,9 @@ impl Undo {
 
 /// The flags that must fit the file, checked before anything is made.
 fn check_play_flags(plan: &Plan, req: &PlayRequest) -> Result<()> {
-    // k8s-file is the one driver coracle's monitor writes
-    if !matches!(req.log_driver.as_str(), "" | "k8s-file") {
+    if !matches!(req.log_driver.as_str(), "" | "k8s-file" | "none") {
         bail!(
-            "unsupported log driver {:?}: coracle logs with k8s-file",
+            "unsupported log driver {:?}: use k8s-file or none",
             req.log_driver
         );
     }

@@ -66,6 +66,9 @@ pub fn open(store: &Store, ids: Vec<String>, window: LogWindow) -> Result<Vec<Lo
     let mut sources = Vec::new();
     for id in ids {
         let cfg = store.containers.load_config(&id)?;
+        if cfg.tuning.log_driver == "none" {
+            bail!("this container is using the 'none' log driver, cannot read logs: this container is not logging output");
+        }
         let path = crate::runtime::monitor::log_file(store, &cfg);
         sources.push(LogSource {
             id,

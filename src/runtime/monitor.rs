@@ -1207,7 +1207,10 @@ fn run_once(
     let nat = port_nat_for(store, cfg, pid);
 
     let log_path = log_file(store, cfg);
-    let mut log = super::logfile::LogWriter::open(&log_path)?.max_size(cfg.tuning.log_max_size);
+    let mut log = match cfg.tuning.log_driver.as_str() {
+        "none" => super::logfile::LogWriter::none(),
+        _ => super::logfile::LogWriter::open(&log_path)?.max_size(cfg.tuning.log_max_size),
+    };
     let mut duties = super::service::Duties::new(store, cfg, notifier, monitor_pid);
     let status = super::relay::relay(
         pid,

@@ -67,6 +67,10 @@ pub struct ProcessTuning {
     pub passwd_entry: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub group_entry: String,
+    /// `--log-driver none`: the program's output is kept nowhere (empty:
+    /// k8s-file, the log file).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_driver: String,
     /// `--log-opt path=`: where the log goes instead of the userdata.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log_path: String,

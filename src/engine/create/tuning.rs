@@ -229,6 +229,8 @@ pub fn tuning(r: &TuningRequest, ns: &Namespaces) -> Result<ProcessTuning> {
         no_passwd: r.passwd == Some(false),
         passwd_entry: check_entry("--passwd-entry", &r.passwd_entry)?,
         group_entry: check_entry("--group-entry", &r.group_entry)?,
+        // set by the caller from --log-driver
+        log_driver: String::new(),
         log_path,
         log_max_size,
         log_tag,
