@@ -146,6 +146,7 @@ impl Store {
             "volumes",
             "pods",
             "pod-names",
+            "container-index/dirty",
         ] {
             let dir = root.join(sub);
             if !dir.exists() {
@@ -155,10 +156,11 @@ impl Store {
         if let Some(dir) = &opts.volume_path {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let lock_path = root.join("storage.lock");
-        if !lock_path.exists() {
-            fs::File::create(&lock_path)
-                .with_context(|| format!("creating {}", lock_path.display()))?;
+        for lock_path in [root.join("storage.lock"), root.join("container-index/lock")] {
+            if !lock_path.exists() {
+                fs::File::create(&lock_path)
+                    .with_context(|| format!("creating {}", lock_path.display()))?;
+            }
         }
         Ok(Store {
             blobs: BlobStore::new(&root),
