@@ -81,22 +81,23 @@ fn mount_is_released_by_rm_and_force(mode: Mode) {
     let img = env.rt_image();
     let mark = env.mark();
     let mut short = Vec::new();
-    for n in ["a", "b", "c"] {
+    // Not hex letters: a name like "b" is also a prefix of some ids.
+    for n in ["ka", "kb", "kc"] {
         let id = env.ok(&["create", "--name", n, "-e", &mark, &img, "true"]);
         short.push(id.trim()[..12].to_string());
     }
     let c = |args: &str| nested(&env, args);
     let script = [
-        c("mount a"),
-        c("mount a"),
-        c("mount b"),
-        c("unmount -f a"),
+        c("mount ka"),
+        c("mount ka"),
+        c("mount kb"),
+        c("unmount -f ka"),
         "echo FORCED".into(),
         c("mount"),
-        c("rm b"),
+        c("rm kb"),
         "echo REMOVED".into(),
         c("mount"),
-        c("mount c"),
+        c("mount kc"),
         c("unmount --all"),
         "echo ALL".into(),
         c("mount"),
@@ -119,7 +120,7 @@ fn mount_is_released_by_rm_and_force(mode: Mode) {
     );
     assert!(!all.contains("merged"), "[{mode:?}] unmount --all: {out}");
     assert_eq!(
-        env.run(&["container", "exists", "b"]).status,
+        env.run(&["container", "exists", "kb"]).status,
         1,
         "[{mode:?}] b removed"
     );

@@ -5,6 +5,7 @@
 
 use super::model::*;
 use super::names::is_label;
+pub use super::play_spec::{HealthPlan, LimitsPlan, SecurityPlan};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -78,37 +79,6 @@ pub struct ContainerPlan {
     /// hostPID / hostIPC: the host's namespace, not the pod's.
     pub host_pid: bool,
     pub host_ipc: bool,
-}
-
-/// `securityContext`, as run's flags see it.
-#[derive(Debug, Default, PartialEq)]
-pub struct SecurityPlan {
-    /// `UID[:GID]` (`--user`).
-    pub user: Option<String>,
-    pub read_only: bool,
-    pub privileged: bool,
-    /// allowPrivilegeEscalation: false (`no-new-privileges`).
-    pub no_new_privileges: bool,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
-}
-
-/// `resources`: limits.memory and requests.memory in bytes, limits.cpu in CPUs.
-#[derive(Debug, Default, PartialEq)]
-pub struct LimitsPlan {
-    pub memory: Option<u64>,
-    pub memory_reservation: Option<u64>,
-    pub cpus: Option<f64>,
-}
-
-/// An exec `livenessProbe` as a healthcheck.
-#[derive(Debug, Default, PartialEq)]
-pub struct HealthPlan {
-    pub command: Vec<String>,
-    pub interval_seconds: Option<u32>,
-    pub timeout_seconds: Option<u32>,
-    pub retries: Option<u32>,
-    pub start_period_seconds: Option<u32>,
 }
 
 #[derive(Debug, PartialEq)]

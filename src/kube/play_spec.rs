@@ -2,8 +2,38 @@
 //! into `kube play`'s plan, in the units run's flags take.
 
 use super::model::{Probe, Quantity, Resources, SecurityContext};
-use super::play::{HealthPlan, LimitsPlan, SecurityPlan};
 use anyhow::{bail, Result};
+
+/// `securityContext`, as run's flags see it.
+#[derive(Debug, Default, PartialEq)]
+pub struct SecurityPlan {
+    /// `UID[:GID]` (`--user`).
+    pub user: Option<String>,
+    pub read_only: bool,
+    pub privileged: bool,
+    /// allowPrivilegeEscalation: false (`no-new-privileges`).
+    pub no_new_privileges: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+}
+
+/// `resources`: limits.memory and requests.memory in bytes, limits.cpu in CPUs.
+#[derive(Debug, Default, PartialEq)]
+pub struct LimitsPlan {
+    pub memory: Option<u64>,
+    pub memory_reservation: Option<u64>,
+    pub cpus: Option<f64>,
+}
+
+/// An exec `livenessProbe` as a healthcheck.
+#[derive(Debug, Default, PartialEq)]
+pub struct HealthPlan {
+    pub command: Vec<String>,
+    pub interval_seconds: Option<u32>,
+    pub timeout_seconds: Option<u32>,
+    pub retries: Option<u32>,
+    pub start_period_seconds: Option<u32>,
+}
 
 /// The container's security settings, the pod's user and group under
 /// them (Kubernetes: the container's win).

@@ -6,6 +6,7 @@ pub mod check;
 pub mod commit;
 pub mod compression;
 pub mod container_index;
+pub mod container_record;
 pub mod containers;
 pub mod crash;
 pub mod digest;

@@ -174,9 +174,20 @@ impl TestEnv {
         args: &[&str],
     ) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
         use std::io::{BufRead, BufReader};
+        use std::os::unix::process::CommandExt;
         use std::process::Stdio;
-        let mut child = self
-            .coracle_command(args)
+        let mut cmd = self.coracle_command(args);
+        // A streaming verb is stopped with SIGINT as at a terminal: its
+        // default action, even when the suite was started in the
+        // background (where a shell leaves SIGINT ignored, for every child).
+        // SAFETY: signal() is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
