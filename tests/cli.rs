@@ -98,3 +98,38 @@ fn commands_on_an_empty_store_succeed_quietly(mode: Mode) {
     let out = env.run(&["images"]);
     assert_eq!(out.stderr, "", "[{mode:?}] no warning that nothing caused");
 }
+
+both_modes!(podmans_group_spellings_of_verbs);
+/// podman spells some verbs both ways: `port` and `container port`,
+/// `push` and `image push`, `volume unmount` and `volume umount`, and
+/// `kube play --network` as `--net`. Each spelling runs the same verb:
+/// the same answer to the same bad input.
+fn podmans_group_spellings_of_verbs(mode: Mode) {
+    let env = TestEnv::new(mode);
+    for (a, b) in [
+        (
+            &["port", "nosuch"][..],
+            &["container", "port", "nosuch"][..],
+        ),
+        (
+            &["push", "localhost/nosuch:1"],
+            &["image", "push", "localhost/nosuch:1"],
+        ),
+        (
+            &["volume", "unmount", "nosuch"],
+            &["volume", "umount", "nosuch"],
+        ),
+        (
+            &["kube", "play", "--network", "none", "/nosuch.yaml"],
+            &["kube", "play", "--net", "none", "/nosuch.yaml"],
+        ),
+    ] {
+        let (x, y) = (env.run(a), env.run(b));
+        assert_eq!(x.status, 125, "[{mode:?}] {a:?}: {x:?}");
+        assert_eq!(
+            (x.status, x.stderr.replace(&a.join(" "), "")),
+            (y.status, y.stderr.replace(&b.join(" "), "")),
+            "[{mode:?}] {a:?} and {b:?} differ"
+        );
+    }
+}

@@ -75,11 +75,14 @@ pub enum ContainerCommand {
     Unpause(super::update::PauseArgs),
     /// Execute the command described by an image label
     Runlabel(super::runlabel::RunlabelArgs),
+    /// List port mappings of a container
+    Port(PortArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
     match c {
         ContainerCommand::Ls(a) => super::ps::ps(g, a),
+        ContainerCommand::Port(a) => port(g, a),
         ContainerCommand::Run(a) => super::run::run(g, a),
         ContainerCommand::Create(a) => super::run::create(g, a),
         ContainerCommand::Attach(a) => super::attach::attach(g, a),

@@ -43,6 +43,8 @@ pub enum ImageCommand {
     Import(super::commit::ImportArgs),
     /// Print layer hierarchy of an image in a tree format
     Tree(super::image_tree::TreeArgs),
+    /// Push an image to a registry
+    Push(super::transfer::PushArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -61,6 +63,7 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Load(a) => super::archive::load(g, a),
         ImageCommand::Import(a) => super::commit::import(g, a),
         ImageCommand::Tree(a) => super::image_tree::tree(g, a),
+        ImageCommand::Push(a) => super::transfer::push(g, a),
     }
 }
 

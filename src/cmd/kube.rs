@@ -131,7 +131,7 @@ pub struct PlayArgs {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value = "true", default_missing_value = "true", value_name = "BOOL")]
     pub start: bool,
     /// The pods' network (pasta, slirp4netns, host, none, or a named network)
-    #[arg(long, value_name = "NETWORK")]
+    #[arg(long, visible_alias = "net", value_name = "NETWORK")]
     pub network: Option<String>,
     /// Publish a port (HOSTPORT:CONTAINERPORT), replacing the file's for that container port
     #[arg(long, value_name = "PORT")]

@@ -38,6 +38,7 @@ pub enum VolumeCommand {
     /// Mount volume (print the path of its files)
     Mount(super::volume_mount::MountArgs),
     /// Unmount volume
+    #[command(visible_alias = "umount")]
     Unmount(super::volume_mount::MountArgs),
 }
 

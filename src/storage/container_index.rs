@@ -319,18 +319,6 @@ impl ContainerIndex {
     }
 
     /// Is the index whole for this boot (not to be rebuilt first)?
-    /// A new store's index: no containers, so it is whole as it is (and
-    /// the first listing writes nothing).
-    pub fn start_empty(&self) -> Result<()> {
-        fs::create_dir_all(&self.tmp)?;
-        atomic::write_file_in(
-            &self.tmp,
-            &self.complete_path(),
-            boot_id().as_bytes(),
-            false,
-        )
-    }
-
     pub fn is_complete(&self) -> bool {
         fs::read_to_string(self.complete_path()).is_ok_and(|b| b.trim() == boot_id())
     }

@@ -197,6 +197,11 @@ impl ContainerStore {
                 all.push(s);
             }
         }
+        // No container, nothing to index: a listing of an empty store
+        // leaves it as it found it (the next reader looks again, cheaply).
+        if all.is_empty() {
+            return Ok(all);
+        }
         if let Some(held) = &held {
             if let Err(e) = self.index.rebuild(held, all.clone()) {
                 crate::warn!("could not rebuild the container index: {e:#}");

@@ -1,7 +1,6 @@
 //! The store as a whole: where it lives, its lock, and its parts.
 
 use super::blobs::BlobStore;
-use super::container_index::ContainerIndex;
 use super::containers::ContainerStore;
 use super::images::ImageStore;
 use super::layers::LayerStore;
@@ -138,7 +137,6 @@ impl Store {
         };
         // The full skeleton exists from the first command on, so a failed
         // command never leaves the store different from how it found it.
-        let new_index = !root.join("container-index").exists();
         for sub in [
             "tmp",
             "layers",
@@ -163,13 +161,6 @@ impl Store {
                 fs::File::create(&lock_path)
                     .with_context(|| format!("creating {}", lock_path.display()))?;
             }
-        }
-        let no_containers =
-            || fs::read_dir(root.join("containers")).is_ok_and(|mut d| d.next().is_none());
-        if new_index && no_containers() {
-            ContainerIndex::new(&root)
-                .start_empty()
-                .context("starting the container index")?;
         }
         Ok(Store {
             blobs: BlobStore::new(&root),
