@@ -12,11 +12,11 @@
 //! here only leaves the relay serving alone.
 
 use anyhow::{bail, Context, Result};
-use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use super::net_endpoint::run;
 use crate::storage::containers::PortMapping;
 
 const TABLE: &str = "coracle";
@@ -205,28 +205,6 @@ fn add_link(pid: i32) -> Result<(u32, Ipv4Addr)> {
         }
     }
     bail!("no free port link name")
-}
-
-/// Run a command with `input` on its stdin; its stderr is the error.
-fn run(cmd: &mut Command, input: &str) -> Result<()> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {:?}", cmd.get_program()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "{:?} failed: {}",
-            cmd.get_program(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

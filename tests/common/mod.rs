@@ -9,12 +9,14 @@ pub mod ctr;
 pub mod fixtures;
 pub mod http;
 pub mod oci;
+pub mod pty;
 pub mod registry;
 pub mod snapshot;
 
 pub use ctr::*;
 pub use fixtures::*;
 pub use http::*;
+pub use pty::*;
 pub use registry::{auth_registry, registry, Registry};
 pub use snapshot::{assert_same_snapshot, snapshot, Entry};
 
