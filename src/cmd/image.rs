@@ -168,6 +168,12 @@ pub fn rmi(g: &GlobalOpts, a: RmiArgs) -> Result<()> {
             no_prune: a.no_prune,
         },
     )?;
+    print_removal(report)
+}
+
+/// What `rmi` (and `manifest rm`) removed, as podman prints it, then the
+/// first error, if one stopped it.
+pub(super) fn print_removal(report: images::RemovalReport) -> Result<()> {
     let mut out = String::new();
     for line in &report.done {
         match line {

@@ -1,7 +1,7 @@
 //! `manifest create|add|annotate|inspect|exists|remove|rm|push`: manifest
 //! lists (image indexes), as podman's.
 
-use super::output::{print, println};
+use super::output::println;
 use super::registry_flags::RegistryFlags;
 use super::GlobalOpts;
 use crate::engine::images;
@@ -245,18 +245,7 @@ fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
-    let mut out = String::new();
-    for line in &report.done {
-        match line {
-            images::Removed::Untagged(name) => out.push_str(&format!("Untagged: {name}\n")),
-            images::Removed::Deleted(id) => out.push_str(&format!("Deleted: {id}\n")),
-        }
-    }
-    print(&out)?;
-    match report.error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    super::image::print_removal(report)
 }
 
 #[derive(Args, Debug)]
