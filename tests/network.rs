@@ -621,6 +621,37 @@ fn network_container_shares_localhost(mode: Mode) {
     env.ok(&["rm", "-f", "-t", "0", "web"]);
 }
 
+both_modes!(programs_that_exit_at_once_start_with_their_network_every_time);
+/// A program that ends the moment it starts never loses the race with its
+/// network helper. Rootless with `--userns keep-id` (0 maps to a subuid,
+/// so the switch to it used to make the process non-dumpable while pasta
+/// was still opening its namespaces: one start in four failed).
+fn programs_that_exit_at_once_start_with_their_network_every_time(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let userns: &[&str] = match mode {
+        Mode::Rootless => &["--userns", "keep-id"],
+        Mode::Root => &[],
+    };
+    let mut first = None;
+    for i in 0..30 {
+        let mut args = vec!["run", "--rm"];
+        args.extend(userns);
+        args.extend([img.as_str(), "cat", "/proc/self/uid_map"]);
+        let map = env.ok(&args);
+        assert!(!map.trim().is_empty(), "[{mode:?}] start {i}: no uid map");
+        assert_eq!(
+            first.get_or_insert_with(|| map.clone()),
+            &map,
+            "[{mode:?}] start {i}"
+        );
+    }
+    assert!(
+        env.ok(&["ps", "-aq"]).is_empty(),
+        "[{mode:?}] --rm left containers"
+    );
+}
+
 both_modes!(network_none_has_only_loopback_and_refuses_publishing);
 fn network_none_has_only_loopback_and_refuses_publishing(mode: Mode) {
     let env = TestEnv::new(mode);

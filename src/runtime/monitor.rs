@@ -284,6 +284,14 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
             if unsafe { libc::setresuid(0, 0, 0) } != 0 {
                 bail!("switching to uid 0 in the user namespace: {}", sys::errno());
             }
+            // When 0 maps to another host uid than ours (keep-id, custom
+            // maps) the switch made us non-dumpable, and pasta, still
+            // joining our namespaces, could no longer open them. We were
+            // dumpable until now: stay so (exec settles it for the program).
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1) } != 0 {
+                bail!("staying dumpable for the network helper: {}", sys::errno());
+            }
         }
         if flags & libc::CLONE_NEWUTS != 0 {
             if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {

@@ -548,8 +548,13 @@ impl Starting {
     pub fn ready_or(&mut self, other: i32) -> Result<bool> {
         match &mut self.kind {
             StartingKind::Pasta {
-                child, ready, said, ..
-            } => wait_for_pasta(child, ready, said, Some(other)),
+                child,
+                ready,
+                said,
+                ports,
+                ..
+            } => wait_for_pasta(child, ready, said, Some(other))
+                .map_err(|e| pasta_error(child, ports, e)),
             StartingKind::Slirp { .. } => Ok(true),
         }
     }
