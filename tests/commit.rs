@@ -281,3 +281,104 @@ fn hostile_import_writes_nothing_outside(mode: Mode) {
     assert_no_panic(mode, &["import"], &out);
     assert!(!marker.exists(), "[{mode:?}] {} written", marker.display());
 }
+
+both_modes!(commit_squash_volumes_and_pause);
+/// `--squash` makes one layer of the whole tree (deletions applied),
+/// `--include-volumes` turns every user mount into a VOLUME (anonymous
+/// volumes only without it), `--pause` freezes a running container while
+/// its image is made and thaws it after.
+fn commit_squash_volumes_and_pause(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let host_dir = env.user_dir("bind");
+    let bind = format!("{}:/bound", host_dir.display());
+    env.run_kept(
+        "sq",
+        &["-v", "named:/named", "-v", "/anon", "-v", &bind],
+        &img,
+        "echo new > /etc/new && rm /etc/group",
+    );
+
+    env.ok(&["commit", "-q", "--squash", "sq", "squashed:1"]);
+    let layers = env.inspect("squashed:1")["RootFS"]["Layers"].clone();
+    assert_eq!(
+        layers.as_array().map(|a| a.len()),
+        Some(1),
+        "[{mode:?}] one layer: {layers}"
+    );
+    let hist = env.ok(&["history", "-q", "squashed:1"]);
+    assert_eq!(
+        hist.lines().count(),
+        1,
+        "[{mode:?}] one history entry: {hist}"
+    );
+    let script = "cat /etc/new; test -e /etc/group && echo group; test -x /bin/sh && echo base";
+    assert_eq!(
+        env.ok(&["run", "--rm", "-e", &mark, "squashed:1", "sh", "-c", script]),
+        "new\nbase\n",
+        "[{mode:?}] the squashed tree: base files, the change, the deletion"
+    );
+
+    let volumes = |image: &str| -> Vec<String> {
+        let v = env.inspect(image)["Config"]["Volumes"].clone();
+        let mut keys: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    };
+    env.ok(&["commit", "-q", "sq", "plain:1"]);
+    assert_eq!(
+        volumes("plain:1"),
+        ["/anon"],
+        "[{mode:?}] default: anonymous only"
+    );
+    env.ok(&["commit", "-q", "--include-volumes", "sq", "withvols:1"]);
+    assert_eq!(
+        volumes("withvols:1"),
+        ["/anon", "/bound", "/named"],
+        "[{mode:?}] --include-volumes"
+    );
+
+    env.run_detached("live", &[], &img, &["sleep", "1000"]);
+    let pausing = env.run(&["pause", "live"]);
+    if pausing.status != 0 {
+        // No freezer (rootless without a delegated cgroup): -p cannot
+        // keep its promise and says why, as `pause` does.
+        let out = env.run(&["commit", "-q", "-p", "live", "paused:1"]);
+        assert_error(mode, "commit -p", &out, 125, &["cgroup"]);
+        assert!(env.run(&["image", "exists", "paused:1"]).status != 0);
+        env.ok(&["rm", "-f", "-t", "0", "live"]);
+        return;
+    }
+    env.ok(&["unpause", "live"]);
+    env.ok(&["commit", "-q", "-p", "live", "paused:1"]);
+    let events = env.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "container=live",
+        "--format",
+        "{{.Status}}",
+    ]);
+    let seen: Vec<&str> = events
+        .lines()
+        .filter(|l| ["pause", "unpause", "commit"].contains(l))
+        .collect();
+    // (after the probe's own pause and unpause)
+    assert_eq!(
+        seen,
+        ["pause", "unpause", "pause", "commit", "unpause"],
+        "[{mode:?}] {events}"
+    );
+    assert_eq!(
+        env.ok(&["inspect", "--format", "{{.State.Status}}", "live"])
+            .trim(),
+        "running",
+        "[{mode:?}] thawed after the commit"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "live"]);
+}

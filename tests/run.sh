@@ -114,7 +114,12 @@ fi
 fuzz_secs=${CORACLE_FUZZ_SECONDS:-5}
 if [ "$fuzz_secs" != 0 ] && { [ "${CORACLE_FUZZ:-}" = 1 ] || [ "$*" = --all-targets ]; }; then
     if cargo +nightly fuzz --version >/dev/null 2>&1; then
-        CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-$(nproc)} fuzz/run.sh "$fuzz_secs" || status=1
+        # Seconds per target want no optimized build (10 of CI's minutes
+        # went to it); a minute or more does.
+        fuzz_profile=release
+        [ "$fuzz_secs" -ge 60 ] || fuzz_profile=dev
+        FUZZ_PROFILE=$fuzz_profile CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-$(nproc)} \
+            fuzz/run.sh "$fuzz_secs" || status=1
     else
         echo "tests/run.sh: cargo-fuzz or the nightly toolchain missing: no cargo-fuzz run (the corpora ran in tests/fuzz_corpora.rs)" >&2
     fi

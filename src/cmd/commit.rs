@@ -38,9 +38,15 @@ pub struct CommitArgs {
     /// Format of the image manifest and metadata (oci or docker)
     #[arg(short, long, default_value = "oci")]
     pub format: String,
-    /// Pause container during commit (accepted; the upper dir is read as it is)
+    /// Pause a running container while its image is made
     #[arg(short, long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub pause: Option<bool>,
+    /// Include in the image, as VOLUMEs, the volumes and bind mounts given to the container with --volume or --mount
+    #[arg(long)]
+    pub include_volumes: bool,
+    /// Squash the container's tree, its image's layers included, into one new layer
+    #[arg(short, long)]
+    pub squash: bool,
     /// Suppress output
     #[arg(short, long)]
     pub quiet: bool,
@@ -64,9 +70,11 @@ pub fn commit(g: &GlobalOpts, a: CommitArgs) -> Result<()> {
         changes: a.change.clone(),
         format: a.format.parse::<ImageFormat>()?,
         names,
+        squash: a.squash,
+        include_volumes: a.include_volumes,
         ..CommitOptions::default()
     };
-    let img = engine::commit_container(&store, &id, opts)
+    let img = engine::commit_container(&store, &id, opts, a.pause.unwrap_or(false))
         .with_context(|| format!("committing container {}", a.container))?;
     progress(a.quiet, &img);
     if let Some(path) = &a.iidfile {

@@ -49,16 +49,63 @@ pub fn export(
     cp::export(store, id, out)
 }
 
-/// Make an image of container `id`'s changes.
-pub fn commit_container(store: &Store, id: &str, opts: CommitOptions) -> Result<ImageRecord> {
+/// Make an image of container `id`'s changes (with `opts.squash`, of its
+/// whole tree as one layer). With `pause`, a running container is frozen
+/// meanwhile, so the image is one moment of it.
+pub fn commit_container(
+    store: &Store,
+    id: &str,
+    opts: CommitOptions,
+    pause: bool,
+) -> Result<ImageRecord> {
+    use crate::storage::containers::Status;
     let opts = with_change_instructions(opts);
-    let img = in_storage_userns(store, || {
-        commit::commit_container(store, id, &opts).map(|i| i.id)
-    })?;
-    if let Ok(cfg) = store.containers.load_config(id) {
-        events::container(store, "commit", &cfg);
+    let frozen = pause && super::containers::status_is(store, id, Status::Running);
+    if frozen {
+        super::containers::pause(store, id)?;
     }
-    Ok(img)
+    let made = if opts.squash {
+        commit_squashed(store, id, &opts)
+    } else {
+        in_storage_userns(store, || {
+            commit::commit_container(store, id, &opts).map(|i| i.id)
+        })
+    };
+    if made.is_ok() {
+        if let Ok(cfg) = store.containers.load_config(id) {
+            events::container(store, "commit", &cfg);
+        }
+    }
+    if frozen {
+        super::containers::unpause(store, id)?;
+    }
+    made
+}
+
+/// The container's whole tree, as `export` writes it, unpacked as one layer.
+fn commit_squashed(store: &Store, id: &str, opts: &CommitOptions) -> Result<ImageRecord> {
+    let tmp = store.root.join("tmp");
+    std::fs::create_dir_all(&tmp)?;
+    let path = crate::storage::leftovers::temp_name(&tmp, "squash-");
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    // Gone from the directory at once: the open file is all we need.
+    let _ = std::fs::remove_file(&path);
+    let out = file.try_clone()?;
+    cp::export(store, id, move || {
+        Ok(Box::new(out) as Box<dyn std::io::Write>)
+    })?;
+    in_storage_userns(store, || {
+        use std::io::Seek;
+        let mut input = file;
+        input.rewind()?;
+        let layer = commit::layer_from_tar(store, std::io::BufReader::new(input))?;
+        commit::commit_container_layer(store, id, layer, opts).map(|i| i.id)
+    })
 }
 
 /// podman leaves out what the runtime itself puts in every container.

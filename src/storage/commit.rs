@@ -155,6 +155,13 @@ pub struct CommitOptions {
     pub omit_history: bool,
     /// The manifest's annotations (OCI only: a Docker manifest has none).
     pub annotations: BTreeMap<String, String>,
+    /// One layer holding the whole tree: the parent's layers and history
+    /// are not kept (`commit --squash`).
+    pub squash: bool,
+    /// Every volume and bind mount the user gave the container becomes a
+    /// VOLUME of the image (`commit --include-volumes`); without it only
+    /// the anonymous volumes do, as podman.
+    pub include_volumes: bool,
 }
 
 /// A new image: `parent`'s config (or an empty one for the host platform)
@@ -181,7 +188,10 @@ pub fn image_from_layers(
             ..ImageConfig::default()
         },
     };
-    let mut layers: Vec<Digest> = parent.map(|p| p.layers.clone()).unwrap_or_default();
+    let mut layers: Vec<Digest> = match parent {
+        Some(p) if !opts.squash => p.layers.clone(),
+        _ => Vec::new(),
+    };
     if let Some(l) = &new_layer {
         layers.push(l.diff_id.clone());
     }
@@ -202,6 +212,10 @@ pub fn image_from_layers(
     }
     config.rootfs.fs_type = "layers".to_string();
     config.rootfs.diff_ids = layers.iter().map(|d| d.to_string()).collect();
+    if opts.squash {
+        // The history's layer entries must match the layers.
+        config.history.clear();
+    }
     if opts.omit_history {
         config.history.clear();
     } else {
@@ -315,10 +329,24 @@ pub fn commit_container(
     let cfg = store.containers.load_config(container_id)?;
     if store.driver == Driver::Vfs || cfg.userns == super::modes::UsernsMode::KeepId {
         bail!(
-            "cannot commit container {}: its root filesystem is a full copy (vfs driver or --userns=keep-id), not a set of changes",
+            "cannot commit container {}: its root filesystem is a full copy (vfs driver or --userns=keep-id), not a set of changes (commit --squash can)",
             cfg.name
         );
     }
+    let upper = store.containers.dir(container_id).join("upper");
+    let layer = layer_from_dir(store, &upper)?;
+    commit_container_layer(store, container_id, layer, opts)
+}
+
+/// Commit a container with `layer` as its new layer: its changes, or
+/// (`opts.squash`) its whole tree.
+pub fn commit_container_layer(
+    store: &Store,
+    container_id: &str,
+    layer: LayerRecord,
+    opts: &CommitOptions,
+) -> Result<ImageRecord> {
+    let cfg = store.containers.load_config(container_id)?;
     let images = store.images.load()?;
     let parent = images
         .by_id(&cfg.image_id)
@@ -330,15 +358,44 @@ pub fn commit_container(
         })?
         .clone();
     drop(images);
-    let upper = store.containers.dir(container_id).join("upper");
-    let layer = layer_from_dir(store, &upper)?;
     image_from_layers(
         store,
         Some(&parent),
         Some(layer),
-        |c| apply_container_config(c, &cfg),
+        |c| {
+            apply_container_config(c, &cfg);
+            add_user_volumes(store, c, &cfg, opts.include_volumes);
+        },
         opts,
     )
+}
+
+/// The mount points the user gave the container as image VOLUMEs: the
+/// anonymous volumes, or with `all` every volume and bind mount (podman's
+/// `--include-volumes`).
+fn add_user_volumes(store: &Store, config: &mut ImageConfig, cfg: &ContainerConfig, all: bool) {
+    let anonymous = |name: &str| {
+        store
+            .volumes
+            .load(name)
+            .ok()
+            .flatten()
+            .is_some_and(|v| v.anonymous)
+    };
+    for m in &cfg.mounts {
+        let wanted = match m.kind {
+            super::container_record::MountKind::Volume => all || anonymous(&m.source),
+            super::container_record::MountKind::Bind => all,
+            super::container_record::MountKind::Tmpfs => false,
+        };
+        if wanted {
+            config
+                .config
+                .volumes
+                .get_or_insert_with(Default::default)
+                .insert(m.destination.clone(), json!({}));
+        }
+    }
 }
 
 /// The container's run settings as image defaults.
