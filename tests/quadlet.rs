@@ -805,7 +805,7 @@ fn generated_units_pass_systemd_analyze_verify(mode: Mode) {
 }
 
 fn generate_systemd_new_recreates_the_container(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let mut env = TestEnv::new(mode);
     let img = busybox().reference();
     env.pull(&img);
     env.ok(&[
@@ -925,6 +925,61 @@ WantedBy=default.target
     assert!(
         v.status.success() && !stderr.contains(&format!("container-{id}.service")),
         "[{mode:?}] {v:?}"
+    );
+
+    // --template: NAME@.service, each instance a container NAME-INSTANCE;
+    // --env: KEY=VALUE, KEY from here, PREFIX* (unset KEY: left out)
+    env.set_env("GEN_HOST", "from here");
+    env.set_env("GENP_A", "1");
+    env.set_env("GENP_B", "2");
+    let out = env.ok(&[
+        "generate",
+        "systemd",
+        "--template",
+        "--name",
+        "--no-header",
+        "-e",
+        "GIVEN=x y",
+        "--env",
+        "GEN_HOST",
+        "-e",
+        "GEN_UNSET_HERE",
+        "-e",
+        "GENP_*",
+        "--stop-timeout",
+        "4",
+        "web",
+    ]);
+    assert!(
+        out.starts_with("# container-web@.service\n")
+            && out.contains(
+                "Environment=PODMAN_SYSTEMD_UNIT=%n-%i\nEnvironment=\"GIVEN=x y\"\nEnvironment=\"GEN_HOST=from here\"\nEnvironment=GENP_A=1\nEnvironment=GENP_B=2\nRestart="
+            )
+            && !out.contains("GEN_UNSET_HERE")
+            && out.contains("\t--name web-%i \\\n")
+            && out.contains("\t--ignore -t 4 web-%i\n"),
+        "[{mode:?}] {out}"
+    );
+    let out = env.ok(&[
+        "generate",
+        "systemd",
+        "--template",
+        "--files",
+        "--name",
+        "web",
+    ]);
+    let path = env.dir.join("container-web@.service");
+    assert_eq!(out, format!("{}\n", path.display()), "[{mode:?}]");
+    let v = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(env.dir.join("container-web@x.service"))
+        .current_dir(&env.dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&v.stderr);
+    assert!(
+        !stderr.contains("container-web@"),
+        "[{mode:?}] systemd-analyze on an instance: {v:?}"
     );
 
     // refusals, one line each

@@ -47,10 +47,16 @@ pub struct SystemdArgs {
     #[arg(
         short = 't',
         long = "time",
-        alias = "stop-timeout",
+        visible_alias = "stop-timeout",
         value_name = "SECONDS"
     )]
     pub time: Option<u32>,
+    /// Set an environment variable in the unit: KEY=VALUE, KEY (its value here, when set) or PREFIX* (every variable here that starts with PREFIX)
+    #[arg(short, long, value_name = "ENV")]
+    pub env: Vec<String>,
+    /// Make a template unit (NAME@.service): each instance runs a container named NAME-INSTANCE (implies --new)
+    #[arg(long)]
+    pub template: bool,
     /// Start timeout in seconds
     #[arg(long)]
     pub start_timeout: Option<u32>,
@@ -99,7 +105,29 @@ fn run_flag_takes_value(flag: &str) -> bool {
     found
 }
 
-pub fn systemd(g: &GlobalOpts, a: SystemdArgs) -> Result<()> {
+/// `--env` as podman reads it: `K=V` as given, `K` from this environment
+/// (left out when unset), `PREFIX*` every variable here starting so.
+fn unit_env(given: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in given {
+        if e.contains('=') {
+            out.push(e.clone());
+        } else if let Some(prefix) = e.strip_suffix('*') {
+            let mut found: Vec<(String, String)> = std::env::vars()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .collect();
+            found.sort();
+            out.extend(found.into_iter().map(|(k, v)| format!("{k}={v}")));
+        } else if let Ok(v) = std::env::var(e) {
+            out.push(format!("{e}={v}"));
+        }
+    }
+    out
+}
+
+pub fn systemd(g: &GlobalOpts, mut a: SystemdArgs) -> Result<()> {
+    // A template is always --new (as podman, which refuses --new=false).
+    a.new |= a.template;
     if !a.new {
         bail!("generate systemd: only --new is supported: coracle keeps no pid file of a container's monitor for a unit to start an existing container with");
     }
@@ -119,6 +147,8 @@ pub fn systemd(g: &GlobalOpts, a: SystemdArgs) -> Result<()> {
         wants: a.wants,
         after: a.after,
         requires: a.requires,
+        env: unit_env(&a.env),
+        template: a.template,
         exe: own_path()?,
         timestamp: crate::format::human::go_time_string(std::time::SystemTime::now()),
     };
