@@ -556,7 +556,7 @@ fn connect_and_disconnect_a_running_container(mode: Mode) {
     let out = env.fails(&["network", "connect", &b, "web"], 125);
     assert!(out.stderr.contains("already connected"), "{}", out.stderr);
 
-    env.ok(&["network", "disconnect", &b, "web"]);
+    env.ok(&["network", "disconnect", "--force", &b, "web"]);
     let addrs = env.ok(&["exec", "web", "ip", "-4", "addr"]);
     assert!(!addrs.contains(&ip_b), "{addrs}");
     assert!(
@@ -752,8 +752,8 @@ fn a_pod_on_a_named_network_answers_by_its_name(mode: Mode) {
 }
 
 /// A name server on the host at `addr`:53 that answers every A query with
-/// 192.0.2.77: what "the host's resolvers" are for the test.
-fn fake_upstream(addr: Ipv4Addr) {
+/// 192.0.2.`last`: what "the host's resolvers" are for the test.
+fn fake_upstream(addr: Ipv4Addr, last: u8) {
     let sock = std::net::UdpSocket::bind((addr, 53)).unwrap();
     std::thread::spawn(move || {
         let mut buf = [0u8; 512];
@@ -772,7 +772,7 @@ fn fake_upstream(addr: Ipv4Addr) {
             r.extend_from_slice(&q[0..2]);
             r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
             r.extend_from_slice(&q[12..end]);
-            r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 77]);
+            r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, last]);
             let _ = sock.send_to(&r, peer);
         }
     });
@@ -787,7 +787,7 @@ fn names_outside_the_network_go_to_its_upstream_servers(mode: Mode) {
     let upstream = Ipv4Addr::new(127, 88, 0, 1 + (mode == Mode::Rootless) as u8);
     let dns = upstream.to_string();
     let net = create_net(&env, 119, &["--dns", &dns]);
-    fake_upstream(upstream);
+    fake_upstream(upstream, 77);
     env.run_detached("db", &["--network", &net], &img, &["sleep", "600"]);
     let out = env.sh(
         &img,
@@ -797,7 +797,116 @@ fn names_outside_the_network_go_to_its_upstream_servers(mode: Mode) {
     assert!(out.contains("Address: 192.0.2.77"), "forwarded: {out}");
     let db_ip = ip_of(&env, "db", &net);
     assert!(out.contains(&format!("Address: {db_ip}")), "member: {out}");
+
+    // network update: the running members' server turns to the new list.
+    let second = Ipv4Addr::new(127, 88, 0, 3 + (mode == Mode::Rootless) as u8);
+    fake_upstream(second, 78);
+    let add = second.to_string();
+    assert_eq!(
+        env.ok(&[
+            "network",
+            "update",
+            "--dns-drop",
+            &dns,
+            "--dns-add",
+            &add,
+            &net
+        ]),
+        format!("{net}\n")
+    );
+    let servers = env.ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.NetworkDNSServers}}",
+        &net,
+    ]);
+    assert_eq!(servers.trim(), format!("[{add}]"), "[{mode:?}]");
+    let out = env.ok(&[
+        "exec",
+        "db",
+        "sh",
+        "-c",
+        "for i in $(seq 50); do nslookup elsewhere.example | grep -q 192.0.2.78 && exit 0; sleep 0.1; done; exit 1",
+    ]);
+    assert_eq!(out, "", "[{mode:?}]");
+    let bad = env.run(&["network", "update", "--dns-add", "not-an-ip", &net]);
+    assert_error(
+        mode,
+        "update --dns-add not-an-ip",
+        &bad,
+        125,
+        &["not-an-ip"],
+    );
+    let bad = env.run(&["network", "update", "--dns-add", &add, "podman"]);
+    assert_error(mode, "update podman", &bad, 125, &["cannot be modified"]);
     env.ok(&["rm", "-f", "-t", "0", "db"]);
+}
+
+both_modes!(static_routes_reach_every_member);
+/// `--route`: every member gets the network's static routes; a gateway on
+/// none of the subnets is refused when the network is made.
+fn static_routes_reach_every_member(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = image(&env);
+    let net = create_net(
+        &env,
+        126,
+        &[
+            "--route",
+            "10.1.0.0/24,10.89.126.10,100",
+            "--route",
+            "172.30.0.0/16,10.89.126.11",
+        ],
+    );
+    let routes = env.ok(&["network", "inspect", "--format", "{{json .Routes}}", &net]);
+    let v: serde_json::Value = serde_json::from_str(&routes).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"destination": "10.1.0.0/24", "gateway": "10.89.126.10", "metric": 100},
+            {"destination": "172.30.0.0/16", "gateway": "10.89.126.11"}
+        ]),
+        "[{mode:?}]"
+    );
+    let table = env.sh(&img, &["--network", &net], "ip route");
+    assert!(
+        table.contains("10.1.0.0/24 via 10.89.126.10 dev eth0  metric 100")
+            && table.contains("172.30.0.0/16 via 10.89.126.11 dev eth0"),
+        "[{mode:?}] {table}"
+    );
+    let bad = env.run(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.89.127.0/24",
+        "--route",
+        "10.1.0.0/24,192.168.1.1",
+        "badroute",
+    ]);
+    assert_error(
+        mode,
+        "--route off the subnet",
+        &bad,
+        125,
+        &["none of the network's subnets"],
+    );
+    let bad = env.run(&[
+        "network",
+        "create",
+        "--route",
+        "10.1.0.0,10.89.127.1",
+        "badroute",
+    ]);
+    assert_error(
+        mode,
+        "--route without a prefix",
+        &bad,
+        125,
+        &["ADDRESS/PREFIX"],
+    );
+    assert!(env.run(&["network", "exists", "badroute"]).status != 0);
 }
 
 both_modes!(network_reload_puts_back_the_rules);
@@ -839,6 +948,10 @@ fn network_reload_puts_back_the_rules(mode: Mode) {
             "coracle",
         ]);
         assert!(rules.contains("10.89.120.0/24"), "{rules}");
+        assert_eq!(
+            env.ok(&["network", "reload", "--latest"]),
+            format!("{id}\n")
+        );
         env.ok(&["rm", "-f", "-t", "0", "web"]);
         return;
     }
@@ -859,6 +972,12 @@ fn network_reload_puts_back_the_rules(mode: Mode) {
     assert_eq!(env.ok(&["network", "reload", "web"]), format!("{id}\n"));
     assert_eq!(http_get(mode, port), INDEX);
     env.fails(&["network", "reload"], 125);
+    // --latest: the container made last
+    assert_eq!(
+        env.ok(&["network", "reload", "--latest"]),
+        format!("{id}\n")
+    );
+    env.fails(&["network", "reload", "--latest", "web"], 125);
     env.ok(&["rm", "-f", "-t", "0", "web"]);
 }
 

@@ -34,6 +34,8 @@ pub enum NetworkCommand {
     Disconnect(DisconnectArgs),
     /// Reload firewall rules for one or more containers
     Reload(ReloadArgs),
+    /// Change a network's DNS servers
+    Update(UpdateArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: NetworkCommand) -> Result<()> {
@@ -47,6 +49,7 @@ pub fn dispatch(g: &GlobalOpts, c: NetworkCommand) -> Result<()> {
         NetworkCommand::Connect(a) => connect(g, a),
         NetworkCommand::Disconnect(a) => disconnect(g, a),
         NetworkCommand::Reload(a) => reload(g, a),
+        NetworkCommand::Update(a) => update(g, a),
     }
 }
 
@@ -91,6 +94,9 @@ pub struct CreateArgs {
     /// Don't fail if network already exists
     #[arg(long)]
     pub ignore: bool,
+    /// A static route for every member: DESTINATION/PREFIX,GATEWAY[,METRIC] (repeatable)
+    #[arg(long, value_name = "ROUTE")]
+    pub route: Vec<String>,
     /// The network's name (podmanN when missing)
     pub name: Option<String>,
 }
@@ -114,6 +120,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
             interface_name: a.interface_name,
             ipam_driver: a.ipam_driver,
             ignore_existing: a.ignore,
+            routes: a.route,
         },
     )?;
     println(&name)
@@ -167,6 +174,8 @@ fn template_view(l: &Listed) -> Value {
         "Labels": n.labels,
         "Options": n.options,
         "IPAMOptions": n.ipam_options,
+        "NetworkDNSServers": n.network_dns_servers,
+        "Routes": n.routes,
     })
 }
 
@@ -363,13 +372,33 @@ pub fn connect(g: &GlobalOpts, a: ConnectArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct DisconnectArgs {
+    /// Disconnect in the container's record even when its interface cannot be taken down
+    #[arg(short, long)]
+    pub force: bool,
     pub network: String,
     pub container: String,
 }
 
 pub fn disconnect(g: &GlobalOpts, a: DisconnectArgs) -> Result<()> {
     let store = g.open_store()?;
-    nets::disconnect(&store, &a.network, &a.container)
+    nets::disconnect(&store, &a.network, &a.container, a.force)
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Add network-level DNS servers (comma-separated or repeated)
+    #[arg(long = "dns-add", value_name = "IP", value_delimiter = ',')]
+    pub dns_add: Vec<String>,
+    /// Remove network-level DNS servers (comma-separated or repeated)
+    #[arg(long = "dns-drop", value_name = "IP", value_delimiter = ',')]
+    pub dns_drop: Vec<String>,
+    pub network: String,
+}
+
+pub fn update(g: &GlobalOpts, a: UpdateArgs) -> Result<()> {
+    let store = g.open_store()?;
+    nets::update(&store, &a.network, &a.dns_add, &a.dns_drop)?;
+    println(&a.network)
 }
 
 #[derive(Args, Debug)]
@@ -377,11 +406,21 @@ pub struct ReloadArgs {
     /// Reload network configuration of all running containers
     #[arg(short, long)]
     pub all: bool,
+    /// Act on the latest container coracle created
+    #[arg(short, long)]
+    pub latest: bool,
     pub containers: Vec<String>,
 }
 
 pub fn reload(g: &GlobalOpts, a: ReloadArgs) -> Result<()> {
     let store = g.open_store()?;
-    let done = nets::reload(&store, &a.containers, a.all)?;
+    let mut containers = a.containers;
+    if a.latest {
+        if a.all || !containers.is_empty() {
+            anyhow::bail!("--latest and containers or --all cannot be used together");
+        }
+        containers.push(crate::engine::containers::latest_id(&store)?);
+    }
+    let done = nets::reload(&store, &containers, a.all)?;
     print_lines(&done)
 }

@@ -7,7 +7,9 @@
 use crate::error::CodedError;
 use crate::storage::containers::ContainerConfig;
 use crate::storage::modes::NetworkMode;
-use crate::storage::networks::{self as nets, Attachment, LeaseRange, Net4, Net6, Network, Subnet};
+use crate::storage::networks::{
+    self as nets, Attachment, LeaseRange, Net4, Net6, Network, StaticRoute, Subnet,
+};
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -33,6 +35,60 @@ pub struct NewNetwork {
     pub ipam_driver: Option<String>,
     /// An existing network of that name is not an error.
     pub ignore_existing: bool,
+    /// `--route DESTINATION,GATEWAY[,METRIC]`.
+    pub routes: Vec<String>,
+}
+
+/// A `--route` as given, checked against the network's subnets: its
+/// gateway must be reachable on one of them.
+fn static_route(spec: &str, net: &Network) -> Result<StaticRoute> {
+    let bad = |why: &str| anyhow::anyhow!("invalid route {spec:?}: {why}");
+    let mut parts = spec.split(',');
+    let (Some(dest), Some(gw)) = (parts.next(), parts.next()) else {
+        return Err(bad("expected DESTINATION/PREFIX,GATEWAY[,METRIC]"));
+    };
+    let metric = match parts.next() {
+        None => None,
+        Some(m) => Some(
+            m.parse::<u32>()
+                .map_err(|_| bad("the metric must be a number"))?,
+        ),
+    };
+    if parts.next().is_some() {
+        return Err(bad("expected DESTINATION/PREFIX,GATEWAY[,METRIC]"));
+    }
+    let (addr, prefix) = dest
+        .split_once('/')
+        .ok_or_else(|| bad("the destination must be ADDRESS/PREFIX"))?;
+    let addr: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| bad("the destination is no IP address"))?;
+    let width = if addr.is_ipv4() { 32 } else { 128 };
+    prefix
+        .parse::<u8>()
+        .ok()
+        .filter(|p| *p <= width)
+        .ok_or_else(|| bad("the destination's prefix is out of range"))?;
+    let gateway: std::net::IpAddr = gw
+        .parse()
+        .map_err(|_| bad("the gateway is no IP address"))?;
+    let on_a_subnet = match gateway {
+        std::net::IpAddr::V4(g) => net.subnet4()?.is_some_and(|(s, _)| s.contains(g)),
+        std::net::IpAddr::V6(g) => net.subnet6()?.is_some_and(|(s, _)| s.contains(g)),
+    };
+    if addr.is_ipv4() != gateway.is_ipv4() {
+        return Err(bad(
+            "the destination and the gateway are of different address families",
+        ));
+    }
+    if !on_a_subnet {
+        return Err(bad("the gateway is on none of the network's subnets"));
+    }
+    Ok(StaticRoute {
+        destination: dest.to_string(),
+        gateway: gateway.to_string(),
+        metric,
+    })
 }
 
 /// podman's error for an unknown network (exit 125 unless said).
@@ -415,7 +471,13 @@ pub fn create(store: &Store, r: NewNetwork) -> Result<String> {
         labels: r.labels,
         options,
         ipam_options: [("driver".to_string(), "host-local".to_string())].into(),
+        routes: Vec::new(),
     };
+    let mut net = net;
+    for r in &r.routes {
+        let route = static_route(r, &net)?;
+        net.routes.push(route);
+    }
     nets::save(&store.root, &net)?;
     Ok(name)
 }
@@ -874,7 +936,46 @@ fn network_event(store: &Store, status: &str, id: &str, network: &str) {
 
 /// `network disconnect`: take a container off a network (at once when it
 /// runs).
-pub fn disconnect(store: &Store, network: &str, container: &str) -> Result<()> {
+/// `network update`: drop then add network-level DNS servers (podman's
+/// order); running members' DNS server picks the list up within a second.
+pub fn update(store: &Store, network: &str, add: &[String], drop: &[String]) -> Result<()> {
+    for d in add.iter().chain(drop) {
+        d.parse::<std::net::IpAddr>()
+            .with_context(|| format!("invalid DNS server address {d:?}"))?;
+    }
+    let _lock = lock(store)?;
+    let mut net = find(store, network)?;
+    if net.name == nets::DEFAULT_NAME {
+        bail!("default network {} cannot be modified", net.name);
+    }
+    if !net.dns_enabled && !add.is_empty() {
+        bail!(
+            "network {} has DNS disabled: its members would never ask the servers added",
+            net.name
+        );
+    }
+    let mut servers: Vec<String> = net
+        .network_dns_servers
+        .iter()
+        .filter(|s| !drop.contains(s))
+        .cloned()
+        .collect();
+    for a in add {
+        if !servers.contains(a) {
+            servers.push(a.clone());
+        }
+    }
+    if servers != net.network_dns_servers {
+        net.network_dns_servers = servers;
+        nets::save(&store.root, &net)?;
+    }
+    Ok(())
+}
+
+/// `network disconnect`; with `force`, a running member whose interface
+/// cannot be taken down (its namespace is gone) is disconnected in its
+/// record anyway.
+pub fn disconnect(store: &Store, network: &str, container: &str, force: bool) -> Result<()> {
     let net = find(store, network)?;
     let id = super::lookup::container_id(store, container)?;
     let mut cfg = store.containers.load_config(&id)?;
@@ -887,7 +988,13 @@ pub fn disconnect(store: &Store, network: &str, container: &str) -> Result<()> {
     let rest: Vec<String> = names.iter().filter(|n| **n != net.name).cloned().collect();
     let state = crate::runtime::state::current_state(store, &id)?;
     if crate::runtime::state::is_running(&state) {
-        crate::runtime::bridge::disconnect(store, &id, state.pid, &net.name)?;
+        let down = crate::runtime::bridge::disconnect(store, &id, state.pid, &net.name);
+        match down {
+            Err(e) if force => crate::warn!("{e:#}"),
+            other => {
+                other?;
+            }
+        }
     }
     cfg.network = NetworkMode::Bridge(rest);
     cfg.network_attachments.remove(&net.name);

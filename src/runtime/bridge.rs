@@ -669,7 +669,7 @@ fn link_container(pid: i32, net: &Network, ep: &Endpoint, route: bool, place: Pl
         "link set {tmp} name {}\nlink set {} address {}\n",
         ep.interface, ep.interface, ep.mac
     );
-    script.push_str(&addresses_and_routes(ep, route));
+    script.push_str(&addresses_and_routes(ep, route, &net.routes));
     let (mut cmd, _ns) = place.ip_in(pid)?;
     run(&mut cmd, &script).context("configuring the container's network interface")
 }

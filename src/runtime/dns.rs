@@ -54,7 +54,7 @@ pub fn ensure_running(
         Some(ns) => bind_in(ns, gw),
     }
     .with_context(|| format!("starting the DNS server of network {} on {gw}:53", net.name))?;
-    let upstream = upstream_servers(net);
+    let upstream = Upstream::new(&store.root, net);
     let runroot = store.runroot.clone();
     let name = net.name.clone();
     let pid_path = pid_file(&runroot, &name);
@@ -70,7 +70,7 @@ pub fn ensure_running(
         if server == 0 {
             sys::detach_into_background(&[sock.as_raw_fd()]);
             sys::set_process_title(&format!("coracle dns {name}"));
-            serve(sock, &runroot, &name, &upstream);
+            serve(sock, &runroot, &name, upstream);
             // SAFETY: leave without running the monitor's destructors.
             unsafe { libc::_exit(0) };
         }
@@ -159,8 +159,51 @@ fn upstream_servers(net: &Network) -> Vec<SocketAddr> {
         .collect()
 }
 
+/// The servers names outside the network go to, read again when the
+/// network's file changes (`network update --dns-add/--dns-drop` reaches
+/// running members within a second).
+struct Upstream {
+    file: std::path::PathBuf,
+    seen: Option<(std::time::SystemTime, u64)>,
+    checked: std::time::Instant,
+    servers: Vec<SocketAddr>,
+}
+
+impl Upstream {
+    fn new(root: &Path, net: &Network) -> Upstream {
+        let file = nets::config_path(root, &net.name);
+        Upstream {
+            seen: Self::stamp(&file),
+            file,
+            checked: std::time::Instant::now(),
+            servers: upstream_servers(net),
+        }
+    }
+
+    fn stamp(file: &Path) -> Option<(std::time::SystemTime, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(file).ok()?;
+        Some((m.modified().ok()?, m.ino()))
+    }
+
+    /// The current list, looking at the file at most once a second.
+    fn servers(&mut self) -> &[SocketAddr] {
+        if self.checked.elapsed() >= Duration::from_secs(1) {
+            self.checked = std::time::Instant::now();
+            let now = Self::stamp(&self.file);
+            if now.is_some() && now != self.seen {
+                self.seen = now;
+                if let Ok(Some(net)) = crate::storage::atomic::read_json::<Network>(&self.file) {
+                    self.servers = upstream_servers(&net);
+                }
+            }
+        }
+        &self.servers
+    }
+}
+
 /// The server's loop; returns when the network has no live member.
-fn serve(sock: UdpSocket, runroot: &Path, name: &str, upstream: &[SocketAddr]) {
+fn serve(sock: UdpSocket, runroot: &Path, name: &str, mut upstream: Upstream) {
     let _ = sock.set_read_timeout(Some(Duration::from_secs(1)));
     let mut buf = [0u8; 1500];
     loop {
@@ -168,11 +211,12 @@ fn serve(sock: UdpSocket, runroot: &Path, name: &str, upstream: &[SocketAddr]) {
             Ok((n, peer)) => {
                 let query = &buf[..n];
                 let leases = nets::read_leases(runroot, name);
-                match answer(query, &leases, upstream.is_empty()) {
+                let servers = upstream.servers();
+                match answer(query, &leases, servers.is_empty()) {
                     Some(reply) => {
                         let _ = sock.send_to(&reply, peer);
                     }
-                    None => forward(&sock, query.to_vec(), peer, upstream.to_vec()),
+                    None => forward(&sock, query.to_vec(), peer, servers.to_vec()),
                 }
             }
             Err(e)

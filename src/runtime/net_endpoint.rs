@@ -88,8 +88,13 @@ impl Place<'_> {
 }
 
 /// The `ip` lines that give a member's interface its addresses, bring it
-/// up and, when `route`, route through the gateways.
-pub(super) fn addresses_and_routes(ep: &Endpoint, route: bool) -> String {
+/// up and, when `route`, route through the gateways; and the network's
+/// static routes.
+pub(super) fn addresses_and_routes(
+    ep: &Endpoint,
+    route: bool,
+    statics: &[crate::storage::networks::StaticRoute],
+) -> String {
     let iface = &ep.interface;
     let mut script = String::new();
     if let Some(ip) = ep.ip {
@@ -110,6 +115,13 @@ pub(super) fn addresses_and_routes(ep: &Endpoint, route: bool) -> String {
         {
             script.push_str(&format!("route add default via {gw}\n"));
         }
+    }
+    for r in statics {
+        let metric = r.metric.map(|m| format!(" metric {m}")).unwrap_or_default();
+        script.push_str(&format!(
+            "route add {} via {} dev {iface}{metric}\n",
+            r.destination, r.gateway
+        ));
     }
     script
 }

@@ -97,7 +97,7 @@ pub fn link_container(
     if net.driver != IPVLAN {
         script.push_str(&format!("link set {iface} address {}\n", ep.mac));
     }
-    script.push_str(&addresses_and_routes(ep, route));
+    script.push_str(&addresses_and_routes(ep, route, &net.routes));
     let (mut cmd, _ns) = place.ip_in(pid)?;
     run(&mut cmd, &script).context("configuring the container's network interface")
 }

@@ -48,6 +48,19 @@ pub struct Network {
     pub options: BTreeMap<String, String>,
     #[serde(default)]
     pub ipam_options: BTreeMap<String, String>,
+    /// `--route`: static routes every member gets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<StaticRoute>,
+}
+
+/// A static route of a network, as netavark keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StaticRoute {
+    /// `ADDRESS/PREFIX`.
+    pub destination: String,
+    pub gateway: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -286,7 +299,8 @@ pub fn config_dir(root: &Path) -> PathBuf {
     }
 }
 
-fn config_path(root: &Path, name: &str) -> PathBuf {
+/// The file of network `name`.
+pub fn config_path(root: &Path, name: &str) -> PathBuf {
     config_dir(root).join(format!("{name}.json"))
 }
 
