@@ -388,6 +388,29 @@ fn system_prune_renumber_migrate_and_reset(mode: Mode) {
             .trim(),
         "exited"
     );
+    // --new-runtime: every container moves to that OCI runtime (an unknown
+    // one changes nothing); `coracle` is the built-in one.
+    let runtime = |env: &TestEnv| env.ok(&["inspect", "--format", "{{.OCIRuntime}}", "r1"]);
+    let out = env.run(&["system", "migrate", "--new-runtime", "no-such-runtime"]);
+    assert_error(
+        mode,
+        "--new-runtime unknown",
+        &out,
+        125,
+        &["no-such-runtime"],
+    );
+    assert_eq!(runtime(&env).trim(), "coracle", "[{mode:?}]");
+    env.ok(&["system", "migrate", "--migrate-db", "--new-runtime", "crun"]);
+    assert_eq!(runtime(&env).trim(), "crun", "[{mode:?}]");
+    env.ok(&["start", "r1"]);
+    assert_eq!(
+        env.ok(&["inspect", "--format", "{{.State.Status}}", "r1"])
+            .trim(),
+        "running",
+        "[{mode:?}] runs under crun"
+    );
+    env.ok(&["system", "migrate", "--new-runtime", "coracle"]);
+    assert_eq!(runtime(&env).trim(), "coracle", "[{mode:?}]");
     env.ok(&["start", "r1"]);
 
     // reset: nothing of this user is left, and the store works afresh.

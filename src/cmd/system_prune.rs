@@ -102,11 +102,18 @@ pub fn reset(g: &GlobalOpts, a: ResetArgs) -> Result<()> {
 }
 
 #[derive(Args, Debug)]
-pub struct MigrateArgs {}
+pub struct MigrateArgs {
+    /// Give every container this OCI runtime (a name, a path, or coracle for the built-in one)
+    #[arg(long, value_name = "RUNTIME")]
+    pub new_runtime: Option<String>,
+    /// Migrate a legacy BoltDB database to SQLite: coracle's store is JSON files and has no legacy database, so there is never anything to migrate (as podman on a SQLite store)
+    #[arg(long)]
+    pub migrate_db: bool,
+}
 
-pub fn migrate(g: &GlobalOpts, _a: MigrateArgs) -> Result<()> {
+pub fn migrate(g: &GlobalOpts, a: MigrateArgs) -> Result<()> {
     let store = g.open_store()?;
-    maintenance::migrate(&store)?;
+    maintenance::migrate(&store, a.new_runtime.as_deref())?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use super::containers::{self, PruneFilter, Removal};
 use crate::storage::store::Store;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 
 /// `system prune`'s request.
@@ -150,7 +150,29 @@ pub fn reset(store: &Store) -> Result<()> {
 /// /etc/subuid or /etc/subgid applies when they start again (coracle has
 /// no pause process to stop), and bring an old store's image records to
 /// the current layout. Returns the ids stopped.
-pub fn migrate(store: &Store) -> Result<Vec<String>> {
+///
+/// With `new_runtime` (`--new-runtime`), every container is given that OCI
+/// runtime (`coracle`: the built-in one); a runtime that cannot be found
+/// changes nothing.
+pub fn migrate(store: &Store, new_runtime: Option<&str>) -> Result<Vec<String>> {
+    let runtime = match new_runtime {
+        None => None,
+        Some("coracle") => Some(None),
+        Some(name) => {
+            let chosen = crate::config::oci_runtime::choose(
+                Some(name),
+                &[],
+                &crate::config::get().containers.engine,
+            )?;
+            Some(
+                chosen.map(|r| crate::storage::containers::OciRuntimeRecord {
+                    name: r.name,
+                    path: r.path,
+                    flags: r.flags,
+                }),
+            )
+        }
+    };
     let mut stopped = Vec::new();
     for l in containers::list_all(store)? {
         if crate::runtime::state::is_running(&l.state) {
@@ -159,6 +181,22 @@ pub fn migrate(store: &Store) -> Result<Vec<String>> {
         }
     }
     let _lock = store.lock()?;
+    if let Some(runtime) = runtime {
+        let mut changed = Vec::new();
+        for id in store.containers.ids()? {
+            let Ok(mut cfg) = store.containers.load_config(&id) else {
+                continue;
+            };
+            cfg.oci_runtime = runtime.clone();
+            crate::runtime::oci_runtime::check(&cfg).with_context(|| {
+                format!("container {} cannot run under the new runtime", cfg.name)
+            })?;
+            changed.push(cfg);
+        }
+        for cfg in &changed {
+            store.containers.save_config(cfg)?;
+        }
+    }
     store.images.migrate()?;
     Ok(stopped)
 }
