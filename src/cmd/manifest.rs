@@ -99,7 +99,7 @@ pub struct PlatformFlags {
 }
 
 impl PlatformFlags {
-    pub(super) fn to_override(&self, os_features: Vec<String>) -> PlatformOverride {
+    fn to_override(&self, os_features: Vec<String>) -> PlatformOverride {
         PlatformOverride {
             os: self.os.clone(),
             arch: self.arch.clone(),
@@ -133,7 +133,8 @@ pub struct AddArgs {
 fn add(g: &GlobalOpts, a: AddArgs) -> Result<()> {
     let annotations = lists::parse_annotations(&a.annotation)?;
     let (list, files) = (&a.list, &a.images);
-    if super::manifest_artifact::add(g, &a.artifact, list, files, &annotations, &a.platform)? {
+    let platform = a.platform.to_override(Vec::new());
+    if super::manifest_artifact::add(g, &a.artifact, list, files, &annotations, platform)? {
         return Ok(());
     }
     let store = g.open_store()?;

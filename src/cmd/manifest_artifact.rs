@@ -1,10 +1,10 @@
 //! `manifest add --artifact*` and `manifest annotate --subject`: the
 //! artifact flags of the manifest verbs, kept apart from the image ones.
 
-use super::manifest::PlatformFlags;
 use super::GlobalOpts;
 use crate::engine::artifact_manifest::{self, AddArtifact};
-use crate::engine::types::ClientOptions;
+use crate::engine::manifest::PlatformOverride;
+use crate::engine::types::{ClientOptions, Platform};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -66,7 +66,7 @@ pub fn add(
     list: &str,
     files: &[String],
     annotations: &BTreeMap<String, String>,
-    platform: &PlatformFlags,
+    platform: PlatformOverride,
 ) -> Result<bool> {
     if !flags.artifact {
         match flags.stray().as_slice() {
@@ -88,12 +88,33 @@ pub fn add(
             exclude_titles: flags.artifact_exclude_titles,
             subject: flags.artifact_subject.clone(),
             annotations: annotations.clone(),
-            platform: platform.to_override(Vec::new()),
+            platform: platform_of(platform),
             client: ClientOptions::default(),
         },
     )?;
     super::output::println(&id)?;
     Ok(true)
+}
+
+/// The platform the flags give an artifact's entry; none when none is given.
+fn platform_of(o: PlatformOverride) -> Option<Platform> {
+    if o.os.is_none()
+        && o.arch.is_none()
+        && o.variant.is_none()
+        && o.os_version.is_none()
+        && o.os_features.is_empty()
+        && o.features.is_empty()
+    {
+        return None;
+    }
+    Some(Platform {
+        architecture: o.arch.unwrap_or_default(),
+        os: o.os.unwrap_or_default(),
+        variant: o.variant.filter(|v| !v.is_empty()),
+        os_version: o.os_version,
+        os_features: (!o.os_features.is_empty()).then_some(o.os_features),
+        features: (!o.features.is_empty()).then_some(o.features),
+    })
 }
 
 /// `manifest annotate --subject`: only for the index itself.

@@ -8,7 +8,6 @@
 
 use super::artifact_mime;
 use super::artifact_transfer::{send_artifact, Transfer};
-use super::manifest::PlatformOverride;
 use crate::registry::client::ClientOptions;
 use crate::registry::manifest::{
     parse_manifest, Descriptor as IndexEntry, ImageIndex, ParsedManifest, Platform, OCI_INDEX,
@@ -44,7 +43,8 @@ pub struct AddArtifact {
     pub subject: Option<String>,
     /// On the artifact's manifest and on its entry in the list.
     pub annotations: BTreeMap<String, String>,
-    pub platform: PlatformOverride,
+    /// The entry's platform, when the flags give one.
+    pub platform: Option<Platform>,
     pub client: ClientOptions,
 }
 
@@ -147,7 +147,7 @@ pub fn add(store: &Store, a: &AddArtifact) -> Result<String> {
         media_type: OCI_MANIFEST.to_string(),
         digest: digest.clone(),
         size: bytes.len() as u64,
-        platform: platform_of(&a.platform),
+        platform: a.platform.clone(),
         annotations: (!a.annotations.is_empty()).then(|| a.annotations.clone()),
         urls: None,
         artifact_type,
@@ -158,27 +158,6 @@ pub fn add(store: &Store, a: &AddArtifact) -> Result<String> {
     }
     lists::replace_index(store, &rec.id, &serde_json::to_vec(&index)?)?;
     Ok(rec.id)
-}
-
-/// The platform the flags give an artifact's entry; none when none is given.
-fn platform_of(o: &PlatformOverride) -> Option<Platform> {
-    if o.os.is_none()
-        && o.arch.is_none()
-        && o.variant.is_none()
-        && o.os_version.is_none()
-        && o.os_features.is_empty()
-        && o.features.is_empty()
-    {
-        return None;
-    }
-    Some(Platform {
-        architecture: o.arch.clone().unwrap_or_default(),
-        os: o.os.clone().unwrap_or_default(),
-        variant: o.variant.clone().filter(|v| !v.is_empty()),
-        os_version: o.os_version.clone(),
-        os_features: (!o.os_features.is_empty()).then(|| o.os_features.clone()),
-        features: (!o.features.is_empty()).then(|| o.features.clone()),
-    })
 }
 
 /// A file's type as buildah guesses it: by its extension (the system's
