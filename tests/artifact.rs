@@ -214,6 +214,24 @@ fn artifact_lifecycle(mode: Mode) {
     assert_eq!(env.ok(&["artifact", "rm", "--all"]).trim(), second.trim());
     assert_eq!(env.ok(&["artifact", "ls", "--noheading"]), "");
     assert_eq!(snapshot(&env).1.len(), 0, "rm leaves no blobs");
+    // Each change is an artifact event, as podman's.
+    let events = env.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "type=artifact",
+        "--format",
+        "{{.Status}} {{.Name}}",
+    ]);
+    let first: Vec<&str> = events.lines().take(2).collect();
+    assert_eq!(
+        first,
+        [
+            "add quay.io/coracle/art:latest",
+            "add quay.io/coracle/art:latest"
+        ]
+    );
+    assert!(events.contains("remove localhost/other:v1"), "{events}");
 }
 
 both_modes!(artifact_bad_input);
@@ -528,5 +546,59 @@ fn manifest_artifact(mode: Mode) {
     assert_eq!(
         std::fs::read(dir.join("settings.json")).unwrap(),
         b"{\"a\": 1}\n"
+    );
+}
+
+both_modes!(artifact_registry_auth);
+fn artifact_registry_auth(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let reg = auth_registry();
+    let name = format!("{}/{}:1", reg.host, unique("artifacts/auth"));
+    let f = input(&env, "f.txt", b"secret-ish\n");
+    let digest = env.ok(&["artifact", "add", &name, &f]);
+    // Without credentials the registry refuses; --creds gets in.
+    let out = env.run(&["artifact", "push", "-q", "--tls-verify=false", &name]);
+    assert_error(mode, "push without creds", &out, 125, &[]);
+    let creds = format!(
+        "{}:{}",
+        reg.user.as_deref().unwrap(),
+        reg.pass.as_deref().unwrap()
+    );
+    env.ok(&[
+        "artifact",
+        "push",
+        "-q",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &name,
+    ]);
+    // An auth file names them too; a missing one is refused up front.
+    let fresh = TestEnv::new(mode);
+    let authfile = fresh.home.join("auth.json");
+    fresh.write_user_file(&authfile, reg.auth_json().as_bytes());
+    assert_refused(
+        &fresh,
+        &[
+            "artifact",
+            "pull",
+            "--authfile",
+            s(&fresh.home.join("nope.json")),
+            &name,
+        ],
+        "nope.json",
+    );
+    fresh.ok(&[
+        "artifact",
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--authfile",
+        s(&authfile),
+        &name,
+    ]);
+    assert_eq!(
+        inspect(&fresh, &name)["Digest"],
+        format!("sha256:{}", digest.trim())
     );
 }

@@ -12,6 +12,7 @@ use crate::storage::artifacts::{
 };
 pub use crate::storage::artifacts::{Artifact, CREATED};
 use crate::storage::digest::Digest;
+use crate::storage::events::{self, Event};
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
@@ -139,7 +140,21 @@ pub fn add(store: &Store, a: &Add) -> Result<Digest> {
     let _lock = artifacts.lock()?;
     let manifest = compose(&artifacts.list()?, &name, a, &layers, &staged)?;
     let bytes = serde_json::to_vec(&manifest)?;
-    artifacts.commit(&name, &bytes, staged)
+    let digest = artifacts.commit(&name, &bytes, staged)?;
+    event(store, "add", &digest, &name);
+    Ok(digest)
+}
+
+/// podman's artifact events: `add`, `pull`, `push`, `remove`.
+pub(super) fn event(store: &Store, status: &str, digest: &Digest, name: &str) {
+    events::append(
+        store,
+        Event {
+            id: digest.to_string(),
+            name: name.to_string(),
+            ..Event::new("artifact", status)
+        },
+    );
 }
 
 fn new_layers(a: &Add) -> Result<Vec<NewLayer>> {
@@ -268,6 +283,7 @@ pub fn remove(store: &Store, typed: &[String], all: bool, ignore: bool) -> Resul
     }
     for a in &doomed {
         artifacts.remove(&a.name)?;
+        event(store, "remove", &a.digest, &a.name);
     }
     Ok(doomed.iter().map(|a| a.digest.clone()).collect())
 }

@@ -3,7 +3,7 @@
 //! are staged and checked against their digests, and only stored (with
 //! the manifest, under the store lock) when all of them arrived.
 
-use super::artifact::{artifact_reference, find};
+use super::artifact::{artifact_reference, event, find};
 use crate::registry::client::{
     repository_scope, ClientOptions, HttpRequest, Method, RegistryClient, UploadBody,
 };
@@ -30,6 +30,7 @@ pub fn push(store: &Store, typed: &str, t: &Transfer) -> Result<Digest> {
     let a = find(&all, &r.to_string())?;
     send_artifact(&artifacts, &r, &r.reference_str(), &a.manifest, &a.raw, t)
         .with_context(|| format!("pushing artifact {r}"))?;
+    event(store, "push", &a.digest, &a.name);
     Ok(a.digest.clone())
 }
 
@@ -174,6 +175,10 @@ pub fn pull(store: &Store, typed: &str, t: &Transfer) -> Result<Digest> {
         staged.push(blob);
     }
     progress.line("Writing manifest to image destination");
-    let _lock = artifacts.lock()?;
-    artifacts.commit(&name, &fetched.bytes, staged)
+    let digest = {
+        let _lock = artifacts.lock()?;
+        artifacts.commit(&name, &fetched.bytes, staged)?
+    };
+    event(store, "pull", &digest, &name);
+    Ok(digest)
 }
