@@ -12,6 +12,8 @@ pub fn description(page: &str) -> Option<&'static str> {
         "coracle-attach" => "Attach to a running container: its output is shown as it comes (what it printed before is in `coracle logs`), and with -i your input goes to it. The container's monitor serves the attach socket, readable by its owner only, so any number of clients may attach at once. The detach keys (default ctrl-p ctrl-q) leave the container running; otherwise attach ends when the container's program does, with its exit status.",
         "coracle-mount" => "Mount a container's root filesystem where the host can reach it (the overlay of its image layers and its own changes) and print the path. Mounts are counted: each unmount takes one, the last one unmounts. Without arguments, list the mounted containers. Rootless, the mount can only be made in the user and mount namespaces of `coracle unshare` (as podman's), and lives there.",
         "coracle-cp" => "Copy files and directories between a container and the local filesystem. A path in a container is written CONTAINER:PATH; `-` as the source reads a tar stream from standard input, as the destination writes one to standard output.",
+        "coracle-artifact" => "An OCI artifact is a set of files stored as the layers of an OCI image manifest with the empty configuration, each layer named by its org.opencontainers.image.title annotation: a model, a configuration, a signature, anything that is not a container image but travels through the same registries. coracle keeps artifacts in an OCI image layout of their own in its store (artifacts/ under the root), found by their full name (REGISTRY/NAME[:TAG]) or a prefix of their manifest's digest.",
+        "coracle-artifact-extract" => "Copy an artifact's files out. An existing directory gets one file per blob, named by its title (or its digest, `:` made `-`); any other target is a file, created or replaced, and the artifact must then have one blob or --digest/--title must choose one.",
         _ => return None,
     })
 }
@@ -71,6 +73,14 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
             ("Create a list of two local images.", "coracle manifest create mylist app-amd64 app-arm64"),
             ("Build for two platforms into a list.", "coracle build --platform linux/amd64,linux/arm64 --manifest mylist ."),
         ],
+        "coracle-artifact-add" => &[
+            ("Make an artifact of two files.", "coracle artifact add quay.io/me/model:1 model.gguf README.md"),
+            ("Add a file to an existing artifact.", "coracle artifact add --append quay.io/me/model:1 config.yaml"),
+        ],
+        "coracle-artifact-extract" => &[("Copy one file of an artifact out.", "coracle artifact extract --title README.md quay.io/me/model:1 /tmp/out")],
+        "coracle-artifact-push" => &[("Push an artifact to the registry its name names.", "coracle artifact push quay.io/me/model:1")],
+        "coracle-artifact-pull" => &[("Pull an artifact.", "coracle artifact pull quay.io/me/model:1")],
+        "coracle-manifest-add" => &[("Add an artifact made of a file to a list.", "coracle manifest add --artifact --artifact-type application/x.config mylist config.json")],
         "coracle-manifest-push" => &[("Push a list and its images.", "coracle manifest push mylist registry.example.org/app:1")],
         _ => &[],
     }

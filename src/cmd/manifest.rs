@@ -115,7 +115,7 @@ impl PlatformFlags {
 pub struct AddArgs {
     /// The list to add to
     pub list: String,
-    /// Local images to add (`containers-storage:` may prefix them)
+    /// Local images to add (`containers-storage:` may prefix them); files with --artifact
     #[arg(required = true)]
     pub images: Vec<String>,
     /// Add all of the entries of an image that is itself a list
@@ -126,10 +126,17 @@ pub struct AddArgs {
     pub annotation: Vec<String>,
     #[command(flatten)]
     pub platform: PlatformFlags,
+    #[command(flatten)]
+    pub artifact: super::manifest_artifact::ArtifactFlags,
 }
 
 fn add(g: &GlobalOpts, a: AddArgs) -> Result<()> {
     let annotations = lists::parse_annotations(&a.annotation)?;
+    let (list, files) = (&a.list, &a.images);
+    let platform = a.platform.to_override(Vec::new());
+    if super::manifest_artifact::add(g, &a.artifact, list, files, &annotations, platform)? {
+        return Ok(());
+    }
     let store = g.open_store()?;
     let id = lists::add(
         &store,
@@ -162,10 +169,16 @@ pub struct AnnotateArgs {
     pub os_features: Vec<String>,
     #[command(flatten)]
     pub platform: PlatformFlags,
+    /// Set the subject the index refers to (an image), with --index
+    #[arg(long, value_name = "IMAGE")]
+    pub subject: Option<String>,
 }
 
 fn annotate(g: &GlobalOpts, a: AnnotateArgs) -> Result<()> {
     let annotations = lists::parse_annotations(&a.annotation)?;
+    if let Some(subject) = &a.subject {
+        super::manifest_artifact::set_subject(g, &a.list, a.entry.as_deref(), subject)?;
+    }
     let store = g.open_store()?;
     let (id, digest) = lists::annotate(
         &store,

@@ -1,6 +1,7 @@
 //! The command line: flags in, library calls, output out. No syscalls here.
 
 mod archive;
+mod artifact;
 mod attach;
 mod auto_update;
 mod bool_flags;
@@ -28,6 +29,7 @@ mod lazy;
 mod limits;
 mod logs;
 mod manifest;
+mod manifest_artifact;
 mod mount;
 mod network;
 mod output;
@@ -296,6 +298,9 @@ pub enum Command {
     /// Manipulate manifest lists and image indexes
     #[command(subcommand)]
     Manifest(LazyGroup<manifest::ManifestCommand>),
+    /// Manage OCI artifacts
+    #[command(subcommand)]
+    Artifact(LazyGroup<artifact::ArtifactCommand>),
     /// Manage networks
     #[command(subcommand)]
     Network(LazyGroup<network::NetworkCommand>),
@@ -440,6 +445,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Healthcheck(c) => healthcheck::dispatch(g, c.0),
         Command::Volume(c) => volume::dispatch(g, c.0),
         Command::Manifest(c) => manifest::dispatch(g, c.0),
+        Command::Artifact(c) => artifact::dispatch(g, c.0),
         Command::Network(c) => network::dispatch(g, c.0),
         Command::System(c) => system::dispatch(g, c.0),
         Command::Stats(a) => stats::stats(g, a.0),

@@ -423,7 +423,9 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
     let images = store.images.load()?;
     let mut instances = Vec::new();
     for e in &index.manifests {
-        let image = if p.all {
+        // An artifact manifest `add --artifact` made: pushed below.
+        let artifact = super::artifact_manifest::is_artifact_entry(store, &e.digest);
+        let image = if p.all && !artifact {
             let img = images
                 .list
                 .iter()
@@ -446,6 +448,10 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
         options.format = Some(ManifestFormat::V2s2);
     }
     crate::runtime::userns::enter_for_storage(store)?;
+    if p.all {
+        let quiet = options.quiet;
+        super::artifact_manifest::push_entries(store, &index, &dest, &options.client, quiet)?;
+    }
     let digest = push_index::push_list(store, &index, &instances, &dest, &options, p.format)?;
     events::append(store, Event::image("push", &rec.id, typed));
     if p.remove {

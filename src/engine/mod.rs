@@ -6,6 +6,10 @@
 //! `cmd/` turns flags into one engine call and its report into output;
 //! `runtime/`, `registry/`, `build/` and `storage/` do the work below.
 
+pub mod artifact;
+pub mod artifact_manifest;
+pub mod artifact_mime;
+pub mod artifact_transfer;
 pub mod attach;
 pub mod auto_update;
 pub mod build;

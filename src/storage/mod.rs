@@ -1,5 +1,6 @@
 //! The on-disk store: locking, atomic records, blobs, layers, images.
 
+pub mod artifacts;
 pub mod atomic;
 pub mod blobs;
 pub mod check;
