@@ -501,6 +501,7 @@ const COMMIT: Op = Op {
         "layer-committed",
         "blob-written",
         "images-saving",
+        "images-written",
     ],
     reset: |c| {
         c.run(&["rmi", "--ignore", "localhost/crash-commit"]);
@@ -570,7 +571,12 @@ const PUSH: Op = Op {
 
 const RMI: Op = Op {
     name: "rmi",
-    points: &["images-saving", "layer-unlinked"],
+    points: &[
+        "images-saving",
+        "layer-unlinked",
+        "image-keys-dirty",
+        "images-written",
+    ],
     reset: |c| {
         if !c.exists(&["image", "exists", "localhost/crash-rmi"]) {
             c.ok(&["commit", "keeper", "localhost/crash-rmi"]);

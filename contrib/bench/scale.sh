@@ -62,6 +62,9 @@ row "images ($N images)" "$a" "$b" 100
 a=$(median_ms "$RUNS" : tag_in big)
 b=$(median_ms "$RUNS" : tag_in small)
 row "tag ($N images)" "$a" "$b" 20
+a=$(median_ms "$RUNS" : "$CORACLE" "${big[@]}" image inspect --format '{{.Id}}' localhost/img1)
+b=$(median_ms "$RUNS" : "$CORACLE" "${small[@]}" image inspect --format '{{.Id}}' localhost/img1)
+row "image inspect NAME ($N images)" "$a" "$b" 20
 a=$(median_ms "$RUNS" "fresh_in big" rmi_in big)
 b=$(median_ms "$RUNS" "fresh_in small" rmi_in small)
 row "rmi ($N images)" "$a" "$b" 20

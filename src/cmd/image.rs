@@ -6,7 +6,6 @@ use super::output::{print, println};
 use super::registry_flags::{platform_from_flags, RegistryFlags, RetryFlags, UnsupportedFlags};
 use super::GlobalOpts;
 use crate::engine::images;
-use crate::engine::lookup::try_find_image;
 use crate::engine::types::PullOptions;
 use crate::error::SilentExit;
 use anyhow::Result;
@@ -195,8 +194,8 @@ pub struct ExistsArgs {
 
 pub fn exists(g: &GlobalOpts, a: ExistsArgs) -> Result<()> {
     let store = g.open_store()?;
-    let images = store.images.load()?;
-    match try_find_image(&images, &a.image)? {
+    let mut images = store.images.load_for(&[&a.image])?;
+    match crate::engine::images::try_found(&store, &mut images, &a.image)? {
         Some(_) => Ok(()),
         None => Err(SilentExit(1).into()),
     }

@@ -3,7 +3,7 @@
 
 use super::output::{print, print_inspect, println, unescape};
 use super::GlobalOpts;
-use crate::engine::lookup::{find_image, try_find_image};
+use crate::engine::lookup::try_find_image;
 use crate::engine::types::{ImageConfig, ImageRecord, Store};
 use crate::error::not_found;
 use crate::format::{human, table};
@@ -78,12 +78,13 @@ pub struct ImageInspectArgs {
 
 pub fn image_inspect(g: &GlobalOpts, a: ImageInspectArgs) -> Result<()> {
     let store = g.open_store()?;
-    let images = store.images.load()?;
+    let typed: Vec<&str> = a.images.iter().map(String::as_str).collect();
+    let mut images = store.images.load_for(&typed)?;
     let mut docs = Vec::new();
     let mut missing = None;
     for name in &a.images {
-        match try_find_image(&images, name)? {
-            Some(rec) => docs.push(inspect_json(&store, rec)?),
+        match crate::engine::images::try_found(&store, &mut images, name)? {
+            Some(rec) => docs.push(inspect_json(&store, &rec)?),
             None => missing = Some(name.clone()),
         }
     }
@@ -187,8 +188,8 @@ pub struct HistoryArgs {
 
 pub fn history(g: &GlobalOpts, a: HistoryArgs) -> Result<()> {
     let store = g.open_store()?;
-    let images = store.images.load()?;
-    let rec = find_image(&images, &a.image)?;
+    let mut images = store.images.load_for(&[&a.image])?;
+    let rec = &crate::engine::images::found(&store, &mut images, &a.image)?;
     let config = ImageConfig::parse(&store.blobs.read(&rec.config_digest())?)?;
     let mut layer_sizes = rec
         .layers

@@ -54,9 +54,9 @@ struct Listed {
 /// labels, platform and JSON output need it: reading 5,000 configs is most
 /// of a plain listing's time in a big store).
 fn load_listed(store: &Store, with_config: bool) -> Result<Vec<Listed>> {
-    let images = store.images.load()?;
-    let mut out = Vec::with_capacity(images.list.len());
-    for rec in images.list {
+    let images = store.images.read_all()?;
+    let mut out = Vec::with_capacity(images.len());
+    for rec in images {
         let config = if with_config {
             ImageConfig::parse(&store.blobs.read(&rec.config_digest())?)?
         } else {
@@ -212,7 +212,9 @@ fn image_json(l: &Listed) -> Value {
 }
 
 /// A row for the images table and its templates (podman's field names).
-fn image_row(l: &Listed, repo: &str, tag: &str, no_trunc: bool) -> Value {
+/// `slim`: only the default table's columns (a listing of thousands of
+/// images builds no fields it does not print).
+fn image_row(l: &Listed, repo: &str, tag: &str, no_trunc: bool, slim: bool) -> Value {
     let r = &l.rec;
     let id = if no_trunc {
         format!("sha256:{}", r.id)
@@ -220,6 +222,17 @@ fn image_row(l: &Listed, repo: &str, tag: &str, no_trunc: bool) -> Value {
         r.id[..12].to_string()
     };
     let since = since_text(r.created.as_deref());
+    if slim {
+        return json!({
+            "ID": id,
+            "Repository": repo,
+            "Tag": tag,
+            "Digest": r.display_digest().to_string(),
+            "Created": since,
+            "Size": human::human_size(r.size),
+            "History": r.names_history.join(", "),
+        });
+    }
     let history = r.names_history.join(", ");
     json!({
         "ID": id,
@@ -258,7 +271,8 @@ pub fn images(g: &GlobalOpts, a: ImagesArgs) -> Result<()> {
     let preds = image_filter(&filters, &all)?;
     let mut list: Vec<&Listed> = all.iter().filter(|l| preds.iter().all(|p| p(l))).collect();
     match a.sort.as_str() {
-        "created" => list.sort_by_key(|l| std::cmp::Reverse(created_secs(l.rec.created.as_deref()))),
+        // Cached: a timestamp parsed once per image, not per comparison.
+        "created" => list.sort_by_cached_key(|l| std::cmp::Reverse(created_secs(l.rec.created.as_deref()))),
         "id" => list.sort_by(|x, y| x.rec.id.cmp(&y.rec.id)),
         "size" => list.sort_by_key(|l| std::cmp::Reverse(l.rec.size)),
         "repository" | "tag" => list.sort_by(|x, y| x.rec.names.first().cmp(&y.rec.names.first())),
@@ -285,14 +299,21 @@ pub fn images(g: &GlobalOpts, a: ImagesArgs) -> Result<()> {
         return println(&table::json_pretty(&Value::Array(rows)));
     }
 
+    let slim = a.format.as_deref().is_none_or(|f| f.trim() == "table");
     let mut rows = Vec::new();
     for l in &list {
         if l.rec.names.is_empty() {
-            rows.push(image_row(l, "<none>", "<none>", a.no_trunc));
+            rows.push(image_row(l, "<none>", "<none>", a.no_trunc, slim));
         }
         for name in &l.rec.names {
             let (repo, tag) = split_name(name);
-            rows.push(image_row(l, repo, tag.unwrap_or("<none>"), a.no_trunc));
+            rows.push(image_row(
+                l,
+                repo,
+                tag.unwrap_or("<none>"),
+                a.no_trunc,
+                slim,
+            ));
         }
     }
     let mut default = if a.digests {

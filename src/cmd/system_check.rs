@@ -81,6 +81,10 @@ fn render(r: &CheckReport) -> String {
     for v in &r.rebuilt_volumes {
         out.push_str(&format!("Rebuilt damaged volume: {v}\n"));
     }
+    group(&mut out, "index", &r.found.indexes);
+    for i in &r.rebuilt_indexes {
+        out.push_str(&format!("Rebuilt damaged index: {i}\n"));
+    }
     group(&mut out, "blob", &r.found.blobs);
     deleted(&mut out, "blob", &r.removed_blobs);
     out

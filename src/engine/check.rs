@@ -30,6 +30,7 @@ pub struct CheckReport {
     pub removed_containers: Vec<String>,
     pub removed_blobs: Vec<String>,
     pub rebuilt_volumes: Vec<String>,
+    pub rebuilt_indexes: Vec<String>,
 }
 
 /// Check (and repair) the store. Rootless, this enters the user namespace
@@ -100,6 +101,11 @@ fn repair(store: &Store, opts: CheckOptions, f: &Findings, r: &mut CheckReport) 
     }
     // The listing index, from the records (a change cut short, a lost shard).
     store.containers.rebuild_index()?;
+    // The image key index, likewise (the image repairs below keep it so).
+    if !f.indexes.is_empty() {
+        store.images.rebuild_key_index()?;
+        r.rebuilt_indexes.extend(f.indexes.keys().cloned());
+    }
     for name in store.containers.stale_names() {
         store.containers.forget_name(&name)?;
     }

@@ -7,8 +7,7 @@ mod parents;
 
 use crate::error::CodedError;
 use crate::registry::pull::{self, PullOptions};
-use crate::registry::resolve;
-use crate::registry::resolve::{find_image, try_find_image};
+use crate::registry::resolve::try_find_image;
 use crate::storage::events::{self, Event};
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
@@ -37,7 +36,7 @@ fn pull_image_quietly(store: &Store, name: &str, opts: &PullOptions) -> Result<I
         pull::pull_by_name(store, name, opts).map(|img| img.id.into_bytes())
     })?;
     let id = String::from_utf8_lossy(&id).into_owned();
-    let images = store.images.load()?;
+    let images = store.images.load_for(&[&id])?;
     images
         .by_id(&id)
         .cloned()
@@ -78,8 +77,10 @@ pub fn tag(store: &Store, image: &str, targets: &[String]) -> Result<Vec<String>
         .map(|t| local_name(t))
         .collect::<Result<Vec<_>>>()?;
     let _lock = store.lock()?;
-    let mut images = store.images.load()?;
-    let id = find_image(&images, image)?.id.clone();
+    let mut inputs: Vec<&str> = names.iter().map(String::as_str).collect();
+    inputs.push(image);
+    let mut images = store.images.load_for(&inputs)?;
+    let id = found(store, &mut images, image)?.id;
     for n in &names {
         images.add_name(&id, n)?;
     }
@@ -93,8 +94,8 @@ pub fn tag(store: &Store, image: &str, targets: &[String]) -> Result<Vec<String>
 /// Remove names from an image (all of them when `names` is empty).
 pub fn untag(store: &Store, image: &str, names: &[String]) -> Result<()> {
     let _lock = store.lock()?;
-    let mut images = store.images.load()?;
-    let id = find_image(&images, image)?.id.clone();
+    let mut images = store.images.load_for(&[image])?;
+    let id = found(store, &mut images, image)?.id;
     let drop: Vec<String> = names.iter().map(|n| local_name(n)).collect::<Result<_>>()?;
     let img = images.by_id_mut(&id).expect("found above");
     let before = img.names.clone();
@@ -177,7 +178,12 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
     }
     crate::runtime::userns::enter_for_storage(store)?;
     let _lock = store.lock()?;
-    let mut images = store.images.load()?;
+    let mut images = if r.all {
+        store.images.load()?
+    } else {
+        let typed: Vec<&str> = r.images.iter().map(String::as_str).collect();
+        store.images.load_for(&typed)?
+    };
     let mut report = RemovalReport {
         done: Vec::new(),
         error: None,
@@ -190,8 +196,8 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
     let mut removed = Vec::new();
     let mut journal = Vec::new();
     for target in &targets {
-        let rec = match try_find_image(&images, target)? {
-            Some(rec) => rec.clone(),
+        let rec = match try_found(store, &mut images, target)? {
+            Some(rec) => rec,
             None if r.all => continue, // removed as a parent of another
             None => {
                 // podman: -f also means an unknown image is no error.
@@ -248,6 +254,8 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
             }
             bail!("image {} is still used by container {user}", rec.id);
         }
+        // What deciding which layers, blobs and parents go with it reads.
+        store.images.widen_for_removal(&mut images, &rec)?;
         for n in &rec.names {
             journal.push(Event::image("untag", &rec.id, n));
             report.done.push(Removed::Untagged(n.clone()));
@@ -264,6 +272,7 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
         removed.push(rec);
         for id in doomed {
             if let Some(parent) = images.remove(&id) {
+                store.images.widen_for_removal(&mut images, &parent)?;
                 journal.push(Event::image("remove", &id, &id));
                 report.done.push(Removed::Deleted(id));
                 removed.push(parent);
@@ -332,10 +341,38 @@ pub fn containers_using(store: &Store, image_id: &str) -> Vec<String> {
         .collect()
 }
 
+/// The image `input` names among `images`, loaded for it with
+/// `ImageStore::load_for`; a miss there (a change made while we read)
+/// is looked for among all of them before it counts.
+pub fn try_found(
+    store: &Store,
+    images: &mut crate::storage::images::Images,
+    input: &str,
+) -> Result<Option<ImageRecord>> {
+    if let Some(rec) = try_find_image(images, input)? {
+        return Ok(Some(rec.clone()));
+    }
+    if images.scope.is_none() {
+        return Ok(None);
+    }
+    store.images.widen_all(images)?;
+    Ok(try_find_image(images, input)?.cloned())
+}
+
+/// [`try_found`], with podman's "image not known" for a miss.
+pub fn found(
+    store: &Store,
+    images: &mut crate::storage::images::Images,
+    input: &str,
+) -> Result<ImageRecord> {
+    try_found(store, images, input)?.ok_or_else(|| crate::error::not_found("image", input))
+}
+
 /// Which of `rec`'s names the user meant by `typed`.
 fn resolve_name_in(rec: &ImageRecord, typed: &str) -> Result<String> {
     let mut one = crate::storage::images::Images {
         list: vec![rec.clone()],
+        scope: None,
     };
     for n in rec.names.clone() {
         one.list[0].names = vec![n.clone()];
@@ -356,8 +393,8 @@ pub fn ensure_image(
     opts: &PullOptions,
 ) -> Result<ImageRecord> {
     let local = {
-        let images = store.images.load()?;
-        resolve::try_find_image(&images, name)?.cloned()
+        let mut images = store.images.load_for(&[name])?;
+        try_found(store, &mut images, name)?
     };
     let pull = match (policy, &local) {
         ("always" | "newer", _) => true,

@@ -3,7 +3,7 @@
 
 use crate::error::CodedError;
 /// Images by name, id or digest, as podman resolves what a user typed.
-pub use crate::registry::resolve::{find_image, try_find_image};
+pub use crate::registry::resolve::try_find_image;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
 

@@ -62,6 +62,7 @@ fn own_destination(image: &ImageRecord, typed: &str) -> Result<Reference> {
                         names: vec![n.clone()],
                         ..image.clone()
                     }],
+                    scope: None,
                 };
                 if !image.id.starts_with(typed) && try_find_image(&one, typed)?.is_some() {
                     chosen = Some(n.clone());
@@ -214,6 +215,7 @@ fn matched_name(rec: &ImageRecord, typed: &str) -> Result<Option<String>> {
                 names: vec![n.clone()],
                 ..rec.clone()
             }],
+            scope: None,
         };
         if try_find_image(&one, typed)?.is_some() {
             return Ok(Some(n.clone()));

@@ -29,6 +29,8 @@ pub struct Findings {
     pub images: Problems,
     pub containers: Problems,
     pub volumes: Problems,
+    /// Indexes that disagree with the records they index (rebuilt).
+    pub indexes: Problems,
     /// Blobs whose content does not hash to their name, referenced by no image.
     pub blobs: Problems,
     /// Containers with unreadable records (no config): nothing can use them.
@@ -45,6 +47,7 @@ impl Findings {
             && self.images.is_empty()
             && self.containers.is_empty()
             && self.volumes.is_empty()
+            && self.indexes.is_empty()
             && self.blobs.is_empty())
     }
 }
@@ -65,6 +68,10 @@ pub fn inspect(store: &Store, quick: bool) -> Result<Findings> {
         hash_blobs(store)
     };
     check_images(store, &damaged_layers, &bad_blobs, &mut f)?;
+    let keys = store.images.key_index_problems()?;
+    if !keys.is_empty() {
+        f.indexes.insert("image-keys".to_string(), keys);
+    }
     check_containers(store, &damaged_layers, &mut f)?;
     check_volumes(store, &mut f);
     Ok(f)

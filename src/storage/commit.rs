@@ -272,7 +272,10 @@ pub fn image_from_layers(
         added: crate::format::human::now_rfc3339(),
     };
     let _lock = store.lock()?;
-    let mut images = store.images.load()?;
+    // The shards this record and the images holding its names are in.
+    let mut wanted: Vec<&str> = record.names.iter().map(String::as_str).collect();
+    wanted.push(&record.id);
+    let mut images = store.images.load_for(&wanted)?;
     // A layer removed by a concurrent rmi between our write and the lock.
     for d in &record.layers {
         if !store.layers.has(d) {

@@ -51,7 +51,7 @@ pub struct Loaded {
     pub legacy: bool,
 }
 
-fn shard_of(id: &str) -> String {
+pub fn shard_of(id: &str) -> String {
     id.get(..2).unwrap_or("00").to_ascii_lowercase()
 }
 
@@ -107,12 +107,33 @@ impl ImageIndex {
         })
     }
 
+    /// The shards named by `keys` (absent ones empty), as they are on disk;
+    /// None when only a whole load reads the store right (the old single
+    /// file, or a journal not yet applied).
+    pub fn load_keys(&self, keys: &std::collections::BTreeSet<String>) -> Result<Option<Loaded>> {
+        if !self.dir.is_dir() || self.journal().exists() {
+            return Ok(None);
+        }
+        let mut shards = Shards::new();
+        for key in keys {
+            let shard: Option<Shard> = atomic::read_json(&self.dir.join(format!("{key}.json")))?;
+            shards.insert(key.clone(), shard.map(|s| s.images).unwrap_or_default());
+        }
+        Ok(Some(Loaded {
+            shards,
+            pending: Vec::new(),
+            legacy: false,
+        }))
+    }
+
     /// Write `records` over what `before` held: only the shards that differ
     /// (and any `pending`). Call with the store lock held.
-    pub fn save(&self, before: &Loaded, records: &[ImageRecord]) -> Result<()> {
+    /// Returns the shards written (all of them after a migration).
+    pub fn save(&self, before: &Loaded, records: &[ImageRecord]) -> Result<Vec<String>> {
         let after = group_refs(records);
         if before.legacy || !self.dir.is_dir() {
-            return self.migrate(&after);
+            self.migrate(&after)?;
+            return Ok(after.keys().cloned().collect());
         }
         let mut changed = ShardRefs::new();
         for key in before.shards.keys().chain(after.keys()) {
@@ -148,7 +169,7 @@ impl ImageIndex {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(changed.into_keys().collect())
     }
 
     fn write_shard(&self, key: &str, records: &[&ImageRecord]) -> Result<()> {
@@ -208,7 +229,7 @@ fn group_refs(records: &[ImageRecord]) -> ShardRefs<'_> {
 }
 
 /// Records by shard, each shard in the order the records came.
-fn group(records: Vec<ImageRecord>) -> Shards {
+pub fn group(records: Vec<ImageRecord>) -> Shards {
     let mut out = Shards::new();
     for r in records {
         out.entry(shard_of(&r.id)).or_default().push(r);

@@ -20,6 +20,21 @@ impl FileLock {
         Self::acquire(path, libc::LOCK_SH)
     }
 
+    /// The lock if no one (this process included, through another open
+    /// file) holds it now; None rather than waiting.
+    pub fn try_exclusive(path: &Path) -> Result<Option<FileLock>> {
+        match Self::acquire(path, libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(l) => Ok(Some(l)),
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::WouldBlock) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn acquire(path: &Path, op: libc::c_int) -> Result<FileLock> {
         let file = OpenOptions::new()
             .create(true)

@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod health;
 pub mod image_config;
 pub mod image_index;
+pub mod image_keys;
 pub mod image_record;
 pub mod images;
 pub mod layer_tar;

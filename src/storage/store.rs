@@ -222,6 +222,8 @@ impl Store {
         if self.root.join("images").is_dir() && fs::remove_file(&legacy).is_ok() {
             swept.removed.push(legacy);
         }
+        // An image key index a killed save left marked, or none yet.
+        let _ = self.images.heal_key_index();
         swept
     }
 
