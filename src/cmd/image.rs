@@ -45,6 +45,11 @@ pub enum ImageCommand {
     Tree(super::image_tree::TreeArgs),
     /// Push an image to a registry
     Push(super::transfer::PushArgs),
+    /// Sign an image with gpg (simple signing)
+    Sign(super::image_sign::SignArgs),
+    /// Manage container image trust policy
+    #[command(subcommand)]
+    Trust(super::image_trust::TrustCommand),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -64,6 +69,8 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Import(a) => super::commit::import(g, a),
         ImageCommand::Tree(a) => super::image_tree::tree(g, a),
         ImageCommand::Push(a) => super::transfer::push(g, a),
+        ImageCommand::Sign(a) => super::image_sign::sign(g, a),
+        ImageCommand::Trust(c) => super::image_trust::dispatch(g, c),
     }
 }
 
