@@ -265,7 +265,11 @@ fn sign_verify_and_trust(mode: Mode) {
     // The signature of another manifest, copied to this one's place.
     let wrong = sig_dir(&lookaside, &unsigned.repo, &unsigned.digest);
     env.write_user_file(&wrong.join("signature-1"), &std::fs::read(&file).unwrap());
-    assert_refused(&env, &["pull", &unsigned.reference()], "signature is for manifest");
+    assert_refused(
+        &env,
+        &["pull", &unsigned.reference()],
+        "signature is for manifest",
+    );
     // Signed by a key the policy does not trust.
     env.set_env("GNUPGHOME", other.home.to_str().unwrap());
     let stranger = push_unique(&unique_image("stranger"), "stranger");

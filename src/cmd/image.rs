@@ -45,6 +45,8 @@ pub enum ImageCommand {
     Tree(super::image_tree::TreeArgs),
     /// Push an image to a registry
     Push(super::transfer::PushArgs),
+    /// Inspect changes to the image's file systems
+    Diff(super::image_diff::ImageDiffArgs),
     /// Sign an image with gpg (simple signing)
     Sign(super::image_sign::SignArgs),
     /// Manage container image trust policy
@@ -69,6 +71,7 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Import(a) => super::commit::import(g, a),
         ImageCommand::Tree(a) => super::image_tree::tree(g, a),
         ImageCommand::Push(a) => super::transfer::push(g, a),
+        ImageCommand::Diff(a) => super::image_diff::diff(g, a),
         ImageCommand::Sign(a) => super::image_sign::sign(g, a),
         ImageCommand::Trust(c) => super::image_trust::dispatch(g, c),
     }

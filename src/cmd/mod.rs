@@ -19,6 +19,7 @@ mod events;
 mod generate;
 mod healthcheck;
 mod image;
+mod image_diff;
 mod image_inspect;
 mod image_list;
 mod image_sign;

@@ -16,6 +16,7 @@ pub mod config;
 pub mod container_mount;
 pub mod containers;
 pub mod create;
+pub mod diff;
 pub mod events;
 pub mod filter;
 pub mod generate;
