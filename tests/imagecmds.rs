@@ -123,3 +123,87 @@ fn image_diff_import_and_tree(mode: Mode) {
     assert_eq!(i["Variant"], "v8");
     assert_eq!(i["Os"], "linux");
 }
+
+/// `coracle ARGS` as a shell word list for a script run by `unshare`,
+/// with the store flags the harness gives root.
+fn nested(env: &TestEnv, args: &str) -> String {
+    let bin = coracle_bin();
+    match env.mode {
+        Mode::Root => format!(
+            "{} --root {} --runroot {} {args}",
+            bin.display(),
+            env.store_dir().display(),
+            env.runroot_dir().display()
+        ),
+        Mode::Rootless => format!("{} {args}", bin.display()),
+    }
+}
+
+both_modes!(image_mount_and_unmount);
+fn image_mount_and_unmount(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let id = env.inspect(&img)["Id"].as_str().unwrap().to_string();
+    let script = format!(
+        "set -e; p=$({m}); test -e $p/bin/busybox && echo has-busybox; \
+         touch $p/new 2>/dev/null || echo read-only; {m} >/dev/null; {list}; echo json; {json}; \
+         {un}; echo after-one; {list}; {un}; echo after-two; {list}; \
+         test ! -e $p/bin/busybox && echo gone; {un}",
+        m = nested(&env, &format!("image mount {img}")),
+        list = nested(&env, "image mount"),
+        json = nested(&env, "image mount --format json"),
+        un = nested(&env, &format!("image unmount {img}")),
+    );
+    let out = env.ok(&["unshare", "sh", "-c", &script]);
+    let merged = env
+        .store_dir()
+        .join("image-mounts")
+        .join(&id)
+        .join("merged");
+    assert!(
+        out.starts_with("has-busybox\nread-only\n"),
+        "[{mode:?}] {out}"
+    );
+    let (before, after) = out.split_once("after-one").unwrap();
+    let listed = format!("{img}  {}", merged.display());
+    assert!(before.contains(&listed), "[{mode:?}] listed: {out}");
+    let json_text = before.split_once("json\n").unwrap().1;
+    let json_text = &json_text[..json_text.rfind(']').unwrap() + 1];
+    let v: Value = serde_json::from_str(json_text).unwrap();
+    assert_eq!(v[0]["id"], id.as_str(), "[{mode:?}] {json_text}");
+    assert_eq!(v[0]["Repositories"][0], img.as_str());
+    assert_eq!(v[0]["mountpoint"], merged.to_str().unwrap());
+    assert!(v[0]["Names"][0].as_str().unwrap().starts_with("sha256:"));
+    // Mounted twice: the first unmount keeps it, the second takes it.
+    let (one, two) = after.split_once("after-two").unwrap();
+    assert!(
+        before.ends_with(&format!("{id}\n")),
+        "[{mode:?}] unmount prints the id: {out}"
+    );
+    assert!(one.contains(&listed), "[{mode:?}] still mounted: {out}");
+    assert!(
+        !two.contains(&listed) && two.contains("gone"),
+        "[{mode:?}] {out}"
+    );
+    match mode {
+        // podman: rootless mounts only inside `unshare`
+        Mode::Rootless => assert_refused(
+            &env,
+            &["image", "mount", &img],
+            "must execute `coracle unshare` first",
+        ),
+        Mode::Root => {
+            assert_refused(
+                &env,
+                &["image", "unmount"],
+                "image name or ID must be specified",
+            );
+            assert_refused(
+                &env,
+                &["image", "mount", "--format", "table", &img],
+                "unknown --format",
+            );
+            assert_refused(&env, &["image", "mount", "-a", &img], "--all");
+        }
+    }
+}

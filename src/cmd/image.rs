@@ -47,6 +47,11 @@ pub enum ImageCommand {
     Push(super::transfer::PushArgs),
     /// Inspect changes to the image's file systems
     Diff(super::image_diff::ImageDiffArgs),
+    /// Mount an image's root filesystem
+    Mount(super::image_mount::ImageMountArgs),
+    /// Unmount an image's root filesystem
+    #[command(visible_alias = "umount")]
+    Unmount(super::image_mount::ImageUnmountArgs),
     /// Sign an image with gpg (simple signing)
     Sign(super::image_sign::SignArgs),
     /// Manage container image trust policy
@@ -72,6 +77,8 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Tree(a) => super::image_tree::tree(g, a),
         ImageCommand::Push(a) => super::transfer::push(g, a),
         ImageCommand::Diff(a) => super::image_diff::diff(g, a),
+        ImageCommand::Mount(a) => super::image_mount::mount(g, a),
+        ImageCommand::Unmount(a) => super::image_mount::unmount(g, a),
         ImageCommand::Sign(a) => super::image_sign::sign(g, a),
         ImageCommand::Trust(c) => super::image_trust::dispatch(g, c),
     }

@@ -22,6 +22,7 @@ mod image;
 mod image_diff;
 mod image_inspect;
 mod image_list;
+mod image_mount;
 mod image_sign;
 mod image_tree;
 mod image_trust;

@@ -21,6 +21,7 @@ pub mod events;
 pub mod filter;
 pub mod generate;
 pub mod health;
+pub mod image_mount;
 pub mod image_tree;
 pub mod images;
 pub mod kube;
