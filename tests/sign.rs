@@ -316,4 +316,44 @@ fn sign_verify_and_trust(mode: Mode) {
         signed.id(),
         "[{mode:?}] pushed and signed"
     );
+
+    // manifest push --sign-by: the list pushed is signed, so it pulls.
+    env.ok(&["manifest", "create", "localhost/signed-list"]);
+    env.ok(&[
+        "manifest",
+        "add",
+        "localhost/signed-list",
+        &signed.reference(),
+    ]);
+    let list_dest = format!("{host}/{}:v1", unique("list-signed"));
+    let digestfile = env.home.join("list.digest");
+    env.ok(&[
+        "manifest",
+        "push",
+        "--sign-by",
+        "signer@example.com",
+        "--digestfile",
+        digestfile.to_str().unwrap(),
+        "localhost/signed-list",
+        &list_dest,
+    ]);
+    let list_digest = std::fs::read_to_string(&digestfile).unwrap();
+    let repo = list_dest
+        .split_once('/')
+        .unwrap()
+        .1
+        .rsplit_once(':')
+        .unwrap()
+        .0;
+    let sig = sig_dir(&lookaside, repo, list_digest.trim()).join("signature-1");
+    assert_eq!(
+        payload(&env, &signer, &sig)["critical"]["image"]["docker-manifest-digest"],
+        list_digest.trim(),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        fresh.pull(&list_dest),
+        signed.id(),
+        "[{mode:?}] the signed list"
+    );
 }
