@@ -372,7 +372,11 @@ fn policy_json_refuses_what_it_rejects(mode: Mode) {
         "reject",
         r#"{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k.gpg"}"#,
     );
-    assert_refused(&env, &["pull", &p.reference()], "cannot verify");
+    assert_refused(
+        &env,
+        &["pull", &p.reference()],
+        "reading signedBy key /k.gpg",
+    );
     write("reject", r#"{"type": "insecureAcceptAnything"}"#);
     let id = env.pull(&p.reference());
     assert_eq!(id, p.id(), "[{mode:?}] the repository's own scope accepts");

@@ -31,6 +31,8 @@ PKGS="$PKGS qemu-system-x86 cpio kmod"
 PKGS="$PKGS python3-venv"
 # external OCI runtimes for `--runtime` (tests/oci_runtime.rs)
 PKGS="$PKGS crun runc"
+# simple signing (tests/sign.rs): gpg signs and verifies
+PKGS="$PKGS gpg gpg-agent gpgconf"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

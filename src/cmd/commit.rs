@@ -88,14 +88,35 @@ pub struct DiffArgs {
     /// Change the output format (json)
     #[arg(long)]
     pub format: Option<String>,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
     /// Container (or image) to inspect
-    pub name: String,
+    pub name: Option<String>,
+    /// Compare with this container or image instead of the parent layer
+    pub other: Option<String>,
 }
 
 pub fn diff(g: &GlobalOpts, a: DiffArgs) -> Result<()> {
     let store = g.open_store()?;
-    let list = engine::changes(&store, &a.name)?;
-    match a.format.as_deref() {
+    let (name, other) = match (a.latest, a.name, a.other) {
+        (true, None, None) => (crate::engine::containers::latest_id(&store)?, None),
+        (true, _, _) => bail!("--latest and containers cannot be used together"),
+        (false, Some(n), other) => (n, other),
+        (false, None, _) => bail!("a container or image name is required"),
+    };
+    let list = crate::engine::diff::changes(
+        &store,
+        &name,
+        other.as_deref(),
+        crate::engine::diff::Kinds::ContainersOrImages,
+    )?;
+    print_changes(&list, a.format.as_deref())
+}
+
+/// podman's `diff` output: `K /path` lines, or `--format json`.
+pub fn print_changes(list: &[(String, ChangeKind)], format: Option<&str>) -> Result<()> {
+    match format {
         Some("json") => {
             let pick = |k: ChangeKind| -> Vec<&str> {
                 list.iter()
@@ -120,7 +141,7 @@ pub fn diff(g: &GlobalOpts, a: DiffArgs) -> Result<()> {
         }
         None | Some("") => {
             let mut out = String::new();
-            for (p, k) in &list {
+            for (p, k) in list {
                 let c = match k {
                     ChangeKind::Changed => 'C',
                     ChangeKind::Added => 'A',
@@ -175,6 +196,15 @@ pub struct ImportArgs {
     /// Suppress output
     #[arg(short, long)]
     pub quiet: bool,
+    /// Set the architecture of the imported image
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Set the OS of the imported image
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+    /// Set the variant of the imported image
+    #[arg(long, value_name = "VARIANT")]
+    pub variant: Option<String>,
     /// A tarball (plain, gzip or zstd), an http(s) URL, or - for stdin
     pub source: String,
     pub reference: Option<String>,
@@ -199,7 +229,12 @@ pub fn import(g: &GlobalOpts, a: ImportArgs) -> Result<()> {
         names,
         ..CommitOptions::default()
     };
-    let img = engine::import(&store, &source, opts, a.reference.as_deref())?;
+    let platform = engine::ImportPlatform {
+        os: a.os.clone(),
+        arch: a.arch.clone(),
+        variant: a.variant.clone(),
+    };
+    let img = engine::import(&store, &source, opts, a.reference.as_deref(), &platform)?;
     progress(a.quiet, &img);
     println(&img.id)
 }

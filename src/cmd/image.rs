@@ -44,6 +44,18 @@ pub enum ImageCommand {
     Tree(super::image_tree::TreeArgs),
     /// Push an image to a registry
     Push(super::transfer::PushArgs),
+    /// Inspect changes to the image's file systems
+    Diff(super::image_diff::ImageDiffArgs),
+    /// Mount an image's root filesystem
+    Mount(super::image_mount::ImageMountArgs),
+    /// Unmount an image's root filesystem
+    #[command(visible_alias = "umount")]
+    Unmount(super::image_mount::ImageUnmountArgs),
+    /// Sign an image with gpg (simple signing)
+    Sign(super::image_sign::SignArgs),
+    /// Manage container image trust policy
+    #[command(subcommand)]
+    Trust(super::image_trust::TrustCommand),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -63,6 +75,11 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Import(a) => super::commit::import(g, a),
         ImageCommand::Tree(a) => super::image_tree::tree(g, a),
         ImageCommand::Push(a) => super::transfer::push(g, a),
+        ImageCommand::Diff(a) => super::image_diff::diff(g, a),
+        ImageCommand::Mount(a) => super::image_mount::mount(g, a),
+        ImageCommand::Unmount(a) => super::image_mount::unmount(g, a),
+        ImageCommand::Sign(a) => super::image_sign::sign(g, a),
+        ImageCommand::Trust(c) => super::image_trust::dispatch(g, c),
     }
 }
 

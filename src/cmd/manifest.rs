@@ -282,6 +282,12 @@ pub struct PushArgs {
     /// Suppress progress output
     #[arg(short, long)]
     pub quiet: bool,
+    /// Sign the pushed list with this GPG key (simple signing)
+    #[arg(long, value_name = "KEY")]
+    pub sign_by: Option<String>,
+    /// Read the signing key's passphrase from this file
+    #[arg(long, value_name = "PATH")]
+    pub sign_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryFlags,
 }
@@ -289,6 +295,13 @@ pub struct PushArgs {
 fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
     let format = ManifestFormat::parse(&a.format)?;
     let store = g.open_store()?;
+    if a.sign_passphrase_file.is_some() && a.sign_by.is_none() {
+        anyhow::bail!("--sign-passphrase-file needs --sign-by");
+    }
+    let sign_by = a.sign_by.clone().map(|key| crate::engine::signing::SignBy {
+        key,
+        passphrase_file: a.sign_passphrase_file.clone(),
+    });
     let options = PushOptions {
         client: a.registry.client_options()?,
         quiet: a.quiet,
@@ -303,6 +316,7 @@ fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
             format,
             remove: a.rm,
             options,
+            sign_by,
         },
     )?;
     if let Some(path) = &a.digestfile {

@@ -35,6 +35,12 @@ pub struct PushArgs {
     /// Discard any pre-existing signatures in the image (there are none to keep)
     #[arg(long)]
     pub remove_signatures: bool,
+    /// Sign the pushed image with this GPG key (simple signing)
+    #[arg(long, value_name = "KEY")]
+    pub sign_by: Option<String>,
+    /// Read the signing key's passphrase from this file
+    #[arg(long, value_name = "PATH")]
+    pub sign_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
@@ -75,13 +81,21 @@ pub fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
         quiet: a.quiet,
         chunk_size,
     };
-    let digest = transfer::push_image(
+    if a.sign_passphrase_file.is_some() && a.sign_by.is_none() {
+        bail!("--sign-passphrase-file needs --sign-by");
+    }
+    let sign = a.sign_by.map(|key| crate::engine::signing::SignBy {
+        key,
+        passphrase_file: a.sign_passphrase_file,
+    });
+    let digest = transfer::push_image_signed(
         &store,
         &transfer::Push {
             image: &a.image,
             destination: a.destination.as_deref(),
             options,
         },
+        sign.as_ref(),
     )?;
     if let Some(path) = &a.digestfile {
         std::fs::write(path, digest)

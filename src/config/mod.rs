@@ -1,6 +1,6 @@
 //! podman's config files, read once per invocation: containers.conf
 //! (`containers_conf`), storage.conf (`storage_conf`), policy.json
-//! (`policy`), each found as podman finds it (`files`). A leaf: it names nothing else of coracle's, so every
+//! (`policy`), registries.d (`registries_d`: where signatures live), each found as podman finds it (`files`). A leaf: it names nothing else of coracle's, so every
 //! layer may read it. registries.conf stays with its user,
 //! `registry/shortnames.rs`.
 
@@ -8,6 +8,7 @@ mod containers_conf;
 pub mod files;
 pub mod oci_runtime;
 pub mod policy;
+pub mod registries_d;
 mod storage_conf;
 
 pub use containers_conf::ContainersConf;

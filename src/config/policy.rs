@@ -1,9 +1,11 @@
-//! containers-policy.json(5): which images may be pulled. coracle checks
-//! no signatures, so a requirement of one (`signedBy`, `sigstoreSigned`,
-//! `signedBaseLayer`) refuses the pull with a clear error rather than
-//! letting an unverified image through.
+//! containers-policy.json(5): which images may be pulled, and which
+//! signatures they need. `signedBy` (simple signing with GPG keys) is
+//! handed back to the caller to verify; the requirements coracle cannot
+//! check (`sigstoreSigned`, `signedBaseLayer`) refuse the pull with a clear
+//! error rather than letting an unverified image through.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine as _;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,9 +18,44 @@ struct Policy {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Requirement {
     #[serde(rename = "type")]
     kind: String,
+    key_type: Option<String>,
+    key_path: Option<PathBuf>,
+    key_paths: Option<Vec<PathBuf>>,
+    key_data: Option<String>,
+    signed_identity: Option<SignedIdentity>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedIdentity {
+    #[serde(rename = "type")]
+    kind: String,
+    docker_reference: Option<String>,
+    docker_repository: Option<String>,
+}
+
+/// Which identity a signature must claim, as `signedIdentity` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The default: the same repository for a pull by digest, the same
+    /// reference for a pull by tag.
+    RepoDigestOrExact,
+    Exact,
+    Repository,
+    ExactReference(String),
+    ExactRepository(String),
+}
+
+/// A `signedBy` requirement: at least one valid signature by one of these
+/// keys (armored or binary key rings), claiming an accepted identity.
+#[derive(Debug, Clone)]
+pub struct SignedBy {
+    pub keys: Vec<Vec<u8>>,
+    pub identity: Identity,
 }
 
 /// `~/.config/containers/policy.json`, else `/etc/containers/policy.json`;
@@ -32,8 +69,9 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 /// Whether `reference` (`host/path/name:tag` or `@digest`) may be pulled
-/// over `transport` (`docker`) under the policy at `path`.
-pub fn check(path: &Path, transport: &str, reference: &str) -> Result<()> {
+/// over `transport` (`docker`) under the policy at `path`: the signature
+/// requirements left for the caller to verify (none: accepted as is).
+pub fn check(path: &Path, transport: &str, reference: &str) -> Result<Vec<SignedBy>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow!("reading signature policy {}: {e}", path.display()))?;
     let policy: Policy = serde_json::from_str(&text)
@@ -49,13 +87,17 @@ pub fn check(path: &Path, transport: &str, reference: &str) -> Result<()> {
         .and_then(|s| scopes_of(reference).find_map(|scope| s.get(&scope)))
         .or_else(|| scopes.and_then(|s| s.get("")))
         .unwrap_or(default);
+    let mut needed = Vec::new();
     for r in chosen {
         match r.kind.as_str() {
             "insecureAcceptAnything" => {}
             "reject" => bail!(
                 "Source image rejected: Running image {transport}://{reference} is rejected by policy."
             ),
-            "signedBy" | "sigstoreSigned" | "signedBaseLayer" => bail!(
+            "signedBy" => needed.push(
+                signed_by(r).with_context(|| format!("invalid signature policy {}", path.display()))?,
+            ),
+            "sigstoreSigned" | "signedBaseLayer" => bail!(
                 "Source image rejected: policy {} requires {} signatures for {reference}, which coracle cannot verify",
                 path.display(),
                 r.kind
@@ -66,13 +108,52 @@ pub fn check(path: &Path, transport: &str, reference: &str) -> Result<()> {
             ),
         }
     }
-    Ok(())
+    Ok(needed)
+}
+
+/// A `signedBy` entry's keys, read now, and its identity rule.
+fn signed_by(r: &Requirement) -> Result<SignedBy> {
+    if let Some(t) = r.key_type.as_deref().filter(|t| *t != "GPGKeys") {
+        bail!("signedBy keyType {t:?} is not supported: use GPGKeys");
+    }
+    let mut keys = Vec::new();
+    let paths = r.key_path.iter().chain(r.key_paths.iter().flatten());
+    for p in paths {
+        keys.push(
+            std::fs::read(p).map_err(|e| anyhow!("reading signedBy key {}: {e}", p.display()))?,
+        );
+    }
+    if let Some(d) = &r.key_data {
+        keys.push(
+            base64::engine::general_purpose::STANDARD
+                .decode(d.trim())
+                .map_err(|e| anyhow!("signedBy keyData is not base64: {e}"))?,
+        );
+    }
+    let sources = usize::from(r.key_path.is_some())
+        + usize::from(r.key_paths.is_some())
+        + usize::from(r.key_data.is_some());
+    if sources != 1 {
+        bail!("signedBy needs exactly one of keyPath, keyPaths and keyData");
+    }
+    let identity = match &r.signed_identity {
+        None => Identity::RepoDigestOrExact,
+        Some(s) => match (s.kind.as_str(), &s.docker_reference, &s.docker_repository) {
+            ("matchRepoDigestOrExact", _, _) => Identity::RepoDigestOrExact,
+            ("matchExact", _, _) => Identity::Exact,
+            ("matchRepository", _, _) => Identity::Repository,
+            ("exactReference", Some(r), _) => Identity::ExactReference(r.clone()),
+            ("exactRepository", _, Some(r)) => Identity::ExactRepository(r.clone()),
+            (other, _, _) => bail!("unsupported or incomplete signedIdentity {other:?}"),
+        },
+    };
+    Ok(SignedBy { keys, identity })
 }
 
 /// The scopes naming `reference`, most specific first: itself, the
 /// repository, each parent namespace, the host, then `*.domain`
 /// wildcards of the host.
-fn scopes_of(reference: &str) -> impl Iterator<Item = String> {
+pub fn scopes_of(reference: &str) -> impl Iterator<Item = String> {
     let mut out = vec![reference.to_string()];
     let repo = match reference.split_once('@') {
         Some((r, _)) => r,
@@ -133,9 +214,9 @@ mod tests {
             r#"{"default":[{"type":"reject"}],"transports":{"docker":{"h/ok":[{"type":"insecureAcceptAnything"}],"h/signed":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]}}}"#,
         )
         .unwrap();
-        assert!(check(&p, "docker", "h/ok:1").is_ok());
+        assert!(check(&p, "docker", "h/ok:1").unwrap().is_empty());
         assert!(check(&p, "docker", "h/other:1").is_err());
-        let e = check(&p, "docker", "h/signed:1").unwrap_err().to_string();
-        assert!(e.contains("cannot verify"), "{e}");
+        let e = format!("{:#}", check(&p, "docker", "h/signed:1").unwrap_err());
+        assert!(e.contains("reading signedBy key /k"), "{e}");
     }
 }

@@ -109,7 +109,7 @@ fn commit_squashed(store: &Store, id: &str, opts: &CommitOptions) -> Result<Imag
 }
 
 /// podman leaves out what the runtime itself puts in every container.
-const INIT_PATHS: [&str; 11] = [
+pub(super) const INIT_PATHS: [&str; 11] = [
     "/dev",
     "/etc/hostname",
     "/etc/hosts",
@@ -193,12 +193,22 @@ pub enum ImportSource {
     File(PathBuf),
 }
 
+/// `import --os/--arch/--variant`: what the image says it runs on
+/// (the host's when not given).
+#[derive(Debug, Default, Clone)]
+pub struct ImportPlatform {
+    pub os: Option<String>,
+    pub arch: Option<String>,
+    pub variant: Option<String>,
+}
+
 /// Make a one-layer image of a root filesystem tarball.
 pub fn import(
     store: &Store,
     source: &ImportSource,
     opts: CommitOptions,
     name: Option<&str>,
+    platform: &ImportPlatform,
 ) -> Result<ImageRecord> {
     let opts = with_change_instructions(opts);
     let shown = match source {
@@ -230,7 +240,18 @@ pub fn import(
             "/bin/sh -c #(nop) ADD file:{} in /",
             layer.diff_id.hex()
         ));
-        commit::image_from_layers(store, None, Some(layer), |_| {}, &opts).map(|i| i.id)
+        let set_platform = |c: &mut crate::storage::image_config::ImageConfig| {
+            if let Some(os) = &platform.os {
+                c.os = os.clone();
+            }
+            if let Some(arch) = &platform.arch {
+                c.architecture = arch.clone();
+            }
+            if let Some(v) = &platform.variant {
+                c.variant = Some(v.clone());
+            }
+        };
+        commit::image_from_layers(store, None, Some(layer), set_platform, &opts).map(|i| i.id)
     })?;
     events::append(
         store,

@@ -76,6 +76,8 @@ pub struct Push {
     /// Remove the local list once pushed.
     pub remove: bool,
     pub options: PushOptions,
+    /// `--sign-by`: sign the list pushed.
+    pub sign_by: Option<super::signing::SignBy>,
 }
 
 /// `KEY=VALUE` annotations as typed.
@@ -453,6 +455,9 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
         super::artifact_manifest::push_entries(store, &index, &dest, &options.client, quiet)?;
     }
     let digest = push_index::push_list(store, &index, &instances, &dest, &options, p.format)?;
+    if let Some(by) = &p.sign_by {
+        super::signing::sign_pushed(&dest, &digest, by, store.rootless)?;
+    }
     events::append(store, Event::image("push", &rec.id, typed));
     if p.remove {
         let report = super::images::remove(

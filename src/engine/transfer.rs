@@ -25,6 +25,15 @@ pub struct Push<'a> {
 
 /// Push an image; returns the digest of the manifest pushed.
 pub fn push_image(store: &Store, p: &Push) -> Result<String> {
+    push_image_signed(store, p, None)
+}
+
+/// Push, then sign what was pushed (`push --sign-by`).
+pub fn push_image_signed(
+    store: &Store,
+    p: &Push,
+    sign: Option<&super::signing::SignBy>,
+) -> Result<String> {
     let images = store.images.load()?;
     let image = find_image(&images, p.image)?.clone();
     let dest = match p.destination {
@@ -33,6 +42,9 @@ pub fn push_image(store: &Store, p: &Push) -> Result<String> {
     };
     crate::runtime::userns::enter_for_storage(store)?;
     let digest = push::push(store, &image, &dest, &p.options)?;
+    if let Some(by) = sign {
+        super::signing::sign_pushed(&dest, &digest, by, store.rootless)?;
+    }
     let pushed = p.destination.unwrap_or(p.image);
     events::append(store, Event::image("push", &image.id, pushed));
     Ok(digest.to_string())

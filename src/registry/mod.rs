@@ -14,3 +14,4 @@ pub mod push_index;
 pub mod reference;
 pub mod resolve;
 pub mod shortnames;
+pub mod signature;

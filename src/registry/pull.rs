@@ -140,14 +140,18 @@ pub fn pull_reference(
     progress: &Progress,
 ) -> Result<ImageRecord> {
     // containers-policy.json may refuse the image before any download.
-    if let Some(policy) = crate::config::policy::default_path() {
-        crate::config::policy::check(&policy, "docker", &r.to_string())?;
-    }
+    let needed = match crate::config::policy::default_path() {
+        Some(policy) => crate::config::policy::check(&policy, "docker", &r.to_string())?,
+        None => Vec::new(),
+    };
     let client = RegistryClient::new(&r.registry, &opts.client)?;
     // Staging left by pulls that were killed half way.
     store.layers.sweep_stale_temp();
     let want = opts.platform.clone().unwrap_or_else(host_platform);
     let chosen = choose(&client, r, &want)?;
+    // Signatures sign the manifest the reference names (a list's, for a list).
+    let top = chosen.index.as_ref().map_or(&chosen.digest, |(_, d)| d);
+    super::signature::verify(r, top, &needed, store.rootless)?;
     let manifest = &chosen.manifest;
 
     // Check everything we can before moving a byte of layer data.

@@ -19,6 +19,7 @@ pub mod foreground_detach;
 pub mod health;
 pub mod hooks;
 pub mod host_mount;
+pub mod image_mount;
 pub mod infra;
 pub mod init;
 pub mod logfile;

@@ -325,7 +325,7 @@ fn readonly_paths(root: &Path, paths: &[String]) -> Result<()> {
 }
 
 /// Mount the image layers at the spec's root path.
-pub(super) fn mount_layers(root: &Path, plan: &RootfsPlan) -> Result<()> {
+pub(crate) fn mount_layers(root: &Path, plan: &RootfsPlan) -> Result<()> {
     fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     if plan.copy {
         return mount(Some(&plan.upper), root, None, libc::MS_BIND, None);

@@ -604,7 +604,7 @@ fn lower_names(
     out
 }
 
-fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+pub(crate) fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
     let p = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let n = std::ffi::CString::new(name).ok()?;

@@ -32,6 +32,7 @@ pub mod pods;
 pub mod records;
 pub mod secrets;
 pub mod store;
+pub mod tree_diff;
 pub mod tuning;
 pub mod unpack;
 pub mod vfs;

@@ -1,0 +1,186 @@
+//! Simple signing, containers/image's "atomic container signature": a
+//! small JSON payload naming an image (its reference and its manifest's
+//! digest), signed with GPG, kept in lookaside storage beside the
+//! registry. `sign` makes one (image sign, push --sign-by); `verify`
+//! checks a pull against policy.json's `signedBy` requirements.
+
+pub mod gpg;
+pub mod lookaside;
+
+use crate::config::policy::{Identity, SignedBy};
+use crate::registry::reference::Reference;
+use crate::storage::digest::Digest;
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+const SIGNATURE_TYPE: &str = "atomic container signature";
+
+/// Who signs, and how the key's passphrase is given.
+pub struct Signer<'a> {
+    pub key: &'a str,
+    pub passphrase_file: Option<&'a Path>,
+}
+
+fn payload(reference: &Reference, digest: &Digest) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    json!({
+        "critical": {
+            "identity": {"docker-reference": reference.to_string()},
+            "image": {"docker-manifest-digest": digest.to_string()},
+            "type": SIGNATURE_TYPE,
+        },
+        "optional": {
+            "creator": concat!("coracle ", env!("CARGO_PKG_VERSION")),
+            "timestamp": now,
+        },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Sign `digest` as the manifest of `reference` and store the signature
+/// (in `directory` when given, else where registries.d says); the file
+/// written.
+pub fn sign(
+    reference: &Reference,
+    digest: &Digest,
+    signer: &Signer,
+    directory: Option<&Path>,
+    rootless: bool,
+) -> Result<PathBuf> {
+    let dir = lookaside::write_dir(reference, digest, directory, rootless)?;
+    let sig = gpg::sign(
+        &payload(reference, digest),
+        signer.key,
+        signer.passphrase_file,
+    )?;
+    lookaside::put(&dir, &sig)
+}
+
+/// What a verified payload claims.
+struct Claim {
+    reference: Reference,
+    digest: Digest,
+}
+
+fn parse_payload(bytes: &[u8]) -> Result<Claim> {
+    let v: Value = serde_json::from_slice(bytes).context("the signed payload is not JSON")?;
+    let critical = &v["critical"];
+    if critical["type"] != SIGNATURE_TYPE {
+        bail!("the signed payload is not an {SIGNATURE_TYPE:?}");
+    }
+    let text = |ptr: &str| {
+        critical
+            .pointer(ptr)
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("the signed payload has no {ptr}"))
+    };
+    Ok(Claim {
+        reference: Reference::parse(text("/identity/docker-reference")?)?,
+        digest: Digest::parse(text("/image/docker-manifest-digest")?)?,
+    })
+}
+
+fn identity_matches(rule: &Identity, pulled: &Reference, claimed: &Reference) -> bool {
+    let same_repo = |a: &Reference, b: &Reference| a.repo_name() == b.repo_name();
+    match rule {
+        Identity::RepoDigestOrExact if pulled.digest.is_some() => same_repo(pulled, claimed),
+        Identity::RepoDigestOrExact | Identity::Exact => pulled == claimed,
+        Identity::Repository => same_repo(pulled, claimed),
+        Identity::ExactReference(r) => Reference::parse(r).is_ok_and(|r| &r == claimed),
+        Identity::ExactRepository(r) => {
+            Reference::parse(r).is_ok_and(|r| r.repo_name() == claimed.repo_name())
+        }
+    }
+}
+
+/// Check that each requirement has a valid signature of `digest` (the
+/// manifest pulled) for `reference` in lookaside storage.
+pub fn verify(
+    reference: &Reference,
+    digest: &Digest,
+    needed: &[SignedBy],
+    rootless: bool,
+) -> Result<()> {
+    if needed.is_empty() {
+        return Ok(());
+    }
+    let signatures = lookaside::get_all(reference, digest, rootless)?;
+    if signatures.is_empty() {
+        bail!("Source image rejected: A signature was required, but no signature exists");
+    }
+    for req in needed {
+        let mut why = Vec::new();
+        let ok = signatures.iter().any(|sig| {
+            let checked = gpg::verify(&req.keys, sig)
+                .and_then(|p| parse_payload(&p))
+                .and_then(|c| {
+                    if &c.digest != digest {
+                        bail!("signature is for manifest {}, not {digest}", c.digest);
+                    }
+                    if !identity_matches(&req.identity, reference, &c.reference) {
+                        bail!("signature for identity {}, not {reference}", c.reference);
+                    }
+                    Ok(())
+                });
+            checked.map_err(|e| why.push(format!("{e:#}"))).is_ok()
+        });
+        if !ok {
+            bail!(
+                "Source image rejected: no valid signature for {reference}: {}",
+                why.join("; ")
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_rules() {
+        let r = |s: &str| Reference::parse(s).unwrap();
+        let by_tag = r("h:5000/a/b:1");
+        assert!(identity_matches(
+            &Identity::RepoDigestOrExact,
+            &by_tag,
+            &r("h:5000/a/b:1")
+        ));
+        assert!(!identity_matches(
+            &Identity::RepoDigestOrExact,
+            &by_tag,
+            &r("h:5000/a/b:2")
+        ));
+        assert!(identity_matches(
+            &Identity::Repository,
+            &by_tag,
+            &r("h:5000/a/b:2")
+        ));
+        let d = Digest::of_bytes(b"m");
+        let by_digest = r(&format!("h:5000/a/b@{d}"));
+        assert!(identity_matches(
+            &Identity::RepoDigestOrExact,
+            &by_digest,
+            &r("h:5000/a/b:2")
+        ));
+        assert!(!identity_matches(
+            &Identity::RepoDigestOrExact,
+            &by_digest,
+            &r("h:5000/a/c:2")
+        ));
+    }
+
+    #[test]
+    fn payload_round_trips() {
+        let r = Reference::parse("h/a:1").unwrap();
+        let d = Digest::of_bytes(b"m");
+        let c = parse_payload(&payload(&r, &d)).unwrap();
+        assert_eq!((c.reference, c.digest), (r, d));
+        assert!(parse_payload(br#"{"critical":{"type":"other"}}"#).is_err());
+    }
+}
