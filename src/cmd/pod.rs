@@ -3,10 +3,11 @@
 
 use super::output::{confirm, key_values, print, println};
 use super::GlobalOpts;
+use crate::engine::create::{CreateLimits, IoLimits, Limits};
 use crate::engine::lookup::missing_exits_1;
 use crate::engine::pod_create::{self as engine, PodRequest};
 use crate::engine::pods::{self, list_all, try_pod_id, Listed};
-use crate::engine::types::{NetworkMode, PodConfig};
+use crate::engine::types::{MemberDefaults, NamespaceMode, NetworkMode, PodConfig, RestartPolicy};
 use crate::error::SilentExit;
 use crate::format::{human, table};
 use anyhow::{bail, Context, Result};
@@ -28,7 +29,7 @@ pub enum PodCommand {
     /// Stop one or more pods
     Stop(StopArgs),
     /// Restart one or more pods
-    Restart(StartArgs),
+    Restart(RestartArgs),
     /// Send the specified signal or SIGKILL to containers in pod
     Kill(KillArgs),
     /// Remove one or more pods
@@ -54,9 +55,9 @@ pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
         PodCommand::Create(a) => create(g, *a),
         PodCommand::Ps(a) => ps(g, a),
         PodCommand::Inspect(a) => inspect(g, a),
-        PodCommand::Start(a) => start(g, a, false),
+        PodCommand::Start(a) => start(g, a),
         PodCommand::Stop(a) => stop(g, a),
-        PodCommand::Restart(a) => start(g, a, true),
+        PodCommand::Restart(a) => restart(g, a),
         PodCommand::Kill(a) => kill(g, a),
         PodCommand::Rm(a) => rm(g, a),
         PodCommand::Prune(a) => prune(g, a),
@@ -139,8 +140,121 @@ pub struct CreateArgs {
     /// What the pod does when its last container exits: continue, stop
     #[arg(long, default_value = "continue")]
     pub exit_policy: String,
+    #[command(flatten)]
+    pub settings: PodSettings,
     /// The pod's name (instead of --name)
     pub pod_name: Option<String>,
+}
+
+/// The flags `pod create` and `pod clone` share beyond names and network:
+/// the pod's cgroup and what each of its containers gets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PodSettings {
+    /// Read in a line-delimited file of labels (KEY=VALUE)
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub label_file: Vec<String>,
+    /// Memory limit of the pod as a whole (format: <number>[<unit>], unit b, k, m or g)
+    #[arg(short = 'm', long, value_name = "MEMORY")]
+    pub memory: Option<String>,
+    /// The pod's memory plus swap limit: '-1' for unlimited swap
+    #[arg(long, value_name = "MEMORY-SWAP", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// The total number of CPUs of the pod (0: no limit)
+    #[arg(long, value_name = "CPUS")]
+    pub cpus: Option<f64>,
+    /// CPU shares of the pod (relative weight)
+    #[arg(short = 'c', long, value_name = "SHARES")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs in which the pod's containers may run (0-3, 0,1)
+    #[arg(long, value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes (MEMs) in which the pod's containers may run (0-3, 0,1)
+    #[arg(long, value_name = "NODES")]
+    pub cpuset_mems: Option<String>,
+    /// Block IO weight of the pod (relative weight, 10 to 1000)
+    #[arg(long, value_name = "WEIGHT")]
+    pub blkio_weight: Option<u16>,
+    /// Limit the pod's read rate from a device (PATH:RATE, e.g. /dev/sda:1mb)
+    #[arg(long = "device-read-bps", value_name = "PATH:RATE")]
+    pub device_read_bps: Vec<String>,
+    /// Limit the pod's write rate to a device (PATH:RATE, e.g. /dev/sda:1mb)
+    #[arg(long = "device-write-bps", value_name = "PATH:RATE")]
+    pub device_write_bps: Vec<String>,
+    /// The parent cgroup of the pod's cgroup
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// Put the pod's containers in the pod's cgroup (false: cgroups of their own)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub share_parent: bool,
+    /// PID namespace of the pod: private, host, ns:PATH
+    #[arg(long)]
+    pub pid: Option<NamespaceMode>,
+    /// UTS namespace of the pod: private, host, ns:PATH
+    #[arg(long)]
+    pub uts: Option<NamespaceMode>,
+    /// Add a host device to every container of the pod (HOST[:CONTAINER][:PERMISSIONS])
+    #[arg(long = "device", value_name = "DEVICE")]
+    pub device: Vec<String>,
+    /// Bind mount a volume into every container of the pod
+    #[arg(short, long = "volume", value_name = "VOLUME")]
+    pub volume: Vec<String>,
+    /// Mount the volumes of the given container(s) into every container of the pod
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:OPTIONS]")]
+    pub volumes_from: Vec<String>,
+    /// Security options of every container of the pod
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Set a namespaced kernel parameter in every container of the pod
+    #[arg(long = "sysctl", value_name = "NAME=VALUE")]
+    pub sysctl: Vec<String>,
+    /// Restart policy of the pod's containers: no, on-failure[:max_retries], always, unless-stopped
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<RestartPolicy>,
+    /// Size of /dev/shm of the pod's containers (format: <number>[<unit>]; 0: no limit)
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Do not create /etc/hostname in the pod's containers
+    #[arg(long)]
+    pub no_hostname: bool,
+}
+
+impl PodSettings {
+    /// Fill the request's cgroup and member settings.
+    pub fn fill(self, r: &mut PodRequest) {
+        r.label_file = self.label_file;
+        r.limits = CreateLimits {
+            limits: Limits {
+                memory: self.memory,
+                memory_swap: self.memory_swap,
+                cpus: self.cpus,
+                cpu_shares: self.cpu_shares,
+                cpuset_cpus: self.cpuset_cpus,
+                cpuset_mems: self.cpuset_mems,
+                blkio_weight: self.blkio_weight,
+                ..Default::default()
+            },
+            io: IoLimits {
+                device_read_bps: self.device_read_bps,
+                device_write_bps: self.device_write_bps,
+                ..Default::default()
+            },
+            cgroup_parent: self.cgroup_parent,
+            ..Default::default()
+        };
+        r.own_cgroups = !self.share_parent;
+        r.pid = self.pid;
+        r.uts = self.uts;
+        r.member = MemberDefaults {
+            devices: self.device,
+            volumes: self.volume,
+            volumes_from: self.volumes_from,
+            security_opt: self.security_opt,
+            sysctl: self.sysctl,
+            restart: self.restart.map(|r| r.to_string()).unwrap_or_default(),
+            shm_size: self.shm_size,
+            no_hostname: self.no_hostname,
+        };
+    }
 }
 
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
@@ -149,7 +263,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         (Some(n), None) | (None, Some(n)) => n.clone(),
         (None, None) => String::new(),
     };
-    let checked = engine::check(PodRequest {
+    let mut req = PodRequest {
         name,
         publish: a.publish,
         hostname: a.hostname,
@@ -172,8 +286,10 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         infra_conmon_pidfile: a.infra_conmon_pidfile,
         replace: a.replace,
         exit_policy: a.exit_policy,
-        create_command: None,
-    })?;
+        ..Default::default()
+    };
+    a.settings.fill(&mut req);
+    let checked = engine::check(req)?;
     let store = g.open_store()?;
     let pod = engine::create_pod(&store, checked)?;
     println(&pod.id)
@@ -478,8 +594,88 @@ pub struct InspectArgs {
     pub pods: Vec<String>,
 }
 
+/// podman's keys for a pod's cgroup limits and its members' settings
+/// (each left out when unset, as podman's omitempty does).
+fn settings_json(store: &crate::engine::types::Store, p: &PodConfig) -> Result<Value> {
+    let r = &p.resources;
+    let m = &p.member;
+    let mut o = serde_json::Map::new();
+    let mut put = |k: &str, v: Value, set: bool| {
+        if set {
+            o.insert(k.to_string(), v);
+        }
+    };
+    // podman records --cpus as a quota over the default period.
+    let (period, quota) = if r.nano_cpus > 0 {
+        (100_000u64, r.nano_cpus / 10_000)
+    } else {
+        (r.cpu_period, r.cpu_quota)
+    };
+    put("cpu_period", json!(period), period != 0);
+    put("cpu_quota", json!(quota), quota != 0);
+    put("cpu_shares", json!(r.cpu_shares), r.cpu_shares != 0);
+    put(
+        "cpuset_cpus",
+        json!(r.cpuset_cpus),
+        !r.cpuset_cpus.is_empty(),
+    );
+    put(
+        "cpuset_mems",
+        json!(r.cpuset_mems),
+        !r.cpuset_mems.is_empty(),
+    );
+    let mut mounts = Vec::new();
+    for v in &m.volumes {
+        mounts.push(super::inspect::mount_json(
+            store,
+            &crate::engine::create::parse_volume(v)?,
+        ));
+    }
+    put("mounts", json!(mounts), !mounts.is_empty());
+    let devices: Vec<Value> = m.devices.iter().map(|d| device_json(d)).collect();
+    put("devices", json!(devices), !devices.is_empty());
+    put(
+        "device_read_bps",
+        super::inspect::rates_json(&r.device_read_bps),
+        !r.device_read_bps.is_empty(),
+    );
+    put(
+        "device_write_bps",
+        super::inspect::rates_json(&r.device_write_bps),
+        !r.device_write_bps.is_empty(),
+    );
+    put(
+        "volumes_from",
+        json!(m.volumes_from),
+        !m.volumes_from.is_empty(),
+    );
+    put(
+        "security_opt",
+        json!(m.security_opt),
+        !m.security_opt.is_empty(),
+    );
+    put("memory_limit", json!(r.memory), r.memory != 0);
+    put("memory_swap", json!(r.memory_swap), r.memory_swap != 0);
+    put("blkio_weight", json!(r.blkio_weight), r.blkio_weight != 0);
+    put("RestartPolicy", json!(m.restart), !m.restart.is_empty());
+    Ok(Value::Object(o))
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` as podman's InspectDevice.
+fn device_json(d: &str) -> Value {
+    let parts: Vec<&str> = d.split(':').collect();
+    let perm = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let (host, ctr, perms) = match parts.as_slice() {
+        [h, p] if perm(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p, ..] => (*h, *c, *p),
+        _ => (d, d, "rwm"),
+    };
+    json!({"PathOnHost": host, "PathInContainer": ctr, "CgroupPermissions": perms})
+}
+
 /// podman's `pod inspect` document.
-fn inspect_json(l: &Listed) -> Value {
+fn inspect_json(store: &crate::engine::types::Store, l: &Listed) -> Result<Value> {
     let p = &l.pod;
     let ns_mode = |ns: &str| if p.shares(ns) { "" } else { "private" };
     let infra_config = if p.infra_id.is_empty() {
@@ -498,10 +694,16 @@ fn inspect_json(l: &Listed) -> Value {
             "HostAdd": if p.add_hosts.is_empty() { Value::Null } else { json!(p.add_hosts) },
             "Networks": [],
             "NetworkOptions": null,
-            "pid_ns": ns_mode("pid"),
+            "pid_ns": if p.pid == NamespaceMode::Private { ns_mode("pid").to_string() } else { p.pid.to_string() },
             "userns": "host",
-            "uts_ns": ns_mode("uts"),
+            "uts_ns": if p.uts == NamespaceMode::Private { ns_mode("uts").to_string() } else { p.uts.to_string() },
+            "NoManageHostname": p.member.no_hostname,
         })
+    };
+    let cgroup_path = pods::cgroup_path(store, p);
+    let cgroup_parent = match cgroup_path.rsplit_once('/') {
+        Some((parent, _)) => parent.to_string(),
+        None => String::new(),
     };
     let mut doc = json!({
         "Id": p.id,
@@ -512,9 +714,9 @@ fn inspect_json(l: &Listed) -> Value {
         "State": l.status(),
         "Hostname": p.hostname,
         "Labels": p.labels,
-        "CreateCgroup": false,
-        "CgroupParent": "",
-        "CgroupPath": "",
+        "CreateCgroup": !cgroup_path.is_empty(),
+        "CgroupParent": cgroup_parent,
+        "CgroupPath": cgroup_path,
         "CreateInfra": !p.infra_id.is_empty(),
         "InfraContainerID": p.infra_id,
         "InfraConfig": infra_config,
@@ -523,13 +725,14 @@ fn inspect_json(l: &Listed) -> Value {
         "Containers": l.members.iter().map(|m| json!({
             "Id": m.cfg.id, "Name": m.cfg.name, "State": m.state.status.as_str()})).collect::<Vec<_>>(),
     });
-    if p.infra_id.is_empty() {
-        if let Some(o) = doc.as_object_mut() {
+    if let (Some(o), Value::Object(s)) = (doc.as_object_mut(), settings_json(store, p)?) {
+        o.extend(s);
+        if p.infra_id.is_empty() {
             o.remove("InfraContainerID");
             o.remove("InfraConfig");
         }
     }
-    doc
+    Ok(doc)
 }
 
 pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
@@ -549,7 +752,7 @@ pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
     let mut missing = None;
     for n in &names {
         match try_pod_id(&store, n)?.and_then(|id| all.iter().find(|l| l.pod.id == id)) {
-            Some(l) => docs.push(inspect_json(l)),
+            Some(l) => docs.push(inspect_json(&store, l)?),
             None => missing = Some(n.clone()),
         }
     }
@@ -576,7 +779,38 @@ pub struct StartArgs {
     /// Act on the latest pod coracle is aware of
     #[arg(short, long)]
     pub latest: bool,
+    /// Read the pod ID from the file and start the pod (repeatable)
+    #[arg(long = "pod-id-file", value_name = "FILE")]
+    pub pod_id_file: Vec<String>,
     pub pods: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RestartArgs {
+    /// Act on all pods
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    pub pods: Vec<String>,
+}
+
+/// The pod ids `--pod-id-file` files hold (first line of each), with the
+/// file; with `ignore`, a missing file is skipped.
+fn pod_id_files(files: &[String], ignore: bool) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(f) {
+            Ok(text) => out.push((
+                f.clone(),
+                text.lines().next().unwrap_or("").trim().to_string(),
+            )),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading pod ID file {f}")),
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Args, Debug)]
@@ -598,6 +832,9 @@ pub struct StopArgs {
         value_name = "SECONDS"
     )]
     pub time: Option<u32>,
+    /// Read the pod ID from the file and stop the pod (repeatable)
+    #[arg(long = "pod-id-file", value_name = "FILE")]
+    pub pod_id_file: Vec<String>,
     pub pods: Vec<String>,
 }
 
@@ -632,6 +869,9 @@ pub struct RmArgs {
     /// Seconds to wait for the pod's containers to stop before killing them
     #[arg(short = 't', long = "time", value_name = "SECONDS")]
     pub time: Option<u32>,
+    /// Read the pod ID from the file and remove the pod, and the file with it (repeatable)
+    #[arg(long = "pod-id-file", value_name = "FILE")]
+    pub pod_id_file: Vec<String>,
     pub pods: Vec<String>,
 }
 
@@ -641,13 +881,30 @@ fn for_each(pods: &[PodConfig], f: impl FnMut(&PodConfig) -> Result<()>) -> Resu
     super::output::for_each_reported(pods, |p| &p.id, false, f)
 }
 
-pub fn start(g: &GlobalOpts, a: StartArgs, restart: bool) -> Result<()> {
+pub fn start(g: &GlobalOpts, mut a: StartArgs) -> Result<()> {
+    a.pods.extend(
+        pod_id_files(&a.pod_id_file, false)?
+            .into_iter()
+            .map(|(_, id)| id),
+    );
     let store = g.open_store()?;
     let list = pods::targets(&store, &a.pods, a.all, a.latest, false)?;
-    for_each(&list, |pod| pods::start(&store, pod, restart))
+    for_each(&list, |pod| pods::start(&store, pod, false))
 }
 
-pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
+pub fn restart(g: &GlobalOpts, a: RestartArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let list = pods::targets(&store, &a.pods, a.all, a.latest, false)?;
+    for_each(&list, |pod| pods::start(&store, pod, true))
+}
+
+pub fn stop(g: &GlobalOpts, mut a: StopArgs) -> Result<()> {
+    let from_files = pod_id_files(&a.pod_id_file, a.ignore)?;
+    if a.pods.is_empty() && from_files.is_empty() && !a.pod_id_file.is_empty() {
+        // --ignore with every file missing: nothing to stop.
+        return Ok(());
+    }
+    a.pods.extend(from_files.into_iter().map(|(_, id)| id));
     let store = g.open_store()?;
     let list = pods::targets(&store, &a.pods, a.all, a.latest, a.ignore)?;
     for_each(&list, |pod| pods::stop(&store, pod, a.time))
@@ -660,10 +917,24 @@ pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
     for_each(&list, |pod| pods::kill(&store, pod, sig))
 }
 
-pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
+pub fn rm(g: &GlobalOpts, mut a: RmArgs) -> Result<()> {
+    let from_files = pod_id_files(&a.pod_id_file, a.ignore)?;
+    if a.pods.is_empty() && from_files.is_empty() && !a.pod_id_file.is_empty() {
+        return Ok(());
+    }
+    a.pods.extend(from_files.iter().map(|(_, id)| id.clone()));
     let store = g.open_store()?;
     let list = missing_exits_1(pods::targets(&store, &a.pods, a.all, a.latest, a.ignore))?;
-    for_each(&list, |pod| pods::remove(&store, pod, a.force, a.time))
+    for_each(&list, |pod| {
+        pods::remove(&store, pod, a.force, a.time)?;
+        // podman removes each id file along with its pod.
+        for (file, named) in &from_files {
+            if pod.id.starts_with(named.as_str()) || pod.name == *named {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+        Ok(())
+    })
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ mod io_limits;
 mod limits;
 mod mounts;
 mod namespaces;
+pub mod pod_defaults;
 mod security;
 mod service;
 mod tuning;
@@ -19,7 +20,7 @@ pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 pub use security::check_security_opts;
 pub use service::ServiceRequest;
-pub use tuning::TuningRequest;
+pub use tuning::{label_file_items, TuningRequest};
 
 use crate::error::SilentExit;
 use crate::runtime::{attach, container};

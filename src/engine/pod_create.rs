@@ -3,9 +3,10 @@
 
 use super::types::PodConfig;
 
-use super::create::network_mode;
+use super::create::{network_mode, CreateLimits};
 use crate::runtime::pod::{self as rt, PodSpec};
-use crate::storage::modes::NetworkMode;
+use crate::storage::modes::{NamespaceMode, NetworkMode};
+use crate::storage::pods::MemberDefaults;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -48,6 +49,17 @@ pub struct PodRequest {
     /// The command line to record; `None` is this process's own, with
     /// secrets hidden.
     pub create_command: Option<Vec<String>>,
+    /// `--label-file`s, read under `labels`.
+    pub label_file: Vec<String>,
+    /// The pod's cgroup limits and `--cgroup-parent` (`cgroups` unused).
+    pub limits: CreateLimits,
+    /// `--share-parent=false`: members' cgroups do not go below the pod's.
+    pub own_cgroups: bool,
+    /// The infra's `--pid` and `--uts`.
+    pub pid: Option<NamespaceMode>,
+    pub uts: Option<NamespaceMode>,
+    /// What every member gets.
+    pub member: MemberDefaults,
 }
 
 /// A request that passed the checks that need no store.
@@ -83,6 +95,18 @@ fn parse_share(s: Option<&str>) -> Result<Vec<String>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// `--pid`/`--uts` of a pod: its infra's namespace, private, the host's
+/// or one at a path (no other container's).
+fn infra_mode(kind: &str, mode: Option<NamespaceMode>) -> Result<NamespaceMode> {
+    match mode.unwrap_or_default() {
+        m @ (NamespaceMode::Private | NamespaceMode::Host | NamespaceMode::Ns(_)) => Ok(m),
+        other => bail!(
+            "invalid --{kind} mode for a pod {:?}: use private, host or ns:PATH",
+            other.to_string()
+        ),
+    }
 }
 
 /// Check a pod request before the store is opened.
@@ -147,10 +171,23 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             bail!("invalid hostname {h:?}");
         }
     }
+    let pid = infra_mode("pid", a.pid.clone())?;
+    let uts = infra_mode("uts", a.uts.clone())?;
+    if uts.is_host() && a.hostname.is_some() {
+        bail!("invalid config provided: cannot set hostname when running in the host UTS namespace: invalid configuration");
+    }
+    super::create::pod_defaults::check(&a.member, &network)?;
+    let mut labels = super::filter::key_values(&super::create::label_file_items(&a.label_file)?);
+    labels.extend(a.labels);
+    let mut limits = a.limits;
+    limits.cgroups = "enabled".into();
+    let (mut resources, _) = limits.resources(crate::runtime::userns::is_rootless())?;
+    // The pod has no --pids-limit: its members' own defaults apply.
+    resources.pids_limit = 0;
     Ok(CheckedPod {
         spec: PodSpec {
             name: a.name,
-            labels: a.labels,
+            labels,
             hostname: a.hostname.unwrap_or_default(),
             share,
             infra: a.infra,
@@ -169,6 +206,12 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             create_command: a.create_command.unwrap_or_else(|| {
                 crate::storage::containers::command_line_without_secrets(std::env::args())
             }),
+            resources,
+            cgroup_parent: limits.cgroup_parent.unwrap_or_default(),
+            own_cgroups: a.own_cgroups,
+            pid,
+            uts,
+            member: a.member,
         },
         infra_name: a.infra_name,
         pod_id_file: a.pod_id_file,

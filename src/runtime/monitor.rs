@@ -737,12 +737,27 @@ struct Spawned {
     mount_ns: Option<std::os::fd::OwnedFd>,
 }
 
-/// The container's cgroup with its limits, made before its process.
+/// The container's cgroup with its limits, made before its process. A
+/// pod member without a parent of its own goes below its pod's cgroup.
 fn create_cgroup(store: &Store, cfg: &ContainerConfig) -> Result<Option<Cgroup>> {
+    let pod = match cfg.pod.as_str() {
+        "" => None,
+        id => store.pods.load(id).ok(),
+    };
+    let pod_parent = match pod {
+        Some(pod)
+            if cfg.cgroup_parent.is_empty()
+                && matches!(cfg.cgroups.as_str(), "" | "enabled")
+                && (cfg.is_infra || !pod.own_cgroups) =>
+        {
+            super::cgroup::pod::ensure(&pod.id, &pod.resources, &pod.cgroup_parent, store.rootless)?
+        }
+        _ => None,
+    };
     let cg = Cgroup::create(
         &cfg.id,
         &cfg.resources,
-        &cfg.cgroup_parent,
+        pod_parent.as_deref().unwrap_or(&cfg.cgroup_parent),
         &cfg.cgroups,
         store.rootless,
     )?;

@@ -60,6 +60,7 @@ pub fn member_flags(store: &Store, f: &mut ContainerRequest) -> Result<Option<Po
         return Ok(Some(PodJoin::New(name.to_string())));
     }
     let pod = store.pods.load(&pod_id(store, &p)?)?;
+    super::pod_defaults::apply(&pod, f)?;
     if pod.shares("net") && f.network.is_none() {
         if !f.publish.is_empty() || f.publish_all {
             bail!("invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod");
