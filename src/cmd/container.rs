@@ -77,6 +77,8 @@ pub enum ContainerCommand {
     Runlabel(super::runlabel::RunlabelArgs),
     /// List port mappings of a container
     Port(PortArgs),
+    /// Create a copy of an existing container
+    Clone(super::clone::ContainerCloneArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
@@ -111,6 +113,7 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Pause(a) => super::update::pause(g, a),
         ContainerCommand::Unpause(a) => super::update::unpause(g, a),
         ContainerCommand::Runlabel(a) => super::runlabel::runlabel(g, a),
+        ContainerCommand::Clone(a) => super::clone::container_clone(g, a),
     }
 }
 

@@ -7,6 +7,7 @@ mod bool_flags;
 mod build;
 mod build_flags;
 mod buildx;
+mod clone;
 mod commit;
 mod compose;
 mod compose_logs;
@@ -483,9 +484,15 @@ impl Command {
             Command::Kube(c) => kube::starts_containers(&c.0),
             Command::Container(c) => matches!(
                 c.0,
-                C::Run(_) | C::Exec(_) | C::Start(_) | C::Restart(_) | C::Top(_) | C::Cp(_)
+                C::Run(_)
+                    | C::Exec(_)
+                    | C::Start(_)
+                    | C::Restart(_)
+                    | C::Top(_)
+                    | C::Cp(_)
+                    | C::Clone(_)
             ),
-            Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_)),
+            Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_) | P::Clone(_)),
             Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),
             Command::Buildx(c) => matches!(c.0, buildx::BuildxCommand::Build(_)),
             Command::Compose(a) => a.0.command.enters_containers(),

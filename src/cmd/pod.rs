@@ -48,6 +48,8 @@ pub enum PodCommand {
     Unpause(super::pod_pause::PauseArgs),
     /// Fetch logs for pod with one or more containers
     Logs(super::pod_logs::PodLogsArgs),
+    /// Create a copy of an existing pod
+    Clone(Box<super::clone::PodCloneArgs>),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
@@ -67,6 +69,7 @@ pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
         PodCommand::Pause(a) => super::pod_pause::pause(g, a, true),
         PodCommand::Unpause(a) => super::pod_pause::pause(g, a, false),
         PodCommand::Logs(a) => super::pod_logs::pod_logs(g, a),
+        PodCommand::Clone(a) => super::clone::pod_clone(g, *a),
     }
 }
 

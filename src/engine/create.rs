@@ -18,6 +18,7 @@ use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Sto
 pub use io_limits::IoLimits;
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
+pub use namespaces::into_pod;
 pub use security::check_security_opts;
 pub use service::ServiceRequest;
 pub use tuning::{label_file_items, TuningRequest};

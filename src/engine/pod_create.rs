@@ -60,6 +60,8 @@ pub struct PodRequest {
     pub uts: Option<NamespaceMode>,
     /// What every member gets.
     pub member: MemberDefaults,
+    /// A clone's: the original pod's limits, under those `limits` gives.
+    pub base_resources: Option<crate::storage::containers::Resources>,
 }
 
 /// A request that passed the checks that need no store.
@@ -181,7 +183,11 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
     labels.extend(a.labels);
     let mut limits = a.limits;
     limits.cgroups = "enabled".into();
-    let (mut resources, _) = limits.resources(crate::runtime::userns::is_rootless())?;
+    let rootless = crate::runtime::userns::is_rootless();
+    let mut resources = match &a.base_resources {
+        Some(base) => super::clone::merge_limits(base, &limits, "enabled", rootless)?,
+        None => limits.resources(rootless)?.0,
+    };
     // The pod has no --pids-limit: its members' own defaults apply.
     resources.pids_limit = 0;
     Ok(CheckedPod {
@@ -217,6 +223,14 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
         pod_id_file: a.pod_id_file,
         replace: a.replace,
     })
+}
+
+impl CheckedPod {
+    /// A clone's published ports: the original's, as they were checked.
+    pub fn with_ports(mut self, ports: Vec<crate::storage::containers::PortMapping>) -> Self {
+        self.spec.ports = ports;
+        self
+    }
 }
 
 /// Make the pod (and its infra container) and write its id file; a pod

@@ -146,12 +146,55 @@ pub fn join(
             "pid" if f.pid.is_none() => cfg.pid = infra(),
             "uts" if f.uts.is_none() => {
                 cfg.uts = infra();
-                cfg.hostname = pod.effective_hostname().to_string();
+                cfg.hostname = if pod.uts.is_host() {
+                    crate::runtime::namespaces::host_hostname()
+                } else {
+                    pod.effective_hostname().to_string()
+                };
             }
             _ => {}
         }
     }
     Ok(made)
+}
+
+/// A container moved into `pod` (`container clone --pod`): the pod's
+/// shared namespaces replace its own, and with the network go its ports
+/// and name settings, as podman resets them.
+pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
+    if cfg.userns == UsernsMode::KeepId && !pod.share.is_empty() {
+        bail!(
+            "--userns=keep-id cannot be used for a container that shares the namespaces of its pod"
+        );
+    }
+    cfg.pod = pod.id.clone();
+    let infra = || NamespaceMode::Container(pod.infra_id.clone());
+    for ns in rt::member_modes(pod) {
+        match ns {
+            "net" => {
+                cfg.network = NetworkMode::Container(pod.infra_id.clone());
+                cfg.ports.clear();
+                cfg.network_attachments.clear();
+                cfg.dns.clear();
+                cfg.dns_search.clear();
+                cfg.dns_options.clear();
+                cfg.add_hosts.clear();
+                cfg.no_hosts = pod.no_hosts;
+            }
+            "ipc" => cfg.ipc = infra(),
+            "pid" => cfg.pid = infra(),
+            "uts" => {
+                cfg.uts = infra();
+                cfg.hostname = if pod.uts.is_host() {
+                    crate::runtime::namespaces::host_hostname()
+                } else {
+                    pod.effective_hostname().to_string()
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Remove a pod `join` made for a container that then failed.
