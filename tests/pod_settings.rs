@@ -52,8 +52,8 @@ fn pod_settings_reach_every_member(mode: Mode) {
     env.write_user_file(&shared.join("note"), b"from the pod\n");
     let own = env.user_dir("own");
     env.write_user_file(&own.join("note"), b"the member's own\n");
-    let labels = env.dir.join("labels");
-    std::fs::write(&labels, "from.file=yes\n").unwrap();
+    let labels = env.user_dir("labels").join("labels");
+    env.write_user_file(&labels, b"from.file=yes\n");
     let vol = format!("{}:/shared:ro", shared.display());
     env.ok(&[
         "pod",
@@ -143,7 +143,36 @@ fn pod_settings_reach_every_member(mode: Mode) {
         "[{mode:?}]"
     );
 
+    // --infra-image: the infra runs that image's program (--infra-command).
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "imaged",
+        "--infra-image",
+        &img,
+        "--infra-command",
+        r#"["sleep","300"]"#,
+    ]);
+    env.ok(&["pod", "start", "imaged"]);
+    let infra = pod_json(&env, "imaged")["InfraContainerID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid_of(&env, &infra))).unwrap();
+    assert_eq!(cmdline, b"sleep\x00300\x00", "[{mode:?}]");
+    assert_eq!(
+        env.sh(&img, &["--pod", "imaged"], "echo member"),
+        "member\n"
+    );
+    env.ok(&["pod", "rm", "-f", "-t", "0", "imaged"]);
+
     // Bad settings are refused before anything is made.
+    assert_refused(
+        &env,
+        &["pod", "create", "--infra-command", "sleep"],
+        "--infra-image",
+    );
     assert_refused(
         &env,
         &["pod", "create", "--sysctl", "kernel.hostname=x"],
@@ -272,7 +301,7 @@ fn lifecycle_verbs_take_id_files_and_filters(mode: Mode) {
     let env = TestEnv::new(mode);
     let _reaper = PodReaper(&env);
     let img = env.rt_image();
-    let podfile = env.dir.join("pod-id");
+    let podfile = env.user_dir("ids").join("pod-id");
     let podfile = podfile.to_str().unwrap();
     let id = env
         .ok(&["pod", "create", "--name", "ids", "--pod-id-file", podfile])
@@ -298,7 +327,7 @@ fn lifecycle_verbs_take_id_files_and_filters(mode: Mode) {
     env.ok(&["pod", "stop", "--ignore", "--pod-id-file", podfile]);
     assert_refused(&env, &["pod", "start", "--pod-id-file", podfile], "pod-id");
 
-    let cid = env.dir.join("cid");
+    let cid = env.user_dir("ids").join("cid");
     let cid = cid.to_str().unwrap();
     env.ok(&[
         "run",

@@ -141,7 +141,7 @@ pub struct PodCloneArgs {
     #[arg(long)]
     pub start: bool,
     #[command(flatten)]
-    pub settings: super::pod::PodSettings,
+    pub settings: super::pod_settings::PodSettings,
     /// The pod to clone
     pub pod: String,
     /// The clone's name (as --name)

@@ -35,6 +35,7 @@ mod output;
 mod pod;
 mod pod_logs;
 mod pod_pause;
+mod pod_settings;
 mod pod_watch;
 mod process_flags;
 mod ps;

@@ -122,7 +122,9 @@ pub struct ContainerRequest {
     pub secret: Vec<String>,
 }
 
-fn parse_entrypoint(s: &str) -> Vec<String> {
+/// `--entrypoint` (and `pod create --infra-command`): a JSON array, or
+/// one string as the program.
+pub fn parse_entrypoint(s: &str) -> Vec<String> {
     if s.is_empty() {
         return Vec::new();
     }

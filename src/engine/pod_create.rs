@@ -60,6 +60,10 @@ pub struct PodRequest {
     pub uts: Option<NamespaceMode>,
     /// What every member gets.
     pub member: MemberDefaults,
+    /// `--infra-image` and `--infra-command` (a string or a JSON array):
+    /// an infra that runs a program of its own.
+    pub infra_image: Option<String>,
+    pub infra_command: Option<String>,
     /// A clone's: the original pod's limits, under those `limits` gives.
     pub base_resources: Option<crate::storage::containers::Resources>,
 }
@@ -67,6 +71,8 @@ pub struct PodRequest {
 /// A request that passed the checks that need no store.
 pub struct CheckedPod {
     spec: PodSpec,
+    infra_image: Option<String>,
+    infra_command: Option<Vec<String>>,
     infra_name: Option<String>,
     pod_id_file: Option<String>,
     replace: bool,
@@ -114,6 +120,9 @@ fn infra_mode(kind: &str, mode: Option<NamespaceMode>) -> Result<NamespaceMode> 
 /// Check a pod request before the store is opened.
 pub fn check(a: PodRequest) -> Result<CheckedPod> {
     if !a.infra {
+        if a.infra_image.is_some() || a.infra_command.is_some() {
+            bail!("cannot set --infra-image or --infra-command with --infra=false");
+        }
         if a.share.is_some() {
             bail!("you must have an infra container to share namespaces");
         }
@@ -173,6 +182,14 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             bail!("invalid hostname {h:?}");
         }
     }
+    if a.infra_command.is_some() && a.infra_image.is_none() {
+        bail!("--infra-command needs --infra-image: coracle's built-in infra runs no program");
+    }
+    let infra_command = a
+        .infra_command
+        .as_deref()
+        .map(super::create::parse_entrypoint)
+        .filter(|c| !c.is_empty());
     let pid = infra_mode("pid", a.pid.clone())?;
     let uts = infra_mode("uts", a.uts.clone())?;
     if uts.is_host() && a.hostname.is_some() {
@@ -218,10 +235,43 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             pid,
             uts,
             member: a.member,
+            infra_image: None,
         },
         infra_name: a.infra_name,
+        infra_image: a.infra_image.filter(|i| !i.is_empty()),
+        infra_command,
         pod_id_file: a.pod_id_file,
         replace: a.replace,
+    })
+}
+
+/// `--infra-image` (pulled when missing) and what its infra runs:
+/// `--infra-command`, else the image's ENTRYPOINT and CMD.
+fn infra_image(store: &Store, name: &str, command: Option<Vec<String>>) -> Result<rt::InfraImage> {
+    let record = super::images::ensure_image(store, name, "missing", &Default::default())?;
+    let cfg = crate::storage::image_config::ImageConfig::parse(
+        &store.blobs.read(&record.config_digest())?,
+    )?
+    .config;
+    let args = command.unwrap_or_else(|| {
+        let mut a = cfg.entrypoint.clone().unwrap_or_default();
+        a.extend(cfg.cmd.clone().unwrap_or_default());
+        a
+    });
+    if args.is_empty() {
+        bail!("infra image {name} has no ENTRYPOINT or CMD: give --infra-command");
+    }
+    Ok(rt::InfraImage {
+        name: record
+            .names
+            .iter()
+            .find(|n| n.ends_with(name))
+            .or(record.names.first())
+            .cloned()
+            .unwrap_or_else(|| name.to_string()),
+        record,
+        args,
+        env: cfg.env.unwrap_or_default(),
     })
 }
 
@@ -249,7 +299,11 @@ pub fn create_pod(store: &Store, p: CheckedPod) -> Result<PodConfig> {
             bail!("the container name \"{n}\" is already in use: that name is already in use");
         }
     }
-    let pod = rt::create(store, p.spec)?;
+    let mut spec = p.spec;
+    if let Some(name) = &p.infra_image {
+        spec.infra_image = Some(infra_image(store, name, p.infra_command)?);
+    }
+    let pod = rt::create(store, spec)?;
     if let Some(path) = &p.pod_id_file {
         if let Err(e) = std::fs::write(path, &pod.id).with_context(|| format!("writing {path}")) {
             let _ = rt::remove(store, &pod, true, Some(0));

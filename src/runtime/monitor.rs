@@ -510,7 +510,8 @@ fn spawn_container(
         rootless: store.rootless,
         flags,
         init: cfg.init,
-        infra: cfg.is_infra,
+        // An infra made from an image (`--infra-image`) runs its program.
+        infra: cfg.is_infra && cfg.image_id.is_empty(),
         joins_cgroup: made.cgroup.as_ref().filter(|_| joins_itself),
         joins: join_fds,
         net_routes: early_routes,

@@ -51,6 +51,18 @@ pub struct PodSpec {
     pub pid: NamespaceMode,
     pub uts: NamespaceMode,
     pub member: crate::storage::pods::MemberDefaults,
+    /// `--infra-image`: an infra that runs this image's program instead
+    /// of holding the namespaces by itself.
+    pub infra_image: Option<InfraImage>,
+}
+
+/// An infra made from an image: the image, its name and what runs.
+#[derive(Debug, Clone)]
+pub struct InfraImage {
+    pub record: crate::storage::images::ImageRecord,
+    pub name: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
 }
 
 /// podman's default `--share`.
@@ -118,7 +130,16 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
         infra.name = spec.infra_name;
     }
     infra.conmon_pidfile = spec.infra_conmon_pidfile;
-    let infra = match container::create_imageless(store, infra) {
+    let made = match &spec.infra_image {
+        Some(image) => {
+            infra.image_name = image.name.clone();
+            infra.args = image.args.clone();
+            infra.env = image.env.clone();
+            container::create(store, infra, &image.record)
+        }
+        None => container::create_imageless(store, infra),
+    };
+    let infra = match made {
         Ok(c) => c,
         Err(e) => {
             let _lock = store.lock();

@@ -134,6 +134,15 @@ pub fn join(
     }
     cfg.pod = pod.id.clone();
     let infra = || NamespaceMode::Container(pod.infra_id.clone());
+    // The pod's --pid/--uts host: members stay in the host's namespace
+    // (rootless, joining the host's through the infra is not allowed).
+    let pod_mode = |m: &NamespaceMode| {
+        if m.is_host() {
+            NamespaceMode::Host
+        } else {
+            infra()
+        }
+    };
     for ns in rt::member_modes(&pod) {
         match ns {
             "net" if f.network.is_none() => {
@@ -143,9 +152,9 @@ pub fn join(
                 cfg.no_hosts = cfg.no_hosts || pod.no_hosts;
             }
             "ipc" if f.ipc.is_none() => cfg.ipc = infra(),
-            "pid" if f.pid.is_none() => cfg.pid = infra(),
+            "pid" if f.pid.is_none() => cfg.pid = pod_mode(&pod.pid),
             "uts" if f.uts.is_none() => {
-                cfg.uts = infra();
+                cfg.uts = pod_mode(&pod.uts);
                 cfg.hostname = if pod.uts.is_host() {
                     crate::runtime::namespaces::host_hostname()
                 } else {
@@ -169,6 +178,15 @@ pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
     }
     cfg.pod = pod.id.clone();
     let infra = || NamespaceMode::Container(pod.infra_id.clone());
+    // The pod's --pid/--uts host: members stay in the host's namespace
+    // (rootless, joining the host's through the infra is not allowed).
+    let pod_mode = |m: &NamespaceMode| {
+        if m.is_host() {
+            NamespaceMode::Host
+        } else {
+            infra()
+        }
+    };
     for ns in rt::member_modes(pod) {
         match ns {
             "net" => {
@@ -182,9 +200,9 @@ pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
                 cfg.no_hosts = pod.no_hosts;
             }
             "ipc" => cfg.ipc = infra(),
-            "pid" => cfg.pid = infra(),
+            "pid" => cfg.pid = pod_mode(&pod.pid),
             "uts" => {
-                cfg.uts = infra();
+                cfg.uts = pod_mode(&pod.uts);
                 cfg.hostname = if pod.uts.is_host() {
                     crate::runtime::namespaces::host_hostname()
                 } else {
