@@ -77,6 +77,8 @@ pub enum ContainerCommand {
     Runlabel(super::runlabel::RunlabelArgs),
     /// List port mappings of a container
     Port(PortArgs),
+    /// Create a copy of an existing container
+    Clone(super::clone::ContainerCloneArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
@@ -111,6 +113,7 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Pause(a) => super::update::pause(g, a),
         ContainerCommand::Unpause(a) => super::update::unpause(g, a),
         ContainerCommand::Runlabel(a) => super::runlabel::runlabel(g, a),
+        ContainerCommand::Clone(a) => super::clone::container_clone(g, a),
     }
 }
 
@@ -264,12 +267,21 @@ pub struct RestartArgs {
         value_name = "SECONDS"
     )]
     pub time: Option<u32>,
+    /// Read the container ID from the file
+    #[arg(long = "cidfile", value_name = "FILE")]
+    pub cidfile: Vec<String>,
+    /// Restart only the containers these filters select (as ps --filter)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     pub containers: Vec<String>,
 }
 
-pub fn restart(g: &GlobalOpts, a: RestartArgs) -> Result<()> {
+pub fn restart(g: &GlobalOpts, mut a: RestartArgs) -> Result<()> {
     let store = g.open_store()?;
-    let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    a.containers.extend(cidfile_names(&a.cidfile, false)?);
+    let everything = a.all || (a.containers.is_empty() && !a.filter.is_empty() && !a.latest);
+    let list = targets(&store, &a.containers, everything, a.latest, false)?;
+    let mut list = filtered(&store, list, &a.filter)?;
     if a.running {
         list.retain(|(_, id)| containers::is_running_now(&store, id));
     }

@@ -68,7 +68,15 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
             ("Write the zsh completion where zsh finds it.", "coracle completion -f \"${fpath[1]}/_coracle\" zsh"),
         ],
         "coracle-volume-create" => &[("Create a volume with a label.", "coracle volume create --label app=web data")],
-        "coracle-pod-create" => &[("Create a pod publishing port 8080.", "coracle pod create --name app -p 8080:80")],
+        "coracle-pod-create" => &[
+            ("Create a pod publishing port 8080.", "coracle pod create --name app -p 8080:80"),
+            ("Create a pod whose containers share 1 GiB of memory and two CPUs, each with /data mounted.", "coracle pod create --name app --memory 1g --cpus 2 -v /srv/data:/data"),
+        ],
+        "coracle-pod-clone" => &[("Copy pod app and its containers with more memory, removing the original, and start the copy.", "coracle pod clone --destroy --start --memory 2g app app2")],
+        "coracle-container-clone" => &[
+            ("Copy container web as web-clone.", "coracle container clone web"),
+            ("Replace web by a copy with a CPU limit, started at once.", "coracle container clone --destroy --force --run --cpus 1 web web2"),
+        ],
         "coracle-manifest-create" => &[
             ("Create a list of two local images.", "coracle manifest create mylist app-amd64 app-arm64"),
             ("Build for two platforms into a list.", "coracle build --platform linux/amd64,linux/arm64 --manifest mylist ."),

@@ -60,7 +60,7 @@ fn opt_time(t: &Option<String>) -> String {
 }
 
 /// podman's object for a bind mount or a volume (`Mounts`).
-fn mount_json(store: &Store, m: &MountSpec) -> Value {
+pub(super) fn mount_json(store: &Store, m: &MountSpec) -> Value {
     let ro = m.options.iter().any(|o| o == "ro");
     if m.kind == crate::engine::types::MountKind::Volume {
         let mut options: Vec<String> = m
@@ -141,7 +141,7 @@ fn bind_text(m: &MountSpec) -> String {
 }
 
 /// podman's per-device rates: null when none.
-fn rates_json(rates: &[crate::engine::types::DeviceRate]) -> Value {
+pub(super) fn rates_json(rates: &[crate::engine::types::DeviceRate]) -> Value {
     if rates.is_empty() {
         return Value::Null;
     }

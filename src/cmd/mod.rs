@@ -8,6 +8,7 @@ mod bool_flags;
 mod build;
 mod build_flags;
 mod buildx;
+mod clone;
 mod commit;
 mod compose;
 mod compose_logs;
@@ -40,6 +41,7 @@ mod output;
 mod pod;
 mod pod_logs;
 mod pod_pause;
+mod pod_settings;
 mod pod_watch;
 mod process_flags;
 mod ps;
@@ -493,9 +495,15 @@ impl Command {
             Command::Kube(c) => kube::starts_containers(&c.0),
             Command::Container(c) => matches!(
                 c.0,
-                C::Run(_) | C::Exec(_) | C::Start(_) | C::Restart(_) | C::Top(_) | C::Cp(_)
+                C::Run(_)
+                    | C::Exec(_)
+                    | C::Start(_)
+                    | C::Restart(_)
+                    | C::Top(_)
+                    | C::Cp(_)
+                    | C::Clone(_)
             ),
-            Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_)),
+            Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_) | P::Clone(_)),
             Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),
             Command::Buildx(c) => matches!(c.0, buildx::BuildxCommand::Build(_)),
             Command::Compose(a) => a.0.command.enters_containers(),

@@ -6,7 +6,7 @@ use super::GlobalOpts;
 use crate::engine::lookup::missing_exits_1;
 use crate::engine::pod_create::{self as engine, PodRequest};
 use crate::engine::pods::{self, list_all, try_pod_id, Listed};
-use crate::engine::types::{NetworkMode, PodConfig};
+use crate::engine::types::{NamespaceMode, NetworkMode, PodConfig};
 use crate::error::SilentExit;
 use crate::format::{human, table};
 use anyhow::{bail, Context, Result};
@@ -28,7 +28,7 @@ pub enum PodCommand {
     /// Stop one or more pods
     Stop(StopArgs),
     /// Restart one or more pods
-    Restart(StartArgs),
+    Restart(RestartArgs),
     /// Send the specified signal or SIGKILL to containers in pod
     Kill(KillArgs),
     /// Remove one or more pods
@@ -47,6 +47,8 @@ pub enum PodCommand {
     Unpause(super::pod_pause::PauseArgs),
     /// Fetch logs for pod with one or more containers
     Logs(super::pod_logs::PodLogsArgs),
+    /// Create a copy of an existing pod
+    Clone(Box<super::clone::PodCloneArgs>),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
@@ -54,9 +56,9 @@ pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
         PodCommand::Create(a) => create(g, *a),
         PodCommand::Ps(a) => ps(g, a),
         PodCommand::Inspect(a) => inspect(g, a),
-        PodCommand::Start(a) => start(g, a, false),
+        PodCommand::Start(a) => start(g, a),
         PodCommand::Stop(a) => stop(g, a),
-        PodCommand::Restart(a) => start(g, a, true),
+        PodCommand::Restart(a) => restart(g, a),
         PodCommand::Kill(a) => kill(g, a),
         PodCommand::Rm(a) => rm(g, a),
         PodCommand::Prune(a) => prune(g, a),
@@ -66,6 +68,7 @@ pub fn dispatch(g: &GlobalOpts, c: PodCommand) -> Result<()> {
         PodCommand::Pause(a) => super::pod_pause::pause(g, a, true),
         PodCommand::Unpause(a) => super::pod_pause::pause(g, a, false),
         PodCommand::Logs(a) => super::pod_logs::pod_logs(g, a),
+        PodCommand::Clone(a) => super::clone::pod_clone(g, *a),
     }
 }
 
@@ -94,6 +97,12 @@ pub struct CreateArgs {
     /// The name of the infra container
     #[arg(long)]
     pub infra_name: Option<String>,
+    /// The image of the infra container, which then runs its program (default: a built-in infra that runs none)
+    #[arg(long, value_name = "IMAGE")]
+    pub infra_image: Option<String>,
+    /// The program the infra container runs (a string or a JSON array; with --infra-image)
+    #[arg(long, value_name = "COMMAND")]
+    pub infra_command: Option<String>,
     /// Connect the pod to a network: pasta[:OPTIONS], slirp4netns, none, host
     #[arg(long, alias = "net", value_parser = super::create_flags::network_flag)]
     pub network: Option<NetworkMode>,
@@ -139,6 +148,8 @@ pub struct CreateArgs {
     /// What the pod does when its last container exits: continue, stop
     #[arg(long, default_value = "continue")]
     pub exit_policy: String,
+    #[command(flatten)]
+    pub settings: super::pod_settings::PodSettings,
     /// The pod's name (instead of --name)
     pub pod_name: Option<String>,
 }
@@ -149,7 +160,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         (Some(n), None) | (None, Some(n)) => n.clone(),
         (None, None) => String::new(),
     };
-    let checked = engine::check(PodRequest {
+    let mut req = PodRequest {
         name,
         publish: a.publish,
         hostname: a.hostname,
@@ -172,8 +183,12 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         infra_conmon_pidfile: a.infra_conmon_pidfile,
         replace: a.replace,
         exit_policy: a.exit_policy,
-        create_command: None,
-    })?;
+        infra_image: a.infra_image,
+        infra_command: a.infra_command,
+        ..Default::default()
+    };
+    a.settings.fill(&mut req);
+    let checked = engine::check(req)?;
     let store = g.open_store()?;
     let pod = engine::create_pod(&store, checked)?;
     println(&pod.id)
@@ -478,8 +493,88 @@ pub struct InspectArgs {
     pub pods: Vec<String>,
 }
 
+/// podman's keys for a pod's cgroup limits and its members' settings
+/// (each left out when unset, as podman's omitempty does).
+fn settings_json(store: &crate::engine::types::Store, p: &PodConfig) -> Result<Value> {
+    let r = &p.resources;
+    let m = &p.member;
+    let mut o = serde_json::Map::new();
+    let mut put = |k: &str, v: Value, set: bool| {
+        if set {
+            o.insert(k.to_string(), v);
+        }
+    };
+    // podman records --cpus as a quota over the default period.
+    let (period, quota) = if r.nano_cpus > 0 {
+        (100_000u64, r.nano_cpus / 10_000)
+    } else {
+        (r.cpu_period, r.cpu_quota)
+    };
+    put("cpu_period", json!(period), period != 0);
+    put("cpu_quota", json!(quota), quota != 0);
+    put("cpu_shares", json!(r.cpu_shares), r.cpu_shares != 0);
+    put(
+        "cpuset_cpus",
+        json!(r.cpuset_cpus),
+        !r.cpuset_cpus.is_empty(),
+    );
+    put(
+        "cpuset_mems",
+        json!(r.cpuset_mems),
+        !r.cpuset_mems.is_empty(),
+    );
+    let mut mounts = Vec::new();
+    for v in &m.volumes {
+        mounts.push(super::inspect::mount_json(
+            store,
+            &crate::engine::create::parse_volume(v)?,
+        ));
+    }
+    put("mounts", json!(mounts), !mounts.is_empty());
+    let devices: Vec<Value> = m.devices.iter().map(|d| device_json(d)).collect();
+    put("devices", json!(devices), !devices.is_empty());
+    put(
+        "device_read_bps",
+        super::inspect::rates_json(&r.device_read_bps),
+        !r.device_read_bps.is_empty(),
+    );
+    put(
+        "device_write_bps",
+        super::inspect::rates_json(&r.device_write_bps),
+        !r.device_write_bps.is_empty(),
+    );
+    put(
+        "volumes_from",
+        json!(m.volumes_from),
+        !m.volumes_from.is_empty(),
+    );
+    put(
+        "security_opt",
+        json!(m.security_opt),
+        !m.security_opt.is_empty(),
+    );
+    put("memory_limit", json!(r.memory), r.memory != 0);
+    put("memory_swap", json!(r.memory_swap), r.memory_swap != 0);
+    put("blkio_weight", json!(r.blkio_weight), r.blkio_weight != 0);
+    put("RestartPolicy", json!(m.restart), !m.restart.is_empty());
+    Ok(Value::Object(o))
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` as podman's InspectDevice.
+fn device_json(d: &str) -> Value {
+    let parts: Vec<&str> = d.split(':').collect();
+    let perm = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let (host, ctr, perms) = match parts.as_slice() {
+        [h, p] if perm(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p, ..] => (*h, *c, *p),
+        _ => (d, d, "rwm"),
+    };
+    json!({"PathOnHost": host, "PathInContainer": ctr, "CgroupPermissions": perms})
+}
+
 /// podman's `pod inspect` document.
-fn inspect_json(l: &Listed) -> Value {
+fn inspect_json(store: &crate::engine::types::Store, l: &Listed) -> Result<Value> {
     let p = &l.pod;
     let ns_mode = |ns: &str| if p.shares(ns) { "" } else { "private" };
     let infra_config = if p.infra_id.is_empty() {
@@ -498,10 +593,16 @@ fn inspect_json(l: &Listed) -> Value {
             "HostAdd": if p.add_hosts.is_empty() { Value::Null } else { json!(p.add_hosts) },
             "Networks": [],
             "NetworkOptions": null,
-            "pid_ns": ns_mode("pid"),
+            "pid_ns": if p.pid == NamespaceMode::Private { ns_mode("pid").to_string() } else { p.pid.to_string() },
             "userns": "host",
-            "uts_ns": ns_mode("uts"),
+            "uts_ns": if p.uts == NamespaceMode::Private { ns_mode("uts").to_string() } else { p.uts.to_string() },
+            "NoManageHostname": p.member.no_hostname,
         })
+    };
+    let cgroup_path = pods::cgroup_path(store, p);
+    let cgroup_parent = match cgroup_path.rsplit_once('/') {
+        Some((parent, _)) => parent.to_string(),
+        None => String::new(),
     };
     let mut doc = json!({
         "Id": p.id,
@@ -512,9 +613,9 @@ fn inspect_json(l: &Listed) -> Value {
         "State": l.status(),
         "Hostname": p.hostname,
         "Labels": p.labels,
-        "CreateCgroup": false,
-        "CgroupParent": "",
-        "CgroupPath": "",
+        "CreateCgroup": !cgroup_path.is_empty(),
+        "CgroupParent": cgroup_parent,
+        "CgroupPath": cgroup_path,
         "CreateInfra": !p.infra_id.is_empty(),
         "InfraContainerID": p.infra_id,
         "InfraConfig": infra_config,
@@ -523,13 +624,14 @@ fn inspect_json(l: &Listed) -> Value {
         "Containers": l.members.iter().map(|m| json!({
             "Id": m.cfg.id, "Name": m.cfg.name, "State": m.state.status.as_str()})).collect::<Vec<_>>(),
     });
-    if p.infra_id.is_empty() {
-        if let Some(o) = doc.as_object_mut() {
+    if let (Some(o), Value::Object(s)) = (doc.as_object_mut(), settings_json(store, p)?) {
+        o.extend(s);
+        if p.infra_id.is_empty() {
             o.remove("InfraContainerID");
             o.remove("InfraConfig");
         }
     }
-    doc
+    Ok(doc)
 }
 
 pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
@@ -549,7 +651,7 @@ pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
     let mut missing = None;
     for n in &names {
         match try_pod_id(&store, n)?.and_then(|id| all.iter().find(|l| l.pod.id == id)) {
-            Some(l) => docs.push(inspect_json(l)),
+            Some(l) => docs.push(inspect_json(&store, l)?),
             None => missing = Some(n.clone()),
         }
     }
@@ -576,7 +678,38 @@ pub struct StartArgs {
     /// Act on the latest pod coracle is aware of
     #[arg(short, long)]
     pub latest: bool,
+    /// Read the pod ID from the file and start the pod (repeatable)
+    #[arg(long = "pod-id-file", value_name = "FILE")]
+    pub pod_id_file: Vec<String>,
     pub pods: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RestartArgs {
+    /// Act on all pods
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest pod coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    pub pods: Vec<String>,
+}
+
+/// The pod ids `--pod-id-file` files hold (first line of each), with the
+/// file; with `ignore`, a missing file is skipped.
+fn pod_id_files(files: &[String], ignore: bool) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(f) {
+            Ok(text) => out.push((
+                f.clone(),
+                text.lines().next().unwrap_or("").trim().to_string(),
+            )),
+            Err(e) if ignore && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading pod ID file {f}")),
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Args, Debug)]
@@ -598,6 +731,9 @@ pub struct StopArgs {
         value_name = "SECONDS"
     )]
     pub time: Option<u32>,
+    /// Read the pod ID from the file and stop the pod (repeatable)
+    #[arg(long = "pod-id-file", value_name = "FILE")]
+    pub pod_id_file: Vec<String>,
     pub pods: Vec<String>,
 }
 
@@ -632,6 +768,9 @@ pub struct RmArgs {
     /// Seconds to wait for the pod's containers to stop before killing them
     #[arg(short = 't', long = "time", value_name = "SECONDS")]
     pub time: Option<u32>,
+    /// Read the pod ID from the file and remove the pod, and the file with it (repeatable)
+    #[arg(long = "pod-id-file", value_name = "FILE")]
+    pub pod_id_file: Vec<String>,
     pub pods: Vec<String>,
 }
 
@@ -641,13 +780,30 @@ fn for_each(pods: &[PodConfig], f: impl FnMut(&PodConfig) -> Result<()>) -> Resu
     super::output::for_each_reported(pods, |p| &p.id, false, f)
 }
 
-pub fn start(g: &GlobalOpts, a: StartArgs, restart: bool) -> Result<()> {
+pub fn start(g: &GlobalOpts, mut a: StartArgs) -> Result<()> {
+    a.pods.extend(
+        pod_id_files(&a.pod_id_file, false)?
+            .into_iter()
+            .map(|(_, id)| id),
+    );
     let store = g.open_store()?;
     let list = pods::targets(&store, &a.pods, a.all, a.latest, false)?;
-    for_each(&list, |pod| pods::start(&store, pod, restart))
+    for_each(&list, |pod| pods::start(&store, pod, false))
 }
 
-pub fn stop(g: &GlobalOpts, a: StopArgs) -> Result<()> {
+pub fn restart(g: &GlobalOpts, a: RestartArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let list = pods::targets(&store, &a.pods, a.all, a.latest, false)?;
+    for_each(&list, |pod| pods::start(&store, pod, true))
+}
+
+pub fn stop(g: &GlobalOpts, mut a: StopArgs) -> Result<()> {
+    let from_files = pod_id_files(&a.pod_id_file, a.ignore)?;
+    if a.pods.is_empty() && from_files.is_empty() && !a.pod_id_file.is_empty() {
+        // --ignore with every file missing: nothing to stop.
+        return Ok(());
+    }
+    a.pods.extend(from_files.into_iter().map(|(_, id)| id));
     let store = g.open_store()?;
     let list = pods::targets(&store, &a.pods, a.all, a.latest, a.ignore)?;
     for_each(&list, |pod| pods::stop(&store, pod, a.time))
@@ -660,10 +816,24 @@ pub fn kill(g: &GlobalOpts, a: KillArgs) -> Result<()> {
     for_each(&list, |pod| pods::kill(&store, pod, sig))
 }
 
-pub fn rm(g: &GlobalOpts, a: RmArgs) -> Result<()> {
+pub fn rm(g: &GlobalOpts, mut a: RmArgs) -> Result<()> {
+    let from_files = pod_id_files(&a.pod_id_file, a.ignore)?;
+    if a.pods.is_empty() && from_files.is_empty() && !a.pod_id_file.is_empty() {
+        return Ok(());
+    }
+    a.pods.extend(from_files.iter().map(|(_, id)| id.clone()));
     let store = g.open_store()?;
     let list = missing_exits_1(pods::targets(&store, &a.pods, a.all, a.latest, a.ignore))?;
-    for_each(&list, |pod| pods::remove(&store, pod, a.force, a.time))
+    for_each(&list, |pod| {
+        pods::remove(&store, pod, a.force, a.time)?;
+        // podman removes each id file along with its pod.
+        for (file, named) in &from_files {
+            if pod.id.starts_with(named.as_str()) || pod.name == *named {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+        Ok(())
+    })
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ mod io_limits;
 mod limits;
 mod mounts;
 mod namespaces;
+pub mod pod_defaults;
 mod security;
 mod service;
 mod tuning;
@@ -17,9 +18,10 @@ use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Sto
 pub use io_limits::IoLimits;
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
+pub use namespaces::into_pod;
 pub use security::check_security_opts;
 pub use service::ServiceRequest;
-pub use tuning::TuningRequest;
+pub use tuning::{label_file_items, TuningRequest};
 
 use crate::error::SilentExit;
 use crate::runtime::{attach, container};
@@ -120,7 +122,9 @@ pub struct ContainerRequest {
     pub secret: Vec<String>,
 }
 
-fn parse_entrypoint(s: &str) -> Vec<String> {
+/// `--entrypoint` (and `pod create --infra-command`): a JSON array, or
+/// one string as the program.
+pub fn parse_entrypoint(s: &str) -> Vec<String> {
     if s.is_empty() {
         return Vec::new();
     }

@@ -3,9 +3,10 @@
 
 use super::types::PodConfig;
 
-use super::create::network_mode;
+use super::create::{network_mode, CreateLimits};
 use crate::runtime::pod::{self as rt, PodSpec};
-use crate::storage::modes::NetworkMode;
+use crate::storage::modes::{NamespaceMode, NetworkMode};
+use crate::storage::pods::MemberDefaults;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -48,11 +49,30 @@ pub struct PodRequest {
     /// The command line to record; `None` is this process's own, with
     /// secrets hidden.
     pub create_command: Option<Vec<String>>,
+    /// `--label-file`s, read under `labels`.
+    pub label_file: Vec<String>,
+    /// The pod's cgroup limits and `--cgroup-parent` (`cgroups` unused).
+    pub limits: CreateLimits,
+    /// `--share-parent=false`: members' cgroups do not go below the pod's.
+    pub own_cgroups: bool,
+    /// The infra's `--pid` and `--uts`.
+    pub pid: Option<NamespaceMode>,
+    pub uts: Option<NamespaceMode>,
+    /// What every member gets.
+    pub member: MemberDefaults,
+    /// `--infra-image` and `--infra-command` (a string or a JSON array):
+    /// an infra that runs a program of its own.
+    pub infra_image: Option<String>,
+    pub infra_command: Option<String>,
+    /// A clone's: the original pod's limits, under those `limits` gives.
+    pub base_resources: Option<crate::storage::containers::Resources>,
 }
 
 /// A request that passed the checks that need no store.
 pub struct CheckedPod {
     spec: PodSpec,
+    infra_image: Option<String>,
+    infra_command: Option<Vec<String>>,
     infra_name: Option<String>,
     pod_id_file: Option<String>,
     replace: bool,
@@ -85,9 +105,24 @@ fn parse_share(s: Option<&str>) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// `--pid`/`--uts` of a pod: its infra's namespace, private, the host's
+/// or one at a path (no other container's).
+fn infra_mode(kind: &str, mode: Option<NamespaceMode>) -> Result<NamespaceMode> {
+    match mode.unwrap_or_default() {
+        m @ (NamespaceMode::Private | NamespaceMode::Host | NamespaceMode::Ns(_)) => Ok(m),
+        other => bail!(
+            "invalid --{kind} mode for a pod {:?}: use private, host or ns:PATH",
+            other.to_string()
+        ),
+    }
+}
+
 /// Check a pod request before the store is opened.
 pub fn check(a: PodRequest) -> Result<CheckedPod> {
     if !a.infra {
+        if a.infra_image.is_some() || a.infra_command.is_some() {
+            bail!("cannot set --infra-image or --infra-command with --infra=false");
+        }
         if a.share.is_some() {
             bail!("you must have an infra container to share namespaces");
         }
@@ -147,10 +182,35 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             bail!("invalid hostname {h:?}");
         }
     }
+    if a.infra_command.is_some() && a.infra_image.is_none() {
+        bail!("--infra-command needs --infra-image: coracle's built-in infra runs no program");
+    }
+    let infra_command = a
+        .infra_command
+        .as_deref()
+        .map(super::create::parse_entrypoint)
+        .filter(|c| !c.is_empty());
+    let pid = infra_mode("pid", a.pid.clone())?;
+    let uts = infra_mode("uts", a.uts.clone())?;
+    if uts.is_host() && a.hostname.is_some() {
+        bail!("invalid config provided: cannot set hostname when running in the host UTS namespace: invalid configuration");
+    }
+    super::create::pod_defaults::check(&a.member, &network)?;
+    let mut labels = super::filter::key_values(&super::create::label_file_items(&a.label_file)?);
+    labels.extend(a.labels);
+    let mut limits = a.limits;
+    limits.cgroups = "enabled".into();
+    let rootless = crate::runtime::userns::is_rootless();
+    let mut resources = match &a.base_resources {
+        Some(base) => super::clone::merge_limits(base, &limits, "enabled", rootless)?,
+        None => limits.resources(rootless)?.0,
+    };
+    // The pod has no --pids-limit: its members' own defaults apply.
+    resources.pids_limit = 0;
     Ok(CheckedPod {
         spec: PodSpec {
             name: a.name,
-            labels: a.labels,
+            labels,
             hostname: a.hostname.unwrap_or_default(),
             share,
             infra: a.infra,
@@ -169,11 +229,58 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             create_command: a.create_command.unwrap_or_else(|| {
                 crate::storage::containers::command_line_without_secrets(std::env::args())
             }),
+            resources,
+            cgroup_parent: limits.cgroup_parent.unwrap_or_default(),
+            own_cgroups: a.own_cgroups,
+            pid,
+            uts,
+            member: a.member,
+            infra_image: None,
         },
         infra_name: a.infra_name,
+        infra_image: a.infra_image.filter(|i| !i.is_empty()),
+        infra_command,
         pod_id_file: a.pod_id_file,
         replace: a.replace,
     })
+}
+
+/// `--infra-image` (pulled when missing) and what its infra runs:
+/// `--infra-command`, else the image's ENTRYPOINT and CMD.
+fn infra_image(store: &Store, name: &str, command: Option<Vec<String>>) -> Result<rt::InfraImage> {
+    let record = super::images::ensure_image(store, name, "missing", &Default::default())?;
+    let cfg = crate::storage::image_config::ImageConfig::parse(
+        &store.blobs.read(&record.config_digest())?,
+    )?
+    .config;
+    let args = command.unwrap_or_else(|| {
+        let mut a = cfg.entrypoint.clone().unwrap_or_default();
+        a.extend(cfg.cmd.clone().unwrap_or_default());
+        a
+    });
+    if args.is_empty() {
+        bail!("infra image {name} has no ENTRYPOINT or CMD: give --infra-command");
+    }
+    Ok(rt::InfraImage {
+        name: record
+            .names
+            .iter()
+            .find(|n| n.ends_with(name))
+            .or(record.names.first())
+            .cloned()
+            .unwrap_or_else(|| name.to_string()),
+        record,
+        args,
+        env: cfg.env.unwrap_or_default(),
+    })
+}
+
+impl CheckedPod {
+    /// A clone's published ports: the original's, as they were checked.
+    pub fn with_ports(mut self, ports: Vec<crate::storage::containers::PortMapping>) -> Self {
+        self.spec.ports = ports;
+        self
+    }
 }
 
 /// Make the pod (and its infra container) and write its id file; a pod
@@ -192,7 +299,11 @@ pub fn create_pod(store: &Store, p: CheckedPod) -> Result<PodConfig> {
             bail!("the container name \"{n}\" is already in use: that name is already in use");
         }
     }
-    let pod = rt::create(store, p.spec)?;
+    let mut spec = p.spec;
+    if let Some(name) = &p.infra_image {
+        spec.infra_image = Some(infra_image(store, name, p.infra_command)?);
+    }
+    let pod = rt::create(store, spec)?;
     if let Some(path) = &p.pod_id_file {
         if let Err(e) = std::fs::write(path, &pod.id).with_context(|| format!("writing {path}")) {
             let _ = rt::remove(store, &pod, true, Some(0));

@@ -130,6 +130,14 @@ pub fn remove(store: &Store, pod: &PodConfig, force: bool, timeout: Option<u32>)
 }
 
 /// The pods `pod prune` removes: those with no running container.
+/// Where the pod's cgroup is (made when its first container starts);
+/// empty when this user's containers get none on this host.
+pub fn cgroup_path(store: &Store, pod: &PodConfig) -> String {
+    crate::runtime::cgroup::pod::place(&pod.id, &pod.cgroup_parent, store.rootless)
+        .map(|c| c.rel)
+        .unwrap_or_default()
+}
+
 pub fn prune_candidates(store: &Store) -> Result<Vec<PodConfig>> {
     Ok(list_all(store)?
         .into_iter()

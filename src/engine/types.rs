@@ -31,6 +31,6 @@ pub use crate::storage::image_config::ImageConfig;
 pub use crate::storage::images::ImageRecord;
 pub use crate::storage::layer_tar::MtimePolicy;
 pub use crate::storage::modes::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
-pub use crate::storage::pods::PodConfig;
+pub use crate::storage::pods::{MemberDefaults, PodConfig};
 pub use crate::storage::store::{path_str, Driver, Store, StoreOptions};
 pub use crate::storage::volumes::{Filter as VolumeFilter, VolumeRecord, LOCAL_DRIVER};

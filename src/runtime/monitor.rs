@@ -510,7 +510,8 @@ fn spawn_container(
         rootless: store.rootless,
         flags,
         init: cfg.init,
-        infra: cfg.is_infra,
+        // An infra made from an image (`--infra-image`) runs its program.
+        infra: cfg.is_infra && cfg.image_id.is_empty(),
         joins_cgroup: made.cgroup.as_ref().filter(|_| joins_itself),
         joins: join_fds,
         net_routes: early_routes,
@@ -737,12 +738,27 @@ struct Spawned {
     mount_ns: Option<std::os::fd::OwnedFd>,
 }
 
-/// The container's cgroup with its limits, made before its process.
+/// The container's cgroup with its limits, made before its process. A
+/// pod member without a parent of its own goes below its pod's cgroup.
 fn create_cgroup(store: &Store, cfg: &ContainerConfig) -> Result<Option<Cgroup>> {
+    let pod = match cfg.pod.as_str() {
+        "" => None,
+        id => store.pods.load(id).ok(),
+    };
+    let pod_parent = match pod {
+        Some(pod)
+            if cfg.cgroup_parent.is_empty()
+                && matches!(cfg.cgroups.as_str(), "" | "enabled")
+                && (cfg.is_infra || !pod.own_cgroups) =>
+        {
+            super::cgroup::pod::ensure(&pod.id, &pod.resources, &pod.cgroup_parent, store.rootless)?
+        }
+        _ => None,
+    };
     let cg = Cgroup::create(
         &cfg.id,
         &cfg.resources,
-        &cfg.cgroup_parent,
+        pod_parent.as_deref().unwrap_or(&cfg.cgroup_parent),
         &cfg.cgroups,
         store.rootless,
     )?;

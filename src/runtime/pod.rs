@@ -12,7 +12,7 @@ use super::state::{current_state, is_running};
 use super::sys;
 use crate::storage::containers::{ContainerConfig, ContainerState, PortMapping, Status};
 use crate::storage::events::{self, Event};
-use crate::storage::modes::NetworkMode;
+use crate::storage::modes::{NamespaceMode, NetworkMode};
 use crate::storage::pods::PodConfig;
 use crate::storage::store::Store;
 use anyhow::{bail, Result};
@@ -43,6 +43,26 @@ pub struct PodSpec {
     /// `--infra-conmon-pidfile`: where the infra's monitor writes its pid
     /// (a `Type=forking` unit's PIDFile).
     pub infra_conmon_pidfile: Option<String>,
+    /// The pod's cgroup: its limits, parent, and whether members use it.
+    pub resources: crate::storage::containers::Resources,
+    pub cgroup_parent: String,
+    pub own_cgroups: bool,
+    /// The infra's pid and uts namespace modes.
+    pub pid: NamespaceMode,
+    pub uts: NamespaceMode,
+    pub member: crate::storage::pods::MemberDefaults,
+    /// `--infra-image`: an infra that runs this image's program instead
+    /// of holding the namespaces by itself.
+    pub infra_image: Option<InfraImage>,
+}
+
+/// An infra made from an image: the image, its name and what runs.
+#[derive(Debug, Clone)]
+pub struct InfraImage {
+    pub record: crate::storage::images::ImageRecord,
+    pub name: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
 }
 
 /// podman's default `--share`.
@@ -70,6 +90,12 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
         hosts_file: spec.hosts_file,
         exit_policy: spec.exit_policy,
         create_command: spec.create_command,
+        resources: spec.resources,
+        cgroup_parent: spec.cgroup_parent,
+        own_cgroups: spec.own_cgroups,
+        pid: spec.pid,
+        uts: spec.uts,
+        member: spec.member,
     };
     {
         let _lock = store.lock()?;
@@ -104,7 +130,16 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
         infra.name = spec.infra_name;
     }
     infra.conmon_pidfile = spec.infra_conmon_pidfile;
-    let infra = match container::create_imageless(store, infra) {
+    let made = match &spec.infra_image {
+        Some(image) => {
+            infra.image_name = image.name.clone();
+            infra.args = image.args.clone();
+            infra.env = image.env.clone();
+            container::create(store, infra, &image.record)
+        }
+        None => container::create_imageless(store, infra),
+    };
+    let infra = match made {
         Ok(c) => c,
         Err(e) => {
             let _lock = store.lock();
@@ -130,11 +165,15 @@ fn infra_config(pod: &PodConfig) -> ContainerConfig {
     let net = pod.shares("net");
     ContainerConfig {
         name: format!("{}-infra", &pod.id[..12]),
-        hostname: if pod.shares("uts") {
+        hostname: if pod.uts.is_host() {
+            super::namespaces::host_hostname()
+        } else if pod.shares("uts") {
             pod.effective_hostname().to_string()
         } else {
             String::new()
         },
+        pid: pod.pid.clone(),
+        uts: pod.uts.clone(),
         labels: pod.labels.clone(),
         workdir: "/".into(),
         stop_signal: "TERM".into(),
@@ -385,6 +424,7 @@ pub fn remove(store: &Store, pod: &PodConfig, force: bool, timeout: Option<u32>)
         let _lock = store.lock()?;
         store.pods.remove(&pod.id)?;
     }
+    super::cgroup::pod::remove(&pod.id, &pod.cgroup_parent, store.rootless);
     pod_event(store, "remove", pod);
     Ok(())
 }

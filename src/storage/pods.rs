@@ -6,9 +6,9 @@
 //! and container names apart.
 
 use super::atomic;
-use super::containers::PortMapping;
+use super::containers::{PortMapping, Resources};
 use super::layers::remove_tree;
-use super::modes::NetworkMode;
+use super::modes::{NamespaceMode, NetworkMode};
 use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,53 @@ pub struct PodConfig {
     pub exit_policy: String,
     #[serde(default)]
     pub create_command: Vec<String>,
+    /// Limits for the pod as a whole, written to its cgroup (the parent
+    /// of its members' cgroups).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub resources: Resources,
+    /// `--cgroup-parent`: where the pod's cgroup goes (empty: the default).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroup_parent: String,
+    /// `--share-parent=false`: members get cgroups outside the pod's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_cgroups: bool,
+    /// The infra's `--pid` and `--uts` modes (host, ns:PATH; private by
+    /// default), which members sharing them get too.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pid: NamespaceMode,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub uts: NamespaceMode,
+    /// What every container made in the pod gets.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub member: MemberDefaults,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// What `pod create` gives each container made in the pod, in the flags'
+/// own syntax (podman copies them into every member's config); a
+/// member's own flags come after and win.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemberDefaults {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sysctl: Vec<String>,
+    /// A restart policy (empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub restart: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_hostname: bool,
 }
 
 impl PodConfig {

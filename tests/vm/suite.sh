@@ -119,6 +119,18 @@ t_update() {
     echo "memory.max $(cat "$P/memory.max"), pids.max $(cat "$P/pids.max"), cpu.max '$(cat "$P/cpu.max")', inspect: $shown"
     [ "$(cat "$P/memory.max")" = 67108864 ] && [ "$(cat "$P/pids.max")" = 50 ] && [ "$(cat "$P/cpu.max")" = "50000 100000" ] && [ "$shown" = "67108864 50" ]
 }
+t_pod_limits() {
+    # a pod's limits on its own cgroup, the parent of its members'
+    co pod create --name capped --network none --memory 64m --cpus 0.5 >/dev/null || return 1
+    co run -d --name pm --pod capped bb:1 sleep 300 >/dev/null || return 1
+    P=$CG$(co pod inspect capped --format '{{.CgroupPath}}')
+    mm=$(cat "$P/memory.max"); cm=$(cat "$P/cpu.max")
+    mine=$(cgpath pm)
+    co pod rm -f -t 0 capped >/dev/null
+    left=no; [ -d "$P" ] && left=yes
+    echo "pod cgroup $P: memory.max $mm, cpu.max '$cm'; member $mine; left after pod rm: $left"
+    [ "$mm" = 67108864 ] && [ "$cm" = "50000 100000" ] && [ "${mine#"$P"/coracle-}" != "$mine" ] && [ "$left" = no ]
+}
 t_delegated() {
     co run -d --name ud $NET bb:1 sleep 300 >/dev/null || return 1
     path=$(co inspect ud --format '{{.State.CgroupPath}} {{.HostConfig.PidsLimit}}')
@@ -147,6 +159,7 @@ check root_cpuset t_cpuset
 check root_pause t_pause
 check root_stats t_stats
 check root_update t_update
+check root_pod_limits t_pod_limits
 $C rm -a -f -t 0 >/dev/null 2>&1
 rmdir $CG/coracle 2>/dev/null
 
@@ -170,4 +183,5 @@ check user_pids t_pids
 check user_cpu t_cpu
 check user_pause t_pause
 check user_missing_controller t_missing_controller
+check user_pod_limits t_pod_limits
 co rm -a -f -t 0 >/dev/null 2>&1

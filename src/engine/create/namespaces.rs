@@ -60,6 +60,7 @@ pub fn member_flags(store: &Store, f: &mut ContainerRequest) -> Result<Option<Po
         return Ok(Some(PodJoin::New(name.to_string())));
     }
     let pod = store.pods.load(&pod_id(store, &p)?)?;
+    super::pod_defaults::apply(&pod, f)?;
     if pod.shares("net") && f.network.is_none() {
         if !f.publish.is_empty() || f.publish_all {
             bail!("invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod");
@@ -133,6 +134,15 @@ pub fn join(
     }
     cfg.pod = pod.id.clone();
     let infra = || NamespaceMode::Container(pod.infra_id.clone());
+    // The pod's --pid/--uts host: members stay in the host's namespace
+    // (rootless, joining the host's through the infra is not allowed).
+    let pod_mode = |m: &NamespaceMode| {
+        if m.is_host() {
+            NamespaceMode::Host
+        } else {
+            infra()
+        }
+    };
     for ns in rt::member_modes(&pod) {
         match ns {
             "net" if f.network.is_none() => {
@@ -142,15 +152,67 @@ pub fn join(
                 cfg.no_hosts = cfg.no_hosts || pod.no_hosts;
             }
             "ipc" if f.ipc.is_none() => cfg.ipc = infra(),
-            "pid" if f.pid.is_none() => cfg.pid = infra(),
+            "pid" if f.pid.is_none() => cfg.pid = pod_mode(&pod.pid),
             "uts" if f.uts.is_none() => {
-                cfg.uts = infra();
-                cfg.hostname = pod.effective_hostname().to_string();
+                cfg.uts = pod_mode(&pod.uts);
+                cfg.hostname = if pod.uts.is_host() {
+                    crate::runtime::namespaces::host_hostname()
+                } else {
+                    pod.effective_hostname().to_string()
+                };
             }
             _ => {}
         }
     }
     Ok(made)
+}
+
+/// A container moved into `pod` (`container clone --pod`): the pod's
+/// shared namespaces replace its own, and with the network go its ports
+/// and name settings, as podman resets them.
+pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
+    if cfg.userns == UsernsMode::KeepId && !pod.share.is_empty() {
+        bail!(
+            "--userns=keep-id cannot be used for a container that shares the namespaces of its pod"
+        );
+    }
+    cfg.pod = pod.id.clone();
+    let infra = || NamespaceMode::Container(pod.infra_id.clone());
+    // The pod's --pid/--uts host: members stay in the host's namespace
+    // (rootless, joining the host's through the infra is not allowed).
+    let pod_mode = |m: &NamespaceMode| {
+        if m.is_host() {
+            NamespaceMode::Host
+        } else {
+            infra()
+        }
+    };
+    for ns in rt::member_modes(pod) {
+        match ns {
+            "net" => {
+                cfg.network = NetworkMode::Container(pod.infra_id.clone());
+                cfg.ports.clear();
+                cfg.network_attachments.clear();
+                cfg.dns.clear();
+                cfg.dns_search.clear();
+                cfg.dns_options.clear();
+                cfg.add_hosts.clear();
+                cfg.no_hosts = pod.no_hosts;
+            }
+            "ipc" => cfg.ipc = infra(),
+            "pid" => cfg.pid = pod_mode(&pod.pid),
+            "uts" => {
+                cfg.uts = pod_mode(&pod.uts);
+                cfg.hostname = if pod.uts.is_host() {
+                    crate::runtime::namespaces::host_hostname()
+                } else {
+                    pod.effective_hostname().to_string()
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Remove a pod `join` made for a container that then failed.

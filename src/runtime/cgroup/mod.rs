@@ -8,6 +8,7 @@
 //! controllers, root uses them (`/sys/fs/cgroup/<controller>/coracle/...`);
 //! rootless containers there get no cgroup, and a limit is a clear error.
 
+pub mod pod;
 pub mod usage;
 mod v1;
 mod v2;

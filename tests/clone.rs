@@ -1,0 +1,253 @@
+//! `container clone`, as root and rootless: a copy with the original's
+//! settings under podman's default names, another name, limits, a pod,
+//! `--run`, `--destroy [--force]`, and bad input refused with nothing made.
+
+mod common;
+
+use common::*;
+
+struct PodReaper<'a>(&'a TestEnv);
+
+impl Drop for PodReaper<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["pod", "rm", "-a", "-f", "-t", "0"]);
+        self.0.reap();
+    }
+}
+
+fn field(env: &TestEnv, name: &str, template: &str) -> String {
+    env.ok(&["inspect", "--format", template, name])
+        .trim()
+        .to_string()
+}
+
+both_modes!(container_clone_copies_and_changes);
+fn container_clone_copies_and_changes(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "create",
+        "--name",
+        "orig",
+        "-e",
+        &mark,
+        "-e",
+        "GREETING=hello",
+        "--label",
+        "team=a",
+        &img,
+        "sh",
+        "-c",
+        "echo $GREETING",
+    ]);
+    let id = env.ok(&["container", "clone", "orig"]).trim().to_string();
+    assert!(is_hex(&id, 64), "[{mode:?}] {id}");
+    assert_eq!(field(&env, &id, "{{.Name}}"), "orig-clone", "[{mode:?}]");
+    assert_eq!(field(&env, "orig-clone", "{{.Config.Labels.team}}"), "a");
+    assert_eq!(
+        env.ok(&["start", "-a", "orig-clone"]),
+        "hello\n",
+        "[{mode:?}]"
+    );
+    // The original is untouched; the next clones count on.
+    assert_eq!(field(&env, "orig", "{{.State.Status}}"), "created");
+    env.ok(&["container", "clone", "orig"]);
+    env.ok(&["container", "clone", "orig"]);
+    let names = word_set(&env.ok(&["ps", "-a", "--format", "{{.Names}}"]));
+    assert_eq!(
+        names,
+        word_set("orig orig-clone orig-clone1 orig-clone2"),
+        "[{mode:?}]"
+    );
+    env.ok(&["container", "clone", "--name", "named", "orig"]);
+    env.ok(&["container", "clone", "orig", "positional"]);
+    assert_eq!(field(&env, "positional", "{{.Config.Labels.team}}"), "a");
+
+    // --run starts it; --destroy needs --force for a running original.
+    env.ok(&[
+        "create", "--name", "sleeper", "-e", &mark, &img, "sleep", "60",
+    ]);
+    env.ok(&["container", "clone", "--run", "--name", "awake", "sleeper"]);
+    assert_eq!(field(&env, "awake", "{{.State.Status}}"), "running");
+    assert_eq!(field(&env, "sleeper", "{{.State.Status}}"), "created");
+    assert_refused(
+        &env,
+        &["container", "clone", "--destroy", "awake"],
+        "running",
+    );
+    assert_refused(
+        &env,
+        &["container", "clone", "--force", "awake"],
+        "--destroy",
+    );
+    env.ok(&[
+        "container",
+        "clone",
+        "--destroy",
+        "--force",
+        "--name",
+        "moved",
+        "awake",
+    ]);
+    assert_eq!(env.run(&["container", "exists", "awake"]).status, 1);
+    assert_eq!(field(&env, "moved", "{{.State.Status}}"), "created");
+
+    // Into a pod: it takes the pod's namespaces.
+    env.ok(&["pod", "create", "--name", "home"]);
+    env.ok(&[
+        "container",
+        "clone",
+        "--pod",
+        "home",
+        "--name",
+        "member",
+        "orig",
+    ]);
+    let pod_id = env.ok(&["pod", "inspect", "--format", "{{.Id}}", "home"]);
+    assert_eq!(
+        field(&env, "member", "{{.Pod}}"),
+        pod_id.trim(),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["pod", "inspect", "--format", "{{.NumContainers}}", "home"])
+            .trim(),
+        "2"
+    );
+    assert_eq!(env.ok(&["start", "-a", "member"]), "hello\n", "[{mode:?}]");
+
+    // Limits: root writes them, rootless on this host refuses them.
+    if mode == Mode::Root {
+        env.ok(&[
+            "container",
+            "clone",
+            "--memory",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--name",
+            "capped",
+            "orig",
+        ]);
+        assert_eq!(field(&env, "capped", "{{.HostConfig.Memory}}"), "67108864");
+        assert_eq!(
+            field(&env, "capped", "{{.HostConfig.NanoCpus}}"),
+            "500000000"
+        );
+    } else {
+        assert_refused(
+            &env,
+            &["container", "clone", "--memory", "64m", "orig"],
+            "the memory controller is not available",
+        );
+    }
+    assert_refused(
+        &env,
+        &["container", "clone", "nosuchthing"],
+        "no such container",
+    );
+    assert_refused(
+        &env,
+        &["container", "clone", "--name", "orig", "sleeper"],
+        "already in use",
+    );
+}
+
+both_modes!(pod_clone_copies_the_pod_and_its_containers);
+fn pod_clone_copies_the_pod_and_its_containers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let shared = env.user_dir("shared");
+    env.write_user_file(&shared.join("note"), b"shared note\n");
+    let vol = format!("{}:/shared:ro", shared.display());
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "src",
+        "--hostname",
+        "srchost",
+        "--label",
+        "tier=web",
+        "--volume",
+        &vol,
+        "--restart",
+        "on-failure",
+    ]);
+    env.ok(&[
+        "create",
+        "--pod",
+        "src",
+        "--name",
+        "worker",
+        "-e",
+        &mark,
+        &img,
+        "sh",
+        "-c",
+        "hostname; cat /shared/note",
+    ]);
+    let id = env
+        .ok(&["pod", "clone", "--label", "copy=yes", "src"])
+        .trim()
+        .to_string();
+    assert!(is_hex(&id, 64), "[{mode:?}] {id}");
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["pod", "inspect", "src-clone"])).unwrap();
+    assert_eq!(v["Id"], id.as_str(), "[{mode:?}] {v}");
+    assert_eq!(v["Hostname"], "srchost", "[{mode:?}] {v}");
+    assert_eq!(v["Labels"]["tier"], "web", "[{mode:?}] {v}");
+    assert_eq!(v["Labels"]["copy"], "yes", "[{mode:?}] {v}");
+    assert_eq!(v["RestartPolicy"], "on-failure", "[{mode:?}] {v}");
+    assert_eq!(v["NumContainers"], 2, "[{mode:?}] {v}");
+    let member = v["Containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["Name"] == "worker-clone")
+        .unwrap_or_else(|| panic!("[{mode:?}] no worker-clone: {v}"));
+    assert_eq!(
+        env.ok(&["start", "-a", member["Id"].as_str().unwrap()]),
+        "srchost\nshared note\n",
+        "[{mode:?}]"
+    );
+    // The original keeps its containers.
+    assert_eq!(
+        env.ok(&["pod", "inspect", "--format", "{{.NumContainers}}", "src"])
+            .trim(),
+        "2"
+    );
+
+    // --destroy takes the original away, --start starts the clone.
+    env.ok(&[
+        "pod",
+        "clone",
+        "--destroy",
+        "--start",
+        "--hostname",
+        "other",
+        "src",
+        "moved",
+    ]);
+    assert_eq!(env.run(&["pod", "exists", "src"]).status, 1, "[{mode:?}]");
+    assert_eq!(env.run(&["container", "exists", "worker"]).status, 1);
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["pod", "inspect", "moved"])).unwrap();
+    assert_eq!(v["Hostname"], "other", "[{mode:?}] {v}");
+    assert_eq!(v["Labels"]["tier"], "web", "[{mode:?}] {v}");
+
+    assert_refused(&env, &["pod", "clone", "nosuchpod"], "no such pod");
+    assert_refused(
+        &env,
+        &["pod", "clone", "--restart", "sometimes", "moved"],
+        "sometimes",
+    );
+    assert_refused(
+        &env,
+        &["pod", "clone", "--name", "moved", "src-clone"],
+        "in use",
+    );
+}
