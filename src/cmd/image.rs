@@ -86,6 +86,12 @@ pub struct PullArgs {
     /// Suppress output information when pulling images
     #[arg(short, long)]
     pub quiet: bool,
+    /// Pull every tagged image of the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Pull policy: always (the default), missing, never or newer
+    #[arg(long, value_name = "POLICY", default_value = "always")]
+    pub policy: String,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
@@ -96,6 +102,12 @@ pub struct PullArgs {
 
 pub fn pull(g: &GlobalOpts, mut a: PullArgs) -> Result<()> {
     a.unsupported.check()?;
+    if !matches!(a.policy.as_str(), "always" | "missing" | "never" | "newer") {
+        anyhow::bail!(
+            "invalid pull policy {:?}: use always, missing, never or newer",
+            a.policy
+        );
+    }
     a.retry.apply(&mut a.registry)?;
     let store = g.open_store()?;
     let opts = PullOptions {
@@ -108,12 +120,17 @@ pub fn pull(g: &GlobalOpts, mut a: PullArgs) -> Result<()> {
         )?,
         quiet: a.quiet,
     };
-    let img = pull_image(&store, &a.image, &opts)?;
-    println(&img.id)
+    let names = if a.all_tags {
+        crate::engine::search::all_tags(&a.image, &opts.client)?
+    } else {
+        vec![a.image.clone()]
+    };
+    for name in &names {
+        let img = images::ensure_image(&store, name, &a.policy, &opts)?;
+        println(&img.id)?;
+    }
+    Ok(())
 }
-
-/// Pull (see [`images::pull_image`]).
-pub use crate::engine::images::pull_image;
 
 #[derive(Args, Debug)]
 pub struct TagArgs {

@@ -2,7 +2,7 @@
 //! lists (image indexes), as podman's.
 
 use super::output::println;
-use super::registry_flags::RegistryFlags;
+use super::registry_flags::{CompressionFlags, RegistryFlags, RetryFlags};
 use super::GlobalOpts;
 use crate::engine::images;
 use crate::engine::manifest::{self as lists, PlatformOverride};
@@ -269,18 +269,27 @@ pub struct PushArgs {
     /// Suppress progress output
     #[arg(short, long)]
     pub quiet: bool,
+    /// Discard any pre-existing signatures in the images (there are none to keep)
+    #[arg(long)]
+    pub remove_signatures: bool,
+    #[command(flatten)]
+    pub compression: CompressionFlags,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
 }
 
-fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
+fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
     let format = ManifestFormat::parse(&a.format)?;
-    let store = g.open_store()?;
-    let options = PushOptions {
+    a.retry.apply(&mut a.registry)?;
+    let mut options = PushOptions {
         client: a.registry.client_options()?,
         quiet: a.quiet,
         ..Default::default()
     };
+    a.compression.apply(&mut options)?;
+    let store = g.open_store()?;
     let digest = lists::push(
         &store,
         &lists::Push {

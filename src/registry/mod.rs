@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod login;
 pub mod manifest;
@@ -14,3 +15,4 @@ pub mod push_index;
 pub mod reference;
 pub mod resolve;
 pub mod shortnames;
+pub mod tls;

@@ -18,7 +18,7 @@ use crate::storage::compression::Compression;
 use crate::storage::digest::Digest;
 use crate::storage::image_config::with_diff_ids;
 use crate::storage::images::ImageRecord;
-use crate::storage::layer_tar::{write_layer_blob, LayerTarOptions};
+use crate::storage::layer_tar::{write_layer_blob_at, LayerTarOptions};
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -92,8 +92,13 @@ pub struct PushOptions {
     pub client: ClientOptions,
     /// None: keep the stored manifest's format (OCI when there is none).
     pub format: Option<ManifestFormat>,
-    /// None: reuse blobs as they are, gzip for new ones.
+    /// The compression of new blobs (gzip when None).
     pub compression: Option<Compression>,
+    /// `--compression-level` for new blobs.
+    pub compression_level: Option<i32>,
+    /// Reuse only blobs in `compression` (gzip when None); else any
+    /// compressed form the registry has or can mount is reused.
+    pub force_compression: bool,
     pub quiet: bool,
     /// Blobs above this size are uploaded in chunks of this size.
     pub chunk_size: u64,
@@ -105,6 +110,8 @@ impl Default for PushOptions {
             client: ClientOptions::default(),
             format: None,
             compression: None,
+            compression_level: None,
+            force_compression: false,
             quiet: false,
             chunk_size: DEFAULT_CHUNK_SIZE,
         }
@@ -364,7 +371,7 @@ impl Ctx<'_> {
         known: Option<&Descriptor>,
     ) -> Result<(Descriptor, Digest)> {
         let record = self.store.layers.record(diff_id)?;
-        let wanted = self.opts.compression;
+        let wanted = self.opts.compression.unwrap_or(Compression::Gzip);
         // Blobs this layer is known as: the pulled manifest's, the record's,
         // then forms earlier pushes made (with the diff id each one holds).
         let mut candidates: Vec<PushedForm> = Vec::new();
@@ -403,7 +410,7 @@ impl Ctx<'_> {
             let Ok(c) = layer_compression(&cand.media_type).map(to_compression) else {
                 continue;
             };
-            if wanted.is_some_and(|w| w != c) {
+            if self.opts.force_compression && wanted != c {
                 continue;
             }
             let Ok(mt) = self.format.layer_type(c) else {
@@ -419,7 +426,7 @@ impl Ctx<'_> {
         }
 
         // Make the blob: layer tar, compressed, hashed, into a temp file.
-        let c = wanted.unwrap_or(Compression::Gzip);
+        let c = wanted;
         let mt = self.format.layer_type(c)?;
         let tmp = TempFile::new(&self.store.root.join("tmp"))?;
         let (digest, size, tar_digest) = self.build_blob(diff_id, c, tmp.path())?;
@@ -477,7 +484,7 @@ impl Ctx<'_> {
             mtime: Default::default(),
         };
         let dir = self.store.layers.diff_dir(diff_id);
-        let blob = write_layer_blob(&dir, &tar_opts, c, dest)?;
+        let blob = write_layer_blob_at(&dir, &tar_opts, (c, self.opts.compression_level), dest)?;
         Ok((blob.digest, blob.size, blob.diff_id))
     }
 
