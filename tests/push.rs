@@ -779,3 +779,119 @@ fn login_compat_auth_file_and_secret(mode: Mode) {
     ]);
     assert_error(mode, "--secret and --password", &out, 125, &["only one of"]);
 }
+
+both_modes!(manifest_add_from_a_registry_and_push_copies_it);
+/// `manifest add docker://...` reads the registry (nothing is pulled);
+/// `manifest push` copies those images: mounted on the same registry,
+/// streamed to another one.
+fn manifest_add_from_a_registry_and_push_copies_it(mode: Mode) {
+    let m = multi();
+    let b = busybox();
+    let env = TestEnv::new(mode);
+    let inspect = |list: &str| -> Value {
+        serde_json::from_str(&env.ok(&["manifest", "inspect", list])).unwrap()
+    };
+    let digests = |v: &Value| -> Vec<String> {
+        v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["digest"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let amd = m.platform("linux/amd64");
+    let arm = m.platform("linux/arm64/v8");
+
+    env.ok(&[
+        "manifest",
+        "create",
+        "--tls-verify=false",
+        "one",
+        &format!("docker://{}", m.reference()),
+    ]);
+    assert_eq!(
+        digests(&inspect("one")),
+        vec![amd.manifest_digest.clone()],
+        "[{mode:?}] the host's entry"
+    );
+    env.ok(&[
+        "manifest",
+        "add",
+        "--arch",
+        "arm64",
+        "one",
+        &format!("docker://{}", m.reference()),
+    ]);
+    env.ok(&["manifest", "add", "one", &b.reference()]);
+    let v = inspect("one");
+    assert_eq!(
+        digests(&v),
+        [
+            amd.manifest_digest.clone(),
+            arm.manifest_digest.clone(),
+            b.digest.clone()
+        ],
+        "[{mode:?}] {v}"
+    );
+    assert_eq!(
+        v["manifests"][2]["platform"]["architecture"], "amd64",
+        "[{mode:?}] from the image's config"
+    );
+    env.ok(&["manifest", "create", "all"]);
+    env.ok(&[
+        "manifest",
+        "add",
+        "--all",
+        "all",
+        &format!("docker://{}", m.reference()),
+    ]);
+    assert_eq!(
+        digests(&inspect("all")),
+        [amd.manifest_digest.clone(), arm.manifest_digest.clone()]
+    );
+    assert_eq!(
+        env.image_ids().len(),
+        2,
+        "[{mode:?}] only the two lists: nothing pulled"
+    );
+
+    // Same registry: blobs mounted. Another registry (wanting a login): sent.
+    let same = dest(registry(), "remote-list");
+    env.ok(&["manifest", "push", "one", &same]);
+    let raw = skopeo_inspect(&same, true, None);
+    assert_eq!(digests(&raw), digests(&v), "[{mode:?}] {raw}");
+    let reg = auth_registry();
+    let other = dest(reg, "remote-list");
+    let creds = format!(
+        "--creds={}:{}",
+        reg.user.as_deref().unwrap(),
+        reg.pass.as_deref().unwrap()
+    );
+    let out = env.run(&["manifest", "push", &creds, "one", &other]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert!(
+        blob_lines(&out.stderr).iter().any(|l| l.ends_with(" done")),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    let back = TestEnv::new(mode);
+    let out = back.ok(&["pull", "-q", &creds, "--platform", "linux/arm64", &other]);
+    assert_eq!(out.trim(), arm.id(), "[{mode:?}] the arm64 image, copied");
+
+    // Reading from the registry that wants a login needs the credentials.
+    let out = env.run(&["manifest", "add", "one", &format!("docker://{other}")]);
+    assert_error(
+        mode,
+        "manifest add without credentials",
+        &out,
+        125,
+        &[&reg.host],
+    );
+    env.ok(&[
+        "manifest",
+        "add",
+        &creds,
+        "all",
+        &format!("docker://{other}"),
+    ]);
+}

@@ -60,10 +60,17 @@ pub struct CreateArgs {
     /// Set an annotation on the list (KEY=VALUE)
     #[arg(long, value_name = "KEY=VALUE")]
     pub annotation: Vec<String>,
+    /// Require HTTPS and verify certificates when reading images from registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
 }
 
 fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     let annotations = lists::parse_annotations(&a.annotation)?;
+    let client = crate::engine::types::ClientOptions {
+        tls_verify: a.tls_verify,
+        ..Default::default()
+    };
     let store = g.open_store()?;
     let id = lists::create(
         &store,
@@ -73,6 +80,7 @@ fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
             all: a.all,
             amend: a.amend,
             annotations,
+            client,
         },
     )?;
     println(&id)
@@ -115,7 +123,7 @@ impl PlatformFlags {
 pub struct AddArgs {
     /// The list to add to
     pub list: String,
-    /// Local images to add (`containers-storage:` may prefix them)
+    /// Images to add: local ones (`containers-storage:` may prefix them), or in a registry (`docker://`, or a qualified name not found locally)
     #[arg(required = true)]
     pub images: Vec<String>,
     /// Add all of the entries of an image that is itself a list
@@ -126,10 +134,13 @@ pub struct AddArgs {
     pub annotation: Vec<String>,
     #[command(flatten)]
     pub platform: PlatformFlags,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
 }
 
 fn add(g: &GlobalOpts, a: AddArgs) -> Result<()> {
     let annotations = lists::parse_annotations(&a.annotation)?;
+    let client = a.registry.client_options()?;
     let store = g.open_store()?;
     let id = lists::add(
         &store,
@@ -139,6 +150,7 @@ fn add(g: &GlobalOpts, a: AddArgs) -> Result<()> {
             all: a.all,
             annotations,
             platform: a.platform.to_override(Vec::new()),
+            client,
         },
     )?;
     println(&id)

@@ -15,7 +15,7 @@ use super::progress::Progress;
 use super::reference::{parse_name, ParsedName, Reference};
 use crate::storage::atomic;
 use crate::storage::compression::Compression;
-use crate::storage::digest::Digest;
+use crate::storage::digest::{Digest, HashingReader};
 use crate::storage::image_config::with_diff_ids;
 use crate::storage::images::ImageRecord;
 use crate::storage::layer_tar::{write_layer_blob_at, LayerTarOptions};
@@ -143,6 +143,77 @@ pub fn push_instance(
 ) -> Result<Descriptor> {
     push_inner(store, image, dest, opts, true)
         .with_context(|| format!("pushing image {} to {}", image.id, dest.repo_name()))
+}
+
+/// A list's entry that names an image in a registry (`manifest add
+/// docker://...`, never pulled): copied to `dest` under its digest, blob by
+/// blob, each mounted when both are on one registry, else streamed through
+/// a temporary file with its digest checked.
+pub fn copy_remote_instance(
+    store: &Store,
+    source: &Reference,
+    dest: &Reference,
+    opts: &PushOptions,
+) -> Result<()> {
+    let what = format!("copying {source} to {}", dest.repo_name());
+    copy_remote(store, source, dest, opts).context(what)
+}
+
+fn copy_remote(
+    store: &Store,
+    source: &Reference,
+    dest: &Reference,
+    opts: &PushOptions,
+) -> Result<()> {
+    let digest = source.reference_str();
+    let src = RegistryClient::new(&source.registry, &opts.client)?;
+    let fetched = src.get_manifest(&source.repository, &digest)?;
+    let ParsedManifest::Image(manifest) = parse_manifest(&fetched.bytes, &fetched.media_type)?
+    else {
+        bail!("an index cannot be an entry of a list");
+    };
+    let client = RegistryClient::new(&dest.registry, &opts.client)?;
+    let repo = dest.repository.as_str();
+    let scope = repository_scope(repo, &["pull", "push"]);
+    let progress = Progress::new(opts.quiet);
+    let same_registry = source.registry == dest.registry && source.repository != dest.repository;
+    let ctx = Ctx {
+        store,
+        client: &client,
+        repo,
+        scope: &scope,
+        format: ManifestFormat::Oci,
+        opts,
+        progress: &progress,
+        mount_from: if same_registry {
+            vec![source.repository.clone()]
+        } else {
+            Vec::new()
+        },
+    };
+    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        if ctx.blob_exists(&blob.digest)? || ctx.try_mount(&blob.digest)? {
+            progress.line(&format!(
+                "Copying blob {} skipped: already exists",
+                blob.digest.short()
+            ));
+            continue;
+        }
+        let tmp = TempFile::new(&store.root.join("tmp"))?;
+        let mut reader = HashingReader::new(src.get_blob(&source.repository, &blob.digest)?);
+        let mut file = std::fs::File::create(tmp.path())
+            .with_context(|| format!("creating {}", tmp.path().display()))?;
+        std::io::copy(&mut reader, &mut file)
+            .with_context(|| format!("fetching blob {}", blob.digest))?;
+        let size = reader.len();
+        let (_, got) = reader.finish();
+        if got != blob.digest {
+            bail!("blob {} arrived as {got}", blob.digest);
+        }
+        ctx.upload(&blob.digest, size, BlobSource::File(tmp.path()))?;
+        progress.line(&format!("Copying blob {} done", blob.digest.short()));
+    }
+    put_manifest(&client, repo, &digest, &fetched.bytes, &fetched.media_type)
 }
 
 /// What the store already knows about the image as a registry would see it.

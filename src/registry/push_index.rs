@@ -3,18 +3,29 @@
 //! registry now holds) under the tag. Also reading a list from a registry.
 
 use super::client::{ClientOptions, FetchedManifest, RegistryClient};
-use super::manifest::{ImageIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX};
-use super::push::{push_instance, put_manifest, ManifestFormat, PushOptions};
+use super::manifest::{
+    choose_manifest, parse_manifest, Descriptor, ImageIndex, ParsedManifest, Platform,
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
+};
+use super::push::{copy_remote_instance, push_instance, put_manifest, ManifestFormat, PushOptions};
 use super::reference::Reference;
 use crate::storage::digest::Digest;
+use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
+use std::io::Read;
 
-/// One entry of the list to push: the local image behind it, or `None`
+/// Configurations are small; refuse a hostile registry's endless one.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// One entry of the list to push: the local image behind it, the image in
+/// a registry it was added from (`manifest add docker://...`), or neither
 /// when only the index is pushed (`--all=false`).
 pub struct Instance<'a> {
     pub image: Option<&'a ImageRecord>,
+    /// `registry/repository@digest`.
+    pub remote: Option<Reference>,
 }
 
 /// Push `index` to `dest`; `instances[i]` is the local image of
@@ -33,7 +44,13 @@ pub fn push_list(
     }
     let mut out = index.clone();
     for (entry, inst) in out.manifests.iter_mut().zip(instances) {
-        let Some(image) = inst.image else { continue };
+        let Some(image) = inst.image else {
+            if let Some(source) = &inst.remote {
+                // Copied as it is: the entry keeps its digest.
+                copy_remote_instance(store, source, dest, opts)?;
+            }
+            continue;
+        };
         let pushed = push_instance(store, image, dest, opts)?;
         entry.digest = pushed.digest;
         entry.size = pushed.size;
@@ -76,4 +93,58 @@ pub fn fetch_remote(r: &Reference, opts: &ClientOptions) -> Result<FetchedManife
     client
         .get_manifest(&r.repository, &r.reference_str())
         .with_context(|| format!("reading manifest of {r}"))
+}
+
+/// The index entries `r` (an image or a list in a registry) gives a list:
+/// an image's own (its platform read from its configuration), or a list's
+/// entries: every one (`all`) or the one for `want`.
+pub fn remote_entries(
+    r: &Reference,
+    all: bool,
+    want: &Platform,
+    opts: &ClientOptions,
+) -> Result<Vec<Descriptor>> {
+    let client = RegistryClient::new(&r.registry, opts)?;
+    let fetched = client
+        .get_manifest(&r.repository, &r.reference_str())
+        .with_context(|| format!("reading manifest of {r}"))?;
+    match parse_manifest(&fetched.bytes, &fetched.media_type)? {
+        ParsedManifest::Index(index) => Ok(if all {
+            index.manifests
+        } else {
+            vec![choose_manifest(&index, want)?.clone()]
+        }),
+        ParsedManifest::Image(m) => {
+            let mut config = Vec::new();
+            client
+                .get_blob(&r.repository, &m.config.digest)?
+                .take(MAX_CONFIG_BYTES)
+                .read_to_end(&mut config)
+                .with_context(|| format!("reading the configuration of {r}"))?;
+            if Digest::of_bytes(&config) != m.config.digest {
+                bail!("{r}: the configuration does not match its digest");
+            }
+            let config = ImageConfig::parse(&config)?;
+            Ok(vec![Descriptor {
+                media_type: fetched.media_type,
+                digest: fetched.digest,
+                size: fetched.bytes.len() as u64,
+                platform: Some(Platform {
+                    architecture: config.architecture,
+                    os: config.os,
+                    variant: config.variant.filter(|v| !v.is_empty()),
+                    os_version: config
+                        .extra
+                        .get("os.version")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                    os_features: None,
+                    features: None,
+                }),
+                annotations: None,
+                urls: None,
+                artifact_type: None,
+            }])
+        }
+    }
 }
