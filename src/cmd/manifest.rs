@@ -286,6 +286,9 @@ pub struct PushArgs {
     pub remove_signatures: bool,
     #[command(flatten)]
     pub compression: CompressionFlags,
+    /// Also push each image compressed this way (gzip or zstd), as another entry of the list (repeatable)
+    #[arg(long, value_name = "FORMAT")]
+    pub add_compression: Vec<String>,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
@@ -301,6 +304,11 @@ fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
         ..Default::default()
     };
     a.compression.apply(&mut options)?;
+    let add_compression = a
+        .add_compression
+        .iter()
+        .map(|f| super::registry_flags::parse_compression(f))
+        .collect::<Result<Vec<_>>>()?;
     let store = g.open_store()?;
     let digest = lists::push(
         &store,
@@ -311,6 +319,7 @@ fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
             format,
             remove: a.rm,
             options,
+            add_compression,
         },
     )?;
     if let Some(path) = &a.digestfile {

@@ -156,15 +156,11 @@ impl CompressionFlags {
     /// Fill `opts`'s compression settings (checked).
     pub fn apply(&self, opts: &mut crate::engine::types::PushOptions) -> Result<()> {
         use crate::engine::types::Compression;
-        opts.compression = match self.compression_format.as_deref() {
-            None => None,
-            Some("gzip") => Some(Compression::Gzip),
-            Some("zstd") => Some(Compression::Zstd),
-            Some("zstd:chunked") => bail!(
-                "compression format zstd:chunked is not supported by coracle: use zstd or gzip"
-            ),
-            Some(other) => bail!("unsupported compression format {other:?}: use gzip or zstd"),
-        };
+        opts.compression = self
+            .compression_format
+            .as_deref()
+            .map(parse_compression)
+            .transpose()?;
         if let Some(level) = self.compression_level {
             // Checked here so a bad level fails before anything is sent.
             crate::engine::types::check_compression_level(
@@ -177,5 +173,18 @@ impl CompressionFlags {
             .force_compression
             .unwrap_or(self.compression_format.is_some());
         Ok(())
+    }
+}
+
+/// A compression format as push's flags name it.
+pub fn parse_compression(name: &str) -> Result<crate::engine::types::Compression> {
+    use crate::engine::types::Compression;
+    match name {
+        "gzip" => Ok(Compression::Gzip),
+        "zstd" => Ok(Compression::Zstd),
+        "zstd:chunked" => {
+            bail!("compression format zstd:chunked is not supported by coracle: use zstd or gzip")
+        }
+        other => bail!("unsupported compression format {other:?}: use gzip or zstd"),
     }
 }

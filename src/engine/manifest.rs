@@ -12,6 +12,7 @@ use crate::registry::push::{ManifestFormat, PushOptions};
 use crate::registry::push_index::{self, Instance};
 use crate::registry::reference::{parse_name, ParsedName, Reference};
 use crate::registry::resolve::try_find_image;
+use crate::storage::compression::Compression;
 use crate::storage::digest::Digest;
 use crate::storage::events::{self, Event};
 use crate::storage::image_config::ImageConfig;
@@ -81,6 +82,9 @@ pub struct Push {
     /// Remove the local list once pushed.
     pub remove: bool,
     pub options: PushOptions,
+    /// `--add-compression`: also push each image in these compressions,
+    /// as further entries.
+    pub add_compression: Vec<Compression>,
 }
 
 /// `KEY=VALUE` annotations as typed.
@@ -536,7 +540,13 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
         options.format = Some(ManifestFormat::V2s2);
     }
     crate::runtime::userns::enter_for_storage(store)?;
-    let digest = push_index::push_list(store, &index, &instances, &dest, &options, p.format)?;
+    let list = push_index::ListPush {
+        index: &index,
+        instances: &instances,
+        format: p.format,
+        variants: &p.add_compression,
+    };
+    let digest = push_index::push_list(store, &list, &dest, &options)?;
     events::append(store, Event::image("push", &rec.id, typed));
     if p.remove {
         let report = super::images::remove(

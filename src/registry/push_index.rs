@@ -9,6 +9,7 @@ use super::manifest::{
 };
 use super::push::{copy_remote_instance, push_instance, put_manifest, ManifestFormat, PushOptions};
 use super::reference::Reference;
+use crate::storage::compression::Compression;
 use crate::storage::digest::Digest;
 use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
@@ -28,21 +29,34 @@ pub struct Instance<'a> {
     pub remote: Option<Reference>,
 }
 
-/// Push `index` to `dest`; `instances[i]` is the local image of
-/// `index.manifests[i]`. `list_format` is the index's type (`--format`).
-/// Returns the pushed index's digest.
+/// What `manifest push` sends.
+pub struct ListPush<'a> {
+    pub index: &'a ImageIndex,
+    /// `instances[i]` is the image of `index.manifests[i]`.
+    pub instances: &'a [Instance<'a>],
+    /// The index's type (`--format`).
+    pub format: ManifestFormat,
+    /// `--add-compression`: each local image again in these compressions,
+    /// as further entries.
+    pub variants: &'a [Compression],
+}
+
+/// c/image's mark on an index entry whose layers are zstd.
+const ZSTD_ANNOTATION: &str = "io.github.containers.compression.zstd";
+
+/// Push the list to `dest`. Returns the pushed index's digest.
 pub fn push_list(
     store: &Store,
-    index: &ImageIndex,
-    instances: &[Instance],
+    list: &ListPush,
     dest: &Reference,
     opts: &PushOptions,
-    list_format: ManifestFormat,
 ) -> Result<Digest> {
     if dest.digest.is_some() {
         bail!("cannot push to a digest reference: give a tag");
     }
+    let (index, instances, list_format) = (list.index, list.instances, list.format);
     let mut out = index.clone();
+    let mut extra = Vec::new();
     for (entry, inst) in out.manifests.iter_mut().zip(instances) {
         let Some(image) = inst.image else {
             if let Some(source) = &inst.remote {
@@ -55,6 +69,31 @@ pub fn push_list(
         entry.digest = pushed.digest;
         entry.size = pushed.size;
         entry.media_type = pushed.media_type;
+        let main = opts.compression.unwrap_or(Compression::Gzip);
+        for &c in list.variants.iter().filter(|&&c| c != main) {
+            let variant_opts = PushOptions {
+                compression: Some(c),
+                force_compression: true,
+                ..opts.clone()
+            };
+            let pushed = push_instance(store, image, dest, &variant_opts)?;
+            let mut variant = entry.clone();
+            variant.digest = pushed.digest;
+            variant.size = pushed.size;
+            variant.media_type = pushed.media_type;
+            if c == Compression::Zstd {
+                variant
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert(ZSTD_ANNOTATION.to_string(), "true".to_string());
+            }
+            extra.push(variant);
+        }
+    }
+    for v in extra {
+        if !out.manifests.iter().any(|m| m.digest == v.digest) {
+            out.manifests.push(v);
+        }
     }
     let media_type = match list_format {
         ManifestFormat::Oci => OCI_INDEX,
