@@ -742,8 +742,19 @@ fn login_compat_auth_file_and_secret(mode: Mode) {
     let pw = env.home.join("pw");
     env.write_user_file(&pw, b"s3cret");
     env.ok(&["secret", "create", "coracle", pw.to_str().unwrap()]);
-    let out = env.ok(&["login", "--tls-verify=false", "--secret", "coracle", host]);
-    assert_eq!(out.trim(), "Login Succeeded!", "[{mode:?}]");
+    let out = env.ok(&[
+        "login",
+        "-v",
+        "--tls-verify=false",
+        "--secret",
+        "coracle",
+        host,
+    ]);
+    assert_eq!(
+        out,
+        format!("Used: {}\nLogin Succeeded!\n", file.display()),
+        "[{mode:?}]"
+    );
     assert_eq!(env.ok(&["login", "--get-login", host]).trim(), "coracle");
     assert!(file.exists(), "[{mode:?}] the auth file has it");
     env.write_user_file(&pw, b"wrong");

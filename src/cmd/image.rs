@@ -45,6 +45,8 @@ pub enum ImageCommand {
     Tree(super::image_tree::TreeArgs),
     /// Push an image to a registry
     Push(super::transfer::PushArgs),
+    /// Search a registry for an image
+    Search(super::search::SearchArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -64,6 +66,7 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Import(a) => super::commit::import(g, a),
         ImageCommand::Tree(a) => super::image_tree::tree(g, a),
         ImageCommand::Push(a) => super::transfer::push(g, a),
+        ImageCommand::Search(a) => super::search::search(g, a),
     }
 }
 

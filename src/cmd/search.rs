@@ -44,11 +44,14 @@ pub fn search(_g: &GlobalOpts, a: SearchArgs) -> Result<()> {
             a.limit
         },
         list_tags: a.list_tags,
-        no_trunc: a.no_trunc,
         filters: SearchFilters::parse(&a.filter)?,
         client: a.registry.client_options()?,
     };
     let results = search::search(&req)?;
+    // Nothing found: no output at all, not even a header (as podman).
+    if results.is_empty() {
+        return Ok(());
+    }
     let json_asked = a.format.as_deref().is_some_and(|f| f.trim() == "json");
     if a.list_tags && json_asked {
         return print(&(crate::format::table::json_pretty(&tags_json(&results)) + "\n"));
@@ -60,17 +63,32 @@ pub fn search(_g: &GlobalOpts, a: SearchArgs) -> Result<()> {
     } else {
         "table {{.Name}}\t{{.Description}}"
     };
-    let rows: Vec<Value> = results.iter().map(row).collect();
+    let rows: Vec<Value> = results
+        .iter()
+        .map(|r| row(r, !a.no_trunc && !json_asked))
+        .collect();
     print_table(a.format.as_deref(), default, &[], &rows, false)
 }
 
-/// A result as podman's report has it: `[OK]` or nothing for the flags.
-fn row(r: &SearchResult) -> Value {
+/// Descriptions are cut to this many bytes unless `--no-trunc` (or JSON).
+const DESCRIPTION_WIDTH: usize = 44;
+
+/// A result as podman's report has it: `[OK]` or nothing for the flags,
+/// the description on one line.
+fn row(r: &SearchResult, truncate: bool) -> Value {
     let ok = |b: bool| if b { "[OK]" } else { "" };
+    let mut description = r.description.replace('\n', " ");
+    if truncate && description.len() > DESCRIPTION_WIDTH {
+        let mut cut = DESCRIPTION_WIDTH;
+        while !description.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        description = format!("{}...", description[..cut].trim());
+    }
     json!({
         "Index": r.index,
         "Name": r.name,
-        "Description": r.description,
+        "Description": description,
         "Stars": r.stars,
         "Official": ok(r.official),
         "Automated": ok(r.automated),

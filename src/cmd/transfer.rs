@@ -114,7 +114,7 @@ pub struct LoginArgs {
     /// Use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry (default: /etc/containers/certs.d/HOST:PORT)
     #[arg(long, value_name = "PATH")]
     pub cert_dir: Option<PathBuf>,
-    /// Print details about the login (accepted for compatibility)
+    /// Print which credentials file is used
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -216,6 +216,9 @@ pub fn login(g: &GlobalOpts, a: LoginArgs) -> Result<()> {
     let creds = Credentials { username, password };
     login::verify_credentials(&key, &creds, &client)?;
     login::store_credentials(&path, &key, &creds)?;
+    if a.verbose {
+        println(&format!("Used: {}", path.display()))?;
+    }
     println("Login Succeeded!")
 }
 

@@ -10,8 +10,6 @@ use anyhow::{bail, Result};
 
 /// podman's default `--limit`.
 pub const DEFAULT_LIMIT: usize = 25;
-/// Descriptions are cut to this many characters unless `--no-trunc`.
-const DESCRIPTION_WIDTH: usize = 44;
 
 /// `--filter`: podman's search filters.
 #[derive(Debug, Default, Clone)]
@@ -67,7 +65,6 @@ pub struct SearchRequest {
     /// Results per registry.
     pub limit: usize,
     pub list_tags: bool,
-    pub no_trunc: bool,
     pub filters: SearchFilters,
     pub client: ClientOptions,
 }
@@ -139,20 +136,7 @@ fn catalog_matches(registry: &str, term: &str, req: &SearchRequest) -> Result<Ve
         })
         .filter(|r| req.filters.keeps(r))
         .take(req.limit)
-        .map(|r| truncated(r, req.no_trunc))
         .collect())
-}
-
-fn truncated(mut r: SearchResult, no_trunc: bool) -> SearchResult {
-    if !no_trunc && r.description.chars().count() > DESCRIPTION_WIDTH {
-        r.description = r
-            .description
-            .chars()
-            .take(DESCRIPTION_WIDTH)
-            .collect::<String>()
-            + "...";
-    }
-    r
 }
 
 /// `--list-tags`: the tags of the one repository the term names.
@@ -249,11 +233,5 @@ mod tests {
         assert!(!f.keeps(&SearchResult::default()));
         assert!(SearchFilters::parse(&["color=red".into()]).is_err());
         assert!(SearchFilters::parse(&["stars=x".into()]).is_err());
-        let long = SearchResult {
-            description: "x".repeat(50),
-            ..SearchResult::default()
-        };
-        assert_eq!(truncated(long.clone(), false).description.len(), 47);
-        assert_eq!(truncated(long, true).description.len(), 50);
     }
 }
