@@ -1,6 +1,7 @@
-//! `search` and `pull --all-tags`: what registries list. A v2 registry has
-//! no search API, so (as podman) a term is matched against the names in its
-//! `/v2/_catalog`; such results carry no description, stars or flags.
+//! `search` and `pull --all-tags`: what registries list. A registry's
+//! search API (`/v1/search`) is asked first; one without it (a plain v2
+//! registry) has its `/v2/_catalog` names matched against the term, as
+//! podman does: such results carry no description, stars or marks.
 
 use crate::registry::catalog;
 use crate::registry::client::ClientOptions;
@@ -102,7 +103,11 @@ pub fn search(req: &SearchRequest) -> Result<Vec<SearchResult>> {
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for registry in &registries {
-        match catalog_matches(registry, &term, req) {
+        let found = match search_api(registry, &term, req) {
+            Some(found) => Ok(found),
+            None => catalog_matches(registry, &term, req),
+        };
+        match found {
             Ok(found) => results.extend(found),
             Err(e) => errors.push(format!("{registry}: {e:#}")),
         }
@@ -114,6 +119,35 @@ pub fn search(req: &SearchRequest) -> Result<Vec<SearchResult>> {
         crate::warn!("couldn't search registry {e}");
     }
     Ok(results)
+}
+
+/// Results of the registry's search API, when it has one (never asked for
+/// an empty term, as podman).
+fn search_api(registry: &str, term: &str, req: &SearchRequest) -> Option<Vec<SearchResult>> {
+    if term.is_empty() {
+        return None;
+    }
+    let found = catalog::v1_search(registry, term, req.limit, &req.client)?;
+    Some(
+        found
+            .into_iter()
+            .map(|r| SearchResult {
+                index: registry.to_string(),
+                name: if registry == DOCKER_HUB && !r.name.contains('/') {
+                    format!("{registry}/library/{}", r.name)
+                } else {
+                    format!("{registry}/{}", r.name)
+                },
+                description: r.description,
+                stars: r.star_count,
+                official: r.is_official,
+                automated: r.is_automated,
+                tag: String::new(),
+            })
+            .filter(|r| req.filters.keeps(r))
+            .take(req.limit)
+            .collect(),
+    )
 }
 
 /// The catalog's repositories whose names contain `term` (an exact match

@@ -106,3 +106,61 @@ mod tests {
         assert_eq!(next_link(""), None);
     }
 }
+
+/// One result of a registry's search API (`/v1/search`, Docker Hub's and a
+/// few others'): the repository with its description and marks.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct V1Result {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub star_count: u64,
+    #[serde(default)]
+    pub is_official: bool,
+    #[serde(default)]
+    pub is_automated: bool,
+}
+
+/// Ask the registry's search API for `term`. `None` when it has none (any
+/// failure: the caller falls back to the catalog, as podman does).
+pub fn v1_search(
+    registry: &str,
+    term: &str,
+    limit: usize,
+    opts: &ClientOptions,
+) -> Option<Vec<V1Result>> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        #[serde(default)]
+        results: Vec<V1Result>,
+    }
+    // Docker Hub answers searches at its index host.
+    let host = if registry == super::reference::DOCKER_HUB {
+        "index.docker.io"
+    } else {
+        registry
+    };
+    let client = RegistryClient::new(host, opts).ok()?;
+    let target = format!(
+        "/v1/search?q={}&n={limit}",
+        super::client::query_escape(term)
+    );
+    let resp = client
+        .request(&HttpRequest::new(Method::Get, &target, None))
+        .map_err(|e| crate::debug!("{registry}: no search API ({e:#}), reading the catalog"))
+        .ok()?;
+    if resp.status().as_u16() != 200 {
+        return None;
+    }
+    let body = resp
+        .into_body()
+        .into_with_config()
+        .limit(super::client::MAX_MANIFEST_SIZE)
+        .read_to_vec()
+        .ok()?;
+    serde_json::from_slice::<Page>(&body)
+        .ok()
+        .map(|p| p.results)
+}

@@ -246,7 +246,7 @@ fn parse_challenges(header: &str) -> Vec<Challenge> {
 }
 
 /// Percent-encode a query value (RFC 3986 unreserved characters pass).
-fn query_escape(s: &str) -> String {
+pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
