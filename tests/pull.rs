@@ -563,7 +563,18 @@ fn cert_dir_reaches_a_mutual_tls_registry(mode: Mode) {
         is_hex(out.trim(), 64),
         "[{mode:?}] pull through certs.d: {out}"
     );
-    let out = fresh.ok(&["run", "--rm", &d, "echo", "ok"]);
+    // run's implicit pull takes --cert-dir too.
+    let third = TestEnv::new(mode);
+    let out = third.ok(&[
+        "run",
+        "--rm",
+        "--tls-verify",
+        "--cert-dir",
+        certs,
+        &d,
+        "echo",
+        "ok",
+    ]);
     assert_eq!(out.trim(), "ok", "[{mode:?}]");
 
     // login and search speak to it too (it wants no password).

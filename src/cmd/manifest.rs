@@ -286,7 +286,7 @@ pub struct PushArgs {
     pub remove_signatures: bool,
     #[command(flatten)]
     pub compression: CompressionFlags,
-    /// Also push each image compressed this way (gzip or zstd), as another entry of the list (repeatable)
+    /// Also push each local image compressed this way (gzip or zstd), as another entry of the list (repeatable)
     #[arg(long, value_name = "FORMAT")]
     pub add_compression: Vec<String>,
     #[command(flatten)]
