@@ -384,8 +384,8 @@ fn manifest_bad_input_is_refused_and_store_unchanged(mode: Mode) {
     );
     assert_refused(
         &env,
-        &["manifest", "add", "lst", "docker://example.com/x"],
-        "not supported",
+        &["manifest", "add", "lst", "docker://127.0.0.1:1/x"],
+        "127.0.0.1:1",
     );
     assert_refused(
         &env,

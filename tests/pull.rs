@@ -436,3 +436,201 @@ fn rootless_store_lives_in_home_and_runtime_dir() {
         "rootless coracle wrote outside HOME and XDG_RUNTIME_DIR: {stray:?}"
     );
 }
+
+both_modes!(pull_all_tags_and_the_pull_policies);
+/// `--all-tags` pulls every tag the registry lists; `--policy` decides
+/// whether the registry is asked at all.
+fn pull_all_tags_and_the_pull_policies(mode: Mode) {
+    let p = busybox();
+    let env = TestEnv::new(mode);
+    env.pull(&p.reference());
+    let repo = format!("{}/{}", registry().host, unique("alltags/bb"));
+    for tag in ["a", "b"] {
+        env.ok(&["push", &p.reference(), &format!("{repo}:{tag}")]);
+    }
+    let fresh = TestEnv::new(mode);
+    let out = fresh.ok(&["pull", "-q", "--all-tags", &repo]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [p.id(), p.id()],
+        "[{mode:?}] one id per tag"
+    );
+    assert_eq!(
+        fresh.image_names(),
+        [format!("{repo}:a"), format!("{repo}:b")],
+        "[{mode:?}]"
+    );
+    assert_refused(
+        &fresh,
+        &["pull", "--all-tags", &format!("{repo}:a")],
+        "tag can't be used with --all-tags",
+    );
+    assert_refused(
+        &fresh,
+        &["pull", "--policy", "sometimes", &repo],
+        "invalid pull policy",
+    );
+
+    // A name whose registry does not answer: only `always` asks it.
+    let gone = "127.0.0.1:1/policy/bb:1";
+    fresh.ok(&["tag", &format!("{repo}:a"), gone]);
+    for policy in ["missing", "never", "newer"] {
+        let out = fresh.ok(&["pull", "--policy", policy, gone]);
+        assert_eq!(
+            out.trim(),
+            p.id(),
+            "[{mode:?}] --policy {policy} uses the local image"
+        );
+    }
+    let out = fresh.run(&["pull", "--policy", "always", gone]);
+    assert_error(mode, "pull --policy always", &out, 125, &["127.0.0.1:1"]);
+    // `never` with nothing local fails; `missing` pulls.
+    let other = TestEnv::new(mode);
+    assert_refused(
+        &other,
+        &["pull", "--policy", "never", &format!("{repo}:b")],
+        "image not known",
+    );
+    let out = other.ok(&["pull", "-q", "--policy", "missing", &format!("{repo}:b")]);
+    assert_eq!(out.trim(), p.id(), "[{mode:?}]");
+}
+
+both_modes!(cert_dir_reaches_a_mutual_tls_registry);
+/// A registry with a test CA's certificate that wants a client certificate:
+/// `--cert-dir` (or certs.d/HOST:PORT in the user's config) supplies both,
+/// for push, pull, login and search.
+fn cert_dir_reaches_a_mutual_tls_registry(mode: Mode) {
+    let p = busybox();
+    let reg = tls_registry();
+    let certs = reg.certs.as_ref().unwrap().to_str().unwrap();
+    let env = TestEnv::new(mode);
+    env.pull(&p.reference());
+    let d = format!("{}/{}:1", reg.host, unique("tls/bb"));
+
+    // Without the CA the server's certificate is refused.
+    let out = env.run(&["push", "--tls-verify", &p.reference(), &d]);
+    assert_error(mode, "push without certs", &out, 125, &[&reg.host]);
+    // The CA alone: the server is trusted, but it wants a client certificate.
+    let ca_only = env.home.join("ca-only");
+    env.write_user_file(
+        &ca_only.join("ca.crt"),
+        &std::fs::read(reg.certs.as_ref().unwrap().join("ca.crt")).unwrap(),
+    );
+    let out = env.run(&[
+        "push",
+        "--tls-verify",
+        "--cert-dir",
+        ca_only.to_str().unwrap(),
+        &p.reference(),
+        &d,
+    ]);
+    assert_error(mode, "push with the CA only", &out, 125, &[&reg.host]);
+    assert_ne!(
+        out.stderr.lines().last(),
+        env.run(&["push", "--tls-verify", &p.reference(), &d]).stderr.lines().last(),
+        "[{mode:?}] the CA must change the failure (from an unknown issuer to a missing client certificate)"
+    );
+    let out = env.run(&[
+        "push",
+        "--tls-verify",
+        "--cert-dir",
+        certs,
+        &p.reference(),
+        &d,
+    ]);
+    assert_eq!(
+        out.status, 0,
+        "[{mode:?}] push with --cert-dir: {}",
+        out.stderr
+    );
+
+    // A fresh store finds the certificates in ~/.config/containers/certs.d/HOST:PORT.
+    let fresh = TestEnv::new(mode);
+    let out = fresh.run(&["pull", "--tls-verify", &d]);
+    assert_error(mode, "pull without certs", &out, 125, &[&reg.host]);
+    let per_host = fresh
+        .home
+        .join(".config/containers/certs.d")
+        .join(&reg.host);
+    for f in ["ca.crt", "client.cert", "client.key"] {
+        fresh.write_user_file(
+            &per_host.join(f),
+            &std::fs::read(reg.certs.as_ref().unwrap().join(f)).unwrap(),
+        );
+    }
+    let out = fresh.ok(&["pull", "-q", "--tls-verify", &d]);
+    assert!(
+        is_hex(out.trim(), 64),
+        "[{mode:?}] pull through certs.d: {out}"
+    );
+    // run's implicit pull takes --cert-dir too.
+    let third = TestEnv::new(mode);
+    let out = third.ok(&[
+        "run",
+        "--rm",
+        "--tls-verify",
+        "--cert-dir",
+        certs,
+        &d,
+        "echo",
+        "ok",
+    ]);
+    assert_eq!(out.trim(), "ok", "[{mode:?}]");
+
+    // login and search speak to it too (it wants no password).
+    let auth = env.home.join("auth.json");
+    let out = env.ok(&[
+        "login",
+        "--tls-verify",
+        "--cert-dir",
+        certs,
+        "--authfile",
+        auth.to_str().unwrap(),
+        "-u",
+        "u",
+        "-p",
+        "p",
+        &reg.host,
+    ]);
+    assert_eq!(out.trim(), "Login Succeeded!", "[{mode:?}]");
+    let out = env.run(&[
+        "login",
+        "--tls-verify",
+        "--authfile",
+        auth.to_str().unwrap(),
+        "-u",
+        "u",
+        "-p",
+        "p",
+        &reg.host,
+    ]);
+    assert_error(mode, "login without certs", &out, 125, &[&reg.host]);
+    let repo = d.trim_end_matches(":1");
+    let out = env.ok(&[
+        "search",
+        "--tls-verify",
+        "--cert-dir",
+        certs,
+        "--list-tags",
+        repo,
+    ]);
+    assert_eq!(
+        out,
+        format!("NAME{}TAG\n{repo}  1\n", " ".repeat(repo.len() - 2)),
+        "[{mode:?}]"
+    );
+    let out = env.run(&[
+        "search",
+        "--tls-verify",
+        "--cert-dir",
+        ca_only.to_str().unwrap(),
+        &format!("{}/tls", reg.host),
+    ]);
+    assert_error(
+        mode,
+        "search without a client certificate",
+        &out,
+        125,
+        &[&reg.host],
+    );
+}

@@ -347,6 +347,7 @@ fn login_push_logout_against_htpasswd_registry(mode: Mode) {
     assert_eq!(v["auths"]["other.example"]["auth"], "b3RoZXI6cHc=");
     assert_eq!(v["credHelpers"]["x.io"], "pass");
     assert_eq!(env.ok(&["login", "--get-login", host]).trim(), "coracle");
+    assert!(file.exists(), "[{mode:?}] the auth file has it");
 
     let out = env.run(&["push", &p.reference(), &d]);
     assert_eq!(out.status, 0, "[{mode:?}] push after login: {}", out.stderr);
@@ -549,4 +550,359 @@ fn credentials_never_stored_or_printed(mode: Mode) {
             "[{mode:?}] the password is stored in {hits:#?}"
         );
     }
+}
+
+both_modes!(compression_flags_choose_and_reuse_blobs);
+/// `--compression-format` recompresses (forced by default), `--force-compression=false`
+/// reuses what the registry holds, `--compression-level` changes the bytes.
+fn compression_flags_choose_and_reuse_blobs(mode: Mode) {
+    let p = busybox();
+    let env = TestEnv::new(mode);
+    env.pull(&p.reference());
+    let layer_type = |d: &str| skopeo_inspect(d, true, None)["layers"][0]["mediaType"].clone();
+    let d1 = dest(registry(), "lvl");
+    env.ok(&[
+        "push",
+        "--compression-format",
+        "zstd",
+        "--compression-level",
+        "1",
+        &p.reference(),
+        &d1,
+    ]);
+    assert_eq!(
+        layer_type(&d1),
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        "[{mode:?}]"
+    );
+    let low = skopeo_inspect(&d1, true, None)["layers"][0]["size"]
+        .as_u64()
+        .unwrap();
+    // A fresh store: this one remembers the blob it made and would reuse it.
+    let other = TestEnv::new(mode);
+    other.pull(&p.reference());
+    let d2 = dest(registry(), "lvl");
+    other.ok(&[
+        "push",
+        "--compression-format=zstd",
+        "--compression-level=19",
+        &p.reference(),
+        &d2,
+    ]);
+    let high = skopeo_inspect(&d2, true, None)["layers"][0]["size"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        high < low,
+        "[{mode:?}] level 19 ({high} bytes) must be smaller than level 1 ({low})"
+    );
+
+    // The pulled gzip blob is on the registry: not forced, zstd asked for
+    // but the gzip blob reused; forced (the default with the format), zstd.
+    let d3 = dest(registry(), "reuse");
+    let out = env.run(&[
+        "push",
+        "--compression-format",
+        "zstd",
+        "--force-compression=false",
+        &p.reference(),
+        &d3,
+    ]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert_eq!(
+        layer_type(&d3),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "[{mode:?}] reused"
+    );
+    assert!(
+        blob_lines(&out.stderr)
+            .iter()
+            .all(|l| l.ends_with("skipped: already exists")),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    // --compress only concerns dir: destinations; a registry push accepts it.
+    env.ok(&[
+        "push",
+        "--compress",
+        "--compression-format",
+        "zstd",
+        &p.reference(),
+        &d3,
+    ]);
+    assert_eq!(
+        layer_type(&d3),
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        "[{mode:?}] forced"
+    );
+
+    let d4 = dest(registry(), "bad");
+    assert_refused(
+        &env,
+        &[
+            "push",
+            "--compression-format",
+            "zstd:chunked",
+            &p.reference(),
+            &d4,
+        ],
+        "zstd:chunked",
+    );
+    assert_refused(
+        &env,
+        &[
+            "push",
+            "--compression-format",
+            "gzip",
+            "--compression-level",
+            "10",
+            &p.reference(),
+            &d4,
+        ],
+        "level 10",
+    );
+    assert_refused(
+        &env,
+        &["push", "--compression-format", "lz4", &p.reference(), &d4],
+        "lz4",
+    );
+}
+
+both_modes!(login_compat_auth_file_and_secret);
+/// `--compat-auth-file` writes docker's config.json instead of the auth
+/// file; `--secret` takes the password from a secret.
+fn login_compat_auth_file_and_secret(mode: Mode) {
+    let reg = auth_registry();
+    let host = reg.host.as_str();
+    let mut env = TestEnv::new(mode);
+    let file = auth_file(&mut env);
+    // As in podman, REGISTRY_AUTH_FILE is --authfile's default, and the two
+    // files cannot both be named.
+    env.remove_env("REGISTRY_AUTH_FILE");
+    let docker = env.home.join(".docker/config.json");
+    let out = env.ok(&[
+        "login",
+        "--tls-verify=false",
+        "--compat-auth-file",
+        docker.to_str().unwrap(),
+        "-u",
+        "coracle",
+        "-p",
+        "s3cret",
+        host,
+    ]);
+    assert_eq!(out.trim(), "Login Succeeded!", "[{mode:?}]");
+    let v: Value = serde_json::from_slice(&std::fs::read(&docker).unwrap()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::from_str::<Value>(&reg.auth_json()).unwrap(),
+        "[{mode:?}] docker's format"
+    );
+    assert_eq!(mode_of(&docker), 0o600);
+    assert!(!file.exists(), "[{mode:?}] the auth file is left alone");
+    let out = env.ok(&[
+        "login",
+        "--get-login",
+        "--compat-auth-file",
+        docker.to_str().unwrap(),
+        host,
+    ]);
+    assert_eq!(out.trim(), "coracle", "[{mode:?}]");
+    let out = env.run(&[
+        "login",
+        "--authfile",
+        file.to_str().unwrap(),
+        "--compat-auth-file",
+        docker.to_str().unwrap(),
+        "-u",
+        "a",
+        "-p",
+        "b",
+        host,
+    ]);
+    assert_error(
+        mode,
+        "both files",
+        &out,
+        125,
+        &["can not be set simultaneously"],
+    );
+    let out = env.ok(&[
+        "logout",
+        "--compat-auth-file",
+        docker.to_str().unwrap(),
+        host,
+    ]);
+    assert_eq!(out.trim(), format!("Removed login credentials for {host}"));
+    let v: Value = serde_json::from_slice(&std::fs::read(&docker).unwrap()).unwrap();
+    assert_eq!(v["auths"], serde_json::json!({}), "[{mode:?}]");
+
+    // --secret: the password from the store's secret, its name the user.
+    let file = auth_file(&mut env);
+    let pw = env.home.join("pw");
+    env.write_user_file(&pw, b"s3cret");
+    env.ok(&["secret", "create", "coracle", pw.to_str().unwrap()]);
+    let out = env.ok(&[
+        "login",
+        "-v",
+        "--tls-verify=false",
+        "--secret",
+        "coracle",
+        host,
+    ]);
+    assert_eq!(
+        out,
+        format!("Used: {}\nLogin Succeeded!\n", file.display()),
+        "[{mode:?}]"
+    );
+    assert_eq!(env.ok(&["login", "--get-login", host]).trim(), "coracle");
+    assert!(file.exists(), "[{mode:?}] the auth file has it");
+    env.write_user_file(&pw, b"wrong");
+    env.ok(&["secret", "create", "bad", pw.to_str().unwrap()]);
+    let out = env.run(&[
+        "login",
+        "--tls-verify=false",
+        "--secret",
+        "bad",
+        "-u",
+        "coracle",
+        host,
+    ]);
+    assert_error(
+        mode,
+        "login with a wrong secret",
+        &out,
+        125,
+        &["invalid username/password"],
+    );
+    let out = env.run(&["login", "--tls-verify=false", "--secret", "nosuch", host]);
+    assert_error(mode, "login with no such secret", &out, 125, &["nosuch"]);
+    let out = env.run(&[
+        "login",
+        "--tls-verify=false",
+        "--secret",
+        "bad",
+        "-p",
+        "x",
+        "-u",
+        "coracle",
+        host,
+    ]);
+    assert_error(mode, "--secret and --password", &out, 125, &["only one of"]);
+}
+
+both_modes!(manifest_add_from_a_registry_and_push_copies_it);
+/// `manifest add docker://...` reads the registry (nothing is pulled);
+/// `manifest push` copies those images: mounted on the same registry,
+/// streamed to another one.
+fn manifest_add_from_a_registry_and_push_copies_it(mode: Mode) {
+    let m = multi();
+    let b = busybox();
+    let env = TestEnv::new(mode);
+    let inspect = |list: &str| -> Value {
+        serde_json::from_str(&env.ok(&["manifest", "inspect", list])).unwrap()
+    };
+    let digests = |v: &Value| -> Vec<String> {
+        v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["digest"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let amd = m.platform("linux/amd64");
+    let arm = m.platform("linux/arm64/v8");
+
+    env.ok(&[
+        "manifest",
+        "create",
+        "--tls-verify=false",
+        "one",
+        &format!("docker://{}", m.reference()),
+    ]);
+    assert_eq!(
+        digests(&inspect("one")),
+        vec![amd.manifest_digest.clone()],
+        "[{mode:?}] the host's entry"
+    );
+    env.ok(&[
+        "manifest",
+        "add",
+        "--arch",
+        "arm64",
+        "one",
+        &format!("docker://{}", m.reference()),
+    ]);
+    env.ok(&["manifest", "add", "one", &b.reference()]);
+    let v = inspect("one");
+    assert_eq!(
+        digests(&v),
+        [
+            amd.manifest_digest.clone(),
+            arm.manifest_digest.clone(),
+            b.digest.clone()
+        ],
+        "[{mode:?}] {v}"
+    );
+    assert_eq!(
+        v["manifests"][2]["platform"]["architecture"], "amd64",
+        "[{mode:?}] from the image's config"
+    );
+    env.ok(&["manifest", "create", "all"]);
+    env.ok(&[
+        "manifest",
+        "add",
+        "--all",
+        "all",
+        &format!("docker://{}", m.reference()),
+    ]);
+    assert_eq!(
+        digests(&inspect("all")),
+        [amd.manifest_digest.clone(), arm.manifest_digest.clone()]
+    );
+    assert_eq!(
+        env.image_ids().len(),
+        2,
+        "[{mode:?}] only the two lists: nothing pulled"
+    );
+
+    // Same registry: blobs mounted. Another registry (wanting a login): sent.
+    let same = dest(registry(), "remote-list");
+    env.ok(&["manifest", "push", "one", &same]);
+    let raw = skopeo_inspect(&same, true, None);
+    assert_eq!(digests(&raw), digests(&v), "[{mode:?}] {raw}");
+    let reg = auth_registry();
+    let other = dest(reg, "remote-list");
+    let creds = format!(
+        "--creds={}:{}",
+        reg.user.as_deref().unwrap(),
+        reg.pass.as_deref().unwrap()
+    );
+    let out = env.run(&["manifest", "push", &creds, "one", &other]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert!(
+        blob_lines(&out.stderr).iter().any(|l| l.ends_with(" done")),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    let back = TestEnv::new(mode);
+    let out = back.ok(&["pull", "-q", &creds, "--platform", "linux/arm64", &other]);
+    assert_eq!(out.trim(), arm.id(), "[{mode:?}] the arm64 image, copied");
+
+    // Reading from the registry that wants a login needs the credentials.
+    let out = env.run(&["manifest", "add", "one", &format!("docker://{other}")]);
+    assert_error(
+        mode,
+        "manifest add without credentials",
+        &out,
+        125,
+        &[&reg.host],
+    );
+    env.ok(&[
+        "manifest",
+        "add",
+        &creds,
+        "all",
+        &format!("docker://{other}"),
+    ]);
 }

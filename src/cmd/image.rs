@@ -56,6 +56,8 @@ pub enum ImageCommand {
     /// Manage container image trust policy
     #[command(subcommand)]
     Trust(super::image_trust::TrustCommand),
+    /// Search a registry for an image
+    Search(super::search::SearchArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
@@ -80,6 +82,7 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Unmount(a) => super::image_mount::unmount(g, a),
         ImageCommand::Sign(a) => super::image_sign::sign(g, a),
         ImageCommand::Trust(c) => super::image_trust::dispatch(g, c),
+        ImageCommand::Search(a) => super::search::search(g, a),
     }
 }
 
@@ -102,6 +105,12 @@ pub struct PullArgs {
     /// Suppress output information when pulling images
     #[arg(short, long)]
     pub quiet: bool,
+    /// Pull every tagged image of the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Pull policy: always (the default), missing, never or newer
+    #[arg(long, value_name = "POLICY", default_value = "always")]
+    pub policy: String,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
@@ -112,6 +121,12 @@ pub struct PullArgs {
 
 pub fn pull(g: &GlobalOpts, mut a: PullArgs) -> Result<()> {
     a.unsupported.check()?;
+    if !matches!(a.policy.as_str(), "always" | "missing" | "never" | "newer") {
+        anyhow::bail!(
+            "invalid pull policy {:?}: use always, missing, never or newer",
+            a.policy
+        );
+    }
     a.retry.apply(&mut a.registry)?;
     let store = g.open_store()?;
     let opts = PullOptions {
@@ -124,12 +139,17 @@ pub fn pull(g: &GlobalOpts, mut a: PullArgs) -> Result<()> {
         )?,
         quiet: a.quiet,
     };
-    let img = pull_image(&store, &a.image, &opts)?;
-    println(&img.id)
+    let names = if a.all_tags {
+        crate::engine::search::all_tags(&a.image, &opts.client)?
+    } else {
+        vec![a.image.clone()]
+    };
+    for name in &names {
+        let img = images::ensure_image(&store, name, &a.policy, &opts)?;
+        println(&img.id)?;
+    }
+    Ok(())
 }
-
-/// Pull (see [`images::pull_image`]).
-pub use crate::engine::images::pull_image;
 
 #[derive(Args, Debug)]
 pub struct TagArgs {

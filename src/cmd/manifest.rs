@@ -2,7 +2,7 @@
 //! lists (image indexes), as podman's.
 
 use super::output::println;
-use super::registry_flags::RegistryFlags;
+use super::registry_flags::{CompressionFlags, RegistryFlags, RetryFlags};
 use super::GlobalOpts;
 use crate::engine::images;
 use crate::engine::manifest::{self as lists, PlatformOverride};
@@ -60,10 +60,17 @@ pub struct CreateArgs {
     /// Set an annotation on the list (KEY=VALUE)
     #[arg(long, value_name = "KEY=VALUE")]
     pub annotation: Vec<String>,
+    /// Require HTTPS and verify certificates when reading images from registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
 }
 
 fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     let annotations = lists::parse_annotations(&a.annotation)?;
+    let client = crate::engine::types::ClientOptions {
+        tls_verify: a.tls_verify,
+        ..Default::default()
+    };
     let store = g.open_store()?;
     let id = lists::create(
         &store,
@@ -73,6 +80,7 @@ fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
             all: a.all,
             amend: a.amend,
             annotations,
+            client,
         },
     )?;
     println(&id)
@@ -115,7 +123,7 @@ impl PlatformFlags {
 pub struct AddArgs {
     /// The list to add to
     pub list: String,
-    /// Local images to add (`containers-storage:` may prefix them); files with --artifact
+    /// Images to add: local ones (`containers-storage:` may prefix them), or in a registry (`docker://`, or a qualified name not found locally); files with --artifact
     #[arg(required = true)]
     pub images: Vec<String>,
     /// Add all of the entries of an image that is itself a list
@@ -128,6 +136,8 @@ pub struct AddArgs {
     pub platform: PlatformFlags,
     #[command(flatten)]
     pub artifact: super::manifest_artifact::ArtifactFlags,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
 }
 
 fn add(g: &GlobalOpts, a: AddArgs) -> Result<()> {
@@ -137,6 +147,7 @@ fn add(g: &GlobalOpts, a: AddArgs) -> Result<()> {
     if super::manifest_artifact::add(g, &a.artifact, list, files, &annotations, platform)? {
         return Ok(());
     }
+    let client = a.registry.client_options()?;
     let store = g.open_store()?;
     let id = lists::add(
         &store,
@@ -146,6 +157,7 @@ fn add(g: &GlobalOpts, a: AddArgs) -> Result<()> {
             all: a.all,
             annotations,
             platform: a.platform.to_override(Vec::new()),
+            client,
         },
     )?;
     println(&id)
@@ -288,13 +300,22 @@ pub struct PushArgs {
     /// Read the signing key's passphrase from this file
     #[arg(long, value_name = "PATH")]
     pub sign_passphrase_file: Option<PathBuf>,
+    /// Discard any pre-existing signatures in the images (signatures are not copied with a list)
+    #[arg(long)]
+    pub remove_signatures: bool,
+    #[command(flatten)]
+    pub compression: CompressionFlags,
+    /// Also push each local image compressed this way (gzip or zstd), as another entry of the list (repeatable)
+    #[arg(long, value_name = "FORMAT")]
+    pub add_compression: Vec<String>,
     #[command(flatten)]
     pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
 }
 
-fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
+fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
     let format = ManifestFormat::parse(&a.format)?;
-    let store = g.open_store()?;
     if a.sign_passphrase_file.is_some() && a.sign_by.is_none() {
         anyhow::bail!("--sign-passphrase-file needs --sign-by");
     }
@@ -302,11 +323,19 @@ fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
         key,
         passphrase_file: a.sign_passphrase_file.clone(),
     });
-    let options = PushOptions {
+    a.retry.apply(&mut a.registry)?;
+    let mut options = PushOptions {
         client: a.registry.client_options()?,
         quiet: a.quiet,
         ..Default::default()
     };
+    a.compression.apply(&mut options)?;
+    let add_compression = a
+        .add_compression
+        .iter()
+        .map(|f| super::registry_flags::parse_compression(f))
+        .collect::<Result<Vec<_>>>()?;
+    let store = g.open_store()?;
     let digest = lists::push(
         &store,
         &lists::Push {
@@ -317,6 +346,7 @@ fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
             remove: a.rm,
             options,
             sign_by,
+            add_compression,
         },
     )?;
     if let Some(path) = &a.digestfile {

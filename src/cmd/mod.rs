@@ -49,6 +49,7 @@ mod quadlet;
 mod registry_flags;
 mod run;
 mod runlabel;
+mod search;
 mod secret;
 mod selection;
 mod service_flags;
@@ -273,6 +274,8 @@ pub enum Command {
     Login(Lazy<transfer::LoginArgs>),
     /// Log out of a container registry
     Logout(Lazy<transfer::LogoutArgs>),
+    /// Search a registry for an image
+    Search(Lazy<search::SearchArgs>),
     /// Save image(s) to an archive
     Save(Lazy<archive::SaveArgs>),
     /// Load image(s) from a tar archive
@@ -437,6 +440,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Push(a) => transfer::push(g, a.0),
         Command::Login(a) => transfer::login(g, a.0),
         Command::Logout(a) => transfer::logout(g, a.0),
+        Command::Search(a) => search::search(g, a.0),
         Command::Save(a) => archive::save(g, a.0),
         Command::Load(a) => archive::load(g, a.0),
         Command::Commit(a) => commit::commit(g, a.0),

@@ -19,6 +19,9 @@ pub struct RegistryFlags {
     /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
     #[arg(long, value_name = "USER:PASS")]
     pub creds: Option<String>,
+    /// Use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry (default: /etc/containers/certs.d/HOST:PORT)
+    #[arg(long, value_name = "PATH")]
+    pub cert_dir: Option<PathBuf>,
     /// Set from `RetryFlags` by the verbs that take them.
     #[arg(skip)]
     pub retry: Option<u32>,
@@ -78,6 +81,7 @@ impl RegistryFlags {
             credentials,
             retries: self.retry,
             retry_delay: self.retry_delay,
+            cert_dir: self.cert_dir.clone(),
             ..ClientOptions::default()
         })
     }
@@ -131,5 +135,56 @@ impl UnsupportedFlags {
             bail!("--decryption-key: encrypted images are not supported by coracle");
         }
         Ok(())
+    }
+}
+
+/// How push and manifest push compress layers.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CompressionFlags {
+    /// Compression format used to compress image layers (gzip or zstd)
+    #[arg(long, value_name = "FORMAT")]
+    pub compression_format: Option<String>,
+    /// Compression level of new layer blobs (gzip 0-9, zstd up to 22)
+    #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
+    pub compression_level: Option<i32>,
+    /// Recompress layers the registry holds in another format (default: true with --compression-format)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub force_compression: Option<bool>,
+}
+
+impl CompressionFlags {
+    /// Fill `opts`'s compression settings (checked).
+    pub fn apply(&self, opts: &mut crate::engine::types::PushOptions) -> Result<()> {
+        use crate::engine::types::Compression;
+        opts.compression = self
+            .compression_format
+            .as_deref()
+            .map(parse_compression)
+            .transpose()?;
+        if let Some(level) = self.compression_level {
+            // Checked here so a bad level fails before anything is sent.
+            crate::engine::types::check_compression_level(
+                opts.compression.unwrap_or(Compression::Gzip),
+                level,
+            )?;
+        }
+        opts.compression_level = self.compression_level;
+        opts.force_compression = self
+            .force_compression
+            .unwrap_or(self.compression_format.is_some());
+        Ok(())
+    }
+}
+
+/// A compression format as push's flags name it.
+pub fn parse_compression(name: &str) -> Result<crate::engine::types::Compression> {
+    use crate::engine::types::Compression;
+    match name {
+        "gzip" => Ok(Compression::Gzip),
+        "zstd" => Ok(Compression::Zstd),
+        "zstd:chunked" => {
+            bail!("compression format zstd:chunked is not supported by coracle: use zstd or gzip")
+        }
+        other => bail!("unsupported compression format {other:?}: use gzip or zstd"),
     }
 }

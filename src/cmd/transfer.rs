@@ -1,12 +1,12 @@
 //! Moving images to registries and the credentials for it: push, login, logout.
 
 use super::output::println;
-use super::registry_flags::{RegistryFlags, RetryFlags};
+use super::registry_flags::{CompressionFlags, RegistryFlags, RetryFlags};
 use super::GlobalOpts;
 use crate::engine::transfer;
 use crate::engine::transfer::login;
 use crate::engine::types::{
-    ClientOptions, Compression, Credentials, ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE,
+    ClientOptions, Credentials, ManifestFormat, PushOptions, DEFAULT_CHUNK_SIZE,
 };
 use crate::error::CodedError;
 use anyhow::{bail, Context, Result};
@@ -23,9 +23,11 @@ pub struct PushArgs {
     /// Manifest type (oci or v2s2) to use when pushing
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,
-    /// Compression format used to compress image layers (gzip or zstd)
-    #[arg(long, value_name = "FORMAT")]
-    pub compression_format: Option<String>,
+    #[command(flatten)]
+    pub compression: CompressionFlags,
+    /// Compress layers when pushing to a dir: destination (a no-op here, as podman's for registries: their layers are always compressed)
+    #[arg(long)]
+    pub compress: bool,
     /// Write the digest of the pushed image to the specified file
     #[arg(long, value_name = "PATH")]
     pub digestfile: Option<PathBuf>,
@@ -62,25 +64,19 @@ pub fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
         bail!("--encryption-key/--encrypt-layer: encrypted images are not supported by coracle");
     }
     a.retry.apply(&mut a.registry)?;
-    let store = g.open_store()?;
-    let compression = match a.compression_format.as_deref() {
-        None => None,
-        Some("gzip") => Some(Compression::Gzip),
-        Some("zstd") => Some(Compression::Zstd),
-        Some(other) => bail!("unsupported compression format {other:?}: use gzip or zstd"),
-    };
     let chunk_size = std::env::var(CHUNK_SIZE_ENV)
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(DEFAULT_CHUNK_SIZE);
-    let options = PushOptions {
+    let mut options = PushOptions {
         client: a.registry.client_options()?,
         format: a.format.as_deref().map(ManifestFormat::parse).transpose()?,
-        compression,
         quiet: a.quiet,
         chunk_size,
+        ..PushOptions::default()
     };
+    a.compression.apply(&mut options)?;
     if a.sign_passphrase_file.is_some() && a.sign_by.is_none() {
         bail!("--sign-passphrase-file needs --sign-by");
     }
@@ -88,6 +84,7 @@ pub fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
         key,
         passphrase_file: a.sign_passphrase_file,
     });
+    let store = g.open_store()?;
     let digest = transfer::push_image_signed(
         &store,
         &transfer::Push {
@@ -117,18 +114,49 @@ pub struct LoginArgs {
     /// Take the password from stdin
     #[arg(long)]
     pub password_stdin: bool,
+    /// Read the password from the secret NAME (and use NAME as the username unless --username is given)
+    #[arg(long, value_name = "NAME")]
+    pub secret: Option<String>,
     /// Return the current login user for the registry
     #[arg(long)]
     pub get_login: bool,
-    /// Path of the authentication file
-    #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
-    pub authfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: AuthFileFlags,
     /// Require HTTPS and verify certificates when contacting registries
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tls_verify: Option<bool>,
-    /// Print details about the login (accepted for compatibility)
+    /// Use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry (default: /etc/containers/certs.d/HOST:PORT)
+    #[arg(long, value_name = "PATH")]
+    pub cert_dir: Option<PathBuf>,
+    /// Print which credentials file is used
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// Where login and logout keep credentials: podman's auth file, or a file
+/// in docker's config.json format.
+#[derive(Args, Debug)]
+pub struct AuthFileFlags {
+    /// Path of the authentication file
+    #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Path of a Docker-compatible config file (~/.docker/config.json) to update instead
+    #[arg(long, value_name = "PATH")]
+    pub compat_auth_file: Option<PathBuf>,
+}
+
+impl AuthFileFlags {
+    /// The file to change and the key `typed` has in it.
+    fn resolve(&self, typed: Option<&str>) -> Result<(PathBuf, String)> {
+        let key = login::registry_key(typed)?;
+        match &self.compat_auth_file {
+            Some(_) if self.authfile.is_some() => bail!(
+                "options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously"
+            ),
+            Some(p) => Ok((p.clone(), login::docker_config_key(&key))),
+            None => Ok((login::auth_file_path(self.authfile.as_deref())?, key)),
+        }
+    }
 }
 
 fn not_logged_in(key: &str) -> anyhow::Error {
@@ -139,9 +167,8 @@ fn not_logged_in(key: &str) -> anyhow::Error {
     .into()
 }
 
-pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
-    let key = login::registry_key(a.registry.as_deref())?;
-    let path = login::auth_file_path(a.authfile.as_deref())?;
+pub fn login(g: &GlobalOpts, a: LoginArgs) -> Result<()> {
+    let (path, key) = a.files.resolve(a.registry.as_deref())?;
     if a.get_login {
         return match login::stored_username(&path, &key)? {
             Some(u) => println(&u),
@@ -150,16 +177,23 @@ pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
     }
     let client = ClientOptions {
         tls_verify: a.tls_verify,
+        cert_dir: a.cert_dir.clone(),
         ..ClientOptions::default()
     };
-    if a.password_stdin && a.password.is_some() {
-        bail!("can't specify both --password-stdin and --password");
+    let given = [a.password.is_some(), a.password_stdin, a.secret.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        bail!("only one of --password, --password-stdin and --secret can be given");
     }
     if a.password_stdin && a.username.is_none() {
         bail!("must provide --username with --password-stdin");
     }
+    // The secret is read before anything is asked, so a wrong name fails at once.
+    let secret = match &a.secret {
+        Some(name) => Some(login::secret_password(&g.open_store()?, name)?),
+        None => None,
+    };
     // No new credentials given: check the stored ones, as podman does.
-    if a.username.is_none() && a.password.is_none() && !a.password_stdin {
+    if a.username.is_none() && a.password.is_none() && !a.password_stdin && secret.is_none() {
         if let Some(creds) = login::stored_for(&path, &key)? {
             eprintln!("Authenticating with existing credentials for {key}");
             login::verify_credentials(&key, &creds, &client)?;
@@ -168,9 +202,10 @@ pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
             ));
         }
     }
-    let username = match a.username {
-        Some(u) => u,
-        None => login::prompt("Username: ", false)?,
+    let username = match (a.username, &a.secret) {
+        (Some(u), _) => u,
+        (None, Some(name)) => name.clone(),
+        (None, None) => login::prompt("Username: ", false)?,
     };
     if username.is_empty() {
         bail!("username is required");
@@ -181,6 +216,8 @@ pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
             .read_to_string(&mut s)
             .context("reading the password from stdin")?;
         s.trim_end_matches(['\n', '\r']).to_string()
+    } else if let Some(p) = secret {
+        p
     } else {
         match a.password {
             Some(p) => p,
@@ -193,6 +230,9 @@ pub fn login(_g: &GlobalOpts, a: LoginArgs) -> Result<()> {
     let creds = Credentials { username, password };
     login::verify_credentials(&key, &creds, &client)?;
     login::store_credentials(&path, &key, &creds)?;
+    if a.verbose {
+        println(&format!("Used: {}", path.display()))?;
+    }
     println("Login Succeeded!")
 }
 
@@ -203,21 +243,20 @@ pub struct LogoutArgs {
     /// Remove the cached credentials for all registries in the auth file
     #[arg(short, long)]
     pub all: bool,
-    /// Path of the authentication file
-    #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
-    pub authfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: AuthFileFlags,
 }
 
 pub fn logout(_g: &GlobalOpts, a: LogoutArgs) -> Result<()> {
-    let path = login::auth_file_path(a.authfile.as_deref())?;
     if a.all {
         if a.registry.is_some() {
             bail!("--all takes no registry argument");
         }
+        let (path, _) = a.files.resolve(Some("localhost"))?;
         login::remove_all_credentials(&path)?;
         return println("Removed login credentials for all registries");
     }
-    let key = login::registry_key(a.registry.as_deref())?;
+    let (path, key) = a.files.resolve(a.registry.as_deref())?;
     if login::remove_credentials(&path, &key)? {
         println(&format!("Removed login credentials for {key}"))
     } else {

@@ -3,14 +3,16 @@
 //! index (storage/manifest_lists.rs). Entries name local images by their
 //! manifest digest; `push` sends those images, then the index.
 
+use crate::registry::client::ClientOptions;
 use crate::registry::manifest::{
     choose_manifest, host_platform, parse_manifest, Descriptor, ImageIndex, ParsedManifest,
     Platform, OCI_INDEX,
 };
 use crate::registry::push::{ManifestFormat, PushOptions};
 use crate::registry::push_index::{self, Instance};
-use crate::registry::reference::Reference;
+use crate::registry::reference::{parse_name, ParsedName, Reference};
 use crate::registry::resolve::try_find_image;
+use crate::storage::compression::Compression;
 use crate::storage::digest::Digest;
 use crate::storage::events::{self, Event};
 use crate::storage::image_config::ImageConfig;
@@ -41,6 +43,8 @@ pub struct Create {
     /// Use an existing list of that name instead of failing.
     pub amend: bool,
     pub annotations: BTreeMap<String, String>,
+    /// For images named in a registry (`--tls-verify`).
+    pub client: ClientOptions,
 }
 
 /// `manifest add`.
@@ -51,6 +55,8 @@ pub struct Add {
     pub all: bool,
     pub annotations: BTreeMap<String, String>,
     pub platform: PlatformOverride,
+    /// For images named in a registry (`--authfile`, `--creds`, ...).
+    pub client: ClientOptions,
 }
 
 /// `manifest annotate`.
@@ -78,6 +84,9 @@ pub struct Push {
     pub options: PushOptions,
     /// `--sign-by`: sign the list pushed.
     pub sign_by: Option<super::signing::SignBy>,
+    /// `--add-compression`: also push each image in these compressions,
+    /// as further entries.
+    pub add_compression: Vec<Compression>,
 }
 
 /// `KEY=VALUE` annotations as typed.
@@ -163,6 +172,7 @@ pub fn create(store: &Store, c: &Create) -> Result<String> {
         c.all,
         &BTreeMap::new(),
         &Default::default(),
+        &c.client,
     )?;
     let id = match existing {
         Some(id) => id,
@@ -183,74 +193,103 @@ pub fn create(store: &Store, c: &Create) -> Result<String> {
             .get_or_insert_with(BTreeMap::new)
             .extend(c.annotations.clone());
     }
-    merge(&mut index, entries);
+    merge(store, &rec.id, &mut index, entries)?;
     save(store, &rec.id, &index)?;
     Ok(rec.id)
 }
 
-fn finish_create(store: &Store, id: &str, entries: Vec<Descriptor>) -> Result<String> {
+fn finish_create(store: &Store, id: &str, entries: Vec<Entry>) -> Result<String> {
     if !entries.is_empty() {
         let (_, mut index) = load_list(store, id)?;
-        merge(&mut index, entries);
+        merge(store, id, &mut index, entries)?;
         save(store, id, &index)?;
     }
     Ok(id.to_string())
 }
 
-/// Entries replace those of the same digest, else go at the end.
-fn merge(index: &mut ImageIndex, entries: Vec<Descriptor>) {
-    for e in entries {
+/// Entries replace those of the same digest, else go at the end. Where an
+/// entry came from a registry is kept with the list (its repo digests), for
+/// `push` to copy it from there.
+fn merge(store: &Store, id: &str, index: &mut ImageIndex, entries: Vec<Entry>) -> Result<()> {
+    let sources: Vec<String> = entries.iter().filter_map(|e| e.source.clone()).collect();
+    if !sources.is_empty() {
+        lists::add_sources(store, id, &sources)?;
+    }
+    for Entry { descriptor: e, .. } in entries {
         match index.manifests.iter_mut().find(|m| m.digest == e.digest) {
             Some(m) => *m = e,
             None => index.manifests.push(e),
         }
     }
+    Ok(())
 }
 
 /// `manifest add`: returns the list's id.
 pub fn add(store: &Store, a: &Add) -> Result<String> {
     let (rec, mut index) = load_list(store, &a.list)?;
-    let entries = entries_for(store, &a.images, a.all, &a.annotations, &a.platform)?;
-    merge(&mut index, entries);
+    let entries = entries_for(
+        store,
+        &a.images,
+        a.all,
+        &a.annotations,
+        &a.platform,
+        &a.client,
+    )?;
+    merge(store, &rec.id, &mut index, entries)?;
     save(store, &rec.id, &index)?;
     Ok(rec.id)
 }
 
-/// The index entries for local images as typed (`containers-storage:`
-/// allowed); an image that is a list gives its entries (`all`) or the one
-/// for this machine.
+/// An entry to add, and where it is when it is not a local image
+/// (`registry/repository@digest`).
+struct Entry {
+    descriptor: Descriptor,
+    source: Option<String>,
+}
+
+/// The index entries for images as typed: local ones (`containers-storage:`
+/// allowed), or in a registry (`docker://`, or a qualified name not found
+/// here, as podman). An image that is a list gives its entries (`all`) or
+/// the one for this machine (or the `--os`/`--arch`/`--variant` asked).
 fn entries_for(
     store: &Store,
     typed: &[String],
     all: bool,
     annotations: &BTreeMap<String, String>,
     over: &PlatformOverride,
-) -> Result<Vec<Descriptor>> {
+    client: &ClientOptions,
+) -> Result<Vec<Entry>> {
     let images = store.images.load()?;
     let mut out = Vec::new();
     for t in typed {
-        let name = match t.split_once("://") {
-            Some(("docker", _)) => bail!(
-                "{t}: adding an image straight from a registry is not supported: pull it, then add the local image"
-            ),
+        let (name, remote) = match t.split_once("://") {
+            Some(("docker", rest)) => (rest, true),
             Some((tr, _)) => bail!("{t}: unsupported transport {tr:?}"),
-            None => t.strip_prefix("containers-storage:").unwrap_or(t),
+            None => (t.strip_prefix("containers-storage:").unwrap_or(t), false),
         };
-        let img = try_find_image(&images, name)?.ok_or_else(|| anyhow!("{t}: image not known"))?;
-        let mut found = if lists::is_list(img) {
-            let index = parse_index(&lists::read_index(store, img)?)?;
-            if all {
-                index.manifests
-            } else {
-                vec![choose_manifest(&index, &host_platform())?.clone()]
-            }
+        let local = if remote {
+            None
         } else {
-            vec![image_entry(store, img)?]
+            try_find_image(&images, name)?
+        };
+        let mut found: Vec<Entry> = match local {
+            Some(img) if lists::is_list(img) => {
+                let index = parse_index(&lists::read_index(store, img)?)?;
+                let chosen = if all {
+                    index.manifests
+                } else {
+                    vec![choose_manifest(&index, &host_platform())?.clone()]
+                };
+                chosen.into_iter().map(local_entry).collect()
+            }
+            Some(img) => vec![local_entry(image_entry(store, img)?)],
+            None => remote_entries(t, name, all, over, client)?,
         };
         for e in &mut found {
-            apply_override(e, over);
+            apply_override(&mut e.descriptor, over);
             if !annotations.is_empty() {
-                e.annotations
+                e.descriptor
+                    .annotations
                     .get_or_insert_with(BTreeMap::new)
                     .extend(annotations.clone());
             }
@@ -258,6 +297,47 @@ fn entries_for(
         out.extend(found);
     }
     Ok(out)
+}
+
+fn local_entry(descriptor: Descriptor) -> Entry {
+    Entry {
+        descriptor,
+        source: None,
+    }
+}
+
+/// Entries for an image or list in a registry, read there (nothing pulled).
+fn remote_entries(
+    typed: &str,
+    name: &str,
+    all: bool,
+    over: &PlatformOverride,
+    client: &ClientOptions,
+) -> Result<Vec<Entry>> {
+    let r = match parse_name(name)? {
+        ParsedName::Qualified(r) => r,
+        ParsedName::Short { .. } => bail!("{typed}: image not known"),
+    };
+    let host = host_platform();
+    let want = Platform {
+        os: over.os.clone().unwrap_or(host.os),
+        architecture: over.arch.clone().unwrap_or(host.architecture),
+        variant: over.variant.clone().or(if over.arch.is_some() {
+            None
+        } else {
+            host.variant
+        }),
+        ..Platform::default()
+    };
+    let found = push_index::remote_entries(&r, all, &want, client)
+        .with_context(|| format!("adding {typed}"))?;
+    Ok(found
+        .into_iter()
+        .map(|descriptor| Entry {
+            source: Some(format!("{}@{}", r.repo_name(), descriptor.digest)),
+            descriptor,
+        })
+        .collect())
 }
 
 /// A local image as an index entry: its manifest, and its platform from
@@ -425,25 +505,39 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
     let images = store.images.load()?;
     let mut instances = Vec::new();
     for e in &index.manifests {
-        // An artifact manifest `add --artifact` made: pushed below.
-        let artifact = super::artifact_manifest::is_artifact_entry(store, &e.digest);
-        let image = if p.all && !artifact {
-            let img = images
-                .list
-                .iter()
-                .find(|i| i.manifest_digest == e.digest && !lists::is_list(i))
-                .ok_or_else(|| {
-                    anyhow!(
-                        "image {} of manifest list {} is not in local storage",
-                        e.digest,
-                        p.list
-                    )
-                })?;
-            Some(img)
-        } else {
-            None
+        // Not pushed with it (--all=false), or an artifact manifest that
+        // `add --artifact` made (pushed below).
+        if !p.all || super::artifact_manifest::is_artifact_entry(store, &e.digest) {
+            instances.push(Instance {
+                image: None,
+                remote: None,
+            });
+            continue;
+        }
+        let image = images
+            .list
+            .iter()
+            .find(|i| i.manifest_digest == e.digest && !lists::is_list(i));
+        // Not here: an entry added from a registry is copied from there.
+        let remote = match image {
+            Some(_) => None,
+            None => {
+                let suffix = format!("@{}", e.digest);
+                let source = rec
+                    .repo_digests
+                    .iter()
+                    .find(|s| s.ends_with(&suffix))
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "image {} of manifest list {} is not in local storage",
+                            e.digest,
+                            p.list
+                        )
+                    })?;
+                Some(Reference::parse(source)?)
+            }
         };
-        instances.push(Instance { image });
+        instances.push(Instance { image, remote });
     }
     let mut options = p.options.clone();
     if p.format == ManifestFormat::V2s2 && options.format.is_none() {
@@ -454,7 +548,13 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
         let quiet = options.quiet;
         super::artifact_manifest::push_entries(store, &index, &dest, &options.client, quiet)?;
     }
-    let digest = push_index::push_list(store, &index, &instances, &dest, &options, p.format)?;
+    let list = push_index::ListPush {
+        index: &index,
+        instances: &instances,
+        format: p.format,
+        variants: &p.add_compression,
+    };
+    let digest = push_index::push_list(store, &list, &dest, &options)?;
     if let Some(by) = &p.sign_by {
         super::signing::sign_pushed(&dest, &digest, by, store.rootless)?;
     }

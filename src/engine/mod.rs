@@ -43,6 +43,7 @@ pub mod pod_pause;
 pub mod pods;
 pub mod quadlet;
 pub mod runlabel;
+pub mod search;
 pub mod secrets;
 pub mod shell_words;
 pub mod signing;

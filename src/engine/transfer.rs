@@ -259,6 +259,27 @@ pub mod login {
         }
     }
 
+    /// docker's config.json key for an auth file key: Docker Hub is
+    /// `https://index.docker.io/v1/` there.
+    pub fn docker_config_key(key: &str) -> String {
+        match key {
+            "docker.io" => "https://index.docker.io/v1/".to_string(),
+            k => k.to_string(),
+        }
+    }
+
+    /// `login --secret NAME`: the secret's data is the password.
+    pub fn secret_password(
+        store: &crate::storage::store::Store,
+        name: &str,
+    ) -> anyhow::Result<String> {
+        let rec = crate::engine::secrets::lookup(store, name)?;
+        let data = crate::engine::secrets::data(store, &rec)?;
+        let text = String::from_utf8(data)
+            .map_err(|_| anyhow::anyhow!("secret {name:?}: the password is not UTF-8 text"))?;
+        Ok(text.trim_end_matches(['\n', '\r']).to_string())
+    }
+
     /// The credentials stored for `key` in the auth file at `path`, if any.
     pub fn stored_for(
         path: &std::path::Path,

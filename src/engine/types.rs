@@ -20,7 +20,7 @@ pub use crate::runtime::exec::ExecOptions;
 pub use crate::runtime::logfile::LogRecord;
 pub use crate::runtime::state::is_running;
 pub use crate::storage::commit::{ChangeKind, CommitOptions, ImageFormat};
-pub use crate::storage::compression::Compression;
+pub use crate::storage::compression::{check_level as check_compression_level, Compression};
 pub use crate::storage::containers::{
     ContainerConfig, ContainerState, DeviceRate, MountKind, MountSpec, PortMapping, Resources,
     Status,

@@ -5,6 +5,7 @@ use super::auth::{lookup_credentials, Credentials};
 use super::manifest::MANIFEST_ACCEPT;
 use super::reference::DOCKER_HUB;
 use super::shortnames::registry_is_insecure;
+use super::tls::TlsOptions;
 use crate::storage::digest::Digest;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::HashMap;
@@ -14,7 +15,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 use ureq::http::Response;
-use ureq::tls::{RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
 /// Refuse manifests bigger than this: real ones are a few KiB.
@@ -43,6 +43,9 @@ pub struct ClientOptions {
     /// `--retry-delay`: the wait between tries (default: from 200ms,
     /// doubling).
     pub retry_delay: Option<Duration>,
+    /// `--cert-dir`: the registry's certificates (else its `certs.d`
+    /// directory; see [`super::tls`]).
+    pub cert_dir: Option<PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -54,6 +57,7 @@ impl Default for ClientOptions {
             user_agent: format!("coracle/{}", env!("CARGO_PKG_VERSION")),
             retries: None,
             retry_delay: None,
+            cert_dir: None,
         }
     }
 }
@@ -242,7 +246,7 @@ fn parse_challenges(header: &str) -> Vec<Challenge> {
 }
 
 /// Percent-encode a query value (RFC 3986 unreserved characters pass).
-fn query_escape(s: &str) -> String {
+pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -384,10 +388,8 @@ impl RegistryClient {
             Some(c) => Some(c.clone()),
             None => lookup_credentials(registry, opts.authfile.as_deref())?,
         };
-        let tls = TlsConfig::builder()
-            .root_certs(RootCerts::PlatformVerifier)
-            .disable_verification(insecure)
-            .build();
+        let tls =
+            TlsOptions::for_registry(&endpoint, opts.cert_dir.as_deref())?.config(insecure)?;
         let mut config = Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)

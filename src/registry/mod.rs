@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod login;
 pub mod manifest;
@@ -15,3 +16,4 @@ pub mod reference;
 pub mod resolve;
 pub mod shortnames;
 pub mod signature;
+pub mod tls;

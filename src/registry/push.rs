@@ -15,10 +15,10 @@ use super::progress::Progress;
 use super::reference::{parse_name, ParsedName, Reference};
 use crate::storage::atomic;
 use crate::storage::compression::Compression;
-use crate::storage::digest::Digest;
+use crate::storage::digest::{Digest, HashingReader};
 use crate::storage::image_config::with_diff_ids;
 use crate::storage::images::ImageRecord;
-use crate::storage::layer_tar::{write_layer_blob, LayerTarOptions};
+use crate::storage::layer_tar::{write_layer_blob_at, LayerTarOptions};
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -92,8 +92,13 @@ pub struct PushOptions {
     pub client: ClientOptions,
     /// None: keep the stored manifest's format (OCI when there is none).
     pub format: Option<ManifestFormat>,
-    /// None: reuse blobs as they are, gzip for new ones.
+    /// The compression of new blobs (gzip when None).
     pub compression: Option<Compression>,
+    /// `--compression-level` for new blobs.
+    pub compression_level: Option<i32>,
+    /// Reuse only blobs in `compression` (gzip when None); else any
+    /// compressed form the registry has or can mount is reused.
+    pub force_compression: bool,
     pub quiet: bool,
     /// Blobs above this size are uploaded in chunks of this size.
     pub chunk_size: u64,
@@ -105,6 +110,8 @@ impl Default for PushOptions {
             client: ClientOptions::default(),
             format: None,
             compression: None,
+            compression_level: None,
+            force_compression: false,
             quiet: false,
             chunk_size: DEFAULT_CHUNK_SIZE,
         }
@@ -136,6 +143,77 @@ pub fn push_instance(
 ) -> Result<Descriptor> {
     push_inner(store, image, dest, opts, true)
         .with_context(|| format!("pushing image {} to {}", image.id, dest.repo_name()))
+}
+
+/// A list's entry that names an image in a registry (`manifest add
+/// docker://...`, never pulled): copied to `dest` under its digest, blob by
+/// blob, each mounted when both are on one registry, else streamed through
+/// a temporary file with its digest checked.
+pub fn copy_remote_instance(
+    store: &Store,
+    source: &Reference,
+    dest: &Reference,
+    opts: &PushOptions,
+) -> Result<()> {
+    let what = format!("copying {source} to {}", dest.repo_name());
+    copy_remote(store, source, dest, opts).context(what)
+}
+
+fn copy_remote(
+    store: &Store,
+    source: &Reference,
+    dest: &Reference,
+    opts: &PushOptions,
+) -> Result<()> {
+    let digest = source.reference_str();
+    let src = RegistryClient::new(&source.registry, &opts.client)?;
+    let fetched = src.get_manifest(&source.repository, &digest)?;
+    let ParsedManifest::Image(manifest) = parse_manifest(&fetched.bytes, &fetched.media_type)?
+    else {
+        bail!("an index cannot be an entry of a list");
+    };
+    let client = RegistryClient::new(&dest.registry, &opts.client)?;
+    let repo = dest.repository.as_str();
+    let scope = repository_scope(repo, &["pull", "push"]);
+    let progress = Progress::new(opts.quiet);
+    let same_registry = source.registry == dest.registry && source.repository != dest.repository;
+    let ctx = Ctx {
+        store,
+        client: &client,
+        repo,
+        scope: &scope,
+        format: ManifestFormat::Oci,
+        opts,
+        progress: &progress,
+        mount_from: if same_registry {
+            vec![source.repository.clone()]
+        } else {
+            Vec::new()
+        },
+    };
+    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        if ctx.blob_exists(&blob.digest)? || ctx.try_mount(&blob.digest)? {
+            progress.line(&format!(
+                "Copying blob {} skipped: already exists",
+                blob.digest.short()
+            ));
+            continue;
+        }
+        let tmp = TempFile::new(&store.root.join("tmp"))?;
+        let mut reader = HashingReader::new(src.get_blob(&source.repository, &blob.digest)?);
+        let mut file = std::fs::File::create(tmp.path())
+            .with_context(|| format!("creating {}", tmp.path().display()))?;
+        std::io::copy(&mut reader, &mut file)
+            .with_context(|| format!("fetching blob {}", blob.digest))?;
+        let size = reader.len();
+        let (_, got) = reader.finish();
+        if got != blob.digest {
+            bail!("blob {} arrived as {got}", blob.digest);
+        }
+        ctx.upload(&blob.digest, size, BlobSource::File(tmp.path()))?;
+        progress.line(&format!("Copying blob {} done", blob.digest.short()));
+    }
+    put_manifest(&client, repo, &digest, &fetched.bytes, &fetched.media_type)
 }
 
 /// What the store already knows about the image as a registry would see it.
@@ -364,7 +442,7 @@ impl Ctx<'_> {
         known: Option<&Descriptor>,
     ) -> Result<(Descriptor, Digest)> {
         let record = self.store.layers.record(diff_id)?;
-        let wanted = self.opts.compression;
+        let wanted = self.opts.compression.unwrap_or(Compression::Gzip);
         // Blobs this layer is known as: the pulled manifest's, the record's,
         // then forms earlier pushes made (with the diff id each one holds).
         let mut candidates: Vec<PushedForm> = Vec::new();
@@ -403,7 +481,7 @@ impl Ctx<'_> {
             let Ok(c) = layer_compression(&cand.media_type).map(to_compression) else {
                 continue;
             };
-            if wanted.is_some_and(|w| w != c) {
+            if self.opts.force_compression && wanted != c {
                 continue;
             }
             let Ok(mt) = self.format.layer_type(c) else {
@@ -419,7 +497,7 @@ impl Ctx<'_> {
         }
 
         // Make the blob: layer tar, compressed, hashed, into a temp file.
-        let c = wanted.unwrap_or(Compression::Gzip);
+        let c = wanted;
         let mt = self.format.layer_type(c)?;
         let tmp = TempFile::new(&self.store.root.join("tmp"))?;
         let (digest, size, tar_digest) = self.build_blob(diff_id, c, tmp.path())?;
@@ -477,7 +555,7 @@ impl Ctx<'_> {
             mtime: Default::default(),
         };
         let dir = self.store.layers.diff_dir(diff_id);
-        let blob = write_layer_blob(&dir, &tar_opts, c, dest)?;
+        let blob = write_layer_blob_at(&dir, &tar_opts, (c, self.opts.compression_level), dest)?;
         Ok((blob.digest, blob.size, blob.diff_id))
     }
 

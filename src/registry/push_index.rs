@@ -3,41 +3,97 @@
 //! registry now holds) under the tag. Also reading a list from a registry.
 
 use super::client::{ClientOptions, FetchedManifest, RegistryClient};
-use super::manifest::{ImageIndex, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX};
-use super::push::{push_instance, put_manifest, ManifestFormat, PushOptions};
+use super::manifest::{
+    choose_manifest, parse_manifest, Descriptor, ImageIndex, ParsedManifest, Platform,
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
+};
+use super::push::{copy_remote_instance, push_instance, put_manifest, ManifestFormat, PushOptions};
 use super::reference::Reference;
+use crate::storage::compression::Compression;
 use crate::storage::digest::Digest;
+use crate::storage::image_config::ImageConfig;
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
+use std::io::Read;
 
-/// One entry of the list to push: the local image behind it, or `None`
+/// Configurations are small; refuse a hostile registry's endless one.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// One entry of the list to push: the local image behind it, the image in
+/// a registry it was added from (`manifest add docker://...`), or neither
 /// when only the index is pushed (`--all=false`).
 pub struct Instance<'a> {
     pub image: Option<&'a ImageRecord>,
+    /// `registry/repository@digest`.
+    pub remote: Option<Reference>,
 }
 
-/// Push `index` to `dest`; `instances[i]` is the local image of
-/// `index.manifests[i]`. `list_format` is the index's type (`--format`).
-/// Returns the pushed index's digest.
+/// What `manifest push` sends.
+pub struct ListPush<'a> {
+    pub index: &'a ImageIndex,
+    /// `instances[i]` is the image of `index.manifests[i]`.
+    pub instances: &'a [Instance<'a>],
+    /// The index's type (`--format`).
+    pub format: ManifestFormat,
+    /// `--add-compression`: each local image again in these compressions,
+    /// as further entries.
+    pub variants: &'a [Compression],
+}
+
+/// c/image's mark on an index entry whose layers are zstd.
+const ZSTD_ANNOTATION: &str = "io.github.containers.compression.zstd";
+
+/// Push the list to `dest`. Returns the pushed index's digest.
 pub fn push_list(
     store: &Store,
-    index: &ImageIndex,
-    instances: &[Instance],
+    list: &ListPush,
     dest: &Reference,
     opts: &PushOptions,
-    list_format: ManifestFormat,
 ) -> Result<Digest> {
     if dest.digest.is_some() {
         bail!("cannot push to a digest reference: give a tag");
     }
+    let (index, instances, list_format) = (list.index, list.instances, list.format);
     let mut out = index.clone();
+    let mut extra = Vec::new();
     for (entry, inst) in out.manifests.iter_mut().zip(instances) {
-        let Some(image) = inst.image else { continue };
+        let Some(image) = inst.image else {
+            if let Some(source) = &inst.remote {
+                // Copied as it is: the entry keeps its digest.
+                copy_remote_instance(store, source, dest, opts)?;
+            }
+            continue;
+        };
         let pushed = push_instance(store, image, dest, opts)?;
         entry.digest = pushed.digest;
         entry.size = pushed.size;
         entry.media_type = pushed.media_type;
+        let main = opts.compression.unwrap_or(Compression::Gzip);
+        for &c in list.variants.iter().filter(|&&c| c != main) {
+            let variant_opts = PushOptions {
+                compression: Some(c),
+                force_compression: true,
+                ..opts.clone()
+            };
+            let pushed = push_instance(store, image, dest, &variant_opts)?;
+            let mut variant = entry.clone();
+            variant.digest = pushed.digest;
+            variant.size = pushed.size;
+            variant.media_type = pushed.media_type;
+            if c == Compression::Zstd {
+                variant
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert(ZSTD_ANNOTATION.to_string(), "true".to_string());
+            }
+            extra.push(variant);
+        }
+    }
+    for v in extra {
+        if !out.manifests.iter().any(|m| m.digest == v.digest) {
+            out.manifests.push(v);
+        }
     }
     let media_type = match list_format {
         ManifestFormat::Oci => OCI_INDEX,
@@ -76,4 +132,58 @@ pub fn fetch_remote(r: &Reference, opts: &ClientOptions) -> Result<FetchedManife
     client
         .get_manifest(&r.repository, &r.reference_str())
         .with_context(|| format!("reading manifest of {r}"))
+}
+
+/// The index entries `r` (an image or a list in a registry) gives a list:
+/// an image's own (its platform read from its configuration), or a list's
+/// entries: every one (`all`) or the one for `want`.
+pub fn remote_entries(
+    r: &Reference,
+    all: bool,
+    want: &Platform,
+    opts: &ClientOptions,
+) -> Result<Vec<Descriptor>> {
+    let client = RegistryClient::new(&r.registry, opts)?;
+    let fetched = client
+        .get_manifest(&r.repository, &r.reference_str())
+        .with_context(|| format!("reading manifest of {r}"))?;
+    match parse_manifest(&fetched.bytes, &fetched.media_type)? {
+        ParsedManifest::Index(index) => Ok(if all {
+            index.manifests
+        } else {
+            vec![choose_manifest(&index, want)?.clone()]
+        }),
+        ParsedManifest::Image(m) => {
+            let mut config = Vec::new();
+            client
+                .get_blob(&r.repository, &m.config.digest)?
+                .take(MAX_CONFIG_BYTES)
+                .read_to_end(&mut config)
+                .with_context(|| format!("reading the configuration of {r}"))?;
+            if Digest::of_bytes(&config) != m.config.digest {
+                bail!("{r}: the configuration does not match its digest");
+            }
+            let config = ImageConfig::parse(&config)?;
+            Ok(vec![Descriptor {
+                media_type: fetched.media_type,
+                digest: fetched.digest,
+                size: fetched.bytes.len() as u64,
+                platform: Some(Platform {
+                    architecture: config.architecture,
+                    os: config.os,
+                    variant: config.variant.filter(|v| !v.is_empty()),
+                    os_version: config
+                        .extra
+                        .get("os.version")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                    os_features: None,
+                    features: None,
+                }),
+                annotations: None,
+                urls: None,
+                artifact_type: None,
+            }])
+        }
+    }
 }

@@ -71,15 +71,44 @@ pub enum CompressWriter<W: Write> {
 }
 
 /// Compress what is written to the result into `w`.
+#[cfg(test)]
 pub fn compress_writer<W: Write>(w: W, c: Compression) -> Result<CompressWriter<W>> {
+    compress_writer_at(w, c, None)
+}
+
+/// Whether `level` is one `c` has (gzip 0-9, zstd up to 22).
+pub fn check_level(c: Compression, level: i32) -> Result<()> {
+    match c {
+        Compression::Gzip if !(0..=9).contains(&level) => {
+            anyhow::bail!("invalid gzip compression level {level}: use 0 to 9")
+        }
+        Compression::Zstd if !zstd::compression_level_range().contains(&level) => {
+            anyhow::bail!("invalid zstd compression level {level}: use up to 22")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// As [`compress_writer`], at `level` (push's `--compression-level`) or the
+/// format's default.
+pub fn compress_writer_at<W: Write>(
+    w: W,
+    c: Compression,
+    level: Option<i32>,
+) -> Result<CompressWriter<W>> {
+    if let Some(l) = level {
+        check_level(c, l)?;
+    }
     Ok(match c {
         Compression::None => CompressWriter::None(w),
         Compression::Gzip => CompressWriter::Gzip(flate2::write::GzEncoder::new(
             w,
-            flate2::Compression::default(),
+            level.map_or(flate2::Compression::default(), |l| {
+                flate2::Compression::new(l as u32)
+            }),
         )),
         Compression::Zstd => CompressWriter::Zstd(
-            zstd::Encoder::new(w, zstd::DEFAULT_COMPRESSION_LEVEL)
+            zstd::Encoder::new(w, level.unwrap_or(zstd::DEFAULT_COMPRESSION_LEVEL))
                 .context("starting the zstd encoder")?,
         ),
     })

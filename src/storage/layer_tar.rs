@@ -11,7 +11,7 @@
 //! container-side owners the tar must carry, and 0700 directories owned by
 //! subordinate ids are readable.
 
-use super::compression::{compress_writer, Compression};
+use super::compression::{compress_writer_at, Compression};
 use super::digest::{Digest, HashingWriter};
 use super::unpack::XattrPrefix;
 use anyhow::{Context, Result};
@@ -392,9 +392,19 @@ pub fn write_layer_blob(
     c: Compression,
     dest: &Path,
 ) -> Result<LayerBlob> {
+    write_layer_blob_at(dir, opts, (c, None), dest)
+}
+
+/// As [`write_layer_blob`], compressed at a level (`push --compression-level`).
+pub fn write_layer_blob_at(
+    dir: &Path,
+    opts: &LayerTarOptions,
+    (c, level): (Compression, Option<i32>),
+    dest: &Path,
+) -> Result<LayerBlob> {
     let file = fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
     let hashed = HashingWriter::new(io::BufWriter::with_capacity(256 << 10, file));
-    let compressed = compress_writer(hashed, c)?;
+    let compressed = compress_writer_at(hashed, c, level)?;
     let tar = HashingWriter::new(compressed);
     let (tar, _) = write_layer_tar(dir, tar, opts)
         .with_context(|| format!("reading layer {}", dir.display()))?;

@@ -66,6 +66,23 @@ pub fn create(store: &Store, name: &str, index: &[u8]) -> Result<ImageRecord> {
     Ok(record)
 }
 
+/// Remember where entries added from a registry are
+/// (`registry/repository@digest`), as the list's repo digests.
+pub fn add_sources(store: &Store, id: &str, sources: &[String]) -> Result<()> {
+    let _lock = store.lock()?;
+    let mut images = store.images.load()?;
+    let rec = images
+        .by_id_mut(id)
+        .filter(|r| is_list(r))
+        .ok_or_else(|| anyhow!("manifest list {id} was removed meanwhile"))?;
+    for s in sources {
+        if !rec.repo_digests.contains(s) {
+            rec.repo_digests.push(s.clone());
+        }
+    }
+    store.images.save(&images)
+}
+
 /// The list's current index.
 pub fn read_index(store: &Store, rec: &ImageRecord) -> Result<Vec<u8>> {
     store

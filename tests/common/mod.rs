@@ -17,7 +17,7 @@ pub use ctr::*;
 pub use fixtures::*;
 pub use http::*;
 pub use pty::*;
-pub use registry::{auth_registry, registry, Registry};
+pub use registry::{auth_registry, registry, tls_registry, Registry};
 pub use snapshot::{assert_same_snapshot, snapshot, Entry};
 
 use std::ffi::OsString;

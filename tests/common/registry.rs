@@ -1,6 +1,7 @@
 //! A real distribution v2 registry (Debian's `docker-registry`) on a random
 //! loopback port, started once per test binary and killed with it.
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,6 +23,9 @@ pub struct Registry {
     /// Basic auth credentials (auth registry only).
     pub user: Option<String>,
     pub pass: Option<String>,
+    /// TLS registry only: a certs.d directory for it (`ca.crt`, and the
+    /// client certificate `client.cert` with `client.key`).
+    pub certs: Option<PathBuf>,
 }
 
 /// The shared anonymous registry.
@@ -34,6 +38,93 @@ pub fn registry() -> &'static Registry {
 pub fn auth_registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| start("auth-registry", true))
+}
+
+/// A registry that speaks only TLS, with a certificate from a test CA, and
+/// wants a client certificate that CA signed (mutual TLS).
+pub fn tls_registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| start("tls-registry", false))
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made
+/// with openssl in `dir`; returns the registry's `http.tls` settings. The
+/// files are world-readable: the rootless test user reads them too.
+fn make_certs(dir: &Path) -> String {
+    let certs = dir.join("certs");
+    let keys = dir.join("keys");
+    mkdir_mode(&certs, 0o755);
+    mkdir_mode(&keys, 0o755);
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&keys)
+            .output()
+            .expect("openssl (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "3", "-subj", "/CN=coracle test CA"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.crt"]);
+    openssl(&ca);
+    std::fs::write(
+        keys.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    std::fs::write(keys.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (name, ext) in [("server", "server.ext"), ("client", "client.ext")] {
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        let subj = format!("/CN=coracle test {name}");
+        let mut req = vec!["req", "-subj", subj.as_str()];
+        req.extend(ec);
+        req.extend(["-keyout", key.as_str(), "-out", csr.as_str()]);
+        openssl(&req);
+        openssl(&[
+            "x509",
+            "-req",
+            "-days",
+            "3",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-extfile",
+            ext,
+            "-out",
+            &crt,
+        ]);
+    }
+    for (from, to) in [
+        ("ca.crt", "ca.crt"),
+        ("client.crt", "client.cert"),
+        ("client.key", "client.key"),
+    ] {
+        std::fs::copy(keys.join(from), certs.join(to)).unwrap();
+        std::fs::set_permissions(certs.join(to), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    format!(
+        "  tls:\n    certificate: {k}/server.crt\n    key: {k}/server.key\n    clientcas:\n      - {k}/ca.crt\n",
+        k = keys.display()
+    )
 }
 
 impl Registry {
@@ -81,6 +172,9 @@ fn start(name: &str, with_auth: bool) -> Registry {
     mkdir_mode(&dir, 0o755);
     let storage_dir = dir.join("storage");
     mkdir_mode(&storage_dir, 0o755);
+    let tls = name == "tls-registry";
+    let tls_conf = if tls { make_certs(&dir) } else { String::new() };
+    let certs = tls.then(|| dir.join("certs"));
     let (user, pass) = if with_auth {
         (Some("coracle".to_string()), Some("s3cret".to_string()))
     } else {
@@ -117,7 +211,7 @@ fn start(name: &str, with_auth: bool) -> Registry {
                 std::fs::write(
                     &config,
                     format!(
-                        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n{auth_conf}",
+                        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n{tls_conf}{auth_conf}",
                         storage.display()
                     ),
                 )
@@ -139,7 +233,7 @@ fn start(name: &str, with_auth: bool) -> Registry {
                         continue;
                     }
                 };
-                match wait_ready(&host, &mut child) {
+                match wait_ready(&host, &mut child, tls) {
                     Ok(()) => {
                         tx.send(Ok(host)).unwrap();
                         // keep the child (and this thread) alive as long as the process
@@ -167,11 +261,13 @@ fn start(name: &str, with_auth: bool) -> Registry {
         storage_dir,
         user,
         pass,
+        certs,
     }
 }
 
-/// Wait until `GET /v2/` answers (200, or 401 for the auth registry).
-fn wait_ready(host: &str, child: &mut Child) -> Result<(), String> {
+/// Wait until `GET /v2/` answers (200, or 401 for the auth registry; 400
+/// from a TLS registry asked in plain http).
+fn wait_ready(host: &str, child: &mut Child, tls: bool) -> Result<(), String> {
     let agent = super::oci::http_agent();
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) {
@@ -180,7 +276,7 @@ fn wait_ready(host: &str, child: &mut Child) -> Result<(), String> {
         }
         if let Ok(resp) = agent.get(&format!("http://{host}/v2/")).call() {
             let s = resp.status().as_u16();
-            if s == 200 || s == 401 {
+            if s == 200 || s == 401 || (tls && s == 400) {
                 return Ok(());
             }
         }
