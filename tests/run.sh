@@ -31,6 +31,8 @@ PKGS="$PKGS qemu-system-x86 cpio kmod"
 PKGS="$PKGS python3-venv"
 # external OCI runtimes for `--runtime` (tests/oci_runtime.rs)
 PKGS="$PKGS crun runc"
+# a TLS server with its own CA for --cert-dir (tests/runres.rs)
+PKGS="$PKGS openssl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

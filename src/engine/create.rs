@@ -4,6 +4,7 @@
 //! The command line's `create`/`run` fill a `ContainerRequest` from flags;
 //! compose files or Kubernetes pods can fill one without clap.
 
+mod cgroup_rules;
 mod defaults;
 mod io_limits;
 mod limits;
@@ -19,6 +20,7 @@ pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 pub use security::check_security_opts;
 pub use service::ServiceRequest;
+pub(crate) use service::{at_least_a_second, duration_ns, health_test};
 pub use tuning::TuningRequest;
 
 use crate::error::SilentExit;
@@ -118,6 +120,8 @@ pub struct ContainerRequest {
     pub create_command: Option<Vec<String>>,
     /// `--secret NAME[,type=...,target=...,uid=,gid=,mode=]`
     pub secret: Vec<String>,
+    /// `--seccomp-policy`: default, or image (the image label's profile).
+    pub seccomp_policy: String,
 }
 
 fn parse_entrypoint(s: &str) -> Vec<String> {
@@ -149,7 +153,7 @@ pub fn parse_env_files(files: &[String]) -> Result<Vec<String>> {
 }
 
 /// Apply `KEY=VALUE` (or `KEY`, taken from our own environment) to `env`.
-fn merge_env(env: &mut Vec<String>, items: &[String]) {
+pub(crate) fn merge_env(env: &mut Vec<String>, items: &[String]) {
     for item in items {
         let (key, value) = match item.split_once('=') {
             Some((k, v)) => (k.to_string(), v.to_string()),
@@ -334,6 +338,7 @@ fn container_config(
         cap_add: f.cap_add.clone(),
         cap_drop: f.cap_drop.clone(),
         security_opt: f.security_opt.clone(),
+        seccomp_image_profile: security::image_seccomp(&f.seccomp_policy, ic.labels.as_ref())?,
         mounts,
         tmpfs,
         ulimits: f.ulimit.clone(),

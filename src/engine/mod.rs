@@ -43,6 +43,7 @@ pub mod top;
 pub mod transfer;
 pub mod types;
 pub mod unshare;
+pub mod update;
 pub mod volume_archive;
 pub mod volume_mount;
 pub mod volumes;

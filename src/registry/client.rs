@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 use ureq::http::Response;
-use ureq::tls::{RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
 /// Refuse manifests bigger than this: real ones are a few KiB.
@@ -43,6 +42,9 @@ pub struct ClientOptions {
     /// `--retry-delay`: the wait between tries (default: from 200ms,
     /// doubling).
     pub retry_delay: Option<Duration>,
+    /// `--cert-dir`: CA certificates and a client certificate
+    /// (containers-certs.d(5); see `certs.rs`).
+    pub cert_dir: Option<PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -54,6 +56,7 @@ impl Default for ClientOptions {
             user_agent: format!("coracle/{}", env!("CARGO_PKG_VERSION")),
             retries: None,
             retry_delay: None,
+            cert_dir: None,
         }
     }
 }
@@ -384,10 +387,7 @@ impl RegistryClient {
             Some(c) => Some(c.clone()),
             None => lookup_credentials(registry, opts.authfile.as_deref())?,
         };
-        let tls = TlsConfig::builder()
-            .root_certs(RootCerts::PlatformVerifier)
-            .disable_verification(insecure)
-            .build();
+        let tls = super::certs::tls_config(insecure, opts.cert_dir.as_deref())?;
         let mut config = Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)

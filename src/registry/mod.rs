@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod certs;
 pub mod client;
 pub mod login;
 pub mod manifest;

@@ -119,6 +119,15 @@ t_update() {
     echo "memory.max $(cat "$P/memory.max"), pids.max $(cat "$P/pids.max"), cpu.max '$(cat "$P/cpu.max")', inspect: $shown"
     [ "$(cat "$P/memory.max")" = 67108864 ] && [ "$(cat "$P/pids.max")" = 50 ] && [ "$(cat "$P/cpu.max")" = "50000 100000" ] && [ "$shown" = "67108864 50" ]
 }
+t_cgroup_conf() {
+    co run -d --name cc $NET --cgroup-conf memory.high=33554432 bb:1 sleep 300 >/dev/null || return 1
+    P=$(cgpath cc)
+    got=$(cat "$P/memory.high")
+    shown=$(co inspect cc --format '{{.HostConfig.CgroupConf}}')
+    co rm -f -t 0 cc >/dev/null
+    echo "memory.high $got, inspect: $shown"
+    [ "$got" = 33554432 ]
+}
 t_delegated() {
     co run -d --name ud $NET bb:1 sleep 300 >/dev/null || return 1
     path=$(co inspect ud --format '{{.State.CgroupPath}} {{.HostConfig.PidsLimit}}')
@@ -147,6 +156,7 @@ check root_cpuset t_cpuset
 check root_pause t_pause
 check root_stats t_stats
 check root_update t_update
+check root_cgroup_conf t_cgroup_conf
 $C rm -a -f -t 0 >/dev/null 2>&1
 rmdir $CG/coracle 2>/dev/null
 
