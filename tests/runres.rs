@@ -363,7 +363,9 @@ fn cert_dir_trusts_its_ca_and_presents_the_client_certificate(mode: Mode) {
             &subj("runres test CA"),
         ],
     );
-    std::fs::write(p.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    // extensions make them X.509 v3, which TLS wants
+    std::fs::write(p.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(p.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
     for who in ["server", "client"] {
         openssl(
             p,
@@ -393,9 +395,8 @@ fn cert_dir_trusts_its_ca_and_presents_the_client_certificate(mode: Mode) {
         ];
         let (csr, out) = (format!("{who}.csr"), format!("{who}.crt"));
         sign.extend_from_slice(&["-in", &csr, "-out", &out]);
-        if who == "server" {
-            sign.extend_from_slice(&["-extfile", "san.ext"]);
-        }
+        let ext = format!("{who}.ext");
+        sign.extend_from_slice(&["-extfile", &ext]);
         openssl(p, &sign);
     }
     for (from, to) in [
@@ -412,7 +413,8 @@ fn cert_dir_trusts_its_ca_and_presents_the_client_certificate(mode: Mode) {
         }
     }
     let dir = certs.to_str().unwrap();
-    // A TLS server that is no registry: the handshake is what is tested.
+    // A TLS server that is no registry: the handshake is what is tested
+    // (past it, its web page is no manifest).
     let server = TlsServer::start(p, true);
     let image = format!("127.0.0.1:{}/x/y:1", server.port);
     let untrusted = env.fails(&["create", "--tls-verify", "--retry", "0", &image], 125);
@@ -434,11 +436,37 @@ fn cert_dir_trusts_its_ca_and_presents_the_client_certificate(mode: Mode) {
         125,
     );
     assert!(
-        !trusted.stderr.to_lowercase().contains("certificate") && !trusted.stderr.contains("tls:"),
+        trusted.stderr.contains("malformed manifest") && !trusted.stderr.contains("tls:"),
         "[{mode:?}] with --cert-dir the handshake (CA and client certificate) passes: {}",
         trusted.stderr
     );
-    // Without the client certificate, the server ends the handshake.
+    // An X.509 v1 client certificate: refused in words, not a crash.
+    let v1 = certs.join("client.cert");
+    let (v1s, csr) = (v1.to_str().unwrap(), p.join("client.csr"));
+    openssl(
+        p,
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-in",
+            csr.to_str().unwrap(),
+            "-out",
+            v1s,
+        ],
+    );
+    let out = env.fails(&["create", "--tls-verify", "--cert-dir", dir, &image], 125);
+    assert!(
+        out.stderr.contains("client certificate"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    // A key without its certificate.
     std::fs::remove_file(certs.join("client.cert")).unwrap();
     let out = env.fails(
         &[

@@ -36,6 +36,30 @@ fn private_key(path: &Path) -> Result<PrivateKey<'static>> {
         .with_context(|| format!("{}: no private key in it", path.display()))
 }
 
+/// What rustls checks of a client certificate and its key (an X.509 v3
+/// certificate, a key it supports, the two matching), asked here so that
+/// a bad one is an error rather than ureq's panic when it connects.
+fn check_client_cert(chain: &[Certificate<'static>], key: &PrivateKey<'static>) -> Result<()> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    if chain.is_empty() {
+        bail!("no certificate in it");
+    }
+    let der = PrivateKeyDer::try_from(key.der())
+        .map_err(|e| anyhow::anyhow!("its key: {e}"))?
+        .clone_key();
+    let certs = chain
+        .iter()
+        .map(|c| CertificateDer::from(c.der().to_vec()))
+        .collect();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(certs, der)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
 /// The TLS settings for a registry: certificate checks off when
 /// `insecure`; with `cert_dir`, its CAs and client certificate.
 pub fn tls_config(insecure: bool, cert_dir: Option<&Path>) -> Result<TlsConfig> {
@@ -72,7 +96,10 @@ pub fn tls_config(insecure: bool, cert_dir: Option<&Path>) -> Result<TlsConfig> 
             );
         }
         let chain = certificates(cert)?;
-        tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, private_key(&key)?)));
+        let private = private_key(&key)?;
+        check_client_cert(&chain, &private)
+            .with_context(|| format!("client certificate {}", cert.display()))?;
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, private)));
     } else if let Some(key) = names.iter().find(|p| ext(p, "key")) {
         bail!(
             "missing client certificate {} for key {}",
