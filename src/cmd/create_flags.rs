@@ -187,6 +187,9 @@ pub struct CreateFlags {
     /// Container IPv4/IPv6 link-local addresses: not implemented, as in podman (accepted for docker compatibility, no effect)
     #[arg(long, value_name = "IP")]
     pub link_local_ip: Vec<String>,
+    /// GPUs to add through CDI: "all", or the vendor's names ("0", "1"...), as the GPU vendor's CDI spec (/etc/cdi, /var/run/cdi) defines them
+    #[arg(long, value_name = "ENTRY")]
+    pub gpus: Vec<String>,
     // end of issue #17 (runres)
     #[command(flatten)]
     pub registry: RegistryFlags,

@@ -157,6 +157,7 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         tuning: f.process.request(),
         create_command: None,
         seccomp_policy: f.seccomp_policy,
+        gpus: f.gpus,
     })
 }
 

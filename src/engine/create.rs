@@ -4,6 +4,7 @@
 //! The command line's `create`/`run` fill a `ContainerRequest` from flags;
 //! compose files or Kubernetes pods can fill one without clap.
 
+mod cdi;
 mod cgroup_rules;
 mod defaults;
 mod io_limits;
@@ -122,6 +123,8 @@ pub struct ContainerRequest {
     pub secret: Vec<String>,
     /// `--seccomp-policy`: default, or image (the image label's profile).
     pub seccomp_policy: String,
+    /// `--gpus`: GPUs by CDI name ("all", "0"...), of the vendor found.
+    pub gpus: Vec<String>,
 }
 
 fn parse_entrypoint(s: &str) -> Vec<String> {
@@ -444,6 +447,7 @@ fn ensure_image(store: &Store, name: &str, source: ImageSource) -> Result<ImageR
 /// made), recorded, the cidfile written. Nothing is left behind on error.
 pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<ContainerConfig> {
     defaults::apply(&mut req)?;
+    cdi::resolve(&mut req)?;
     if req.service.replace {
         replace_named(store, req.name.as_deref())?;
     }
