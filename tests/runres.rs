@@ -229,6 +229,33 @@ fn pull_flags_of_run_retry_decrypt_and_link_local(mode: Mode) {
         "ran",
     ]);
     assert_eq!(out.trim(), "ran");
+    // --health-log-destination at create (its effects: tests/update.rs)
+    env.ok(&[
+        "create",
+        "--name",
+        "hl",
+        "--health-cmd",
+        "true",
+        "--health-log-destination",
+        "events_logger",
+        &img,
+    ]);
+    assert_eq!(
+        env.inspect_container("hl")["Config"]["HealthLogDestination"],
+        "events_logger"
+    );
+    assert_refused(
+        &env,
+        &[
+            "create",
+            "--health-cmd",
+            "true",
+            "--health-log-destination",
+            "/no/such/dir",
+            &img,
+        ],
+        "HealthCheck Log '/no/such/dir' destination error",
+    );
     // An encrypted one is refused by name.
     let reg = registry();
     let repo = unique("iso/encrypted");
