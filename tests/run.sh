@@ -33,6 +33,8 @@ PKGS="$PKGS python3-venv"
 PKGS="$PKGS crun runc"
 # simple signing (tests/sign.rs): gpg signs and verifies
 PKGS="$PKGS gpg gpg-agent gpgconf"
+# a TLS server with its own CA for --cert-dir (tests/runres.rs)
+PKGS="$PKGS openssl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -97,12 +97,12 @@ pub fn container_clone(g: &GlobalOpts, a: ContainerCloneArgs) -> Result<()> {
                 cpuset_cpus: a.cpuset_cpus,
                 cpuset_mems: a.cpuset_mems,
                 blkio_weight: a.blkio_weight,
-                ..Default::default()
-            },
-            io: IoLimits {
-                memory_swappiness: a.memory_swappiness,
-                device_read_bps: a.device_read_bps,
-                device_write_bps: a.device_write_bps,
+                io: IoLimits {
+                    memory_swappiness: a.memory_swappiness,
+                    device_read_bps: a.device_read_bps,
+                    device_write_bps: a.device_write_bps,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             ..Default::default()

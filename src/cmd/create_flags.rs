@@ -168,6 +168,29 @@ pub struct CreateFlags {
     /// Add a secret to the container: NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M]
     #[arg(long = "secret", value_name = "SECRET")]
     pub secret: Vec<String>,
+    // issue #17 (runres): pulling the image, its seccomp profile, docker's leftovers
+    /// Number of times to retry pulling the image in case of failure (default 3)
+    #[arg(long, value_name = "N")]
+    pub retry: Option<u32>,
+    /// Delay between retries of the pull (e.g. 500ms, 2s; default: from 200ms, doubling)
+    #[arg(long, value_name = "DURATION")]
+    pub retry_delay: Option<String>,
+    /// Use certificates at DIR (*.crt CAs, a *.cert client certificate with its *.key) to reach the registry
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<std::path::PathBuf>,
+    /// Key to decrypt an encrypted image with (decryption is not supported: an encrypted image is refused; others pull as usual)
+    #[arg(long, value_name = "KEY[:PASSPHRASE]")]
+    pub decryption_key: Vec<String>,
+    /// Where the seccomp profile comes from: default, or image (the image's io.containers.seccomp.profile label)
+    #[arg(long, value_name = "POLICY", default_value = "default")]
+    pub seccomp_policy: String,
+    /// Container IPv4/IPv6 link-local addresses: not implemented, as in podman (accepted for docker compatibility, no effect)
+    #[arg(long, value_name = "IP")]
+    pub link_local_ip: Vec<String>,
+    /// GPUs to add through CDI: "all", or the vendor's names ("0", "1"...), as the GPU vendor's CDI spec (/etc/cdi, /var/run/cdi) defines them
+    #[arg(long, value_name = "ENTRY")]
+    pub gpus: Vec<String>,
+    // end of issue #17 (runres)
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]

@@ -101,6 +101,7 @@ fn template_data(e: &Event) -> Value {
         "Time": time,
         "Type": e.typ,
         "HealthStatus": e.health_status,
+        "HealthLog": e.health_log,
         "PodID": e.pod_id,
         "Attributes": e.attributes,
         "Details": {"PodID": e.pod_id, "Attributes": e.attributes},

@@ -154,7 +154,7 @@ pub(super) fn rates_json(rates: &[crate::engine::types::DeviceRate]) -> Value {
 /// podman's HostConfig keys for cgroups and resource limits.
 fn limits_json(cfg: &ContainerConfig) -> Value {
     let r = &cfg.resources;
-    json!({
+    let mut v = json!({
         "Cgroup": "",
         "Cgroups": if cfg.cgroups.is_empty() || cfg.cgroups == "enabled" { "default" } else { cfg.cgroups.as_str() },
         "CgroupParent": cfg.cgroup_parent,
@@ -164,15 +164,17 @@ fn limits_json(cfg: &ContainerConfig) -> Value {
         "Memory": r.memory,
         "NanoCpus": r.nano_cpus,
         "BlkioWeight": r.blkio_weight,
-        "BlkioWeightDevice": null,
+        "BlkioWeightDevice": if r.blkio_weight_device.is_empty() { Value::Null } else {
+            json!(r.blkio_weight_device.iter().map(|d| json!({"Path": d.path, "Weight": d.rate})).collect::<Vec<_>>())
+        },
         "BlkioDeviceReadBps": rates_json(&r.device_read_bps),
         "BlkioDeviceWriteBps": rates_json(&r.device_write_bps),
         "BlkioDeviceReadIOps": rates_json(&r.device_read_iops),
         "BlkioDeviceWriteIOps": rates_json(&r.device_write_iops),
         "CpuPeriod": r.cpu_period,
         "CpuQuota": r.cpu_quota,
-        "CpuRealtimePeriod": 0,
-        "CpuRealtimeRuntime": 0,
+        "CpuRealtimePeriod": r.cpu_rt_period,
+        "CpuRealtimeRuntime": r.cpu_rt_runtime,
         "CpusetCpus": r.cpuset_cpus,
         "CpusetMems": r.cpuset_mems,
         "Devices": cfg.tuning.devices.iter().map(|d| json!({"PathOnHost": d.host_path, "PathInContainer": d.container_path, "CgroupPermissions": d.permissions})).collect::<Vec<_>>(),
@@ -183,7 +185,16 @@ fn limits_json(cfg: &ContainerConfig) -> Value {
         "MemorySwappiness": r.memory_swappiness.map(|n| n as i64).unwrap_or(-1),
         "OomKillDisable": r.oom_kill_disable,
         "PidsLimit": r.pids_limit,
-    })
+        "CgroupConf": if r.cgroup_conf.is_empty() { Value::Null } else { json!(r.cgroup_conf) },
+    });
+    if !r.device_cgroup_rules.is_empty() {
+        // docker's key (podman shows the rules nowhere)
+        v["DeviceCgroupRules"] = json!(r.device_cgroup_rules);
+    }
+    if !r.rdt_class.is_empty() {
+        v["IntelRdtClosID"] = json!(r.rdt_class);
+    }
+    v
 }
 
 fn state_json(state: &ContainerState, health: Option<&crate::engine::types::HealthState>) -> Value {
@@ -246,7 +257,7 @@ fn healthcheck_json(h: &crate::engine::types::HealthSettings) -> Map<String, Val
         "HealthcheckOnFailureAction".into(),
         json!(h.on_failure.to_string()),
     );
-    m.insert("HealthLogDestination".into(), json!("local"));
+    m.insert("HealthLogDestination".into(), json!(h.log_destination));
     m.insert("HealthcheckMaxLogCount".into(), json!(h.max_log_count));
     m.insert("HealthcheckMaxLogSize".into(), json!(h.max_log_size));
     if let Some(s) = &h.startup {

@@ -2,8 +2,6 @@
 //! the engine's limits (`engine/create/limits.rs` checks and applies them).
 
 use crate::engine::create::{CreateLimits, IoLimits, Limits};
-use crate::engine::types::Resources;
-use anyhow::Result;
 use clap::Args;
 
 /// The limits `update` can change on a running container.
@@ -45,6 +43,30 @@ pub struct LimitFlags {
     /// Block IO weight (relative weight) accepts a weight value between 10 and 1000.
     #[arg(long, value_name = "WEIGHT")]
     pub blkio_weight: Option<u16>,
+    /// Block IO relative weight of one device (DEVICE:WEIGHT, 10 to 1000)
+    #[arg(long = "blkio-weight-device", value_name = "DEVICE:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
+    /// Limit the CPU real-time period in microseconds (cgroup v1, as root)
+    #[arg(long, value_name = "MICROSECONDS")]
+    pub cpu_rt_period: Option<u64>,
+    /// Limit the CPU real-time runtime in microseconds (cgroup v1, as root)
+    #[arg(long, value_name = "MICROSECONDS", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Tune the container's memory swappiness, 0 to 100 (-1: the host's; cgroup v1 only)
+    #[arg(long, value_name = "SWAPPINESS", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
+    /// Limit the read rate from a device (PATH:RATE, e.g. /dev/sda:1mb)
+    #[arg(long = "device-read-bps", value_name = "PATH:RATE")]
+    pub device_read_bps: Vec<String>,
+    /// Limit the write rate to a device (PATH:RATE, e.g. /dev/sda:1mb)
+    #[arg(long = "device-write-bps", value_name = "PATH:RATE")]
+    pub device_write_bps: Vec<String>,
+    /// Limit the read operations per second from a device (PATH:RATE)
+    #[arg(long = "device-read-iops", value_name = "PATH:RATE")]
+    pub device_read_iops: Vec<String>,
+    /// Limit the write operations per second to a device (PATH:RATE)
+    #[arg(long = "device-write-iops", value_name = "PATH:RATE")]
+    pub device_write_iops: Vec<String>,
 }
 
 /// The limits only `run`/`create` take.
@@ -61,24 +83,18 @@ pub struct CreateLimitFlags {
     /// Control container cgroup configuration ("enabled"|"disabled"|"no-conmon"|"split")
     #[arg(long, default_value = "enabled", value_name = "MODE")]
     pub cgroups: String,
-    /// Tune the container's memory swappiness, 0 to 100 (-1: the host's; cgroup v1 only)
-    #[arg(long, value_name = "SWAPPINESS", allow_hyphen_values = true)]
-    pub memory_swappiness: Option<i64>,
     /// Disable the OOM killer for the container (cgroup v1 only)
     #[arg(long)]
     pub oom_kill_disable: bool,
-    /// Limit the read rate from a device (PATH:RATE, e.g. /dev/sda:1mb)
-    #[arg(long = "device-read-bps", value_name = "PATH:RATE")]
-    pub device_read_bps: Vec<String>,
-    /// Limit the write rate to a device (PATH:RATE, e.g. /dev/sda:1mb)
-    #[arg(long = "device-write-bps", value_name = "PATH:RATE")]
-    pub device_write_bps: Vec<String>,
-    /// Limit the read operations per second from a device (PATH:RATE)
-    #[arg(long = "device-read-iops", value_name = "PATH:RATE")]
-    pub device_read_iops: Vec<String>,
-    /// Limit the write operations per second to a device (PATH:RATE)
-    #[arg(long = "device-write-iops", value_name = "PATH:RATE")]
-    pub device_write_iops: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ("TYPE MAJOR:MINOR MODE", e.g. "c 1:3 rwm")
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Write VALUE to the file KEY of the container's cgroup (cgroup v2; e.g. memory.high=1073741824)
+    #[arg(long = "cgroup-conf", value_name = "KEY=VALUE")]
+    pub cgroup_conf: Vec<String>,
+    /// Intel RDT class of service the container runs in (a directory of /sys/fs/resctrl; root only)
+    #[arg(long, value_name = "CLASS")]
+    pub rdt_class: Option<String>,
 }
 
 impl LimitFlags {
@@ -97,31 +113,34 @@ impl LimitFlags {
             cpuset_mems: self.cpuset_mems.clone(),
             pids_limit: self.pids_limit,
             blkio_weight: self.blkio_weight,
+            cpu_rt_period: self.cpu_rt_period,
+            cpu_rt_runtime: self.cpu_rt_runtime,
+            io: IoLimits {
+                memory_swappiness: self.memory_swappiness,
+                oom_kill_disable: false,
+                device_read_bps: self.device_read_bps.clone(),
+                device_write_bps: self.device_write_bps.clone(),
+                device_read_iops: self.device_read_iops.clone(),
+                device_write_iops: self.device_write_iops.clone(),
+                blkio_weight_device: self.blkio_weight_device.clone(),
+            },
         }
-    }
-
-    /// Apply the flags given to `r` (the given ones, on update).
-    pub fn apply_to(&self, r: &mut Resources) -> Result<()> {
-        self.request().apply_to(r)
     }
 }
 
 impl CreateLimitFlags {
     /// The limits as the engine takes them.
     pub fn request(&self) -> CreateLimits {
+        let mut limits = self.limits.request();
+        limits.io.oom_kill_disable = self.oom_kill_disable;
         CreateLimits {
-            limits: self.limits.request(),
+            limits,
             oom_score_adj: self.oom_score_adj,
             cgroup_parent: self.cgroup_parent.clone(),
             cgroups: self.cgroups.clone(),
-            io: IoLimits {
-                memory_swappiness: self.memory_swappiness,
-                oom_kill_disable: self.oom_kill_disable,
-                device_read_bps: self.device_read_bps.clone(),
-                device_write_bps: self.device_write_bps.clone(),
-                device_read_iops: self.device_read_iops.clone(),
-                device_write_iops: self.device_write_iops.clone(),
-            },
+            device_cgroup_rules: self.device_cgroup_rule.clone(),
+            cgroup_conf: self.cgroup_conf.clone(),
+            rdt_class: self.rdt_class.clone(),
         }
     }
 }

@@ -91,11 +91,11 @@ impl PodSettings {
                 cpuset_cpus: self.cpuset_cpus,
                 cpuset_mems: self.cpuset_mems,
                 blkio_weight: self.blkio_weight,
-                ..Default::default()
-            },
-            io: IoLimits {
-                device_read_bps: self.device_read_bps,
-                device_write_bps: self.device_write_bps,
+                io: IoLimits {
+                    device_read_bps: self.device_read_bps,
+                    device_write_bps: self.device_write_bps,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             cgroup_parent: self.cgroup_parent,

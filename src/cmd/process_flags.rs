@@ -7,7 +7,7 @@ use clap::Args;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ProcessFlags {
-    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS]), or a CDI device (VENDOR/CLASS=NAME)
     #[arg(long = "device", value_name = "DEVICE")]
     pub device: Vec<String>,
     /// Size of /dev/shm (format: <number>[<unit>]; 0: no limit) [default: 64m]

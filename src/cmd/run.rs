@@ -57,8 +57,17 @@ pub struct RunArgs {
 /// image (a bad registry flag is reported when the image is looked up).
 pub fn image_source(f: &CreateFlags) -> ImageSource {
     let options = (|| {
+        let mut registry = f.registry.clone();
+        super::registry_flags::RetryFlags {
+            retry: f.retry,
+            retry_delay: f.retry_delay.clone(),
+            disable_content_trust: false,
+        }
+        .apply(&mut registry)?;
+        let mut client = registry.client_options()?;
+        client.cert_dir = f.cert_dir.clone();
         Ok(PullOptions {
-            client: f.registry.client_options()?,
+            client,
             platform: platform_from_flags(
                 f.platform.as_deref(),
                 f.os.as_deref(),
@@ -147,6 +156,8 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         limits: f.limits.request(),
         tuning: f.process.request(),
         create_command: None,
+        seccomp_policy: f.seccomp_policy,
+        gpus: f.gpus,
     })
 }
 

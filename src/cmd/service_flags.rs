@@ -34,6 +34,9 @@ pub struct ServiceFlags {
     /// Bytes of output kept per healthcheck result (0: all)
     #[arg(long, value_name = "SIZE", default_value_t = 500)]
     pub health_max_log_size: usize,
+    /// Where healthcheck results go: local (the container's record), events_logger (also in each health_status event) or a directory (<id>-healthcheck.log in it)
+    #[arg(long, value_name = "DESTINATION")]
+    pub health_log_destination: Option<String>,
     /// Startup healthcheck: runs until it passes, then the regular one takes over
     #[arg(long, value_name = "COMMAND")]
     pub health_startup_cmd: Option<String>,
@@ -79,6 +82,7 @@ impl ServiceFlags {
             health_on_failure: f.health_on_failure,
             health_max_log_count: f.health_max_log_count,
             health_max_log_size: f.health_max_log_size,
+            health_log_destination: f.health_log_destination,
             health_startup_cmd: f.health_startup_cmd,
             health_startup_interval: f.health_startup_interval,
             health_startup_retries: f.health_startup_retries,

@@ -2,8 +2,9 @@
 //! other limits, another name, image or pod; the original removed
 //! (`--destroy`) and the clone started (`--run`) when asked.
 
-use super::create::{CreateLimits, IoLimits};
-use super::types::{ContainerConfig, MountKind, Resources, Store};
+use super::create::CreateLimits;
+use super::types::{ContainerConfig, MountKind, Store};
+use crate::storage::containers::Resources;
 use anyhow::{bail, Result};
 
 /// What `container clone` asks for.
@@ -51,22 +52,8 @@ pub fn merge_limits(
     rootless: bool,
 ) -> Result<Resources> {
     let mut r = base.clone();
+    // Per-device rates given replace the original's for that device.
     l.limits.apply_to(&mut r)?;
-    let mut io = Resources::default();
-    IoLimits {
-        oom_kill_disable: r.oom_kill_disable,
-        ..l.io.clone()
-    }
-    .apply_to(&mut io)?;
-    if io.memory_swappiness.is_some() {
-        r.memory_swappiness = io.memory_swappiness;
-    }
-    if !io.device_read_bps.is_empty() {
-        r.device_read_bps = io.device_read_bps;
-    }
-    if !io.device_write_bps.is_empty() {
-        r.device_write_bps = io.device_write_bps;
-    }
     // The original's pids limit was decided when it was made.
     crate::runtime::cgroup::check(&mut r, true, cgroups, rootless)?;
     Ok(r)

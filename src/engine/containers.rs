@@ -543,15 +543,6 @@ pub fn status_is(store: &Store, id: &str, status: crate::storage::containers::St
     current_state(store, id).is_ok_and(|s| s.status == status)
 }
 
-/// Change a container's resource limits (`update`), live and in its record.
-pub fn update(
-    store: &Store,
-    id: &str,
-    change: impl FnOnce(&mut crate::storage::containers::Resources) -> Result<()>,
-) -> Result<()> {
-    crate::runtime::resources::update(store, id, change)
-}
-
 /// Freeze every process of a container.
 pub fn pause(store: &Store, id: &str) -> Result<()> {
     crate::runtime::resources::pause(store, id)?;

@@ -4,6 +4,8 @@
 //! The command line's `create`/`run` fill a `ContainerRequest` from flags;
 //! compose files or Kubernetes pods can fill one without clap.
 
+mod cdi;
+mod cgroup_rules;
 mod defaults;
 mod io_limits;
 mod limits;
@@ -21,6 +23,7 @@ pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 pub use namespaces::into_pod;
 pub use security::check_security_opts;
 pub use service::ServiceRequest;
+pub(crate) use service::{at_least_a_second, duration_ns, health_test};
 pub use tuning::{label_file_items, TuningRequest};
 
 use crate::error::SilentExit;
@@ -120,6 +123,10 @@ pub struct ContainerRequest {
     pub create_command: Option<Vec<String>>,
     /// `--secret NAME[,type=...,target=...,uid=,gid=,mode=]`
     pub secret: Vec<String>,
+    /// `--seccomp-policy`: default, or image (the image label's profile).
+    pub seccomp_policy: String,
+    /// `--gpus`: GPUs by CDI name ("all", "0"...), of the vendor found.
+    pub gpus: Vec<String>,
 }
 
 /// `--entrypoint` (and `pod create --infra-command`): a JSON array, or
@@ -153,7 +160,7 @@ pub fn parse_env_files(files: &[String]) -> Result<Vec<String>> {
 }
 
 /// Apply `KEY=VALUE` (or `KEY`, taken from our own environment) to `env`.
-fn merge_env(env: &mut Vec<String>, items: &[String]) {
+pub(crate) fn merge_env(env: &mut Vec<String>, items: &[String]) {
     for item in items {
         let (key, value) = match item.split_once('=') {
             Some((k, v)) => (k.to_string(), v.to_string()),
@@ -338,6 +345,7 @@ fn container_config(
         cap_add: f.cap_add.clone(),
         cap_drop: f.cap_drop.clone(),
         security_opt: f.security_opt.clone(),
+        seccomp_image_profile: security::image_seccomp(&f.seccomp_policy, ic.labels.as_ref())?,
         mounts,
         tmpfs,
         ulimits: f.ulimit.clone(),
@@ -443,6 +451,7 @@ fn ensure_image(store: &Store, name: &str, source: ImageSource) -> Result<ImageR
 /// made), recorded, the cidfile written. Nothing is left behind on error.
 pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<ContainerConfig> {
     defaults::apply(&mut req)?;
+    cdi::resolve(&mut req)?;
     if req.service.replace {
         replace_named(store, req.name.as_deref())?;
     }

@@ -54,6 +54,7 @@ pub mod transfer;
 pub mod trust;
 pub mod types;
 pub mod unshare;
+pub mod update;
 pub mod volume_archive;
 pub mod volume_mount;
 pub mod volumes;

@@ -22,8 +22,7 @@ pub use crate::runtime::state::is_running;
 pub use crate::storage::commit::{ChangeKind, CommitOptions, ImageFormat};
 pub use crate::storage::compression::{check_level as check_compression_level, Compression};
 pub use crate::storage::containers::{
-    ContainerConfig, ContainerState, DeviceRate, MountKind, MountSpec, PortMapping, Resources,
-    Status,
+    ContainerConfig, ContainerState, DeviceRate, MountKind, MountSpec, PortMapping, Status,
 };
 pub use crate::storage::events::{Backend as EventsBackend, Event};
 pub use crate::storage::health::{HealthConfig, HealthSettings, HealthState};

@@ -110,6 +110,9 @@ pub fn layer_compression(media_type: &str) -> Result<LayerCompression> {
             LayerCompression::Gzip
         }
         OCI_LAYER_ZSTD | OCI_LAYER_NONDIST_ZSTD => LayerCompression::Zstd,
+        other if other.ends_with("+encrypted") => bail!(
+            "layer media type {other:?}: the image is encrypted, and decrypting images (--decryption-key) is not supported by coracle"
+        ),
         other => bail!("unsupported layer media type {other:?}"),
     })
 }

@@ -51,6 +51,8 @@ impl TlsOptions {
                         .with_context(|| format!("reading {}", key.display()))?;
                     let key = PrivateKey::from_pem(&pem)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+                    check_client_cert(&chain, &key)
+                        .with_context(|| format!("client certificate {}", path.display()))?;
                     out.client_cert = Some(ClientCert::new_with_certs(&chain, key));
                 }
                 Some("key") => {
@@ -112,6 +114,27 @@ fn default_cert_dir(endpoint: &str) -> Option<PathBuf> {
         .chain(SYSTEM_CERT_DIRS.iter().map(PathBuf::from))
         .map(|base| base.join(endpoint))
         .find(|d| d.is_dir())
+}
+
+/// What rustls checks of a client certificate and its key (an X.509 v3
+/// certificate, a key it supports, the two matching), asked here so that
+/// a bad one is an error rather than ureq's panic when it connects.
+fn check_client_cert(chain: &[Certificate<'static>], key: &PrivateKey<'static>) -> Result<()> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let der = PrivateKeyDer::try_from(key.der())
+        .map_err(|e| anyhow::anyhow!("its key: {e}"))?
+        .clone_key();
+    let certs = chain
+        .iter()
+        .map(|c| CertificateDer::from(c.der().to_vec()))
+        .collect();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(certs, der)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
 }
 
 fn read_certs(path: &Path) -> Result<Vec<Certificate<'static>>> {

@@ -182,11 +182,13 @@ pub struct Probe {
     verdict: Option<Verdict>,
 }
 
-/// Fork a probe for container `cfg` (running since `started`); `timeout`
-/// is the due check's (the probe itself reads which check is due).
+/// Fork a probe for container `cfg` (running since `started`) with the
+/// healthcheck `settings`; `timeout` is the due check's (the probe itself
+/// reads which check is due).
 pub fn spawn(
     store: &Store,
     cfg: &ContainerConfig,
+    settings: Option<&HealthSettings>,
     started: SystemTime,
     timeout: Duration,
 ) -> Result<Probe> {
@@ -200,6 +202,10 @@ pub fn spawn(
         drop(r);
         // SAFETY: plain syscalls in the child; it leaves with _exit.
         unsafe { libc::setpgid(0, 0) };
+        // The monitor's settings: an `update` may have changed the record's.
+        let mut cfg = cfg.clone();
+        cfg.health = settings.cloned();
+        let cfg = &cfg;
         // A paused container is not checked (exec cannot enter it).
         let paused = store
             .containers
@@ -394,7 +400,16 @@ pub fn record(
         }
         verdict
     })?;
-    events::health_status(store, cfg, &rec.health.status);
+    if let Some(file) = settings.log_file(&cfg.id) {
+        // podman's results file: what `.State.Health` shows.
+        let text = serde_json::to_vec(&rec.health)?;
+        std::fs::write(&file, text)
+            .map_err(|e| anyhow::anyhow!("writing the healthcheck log {}: {e}", file.display()))?;
+    }
+    let logged = (settings.log_destination == health::LOG_EVENTS)
+        .then(|| rec.health.log.last())
+        .flatten();
+    events::health_status(store, cfg, &rec.health.status, logged);
     Ok((verdict, rec))
 }
 

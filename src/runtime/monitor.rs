@@ -778,6 +778,16 @@ fn place_in_cgroup(
         cg.add(pid)
             .context("moving the container into its cgroup")?;
     }
+    if !cfg.resources.rdt_class.is_empty() {
+        // Intel RDT: the class of service's cache share, inherited by
+        // everything the process starts.
+        let tasks = std::path::Path::new("/sys/fs/resctrl")
+            .join(&cfg.resources.rdt_class)
+            .join("tasks");
+        std::fs::write(&tasks, pid.to_string()).with_context(|| {
+            format!("--rdt-class: moving the container into {}", tasks.display())
+        })?;
+    }
     if let Some(adj) = cfg.resources.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         if let Err(e) = std::fs::write(&path, adj.to_string()) {
@@ -939,7 +949,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
     if let Some(fd) = ready {
         sys::set_cloexec(fd.as_raw_fd(), true);
     }
-    let (cfg, mut spec) = super::prepared::load_prepared(store, id)?;
+    let (mut cfg, mut spec) = super::prepared::load_prepared(store, id)?;
     if let Some(process) = spec.process_mut() {
         super::secrets::add_env(store, &cfg, process)?;
     }
@@ -1034,6 +1044,11 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
             apply_pod_exit_policy(store, &cfg);
             crate::debug!("container removed");
             return Ok(monitor_exit(attach, stopped, status));
+        }
+        // `update` may have changed the policy and healthcheck meanwhile.
+        if let Ok(fresh) = store.containers.load_config(id) {
+            cfg.restart_policy = fresh.restart_policy;
+            cfg.health = fresh.health;
         }
         let again = end.restart_requested
             || (!stopped && super::restart::wanted(cfg.restart_policy, status, restarts));

@@ -68,6 +68,8 @@ pub trait Sidecar {
     /// After every wake: `ready` holds the readable ones of `fds`; `pid`
     /// is the container's program, still running.
     fn serve(&mut self, ready: &[i32], pid: i32);
+    /// The container's record changed (`update`): read it again.
+    fn reload(&mut self) {}
 }
 
 /// No work beside the relay (exec's terminal).
@@ -251,6 +253,9 @@ pub fn relay(
                     if let (true, Some(t)) = (is_pty, stdin_target) {
                         copy_winsize(0, t);
                     }
+                }
+                if info.ssi_signo == libc::SIGUSR1 as u32 && exit.is_none() {
+                    side.reload();
                 }
             }
             loop {

@@ -4,7 +4,8 @@
 use super::cgroup::usage::{self, ProcIndex, Usage};
 use super::cgroup::{self, Cgroup};
 use super::state::{current_state, is_running};
-use crate::storage::containers::{ContainerState, Resources, Status};
+use super::sys;
+use crate::storage::containers::{ContainerConfig, ContainerState, Status};
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -72,40 +73,50 @@ pub fn thaw_after_signal(store: &Store, id: &str, state: &ContainerState) {
     }
 }
 
-/// Change a container's limits: `change` edits them; a running container's
-/// cgroup gets them at once, and the record keeps them for later starts.
+/// Change a container's record (`update`): `change` edits it. A running
+/// container's cgroup gets the limits at once and its monitor is told to
+/// read the healthcheck again; the spec follows for later starts.
 pub fn update(
     store: &Store,
     id: &str,
-    change: impl FnOnce(&mut Resources) -> Result<()>,
+    change: impl FnOnce(&mut ContainerConfig) -> Result<()>,
 ) -> Result<()> {
     let _lock = store.lock()?;
-    let mut cfg = store.containers.load_config(id)?;
-    let mut r = cfg.resources.clone();
-    change(&mut r)?;
+    let old = store.containers.load_config(id)?;
+    let mut cfg = old.clone();
+    change(&mut cfg)?;
     let mode = if cfg.cgroups.is_empty() {
         "enabled"
     } else {
         cfg.cgroups.as_str()
     };
-    cgroup::check(&mut r, true, mode, store.rootless)?;
+    cgroup::check(&mut cfg.resources, true, mode, store.rootless)?;
     let state = current_state(store, id)?;
-    if is_running(&state) {
+    let running = is_running(&state);
+    if running && cfg.resources != old.resources {
         if let Some(cg) = Cgroup::open(&state.cgroup_path) {
-            cg.apply(&r)
+            cg.apply(&cfg.resources)
                 .with_context(|| format!("updating the limits of container {id}"))?;
         }
     }
-    cfg.resources = r;
-    store.containers.save_config(&cfg)?;
-    // The spec records the limits too (what OCI tools read).
+    // The spec records the limits too (what OCI tools read), and the
+    // process's environment and rlimits for the next start.
     let spec_path = store.containers.dir(id).join("spec.json");
     let mut spec = super::spec::load(&spec_path)?;
     let resources = super::spec::resources(&cfg.resources).context("updating the runtime spec")?;
     if let Some(linux) = spec.linux_mut() {
         linux.set_resources(resources);
     }
-    super::spec::save(&spec, &spec_path)
+    super::spec::refresh_process(&mut spec, &old, &cfg)?;
+    store.containers.save_config(&cfg)?;
+    super::spec::save(&spec, &spec_path)?;
+    let monitor_reads = cfg.health != old.health || cfg.restart_policy != old.restart_policy;
+    if monitor_reads && sys::process_is(state.monitor_pid, state.monitor_start) {
+        // SAFETY: the pid was checked to be the container's monitor, which
+        // takes SIGUSR1 as "read the record again".
+        unsafe { libc::kill(state.monitor_pid, libc::SIGUSR1) };
+    }
+    Ok(())
 }
 
 /// What a running container uses now: from its cgroup, or summed over its

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct Duties<'a> {
     store: &'a Store,
     cfg: &'a ContainerConfig,
+    /// The healthcheck: the record's, read again after an `update`.
+    health: Option<HealthSettings>,
     notifier: &'a mut Notifier,
     monitor_pid: i32,
     /// When the program started: the start period counts from here.
@@ -44,6 +46,7 @@ impl<'a> Duties<'a> {
         let mut d = Duties {
             store,
             cfg,
+            health: cfg.health.clone(),
             notifier,
             monitor_pid,
             started: SystemTime::now(),
@@ -62,7 +65,7 @@ impl<'a> Duties<'a> {
     /// The interval to the next check: the startup check's until it has
     /// passed (known from the verdicts: the monitor reads no records).
     fn interval(&self) -> Option<Duration> {
-        let settings = self.cfg.health.as_ref().filter(|s| s.scheduled)?;
+        let settings = self.health.as_ref().filter(|s| s.scheduled)?;
         Some(nanos(self.due(settings).interval_ns()))
     }
 
@@ -78,11 +81,17 @@ impl<'a> Duties<'a> {
     }
 
     fn start_check(&mut self) {
-        let timeout = match &self.cfg.health {
+        let timeout = match &self.health {
             Some(settings) => nanos(self.due(settings).timeout_ns()),
             None => return,
         };
-        match health::spawn(self.store, self.cfg, self.started, timeout) {
+        match health::spawn(
+            self.store,
+            self.cfg,
+            self.health.as_ref(),
+            self.started,
+            timeout,
+        ) {
             Ok(p) => self.probe = Some(p),
             Err(e) => {
                 crate::debug!("healthcheck not started: {e:#}");
@@ -102,7 +111,7 @@ impl<'a> Duties<'a> {
         match verdict {
             Verdict::BecameHealthy => self.notifier.healthy(self.monitor_pid),
             Verdict::BecameUnhealthy => {
-                let action = self.cfg.health.as_ref().map(|h| h.on_failure);
+                let action = self.health.as_ref().map(|h| h.on_failure);
                 self.act(action.unwrap_or_default(), pid);
             }
             Verdict::StartupExhausted => self.act(HealthAction::Restart, pid),
@@ -143,6 +152,24 @@ impl<'a> Duties<'a> {
 }
 
 impl Sidecar for Duties<'_> {
+    /// `update` changed the record: the new healthcheck from now on, its
+    /// timer started again (as podman's). A check under way finishes.
+    fn reload(&mut self) {
+        let Ok(fresh) = self.store.containers.load_config(&self.cfg.id) else {
+            return;
+        };
+        if fresh.health == self.health {
+            return;
+        }
+        self.health = fresh.health;
+        if self.health.as_ref().is_none_or(|h| h.startup.is_none()) {
+            self.startup_done = true;
+        }
+        if self.probe.is_none() && self.kill_at.is_none() {
+            self.schedule();
+        }
+    }
+
     fn fds(&self, out: &mut Vec<i32>) {
         out.extend(self.notifier.fd());
         out.extend(self.probe.as_ref().map(Probe::fd));

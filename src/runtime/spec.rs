@@ -349,8 +349,8 @@ fn id_mappings(maps: &[super::userns::IdMapping]) -> Result<Vec<LinuxIdMapping>>
         .collect()
 }
 
-/// The seccomp section: the profile of `--security-opt seccomp=PATH`, else
-/// the default one (podman's allowlist), resolved for the container's
+/// The seccomp section: the image's profile (`--seccomp-policy=image`),
+/// else that of `--security-opt seccomp=PATH`, else the default one (podman's allowlist), resolved for the container's
 /// capabilities; none when unconfined or privileged. A profile is read
 /// here, at create: a bad one fails the create, and the spec keeps what
 /// was read.
@@ -367,12 +367,15 @@ fn seccomp(cfg: &ContainerConfig, caps: &[String]) -> Result<Option<LinuxSeccomp
     if unconfined {
         return Ok(None);
     }
-    let profile = match path {
-        Some(p) => {
+    let profile = match (&cfg.seccomp_image_profile, path) {
+        (Some(image), _) => {
+            seccomp::Profile::parse(image.as_bytes(), "io.containers.seccomp.profile")?
+        }
+        (None, Some(p)) => {
             let data = std::fs::read(p).with_context(|| format!("reading seccomp profile {p}"))?;
             seccomp::Profile::parse(&data, p)?
         }
-        None => super::seccomp_default::profile(),
+        (None, None) => super::seccomp_default::profile(),
     };
     Ok(Some(profile.resolve(caps)?))
 }
@@ -600,6 +603,7 @@ pub fn resources(r: &crate::storage::containers::Resources) -> Result<Option<Lin
         any = true;
     }
     let cpu_max = super::cgroup::cpu_max(r);
+    let mut out_cpu: Option<oci_spec::runtime::LinuxCpu> = None;
     if cpu_max.is_some()
         || r.cpu_shares > 0
         || !r.cpuset_cpus.is_empty()
@@ -618,22 +622,158 @@ pub fn resources(r: &crate::storage::containers::Resources) -> Result<Option<Lin
         if !r.cpuset_mems.is_empty() {
             cpu = cpu.mems(r.cpuset_mems.clone());
         }
-        out = out.cpu(cpu.build()?);
-        any = true;
+        out_cpu = Some(cpu.build()?);
     }
     if r.pids_limit > 0 {
         out = out.pids(LinuxPidsBuilder::default().limit(r.pids_limit).build()?);
         any = true;
     }
-    if r.blkio_weight > 0 {
-        out = out.block_io(
-            LinuxBlockIoBuilder::default()
-                .weight(r.blkio_weight)
-                .build()?,
+    if r.cpu_rt_period > 0 || r.cpu_rt_runtime != 0 {
+        let mut cpu = out_cpu.unwrap_or_default();
+        if r.cpu_rt_period > 0 {
+            cpu.set_realtime_period(Some(r.cpu_rt_period));
+        }
+        if r.cpu_rt_runtime != 0 {
+            cpu.set_realtime_runtime(Some(r.cpu_rt_runtime));
+        }
+        out_cpu = Some(cpu);
+    }
+    if let Some(cpu) = out_cpu {
+        out = out.cpu(cpu);
+        any = true;
+    }
+    if r.blkio_weight > 0 || !r.blkio_weight_device.is_empty() || has_rates(r) {
+        out = out.block_io(block_io(r)?);
+        any = true;
+    }
+    if !r.device_cgroup_rules.is_empty() {
+        out = out.devices(
+            r.device_cgroup_rules
+                .iter()
+                .map(|rule| device_cgroup(rule))
+                .collect::<Result<Vec<_>>>()?,
+        );
+        any = true;
+    }
+    if !r.cgroup_conf.is_empty() {
+        out = out.unified(
+            r.cgroup_conf
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::HashMap<_, _>>(),
         );
         any = true;
     }
     Ok(if any { Some(out.build()?) } else { None })
+}
+
+/// After `update`: the process's environment and rlimits follow the
+/// record's changes (variables removed or set, rlimits named again); the
+/// defaults the spec added stay.
+pub fn refresh_process(
+    spec: &mut Spec,
+    old: &ContainerConfig,
+    new: &ContainerConfig,
+) -> Result<()> {
+    let Some(process) = spec.process_mut() else {
+        return Ok(());
+    };
+    let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+    let mut env = process.env().clone().unwrap_or_default();
+    for gone in old.env.iter().map(|e| key(e)) {
+        if !new.env.iter().any(|e| key(e) == gone) {
+            env.retain(|e| key(e) != gone);
+        }
+    }
+    for set in new.env.iter().filter(|e| !old.env.contains(e)) {
+        let k = key(set);
+        env.retain(|e| key(e) != k);
+        env.push(set.clone());
+    }
+    process.set_env(Some(env));
+    let mut rlimits = process.rlimits().clone().unwrap_or_default();
+    for u in new.ulimits.iter().filter(|u| !old.ulimits.contains(u)) {
+        let (name, soft, hard) = parse_ulimit(u)?;
+        let limit = rlimit(oci_name("ulimit", &name)?, soft, hard)?;
+        rlimits.retain(|r| r.typ() != limit.typ());
+        rlimits.push(limit);
+    }
+    process.set_rlimits(Some(rlimits));
+    Ok(())
+}
+
+fn has_rates(r: &crate::storage::containers::Resources) -> bool {
+    !(r.device_read_bps.is_empty()
+        && r.device_write_bps.is_empty()
+        && r.device_read_iops.is_empty()
+        && r.device_write_iops.is_empty())
+}
+
+/// The block I/O section: the weights and the per-device rates.
+fn block_io(r: &crate::storage::containers::Resources) -> Result<oci_spec::runtime::LinuxBlockIo> {
+    use oci_spec::runtime::{LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder};
+    let throttle = |rates: &[crate::storage::containers::DeviceRate]| -> Result<Vec<_>> {
+        rates
+            .iter()
+            .map(|d| {
+                Ok(LinuxThrottleDeviceBuilder::default()
+                    .major(d.major as i64)
+                    .minor(d.minor as i64)
+                    .rate(d.rate)
+                    .build()?)
+            })
+            .collect()
+    };
+    let mut b = LinuxBlockIoBuilder::default();
+    if r.blkio_weight > 0 {
+        b = b.weight(r.blkio_weight);
+    }
+    if !r.blkio_weight_device.is_empty() {
+        b = b.weight_device(
+            r.blkio_weight_device
+                .iter()
+                .map(|d| {
+                    Ok(LinuxWeightDeviceBuilder::default()
+                        .major(d.major as i64)
+                        .minor(d.minor as i64)
+                        .weight(d.rate as u16)
+                        .build()?)
+                })
+                .collect::<Result<Vec<_>>>()?,
+        );
+    }
+    Ok(b.throttle_read_bps_device(throttle(&r.device_read_bps)?)
+        .throttle_write_bps_device(throttle(&r.device_write_bps)?)
+        .throttle_read_iops_device(throttle(&r.device_read_iops)?)
+        .throttle_write_iops_device(throttle(&r.device_write_iops)?)
+        .build()?)
+}
+
+/// A `--device-cgroup-rule` (checked at create) as the spec's allow entry.
+fn device_cgroup(rule: &str) -> Result<oci_spec::runtime::LinuxDeviceCgroup> {
+    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType};
+    let mut parts = rule.split(' ');
+    let (kind, numbers, access) = (
+        parts.next().unwrap_or("a"),
+        parts.next().unwrap_or("*:*"),
+        parts.next().unwrap_or("rwm"),
+    );
+    let (major, minor) = numbers.split_once(':').unwrap_or(("*", "*"));
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(match kind {
+            "b" => LinuxDeviceType::B,
+            "c" => LinuxDeviceType::C,
+            _ => LinuxDeviceType::A,
+        })
+        .access(access.to_string());
+    if let Ok(n) = major.parse::<i64>() {
+        b = b.major(n);
+    }
+    if let Ok(n) = minor.parse::<i64>() {
+        b = b.minor(n);
+    }
+    Ok(b.build()?)
 }
 
 fn current_hard_limit(resource: libc::__rlimit_resource_t) -> u64 {

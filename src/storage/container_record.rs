@@ -61,6 +61,9 @@ pub struct ContainerConfig {
     pub cap_drop: Vec<String>,
     #[serde(default)]
     pub security_opt: Vec<String>,
+    /// The seccomp profile of the image's label (`--seccomp-policy=image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_image_profile: Option<String>,
     #[serde(default)]
     pub mounts: Vec<MountSpec>,
     #[serde(default)]
@@ -216,6 +219,32 @@ pub struct Resources {
     pub device_read_iops: Vec<DeviceRate>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_write_iops: Vec<DeviceRate>,
+    /// `--blkio-weight-device`: per-device weights (10 to 1000), in `rate`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_weight_device: Vec<DeviceRate>,
+    /// `--cpu-rt-period` and `--cpu-rt-runtime`, microseconds (cgroup v1
+    /// only, as podman).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub cpu_rt_period: u64,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub cpu_rt_runtime: i64,
+    /// `--device-cgroup-rule`s, as given ("c 1:3 rwm").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
+    /// `--cgroup-conf`: cgroup v2 files and the values written to them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cgroup_conf: BTreeMap<String, String>,
+    /// `--rdt-class`: the resctrl class of service its processes join.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rdt_class: String,
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
 }
 
 /// A per-device I/O limit: the device as given, its numbers, the rate.

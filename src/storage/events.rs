@@ -63,6 +63,14 @@ pub struct Event {
         skip_serializing_if = "String::is_empty"
     )]
     pub health_status: String,
+    /// The result as JSON, on `health_status` events of a container whose
+    /// `--health-log-destination` is `events_logger`.
+    #[serde(
+        rename = "HealthLog",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub health_log: String,
     /// Labels of the container (podman: `{}` for containers, null otherwise).
     #[serde(rename = "Attributes", default)]
     pub attributes: Option<BTreeMap<String, String>>,
@@ -254,9 +262,18 @@ pub fn container(store: &Store, status: &str, cfg: &ContainerConfig) {
 
 /// Record that `cfg`'s container died with `code`.
 /// A healthcheck ran: podman's `health_status` event.
-pub fn health_status(store: &Store, cfg: &ContainerConfig, status: &str) {
+/// `log`: the result itself, for `--health-log-destination=events_logger`.
+pub fn health_status(
+    store: &Store,
+    cfg: &ContainerConfig,
+    status: &str,
+    log: Option<&super::health::HealthLogEntry>,
+) {
     let mut e = Event::container("health_status", cfg);
     e.health_status = status.to_string();
+    if let Some(entry) = log {
+        e.health_log = serde_json::to_string(entry).unwrap_or_default();
+    }
     append(store, e);
 }
 

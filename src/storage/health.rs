@@ -169,6 +169,47 @@ pub struct HealthSettings {
     /// only `healthcheck run`).
     #[serde(default = "yes")]
     pub scheduled: bool,
+    /// Where results go besides the record (`--health-log-destination`):
+    /// `local` (only there), `events_logger` (each result in its
+    /// `health_status` event too), or a directory (`<id>-healthcheck.log`
+    /// in it, podman's file).
+    #[serde(default = "local", skip_serializing_if = "is_local")]
+    pub log_destination: String,
+}
+
+pub const LOG_LOCAL: &str = "local";
+pub const LOG_EVENTS: &str = "events_logger";
+
+fn local() -> String {
+    LOG_LOCAL.into()
+}
+
+fn is_local(s: &String) -> bool {
+    s == LOG_LOCAL
+}
+
+/// `--health-log-destination` checked as podman checks it: local,
+/// events_logger, or an existing directory (made absolute).
+pub fn log_destination(value: &str) -> Result<String> {
+    if value == LOG_LOCAL || value == LOG_EVENTS {
+        return Ok(value.to_string());
+    }
+    let meta = std::fs::metadata(value).map_err(|e| {
+        anyhow::anyhow!("HealthCheck Log '{value}' destination error: stat {value}: {e}")
+    })?;
+    if !meta.is_dir() {
+        anyhow::bail!("HealthCheck Log '{value}' destination must be directory");
+    }
+    Ok(std::path::absolute(value)?.to_string_lossy().into_owned())
+}
+
+impl HealthSettings {
+    /// The file of podman's results in a `--health-log-destination`
+    /// directory, if the container has one.
+    pub fn log_file(&self, id: &str) -> Option<std::path::PathBuf> {
+        (!matches!(self.log_destination.as_str(), "" | LOG_LOCAL | LOG_EVENTS))
+            .then(|| Path::new(&self.log_destination).join(format!("{id}-healthcheck.log")))
+    }
 }
 
 fn yes() -> bool {

@@ -25,7 +25,7 @@ TEST_USER=${TEST_USER:-cotest}
 # restarted and stopped by a real systemd). CORACLE_VM_BOOTS picks them.
 BOOTS=${CORACLE_VM_BOOTS:-cgroup systemd}
 # checks each boot must report (a missing one is a failure too)
-EXPECTED_cgroup="root_oom root_oom_cgroup_removed root_pids root_cpu root_cpuset root_pause root_stats root_update user_delegated user_oom user_pids user_cpu user_pause user_missing_controller root_pod_limits user_pod_limits"
+EXPECTED_cgroup="root_oom root_oom_cgroup_removed root_pids root_cpu root_cpuset root_pause root_stats root_update root_cgroup_conf user_delegated user_oom user_pids user_cpu user_pause user_missing_controller root_pod_limits user_pod_limits"
 # Only the checks named here run in the systemd boot. To add once run has
 # --replace, --cgroups=split, --sdnotify and the healthchecks: sd_start
 # sd_reachable sd_restart sd_stop sd_notify_healthy.

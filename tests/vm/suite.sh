@@ -131,6 +131,15 @@ t_pod_limits() {
     echo "pod cgroup $P: memory.max $mm, cpu.max '$cm'; member $mine; left after pod rm: $left"
     [ "$mm" = 67108864 ] && [ "$cm" = "50000 100000" ] && [ "${mine#"$P"/coracle-}" != "$mine" ] && [ "$left" = no ]
 }
+t_cgroup_conf() {
+    co run -d --name cc $NET --cgroup-conf memory.high=33554432 bb:1 sleep 300 >/dev/null || return 1
+    P=$(cgpath cc)
+    got=$(cat "$P/memory.high")
+    shown=$(co inspect cc --format '{{.HostConfig.CgroupConf}}')
+    co rm -f -t 0 cc >/dev/null
+    echo "memory.high $got, inspect: $shown"
+    [ "$got" = 33554432 ]
+}
 t_delegated() {
     co run -d --name ud $NET bb:1 sleep 300 >/dev/null || return 1
     path=$(co inspect ud --format '{{.State.CgroupPath}} {{.HostConfig.PidsLimit}}')
@@ -160,6 +169,8 @@ check root_pause t_pause
 check root_stats t_stats
 check root_update t_update
 check root_pod_limits t_pod_limits
+}
+check root_cgroup_conf t_cgroup_conf
 $C rm -a -f -t 0 >/dev/null 2>&1
 rmdir $CG/coracle 2>/dev/null
 

@@ -31,14 +31,23 @@ pub struct Limits {
     pub pids_limit: Option<i64>,
     /// Block IO weight (relative weight) accepts a weight value between 10 and 1000.
     pub blkio_weight: Option<u16>,
+    /// Real-time period and runtime, microseconds.
+    pub cpu_rt_period: Option<u64>,
+    pub cpu_rt_runtime: Option<i64>,
+    /// Swappiness, OOM killer, per-device I/O rates and weights.
+    pub io: super::io_limits::IoLimits,
 }
 
 /// The limits only `run`/`create` take.
 #[derive(Debug, Clone, Default)]
 pub struct CreateLimits {
     pub limits: Limits,
-    /// Swappiness, OOM killer, per-device I/O rates.
-    pub io: super::io_limits::IoLimits,
+    /// Rules for the devices cgroup ("c 1:3 rwm").
+    pub device_cgroup_rules: Vec<String>,
+    /// cgroup v2 files to write (KEY=VALUE).
+    pub cgroup_conf: Vec<String>,
+    /// The resctrl class of service (`--rdt-class`).
+    pub rdt_class: Option<String>,
     /// Tune the host's OOM preferences (-1000 to +1000)
     pub oom_score_adj: Option<i32>,
     /// Optional parent cgroup for the container
@@ -192,7 +201,20 @@ impl Limits {
             }
             r.blkio_weight = w;
         }
-        Ok(())
+        if let Some(p) = self.cpu_rt_period {
+            r.cpu_rt_period = p;
+        }
+        if let Some(rt) = self.cpu_rt_runtime {
+            r.cpu_rt_runtime = rt;
+        }
+        if r.cpu_rt_period > 0 && r.cpu_rt_runtime > r.cpu_rt_period as i64 {
+            bail!(
+                "--cpu-rt-runtime {} must not exceed --cpu-rt-period {}",
+                r.cpu_rt_runtime,
+                r.cpu_rt_period
+            );
+        }
+        self.io.apply_to(r)
     }
 }
 
@@ -215,7 +237,20 @@ impl CreateLimits {
     pub fn resources(&self, rootless: bool) -> Result<(Resources, String)> {
         let mut r = Resources::default();
         self.limits.apply_to(&mut r)?;
-        self.io.apply_to(&mut r)?;
+        r.device_cgroup_rules = self
+            .device_cgroup_rules
+            .iter()
+            .map(|rule| super::cgroup_rules::device_rule(rule))
+            .collect::<Result<_>>()?;
+        r.cgroup_conf = super::cgroup_rules::cgroup_conf(&self.cgroup_conf)?;
+        if let Some(class) = &self.rdt_class {
+            r.rdt_class = super::cgroup_rules::rdt_class(class)?;
+            if rootless {
+                bail!(
+                    "--rdt-class {class}: assigning a container to a class of service needs root"
+                );
+            }
+        }
         if let Some(a) = self.oom_score_adj {
             if !(-1000..=1000).contains(&a) {
                 bail!("oom-score-adj {a} is out of range: it must be between -1000 and 1000");

@@ -10,6 +10,35 @@ pub fn check_security_opts(opts: &[String]) -> Result<()> {
     opts.iter().try_for_each(|o| check_one(o))
 }
 
+/// The image label that carries a seccomp profile (`--seccomp-policy=image`).
+pub const IMAGE_SECCOMP_LABEL: &str = "io.containers.seccomp.profile";
+
+/// `--seccomp-policy`: `default` (the usual choice of profile) or `image`
+/// (the profile in the image's label, which then wins; checked here so a
+/// bad one fails the create).
+pub fn image_seccomp(
+    policy: &str,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<Option<String>> {
+    match policy {
+        "" | "default" => Ok(None),
+        "image" => {
+            let Some(profile) = labels
+                .and_then(|l| l.get(IMAGE_SECCOMP_LABEL))
+                .filter(|p| !p.is_empty())
+            else {
+                bail!("no seccomp policy defined by image");
+            };
+            crate::runtime::seccomp::Profile::parse(profile.as_bytes(), IMAGE_SECCOMP_LABEL)
+                .map_err(|e| anyhow::anyhow!("loading seccomp profile failed: {e:#}"))?;
+            Ok(Some(profile.clone()))
+        }
+        other => {
+            bail!(r#"invalid seccomp policy "{other}": valid policies are ["default" "image"]"#)
+        }
+    }
+}
+
 fn check_one(opt: &str) -> Result<()> {
     let (key, value) = if opt.contains('=') {
         opt.split_once('=')

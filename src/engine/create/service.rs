@@ -21,6 +21,8 @@ pub struct ServiceRequest {
     pub health_on_failure: String,
     pub health_max_log_count: usize,
     pub health_max_log_size: usize,
+    /// local, events_logger or a directory; `None`: local.
+    pub health_log_destination: Option<String>,
     pub health_startup_cmd: Option<String>,
     pub health_startup_interval: String,
     pub health_startup_retries: u32,
@@ -62,7 +64,7 @@ pub fn health_test(cmd: &str) -> Result<Vec<String>> {
     Ok(vec!["CMD-SHELL".into(), cmd.to_string()])
 }
 
-fn duration_ns(flag: &str, value: &str) -> Result<i64> {
+pub(crate) fn duration_ns(flag: &str, value: &str) -> Result<i64> {
     let (neg, d) = crate::format::human::parse_go_duration(value)
         .map_err(|e| anyhow::anyhow!("invalid {flag} {value:?}: {e}"))?;
     if neg {
@@ -72,7 +74,7 @@ fn duration_ns(flag: &str, value: &str) -> Result<i64> {
 }
 
 /// At least a second, as podman requires of intervals and timeouts.
-fn at_least_a_second(flag: &str, value: &str) -> Result<i64> {
+pub(crate) fn at_least_a_second(flag: &str, value: &str) -> Result<i64> {
     let ns = duration_ns(flag, value)?;
     if ns < Duration::from_secs(1).as_nanos() as i64 {
         bail!("{flag} must be at least 1 second");
@@ -161,6 +163,10 @@ fn health(r: &ServiceRequest, img: &ImageConfig) -> Result<Option<HealthSettings
         max_log_count: r.health_max_log_count,
         max_log_size: r.health_max_log_size,
         scheduled,
+        log_destination: match &r.health_log_destination {
+            Some(d) => crate::storage::health::log_destination(d)?,
+            None => crate::storage::health::LOG_LOCAL.into(),
+        },
     }))
 }
 

@@ -89,11 +89,18 @@ fn needed_controllers(r: &Resources, explicit_pids: bool) -> Vec<(&'static str, 
     if r.oom_kill_disable {
         v.push(("--oom-kill-disable", "memory"));
     }
+    if r.cpu_rt_period != 0 {
+        v.push(("--cpu-rt-period", "cpu"));
+    }
+    if r.cpu_rt_runtime != 0 {
+        v.push(("--cpu-rt-runtime", "cpu"));
+    }
     for (flag, rates) in [
         ("--device-read-bps", &r.device_read_bps),
         ("--device-write-bps", &r.device_write_bps),
         ("--device-read-iops", &r.device_read_iops),
         ("--device-write-iops", &r.device_write_iops),
+        ("--blkio-weight-device", &r.blkio_weight_device),
     ] {
         if !rates.is_empty() {
             v.push((flag, "io"));
@@ -214,13 +221,37 @@ pub fn available(rootless: bool) -> Available {
 pub fn check(r: &mut Resources, explicit_pids: bool, mode: &str, rootless: bool) -> Result<()> {
     let needed = needed_controllers(r, explicit_pids);
     if mode == "disabled" {
-        if let Some((flag, _)) = needed.first() {
+        let conf = (!r.cgroup_conf.is_empty()).then_some("--cgroup-conf");
+        if let Some(flag) = needed.first().map(|(f, _)| *f).or(conf) {
             bail!("{flag}: cannot set resource limits with --cgroups=disabled");
         }
         return Ok(());
     }
     let avail = available(rootless);
-    for (flag, ctrl) in &needed {
+    if avail.hierarchy == Some(Hierarchy::V2) {
+        // podman's warnings: cgroup v2 has no real-time group scheduling.
+        if std::mem::take(&mut r.cpu_rt_period) != 0 {
+            crate::warn!("Realtime period not supported on cgroups V2 systems");
+        }
+        if std::mem::take(&mut r.cpu_rt_runtime) != 0 {
+            crate::warn!("Realtime runtime not supported on cgroups V2 systems");
+        }
+    }
+    if !r.cgroup_conf.is_empty() {
+        if avail.hierarchy != Some(Hierarchy::V2) {
+            bail!("--cgroup-conf: the container's cgroup files can only be set on cgroup v2, and this host uses cgroup v1");
+        }
+        if avail.base.is_none() {
+            bail!(
+                "--cgroup-conf: the container gets no cgroup: {}",
+                avail.why_missing
+            );
+        }
+    }
+    for (flag, ctrl) in needed
+        .iter()
+        .filter(|(f, _)| !f.starts_with("--cpu-rt") || avail.hierarchy != Some(Hierarchy::V2))
+    {
         if !avail.controllers.iter().any(|c| c == ctrl) {
             if *ctrl == "io" && !rootless && *flag == "--blkio-weight" {
                 // podman's own wording for a kernel without I/O weights.

@@ -126,6 +126,7 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     if r.cpu_shares > 0 {
         write(&cpu.join("cpu.shares"), &r.cpu_shares.to_string())?;
     }
+    apply_realtime(&cpu, r)?;
     super::apply_cpuset_and_pids(&cg.dir("cpuset"), &cg.dir("pids"), r)?;
     if r.blkio_weight > 0 {
         let b = cg.dir("blkio");
@@ -148,6 +149,7 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         ("blkio.throttle.write_bps_device", &r.device_write_bps),
         ("blkio.throttle.read_iops_device", &r.device_read_iops),
         ("blkio.throttle.write_iops_device", &r.device_write_iops),
+        (weight_device_file(&blkio), &r.blkio_weight_device),
     ] {
         // One device per write: the kernel takes one line at a time.
         for d in rates {
@@ -158,6 +160,48 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The per-device weights: CFQ's file, else BFQ's.
+fn weight_device_file(blkio: &Path) -> &'static str {
+    if blkio.join("blkio.weight_device").exists() {
+        "blkio.weight_device"
+    } else {
+        "blkio.bfq.weight_device"
+    }
+}
+
+/// `--cpu-rt-period`/`--cpu-rt-runtime`. A group's real-time runtime comes
+/// out of its parent's, and a new parent has none: each level above the
+/// container (below the root) is given at least the runtime asked for.
+fn apply_realtime(cpu: &Path, r: &Resources) -> Result<()> {
+    if r.cpu_rt_period > 0 {
+        write(&cpu.join("cpu.rt_period_us"), &r.cpu_rt_period.to_string())?;
+    }
+    if r.cpu_rt_runtime == 0 {
+        return Ok(());
+    }
+    let root = Path::new(ROOT).join("cpu");
+    let mut levels = Vec::new();
+    let mut p = cpu.parent().map(Path::to_path_buf);
+    while let Some(level) = p.filter(|l| *l != root && l.starts_with(&root)) {
+        p = level.parent().map(Path::to_path_buf);
+        levels.push(level);
+    }
+    for level in levels.iter().rev() {
+        let file = level.join("cpu.rt_runtime_us");
+        let have: i64 = fs::read_to_string(&file)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if have >= 0 && have < r.cpu_rt_runtime {
+            write(&file, &r.cpu_rt_runtime.to_string())?;
+        }
+    }
+    write(
+        &cpu.join("cpu.rt_runtime_us"),
+        &r.cpu_rt_runtime.to_string(),
+    )
 }
 
 pub fn set_frozen(cg: &Cgroup, frozen: bool) -> Result<()> {

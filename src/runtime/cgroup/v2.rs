@@ -136,6 +136,22 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
             )?;
         }
     }
+    for dev in &r.blkio_weight_device {
+        let bfq = d.join("io.bfq.weight");
+        let (file, w) = if bfq.exists() {
+            (bfq, dev.rate)
+        } else {
+            (
+                d.join("io.weight"),
+                1 + (dev.rate.clamp(10, 1000) - 10) * 9999 / 990,
+            )
+        };
+        write(&file, &format!("{}:{} {w}", dev.major, dev.minor))?;
+    }
+    // `--cgroup-conf`: the user's own files, last, so they win.
+    for (key, value) in &r.cgroup_conf {
+        write(&d.join(key), value)?;
+    }
     Ok(())
 }
 
