@@ -168,6 +168,22 @@ pub struct CreateFlags {
     /// Add a secret to the container: NAME[,type=mount|env][,target=T][,uid=N][,gid=N][,mode=M]
     #[arg(long = "secret", value_name = "SECRET")]
     pub secret: Vec<String>,
+    // Id maps and the init binary (issue 17, run/create's own namespace).
+    /// Container UID:host UID[:amount] to map in a user namespace of the container's own (+ extends, u/g one kind only, @ a host id rootless; repeatable)
+    #[arg(long, value_name = "UIDMAP")]
+    pub uidmap: Vec<String>,
+    /// Container GID:host GID[:amount] to map (as --uidmap; alone it maps uids too)
+    #[arg(long, value_name = "GIDMAP")]
+    pub gidmap: Vec<String>,
+    /// Map the container's uids to NAME's ranges in /etc/subuid
+    #[arg(long, value_name = "NAME")]
+    pub subuidname: Option<String>,
+    /// Map the container's gids to NAME's ranges in /etc/subgid
+    #[arg(long, value_name = "NAME")]
+    pub subgidname: Option<String>,
+    /// The init binary --init runs (bound at /run/podman-init) instead of coracle's own
+    #[arg(long, value_name = "PATH")]
+    pub init_path: Option<String>,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]

@@ -5,7 +5,9 @@
 //! compose files or Kubernetes pods can fill one without clap.
 
 mod defaults;
+pub mod idmap;
 mod io_limits;
+mod launch;
 mod limits;
 mod mounts;
 mod namespaces;
@@ -15,6 +17,7 @@ mod tuning;
 
 use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Store, UsernsMode};
 pub use io_limits::IoLimits;
+pub use launch::{pass_fds, preserved_fds};
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 pub use security::check_security_opts;
@@ -118,6 +121,10 @@ pub struct ContainerRequest {
     pub create_command: Option<Vec<String>>,
     /// `--secret NAME[,type=...,target=...,uid=,gid=,mode=]`
     pub secret: Vec<String>,
+    /// `--uidmap`, `--gidmap`, `--subuidname`, `--subgidname`
+    pub id_maps: idmap::IdMapRequest,
+    /// `--init-path`: the init `--init` runs instead of coracle's own
+    pub init_path: Option<String>,
 }
 
 fn parse_entrypoint(s: &str) -> Vec<String> {
@@ -453,11 +460,13 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     }
     let requires = required_ids(store, &req.tuning.requires)?;
     let join = namespaces::member_flags(store, &mut req)?;
+    let launch = launch::settings(&req)?;
     let image = std::mem::take(&mut req.image);
     let img = ensure_image(store, &image, std::mem::take(&mut req.source))?;
     crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
     let mut cfg = container_config(&mut req, &image_display_name(&img, &image), &img, &img_cfg)?;
+    cfg.launch = launch;
     for s in &req.secret {
         cfg.secrets.push(super::secrets::parse_use(store, s)?);
     }
