@@ -274,3 +274,78 @@ fn init_path_runs_before_the_program(mode: Mode) {
         "[{mode:?}]"
     );
 }
+
+both_modes!(systemd_mode_prepares_for_an_init);
+/// `--systemd`: for an init (or always), tmpfs where systemd writes at
+/// boot, a writable cgroup tree, `container_uuid` and SIGRTMIN+3; not for
+/// other programs, nor with `false`.
+fn systemd_mode_prepares_for_an_init(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let probe = "for d in /run /run/lock /tmp /var/lib/journal; do \
+                 grep -q \"^tmpfs $d tmpfs rw\" /proc/mounts && echo tmpfs $d; done; \
+                 grep -q '^cgroup2 /sys/fs/cgroup cgroup2 rw' /proc/mounts && echo cgroup rw; \
+                 grep -q '^tmpfs /sys/fs/cgroup/systemd tmpfs rw' /proc/mounts && echo cgroup v1; \
+                 test -f /run/.containerenv && echo containerenv; \
+                 echo uuid=$container_uuid";
+    let init = env.dir.join("init");
+    env.write_user_file(&init, format!("#!/bin/sh\n{probe}\n").as_bytes());
+    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bound = format!("{}:/sbin/init:ro", init.display());
+    let systemd_lines = |id: &str| {
+        let mut want: Vec<String> = ["/run", "/run/lock", "/tmp", "/var/lib/journal"]
+            .iter()
+            .map(|d| format!("tmpfs {d}"))
+            .collect();
+        // cgroup v2: the tree writable; v1: systemd's hierarchy a tmpfs.
+        let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+        want.push(if v2 { "cgroup rw" } else { "cgroup v1" }.into());
+        want.push("containerenv".into());
+        want.push(format!("uuid={}", &id[..32]));
+        want.join("\n") + "\n"
+    };
+    // The default (true) with an init as the program.
+    let out = env.run_kept("sd", &["-v", &bound], &img, "exec /sbin/init");
+    assert_eq!(out, "containerenv\nuuid=\n", "[{mode:?}] sh is no init");
+    env.ok(&["rm", "sd"]);
+    env.ok(&["create", "--name", "sd", "-v", &bound, &img, "/sbin/init"]);
+    let id = env.ok(&["inspect", "--format", "{{.Id}}", "sd"]);
+    let out = env.ok(&["start", "-a", "sd"]);
+    assert_eq!(out, systemd_lines(id.trim()), "[{mode:?}] /sbin/init");
+    let signal = env.ok(&["inspect", "--format", "{{.Config.StopSignal}}", "sd"]);
+    // SIGRTMIN+3 (glibc's SIGRTMIN is 34), inspect's number as podman's.
+    assert_eq!(signal.trim(), "37", "[{mode:?}] stop signal");
+    env.ok(&["rm", "sd"]);
+    // always, whatever the program.
+    env.ok(&[
+        "create",
+        "--name",
+        "sd",
+        "--systemd",
+        "always",
+        &img,
+        "sh",
+        "-c",
+        probe,
+    ]);
+    let id = env.ok(&["inspect", "--format", "{{.Id}}", "sd"]);
+    assert_eq!(
+        env.ok(&["start", "-a", "sd"]),
+        systemd_lines(id.trim()),
+        "[{mode:?}] always"
+    );
+    env.ok(&["rm", "sd"]);
+    // false, even for an init.
+    let out = env.sh(
+        &img,
+        &["--systemd", "false", "-v", &bound],
+        "exec /sbin/init",
+    );
+    assert_eq!(out, "containerenv\nuuid=\n", "[{mode:?}] false");
+    assert_refused(
+        &env,
+        &["create", "--systemd", "sometimes", &img, "true"],
+        "--systemd",
+    );
+}

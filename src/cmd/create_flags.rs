@@ -184,6 +184,9 @@ pub struct CreateFlags {
     /// The init binary --init runs (bound at /run/podman-init) instead of coracle's own
     #[arg(long, value_name = "PATH")]
     pub init_path: Option<String>,
+    /// Systemd mode (tmpfs on /run, /run/lock, /tmp, /var/lib/journal; writable /sys/fs/cgroup; stop signal SIGRTMIN+3): true when the command is systemd or an init, false, always
+    #[arg(long, value_name = "true|false|always", default_value = "true")]
+    pub systemd: String,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]

@@ -173,6 +173,7 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
             subgidname: f.subgidname,
         },
         init_path: f.init_path,
+        systemd: f.systemd,
     })
 }
 

@@ -125,6 +125,8 @@ pub struct ContainerRequest {
     pub id_maps: idmap::IdMapRequest,
     /// `--init-path`: the init `--init` runs instead of coracle's own
     pub init_path: Option<String>,
+    /// `--systemd`: true (also ""), false or always
+    pub systemd: String,
 }
 
 fn parse_entrypoint(s: &str) -> Vec<String> {
@@ -467,6 +469,7 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
     let mut cfg = container_config(&mut req, &image_display_name(&img, &image), &img, &img_cfg)?;
     cfg.launch = launch;
+    launch::apply_systemd(&req.systemd, &mut cfg);
     for s in &req.secret {
         cfg.secrets.push(super::secrets::parse_use(store, s)?);
     }

@@ -267,7 +267,7 @@ fn create_from(
             userdata: store.containers.dir(&cfg.id).join("userdata"),
         })?;
         super::secrets::mount(store, &cfg, &base, &maps, &mut spec)?;
-        super::launch::apply_init_path(&cfg, &mut spec)?;
+        super::launch::apply(&cfg, &mut spec)?;
         spec::save(&spec, &store.containers.dir(&cfg.id).join("spec.json"))?;
         remember_created(&cfg, spec);
         Ok(())

@@ -1,6 +1,6 @@
 //! What `run` and `exec` hand the program beyond the spec: the caller's
-//! descriptors (`--preserve-fds`, `--preserve-fd`) and another init binary
-//! (`--init-path`).
+//! descriptors (`--preserve-fds`, `--preserve-fd`), another init binary
+//! (`--init-path`), systemd mode's mounts and environment (`--systemd`).
 
 use std::sync::OnceLock;
 
@@ -60,9 +60,97 @@ pub fn passed_fds() -> &'static [i32] {
     PASSED.get().map(Vec::as_slice).unwrap_or_default()
 }
 
+/// The launch settings' part of a new container's spec.
+pub fn apply(cfg: &ContainerConfig, spec: &mut Spec) -> Result<()> {
+    apply_init_path(cfg, spec)?;
+    if cfg.launch.systemd {
+        systemd_mode(cfg, spec)?;
+    }
+    Ok(())
+}
+
+/// podman's systemd mode: tmpfs where systemd writes at boot (unless
+/// mounted already), the cgroup tree writable (cgroup v2; v1: a tmpfs at
+/// /sys/fs/cgroup/systemd), and
+/// `container_uuid`. Mounts then go parents first.
+fn systemd_mode(cfg: &ContainerConfig, spec: &mut Spec) -> Result<()> {
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    let taken = |mounts: &[oci_spec::runtime::Mount], d: &str| {
+        mounts
+            .iter()
+            .any(|m| m.destination() == std::path::Path::new(d))
+    };
+    for (dest, mode) in [
+        ("/run", "755"),
+        ("/run/lock", "755"),
+        ("/tmp", "1777"),
+        ("/var/lib/journal", "755"),
+    ] {
+        if !taken(&mounts, dest) {
+            mounts.push(
+                MountBuilder::default()
+                    .destination(dest)
+                    .typ("tmpfs")
+                    .source("tmpfs")
+                    .options(
+                        ["rw", "rprivate", "nosuid", "nodev", &format!("mode={mode}")]
+                            .map(String::from)
+                            .to_vec(),
+                    )
+                    .build()?,
+            );
+        }
+    }
+    let v2 = std::path::Path::new(super::cgroup::ROOT)
+        .join("cgroup.controllers")
+        .exists();
+    let tmpfs = |dest: &str| {
+        MountBuilder::default()
+            .destination(dest)
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(
+                ["rw", "nosuid", "noexec", "nodev", "mode=755"]
+                    .map(String::from)
+                    .to_vec(),
+            )
+            .build()
+    };
+    if !v2 && !taken(&mounts, super::cgroup::ROOT) {
+        // cgroup v1: systemd's own hierarchy is a tmpfs of its own (the
+        // sysfs below has no directory for it: a tmpfs under it first).
+        mounts.push(tmpfs(super::cgroup::ROOT)?);
+        mounts.push(tmpfs("/sys/fs/cgroup/systemd")?);
+    }
+    if v2 && !taken(&mounts, super::cgroup::ROOT) {
+        mounts.push(
+            MountBuilder::default()
+                .destination(super::cgroup::ROOT)
+                .typ("cgroup2")
+                .source("cgroup2")
+                .options(
+                    ["rw", "nosuid", "noexec", "nodev"]
+                        .map(String::from)
+                        .to_vec(),
+                )
+                .build()?,
+        );
+    }
+    // Stable: a parent (fewer components) still comes before its children.
+    mounts.sort_by_key(|m| m.destination().components().count());
+    spec.set_mounts(Some(mounts));
+    if let Some(p) = spec.process_mut() {
+        let mut env = p.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("container_uuid="));
+        env.push(format!("container_uuid={}", &cfg.id[..32]));
+        p.set_env(Some(env));
+    }
+    Ok(())
+}
+
 /// `--init-path`: the binary bound read-only at /run/podman-init and run
 /// as `/run/podman-init -- PROGRAM...`, as podman runs its catatonit.
-pub fn apply_init_path(cfg: &ContainerConfig, spec: &mut Spec) -> Result<()> {
+fn apply_init_path(cfg: &ContainerConfig, spec: &mut Spec) -> Result<()> {
     let Some(path) = &cfg.launch.init_path else {
         return Ok(());
     };

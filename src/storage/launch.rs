@@ -1,6 +1,6 @@
 //! How a container's process is launched beyond what its image says: its
 //! own user namespace maps (`--uidmap`...), another init binary
-//! (`--init-path`).
+//! (`--init-path`), systemd mode (`--systemd`).
 //! Left out of the record when unset, so earlier records read the same.
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,10 @@ pub struct LaunchSettings {
     /// program (with `--init`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_path: Option<String>,
+    /// `--systemd` chose systemd mode: tmpfs on /run, /run/lock, /tmp and
+    /// /var/lib/journal, a writable cgroup tree, `container_uuid`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub systemd: bool,
 }
 
 impl LaunchSettings {

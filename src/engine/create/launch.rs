@@ -23,10 +23,32 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
             "--uidmap/--gidmap/--subuidname/--subgidname need coracle's own runtime, not --runtime"
         );
     }
+    if !matches!(req.systemd.as_str(), "" | "true" | "false" | "always") {
+        bail!(
+            "invalid --systemd {:?}: use true, false or always",
+            req.systemd
+        );
+    }
     Ok(LaunchSettings {
         id_mappings,
         init_path,
+        systemd: false,
     })
+}
+
+/// `--systemd`: always, or (true, the default) when the program is
+/// systemd or an init, as podman decides. Systemd stops on SIGRTMIN+3
+/// unless a stop signal was given or the image has one.
+pub fn apply_systemd(flag: &str, cfg: &mut crate::storage::containers::ContainerConfig) {
+    let program = cfg.args.first().map(String::as_str).unwrap_or_default();
+    let init = matches!(
+        program,
+        "/sbin/init" | "/usr/sbin/init" | "/usr/local/sbin/init"
+    ) || std::path::Path::new(program).file_name() == Some("systemd".as_ref());
+    cfg.launch.systemd = flag == "always" || (flag != "false" && init);
+    if cfg.launch.systemd && cfg.stop_signal.is_empty() {
+        cfg.stop_signal = "SIGRTMIN+3".into();
+    }
 }
 
 /// `--preserve-fds N` and `--preserve-fd LIST`: the descriptor numbers,
