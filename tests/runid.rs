@@ -349,3 +349,58 @@ fn systemd_mode_prepares_for_an_init(mode: Mode) {
         "--systemd",
     );
 }
+
+both_modes!(attach_picks_the_streams);
+/// `-a`: an attached run or start relays only the streams named (the log
+/// keeps everything); `-a stdin` feeds the program as `-i` does.
+fn attach_picks_the_streams(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let script = "echo to-out; echo to-err >&2";
+    let out = env.run(&[
+        "run", "--name", "a1", "-a", "stdout", &img, "sh", "-c", script,
+    ]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert_eq!(out.stdout, "to-out\n", "[{mode:?}] -a stdout");
+    assert!(!out.stderr.contains("to-err"), "[{mode:?}] {}", out.stderr);
+    let logs = env.run(&["logs", "a1"]);
+    assert_eq!(
+        (logs.stdout.as_str(), logs.stderr.as_str()),
+        ("to-out\n", "to-err\n"),
+        "[{mode:?}] the log has both"
+    );
+    // Kept by create for start -a.
+    env.ok(&[
+        "create", "--name", "a2", "--attach", "stderr", &img, "sh", "-c", script,
+    ]);
+    let out = env.run(&["start", "-a", "a2"]);
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (0, ""),
+        "[{mode:?}] start -a of -a stderr: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("to-err"), "[{mode:?}] {}", out.stderr);
+    // stdin without -i.
+    let mark = env.mark();
+    let out = env.run_stdin(
+        &[
+            "run", "--rm", "-e", &mark, "-a", "stdin", "-a", "stdout", &img, "cat",
+        ],
+        b"fed\n",
+    );
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (0, "fed\n"),
+        "[{mode:?}] -a stdin: {}",
+        out.stderr
+    );
+    assert_refused(&env, &["create", "-a", "stdfoo", &img, "true"], "stdfoo");
+    assert_refused(
+        &env,
+        &["run", "-d", "-a", "stdout", &img, "true"],
+        "--detach",
+    );
+    env.ok(&["rm", "a1", "a2"]);
+}

@@ -187,6 +187,9 @@ pub struct CreateFlags {
     /// Systemd mode (tmpfs on /run, /run/lock, /tmp, /var/lib/journal; writable /sys/fs/cgroup; stop signal SIGRTMIN+3): true when the command is systemd or an init, false, always
     #[arg(long, value_name = "true|false|always", default_value = "true")]
     pub systemd: String,
+    /// Attach to STDIN, STDOUT or STDERR (repeatable; an attached start relays only these)
+    #[arg(short, long, value_name = "STREAM")]
+    pub attach: Vec<String>,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]

@@ -174,6 +174,7 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         },
         init_path: f.init_path,
         systemd: f.systemd,
+        attach: f.attach,
     })
 }
 
@@ -192,6 +193,9 @@ pub fn run(g: &GlobalOpts, mut a: RunArgs) -> Result<()> {
     }
     crate::engine::attach::parse_detach_keys(a.detach_keys.as_deref())?;
     engine::pass_fds(a.fds.checked()?);
+    if a.detach && !a.flags.attach.is_empty() {
+        anyhow::bail!("conflicting options: -a/--attach and -d/--detach");
+    }
     let store = g.open_store()?;
     let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command)?)?;
     if a.detach {

@@ -127,6 +127,8 @@ pub struct ContainerRequest {
     pub init_path: Option<String>,
     /// `--systemd`: true (also ""), false or always
     pub systemd: String,
+    /// `--attach`: stdin, stdout, stderr
+    pub attach: Vec<String>,
 }
 
 fn parse_entrypoint(s: &str) -> Vec<String> {
@@ -468,6 +470,8 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
     let mut cfg = container_config(&mut req, &image_display_name(&img, &image), &img, &img_cfg)?;
+    // `-a stdin` keeps stdin open, as `-i` does.
+    cfg.stdin |= launch.attach.iter().any(|s| s == "stdin");
     cfg.launch = launch;
     launch::apply_systemd(&req.systemd, &mut cfg);
     for s in &req.secret {

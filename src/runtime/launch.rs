@@ -17,6 +17,22 @@ pub const INIT_IN_CONTAINER: &str = "/run/podman-init";
 /// and holds the descriptors themselves; a later `start` passes none.
 static PASSED: OnceLock<Vec<i32>> = OnceLock::new();
 
+/// `--attach`: the streams the monitor's attached relay serves (unset or
+/// empty: all).
+static ATTACHED: OnceLock<Vec<String>> = OnceLock::new();
+
+/// In the monitor, before relaying: the container's `--attach`.
+pub fn attach_only(streams: &[String]) {
+    let _ = ATTACHED.set(streams.to_vec());
+}
+
+/// Is `stream` (stdin, stdout, stderr) relayed to an attached caller?
+pub fn attached(stream: &str) -> bool {
+    ATTACHED
+        .get()
+        .is_none_or(|s| s.is_empty() || s.iter().any(|x| x == stream))
+}
+
 /// `--preserve-fds N` and `--preserve-fd LIST` as one sorted list of
 /// descriptor numbers, each checked to be one the caller passed us.
 pub fn preserved_fds(count: u32, listed: &[u32]) -> Result<Vec<i32>> {

@@ -1245,6 +1245,7 @@ fn run_once(
         _ => super::logfile::LogWriter::open(&log_path)?.max_size(cfg.tuning.log_max_size),
     };
     let mut duties = super::service::Duties::new(store, cfg, notifier, monitor_pid);
+    super::launch::attach_only(&cfg.launch.attach);
     let status = super::relay::relay(
         pid,
         wiring,

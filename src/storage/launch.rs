@@ -18,6 +18,10 @@ pub struct LaunchSettings {
     /// /var/lib/journal, a writable cgroup tree, `container_uuid`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub systemd: bool,
+    /// `--attach`: the streams an attached start relays (stdin, stdout,
+    /// stderr); empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attach: Vec<String>,
 }
 
 impl LaunchSettings {

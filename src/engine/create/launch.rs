@@ -29,10 +29,23 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
             req.systemd
         );
     }
+    let mut attach = Vec::new();
+    for stream in &req.attach {
+        let s = stream.to_ascii_lowercase();
+        if !matches!(s.as_str(), "stdin" | "stdout" | "stderr") {
+            bail!(
+                "invalid stream {stream:?} for --attach - must be one of stdin, stdout, or stderr"
+            );
+        }
+        if !attach.contains(&s) {
+            attach.push(s);
+        }
+    }
     Ok(LaunchSettings {
         id_mappings,
         init_path,
         systemd: false,
+        attach,
     })
 }
 
