@@ -886,6 +886,7 @@ fn exec(g: &GlobalOpts, a: &ComposeArgs, e: &ExecArgs) -> Result<()> {
         interactive: !e.detach,
         detach: e.detach,
         privileged: e.privileged,
+        preserve_fds: Vec::new(),
     };
     let code = crate::engine::containers::exec(&store, &id, &opts)?;
     if code != 0 {

@@ -191,6 +191,28 @@ pub struct CreateFlags {
     #[arg(long, value_name = "ENTRY")]
     pub gpus: Vec<String>,
     // end of issue #17 (runres)
+    // Id maps and the init binary (issue 17, run/create's own namespace).
+    /// Container UID:host UID[:amount] to map in a user namespace of the container's own (+ extends, u/g one kind only, @ a host id rootless; repeatable)
+    #[arg(long, value_name = "UIDMAP")]
+    pub uidmap: Vec<String>,
+    /// Container GID:host GID[:amount] to map (as --uidmap; alone it maps uids too)
+    #[arg(long, value_name = "GIDMAP")]
+    pub gidmap: Vec<String>,
+    /// Map the container's uids to NAME's ranges in /etc/subuid
+    #[arg(long, value_name = "NAME")]
+    pub subuidname: Option<String>,
+    /// Map the container's gids to NAME's ranges in /etc/subgid
+    #[arg(long, value_name = "NAME")]
+    pub subgidname: Option<String>,
+    /// The init binary --init runs (bound at /run/podman-init) instead of coracle's own
+    #[arg(long, value_name = "PATH")]
+    pub init_path: Option<String>,
+    /// Systemd mode (tmpfs on /run, /run/lock, /tmp, /var/lib/journal; writable /sys/fs/cgroup; stop signal SIGRTMIN+3): true when the command is systemd or an init, false, always
+    #[arg(long, value_name = "true|false|always", default_value = "true")]
+    pub systemd: String,
+    /// Attach to STDIN, STDOUT or STDERR (repeatable; an attached start relays only these)
+    #[arg(short, long, value_name = "STREAM")]
+    pub attach: Vec<String>,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]

@@ -419,6 +419,12 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
     if let (Value::Object(hc), Value::Object(limits)) = (&mut host_config, limits_json(&cfg)) {
         hc.extend(limits);
     }
+    if let Some(m) = &cfg.launch.id_mappings {
+        let texts = |r: &[crate::engine::types::IdRange]| -> Vec<String> {
+            r.iter().map(|r| r.text()).collect()
+        };
+        host_config["IDMappings"] = json!({"UidMap": texts(&m.uids), "GidMap": texts(&m.gids)});
+    }
     Ok(json!({
         "Id": cfg.id,
         "Created": cfg.created,

@@ -45,12 +45,31 @@ pub struct RunArgs {
     #[arg(long)]
     pub rmi: bool,
     #[command(flatten)]
+    pub fds: PreserveFdFlags,
+    #[command(flatten)]
     pub flags: CreateFlags,
     /// The image to run
     pub image: String,
     /// Command and arguments (override the image's CMD)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+/// `--preserve-fds` and `--preserve-fd` (run and exec).
+#[derive(Args, Debug, Default)]
+pub struct PreserveFdFlags {
+    /// Pass N additional file descriptors (3 to 3+N-1) to the process
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Pass these file descriptors (FD1[,FD2,...], under their own numbers) to the process
+    #[arg(long, value_name = "FD1[,FD2,...]", value_delimiter = ',')]
+    pub preserve_fd: Vec<u32>,
+}
+
+impl PreserveFdFlags {
+    fn checked(&self) -> Result<Vec<i32>> {
+        engine::preserved_fds(self.preserve_fds, &self.preserve_fd)
+    }
 }
 
 /// How `--pull`, `--platform`, `--quiet` and the registry flags find the
@@ -158,6 +177,15 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         create_command: None,
         seccomp_policy: f.seccomp_policy,
         gpus: f.gpus,
+        id_maps: engine::idmap::IdMapRequest {
+            uidmap: f.uidmap,
+            gidmap: f.gidmap,
+            subuidname: f.subuidname,
+            subgidname: f.subgidname,
+        },
+        init_path: f.init_path,
+        systemd: f.systemd,
+        attach: f.attach,
     })
 }
 
@@ -175,6 +203,10 @@ pub fn run(g: &GlobalOpts, mut a: RunArgs) -> Result<()> {
         a.flags.rm = true;
     }
     crate::engine::attach::parse_detach_keys(a.detach_keys.as_deref())?;
+    engine::pass_fds(a.fds.checked()?);
+    if a.detach && !a.flags.attach.is_empty() {
+        anyhow::bail!("conflicting options: -a/--attach and -d/--detach");
+    }
     let store = g.open_store()?;
     let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command)?)?;
     if a.detach {
@@ -230,6 +262,11 @@ pub struct ExecArgs {
     /// Read the container ID from the file (the first argument is then the command)
     #[arg(long, value_name = "FILE")]
     pub cidfile: Option<String>,
+    #[command(flatten)]
+    pub fds: PreserveFdFlags,
+    /// Do not record an exec session (coracle records none for any exec; refused with --detach, as podman)
+    #[arg(long)]
+    pub no_session: bool,
     /// Container name or id
     pub container: String,
     /// Command and arguments
@@ -247,6 +284,10 @@ pub fn exec(g: &GlobalOpts, mut a: ExecArgs) -> Result<()> {
     if a.command.is_empty() {
         anyhow::bail!("exec requires the name or ID of a container and a command to run");
     }
+    if a.no_session && a.detach {
+        anyhow::bail!("--no-session cannot be used with --detach or --detach-keys");
+    }
+    let preserve_fds = a.fds.checked()?;
     let store = g.open_store()?;
     let id = crate::engine::lookup::container_id(&store, &a.container)?;
     let mut env = engine::parse_env_files(&a.env_file)?;
@@ -260,6 +301,7 @@ pub fn exec(g: &GlobalOpts, mut a: ExecArgs) -> Result<()> {
         interactive: a.interactive,
         detach: a.detach,
         privileged: a.privileged,
+        preserve_fds,
     };
     let code = crate::engine::containers::exec(&store, &id, &opts)?;
     if code != 0 {

@@ -7,7 +7,9 @@
 mod cdi;
 mod cgroup_rules;
 mod defaults;
+pub mod idmap;
 mod io_limits;
+mod launch;
 mod limits;
 mod mounts;
 mod namespaces;
@@ -18,6 +20,7 @@ mod tuning;
 
 use super::types::{ContainerConfig, NamespaceMode, NetworkMode, PullOptions, Store, UsernsMode};
 pub use io_limits::IoLimits;
+pub use launch::{pass_fds, preserved_fds};
 pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 pub use namespaces::into_pod;
@@ -127,6 +130,14 @@ pub struct ContainerRequest {
     pub seccomp_policy: String,
     /// `--gpus`: GPUs by CDI name ("all", "0"...), of the vendor found.
     pub gpus: Vec<String>,
+    /// `--uidmap`, `--gidmap`, `--subuidname`, `--subgidname`
+    pub id_maps: idmap::IdMapRequest,
+    /// `--init-path`: the init `--init` runs instead of coracle's own
+    pub init_path: Option<String>,
+    /// `--systemd`: true (also ""), false or always
+    pub systemd: String,
+    /// `--attach`: stdin, stdout, stderr
+    pub attach: Vec<String>,
 }
 
 /// `--entrypoint` (and `pod create --infra-command`): a JSON array, or
@@ -466,11 +477,16 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     }
     let requires = required_ids(store, &req.tuning.requires)?;
     let join = namespaces::member_flags(store, &mut req)?;
+    let launch = launch::settings(&req)?;
     let image = std::mem::take(&mut req.image);
     let img = ensure_image(store, &image, std::mem::take(&mut req.source))?;
     crate::debug!("image {} resolved", img.id);
     let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
     let mut cfg = container_config(&mut req, &image_display_name(&img, &image), &img, &img_cfg)?;
+    // `-a stdin` keeps stdin open, as `-i` does.
+    cfg.stdin |= launch.attach.iter().any(|s| s == "stdin");
+    cfg.launch = launch;
+    launch::apply_systemd(&req.systemd, &mut cfg);
     for s in &req.secret {
         cfg.secrets.push(super::secrets::parse_use(store, s)?);
     }

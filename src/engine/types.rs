@@ -28,6 +28,7 @@ pub use crate::storage::events::{Backend as EventsBackend, Event};
 pub use crate::storage::health::{HealthConfig, HealthSettings, HealthState};
 pub use crate::storage::image_config::ImageConfig;
 pub use crate::storage::images::ImageRecord;
+pub use crate::storage::launch::IdRange;
 pub use crate::storage::layer_tar::MtimePolicy;
 pub use crate::storage::modes::{ModeError, NamespaceMode, NetworkMode, RestartPolicy, UsernsMode};
 pub use crate::storage::pods::{MemberDefaults, PodConfig};

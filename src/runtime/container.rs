@@ -249,6 +249,8 @@ fn create_from(
             // SAFETY: getuid/getgid cannot fail.
             let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
             base.keep_id(uid, gid)?
+        } else if let Some(wanted) = &cfg.launch.id_mappings {
+            super::idmap::host_maps(wanted, &base)?
         } else {
             base.clone()
         };
@@ -259,12 +261,13 @@ fn create_from(
         let mut spec = spec::build(&SpecInput {
             cfg: &super::volume::resolve_for_spec(store, &cfg)?,
             user: &user,
-            rootless: store.rootless,
+            rootless: super::monitor::own_user_namespace(store, &cfg),
             id_maps: &maps,
             rootfs: rootfs_mountpoint(store),
             userdata: store.containers.dir(&cfg.id).join("userdata"),
         })?;
         super::secrets::mount(store, &cfg, &base, &maps, &mut spec)?;
+        super::launch::apply(&cfg, &mut spec)?;
         spec::save(&spec, &store.containers.dir(&cfg.id).join("spec.json"))?;
         remember_created(&cfg, spec);
         Ok(())

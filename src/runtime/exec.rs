@@ -22,6 +22,8 @@ pub struct ExecOptions {
     pub interactive: bool,
     pub detach: bool,
     pub privileged: bool,
+    /// `--preserve-fds`/`--preserve-fd`: the caller's descriptors passed on.
+    pub preserve_fds: Vec<i32>,
 }
 
 /// The exec'd process's spec: the container's, with this command.
@@ -91,12 +93,11 @@ fn bounding(p: &Process) -> Capabilities {
         .unwrap_or_default()
 }
 
-fn join_namespaces(pid: i32, rootless: bool) -> Result<()> {
+fn join_namespaces(pid: i32) -> Result<()> {
     // The user namespace first: it grants the rights to join the others.
-    let mut order: Vec<(&str, libc::c_int)> = Vec::new();
-    if rootless {
-        order.push(("user", libc::CLONE_NEWUSER));
-    }
+    // Root's containers have one too with `--uidmap` (joining our own is
+    // skipped below).
+    let mut order: Vec<(&str, libc::c_int)> = vec![("user", libc::CLONE_NEWUSER)];
     order.extend([
         ("ipc", libc::CLONE_NEWIPC),
         ("uts", libc::CLONE_NEWUTS),
@@ -194,7 +195,7 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
             if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
                 bail!("making the exec helper non-dumpable: {}", sys::errno());
             }
-            join_namespaces(pid, store.rootless)?;
+            join_namespaces(pid)?;
             // The pid namespace applies to our children: fork once more.
             // SAFETY: single-threaded.
             let inner = unsafe { libc::fork() };
@@ -229,6 +230,11 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
             if unblocked != 0 {
                 bail!("unblocking signals: {}", sys::errno());
             }
+            // The caller's descriptors stay ours unless passed on.
+            let mut keep = o.preserve_fds.clone();
+            keep.push(report_fd);
+            keep.extend(sock_theirs.as_ref().map(|s| s.as_raw_fd()));
+            sys::close_fds_except(&keep);
             let stdio = match sock_theirs {
                 Some(socket) => Stdio::Pty { socket },
                 None => {

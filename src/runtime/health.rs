@@ -126,6 +126,7 @@ pub fn run_check(
                 interactive: false,
                 detach: false,
                 privileged: false,
+                preserve_fds: Vec::new(),
             };
             super::exec::exec(store, id, &opts)
         })();

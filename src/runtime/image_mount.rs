@@ -68,6 +68,7 @@ pub fn mount(store: &Store, id: &str, layers: &[Digest]) -> Result<PathBuf> {
         work: d.join("work"),
         userxattr: store.rootless,
         copy: false,
+        premounted: false,
     };
     for p in [&plan.upper, &plan.work] {
         std::fs::create_dir_all(p)?;

@@ -54,12 +54,23 @@ pub fn rootfs_plan(store: &Store, cfg: &ContainerConfig) -> RootfsPlan {
         work: dir.join("work"),
         userxattr: store.rootless,
         copy: uses_copied_rootfs(store, cfg),
+        premounted: false,
     }
 }
 
-/// Is the rootfs a private copy (vfs driver, or ids shifted by keep-id)?
+/// Is the rootfs a private copy (vfs driver, or ids shifted by keep-id or
+/// `--uidmap`)?
 pub fn uses_copied_rootfs(store: &Store, cfg: &ContainerConfig) -> bool {
-    store.driver == Driver::Vfs || cfg.userns == UsernsMode::KeepId
+    store.driver == Driver::Vfs
+        || cfg.userns == UsernsMode::KeepId
+        || cfg.launch.id_mappings.is_some()
+}
+
+/// Does the container get a user namespace of its own (rootless, or root
+/// with `--uidmap`)? It is then set up as a rootless one is: devices bound,
+/// not made, and root of that namespace taken before the program.
+pub fn own_user_namespace(store: &Store, cfg: &ContainerConfig) -> bool {
+    store.rootless || cfg.launch.id_mappings.is_some()
 }
 
 /// Everything the container's first process needs between clone and exec:
@@ -68,6 +79,8 @@ struct ChildPlan<'a> {
     spec: &'a Spec,
     rootfs: RootfsPlan,
     rootless: bool,
+    /// `--uidmap` and kin: the store's owner may be left out of the maps.
+    remapped: bool,
     /// The namespaces asked for (the cgroup one is made by the child).
     flags: libc::c_int,
     /// `--init`: a tiny init stays PID 1.
@@ -210,8 +223,9 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
     drop(monitor_ends);
     let ChildPlan {
         spec,
-        rootfs,
+        mut rootfs,
         rootless,
+        remapped,
         flags,
         init,
         infra,
@@ -232,6 +246,8 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
         // Nothing of the host's but these: every other fd from 3 up goes
         // (a process that does not exec keeps what it does not close).
         let mut keep = vec![go.as_raw_fd(), report_fd];
+        // `run --preserve-fds`: the caller's, under their own numbers.
+        keep.extend(super::launch::passed_fds());
         if let process::Stdio::Pty { socket } = &stdio {
             keep.push(socket.as_raw_fd());
         }
@@ -274,6 +290,13 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
         if unblocked != 0 {
             bail!("unblocking signals: {}", sys::errno());
         }
+        let reached;
+        let spec = if remapped {
+            reached = super::idmap::reach_before_identity(spec, &mut rootfs)?;
+            &reached.0
+        } else {
+            spec
+        };
         if rootless {
             // Root of the new user namespace (the ids were mapped).
             // SAFETY: credential syscalls with constant ids.
@@ -507,9 +530,11 @@ fn spawn_container(
     let plan = ChildPlan {
         spec,
         rootfs: rootfs_plan(store, cfg),
-        rootless: store.rootless,
+        rootless: own_user_namespace(store, cfg),
+        remapped: cfg.launch.id_mappings.is_some(),
         flags,
-        init: cfg.init,
+        // `--init-path`: that init is the program's first word instead.
+        init: cfg.init && cfg.launch.init_path.is_none(),
         // An infra made from an image (`--infra-image`) runs its program.
         infra: cfg.is_infra && cfg.image_id.is_empty(),
         joins_cgroup: made.cgroup.as_ref().filter(|_| joins_itself),
@@ -1251,6 +1276,7 @@ fn run_once(
         _ => super::logfile::LogWriter::open(&log_path)?.max_size(cfg.tuning.log_max_size),
     };
     let mut duties = super::service::Duties::new(store, cfg, notifier, monitor_pid);
+    super::launch::attach_only(&cfg.launch.attach);
     let status = super::relay::relay(
         pid,
         wiring,

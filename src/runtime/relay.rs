@@ -153,7 +153,7 @@ pub fn relay(
     } else {
         None
     };
-    let mut stdin_open = attach && stdin_target.is_some();
+    let mut stdin_open = attach && stdin_target.is_some() && super::launch::attached("stdin");
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
     let sig_fd = sfd.as_raw_fd();
@@ -313,7 +313,10 @@ pub fn relay(
                         };
                         c.broadcast(kind, &buf[..k]);
                     }
-                    if attached_out && sys::write_all(*target, &buf[..k]).is_err() {
+                    if attached_out
+                        && super::launch::attached(stream)
+                        && sys::write_all(*target, &buf[..k]).is_err()
+                    {
                         // The terminal went away: keep logging.
                         attached_out = false;
                     }

@@ -21,6 +21,9 @@ pub struct RootfsPlan {
     pub userxattr: bool,
     /// The vfs driver: `upper` already holds a full copy; bind it.
     pub copy: bool,
+    /// Already mounted, the mount namespace made private (see
+    /// `idmap::reach_before_identity`).
+    pub premounted: bool,
 }
 
 /// Resolve `path` inside `root` as the container would see it: symlinks
@@ -419,23 +422,29 @@ pub fn mount_for_runtime(target: &Path, plan: &RootfsPlan) -> Result<()> {
     mount_layers(target, plan)
 }
 
-/// Build the whole root filesystem and switch into it. Runs in the
-/// container's fresh mount namespace, before the process is started.
-pub fn setup(spec: &Spec, plan: &RootfsPlan, rootless: bool) -> Result<()> {
-    // Nothing we mount may propagate back to the host.
+/// Nothing we mount may propagate back to the host.
+pub(super) fn make_private() -> Result<()> {
     mount(
         None,
         Path::new("/"),
         None,
         libc::MS_REC | libc::MS_PRIVATE,
         None,
-    )?;
+    )
+}
+
+/// Build the whole root filesystem and switch into it. Runs in the
+/// container's fresh mount namespace, before the process is started.
+pub fn setup(spec: &Spec, plan: &RootfsPlan, rootless: bool) -> Result<()> {
     let root = spec
         .root()
         .as_ref()
         .map(|r| r.path().clone())
         .context("spec has no root")?;
-    mount_layers(&root, plan)?;
+    if !plan.premounted {
+        make_private()?;
+        mount_layers(&root, plan)?;
+    }
     let mounts = spec.mounts().clone().unwrap_or_default();
     let (uid, gid) = spec
         .process()

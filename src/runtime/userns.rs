@@ -182,7 +182,7 @@ fn lookup(map: &[IdMapping], id: u32) -> Option<u32> {
 
 /// (start, count) ranges for the user from a subuid/subgid file, matched by
 /// name or numeric uid, in file order.
-fn subordinate_ranges(text: &str, name: Option<&str>, uid: u32) -> Vec<(u32, u32)> {
+pub fn subordinate_ranges(text: &str, name: Option<&str>, uid: u32) -> Vec<(u32, u32)> {
     let uid_s = uid.to_string();
     text.lines()
         .filter_map(|line| {
@@ -398,6 +398,15 @@ fn write_maps_with(
     helpers: Option<(std::path::PathBuf, std::path::PathBuf)>,
 ) -> Result<()> {
     match helpers {
+        // Root may write any map itself (and keeps setgroups).
+        _ if !is_rootless() && !in_user_namespace() => {
+            let write = |file: &str, text: String| {
+                fs::write(format!("/proc/{pid}/{file}"), text)
+                    .with_context(|| format!("writing /proc/{pid}/{file}"))
+            };
+            write("uid_map", map_text(&maps.uids))?;
+            write("gid_map", map_text(&maps.gids))?;
+        }
         None => {
             // One id: we may write our own maps, setgroups denied first.
             let write = |file: &str, text: String| {

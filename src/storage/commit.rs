@@ -330,9 +330,12 @@ pub fn commit_container(
     opts: &CommitOptions,
 ) -> Result<ImageRecord> {
     let cfg = store.containers.load_config(container_id)?;
-    if store.driver == Driver::Vfs || cfg.userns == super::modes::UsernsMode::KeepId {
+    if store.driver == Driver::Vfs
+        || cfg.userns == super::modes::UsernsMode::KeepId
+        || cfg.launch.id_mappings.is_some()
+    {
         bail!(
-            "cannot commit container {}: its root filesystem is a full copy (vfs driver or --userns=keep-id), not a set of changes (commit --squash can)",
+            "cannot commit container {}: its root filesystem is a full copy (vfs driver, --userns=keep-id or --uidmap), not a set of changes (commit --squash can)",
             cfg.name
         );
     }

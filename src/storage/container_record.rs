@@ -159,6 +159,12 @@ pub struct ContainerConfig {
     /// own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oci_runtime: Option<OciRuntimeRecord>,
+    /// Id maps, preserved descriptors, the init binary.
+    #[serde(
+        default,
+        skip_serializing_if = "super::launch::LaunchSettings::is_default"
+    )]
+    pub launch: super::launch::LaunchSettings,
 }
 
 /// An external OCI runtime (crun, runc...) and the global flags it gets.

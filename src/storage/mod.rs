@@ -20,6 +20,7 @@ pub mod image_index;
 pub mod image_keys;
 pub mod image_record;
 pub mod images;
+pub mod launch;
 pub mod layer_tar;
 pub mod layers;
 pub mod leftovers;
