@@ -19,7 +19,9 @@ pub use limits::{CreateLimits, Limits};
 pub use mounts::{parse_mount, parse_tmpfs, parse_volume};
 pub use security::check_security_opts;
 pub use service::ServiceRequest;
-pub use tuning::TuningRequest;
+pub use tuning::{
+    base_env, tuning as process_tuning, Namespaces as TuningNamespaces, TuningRequest,
+};
 
 use crate::error::SilentExit;
 use crate::runtime::{attach, container};

@@ -9,6 +9,7 @@
 pub mod attach;
 pub mod auto_update;
 pub mod build;
+pub mod build_cache;
 pub mod check;
 pub mod commit;
 pub mod compose;
