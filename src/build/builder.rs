@@ -178,6 +178,7 @@ pub fn build(
         context,
         used_args: BTreeSet::new(),
         stage_images: BTreeMap::new(),
+        stage_remote_keys: BTreeMap::new(),
         maps: None,
         scratch: None,
         final_base: None,
@@ -215,6 +216,8 @@ struct Builder<'a> {
     used_args: BTreeSet<String>,
     /// Final image of each finished stage, by stage index.
     stage_images: BTreeMap<usize, ImageRecord>,
+    /// The remote cache key each finished stage ended on.
+    stage_remote_keys: BTreeMap<usize, String>,
     maps: Option<IdMaps>,
     /// This build's private temp dir in the store's tmp/ (swept if killed).
     scratch: Option<PathBuf>,
@@ -236,6 +239,10 @@ struct StageState {
     base_annotations: BTreeMap<String, String>,
     /// `--stage-labels` this stage's images carry (their cache keys too).
     stage_labels: Vec<(String, String)>,
+    /// The chain of keys `--cache-from`/`--cache-to` tag step images
+    /// with: each step's key made from its parent's key, not its parent's
+    /// id, which a push may change (a layer tarred again is another blob).
+    remote_parent: String,
 }
 
 impl StageState {
@@ -444,6 +451,7 @@ impl Builder<'_> {
             clear_onbuild: false,
             base_annotations: BTreeMap::new(),
             stage_labels: Vec::new(),
+            remote_parent: String::new(),
         };
         let from_text = match &base {
             BaseRef::Stage(s) => {
@@ -488,6 +496,10 @@ impl Builder<'_> {
         if !self.opts.edits.inherit_labels {
             st.config.config.labels = None;
         }
+        st.remote_parent = match &base {
+            BaseRef::Stage(s) => self.stage_remote_keys[s].clone(),
+            _ => st.parent_key(),
+        };
         if self.opts.stage_labels {
             let name = stage.name.clone().unwrap_or_else(|| index.to_string());
             let base_name = match &base {
@@ -544,6 +556,8 @@ impl Builder<'_> {
             self.step(index, &mut st, &step.text, &step.instruction, prefix, last)
                 .map_err(|e| flatten(e).context(format!("building at STEP \"{}\"", step.text)))?;
         }
+        self.stage_remote_keys
+            .insert(index, st.remote_parent.clone());
         if (steps.is_empty() && is_final) || st.image.is_none() {
             return self.finish_empty_stage(&mut st, prefix, is_final);
         }
@@ -734,6 +748,8 @@ impl Builder<'_> {
             parts.push("clear-onbuild");
         }
         let key = cache::key(&parts);
+        parts[0] = &st.remote_parent;
+        let remote_key = cache::key(&parts);
 
         if !self.opts.no_cache {
             let fresh = |img: &&ImageRecord| match self.opts.cache_ttl {
@@ -745,7 +761,7 @@ impl Builder<'_> {
                 .filter(fresh)
                 .cloned();
             let found = local.or_else(|| {
-                let img = (self.remote.fetch?)(&key)?;
+                let img = (self.remote.fetch?)(&remote_key)?;
                 self.live.insert(img.id.clone(), img.clone());
                 self.cache.put(key.clone(), img.id.clone());
                 Some(img)
@@ -771,7 +787,8 @@ impl Builder<'_> {
                         self.add_names(&img)?;
                     }
                     say(quiet, &format!("--> {}", short(&img.id)));
-                    self.put_remote(&img, &key);
+                    self.put_remote(&img, &remote_key);
+                    st.remote_parent = remote_key;
                     st.image = Some(img);
                     return Ok(());
                 }
@@ -819,7 +836,8 @@ impl Builder<'_> {
         self.live.insert(img.id.clone(), img.clone());
         self.cache.put(key.clone(), img.id.clone());
         say(quiet, &format!("--> {}", short(&img.id)));
-        self.put_remote(&img, &key);
+        self.put_remote(&img, &remote_key);
+        st.remote_parent = remote_key;
         st.image = Some(img);
         Ok(())
     }
@@ -1786,6 +1804,7 @@ mod tests {
             clear_onbuild: false,
             base_annotations: BTreeMap::new(),
             stage_labels: Vec::new(),
+            remote_parent: String::new(),
         }
     }
 

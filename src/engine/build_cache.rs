@@ -28,7 +28,10 @@ impl Repos<'_> {
         let mut opts = self.options.clone()?;
         opts.quiet = true;
         self.from.iter().find_map(|repo| {
-            super::images::pull_image(self.store, &format!("{repo}:{key}"), &opts).ok()
+            let name = format!("{repo}:{key}");
+            super::images::pull_image(self.store, &name, &opts)
+                .map_err(|e| crate::debug!("no cache image {name}: {e:#}"))
+                .ok()
         })
     }
 
