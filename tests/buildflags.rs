@@ -894,3 +894,414 @@ fn volume_create_uid_gid_own_the_directory(mode: Mode) {
         );
     }
 }
+
+// `--from`, `--build-context` (a directory for COPY --from, an image for
+// FROM, before a stage of the same name) and a `Containerfile.in` through
+// cpp with `--cpp-flag`.
+both_modes!(from_build_contexts_and_cpp);
+fn from_build_contexts_and_cpp(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let extra = context(&env, "extra", &base, &[("hello.txt", "from-extra\n")]);
+    let ctx = context(
+        &env,
+        "cpp",
+        &base,
+        &[
+            ("from.inc", "FROM no-such-image-anywhere\n"),
+            (
+                "Containerfile.in",
+                "#include \"from.inc\"\nCOPY --from=extra hello.txt /hello\n\
+                 RUN echo GREETING > /greeting\n",
+            ),
+            ("hello.txt", "from-main\n"),
+        ],
+    );
+    let file = ctx.join("Containerfile.in");
+    let extra_arg = format!("extra={}", extra.display());
+    build(
+        &env,
+        &[
+            "-f",
+            file.to_str().unwrap(),
+            "--from",
+            &base,
+            "--build-context",
+            &extra_arg,
+            "--cpp-flag=-DGREETING=hi",
+            "-t",
+            "srcs",
+        ],
+        &ctx,
+    );
+    assert_eq!(cat(&env, "srcs", "/hello"), "from-extra", "[{mode:?}]");
+    assert_eq!(cat(&env, "srcs", "/greeting"), "hi", "[{mode:?}]");
+
+    // A context named like a stage wins over it; an image context is a base.
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM basectx AS extra\nCOPY hello.txt /hello.txt\nFROM basectx\nCOPY --from=extra hello.txt /h\n",
+    )
+    .unwrap();
+    let image_arg = format!("basectx=docker-image://{base}");
+    build(
+        &env,
+        &[
+            "--build-context",
+            &image_arg,
+            "--build-context",
+            &extra_arg,
+            "-t",
+            "named",
+        ],
+        &ctx,
+    );
+    assert_eq!(cat(&env, "named", "/h"), "from-extra", "[{mode:?}]");
+
+    let ctx_arg = ctx.to_str().unwrap();
+    assert_refused(
+        &env,
+        &["build", "--build-context", "nameonly", ctx_arg],
+        "invalid --build-context",
+    );
+    let dir_base = format!("basectx={}", extra.display());
+    assert_refused(
+        &env,
+        &["build", "--build-context", &dir_base, ctx_arg],
+        "FROM needs an image",
+    );
+}
+
+// What the RUN containers get: `--no-hosts`, `--no-hostname`,
+// `--shm-size`, `--group-add`, `--device`, `--http-proxy`, `--stdin`,
+// `--isolation rootless`; the defaults for contrast.
+both_modes!(run_step_process_flags);
+fn run_step_process_flags(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    env.set_env("http_proxy", "http://proxy.invalid:3128");
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "proc",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN read line; echo \"$line\" > /stdin; echo '10.7.7.7 imagehost' > /etc/hosts || true\n\
+             RUN grep -c imagehost /etc/hosts > /hosts; \
+             (test -e /etc/hostname && echo yes || echo no) > /hostname; \
+             df -k /dev/shm | tail -n 1 | tr -s ' ' | cut -d' ' -f2 > /shm; \
+             id -G > /groups; echo \"$http_proxy\" > /proxy; \
+             (test -c /dev/mynull && echo yes || echo no) > /dev-node; \
+             hostname > /uts\n",
+        )],
+    );
+    let ctx_arg = ctx.to_str().unwrap();
+    let out = env.run_stdin(
+        &[
+            "build",
+            "-q",
+            "--no-hosts",
+            "--no-hostname",
+            "--shm-size",
+            "7m",
+            "--group-add",
+            "1234",
+            "--device",
+            "/dev/null:/dev/mynull",
+            "--http-proxy=false",
+            "--stdin",
+            "--isolation",
+            "rootless",
+            "-t",
+            "tuned",
+            ctx_arg,
+        ],
+        b"typed-in\n",
+    );
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert_eq!(cat(&env, "tuned", "/hosts"), "1", "[{mode:?}]");
+    assert_eq!(cat(&env, "tuned", "/hostname"), "no", "[{mode:?}]");
+    assert_eq!(cat(&env, "tuned", "/shm"), "7168", "[{mode:?}]");
+    assert!(
+        cat(&env, "tuned", "/groups")
+            .split(' ')
+            .any(|g| g == "1234"),
+        "[{mode:?}]"
+    );
+    assert_eq!(cat(&env, "tuned", "/proxy"), "", "[{mode:?}]");
+    assert_eq!(cat(&env, "tuned", "/dev-node"), "yes", "[{mode:?}]");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(cat(&env, "tuned", "/uts"), host.trim(), "[{mode:?}]");
+    assert_eq!(cat(&env, "tuned", "/stdin"), "typed-in", "[{mode:?}]");
+
+    build(&env, &["-t", "plain"], &ctx);
+    assert_eq!(cat(&env, "plain", "/hosts"), "0", "[{mode:?}]");
+    assert_eq!(cat(&env, "plain", "/hostname"), "yes", "[{mode:?}]");
+    assert_eq!(
+        cat(&env, "plain", "/proxy"),
+        "http://proxy.invalid:3128",
+        "[{mode:?}]"
+    );
+    assert_eq!(cat(&env, "plain", "/stdin"), "", "[{mode:?}]");
+    assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
+
+    assert_refused(
+        &env,
+        &["build", "--isolation", "chroot", ctx_arg],
+        "--isolation chroot is not supported",
+    );
+    assert_refused(
+        &env,
+        &["build", "--isolation", "bogus", ctx_arg],
+        "unrecognized isolation type",
+    );
+    assert_refused(
+        &env,
+        &["build", "--no-hosts", "--add-host", "a:10.0.0.1", ctx_arg],
+        "--no-hosts and --add-host cannot be set together",
+    );
+}
+
+// `--rm=false` and `--force-rm=false` keep the RUN containers; by default
+// none stay, failing or not.
+both_modes!(rm_and_force_rm_keep_run_containers);
+fn rm_and_force_rm_keep_run_containers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ok = context(
+        &env,
+        "ok",
+        &base,
+        &[("Containerfile", "FROM {BASE}\nRUN echo kept > /k\n")],
+    );
+    let bad = context(
+        &env,
+        "bad",
+        &base,
+        &[("Containerfile", "FROM {BASE}\nRUN echo failing; exit 3\n")],
+    );
+    build(&env, &["--rm=false"], &ok);
+    let kept = env.all_container_ids();
+    assert_eq!(kept.len(), 1, "[{mode:?}] {kept:?}");
+    // A later build sweeps no kept container; the user removes it.
+    build(&env, &["--no-cache"], &ok);
+    assert_eq!(env.all_container_ids(), kept, "[{mode:?}]");
+    env.ok(&["rm", &kept[0]]);
+
+    env.fails(&["build", "-q", bad.to_str().unwrap()], 125);
+    assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
+    env.fails(
+        &["build", "-q", "--force-rm=false", bad.to_str().unwrap()],
+        125,
+    );
+    assert_eq!(env.all_container_ids().len(), 1, "[{mode:?}]");
+}
+
+// The image-level flags: `--layer-label`, `--save-stages --stage-labels`,
+// `--os-version`, `--os-feature`, `--metadata-file`, `--cache-ttl`,
+// `--logfile` (`--logsplit` per platform) and `--compress`.
+both_modes!(labels_os_fields_metadata_cache_ttl_and_logfile);
+fn labels_os_fields_metadata_cache_ttl_and_logfile(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "meta",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE} AS first\nENV A=1\nFROM {BASE}\nENV B=2\nCOPY hello.txt /\n",
+            ),
+            ("hello.txt", "hi\n"),
+        ],
+    );
+    let outdir = env.user_dir("out");
+    let meta = outdir.join("meta.json");
+    let id = build(
+        &env,
+        &[
+            "--skip-unused-stages=false",
+            "--layer-label",
+            "lay=1",
+            "--save-stages",
+            "--stage-labels",
+            "--os-version",
+            "10.0.1",
+            "--os-feature",
+            "win32k",
+            "--compress",
+            "--metadata-file",
+            meta.to_str().unwrap(),
+            "--manifest",
+            "metalist",
+            "-t",
+            "meta",
+        ],
+        &ctx,
+    );
+    let v = env.inspect("meta");
+    let labels = &v["Config"]["Labels"];
+    assert!(labels.get("lay").is_none(), "[{mode:?}] {labels}");
+    assert_eq!(labels["io.buildah.stage.name"], "1", "[{mode:?}] {labels}");
+    let intermediate = env.ok(&["images", "-a", "-q", "--filter", "label=lay=1"]);
+    assert!(!intermediate.trim().is_empty(), "[{mode:?}]");
+    let first = env.ok(&[
+        "images",
+        "-a",
+        "-q",
+        "--filter",
+        "label=io.buildah.stage.name=first",
+    ]);
+    assert!(!first.trim().is_empty(), "[{mode:?}]");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    assert_eq!(m["containerimage.digest"], v["Digest"], "[{mode:?}] {m}");
+    assert!(
+        m["image.name"]
+            .as_str()
+            .unwrap()
+            .contains("localhost/meta:latest"),
+        "[{mode:?}] {m}"
+    );
+    assert!(
+        m["containerimage.config.digest"]
+            .as_str()
+            .unwrap()
+            .ends_with(&id),
+        "[{mode:?}] {m}"
+    );
+    let list: Value = serde_json::from_str(&env.ok(&["manifest", "inspect", "metalist"])).unwrap();
+    assert_eq!(
+        list["manifests"][0]["platform"]["os.version"], "10.0.1",
+        "[{mode:?}] {list}"
+    );
+    let saved = outdir.join("meta.tar");
+    env.ok(&["save", "-o", saved.to_str().unwrap(), "meta"]);
+    let tar = |member: &str| {
+        let o = std::process::Command::new("tar")
+            .args(["-xOf", saved.to_str().unwrap(), member])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let manifest: Value = serde_json::from_str(&tar("manifest.json")).unwrap();
+    let config: Value =
+        serde_json::from_str(&tar(manifest[0]["Config"].as_str().unwrap())).unwrap();
+    assert_eq!(
+        config["os.features"],
+        serde_json::json!(["win32k"]),
+        "[{mode:?}]"
+    );
+
+    // --cache-ttl: a cached step made before the ttl is not used.
+    build(&env, &[], &ctx);
+    let log = outdir.join("build.log");
+    let log_arg = log.to_str().unwrap();
+    let ctx_arg = ctx.to_str().unwrap();
+    let out = env.ok(&["build", "--logfile", log_arg, "--cache-ttl", "1h", ctx_arg]);
+    assert_eq!(out, "", "[{mode:?}] output outside the log file");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("STEP 1/"), "[{mode:?}] {logged}");
+    assert!(logged.contains("Using cache"), "[{mode:?}] {logged}");
+    let out = env.ok(&["build", "--cache-ttl", "1ns", ctx_arg]);
+    assert!(!out.contains("Using cache"), "[{mode:?}] {out}");
+
+    // --logsplit: one log per platform.
+    let scratch = context(
+        &env,
+        "split",
+        &base,
+        &[
+            ("Containerfile", "FROM scratch\nCOPY hello.txt /\n"),
+            ("hello.txt", "x\n"),
+        ],
+    );
+    env.ok(&[
+        "build",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--logfile",
+        log_arg,
+        "--logsplit",
+        scratch.to_str().unwrap(),
+    ]);
+    for p in ["amd64", "arm64"] {
+        let f = format!("{log_arg}_linux_{p}");
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(text.contains("COPY hello.txt"), "[{mode:?}] {f}: {text}");
+    }
+
+    assert_refused(&env, &["build", "--stage-labels", ctx_arg], "--save-stages");
+    assert_refused(
+        &env,
+        &[
+            "build",
+            "--metadata-file",
+            meta.to_str().unwrap(),
+            "--platform",
+            "linux/amd64,linux/arm64",
+            ctx_arg,
+        ],
+        "--metadata-file cannot be used with more than one --platform",
+    );
+    assert_refused(
+        &env,
+        &["build", "--logsplit", ctx_arg],
+        "--logsplit needs --logfile",
+    );
+}
+
+// `--cache-to` pushes each step's image to a registry repository under its
+// cache key; another store's `--cache-from` build takes them from there
+// instead of running the steps.
+both_modes!(cache_from_and_cache_to_share_steps_through_a_registry);
+fn cache_from_and_cache_to_share_steps_through_a_registry(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let repo = format!("{}/{}", registry().host, unique("buildcache"));
+    let ctx = context(
+        &env,
+        "remote",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN echo ran-the-step; echo built > /b\nENV X=1\n",
+        )],
+    );
+    let ctx_arg = ctx.to_str().unwrap();
+    let out = env.run(&["build", "--tls-verify=false", "--cache-to", &repo, ctx_arg]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert!(out.stderr.is_empty(), "[{mode:?}] {}", out.stderr);
+    assert!(
+        out.stdout.lines().any(|l| l == "ran-the-step"),
+        "[{mode:?}]"
+    );
+
+    // Another store: every step comes from the registry, none runs.
+    let other = TestEnv::new(mode);
+    other.rt_image();
+    let out = other.ok(&[
+        "build",
+        "--tls-verify=false",
+        "--cache-from",
+        &repo,
+        ctx_arg,
+    ]);
+    let hits: Vec<&str> = (out.lines())
+        .filter_map(|l| l.strip_prefix("--> Using cache "))
+        .collect();
+    assert_eq!(hits.len(), 2, "[{mode:?}] {out}");
+    assert!(
+        !out.lines().any(|l| l == "ran-the-step"),
+        "[{mode:?}] the RUN step ran: {out}"
+    );
+    let id = out.lines().last().unwrap();
+    assert_eq!(id, hits[1], "[{mode:?}] {out}");
+    assert_eq!(cat(&other, id, "/b"), "built", "[{mode:?}]");
+
+    assert_refused(
+        &env,
+        &["build", "--cache-to", "no-registry", ctx_arg],
+        "invalid cache repository",
+    );
+}

@@ -18,7 +18,8 @@ use super::containerfile::{
 use super::context::ContextRoot;
 use super::copy::{self, Attrs, CopyPlan, ImageView, Item};
 use super::ignore::Matcher;
-use super::image_edits::ImageEdits;
+use super::image_edits::{ImageEdits, OS_FEATURES, OS_VERSION};
+use super::named_context::NamedContext;
 use super::run_mounts;
 use super::squash::{self, Squash};
 use crate::runtime::container;
@@ -76,7 +77,45 @@ pub struct BuildOptions {
     /// `--platform`: the platform the image is built for (FROM scratch
     /// stages get it; the cache keeps platforms apart). None: this host's.
     pub platform: Option<BuildPlatform>,
+    /// `--build-context NAME=...`: what `FROM NAME` and `COPY --from=NAME`
+    /// mean, before stages and images of that name.
+    pub contexts: BTreeMap<String, NamedContext>,
+    /// `--rm=false`/`--force-rm=false`: which RUN containers stay.
+    pub keep_containers: KeepContainers,
+    /// `--cache-ttl`: cached step images made longer ago are not used.
+    pub cache_ttl: Option<std::time::Duration>,
+    /// `--stage-labels`: each stage's images carry its name and base.
+    pub stage_labels: bool,
+    /// `--logfile`: the build's output appended to this file instead.
+    pub log_file: Option<PathBuf>,
+    /// `--cache-from`, `--cache-to`: registry repositories of step images.
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
 }
+
+/// Step images in registry repositories under their cache keys
+/// (`--cache-from`, `--cache-to`); the engine does the pulls and pushes.
+#[derive(Default, Clone, Copy)]
+pub struct RemoteCache<'a> {
+    /// The image a step with this key made, from a repository.
+    pub fetch: Option<FetchStep<'a>>,
+    /// Keep a step's image under its key.
+    pub put: Option<PutStep<'a>>,
+}
+
+pub type FetchStep<'a> = &'a dyn Fn(&str) -> Option<ImageRecord>;
+pub type PutStep<'a> = &'a dyn Fn(&ImageRecord, &str) -> Result<()>;
+
+/// RUN step containers left in the store (podman's `--rm`, `--force-rm`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeepContainers {
+    pub after_success: bool,
+    pub after_failure: bool,
+}
+
+/// The labels `--stage-labels` sets.
+pub const STAGE_NAME_LABEL: &str = "io.buildah.stage.name";
+pub const STAGE_BASE_LABEL: &str = "io.buildah.stage.base";
 
 /// The platform an image is built for, in Go's names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,6 +149,7 @@ pub fn build(
     file: &Containerfile,
     opts: &BuildOptions,
     resolve: ResolveImage,
+    remote: RemoteCache,
 ) -> Result<ImageRecord> {
     if store.driver == Driver::Vfs {
         bail!("build needs the overlay storage driver (this store uses vfs)");
@@ -124,6 +164,7 @@ pub fn build(
         file,
         opts,
         resolve,
+        remote,
         live,
         cache: BuildCache::load(&store.root),
         matcher: match &opts.ignorefile {
@@ -137,6 +178,7 @@ pub fn build(
         context,
         used_args: BTreeSet::new(),
         stage_images: BTreeMap::new(),
+        stage_remote_keys: BTreeMap::new(),
         maps: None,
         scratch: None,
         final_base: None,
@@ -145,7 +187,12 @@ pub fn build(
         let live = &b.live;
         b.cache.forget_missing(&|id| live.contains_key(id));
     }
+    let redirect = match &opts.log_file {
+        Some(f) => Some(OutputRedirect::to(f)?),
+        None => None,
+    };
     let result = b.run();
+    drop(redirect);
     // Steps that succeeded stay cached even when a later one failed.
     let _ = b.cache.save();
     if let Some(dir) = b.scratch.take() {
@@ -159,6 +206,7 @@ struct Builder<'a> {
     file: &'a Containerfile,
     opts: &'a BuildOptions,
     resolve: ResolveImage<'a>,
+    remote: RemoteCache<'a>,
     /// The images in the store, by id (grows as steps commit).
     live: HashMap<String, ImageRecord>,
     cache: BuildCache,
@@ -168,6 +216,8 @@ struct Builder<'a> {
     used_args: BTreeSet<String>,
     /// Final image of each finished stage, by stage index.
     stage_images: BTreeMap<usize, ImageRecord>,
+    /// The remote cache key each finished stage ended on.
+    stage_remote_keys: BTreeMap<usize, String>,
     maps: Option<IdMaps>,
     /// This build's private temp dir in the store's tmp/ (swept if killed).
     scratch: Option<PathBuf>,
@@ -187,6 +237,12 @@ struct StageState {
     clear_onbuild: bool,
     /// The base image's manifest annotations (the final image inherits).
     base_annotations: BTreeMap<String, String>,
+    /// `--stage-labels` this stage's images carry (their cache keys too).
+    stage_labels: Vec<(String, String)>,
+    /// The chain of keys `--cache-from`/`--cache-to` tag step images
+    /// with: each step's key made from its parent's key, not its parent's
+    /// id, which a push may change (a layer tarred again is another blob).
+    remote_parent: String,
 }
 
 impl StageState {
@@ -350,6 +406,25 @@ impl Builder<'_> {
         o
     }
 
+    /// A base that names a `--build-context`: its image; a directory
+    /// cannot be a base.
+    fn named_base(&self, stage: &containerfile::Stage, base: BaseRef) -> Result<BaseRef> {
+        let name = match &base {
+            BaseRef::Scratch => return Ok(base),
+            BaseRef::Image(n) => n.clone(),
+            BaseRef::Stage(_) => stage.from.image.clone(),
+        };
+        match self.opts.contexts.get(&name) {
+            None => Ok(base),
+            Some(NamedContext::Image(image)) => Ok(BaseRef::Image(image.clone())),
+            Some(NamedContext::Dir(d)) => bail!(
+                "{}: build context {name} is a directory ({}): FROM needs an image",
+                stage.text,
+                d.display()
+            ),
+        }
+    }
+
     fn config_of(&self, img: &ImageRecord) -> Result<ImageConfig> {
         ImageConfig::parse(&self.store.blobs.read(&img.config_digest())?)
             .with_context(|| format!("reading the configuration of image {}", img.id))
@@ -367,6 +442,7 @@ impl Builder<'_> {
         let total = stage.instructions.len() + 1;
         let quiet = self.opts.quiet;
         let base = file.resolve_from(index, meta).map_err(|e| anyhow!("{e}"))?;
+        let base = self.named_base(stage, base)?;
         let mut st = StageState {
             image: None,
             config: ImageConfig::default(),
@@ -374,6 +450,8 @@ impl Builder<'_> {
             cmd_set: false,
             clear_onbuild: false,
             base_annotations: BTreeMap::new(),
+            stage_labels: Vec::new(),
+            remote_parent: String::new(),
         };
         let from_text = match &base {
             BaseRef::Stage(s) => {
@@ -418,6 +496,24 @@ impl Builder<'_> {
         if !self.opts.edits.inherit_labels {
             st.config.config.labels = None;
         }
+        st.remote_parent = match &base {
+            BaseRef::Stage(s) => self.stage_remote_keys[s].clone(),
+            _ => st.parent_key(),
+        };
+        if self.opts.stage_labels {
+            let name = stage.name.clone().unwrap_or_else(|| index.to_string());
+            let base_name = match &base {
+                BaseRef::Scratch => "scratch".to_string(),
+                BaseRef::Image(n) => n.clone(),
+                BaseRef::Stage(_) => st.image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
+            };
+            st.stage_labels = vec![
+                (STAGE_NAME_LABEL.to_string(), name),
+                (STAGE_BASE_LABEL.to_string(), base_name),
+            ];
+            let labels = st.config.config.labels.get_or_insert_with(Default::default);
+            labels.extend(st.stage_labels.iter().cloned());
+        }
         if is_final {
             self.final_base = st.image.clone();
         }
@@ -460,6 +556,8 @@ impl Builder<'_> {
             self.step(index, &mut st, &step.text, &step.instruction, prefix, last)
                 .map_err(|e| flatten(e).context(format!("building at STEP \"{}\"", step.text)))?;
         }
+        self.stage_remote_keys
+            .insert(index, st.remote_parent.clone());
         if (steps.is_empty() && is_final) || st.image.is_none() {
             return self.finish_empty_stage(&mut st, prefix, is_final);
         }
@@ -481,7 +579,8 @@ impl Builder<'_> {
                 &commit_line(prefix, self.opts.commit_name.as_deref()),
             );
         }
-        let img = match (&st.image, is_final && self.opts.edits.change_final()) {
+        let new_image = (is_final && self.opts.edits.change_final()) || self.opts.stage_labels;
+        let img = match (&st.image, new_image) {
             (Some(img), false) => {
                 let img = img.clone();
                 if is_final {
@@ -623,6 +722,11 @@ impl Builder<'_> {
         }
         if last {
             extra.push(self.opts.edits.final_key());
+        } else {
+            extra.push(self.opts.edits.layer_key());
+        }
+        if !st.stage_labels.is_empty() {
+            extra.push(format!("stage labels {:?}", st.stage_labels));
         }
         if let Some(p) = &self.opts.platform {
             // A scratch stage's steps have no parent image to tell
@@ -644,13 +748,33 @@ impl Builder<'_> {
             parts.push("clear-onbuild");
         }
         let key = cache::key(&parts);
+        parts[0] = &st.remote_parent;
+        let remote_key = cache::key(&parts);
 
         if !self.opts.no_cache {
-            if let Some(id) = self.cache.get(&key) {
-                let id = id.to_string();
-                if let Some(img) = self.live.get(&id).cloned() {
+            let fresh = |img: &&ImageRecord| match self.opts.cache_ttl {
+                None => true,
+                Some(ttl) => created_within(img, ttl),
+            };
+            let local = (self.cache.get(&key))
+                .and_then(|id| self.live.get(id))
+                .filter(fresh)
+                .cloned();
+            let found = local.or_else(|| {
+                let img = (self.remote.fetch?)(&remote_key)?;
+                self.live.insert(img.id.clone(), img.clone());
+                self.cache.put(key.clone(), img.id.clone());
+                Some(img)
+            });
+            {
+                if let Some(img) = found {
+                    let id = img.id.clone();
                     say(quiet, &format!("--> Using cache {id}"));
                     st.config = self.config_of(&img)?;
+                    if !last {
+                        // An intermediate image's `--layer-label`s are its own.
+                        self.opts.edits.remove_layer_labels(&mut st.config);
+                    }
                     st.clear_onbuild = false;
                     if matches!(expanded, Instruction::Cmd(_)) {
                         st.cmd_set = true;
@@ -663,6 +787,8 @@ impl Builder<'_> {
                         self.add_names(&img)?;
                     }
                     say(quiet, &format!("--> {}", short(&img.id)));
+                    self.put_remote(&img, &remote_key);
+                    st.remote_parent = remote_key;
                     st.image = Some(img);
                     return Ok(());
                 }
@@ -696,7 +822,10 @@ impl Builder<'_> {
             self.apply_final_edits(st);
         }
         let opts = self.commit_options(st, last, Some(created_by));
-        let cfg = st.config.clone();
+        let mut cfg = st.config.clone();
+        if !last {
+            self.opts.edits.add_layer_labels(&mut cfg);
+        }
         let img = commit::image_from_layers(
             self.store,
             st.image.as_ref(),
@@ -705,10 +834,21 @@ impl Builder<'_> {
             &opts,
         )?;
         self.live.insert(img.id.clone(), img.clone());
-        self.cache.put(key, img.id.clone());
+        self.cache.put(key.clone(), img.id.clone());
         say(quiet, &format!("--> {}", short(&img.id)));
+        self.put_remote(&img, &remote_key);
+        st.remote_parent = remote_key;
         st.image = Some(img);
         Ok(())
+    }
+
+    /// `--cache-to`: a failed push costs a later build a rebuild, no more.
+    fn put_remote(&self, img: &ImageRecord, key: &str) {
+        if let Some(put) = self.remote.put {
+            if let Err(e) = put(img, key) {
+                crate::warn!("pushing the cache image of a step: {e:#}");
+            }
+        }
     }
 
     /// `--squash`: the final image's layers over its base made one;
@@ -823,8 +963,22 @@ impl Builder<'_> {
         add: bool,
     ) -> Result<(CopyPlan, String, &'static str)> {
         let base = self.view(st.image.as_ref());
+        // `COPY --from=` a `--build-context` directory: read as the context
+        // is (no ignore file of its own), with its own root.
+        let mut dir_context: Option<(ContextRoot, PathBuf)> = None;
         let from = match &c.from {
             None => None,
+            Some(f) if self.opts.contexts.contains_key(f) => match &self.opts.contexts[f] {
+                NamedContext::Dir(d) => {
+                    dir_context = Some((ContextRoot::open(d)?, d.clone()));
+                    None
+                }
+                NamedContext::Image(name) => {
+                    let img = (self.resolve)(name)?;
+                    self.live.insert(img.id.clone(), img.clone());
+                    Some(self.view(Some(&img)))
+                }
+            },
             Some(f) => {
                 let r = self
                     .file
@@ -875,6 +1029,13 @@ impl Builder<'_> {
         let mut items = Vec::new();
         let mut hash = crate::storage::digest::Hasher::new();
         let mut context_rels = Vec::new();
+        let (matcher, context_dir) = match &dir_context {
+            Some((_, d)) => {
+                hash.update(format!("context {}\0", d.display()).as_bytes());
+                (Matcher::default(), d.clone())
+            }
+            None => (self.matcher.clone(), self.opts.context.clone()),
+        };
         for s in &c.sources {
             match s {
                 Source::Heredoc(h) => {
@@ -898,7 +1059,8 @@ impl Builder<'_> {
                         });
                     }
                     None => {
-                        for rel in copy::context_sources(&self.context, &self.matcher, p)? {
+                        let root = dir_context.as_ref().map_or(&self.context, |(r, _)| r);
+                        for rel in copy::context_sources(root, &matcher, p)? {
                             context_rels.push(rel.clone());
                             items.push(Item::Context { rel });
                         }
@@ -916,13 +1078,14 @@ impl Builder<'_> {
         if !context_rels.is_empty() {
             let cache = &self.cache;
             let known = |k: &str| cache.content_for_stat(k).map(String::from);
+            let root = dir_context.as_ref().map_or(&self.context, |(r, _)| r);
             let (stat_key, content) =
-                copy::hash_context_sources(&self.context, &self.matcher, &context_rels, &known)?;
+                copy::hash_context_sources(root, &matcher, &context_rels, &known)?;
             if self.cache.content_for_stat(&stat_key).is_none() {
                 self.cache.remember_stat(stat_key, content.clone());
             }
             hash.update(content.as_bytes());
-            if items.len() == 1 && self.context.is_dir(&context_rels[0]) {
+            if items.len() == 1 && root.is_dir(&context_rels[0]) {
                 kind = "dir";
             }
         }
@@ -936,8 +1099,8 @@ impl Builder<'_> {
             );
         }
         let plan = CopyPlan {
-            context: self.opts.context.clone(),
-            matcher: self.matcher.clone(),
+            context: context_dir,
+            matcher,
             from,
             base,
             items,
@@ -1079,12 +1242,19 @@ impl Builder<'_> {
             },
         )?;
         mounts.extend(step_mounts.mounts.iter().cloned());
-        let mut env = st.config.config.env.clone().unwrap_or_default();
+        let template = &self.opts.run;
+        // The template's (the host's proxy variables) under the image's.
+        let image_env = st.config.config.env.clone().unwrap_or_default();
+        let key = |e: &String| e.split_once('=').map_or(e.clone(), |(k, _)| k.to_string());
+        let mut env: Vec<String> = (template.env.iter())
+            .filter(|e| !image_env.iter().any(|i| key(i) == key(e)))
+            .cloned()
+            .collect();
+        env.extend(image_env);
         for (k, v) in st.arg_env() {
             env.push(format!("{k}={v}"));
         }
         env.extend(step_mounts.env.iter().cloned());
-        let template = &self.opts.run;
         let network = match run.network.as_deref() {
             Some("none") => NetworkMode::None,
             Some("host") => NetworkMode::Host,
@@ -1129,7 +1299,14 @@ impl Builder<'_> {
                 commit::layer_from_dir_with(store, &upper, mtime)
             })
         });
-        if let Err(e) = crate::runtime::removal::remove_files(self.store, &id) {
+        let keep = self.opts.keep_containers;
+        if if result.is_ok() {
+            keep.after_success
+        } else {
+            keep.after_failure
+        } {
+            keep_container(self.store, &id);
+        } else if let Err(e) = crate::runtime::removal::remove_files(self.store, &id) {
             crate::warn!("removing build container {id}: {e:#}");
         }
         result
@@ -1201,7 +1378,20 @@ fn run_key(t: &ContainerConfig) -> String {
         t.add_hosts,
         (&t.dns, &t.dns_search, &t.dns_options),
         (&t.ipc, &t.pid, &t.uts),
-    )
+    ) + &tuning_key(t)
+}
+
+/// `--device`, `--shm-size`, `--group-add`, `--no-hosts`... in the key
+/// only when set, so plain builds keep their cache.
+fn tuning_key(t: &ContainerConfig) -> String {
+    let mut k = String::new();
+    if t.tuning != Default::default() {
+        k.push_str(&format!(" {:?}", t.tuning));
+    }
+    if t.no_hosts {
+        k.push_str(" no-hosts");
+    }
+    k
 }
 
 /// The error's whole chain as one message with no typed causes, so a
@@ -1241,6 +1431,13 @@ fn copy_config(c: &mut ImageConfig, mine: &ImageConfig) {
     }
     if c.os.is_empty() || !mine.os.is_empty() {
         c.os = mine.os.clone();
+    }
+    // `--os-version`, `--os-feature`: the stage's, or none.
+    for k in [OS_VERSION, OS_FEATURES] {
+        match mine.extra.get(k) {
+            Some(v) => c.extra.insert(k.to_string(), v.clone()),
+            None => c.extra.remove(k),
+        };
     }
 }
 
@@ -1506,6 +1703,75 @@ fn sweep_stale(store: &Store) {
     }
 }
 
+/// A RUN container `--rm=false` keeps: no longer its builder's, so no
+/// later build sweeps it; the user removes it as any other.
+fn keep_container(store: &Store, id: &str) {
+    let kept = store.containers.load_config(id).and_then(|mut cfg| {
+        cfg.annotations.remove(BUILD_ANNOTATION);
+        store.containers.save_config(&cfg)
+    });
+    if let Err(e) = kept {
+        crate::warn!("keeping build container {id}: {e:#}");
+    }
+}
+
+/// Whether `img` was made less than `ttl` ago (`--cache-ttl`).
+fn created_within(img: &ImageRecord, ttl: std::time::Duration) -> bool {
+    let Some(created) = img.created.as_deref() else {
+        return false;
+    };
+    let Ok(at) = crate::format::human::parse_rfc3339(created) else {
+        return false;
+    };
+    std::time::SystemTime::now()
+        .duration_since(at)
+        .is_ok_and(|age| age < ttl)
+}
+
+/// `--logfile`: stdout and stderr appended to a file until dropped.
+struct OutputRedirect {
+    saved: [i32; 2],
+}
+
+impl OutputRedirect {
+    fn to(path: &Path) -> Result<OutputRedirect> {
+        use std::os::fd::AsRawFd;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening log file {}", path.display()))?;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        let mut saved = [-1; 2];
+        for (i, fd) in [1, 2].into_iter().enumerate() {
+            // SAFETY: duplicating our own standard descriptors onto the log
+            // file; the originals are kept to be put back on drop.
+            unsafe {
+                saved[i] = libc::dup(fd);
+                libc::dup2(file.as_raw_fd(), fd);
+            }
+        }
+        Ok(OutputRedirect { saved })
+    }
+}
+
+impl Drop for OutputRedirect {
+    fn drop(&mut self) {
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        for (i, fd) in [1, 2].into_iter().enumerate() {
+            if self.saved[i] >= 0 {
+                // SAFETY: restoring the descriptors saved in `to`.
+                unsafe {
+                    libc::dup2(self.saved[i], fd);
+                    libc::close(self.saved[i]);
+                }
+            }
+        }
+    }
+}
+
 /// `pid:start-time` of this process: what a RUN container records of its
 /// builder, so a sweep never mistakes a reused pid for a live build.
 fn builder_identity() -> String {
@@ -1537,6 +1803,8 @@ mod tests {
             cmd_set: false,
             clear_onbuild: false,
             base_annotations: BTreeMap::new(),
+            stage_labels: Vec::new(),
+            remote_parent: String::new(),
         }
     }
 

@@ -7,6 +7,10 @@ use crate::storage::image_config::ImageConfig;
 use crate::storage::layer_tar::MtimePolicy;
 use std::collections::BTreeMap;
 
+/// The image config keys of `--os-version` and `--os-feature`.
+pub const OS_VERSION: &str = "os.version";
+pub const OS_FEATURES: &str = "os.features";
+
 /// The OCI annotation `--created-annotation` writes.
 pub const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
 
@@ -32,6 +36,12 @@ pub struct ImageEdits {
     pub created: Option<u64>,
     /// The times new layers' files carry.
     pub mtime: MtimePolicy,
+    /// `--layer-label`: on the intermediate images only.
+    pub layer_labels: BTreeMap<String, String>,
+    /// `--os-version`: the final image's.
+    pub os_version: Option<String>,
+    /// `--os-feature`: added, or removed when written `NAME-`.
+    pub os_features: Vec<String>,
 }
 
 impl Default for ImageEdits {
@@ -49,6 +59,9 @@ impl Default for ImageEdits {
             omit_history: false,
             created: None,
             mtime: MtimePolicy::Keep,
+            layer_labels: BTreeMap::new(),
+            os_version: None,
+            os_features: Vec::new(),
         }
     }
 }
@@ -67,12 +80,39 @@ impl ImageEdits {
             || !self.inherit_annotations
             || self.omit_history
             || self.created.is_some()
+            || self.os_version.is_some()
+            || !self.os_features.is_empty()
+    }
+
+    /// What an intermediate step's cache key must hold of these edits.
+    pub fn layer_key(&self) -> String {
+        if self.layer_labels.is_empty() {
+            return String::new();
+        }
+        format!("layer labels {:?}", self.layer_labels)
+    }
+
+    /// An intermediate image's config: `--layer-label`s added.
+    pub fn add_layer_labels(&self, c: &mut ImageConfig) {
+        if !self.layer_labels.is_empty() {
+            let labels = c.config.labels.get_or_insert_with(Default::default);
+            labels.extend(self.layer_labels.clone());
+        }
+    }
+
+    /// A cached intermediate image's config as the stage goes on with it.
+    pub fn remove_layer_labels(&self, c: &mut ImageConfig) {
+        if let Some(labels) = &mut c.config.labels {
+            labels.retain(|k, _| !self.layer_labels.contains_key(k));
+        }
     }
 
     /// What the final step's cache key must hold of these edits.
     pub fn final_key(&self) -> String {
         format!(
-            "labels {:?} -{:?} env {:?} -{:?} ann {:?} -{:?} inherit {} created {} history {} at {:?} {:?}",
+            "os {:?} {:?} labels {:?} -{:?} env {:?} -{:?} ann {:?} -{:?} inherit {} created {} history {} at {:?} {:?}",
+            self.os_version,
+            self.os_features,
             self.labels,
             self.unset_labels,
             self.env,
@@ -95,8 +135,31 @@ impl ImageEdits {
         )
     }
 
-    /// The final image's config edits: labels and environment.
+    /// The final image's config edits: labels, environment, OS version
+    /// and features.
     pub fn apply_to_final(&self, c: &mut ImageConfig) {
+        if let Some(v) = &self.os_version {
+            c.extra.insert(OS_VERSION.into(), v.clone().into());
+        }
+        if !self.os_features.is_empty() {
+            let mut features: Vec<String> = c
+                .extra
+                .get(OS_FEATURES)
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            for f in &self.os_features {
+                match f.strip_suffix('-') {
+                    Some(gone) => features.retain(|x| x != gone),
+                    None if !features.contains(f) => features.push(f.clone()),
+                    None => {}
+                }
+            }
+            if features.is_empty() {
+                c.extra.remove(OS_FEATURES);
+            } else {
+                c.extra.insert(OS_FEATURES.into(), features.into());
+            }
+        }
         if !self.labels.is_empty() || !self.unset_labels.is_empty() {
             let labels = c.config.labels.get_or_insert_with(Default::default);
             for (k, v) in &self.labels {

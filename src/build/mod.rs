@@ -5,7 +5,7 @@
 //! - [`context`]: the build context as a root links cannot leave.
 //! - [`glob`]: wildcards in COPY/ADD sources (Go's `filepath.Match`).
 //! - [`builder`]: instructions to images, step by step; [`cache`] its index;
-//!   [`copy`] COPY/ADD sources and layers.
+//!   [`copy`] COPY/ADD sources and layers; [`named_context`] `--build-context`.
 //! - [`image_edits`]: what build's flags change on the images it makes;
 //!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`.
 
@@ -19,5 +19,6 @@ pub mod copy;
 pub mod glob;
 pub mod ignore;
 pub mod image_edits;
+pub mod named_context;
 pub mod run_mounts;
 pub mod squash;

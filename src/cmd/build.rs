@@ -2,6 +2,7 @@
 //! stdout).
 
 use super::build_flags::{build_args, ImageEditFlags, RunStepFlags};
+use super::build_sources::SourceFlags;
 use super::create_flags::CreateFlags;
 use super::output::println;
 use super::registry_flags::{platform_from_flags, RegistryFlags, RetryFlags, UnsupportedFlags};
@@ -10,8 +11,8 @@ use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
 use crate::engine::manifest_build::{build_platforms, PlatformBuild};
 use crate::engine::types::{
-    parse_platform, parse_secret_flag, BuildOptions, BuildOutput, ImageFormat, Platform, Secrets,
-    Squash, SOURCE_DATE_EPOCH,
+    parse_platform, parse_secret_flag, BuildOptions, BuildOutput, ImageFormat, KeepContainers,
+    Platform, Secrets, Squash, SOURCE_DATE_EPOCH,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -98,6 +99,41 @@ pub struct BuildArgs {
     /// Use VARIANT instead of the running architecture variant for the base images
     #[arg(long)]
     pub variant: Option<String>,
+    /// Use cached step images only when made less than this long ago (a duration such as 1h; 0 is --no-cache)
+    #[arg(long, value_name = "DURATION")]
+    pub cache_ttl: Option<String>,
+    /// Registry repository whose step images (tagged with their cache keys) may stand in for steps to build
+    #[arg(long = "cache-from", value_name = "REPOSITORY", value_delimiter = ',')]
+    pub cache_from: Vec<String>,
+    /// Registry repository to push every step's image to, tagged with its cache key
+    #[arg(long = "cache-to", value_name = "REPOSITORY", value_delimiter = ',')]
+    pub cache_to: Vec<String>,
+    /// Remove the RUN steps' containers after a successful build
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub rm: bool,
+    /// Remove the RUN steps' containers even when the build fails
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub force_rm: bool,
+    /// Keep each stage's image (coracle always keeps them: they are its build cache); --stage-labels needs it
+    #[arg(long)]
+    pub save_stages: bool,
+    /// Label each stage's images with io.buildah.stage.name and io.buildah.stage.base (needs --save-stages)
+    #[arg(long)]
+    pub stage_labels: bool,
+    /// Accepted for compatibility, as podman does: with no daemon there is nothing to compress data for
+    #[arg(long)]
+    pub compress: bool,
+    /// Write the build's output (stdout and stderr) to this file instead
+    #[arg(long, value_name = "FILE")]
+    pub logfile: Option<PathBuf>,
+    /// With --logfile and --platform: one log file per platform, LOGFILE_OS_ARCH
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub logsplit: bool,
+    /// Write the built image's digests and names (JSON) to this file
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sources: SourceFlags,
     #[command(flatten)]
     pub edits: ImageEditFlags,
     #[command(flatten)]
@@ -128,6 +164,22 @@ fn build_output(s: &str) -> Result<BuildOutput> {
         Some("tar") => Ok(BuildOutput::Tar(dest)),
         Some(other) => bail!("invalid --output type {other:?}: use local or tar"),
     }
+}
+
+/// `--cache-from`/`--cache-to` values: repositories, the tag is ours.
+fn cache_repos(items: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for r in items {
+        let r = r.trim().strip_prefix("docker://").unwrap_or(r.trim());
+        let last = r.rsplit('/').next().unwrap_or(r);
+        if r.is_empty() || r.contains('@') || last.contains(':') || !r.contains('/') {
+            bail!(
+                "invalid cache repository {r:?}: use REGISTRY/REPOSITORY, without a tag or digest"
+            );
+        }
+        out.push(r.to_string());
+    }
+    Ok(out)
 }
 
 /// podman's pull policies, with its boolean spellings.
@@ -201,7 +253,25 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         bail!("context {} is not a directory", context.display());
     }
     let (text, name) = read_containerfile(a.file.as_deref(), &context)?;
-    let file = engine::parse_containerfile(&text, &name)?;
+    let text = a.sources.preprocess(text, &name)?;
+    let mut file = engine::parse_containerfile(&text, &name)?;
+    a.sources.apply_from(&mut file)?;
+    if a.metadata_file.is_some() && platforms.len() > 1 {
+        bail!("--metadata-file cannot be used with more than one --platform");
+    }
+    if a.stage_labels && !a.save_stages {
+        bail!("--stage-labels requires --save-stages");
+    }
+    if a.logsplit && a.logfile.is_none() {
+        bail!("--logsplit needs --logfile");
+    }
+    let cache_ttl = match a.cache_ttl.as_deref() {
+        None => None,
+        Some(t) => match crate::format::human::parse_go_duration(t)? {
+            (true, _) => bail!("invalid --cache-ttl {t:?}: negative"),
+            (false, d) => Some(d),
+        },
+    };
     let format: ImageFormat = a.format.parse()?;
     let mut tags = Vec::new();
     for t in &a.tag {
@@ -226,7 +296,7 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         commit_name: a.tag.first().cloned(),
         target: a.target.clone(),
         build_args,
-        no_cache: a.no_cache || !a.layers,
+        no_cache: a.no_cache || !a.layers || cache_ttl.is_some_and(|d| d.is_zero()),
         quiet: a.quiet,
         edits: a.edits.edits(),
         format,
@@ -241,7 +311,33 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         output: a.output.as_deref().map(build_output).transpose()?,
         all_stages: !a.skip_unused_stages,
         platform: None,
+        contexts: a.sources.contexts()?,
+        keep_containers: KeepContainers {
+            after_success: !a.rm,
+            after_failure: !a.force_rm,
+        },
+        cache_ttl,
+        stage_labels: a.stage_labels,
+        log_file: None,
+        cache_from: cache_repos(&a.cache_from)?,
+        cache_to: cache_repos(&a.cache_to)?,
     };
+    let log_file = |p: &Option<Platform>| -> Option<PathBuf> {
+        let f = a.logfile.as_ref()?;
+        match p {
+            Some(p) if a.logsplit => {
+                let mut s = f.clone().into_os_string();
+                s.push(format!("_{}_{}", p.os, p.architecture));
+                Some(PathBuf::from(s))
+            }
+            _ => Some(f.clone()),
+        }
+    };
+    for p in &platforms {
+        if let Some(f) = log_file(p) {
+            std::fs::write(&f, "").with_context(|| format!("creating log file {}", f.display()))?;
+        }
+    }
     let pull = pull_policy(&a.pull)?.to_string();
     let builds = platforms
         .into_iter()
@@ -256,11 +352,13 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
                 registry: a.registry.clone(),
                 ..Default::default()
             };
+            let mut options = opts.clone();
+            options.log_file = log_file(&platform);
             PlatformBuild {
                 platform,
                 request: BuildRequest {
                     file: file.clone(),
-                    options: opts.clone(),
+                    options,
                     source: image_source(&flags),
                 },
             }
@@ -276,5 +374,19 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
     if let Some(path) = &a.iidfile_raw {
         std::fs::write(path, &img.id).with_context(|| format!("writing {}", path.display()))?;
     }
-    println(&img.id)
+    if let Some(path) = &a.metadata_file {
+        let meta = engine::metadata(&store, img)?;
+        std::fs::write(path, serde_json::to_string_pretty(&meta)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    match &a.logfile {
+        // The id is output too: it goes where the rest went.
+        Some(f) if !a.logsplit => {
+            use std::io::Write;
+            let mut log = std::fs::OpenOptions::new().append(true).open(f)?;
+            writeln!(log, "{}", img.id)?;
+            Ok(())
+        }
+        _ => println(&img.id),
+    }
 }

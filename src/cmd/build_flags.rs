@@ -3,7 +3,7 @@
 //! RUN steps' containers (`RunStepFlags`).
 
 use crate::engine::build::RunRequest;
-use crate::engine::create::{CreateLimits, Limits};
+use crate::engine::create::{CreateLimits, Limits, TuningRequest};
 use crate::engine::types::{ImageEdits, MtimePolicy, NamespaceMode};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -51,6 +51,15 @@ pub struct ImageEditFlags {
     /// Clamp new layers' file times to --source-date-epoch
     #[arg(long, requires = "source_date_epoch")]
     pub rewrite_timestamp: bool,
+    /// Add a label to the intermediate images (not the final one)
+    #[arg(long = "layer-label", value_name = "LABEL")]
+    pub layer_label: Vec<String>,
+    /// The OS version the image requires (its config's os.version)
+    #[arg(long, value_name = "VERSION")]
+    pub os_version: Option<String>,
+    /// An OS feature the image requires (os.features); FEATURE- removes one the base lists
+    #[arg(long = "os-feature", value_name = "FEATURE")]
+    pub os_feature: Vec<String>,
 }
 
 impl ImageEditFlags {
@@ -85,6 +94,9 @@ impl ImageEditFlags {
             omit_history: self.omit_history,
             created,
             mtime,
+            layer_labels: super::output::key_values(&self.layer_label),
+            os_version: self.os_version.clone(),
+            os_features: self.os_feature.clone(),
         }
     }
 }
@@ -154,6 +166,33 @@ pub struct RunStepFlags {
     /// Optional parent cgroup for the RUN containers
     #[arg(long, value_name = "PATH")]
     pub cgroup_parent: Option<String>,
+    /// Add a host device to the RUN containers (HOST[:CONTAINER[:PERMISSIONS]])
+    #[arg(long = "device", value_name = "DEVICE")]
+    pub device: Vec<String>,
+    /// Size of /dev/shm in the RUN containers (format: <number>[<unit>])
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Add supplementary groups to the RUN containers' processes
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Do not create /etc/hosts for the RUN containers: the image's is used
+    #[arg(long)]
+    pub no_hosts: bool,
+    /// Do not create /etc/hostname for the RUN containers
+    #[arg(long)]
+    pub no_hostname: bool,
+    /// Pass the host's proxy environment variables to the RUN containers
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub http_proxy: bool,
+    /// Cgroup namespace for the RUN containers: private or host
+    #[arg(long, value_name = "MODE")]
+    pub cgroupns: Option<String>,
+    /// Pass stdin into the RUN containers
+    #[arg(long)]
+    pub stdin: bool,
+    /// How RUN steps are isolated: oci (the default) or rootless (no network or UTS namespace of their own); chroot is not supported
+    #[arg(long, value_name = "TYPE", env = "BUILDAH_ISOLATION")]
+    pub isolation: Option<String>,
 }
 
 impl RunStepFlags {
@@ -191,6 +230,18 @@ impl RunStepFlags {
                 cgroups: "enabled".into(),
                 ..Default::default()
             },
+            tuning: TuningRequest {
+                device: self.device.clone(),
+                shm_size: self.shm_size.clone(),
+                group_add: self.group_add.clone(),
+                no_hostname: self.no_hostname,
+                http_proxy: Some(self.http_proxy),
+                cgroupns: self.cgroupns.clone(),
+                ..Default::default()
+            },
+            no_hosts: self.no_hosts,
+            stdin: self.stdin,
+            isolation: self.isolation.clone(),
         })
     }
 }

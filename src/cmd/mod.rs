@@ -7,6 +7,7 @@ mod auto_update;
 mod bool_flags;
 mod build;
 mod build_flags;
+mod build_sources;
 mod buildx;
 mod clone;
 mod commit;

@@ -16,6 +16,25 @@ pub fn parse_containerfile(text: &str, name: &str) -> Result<Containerfile> {
     containerfile::parse(text, name).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+pub use crate::build::named_context::parse as parse_build_context;
+
+/// `build --from`: the first stage's image replaced (its `AS` and
+/// `--platform` kept), and the text its STEP line shows.
+pub fn replace_first_from(file: &mut Containerfile, image: &str) {
+    if let Some(stage) = file.stages.first_mut() {
+        stage.from.image = image.to_string();
+        let mut text = String::from("FROM ");
+        if let Some(p) = &stage.from.platform {
+            text.push_str(&format!("--platform={p} "));
+        }
+        text.push_str(image);
+        if let Some(a) = &stage.from.alias {
+            text.push_str(&format!(" AS {a}"));
+        }
+        stage.text = text;
+    }
+}
+
 /// What to build.
 pub struct BuildRequest {
     /// The parsed Containerfile (`parse_containerfile`)
@@ -29,6 +48,15 @@ pub struct BuildRequest {
 /// Build the image and record the `build` event.
 pub fn build(store: &Store, req: BuildRequest) -> Result<ImageRecord> {
     let policy = req.source.policy;
+    let repos = super::build_cache::Repos {
+        store,
+        from: &req.options.cache_from,
+        to: &req.options.cache_to,
+        options: req.source.options.as_ref().ok().cloned(),
+    };
+    let fetch = |key: &str| repos.fetch(key);
+    let put = |img: &ImageRecord, key: &str| repos.put(img, key);
+    let remote = repos.remote(&fetch, &put);
     let options = RefCell::new(req.source.options.map_err(Some));
     let resolve = |name: &str| {
         if let Ok(opts) = &*options.borrow() {
@@ -37,7 +65,7 @@ pub fn build(store: &Store, req: BuildRequest) -> Result<ImageRecord> {
         let e = options.borrow_mut().as_mut().err().and_then(Option::take);
         Err(e.unwrap_or_else(|| anyhow::anyhow!("invalid registry options")))
     };
-    let img = builder::build(store, &req.file, &req.options, &resolve)?;
+    let img = builder::build(store, &req.file, &req.options, &resolve, remote)?;
     let name = req.options.tags.first().unwrap_or(&img.id);
     events::append(store, Event::image("build", &img.id, name));
     Ok(img)
@@ -62,6 +90,14 @@ pub struct RunRequest {
     pub pid: Option<NamespaceMode>,
     pub uts: Option<NamespaceMode>,
     pub limits: CreateLimits,
+    /// `--device`, `--shm-size`, `--group-add`, `--no-hostname`,
+    /// `--http-proxy`, `--cgroupns`, as `run` takes them.
+    pub tuning: create::TuningRequest,
+    pub no_hosts: bool,
+    /// `--stdin`: the RUN steps read ours.
+    pub stdin: bool,
+    /// `--isolation`: oci (the default), rootless; chroot is refused.
+    pub isolation: Option<String>,
 }
 
 /// The RUN steps' container template, every value checked as `run`
@@ -76,7 +112,20 @@ pub fn run_template(r: &RunRequest) -> Result<ContainerConfig> {
     }
     crate::runtime::caps::effective_set(false, &r.cap_add, &r.cap_drop)?;
     create::check_security_opts(&r.security_opt)?;
+    if r.no_hosts && !r.add_host.is_empty() {
+        bail!("--no-hosts and --add-host cannot be set together");
+    }
+    // buildah's rootless isolation: no network or UTS namespace of its own.
+    let rootless_isolation = match r.isolation.as_deref() {
+        None | Some("") | Some("oci") | Some("default") => false,
+        Some("rootless") => true,
+        Some("chroot") => bail!(
+            "--isolation chroot is not supported by coracle: RUN steps always run in a container (use oci or rootless)"
+        ),
+        Some(other) => bail!("unrecognized isolation type {other:?}"),
+    };
     let network = match &r.network {
+        None if rootless_isolation => NetworkMode::Host,
         None => NetworkMode::Private,
         Some(NetworkMode::Container(_)) => bail!("--network container: is not supported by build"),
         Some(mode) => create::network_mode(Some(mode))?,
@@ -87,9 +136,18 @@ pub fn run_template(r: &RunRequest) -> Result<ContainerConfig> {
                 bail!("--{what} container: is not supported by build")
             }
             Some(m) => Ok(m.clone()),
+            None if what == "uts" && rootless_isolation => Ok(NamespaceMode::Host),
             None => Ok(NamespaceMode::default()),
         }
     };
+    let ipc = namespace("ipc", &r.ipc)?;
+    let tuning = create::process_tuning(
+        &r.tuning,
+        &create::TuningNamespaces {
+            network: &network,
+            ipc: &ipc,
+        },
+    )?;
     let (resources, cgroups) = r.limits.resources(crate::runtime::userns::is_rootless())?;
     Ok(ContainerConfig {
         mounts,
@@ -102,12 +160,64 @@ pub fn run_template(r: &RunRequest) -> Result<ContainerConfig> {
         dns_search: r.dns_search.clone(),
         dns_options: r.dns_option.clone(),
         add_hosts: r.add_host.clone(),
-        ipc: namespace("ipc", &r.ipc)?,
+        ipc,
         pid: namespace("pid", &r.pid)?,
         uts: namespace("uts", &r.uts)?,
         resources,
         cgroup_parent: r.limits.cgroup_parent.clone().unwrap_or_default(),
         cgroups,
+        tuning,
+        no_hosts: r.no_hosts,
+        stdin: r.stdin,
+        // The host's proxy variables (`--http-proxy`, default true).
+        env: create::base_env(&r.tuning, &[]),
         ..Default::default()
     })
+}
+
+/// What `--metadata-file` holds, as buildah writes it.
+pub fn metadata(store: &Store, img: &ImageRecord) -> Result<serde_json::Value> {
+    let manifest = store.blobs.read(&img.manifest_digest)?;
+    Ok(serde_json::json!({
+        "containerimage.config.digest": img.config_digest().to_string(),
+        "containerimage.descriptor": {
+            "mediaType": img.manifest_media_type,
+            "digest": img.manifest_digest.to_string(),
+            "size": manifest.len(),
+        },
+        "containerimage.digest": img.manifest_digest.to_string(),
+        "image.name": img.names.join(","),
+    }))
+}
+
+/// A `*.in` Containerfile through cpp(1), as buildah: `#include` relative
+/// to its directory, `BUILDAH_CPPFLAGS` then `--cpp-flag`s.
+pub fn preprocess(text: &str, dir: &std::path::Path, flags: &[String]) -> Result<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let env_flags = std::env::var("BUILDAH_CPPFLAGS").unwrap_or_default();
+    let mut child = Command::new("cpp")
+        .args(["-E", "-P", "-traditional", "-undef", "-iquote"])
+        .arg(dir)
+        .args(env_flags.split_whitespace())
+        .args(flags)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("running cpp for a Containerfile.in: {e}"))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = text.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output()?;
+    let _ = writer.join();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "preprocessing the Containerfile with cpp: {}",
+            err.lines().next().unwrap_or("failed").trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -27,7 +27,10 @@ pub use namespaces::into_pod;
 pub use security::check_security_opts;
 pub use service::ServiceRequest;
 pub(crate) use service::{at_least_a_second, duration_ns, health_test};
-pub use tuning::{label_file_items, TuningRequest};
+pub use tuning::{
+    base_env, label_file_items, tuning as process_tuning, Namespaces as TuningNamespaces,
+    TuningRequest,
+};
 
 use crate::error::SilentExit;
 use crate::runtime::{attach, container};

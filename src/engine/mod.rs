@@ -13,6 +13,7 @@ pub mod artifact_transfer;
 pub mod attach;
 pub mod auto_update;
 pub mod build;
+pub mod build_cache;
 pub mod check;
 pub mod clone;
 pub mod commit;

@@ -3,9 +3,10 @@
 //! here, never from `storage`, `runtime` or `registry`, so the engine is
 //! the one surface they build on.
 
-pub use crate::build::builder::{BuildOptions, BuildOutput, SOURCE_DATE_EPOCH};
+pub use crate::build::builder::{BuildOptions, BuildOutput, KeepContainers, SOURCE_DATE_EPOCH};
 pub use crate::build::containerfile::Containerfile;
 pub use crate::build::image_edits::ImageEdits;
+pub use crate::build::named_context::NamedContext;
 pub use crate::build::run_mounts::{parse_secret_flag, Secrets};
 pub use crate::build::squash::Squash;
 pub use crate::registry::archive::{LoadInput, SaveFormat, SaveOptions};
