@@ -1236,3 +1236,81 @@ fn play_static_ip_and_mac(mode: Mode) {
     env.ok(&["kube", "down", &file]);
     env.ok(&["network", "rm", &net]);
 }
+
+both_modes!(play_seccomp_annotations_and_no_hostname);
+/// The pod's seccomp annotations pick each container's profile
+/// (`localhost/NAME` under `--seccomp-profile-root`, `unconfined` for the
+/// pod); `--no-hostname` leaves /etc/hostname unmade; a bad annotation is
+/// refused with nothing made.
+fn play_seccomp_annotations_and_no_hostname(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let profiles = env.user_dir("profiles");
+    std::fs::write(
+        profiles.join("deny-mkdir.json"),
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let mark = format!(
+        "    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n",
+        env.dir.display()
+    );
+    let pod = |annotations: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sec\n  annotations:\n{annotations}spec:\n  containers:\n  - name: locked\n    image: {img}\n    command: {SLEEP_YAML}\n{mark}  - name: free\n    image: {img}\n    command: {SLEEP_YAML}\n{mark}"
+        )
+    };
+    let bad = write_yaml(
+        &env,
+        "bad.yaml",
+        &pod("    seccomp.security.alpha.kubernetes.io/pod: sideways\n"),
+    );
+    assert_refused(
+        &env,
+        &["kube", "play", &bad],
+        "invalid seccomp path: sideways",
+    );
+    assert!(names(&env).is_empty(), "[{mode:?}] {:?}", names(&env));
+
+    let file = write_yaml(
+        &env,
+        "sec.yaml",
+        &pod("    seccomp.security.alpha.kubernetes.io/pod: unconfined\n    container.seccomp.security.alpha.kubernetes.io/locked: localhost/deny-mkdir.json\n"),
+    );
+    let root = profiles.display().to_string();
+    env.ok(&[
+        "kube",
+        "play",
+        "--seccomp-profile-root",
+        &root,
+        "--no-hostname",
+        &file,
+    ]);
+    // the container's own annotation: its profile, mkdir refused
+    let locked = env.run(&["exec", "sec-locked", "mkdir", "/tmp/made"]);
+    assert_ne!(locked.status, 0, "[{mode:?}] mkdir passed the profile");
+    let seen = env.ok(&[
+        "exec",
+        "sec-locked",
+        "grep",
+        "^Seccomp:",
+        "/proc/self/status",
+    ]);
+    assert!(seen.contains('2'), "[{mode:?}] {seen}");
+    // the pod's annotation for the other: no filter at all
+    env.ok(&["exec", "sec-free", "mkdir", "/tmp/made"]);
+    let seen = env.ok(&["exec", "sec-free", "grep", "^Seccomp:", "/proc/self/status"]);
+    assert!(seen.contains('0'), "[{mode:?}] {seen}");
+    let opts = env.inspect_container("sec-locked")["HostConfig"]["SecurityOpt"].to_string();
+    assert!(opts.contains("deny-mkdir.json"), "[{mode:?}] {opts}");
+    // --no-hostname: no /etc/hostname was made
+    let hostname = env.ok(&[
+        "exec",
+        "sec-free",
+        "sh",
+        "-c",
+        "test -e /etc/hostname && echo yes || echo no",
+    ]);
+    assert_eq!(hostname.trim(), "no", "[{mode:?}]");
+    env.ok(&["kube", "down", &file]);
+}

@@ -166,6 +166,12 @@ pub struct PlayArgs {
     /// Do not write the pods' /etc/hosts: keep the image's
     #[arg(long)]
     pub no_hosts: bool,
+    /// Do not write the containers' /etc/hostname: keep the image's
+    #[arg(long)]
+    pub no_hostname: bool,
+    /// Directory of the seccomp profiles the pods' `localhost/NAME` seccomp annotations name
+    #[arg(long, value_name = "PATH", default_value = "/var/lib/kubelet/seccomp")]
+    pub seccomp_profile_root: std::path::PathBuf,
     /// A static IP address for a pod on its named network (once per pod, in the file's order)
     #[arg(long, value_name = "IP")]
     pub ip: Vec<String>,
@@ -255,6 +261,8 @@ pub fn play(g: &GlobalOpts, a: PlayArgs) -> Result<()> {
             log_opt: a.log_opt,
             annotations: a.annotation,
             no_hosts: a.no_hosts,
+            no_hostname: a.no_hostname,
+            seccomp_profile_root: a.seccomp_profile_root,
             ips: a.ip,
             macs: a.mac_address,
         },

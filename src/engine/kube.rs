@@ -290,6 +290,10 @@ pub struct PlayRequest {
     pub annotations: Vec<String>,
     /// `--no-hosts`: the pods' /etc/hosts is the image's.
     pub no_hosts: bool,
+    /// `--no-hostname`: no /etc/hostname is made for the containers.
+    pub no_hostname: bool,
+    /// `--seccomp-profile-root`: where `localhost/NAME` profiles are.
+    pub seccomp_profile_root: PathBuf,
     /// `--ip` and `--mac-address`: one per pod, in the file's order.
     pub ips: Vec<String>,
     pub macs: Vec<String>,
@@ -396,6 +400,7 @@ pub fn play_kube(store: &Store, req: PlayRequest) -> Result<PlayReport> {
         names_only: false,
         no_pod_prefix: req.no_pod_prefix,
         publish_all: req.publish_all,
+        seccomp_profile_root: req.seccomp_profile_root.clone(),
     };
     let plan = play::plan(&req.text, &req.file, &opts)?;
     if plan.pods.is_empty() && plan.volumes.is_empty() {
@@ -611,10 +616,12 @@ fn container_request(
         privileged: s.privileged,
         cap_add: s.cap_add.clone(),
         cap_drop: s.cap_drop.clone(),
-        security_opt: match s.no_new_privileges {
-            true => vec!["no-new-privileges".into()],
-            false => Vec::new(),
-        },
+        security_opt: s
+            .no_new_privileges
+            .then(|| "no-new-privileges".to_string())
+            .into_iter()
+            .chain(c.seccomp.as_ref().map(|p| format!("seccomp={p}")))
+            .collect(),
         annotation: c
             .annotations
             .iter()
@@ -634,6 +641,7 @@ fn container_request(
         ..Default::default()
     };
     r.tuning.log_opt = req.log_opt.clone();
+    r.tuning.no_hostname = req.no_hostname;
     let l = &c.limits;
     r.limits.limits.memory = l.memory.map(|b| b.to_string());
     r.limits.limits.memory_reservation = l.memory_reservation.map(|b| b.to_string());

@@ -79,6 +79,9 @@ pub struct ContainerPlan {
     /// hostPID / hostIPC: the host's namespace, not the pod's.
     pub host_pid: bool,
     pub host_ipc: bool,
+    /// The pod's seccomp annotations for it: `unconfined` or a profile's
+    /// path (None: the default profile).
+    pub seccomp: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -196,6 +199,47 @@ pub struct PlanOptions {
     /// `--publish-all`: a containerPort without a hostPort is published
     /// on the same port of the host.
     pub publish_all: bool,
+    /// `--seccomp-profile-root`: where `localhost/NAME` seccomp profiles
+    /// are (empty: Kubernetes' /var/lib/kubelet/seccomp).
+    pub seccomp_profile_root: std::path::PathBuf,
+}
+
+/// The seccomp annotations Kubernetes had before `seccompProfile`, which
+/// podman reads: one for the pod, one per container.
+const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
+const SECCOMP_CONTAINER: &str = "container.seccomp.security.alpha.kubernetes.io/";
+
+/// A container's seccomp profile from its pod's annotations, as the value
+/// of `--security-opt seccomp=`: `unconfined` or a profile's path; None:
+/// the default profile.
+fn seccomp_of(
+    annotations: &std::collections::BTreeMap<String, String>,
+    container: &str,
+    root: &std::path::Path,
+) -> Result<Option<String>> {
+    let value = annotations
+        .get(&format!("{SECCOMP_CONTAINER}{container}"))
+        .or_else(|| annotations.get(SECCOMP_POD));
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match value.as_str() {
+        "runtime/default" | "docker/default" => Ok(None),
+        "unconfined" => Ok(Some("unconfined".into())),
+        v => match v.strip_prefix("localhost/").filter(|n| !n.is_empty()) {
+            Some(name) => {
+                let root = if root.as_os_str().is_empty() {
+                    std::path::Path::new("/var/lib/kubelet/seccomp")
+                } else {
+                    root
+                };
+                Ok(Some(root.join(name).to_string_lossy().into_owned()))
+            }
+            None => bail!(
+                "invalid seccomp path: {v} (use runtime/default, unconfined or localhost/NAME)"
+            ),
+        },
+    }
 }
 
 /// Read `text` (from `file`, for errors) into a plan.
@@ -507,6 +551,8 @@ fn container_plan(
         health: super::play_spec::health(c.liveness_probe.as_ref(), &what)?,
         host_pid: spec.host_pid,
         host_ipc: spec.host_ipc,
+        seccomp: seccomp_of(&meta.annotations, &c.name, &ctx.opts.seccomp_profile_root)
+            .with_context(|| what.clone())?,
     })
 }
 
