@@ -175,9 +175,6 @@ pub struct CreateFlags {
     /// Delay between retries of the pull (e.g. 500ms, 2s; default: from 200ms, doubling)
     #[arg(long, value_name = "DURATION")]
     pub retry_delay: Option<String>,
-    /// Use certificates at DIR (*.crt CAs, a *.cert client certificate with its *.key) to reach the registry
-    #[arg(long, value_name = "DIR")]
-    pub cert_dir: Option<std::path::PathBuf>,
     /// Key to decrypt an encrypted image with (decryption is not supported: an encrypted image is refused; others pull as usual)
     #[arg(long, value_name = "KEY[:PASSPHRASE]")]
     pub decryption_key: Vec<String>,

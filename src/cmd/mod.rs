@@ -549,3 +549,14 @@ fn report_parse_error(e: clap::Error) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every command (two flags of one name, a bad
+    /// alias): they otherwise surface only when that command is run.
+    #[test]
+    fn every_command_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

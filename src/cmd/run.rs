@@ -83,8 +83,7 @@ pub fn image_source(f: &CreateFlags) -> ImageSource {
             disable_content_trust: false,
         }
         .apply(&mut registry)?;
-        let mut client = registry.client_options()?;
-        client.cert_dir = f.cert_dir.clone();
+        let client = registry.client_options()?;
         Ok(PullOptions {
             client,
             platform: platform_from_flags(
