@@ -169,7 +169,6 @@ check root_pause t_pause
 check root_stats t_stats
 check root_update t_update
 check root_pod_limits t_pod_limits
-}
 check root_cgroup_conf t_cgroup_conf
 $C rm -a -f -t 0 >/dev/null 2>&1
 rmdir $CG/coracle 2>/dev/null
