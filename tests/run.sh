@@ -65,6 +65,17 @@ install -d -m 0755 /run/user
 install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "/run/user/$TEST_UID"
 # 0600 on some hosts; standard distributions have 0666 (rootless networking)
 if [ -e /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
+# A hybrid cgroup host whose v2 tree holds a controller no v1 hierarchy
+# took (hugetlb here, after some boots): crun refuses to run there ("cgroups
+# in hybrid mode not supported"). Distributions mount every v1 controller;
+# do that for the ones left over, which moves them out of the v2 tree.
+UNIFIED=/sys/fs/cgroup/unified
+if [ "$(stat -f -c %T "$UNIFIED" 2>/dev/null)" = cgroup2fs ]; then
+    for c in $(cat "$UNIFIED/cgroup.controllers"); do
+        install -d "/sys/fs/cgroup/$c"
+        mountpoint -q "/sys/fs/cgroup/$c" || mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" || true
+    done
+fi
 
 # --- hygiene: formatting and lints fail the run -----------------------------
 # (clippy also denies an unsafe block without a SAFETY comment: Cargo.toml)
