@@ -71,8 +71,12 @@ fn install(env: &TestEnv, img: &str) {
         let text = match name {
             "config.json" => {
                 let mut v: Value = serde_json::from_str(&text).unwrap();
-                v["image_id"] = image_id.clone().into();
-                v["image_name"] = img.into();
+                // A pod's infra has no image (one with an image runs its
+                // program): only the records that had one get this host's.
+                if !v["image_id"].as_str().unwrap_or_default().is_empty() {
+                    v["image_id"] = image_id.clone().into();
+                    v["image_name"] = img.into();
+                }
                 if !v["layers"].as_array().unwrap().is_empty() {
                     v["layers"] = layers.clone();
                 }
