@@ -21,22 +21,31 @@ fn count_file(store: &Store, id: &str) -> PathBuf {
 }
 
 fn count(store: &Store, id: &str) -> u32 {
-    std::fs::read_to_string(count_file(store, id))
+    read_count(&count_file(store, id))
+}
+
+fn set_count(store: &Store, id: &str, n: u32) -> Result<()> {
+    write_count(&count_file(store, id), n)
+}
+
+/// How many mounts a count file records (none: 0).
+pub(super) fn read_count(path: &Path) -> u32 {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0)
 }
 
-fn set_count(store: &Store, id: &str, n: u32) -> Result<()> {
-    let path = count_file(store, id);
+/// Record `n` mounts; 0 removes the file.
+pub(super) fn write_count(path: &Path, n: u32) -> Result<()> {
     if n == 0 {
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path);
         return Ok(());
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    crate::storage::atomic::write_file(&path, n.to_string().as_bytes(), false)
+    crate::storage::atomic::write_file(path, n.to_string().as_bytes(), false)
 }
 
 /// Is `path` a mount point in this process's mount namespace?

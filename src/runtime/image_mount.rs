@@ -4,7 +4,7 @@
 //! share one: the last unmount unmounts. Rootless only inside `unshare`,
 //! as podman (host_mount::check_allowed).
 
-use super::host_mount::is_mounted;
+use super::host_mount::{is_mounted, read_count, write_count};
 use super::rootfs::{mount_layers, RootfsPlan};
 use super::sys;
 use crate::storage::digest::Digest;
@@ -29,22 +29,11 @@ fn count_file(store: &Store, id: &str) -> PathBuf {
 }
 
 fn count(store: &Store, id: &str) -> u32 {
-    std::fs::read_to_string(count_file(store, id))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    read_count(&count_file(store, id))
 }
 
 fn set_count(store: &Store, id: &str, n: u32) -> Result<()> {
-    let path = count_file(store, id);
-    if n == 0 {
-        let _ = std::fs::remove_file(&path);
-        return Ok(());
-    }
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    crate::storage::atomic::write_file(&path, n.to_string().as_bytes(), false)
+    write_count(&count_file(store, id), n)
 }
 
 /// Mount image `id` (whose layers, base first, are `layers`) once; later
