@@ -251,3 +251,91 @@ fn pod_clone_copies_the_pod_and_its_containers(mode: Mode) {
         "in use",
     );
 }
+
+both_modes!(generate_spec_describes_containers_and_pods);
+/// `generate spec`: podman's SpecGen JSON of a container (its command,
+/// environment, labels, ports, limits, restart policy) and of a pod, named
+/// as a copy would be unless `--name=false`; `--compact` on one line,
+/// `--filename` to a file; an unknown name is refused.
+fn generate_spec_describes_containers_and_pods(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&[
+        "create",
+        "--name",
+        "described",
+        "-e",
+        &mark,
+        "-e",
+        "GREETING=hello",
+        "--label",
+        "team=a",
+        "--restart",
+        "on-failure:3",
+        "--stop-signal",
+        "SIGINT",
+        "-p",
+        "18081:80",
+        &img,
+        "sleep",
+        "60",
+    ]);
+    let text = env.ok(&["generate", "spec", "described"]);
+    let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(spec["name"], "described-clone", "[{mode:?}] {spec}");
+    assert_eq!(
+        spec["command"],
+        serde_json::json!(["sleep", "60"]),
+        "[{mode:?}]"
+    );
+    assert_eq!(spec["env"]["GREETING"], "hello", "[{mode:?}] {spec}");
+    assert_eq!(spec["labels"]["team"], "a", "[{mode:?}]");
+    assert_eq!(spec["restart_policy"], "on-failure", "[{mode:?}] {spec}");
+    assert_eq!(spec["restart_tries"], 3, "[{mode:?}]");
+    assert_eq!(spec["stop_signal"], 2, "[{mode:?}]");
+    assert_eq!(
+        spec["portmappings"][0]["host_port"], 18081,
+        "[{mode:?}] {spec}"
+    );
+    assert_eq!(spec["portmappings"][0]["container_port"], 80, "[{mode:?}]");
+    let id = env.ok(&["inspect", "--format", "{{.Image}}", "described"]);
+    assert_eq!(spec["image"], id.trim(), "[{mode:?}]");
+    // a clone's name is taken: the next one
+    env.ok(&["container", "clone", "described"]);
+    let spec: serde_json::Value =
+        serde_json::from_str(&env.ok(&["generate", "spec", "described"])).unwrap();
+    assert_eq!(spec["name"], "described-clone1", "[{mode:?}]");
+    let keep = env.ok(&["generate", "spec", "--name=false", "-c", "described"]);
+    assert_eq!(keep.trim().lines().count(), 1, "[{mode:?}] {keep}");
+    let spec: serde_json::Value = serde_json::from_str(&keep).unwrap();
+    assert_eq!(spec["name"], "described", "[{mode:?}]");
+    let file = env.user_dir("spec").join("out.json");
+    let path = file.display().to_string();
+    let printed = env.ok(&["generate", "spec", "-f", &path, "described"]);
+    assert_eq!(printed.trim(), path, "[{mode:?}]");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written["name"], "described-clone1", "[{mode:?}]");
+
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "described-pod",
+        "--label",
+        "tier=web",
+    ]);
+    let spec: serde_json::Value =
+        serde_json::from_str(&env.ok(&["generate", "spec", "described-pod"])).unwrap();
+    assert_eq!(spec["name"], "described-pod-clone", "[{mode:?}] {spec}");
+    assert_eq!(spec["labels"]["tier"], "web", "[{mode:?}]");
+    assert_eq!(spec["no_infra"], false, "[{mode:?}]");
+
+    assert_refused(
+        &env,
+        &["generate", "spec", "nothing-here"],
+        "could not find a pod or container with the id nothing-here",
+    );
+}

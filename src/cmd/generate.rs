@@ -14,12 +14,48 @@ pub enum GenerateCommand {
     Systemd(SystemdArgs),
     /// Generate Kubernetes YAML (podman's older spelling of kube generate)
     Kube(super::kube::GenerateArgs),
+    /// Generate Specgen JSON (podman's API body) from a container or pod
+    Spec(SpecArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// The container or pod
+    pub input: String,
+    /// Print the JSON on one line
+    #[arg(short, long)]
+    pub compact: bool,
+    /// Write the JSON to this file (and print its name)
+    #[arg(short, long, value_name = "FILE")]
+    pub filename: Option<std::path::PathBuf>,
+    /// Name it as a copy would be named (NAME-clone...), so it does not conflict with the original
+    #[arg(short, long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub name: bool,
+}
+
+/// `generate spec`.
+fn spec(g: &GlobalOpts, a: SpecArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let spec = crate::engine::generate_spec::generate_spec(&store, &a.input, a.name)?;
+    let text = match a.compact {
+        true => serde_json::to_string(&spec)?,
+        false => serde_json::to_string_pretty(&spec)?,
+    };
+    match &a.filename {
+        Some(path) => {
+            std::fs::write(path, format!("{text}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+            println(&path.display().to_string())
+        }
+        None => println(&text),
+    }
 }
 
 pub fn dispatch(g: &GlobalOpts, c: GenerateCommand) -> Result<()> {
     match c {
         GenerateCommand::Systemd(a) => systemd(g, a),
         GenerateCommand::Kube(a) => super::kube::generate(g, a),
+        GenerateCommand::Spec(a) => spec(g, a),
     }
 }
 

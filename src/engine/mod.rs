@@ -26,6 +26,7 @@ pub mod diff;
 pub mod events;
 pub mod filter;
 pub mod generate;
+pub mod generate_spec;
 pub mod health;
 pub mod image_mount;
 pub mod image_tree;
