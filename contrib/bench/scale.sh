@@ -12,8 +12,12 @@ N=${N:-5000}
 RUNS=${RUNS:-15}
 JOBS=${JOBS:-4}
 
-big=(--root "$BENCH_TMP/big" --runroot "$BENCH_TMP/bigrun")
-ctrs=(--root "$BENCH_TMP/ctrs" --runroot "$BENCH_TMP/ctrsrun")
+# BENCH_STORE=DIR keeps the two big stores there: built on the first run,
+# reused by later ones (building them is most of a run's time).
+STORES=${BENCH_STORE:-$BENCH_TMP}
+mkdir -p "$STORES"
+big=(--root "$STORES/big" --runroot "$STORES/bigrun")
+ctrs=(--root "$STORES/ctrs" --runroot "$STORES/ctrsrun")
 small=(--root "$BENCH_TMP/small" --runroot "$BENCH_TMP/smallrun")
 
 # One tar per image: a file holding its number, so every image differs.
@@ -24,22 +28,28 @@ mk_tar() {
 }
 export -f mk_tar
 export BENCH_TMP
-seq 0 "$N" | xargs -P "$JOBS" -I{} bash -c 'mk_tar {}'
+mk_tar 0
 
-echo "building a store of $N images and one of $N containers ($JOBS at a time)..."
-t0=$(now_ns)
-seq 1 "$N" | xargs -P "$JOBS" -I{} \
-  "$CORACLE" "${big[@]}" import -q "$BENCH_TMP/tars/{}.tar" "localhost/img{}" >/dev/null
-t1=$(now_ns)
-"$CORACLE" "${ctrs[@]}" import -q "$BENCH_TMP/tars/0.tar" localhost/base >/dev/null
-seq 1 "$N" | xargs -P "$JOBS" -I{} \
-  "$CORACLE" "${ctrs[@]}" create -q --name "c{}" localhost/base true >/dev/null
-t2=$(now_ns)
+if [ -e "$STORES/built-$N" ]; then
+  echo "reusing the stores of $N images and $N containers in $STORES"
+else
+  seq 1 "$N" | xargs -P "$JOBS" -I{} bash -c 'mk_tar {}'
+  echo "building a store of $N images and one of $N containers ($JOBS at a time)..."
+  t0=$(now_ns)
+  seq 1 "$N" | xargs -P "$JOBS" -I{} \
+    "$CORACLE" "${big[@]}" import -q "$BENCH_TMP/tars/{}.tar" "localhost/img{}" >/dev/null
+  t1=$(now_ns)
+  "$CORACLE" "${ctrs[@]}" import -q "$BENCH_TMP/tars/0.tar" localhost/base >/dev/null
+  seq 1 "$N" | xargs -P "$JOBS" -I{} \
+    "$CORACLE" "${ctrs[@]}" create -q --name "c{}" localhost/base true >/dev/null
+  t2=$(now_ns)
+  have=$("$CORACLE" "${big[@]}" images -q | wc -l)
+  [ "$have" -ge "$N" ] || die "only $have images were made"
+  echo "  made in $(( (t1 - t0) / 1000000 )) ms and $(( (t2 - t1) / 1000000 )) ms"
+  touch "$STORES/built-$N"
+fi
 "$CORACLE" "${small[@]}" import -q "$BENCH_TMP/tars/0.tar" localhost/img1 >/dev/null
 "$CORACLE" "${small[@]}" create -q --name c1 localhost/img1 true >/dev/null
-have=$("$CORACLE" "${big[@]}" images -q | wc -l)
-[ "$have" -ge "$N" ] || die "only $have images were made"
-echo "  made in $(( (t1 - t0) / 1000000 )) ms and $(( (t2 - t1) / 1000000 )) ms"
 
 i=0
 # Each timed tag gives a new name; each timed rmi removes a real image, a
