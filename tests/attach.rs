@@ -1,6 +1,6 @@
 //! `attach` to containers started with `-d` (pipes and terminals), the
-//! detach keys there and on a foreground `run`, and `start -a` of a
-//! running container, as root and rootless.
+//! detach keys there, on a foreground `run` and on `exec -it`, and
+//! `start -a` of a running container, as root and rootless.
 
 mod common;
 
@@ -258,6 +258,71 @@ fn run_detach_keys_leave_the_container_running(mode: Mode) {
     p.type_until("echo still-here\n", "still-here\r\n");
     p.type_in(b"exit 2\n");
     assert_eq!(p.wait(), 2, "[{mode:?}]");
+}
+
+both_modes!(exec_detach_keys_leave_the_program_running);
+fn exec_detach_keys_leave_the_program_running(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    env.run_detached("box", &[], &img, &["sleep", "300"]);
+    let exists = |path: &str| env.run(&["exec", "box", "test", "-e", path]).status == 0;
+    let mut p = Pty::spawn(&env, &["exec", "-it", "box", "sh"]);
+    p.type_until("echo $((6*7))x\n", "42x");
+    // The shell waits for a file that only appears after we have left.
+    p.type_in(b"while [ ! -e /tmp/go ]; do sleep 0.1; done; echo after > /tmp/after\n");
+    std::thread::sleep(Duration::from_millis(300));
+    p.type_in(b"\x10\x11");
+    assert_eq!(p.wait(), 0, "[{mode:?}] detaching from exec is a success");
+    assert!(!exists("/tmp/after"), "[{mode:?}] ran on before the go");
+    env.ok(&["exec", "box", "touch", "/tmp/go"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || exists("/tmp/after")),
+        "[{mode:?}] the exec'd shell did not run on after the detach"
+    );
+    assert_eq!(
+        env.ok(&["exec", "box", "cat", "/tmp/after"]),
+        "after\n",
+        "[{mode:?}]"
+    );
+    assert_eq!(state(&env, "box"), "running 0", "[{mode:?}]");
+    // another sequence, chosen with --detach-keys
+    let mut p = Pty::spawn(
+        &env,
+        &["exec", "-it", "--detach-keys", "ctrl-x,y", "box", "sh"],
+    );
+    p.type_until("echo $((7*8))x\n", "56x");
+    p.type_in(b"\x18y");
+    assert_eq!(p.wait(), 0, "[{mode:?}]");
+    // --detach-keys "" turns detaching off: the keys reach the program
+    let mut p = Pty::spawn(&env, &["exec", "-it", "--detach-keys=", "box", "sh"]);
+    p.type_until("echo $((6*7))x\n", "42x");
+    p.type_in(b"\x10\x11");
+    p.type_until("echo still-here\n", "still-here\r\n");
+    p.type_in(b"exit 2\n");
+    assert_eq!(p.wait(), 2, "[{mode:?}] the program's exit code");
+    // the program's own end still ends exec, with its code
+    let mut p = Pty::spawn(&env, &["exec", "-it", "box", "sh"]);
+    p.type_until("echo $((8*9))x\n", "72x");
+    p.type_in(b"exit 5\n");
+    assert_eq!(p.wait(), 5, "[{mode:?}]");
+    assert_refused(
+        &env,
+        &["exec", "-it", "--detach-keys", "ctrl-1", "box", "sh"],
+        "invalid detach keys",
+    );
+    assert_refused(
+        &env,
+        &[
+            "exec",
+            "--no-session",
+            "--detach-keys",
+            "ctrl-a",
+            "box",
+            "true",
+        ],
+        "--detach-keys",
+    );
 }
 
 both_modes!(start_attach_joins_a_running_container);

@@ -324,6 +324,17 @@ fn interactive_terminal_run_and_exec(mode: Mode) {
             "[{mode:?}] {rt} exec -it:\n{out}"
         );
         assert_eq!(code, 3, "[{mode:?}] {rt} exec -it:\n{out}");
+        // the detach keys leave the exec'd program running
+        let waits = "while [ ! -e /tmp/go ]; do sleep 0.1; done; echo after > /tmp/after\n\x10\x11";
+        let (code, out) = run_on_pty(&env, &["exec", "-it", &name, "sh"], 30, 90, waits);
+        assert_eq!(code, 0, "[{mode:?}] {rt} exec -it detached:\n{out}");
+        env.ok(&["exec", &name, "touch", "/tmp/go"]);
+        assert!(
+            wait_for(Duration::from_secs(10), || {
+                env.run(&["exec", &name, "cat", "/tmp/after"]).stdout == "after\n"
+            }),
+            "[{mode:?}] {rt}: the exec'd shell did not run on after the detach"
+        );
         env.ok(&["rm", "-f", "-t", "0", &name]);
     }
 }

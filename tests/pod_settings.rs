@@ -1,10 +1,10 @@
 //! `pod create`'s settings, as root and rootless: what every member gets
-//! (volumes, devices, sysctls, security options, /dev/shm, restart
-//! policy, no /etc/hostname), the pod's cgroup with its limits as the
-//! members' parent (root; rootless on this cgroup v1 host, a clear
-//! refusal), the infra's --pid/--uts; and the lifecycle verbs' id files
-//! and filters (`pod start/stop/rm --pod-id-file`, `pause/unpause/
-//! restart --cidfile/--filter`).
+//! (volumes, devices, GPUs and CDI devices, sysctls, security options,
+//! /dev/shm, restart policy, no /etc/hostname), the pod's cgroup with its
+//! limits as the members' parent (root; rootless on this cgroup v1 host, a
+//! clear refusal), per-device I/O weights, the infra's --pid/--uts; and
+//! the lifecycle verbs' id files and filters (`pod start/stop/rm
+//! --pod-id-file`, `pause/unpause/restart --cidfile/--filter`).
 
 mod common;
 
@@ -199,6 +199,135 @@ fn pod_settings_reach_every_member(mode: Mode) {
         &["pod", "create", "--uts", "host", "--hostname", "x"],
         "hostname",
     );
+}
+
+both_modes!(pod_gpus_and_cdi_devices_reach_every_member);
+fn pod_gpus_and_cdi_devices_reach_every_member(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    let name = format!("pod{}-{mode:?}", std::process::id()).to_lowercase();
+    let _spec = gpu_spec(&name, &env.user_dir("cdi-data"));
+    let want = cdi_probe_output(&name);
+    env.ok(&["pod", "create", "--name", "gpu", "--gpus", &name]);
+    assert_eq!(
+        env.sh(&img, &["--pod", "gpu"], CDI_PROBE),
+        want,
+        "[{mode:?}] pod --gpus"
+    );
+    // every member: a second one too, and the member's own -e wins
+    assert_eq!(
+        env.sh(&img, &["--pod", "gpu", "-e", "CDI_GPU=mine"], CDI_PROBE),
+        want.replacen(&name, "mine", 1),
+        "[{mode:?}] a member's own environment"
+    );
+    // a CDI name among the pod's --devices
+    let device = format!("nvidia.com/gpu={name}");
+    env.ok(&["pod", "create", "--name", "cdidev", "--device", &device]);
+    assert_eq!(
+        env.sh(&img, &["--pod", "cdidev"], CDI_PROBE),
+        want,
+        "[{mode:?}] pod --device CDI"
+    );
+    // a clone keeps them
+    env.ok(&["pod", "clone", "--name", "gpu2", "gpu"]);
+    assert_eq!(
+        env.sh(&img, &["--pod", "gpu2"], CDI_PROBE),
+        want,
+        "[{mode:?}] pod clone"
+    );
+    assert_refused(
+        &env,
+        &["pod", "create", "--gpus", "no-such-gpu"],
+        "no-such-gpu",
+    );
+    assert_refused(
+        &env,
+        &["pod", "create", "--device", "nvidia.com/gpu=no-such-gpu"],
+        "unresolvable CDI devices nvidia.com/gpu=no-such-gpu",
+    );
+}
+
+both_modes!(pod_blkio_weight_device_goes_to_the_pods_cgroup);
+fn pod_blkio_weight_device_goes_to_the_pods_cgroup(mode: Mode) {
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    let dev = ["/dev/vda", "/dev/sda", "/dev/loop0"]
+        .into_iter()
+        .find(|d| Path::new(d).exists())
+        .expect("a block device");
+    let weight = format!("{dev}:300");
+    // Bad values are refused before anything is made.
+    assert_refused(
+        &env,
+        &["pod", "create", "--blkio-weight-device", "/dev/null:300"],
+        "not a block device",
+    );
+    assert_refused(
+        &env,
+        &[
+            "pod",
+            "create",
+            "--blkio-weight-device",
+            &format!("{dev}:5"),
+        ],
+        "between 10 and 1000",
+    );
+    assert_refused(
+        &env,
+        &["pod", "create", "--blkio-weight-device", "300"],
+        "DEVICE:WEIGHT",
+    );
+    if mode == Mode::Rootless {
+        // This host's cgroup v1 controllers are not delegated to users.
+        assert_refused(
+            &env,
+            &["pod", "create", "--blkio-weight-device", &weight],
+            "--blkio-weight-device: the io controller is not available",
+        );
+        return;
+    }
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "weighted",
+        "--blkio-weight-device",
+        &weight,
+    ]);
+    let v = pod_json(&env, "weighted");
+    assert_eq!(
+        v["blkio_weight_device"],
+        serde_json::json!([{"Path": dev, "Weight": 300}]),
+        "[{mode:?}] {v}"
+    );
+    let id = v["Id"].as_str().unwrap().to_string();
+    // Per-device weights need CFQ's or BFQ's file in the blkio controller.
+    let blkio = Path::new("/sys/fs/cgroup/blkio");
+    let file = ["blkio.weight_device", "blkio.bfq.weight_device"]
+        .into_iter()
+        .find(|f| blkio.join(f).exists());
+    let Some(file) = file else {
+        assert_refused(
+            &env,
+            &["pod", "start", "weighted"],
+            "--blkio-weight-device: this kernel's blkio controller takes no per-device weights",
+        );
+        return;
+    };
+    env.run_detached("heavy", &["--pod", "weighted"], &img, &["sleep", "60"]);
+    let rdev = std::fs::metadata(dev).unwrap().rdev();
+    let line = format!("{}:{} 300", libc::major(rdev), libc::minor(rdev));
+    let got = std::fs::read_to_string(
+        blkio
+            .join("coracle")
+            .join(format!("coracle-pod-{id}"))
+            .join(file),
+    )
+    .unwrap_or_default();
+    assert!(got.contains(&line), "[{mode:?}] {file}: {got}");
 }
 
 both_modes!(pod_limits_go_to_the_pods_cgroup);

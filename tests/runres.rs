@@ -515,41 +515,14 @@ fn cert_dir_trusts_its_ca_and_presents_the_client_certificate(mode: Mode) {
     assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
 }
 
-/// A CDI spec file of this test's own in /etc/cdi, removed when done.
-struct CdiSpec(PathBuf);
-
-impl Drop for CdiSpec {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        // Only if no other spec is left in it.
-        let _ = std::fs::remove_dir("/etc/cdi");
-    }
-}
-
 both_modes!(cdi_devices_and_gpus_come_from_the_spec_files);
 fn cdi_devices_and_gpus_come_from_the_spec_files(mode: Mode) {
     let env = TestEnv::new(mode);
     let img = env.rt_image();
     let name = format!("t{}-{mode:?}", std::process::id()).to_lowercase();
-    let data = env.user_dir("cdi-data");
-    std::fs::write(data.join("hello"), "from the spec\n").unwrap();
-    let spec = json!({
-        "cdiVersion": "0.6.0",
-        "kind": "nvidia.com/gpu",
-        "devices": [{
-            "name": name,
-            "containerEdits": {
-                "env": [format!("CDI_GPU={name}")],
-                "deviceNodes": [{"path": "/dev/cdi-gpu", "hostPath": "/dev/null"}],
-                "mounts": [{"hostPath": data, "containerPath": "/cdi-data", "options": ["ro", "bind"]}],
-            },
-        }],
-    });
-    std::fs::create_dir_all("/etc/cdi").unwrap();
-    let _spec = CdiSpec(PathBuf::from(format!("/etc/cdi/coracle-{name}.json")));
-    std::fs::write(&_spec.0, serde_json::to_vec(&spec).unwrap()).unwrap();
-    let script = "echo $CDI_GPU; test -c /dev/cdi-gpu && echo node; cat /cdi-data/hello";
-    let want = format!("{name}\nnode\nfrom the spec\n");
+    let _spec = gpu_spec(&name, &env.user_dir("cdi-data"));
+    let script = CDI_PROBE;
+    let want = cdi_probe_output(&name);
     assert_eq!(
         env.sh(&img, &["--gpus", &name], script),
         want,

@@ -887,6 +887,7 @@ fn exec(g: &GlobalOpts, a: &ComposeArgs, e: &ExecArgs) -> Result<()> {
         detach: e.detach,
         privileged: e.privileged,
         preserve_fds: Vec::new(),
+        detach_keys: Vec::new(),
     };
     let code = crate::engine::containers::exec(&store, &id, &opts)?;
     if code != 0 {

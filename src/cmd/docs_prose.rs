@@ -31,7 +31,7 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
             ("Give a container a secret as a file readable by uid 1000.", "coracle run --rm --secret mykey,uid=1000,mode=0400 alpine cat /run/secrets/mykey"),
         ],
         "coracle-create" => &[("Create a container to start later.", "coracle create --name box alpine sleep 1000")],
-        "coracle-exec" => &[("Run a shell in a running container.", "coracle exec -it web sh")],
+        "coracle-exec" => &[("Run a shell in a running container; ctrl-p ctrl-q detaches and leaves the shell running.", "coracle exec -it web sh")],
         "coracle-attach" => &[
             ("Attach to a container started with -dit; ctrl-p ctrl-q detaches and leaves it running.", "coracle attach web"),
             ("Watch a container's output without sending it input.", "coracle attach --no-stdin web"),

@@ -151,6 +151,17 @@ pub(super) fn rates_json(rates: &[crate::engine::types::DeviceRate]) -> Value {
         .collect::<Vec<_>>())
 }
 
+/// `--blkio-weight-device`s as podman's InspectBlkioWeightDevice list.
+pub(super) fn weights_json(weights: &[crate::engine::types::DeviceRate]) -> Value {
+    if weights.is_empty() {
+        return Value::Null;
+    }
+    json!(weights
+        .iter()
+        .map(|d| json!({"Path": d.path, "Weight": d.rate}))
+        .collect::<Vec<_>>())
+}
+
 /// podman's HostConfig keys for cgroups and resource limits.
 fn limits_json(cfg: &ContainerConfig) -> Value {
     let r = &cfg.resources;
@@ -164,9 +175,7 @@ fn limits_json(cfg: &ContainerConfig) -> Value {
         "Memory": r.memory,
         "NanoCpus": r.nano_cpus,
         "BlkioWeight": r.blkio_weight,
-        "BlkioWeightDevice": if r.blkio_weight_device.is_empty() { Value::Null } else {
-            json!(r.blkio_weight_device.iter().map(|d| json!({"Path": d.path, "Weight": d.rate})).collect::<Vec<_>>())
-        },
+        "BlkioWeightDevice": weights_json(&r.blkio_weight_device),
         "BlkioDeviceReadBps": rates_json(&r.device_read_bps),
         "BlkioDeviceWriteBps": rates_json(&r.device_write_bps),
         "BlkioDeviceReadIOps": rates_json(&r.device_read_iops),

@@ -556,6 +556,11 @@ fn settings_json(store: &crate::engine::types::Store, p: &PodConfig) -> Result<V
     put("memory_limit", json!(r.memory), r.memory != 0);
     put("memory_swap", json!(r.memory_swap), r.memory_swap != 0);
     put("blkio_weight", json!(r.blkio_weight), r.blkio_weight != 0);
+    put(
+        "blkio_weight_device",
+        super::inspect::weights_json(&r.blkio_weight_device),
+        !r.blkio_weight_device.is_empty(),
+    );
     put("RestartPolicy", json!(m.restart), !m.restart.is_empty());
     Ok(Value::Object(o))
 }

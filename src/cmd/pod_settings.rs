@@ -34,6 +34,9 @@ pub struct PodSettings {
     /// Block IO weight of the pod (relative weight, 10 to 1000)
     #[arg(long, value_name = "WEIGHT")]
     pub blkio_weight: Option<u16>,
+    /// Block IO weight of the pod for one device (DEVICE:WEIGHT, weight 10 to 1000)
+    #[arg(long = "blkio-weight-device", value_name = "DEVICE:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
     /// Limit the pod's read rate from a device (PATH:RATE, e.g. /dev/sda:1mb)
     #[arg(long = "device-read-bps", value_name = "PATH:RATE")]
     pub device_read_bps: Vec<String>,
@@ -52,9 +55,12 @@ pub struct PodSettings {
     /// UTS namespace of the pod: private, host, ns:PATH
     #[arg(long)]
     pub uts: Option<NamespaceMode>,
-    /// Add a host device to every container of the pod (HOST[:CONTAINER][:PERMISSIONS])
+    /// Add a host device to every container of the pod (HOST[:CONTAINER][:PERMISSIONS], or a CDI name)
     #[arg(long = "device", value_name = "DEVICE")]
     pub device: Vec<String>,
+    /// GPU devices every container of the pod gets, by the vendor's CDI specs ('all' to pass all GPUs)
+    #[arg(long = "gpus", value_name = "ENTRY")]
+    pub gpus: Vec<String>,
     /// Bind mount a volume into every container of the pod
     #[arg(short, long = "volume", value_name = "VOLUME")]
     pub volume: Vec<String>,
@@ -94,6 +100,7 @@ impl PodSettings {
                 io: IoLimits {
                     device_read_bps: self.device_read_bps,
                     device_write_bps: self.device_write_bps,
+                    blkio_weight_device: self.blkio_weight_device,
                     ..Default::default()
                 },
                 ..Default::default()
@@ -106,6 +113,7 @@ impl PodSettings {
         r.uts = self.uts;
         r.member = MemberDefaults {
             devices: self.device,
+            gpus: self.gpus,
             volumes: self.volume,
             volumes_from: self.volumes_from,
             security_opt: self.security_opt,

@@ -234,6 +234,9 @@ pub struct ExecArgs {
     /// Run the exec session in detached mode (backgrounded)
     #[arg(short, long)]
     pub detach: bool,
+    /// Key sequence for detaching from the exec session with -it (default ctrl-p,ctrl-q; "" disables)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Set environment variables
     #[arg(short, long = "env", value_name = "ENV")]
     pub env: Vec<String>,
@@ -283,9 +286,10 @@ pub fn exec(g: &GlobalOpts, mut a: ExecArgs) -> Result<()> {
     if a.command.is_empty() {
         anyhow::bail!("exec requires the name or ID of a container and a command to run");
     }
-    if a.no_session && a.detach {
+    if a.no_session && (a.detach || a.detach_keys.is_some()) {
         anyhow::bail!("--no-session cannot be used with --detach or --detach-keys");
     }
+    let detach_keys = crate::engine::attach::parse_detach_keys(a.detach_keys.as_deref())?;
     let preserve_fds = a.fds.checked()?;
     let store = g.open_store()?;
     let id = crate::engine::lookup::container_id(&store, &a.container)?;
@@ -301,6 +305,7 @@ pub fn exec(g: &GlobalOpts, mut a: ExecArgs) -> Result<()> {
         detach: a.detach,
         privileged: a.privileged,
         preserve_fds,
+        detach_keys,
     };
     let code = crate::engine::containers::exec(&store, &id, &opts)?;
     if code != 0 {

@@ -480,6 +480,8 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     }
     let requires = required_ids(store, &req.tuning.requires)?;
     let join = namespaces::member_flags(store, &mut req)?;
+    // What a pod gives its members, its CDI devices and GPUs too.
+    cdi::resolve(&mut req)?;
     let launch = launch::settings(&req)?;
     let image = std::mem::take(&mut req.image);
     let img = ensure_image(store, &image, std::mem::take(&mut req.source))?;

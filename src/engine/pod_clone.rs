@@ -35,6 +35,7 @@ fn request(store: &Store, old: &PodConfig, name: Option<String>, c: PodRequest) 
     let m = &old.member;
     let member = MemberDefaults {
         devices: pick(c.member.devices, &m.devices),
+        gpus: pick(c.member.gpus, &m.gpus),
         volumes: pick(c.member.volumes, &m.volumes),
         volumes_from: pick(c.member.volumes_from, &m.volumes_from),
         security_opt: pick(c.member.security_opt, &m.security_opt),

@@ -24,6 +24,9 @@ pub struct ExecOptions {
     pub privileged: bool,
     /// `--preserve-fds`/`--preserve-fd`: the caller's descriptors passed on.
     pub preserve_fds: Vec<i32>,
+    /// `--detach-keys`, parsed (none: never). With `-t` and our stdin a
+    /// terminal, typing them leaves the program running and returns 0.
+    pub detach_keys: Vec<u8>,
 }
 
 /// The exec'd process's spec: the container's, with this command.
@@ -141,6 +144,10 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
     let cgroup = super::cgroup::Cgroup::open(&state.cgroup_path);
     let spec = exec_spec(store, id, pid, o)?;
     let cfg = store.containers.load_config(id)?;
+    // Keys are typed: piped input is passed on whole.
+    if o.tty && !o.detach && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        super::foreground_detach::arm_exec(o.detach_keys.clone());
+    }
     if cfg.oci_runtime.is_some() {
         let process = spec.process().clone().unwrap_or_default();
         return super::oci_runtime::exec(

@@ -127,6 +127,7 @@ pub fn run_check(
                 detach: false,
                 privileged: false,
                 preserve_fds: Vec::new(),
+                detach_keys: Vec::new(),
             };
             super::exec::exec(store, id, &opts)
         })();

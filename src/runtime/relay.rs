@@ -4,6 +4,7 @@
 
 use super::attach_socket::{self, AttachServer, Input};
 use super::detach_keys::Seen;
+use super::foreground_detach::Detached;
 use super::logfile::LogWriter;
 use super::sys;
 use anyhow::Result;
@@ -155,6 +156,8 @@ pub fn relay(
     };
     let mut stdin_open = attach && stdin_target.is_some() && super::launch::attached("stdin");
     let mut exit: Option<i32> = None;
+    // exec detached: its program runs on, its output drained elsewhere.
+    let mut handed_off = false;
     let mut buf = vec![0u8; 64 * 1024];
     let sig_fd = sfd.as_raw_fd();
     // A monitor idles here for the container's whole life, so once the
@@ -345,9 +348,16 @@ pub fn relay(
                             let _ = sys::write_all(t, &data);
                         }
                         if let Some(w) = watch.take_if(|_| detach) {
-                            w.detached();
-                            stdin_open = false;
-                            attached_out = false;
+                            match w.detached() {
+                                Detached::Monitor => {
+                                    stdin_open = false;
+                                    attached_out = false;
+                                }
+                                Detached::Exec => {
+                                    handed_off = true;
+                                    break;
+                                }
+                            }
                         }
                     }
                     None => {
@@ -362,6 +372,19 @@ pub fn relay(
                 }
             }
         }
+    }
+    if handed_off {
+        let fds: Vec<i32> = outputs.iter().map(|(fd, _, _)| *fd).collect();
+        let handed = super::foreground_detach::hand_off(&fds);
+        for fd in fds {
+            sys::close(fd);
+        }
+        if let (false, Some(t)) = (is_pty, stdin_target) {
+            sys::close(t);
+        }
+        handed?;
+        // Detaching is a success, as podman's.
+        return Ok(0);
     }
     if let (false, Some(t)) = (is_pty, stdin_target) {
         sys::close(t);

@@ -480,6 +480,7 @@ pub fn ps_in_container(store: &Store, id: &str, args: &[String]) -> Result<Vec<S
         detach: false,
         privileged: false,
         preserve_fds: Vec::new(),
+        detach_keys: Vec::new(),
     };
     // The exec'd ps writes to our stdout: point that at a file meanwhile,
     // which cannot fill up and block the way a pipe would.

@@ -93,6 +93,9 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 pub struct MemberDefaults {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<String>,
+    /// `--gpus`: resolved through the CDI specs when each member is made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -5,6 +5,7 @@
 //! Set the machine up and run everything with `sudo tests/run.sh`.
 #![allow(dead_code, unused_imports)]
 
+pub mod cdi;
 pub mod ctr;
 pub mod fixtures;
 pub mod http;
@@ -13,6 +14,7 @@ pub mod pty;
 pub mod registry;
 pub mod snapshot;
 
+pub use cdi::*;
 pub use ctr::*;
 pub use fixtures::*;
 pub use http::*;

@@ -133,7 +133,9 @@ fn edits_of(specs: &[Spec], name: &str) -> Result<Vec<Edits>> {
 }
 
 /// Replace the CDI names among `--device`s (and the `--gpus`) with what
-/// their specs give: device nodes, bind mounts, environment, groups.
+/// their specs give: device nodes, bind mounts, environment, groups. Both
+/// are used up, so a second call (once a pod's devices and GPUs are in)
+/// resolves only what came since.
 pub fn resolve(req: &mut ContainerRequest) -> Result<()> {
     let names: Vec<String> = req
         .tuning
@@ -142,12 +144,13 @@ pub fn resolve(req: &mut ContainerRequest) -> Result<()> {
         .filter(|d| is_cdi_name(d))
         .cloned()
         .collect();
-    if names.is_empty() && req.gpus.is_empty() {
+    let gpus = std::mem::take(&mut req.gpus);
+    if names.is_empty() && gpus.is_empty() {
         return Ok(());
     }
     let specs = load_all()?;
     let mut wanted = names.clone();
-    if !req.gpus.is_empty() {
+    if !gpus.is_empty() {
         let vendor = GPU_VENDORS
             .iter()
             .find(|v| specs.iter().any(|s| s.kind.split('/').next() == Some(**v)))
@@ -156,8 +159,7 @@ pub fn resolve(req: &mut ContainerRequest) -> Result<()> {
                     "--gpus: could not discover GPU vendor: no known GPU vendor found in CDI specs"
                 )
             })?;
-        for gpu in req
-            .gpus
+        for gpu in gpus
             .iter()
             .flat_map(|g| g.split(','))
             .filter(|g| !g.is_empty())

@@ -1,8 +1,9 @@
 //! What `pod create` gives every container made in the pod (`--device`,
-//! `--volume`, `--volumes-from`, `--security-opt`, `--sysctl`,
+//! `--gpus`, `--volume`, `--volumes-from`, `--security-opt`, `--sysctl`,
 //! `--restart`, `--shm-size`, `--no-hostname`): checked when the pod is
 //! made, as a container's would be, and put into each new member's
-//! request before its own flags, which win.
+//! request before its own flags, which win (CDI devices and GPUs are
+//! resolved through the specs for each member as it is made).
 
 use super::mounts::parse_volume;
 use super::tuning::{self, Namespaces, TuningRequest};
@@ -18,8 +19,22 @@ pub fn check(m: &MemberDefaults, network: &NetworkMode) -> Result<()> {
     }
     super::security::check_security_opts(&m.security_opt)?;
     m.restart.parse::<RestartPolicy>()?;
+    let (cdi, paths): (Vec<String>, Vec<String>) = m
+        .devices
+        .iter()
+        .cloned()
+        .partition(|d| super::cdi::is_cdi_name(d));
+    // CDI devices and GPUs: the specs must define them now.
+    if !cdi.is_empty() || !m.gpus.is_empty() {
+        let mut probe = ContainerRequest {
+            gpus: m.gpus.clone(),
+            ..Default::default()
+        };
+        probe.tuning.device = cdi;
+        super::cdi::resolve(&mut probe)?;
+    }
     let req = TuningRequest {
-        device: m.devices.clone(),
+        device: paths,
         shm_size: m.shm_size.clone(),
         sysctl: m.sysctl.clone(),
         ..Default::default()
@@ -45,6 +60,7 @@ fn before(pod: &[String], own: &mut Vec<String>) {
 pub fn apply(pod: &PodConfig, f: &mut ContainerRequest) -> Result<()> {
     let m = &pod.member;
     before(&m.devices, &mut f.tuning.device);
+    before(&m.gpus, &mut f.gpus);
     before(&m.security_opt, &mut f.security_opt);
     before(&m.sysctl, &mut f.tuning.sysctl);
     before(&m.volumes_from, &mut f.volumes_from);

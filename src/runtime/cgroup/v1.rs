@@ -144,12 +144,18 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         write(&mem.join("memory.oom_control"), "1")?;
     }
     let blkio = cg.dir("blkio");
+    if !r.blkio_weight_device.is_empty() && weight_device_file(&blkio).is_none() {
+        bail!("--blkio-weight-device: this kernel's blkio controller takes no per-device weights (neither blkio.weight_device nor blkio.bfq.weight_device: the disk's I/O scheduler must be CFQ or BFQ)");
+    }
     for (file, rates) in [
         ("blkio.throttle.read_bps_device", &r.device_read_bps),
         ("blkio.throttle.write_bps_device", &r.device_write_bps),
         ("blkio.throttle.read_iops_device", &r.device_read_iops),
         ("blkio.throttle.write_iops_device", &r.device_write_iops),
-        (weight_device_file(&blkio), &r.blkio_weight_device),
+        (
+            weight_device_file(&blkio).unwrap_or_default(),
+            &r.blkio_weight_device,
+        ),
     ] {
         // One device per write: the kernel takes one line at a time.
         for d in rates {
@@ -162,13 +168,11 @@ pub fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     Ok(())
 }
 
-/// The per-device weights: CFQ's file, else BFQ's.
-fn weight_device_file(blkio: &Path) -> &'static str {
-    if blkio.join("blkio.weight_device").exists() {
-        "blkio.weight_device"
-    } else {
-        "blkio.bfq.weight_device"
-    }
+/// The per-device weights: CFQ's file, else BFQ's (none: neither).
+fn weight_device_file(blkio: &Path) -> Option<&'static str> {
+    ["blkio.weight_device", "blkio.bfq.weight_device"]
+        .into_iter()
+        .find(|f| blkio.join(f).exists())
 }
 
 /// `--cpu-rt-period`/`--cpu-rt-runtime`. A group's real-time runtime comes
