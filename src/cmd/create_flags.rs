@@ -207,6 +207,9 @@ pub struct CreateFlags {
     /// Systemd mode (tmpfs on /run, /run/lock, /tmp, /var/lib/journal; writable /sys/fs/cgroup; stop signal SIGRTMIN+3): true when the command is systemd or an init, false, always
     #[arg(long, value_name = "true|false|always", default_value = "true")]
     pub systemd: String,
+    /// The image argument is an exploded root filesystem directory (PATH[:O]; :O overlays it, leaving it unchanged)
+    #[arg(long)]
+    pub rootfs: bool,
     /// Attach to STDIN, STDOUT or STDERR (repeatable; an attached start relays only these)
     #[arg(short, long, value_name = "STREAM")]
     pub attach: Vec<String>,

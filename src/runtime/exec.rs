@@ -142,6 +142,9 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
     let spec = exec_spec(store, id, pid, o)?;
     let cfg = store.containers.load_config(id)?;
     if cfg.oci_runtime.is_some() {
+        if !o.preserve_fds.is_empty() {
+            bail!("--preserve-fds/--preserve-fd need coracle's own runtime, not --runtime");
+        }
         let process = spec.process().clone().unwrap_or_default();
         return super::oci_runtime::exec(
             store,

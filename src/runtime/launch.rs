@@ -187,3 +187,25 @@ fn apply_init_path(cfg: &ContainerConfig, spec: &mut Spec) -> Result<()> {
     }
     Ok(())
 }
+
+/// `--rootfs`: the directory itself (bound, changes land in it), or with
+/// `:O` the lower layer of an overlay whose upper is the container's.
+pub fn rootfs_plan(
+    r: &crate::storage::launch::RootfsDir,
+    dir: &std::path::Path,
+    rootless: bool,
+) -> super::rootfs::RootfsPlan {
+    let path = std::path::PathBuf::from(&r.path);
+    super::rootfs::RootfsPlan {
+        layers: if r.overlay {
+            vec![path.clone()]
+        } else {
+            Vec::new()
+        },
+        upper: if r.overlay { dir.join("upper") } else { path },
+        work: dir.join("work"),
+        userxattr: rootless,
+        copy: !r.overlay,
+        premounted: false,
+    }
+}

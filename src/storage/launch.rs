@@ -22,6 +22,18 @@ pub struct LaunchSettings {
     /// stderr); empty: all of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attach: Vec<String>,
+    /// `--rootfs`: the container's root is this directory, not an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<RootfsDir>,
+}
+
+/// `--rootfs PATH[:O]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RootfsDir {
+    pub path: String,
+    /// `:O`: the directory is an overlay's lower layer, left unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overlay: bool,
 }
 
 impl LaunchSettings {
