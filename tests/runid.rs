@@ -283,7 +283,7 @@ fn systemd_mode_prepares_for_an_init(mode: Mode) {
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     let img = env.rt_image();
-    let probe = "for d in /run /run/lock /tmp /var/lib/journal; do \
+    let probe = "for d in /run /run/lock /tmp /var/log/journal; do \
                  grep -q \"^tmpfs $d tmpfs rw\" /proc/mounts && echo tmpfs $d; done; \
                  grep -q '^cgroup2 /sys/fs/cgroup cgroup2 rw' /proc/mounts && echo cgroup rw; \
                  grep -q '^tmpfs /sys/fs/cgroup/systemd tmpfs rw' /proc/mounts && echo cgroup v1; \
@@ -294,7 +294,7 @@ fn systemd_mode_prepares_for_an_init(mode: Mode) {
     std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bound = format!("{}:/sbin/init:ro", init.display());
     let systemd_lines = |id: &str| {
-        let mut want: Vec<String> = ["/run", "/run/lock", "/tmp", "/var/lib/journal"]
+        let mut want: Vec<String> = ["/run", "/run/lock", "/tmp", "/var/log/journal"]
             .iter()
             .map(|d| format!("tmpfs {d}"))
             .collect();
@@ -662,5 +662,70 @@ fn rootfs_runs_a_directory(mode: Mode) {
         &env,
         &["create", "--rootfs", &path, "--uidmap", "0:1:100", "sh"],
         "--rootfs",
+    );
+}
+
+both_modes!(shm_size_systemd_sizes_the_tmpfs);
+/// `--shm-size-systemd`: systemd mode's tmpfs (/run, /run/lock, /tmp,
+/// /var/log/journal) get that size (0: the kernel's default); a pod gives
+/// its value to each member, whose own flag wins; bad values are refused.
+fn shm_size_systemd_sizes_the_tmpfs(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let probe = "for d in /run /run/lock /tmp /var/log/journal; do \
+                 grep \"^tmpfs $d tmpfs \" /proc/mounts | cut -d' ' -f4 | tr , '\\n' | \
+                 grep '^size=' || echo none; done";
+    let sizes = |extra: &[&str]| {
+        let mut flags = vec!["--systemd", "always"];
+        flags.extend_from_slice(extra);
+        env.sh(&img, &flags, probe)
+    };
+    let four = |s: &str| format!("{s}\n{s}\n{s}\n{s}\n");
+    assert_eq!(
+        sizes(&["--shm-size-systemd", "16m"]),
+        four("size=16384k"),
+        "[{mode:?}] 16m"
+    );
+    assert_eq!(
+        sizes(&["--shm-size-systemd", "0"]),
+        four("none"),
+        "[{mode:?}] 0: no limit of its own"
+    );
+    assert_eq!(sizes(&[]), four("none"), "[{mode:?}] unset");
+    // A pod's value reaches its members; a member's own wins.
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "sdpod",
+        "--shm-size-systemd",
+        "8m",
+    ]);
+    assert_eq!(
+        sizes(&["--pod", "sdpod"]),
+        four("size=8192k"),
+        "[{mode:?}] from the pod"
+    );
+    assert_eq!(
+        sizes(&["--pod", "sdpod", "--shm-size-systemd", "4m"]),
+        four("size=4096k"),
+        "[{mode:?}] the member's own"
+    );
+    env.ok(&["pod", "rm", "-f", "sdpod"]);
+    assert_refused(
+        &env,
+        &["create", "--shm-size-systemd", "12x", &img, "true"],
+        "--shm-size-systemd",
+    );
+    assert_refused(
+        &env,
+        &["run", "--rm", "--shm-size-systemd=-1", &img, "true"],
+        "--shm-size-systemd",
+    );
+    assert_refused(
+        &env,
+        &["pod", "create", "--shm-size-systemd", "lots"],
+        "--shm-size-systemd",
     );
 }

@@ -184,6 +184,7 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         },
         init_path: f.init_path,
         systemd: f.systemd,
+        shm_size_systemd: f.shm_size_systemd,
         attach: f.attach,
         rootfs: f.rootfs,
     })

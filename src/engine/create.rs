@@ -139,6 +139,8 @@ pub struct ContainerRequest {
     pub init_path: Option<String>,
     /// `--systemd`: true (also ""), false or always
     pub systemd: String,
+    /// `--shm-size-systemd`: the size of systemd mode's tmpfs mounts
+    pub shm_size_systemd: Option<String>,
     /// `--attach`: stdin, stdout, stderr
     pub attach: Vec<String>,
     /// `--rootfs`: `image` is a directory (`PATH[:O]`), not an image

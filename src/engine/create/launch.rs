@@ -30,6 +30,7 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
             req.systemd
         );
     }
+    let systemd_tmpfs_size = systemd_tmpfs_size(req.shm_size_systemd.as_deref())?;
     let mut attach = Vec::new();
     for stream in &req.attach {
         let s = stream.to_ascii_lowercase();
@@ -53,9 +54,20 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
         id_mappings,
         init_path,
         systemd: false,
+        systemd_tmpfs_size,
         attach,
         rootfs,
     })
+}
+
+/// `--shm-size-systemd`: podman's size format (64m, 1g, bytes alone).
+pub fn systemd_tmpfs_size(size: Option<&str>) -> Result<Option<u64>> {
+    let Some(s) = size else { return Ok(None) };
+    let n = super::limits::parse_bytes(s, "--shm-size-systemd")?;
+    if n < 0 {
+        bail!("invalid value for --shm-size-systemd: {s:?}");
+    }
+    Ok(Some(n as u64))
 }
 
 /// `--systemd`: always, or (true, the default) when the program is

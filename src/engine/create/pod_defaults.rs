@@ -1,6 +1,6 @@
 //! What `pod create` gives every container made in the pod (`--device`,
 //! `--volume`, `--volumes-from`, `--security-opt`, `--sysctl`,
-//! `--restart`, `--shm-size`, `--no-hostname`): checked when the pod is
+//! `--restart`, `--shm-size`, `--shm-size-systemd`, `--no-hostname`): checked when the pod is
 //! made, as a container's would be, and put into each new member's
 //! request before its own flags, which win.
 
@@ -17,6 +17,7 @@ pub fn check(m: &MemberDefaults, network: &NetworkMode) -> Result<()> {
         parse_volume(v)?;
     }
     super::security::check_security_opts(&m.security_opt)?;
+    super::launch::systemd_tmpfs_size(m.shm_size_systemd.as_deref())?;
     m.restart.parse::<RestartPolicy>()?;
     let req = TuningRequest {
         device: m.devices.clone(),
@@ -67,6 +68,9 @@ pub fn apply(pod: &PodConfig, f: &mut ContainerRequest) -> Result<()> {
     }
     if f.tuning.shm_size.is_none() {
         f.tuning.shm_size = m.shm_size.clone();
+    }
+    if f.shm_size_systemd.is_none() {
+        f.shm_size_systemd = m.shm_size_systemd.clone();
     }
     f.tuning.no_hostname |= m.no_hostname;
     Ok(())
