@@ -283,7 +283,7 @@ fn systemd_mode_prepares_for_an_init(mode: Mode) {
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     let img = env.rt_image();
-    let probe = "for d in /run /run/lock /tmp /var/lib/journal; do \
+    let probe = "for d in /run /run/lock /tmp /var/log/journal; do \
                  grep -q \"^tmpfs $d tmpfs rw\" /proc/mounts && echo tmpfs $d; done; \
                  grep -q '^cgroup2 /sys/fs/cgroup cgroup2 rw' /proc/mounts && echo cgroup rw; \
                  grep -q '^tmpfs /sys/fs/cgroup/systemd tmpfs rw' /proc/mounts && echo cgroup v1; \
@@ -294,7 +294,7 @@ fn systemd_mode_prepares_for_an_init(mode: Mode) {
     std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bound = format!("{}:/sbin/init:ro", init.display());
     let systemd_lines = |id: &str| {
-        let mut want: Vec<String> = ["/run", "/run/lock", "/tmp", "/var/lib/journal"]
+        let mut want: Vec<String> = ["/run", "/run/lock", "/tmp", "/var/log/journal"]
             .iter()
             .map(|d| format!("tmpfs {d}"))
             .collect();
@@ -403,4 +403,329 @@ fn attach_picks_the_streams(mode: Mode) {
         "--detach",
     );
     env.ok(&["rm", "a1", "a2"]);
+}
+
+/// A root filesystem directory the command's user owns: the host's
+/// busybox with its applets, /etc/passwd and group, and /etc/motd.
+fn busybox_rootfs(env: &TestEnv, name: &str) -> std::path::PathBuf {
+    let root = env.user_dir(name);
+    for d in ["bin", "etc", "tmp"] {
+        std::fs::create_dir(root.join(d)).unwrap();
+    }
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
+    for a in APPLETS {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    std::fs::write(root.join("etc/motd"), "from the rootfs\n").unwrap();
+    if env.mode == Mode::Rootless {
+        let u = test_user();
+        chown_tree(&root, u.uid, u.gid);
+    }
+    root
+}
+
+fn chown_tree(path: &std::path::Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    if std::fs::symlink_metadata(path).unwrap().is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            chown_tree(&e.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+/// Every entry under `root`: its path, kind, owner, mode and contents (a
+/// link's target), to tell whether anything changed.
+fn tree_snapshot(root: &std::path::Path) -> Vec<String> {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let what = if m.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_file() {
+                format!("{} bytes {:x}", m.len(), {
+                    let data = std::fs::read(&p).unwrap();
+                    data.iter()
+                        .fold(0u64, |h, &b| h.wrapping_mul(31).wrapping_add(b as u64))
+                })
+            } else {
+                String::new()
+            };
+            out.push(format!(
+                "{rel} {}:{} {:o} {what}",
+                m.uid(),
+                m.gid(),
+                m.mode()
+            ));
+            if m.is_dir() {
+                walk(&p, root, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out
+}
+
+both_modes!(rootfs_runs_a_directory);
+/// `--rootfs DIR`: the directory is the container's root (the container
+/// writes into it, its files root's inside), with `DIR:O` an overlay that
+/// leaves it as it was; no image, so a command is required. Inspect shows
+/// the path, restart, cp, export and commit --squash work, plain commit is
+/// refused, and rm never takes the directory.
+fn rootfs_runs_a_directory(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let dir = busybox_rootfs(&env, "rootfs");
+    let path = dir.display().to_string();
+    let overlay = format!("{path}:O");
+    let mark = env.mark();
+    // Written into the directory itself; the user's files are root's inside.
+    let out = env.sh(
+        &path,
+        &["--rootfs"],
+        "echo hi > /f; cat /etc/motd; id -u; stat -c %u:%g /bin/busybox /etc/motd; \
+         test -c /dev/null && grep -c '^proc /proc proc' /proc/mounts; \
+         grep -q ' /sys sysfs' /proc/mounts && echo sysfs",
+    );
+    assert_eq!(
+        out, "from the rootfs\n0\n0:0\n0:0\n1\nsysfs\n",
+        "[{mode:?}] --rootfs DIR"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "hi\n");
+    let owner = std::fs::metadata(dir.join("f")).unwrap().uid();
+    let want = match mode {
+        Mode::Root => 0,
+        Mode::Rootless => test_user().uid,
+    };
+    assert_eq!(owner, want, "[{mode:?}] /f is the user's own on the host");
+    // `:O`: the container sees its writes, the directory is unchanged.
+    let before = tree_snapshot(&dir);
+    let out = env.sh(
+        &overlay,
+        &["--rootfs"],
+        "echo changed > /etc/motd; rm /f; touch /g; cat /etc/motd; ls /f 2>&1 || true",
+    );
+    assert!(
+        out.starts_with("changed\n") && out.contains("No such file"),
+        "[{mode:?}] DIR:O: {out}"
+    );
+    assert_eq!(tree_snapshot(&dir), before, "[{mode:?}] DIR:O changed DIR");
+    // A kept overlay container: its writes last across starts, inspect
+    // shows the directory and no image.
+    env.ok(&[
+        "create",
+        "--name",
+        "rfs",
+        "-e",
+        &mark,
+        "--rootfs",
+        &overlay,
+        "sh",
+        "-c",
+        "cat /count 2>/dev/null; echo x >> /count",
+    ]);
+    assert_eq!(
+        env.ok(&["start", "-a", "rfs"]),
+        "",
+        "[{mode:?}] first start"
+    );
+    assert_eq!(
+        env.ok(&["start", "-a", "rfs"]),
+        "x\n",
+        "[{mode:?}] restarted"
+    );
+    let shown = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.Rootfs}}|{{.Image}}|{{.ImageName}}",
+        "rfs",
+    ]);
+    assert_eq!(shown.trim(), format!("{path}||"), "[{mode:?}] inspect");
+    let listed = env.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=rfs",
+        "--format",
+        "{{.Names}}:{{.Image}}",
+    ]);
+    assert_eq!(listed.trim(), "rfs:", "[{mode:?}] ps");
+    // cp and export reach the stopped container's files.
+    let out_dir = env.user_dir("out");
+    let copied = out_dir.join("count");
+    env.ok(&["cp", "rfs:/count", copied.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "x\nx\n");
+    let tar = out_dir.join("rfs.tar");
+    env.ok(&["export", "-o", tar.to_str().unwrap(), "rfs"]);
+    let data = std::fs::read(&tar).unwrap();
+    let names: Vec<String> = tar::Archive::new(&data[..])
+        .entries()
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
+        .collect();
+    for want in ["count", "bin/busybox", "etc/motd"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "[{mode:?}] export: {names:?}"
+        );
+    }
+    // No image below: a plain commit is refused, a squashed one works.
+    assert_refused(&env, &["commit", "rfs", "rfs-img"], "--rootfs");
+    env.ok(&["commit", "-q", "--squash", "rfs", "rfs-img"]);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        &mark,
+        "rfs-img",
+        "cat",
+        "/count",
+        "/etc/motd",
+    ]);
+    assert_eq!(out, "x\nx\nfrom the rootfs\n", "[{mode:?}] squashed commit");
+    env.ok(&["rm", "rfs"]);
+    assert_eq!(
+        tree_snapshot(&dir),
+        before,
+        "[{mode:?}] rm of a DIR:O container"
+    );
+    // Without :O, rm leaves the directory and what the container wrote.
+    env.ok(&[
+        "create",
+        "--name",
+        "rw",
+        "-e",
+        &mark,
+        "--rootfs",
+        &path,
+        "sh",
+        "-c",
+        "echo y > /y",
+    ]);
+    env.ok(&["start", "-a", "rw"]);
+    if mode == Mode::Root {
+        // Mounted on the host (rootless only inside `unshare`): rm must
+        // not reach through the mount into DIR.
+        env.ok(&["mount", "rw"]);
+    }
+    env.ok(&["rm", "rw"]);
+    assert_eq!(std::fs::read_to_string(dir.join("y")).unwrap(), "y\n");
+    assert!(dir.join("bin/busybox").is_file(), "[{mode:?}] rm took DIR");
+    if mode == Mode::Root {
+        // Nor does a `--rm` container's own removal, mounted meanwhile.
+        env.ok(&[
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            "auto",
+            "-e",
+            &mark,
+            "--rootfs",
+            &path,
+            "sh",
+            "-c",
+            "while ! test -f /go; do sleep 0.1; done",
+        ]);
+        env.ok(&["mount", "auto"]);
+        std::fs::write(dir.join("go"), "").unwrap();
+        assert!(
+            wait_for(std::time::Duration::from_secs(10), || env
+                .all_container_ids()
+                .is_empty()),
+            "[{mode:?}] the --rm container stayed"
+        );
+        // Its files are deleted in the background, out of the store's tmp/.
+        let tmp = env.store_dir().join("tmp");
+        wait_for(std::time::Duration::from_secs(10), || {
+            std::fs::read_dir(&tmp)
+                .map(|rd| !rd.flatten().any(|e| e.path().is_dir()))
+                .unwrap_or(true)
+        });
+        assert!(
+            dir.join("bin/busybox").is_file(),
+            "[{mode:?}] --rm took DIR"
+        );
+    }
+    // No image, so no default command; what cannot be a rootfs is refused.
+    assert_refused(&env, &["create", "--rootfs", &path], "no command");
+    let missing = env.dir.join("missing").display().to_string();
+    assert_refused(&env, &["create", "--rootfs", &missing, "sh"], "missing");
+    assert_refused(
+        &env,
+        &["create", "--rootfs", &path, "--uidmap", "0:1:100", "sh"],
+        "--rootfs",
+    );
+}
+
+both_modes!(shm_size_systemd_sizes_the_tmpfs);
+/// `--shm-size-systemd`: systemd mode's tmpfs (/run, /run/lock, /tmp,
+/// /var/log/journal) get that size (0: the kernel's default); a pod gives
+/// its value to each member, whose own flag wins; bad values are refused.
+fn shm_size_systemd_sizes_the_tmpfs(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let probe = "for d in /run /run/lock /tmp /var/log/journal; do \
+                 grep \"^tmpfs $d tmpfs \" /proc/mounts | cut -d' ' -f4 | tr , '\\n' | \
+                 grep '^size=' || echo none; done";
+    let sizes = |extra: &[&str]| {
+        let mut flags = vec!["--systemd", "always"];
+        flags.extend_from_slice(extra);
+        env.sh(&img, &flags, probe)
+    };
+    let four = |s: &str| format!("{s}\n{s}\n{s}\n{s}\n");
+    assert_eq!(
+        sizes(&["--shm-size-systemd", "16m"]),
+        four("size=16384k"),
+        "[{mode:?}] 16m"
+    );
+    assert_eq!(
+        sizes(&["--shm-size-systemd", "0"]),
+        four("none"),
+        "[{mode:?}] 0: no limit of its own"
+    );
+    assert_eq!(sizes(&[]), four("none"), "[{mode:?}] unset");
+    // A pod's value reaches its members; a member's own wins.
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "sdpod",
+        "--shm-size-systemd",
+        "8m",
+    ]);
+    assert_eq!(
+        sizes(&["--pod", "sdpod"]),
+        four("size=8192k"),
+        "[{mode:?}] from the pod"
+    );
+    assert_eq!(
+        sizes(&["--pod", "sdpod", "--shm-size-systemd", "4m"]),
+        four("size=4096k"),
+        "[{mode:?}] the member's own"
+    );
+    env.ok(&["pod", "rm", "-f", "sdpod"]);
+    assert_refused(
+        &env,
+        &["create", "--shm-size-systemd", "12x", &img, "true"],
+        "--shm-size-systemd",
+    );
+    assert_refused(
+        &env,
+        &["run", "--rm", "--shm-size-systemd=-1", &img, "true"],
+        "--shm-size-systemd",
+    );
+    assert_refused(
+        &env,
+        &["pod", "create", "--shm-size-systemd", "lots"],
+        "--shm-size-systemd",
+    );
 }

@@ -204,9 +204,15 @@ pub struct CreateFlags {
     /// The init binary --init runs (bound at /run/podman-init) instead of coracle's own
     #[arg(long, value_name = "PATH")]
     pub init_path: Option<String>,
-    /// Systemd mode (tmpfs on /run, /run/lock, /tmp, /var/lib/journal; writable /sys/fs/cgroup; stop signal SIGRTMIN+3): true when the command is systemd or an init, false, always
+    /// Systemd mode (tmpfs on /run, /run/lock, /tmp, /var/log/journal; writable /sys/fs/cgroup; stop signal SIGRTMIN+3): true when the command is systemd or an init, false, always
     #[arg(long, value_name = "true|false|always", default_value = "true")]
     pub systemd: String,
+    /// Size of systemd mode's tmpfs mounts (/run, /run/lock, /tmp, /var/log/journal) (format: <number>[<unit>]; 0: no limit, half the memory)
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size_systemd: Option<String>,
+    /// The image argument is an exploded root filesystem directory (PATH[:O]; :O overlays it, leaving it unchanged)
+    #[arg(long)]
+    pub rootfs: bool,
     /// Attach to STDIN, STDOUT or STDERR (repeatable; an attached start relays only these)
     #[arg(short, long, value_name = "STREAM")]
     pub attach: Vec<String>,

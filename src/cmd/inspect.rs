@@ -300,18 +300,25 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
                 .map(|r| r.display_digest().to_string())
         })
         .unwrap_or_default();
-    let layer_dirs: Vec<String> = cfg
+    let mut layer_dirs: Vec<String> = cfg
         .layers
         .iter()
         .rev()
         .map(|d| path_str(&store.layers.diff_dir(d)))
         .collect();
+    // `--rootfs DIR:O`: DIR is the lower layer; without :O, DIR is written.
+    let mut upper = path_str(&dir.join("upper"));
+    match &cfg.launch.rootfs {
+        Some(r) if r.overlay => layer_dirs.push(r.path.clone()),
+        Some(r) => upper = r.path.clone(),
+        None => {}
+    }
     let mut graph = Map::new();
     if !layer_dirs.is_empty() {
         graph.insert("LowerDir".into(), json!(layer_dirs.join(":")));
     }
     graph.insert("MergedDir".into(), json!(path_str(&rootfs_mountpoint)));
-    graph.insert("UpperDir".into(), json!(path_str(&dir.join("upper"))));
+    graph.insert("UpperDir".into(), json!(upper));
     graph.insert("WorkDir".into(), json!(path_str(&dir.join("work"))));
     let tmpfs: Map<String, Value> = cfg
         .tmpfs
@@ -443,7 +450,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "Image": cfg.image_id,
         "ImageDigest": image_digest,
         "ImageName": cfg.image_name,
-        "Rootfs": "",
+        "Rootfs": cfg.launch.rootfs.as_ref().map(|r| r.path.as_str()).unwrap_or_default(),
         "Pod": cfg.pod,
         "ResolvConfPath": path_str(&userdata.join("resolv.conf")),
         "HostnamePath": path_str(&userdata.join("hostname")),

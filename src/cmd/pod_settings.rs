@@ -79,6 +79,9 @@ pub struct PodSettings {
     /// Size of /dev/shm of the pod's containers (format: <number>[<unit>]; 0: no limit)
     #[arg(long, value_name = "SIZE")]
     pub shm_size: Option<String>,
+    /// Size of systemd mode's tmpfs mounts in the pod's containers (format: <number>[<unit>]; 0: no limit)
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size_systemd: Option<String>,
     /// Do not create /etc/hostname in the pod's containers
     #[arg(long)]
     pub no_hostname: bool,
@@ -120,6 +123,7 @@ impl PodSettings {
             sysctl: self.sysctl,
             restart: self.restart.map(|r| r.to_string()).unwrap_or_default(),
             shm_size: self.shm_size,
+            shm_size_systemd: self.shm_size_systemd,
             no_hostname: self.no_hostname,
         };
     }

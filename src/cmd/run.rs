@@ -184,7 +184,9 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
         },
         init_path: f.init_path,
         systemd: f.systemd,
+        shm_size_systemd: f.shm_size_systemd,
         attach: f.attach,
+        rootfs: f.rootfs,
     })
 }
 
@@ -202,7 +204,7 @@ pub fn run(g: &GlobalOpts, mut a: RunArgs) -> Result<()> {
         a.flags.rm = true;
     }
     crate::engine::attach::parse_detach_keys(a.detach_keys.as_deref())?;
-    engine::pass_fds(a.fds.checked()?);
+    engine::pass_fds(a.fds.checked()?)?;
     if a.detach && !a.flags.attach.is_empty() {
         anyhow::bail!("conflicting options: -a/--attach and -d/--detach");
     }

@@ -80,7 +80,11 @@ pub fn clone_container(store: &Store, req: CloneRequest) -> Result<ContainerConf
         super::create::into_pod(&pod, &mut cfg)?;
     }
     let img = match &req.image {
+        // A `--rootfs` container's clone has the same directory for a root.
+        None if cfg.launch.rootfs.is_some() => None,
         Some(name) => {
+            // Another image replaces the `--rootfs` directory.
+            cfg.launch.rootfs = None;
             let img = super::images::ensure_image(store, name, "missing", &Default::default())?;
             cfg.image_name = img
                 .names
@@ -89,14 +93,16 @@ pub fn clone_container(store: &Store, req: CloneRequest) -> Result<ContainerConf
                 .or(img.names.first())
                 .cloned()
                 .unwrap_or_else(|| name.clone());
-            img
+            Some(img)
         }
-        None => store
-            .images
-            .load()?
-            .by_id(&cfg.image_id)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("the image of {} is gone", cfg.name))?,
+        None => Some(
+            store
+                .images
+                .load()?
+                .by_id(&cfg.image_id)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("the image of {} is gone", cfg.name))?,
+        ),
     };
     // A hostname that was the original's id is the clone's own id.
     if cfg.hostname.len() == 12 && id.starts_with(&cfg.hostname) {
@@ -121,7 +127,7 @@ pub fn clone_container(store: &Store, req: CloneRequest) -> Result<ContainerConf
         .unwrap_or_else(|| clone_name(&original, |n| store.containers.name_owner(n).is_some()));
     cfg.cidfile = None;
     cfg.create_command = crate::storage::containers::command_line_without_secrets(std::env::args());
-    let clone = super::containers::create(store, cfg, &img)?;
+    let clone = super::containers::create(store, cfg, img.as_ref())?;
     if req.destroy {
         let how = super::containers::Removal {
             force: req.force,

@@ -131,12 +131,16 @@ pub fn changes(store: &Store, name: &str) -> Result<Vec<(String, ChangeKind)>> {
             if crate::runtime::monitor::uses_copied_rootfs(store, &cfg) {
                 bail!("diff of container {}: its root filesystem is a full copy (vfs driver or --userns=keep-id), not a set of changes", cfg.name);
             }
-            let lowers: Vec<PathBuf> = cfg
-                .layers
-                .iter()
-                .rev()
-                .map(|d| store.layers.diff_dir(d))
-                .collect();
+            let lowers: Vec<PathBuf> = match &cfg.launch.rootfs {
+                Some(r) if r.overlay => vec![PathBuf::from(&r.path)],
+                Some(r) => bail!("diff of container {}: its root filesystem is the directory {} itself (--rootfs), not a set of changes", cfg.name, r.path),
+                None => cfg
+                    .layers
+                    .iter()
+                    .rev()
+                    .map(|d| store.layers.diff_dir(d))
+                    .collect(),
+            };
             (store.containers.dir(&id).join("upper"), lowers, true)
         }
         None => {

@@ -471,9 +471,13 @@ fn wait_check(
 pub fn create(
     store: &Store,
     cfg: ContainerConfig,
-    img: &crate::storage::images::ImageRecord,
+    img: Option<&crate::storage::images::ImageRecord>,
 ) -> Result<ContainerConfig> {
-    let cfg = rt::create(store, cfg, img)?;
+    let cfg = match img {
+        Some(img) => rt::create(store, cfg, img)?,
+        // `--rootfs`: a directory for a root.
+        None => rt::create_imageless(store, cfg)?,
+    };
     events::container(store, "create", &cfg);
     Ok(cfg)
 }

@@ -139,8 +139,12 @@ pub struct ContainerRequest {
     pub init_path: Option<String>,
     /// `--systemd`: true (also ""), false or always
     pub systemd: String,
+    /// `--shm-size-systemd`: the size of systemd mode's tmpfs mounts
+    pub shm_size_systemd: Option<String>,
     /// `--attach`: stdin, stdout, stderr
     pub attach: Vec<String>,
+    /// `--rootfs`: `image` is a directory (`PATH[:O]`), not an image
+    pub rootfs: bool,
 }
 
 /// `--entrypoint` (and `pod create --infra-command`): a JSON array, or
@@ -193,7 +197,7 @@ pub(crate) fn merge_env(env: &mut Vec<String>, items: &[String]) {
 fn container_config(
     f: &mut ContainerRequest,
     image_name: &str,
-    img: &ImageRecord,
+    image_id: &str,
     img_cfg: &ImageConfig,
 ) -> Result<ContainerConfig> {
     let ic = &img_cfg.config;
@@ -375,7 +379,7 @@ fn container_config(
         expose,
         userns: f.userns,
         cidfile: f.cidfile.clone(),
-        image_id: img.id.clone(),
+        image_id: image_id.to_string(),
         create_command,
         resources,
         cgroup_parent: f.limits.cgroup_parent.clone().unwrap_or_default(),
@@ -484,10 +488,21 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     cdi::resolve(&mut req)?;
     let launch = launch::settings(&req)?;
     let image = std::mem::take(&mut req.image);
-    let img = ensure_image(store, &image, std::mem::take(&mut req.source))?;
-    crate::debug!("image {} resolved", img.id);
-    let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
-    let mut cfg = container_config(&mut req, &image_display_name(&img, &image), &img, &img_cfg)?;
+    // `--rootfs`: no image, its defaults empty.
+    let (img, img_cfg) = match launch.rootfs {
+        Some(_) => (None, ImageConfig::default()),
+        None => {
+            let img = ensure_image(store, &image, std::mem::take(&mut req.source))?;
+            crate::debug!("image {} resolved", img.id);
+            let img_cfg = ImageConfig::parse(&store.blobs.read(&img.config_digest())?)?;
+            (Some(img), img_cfg)
+        }
+    };
+    let (display, image_id) = match &img {
+        Some(img) => (image_display_name(img, &image), img.id.as_str()),
+        None => (String::new(), ""),
+    };
+    let mut cfg = container_config(&mut req, &display, image_id, &img_cfg)?;
     // `-a stdin` keeps stdin open, as `-i` does.
     cfg.stdin |= launch.attach.iter().any(|s| s == "stdin");
     cfg.launch = launch;
@@ -499,7 +514,7 @@ pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<Cont
     mounts::add_volumes_from(store, &mut cfg, &req.volumes_from)?;
     mounts::add_image_volumes(&mut cfg, &img_cfg, &req.image_volume)?;
     let new_pod = namespaces::join(store, &req, join, &mut cfg)?;
-    let cfg = match super::containers::create(store, cfg, &img) {
+    let cfg = match super::containers::create(store, cfg, img.as_ref()) {
         Ok(cfg) => cfg,
         Err(e) => {
             namespaces::discard_new_pod(store, new_pod);

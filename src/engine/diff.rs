@@ -25,11 +25,16 @@ fn stack(store: &Store, name: &str, kinds: Kinds) -> Result<(Vec<PathBuf>, bool)
             if crate::runtime::monitor::uses_copied_rootfs(store, &cfg) {
                 bail!("diff of container {}: its root filesystem is a full copy (vfs driver or --userns=keep-id), not a set of changes", cfg.name);
             }
-            let mut out: Vec<PathBuf> = cfg
-                .layers
-                .iter()
-                .map(|d| store.layers.diff_dir(d))
-                .collect();
+            let mut out: Vec<PathBuf> = match &cfg.launch.rootfs {
+                Some(r) if r.overlay => vec![PathBuf::from(&r.path)],
+                // `--rootfs DIR`: DIR is the whole tree, with no upper.
+                Some(r) => return Ok((vec![PathBuf::from(&r.path)], true)),
+                None => cfg
+                    .layers
+                    .iter()
+                    .map(|d| store.layers.diff_dir(d))
+                    .collect(),
+            };
             out.push(store.containers.dir(&id).join("upper"));
             return Ok((out, true));
         }

@@ -46,6 +46,10 @@ fn request(store: &Store, old: &PodConfig, name: Option<String>, c: PodRequest) 
             c.member.restart
         },
         shm_size: c.member.shm_size.or_else(|| m.shm_size.clone()),
+        shm_size_systemd: c
+            .member
+            .shm_size_systemd
+            .or_else(|| m.shm_size_systemd.clone()),
         no_hostname: c.member.no_hostname || m.no_hostname,
     };
     let mut labels = old.labels.clone();

@@ -38,7 +38,14 @@ pub fn read_image_file(store: &Store, cfg: &ContainerConfig, rel: &str) -> Optio
             Err(_) => {}
         }
     }
-    None
+    // `--rootfs`: the user's directory, its links followed inside it as
+    // the container would (never out to the host's files).
+    let root = PathBuf::from(&cfg.launch.rootfs.as_ref()?.path);
+    let path = super::rootfs::secure_join(&root, Path::new(rel));
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() => fs::read_to_string(&path).ok(),
+        _ => None,
+    }
 }
 
 /// `--user`/`--hostuser` entries the image lacks: its passwd and group

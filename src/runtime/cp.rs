@@ -74,7 +74,10 @@ where
                 } else {
                     private_mount_namespace()?;
                 }
-                let root = if uses_copied_rootfs(store, &cfg) {
+                let root = if let Some(dir) = cfg.launch.rootfs.as_ref().filter(|r| !r.overlay) {
+                    // `--rootfs DIR`: the container's files are DIR's own.
+                    PathBuf::from(&dir.path)
+                } else if uses_copied_rootfs(store, &cfg) {
                     store.containers.dir(id).join("upper")
                 } else {
                     mount_overlay(store, &cfg, access)?
@@ -162,12 +165,16 @@ fn mount_overlay(store: &Store, cfg: &ContainerConfig, access: Access) -> Result
     let layers_dir = store.root.join("layers");
     std::env::set_current_dir(&layers_dir)
         .with_context(|| format!("entering {}", layers_dir.display()))?;
-    let mut lower: Vec<String> = cfg
-        .layers
-        .iter()
-        .rev()
-        .map(|d| format!("{}/diff", d.hex()))
-        .collect();
+    let mut lower: Vec<String> = match &cfg.launch.rootfs {
+        // `--rootfs DIR:O`: DIR is the one lower layer.
+        Some(r) => vec![r.path.clone()],
+        None => cfg
+            .layers
+            .iter()
+            .rev()
+            .map(|d| format!("{}/diff", d.hex()))
+            .collect(),
+    };
     let upper = dir.join("upper");
     let mut data = match access {
         Access::Live => format!(

@@ -149,6 +149,9 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
         super::foreground_detach::arm_exec(o.detach_keys.clone());
     }
     if cfg.oci_runtime.is_some() {
+        if !o.preserve_fds.is_empty() {
+            bail!("--preserve-fds/--preserve-fd need coracle's own runtime, not --runtime");
+        }
         let process = spec.process().clone().unwrap_or_default();
         return super::oci_runtime::exec(
             store,

@@ -96,23 +96,30 @@ fn systemd_mode(cfg: &ContainerConfig, spec: &mut Spec) -> Result<()> {
             .iter()
             .any(|m| m.destination() == std::path::Path::new(d))
     };
+    // `--shm-size-systemd`: a size for each (0: none, the kernel's half).
+    let size = cfg
+        .launch
+        .systemd_tmpfs_size
+        .filter(|&n| n > 0)
+        .map(|n| format!("size={n}"));
     for (dest, mode) in [
         ("/run", "755"),
         ("/run/lock", "755"),
         ("/tmp", "1777"),
-        ("/var/lib/journal", "755"),
+        ("/var/log/journal", "755"),
     ] {
         if !taken(&mounts, dest) {
+            let mut options: Vec<String> = ["rw", "rprivate", "nosuid", "nodev"]
+                .map(String::from)
+                .to_vec();
+            options.push(format!("mode={mode}"));
+            options.extend(size.clone());
             mounts.push(
                 MountBuilder::default()
                     .destination(dest)
                     .typ("tmpfs")
                     .source("tmpfs")
-                    .options(
-                        ["rw", "rprivate", "nosuid", "nodev", &format!("mode={mode}")]
-                            .map(String::from)
-                            .to_vec(),
-                    )
+                    .options(options)
                     .build()?,
             );
         }
@@ -186,4 +193,26 @@ fn apply_init_path(cfg: &ContainerConfig, spec: &mut Spec) -> Result<()> {
         p.set_args(Some(args));
     }
     Ok(())
+}
+
+/// `--rootfs`: the directory itself (bound, changes land in it), or with
+/// `:O` the lower layer of an overlay whose upper is the container's.
+pub fn rootfs_plan(
+    r: &crate::storage::launch::RootfsDir,
+    dir: &std::path::Path,
+    rootless: bool,
+) -> super::rootfs::RootfsPlan {
+    let path = std::path::PathBuf::from(&r.path);
+    super::rootfs::RootfsPlan {
+        layers: if r.overlay {
+            vec![path.clone()]
+        } else {
+            Vec::new()
+        },
+        upper: if r.overlay { dir.join("upper") } else { path },
+        work: dir.join("work"),
+        userxattr: rootless,
+        copy: !r.overlay,
+        premounted: false,
+    }
 }

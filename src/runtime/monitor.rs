@@ -44,6 +44,9 @@ fn clone_flags(spec: &Spec) -> libc::c_int {
 
 pub fn rootfs_plan(store: &Store, cfg: &ContainerConfig) -> RootfsPlan {
     let dir = store.containers.dir(&cfg.id);
+    if let Some(r) = &cfg.launch.rootfs {
+        return super::launch::rootfs_plan(r, &dir, store.rootless);
+    }
     RootfsPlan {
         layers: cfg
             .layers
@@ -59,11 +62,12 @@ pub fn rootfs_plan(store: &Store, cfg: &ContainerConfig) -> RootfsPlan {
 }
 
 /// Is the rootfs a private copy (vfs driver, or ids shifted by keep-id or
-/// `--uidmap`)?
+/// `--uidmap`)? Never for `--rootfs`: the directory, or an overlay on it.
 pub fn uses_copied_rootfs(store: &Store, cfg: &ContainerConfig) -> bool {
-    store.driver == Driver::Vfs
-        || cfg.userns == UsernsMode::KeepId
-        || cfg.launch.id_mappings.is_some()
+    cfg.launch.rootfs.is_none()
+        && (store.driver == Driver::Vfs
+            || cfg.userns == UsernsMode::KeepId
+            || cfg.launch.id_mappings.is_some())
 }
 
 /// Does the container get a user namespace of its own (rootless, or root

@@ -337,11 +337,12 @@ pub(crate) fn mount_layers(root: &Path, plan: &RootfsPlan) -> Result<()> {
         bail!("the image has no layers");
     }
     // Paths relative to the layers directory keep the mount data short:
-    // the kernel takes one page of options.
+    // the kernel takes one page of options. (A `--rootfs DIR:O` near the
+    // top of the tree has no such directory: "/" then.)
     let base = plan.layers[0]
         .parent()
         .and_then(Path::parent)
-        .context("layer paths")?
+        .unwrap_or(Path::new("/"))
         .to_path_buf();
     std::env::set_current_dir(&base).with_context(|| format!("entering {}", base.display()))?;
     // An image may hold the same layer twice (two steps that changed

@@ -330,6 +330,13 @@ pub fn commit_container(
     opts: &CommitOptions,
 ) -> Result<ImageRecord> {
     let cfg = store.containers.load_config(container_id)?;
+    if let Some(r) = &cfg.launch.rootfs {
+        bail!(
+            "cannot commit container {}: its root filesystem is the directory {} (--rootfs), not an image's layers and its changes (commit --squash can)",
+            cfg.name,
+            r.path
+        );
+    }
     if store.driver == Driver::Vfs
         || cfg.userns == super::modes::UsernsMode::KeepId
         || cfg.launch.id_mappings.is_some()
@@ -353,20 +360,30 @@ pub fn commit_container_layer(
     opts: &CommitOptions,
 ) -> Result<ImageRecord> {
     let cfg = store.containers.load_config(container_id)?;
-    let images = store.images.load()?;
-    let parent = images
-        .by_id(&cfg.image_id)
-        .with_context(|| {
-            format!(
-                "the image {} of container {} is gone",
-                cfg.image_id, cfg.name
-            )
-        })?
-        .clone();
-    drop(images);
+    // `--rootfs`: no image below; `layer` is the whole tree (squashed).
+    let parent = match &cfg.launch.rootfs {
+        Some(_) if !opts.squash => bail!(
+            "cannot commit container {}: it has no image (--rootfs)",
+            cfg.name
+        ),
+        Some(_) => None,
+        None => Some(
+            store
+                .images
+                .load()?
+                .by_id(&cfg.image_id)
+                .with_context(|| {
+                    format!(
+                        "the image {} of container {} is gone",
+                        cfg.image_id, cfg.name
+                    )
+                })?
+                .clone(),
+        ),
+    };
     image_from_layers(
         store,
-        Some(&parent),
+        parent.as_ref(),
         Some(layer),
         |c| {
             apply_container_config(c, &cfg);

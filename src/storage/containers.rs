@@ -349,6 +349,7 @@ impl ContainerStore {
     /// config at all) the caller knows.
     pub fn unlink_named(&self, id: &str, name: Option<&str>) -> Result<PathBuf> {
         let dir = self.dir(id);
+        detach_merged(&dir);
         fs::create_dir_all(&self.tmp)
             .with_context(|| format!("creating {}", self.tmp.display()))?;
         let doomed = records::tmp_path(&self.tmp, "");
@@ -370,6 +371,19 @@ impl ContainerStore {
         let _ = fs::remove_file(self.locks.join(id));
         Ok(doomed)
     }
+}
+
+/// A `mount` of the container's root left in this mount namespace goes
+/// before its files: deleting the tree must not reach through it (for a
+/// `--rootfs DIR` container that would be the user's DIR itself).
+fn detach_merged(dir: &Path) {
+    let merged = dir.join("merged");
+    let Ok(c) = std::ffi::CString::new(merged.as_os_str().as_encoded_bytes()) else {
+        return;
+    };
+    // SAFETY: a NUL-terminated path; failing (not a mount point, or not
+    // allowed) changes nothing.
+    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
 }
 
 /// A container being created (see [`ContainerStore::create`]): dropping

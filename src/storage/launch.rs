@@ -15,13 +15,29 @@ pub struct LaunchSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_path: Option<String>,
     /// `--systemd` chose systemd mode: tmpfs on /run, /run/lock, /tmp and
-    /// /var/lib/journal, a writable cgroup tree, `container_uuid`.
+    /// /var/log/journal, a writable cgroup tree, `container_uuid`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub systemd: bool,
+    /// `--shm-size-systemd`: those tmpfs' size in bytes (`None` or 0: the
+    /// kernel's default, half the memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_tmpfs_size: Option<u64>,
     /// `--attach`: the streams an attached start relays (stdin, stdout,
     /// stderr); empty: all of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attach: Vec<String>,
+    /// `--rootfs`: the container's root is this directory, not an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<RootfsDir>,
+}
+
+/// `--rootfs PATH[:O]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RootfsDir {
+    pub path: String,
+    /// `:O`: the directory is an overlay's lower layer, left unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overlay: bool,
 }
 
 impl LaunchSettings {

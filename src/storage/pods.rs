@@ -109,6 +109,8 @@ pub struct MemberDefaults {
     pub restart: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size_systemd: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_hostname: bool,
 }

@@ -2,7 +2,8 @@
 //! `--init-path`), checked before anything is pulled or written.
 
 use super::ContainerRequest;
-use crate::storage::launch::LaunchSettings;
+use crate::storage::launch::{LaunchSettings, RootfsDir};
+use crate::storage::modes::UsernsMode;
 use anyhow::{bail, Result};
 
 pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
@@ -29,6 +30,7 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
             req.systemd
         );
     }
+    let systemd_tmpfs_size = systemd_tmpfs_size(req.shm_size_systemd.as_deref())?;
     let mut attach = Vec::new();
     for stream in &req.attach {
         let s = stream.to_ascii_lowercase();
@@ -41,12 +43,31 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
             attach.push(s);
         }
     }
+    let rootfs = match req.rootfs {
+        false => None,
+        true => Some(rootfs_dir(&req.image)?),
+    };
+    if rootfs.is_some() && (id_mappings.is_some() || req.userns == UsernsMode::KeepId) {
+        bail!("--rootfs cannot be used with --uidmap/--gidmap/--subuidname/--subgidname or --userns keep-id");
+    }
     Ok(LaunchSettings {
         id_mappings,
         init_path,
         systemd: false,
+        systemd_tmpfs_size,
         attach,
+        rootfs,
     })
+}
+
+/// `--shm-size-systemd`: podman's size format (64m, 1g, bytes alone).
+pub fn systemd_tmpfs_size(size: Option<&str>) -> Result<Option<u64>> {
+    let Some(s) = size else { return Ok(None) };
+    let n = super::limits::parse_bytes(s, "--shm-size-systemd")?;
+    if n < 0 {
+        bail!("invalid value for --shm-size-systemd: {s:?}");
+    }
+    Ok(Some(n as u64))
 }
 
 /// `--systemd`: always, or (true, the default) when the program is
@@ -71,6 +92,39 @@ pub fn preserved_fds(count: u32, listed: &[u32]) -> Result<Vec<i32>> {
 }
 
 /// The descriptors the containers this process starts get (`run`).
-pub fn pass_fds(fds: Vec<i32>) {
-    crate::runtime::launch::pass_fds(fds)
+pub fn pass_fds(fds: Vec<i32>) -> Result<()> {
+    if !fds.is_empty() && crate::config::get().runtime.is_some() {
+        bail!("--preserve-fds/--preserve-fd need coracle's own runtime, not --runtime");
+    }
+    crate::runtime::launch::pass_fds(fds);
+    Ok(())
+}
+
+/// `--rootfs PATH[:O]`: an existing directory, kept by its absolute path
+/// (as given, symlinks not resolved: podman's `Rootfs`).
+fn rootfs_dir(spec: &str) -> Result<RootfsDir> {
+    let (path, overlay) = match spec.rsplit_once(':') {
+        Some((p, "O")) if !p.is_empty() => (p, true),
+        Some((_, o)) if o == "idmap" || o.starts_with("idmap=") => {
+            bail!("--rootfs {spec:?}: the idmap option is not supported")
+        }
+        _ => (spec, false),
+    };
+    if path.is_empty() {
+        bail!("--rootfs needs a directory: the first argument is the root filesystem's path");
+    }
+    let abs = std::path::absolute(path).map_err(|e| anyhow::anyhow!("--rootfs {path:?}: {e}"))?;
+    match std::fs::metadata(&abs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("--rootfs {path:?}: not a directory"),
+        Err(e) => bail!("--rootfs {path:?}: {e}"),
+    }
+    let path = abs.to_string_lossy().into_owned();
+    // overlayfs takes its layers as "lowerdir=A:B,...": no room for these.
+    if overlay && path.contains([':', ',']) {
+        bail!(
+            "--rootfs {path:?}:O: an overlay's lower directory cannot have ':' or ',' in its path"
+        );
+    }
+    Ok(RootfsDir { path, overlay })
 }

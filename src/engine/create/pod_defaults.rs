@@ -1,6 +1,7 @@
 //! What `pod create` gives every container made in the pod (`--device`,
 //! `--gpus`, `--volume`, `--volumes-from`, `--security-opt`, `--sysctl`,
-//! `--restart`, `--shm-size`, `--no-hostname`): checked when the pod is
+//! `--restart`, `--shm-size`, `--shm-size-systemd`, `--no-hostname`):
+//! checked when the pod is
 //! made, as a container's would be, and put into each new member's
 //! request before its own flags, which win (CDI devices and GPUs are
 //! resolved through the specs for each member as it is made).
@@ -18,6 +19,7 @@ pub fn check(m: &MemberDefaults, network: &NetworkMode) -> Result<()> {
         parse_volume(v)?;
     }
     super::security::check_security_opts(&m.security_opt)?;
+    super::launch::systemd_tmpfs_size(m.shm_size_systemd.as_deref())?;
     m.restart.parse::<RestartPolicy>()?;
     let (cdi, paths): (Vec<String>, Vec<String>) = m
         .devices
@@ -83,6 +85,9 @@ pub fn apply(pod: &PodConfig, f: &mut ContainerRequest) -> Result<()> {
     }
     if f.tuning.shm_size.is_none() {
         f.tuning.shm_size = m.shm_size.clone();
+    }
+    if f.shm_size_systemd.is_none() {
+        f.shm_size_systemd = m.shm_size_systemd.clone();
     }
     f.tuning.no_hostname |= m.no_hostname;
     Ok(())
