@@ -1631,3 +1631,52 @@ fn all_platforms_builds_what_every_base_offers(mode: Mode) {
         "--platform",
     );
 }
+
+// `--identity-label`: podman's io.buildah.version names buildah's version;
+// coracle adds no identity label, so both values build the same image,
+// and a base's label is inherited as any other is.
+both_modes!(identity_label_adds_no_buildah_label);
+fn identity_label_adds_no_buildah_label(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "identity",
+        &base,
+        &[("Containerfile", "FROM {BASE}\nLABEL x=1\n")],
+    );
+    let ts = ["--timestamp", "0"];
+    let default = build(&env, &[ts[0], ts[1], "-t", "ident"], &ctx);
+    let on = build(&env, &[ts[0], ts[1], "--identity-label"], &ctx);
+    let off = build(&env, &[ts[0], ts[1], "--identity-label=false"], &ctx);
+    assert_eq!(default, on, "[{mode:?}]");
+    assert_eq!(default, off, "[{mode:?}]");
+    let labels = &env.inspect("ident")["Config"]["Labels"];
+    assert_eq!(labels["x"], "1", "[{mode:?}] {labels}");
+    assert!(
+        labels.get("io.buildah.version").is_none(),
+        "[{mode:?}] {labels}"
+    );
+
+    // A base podman built: its label stays as it was, either way.
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!("FROM {base}\nLABEL io.buildah.version=1.33.7\n"),
+    )
+    .unwrap();
+    build(&env, &["-t", "podman-built"], &ctx);
+    std::fs::write(ctx.join("Containerfile"), "FROM podman-built\nLABEL y=2\n").unwrap();
+    for flag in ["--identity-label=true", "--identity-label=false"] {
+        let id = build(&env, &[flag], &ctx);
+        let labels = &env.inspect(&id)["Config"]["Labels"];
+        assert_eq!(
+            labels["io.buildah.version"], "1.33.7",
+            "[{mode:?}] {flag}: {labels}"
+        );
+    }
+    assert_refused(
+        &env,
+        &["build", "--identity-label=maybe", ctx.to_str().unwrap()],
+        "--identity-label",
+    );
+}
