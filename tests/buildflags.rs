@@ -992,7 +992,7 @@ fn run_step_process_flags(mode: Mode) {
              df -k /dev/shm | tail -n 1 | tr -s ' ' | cut -d' ' -f2 > /shm; \
              id -G > /groups; echo \"$http_proxy\" > /proxy; \
              (test -c /dev/mynull && echo yes || echo no) > /dev-node; \
-             hostname > /uts\n",
+             hostname > /uts; cut -d: -f3 /proc/self/cgroup > /cgroup\n",
         )],
     );
     let ctx_arg = ctx.to_str().unwrap();
@@ -1012,6 +1012,8 @@ fn run_step_process_flags(mode: Mode) {
             "--stdin",
             "--isolation",
             "rootless",
+            "--cgroupns",
+            "host",
             "-t",
             "tuned",
             ctx_arg,
@@ -1043,6 +1045,16 @@ fn run_step_process_flags(mode: Mode) {
         "[{mode:?}]"
     );
     assert_eq!(cat(&env, "plain", "/stdin"), "", "[{mode:?}]");
+    // A private cgroup namespace's root is the container's cgroup (in
+    // every hierarchy, on cgroup v1); --cgroupns host shows the host's.
+    let all_root = |img: &str| {
+        let text = cat(&env, img, "/cgroup");
+        (text.lines().all(|l| l == "/"), text)
+    };
+    let (root, text) = all_root("plain");
+    assert!(root, "[{mode:?}] {text}");
+    let (root, text) = all_root("tuned");
+    assert!(!root, "[{mode:?}] {text}");
     assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
 
     assert_refused(
@@ -1303,5 +1315,368 @@ fn cache_from_and_cache_to_share_steps_through_a_registry(mode: Mode) {
         &env,
         &["build", "--cache-to", "no-registry", ctx_arg],
         "invalid cache repository",
+    );
+}
+
+/// Every image in the store, intermediate ones too.
+fn all_images(env: &TestEnv) -> Vec<String> {
+    let mut v: Vec<String> = env
+        .ok(&["images", "-a", "-q", "--no-trunc"])
+        .lines()
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+// `--source-policy-file`: a CONVERT rule rewrites what FROM names (here to
+// an image by digest), a DENY rule fails the build before anything is
+// made, whatever names the image (FROM, --from, COPY --from, a build
+// context); a bad policy file is one error.
+both_modes!(source_policy_converts_and_denies_images);
+fn source_policy_converts_and_denies_images(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let digest = env.inspect(&base)["Digest"].as_str().unwrap().to_string();
+    let pinned = format!("{}@{digest}", base.rsplit_once(':').unwrap().0);
+    let dir = env.user_dir("policies");
+    let policy = |name: &str, json: &str| -> String {
+        let p = dir.join(name);
+        env.write_user_file(&p, json.as_bytes());
+        format!("--source-policy-file={}", p.display())
+    };
+    // `nothing-here` is docker.io/library/nothing-here:latest to the
+    // policy; the pinned image is allowed, any other of the test
+    // registry's fixtures denied (a converted name is vetted again).
+    let rules = policy(
+        "rules.json",
+        &format!(
+            r#"{{"rules":[
+              {{"action":"CONVERT","selector":{{"identifier":"docker-image://docker.io/library/nothing-here:latest","matchType":"EXACT"}},
+                "updates":{{"identifier":"docker-image://{pinned}"}}}},
+              {{"action":"ALLOW","selector":{{"identifier":"docker-image://{pinned}","matchType":"EXACT"}}}},
+              {{"action":"DENY","selector":{{"identifier":"docker-image://127.0.0.1:*/fixtures/*"}}}}]}}"#
+        ),
+    );
+    let ctx = context(
+        &env,
+        "converted",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM nothing-here\nRUN echo converted > /seen\n",
+        )],
+    );
+    build(&env, &[&rules, "-t", "converted"], &ctx);
+    assert_eq!(cat(&env, "converted", "/seen"), "converted", "[{mode:?}]");
+    let v = env.inspect("converted");
+    let layers = |v: &Value| v["RootFS"]["Layers"].as_array().unwrap().len();
+    assert_eq!(layers(&v), layers(&env.inspect(&base)) + 1, "[{mode:?}]");
+
+    // Stage one is allowed and would RUN; stage two's base is denied:
+    // the build fails first, and nothing is left of stage one.
+    let ctx_arg = ctx.to_str().unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!("FROM nothing-here AS one\nRUN echo one > /one\nFROM {base}\nCOPY --from=one /one /one\n"),
+    )
+    .unwrap();
+    let before = all_images(&env);
+    assert_refused(
+        &env,
+        &["build", &rules, ctx_arg],
+        &format!("FROM {base}: source docker-image://{base} denied by source policy"),
+    );
+    assert_eq!(all_images(&env), before, "[{mode:?}] the build made images");
+    // COPY --from an image, --from and a build context are vetted too.
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!("FROM scratch\nCOPY --from={base} /bin/busybox /busybox\n"),
+    )
+    .unwrap();
+    assert_refused(&env, &["build", &rules, ctx_arg], "denied by source policy");
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM nothing-here AS base\nRUN true\n",
+    )
+    .unwrap();
+    let from = format!("--from={base}");
+    assert_refused(
+        &env,
+        &["build", &rules, &from, ctx_arg],
+        "denied by source policy",
+    );
+    let context_arg = format!("--build-context=nothing-here=docker-image://{base}");
+    assert_refused(
+        &env,
+        &["build", &rules, &context_arg, ctx_arg],
+        "denied by source policy",
+    );
+
+    // FROM scratch is no image: a policy denying every image allows it.
+    let deny_all = policy(
+        "deny-all.json",
+        r#"{"rules":[{"action":"DENY","selector":{"identifier":"docker-image://*"}}]}"#,
+    );
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM scratch\nCOPY Containerfile /\n",
+    )
+    .unwrap();
+    build(&env, &[&deny_all], &ctx);
+
+    // A bad policy: one error, nothing built.
+    for (file, json, why) in [
+        ("bad.json", "{not json", "invalid JSON"),
+        (
+            "noaction.json",
+            r#"{"rules":[{"selector":{"identifier":"docker-image://x"}}]}"#,
+            "rule 1: action is required",
+        ),
+        (
+            "noupdate.json",
+            r#"{"rules":[{"action":"CONVERT","selector":{"identifier":"docker-image://x"}}]}"#,
+            "updates.identifier is required for CONVERT",
+        ),
+    ] {
+        let bad = policy(file, json);
+        assert_refused(
+            &env,
+            &["build", &bad, ctx_arg],
+            "loading source policy file",
+        );
+        assert_refused(&env, &["build", &bad, ctx_arg], why);
+    }
+    assert_refused(
+        &env,
+        &[
+            "build",
+            "--source-policy-file=/nonexistent/policy.json",
+            ctx_arg,
+        ],
+        "loading source policy file /nonexistent/policy.json",
+    );
+}
+
+// `--compat-volumes`: what RUN steps change under a VOLUME is undone.
+both_modes!(compat_volumes_undoes_run_changes_under_volumes);
+fn compat_volumes_undoes_run_changes_under_volumes(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "vols",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\nRUN mkdir -p /data && echo before > /data/f\nVOLUME /data\n\
+             RUN echo after > /data/f && echo new > /data/g\n",
+        )],
+    );
+    build(&env, &["--compat-volumes", "-t", "compat"], &ctx);
+    assert_eq!(
+        env.sh("compat", &[], "cat /data/f; ls /data").trim(),
+        "before\nf",
+        "[{mode:?}]"
+    );
+    build(&env, &["-t", "plain"], &ctx);
+    assert_eq!(
+        env.sh("plain", &[], "cat /data/f; ls /data").trim(),
+        "after\nf\ng",
+        "[{mode:?}]"
+    );
+}
+
+/// `os/arch[/variant]` of each entry of a local list, sorted.
+fn list_platforms(env: &TestEnv, list: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(&env.ok(&["manifest", "inspect", list])).unwrap();
+    let mut out: Vec<String> = v["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            let mut s = format!(
+                "{}/{}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap()
+            );
+            if let Some(var) = p["variant"].as_str() {
+                s.push('/');
+                s.push_str(var);
+            }
+            s
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+// `--all-platforms`: one image for each platform every base offers (a
+// list its entries', an image its own; local, or in a registry), into
+// the --manifest list. No RUN steps: this host runs no arm64 binaries.
+both_modes!(all_platforms_builds_what_every_base_offers);
+fn all_platforms_builds_what_every_base_offers(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "multi",
+        &base,
+        &[
+            ("Containerfile", "FROM scratch\nCOPY hello.txt /\n"),
+            ("hello.txt", "x\n"),
+        ],
+    );
+    let ctx_arg = ctx.to_str().unwrap();
+    // A base list: the host's busybox image and an arm64 one.
+    build(&env, &["--platform", "linux/arm64", "-t", "armbase"], &ctx);
+    env.ok(&["manifest", "create", "baselist", &base, "armbase"]);
+    let write = |text: &str| std::fs::write(ctx.join("Containerfile"), text).unwrap();
+
+    write("FROM baselist\nCOPY hello.txt /again\nENV BUILT=1\n");
+    build(&env, &["--all-platforms", "--manifest", "both"], &ctx);
+    assert_eq!(
+        list_platforms(&env, "both"),
+        ["linux/amd64", "linux/arm64/v8"],
+        "[{mode:?}]"
+    );
+    // The host's image of the list is built on busybox.
+    assert_eq!(cat(&env, "both", "/again"), "x", "[{mode:?}]");
+    assert_eq!(env.sh("both", &[], "echo $BUILT").trim(), "1", "[{mode:?}]");
+
+    // A second base offers only the host's platform: only that is built.
+    write(&format!(
+        "FROM {base} AS tools\nFROM baselist\nCOPY --from=tools /bin/busybox /bb\n"
+    ));
+    build(&env, &["--all-platforms", "--manifest", "hostonly"], &ctx);
+    assert_eq!(
+        list_platforms(&env, "hostonly"),
+        ["linux/amd64"],
+        "[{mode:?}]"
+    );
+
+    // A base list from a registry, not in this store: asked of the registry.
+    let dest = format!("{}/{}:1", registry().host, unique("lists/allbase"));
+    env.ok(&[
+        "manifest",
+        "push",
+        "--all",
+        "--tls-verify=false",
+        "baselist",
+        &format!("docker://{dest}"),
+    ]);
+    let fresh = TestEnv::new(mode);
+    let fresh_ctx = context(
+        &fresh,
+        "remote",
+        &base,
+        &[
+            ("Containerfile", &format!("FROM {dest}\nCOPY hello.txt /\n")),
+            ("hello.txt", "y\n"),
+        ],
+    );
+    let out = fresh.ok(&[
+        "build",
+        "-q",
+        "--all-platforms",
+        "--tls-verify=false",
+        "--manifest",
+        "fromremote",
+        fresh_ctx.to_str().unwrap(),
+    ]);
+    assert!(
+        is_hex(out.lines().last().unwrap_or(""), 64),
+        "[{mode:?}] {out}"
+    );
+    assert_eq!(
+        list_platforms(&fresh, "fromremote"),
+        ["linux/amd64", "linux/arm64/v8"],
+        "[{mode:?}]"
+    );
+
+    // Refused: bases with no platform in common, only FROM scratch, no
+    // --manifest, with --platform.
+    write(&format!(
+        "FROM {base} AS a\nFROM armbase\nCOPY --from=a /bin/busybox /bb\n"
+    ));
+    assert_refused(
+        &env,
+        &["build", "--all-platforms", "--manifest", "none", ctx_arg],
+        "the base images have no platform in common",
+    );
+    write("FROM scratch\nCOPY hello.txt /\n");
+    assert_refused(
+        &env,
+        &["build", "--all-platforms", "--manifest", "none", ctx_arg],
+        "every stage is FROM scratch",
+    );
+    write("FROM baselist\nCOPY hello.txt /\n");
+    assert_refused(
+        &env,
+        &["build", "--all-platforms", ctx_arg],
+        "--all-platforms needs --manifest",
+    );
+    assert_refused(
+        &env,
+        &[
+            "build",
+            "--all-platforms",
+            "--platform",
+            "linux/amd64",
+            "--manifest",
+            "none",
+            ctx_arg,
+        ],
+        "--platform",
+    );
+}
+
+// `--identity-label`: podman's io.buildah.version names buildah's version;
+// coracle adds no identity label, so both values build the same image,
+// and a base's label is inherited as any other is.
+both_modes!(identity_label_adds_no_buildah_label);
+fn identity_label_adds_no_buildah_label(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "identity",
+        &base,
+        &[("Containerfile", "FROM {BASE}\nLABEL x=1\n")],
+    );
+    let ts = ["--timestamp", "0"];
+    let default = build(&env, &[ts[0], ts[1], "-t", "ident"], &ctx);
+    let on = build(&env, &[ts[0], ts[1], "--identity-label"], &ctx);
+    let off = build(&env, &[ts[0], ts[1], "--identity-label=false"], &ctx);
+    assert_eq!(default, on, "[{mode:?}]");
+    assert_eq!(default, off, "[{mode:?}]");
+    let labels = &env.inspect("ident")["Config"]["Labels"];
+    assert_eq!(labels["x"], "1", "[{mode:?}] {labels}");
+    assert!(
+        labels.get("io.buildah.version").is_none(),
+        "[{mode:?}] {labels}"
+    );
+
+    // A base podman built: its label stays as it was, either way.
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!("FROM {base}\nLABEL io.buildah.version=1.33.7\n"),
+    )
+    .unwrap();
+    build(&env, &["-t", "podman-built"], &ctx);
+    std::fs::write(ctx.join("Containerfile"), "FROM podman-built\nLABEL y=2\n").unwrap();
+    for flag in ["--identity-label=true", "--identity-label=false"] {
+        let id = build(&env, &[flag], &ctx);
+        let labels = &env.inspect(&id)["Config"]["Labels"];
+        assert_eq!(
+            labels["io.buildah.version"], "1.33.7",
+            "[{mode:?}] {flag}: {labels}"
+        );
+    }
+    assert_refused(
+        &env,
+        &["build", "--identity-label=maybe", ctx.to_str().unwrap()],
+        "--identity-label",
     );
 }

@@ -91,6 +91,24 @@ pub struct BuildOptions {
     /// `--cache-from`, `--cache-to`: registry repositories of step images.
     pub cache_from: Vec<String>,
     pub cache_to: Vec<String>,
+    /// `--source-policy-file`: rules for the images FROM and COPY --from
+    /// name (the engine vets them all first, and applies them as it
+    /// resolves each name).
+    pub source_policy: Option<super::source_policy::SourcePolicy>,
+    /// `--compat-volumes`: RUN steps' changes under VOLUME paths dropped.
+    pub compat_volumes: bool,
+}
+
+impl BuildOptions {
+    /// What picks the stages to build and what their names mean.
+    pub fn selection(&self) -> super::sources::Selection<'_> {
+        super::sources::Selection {
+            target: self.target.as_deref(),
+            build_args: &self.build_args,
+            all_stages: self.all_stages,
+            contexts: &self.contexts,
+        }
+    }
 }
 
 /// Step images in registry repositories under their cache keys
@@ -310,13 +328,7 @@ impl Builder<'_> {
     fn run(&mut self) -> Result<ImageRecord> {
         let file = self.file;
         let lookup = |n: &str| self.opts.build_args.get(n).cloned();
-        let mut stages = file
-            .stages_for_target(self.opts.target.as_deref(), &lookup)
-            .map_err(|e| anyhow!("{e}"))?;
-        if self.opts.all_stages {
-            let target = stages.last().copied().unwrap_or_default();
-            stages = (0..=target).collect();
-        }
+        let stages = super::sources::stages_to_build(file, self.opts.selection())?;
         let meta = file.meta_args(&lookup).map_err(|e| anyhow!("{e}"))?;
         for a in &file.args_before_from {
             if self.opts.build_args.contains_key(&a.name) {
@@ -406,25 +418,6 @@ impl Builder<'_> {
         o
     }
 
-    /// A base that names a `--build-context`: its image; a directory
-    /// cannot be a base.
-    fn named_base(&self, stage: &containerfile::Stage, base: BaseRef) -> Result<BaseRef> {
-        let name = match &base {
-            BaseRef::Scratch => return Ok(base),
-            BaseRef::Image(n) => n.clone(),
-            BaseRef::Stage(_) => stage.from.image.clone(),
-        };
-        match self.opts.contexts.get(&name) {
-            None => Ok(base),
-            Some(NamedContext::Image(image)) => Ok(BaseRef::Image(image.clone())),
-            Some(NamedContext::Dir(d)) => bail!(
-                "{}: build context {name} is a directory ({}): FROM needs an image",
-                stage.text,
-                d.display()
-            ),
-        }
-    }
-
     fn config_of(&self, img: &ImageRecord) -> Result<ImageConfig> {
         ImageConfig::parse(&self.store.blobs.read(&img.config_digest())?)
             .with_context(|| format!("reading the configuration of image {}", img.id))
@@ -442,7 +435,7 @@ impl Builder<'_> {
         let total = stage.instructions.len() + 1;
         let quiet = self.opts.quiet;
         let base = file.resolve_from(index, meta).map_err(|e| anyhow!("{e}"))?;
-        let base = self.named_base(stage, base)?;
+        let base = super::sources::context_base(self.opts.selection(), stage, base)?;
         let mut st = StageState {
             image: None,
             config: ImageConfig::default(),
@@ -739,6 +732,9 @@ impl Builder<'_> {
         if matches!(expanded, Instruction::Run(_)) {
             // What the RUN container was given can change what it makes.
             extra.push(run_key(&self.opts.run));
+            if self.opts.compat_volumes {
+                extra.push("compat-volumes".into());
+            }
         }
         let ins_repr = format!("{expanded:?}");
         let parent = st.parent_key();
@@ -1294,8 +1290,20 @@ impl Builder<'_> {
                 .map(|m| m.destination.clone())
                 .collect();
             targets.extend(step_mounts.targets());
+            // `--compat-volumes`: what the step did under a VOLUME is undone.
+            let volumes: Vec<String> = match &st.config.config.volumes {
+                Some(v) if self.opts.compat_volumes => v.keys().cloned().collect(),
+                _ => Vec::new(),
+            };
             self.in_storage_ns(|| {
                 prune_mount_targets(&upper, &view, &targets);
+                for v in &volumes {
+                    let rel = super::ignore::clean_path(&format!("/{v}"));
+                    let rel = rel.trim_start_matches('/');
+                    if !rel.is_empty() && parents_are_dirs(&upper, rel) {
+                        let _ = crate::storage::layers::remove_tree(&upper.join(rel));
+                    }
+                }
                 commit::layer_from_dir_with(store, &upper, mtime)
             })
         });

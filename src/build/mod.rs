@@ -7,7 +7,9 @@
 //! - [`builder`]: instructions to images, step by step; [`cache`] its index;
 //!   [`copy`] COPY/ADD sources and layers; [`named_context`] `--build-context`.
 //! - [`image_edits`]: what build's flags change on the images it makes;
-//!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`.
+//!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`;
+//!   [`source_policy`] `--source-policy-file`; [`sources`] the images a
+//!   build will name, found before it starts.
 
 pub mod builder;
 pub mod cache;
@@ -21,4 +23,6 @@ pub mod ignore;
 pub mod image_edits;
 pub mod named_context;
 pub mod run_mounts;
+pub mod source_policy;
+pub mod sources;
 pub mod squash;

@@ -9,6 +9,7 @@ use super::registry_flags::{platform_from_flags, RegistryFlags, RetryFlags, Unsu
 use super::run::image_source;
 use super::GlobalOpts;
 use crate::engine::build::{self as engine, BuildRequest};
+use crate::engine::build_platforms::base_platforms;
 use crate::engine::manifest_build::{build_platforms, PlatformBuild};
 use crate::engine::types::{
     parse_platform, parse_secret_flag, BuildOptions, BuildOutput, ImageFormat, KeepContainers,
@@ -132,6 +133,18 @@ pub struct BuildArgs {
     /// Write the built image's digests and names (JSON) to this file
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
+    /// BuildKit source policy (JSON): rules that deny or convert the images FROM and COPY --from name
+    #[arg(long, value_name = "FILE")]
+    pub source_policy_file: Option<PathBuf>,
+    /// Undo what RUN steps change under VOLUME paths (only ADD and COPY change them), as docker did
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub compat_volumes: bool,
+    /// Accepted for podman compatibility: podman labels images io.buildah.version, its builder's version; coracle is not buildah and adds no identity label, so true and false build the same image
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub identity_label: bool,
+    /// Build for every platform all the base images are available for (needs --manifest)
+    #[arg(long, conflicts_with_all = ["platform", "arch", "os", "variant"])]
+    pub all_platforms: bool,
     #[command(flatten)]
     pub sources: SourceFlags,
     #[command(flatten)]
@@ -256,8 +269,10 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
     let text = a.sources.preprocess(text, &name)?;
     let mut file = engine::parse_containerfile(&text, &name)?;
     a.sources.apply_from(&mut file)?;
-    if a.metadata_file.is_some() && platforms.len() > 1 {
-        bail!("--metadata-file cannot be used with more than one --platform");
+    if a.all_platforms && a.manifest.is_none() {
+        bail!(
+            "--all-platforms needs --manifest: the list to hold the images built for each platform"
+        );
     }
     if a.stage_labels && !a.save_stages {
         bail!("--stage-labels requires --save-stages");
@@ -321,7 +336,37 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         log_file: None,
         cache_from: cache_repos(&a.cache_from)?,
         cache_to: cache_repos(&a.cache_to)?,
+        source_policy: a
+            .source_policy_file
+            .as_deref()
+            .map(engine::load_source_policy)
+            .transpose()?,
+        compat_volumes: a.compat_volumes,
     };
+    let pull = pull_policy(&a.pull)?.to_string();
+    let flags = |platform: Option<&Platform>| CreateFlags {
+        pull: pull.clone(),
+        platform: platform.map(|p| match &p.variant {
+            Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+            None => format!("{}/{}", p.os, p.architecture),
+        }),
+        quiet: a.quiet,
+        registry: a.registry.clone(),
+        ..Default::default()
+    };
+    let store = g.open_store()?;
+    let platforms: Vec<Option<Platform>> = if a.all_platforms {
+        let source = image_source(&flags(None));
+        base_platforms(&store, &file, &opts, &source)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        platforms
+    };
+    if a.metadata_file.is_some() && platforms.len() > 1 {
+        bail!("--metadata-file cannot be used with more than one --platform");
+    }
     let log_file = |p: &Option<Platform>| -> Option<PathBuf> {
         let f = a.logfile.as_ref()?;
         match p {
@@ -338,20 +383,10 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
             std::fs::write(&f, "").with_context(|| format!("creating log file {}", f.display()))?;
         }
     }
-    let pull = pull_policy(&a.pull)?.to_string();
     let builds = platforms
         .into_iter()
         .map(|platform| {
-            let flags = CreateFlags {
-                pull: pull.clone(),
-                platform: platform.as_ref().map(|p| match &p.variant {
-                    Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
-                    None => format!("{}/{}", p.os, p.architecture),
-                }),
-                quiet: a.quiet,
-                registry: a.registry.clone(),
-                ..Default::default()
-            };
+            let flags = flags(platform.as_ref());
             let mut options = opts.clone();
             options.log_file = log_file(&platform);
             PlatformBuild {
@@ -364,7 +399,6 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
             }
         })
         .collect();
-    let store = g.open_store()?;
     let built = build_platforms(&store, builds, a.manifest.as_deref())?;
     let img = built.last().expect("one build at least");
     if let Some(path) = &a.iidfile {

@@ -5,10 +5,12 @@ use super::types::{BuildOptions, Containerfile, ImageRecord};
 
 use super::create::{self, CreateLimits, ImageSource};
 use super::types::{ContainerConfig, NamespaceMode, NetworkMode};
+use crate::build::source_policy::{SourcePolicy, Verdict, IMAGE_SCHEME};
+use crate::build::sources::named_images;
 use crate::build::{builder, containerfile};
 use crate::storage::events::{self, Event};
 use crate::storage::store::Store;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::cell::RefCell;
 
 /// A Containerfile read and checked, before anything else is done.
@@ -47,6 +49,7 @@ pub struct BuildRequest {
 
 /// Build the image and record the `build` event.
 pub fn build(store: &Store, req: BuildRequest) -> Result<ImageRecord> {
+    vet_sources(&req)?;
     let policy = req.source.policy;
     let repos = super::build_cache::Repos {
         store,
@@ -58,7 +61,13 @@ pub fn build(store: &Store, req: BuildRequest) -> Result<ImageRecord> {
     let put = |img: &ImageRecord, key: &str| repos.put(img, key);
     let remote = repos.remote(&fetch, &put);
     let options = RefCell::new(req.source.options.map_err(Some));
+    let source_policy = req.options.source_policy.clone();
     let resolve = |name: &str| {
+        let converted = match &source_policy {
+            Some(p) => apply_source_policy(p, name)?,
+            None => None,
+        };
+        let name = converted.as_deref().unwrap_or(name);
         if let Ok(opts) = &*options.borrow() {
             return super::images::ensure_image(store, name, &policy, opts);
         }
@@ -173,6 +182,56 @@ pub fn run_template(r: &RunRequest) -> Result<ContainerConfig> {
         env: create::base_env(&r.tuning, &[]),
         ..Default::default()
     })
+}
+
+/// The identifiers a source policy knows an image name by: BuildKit's
+/// first (`docker-image://docker.io/library/alpine:latest`), then for a
+/// name written without tag or digest buildah's (no `:latest`). None for
+/// what no registry could hold (an image id).
+fn policy_ids(name: &str) -> Vec<String> {
+    use crate::registry::reference::Reference;
+    let name = name.strip_prefix(IMAGE_SCHEME).unwrap_or(name);
+    let Ok(r) = Reference::parse(name) else {
+        return Vec::new();
+    };
+    let mut ids = vec![format!("{IMAGE_SCHEME}{r}")];
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if !name.contains('@') && !last.contains(':') {
+        ids.push(format!("{IMAGE_SCHEME}{}", r.repo_name()));
+    }
+    ids
+}
+
+/// `--source-policy-file`'s verdict on an image name: the name to use
+/// instead (None: this one), or an error when the policy denies it.
+pub fn apply_source_policy(p: &SourcePolicy, name: &str) -> Result<Option<String>> {
+    let ids = policy_ids(name);
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    Ok(match p.evaluate(ids, &policy_ids)? {
+        Verdict::Keep => None,
+        Verdict::Convert(to) => Some(to.strip_prefix(IMAGE_SCHEME).unwrap_or(&to).to_string()),
+    })
+}
+
+/// Every image the build will name, vetted by the source policy before
+/// anything is made: a denied one anywhere fails the build now.
+fn vet_sources(req: &BuildRequest) -> Result<()> {
+    let Some(p) = &req.options.source_policy else {
+        return Ok(());
+    };
+    for img in named_images(&req.file, req.options.selection())? {
+        apply_source_policy(p, &img.name).with_context(|| img.text.clone())?;
+    }
+    Ok(())
+}
+
+/// `--source-policy-file`, read and checked.
+pub fn load_source_policy(path: &std::path::Path) -> Result<SourcePolicy> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("loading source policy file {}: {e}", path.display()))?;
+    SourcePolicy::parse(&text, &path.display().to_string())
 }
 
 /// What `--metadata-file` holds, as buildah writes it.

@@ -6,6 +6,7 @@
 mod parents;
 
 use crate::error::CodedError;
+use crate::registry::manifest::{same_platform, Platform};
 use crate::registry::pull::{self, PullOptions};
 use crate::registry::resolve::try_find_image;
 use crate::storage::events::{self, Event};
@@ -383,6 +384,28 @@ fn resolve_name_in(rec: &ImageRecord, typed: &str) -> Result<String> {
     Ok(rec.names[0].clone())
 }
 
+/// The platform of local image `img` when it is not `want` (a list, or
+/// no platform asked for, matches: a list's instance is chosen later).
+/// Without a variant asked for, any variant of the architecture matches.
+fn other_platform(store: &Store, img: &ImageRecord, want: Option<&Platform>) -> Option<String> {
+    let want = want?;
+    if crate::storage::manifest_lists::is_list(img) {
+        return None;
+    }
+    let bytes = store.blobs.read(&img.config_digest()).ok()?;
+    let cfg = crate::storage::image_config::ImageConfig::parse(&bytes).ok()?;
+    let have = Platform {
+        os: cfg.os,
+        architecture: cfg.architecture,
+        variant: match want.variant {
+            Some(_) => cfg.variant.filter(|v| !v.is_empty()),
+            None => None,
+        },
+        ..Default::default()
+    };
+    (!same_platform(&have, want)).then(|| have.to_string())
+}
+
 /// The image a new container is made from, pulled or not by podman's
 /// `--pull` policy: `missing` (the default), `always`, `never`, `newer`
 /// (a failed pull falls back to the local image).
@@ -396,10 +419,16 @@ pub fn ensure_image(
         let mut images = store.images.load_for(&[name])?;
         try_found(store, &mut images, name)?
     };
+    // A local image of another platform than the one asked for stands
+    // for nothing under `missing`: the right one is pulled (and the local
+    // one used still, with a warning, when that fails).
+    let other_platform = local
+        .as_ref()
+        .and_then(|img| other_platform(store, img, opts.platform.as_ref()));
     let pull = match (policy, &local) {
         ("always" | "newer", _) => true,
         ("missing", None) => true,
-        ("missing", Some(_)) => false,
+        ("missing", Some(_)) => other_platform.is_some(),
         ("never", None) => bail!("{name}: image not known"),
         ("never", Some(_)) => false,
         (other, _) => bail!("invalid pull policy {other:?}: use always, missing, never or newer"),
@@ -416,6 +445,13 @@ pub fn ensure_image(
         Ok(img) => Ok(img),
         Err(e) if policy == "newer" && local.is_some() => {
             crate::warn!("{e:#}; using the local image");
+            Ok(local.expect("found above"))
+        }
+        Err(e) if other_platform.is_some() => {
+            crate::warn!(
+                "{e:#}; using the local image, whose platform is {}",
+                other_platform.expect("checked")
+            );
             Ok(local.expect("found above"))
         }
         Err(e) => Err(e),

@@ -14,6 +14,7 @@ pub mod attach;
 pub mod auto_update;
 pub mod build;
 pub mod build_cache;
+pub mod build_platforms;
 pub mod check;
 pub mod clone;
 pub mod commit;

@@ -331,6 +331,41 @@ fn is_attestation(d: &Descriptor) -> bool {
     annotated || unknown
 }
 
+/// Whether two platforms are one once normalized (`linux/arm64` is
+/// `linux/arm64/v8`, `linux/x86_64` is `linux/amd64`).
+pub fn same_platform(a: &Platform, b: &Platform) -> bool {
+    let (arch_a, arch_b) = (
+        normalize_arch(&a.architecture),
+        normalize_arch(&b.architecture),
+    );
+    a.os == b.os
+        && arch_a == arch_b
+        && normalize_variant(arch_a, a.variant.as_deref())
+            == normalize_variant(arch_b, b.variant.as_deref())
+}
+
+/// The platforms an index's entries have images for, each once, in order:
+/// entries without a platform, attestations, artifacts and `unknown` ones
+/// left out.
+pub fn image_platforms(entries: &[Descriptor]) -> Vec<Platform> {
+    let mut out: Vec<Platform> = Vec::new();
+    for d in entries {
+        let Some(p) = &d.platform else { continue };
+        let unknown = |s: &str| s.is_empty() || s == "unknown";
+        if is_attestation(d)
+            || d.artifact_type.is_some()
+            || unknown(&p.os)
+            || unknown(&p.architecture)
+        {
+            continue;
+        }
+        if !out.iter().any(|o| same_platform(o, p)) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
 /// The index entry for `want`: os and architecture must match; among
 /// compatible variants the closest wins; attestation entries are skipped.
 pub fn choose_manifest<'a>(index: &'a ImageIndex, want: &Platform) -> Result<&'a Descriptor> {

@@ -35,10 +35,10 @@ const LAYER_ATTEMPTS: usize = 3;
 /// Configs are small; refuse a hostile registry's endless one.
 const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
-/// Pull what the user typed: a qualified name directly, a short name from
-/// each search registry in turn.
-pub fn pull_by_name(store: &Store, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
-    let candidates = match parse_name(name)? {
+/// Where to look for what the user typed: a qualified name itself, a
+/// short name in each search registry in turn (`latest` if untagged).
+pub fn name_candidates(name: &str) -> Result<Vec<Reference>> {
+    Ok(match parse_name(name)? {
         ParsedName::Qualified(r) => vec![r],
         ParsedName::Short {
             repository,
@@ -65,7 +65,13 @@ pub fn pull_by_name(store: &Store, name: &str, opts: &PullOptions) -> Result<Ima
                 }
             })
             .collect(),
-    };
+    })
+}
+
+/// Pull what the user typed: a qualified name directly, a short name from
+/// each search registry in turn.
+pub fn pull_by_name(store: &Store, name: &str, opts: &PullOptions) -> Result<ImageRecord> {
+    let candidates = name_candidates(name)?;
     let progress = Progress::new(opts.quiet);
     let mut errors = Vec::new();
     for r in &candidates {
