@@ -139,9 +139,6 @@ pub struct BuildArgs {
     /// Undo what RUN steps change under VOLUME paths (only ADD and COPY change them), as docker did
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub compat_volumes: bool,
-    /// Accepted for podman compatibility: podman labels images io.buildah.version, its builder's version; coracle is not buildah and adds no identity label, so true and false build the same image
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
-    pub identity_label: bool,
     /// Build for every platform all the base images are available for (needs --manifest)
     #[arg(long, conflicts_with_all = ["platform", "arch", "os", "variant"])]
     pub all_platforms: bool,
