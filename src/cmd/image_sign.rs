@@ -42,7 +42,6 @@ pub fn sign(_g: &GlobalOpts, a: SignArgs) -> Result<()> {
             authfile: a.authfile,
             ..ClientOptions::default()
         },
-        rootless: !nix::unistd::geteuid().is_root(),
     };
     signing::sign_images(&req).map(drop)
 }

@@ -36,7 +36,6 @@ pub struct SignRequest {
     /// `--all`: each image of a list, rather than the list.
     pub all: bool,
     pub client: ClientOptions,
-    pub rootless: bool,
 }
 
 fn docker_reference(typed: &str) -> Result<Reference> {
@@ -56,6 +55,8 @@ fn docker_reference(typed: &str) -> Result<Reference> {
 /// `image sign`: sign each image's manifest as the registry holds it.
 /// The signature files written.
 pub fn sign_images(req: &SignRequest) -> Result<Vec<PathBuf>> {
+    // Which default lookaside directory: the user's or the system's.
+    let rootless = crate::runtime::userns::is_rootless();
     if req.sign_by.key.is_empty() {
         bail!("no identity provided: use --sign-by");
     }
@@ -79,7 +80,7 @@ pub fn sign_images(req: &SignRequest) -> Result<Vec<PathBuf>> {
         };
         for d in digests {
             written.push(
-                sign_one(&r, &d, &req.sign_by, req.directory.as_deref(), req.rootless)
+                sign_one(&r, &d, &req.sign_by, req.directory.as_deref(), rootless)
                     .with_context(|| format!("storing signature for {r}, {d}"))?,
             );
         }
