@@ -269,6 +269,10 @@ impl Spool {
                 Ok(())
             },
         )?;
+        // To the stream's end, past the archive's closing blocks: a writer
+        // at the other end of a pipe (`image scp`) has finished, and its
+        // failure is seen, before anything is stored.
+        io::copy(&mut archive.into_inner(), &mut io::sink()).context("reading the archive")?;
         spool.files = files;
         spool.links = links;
         Ok(spool)
