@@ -51,6 +51,8 @@ pub enum ImageCommand {
     /// Unmount an image's root filesystem
     #[command(visible_alias = "umount")]
     Unmount(super::image_mount::ImageUnmountArgs),
+    /// Securely copy an image to or from another user of this machine
+    Scp(super::image_scp::ScpArgs),
     /// Sign an image with gpg (simple signing)
     Sign(super::image_sign::SignArgs),
     /// Manage container image trust policy
@@ -80,6 +82,7 @@ pub fn dispatch(g: &GlobalOpts, c: ImageCommand) -> Result<()> {
         ImageCommand::Diff(a) => super::image_diff::diff(g, a),
         ImageCommand::Mount(a) => super::image_mount::mount(g, a),
         ImageCommand::Unmount(a) => super::image_mount::unmount(g, a),
+        ImageCommand::Scp(a) => super::image_scp::scp(g, a),
         ImageCommand::Sign(a) => super::image_sign::sign(g, a),
         ImageCommand::Trust(c) => super::image_trust::dispatch(g, c),
         ImageCommand::Search(a) => super::search::search(g, a),

@@ -26,6 +26,7 @@ mod image_diff;
 mod image_inspect;
 mod image_list;
 mod image_mount;
+mod image_scp;
 mod image_sign;
 mod image_tree;
 mod image_trust;

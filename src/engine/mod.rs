@@ -46,6 +46,7 @@ pub mod pod_pause;
 pub mod pods;
 pub mod quadlet;
 pub mod runlabel;
+pub mod scp;
 pub mod search;
 pub mod secrets;
 pub mod shell_words;
