@@ -246,6 +246,50 @@ fn failures_on_either_side_change_neither_store() {
         &["image", "scp", &image, "root@localhost::"],
         "both your own",
     );
+
+    // A save that fails half way through (a layer gone) on either side:
+    // the archive has begun, but the load is never given its end.
+    root.ok(&["image", "scp", "-q", &image, &to_user]);
+    let break_layers = |env: &TestEnv| {
+        for hex in env.layer_ids() {
+            let d = env.store_dir().join("layers").join(hex);
+            std::fs::rename(d.join("diff"), d.join("diff.gone")).unwrap();
+        }
+    };
+    break_layers(&root);
+    let out = root.run(&["image", "scp", &image, &format!("{to_user}again")]);
+    assert_error(
+        Mode::Root,
+        "scp (layer gone)",
+        &out,
+        125,
+        &[&format!("saving {image}")],
+    );
+    assert_eq!(user.image_names().len(), 1, "the user's store changed");
+    break_layers(&user);
+    let fresh = TestEnv::new(Mode::Root);
+    let out = fresh.run(&["image", "scp", &format!("{to_user}{image}")]);
+    assert_error(
+        Mode::Root,
+        "scp (layer gone)",
+        &out,
+        125,
+        &[&format!("saving {image} as user {TEST_USER}")],
+    );
+    assert_eq!(fresh.image_names(), Vec::<String>::new());
+    // Each save cleaned up after itself, and no load left a spool behind.
+    for env in [&root, &user, &fresh] {
+        let tmp = env.store_dir().join("tmp");
+        let left: Vec<_> = std::fs::read_dir(&tmp)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            left.is_empty(),
+            "[{:?}] left in {}: {left:?}",
+            env.mode,
+            tmp.display()
+        );
+    }
 }
 
 #[test]

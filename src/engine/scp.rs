@@ -306,17 +306,36 @@ impl AsUser {
     /// Stop it before it is given the end of its input: nothing stored.
     /// The error it reported, if it failed on its own first.
     fn stop(mut self) -> Option<String> {
-        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        // Only while it has not been reaped: its pid (the group's id)
+        // cannot have been reused.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
         let _ = self.child.wait();
         self.errors.take().and_then(|h| h.join().ok()).flatten()
+    }
+}
+
+impl AsUser {
+    /// Wait for it to end on its own (its output closed), a few seconds at
+    /// most before it is stopped.
+    fn end(mut self) {
+        for _ in 0..500 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = self.stop();
     }
 }
 
 /// Another user's `save`, read as a stream: at its end the process must
 /// have succeeded, else the read fails with its error.
 struct Saving {
-    out: ChildStdout,
+    /// None once closed.
+    out: Option<ChildStdout>,
     proc: Option<AsUser>,
     what: String,
     failure: Arc<Mutex<Option<anyhow::Error>>>,
@@ -331,7 +350,10 @@ impl Saving {
 
 impl Read for Saving {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.out.read(buf)?;
+        let Some(out) = self.out.as_mut() else {
+            return Ok(0);
+        };
+        let n = out.read(buf)?;
         if n == 0 && !buf.is_empty() {
             if let Some(p) = self.proc.take() {
                 if let Err(e) = p.finish(&self.what) {
@@ -349,9 +371,11 @@ impl Read for Saving {
 
 impl Drop for Saving {
     fn drop(&mut self) {
-        // Not read to its end: the other side failed first.
+        // Not read to its end: the other side failed first. The save
+        // ends on the closed pipe and cleans up after itself.
+        self.out = None;
         if let Some(p) = self.proc.take() {
-            let _ = p.stop();
+            p.end();
         }
     }
 }
@@ -366,7 +390,7 @@ fn save_as(user: &User, image: &str, req: &ScpRequest) -> Result<Saving> {
     let mut proc = as_user(user, &args, Stdio::null(), req.quiet)?;
     let out = proc.child.stdout.take().expect("piped");
     Ok(Saving {
-        out,
+        out: Some(out),
         proc: Some(proc),
         what: format!("saving {image} as user {}", user.name),
         failure: Arc::new(Mutex::new(None)),
