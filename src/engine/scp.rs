@@ -71,7 +71,7 @@ fn parse_endpoint(arg: &str) -> Result<Endpoint> {
 /// Whose store, for messages.
 fn whose(user: &Option<User>) -> String {
     match user {
-        Some(u) => format!("user {}", u.name),
+        Some(u) => format!("user {}'s", u.name),
         None => "your own".to_string(),
     }
 }
