@@ -71,7 +71,7 @@ fn looks_alive(state: &ContainerState) -> bool {
     state.restarting
         || matches!(
             state.status,
-            Status::Running | Status::Paused | Status::Stopping
+            Status::Running | Status::Paused | Status::Stopping | Status::Initialized
         )
 }
 
@@ -319,6 +319,29 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         return Ok(());
     }
     start_process(store, id, false).map(|_| ())
+}
+
+/// `init`: make container `id` ready to start without starting it
+/// (`runtime/initialize.rs` says what that holds). A pod member's infra
+/// starts first, as podman initializes a member's dependencies. With
+/// `all`, one already initialized or running is left alone, no error.
+pub fn init(store: &Store, id: &str, all: bool) -> Result<()> {
+    let cfg = store.containers.load_config(id)?;
+    let initialize = crate::runtime::initialize::check_initializable;
+    if !cfg.pod.is_empty() && initialize(store, id).is_ok() {
+        crate::runtime::pod::start_infra_for(store, &cfg)?;
+    }
+    // As a start: after one under way, and never beside a removal.
+    let _lock = store.containers.lock(id)?;
+    if !store.containers.exists(id) {
+        bail!("no container with name or ID \"{id}\" found: no such container");
+    }
+    if let Err(e) = initialize(store, id) {
+        return if all { Ok(()) } else { Err(e) };
+    }
+    crate::runtime::initialize::initialize(store, &cfg)?;
+    events::container(store, "init", &cfg);
+    Ok(())
 }
 
 /// Stop a container, waiting `timeout` seconds (default: its own) before

@@ -330,6 +330,9 @@ impl MountKind {
 pub enum Status {
     #[default]
     Created,
+    /// `init`: prepared to start (its root filesystem mounted as root),
+    /// no process yet.
+    Initialized,
     Running,
     Paused,
     Stopping,
@@ -340,6 +343,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Created => "created",
+            Status::Initialized => "initialized",
             Status::Running => "running",
             Status::Paused => "paused",
             Status::Stopping => "stopping",
