@@ -201,3 +201,180 @@ fn init_from_an_earlier_boot_reads_created(mode: Mode) {
     assert_eq!(status(&env, "old"), "created", "[{mode:?}]");
     env.ok(&["rm", "old"]);
 }
+
+fn names(env: &TestEnv) -> Vec<String> {
+    env.ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+both_modes!(init_ctr_runs_before_the_pod);
+fn init_ctr_runs_before_the_pod(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&["pod", "create", "--name", "p"]);
+    let v = "shared:/data";
+    let once = env
+        .ok(&[
+            "create",
+            "--pod",
+            "p",
+            "--name",
+            "first",
+            "--init-ctr",
+            "once",
+            "-v",
+            v,
+            &img,
+            "sh",
+            "-c",
+            "echo once >> /data/log",
+        ])
+        .trim()
+        .to_string();
+    env.ok(&[
+        "create",
+        "--pod",
+        "p",
+        "--name",
+        "every",
+        "--init-ctr",
+        "always",
+        "-v",
+        v,
+        &img,
+        "sh",
+        "-c",
+        "echo always >> /data/log",
+    ]);
+    env.ok(&[
+        "create",
+        "--pod",
+        "p",
+        "--name",
+        "app",
+        "-e",
+        &mark,
+        "-v",
+        v,
+        &img,
+        "sh",
+        "-c",
+        "cat /data/log > /data/seen; sleep 60",
+    ]);
+    let create_command = env.inspect_container("every")["Config"]["CreateCommand"].to_string();
+    assert!(
+        create_command.contains("\"--init-ctr\",\"always\""),
+        "[{mode:?}] {create_command}"
+    );
+    env.ok(&["pod", "start", "p"]);
+    // the init containers ran in order, before the app, which saw their work
+    assert_eq!(
+        env.ok(&["exec", "app", "cat", "/data/seen"]),
+        "once\nalways\n",
+        "[{mode:?}]"
+    );
+    let all = names(&env);
+    assert!(
+        !all.contains(&"first".to_string()),
+        "[{mode:?}] once: removed {all:?}"
+    );
+    assert!(!env.all_container_ids().contains(&once), "[{mode:?}]");
+    assert!(
+        ps_line(&env, "every").starts_with("every Exited (0)"),
+        "[{mode:?}]"
+    );
+    // init containers are left out of the pod's status
+    let st = env.ok(&["pod", "ps", "--format", "{{.Status}}"]);
+    assert_eq!(st.trim(), "Running", "[{mode:?}]");
+    // no init container on a running pod
+    assert_refused(
+        &env,
+        &["create", "--pod", "p", "--init-ctr", "always", &img, "true"],
+        "cannot add init-ctr to a running pod",
+    );
+    // a restart runs none
+    env.ok(&["pod", "restart", "p"]);
+    assert_eq!(
+        env.ok(&["exec", "app", "cat", "/data/log"]),
+        "once\nalways\n",
+        "[{mode:?}]"
+    );
+    // a stop and a start: `always` again, `once` is gone
+    env.ok(&["pod", "stop", "-t", "0", "p"]);
+    env.ok(&["pod", "start", "p"]);
+    assert_eq!(
+        env.ok(&["exec", "app", "cat", "/data/log"]),
+        "once\nalways\nalways\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["pod", "rm", "-f", "-t", "0", "p"]);
+}
+
+both_modes!(init_ctr_failure_stops_the_pod_start);
+fn init_ctr_failure_stops_the_pod_start(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    env.ok(&["pod", "create", "--name", "q"]);
+    let bad = env
+        .ok(&[
+            "create",
+            "--pod",
+            "q",
+            "--name",
+            "bad",
+            "--init-ctr",
+            "always",
+            &img,
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .trim()
+        .to_string();
+    env.ok(&[
+        "create", "--pod", "q", "--name", "app", "-e", &mark, &img, "sleep", "60",
+    ]);
+    let out = env.fails(&["pod", "start", "q"], 125);
+    assert!(
+        out.stderr
+            .contains(&format!("init container {bad} exited with code 3")),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    assert_eq!(
+        ps_line(&env, "app"),
+        "app Created",
+        "[{mode:?}] not started"
+    );
+    // bad input: nothing made
+    assert_refused(
+        &env,
+        &["create", "--init-ctr", "once", &img, "true"],
+        "must specify pod value with init-ctr",
+    );
+    assert_refused(
+        &env,
+        &[
+            "create",
+            "--pod",
+            "q",
+            "--init-ctr",
+            "sometimes",
+            &img,
+            "true",
+        ],
+        "init-ctr value must be 'always' or 'once'",
+    );
+    let out = env.run(&["run", "--init-ctr", "once", &img, "true"]);
+    assert_ne!(
+        out.status, 0,
+        "[{mode:?}] run has no --init-ctr (podman: create only)"
+    );
+    env.ok(&["pod", "rm", "-f", "-t", "0", "q"]);
+}

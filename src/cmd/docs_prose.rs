@@ -31,7 +31,10 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
             ("Run a command with a volume and an environment variable, then remove the container.", "coracle run --rm -v data:/data -e MODE=test docker.io/library/alpine ls /data"),
             ("Give a container a secret as a file readable by uid 1000.", "coracle run --rm --secret mykey,uid=1000,mode=0400 alpine cat /run/secrets/mykey"),
         ],
-        "coracle-create" => &[("Create a container to start later.", "coracle create --name box alpine sleep 1000")],
+        "coracle-create" => &[
+            ("Create a container to start later.", "coracle create --name box alpine sleep 1000"),
+            ("Give pod app a setup step that runs to its end at each pod start, before the pod's other containers.", "coracle create --pod app --init-ctr always -v data:/data alpine sh -c 'date >> /data/starts'"),
+        ],
         "coracle-init" => &[("Prepare a container, look at its files, then start it.", "coracle init box && coracle start box")],
         "coracle-exec" => &[("Run a shell in a running container; ctrl-p ctrl-q detaches and leaves the shell running.", "coracle exec -it web sh")],
         "coracle-attach" => &[

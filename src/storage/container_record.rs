@@ -112,6 +112,10 @@ pub struct ContainerConfig {
     /// The pod's infra container: its process only holds the namespaces.
     #[serde(default)]
     pub is_infra: bool,
+    /// `create --init-ctr`: a pod's init container (podman's
+    /// InitContainerType), run to its end by `pod start` before the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_ctr: Option<InitCtr>,
     /// IPC, PID and UTS namespace modes (recorded as "" for private,
     /// "host", "container:ID" or "ns:PATH").
     #[serde(default)]
@@ -321,6 +325,26 @@ impl MountKind {
             MountKind::Bind => "bind",
             MountKind::Volume => "volume",
             MountKind::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+/// When a pod's init container runs: at every `pod start`, or at the
+/// first only (then it is removed). Recorded as podman spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitCtr {
+    Always,
+    Once,
+}
+
+impl std::str::FromStr for InitCtr {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<InitCtr> {
+        match s {
+            "always" => Ok(InitCtr::Always),
+            "once" => Ok(InitCtr::Once),
+            _ => anyhow::bail!("init-ctr value must be 'always' or 'once'"),
         }
     }
 }
