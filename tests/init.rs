@@ -156,6 +156,13 @@ fn init_all_stop_and_running(mode: Mode) {
     assert!(!merged.join("bin").exists(), "[{mode:?}] still mounted");
     // --latest: the newest
     assert_eq!(env.ok(&["init", "-l"]).trim(), made, "[{mode:?}]");
+    // restart of an initialized container just starts it (no stop's 137)
+    env.ok(&["restart", "made"]);
+    env.ok(&["wait", "made"]);
+    assert!(
+        ps_line(&env, "made").starts_with("made Exited (0)"),
+        "[{mode:?}]"
+    );
     env.ok(&["rm", "-f", "-t", "0", "up", "made"]);
 }
 

@@ -366,8 +366,11 @@ pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
 pub fn restart(store: &Store, id: &str, timeout: Option<u32>) -> Result<()> {
     let cfg = store.containers.load_config(id)?;
     // podman's restart: stop (stop signal, then SIGKILL after the timeout)
-    // and start again detached; one that is not running is just started.
-    rt::stop(store, id, timeout.unwrap_or(cfg.stop_timeout))?;
+    // and start again detached; one that is not running (initialized
+    // either) is just started.
+    if !status_is(store, id, crate::storage::containers::Status::Initialized) {
+        rt::stop(store, id, timeout.unwrap_or(cfg.stop_timeout))?;
+    }
     start_process(store, id, false)?;
     events::container(store, "restart", &cfg);
     Ok(())
@@ -474,7 +477,11 @@ fn wait_check(
     };
     for c in conds {
         match c {
-            WaitCondition::State(Status::Exited) if !is_running(&state) => {
+            // An initialized container waits for its start and end, as
+            // podman's (a created one answers at once).
+            WaitCondition::State(Status::Exited)
+                if !is_running(&state) && state.status != Status::Initialized =>
+            {
                 return Ok(Some(state.exit_code))
             }
             WaitCondition::State(Status::Exited) => {}
