@@ -96,11 +96,3 @@ pub fn stop(store: &Store, id: &str) -> Result<()> {
     ));
     store.containers.save_state(id, &state)
 }
-
-/// An initialized container whose volatile state did not survive a
-/// reboot is `created` again.
-pub fn stale(state: &crate::storage::containers::ContainerState) -> bool {
-    state.status == Status::Initialized
-        && !state.boot_id.is_empty()
-        && state.boot_id != sys::boot_id()
-}
