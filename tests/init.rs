@@ -385,3 +385,46 @@ fn init_ctr_failure_stops_the_pod_start(mode: Mode) {
     );
     env.ok(&["pod", "rm", "-f", "-t", "0", "q"]);
 }
+
+// `--runtime crun`: init writes the bundle's config.json the runtime gets.
+both_modes!(init_writes_the_runtime_bundle);
+fn init_writes_the_runtime_bundle(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let id = env
+        .ok(&[
+            "create",
+            "--runtime",
+            "crun",
+            "--name",
+            "b",
+            "-e",
+            &mark,
+            &img,
+            "sh",
+            "-c",
+            "echo via-crun",
+        ])
+        .trim()
+        .to_string();
+    let bundle = env
+        .runroot_dir()
+        .join("containers")
+        .join(&id)
+        .join("bundle");
+    assert!(!bundle.join("config.json").exists(), "[{mode:?}]");
+    env.ok(&["init", "b"]);
+    let text = std::fs::read_to_string(bundle.join("config.json")).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        spec["root"]["path"].as_str(),
+        Some(bundle.join("rootfs").to_str().unwrap()),
+        "[{mode:?}] {text}"
+    );
+    assert!(text.contains("echo via-crun"), "[{mode:?}] {text}");
+    env.ok(&["start", "-a", "b"]);
+    assert!(env.ok(&["logs", "b"]).contains("via-crun"), "[{mode:?}]");
+    env.ok(&["rm", "b"]);
+}

@@ -1,6 +1,8 @@
 //! `init`: a container made ready to start, without its process. What
 //! init does: the OCI spec is in place (`spec.json`, inspect's
-//! `OCIConfigPath`, written at create and checked readable here), the root
+//! `OCIConfigPath`, written at create and checked readable here; for a
+//! `--runtime` container also the runtime's own `<runroot>/containers/
+//! <id>/bundle/config.json`, as that runtime will get it), the root
 //! filesystem is mounted where the host sees it (as root: the same counted
 //! mount `mount` makes, at `<root>/containers/<id>/merged`), and the state
 //! is `initialized`. What it does not: no process and no network namespace
@@ -40,7 +42,12 @@ pub fn check_initializable(store: &Store, id: &str) -> Result<()> {
 pub fn initialize(store: &Store, cfg: &ContainerConfig) -> Result<()> {
     let id = &cfg.id;
     let spec_path = store.containers.dir(id).join("spec.json");
-    spec::load(&spec_path).with_context(|| format!("reading the OCI spec of container {id}"))?;
+    let spec = spec::load(&spec_path)
+        .with_context(|| format!("reading the OCI spec of container {id}"))?;
+    if cfg.oci_runtime.is_some() {
+        // `--runtime`: the bundle the runtime will get, as podman's.
+        super::oci_runtime::write_bundle_config(store, cfg, &spec)?;
+    }
     if !store.rootless {
         let m = mark(store, id);
         if !m.exists() {
