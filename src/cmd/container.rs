@@ -33,6 +33,8 @@ pub enum ContainerCommand {
     Unmount(super::mount::UnmountArgs),
     /// Clean up the host side of exited containers (their mounts), optionally removing them
     Cleanup(super::mount::CleanupArgs),
+    /// Initialize one or more containers
+    Init(InitArgs),
     /// Start one or more containers
     Start(StartArgs),
     /// Stop one or more containers
@@ -92,6 +94,7 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Cleanup(a) => super::mount::cleanup(g, a),
         ContainerCommand::Unmount(a) => super::mount::unmount(g, a),
         ContainerCommand::Exec(a) => super::run::exec(g, a),
+        ContainerCommand::Init(a) => init(g, a),
         ContainerCommand::Start(a) => start(g, a),
         ContainerCommand::Stop(a) => stop(g, a),
         ContainerCommand::Kill(a) => kill(g, a),
@@ -175,6 +178,26 @@ pub fn start(g: &GlobalOpts, a: StartArgs) -> Result<()> {
         );
     }
     for_each(&list, |_, id| containers::start(&store, id), false)
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Initialize all containers (those initialized or running already are left alone)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Act on the latest container coracle is aware of
+    #[arg(short, long)]
+    pub latest: bool,
+    pub containers: Vec<String>,
+}
+
+/// `init`: each container prepared to start (root filesystem mounted,
+/// spec in place, state `initialized`) and not started; prints what the
+/// user named it (the id with `--all`/`--latest`), as podman.
+pub fn init(g: &GlobalOpts, a: InitArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let list = targets(&store, &a.containers, a.all, a.latest, false)?;
+    for_each(&list, |_, id| containers::init(&store, id, a.all), false)
 }
 
 #[derive(Args, Debug)]
@@ -318,6 +341,7 @@ fn parse_condition(c: &str) -> Result<WaitCondition> {
         "stopped" | "exited" => Status::Exited,
         "running" => Status::Running,
         "created" | "configured" => Status::Created,
+        "initialized" => Status::Initialized,
         "paused" => Status::Paused,
         "stopping" => Status::Stopping,
         "healthy" => return Ok(WaitCondition::Health("healthy")),

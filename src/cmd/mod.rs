@@ -252,6 +252,8 @@ pub enum Command {
     /// Manage pods
     #[command(subcommand)]
     Pod(LazyGroup<pod::PodCommand>),
+    /// Initialize one or more containers
+    Init(Lazy<container::InitArgs>),
     /// Start one or more containers
     Start(Lazy<container::StartArgs>),
     /// Stop one or more containers
@@ -430,6 +432,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ps(a) => ps::ps(g, a.0),
         Command::Container(c) => container::dispatch(g, c.0),
         Command::Pod(c) => pod::dispatch(g, c.0),
+        Command::Init(a) => container::init(g, a.0),
         Command::Start(a) => container::start(g, a.0),
         Command::Stop(a) => container::stop(g, a.0),
         Command::Kill(a) => container::kill(g, a.0),
@@ -492,6 +495,7 @@ impl Command {
             Command::Run(_)
             | Command::Exec(_)
             | Command::Start(_)
+            | Command::Init(_)
             | Command::Restart(_)
             | Command::Top(_)
             | Command::Cp(_)
@@ -504,6 +508,7 @@ impl Command {
                 C::Run(_)
                     | C::Exec(_)
                     | C::Start(_)
+                    | C::Init(_)
                     | C::Restart(_)
                     | C::Top(_)
                     | C::Cp(_)

@@ -100,6 +100,7 @@ pub fn status_text(l: &Listed, now: SystemTime) -> String {
             ago(l.state.finished_at.as_deref())
         ),
         Status::Created => "Created".into(),
+        Status::Initialized => "Initialized".into(),
         Status::Paused => "Paused".into(),
         Status::Stopping => "Stopping".into(),
     }
@@ -383,6 +384,7 @@ fn build_filters(
                 for v in &values {
                     want.push(match v.as_str() {
                         "created" | "configured" => Status::Created,
+                        "initialized" => Status::Initialized,
                         "running" => Status::Running,
                         "paused" => Status::Paused,
                         "exited" | "stopped" => Status::Exited,

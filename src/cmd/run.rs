@@ -19,6 +19,9 @@ pub struct CreateArgs {
     pub help: Option<bool>,
     #[command(flatten)]
     pub flags: CreateFlags,
+    /// Make it one of its pod's init containers, run to its end by each pod start (always) or the first (once, then removed)
+    #[arg(long = "init-ctr", value_name = "TYPE")]
+    pub init_ctr: Option<String>,
     /// The image to create the container from
     pub image: String,
     /// Command and arguments (override the image's CMD)
@@ -168,6 +171,7 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
             Some(_) => anyhow::bail!("--pod and --pod-id-file cannot be used together"),
             None => f.pod,
         },
+        init_ctr: None,
         ipc: f.ipc,
         pid: f.pid,
         uts: f.uts,
@@ -192,7 +196,9 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
 
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     let store = g.open_store()?;
-    let cfg = engine::create_container(&store, request(&a.flags, &a.image, &a.command)?)?;
+    let mut req = request(&a.flags, &a.image, &a.command)?;
+    req.init_ctr = a.init_ctr.as_deref().map(str::parse).transpose()?;
+    let cfg = engine::create_container(&store, req)?;
     println(&cfg.id)
 }
 

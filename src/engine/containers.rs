@@ -71,7 +71,7 @@ fn looks_alive(state: &ContainerState) -> bool {
     state.restarting
         || matches!(
             state.status,
-            Status::Running | Status::Paused | Status::Stopping
+            Status::Running | Status::Paused | Status::Stopping | Status::Initialized
         )
 }
 
@@ -321,6 +321,29 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     start_process(store, id, false).map(|_| ())
 }
 
+/// `init`: make container `id` ready to start without starting it
+/// (`runtime/initialize.rs` says what that holds). A pod member's infra
+/// starts first, as podman initializes a member's dependencies. With
+/// `all`, one already initialized or running is left alone, no error.
+pub fn init(store: &Store, id: &str, all: bool) -> Result<()> {
+    let cfg = store.containers.load_config(id)?;
+    let initialize = crate::runtime::initialize::check_initializable;
+    if !cfg.pod.is_empty() && initialize(store, id).is_ok() {
+        crate::runtime::pod::start_infra_for(store, &cfg)?;
+    }
+    // As a start: after one under way, and never beside a removal.
+    let _lock = store.containers.lock(id)?;
+    if !store.containers.exists(id) {
+        bail!("no container with name or ID \"{id}\" found: no such container");
+    }
+    if let Err(e) = initialize(store, id) {
+        return if all { Ok(()) } else { Err(e) };
+    }
+    crate::runtime::initialize::initialize(store, &cfg)?;
+    events::container(store, "init", &cfg);
+    Ok(())
+}
+
 /// Stop a container, waiting `timeout` seconds (default: its own) before
 /// SIGKILL.
 pub fn stop(store: &Store, id: &str, timeout: Option<u32>) -> Result<()> {
@@ -343,8 +366,11 @@ pub fn kill(store: &Store, id: &str, signal: i32) -> Result<()> {
 pub fn restart(store: &Store, id: &str, timeout: Option<u32>) -> Result<()> {
     let cfg = store.containers.load_config(id)?;
     // podman's restart: stop (stop signal, then SIGKILL after the timeout)
-    // and start again detached; one that is not running is just started.
-    rt::stop(store, id, timeout.unwrap_or(cfg.stop_timeout))?;
+    // and start again detached; one that is not running (initialized
+    // either) is just started.
+    if !status_is(store, id, crate::storage::containers::Status::Initialized) {
+        rt::stop(store, id, timeout.unwrap_or(cfg.stop_timeout))?;
+    }
     start_process(store, id, false)?;
     events::container(store, "restart", &cfg);
     Ok(())
@@ -451,7 +477,11 @@ fn wait_check(
     };
     for c in conds {
         match c {
-            WaitCondition::State(Status::Exited) if !is_running(&state) => {
+            // An initialized container waits for its start and end, as
+            // podman's (a created one answers at once).
+            WaitCondition::State(Status::Exited)
+                if !is_running(&state) && state.status != Status::Initialized =>
+            {
                 return Ok(Some(state.exit_code))
             }
             WaitCondition::State(Status::Exited) => {}

@@ -118,6 +118,8 @@ pub struct ContainerRequest {
     pub service: ServiceRequest,
     /// A pod name or id, or `new:NAME`
     pub pod: Option<String>,
+    /// `--init-ctr`: one of the pod's init containers.
+    pub init_ctr: Option<crate::storage::containers::InitCtr>,
     pub ipc: Option<NamespaceMode>,
     pub pid: Option<NamespaceMode>,
     pub uts: Option<NamespaceMode>,
@@ -381,6 +383,7 @@ fn container_config(
         cidfile: f.cidfile.clone(),
         image_id: image_id.to_string(),
         create_command,
+        init_ctr: f.init_ctr,
         resources,
         cgroup_parent: f.limits.cgroup_parent.clone().unwrap_or_default(),
         cgroups,
@@ -468,6 +471,9 @@ fn ensure_image(store: &Store, name: &str, source: ImageSource) -> Result<ImageR
 /// Create a container from `req`: checked, its pod joined (a `new:` pod
 /// made), recorded, the cidfile written. Nothing is left behind on error.
 pub fn create_container(store: &Store, mut req: ContainerRequest) -> Result<ContainerConfig> {
+    if req.init_ctr.is_some() && req.pod.as_deref().is_none_or(str::is_empty) {
+        bail!("must specify pod value with init-ctr");
+    }
     defaults::apply(&mut req)?;
     cdi::resolve(&mut req)?;
     if req.service.replace {

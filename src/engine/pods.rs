@@ -7,7 +7,7 @@ use crate::runtime::state::is_running;
 use crate::storage::containers::Status;
 use crate::storage::pods::PodConfig;
 use crate::storage::store::Store;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 
 pub fn no_such_pod(input: &str) -> anyhow::Error {
@@ -44,7 +44,13 @@ pub struct Listed {
 
 impl Listed {
     pub fn status(&self) -> &'static str {
-        let states: Vec<Status> = self.members.iter().map(|m| m.state.status).collect();
+        // podman leaves init containers out of a pod's status.
+        let states: Vec<Status> = self
+            .members
+            .iter()
+            .filter(|m| m.cfg.init_ctr.is_none())
+            .map(|m| m.state.status)
+            .collect();
         rt::status(&states)
     }
 }
@@ -111,9 +117,42 @@ pub fn targets(
 /// Start a pod (its infra first); with `restart`, stop it before.
 pub fn start(store: &Store, pod: &PodConfig, restart: bool) -> Result<()> {
     if restart {
+        // podman: a restart runs no init container.
         rt::stop(store, pod, None)?;
+    } else {
+        run_init_containers(store, pod)?;
     }
     rt::start(store, pod)
+}
+
+/// `create --init-ctr` containers of a pod that is not running: each run
+/// to its end, in order of creation, after the infra (whose namespaces
+/// they join); a `once` one removed after. One that fails fails the pod's
+/// start, before its other containers, as podman.
+fn run_init_containers(store: &Store, pod: &PodConfig) -> Result<()> {
+    use super::containers::{self as ctrs, WaitCondition};
+    let list = rt::containers(store, &pod.id)?;
+    let running = list
+        .iter()
+        .any(|m| !m.cfg.is_infra && m.cfg.init_ctr.is_none() && is_running(&m.state));
+    if running {
+        return Ok(());
+    }
+    for m in list.iter().filter(|m| m.cfg.init_ctr.is_some()) {
+        let id = &m.cfg.id;
+        // `start` starts the pod's infra first.
+        ctrs::start(store, id)?;
+        let exited = WaitCondition::State(Status::Exited);
+        let code = ctrs::wait(store, id, &[exited], std::time::Duration::from_millis(50))?;
+        if code != 0 {
+            bail!("init container {id} exited with code {code}");
+        }
+        if m.cfg.init_ctr == Some(crate::storage::containers::InitCtr::Once) {
+            ctrs::remove(store, id, ctrs::Removal::default())
+                .with_context(|| format!("failed to remove once init container {id}"))?;
+        }
+    }
+    Ok(())
 }
 
 pub fn stop(store: &Store, pod: &PodConfig, timeout: Option<u32>) -> Result<()> {

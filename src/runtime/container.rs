@@ -321,6 +321,9 @@ pub fn begin_start(store: &Store, id: &str, attach: bool) -> Result<StartPending
     if is_restarting(&state) {
         bail!("container {id} is restarting: its monitor starts it again shortly");
     }
+    // The monitor mounts the root filesystem in the container's own mount
+    // namespace; the host's mount `init` made is no longer its to hold.
+    super::initialize::release(store, id);
     let mountpoint = rootfs_mountpoint(store);
     fs::create_dir_all(&mountpoint)
         .with_context(|| format!("creating {}", mountpoint.display()))?;
@@ -452,6 +455,9 @@ pub fn stop(store: &Store, id: &str, timeout: u32) -> Result<()> {
         stop_restarting(store, id, &state);
         wait_stopped(store, id, None)?;
         return Ok(());
+    }
+    if state.status == crate::storage::containers::Status::Initialized {
+        return super::initialize::stop(store, id);
     }
     if !is_running(&state) {
         return Ok(());

@@ -23,6 +23,7 @@ pub mod idmap;
 pub mod image_mount;
 pub mod infra;
 pub mod init;
+pub mod initialize;
 pub mod launch;
 pub mod logfile;
 pub mod memory;

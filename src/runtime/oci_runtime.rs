@@ -164,6 +164,18 @@ fn bundle_spec(spec: &Spec, rootfs: &Path, cgroup: Option<&str>, rootless: bool)
     Ok(s)
 }
 
+/// `init` of a container this runtime runs: its bundle's `config.json`
+/// as the runtime will get it, to be read before anything runs (the
+/// start writes it again, with the cgroup it places the container in).
+pub fn write_bundle_config(store: &Store, cfg: &ContainerConfig, spec: &Spec) -> Result<PathBuf> {
+    let bundle = bundle_dir(store, &cfg.id);
+    std::fs::create_dir_all(&bundle).with_context(|| format!("creating {}", bundle.display()))?;
+    let path = bundle.join("config.json");
+    let rootfs = bundle.join("rootfs");
+    super::spec::save(&bundle_spec(spec, &rootfs, None, store.rootless)?, &path)?;
+    Ok(path)
+}
+
 /// A container the runtime has created (its process waits for `start`).
 pub struct Created {
     pub pid: i32,

@@ -283,7 +283,11 @@ pub fn start(store: &Store, pod: &PodConfig) -> Result<()> {
         }
     }
     let mut last = None;
-    for m in list.iter().filter(|m| !m.cfg.is_infra) {
+    // Init containers are the engine's to run, before this.
+    for m in list
+        .iter()
+        .filter(|m| !m.cfg.is_infra && m.cfg.init_ctr.is_none())
+    {
         if is_running(&m.state) {
             continue;
         }

@@ -10,6 +10,11 @@ use anyhow::Result;
 /// reboot): such a container is reported, and recorded, as exited.
 pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
     let mut state = store.containers.load_state(id)?;
+    if state.status == Status::Initialized && !same_boot(&state) {
+        // `init`ed before a reboot: its mount went with the boot.
+        state.status = Status::Created;
+        let _ = store.containers.save_state(id, &state);
+    }
     if is_restarting(&state) && !monitor_alive(&state) {
         // Its monitor died while waiting to restart it.
         state.restarting = false;

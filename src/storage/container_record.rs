@@ -112,6 +112,10 @@ pub struct ContainerConfig {
     /// The pod's infra container: its process only holds the namespaces.
     #[serde(default)]
     pub is_infra: bool,
+    /// `create --init-ctr`: a pod's init container (podman's
+    /// InitContainerType), run to its end by `pod start` before the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_ctr: Option<InitCtr>,
     /// IPC, PID and UTS namespace modes (recorded as "" for private,
     /// "host", "container:ID" or "ns:PATH").
     #[serde(default)]
@@ -325,11 +329,34 @@ impl MountKind {
     }
 }
 
+/// When a pod's init container runs: at every `pod start`, or at the
+/// first only (then it is removed). Recorded as podman spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitCtr {
+    Always,
+    Once,
+}
+
+impl std::str::FromStr for InitCtr {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<InitCtr> {
+        match s {
+            "always" => Ok(InitCtr::Always),
+            "once" => Ok(InitCtr::Once),
+            _ => anyhow::bail!("init-ctr value must be 'always' or 'once'"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     #[default]
     Created,
+    /// `init`: prepared to start (its root filesystem mounted as root),
+    /// no process yet.
+    Initialized,
     Running,
     Paused,
     Stopping,
@@ -340,6 +367,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Created => "created",
+            Status::Initialized => "initialized",
             Status::Running => "running",
             Status::Paused => "paused",
             Status::Stopping => "stopping",

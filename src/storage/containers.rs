@@ -5,7 +5,7 @@
 use super::atomic;
 use super::container_index::{self, ContainerIndex, Summary};
 pub use super::container_record::{
-    ContainerConfig, ContainerState, DeviceRate, MountKind, MountSpec, OciRuntimeRecord,
+    ContainerConfig, ContainerState, DeviceRate, InitCtr, MountKind, MountSpec, OciRuntimeRecord,
     PortMapping, Resources, Status,
 };
 use super::layers::remove_tree;

@@ -60,6 +60,13 @@ pub fn member_flags(store: &Store, f: &mut ContainerRequest) -> Result<Option<Po
         return Ok(Some(PodJoin::New(name.to_string())));
     }
     let pod = store.pods.load(&pod_id(store, &p)?)?;
+    if f.init_ctr.is_some()
+        && crate::runtime::pod::containers(store, &pod.id)?
+            .iter()
+            .any(|m| m.state.status == crate::storage::containers::Status::Running)
+    {
+        bail!("cannot add init-ctr to a running pod");
+    }
     super::pod_defaults::apply(&pod, f)?;
     if pod.shares("net") && f.network.is_none() {
         if !f.publish.is_empty() || f.publish_all {
