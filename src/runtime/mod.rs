@@ -62,3 +62,4 @@ pub mod top;
 pub mod user;
 pub mod userns;
 pub mod volume;
+pub mod volume_plugin;
