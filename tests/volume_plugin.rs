@@ -191,6 +191,26 @@ fn plugin_volume_lifecycle(mode: Mode) {
             .unwrap();
     assert_eq!(mounts[0]["Driver"], "testplug", "[{mode:?}] {mounts}");
 
+    // `cp` into the stopped container's volume lands at the plugin (which
+    // mounted it for the copy, under an id of its own, and unmounted it).
+    let host_file = env.dir.join("from-host");
+    std::fs::write(&host_file, "copied\n").unwrap();
+    env.ok(&["cp", host_file.to_str().unwrap(), "writer:/data/copied"]);
+    let copied = std::fs::read_to_string(plugin.data.join("pv/copied")).unwrap_or_default();
+    assert_eq!(copied, "copied\n", "[{mode:?}] {:?}", plugin.calls());
+    let calls = plugin.calls();
+    let last_two: Vec<Vec<&str>> = calls[calls.len() - 2..]
+        .iter()
+        .map(|l| l.split(' ').collect())
+        .collect();
+    assert!(
+        last_two[0][..2] == ["Mount", "pv"]
+            && last_two[1][..2] == ["Unmount", "pv"]
+            && last_two[0][2] == last_two[1][2]
+            && last_two[0][2] != id,
+        "[{mode:?}] {calls:?}"
+    );
+
     // In use: kept. Unused: removed at the plugin too.
     env.fails(&["volume", "rm", "pv"], 2);
     assert!(plugin.data.join("pv").is_dir(), "[{mode:?}]");

@@ -386,8 +386,11 @@ pub struct MountedVolume {
 /// `release`, and listed in the container's directory until then.
 #[derive(Debug, Default)]
 pub struct Mounted {
+    /// The id each was mounted under.
     id: String,
     list: Vec<MountedVolume>,
+    /// Listed in the container's directory (a run's mounts).
+    record: bool,
 }
 
 fn record_path(store: &Store, id: &str) -> PathBuf {
@@ -405,38 +408,8 @@ pub fn mount_for_run(
     held: &mut Mounted,
 ) -> Result<()> {
     held.id = cfg.id.clone();
-    let mut targets: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for m in cfg.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
-        let Some(rec) = store.volumes.load(&m.source)? else {
-            continue;
-        };
-        if rec.driver == crate::storage::volumes::LOCAL_DRIVER {
-            continue;
-        }
-        let result = (|| -> Result<String> {
-            let plugin = get(&rec.driver).with_context(|| {
-                format!(
-                    "volume plugin {} (needed by volume {}) missing",
-                    rec.driver, rec.name
-                )
-            })?;
-            held.list.push(MountedVolume {
-                driver: rec.driver.clone(),
-                name: rec.name.clone(),
-            });
-            atomic::write_json(&record_path(store, &cfg.id), &held.list, true)?;
-            plugin.mount(&rec.name, &cfg.id)
-        })();
-        match result {
-            Ok(dir) => {
-                targets.insert(PathBuf::from(&m.destination), dir);
-            }
-            Err(e) => {
-                release(store, held);
-                return Err(e);
-            }
-        }
-    }
+    held.record = true;
+    let targets = mount_all(store, cfg, held)?;
     if targets.is_empty() {
         return Ok(());
     }
@@ -455,6 +428,62 @@ pub fn mount_for_run(
     Ok(())
 }
 
+/// `cp` with a stopped container: its plugin volumes mounted for the copy
+/// under an id of their own (the container may start meanwhile and mount
+/// them under its id); their directories by destination. `release` them
+/// after.
+pub fn mount_for_copy(
+    store: &Store,
+    cfg: &ContainerConfig,
+    held: &mut Mounted,
+) -> Result<BTreeMap<PathBuf, String>> {
+    held.id = crate::storage::containers::new_id();
+    held.record = false;
+    mount_all(store, cfg, held)
+}
+
+fn mount_all(
+    store: &Store,
+    cfg: &ContainerConfig,
+    held: &mut Mounted,
+) -> Result<BTreeMap<PathBuf, String>> {
+    let mut targets: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for m in cfg.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+        let Some(rec) = store.volumes.load(&m.source)? else {
+            continue;
+        };
+        if !rec.uses_plugin() {
+            continue;
+        }
+        let result = (|| -> Result<String> {
+            let plugin = get(&rec.driver).with_context(|| {
+                format!(
+                    "volume plugin {} (needed by volume {}) missing",
+                    rec.driver, rec.name
+                )
+            })?;
+            held.list.push(MountedVolume {
+                driver: rec.driver.clone(),
+                name: rec.name.clone(),
+            });
+            if held.record {
+                atomic::write_json(&record_path(store, &cfg.id), &held.list, true)?;
+            }
+            plugin.mount(&rec.name, &held.id)
+        })();
+        match result {
+            Ok(dir) => {
+                targets.insert(PathBuf::from(&m.destination), dir);
+            }
+            Err(e) => {
+                release(store, held);
+                return Err(e);
+            }
+        }
+    }
+    Ok(targets)
+}
+
 /// Unmount what `held` mounted (a failure is warned about: the container
 /// has ended either way) and drop the record.
 pub fn release(store: &Store, held: &mut Mounted) {
@@ -468,7 +497,9 @@ pub fn release(store: &Store, held: &mut Mounted) {
             crate::warn!("unmounting volume {}: {e:#}", v.name);
         }
     }
-    let _ = std::fs::remove_file(record_path(store, &held.id));
+    if held.record {
+        let _ = std::fs::remove_file(record_path(store, &held.id));
+    }
 }
 
 /// The monitor's copies of the list go to a forked child that keeps the
@@ -489,6 +520,7 @@ pub fn release_recorded(store: &Store, id: &str) {
         &mut Mounted {
             id: id.to_string(),
             list,
+            record: true,
         },
     );
 }
