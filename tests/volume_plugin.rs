@@ -120,6 +120,8 @@ fn plugin_volume_lifecycle(mode: Mode) {
     let mut env = TestEnv::new(mode);
     let img = env.rt_image();
     let plugin = Plugin::start(&mut env);
+    let info = env.ok(&["info", "--format", "{{.Plugins.Volume}}"]);
+    assert_eq!(info.trim(), "[local ghost testplug]", "[{mode:?}]");
 
     let out = env.ok(&[
         "volume", "create", "--driver", "testplug", "-o", "size=1m", "pv",
