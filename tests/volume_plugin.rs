@@ -396,6 +396,16 @@ fn plugin_refusals(mode: Mode) {
     let mark = env.mark();
     let out = env.run(&["run", "--rm", "-e", &mark, "-v", "pv:/data", &img, "true"]);
     assert_error(mode, "run with a dead plugin", &out, 125, &["testplug"]);
+    // The --rm container went with its failed start; one without --rm
+    // stays created, the error recorded.
+    assert_eq!(env.ok(&["ps", "-aq"]), "", "[{mode:?}]");
+    let out = env.run(&[
+        "run", "--name", "stays", "-e", &mark, "-v", "pv:/data", &img, "true",
+    ]);
+    assert_error(mode, "run with a dead plugin", &out, 125, &["testplug"]);
+    let state = env.ok(&["inspect", "--format", "{{.State.Status}}", "stays"]);
+    assert_eq!(state.trim(), "created", "[{mode:?}]");
+    env.ok(&["rm", "stays"]);
     let out = env.run(&["volume", "inspect", "pv"]);
     assert_error(mode, "inspect with a dead plugin", &out, 125, &["testplug"]);
     assert_eq!(volume_names(&env), ["pv"], "[{mode:?}]");

@@ -994,7 +994,10 @@ fn run_inner(
         super::secrets::add_env(store, &cfg, process)?;
     }
     let (mut spec, first_mounts) = super::volume::with_first_mounts(store, &cfg, spec);
-    super::volume_plugin::mount_for_run(store, &cfg, &mut spec, plugin_mounts)?;
+    if let Err(e) = super::volume_plugin::mount_for_run(store, &cfg, &mut spec, plugin_mounts) {
+        first_start_failed(store, &cfg, &e);
+        return Err(e);
+    }
     // SAFETY: the monitor ignores job-control and terminal signals: the CLI
     // forwards them to the container; SIGCHLD/SIGWINCH are read below.
     unsafe {
@@ -1052,15 +1055,7 @@ fn run_inner(
             // The first start's failure goes to the caller, as ever.
             Err(e) if restarts == 0 => {
                 super::volume_plugin::release(store, plugin_mounts);
-                let mut state = store.containers.load_state(id).unwrap_or_default();
-                state.status = Status::Created;
-                state.error = Some(format!("{e:#}"));
-                let _ = store.containers.save_state(id, &state);
-                if cfg.auto_remove
-                    && super::volume::remove_container_and_anonymous(store, id).is_ok()
-                {
-                    events::container(store, "remove", &cfg);
-                }
+                first_start_failed(store, &cfg, &e);
                 return Err(e);
             }
             // A restart that fails is an exit like any other.
@@ -1143,6 +1138,19 @@ fn run_inner(
         restarts += 1;
         crate::storage::health::reset(&userdata);
         events::container(store, "restart", &cfg);
+    }
+}
+
+/// The first start failed: the container stays created, with the error
+/// (a `--rm` one goes).
+fn first_start_failed(store: &Store, cfg: &ContainerConfig, e: &anyhow::Error) {
+    let id = &cfg.id;
+    let mut state = store.containers.load_state(id).unwrap_or_default();
+    state.status = Status::Created;
+    state.error = Some(format!("{e:#}"));
+    let _ = store.containers.save_state(id, &state);
+    if cfg.auto_remove && super::volume::remove_container_and_anonymous(store, id).is_ok() {
+        events::container(store, "remove", cfg);
     }
 }
 
