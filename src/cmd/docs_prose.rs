@@ -72,7 +72,11 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
             ("Enable completion in the current bash.", "source <(coracle completion bash)"),
             ("Write the zsh completion where zsh finds it.", "coracle completion -f \"${fpath[1]}/_coracle\" zsh"),
         ],
-        "coracle-volume-create" => &[("Create a volume with a label.", "coracle volume create --label app=web data")],
+        "coracle-volume-create" => &[
+            ("Create a volume with a label.", "coracle volume create --label app=web data"),
+            ("Create a volume in the volume plugin named nfsplug in containers.conf's [engine.volume_plugins], with an option for it.", "coracle volume create --driver nfsplug -o server=nas data"),
+        ],
+        "coracle-volume-reload" => &[("Record the volumes the configured plugins have, and forget those they no longer have.", "coracle volume reload")],
         "coracle-pod-create" => &[
             ("Create a pod publishing port 8080.", "coracle pod create --name app -p 8080:80"),
             ("Create a pod whose containers share 1 GiB of memory and two CPUs, each with /data mounted.", "coracle pod create --name app --memory 1g --cpus 2 -v /srv/data:/data"),

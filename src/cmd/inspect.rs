@@ -80,7 +80,12 @@ pub(super) fn mount_json(store: &Store, m: &MountSpec) -> Value {
             "Name": m.source,
             "Source": path_str(&store.volumes.data_dir(&m.source)),
             "Destination": m.destination,
-            "Driver": crate::engine::types::LOCAL_DRIVER,
+            "Driver": store
+                .volumes
+                .load(&m.source)
+                .ok()
+                .flatten()
+                .map_or_else(|| crate::engine::types::LOCAL_DRIVER.to_string(), |v| v.driver),
             "Mode": "",
             "Options": options,
             "RW": !ro,

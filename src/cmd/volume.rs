@@ -1,4 +1,4 @@
-//! `volume create|ls|inspect|rm|prune|exists`: flags in, the volume store
+//! `volume create|ls|inspect|rm|prune|exists|reload`: flags in, the volume store
 //! and runtime calls, podman's output out.
 
 use super::output::{
@@ -40,6 +40,8 @@ pub enum VolumeCommand {
     /// Unmount volume
     #[command(visible_alias = "umount")]
     Unmount(super::volume_mount::MountArgs),
+    /// Reload all volumes from volume plugins
+    Reload(ReloadArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
@@ -54,12 +56,43 @@ pub fn dispatch(g: &GlobalOpts, c: VolumeCommand) -> Result<()> {
         VolumeCommand::Import(a) => super::volume_archive::import(g, a),
         VolumeCommand::Mount(a) => super::volume_mount::mount(g, a),
         VolumeCommand::Unmount(a) => super::volume_mount::unmount(g, a),
+        VolumeCommand::Reload(a) => reload(g, a),
     }
+}
+
+/// Check all configured volume plugins and update the volume records with
+/// all available volumes; records of volumes a plugin no longer has are
+/// removed.
+#[derive(Args, Debug)]
+pub struct ReloadArgs {}
+
+pub fn reload(g: &GlobalOpts, _a: ReloadArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let report = vols::reload(&store);
+    let mut out = String::new();
+    for (title, names) in [("Added", &report.added), ("Removed", &report.removed)] {
+        if !names.is_empty() {
+            out.push_str(title);
+            out.push_str(":\n");
+            for n in names {
+                out.push_str(n);
+                out.push('\n');
+            }
+        }
+    }
+    print(&out)?;
+    // podman: every error but the last on stderr, the last the command's.
+    let mut errors = report.errors;
+    let last = errors.pop();
+    for e in errors {
+        eprintln!("Error: {}", format!("{e:#}").replace('\n', " "));
+    }
+    last.map_or(Ok(()), Err)
 }
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
-    /// Specify volume driver name
+    /// Specify volume driver name: local, or a volume plugin named in containers.conf [engine.volume_plugins]
     #[arg(short, long, default_value = crate::engine::types::LOCAL_DRIVER)]
     pub driver: String,
     /// Set metadata for a volume (e.g., --label mykey=value)
@@ -82,6 +115,7 @@ pub struct CreateArgs {
 }
 
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+    vols::check_owner(&a.driver, a.uid, a.gid)?;
     let store = g.open_store()?;
     let name = vols::create(
         &store,
@@ -106,19 +140,41 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     println(&name)
 }
 
-/// podman's inspect document of a volume.
-fn volume_json(store: &Store, v: &VolumeRecord, users: &[String]) -> Value {
+/// podman's inspect document of a volume; a plugin's volume is asked of
+/// its plugin (with `ask_plugin`) for where it is and its status.
+fn volume_json(
+    store: &Store,
+    v: &VolumeRecord,
+    users: &[String],
+    ask_plugin: bool,
+) -> Result<Value> {
     let mount_count = vols::mount_count(store, v, users);
+    let (mountpoint, status) = if !v.uses_plugin() {
+        (path_str(&store.volumes.data_dir(&v.name)).to_string(), None)
+    } else if ask_plugin {
+        let pv = vols::plugin_volume(v)?;
+        (pv.mountpoint, pv.status.filter(|s| !s.is_empty()))
+    } else {
+        (String::new(), None)
+    };
     let mut doc = json!({
         "Name": v.name,
         "Driver": v.driver,
-        "Mountpoint": path_str(&store.volumes.data_dir(&v.name)),
+        "Mountpoint": mountpoint,
         "CreatedAt": v.created_at,
+    });
+    if let Some(status) = status {
+        doc["Status"] = Value::Object(status);
+    }
+    let rest = json!({
         "Labels": v.labels,
         "Scope": "local",
         "Options": v.options,
         "MountCount": mount_count,
     });
+    if let (Value::Object(doc), Value::Object(rest)) = (&mut doc, rest) {
+        doc.extend(rest);
+    }
     // podman leaves these out once false.
     if v.needs_copy_up {
         doc["NeedsCopyUp"] = json!(true);
@@ -129,8 +185,11 @@ fn volume_json(store: &Store, v: &VolumeRecord, users: &[String]) -> Value {
     if v.anonymous {
         doc["Anonymous"] = json!(true);
     }
+    if v.uses_plugin() {
+        doc["Timeout"] = json!(vols::plugin_timeout());
+    }
     doc["LockNumber"] = json!(v.lock_number);
-    doc
+    Ok(doc)
 }
 
 /// What templates see: CreatedAt as Go prints a time, and every field of
@@ -192,10 +251,12 @@ pub fn ls(g: &GlobalOpts, a: LsArgs) -> Result<()> {
     if a.quiet {
         return print_lines(&list.iter().map(|(v, _)| &v.name).collect::<Vec<_>>());
     }
+    // The default table shows no plugin's answer: no call to make.
+    let ask_plugin = a.format.is_some();
     let docs: Vec<Value> = list
         .iter()
-        .map(|(v, u)| volume_json(&store, v, u))
-        .collect();
+        .map(|(v, u)| volume_json(&store, v, u, ask_plugin))
+        .collect::<Result<_>>()?;
     if a.format.as_deref().map(str::trim) == Some("json") {
         return println(&table::json_indented(&Value::Array(docs), 2));
     }
@@ -239,9 +300,9 @@ pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
                     let docs: Vec<Value> = v
                         .iter()
                         .map(|r: &VolumeRecord| {
-                            volume_json(&store, r, users.get(&r.name).unwrap_or(&none))
+                            volume_json(&store, r, users.get(&r.name).unwrap_or(&none), true)
                         })
-                        .collect();
+                        .collect::<Result<_>>()?;
                     if a.format.is_none() || a.format.as_deref() == Some("json") {
                         print_inspect(&docs, None)?;
                     }
@@ -253,8 +314,8 @@ pub fn inspect(g: &GlobalOpts, a: InspectArgs) -> Result<()> {
     };
     let docs: Vec<Value> = records
         .iter()
-        .map(|r| volume_json(&store, r, users.get(&r.name).unwrap_or(&none)))
-        .collect();
+        .map(|r| volume_json(&store, r, users.get(&r.name).unwrap_or(&none), true))
+        .collect::<Result<_>>()?;
     match a.format.as_deref() {
         None | Some("json") => print_inspect(&docs, None),
         Some(f) => {

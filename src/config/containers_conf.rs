@@ -62,6 +62,11 @@ pub struct EngineSection {
     /// `[engine.runtimes]`: an OCI runtime's name to the paths it may be
     /// installed at (`--runtime NAME` takes the first that exists).
     pub runtimes: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// `[engine.volume_plugins]`: a volume plugin's name (a `--driver`)
+    /// to its unix socket.
+    pub volume_plugins: Option<std::collections::BTreeMap<String, String>>,
+    /// Seconds a volume plugin has to answer a call (podman's default 5).
+    pub volume_plugin_timeout: Option<u64>,
 }
 
 /// `[network]`

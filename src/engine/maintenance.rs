@@ -134,6 +134,24 @@ pub fn reset(store: &Store) -> Result<()> {
             first_error.get_or_insert(e);
         }
     }
+    // A plugin's volumes go at the plugin too, as podman's reset does.
+    let plugin_volumes: Vec<String> = store
+        .volumes
+        .list()?
+        .into_iter()
+        .filter(|v| v.uses_plugin())
+        .map(|v| v.name)
+        .collect();
+    if !plugin_volumes.is_empty() {
+        let r = super::volumes::Removal {
+            names: plugin_volumes,
+            force: true,
+            ..Default::default()
+        };
+        if let Err(e) = super::volumes::remove(store, &r) {
+            first_error.get_or_insert(e);
+        }
+    }
     crate::runtime::userns::enter_for_storage(store)?;
     for dir in [&store.root, &store.runroot] {
         if let Err(e) = crate::runtime::delete::delete_tree(store, dir) {

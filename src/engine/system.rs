@@ -378,7 +378,10 @@ pub fn info_report(store: &Store) -> Result<serde_json::Value> {
         },
         "registries": registries,
         "plugins": {
-            "volume": ["local"],
+            // The local driver, then each configured volume plugin.
+            "volume": std::iter::once("local".to_string())
+                .chain(crate::runtime::volume_plugin::configured().into_keys())
+                .collect::<Vec<_>>(),
             "network": ["bridge"],
             "log": ["k8s-file", "none"],
             "authorization": null,

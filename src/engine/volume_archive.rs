@@ -16,6 +16,12 @@ fn plain_volume(store: &Store, name: &str) -> Result<VolumeRecord> {
             "volume {name} mounts a filesystem of its own (type=/device= options): only plain local volumes can be exported or imported"
         );
     }
+    if rec.uses_plugin() {
+        bail!(
+            "volume {name} is kept by volume plugin {}: only plain local volumes can be exported or imported",
+            rec.driver
+        );
+    }
     Ok(rec)
 }
 

@@ -16,6 +16,12 @@ fn plain(store: &Store, name: &str) -> Result<()> {
             "volume {name} mounts a filesystem of its own (type=/device= options): coracle mounts it only for the containers that use it"
         );
     }
+    if rec.uses_plugin() {
+        bail!(
+            "volume {name} is kept by volume plugin {}: coracle mounts it only for the containers that use it",
+            rec.driver
+        );
+    }
     Ok(())
 }
 

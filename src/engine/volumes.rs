@@ -5,10 +5,11 @@
 use crate::error::CodedError;
 use crate::runtime::state::{current_state, is_running};
 use crate::runtime::volume as rtvol;
+use crate::runtime::volume_plugin as plugins;
 use crate::storage::events::{self, Event};
 use crate::storage::store::Store;
 use crate::storage::volumes::{self, Filter, VolumeRecord};
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
 
 /// A volume to create.
@@ -27,10 +28,7 @@ pub struct NewVolume {
 /// Create a volume; returns its name.
 pub fn create(store: &Store, v: NewVolume) -> Result<String> {
     if v.driver != volumes::LOCAL_DRIVER {
-        bail!(
-            "volume driver {:?} is not supported: use local: volume plugin not found",
-            v.driver
-        );
+        return create_in_plugin(store, v);
     }
     let name = v.name.unwrap_or_else(crate::storage::containers::new_id);
     volumes::check_name(&name)?;
@@ -49,6 +47,97 @@ pub fn create(store: &Store, v: NewVolume) -> Result<String> {
     }
     events::append(store, Event::volume("create", &name));
     Ok(name)
+}
+
+/// `--opt k=v` for a plugin: passed on as they are.
+fn plugin_options(items: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let Some((k, v)) = item.split_once('=') else {
+            bail!("invalid volume option {item:?}: expected KEY=VALUE: invalid argument");
+        };
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// The plugin a volume of driver `driver` is made by.
+fn plugin_for(name: &str, driver: &str) -> Result<plugins::Plugin> {
+    plugins::get(driver).map_err(|e| {
+        anyhow!("volume {name} uses volume plugin {driver} but it could not be retrieved: {e:#}")
+    })
+}
+
+/// A volume of a plugin: made there unless the plugin has it already
+/// (podman's rule), then recorded with the plugin's name as its driver.
+fn create_in_plugin(store: &Store, v: NewVolume) -> Result<String> {
+    let name = v.name.unwrap_or_else(crate::storage::containers::new_id);
+    volumes::check_name(&name)?;
+    let options = plugin_options(&v.options)?;
+    if store.volumes.exists(&name) {
+        if v.ignore_existing {
+            return Ok(name);
+        }
+        return Err(volumes::exists_error(&name));
+    }
+    let plugin = plugin_for(&name, &v.driver)?;
+    if plugin.volume(&name).is_err() {
+        plugin
+            .create(&name, &options)
+            .map_err(|e| anyhow!("creating volume {name:?} in plugin {}: {e:#}", plugin.name))?;
+    }
+    let mut rec = VolumeRecord::new(&name, crate::format::human::now_rfc3339());
+    rec.driver = v.driver;
+    // The plugin's files: nothing of ours to fill or chown.
+    rec.needs_copy_up = false;
+    rec.needs_chown = false;
+    rec.options = options;
+    rec.labels = v.labels;
+    {
+        let _lock = store.lock()?;
+        if store.volumes.exists(&name) {
+            if v.ignore_existing {
+                return Ok(name);
+            }
+            return Err(volumes::exists_error(&name));
+        }
+        store.volumes.create(&mut rec)?;
+    }
+    events::append(store, Event::volume("create", &name));
+    Ok(name)
+}
+
+/// Seconds a volume plugin has to answer (inspect's Timeout).
+pub fn plugin_timeout() -> u64 {
+    plugins::timeout().as_secs()
+}
+
+/// What a plugin says of one of its volumes (inspect's Mountpoint and
+/// Status).
+pub fn plugin_volume(rec: &VolumeRecord) -> Result<plugins::PluginVolume> {
+    let plugin = plugins::get(&rec.driver).map_err(|e| {
+        anyhow!(
+            "volume {} uses volume plugin {} but it is not available, cannot inspect: {e:#}",
+            rec.name,
+            rec.driver
+        )
+    })?;
+    plugin.volume(&rec.name).map_err(|e| {
+        anyhow!(
+            "retrieving volume {} information from plugin {}: {e:#}",
+            rec.name,
+            rec.driver
+        )
+    })
+}
+
+/// `--uid/--gid` set the owner of a local volume's directory; a plugin's
+/// files are its own.
+pub fn check_owner(driver: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+    if (uid.is_some() || gid.is_some()) && driver != volumes::LOCAL_DRIVER {
+        bail!("the uid and gid options are for the local driver, not volume plugin {driver}: invalid argument");
+    }
+    Ok(())
 }
 
 /// `volume create --uid/--gid`: the owner of a new volume's directory
@@ -78,9 +167,9 @@ pub fn users(store: &Store) -> Result<BTreeMap<String, Vec<String>>> {
 }
 
 /// podman's MountCount: only volumes that mount something (a tmpfs, a
-/// device) count, one per running container that uses them.
+/// device, a plugin's) count, one per running container that uses them.
 pub fn mount_count(store: &Store, v: &VolumeRecord, users: &[String]) -> usize {
-    if !v.mounts_something_else() {
+    if !v.mounts_something_else() && !v.uses_plugin() {
         return 0;
     }
     users
@@ -157,26 +246,140 @@ pub fn remove(store: &Store, r: &Removal) -> Result<Vec<String>> {
         }
     }
     for n in &names {
-        remove_unused(store, n)?;
+        remove_unused(store, n, true)?;
     }
     Ok(names)
 }
 
 /// Remove volume `name`, rechecking under the lock that no container took
-/// it meanwhile.
-fn remove_unused(store: &Store, name: &str) -> Result<()> {
+/// it meanwhile. A plugin's volume is removed at the plugin too (with
+/// `at_plugin`) as podman does: a plugin that refuses keeps it; one that
+/// is missing or no longer has it lets it go, and that is the error.
+fn remove_unused(store: &Store, name: &str, at_plugin: bool) -> Result<()> {
+    let mut late = None;
     let doomed = {
         let _lock = store.lock()?;
-        if !store.volumes.exists(name) {
+        let Some(rec) = store.volumes.load(name)? else {
             return Ok(());
-        }
+        };
         if let Some(ids) = users(store)?.get(name) {
             return Err(in_use_error(name, ids));
+        }
+        if rec.uses_plugin() && at_plugin {
+            let driver = &rec.driver;
+            match plugins::get(driver) {
+                Err(e) => late = Some(anyhow!(
+                    "cannot remove volume {name} from plugin {driver}, but it has been removed from coracle: {e:#}"
+                )),
+                Ok(p) => match p.volume(name) {
+                    Err(e) => late = Some(anyhow!(
+                        "volume {name} could not be retrieved from plugin {driver}, but it has been removed from coracle: {e:#}"
+                    )),
+                    Ok(_) => p.remove(name).map_err(|e| {
+                        anyhow!("volume {name} could not be removed from plugin {driver}: {e:#}")
+                    })?,
+                },
+            }
         }
         store.volumes.unlink(name)?
     };
     events::append(store, Event::volume("remove", name));
-    rtvol::delete_volume_tree(store, &doomed)
+    rtvol::delete_volume_tree(store, &doomed)?;
+    late.map_or(Ok(()), Err)
+}
+
+/// What `volume reload` did.
+#[derive(Default)]
+pub struct ReloadReport {
+    /// Volumes the plugins have that are now recorded.
+    pub added: Vec<String>,
+    /// Records of plugin volumes their plugin no longer lists, removed.
+    pub removed: Vec<String>,
+    /// What could not be done; the rest was.
+    pub errors: Vec<anyhow::Error>,
+}
+
+/// `volume reload`: each configured plugin's volumes recorded (driver =
+/// the plugin), and the records of that plugin's volumes it no longer
+/// lists removed (unless a container uses them). A plugin that cannot be
+/// listed is an error and its records stay.
+pub fn reload(store: &Store) -> ReloadReport {
+    let mut report = ReloadReport::default();
+    let mut listed: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for driver in plugins::configured().into_keys() {
+        let plugin = match plugins::get(&driver) {
+            Ok(p) => p,
+            Err(e) => {
+                report.errors.push(e);
+                continue;
+            }
+        };
+        let vols = match plugin.list() {
+            Ok(v) => v,
+            Err(e) => {
+                report.errors.push(anyhow!(
+                    "failed to read volumes from plugin {driver:?}: {e:#}"
+                ));
+                continue;
+            }
+        };
+        let names = listed.entry(driver.clone()).or_default();
+        for v in vols {
+            names.insert(v.name.clone());
+            match record_plugin_volume(store, &v.name, &driver) {
+                Ok(true) => {
+                    report.added.push(v.name);
+                }
+                Ok(false) => {}
+                Err(e) => report.errors.push(e),
+            }
+        }
+    }
+    let records = match store.volumes.list() {
+        Ok(r) => r,
+        Err(e) => {
+            report.errors.push(anyhow!(
+                "cannot delete dangling plugin volumes: failed to read volumes: {e:#}"
+            ));
+            return report;
+        }
+    };
+    for rec in records {
+        let Some(names) = listed.get(&rec.driver) else {
+            continue;
+        };
+        if names.contains(&rec.name) {
+            continue;
+        }
+        match remove_unused(store, &rec.name, false) {
+            Ok(()) => report.removed.push(rec.name),
+            Err(e) if crate::error::exit_code_of(&e) == 2 => report.errors.push(anyhow!(
+                "volume was removed from the plugin {:?} but containers still require it: {e:#}",
+                rec.driver
+            )),
+            Err(e) => report.errors.push(e),
+        }
+    }
+    report
+}
+
+/// Record a volume plugin `driver` has; false when a volume of that name
+/// is recorded already.
+fn record_plugin_volume(store: &Store, name: &str, driver: &str) -> Result<bool> {
+    volumes::check_name(name)?;
+    let mut rec = VolumeRecord::new(name, crate::format::human::now_rfc3339());
+    rec.driver = driver.to_string();
+    rec.needs_copy_up = false;
+    rec.needs_chown = false;
+    {
+        let _lock = store.lock()?;
+        if store.volumes.exists(name) {
+            return Ok(false);
+        }
+        store.volumes.create(&mut rec)?;
+    }
+    events::append(store, Event::volume("create", name));
+    Ok(true)
 }
 
 /// Current podman's `volume prune` scope: anonymous volumes only, unless
@@ -219,7 +422,7 @@ pub fn prune(store: &Store, names: &[String]) -> PruneReport {
         error: None,
     };
     for n in names {
-        match remove_unused(store, n) {
+        match remove_unused(store, n, true) {
             Ok(()) => report.removed.push(n.clone()),
             // Taken by a container since we looked: not unused any more.
             Err(e) if crate::error::exit_code_of(&e) == 2 => {}

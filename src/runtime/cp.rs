@@ -58,7 +58,15 @@ where
     if live_pid.is_some() {
         super::sealed_exe::require()?;
     }
-    in_child(|| {
+    // A stopped container's plugin volumes: mounted by their plugins for
+    // the copy, unmounted after it.
+    let mut plugin_mounts = super::volume_plugin::Mounted::default();
+    let plugin_dirs = if live_pid.is_none() && access == Access::Live {
+        super::volume_plugin::mount_for_copy(store, &cfg, &mut plugin_mounts)?
+    } else {
+        Default::default()
+    };
+    let result = in_child(|| {
         let path = match live_pid {
             Some(pid) => {
                 let path = PathBuf::from(format!("/proc/{pid}/root"));
@@ -83,14 +91,16 @@ where
                     mount_overlay(store, &cfg, access)?
                 };
                 if access == Access::Live {
-                    mount_volumes(store, &cfg, &root)?;
+                    mount_volumes(store, &cfg, &root, &plugin_dirs)?;
                 }
                 root
             }
         };
         let root = open_dir(&path)?;
         f(&ContainerRoot { fd: root })
-    })
+    });
+    super::volume_plugin::release(store, &mut plugin_mounts);
+    result
 }
 
 /// Fork; `f` runs in the child. Stdout is flushed before the child leaves.
@@ -210,14 +220,24 @@ fn mount_overlay(store: &Store, cfg: &ContainerConfig, access: Access) -> Result
 /// (in the child's own mount namespace), so `cp` reads and writes what the
 /// container will see, as podman's does. Mount points missing from the
 /// root are made, as the container's start would.
-fn mount_volumes(store: &Store, cfg: &ContainerConfig, root: &Path) -> Result<()> {
+fn mount_volumes(
+    store: &Store,
+    cfg: &ContainerConfig,
+    root: &Path,
+    plugin_dirs: &std::collections::BTreeMap<PathBuf, String>,
+) -> Result<()> {
     let resolved = super::volume::resolve_for_spec(store, cfg)?;
     for m in resolved
         .mounts
         .iter()
         .filter(|m| m.kind == crate::storage::containers::MountKind::Bind)
     {
-        let source = Path::new(&m.source);
+        // A plugin's volume is where its plugin mounted it.
+        let source = Path::new(
+            plugin_dirs
+                .get(Path::new(&m.destination))
+                .unwrap_or(&m.source),
+        );
         let Ok(meta) = std::fs::metadata(source) else {
             continue;
         };
@@ -239,7 +259,7 @@ fn mount_volumes(store: &Store, cfg: &ContainerConfig, root: &Path) -> Result<()
         made.with_context(|| format!("making the mount point {}", m.destination))?;
         let mut flags = libc::MS_BIND | libc::MS_REC;
         super::sys::mount(Some(source), &target, None, flags, None)
-            .with_context(|| format!("mounting {} on {}", m.source, m.destination))?;
+            .with_context(|| format!("mounting {} on {}", source.display(), m.destination))?;
         if m.options.iter().any(|o| o == "ro") {
             // A user namespace may not drop the flags the source carries.
             flags |= libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&target);

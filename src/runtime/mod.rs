@@ -63,3 +63,4 @@ pub mod top;
 pub mod user;
 pub mod userns;
 pub mod volume;
+pub mod volume_plugin;

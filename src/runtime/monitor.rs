@@ -960,7 +960,12 @@ fn notify(ready: &mut Option<OwnedFd>, report: &Report) {
 /// CLI's start report pipe.
 pub fn run(store: &Store, id: &str, attach: bool, ready: OwnedFd) -> i32 {
     let mut ready = Some(ready);
-    match run_inner(store, id, attach, &mut ready) {
+    let mut plugin_mounts = super::volume_plugin::Mounted::default();
+    let result = run_inner(store, id, attach, &mut ready, &mut plugin_mounts);
+    // Whatever way the run ended, its plugin volumes are unmounted (the
+    // paths below do it before they record the exit; this is the net).
+    super::volume_plugin::release(store, &mut plugin_mounts);
+    match result {
         Ok(code) => code,
         Err(e) => {
             let report = Report::failed(&e);
@@ -973,7 +978,13 @@ pub fn run(store: &Store, id: &str, attach: bool, ready: OwnedFd) -> i32 {
     }
 }
 
-fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>) -> Result<i32> {
+fn run_inner(
+    store: &Store,
+    id: &str,
+    attach: bool,
+    ready: &mut Option<OwnedFd>,
+    plugin_mounts: &mut super::volume_plugin::Mounted,
+) -> Result<i32> {
     // The container must not inherit the CLI's end of the start report.
     if let Some(fd) = ready {
         sys::set_cloexec(fd.as_raw_fd(), true);
@@ -983,6 +994,10 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         super::secrets::add_env(store, &cfg, process)?;
     }
     let (mut spec, first_mounts) = super::volume::with_first_mounts(store, &cfg, spec);
+    if let Err(e) = super::volume_plugin::mount_for_run(store, &cfg, &mut spec, plugin_mounts) {
+        first_start_failed(store, &cfg, &e);
+        return Err(e);
+    }
     // SAFETY: the monitor ignores job-control and terminal signals: the CLI
     // forwards them to the container; SIGCHLD/SIGWINCH are read below.
     unsafe {
@@ -1039,15 +1054,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
             Ok(end) => end,
             // The first start's failure goes to the caller, as ever.
             Err(e) if restarts == 0 => {
-                let mut state = store.containers.load_state(id).unwrap_or_default();
-                state.status = Status::Created;
-                state.error = Some(format!("{e:#}"));
-                let _ = store.containers.save_state(id, &state);
-                if cfg.auto_remove
-                    && super::volume::remove_container_and_anonymous(store, id).is_ok()
-                {
-                    events::container(store, "remove", &cfg);
-                }
+                super::volume_plugin::release(store, plugin_mounts);
+                first_start_failed(store, &cfg, &e);
                 return Err(e);
             }
             // A restart that fails is an exit like any other.
@@ -1063,6 +1071,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         let status = end.status;
         let stopped = store.containers.stopped_by_user(id);
         if cfg.auto_remove {
+            super::volume_plugin::release(store, plugin_mounts);
             events::container_died(store, &cfg, status);
             // The record goes now; `wait` may still be asking for the code.
             if let Err(e) = store.containers.keep_exit_code(id, status) {
@@ -1093,6 +1102,9 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         if !again {
             state.monitor_pid = 0;
         }
+        if !again {
+            super::volume_plugin::release(store, plugin_mounts);
+        }
         // Journal first: whoever sees the container exited finds `died` there.
         events::container_died(store, &cfg, status);
         store.containers.save_state(id, &state)?;
@@ -1106,6 +1118,8 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         // on in the background.
         if attach {
             if !continue_in_background(store, id) {
+                // The child keeps the container and its plugin volumes.
+                super::volume_plugin::hand_over(plugin_mounts);
                 return Ok(status);
             }
             attach = false;
@@ -1116,6 +1130,7 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
             let mut state = store.containers.load_state(id).unwrap_or_default();
             state.restarting = false;
             state.monitor_pid = 0;
+            super::volume_plugin::release(store, plugin_mounts);
             store.containers.save_state(id, &state)?;
             notifier.stopping();
             return Ok(monitor_exit(attach, true, status));
@@ -1123,6 +1138,19 @@ fn run_inner(store: &Store, id: &str, attach: bool, ready: &mut Option<OwnedFd>)
         restarts += 1;
         crate::storage::health::reset(&userdata);
         events::container(store, "restart", &cfg);
+    }
+}
+
+/// The first start failed: the container stays created, with the error
+/// (a `--rm` one goes).
+fn first_start_failed(store: &Store, cfg: &ContainerConfig, e: &anyhow::Error) {
+    let id = &cfg.id;
+    let mut state = store.containers.load_state(id).unwrap_or_default();
+    state.status = Status::Created;
+    state.error = Some(format!("{e:#}"));
+    let _ = store.containers.save_state(id, &state);
+    if cfg.auto_remove && super::volume::remove_container_and_anonymous(store, id).is_ok() {
+        events::container(store, "remove", cfg);
     }
 }
 

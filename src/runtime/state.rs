@@ -17,6 +17,7 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
     }
     if is_restarting(&state) && !monitor_alive(&state) {
         // Its monitor died while waiting to restart it.
+        super::volume_plugin::release_recorded(store, id);
         state.restarting = false;
         state.monitor_pid = 0;
         let _ = store.containers.save_state(id, &state);
@@ -47,7 +48,8 @@ pub fn current_state(store: &Store, id: &str) -> Result<ContainerState> {
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
-            // Nor its DNAT rules, nor its cgroup.
+            // Nor its plugin volumes' mounts, its DNAT rules, its cgroup.
+            super::volume_plugin::release_recorded(store, id);
             super::port_nat::remove(&store.containers.run_dir(id));
             super::bridge::detach(store, id);
             if let Some(cg) = super::cgroup::Cgroup::open(&state.cgroup_path) {

@@ -100,6 +100,20 @@ pub fn resolve_for_spec(store: &Store, cfg: &ContainerConfig) -> Result<Containe
                     .collect()
             })
             .unwrap_or_default();
+        if rec.uses_plugin() {
+            // Where the plugin mounts it is known only at start: the
+            // monitor asks and points this mount there
+            // (`volume_plugin::mount_for_run`).
+            options.retain(|x| !matches!(x.as_str(), "copy" | "nocopy" | "keepowner"));
+            out.mounts.push(MountSpec {
+                kind: MountKind::Bind,
+                source: path_of(&store.volumes.data_dir(&m.source)),
+                destination: m.destination.clone(),
+                options,
+                ..Default::default()
+            });
+            continue;
+        }
         match rec.options.get("type").map(String::as_str) {
             Some("tmpfs") => {
                 options.retain(|x| {
@@ -129,11 +143,7 @@ pub fn resolve_for_spec(store: &Store, cfg: &ContainerConfig) -> Result<Containe
             }
             None => out.mounts.push(MountSpec {
                 kind: MountKind::Bind,
-                source: store
-                    .volumes
-                    .data_dir(&m.source)
-                    .to_string_lossy()
-                    .into_owned(),
+                source: path_of(&store.volumes.data_dir(&m.source)),
                 destination: m.destination.clone(),
                 options,
                 ..Default::default()
@@ -141,6 +151,10 @@ pub fn resolve_for_spec(store: &Store, cfg: &ContainerConfig) -> Result<Containe
         }
     }
     Ok(out)
+}
+
+fn path_of(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
 }
 
 /// Before a start: the volumes never mounted yet get the copy-up option in

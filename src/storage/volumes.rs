@@ -12,7 +12,7 @@ use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-/// The one driver there is.
+/// The built-in driver; any other is a volume plugin's name.
 pub const LOCAL_DRIVER: &str = "local";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -53,6 +53,12 @@ impl VolumeRecord {
             needs_chown: true,
             ..Default::default()
         }
+    }
+
+    /// A volume plugin's (its driver is not `local`): the plugin keeps
+    /// its files and says where they are when a container mounts it.
+    pub fn uses_plugin(&self) -> bool {
+        self.driver != LOCAL_DRIVER
     }
 
     /// Options that change what gets mounted (a tmpfs, another directory).
