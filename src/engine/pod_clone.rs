@@ -84,6 +84,9 @@ fn request(store: &Store, old: &PodConfig, name: Option<String>, c: PodRequest) 
         pid: c.pid.or_else(|| Some(old.pid.clone())),
         uts: c.uts.or_else(|| Some(old.uts.clone())),
         member,
+        userns: c.userns,
+        id_maps: c.id_maps,
+        base_userns: Some((old.userns, old.id_mappings.clone())),
         ..Default::default()
     }
 }

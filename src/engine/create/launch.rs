@@ -57,6 +57,7 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
         systemd_tmpfs_size,
         attach,
         rootfs,
+        userns_from: None,
     })
 }
 
