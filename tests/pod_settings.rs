@@ -602,6 +602,32 @@ fn pod_user_namespace_is_every_members(mode: Mode) {
         assert_eq!(got.trim(), "0", "[{mode:?}]");
         assert_eq!(pod_json(&env, "kp")["InfraConfig"]["userns"], "private");
     }
+    // nomap: the subordinate ranges alone, the caller's id left out
+    // (rootless only, as podman); run takes it too.
+    if mode == Mode::Root {
+        assert_refused(
+            &env,
+            &["pod", "create", "--name", "np", "--userns", "nomap"],
+            "nomap",
+        );
+    } else {
+        env.ok(&["pod", "create", "--name", "np", "--userns", "nomap"]);
+        let script = "head -1 /proc/self/uid_map; head -1 /proc/self/gid_map; id -u";
+        let want = [
+            format!("0 {} 65536", u.subuid_start),
+            format!("0 {} 65536", u.subgid_start),
+            "0".to_string(),
+        ];
+        let got = env.sh(&img, &["--pod", "np"], script);
+        assert_eq!(map_lines(&got), want, "[{mode:?}] nomap pod member");
+        let got = env.sh(&img, &["--userns", "nomap"], script);
+        assert_eq!(map_lines(&got), want, "[{mode:?}] run --userns nomap");
+        assert_refused(
+            &env,
+            &["create", "--pod", "np", "--userns", "nomap", &img, "true"],
+            "cannot set user namespace mode when joining pod with infra container",
+        );
+    }
     // host and "" are the default: no user namespace of the pod's own.
     env.ok(&["pod", "create", "--name", "hp", "--userns", "host"]);
     let doc = pod_json(&env, "hp");

@@ -137,7 +137,7 @@ fn pod_userns(a: &PodRequest) -> Result<(UsernsMode, Option<IdMappings>)> {
     if !a.infra && (mode != UsernsMode::Default || !a.id_maps.is_empty()) {
         bail!("cannot set a user namespace (--userns, --uidmap, --gidmap, --subuidname, --subgidname) with --infra=false: the pod's user namespace is its infra's");
     }
-    let maps = super::create::idmap::resolve(&a.id_maps, &mode, false)?;
+    let maps = super::create::idmap::for_mode(&a.id_maps, &mode, false)?;
     if mode == UsernsMode::KeepId && !crate::runtime::userns::is_rootless() {
         bail!("keep-id is only supported in rootless mode");
     }

@@ -214,6 +214,9 @@ pub enum UsernsMode {
     Host,
     Private,
     KeepId,
+    /// Rootless: the caller's own ids are not mapped, only its
+    /// subordinate ranges (the launch settings carry those maps).
+    NoMap,
 }
 
 impl UsernsMode {
@@ -223,6 +226,7 @@ impl UsernsMode {
             UsernsMode::Host => "host",
             UsernsMode::Private => "private",
             UsernsMode::KeepId => "keep-id",
+            UsernsMode::NoMap => "nomap",
         }
     }
 }
@@ -242,9 +246,10 @@ impl FromStr for UsernsMode {
             "host" => UsernsMode::Host,
             "private" => UsernsMode::Private,
             "keep-id" => UsernsMode::KeepId,
+            "nomap" => UsernsMode::NoMap,
             other => {
                 return Err(ModeError(format!(
-                    "--userns={other}: use keep-id or the default"
+                    "--userns={other}: use keep-id, nomap or the default"
                 )))
             }
         })
@@ -430,10 +435,13 @@ mod tests {
 
     #[test]
     fn userns_spellings_round_trip() {
-        round_trip::<UsernsMode>(&["", "host", "private", "keep-id"]);
-        for bad in ["auto", "nomap", "keep-id:uid=1", "bogus"] {
+        round_trip::<UsernsMode>(&["", "host", "private", "keep-id", "nomap"]);
+        for bad in ["auto", "keep-id:uid=1", "bogus"] {
             let e = bad.parse::<UsernsMode>().unwrap_err().to_string();
-            assert_eq!(e, format!("--userns={bad}: use keep-id or the default"));
+            assert_eq!(
+                e,
+                format!("--userns={bad}: use keep-id, nomap or the default")
+            );
         }
     }
 

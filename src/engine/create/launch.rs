@@ -18,7 +18,7 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
             Err(e) => bail!("--init-path {p:?}: {e}"),
         },
     };
-    let id_mappings = super::idmap::resolve(&req.id_maps, &req.userns, in_pod)?;
+    let id_mappings = super::idmap::for_mode(&req.id_maps, &req.userns, in_pod)?;
     if id_mappings.is_some() && crate::config::get().runtime.is_some() {
         bail!(
             "--uidmap/--gidmap/--subuidname/--subgidname need coracle's own runtime, not --runtime"

@@ -238,7 +238,12 @@ pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
 /// A member's own `--userns` in a pod with an infra: only the pod's (the
 /// default) or the host's, as podman.
 fn check_userns(pod: &PodConfig, mode: UsernsMode) -> Result<()> {
-    if !pod.infra_id.is_empty() && matches!(mode, UsernsMode::KeepId | UsernsMode::Private) {
+    if !pod.infra_id.is_empty()
+        && matches!(
+            mode,
+            UsernsMode::KeepId | UsernsMode::Private | UsernsMode::NoMap
+        )
+    {
         bail!("cannot set user namespace mode when joining pod with infra container: invalid argument");
     }
     Ok(())
