@@ -601,6 +601,25 @@ fn pod_user_namespace_is_every_members(mode: Mode) {
         let got = env.sh(&img, &["--pod", "kp", "--user", "0"], "id -u");
         assert_eq!(got.trim(), "0", "[{mode:?}]");
         assert_eq!(pod_json(&env, "kp")["InfraConfig"]["userns"], "private");
+        // keep-id:uid=,gid=: the caller's ids appear as those.
+        env.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "kq",
+            "--userns",
+            "keep-id:uid=200,gid=210",
+        ]);
+        let script = "id -u; id -g; grep '^ *200 ' /proc/self/uid_map";
+        let want = [
+            "200".to_string(),
+            "210".to_string(),
+            format!("200 {} 1", u.uid),
+        ];
+        let got = env.sh(&img, &["--pod", "kq"], script);
+        assert_eq!(map_lines(&got), want, "[{mode:?}] keep-id:uid= pod member");
+        let got = env.sh(&img, &["--userns", "keep-id:uid=200,gid=210"], script);
+        assert_eq!(map_lines(&got), want, "[{mode:?}] run keep-id:uid=");
     }
     // nomap: the subordinate ranges alone, the caller's id left out
     // (rootless only, as podman); run takes it too.
@@ -651,6 +670,10 @@ fn pod_user_namespace_is_every_members(mode: Mode) {
         ),
         (vec!["--infra=false", "--uidmap", "0:1:10"], "--infra=false"),
         (vec!["--userns", "bogus"], "bogus"),
+        (
+            vec!["--userns", "keep-id:size=10"],
+            "invalid keep-id option",
+        ),
     ] {
         let mut cmd = vec!["pod", "create", "--name", "bad"];
         cmd.extend(args);

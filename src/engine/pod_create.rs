@@ -138,7 +138,7 @@ fn pod_userns(a: &PodRequest) -> Result<(UsernsMode, Option<IdMappings>)> {
         bail!("cannot set a user namespace (--userns, --uidmap, --gidmap, --subuidname, --subgidname) with --infra=false: the pod's user namespace is its infra's");
     }
     let maps = super::create::idmap::for_mode(&a.id_maps, &mode, false)?;
-    if mode == UsernsMode::KeepId && !crate::runtime::userns::is_rootless() {
+    if mode.is_keep_id() && !crate::runtime::userns::is_rootless() {
         bail!("keep-id is only supported in rootless mode");
     }
     if maps.is_some() && crate::config::get().runtime.is_some() {

@@ -138,10 +138,11 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
     infra.conmon_pidfile = spec.infra_conmon_pidfile;
     let made = match &spec.infra_image {
         Some(image) => {
-            if infra.userns == crate::storage::modes::UsernsMode::KeepId {
-                // As podman: keep-id's program runs as the caller.
-                let (uid, gid) = super::userns::caller_ids();
-                infra.user = format!("{uid}:{gid}");
+            if let crate::storage::modes::UsernsMode::KeepId { uid, gid } = infra.userns {
+                // As podman: keep-id's program runs as the caller (or
+                // the ids given).
+                let (own_uid, own_gid) = super::userns::caller_ids();
+                infra.user = format!("{}:{}", uid.unwrap_or(own_uid), gid.unwrap_or(own_gid));
             }
             infra.image_name = image.name.clone();
             infra.args = image.args.clone();

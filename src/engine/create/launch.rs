@@ -3,7 +3,6 @@
 
 use super::ContainerRequest;
 use crate::storage::launch::{LaunchSettings, RootfsDir};
-use crate::storage::modes::UsernsMode;
 use anyhow::{bail, Result};
 
 pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
@@ -47,7 +46,7 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
         false => None,
         true => Some(rootfs_dir(&req.image)?),
     };
-    if rootfs.is_some() && (id_mappings.is_some() || req.userns == UsernsMode::KeepId) {
+    if rootfs.is_some() && (id_mappings.is_some() || req.userns.is_keep_id()) {
         bail!("--rootfs cannot be used with --uidmap/--gidmap/--subuidname/--subgidname or --userns keep-id");
     }
     Ok(LaunchSettings {

@@ -241,7 +241,7 @@ fn check_userns(pod: &PodConfig, mode: UsernsMode) -> Result<()> {
     if !pod.infra_id.is_empty()
         && matches!(
             mode,
-            UsernsMode::KeepId | UsernsMode::Private | UsernsMode::NoMap
+            UsernsMode::KeepId { .. } | UsernsMode::Private | UsernsMode::NoMap
         )
     {
         bail!("cannot set user namespace mode when joining pod with infra container: invalid argument");
