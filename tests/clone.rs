@@ -252,6 +252,121 @@ fn pod_clone_copies_the_pod_and_its_containers(mode: Mode) {
     );
 }
 
+both_modes!(pod_clone_user_namespace_and_infra_command);
+/// `pod clone` keeps the original's user namespace (its members' maps)
+/// or takes `--uidmap`/`--gidmap`'s; it keeps an image infra's command or
+/// takes `--infra-command`'s.
+fn pod_clone_user_namespace_and_infra_command(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let u = test_user();
+    // Rootless maps index the intermediate namespace (1: the first subuid).
+    let (from, other, host, other_host) = match mode {
+        Mode::Root => ("100000", "200000", 100000, 200000),
+        Mode::Rootless => ("1", "101", u.subuid_start, u.subuid_start + 100),
+    };
+    let map = format!("0:{from}:5000");
+    env.ok(&[
+        "pod", "create", "--name", "up", "--uidmap", &map, "--gidmap", &map,
+    ]);
+    env.ok(&[
+        "create",
+        "--pod",
+        "up",
+        "--name",
+        "w",
+        "-e",
+        &mark,
+        &img,
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map",
+    ]);
+    let first_map = |name: &str| -> String {
+        let out = env.ok(&["start", "-a", name]);
+        out.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    };
+    env.ok(&["pod", "clone", "up", "kept"]);
+    assert_eq!(
+        first_map("w-clone"),
+        format!("0 {host} 5000"),
+        "[{mode:?}] kept"
+    );
+    let other_map = format!("0:{other}:3000");
+    env.ok(&[
+        "pod", "clone", "--uidmap", &other_map, "--gidmap", &other_map, "up", "changed",
+    ]);
+    assert_eq!(
+        first_map("w-clone1"),
+        format!("0 {other_host} 3000"),
+        "[{mode:?}] changed"
+    );
+    assert_eq!(
+        env.ok(&[
+            "pod",
+            "inspect",
+            "--format",
+            "{{.SharedNamespaces}}",
+            "changed"
+        ])
+        .trim(),
+        "[ipc net user uts]"
+    );
+
+    // An infra from an image: its command, or --infra-command's.
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "ip",
+        "--infra-image",
+        &img,
+        "--infra-command",
+        r#"["sleep","300"]"#,
+    ]);
+    let infra_cmdline = |pod: &str| -> Vec<u8> {
+        env.ok(&["pod", "start", pod]);
+        let infra = env
+            .ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", pod])
+            .trim()
+            .to_string();
+        let pid = env.ok(&["inspect", "--format", "{{.State.Pid}}", &infra]);
+        std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap()
+    };
+    env.ok(&["pod", "clone", "ip", "ip-same"]);
+    assert_eq!(infra_cmdline("ip-same"), b"sleep\x00300\x00", "[{mode:?}]");
+    env.ok(&[
+        "pod",
+        "clone",
+        "--infra-command",
+        r#"["sleep","301"]"#,
+        "ip",
+        "ip-new",
+    ]);
+    assert_eq!(infra_cmdline("ip-new"), b"sleep\x00301\x00", "[{mode:?}]");
+
+    assert_refused(
+        &env,
+        &["pod", "clone", "--uidmap", "0:x:1", "up"],
+        "invalid --uidmap",
+    );
+    assert_refused(
+        &env,
+        &[
+            "pod", "clone", "--userns", "keep-id", "--uidmap", "0:1:10", "up",
+        ],
+        "--userns",
+    );
+    // coracle's built-in infra runs no program.
+    assert_refused(
+        &env,
+        &["pod", "clone", "--infra-command", "sleep", "up"],
+        "--infra-image",
+    );
+}
+
 both_modes!(generate_spec_describes_containers_and_pods);
 /// `generate spec`: podman's SpecGen JSON of a container (its command,
 /// environment, labels, ports, limits, restart policy) and of a pod, named

@@ -1314,3 +1314,59 @@ fn play_seccomp_annotations_and_no_hostname(mode: Mode) {
     assert_eq!(hostname.trim(), "no", "[{mode:?}]");
     env.ok(&["kube", "down", &file]);
 }
+
+both_modes!(play_userns_from_annotation_or_flag);
+/// The pod's user namespace: podman's `io.podman.annotations.userns`
+/// (keep-id: the caller's ids in every container, rootless only), which
+/// `--userns` overrides; a mode coracle lacks is refused with nothing made.
+fn play_userns_from_annotation_or_flag(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let pod = |annotation: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: up\n  annotations:\n    io.podman.annotations.userns: {annotation}\nspec:\n  containers:\n  - name: c\n    image: {img}\n    command: {SLEEP_YAML}\n    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n",
+            env.dir.display()
+        )
+    };
+    let file = write_yaml(&env, "keep.yaml", &pod("keep-id"));
+    let userns = |env: &TestEnv| {
+        env.ok(&[
+            "pod",
+            "inspect",
+            "--format",
+            "{{.InfraConfig.UserNS}}",
+            "up",
+        ])
+        .trim()
+        .to_string()
+    };
+    if mode == Mode::Rootless {
+        env.ok(&["kube", "play", &file]);
+        let u = test_user();
+        assert_eq!(
+            env.ok(&["exec", "up-c", "id", "-u"]).trim(),
+            u.uid.to_string(),
+            "[{mode:?}] keep-id from the annotation"
+        );
+        assert_eq!(userns(&env), "private", "[{mode:?}]");
+    } else {
+        assert_refused(&env, &["kube", "play", &file], "keep-id");
+    }
+    // --userns wins over the annotation.
+    env.ok(&["kube", "play", "--replace", "--userns", "host", &file]);
+    assert_eq!(
+        env.ok(&["exec", "up-c", "id", "-u"]).trim(),
+        "0",
+        "[{mode:?}] --userns host"
+    );
+    assert_eq!(userns(&env), "host", "[{mode:?}]");
+    env.ok(&["kube", "down", &file]);
+
+    let auto = write_yaml(&env, "auto.yaml", &pod("auto"));
+    assert_refused(
+        &env,
+        &["kube", "play", &auto],
+        "io.podman.annotations.userns",
+    );
+    assert_refused(&env, &["kube", "play", "--userns", "bogus", &file], "bogus");
+}

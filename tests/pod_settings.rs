@@ -519,3 +519,164 @@ fn lifecycle_verbs_take_id_files_and_filters(mode: Mode) {
     assert_eq!(status(&env, "a"), "running");
     env.ok(&["rm", "-f", "-t", "0", "a", "b"]);
 }
+
+/// The lines of /proc/self/uid_map, spaces squeezed.
+fn map_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+both_modes!(pod_user_namespace_is_every_members);
+/// `pod create --uidmap/--gidmap` (and rootless `--userns keep-id`): the
+/// infra's user namespace, which every member joins; pod inspect shows it;
+/// a member's own --userns is refused as podman does.
+fn pod_user_namespace_is_every_members(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    let u = test_user();
+    let (from, uid_host, gid_host) = match mode {
+        Mode::Root => ("100000", 100000, 100000),
+        Mode::Rootless => ("1", u.subuid_start, u.subgid_start),
+    };
+    let map = format!("0:{from}:5000");
+    env.ok(&[
+        "pod", "create", "--name", "mp", "--uidmap", &map, "--gidmap", &map,
+    ]);
+    let doc = pod_json(&env, "mp");
+    assert_eq!(doc["InfraConfig"]["userns"], "private", "[{mode:?}] {doc}");
+    assert_eq!(
+        doc["SharedNamespaces"],
+        serde_json::json!(["ipc", "net", "user", "uts"]),
+        "[{mode:?}] {doc}"
+    );
+    env.run_detached("m1", &["--pod", "mp"], &img, &["sleep", "300"]);
+    env.run_detached("m2", &["--pod", "mp"], &img, &["sleep", "300"]);
+    let script = "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user";
+    let one = map_lines(&env.ok(&["exec", "m1", "sh", "-c", script]));
+    let two = map_lines(&env.ok(&["exec", "m2", "sh", "-c", script]));
+    assert_eq!(
+        one[..3],
+        [
+            format!("0 {uid_host} 5000"),
+            format!("0 {gid_host} 5000"),
+            "0".to_string()
+        ],
+        "[{mode:?}] {one:?}"
+    );
+    assert_eq!(one, two, "[{mode:?}] both members in one user namespace");
+    // A container outside the pod has a user namespace of its own.
+    let alone = map_lines(&env.sh(&img, &[], "readlink /proc/self/ns/user"));
+    assert_ne!(alone[0], one[3], "[{mode:?}] {alone:?}");
+    // A member's own user namespace mode is podman's error.
+    assert_refused(
+        &env,
+        &["create", "--pod", "mp", "--userns", "keep-id", &img, "true"],
+        "cannot set user namespace mode when joining pod with infra container",
+    );
+    assert_refused(
+        &env,
+        &["create", "--pod", "mp", "--uidmap", "0:1:10", &img, "true"],
+        "--uidmap",
+    );
+
+    // keep-id: the caller's ids as themselves, rootless only (podman).
+    if mode == Mode::Root {
+        assert_refused(
+            &env,
+            &["pod", "create", "--name", "kp", "--userns", "keep-id"],
+            "keep-id",
+        );
+    } else {
+        env.ok(&["pod", "create", "--name", "kp", "--userns", "keep-id"]);
+        let got = env.sh(&img, &["--pod", "kp"], "id -u; id -g");
+        assert_eq!(
+            map_lines(&got),
+            [u.uid.to_string(), u.gid.to_string()],
+            "[{mode:?}] keep-id member runs as the caller"
+        );
+        // --user still wins, in the same namespace.
+        let got = env.sh(&img, &["--pod", "kp", "--user", "0"], "id -u");
+        assert_eq!(got.trim(), "0", "[{mode:?}]");
+        assert_eq!(pod_json(&env, "kp")["InfraConfig"]["userns"], "private");
+        // keep-id:uid=,gid=: the caller's ids appear as those.
+        env.ok(&[
+            "pod",
+            "create",
+            "--name",
+            "kq",
+            "--userns",
+            "keep-id:uid=200,gid=210",
+        ]);
+        let script = "id -u; id -g; grep '^ *200 ' /proc/self/uid_map";
+        let want = [
+            "200".to_string(),
+            "210".to_string(),
+            format!("200 {} 1", u.uid),
+        ];
+        let got = env.sh(&img, &["--pod", "kq"], script);
+        assert_eq!(map_lines(&got), want, "[{mode:?}] keep-id:uid= pod member");
+        let got = env.sh(&img, &["--userns", "keep-id:uid=200,gid=210"], script);
+        assert_eq!(map_lines(&got), want, "[{mode:?}] run keep-id:uid=");
+    }
+    // nomap: the subordinate ranges alone, the caller's id left out
+    // (rootless only, as podman); run takes it too.
+    if mode == Mode::Root {
+        assert_refused(
+            &env,
+            &["pod", "create", "--name", "np", "--userns", "nomap"],
+            "nomap",
+        );
+    } else {
+        env.ok(&["pod", "create", "--name", "np", "--userns", "nomap"]);
+        let script = "head -1 /proc/self/uid_map; head -1 /proc/self/gid_map; id -u";
+        let want = [
+            format!("0 {} 65536", u.subuid_start),
+            format!("0 {} 65536", u.subgid_start),
+            "0".to_string(),
+        ];
+        let got = env.sh(&img, &["--pod", "np"], script);
+        assert_eq!(map_lines(&got), want, "[{mode:?}] nomap pod member");
+        let got = env.sh(&img, &["--userns", "nomap"], script);
+        assert_eq!(map_lines(&got), want, "[{mode:?}] run --userns nomap");
+        assert_refused(
+            &env,
+            &["create", "--pod", "np", "--userns", "nomap", &img, "true"],
+            "cannot set user namespace mode when joining pod with infra container",
+        );
+    }
+    // host and "" are the default: no user namespace of the pod's own.
+    env.ok(&["pod", "create", "--name", "hp", "--userns", "host"]);
+    let doc = pod_json(&env, "hp");
+    assert_eq!(doc["InfraConfig"]["userns"], "host", "[{mode:?}] {doc}");
+    assert_eq!(
+        doc["SharedNamespaces"],
+        serde_json::json!(["ipc", "net", "uts"]),
+        "[{mode:?}] {doc}"
+    );
+
+    // Bad values change nothing.
+    for (args, needle) in [
+        (vec!["--uidmap", "0:x:1"], "invalid --uidmap"),
+        (
+            vec!["--userns", "keep-id", "--uidmap", "0:1:10"],
+            "--userns",
+        ),
+        (
+            vec!["--subuidname", "no-such-user-here"],
+            "no-such-user-here",
+        ),
+        (vec!["--infra=false", "--uidmap", "0:1:10"], "--infra=false"),
+        (vec!["--userns", "bogus"], "bogus"),
+        (
+            vec!["--userns", "keep-id:size=10"],
+            "invalid keep-id option",
+        ),
+    ] {
+        let mut cmd = vec!["pod", "create", "--name", "bad"];
+        cmd.extend(args);
+        assert_refused(&env, &cmd, needle);
+    }
+}

@@ -134,6 +134,9 @@ pub struct PodCloneArgs {
     /// Write the pid of the clone's infra container's monitor to this file
     #[arg(long, value_name = "PATH")]
     pub infra_conmon_pidfile: Option<String>,
+    /// The command the clone's infra runs (a string or a JSON array; an infra from an --infra-image only)
+    #[arg(long, value_name = "COMMAND")]
+    pub infra_command: Option<String>,
     /// Remove the original pod
     #[arg(long)]
     pub destroy: bool,
@@ -159,6 +162,7 @@ pub fn pod_clone(g: &GlobalOpts, a: PodCloneArgs) -> Result<()> {
         labels: super::output::key_values(&a.label),
         infra_name: a.infra_name,
         infra_conmon_pidfile: a.infra_conmon_pidfile,
+        infra_command: a.infra_command,
         ..Default::default()
     };
     a.settings.fill(&mut changes);

@@ -181,6 +181,9 @@ pub struct PlayArgs {
     /// Stay in the foreground until the pods' containers end or Ctrl-C, then remove everything the file made
     #[arg(short, long)]
     pub wait: bool,
+    /// User namespace of every pod played (keep-id, nomap, host, ""), over the io.podman.annotations.userns annotation
+    #[arg(long)]
+    pub userns: Option<crate::engine::types::UsernsMode>,
     #[command(flatten)]
     pub registry: super::registry_flags::RegistryFlags,
     /// The YAML file, or - for stdin
@@ -265,6 +268,7 @@ pub fn play(g: &GlobalOpts, a: PlayArgs) -> Result<()> {
             seccomp_profile_root: a.seccomp_profile_root,
             ips: a.ip,
             macs: a.mac_address,
+            userns: a.userns,
         },
     )?;
     let pods: Vec<(String, Vec<String>)> = report

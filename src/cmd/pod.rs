@@ -578,6 +578,17 @@ fn device_json(d: &str) -> Value {
     json!({"PathOnHost": host, "PathInContainer": ctr, "CgroupPermissions": perms})
 }
 
+/// The namespaces members share, sorted as podman lists them: the user
+/// namespace too when the pod has one of its own.
+fn shared_namespaces(p: &crate::engine::types::PodConfig) -> Vec<String> {
+    let mut out = p.share.clone();
+    if p.shares_user() {
+        out.push("user".into());
+        out.sort();
+    }
+    out
+}
+
 /// podman's `pod inspect` document.
 fn inspect_json(store: &crate::engine::types::Store, l: &Listed) -> Result<Value> {
     let p = &l.pod;
@@ -599,7 +610,7 @@ fn inspect_json(store: &crate::engine::types::Store, l: &Listed) -> Result<Value
             "Networks": [],
             "NetworkOptions": null,
             "pid_ns": if p.pid == NamespaceMode::Private { ns_mode("pid").to_string() } else { p.pid.to_string() },
-            "userns": "host",
+            "userns": if p.shares_user() { "private" } else { "host" },
             "uts_ns": if p.uts == NamespaceMode::Private { ns_mode("uts").to_string() } else { p.uts.to_string() },
             "NoManageHostname": p.member.no_hostname,
         })
@@ -624,7 +635,7 @@ fn inspect_json(store: &crate::engine::types::Store, l: &Listed) -> Result<Value
         "CreateInfra": !p.infra_id.is_empty(),
         "InfraContainerID": p.infra_id,
         "InfraConfig": infra_config,
-        "SharedNamespaces": p.share,
+        "SharedNamespaces": shared_namespaces(p),
         "NumContainers": l.members.len(),
         "Containers": l.members.iter().map(|m| json!({
             "Id": m.cfg.id, "Name": m.cfg.name, "State": m.state.status.as_str()})).collect::<Vec<_>>(),

@@ -1,9 +1,10 @@
 //! The flags `pod create` and `pod clone` share beyond names and
 //! network: the pod's cgroup and what each of its containers gets.
 
+use crate::engine::create::idmap::IdMapRequest;
 use crate::engine::create::{CreateLimits, IoLimits, Limits};
 use crate::engine::pod_create::PodRequest;
-use crate::engine::types::{MemberDefaults, NamespaceMode, RestartPolicy};
+use crate::engine::types::{MemberDefaults, NamespaceMode, RestartPolicy, UsernsMode};
 use clap::Args;
 
 /// The flags `pod create` and `pod clone` share beyond names and network:
@@ -85,6 +86,21 @@ pub struct PodSettings {
     /// Do not create /etc/hostname in the pod's containers
     #[arg(long)]
     pub no_hostname: bool,
+    /// User namespace of the pod, which all its containers join (keep-id, nomap, host, "")
+    #[arg(long)]
+    pub userns: Option<UsernsMode>,
+    /// Container UID:host UID[:amount] to map in the pod's user namespace (repeatable)
+    #[arg(long, value_name = "UIDMAP")]
+    pub uidmap: Vec<String>,
+    /// Container GID:host GID[:amount] to map in the pod's user namespace (repeatable)
+    #[arg(long, value_name = "GIDMAP")]
+    pub gidmap: Vec<String>,
+    /// Map the pod's uids to NAME's ranges in /etc/subuid
+    #[arg(long, value_name = "NAME")]
+    pub subuidname: Option<String>,
+    /// Map the pod's gids to NAME's ranges in /etc/subgid
+    #[arg(long, value_name = "NAME")]
+    pub subgidname: Option<String>,
 }
 
 impl PodSettings {
@@ -112,6 +128,13 @@ impl PodSettings {
             ..Default::default()
         };
         r.own_cgroups = !self.share_parent;
+        r.userns = self.userns;
+        r.id_maps = IdMapRequest {
+            uidmap: self.uidmap,
+            gidmap: self.gidmap,
+            subuidname: self.subuidname,
+            subgidname: self.subgidname,
+        };
         r.pid = self.pid;
         r.uts = self.uts;
         r.member = MemberDefaults {

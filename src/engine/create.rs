@@ -311,7 +311,7 @@ fn container_config(
     if !ports.is_empty() && !network.takes_ports() {
         bail!("cannot publish ports with --network {network}: use the default network (pasta or slirp4netns)");
     }
-    if f.userns == UsernsMode::KeepId && !crate::runtime::userns::is_rootless() {
+    if f.userns.is_keep_id() && !crate::runtime::userns::is_rootless() {
         bail!("keep-id is only supported in rootless mode");
     }
     let service = service::service(&f.service, img_cfg, f.rm)?;
@@ -344,7 +344,7 @@ fn container_config(
         user: f
             .user
             .clone()
-            .or_else(|| (f.userns == UsernsMode::KeepId).then(keep_id_user))
+            .or_else(|| keep_id_user(f.userns))
             .or_else(|| ic.user.clone())
             .unwrap_or_default(),
         hostname: f.hostname.clone().unwrap_or_default(),
@@ -446,10 +446,18 @@ pub fn network_mode(n: Option<&NetworkMode>) -> Result<NetworkMode> {
     })
 }
 
-/// With keep-id the process runs as the caller's own ids by default.
-fn keep_id_user() -> String {
-    let (uid, gid) = crate::runtime::userns::caller_ids();
-    format!("{uid}:{gid}")
+/// With keep-id the process runs as the caller's own ids by default (or
+/// those `keep-id:uid=,gid=` give them inside).
+fn keep_id_user(mode: UsernsMode) -> Option<String> {
+    let UsernsMode::KeepId { uid, gid } = mode else {
+        return None;
+    };
+    let (own_uid, own_gid) = crate::runtime::userns::caller_ids();
+    Some(format!(
+        "{}:{}",
+        uid.unwrap_or(own_uid),
+        gid.unwrap_or(own_gid)
+    ))
 }
 
 /// The name to record as the container's image (podman's ImageName).

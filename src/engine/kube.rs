@@ -8,7 +8,7 @@ use super::create::{create_container, ContainerRequest};
 use super::pod_create::PodRequest;
 use super::types::{
     ContainerConfig, ImageConfig, MountKind, NamespaceMode, NetworkMode, PodConfig, PullOptions,
-    RestartPolicy, Store,
+    RestartPolicy, Store, UsernsMode,
 };
 use crate::kube::generate::{
     self as gen, ContainerDescription, GenerateOptions, MountDescription, MountSource,
@@ -297,6 +297,9 @@ pub struct PlayRequest {
     /// `--ip` and `--mac-address`: one per pod, in the file's order.
     pub ips: Vec<String>,
     pub macs: Vec<String>,
+    /// `--userns`: every pod's user namespace, over the file's
+    /// `io.podman.annotations.userns`.
+    pub userns: Option<UsernsMode>,
 }
 
 #[derive(Debug, Default)]
@@ -534,6 +537,7 @@ fn play_pod(
         true => Some(NetworkMode::Host),
         false => req.network.clone(),
     };
+    let userns = pod_userns(p, req).with_context(|| format!("pod {}", p.name))?;
     let checked = super::pod_create::check(PodRequest {
         name: p.name.clone(),
         publish: p.publish.clone(),
@@ -545,6 +549,7 @@ fn play_pod(
         ip: req.ips.get(index).cloned(),
         mac_address: req.macs.get(index).cloned(),
         exit_policy: "continue".into(),
+        userns,
         ..Default::default()
     })
     .with_context(|| format!("pod {}", p.name))?;
@@ -569,6 +574,26 @@ fn play_pod(
         played.containers.push(cfg.id);
     }
     Ok(played)
+}
+
+/// A played pod's user namespace: `--userns`, else the annotation given
+/// with `--annotation`, else the file's (as podman looks for it).
+fn pod_userns(p: &PodPlan, req: &PlayRequest) -> Result<Option<UsernsMode>> {
+    if req.userns.is_some() {
+        return Ok(req.userns);
+    }
+    let flag = req.annotations.iter().find_map(|a| {
+        let (k, v) = a.split_once('=')?;
+        (k == play::USERNS_ANNOTATION || k == format!("{}/{}", play::USERNS_ANNOTATION, p.name))
+            .then_some(v)
+    });
+    match flag.or(p.userns.as_deref()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .with_context(|| format!("annotation {}={v}", play::USERNS_ANNOTATION)),
+    }
 }
 
 /// Run an init container to its end: a failure is play's failure.

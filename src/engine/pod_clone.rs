@@ -59,6 +59,17 @@ fn request(store: &Store, old: &PodConfig, name: Option<String>, c: PodRequest) 
         limits.cgroup_parent = Some(old.cgroup_parent.clone());
     }
     let infra = !old.infra_id.is_empty();
+    // An infra made from an image keeps it, and its command unless
+    // `--infra-command` gives another.
+    let old_infra = store.containers.load_config(&old.infra_id).ok();
+    let (infra_image, infra_command) = match old_infra.filter(|i| infra && !i.image_id.is_empty()) {
+        Some(i) => (
+            Some(i.image_id.clone()),
+            c.infra_command
+                .or_else(|| serde_json::to_string(&i.args).ok()),
+        ),
+        None => (None, c.infra_command),
+    };
     PodRequest {
         name: name.unwrap_or_else(|| clone_name(&old.name, |n| store.pods.name_owner(n).is_some())),
         hostname: c
@@ -84,6 +95,11 @@ fn request(store: &Store, old: &PodConfig, name: Option<String>, c: PodRequest) 
         pid: c.pid.or_else(|| Some(old.pid.clone())),
         uts: c.uts.or_else(|| Some(old.uts.clone())),
         member,
+        infra_image,
+        infra_command,
+        userns: c.userns,
+        id_maps: c.id_maps,
+        base_userns: Some((old.userns, old.id_mappings.clone())),
         ..Default::default()
     }
 }

@@ -3,9 +3,11 @@
 
 use super::types::PodConfig;
 
+use super::create::idmap::IdMapRequest;
 use super::create::{network_mode, CreateLimits};
 use crate::runtime::pod::{self as rt, PodSpec};
-use crate::storage::modes::{NamespaceMode, NetworkMode};
+use crate::storage::launch::IdMappings;
+use crate::storage::modes::{NamespaceMode, NetworkMode, UsernsMode};
 use crate::storage::pods::MemberDefaults;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
@@ -66,6 +68,13 @@ pub struct PodRequest {
     pub infra_command: Option<String>,
     /// A clone's: the original pod's limits, under those `limits` gives.
     pub base_resources: Option<crate::storage::containers::Resources>,
+    /// `--userns` (`None`: not given) and `--uidmap` and kin: the pod's
+    /// user namespace, which every member joins.
+    pub userns: Option<UsernsMode>,
+    pub id_maps: IdMapRequest,
+    /// A clone's: the original pod's user namespace, kept when neither
+    /// `userns` nor `id_maps` is given.
+    pub base_userns: Option<(UsernsMode, Option<IdMappings>)>,
 }
 
 /// A request that passed the checks that need no store.
@@ -117,6 +126,36 @@ fn infra_mode(kind: &str, mode: Option<NamespaceMode>) -> Result<NamespaceMode> 
     }
 }
 
+/// The pod's user namespace: its mode and maps, checked as run's are.
+fn pod_userns(a: &PodRequest) -> Result<(UsernsMode, Option<IdMappings>)> {
+    if a.userns.is_none() && a.id_maps.is_empty() {
+        if let Some(base) = &a.base_userns {
+            return Ok(base.clone());
+        }
+    }
+    let mode = a.userns.unwrap_or_default();
+    if !a.infra && (mode != UsernsMode::Default || !a.id_maps.is_empty()) {
+        bail!("cannot set a user namespace (--userns, --uidmap, --gidmap, --subuidname, --subgidname) with --infra=false: the pod's user namespace is its infra's");
+    }
+    let maps = super::create::idmap::for_mode(&a.id_maps, &mode, false)?;
+    if mode.is_keep_id() && !crate::runtime::userns::is_rootless() {
+        bail!("keep-id is only supported in rootless mode");
+    }
+    if maps.is_some() && crate::config::get().runtime.is_some() {
+        bail!(
+            "--uidmap/--gidmap/--subuidname/--subgidname need coracle's own runtime, not --runtime"
+        );
+    }
+    // Rootless, `host` and `private` are the default: a user namespace
+    // mapped as the store's, which members share through the infra's
+    // other namespaces anyway.
+    let mode = match mode {
+        UsernsMode::Host | UsernsMode::Private => UsernsMode::Default,
+        m => m,
+    };
+    Ok((mode, maps))
+}
+
 /// Check a pod request before the store is opened.
 pub fn check(a: PodRequest) -> Result<CheckedPod> {
     if !a.infra {
@@ -131,6 +170,7 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
         }
     }
     let share = parse_share(a.share.as_deref())?;
+    let (userns, id_mappings) = pod_userns(&a)?;
     let exit_policy = match a.exit_policy.as_str() {
         "" | "continue" => "continue",
         "stop" => "stop",
@@ -236,6 +276,8 @@ pub fn check(a: PodRequest) -> Result<CheckedPod> {
             uts,
             member: a.member,
             infra_image: None,
+            userns,
+            id_mappings,
         },
         infra_name: a.infra_name,
         infra_image: a.infra_image.filter(|i| !i.is_empty()),

@@ -49,7 +49,13 @@ pub struct PodPlan {
     /// Volumes that live and die with the pod (configMap, secret,
     /// emptyDir): their files, by volume name.
     pub pod_dirs: BTreeMap<String, Files>,
+    /// podman's `io.podman.annotations.userns` (or `.../<pod name>`): the
+    /// pod's user namespace mode, as given.
+    pub userns: Option<String>,
 }
+
+/// The annotation that gives a played pod's user namespace mode.
+pub const USERNS_ANNOTATION: &str = "io.podman.annotations.userns";
 
 /// Files of a pod's own volume: (path inside it, content).
 pub type Files = Vec<(String, Vec<u8>)>;
@@ -423,6 +429,11 @@ fn pod_plan(
         restart: restart.to_string(),
         stop_timeout: spec.termination_grace_period_seconds,
         host_network: spec.host_network,
+        userns: meta
+            .annotations
+            .get(USERNS_ANNOTATION)
+            .or_else(|| meta.annotations.get(&format!("{USERNS_ANNOTATION}/{name}")))
+            .cloned(),
         ..Default::default()
     };
     let volumes: BTreeMap<&str, &Volume> =

@@ -252,10 +252,10 @@ fn create_from(
         } else {
             IdMaps::identity()
         };
-        let maps = if cfg.userns == UsernsMode::KeepId {
+        let maps = if let UsernsMode::KeepId { uid, gid } = cfg.userns {
             // SAFETY: getuid/getgid cannot fail.
-            let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-            base.keep_id(uid, gid)?
+            let (own_uid, own_gid) = unsafe { (libc::getuid(), libc::getgid()) };
+            base.keep_id(uid.unwrap_or(own_uid), gid.unwrap_or(own_gid))?
         } else if let Some(wanted) = &cfg.launch.id_mappings {
             super::idmap::host_maps(wanted, &base)?
         } else {

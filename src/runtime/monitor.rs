@@ -11,7 +11,7 @@ use super::sys;
 use crate::error::{FailureKind, StartFailed};
 use crate::storage::containers::{ContainerConfig, Status};
 use crate::storage::events;
-use crate::storage::modes::{NetworkMode, UsernsMode};
+use crate::storage::modes::NetworkMode;
 use crate::storage::store::{Driver, Store};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -66,7 +66,7 @@ pub fn rootfs_plan(store: &Store, cfg: &ContainerConfig) -> RootfsPlan {
 pub fn uses_copied_rootfs(store: &Store, cfg: &ContainerConfig) -> bool {
     cfg.launch.rootfs.is_none()
         && (store.driver == Driver::Vfs
-            || cfg.userns == UsernsMode::KeepId
+            || cfg.userns.is_keep_id()
             || cfg.launch.id_mappings.is_some())
 }
 

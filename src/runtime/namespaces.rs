@@ -66,6 +66,16 @@ pub struct Joins {
 /// joined must be running.
 pub fn joins(store: &Store, cfg: &ContainerConfig) -> Result<Joins> {
     let mut out = Joins::default();
+    // A member of a pod with a user namespace of its own joins the infra's.
+    if let Some(other) = &cfg.launch.userns_from {
+        let state = current_state(store, other)?;
+        if !is_running(&state) {
+            bail!("the container {other} whose user namespace this one joins is not running");
+        }
+        let f = File::open(format!("/proc/{}/ns/user", state.pid))
+            .with_context(|| format!("opening the user namespace of container {other}"))?;
+        out.userns = Some((f, format!("container {other}")));
+    }
     for (ns, kind, source) in modes(cfg) {
         let other = match source {
             None => continue,

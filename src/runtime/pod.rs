@@ -54,6 +54,10 @@ pub struct PodSpec {
     /// `--infra-image`: an infra that runs this image's program instead
     /// of holding the namespaces by itself.
     pub infra_image: Option<InfraImage>,
+    /// The pod's user namespace: the infra's mode and maps (`--userns`,
+    /// `--uidmap`...), which every member joins.
+    pub userns: crate::storage::modes::UsernsMode,
+    pub id_mappings: Option<crate::storage::launch::IdMappings>,
 }
 
 /// An infra made from an image: the image, its name and what runs.
@@ -96,6 +100,8 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
         pid: spec.pid,
         uts: spec.uts,
         member: spec.member,
+        userns: spec.userns,
+        id_mappings: spec.id_mappings,
     };
     {
         let _lock = store.lock()?;
@@ -132,6 +138,12 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
     infra.conmon_pidfile = spec.infra_conmon_pidfile;
     let made = match &spec.infra_image {
         Some(image) => {
+            if let crate::storage::modes::UsernsMode::KeepId { uid, gid } = infra.userns {
+                // As podman: keep-id's program runs as the caller (or
+                // the ids given).
+                let (own_uid, own_gid) = super::userns::caller_ids();
+                infra.user = format!("{}:{}", uid.unwrap_or(own_uid), gid.unwrap_or(own_gid));
+            }
             infra.image_name = image.name.clone();
             infra.args = image.args.clone();
             infra.env = image.env.clone();
@@ -194,6 +206,11 @@ fn infra_config(pod: &PodConfig) -> ContainerConfig {
         pod: pod.id.clone(),
         is_infra: true,
         create_command: pod.create_command.clone(),
+        userns: pod.userns,
+        launch: crate::storage::launch::LaunchSettings {
+            id_mappings: pod.id_mappings.clone(),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

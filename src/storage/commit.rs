@@ -337,10 +337,7 @@ pub fn commit_container(
             r.path
         );
     }
-    if store.driver == Driver::Vfs
-        || cfg.userns == super::modes::UsernsMode::KeepId
-        || cfg.launch.id_mappings.is_some()
-    {
+    if store.driver == Driver::Vfs || cfg.userns.is_keep_id() || cfg.launch.id_mappings.is_some() {
         bail!(
             "cannot commit container {}: its root filesystem is a full copy (vfs driver, --userns=keep-id or --uidmap), not a set of changes (commit --squash can)",
             cfg.name

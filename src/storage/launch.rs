@@ -10,6 +10,10 @@ pub struct LaunchSettings {
     /// `--uidmap`/`--gidmap`/`--subuidname`/`--subgidname`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_mappings: Option<IdMappings>,
+    /// A pod member's: the container (its pod's infra) whose user
+    /// namespace it joins instead of making one with those maps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns_from: Option<String>,
     /// `--init-path`: the init bound at /run/podman-init, run before the
     /// program (with `--init`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

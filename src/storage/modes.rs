@@ -213,23 +213,48 @@ pub enum UsernsMode {
     Default,
     Host,
     Private,
-    KeepId,
+    /// `keep-id[:uid=U,gid=G]`: the caller's ids appear as U and G (as
+    /// themselves when not given).
+    KeepId {
+        uid: Option<u32>,
+        gid: Option<u32>,
+    },
+    /// Rootless: the caller's own ids are not mapped, only its
+    /// subordinate ranges (the launch settings carry those maps).
+    NoMap,
 }
 
 impl UsernsMode {
-    pub fn record(&self) -> &'static str {
-        match self {
-            UsernsMode::Default => "",
-            UsernsMode::Host => "host",
-            UsernsMode::Private => "private",
-            UsernsMode::KeepId => "keep-id",
-        }
+    /// Plain `keep-id`.
+    pub const KEEP_ID: UsernsMode = UsernsMode::KeepId {
+        uid: None,
+        gid: None,
+    };
+
+    pub fn is_keep_id(&self) -> bool {
+        matches!(self, UsernsMode::KeepId { .. })
     }
 }
 
 impl fmt::Display for UsernsMode {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.record())
+        match self {
+            UsernsMode::Default => Ok(()),
+            UsernsMode::Host => f.write_str("host"),
+            UsernsMode::Private => f.write_str("private"),
+            UsernsMode::KeepId { uid, gid } => {
+                f.write_str("keep-id")?;
+                let opts: Vec<String> = [("uid", uid), ("gid", gid)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+                    .collect();
+                if !opts.is_empty() {
+                    write!(f, ":{}", opts.join(","))?;
+                }
+                Ok(())
+            }
+            UsernsMode::NoMap => f.write_str("nomap"),
+        }
     }
 }
 
@@ -241,10 +266,29 @@ impl FromStr for UsernsMode {
             "" => UsernsMode::Default,
             "host" => UsernsMode::Host,
             "private" => UsernsMode::Private,
-            "keep-id" => UsernsMode::KeepId,
+            "keep-id" => UsernsMode::KEEP_ID,
+            "nomap" => UsernsMode::NoMap,
+            other if other.starts_with("keep-id:") => {
+                let (mut uid, mut gid) = (None, None);
+                for opt in other["keep-id:".len()..].split(',') {
+                    let bad = || {
+                        ModeError(format!(
+                            "--userns={other}: invalid keep-id option {opt:?}: use uid=UID,gid=GID"
+                        ))
+                    };
+                    let (k, v) = opt.split_once('=').ok_or_else(bad)?;
+                    let v: u32 = v.parse().map_err(|_| bad())?;
+                    match k {
+                        "uid" => uid = Some(v),
+                        "gid" => gid = Some(v),
+                        _ => return Err(bad()),
+                    }
+                }
+                UsernsMode::KeepId { uid, gid }
+            }
             other => {
                 return Err(ModeError(format!(
-                    "--userns={other}: use keep-id or the default"
+                    "--userns={other}: use keep-id, nomap or the default"
                 )))
             }
         })
@@ -339,7 +383,7 @@ macro_rules! record_serde {
 
 record_serde!(NetworkMode, |m| m.to_string());
 record_serde!(NamespaceMode, |m| m.record());
-record_serde!(UsernsMode, |m| m.record().to_string());
+record_serde!(UsernsMode, |m| m.to_string());
 record_serde!(RestartPolicy, |m| m.to_string());
 
 #[cfg(test)]
@@ -430,10 +474,38 @@ mod tests {
 
     #[test]
     fn userns_spellings_round_trip() {
-        round_trip::<UsernsMode>(&["", "host", "private", "keep-id"]);
-        for bad in ["auto", "nomap", "keep-id:uid=1", "bogus"] {
+        round_trip::<UsernsMode>(&[
+            "",
+            "host",
+            "private",
+            "keep-id",
+            "nomap",
+            "keep-id:uid=1",
+            "keep-id:uid=200,gid=300",
+            "keep-id:gid=3",
+        ]);
+        assert_eq!(
+            "keep-id:gid=3,uid=2".parse::<UsernsMode>().unwrap(),
+            UsernsMode::KeepId {
+                uid: Some(2),
+                gid: Some(3)
+            }
+        );
+        for bad in ["auto", "bogus"] {
             let e = bad.parse::<UsernsMode>().unwrap_err().to_string();
-            assert_eq!(e, format!("--userns={bad}: use keep-id or the default"));
+            assert_eq!(
+                e,
+                format!("--userns={bad}: use keep-id, nomap or the default")
+            );
+        }
+        for bad in [
+            "keep-id:",
+            "keep-id:uid=x",
+            "keep-id:size=10",
+            "keep-id:uid",
+        ] {
+            let e = bad.parse::<UsernsMode>().unwrap_err().to_string();
+            assert!(e.contains("invalid keep-id option"), "{e}");
         }
     }
 

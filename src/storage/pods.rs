@@ -7,8 +7,9 @@
 
 use super::atomic;
 use super::containers::{PortMapping, Resources};
+use super::launch::IdMappings;
 use super::layers::remove_tree;
-use super::modes::{NamespaceMode, NetworkMode};
+use super::modes::{NamespaceMode, NetworkMode, UsernsMode};
 use super::records::{self, NameIndex};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,12 @@ pub struct PodConfig {
     /// What every container made in the pod gets.
     #[serde(default, skip_serializing_if = "is_default")]
     pub member: MemberDefaults,
+    /// `--userns` (keep-id) and `--uidmap` and kin, resolved: the infra's
+    /// user namespace, which every member joins (see `shares_user`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub userns: UsernsMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_mappings: Option<IdMappings>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -120,6 +127,14 @@ impl PodConfig {
     /// infra: `--infra=false` pods share nothing).
     pub fn shares(&self, ns: &str) -> bool {
         self.share.iter().any(|s| s == ns)
+    }
+
+    /// Do members join the infra's user namespace? With a user namespace
+    /// of the pod's own (`--userns keep-id`, `--uidmap`...), as podman.
+    pub fn shares_user(&self) -> bool {
+        !self.infra_id.is_empty()
+            && (self.id_mappings.is_some()
+                || !matches!(self.userns, UsernsMode::Default | UsernsMode::Host))
     }
 
     /// The hostname members see: `--hostname`, else the pod's name.

@@ -44,6 +44,36 @@ struct Entry {
     size: u32,
 }
 
+/// The maps of a user namespace mode and the flags: `--userns nomap`'s
+/// (rootless only, as podman), else `resolve`'s.
+pub fn for_mode(r: &IdMapRequest, userns: &UsernsMode, in_pod: bool) -> Result<Option<IdMappings>> {
+    let maps = resolve(r, userns, in_pod)?;
+    if *userns != UsernsMode::NoMap {
+        return Ok(maps);
+    }
+    if !crate::runtime::userns::is_rootless() {
+        bail!("nomap is only supported in rootless mode");
+    }
+    // The subordinate ranges alone: intermediate ids 1.. as 0.., the
+    // caller's own id (intermediate 0) left out.
+    let base = IdMaps::for_current_user()?;
+    let shift = |maps: &[IdMapping]| -> Vec<IdRange> {
+        maps.iter()
+            .filter(|m| m.container_id != 0)
+            .map(|m| IdRange {
+                container_id: m.container_id - 1,
+                host_id: m.container_id,
+                size: m.size,
+            })
+            .collect()
+    };
+    let (uids, gids) = (shift(&base.uids), shift(&base.gids));
+    if uids.is_empty() || gids.is_empty() {
+        bail!("--userns=nomap needs subordinate ids in /etc/subuid and /etc/subgid");
+    }
+    Ok(Some(IdMappings { uids, gids }))
+}
+
 /// The maps the flags ask for, checked; `None` when none was given.
 pub fn resolve(r: &IdMapRequest, userns: &UsernsMode, in_pod: bool) -> Result<Option<IdMappings>> {
     if r.is_empty() {

@@ -3,7 +3,6 @@
 
 use super::ContainerRequest;
 use crate::storage::launch::{LaunchSettings, RootfsDir};
-use crate::storage::modes::UsernsMode;
 use anyhow::{bail, Result};
 
 pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
@@ -18,7 +17,7 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
             Err(e) => bail!("--init-path {p:?}: {e}"),
         },
     };
-    let id_mappings = super::idmap::resolve(&req.id_maps, &req.userns, in_pod)?;
+    let id_mappings = super::idmap::for_mode(&req.id_maps, &req.userns, in_pod)?;
     if id_mappings.is_some() && crate::config::get().runtime.is_some() {
         bail!(
             "--uidmap/--gidmap/--subuidname/--subgidname need coracle's own runtime, not --runtime"
@@ -47,7 +46,7 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
         false => None,
         true => Some(rootfs_dir(&req.image)?),
     };
-    if rootfs.is_some() && (id_mappings.is_some() || req.userns == UsernsMode::KeepId) {
+    if rootfs.is_some() && (id_mappings.is_some() || req.userns.is_keep_id()) {
         bail!("--rootfs cannot be used with --uidmap/--gidmap/--subuidname/--subgidname or --userns keep-id");
     }
     Ok(LaunchSettings {
@@ -57,6 +56,7 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
         systemd_tmpfs_size,
         attach,
         rootfs,
+        userns_from: None,
     })
 }
 

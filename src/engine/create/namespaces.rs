@@ -68,6 +68,11 @@ pub fn member_flags(store: &Store, f: &mut ContainerRequest) -> Result<Option<Po
         bail!("cannot add init-ctr to a running pod");
     }
     super::pod_defaults::apply(&pod, f)?;
+    check_userns(&pod, f.userns)?;
+    if pod.shares_user() && f.userns == UsernsMode::Default {
+        // The pod's mode, so keep-id's defaults (the user) apply.
+        f.userns = pod.userns;
+    }
     if pod.shares("net") && f.network.is_none() {
         if !f.publish.is_empty() || f.publish_all {
             bail!("invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod");
@@ -133,13 +138,16 @@ pub fn join(
             (pod, Some(id))
         }
     };
-    if cfg.userns == UsernsMode::KeepId && !pod.share.is_empty() {
-        discard_new_pod(store, made);
-        bail!(
-            "--userns=keep-id cannot be used for a container that shares the namespaces of its pod"
-        );
+    if made.is_some() {
+        if let Err(e) = check_userns(&pod, cfg.userns) {
+            discard_new_pod(store, made);
+            return Err(e);
+        }
     }
     cfg.pod = pod.id.clone();
+    if pod.shares_user() && cfg.userns == pod.userns {
+        join_pod_userns(&pod, cfg);
+    }
     let infra = || NamespaceMode::Container(pod.infra_id.clone());
     // The pod's --pid/--uts host: members stay in the host's namespace
     // (rootless, joining the host's through the infra is not allowed).
@@ -178,10 +186,22 @@ pub fn join(
 /// shared namespaces replace its own, and with the network go its ports
 /// and name settings, as podman resets them.
 pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
-    if cfg.userns == UsernsMode::KeepId && !pod.share.is_empty() {
-        bail!(
-            "--userns=keep-id cannot be used for a container that shares the namespaces of its pod"
-        );
+    if cfg.launch.userns_from.take().is_some() {
+        // The user namespace of the pod it leaves.
+        cfg.userns = UsernsMode::Default;
+        cfg.launch.id_mappings = None;
+    }
+    if pod.shares_user() {
+        if cfg.userns != pod.userns && cfg.userns != UsernsMode::Default {
+            check_userns(pod, cfg.userns)?;
+        }
+        if cfg.launch.id_mappings.is_some() {
+            bail!("--uidmap/--gidmap/--subuidname/--subgidname cannot be set on a container in a pod: give them to `pod create`");
+        }
+        cfg.userns = pod.userns;
+        join_pod_userns(pod, cfg);
+    } else {
+        check_userns(pod, cfg.userns)?;
     }
     cfg.pod = pod.id.clone();
     let infra = || NamespaceMode::Container(pod.infra_id.clone());
@@ -220,6 +240,28 @@ pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A member's own `--userns` in a pod with an infra: only the pod's (the
+/// default) or the host's, as podman.
+fn check_userns(pod: &PodConfig, mode: UsernsMode) -> Result<()> {
+    if !pod.infra_id.is_empty()
+        && matches!(
+            mode,
+            UsernsMode::KeepId { .. } | UsernsMode::Private | UsernsMode::NoMap
+        )
+    {
+        bail!("cannot set user namespace mode when joining pod with infra container: invalid argument");
+    }
+    Ok(())
+}
+
+/// A member of a pod with a user namespace of its own lives in the
+/// infra's: the same maps (its files are owned as the infra's ids), and
+/// the namespace itself joined at start.
+fn join_pod_userns(pod: &PodConfig, cfg: &mut ContainerConfig) {
+    cfg.launch.id_mappings = pod.id_mappings.clone();
+    cfg.launch.userns_from = Some(pod.infra_id.clone());
 }
 
 /// Remove a pod `join` made for a container that then failed.
