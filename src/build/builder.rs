@@ -21,6 +21,7 @@ use super::ignore::Matcher;
 use super::image_edits::{ImageEdits, OS_FEATURES, OS_VERSION};
 use super::named_context::NamedContext;
 use super::run_mounts;
+use super::sbom;
 use super::squash::{self, Squash};
 use crate::runtime::container;
 use crate::runtime::userns::{self, IdMaps};
@@ -97,6 +98,9 @@ pub struct BuildOptions {
     pub source_policy: Option<super::source_policy::SourcePolicy>,
     /// `--compat-volumes`: RUN steps' changes under VOLUME paths dropped.
     pub compat_volumes: bool,
+    /// `--sbom*`: the final image scanned, the SBOM written out and/or
+    /// added to it.
+    pub sbom: Option<super::sbom::SbomOptions>,
 }
 
 impl BuildOptions {
@@ -349,6 +353,9 @@ impl Builder<'_> {
             last = Some(img);
         }
         let mut img = last.context("no build stages")?;
+        if let Some(s) = &self.opts.sbom {
+            img = self.sbom(&img, s)?;
+        }
         if self.opts.squash != Squash::No {
             img = self.squash(&img)?;
         }
@@ -405,7 +412,7 @@ impl Builder<'_> {
             ..Default::default()
         };
         if last {
-            if self.opts.squash == Squash::No {
+            if !self.tags_later() {
                 o.names = self.opts.tags.clone();
             }
             o.omit_history = e.omit_history;
@@ -603,15 +610,26 @@ impl Builder<'_> {
         Ok(img)
     }
 
+    /// The last step's image is not the result (`--squash`, or `--sbom`
+    /// adds a layer): the tags go to the image made after it.
+    fn tags_later(&self) -> bool {
+        self.opts.squash != Squash::No || self.opts.sbom.is_some()
+    }
+
     fn apply_final_edits(&self, st: &mut StageState) {
         self.opts.edits.apply_to_final(&mut st.config);
     }
 
     fn add_names(&self, img: &ImageRecord) -> Result<()> {
         // Squashing: the tags go to the squashed image.
-        if self.opts.squash != Squash::No {
+        if self.tags_later() {
             return Ok(());
         }
+        self.name_image(img)
+    }
+
+    /// The tags given to `img` (taken from any image that had them).
+    fn name_image(&self, img: &ImageRecord) -> Result<()> {
         if self.opts.tags.iter().all(|t| img.names.contains(t)) {
             return Ok(());
         }
@@ -891,6 +909,207 @@ impl Builder<'_> {
             |c| copy_config(c, &cfg),
             &opts,
         )?;
+        self.live.insert(img.id.clone(), img.clone());
+        say(self.opts.quiet, &format!("--> {}", short(&img.id)));
+        Ok(img)
+    }
+
+    /// `--sbom`: the scanner image run over the final image's files and
+    /// the context directories, once per command; its outputs merged into
+    /// the SBOM and the package URL list, written to local files and/or
+    /// added to the image in one more layer (the image then takes the tags).
+    fn sbom(&mut self, img: &ImageRecord, s: &sbom::SbomOptions) -> Result<ImageRecord> {
+        let scanner = (self.resolve)(&s.image)
+            .with_context(|| format!("pulling SBOM scanner image {}", s.image))?;
+        self.live.insert(scanner.id.clone(), scanner.clone());
+        let scanner_cfg = self.config_of(&scanner)?.config;
+        let shell: Vec<String> = (scanner_cfg.extra.get("Shell"))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+        let mut contexts = vec![self.opts.context.clone()];
+        for c in self.opts.contexts.values() {
+            if let super::named_context::NamedContext::Dir(d) = c {
+                if !contexts.contains(d) {
+                    contexts.push(d.clone());
+                }
+            }
+        }
+        let commands = sbom::scan_commands(&s.commands, contexts.len(), &shell);
+        if commands.is_empty() {
+            bail!(
+                "no SBOM scanner command names {{ROOTFS}} or {{CONTEXT}}: there is nothing to scan"
+            );
+        }
+        let dir = self
+            .scratch_dir()?
+            .join(format!("sbom-{:08x}", rand::random::<u32>()));
+        let (rootfs, scans) = (dir.join("rootfs"), dir.join("scans"));
+        fs::create_dir(&dir)?;
+        fs::create_dir(&scans)?;
+        use std::os::unix::fs::PermissionsExt;
+        // Any user the scanner runs as writes its output here.
+        fs::set_permissions(&scans, fs::Permissions::from_mode(0o777))?;
+        let result = self.scan(
+            img,
+            &scanner,
+            &scanner_cfg,
+            &contexts,
+            &commands,
+            &rootfs,
+            &scans,
+        );
+        let made = result.and_then(|outputs| {
+            let (doc, purls) = sbom::combine(s.merge, &outputs)?;
+            for (path, bytes) in [(&s.output, &doc), (&s.purl_output, &purls)] {
+                if let Some(p) = path {
+                    fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?;
+                }
+            }
+            let files: Vec<(String, Vec<u8>)> =
+                [(&s.image_output, doc), (&s.image_purl_output, purls)]
+                    .into_iter()
+                    .filter_map(|(p, b)| Some((p.clone()?, b)))
+                    .collect();
+            if files.is_empty() {
+                if self.opts.squash == Squash::No {
+                    self.name_image(img)?;
+                }
+                return Ok(img.clone());
+            }
+            self.add_files(img, &dir.join("layer"), &rootfs, files)
+        });
+        remove_tree_any(self.store, &dir);
+        made
+    }
+
+    /// The scanner's commands run, each in a container of its own; their
+    /// output files, in order.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &mut self,
+        img: &ImageRecord,
+        scanner: &ImageRecord,
+        scanner_cfg: &crate::storage::image_config::ContainerConfig,
+        contexts: &[PathBuf],
+        commands: &[sbom::ScanCommand],
+        rootfs: &Path,
+        scans: &Path,
+    ) -> Result<Vec<Vec<u8>>> {
+        let (store, layers) = (self.store, img.layers.clone());
+        let root = rootfs.to_path_buf();
+        self.in_storage_ns(|| {
+            fs::create_dir(&root)?;
+            squash::merge_into(store, &layers, &root, false)
+        })?;
+        let bind = |source: &Path, destination: String, options: &[&str]| MountSpec {
+            kind: crate::storage::containers::MountKind::Bind,
+            source: source.to_string_lossy().into_owned(),
+            destination,
+            options: options.iter().map(|o| o.to_string()).collect(),
+            ..Default::default()
+        };
+        let template = &self.opts.run;
+        let mut mounts = template.mounts.clone();
+        mounts.push(bind(scans, sbom::SCANS_TARGET.into(), &[]));
+        mounts.push(bind(rootfs, sbom::ROOTFS_TARGET.into(), &["ro"]));
+        for (i, c) in contexts.iter().enumerate() {
+            let target = format!("{}{i}", sbom::CONTEXT_TARGET_PREFIX);
+            mounts.push(bind(c, target, &["ro"]));
+        }
+        let mut annotations = BTreeMap::new();
+        annotations.insert(BUILD_ANNOTATION.to_string(), builder_identity());
+        for c in commands {
+            let cfg = ContainerConfig {
+                image_name: (scanner.names.first().cloned()).unwrap_or_else(|| scanner.id.clone()),
+                args: c.argv.clone(),
+                env: scanner_cfg.env.clone().unwrap_or_default(),
+                workdir: (scanner_cfg.working_dir.clone())
+                    .filter(|w| !w.is_empty())
+                    .unwrap_or_else(|| "/".into()),
+                user: scanner_cfg.user.clone().unwrap_or_default(),
+                annotations: annotations.clone(),
+                mounts: mounts.clone(),
+                stop_timeout: 10,
+                create_command: crate::storage::containers::command_line_without_secrets(
+                    std::env::args(),
+                ),
+                ..template.clone()
+            };
+            let id = container::create(self.store, cfg, scanner)?.id;
+            let ran = self.run_container(&id);
+            if let Err(e) = crate::runtime::removal::remove_files(self.store, &id) {
+                crate::warn!("removing SBOM scanner container {id}: {e:#}");
+            }
+            ran.with_context(|| format!("running scanning command {:?}", c.argv))?;
+        }
+        let files: Vec<PathBuf> = commands.iter().map(|c| scans.join(&c.output)).collect();
+        self.in_storage_ns(|| {
+            let mut out = Vec::new();
+            for f in &files {
+                let name = f.file_name().unwrap_or_default().to_string_lossy();
+                out.push(fs::read(f).with_context(|| {
+                    format!(
+                        "reading the output of SBOM scanner command ({SCANS}/{name})",
+                        SCANS = sbom::SCANS_TARGET
+                    )
+                })?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// `files` (absolute paths in the image) added to `img` as one layer.
+    fn add_files(
+        &mut self,
+        img: &ImageRecord,
+        dir: &Path,
+        rootfs: &Path,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<ImageRecord> {
+        let (store, mtime, dir_owned) = (self.store, self.opts.edits.mtime, dir.to_path_buf());
+        let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+        let rootfs = rootfs.to_path_buf();
+        let layer = self.in_storage_ns(move || {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            fs::create_dir(&dir_owned)?;
+            for (path, bytes) in &files {
+                let rel = path.trim_start_matches('/');
+                // Directories on the way keep the image's owner and mode.
+                let mut at = PathBuf::new();
+                let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+                for c in &comps[..comps.len().saturating_sub(1)] {
+                    at.push(c);
+                    let made = dir_owned.join(&at);
+                    if made.is_dir() {
+                        continue;
+                    }
+                    fs::create_dir(&made)?;
+                    if let Ok(m) = fs::symlink_metadata(rootfs.join(&at)) {
+                        if !m.is_dir() {
+                            bail!("{path} in the image: /{} is not a directory", at.display());
+                        }
+                        fs::set_permissions(&made, fs::Permissions::from_mode(m.mode() & 0o7777))?;
+                        std::os::unix::fs::lchown(&made, Some(m.uid()), Some(m.gid()))?;
+                    }
+                }
+                fs::write(dir_owned.join(rel), bytes)?;
+            }
+            commit::layer_from_dir_with(store, &dir_owned, mtime)
+        })?;
+        let e = &self.opts.edits;
+        let opts = CommitOptions {
+            format: self.opts.format,
+            names: match self.opts.squash {
+                Squash::No => self.opts.tags.clone(),
+                _ => Vec::new(),
+            },
+            history_created_by: Some(format!("/bin/sh -c #(nop) SBOM {}", paths.join(" "))),
+            created: e.created_rfc3339(),
+            omit_history: e.omit_history,
+            annotations: self.annotations_of(img),
+            ..Default::default()
+        };
+        let img = commit::image_from_layers(self.store, Some(img), Some(layer), |_| {}, &opts)?;
         self.live.insert(img.id.clone(), img.clone());
         say(self.opts.quiet, &format!("--> {}", short(&img.id)));
         Ok(img)

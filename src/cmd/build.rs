@@ -1,7 +1,7 @@
 //! `build`: flags in, the engine's build, the image id out (last line of
 //! stdout).
 
-use super::build_flags::{build_args, ImageEditFlags, RunStepFlags};
+use super::build_flags::{build_args, ImageEditFlags, RunStepFlags, SbomArgs};
 use super::build_sources::SourceFlags;
 use super::create_flags::CreateFlags;
 use super::output::println;
@@ -148,6 +148,8 @@ pub struct BuildArgs {
     pub edits: ImageEditFlags,
     #[command(flatten)]
     pub run: RunStepFlags,
+    #[command(flatten)]
+    pub sbom: SbomArgs,
     /// The build context directory
     pub context: Option<PathBuf>,
 }
@@ -339,6 +341,7 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
             .map(engine::load_source_policy)
             .transpose()?,
         compat_volumes: a.compat_volumes,
+        sbom: a.sbom.flags().options()?,
     };
     let pull = pull_policy(&a.pull)?.to_string();
     let flags = |platform: Option<&Platform>| CreateFlags {

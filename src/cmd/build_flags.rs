@@ -4,7 +4,7 @@
 
 use crate::engine::build::RunRequest;
 use crate::engine::create::{CreateLimits, Limits, TuningRequest};
-use crate::engine::types::{ImageEdits, MtimePolicy, NamespaceMode};
+use crate::engine::types::{ImageEdits, MtimePolicy, NamespaceMode, SbomFlags};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -97,6 +97,50 @@ impl ImageEditFlags {
             layer_labels: super::output::key_values(&self.layer_label),
             os_version: self.os_version.clone(),
             os_features: self.os_feature.clone(),
+        }
+    }
+}
+
+/// `--sbom` and its settings: a scanner run over the built image.
+#[derive(Args, Debug, Default)]
+pub struct SbomArgs {
+    /// Scan the built image and the contexts with a preset: syft, syft-cyclonedx, syft-spdx, trivy, trivy-cyclonedx or trivy-spdx
+    #[arg(long, value_name = "PRESET")]
+    pub sbom: Option<String>,
+    /// The image whose commands scan (instead of the preset's)
+    #[arg(long, value_name = "IMAGE")]
+    pub sbom_scanner_image: Option<String>,
+    /// A scanner command, with {ROOTFS}, {CONTEXT} and {OUTPUT} filled in (repeatable, run in order)
+    #[arg(long = "sbom-scanner-command", value_name = "COMMAND")]
+    pub sbom_scanner_command: Vec<String>,
+    /// How several scanner outputs are merged: cat, merge-cyclonedx-by-component-name-and-version or merge-spdx-by-package-name-and-versioninfo
+    #[arg(long, value_name = "STRATEGY")]
+    pub sbom_merge_strategy: Option<String>,
+    /// Write the SBOM to this local file
+    #[arg(long, value_name = "FILE")]
+    pub sbom_output: Option<PathBuf>,
+    /// Add the SBOM to the image at this path
+    #[arg(long, value_name = "PATH")]
+    pub sbom_image_output: Option<String>,
+    /// Write the package URLs found in the SBOM to this local file
+    #[arg(long, value_name = "FILE")]
+    pub sbom_purl_output: Option<PathBuf>,
+    /// Add the package URLs found in the SBOM to the image at this path
+    #[arg(long, value_name = "PATH")]
+    pub sbom_image_purl_output: Option<String>,
+}
+
+impl SbomArgs {
+    pub fn flags(&self) -> SbomFlags {
+        SbomFlags {
+            preset: self.sbom.clone(),
+            image: self.sbom_scanner_image.clone(),
+            commands: self.sbom_scanner_command.clone(),
+            merge: self.sbom_merge_strategy.clone(),
+            output: self.sbom_output.clone(),
+            purl_output: self.sbom_purl_output.clone(),
+            image_output: self.sbom_image_output.clone(),
+            image_purl_output: self.sbom_image_purl_output.clone(),
         }
     }
 }

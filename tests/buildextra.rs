@@ -1,0 +1,254 @@
+//! `coracle build`'s `--sbom` flags (a scanner image run over the built
+//! image and the context, its outputs merged), as root and rootless.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+
+/// A context directory holding `files`; `{BASE}` becomes the `rt` image.
+fn context(env: &TestEnv, name: &str, base: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = env.dir.join(name);
+    mkdir_mode(&dir, 0o755);
+    for (path, content) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content.replace("{BASE}", base)).unwrap();
+    }
+    dir
+}
+
+/// `build -q ARGS CTX`; returns the image id (stdout's last line).
+fn build(env: &TestEnv, args: &[&str], ctx: &Path) -> String {
+    let mut a = vec!["build", "-q"];
+    a.extend_from_slice(args);
+    a.push(ctx.to_str().unwrap());
+    let out = env.ok(&a);
+    let id = out.lines().last().unwrap_or("").to_string();
+    assert!(is_hex(&id, 64), "[{:?}] no image id: {out}", env.mode);
+    id
+}
+
+/// A scanner: `/scan FORMAT DIR OUT` writes a CycloneDX (`cdx`) or SPDX
+/// (`spdx`) document with one package per name in DIR.
+const SCAN: &str = r#"#!/bin/sh
+fmt=$1; dir=$2; out=$3
+sep=
+if [ "$fmt" = cdx ]; then printf '{"bomFormat":"CycloneDX","components":[' > "$out"
+else printf '{"spdxVersion":"SPDX-2.3","packages":[' > "$out"; fi
+for f in $(ls "$dir" | sort); do
+  if [ "$fmt" = cdx ]; then
+    printf '%s{"name":"%s","version":"1","purl":"pkg:generic/%s@1"}' "$sep" "$f" "$f" >> "$out"
+  else
+    printf '%s{"name":"%s","versionInfo":"1","externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:generic/%s@1"}]}' "$sep" "$f" "$f" >> "$out"
+  fi
+  sep=,
+done
+printf ']}\n' >> "$out"
+"#;
+
+fn names(doc: &Value, list: &str) -> Vec<String> {
+    let mut n: Vec<String> = doc[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list} in {doc}"))
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    n.sort();
+    n
+}
+
+both_modes!(sbom_scans_the_image_and_context_into_the_image_and_files);
+fn sbom_scans_the_image_and_context_into_the_image_and_files(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let sctx = context(
+        &env,
+        "scanner",
+        &base,
+        &[
+            ("Containerfile", "FROM {BASE}\nCOPY scan /scan\n"),
+            ("scan", SCAN),
+        ],
+    );
+    std::fs::set_permissions(
+        sctx.join("scan"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    build(&env, &["-t", "scanner"], &sctx);
+    // The image has /app-only and /shared; the context ctx-only and shared.
+    let ctx = context(
+        &env,
+        "app",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\nRUN mkdir /app-only /shared\nCMD [\"sh\"]\n",
+            ),
+            ("ctx-only", "x"),
+            ("shared", "x"),
+        ],
+    );
+    let out = env.dir.join("out");
+    mkdir_mode(&out, 0o777);
+    let (sbom, purl) = (out.join("sbom.json"), out.join("purl.json"));
+    let cdx = [
+        "--sbom-scanner-image=scanner",
+        "--sbom-scanner-command=/scan cdx {ROOTFS} {OUTPUT}",
+        "--sbom-scanner-command=/scan cdx {CONTEXT} {OUTPUT}",
+        "--sbom-merge-strategy=merge-cyclonedx-by-component-name-and-version",
+    ];
+    let mut args: Vec<String> = cdx.iter().map(|s| s.to_string()).collect();
+    args.extend([
+        format!("--sbom-output={}", sbom.display()),
+        format!("--sbom-purl-output={}", purl.display()),
+        "--sbom-image-output=/root/sbom.json".into(),
+        "--sbom-image-purl-output=/root/purl.json".into(),
+        "-t".into(),
+        "app".into(),
+    ]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let id = build(&env, &a, &ctx);
+    assert_eq!(env.inspect("app")["Id"], id.as_str());
+    let local = std::fs::read_to_string(&sbom).unwrap();
+    let doc: Value = serde_json::from_str(&local).unwrap();
+    let got = names(&doc, "components");
+    // Merged by name and version: `shared` once, both scans' names there.
+    for want in ["Containerfile", "app-only", "bin", "ctx-only", "etc"] {
+        assert!(got.contains(&want.to_string()), "[{mode:?}] {got:?}");
+    }
+    assert_eq!(
+        got.iter().filter(|n| *n == "shared").count(),
+        1,
+        "[{mode:?}] {got:?}"
+    );
+    assert_eq!(doc["bomFormat"], "CycloneDX");
+    let purls: Value = serde_json::from_str(&std::fs::read_to_string(&purl).unwrap()).unwrap();
+    let deps = purls["image_contents"]["dependencies"].as_array().unwrap();
+    assert!(
+        deps.contains(&Value::from("pkg:generic/ctx-only@1"))
+            && deps.contains(&Value::from("pkg:generic/app-only@1")),
+        "[{mode:?}] {purls}"
+    );
+    // The same files in the image, in a layer of their own; the scan's
+    // own files are not in the image.
+    assert_eq!(
+        env.sh("app", &[], "cat /root/sbom.json").trim(),
+        local.trim()
+    );
+    assert_eq!(
+        env.sh(
+            "app",
+            &[],
+            "cat /root/purl.json; ls -d /.rootfs /.scans 2>&1 | wc -l"
+        )
+        .trim(),
+        format!("{}\n2", std::fs::read_to_string(&purl).unwrap().trim())
+    );
+    assert_eq!(
+        env.inspect("app")["Config"]["Cmd"],
+        serde_json::json!(["sh"])
+    );
+    let plain = build(&env, &[], &ctx);
+    let layers = |i: &str| env.inspect(i)["RootFS"]["Layers"].as_array().unwrap().len();
+    assert_eq!(layers(&id), layers(&plain) + 1, "[{mode:?}]");
+
+    // SPDX, merged by name and versionInfo; only a local file.
+    let spdx = out.join("spdx.json");
+    let so = format!("--sbom-output={}", spdx.display());
+    build(
+        &env,
+        &[
+            "--sbom-scanner-image=scanner",
+            "--sbom-scanner-command=/scan spdx {ROOTFS} {OUTPUT}",
+            "--sbom-scanner-command=/scan spdx {CONTEXT} {OUTPUT}",
+            "--sbom-merge-strategy=merge-spdx-by-package-name-and-versioninfo",
+            &so,
+            "-t",
+            "app-spdx",
+        ],
+        &ctx,
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&spdx).unwrap()).unwrap();
+    let got = names(&doc, "packages");
+    assert!(
+        got.contains(&"app-only".into()) && got.contains(&"ctx-only".into()),
+        "[{mode:?}] {got:?}"
+    );
+    assert_eq!(got.iter().filter(|n| *n == "shared").count(), 1);
+    // Nothing went into the image: its layers are the plain build's.
+    assert_eq!(env.inspect("app-spdx")["Id"], plain.as_str());
+
+    // cat: the outputs one after the other, a shell command with a
+    // redirection run under the scanner's shell.
+    let cat = out.join("cat.txt");
+    let co = format!("--sbom-output={}", cat.display());
+    build(
+        &env,
+        &[
+            "--sbom-scanner-image=scanner",
+            "--sbom-scanner-command=echo ROOT {ROOTFS} > {OUTPUT}",
+            "--sbom-scanner-command=echo CTX {CONTEXT} > {OUTPUT}",
+            "--sbom-merge-strategy=cat",
+            &co,
+        ],
+        &ctx,
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cat).unwrap(),
+        "ROOT /.rootfs\nCTX /.context0\n"
+    );
+
+    // Bad settings: refused before anything is built.
+    let c = ctx.to_str().unwrap();
+    assert_refused(
+        &env,
+        &["build", "--sbom=nope", "--sbom-output=/tmp/x", c],
+        "unrecognized preset",
+    );
+    assert_refused(&env, &["build", "--sbom=syft", c], "--sbom-output");
+    assert_refused(
+        &env,
+        &[
+            "build",
+            "--sbom-scanner-image=scanner",
+            "--sbom-scanner-command=a {ROOTFS}",
+            "--sbom-scanner-command=b {ROOTFS}",
+            "--sbom-output=/tmp/x",
+            c,
+        ],
+        "--sbom-merge-strategy",
+    );
+    assert_refused(
+        &env,
+        &[
+            "build",
+            "--sbom-scanner-image=scanner",
+            "--sbom-scanner-command=a {ROOTFS}",
+            "--sbom-merge-strategy=zip",
+            "--sbom-output=/tmp/x",
+            c,
+        ],
+        "unrecognized merge strategy",
+    );
+    // A preset's scanner image that is not here: a clear error, and the
+    // built image is not tagged.
+    let o = env.fails(
+        &[
+            "build",
+            "--pull=never",
+            "--sbom=syft",
+            "--sbom-image-output=/sbom.json",
+            "-t",
+            "nosbom",
+            c,
+        ],
+        125,
+    );
+    assert!(o.stderr.contains("ghcr.io/anchore/syft"), "{}", o.stderr);
+    env.fails(&["image", "inspect", "nosbom"], 125);
+}
