@@ -252,3 +252,66 @@ fn sbom_scans_the_image_and_context_into_the_image_and_files(mode: Mode) {
     assert!(o.stderr.contains("ghcr.io/anchore/syft"), "{}", o.stderr);
     env.fails(&["image", "inspect", "nosbom"], 125);
 }
+
+both_modes!(jobs_build_independent_stages_at_once);
+fn jobs_build_independent_stages_at_once(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    // Stages a and b each wait (5 s at most) for the other's file in a
+    // shared volume: one after the other, the first would give up.
+    let wait = |mine: &str, other: &str| {
+        format!(
+            "RUN touch /shared/{mine} && if [ \"$WAIT\" = 1 ]; then i=0; \
+             while [ ! -e /shared/{other} ]; do i=$((i+1)); [ $i -gt 50 ] && exit 7; sleep 0.1; done; fi; \
+             echo {mine} > /{mine}\n"
+        )
+    };
+    let file = format!(
+        "FROM {{BASE}} AS a\nARG WAIT\n{}FROM {{BASE}} AS b\nARG WAIT\n{}\
+         FROM {{BASE}} AS unused\nRUN exit 9\n\
+         FROM {{BASE}}\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nRUN cat /a /b > /ab\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    let ctx = context(&env, "jobs", &base, &[("Containerfile", &file)]);
+    let shared = env.dir.join("shared");
+    mkdir_mode(&shared, 0o777);
+    let vol = format!("{}:/shared", shared.display());
+    let id = build(
+        &env,
+        &["--jobs=2", "--build-arg=WAIT=1", "-v", &vol, "-t", "ab"],
+        &ctx,
+    );
+    assert_eq!(env.sh("ab", &[], "cat /ab").trim(), "a\nb", "[{mode:?}]");
+    assert_eq!(env.inspect("ab")["Id"], id.as_str());
+
+    // Without the rendezvous, the same image as a build one stage at a time.
+    let same = [
+        "--no-cache",
+        "--timestamp=0",
+        "--build-arg=WAIT=0",
+        "-v",
+        &vol,
+    ];
+    let serial = build(&env, &[&same[..], &["--jobs=1"]].concat(), &ctx);
+    let unlimited = build(&env, &[&same[..], &["--jobs=0"]].concat(), &ctx);
+    assert_eq!(serial, unlimited, "[{mode:?}]");
+
+    // A stage that fails fails the build, with its step named.
+    let bad = context(
+        &env,
+        "jobs-bad",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE} AS a\nRUN exit 3\nFROM {BASE} AS b\nRUN true\n\
+             FROM {BASE}\nCOPY --from=a /etc/group /a\nCOPY --from=b /etc/group /b\n",
+        )],
+    );
+    let o = env.fails(
+        &["build", "--jobs=2", "-t", "bad", bad.to_str().unwrap()],
+        125,
+    );
+    assert!(o.stderr.contains("RUN exit 3"), "[{mode:?}] {}", o.stderr);
+    env.fails(&["image", "inspect", "bad"], 125);
+}

@@ -101,6 +101,9 @@ pub struct BuildOptions {
     /// `--sbom*`: the final image scanned, the SBOM written out and/or
     /// added to it.
     pub sbom: Option<super::sbom::SbomOptions>,
+    /// `--jobs`: how many stages may be built at once (0: no limit).
+    /// None: one after the other.
+    pub jobs: Option<usize>,
 }
 
 impl BuildOptions {
@@ -340,15 +343,27 @@ impl Builder<'_> {
             }
         }
         let count = stages.len();
-        let mut last = None;
-        for (n, &index) in stages.iter().enumerate() {
-            let prefix = if count > 1 {
+        let prefix = |n: usize| {
+            if count > 1 {
                 format!("[{}/{}] ", n + 1, count)
             } else {
                 String::new()
-            };
+            }
+        };
+        if self.opts.jobs.is_some_and(|j| j != 1) && count > 2 {
+            let others: Vec<(usize, String)> = (stages[..count - 1].iter())
+                .enumerate()
+                .map(|(n, &i)| (i, prefix(n)))
+                .collect();
+            self.build_concurrently(&others, &meta)?;
+        }
+        let mut last = None;
+        for (n, &index) in stages.iter().enumerate() {
             let is_final = n + 1 == count;
-            let img = self.build_stage(index, &meta, &prefix, is_final)?;
+            if !is_final && self.stage_images.contains_key(&index) {
+                continue;
+            }
+            let img = self.build_stage(index, &meta, &prefix(n), is_final)?;
             self.stage_images.insert(index, img.clone());
             last = Some(img);
         }
@@ -383,6 +398,98 @@ impl Builder<'_> {
             );
         }
         Ok(img)
+    }
+
+    /// `--jobs`: `stages` (not the final one; index and prefix) built in
+    /// child processes, as many at once as allowed, each once the stages
+    /// it needs are done. A failure stops new starts; the running finish.
+    fn build_concurrently(
+        &mut self,
+        stages: &[(usize, String)],
+        meta: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut needs = BTreeMap::new();
+        for (i, _) in stages {
+            let n = (self.file.stage_needs(*i, meta, true)).map_err(|e| anyhow!("{e}"))?;
+            needs.insert(*i, n);
+        }
+        let limit = match self.opts.jobs {
+            Some(0) | None => usize::MAX,
+            Some(n) => n,
+        };
+        let scratch = self.scratch_dir()?;
+        let mut pending: Vec<(usize, String)> = stages.to_vec();
+        let mut running: HashMap<libc::pid_t, (usize, PathBuf)> = HashMap::new();
+        let mut failure: Option<anyhow::Error> = None;
+        loop {
+            while failure.is_none() && running.len() < limit {
+                let ready = pending
+                    .iter()
+                    .position(|(i, _)| needs[i].iter().all(|d| self.stage_images.contains_key(d)));
+                let Some(pos) = ready else { break };
+                let (index, prefix) = pending.remove(pos);
+                let path = scratch.join(format!("stage-{index}.json"));
+                let pid = super::jobs::fork(&path, || self.stage_in_child(index, meta, &prefix))?;
+                running.insert(pid, (index, path));
+            }
+            if running.is_empty() {
+                break;
+            }
+            let pid = super::jobs::wait_any()?;
+            let Some((index, path)) = running.remove(&pid) else {
+                continue;
+            };
+            match super::jobs::read(&path) {
+                Ok(r) => {
+                    for img in r.new_images {
+                        self.live.insert(img.id.clone(), img);
+                    }
+                    self.cache.absorb(r.cache);
+                    self.used_args.extend(r.used_args);
+                    if let Some(k) = r.remote_key {
+                        self.stage_remote_keys.insert(index, k);
+                    }
+                    let img = r.image.context("a build stage process made no image")?;
+                    self.stage_images.insert(index, img);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            // Anything left (it cannot be: stages only need earlier ones)
+            // is built in order by the caller.
+            None => Ok(()),
+        }
+    }
+
+    /// In a `--jobs` child: one stage built, and what it made.
+    fn stage_in_child(
+        &mut self,
+        index: usize,
+        meta: &BTreeMap<String, String>,
+        prefix: &str,
+    ) -> super::jobs::StageResult {
+        let before: BTreeSet<String> = self.live.keys().cloned().collect();
+        match self.build_stage(index, meta, prefix, false) {
+            Ok(img) => super::jobs::StageResult {
+                image: Some(img),
+                error: None,
+                remote_key: self.stage_remote_keys.get(&index).cloned(),
+                used_args: self.used_args.iter().cloned().collect(),
+                new_images: (self.live.iter())
+                    .filter(|(id, _)| !before.contains(*id))
+                    .map(|(_, img)| img.clone())
+                    .collect(),
+                cache: self.cache.snapshot(),
+            },
+            Err(e) => super::jobs::StageResult {
+                error: Some(format!("{e:#}")),
+                ..Default::default()
+            },
+        }
     }
 
     /// An image's manifest annotations (none if its manifest is unreadable).

@@ -8,7 +8,8 @@
 //!   [`copy`] COPY/ADD sources and layers; [`named_context`] `--build-context`.
 //! - [`image_edits`]: what build's flags change on the images it makes;
 //!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`;
-//!   [`source_policy`] `--source-policy-file`; [`sbom`] `--sbom`; [`sources`] the images a
+//!   [`source_policy`] `--source-policy-file`; [`sbom`] `--sbom`;
+//!   [`jobs`] `--jobs`; [`sources`] the images a
 //!   build will name, found before it starts.
 
 pub mod builder;
@@ -21,6 +22,7 @@ pub mod copy;
 pub mod glob;
 pub mod ignore;
 pub mod image_edits;
+pub mod jobs;
 pub mod named_context;
 pub mod run_mounts;
 pub mod sbom;
