@@ -1,5 +1,7 @@
 //! `coracle build`'s `--sbom` flags (a scanner image run over the built
-//! image and the context, its outputs merged), as root and rootless.
+//! image and the context, its outputs merged), `--jobs` (stages built at
+//! once) and `--userns*` (the RUN steps' user namespace), as root and
+//! rootless.
 
 mod common;
 
@@ -314,4 +316,82 @@ fn jobs_build_independent_stages_at_once(mode: Mode) {
     );
     assert!(o.stderr.contains("RUN exit 3"), "[{mode:?}] {}", o.stderr);
     env.fails(&["image", "inspect", "bad"], 125);
+}
+
+both_modes!(userns_maps_for_run_steps);
+fn userns_maps_for_run_steps(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "userns",
+        &base,
+        &[(
+            "Containerfile",
+            "FROM {BASE}\n\
+             RUN cat /proc/self/uid_map > /map && cat /proc/self/gid_map > /gmap && \
+             mkdir -p /made/d && echo hi > /made/d/f && chown 7:8 /made/d/f && rm /bin/stty\n",
+        )],
+    );
+    // Root: host ids; rootless: ids of the rootless user namespace.
+    let (map, host) = match mode {
+        Mode::Root => ("0:100000:65536", None),
+        Mode::Rootless => ("0:1:500", Some("500")),
+    };
+    let flag = format!("--userns-uid-map={map}");
+    let id = build(&env, &[&flag, "-t", "mapped"], &ctx);
+    let words = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let uid_map = words(env.sh(&id, &[], "cat /map"));
+    let gid_map = words(env.sh(&id, &[], "cat /gmap"));
+    match host {
+        None => assert_eq!(uid_map, "0 100000 65536", "[{mode:?}]"),
+        Some(size) => {
+            let f: Vec<&str> = uid_map.split(' ').collect();
+            assert_eq!((f[0], f[2]), ("0", size), "[{mode:?}] {uid_map}");
+        }
+    }
+    // --userns-uid-map alone maps the gids the same way.
+    assert_eq!(gid_map, uid_map, "[{mode:?}]");
+    // The layer holds the step's changes only, owned as in the step.
+    assert_eq!(
+        env.sh(
+            &id,
+            &[],
+            "stat -c '%u:%g' /made/d/f /made; cat /made/d/f; test -e /bin/stty || echo gone; test -e /bin/sh && echo sh"
+        )
+        .trim(),
+        "7:8\n0:0\nhi\ngone\nsh",
+        "[{mode:?}]"
+    );
+    let size = |i: &str| env.inspect(i)["Size"].as_u64().unwrap();
+    assert!(
+        size(&id) - size(&base) < 100_000,
+        "[{mode:?}] the layer is {} bytes",
+        size(&id) - size(&base)
+    );
+    if mode == Mode::Root {
+        let id = build(&env, &["--userns=container", "--no-cache"], &ctx);
+        assert_eq!(words(env.sh(&id, &[], "cat /map")), "0 0 4294967295");
+        // A user's /etc/subuid and /etc/subgid ranges (the group's too).
+        let line = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+        if let Some(l) = line.lines().find(|l| l.starts_with("cotest:")) {
+            let f: Vec<&str> = l.split(':').collect();
+            let id = build(&env, &["--userns-uid-map-user=cotest"], &ctx);
+            let want = format!("0 {} {}", f[1], f[2]);
+            assert_eq!(words(env.sh(&id, &[], "cat /map")), want);
+            assert_eq!(words(env.sh(&id, &[], "cat /gmap")), want);
+        }
+    }
+    let c = ctx.to_str().unwrap();
+    assert_refused(
+        &env,
+        &["build", "--userns=host", "--userns-uid-map=0:1:1", c],
+        "host's user namespace",
+    );
+    assert_refused(
+        &env,
+        &["build", "--userns=ns:/proc/1/ns/user", c],
+        "--userns",
+    );
+    assert_refused(&env, &["build", "--userns-uid-map=0:1", c], "userns");
 }

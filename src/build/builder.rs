@@ -1473,6 +1473,15 @@ impl Builder<'_> {
         Ok((path, name, digest))
     }
 
+    /// The ids the storage work sees: rootless, the user namespace's.
+    fn id_maps_of_store(&mut self) -> Result<IdMaps> {
+        if self.store.rootless {
+            self.id_maps()
+        } else {
+            Ok(IdMaps::identity())
+        }
+    }
+
     fn id_maps(&mut self) -> Result<IdMaps> {
         if self.maps.is_none() {
             self.maps = Some(IdMaps::for_current_user()?);
@@ -1621,6 +1630,19 @@ impl Builder<'_> {
                 Some(v) if self.opts.compat_volumes => v.keys().cloned().collect(),
                 _ => Vec::new(),
             };
+            // With id maps the upper dir is the whole tree, ids shifted.
+            let remap = match &cfg.launch.id_mappings {
+                Some(wanted) => {
+                    let base = self.id_maps_of_store()?;
+                    let maps = crate::runtime::idmap::host_maps(wanted, &base)?;
+                    let dir = self
+                        .scratch_dir()?
+                        .join(format!("remap-{:08x}", rand::random::<u32>()));
+                    Some((base, maps, dir))
+                }
+                None => None,
+            };
+            let layers = img.layers.clone();
             self.in_storage_ns(|| {
                 prune_mount_targets(&upper, &view, &targets);
                 for v in &volumes {
@@ -1630,7 +1652,25 @@ impl Builder<'_> {
                         let _ = crate::storage::layers::remove_tree(&upper.join(rel));
                     }
                 }
-                commit::layer_from_dir_with(store, &upper, mtime)
+                let Some((base, maps, dir)) = &remap else {
+                    return commit::layer_from_dir_with(store, &upper, mtime);
+                };
+                let unshift = |u: u32, g: u32| {
+                    let u = (base.host_uid(u)).and_then(|h| maps.container_uid(h));
+                    let g = (base.host_gid(g)).and_then(|h| maps.container_gid(h));
+                    (u.unwrap_or(65534), g.unwrap_or(65534))
+                };
+                let old = dir.join("image");
+                let tar = dir.join("layer.tar");
+                let made = (|| {
+                    fs::create_dir_all(&old)?;
+                    squash::merge_into(store, &layers, &old, false)?;
+                    let out = std::io::BufWriter::new(fs::File::create(&tar)?);
+                    super::remap_diff::write_diff(&upper, &old, &unshift, mtime, out)?;
+                    commit::layer_from_tar(store, fs::File::open(&tar)?)
+                })();
+                let _ = crate::storage::layers::remove_tree(dir);
+                made
             })
         });
         let keep = self.opts.keep_containers;
@@ -1719,6 +1759,9 @@ fn run_key(t: &ContainerConfig) -> String {
 /// only when set, so plain builds keep their cache.
 fn tuning_key(t: &ContainerConfig) -> String {
     let mut k = String::new();
+    if let Some(m) = &t.launch.id_mappings {
+        k.push_str(&format!(" idmap {m:?}"));
+    }
     if t.tuning != Default::default() {
         k.push_str(&format!(" {:?}", t.tuning));
     }

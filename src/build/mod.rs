@@ -9,7 +9,7 @@
 //! - [`image_edits`]: what build's flags change on the images it makes;
 //!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`;
 //!   [`source_policy`] `--source-policy-file`; [`sbom`] `--sbom`;
-//!   [`jobs`] `--jobs`; [`sources`] the images a
+//!   [`jobs`] `--jobs`; [`remap_diff`] the layer of a RUN step with id maps; [`sources`] the images a
 //!   build will name, found before it starts.
 
 pub mod builder;
@@ -24,6 +24,7 @@ pub mod ignore;
 pub mod image_edits;
 pub mod jobs;
 pub mod named_context;
+pub mod remap_diff;
 pub mod run_mounts;
 pub mod sbom;
 pub mod source_policy;

@@ -237,6 +237,21 @@ pub struct RunStepFlags {
     /// How RUN steps are isolated: oci (the default) or rootless (no network or UTS namespace of their own); chroot is not supported
     #[arg(long, value_name = "TYPE", env = "BUILDAH_ISOLATION")]
     pub isolation: Option<String>,
+    /// User namespace for the RUN steps: container (a new one) or host
+    #[arg(long, value_name = "HOW")]
+    pub userns: Option<String>,
+    /// UID map of the RUN steps' user namespace: container:host:size triples, comma separated (rootless, host ids are the rootless namespace's)
+    #[arg(long, value_name = "MAPPING", value_delimiter = ',')]
+    pub userns_uid_map: Vec<String>,
+    /// GID map of the RUN steps' user namespace (as --userns-uid-map; alone it maps uids too)
+    #[arg(long, value_name = "MAPPING", value_delimiter = ',')]
+    pub userns_gid_map: Vec<String>,
+    /// Map the RUN steps' uids to USER's ranges in /etc/subuid (and gids to its /etc/subgid ones unless --userns-gid-map-group)
+    #[arg(long, value_name = "USER")]
+    pub userns_uid_map_user: Option<String>,
+    /// Map the RUN steps' gids to GROUP's ranges in /etc/subgid
+    #[arg(long, value_name = "GROUP")]
+    pub userns_gid_map_group: Option<String>,
 }
 
 impl RunStepFlags {
@@ -286,6 +301,13 @@ impl RunStepFlags {
             no_hosts: self.no_hosts,
             stdin: self.stdin,
             isolation: self.isolation.clone(),
+            userns: self.userns.clone(),
+            id_maps: crate::engine::create::idmap::IdMapRequest {
+                uidmap: self.userns_uid_map.clone(),
+                gidmap: self.userns_gid_map.clone(),
+                subuidname: self.userns_uid_map_user.clone(),
+                subgidname: self.userns_gid_map_group.clone(),
+            },
         })
     }
 }
