@@ -21,6 +21,7 @@ use super::ignore::Matcher;
 use super::image_edits::{ImageEdits, OS_FEATURES, OS_VERSION};
 use super::named_context::NamedContext;
 use super::run_mounts;
+use super::sbom;
 use super::squash::{self, Squash};
 use crate::runtime::container;
 use crate::runtime::userns::{self, IdMaps};
@@ -97,6 +98,12 @@ pub struct BuildOptions {
     pub source_policy: Option<super::source_policy::SourcePolicy>,
     /// `--compat-volumes`: RUN steps' changes under VOLUME paths dropped.
     pub compat_volumes: bool,
+    /// `--sbom*`: the final image scanned, the SBOM written out and/or
+    /// added to it.
+    pub sbom: Option<super::sbom::SbomOptions>,
+    /// `--jobs`: how many stages may be built at once (0: no limit).
+    /// None: one after the other.
+    pub jobs: Option<usize>,
 }
 
 impl BuildOptions {
@@ -336,19 +343,34 @@ impl Builder<'_> {
             }
         }
         let count = stages.len();
-        let mut last = None;
-        for (n, &index) in stages.iter().enumerate() {
-            let prefix = if count > 1 {
+        let prefix = |n: usize| {
+            if count > 1 {
                 format!("[{}/{}] ", n + 1, count)
             } else {
                 String::new()
-            };
+            }
+        };
+        if self.opts.jobs.is_some_and(|j| j != 1) && count > 2 {
+            let others: Vec<(usize, String)> = (stages[..count - 1].iter())
+                .enumerate()
+                .map(|(n, &i)| (i, prefix(n)))
+                .collect();
+            self.build_concurrently(&others, &meta)?;
+        }
+        let mut last = None;
+        for (n, &index) in stages.iter().enumerate() {
             let is_final = n + 1 == count;
-            let img = self.build_stage(index, &meta, &prefix, is_final)?;
+            if !is_final && self.stage_images.contains_key(&index) {
+                continue;
+            }
+            let img = self.build_stage(index, &meta, &prefix(n), is_final)?;
             self.stage_images.insert(index, img.clone());
             last = Some(img);
         }
         let mut img = last.context("no build stages")?;
+        if let Some(s) = &self.opts.sbom {
+            img = self.sbom(&img, s)?;
+        }
         if self.opts.squash != Squash::No {
             img = self.squash(&img)?;
         }
@@ -378,6 +400,98 @@ impl Builder<'_> {
         Ok(img)
     }
 
+    /// `--jobs`: `stages` (not the final one; index and prefix) built in
+    /// child processes, as many at once as allowed, each once the stages
+    /// it needs are done. A failure stops new starts; the running finish.
+    fn build_concurrently(
+        &mut self,
+        stages: &[(usize, String)],
+        meta: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut needs = BTreeMap::new();
+        for (i, _) in stages {
+            let n = (self.file.stage_needs(*i, meta, true)).map_err(|e| anyhow!("{e}"))?;
+            needs.insert(*i, n);
+        }
+        let limit = match self.opts.jobs {
+            Some(0) | None => usize::MAX,
+            Some(n) => n,
+        };
+        let scratch = self.scratch_dir()?;
+        let mut pending: Vec<(usize, String)> = stages.to_vec();
+        let mut running: HashMap<libc::pid_t, (usize, PathBuf)> = HashMap::new();
+        let mut failure: Option<anyhow::Error> = None;
+        loop {
+            while failure.is_none() && running.len() < limit {
+                let ready = pending
+                    .iter()
+                    .position(|(i, _)| needs[i].iter().all(|d| self.stage_images.contains_key(d)));
+                let Some(pos) = ready else { break };
+                let (index, prefix) = pending.remove(pos);
+                let path = scratch.join(format!("stage-{index}.json"));
+                let pid = super::jobs::fork(&path, || self.stage_in_child(index, meta, &prefix))?;
+                running.insert(pid, (index, path));
+            }
+            if running.is_empty() {
+                break;
+            }
+            let pid = super::jobs::wait_any()?;
+            let Some((index, path)) = running.remove(&pid) else {
+                continue;
+            };
+            match super::jobs::read(&path) {
+                Ok(r) => {
+                    for img in r.new_images {
+                        self.live.insert(img.id.clone(), img);
+                    }
+                    self.cache.absorb(r.cache);
+                    self.used_args.extend(r.used_args);
+                    if let Some(k) = r.remote_key {
+                        self.stage_remote_keys.insert(index, k);
+                    }
+                    let img = r.image.context("a build stage process made no image")?;
+                    self.stage_images.insert(index, img);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            // Anything left (it cannot be: stages only need earlier ones)
+            // is built in order by the caller.
+            None => Ok(()),
+        }
+    }
+
+    /// In a `--jobs` child: one stage built, and what it made.
+    fn stage_in_child(
+        &mut self,
+        index: usize,
+        meta: &BTreeMap<String, String>,
+        prefix: &str,
+    ) -> super::jobs::StageResult {
+        let before: BTreeSet<String> = self.live.keys().cloned().collect();
+        match self.build_stage(index, meta, prefix, false) {
+            Ok(img) => super::jobs::StageResult {
+                image: Some(img),
+                error: None,
+                remote_key: self.stage_remote_keys.get(&index).cloned(),
+                used_args: self.used_args.iter().cloned().collect(),
+                new_images: (self.live.iter())
+                    .filter(|(id, _)| !before.contains(*id))
+                    .map(|(_, img)| img.clone())
+                    .collect(),
+                cache: self.cache.snapshot(),
+            },
+            Err(e) => super::jobs::StageResult {
+                error: Some(format!("{e:#}")),
+                ..Default::default()
+            },
+        }
+    }
+
     /// An image's manifest annotations (none if its manifest is unreadable).
     fn annotations_of(&self, img: &ImageRecord) -> BTreeMap<String, String> {
         self.store
@@ -405,7 +519,7 @@ impl Builder<'_> {
             ..Default::default()
         };
         if last {
-            if self.opts.squash == Squash::No {
+            if !self.tags_later() {
                 o.names = self.opts.tags.clone();
             }
             o.omit_history = e.omit_history;
@@ -603,15 +717,26 @@ impl Builder<'_> {
         Ok(img)
     }
 
+    /// The last step's image is not the result (`--squash`, or `--sbom`
+    /// adds a layer): the tags go to the image made after it.
+    fn tags_later(&self) -> bool {
+        self.opts.squash != Squash::No || self.opts.sbom.is_some()
+    }
+
     fn apply_final_edits(&self, st: &mut StageState) {
         self.opts.edits.apply_to_final(&mut st.config);
     }
 
     fn add_names(&self, img: &ImageRecord) -> Result<()> {
         // Squashing: the tags go to the squashed image.
-        if self.opts.squash != Squash::No {
+        if self.tags_later() {
             return Ok(());
         }
+        self.name_image(img)
+    }
+
+    /// The tags given to `img` (taken from any image that had them).
+    fn name_image(&self, img: &ImageRecord) -> Result<()> {
         if self.opts.tags.iter().all(|t| img.names.contains(t)) {
             return Ok(());
         }
@@ -896,6 +1021,207 @@ impl Builder<'_> {
         Ok(img)
     }
 
+    /// `--sbom`: the scanner image run over the final image's files and
+    /// the context directories, once per command; its outputs merged into
+    /// the SBOM and the package URL list, written to local files and/or
+    /// added to the image in one more layer (the image then takes the tags).
+    fn sbom(&mut self, img: &ImageRecord, s: &sbom::SbomOptions) -> Result<ImageRecord> {
+        let scanner = (self.resolve)(&s.image)
+            .with_context(|| format!("pulling SBOM scanner image {}", s.image))?;
+        self.live.insert(scanner.id.clone(), scanner.clone());
+        let scanner_cfg = self.config_of(&scanner)?.config;
+        let shell: Vec<String> = (scanner_cfg.extra.get("Shell"))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+        let mut contexts = vec![self.opts.context.clone()];
+        for c in self.opts.contexts.values() {
+            if let super::named_context::NamedContext::Dir(d) = c {
+                if !contexts.contains(d) {
+                    contexts.push(d.clone());
+                }
+            }
+        }
+        let commands = sbom::scan_commands(&s.commands, contexts.len(), &shell);
+        if commands.is_empty() {
+            bail!(
+                "no SBOM scanner command names {{ROOTFS}} or {{CONTEXT}}: there is nothing to scan"
+            );
+        }
+        let dir = self
+            .scratch_dir()?
+            .join(format!("sbom-{:08x}", rand::random::<u32>()));
+        let (rootfs, scans) = (dir.join("rootfs"), dir.join("scans"));
+        fs::create_dir(&dir)?;
+        fs::create_dir(&scans)?;
+        use std::os::unix::fs::PermissionsExt;
+        // Any user the scanner runs as writes its output here.
+        fs::set_permissions(&scans, fs::Permissions::from_mode(0o777))?;
+        let result = self.scan(
+            img,
+            &scanner,
+            &scanner_cfg,
+            &contexts,
+            &commands,
+            &rootfs,
+            &scans,
+        );
+        let made = result.and_then(|outputs| {
+            let (doc, purls) = sbom::combine(s.merge, &outputs)?;
+            for (path, bytes) in [(&s.output, &doc), (&s.purl_output, &purls)] {
+                if let Some(p) = path {
+                    fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?;
+                }
+            }
+            let files: Vec<(String, Vec<u8>)> =
+                [(&s.image_output, doc), (&s.image_purl_output, purls)]
+                    .into_iter()
+                    .filter_map(|(p, b)| Some((p.clone()?, b)))
+                    .collect();
+            if files.is_empty() {
+                if self.opts.squash == Squash::No {
+                    self.name_image(img)?;
+                }
+                return Ok(img.clone());
+            }
+            self.add_files(img, &dir.join("layer"), &rootfs, files)
+        });
+        remove_tree_any(self.store, &dir);
+        made
+    }
+
+    /// The scanner's commands run, each in a container of its own; their
+    /// output files, in order.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &mut self,
+        img: &ImageRecord,
+        scanner: &ImageRecord,
+        scanner_cfg: &crate::storage::image_config::ContainerConfig,
+        contexts: &[PathBuf],
+        commands: &[sbom::ScanCommand],
+        rootfs: &Path,
+        scans: &Path,
+    ) -> Result<Vec<Vec<u8>>> {
+        let (store, layers) = (self.store, img.layers.clone());
+        let root = rootfs.to_path_buf();
+        self.in_storage_ns(|| {
+            fs::create_dir(&root)?;
+            squash::merge_into(store, &layers, &root, false)
+        })?;
+        let bind = |source: &Path, destination: String, options: &[&str]| MountSpec {
+            kind: crate::storage::containers::MountKind::Bind,
+            source: source.to_string_lossy().into_owned(),
+            destination,
+            options: options.iter().map(|o| o.to_string()).collect(),
+            ..Default::default()
+        };
+        let template = &self.opts.run;
+        let mut mounts = template.mounts.clone();
+        mounts.push(bind(scans, sbom::SCANS_TARGET.into(), &[]));
+        mounts.push(bind(rootfs, sbom::ROOTFS_TARGET.into(), &["ro"]));
+        for (i, c) in contexts.iter().enumerate() {
+            let target = format!("{}{i}", sbom::CONTEXT_TARGET_PREFIX);
+            mounts.push(bind(c, target, &["ro"]));
+        }
+        let mut annotations = BTreeMap::new();
+        annotations.insert(BUILD_ANNOTATION.to_string(), builder_identity());
+        for c in commands {
+            let cfg = ContainerConfig {
+                image_name: (scanner.names.first().cloned()).unwrap_or_else(|| scanner.id.clone()),
+                args: c.argv.clone(),
+                env: scanner_cfg.env.clone().unwrap_or_default(),
+                workdir: (scanner_cfg.working_dir.clone())
+                    .filter(|w| !w.is_empty())
+                    .unwrap_or_else(|| "/".into()),
+                user: scanner_cfg.user.clone().unwrap_or_default(),
+                annotations: annotations.clone(),
+                mounts: mounts.clone(),
+                stop_timeout: 10,
+                create_command: crate::storage::containers::command_line_without_secrets(
+                    std::env::args(),
+                ),
+                ..template.clone()
+            };
+            let id = container::create(self.store, cfg, scanner)?.id;
+            let ran = self.run_container(&id);
+            if let Err(e) = crate::runtime::removal::remove_files(self.store, &id) {
+                crate::warn!("removing SBOM scanner container {id}: {e:#}");
+            }
+            ran.with_context(|| format!("running scanning command {:?}", c.argv))?;
+        }
+        let files: Vec<PathBuf> = commands.iter().map(|c| scans.join(&c.output)).collect();
+        self.in_storage_ns(|| {
+            let mut out = Vec::new();
+            for f in &files {
+                let name = f.file_name().unwrap_or_default().to_string_lossy();
+                out.push(fs::read(f).with_context(|| {
+                    format!(
+                        "reading the output of SBOM scanner command ({SCANS}/{name})",
+                        SCANS = sbom::SCANS_TARGET
+                    )
+                })?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// `files` (absolute paths in the image) added to `img` as one layer.
+    fn add_files(
+        &mut self,
+        img: &ImageRecord,
+        dir: &Path,
+        rootfs: &Path,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<ImageRecord> {
+        let (store, mtime, dir_owned) = (self.store, self.opts.edits.mtime, dir.to_path_buf());
+        let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+        let rootfs = rootfs.to_path_buf();
+        let layer = self.in_storage_ns(move || {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            fs::create_dir(&dir_owned)?;
+            for (path, bytes) in &files {
+                let rel = path.trim_start_matches('/');
+                // Directories on the way keep the image's owner and mode.
+                let mut at = PathBuf::new();
+                let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+                for c in &comps[..comps.len().saturating_sub(1)] {
+                    at.push(c);
+                    let made = dir_owned.join(&at);
+                    if made.is_dir() {
+                        continue;
+                    }
+                    fs::create_dir(&made)?;
+                    if let Ok(m) = fs::symlink_metadata(rootfs.join(&at)) {
+                        if !m.is_dir() {
+                            bail!("{path} in the image: /{} is not a directory", at.display());
+                        }
+                        fs::set_permissions(&made, fs::Permissions::from_mode(m.mode() & 0o7777))?;
+                        std::os::unix::fs::lchown(&made, Some(m.uid()), Some(m.gid()))?;
+                    }
+                }
+                fs::write(dir_owned.join(rel), bytes)?;
+            }
+            commit::layer_from_dir_with(store, &dir_owned, mtime)
+        })?;
+        let e = &self.opts.edits;
+        let opts = CommitOptions {
+            format: self.opts.format,
+            names: match self.opts.squash {
+                Squash::No => self.opts.tags.clone(),
+                _ => Vec::new(),
+            },
+            history_created_by: Some(format!("/bin/sh -c #(nop) SBOM {}", paths.join(" "))),
+            created: e.created_rfc3339(),
+            omit_history: e.omit_history,
+            annotations: self.annotations_of(img),
+            ..Default::default()
+        };
+        let img = commit::image_from_layers(self.store, Some(img), Some(layer), |_| {}, &opts)?;
+        self.live.insert(img.id.clone(), img.clone());
+        say(self.opts.quiet, &format!("--> {}", short(&img.id)));
+        Ok(img)
+    }
+
     /// `--output`: the image's merged files into a directory, or a tar.
     fn write_output(&mut self, img: &ImageRecord, out: &BuildOutput) -> Result<()> {
         let layers = img.layers.clone();
@@ -1147,6 +1473,15 @@ impl Builder<'_> {
         Ok((path, name, digest))
     }
 
+    /// The ids the storage work sees: rootless, the user namespace's.
+    fn id_maps_of_store(&mut self) -> Result<IdMaps> {
+        if self.store.rootless {
+            self.id_maps()
+        } else {
+            Ok(IdMaps::identity())
+        }
+    }
+
     fn id_maps(&mut self) -> Result<IdMaps> {
         if self.maps.is_none() {
             self.maps = Some(IdMaps::for_current_user()?);
@@ -1295,6 +1630,19 @@ impl Builder<'_> {
                 Some(v) if self.opts.compat_volumes => v.keys().cloned().collect(),
                 _ => Vec::new(),
             };
+            // With id maps the upper dir is the whole tree, ids shifted.
+            let remap = match &cfg.launch.id_mappings {
+                Some(wanted) => {
+                    let base = self.id_maps_of_store()?;
+                    let maps = crate::runtime::idmap::host_maps(wanted, &base)?;
+                    let dir = self
+                        .scratch_dir()?
+                        .join(format!("remap-{:08x}", rand::random::<u32>()));
+                    Some((base, maps, dir))
+                }
+                None => None,
+            };
+            let layers = img.layers.clone();
             self.in_storage_ns(|| {
                 prune_mount_targets(&upper, &view, &targets);
                 for v in &volumes {
@@ -1304,7 +1652,25 @@ impl Builder<'_> {
                         let _ = crate::storage::layers::remove_tree(&upper.join(rel));
                     }
                 }
-                commit::layer_from_dir_with(store, &upper, mtime)
+                let Some((base, maps, dir)) = &remap else {
+                    return commit::layer_from_dir_with(store, &upper, mtime);
+                };
+                let unshift = |u: u32, g: u32| {
+                    let u = (base.host_uid(u)).and_then(|h| maps.container_uid(h));
+                    let g = (base.host_gid(g)).and_then(|h| maps.container_gid(h));
+                    (u.unwrap_or(65534), g.unwrap_or(65534))
+                };
+                let old = dir.join("image");
+                let tar = dir.join("layer.tar");
+                let made = (|| {
+                    fs::create_dir_all(&old)?;
+                    squash::merge_into(store, &layers, &old, false)?;
+                    let out = std::io::BufWriter::new(fs::File::create(&tar)?);
+                    super::remap_diff::write_diff(&upper, &old, &unshift, mtime, out)?;
+                    commit::layer_from_tar(store, fs::File::open(&tar)?)
+                })();
+                let _ = crate::storage::layers::remove_tree(dir);
+                made
             })
         });
         let keep = self.opts.keep_containers;
@@ -1393,6 +1759,9 @@ fn run_key(t: &ContainerConfig) -> String {
 /// only when set, so plain builds keep their cache.
 fn tuning_key(t: &ContainerConfig) -> String {
     let mut k = String::new();
+    if let Some(m) = &t.launch.id_mappings {
+        k.push_str(&format!(" idmap {m:?}"));
+    }
     if t.tuning != Default::default() {
         k.push_str(&format!(" {:?}", t.tuning));
     }

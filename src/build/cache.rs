@@ -23,8 +23,8 @@ const KEY_VERSION: &str = "coracle-build-cache-v1";
 /// good enough: this is a cache).
 const MAX_STAT_ENTRIES: usize = 4096;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct CacheFile {
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct CacheFile {
     #[serde(default)]
     steps: BTreeMap<String, String>,
     #[serde(default)]
@@ -83,6 +83,26 @@ impl BuildCache {
         self.file.steps.retain(|_, id| live(id));
         if self.file.steps.len() != before {
             self.dirty = true;
+        }
+    }
+
+    /// Everything known now (a `--jobs` child hands it to its parent).
+    pub fn snapshot(&self) -> CacheFile {
+        self.file.clone()
+    }
+
+    /// What a `--jobs` child learned, added.
+    pub fn absorb(&mut self, other: CacheFile) {
+        for (k, v) in other.steps {
+            if self.file.steps.get(&k) != Some(&v) {
+                self.file.steps.insert(k, v);
+                self.dirty = true;
+            }
+        }
+        for (k, v) in other.stat {
+            if self.file.stat.get(&k) != Some(&v) {
+                self.remember_stat(k, v);
+            }
         }
     }
 

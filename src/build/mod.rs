@@ -8,7 +8,8 @@
 //!   [`copy`] COPY/ADD sources and layers; [`named_context`] `--build-context`.
 //! - [`image_edits`]: what build's flags change on the images it makes;
 //!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`;
-//!   [`source_policy`] `--source-policy-file`; [`sources`] the images a
+//!   [`source_policy`] `--source-policy-file`; [`sbom`] `--sbom`;
+//!   [`jobs`] `--jobs`; [`remap_diff`] the layer of a RUN step with id maps; [`sources`] the images a
 //!   build will name, found before it starts.
 
 pub mod builder;
@@ -21,8 +22,11 @@ pub mod copy;
 pub mod glob;
 pub mod ignore;
 pub mod image_edits;
+pub mod jobs;
 pub mod named_context;
+pub mod remap_diff;
 pub mod run_mounts;
+pub mod sbom;
 pub mod source_policy;
 pub mod sources;
 pub mod squash;

@@ -1,7 +1,7 @@
 //! `build`: flags in, the engine's build, the image id out (last line of
 //! stdout).
 
-use super::build_flags::{build_args, ImageEditFlags, RunStepFlags};
+use super::build_flags::{build_args, ImageEditFlags, RunStepFlags, SbomArgs};
 use super::build_sources::SourceFlags;
 use super::create_flags::CreateFlags;
 use super::output::println;
@@ -139,6 +139,9 @@ pub struct BuildArgs {
     /// Undo what RUN steps change under VOLUME paths (only ADD and COPY change them), as docker did
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub compat_volumes: bool,
+    /// Build up to N stages that do not need each other at once (0: no limit); stdin is then not read
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
     /// Build for every platform all the base images are available for (needs --manifest)
     #[arg(long, conflicts_with_all = ["platform", "arch", "os", "variant"])]
     pub all_platforms: bool,
@@ -148,6 +151,8 @@ pub struct BuildArgs {
     pub edits: ImageEditFlags,
     #[command(flatten)]
     pub run: RunStepFlags,
+    #[command(flatten)]
+    pub sbom: SbomArgs,
     /// The build context directory
     pub context: Option<PathBuf>,
 }
@@ -339,6 +344,8 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
             .map(engine::load_source_policy)
             .transpose()?,
         compat_volumes: a.compat_volumes,
+        sbom: a.sbom.flags().options()?,
+        jobs: (a.jobs != 1).then_some(a.jobs),
     };
     let pull = pull_policy(&a.pull)?.to_string();
     let flags = |platform: Option<&Platform>| CreateFlags {

@@ -4,7 +4,7 @@
 
 use crate::engine::build::RunRequest;
 use crate::engine::create::{CreateLimits, Limits, TuningRequest};
-use crate::engine::types::{ImageEdits, MtimePolicy, NamespaceMode};
+use crate::engine::types::{ImageEdits, MtimePolicy, NamespaceMode, SbomFlags};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -101,6 +101,50 @@ impl ImageEditFlags {
     }
 }
 
+/// `--sbom` and its settings: a scanner run over the built image.
+#[derive(Args, Debug, Default)]
+pub struct SbomArgs {
+    /// Scan the built image and the contexts with a preset: syft, syft-cyclonedx, syft-spdx, trivy, trivy-cyclonedx or trivy-spdx
+    #[arg(long, value_name = "PRESET")]
+    pub sbom: Option<String>,
+    /// The image whose commands scan (instead of the preset's)
+    #[arg(long, value_name = "IMAGE")]
+    pub sbom_scanner_image: Option<String>,
+    /// A scanner command, with {ROOTFS}, {CONTEXT} and {OUTPUT} filled in (repeatable, run in order)
+    #[arg(long = "sbom-scanner-command", value_name = "COMMAND")]
+    pub sbom_scanner_command: Vec<String>,
+    /// How several scanner outputs are merged: cat, merge-cyclonedx-by-component-name-and-version or merge-spdx-by-package-name-and-versioninfo
+    #[arg(long, value_name = "STRATEGY")]
+    pub sbom_merge_strategy: Option<String>,
+    /// Write the SBOM to this local file
+    #[arg(long, value_name = "FILE")]
+    pub sbom_output: Option<PathBuf>,
+    /// Add the SBOM to the image at this path
+    #[arg(long, value_name = "PATH")]
+    pub sbom_image_output: Option<String>,
+    /// Write the package URLs found in the SBOM to this local file
+    #[arg(long, value_name = "FILE")]
+    pub sbom_purl_output: Option<PathBuf>,
+    /// Add the package URLs found in the SBOM to the image at this path
+    #[arg(long, value_name = "PATH")]
+    pub sbom_image_purl_output: Option<String>,
+}
+
+impl SbomArgs {
+    pub fn flags(&self) -> SbomFlags {
+        SbomFlags {
+            preset: self.sbom.clone(),
+            image: self.sbom_scanner_image.clone(),
+            commands: self.sbom_scanner_command.clone(),
+            merge: self.sbom_merge_strategy.clone(),
+            output: self.sbom_output.clone(),
+            purl_output: self.sbom_purl_output.clone(),
+            image_output: self.sbom_image_output.clone(),
+            image_purl_output: self.sbom_image_purl_output.clone(),
+        }
+    }
+}
+
 #[derive(Args, Debug, Default)]
 pub struct RunStepFlags {
     /// Network for RUN instructions: private (default), none, host, ns:PATH, pasta, slirp4netns or a network name
@@ -193,6 +237,21 @@ pub struct RunStepFlags {
     /// How RUN steps are isolated: oci (the default) or rootless (no network or UTS namespace of their own); chroot is not supported
     #[arg(long, value_name = "TYPE", env = "BUILDAH_ISOLATION")]
     pub isolation: Option<String>,
+    /// User namespace for the RUN steps: container (a new one) or host
+    #[arg(long, value_name = "HOW")]
+    pub userns: Option<String>,
+    /// UID map of the RUN steps' user namespace: container:host:size triples, comma separated (rootless, host ids are the rootless namespace's)
+    #[arg(long, value_name = "MAPPING", value_delimiter = ',')]
+    pub userns_uid_map: Vec<String>,
+    /// GID map of the RUN steps' user namespace (as --userns-uid-map; alone it maps uids too)
+    #[arg(long, value_name = "MAPPING", value_delimiter = ',')]
+    pub userns_gid_map: Vec<String>,
+    /// Map the RUN steps' uids to USER's ranges in /etc/subuid (and gids to its /etc/subgid ones unless --userns-gid-map-group)
+    #[arg(long, value_name = "USER")]
+    pub userns_uid_map_user: Option<String>,
+    /// Map the RUN steps' gids to GROUP's ranges in /etc/subgid
+    #[arg(long, value_name = "GROUP")]
+    pub userns_gid_map_group: Option<String>,
 }
 
 impl RunStepFlags {
@@ -242,6 +301,13 @@ impl RunStepFlags {
             no_hosts: self.no_hosts,
             stdin: self.stdin,
             isolation: self.isolation.clone(),
+            userns: self.userns.clone(),
+            id_maps: crate::engine::create::idmap::IdMapRequest {
+                uidmap: self.userns_uid_map.clone(),
+                gidmap: self.userns_gid_map.clone(),
+                subuidname: self.userns_uid_map_user.clone(),
+                subgidname: self.userns_gid_map_group.clone(),
+            },
         })
     }
 }

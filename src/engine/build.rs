@@ -107,6 +107,11 @@ pub struct RunRequest {
     pub stdin: bool,
     /// `--isolation`: oci (the default), rootless; chroot is refused.
     pub isolation: Option<String>,
+    /// `--userns`: container (or private, ""), host.
+    pub userns: Option<String>,
+    /// `--userns-uid-map`, `--userns-gid-map` (container:host:size,
+    /// comma separated), `--userns-uid-map-user`, `--userns-gid-map-group`.
+    pub id_maps: create::idmap::IdMapRequest,
 }
 
 /// The RUN steps' container template, every value checked as `run`
@@ -158,6 +163,7 @@ pub fn run_template(r: &RunRequest) -> Result<ContainerConfig> {
         },
     )?;
     let (resources, cgroups) = r.limits.resources(crate::runtime::userns::is_rootless())?;
+    let id_mappings = run_id_mappings(r)?;
     Ok(ContainerConfig {
         mounts,
         cap_add: r.cap_add.clone(),
@@ -180,8 +186,56 @@ pub fn run_template(r: &RunRequest) -> Result<ContainerConfig> {
         stdin: r.stdin,
         // The host's proxy variables (`--http-proxy`, default true).
         env: create::base_env(&r.tuning, &[]),
+        launch: crate::storage::launch::LaunchSettings {
+            id_mappings,
+            ..Default::default()
+        },
         ..Default::default()
     })
+}
+
+/// The RUN steps' own user namespace maps, if any: the `--userns-*`
+/// maps, or as root with `--userns=container` and none, the whole id
+/// range mapped to itself (rootless, the steps always have their own).
+fn run_id_mappings(r: &RunRequest) -> Result<Option<crate::storage::launch::IdMappings>> {
+    use crate::storage::launch::{IdMappings, IdRange};
+    let host = match r.userns.as_deref() {
+        None => None,
+        Some("" | "container" | "private") => Some(false),
+        Some("host") => Some(true),
+        Some(other) => bail!(
+            "invalid --userns {other:?}: use container or host (a user namespace path is not supported by coracle)"
+        ),
+    };
+    if host == Some(true) && !r.id_maps.is_empty() {
+        bail!("can not specify ID mappings while using host's user namespace");
+    }
+    for (flag, list) in [
+        ("--userns-uid-map", &r.id_maps.uidmap),
+        ("--userns-gid-map", &r.id_maps.gidmap),
+    ] {
+        for m in list {
+            let fields: Vec<&str> = m.split(':').collect();
+            if fields.len() != 3 || fields.iter().any(|f| f.parse::<u32>().is_err()) {
+                bail!(
+                    "invalid {flag} {m:?}: use container-id:host-id:size triples, comma separated"
+                );
+            }
+        }
+    }
+    let maps = create::idmap::resolve(&r.id_maps, &Default::default(), false)?;
+    if maps.is_none() && host == Some(false) && !crate::runtime::userns::is_rootless() {
+        let all = vec![IdRange {
+            container_id: 0,
+            host_id: 0,
+            size: u32::MAX,
+        }];
+        return Ok(Some(IdMappings {
+            uids: all.clone(),
+            gids: all,
+        }));
+    }
+    Ok(maps)
 }
 
 /// The identifiers a source policy knows an image name by: BuildKit's

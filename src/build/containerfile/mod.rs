@@ -522,24 +522,56 @@ impl Containerfile {
             if std::mem::replace(&mut needed[i], true) {
                 continue;
             }
-            if let BaseRef::Stage(s) = self.resolve_from(i, &meta)? {
-                todo.push(s);
-            }
-            for step in &self.stages[i].instructions {
-                for from in step_references(&step.instruction) {
-                    let from =
-                        expand_with_escape(&from, self.escape, &|n: &str| meta.get(n).cloned())
-                            .unwrap_or(from);
-                    let r = self
-                        .resolve_copy_from(i, &from)
-                        .map_err(|e| StageError(format!("line {}: {e}", step.line)))?;
-                    if let BaseRef::Stage(s) = r {
-                        todo.push(s);
+            todo.extend(self.stage_needs(i, &meta, false)?);
+        }
+        Ok((0..self.stages.len()).filter(|i| needed[*i]).collect())
+    }
+
+    /// The earlier stages stage `i` uses (its FROM, its `--from`s). With
+    /// `strict`, a `--from` that names a variable the meta ARGs do not set
+    /// (a stage's own ARG may) counts as needing every earlier stage.
+    pub fn stage_needs(
+        &self,
+        i: usize,
+        meta: &BTreeMap<String, String>,
+        strict: bool,
+    ) -> Result<Vec<usize>, StageError> {
+        let mut out = Vec::new();
+        if let BaseRef::Stage(s) = self.resolve_from(i, meta)? {
+            out.push(s);
+        }
+        for step in &self.stages[i].instructions {
+            for from in step_references(&step.instruction) {
+                if strict && from.contains('$') {
+                    let known =
+                        expand_with_escape(&from, self.escape, &|n: &str| meta.get(n).cloned());
+                    if known.is_err()
+                        || from.split('$').skip(1).any(|v| {
+                            let name: String = v
+                                .trim_start_matches('{')
+                                .chars()
+                                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                                .collect();
+                            !meta.contains_key(&name)
+                        })
+                    {
+                        out.extend(0..i);
+                        continue;
                     }
+                }
+                let from = expand_with_escape(&from, self.escape, &|n: &str| meta.get(n).cloned())
+                    .unwrap_or(from);
+                let r = self
+                    .resolve_copy_from(i, &from)
+                    .map_err(|e| StageError(format!("line {}: {e}", step.line)))?;
+                if let BaseRef::Stage(s) = r {
+                    out.push(s);
                 }
             }
         }
-        Ok((0..self.stages.len()).filter(|i| needed[*i]).collect())
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 }
 
