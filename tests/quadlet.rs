@@ -1004,6 +1004,24 @@ WantedBy=default.target
         out.stderr, "Error: sometimes is not a valid restart policy\n",
         "[{mode:?}]"
     );
+    // --stop-timeout and its older spelling -t/--time: one or the other
+    let out = env.fails(
+        &[
+            "generate",
+            "systemd",
+            "--new",
+            "--stop-timeout",
+            "5",
+            "-t",
+            "6",
+            "web",
+        ],
+        125,
+    );
+    assert_eq!(
+        out.stderr, "Error: stop-timeout and time are redundant and cannot be used together\n",
+        "[{mode:?}]"
+    );
     let out = env.fails(&["generate", "systemd", "--new", "nosuch"], 125);
     assert!(
         out.stderr.starts_with("Error: ") && out.stderr.lines().count() == 1,

@@ -79,13 +79,11 @@ pub struct SystemdArgs {
     /// Seconds systemd waits before restarting
     #[arg(long)]
     pub restart_sec: Option<u32>,
-    /// Stop timeout in seconds (default: the container's)
-    #[arg(
-        short = 't',
-        long = "time",
-        visible_alias = "stop-timeout",
-        value_name = "SECONDS"
-    )]
+    /// Stop timeout in seconds, for the unit's stop and rm -t and its TimeoutStopSec (default: the container's)
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
+    /// The older spelling of --stop-timeout
+    #[arg(short = 't', long = "time", value_name = "SECONDS", hide = true)]
     pub time: Option<u32>,
     /// Set an environment variable in the unit: KEY=VALUE, KEY (its value here, when set) or PREFIX* (every variable here that starts with PREFIX)
     #[arg(short, long, value_name = "ENV")]
@@ -170,12 +168,15 @@ pub fn systemd(g: &GlobalOpts, mut a: SystemdArgs) -> Result<()> {
     if let Some(f) = a.format.as_deref().filter(|f| *f != "json") {
         bail!("unsupported format {f:?}: use json");
     }
+    if a.stop_timeout.is_some() && a.time.is_some() {
+        bail!("stop-timeout and time are redundant and cannot be used together");
+    }
     let store = g.open_store()?;
     let opts = SystemdOptions {
         use_name: a.name,
         restart_policy: a.restart_policy,
         restart_sec: a.restart_sec,
-        stop_timeout: a.time,
+        stop_timeout: a.stop_timeout.or(a.time),
         start_timeout: a.start_timeout,
         container_prefix: a.container_prefix,
         separator: a.separator,
