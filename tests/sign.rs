@@ -357,3 +357,81 @@ fn sign_verify_and_trust(mode: Mode) {
         "[{mode:?}] the signed list"
     );
 }
+
+/// Every `signature-N` file below `dir`.
+fn signature_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            found.extend(signature_files(&p));
+        } else if e.file_name().to_string_lossy().starts_with("signature-") {
+            found.push(p);
+        }
+    }
+    found
+}
+
+both_modes!(image_sign_cert_dir_reaches_a_mutual_tls_registry);
+/// `image sign --cert-dir`: the registry's CA and the client certificate it
+/// wants, to read the manifest that is signed.
+fn image_sign_cert_dir_reaches_a_mutual_tls_registry(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let signer = Keyring::new(&mut env, "signer", "signer@example.com");
+    env.set_env("GNUPGHOME", signer.home.to_str().unwrap());
+    let reg = tls_registry();
+    let certs = reg.certs.as_ref().unwrap().to_str().unwrap();
+    let bb = busybox();
+    env.pull(&bb.reference());
+    let dest = format!("{}/{}:1", reg.host, unique("tls/signed"));
+    env.ok(&[
+        "push",
+        "--tls-verify",
+        "--cert-dir",
+        certs,
+        &bb.reference(),
+        &dest,
+    ]);
+    let dir = env.home.join("tls-sigs");
+    let d = dir.to_str().unwrap();
+    let typed = format!("docker://{dest}");
+    let sign = ["image", "sign", "--sign-by", "signer@example.com", "-d", d];
+
+    // Without the client certificate the registry will not talk.
+    let mut args = sign.to_vec();
+    args.push(&typed);
+    let out = env.fails(&args, 125);
+    assert!(
+        out.stderr.starts_with("Error: ") && out.stderr.contains(&reg.host),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    assert!(
+        signature_files(&dir).is_empty(),
+        "[{mode:?}] nothing signed"
+    );
+
+    let mut args = sign.to_vec();
+    args.extend_from_slice(&["--cert-dir", certs, &typed]);
+    env.ok(&args);
+    let files = signature_files(&dir);
+    assert_eq!(files.len(), 1, "[{mode:?}] {files:?}");
+    let p = payload(&env, &signer, &files[0]);
+    assert_eq!(
+        p["critical"]["identity"]["docker-reference"], dest,
+        "[{mode:?}] {p}"
+    );
+    let digest = p["critical"]["image"]["docker-manifest-digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        files[0]
+            .to_string_lossy()
+            .contains(&digest.replacen(':', "=", 1)),
+        "[{mode:?}] {files:?}"
+    );
+}
