@@ -487,6 +487,90 @@ fn killed_build_leaves_a_usable_store(mode: Mode) {
     env.reap();
 }
 
+both_modes!(prune_build_containers_and_cache_mounts);
+/// `system prune --build` removes build containers, running or not; `image prune --build-cache` (and `-a`, `system prune
+/// -a`) the directories `RUN --mount=type=cache` keeps between builds.
+fn prune_build_containers_and_cache_mounts(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[
+            ("Slow", "FROM {BASE}\nRUN sleep 60\n"),
+            (
+                "Cache",
+                "FROM {BASE}\nRUN --mount=type=cache,target=/cache echo kept > /cache/f\n",
+            ),
+            (
+                "Probe",
+                "FROM {BASE}\nRUN --mount=type=cache,target=/cache ls /cache > /seen\n",
+            ),
+        ],
+    );
+    let p = |f: &str| ctx.join(f).to_str().unwrap().to_string();
+    let mut child = env
+        .coracle_command(&["build", "-f", &p("Slow"), ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = wait_for(Duration::from_secs(30), || {
+        env.ok(&["ps", "--format", "{{.ID}}"]).lines().count() == 1
+    });
+    assert!(started, "[{mode:?}] the RUN container never ran");
+    let left = env.all_container_ids();
+    assert_eq!(left.len(), 1, "[{mode:?}]");
+    // A running build container: system prune leaves it, --build takes
+    // it (as podman's, unsafe while a build runs: that build fails).
+    let out = env.ok(&["system", "prune", "-f"]);
+    assert!(!out.contains(&left[0]), "[{mode:?}] {out}");
+    assert_eq!(
+        env.all_container_ids(),
+        left,
+        "[{mode:?}] not without --build"
+    );
+    let out = env.ok(&["system", "prune", "-f", "--build"]);
+    assert!(
+        out.starts_with(&format!("Deleted Containers\n{}\n", left[0])),
+        "[{mode:?}] {out}"
+    );
+    let ended = wait_for(Duration::from_secs(30), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !ended {
+        // SAFETY: a signal to a process this test started.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        ended && !status.success(),
+        "[{mode:?}] the build fails without its container: {status:?}"
+    );
+    assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
+
+    let cache = env.store_dir().join("build-cache-mounts");
+    let seen = |tag: &str| {
+        build(&env, &["--no-cache", "-f", &p("Probe"), "-t", tag], &ctx);
+        sh(&env, tag, "cat /seen")
+    };
+    build(&env, &["--no-cache", "-f", &p("Cache")], &ctx);
+    env.ok(&["image", "prune", "-f"]);
+    assert_eq!(
+        seen("probe1"),
+        "f\n",
+        "[{mode:?}] the cache outlives a prune"
+    );
+    env.ok(&["image", "prune", "-f", "--build-cache"]);
+    assert!(!cache.exists(), "[{mode:?}]");
+    assert_eq!(seen("probe2"), "", "[{mode:?}] the cache is gone");
+    build(&env, &["--no-cache", "-f", &p("Cache")], &ctx);
+    env.ok(&["system", "prune", "-a", "-f"]);
+    assert!(!cache.exists(), "[{mode:?}] system prune -a takes it too");
+    env.reap();
+}
+
 both_modes!(stdin_file_quiet_iidfile_and_push);
 fn stdin_file_quiet_iidfile_and_push(mode: Mode) {
     let env = TestEnv::new(mode);

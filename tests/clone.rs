@@ -136,13 +136,80 @@ fn container_clone_copies_and_changes(mode: Mode) {
             field(&env, "capped", "{{.HostConfig.NanoCpus}}"),
             "500000000"
         );
+        // real-time CPU time and per-device weights, as run takes them
+        let dev = ["/dev/vda", "/dev/sda", "/dev/loop0"]
+            .into_iter()
+            .find(|d| std::path::Path::new(d).exists())
+            .expect("a block device");
+        let weight = format!("{dev}:300");
+        env.ok(&[
+            "container",
+            "clone",
+            "--cpu-rt-period",
+            "1000000",
+            "--cpu-rt-runtime",
+            "10000",
+            "--blkio-weight-device",
+            &weight,
+            "--name",
+            "realtime",
+            "orig",
+        ]);
+        let hc = &env.inspect_container("realtime")["HostConfig"];
+        assert_eq!(
+            (
+                hc["CpuRealtimePeriod"].as_u64(),
+                hc["CpuRealtimeRuntime"].as_i64(),
+                hc["BlkioWeightDevice"].clone()
+            ),
+            (
+                Some(1_000_000),
+                Some(10_000),
+                serde_json::json!([{"Path": dev, "Weight": 300}])
+            ),
+            "[{mode:?}]"
+        );
+        assert_eq!(
+            env.inspect_container("orig")["HostConfig"]["CpuRealtimePeriod"],
+            0,
+            "[{mode:?}] the original keeps its own"
+        );
     } else {
         assert_refused(
             &env,
             &["container", "clone", "--memory", "64m", "orig"],
             "the memory controller is not available",
         );
+        assert_refused(
+            &env,
+            &["container", "clone", "--cpu-rt-runtime", "10000", "orig"],
+            "the cpu controller is not available",
+        );
     }
+    assert_refused(
+        &env,
+        &[
+            "container",
+            "clone",
+            "--cpu-rt-period",
+            "1000",
+            "--cpu-rt-runtime",
+            "5000",
+            "orig",
+        ],
+        "must not exceed",
+    );
+    assert_refused(
+        &env,
+        &[
+            "container",
+            "clone",
+            "--blkio-weight-device",
+            "/dev/null:500",
+            "orig",
+        ],
+        "not a block device",
+    );
     assert_refused(
         &env,
         &["container", "clone", "nosuchthing"],

@@ -112,6 +112,7 @@ both_modes!(
     unsupported_keys_and_types_are_refused_by_name,
     generated_units_pass_systemd_analyze_verify,
     generate_systemd_new_recreates_the_container,
+    generate_systemd_new_pod_units_run_the_pod,
     quadlet_install_list_print_rm,
     network_units_make_the_network_containers_join,
     pod_units_run_the_pod_and_its_containers,
@@ -1004,6 +1005,24 @@ WantedBy=default.target
         out.stderr, "Error: sometimes is not a valid restart policy\n",
         "[{mode:?}]"
     );
+    // --stop-timeout and its older spelling -t/--time: one or the other
+    let out = env.fails(
+        &[
+            "generate",
+            "systemd",
+            "--new",
+            "--stop-timeout",
+            "5",
+            "-t",
+            "6",
+            "web",
+        ],
+        125,
+    );
+    assert_eq!(
+        out.stderr, "Error: stop-timeout and time are redundant and cannot be used together\n",
+        "[{mode:?}]"
+    );
     let out = env.fails(&["generate", "systemd", "--new", "nosuch"], 125);
     assert!(
         out.stderr.starts_with("Error: ") && out.stderr.lines().count() == 1,
@@ -1011,6 +1030,149 @@ WantedBy=default.target
         out.stderr
     );
     env.ok(&["rm", "web"]);
+}
+
+/// The command lines of a unit's `KEY=` entries, continuations joined and
+/// systemd's `%t` as `rt`.
+fn exec_lines(unit: &str, key: &str, rt: &Path) -> Vec<String> {
+    let prefix = format!("{key}=");
+    unit.replace(" \\\n\t", " ")
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|l| l.replace("%t", rt.to_str().unwrap()))
+        .collect()
+}
+
+/// `generate systemd --new POD`: the pod's unit (named with `--pod-prefix`)
+/// makes the pod and follows its infra's monitor; each member's unit is
+/// bound to it and joins it by the pod id file. Their command lines, run
+/// as systemd would, start and remove the pod and its containers.
+fn generate_systemd_new_pod_units_run_the_pod(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    env.ok(&["pod", "create", "--name", "sp"]);
+    env.ok(&[
+        "create", "--pod", "sp", "--name", "c1", &img, "sleep", "1000",
+    ]);
+    env.ok(&["create", "--pod=sp", "--name", "c2", &img, "true"]);
+    let out = env.ok(&[
+        "generate",
+        "systemd",
+        "--new",
+        "--name",
+        "--no-header",
+        "--pod-prefix",
+        "pd",
+        "sp",
+    ]);
+    assert!(
+        out.starts_with("# pd-sp.service\n")
+            && out.contains("\nWants=container-c1.service container-c2.service\nBefore=container-c1.service container-c2.service\n")
+            && out.contains(" pod create \\\n\t--infra-conmon-pidfile %t/pd-sp.pid \\\n\t--pod-id-file %t/pd-sp.pod-id \\\n\t--exit-policy=stop \\\n\t--name sp \\\n\t--replace\n")
+            && out.contains("\nPIDFile=%t/pd-sp.pid\nType=forking\n")
+            && out.contains("WantedBy=default.target\n# container-c1.service\n")
+            && out.contains("\nBindsTo=pd-sp.service\nAfter=pd-sp.service\n")
+            && out.contains("\t--rm \\\n\t--pod-id-file %t/pd-sp.pod-id \\\n")
+            && !out.contains("--pod sp")
+            && !out.contains("--pod=sp"),
+        "[{mode:?}] {out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "generate", "systemd", "--new", "--name", "--format", "json", "sp",
+    ]))
+    .unwrap();
+    let units = json.as_object().unwrap();
+    assert_eq!(
+        units.keys().collect::<Vec<_>>(),
+        ["container-c1", "container-c2", "pod-sp"],
+        "[{mode:?}] the default prefix"
+    );
+    let pod_unit = units["pod-sp"].as_str().unwrap().to_string();
+    let c1_unit = units["container-c1"].as_str().unwrap().to_string();
+
+    // Run the units' command lines as systemd would, in a runtime dir.
+    env.ok(&["pod", "rm", "-f", "-t", "0", "sp"]);
+    let rt = env.home.join("rt");
+    env.write_user_file(&rt.join(".keep"), b"");
+    let sh = |line: &String| {
+        let out = env.run_program("sh", &["-c", line]);
+        assert_eq!(out.status, 0, "[{mode:?}] {line}: {out:?}");
+    };
+    for key in ["ExecStartPre", "ExecStart"] {
+        exec_lines(&pod_unit, key, &rt).iter().for_each(sh);
+    }
+    // systemd follows the infra's monitor through the pid file
+    let pid = std::fs::read_to_string(rt.join("pod-sp.pid")).unwrap();
+    assert!(
+        Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "[{mode:?}] pid file {pid:?}"
+    );
+    exec_lines(&c1_unit, "ExecStart", &rt).iter().for_each(sh);
+    assert_eq!(
+        env.ok(&[
+            "ps",
+            "--format",
+            "{{.Names}} {{.PodName}}",
+            "--filter",
+            "name=c1"
+        ]),
+        "c1 sp\n",
+        "[{mode:?}]"
+    );
+    for key in ["ExecStop", "ExecStopPost"] {
+        exec_lines(&c1_unit, key, &rt).iter().for_each(sh);
+    }
+    for key in ["ExecStop", "ExecStopPost"] {
+        exec_lines(&pod_unit, key, &rt).iter().for_each(sh);
+    }
+    assert_eq!(env.run(&["pod", "exists", "sp"]).status, 1, "[{mode:?}]");
+    assert!(env.all_container_ids().is_empty(), "[{mode:?}]");
+
+    // --files: one file each, their paths printed; systemd reads the pod's
+    env.ok(&["pod", "create", "--name", "fp"]);
+    env.ok(&["create", "--pod", "fp", "--name", "m", &img, "true"]);
+    if mode == Mode::Rootless {
+        let u = test_user();
+        std::os::unix::fs::chown(&env.dir, Some(u.uid), Some(u.gid)).unwrap();
+    }
+    let out = env.ok(&["generate", "systemd", "--new", "--files", "--name", "fp"]);
+    let pod_file = env.dir.join("pod-fp.service");
+    assert_eq!(
+        out,
+        format!(
+            "{}\n{}\n",
+            pod_file.display(),
+            env.dir.join("container-m.service").display()
+        ),
+        "[{mode:?}]"
+    );
+    let v = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&pod_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&v.stderr);
+    assert!(!stderr.contains("pod-fp.service"), "[{mode:?}] {v:?}");
+
+    // refusals
+    let out = env.fails(&["generate", "systemd", "--template", "fp"], 125);
+    assert_eq!(
+        out.stderr, "Error: --template is not supported for pods\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["pod", "create", "--name", "empty"]);
+    let out = env.fails(&["generate", "systemd", "--new", "empty"], 125);
+    assert_eq!(
+        out.stderr, "Error: generating systemd unit files: Pod \"empty\" has no containers\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["pod", "create", "--infra=false", "--name", "bare"]);
+    let out = env.fails(&["generate", "systemd", "--new", "bare"], 125);
+    assert_eq!(
+        out.stderr, "Error: generating systemd unit files: Pod \"bare\" has no infra container\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["pod", "rm", "-a", "-f", "-t", "0"]);
 }
 
 /// The calling user's install directory: root's is the system's.

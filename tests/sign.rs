@@ -357,3 +357,183 @@ fn sign_verify_and_trust(mode: Mode) {
         "[{mode:?}] the signed list"
     );
 }
+
+/// Every `signature-N` file below `dir`.
+fn signature_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            found.extend(signature_files(&p));
+        } else if e.file_name().to_string_lossy().starts_with("signature-") {
+            found.push(p);
+        }
+    }
+    found
+}
+
+both_modes!(image_sign_cert_dir_reaches_a_mutual_tls_registry);
+/// `image sign --cert-dir`: the registry's CA and the client certificate it
+/// wants, to read the manifest that is signed.
+fn image_sign_cert_dir_reaches_a_mutual_tls_registry(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let signer = Keyring::new(&mut env, "signer", "signer@example.com");
+    env.set_env("GNUPGHOME", signer.home.to_str().unwrap());
+    let reg = tls_registry();
+    let certs = reg.certs.as_ref().unwrap().to_str().unwrap();
+    let bb = busybox();
+    env.pull(&bb.reference());
+    let dest = format!("{}/{}:1", reg.host, unique("tls/signed"));
+    env.ok(&[
+        "push",
+        "--tls-verify",
+        "--cert-dir",
+        certs,
+        &bb.reference(),
+        &dest,
+    ]);
+    let dir = env.home.join("tls-sigs");
+    let d = dir.to_str().unwrap();
+    let typed = format!("docker://{dest}");
+    let sign = ["image", "sign", "--sign-by", "signer@example.com", "-d", d];
+
+    // Without the client certificate the registry will not talk.
+    let mut args = sign.to_vec();
+    args.push(&typed);
+    let out = env.fails(&args, 125);
+    assert!(
+        out.stderr.starts_with("Error: ") && out.stderr.contains(&reg.host),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    assert!(
+        signature_files(&dir).is_empty(),
+        "[{mode:?}] nothing signed"
+    );
+
+    let mut args = sign.to_vec();
+    args.extend_from_slice(&["--cert-dir", certs, &typed]);
+    env.ok(&args);
+    let files = signature_files(&dir);
+    assert_eq!(files.len(), 1, "[{mode:?}] {files:?}");
+    let p = payload(&env, &signer, &files[0]);
+    assert_eq!(
+        p["critical"]["identity"]["docker-reference"], dest,
+        "[{mode:?}] {p}"
+    );
+    let digest = p["critical"]["image"]["docker-manifest-digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        files[0]
+            .to_string_lossy()
+            .contains(&digest.replacen(':', "=", 1)),
+        "[{mode:?}] {files:?}"
+    );
+}
+
+both_modes!(artifact_push_sign_by_signs_the_pushed_manifest);
+/// `artifact push --sign-by [--sign-passphrase-file]`: the manifest pushed
+/// is signed into the registry's lookaside, as `push --sign-by` does.
+fn artifact_push_sign_by_signs_the_pushed_manifest(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let signer = Keyring::new(&mut env, "signer", "signer@example.com");
+    // a second key, under a passphrase
+    let out = signer.gpg(
+        &env,
+        &[
+            "--passphrase",
+            "sekrit",
+            "--quick-gen-key",
+            "locked <locked@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    assert_eq!(out.status, 0, "gpg --quick-gen-key: {}", out.stderr);
+    env.set_env("GNUPGHOME", signer.home.to_str().unwrap());
+    let lookaside = env.home.join("sigstore");
+    env.write_user_file(&lookaside.join(".keep"), b"");
+    env.write_user_file(
+        &env.home
+            .join(".config/containers/registries.d/default.yaml"),
+        format!(
+            "default-docker:\n  lookaside: file://{}\n",
+            lookaside.display()
+        )
+        .as_bytes(),
+    );
+    let name = format!("{}/{}:1", registry().host, unique("signed/artifact"));
+    let file = env.home.join("f.txt");
+    env.write_user_file(&file, b"payload\n");
+    env.ok(&["artifact", "add", &name, file.to_str().unwrap()]);
+    let digestfile = env.home.join("digest");
+    let push = |extra: &[&str]| {
+        let mut args = vec![
+            "artifact",
+            "push",
+            "-q",
+            "--tls-verify=false",
+            "--digestfile",
+            digestfile.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(&name);
+        env.run(&args)
+    };
+
+    let out = push(&[]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    assert!(
+        signature_files(&lookaside).is_empty(),
+        "[{mode:?}] unsigned"
+    );
+    let out = push(&["--sign-by", "signer@example.com"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let digest = std::fs::read_to_string(&digestfile).unwrap();
+    let files = signature_files(&lookaside);
+    assert_eq!(files.len(), 1, "[{mode:?}] {files:?}");
+    let p = payload(&env, &signer, &files[0]);
+    assert_eq!(p["critical"]["type"], "atomic container signature");
+    assert_eq!(
+        p["critical"]["image"]["docker-manifest-digest"], digest,
+        "[{mode:?}] {p}"
+    );
+    assert_eq!(p["critical"]["identity"]["docker-reference"], name);
+
+    // The locked key: a wrong passphrase fails the signing, the right one signs.
+    let wrong = env.home.join("wrong");
+    env.write_user_file(&wrong, b"not it\n");
+    let right = env.home.join("right");
+    env.write_user_file(&right, b"sekrit\n");
+    let locked = ["--sign-by", "locked@example.com", "--sign-passphrase-file"];
+    let mut args = locked.to_vec();
+    args.push(wrong.to_str().unwrap());
+    let out = push(&args);
+    assert_eq!(out.status, 125, "[{mode:?}] {out:?}");
+    assert_eq!(signature_files(&lookaside).len(), 1, "[{mode:?}]");
+    let mut args = locked.to_vec();
+    args.push(right.to_str().unwrap());
+    let out = push(&args);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let files = signature_files(&lookaside);
+    assert_eq!(files.len(), 2, "[{mode:?}] {files:?}");
+
+    assert_refused(
+        &env,
+        &[
+            "artifact",
+            "push",
+            "--tls-verify=false",
+            "--sign-passphrase-file",
+            right.to_str().unwrap(),
+            &name,
+        ],
+        "--sign-by",
+    );
+}

@@ -179,6 +179,73 @@ fn clean_store_and_damaged_images(mode: Mode) {
     env.ok(&["run", "--rm", &rt, "true"]);
 }
 
+/// A layer's record as the store writes it, made at `created`.
+fn plant_layer(env: &TestEnv, hex: &str, created: &str) -> PathBuf {
+    let dir = env.store_dir().join("layers").join(hex);
+    env.write_user_file(&dir.join("diff/etc/leftover"), b"x\n");
+    let rec = format!(r#"{{"diff_id":"sha256:{hex}","size":2048,"created":"{created}"}}"#);
+    env.write_user_file(&dir.join("layer.json"), rec.as_bytes());
+    dir
+}
+
+both_modes!(unreferenced_layers_older_than_max_are_damaged);
+/// A layer no image or container uses (a pull cut short leaves one) is
+/// damaged once older than `--max` (a day by default); `--repair` removes it.
+fn unreferenced_layers_older_than_max_are_damaged(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let rt = env.rt_image();
+    env.ok(&["create", "--name", "c1", "-e", &env.mark(), &rt, "true"]);
+    let now = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    let now = String::from_utf8(now.stdout).unwrap().trim().to_string();
+    let hex = "ab".repeat(32);
+    let dir = plant_layer(&env, &hex, &now);
+    // young: perhaps a pull under way
+    assert_clean(&env);
+    let out = check(&env, &["--max", "1h"]);
+    assert!(
+        out.status == 0 && out.stdout.is_empty(),
+        "[{mode:?}] {out:?}"
+    );
+    let report =
+        format!("Damaged layer {hex}:\n1 error occurred:\n\t* layer not referenced by any images or containers\n");
+    let out = assert_damaged(&env, &["--max", "0s"], &[&report]);
+    assert_eq!(
+        out.stdout.matches("Damaged ").count(),
+        1,
+        "[{mode:?}] only the unused layer: {}",
+        out.stdout
+    );
+    // made two days ago: older than the default day
+    plant_layer(&env, &hex, "2000-01-01T00:00:00Z");
+    assert_damaged(&env, &["--quick"], &[&report]);
+    let out = check(&env, &["--repair"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    assert!(
+        out.stdout
+            .contains(&format!("Deleted damaged layer: {hex}\n")),
+        "[{mode:?}] {}",
+        out.stdout
+    );
+    assert!(!dir.exists(), "[{mode:?}] the layer is gone");
+    assert_clean(&env);
+    assert_eq!(env.ok(&["start", "-a", "c1"]), "", "[{mode:?}]");
+    env.ok(&["run", "--rm", &rt, "true"]);
+
+    let out = env.fails(&["system", "check", "--max", "1x"], 125);
+    assert!(
+        out.stderr
+            .starts_with("Error: invalid value '1x' for '--max <DURATION>'")
+            && out.stderr.contains("time: unknown unit")
+            && out.stderr.lines().count() == 1,
+        "[{mode:?}] {}",
+        out.stderr
+    );
+}
+
 both_modes!(containers_volumes_names_and_leftovers);
 fn containers_volumes_names_and_leftovers(mode: Mode) {
     let env = TestEnv::new(mode);

@@ -15,12 +15,21 @@ pub struct ContainerCloneArgs {
     /// Block IO weight (relative weight, 10 to 1000)
     #[arg(long, value_name = "WEIGHT")]
     pub blkio_weight: Option<u16>,
+    /// Block IO relative weight of one device (DEVICE:WEIGHT, 10 to 1000)
+    #[arg(long = "blkio-weight-device", value_name = "DEVICE:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
     /// Limit the CPU Completely Fair Scheduler (CFS) period
     #[arg(long, value_name = "PERIOD")]
     pub cpu_period: Option<u64>,
     /// Limit the CPU Completely Fair Scheduler (CFS) quota
     #[arg(long, value_name = "QUOTA", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
+    /// Limit the CPU real-time period in microseconds (cgroup v1, as root)
+    #[arg(long, value_name = "MICROSECONDS")]
+    pub cpu_rt_period: Option<u64>,
+    /// Limit the CPU real-time runtime in microseconds (cgroup v1, as root)
+    #[arg(long, value_name = "MICROSECONDS", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
     /// CPU shares (relative weight)
     #[arg(short = 'c', long, value_name = "SHARES")]
     pub cpu_shares: Option<u64>,
@@ -97,10 +106,13 @@ pub fn container_clone(g: &GlobalOpts, a: ContainerCloneArgs) -> Result<()> {
                 cpuset_cpus: a.cpuset_cpus,
                 cpuset_mems: a.cpuset_mems,
                 blkio_weight: a.blkio_weight,
+                cpu_rt_period: a.cpu_rt_period,
+                cpu_rt_runtime: a.cpu_rt_runtime,
                 io: IoLimits {
                     memory_swappiness: a.memory_swappiness,
                     device_read_bps: a.device_read_bps,
                     device_write_bps: a.device_write_bps,
+                    blkio_weight_device: a.blkio_weight_device,
                     ..Default::default()
                 },
                 ..Default::default()

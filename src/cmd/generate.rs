@@ -3,7 +3,7 @@
 
 use super::output::{print, println};
 use super::GlobalOpts;
-use crate::engine::generate::{container_unit, SystemdOptions};
+use crate::engine::generate::{units, SystemdOptions};
 use crate::engine::quadlet::own_path;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -79,13 +79,11 @@ pub struct SystemdArgs {
     /// Seconds systemd waits before restarting
     #[arg(long)]
     pub restart_sec: Option<u32>,
-    /// Stop timeout in seconds (default: the container's)
-    #[arg(
-        short = 't',
-        long = "time",
-        visible_alias = "stop-timeout",
-        value_name = "SECONDS"
-    )]
+    /// Stop timeout in seconds, for the unit's stop and rm -t and its TimeoutStopSec (default: the container's)
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
+    /// The older spelling of --stop-timeout
+    #[arg(short = 't', long = "time", value_name = "SECONDS", hide = true)]
     pub time: Option<u32>,
     /// Set an environment variable in the unit: KEY=VALUE, KEY (its value here, when set) or PREFIX* (every variable here that starts with PREFIX)
     #[arg(short, long, value_name = "ENV")]
@@ -96,9 +94,12 @@ pub struct SystemdArgs {
     /// Start timeout in seconds
     #[arg(long)]
     pub start_timeout: Option<u32>,
-    /// Prefix of the unit's name
+    /// Prefix of a container unit's name
     #[arg(long, default_value = "container")]
     pub container_prefix: String,
+    /// Prefix of a pod unit's name
+    #[arg(long, default_value = "pod")]
+    pub pod_prefix: String,
     /// Separator between the prefix and the name or id
     #[arg(long, default_value = "-")]
     pub separator: String,
@@ -114,7 +115,7 @@ pub struct SystemdArgs {
     /// Add Requires= dependencies
     #[arg(long)]
     pub requires: Vec<String>,
-    /// The container
+    /// The container, or the pod (its unit, then one per member container)
     pub container: String,
 }
 
@@ -170,14 +171,18 @@ pub fn systemd(g: &GlobalOpts, mut a: SystemdArgs) -> Result<()> {
     if let Some(f) = a.format.as_deref().filter(|f| *f != "json") {
         bail!("unsupported format {f:?}: use json");
     }
+    if a.stop_timeout.is_some() && a.time.is_some() {
+        bail!("stop-timeout and time are redundant and cannot be used together");
+    }
     let store = g.open_store()?;
     let opts = SystemdOptions {
         use_name: a.name,
         restart_policy: a.restart_policy,
         restart_sec: a.restart_sec,
-        stop_timeout: a.time,
+        stop_timeout: a.stop_timeout.or(a.time),
         start_timeout: a.start_timeout,
         container_prefix: a.container_prefix,
+        pod_prefix: a.pod_prefix,
         separator: a.separator,
         no_header: a.no_header,
         wants: a.wants,
@@ -188,22 +193,36 @@ pub fn systemd(g: &GlobalOpts, mut a: SystemdArgs) -> Result<()> {
         exe: own_path()?,
         timestamp: crate::format::human::go_time_string(std::time::SystemTime::now()),
     };
-    let unit = container_unit(&store, &a.container, &opts, &run_flag_takes_value)?;
-    let file = format!("{}.service", unit.name);
-    let shown = if a.files {
-        let cwd = std::env::current_dir().context("finding the current directory")?;
-        let path = cwd.join(&file);
-        std::fs::write(&path, &unit.text).with_context(|| format!("writing {}", path.display()))?;
-        path.to_string_lossy().into_owned()
-    } else {
-        unit.text.clone()
-    };
+    let units = units(&store, &a.container, &opts, &run_flag_takes_value)?;
+    let mut shown: Vec<(String, String)> = Vec::new();
+    for unit in &units {
+        let text = if a.files {
+            let cwd = std::env::current_dir().context("finding the current directory")?;
+            let path = cwd.join(format!("{}.service", unit.name));
+            std::fs::write(&path, &unit.text)
+                .with_context(|| format!("writing {}", path.display()))?;
+            path.to_string_lossy().into_owned()
+        } else {
+            unit.text.clone()
+        };
+        shown.push((unit.name.clone(), text));
+    }
     if a.format.is_some() {
-        let v = serde_json::json!({ file.trim_end_matches(".service"): shown });
-        return println(&crate::format::table::json_indented(&v, 4));
+        // by name, as podman's (a Go map's) JSON
+        let mut sorted = shown;
+        sorted.sort();
+        let v: serde_json::Map<String, serde_json::Value> = sorted
+            .into_iter()
+            .map(|(name, text)| (name, serde_json::Value::String(text)))
+            .collect();
+        return println(&crate::format::table::json_indented(&v.into(), 4));
     }
-    if a.files {
-        return println(&shown);
+    let mut out = String::new();
+    for (_, text) in &shown {
+        out.push_str(text);
+        if a.files {
+            out.push('\n');
+        }
     }
-    print(&shown)
+    print(&out)
 }

@@ -359,9 +359,12 @@ fn image_headers() -> table::HeaderMap {
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
-    /// Remove all images not in use by containers, not just dangling ones
+    /// Remove all images not in use by containers, not just dangling ones (and the build cache, as --build-cache)
     #[arg(short, long)]
     pub all: bool,
+    /// Remove the persistent build cache of RUN --mount=type=cache
+    #[arg(long)]
+    pub build_cache: bool,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
@@ -381,6 +384,9 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
             .map(|l| l.rec.id.clone())
             .collect())
     })?;
+    if a.build_cache || a.all {
+        images::prune_build_cache(&store)?;
+    }
     print(
         &removed
             .iter()

@@ -18,6 +18,9 @@ pub struct SignArgs {
     /// Path of the authentication file
     #[arg(long, value_name = "PATH", env = "REGISTRY_AUTH_FILE")]
     pub authfile: Option<PathBuf>,
+    /// Use certificates at this path (*.crt, *.cert, *.key) to reach the registry
+    #[arg(long, value_name = "PATH")]
+    pub cert_dir: Option<PathBuf>,
     /// Store the signatures in the specified directory (default: registries.d's lookaside, else /var/lib/containers/sigstore)
     #[arg(short, long, value_name = "DIR")]
     pub directory: Option<PathBuf>,
@@ -40,6 +43,7 @@ pub fn sign(_g: &GlobalOpts, a: SignArgs) -> Result<()> {
         all: a.all,
         client: ClientOptions {
             authfile: a.authfile,
+            cert_dir: a.cert_dir,
             ..ClientOptions::default()
         },
     };

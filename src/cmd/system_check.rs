@@ -6,12 +6,16 @@ use crate::engine::check::{check, CheckOptions, CheckReport};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Remove inconsistent images and containers, also containers of damaged images
     #[arg(short, long)]
     pub force: bool,
+    /// Maximum allowed age of layers no image or container uses: older ones are the remains of a pull or build cut short, and damaged (a Go duration, e.g. 1h30m)
+    #[arg(short, long, value_name = "DURATION", value_parser = go_duration, allow_hyphen_values = true)]
+    pub max: Option<Duration>,
     /// Skip time-consuming checks
     #[arg(short, long)]
     pub quick: bool,
@@ -20,12 +24,20 @@ pub struct CheckArgs {
     pub repair: bool,
 }
 
+/// `--max`: Go's duration syntax (a negative one: every such layer).
+fn go_duration(s: &str) -> Result<Duration, String> {
+    crate::format::human::parse_go_duration(s)
+        .map(|(neg, d)| if neg { Duration::ZERO } else { d })
+        .map_err(|e| e.to_string())
+}
+
 pub fn system_check(g: &GlobalOpts, a: CheckArgs) -> Result<()> {
     let store = g.open_store()?;
     let opts = CheckOptions {
         quick: a.quick,
         repair: a.repair,
         force: a.force,
+        unreferenced_max_age: a.max,
     };
     let report = check(&store, opts)?;
     print(&render(&report))?;
@@ -39,6 +51,7 @@ pub fn system_check(g: &GlobalOpts, a: CheckArgs) -> Result<()> {
         &store,
         CheckOptions {
             quick: a.quick,
+            unreferenced_max_age: a.max,
             ..Default::default()
         },
     )?;

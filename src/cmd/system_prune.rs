@@ -13,6 +13,9 @@ pub struct PruneArgs {
     /// Remove all unused data
     #[arg(short, long)]
     pub all: bool,
+    /// Also remove build containers, running or not, that a killed build left (unsafe while a build runs)
+    #[arg(long)]
+    pub build: bool,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
@@ -32,13 +35,18 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
         } else {
             ""
         };
+        let build = if a.build {
+            "\n\t- all build containers"
+        } else {
+            ""
+        };
         let images = if a.all {
             "\t- all images without at least one container associated with them\n\t- all build cache"
         } else {
             "\t- all dangling images\n\t- all dangling build cache"
         };
         let warning = format!(
-            "WARNING! This command removes:\n\t- all stopped containers\n\t- all networks not used by at least one container{volumes}\n{images}\n"
+            "WARNING! This command removes:\n\t- all stopped containers\n\t- all networks not used by at least one container{volumes}{build}\n{images}\n"
         );
         if !confirm(&warning)? {
             return Ok(());
@@ -49,6 +57,7 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
         &PruneRequest {
             all: a.all,
             volumes: a.volumes,
+            build: a.build,
             filters: a.filter,
         },
     )?;

@@ -22,14 +22,24 @@ pub struct Transfer {
     pub quiet: bool,
 }
 
-/// `artifact push NAME`: returns the pushed manifest's digest.
-pub fn push(store: &Store, typed: &str, t: &Transfer) -> Result<Digest> {
+/// `artifact push NAME`: returns the pushed manifest's digest. With
+/// `sign` (`--sign-by`), the manifest pushed is then signed (simple
+/// signing, into the registry's lookaside), as `push --sign-by` does.
+pub fn push(
+    store: &Store,
+    typed: &str,
+    t: &Transfer,
+    sign: Option<&super::signing::SignBy>,
+) -> Result<Digest> {
     let r = artifact_reference(typed)?;
     let artifacts = ArtifactStore::new(store);
     let all = artifacts.list()?;
     let a = find(&all, &r.to_string())?;
     send_artifact(&artifacts, &r, &r.reference_str(), &a.manifest, &a.raw, t)
         .with_context(|| format!("pushing artifact {r}"))?;
+    if let Some(by) = sign {
+        super::signing::sign_pushed(&r, &a.digest, by, store.rootless)?;
+    }
     event(store, "push", &a.digest, &a.name);
     Ok(a.digest.clone())
 }

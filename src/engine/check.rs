@@ -20,6 +20,9 @@ pub struct CheckOptions {
     pub repair: bool,
     /// Also remove containers that depend on damaged images or layers.
     pub force: bool,
+    /// `--max`: how old a layer nothing uses may be before it is damaged
+    /// (`None`: a day, as podman).
+    pub unreferenced_max_age: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -39,7 +42,10 @@ pub fn check(store: &Store, opts: CheckOptions) -> Result<CheckReport> {
     crate::runtime::userns::enter_for_storage(store)?;
     let found = {
         let _lock = store.lock()?;
-        check::inspect(store, opts.quick)?
+        let max_age = opts
+            .unreferenced_max_age
+            .unwrap_or(check::UNREFERENCED_LAYER_MAX_AGE);
+        check::inspect(store, opts.quick, max_age)?
     };
     let mut report = CheckReport::default();
     if opts.repair || opts.force {

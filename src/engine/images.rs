@@ -12,7 +12,7 @@ use crate::registry::resolve::try_find_image;
 use crate::storage::events::{self, Event};
 use crate::storage::images::ImageRecord;
 use crate::storage::store::Store;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 /// Pull, rootless inside a child user namespace (so unpacked files get
 /// their real owners) while this process stays outside it.
@@ -308,6 +308,17 @@ pub fn prune(
         .collect();
     doomed.retain(|id| !used.contains(id));
     remove_unused(store, &doomed)
+}
+
+/// `image prune --build-cache` (and `--all`, `system prune --all`): remove
+/// the directories `RUN --mount=type=cache` keeps between builds.
+pub fn prune_build_cache(store: &Store) -> Result<()> {
+    // (a cache holds files of the build's subordinate ids)
+    crate::runtime::userns::enter_for_storage(store)?;
+    let _lock = store.lock()?;
+    let dir = store.root.join(crate::build::builder::CACHE_MOUNTS_DIR);
+    crate::storage::fsutil::remove_tree(&dir)
+        .with_context(|| format!("removing the build cache {}", dir.display()))
 }
 
 /// Remove the images with these ids; returns the ids removed.

@@ -12,6 +12,9 @@ pub struct PruneRequest {
     /// Every image no container uses, not only dangling ones.
     pub all: bool,
     pub volumes: bool,
+    /// `--build`: also the RUN containers of builds (a killed build leaves
+    /// its own), running or not.
+    pub build: bool,
     /// podman's `label=`, `label!=` and `until=` (containers and images).
     pub filters: Vec<String>,
 }
@@ -61,6 +64,23 @@ pub fn prune(store: &Store, req: &PruneRequest) -> Result<PruneReport> {
             report.error = Some(e);
         }
     };
+    if req.build {
+        let builder = crate::build::builder::BUILD_ANNOTATION;
+        for l in containers::list_all(store)? {
+            if !l.cfg.annotations.contains_key(builder) {
+                continue;
+            }
+            let how = Removal {
+                force: true,
+                stop_timeout: Some(0),
+                volumes: false,
+            };
+            match containers::remove(store, &l.cfg.id, how) {
+                Ok(()) => report.containers.push(l.cfg.id),
+                Err(e) => failed(e, &mut report),
+            }
+        }
+    }
     if f.labels.is_empty() && f.not_labels.is_empty() && f.until.is_none() {
         for pod in super::pods::prune_candidates(store)? {
             match super::pods::remove(store, &pod, false, None) {
@@ -70,7 +90,7 @@ pub fn prune(store: &Store, req: &PruneRequest) -> Result<PruneReport> {
         }
     }
     let pruned = containers::prune(store, &f)?;
-    report.containers = pruned.removed;
+    report.containers.extend(pruned.removed);
     if let Some(e) = pruned.error {
         failed(e, &mut report);
     }
@@ -104,6 +124,12 @@ pub fn prune(store: &Store, req: &PruneRequest) -> Result<PruneReport> {
         }
         Ok(out)
     })?;
+    // podman's prune of every unused image takes the build cache too
+    if req.all {
+        if let Err(e) = super::images::prune_build_cache(store) {
+            failed(e, &mut report);
+        }
+    }
     report.reclaimed = before.saturating_sub(store_bytes(store)?);
     Ok(report)
 }

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Problems by what has them: id (or name) -> messages.
 pub type Problems = BTreeMap<String, Vec<String>>;
@@ -56,10 +57,15 @@ fn note(p: &mut Problems, key: &str, msg: String) {
     p.entry(key.to_string()).or_default().push(msg);
 }
 
+/// How old a layer no image or container uses may be before it counts as
+/// the remains of a pull or build cut short (containers/storage's default).
+pub const UNREFERENCED_LAYER_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
 /// Look at everything; change nothing. `quick` skips hashing blobs and
-/// walking layer trees. Call with the store lock held (rootless: inside
-/// the user namespace, where layer trees are readable).
-pub fn inspect(store: &Store, quick: bool) -> Result<Findings> {
+/// walking layer trees; a layer nothing uses that is older than
+/// `unreferenced_max_age` is damaged. Call with the store lock held
+/// (rootless: inside the user namespace, where layer trees are readable).
+pub fn inspect(store: &Store, quick: bool, unreferenced_max_age: Duration) -> Result<Findings> {
     let mut f = Findings::default();
     let damaged_layers = check_layers(store, quick, &mut f);
     let bad_blobs = if quick {
@@ -74,7 +80,51 @@ pub fn inspect(store: &Store, quick: bool) -> Result<Findings> {
     }
     check_containers(store, &damaged_layers, &mut f)?;
     check_volumes(store, &mut f);
+    if f.unreadable_containers.is_empty() {
+        // (a container whose record is unreadable may use any layer)
+        check_unreferenced_layers(store, unreferenced_max_age, &mut f)?;
+    }
     Ok(f)
+}
+
+/// Layers no image and no container uses, made longer than `max_age`
+/// ago: a pull or a build that wrote them was cut short before an image
+/// took them (a younger one may belong to a pull still under way).
+fn check_unreferenced_layers(store: &Store, max_age: Duration, f: &mut Findings) -> Result<()> {
+    let images = store.images.load()?;
+    let mut used: BTreeSet<Digest> = images
+        .list
+        .iter()
+        .flat_map(|i| i.layers.iter().cloned())
+        .collect();
+    for id in store.containers.ids()? {
+        if let Ok(cfg) = store.containers.load_config(&id) {
+            used.extend(cfg.layers);
+        }
+    }
+    let now = SystemTime::now();
+    for d in store.layers.list().unwrap_or_default() {
+        if used.contains(&d) {
+            continue;
+        }
+        // A layer without a readable record is damaged already.
+        let Ok(rec) = store.layers.record(&d) else {
+            continue;
+        };
+        let old = match crate::format::human::parse_rfc3339(&rec.created) {
+            Ok(at) => at + max_age < now,
+            // as containers/storage: a layer of unknown age is old
+            Err(_) => true,
+        };
+        if old {
+            note(
+                &mut f.layers,
+                d.hex(),
+                "layer not referenced by any images or containers".into(),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn check_layers(store: &Store, quick: bool, f: &mut Findings) -> BTreeSet<Digest> {
