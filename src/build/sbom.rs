@@ -205,7 +205,7 @@ pub fn scan_commands(commands: &[String], contexts: usize, shell: &[String]) -> 
         let parsed = if spec.contains(['<', '>', '|']) {
             None
         } else {
-            split_words(spec)
+            crate::format::shell_words::split(spec).ok()
         };
         let argv = parsed.unwrap_or_else(|| {
             let mut a = shell.to_vec();
@@ -242,62 +242,6 @@ pub fn scan_commands(commands: &[String], contexts: usize, shell: &[String]) -> 
         }
     }
     out
-}
-
-/// Shell words: blanks separate, quotes and backslashes as sh has them.
-/// None when a quote is left open.
-fn split_words(s: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        c => cur.push(c),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            c @ ('"' | '\\' | '$' | '`') => cur.push(c),
-                            c => {
-                                cur.push('\\');
-                                cur.push(c);
-                            }
-                        },
-                        c => cur.push(c),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                cur.push(chars.next()?);
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Some(words)
 }
 
 /// The SBOM and the package URL list (JSON) made of the scanners'
@@ -492,11 +436,6 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(
-            split_words(r#"a "b c" 'd e' f\ g "h\"i""#).unwrap(),
-            s(&["a", "b c", "d e", "f g", "h\"i"])
-        );
-        assert_eq!(split_words("a 'b"), None);
     }
 
     #[test]

@@ -49,7 +49,6 @@ pub mod runlabel;
 pub mod scp;
 pub mod search;
 pub mod secrets;
-pub mod shell_words;
 pub mod signing;
 pub mod stats;
 pub mod system;

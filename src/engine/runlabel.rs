@@ -51,7 +51,7 @@ pub fn command(store: &Store, r: &RunLabel) -> Result<Vec<String>> {
     if !r.args.is_empty() {
         line = format!("{line} {}", r.args.join(" "));
     }
-    let words = super::shell_words::split(&line).map_err(anyhow::Error::msg)?;
+    let words = crate::format::shell_words::split(&line).map_err(anyhow::Error::msg)?;
     let Some((program, rest)) = words.split_first() else {
         bail!("label {} of image {} is empty", r.label, r.image);
     };

@@ -35,10 +35,17 @@ pub fn create(store: &Store, v: NewVolume) -> Result<String> {
     let mut rec = VolumeRecord::new(&name, crate::format::human::now_rfc3339());
     rec.options = volumes::parse_options(&v.options)?;
     rec.labels = v.labels;
+    record(store, rec, v.ignore_existing)
+}
+
+/// Record a new volume under the store lock, unless one of its name is
+/// there already (an error, or its name back with `ignore_existing`).
+fn record(store: &Store, mut rec: VolumeRecord, ignore_existing: bool) -> Result<String> {
+    let name = rec.name.clone();
     {
         let _lock = store.lock()?;
         if store.volumes.exists(&name) {
-            if v.ignore_existing {
+            if ignore_existing {
                 return Ok(name);
             }
             return Err(volumes::exists_error(&name));
@@ -93,18 +100,7 @@ fn create_in_plugin(store: &Store, v: NewVolume) -> Result<String> {
     rec.needs_chown = false;
     rec.options = options;
     rec.labels = v.labels;
-    {
-        let _lock = store.lock()?;
-        if store.volumes.exists(&name) {
-            if v.ignore_existing {
-                return Ok(name);
-            }
-            return Err(volumes::exists_error(&name));
-        }
-        store.volumes.create(&mut rec)?;
-    }
-    events::append(store, Event::volume("create", &name));
-    Ok(name)
+    record(store, rec, v.ignore_existing)
 }
 
 /// Seconds a volume plugin has to answer (inspect's Timeout).

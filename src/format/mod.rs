@@ -5,5 +5,6 @@ pub mod compose;
 pub mod gofmt;
 pub mod human;
 pub mod kube;
+pub mod shell_words;
 pub mod table;
 pub mod template;

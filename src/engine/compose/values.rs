@@ -86,7 +86,7 @@ pub fn pairs(at: &str, v: &Value, sep: char) -> Result<Vec<(String, Option<Strin
 pub fn command(at: &str, v: &Value) -> Result<Vec<String>> {
     match v {
         Value::Sequence(_) => strings(at, v),
-        _ => crate::engine::shell_words::split(&string(at, v)?)
+        _ => crate::format::shell_words::split(&string(at, v)?)
             .map_err(|e| anyhow::anyhow!("{at}: {e}")),
     }
 }

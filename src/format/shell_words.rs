@@ -1,5 +1,5 @@
 //! Words as a POSIX shell splits a command line (compose's string
-//! `command:`, a runlabel's label). systemd's rules differ (C escapes): see
+//! `command:`, a runlabel's label, an SBOM scanner command). systemd's rules differ (C escapes): see
 //! `quadlet/words.rs`; a Containerfile's, its escape character: `build`.
 
 /// `s` split into words as a POSIX shell splits them: quotes and
