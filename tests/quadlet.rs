@@ -118,7 +118,158 @@ both_modes!(
     pod_units_run_the_pod_and_its_containers,
     kube_units_play_the_yaml_and_take_it_down,
     process_keys_become_their_run_flags,
+    id_map_secret_and_module_keys_reach_the_container,
 );
+
+/// The `ExecStart=` line of a generated service.
+fn exec_start(service: &str) -> String {
+    service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap_or_else(|| panic!("no ExecStart in {service}"))
+        .to_string()
+}
+
+/// A generated `run` line run as systemd would (less its notify and
+/// cgroup parts, `%N` filled in), the container marked for the reaper.
+fn run_as_the_unit(env: &TestEnv, start: &str, unit: &str) {
+    let mut args: Vec<String> = start
+        .replace("%N", unit)
+        .split(' ')
+        .skip(1)
+        .map(String::from)
+        .filter(|a| !a.starts_with("--sdnotify") && a != "--cgroups=split")
+        .collect();
+    let at = args.iter().position(|a| a == "run").unwrap() + 1;
+    args.insert(at, env.mark());
+    args.insert(at, "-e".into());
+    env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// The [Container] keys added with their run flags: id maps, secrets, a
+/// containers.conf module, a volatile /tmp, Rootfs= for Image=, the
+/// health log destination, SecurityLabelDisable/AppArmor=unconfined (no
+/// such confinement here), RemapUsers=keep-id; the container the line
+/// makes has them.
+fn id_map_secret_and_module_keys_reach_the_container(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let u = test_user();
+    let (from, uid_host) = match mode {
+        Mode::Root => ("100000", 100000),
+        Mode::Rootless => ("1", u.subuid_start),
+    };
+    let module = env.home.join("quadlet-mod.conf");
+    env.write_user_file(&module, b"[containers]\nenv = [\"FROM_MODULE=yes\"]\n");
+    env.run_stdin(&["secret", "create", "tok", "-"], b"s3cret");
+    let rootfs = env.user_dir("rootfs");
+    std::fs::create_dir(rootfs.join("bin")).unwrap();
+    std::fs::copy(common::fixtures::BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+    for a in ["sh", "cat", "sleep"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+    }
+    std::fs::write(rootfs.join("motd"), "from the rootfs\n").unwrap();
+    if mode == Mode::Rootless {
+        for p in ["bin", "bin/busybox", "motd"] {
+            std::os::unix::fs::chown(rootfs.join(p), Some(u.uid), Some(u.gid)).unwrap();
+        }
+    }
+    let dir = unit_dir(
+        &env,
+        &[
+            (
+                "mapped.container",
+                &format!(
+                    "[Container]\nImage={img}\nContainersConfModule={}\nUIDMap=0:{from}:5000\nGIDMap=0:{from}:5000\n\
+                     Secret=tok,type=env,target=TOK\nSecret=tok\nRetry=2\nRetryDelay=1s\nVolatileTmp=true\n\
+                     SecurityLabelDisable=true\nAppArmor=unconfined\nHealthCmd=true\n\
+                     HealthLogDestination=events_logger\nExec=sleep 30\n",
+                    module.display()
+                ),
+            ),
+            (
+                "rootfs.container",
+                &format!("[Container]\nRootfs={}\nExec=sleep 30\n", rootfs.display()),
+            ),
+            (
+                "remap.container",
+                "[Container]\nImage=busybox\nRemapUsers=keep-id\nRemapUid=200\nRemapGid=210\n",
+            ),
+        ],
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let get = |name: &str| {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| exec_start(t))
+            .unwrap_or_else(|| panic!("[{mode:?}] no {name} in {out}"))
+    };
+    let mapped = get("mapped.service");
+    let exe = exe();
+    assert!(
+        mapped.starts_with(&format!("{exe} --module={} run ", module.display())),
+        "[{mode:?}] {mapped}"
+    );
+    for want in [
+        format!(" --uidmap 0:{from}:5000 --gidmap 0:{from}:5000 "),
+        " --secret tok,type=env,target=TOK --secret tok ".into(),
+        " --retry 2 --retry-delay 1s ".into(),
+        " --tmpfs /tmp:rw,size=512M,mode=1777 ".into(),
+        " --security-opt label=disable --security-opt apparmor=unconfined ".into(),
+        " --health-log-destination events_logger ".into(),
+    ] {
+        assert!(mapped.contains(&want), "[{mode:?}] {want:?} in {mapped}");
+    }
+    let rootfs_line = get("rootfs.service");
+    assert!(
+        rootfs_line.ends_with(&format!(" --rootfs {} sleep 30", rootfs.display())),
+        "[{mode:?}] {rootfs_line}"
+    );
+    assert!(
+        get("remap.service").contains(" --userns keep-id:uid=200,gid=210 busybox"),
+        "[{mode:?}] {out}"
+    );
+
+    run_as_the_unit(&env, &mapped, "mapped");
+    let seen = env.ok(&[
+        "exec",
+        "systemd-mapped",
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; echo $FROM_MODULE $TOK; cat /run/secrets/tok; echo; \
+         grep -c '^tmpfs /tmp tmpfs' /proc/mounts",
+    ]);
+    let got: Vec<String> = seen
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            format!("0 {uid_host} 5000"),
+            "yes s3cret".into(),
+            "s3cret".into(),
+            "1".into()
+        ],
+        "[{mode:?}] {seen}"
+    );
+    let v = env.inspect_container("systemd-mapped");
+    assert_eq!(
+        v["Config"]["HealthLogDestination"], "events_logger",
+        "[{mode:?}]"
+    );
+    run_as_the_unit(&env, &rootfs_line, "rootfs");
+    assert_eq!(
+        env.ok(&["exec", "systemd-rootfs", "cat", "/motd"]),
+        "from the rootfs\n",
+        "[{mode:?}] Rootfs="
+    );
+    env.ok(&["rm", "-f", "-t", "0", "systemd-mapped", "systemd-rootfs"]);
+}
 
 /// The [Container] keys whose run flags exist now (time zone, shm, sysctls,
 /// groups, devices, addresses, aliases, exposed ports, log options) reach
@@ -720,7 +871,10 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
     let dir = unit_dir(
         &env,
         &[
-            ("rootfs.container", "[Container]\nRootfs=/srv/root\n"),
+            (
+                "mask.container",
+                "[Container]\nImage=busybox\nMask=/proc/sys/foo\n",
+            ),
             (
                 "app.kube",
                 "[Kube]\nYaml=app.yaml\nExitCodePropagation=all\n",
@@ -742,9 +896,9 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
         lines,
         [
             format!("Error: converting \"app.kube\": key 'ExitCodePropagation' in group 'Kube' in {d}/app.kube:3 is not supported by coracle yet"),
+            format!("Error: converting \"mask.container\": key 'Mask' in group 'Container' in {d}/mask.container:3 is not supported by coracle yet"),
             "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
-            "Error: converting \"noimage.container\": no Image key specified".to_string(),
-            format!("Error: converting \"rootfs.container\": key 'Rootfs' in group 'Container' in {d}/rootfs.container:2 is not supported by coracle yet"),
+            "Error: converting \"noimage.container\": no Image or Rootfs key specified".to_string(),
         ],
         "[{mode:?}]"
     );

@@ -48,6 +48,9 @@ pub const CONTAINER: GroupKeys = GroupKeys {
         "PodmanArgs", "PublishPort", "Pull", "ReadOnly", "ReloadCmd", "ReloadSignal", "RunInit",
         "SeccompProfile", "ServiceName", "StartWithPod", "StopSignal", "StopTimeout", "Tmpfs",
         "Ulimit", "User", "UserNS", "Volume", "WorkingDir",
+        "AppArmor", "ContainersConfModule", "GIDMap", "HealthLogDestination", "RemapGid",
+        "RemapUid", "RemapUsers", "Retry", "RetryDelay", "Rootfs", "Secret",
+        "SecurityLabelDisable", "SubGIDMap", "SubUIDMap", "UIDMap", "VolatileTmp",
     ],
 };
 
