@@ -119,7 +119,132 @@ both_modes!(
     kube_units_play_the_yaml_and_take_it_down,
     process_keys_become_their_run_flags,
     id_map_secret_and_module_keys_reach_the_container,
+    pod_keys_map_ids_and_share_them_with_members,
 );
+
+/// The [Pod] keys added with their `pod create` flags: the pod's user
+/// namespace (UIDMap/GIDMap, which its member shares), /dev/shm size, a
+/// volume of every member, addresses and aliases, a module.
+fn pod_keys_map_ids_and_share_them_with_members(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let u = test_user();
+    let (from, uid_host) = match mode {
+        Mode::Root => ("100000", 100000),
+        Mode::Rootless => ("1", u.subuid_start),
+    };
+    let module = env.home.join("pod-mod.conf");
+    env.write_user_file(&module, b"[containers]\nenv = [\"FROM_MODULE=yes\"]\n");
+    let dir = unit_dir(
+        &env,
+        &[
+            (
+                "mp.pod",
+                &format!(
+                    "[Pod]\nContainersConfModule={}\nUIDMap=0:{from}:5000\nGIDMap=0:{from}:5000\nShmSize=16m\n\
+                     Volume=./shared:/shared:ro\n",
+                    module.display()
+                ),
+            ),
+            (
+                "member.container",
+                &format!("[Container]\nImage={img}\nPod=mp.pod\nExec=sleep 30\n"),
+            ),
+            (
+                "net.pod",
+                "[Pod]\nIP=10.88.0.50\nIP6=fd00::50\nNetworkAlias=web\nNetworkAlias=www\nUserNS=keep-id\n\
+                 SubUIDMap=someone\nSubGIDMap=someone\n",
+            ),
+            ("shared/hello", "from the host\n"),
+        ],
+    );
+    // readable by the pod's mapped ids
+    use std::os::unix::fs::PermissionsExt;
+    for (p, m) in [("shared", 0o755), ("shared/hello", 0o644)] {
+        std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let get = |name: &str| {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("[{mode:?}] no {name} in {out}"))
+    };
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("[{mode:?}] no {key} in {text}"))
+            .to_string()
+    };
+    let exe = exe();
+    let d = dir.display();
+    let pod = get("mp-pod.service");
+    let create = line(&pod, "ExecStartPre");
+    assert_eq!(
+        create,
+        format!(
+            "{exe} --module={} pod create --infra-conmon-pidfile=%t/%N.pid --replace --uidmap 0:{from}:5000 \
+             --gidmap 0:{from}:5000 --shm-size 16m -v {d}/shared:/shared:ro --infra-name systemd-mp-infra --name systemd-mp",
+            module.display()
+        ),
+        "[{mode:?}]"
+    );
+    assert!(
+        pod.contains(&format!("RequiresMountsFor={d}/shared\n")),
+        "[{mode:?}] {pod}"
+    );
+    let net = line(&get("net-pod.service"), "ExecStartPre");
+    assert!(
+        net.contains(
+            " --userns keep-id --subuidname someone --subgidname someone --ip 10.88.0.50 --ip6 fd00::50 \
+             --network-alias web --network-alias www --infra-name "
+        ),
+        "[{mode:?}] {net}"
+    );
+    // what systemd would run: the pod, then its member
+    let t = env.runtime_dir.to_string_lossy().into_owned();
+    for key in ["ExecStartPre", "ExecStart"] {
+        env.ok(&expand(&line(&pod, key), &exe, &t, "mp-pod")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>());
+    }
+    run_as_the_unit(&env, &exec_start(&get("member.service")), "member");
+    let seen = env.ok(&[
+        "exec",
+        "systemd-member",
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; cat /shared/hello; df -k /dev/shm | tail -1",
+    ]);
+    let got: Vec<String> = seen
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        got[..2],
+        [format!("0 {uid_host} 5000"), "from the host".into()],
+        "[{mode:?}] {seen}"
+    );
+    assert_eq!(
+        got[2].split(' ').nth(1),
+        Some("16384"),
+        "[{mode:?}] /dev/shm: {seen}"
+    );
+    env.ok(&expand(&line(&pod, "ExecStopPost"), &exe, &t, "mp-pod")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_eq!(
+        env.ok(&["pod", "ps", "-q"]),
+        "",
+        "[{mode:?}] the pod is gone"
+    );
+}
 
 /// The `ExecStart=` line of a generated service.
 fn exec_start(service: &str) -> String {

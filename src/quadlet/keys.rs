@@ -95,6 +95,8 @@ pub const POD: GroupKeys = GroupKeys {
     coracle: &[
         "AddHost", "DNS", "DNSOption", "DNSSearch", "ExitPolicy", "GlobalArgs", "HostName",
         "Label", "Network", "PodmanArgs", "PodName", "PublishPort", "ServiceName", "StopTimeout",
+        "ContainersConfModule", "GIDMap", "IP", "IP6", "NetworkAlias", "ShmSize", "SubGIDMap",
+        "SubUIDMap", "UIDMap", "UserNS", "Volume",
     ],
 };
 
