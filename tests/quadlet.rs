@@ -120,6 +120,7 @@ both_modes!(
     process_keys_become_their_run_flags,
     id_map_secret_and_module_keys_reach_the_container,
     pod_keys_map_ids_and_share_them_with_members,
+    kube_keys_set_the_user_namespace_and_logs,
 );
 
 /// The [Pod] keys added with their `pod create` flags: the pod's user
@@ -246,7 +247,91 @@ fn pod_keys_map_ids_and_share_them_with_members(mode: Mode) {
     );
 }
 
-/// The `ExecStart=` line of a generated service.
+/// The [Kube] keys added with their `kube play` flags: the pods' user
+/// namespace (over the YAML's annotation), the log driver and options,
+/// a module.
+fn kube_keys_set_the_user_namespace_and_logs(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    // root: the YAML asks for keep-id (rootless only), which UserNS=host
+    // overrides; rootless: keep-id from the unit
+    let (annotation, userns) = match mode {
+        Mode::Root => (
+            "  annotations:\n    io.podman.annotations.userns: keep-id\n",
+            "host",
+        ),
+        Mode::Rootless => ("", "keep-id"),
+    };
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kp\n{annotation}spec:\n  containers:\n  - name: c\n    image: {img}\n\
+         \x20   command: [sleep, \"30\"]\n    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n",
+        env.dir.display()
+    );
+    let module = env.home.join("kube-mod.conf");
+    env.write_user_file(&module, b"[containers]\nenv = [\"FROM_MODULE=yes\"]\n");
+    let unit = format!(
+        "[Kube]\nYaml=kp.yaml\nContainersConfModule={}\nUserNS={userns}\nLogDriver=k8s-file\nLogOpt=tag=kubetag\n",
+        module.display()
+    );
+    let dir = unit_dir(&env, &[("kp.kube", &unit), ("kp.yaml", &yaml)]);
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let service = &sections(&out)[0].1;
+    let exe = exe();
+    let d = dir.display();
+    let start = exec_start(service);
+    assert_eq!(
+        start,
+        format!(
+            "{exe} --module={} kube play --replace --log-driver k8s-file --log-opt tag=kubetag --userns {userns} {d}/kp.yaml",
+            module.display()
+        ),
+        "[{mode:?}]"
+    );
+    let t = env.runtime_dir.to_string_lossy().into_owned();
+    env.ok(&expand(&start, &exe, &t, "kp")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    let id = env.ok(&["exec", "kp-c", "id", "-u"]);
+    let want = match mode {
+        Mode::Root => "0".to_string(),
+        Mode::Rootless => test_user().uid.to_string(),
+    };
+    assert_eq!(id.trim(), want, "[{mode:?}] UserNS={userns}");
+    let v = env.inspect_container("kp-c");
+    assert_eq!(v["HostConfig"]["LogConfig"]["Tag"], "kubetag", "[{mode:?}]");
+    assert_eq!(
+        v["HostConfig"]["LogConfig"]["Type"], "k8s-file",
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["exec", "kp-c", "sh", "-c", "echo $FROM_MODULE"]),
+        "yes\n",
+        "[{mode:?}] the module's env"
+    );
+    let stop = line_of(service, "ExecStopPost");
+    env.ok(&expand(&stop, &exe, &t, "kp")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_eq!(
+        env.ok(&["pod", "ps", "-q"]),
+        "",
+        "[{mode:?}] the pod is gone"
+    );
+}
+
+/// The value of a key of a generated service.
+fn line_of(service: &str, key: &str) -> String {
+    service
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {service}"))
+        .to_string()
+}
+
 fn exec_start(service: &str) -> String {
     service
         .lines()

@@ -139,7 +139,8 @@ pub const KUBE: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "ConfigMap", "GlobalArgs", "KubeDownForce", "Network", "PodmanArgs", "PublishPort",
-        "ServiceName", "SetWorkingDirectory", "Yaml",
+        "ServiceName", "SetWorkingDirectory", "Yaml", "ContainersConfModule", "LogDriver",
+        "LogOpt", "UserNS",
     ],
 };
 
