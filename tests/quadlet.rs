@@ -121,6 +121,7 @@ both_modes!(
     id_map_secret_and_module_keys_reach_the_container,
     pod_keys_map_ids_and_share_them_with_members,
     kube_keys_set_the_user_namespace_and_logs,
+    image_build_volume_network_keys_reach_their_commands,
 );
 
 /// The [Pod] keys added with their `pod create` flags: the pod's user
@@ -321,6 +322,179 @@ fn kube_keys_set_the_user_namespace_and_logs(mode: Mode) {
         "",
         "[{mode:?}] the pod is gone"
     );
+}
+
+/// The [Image], [Build], [Volume] and [Network] keys added with their
+/// flags: pull's policy, retries and certificates; build's environment,
+/// annotations, secrets, volumes, ignore file, network; a volume's owner;
+/// a dual-stack network with its IPAM driver; each with a module. Each
+/// command run as the unit would makes what it says.
+fn image_build_volume_network_keys_reach_their_commands(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let src = rt().reference();
+    let module = env.home.join("res-mod.conf");
+    env.write_user_file(&module, b"[containers]\nenv = [\"FROM_MODULE=yes\"]\n");
+    let m = module.display().to_string();
+    let base = env.dir.join("units");
+    let b = base.display();
+    let dir = unit_dir(
+        &env,
+        &[
+            (
+                "rt.image",
+                &format!(
+                    "[Image]\nImage={src}\nContainersConfModule={m}\nPolicy=always\nRetry=1\nRetryDelay=10ms\n\
+                     CertDir={b}/certs\n"
+                ),
+            ),
+            (
+                "all.image",
+                "[Image]\nImage=registry.example/all\nAllTags=true\nDecryptionKey=\n",
+            ),
+            (
+                "app.build",
+                &format!(
+                    "[Build]\nImageTag=localhost/qk:1\nSetWorkingDirectory=unit\nContainersConfModule={m}\n\
+                     Environment=E=fromenv\nAnnotation=a1=v1\nSecret=id=tok,src={b}/secret.txt\n\
+                     Volume=./data:/data:ro\nIgnoreFile={b}/myignore\nNetwork=none\nForceRM=false\n\
+                     Retry=1\nRetryDelay=10ms\nDNS=10.9.9.9\nDNSOption=ndots:2\nDNSSearch=example.com\n\
+                     GroupAdd=10\nArch=amd64\nVariant=v1\n"
+                ),
+            ),
+            (
+                "Containerfile",
+                &format!(
+                    "FROM {src}\nCOPY . /ctx\nRUN --mount=type=secret,id=tok cat /run/secrets/tok > /sec\n\
+                     RUN cat /data/x > /copied && test ! -e /ctx/skipped.txt\n"
+                ),
+            ),
+            ("secret.txt", "s3cret"),
+            ("myignore", "skipped.txt\n"),
+            ("skipped.txt", "ignored\n"),
+            ("data/x", "from the volume\n"),
+            ("certs/.keep", ""),
+            (
+                "owned.volume",
+                &format!("[Volume]\nContainersConfModule={m}\nUID=7\nGID=8\n"),
+            ),
+            (
+                "dual.network",
+                &format!("[Network]\nContainersConfModule={m}\nIPv6=true\nIPAMDriver=host-local\n"),
+            ),
+        ],
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for (p, mode) in [("data", 0o755), ("data/x", 0o644)] {
+        std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    // DecryptionKey= stays refused: coracle cannot decrypt images
+    let out = env.fails(&["quadlet", "--dryrun"], 125);
+    assert!(
+        out.stderr.contains("key 'DecryptionKey' in group 'Image'"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    env.write_user_file(
+        &dir.join("all.image"),
+        b"[Image]\nImage=registry.example/all\nAllTags=true\n",
+    );
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let get = |name: &str| {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| exec_start(t))
+            .unwrap_or_else(|| panic!("[{mode:?}] no {name} in {out}"))
+    };
+    let exe = exe();
+    let d = dir.display();
+    let pull = get("rt-image.service");
+    assert_eq!(
+        pull,
+        format!(
+            "{exe} --module={m} image pull --cert-dir {d}/certs --policy always --retry 1 --retry-delay 10ms {src}"
+        ),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        get("all-image.service"),
+        format!("{exe} image pull --all-tags registry.example/all"),
+        "[{mode:?}]"
+    );
+    let build = get("app-build.service");
+    assert_eq!(
+        build,
+        format!(
+            "{exe} --module={m} build --arch amd64 --ignorefile {d}/myignore --variant v1 --retry 1 --retry-delay 10ms \
+             --force-rm=false --dns 10.9.9.9 --dns-option ndots:2 --dns-search example.com --group-add 10 \
+             --tag localhost/qk:1 --env E=fromenv --annotation a1=v1 --network none \
+             --secret id=tok,src={d}/secret.txt -v {d}/data:/data:ro {d}"
+        ),
+        "[{mode:?}]"
+    );
+    let volume = get("owned-volume.service");
+    assert_eq!(
+        volume,
+        format!("{exe} --module={m} volume create --ignore --uid 7 --gid 8 systemd-owned"),
+        "[{mode:?}]"
+    );
+    let network = get("dual-network.service");
+    assert_eq!(
+        network,
+        format!(
+            "{exe} --module={m} network create --ignore --ipam-driver host-local --ipv6 systemd-dual"
+        ),
+        "[{mode:?}]"
+    );
+
+    // what systemd would run
+    let t = env.runtime_dir.to_string_lossy().into_owned();
+    let run = |line: &str| {
+        let args = expand(line, &exe, &t, "x");
+        env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    run(&pull);
+    assert!(env.image_names().contains(&src), "[{mode:?}] pulled {src}");
+    // the build line less --arch/--variant (a cross build needs an emulator)
+    run(&build
+        .replace(" --arch amd64", "")
+        .replace(" --variant v1", ""));
+    let v = env.inspect("localhost/qk:1");
+    assert_eq!(v["Annotations"]["a1"], "v1", "[{mode:?}] {v}");
+    let mark = env.mark();
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "-e",
+            &mark,
+            "localhost/qk:1",
+            "sh",
+            "-c",
+            "cat /sec; echo; cat /copied; echo $E"
+        ]),
+        "s3cret\nfrom the volume\nfromenv\n",
+        "[{mode:?}] the build's secret, volume and env"
+    );
+    run(&volume);
+    assert_eq!(
+        env.sh(&src, &["-v", "systemd-owned:/v"], "stat -c %u:%g /v")
+            .trim(),
+        "7:8",
+        "[{mode:?}] UID=/GID="
+    );
+    run(&network);
+    let doc: serde_json::Value =
+        serde_json::from_str(&env.ok(&["network", "inspect", "systemd-dual"])).unwrap();
+    assert_eq!(doc[0]["ipv6_enabled"], true, "[{mode:?}] {doc}");
+    assert_eq!(
+        doc[0]["ipam_options"]["driver"], "host-local",
+        "[{mode:?}] {doc}"
+    );
+    env.ok(&["network", "rm", "-f", "systemd-dual"]);
 }
 
 /// The value of a key of a generated service.

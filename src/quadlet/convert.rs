@@ -162,6 +162,16 @@ impl Cmd {
             self.add(&[flag, v.trim_end()]);
         }
     }
+    /// `--flag` when a boolean key is true, `--flag=false` when false.
+    pub(super) fn boolean(&mut self, unit: &UnitFile, group: &str, key: &str, flag: &str) {
+        if let Some(b) = unit.lookup_bool(group, key) {
+            self.push(if b {
+                flag.to_string()
+            } else {
+                format!("{flag}=false")
+            });
+        }
+    }
     /// `--flag KEY=VALUE` for every assignment of a key.
     pub(super) fn key_vals(
         &mut self,

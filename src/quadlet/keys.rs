@@ -64,7 +64,7 @@ pub const VOLUME: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "Device", "Driver", "GlobalArgs", "Label", "Options", "PodmanArgs", "ServiceName",
-        "Type", "VolumeName",
+        "Type", "VolumeName", "ContainersConfModule", "UID", "GID",
     ],
 };
 
@@ -79,7 +79,7 @@ pub const NETWORK: GroupKeys = GroupKeys {
     coracle: &[
         "DisableDNS", "DNS", "Driver", "Gateway", "GlobalArgs", "InterfaceName", "Internal",
         "IPRange", "Label", "NetworkDeleteOnStop", "NetworkName", "Options", "PodmanArgs",
-        "ServiceName", "Subnet",
+        "ServiceName", "Subnet", "ContainersConfModule", "IPAMDriver", "IPv6",
     ],
 };
 
@@ -110,7 +110,8 @@ pub const IMAGE: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "Arch", "AuthFile", "Creds", "GlobalArgs", "Image", "ImageTag", "OS", "PodmanArgs",
-        "ServiceName", "TLSVerify", "Variant",
+        "ServiceName", "TLSVerify", "Variant", "AllTags", "CertDir", "ContainersConfModule",
+        "Policy", "Retry", "RetryDelay",
     ],
 };
 
@@ -125,7 +126,10 @@ pub const BUILD: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "AuthFile", "BuildArg", "File", "GlobalArgs", "ImageTag", "Label", "PodmanArgs", "Pull",
-        "ServiceName", "SetWorkingDirectory", "Target", "TLSVerify",
+        "ServiceName", "SetWorkingDirectory", "Target", "TLSVerify", "Annotation", "Arch",
+        "ContainersConfModule", "DNS", "DNSOption", "DNSSearch", "Environment", "ForceRM",
+        "GroupAdd", "IgnoreFile", "Network", "Retry", "RetryDelay", "Secret", "Variant",
+        "Volume",
     ],
 };
 
