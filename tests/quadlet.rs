@@ -1268,6 +1268,23 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
                 "[Container]\nImage=busybox\nGroup=10\n",
             ),
             ("noimage.container", "[Container]\nExec=true\n"),
+            // values coracle cannot honour, and podman's conflicts
+            (
+                "armor.container",
+                "[Container]\nImage=busybox\nAppArmor=myprofile\n",
+            ),
+            (
+                "autons.container",
+                "[Container]\nImage=busybox\nRemapUsers=auto\n",
+            ),
+            (
+                "both.container",
+                "[Container]\nImage=busybox\nUIDMap=0:1:10\nRemapUsers=keep-id\n",
+            ),
+            (
+                "twice.container",
+                "[Container]\nImage=busybox\nRootfs=/srv/root\n",
+            ),
         ],
     );
     env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
@@ -1280,9 +1297,13 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
         lines,
         [
             format!("Error: converting \"app.kube\": key 'ExitCodePropagation' in group 'Kube' in {d}/app.kube:3 is not supported by coracle yet"),
+            "Error: converting \"armor.container\": AppArmor=myprofile is not supported by coracle (no AppArmor profiles): only unconfined".to_string(),
+            "Error: converting \"autons.container\": RemapUsers=auto is not supported by coracle: it has no --userns=auto".to_string(),
+            "Error: converting \"both.container\": deprecated Remap keys are set along with explicit mapping keys".to_string(),
             format!("Error: converting \"mask.container\": key 'Mask' in group 'Container' in {d}/mask.container:3 is not supported by coracle yet"),
             "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
             "Error: converting \"noimage.container\": no Image or Rootfs key specified".to_string(),
+            "Error: converting \"twice.container\": the Image And Rootfs keys conflict can not be specified together".to_string(),
         ],
         "[{mode:?}]"
     );
