@@ -118,7 +118,542 @@ both_modes!(
     pod_units_run_the_pod_and_its_containers,
     kube_units_play_the_yaml_and_take_it_down,
     process_keys_become_their_run_flags,
+    id_map_secret_and_module_keys_reach_the_container,
+    pod_keys_map_ids_and_share_them_with_members,
+    kube_keys_set_the_user_namespace_and_logs,
+    image_build_volume_network_keys_reach_their_commands,
 );
+
+/// The [Pod] keys added with their `pod create` flags: the pod's user
+/// namespace (UIDMap/GIDMap, which its member shares), /dev/shm size, a
+/// volume of every member, addresses and aliases, a module.
+fn pod_keys_map_ids_and_share_them_with_members(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let u = test_user();
+    let (from, uid_host) = match mode {
+        Mode::Root => ("100000", 100000),
+        Mode::Rootless => ("1", u.subuid_start),
+    };
+    let module = env.home.join("pod-mod.conf");
+    env.write_user_file(&module, b"[containers]\nenv = [\"FROM_MODULE=yes\"]\n");
+    let dir = unit_dir(
+        &env,
+        &[
+            (
+                "mp.pod",
+                &format!(
+                    "[Pod]\nContainersConfModule={}\nUIDMap=0:{from}:5000\nGIDMap=0:{from}:5000\nShmSize=16m\n\
+                     Volume=./shared:/shared:ro\n",
+                    module.display()
+                ),
+            ),
+            (
+                "member.container",
+                &format!("[Container]\nImage={img}\nPod=mp.pod\nExec=sleep 30\n"),
+            ),
+            (
+                "net.pod",
+                "[Pod]\nIP=10.88.0.50\nIP6=fd00::50\nNetworkAlias=web\nNetworkAlias=www\nUserNS=keep-id\n\
+                 SubUIDMap=someone\nSubGIDMap=someone\n",
+            ),
+            ("shared/hello", "from the host\n"),
+        ],
+    );
+    // readable by the pod's mapped ids
+    use std::os::unix::fs::PermissionsExt;
+    for (p, m) in [("shared", 0o755), ("shared/hello", 0o644)] {
+        std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let get = |name: &str| {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("[{mode:?}] no {name} in {out}"))
+    };
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("[{mode:?}] no {key} in {text}"))
+            .to_string()
+    };
+    let exe = exe();
+    let d = dir.display();
+    let pod = get("mp-pod.service");
+    let create = line(&pod, "ExecStartPre");
+    assert_eq!(
+        create,
+        format!(
+            "{exe} --module={} pod create --infra-conmon-pidfile=%t/%N.pid --replace --uidmap 0:{from}:5000 \
+             --gidmap 0:{from}:5000 --shm-size 16m -v {d}/shared:/shared:ro --infra-name systemd-mp-infra --name systemd-mp",
+            module.display()
+        ),
+        "[{mode:?}]"
+    );
+    assert!(
+        pod.contains(&format!("RequiresMountsFor={d}/shared\n")),
+        "[{mode:?}] {pod}"
+    );
+    let net = line(&get("net-pod.service"), "ExecStartPre");
+    assert!(
+        net.contains(
+            " --userns keep-id --subuidname someone --subgidname someone --ip 10.88.0.50 --ip6 fd00::50 \
+             --network-alias web --network-alias www --infra-name "
+        ),
+        "[{mode:?}] {net}"
+    );
+    // what systemd would run: the pod, then its member
+    let t = env.runtime_dir.to_string_lossy().into_owned();
+    for key in ["ExecStartPre", "ExecStart"] {
+        env.ok(&expand(&line(&pod, key), &exe, &t, "mp-pod")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>());
+    }
+    run_as_the_unit(&env, &exec_start(&get("member.service")), "member");
+    let seen = env.ok(&[
+        "exec",
+        "systemd-member",
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; cat /shared/hello; df -k /dev/shm | tail -1",
+    ]);
+    let got: Vec<String> = seen
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        got[..2],
+        [format!("0 {uid_host} 5000"), "from the host".into()],
+        "[{mode:?}] {seen}"
+    );
+    assert_eq!(
+        got[2].split(' ').nth(1),
+        Some("16384"),
+        "[{mode:?}] /dev/shm: {seen}"
+    );
+    env.ok(&expand(&line(&pod, "ExecStopPost"), &exe, &t, "mp-pod")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_eq!(
+        env.ok(&["pod", "ps", "-q"]),
+        "",
+        "[{mode:?}] the pod is gone"
+    );
+}
+
+/// The [Kube] keys added with their `kube play` flags: the pods' user
+/// namespace (over the YAML's annotation), the log driver and options,
+/// a module.
+fn kube_keys_set_the_user_namespace_and_logs(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    // root: the YAML asks for keep-id (rootless only), which UserNS=host
+    // overrides; rootless: keep-id from the unit
+    let (annotation, userns) = match mode {
+        Mode::Root => (
+            "  annotations:\n    io.podman.annotations.userns: keep-id\n",
+            "host",
+        ),
+        Mode::Rootless => ("", "keep-id"),
+    };
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kp\n{annotation}spec:\n  containers:\n  - name: c\n    image: {img}\n\
+         \x20   command: [sleep, \"30\"]\n    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n",
+        env.dir.display()
+    );
+    let module = env.home.join("kube-mod.conf");
+    env.write_user_file(&module, b"[containers]\nenv = [\"FROM_MODULE=yes\"]\n");
+    let unit = format!(
+        "[Kube]\nYaml=kp.yaml\nContainersConfModule={}\nUserNS={userns}\nLogDriver=k8s-file\nLogOpt=tag=kubetag\n",
+        module.display()
+    );
+    let dir = unit_dir(&env, &[("kp.kube", &unit), ("kp.yaml", &yaml)]);
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let service = &sections(&out)[0].1;
+    let exe = exe();
+    let d = dir.display();
+    let start = exec_start(service);
+    assert_eq!(
+        start,
+        format!(
+            "{exe} --module={} kube play --replace --log-driver k8s-file --log-opt tag=kubetag --userns {userns} {d}/kp.yaml",
+            module.display()
+        ),
+        "[{mode:?}]"
+    );
+    let t = env.runtime_dir.to_string_lossy().into_owned();
+    env.ok(&expand(&start, &exe, &t, "kp")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    let id = env.ok(&["exec", "kp-c", "id", "-u"]);
+    let want = match mode {
+        Mode::Root => "0".to_string(),
+        Mode::Rootless => test_user().uid.to_string(),
+    };
+    assert_eq!(id.trim(), want, "[{mode:?}] UserNS={userns}");
+    let v = env.inspect_container("kp-c");
+    assert_eq!(v["HostConfig"]["LogConfig"]["Tag"], "kubetag", "[{mode:?}]");
+    assert_eq!(
+        v["HostConfig"]["LogConfig"]["Type"], "k8s-file",
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        env.ok(&["exec", "kp-c", "sh", "-c", "echo $FROM_MODULE"]),
+        "yes\n",
+        "[{mode:?}] the module's env"
+    );
+    let stop = line_of(service, "ExecStopPost");
+    env.ok(&expand(&stop, &exe, &t, "kp")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_eq!(
+        env.ok(&["pod", "ps", "-q"]),
+        "",
+        "[{mode:?}] the pod is gone"
+    );
+}
+
+/// The [Image], [Build], [Volume] and [Network] keys added with their
+/// flags: pull's policy, retries and certificates; build's environment,
+/// annotations, secrets, volumes, ignore file, network; a volume's owner;
+/// a dual-stack network with its IPAM driver; each with a module. Each
+/// command run as the unit would makes what it says.
+fn image_build_volume_network_keys_reach_their_commands(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let src = rt().reference();
+    let module = env.home.join("res-mod.conf");
+    env.write_user_file(&module, b"[containers]\nenv = [\"FROM_MODULE=yes\"]\n");
+    let m = module.display().to_string();
+    let base = env.dir.join("units");
+    let b = base.display();
+    let dir = unit_dir(
+        &env,
+        &[
+            (
+                "rt.image",
+                &format!(
+                    "[Image]\nImage={src}\nContainersConfModule={m}\nPolicy=always\nRetry=1\nRetryDelay=10ms\n\
+                     CertDir={b}/certs\n"
+                ),
+            ),
+            (
+                "all.image",
+                "[Image]\nImage=registry.example/all\nAllTags=true\nDecryptionKey=\n",
+            ),
+            (
+                "app.build",
+                &format!(
+                    "[Build]\nImageTag=localhost/qk:1\nSetWorkingDirectory=unit\nContainersConfModule={m}\n\
+                     Environment=E=fromenv\nAnnotation=a1=v1\nSecret=id=tok,src={b}/secret.txt\n\
+                     Volume=./data:/data:ro\nIgnoreFile={b}/myignore\nNetwork=none\nForceRM=false\n\
+                     Retry=1\nRetryDelay=10ms\nDNS=10.9.9.9\nDNSOption=ndots:2\nDNSSearch=example.com\n\
+                     GroupAdd=10\nArch=amd64\nVariant=v1\n"
+                ),
+            ),
+            (
+                "Containerfile",
+                &format!(
+                    "FROM {src}\nCOPY . /ctx\nRUN --mount=type=secret,id=tok cat /run/secrets/tok > /sec\n\
+                     RUN cat /data/x > /copied && test ! -e /ctx/skipped.txt\n"
+                ),
+            ),
+            ("secret.txt", "s3cret"),
+            ("myignore", "skipped.txt\n"),
+            ("skipped.txt", "ignored\n"),
+            ("data/x", "from the volume\n"),
+            ("certs/.keep", ""),
+            (
+                "owned.volume",
+                &format!("[Volume]\nContainersConfModule={m}\nUID=7\nGID=8\n"),
+            ),
+            (
+                "dual.network",
+                &format!("[Network]\nContainersConfModule={m}\nIPv6=true\nIPAMDriver=host-local\n"),
+            ),
+        ],
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for (p, mode) in [("data", 0o755), ("data/x", 0o644)] {
+        std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    // DecryptionKey= stays refused: coracle cannot decrypt images
+    let out = env.fails(&["quadlet", "--dryrun"], 125);
+    assert!(
+        out.stderr.contains("key 'DecryptionKey' in group 'Image'"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    env.write_user_file(
+        &dir.join("all.image"),
+        b"[Image]\nImage=registry.example/all\nAllTags=true\n",
+    );
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let get = |name: &str| {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| exec_start(t))
+            .unwrap_or_else(|| panic!("[{mode:?}] no {name} in {out}"))
+    };
+    let exe = exe();
+    let d = dir.display();
+    let pull = get("rt-image.service");
+    assert_eq!(
+        pull,
+        format!(
+            "{exe} --module={m} image pull --cert-dir {d}/certs --policy always --retry 1 --retry-delay 10ms {src}"
+        ),
+        "[{mode:?}]"
+    );
+    assert_eq!(
+        get("all-image.service"),
+        format!("{exe} image pull --all-tags registry.example/all"),
+        "[{mode:?}]"
+    );
+    let build = get("app-build.service");
+    assert_eq!(
+        build,
+        format!(
+            "{exe} --module={m} build --arch amd64 --ignorefile {d}/myignore --variant v1 --retry 1 --retry-delay 10ms \
+             --force-rm=false --dns 10.9.9.9 --dns-option ndots:2 --dns-search example.com --group-add 10 \
+             --tag localhost/qk:1 --env E=fromenv --annotation a1=v1 --network none \
+             --secret id=tok,src={d}/secret.txt -v {d}/data:/data:ro {d}"
+        ),
+        "[{mode:?}]"
+    );
+    let volume = get("owned-volume.service");
+    assert_eq!(
+        volume,
+        format!("{exe} --module={m} volume create --ignore --uid 7 --gid 8 systemd-owned"),
+        "[{mode:?}]"
+    );
+    let network = get("dual-network.service");
+    assert_eq!(
+        network,
+        format!(
+            "{exe} --module={m} network create --ignore --ipam-driver host-local --ipv6 systemd-dual"
+        ),
+        "[{mode:?}]"
+    );
+
+    // what systemd would run
+    let t = env.runtime_dir.to_string_lossy().into_owned();
+    let run = |line: &str| {
+        let args = expand(line, &exe, &t, "x");
+        env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    run(&pull);
+    assert!(env.image_names().contains(&src), "[{mode:?}] pulled {src}");
+    // the build line less --arch/--variant (a cross build needs an emulator)
+    run(&build
+        .replace(" --arch amd64", "")
+        .replace(" --variant v1", ""));
+    let v = env.inspect("localhost/qk:1");
+    assert_eq!(v["Annotations"]["a1"], "v1", "[{mode:?}] {v}");
+    let mark = env.mark();
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "-e",
+            &mark,
+            "localhost/qk:1",
+            "sh",
+            "-c",
+            "cat /sec; echo; cat /copied; echo $E"
+        ]),
+        "s3cret\nfrom the volume\nfromenv\n",
+        "[{mode:?}] the build's secret, volume and env"
+    );
+    run(&volume);
+    assert_eq!(
+        env.sh(&src, &["-v", "systemd-owned:/v"], "stat -c %u:%g /v")
+            .trim(),
+        "7:8",
+        "[{mode:?}] UID=/GID="
+    );
+    run(&network);
+    let doc: serde_json::Value =
+        serde_json::from_str(&env.ok(&["network", "inspect", "systemd-dual"])).unwrap();
+    assert_eq!(doc[0]["ipv6_enabled"], true, "[{mode:?}] {doc}");
+    assert_eq!(
+        doc[0]["ipam_options"]["driver"], "host-local",
+        "[{mode:?}] {doc}"
+    );
+    env.ok(&["network", "rm", "-f", "systemd-dual"]);
+}
+
+/// The value of a key of a generated service.
+fn line_of(service: &str, key: &str) -> String {
+    service
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {service}"))
+        .to_string()
+}
+
+fn exec_start(service: &str) -> String {
+    service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap_or_else(|| panic!("no ExecStart in {service}"))
+        .to_string()
+}
+
+/// A generated `run` line run as systemd would (less its notify and
+/// cgroup parts, `%N` filled in), the container marked for the reaper.
+fn run_as_the_unit(env: &TestEnv, start: &str, unit: &str) {
+    let mut args: Vec<String> = start
+        .replace("%N", unit)
+        .split(' ')
+        .skip(1)
+        .map(String::from)
+        .filter(|a| !a.starts_with("--sdnotify") && a != "--cgroups=split")
+        .collect();
+    let at = args.iter().position(|a| a == "run").unwrap() + 1;
+    args.insert(at, env.mark());
+    args.insert(at, "-e".into());
+    env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// The [Container] keys added with their run flags: id maps, secrets, a
+/// containers.conf module, a volatile /tmp, Rootfs= for Image=, the
+/// health log destination, SecurityLabelDisable/AppArmor=unconfined (no
+/// such confinement here), RemapUsers=keep-id; the container the line
+/// makes has them.
+fn id_map_secret_and_module_keys_reach_the_container(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let u = test_user();
+    let (from, uid_host) = match mode {
+        Mode::Root => ("100000", 100000),
+        Mode::Rootless => ("1", u.subuid_start),
+    };
+    let module = env.home.join("quadlet-mod.conf");
+    env.write_user_file(&module, b"[containers]\nenv = [\"FROM_MODULE=yes\"]\n");
+    env.run_stdin(&["secret", "create", "tok", "-"], b"s3cret");
+    let rootfs = env.user_dir("rootfs");
+    std::fs::create_dir(rootfs.join("bin")).unwrap();
+    std::fs::copy(common::fixtures::BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+    for a in ["sh", "cat", "sleep"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+    }
+    std::fs::write(rootfs.join("motd"), "from the rootfs\n").unwrap();
+    if mode == Mode::Rootless {
+        for p in ["bin", "bin/busybox", "motd"] {
+            std::os::unix::fs::chown(rootfs.join(p), Some(u.uid), Some(u.gid)).unwrap();
+        }
+    }
+    let dir = unit_dir(
+        &env,
+        &[
+            (
+                "mapped.container",
+                &format!(
+                    "[Container]\nImage={img}\nContainersConfModule={}\nUIDMap=0:{from}:5000\nGIDMap=0:{from}:5000\n\
+                     Secret=tok,type=env,target=TOK\nSecret=tok\nRetry=2\nRetryDelay=1s\nVolatileTmp=true\n\
+                     SecurityLabelDisable=true\nAppArmor=unconfined\nHealthCmd=true\n\
+                     HealthLogDestination=events_logger\nExec=sleep 30\n",
+                    module.display()
+                ),
+            ),
+            (
+                "rootfs.container",
+                &format!("[Container]\nRootfs={}\nExec=sleep 30\n", rootfs.display()),
+            ),
+            (
+                "remap.container",
+                "[Container]\nImage=busybox\nRemapUsers=keep-id\nRemapUid=200\nRemapGid=210\n",
+            ),
+        ],
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let _reaper = Reaper(&env);
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let units = sections(&out);
+    let get = |name: &str| {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| exec_start(t))
+            .unwrap_or_else(|| panic!("[{mode:?}] no {name} in {out}"))
+    };
+    let mapped = get("mapped.service");
+    let exe = exe();
+    assert!(
+        mapped.starts_with(&format!("{exe} --module={} run ", module.display())),
+        "[{mode:?}] {mapped}"
+    );
+    for want in [
+        format!(" --uidmap 0:{from}:5000 --gidmap 0:{from}:5000 "),
+        " --secret tok,type=env,target=TOK --secret tok ".into(),
+        " --retry 2 --retry-delay 1s ".into(),
+        " --tmpfs /tmp:rw,size=512M,mode=1777 ".into(),
+        " --security-opt label=disable --security-opt apparmor=unconfined ".into(),
+        " --health-log-destination events_logger ".into(),
+    ] {
+        assert!(mapped.contains(&want), "[{mode:?}] {want:?} in {mapped}");
+    }
+    let rootfs_line = get("rootfs.service");
+    assert!(
+        rootfs_line.ends_with(&format!(" --rootfs {} sleep 30", rootfs.display())),
+        "[{mode:?}] {rootfs_line}"
+    );
+    assert!(
+        get("remap.service").contains(" --userns keep-id:uid=200,gid=210 busybox"),
+        "[{mode:?}] {out}"
+    );
+
+    run_as_the_unit(&env, &mapped, "mapped");
+    let seen = env.ok(&[
+        "exec",
+        "systemd-mapped",
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; echo $FROM_MODULE $TOK; cat /run/secrets/tok; echo; \
+         grep -c '^tmpfs /tmp tmpfs' /proc/mounts",
+    ]);
+    let got: Vec<String> = seen
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            format!("0 {uid_host} 5000"),
+            "yes s3cret".into(),
+            "s3cret".into(),
+            "1".into()
+        ],
+        "[{mode:?}] {seen}"
+    );
+    let v = env.inspect_container("systemd-mapped");
+    assert_eq!(
+        v["Config"]["HealthLogDestination"], "events_logger",
+        "[{mode:?}]"
+    );
+    run_as_the_unit(&env, &rootfs_line, "rootfs");
+    assert_eq!(
+        env.ok(&["exec", "systemd-rootfs", "cat", "/motd"]),
+        "from the rootfs\n",
+        "[{mode:?}] Rootfs="
+    );
+    env.ok(&["rm", "-f", "-t", "0", "systemd-mapped", "systemd-rootfs"]);
+}
 
 /// The [Container] keys whose run flags exist now (time zone, shm, sysctls,
 /// groups, devices, addresses, aliases, exposed ports, log options) reach
@@ -720,7 +1255,10 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
     let dir = unit_dir(
         &env,
         &[
-            ("rootfs.container", "[Container]\nRootfs=/srv/root\n"),
+            (
+                "mask.container",
+                "[Container]\nImage=busybox\nMask=/proc/sys/foo\n",
+            ),
             (
                 "app.kube",
                 "[Kube]\nYaml=app.yaml\nExitCodePropagation=all\n",
@@ -730,6 +1268,23 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
                 "[Container]\nImage=busybox\nGroup=10\n",
             ),
             ("noimage.container", "[Container]\nExec=true\n"),
+            // values coracle cannot honour, and podman's conflicts
+            (
+                "armor.container",
+                "[Container]\nImage=busybox\nAppArmor=myprofile\n",
+            ),
+            (
+                "autons.container",
+                "[Container]\nImage=busybox\nRemapUsers=auto\n",
+            ),
+            (
+                "both.container",
+                "[Container]\nImage=busybox\nUIDMap=0:1:10\nRemapUsers=keep-id\n",
+            ),
+            (
+                "twice.container",
+                "[Container]\nImage=busybox\nRootfs=/srv/root\n",
+            ),
         ],
     );
     env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
@@ -742,9 +1297,13 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
         lines,
         [
             format!("Error: converting \"app.kube\": key 'ExitCodePropagation' in group 'Kube' in {d}/app.kube:3 is not supported by coracle yet"),
+            "Error: converting \"armor.container\": AppArmor=myprofile is not supported by coracle (no AppArmor profiles): only unconfined".to_string(),
+            "Error: converting \"autons.container\": RemapUsers=auto is not supported by coracle: it has no --userns=auto".to_string(),
+            "Error: converting \"both.container\": deprecated Remap keys are set along with explicit mapping keys".to_string(),
+            format!("Error: converting \"mask.container\": key 'Mask' in group 'Container' in {d}/mask.container:3 is not supported by coracle yet"),
             "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
-            "Error: converting \"noimage.container\": no Image key specified".to_string(),
-            format!("Error: converting \"rootfs.container\": key 'Rootfs' in group 'Container' in {d}/rootfs.container:2 is not supported by coracle yet"),
+            "Error: converting \"noimage.container\": no Image or Rootfs key specified".to_string(),
+            "Error: converting \"twice.container\": the Image And Rootfs keys conflict can not be specified together".to_string(),
         ],
         "[{mode:?}]"
     );

@@ -1,6 +1,8 @@
 //! `.container` -> a `Type=notify` service running `coracle run -d`.
 
-use super::convert::{absolute, container_name, image_source, init_service, require, Cmd, Ctx};
+use super::convert::{
+    absolute, container_name, image_source, init_service, require, user_mappings, Cmd, Ctx,
+};
 use super::keys;
 use super::unit::UnitFile;
 use super::words;
@@ -28,7 +30,7 @@ fn storage_source(
     Ok(source)
 }
 
-fn add_volumes(
+pub(super) fn add_volumes(
     unit: &UnitFile,
     service: &mut UnitFile,
     ctx: &Ctx,
@@ -115,6 +117,7 @@ fn add_health(unit: &UnitFile, cmd: &mut Cmd) {
     for (key, flag) in [
         ("HealthCmd", "cmd"),
         ("HealthInterval", "interval"),
+        ("HealthLogDestination", "log-destination"),
         ("HealthOnFailure", "on-failure"),
         ("HealthMaxLogCount", "max-log-count"),
         ("HealthMaxLogSize", "max-log-size"),
@@ -163,10 +166,15 @@ fn add_reload(
 pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     let mut service = init_service(unit, ctx, &keys::CONTAINER)?;
     const G: &str = "Container";
-    let image = unit
-        .lookup_set(G, "Image")
-        .ok_or("no Image key specified")?;
-    let image = image_source(&mut service, ctx, &image)?;
+    // the image, or (Rootfs=) a directory to run from
+    let image = match (unit.lookup_set(G, "Image"), unit.lookup_set(G, "Rootfs")) {
+        (None, None) => return Err("no Image or Rootfs key specified".into()),
+        (Some(_), Some(_)) => {
+            return Err("the Image And Rootfs keys conflict can not be specified together".into())
+        }
+        (Some(i), None) => vec![image_source(&mut service, ctx, &i)?],
+        (None, Some(r)) => vec!["--rootfs".to_string(), r],
+    };
     let name = container_name(unit);
 
     // auto-update finds the unit to restart by this
@@ -206,6 +214,8 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
         ("ShmSize", "--shm-size"),
         ("IP", "--ip"),
         ("IP6", "--ip6"),
+        ("Retry", "--retry"),
+        ("RetryDelay", "--retry-delay"),
     ] {
         run.string(unit, G, key, flag);
     }
@@ -288,6 +298,19 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     if unit.lookup_bool(G, "NoNewPrivileges") == Some(true) {
         run.add(&["--security-opt=no-new-privileges"]);
     }
+    if unit.lookup_bool(G, "SecurityLabelDisable") == Some(true) {
+        // no SELinux here: coracle accepts it as podman does on such a host
+        run.add(&["--security-opt", "label=disable"]);
+    }
+    match unit.lookup_set(G, "AppArmor").as_deref() {
+        None => {}
+        Some("unconfined") => run.add(&["--security-opt", "apparmor=unconfined"]),
+        Some(p) => {
+            return Err(format!(
+                "AppArmor={p} is not supported by coracle (no AppArmor profiles): only unconfined"
+            ))
+        }
+    }
     if let Some(p) = unit.lookup(G, "SeccompProfile") {
         run.add(&["--security-opt", &format!("seccomp={p}")]);
     }
@@ -297,8 +320,12 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     for c in unit.lookup_all_strv(G, "AddCapability") {
         run.add(&["--cap-add", &c.to_lowercase()]);
     }
-    if unit.lookup_bool(G, "ReadOnly") == Some(true) {
+    let read_only = unit.lookup_bool(G, "ReadOnly") == Some(true);
+    if read_only {
         run.add(&["--read-only"]);
+    }
+    if unit.lookup_bool(G, "VolatileTmp") == Some(true) && !read_only {
+        run.add(&["--tmpfs", "/tmp:rw,size=512M,mode=1777"]);
     }
     match (unit.lookup_set(G, "User"), unit.lookup_set(G, "Group")) {
         (Some(u), Some(g)) => run.add(&["--user", &format!("{u}:{g}")]),
@@ -306,7 +333,7 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
         (None, Some(_)) => return Err("invalid Group set without User".into()),
         (None, None) => {}
     }
-    run.string(unit, G, "UserNS", "--userns");
+    user_mappings(unit, G, &mut run, true)?;
     add_volumes(unit, &mut service, ctx, G, &mut run)?;
     if let Some(policy) = unit.lookup_set(G, "AutoUpdate") {
         run.add(&["--label", &format!("io.containers.autoupdate={policy}")]);
@@ -320,13 +347,16 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     for f in unit.lookup_all_args(G, "EnvironmentFile")? {
         run.add(&["--env-file", &absolute(unit, &f)]);
     }
+    for s in unit.lookup_all_args(G, "Secret")? {
+        run.add(&["--secret", &s]);
+    }
     for m in unit.lookup_all_args(G, "Mount")? {
         let arg = mount_arg(unit, &mut service, ctx, &m)?;
         run.add(&["--mount", &arg]);
     }
     add_health(unit, &mut run);
     run.0.extend(unit.lookup_all_args(G, "PodmanArgs")?);
-    run.push(image);
+    run.0.extend(image);
     if let Some(exec) = unit.lookup_last_args(G, "Exec")? {
         run.0.extend(exec);
     }

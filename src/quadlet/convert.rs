@@ -137,6 +137,10 @@ pub(super) struct Cmd(pub(super) Vec<String>);
 impl Cmd {
     pub(super) fn new(ctx: &Ctx, unit: &UnitFile, group: &str) -> Result<Cmd, String> {
         let mut c = Cmd(vec![ctx.exe.to_string()]);
+        // ContainersConfModule=: the global --module, before GlobalArgs=
+        for m in unit.lookup_all(group, "ContainersConfModule") {
+            c.push(format!("--module={}", m.trim_end()));
+        }
         c.0.extend(unit.lookup_all_args(group, "GlobalArgs")?);
         Ok(c)
     }
@@ -156,6 +160,16 @@ impl Cmd {
     pub(super) fn strings(&mut self, unit: &UnitFile, group: &str, key: &str, flag: &str) {
         for v in unit.lookup_all(group, key) {
             self.add(&[flag, v.trim_end()]);
+        }
+    }
+    /// `--flag` when a boolean key is true, `--flag=false` when false.
+    pub(super) fn boolean(&mut self, unit: &UnitFile, group: &str, key: &str, flag: &str) {
+        if let Some(b) = unit.lookup_bool(group, key) {
+            self.push(if b {
+                flag.to_string()
+            } else {
+                format!("{flag}=false")
+            });
         }
     }
     /// `--flag KEY=VALUE` for every assignment of a key.
@@ -320,4 +334,85 @@ fn clean(path: &Path) -> String {
         }
     }
     out.to_string_lossy().into_owned()
+}
+
+/// The user namespace keys, as podman's Quadlet reads them: `UserNS=`,
+/// `UIDMap=`, `GIDMap=`, `SubUIDMap=`, `SubGIDMap=`; without any of those,
+/// the older `RemapUsers=` (with `RemapUid=`, `RemapGid=`), which becomes
+/// `--userns keep-id:...` or (`manual`, where the type has it) plain id
+/// maps; podman's `auto` is refused, coracle having no `--userns=auto`.
+pub(super) fn user_mappings(
+    unit: &UnitFile,
+    group: &str,
+    cmd: &mut Cmd,
+    manual: bool,
+) -> Result<(), String> {
+    let mut defined = false;
+    if let Some(u) = unit.lookup_set(group, "UserNS") {
+        cmd.add(&["--userns", &u]);
+        defined = true;
+    }
+    for (key, flag) in [("UIDMap", "--uidmap"), ("GIDMap", "--gidmap")] {
+        for m in unit.lookup_all_strv(group, key) {
+            cmd.add(&[flag, &m]);
+            defined = true;
+        }
+    }
+    for (key, flag) in [("SubUIDMap", "--subuidname"), ("SubGIDMap", "--subgidname")] {
+        if let Some(n) = unit.lookup_set(group, key) {
+            cmd.add(&[flag, &n]);
+            defined = true;
+        }
+    }
+    let uids = unit.lookup_all_strv(group, "RemapUid");
+    let gids = unit.lookup_all_strv(group, "RemapGid");
+    let users = unit.lookup(group, "RemapUsers");
+    if defined {
+        if unit.has_key(group, "RemapUid") || unit.has_key(group, "RemapGid") || users.is_some() {
+            return Err("deprecated Remap keys are set along with explicit mapping keys".into());
+        }
+        return Ok(());
+    }
+    match users.as_deref().unwrap_or("") {
+        "" if !uids.is_empty() => return Err("UidMap set without RemapUsers".into()),
+        "" if !gids.is_empty() => return Err("GidMap set without RemapUsers".into()),
+        "" => {}
+        "manual" if manual => {
+            for m in &uids {
+                cmd.add(&["--uidmap", m]);
+            }
+            for m in &gids {
+                cmd.add(&["--gidmap", m]);
+            }
+        }
+        "manual" => return Err("RemapUsers=manual is not supported".into()),
+        // coracle's --userns has no auto mode (nor RemapUidSize=, its size)
+        "auto" => {
+            return Err(
+                "RemapUsers=auto is not supported by coracle: it has no --userns=auto".into(),
+            )
+        }
+        "keep-id" => {
+            let mut opts = Vec::new();
+            for (what, maps) in [("uid", &uids), ("gid", &gids)] {
+                match maps.as_slice() {
+                    [] => {}
+                    [one] => opts.push(format!("{what}={one}")),
+                    _ => {
+                        return Err(format!(
+                            "RemapUsers=keep-id supports only a single value for {} mapping",
+                            what.to_uppercase()
+                        ))
+                    }
+                }
+            }
+            let mode = match opts.is_empty() {
+                true => "keep-id".to_string(),
+                false => format!("keep-id:{}", opts.join(",")),
+            };
+            cmd.add(&["--userns", &mode]);
+        }
+        other => return Err(format!("unsupported RemapUsers option '{other}'")),
+    }
+    Ok(())
 }

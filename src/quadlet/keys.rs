@@ -48,6 +48,9 @@ pub const CONTAINER: GroupKeys = GroupKeys {
         "PodmanArgs", "PublishPort", "Pull", "ReadOnly", "ReloadCmd", "ReloadSignal", "RunInit",
         "SeccompProfile", "ServiceName", "StartWithPod", "StopSignal", "StopTimeout", "Tmpfs",
         "Ulimit", "User", "UserNS", "Volume", "WorkingDir",
+        "AppArmor", "ContainersConfModule", "GIDMap", "HealthLogDestination", "RemapGid",
+        "RemapUid", "RemapUsers", "Retry", "RetryDelay", "Rootfs", "Secret",
+        "SecurityLabelDisable", "SubGIDMap", "SubUIDMap", "UIDMap", "VolatileTmp",
     ],
 };
 
@@ -61,7 +64,7 @@ pub const VOLUME: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "Device", "Driver", "GlobalArgs", "Label", "Options", "PodmanArgs", "ServiceName",
-        "Type", "VolumeName",
+        "Type", "VolumeName", "ContainersConfModule", "UID", "GID",
     ],
 };
 
@@ -76,7 +79,7 @@ pub const NETWORK: GroupKeys = GroupKeys {
     coracle: &[
         "DisableDNS", "DNS", "Driver", "Gateway", "GlobalArgs", "InterfaceName", "Internal",
         "IPRange", "Label", "NetworkDeleteOnStop", "NetworkName", "Options", "PodmanArgs",
-        "ServiceName", "Subnet",
+        "ServiceName", "Subnet", "ContainersConfModule", "IPAMDriver", "IPv6",
     ],
 };
 
@@ -92,6 +95,8 @@ pub const POD: GroupKeys = GroupKeys {
     coracle: &[
         "AddHost", "DNS", "DNSOption", "DNSSearch", "ExitPolicy", "GlobalArgs", "HostName",
         "Label", "Network", "PodmanArgs", "PodName", "PublishPort", "ServiceName", "StopTimeout",
+        "ContainersConfModule", "GIDMap", "IP", "IP6", "NetworkAlias", "ShmSize", "SubGIDMap",
+        "SubUIDMap", "UIDMap", "UserNS", "Volume",
     ],
 };
 
@@ -105,7 +110,8 @@ pub const IMAGE: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "Arch", "AuthFile", "Creds", "GlobalArgs", "Image", "ImageTag", "OS", "PodmanArgs",
-        "ServiceName", "TLSVerify", "Variant",
+        "ServiceName", "TLSVerify", "Variant", "AllTags", "CertDir", "ContainersConfModule",
+        "Policy", "Retry", "RetryDelay",
     ],
 };
 
@@ -120,7 +126,10 @@ pub const BUILD: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "AuthFile", "BuildArg", "File", "GlobalArgs", "ImageTag", "Label", "PodmanArgs", "Pull",
-        "ServiceName", "SetWorkingDirectory", "Target", "TLSVerify",
+        "ServiceName", "SetWorkingDirectory", "Target", "TLSVerify", "Annotation", "Arch",
+        "ContainersConfModule", "DNS", "DNSOption", "DNSSearch", "Environment", "ForceRM",
+        "GroupAdd", "IgnoreFile", "Network", "Retry", "RetryDelay", "Secret", "Variant",
+        "Volume",
     ],
 };
 
@@ -134,7 +143,8 @@ pub const KUBE: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "ConfigMap", "GlobalArgs", "KubeDownForce", "Network", "PodmanArgs", "PublishPort",
-        "ServiceName", "SetWorkingDirectory", "Yaml",
+        "ServiceName", "SetWorkingDirectory", "Yaml", "ContainersConfModule", "LogDriver",
+        "LogOpt", "UserNS",
     ],
 };
 

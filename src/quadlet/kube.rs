@@ -6,7 +6,7 @@
 //! (a type podman also accepts).
 
 use super::container::add_networks;
-use super::convert::{absolute, init_service, Cmd, Ctx};
+use super::convert::{absolute, init_service, user_mappings, Cmd, Ctx};
 use super::keys;
 use super::unit::UnitFile;
 use super::words;
@@ -45,6 +45,11 @@ pub fn kube(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
 
     let mut play = Cmd::new(ctx, unit, G)?;
     play.add(&["kube", "play", "--replace"]);
+    play.string(unit, G, "LogDriver", "--log-driver");
+    for o in unit.lookup_all_strv(G, "LogOpt") {
+        play.add(&["--log-opt", &o]);
+    }
+    user_mappings(unit, G, &mut play, false)?;
     add_networks(unit, &mut service, ctx, G, &mut play)?;
     for c in unit.lookup_all_strv(G, "ConfigMap") {
         play.add(&["--configmap", &absolute(unit, &c)]);

@@ -1,6 +1,7 @@
 //! `.volume`, `.network`, `.image` and `.build` -> `Type=oneshot` services
 //! that make what containers use (a volume, a network, an image).
 
+use super::container::{add_networks, add_volumes};
 use super::convert::{absolute, init_service, is_specifier, resource_name, Cmd, Ctx};
 use super::keys;
 use super::unit::UnitFile;
@@ -26,6 +27,8 @@ pub fn volume(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     const G: &str = "Volume";
     let mut cmd = Cmd::new(ctx, unit, G)?;
     cmd.add(&["volume", "create", "--ignore"]);
+    cmd.string(unit, G, "UID", "--uid");
+    cmd.string(unit, G, "GID", "--gid");
     cmd.string(unit, G, "Driver", "--driver");
     let device = unit.lookup_set(G, "Device");
     if let Some(d) = &device {
@@ -68,6 +71,8 @@ pub fn network(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     cmd.strings(unit, G, "Gateway", "--gateway");
     cmd.strings(unit, G, "IPRange", "--ip-range");
     cmd.string(unit, G, "InterfaceName", "--interface-name");
+    cmd.string(unit, G, "IPAMDriver", "--ipam-driver");
+    cmd.boolean(unit, G, "IPv6", "--ipv6");
     if unit.lookup_bool(G, "Internal") == Some(true) {
         cmd.add(&["--internal"]);
     }
@@ -97,12 +102,17 @@ pub fn image(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     for (key, flag) in [
         ("Arch", "--arch"),
         ("AuthFile", "--authfile"),
+        ("CertDir", "--cert-dir"),
         ("Creds", "--creds"),
         ("OS", "--os"),
+        ("Policy", "--policy"),
         ("Variant", "--variant"),
+        ("Retry", "--retry"),
+        ("RetryDelay", "--retry-delay"),
     ] {
         cmd.string(unit, G, key, flag);
     }
+    cmd.boolean(unit, G, "AllTags", "--all-tags");
     if let Some(v) = unit.lookup_bool(G, "TLSVerify") {
         cmd.push(format!("--tls-verify={v}"));
     }
@@ -126,14 +136,39 @@ pub fn build(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     if let Some(p) = unit.lookup_set(G, "Pull") {
         cmd.push(format!("--pull={p}"));
     }
-    cmd.string(unit, G, "AuthFile", "--authfile");
-    cmd.string(unit, G, "Target", "--target");
+    for (key, flag) in [
+        ("Arch", "--arch"),
+        ("AuthFile", "--authfile"),
+        ("IgnoreFile", "--ignorefile"),
+        ("Target", "--target"),
+        ("Variant", "--variant"),
+        ("Retry", "--retry"),
+        ("RetryDelay", "--retry-delay"),
+    ] {
+        cmd.string(unit, G, key, flag);
+    }
     if let Some(v) = unit.lookup_bool(G, "TLSVerify") {
         cmd.push(format!("--tls-verify={v}"));
     }
-    cmd.strings(unit, G, "ImageTag", "--tag");
+    cmd.boolean(unit, G, "ForceRM", "--force-rm");
+    for (key, flag) in [
+        ("DNS", "--dns"),
+        ("DNSOption", "--dns-option"),
+        ("DNSSearch", "--dns-search"),
+        ("GroupAdd", "--group-add"),
+        ("ImageTag", "--tag"),
+    ] {
+        cmd.strings(unit, G, key, flag);
+    }
     cmd.key_vals(unit, G, "BuildArg", "--build-arg")?;
+    cmd.key_vals(unit, G, "Environment", "--env")?;
     cmd.key_vals(unit, G, "Label", "--label")?;
+    cmd.key_vals(unit, G, "Annotation", "--annotation")?;
+    add_networks(unit, &mut service, ctx, G, &mut cmd)?;
+    for s in unit.lookup_all_args(G, "Secret")? {
+        cmd.add(&["--secret", &s]);
+    }
+    add_volumes(unit, &mut service, ctx, G, &mut cmd)?;
     // SetWorkingDirectory=unit: the directory of the .build file
     let context = match unit.lookup_set(G, "SetWorkingDirectory").as_deref() {
         Some("unit") => {

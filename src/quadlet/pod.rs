@@ -3,8 +3,8 @@
 //! stop` and `pod rm` when it stops; the containers that name the pod
 //! (`Pod=NAME.pod`) start with it.
 
-use super::container::add_networks;
-use super::convert::{init_service, kind, resource_name, Cmd, Ctx};
+use super::container::{add_networks, add_volumes};
+use super::convert::{init_service, kind, resource_name, user_mappings, Cmd, Ctx};
 use super::keys;
 use super::unit::UnitFile;
 use super::words;
@@ -68,9 +68,14 @@ pub fn pod(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     for p in unit.lookup_all(G, "PublishPort") {
         create.add(&["--publish", p.trim()]);
     }
+    user_mappings(unit, G, &mut create, true)?;
     create.key_vals(unit, G, "Label", "--label")?;
     add_networks(unit, &mut service, ctx, G, &mut create)?;
+    for (key, flag) in [("IP", "--ip"), ("IP6", "--ip6"), ("ShmSize", "--shm-size")] {
+        create.string(unit, G, key, flag);
+    }
     for (key, flag) in [
+        ("NetworkAlias", "--network-alias"),
         ("DNS", "--dns"),
         ("DNSOption", "--dns-option"),
         ("DNSSearch", "--dns-search"),
@@ -79,6 +84,7 @@ pub fn pod(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
     ] {
         create.strings(unit, G, key, flag);
     }
+    add_volumes(unit, &mut service, ctx, G, &mut create)?;
     create.add(&["--infra-name", &format!("{name}-infra"), "--name", &name]);
     create.0.extend(unit.lookup_all_args(G, "PodmanArgs")?);
     service.add("Service", "ExecStartPre", &words::join(&create.0));
