@@ -69,7 +69,7 @@ impl Regex {
 /// registry, or the repository's last path part. Wildcards as Go's
 /// `path.Match`, which podman uses: `*` stays within one path part.
 pub fn reference_matches(pattern: &str, name: &str) -> bool {
-    let glob = |p: &str, t: &str| crate::build::glob::Glob::new(p).is_ok_and(|g| g.matches(t));
+    let glob = |p: &str, t: &str| crate::format::glob::Glob::new(p).is_ok_and(|g| g.matches(t));
     let (repo, tag) = crate::registry::resolve::split_name(name);
     let (prepo, ptag) = crate::registry::resolve::split_name(pattern);
     let repo_ok = glob(prepo, repo)

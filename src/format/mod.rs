@@ -2,6 +2,7 @@
 //! tables, and human-readable sizes and times.
 
 pub mod compose;
+pub mod glob;
 pub mod gofmt;
 pub mod human;
 pub mod kube;

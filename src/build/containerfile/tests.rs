@@ -824,7 +824,7 @@ fn mutations_never_panic() {
         }
         for line in text.lines().take(5) {
             let _ = expand(line, &lookup);
-            let _ = crate::build::glob::glob_match(line, "some/path.txt");
+            let _ = crate::format::glob::glob_match(line, "some/path.txt");
             if let Ok(m) = crate::build::ignore::Matcher::new(&[line, "!a/**"]) {
                 let _ = m.is_excluded("a/b/c.txt", false);
                 let _ = m.must_descend("a/b");
