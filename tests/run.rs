@@ -416,6 +416,69 @@ fn masked_and_read_only_kernel_paths(mode: Mode) {
     );
 }
 
+both_modes!(security_opt_masks_unmasks_and_proc_options);
+fn security_opt_masks_unmasks_and_proc_options(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    // How many mounts stand on each path (a masked or read-only path has
+    // one, a path left alone none: masked /proc/keys and /proc/timer_list,
+    // read-only /proc/sys and /proc/bus by default), and what a masked file
+    // and directory show.
+    let script =
+        "for p in /proc/keys /proc/timer_list /proc/sys /proc/bus /proc/cpuinfo /sys/kernel; do \
+                    echo $(awk -v p=$p '$5 == p' /proc/self/mountinfo | wc -l); done; \
+                  [ \"$(head -c1 /proc/cpuinfo)\" ] && echo cpuinfo-read || echo cpuinfo-empty; \
+                  [ -n \"$(ls -A /sys/kernel)\" ] && echo kernel-listed || echo kernel-empty";
+    let seen = |extra: &[&str]| -> String { env.sh(&img, extra, script).replace('\n', " ") };
+    assert_eq!(
+        seen(&[]),
+        "1 1 1 1 0 0 cpuinfo-read kernel-listed ",
+        "[{mode:?}] the defaults"
+    );
+    assert_eq!(
+        seen(&[
+            "--security-opt",
+            "mask=/proc/cpuinfo:/sys/kernel",
+            "--security-opt",
+            "unmask=/proc/k*"
+        ]),
+        "0 1 1 1 1 1 cpuinfo-empty kernel-empty ",
+        "[{mode:?}] mask=, and unmask= by pattern"
+    );
+    for all in ["unmask=ALL", "systempaths=unconfined"] {
+        assert_eq!(
+            seen(&["--security-opt", all]),
+            "0 0 0 0 0 0 cpuinfo-read kernel-listed ",
+            "[{mode:?}] {all}"
+        );
+    }
+    assert_eq!(
+        seen(&["--privileged", "--security-opt", "mask=/proc/cpuinfo"]),
+        "0 0 0 0 1 0 cpuinfo-empty kernel-listed ",
+        "[{mode:?}] --privileged drops the defaults, not the user's mask"
+    );
+    let proc_mount = env.sh(
+        &img,
+        &["--security-opt", "proc-opts=hidepid=2"],
+        "awk '$5 == \"/proc\"' /proc/self/mountinfo",
+    );
+    assert!(
+        proc_mount.contains("hidepid="),
+        "[{mode:?}] proc-opts: {proc_mount}"
+    );
+    for (opt, says) in [
+        ("mask=proc/x", "is not an absolute path"),
+        ("unmask=/proc/[k", "syntax error in pattern"),
+        ("systempaths=open", "only `unconfined` is supported"),
+    ] {
+        assert_refused(
+            &env,
+            &["run", "--rm", "--security-opt", opt, &img, "true"],
+            says,
+        );
+    }
+}
+
 both_modes!(capabilities_really_dropped);
 fn capabilities_really_dropped(mode: Mode) {
     let env = TestEnv::new(mode);

@@ -130,7 +130,7 @@ fn default_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
                 &["rbind", "nosuid", "noexec", "nodev"],
             )?
         } else {
-            mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?
+            mount("/proc", "proc", "proc", &proc_options(input.cfg))?
         },
         mount(
             "/dev",
@@ -337,6 +337,52 @@ fn user_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
     Ok(out)
 }
 
+/// The kernel's files kept from the container: podman's masked and
+/// read-only paths (none when privileged) less those `--security-opt
+/// unmask=` names (Go `filepath.Match` patterns, or ALL, which
+/// `systempaths=unconfined` means too), plus every `mask=` path.
+fn system_paths(cfg: &ContainerConfig) -> (Vec<String>, Vec<String>) {
+    let mut unmask = Vec::new();
+    let mut mask = Vec::new();
+    for opt in &cfg.security_opt {
+        match opt.split_once(['=', ':']) {
+            Some(("unmask", v)) => unmask.extend(v.split(':')),
+            Some(("systempaths", "unconfined")) => unmask.push("ALL"),
+            Some(("mask", v)) => mask.extend(v.split(':').filter(|p| !p.is_empty())),
+            _ => {}
+        }
+    }
+    let kept = |path: &str| {
+        !unmask.iter().any(|u| {
+            u.eq_ignore_ascii_case("all")
+                || crate::format::glob::Glob::new(u).is_ok_and(|g| g.matches(path))
+        })
+    };
+    let defaults = |list: &[&str]| -> Vec<String> {
+        if cfg.privileged {
+            return Vec::new();
+        }
+        list.iter()
+            .filter(|p| kept(p))
+            .map(|p| p.to_string())
+            .collect()
+    };
+    let mut masked = defaults(MASKED_PATHS);
+    masked.extend(mask.iter().map(|p| p.to_string()));
+    (masked, defaults(READONLY_PATHS))
+}
+
+/// `--security-opt proc-opts=`: more options for the /proc mount.
+fn proc_options(cfg: &ContainerConfig) -> Vec<&str> {
+    let mut opts = vec!["nosuid", "noexec", "nodev"];
+    for opt in &cfg.security_opt {
+        if let Some(("proc-opts", v)) = opt.split_once(['=', ':']) {
+            opts.extend(v.split(',').filter(|o| !o.is_empty()));
+        }
+    }
+    opts
+}
+
 fn id_mappings(maps: &[super::userns::IdMapping]) -> Result<Vec<LinuxIdMapping>> {
     maps.iter()
         .map(|m| {
@@ -506,17 +552,11 @@ pub fn build(input: &SpecInput) -> Result<Spec> {
     let mut mounts = default_mounts(input)?;
     mounts.extend(user_mounts(input)?);
     mounts.extend(super::devices::bind_mounts(&cfg.tuning, input.rootless)?);
-    let paths = |list: &[&str]| -> Vec<String> {
-        if cfg.privileged {
-            Vec::new()
-        } else {
-            list.iter().map(|p| p.to_string()).collect()
-        }
-    };
+    let (masked, readonly) = system_paths(cfg);
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .masked_paths(paths(MASKED_PATHS))
-        .readonly_paths(paths(READONLY_PATHS));
+        .masked_paths(masked)
+        .readonly_paths(readonly);
     if input.rootless {
         linux = linux
             .uid_mappings(id_mappings(&input.id_maps.uids)?)

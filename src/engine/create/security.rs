@@ -60,7 +60,30 @@ fn check_one(opt: &str) -> Result<()> {
         ("label", Some("disable")) | ("apparmor", Some("unconfined")) => Ok(()),
         // coracle's own: the tmpfs mounts of --read-only left out.
         ("read-only-tmpfs", Some("false" | "true")) => Ok(()),
-        ("label" | "apparmor" | "mask" | "unmask" | "proc-opts" | "systempaths", Some(_)) => {
+        ("mask", Some(paths)) => {
+            for p in paths.split(':').filter(|p| !p.is_empty()) {
+                if !p.starts_with('/') {
+                    bail!("--security-opt {opt}: {p:?} is not an absolute path");
+                }
+            }
+            Ok(())
+        }
+        ("unmask", Some(patterns)) => {
+            for p in patterns.split(':') {
+                if !p.eq_ignore_ascii_case("all") {
+                    crate::format::glob::Glob::new(p)
+                        .map_err(|e| anyhow::anyhow!("--security-opt {opt}: {e}"))?;
+                }
+            }
+            Ok(())
+        }
+        ("systempaths", Some("unconfined")) => Ok(()),
+        ("systempaths", Some(v)) => {
+            bail!("invalid systempaths option {v:?}, only `unconfined` is supported")
+        }
+        // Options of the /proc mount, checked by the kernel at start.
+        ("proc-opts", Some(_)) => Ok(()),
+        ("label" | "apparmor", Some(_)) => {
             bail!("--security-opt {opt}: not supported by coracle")
         }
         _ => bail!("invalid --security-opt 2: {opt:?}"),
@@ -98,6 +121,18 @@ mod tests {
             err("apparmor=myprofile"),
             "--security-opt apparmor=myprofile: not supported by coracle"
         );
+        assert_eq!(
+            err("mask=proc/a"),
+            "--security-opt mask=proc/a: \"proc/a\" is not an absolute path"
+        );
+        assert_eq!(
+            err("unmask=/proc/[a"),
+            "--security-opt unmask=/proc/[a: syntax error in pattern: /proc/[a"
+        );
+        assert_eq!(
+            err("systempaths=open"),
+            "invalid systempaths option \"open\", only `unconfined` is supported"
+        );
         for ok in [
             "no-new-privileges",
             "no-new-privileges=false",
@@ -108,6 +143,11 @@ mod tests {
             "label:disable",
             "apparmor=unconfined",
             "read-only-tmpfs=false",
+            "mask=/proc/a:/sys/b",
+            "unmask=ALL",
+            "unmask=/proc/*:/sys/firmware",
+            "systempaths=unconfined",
+            "proc-opts=hidepid=2",
         ] {
             assert!(check_security_opts(&[ok.into()]).is_ok(), "{ok}");
         }
