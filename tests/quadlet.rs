@@ -567,7 +567,7 @@ fn id_map_secret_and_module_keys_reach_the_container(mode: Mode) {
                     "[Container]\nImage={img}\nContainersConfModule={}\nUIDMap=0:{from}:5000\nGIDMap=0:{from}:5000\n\
                      Secret=tok,type=env,target=TOK\nSecret=tok\nRetry=2\nRetryDelay=1s\nVolatileTmp=true\n\
                      SecurityLabelDisable=true\nAppArmor=unconfined\nHealthCmd=true\n\
-                     HealthLogDestination=events_logger\nExec=sleep 30\n",
+                     HealthLogDestination=events_logger\nMask=/proc/cpuinfo\nUnmask=/proc/keys\nExec=sleep 30\n",
                     module.display()
                 ),
             ),
@@ -605,6 +605,7 @@ fn id_map_secret_and_module_keys_reach_the_container(mode: Mode) {
         " --tmpfs /tmp:rw,size=512M,mode=1777 ".into(),
         " --security-opt label=disable --security-opt apparmor=unconfined ".into(),
         " --health-log-destination events_logger ".into(),
+        " --security-opt mask=/proc/cpuinfo --security-opt unmask=/proc/keys ".into(),
     ] {
         assert!(mapped.contains(&want), "[{mode:?}] {want:?} in {mapped}");
     }
@@ -625,7 +626,8 @@ fn id_map_secret_and_module_keys_reach_the_container(mode: Mode) {
         "sh",
         "-c",
         "cat /proc/self/uid_map; echo $FROM_MODULE $TOK; cat /run/secrets/tok; echo; \
-         grep -c '^tmpfs /tmp tmpfs' /proc/mounts",
+         grep -c '^tmpfs /tmp tmpfs' /proc/mounts; head -c1 /proc/cpuinfo | wc -c; \
+         awk '$5 == \"/proc/keys\"' /proc/self/mountinfo | wc -l",
     ]);
     let got: Vec<String> = seen
         .lines()
@@ -637,7 +639,9 @@ fn id_map_secret_and_module_keys_reach_the_container(mode: Mode) {
             format!("0 {uid_host} 5000"),
             "yes s3cret".into(),
             "s3cret".into(),
-            "1".into()
+            "1".into(),
+            "0".into(),
+            "0".into()
         ],
         "[{mode:?}] {seen}"
     );
@@ -1256,8 +1260,8 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
         &env,
         &[
             (
-                "mask.container",
-                "[Container]\nImage=busybox\nMask=/proc/sys/foo\n",
+                "label.container",
+                "[Container]\nImage=busybox\nSecurityLabelType=spc_t\n",
             ),
             (
                 "app.kube",
@@ -1300,7 +1304,7 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
             "Error: converting \"armor.container\": AppArmor=myprofile is not supported by coracle (no AppArmor profiles): only unconfined".to_string(),
             "Error: converting \"autons.container\": RemapUsers=auto is not supported by coracle: it has no --userns=auto".to_string(),
             "Error: converting \"both.container\": deprecated Remap keys are set along with explicit mapping keys".to_string(),
-            format!("Error: converting \"mask.container\": key 'Mask' in group 'Container' in {d}/mask.container:3 is not supported by coracle yet"),
+            format!("Error: converting \"label.container\": key 'SecurityLabelType' in group 'Container' in {d}/label.container:3 is not supported by coracle yet"),
             "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
             "Error: converting \"noimage.container\": no Image or Rootfs key specified".to_string(),
             "Error: converting \"twice.container\": the Image And Rootfs keys conflict can not be specified together".to_string(),

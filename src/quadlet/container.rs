@@ -311,6 +311,12 @@ pub fn container(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
             ))
         }
     }
+    for mask in unit.lookup_all_args(G, "Mask")? {
+        run.add(&["--security-opt", &format!("mask={mask}")]);
+    }
+    for unmask in unit.lookup_all_args(G, "Unmask")? {
+        run.add(&["--security-opt", &format!("unmask={unmask}")]);
+    }
     if let Some(p) = unit.lookup(G, "SeccompProfile") {
         run.add(&["--security-opt", &format!("seccomp={p}")]);
     }
