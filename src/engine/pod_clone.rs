@@ -99,7 +99,7 @@ fn request(store: &Store, old: &PodConfig, name: Option<String>, c: PodRequest) 
         infra_command,
         userns: c.userns,
         id_maps: c.id_maps,
-        base_userns: Some((old.userns, old.id_mappings.clone())),
+        base_userns: Some((old.userns.clone(), old.id_mappings.clone())),
         ..Default::default()
     }
 }

@@ -133,7 +133,7 @@ fn pod_userns(a: &PodRequest) -> Result<(UsernsMode, Option<IdMappings>)> {
             return Ok(base.clone());
         }
     }
-    let mode = a.userns.unwrap_or_default();
+    let mode = a.userns.clone().unwrap_or_default();
     if !a.infra && (mode != UsernsMode::Default || !a.id_maps.is_empty()) {
         bail!("cannot set a user namespace (--userns, --uidmap, --gidmap, --subuidname, --subgidname) with --infra=false: the pod's user namespace is its infra's");
     }

@@ -206,7 +206,7 @@ fn infra_config(pod: &PodConfig) -> ContainerConfig {
         pod: pod.id.clone(),
         is_infra: true,
         create_command: pod.create_command.clone(),
-        userns: pod.userns,
+        userns: pod.userns.clone(),
         launch: crate::storage::launch::LaunchSettings {
             id_mappings: pod.id_mappings.clone(),
             ..Default::default()
