@@ -288,3 +288,57 @@ fn auto_refusals(mode: Mode) {
         }
     }
 }
+
+/// Removes the test's pods (their infras run on) and what it started.
+struct PodReaper<'a>(&'a TestEnv);
+
+impl Drop for PodReaper<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["pod", "rm", "-a", "-f", "-t", "0"]);
+        self.0.reap();
+    }
+}
+
+both_modes!(auto_pods_get_a_range_each);
+/// `pod create --userns auto`: the infra gets a free range and every
+/// member is made in it; another pod and a lone auto container get ranges
+/// of their own.
+fn auto_pods_get_a_range_each(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    env.ok(&["pod", "create", "--name", "p1", "--userns", "auto:size=500"]);
+    env.ok(&["pod", "create", "--name", "p2", "--userns", "auto"]);
+    let (p1_u, p1_g) = maps(&env.sh(&img, &["--pod", "p1"], SCRIPT));
+    let (again, _) = maps(&env.sh(&img, &["--pod", "p1"], SCRIPT));
+    let (p2_u, _) = maps(&env.sh(&img, &["--pod", "p2"], SCRIPT));
+    let (lone_u, _) = maps(&env.sh(&img, &["--userns", "auto"], SCRIPT));
+    assert_eq!(
+        (total(&p1_u), total(&p1_g), total(&p2_u)),
+        (500, 500, 1024),
+        "[{mode:?}] {p1_u:?} {p1_g:?} {p2_u:?}"
+    );
+    assert_eq!(p1_u, again, "[{mode:?}] members share the pod's range");
+    assert!(
+        !overlap(&p1_u, &p2_u) && !overlap(&p1_u, &lone_u) && !overlap(&p2_u, &lone_u),
+        "[{mode:?}] pods and containers get ranges apart: {p1_u:?} {p2_u:?} {lone_u:?}"
+    );
+    assert_refused(
+        &env,
+        &["create", "--pod", "p1", "--userns", "auto", &img, "true"],
+        "cannot set user namespace mode when joining pod with infra container",
+    );
+    assert_refused(
+        &env,
+        &[
+            "pod",
+            "create",
+            "--name",
+            "bad",
+            "--userns",
+            "auto",
+            "--infra=false",
+        ],
+        "--infra=false",
+    );
+}

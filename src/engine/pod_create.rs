@@ -141,6 +141,9 @@ fn pod_userns(a: &PodRequest) -> Result<(UsernsMode, Option<IdMappings>)> {
     if mode.is_keep_id() && !crate::runtime::userns::is_rootless() {
         bail!("keep-id is only supported in rootless mode");
     }
+    if matches!(mode, UsernsMode::Auto(_)) && crate::config::get().runtime.is_some() {
+        bail!("--userns=auto needs coracle's own runtime, not --runtime");
+    }
     if maps.is_some() && crate::config::get().runtime.is_some() {
         bail!(
             "--uidmap/--gidmap/--subuidname/--subgidname need coracle's own runtime, not --runtime"

@@ -159,6 +159,11 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
             return Err(e);
         }
     };
+    if matches!(pod.userns, crate::storage::modes::UsernsMode::Auto(_)) {
+        // `--userns=auto`: the range the infra got is the pod's, which
+        // every member is made with.
+        pod.id_mappings = infra.launch.id_mappings.clone();
+    }
     pod.infra_id = infra.id;
     let _lock = store.lock()?;
     if let Err(e) = store.pods.save(&pod) {
