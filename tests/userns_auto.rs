@@ -164,6 +164,13 @@ fn auto_ranges_are_apart_and_kept(mode: Mode) {
         !overlap(&d_u, &[(0, b_u[0].1, 10)]) && !overlap(&d_u, &a_u),
         "[{mode:?}] auto skips ids an explicit map uses: {d_u:?}"
     );
+    // A clone of an auto container gets a range of its own.
+    env.ok(&["container", "clone", "a", "a2"]);
+    let (e_u, _) = maps(&env.ok(&["start", "-a", "a2"]));
+    assert!(
+        total(&e_u) == 1024 && !overlap(&e_u, &a_u) && !overlap(&e_u, &d_u),
+        "[{mode:?}] clone: {e_u:?} (a {a_u:?}, d {d_u:?})"
+    );
 }
 
 /// busybox and a file owned by 5000:5001.

@@ -587,7 +587,22 @@ mod tests {
             "keep-id:uid=1",
             "keep-id:uid=200,gid=300",
             "keep-id:gid=3",
+            "auto",
+            "auto:size=8192",
+            "auto:size=10,uidmapping=0:@1000:1,gidmapping=0:5:2",
         ]);
+        for bad in [
+            "auto:",
+            "auto:size=0",
+            "auto:size=x",
+            "auto:uidmapping=0:1",
+            "auto:uidmapping=0:1:0",
+            "auto:gidmapping=4294967295:0:2",
+            "auto:other=1",
+        ] {
+            let e = bad.parse::<UsernsMode>().unwrap_err().to_string();
+            assert!(e.contains("invalid auto option"), "{bad}: {e}");
+        }
         assert_eq!(
             "keep-id:gid=3,uid=2".parse::<UsernsMode>().unwrap(),
             UsernsMode::KeepId {
