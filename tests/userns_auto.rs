@@ -349,3 +349,48 @@ fn auto_pods_get_a_range_each(mode: Mode) {
         "--infra=false",
     );
 }
+
+both_modes!(concurrent_auto_creates_get_ranges_apart);
+/// Four creates at once: the store lock orders the choices, so no two
+/// ranges meet.
+fn concurrent_auto_creates_get_ranges_apart(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            env.coracle_command(&[
+                "create",
+                "--name",
+                &format!("c{i}"),
+                "--userns",
+                "auto:size=100",
+                &img,
+                "true",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "[{mode:?}] a create failed");
+    }
+    let ranges: Vec<Vec<Line>> = (0..4)
+        .map(|i| {
+            let text = env.ok(&[
+                "inspect",
+                "--format",
+                "{{range .HostConfig.IDMappings.UidMap}}{{.}}\n{{end}}",
+                &format!("c{i}"),
+            ]);
+            // container:host:size, in the caller's ids
+            parse_map(&text.replace(':', " "))
+        })
+        .collect();
+    for (i, a) in ranges.iter().enumerate() {
+        assert_eq!(total(a), 100, "[{mode:?}] c{i}: {a:?}");
+        for b in &ranges[i + 1..] {
+            assert!(!overlap(a, b), "[{mode:?}] {ranges:?}");
+        }
+    }
+}
