@@ -348,6 +348,18 @@ fn auto_pods_get_a_range_each(mode: Mode) {
         ],
         "--infra=false",
     );
+    assert_refused(
+        &env,
+        &[
+            "pod",
+            "create",
+            "--name",
+            "big",
+            "--userns",
+            "auto:size=100000000",
+        ],
+        "not enough free subordinate",
+    );
 }
 
 both_modes!(concurrent_auto_creates_get_ranges_apart);
@@ -393,4 +405,53 @@ fn concurrent_auto_creates_get_ranges_apart(mode: Mode) {
             assert!(!overlap(a, b), "[{mode:?}] {ranges:?}");
         }
     }
+}
+
+both_modes!(quadlet_userns_auto_reaches_run);
+/// Quadlet's `UserNS=auto:size=2000` becomes run's `--userns`, and the
+/// container that line makes has a range of 2000 ids.
+fn quadlet_userns_auto_reaches_run(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let dir = env.dir.join("units");
+    env.write_user_file(
+        &dir.join("auto.container"),
+        format!("[Container]\nImage={img}\nUserNS=auto:size=2000\nExec=true\n").as_bytes(),
+    );
+    env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
+    let out = env.ok(&["quadlet", "--dryrun"]);
+    let start = out
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .unwrap_or_else(|| panic!("[{mode:?}] no ExecStart: {out}"));
+    assert!(
+        start.contains(" --userns auto:size=2000 "),
+        "[{mode:?}] {start}"
+    );
+    // The same flags, made (not run) as the unit would.
+    let args: Vec<String> = start["ExecStart=".len()..]
+        .split(' ')
+        .skip(1)
+        .map(|a| if a == "run" { "create" } else { a })
+        .filter(|a| {
+            !a.starts_with("--cidfile")
+                && !a.starts_with("--sdnotify")
+                && *a != "--cgroups=split"
+                && *a != "--replace"
+                && *a != "-d"
+                && *a != "--rm"
+        })
+        .map(|a| a.replace("%N", "auto"))
+        .collect();
+    env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let shown = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.UsernsMode}} {{range .HostConfig.IDMappings.GidMap}}{{.}}{{end}}",
+        "systemd-auto",
+    ]);
+    assert!(
+        shown.starts_with("auto:size=2000 0:") && shown.trim_end().ends_with(":2000"),
+        "[{mode:?}] {shown}"
+    );
 }
