@@ -455,3 +455,21 @@ fn quadlet_userns_auto_reaches_run(mode: Mode) {
         "[{mode:?}] {shown}"
     );
 }
+
+both_modes!(containers_conf_userns_auto);
+/// containers.conf's `userns = "auto..."` is every new container's mode,
+/// unless it has maps of its own or joins a pod.
+fn containers_conf_userns_auto(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let conf = env.home.join("containers.conf");
+    env.write_user_file(&conf, b"[containers]\nuserns = \"auto:size=300\"\n");
+    env.set_env("CONTAINERS_CONF", conf.to_str().unwrap());
+    let _reaper = PodReaper(&env);
+    let (u, _) = maps(&env.sh(&img, &[], SCRIPT));
+    assert_eq!(total(&u), 300, "[{mode:?}] the configured mode: {u:?}");
+    let (own, _) = maps(&env.sh(&img, &["--uidmap", "0:1:10"], SCRIPT));
+    assert_eq!(total(&own), 10, "[{mode:?}] --uidmap wins: {own:?}");
+    env.ok(&["pod", "create", "--name", "pp"]);
+    env.sh(&img, &["--pod", "pp"], "true");
+}
