@@ -228,11 +228,15 @@ pub fn allocate(store: &Store, plan: &Plan) -> Result<IdMappings> {
         let wanted = subtract(&vec![(0, plan.size as u64)], &containers);
         let need = count(&wanted);
         if count(&free) < need {
+            let whose = if store.rootless {
+                "your ranges".to_string()
+            } else {
+                format!("the ranges of {:?}", settings().user)
+            };
             bail!(
-                "--userns=auto: not enough free subordinate {kind}s for a user namespace of {} ids: {} of /etc/{file}'s are free ({})",
+                "--userns=auto: not enough free subordinate {kind}s for a user namespace of {} ids: {} are free in {whose} in /etc/{file}",
                 plan.size,
                 count(&free),
-                if store.rootless { "yours".to_string() } else { format!("{:?}'s", settings().user) }
             );
         }
         let mut out = zip(&wanted, &free);
