@@ -330,6 +330,13 @@ fn auto_pods_get_a_range_each(mode: Mode) {
         !overlap(&p1_u, &p2_u) && !overlap(&p1_u, &lone_u) && !overlap(&p2_u, &lone_u),
         "[{mode:?}] pods and containers get ranges apart: {p1_u:?} {p2_u:?} {lone_u:?}"
     );
+    // A clone of the pod gets a range of its own, of the same size.
+    env.ok(&["pod", "clone", "--name", "p3", "p1"]);
+    let (p3_u, _) = maps(&env.sh(&img, &["--pod", "p3"], SCRIPT));
+    assert!(
+        total(&p3_u) == 500 && !overlap(&p3_u, &p1_u) && !overlap(&p3_u, &p2_u),
+        "[{mode:?}] pod clone: {p3_u:?} (p1 {p1_u:?})"
+    );
     assert_refused(
         &env,
         &["create", "--pod", "p1", "--userns", "auto", &img, "true"],
