@@ -1318,7 +1318,8 @@ fn play_seccomp_annotations_and_no_hostname(mode: Mode) {
 both_modes!(play_userns_from_annotation_or_flag);
 /// The pod's user namespace: podman's `io.podman.annotations.userns`
 /// (keep-id: the caller's ids in every container, rootless only), which
-/// `--userns` overrides; a mode coracle lacks is refused with nothing made.
+/// `--userns` overrides; auto gives the pod a range of its own; a mode
+/// coracle lacks is refused with nothing made.
 fn play_userns_from_annotation_or_flag(mode: Mode) {
     let env = TestEnv::new(mode);
     let img = env.rt_image();
@@ -1362,10 +1363,24 @@ fn play_userns_from_annotation_or_flag(mode: Mode) {
     assert_eq!(userns(&env), "host", "[{mode:?}]");
     env.ok(&["kube", "down", &file]);
 
-    let auto = write_yaml(&env, "auto.yaml", &pod("auto"));
+    // auto: the pod's own range of subordinate ids, every member in it.
+    let auto = write_yaml(&env, "auto.yaml", &pod("auto:size=700"));
+    env.ok(&["kube", "play", &auto]);
+    let map = env.ok(&["exec", "up-c", "cat", "/proc/self/uid_map"]);
+    let ids: u64 = map
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(
+        ids, 700,
+        "[{mode:?}] auto:size=700 from the annotation: {map}"
+    );
+    assert_eq!(userns(&env), "private", "[{mode:?}]");
+    env.ok(&["kube", "down", &auto]);
+    let odd = write_yaml(&env, "odd.yaml", &pod("sideways"));
     assert_refused(
         &env,
-        &["kube", "play", &auto],
+        &["kube", "play", &odd],
         "io.podman.annotations.userns",
     );
     assert_refused(&env, &["kube", "play", "--userns", "bogus", &file], "bogus");

@@ -59,6 +59,10 @@ TEST_USER=cotest
 id "$TEST_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$TEST_USER"
 grep -q "^$TEST_USER:" /etc/subuid || echo "$TEST_USER:200000:65536" >> /etc/subuid
 grep -q "^$TEST_USER:" /etc/subgid || echo "$TEST_USER:200000:65536" >> /etc/subgid
+# --userns=auto as root takes ids from the ranges of the user
+# `containers` (storage.conf's root-auto-userns-user), as podman's.
+grep -q "^containers:" /etc/subuid || echo "containers:1000000:1000000" >> /etc/subuid
+grep -q "^containers:" /etc/subgid || echo "containers:1000000:1000000" >> /etc/subgid
 TEST_UID=$(id -u "$TEST_USER")
 # no login manager here to make the runtime dir
 install -d -m 0755 /run/user

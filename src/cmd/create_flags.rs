@@ -126,7 +126,7 @@ pub struct CreateFlags {
     /// Expose a port, or a range of ports (PORT[-END][/PROTO]), published by -P
     #[arg(long, value_name = "PORT")]
     pub expose: Vec<String>,
-    /// User namespace to use (keep-id, nomap, host)
+    /// User namespace to use (auto[:size=N,uidmapping=,gidmapping=], keep-id, nomap, host)
     #[arg(long, default_value = "")]
     pub userns: UsernsMode,
     /// Signal to stop a container

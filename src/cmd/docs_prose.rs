@@ -30,6 +30,7 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
             ("Run a web server in the background, its port 80 published on the host's 8080.", "coracle run -d --name web -p 8080:80 docker.io/library/nginx"),
             ("Run a command with a volume and an environment variable, then remove the container.", "coracle run --rm -v data:/data -e MODE=test docker.io/library/alpine ls /data"),
             ("Give a container a secret as a file readable by uid 1000.", "coracle run --rm --secret mykey,uid=1000,mode=0400 alpine cat /run/secrets/mykey"),
+            ("Run in a user namespace of its own: 65536 subordinate ids no other container maps (as root, from the ranges of the user `containers` in /etc/subuid and /etc/subgid).", "coracle run --rm --userns auto:size=65536 alpine cat /proc/self/uid_map"),
         ],
         "coracle-create" => &[
             ("Create a container to start later.", "coracle create --name box alpine sleep 1000"),

@@ -181,7 +181,7 @@ pub struct PlayArgs {
     /// Stay in the foreground until the pods' containers end or Ctrl-C, then remove everything the file made
     #[arg(short, long)]
     pub wait: bool,
-    /// User namespace of every pod played (keep-id, nomap, host, ""), over the io.podman.annotations.userns annotation
+    /// User namespace of every pod played (auto[:OPTIONS], keep-id, nomap, host, ""), over the io.podman.annotations.userns annotation
     #[arg(long)]
     pub userns: Option<crate::engine::types::UsernsMode>,
     #[command(flatten)]

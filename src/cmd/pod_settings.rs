@@ -86,7 +86,7 @@ pub struct PodSettings {
     /// Do not create /etc/hostname in the pod's containers
     #[arg(long)]
     pub no_hostname: bool,
-    /// User namespace of the pod, which all its containers join (keep-id, nomap, host, "")
+    /// User namespace of the pod, which all its containers join (auto[:OPTIONS], keep-id, nomap, host, "")
     #[arg(long)]
     pub userns: Option<UsernsMode>,
     /// Container UID:host UID[:amount] to map in the pod's user namespace (repeatable)

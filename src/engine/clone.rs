@@ -126,6 +126,12 @@ pub fn clone_container(store: &Store, req: CloneRequest) -> Result<ContainerConf
         .clone()
         .unwrap_or_else(|| clone_name(&original, |n| store.containers.name_owner(n).is_some()));
     cfg.cidfile = None;
+    // `--userns=auto`: the clone gets a range of its own.
+    if matches!(cfg.userns, crate::storage::modes::UsernsMode::Auto(_))
+        && cfg.launch.userns_from.is_none()
+    {
+        cfg.launch.id_mappings = None;
+    }
     cfg.create_command = crate::storage::containers::command_line_without_secrets(std::env::args());
     let clone = super::containers::create(store, cfg, img.as_ref())?;
     if req.destroy {

@@ -344,7 +344,7 @@ fn container_config(
         user: f
             .user
             .clone()
-            .or_else(|| keep_id_user(f.userns))
+            .or_else(|| keep_id_user(&f.userns))
             .or_else(|| ic.user.clone())
             .unwrap_or_default(),
         hostname: f.hostname.clone().unwrap_or_default(),
@@ -379,7 +379,7 @@ fn container_config(
         no_hosts: f.no_hosts,
         hosts_file: f.hosts_file.clone().filter(|h| !h.is_empty()),
         expose,
-        userns: f.userns,
+        userns: f.userns.clone(),
         cidfile: f.cidfile.clone(),
         image_id: image_id.to_string(),
         create_command,
@@ -448,8 +448,8 @@ pub fn network_mode(n: Option<&NetworkMode>) -> Result<NetworkMode> {
 
 /// With keep-id the process runs as the caller's own ids by default (or
 /// those `keep-id:uid=,gid=` give them inside).
-fn keep_id_user(mode: UsernsMode) -> Option<String> {
-    let UsernsMode::KeepId { uid, gid } = mode else {
+fn keep_id_user(mode: &UsernsMode) -> Option<String> {
+    let UsernsMode::KeepId { uid, gid } = *mode else {
         return None;
     };
     let (own_uid, own_gid) = crate::runtime::userns::caller_ids();

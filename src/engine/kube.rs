@@ -580,7 +580,7 @@ fn play_pod(
 /// with `--annotation`, else the file's (as podman looks for it).
 fn pod_userns(p: &PodPlan, req: &PlayRequest) -> Result<Option<UsernsMode>> {
     if req.userns.is_some() {
-        return Ok(req.userns);
+        return Ok(req.userns.clone());
     }
     let flag = req.annotations.iter().find_map(|a| {
         let (k, v) = a.split_once('=')?;

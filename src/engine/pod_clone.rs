@@ -4,7 +4,7 @@
 
 use super::clone::{clone_container, clone_name, CloneRequest};
 use super::pod_create::{check, create_pod, PodRequest};
-use super::types::{MemberDefaults, PodConfig, Store};
+use super::types::{MemberDefaults, PodConfig, Store, UsernsMode};
 use anyhow::Result;
 
 /// What `pod clone` asks for.
@@ -99,7 +99,13 @@ fn request(store: &Store, old: &PodConfig, name: Option<String>, c: PodRequest) 
         infra_command,
         userns: c.userns,
         id_maps: c.id_maps,
-        base_userns: Some((old.userns, old.id_mappings.clone())),
+        // `--userns=auto`: the clone's infra gets a range of its own.
+        base_userns: Some((
+            old.userns.clone(),
+            old.id_mappings
+                .clone()
+                .filter(|_| !matches!(old.userns, UsernsMode::Auto(_))),
+        )),
         ..Default::default()
     }
 }

@@ -133,13 +133,16 @@ fn pod_userns(a: &PodRequest) -> Result<(UsernsMode, Option<IdMappings>)> {
             return Ok(base.clone());
         }
     }
-    let mode = a.userns.unwrap_or_default();
+    let mode = a.userns.clone().unwrap_or_default();
     if !a.infra && (mode != UsernsMode::Default || !a.id_maps.is_empty()) {
         bail!("cannot set a user namespace (--userns, --uidmap, --gidmap, --subuidname, --subgidname) with --infra=false: the pod's user namespace is its infra's");
     }
     let maps = super::create::idmap::for_mode(&a.id_maps, &mode, false)?;
     if mode.is_keep_id() && !crate::runtime::userns::is_rootless() {
         bail!("keep-id is only supported in rootless mode");
+    }
+    if matches!(mode, UsernsMode::Auto(_)) && crate::config::get().runtime.is_some() {
+        bail!("--userns=auto needs coracle's own runtime, not --runtime");
     }
     if maps.is_some() && crate::config::get().runtime.is_some() {
         bail!(

@@ -201,7 +201,18 @@ fn create_from(
         cfg.image_id = image.id.clone();
     }
     cfg.created = crate::format::human::now_rfc3339();
+    // `--userns=auto`: the size from the image before the lock, the
+    // range under it (no other create chooses at the same time).
+    let auto = match &cfg.userns {
+        UsernsMode::Auto(opts) if cfg.launch.id_mappings.is_none() => {
+            Some(super::auto_userns::plan(store, opts, &cfg.layers)?)
+        }
+        _ => None,
+    };
     let _lock = store.lock()?;
+    if let Some(plan) = &auto {
+        cfg.launch.id_mappings = Some(super::auto_userns::allocate(store, plan)?);
+    }
     if cfg.name.is_empty() {
         cfg.name =
             crate::storage::names::claim_generated(|n| store.containers.claim_name(n, &cfg.id))?;

@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod attach_client;
 pub mod attach_socket;
+pub mod auto_userns;
 pub mod bridge;
 pub mod caps;
 pub mod cgroup;

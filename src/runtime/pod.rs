@@ -159,6 +159,11 @@ pub fn create(store: &Store, spec: PodSpec) -> Result<PodConfig> {
             return Err(e);
         }
     };
+    if matches!(pod.userns, crate::storage::modes::UsernsMode::Auto(_)) {
+        // `--userns=auto`: the range the infra got is the pod's, which
+        // every member is made with.
+        pod.id_mappings = infra.launch.id_mappings.clone();
+    }
     pod.infra_id = infra.id;
     let _lock = store.lock()?;
     if let Err(e) = store.pods.save(&pod) {
@@ -206,7 +211,7 @@ fn infra_config(pod: &PodConfig) -> ContainerConfig {
         pod: pod.id.clone(),
         is_infra: true,
         create_command: pod.create_command.clone(),
-        userns: pod.userns,
+        userns: pod.userns.clone(),
         launch: crate::storage::launch::LaunchSettings {
             id_mappings: pod.id_mappings.clone(),
             ..Default::default()

@@ -205,8 +205,8 @@ impl FromStr for NamespaceMode {
 
 /// `--userns`. coracle makes a user namespace for every rootless container
 /// whatever the mode; `keep-id` maps the caller's ids to themselves.
-/// In a record: `""`, `host`, `private`, `keep-id`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// In a record: `""`, `host`, `private`, `keep-id`, `nomap`, `auto...`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum UsernsMode {
     /// Not given.
     #[default]
@@ -222,6 +222,96 @@ pub enum UsernsMode {
     /// Rootless: the caller's own ids are not mapped, only its
     /// subordinate ranges (the launch settings carry those maps).
     NoMap,
+    /// `auto[:size=N,uidmapping=C:H:S,gidmapping=C:H:S]`: a range of
+    /// subordinate ids no other container of the store uses, chosen when
+    /// the container is created (the launch settings carry the maps).
+    Auto(AutoUserns),
+}
+
+/// `--userns=auto`'s options, as given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AutoUserns {
+    /// `size=`: the namespace's ids (none: from the image).
+    pub size: Option<u32>,
+    /// `uidmapping=`: forced uid mappings.
+    pub uidmapping: Vec<AutoMapping>,
+    /// `gidmapping=`: forced gid mappings.
+    pub gidmapping: Vec<AutoMapping>,
+}
+
+/// `CONTAINER:HOST:SIZE` (`@HOST`: a host id, not an intermediate one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoMapping {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub real_host: bool,
+    pub size: u32,
+}
+
+impl fmt::Display for AutoMapping {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let at = if self.real_host { "@" } else { "" };
+        write!(
+            f,
+            "{}:{at}{}:{}",
+            self.container_id, self.host_id, self.size
+        )
+    }
+}
+
+impl AutoUserns {
+    fn parse(whole: &str, opts: &str) -> Result<AutoUserns, ModeError> {
+        let mut out = AutoUserns::default();
+        for opt in opts.split(',') {
+            let bad = |why: &str| {
+                ModeError(format!(
+                    "--userns={whole}: invalid auto option {opt:?}: {why}"
+                ))
+            };
+            let (k, v) = opt
+                .split_once('=')
+                .ok_or_else(|| bad("use size=, uidmapping= or gidmapping="))?;
+            match k {
+                "size" => match v.parse::<u32>() {
+                    Ok(n) if n > 0 => out.size = Some(n),
+                    _ => return Err(bad("the size must be a number of ids, at least 1")),
+                },
+                "uidmapping" | "gidmapping" => {
+                    let m = AutoMapping::parse(v)
+                        .ok_or_else(|| bad("use CONTAINER_ID:HOST_ID:SIZE"))?;
+                    if k == "uidmapping" {
+                        out.uidmapping.push(m);
+                    } else {
+                        out.gidmapping.push(m);
+                    }
+                }
+                _ => return Err(bad("use size=, uidmapping= or gidmapping=")),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl AutoMapping {
+    fn parse(s: &str) -> Option<AutoMapping> {
+        let mut parts = s.split(':');
+        let (c, h, n) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let (h, real_host) = match h.strip_prefix('@') {
+            Some(h) => (h, true),
+            None => (h, false),
+        };
+        let m = AutoMapping {
+            container_id: c.parse().ok()?,
+            host_id: h.parse().ok()?,
+            real_host,
+            size: n.parse().ok().filter(|n| *n > 0)?,
+        };
+        let fits = |start: u32| start as u64 + m.size as u64 <= u32::MAX as u64;
+        (fits(m.container_id) && fits(m.host_id)).then_some(m)
+    }
 }
 
 impl UsernsMode {
@@ -254,6 +344,16 @@ impl fmt::Display for UsernsMode {
                 Ok(())
             }
             UsernsMode::NoMap => f.write_str("nomap"),
+            UsernsMode::Auto(a) => {
+                f.write_str("auto")?;
+                let mut opts: Vec<String> = a.size.iter().map(|n| format!("size={n}")).collect();
+                opts.extend(a.uidmapping.iter().map(|m| format!("uidmapping={m}")));
+                opts.extend(a.gidmapping.iter().map(|m| format!("gidmapping={m}")));
+                if !opts.is_empty() {
+                    write!(f, ":{}", opts.join(","))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -268,6 +368,10 @@ impl FromStr for UsernsMode {
             "private" => UsernsMode::Private,
             "keep-id" => UsernsMode::KEEP_ID,
             "nomap" => UsernsMode::NoMap,
+            "auto" => UsernsMode::Auto(AutoUserns::default()),
+            other if other.starts_with("auto:") => {
+                UsernsMode::Auto(AutoUserns::parse(other, &other["auto:".len()..])?)
+            }
             other if other.starts_with("keep-id:") => {
                 let (mut uid, mut gid) = (None, None);
                 for opt in other["keep-id:".len()..].split(',') {
@@ -288,7 +392,7 @@ impl FromStr for UsernsMode {
             }
             other => {
                 return Err(ModeError(format!(
-                    "--userns={other}: use keep-id, nomap or the default"
+                    "--userns={other}: use auto, keep-id, nomap or the default"
                 )))
             }
         })
@@ -483,7 +587,22 @@ mod tests {
             "keep-id:uid=1",
             "keep-id:uid=200,gid=300",
             "keep-id:gid=3",
+            "auto",
+            "auto:size=8192",
+            "auto:size=10,uidmapping=0:@1000:1,gidmapping=0:5:2",
         ]);
+        for bad in [
+            "auto:",
+            "auto:size=0",
+            "auto:size=x",
+            "auto:uidmapping=0:1",
+            "auto:uidmapping=0:1:0",
+            "auto:gidmapping=4294967295:0:2",
+            "auto:other=1",
+        ] {
+            let e = bad.parse::<UsernsMode>().unwrap_err().to_string();
+            assert!(e.contains("invalid auto option"), "{bad}: {e}");
+        }
         assert_eq!(
             "keep-id:gid=3,uid=2".parse::<UsernsMode>().unwrap(),
             UsernsMode::KeepId {
@@ -491,11 +610,11 @@ mod tests {
                 gid: Some(3)
             }
         );
-        for bad in ["auto", "bogus"] {
+        for bad in ["autox", "bogus"] {
             let e = bad.parse::<UsernsMode>().unwrap_err().to_string();
             assert_eq!(
                 e,
-                format!("--userns={bad}: use keep-id, nomap or the default")
+                format!("--userns={bad}: use auto, keep-id, nomap or the default")
             );
         }
         for bad in [

@@ -40,7 +40,10 @@ pub fn apply(req: &mut ContainerRequest) -> Result<()> {
         all.append(&mut req.volume);
         req.volume = all;
     }
-    if req.userns == UsernsMode::Default {
+    // As podman: the configured mode is for containers with no maps of
+    // their own and no pod (whose user namespace members take).
+    let in_pod = req.pod.as_deref().is_some_and(|p| !p.is_empty());
+    if req.userns == UsernsMode::Default && req.id_maps.is_empty() && !in_pod {
         if let Some(u) = c.userns.as_deref().filter(|u| !u.is_empty()) {
             req.userns = u.parse().context("containers.conf userns")?;
         }

@@ -18,6 +18,10 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
         },
     };
     let id_mappings = super::idmap::for_mode(&req.id_maps, &req.userns, in_pod)?;
+    let auto = matches!(req.userns, crate::storage::modes::UsernsMode::Auto(_));
+    if auto && crate::config::get().runtime.is_some() {
+        bail!("--userns=auto needs coracle's own runtime, not --runtime");
+    }
     if id_mappings.is_some() && crate::config::get().runtime.is_some() {
         bail!(
             "--uidmap/--gidmap/--subuidname/--subgidname need coracle's own runtime, not --runtime"
@@ -46,8 +50,8 @@ pub fn settings(req: &ContainerRequest) -> Result<LaunchSettings> {
         false => None,
         true => Some(rootfs_dir(&req.image)?),
     };
-    if rootfs.is_some() && (id_mappings.is_some() || req.userns.is_keep_id()) {
-        bail!("--rootfs cannot be used with --uidmap/--gidmap/--subuidname/--subgidname or --userns keep-id");
+    if rootfs.is_some() && (id_mappings.is_some() || req.userns.is_keep_id() || auto) {
+        bail!("--rootfs cannot be used with --uidmap/--gidmap/--subuidname/--subgidname or --userns keep-id or auto");
     }
     Ok(LaunchSettings {
         id_mappings,

@@ -68,10 +68,10 @@ pub fn member_flags(store: &Store, f: &mut ContainerRequest) -> Result<Option<Po
         bail!("cannot add init-ctr to a running pod");
     }
     super::pod_defaults::apply(&pod, f)?;
-    check_userns(&pod, f.userns)?;
+    check_userns(&pod, &f.userns)?;
     if pod.shares_user() && f.userns == UsernsMode::Default {
         // The pod's mode, so keep-id's defaults (the user) apply.
-        f.userns = pod.userns;
+        f.userns = pod.userns.clone();
     }
     if pod.shares("net") && f.network.is_none() {
         if !f.publish.is_empty() || f.publish_all {
@@ -139,7 +139,7 @@ pub fn join(
         }
     };
     if made.is_some() {
-        if let Err(e) = check_userns(&pod, cfg.userns) {
+        if let Err(e) = check_userns(&pod, &cfg.userns) {
             discard_new_pod(store, made);
             return Err(e);
         }
@@ -193,15 +193,15 @@ pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
     }
     if pod.shares_user() {
         if cfg.userns != pod.userns && cfg.userns != UsernsMode::Default {
-            check_userns(pod, cfg.userns)?;
+            check_userns(pod, &cfg.userns)?;
         }
         if cfg.launch.id_mappings.is_some() {
             bail!("--uidmap/--gidmap/--subuidname/--subgidname cannot be set on a container in a pod: give them to `pod create`");
         }
-        cfg.userns = pod.userns;
+        cfg.userns = pod.userns.clone();
         join_pod_userns(pod, cfg);
     } else {
-        check_userns(pod, cfg.userns)?;
+        check_userns(pod, &cfg.userns)?;
     }
     cfg.pod = pod.id.clone();
     let infra = || NamespaceMode::Container(pod.infra_id.clone());
@@ -244,11 +244,14 @@ pub fn into_pod(pod: &PodConfig, cfg: &mut ContainerConfig) -> Result<()> {
 
 /// A member's own `--userns` in a pod with an infra: only the pod's (the
 /// default) or the host's, as podman.
-fn check_userns(pod: &PodConfig, mode: UsernsMode) -> Result<()> {
+fn check_userns(pod: &PodConfig, mode: &UsernsMode) -> Result<()> {
     if !pod.infra_id.is_empty()
         && matches!(
             mode,
-            UsernsMode::KeepId { .. } | UsernsMode::Private | UsernsMode::NoMap
+            UsernsMode::KeepId { .. }
+                | UsernsMode::Private
+                | UsernsMode::NoMap
+                | UsernsMode::Auto(_)
         )
     {
         bail!("cannot set user namespace mode when joining pod with infra container: invalid argument");
