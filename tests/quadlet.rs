@@ -1278,10 +1278,6 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
                 "[Container]\nImage=busybox\nAppArmor=myprofile\n",
             ),
             (
-                "autons.container",
-                "[Container]\nImage=busybox\nRemapUsers=auto\n",
-            ),
-            (
                 "both.container",
                 "[Container]\nImage=busybox\nUIDMap=0:1:10\nRemapUsers=keep-id\n",
             ),
@@ -1302,7 +1298,6 @@ fn unsupported_keys_and_types_are_refused_by_name(mode: Mode) {
         [
             format!("Error: converting \"app.kube\": key 'ExitCodePropagation' in group 'Kube' in {d}/app.kube:3 is not supported by coracle yet"),
             "Error: converting \"armor.container\": AppArmor=myprofile is not supported by coracle (no AppArmor profiles): only unconfined".to_string(),
-            "Error: converting \"autons.container\": RemapUsers=auto is not supported by coracle: it has no --userns=auto".to_string(),
             "Error: converting \"both.container\": deprecated Remap keys are set along with explicit mapping keys".to_string(),
             format!("Error: converting \"label.container\": key 'SecurityLabelType' in group 'Container' in {d}/label.container:3 is not supported by coracle yet"),
             "Error: converting \"nogroup.container\": invalid Group set without User".to_string(),
@@ -1677,7 +1672,7 @@ fn generate_systemd_new_pod_units_run_the_pod(mode: Mode) {
             "--format",
             "{{.Names}} {{.PodName}}",
             "--filter",
-            "name=c1"
+            "name=^c1$"
         ]),
         "c1 sp\n",
         "[{mode:?}]"

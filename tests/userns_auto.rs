@@ -416,7 +416,8 @@ fn concurrent_auto_creates_get_ranges_apart(mode: Mode) {
 
 both_modes!(quadlet_userns_auto_reaches_run);
 /// Quadlet's `UserNS=auto:size=2000` becomes run's `--userns`, and the
-/// container that line makes has a range of 2000 ids.
+/// container that line makes has a range of 2000 ids; `RemapUsers=auto`
+/// with `RemapUidSize=` becomes the same.
 fn quadlet_userns_auto_reaches_run(mode: Mode) {
     let mut env = TestEnv::new(mode);
     let img = env.rt_image();
@@ -425,12 +426,28 @@ fn quadlet_userns_auto_reaches_run(mode: Mode) {
         &dir.join("auto.container"),
         format!("[Container]\nImage={img}\nUserNS=auto:size=2000\nExec=true\n").as_bytes(),
     );
+    // podman's older spelling of the same, RemapUsers=auto with RemapUidSize=
+    env.write_user_file(
+        &dir.join("remap.container"),
+        format!("[Container]\nImage={img}\nRemapUsers=auto\nRemapUidSize=500\nExec=true\n")
+            .as_bytes(),
+    );
     env.set_env("QUADLET_UNIT_DIRS", &dir.to_string_lossy());
     let out = env.ok(&["quadlet", "--dryrun"]);
-    let start = out
+    let starts: Vec<&str> = out
         .lines()
-        .find(|l| l.starts_with("ExecStart="))
-        .unwrap_or_else(|| panic!("[{mode:?}] no ExecStart: {out}"));
+        .filter(|l| l.starts_with("ExecStart="))
+        .collect();
+    assert!(
+        starts
+            .iter()
+            .any(|l| l.contains(" --userns auto:size=500 ")),
+        "[{mode:?}] RemapUsers=auto: {out}"
+    );
+    let start = *starts
+        .iter()
+        .find(|l| !l.contains(" --userns auto:size=500 "))
+        .unwrap_or_else(|| panic!("[{mode:?}] no ExecStart for auto.container: {out}"));
     assert!(
         start.contains(" --userns auto:size=2000 "),
         "[{mode:?}] {start}"

@@ -339,8 +339,8 @@ fn clean(path: &Path) -> String {
 /// The user namespace keys, as podman's Quadlet reads them: `UserNS=`,
 /// `UIDMap=`, `GIDMap=`, `SubUIDMap=`, `SubGIDMap=`; without any of those,
 /// the older `RemapUsers=` (with `RemapUid=`, `RemapGid=`), which becomes
-/// `--userns keep-id:...` or (`manual`, where the type has it) plain id
-/// maps; podman's `auto` is refused, coracle having no `--userns=auto`.
+/// `--userns keep-id:...`, `--userns auto:...` (`RemapUidSize=` its size)
+/// or (`manual`, where the type has it) plain id maps.
 pub(super) fn user_mappings(
     unit: &UnitFile,
     group: &str,
@@ -386,11 +386,22 @@ pub(super) fn user_mappings(
             }
         }
         "manual" => return Err("RemapUsers=manual is not supported".into()),
-        // coracle's --userns has no auto mode (nor RemapUidSize=, its size)
         "auto" => {
-            return Err(
-                "RemapUsers=auto is not supported by coracle: it has no --userns=auto".into(),
-            )
+            let mut opts: Vec<String> = uids.iter().map(|m| format!("uidmapping={m}")).collect();
+            opts.extend(gids.iter().map(|m| format!("gidmapping={m}")));
+            // podman reads a bad or zero size as no size
+            if let Some(n) = unit
+                .lookup(group, "RemapUidSize")
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .filter(|n| *n > 0)
+            {
+                opts.push(format!("size={n}"));
+            }
+            let mode = match opts.is_empty() {
+                true => "auto".to_string(),
+                false => format!("auto:{}", opts.join(",")),
+            };
+            cmd.add(&["--userns", &mode]);
         }
         "keep-id" => {
             let mut opts = Vec::new();

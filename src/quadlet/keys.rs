@@ -49,7 +49,7 @@ pub const CONTAINER: GroupKeys = GroupKeys {
         "SeccompProfile", "ServiceName", "StartWithPod", "StopSignal", "StopTimeout", "Tmpfs",
         "Ulimit", "Unmask", "User", "UserNS", "Volume", "WorkingDir",
         "AppArmor", "ContainersConfModule", "GIDMap", "HealthLogDestination", "RemapGid",
-        "RemapUid", "RemapUsers", "Retry", "RetryDelay", "Rootfs", "Secret",
+        "RemapUid", "RemapUidSize", "RemapUsers", "Retry", "RetryDelay", "Rootfs", "Secret",
         "SecurityLabelDisable", "SubGIDMap", "SubUIDMap", "UIDMap", "VolatileTmp",
     ],
 };
