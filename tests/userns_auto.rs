@@ -119,7 +119,7 @@ fn auto_ranges_are_apart_and_kept(mode: Mode) {
     let words: Vec<&str> = shown.split_whitespace().collect();
     assert!(
         words.len() == 3
-            && words[0] == "auto"
+            && words[0] == "private"
             && words[1] == "1"
             && words[2].starts_with("0:")
             && words[2].ends_with(":1024"),
@@ -326,6 +326,16 @@ fn auto_pods_get_a_range_each(mode: Mode) {
         "[{mode:?}] {p1_u:?} {p1_g:?} {p2_u:?}"
     );
     assert_eq!(p1_u, again, "[{mode:?}] members share the pod's range");
+    // inspect says what podman reads from the spec: a member joins the
+    // infra's namespace, the infra has one of its own
+    env.ok(&["create", "--name", "member", "--pod", "p1", &img, "true"]);
+    let infra = env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", "p1"]);
+    let userns_of = |c: &str| env.ok(&["inspect", "--format", "{{.HostConfig.UsernsMode}}", c]);
+    assert_eq!(
+        (userns_of("member"), userns_of(infra.trim())),
+        (format!("container:{infra}"), "private\n".to_string()),
+        "[{mode:?}] UsernsMode"
+    );
     assert!(
         !overlap(&p1_u, &p2_u) && !overlap(&p1_u, &lone_u) && !overlap(&p2_u, &lone_u),
         "[{mode:?}] pods and containers get ranges apart: {p1_u:?} {p2_u:?} {lone_u:?}"
@@ -475,7 +485,7 @@ fn quadlet_userns_auto_reaches_run(mode: Mode) {
         "systemd-auto",
     ]);
     assert!(
-        shown.starts_with("auto:size=2000 0:") && shown.trim_end().ends_with(":2000"),
+        shown.starts_with("private 0:") && shown.trim_end().ends_with(":2000"),
         "[{mode:?}] {shown}"
     );
 }

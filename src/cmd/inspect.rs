@@ -420,7 +420,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "IpcMode": cfg.ipc.to_string(),
         "PidMode": cfg.pid.to_string(),
         "UTSMode": cfg.uts.to_string(),
-        "UsernsMode": cfg.userns.to_string(),
+        "UsernsMode": userns_mode_shown(&cfg),
         "Privileged": cfg.privileged,
         "ReadonlyRootfs": cfg.read_only,
         "SecurityOpt": cfg.security_opt,
@@ -536,4 +536,20 @@ pub fn ports_json(ports: &[crate::engine::types::PortMapping]) -> Value {
         }
     }
     Value::Object(map)
+}
+
+/// `HostConfig.UsernsMode` as podman reads it from the runtime spec: the
+/// infra's namespace a pod member joins (`container:ID`), `private` for a
+/// namespace of the container's own (keep-id, nomap, auto, id maps), and
+/// nothing for the host's or the default.
+fn userns_mode_shown(cfg: &crate::engine::types::ContainerConfig) -> String {
+    use crate::storage::modes::UsernsMode;
+    if let Some(infra) = &cfg.launch.userns_from {
+        return format!("container:{infra}");
+    }
+    match cfg.userns {
+        UsernsMode::Host => String::new(),
+        UsernsMode::Default if cfg.launch.id_mappings.is_none() => String::new(),
+        _ => "private".to_string(),
+    }
 }
