@@ -377,6 +377,7 @@ fn image_build_volume_network_keys_reach_their_commands(mode: Mode) {
                 "owned.volume",
                 &format!("[Volume]\nContainersConfModule={m}\nUID=7\nGID=8\n"),
             ),
+            ("plain.volume", "[Volume]\nUser=11\nGroup=12\nCopy=false\n"),
             (
                 "dual.network",
                 &format!("[Network]\nContainersConfModule={m}\nIPv6=true\nIPAMDriver=host-local\n"),
@@ -441,6 +442,12 @@ fn image_build_volume_network_keys_reach_their_commands(mode: Mode) {
         format!("{exe} --module={m} volume create --ignore --uid 7 --gid 8 systemd-owned"),
         "[{mode:?}]"
     );
+    let plain = get("plain-volume.service");
+    assert_eq!(
+        plain,
+        format!("{exe} volume create --ignore --opt nocopy --opt o=uid=11,gid=12 systemd-plain"),
+        "[{mode:?}]"
+    );
     let network = get("dual-network.service");
     assert_eq!(
         network,
@@ -485,6 +492,25 @@ fn image_build_volume_network_keys_reach_their_commands(mode: Mode) {
             .trim(),
         "7:8",
         "[{mode:?}] UID=/GID="
+    );
+    run(&plain);
+    // (what nocopy does is tested in tests/volume.rs)
+    assert_eq!(
+        env.sh(&src, &["-v", "systemd-plain:/v"], "stat -c %u:%g /v")
+            .trim(),
+        "11:12",
+        "[{mode:?}] User=/Group="
+    );
+    let inspect = env.ok(&[
+        "volume",
+        "inspect",
+        "--format",
+        "{{.Options}}",
+        "systemd-plain",
+    ]);
+    assert!(
+        inspect.contains("nocopy"),
+        "[{mode:?}] Copy=false: {inspect}"
     );
     run(&network);
     let doc: serde_json::Value =

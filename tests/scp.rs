@@ -184,6 +184,8 @@ fn failures_on_either_side_change_neither_store() {
     let (root, user) = both();
     let _conf = user_store(&user);
     let image = root.rt_image();
+    // The user's side has it too (the last failure must be the loading side's).
+    assert_eq!(user.rt_image(), image);
     let root_before = root.image_names();
     let user_before = user.image_names();
     let check = |args: &[&str], needle: &str| {
@@ -256,6 +258,7 @@ fn failures_on_either_side_change_neither_store() {
             std::fs::rename(d.join("diff"), d.join("diff.gone")).unwrap();
         }
     };
+    let user_names = user.image_names();
     break_layers(&root);
     let out = root.run(&["image", "scp", &image, &format!("{to_user}again")]);
     assert_error(
@@ -265,7 +268,7 @@ fn failures_on_either_side_change_neither_store() {
         125,
         &[&format!("saving {image}")],
     );
-    assert_eq!(user.image_names().len(), 1, "the user's store changed");
+    assert_eq!(user.image_names(), user_names, "the user's store changed");
     break_layers(&user);
     let fresh = TestEnv::new(Mode::Root);
     let out = fresh.run(&["image", "scp", &format!("{to_user}{image}")]);

@@ -228,6 +228,55 @@ fn copy_up_keeps_owners_and_data_outlives_the_container(mode: Mode) {
     assert_eq!(out, "new.txt\n", "[{mode:?}] no copy-up into a used volume");
 }
 
+both_modes!(volume_opts_nocopy_and_owner);
+/// `-o nocopy` keeps the image's files out of a new volume; `-o o=uid=,gid=`
+/// own its directory (and keep that owner at the first mount) as `--uid`
+/// and `--gid` do, which win over them; bad ids are refused.
+fn volume_opts_nocopy_and_owner(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = volume_img(&env);
+    env.ok(&["volume", "create", "-o", "nocopy", "bare"]);
+    env.ok(&["volume", "create", "-o", "copy", "filled"]);
+    env.ok(&["volume", "create", "-o", "o=uid=1234,gid=4321", "owned"]);
+    env.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "o=uid=5,gid=6",
+        "--uid",
+        "7",
+        "flagwins",
+    ]);
+    let seen = env.sh(
+        &img,
+        &[
+            "-v",
+            "bare:/var/lib/app",
+            "-v",
+            "owned:/srv/owned",
+            "-v",
+            "flagwins:/srv/flagwins",
+        ],
+        "ls -A /var/lib/app | wc -l; stat -c %u:%g /srv/owned /srv/flagwins",
+    );
+    assert_eq!(
+        seen.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1234:4321", "7:6"],
+        "[{mode:?}] {seen}"
+    );
+    let filled = env.sh(&img, &["-v", "filled:/var/lib/app"], "ls /var/lib/app");
+    assert!(filled.contains("state.txt"), "[{mode:?}] copy: {filled}");
+    let v = inspect_volume(&env, "bare");
+    assert_eq!(v["Options"]["nocopy"], "", "[{mode:?}] {v}");
+    for (opt, says) in [
+        ("o=uid=abc", "cannot convert UID abc to integer"),
+        ("o=gid", "gid option must provide a GID"),
+        ("bogus=1", "invalid mount option bogus for driver 'local'"),
+    ] {
+        assert_refused(&env, &["volume", "create", "-o", opt, "badopt"], says);
+    }
+}
+
 both_modes!(anonymous_volumes_go_with_rm_v_and_rm_flag);
 fn anonymous_volumes_go_with_rm_v_and_rm_flag(mode: Mode) {
     let env = TestEnv::new(mode);

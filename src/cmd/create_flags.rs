@@ -78,7 +78,7 @@ pub struct CreateFlags {
     /// Give extended privileges to the container
     #[arg(long)]
     pub privileged: bool,
-    /// Security options
+    /// Security options: seccomp=PATH|unconfined, no-new-privileges[=BOOL], mask=PATHS, unmask=ALL|PATTERNS, systempaths=unconfined, proc-opts=OPTS, label=disable, apparmor=unconfined
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,
     /// Ulimit options

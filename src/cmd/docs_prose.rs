@@ -76,6 +76,7 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
         "coracle-volume-create" => &[
             ("Create a volume with a label.", "coracle volume create --label app=web data"),
             ("Create a volume in the volume plugin named nfsplug in containers.conf's [engine.volume_plugins], with an option for it.", "coracle volume create --driver nfsplug -o server=nas data"),
+            ("Create a volume owned by uid 1000 that a container's first mount does not fill from its image.", "coracle volume create -o o=uid=1000,gid=1000 -o nocopy cache"),
         ],
         "coracle-volume-reload" => &[("Record the volumes the configured plugins have, and forget those they no longer have.", "coracle volume reload")],
         "coracle-pod-create" => &[

@@ -543,7 +543,7 @@ pub fn ports_json(ports: &[crate::engine::types::PortMapping]) -> Value {
 /// namespace of the container's own (keep-id, nomap, auto, id maps), and
 /// nothing for the host's or the default.
 fn userns_mode_shown(cfg: &crate::engine::types::ContainerConfig) -> String {
-    use crate::storage::modes::UsernsMode;
+    use crate::engine::types::UsernsMode;
     if let Some(infra) = &cfg.launch.userns_from {
         return format!("container:{infra}");
     }

@@ -98,7 +98,7 @@ pub struct CreateArgs {
     /// Set metadata for a volume (e.g., --label mykey=value)
     #[arg(short, long = "label", value_name = "LABEL")]
     pub label: Vec<String>,
-    /// Set driver specific options (type, device, o)
+    /// Set driver specific options (type, device, o, copy, nocopy)
     #[arg(short, long = "opt", value_name = "OPT")]
     pub opt: Vec<String>,
     /// Don't fail if volume already exists
@@ -115,7 +115,6 @@ pub struct CreateArgs {
 }
 
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
-    vols::check_owner(&a.driver, a.uid, a.gid)?;
     let store = g.open_store()?;
     let name = vols::create(
         &store,
@@ -125,18 +124,10 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
             options: a.opt,
             labels: key_values(&a.label),
             ignore_existing: a.ignore,
+            uid: a.uid,
+            gid: a.gid,
         },
     )?;
-    if let Err(e) = vols::set_owner(&store, &name, a.uid, a.gid) {
-        // Bad input leaves nothing behind.
-        let undo = vols::Removal {
-            names: vec![name],
-            force: true,
-            ..Default::default()
-        };
-        let _ = vols::remove(&store, &undo);
-        return Err(e);
-    }
     println(&name)
 }
 

@@ -23,10 +23,20 @@ pub struct NewVolume {
     pub labels: BTreeMap<String, String>,
     /// An existing volume of that name is not an error.
     pub ignore_existing: bool,
+    /// `--uid`/`--gid`: the owner of the volume's directory (ids as the
+    /// containers see them), kept at its first mount.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 /// Create a volume; returns its name.
 pub fn create(store: &Store, v: NewVolume) -> Result<String> {
+    if (v.uid.is_some() || v.gid.is_some()) && v.driver != volumes::LOCAL_DRIVER {
+        bail!(
+            "the uid and gid options are for the local driver, not volume plugin {}: invalid argument",
+            v.driver
+        );
+    }
     if v.driver != volumes::LOCAL_DRIVER {
         return create_in_plugin(store, v);
     }
@@ -34,26 +44,40 @@ pub fn create(store: &Store, v: NewVolume) -> Result<String> {
     volumes::check_name(&name)?;
     let mut rec = VolumeRecord::new(&name, crate::format::human::now_rfc3339());
     rec.options = volumes::parse_options(&v.options)?;
+    // `-o nocopy`: the first mount leaves the image's files out.
+    rec.needs_copy_up = !rec.options.contains_key(volumes::NO_COPY);
+    // `-o o=uid=,gid=` own the directory as `--uid`/`--gid` do (which win).
+    let (o_uid, o_gid) = volumes::owner_in_options(&rec.options)?;
+    let (uid, gid) = (v.uid.or(o_uid), v.gid.or(o_gid));
     rec.labels = v.labels;
-    record(store, rec, v.ignore_existing)
+    if !record(store, rec, v.ignore_existing)? {
+        return Ok(name);
+    }
+    if let Err(e) = set_owner(store, &name, uid, gid) {
+        // Bad input leaves nothing behind.
+        let _ = remove_unused(store, &name, false);
+        return Err(e);
+    }
+    Ok(name)
 }
 
 /// Record a new volume under the store lock, unless one of its name is
-/// there already (an error, or its name back with `ignore_existing`).
-fn record(store: &Store, mut rec: VolumeRecord, ignore_existing: bool) -> Result<String> {
+/// there already (an error, or false with `ignore_existing`: its options
+/// are not applied to the one there).
+fn record(store: &Store, mut rec: VolumeRecord, ignore_existing: bool) -> Result<bool> {
     let name = rec.name.clone();
     {
         let _lock = store.lock()?;
         if store.volumes.exists(&name) {
             if ignore_existing {
-                return Ok(name);
+                return Ok(false);
             }
             return Err(volumes::exists_error(&name));
         }
         store.volumes.create(&mut rec)?;
     }
     events::append(store, Event::volume("create", &name));
-    Ok(name)
+    Ok(true)
 }
 
 /// `--opt k=v` for a plugin: passed on as they are.
@@ -100,7 +124,8 @@ fn create_in_plugin(store: &Store, v: NewVolume) -> Result<String> {
     rec.needs_chown = false;
     rec.options = options;
     rec.labels = v.labels;
-    record(store, rec, v.ignore_existing)
+    record(store, rec, v.ignore_existing)?;
+    Ok(name)
 }
 
 /// Seconds a volume plugin has to answer (inspect's Timeout).
@@ -127,19 +152,10 @@ pub fn plugin_volume(rec: &VolumeRecord) -> Result<plugins::PluginVolume> {
     })
 }
 
-/// `--uid/--gid` set the owner of a local volume's directory; a plugin's
-/// files are its own.
-pub fn check_owner(driver: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-    if (uid.is_some() || gid.is_some()) && driver != volumes::LOCAL_DRIVER {
-        bail!("the uid and gid options are for the local driver, not volume plugin {driver}: invalid argument");
-    }
-    Ok(())
-}
-
-/// `volume create --uid/--gid`: the owner of a new volume's directory
-/// (ids as the containers see them; rootless, set inside the user
-/// namespace).
-pub fn set_owner(store: &Store, name: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+/// The owner of a new volume's directory (ids as the containers see them;
+/// rootless, set inside the user namespace, so this is the command's last
+/// step).
+fn set_owner(store: &Store, name: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
     if uid.is_none() && gid.is_none() {
         return Ok(());
     }

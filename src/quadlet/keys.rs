@@ -64,7 +64,7 @@ pub const VOLUME: GroupKeys = GroupKeys {
     ],
     coracle: &[
         "Device", "Driver", "GlobalArgs", "Label", "Options", "PodmanArgs", "ServiceName",
-        "Type", "VolumeName", "ContainersConfModule", "UID", "GID",
+        "Type", "VolumeName", "ContainersConfModule", "UID", "GID", "Copy", "User", "Group",
     ],
 };
 

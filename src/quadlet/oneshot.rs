@@ -43,8 +43,26 @@ pub fn volume(unit: &UnitFile, ctx: &Ctx) -> Result<UnitFile, String> {
             service.add("Unit", "RequiresMountsFor", d);
         }
     }
-    if let Some(o) = unit.lookup_set(G, "Options") {
-        cmd.add(&["--opt", &format!("o={o}")]);
+    match unit.lookup_bool(G, "Copy") {
+        Some(true) => cmd.add(&["--opt", "copy"]),
+        Some(false) => cmd.add(&["--opt", "nocopy"]),
+        None => {}
+    }
+    // `User=`/`Group=` own the volume's directory: `o=uid=,gid=` before
+    // the mount options, as podman writes them.
+    let mut o = Vec::new();
+    for (key, opt) in [("User", "uid"), ("Group", "gid")] {
+        if let Some(v) = unit.lookup(G, key) {
+            let id: u32 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid {key}={v}: a numeric id is needed"))?;
+            o.push(format!("{opt}={id}"));
+        }
+    }
+    o.extend(unit.lookup_set(G, "Options"));
+    if !o.is_empty() {
+        cmd.add(&["--opt", &format!("o={}", o.join(","))]);
     }
     cmd.key_vals(unit, G, "Label", "--label")?;
     cmd.0.extend(unit.lookup_all_args(G, "PodmanArgs")?);

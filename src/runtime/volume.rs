@@ -172,11 +172,14 @@ pub fn with_first_mounts(
             continue;
         };
         if (rec.needs_copy_up || rec.needs_chown) && !rec.options.contains_key("type") {
-            let marks = if rec.needs_chown {
-                vec![COPY_UP]
-            } else {
-                vec![COPY_UP, KEEP_OWNER]
-            };
+            let mut marks = vec![COPY_UP];
+            if !rec.needs_chown {
+                marks.push(KEEP_OWNER);
+            }
+            // `volume create -o nocopy`: owner and mode still taken
+            if !rec.needs_copy_up {
+                marks.push(NO_COPY);
+            }
             dests.insert(PathBuf::from(&m.destination), marks);
             first.push(rec.name);
         }

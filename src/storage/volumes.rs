@@ -89,10 +89,11 @@ pub fn check_options(opts: &BTreeMap<String, String>) -> Result<()> {
                     "unsupported volume type {other:?} for driver 'local': use tmpfs or bind: invalid argument"
                 ),
             },
-            "device" | "o" => {}
+            "device" | "o" | COPY | NO_COPY => {}
             other => bail!("invalid mount option {other} for driver 'local': invalid argument"),
         }
     }
+    owner_in_options(opts)?;
     let typ = opts.get("type").map(String::as_str);
     let device = opts.get("device").map(String::as_str);
     match (typ, device) {
@@ -110,17 +111,51 @@ pub fn check_options(opts: &BTreeMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-/// `--opt k=v` strings to a map.
+/// `--opt k=v` strings to a map (`copy` and `nocopy` stand alone).
 pub fn parse_options(items: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in items {
-        let Some((k, v)) = item.split_once('=') else {
-            bail!("invalid volume option {item:?}: expected KEY=VALUE: invalid argument");
+        let (k, v) = match item.split_once('=') {
+            Some(kv) => kv,
+            None if item == COPY || item == NO_COPY => (item.as_str(), ""),
+            None => {
+                bail!("invalid volume option {item:?}: expected KEY=VALUE: invalid argument")
+            }
         };
         out.insert(k.to_string(), v.to_string());
     }
     check_options(&out)?;
     Ok(out)
+}
+
+/// `-o copy` (the default): the first mount fills the volume from the image.
+pub const COPY: &str = "copy";
+/// `-o nocopy`: it does not.
+pub const NO_COPY: &str = "nocopy";
+
+/// The `uid=` and `gid=` of the `o` option: the owner of the volume's
+/// directory (and, for a tmpfs, mount options too).
+pub fn owner_in_options(opts: &BTreeMap<String, String>) -> Result<(Option<u32>, Option<u32>)> {
+    let (mut uid, mut gid) = (None, None);
+    for o in opts.get("o").map(|o| o.split(',')).into_iter().flatten() {
+        let (key, value) = o.split_once('=').unwrap_or((o, ""));
+        let slot = match key.to_ascii_lowercase().as_str() {
+            "uid" => &mut uid,
+            "gid" => &mut gid,
+            _ => continue,
+        };
+        if value.is_empty() {
+            bail!(
+                "{key} option must provide a {}: invalid argument",
+                key.to_uppercase()
+            );
+        }
+        let id = value.parse::<u32>().map_err(|_| {
+            anyhow::anyhow!("cannot convert {} {value} to integer", key.to_uppercase())
+        })?;
+        *slot = Some(id);
+    }
+    Ok((uid, gid))
 }
 
 pub struct VolumeStore {

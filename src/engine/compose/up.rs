@@ -119,6 +119,7 @@ pub fn ensure_resources(
                     .collect(),
                 labels,
                 ignore_existing: true,
+                ..Default::default()
             },
         )?;
         say("Volume", &v.name, "Created");
