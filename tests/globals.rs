@@ -547,3 +547,61 @@ fn network_config_dir_holds_the_network_files(mode: Mode) {
     env.ok(&["--network-config-dir", d, "network", "rm", &name]);
     assert!(!dir.join(format!("{name}.json")).exists(), "[{mode:?}]");
 }
+
+both_modes!(storage_opt_mountopt_reaches_the_overlay);
+/// The overlay driver's `mountopt` is in every overlay mount of the store:
+/// from storage.conf, replaced by STORAGE_OPTS, replaced by `--storage-opt`
+/// (an empty one: none); options coracle would not act on are refused.
+fn storage_opt_mountopt_reaches_the_overlay(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    // The root mount's options (mountinfo's sixth field).
+    let root_opts = |env: &TestEnv, globals: &[&str]| -> String {
+        let mut args: Vec<&str> = globals.to_vec();
+        args.extend(["run", "--rm", &img, "sh", "-c"]);
+        args.push("awk '$5 == \"/\" {print $6}' /proc/self/mountinfo");
+        env.ok(&args).trim().to_string()
+    };
+    let has_nodev = |opts: &str| opts.split(',').any(|o| o == "nodev");
+    let plain = root_opts(&env, &[]);
+    assert!(!has_nodev(&plain), "[{mode:?}] default: {plain}");
+    let flagged = root_opts(&env, &["--storage-opt", "overlay.mountopt=nodev"]);
+    assert!(has_nodev(&flagged), "[{mode:?}] --storage-opt: {flagged}");
+
+    let conf = env.home.join("storage.conf");
+    env.write_user_file(&conf, b"[storage.options.overlay]\nmountopt = \"nodev\"\n");
+    env.set_env("CONTAINERS_STORAGE_CONF", conf.to_str().unwrap());
+    let from_conf = root_opts(&env, &[]);
+    assert!(
+        has_nodev(&from_conf),
+        "[{mode:?}] storage.conf: {from_conf}"
+    );
+    let cleared = root_opts(&env, &["--storage-opt", ""]);
+    assert!(
+        !has_nodev(&cleared),
+        "[{mode:?}] --storage-opt \"\": {cleared}"
+    );
+    env.set_env("STORAGE_OPTS", "overlay.mountopt=noatime");
+    let from_env = root_opts(&env, &[]);
+    assert!(
+        !has_nodev(&from_env) && from_env.split(',').any(|o| o == "noatime"),
+        "[{mode:?}] STORAGE_OPTS replaces storage.conf: {from_env}"
+    );
+    env.remove_env("STORAGE_OPTS");
+    env.remove_env("CONTAINERS_STORAGE_CONF");
+
+    for (opt, says) in [
+        (
+            "overlay.mount_program=/usr/bin/fuse-overlayfs",
+            "not supported by coracle",
+        ),
+        ("overlay.nosuchthing=1", "unknown storage driver option"),
+        ("mountopt", "expected DRIVER.KEY=VALUE"),
+    ] {
+        assert_refused(
+            &env,
+            &["--storage-opt", opt, "run", "--rm", &img, "true"],
+            says,
+        );
+    }
+}

@@ -130,6 +130,9 @@ pub struct GlobalOpts {
     /// Path of the directory where network configuration files are stored
     #[arg(long, global = true, value_name = "PATH")]
     pub network_config_dir: Option<PathBuf>,
+    /// A storage driver option (overlay.mountopt=OPTS), replacing storage.conf's and STORAGE_OPTS (repeatable; "" for none)
+    #[arg(long, global = true, value_name = "OPTION")]
+    pub storage_opt: Option<Vec<String>>,
     /// Volume directory where builtin volume information is stored
     #[arg(long, global = true, value_name = "PATH")]
     pub volumepath: Option<PathBuf>,
@@ -210,6 +213,7 @@ impl GlobalOpts {
             docker_config: self.config.clone(),
             hooks_dirs: self.hooks_dir.clone(),
             network_config_dir: self.network_config_dir.clone(),
+            storage_opts: self.storage_opt.clone(),
             remote,
             runtime: self.runtime.clone(),
             runtime_flags: self.runtime_flag.clone(),

@@ -48,6 +48,8 @@ pub struct LoadOptions {
     pub hooks_dirs: Vec<PathBuf>,
     /// `--network-config-dir`
     pub network_config_dir: Option<PathBuf>,
+    /// `--storage-opt` (None: not given)
+    pub storage_opts: Option<Vec<String>>,
     /// `--runtime`
     pub runtime: Option<String>,
     /// `--runtime-flag`
@@ -87,7 +89,13 @@ fn read(opts: &LoadOptions) -> Result<Config> {
         let last = found.last().map(|(p, _)| p.display().to_string());
         format!("containers.conf {}", last.unwrap_or_default())
     })?;
-    let (storage, storage_file) = storage_conf::load(uid)?;
+    let (mut storage, storage_file) = storage_conf::load(uid)?;
+    let env_opts = std::env::var("STORAGE_OPTS").ok();
+    storage.overlay_mountopt = storage_conf::overlay_mountopt(
+        &storage,
+        opts.storage_opts.as_deref(),
+        env_opts.as_deref(),
+    )?;
     let hooks_dirs = if opts.hooks_dirs.is_empty() {
         containers
             .engine

@@ -25,6 +25,75 @@ pub struct StorageConf {
     pub transient_store: Option<bool>,
     /// `[storage.options]` as written (shown by `info`).
     pub options: Option<toml::Table>,
+    /// The overlay driver's `mountopt`: more options for every overlay
+    /// mount of the store (from `--storage-opt`, STORAGE_OPTS or here).
+    #[serde(skip)]
+    pub overlay_mountopt: Vec<String>,
+}
+
+/// c/storage's overlay options coracle has no use for: accepted from a
+/// storage.conf (files written for podman keep working), refused by name
+/// when asked for on the command line.
+const OVERLAY_UNUSED: &[&str] = &[
+    "mount_program",
+    "ignore_chown_errors",
+    "force_mask",
+    "skip_mount_home",
+    "size",
+    "inodes",
+    "use_composefs",
+    "imagestore",
+];
+
+/// The overlay `mountopt` in force: `--storage-opt` when given (replacing
+/// the rest; an empty one: none), else STORAGE_OPTS (comma-separated),
+/// else storage.conf's `[storage.options.overlay]` (or the older
+/// `[storage.options]`) `mountopt`. A driver option given on the command
+/// line or in STORAGE_OPTS that coracle does not act on is an error.
+pub fn overlay_mountopt(
+    conf: &StorageConf,
+    flag: Option<&[String]>,
+    env: Option<&str>,
+) -> Result<Vec<String>> {
+    let given: Option<(Vec<String>, &str)> = match (flag, env) {
+        (Some(f), _) => Some((f.to_vec(), "--storage-opt")),
+        (None, Some(e)) => Some((e.split(',').map(str::to_string).collect(), "STORAGE_OPTS")),
+        (None, None) => None,
+    };
+    let split = |v: &str| -> Vec<String> {
+        v.split(',')
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let Some((items, source)) = given else {
+        let options = conf.options.as_ref();
+        let overlay = options
+            .and_then(|o| o.get("overlay"))
+            .and_then(|o| o.get("mountopt"))
+            .or_else(|| options.and_then(|o| o.get("mountopt")));
+        return Ok(overlay
+            .and_then(|v| v.as_str())
+            .map(split)
+            .unwrap_or_default());
+    };
+    let mut out = Vec::new();
+    for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+        let Some((key, value)) = item.split_once('=') else {
+            anyhow::bail!("{source} {item:?}: expected DRIVER.KEY=VALUE");
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let key = key.strip_prefix('.').unwrap_or(&key);
+        let (driver, name) = key.split_once('.').unwrap_or(("overlay", key));
+        match (driver, name) {
+            ("overlay" | "overlay2", "mountopt") => out.extend(split(value)),
+            ("overlay" | "overlay2", n) if OVERLAY_UNUSED.contains(&n) => anyhow::bail!(
+                "{source} {item:?}: not supported by coracle (it mounts the kernel's overlayfs itself, without that option)"
+            ),
+            _ => anyhow::bail!("{source} {item:?}: unknown storage driver option"),
+        }
+    }
+    Ok(out)
 }
 
 /// The merged `[storage]` and the last file read.

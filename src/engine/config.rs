@@ -20,6 +20,8 @@ pub struct Globals {
     pub hooks_dirs: Vec<PathBuf>,
     /// `--network-config-dir`
     pub network_config_dir: Option<PathBuf>,
+    /// `--storage-opt` (None: not given)
+    pub storage_opts: Option<Vec<String>>,
     /// The remote-only option given, if any (`--remote`, `--url`, ...).
     pub remote: Option<&'static str>,
     /// `--runtime`: an external OCI runtime's name or path.
@@ -39,6 +41,7 @@ pub fn configure(g: &Globals) -> Result<()> {
         modules: g.modules.clone(),
         hooks_dirs: g.hooks_dirs.clone(),
         network_config_dir: g.network_config_dir.clone(),
+        storage_opts: g.storage_opts.clone(),
         runtime: g.runtime.clone(),
         runtime_flags: g.runtime_flags.clone(),
     })?;

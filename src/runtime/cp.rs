@@ -201,11 +201,17 @@ fn mount_overlay(store: &Store, cfg: &ContainerConfig, access: Access) -> Result
     if store.rootless {
         data.push_str(",userxattr");
     }
-    let flags = if access == Access::Snapshot {
-        libc::MS_RDONLY
-    } else {
-        0
-    };
+    let (extra_flags, extra) = super::rootfs::overlay_mountopt();
+    for o in extra {
+        data.push(',');
+        data.push_str(&o);
+    }
+    let flags = extra_flags
+        | if access == Access::Snapshot {
+            libc::MS_RDONLY
+        } else {
+            0
+        };
     super::sys::mount(
         Some(Path::new("overlay")),
         &target,

@@ -107,6 +107,13 @@ fn mount_flags(options: &[String]) -> (libc::c_ulong, libc::c_ulong, Vec<String>
     (flags, propagation, data)
 }
 
+/// The storage driver's `mountopt` (`--storage-opt overlay.mountopt=`,
+/// STORAGE_OPTS, storage.conf): mount flags, and options for overlayfs.
+pub(crate) fn overlay_mountopt() -> (libc::c_ulong, Vec<String>) {
+    let (flags, _, data) = mount_flags(&crate::config::get().storage.overlay_mountopt);
+    (flags, data)
+}
+
 /// Flags a bind mount inherits from its source and may not drop when
 /// remounted inside a user namespace (the kernel "locks" them).
 fn locked_flags(path: &Path) -> libc::c_ulong {
@@ -369,6 +376,11 @@ pub(crate) fn mount_layers(root: &Path, plan: &RootfsPlan) -> Result<()> {
     if plan.userxattr {
         data.push_str(",userxattr");
     }
+    let (extra_flags, extra) = overlay_mountopt();
+    for o in extra {
+        data.push(',');
+        data.push_str(&o);
+    }
     if data.len() >= 4000 {
         bail!(
             "the image has too many layers ({}) for one overlay mount",
@@ -379,7 +391,7 @@ pub(crate) fn mount_layers(root: &Path, plan: &RootfsPlan) -> Result<()> {
         Some(Path::new("overlay")),
         root,
         Some("overlay"),
-        0,
+        extra_flags,
         Some(&data),
     )
     .context("mounting the container's root filesystem")?;
