@@ -278,6 +278,14 @@ fn version_in_podmans_keys(mode: Mode) {
     assert!(human.contains("OS/Arch:      linux/"), "{human}");
     let api = env.ok(&["version", "--format", "{{.Client.APIVersion}}"]);
     assert_eq!(api, "5.0.0\n", "[{mode:?}]");
+    // `podman -v` / `--version`: one line, "NAME version X"
+    for flag in ["-v", "--version"] {
+        assert_eq!(
+            env.ok(&[flag]),
+            format!("coracle version {}\n", env!("CARGO_PKG_VERSION")),
+            "[{mode:?}] {flag}"
+        );
+    }
 }
 
 both_modes!(info_in_podmans_tree);

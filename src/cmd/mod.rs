@@ -77,12 +77,16 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "coracle",
-    version,
+    // `coracle -v` prints "coracle version X", as `podman -v` does
+    version = concat!("version ", env!("CARGO_PKG_VERSION")),
+    disable_version_flag = true,
     about = "Manage containers and images, daemonless and rootless",
-    disable_help_subcommand = false,
-    propagate_version = true
+    disable_help_subcommand = false
 )]
 pub struct Cli {
+    /// Print the version
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: (),
     #[command(flatten)]
     pub global: GlobalOpts,
     #[command(subcommand)]
