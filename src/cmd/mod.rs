@@ -127,6 +127,9 @@ pub struct GlobalOpts {
     /// Set the OCI hooks directory path (may be given more than once; later ones win)
     #[arg(long, global = true, value_name = "PATH")]
     pub hooks_dir: Vec<PathBuf>,
+    /// The CDI spec directory path (may be set multiple times; later ones win). Default: /etc/cdi and /var/run/cdi
+    #[arg(long, global = true, value_name = "PATH")]
+    pub cdi_spec_dir: Vec<PathBuf>,
     /// Path of the directory where network configuration files are stored
     #[arg(long, global = true, value_name = "PATH")]
     pub network_config_dir: Option<PathBuf>,
@@ -209,6 +212,7 @@ impl GlobalOpts {
             cgroup_manager: self.cgroup_manager.clone(),
             docker_config: self.config.clone(),
             hooks_dirs: self.hooks_dir.clone(),
+            cdi_spec_dirs: self.cdi_spec_dir.clone(),
             network_config_dir: self.network_config_dir.clone(),
             remote,
             runtime: self.runtime.clone(),
