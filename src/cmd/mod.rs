@@ -142,6 +142,9 @@ pub struct GlobalOpts {
     /// Add a global flag for the container runtime, without its leading -- (e.g. debug, log-format=json); needs --runtime
     #[arg(long, global = true, value_name = "FLAG")]
     pub runtime_flag: Vec<String>,
+    /// Output logging information to syslog as well as the console (default false)
+    #[arg(long, global = true)]
+    pub syslog: bool,
     /// Remote access: not supported (coracle is daemonless; an error)
     #[arg(long, global = true)]
     pub remote: bool,
@@ -401,6 +404,9 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if cli.global.syslog {
+        crate::log::enable_syslog();
+    }
     let level: crate::log::Level = cli.global.log_level.parse()?;
     crate::log::set_level(level);
     if cli.global.noout {
@@ -532,8 +538,7 @@ fn report(err: &anyhow::Error) {
     if err.downcast_ref::<SilentExit>().is_some() {
         return;
     }
-    let text = format!("{err:#}").replace('\n', " ");
-    eprintln!("Error: {text}");
+    crate::log::error_line(&format!("{err:#}").replace('\n', " "));
 }
 
 fn report_parse_error(e: clap::Error) -> i32 {
