@@ -1,4 +1,7 @@
-//! Leveled diagnostics on stderr, in podman's `LEVEL[0000] message` shape.
+//! Leveled diagnostics on stderr, in podman's `LEVEL[0000] message` shape,
+//! and with `--syslog` in the system log as well (`syslog`).
+
+mod syslog;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -44,6 +47,19 @@ pub fn set_level(level: Level) {
     LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// `--syslog`: from now on every line printed here also goes to
+/// /dev/log, when something listens there.
+pub fn enable_syslog() {
+    syslog::open();
+}
+
+/// A command's error, as its one line `Error: TEXT` on stderr (and in
+/// the system log with `--syslog`).
+pub fn error_line(text: &str) {
+    eprintln!("Error: {text}");
+    syslog::send(3, &format!("Error: {text}"));
+}
+
 pub fn enabled(level: Level) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
@@ -72,6 +88,15 @@ pub fn emit(level: Level, msg: std::fmt::Arguments<'_>) {
     } else {
         eprintln!("{tag}[0000] {msg}");
     }
+    // syslog(3)'s severities: crit, crit, err, warning, info, debug, debug.
+    let severity = match level {
+        Level::Panic | Level::Fatal => 2,
+        Level::Error => 3,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug | Level::Trace => 7,
+    };
+    syslog::send(severity, &msg.to_string());
 }
 
 #[macro_export]

@@ -1,13 +1,14 @@
 //! podman's global options: --out/--noout, --events-backend,
-//! --cgroup-manager, --module, --config, --volumepath, the remote-only
-//! options refused, and `version`/`info` in podman's keys. As root and
-//! rootless.
+//! --cgroup-manager, --module, --config, --volumepath, --syslog, the
+//! remote-only options refused, and `version`/`info` in podman's keys. As
+//! root and rootless.
 
 mod common;
 
 use common::*;
 use serde_json::Value;
 use std::path::Path;
+use std::process::Command;
 
 both_modes!(out_and_noout_redirect_coracles_output_not_the_containers);
 fn out_and_noout_redirect_coracles_output_not_the_containers(mode: Mode) {
@@ -612,4 +613,156 @@ fn storage_opt_mountopt_reaches_the_overlay(mode: Mode) {
             says,
         );
     }
+}
+
+/// Sets up a private /dev in the mount namespace `unshare` made (a tmpfs
+/// with the host's basic device nodes bound in), starts the syslog
+/// listener at /dev/log, runs the command, then ends the listener.
+const DEV_LOG_SCRIPT: &str = r#"
+set -e
+s=$1; shift
+mkdir -p "$s/olddev"
+mount --rbind /dev "$s/olddev"
+mount -t tmpfs -o mode=755 tmpfs /dev
+for n in null zero full random urandom tty; do
+    touch /dev/$n; mount --bind "$s/olddev/$n" /dev/$n
+done
+mkdir /dev/pts /dev/shm
+mount --rbind "$s/olddev/pts" /dev/pts
+mount --rbind "$s/olddev/shm" /dev/shm
+ln -s pts/ptmx /dev/ptmx
+ln -s /proc/self/fd /dev/fd
+/usr/bin/python3 -c "$LISTENER" /dev/log "$s/received" &
+i=0
+while [ ! -e "$s/received" ]; do
+    i=$((i+1)); [ $i -lt 200 ] || exit 99; sleep 0.05
+done
+set +e
+"$@"
+rc=$?
+/usr/bin/python3 -c 'import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"END", "/dev/log")'
+wait
+exit $rc
+"#;
+
+/// A syslog daemon's socket: every datagram, a line in the file, until END.
+const LISTENER: &str = r#"
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)
+s.settimeout(30)
+with open(sys.argv[2], "wb", buffering=0) as f:
+    while True:
+        d = s.recv(65536)
+        if d == b"END":
+            break
+        f.write(d + b"\n")
+"#;
+
+/// `coracle ARGS`, run as the harness runs it (user, environment, store)
+/// but in a mount namespace of its own whose /dev has a syslog listener
+/// at /dev/log: the outcome and the datagrams from coracle the listener got.
+fn with_dev_log(env: &TestEnv, args: &[&str]) -> (Out, Vec<String>) {
+    let scratch = env.dir.join(unique("syslog"));
+    std::fs::create_dir(&scratch).unwrap();
+    let inner = env.coracle_command(args);
+    let mut cmd = Command::new("/usr/bin/unshare");
+    cmd.env_clear();
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env("LISTENER", LISTENER)
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .args([DEV_LOG_SCRIPT, "sh"])
+        .arg(&scratch)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(&env.dir);
+    let out = cmd.output().unwrap();
+    let out = Out {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_ne!(
+        out.status, 99,
+        "[{:?}] no listener: {}",
+        env.mode, out.stderr
+    );
+    let got = std::fs::read_to_string(scratch.join("received"))
+        .unwrap_or_else(|e| panic!("[{:?}] the listener's file: {e}: {}", env.mode, out.stderr));
+    // runuser's PAM modules log there too (rootless); coracle's lines only.
+    let ours = got.lines().filter(|l| l.contains(" coracle["));
+    (out, ours.map(String::from).collect())
+}
+
+/// Whether `line` is syslog(3)'s `<PRI>Mmm dd hh:mm:ss coracle[PID]: MSG`.
+fn is_syslog_line(line: &str, pri: u8, pid: &str, msg: &str) -> bool {
+    let Some(rest) = line.strip_prefix(&format!("<{pri}>")) else {
+        return false;
+    };
+    let stamp = rest.as_bytes();
+    stamp.len() > 15
+        && stamp[..3].iter().all(u8::is_ascii_alphabetic)
+        && stamp[3] == b' '
+        && (stamp[9], stamp[12]) == (b':', b':')
+        && rest[15..] == format!(" coracle[{pid}]: {msg}")
+}
+
+both_modes!(syslog_gets_coracles_log_lines_and_errors);
+fn syslog_gets_coracles_log_lines_and_errors(mode: Mode) {
+    let env = TestEnv::new(mode);
+    // This host has no /dev/log: --syslog changes nothing.
+    let plain = env.run(&["images"]);
+    let with = env.run(&["--syslog", "images"]);
+    assert_eq!(plain.status, 0, "[{mode:?}] {}", plain.stderr);
+    assert_eq!(
+        (with.status, &with.stdout, &with.stderr),
+        (plain.status, &plain.stdout, &plain.stderr),
+        "[{mode:?}] --syslog without /dev/log"
+    );
+
+    // With a listener: each debug line, from the process that printed it.
+    let (out, got) = with_dev_log(&env, &["--syslog", "--log-level", "debug", "images"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {}", out.stderr);
+    assert!(
+        out.stdout.starts_with("REPOSITORY"),
+        "[{mode:?}] {}",
+        out.stdout
+    );
+    let msg = "reading podman's config files";
+    let pids: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("DEBU") && l.ends_with(&format!("] {msg}")))
+        .filter_map(|l| l.split(" pid ").nth(1)?.split(']').next())
+        .collect();
+    assert!(!pids.is_empty(), "[{mode:?}] {}", out.stderr);
+    for pid in pids {
+        assert!(
+            got.iter().any(|l| is_syslog_line(l, 15, pid, msg)),
+            "[{mode:?}] pid {pid}'s {msg:?} at debug (15) in {got:#?}"
+        );
+    }
+    // A failing command's Error line, at err.
+    let (out, got) = with_dev_log(&env, &["--syslog", "rm", "no-such-ctr"]);
+    assert_ne!(out.status, 0, "[{mode:?}]");
+    let error = out.stderr.trim_end();
+    assert!(
+        error.starts_with("Error: ") && error.contains("no-such-ctr"),
+        "[{mode:?}] {error}"
+    );
+    assert!(
+        got.iter()
+            .any(|l| l.starts_with("<11>") && l.ends_with(&format!("]: {error}"))),
+        "[{mode:?}] {error:?} at err (11) in {got:#?}"
+    );
+    // Without --syslog, nothing arrives.
+    let (out, got) = with_dev_log(&env, &["--log-level", "debug", "rm", "no-such-ctr"]);
+    assert_ne!(out.status, 0, "[{mode:?}]");
+    assert!(out.stderr.contains(msg), "[{mode:?}] {}", out.stderr);
+    assert!(got.is_empty(), "[{mode:?}] without --syslog: {got:#?}");
 }

@@ -552,3 +552,63 @@ fn cdi_devices_and_gpus_come_from_the_spec_files(mode: Mode) {
         "no-such-gpu",
     );
 }
+
+both_modes!(cdi_spec_dir_and_containers_conf_say_where_specs_are);
+fn cdi_spec_dir_and_containers_conf_say_where_specs_are(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let img = env.rt_image();
+    let name = format!("d{}-{mode:?}", std::process::id()).to_lowercase();
+    let specs = env.user_dir("cdi-specs");
+    gpu_spec_in(&specs, &name, &env.user_dir("cdi-data"));
+    let d = specs.to_str().unwrap();
+    let device = format!("nvidia.com/gpu={name}");
+    let want = cdi_probe_output(&name);
+    let probe = [img.as_str(), "sh", "-c", CDI_PROBE];
+    let run = |env: &TestEnv, globals: &[&str], dev: &[&str]| -> String {
+        let args = [globals, &["run", "--rm"], dev, &probe].concat();
+        env.ok(&args)
+    };
+    assert_eq!(
+        run(&env, &["--cdi-spec-dir", d], &["--device", &device]),
+        want,
+        "[{mode:?}] --cdi-spec-dir, --device"
+    );
+    let twice = ["--cdi-spec-dir", "/nonexistent", "--cdi-spec-dir", d];
+    assert_eq!(
+        run(&env, &twice, &["--gpus", &name]),
+        want,
+        "[{mode:?}] --cdi-spec-dir twice, --gpus"
+    );
+    // Not in the default directories.
+    assert_refused(
+        &env,
+        &["run", "--rm", "--device", &device, &img, "true"],
+        &format!("unresolvable CDI devices {device}: no CDI spec in /etc/cdi or /var/run/cdi"),
+    );
+    // containers.conf's cdi_spec_dirs does the same; --cdi-spec-dir replaces it.
+    let conf = env.home.join("cdi.conf");
+    env.write_user_file(
+        &conf,
+        format!("[engine]\ncdi_spec_dirs = [\"{d}\"]\n").as_bytes(),
+    );
+    env.set_env("CONTAINERS_CONF", conf.to_str().unwrap());
+    assert_eq!(
+        run(&env, &[], &["--device", &device]),
+        want,
+        "[{mode:?}] cdi_spec_dirs"
+    );
+    assert_refused(
+        &env,
+        &[
+            "--cdi-spec-dir",
+            "/nonexistent",
+            "run",
+            "--rm",
+            "--device",
+            &device,
+            &img,
+            "true",
+        ],
+        &format!("unresolvable CDI devices {device}: no CDI spec in /nonexistent defines it"),
+    );
+}

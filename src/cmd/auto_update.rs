@@ -75,7 +75,7 @@ pub fn auto_update(g: &GlobalOpts, a: AutoUpdateArgs) -> Result<()> {
         return Ok(());
     }
     for e in &errors {
-        eprintln!("Error: {e}");
+        crate::log::error_line(&e.to_string());
     }
     Err(SilentExit(125).into())
 }

@@ -395,7 +395,7 @@ pub fn wait(g: &GlobalOpts, a: WaitArgs) -> Result<()> {
         match containers::wait(&store, id, &conds, interval) {
             Ok(code) => println(&code.to_string())?,
             Err(e) => {
-                eprintln!("Error: {typed}: {e:#}");
+                crate::log::error_line(&format!("{typed}: {e:#}"));
                 out_err = Some(SilentExit(125));
             }
         }

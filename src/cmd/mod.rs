@@ -131,6 +131,9 @@ pub struct GlobalOpts {
     /// Set the OCI hooks directory path (may be given more than once; later ones win)
     #[arg(long, global = true, value_name = "PATH")]
     pub hooks_dir: Vec<PathBuf>,
+    /// The CDI spec directory path (may be set multiple times; later ones win). Default: /etc/cdi and /var/run/cdi
+    #[arg(long, global = true, value_name = "PATH")]
+    pub cdi_spec_dir: Vec<PathBuf>,
     /// Path of the directory where network configuration files are stored
     #[arg(long, global = true, value_name = "PATH")]
     pub network_config_dir: Option<PathBuf>,
@@ -146,6 +149,9 @@ pub struct GlobalOpts {
     /// Add a global flag for the container runtime, without its leading -- (e.g. debug, log-format=json); needs --runtime
     #[arg(long, global = true, value_name = "FLAG")]
     pub runtime_flag: Vec<String>,
+    /// Output logging information to syslog as well as the console (default false)
+    #[arg(long, global = true)]
+    pub syslog: bool,
     /// Remote access: not supported (coracle is daemonless; an error)
     #[arg(long, global = true)]
     pub remote: bool,
@@ -216,6 +222,7 @@ impl GlobalOpts {
             cgroup_manager: self.cgroup_manager.clone(),
             docker_config: self.config.clone(),
             hooks_dirs: self.hooks_dir.clone(),
+            cdi_spec_dirs: self.cdi_spec_dir.clone(),
             network_config_dir: self.network_config_dir.clone(),
             storage_opts: self.storage_opt.clone(),
             remote,
@@ -405,6 +412,9 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if cli.global.syslog {
+        crate::log::enable_syslog();
+    }
     let level: crate::log::Level = cli.global.log_level.parse()?;
     crate::log::set_level(level);
     if cli.global.noout {
@@ -536,8 +546,7 @@ fn report(err: &anyhow::Error) {
     if err.downcast_ref::<SilentExit>().is_some() {
         return;
     }
-    let text = format!("{err:#}").replace('\n', " ");
-    eprintln!("Error: {text}");
+    crate::log::error_line(&format!("{err:#}").replace('\n', " "));
 }
 
 fn report_parse_error(e: clap::Error) -> i32 {

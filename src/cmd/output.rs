@@ -138,7 +138,7 @@ pub fn for_each_reported<T>(
             }
             Err(e) => {
                 if let Some(prev) = last.take() {
-                    eprintln!("Error: {}", format!("{prev:#}").replace('\n', " "));
+                    crate::log::error_line(&format!("{prev:#}").replace('\n', " "));
                 }
                 last = Some(e);
             }

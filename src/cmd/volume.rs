@@ -85,7 +85,7 @@ pub fn reload(g: &GlobalOpts, _a: ReloadArgs) -> Result<()> {
     let mut errors = report.errors;
     let last = errors.pop();
     for e in errors {
-        eprintln!("Error: {}", format!("{e:#}").replace('\n', " "));
+        crate::log::error_line(&format!("{e:#}").replace('\n', " "));
     }
     last.map_or(Ok(()), Err)
 }

@@ -56,6 +56,9 @@ pub struct EngineSection {
     pub helper_binaries_dir: Option<Vec<String>>,
     /// OCI hook directories, lowest precedence first.
     pub hooks_dir: Option<Vec<String>>,
+    /// Where CDI spec files are looked for (`--device VENDOR/CLASS=NAME`,
+    /// `--gpus`), the later directory winning.
+    pub cdi_spec_dirs: Option<Vec<String>>,
     /// cgroupfs or systemd (podman's default, which coracle reads as
     /// cgroupfs: it places containers in cgroups itself).
     pub cgroup_manager: Option<String>,

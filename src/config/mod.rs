@@ -31,6 +31,9 @@ pub struct Config {
     /// OCI hook directories (`--hooks-dir`, else `[engine] hooks_dir`);
     /// None: podman's defaults.
     pub hooks_dirs: Option<Vec<PathBuf>>,
+    /// CDI spec directories (`--cdi-spec-dir`, else `[engine]
+    /// cdi_spec_dirs`); None: /etc/cdi and /var/run/cdi.
+    pub cdi_spec_dirs: Option<Vec<PathBuf>>,
     /// Named networks' files (`--network-config-dir`, else `[network]
     /// network_config_dir`); None: in the store.
     pub network_config_dir: Option<PathBuf>,
@@ -46,6 +49,8 @@ pub struct LoadOptions {
     pub modules: Vec<String>,
     /// `--hooks-dir`
     pub hooks_dirs: Vec<PathBuf>,
+    /// `--cdi-spec-dir`
+    pub cdi_spec_dirs: Vec<PathBuf>,
     /// `--network-config-dir`
     pub network_config_dir: Option<PathBuf>,
     /// `--storage-opt` (None: not given)
@@ -105,6 +110,15 @@ fn read(opts: &LoadOptions) -> Result<Config> {
     } else {
         Some(opts.hooks_dirs.clone())
     };
+    let cdi_spec_dirs = if opts.cdi_spec_dirs.is_empty() {
+        containers
+            .engine
+            .cdi_spec_dirs
+            .as_ref()
+            .map(|d| d.iter().map(PathBuf::from).collect())
+    } else {
+        Some(opts.cdi_spec_dirs.clone())
+    };
     let network_config_dir = opts.network_config_dir.clone().or_else(|| {
         let conf = containers.network.network_config_dir.as_deref();
         conf.filter(|d| !d.is_empty()).map(PathBuf::from)
@@ -118,6 +132,7 @@ fn read(opts: &LoadOptions) -> Result<Config> {
         runtime,
         network_config_dir,
         hooks_dirs,
+        cdi_spec_dirs,
         containers,
         containers_files: found.into_iter().map(|(p, _)| p).collect(),
         storage,

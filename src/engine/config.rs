@@ -18,6 +18,8 @@ pub struct Globals {
     pub docker_config: Option<PathBuf>,
     /// `--hooks-dir`
     pub hooks_dirs: Vec<PathBuf>,
+    /// `--cdi-spec-dir`
+    pub cdi_spec_dirs: Vec<PathBuf>,
     /// `--network-config-dir`
     pub network_config_dir: Option<PathBuf>,
     /// `--storage-opt` (None: not given)
@@ -40,6 +42,7 @@ pub fn configure(g: &Globals) -> Result<()> {
     let conf = crate::config::load(&crate::config::LoadOptions {
         modules: g.modules.clone(),
         hooks_dirs: g.hooks_dirs.clone(),
+        cdi_spec_dirs: g.cdi_spec_dirs.clone(),
         network_config_dir: g.network_config_dir.clone(),
         storage_opts: g.storage_opts.clone(),
         runtime: g.runtime.clone(),

@@ -1,5 +1,6 @@
 //! A CDI spec file of a test's own in /etc/cdi (`--gpus`, CDI names as
-//! `--device`), removed when done.
+//! `--device`), removed when done, or in a directory of the test's own
+//! (`--cdi-spec-dir`).
 
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,28 @@ pub fn cdi_probe_output(name: &str) -> String {
 /// `hello`) at /cdi-data. `name` must be the test's own (tests of both
 /// modes run at once).
 pub fn gpu_spec(name: &str, data: &Path) -> CdiSpec {
+    let file = CdiSpec(PathBuf::from(format!("/etc/cdi/coracle-{name}.json")));
+    let bytes = gpu_spec_json(name, data);
+    // Another test's drop may take the empty directory away in between.
+    let mut tries = 0;
+    loop {
+        std::fs::create_dir_all("/etc/cdi").unwrap();
+        match std::fs::write(&file.0, &bytes) {
+            Ok(()) => return file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 20 => tries += 1,
+            Err(e) => panic!("writing {}: {e}", file.0.display()),
+        }
+    }
+}
+
+/// [`gpu_spec`]'s file written as `dir/coracle.json` instead (a directory
+/// of the test's own, removed with it).
+pub fn gpu_spec_in(dir: &Path, name: &str, data: &Path) {
+    std::fs::write(dir.join("coracle.json"), gpu_spec_json(name, data)).unwrap();
+}
+
+/// The spec of [`gpu_spec`], with `hello` written in `data`.
+fn gpu_spec_json(name: &str, data: &Path) -> Vec<u8> {
     std::fs::write(data.join("hello"), "from the spec\n").unwrap();
     let spec = json!({
         "cdiVersion": "0.6.0",
@@ -41,16 +64,5 @@ pub fn gpu_spec(name: &str, data: &Path) -> CdiSpec {
             },
         }],
     });
-    let file = CdiSpec(PathBuf::from(format!("/etc/cdi/coracle-{name}.json")));
-    let bytes = serde_json::to_vec(&spec).unwrap();
-    // Another test's drop may take the empty directory away in between.
-    let mut tries = 0;
-    loop {
-        std::fs::create_dir_all("/etc/cdi").unwrap();
-        match std::fs::write(&file.0, &bytes) {
-            Ok(()) => return file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 20 => tries += 1,
-            Err(e) => panic!("writing {}: {e}", file.0.display()),
-        }
-    }
+    serde_json::to_vec(&spec).unwrap()
 }

@@ -1,6 +1,7 @@
 //! CDI, the Container Device Interface: `--device VENDOR/CLASS=NAME` and
 //! `--gpus` (podman's spelling for the GPU vendor's `VENDOR/gpu=NAME`)
-//! resolved through the spec files in /etc/cdi and /var/run/cdi into the
+//! resolved through the spec files in /etc/cdi and /var/run/cdi (or the
+//! `--cdi-spec-dir`s, else containers.conf's `cdi_spec_dirs`) into the
 //! device nodes, bind mounts and environment the container gets.
 
 use super::ContainerRequest;
@@ -8,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// Where CDI spec files live, the later directory winning.
+/// Where CDI spec files live unless `--cdi-spec-dir` or containers.conf's
+/// `cdi_spec_dirs` says otherwise, the later directory winning.
 const SPEC_DIRS: &[&str] = &["/etc/cdi", "/var/run/cdi"];
 /// GPU vendors `--gpus` looks for, in podman's order of preference.
 const GPU_VENDORS: &[&str] = &["nvidia.com", "amd.com"];
@@ -76,9 +78,18 @@ pub fn is_cdi_name(s: &str) -> bool {
     }
 }
 
-fn spec_files() -> Vec<PathBuf> {
+/// The directories searched: `--cdi-spec-dir`, else containers.conf's
+/// `cdi_spec_dirs`, else [`SPEC_DIRS`].
+fn spec_dirs() -> Vec<PathBuf> {
+    match &crate::config::get().cdi_spec_dirs {
+        Some(dirs) => dirs.clone(),
+        None => SPEC_DIRS.iter().map(PathBuf::from).collect(),
+    }
+}
+
+fn spec_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for dir in SPEC_DIRS {
+    for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };
@@ -101,14 +112,14 @@ fn load(path: &Path) -> Result<Spec> {
     serde_yaml_ng::from_str(&text).with_context(|| format!("CDI spec {}", path.display()))
 }
 
-fn load_all() -> Result<Vec<Spec>> {
-    spec_files().iter().map(|p| load(p)).collect()
+fn load_all(dirs: &[PathBuf]) -> Result<Vec<Spec>> {
+    spec_files(dirs).iter().map(|p| load(p)).collect()
 }
 
 /// The edits that device `name` ("vendor/class=dev") brings: the spec's
 /// own and the device's ("all", when no device has that name, is every
 /// device of the kind).
-fn edits_of(specs: &[Spec], name: &str) -> Result<Vec<Edits>> {
+fn edits_of(specs: &[Spec], dirs: &[PathBuf], name: &str) -> Result<Vec<Edits>> {
     let (kind, dev) = name.split_once('=').unwrap_or((name, ""));
     let mut out = Vec::new();
     for spec in specs.iter().filter(|s| s.kind == kind) {
@@ -124,9 +135,10 @@ fn edits_of(specs: &[Spec], name: &str) -> Result<Vec<Edits>> {
         }
     }
     if out.is_empty() {
+        let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         bail!(
             "unresolvable CDI devices {name}: no CDI spec in {} defines it",
-            SPEC_DIRS.join(" or ")
+            dirs.join(" or ")
         );
     }
     Ok(out)
@@ -148,7 +160,8 @@ pub fn resolve(req: &mut ContainerRequest) -> Result<()> {
     if names.is_empty() && gpus.is_empty() {
         return Ok(());
     }
-    let specs = load_all()?;
+    let dirs = spec_dirs();
+    let specs = load_all(&dirs)?;
     let mut wanted = names.clone();
     if !gpus.is_empty() {
         let vendor = GPU_VENDORS
@@ -170,7 +183,7 @@ pub fn resolve(req: &mut ContainerRequest) -> Result<()> {
     req.tuning.device.retain(|d| !is_cdi_name(d));
     let mut env = Vec::new();
     for name in &wanted {
-        for e in edits_of(&specs, name)? {
+        for e in edits_of(&specs, &dirs, name)? {
             if !e.hooks.is_empty() {
                 bail!("CDI device {name}: its spec asks for OCI hooks, which coracle does not run for CDI devices");
             }
@@ -231,11 +244,12 @@ mod tests {
         )
         .unwrap();
         let specs = vec![spec];
-        assert_eq!(edits_of(&specs, "v.com/gpu=all").unwrap().len(), 3);
+        let dirs = [PathBuf::from("/etc/cdi")];
+        assert_eq!(edits_of(&specs, &dirs, "v.com/gpu=all").unwrap().len(), 3);
         assert_eq!(
-            edits_of(&specs, "v.com/gpu=1").unwrap()[1].device_nodes[0].path,
+            edits_of(&specs, &dirs, "v.com/gpu=1").unwrap()[1].device_nodes[0].path,
             "/dev/x1"
         );
-        assert!(edits_of(&specs, "v.com/gpu=2").is_err());
+        assert!(edits_of(&specs, &dirs, "v.com/gpu=2").is_err());
     }
 }
