@@ -173,6 +173,9 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
         };
         for id in &ids {
             for cid in containers_using(store, id) {
+                if !store.containers.exists(&cid) {
+                    continue; // the other mode's: refused below
+                }
                 super::containers::remove(store, &cid, forced)?;
             }
         }
@@ -340,14 +343,14 @@ fn remove_unused(store: &Store, ids: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Ids of the containers created from image `image_id`.
+/// Ids of the containers created from image `image_id`, this mode's first,
+/// then those of the other (`--transient-store` or not), which share the
+/// images but which this invocation cannot remove.
 /// From the container index: one read of its shards, not of every record.
 pub fn containers_using(store: &Store, image_id: &str) -> Vec<String> {
-    store
-        .containers
-        .summaries()
-        .unwrap_or_default()
-        .into_iter()
+    std::iter::once(&store.containers)
+        .chain(store.other_containers.as_ref())
+        .flat_map(|set| set.summaries().unwrap_or_default())
         .filter(|s| s.cfg.image_id == image_id)
         .map(|s| s.cfg.id)
         .collect()
