@@ -1,5 +1,5 @@
 //! podman's global options: --out/--noout, --events-backend,
-//! --cgroup-manager, --module, --config, --volumepath, the remote-only
+//! --cgroup-manager, --module, --config, --volumepath, --transient-store, the remote-only
 //! options refused, and `version`/`info` in podman's keys. As root and
 //! rootless.
 
