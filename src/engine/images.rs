@@ -302,13 +302,20 @@ pub fn prune(
     crate::runtime::userns::enter_for_storage(store)?;
     let _lock = store.lock()?;
     let mut doomed = choose(store)?;
-    let used: std::collections::BTreeSet<String> = store
-        .containers
-        .ids()?
-        .iter()
-        .filter_map(|id| store.containers.load_config(id).ok())
-        .map(|c| c.image_id)
-        .collect();
+    // The other mode's containers (`--transient-store` or not) too.
+    let mut used = std::collections::BTreeSet::new();
+    for set in std::iter::once(&store.containers).chain(store.other_containers.as_ref()) {
+        let ids = match set.ids() {
+            Ok(ids) => ids,
+            Err(_) if !std::ptr::eq(set, &store.containers) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        used.extend(
+            ids.iter()
+                .filter_map(|id| set.load_config(id).ok())
+                .map(|c| c.image_id),
+        );
+    }
     doomed.retain(|id| !used.contains(id));
     remove_unused(store, &doomed)
 }
