@@ -1,7 +1,7 @@
 //! podman's global options: --out/--noout, --events-backend,
-//! --cgroup-manager, --module, --config, --volumepath, --syslog, the
-//! remote-only options refused, and `version`/`info` in podman's keys. As
-//! root and rootless.
+//! --cgroup-manager, --module, --config, --volumepath, --syslog,
+//! --storage-opt, --transient-store, the remote-only options refused, and
+//! `version`/`info` in podman's keys. As root and rootless.
 
 mod common;
 
@@ -765,4 +765,149 @@ fn syslog_gets_coracles_log_lines_and_errors(mode: Mode) {
     assert_ne!(out.status, 0, "[{mode:?}]");
     assert!(out.stderr.contains(msg), "[{mode:?}] {}", out.stderr);
     assert!(got.is_empty(), "[{mode:?}] without --syslog: {got:#?}");
+}
+
+/// The directories under `base` that hold container `id`'s record.
+fn record_dirs(base: &Path, id: &str) -> Vec<std::path::PathBuf> {
+    walk(base)
+        .into_iter()
+        .filter(|p| p.ends_with(id) && p.join("config.json").exists())
+        .collect()
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(walk(&p));
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Files anywhere under `base` whose path names `id`.
+fn files_naming(base: &Path, id: &str) -> Vec<std::path::PathBuf> {
+    let mut all = walk(base);
+    all.extend(walk(base).iter().flat_map(|d| {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+    }));
+    all.into_iter()
+        .filter(|p| p.to_string_lossy().contains(id))
+        .collect()
+}
+
+/// With the transient store, `globals` (the flag, or none with storage.conf
+/// saying so) keeps containers and pods under the run root: they work as
+/// usual, the default store does not list them, `rm` leaves nothing, and a
+/// run root wiped as by a reboot leaves no container while images stay.
+fn transient_store_lives_on_the_run_root(env: &TestEnv, globals: &[&str], how: &str) {
+    let mode = env.mode;
+    let img = env.rt_image();
+    let t = |args: &[&str]| -> String {
+        let mut all: Vec<&str> = globals.to_vec();
+        all.extend_from_slice(args);
+        env.ok(&all)
+    };
+    let info = t(&["info", "--format", "{{.Store.TransientStore}}"]);
+    assert_eq!(info.trim(), "true", "[{mode:?}] {how}: info");
+    let id = t(&["create", "--name", "tr1", &img, "sleep", "100"])
+        .trim()
+        .to_string();
+    t(&["start", "tr1"]);
+    let runroot = env.runroot_dir();
+    assert_eq!(
+        record_dirs(&runroot, &id).len(),
+        1,
+        "[{mode:?}] {how}: the record is under the run root"
+    );
+    assert!(
+        record_dirs(&env.store_dir(), &id).is_empty(),
+        "[{mode:?}] {how}: and not under the graph root"
+    );
+    let ps = t(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(ps.trim(), "tr1", "[{mode:?}] {how}: ps");
+    let state = |env: &TestEnv| {
+        let mut all: Vec<&str> = globals.to_vec();
+        all.extend(["inspect", "--format", "{{.State.Status}}", "tr1"]);
+        env.ok(&all).trim().to_string()
+    };
+    assert_eq!(state(env), "running", "[{mode:?}] {how}");
+    let plain = env.ok(&["ps", "-a", "--transient-store=false", "-q"]);
+    assert!(
+        !plain.contains(&id[..12]),
+        "[{mode:?}] {how}: the persistent store does not list it: {plain}"
+    );
+    // The image it uses is not removable from the other store.
+    env.fails(&["--transient-store=false", "rmi", "-f", &img], 125);
+    env.ok(&["--transient-store=false", "image", "prune", "-a", "-f"]);
+    assert!(
+        !env.image_ids().is_empty(),
+        "[{mode:?}] {how}: the image stays"
+    );
+    t(&["stop", "-t", "0", "tr1"]);
+    assert_eq!(state(env), "exited", "[{mode:?}] {how}: stopped");
+    t(&["start", "tr1"]);
+    let ps = t(&["ps", "--format", "{{.Names}}"]);
+    assert!(ps.contains("tr1"), "[{mode:?}] {how}: started again: {ps}");
+    t(&["rm", "-f", "tr1"]);
+    assert!(
+        files_naming(&runroot, &id).is_empty() && files_naming(&env.store_dir(), &id).is_empty(),
+        "[{mode:?}] {how}: rm leaves nothing: {:?} {:?}",
+        files_naming(&runroot, &id),
+        files_naming(&env.store_dir(), &id)
+    );
+
+    t(&["pod", "create", "--name", "trpod"]);
+    t(&[
+        "run", "-d", "--pod", "trpod", "--name", "tr2", &img, "sleep", "100",
+    ]);
+    let pods = t(&["pod", "ps", "--format", "{{.Name}} {{.Status}}"]);
+    assert!(pods.contains("trpod Running"), "[{mode:?}] {how}: {pods}");
+    let plain = env.ok(&["--transient-store=false", "pod", "ps", "-q"]);
+    assert_eq!(plain.trim(), "", "[{mode:?}] {how}: pod ps");
+    t(&["pod", "stop", "-t", "0", "trpod"]);
+
+    // A reboot: the run root is gone.
+    std::fs::remove_dir_all(&runroot).unwrap();
+    let ps = t(&["ps", "-a", "-q"]);
+    assert_eq!(ps.trim(), "", "[{mode:?}] {how}: after a reboot");
+    let pods = t(&["pod", "ps", "-q"]);
+    assert_eq!(pods.trim(), "", "[{mode:?}] {how}: no pod after a reboot");
+    let images = t(&["images", "-q"]);
+    assert!(!images.trim().is_empty(), "[{mode:?}] {how}: images stay");
+    t(&["run", "--rm", &img, "true"]);
+}
+
+both_modes!(transient_store_flag_keeps_containers_on_the_run_root);
+fn transient_store_flag_keeps_containers_on_the_run_root(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    transient_store_lives_on_the_run_root(&env, &["--transient-store"], "--transient-store");
+}
+
+both_modes!(transient_store_from_storage_conf);
+/// storage.conf's `transient_store = true` does as the flag; the flag wins.
+fn transient_store_from_storage_conf(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let conf = env.home.join("storage.conf");
+    env.write_user_file(&conf, b"[storage]\ntransient_store = true\n");
+    env.set_env("CONTAINERS_STORAGE_CONF", conf.to_str().unwrap());
+    let _reaper = Reaper(&env);
+    let off = env.ok(&[
+        "--transient-store=false",
+        "info",
+        "--format",
+        "{{.Store.TransientStore}}",
+    ]);
+    assert_eq!(off.trim(), "false", "[{mode:?}] the flag wins");
+    transient_store_lives_on_the_run_root(&env, &[], "storage.conf");
 }

@@ -140,6 +140,9 @@ pub struct GlobalOpts {
     /// A storage driver option (overlay.mountopt=OPTS), replacing storage.conf's and STORAGE_OPTS (repeatable; "" for none)
     #[arg(long, global = true, value_name = "OPTION")]
     pub storage_opt: Option<Vec<String>>,
+    /// Keep container and pod records (and containers' writable layers) under the run root, gone with a reboot; default from storage.conf's transient_store
+    #[arg(long, global = true, value_name = "BOOL", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub transient_store: Option<bool>,
     /// Volume directory where builtin volume information is stored
     #[arg(long, global = true, value_name = "PATH")]
     pub volumepath: Option<PathBuf>,
@@ -198,6 +201,7 @@ impl GlobalOpts {
             driver,
             events_backend,
             volume_path: self.volumepath.clone(),
+            transient: self.transient_store,
         };
         crate::engine::open_store(&opts)
     }

@@ -108,6 +108,9 @@ pub fn store_options(opts: &StoreOptions) -> Result<StoreOptions> {
             out.events_backend = Some(l.parse::<EventsBackend>()?);
         }
     }
+    if out.transient.is_none() {
+        out.transient = storage.transient_store;
+    }
     if out.volume_path.is_none() {
         out.volume_path = engine
             .volume_path

@@ -173,6 +173,9 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
         };
         for id in &ids {
             for cid in containers_using(store, id) {
+                if !store.containers.exists(&cid) {
+                    continue; // the other mode's: refused below
+                }
                 super::containers::remove(store, &cid, forced)?;
             }
         }
@@ -299,13 +302,20 @@ pub fn prune(
     crate::runtime::userns::enter_for_storage(store)?;
     let _lock = store.lock()?;
     let mut doomed = choose(store)?;
-    let used: std::collections::BTreeSet<String> = store
-        .containers
-        .ids()?
-        .iter()
-        .filter_map(|id| store.containers.load_config(id).ok())
-        .map(|c| c.image_id)
-        .collect();
+    // The other mode's containers (`--transient-store` or not) too.
+    let mut used = std::collections::BTreeSet::new();
+    for set in std::iter::once(&store.containers).chain(store.other_containers.as_ref()) {
+        let ids = match set.ids() {
+            Ok(ids) => ids,
+            Err(_) if !std::ptr::eq(set, &store.containers) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        used.extend(
+            ids.iter()
+                .filter_map(|id| set.load_config(id).ok())
+                .map(|c| c.image_id),
+        );
+    }
     doomed.retain(|id| !used.contains(id));
     remove_unused(store, &doomed)
 }
@@ -340,14 +350,14 @@ fn remove_unused(store: &Store, ids: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Ids of the containers created from image `image_id`.
+/// Ids of the containers created from image `image_id`, this mode's first,
+/// then those of the other (`--transient-store` or not), which share the
+/// images but which this invocation cannot remove.
 /// From the container index: one read of its shards, not of every record.
 pub fn containers_using(store: &Store, image_id: &str) -> Vec<String> {
-    store
-        .containers
-        .summaries()
-        .unwrap_or_default()
-        .into_iter()
+    std::iter::once(&store.containers)
+        .chain(store.other_containers.as_ref())
+        .flat_map(|set| set.summaries().unwrap_or_default())
         .filter(|s| s.cfg.image_id == image_id)
         .map(|s| s.cfg.id)
         .collect()

@@ -374,7 +374,7 @@ pub fn info_report(store: &Store) -> Result<serde_json::Value> {
             "imageStore": {"number": images.list.len()},
             "runRoot": store.runroot.to_string_lossy(),
             "volumePath": store.volumes.base().to_string_lossy(),
-            "transientStore": false,
+            "transientStore": store.transient,
         },
         "registries": registries,
         "plugins": {

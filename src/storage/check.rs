@@ -379,19 +379,20 @@ pub fn rebuild_volume(store: &Store, name: &str, now: String) -> Result<()> {
 pub fn sweep_everywhere(store: &Store) -> Vec<PathBuf> {
     let mut removed = store.sweep_leftovers().removed;
     let root = &store.root;
+    let records = &store.records_root;
     let mut dirs = vec![
         root.join("blobs/sha256"),
-        root.join("container-names"),
-        root.join("pod-names"),
+        records.join("container-names"),
+        records.join("pod-names"),
         root.join("volumes"),
     ];
-    for (parent, nested) in [
-        ("containers", &["", "userdata"][..]),
-        ("layers", &[""][..]),
-        ("volumes", &[""][..]),
-        ("pods", &[""][..]),
+    for (base, parent, nested) in [
+        (records, "containers", &["", "userdata"][..]),
+        (root, "layers", &[""][..]),
+        (root, "volumes", &[""][..]),
+        (records, "pods", &[""][..]),
     ] {
-        if let Ok(entries) = fs::read_dir(root.join(parent)) {
+        if let Ok(entries) = fs::read_dir(base.join(parent)) {
             for e in entries.flatten() {
                 for sub in nested {
                     dirs.push(e.path().join(sub));

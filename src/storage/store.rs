@@ -53,6 +53,9 @@ pub struct StoreOptions {
     pub events_backend: Option<super::event_backend::Backend>,
     /// Where volumes live (`--volumepath`); `<root>/volumes` when None.
     pub volume_path: Option<PathBuf>,
+    /// `--transient-store` (or storage.conf's `transient_store`): container
+    /// and pod records under `<runroot>/transient`, gone with a reboot.
+    pub transient: Option<bool>,
 }
 
 /// Facts fixed when the store is first used (`store.json`).
@@ -65,6 +68,10 @@ pub struct Store {
     pub root: PathBuf,
     pub runroot: PathBuf,
     pub tmpdir: PathBuf,
+    /// Where container and pod records (and containers' writable layers)
+    /// live: the root, or `<runroot>/transient` in transient mode.
+    pub records_root: PathBuf,
+    pub transient: bool,
     pub driver: Driver,
     pub rootless: bool,
     pub events_backend: super::event_backend::Backend,
@@ -72,6 +79,10 @@ pub struct Store {
     pub layers: LayerStore,
     pub images: ImageStore,
     pub containers: ContainerStore,
+    /// The containers of the other mode (persistent ones seen from
+    /// transient mode, and the reverse), which share the images: read
+    /// only, so that no image they use is taken from under them.
+    pub other_containers: Option<ContainerStore>,
     pub volumes: VolumeStore,
     pub pods: PodStore,
 }
@@ -153,6 +164,38 @@ impl Store {
                 fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             }
         }
+        // Transient mode: the records and their staging dir (renames stay on
+        // one filesystem: the run root is often a tmpfs) on the run root.
+        let transient = opts.transient.unwrap_or(false);
+        let records_root = if transient {
+            runroot.join("transient")
+        } else {
+            root.clone()
+        };
+        if transient {
+            for sub in [
+                "tmp",
+                "containers",
+                "container-names",
+                "pods",
+                "pod-names",
+                "container-index/dirty",
+            ] {
+                let dir = records_root.join(sub);
+                if !dir.exists() {
+                    fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(&dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+            }
+            let lock_path = records_root.join("container-index/lock");
+            if !lock_path.exists() {
+                fs::File::create(&lock_path)
+                    .with_context(|| format!("creating {}", lock_path.display()))?;
+            }
+        }
         if let Some(dir) = &opts.volume_path {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -166,7 +209,15 @@ impl Store {
             blobs: BlobStore::new(&root),
             layers: LayerStore::new(&root),
             images: ImageStore::new(&root),
-            containers: ContainerStore::new(&root, &runroot),
+            containers: ContainerStore::new(&records_root, &runroot),
+            other_containers: if transient {
+                Some(ContainerStore::new(&root, &runroot))
+            } else {
+                let dir = runroot.join("transient");
+                dir.join("containers")
+                    .is_dir()
+                    .then(|| ContainerStore::new(&dir, &runroot))
+            },
             volumes: VolumeStore::new(
                 &opts
                     .volume_path
@@ -174,7 +225,9 @@ impl Store {
                     .unwrap_or_else(|| root.join("volumes")),
                 &root,
             ),
-            pods: PodStore::new(&root),
+            pods: PodStore::new(&records_root),
+            records_root,
+            transient,
             root,
             runroot,
             tmpdir,
@@ -213,7 +266,23 @@ impl Store {
                 let _ = super::layers::remove_tree(&doomed);
             }
         };
-        let mut swept = leftovers::sweep_tmp(&self.root.join("tmp"), Some(&mut undo_create));
+        // Unfinished creates are marked in the records' tmp/ (the run root's
+        // in transient mode, the root's otherwise).
+        let mut swept = if self.transient {
+            let mut swept = leftovers::sweep_tmp(&self.root.join("tmp"), None);
+            let records =
+                leftovers::sweep_tmp(&self.records_root.join("tmp"), Some(&mut undo_create));
+            swept.removed.extend(records.removed);
+            swept
+                .unfinished_containers
+                .extend(records.unfinished_containers);
+            swept
+                .removed
+                .extend(leftovers::sweep_temp_files(&self.records_root));
+            swept
+        } else {
+            leftovers::sweep_tmp(&self.root.join("tmp"), Some(&mut undo_create))
+        };
         swept
             .removed
             .extend(leftovers::sweep_temp_files(&self.root));
