@@ -254,8 +254,8 @@ pub fn allocate(store: &Store, plan: &Plan) -> Result<IdMappings> {
 }
 
 /// The container ids of `wanted`, in order, to the first free ids, in
-/// order.
-fn zip(wanted: &Ids, free: &Ids) -> Vec<IdRange> {
+/// order (`[lo, hi)` spans on both sides; as many as the free ids cover).
+pub(crate) fn zip(wanted: &[(u64, u64)], free: &[(u64, u64)]) -> Vec<IdRange> {
     let mut out = Vec::new();
     let mut hosts = free.iter().copied();
     let mut host = hosts.next();

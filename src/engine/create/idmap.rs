@@ -325,29 +325,12 @@ fn fill_gaps(out: &mut Vec<IdRange>, total: u64) {
         gaps
     };
     let span = |start: u32, size: u32| (start as u64, start as u64 + size as u64);
-    let mut hosts = free(out.iter().map(|r| span(r.host_id, r.size)).collect(), total).into_iter();
+    let hosts = free(out.iter().map(|r| span(r.host_id, r.size)).collect(), total);
     let containers = free(
         out.iter().map(|r| span(r.container_id, r.size)).collect(),
         u32::MAX as u64,
     );
-    let mut host = hosts.next();
-    for (mut c, c_end) in containers {
-        while c < c_end {
-            let Some((h, h_end)) = host else { return };
-            let len = (c_end - c).min(h_end - h);
-            out.push(IdRange {
-                container_id: c as u32,
-                host_id: h as u32,
-                size: len as u32,
-            });
-            c += len;
-            host = if h + len < h_end {
-                Some((h + len, h_end))
-            } else {
-                hosts.next()
-            };
-        }
-    }
+    out.extend(crate::runtime::auto_userns::zip(&containers, &hosts));
 }
 
 /// No id twice on either side; rootless, nothing beyond the intermediate
