@@ -209,6 +209,8 @@ fn generate_pod_with_service_and_claim(mode: Mode) {
         "[{mode:?}] {text}"
     );
     assert_valid(mode, &[&with_service, &with_ports]);
+    // the running member's monitor must not outlive the test
+    env.ok(&["pod", "rm", "-f", "-t", "0", "Shop_Front"]);
 }
 
 both_modes!(generate_deployment_and_job);
