@@ -96,7 +96,7 @@ pub fn emit(level: Level, msg: std::fmt::Arguments<'_>) {
         Level::Info => 6,
         Level::Debug | Level::Trace => 7,
     };
-    syslog::send(severity, &msg.to_string());
+    syslog::send(severity, &msg);
 }
 
 #[macro_export]

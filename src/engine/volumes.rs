@@ -153,8 +153,7 @@ pub fn plugin_volume(rec: &VolumeRecord) -> Result<plugins::PluginVolume> {
 }
 
 /// The owner of a new volume's directory (ids as the containers see them;
-/// rootless, set inside the user namespace, so this is the command's last
-/// step).
+/// rootless, set inside the user namespace).
 fn set_owner(store: &Store, name: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
     if uid.is_none() && gid.is_none() {
         return Ok(());
@@ -167,10 +166,20 @@ fn set_owner(store: &Store, name: &str, uid: Option<u32>, gid: Option<u32>) -> R
             store.volumes.save(&rec)?;
         }
     }
-    crate::runtime::userns::enter_for_storage(store)?;
     let dir = store.volumes.data_dir(name);
-    std::os::unix::fs::chown(&dir, uid, gid)
-        .map_err(|e| anyhow::anyhow!("setting the owner of volume {name}: {e}"))
+    let chown = || {
+        std::os::unix::fs::chown(&dir, uid, gid)
+            .map_err(|e| anyhow::anyhow!("setting the owner of volume {name}: {e}"))
+    };
+    if !store.rootless || crate::runtime::userns::in_user_namespace() {
+        return chown();
+    }
+    // Rootless, the ids are the containers': chown inside the user
+    // namespace, from a child, so the caller (compose up, kube play, a
+    // volume create) stays outside for what it does next.
+    let maps = crate::runtime::userns::IdMaps::for_current_user()?;
+    crate::runtime::userns::run_in_child_userns(&maps, || chown().map(|()| Vec::new()))?;
+    Ok(())
 }
 
 /// Which containers use each volume.

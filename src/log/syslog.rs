@@ -26,7 +26,7 @@ pub fn open() {
 
 /// Send `msg` at `severity` (0 emerg .. 7 debug) if `open` reached a
 /// listener; an error sending (the daemon gone, a full queue) is dropped.
-pub fn send(severity: u8, msg: &str) {
+pub fn send(severity: u8, msg: &dyn std::fmt::Display) {
     let Some(Some(sock)) = SOCK.get() else {
         return;
     };
@@ -35,7 +35,7 @@ pub fn send(severity: u8, msg: &str) {
 }
 
 /// The datagram syslog(3) writes.
-fn datagram(severity: u8, stamp: &str, pid: u32, msg: &str) -> String {
+fn datagram(severity: u8, stamp: &str, pid: u32, msg: &dyn std::fmt::Display) -> String {
     format!(
         "<{}>{stamp} coracle[{pid}]: {msg}",
         FACILITY_USER | severity
@@ -72,11 +72,11 @@ mod tests {
     #[test]
     fn datagrams_are_what_syslog3_sends() {
         assert_eq!(
-            datagram(6, "Dec  4 05:40:01", 42, "hello"),
+            datagram(6, "Dec  4 05:40:01", 42, &"hello"),
             "<14>Dec  4 05:40:01 coracle[42]: hello"
         );
         assert_eq!(
-            datagram(3, "Jan 10 00:00:00", 1, "x"),
+            datagram(3, "Jan 10 00:00:00", 1, &"x"),
             "<11>Jan 10 00:00:00 coracle[1]: x"
         );
         assert_eq!(timestamp().len(), "Dec  4 05:40:01".len());
