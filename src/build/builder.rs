@@ -191,7 +191,7 @@ pub fn build(
         resolve,
         remote,
         live,
-        cache: BuildCache::load(&store.root),
+        cache: BuildCache::load(&store.image_root),
         matcher: match &opts.ignorefile {
             Some(f) => {
                 let text = fs::read_to_string(f)
@@ -1263,7 +1263,8 @@ impl Builder<'_> {
         if let Some(d) = &self.scratch {
             return Ok(d.clone());
         }
-        let tmp = self.store.root.join("tmp");
+        // The image root's tmp/: layers made here are moved into its store.
+        let tmp = self.store.image_tmp();
         fs::create_dir_all(&tmp)?;
         // `<pid>-<nonce>`: the store's sweep removes it if we are killed.
         let dir = tmp.join(format!(

@@ -23,6 +23,8 @@ pub struct StorageConf {
     pub runroot: Option<String>,
     pub rootless_storage_path: Option<String>,
     pub transient_store: Option<bool>,
+    /// Where images live apart from the graph root (`--imagestore`).
+    pub imagestore: Option<String>,
     /// `[storage.options]` as written (shown by `info`).
     pub options: Option<toml::Table>,
     /// The overlay driver's `mountopt`: more options for every overlay
@@ -111,6 +113,8 @@ pub fn load(uid: u32) -> Result<(StorageConf, Option<PathBuf>)> {
             if let Some(toml::Value::Table(s)) = table.get_mut("storage") {
                 s.remove("graphroot");
                 s.remove("runroot");
+                // A system-wide image store is root's, as its graph root.
+                s.remove("imagestore");
             }
         }
         files::merge(&mut merged, table);

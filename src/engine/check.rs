@@ -71,9 +71,9 @@ fn repair(store: &Store, opts: CheckOptions, f: &Findings, r: &mut CheckReport) 
             .filter(|id| {
                 store.containers.load_config(id).is_ok_and(|c| {
                     f.images.contains_key(&c.image_id)
-                        || c.layers
-                            .iter()
-                            .any(|l| damaged_layers.contains(l.hex()) || !store.layers.has(l))
+                        || c.layers.iter().any(|l| {
+                            damaged_layers.contains(l.hex()) || !store.container_layers(&c).has(l)
+                        })
                 })
             })
             .cloned()

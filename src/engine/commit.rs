@@ -84,7 +84,7 @@ pub fn commit_container(
 
 /// The container's whole tree, as `export` writes it, unpacked as one layer.
 fn commit_squashed(store: &Store, id: &str, opts: &CommitOptions) -> Result<ImageRecord> {
-    let tmp = store.root.join("tmp");
+    let tmp = store.image_tmp();
     std::fs::create_dir_all(&tmp)?;
     let path = crate::storage::leftovers::temp_name(&tmp, "squash-");
     let file = std::fs::File::options()
@@ -134,12 +134,10 @@ pub fn changes(store: &Store, name: &str) -> Result<Vec<(String, ChangeKind)>> {
             let lowers: Vec<PathBuf> = match &cfg.launch.rootfs {
                 Some(r) if r.overlay => vec![PathBuf::from(&r.path)],
                 Some(r) => bail!("diff of container {}: its root filesystem is the directory {} itself (--rootfs), not a set of changes", cfg.name, r.path),
-                None => cfg
-                    .layers
-                    .iter()
-                    .rev()
-                    .map(|d| store.layers.diff_dir(d))
-                    .collect(),
+                None => {
+                    let layers = store.container_layers(&cfg);
+                    cfg.layers.iter().rev().map(|d| layers.diff_dir(d)).collect()
+                }
             };
             (store.containers.dir(&id).join("upper"), lowers, true)
         }

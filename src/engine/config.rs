@@ -111,6 +111,13 @@ pub fn store_options(opts: &StoreOptions) -> Result<StoreOptions> {
     if out.transient.is_none() {
         out.transient = storage.transient_store;
     }
+    if out.image_store.is_none() {
+        out.image_store = storage
+            .imagestore
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
+    }
     if out.volume_path.is_none() {
         out.volume_path = engine
             .volume_path

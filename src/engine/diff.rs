@@ -29,11 +29,10 @@ fn stack(store: &Store, name: &str, kinds: Kinds) -> Result<(Vec<PathBuf>, bool)
                 Some(r) if r.overlay => vec![PathBuf::from(&r.path)],
                 // `--rootfs DIR`: DIR is the whole tree, with no upper.
                 Some(r) => return Ok((vec![PathBuf::from(&r.path)], true)),
-                None => cfg
-                    .layers
-                    .iter()
-                    .map(|d| store.layers.diff_dir(d))
-                    .collect(),
+                None => {
+                    let layers = store.container_layers(&cfg);
+                    cfg.layers.iter().map(|d| layers.diff_dir(d)).collect()
+                }
             };
             out.push(store.containers.dir(&id).join("upper"));
             return Ok((out, true));

@@ -302,9 +302,15 @@ pub fn prune(
     crate::runtime::userns::enter_for_storage(store)?;
     let _lock = store.lock()?;
     let mut doomed = choose(store)?;
-    // The other mode's containers (`--transient-store` or not) too.
+    // The other mode's containers (`--transient-store` or not) too, and
+    // those of other graph roots sharing the image store: each made on
+    // this image store's images (or the graph root's, without one).
     let mut used = std::collections::BTreeSet::new();
-    for set in std::iter::once(&store.containers).chain(store.other_containers.as_ref()) {
+    let sharing = store.image_store_users();
+    for set in std::iter::once(&store.containers)
+        .chain(store.other_containers.as_ref())
+        .chain(&sharing)
+    {
         let ids = match set.ids() {
             Ok(ids) => ids,
             Err(_) if !std::ptr::eq(set, &store.containers) => Vec::new(),
@@ -313,6 +319,7 @@ pub fn prune(
         used.extend(
             ids.iter()
                 .filter_map(|id| set.load_config(id).ok())
+                .filter(|c| c.image_store == store.image_store)
                 .map(|c| c.image_id),
         );
     }
@@ -350,15 +357,19 @@ fn remove_unused(store: &Store, ids: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Ids of the containers created from image `image_id`, this mode's first,
-/// then those of the other (`--transient-store` or not), which share the
-/// images but which this invocation cannot remove.
+/// Ids of the containers created from image `image_id` of this image
+/// store (the graph root's without one), this mode's first, then those of
+/// the other (`--transient-store` or not) and of other graph roots sharing
+/// the image store, which use its images but which this invocation cannot
+/// remove.
 /// From the container index: one read of its shards, not of every record.
 pub fn containers_using(store: &Store, image_id: &str) -> Vec<String> {
+    let sharing = store.image_store_users();
     std::iter::once(&store.containers)
         .chain(store.other_containers.as_ref())
+        .chain(&sharing)
         .flat_map(|set| set.summaries().unwrap_or_default())
-        .filter(|s| s.cfg.image_id == image_id)
+        .filter(|s| s.cfg.image_id == image_id && s.cfg.image_store == store.image_store)
         .map(|s| s.cfg.id)
         .collect()
 }

@@ -134,11 +134,16 @@ pub fn prune(store: &Store, req: &PruneRequest) -> Result<PruneReport> {
     Ok(report)
 }
 
-/// Bytes under the store's root (rootless: from inside the user
-/// namespace, where every file can be read).
+/// Bytes under the store's root and image store (rootless: from inside
+/// the user namespace, where every file can be read).
 fn store_bytes(store: &Store) -> Result<u64> {
     crate::runtime::userns::enter_for_storage(store)?;
-    Ok(crate::runtime::volume::tree_size(&store.root))
+    Ok(store
+        .image_store
+        .iter()
+        .chain([&store.root])
+        .map(|dir| crate::runtime::volume::tree_size(dir))
+        .sum())
 }
 
 /// Remove everything of this user: containers (stopped first), pods,
@@ -179,7 +184,12 @@ pub fn reset(store: &Store) -> Result<()> {
         }
     }
     crate::runtime::userns::enter_for_storage(store)?;
-    for dir in [&store.root, &store.runroot] {
+    // The image store's images are this user's too (podman's reset
+    // removes every image).
+    for dir in [&store.root, &store.runroot]
+        .into_iter()
+        .chain(store.image_store.as_ref())
+    {
         if let Err(e) = crate::runtime::delete::delete_tree(store, dir) {
             first_error.get_or_insert(e);
         }

@@ -29,6 +29,16 @@ pub struct VolumeUsage {
     pub size: u64,
 }
 
+/// `info`'s `store.imageStore`: podman's count, and, when an image store
+/// is set (`--imagestore`), where it is.
+fn image_store_info(store: &Store, number: usize) -> serde_json::Value {
+    let mut out = serde_json::json!({ "number": number });
+    if let Some(dir) = &store.image_store {
+        out["path"] = serde_json::json!(dir.to_string_lossy());
+    }
+    out
+}
+
 pub struct DiskUsage {
     pub images: Vec<ImageUsage>,
     pub containers: Vec<ContainerUsage>,
@@ -371,7 +381,7 @@ pub fn info_report(store: &Store) -> Result<serde_json::Value> {
             "graphRootUsed": used,
             "graphStatus": graph_status,
             "imageCopyTmpDir": store.tmpdir.to_string_lossy(),
-            "imageStore": {"number": images.list.len()},
+            "imageStore": image_store_info(store, images.list.len()),
             "runRoot": store.runroot.to_string_lossy(),
             "volumePath": store.volumes.base().to_string_lossy(),
             "transientStore": store.transient,

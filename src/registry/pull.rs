@@ -199,7 +199,7 @@ pub fn pull_reference(
 
     let unpack_opts = UnpackOptions {
         xattr_prefix: store.xattr_prefix(),
-        whiteout: unpack::probe_whiteout_form(&store.root.join("tmp")),
+        whiteout: unpack::probe_whiteout_form(&store.image_tmp()),
         rootless: store.rootless,
         merge: Default::default(),
     };

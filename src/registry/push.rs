@@ -199,7 +199,7 @@ fn copy_remote(
             ));
             continue;
         }
-        let tmp = TempFile::new(&store.root.join("tmp"))?;
+        let tmp = TempFile::new(&store.image_tmp())?;
         let mut reader = HashingReader::new(src.get_blob(&source.repository, &blob.digest)?);
         let mut file = std::fs::File::create(tmp.path())
             .with_context(|| format!("creating {}", tmp.path().display()))?;
@@ -499,7 +499,7 @@ impl Ctx<'_> {
         // Make the blob: layer tar, compressed, hashed, into a temp file.
         let c = wanted;
         let mt = self.format.layer_type(c)?;
-        let tmp = TempFile::new(&self.store.root.join("tmp"))?;
+        let tmp = TempFile::new(&self.store.image_tmp())?;
         let (digest, size, tar_digest) = self.build_blob(diff_id, c, tmp.path())?;
         if self.blob_exists(&digest)? {
             self.progress.line(&format!(

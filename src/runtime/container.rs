@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 /// changes first, then the image layers from the top; a whiteout hides it.
 pub fn read_image_file(store: &Store, cfg: &ContainerConfig, rel: &str) -> Option<String> {
     let mut dirs: Vec<PathBuf> = vec![store.containers.dir(&cfg.id).join("upper")];
-    dirs.extend(cfg.layers.iter().rev().map(|d| store.layers.diff_dir(d)));
+    let layers = store.container_layers(cfg);
+    dirs.extend(cfg.layers.iter().rev().map(|d| layers.diff_dir(d)));
     for dir in dirs {
         let path = dir.join(rel);
         match fs::symlink_metadata(&path) {
@@ -140,11 +141,8 @@ fn write_generated_files(store: &Store, cfg: &ContainerConfig, image_id: &str) -
 /// namespace with the standard maps, so each file is chowned to the id that
 /// shows as its original owner under the container's own maps.
 fn copy_rootfs(store: &Store, cfg: &ContainerConfig, base: &IdMaps, maps: &IdMaps) -> Result<()> {
-    let layers: Vec<PathBuf> = cfg
-        .layers
-        .iter()
-        .map(|d| store.layers.diff_dir(d))
-        .collect();
+    let layer_store = store.container_layers(cfg);
+    let layers: Vec<PathBuf> = cfg.layers.iter().map(|d| layer_store.diff_dir(d)).collect();
     let dest = store.containers.dir(&cfg.id).join("upper");
     let prefix = store.xattr_prefix();
     let shift = |uid: u32, gid: u32| -> (u32, u32) {
@@ -210,6 +208,10 @@ fn create_from(
         _ => None,
     };
     let _lock = store.lock()?;
+    // Its layers are the image store's of this invocation, which learns
+    // (before anything is claimed) that this graph root uses it.
+    cfg.image_store = store.image_store.clone();
+    store.register_image_store_user()?;
     if let Some(plan) = &auto {
         cfg.launch.id_mappings = Some(super::auto_userns::allocate(store, plan)?);
     }

@@ -172,7 +172,7 @@ fn mount_overlay(store: &Store, cfg: &ContainerConfig, access: Access) -> Result
     let target = store.containers.run_dir(&cfg.id).join("rootfs");
     std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
     // Relative layer paths keep the options within a page.
-    let layers_dir = store.root.join("layers");
+    let layers_dir = store.container_layers(cfg).dir().to_path_buf();
     std::env::set_current_dir(&layers_dir)
         .with_context(|| format!("entering {}", layers_dir.display()))?;
     let mut lower: Vec<String> = match &cfg.launch.rootfs {

@@ -48,11 +48,10 @@ pub fn rootfs_plan(store: &Store, cfg: &ContainerConfig) -> RootfsPlan {
         return super::launch::rootfs_plan(r, &dir, store.rootless);
     }
     RootfsPlan {
-        layers: cfg
-            .layers
-            .iter()
-            .map(|d| store.layers.diff_dir(d))
-            .collect(),
+        layers: {
+            let layers = store.container_layers(cfg);
+            cfg.layers.iter().map(|d| layers.diff_dir(d)).collect()
+        },
         upper: dir.join("upper"),
         work: dir.join("work"),
         userxattr: store.rootless,

@@ -15,7 +15,6 @@
 use super::atomic;
 use super::digest::{Digest, HashingWriter};
 use super::leftovers;
-use super::lock::FileLock;
 use super::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -184,7 +183,7 @@ impl<'a> ArtifactStore<'a> {
     }
 
     /// The store lock, which every change of the layout holds.
-    pub fn lock(&self) -> Result<FileLock> {
+    pub fn lock(&self) -> Result<super::store::StoreLock> {
         self.store.lock()
     }
 

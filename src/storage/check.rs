@@ -286,10 +286,15 @@ fn check_containers(
                 format!("state is unreadable: {e:#}"),
             );
         }
+        // Layers of another image store than this command's (it was made
+        // with another --imagestore, or none) are looked for there; only
+        // this store's layers were checked for damage.
+        let own = cfg.image_store == store.image_store;
+        let layers = store.container_layers(&cfg);
         for l in &cfg.layers {
-            if damaged_layers.contains(l) {
+            if own && damaged_layers.contains(l) {
                 note(&mut f.containers, &id, format!("layer {l} is damaged"));
-            } else if !store.layers.has(l) {
+            } else if !layers.has(l) {
                 note(&mut f.containers, &id, format!("layer {l} is missing"));
             }
         }
@@ -380,15 +385,16 @@ pub fn sweep_everywhere(store: &Store) -> Vec<PathBuf> {
     let mut removed = store.sweep_leftovers().removed;
     let root = &store.root;
     let records = &store.records_root;
+    let images = &store.image_root;
     let mut dirs = vec![
-        root.join("blobs/sha256"),
+        images.join("blobs/sha256"),
         records.join("container-names"),
         records.join("pod-names"),
         root.join("volumes"),
     ];
     for (base, parent, nested) in [
         (records, "containers", &["", "userdata"][..]),
-        (root, "layers", &[""][..]),
+        (images, "layers", &[""][..]),
         (root, "volumes", &[""][..]),
         (records, "pods", &[""][..]),
     ] {

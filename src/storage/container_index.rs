@@ -221,6 +221,7 @@ pub fn slim(cfg: &ContainerConfig) -> ContainerConfig {
         name: cfg.name.clone(),
         image_id: cfg.image_id.clone(),
         image_name: cfg.image_name.clone(),
+        image_store: cfg.image_store.clone(),
         created: cfg.created.clone(),
         args: cfg.args.clone(),
         labels: cfg.labels.clone(),

@@ -20,6 +20,11 @@ pub struct ContainerConfig {
     /// The image as the user named it, normalized (podman's ImageName).
     pub image_name: String,
     pub layers: Vec<Digest>,
+    /// The image store `layers` are in (`--imagestore` when it was
+    /// created); None: the graph root's. Its layers are found there
+    /// whichever image store a later command names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_store: Option<PathBuf>,
     pub created: String,
     /// The process: entrypoint and command already merged.
     pub args: Vec<String>,

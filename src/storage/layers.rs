@@ -61,6 +61,11 @@ impl LayerStore {
         }
     }
 
+    /// The directory the layers are in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn path(&self, diff_id: &Digest) -> PathBuf {
         self.dir.join(diff_id.hex())
     }

@@ -16,10 +16,6 @@ impl FileLock {
         Self::acquire(path, libc::LOCK_EX)
     }
 
-    pub fn shared(path: &Path) -> Result<FileLock> {
-        Self::acquire(path, libc::LOCK_SH)
-    }
-
     /// The lock if no one (this process included, through another open
     /// file) holds it now; None rather than waiting.
     pub fn try_exclusive(path: &Path) -> Result<Option<FileLock>> {

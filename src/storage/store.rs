@@ -56,6 +56,9 @@ pub struct StoreOptions {
     /// `--transient-store` (or storage.conf's `transient_store`): container
     /// and pod records under `<runroot>/transient`, gone with a reboot.
     pub transient: Option<bool>,
+    /// `--imagestore` (or storage.conf's `imagestore`): images, their
+    /// layers and blobs under this directory instead of the root.
+    pub image_store: Option<PathBuf>,
 }
 
 /// Facts fixed when the store is first used (`store.json`).
@@ -72,6 +75,13 @@ pub struct Store {
     /// live: the root, or `<runroot>/transient` in transient mode.
     pub records_root: PathBuf,
     pub transient: bool,
+    /// Where images, layers, blobs, the image key index and the build
+    /// cache live, with a `tmp/` of their own: the root, or the image
+    /// store (`--imagestore`).
+    pub image_root: PathBuf,
+    /// The image store when one is set (`image_root` then differs from
+    /// `root`).
+    pub image_store: Option<PathBuf>,
     pub driver: Driver,
     pub rootless: bool,
     pub events_backend: super::event_backend::Backend,
@@ -118,6 +128,8 @@ impl Store {
         let root = absolute(opts.root.clone().unwrap_or(def_root))?;
         let runroot = absolute(opts.runroot.clone().unwrap_or(def_run))?;
         let tmpdir = opts.tmpdir.clone().unwrap_or_else(|| runroot.join("tmp"));
+        // First: an image store that cannot be made leaves nothing made.
+        let image_store = image_store_dir(opts.image_store.as_deref(), &root)?;
         for dir in [&root, &runroot] {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -125,8 +137,10 @@ impl Store {
                 .create(dir)
                 .with_context(|| format!("creating {}", dir.display()))?;
         }
+        let image_root = image_store.clone().unwrap_or_else(|| root.clone());
         let meta_path = root.join("store.json");
-        let driver = match atomic::read_json::<StoreMeta>(&meta_path)? {
+        let recorded = atomic::read_json::<StoreMeta>(&meta_path)?;
+        let driver = match &recorded {
             Some(meta) => {
                 if let Some(asked) = opts.driver {
                     if asked != meta.driver {
@@ -140,26 +154,44 @@ impl Store {
                 }
                 meta.driver
             }
-            None => {
-                let driver = opts.driver.unwrap_or(Driver::Overlay);
-                atomic::write_json(&meta_path, &StoreMeta { driver }, true)?;
-                driver
-            }
+            None => opts.driver.unwrap_or(Driver::Overlay),
         };
+        // An image store's layers are made for one driver, as the root's
+        // are: it records the driver it was first used with.
+        if image_store.is_some() {
+            let image_meta = image_root.join("store.json");
+            match atomic::read_json::<StoreMeta>(&image_meta)? {
+                Some(meta) if meta.driver != driver => bail!(
+                    "image store {} holds layers of the {:?} storage driver, not of {:?}: use --storage-driver {} or another --imagestore",
+                    image_root.display(),
+                    meta.driver.name(),
+                    driver.name(),
+                    meta.driver.name()
+                ),
+                Some(_) => {}
+                None => atomic::write_json(&image_meta, &StoreMeta { driver }, true)?,
+            }
+        }
+        if recorded.is_none() {
+            atomic::write_json(&meta_path, &StoreMeta { driver }, true)?;
+        }
         // The full skeleton exists from the first command on, so a failed
         // command never leaves the store different from how it found it.
-        for sub in [
-            "tmp",
-            "layers",
-            "blobs/sha256",
-            "containers",
-            "container-names",
-            "volumes",
-            "pods",
-            "pod-names",
-            "container-index/dirty",
+        // Layers and blobs are the image root's (the image store's when
+        // one is set), with its own tmp/: renames never cross filesystems.
+        for (base, sub) in [
+            (&root, "tmp"),
+            (&image_root, "tmp"),
+            (&image_root, "layers"),
+            (&image_root, "blobs/sha256"),
+            (&root, "containers"),
+            (&root, "container-names"),
+            (&root, "volumes"),
+            (&root, "pods"),
+            (&root, "pod-names"),
+            (&root, "container-index/dirty"),
         ] {
-            let dir = root.join(sub);
+            let dir = base.join(sub);
             if !dir.exists() {
                 fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             }
@@ -199,16 +231,20 @@ impl Store {
         if let Some(dir) = &opts.volume_path {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        for lock_path in [root.join("storage.lock"), root.join("container-index/lock")] {
+        for lock_path in [
+            root.join("storage.lock"),
+            image_root.join("storage.lock"),
+            root.join("container-index/lock"),
+        ] {
             if !lock_path.exists() {
                 fs::File::create(&lock_path)
                     .with_context(|| format!("creating {}", lock_path.display()))?;
             }
         }
         Ok(Store {
-            blobs: BlobStore::new(&root),
-            layers: LayerStore::new(&root),
-            images: ImageStore::new(&root),
+            blobs: BlobStore::new(&image_root),
+            layers: LayerStore::new(&image_root),
+            images: ImageStore::new(&image_root),
             containers: ContainerStore::new(&records_root, &runroot),
             other_containers: if transient {
                 Some(ContainerStore::new(&root, &runroot))
@@ -228,6 +264,8 @@ impl Store {
             pods: PodStore::new(&records_root),
             records_root,
             transient,
+            image_root,
+            image_store,
             root,
             runroot,
             tmpdir,
@@ -248,13 +286,92 @@ impl Store {
     /// The store-wide lock for changes to records. A process's first
     /// taking of it sweeps what dead invocations left (cheap: tmp/ and the
     /// root's own entries).
-    pub fn lock(&self) -> Result<FileLock> {
-        let lock = FileLock::exclusive(&self.root.join("storage.lock"))?;
+    ///
+    /// Each directory's `storage.lock` guards what lives in it: the root's
+    /// its containers (and its images when no image store is set), an
+    /// image store's its images. With an image store both are taken, in
+    /// the order of their paths, so that graph roots sharing one image
+    /// store serialize on it, the same root used with and without it
+    /// serializes on the root's, and two invocations never wait on each
+    /// other's second lock.
+    pub fn lock(&self) -> Result<StoreLock> {
+        let mut paths = vec![self.root.join("storage.lock")];
+        if self.image_store.is_some() {
+            paths.push(self.image_root.join("storage.lock"));
+            paths.sort();
+        }
+        let held = paths
+            .iter()
+            .map(|p| FileLock::exclusive(p))
+            .collect::<Result<Vec<_>>>()?;
         static SWEPT_BY: AtomicU32 = AtomicU32::new(0);
         if SWEPT_BY.swap(std::process::id(), Ordering::Relaxed) != std::process::id() {
             self.sweep_leftovers();
         }
-        Ok(lock)
+        Ok(StoreLock { _held: held })
+    }
+
+    /// The layers container `cfg` was made on: in the image store it was
+    /// created with, or the graph root, whatever this command names.
+    pub fn container_layers(&self, cfg: &super::containers::ContainerConfig) -> LayerStore {
+        LayerStore::new(cfg.image_store.as_deref().unwrap_or(&self.root))
+    }
+
+    /// Note in the image store that this graph root (and run root) has
+    /// containers on its layers, so that image removals made from other
+    /// graph roots sharing it keep the images they use. One small file per
+    /// graph root, written atomically; none without an image store.
+    pub fn register_image_store_user(&self) -> Result<()> {
+        if self.image_store.is_none() {
+            return Ok(());
+        }
+        let dir = self.image_root.join(GRAPH_ROOTS_DIR);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let key = super::digest::Digest::of_bytes(self.root.as_os_str().as_encoded_bytes());
+        let entry = dir.join(&key.hex()[..16]);
+        let text = format!("{}\n{}\n", self.root.display(), self.runroot.display());
+        if fs::read_to_string(&entry).ok().as_deref() != Some(text.as_str()) {
+            atomic::write_file(&entry, text.as_bytes(), false)?;
+        }
+        Ok(())
+    }
+
+    /// The containers of the other graph roots that share this image store
+    /// (read only: this command cannot remove them), persistent and
+    /// transient. Empty without an image store.
+    pub fn image_store_users(&self) -> Vec<ContainerStore> {
+        if self.image_store.is_none() {
+            return Vec::new();
+        }
+        let Ok(entries) = fs::read_dir(self.image_root.join(GRAPH_ROOTS_DIR)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let Ok(text) = fs::read_to_string(e.path()) else {
+                continue;
+            };
+            let mut lines = text.lines();
+            let (Some(root), Some(runroot)) = (lines.next(), lines.next()) else {
+                continue;
+            };
+            let (root, runroot) = (PathBuf::from(root), PathBuf::from(runroot));
+            if root == self.root {
+                continue;
+            }
+            for records in [root.clone(), runroot.join("transient")] {
+                if records.join("containers").is_dir() {
+                    out.push(ContainerStore::new(&records, &runroot));
+                }
+            }
+        }
+        out
+    }
+
+    /// The image root's staging dir: where image, layer and blob writes
+    /// are staged and their removals renamed to.
+    pub fn image_tmp(&self) -> PathBuf {
+        self.image_root.join("tmp")
     }
 
     /// Remove what invocations that died left behind: staging and doomed
@@ -268,27 +385,36 @@ impl Store {
         };
         // Unfinished creates are marked in the records' tmp/ (the run root's
         // in transient mode, the root's otherwise).
-        let mut swept = if self.transient {
-            let mut swept = leftovers::sweep_tmp(&self.root.join("tmp"), None);
-            let records =
-                leftovers::sweep_tmp(&self.records_root.join("tmp"), Some(&mut undo_create));
-            swept.removed.extend(records.removed);
+        let mut swept =
+            leftovers::sweep_tmp(&self.records_root.join("tmp"), Some(&mut undo_create));
+        let mut others = Vec::new();
+        if self.transient {
+            others.push(self.root.clone());
+        }
+        if self.image_store.is_some() {
+            others.push(self.image_root.clone());
+        }
+        for dir in &others {
             swept
-                .unfinished_containers
-                .extend(records.unfinished_containers);
+                .removed
+                .extend(leftovers::sweep_tmp(&dir.join("tmp"), None).removed);
+        }
+        if self.transient {
             swept
                 .removed
                 .extend(leftovers::sweep_temp_files(&self.records_root));
-            swept
-        } else {
-            leftovers::sweep_tmp(&self.root.join("tmp"), Some(&mut undo_create))
-        };
+        }
         swept
             .removed
             .extend(leftovers::sweep_temp_files(&self.root));
+        if self.image_store.is_some() {
+            swept
+                .removed
+                .extend(leftovers::sweep_temp_files(&self.image_root));
+        }
         // A migration of the image records cut short after its rename.
-        let legacy = self.root.join("images.json");
-        if self.root.join("images").is_dir() && fs::remove_file(&legacy).is_ok() {
+        let legacy = self.image_root.join("images.json");
+        if self.image_root.join("images").is_dir() && fs::remove_file(&legacy).is_ok() {
             swept.removed.push(legacy);
         }
         // An image key index a killed save left marked, or none yet.
@@ -304,6 +430,36 @@ impl Store {
             unpack::XattrPrefix::Trusted
         }
     }
+}
+
+/// In an image store: one file per graph root with containers on its
+/// layers (`register_image_store_user`).
+const GRAPH_ROOTS_DIR: &str = "graph-roots";
+
+/// The held store lock (one file, or the root's and the image store's).
+pub struct StoreLock {
+    _held: Vec<FileLock>,
+}
+
+/// The image store asked for, made absolute and created (0700) when
+/// missing; None when none is set ("" means none, as in storage.conf).
+fn image_store_dir(asked: Option<&Path>, root: &Path) -> Result<Option<PathBuf>> {
+    let Some(asked) = asked.filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(None);
+    };
+    let dir = absolute(asked.to_path_buf())?;
+    if dir == root {
+        bail!(
+            "imagestore {} must either be not set or be different than graphroot",
+            dir.display()
+        );
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating image store {}", dir.display()))?;
+    Ok(Some(dir))
 }
 
 fn absolute(p: PathBuf) -> Result<PathBuf> {

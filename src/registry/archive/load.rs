@@ -65,7 +65,7 @@ pub fn load(store: &Store, input: LoadInput, quiet: bool) -> Result<Vec<LoadedIm
     };
     // Staging left by loads and pulls that were killed half way.
     store.layers.sweep_stale_temp();
-    let src = source::open(input, &store.root.join("tmp"))?;
+    let src = source::open(input, &store.image_tmp())?;
     let candidates = if src.has("manifest.json") {
         docker_archive::read(src.as_ref())?
     } else if src.has("index.json") {
@@ -76,7 +76,7 @@ pub fn load(store: &Store, input: LoadInput, quiet: bool) -> Result<Vec<LoadedIm
 
     let unpack_opts = UnpackOptions {
         xattr_prefix: store.xattr_prefix(),
-        whiteout: unpack::probe_whiteout_form(&store.root.join("tmp")),
+        whiteout: unpack::probe_whiteout_form(&store.image_tmp()),
         rootless: store.rootless,
         merge: Default::default(),
     };

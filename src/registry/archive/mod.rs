@@ -110,7 +110,7 @@ pub fn save(
     if images.is_empty() {
         bail!("no image to save");
     }
-    let scratch = store.root.join("tmp");
+    let scratch = store.image_tmp();
     match (opts.format, target) {
         (SaveFormat::DockerArchive, SaveTarget::Stream(w)) => {
             let mut sink = TarSink::new(w, scratch);
