@@ -155,6 +155,28 @@ fn images_live_in_the_image_store_containers_in_the_root(mode: Mode) {
         "[{mode:?}] one more layer under B"
     );
 
+    // cp from the stopped container mounts its layers from the image store.
+    let copied = env.home.join("f-copy");
+    is(&["cp", "c1:/f", copied.to_str().unwrap()]);
+    assert_eq!(
+        fs::read_to_string(&copied).unwrap(),
+        "hi\n",
+        "[{mode:?}] cp"
+    );
+    // push compresses the new layer in the image store's tmp/; pulled
+    // back into a third image store, it runs.
+    let dest = format!("{}/{}:1", registry().host, unique("imagestore/commit"));
+    is(&["push", "--tls-verify=false", "localhost/is-commit", &dest]);
+    let c = image_store_path(&env, "images-c");
+    let cs = c.to_str().unwrap();
+    env.ok(&["--imagestore", cs, "pull", "--tls-verify=false", &dest]);
+    let out = env.ok(&["--imagestore", cs, "run", "--rm", &dest, "cat", "/f"]);
+    assert_eq!(out.trim(), "hi", "[{mode:?}] pushed and pulled back");
+    assert!(
+        entries(&b.join("tmp")).is_empty(),
+        "[{mode:?}] push left nothing in tmp/"
+    );
+
     // build: the same.
     let ctx = env.home.join("ctx");
     env.write_user_file(
@@ -455,4 +477,28 @@ fn graph_roots_sharing_an_image_store_keep_each_others_images(mode: Mode) {
     );
     let out = second(&["system", "check"]);
     assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+}
+
+both_modes!(system_reset_empties_the_image_store);
+fn system_reset_empties_the_image_store(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let b = image_store_path(&env, "images-reset");
+    let bs = b.to_str().unwrap();
+    let rt = rt().reference();
+    env.ok(&["--imagestore", bs, "pull", &rt]);
+    env.ok(&["--imagestore", bs, "create", "--name", "r1", &rt, "true"]);
+    assert!(!entries(&b.join("layers")).is_empty(), "[{mode:?}]");
+    env.ok(&["--imagestore", bs, "system", "reset", "-f"]);
+    let (blobs, layers, shards) = image_parts(&b);
+    assert!(
+        blobs.is_empty() && layers.is_empty() && shards.is_empty(),
+        "[{mode:?}] reset emptied the image store: {blobs:?} {layers:?} {shards:?}"
+    );
+    assert!(
+        entries(&env.store_dir().join("containers")).is_empty(),
+        "[{mode:?}] and the root"
+    );
+    assert_eq!(env.ok(&["--imagestore", bs, "images", "-q"]).trim(), "");
+    assert_eq!(env.ok(&["--imagestore", bs, "ps", "-a", "-q"]).trim(), "");
 }
