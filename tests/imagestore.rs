@@ -2,8 +2,10 @@
 //! their layers and blobs under the image store, containers under the
 //! graph root; pull, run, build, commit, save/load, rmi and prune with
 //! one; the flag over the file; `info`; an image store that cannot be
-//! made; a killed pull's leftovers in the image store's tmp/ swept by the
-//! next command; `system check` clean. As root and rootless.
+//! made (or made for another driver); a killed pull's leftovers in the
+//! image store's tmp/ swept by the next command; graph roots sharing one
+//! image store (pulls at once, each other's images kept); `system reset`;
+//! `system check` clean. As root and rootless.
 
 mod common;
 
@@ -350,6 +352,34 @@ fn an_image_store_that_cannot_be_made_is_one_error(mode: Mode) {
         &["different than graphroot"],
     );
     assert_eq!(entries(&a), before, "[{mode:?}] the root is as it was");
+    // An image store made for overlay refuses another driver's root, and
+    // the refused command makes no root.
+    let b = image_store_path(&env, "overlay-images");
+    env.ok(&["--imagestore", b.to_str().unwrap(), "images"]);
+    let root3 = env.home.join("vfs-root");
+    let run3 = env.home.join("vfs-run");
+    let out = env.run_program(
+        coracle_bin().to_str().unwrap(),
+        &[
+            "--root",
+            root3.to_str().unwrap(),
+            "--runroot",
+            run3.to_str().unwrap(),
+            "--storage-driver",
+            "vfs",
+            "--imagestore",
+            b.to_str().unwrap(),
+            "images",
+        ],
+    );
+    assert_error(
+        mode,
+        "--imagestore of another driver",
+        &out,
+        125,
+        &["image store", "overlay", "vfs"],
+    );
+    assert!(!root3.exists() && !run3.exists(), "[{mode:?}] nothing made");
 }
 
 both_modes!(a_killed_pull_leaves_leftovers_in_the_image_store_the_next_command_sweeps);
@@ -501,4 +531,52 @@ fn system_reset_empties_the_image_store(mode: Mode) {
     );
     assert_eq!(env.ok(&["--imagestore", bs, "images", "-q"]).trim(), "");
     assert_eq!(env.ok(&["--imagestore", bs, "ps", "-a", "-q"]).trim(), "");
+}
+
+both_modes!(two_graph_roots_pull_into_one_image_store_at_once);
+/// Pulls from two graph roots into one image store at the same time
+/// serialize on its lock: both succeed, one image, a clean store.
+fn two_graph_roots_pull_into_one_image_store_at_once(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let b = image_store_path(&env, "pulled-twice");
+    let bs = b.to_str().unwrap();
+    let root2 = env.home.join("root2");
+    let run2 = env.home.join("run2");
+    let second = |args: &[&str]| -> Out {
+        let mut all = vec![
+            "--root",
+            root2.to_str().unwrap(),
+            "--runroot",
+            run2.to_str().unwrap(),
+            "--imagestore",
+            bs,
+        ];
+        all.extend_from_slice(args);
+        env.run_program(coracle_bin().to_str().unwrap(), &all)
+    };
+    let reference = layers().reference();
+    let (one, two) = std::thread::scope(|s| {
+        let one = s.spawn(|| env.run(&["--imagestore", bs, "pull", "-q", &reference]));
+        let two = s.spawn(|| second(&["pull", "-q", &reference]));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    assert_eq!(one.status, 0, "[{mode:?}] first root: {one:?}");
+    assert_eq!(two.status, 0, "[{mode:?}] second root: {two:?}");
+    assert_eq!(one.stdout, two.stdout, "[{mode:?}] the same image");
+    let listed = env.ok(&["--imagestore", bs, "images", "-q"]);
+    assert_eq!(listed.lines().count(), 1, "[{mode:?}] one image: {listed}");
+    let out = second(&["images", "-q"]);
+    assert_eq!(out.stdout, listed, "[{mode:?}] seen from both roots");
+    assert!(
+        entries(&b.join("tmp")).is_empty(),
+        "[{mode:?}] tmp/ is empty"
+    );
+    let out = env.run(&["--imagestore", bs, "system", "check"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    let out = second(&["run", "--rm", &reference, "true"]);
+    assert_eq!(
+        out.status, 0,
+        "[{mode:?}] runs from the second root: {out:?}"
+    );
 }

@@ -128,15 +128,9 @@ impl Store {
         let root = absolute(opts.root.clone().unwrap_or(def_root))?;
         let runroot = absolute(opts.runroot.clone().unwrap_or(def_run))?;
         let tmpdir = opts.tmpdir.clone().unwrap_or_else(|| runroot.join("tmp"));
-        // First: an image store that cannot be made leaves nothing made.
+        // First: an image store that cannot be made, or whose driver is
+        // not this store's, leaves nothing made.
         let image_store = image_store_dir(opts.image_store.as_deref(), &root)?;
-        for dir in [&root, &runroot] {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-        }
         let image_root = image_store.clone().unwrap_or_else(|| root.clone());
         let meta_path = root.join("store.json");
         let recorded = atomic::read_json::<StoreMeta>(&meta_path)?;
@@ -171,6 +165,14 @@ impl Store {
                 Some(_) => {}
                 None => atomic::write_json(&image_meta, &StoreMeta { driver }, true)?,
             }
+        }
+        // (after the checks above: a refused image store makes nothing)
+        for dir in [&root, &runroot] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
         }
         if recorded.is_none() {
             atomic::write_json(&meta_path, &StoreMeta { driver }, true)?;
