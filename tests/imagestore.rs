@@ -308,6 +308,17 @@ fn storage_conf_sets_the_image_store_and_the_flag_wins(mode: Mode) {
     ]);
     assert_eq!(path.trim(), cs, "[{mode:?}] info with the flag");
     env.ok(&["--imagestore", cs, "rmi", &img.reference()]);
+    // And "" is none: the graph root's own images.
+    let listed = env.ok(&["--imagestore", "", "images", "-q"]);
+    assert_eq!(listed.trim(), "", "[{mode:?}] the root has none");
+    let path = env.ok(&[
+        "--imagestore",
+        "",
+        "info",
+        "--format",
+        "{{.Store.ImageStore.Number}}",
+    ]);
+    assert_eq!(path.trim(), "0", "[{mode:?}] info without one");
     assert!(
         !c.join("blobs/sha256").join(&id).exists(),
         "[{mode:?}] rmi removed it from the flag's store"

@@ -143,9 +143,9 @@ pub struct GlobalOpts {
     /// Keep container and pod records (and containers' writable layers) under the run root, gone with a reboot; default from storage.conf's transient_store
     #[arg(long, global = true, value_name = "BOOL", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub transient_store: Option<bool>,
-    /// Path to the image store, apart from the graph root: images (their records, layers and blobs) are kept there, everything else under --root; default from storage.conf's imagestore
+    /// Path to the image store, apart from the graph root: images (their records, layers and blobs) are kept there, everything else under --root; default from storage.conf's imagestore ("" for none)
     #[arg(long, global = true, value_name = "PATH")]
-    pub imagestore: Option<PathBuf>,
+    pub imagestore: Option<String>,
     /// Volume directory where builtin volume information is stored
     #[arg(long, global = true, value_name = "PATH")]
     pub volumepath: Option<PathBuf>,
@@ -205,7 +205,7 @@ impl GlobalOpts {
             events_backend,
             volume_path: self.volumepath.clone(),
             transient: self.transient_store,
-            image_store: self.imagestore.clone(),
+            image_store: self.imagestore.as_ref().map(PathBuf::from),
         };
         crate::engine::open_store(&opts)
     }
