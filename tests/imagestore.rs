@@ -143,6 +143,21 @@ fn images_live_in_the_image_store_containers_in_the_root(mode: Mode) {
     // image store starts it as well.
     let out = env.ok(&["start", "-a", "c1"]);
     assert_eq!(out.trim(), "hi", "[{mode:?}] started without --imagestore");
+    // A commit there would name an image and layers the root does not
+    // have: refused, by name.
+    for extra in [&[][..], &["--squash"][..]] {
+        let mut args = vec!["commit"];
+        args.extend_from_slice(extra);
+        args.extend(["c1", "localhost/is-other"]);
+        let out = env.run(&args);
+        assert_error(
+            mode,
+            "commit into another image store",
+            &out,
+            125,
+            &["--imagestore", bs],
+        );
+    }
 
     // commit: the new layer and image under B.
     let committed = is(&["commit", "-q", "c1", "localhost/is-commit"])

@@ -60,6 +60,20 @@ pub fn commit_container(
 ) -> Result<ImageRecord> {
     use crate::storage::containers::Status;
     let opts = with_change_instructions(opts);
+    // Its image is another image store's (it was made with another
+    // --imagestore, or none): a new image here would name an image and
+    // layers this store does not have.
+    let cfg = store.containers.load_config(id)?;
+    if !cfg.layers.is_empty() && cfg.image_store != store.image_store {
+        let made_with = match &cfg.image_store {
+            Some(dir) => format!("--imagestore {}", dir.display()),
+            None => "no --imagestore".to_string(),
+        };
+        bail!(
+            "container {} was made on the images of another image store: commit it with {made_with}",
+            cfg.name
+        );
+    }
     let frozen = pause && super::containers::status_is(store, id, Status::Running);
     if frozen {
         super::containers::pause(store, id)?;
