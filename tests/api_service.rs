@@ -481,6 +481,38 @@ fn containers_through_the_api_are_the_clis(mode: Mode) {
         None,
     );
     assert_eq!(rm.status, 200, "[{mode:?}] {}", rm.text());
+
+    // the events the API's requests made, read back (not streamed)
+    let events = curl(
+        &env,
+        &svc,
+        "GET",
+        "/v1.41/events?stream=false&filters=%7B%22container%22%3A%5B%22web%22%5D%7D",
+        None,
+    )
+    .text();
+    let actions: Vec<String> = events
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["Actor"]["Attributes"]["name"] == "web")
+        .map(|e| e["Action"].as_str().unwrap().to_string())
+        .collect();
+    for want in ["create", "start", "kill"] {
+        assert!(
+            actions.iter().any(|a| a == want),
+            "[{mode:?}] {want} in {actions:?}"
+        );
+    }
+
+    // prune takes the stopped ones: the CLI's container
+    let cli_id = env.inspect_container("cli-made")["Id"].clone();
+    let pruned = curl(&env, &svc, "POST", "/v1.41/containers/prune", None).json();
+    assert_eq!(
+        pruned["ContainersDeleted"],
+        json!([cli_id]),
+        "[{mode:?}] {pruned}"
+    );
+    assert_eq!(env.ok(&["ps", "-aq"]).trim(), "", "[{mode:?}]");
 }
 
 both_modes!(images_volumes_and_networks);

@@ -216,13 +216,14 @@ pub fn events(ctx: &Ctx, conn: &mut Conn, req: &Request, api: Api) -> Result<Rep
         conn.chunk(&buf)
     };
     send(conn, &older)?;
-    while !watch.finished() {
-        if conn.client_gone() {
-            return Ok(Reply::Streamed);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    // The live journal is read by the watch itself, the first time too.
+    loop {
         let new = watch.read_new()?;
         send(conn, &new)?;
+        if watch.finished() || conn.client_gone() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
     conn.end_chunks()?;
     Ok(Reply::Streamed)
