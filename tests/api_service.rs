@@ -759,6 +759,24 @@ fn idle_exit_activation_and_bad_endpoints(mode: Mode) {
     // --time 1: gone by itself a second after its last connection.
     let mut svc = Service::start(&env, &["--time", "1"]);
     assert_eq!(curl(&env, &svc, "GET", "/_ping", None).status, 200);
+    // A client that leaves a stream (events follow) ends its connection.
+    let sock = svc.sock.display().to_string();
+    let left = env.run_program(
+        "curl",
+        &[
+            "-s",
+            "--max-time",
+            "1",
+            "--unix-socket",
+            &sock,
+            "http://d/v1.41/events",
+        ],
+    );
+    assert_eq!(
+        left.status, 28,
+        "[{mode:?}] curl's timeout: {}",
+        left.stderr
+    );
     assert!(
         wait_for(Duration::from_secs(15), || matches!(
             svc.child.try_wait(),

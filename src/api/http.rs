@@ -161,22 +161,15 @@ impl Conn {
 
     /// Has the client hung up? (A stream stops then.)
     pub fn client_gone(&self) -> bool {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        let rdhup = PollFlags::from_bits_retain(libc::POLLRDHUP);
-        let mut fds = [PollFd::new(self.raw_fd(), PollFlags::POLLIN | rdhup)];
-        match poll(&mut fds, PollTimeout::ZERO) {
-            Ok(0) => false,
-            Ok(_) => fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(rdhup | PollFlags::POLLHUP | PollFlags::POLLERR)),
-            Err(_) => false,
-        }
-    }
-
-    /// The socket itself, for a stream that polls it.
-    pub fn raw_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        self.sock.as_fd()
+        use std::os::fd::AsRawFd;
+        let mut pfd = libc::pollfd {
+            fd: self.sock.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one pollfd for our own open socket, no wait.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
     }
 
     fn fill(&mut self) -> Result<bool> {

@@ -254,6 +254,10 @@ fn accept_loop(listener: &OwnedFd, idle_seconds: u64, ctx: &Ctx) -> Result<()> {
         // accepts and reaps), so the child may run any code after fork.
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
+                // The listener is the parent's: a child holding it would
+                // keep the socket answering after the service ended.
+                // SAFETY: this process never uses the listener again.
+                unsafe { libc::close(listener.as_raw_fd()) };
                 set_stop_handlers(false);
                 let code = match super::router::serve_connection(conn, ctx) {
                     Ok(()) => 0,
