@@ -1,9 +1,11 @@
 //! coracle: a daemonless, rootless container tool.
+#![recursion_limit = "256"]
 //!
 //! Dependencies point one way: `cmd -> engine -> build -> runtime ->
 //! storage` and `engine -> registry -> storage`. `format` is pure output
 //! rendering. See docs/ARCHITECTURE.md.
 
+pub(crate) mod api;
 pub(crate) mod build;
 pub mod cmd;
 pub(crate) mod config;

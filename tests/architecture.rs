@@ -15,7 +15,10 @@ const LEAVES: &[&str] = &["format", "error", "log", "config"];
 /// Pairs (higher, lower) of the same rank that must not see each other.
 const SIBLINGS_APART: &[(&str, &str)] = &[("build", "registry"), ("registry", "runtime")];
 
+/// `api` (`system service`'s REST API) is a front end beside `cmd`: the
+/// same rank, and it renders with cmd's documents.
 fn rank(layer: &str) -> Option<usize> {
+    let layer = if layer == "api" { "cmd" } else { layer };
     LAYERS.iter().position(|l| *l == layer)
 }
 
@@ -205,7 +208,7 @@ fn the_command_line_calls_only_the_engine() {
         }
         for (to, file) in tos {
             let l = layer(&to);
-            if l != "cmd" && l != "engine" && !LEAVES.contains(&l) {
+            if !["cmd", "api", "engine"].contains(&l) && !LEAVES.contains(&l) {
                 wrong.push(format!("{from} uses {to} ({file})"));
             }
         }
@@ -213,6 +216,28 @@ fn the_command_line_calls_only_the_engine() {
     assert!(
         wrong.is_empty(),
         "cmd/ reaches past the engine:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_api_calls_only_the_engine_and_cmds_renderers() {
+    // api/: requests in, engine calls, cmd's documents out.
+    let mut wrong = Vec::new();
+    for (from, tos) in graph() {
+        if layer(&from) != "api" {
+            continue;
+        }
+        for (to, file) in tos {
+            let l = layer(&to);
+            if !["api", "cmd", "engine"].contains(&l) && !LEAVES.contains(&l) {
+                wrong.push(format!("{from} uses {to} ({file})"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "api/ reaches past the engine:\n{}",
         wrong.join("\n")
     );
 }

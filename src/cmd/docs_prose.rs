@@ -15,6 +15,7 @@ pub fn description(page: &str) -> Option<&'static str> {
         "coracle-cp" => "Copy files and directories between a container and the local filesystem. A path in a container is written CONTAINER:PATH; `-` as the source reads a tar stream from standard input, as the destination writes one to standard output.",
         "coracle-artifact" => "An OCI artifact is a set of files stored as the layers of an OCI image manifest with the empty configuration, each layer named by its org.opencontainers.image.title annotation: a model, a configuration, a signature, anything that is not a container image but travels through the same registries. coracle keeps artifacts in an OCI image layout of their own in its store (artifacts/ under the root), found by their full name (REGISTRY/NAME[:TAG]) or a prefix of their manifest's digest.",
         "coracle-artifact-extract" => "Copy an artifact's files out. An existing directory gets one file per blob, named by its title (or its digest, `:` made `-`); any other target is a file, created or replaced, and the artifact must then have one blob or --digest/--title must choose one.",
+        "coracle-system-service" => "Serve podman's REST API, for Docker's and podman's clients (the docker CLI, docker-compose, podman --remote): the Docker-compatible endpoints (/v1.41/containers/json...) and libpod's (/v5.0.0/libpod/...). Each request does what the matching coracle command does, on the same store: containers made through the API are the ones `coracle ps` lists. The service is daemonless too: the listening process only accepts connections, and each connection is served by a process of its own. It listens on the URI given (unix:///PATH, or tcp://HOST:PORT, which has no authentication: anyone who reaches the port controls your containers), else on the socket systemd passes (socket activation), else on $PODMAN_SOCKET, else on /run/podman/podman.sock as root and $XDG_RUNTIME_DIR/podman/podman.sock for a user. The socket is made mode 0600; a stale one is replaced, one a live service answers on is an error. It exits after --time seconds with no connection open (default 5; 0 never), and on SIGTERM or SIGINT. Not served: attaching standard input (attach and exec relay output only), image import, load and save, build, pods, and TLS.",
         _ => return None,
     })
 }
@@ -35,6 +36,11 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
         "coracle-create" => &[
             ("Create a container to start later.", "coracle create --name box alpine sleep 1000"),
             ("Give pod app a setup step that runs to its end at each pod start, before the pod's other containers.", "coracle create --pod app --init-ctr always -v data:/data alpine sh -c 'date >> /data/starts'"),
+        ],
+        "coracle-system-service" => &[
+            ("Serve the API on a socket until stopped, and point the docker CLI at it.", "coracle system service --time 0 unix:///tmp/coracle.sock & DOCKER_HOST=unix:///tmp/coracle.sock docker ps"),
+            ("Ask it with curl.", "curl --unix-socket /tmp/coracle.sock http://d/v1.41/containers/json?all=1"),
+            ("Serve on demand from a socket systemd (or systemd-socket-activate) listens on.", "systemd-socket-activate -l /tmp/coracle.sock coracle system service"),
         ],
         "coracle-init" => &[("Prepare a container, look at its files, then start it.", "coracle init box && coracle start box")],
         "coracle-exec" => &[("Run a shell in a running container; ctrl-p ctrl-q detaches and leaves the shell running.", "coracle exec -it web sh")],

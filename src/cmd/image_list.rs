@@ -45,15 +45,15 @@ pub struct ImagesArgs {
 }
 
 /// One image's parts for listing: the record plus its parsed config.
-struct Listed {
-    rec: ImageRecord,
-    config: ImageConfig,
+pub(crate) struct Listed {
+    pub(crate) rec: ImageRecord,
+    pub(crate) config: ImageConfig,
 }
 
 /// The records, with each image's configuration when `with_config` (only
 /// labels, platform and JSON output need it: reading 5,000 configs is most
 /// of a plain listing's time in a big store).
-fn load_listed(store: &Store, with_config: bool) -> Result<Vec<Listed>> {
+pub(crate) fn load_listed(store: &Store, with_config: bool) -> Result<Vec<Listed>> {
     let images = store.images.read_all()?;
     let mut out = Vec::with_capacity(images.len());
     for rec in images {
@@ -112,9 +112,9 @@ fn created_at_text(created: Option<&str>) -> String {
 }
 
 /// One `--filter` condition on an image.
-type ImagePredicate = Box<dyn Fn(&Listed) -> bool>;
+pub(crate) type ImagePredicate = Box<dyn Fn(&Listed) -> bool>;
 
-fn image_filter(filters: &[String], list: &[Listed]) -> Result<Vec<ImagePredicate>> {
+pub(crate) fn image_filter(filters: &[String], list: &[Listed]) -> Result<Vec<ImagePredicate>> {
     let mut preds: Vec<ImagePredicate> = Vec::new();
     for f in filters {
         let (key, value) = f
@@ -191,7 +191,7 @@ fn parse_bool_filter(v: &str) -> Result<bool> {
     }
 }
 
-fn image_json(l: &Listed) -> Value {
+pub(crate) fn image_json(l: &Listed) -> Value {
     let r = &l.rec;
     json!({
         "Id": r.id,

@@ -23,14 +23,14 @@ mod generate;
 mod healthcheck;
 mod image;
 mod image_diff;
-mod image_inspect;
-mod image_list;
+pub(crate) mod image_inspect;
+pub(crate) mod image_list;
 mod image_mount;
 mod image_scp;
 mod image_sign;
 mod image_tree;
 mod image_trust;
-mod inspect;
+pub(crate) mod inspect;
 mod kube;
 mod lazy;
 mod limits;
@@ -38,7 +38,7 @@ mod logs;
 mod manifest;
 mod manifest_artifact;
 mod mount;
-mod network;
+pub(crate) mod network;
 mod output;
 mod pod;
 mod pod_logs;
@@ -46,10 +46,10 @@ mod pod_pause;
 mod pod_settings;
 mod pod_watch;
 mod process_flags;
-mod ps;
+pub(crate) mod ps;
 mod quadlet;
 mod registry_flags;
-mod run;
+pub(crate) mod run;
 mod runlabel;
 mod search;
 mod secret;
@@ -63,7 +63,7 @@ mod top;
 mod transfer;
 mod unshare;
 mod update;
-mod volume;
+pub(crate) mod volume;
 mod volume_archive;
 mod volume_mount;
 
@@ -544,6 +544,7 @@ impl Command {
             Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),
             Command::Buildx(c) => matches!(c.0, buildx::BuildxCommand::Build(_)),
             Command::Compose(a) => a.0.command.enters_containers(),
+            Command::System(c) => matches!(c.0, system::SystemCommand::Service(_)),
             _ => false,
         }
     }

@@ -128,7 +128,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
 
 /// netavark's document of a network, with podman's `containers` map of
 /// the running members.
-fn network_json(store: &Store, l: &Listed) -> Value {
+pub(crate) fn network_json(store: &Store, l: &Listed) -> Value {
     let mut doc = serde_json::to_value(&l.network).unwrap_or(Value::Null);
     let mut members = serde_json::Map::new();
     for cfg in &l.containers {
@@ -198,7 +198,7 @@ pub struct LsArgs {
     pub quiet: bool,
 }
 
-fn filters(items: &[String], for_prune: bool) -> Result<Vec<Filter>> {
+pub(crate) fn filters(items: &[String], for_prune: bool) -> Result<Vec<Filter>> {
     items.iter().map(|f| Filter::parse(f, for_prune)).collect()
 }
 

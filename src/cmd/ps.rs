@@ -122,7 +122,7 @@ fn networks(l: &Listed) -> Vec<String> {
 
 /// `--size`: each container's own layer (its upper dir) and its whole root
 /// (the image below it too), in bytes.
-struct Sizes(std::collections::HashMap<String, (u64, u64)>);
+pub(crate) struct Sizes(std::collections::HashMap<String, (u64, u64)>);
 
 impl Sizes {
     fn measure(store: &Store, list: &[&Listed]) -> Result<Sizes> {
@@ -146,7 +146,12 @@ impl Sizes {
 }
 
 /// The podman `ps --format json` object.
-fn json_row(l: &Listed, now: SystemTime, sizes: Option<&Sizes>, pod_name: &str) -> Value {
+pub(crate) fn json_row(
+    l: &Listed,
+    now: SystemTime,
+    sizes: Option<&Sizes>,
+    pod_name: &str,
+) -> Value {
     let created = time_of(Some(&l.cfg.created));
     let running = is_running(&l.state);
     let exited = l.state.status == Status::Exited;
@@ -676,7 +681,10 @@ fn list_once(store: &Store, a: &PsArgs) -> Result<()> {
 }
 
 /// Names of the pods the listed containers belong to, by pod id.
-fn pod_names(store: &crate::engine::types::Store, all: &[Listed]) -> BTreeMap<String, String> {
+pub(crate) fn pod_names(
+    store: &crate::engine::types::Store,
+    all: &[Listed],
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for l in all.iter().filter(|l| !l.cfg.pod.is_empty()) {
         if !out.contains_key(&l.cfg.pod) {

@@ -194,6 +194,25 @@ fn request(f: &CreateFlags, image: &str, command: &[String]) -> Result<Container
     })
 }
 
+/// A `create` command line (how the API service puts a request body) as
+/// the engine's request, with every default the command line gives; it
+/// is recorded as the container's create command.
+pub fn request_from_words(words: &[String]) -> Result<crate::engine::create::ContainerRequest> {
+    use clap::{Args as _, FromArgMatches};
+    let command = CreateArgs::augment_args(clap::Command::new("create").no_binary_name(true));
+    let matches = command.try_get_matches_from(words).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        anyhow::anyhow!("{}", first.trim_start_matches("error: "))
+    })?;
+    let a = CreateArgs::from_arg_matches(&matches)?;
+    let mut req = request(&a.flags, &a.image, &a.command)?;
+    let mut recorded = vec!["coracle".to_string(), "create".to_string()];
+    recorded.extend(words.iter().cloned());
+    req.create_command = Some(recorded);
+    Ok(req)
+}
+
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
     let store = g.open_store()?;
     let mut req = request(&a.flags, &a.image, &a.command)?;

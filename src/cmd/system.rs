@@ -28,6 +28,8 @@ pub enum SystemCommand {
     Renumber(super::system_prune::RenumberArgs),
     /// Reset coracle storage: remove every container, pod, image and volume
     Reset(super::system_prune::ResetArgs),
+    /// Run an API service
+    Service(ServiceArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: SystemCommand) -> Result<()> {
@@ -40,7 +42,40 @@ pub fn dispatch(g: &GlobalOpts, c: SystemCommand) -> Result<()> {
         SystemCommand::Prune(a) => super::system_prune::prune(g, a),
         SystemCommand::Renumber(a) => super::system_prune::renumber(g, a),
         SystemCommand::Reset(a) => super::system_prune::reset(g, a),
+        SystemCommand::Service(a) => service(g, a),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct ServiceArgs {
+    /// Time until the service session expires in seconds.  Use 0 to disable the timeout
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "timeout",
+        value_name = "SECONDS",
+        default_value_t = 5
+    )]
+    pub time: u64,
+    /// Set CORS Headers
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Option<String>,
+    /// Where to listen: unix:///PATH or tcp://HOST:PORT (default: systemd's socket, else $PODMAN_SOCKET, else the user's podman.sock)
+    #[arg(value_name = "URI")]
+    pub uri: Option<String>,
+}
+
+/// `system service`: podman's REST API until idle (`api/`).
+pub fn service(g: &GlobalOpts, a: ServiceArgs) -> Result<()> {
+    // The store is opened in each connection's process; this checks the
+    // options once, before anything listens.
+    g.open_store()?;
+    let opts = crate::api::ServiceOptions {
+        uri: a.uri.filter(|u| !u.is_empty()),
+        idle_seconds: a.time,
+        cors: a.cors.filter(|c| !c.is_empty()),
+    };
+    crate::api::serve(opts, &|| g.open_store())
 }
 
 #[derive(Args, Debug)]

@@ -133,7 +133,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
 
 /// podman's inspect document of a volume; a plugin's volume is asked of
 /// its plugin (with `ask_plugin`) for where it is and its status.
-fn volume_json(
+pub(crate) fn volume_json(
     store: &Store,
     v: &VolumeRecord,
     users: &[String],
@@ -216,7 +216,7 @@ pub struct LsArgs {
     pub quiet: bool,
 }
 
-fn parse_filters(items: &[String], for_prune: bool) -> Result<Vec<Filter>> {
+pub(crate) fn parse_filters(items: &[String], for_prune: bool) -> Result<Vec<Filter>> {
     let now = SystemTime::now();
     items
         .iter()

@@ -376,6 +376,11 @@ pub fn restart(store: &Store, id: &str, timeout: Option<u32>) -> Result<()> {
     Ok(())
 }
 
+/// Container `id`'s state now (a dead monitor's container corrected).
+pub fn state(store: &Store, id: &str) -> Result<ContainerState> {
+    current_state(store, id)
+}
+
 /// Is container `id` running (or paused) now?
 pub fn is_running_now(store: &Store, id: &str) -> bool {
     current_state(store, id).is_ok_and(|s| is_running(&s))

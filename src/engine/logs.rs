@@ -114,3 +114,52 @@ impl LogSource {
         self.done
     }
 }
+
+/// A container's log read live by an attached client (the API's attach):
+/// the file is opened (made when missing, as the monitor makes it:
+/// create, append) before the container starts, so what it writes from
+/// its first line is read even when `--rm` removes the file meanwhile.
+pub struct LiveLog {
+    file: std::fs::File,
+    pending: Vec<u8>,
+}
+
+/// Open container `id`'s log for [`LiveLog`]; `from_start`: every record
+/// already there too, else only what comes next.
+pub fn open_live(store: &Store, id: &str, from_start: bool) -> Result<LiveLog> {
+    use std::io::{Seek, SeekFrom};
+    let cfg = store.containers.load_config(id)?;
+    if cfg.tuning.log_driver == "none" {
+        bail!("this container is using the 'none' log driver, cannot read logs: this container is not logging output");
+    }
+    let path = crate::runtime::monitor::log_file(store, &cfg);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("opening log {}: {e}", path.display()))?;
+    if !from_start {
+        file.seek(SeekFrom::End(0))?;
+    }
+    Ok(LiveLog {
+        file,
+        pending: Vec::new(),
+    })
+}
+
+impl LiveLog {
+    /// The whole records written since the last read.
+    pub fn read_new(&mut self) -> Result<Vec<LogRecord>> {
+        use std::io::Read;
+        let mut data = std::mem::take(&mut self.pending);
+        self.file.read_to_end(&mut data)?;
+        let complete = data.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        self.pending = data.split_off(complete);
+        Ok(data
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(logfile::parse_line)
+            .collect())
+    }
+}

@@ -352,6 +352,12 @@ impl TestEnv {
         self.command(args)
     }
 
+    /// Another program's command as coracle's is built (same user and
+    /// environment, own process group, no store flags), to spawn.
+    pub fn program_command(&self, program: &str, args: &[&str]) -> Command {
+        self.command_for(Path::new(program), args, false)
+    }
+
     /// Run another program the way coracle is run (same user and
     /// environment, no store flags): for checks of the harness itself.
     pub fn run_program(&self, program: &str, args: &[&str]) -> Out {

@@ -1,0 +1,55 @@
+//! `system service`: podman's REST API (the Docker-compatible endpoints
+//! and libpod's) on a unix or tcp socket. A front end beside `cmd/`: each
+//! request becomes the engine calls the command line makes, and the
+//! documents are the ones `cmd/` renders (`inspect`, `ps`, `images`
+//! JSON), so the API and the CLI say the same things.
+//!
+//! Daemonless all the same: the listening process only accepts; every
+//! connection is served by a forked child, which runs the engine exactly
+//! as one CLI invocation does (its own store handle, its own forks for
+//! container monitors). See docs/ARCHITECTURE.md, "The API service".
+
+mod containers;
+mod exec;
+mod http;
+mod images;
+mod listen;
+mod objects;
+mod reply;
+mod router;
+mod system;
+
+use crate::engine::types::Store;
+use anyhow::Result;
+
+/// The Docker API version the compatible endpoints speak (podman's).
+pub const COMPAT_API_VERSION: &str = "1.41";
+/// The oldest one a client may ask for.
+pub const MIN_COMPAT_API_VERSION: &str = "1.24";
+
+/// What `system service` was asked for.
+pub struct ServiceOptions {
+    /// The endpoint (`unix:///path`, `tcp://host:port`); `None`: socket
+    /// activation, `PODMAN_SOCKET`, or the default socket.
+    pub uri: Option<String>,
+    /// Seconds without a connection before the service exits; 0: never.
+    pub idle_seconds: u64,
+    /// `--cors`: the Access-Control-Allow-Origin value.
+    pub cors: Option<String>,
+}
+
+/// What every handler sees: how to open the store (in the connection's
+/// child), and the service's settings.
+pub struct Ctx<'a> {
+    pub open_store: &'a dyn Fn() -> Result<Store>,
+    pub cors: Option<String>,
+}
+
+/// Serve until idle (or a SIGTERM/SIGINT).
+pub fn serve(opts: ServiceOptions, open_store: &dyn Fn() -> Result<Store>) -> Result<()> {
+    let ctx = Ctx {
+        open_store,
+        cors: opts.cors.clone(),
+    };
+    listen::run(&opts, &ctx)
+}

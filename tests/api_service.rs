@@ -1,0 +1,837 @@
+//! `system service`: podman's REST API on a unix socket, driven by curl
+//! and by the real docker CLI (where /usr/bin/docker is installed), as
+//! root and rootless. What the API makes the CLI sees, and the other way
+//! round; podman's error shapes; the idle exit; socket activation.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
+
+/// A running service, killed (its process group) on drop.
+struct Service {
+    child: Child,
+    sock: PathBuf,
+}
+
+impl Service {
+    fn start(env: &TestEnv, extra: &[&str]) -> Service {
+        let sock = env.runtime_dir.join(format!("{}.sock", unique("api")));
+        let uri = format!("unix://{}", sock.display());
+        let mut args = vec!["system", "service"];
+        args.extend_from_slice(extra);
+        args.push(&uri);
+        let child = env
+            .coracle_command(&args)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Service { child, sock };
+        assert!(
+            wait_for(Duration::from_secs(20), || s.sock.exists()),
+            "[{:?}] the service never made its socket {}",
+            env.mode,
+            s.sock.display()
+        );
+        s
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: signalling the process group we made for the service.
+        unsafe { libc::kill(-pid, libc::SIGTERM) };
+        if !wait_for(Duration::from_secs(5), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        }) {
+            // SAFETY: as above.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `curl` as the user of the store: status code, headers and body.
+struct Http {
+    status: u16,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Http {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn curl(env: &TestEnv, svc: &Service, method: &str, path: &str, body: Option<&Value>) -> Http {
+    let hdr = env.dir.join(format!("{}.hdr", unique("h")));
+    let out = env.dir.join(format!("{}.out", unique("o")));
+    // the user writes these files
+    std::fs::write(&hdr, "").unwrap();
+    std::fs::write(&out, "").unwrap();
+    if env.mode == Mode::Rootless {
+        let u = test_user();
+        for f in [&hdr, &out] {
+            std::os::unix::fs::chown(f, Some(u.uid), Some(u.gid)).unwrap();
+        }
+    }
+    let sock = svc.sock.display().to_string();
+    let url = format!("http://d{path}");
+    let (h, o) = (hdr.display().to_string(), out.display().to_string());
+    let mut args = vec![
+        "-s",
+        "--unix-socket",
+        &sock,
+        "-X",
+        method,
+        "-D",
+        &h,
+        "-o",
+        &o,
+        "--max-time",
+        "60",
+    ];
+    let body_text = body.map(|b| b.to_string());
+    if let Some(b) = &body_text {
+        args.extend_from_slice(&["-H", "Content-Type: application/json", "--data-binary", b]);
+    }
+    if method == "HEAD" {
+        args.retain(|a| *a != "-X" && *a != "HEAD");
+        args.push("-I");
+    }
+    args.push(&url);
+    let r = env.run_program("curl", &args);
+    assert_eq!(
+        r.status, 0,
+        "[{:?}] curl {method} {path}: {}",
+        env.mode, r.stderr
+    );
+    let headers = std::fs::read_to_string(&hdr).unwrap();
+    let body = std::fs::read(&out).unwrap();
+    let status = headers
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("HTTP/"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Http {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Docker's multiplexed frames as (stream, payload) pairs.
+fn frames(mut data: &[u8]) -> Vec<(u8, String)> {
+    let mut out = Vec::new();
+    while data.len() >= 8 {
+        let n = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as usize;
+        assert_eq!(&data[1..4], &[0, 0, 0], "a frame header: {data:?}");
+        out.push((
+            data[0],
+            String::from_utf8_lossy(&data[8..8 + n]).into_owned(),
+        ));
+        data = &data[8 + n..];
+    }
+    assert!(data.is_empty(), "trailing bytes after the frames: {data:?}");
+    out
+}
+
+fn docker() -> Option<&'static str> {
+    let p = "/usr/bin/docker";
+    if Path::new(p).exists() {
+        Some(p)
+    } else {
+        println!("note: /usr/bin/docker is not installed: the docker CLI checks are skipped");
+        None
+    }
+}
+
+both_modes!(ping_version_and_podmans_error_shapes);
+fn ping_version_and_podmans_error_shapes(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let meta = std::fs::symlink_metadata(&svc.sock).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "[{mode:?}] the socket is its user's only, as podman's"
+    );
+
+    let ping = curl(&env, &svc, "GET", "/_ping", None);
+    assert_eq!(
+        (ping.status, ping.text().as_str()),
+        (200, "OK"),
+        "[{mode:?}]"
+    );
+    let h = ping.headers.to_ascii_lowercase();
+    for want in [
+        "api-version: 1.41",
+        "libpod-api-version:",
+        "docker-experimental: true",
+    ] {
+        assert!(h.contains(want), "[{mode:?}] {want} in:\n{}", ping.headers);
+    }
+    let head = curl(&env, &svc, "HEAD", "/libpod/_ping", None);
+    assert_eq!(head.status, 200, "[{mode:?}] HEAD _ping");
+
+    let v = curl(&env, &svc, "GET", "/v1.41/version", None).json();
+    assert_eq!(v["ApiVersion"], "1.41", "[{mode:?}] {v}");
+    assert_eq!(v["Os"], "linux");
+    let info = curl(&env, &svc, "GET", "/v5.0.0/libpod/info", None).json();
+    assert_eq!(
+        info["host"]["security"]["rootless"],
+        json!(mode == Mode::Rootless)
+    );
+
+    let missing = curl(&env, &svc, "GET", "/v1.41/containers/nosuch/json", None);
+    assert_eq!(missing.status, 404, "[{mode:?}]");
+    let m = missing.json();
+    assert_eq!(m["cause"], "no such container", "[{mode:?}] {m}");
+    assert_eq!(m["response"], 404);
+    assert!(m["message"].as_str().unwrap().contains("nosuch"), "{m}");
+    let img = curl(&env, &svc, "GET", "/libpod/images/nosuch/json", None);
+    assert_eq!(img.status, 404, "[{mode:?}] {}", img.text());
+    let page = curl(&env, &svc, "GET", "/v1.41/no/such/endpoint", None);
+    assert_eq!(page.status, 404);
+    assert_eq!(page.json()["message"], "page not found");
+    let bad = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v1.41/containers/create",
+        Some(&json!({"Cmd": ["x"]})),
+    );
+    assert_eq!(bad.status, 400, "[{mode:?}] no image: {}", bad.text());
+}
+
+both_modes!(containers_through_the_api_are_the_clis);
+fn containers_through_the_api_are_the_clis(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let mark = env.mark();
+    let svc = Service::start(&env, &["--time", "0"]);
+
+    // Docker's create body: a container `coracle ps` shows.
+    let body = json!({
+        "Image": img,
+        "Cmd": ["sh", "-c", "echo to-out; echo to-err >&2; sleep 300"],
+        "Env": [mark, "GREETING=hello"],
+        "Labels": {"made.by": "api"},
+        "HostConfig": {"NetworkMode": "none"},
+    });
+    let created = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v1.41/containers/create?name=web",
+        Some(&body),
+    );
+    assert_eq!(created.status, 201, "[{mode:?}] {}", created.text());
+    let id = created.json()["Id"].as_str().unwrap().to_string();
+    let ps = env.ok(&["ps", "-a", "--format", "{{.ID}} {{.Names}} {{.Status}}"]);
+    assert!(
+        ps.contains(&format!("{} web Created", &id[..12])),
+        "[{mode:?}] {ps}"
+    );
+    let again = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v1.41/containers/create?name=web",
+        Some(&body),
+    );
+    assert_eq!(
+        again.status,
+        409,
+        "[{mode:?}] a name in use: {}",
+        again.text()
+    );
+
+    assert_eq!(
+        curl(&env, &svc, "POST", "/v1.41/containers/web/start", None).status,
+        204
+    );
+    assert_eq!(
+        curl(&env, &svc, "POST", "/v1.41/containers/web/start", None).status,
+        304,
+        "[{mode:?}] start of a running container"
+    );
+    let ins = curl(&env, &svc, "GET", "/v1.41/containers/web/json", None).json();
+    assert_eq!(ins["Name"], "/web", "[{mode:?}] Docker's name");
+    assert_eq!(ins["State"]["Running"], true);
+    assert_eq!(ins["Config"]["Labels"]["made.by"], "api");
+    let cli = env.inspect_container("web");
+    assert_eq!(cli["Id"], ins["Id"], "[{mode:?}] the CLI's container");
+
+    // logs, in Docker's frames
+    assert!(wait_for(Duration::from_secs(10), || {
+        curl(
+            &env,
+            &svc,
+            "GET",
+            "/v1.41/containers/web/logs?stdout=1&stderr=1",
+            None,
+        )
+        .body
+        .len()
+            >= 2 * 8 + 14
+    }));
+    let logs = curl(
+        &env,
+        &svc,
+        "GET",
+        "/v1.41/containers/web/logs?stdout=1&stderr=1",
+        None,
+    );
+    let f = frames(&logs.body);
+    assert!(f.contains(&(1, "to-out\n".into())), "[{mode:?}] {f:?}");
+    assert!(f.contains(&(2, "to-err\n".into())), "[{mode:?}] {f:?}");
+    let only_err = curl(
+        &env,
+        &svc,
+        "GET",
+        "/v1.41/containers/web/logs?stderr=1",
+        None,
+    );
+    assert_eq!(frames(&only_err.body), [(2, "to-err\n".to_string())]);
+
+    // exec: create, start (framed output), inspect (exit code)
+    let exec = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v1.41/containers/web/exec",
+        Some(
+            &json!({"Cmd": ["sh", "-c", "echo $GREETING; echo oops >&2; exit 3"], "AttachStdout": true, "AttachStderr": true}),
+        ),
+    );
+    assert_eq!(exec.status, 201, "[{mode:?}] {}", exec.text());
+    let eid = exec.json()["Id"].as_str().unwrap().to_string();
+    let started = curl(
+        &env,
+        &svc,
+        "POST",
+        &format!("/v1.41/exec/{eid}/start"),
+        Some(&json!({"Detach": false})),
+    );
+    let f = frames(&started.body);
+    assert!(f.contains(&(1, "hello\n".into())), "[{mode:?}] {f:?}");
+    assert!(f.contains(&(2, "oops\n".into())), "[{mode:?}] {f:?}");
+    let ej = curl(&env, &svc, "GET", &format!("/v1.41/exec/{eid}/json"), None).json();
+    assert_eq!(
+        (ej["ExitCode"].as_i64(), ej["Running"].as_bool()),
+        (Some(3), Some(false)),
+        "[{mode:?}] {ej}"
+    );
+
+    // list: running only unless all=1; filters
+    let running = curl(&env, &svc, "GET", "/v1.41/containers/json", None).json();
+    assert_eq!(running.as_array().unwrap().len(), 1, "[{mode:?}] {running}");
+    assert_eq!(running[0]["Names"], json!(["/web"]));
+    assert_eq!(running[0]["State"], "running");
+    env.ok(&[
+        "create",
+        "--name",
+        "cli-made",
+        "--network",
+        "none",
+        &img,
+        "true",
+    ]);
+    let filtered = curl(
+        &env,
+        &svc,
+        "GET",
+        "/v1.41/containers/json?all=1&filters=%7B%22name%22%3A%5B%22cli-made%22%5D%7D",
+        None,
+    )
+    .json();
+    assert_eq!(
+        filtered.as_array().unwrap().len(),
+        1,
+        "[{mode:?}] {filtered}"
+    );
+    assert_eq!(
+        filtered[0]["Names"],
+        json!(["/cli-made"]),
+        "[{mode:?}] the CLI's container"
+    );
+    let libpod = curl(
+        &env,
+        &svc,
+        "GET",
+        "/v5.0.0/libpod/containers/json?all=true",
+        None,
+    )
+    .json();
+    let names: Vec<&str> = libpod
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Names"][0].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"web") && names.contains(&"cli-made"),
+        "[{mode:?}] podman's shape: {libpod}"
+    );
+
+    // conflicts and the rest of the lifecycle
+    let rm_running = curl(&env, &svc, "DELETE", "/v1.41/containers/web", None);
+    assert_eq!(rm_running.status, 409, "[{mode:?}] {}", rm_running.text());
+    assert_eq!(
+        curl(
+            &env,
+            &svc,
+            "POST",
+            "/v1.41/containers/web/kill?signal=KILL",
+            None
+        )
+        .status,
+        204
+    );
+    let waited = curl(&env, &svc, "POST", "/v1.41/containers/web/wait", None).json();
+    assert_eq!(waited["StatusCode"], 137, "[{mode:?}] {waited}");
+    assert_eq!(
+        curl(&env, &svc, "POST", "/v1.41/containers/web/stop", None).status,
+        304
+    );
+    let kill_stopped = curl(&env, &svc, "POST", "/v1.41/containers/web/kill", None);
+    assert_eq!(
+        kill_stopped.status,
+        409,
+        "[{mode:?}] {}",
+        kill_stopped.text()
+    );
+    assert_eq!(
+        curl(
+            &env,
+            &svc,
+            "POST",
+            "/v1.41/containers/web/rename?name=web2",
+            None
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        curl(&env, &svc, "DELETE", "/v1.41/containers/web2", None).status,
+        204
+    );
+    assert_eq!(
+        curl(&env, &svc, "DELETE", "/v1.41/containers/web2", None).status,
+        404
+    );
+    let ps = env.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(ps.trim(), "cli-made", "[{mode:?}] {ps}");
+
+    // libpod's create (SpecGenerator) and wait
+    let spec = json!({"image": img, "name": "spec", "command": ["sh", "-c", "exit 7"], "env": {"A": "b"}, "netns": {"nsmode": "none"}});
+    let made = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v5.0.0/libpod/containers/create",
+        Some(&spec),
+    );
+    assert_eq!(made.status, 201, "[{mode:?}] {}", made.text());
+    assert_eq!(
+        curl(
+            &env,
+            &svc,
+            "POST",
+            "/v5.0.0/libpod/containers/spec/start",
+            None
+        )
+        .status,
+        204
+    );
+    let code = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v5.0.0/libpod/containers/spec/wait?condition=stopped",
+        None,
+    )
+    .json();
+    assert_eq!(code, json!(7), "[{mode:?}]");
+    let envs = env.inspect_container("spec")["Config"]["Env"].to_string();
+    assert!(envs.contains("A=b"), "[{mode:?}] {envs}");
+    let rm = curl(
+        &env,
+        &svc,
+        "DELETE",
+        "/v5.0.0/libpod/containers/spec?force=true",
+        None,
+    );
+    assert_eq!(rm.status, 200, "[{mode:?}] {}", rm.text());
+
+    // the events the API's requests made, read back (not streamed)
+    let events = curl(
+        &env,
+        &svc,
+        "GET",
+        "/v1.41/events?stream=false&filters=%7B%22container%22%3A%5B%22web%22%5D%7D",
+        None,
+    )
+    .text();
+    let actions: Vec<String> = events
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["Actor"]["Attributes"]["name"] == "web")
+        .map(|e| e["Action"].as_str().unwrap().to_string())
+        .collect();
+    for want in ["create", "start", "kill"] {
+        assert!(
+            actions.iter().any(|a| a == want),
+            "[{mode:?}] {want} in {actions:?}"
+        );
+    }
+
+    // prune takes the stopped ones: the CLI's container
+    let cli_id = env.inspect_container("cli-made")["Id"].clone();
+    let pruned = curl(&env, &svc, "POST", "/v1.41/containers/prune", None).json();
+    assert_eq!(
+        pruned["ContainersDeleted"],
+        json!([cli_id]),
+        "[{mode:?}] {pruned}"
+    );
+    assert_eq!(env.ok(&["ps", "-aq"]).trim(), "", "[{mode:?}]");
+}
+
+both_modes!(images_volumes_and_networks);
+fn images_volumes_and_networks(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let r = rt().reference();
+    let (repo, tag) = r.rsplit_once(':').unwrap();
+    let pulled = curl(
+        &env,
+        &svc,
+        "POST",
+        &format!("/v1.41/images/create?fromImage={repo}&tag={tag}"),
+        None,
+    );
+    assert_eq!(pulled.status, 200, "[{mode:?}] {}", pulled.text());
+    assert!(
+        pulled.text().contains("Status: Downloaded newer image for"),
+        "[{mode:?}] {}",
+        pulled.text()
+    );
+    let listed = env.ok(&["images", "-q", "--no-trunc", &r]);
+    let hex = listed.trim().trim_start_matches("sha256:");
+    assert_eq!(hex.len(), 64, "[{mode:?}] the CLI sees the pull: {listed}");
+    let id = format!("sha256:{hex}");
+    let list = curl(&env, &svc, "GET", "/v1.41/images/json", None).json();
+    assert_eq!(list[0]["Id"], json!(id), "[{mode:?}] {list}");
+    assert_eq!(list[0]["RepoTags"], json!([r]));
+    let ins = curl(&env, &svc, "GET", &format!("/v1.41/images/{r}/json"), None).json();
+    assert_eq!(ins["Id"], json!(id));
+    assert_eq!(
+        curl(
+            &env,
+            &svc,
+            "POST",
+            &format!("/v1.41/images/{r}/tag?repo=localhost/other&tag=v1"),
+            None
+        )
+        .status,
+        201
+    );
+    assert!(env
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .contains("localhost/other:v1"));
+    let del = curl(
+        &env,
+        &svc,
+        "DELETE",
+        "/v1.41/images/localhost/other:v1",
+        None,
+    )
+    .json();
+    assert_eq!(
+        del,
+        json!([{"Untagged": "localhost/other:v1"}]),
+        "[{mode:?}]"
+    );
+    let unknown = curl(
+        &env,
+        &svc,
+        "POST",
+        &format!("/v1.41/images/create?fromImage={repo}-missing&tag=x"),
+        None,
+    );
+    assert_eq!(unknown.status, 404, "[{mode:?}] {}", unknown.text());
+    let lp = curl(
+        &env,
+        &svc,
+        "POST",
+        &format!("/v5.0.0/libpod/images/pull?reference={r}"),
+        None,
+    );
+    assert!(
+        lp.text()
+            .contains(&format!("\"id\":\"{}\"", id.trim_start_matches("sha256:"))),
+        "[{mode:?}] {}",
+        lp.text()
+    );
+
+    let vol = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v1.41/volumes/create",
+        Some(&json!({"Name": "data", "Labels": {"k": "v"}})),
+    );
+    assert_eq!(vol.status, 201, "[{mode:?}] {}", vol.text());
+    assert_eq!(vol.json()["Name"], "data");
+    assert_eq!(env.ok(&["volume", "ls", "-q"]).trim(), "data");
+    let vl = curl(&env, &svc, "GET", "/v1.41/volumes", None).json();
+    assert_eq!(vl["Volumes"][0]["Labels"]["k"], "v", "[{mode:?}] {vl}");
+    assert_eq!(
+        curl(&env, &svc, "GET", "/v5.0.0/libpod/volumes/data/json", None).json()["Name"],
+        "data"
+    );
+    assert_eq!(
+        curl(&env, &svc, "DELETE", "/v1.41/volumes/data", None).status,
+        204
+    );
+    assert_eq!(
+        curl(&env, &svc, "GET", "/v1.41/volumes/data", None).status,
+        404
+    );
+
+    env.ok(&["network", "create", "apinet"]);
+    let nets = curl(&env, &svc, "GET", "/v1.41/networks", None).json();
+    let names: Vec<&str> = nets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["Name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"apinet"), "[{mode:?}] {nets}");
+    let n = curl(&env, &svc, "GET", "/v1.41/networks/apinet", None).json();
+    assert!(
+        n["IPAM"]["Config"][0]["Subnet"].is_string(),
+        "[{mode:?}] {n}"
+    );
+    assert_eq!(
+        curl(&env, &svc, "GET", "/v1.41/networks/nonet", None).status,
+        404
+    );
+    env.ok(&["network", "rm", "apinet"]);
+}
+
+both_modes!(the_docker_cli_drives_it);
+fn the_docker_cli_drives_it(mode: Mode) {
+    let Some(docker) = docker() else { return };
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let host = svc.host();
+    let d = |args: &[&str]| {
+        let mut all = vec!["-H", host.as_str()];
+        all.extend_from_slice(args);
+        env.run_program(docker, &all)
+    };
+    let ok = |args: &[&str]| {
+        let o = d(args);
+        assert_eq!(
+            o.status, 0,
+            "[{mode:?}] docker {args:?}: {}{}",
+            o.stdout, o.stderr
+        );
+        o.stdout
+    };
+    let v = ok(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert_eq!(v.trim(), "1.41", "[{mode:?}]");
+    let r = rt().reference();
+    ok(&["pull", &r]);
+    assert!(ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).contains(&r));
+    let mark = env.mark();
+    let hi = ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-e",
+        &mark,
+        &r,
+        "echo",
+        "hi",
+    ]);
+    assert_eq!(hi, "hi\n", "[{mode:?}]");
+    let code = d(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-e",
+        &mark,
+        &r,
+        "sh",
+        "-c",
+        "echo bye >&2; exit 4",
+    ]);
+    assert_eq!(
+        (code.status, code.stderr.as_str()),
+        (4, "bye\n"),
+        "[{mode:?}] exit code and stderr"
+    );
+    assert_eq!(
+        env.ok(&["ps", "-aq"]).trim(),
+        "",
+        "[{mode:?}] --rm removed them"
+    );
+
+    ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bg",
+        "--network",
+        "none",
+        "-e",
+        &mark,
+        &r,
+        "sh",
+        "-c",
+        "echo ready; sleep 300",
+    ]);
+    assert!(
+        env.ok(&["ps", "--format", "{{.Names}}"]).contains("bg"),
+        "[{mode:?}] the CLI sees docker's"
+    );
+    env.ok(&[
+        "create",
+        "--name",
+        "from-cli",
+        "--network",
+        "none",
+        &r,
+        "true",
+    ]);
+    let ps = ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert!(
+        ps.contains("bg running") && ps.contains("from-cli created"),
+        "[{mode:?}] {ps}"
+    );
+    assert!(wait_for(Duration::from_secs(10), || d(&["logs", "bg"])
+        .stdout
+        == "ready\n"));
+    let ex = d(&["exec", "bg", "sh", "-c", "echo in-$((1+2)); exit 5"]);
+    assert_eq!(
+        (ex.status, ex.stdout.as_str()),
+        (5, "in-3\n"),
+        "[{mode:?}] {}",
+        ex.stderr
+    );
+    let missing = d(&["rm", "nosuch"]);
+    assert_ne!(missing.status, 0);
+    assert!(
+        missing.stderr.contains("no such container"),
+        "[{mode:?}] {}",
+        missing.stderr
+    );
+    ok(&["rm", "-f", "bg", "from-cli"]);
+    assert_eq!(env.ok(&["ps", "-aq"]).trim(), "", "[{mode:?}]");
+}
+
+both_modes!(idle_exit_activation_and_bad_endpoints);
+fn idle_exit_activation_and_bad_endpoints(mode: Mode) {
+    let env = TestEnv::new(mode);
+    // --time 1: gone by itself a second after its last connection.
+    let mut svc = Service::start(&env, &["--time", "1"]);
+    assert_eq!(curl(&env, &svc, "GET", "/_ping", None).status, 200);
+    // A client that leaves a stream (events follow) ends its connection.
+    let sock = svc.sock.display().to_string();
+    let left = env.run_program(
+        "curl",
+        &[
+            "-s",
+            "--max-time",
+            "1",
+            "--unix-socket",
+            &sock,
+            "http://d/v1.41/events",
+        ],
+    );
+    assert_eq!(
+        left.status, 28,
+        "[{mode:?}] curl's timeout: {}",
+        left.stderr
+    );
+    assert!(
+        wait_for(Duration::from_secs(15), || matches!(
+            svc.child.try_wait(),
+            Ok(Some(_))
+        )),
+        "[{mode:?}] the service did not exit when idle"
+    );
+    assert!(svc.child.try_wait().unwrap().unwrap().success());
+    assert!(!svc.sock.exists(), "[{mode:?}] its socket is removed");
+
+    // A socket a service answers on is not taken over.
+    let live = Service::start(&env, &["--time", "0"]);
+    let taken = env.run(&["system", "service", "--time", "0", &live.host()]);
+    assert_eq!(taken.status, 125, "[{mode:?}] {}", taken.stderr);
+    assert!(
+        taken.stderr.starts_with("Error: ") && taken.stderr.contains("in use"),
+        "{}",
+        taken.stderr
+    );
+    assert_eq!(
+        curl(&env, &live, "GET", "/_ping", None).status,
+        200,
+        "still served"
+    );
+    let bad = env.run(&["system", "service", "http://x"]);
+    assert_eq!(bad.status, 125);
+    assert_eq!(bad.stderr.lines().count(), 1, "{}", bad.stderr);
+    assert!(bad.stderr.contains("not supported"), "{}", bad.stderr);
+
+    // systemd's socket activation: the passed socket is served.
+    let sock = env.runtime_dir.join("activated.sock");
+    let bin = coracle_bin().display().to_string();
+    let (root, runroot) = (
+        env.store_dir().display().to_string(),
+        env.runroot_dir().display().to_string(),
+    );
+    let mut args = vec!["-l", sock.to_str().unwrap(), &bin];
+    if mode == Mode::Root {
+        args.extend_from_slice(&["--root", &root, "--runroot", &runroot]);
+    }
+    args.extend_from_slice(&["system", "service", "--time", "0"]);
+    let child = env
+        .program_command("/usr/bin/systemd-socket-activate", &args)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let activated = Service { child, sock };
+    assert!(wait_for(Duration::from_secs(10), || activated
+        .sock
+        .exists()));
+    let p = curl(&env, &activated, "GET", "/v1.41/info", None);
+    assert_eq!(p.status, 200, "[{mode:?}] {}", p.text());
+    assert_eq!(
+        p.json()["DockerRootDir"],
+        json!(env.store_dir().display().to_string()),
+        "[{mode:?}] this store's service"
+    );
+}
