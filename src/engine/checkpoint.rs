@@ -1,0 +1,318 @@
+//! `container checkpoint` and `container restore`: the policies (root
+//! only, which states, what is kept), the export archive in podman's
+//! layout, and `--import` as a new container. criu itself is driven by
+//! `runtime/checkpoint.rs`; a restore is a start whose monitor restores.
+
+use crate::runtime::checkpoint::{self as ckpt, CriuStats};
+pub use crate::runtime::checkpoint::{DumpOptions, RestoreOptions};
+use crate::runtime::state::{current_state, is_running};
+use crate::storage::containers::{ContainerConfig, Status};
+use crate::storage::events;
+use crate::storage::store::Store;
+use anyhow::{bail, Context, Result};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    None,
+    Gzip,
+    #[default]
+    Zstd,
+}
+
+impl std::str::FromStr for Compression {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Compression::None),
+            "gzip" => Ok(Compression::Gzip),
+            "zstd" => Ok(Compression::Zstd),
+            _ => bail!("selected compression algorithm ({s:?}) not supported. Please select one from: gzip, none, zstd"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct CheckpointRequest {
+    pub dump: DumpOptions,
+    pub keep: bool,
+    pub export: Option<PathBuf>,
+    pub compression: Compression,
+    pub ignore_rootfs: bool,
+    pub print_stats: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct RestoreRequest {
+    pub criu: RestoreOptions,
+    pub keep: bool,
+    pub print_stats: bool,
+    pub import: Option<PathBuf>,
+    pub name: Option<String>,
+    pub ignore_rootfs: bool,
+}
+
+/// One container's result: podman's `--print-stats` entry.
+#[derive(Debug)]
+pub struct Report {
+    pub id: String,
+    /// Microseconds criu took.
+    pub runtime_duration: i64,
+    pub stats: Option<CriuStats>,
+}
+
+fn require_root(store: &Store, verb: &str) -> Result<()> {
+    if store.rootless {
+        bail!("{verb} a container requires root");
+    }
+    Ok(())
+}
+
+/// Checkpoint running container `id`.
+pub fn checkpoint(store: &Store, id: &str, req: &CheckpointRequest) -> Result<Report> {
+    require_root(store, "checkpointing")?;
+    ckpt::criu()?;
+    let _starting = store.containers.lock(id)?;
+    let cfg = store.containers.load_config(id)?;
+    let state = current_state(store, id)?;
+    if !is_running(&state) || state.status == Status::Paused {
+        bail!(
+            "{:?} is not running, cannot checkpoint: container state improper",
+            state.status.as_str()
+        );
+    }
+    if cfg.auto_remove && req.export.is_none() {
+        bail!("cannot checkpoint containers that have been started with '--rm' unless '--export' is used");
+    }
+    let dir = store.containers.dir(id);
+    let spec = crate::runtime::spec::load(&dir.join("spec.json"))?;
+    ckpt::check_dumpable(store, &cfg, &spec)?;
+    let mark = ckpt::checkpointing_mark(store, id);
+    if !req.dump.leave_running {
+        crate::storage::atomic::write_file(&mark, b"", false)?;
+    }
+    let began = Instant::now();
+    if let Err(e) = ckpt::dump(store, &cfg, &spec, state.pid, &req.dump) {
+        let _ = std::fs::remove_file(&mark);
+        let _ = std::fs::remove_dir_all(ckpt::images_dir(store, id));
+        return Err(e);
+    }
+    let runtime_duration = began.elapsed().as_micros() as i64;
+    // The processes are stopped (unless left running): the archive is
+    // written before they go, so a `--rm` container's files are still there.
+    let exported = match &req.export {
+        Some(target) => export(store, &cfg, target, req),
+        None => Ok(()),
+    };
+    if !req.dump.leave_running {
+        // SAFETY: the pid was the container's running first process; criu
+        // left its tree stopped, so it is still that process.
+        unsafe { libc::kill(state.pid, libc::SIGKILL) };
+        crate::runtime::container::wait_stopped(
+            store,
+            id,
+            Some(std::time::Duration::from_secs(30)),
+        )?;
+    }
+    exported?;
+    let stats = if req.print_stats {
+        Some(ckpt::read_stats(
+            &ckpt::images_dir(store, id).join("stats-dump"),
+        )?)
+    } else {
+        None
+    };
+    if !req.keep {
+        let _ = std::fs::remove_file(ckpt::dump_log(store, id));
+        let _ = std::fs::remove_file(ckpt::images_dir(store, id).join("stats-dump"));
+    }
+    if store.containers.exists(id) {
+        events::container(store, "checkpoint", &cfg);
+    }
+    Ok(Report {
+        id: id.to_string(),
+        runtime_duration,
+        stats,
+    })
+}
+
+/// podman's archive: `checkpoint/` (criu's images), `config.dump`,
+/// `spec.dump` and, unless `--ignore-rootfs`, `rootfs-diff.tar` (the
+/// container's own layer).
+fn export(
+    store: &Store,
+    cfg: &ContainerConfig,
+    target: &Path,
+    req: &CheckpointRequest,
+) -> Result<()> {
+    let dir = store.containers.dir(&cfg.id);
+    let file = std::fs::File::create(target)
+        .with_context(|| format!("creating checkpoint archive {}", target.display()))?;
+    let out: Box<dyn Write> = match req.compression {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::default(),
+        )),
+        Compression::Zstd => Box::new(zstd::stream::write::Encoder::new(file, 3)?.auto_finish()),
+    };
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    tar.append_dir_all("checkpoint", ckpt::images_dir(store, &cfg.id))?;
+    tar.append_path_with_name(dir.join("config.json"), "config.dump")?;
+    tar.append_path_with_name(dir.join("spec.json"), "spec.dump")?;
+    if !req.ignore_rootfs {
+        let mut diff = tar::Builder::new(Vec::new());
+        diff.follow_symlinks(false);
+        diff.append_dir_all(".", dir.join("upper"))?;
+        let bytes = diff.into_inner()?;
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o600);
+        h.set_cksum();
+        tar.append_data(&mut h, "rootfs-diff.tar", bytes.as_slice())?;
+    }
+    tar.into_inner()?.flush()?;
+    Ok(())
+}
+
+/// Was container `id` ended by a checkpoint it can be restored from?
+pub fn is_checkpointed(store: &Store, id: &str) -> bool {
+    current_state(store, id).is_ok_and(|s| s.checkpointed && !is_running(&s))
+        && ckpt::has_checkpoint(store, id)
+}
+
+/// Restore checkpointed container `id`.
+pub fn restore(store: &Store, id: &str, req: &RestoreRequest) -> Result<Report> {
+    require_root(store, "restoring")?;
+    ckpt::criu()?;
+    let state = current_state(store, id)?;
+    if is_running(&state) || state.status == Status::Paused {
+        bail!("container {id} is running or paused, cannot restore: container state improper");
+    }
+    if !ckpt::has_checkpoint(store, id) {
+        bail!("a complete checkpoint for this container cannot be found, cannot restore: no checkpoint of container {id}");
+    }
+    ckpt::write_restore_request(store, id, &req.criu)?;
+    let began = Instant::now();
+    let started = crate::runtime::container::start(store, id, false);
+    let _ = std::fs::remove_file(ckpt::restore_request(store, id));
+    started?;
+    let runtime_duration = began.elapsed().as_micros() as i64;
+    let cfg = store.containers.load_config(id)?;
+    events::container(store, "restore", &cfg);
+    let stats = if req.print_stats {
+        Some(ckpt::read_stats(
+            &ckpt::images_dir(store, id).join("stats-restore"),
+        )?)
+    } else {
+        None
+    };
+    if !req.keep {
+        let _ = std::fs::remove_dir_all(ckpt::images_dir(store, id));
+        let _ = std::fs::remove_file(ckpt::restore_log(store, id));
+    }
+    Ok(Report {
+        id: id.to_string(),
+        runtime_duration,
+        stats,
+    })
+}
+
+/// Read an archive whatever its compression (none, gzip, zstd).
+fn open_archive(path: &Path) -> Result<Box<dyn Read>> {
+    let mut f = std::fs::File::open(path)
+        .with_context(|| format!("opening checkpoint archive {}", path.display()))?;
+    let mut magic = [0u8; 4];
+    let n = f.read(&mut magic)?;
+    use std::io::Seek;
+    f.seek(std::io::SeekFrom::Start(0))?;
+    Ok(if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(zstd::stream::read::Decoder::new(f)?)
+    } else {
+        Box::new(f)
+    })
+}
+
+/// `restore --import`: a new container from an exported checkpoint,
+/// named `--name` or as the original, then restored. Nothing is left of
+/// it when a step fails.
+pub fn import(store: &Store, req: &RestoreRequest) -> Result<Report> {
+    require_root(store, "restoring")?;
+    ckpt::criu()?;
+    let archive = req.import.as_deref().context("no archive to import")?;
+    // Beside the containers' directories, so the images move by rename;
+    // a killed import's leftover is swept as any other.
+    let scratch =
+        crate::storage::leftovers::temp_name(&store.records_root.join("tmp"), "checkpoint-import-");
+    std::fs::create_dir_all(&scratch)?;
+    let result = (|| {
+        tar::Archive::new(open_archive(archive)?)
+            .unpack(&scratch)
+            .with_context(|| format!("reading checkpoint archive {}", archive.display()))?;
+        let config = std::fs::read(scratch.join("config.dump")).with_context(|| {
+            format!(
+                "{} holds no config.dump: not a checkpoint archive",
+                archive.display()
+            )
+        })?;
+        let mut cfg: ContainerConfig =
+            serde_json::from_slice(&config).context("reading the archive's config.dump")?;
+        if !scratch.join("checkpoint/inventory.img").is_file() {
+            bail!("{} holds no complete checkpoint", archive.display());
+        }
+        if let Some(name) = &req.name {
+            cfg.name = name.clone();
+        }
+        if let Some(owner) = store.containers.name_owner(&cfg.name) {
+            bail!(
+                "the container name {:?} is already in use by {owner}. You have to remove that container to be able to reuse that name: that name is already in use",
+                cfg.name
+            );
+        }
+        let img = store
+            .images
+            .load()?
+            .by_id(&cfg.image_id)
+            .cloned()
+            .with_context(|| {
+                format!(
+                    "the checkpoint's image {} is not in the store",
+                    cfg.image_id
+                )
+            })?;
+        let new = super::containers::create(store, cfg, Some(&img))?;
+        let made = (|| {
+            let dir = store.containers.dir(&new.id);
+            std::fs::rename(scratch.join("checkpoint"), ckpt::images_dir(store, &new.id))
+                .context("moving the checkpoint into the container")?;
+            let diff = scratch.join("rootfs-diff.tar");
+            if !req.ignore_rootfs && diff.is_file() {
+                let mut a = tar::Archive::new(std::fs::File::open(&diff)?);
+                a.set_preserve_permissions(true);
+                a.set_preserve_ownerships(true);
+                a.set_unpack_xattrs(true);
+                a.unpack(dir.join("upper"))
+                    .context("unpacking the checkpoint's root filesystem changes")?;
+            }
+            restore(store, &new.id, req)
+        })();
+        if made.is_err() {
+            let _ = super::containers::remove(
+                store,
+                &new.id,
+                super::containers::Removal {
+                    force: true,
+                    ..Default::default()
+                },
+            );
+        }
+        made
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
