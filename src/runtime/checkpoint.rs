@@ -532,10 +532,11 @@ pub fn restore(
     args.extend(["--manage-cgroups=ignore".into(), "--root".into()]);
     args.push(root.display().to_string());
     args.extend(["--pidfile".into(), pidfile.display().to_string()]);
-    // Inherited fds from 10 up, clear of criu's own 0-2.
+    // Inherited fds from 400 up: above every fd the monitor holds, so no
+    // dup2 onto a target clobbers a source still to be placed.
     let mut keep: Vec<OwnedFd> = Vec::new();
     let mut fds = Vec::new();
-    let mut next = 10;
+    let mut next = 400;
     let mut inherit = |fd: OwnedFd, key: &str, args: &mut Vec<String>| {
         fds.push((fd.as_raw_fd(), next));
         args.push("--inherit-fd".into());

@@ -1,0 +1,217 @@
+//! `container checkpoint` and `container restore` (CRIU): a counting
+//! container stopped and brought back where it was, its log continued;
+//! `--leave-running`, `--keep`, `--print-stats`, `--export`/`--import`,
+//! `--all`. Rootless: podman's refusal, nothing changed.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const COUNTER: &str =
+    "i=0; while true; do i=$((i+1)); echo tick $i; echo $i > /tmp/n; sleep 0.2; done";
+
+fn count(env: &TestEnv, name: &str) -> u64 {
+    env.ok(&["exec", name, "cat", "/tmp/n"])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn status(env: &TestEnv, name: &str) -> String {
+    env.ok(&["inspect", "--format", "{{.State.Status}}", name])
+        .trim()
+        .to_string()
+}
+
+/// The container's userdata directory in the store.
+fn userdata(env: &TestEnv, name: &str) -> std::path::PathBuf {
+    let id = env
+        .ok(&["inspect", "--format", "{{.Id}}", name])
+        .trim()
+        .to_string();
+    env.container_dirs()
+        .into_iter()
+        .map(|d| d.join("userdata"))
+        .find(|d| d.parent().unwrap().ends_with(&id) && d.is_dir())
+        .expect("the container's userdata")
+}
+
+/// Start the counter and let it count past 3.
+fn counter(env: &TestEnv, name: &str) {
+    let img = env.rt_image();
+    env.run_detached(name, &[], &img, &["sh", "-c", COUNTER]);
+    assert!(
+        wait_for(Duration::from_secs(10), || env
+            .run(&["exec", name, "cat", "/tmp/n"])
+            .stdout
+            .trim()
+            .parse::<u64>()
+            .is_ok_and(|n| n > 3)),
+        "the counter never counted"
+    );
+}
+
+both_modes!(checkpoint_and_restore_continue_the_program);
+fn checkpoint_and_restore_continue_the_program(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    if mode == Mode::Rootless {
+        let img = env.rt_image();
+        env.run_detached("c1", &[], &img, &["sleep", "300"]);
+        let out = env.fails(&["container", "checkpoint", "c1"], 125);
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: checkpointing a container requires root",
+            "[{mode:?}]"
+        );
+        assert_eq!(status(&env, "c1"), "running", "[{mode:?}] unchanged");
+        let out = env.fails(&["container", "restore", "c1"], 125);
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: restoring a container requires root"
+        );
+        assert_eq!(status(&env, "c1"), "running", "[{mode:?}] unchanged");
+        return;
+    }
+    counter(&env, "c1");
+    env.ok(&["container", "checkpoint", "c1"]);
+    assert_eq!(status(&env, "c1"), "exited");
+    let logs = env.ok(&["logs", "c1"]);
+    let before: u64 = logs
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("tick "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // stopped: the log does not grow
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(env.ok(&["logs", "c1"]), logs, "the counter stopped");
+    // a checkpoint of an exited container is refused, store unchanged
+    let out = env.fails(&["container", "checkpoint", "c1"], 125);
+    assert!(
+        out.stderr.contains("is not running, cannot checkpoint"),
+        "{}",
+        out.stderr
+    );
+    env.ok(&["container", "restore", "c1"]);
+    assert_eq!(status(&env, "c1"), "running");
+    let n = count(&env, "c1");
+    assert!(n >= before, "went on from {before}, not from 0: {n}");
+    assert!(
+        wait_for(Duration::from_secs(10), || env
+            .ok(&["logs", "c1"])
+            .contains(&format!("tick {}", before + 2))),
+        "the log continues after the restore:\n{}",
+        env.ok(&["logs", "c1"])
+    );
+    let logs = env.ok(&["logs", "c1"]);
+    assert!(
+        logs.starts_with("tick 1\n"),
+        "both parts in the log:\n{logs}"
+    );
+    // restoring a running container is refused
+    let out = env.fails(&["container", "restore", "c1"], 125);
+    assert!(out.stderr.contains("cannot restore"), "{}", out.stderr);
+    // without --keep, nothing of the checkpoint stays
+    let ud = userdata(&env, "c1");
+    assert!(!ud.join("checkpoint").exists() && !ud.join("dump.log").exists());
+}
+
+both_modes!(leave_running_keep_and_stats);
+fn leave_running_keep_and_stats(mode: Mode) {
+    if mode == Mode::Rootless {
+        return; // refused as root's other test shows
+    }
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    counter(&env, "c2");
+    let out = env.ok(&[
+        "container",
+        "checkpoint",
+        "--leave-running",
+        "--keep",
+        "--print-stats",
+        "c2",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    assert!(
+        doc["podman_checkpoint_duration"].as_i64().unwrap() > 0,
+        "{out}"
+    );
+    let c = &doc["container_statistics"][0];
+    assert!(
+        c["runtime_checkpoint_duration"].as_i64().unwrap() > 0,
+        "{out}"
+    );
+    for key in [
+        "freezing_time",
+        "frozen_time",
+        "memdump_time",
+        "pages_scanned",
+        "pages_written",
+    ] {
+        assert!(
+            c["criu_statistics"][key].as_u64().is_some(),
+            "{key} in {out}"
+        );
+    }
+    assert_eq!(status(&env, "c2"), "running", "--leave-running");
+    let a = count(&env, "c2");
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(count(&env, "c2") > a, "still counting");
+    let ud = userdata(&env, "c2");
+    assert!(ud.join("dump.log").is_file(), "--keep keeps criu's log");
+    assert!(
+        ud.join("checkpoint/inventory.img").is_file(),
+        "and the images"
+    );
+}
+
+both_modes!(export_and_import_as_a_new_container);
+fn export_and_import_as_a_new_container(mode: Mode) {
+    if mode == Mode::Rootless {
+        return;
+    }
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    counter(&env, "c3");
+    let archive = env.dir.join("c3.tar.zst");
+    let archive = archive.to_str().unwrap();
+    env.ok(&["container", "checkpoint", "-e", archive, "c3"]);
+    let before = env.ok(&["logs", "c3"]).lines().count() as u64;
+    env.ok(&["rm", "c3"]);
+    env.ok(&["container", "restore", "-i", archive, "--name", "c3b"]);
+    assert_eq!(status(&env, "c3b"), "running");
+    let n = count(&env, "c3b");
+    assert!(
+        n >= before,
+        "the imported container counts on from {before}: {n}"
+    );
+    // the name is taken now: a second import is refused, nothing made
+    let ids = env.all_container_ids();
+    let out = env.fails(
+        &["container", "restore", "-i", archive, "--name", "c3b"],
+        125,
+    );
+    assert!(out.stderr.contains("already in use"), "{}", out.stderr);
+    assert_eq!(env.all_container_ids(), ids);
+}
+
+both_modes!(all_checkpoints_and_restores_every_container);
+fn all_checkpoints_and_restores_every_container(mode: Mode) {
+    if mode == Mode::Rootless {
+        return;
+    }
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    counter(&env, "a1");
+    counter(&env, "a2");
+    env.ok(&["container", "checkpoint", "--all"]);
+    assert_eq!(status(&env, "a1"), "exited");
+    assert_eq!(status(&env, "a2"), "exited");
+    env.ok(&["container", "restore", "--all"]);
+    assert_eq!(status(&env, "a1"), "running");
+    assert_eq!(status(&env, "a2"), "running");
+}
