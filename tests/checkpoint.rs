@@ -77,6 +77,13 @@ fn checkpoint_and_restore_continue_the_program(mode: Mode) {
     counter(&env, "c1");
     env.ok(&["container", "checkpoint", "c1"]);
     assert_eq!(status(&env, "c1"), "exited");
+    let state = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Checkpointed}} {{.State.ExitCode}}",
+        "c1",
+    ]);
+    assert_eq!(state.trim(), "true 0", "podman's state after a checkpoint");
     let logs = env.ok(&["logs", "c1"]);
     let before: u64 = logs
         .lines()
@@ -97,6 +104,13 @@ fn checkpoint_and_restore_continue_the_program(mode: Mode) {
     );
     env.ok(&["container", "restore", "c1"]);
     assert_eq!(status(&env, "c1"), "running");
+    let state = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Restored}} {{.State.Checkpointed}}",
+        "c1",
+    ]);
+    assert_eq!(state.trim(), "true false");
     let n = count(&env, "c1");
     assert!(n >= before, "went on from {before}, not from 0: {n}");
     assert!(
@@ -121,12 +135,29 @@ fn checkpoint_and_restore_continue_the_program(mode: Mode) {
 
 both_modes!(leave_running_keep_and_stats);
 fn leave_running_keep_and_stats(mode: Mode) {
-    if mode == Mode::Rootless {
-        return; // refused as root's other test shows
-    }
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     counter(&env, "c2");
+    if mode == Mode::Rootless {
+        let out = env.fails(
+            &["container", "checkpoint", "--leave-running", "--keep", "c2"],
+            125,
+        );
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: checkpointing a container requires root"
+        );
+        assert!(
+            !userdata(&env, "c2").join("checkpoint").exists(),
+            "nothing written"
+        );
+        let a = count(&env, "c2");
+        assert!(
+            wait_for(Duration::from_secs(5), || count(&env, "c2") > a),
+            "still counting"
+        );
+        return;
+    }
     let out = env.ok(&[
         "container",
         "checkpoint",
@@ -171,14 +202,33 @@ fn leave_running_keep_and_stats(mode: Mode) {
 
 both_modes!(export_and_import_as_a_new_container);
 fn export_and_import_as_a_new_container(mode: Mode) {
-    if mode == Mode::Rootless {
-        return;
-    }
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     counter(&env, "c3");
     let archive = env.dir.join("c3.tar.zst");
     let archive = archive.to_str().unwrap();
+    if mode == Mode::Rootless {
+        let out = env.fails(&["container", "checkpoint", "-e", archive, "c3"], 125);
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: checkpointing a container requires root"
+        );
+        assert!(
+            !std::path::Path::new(archive).exists(),
+            "no archive written"
+        );
+        let ids = env.all_container_ids();
+        let out = env.fails(
+            &["container", "restore", "-i", archive, "--name", "c3b"],
+            125,
+        );
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: restoring a container requires root"
+        );
+        assert_eq!(env.all_container_ids(), ids, "no container made");
+        return;
+    }
     env.ok(&["container", "checkpoint", "-e", archive, "c3"]);
     let before = env.ok(&["logs", "c3"]).lines().count() as u64;
     env.ok(&["rm", "c3"]);
@@ -201,17 +251,66 @@ fn export_and_import_as_a_new_container(mode: Mode) {
 
 both_modes!(all_checkpoints_and_restores_every_container);
 fn all_checkpoints_and_restores_every_container(mode: Mode) {
-    if mode == Mode::Rootless {
-        return;
-    }
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
     counter(&env, "a1");
     counter(&env, "a2");
+    if mode == Mode::Rootless {
+        env.fails(&["container", "checkpoint", "--all"], 125);
+        assert_eq!(status(&env, "a1"), "running");
+        assert_eq!(status(&env, "a2"), "running");
+        return;
+    }
     env.ok(&["container", "checkpoint", "--all"]);
     assert_eq!(status(&env, "a1"), "exited");
     assert_eq!(status(&env, "a2"), "exited");
     env.ok(&["container", "restore", "--all"]);
     assert_eq!(status(&env, "a1"), "running");
     assert_eq!(status(&env, "a2"), "running");
+}
+
+both_modes!(a_failing_criu_names_its_log_and_changes_nothing);
+fn a_failing_criu_names_its_log_and_changes_nothing(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    // a criu that fails, found first through helper_binaries_dir
+    let helpers = env.dir.join("helpers");
+    std::fs::create_dir_all(&helpers).unwrap();
+    let fake = helpers.join("criu");
+    std::fs::write(&fake, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let conf = env.home.join("containers.conf");
+    env.write_user_file(
+        &conf,
+        format!(
+            "[engine]\nhelper_binaries_dir = [\"{}\"]\n",
+            helpers.display()
+        )
+        .as_bytes(),
+    );
+    env.set_env("CONTAINERS_CONF", conf.to_str().unwrap());
+    let _reaper = Reaper(&env);
+    counter(&env, "f1");
+    let out = env.fails(&["container", "checkpoint", "f1"], 125);
+    let line = out.stderr.trim();
+    assert_eq!(line.lines().count(), 1, "[{mode:?}] one line: {line}");
+    if mode == Mode::Rootless {
+        assert_eq!(line, "Error: checkpointing a container requires root");
+    } else {
+        assert!(
+            line.starts_with("Error: criu failed: checkpointing container")
+                && line.contains(&fake.display().to_string())
+                && line.contains("userdata/dump.log"),
+            "names criu and its log: {line}"
+        );
+        assert!(
+            !userdata(&env, "f1").join("checkpoint").exists(),
+            "no images left"
+        );
+    }
+    assert_eq!(status(&env, "f1"), "running", "[{mode:?}] left running");
+    let a = count(&env, "f1");
+    assert!(
+        wait_for(Duration::from_secs(5), || count(&env, "f1") > a),
+        "[{mode:?}] still counting"
+    );
 }
