@@ -314,3 +314,37 @@ fn a_failing_criu_names_its_log_and_changes_nothing(mode: Mode) {
         "[{mode:?}] still counting"
     );
 }
+
+both_modes!(a_restored_container_keeps_its_published_port_and_volume);
+fn a_restored_container_keeps_its_published_port_and_volume(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let port = free_port();
+    let www = www_dir(&env, "served after restore\n");
+    let img = env.rt_image();
+    let publish = format!("{port}:80");
+    env.run_detached(
+        "p1",
+        &["-p", &publish, "-v", &www],
+        &img,
+        &["sh", "-c", COUNTER],
+    );
+    if mode == Mode::Rootless {
+        env.fails(&["container", "checkpoint", "p1"], 125);
+        assert_eq!(status(&env, "p1"), "running");
+        return;
+    }
+    env.ok(&["container", "checkpoint", "p1"]);
+    env.ok(&["container", "restore", "p1"]);
+    // the bound volume is there again, and the port reaches the new
+    // network namespace (criu cannot dump a listening TCP socket on every
+    // kernel: the server starts after the restore)
+    assert_eq!(
+        env.ok(&["exec", "p1", "cat", "/www/index.html"]),
+        "served after restore\n"
+    );
+    let mut httpd = vec!["exec", "-d", "p1"];
+    httpd.extend_from_slice(HTTPD);
+    env.ok(&httpd);
+    assert_eq!(http_get(mode, port), "served after restore\n");
+}

@@ -504,12 +504,13 @@ pub struct RestoreStdio {
 
 /// Restore container `cfg` from its images: the restored first process is
 /// a child of the caller (the monitor: criu's `--restore-sibling`), in
-/// `cgroup`, in the network namespace `netns` holds. Returns its pid and
+/// `cgroup`, in the network namespace `netns` holds, its root `rootfs`. Returns its pid and
 /// the monitor's ends of its stdio.
 pub fn restore(
     store: &Store,
     cfg: &ContainerConfig,
     spec: &Spec,
+    rootfs: super::rootfs::RootfsPlan,
     cgroup: Option<&super::cgroup::Cgroup>,
     netns: Option<&NetnsHolder>,
     o: &RestoreOptions,
@@ -597,7 +598,7 @@ pub fn restore(
     }
     let setup = CriuSetup {
         cgroup: cgroup.cloned(),
-        rootfs: super::monitor::rootfs_plan(store, cfg),
+        rootfs,
         root,
         fds,
     };

@@ -708,6 +708,7 @@ fn spawn_restored(
         store,
         cfg,
         spec,
+        rootfs_plan(store, cfg),
         made.cgroup.as_ref(),
         holder.as_ref(),
         options,
