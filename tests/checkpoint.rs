@@ -39,8 +39,12 @@ fn userdata(env: &TestEnv, name: &str) -> std::path::PathBuf {
 
 /// Start the counter and let it count past 3.
 fn counter(env: &TestEnv, name: &str) {
+    counter_with(env, name, &[]);
+}
+
+fn counter_with(env: &TestEnv, name: &str, extra: &[&str]) {
     let img = env.rt_image();
-    env.run_detached(name, &[], &img, &["sh", "-c", COUNTER]);
+    env.run_detached(name, extra, &img, &["sh", "-c", COUNTER]);
     assert!(
         wait_for(Duration::from_secs(10), || env
             .run(&["exec", name, "cat", "/tmp/n"])
@@ -204,7 +208,7 @@ both_modes!(export_and_import_as_a_new_container);
 fn export_and_import_as_a_new_container(mode: Mode) {
     let env = TestEnv::new(mode);
     let _reaper = Reaper(&env);
-    counter(&env, "c3");
+    counter_with(&env, "c3", &["-v", "ckdata:/data"]);
     let archive = env.dir.join("c3.tar.zst");
     let archive = archive.to_str().unwrap();
     if mode == Mode::Rootless {
@@ -229,15 +233,72 @@ fn export_and_import_as_a_new_container(mode: Mode) {
         assert_eq!(env.all_container_ids(), ids, "no container made");
         return;
     }
+    env.ok(&[
+        "exec",
+        "c3",
+        "sh",
+        "-c",
+        "echo kept > /data/f; echo changed > /etc/motd",
+    ]);
     env.ok(&["container", "checkpoint", "-e", archive, "c3"]);
     let before = env.ok(&["logs", "c3"]).lines().count() as u64;
+    // the archive is podman's layout
+    let listing = std::process::Command::new("tar")
+        .args(["--zstd", "-tf", archive])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    for entry in [
+        "checkpoint/inventory.img",
+        "config.dump",
+        "spec.dump",
+        "rootfs-diff.tar",
+        "volumes/ckdata.tar",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.trim_start_matches("./") == entry),
+            "{entry} in:\n{listing}"
+        );
+    }
     env.ok(&["rm", "c3"]);
+    env.ok(&["volume", "rm", "ckdata"]);
     env.ok(&["container", "restore", "-i", archive, "--name", "c3b"]);
     assert_eq!(status(&env, "c3b"), "running");
     let n = count(&env, "c3b");
     assert!(
         n >= before,
         "the imported container counts on from {before}: {n}"
+    );
+    assert_eq!(
+        env.ok(&["exec", "c3b", "cat", "/data/f", "/etc/motd"]),
+        "kept\nchanged\n",
+        "volume and root filesystem changes came along"
+    );
+    // --ignore-volumes and --ignore-rootfs leave them out
+    let bare = env.dir.join("bare.tar");
+    let bare = bare.to_str().unwrap();
+    env.ok(&[
+        "container",
+        "checkpoint",
+        "-e",
+        bare,
+        "-c",
+        "none",
+        "--ignore-volumes",
+        "--ignore-rootfs",
+        "--leave-running",
+        "c3b",
+    ]);
+    let listing = std::process::Command::new("tar")
+        .args(["-tf", bare])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert!(
+        listing.contains("config.dump")
+            && !listing.contains("rootfs-diff.tar")
+            && !listing.contains("volumes/"),
+        "{listing}"
     );
     // the name is taken now: a second import is refused, nothing made
     let ids = env.all_container_ids();

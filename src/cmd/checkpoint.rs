@@ -28,6 +28,9 @@ pub struct CheckpointArgs {
     /// Do not include root file-system changes when exporting
     #[arg(long)]
     pub ignore_rootfs: bool,
+    /// Do not export the contents of the container's volumes
+    #[arg(long)]
+    pub ignore_volumes: bool,
     /// Keep all temporary checkpoint files
     #[arg(short, long)]
     pub keep: bool,
@@ -57,6 +60,9 @@ pub struct RestoreArgs {
     /// Do not apply root file-system changes when importing from exported checkpoint
     #[arg(long)]
     pub ignore_rootfs: bool,
+    /// Do not restore the contents of volumes when importing from exported checkpoint
+    #[arg(long)]
+    pub ignore_volumes: bool,
     /// Restore from exported checkpoint archive (tar.gz)
     #[arg(short, long, value_name = "FILE")]
     pub import: Option<PathBuf>,
@@ -132,6 +138,9 @@ pub fn checkpoint(g: &GlobalOpts, a: CheckpointArgs) -> Result<()> {
         if a.ignore_rootfs {
             bail!("--ignore-rootfs can only be used with --export");
         }
+        if a.ignore_volumes {
+            bail!("--ignore-volumes can only be used with --export");
+        }
         if a.compress != "zstd" {
             bail!("--compress can only be used with --export");
         }
@@ -154,6 +163,7 @@ pub fn checkpoint(g: &GlobalOpts, a: CheckpointArgs) -> Result<()> {
         export: a.export.clone(),
         compression,
         ignore_rootfs: a.ignore_rootfs,
+        ignore_volumes: a.ignore_volumes,
         print_stats: a.print_stats,
     };
     let (reports, result) = each(&list, a.print_stats, |id| {
@@ -179,6 +189,9 @@ pub fn restore(g: &GlobalOpts, a: RestoreArgs) -> Result<()> {
         if a.ignore_rootfs {
             bail!("--ignore-rootfs can only be used with --import");
         }
+        if a.ignore_volumes {
+            bail!("--ignore-volumes can only be used with --import");
+        }
     } else if a.all || a.latest || !a.containers.is_empty() {
         bail!("--import cannot be used with --all, --latest or container names");
     }
@@ -196,6 +209,7 @@ pub fn restore(g: &GlobalOpts, a: RestoreArgs) -> Result<()> {
         import: a.import.clone(),
         name: a.name.clone(),
         ignore_rootfs: a.ignore_rootfs,
+        ignore_volumes: a.ignore_volumes,
     };
     let store = g.open_store()?;
     if a.import.is_some() {

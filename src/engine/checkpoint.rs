@@ -6,7 +6,7 @@
 use crate::runtime::checkpoint::{self as ckpt, CriuStats};
 pub use crate::runtime::checkpoint::{DumpOptions, RestoreOptions};
 use crate::runtime::state::{current_state, is_running};
-use crate::storage::containers::{ContainerConfig, Status};
+use crate::storage::containers::{ContainerConfig, MountKind, Status};
 use crate::storage::events;
 use crate::storage::store::Store;
 use anyhow::{bail, Context, Result};
@@ -41,6 +41,7 @@ pub struct CheckpointRequest {
     pub export: Option<PathBuf>,
     pub compression: Compression,
     pub ignore_rootfs: bool,
+    pub ignore_volumes: bool,
     pub print_stats: bool,
 }
 
@@ -52,6 +53,7 @@ pub struct RestoreRequest {
     pub import: Option<PathBuf>,
     pub name: Option<String>,
     pub ignore_rootfs: bool,
+    pub ignore_volumes: bool,
 }
 
 /// One container's result: podman's `--print-stats` entry.
@@ -139,8 +141,9 @@ pub fn checkpoint(store: &Store, id: &str, req: &CheckpointRequest) -> Result<Re
 }
 
 /// podman's archive: `checkpoint/` (criu's images), `config.dump`,
-/// `spec.dump` and, unless `--ignore-rootfs`, `rootfs-diff.tar` (the
-/// container's own layer).
+/// `spec.dump`, unless `--ignore-rootfs` `rootfs-diff.tar` (the
+/// container's own layer) and unless `--ignore-volumes`
+/// `volumes/NAME.tar` for each of its local volumes.
 fn export(
     store: &Store,
     cfg: &ContainerConfig,
@@ -173,6 +176,30 @@ fn export(
         h.set_mode(0o600);
         h.set_cksum();
         tar.append_data(&mut h, "rootfs-diff.tar", bytes.as_slice())?;
+    }
+    if !req.ignore_volumes {
+        for m in cfg.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+            let local = store
+                .volumes
+                .load(&m.source)?
+                .is_some_and(|v| matches!(v.driver.as_str(), "" | "local"));
+            if !local {
+                continue;
+            }
+            let mut vol = tar::Builder::new(Vec::new());
+            vol.follow_symlinks(false);
+            vol.append_dir_all(".", store.volumes.data_dir(&m.source))?;
+            let bytes = vol.into_inner()?;
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o600);
+            h.set_cksum();
+            tar.append_data(
+                &mut h,
+                format!("volumes/{}.tar", m.source),
+                bytes.as_slice(),
+            )?;
+        }
     }
     tar.into_inner()?.flush()?;
     Ok(())
@@ -298,6 +325,21 @@ pub fn import(store: &Store, req: &RestoreRequest) -> Result<Report> {
                 a.set_unpack_xattrs(true);
                 a.unpack(dir.join("upper"))
                     .context("unpacking the checkpoint's root filesystem changes")?;
+            }
+            if !req.ignore_volumes {
+                for m in new.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+                    let tar_path = scratch.join("volumes").join(format!("{}.tar", m.source));
+                    if !tar_path.is_file() {
+                        continue;
+                    }
+                    let mut a = tar::Archive::new(std::fs::File::open(&tar_path)?);
+                    a.set_preserve_permissions(true);
+                    a.set_preserve_ownerships(true);
+                    a.unpack(store.volumes.data_dir(&m.source))
+                        .with_context(|| {
+                            format!("restoring the contents of volume {}", m.source)
+                        })?;
+                }
             }
             restore(store, &new.id, req)
         })();
