@@ -409,3 +409,86 @@ fn a_restored_container_keeps_its_published_port_and_volume(mode: Mode) {
     env.ok(&httpd);
     assert_eq!(http_get(mode, port), "served after restore\n");
 }
+
+both_modes!(import_twice_with_new_ports_and_without_the_static_ip);
+fn import_twice_with_new_ports_and_without_the_static_ip(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let archive = env.dir.join("n1.tar.zst");
+    let archive = archive.to_str().unwrap();
+    if mode == Mode::Rootless {
+        let out = env.fails(
+            &[
+                "container",
+                "restore",
+                "-i",
+                archive,
+                "-p",
+                "8080:80",
+                "--ignore-static-ip",
+            ],
+            125,
+        );
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: restoring a container requires root"
+        );
+        return;
+    }
+    let net = format!("ck{}", std::process::id());
+    env.ok(&["network", "create", "--subnet", "10.89.177.0/24", &net]);
+    let network = format!("{net}:ip=10.89.177.50");
+    counter_with(&env, "n1", &["--network", &network]);
+    env.ok(&[
+        "container",
+        "checkpoint",
+        "-e",
+        archive,
+        "--leave-running",
+        "n1",
+    ]);
+    // the original still holds its address: a copy asking for it fails,
+    // and leaves nothing behind
+    let ids = env.all_container_ids();
+    let out = env.fails(&["container", "restore", "-i", archive, "-n", "n2"], 125);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert_eq!(env.all_container_ids(), ids, "no container made");
+    let port = free_port();
+    let publish = format!("{port}:80");
+    env.ok(&[
+        "container",
+        "restore",
+        "-i",
+        archive,
+        "-n",
+        "n2",
+        "--ignore-static-ip",
+        "-p",
+        &publish,
+    ]);
+    assert_eq!(status(&env, "n2"), "running");
+    let ip = env.ok(&[
+        "inspect",
+        "--format",
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
+        "n2",
+    ]);
+    assert!(
+        ip.trim().starts_with("10.89.177.") && ip.trim() != "10.89.177.50",
+        "{ip}"
+    );
+    let www = env.ok(&[
+        "exec",
+        "n2",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo copy > /www/index.html",
+    ]);
+    assert!(www.is_empty());
+    let mut httpd = vec!["exec", "-d", "n2"];
+    httpd.extend_from_slice(HTTPD);
+    env.ok(&httpd);
+    assert_eq!(http_get(mode, port), "copy\n");
+    env.ok(&["rm", "-f", "n1", "n2"]);
+    env.ok(&["network", "rm", &net]);
+}

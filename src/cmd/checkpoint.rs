@@ -63,6 +63,15 @@ pub struct RestoreArgs {
     /// Do not restore the contents of volumes when importing from exported checkpoint
     #[arg(long)]
     pub ignore_volumes: bool,
+    /// Ignore IP address set via --ip when importing from exported checkpoint
+    #[arg(long)]
+    pub ignore_static_ip: bool,
+    /// Ignore MAC address set via --mac-address when importing from exported checkpoint
+    #[arg(long)]
+    pub ignore_static_mac: bool,
+    /// Publish a container's port, or a range of ports, to the host (only with --import)
+    #[arg(short, long, value_name = "PORT")]
+    pub publish: Vec<String>,
     /// Restore from exported checkpoint archive (tar.gz)
     #[arg(short, long, value_name = "FILE")]
     pub import: Option<PathBuf>,
@@ -192,6 +201,12 @@ pub fn restore(g: &GlobalOpts, a: RestoreArgs) -> Result<()> {
         if a.ignore_volumes {
             bail!("--ignore-volumes can only be used with --import");
         }
+        if a.ignore_static_ip || a.ignore_static_mac {
+            bail!("--ignore-static-ip and --ignore-static-mac can only be used with --import");
+        }
+        if !a.publish.is_empty() {
+            bail!("--publish can only be used with --import");
+        }
     } else if a.all || a.latest || !a.containers.is_empty() {
         bail!("--import cannot be used with --all, --latest or container names");
     }
@@ -210,6 +225,9 @@ pub fn restore(g: &GlobalOpts, a: RestoreArgs) -> Result<()> {
         name: a.name.clone(),
         ignore_rootfs: a.ignore_rootfs,
         ignore_volumes: a.ignore_volumes,
+        ignore_static_ip: a.ignore_static_ip,
+        ignore_static_mac: a.ignore_static_mac,
+        publish: a.publish.clone(),
     };
     let store = g.open_store()?;
     if a.import.is_some() {

@@ -54,6 +54,10 @@ pub struct RestoreRequest {
     pub name: Option<String>,
     pub ignore_rootfs: bool,
     pub ignore_volumes: bool,
+    pub ignore_static_ip: bool,
+    pub ignore_static_mac: bool,
+    /// `--publish`: replaces the imported container's published ports.
+    pub publish: Vec<String>,
 }
 
 /// One container's result: podman's `--print-stats` entry.
@@ -294,6 +298,22 @@ pub fn import(store: &Store, req: &RestoreRequest) -> Result<Report> {
         }
         if let Some(name) = &req.name {
             cfg.name = name.clone();
+        }
+        for a in cfg.network_attachments.values_mut() {
+            if req.ignore_static_ip {
+                a.ip = None;
+                a.ip6 = None;
+            }
+            if req.ignore_static_mac {
+                a.mac = None;
+            }
+        }
+        if !req.publish.is_empty() {
+            let mut ports = Vec::new();
+            for p in &req.publish {
+                ports.extend(crate::runtime::publish::parse_publish(p)?);
+            }
+            cfg.ports = ports;
         }
         if let Some(owner) = store.containers.name_owner(&cfg.name) {
             bail!(
