@@ -492,3 +492,48 @@ fn import_twice_with_new_ports_and_without_the_static_ip(mode: Mode) {
     env.ok(&["rm", "-f", "n1", "n2"]);
     env.ok(&["network", "rm", &net]);
 }
+
+both_modes!(create_image_then_restore_from_it);
+fn create_image_then_restore_from_it(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    counter(&env, "m1");
+    if mode == Mode::Rootless {
+        env.fails(
+            &["container", "checkpoint", "--create-image", "m1-ckpt", "m1"],
+            125,
+        );
+        assert!(
+            env.run(&["image", "exists", "m1-ckpt"]).status != 0,
+            "no image made"
+        );
+        assert_eq!(status(&env, "m1"), "running");
+        return;
+    }
+    env.ok(&["container", "checkpoint", "--create-image", "m1-ckpt", "m1"]);
+    let before = count_exited(&env, "m1");
+    let name = env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .Annotations \"io.podman.annotations.checkpoint.name\"}}",
+        "m1-ckpt",
+    ]);
+    assert_eq!(name.trim(), "m1", "podman's checkpoint annotation");
+    env.ok(&["rm", "m1"]);
+    env.ok(&["container", "restore", "m1-ckpt"]);
+    assert_eq!(status(&env, "m1"), "running", "named as the original");
+    let n = count(&env, "m1");
+    assert!(n >= before, "counts on from {before}: {n}");
+}
+
+/// The last count an exited counter logged.
+fn count_exited(env: &TestEnv, name: &str) -> u64 {
+    env.ok(&["logs", name])
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("tick "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}

@@ -16,6 +16,9 @@ pub struct CheckpointArgs {
     /// Checkpoint all running containers
     #[arg(short, long)]
     pub all: bool,
+    /// Create a checkpoint image with the given name
+    #[arg(long, value_name = "IMAGE")]
+    pub create_image: Option<String>,
     /// Select compression algorithm (gzip, none, zstd) for checkpoint archive
     #[arg(short = 'c', long, default_value = "zstd")]
     pub compress: String,
@@ -154,8 +157,11 @@ pub fn checkpoint(g: &GlobalOpts, a: CheckpointArgs) -> Result<()> {
             bail!("--compress can only be used with --export");
         }
     }
-    if a.export.is_some() && (a.all || a.containers.len() > 1) {
-        bail!("--export can only be used with a single container");
+    if (a.export.is_some() || a.create_image.is_some()) && (a.all || a.containers.len() > 1) {
+        bail!("--export and --create-image can only be used with a single container");
+    }
+    if a.export.is_some() && a.create_image.is_some() {
+        bail!("--export and --create-image cannot be used together");
     }
     let store = g.open_store()?;
     let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
@@ -174,6 +180,7 @@ pub fn checkpoint(g: &GlobalOpts, a: CheckpointArgs) -> Result<()> {
         ignore_rootfs: a.ignore_rootfs,
         ignore_volumes: a.ignore_volumes,
         print_stats: a.print_stats,
+        create_image: a.create_image.clone(),
     };
     let (reports, result) = each(&list, a.print_stats, |id| {
         ckpt::checkpoint(&store, id, &req)
@@ -192,20 +199,11 @@ pub fn checkpoint(g: &GlobalOpts, a: CheckpointArgs) -> Result<()> {
 pub fn restore(g: &GlobalOpts, a: RestoreArgs) -> Result<()> {
     let began = Instant::now();
     if a.import.is_none() {
-        if a.name.is_some() {
-            bail!("--name can only be used with --import");
-        }
         if a.ignore_rootfs {
             bail!("--ignore-rootfs can only be used with --import");
         }
         if a.ignore_volumes {
             bail!("--ignore-volumes can only be used with --import");
-        }
-        if a.ignore_static_ip || a.ignore_static_mac {
-            bail!("--ignore-static-ip and --ignore-static-mac can only be used with --import");
-        }
-        if !a.publish.is_empty() {
-            bail!("--publish can only be used with --import");
         }
     } else if a.all || a.latest || !a.containers.is_empty() {
         bail!("--import cannot be used with --all, --latest or container names");
@@ -241,6 +239,26 @@ pub fn restore(g: &GlobalOpts, a: RestoreArgs) -> Result<()> {
             );
         }
         return println(&report.id);
+    }
+    // `restore IMAGE`: a checkpoint image makes a new container.
+    if !a.all && !a.latest && a.containers.len() == 1 {
+        let input = &a.containers[0];
+        let is_container = crate::engine::lookup::try_container_id(&store, input)?.is_some();
+        if !is_container && ckpt::checkpoint_image(&store, input)?.is_some() {
+            let report = ckpt::restore_image(&store, input, &req)?;
+            if a.print_stats {
+                return print_stats(
+                    "podman_restore_duration",
+                    "runtime_restore_duration",
+                    began,
+                    &[report],
+                );
+            }
+            return println(&report.id);
+        }
+    }
+    if a.name.is_some() || a.ignore_static_ip || a.ignore_static_mac || !a.publish.is_empty() {
+        bail!("--name, --publish, --ignore-static-ip and --ignore-static-mac can only be used with --import or a checkpoint image");
     }
     let mut list = targets(&store, &a.containers, a.all, a.latest, false)?;
     if a.all {

@@ -43,7 +43,13 @@ pub struct CheckpointRequest {
     pub ignore_rootfs: bool,
     pub ignore_volumes: bool,
     pub print_stats: bool,
+    /// `--create-image`: the checkpoint as an image of that name.
+    pub create_image: Option<String>,
 }
+
+/// podman's annotation naming the checkpointed container in a checkpoint
+/// image (`--create-image`); restore knows such an image by it.
+const CHECKPOINT_NAME: &str = "io.podman.annotations.checkpoint.name";
 
 #[derive(Debug, Default, Clone)]
 pub struct RestoreRequest {
@@ -108,10 +114,20 @@ pub fn checkpoint(store: &Store, id: &str, req: &CheckpointRequest) -> Result<Re
     let runtime_duration = began.elapsed().as_micros() as i64;
     // The processes are stopped (unless left running): the archive is
     // written before they go, so a `--rm` container's files are still there.
-    let exported = match &req.export {
-        Some(target) => export(store, &cfg, target, req),
-        None => Ok(()),
+    let exported = match (&req.export, &req.create_image) {
+        (Some(target), _) => export(store, &cfg, target, req),
+        (None, Some(name)) => create_image(store, &cfg, name, req),
+        (None, None) => Ok(()),
     };
+    if let Err(e) = exported {
+        // Nothing changes but the images: the container goes on.
+        if !req.dump.leave_running {
+            let _ = std::fs::remove_file(&mark);
+            resume_stopped(state.pid);
+        }
+        let _ = std::fs::remove_dir_all(ckpt::images_dir(store, id));
+        return Err(e);
+    }
     if !req.dump.leave_running {
         // SAFETY: the pid was the container's running first process; criu
         // left its tree stopped, so it is still that process.
@@ -122,7 +138,6 @@ pub fn checkpoint(store: &Store, id: &str, req: &CheckpointRequest) -> Result<Re
             Some(std::time::Duration::from_secs(30)),
         )?;
     }
-    exported?;
     let stats = if req.print_stats {
         Some(ckpt::read_stats(
             &ckpt::images_dir(store, id).join("stats-dump"),
@@ -175,10 +190,7 @@ fn export(
         diff.follow_symlinks(false);
         diff.append_dir_all(".", dir.join("upper"))?;
         let bytes = diff.into_inner()?;
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o600);
-        h.set_cksum();
+        let mut h = data_header(bytes.len());
         tar.append_data(&mut h, "rootfs-diff.tar", bytes.as_slice())?;
     }
     if !req.ignore_volumes {
@@ -194,10 +206,7 @@ fn export(
             vol.follow_symlinks(false);
             vol.append_dir_all(".", store.volumes.data_dir(&m.source))?;
             let bytes = vol.into_inner()?;
-            let mut h = tar::Header::new_gnu();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(0o600);
-            h.set_cksum();
+            let mut h = data_header(bytes.len());
             tar.append_data(
                 &mut h,
                 format!("volumes/{}.tar", m.source),
@@ -213,6 +222,146 @@ fn export(
 pub fn is_checkpointed(store: &Store, id: &str) -> bool {
     current_state(store, id).is_ok_and(|s| s.checkpointed && !is_running(&s))
         && ckpt::has_checkpoint(store, id)
+}
+
+/// `--create-image`: the export's files as the one layer of an image,
+/// with podman's checkpoint annotations.
+fn create_image(
+    store: &Store,
+    cfg: &ContainerConfig,
+    name: &str,
+    req: &CheckpointRequest,
+) -> Result<()> {
+    let tmp = crate::storage::leftovers::temp_name(&store.root.join("tmp"), "checkpoint-image-");
+    let plain = CheckpointRequest {
+        compression: Compression::None,
+        ..req.clone()
+    };
+    let result = (|| {
+        export(store, cfg, &tmp, &plain)?;
+        let mut opts = crate::storage::commit::CommitOptions {
+            names: vec![super::images::local_name(name)?],
+            ..Default::default()
+        };
+        let a = &mut opts.annotations;
+        a.insert(CHECKPOINT_NAME.into(), cfg.name.clone());
+        a.insert(
+            "io.podman.annotations.checkpoint.rawImageName".into(),
+            cfg.image_name.clone(),
+        );
+        a.insert(
+            "io.podman.annotations.checkpoint.rootfsImageID".into(),
+            cfg.image_id.clone(),
+        );
+        a.insert(
+            "io.podman.annotations.checkpoint.rootfsImageName".into(),
+            cfg.image_name.clone(),
+        );
+        a.insert(
+            "io.podman.annotations.checkpoint.runtime.name".into(),
+            "coracle".into(),
+        );
+        super::commit::import(
+            store,
+            &super::commit::ImportSource::File(tmp.clone()),
+            opts,
+            Some(name),
+            &super::commit::ImportPlatform::default(),
+        )
+        .with_context(|| format!("creating checkpoint image {name}"))?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// The checkpoint image `input` names, if it names one (an image with
+/// podman's checkpoint annotation): its record and the container's name.
+pub fn checkpoint_image(
+    store: &Store,
+    input: &str,
+) -> Result<Option<(crate::storage::images::ImageRecord, String)>> {
+    let mut images = store.images.load()?;
+    let Some(rec) = super::images::try_found(store, &mut images, input)
+        .ok()
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let name = store
+        .blobs
+        .read(&rec.manifest_digest)
+        .ok()
+        .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m).ok())
+        .and_then(|m| {
+            m["annotations"][CHECKPOINT_NAME]
+                .as_str()
+                .map(str::to_string)
+        });
+    Ok(name.map(|n| (rec, n)))
+}
+
+/// `restore IMAGE`: a new container from a checkpoint image, as
+/// `--import` makes one from an archive.
+pub fn restore_image(store: &Store, input: &str, req: &RestoreRequest) -> Result<Report> {
+    require_root(store, "restoring")?;
+    ckpt::criu()?;
+    let (rec, original) = checkpoint_image(store, input)?
+        .with_context(|| format!("{input} is no checkpoint image"))?;
+    let layer = rec
+        .layers
+        .first()
+        .context("a checkpoint image without a layer")?;
+    let scratch =
+        crate::storage::leftovers::temp_name(&store.records_root.join("tmp"), "checkpoint-import-");
+    std::fs::create_dir_all(&scratch)?;
+    let result = (|| {
+        // The layer is unpacked in the store already: copy it through tar.
+        let mut t = tar::Builder::new(Vec::new());
+        t.follow_symlinks(false);
+        t.append_dir_all(".", store.layers.diff_dir(layer))?;
+        let bytes = t.into_inner()?;
+        tar::Archive::new(bytes.as_slice()).unpack(&scratch)?;
+        import_unpacked(store, &scratch, input, &original, req)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// A tar header for a file of `len` bytes made in memory (owned by root,
+/// timestamped now).
+fn data_header(len: usize) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(len as u64);
+    h.set_mode(0o600);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    );
+    h.set_cksum();
+    h
+}
+
+/// Let the tree criu left stopped go on: every process of the pid
+/// namespace of `pid` gets SIGCONT.
+fn resume_stopped(pid: i32) {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+    let Some(theirs) = ns(&pid.to_string()) else {
+        return;
+    };
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Ok(p) = name.parse::<i32>() {
+            if ns(&name).as_ref() == Some(&theirs) {
+                // SAFETY: a signal to a process of the container's namespace.
+                unsafe { libc::kill(p, libc::SIGCONT) };
+            }
+        }
+    }
 }
 
 /// Restore checkpointed container `id`.
@@ -285,16 +434,31 @@ pub fn import(store: &Store, req: &RestoreRequest) -> Result<Report> {
         tar::Archive::new(open_archive(archive)?)
             .unpack(&scratch)
             .with_context(|| format!("reading checkpoint archive {}", archive.display()))?;
-        let config = std::fs::read(scratch.join("config.dump")).with_context(|| {
-            format!(
-                "{} holds no config.dump: not a checkpoint archive",
-                archive.display()
-            )
-        })?;
+        import_unpacked(store, &scratch, &archive.display().to_string(), "", req)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// The new container from a checkpoint unpacked in `scratch` (from
+/// `what`), named `--name`, else `default_name`, else the original's.
+fn import_unpacked(
+    store: &Store,
+    scratch: &Path,
+    what: &str,
+    default_name: &str,
+    req: &RestoreRequest,
+) -> Result<Report> {
+    {
+        let config = std::fs::read(scratch.join("config.dump"))
+            .with_context(|| format!("{what} holds no config.dump: not a checkpoint"))?;
         let mut cfg: ContainerConfig =
-            serde_json::from_slice(&config).context("reading the archive's config.dump")?;
+            serde_json::from_slice(&config).context("reading the checkpoint's config.dump")?;
         if !scratch.join("checkpoint/inventory.img").is_file() {
-            bail!("{} holds no complete checkpoint", archive.display());
+            bail!("{what} holds no complete checkpoint");
+        }
+        if !default_name.is_empty() {
+            cfg.name = default_name.to_string();
         }
         if let Some(name) = &req.name {
             cfg.name = name.clone();
@@ -374,7 +538,5 @@ pub fn import(store: &Store, req: &RestoreRequest) -> Result<Report> {
             );
         }
         made
-    })();
-    let _ = std::fs::remove_dir_all(&scratch);
-    result
+    }
 }
