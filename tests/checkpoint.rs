@@ -333,12 +333,18 @@ fn all_checkpoints_and_restores_every_container(mode: Mode) {
 both_modes!(a_failing_criu_names_its_log_and_changes_nothing);
 fn a_failing_criu_names_its_log_and_changes_nothing(mode: Mode) {
     let mut env = TestEnv::new(mode);
-    // a criu that fails, found first through helper_binaries_dir
+    // a criu wrapper, found first through helper_binaries_dir: it records
+    // its arguments, and fails while `fail` exists
     let helpers = env.dir.join("helpers");
     std::fs::create_dir_all(&helpers).unwrap();
     let fake = helpers.join("criu");
-    std::fs::write(&fake, "#!/bin/sh\nexit 1\n").unwrap();
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> {d}/args\n[ -e {d}/fail ] && exit 1\nexec /usr/local/sbin/criu \"$@\"\n",
+        d = helpers.display()
+    );
+    std::fs::write(&fake, script).unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(helpers.join("fail"), "").unwrap();
     let conf = env.home.join("containers.conf");
     env.write_user_file(
         &conf,
@@ -351,28 +357,91 @@ fn a_failing_criu_names_its_log_and_changes_nothing(mode: Mode) {
     env.set_env("CONTAINERS_CONF", conf.to_str().unwrap());
     let _reaper = Reaper(&env);
     counter(&env, "f1");
-    let out = env.fails(&["container", "checkpoint", "f1"], 125);
+    let last_args = || {
+        std::fs::read_to_string(helpers.join("args"))
+            .unwrap_or_default()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    };
+    let out = env.fails(
+        &[
+            "container",
+            "checkpoint",
+            "--tcp-established",
+            "--file-locks",
+            "f1",
+        ],
+        125,
+    );
     let line = out.stderr.trim();
     assert_eq!(line.lines().count(), 1, "[{mode:?}] one line: {line}");
     if mode == Mode::Rootless {
         assert_eq!(line, "Error: checkpointing a container requires root");
-    } else {
-        assert!(
-            line.starts_with("Error: criu failed: checkpointing container")
-                && line.contains(&fake.display().to_string())
-                && line.contains("userdata/dump.log"),
-            "names criu and its log: {line}"
-        );
-        assert!(
-            !userdata(&env, "f1").join("checkpoint").exists(),
-            "no images left"
-        );
+        assert!(last_args().is_empty(), "criu never ran");
+        assert_eq!(status(&env, "f1"), "running");
+        return;
     }
-    assert_eq!(status(&env, "f1"), "running", "[{mode:?}] left running");
+    assert!(
+        line.starts_with("Error: criu failed: checkpointing container")
+            && line.contains(&fake.display().to_string())
+            && line.contains("userdata/dump.log"),
+        "names criu and its log: {line}"
+    );
+    let args = last_args();
+    assert!(
+        args.starts_with("dump ")
+            && args.contains("--tcp-established")
+            && args.contains("--file-locks"),
+        "the flags reach criu: {args}"
+    );
+    assert!(
+        !userdata(&env, "f1").join("checkpoint").exists(),
+        "no images left"
+    );
+    assert_eq!(status(&env, "f1"), "running", "left running");
     let a = count(&env, "f1");
     assert!(
         wait_for(Duration::from_secs(5), || count(&env, "f1") > a),
-        "[{mode:?}] still counting"
+        "still counting"
+    );
+
+    // a restore criu fails leaves the checkpoint to try again
+    std::fs::remove_file(helpers.join("fail")).unwrap();
+    env.ok(&["container", "checkpoint", "f1"]);
+    std::fs::write(helpers.join("fail"), "").unwrap();
+    let out = env.fails(
+        &["container", "restore", "--tcp-close", "--file-locks", "f1"],
+        125,
+    );
+    let line = out.stderr.trim();
+    assert!(
+        line.starts_with("Error: criu failed: restoring container")
+            && line.contains("userdata/restore.log"),
+        "{line}"
+    );
+    let args = last_args();
+    assert!(
+        args.starts_with("restore ")
+            && args.contains("--tcp-close")
+            && args.contains("--file-locks"),
+        "the flags reach criu: {args}"
+    );
+    let state = env.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.Checkpointed}}",
+        "f1",
+    ]);
+    assert_eq!(state.trim(), "exited true", "still checkpointed");
+    std::fs::remove_file(helpers.join("fail")).unwrap();
+    env.ok(&["container", "restore", "--keep", "f1"]);
+    assert_eq!(status(&env, "f1"), "running");
+    let ud = userdata(&env, "f1");
+    assert!(
+        ud.join("restore.log").is_file() && ud.join("checkpoint/inventory.img").is_file(),
+        "--keep keeps criu's restore log and images"
     );
 }
 
