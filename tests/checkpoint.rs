@@ -12,10 +12,14 @@ const COUNTER: &str =
     "i=0; while true; do i=$((i+1)); echo tick $i; echo $i > /tmp/n; sleep 0.2; done";
 
 fn count(env: &TestEnv, name: &str) -> u64 {
-    env.ok(&["exec", name, "cat", "/tmp/n"])
-        .trim()
-        .parse()
-        .unwrap()
+    // the counter rewrites the file: a read may fall between truncate and write
+    for _ in 0..50 {
+        if let Ok(n) = env.ok(&["exec", name, "cat", "/tmp/n"]).trim().parse() {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no count in {name}'s /tmp/n");
 }
 
 fn status(env: &TestEnv, name: &str) -> String {
