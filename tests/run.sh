@@ -45,6 +45,25 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     apt-get install -y -q --no-install-recommends $missing
 fi
+# --- CRIU for tests/checkpoint.rs: Debian 12's criu 3.17 fails `criu check`
+# on recent kernels; build 4.1.1 from Debian's source tarball into
+# /usr/local/sbin (coracle prefers it), once.
+CRIU_URL=http://deb.debian.org/debian/pool/main/c/criu/criu_4.1.1.orig.tar.xz
+CRIU_SHA256=f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe
+if ! /usr/local/sbin/criu check >/dev/null 2>&1; then
+    echo "tests/run.sh: building criu 4.1.1 into /usr/local/sbin"
+    apt-get install -y -q --no-install-recommends curl make libprotobuf-c-dev protobuf-c-compiler \
+        libprotobuf-dev protobuf-compiler libcap-dev libnl-3-dev libnet1-dev pkg-config \
+        python3-protobuf libbsd-dev libgnutls28-dev libnftables-dev libaio-dev uuid-dev
+    CRIU_BUILD=$(mktemp -d)
+    curl -fsSL -o "$CRIU_BUILD/criu.tar.xz" "$CRIU_URL"
+    echo "$CRIU_SHA256  $CRIU_BUILD/criu.tar.xz" | sha256sum -c -
+    tar -C "$CRIU_BUILD" -xJf "$CRIU_BUILD/criu.tar.xz"
+    make -C "$CRIU_BUILD/criu-4.1.1" -j2 criu >/dev/null
+    install -m 0755 "$CRIU_BUILD/criu-4.1.1/criu/criu" /usr/local/sbin/criu
+    rm -rf "$CRIU_BUILD"
+    /usr/local/sbin/criu check
+fi
 # --- Python tools: kubernetes-validate checks kube generate's output against
 # Kubernetes' schemas (tests/kube.rs), in a venv of its own
 KUBE_VENV=/opt/coracle-venv

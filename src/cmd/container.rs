@@ -81,6 +81,10 @@ pub enum ContainerCommand {
     Port(PortArgs),
     /// Create a copy of an existing container
     Clone(super::clone::ContainerCloneArgs),
+    /// Checkpoint one or more running containers
+    Checkpoint(super::checkpoint::CheckpointArgs),
+    /// Restore one or more containers from a checkpoint
+    Restore(super::checkpoint::RestoreArgs),
 }
 
 pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
@@ -92,6 +96,8 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> Result<()> {
         ContainerCommand::Attach(a) => super::attach::attach(g, a),
         ContainerCommand::Mount(a) => super::mount::mount(g, a),
         ContainerCommand::Cleanup(a) => super::mount::cleanup(g, a),
+        ContainerCommand::Checkpoint(a) => super::checkpoint::checkpoint(g, a),
+        ContainerCommand::Restore(a) => super::checkpoint::restore(g, a),
         ContainerCommand::Unmount(a) => super::mount::unmount(g, a),
         ContainerCommand::Exec(a) => super::run::exec(g, a),
         ContainerCommand::Init(a) => init(g, a),

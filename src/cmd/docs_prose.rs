@@ -16,6 +16,8 @@ pub fn description(page: &str) -> Option<&'static str> {
         "coracle-artifact" => "An OCI artifact is a set of files stored as the layers of an OCI image manifest with the empty configuration, each layer named by its org.opencontainers.image.title annotation: a model, a configuration, a signature, anything that is not a container image but travels through the same registries. coracle keeps artifacts in an OCI image layout of their own in its store (artifacts/ under the root), found by their full name (REGISTRY/NAME[:TAG]) or a prefix of their manifest's digest.",
         "coracle-artifact-extract" => "Copy an artifact's files out. An existing directory gets one file per blob, named by its title (or its digest, `:` made `-`); any other target is a file, created or replaced, and the artifact must then have one blob or --digest/--title must choose one.",
         "coracle-system-service" => "Serve podman's REST API, for Docker's and podman's clients (the docker CLI, docker-compose, podman --remote): the Docker-compatible endpoints (/v1.41/containers/json...) and libpod's (/v5.0.0/libpod/...). Each request does what the matching coracle command does, on the same store: containers made through the API are the ones `coracle ps` lists. The service is daemonless too: the listening process only accepts connections, and each connection is served by a process of its own. It listens on the URI given (unix:///PATH, or tcp://HOST:PORT, which has no authentication: anyone who reaches the port controls your containers), else on the socket systemd passes (socket activation), else on $PODMAN_SOCKET, else on /run/podman/podman.sock as root and $XDG_RUNTIME_DIR/podman/podman.sock for a user. The socket is made mode 0600; a stale one is replaced, one a live service answers on is an error. It exits after --time seconds with no connection open (default 5; 0 never), and on SIGTERM or SIGINT. Not served: attaching standard input (attach and exec relay output only), image import, load and save, build, pods, and TLS.",
+        "coracle-container-checkpoint" => "Write the state of running containers' processes to disk with CRIU (criu 4 or later, found in $PATH, /usr/local/sbin or containers.conf's helper_binaries_dir), as root only. The container ends `exited` (or keeps running with --leave-running) and `coracle container restore` brings its processes back where they were, its log continued. The criu images are kept in the container's userdata (checkpoint/); --export writes them with the container's configuration and its file changes to an archive that `restore --import` makes a new container from. Containers with a terminal (-t), pod members, containers joining other containers' namespaces and those of external OCI runtimes are refused; what criu itself cannot dump (on some kernels, TCP sockets) fails with criu's log named.",
+        "coracle-container-restore" => "Restore containers checkpointed with `coracle container checkpoint`, as root only: a new monitor runs criu, whose restored first process becomes its child, in a new network namespace the container's network (slirp4netns, pasta or its named networks) is set up in first; the container is running again under the same ID. With --import, a new container is made from an exported archive (named --name, or as the original) and restored.",
         _ => return None,
     })
 }
@@ -90,6 +92,14 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
             ("Create a pod whose containers share 1 GiB of memory and two CPUs, each with /data mounted.", "coracle pod create --name app --memory 1g --cpus 2 -v /srv/data:/data"),
         ],
         "coracle-pod-clone" => &[("Copy pod app and its containers with more memory, removing the original, and start the copy.", "coracle pod clone --destroy --start --memory 2g app app2")],
+        "coracle-container-checkpoint" => &[
+            ("Checkpoint container web, leaving it running, and print criu's statistics.", "coracle container checkpoint --leave-running --print-stats web"),
+            ("Checkpoint web into an archive.", "coracle container checkpoint --export /tmp/web.tar.zst web"),
+        ],
+        "coracle-container-restore" => &[
+            ("Restore container web from its checkpoint.", "coracle container restore web"),
+            ("Make container web2 from an exported checkpoint and restore it.", "coracle container restore --import /tmp/web.tar.zst --name web2"),
+        ],
         "coracle-container-clone" => &[
             ("Copy container web as web-clone.", "coracle container clone web"),
             ("Replace web by a copy with a CPU limit, started at once.", "coracle container clone --destroy --force --run --cpus 1 web web2"),

@@ -235,8 +235,10 @@ fn state_json(state: &ContainerState, health: Option<&crate::engine::types::Heal
         "FinishedAt": opt_time(&state.finished_at),
         "Health": health,
         "CgroupPath": if running { state.cgroup_path.as_str() } else { "" },
-        "CheckpointedAt": GO_ZERO_TIME,
-        "RestoredAt": GO_ZERO_TIME,
+        "Checkpointed": state.checkpointed,
+        "CheckpointedAt": opt_time(&state.checkpointed_at),
+        "Restored": state.restored,
+        "RestoredAt": opt_time(&state.restored_at),
     })
 }
 

@@ -9,6 +9,7 @@ mod build;
 mod build_flags;
 mod build_sources;
 mod buildx;
+mod checkpoint;
 mod clone;
 mod commit;
 mod compose;
@@ -539,6 +540,7 @@ impl Command {
                     | C::Top(_)
                     | C::Cp(_)
                     | C::Clone(_)
+                    | C::Restore(_)
             ),
             Command::Pod(c) => matches!(c.0, P::Start(_) | P::Restart(_) | P::Clone(_)),
             Command::Image(c) => matches!(c.0, image::ImageCommand::Build(_)),

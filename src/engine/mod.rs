@@ -16,6 +16,7 @@ pub mod build;
 pub mod build_cache;
 pub mod build_platforms;
 pub mod check;
+pub mod checkpoint;
 pub mod clone;
 pub mod commit;
 pub mod compose;

@@ -9,6 +9,7 @@ pub mod auto_userns;
 pub mod bridge;
 pub mod caps;
 pub mod cgroup;
+pub mod checkpoint;
 pub mod container;
 pub mod cp;
 pub mod delete;

@@ -676,6 +676,63 @@ fn spawn_container(
         pending_net,
         cgroup,
         mount_ns,
+        netns_holder: None,
+    })
+}
+
+/// `container restore`: the container's processes brought back by criu
+/// from its checkpoint, as children of this monitor, in a new cgroup and a
+/// new network namespace its helper or bridge has set up first.
+fn spawn_restored(
+    store: &Store,
+    cfg: &ContainerConfig,
+    spec: &Spec,
+    options: &super::checkpoint::RestoreOptions,
+) -> Result<Spawned> {
+    let mut made = HalfMade::new(create_cgroup(store, cfg)?);
+    let holder = if clone_flags(spec) & libc::CLONE_NEWNET != 0 {
+        Some(super::checkpoint::NetnsHolder::new()?)
+    } else {
+        None
+    };
+    if let Some(h) = &holder {
+        if let Some(s) = start_network_helper(store, cfg, h.pid).map_err(network_failure)? {
+            made.net_dir = Some(store.containers.run_dir(&cfg.id));
+            made.helper = Some(s.wait().map_err(network_failure)?);
+        }
+        super::bridge::attach(store, cfg, h.pid, super::bridge::Place(None))
+            .map_err(network_failure)?;
+    }
+    let (pid, stdio) = super::checkpoint::restore(
+        store,
+        cfg,
+        spec,
+        rootfs_plan(store, cfg),
+        made.cgroup.as_ref(),
+        holder.as_ref(),
+        options,
+    )?;
+    made.pid = pid;
+    crate::debug!("container process {pid} restored");
+    let mount_ns = hold_mount_namespace(pid);
+    let Made {
+        pid,
+        cgroup,
+        pending_net,
+        helper,
+    } = made.disarm();
+    Ok(Spawned {
+        pid,
+        wiring: Wiring::Pipes {
+            stdin_w: stdio.stdin_w,
+            stdout_r: stdio.stdout_r,
+            stderr_r: stdio.stderr_r,
+        },
+        helper,
+        pending_net,
+        cgroup,
+        mount_ns,
+        netns_holder: holder,
     })
 }
 
@@ -724,6 +781,7 @@ fn spawn_with_oci_runtime(
         pending_net,
         cgroup,
         mount_ns,
+        netns_holder: None,
     })
 }
 
@@ -764,6 +822,8 @@ struct Spawned {
     pending_net: Option<super::network::Starting>,
     cgroup: Option<Cgroup>,
     mount_ns: Option<std::os::fd::OwnedFd>,
+    /// A restored container's network namespace, held until its run ends.
+    netns_holder: Option<super::checkpoint::NetnsHolder>,
 }
 
 /// The container's cgroup with its limits, made before its process. A
@@ -1035,6 +1095,8 @@ fn run_inner(
     if let Some(dir) = notifier.proxy_dir() {
         super::spec::add_notify_socket(&mut spec, dir)?;
     }
+    // `container restore` asked for this start (the request is used once).
+    let restore = super::checkpoint::take_restore_request(store, id);
     let mut attach = attach;
     let mut restarts = 0u32;
     let mut backoff = super::restart::Backoff::default();
@@ -1049,9 +1111,19 @@ fn run_inner(
             &sfd,
             &mut notifier,
             restarts,
+            restore.as_ref(),
         ) {
             Ok(end) => end,
             // The first start's failure goes to the caller, as ever.
+            Err(e) if restarts == 0 && restore.is_some() => {
+                // Still checkpointed: the restore may be tried again.
+                super::volume_plugin::release(store, plugin_mounts);
+                let mut state = store.containers.load_state(id).unwrap_or_default();
+                state.status = Status::Exited;
+                state.error = Some(format!("{e:#}"));
+                let _ = store.containers.save_state(id, &state);
+                return Err(e);
+            }
             Err(e) if restarts == 0 => {
                 super::volume_plugin::release(store, plugin_mounts);
                 first_start_failed(store, &cfg, &e);
@@ -1067,8 +1139,10 @@ fn run_inner(
         if restarts == 0 {
             super::volume::mark_mounted(store, &first_mounts);
         }
-        let status = end.status;
-        let stopped = store.containers.stopped_by_user(id);
+        // Ended by `checkpoint`: not an exit the restart policy answers.
+        let checkpointed = super::checkpoint::take_checkpointing_mark(store, id);
+        let status = if checkpointed { 0 } else { end.status };
+        let stopped = checkpointed || store.containers.stopped_by_user(id);
         if cfg.auto_remove {
             super::volume_plugin::release(store, plugin_mounts);
             events::container_died(store, &cfg, status);
@@ -1098,6 +1172,12 @@ fn run_inner(
         state.pid = 0;
         state.error = end.error;
         state.restarting = again;
+        if checkpointed {
+            state.checkpointed = true;
+            state.checkpointed_at = state.finished_at.clone();
+            state.restored = false;
+            state.restored_at = None;
+        }
         if !again {
             state.monitor_pid = 0;
         }
@@ -1225,6 +1305,7 @@ fn run_once(
     sfd: &nix::sys::signalfd::SignalFd,
     notifier: &mut super::sdnotify::Notifier,
     restarts: u32,
+    restore: Option<&super::checkpoint::RestoreOptions>,
 ) -> Result<RunEnd> {
     let id = cfg.id.as_str();
     // `-i` keeps stdin open, attached or not: `attach` may write to it.
@@ -1239,7 +1320,10 @@ fn run_once(
         pending_net,
         cgroup,
         mount_ns,
-    } = match if cfg.oci_runtime.is_some() {
+        netns_holder,
+    } = match if let Some(options) = restore.filter(|_| restarts == 0) {
+        spawn_restored(store, cfg, spec, options)
+    } else if cfg.oci_runtime.is_some() {
         spawn_with_oci_runtime(store, cfg, spec, attach_stdin)
     } else {
         spawn_container(store, cfg, spec, attach_stdin)
@@ -1265,6 +1349,11 @@ fn run_once(
     };
     state.helper_start = sys::process_start_time(state.helper_pid).unwrap_or(0);
     state.started_at = Some(crate::format::human::now_rfc3339());
+    if restore.is_some() && restarts == 0 {
+        state.restored = true;
+        state.restored_at = state.started_at.clone();
+        state.checkpointed = false;
+    }
     state.finished_at = None;
     state.exit_code = 0;
     state.error = None;
@@ -1337,6 +1426,7 @@ fn run_once(
     if let Err(e) = super::hooks::run_stage(spec, "poststop", id, "stopped", pid, &bundle) {
         crate::warn!("{e:#}");
     }
+    drop(netns_holder);
     Ok(RunEnd {
         status,
         oom_killed,

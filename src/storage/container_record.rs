@@ -420,4 +420,14 @@ pub struct ContainerState {
     /// The container's cgroup below the hierarchy root ("" when it has none).
     #[serde(default)]
     pub cgroup_path: String,
+    /// Ended by `container checkpoint` (its criu images are in userdata).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checkpointed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpointed_at: Option<String>,
+    /// Running from a `container restore`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restored: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_at: Option<String>,
 }
