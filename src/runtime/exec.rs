@@ -172,16 +172,6 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
             session: None,
         });
     }
-    // The session: its exit file opened here, so the waiting process can
-    // write it from inside the container's namespaces.
-    let session = match o.no_session {
-        true => None,
-        false => Some(exec_sessions::begin(store, id)?),
-    };
-    let exit_fd = session
-        .as_ref()
-        .map(|(_, _, f)| f.as_raw_fd())
-        .unwrap_or(-1);
     let (report_r, report_w) = sys::owned_pipe()?;
     let (sock_ours, sock_theirs) = match o.tty {
         true => {
@@ -198,10 +188,24 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
         &sigset,
         nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
     )?;
+    // The session: its exit file opened here, so the waiting process can
+    // write it from inside the container's namespaces.
+    let session = match o.no_session {
+        true => None,
+        false => Some(exec_sessions::begin(store, id)?),
+    };
+    let exit_fd = session
+        .as_ref()
+        .map(|(_, _, f)| f.as_raw_fd())
+        .unwrap_or(-1);
     // SAFETY: the CLI is single-threaded here; the child runs plain code.
     let child = unsafe { libc::fork() };
     if child < 0 {
-        bail!("fork: {}", sys::errno());
+        let err = sys::errno();
+        if let Some((sid, _, _)) = &session {
+            let _ = exec_sessions::remove(store, id, sid);
+        }
+        bail!("fork: {err}");
     }
     if child == 0 {
         drop(report_r);

@@ -5,8 +5,9 @@
 //! when the session starts and given the program's exit code by that
 //! waiting process when it ends. An attached `exec` removes its session
 //! when it returns; an `exec -d` session stays (stopped, with its exit
-//! code) until `container cleanup --exec ID --rm`, or the container's next
-//! start. Volatile, as the run dir: a reboot ends every session.
+//! code) until `container cleanup --exec ID --rm` or the container's own
+//! cleanup; one of an earlier run of the container is not listed. Volatile,
+//! as the run dir: a reboot ends every session.
 
 use super::atomic;
 use super::store::Store;
