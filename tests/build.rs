@@ -571,6 +571,66 @@ fn prune_build_containers_and_cache_mounts(mode: Mode) {
     env.reap();
 }
 
+both_modes!(image_prune_external_takes_images_only_build_containers_use);
+/// `image prune --external`: images the RUN containers of builds use (here
+/// a killed build's, on the dangling image of its first step) are pruned,
+/// those containers first; an image a container of the user's uses stays.
+fn image_prune_external_takes_images_only_build_containers_use(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "ctx",
+        &base,
+        &[("Two", "FROM {BASE}\nRUN echo a > /a\nRUN sleep 60\n")],
+    );
+    let file = ctx.join("Two");
+    let mut child = env
+        .coracle_command(&["build", "-f", file.to_str().unwrap(), ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = wait_for(Duration::from_secs(30), || {
+        env.ok(&["ps", "--format", "{{.Command}}"])
+            .contains("sleep")
+    });
+    // SAFETY: a signal to a process this test started.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let _ = child.wait();
+    assert!(started, "[{mode:?}] the second RUN container never ran");
+    let left = env.all_container_ids();
+    assert_eq!(left.len(), 1, "[{mode:?}] {left:?}");
+    let image = env
+        .ok(&["inspect", "--format", "{{.Image}}", &left[0]])
+        .trim()
+        .to_string();
+    assert!(is_hex(&image, 64), "[{mode:?}] {image}");
+    let has_image = |env: &TestEnv| env.run(&["image", "exists", &image]).status == 0;
+    assert!(has_image(&env), "[{mode:?}] the first step's image");
+
+    // Without --external the build container keeps its image.
+    let out = env.ok(&["image", "prune", "-f"]);
+    assert!(!out.contains(&image), "[{mode:?}] {out}");
+    assert!(has_image(&env), "[{mode:?}]");
+    // A container of the user's on it: kept, with the build's container.
+    env.ok(&["create", "--name", "mine", &image, "true"]);
+    let out = env.ok(&["image", "prune", "-f", "--external"]);
+    assert!(!out.contains(&image), "[{mode:?}] {out}");
+    assert!(has_image(&env), "[{mode:?}]");
+    assert_eq!(env.all_container_ids().len(), 2, "[{mode:?}]");
+    env.ok(&["rm", "mine"]);
+    let out = env.ok(&["image", "prune", "-f", "--external"]);
+    assert!(out.lines().any(|l| l == image), "[{mode:?}] {out}");
+    assert!(!has_image(&env), "[{mode:?}]");
+    assert!(
+        env.all_container_ids().is_empty(),
+        "[{mode:?}] the build container went first"
+    );
+    env.ok(&["run", "--rm", &base, "true"]);
+    env.reap();
+}
+
 both_modes!(stdin_file_quiet_iidfile_and_push);
 fn stdin_file_quiet_iidfile_and_push(mode: Mode) {
     let env = TestEnv::new(mode);

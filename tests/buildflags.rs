@@ -142,10 +142,13 @@ fn final_image_labels_env_annotations_and_history(mode: Mode) {
         "[{mode:?}] {}",
         v["Annotations"]
     );
-    assert!(
-        v["Config"]["Labels"]
-            .as_object()
-            .is_none_or(|m| m.is_empty()),
+    // Nothing inherited: only the label every build step sets.
+    let kept: Vec<&String> = (v["Config"]["Labels"].as_object())
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        kept,
+        ["io.buildah.version"],
         "[{mode:?}] {}",
         v["Config"]["Labels"]
     );
@@ -1630,4 +1633,99 @@ fn all_platforms_builds_what_every_base_offers(mode: Mode) {
         ],
         "--platform",
     );
+}
+
+both_modes!(build_mount_reaches_every_run_step_and_identity_label);
+fn build_mount_reaches_every_run_step_and_identity_label(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let base = env.rt_image();
+    let ctx = context(
+        &env,
+        "bmount",
+        &base,
+        &[
+            (
+                "Containerfile",
+                "FROM {BASE}\n\
+                 RUN cat /run/secrets/tok > /got-secret\n\
+                 RUN --mount=type=tmpfs,target=/t cat /src/f > /got-bind && grep -q ' /t ' /proc/mounts && echo both > /both\n",
+            ),
+            ("sub/f", "bound\n"),
+        ],
+    );
+    let secret_file = env.dir.join("tok.txt");
+    std::fs::write(&secret_file, "hello").unwrap();
+    let secret = format!("id=tok,src={}", secret_file.display());
+    let c = ctx.to_str().unwrap();
+    // Without --mount the steps find nothing there.
+    let out = env.run(&["build", "--no-cache", "--secret", &secret, c]);
+    assert_ne!(out.status, 0, "[{mode:?}] {out:?}");
+    build(
+        &env,
+        &[
+            "--secret",
+            &secret,
+            "--mount",
+            "type=secret,id=tok",
+            "--mount=type=bind,source=sub,target=/src",
+            "-t",
+            "bm",
+        ],
+        &ctx,
+    );
+    assert_eq!(cat(&env, "bm", "/got-secret"), "hello", "[{mode:?}]");
+    assert_eq!(cat(&env, "bm", "/got-bind"), "bound", "[{mode:?}]");
+    // A step's own --mount and the flag's, together.
+    assert_eq!(cat(&env, "bm", "/both"), "both", "[{mode:?}]");
+    // Mounted for the steps only: nothing of them in the image.
+    let probe = "for p in /run/secrets/tok /src/f; do test -e $p && echo $p; done; echo end";
+    assert_eq!(env.sh("bm", &[], probe).trim(), "end", "[{mode:?}]");
+    // A mount the builder cannot make is refused before anything is built.
+    assert_refused(
+        &env,
+        &["build", "--mount", "type=volume,target=/v", c],
+        "unsupported mount type",
+    );
+    assert_refused(
+        &env,
+        &["build", "--mount", "type=bind,target=/v,bogus=1", c],
+        "bogus",
+    );
+
+    // --identity-label: io.buildah.version names the builder's version on
+    // the images made, as buildah's.
+    let version = env.ok(&["--version"]);
+    let version = version.trim().rsplit(' ').next().unwrap().to_string();
+    let ictx = context(
+        &env,
+        "ident",
+        &base,
+        &[("Containerfile", "FROM {BASE}\nRUN echo x > /x\n")],
+    );
+    let label = |img: &str| env.inspect(img)["Config"]["Labels"]["io.buildah.version"].clone();
+    build(&env, &["-t", "id-default"], &ictx);
+    assert_eq!(label("id-default"), version.as_str(), "[{mode:?}]");
+    // ...on the intermediate images too.
+    let layers = env.ok(&["images", "-a", "-q", "--filter", "label=io.buildah.version"]);
+    assert!(layers.lines().count() >= 2, "[{mode:?}] {layers}");
+    let off = build(&env, &["--identity-label=false", "-t", "id-off"], &ictx);
+    assert!(label("id-off").is_null(), "[{mode:?}]");
+    assert_ne!(off, env.inspect("id-default")["Id"].as_str().unwrap());
+    // Fixed times leave it off unless asked for.
+    build(&env, &["--timestamp", "0", "-t", "id-ts"], &ictx);
+    assert!(label("id-ts").is_null(), "[{mode:?}]");
+    build(
+        &env,
+        &["--timestamp", "0", "--identity-label", "-t", "id-ts-on"],
+        &ictx,
+    );
+    assert_eq!(label("id-ts-on"), version.as_str(), "[{mode:?}]");
+    // --unsetlabel removes it from the final image.
+    build(
+        &env,
+        &["--unsetlabel", "io.buildah.version", "-t", "id-unset"],
+        &ictx,
+    );
+    assert!(label("id-unset").is_null(), "[{mode:?}]");
+    assert_refused(&env, &["build", "--identity-label=maybe", c], "maybe");
 }

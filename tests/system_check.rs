@@ -536,3 +536,63 @@ fn an_images_json_store_is_read_and_migrated(mode: Mode) {
     env.ok(&["run", "--rm", &rt, "true"]);
     assert_clean(&env);
 }
+
+both_modes!(system_prune_external_removes_what_no_record_names);
+/// `system prune --external`: a container directory without records, a
+/// layer nothing uses (however young) and dead invocations' leftovers go,
+/// without a prompt or output; images, containers and volumes stay. No
+/// other option may come with it.
+fn system_prune_external_removes_what_no_record_names(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let rt = env.rt_image();
+    env.ok(&["create", "--name", "c1", "-e", &env.mark(), &rt, "true"]);
+    env.ok(&["volume", "create", "v1"]);
+    // An image no container uses, which --external is not about.
+    env.ok(&["tag", &rt, "spare:1"]);
+    let root = env.store_dir();
+    let orphan = "cd".repeat(32);
+    let orphan_dir = root.join("containers").join(&orphan);
+    env.write_user_file(&orphan_dir.join("upper/etc/f"), b"x");
+    let hex = "ef".repeat(32);
+    let layer = plant_layer(&env, &hex, "2099-01-01T00:00:00Z");
+    let leftover = root.join("blobs/sha256/.tmp-1_1-00-x");
+    fs::write(&leftover, b"x").unwrap();
+    chown_to_user(&env, &leftover);
+    let images = env.image_ids();
+    let containers = env.all_container_ids();
+
+    for other in [
+        &["--all"][..],
+        &["--volumes"],
+        &["--build"],
+        &["--filter", "label=a"],
+    ] {
+        let mut args = vec!["system", "prune", "--external"];
+        args.extend_from_slice(other);
+        let out = env.fails(&args, 125);
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: system prune --external cannot be combined with other options",
+            "[{mode:?}] {args:?}"
+        );
+        assert!(orphan_dir.exists() && layer.exists(), "[{mode:?}] {args:?}");
+    }
+    // No prompt: stdin is not read.
+    let out = env.run(&["system", "prune", "--external"]);
+    assert_eq!(out.status, 0, "[{mode:?}] {out:?}");
+    assert_eq!(out.stdout, "", "[{mode:?}]");
+    assert!(!orphan_dir.exists(), "[{mode:?}] the orphan directory");
+    assert!(!layer.exists(), "[{mode:?}] the unused layer");
+    assert!(!leftover.exists(), "[{mode:?}] the leftover");
+    assert_eq!(env.image_ids(), images, "[{mode:?}]");
+    assert_eq!(env.all_container_ids(), containers, "[{mode:?}]");
+    assert_eq!(env.ok(&["volume", "ls", "-q"]).trim(), "v1");
+    assert_clean(&env);
+    assert_eq!(env.ok(&["start", "-a", "c1"]), "", "[{mode:?}]");
+    env.ok(&["run", "--rm", "spare:1", "true"]);
+    // Nothing left to do: the same, and nothing changes.
+    let out = env.run(&["system", "prune", "--external"]);
+    assert_eq!((out.status, out.stdout.as_str()), (0, ""), "[{mode:?}]");
+    assert_eq!(env.image_ids(), images, "[{mode:?}]");
+}

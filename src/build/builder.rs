@@ -104,6 +104,8 @@ pub struct BuildOptions {
     /// `--jobs`: how many stages may be built at once (0: no limit).
     /// None: one after the other.
     pub jobs: Option<usize>,
+    /// `build --mount`: added to every RUN step after its own `--mount`s.
+    pub run_mounts: Vec<String>,
 }
 
 impl BuildOptions {
@@ -696,6 +698,7 @@ impl Builder<'_> {
                 img
             }
             _ => {
+                self.opts.edits.add_identity_label(&mut st.config);
                 if is_final {
                     self.apply_final_edits(st);
                 }
@@ -857,6 +860,9 @@ impl Builder<'_> {
         if matches!(expanded, Instruction::Run(_)) {
             // What the RUN container was given can change what it makes.
             extra.push(run_key(&self.opts.run));
+            if !self.opts.run_mounts.is_empty() {
+                extra.push(format!("build mounts {:?}", self.opts.run_mounts));
+            }
             if self.opts.compat_volumes {
                 extra.push("compat-volumes".into());
             }
@@ -938,6 +944,8 @@ impl Builder<'_> {
                 &commit_line(prefix, self.opts.commit_name.as_deref()),
             );
         }
+        // Every committed image names its builder (buildah's identity label).
+        self.opts.edits.add_identity_label(&mut st.config);
         if last {
             // After the step ran: `--env` is the image's, not the RUN's.
             self.apply_final_edits(st);
@@ -1564,7 +1572,7 @@ impl Builder<'_> {
             .unwrap_or_else(|| "/".into());
         let scratch = self.scratch_dir()?;
         let step_mounts = run_mounts::prepare(
-            &run.mounts,
+            &[&run.mounts[..], &self.opts.run_mounts[..]].concat(),
             &run_mounts::Sources {
                 secrets: &self.opts.secrets,
                 context: &self.opts.context,

@@ -42,7 +42,13 @@ pub struct ImageEdits {
     pub os_version: Option<String>,
     /// `--os-feature`: added, or removed when written `NAME-`.
     pub os_features: Vec<String>,
+    /// `--identity-label`: None when not given (then the label goes on
+    /// unless the build's times are fixed, as buildah decides).
+    pub identity_label: Option<bool>,
 }
+
+/// The label buildah puts on each image it commits, naming its version.
+pub const IDENTITY_LABEL: &str = "io.buildah.version";
 
 impl Default for ImageEdits {
     fn default() -> Self {
@@ -62,6 +68,7 @@ impl Default for ImageEdits {
             layer_labels: BTreeMap::new(),
             os_version: None,
             os_features: Vec::new(),
+            identity_label: None,
         }
     }
 }
@@ -130,9 +137,30 @@ impl ImageEdits {
     /// What every step's cache key must hold (they change each image).
     pub fn step_key(&self) -> String {
         format!(
-            "inherit-labels {} at {:?} {:?}",
-            self.inherit_labels, self.created, self.mtime
+            "inherit-labels {} at {:?} {:?} identity {}",
+            self.inherit_labels,
+            self.created,
+            self.mtime,
+            self.wants_identity_label()
         )
+    }
+
+    /// Whether each committed image gets `io.buildah.version`: asked, or
+    /// by default unless `--timestamp`/`--source-date-epoch` fix the
+    /// build's times (a reproducible image names no builder version).
+    pub fn wants_identity_label(&self) -> bool {
+        self.identity_label.unwrap_or(self.created.is_none())
+    }
+
+    /// A committed image's config: the identity label set, as buildah does
+    /// on every commit. Without it a base image's label is left as it is.
+    pub fn add_identity_label(&self, c: &mut ImageConfig) {
+        if self.wants_identity_label() {
+            c.config
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(IDENTITY_LABEL.into(), env!("CARGO_PKG_VERSION").into());
+        }
     }
 
     /// The final image's config edits: labels, environment, OS version

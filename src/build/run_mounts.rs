@@ -95,8 +95,16 @@ fn bool_opt(o: &BTreeMap<String, String>, key: &str) -> Result<bool> {
     })
 }
 
-fn one(spec: &str, src: &Sources, out: &mut StepMounts) -> Result<()> {
-    let o = options(spec)?;
+/// `build --mount=SPEC`: the grammar checked before the build starts
+/// (each RUN step then prepares it as its own `RUN --mount`).
+pub fn check_spec(spec: &str) -> Result<()> {
+    kind_of(&options(spec)?)
+        .map(drop)
+        .with_context(|| format!("invalid --mount {spec:?}"))
+}
+
+/// The mount's type, its options checked against those the type takes.
+fn kind_of(o: &BTreeMap<String, String>) -> Result<&str> {
     let kind = o.get("type").map(String::as_str).unwrap_or("bind");
     let known: &[&str] = match kind {
         "secret" => &["type", "id", "target", "required", "mode", "env"],
@@ -108,6 +116,12 @@ fn one(spec: &str, src: &Sources, out: &mut StepMounts) -> Result<()> {
     if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
         bail!("unsupported option {k:?} for a {kind} mount");
     }
+    Ok(kind)
+}
+
+fn one(spec: &str, src: &Sources, out: &mut StepMounts) -> Result<()> {
+    let o = options(spec)?;
+    let kind = kind_of(&o)?;
     match kind {
         "secret" => secret(&o, src, out),
         "bind" => {

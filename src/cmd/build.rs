@@ -12,8 +12,8 @@ use crate::engine::build::{self as engine, BuildRequest};
 use crate::engine::build_platforms::base_platforms;
 use crate::engine::manifest_build::{build_platforms, PlatformBuild};
 use crate::engine::types::{
-    parse_platform, parse_secret_flag, BuildOptions, BuildOutput, ImageFormat, KeepContainers,
-    Platform, Secrets, Squash, SOURCE_DATE_EPOCH,
+    check_run_mount, parse_platform, parse_secret_flag, BuildOptions, BuildOutput, ImageFormat,
+    KeepContainers, Platform, Secrets, Squash, SOURCE_DATE_EPOCH,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -55,6 +55,9 @@ pub struct BuildArgs {
     /// Write the image id to this file without the algorithm prefix
     #[arg(long, value_name = "FILE")]
     pub iidfile_raw: Option<PathBuf>,
+    /// Add this mount to every RUN step, as if written RUN --mount=SPEC (type=bind, cache, secret or tmpfs; repeatable)
+    #[arg(long = "mount", value_name = "SPEC")]
+    pub mount: Vec<String>,
     /// Secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VARIABLE (never stored in the image)
     #[arg(long = "secret", value_name = "SECRET")]
     pub secret: Vec<String>,
@@ -302,6 +305,9 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
             .or_insert_with(|| t.to_string());
     }
     let run = engine::run_template(&a.run.request()?)?;
+    for m in &a.mount {
+        check_run_mount(m)?;
+    }
     let mut secrets = Secrets::default();
     for s in &a.secret {
         let (id, content) = parse_secret_flag(s)?;
@@ -346,6 +352,7 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         compat_volumes: a.compat_volumes,
         sbom: a.sbom.flags().options()?,
         jobs: (a.jobs != 1).then_some(a.jobs),
+        run_mounts: a.mount.clone(),
     };
     let pull = pull_policy(&a.pull)?.to_string();
     let flags = |platform: Option<&Platform>| CreateFlags {

@@ -60,6 +60,9 @@ pub struct ImageEditFlags {
     /// An OS feature the image requires (os.features); FEATURE- removes one the base lists
     #[arg(long = "os-feature", value_name = "FEATURE")]
     pub os_feature: Vec<String>,
+    /// Add the identity label io.buildah.version (default true; by default not with --timestamp or --source-date-epoch)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub identity_label: Option<bool>,
 }
 
 impl ImageEditFlags {
@@ -97,6 +100,7 @@ impl ImageEditFlags {
             layer_labels: super::output::key_values(&self.layer_label),
             os_version: self.os_version.clone(),
             os_features: self.os_feature.clone(),
+            identity_label: self.identity_label,
         }
     }
 }

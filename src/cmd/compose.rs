@@ -888,8 +888,9 @@ fn exec(g: &GlobalOpts, a: &ComposeArgs, e: &ExecArgs) -> Result<()> {
         privileged: e.privileged,
         preserve_fds: Vec::new(),
         detach_keys: Vec::new(),
+        no_session: false,
     };
-    let code = crate::engine::containers::exec(&store, &id, &opts)?;
+    let code = crate::engine::containers::exec(&store, &id, &opts)?.code;
     if code != 0 {
         return Err(SilentExit(code).into());
     }

@@ -371,11 +371,14 @@ pub struct PruneArgs {
     /// Provide filter values (e.g. 'label=<key>=<value>')
     #[arg(long = "filter")]
     pub filter: Vec<String>,
+    /// Remove images even when build containers (the RUN steps' of builds, running or not) use them; those containers go first
+    #[arg(long)]
+    pub external: bool,
 }
 
 pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
     let store = g.open_store()?;
-    let removed = images::prune(&store, |store| {
+    let removed = images::prune(&store, a.external, |store| {
         let listed = load_listed(store, needs_config(&a.filter, None))?;
         let preds = image_filter(&a.filter, &listed)?;
         Ok(listed

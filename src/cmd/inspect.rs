@@ -296,6 +296,11 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         stop_signal,
         health,
     } = crate::engine::containers::inspect(store, id)?;
+    let live = matches!(state.status, Status::Running | Status::Paused);
+    let exec_ids = match live {
+        true => crate::engine::container_mount::exec_session_ids(store, id, state.pid),
+        false => Vec::new(),
+    };
     let dir = store.containers.dir(id);
     let userdata = dir.join("userdata");
     let image_digest = store
@@ -475,7 +480,7 @@ pub fn inspect_json(store: &Store, id: &str) -> Result<Value> {
         "AppArmorProfile": "",
         "EffectiveCaps": caps,
         "BoundingCaps": caps,
-        "ExecIDs": [],
+        "ExecIDs": exec_ids,
         "GraphDriver": {"Name": store.driver.name(), "Data": graph},
         "Mounts": cfg.mounts.iter().filter(|m| m.kind == crate::engine::types::MountKind::Bind || m.kind == crate::engine::types::MountKind::Volume).map(|m| mount_json(store, m)).collect::<Vec<_>>(),
         "Dependencies": cfg.tuning.requires,

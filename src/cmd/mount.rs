@@ -128,12 +128,32 @@ pub struct CleanupArgs {
     /// After cleanup, remove the image entirely unless another container uses it (implies --rm)
     #[arg(long)]
     pub rmi: bool,
+    /// Clean up this exec session of the one container: its exit code kept, its files removed (with --rm, the session removed)
+    #[arg(long, value_name = "SESSION")]
+    pub exec: Option<String>,
     pub containers: Vec<String>,
 }
 
 /// `container cleanup`: each cleaned container is named; running ones
 /// are passed over, as podman's.
 pub fn cleanup(g: &GlobalOpts, a: CleanupArgs) -> Result<()> {
+    if let Some(session) = &a.exec {
+        if a.all {
+            bail!("--all and --exec cannot be set together");
+        }
+        if a.containers.len() > 1 {
+            bail!("cannot use exec option when more than one container is given");
+        }
+        if a.rmi {
+            bail!("--exec and --rmi cannot be set together");
+        }
+        let store = g.open_store()?;
+        // Nothing is printed, as podman.
+        for (_, id) in targets(&store, &a.containers, false, a.latest, false)? {
+            engine::cleanup_exec(&store, &id, session, a.rm)?;
+        }
+        return Ok(());
+    }
     let store = g.open_store()?;
     let list = targets(&store, &a.containers, a.all, a.latest, false)?;
     let mut cleaned = Vec::new();

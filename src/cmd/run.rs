@@ -293,7 +293,7 @@ pub struct ExecArgs {
     pub cidfile: Option<String>,
     #[command(flatten)]
     pub fds: PreserveFdFlags,
-    /// Do not record an exec session (coracle records none for any exec; refused with --detach, as podman)
+    /// Do not record an exec session (refused with --detach, as podman)
     #[arg(long)]
     pub no_session: bool,
     /// Container name or id
@@ -333,8 +333,14 @@ pub fn exec(g: &GlobalOpts, mut a: ExecArgs) -> Result<()> {
         privileged: a.privileged,
         preserve_fds,
         detach_keys,
+        no_session: a.no_session,
     };
-    let code = crate::engine::containers::exec(&store, &id, &opts)?;
+    let outcome = crate::engine::containers::exec(&store, &id, &opts)?;
+    // As podman: `exec -d` prints its session's id.
+    if let Some(session) = &outcome.session {
+        super::output::println(session)?;
+    }
+    let code = outcome.code;
     if code != 0 {
         return Err(SilentExit(code).into());
     }

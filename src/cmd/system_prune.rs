@@ -25,9 +25,28 @@ pub struct PruneArgs {
     /// Provide filter values (e.g. 'label=<key>=<value>')
     #[arg(long = "filter")]
     pub filter: Vec<String>,
+    /// Remove only what the store holds that no record names (container directories without records, layers nothing uses, leftovers of killed commands); no other option may be given
+    #[arg(long)]
+    pub external: bool,
 }
 
 pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
+    if a.external {
+        if a.all || a.volumes || a.build || !a.filter.is_empty() {
+            anyhow::bail!("system prune --external cannot be combined with other options");
+        }
+        // As podman: no prompt, and nothing printed.
+        let store = g.open_store()?;
+        let r = crate::engine::check::remove_external(&store)?;
+        for id in &r.containers {
+            crate::info!("removed the directory of container {id}, which had no record");
+        }
+        for hex in &r.layers {
+            crate::info!("removed layer {hex}, which nothing used");
+        }
+        crate::info!("removed {} leftover files of killed commands", r.leftovers);
+        return Ok(());
+    }
     let store = g.open_store()?;
     if !a.force {
         let volumes = if a.volumes {

@@ -173,3 +173,66 @@ fn repair(store: &Store, opts: CheckOptions, f: &Findings, r: &mut CheckReport) 
     }
     Ok(())
 }
+
+/// What `system prune --external` removed.
+#[derive(Debug, Default)]
+pub struct ExternalReport {
+    pub containers: Vec<String>,
+    pub layers: Vec<String>,
+    /// Leftover files of dead invocations.
+    pub leftovers: usize,
+}
+
+/// `system prune --external`: what the store holds that no record of
+/// coracle's names, as containers/storage's garbage collection: leftovers
+/// of dead invocations in every directory, container directories without
+/// a readable record (not running), and layers no image or container
+/// uses, of any age (a pull or commit that loses one under way fails
+/// cleanly: both look for their layers again under the lock). Never an
+/// image, a container with its records, a volume or a blob.
+pub fn remove_external(store: &Store) -> Result<ExternalReport> {
+    crate::runtime::userns::enter_for_storage(store)?;
+    let _lock = store.lock()?;
+    let mut r = ExternalReport {
+        leftovers: check::sweep_everywhere(store).len(),
+        ..Default::default()
+    };
+    let found = check::inspect(store, true, std::time::Duration::ZERO)?;
+    for id in &found.unreadable_containers {
+        if running(store, id) {
+            continue;
+        }
+        if let Ok(doomed) = store.containers.unlink_named(id, None) {
+            let _ = crate::runtime::delete::delete_tree(store, &doomed);
+            r.containers.push(id.clone());
+        }
+    }
+    if r.containers.len() < found.unreadable_containers.len() {
+        // A running container without records may use any layer.
+        return Ok(r);
+    }
+    let images = store.images.load()?;
+    // The other mode's containers (`--transient-store` or not) too.
+    let mut in_use_by_containers = BTreeSet::new();
+    for set in std::iter::once(&store.containers).chain(store.other_containers.as_ref()) {
+        let ids = match set.ids() {
+            Ok(ids) => ids,
+            Err(_) if !std::ptr::eq(set, &store.containers) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for id in ids {
+            if let Ok(c) = set.load_config(&id) {
+                in_use_by_containers.extend(c.layers);
+            }
+        }
+    }
+    // Every layer nothing uses, however young (and whatever its record).
+    for d in store.layers.list()? {
+        if in_use_by_containers.contains(&d) || images.layer_in_use(&d, None) {
+            continue;
+        }
+        store.layers.remove(&d)?;
+        r.layers.push(d.hex().to_string());
+    }
+    Ok(r)
+}

@@ -2,7 +2,8 @@
 
 use super::types::Store;
 use crate::runtime::host_mount;
-use anyhow::Result;
+use crate::storage::exec_sessions;
+use anyhow::{bail, Result};
 use std::path::PathBuf;
 
 /// A mounted container, as `mount` without arguments lists it.
@@ -67,6 +68,8 @@ pub fn cleanup(store: &Store, id: &str, rm: bool, rmi: bool) -> Result<bool> {
     if host_mount::is_mounted(&host_mount::mountpoint(store, id)) {
         host_mount::unmount(store, id, true)?;
     }
+    // Its exec sessions ended with it (podman removes them too).
+    exec_sessions::remove_all(store, id);
     if rm || rmi {
         super::containers::remove(store, id, super::containers::Removal::default())?;
     }
@@ -74,4 +77,38 @@ pub fn cleanup(store: &Store, id: &str, rm: bool, rmi: bool) -> Result<bool> {
         super::create::remove_image_after_run(store, &cfg)?;
     }
     Ok(true)
+}
+
+/// Whether an exec session's program still runs: no exit code yet and its
+/// waiting process alive (a reused pid has another start time).
+fn session_running(store: &Store, id: &str, s: &exec_sessions::ExecSession) -> bool {
+    s.exit_code.is_none()
+        && exec_sessions::exit_code(store, id, &s.id).is_none()
+        && crate::runtime::sys::process_is(s.pid, s.start_time)
+}
+
+/// `container cleanup --exec SESSION [--rm]`: a session whose program
+/// ended has its exit code kept in its record and its exit file removed;
+/// with `rm` the session goes. A session still running is refused; one
+/// already gone is no error (as podman: its own cleanup may have won).
+pub fn cleanup_exec(store: &Store, id: &str, session: &str, rm: bool) -> Result<()> {
+    let Some(mut s) = exec_sessions::load(store, id, session) else {
+        return Ok(());
+    };
+    if session_running(store, id, &s) {
+        if rm {
+            bail!("container {id} exec session {session} is still running, cannot remove: exec session state improper");
+        }
+        bail!("cannot clean up container {id} exec session {session} as it is running: exec session state improper");
+    }
+    if rm {
+        exec_sessions::remove(store, id, session)
+    } else {
+        exec_sessions::settle(store, id, &mut s)
+    }
+}
+
+/// The exec sessions of a running container (`inspect`'s ExecIDs).
+pub fn exec_session_ids(store: &Store, id: &str, container_pid: i32) -> Vec<String> {
+    exec_sessions::list(store, id, container_pid)
 }

@@ -545,8 +545,13 @@ pub fn discard_if_network_failed(store: &Store, id: &str, e: &anyhow::Error) {
     }
 }
 
-/// Run a command in a running container; its exit code (0 when detached).
-pub fn exec(store: &Store, id: &str, opts: &crate::runtime::exec::ExecOptions) -> Result<i32> {
+/// Run a command in a running container; its exit code (0 when detached)
+/// and a detached one's session id.
+pub fn exec(
+    store: &Store,
+    id: &str,
+    opts: &crate::runtime::exec::ExecOptions,
+) -> Result<crate::runtime::exec::ExecOutcome> {
     if let Ok(cfg) = store.containers.load_config(id) {
         events::container(store, "exec", &cfg);
     }

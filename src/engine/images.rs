@@ -297,9 +297,14 @@ pub fn remove(store: &Store, r: &Removal) -> Result<RemovalReport> {
 /// layers are the container's). Returns the ids removed.
 pub fn prune(
     store: &Store,
-    choose: impl FnOnce(&Store) -> Result<Vec<String>>,
+    external: bool,
+    choose: impl Fn(&Store) -> Result<Vec<String>>,
 ) -> Result<Vec<String>> {
     crate::runtime::userns::enter_for_storage(store)?;
+    if external {
+        // (removal takes the store lock itself)
+        remove_external_users(store, &choose(store)?)?;
+    }
     let _lock = store.lock()?;
     let mut doomed = choose(store)?;
     // The other mode's containers (`--transient-store` or not) too, and
@@ -325,6 +330,47 @@ pub fn prune(
     }
     doomed.retain(|id| !used.contains(id));
     remove_unused(store, &doomed)
+}
+
+/// `image prune --external`: podman's external containers are those its
+/// database does not hold (buildah's); coracle's are the RUN steps'
+/// containers of builds (`io.coracle.build.pid`), running or not, as
+/// `system prune --build` takes them. Those using an image among
+/// `candidates` that no other container uses are removed, so the image can
+/// go too.
+fn remove_external_users(store: &Store, candidates: &[String]) -> Result<()> {
+    let builder = crate::build::builder::BUILD_ANNOTATION;
+    let candidates: std::collections::BTreeSet<&String> = candidates.iter().collect();
+    let listed = super::containers::list_all(store)?;
+    // Images a container of the user's uses stay, whatever builds use them.
+    let mut kept: std::collections::BTreeSet<String> = listed
+        .iter()
+        .filter(|l| !l.cfg.annotations.contains_key(builder))
+        .map(|l| l.cfg.image_id.clone())
+        .collect();
+    if let Some(other) = &store.other_containers {
+        kept.extend(
+            (other.summaries().unwrap_or_default())
+                .into_iter()
+                .map(|s| s.cfg.image_id),
+        );
+    }
+    for l in listed {
+        let image = &l.cfg.image_id;
+        if l.cfg.annotations.contains_key(builder)
+            && candidates.contains(image)
+            && !kept.contains(image)
+        {
+            let how = super::containers::Removal {
+                force: true,
+                stop_timeout: Some(0),
+                volumes: false,
+            };
+            super::containers::remove(store, &l.cfg.id, how)
+                .with_context(|| format!("removing build container {}", l.cfg.id))?;
+        }
+    }
+    Ok(())
 }
 
 /// `image prune --build-cache` (and `--all`, `system prune --all`): remove

@@ -103,7 +103,7 @@ pub fn prune(store: &Store, req: &PruneRequest) -> Result<PruneReport> {
         }
     }
     let all = req.all;
-    report.images = super::images::prune(store, |store| {
+    report.images = super::images::prune(store, false, |store| {
         let images = store.images.load()?;
         let mut out = Vec::new();
         for rec in &images.list {

@@ -7,7 +7,7 @@ pub use crate::build::builder::{BuildOptions, BuildOutput, KeepContainers, SOURC
 pub use crate::build::containerfile::Containerfile;
 pub use crate::build::image_edits::ImageEdits;
 pub use crate::build::named_context::NamedContext;
-pub use crate::build::run_mounts::{parse_secret_flag, Secrets};
+pub use crate::build::run_mounts::{check_spec as check_run_mount, parse_secret_flag, Secrets};
 pub use crate::build::sbom::SbomFlags;
 pub use crate::build::squash::Squash;
 pub use crate::registry::archive::{LoadInput, SaveFormat, SaveOptions};

@@ -8,6 +8,7 @@ use super::relay::Wiring;
 use super::state::{current_state, is_running};
 use super::sys;
 use crate::error::CodedError;
+use crate::storage::exec_sessions;
 use crate::storage::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{Capabilities, Process, Spec, UserBuilder};
@@ -27,6 +28,15 @@ pub struct ExecOptions {
     /// `--detach-keys`, parsed (none: never). With `-t` and our stdin a
     /// terminal, typing them leaves the program running and returns 0.
     pub detach_keys: Vec<u8>,
+    /// `--no-session`: no exec session is recorded.
+    pub no_session: bool,
+}
+
+/// How an exec ended: the program's code, and (with `-d`) the session
+/// left running.
+pub struct ExecOutcome {
+    pub code: i32,
+    pub session: Option<String>,
 }
 
 /// The exec'd process's spec: the container's, with this command.
@@ -133,8 +143,9 @@ fn join_namespaces(pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// Run a command in the container; returns its exit code (0 with --detach).
-pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
+/// Run a command in the container; returns its exit code (0 with
+/// --detach) and, detached, its session's id.
+pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
     super::sealed_exe::require()?;
     let state = current_state(store, id)?;
     if !is_running(&state) || state.status == crate::storage::containers::Status::Paused {
@@ -153,15 +164,13 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
             bail!("--preserve-fds/--preserve-fd need coracle's own runtime, not --runtime");
         }
         let process = spec.process().clone().unwrap_or_default();
-        return super::oci_runtime::exec(
-            store,
-            &cfg,
-            pid,
-            &process,
-            o.tty,
-            o.interactive,
-            o.detach,
-        );
+        // (the OCI runtime's exec keeps no session of coracle's)
+        let code =
+            super::oci_runtime::exec(store, &cfg, pid, &process, o.tty, o.interactive, o.detach)?;
+        return Ok(ExecOutcome {
+            code,
+            session: None,
+        });
     }
     let (report_r, report_w) = sys::owned_pipe()?;
     let (sock_ours, sock_theirs) = match o.tty {
@@ -179,10 +188,24 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
         &sigset,
         nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
     )?;
+    // The session: its exit file opened here, so the waiting process can
+    // write it from inside the container's namespaces.
+    let session = match o.no_session {
+        true => None,
+        false => Some(exec_sessions::begin(store, id)?),
+    };
+    let exit_fd = session
+        .as_ref()
+        .map(|(_, _, f)| f.as_raw_fd())
+        .unwrap_or(-1);
     // SAFETY: the CLI is single-threaded here; the child runs plain code.
     let child = unsafe { libc::fork() };
     if child < 0 {
-        bail!("fork: {}", sys::errno());
+        let err = sys::errno();
+        if let Some((sid, _, _)) = &session {
+            let _ = exec_sessions::remove(store, id, sid);
+        }
+        bail!("fork: {err}");
     }
     if child == 0 {
         drop(report_r);
@@ -217,7 +240,8 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
                 // from here on and leaves with _exit.
                 unsafe { libc::close(report_fd) };
                 let mut status = 0;
-                // SAFETY: reap our child and mirror how it ended.
+                // SAFETY: reap our child, record and mirror how it ended
+                // (the exit file is ours, opened before the fork).
                 unsafe {
                     let mut set: libc::sigset_t = std::mem::zeroed();
                     libc::sigemptyset(&mut set);
@@ -228,6 +252,10 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
                     } else {
                         128 + libc::WTERMSIG(status)
                     };
+                    if exit_fd >= 0 {
+                        let text = format!("{code}\n");
+                        libc::write(exit_fd, text.as_ptr().cast(), text.len());
+                    }
                     libc::_exit(code);
                 }
             }
@@ -240,7 +268,12 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
             if unblocked != 0 {
                 bail!("unblocking signals: {}", sys::errno());
             }
-            // The caller's descriptors stay ours unless passed on.
+            // The caller's descriptors stay ours unless passed on (the
+            // program never gets the session's exit file).
+            if exit_fd >= 0 {
+                // SAFETY: closing a descriptor of this process only.
+                unsafe { libc::close(exit_fd) };
+            }
             let mut keep = o.preserve_fds.clone();
             keep.push(report_fd);
             keep.extend(sock_theirs.as_ref().map(|s| s.as_raw_fd()));
@@ -270,10 +303,36 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
     }
     drop(report_w);
     drop(sock_theirs);
+    let session = match session {
+        Some((sid, dir, exit_file)) => {
+            drop(exit_file);
+            let record = exec_sessions::ExecSession {
+                id: sid.clone(),
+                command: o.args.clone(),
+                pid: child,
+                start_time: sys::process_start_time(child).unwrap_or(0),
+                container_pid: pid,
+                detached: o.detach,
+                exit_code: None,
+            };
+            if let Err(e) = exec_sessions::save(&dir, &record) {
+                crate::warn!("recording exec session {sid}: {e:#}");
+            }
+            Some(sid)
+        }
+        None => None,
+    };
+    // An attached session ends with the exec (podman removes it too).
+    let forget = || {
+        if let Some(sid) = &session {
+            let _ = exec_sessions::remove(store, id, sid);
+        }
+    };
     // A child that failed has reported and ended: reap it.
     let reap = || {
         // SAFETY: our own child, not yet reaped.
         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+        forget();
     };
     let wiring = match sock_ours {
         Some(socket) => match process::recv_fd(socket.as_fd()) {
@@ -293,9 +352,9 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
     }
     drop(report_r);
     if o.detach {
-        return Ok(0);
+        return Ok(ExecOutcome { code: 0, session });
     }
-    match wiring {
+    let code = match wiring {
         Some(w) => {
             let _raw = super::attach::RawTerminal::enable();
             super::relay::relay(
@@ -318,5 +377,10 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<i32> {
                 128 + libc::WTERMSIG(status)
             })
         }
-    }
+    };
+    forget();
+    Ok(ExecOutcome {
+        code: code?,
+        session: None,
+    })
 }

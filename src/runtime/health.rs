@@ -128,8 +128,10 @@ pub fn run_check(
                 privileged: false,
                 preserve_fds: Vec::new(),
                 detach_keys: Vec::new(),
+                // (a check is no session of the user's)
+                no_session: true,
             };
-            super::exec::exec(store, id, &opts)
+            super::exec::exec(store, id, &opts).map(|o| o.code)
         })();
         let code = match code {
             Ok(c) => c,

@@ -481,6 +481,7 @@ pub fn ps_in_container(store: &Store, id: &str, args: &[String]) -> Result<Vec<S
         privileged: false,
         preserve_fds: Vec::new(),
         detach_keys: Vec::new(),
+        no_session: true,
     };
     // The exec'd ps writes to our stdout: point that at a file meanwhile,
     // which cannot fill up and block the way a pipe would.
@@ -493,7 +494,7 @@ pub fn ps_in_container(store: &Store, id: &str, args: &[String]) -> Result<Vec<S
     }
     // SAFETY: as above.
     unsafe { libc::dup2(capture.as_raw_fd(), 1) };
-    let result = super::exec::exec(store, id, &opts);
+    let result = super::exec::exec(store, id, &opts).map(|o| o.code);
     // SAFETY: as above.
     unsafe {
         libc::dup2(saved, 1);

@@ -13,6 +13,7 @@ pub mod crash;
 pub mod digest;
 pub mod event_backend;
 pub mod events;
+pub mod exec_sessions;
 pub mod fsutil;
 pub mod health;
 pub mod image_config;
