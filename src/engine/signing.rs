@@ -1,10 +1,13 @@
-//! Simple signing as the verbs use it: `image sign` signs what a registry
-//! holds, `push --sign-by` what was just pushed. The format, gpg and the
-//! lookaside storage are `registry::signature`.
+//! Signing as the verbs use it: `image sign` signs what a registry
+//! holds, `push --sign-by` what was just pushed (simple signing, gpg);
+//! `push --sign-by-sigstore-private-key` makes sigstore signatures, kept
+//! in the registry as attachments. The formats, gpg, the lookaside and
+//! the attachments are `registry::signature`.
 
 use crate::registry::client::{ClientOptions, RegistryClient};
 use crate::registry::manifest::{parse_manifest, ParsedManifest};
 use crate::registry::reference::Reference;
+use crate::registry::signature::sigstore::{self, PrivateKey};
 use crate::registry::signature::{self, Signer};
 use crate::storage::digest::Digest;
 use anyhow::{bail, Context, Result};
@@ -103,4 +106,78 @@ pub fn sign_pushed(dest: &Reference, digest: &Digest, by: &SignBy, rootless: boo
     sign_one(dest, digest, by, None, rootless)
         .with_context(|| format!("signing {dest}"))
         .map(drop)
+}
+
+/// Every signature a push was asked to make: gpg (`--sign-by`) and
+/// sigstore (`--sign-by-sigstore-private-key`, its key loaded up front so
+/// that a wrong passphrase stops the push before it sends anything).
+#[derive(Default)]
+pub struct Signers {
+    pub gpg: Option<SignBy>,
+    pub sigstore: Option<PrivateKey>,
+}
+
+impl Signers {
+    pub fn is_empty(&self) -> bool {
+        self.gpg.is_none() && self.sigstore.is_none()
+    }
+
+    /// Before pushing to `dest`: refuse a signature that could not be
+    /// stored, rather than pushing an image and failing after.
+    pub fn check_destination(&self, dest: &Reference) -> Result<()> {
+        if self.sigstore.is_some()
+            && !crate::config::registries_d::load()?.use_sigstore_attachments(&dest.to_string())
+        {
+            bail!("writing signatures: writing sigstore attachments is disabled by configuration (set use-sigstore-attachments: true for {} in registries.d)", dest.repo_name());
+        }
+        Ok(())
+    }
+
+    /// Sign each of `digests` (manifests just pushed to `dest`).
+    pub fn sign_pushed(
+        &self,
+        dest: &Reference,
+        digests: &[Digest],
+        client: &ClientOptions,
+        rootless: bool,
+        quiet: bool,
+    ) -> Result<()> {
+        for d in digests {
+            if let Some(by) = &self.gpg {
+                sign_pushed(dest, d, by, rootless)?;
+            }
+        }
+        if let Some(key) = &self.sigstore {
+            let c = RegistryClient::new(&dest.registry, client)?;
+            let progress = crate::registry::progress::Progress::new(quiet);
+            for d in digests {
+                progress.line("Signing manifest using a sigstore signature");
+                sigstore::sign_into_registry(&c, dest, d, key)
+                    .with_context(|| format!("writing signatures: signing {dest} ({d})"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Load a cosign private key for `--sign-by-sigstore-private-key`: the
+/// passphrase is the first line of `passphrase_file`, else asked on the
+/// terminal (never read from a pipe: that would take the image's input).
+pub fn load_sigstore_key(path: &Path, passphrase_file: Option<&Path>) -> Result<PrivateKey> {
+    use std::io::IsTerminal;
+    let passphrase = match passphrase_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("reading passphrase file {}: {e}", f.display()))?;
+            text.split('\n').next().unwrap_or_default().to_string()
+        }
+        None if std::io::stdin().is_terminal() => {
+            crate::runtime::attach::prompt("Key Passphrase: ", true)?
+        }
+        None => bail!(
+            "--sign-by-sigstore-private-key {}: a passphrase is needed: use --sign-passphrase-file (standard input is not a terminal to ask on)",
+            path.display()
+        ),
+    };
+    PrivateKey::load(path, passphrase.as_bytes())
 }
