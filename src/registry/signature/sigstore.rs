@@ -150,7 +150,11 @@ fn decrypt(envelope: &[u8], passphrase: &[u8]) -> Result<Vec<u8>> {
     }
     let KdfParams { n, r, p } = e.kdf.params;
     // A key file must not make us spend gigabytes: cosign uses N=2^15, r=8, p=1.
-    if !n.is_power_of_two() || n < 2 || n > 1 << 20 || r == 0 || r > 32 || p == 0 || p > 16 {
+    if !n.is_power_of_two()
+        || !(2..=1 << 20).contains(&n)
+        || !(1..=32).contains(&r)
+        || !(1..=16).contains(&p)
+    {
         bail!("encrypted: unsupported scrypt parameters N={n} r={r} p={p}");
     }
     let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p, 32)
