@@ -221,7 +221,7 @@ fn payload_for(reference: &str, digest: &str) -> Vec<u8> {
 }
 
 fn push_signed(env: &TestEnv, key: &KeyPair, image: &str, dest: &str) -> String {
-    let digestfile = env.dir.join(unique("digest"));
+    let digestfile = env.home.join(unique("digest"));
     let out = env.run(&[
         "push",
         "--sign-by-sigstore-private-key",
