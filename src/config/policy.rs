@@ -76,10 +76,12 @@ pub struct SignedBy {
 }
 
 /// A `sigstoreSigned` requirement: at least one sigstore signature made
-/// with one of these public keys, claiming an accepted identity.
+/// with one of these public keys (PEM text, read now, parsed by the
+/// verifier), claiming an accepted identity.
 #[derive(Debug, Clone)]
 pub struct SigstoreSigned {
-    pub keys: Vec<p256::ecdsa::VerifyingKey>,
+    /// (where the key came from, its PEM text)
+    pub keys: Vec<(String, Vec<u8>)>,
     pub identity: Identity,
 }
 
@@ -199,7 +201,6 @@ fn identity(r: &Requirement) -> Result<Identity> {
 
 /// A `sigstoreSigned` entry's public keys, read now, and its identity rule.
 fn sigstore_signed(r: &Requirement) -> Result<SigstoreSigned> {
-    use crate::registry::signature::sigstore::parse_public_keys;
     let keyless = [
         ("fulcio", r.fulcio.is_some()),
         ("pki", r.pki.is_some()),
@@ -230,13 +231,13 @@ fn sigstore_signed(r: &Requirement) -> Result<SigstoreSigned> {
     for p in r.key_path.iter().chain(r.key_paths.iter().flatten()) {
         let text = std::fs::read(p)
             .map_err(|e| anyhow!("reading sigstoreSigned key {}: {e}", p.display()))?;
-        keys.extend(parse_public_keys(&text, &p.display().to_string())?);
+        keys.push((p.display().to_string(), text));
     }
     for d in r.key_data.iter().chain(r.key_datas.iter().flatten()) {
         let text = base64::engine::general_purpose::STANDARD
             .decode(d.trim())
             .map_err(|e| anyhow!("sigstoreSigned keyData is not base64: {e}"))?;
-        keys.extend(parse_public_keys(&text, "keyData")?);
+        keys.push(("keyData".to_string(), text));
     }
     if keys.is_empty() {
         bail!("sigstoreSigned names no public key");

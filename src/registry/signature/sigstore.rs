@@ -478,6 +478,7 @@ pub fn sign_into_registry(
 /// One attachment checked against one requirement.
 fn check_one(
     req: &SigstoreSigned,
+    keys: &[VerifyingKey],
     pulled: &Reference,
     digest: &Digest,
     a: &Attachment,
@@ -491,7 +492,7 @@ fn check_one(
         .map_err(|e| anyhow!("base64 decoding: {e}"))?;
     let sig = Signature::from_der(&raw)
         .map_err(|_| anyhow!("cryptographic signature verification failed: invalid signature when validating ASN.1 encoded signature"))?;
-    if !req.keys.iter().any(|k| k.verify(&a.payload, &sig).is_ok()) {
+    if !keys.iter().any(|k| k.verify(&a.payload, &sig).is_ok()) {
         bail!("cryptographic signature verification failed: invalid signature when validating ASN.1 encoded signature");
     }
     let claim = parse_payload(&a.payload)?;
@@ -521,6 +522,15 @@ pub fn verify(
     if needed.is_empty() {
         return Ok(());
     }
+    // Bad keys in the policy are its error, before anything is read.
+    let mut trusted = Vec::new();
+    for req in needed {
+        let mut keys = Vec::new();
+        for (source, pem) in &req.keys {
+            keys.extend(parse_public_keys(pem, source).context("invalid signature policy")?);
+        }
+        trusted.push(keys);
+    }
     let all = if enabled {
         read_attachments(client, &reference.repository, digest)
             .context("reading sigstore signatures")?
@@ -535,10 +545,10 @@ pub fn verify(
         .iter()
         .filter(|a| a.media_type == SIGNATURE_MIME)
         .collect();
-    for req in needed {
+    for (req, keys) in needed.iter().zip(&trusted) {
         let mut reasons = Vec::new();
         let accepted = signatures.iter().any(|a| {
-            check_one(req, reference, digest, a)
+            check_one(req, keys, reference, digest, a)
                 .map_err(|e| reasons.push(format!("{e:#}")))
                 .is_ok()
         });
