@@ -505,6 +505,16 @@ fn sigstore_signed_policy_checks_pulls(mode: Mode) {
         &["create", &unsigned.reference(), "true"],
         "no signature exists",
     );
+    let ctx = env.home.join("ctx");
+    env.write_user_file(
+        &ctx.join("Containerfile"),
+        format!("FROM {}\nRUN true\n", unsigned.reference()).as_bytes(),
+    );
+    assert_refused(
+        &env,
+        &["build", "-t", "localhost/from-unsigned", p(&ctx)],
+        "no signature exists",
+    );
 
     // Signed by a key the policy does not trust.
     let by_stranger = format!("{host}/{}:v1", unique("sigstore/stranger"));
