@@ -726,3 +726,107 @@ fn sigstore_manifest_and_artifact_push_sign_everything(mode: Mode) {
     assert_eq!(payload["critical"]["image"]["docker-manifest-digest"], ad);
     assert!(py_verifies(&env, &key.public, &sigs[0].0, &sigs[0].1));
 }
+
+/// Run `coracle ARGS` on a new pty, type `input` once `prompt` shows;
+/// the exit code and what the terminal showed.
+fn on_pty(env: &TestEnv, args: &[&str], prompt: &str, input: &str) -> (i32, String) {
+    use std::io::{Read, Write};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave = pty.slave;
+    let mut child = env
+        .coracle_command(args)
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let master = std::fs::File::from(pty.master);
+    let mut reader = master.try_clone().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut typed = false;
+    let start = Instant::now();
+    let status = loop {
+        while let Ok(b) = rx.recv_timeout(Duration::from_millis(20)) {
+            seen.extend(b);
+        }
+        if !typed && String::from_utf8_lossy(&seen).contains(prompt) {
+            // The prompt is printed before echo is turned off: let it be.
+            std::thread::sleep(Duration::from_millis(200));
+            (&master).write_all(input.as_bytes()).unwrap();
+            typed = true;
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            // SAFETY: a signal to a process this test started.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            panic!(
+                "{args:?} on a pty did not end: {}",
+                String::from_utf8_lossy(&seen)
+            );
+        }
+    };
+    while let Ok(b) = rx.recv_timeout(Duration::from_millis(200)) {
+        seen.extend(b);
+    }
+    let code = status.code().unwrap_or(128 + status.signal().unwrap_or(0));
+    (code, String::from_utf8_lossy(&seen).into_owned())
+}
+
+both_modes!(sigstore_passphrase_is_asked_on_a_terminal);
+/// Without --sign-passphrase-file, on a terminal: asked without echo.
+fn sigstore_passphrase_is_asked_on_a_terminal(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let key = key_pair(&env, "tty", "typed secret", "sigstore");
+    enable_attachments(&env, "");
+    let bb = busybox();
+    env.pull(&bb.reference());
+    let dest = format!("{}/{}:v1", registry().host, unique("sigstore/tty"));
+    let (repo, _) = repo_tag(&dest);
+    let args = [
+        "push",
+        "--sign-by-sigstore-private-key",
+        p(&key.private),
+        &bb.reference(),
+        &dest,
+    ];
+    let (code, screen) = on_pty(&env, &args, "Key Passphrase: ", "typed secret\n");
+    assert_eq!(code, 0, "[{mode:?}] {screen}");
+    assert!(
+        !screen.contains("typed secret"),
+        "[{mode:?}] echoed: {screen}"
+    );
+    let (bytes, _) = fetch_manifest(registry(), &repo, "v1");
+    let digest = common::oci::sha256_digest(&bytes);
+    let sigs = signatures(&repo, &digest);
+    assert_eq!(sigs.len(), 1, "[{mode:?}]");
+    assert!(py_verifies(&env, &key.public, &sigs[0].0, &sigs[0].1));
+    // A wrong one typed: the clear error, nothing pushed.
+    let dest2 = format!("{}/{}:v1", registry().host, unique("sigstore/tty-wrong"));
+    let (repo2, _) = repo_tag(&dest2);
+    let args = [
+        "push",
+        "--sign-by-sigstore-private-key",
+        p(&key.private),
+        &bb.reference(),
+        &dest2,
+    ];
+    let (code, screen) = on_pty(&env, &args, "Key Passphrase: ", "wrong\n");
+    assert_eq!(code, 125, "[{mode:?}] {screen}");
+    assert!(screen.contains("decryption failed"), "{screen}");
+    assert_eq!(manifest_status(&repo2, "v1"), 404);
+}
