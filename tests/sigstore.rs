@@ -239,8 +239,9 @@ fn push_signed(env: &TestEnv, key: &KeyPair, image: &str, dest: &str) -> String 
         env.mode, out.stderr
     );
     assert!(
-        out.stderr
-            .contains("Signing manifest using a sigstore signature"),
+        out.stderr.contains(
+            "Creating signature: Signing image using a sigstore signature\nStoring signatures"
+        ),
         "{}",
         out.stderr
     );

@@ -151,7 +151,9 @@ impl Signers {
             let c = RegistryClient::new(&dest.registry, client)?;
             let progress = crate::registry::progress::Progress::new(quiet);
             for d in digests {
-                progress.line("Signing manifest using a sigstore signature");
+                // containers/image's words, as podman prints them.
+                progress.line("Creating signature: Signing image using a sigstore signature");
+                progress.line("Storing signatures");
                 sigstore::sign_into_registry(&c, dest, d, key)
                     .with_context(|| format!("writing signatures: signing {dest} ({d})"))?;
             }

@@ -447,6 +447,17 @@ pub fn sign_into_registry(
         ),
     };
     let annotations = BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), signature)]);
+    // The same signature again (same key, payload made in the same
+    // second): already there, as containers/image sees it.
+    let there = manifest.layers.iter().any(|l| {
+        l.media_type == SIGNATURE_MIME
+            && l.size == payload.len() as u64
+            && l.digest == Digest::of_bytes(&payload)
+            && l.annotations.as_ref() == Some(&annotations)
+    });
+    if there {
+        return Ok(());
+    }
     let payload_digest = upload_blob(client, repo, &payload)?;
     let mut layer = descriptor(SIGNATURE_MIME, payload_digest.clone(), payload.len());
     layer.annotations = Some(annotations);
