@@ -382,8 +382,34 @@ fn sigstore_push_signs_into_the_registry(mode: Mode) {
     let (nosig_repo, _) = repo_tag(&nosig);
     assert_eq!(manifest_status(&nosig_repo, "v1"), 404, "[{mode:?}]");
     // Keyless signing and a key that is not a key.
+    // --sign-by-sigstore: a parameter file naming the key signs the same
+    // way; its keyless parts are refused by name, unknown fields too.
     let params = env.home.join("params.yaml");
-    env.write_user_file(&params, b"privateKeyFile: x\n");
+    env.write_user_file(
+        &params,
+        format!(
+            "privateKeyFile: {}\nprivateKeyPassphraseFile: {}\n",
+            p(&key.private),
+            p(&key.pass_file)
+        )
+        .as_bytes(),
+    );
+    let by_params = format!("{}/{}:v1", registry().host, unique("sigstore/params"));
+    let (params_repo, _) = repo_tag(&by_params);
+    env.ok(&[
+        "push",
+        "--sign-by-sigstore",
+        p(&params),
+        &bb.reference(),
+        &by_params,
+    ]);
+    let sigs = signatures(&params_repo, &digest);
+    assert_eq!(sigs.len(), 1, "[{mode:?}]");
+    assert!(py_verifies(&env, &key.public, &sigs[0].0, &sigs[0].1));
+    env.write_user_file(
+        &params,
+        b"fulcio:\n  fulcioURL: https://fulcio.example\n  oidcMode: interactive\nrekorURL: https://rekor.example\n",
+    );
     let out = env.run(&[
         "push",
         "--sign-by-sigstore",
@@ -396,8 +422,17 @@ fn sigstore_push_signs_into_the_registry(mode: Mode) {
         "keyless",
         &out,
         125,
-        &["--sign-by-sigstore", "not supported"],
+        &["fulcio, rekorURL", "not supported"],
     );
+    env.write_user_file(&params, b"privateKey: x\n");
+    let out = env.run(&[
+        "push",
+        "--sign-by-sigstore",
+        p(&params),
+        &bb.reference(),
+        &dest2,
+    ]);
+    assert_error(mode, "unknown field", &out, 125, &["parsing", "privateKey"]);
     let out = env.run(&[
         "push",
         "--sign-by-sigstore-private-key",

@@ -1,7 +1,7 @@
 //! The signing flags of the verbs that push (push, manifest push,
 //! artifact push), as podman spells them.
 
-use crate::engine::signing::{load_sigstore_key, SignBy, Signers};
+use crate::engine::signing::{load_sigstore_key, load_sigstore_params, SignBy, Signers};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ pub struct SignFlags {
     /// Sign what is pushed with this GPG key (simple signing)
     #[arg(long, value_name = "KEY")]
     pub sign_by: Option<String>,
-    /// Sign with the sigstore parameter file at PATH (keyless Fulcio/Rekor signing: not supported, refused)
+    /// Sign with the sigstore parameter file at PATH (containers-sigstore-signing-params.yaml: privateKeyFile; keyless fulcio/rekorURL are refused)
     #[arg(long, value_name = "PATH")]
     pub sign_by_sigstore: Option<PathBuf>,
     /// Sign what is pushed with the sigstore (cosign) private key at PATH
@@ -26,12 +26,6 @@ impl SignFlags {
     /// Check the combination and load the keys (asking a sigstore key's
     /// passphrase now, before anything is pushed).
     pub fn signers(&self) -> Result<Signers> {
-        if let Some(p) = &self.sign_by_sigstore {
-            bail!(
-                "--sign-by-sigstore {}: keyless sigstore signing (Fulcio certificates, Rekor) is not supported by coracle, it needs those services; sign with a key: --sign-by-sigstore-private-key",
-                p.display()
-            );
-        }
         let gpg = self.sign_by.is_some();
         let sigstore = self.sign_by_sigstore_private_key.is_some();
         if self.sign_passphrase_file.is_some() {
@@ -42,13 +36,16 @@ impl SignFlags {
                 bail!("only one of --sign-by and --sign-by-sigstore-private-key can be used with --sign-passphrase-file");
             }
         }
-        let sigstore = match &self.sign_by_sigstore_private_key {
-            Some(path) => Some(load_sigstore_key(
+        let mut sigstore = Vec::new();
+        if let Some(path) = &self.sign_by_sigstore {
+            sigstore.push(load_sigstore_params(path)?);
+        }
+        if let Some(path) = &self.sign_by_sigstore_private_key {
+            sigstore.push(load_sigstore_key(
                 path,
                 self.sign_passphrase_file.as_deref(),
-            )?),
-            None => None,
-        };
+            )?);
+        }
         Ok(Signers {
             gpg: self.sign_by.clone().map(|key| SignBy {
                 key,

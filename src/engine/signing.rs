@@ -109,23 +109,24 @@ pub fn sign_pushed(dest: &Reference, digest: &Digest, by: &SignBy, rootless: boo
 }
 
 /// Every signature a push was asked to make: gpg (`--sign-by`) and
-/// sigstore (`--sign-by-sigstore-private-key`, its key loaded up front so
-/// that a wrong passphrase stops the push before it sends anything).
+/// sigstore (`--sign-by-sigstore-private-key`, `--sign-by-sigstore` with a
+/// key in its parameter file; keys loaded up front so that a wrong
+/// passphrase stops the push before it sends anything).
 #[derive(Default)]
 pub struct Signers {
     pub gpg: Option<SignBy>,
-    pub sigstore: Option<PrivateKey>,
+    pub sigstore: Vec<PrivateKey>,
 }
 
 impl Signers {
     pub fn is_empty(&self) -> bool {
-        self.gpg.is_none() && self.sigstore.is_none()
+        self.gpg.is_none() && self.sigstore.is_empty()
     }
 
     /// Before pushing to `dest`: refuse a signature that could not be
     /// stored, rather than pushing an image and failing after.
     pub fn check_destination(&self, dest: &Reference) -> Result<()> {
-        if self.sigstore.is_some()
+        if !self.sigstore.is_empty()
             && !crate::config::registries_d::load()?.use_sigstore_attachments(&dest.to_string())
         {
             bail!("writing signatures: writing sigstore attachments is disabled by configuration (set use-sigstore-attachments: true for {} in registries.d)", dest.repo_name());
@@ -147,13 +148,24 @@ impl Signers {
                 sign_pushed(dest, d, by, rootless)?;
             }
         }
-        if let Some(key) = &self.sigstore {
-            let c = RegistryClient::new(&dest.registry, client)?;
-            let progress = crate::registry::progress::Progress::new(quiet);
-            for d in digests {
-                // containers/image's words, as podman prints them.
-                progress.line("Creating signature: Signing image using a sigstore signature");
-                progress.line("Storing signatures");
+        if self.sigstore.is_empty() {
+            return Ok(());
+        }
+        let c = RegistryClient::new(&dest.registry, client)?;
+        let progress = crate::registry::progress::Progress::new(quiet);
+        for d in digests {
+            // containers/image's words, as podman prints them.
+            for i in 1..=self.sigstore.len() {
+                let n = match self.sigstore.len() {
+                    1 => String::new(),
+                    _ => format!(" {i}"),
+                };
+                progress.line(&format!(
+                    "Creating signature{n}: Signing image using a sigstore signature"
+                ));
+            }
+            progress.line("Storing signatures");
+            for key in &self.sigstore {
                 sigstore::sign_into_registry(&c, dest, d, key)
                     .with_context(|| format!("writing signatures: signing {dest} ({d})"))?;
             }
@@ -166,6 +178,10 @@ impl Signers {
 /// passphrase is the first line of `passphrase_file`, else asked on the
 /// terminal (never read from a pipe: that would take the image's input).
 pub fn load_sigstore_key(path: &Path, passphrase_file: Option<&Path>) -> Result<PrivateKey> {
+    load_key(path, passphrase_file, "--sign-by-sigstore-private-key")
+}
+
+fn load_key(path: &Path, passphrase_file: Option<&Path>, flag: &str) -> Result<PrivateKey> {
     use std::io::IsTerminal;
     let passphrase = match passphrase_file {
         Some(f) => {
@@ -177,9 +193,67 @@ pub fn load_sigstore_key(path: &Path, passphrase_file: Option<&Path>) -> Result<
             crate::runtime::attach::prompt("Key Passphrase: ", true)?
         }
         None => bail!(
-            "--sign-by-sigstore-private-key {}: a passphrase is needed: use --sign-passphrase-file (standard input is not a terminal to ask on)",
+            "{flag} {}: a passphrase is needed for the key: use --sign-passphrase-file (standard input is not a terminal to ask on)",
             path.display()
         ),
     };
     PrivateKey::load(path, passphrase.as_bytes())
+}
+
+/// containers-sigstore-signing-params.yaml(5), as containers/image reads
+/// it (unknown fields are errors).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SigningParams {
+    private_key_file: Option<PathBuf>,
+    private_key_passphrase_file: Option<PathBuf>,
+    fulcio: Option<serde_yaml_ng::Value>,
+    #[serde(rename = "rekorURL")]
+    rekor_url: Option<String>,
+}
+
+/// `--sign-by-sigstore PARAMFILE`: the private key the file names. Its
+/// keyless parts (`fulcio`, `rekorURL`) need those services, and are
+/// refused by name.
+pub fn load_sigstore_params(path: &Path) -> Result<PrivateKey> {
+    let setup = || {
+        format!(
+            "setting up signing using parameter file {:?}",
+            path.display().to_string()
+        )
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("reading {:?}: {e}", path.display().to_string()))
+        .with_context(setup)?;
+    let params: SigningParams = serde_yaml_ng::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("parsing {:?}: {e}", path.display().to_string()))
+        .with_context(setup)?;
+    let keyless: Vec<&str> = [
+        ("fulcio", params.fulcio.is_some()),
+        (
+            "rekorURL",
+            params.rekor_url.as_deref().is_some_and(|u| !u.is_empty()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if !keyless.is_empty() {
+        bail!(
+            "--sign-by-sigstore {}: {} (keyless signing, Fulcio certificates and Rekor) is not supported by coracle, it needs those services: sign with a private key (privateKeyFile)",
+            path.display(),
+            keyless.join(", ")
+        );
+    }
+    let Some(key) = params
+        .private_key_file
+        .filter(|k| !k.as_os_str().is_empty())
+    else {
+        bail!("no private key source provided (neither a private key nor Fulcio) when preparing to create sigstore signatures");
+    };
+    load_key(
+        &key,
+        params.private_key_passphrase_file.as_deref(),
+        "--sign-by-sigstore",
+    )
 }
