@@ -73,6 +73,13 @@ if [ ! -x "$KUBE_VENV/bin/kubernetes-validate" ]; then
     "$KUBE_VENV/bin/pip" install -q kubernetes-validate
 fi
 export CORACLE_KUBE_VALIDATE="$KUBE_VENV/bin/kubernetes-validate"
+# cryptography + PyNaCl: tests/fixtures/sigstore_keys.py, an independent
+# maker and checker of cosign keys and signatures (tests/sigstore.rs)
+if ! "$KUBE_VENV/bin/python" -c 'import cryptography, nacl' 2>/dev/null; then
+    echo "tests/run.sh: installing cryptography and pynacl in $KUBE_VENV"
+    "$KUBE_VENV/bin/pip" install -q cryptography pynacl
+fi
+export CORACLE_PYTHON="$KUBE_VENV/bin/python"
 # --- the unprivileged test user ----------------------------------------------
 TEST_USER=cotest
 id "$TEST_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$TEST_USER"

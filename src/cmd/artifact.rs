@@ -295,27 +295,17 @@ pub struct PushArgs {
     /// Write the digest of the pushed manifest to this file
     #[arg(long, value_name = "PATH")]
     pub digestfile: Option<PathBuf>,
-    /// Sign the pushed artifact with this GPG key (simple signing)
-    #[arg(long, value_name = "KEY")]
-    pub sign_by: Option<String>,
-    /// Read the signing key's passphrase from this file
-    #[arg(long, value_name = "PATH")]
-    pub sign_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sign: super::sign_flags::SignFlags,
     /// The artifact to push, to the registry its name names
     pub artifact: String,
 }
 
 fn push(g: &GlobalOpts, a: PushArgs) -> Result<()> {
     let t = a.flags.transfer()?;
-    if a.sign_passphrase_file.is_some() && a.sign_by.is_none() {
-        bail!("--sign-passphrase-file needs --sign-by");
-    }
-    let sign = a.sign_by.map(|key| crate::engine::signing::SignBy {
-        key,
-        passphrase_file: a.sign_passphrase_file,
-    });
+    let sign = a.sign.signers()?;
     let store = g.open_store()?;
-    let digest = artifact_transfer::push(&store, &a.artifact, &t, sign.as_ref())?;
+    let digest = artifact_transfer::push(&store, &a.artifact, &t, &sign)?;
     if let Some(path) = &a.digestfile {
         std::fs::write(path, digest.to_string())
             .with_context(|| format!("writing digest file {}", path.display()))?;

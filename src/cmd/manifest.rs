@@ -294,12 +294,8 @@ pub struct PushArgs {
     /// Suppress progress output
     #[arg(short, long)]
     pub quiet: bool,
-    /// Sign the pushed list with this GPG key (simple signing)
-    #[arg(long, value_name = "KEY")]
-    pub sign_by: Option<String>,
-    /// Read the signing key's passphrase from this file
-    #[arg(long, value_name = "PATH")]
-    pub sign_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sign: super::sign_flags::SignFlags,
     /// Discard any pre-existing signatures in the images (signatures are not copied with a list)
     #[arg(long)]
     pub remove_signatures: bool,
@@ -316,13 +312,7 @@ pub struct PushArgs {
 
 fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
     let format = ManifestFormat::parse(&a.format)?;
-    if a.sign_passphrase_file.is_some() && a.sign_by.is_none() {
-        anyhow::bail!("--sign-passphrase-file needs --sign-by");
-    }
-    let sign_by = a.sign_by.clone().map(|key| crate::engine::signing::SignBy {
-        key,
-        passphrase_file: a.sign_passphrase_file.clone(),
-    });
+    let sign_by = a.sign.signers()?;
     a.retry.apply(&mut a.registry)?;
     let mut options = PushOptions {
         client: a.registry.client_options()?,

@@ -56,6 +56,7 @@ mod search;
 mod secret;
 mod selection;
 mod service_flags;
+mod sign_flags;
 mod stats;
 mod system;
 mod system_check;

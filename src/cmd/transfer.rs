@@ -37,12 +37,8 @@ pub struct PushArgs {
     /// Discard any pre-existing signatures in the image (there are none to keep)
     #[arg(long)]
     pub remove_signatures: bool,
-    /// Sign the pushed image with this GPG key (simple signing)
-    #[arg(long, value_name = "KEY")]
-    pub sign_by: Option<String>,
-    /// Read the signing key's passphrase from this file
-    #[arg(long, value_name = "PATH")]
-    pub sign_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sign: super::sign_flags::SignFlags,
     #[command(flatten)]
     pub registry: RegistryFlags,
     #[command(flatten)]
@@ -77,13 +73,7 @@ pub fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
         ..PushOptions::default()
     };
     a.compression.apply(&mut options)?;
-    if a.sign_passphrase_file.is_some() && a.sign_by.is_none() {
-        bail!("--sign-passphrase-file needs --sign-by");
-    }
-    let sign = a.sign_by.map(|key| crate::engine::signing::SignBy {
-        key,
-        passphrase_file: a.sign_passphrase_file,
-    });
+    let sign = a.sign.signers()?;
     let store = g.open_store()?;
     let digest = transfer::push_image_signed(
         &store,
@@ -92,7 +82,7 @@ pub fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
             destination: a.destination.as_deref(),
             options,
         },
-        sign.as_ref(),
+        &sign,
     )?;
     if let Some(path) = &a.digestfile {
         std::fs::write(path, digest)

@@ -3,6 +3,8 @@
 //! (`lookaside-staging`, `sigstore-staging`, else the same). YAML files in
 //! the user's `registries.d` when it exists, else the system's, merged;
 //! a scope named twice is an error, as in containers/image.
+//! `use-sigstore-attachments` says whether sigstore signatures are read
+//! from and written to the registry itself (off unless configured).
 
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
@@ -25,6 +27,8 @@ struct Namespace {
     sigstore: Option<String>,
     #[serde(rename = "sigstore-staging")]
     sigstore_staging: Option<String>,
+    #[serde(rename = "use-sigstore-attachments")]
+    use_sigstore_attachments: Option<bool>,
 }
 
 impl Namespace {
@@ -96,6 +100,16 @@ impl Registries {
             .filter_map(|s| self.docker.get(&s))
             .chain(self.default_docker.as_ref())
             .find_map(|ns| ns.top_level(write))
+    }
+
+    /// Whether sigstore attachments of `reference` are read and written:
+    /// the most specific scope that says, then `default-docker`, else no.
+    pub fn use_sigstore_attachments(&self, reference: &str) -> bool {
+        super::policy::scopes_of(reference)
+            .filter_map(|s| self.docker.get(&s))
+            .chain(self.default_docker.as_ref())
+            .find_map(|ns| ns.use_sigstore_attachments)
+            .unwrap_or(false)
     }
 
     /// As podman's `image trust show` prints it: `lookaside`, else

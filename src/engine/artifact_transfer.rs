@@ -23,23 +23,28 @@ pub struct Transfer {
 }
 
 /// `artifact push NAME`: returns the pushed manifest's digest. With
-/// `sign` (`--sign-by`), the manifest pushed is then signed (simple
-/// signing, into the registry's lookaside), as `push --sign-by` does.
+/// `sign` (`--sign-by`, `--sign-by-sigstore-private-key`), the manifest
+/// pushed is then signed, as `push` does.
 pub fn push(
     store: &Store,
     typed: &str,
     t: &Transfer,
-    sign: Option<&super::signing::SignBy>,
+    sign: &super::signing::Signers,
 ) -> Result<Digest> {
     let r = artifact_reference(typed)?;
+    sign.check_destination(&r)?;
     let artifacts = ArtifactStore::new(store);
     let all = artifacts.list()?;
     let a = find(&all, &r.to_string())?;
     send_artifact(&artifacts, &r, &r.reference_str(), &a.manifest, &a.raw, t)
         .with_context(|| format!("pushing artifact {r}"))?;
-    if let Some(by) = sign {
-        super::signing::sign_pushed(&r, &a.digest, by, store.rootless)?;
-    }
+    sign.sign_pushed(
+        &r,
+        std::slice::from_ref(&a.digest),
+        &t.client,
+        store.rootless,
+        t.quiet,
+    )?;
     event(store, "push", &a.digest, &a.name);
     Ok(a.digest.clone())
 }

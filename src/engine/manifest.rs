@@ -82,8 +82,9 @@ pub struct Push {
     /// Remove the local list once pushed.
     pub remove: bool,
     pub options: PushOptions,
-    /// `--sign-by`: sign the list pushed.
-    pub sign_by: Option<super::signing::SignBy>,
+    /// `--sign-by`, `--sign-by-sigstore-private-key`: sign the list
+    /// pushed and, with `all`, each instance pushed with it (as podman).
+    pub sign_by: super::signing::Signers,
     /// `--add-compression`: also push each image in these compressions,
     /// as further entries.
     pub add_compression: Vec<Compression>,
@@ -543,6 +544,7 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
     if p.format == ManifestFormat::V2s2 && options.format.is_none() {
         options.format = Some(ManifestFormat::V2s2);
     }
+    p.sign_by.check_destination(&dest)?;
     crate::runtime::userns::enter_for_storage(store)?;
     if p.all {
         let quiet = options.quiet;
@@ -555,8 +557,26 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
         variants: &p.add_compression,
     };
     let digest = push_index::push_list(store, &list, &dest, &options)?;
-    if let Some(by) = &p.sign_by {
-        super::signing::sign_pushed(&dest, &digest, by, store.rootless)?;
+    if !p.sign_by.is_empty() {
+        let mut signed = Vec::new();
+        if p.all {
+            // The instances as the list pushed names them (with the
+            // --add-compression variants).
+            let pushed =
+                crate::registry::client::RegistryClient::new(&dest.registry, &options.client)?
+                    .get_manifest(&dest.repository, &digest.to_string())?;
+            if let ParsedManifest::Index(i) = parse_manifest(&pushed.bytes, &pushed.media_type)? {
+                signed.extend(i.manifests.into_iter().map(|d| d.digest));
+            }
+        }
+        signed.push(digest.clone());
+        p.sign_by.sign_pushed(
+            &dest,
+            &signed,
+            &options.client,
+            store.rootless,
+            options.quiet,
+        )?;
     }
     events::append(store, Event::image("push", &rec.id, typed));
     if p.remove {

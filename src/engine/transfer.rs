@@ -25,14 +25,14 @@ pub struct Push<'a> {
 
 /// Push an image; returns the digest of the manifest pushed.
 pub fn push_image(store: &Store, p: &Push) -> Result<String> {
-    push_image_signed(store, p, None)
+    push_image_signed(store, p, &super::signing::Signers::default())
 }
 
 /// Push, then sign what was pushed (`push --sign-by`).
 pub fn push_image_signed(
     store: &Store,
     p: &Push,
-    sign: Option<&super::signing::SignBy>,
+    sign: &super::signing::Signers,
 ) -> Result<String> {
     let images = store.images.load()?;
     let image = find_image(&images, p.image)?.clone();
@@ -40,11 +40,16 @@ pub fn push_image_signed(
         Some(d) => destination(d)?,
         None => own_destination(&image, p.image)?,
     };
+    sign.check_destination(&dest)?;
     crate::runtime::userns::enter_for_storage(store)?;
     let digest = push::push(store, &image, &dest, &p.options)?;
-    if let Some(by) = sign {
-        super::signing::sign_pushed(&dest, &digest, by, store.rootless)?;
-    }
+    sign.sign_pushed(
+        &dest,
+        std::slice::from_ref(&digest),
+        &p.options.client,
+        store.rootless,
+        p.options.quiet,
+    )?;
     let pushed = p.destination.unwrap_or(p.image);
     events::append(store, Event::image("push", &image.id, pushed));
     Ok(digest.to_string())

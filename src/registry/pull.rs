@@ -148,7 +148,7 @@ pub fn pull_reference(
     // containers-policy.json may refuse the image before any download.
     let needed = match crate::config::policy::default_path() {
         Some(policy) => crate::config::policy::check(&policy, "docker", &r.to_string())?,
-        None => Vec::new(),
+        None => Default::default(),
     };
     let client = RegistryClient::new(&r.registry, &opts.client)?;
     // Staging left by pulls that were killed half way.
@@ -157,7 +157,12 @@ pub fn pull_reference(
     let chosen = choose(&client, r, &want)?;
     // Signatures sign the manifest the reference names (a list's, for a list).
     let top = chosen.index.as_ref().map_or(&chosen.digest, |(_, d)| d);
-    super::signature::verify(r, top, &needed, store.rootless)?;
+    super::signature::verify(r, top, &needed.signed_by, store.rootless)?;
+    if !needed.sigstore.is_empty() {
+        let attachments =
+            crate::config::registries_d::load()?.use_sigstore_attachments(&r.to_string());
+        super::signature::sigstore::verify(&client, r, top, &needed.sigstore, attachments)?;
+    }
     let manifest = &chosen.manifest;
 
     // Check everything we can before moving a byte of layer data.

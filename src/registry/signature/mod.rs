@@ -3,9 +3,12 @@
 //! digest), signed with GPG, kept in lookaside storage beside the
 //! registry. `sign` makes one (image sign, push --sign-by); `verify`
 //! checks a pull against policy.json's `signedBy` requirements.
+//! `sigstore` is the other format: keys of cosign's, signatures kept in
+//! the registry.
 
 pub mod gpg;
 pub mod lookaside;
+pub mod sigstore;
 
 use crate::config::policy::{Identity, SignedBy};
 use crate::registry::reference::Reference;
@@ -61,6 +64,7 @@ pub fn sign(
 }
 
 /// What a verified payload claims.
+#[derive(Debug)]
 struct Claim {
     reference: Reference,
     digest: Digest,
@@ -87,6 +91,24 @@ fn parse_payload(bytes: &[u8]) -> Result<Claim> {
 fn identity_matches(rule: &Identity, pulled: &Reference, claimed: &Reference) -> bool {
     let same_repo = |a: &Reference, b: &Reference| a.repo_name() == b.repo_name();
     match rule {
+        Identity::Remap {
+            prefix,
+            signed_prefix,
+        } => {
+            let name = pulled.repo_name();
+            let under = name == *prefix
+                || (name.starts_with(prefix.as_str()) && name[prefix.len()..].starts_with('/'));
+            let remapped = if under {
+                let full = pulled.to_string();
+                match Reference::parse(&format!("{signed_prefix}{}", &full[prefix.len()..])) {
+                    Ok(r) => r,
+                    Err(_) => return false,
+                }
+            } else {
+                pulled.clone()
+            };
+            identity_matches(&Identity::RepoDigestOrExact, &remapped, claimed)
+        }
         Identity::RepoDigestOrExact if pulled.digest.is_some() => same_repo(pulled, claimed),
         Identity::RepoDigestOrExact | Identity::Exact => pulled == claimed,
         Identity::Repository => same_repo(pulled, claimed),
@@ -172,6 +194,30 @@ mod tests {
             &Identity::RepoDigestOrExact,
             &by_digest,
             &r("h:5000/a/c:2")
+        ));
+        let remap = Identity::Remap {
+            prefix: "mirror:5000/a".into(),
+            signed_prefix: "h:5000/a".into(),
+        };
+        assert!(identity_matches(
+            &remap,
+            &r("mirror:5000/a/b:1"),
+            &r("h:5000/a/b:1")
+        ));
+        assert!(!identity_matches(
+            &remap,
+            &r("mirror:5000/a/b:1"),
+            &r("h:5000/a/b:2")
+        ));
+        assert!(!identity_matches(
+            &remap,
+            &r("mirror:5000/ab:1"),
+            &r("h:5000/ab:1")
+        ));
+        assert!(identity_matches(
+            &remap,
+            &r("h:5000/a/b:1"),
+            &r("h:5000/a/b:1")
         ));
     }
 
