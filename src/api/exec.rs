@@ -148,6 +148,8 @@ fn options(r: &Value, detach: bool) -> ExecOptions {
         privileged: r["Privileged"].as_bool().unwrap_or(false),
         preserve_fds: Vec::new(),
         detach_keys: Vec::new(),
+        // the API keeps its own exec records (api/exec.rs)
+        no_session: true,
     }
 }
 
@@ -205,7 +207,7 @@ pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result
             drop(out_w);
             drop(err_w);
             let code = match crate::engine::containers::exec(&store, &id, &opts) {
-                Ok(c) => c,
+                Ok(outcome) => outcome.code,
                 Err(e) => {
                     crate::log::error_line(&format!("{e:#}"));
                     crate::error::exit_code_of(&e)
