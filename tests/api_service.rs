@@ -152,13 +152,125 @@ fn frames(mut data: &[u8]) -> Vec<(u8, String)> {
 }
 
 fn docker() -> Option<&'static str> {
-    let p = "/usr/bin/docker";
-    if Path::new(p).exists() {
-        Some(p)
-    } else {
-        println!("note: /usr/bin/docker is not installed: the docker CLI checks are skipped");
-        None
+    let found = ["/usr/local/bin/docker", "/usr/bin/docker"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if found.is_none() {
+        println!("note: the docker CLI is not installed: the docker CLI checks are skipped");
     }
+    found
+}
+
+/// The docker CLI against `svc` with `input` piped to its stdin.
+fn docker_piped(env: &TestEnv, docker: &str, svc: &Service, args: &[&str], input: &[u8]) -> Out {
+    use std::io::Write;
+    let host = svc.host();
+    let mut all = vec!["-H", host.as_str()];
+    all.extend_from_slice(args);
+    let mut child = env
+        .program_command(docker, &all)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    Out {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The docker CLI against `svc` on a pty of 33x101: once the shell
+/// prompts, `probe` is typed (again every half second: the client sets
+/// the size after the start, the shell may read first) until the terminal
+/// shows `until`, then `input`; its exit code and what the terminal showed.
+fn docker_on_pty(
+    env: &TestEnv,
+    docker: &str,
+    svc: &Service,
+    args: &[&str],
+    (probe, until, input): (&str, &str, &str),
+) -> (i32, String) {
+    use nix::pty::{openpty, Winsize};
+    use std::io::{Read, Write};
+    let ws = Winsize {
+        ws_row: 33,
+        ws_col: 101,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = openpty(Some(&ws), None).unwrap();
+    let host = svc.host();
+    let mut all = vec!["-H", host.as_str()];
+    all.extend_from_slice(args);
+    let slave = pty.slave;
+    let mut child = env
+        .program_command(docker, &all)
+        .stdin(std::process::Stdio::from(slave.try_clone().unwrap()))
+        .stdout(std::process::Stdio::from(slave.try_clone().unwrap()))
+        .stderr(std::process::Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let master = std::fs::File::from(pty.master);
+    let mut reader = master.try_clone().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut typed = false;
+    let mut probed: Option<std::time::Instant> = None;
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        while let Ok(b) = rx.try_recv() {
+            seen.extend(b);
+        }
+        let shown = String::from_utf8_lossy(&seen).into_owned();
+        if !typed && shown.contains(until) {
+            (&master).write_all(input.as_bytes()).unwrap();
+            typed = true;
+        } else if !typed
+            && shown.contains("# ")
+            && probed.is_none_or(|t| t.elapsed() > Duration::from_millis(500))
+        {
+            (&master).write_all(probe.as_bytes()).unwrap();
+            probed = Some(std::time::Instant::now());
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            // SAFETY: a signal to the process group this test started.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            panic!(
+                "[{:?}] docker {args:?} on a pty did not end; it showed:\n{}",
+                env.mode,
+                String::from_utf8_lossy(&seen)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    while let Ok(b) = rx.recv_timeout(Duration::from_millis(200)) {
+        seen.extend(b);
+    }
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&seen).into_owned(),
+    )
 }
 
 both_modes!(ping_version_and_podmans_error_shapes);
@@ -834,4 +946,231 @@ fn idle_exit_activation_and_bad_endpoints(mode: Mode) {
         json!(env.store_dir().display().to_string()),
         "[{mode:?}] this store's service"
     );
+}
+
+both_modes!(stdin_through_attach_and_exec);
+fn stdin_through_attach_and_exec(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let r = rt().reference();
+    env.ok(&["pull", &r]);
+    let mark = env.mark();
+
+    // A container without a terminal or -i: nothing to resize.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "plain",
+        "--network",
+        "none",
+        "-e",
+        &mark,
+        &r,
+        "sleep",
+        "300",
+    ]);
+    let resize = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v1.41/containers/plain/resize?h=10&w=20",
+        None,
+    );
+    assert_eq!(resize.status, 409, "[{mode:?}] {}", resize.text());
+    let bad = curl(
+        &env,
+        &svc,
+        "POST",
+        &format!("/v1.41/exec/{}/resize?h=1&w=1", "0".repeat(64)),
+        None,
+    );
+    assert_eq!(bad.status, 404, "[{mode:?}] {}", bad.text());
+    // An exec session made with AttachStdin, started through curl: the
+    // body after the request is its stdin, curl's end of input its EOF.
+    let created = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v1.41/containers/plain/exec",
+        Some(
+            &json!({"Cmd": ["sh", "-c", "cat; echo end"], "AttachStdin": true,
+                     "AttachStdout": true, "AttachStderr": true}),
+        ),
+    );
+    assert_eq!(created.status, 201, "[{mode:?}] {}", created.text());
+    let exec_id = created.json()["Id"].as_str().unwrap().to_string();
+    // Started on a raw connection, as docker's client does: the bytes
+    // after the request are the stdin, the half-close its end.
+    let out = {
+        use std::io::{Read, Write};
+        let body = r#"{"Detach":false,"Tty":false}"#;
+        let mut c = std::os::unix::net::UnixStream::connect(&svc.sock).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            c,
+            "POST /v1.41/exec/{exec_id}/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\n\
+             Upgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        c.write_all(b"from the client\n").unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut all = Vec::new();
+        c.read_to_end(&mut all).unwrap();
+        all
+    };
+    let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 101"),
+        "[{mode:?}] {}",
+        String::from_utf8_lossy(&out)
+    );
+    let got = frames(&out[head_end + 4..]);
+    assert!(got.iter().all(|(s, _)| *s == 1), "[{mode:?}] {got:?}");
+    let text: String = got.into_iter().map(|(_, t)| t).collect();
+    assert_eq!(text, "from the client\nend\n", "[{mode:?}]");
+    let ins = curl(
+        &env,
+        &svc,
+        "GET",
+        &format!("/v1.41/exec/{exec_id}/json"),
+        None,
+    )
+    .json();
+    assert_eq!(
+        (ins["Running"].clone(), ins["OpenStdin"].clone()),
+        (json!(false), json!(true)),
+        "[{mode:?}] {ins}"
+    );
+
+    let Some(docker) = docker() else { return };
+    // docker run -i: piped input reaches the program, its EOF ends it.
+    let cat = docker_piped(
+        &env,
+        docker,
+        &svc,
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            "-e",
+            &mark,
+            &r,
+            "sh",
+            "-c",
+            "cat; exit 3",
+        ],
+        b"line one\nline two\n",
+    );
+    assert_eq!(
+        (cat.status, cat.stdout.as_str()),
+        (3, "line one\nline two\n"),
+        "[{mode:?}] {}",
+        cat.stderr
+    );
+    let big: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let counted = docker_piped(
+        &env,
+        docker,
+        &svc,
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            "-e",
+            &mark,
+            &r,
+            "wc",
+            "-c",
+        ],
+        &big,
+    );
+    assert_eq!(
+        counted.stdout.trim(),
+        "200000",
+        "[{mode:?}] {}",
+        counted.stderr
+    );
+    // docker exec -i.
+    let ex = docker_piped(
+        &env,
+        docker,
+        &svc,
+        &["exec", "-i", "plain", "sh", "-c", "cat; echo done; exit 2"],
+        b"piped\n",
+    );
+    assert_eq!(
+        (ex.status, ex.stdout.as_str()),
+        (2, "piped\ndone\n"),
+        "[{mode:?}] {}",
+        ex.stderr
+    );
+    // -it on a terminal: a shell that sees the client's window size.
+    for args in [
+        vec!["exec", "-it", "plain", "sh"],
+        vec![
+            "run",
+            "-it",
+            "--rm",
+            "--network",
+            "none",
+            "-e",
+            &mark,
+            &r,
+            "sh",
+        ],
+    ] {
+        let (code, shown) = docker_on_pty(
+            &env,
+            docker,
+            &svc,
+            &args,
+            ("stty size\n", "33 101", "exit 3\n"),
+        );
+        assert_eq!(code, 3, "[{mode:?}] docker {args:?}: {shown}");
+        assert!(
+            shown.contains("33 101"),
+            "[{mode:?}] docker {args:?}: {shown}"
+        );
+    }
+    assert_eq!(
+        env.ok(&["ps", "-a", "--format", "{{.Names}}"]).trim(),
+        "plain",
+        "[{mode:?}] the --rm ones are gone"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "plain"]);
+}
+
+both_modes!(service_timeout_from_containers_conf);
+fn service_timeout_from_containers_conf(mode: Mode) {
+    let mut env = TestEnv::new(mode);
+    let conf = env.home.join("containers.conf");
+    env.write_user_file(&conf, b"[engine]\nservice_timeout = 1\n");
+    env.set_env("CONTAINERS_CONF", conf.to_str().unwrap());
+    // No --time: containers.conf's one second.
+    let mut svc = Service::start(&env, &[]);
+    assert_eq!(curl(&env, &svc, "GET", "/_ping", None).status, 200);
+    assert!(
+        wait_for(Duration::from_secs(15), || matches!(
+            svc.child.try_wait(),
+            Ok(Some(_))
+        )),
+        "[{mode:?}] the service did not exit after service_timeout"
+    );
+    assert!(!svc.sock.exists(), "[{mode:?}] its socket is removed");
+    // --time wins over it: 0 is never.
+    let mut kept = Service::start(&env, &["--time", "0"]);
+    assert_eq!(curl(&env, &kept, "GET", "/_ping", None).status, 200);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        matches!(kept.child.try_wait(), Ok(None)),
+        "[{mode:?}] --time 0 kept it"
+    );
+    assert_eq!(curl(&env, &kept, "GET", "/_ping", None).status, 200);
 }

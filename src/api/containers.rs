@@ -817,24 +817,130 @@ pub fn logs(ctx: &Ctx, conn: &mut Conn, req: &Request, name: &str) -> Result<Rep
     Ok(Reply::Streamed)
 }
 
+/// The client's input to a container started with `-i`, through its
+/// monitor's attach socket (as `coracle attach` sends it): what comes
+/// before the start waits for it, the client's half-close is stdin's end.
+struct StdinRelay {
+    sock: Option<crate::engine::attach::AttachSocket>,
+    queued: Vec<u8>,
+    client_done: bool,
+    eof_sent: bool,
+}
+
+/// Input held for a container that has not started yet, at most.
+const STDIN_QUEUE_MAX: usize = 1 << 20;
+
+fn readable(fd: std::os::fd::RawFd, timeout_ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd for an open descriptor of ours.
+    unsafe { libc::poll(&mut pfd, 1, timeout_ms) > 0 }
+}
+
+impl StdinRelay {
+    /// Still reading the client's input (worth waiting on its socket).
+    fn reading(&self) -> bool {
+        !self.client_done && self.queued.len() < STDIN_QUEUE_MAX
+    }
+
+    fn pump(&mut self, store: &Store, id: &str, conn: &mut Conn, running: bool) -> Result<()> {
+        let mut buf = vec![0u8; 32768];
+        while self.reading() && (conn.has_pending() || readable(conn.raw_fd(), 0)) {
+            let n = conn.read_input(&mut buf)?;
+            if n == 0 {
+                self.client_done = true;
+            }
+            self.queued.extend_from_slice(&buf[..n]);
+        }
+        if self.eof_sent || !running {
+            return Ok(());
+        }
+        if self.sock.is_none() && (!self.queued.is_empty() || self.client_done) {
+            self.sock = crate::engine::attach::AttachSocket::connect(store, id).ok();
+        }
+        let Some(s) = &self.sock else {
+            return Ok(());
+        };
+        // The monitor sends us its output too: not wanted (the log is
+        // relayed), but read so that it does not drop us as stalled.
+        while readable(s.raw_fd(), 0) {
+            // SAFETY: buf is valid for writes of its length.
+            let n = unsafe { libc::read(s.raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                self.sock = None;
+                return Ok(());
+            }
+        }
+        let mut sent = Ok(());
+        if !self.queued.is_empty() {
+            sent = s.send_stdin(&self.queued);
+        }
+        if sent.is_ok() && self.client_done {
+            sent = s.send_stdin_eof();
+        }
+        match sent {
+            Ok(()) => {
+                self.queued.clear();
+                self.eof_sent = self.client_done;
+            }
+            Err(_) => self.sock = None,
+        }
+        Ok(())
+    }
+}
+
+/// `POST /containers/{id}/resize?h=&w=`: a running container's terminal
+/// gets that size (its monitor sets it, as for `coracle attach`).
+pub fn resize(ctx: &Ctx, req: &Request, name: &str) -> Result<Reply> {
+    let store = (ctx.open_store)()?;
+    let id = id_of(&store, name)?;
+    let (rows, cols) = super::exec::size_of(req)?;
+    if !ctrs::is_running_now(&store, &id) {
+        return Err(api_error(
+            409,
+            format!("container {id} is not running: container state improper"),
+        ));
+    }
+    if crate::cmd::inspect::inspect_json(&store, &id)?["Config"]["Tty"] != json!(true) {
+        return Err(api_error(
+            409,
+            format!("container {id} has no terminal: container state improper"),
+        ));
+    }
+    let sock = crate::engine::attach::AttachSocket::connect(&store, &id)?;
+    sock.send_resize(rows, cols)?;
+    sock.finish();
+    Ok(Reply::Json(200, json!({})))
+}
+
 /// `attach?stream=1&stdout=1&stderr=1`: the connection is taken over and
 /// the container's output relayed (framed unless it has a terminal) from
 /// its start, or from now when it runs already, until it stops. `logs=1`
-/// sends what it wrote before first. Standing in for stdin is not done.
+/// sends what it wrote before first. With `stdin=1` and a container made
+/// with `-i` (`OpenStdin`), the client's bytes are its input.
 pub fn attach(ctx: &Ctx, conn: &mut Conn, req: &Request, name: &str) -> Result<Reply> {
     let store = (ctx.open_store)()?;
     let id = id_of(&store, name)?;
-    if req.q_bool("stdin", false)? {
-        return Err(api_error(
-            400,
-            "attaching stdin is not supported by coracle's API service (attach stdout and stderr)",
-        ));
-    }
+    let want_stdin = req.q_bool("stdin", false)?;
     let out = req.q_bool("stdout", false)?;
     let err = req.q_bool("stderr", false)?;
     let stream = req.q_bool("stream", false)?;
     let logs = req.q_bool("logs", false)?;
-    let tty = crate::cmd::inspect::inspect_json(&store, &id)?["Config"]["Tty"] == json!(true);
+    let inspected = crate::cmd::inspect::inspect_json(&store, &id)?;
+    let tty = inspected["Config"]["Tty"] == json!(true);
+    // Docker's daemon too ignores stdin=1 for a container without it.
+    let mut stdin =
+        (want_stdin && stream && inspected["Config"]["OpenStdin"] == json!(true)).then(|| {
+            StdinRelay {
+                sock: None,
+                queued: Vec::new(),
+                client_done: false,
+                eof_sent: false,
+            }
+        });
     let st = ctrs::state(&store, &id)?;
     let not_started = matches!(st.status, Status::Created | Status::Initialized);
     let mut live = crate::engine::logs::open_live(&store, &id, logs || not_started)?;
@@ -883,6 +989,9 @@ pub fn attach(ctx: &Ctx, conn: &mut Conn, req: &Request, name: &str) -> Result<R
         {
             started = true;
         }
+        if let Some(relay) = &mut stdin {
+            relay.pump(&store, &id, conn, running)?;
+        }
         let records = live.read_new()?;
         send(conn, &records)?;
         if gone || (started && !running) {
@@ -890,10 +999,18 @@ pub fn attach(ctx: &Ctx, conn: &mut Conn, req: &Request, name: &str) -> Result<R
             send(conn, &records)?;
             break;
         }
-        if conn.client_gone() {
+        // A client that ended its input (a half-close: docker's does at
+        // once without -i) still reads.
+        if conn.client_hung_up() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(if started { 50 } else { 5 }));
+        let pause = if started { 50 } else { 5 };
+        match &stdin {
+            Some(relay) if relay.reading() => {
+                readable(conn.raw_fd(), pause);
+            }
+            _ => std::thread::sleep(Duration::from_millis(pause as u64)),
+        }
     }
     Ok(Reply::Streamed)
 }

@@ -10,6 +10,8 @@ use super::Ctx;
 use crate::engine::types::{ExecOptions, Store};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 fn dir(store: &Store) -> PathBuf {
@@ -135,7 +137,7 @@ pub fn inspect(ctx: &Ctx, exec_id: &str) -> Result<Reply> {
     ))
 }
 
-fn options(r: &Value, detach: bool) -> ExecOptions {
+fn options(r: &Value, detach: bool, stdin: bool) -> ExecOptions {
     let opt = |k: &str| r[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
     ExecOptions {
         args: strings(&r["Cmd"]),
@@ -143,7 +145,7 @@ fn options(r: &Value, detach: bool) -> ExecOptions {
         user: opt("User"),
         workdir: opt("WorkingDir"),
         tty: r["Tty"].as_bool().unwrap_or(false),
-        interactive: false,
+        interactive: stdin,
         detach,
         privileged: r["Privileged"].as_bool().unwrap_or(false),
         preserve_fds: Vec::new(),
@@ -153,9 +155,77 @@ fn options(r: &Value, detach: bool) -> ExecOptions {
     }
 }
 
-/// `POST /exec/{id}/start` with `{"Detach": bool}`: detached, the process
-/// is started and 200 answers; else the connection is taken over and the
-/// output relayed until the process ends. Stdin is not relayed.
+/// The exec's standard streams on the API's side: a terminal's master
+/// (its slave is the engine exec's stdio, so the engine's own terminal
+/// relay runs as under a CLI `exec -t`), or pipes.
+enum Streams {
+    Terminal {
+        master: OwnedFd,
+    },
+    Pipes {
+        stdin: Option<OwnedFd>,
+        out: OwnedFd,
+        err: OwnedFd,
+    },
+}
+
+/// Set the window size of the terminal at `path` (a pty slave): its
+/// foreground process (the engine's exec) gets SIGWINCH and passes it on.
+pub fn set_winsize(fd: std::os::fd::RawFd, rows: u16, cols: u16) {
+    // SAFETY: an ioctl with a properly sized winsize on an open descriptor.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        ws.ws_row = rows;
+        ws.ws_col = cols;
+        libc::ioctl(fd, libc::TIOCSWINSZ, &ws);
+    }
+}
+
+/// `h` and `w` of a resize request.
+pub fn size_of(req: &Request) -> Result<(u16, u16)> {
+    let dim = |k: &str| -> Result<u16> {
+        let v = req.q_int(k)?.unwrap_or(0);
+        u16::try_from(v).map_err(|_| api_error(400, format!("{k}={v}: out of range")))
+    };
+    Ok((dim("h")?, dim("w")?))
+}
+
+/// `POST /exec/{id}/resize?h=&w=`: the session's terminal gets that size.
+pub fn resize(ctx: &Ctx, req: &Request, exec_id: &str) -> Result<Reply> {
+    let store = (ctx.open_store)()?;
+    let rec = load(&store, exec_id)?;
+    let (rows, cols) = size_of(req)?;
+    let Some(path) = rec["TtyPath"]
+        .as_str()
+        .filter(|p| p.starts_with("/dev/pts/"))
+    else {
+        return Err(api_error(
+            409,
+            format!("exec session {exec_id} has no terminal: exec session state improper"),
+        ));
+    };
+    if rec["Running"] != json!(true) {
+        return Err(api_error(
+            409,
+            format!("exec session {exec_id} is not running: exec session state improper"),
+        ));
+    }
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| api_error(409, format!("exec session {exec_id}: {path}: {e}")))?;
+    set_winsize(tty.as_raw_fd(), rows, cols);
+    Ok(Reply::Json(201, json!({})))
+}
+
+/// `POST /exec/{id}/start` with `{"Detach": bool, "Tty": bool}`: detached,
+/// the process is started and 200 answers; else the connection is taken
+/// over, the output relayed until the process ends and, with
+/// `AttachStdin`, the client's bytes passed to its stdin (the client's
+/// half-close ends that stdin).
 pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result<Reply> {
     let store = (ctx.open_store)()?;
     let mut rec = load(&store, exec_id)?;
@@ -177,35 +247,69 @@ pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result
             format!("container {id} is not running: container state improper"),
         ));
     }
-    if rec["AttachStdin"] == json!(true) && body["Detach"] != json!(true) {
-        return Err(api_error(
-            400,
-            "attaching stdin is not supported by coracle's API service",
-        ));
-    }
     if body["Detach"] == json!(true) {
-        crate::engine::containers::exec(&store, &id, &options(&rec, true))?;
+        crate::engine::containers::exec(&store, &id, &options(&rec, true, false))?;
         rec["Pid"] = json!(-1);
         save(&store, &rec)?;
         return Ok(Reply::Json(200, json!({})));
     }
     let tty = rec["Tty"].as_bool().unwrap_or(false);
-    let (out_r, out_w) = nix::unistd::pipe()?;
-    let (err_r, err_w) = nix::unistd::pipe()?;
-    let opts = options(&rec, false);
+    let stdin = rec["AttachStdin"].as_bool().unwrap_or(false);
+    let opts = options(&rec, false, stdin);
+    // The child's stdio (0, 1, 2) and our ends.
+    let (streams, theirs): (Streams, [OwnedFd; 3]) = match tty {
+        true => {
+            let pty = nix::pty::openpty(None, None)?;
+            let path = std::fs::read_link(format!("/proc/self/fd/{}", pty.slave.as_raw_fd()))?;
+            rec["TtyPath"] = json!(path.to_string_lossy());
+            if let Some([h, w]) = body["ConsoleSize"].as_array().and_then(|a| {
+                let v: Vec<u16> = a
+                    .iter()
+                    .filter_map(|x| x.as_u64())
+                    .map(|x| x as u16)
+                    .collect();
+                <[u16; 2]>::try_from(v).ok()
+            }) {
+                set_winsize(pty.slave.as_raw_fd(), h, w);
+            }
+            let (a, b) = (pty.slave.try_clone()?, pty.slave.try_clone()?);
+            (Streams::Terminal { master: pty.master }, [pty.slave, a, b])
+        }
+        false => {
+            let (in_r, in_w) = match stdin {
+                true => {
+                    let (r, w) = nix::unistd::pipe()?;
+                    (r, Some(w))
+                }
+                false => (std::fs::File::open("/dev/null")?.into(), None),
+            };
+            let (out_r, out_w) = nix::unistd::pipe()?;
+            let (err_r, err_w) = nix::unistd::pipe()?;
+            let ours = Streams::Pipes {
+                stdin: in_w,
+                out: out_r,
+                err: err_r,
+            };
+            (ours, [in_r, out_w, err_w])
+        }
+    };
     // SAFETY: a connection's process is single threaded; the child only
     // rewires its stdio and runs the engine's exec as a CLI `exec` would.
     let child = match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Child => {
-            drop(out_r);
-            drop(err_r);
-            let _ = nix::unistd::dup2_stdout(&out_w);
-            let _ = nix::unistd::dup2_stderr(&err_w);
-            if let Ok(null) = std::fs::File::open("/dev/null") {
-                let _ = nix::unistd::dup2_stdin(null);
+            drop(streams);
+            if tty {
+                // Its own session with the terminal as the controlling
+                // one: a window size set there reaches it as SIGWINCH.
+                let _ = nix::unistd::setsid();
+                // SAFETY: TIOCSCTTY on the open slave.
+                unsafe { libc::ioctl(theirs[0].as_raw_fd(), libc::TIOCSCTTY, 0) };
             }
-            drop(out_w);
-            drop(err_w);
+            let [i, o, e] = theirs;
+            let _ = nix::unistd::dup2_stdin(&i);
+            let _ = nix::unistd::dup2_stdout(&o);
+            let _ = nix::unistd::dup2_stderr(&e);
+            drop((i, o, e));
             let code = match crate::engine::containers::exec(&store, &id, &opts) {
                 Ok(outcome) => outcome.code,
                 Err(e) => {
@@ -217,13 +321,12 @@ pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result
         }
         nix::unistd::ForkResult::Parent { child } => child,
     };
-    drop(out_w);
-    drop(err_w);
+    drop(theirs);
     rec["Running"] = json!(true);
     rec["Pid"] = json!(child.as_raw());
     save(&store, &rec)?;
     conn.hijack(req, &common_headers(ctx), tty)?;
-    let relayed = relay(conn, out_r, err_r, tty);
+    let relayed = relay(conn, streams);
     let code = match nix::sys::wait::waitpid(child, None) {
         Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => c,
         Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
@@ -236,50 +339,101 @@ pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result
     Ok(Reply::Streamed)
 }
 
-/// Copy the process's stdout and stderr to the connection until both end.
-fn relay(
-    conn: &mut Conn,
-    out: std::os::fd::OwnedFd,
-    err: std::os::fd::OwnedFd,
-    tty: bool,
-) -> Result<()> {
+/// Copy the process's output to the connection until it ends (framed
+/// unless it is a terminal's), and the client's input to its stdin.
+fn relay(conn: &mut Conn, streams: Streams) -> Result<()> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let mut open = [Some(out), Some(err)];
-    let mut buf = [0u8; 32768];
-    while open.iter().any(Option::is_some) {
-        let ready: Vec<usize> = {
-            let idx: Vec<usize> = (0..2).filter(|i| open[*i].is_some()).collect();
-            let mut pfds: Vec<PollFd> = idx
-                .iter()
-                .filter_map(|i| open[*i].as_ref())
-                .map(|f| PollFd::new(f.as_fd(), PollFlags::POLLIN))
-                .collect();
-            match poll(&mut pfds, PollTimeout::NONE) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(_) => {}
+    use std::os::fd::{AsFd, BorrowedFd};
+    // Slots: 0 the client's input, 1 stdout (or the terminal), 2 stderr.
+    let (mut input, mut outputs, terminal): (Option<OwnedFd>, [Option<OwnedFd>; 2], bool) =
+        match streams {
+            Streams::Terminal { master } => {
+                let input = master.try_clone()?;
+                (Some(input), [Some(master), None], true)
             }
-            idx.iter()
-                .zip(pfds.iter())
-                .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
-                .map(|(i, _)| *i)
-                .collect()
+            Streams::Pipes { stdin, out, err } => (stdin, [Some(out), Some(err)], false),
         };
-        for i in ready {
-            let n = match &open[i] {
+    let mut buf = vec![0u8; 32768];
+    while outputs.iter().any(Option::is_some) {
+        // What came with the request's head is not seen by poll.
+        if input.is_some() && conn.has_pending() {
+            pass_input(conn, &mut input, &mut buf)?;
+        }
+        // SAFETY: the connection's socket outlives this poll.
+        let conn_fd = unsafe { BorrowedFd::borrow_raw(conn.raw_fd()) };
+        let mut slots = Vec::new();
+        let mut pfds = Vec::new();
+        if input.is_some() {
+            slots.push(0);
+            pfds.push(PollFd::new(conn_fd, PollFlags::POLLIN));
+        }
+        for (i, f) in outputs.iter().enumerate() {
+            if let Some(f) = f {
+                slots.push(i + 1);
+                pfds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+            }
+        }
+        match poll(&mut pfds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        let ready: Vec<usize> = slots
+            .iter()
+            .zip(pfds.iter())
+            .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(i, _)| *i)
+            .collect();
+        for slot in ready {
+            if slot == 0 {
+                pass_input(conn, &mut input, &mut buf)?;
+                continue;
+            }
+            let i = slot - 1;
+            // A terminal's master reads EIO once its last slave closed.
+            let n = match &outputs[i] {
                 Some(f) => nix::unistd::read(f, &mut buf).unwrap_or(0),
                 None => 0,
             };
             if n == 0 {
-                open[i] = None;
+                outputs[i] = None;
+                if terminal {
+                    input = None;
+                }
                 continue;
             }
-            let data = match tty {
+            let data = match terminal {
                 true => buf[..n].to_vec(),
                 false => frame(i as u8 + 1, &buf[..n]),
             };
             conn.write_all(&data)?;
+        }
+    }
+    Ok(())
+}
+
+/// Move what the client sent to the process's stdin; its end (or a
+/// terminal's client leaving) closes our side.
+fn pass_input(conn: &mut Conn, input: &mut Option<OwnedFd>, buf: &mut [u8]) -> Result<()> {
+    let n = conn.read_input(buf)?;
+    if n == 0 {
+        // Through pipes, closing the write end is the program's EOF; a
+        // terminal has none (but ^D): the program reads on.
+        *input = None;
+        return Ok(());
+    }
+    if let Some(fd) = input {
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            match nix::unistd::write(&*fd, rest) {
+                Ok(w) => rest = &rest[w..],
+                Err(nix::errno::Errno::EINTR) => {}
+                // The program closed its stdin: the rest is dropped.
+                Err(_) => {
+                    *input = None;
+                    break;
+                }
+            }
         }
     }
     Ok(())

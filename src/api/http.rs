@@ -172,6 +172,50 @@ impl Conn {
         n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
     }
 
+    /// Has the client closed the connection both ways? (A client that
+    /// only ended its standing-in stdin, a half-close, is still there.)
+    pub fn client_hung_up(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut pfd = libc::pollfd {
+            fd: self.sock.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one pollfd for our own open socket, no wait.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0
+    }
+
+    /// The socket, to poll for the client's input on a taken-over stream.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.sock.as_raw_fd()
+    }
+
+    /// The client's next bytes on a taken-over stream (what came after
+    /// the request's head first); 0: it ended its input. Blocks unless
+    /// something was pending or the socket polled readable.
+    pub fn read_input(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.pending.is_empty() {
+            let n = self.pending.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            return Ok(n);
+        }
+        loop {
+            match self.sock.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(0),
+                other => return other,
+            }
+        }
+    }
+
+    /// Bytes read past the request's head are waiting.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     fn fill(&mut self) -> Result<bool> {
         let mut buf = [0u8; 16384];
         let n = loop {

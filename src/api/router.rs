@@ -97,10 +97,12 @@ fn route(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api, seg: &[&str]) 
         ("GET", ["containers", id, "top"]) => containers::top(ctx, req, id),
         ("GET", ["containers", id, "logs"]) => containers::logs(ctx, conn, req, id),
         ("POST", ["containers", id, "attach"]) => containers::attach(ctx, conn, req, id),
+        ("POST", ["containers", id, "resize"]) => containers::resize(ctx, req, id),
         ("DELETE", ["containers", id]) => containers::remove(ctx, req, api, id),
         ("POST", ["containers", id, "exec"]) => exec::create(ctx, req, id),
         ("POST", ["exec", id, "start"]) => exec::start(ctx, conn, req, id),
         ("GET", ["exec", id, "json"]) => exec::inspect(ctx, id),
+        ("POST", ["exec", id, "resize"]) => exec::resize(ctx, req, id),
 
         ("GET", ["images", "json"]) => images::list(ctx, req, api),
         ("POST", ["images", "create"]) if !lib => images::create(ctx, conn, req),

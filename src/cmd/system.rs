@@ -48,15 +48,9 @@ pub fn dispatch(g: &GlobalOpts, c: SystemCommand) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct ServiceArgs {
-    /// Time until the service session expires in seconds.  Use 0 to disable the timeout
-    #[arg(
-        short = 't',
-        long = "time",
-        alias = "timeout",
-        value_name = "SECONDS",
-        default_value_t = 5
-    )]
-    pub time: u64,
+    /// Time until the service session expires in seconds.  Use 0 to disable the timeout (default: containers.conf's service_timeout, else 5)
+    #[arg(short = 't', long = "time", alias = "timeout", value_name = "SECONDS")]
+    pub time: Option<u64>,
     /// Set CORS Headers
     #[arg(long, value_name = "ORIGIN")]
     pub cors: Option<String>,
@@ -65,6 +59,9 @@ pub struct ServiceArgs {
     pub uri: Option<String>,
 }
 
+/// podman's `service_timeout`: seconds idle before the service exits.
+const DEFAULT_SERVICE_TIMEOUT: u64 = 5;
+
 /// `system service`: podman's REST API until idle (`api/`).
 pub fn service(g: &GlobalOpts, a: ServiceArgs) -> Result<()> {
     // The store is opened in each connection's process; this checks the
@@ -72,7 +69,13 @@ pub fn service(g: &GlobalOpts, a: ServiceArgs) -> Result<()> {
     g.open_store()?;
     let opts = crate::api::ServiceOptions {
         uri: a.uri.filter(|u| !u.is_empty()),
-        idle_seconds: a.time,
+        idle_seconds: a.time.unwrap_or_else(|| {
+            crate::config::get()
+                .containers
+                .engine
+                .service_timeout
+                .unwrap_or(DEFAULT_SERVICE_TIMEOUT)
+        }),
         cors: a.cors.filter(|c| !c.is_empty()),
     };
     crate::api::serve(opts, &|| g.open_store())

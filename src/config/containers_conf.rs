@@ -70,6 +70,9 @@ pub struct EngineSection {
     pub volume_plugins: Option<std::collections::BTreeMap<String, String>>,
     /// Seconds a volume plugin has to answer a call (podman's default 5).
     pub volume_plugin_timeout: Option<u64>,
+    /// Seconds `system service` waits idle before it exits (its `--time`
+    /// when not given; 0 never).
+    pub service_timeout: Option<u64>,
 }
 
 /// `[network]`

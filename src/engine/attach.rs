@@ -70,3 +70,52 @@ fn settle(store: &Store, id: &str) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// A front end's own connection to running container `id`'s attach
+/// socket (the API service relays its client's input through it).
+pub struct AttachSocket(std::os::fd::OwnedFd);
+
+impl AttachSocket {
+    pub fn connect(store: &Store, id: &str) -> Result<AttachSocket> {
+        Ok(AttachSocket(crate::runtime::attach_socket::connect(
+            &store.containers.run_dir(id),
+        )?))
+    }
+
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.0)
+    }
+
+    fn send(&self, kind: u8, data: &[u8]) -> std::io::Result<()> {
+        let msg = crate::runtime::attach_socket::frame(kind, data);
+        crate::runtime::sys::write_all(self.raw_fd(), &msg)
+    }
+
+    pub fn send_stdin(&self, data: &[u8]) -> std::io::Result<()> {
+        self.send(crate::runtime::attach_socket::STDIN, data)
+    }
+
+    /// The container's stdin ends (its pipe is closed).
+    pub fn send_stdin_eof(&self) -> std::io::Result<()> {
+        self.send(crate::runtime::attach_socket::STDIN_EOF, &[])
+    }
+
+    /// The container's terminal gets this size.
+    pub fn send_resize(&self, rows: u16, cols: u16) -> std::io::Result<()> {
+        let mut size = rows.to_be_bytes().to_vec();
+        size.extend_from_slice(&cols.to_be_bytes());
+        self.send(crate::runtime::attach_socket::RESIZE, &size)
+    }
+
+    /// Leave once the monitor has read what we sent: it drops a client
+    /// whose end is closed when it next has output for it, unread frames
+    /// and all, so we half-close and read until it lets us go (bounded).
+    pub fn finish(self) {
+        use std::io::Read;
+        let mut sock = std::os::unix::net::UnixStream::from(self.0);
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+        let _ = sock.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+        let mut buf = [0u8; 16384];
+        while matches!(sock.read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
