@@ -1174,3 +1174,164 @@ fn service_timeout_from_containers_conf(mode: Mode) {
     );
     assert_eq!(curl(&env, &kept, "GET", "/_ping", None).status, 200);
 }
+
+both_modes!(image_history_save_and_load);
+fn image_history_save_and_load(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let r = rt().reference();
+    env.ok(&["pull", &r]);
+    let id = env.ok(&["image", "inspect", "--format", "{{.Id}}", &r]);
+    let id = id.trim();
+    // history: the CLI's entries, newest first, the image's id on top
+    let h = curl(
+        &env,
+        &svc,
+        "GET",
+        &format!("/v1.41/images/{r}/history"),
+        None,
+    );
+    assert_eq!(h.status, 200, "[{mode:?}] {}", h.text());
+    let rows = h.json();
+    let cli: Value = serde_json::from_str(&env.ok(&["history", "--format", "json", &r])).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        cli.as_array().unwrap().len(),
+        "[{mode:?}] {rows:?}"
+    );
+    assert_eq!(rows[0]["Id"], json!(format!("sha256:{id}")), "[{mode:?}]");
+    assert_eq!(rows[0]["Tags"], json!([r]), "[{mode:?}]");
+    assert_eq!(rows[0]["CreatedBy"], cli[0]["CreatedBy"], "[{mode:?}]");
+    assert_eq!(
+        curl(&env, &svc, "GET", "/v1.41/images/nosuch/history", None).status,
+        404
+    );
+    // get: a docker-archive the CLI loads back
+    let got = curl(&env, &svc, "GET", &format!("/v1.41/images/{r}/get"), None);
+    assert_eq!(got.status, 200, "[{mode:?}] {}", got.headers);
+    let tar = env.dir.join("got.tar");
+    std::fs::write(&tar, &got.body).unwrap();
+    let listed = env.run_program("tar", &["tf", tar.to_str().unwrap()]);
+    assert!(
+        listed.stdout.lines().any(|l| l == "manifest.json"),
+        "[{mode:?}] {}",
+        listed.stdout
+    );
+    let multi = curl(
+        &env,
+        &svc,
+        "GET",
+        &format!("/v1.41/images/get?names={r}"),
+        None,
+    );
+    assert_eq!(multi.status, 200, "[{mode:?}]");
+    assert_eq!(
+        curl(&env, &svc, "GET", "/v1.41/images/get?names=nosuch", None).status,
+        404,
+        "[{mode:?}] an unknown name is an error before any tar"
+    );
+    // load: the tar as the body, Docker's stream and libpod's names
+    env.ok(&["rmi", &r]);
+    let loaded = curl_file(&env, &svc, "/v1.41/images/load", &tar);
+    assert_eq!(loaded.status, 200, "[{mode:?}] {}", loaded.text());
+    assert!(
+        loaded.text().contains(&format!("Loaded image: {r}")),
+        "[{mode:?}] {}",
+        loaded.text()
+    );
+    assert!(env
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .contains(&r));
+    env.ok(&["rmi", &r]);
+    let loaded = curl_file(&env, &svc, "/v5.0.0/libpod/images/load", &tar);
+    assert_eq!(loaded.json()["Names"], json!([r]), "[{mode:?}]");
+    let junk = env.dir.join("junk.tar");
+    std::fs::write(&junk, b"not a tar at all").unwrap();
+    let before = env.ok(&["images", "-q"]);
+    let bad = curl_file(&env, &svc, "/v1.41/images/load", &junk);
+    assert_eq!(bad.status, 400, "[{mode:?}] {}", bad.text());
+    assert_eq!(
+        env.ok(&["images", "-q"]),
+        before,
+        "[{mode:?}] store unchanged"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(env.store_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".api-load"))
+        .collect();
+    assert!(leftovers.is_empty(), "[{mode:?}] the upload is removed");
+
+    let Some(docker) = docker() else { return };
+    let host = svc.host();
+    // (a directory the user may write)
+    let saved = env.home.join("docker-saved.tar");
+    let d = |args: &[&str]| {
+        let mut all = vec!["-H", host.as_str()];
+        all.extend_from_slice(args);
+        env.run_program(docker, &all)
+    };
+    let s = d(&["save", "-o", saved.to_str().unwrap(), &r]);
+    assert_eq!(s.status, 0, "[{mode:?}] {}", s.stderr);
+    env.ok(&["rmi", &r]);
+    let l = d(&["load", "-i", saved.to_str().unwrap()]);
+    assert_eq!(
+        (l.status, l.stdout.trim()),
+        (0, format!("Loaded image: {r}").as_str()),
+        "[{mode:?}] {}",
+        l.stderr
+    );
+    let now = env.ok(&["image", "inspect", "--format", "{{.Id}}", &r]);
+    let hist = d(&["history", "-q", &r]);
+    assert_eq!(
+        hist.stdout.lines().next(),
+        Some(&now.trim()[..12]),
+        "[{mode:?}] {}",
+        hist.stderr
+    );
+}
+
+/// POST a file as the body with curl; status and body.
+fn curl_file(env: &TestEnv, svc: &Service, path: &str, file: &Path) -> Http {
+    if env.mode == Mode::Rootless {
+        let u = test_user();
+        std::os::unix::fs::chown(file, Some(u.uid), Some(u.gid)).unwrap();
+    }
+    let out = env.dir.join(format!("{}.out", unique("o")));
+    std::fs::write(&out, "").unwrap();
+    if env.mode == Mode::Rootless {
+        let u = test_user();
+        std::os::unix::fs::chown(&out, Some(u.uid), Some(u.gid)).unwrap();
+    }
+    let sock = svc.sock.display().to_string();
+    let url = format!("http://d{path}");
+    let data = format!("@{}", file.display());
+    let o = out.display().to_string();
+    let r = env.run_program(
+        "curl",
+        &[
+            "-s",
+            "--unix-socket",
+            &sock,
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/x-tar",
+            "--data-binary",
+            &data,
+            "-o",
+            &o,
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "60",
+            &url,
+        ],
+    );
+    Http {
+        status: r.stdout.trim().parse().unwrap_or(0),
+        headers: String::new(),
+        body: std::fs::read(&out).unwrap(),
+    }
+}

@@ -226,3 +226,153 @@ pub fn remove(ctx: &Ctx, req: &Request, api: Api, name: &str) -> Result<Reply> {
         ),
     })
 }
+
+/// `GET /images/{name}/history`: `history`'s entries, newest first, in
+/// Docker's shape (libpod answers the same).
+pub fn history(ctx: &Ctx, name: &str) -> Result<Reply> {
+    let store = (ctx.open_store)()?;
+    find(&store, name)?;
+    let (rec, entries) = crate::cmd::image_inspect::history_entries(&store, name)?;
+    let count = entries.len();
+    let rows: Vec<Value> = entries
+        .into_iter()
+        .enumerate()
+        .rev()
+        .map(|(i, (created, created_by, comment, size))| {
+            let last = i + 1 == count;
+            json!({
+                "Id": if last { format!("sha256:{}", rec.id) } else { "<missing>".into() },
+                "Created": created
+                    .as_deref()
+                    .and_then(|c| crate::format::human::parse_rfc3339(c).ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs() as i64),
+                "CreatedBy": created_by,
+                "Tags": if last { json!(rec.names) } else { Value::Null },
+                "Size": size,
+                "Comment": comment,
+            })
+        })
+        .collect();
+    Ok(Reply::Json(200, Value::Array(rows)))
+}
+
+/// A chunked reply body as a writer (an archive streamed as made).
+struct ChunkWriter<'a>(&'a mut Conn);
+
+impl std::io::Write for ChunkWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.chunk(data)?;
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `GET /images/{name}/get` and `GET /images/get?names=A&names=B`: a
+/// docker-archive tar of them, as `save` (several: `save -m`).
+pub fn get(ctx: &Ctx, conn: &mut Conn, req: &Request, name: Option<&str>) -> Result<Reply> {
+    use crate::engine::types::{SaveFormat, SaveOptions};
+    use std::io::Write;
+    let store = (ctx.open_store)()?;
+    let names: Vec<String> = match name {
+        Some(n) => vec![n.to_string()],
+        None => req
+            .q_all("names")
+            .into_iter()
+            .flat_map(|n| n.split(',').map(str::to_string).collect::<Vec<_>>())
+            .filter(|n| !n.is_empty())
+            .collect(),
+    };
+    if names.is_empty() {
+        return Err(api_error(400, "no image names given (names=)"));
+    }
+    // Every one is checked before the reply starts: an error is still JSON.
+    for n in &names {
+        find(&store, n)?;
+    }
+    let s = crate::engine::transfer::Save {
+        images: &names,
+        format: SaveFormat::DockerArchive,
+        multi_image: true,
+        options: SaveOptions {
+            format: SaveFormat::DockerArchive,
+            compress: false,
+            uncompressed: false,
+            quiet: true,
+        },
+    };
+    conn.start_chunked(200, &common_headers(ctx), "application/x-tar")?;
+    let mut out = std::io::BufWriter::with_capacity(256 << 10, ChunkWriter(conn));
+    // Once the reply has begun a failure can only cut it short: the client
+    // sees a tar without its end.
+    let saved = crate::engine::transfer::save_images(
+        &store,
+        &s,
+        crate::engine::transfer::SaveTo::Stream(&mut out),
+    );
+    if let Err(e) = saved {
+        crate::log::error_line(&format!("saving {names:?}: {e:#}"));
+        return Ok(Reply::Streamed);
+    }
+    out.flush()?;
+    drop(out);
+    conn.end_chunks()?;
+    Ok(Reply::Streamed)
+}
+
+/// A file of ours removed when done with.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The most an uploaded archive may hold.
+const MAX_ARCHIVE: u64 = 64 << 30;
+
+/// `POST /images/load` (a tar body, as `load`): Docker's answer is a
+/// JSON stream of `Loaded image: NAME` lines; libpod's `{"Names": [...]}`.
+pub fn load(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api) -> Result<Reply> {
+    use crate::engine::types::LoadInput;
+    use std::os::unix::fs::OpenOptionsExt;
+    let store = (ctx.open_store)()?;
+    // The archive goes to a file first: the loader reads it more than once.
+    let tmp = TempFile(store.root.join(format!(
+        ".api-load-{}-{:016x}.tar",
+        std::process::id(),
+        rand::random::<u64>()
+    )));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp.0)?;
+    conn.copy_body(req, &mut file, MAX_ARCHIVE)?;
+    drop(file);
+    let loaded = crate::engine::transfer::load_images(&store, LoadInput::Path(tmp.0.clone()), true)
+        .map_err(|e| {
+            api_error(
+                400,
+                format!("payload does not match any of the supported image formats: {e:#}"),
+            )
+        })?;
+    let names: Vec<String> = loaded
+        .iter()
+        .flat_map(|img| match img.names.is_empty() {
+            true => vec![format!("sha256:{}", img.id)],
+            false => img.names.clone(),
+        })
+        .collect();
+    if api == Api::Libpod {
+        return Ok(Reply::Json(200, json!({"Names": names})));
+    }
+    let lines: String = names
+        .iter()
+        .map(|n| format!("{}\n", json!({"stream": format!("Loaded image: {n}\n")})))
+        .collect();
+    Ok(Reply::Body(200, "application/json", lines.into_bytes()))
+}

@@ -18,7 +18,12 @@ pub fn serve_connection(fd: OwnedFd, ctx: &Ctx) -> Result<()> {
         let full_path = req.path.clone();
         let (api, path) = split_path(&full_path);
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let reply = match conn.read_body(&mut req, MAX_BODY) {
+        // An archive's body is the handler's to copy (it may be big).
+        let read = match streams_body(&req.method, &segments) {
+            true => Ok(()),
+            false => conn.read_body(&mut req, MAX_BODY),
+        };
+        let reply = match read {
             Ok(()) => route(ctx, &mut conn, &mut req, api, &segments),
             Err(e) => {
                 req.keep_alive = false;
@@ -71,6 +76,11 @@ pub fn split_path(path: &str) -> (Api, &str) {
     }
 }
 
+/// Requests whose body is an archive the handler reads itself.
+fn streams_body(method: &str, seg: &[&str]) -> bool {
+    matches!((method, seg), ("POST", ["images", "load"]))
+}
+
 fn route(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api, seg: &[&str]) -> Result<Reply> {
     let m = req.method.as_str();
     let lib = api == Api::Libpod;
@@ -105,6 +115,14 @@ fn route(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api, seg: &[&str]) 
         ("POST", ["exec", id, "resize"]) => exec::resize(ctx, req, id),
 
         ("GET", ["images", "json"]) => images::list(ctx, req, api),
+        ("POST", ["images", "load"]) => images::load(ctx, conn, req, api),
+        ("GET", ["images", "get"]) => images::get(ctx, conn, req, None),
+        ("GET", ["images", rest @ .., "get"]) if !rest.is_empty() => {
+            images::get(ctx, conn, req, Some(&rest.join("/")))
+        }
+        ("GET", ["images", rest @ .., "history"]) if !rest.is_empty() => {
+            images::history(ctx, &rest.join("/"))
+        }
         ("POST", ["images", "create"]) if !lib => images::create(ctx, conn, req),
         ("POST", ["images", "pull"]) if lib => images::pull_libpod(ctx, conn, req),
         ("GET", ["images", rest @ .., "json"]) if !rest.is_empty() => {

@@ -186,10 +186,18 @@ pub struct HistoryArgs {
     pub format: Option<String>,
 }
 
-pub fn history(g: &GlobalOpts, a: HistoryArgs) -> Result<()> {
-    let store = g.open_store()?;
-    let mut images = store.images.load_for(&[&a.image])?;
-    let rec = &crate::engine::images::found(&store, &mut images, &a.image)?;
+/// One line of an image's history: when, by what, its comment, the
+/// size of the layer it made (0 for none).
+pub type HistoryEntry = (Option<String>, String, String, u64);
+
+/// Image `name`'s record and its history, oldest first (`history`, and
+/// the API's `/images/NAME/history`).
+pub fn history_entries(
+    store: &crate::engine::types::Store,
+    name: &str,
+) -> Result<(crate::engine::types::ImageRecord, Vec<HistoryEntry>)> {
+    let mut images = store.images.load_for(&[name])?;
+    let rec = crate::engine::images::found(store, &mut images, name)?;
     let config = ImageConfig::parse(&store.blobs.read(&rec.config_digest())?)?;
     let mut layer_sizes = rec
         .layers
@@ -197,8 +205,7 @@ pub fn history(g: &GlobalOpts, a: HistoryArgs) -> Result<()> {
         .map(|d| store.layers.record(d).map(|r| r.size).unwrap_or(0));
     let mut entries = Vec::new();
     if config.history.is_empty() {
-        for d in &rec.layers {
-            let _ = d;
+        for _ in &rec.layers {
             entries.push((
                 None,
                 String::new(),
@@ -221,6 +228,13 @@ pub fn history(g: &GlobalOpts, a: HistoryArgs) -> Result<()> {
             ));
         }
     }
+    Ok((rec, entries))
+}
+
+pub fn history(g: &GlobalOpts, a: HistoryArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let (rec, entries) = history_entries(&store, &a.image)?;
+    let rec = &rec;
     let count = entries.len();
     let mut rows = Vec::new();
     let mut json_rows = Vec::new();
