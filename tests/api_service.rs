@@ -1335,3 +1335,125 @@ fn curl_file(env: &TestEnv, svc: &Service, path: &str, file: &Path) -> Http {
         body: std::fs::read(&out).unwrap(),
     }
 }
+
+both_modes!(system_df_and_image_prune);
+fn system_df_and_image_prune(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let r = rt().reference();
+    env.ok(&["pull", &r]);
+    let id = env.ok(&["image", "inspect", "--format", "{{.Id}}", &r]);
+    let id = id.trim().to_string();
+    let mark = env.mark();
+    env.ok(&["volume", "create", "dfvol"]);
+    let c = env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dfc",
+        "--network",
+        "none",
+        "-e",
+        &mark,
+        "-v",
+        "dfvol:/data",
+        &r,
+        "sh",
+        "-c",
+        "head -c 5000 /dev/zero > /data/f; sleep 300",
+    ]);
+    let c = c.trim().to_string();
+    assert!(wait_for(Duration::from_secs(10), || {
+        env.run(&["exec", "dfc", "test", "-s", "/data/f"]).status == 0
+    }));
+    let df = curl(&env, &svc, "GET", "/v1.41/system/df", None);
+    assert_eq!(df.status, 200, "[{mode:?}] {}", df.text());
+    let df = df.json();
+    let img = df["Images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["Id"] == json!(format!("sha256:{id}")))
+        .unwrap_or_else(|| panic!("[{mode:?}] {df}"))
+        .clone();
+    assert_eq!(img["Containers"], 1, "[{mode:?}] {img}");
+    assert!(img["Size"].as_u64().unwrap() > 0, "[{mode:?}] {img}");
+    assert!(df["LayersSize"].as_u64().unwrap() > 0, "[{mode:?}] {df}");
+    assert!(
+        df["Containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["Id"] == json!(c)),
+        "[{mode:?}] {df}"
+    );
+    let vol = df["Volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["Name"] == "dfvol")
+        .unwrap_or_else(|| panic!("[{mode:?}] {df}"))
+        .clone();
+    assert_eq!(vol["UsageData"]["RefCount"], 1, "[{mode:?}] {vol}");
+    assert!(
+        vol["UsageData"]["Size"].as_u64().unwrap() >= 5000,
+        "[{mode:?}] {vol}"
+    );
+
+    // prune: the unnamed image goes, the named one in use stays
+    let dangling = env.ok(&["commit", "dfc"]);
+    let dangling = dangling.trim().trim_start_matches("sha256:").to_string();
+    let pruned = curl(&env, &svc, "POST", "/v1.41/images/prune", None);
+    assert_eq!(pruned.status, 200, "[{mode:?}] {}", pruned.text());
+    assert_eq!(
+        pruned.json()["ImagesDeleted"],
+        json!([{"Deleted": format!("sha256:{dangling}")}]),
+        "[{mode:?}]"
+    );
+    let left = env.ok(&["images", "-q", "--no-trunc"]);
+    assert!(
+        !left.contains(&dangling) && left.contains(&id),
+        "[{mode:?}] {left}"
+    );
+    // dangling=false is --all: still not an image a container uses
+    let all = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v1.41/images/prune?filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D",
+        None,
+    );
+    assert_eq!(all.json()["ImagesDeleted"], json!([]), "[{mode:?}]");
+    env.ok(&["rm", "-f", "-t", "0", "dfc"]);
+    let lib = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v5.0.0/libpod/images/prune?all=true",
+        None,
+    );
+    assert_eq!(lib.status, 200, "[{mode:?}] {}", lib.text());
+    let ids: Vec<String> = lib
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["Id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(ids, vec![id.clone()], "[{mode:?}]");
+    assert_eq!(env.ok(&["images", "-q"]).trim(), "", "[{mode:?}]");
+
+    let Some(docker) = docker() else { return };
+    let host = svc.host();
+    let o = env.run_program(docker, &["-H", &host, "system", "df"]);
+    assert_eq!(o.status, 0, "[{mode:?}] {}", o.stderr);
+    assert!(
+        o.stdout.contains("Local Volumes"),
+        "[{mode:?}] {}",
+        o.stdout
+    );
+    let o = env.run_program(docker, &["-H", &host, "image", "prune", "-f"]);
+    assert_eq!(o.status, 0, "[{mode:?}] {}", o.stderr);
+    env.ok(&["volume", "rm", "dfvol"]);
+}

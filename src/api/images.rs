@@ -376,3 +376,45 @@ pub fn load(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api) -> Result<R
         .collect();
     Ok(Reply::Body(200, "application/json", lines.into_bytes()))
 }
+
+/// `POST /images/prune`: `image prune` (`filters` as its `--filter`;
+/// Docker's `dangling=false`, or libpod's `all=true`, is `--all`).
+/// Docker's answer lists what went and the bytes freed; libpod's is one
+/// report per image.
+pub fn prune(ctx: &Ctx, req: &Request, api: Api) -> Result<Reply> {
+    let store = (ctx.open_store)()?;
+    let mut all = req.q_bool("all", false)?;
+    let mut filters = Vec::new();
+    for f in req.filters()? {
+        match f.as_str() {
+            "dangling=false" | "dangling=0" => all = true,
+            "dangling=true" | "dangling=1" => {}
+            _ => filters.push(f),
+        }
+    }
+    let sizes: std::collections::HashMap<String, u64> = store
+        .images
+        .load()?
+        .list
+        .into_iter()
+        .map(|i| (i.id, i.size))
+        .collect();
+    let removed = crate::cmd::image_list::prune_images(&store, all, &filters, false)
+        .map_err(|e| api_error(400, format!("{e:#}")))?;
+    let size_of = |id: &String| sizes.get(id).copied().unwrap_or(0);
+    if api == Api::Libpod {
+        let reports: Vec<Value> = removed
+            .iter()
+            .map(|id| json!({"Id": id, "Err": null, "Size": size_of(id)}))
+            .collect();
+        return Ok(Reply::Json(200, Value::Array(reports)));
+    }
+    let deleted: Vec<Value> = removed
+        .iter()
+        .map(|id| json!({"Deleted": format!("sha256:{id}")}))
+        .collect();
+    Ok(Reply::Json(
+        200,
+        json!({"ImagesDeleted": deleted, "SpaceReclaimed": removed.iter().map(size_of).sum::<u64>()}),
+    ))
+}

@@ -89,6 +89,7 @@ fn route(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api, seg: &[&str]) 
         ("GET", ["version"]) => system::version(ctx),
         ("GET", ["info"]) => system::info(ctx, api),
         ("GET", ["events"]) => system::events(ctx, conn, req, api),
+        ("GET", ["system", "df"]) if !lib => system::df(ctx),
 
         ("GET", ["containers", "json"]) => containers::list(ctx, req, api),
         ("POST", ["containers", "create"]) if lib => containers::create_libpod(ctx, req),
@@ -116,6 +117,7 @@ fn route(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api, seg: &[&str]) 
 
         ("GET", ["images", "json"]) => images::list(ctx, req, api),
         ("POST", ["images", "load"]) => images::load(ctx, conn, req, api),
+        ("POST", ["images", "prune"]) => images::prune(ctx, req, api),
         ("GET", ["images", "get"]) => images::get(ctx, conn, req, None),
         ("GET", ["images", rest @ .., "get"]) if !rest.is_empty() => {
             images::get(ctx, conn, req, Some(&rest.join("/")))

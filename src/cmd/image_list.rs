@@ -376,17 +376,28 @@ pub struct PruneArgs {
     pub external: bool,
 }
 
-pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
-    let store = g.open_store()?;
-    let removed = images::prune(&store, a.external, |store| {
-        let listed = load_listed(store, needs_config(&a.filter, None))?;
-        let preds = image_filter(&a.filter, &listed)?;
+/// `image prune`'s choice carried out: unnamed images (`all`: every one
+/// no container uses) that pass `filters`; the ids removed.
+pub fn prune_images(
+    store: &crate::engine::types::Store,
+    all: bool,
+    filters: &[String],
+    external: bool,
+) -> Result<Vec<String>> {
+    images::prune(store, external, |store| {
+        let listed = load_listed(store, needs_config(filters, None))?;
+        let preds = image_filter(filters, &listed)?;
         Ok(listed
             .iter()
-            .filter(|l| (a.all || l.rec.names.is_empty()) && preds.iter().all(|p| p(l)))
+            .filter(|l| (all || l.rec.names.is_empty()) && preds.iter().all(|p| p(l)))
             .map(|l| l.rec.id.clone())
             .collect())
-    })?;
+    })
+}
+
+pub fn prune(g: &GlobalOpts, a: PruneArgs) -> Result<()> {
+    let store = g.open_store()?;
+    let removed = prune_images(&store, a.all, &a.filter, a.external)?;
     if a.build_cache || a.all {
         images::prune_build_cache(&store)?;
     }
