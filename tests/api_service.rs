@@ -1457,3 +1457,93 @@ fn system_df_and_image_prune(mode: Mode) {
     assert_eq!(o.status, 0, "[{mode:?}] {}", o.stderr);
     env.ok(&["volume", "rm", "dfvol"]);
 }
+
+both_modes!(image_import);
+fn image_import(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let r = rt().reference();
+    env.ok(&["pull", &r]);
+    env.ok(&["create", "--name", "src", "--network", "none", &r, "true"]);
+    // (a file the user may write)
+    let tar = env.home.join("rootfs.tar");
+    env.ok(&["export", "-o", tar.to_str().unwrap(), "src"]);
+    let before = env.ok(&["images", "-q"]);
+    let made = curl_file(
+        &env,
+        &svc,
+        "/v1.41/images/create?fromSrc=-&repo=imported&tag=v1&changes=ENV%20FOO%3Dbar&message=hi",
+        &tar,
+    );
+    assert_eq!(made.status, 200, "[{mode:?}] {}", made.text());
+    let id = env.ok(&["image", "inspect", "--format", "{{.Id}}", "imported:v1"]);
+    assert_eq!(
+        made.text().trim(),
+        json!({"status": format!("sha256:{}", id.trim())}).to_string(),
+        "[{mode:?}]"
+    );
+    let env_of = env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.Env}}",
+        "imported:v1",
+    ]);
+    assert!(env_of.contains("FOO=bar"), "[{mode:?}] {env_of}");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "imported:v1",
+        "cat",
+        "/etc/group",
+    ]);
+    assert!(
+        !out.is_empty(),
+        "[{mode:?}] the imported root is the container's"
+    );
+    let lib = curl_file(
+        &env,
+        &svc,
+        "/v5.0.0/libpod/images/import?reference=imported:v2",
+        &tar,
+    );
+    assert_eq!(lib.status, 200, "[{mode:?}] {}", lib.text());
+    let id2 = env.ok(&["image", "inspect", "--format", "{{.Id}}", "imported:v2"]);
+    assert_eq!(lib.json()["Id"], json!(id2.trim()), "[{mode:?}]");
+    // a body that is no tarball: an error, nothing stored, no upload left
+    let junk = env.dir.join("junk.tar");
+    std::fs::write(&junk, b"not a tarball").unwrap();
+    let with_two = env.ok(&["images", "-q"]);
+    let bad = curl_file(&env, &svc, "/v1.41/images/create?fromSrc=-&repo=bad", &junk);
+    assert_eq!(bad.status, 400, "[{mode:?}] {}", bad.text());
+    assert_eq!(env.ok(&["images", "-q"]), with_two, "[{mode:?}]");
+    assert_ne!(with_two, before);
+    let leftovers = std::fs::read_dir(env.store_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".api-"))
+        .count();
+    assert_eq!(leftovers, 0, "[{mode:?}] the uploads are removed");
+
+    let Some(docker) = docker() else { return };
+    let o = env.run_program(
+        docker,
+        &[
+            "-H",
+            &svc.host(),
+            "import",
+            tar.to_str().unwrap(),
+            "imported:v3",
+        ],
+    );
+    assert_eq!(o.status, 0, "[{mode:?}] {}", o.stderr);
+    let id3 = env.ok(&["image", "inspect", "--format", "{{.Id}}", "imported:v3"]);
+    assert_eq!(
+        o.stdout.trim(),
+        format!("sha256:{}", id3.trim()),
+        "[{mode:?}]"
+    );
+}

@@ -80,12 +80,6 @@ fn pull_options(req: &Request) -> Result<PullOptions> {
 /// progress stream (JSON messages) once the image is in. A failed pull
 /// is an error status (404 for an unknown image) before any stream.
 pub fn create(ctx: &Ctx, conn: &mut Conn, req: &Request) -> Result<Reply> {
-    if req.q("fromSrc").is_some_and(|s| !s.is_empty()) {
-        return Err(api_error(
-            400,
-            "importing (fromSrc) is not supported by coracle's API service",
-        ));
-    }
     let Some(from) = req.q("fromImage").filter(|s| !s.is_empty()) else {
         return Err(api_error(400, "fromImage is required"));
     };
@@ -416,5 +410,86 @@ pub fn prune(ctx: &Ctx, req: &Request, api: Api) -> Result<Reply> {
     Ok(Reply::Json(
         200,
         json!({"ImagesDeleted": deleted, "SpaceReclaimed": removed.iter().map(size_of).sum::<u64>()}),
+    ))
+}
+
+/// `POST /images/create?fromSrc=-` (Docker's: the body is the tarball, or
+/// `fromSrc=URL`; `repo`, `tag`, `message`, `changes`) and libpod's
+/// `POST /libpod/images/import` (`reference`, `url`): `import`.
+pub fn import(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api) -> Result<Reply> {
+    use crate::engine::commit::{ImportPlatform, ImportSource};
+    use crate::engine::types::CommitOptions;
+    use std::os::unix::fs::OpenOptionsExt;
+    let store = (ctx.open_store)()?;
+    let url = match api {
+        Api::Libpod => req.q("url").filter(|u| !u.is_empty()),
+        Api::Compat => req.q("fromSrc").filter(|u| *u != "-"),
+    };
+    let reference = match api {
+        Api::Libpod => req
+            .q("reference")
+            .filter(|r| !r.is_empty())
+            .map(str::to_string),
+        Api::Compat => req.q("repo").filter(|r| !r.is_empty()).map(|r| {
+            match req.q("tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{r}:{t}"),
+                None => r.to_string(),
+            }
+        }),
+    };
+    let mut names = Vec::new();
+    if let Some(r) = &reference {
+        names.push(
+            crate::engine::images::local_name(r).map_err(|e| api_error(400, format!("{e:#}")))?,
+        );
+    }
+    let opts = CommitOptions {
+        message: req
+            .q("message")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
+        changes: req.q_all("changes"),
+        names,
+        ..CommitOptions::default()
+    };
+    let platform = ImportPlatform {
+        os: req.q("os").filter(|s| !s.is_empty()).map(str::to_string),
+        arch: req.q("arch").filter(|s| !s.is_empty()).map(str::to_string),
+        variant: req
+            .q("variant")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+    };
+    let tmp;
+    let source = match url {
+        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+            ImportSource::Url(u.to_string())
+        }
+        Some(u) => return Err(api_error(400, format!("{u}: not an http(s) URL"))),
+        None => {
+            tmp = TempFile(store.root.join(format!(
+                ".api-import-{}-{:016x}.tar",
+                std::process::id(),
+                rand::random::<u64>()
+            )));
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp.0)?;
+            conn.copy_body(req, &mut file, MAX_ARCHIVE)?;
+            ImportSource::File(tmp.0.clone())
+        }
+    };
+    let img = crate::engine::commit::import(&store, &source, opts, reference.as_deref(), &platform)
+        .map_err(|e| api_error(400, format!("{e:#}")))?;
+    if api == Api::Libpod {
+        return Ok(Reply::Json(200, json!({"Id": img.id})));
+    }
+    let line = json!({"status": format!("sha256:{}", img.id)});
+    Ok(Reply::Body(
+        200,
+        "application/json",
+        format!("{line}\n").into_bytes(),
     ))
 }

@@ -19,7 +19,7 @@ pub fn serve_connection(fd: OwnedFd, ctx: &Ctx) -> Result<()> {
         let (api, path) = split_path(&full_path);
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         // An archive's body is the handler's to copy (it may be big).
-        let read = match streams_body(&req.method, &segments) {
+        let read = match streams_body(&req, api, &segments) {
             true => Ok(()),
             false => conn.read_body(&mut req, MAX_BODY),
         };
@@ -77,8 +77,13 @@ pub fn split_path(path: &str) -> (Api, &str) {
 }
 
 /// Requests whose body is an archive the handler reads itself.
-fn streams_body(method: &str, seg: &[&str]) -> bool {
-    matches!((method, seg), ("POST", ["images", "load"]))
+fn streams_body(req: &Request, api: Api, seg: &[&str]) -> bool {
+    match (req.method.as_str(), seg) {
+        ("POST", ["images", "load"]) => true,
+        ("POST", ["images", "import"]) => api == Api::Libpod,
+        ("POST", ["images", "create"]) => api == Api::Compat && req.q("fromSrc") == Some("-"),
+        _ => false,
+    }
 }
 
 fn route(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api, seg: &[&str]) -> Result<Reply> {
@@ -118,12 +123,18 @@ fn route(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api, seg: &[&str]) 
         ("GET", ["images", "json"]) => images::list(ctx, req, api),
         ("POST", ["images", "load"]) => images::load(ctx, conn, req, api),
         ("POST", ["images", "prune"]) => images::prune(ctx, req, api),
+        ("POST", ["images", "import"]) if lib => images::import(ctx, conn, req, api),
         ("GET", ["images", "get"]) => images::get(ctx, conn, req, None),
         ("GET", ["images", rest @ .., "get"]) if !rest.is_empty() => {
             images::get(ctx, conn, req, Some(&rest.join("/")))
         }
         ("GET", ["images", rest @ .., "history"]) if !rest.is_empty() => {
             images::history(ctx, &rest.join("/"))
+        }
+        ("POST", ["images", "create"])
+            if !lib && req.q("fromSrc").is_some_and(|s| !s.is_empty()) =>
+        {
+            images::import(ctx, conn, req, api)
         }
         ("POST", ["images", "create"]) if !lib => images::create(ctx, conn, req),
         ("POST", ["images", "pull"]) if lib => images::pull_libpod(ctx, conn, req),
