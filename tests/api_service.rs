@@ -1547,3 +1547,135 @@ fn image_import(mode: Mode) {
         "[{mode:?}]"
     );
 }
+
+both_modes!(libpod_pods);
+fn libpod_pods(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let r = rt().reference();
+    env.ok(&["pull", &r]);
+    let made = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v5.0.0/libpod/pods/create",
+        Some(&json!({"name": "apipod", "labels": {"made.by": "api"}, "no_infra": true})),
+    );
+    assert_eq!(made.status, 201, "[{mode:?}] {}", made.text());
+    let id = made.json()["Id"].as_str().unwrap().to_string();
+    assert_eq!(
+        env.ok(&[
+            "pod",
+            "inspect",
+            "--format",
+            "{{.Id}} {{.Labels}}",
+            "apipod"
+        ])
+        .trim(),
+        format!("{id} map[made.by:api]"),
+        "[{mode:?}] the CLI sees the API's pod"
+    );
+    let again = curl(
+        &env,
+        &svc,
+        "POST",
+        "/v5.0.0/libpod/pods/create",
+        Some(&json!({"name": "apipod", "no_infra": true})),
+    );
+    assert_eq!(again.status, 409, "[{mode:?}] {}", again.text());
+    let mark = env.mark();
+    env.ok(&[
+        "create",
+        "--pod",
+        "apipod",
+        "--name",
+        "member",
+        "--network",
+        "none",
+        "-e",
+        &mark,
+        &r,
+        "sleep",
+        "300",
+    ]);
+    let list = curl(&env, &svc, "GET", "/v5.0.0/libpod/pods/json", None).json();
+    let row = &list.as_array().unwrap()[0];
+    assert_eq!(
+        (
+            row["Name"].clone(),
+            row["Containers"].as_array().unwrap().len()
+        ),
+        (json!("apipod"), 1),
+        "[{mode:?}] {list}"
+    );
+    let filtered = curl(
+        &env,
+        &svc,
+        "GET",
+        "/v5.0.0/libpod/pods/json?filters=%7B%22name%22%3A%5B%22nosuch%22%5D%7D",
+        None,
+    );
+    assert_eq!(filtered.json(), json!([]), "[{mode:?}]");
+    let ins = curl(&env, &svc, "GET", "/v5.0.0/libpod/pods/apipod/json", None).json();
+    assert_eq!(ins["Id"], json!(id), "[{mode:?}] {ins}");
+    for (path, code) in [
+        ("apipod/exists", 204),
+        ("nosuch/exists", 404),
+        ("nosuch/json", 404),
+    ] {
+        let got = curl(
+            &env,
+            &svc,
+            "GET",
+            &format!("/v5.0.0/libpod/pods/{path}"),
+            None,
+        );
+        assert_eq!(got.status, code, "[{mode:?}] {path}");
+    }
+    let report = |what: &str| {
+        let r = curl(
+            &env,
+            &svc,
+            "POST",
+            &format!("/v5.0.0/libpod/pods/apipod/{what}"),
+            None,
+        );
+        assert_eq!(r.status, 200, "[{mode:?}] {what}: {}", r.text());
+        assert_eq!(r.json(), json!({"Errs": [], "Id": id}), "[{mode:?}] {what}");
+    };
+    report("start");
+    assert_eq!(
+        env.ok(&["inspect", "--format", "{{.State.Status}}", "member"])
+            .trim(),
+        "running",
+        "[{mode:?}]"
+    );
+    report("kill?signal=SIGKILL");
+    assert!(wait_for(Duration::from_secs(10), || env
+        .ok(&["inspect", "--format", "{{.State.Status}}", "member"])
+        .trim()
+        == "exited"));
+    report("start");
+    report("stop?t=0");
+    assert_eq!(
+        env.ok(&["inspect", "--format", "{{.State.Status}}", "member"])
+            .trim(),
+        "exited",
+        "[{mode:?}]"
+    );
+    let gone = curl(
+        &env,
+        &svc,
+        "DELETE",
+        "/v5.0.0/libpod/pods/apipod?force=true",
+        None,
+    );
+    assert_eq!(gone.json(), json!({"Err": null, "Id": id}), "[{mode:?}]");
+    assert_eq!(env.ok(&["pod", "ps", "-q"]).trim(), "", "[{mode:?}]");
+    assert_eq!(
+        env.ok(&["ps", "-aq"]).trim(),
+        "",
+        "[{mode:?}] its member went too"
+    );
+}

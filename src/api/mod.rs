@@ -15,6 +15,7 @@ mod http;
 mod images;
 mod listen;
 mod objects;
+mod pods;
 mod reply;
 mod router;
 mod system;

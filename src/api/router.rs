@@ -4,7 +4,7 @@
 
 use super::http::{Conn, Request};
 use super::reply::{common_headers, error_json, from_error, Api, Reply};
-use super::{containers, exec, images, objects, system, Ctx};
+use super::{containers, exec, images, objects, pods, system, Ctx};
 use anyhow::Result;
 use std::os::fd::OwnedFd;
 
@@ -150,6 +150,15 @@ fn route(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api, seg: &[&str]) 
         ("DELETE", ["images", rest @ ..]) if !rest.is_empty() => {
             images::remove(ctx, req, api, &rest.join("/"))
         }
+
+        ("GET", ["pods", "json"]) if lib => pods::list(ctx, req),
+        ("POST", ["pods", "create"]) if lib => pods::create(ctx, req),
+        ("GET", ["pods", name, "json"]) if lib => pods::inspect(ctx, name),
+        ("GET", ["pods", name, "exists"]) if lib => pods::exists(ctx, name),
+        ("POST", ["pods", name, what @ ("start" | "stop" | "restart" | "kill")]) if lib => {
+            pods::action(ctx, req, name, what)
+        }
+        ("DELETE", ["pods", name]) if lib => pods::action(ctx, req, name, "rm"),
 
         ("GET", ["volumes"]) if !lib => objects::volume_list(ctx, req, api),
         ("GET", ["volumes", "json"]) if lib => objects::volume_list(ctx, req, api),

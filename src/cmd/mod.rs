@@ -41,7 +41,7 @@ mod manifest_artifact;
 mod mount;
 pub(crate) mod network;
 mod output;
-mod pod;
+pub mod pod;
 mod pod_logs;
 mod pod_pause;
 mod pod_settings;

@@ -155,6 +155,33 @@ pub struct CreateArgs {
 }
 
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
+    let req = pod_request(a)?;
+    let checked = engine::check(req)?;
+    let store = g.open_store()?;
+    let pod = engine::create_pod(&store, checked)?;
+    println(&pod.id)
+}
+
+/// A `pod create` command line (without `pod create`), parsed by these
+/// very flags, made into a pod (the API's create: every default is the
+/// CLI's).
+pub fn create_from_words(
+    store: &crate::engine::types::Store,
+    words: &[String],
+) -> Result<PodConfig> {
+    use clap::{Args as _, FromArgMatches};
+    let command = CreateArgs::augment_args(clap::Command::new("create").no_binary_name(true));
+    let matches = command.try_get_matches_from(words).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default().to_string();
+        anyhow::anyhow!("{}", first.trim_start_matches("error: "))
+    })?;
+    let a = CreateArgs::from_arg_matches(&matches)?;
+    let checked = engine::check(pod_request(a)?)?;
+    engine::create_pod(store, checked)
+}
+
+fn pod_request(a: CreateArgs) -> Result<PodRequest> {
     let name = match (&a.name, &a.pod_name) {
         (Some(_), Some(_)) => bail!("cannot specify --name and a pod name argument together"),
         (Some(n), None) | (None, Some(n)) => n.clone(),
@@ -188,10 +215,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> Result<()> {
         ..Default::default()
     };
     a.settings.fill(&mut req);
-    let checked = engine::check(req)?;
-    let store = g.open_store()?;
-    let pod = engine::create_pod(&store, checked)?;
-    println(&pod.id)
+    Ok(req)
 }
 
 // ---- listing ----
@@ -276,7 +300,8 @@ fn table_row(l: &Listed, now: SystemTime, no_trunc: bool) -> Value {
 }
 
 /// podman's `pod ps --format json` object.
-fn json_row(l: &Listed) -> Value {
+/// A pod as `pod ps --format json` shows it (the API's list too).
+pub fn json_row(l: &Listed) -> Value {
     json!({
         "Cgroup": "",
         "Containers": l.members.iter().map(|m| json!({
@@ -312,10 +337,10 @@ fn headers() -> table::HeaderMap {
     ])
 }
 
-type Pred = Box<dyn Fn(&Listed) -> bool>;
+pub type Pred = Box<dyn Fn(&Listed) -> bool>;
 
 /// `--filter`: values of one key are ORed, different keys ANDed.
-fn build_filters(filters: &[String]) -> Result<Vec<Pred>> {
+pub fn build_filters(filters: &[String]) -> Result<Vec<Pred>> {
     let mut preds: Vec<Pred> = Vec::new();
     for (key, values) in crate::engine::filter::group_filters(filters)? {
         let res = || -> Vec<crate::engine::filter::Regex> {
@@ -590,7 +615,7 @@ fn shared_namespaces(p: &crate::engine::types::PodConfig) -> Vec<String> {
 }
 
 /// podman's `pod inspect` document.
-fn inspect_json(store: &crate::engine::types::Store, l: &Listed) -> Result<Value> {
+pub fn inspect_json(store: &crate::engine::types::Store, l: &Listed) -> Result<Value> {
     let p = &l.pod;
     let ns_mode = |ns: &str| if p.shares(ns) { "" } else { "private" };
     let infra_config = if p.infra_id.is_empty() {
