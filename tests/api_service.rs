@@ -1256,10 +1256,11 @@ fn image_history_save_and_load(mode: Mode) {
         before,
         "[{mode:?}] store unchanged"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(env.store_dir())
-        .unwrap()
+    let leftovers: Vec<_> = std::fs::read_dir(env.store_dir().join("tmp"))
+        .into_iter()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".api-load"))
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("api-load"))
         .collect();
     assert!(leftovers.is_empty(), "[{mode:?}] the upload is removed");
 

@@ -328,25 +328,33 @@ impl Drop for TempFile {
 /// The most an uploaded archive may hold.
 const MAX_ARCHIVE: u64 = 64 << 30;
 
-/// `POST /images/load` (a tar body, as `load`): Docker's answer is a
-/// JSON stream of `Loaded image: NAME` lines; libpod's `{"Names": [...]}`.
-pub fn load(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api) -> Result<Reply> {
-    use crate::engine::types::LoadInput;
+/// A request's body written to a new file in the image store's `tmp/`
+/// (`engine::transfer::staging_path`): removed when done with, swept by
+/// the next writer if this process is killed first.
+fn upload_to_file(
+    store: &Store,
+    conn: &mut Conn,
+    req: &mut Request,
+    prefix: &str,
+) -> Result<TempFile> {
     use std::os::unix::fs::OpenOptionsExt;
-    let store = (ctx.open_store)()?;
-    // The archive goes to a file first: the loader reads it more than once.
-    let tmp = TempFile(store.root.join(format!(
-        ".api-load-{}-{:016x}.tar",
-        std::process::id(),
-        rand::random::<u64>()
-    )));
+    let tmp = TempFile(crate::engine::transfer::staging_path(store, prefix)?);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&tmp.0)?;
     conn.copy_body(req, &mut file, MAX_ARCHIVE)?;
-    drop(file);
+    Ok(tmp)
+}
+
+/// `POST /images/load` (a tar body, as `load`): Docker's answer is a
+/// JSON stream of `Loaded image: NAME` lines; libpod's `{"Names": [...]}`.
+pub fn load(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api) -> Result<Reply> {
+    use crate::engine::types::LoadInput;
+    let store = (ctx.open_store)()?;
+    // The archive goes to a file first: the loader reads it more than once.
+    let tmp = upload_to_file(&store, conn, req, "api-load-")?;
     let loaded = crate::engine::transfer::load_images(&store, LoadInput::Path(tmp.0.clone()), true)
         .map_err(|e| {
             api_error(
@@ -419,7 +427,6 @@ pub fn prune(ctx: &Ctx, req: &Request, api: Api) -> Result<Reply> {
 pub fn import(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api) -> Result<Reply> {
     use crate::engine::commit::{ImportPlatform, ImportSource};
     use crate::engine::types::CommitOptions;
-    use std::os::unix::fs::OpenOptionsExt;
     let store = (ctx.open_store)()?;
     let url = match api {
         Api::Libpod => req.q("url").filter(|u| !u.is_empty()),
@@ -467,17 +474,7 @@ pub fn import(ctx: &Ctx, conn: &mut Conn, req: &mut Request, api: Api) -> Result
         }
         Some(u) => return Err(api_error(400, format!("{u}: not an http(s) URL"))),
         None => {
-            tmp = TempFile(store.root.join(format!(
-                ".api-import-{}-{:016x}.tar",
-                std::process::id(),
-                rand::random::<u64>()
-            )));
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp.0)?;
-            conn.copy_body(req, &mut file, MAX_ARCHIVE)?;
+            tmp = upload_to_file(&store, conn, req, "api-import-")?;
             ImportSource::File(tmp.0.clone())
         }
     };

@@ -296,3 +296,12 @@ pub mod login {
         }
     }
 }
+
+/// A fresh path in the image store's `tmp/` for an archive on its way in
+/// (an upload to the API service): named as leftovers are, so the next
+/// writer sweeps it if its process is killed before removing it.
+pub fn staging_path(store: &Store, prefix: &str) -> Result<std::path::PathBuf> {
+    let dir = store.image_tmp();
+    std::fs::create_dir_all(&dir)?;
+    Ok(crate::storage::leftovers::temp_name(&dir, prefix))
+}

@@ -26,6 +26,12 @@ pub struct Signer<'a> {
 }
 
 fn payload(reference: &Reference, digest: &Digest) -> Vec<u8> {
+    payload_of(SIGNATURE_TYPE, reference, digest)
+}
+
+/// The signed claim, simple signing's and sigstore's alike but for its
+/// `critical.type`: what containers/image writes.
+pub(super) fn payload_of(kind: &str, reference: &Reference, digest: &Digest) -> Vec<u8> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -33,7 +39,7 @@ fn payload(reference: &Reference, digest: &Digest) -> Vec<u8> {
         "critical": {
             "identity": {"docker-reference": reference.to_string()},
             "image": {"docker-manifest-digest": digest.to_string()},
-            "type": SIGNATURE_TYPE,
+            "type": kind,
         },
         "optional": {
             "creator": concat!("coracle ", env!("CARGO_PKG_VERSION")),

@@ -201,22 +201,7 @@ pub fn parse_public_keys(text: &[u8], source: &str) -> Result<Vec<VerifyingKey>>
 
 /// The payload signed: what containers/image writes.
 pub fn payload(reference: &Reference, digest: &Digest) -> Vec<u8> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    json!({
-        "critical": {
-            "identity": {"docker-reference": reference.to_string()},
-            "image": {"docker-manifest-digest": digest.to_string()},
-            "type": SIGNATURE_TYPE,
-        },
-        "optional": {
-            "creator": concat!("coracle ", env!("CARGO_PKG_VERSION")),
-            "timestamp": now,
-        },
-    })
-    .to_string()
-    .into_bytes()
+    super::payload_of(SIGNATURE_TYPE, reference, digest)
 }
 
 fn parse_payload(bytes: &[u8]) -> Result<Claim> {
