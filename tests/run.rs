@@ -123,7 +123,32 @@ fn detached_run_prints_id_at_once_and_container_is_usable(mode: Mode) {
         parts[2].contains("has-containerenv"),
         "[{mode:?}] no /run/.containerenv: {out}"
     );
-    let _ = env.run(&["rm", "-f", "-t", "0", "web"]);
+    // the id file goes with the container (podman's rule: a systemd unit's
+    // next `run --cidfile` must not find it in the way)
+    env.ok(&["rm", "-f", "-t", "0", "web"]);
+    assert!(!cid_file.exists(), "[{mode:?}] {cid_arg} left after rm");
+    env.ok(&["run", "--rm", "--cidfile", &cid_arg, &img, "true"]);
+    assert!(
+        !cid_file.exists(),
+        "[{mode:?}] {cid_arg} left after run --rm"
+    );
+    // ...unless it now names another container
+    env.ok(&[
+        "create",
+        "--name",
+        "web2",
+        "--cidfile",
+        &cid_arg,
+        &img,
+        "true",
+    ]);
+    env.write_user_file(&cid_file, b"someone-else\n");
+    env.ok(&["rm", "web2"]);
+    assert_eq!(
+        std::fs::read_to_string(&cid_file).unwrap_or_default(),
+        "someone-else\n",
+        "[{mode:?}]"
+    );
 }
 
 both_modes!(hostname_flag_sets_hostname_and_hosts);

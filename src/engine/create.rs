@@ -380,7 +380,11 @@ fn container_config(
         hosts_file: f.hosts_file.clone().filter(|h| !h.is_empty()),
         expose,
         userns: f.userns.clone(),
-        cidfile: f.cidfile.clone(),
+        // absolute: the file goes when the container does, maybe removed
+        // from another directory
+        cidfile: f.cidfile.as_deref().map(|p| {
+            std::path::absolute(p).map_or_else(|_| p.to_string(), |a| a.display().to_string())
+        }),
         image_id: image_id.to_string(),
         create_command,
         init_ctr: f.init_ctr,

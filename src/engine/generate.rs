@@ -126,6 +126,10 @@ fn unit_section(
     t
 }
 
+/// Where a `--new` unit's `run` writes the container's id for its stop and
+/// rm lines (systemd's runtime dir and unit name).
+const CID_FILE: &str = "%t/%n.ctr-id";
+
 /// The unit for one container. `takes_value(flag)` says whether a flag of
 /// `run` reads the next word as its value (it finds where the options of
 /// the recorded command line end and the image begins).
@@ -175,7 +179,7 @@ fn container_unit_in(
     }
     let (options, tail) = rest.split_at(n_opts.min(rest.len()));
     let mut kept: Vec<String> = Vec::new();
-    let (mut named, mut detached, mut sdnotify) = (false, false, false);
+    let (mut named, mut detached, mut sdnotify, mut replace) = (false, false, false, false);
     let mut restart_from_ctr: Option<String> = None;
     let mut j = 0;
     while j < options.len() {
@@ -192,7 +196,14 @@ fn container_unit_in(
         };
         match flag {
             // coracle sets these itself
-            "--rm" | "--replace" => {}
+            "--rm" => {}
+            "--replace" => match inline.as_deref() {
+                Some("false") => {}
+                _ => {
+                    replace = true;
+                    kept.push(a.clone());
+                }
+            },
             "--cgroups" | "--cidfile" | "--conmon-pidfile" => {
                 value(&mut j);
             }
@@ -233,6 +244,12 @@ fn container_unit_in(
         }
         j += 1;
     }
+    let unit_name = format!(
+        "{}{}{}",
+        opts.container_prefix,
+        opts.separator,
+        if opts.use_name { &cfg.name } else { &cfg.id }
+    );
     let mut start: Vec<String> = vec![opts.exe.clone()];
     start.extend(cmd[1..sub].iter().cloned());
     start.extend(["run", "--cgroups=no-conmon", "--rm"].map(String::from));
@@ -242,15 +259,18 @@ fn container_unit_in(
     if !detached {
         start.push("-d".into());
     }
-    start.push("--replace".into());
-    if !named {
-        // stop and rm below find the container by this name
-        start.extend(["--name".to_string(), cfg.name.clone()]);
+    if named && !replace {
+        // a unit restarted after a crash finds its old container in the way
+        start.push("--replace".into());
     }
     start.extend(kept);
     start.extend(tail.iter().cloned());
     let mut start: Vec<String> = start.iter().map(|w| escape(w)).collect();
-    // (`%t` is systemd's: added after the escaping that doubles `%`)
+    // stop and rm find the container by the id file run writes, never by a
+    // name (a gone name could match another container's id prefix). `%t`
+    // and `%n` are systemd's: added after the escaping that doubles `%`.
+    let run = start.iter().position(|w| w == "run").unwrap_or(0);
+    start.insert(run + 1, format!("--cidfile={CID_FILE}"));
     if let Some(p) = pod {
         if let Some(rm) = start.iter().position(|w| w == "--rm") {
             start.splice(
@@ -259,8 +279,8 @@ fn container_unit_in(
             );
         }
     }
-    // An instance's container is NAME-INSTANCE (`%i` is systemd's, so it
-    // is added after the escaping that doubles `%`).
+    // An instance's container is NAME-INSTANCE, or SERVICE-INSTANCE when
+    // the container had no name (`%i` is systemd's).
     let instance = if opts.template { "-%i" } else { "" };
     if opts.template {
         if let Some(n) = start.iter().position(|w| w == "--name") {
@@ -269,6 +289,8 @@ fn container_unit_in(
             }
         } else if let Some(w) = start.iter_mut().find(|w| w.starts_with("--name=")) {
             w.push_str(instance);
+        } else {
+            start.insert(run + 1, format!("--name={unit_name}{instance}"));
         }
     }
 
@@ -289,13 +311,6 @@ fn container_unit_in(
         }
     }
     let stop_timeout = opts.stop_timeout.unwrap_or(cfg.stop_timeout);
-    let unit_name = format!(
-        "{}{}{}",
-        opts.container_prefix,
-        opts.separator,
-        if opts.use_name { &cfg.name } else { &cfg.id }
-    );
-    let name = format!("{}{instance}", escape(&cfg.name));
     let at = if opts.template { "@" } else { "" };
     let mut t = header(&unit_name, at, opts);
     t.push_str(&unit_section(&unit_name, store, opts, |t| {
@@ -328,10 +343,10 @@ fn container_unit_in(
         exe.push_str(&escape(f));
     }
     t.push_str(&format!(
-        "ExecStop={exe} stop \\\n\t--ignore -t {stop_timeout} {name}\n"
+        "ExecStop={exe} stop \\\n\t--ignore -t {stop_timeout} \\\n\t--cidfile={CID_FILE}\n"
     ));
     t.push_str(&format!(
-        "ExecStopPost={exe} rm \\\n\t-f \\\n\t--ignore -t {stop_timeout} {name}\n"
+        "ExecStopPost={exe} rm \\\n\t-f \\\n\t--ignore -t {stop_timeout} \\\n\t--cidfile={CID_FILE}\n"
     ));
     t.push_str("Type=notify\nNotifyAccess=all\n\n[Install]\nWantedBy=default.target\n");
     Ok(GeneratedUnit {

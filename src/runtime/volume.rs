@@ -322,6 +322,9 @@ pub fn unlink_container(store: &Store, id: &str, anonymous: bool) -> Result<Vec<
     let mut doomed = vec![store
         .containers
         .unlink_named(id, cfg.as_ref().map(|c| c.name.as_str()))?];
+    if let Some(c) = &cfg {
+        crate::storage::containers::forget_cidfile(c);
+    }
     let Some(cfg) = cfg.filter(|_| anonymous) else {
         return Ok(doomed);
     };

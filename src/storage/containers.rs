@@ -341,8 +341,12 @@ impl ContainerStore {
     /// store's tmp/, where a crash leaves it to the next sweep); the caller
     /// deletes the returned tree, now or in the background.
     pub fn unlink(&self, id: &str) -> Result<PathBuf> {
-        let name = self.load_config(id).ok().map(|c| c.name);
-        self.unlink_named(id, name.as_deref())
+        let cfg = self.load_config(id).ok();
+        let doomed = self.unlink_named(id, cfg.as_ref().map(|c| c.name.as_str()))?;
+        if let Some(c) = &cfg {
+            forget_cidfile(c);
+        }
+        Ok(doomed)
     }
 
     /// [`unlink`](Self::unlink) for a container whose name (if it has a
@@ -370,6 +374,18 @@ impl ContainerStore {
         // Whoever waits on it finds the container gone; ids are never reused.
         let _ = fs::remove_file(self.locks.join(id));
         Ok(doomed)
+    }
+}
+
+/// A removed container's `--cidfile` goes with it (podman's rule, which lets
+/// a systemd unit's next `run --cidfile` start), unless the file now names
+/// another container.
+pub fn forget_cidfile(cfg: &ContainerConfig) {
+    let Some(file) = cfg.cidfile.as_deref() else {
+        return;
+    };
+    if fs::read_to_string(file).is_ok_and(|t| t.trim_end() == cfg.id) {
+        let _ = fs::remove_file(file);
     }
 }
 
