@@ -382,3 +382,135 @@ fn commit_squash_volumes_and_pause(mode: Mode) {
     );
     env.ok(&["rm", "-f", "-t", "0", "live"]);
 }
+
+both_modes!(commit_config_file_merges_into_the_image);
+/// `commit --config FILE`: a Docker container configuration merged into
+/// the image's (plain values replace, maps and Env merge, Entrypoint and
+/// Cmd together), `--change` applied on top; a bad file is one error that
+/// leaves the store as it was. The global `--config DIR` is another flag.
+fn commit_config_file_merges_into_the_image(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let img = env.rt_image();
+    env.ok(&[
+        "create", "--name", "base", "--label", "keep=1", &img, "true",
+    ]);
+    env.ok(&[
+        "commit",
+        "-q",
+        "-c",
+        "ENV A=0 KEEP=yes",
+        "-c",
+        "ENTRYPOINT [\"/bin/sh\"]",
+        "base",
+        "step1",
+    ]);
+    env.ok(&["create", "--name", "c", "step1", "true"]);
+    let file = env.user_dir("cfg").join("config.json");
+    env.write_user_file(
+        &file,
+        br#"{"User":"nobody","Env":["A=1","B=2"],"Cmd":["echo","from-config"],
+            "ExposedPorts":{"8080/tcp":{}},"Labels":{"from":"file"},
+            "Volumes":{"/data":{}},"WorkingDir":"/srv","StopSignal":"SIGINT",
+            "Hostname":"not-for-images"}"#,
+    );
+    let f = file.to_string_lossy().into_owned();
+    env.ok(&[
+        "commit", "-q", "--config", &f, "-c", "ENV B=3", "c", "merged",
+    ]);
+    let cfg: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "image",
+        "inspect",
+        "merged",
+        "--format",
+        "{{json .Config}}",
+    ]))
+    .unwrap();
+    let env_list: Vec<&str> = cfg["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        env_list.contains(&"A=1")
+            && env_list.contains(&"B=3")
+            && env_list.contains(&"KEEP=yes")
+            && !env_list.contains(&"A=0"),
+        "[{mode:?}] {cfg}"
+    );
+    assert_eq!(cfg["User"], "nobody", "[{mode:?}] {cfg}");
+    assert_eq!(cfg["WorkingDir"], "/srv", "[{mode:?}] {cfg}");
+    assert_eq!(cfg["StopSignal"], "SIGINT", "[{mode:?}] {cfg}");
+    assert_eq!(cfg["Labels"]["from"], "file", "[{mode:?}] {cfg}");
+    assert!(
+        cfg["ExposedPorts"].get("8080/tcp").is_some(),
+        "[{mode:?}] {cfg}"
+    );
+    assert!(cfg["Volumes"].get("/data").is_some(), "[{mode:?}] {cfg}");
+    // Cmd given alone: the entrypoint goes with it, so the image runs it
+    assert!(
+        cfg.get("Entrypoint").is_none_or(|e| e.is_null()),
+        "[{mode:?}] {cfg}"
+    );
+    assert!(cfg.get("Hostname").is_none(), "[{mode:?}] {cfg}");
+    let out = env.ok(&["run", "--rm", "--user", "0", "merged"]);
+    assert_eq!(out, "from-config\n", "[{mode:?}]");
+    // `container commit` takes it too
+    env.ok(&["container", "commit", "-q", "--config", &f, "c", "merged2"]);
+    assert_eq!(
+        env.ok(&[
+            "image",
+            "inspect",
+            "merged2",
+            "--format",
+            "{{.Config.User}}"
+        ])
+        .trim(),
+        "nobody",
+        "[{mode:?}]"
+    );
+
+    // bad files: one line, exit 125, nothing made
+    let bad = env.user_dir("cfg").join("bad.json");
+    let images_before = env.ok(&["images", "-a", "-q", "--no-trunc"]);
+    for (content, says) in [
+        (&b"[1, 2]"[..], "not a JSON object"),
+        (&b"{\"Env\": \"A=1\"}"[..], "Env: not a list of strings"),
+        (&b"{not json"[..], "not JSON"),
+    ] {
+        env.write_user_file(&bad, content);
+        let out = env.fails(
+            &["commit", "--config", &bad.to_string_lossy(), "c", "nope"],
+            125,
+        );
+        assert!(
+            out.stderr.starts_with("Error: ")
+                && out.stderr.contains(says)
+                && out.stderr.lines().count() == 1,
+            "[{mode:?}] {}",
+            out.stderr
+        );
+    }
+    let out = env.fails(
+        &["commit", "--config", "/nonexistent/c.json", "c", "nope"],
+        125,
+    );
+    assert!(
+        out.stderr
+            .starts_with("Error: --config: /nonexistent/c.json"),
+        "[{mode:?}] {}",
+        out.stderr
+    );
+    assert_eq!(
+        env.ok(&["images", "-a", "-q", "--no-trunc"]),
+        images_before,
+        "[{mode:?}]"
+    );
+    // the global option of the same name is still the docker config dir
+    let out = env.fails(&["--config", "/nonexistent-dir", "images"], 125);
+    assert_eq!(
+        out.stderr, "Error: supplied --config /nonexistent-dir is not a directory\n",
+        "[{mode:?}]"
+    );
+    env.ok(&["rm", "c", "base"]);
+}

@@ -501,3 +501,74 @@ fn the_container_cannot_reach_coracle(mode: Mode) {
         env.ok(&["rm", "-f", "-t", "0", &name]);
     }
 }
+
+both_modes!(build_runs_its_steps_through_the_runtime);
+/// `build --runtime PATH --runtime-flag F`: the RUN steps are created and
+/// started by that runtime (a wrapper that logs its calls, then runs crun
+/// or runc), with the flag; without it, the built-in runtime runs them.
+fn build_runs_its_steps_through_the_runtime(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    let rt = runtimes()[0];
+    let dir = env.user_dir("wrapped");
+    let log = dir.join("calls.log");
+    let wrapper = dir.join("logging-runtime");
+    env.write_user_file(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\nexec {rt} \"$@\"\n",
+            log.display()
+        )
+        .as_bytes(),
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let ctx = env.user_dir("ctx");
+    env.write_user_file(
+        &ctx.join("Containerfile"),
+        format!("FROM {img}\nRUN echo built > /built\n").as_bytes(),
+    );
+    let out = env.ok(&[
+        "build",
+        "-q",
+        "--no-cache",
+        "--runtime",
+        &wrapper.to_string_lossy(),
+        "--runtime-flag",
+        "debug",
+        "-t",
+        "through-runtime",
+        &ctx.to_string_lossy(),
+    ]);
+    assert!(!out.trim().is_empty(), "[{mode:?}]");
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        calls
+            .lines()
+            .any(|l| l.contains(" --debug create --bundle ")),
+        "[{mode:?}] the RUN step did not go through the runtime: {calls:?}"
+    );
+    assert_eq!(
+        env.sh("through-runtime", &[], "cat /built").trim(),
+        "built",
+        "[{mode:?}]"
+    );
+    // without --runtime the steps run built in: the wrapper is not called
+    std::fs::remove_file(&log).unwrap();
+    env.ok(&[
+        "build",
+        "-q",
+        "--no-cache",
+        "-t",
+        "built-in",
+        &ctx.to_string_lossy(),
+    ]);
+    assert!(
+        !log.exists(),
+        "[{mode:?}] the wrapper ran without --runtime"
+    );
+}

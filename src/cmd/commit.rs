@@ -53,11 +53,27 @@ pub struct CommitArgs {
     /// Write the image ID to the file
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<std::path::PathBuf>,
+    /// File containing a container configuration (Docker's Schema2Config JSON) to merge into the image
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     pub container: String,
     pub image: Option<String>,
 }
 
 pub fn commit(g: &GlobalOpts, a: CommitArgs) -> Result<()> {
+    // read before the store is touched: a bad file changes nothing
+    let override_config = match &a.config {
+        Some(path) => {
+            let data =
+                std::fs::read(path).with_context(|| format!("--config: {}", path.display()))?;
+            let v: serde_json::Value = serde_json::from_slice(&data)
+                .with_context(|| format!("--config {}: not JSON", path.display()))?;
+            crate::storage::image_config::merge_override(&mut Default::default(), &v)
+                .with_context(|| format!("--config {}", path.display()))?;
+            Some(v)
+        }
+        None => None,
+    };
     let store = g.open_store()?;
     let id = container_id(&store, &a.container)?;
     let mut names = Vec::new();
@@ -72,6 +88,7 @@ pub fn commit(g: &GlobalOpts, a: CommitArgs) -> Result<()> {
         names,
         squash: a.squash,
         include_volumes: a.include_volumes,
+        override_config,
         ..CommitOptions::default()
     };
     let img = engine::commit_container(&store, &id, opts, a.pause.unwrap_or(false))

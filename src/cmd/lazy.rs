@@ -13,7 +13,7 @@ use clap::{ArgMatches, Args, Command, FromArgMatches, Subcommand};
 fn keeping_summary(cmd: Command, augment: fn(Command) -> Command) -> Command {
     let about = cmd.get_about().cloned();
     let long_about = cmd.get_long_about().cloned();
-    let cmd = super::bool_flags::when_valued(augment(cmd));
+    let cmd = super::bool_flags::when_valued(augment(shadowing_globals(cmd, augment)));
     let cmd = match about {
         Some(a) => cmd.about(a),
         None => cmd.about(None),
@@ -22,6 +22,28 @@ fn keeping_summary(cmd: Command, augment: fn(Command) -> Command) -> Command {
         Some(a) => cmd.long_about(a),
         None => cmd.long_about(None),
     }
+}
+
+/// A verb's own flag named as a global option (`commit --config FILE`,
+/// podman's verbs shadow its globals so) takes that name in the verb: the
+/// global clap already copied into the deferred verb steps aside, under a
+/// hidden name no one types. (A verb built eagerly never gets the copy.)
+fn shadowing_globals(mut cmd: Command, augment: fn(Command) -> Command) -> Command {
+    let own = augment(Command::new("probe"));
+    for arg in own.get_arguments() {
+        let id = arg.get_id().as_str().to_string();
+        if cmd
+            .get_arguments()
+            .any(|a| a.get_id() == id.as_str() && a.is_global_set())
+        {
+            // clap takes static names; a few bytes, once per invocation
+            let aside: &'static str = Box::leak(format!("shadowed-global-{id}").into_boxed_str());
+            cmd = cmd.mut_arg(id.as_str(), |a| {
+                a.id(aside).long(aside).global(false).hide(true)
+            });
+        }
+    }
+    cmd
 }
 
 /// A subcommand's flags, built on first use.

@@ -212,8 +212,10 @@ impl GlobalOpts {
         crate::engine::open_store(&opts)
     }
 
-    /// The options that set up the invocation rather than open the store.
-    fn globals(&self) -> crate::engine::config::Globals {
+    /// The options that set up the invocation rather than open the store;
+    /// `shadowed`: those the verb takes as its own flags.
+    fn globals(&self, shadowed: &[&str]) -> crate::engine::config::Globals {
+        let global = |name: &str| !shadowed.contains(&name);
         let remote = [
             (self.remote, "--remote"),
             (self.url.is_some(), "--url"),
@@ -226,11 +228,11 @@ impl GlobalOpts {
             (self.tls_details.is_some(), "--tls-details"),
         ]
         .into_iter()
-        .find_map(|(given, flag)| given.then_some(flag));
+        .find_map(|(given, flag)| (given && global(&flag[2..])).then_some(flag));
         crate::engine::config::Globals {
             modules: self.module.clone(),
             cgroup_manager: self.cgroup_manager.clone(),
-            docker_config: self.config.clone(),
+            docker_config: self.config.clone().filter(|_| global("config")),
             hooks_dirs: self.hooks_dir.clone(),
             cdi_spec_dirs: self.cdi_spec_dir.clone(),
             network_config_dir: self.network_config_dir.clone(),
@@ -442,7 +444,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     // After the sealing re-exec: the files are read once, by the process
     // that does the work.
-    crate::engine::config::configure(&cli.global.globals())?;
+    crate::engine::config::configure(&cli.global.globals(cli.command.own_flags()))?;
     let g = &cli.global;
     match cli.command {
         Command::Pull(a) => image::pull(g, a.0),
@@ -514,6 +516,18 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 impl Command {
+    /// The global options this verb has a flag of its own by (podman's
+    /// verbs shadow them: `commit --config FILE`, `build --ssh`). clap gives
+    /// such a value to the global too; it means the verb's flag only.
+    fn own_flags(&self) -> &'static [&'static str] {
+        use container::ContainerCommand as C;
+        match self {
+            Command::Commit(_) => &["config"],
+            Command::Container(c) if matches!(c.0, C::Commit(_)) => &["config"],
+            _ => &[],
+        }
+    }
+
     /// Verbs that start a container's process or enter a running one: they
     /// run from the read-only view of coracle's binary.
     fn enters_containers(&self) -> bool {

@@ -190,6 +190,8 @@ pub fn run_template(r: &RunRequest) -> Result<ContainerConfig> {
             id_mappings,
             ..Default::default()
         },
+        // `build --runtime`: the RUN steps go through that runtime
+        oci_runtime: create::configured_oci_runtime(),
         ..Default::default()
     })
 }

@@ -397,13 +397,7 @@ fn container_config(
         pidfile: f.service.pidfile.clone(),
         conmon_pidfile: f.service.conmon_pidfile.clone(),
         tuning: process_tuning,
-        oci_runtime: crate::config::get().runtime.as_ref().map(|r| {
-            crate::storage::containers::OciRuntimeRecord {
-                name: r.name.clone(),
-                path: r.path.clone(),
-                flags: r.flags.clone(),
-            }
-        }),
+        oci_runtime: configured_oci_runtime(),
         ..Default::default()
     };
     crate::runtime::oci_runtime::check(&cfg)?;
@@ -655,4 +649,17 @@ fn remove_run_image(store: &Store, cfg: &ContainerConfig) -> Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The external OCI runtime `--runtime` (or containers.conf) names, if any:
+/// a container records it, so later verbs drive it through the same one.
+pub fn configured_oci_runtime() -> Option<crate::storage::containers::OciRuntimeRecord> {
+    crate::config::get()
+        .runtime
+        .as_ref()
+        .map(|r| crate::storage::containers::OciRuntimeRecord {
+            name: r.name.clone(),
+            path: r.path.clone(),
+            flags: r.flags.clone(),
+        })
 }

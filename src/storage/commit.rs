@@ -162,6 +162,9 @@ pub struct CommitOptions {
     /// VOLUME of the image (`commit --include-volumes`); without it only
     /// the anonymous volumes do, as podman.
     pub include_volumes: bool,
+    /// A Docker container configuration merged into the image's before
+    /// `changes` (`commit --config FILE`).
+    pub override_config: Option<serde_json::Value>,
 }
 
 /// A new image: `parent`'s config (or an empty one for the host platform)
@@ -200,6 +203,10 @@ pub fn image_from_layers(
         .clone()
         .unwrap_or_else(crate::format::human::now_rfc3339);
     config_edit(&mut config);
+    if let Some(over) = &opts.override_config {
+        crate::storage::image_config::merge_override(&mut config.config, over)
+            .context("merging --config")?;
+    }
     if !opts.changes.is_empty() {
         let apply = opts
             .apply_changes

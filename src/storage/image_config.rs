@@ -107,3 +107,103 @@ pub fn with_diff_ids(
     }
     Ok(serde_json::to_vec(&v)?)
 }
+
+/// `commit --config FILE`: merge a Docker container configuration (the
+/// Schema2Config JSON of a `config` section) into an image's, as buildah
+/// does: plain values replace the image's when set, maps (ports, volumes,
+/// labels) and the environment (by name) are merged, and ENTRYPOINT and
+/// CMD go together (either given sets both). Fields an image config has
+/// no use for (Hostname, Tty, ...) are ignored.
+pub fn merge_override(config: &mut ContainerConfig, over: &Value) -> anyhow::Result<()> {
+    use anyhow::{bail, Context};
+    let Some(over) = over.as_object() else {
+        bail!("not a JSON object");
+    };
+    let text = |key: &str| -> anyhow::Result<Option<String>> {
+        match over.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => bail!("{key}: not a string"),
+        }
+    };
+    let list = |key: &str| -> anyhow::Result<Option<Vec<String>>> {
+        match over.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => {
+                let l: Vec<String> = serde_json::from_value(v.clone())
+                    .with_context(|| format!("{key}: not a list of strings"))?;
+                Ok(Some(l).filter(|l| !l.is_empty()))
+            }
+        }
+    };
+    let map = |key: &str| -> anyhow::Result<Option<Map<String, Value>>> {
+        match over.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m.clone())),
+            Some(_) => bail!("{key}: not an object"),
+        }
+    };
+    if let Some(u) = text("User")? {
+        config.user = Some(u);
+    }
+    if let Some(w) = text("WorkingDir")? {
+        config.working_dir = Some(w);
+    }
+    if let Some(s) = text("StopSignal")? {
+        config.stop_signal = Some(s);
+    }
+    if let Some(ports) = map("ExposedPorts")? {
+        let mine = config.exposed_ports.get_or_insert_with(BTreeMap::new);
+        mine.extend(
+            ports
+                .into_iter()
+                .map(|(k, _)| (k, Value::Object(Map::new()))),
+        );
+    }
+    if let Some(vols) = map("Volumes")? {
+        let mine = config.volumes.get_or_insert_with(BTreeMap::new);
+        mine.extend(
+            vols.into_iter()
+                .map(|(k, _)| (k, Value::Object(Map::new()))),
+        );
+    }
+    if let Some(labels) = map("Labels")? {
+        let mine = config.labels.get_or_insert_with(BTreeMap::new);
+        for (k, v) in labels {
+            let Value::String(v) = v else {
+                bail!("Labels: {k}: not a string");
+            };
+            mine.insert(k, v);
+        }
+    }
+    if let Some(env) = list("Env")? {
+        let mine = config.env.get_or_insert_with(Vec::new);
+        for e in env {
+            let name = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            match mine
+                .iter_mut()
+                .find(|m| m.split_once('=').map_or(m.as_str(), |(k, _)| k) == name)
+            {
+                Some(m) => *m = e.clone(),
+                None => mine.push(e.clone()),
+            }
+        }
+    }
+    let (entrypoint, cmd) = (list("Entrypoint")?, list("Cmd")?);
+    if entrypoint.is_some() || cmd.is_some() {
+        config.entrypoint = entrypoint;
+        config.cmd = cmd;
+    }
+    // Docker-format keys the image config keeps as they are.
+    for key in ["Healthcheck", "OnBuild", "Shell"] {
+        match over.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(a)) if a.is_empty() => {}
+            Some(v) => {
+                config.extra.insert(key.to_string(), v.clone());
+            }
+        }
+    }
+    Ok(())
+}
