@@ -62,18 +62,11 @@ pub struct CommitArgs {
 
 pub fn commit(g: &GlobalOpts, a: CommitArgs) -> Result<()> {
     // read before the store is touched: a bad file changes nothing
-    let override_config = match &a.config {
-        Some(path) => {
-            let data =
-                std::fs::read(path).with_context(|| format!("--config: {}", path.display()))?;
-            let v: serde_json::Value = serde_json::from_slice(&data)
-                .with_context(|| format!("--config {}: not JSON", path.display()))?;
-            crate::storage::image_config::merge_override(&mut Default::default(), &v)
-                .with_context(|| format!("--config {}", path.display()))?;
-            Some(v)
-        }
-        None => None,
-    };
+    let override_config = a
+        .config
+        .as_deref()
+        .map(engine::read_override_config)
+        .transpose()?;
     let store = g.open_store()?;
     let id = container_id(&store, &a.container)?;
     let mut names = Vec::new();

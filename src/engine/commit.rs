@@ -39,6 +39,17 @@ fn with_change_instructions(mut opts: CommitOptions) -> CommitOptions {
     opts
 }
 
+/// `commit --config FILE`: the Docker container configuration to merge,
+/// read and checked before anything is made.
+pub fn read_override_config(path: &std::path::Path) -> Result<serde_json::Value> {
+    let data = std::fs::read(path).with_context(|| format!("--config: {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&data)
+        .with_context(|| format!("--config {}: not JSON", path.display()))?;
+    crate::storage::image_config::merge_override(&mut Default::default(), &v)
+        .with_context(|| format!("--config {}", path.display()))?;
+    Ok(v)
+}
+
 /// Write a container's root filesystem as a tar to what `out` opens (in
 /// the child that sees the container's root).
 pub fn export(
