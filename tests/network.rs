@@ -290,8 +290,19 @@ fn published_tcp_port_carries_bulk_data_both_ways_with_half_close(mode: Mode) {
     s.shutdown(std::net::Shutdown::Write).unwrap();
     let mut rest = Vec::new();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    // EOF from the far side once its nc has read everything and exited.
+    // EOF from the far side: its nc is done sending (which may come before
+    // it has written all it read to the file; wait for the whole upload).
     s.read_to_end(&mut rest).unwrap();
+    let size = format!("{}", data.len());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .ok(&["exec", "bulk", "stat", "-c", "%s", "/tmp/in"])
+        .trim()
+        != size
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let sum = env.ok(&["exec", "bulk", "busybox", "sha256sum", "/tmp/in"]);
     assert_eq!(
         sum.split_whitespace().next().unwrap_or(""),
