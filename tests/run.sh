@@ -20,7 +20,7 @@ done
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found" >&2; exit 1; }
 
 # --- packages (only when one is missing) ------------------------------------
-PKGS="uidmap cpp busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns nftables iproute2 fuse-overlayfs gcc libc6-dev xz-utils bzip2 systemd"
+PKGS="uidmap cpp busybox-static docker-registry skopeo apache2-utils jq passt slirp4netns nftables iproute2 fuse-overlayfs gcc libc6-dev xz-utils bzip2 systemd openssh-client"
 # libseccomp compiles the seccomp profiles (the libseccomp crate links it)
 PKGS="$PKGS libseccomp-dev pkg-config"
 # man pages and completions (tests/docs.rs): man renders them, the shells load them

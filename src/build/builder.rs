@@ -106,6 +106,9 @@ pub struct BuildOptions {
     pub jobs: Option<usize>,
     /// `build --mount`: added to every RUN step after its own `--mount`s.
     pub run_mounts: Vec<String>,
+    /// `build --ssh`: id to agent socket, for `RUN --mount=type=ssh`
+    /// (never in an image or a cache key).
+    pub ssh: super::ssh::SshSources,
 }
 
 impl BuildOptions {
@@ -1575,6 +1578,7 @@ impl Builder<'_> {
             &[&run.mounts[..], &self.opts.run_mounts[..]].concat(),
             &run_mounts::Sources {
                 secrets: &self.opts.secrets,
+                ssh: &self.opts.ssh,
                 context: &self.opts.context,
                 scratch: &scratch,
                 cache_root: &self.store.root.join(CACHE_MOUNTS_DIR),
@@ -1624,7 +1628,9 @@ impl Builder<'_> {
         };
         let cfg = container::create(self.store, cfg, &img)?;
         let id = cfg.id.clone();
-        let outcome = self.run_container(&id);
+        let outcome = self
+            .own_ssh_sockets(&step_mounts.ssh, &cfg)
+            .and_then(|()| self.run_container(&id));
         let result = outcome.and_then(|()| {
             let store = self.store;
             let upper = store.containers.dir(&id).join("upper");
@@ -1693,6 +1699,53 @@ impl Builder<'_> {
             crate::warn!("removing build container {id}: {e:#}");
         }
         result
+    }
+
+    /// Give each `type=ssh` socket the owner its mount asks for, as the
+    /// build container's ids map it (created here, they are root's).
+    fn own_ssh_sockets(
+        &mut self,
+        sockets: &[run_mounts::SshSocket],
+        cfg: &ContainerConfig,
+    ) -> Result<()> {
+        if sockets.is_empty() {
+            return Ok(());
+        }
+        let base = self.id_maps_of_store()?;
+        let maps = match &cfg.launch.id_mappings {
+            Some(wanted) => Some(crate::runtime::idmap::host_maps(wanted, &base)?),
+            None => None,
+        };
+        let mut owners = Vec::new();
+        for s in sockets {
+            let (uid, gid) = match &maps {
+                Some(m) => (
+                    (m.host_uid(s.uid)).and_then(|h| base.container_uid(h)),
+                    (m.host_gid(s.gid)).and_then(|h| base.container_gid(h)),
+                ),
+                None => (Some(s.uid), Some(s.gid)),
+            };
+            let (Some(uid), Some(gid)) = (uid, gid) else {
+                bail!(
+                    "RUN --mount=type=ssh: uid {} or gid {} is not mapped in the build container",
+                    s.uid,
+                    s.gid
+                );
+            };
+            if (uid, gid) != (0, 0) {
+                owners.push((s.forwarder.socket.clone(), uid, gid));
+            }
+        }
+        if owners.is_empty() {
+            return Ok(());
+        }
+        self.in_storage_ns(|| {
+            for (path, uid, gid) in &owners {
+                std::os::unix::fs::lchown(path, Some(*uid), Some(*gid))
+                    .with_context(|| format!("RUN --mount=type=ssh: owning {}", path.display()))?;
+            }
+            Ok(())
+        })
     }
 
     /// Start the container attached to our stdio and wait for it.

@@ -8,6 +8,7 @@
 //!   [`copy`] COPY/ADD sources and layers; [`named_context`] `--build-context`.
 //! - [`image_edits`]: what build's flags change on the images it makes;
 //!   [`squash`] `--squash`/`--squash-all`; [`run_mounts`] `RUN --mount`;
+//!   [`ssh`] `--ssh` agents for `RUN --mount=type=ssh`;
 //!   [`source_policy`] `--source-policy-file`; [`sbom`] `--sbom`;
 //!   [`jobs`] `--jobs`; [`remap_diff`] the layer of a RUN step with id maps; [`sources`] the images a
 //!   build will name, found before it starts.
@@ -30,3 +31,4 @@ pub mod sbom;
 pub mod source_policy;
 pub mod sources;
 pub mod squash;
+pub mod ssh;

@@ -2,8 +2,9 @@
 //! step only, never committed: `type=secret` (a `build --secret`, as a file
 //! or an environment variable), `type=bind` (read-only, from the context),
 //! `type=cache` (a directory kept in the store between builds) and
-//! `type=tmpfs`.
+//! `type=tmpfs`; `type=ssh` (a `build --ssh` agent, see [`super::ssh`]).
 
+use super::ssh::{Forwarder, SshSources};
 use crate::storage::containers::{MountKind, MountSpec};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -18,6 +19,16 @@ pub struct StepMounts {
     pub tmpfs: Vec<MountSpec>,
     /// `type=secret,env=NAME`: `NAME=value`, for this process only.
     pub env: Vec<String>,
+    /// `type=ssh`: the step's agent sockets, relayed while it runs.
+    pub ssh: Vec<SshSocket>,
+}
+
+/// A step's agent socket and whose it must be inside the step.
+#[derive(Debug)]
+pub struct SshSocket {
+    pub forwarder: Forwarder,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 impl StepMounts {
@@ -45,6 +56,8 @@ impl std::fmt::Debug for Secrets {
 pub struct Sources<'a> {
     /// `build --secret`: id to content.
     pub secrets: &'a Secrets,
+    /// `build --ssh`: id to agent socket.
+    pub ssh: &'a SshSources,
     /// The (canonical) context directory.
     pub context: &'a Path,
     /// Where secret files are written for the step (the build's scratch).
@@ -108,10 +121,11 @@ fn kind_of(o: &BTreeMap<String, String>) -> Result<&str> {
     let kind = o.get("type").map(String::as_str).unwrap_or("bind");
     let known: &[&str] = match kind {
         "secret" => &["type", "id", "target", "required", "mode", "env"],
+        "ssh" => &["type", "id", "target", "required", "mode", "uid", "gid"],
         "bind" => &["type", "source", "target", "ro", "rw"],
         "cache" => &["type", "id", "target", "ro", "sharing", "mode"],
         "tmpfs" => &["type", "target", "size", "tmpfs-size"],
-        other => bail!("unsupported mount type {other:?}: use secret, bind, cache or tmpfs"),
+        other => bail!("unsupported mount type {other:?}: use secret, ssh, bind, cache or tmpfs"),
     };
     if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
         bail!("unsupported option {k:?} for a {kind} mount");
@@ -124,6 +138,7 @@ fn one(spec: &str, src: &Sources, out: &mut StepMounts) -> Result<()> {
     let kind = kind_of(&o)?;
     match kind {
         "secret" => secret(&o, src, out),
+        "ssh" => ssh(&o, src, out),
         "bind" => {
             let target = o.get("target").context("a bind mount needs a target")?;
             if bool_opt(&o, "rw")? {
@@ -222,6 +237,45 @@ fn secret(o: &BTreeMap<String, String>, src: &Sources, out: &mut StepMounts) -> 
     fs::write(&path, content).with_context(|| format!("writing secret {id:?}"))?;
     fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
     out.mounts.push(bind(&path, &target, true));
+    Ok(())
+}
+
+/// `type=ssh[,id=ID][,target=PATH][,required][,mode=][,uid=][,gid=]`: a
+/// socket relaying to the `--ssh` agent of that id (`default` unless
+/// named), `SSH_AUTH_SOCK` naming the step's first.
+fn ssh(o: &BTreeMap<String, String>, src: &Sources, out: &mut StepMounts) -> Result<()> {
+    let id = o.get("id").map(String::as_str).unwrap_or("default");
+    let number = |key: &str, radix: u32, default: u32| match o.get(key) {
+        Some(v) => u32::from_str_radix(v, radix).with_context(|| format!("invalid {key} {v:?}")),
+        None => Ok(default),
+    };
+    let (mode, uid, gid) = (
+        number("mode", 8, 0o600)?,
+        number("uid", 10, 0)?,
+        number("gid", 10, 0)?,
+    );
+    let Some(agent) = src.ssh.0.get(id) else {
+        if bool_opt(o, "required")? {
+            bail!("ssh agent {id:?} is required but was not given with --ssh");
+        }
+        return Ok(());
+    };
+    let target = match o.get("target") {
+        Some(t) => absolute(t, src.workdir),
+        None => format!("/run/buildkit/ssh_agent.{}", out.ssh.len()),
+    };
+    let name = format!("ssh-{:08x}.sock", rand::random::<u32>());
+    let forwarder = Forwarder::start(agent, src.scratch, &name, mode)
+        .with_context(|| format!("forwarding ssh agent {id:?}"))?;
+    out.mounts.push(bind(&forwarder.socket, &target, false));
+    if out.ssh.is_empty() {
+        out.env.push(format!("SSH_AUTH_SOCK={target}"));
+    }
+    out.ssh.push(SshSocket {
+        forwarder,
+        uid,
+        gid,
+    });
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use crate::engine::build_platforms::base_platforms;
 use crate::engine::manifest_build::{build_platforms, PlatformBuild};
 use crate::engine::types::{
     check_run_mount, parse_platform, parse_secret_flag, BuildOptions, BuildOutput, ImageFormat,
-    KeepContainers, Platform, Secrets, Squash, SOURCE_DATE_EPOCH,
+    KeepContainers, Platform, Secrets, Squash, SshAgents, SOURCE_DATE_EPOCH,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -61,6 +61,9 @@ pub struct BuildArgs {
     /// Secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VARIABLE (never stored in the image)
     #[arg(long = "secret", value_name = "SECRET")]
     pub secret: Vec<String>,
+    /// SSH agent socket or keys for RUN --mount=type=ssh: default, ID, or ID=SOCKET|KEY[,KEY...] (default: $SSH_AUTH_SOCK; repeatable)
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET|KEY]")]
+    pub ssh: Vec<String>,
     /// Also write the image's files out: type=local,dest=DIR, type=tar,dest=FILE, or DIR
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: Option<String>,
@@ -313,6 +316,8 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         let (id, content) = parse_secret_flag(s)?;
         secrets.0.insert(id, content);
     }
+    // Up for the whole build; key-file agents stop when this drops.
+    let ssh_agents = SshAgents::start(&a.ssh)?;
     let opts = BuildOptions {
         context,
         tags,
@@ -353,6 +358,7 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         sbom: a.sbom.flags().options()?,
         jobs: (a.jobs != 1).then_some(a.jobs),
         run_mounts: a.mount.clone(),
+        ssh: ssh_agents.sources.clone(),
     };
     let pull = pull_policy(&a.pull)?.to_string();
     let flags = |platform: Option<&Platform>| CreateFlags {

@@ -61,7 +61,10 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
         ],
         "coracle-images" => &[("List images as JSON.", "coracle images --format json")],
         "coracle-pull" => &[("Pull an image.", "coracle pull docker.io/library/alpine:latest")],
-        "coracle-build" => &[("Build the Containerfile of the current directory and tag it.", "coracle build -t myapp:1 .")],
+        "coracle-build" => &[
+            ("Build the Containerfile of the current directory and tag it.", "coracle build -t myapp:1 ."),
+            ("Let RUN --mount=type=ssh steps use the running ssh-agent and a deploy key.", "coracle build --ssh default --ssh deploy=./deploy_key -t myapp:1 ."),
+        ],
         "coracle-logs" => &[("Follow a container's log from its last 10 lines.", "coracle logs -f --tail 10 web")],
         "coracle-stop" => &[("Stop a container, waiting at most 5 seconds.", "coracle stop -t 5 web")],
         "coracle-rm" => &[("Remove a container, stopping it first.", "coracle rm -f web")],

@@ -524,6 +524,9 @@ impl Command {
         match self {
             Command::Commit(_) => &["config"],
             Command::Container(c) if matches!(c.0, C::Commit(_)) => &["config"],
+            Command::Build(_) => &["ssh"],
+            Command::Image(c) if matches!(c.0, image::ImageCommand::Build(_)) => &["ssh"],
+            Command::Buildx(c) if matches!(c.0, buildx::BuildxCommand::Build(_)) => &["ssh"],
             _ => &[],
         }
     }

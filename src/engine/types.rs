@@ -10,6 +10,7 @@ pub use crate::build::named_context::NamedContext;
 pub use crate::build::run_mounts::{check_spec as check_run_mount, parse_secret_flag, Secrets};
 pub use crate::build::sbom::SbomFlags;
 pub use crate::build::squash::Squash;
+pub use crate::build::ssh::SshAgents;
 pub use crate::registry::archive::{LoadInput, SaveFormat, SaveOptions};
 pub use crate::registry::auth::Credentials;
 pub use crate::registry::client::ClientOptions;
