@@ -331,7 +331,9 @@ pub struct CommitOptions {
 ///
 /// Layers this store made locally are described in the manifest by their
 /// diff id as uncompressed tars; `push` sees no such blob on the registry
-/// and compresses the layer directory then. Pulled layers keep their blob.
+/// and compresses the layer directory then. Pulled layers keep their blob,
+/// and layers made with `layer_from_dir_as(.., compress)` the gzip blob
+/// kept with them.
 pub fn image_from_layers(
     store: &Store,
     parent: Option<&ImageRecord>,
