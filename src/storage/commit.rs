@@ -147,6 +147,11 @@ pub fn layer_from_dir_as(
         record.media_type = Some(OCI_LAYER_GZIP.to_string());
     }
     store.layers.commit(staged, &record)?;
+    if record.compressed_digest.is_some() && store.layers.stored_compressed(&record).is_none() {
+        // Another invocation stored the layer first, without our blob:
+        // what the store holds is its record.
+        return store.layers.record(&record.diff_id);
+    }
     Ok(record)
 }
 
