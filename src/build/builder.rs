@@ -109,6 +109,9 @@ pub struct BuildOptions {
     /// `build --ssh`: id to agent socket, for `RUN --mount=type=ssh`
     /// (never in an image or a cache key).
     pub ssh: super::ssh::SshSources,
+    /// `--disable-compression=false`: the layers made are kept gzipped
+    /// too, and the manifests describe those blobs.
+    pub compress_layers: bool,
 }
 
 impl BuildOptions {
@@ -860,6 +863,10 @@ impl Builder<'_> {
                 p.os, p.architecture, p.variant
             ));
         }
+        if self.opts.compress_layers {
+            // Its images describe their layers by other blobs.
+            extra.push("compressed layers".into());
+        }
         if matches!(expanded, Instruction::Run(_)) {
             // What the RUN container was given can change what it makes.
             extra.push(run_key(&self.opts.run));
@@ -1002,9 +1009,10 @@ impl Builder<'_> {
                 .scratch_dir()?
                 .join(format!("squash-{:08x}", rand::random::<u32>()));
             let (store, mtime, over_base) = (self.store, self.opts.edits.mtime, base.is_some());
+            let compress = self.opts.compress_layers;
             Some(self.in_storage_ns(|| {
                 fs::create_dir(&dir)?;
-                let made = squash::merge_layers(store, &new, over_base, &dir, mtime);
+                let made = squash::merge_layers(store, &new, over_base, &dir, mtime, compress);
                 let _ = crate::storage::layers::remove_tree(&dir);
                 made
             })?)
@@ -1185,6 +1193,7 @@ impl Builder<'_> {
         files: Vec<(String, Vec<u8>)>,
     ) -> Result<ImageRecord> {
         let (store, mtime, dir_owned) = (self.store, self.opts.edits.mtime, dir.to_path_buf());
+        let compress = self.opts.compress_layers;
         let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
         let rootfs = rootfs.to_path_buf();
         let layer = self.in_storage_ns(move || {
@@ -1212,7 +1221,7 @@ impl Builder<'_> {
                 }
                 fs::write(dir_owned.join(rel), bytes)?;
             }
-            commit::layer_from_dir_with(store, &dir_owned, mtime)
+            commit::layer_from_dir_as(store, &dir_owned, mtime, compress)
         })?;
         let e = &self.opts.edits;
         let opts = CommitOptions {
@@ -1518,6 +1527,7 @@ impl Builder<'_> {
     fn copy_step(&mut self, plan: &CopyPlan) -> Result<LayerRecord> {
         let scratch = self.scratch_dir()?;
         let mtime = self.opts.edits.mtime;
+        let compress = self.opts.compress_layers;
         let store = self.store;
         self.in_storage_ns(|| {
             let layer = scratch.join(format!("copy-{:08x}", rand::random::<u32>()));
@@ -1525,7 +1535,7 @@ impl Builder<'_> {
             fs::create_dir(&layer)?;
             fs::create_dir(&work)?;
             let result = copy::write_layer(plan, &layer, &work)
-                .and_then(|()| commit::layer_from_dir_with(store, &layer, mtime));
+                .and_then(|()| commit::layer_from_dir_as(store, &layer, mtime, compress));
             let _ = crate::storage::layers::remove_tree(&layer);
             let _ = crate::storage::layers::remove_tree(&work);
             result
@@ -1636,6 +1646,7 @@ impl Builder<'_> {
             let upper = store.containers.dir(&id).join("upper");
             let view = self.view(Some(&img));
             let mtime = self.opts.edits.mtime;
+            let compress = self.opts.compress_layers;
             let mut targets: Vec<String> = (self.opts.run.mounts.iter())
                 .map(|m| m.destination.clone())
                 .collect();
@@ -1668,7 +1679,7 @@ impl Builder<'_> {
                     }
                 }
                 let Some((base, maps, dir)) = &remap else {
-                    return commit::layer_from_dir_with(store, &upper, mtime);
+                    return commit::layer_from_dir_as(store, &upper, mtime, compress);
                 };
                 let unshift = |u: u32, g: u32| {
                     let u = (base.host_uid(u)).and_then(|h| maps.container_uid(h));
@@ -1682,7 +1693,11 @@ impl Builder<'_> {
                     squash::merge_into(store, &layers, &old, false)?;
                     let out = std::io::BufWriter::new(fs::File::create(&tar)?);
                     super::remap_diff::write_diff(&upper, &old, &unshift, mtime, out)?;
-                    commit::layer_from_tar(store, fs::File::open(&tar)?)
+                    let layer = commit::layer_from_tar(store, fs::File::open(&tar)?)?;
+                    match compress {
+                        true => commit::keep_compressed_tar(store, layer, &tar),
+                        false => Ok(layer),
+                    }
                 })();
                 let _ = crate::storage::layers::remove_tree(dir);
                 made

@@ -36,9 +36,10 @@ pub fn merge_layers(
     over_base: bool,
     dir: &Path,
     mtime: MtimePolicy,
+    compress: bool,
 ) -> Result<LayerRecord> {
     merge_into(store, layers, dir, over_base)?;
-    commit::layer_from_dir_with(store, dir, mtime)
+    commit::layer_from_dir_as(store, dir, mtime, compress)
 }
 
 /// `layers` (bottom first) unpacked over each other into `dir`: the files

@@ -142,6 +142,12 @@ pub struct BuildArgs {
     /// BuildKit source policy (JSON): rules that deny or convert the images FROM and COPY --from name
     #[arg(long, value_name = "FILE")]
     pub source_policy_file: Option<PathBuf>,
+    /// Sign the built image (its manifest, simple signing) with the GPG key FINGERPRINT, as its first -t name; the signature is kept with the image and push carries it
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub sign_by: Option<String>,
+    /// Don't compress layers by default: with =false the layers made are stored gzipped, so push sends the image as it is (same manifest digest)
+    #[arg(short = 'D', long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_compression: bool,
     /// Undo what RUN steps change under VOLUME paths (only ADD and COPY change them), as docker did
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub compat_volumes: bool,
@@ -359,6 +365,7 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         jobs: (a.jobs != 1).then_some(a.jobs),
         run_mounts: a.mount.clone(),
         ssh: ssh_agents.sources.clone(),
+        compress_layers: !a.disable_compression,
     };
     let pull = pull_policy(&a.pull)?.to_string();
     let flags = |platform: Option<&Platform>| CreateFlags {
@@ -380,6 +387,21 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
             .collect()
     } else {
         platforms
+    };
+    // A missing key fails before anything is built.
+    let signer = match &a.sign_by {
+        Some(key) => {
+            if platforms.len() > 1 {
+                bail!("--sign-by cannot be used with more than one --platform: sign the images of the list with manifest push --sign-by");
+            }
+            let by = crate::engine::signing::SignBy {
+                key: key.clone(),
+                passphrase_file: None,
+            };
+            let name = crate::engine::signing::check_build_signer(&by, &opts.tags)?;
+            Some((by, name))
+        }
+        None => None,
     };
     if a.metadata_file.is_some() && platforms.len() > 1 {
         bail!("--metadata-file cannot be used with more than one --platform");
@@ -418,6 +440,9 @@ pub fn build(g: &GlobalOpts, mut a: BuildArgs) -> Result<()> {
         .collect();
     let built = build_platforms(&store, builds, a.manifest.as_deref())?;
     let img = built.last().expect("one build at least");
+    if let Some((by, name)) = &signer {
+        crate::engine::signing::sign_built(&store, img, name, by)?;
+    }
     if let Some(path) = &a.iidfile {
         std::fs::write(path, format!("sha256:{}", img.id))
             .with_context(|| format!("writing {}", path.display()))?;

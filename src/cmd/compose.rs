@@ -552,6 +552,7 @@ pub fn dispatch(g: &GlobalOpts, a: ComposeArgs) -> Result<()> {
                         image: &image,
                         destination: None,
                         options: Default::default(),
+                        remove_signatures: false,
                     },
                 );
                 match r {

@@ -64,6 +64,7 @@ pub fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
         "coracle-build" => &[
             ("Build the Containerfile of the current directory and tag it.", "coracle build -t myapp:1 ."),
             ("Let RUN --mount=type=ssh steps use the running ssh-agent and a deploy key.", "coracle build --ssh default --ssh deploy=./deploy_key -t myapp:1 ."),
+            ("Build with compressed layers and sign the image; push then sends it unchanged with its signature.", "coracle build -D=false --sign-by FINGERPRINT -t registry.example.com/myapp:1 . && coracle push registry.example.com/myapp:1"),
         ],
         "coracle-logs" => &[("Follow a container's log from its last 10 lines.", "coracle logs -f --tail 10 web")],
         "coracle-stop" => &[("Stop a container, waiting at most 5 seconds.", "coracle stop -t 5 web")],

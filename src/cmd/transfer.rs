@@ -34,7 +34,7 @@ pub struct PushArgs {
     /// Suppress output information when pushing images
     #[arg(short, long)]
     pub quiet: bool,
-    /// Discard any pre-existing signatures in the image (there are none to keep)
+    /// Discard any pre-existing signatures in the image (those `build --sign-by` stored with it)
     #[arg(long)]
     pub remove_signatures: bool,
     #[command(flatten)]
@@ -81,6 +81,7 @@ pub fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
             image: &a.image,
             destination: a.destination.as_deref(),
             options,
+            remove_signatures: a.remove_signatures,
         },
         &sign,
     )?;

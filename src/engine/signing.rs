@@ -101,6 +101,44 @@ fn sign_one(
     signature::sign(r, digest, &by.signer(), directory, rootless)
 }
 
+/// `build --sign-by`: before the build, refuse a key gpg cannot sign with
+/// or an image with no name to sign it as.
+pub fn check_build_signer(by: &SignBy, names: &[String]) -> Result<Reference> {
+    let Some(name) = names.first() else {
+        bail!("--sign-by needs a name for the image (-t): a signature names the image it signs");
+    };
+    signature::gpg::check_signing_key(&by.key)?;
+    Reference::parse(name).with_context(|| format!("parsing {name:?}"))
+}
+
+/// `build --sign-by`: sign the built image's manifest as `name` and keep
+/// the signature with the image (push carries it).
+pub fn sign_built(
+    store: &crate::storage::store::Store,
+    image: &crate::storage::images::ImageRecord,
+    name: &Reference,
+    by: &SignBy,
+) -> Result<()> {
+    let sig = signature::sign_detached(name, &image.manifest_digest, &by.signer())
+        .with_context(|| format!("signing {name}"))?;
+    let _lock = store.lock()?;
+    if !store
+        .images
+        .load_for(&[image.id.as_str()])?
+        .list
+        .iter()
+        .any(|i| i.id == image.id)
+    {
+        bail!("image {} was removed before it was signed", image.id);
+    }
+    crate::storage::image_signatures::add(
+        &store.image_root,
+        &image.id,
+        &image.manifest_digest,
+        &sig,
+    )
+}
+
 /// `push --sign-by`: sign the manifest just pushed to `dest`.
 pub fn sign_pushed(dest: &Reference, digest: &Digest, by: &SignBy, rootless: bool) -> Result<()> {
     sign_one(dest, digest, by, None, rootless)

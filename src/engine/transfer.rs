@@ -21,6 +21,8 @@ pub struct Push<'a> {
     /// `[docker://]REGISTRY/NAME[:TAG]`; the image's own name when absent.
     pub destination: Option<&'a str>,
     pub options: PushOptions,
+    /// `--remove-signatures`: leave the image's stored signatures behind.
+    pub remove_signatures: bool,
 }
 
 /// Push an image; returns the digest of the manifest pushed.
@@ -41,8 +43,32 @@ pub fn push_image_signed(
         None => own_destination(&image, p.image)?,
     };
     sign.check_destination(&dest)?;
+    // The image's own signatures (`build --sign-by`) go along, as
+    // containers/image copies them: only when the manifest stays the one
+    // they sign.
+    let carried = match p.remove_signatures {
+        true => Vec::new(),
+        false => crate::storage::image_signatures::of_manifest(
+            &store.image_root,
+            &image.id,
+            &image.manifest_digest,
+        )?,
+    };
+    if !carried.is_empty() && !push::keeps_manifest(store, &image, &p.options) {
+        bail!("{}", push::WOULD_INVALIDATE_SIGNATURES);
+    }
     crate::runtime::userns::enter_for_storage(store)?;
-    let digest = push::push(store, &image, &dest, &p.options)?;
+    let mut options = p.options.clone();
+    options.keep_manifest = !carried.is_empty();
+    let digest = push::push(store, &image, &dest, &options)?;
+    if !carried.is_empty() {
+        if digest != image.manifest_digest {
+            bail!("{}", push::WOULD_INVALIDATE_SIGNATURES);
+        }
+        crate::registry::progress::Progress::new(p.options.quiet).line("Storing signatures");
+        crate::registry::signature::store_copies(&dest, &digest, &carried, store.rootless)
+            .context("writing signatures")?;
+    }
     sign.sign_pushed(
         &dest,
         std::slice::from_ref(&digest),

@@ -102,6 +102,9 @@ pub struct PushOptions {
     pub quiet: bool,
     /// Blobs above this size are uploaded in chunks of this size.
     pub chunk_size: u64,
+    /// The stored manifest must go as it is (the image's signatures sign
+    /// it): a layer that would have to be compressed now is an error.
+    pub keep_manifest: bool,
 }
 
 impl Default for PushOptions {
@@ -114,6 +117,7 @@ impl Default for PushOptions {
             force_compression: false,
             quiet: false,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            keep_manifest: false,
         }
     }
 }
@@ -245,6 +249,34 @@ fn stored_manifest(store: &Store, image: &ImageRecord) -> Option<Stored> {
     })
 }
 
+/// Whether pushing `image` with `opts` sends its stored manifest byte for
+/// byte: no change of format or compression, and every layer already a
+/// compressed blob (none made at push time, which would change the
+/// manifest). What carrying the image's signatures needs.
+pub fn keeps_manifest(store: &Store, image: &ImageRecord, opts: &PushOptions) -> bool {
+    let Some(stored) = stored_manifest(store, image) else {
+        return false;
+    };
+    let format = match stored.media_type.as_str() {
+        DOCKER_MANIFEST => ManifestFormat::V2s2,
+        _ => ManifestFormat::Oci,
+    };
+    if opts.format.is_some_and(|f| f != format) {
+        return false;
+    }
+    stored.manifest.layers.iter().all(|l| {
+        match layer_compression(&l.media_type).map(to_compression) {
+            Ok(Compression::None) | Err(_) => false,
+            Ok(c) => {
+                !opts.force_compression || Some(c) == opts.compression.or(Some(Compression::Gzip))
+            }
+        }
+    })
+}
+
+/// containers/image's refusal, as podman prints it.
+pub const WOULD_INVALIDATE_SIGNATURES: &str = "Copying this image would require changing layer representation, which we cannot do: \"Would invalidate signatures\"";
+
 fn push_inner(
     store: &Store,
     image: &ImageRecord,
@@ -277,7 +309,7 @@ fn push_inner(
         format,
         opts,
         progress: &progress,
-        mount_from: mount_sources(image, dest),
+        mount_from: with_base_sources(store, image, dest, mount_sources(image, dest)),
     };
 
     let config_digest = image.config_digest();
@@ -399,6 +431,33 @@ pub fn put_manifest(
     Ok(())
 }
 
+/// `sources` and the repositories on `dest`'s registry the images `image`
+/// stands on were pulled from (a built image's base): what
+/// containers/image's blob info cache would offer to mount its layers
+/// from, so the base's blobs keep their digests.
+fn with_base_sources(
+    store: &Store,
+    image: &ImageRecord,
+    dest: &Reference,
+    mut sources: Vec<String>,
+) -> Vec<String> {
+    let Ok(images) = store.images.load() else {
+        return sources;
+    };
+    for base in &images.list {
+        if base.id == image.id || base.layers.is_empty() || !image.layers.starts_with(&base.layers)
+        {
+            continue;
+        }
+        for repo in mount_sources(base, dest) {
+            if !sources.contains(&repo) {
+                sources.push(repo);
+            }
+        }
+    }
+    sources
+}
+
 /// Repositories on the destination's registry the image was pulled from:
 /// a blob there can be mounted instead of sent.
 fn mount_sources(image: &ImageRecord, dest: &Reference) -> Vec<String> {
@@ -496,6 +555,30 @@ impl Ctx<'_> {
             }
         }
 
+        // A blob the store keeps (`build --disable-compression=false`):
+        // sent as it is, so the manifest describing it stays the same.
+        if let (Some(path), Some(d), Some(size), Some(mt)) = (
+            self.store.layers.stored_compressed(&record),
+            &record.compressed_digest,
+            record.compressed_size,
+            &record.media_type,
+        ) {
+            let usable = layer_compression(mt)
+                .map(to_compression)
+                .ok()
+                .filter(|c| !self.opts.force_compression || *c == wanted)
+                .and_then(|c| self.format.layer_type(c).ok());
+            if let Some(mt) = usable {
+                self.upload(d, size, BlobSource::File(&path))?;
+                self.progress
+                    .line(&format!("Copying blob {} done", d.short()));
+                return Ok((layer_descriptor(mt, d.clone(), size), diff_id.clone()));
+            }
+        }
+
+        if self.opts.keep_manifest {
+            bail!("{WOULD_INVALIDATE_SIGNATURES}");
+        }
         // Make the blob: layer tar, compressed, hashed, into a temp file.
         let c = wanted;
         let mt = self.format.layer_type(c)?;

@@ -9,7 +9,7 @@
 //! belong to subordinate ids, and stat() must show the container-side owners.
 
 use super::containers::ContainerConfig;
-use super::digest::{Digest, HashingWriter};
+use super::digest::{Digest, HashingReader, HashingWriter};
 use super::image_config::{History, ImageConfig};
 use super::images::ImageRecord;
 use super::layer_tar::{write_layer_tar, LayerTarOptions, MtimePolicy};
@@ -54,6 +54,19 @@ pub fn layer_from_dir(store: &Store, dir: &Path) -> Result<LayerRecord> {
 /// `layer_from_dir` with the entries' times set or clamped (`build
 /// --timestamp`): the stored layer carries the same times as its tar.
 pub fn layer_from_dir_with(store: &Store, dir: &Path, mtime: MtimePolicy) -> Result<LayerRecord> {
+    layer_from_dir_as(store, dir, mtime, false)
+}
+
+/// `layer_from_dir_with`, and with `compress` (`build
+/// --disable-compression=false`) the tar is gzipped as it is written and
+/// the blob kept with the layer: its manifests then describe it
+/// compressed, and push sends that blob as it is.
+pub fn layer_from_dir_as(
+    store: &Store,
+    dir: &Path,
+    mtime: MtimePolicy,
+    compress: bool,
+) -> Result<LayerRecord> {
     let staged = store.layers.stage()?;
     let dest = staged.diff_dir();
     let unpack_opts = UnpackOptions::detect(store.rootless, &dest);
@@ -61,16 +74,39 @@ pub fn layer_from_dir_with(store: &Store, dir: &Path, mtime: MtimePolicy) -> Res
         xattr_prefix: store.xattr_prefix(),
         mtime,
     };
+    let blob = compress.then(|| CompressedBlob::new(&store.image_tmp()));
+    let blob = blob.transpose()?;
     let (r, w) = nix::unistd::pipe().context("creating a pipe")?;
     let (reader, writer) = (File::from(r), File::from(w));
 
     let (written, unpacked) = std::thread::scope(|s| {
-        let producer = s.spawn(move || -> Result<(Digest, u64)> {
-            let out = HashingWriter::new(BufWriter::with_capacity(256 << 10, writer));
+        let blob_path = blob.as_ref().map(|b| b.path.clone());
+        let producer = s.spawn(move || -> Result<WrittenLayer> {
+            let gzip = blob_path.map(|p| gzip_file_writer(&p)).transpose()?;
+            let tee = Tee {
+                first: BufWriter::with_capacity(256 << 10, writer),
+                second: gzip,
+            };
+            let out = HashingWriter::new(tee);
             let (out, _) = write_layer_tar(dir, out, &tar_opts)?;
-            let (mut buffered, digest, size) = out.finish();
+            let (tee, digest, size) = out.finish();
+            let Tee { first, second } = tee;
+            let mut buffered = first;
             buffered.flush().context("writing the layer stream")?;
-            Ok((digest, size))
+            let compressed = second
+                .map(|g| -> Result<(Digest, u64)> {
+                    let hashed = g.finish().context("compressing the layer")?;
+                    let (mut file, d, n) = hashed.finish();
+                    file.flush().context("writing the compressed layer")?;
+                    file.into_inner()
+                        .map_err(|e| e.into_error())
+                        .context("writing the compressed layer")?
+                        .sync_all()
+                        .context("writing the compressed layer")?;
+                    Ok((d, n))
+                })
+                .transpose()?;
+            Ok((digest, size, compressed))
         });
         let mut reader = BufReader::with_capacity(256 << 10, reader);
         let unpacked = unpack_layer(&mut reader, &dest, &unpack_opts);
@@ -83,13 +119,19 @@ pub fn layer_from_dir_with(store: &Store, dir: &Path, mtime: MtimePolicy) -> Res
             .unwrap_or_else(|_| Err(anyhow!("the layer writer panicked")));
         (written, unpacked)
     });
-    let (diff_id, size) = written.with_context(|| format!("reading {}", dir.display()))?;
+    let (diff_id, size, compressed) =
+        written.with_context(|| format!("reading {}", dir.display()))?;
     unpacked.with_context(|| format!("storing the layer made from {}", dir.display()))?;
+    let compressed = blob.zip(compressed);
 
     if store.layers.has(&diff_id) {
-        return store.layers.record(&diff_id);
+        let record = store.layers.record(&diff_id)?;
+        return match compressed {
+            Some((blob, (digest, size))) => keep_compressed_form(store, record, blob, digest, size),
+            None => Ok(record),
+        };
     }
-    let record = LayerRecord {
+    let mut record = LayerRecord {
         diff_id,
         size,
         compressed_digest: None,
@@ -97,8 +139,128 @@ pub fn layer_from_dir_with(store: &Store, dir: &Path, mtime: MtimePolicy) -> Res
         media_type: None,
         created: crate::format::human::now_rfc3339(),
     };
+    if let Some((blob, (digest, csize))) = compressed {
+        let name = super::layers::compressed_name(&digest);
+        blob.move_to(&staged.root().join(name))?;
+        record.compressed_digest = Some(digest);
+        record.compressed_size = Some(csize);
+        record.media_type = Some(OCI_LAYER_GZIP.to_string());
+    }
     store.layers.commit(staged, &record)?;
+    if record.compressed_digest.is_some() && store.layers.stored_compressed(&record).is_none() {
+        // Another invocation stored the layer first, without our blob:
+        // what the store holds is its record.
+        return store.layers.record(&record.diff_id);
+    }
     Ok(record)
+}
+
+/// What the layer writer made: the tar's digest and size, and the gzip
+/// blob's when one was asked for.
+type WrittenLayer = (Digest, u64, Option<(Digest, u64)>);
+
+/// A gzip blob being written in the store's tmp/ (removed on drop unless
+/// moved into a layer).
+struct CompressedBlob {
+    path: std::path::PathBuf,
+}
+
+impl CompressedBlob {
+    fn new(tmp: &Path) -> Result<CompressedBlob> {
+        std::fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        Ok(CompressedBlob {
+            path: super::leftovers::temp_name(tmp, "gzip-"),
+        })
+    }
+
+    fn move_to(self, dest: &Path) -> Result<()> {
+        std::fs::rename(&self.path, dest)
+            .with_context(|| format!("storing the compressed layer as {}", dest.display()))
+    }
+}
+
+impl Drop for CompressedBlob {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+type GzipFile = super::compression::CompressWriter<HashingWriter<BufWriter<File>>>;
+
+fn gzip_file_writer(path: &Path) -> Result<GzipFile> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let hashed = HashingWriter::new(BufWriter::with_capacity(256 << 10, file));
+    super::compression::compress_writer_at(hashed, super::compression::Compression::Gzip, None)
+}
+
+/// Writes everything to `first`, and what `first` took to `second` too.
+struct Tee<A, B> {
+    first: A,
+    second: Option<B>,
+}
+
+impl<A: Write, B: Write> Write for Tee<A, B> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.first.write(buf)?;
+        if let Some(s) = &mut self.second {
+            s.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.first.flush()?;
+        if let Some(s) = &mut self.second {
+            s.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// A layer already stored, made again compressed: keep the blob with it
+/// unless it keeps one already. The blob is named by its digest and
+/// moved in before the record names it, so a crash between the two
+/// leaves an unnamed file, never a record naming a missing blob.
+fn keep_compressed_form(
+    store: &Store,
+    mut record: LayerRecord,
+    blob: CompressedBlob,
+    digest: Digest,
+    size: u64,
+) -> Result<LayerRecord> {
+    if store.layers.stored_compressed(&record).is_some() {
+        return Ok(record);
+    }
+    blob.move_to(&store.layers.compressed_path(&record.diff_id, &digest))?;
+    record.compressed_digest = Some(digest);
+    record.compressed_size = Some(size);
+    record.media_type = Some(OCI_LAYER_GZIP.to_string());
+    store.layers.update_record(&record)?;
+    Ok(record)
+}
+
+/// A layer stored from a tar (`layer_from_tar`), with its gzip blob kept
+/// as `layer_from_dir_as` keeps one: `tar` is read again and compressed.
+pub fn keep_compressed_tar(store: &Store, record: LayerRecord, tar: &Path) -> Result<LayerRecord> {
+    if store.layers.stored_compressed(&record).is_some() {
+        return Ok(record);
+    }
+    let blob = CompressedBlob::new(&store.image_tmp())?;
+    let mut input =
+        HashingReader::new(File::open(tar).with_context(|| format!("reading {}", tar.display()))?);
+    let mut gzip = gzip_file_writer(&blob.path)?;
+    io::copy(&mut input, &mut gzip).context("compressing the layer")?;
+    let (_, diff_id) = input.finish();
+    if diff_id != record.diff_id {
+        bail!("the layer tar changed while it was compressed");
+    }
+    let (mut file, digest, size) = gzip.finish().context("compressing the layer")?.finish();
+    file.flush().context("writing the compressed layer")?;
+    file.into_inner()
+        .map_err(|e| e.into_error())
+        .context("writing the compressed layer")?
+        .sync_all()
+        .context("writing the compressed layer")?;
+    keep_compressed_form(store, record, blob, digest, size)
 }
 
 /// The manifest and config media types of a new image.
@@ -174,7 +336,9 @@ pub struct CommitOptions {
 ///
 /// Layers this store made locally are described in the manifest by their
 /// diff id as uncompressed tars; `push` sees no such blob on the registry
-/// and compresses the layer directory then. Pulled layers keep their blob.
+/// and compresses the layer directory then. Pulled layers keep their blob,
+/// and layers made with `layer_from_dir_as(.., compress)` the gzip blob
+/// kept with them.
 pub fn image_from_layers(
     store: &Store,
     parent: Option<&ImageRecord>,

@@ -3,6 +3,10 @@
 //!
 //! A layer is unpacked into a private staging directory under `tmp/` and
 //! renamed into place whole, so a layer directory that exists is complete.
+//! A layer a build made with `--disable-compression=false` also keeps its
+//! gzip blob there, `compressed-<hex>` (named by its digest, so a file
+//! is only ever the blob its name says), which the record's
+//! `compressed_digest` names and push sends as it is.
 
 use super::atomic;
 use super::digest::Digest;
@@ -39,6 +43,11 @@ pub struct StagedLayer {
 }
 
 impl StagedLayer {
+    /// The layer's own directory (what becomes `layers/<diff-id>`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The directory to unpack into.
     pub fn diff_dir(&self) -> PathBuf {
         self.root.join("diff")
@@ -72,6 +81,18 @@ impl LayerStore {
 
     pub fn diff_dir(&self, diff_id: &Digest) -> PathBuf {
         self.path(diff_id).join("diff")
+    }
+
+    /// Where the layer keeps its compressed blob `digest`, when it has one.
+    pub fn compressed_path(&self, diff_id: &Digest, digest: &Digest) -> PathBuf {
+        self.path(diff_id).join(compressed_name(digest))
+    }
+
+    /// The stored file of the compressed form `record` names, if it is kept.
+    pub fn stored_compressed(&self, record: &LayerRecord) -> Option<PathBuf> {
+        let d = record.compressed_digest.as_ref()?;
+        let path = self.compressed_path(&record.diff_id, d);
+        path.is_file().then_some(path)
     }
 
     pub fn has(&self, diff_id: &Digest) -> bool {
@@ -149,6 +170,11 @@ impl LayerStore {
     pub fn sweep_stale_temp(&self) {
         super::leftovers::sweep_tmp(&self.tmp, None);
     }
+}
+
+/// The file name of a layer's compressed blob `digest`.
+pub fn compressed_name(digest: &Digest) -> String {
+    format!("compressed-{}", digest.hex())
 }
 
 fn new_temp_name(tmp: &Path) -> Result<PathBuf> {

@@ -20,6 +20,7 @@ pub mod image_config;
 pub mod image_index;
 pub mod image_keys;
 pub mod image_record;
+pub mod image_signatures;
 pub mod images;
 pub mod launch;
 pub mod layer_tar;

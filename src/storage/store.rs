@@ -491,6 +491,7 @@ impl Store {
         let config = removed.config_digest();
         if !remaining.list.iter().any(|i| i.id == removed.id) {
             self.blobs.remove(&config)?;
+            super::image_signatures::remove(&self.image_root, &removed.id)?;
         }
         let mut manifests = vec![removed.manifest_digest.clone()];
         manifests.extend(removed.digests.iter().cloned());

@@ -31,6 +31,23 @@ fn last_line(stderr: &[u8]) -> String {
         .to_string()
 }
 
+/// Fail unless the caller's key ring has a secret key `key` can sign
+/// with: checked before work that a signature ends.
+pub fn check_signing_key(key: &str) -> Result<()> {
+    let out = gpg()
+        .args(["--list-secret-keys", "--with-colons", "--", key])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(spawn_error)?;
+    if !out.status.success() {
+        bail!(
+            "signing with key {key:?}: no secret key found ({})",
+            last_line(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
 /// An opaque signed message of `payload` by `key` (an id, fingerprint or
 /// e-mail of the caller's key ring).
 pub fn sign(payload: &[u8], key: &str, passphrase_file: Option<&Path>) -> Result<Vec<u8>> {

@@ -69,6 +69,34 @@ pub fn sign(
     lookaside::put(&dir, &sig)
 }
 
+/// A signature of `digest` as the manifest of `reference`, not stored
+/// (`build --sign-by` keeps it with the image).
+pub fn sign_detached(reference: &Reference, digest: &Digest, signer: &Signer) -> Result<Vec<u8>> {
+    gpg::sign(
+        &payload(reference, digest),
+        signer.key,
+        signer.passphrase_file,
+    )
+}
+
+/// Store signatures made elsewhere (an image's own, carried by `push`)
+/// for `digest` of `reference`, where registries.d says to write.
+pub fn store_copies(
+    reference: &Reference,
+    digest: &Digest,
+    signatures: &[Vec<u8>],
+    rootless: bool,
+) -> Result<()> {
+    if signatures.is_empty() {
+        return Ok(());
+    }
+    let dir = lookaside::write_dir(reference, digest, None, rootless)?;
+    for sig in signatures {
+        lookaside::put(&dir, sig)?;
+    }
+    Ok(())
+}
+
 /// What a verified payload claims.
 #[derive(Debug)]
 struct Claim {

@@ -281,3 +281,53 @@ fn hostile_import_writes_nothing_outside() {
     assert!(!t.path().join("root/escaped2").exists());
     assert_eq!(fs::read_dir(s.root.join("tmp")).unwrap().count(), 0);
 }
+
+#[test]
+fn compressed_layers_keep_a_gzip_blob_of_their_tar() {
+    let t = tempfile::tempdir().unwrap();
+    let s = store(t.path());
+    let dir = t.path().join("upper");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("f"), b"kept gzipped\n").unwrap();
+    let check = |rec: &LayerRecord| {
+        let path = s.layers.stored_compressed(rec).expect("a kept blob");
+        let blob = fs::read(&path).unwrap();
+        assert_eq!(Some(Digest::of_bytes(&blob)), rec.compressed_digest);
+        assert_eq!(Some(blob.len() as u64), rec.compressed_size);
+        assert_eq!(rec.media_type.as_deref(), Some(OCI_LAYER_GZIP));
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&blob[..])
+            .read_to_end(&mut tar)
+            .unwrap();
+        assert_eq!(Digest::of_bytes(&tar), rec.diff_id);
+    };
+    // A layer stored plain first, then made again compressed: the blob
+    // is added to it.
+    let plain = layer_from_dir(&s, &dir).unwrap();
+    assert!(s.layers.stored_compressed(&plain).is_none());
+    let again = layer_from_dir_as(&s, &dir, MtimePolicy::Keep, true).unwrap();
+    assert_eq!(again.diff_id, plain.diff_id);
+    check(&again);
+    check(&s.layers.record(&plain.diff_id).unwrap());
+    // A new layer made compressed.
+    fs::write(dir.join("g"), b"another\n").unwrap();
+    let fresh = layer_from_dir_as(&s, &dir, MtimePolicy::Keep, true).unwrap();
+    check(&fresh);
+    // Its image describes the kept blob.
+    let img = image_from_layers(
+        &s,
+        None,
+        Some(fresh.clone()),
+        |_| {},
+        &CommitOptions::default(),
+    )
+    .unwrap();
+    let m: Value = serde_json::from_slice(&s.blobs.read(&img.manifest_digest).unwrap()).unwrap();
+    assert_eq!(m["layers"][0]["mediaType"], OCI_LAYER_GZIP);
+    assert_eq!(
+        m["layers"][0]["digest"],
+        fresh.compressed_digest.unwrap().to_string()
+    );
+    // Nothing left in tmp/.
+    assert_eq!(fs::read_dir(s.root.join("tmp")).unwrap().count(), 0);
+}
