@@ -524,6 +524,9 @@ impl Command {
         match self {
             Command::Commit(_) => &["config"],
             Command::Container(c) if matches!(c.0, C::Commit(_)) => &["config"],
+            Command::System(c) if matches!(c.0, system::SystemCommand::Service(_)) => {
+                &["tls-cert", "tls-key"]
+            }
             _ => &[],
         }
     }
