@@ -381,6 +381,21 @@ fn the_api_over_tls(mode: Mode) {
         "[{mode:?}] docker exec -i over TLS: {}",
         ex.stderr
     );
+    // exec with a terminal: the raw stream of its pty over TLS.
+    let tty = docker_tls(
+        &env,
+        &svc,
+        &certs,
+        &["exec", "-t", &ctr, "sh", "-c", "tty; echo on-tty"],
+        b"",
+    );
+    assert!(
+        tty.status == 0 && tty.stdout.contains("/dev/pts/") && tty.stdout.contains("on-tty"),
+        "[{mode:?}] docker exec -t over TLS: {} {:?} {}",
+        tty.status,
+        tty.stdout,
+        tty.stderr
+    );
     env.ok(&["rm", "-f", "-t", "0", &ctr]);
 }
 

@@ -237,18 +237,43 @@ fn pump(
         if !to_server.is_empty() {
             plain_events |= PollFlags::POLLOUT;
         }
-        let mut fds = [
-            PollFd::new(sock.as_fd(), sock_events),
-            PollFd::new(plain.as_fd(), plain_events),
-        ];
+        // A descriptor with nothing wanted stays out: its hang-up would
+        // wake every poll.
+        let mut fds = Vec::with_capacity(2);
+        if !sock_events.is_empty() {
+            fds.push(PollFd::new(sock.as_fd(), sock_events));
+        }
+        if !plain_events.is_empty() {
+            fds.push(PollFd::new(plain.as_fd(), plain_events));
+        }
+        if fds.is_empty() {
+            // Nothing can move: the client ended and the server's bytes
+            // are held up behind nothing (cannot happen); done.
+            return Ok(());
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("waiting on the connection"),
             Ok(_) => {}
         }
-        let sock_ready = fds[0].revents().unwrap_or(PollFlags::empty());
-        let plain_ready = fds[1].revents().unwrap_or(PollFlags::empty());
+        let revents = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+        let sock_ready = if sock_events.is_empty() {
+            PollFlags::empty()
+        } else {
+            revents(0)
+        };
+        let plain_ready = match (sock_events.is_empty(), plain_events.is_empty()) {
+            (_, true) => PollFlags::empty(),
+            (true, false) => revents(0),
+            (false, false) => revents(1),
+        };
+        drop(fds);
         let woke = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
+        // Hung up both ways (or reset) with no input wanted: nothing more
+        // can reach the client.
+        if client_ended && sock_ready.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+            return Ok(());
+        }
 
         if sock_events.contains(PollFlags::POLLIN) && sock_ready.intersects(woke) {
             match tls.read_tls(&mut sock_io) {
