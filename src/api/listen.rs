@@ -4,10 +4,12 @@
 
 use super::{Ctx, ServiceOptions};
 use anyhow::{bail, Context, Result};
+use rustls::ServerConfig;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where the service listens.
@@ -143,10 +145,12 @@ fn bind_unix(path: &Path) -> Result<OwnedFd> {
     Ok(OwnedFd::from(listener))
 }
 
-fn bind_tcp(host: &str) -> Result<OwnedFd> {
-    crate::warn!(
-        "Using the Podman API service with TCP sockets without TLS is not recommended, please see `podman system service` manpage for details",
-    );
+fn bind_tcp(host: &str, tls: bool) -> Result<OwnedFd> {
+    if !tls {
+        crate::warn!(
+            "Using the Podman API service with TCP sockets without TLS is not recommended, please see `podman system service` manpage for details",
+        );
+    }
     let listener = std::net::TcpListener::bind(host)
         .map_err(|e| anyhow::anyhow!("unable to create socket {host}: {e}"))?;
     Ok(OwnedFd::from(listener))
@@ -175,7 +179,8 @@ fn set_stop_handlers(install: bool) {
 
 /// Listen, accept, fork a child per connection, and exit after
 /// `idle_seconds` with no connection open (never when 0).
-pub fn run(opts: &ServiceOptions, ctx: &Ctx) -> Result<()> {
+/// With `tls`, every connection (on any listener, as podman's) is TLS.
+pub fn run(opts: &ServiceOptions, tls: Option<Arc<ServerConfig>>, ctx: &Ctx) -> Result<()> {
     let activated = activation_fd()?;
     let (listener, socket_file) = match activated {
         Some(fd) => (fd, None),
@@ -186,7 +191,7 @@ pub fn run(opts: &ServiceOptions, ctx: &Ctx) -> Result<()> {
             };
             match parse_uri(&uri)? {
                 Endpoint::Unix(p) => (bind_unix(&p)?, Some(p)),
-                Endpoint::Tcp(h) => (bind_tcp(&h)?, None),
+                Endpoint::Tcp(h) => (bind_tcp(&h, tls.is_some())?, None),
             }
         }
     };
@@ -203,14 +208,19 @@ pub fn run(opts: &ServiceOptions, ctx: &Ctx) -> Result<()> {
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
     )?;
     set_stop_handlers(true);
-    let result = accept_loop(&listener, opts.idle_seconds, ctx);
+    let result = accept_loop(&listener, opts.idle_seconds, tls, ctx);
     if let Some(p) = socket_file {
         let _ = std::fs::remove_file(p);
     }
     result
 }
 
-fn accept_loop(listener: &OwnedFd, idle_seconds: u64, ctx: &Ctx) -> Result<()> {
+fn accept_loop(
+    listener: &OwnedFd,
+    idle_seconds: u64,
+    tls: Option<Arc<ServerConfig>>,
+    ctx: &Ctx,
+) -> Result<()> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let idle = Duration::from_secs(idle_seconds);
     let mut live = 0usize;
@@ -259,7 +269,13 @@ fn accept_loop(listener: &OwnedFd, idle_seconds: u64, ctx: &Ctx) -> Result<()> {
                 // SAFETY: this process never uses the listener again.
                 unsafe { libc::close(listener.as_raw_fd()) };
                 set_stop_handlers(false);
-                let code = match super::router::serve_connection(conn, ctx) {
+                let served = match &tls {
+                    Some(config) => super::tls::serve_connection(conn, config.clone(), |plain| {
+                        super::router::serve_connection(plain, ctx)
+                    }),
+                    None => super::router::serve_connection(conn, ctx),
+                };
+                let code = match served {
                     Ok(()) => 0,
                     Err(e) => {
                         crate::debug!("API connection: {e:#}");

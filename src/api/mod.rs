@@ -19,6 +19,7 @@ mod pods;
 mod reply;
 mod router;
 mod system;
+pub mod tls;
 
 use crate::engine::types::Store;
 use anyhow::Result;
@@ -37,6 +38,9 @@ pub struct ServiceOptions {
     pub idle_seconds: u64,
     /// `--cors`: the Access-Control-Allow-Origin value.
     pub cors: Option<String>,
+    /// `--tls-cert`/`--tls-key` (and `--tls-client-ca`): the listener
+    /// speaks TLS.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 /// What every handler sees: how to open the store (in the connection's
@@ -48,9 +52,11 @@ pub struct Ctx<'a> {
 
 /// Serve until idle (or a SIGTERM/SIGINT).
 pub fn serve(opts: ServiceOptions, open_store: &dyn Fn() -> Result<Store>) -> Result<()> {
+    // A bad certificate or key is an error before anything listens.
+    let tls = opts.tls.as_ref().map(tls::server_config).transpose()?;
     let ctx = Ctx {
         open_store,
         cors: opts.cors.clone(),
     };
-    listen::run(&opts, &ctx)
+    listen::run(&opts, tls, &ctx)
 }

@@ -527,6 +527,9 @@ impl Command {
             Command::Build(_) => &["ssh"],
             Command::Image(c) if matches!(c.0, image::ImageCommand::Build(_)) => &["ssh"],
             Command::Buildx(c) if matches!(c.0, buildx::BuildxCommand::Build(_)) => &["ssh"],
+            Command::System(c) if matches!(c.0, system::SystemCommand::Service(_)) => {
+                &["tls-cert", "tls-key"]
+            }
             _ => &[],
         }
     }

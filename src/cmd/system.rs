@@ -54,6 +54,15 @@ pub struct ServiceArgs {
     /// Set CORS Headers
     #[arg(long, value_name = "ORIGIN")]
     pub cors: Option<String>,
+    /// PEM file containing TLS serving certificate; with --tls-key, the service speaks TLS
+    #[arg(long = "tls-cert", value_name = "PATH")]
+    pub tls_cert: Option<String>,
+    /// PEM file containing TLS serving certificate private key
+    #[arg(long = "tls-key", value_name = "PATH")]
+    pub tls_key: Option<String>,
+    /// Only trust client connections with certificates signed by this CA PEM file
+    #[arg(long = "tls-client-ca", value_name = "PATH")]
+    pub tls_client_ca: Option<String>,
     /// Where to listen: unix:///PATH or tcp://HOST:PORT (default: systemd's socket, else $PODMAN_SOCKET, else the user's podman.sock)
     #[arg(value_name = "URI")]
     pub uri: Option<String>,
@@ -64,6 +73,7 @@ const DEFAULT_SERVICE_TIMEOUT: u64 = 5;
 
 /// `system service`: podman's REST API until idle (`api/`).
 pub fn service(g: &GlobalOpts, a: ServiceArgs) -> Result<()> {
+    let tls = service_tls(&a)?;
     // The store is opened in each connection's process; this checks the
     // options once, before anything listens.
     g.open_store()?;
@@ -77,8 +87,33 @@ pub fn service(g: &GlobalOpts, a: ServiceArgs) -> Result<()> {
                 .unwrap_or(DEFAULT_SERVICE_TIMEOUT)
         }),
         cors: a.cors.filter(|c| !c.is_empty()),
+        tls,
     };
     crate::api::serve(opts, &|| g.open_store())
+}
+
+/// The TLS files, paired as podman requires (a client CA needs the
+/// server's own certificate and key).
+fn service_tls(a: &ServiceArgs) -> Result<Option<crate::api::tls::TlsFiles>> {
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let (cert, key, ca) = (
+        given(&a.tls_cert),
+        given(&a.tls_key),
+        given(&a.tls_client_ca),
+    );
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(crate::api::tls::TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+            client_ca: ca.map(Into::into),
+        })),
+        (Some(_), None) => bail!("--tls-cert provided without --tls-key"),
+        (None, Some(_)) => bail!("--tls-key provided without --tls-cert"),
+        (None, None) if ca.is_some() => {
+            bail!("--tls-client-ca provided without --tls-cert and --tls-key")
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 #[derive(Args, Debug)]
