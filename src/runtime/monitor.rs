@@ -450,6 +450,31 @@ impl HalfMade {
         self.net_dir = None;
         made
     }
+
+    /// The container is up: what was made goes to the monitor's run,
+    /// with the ends each way of spawning made on its own.
+    fn hand_over(
+        self,
+        wiring: Wiring,
+        mount_ns: Option<std::os::fd::OwnedFd>,
+        netns_holder: Option<super::checkpoint::NetnsHolder>,
+    ) -> Spawned {
+        let Made {
+            pid,
+            cgroup,
+            pending_net,
+            helper,
+        } = self.disarm();
+        Spawned {
+            pid,
+            wiring,
+            helper,
+            pending_net,
+            cgroup,
+            mount_ns,
+            netns_holder,
+        }
+    }
 }
 
 impl Drop for HalfMade {
@@ -663,21 +688,7 @@ fn spawn_container(
         },
     };
     super::report::await_exec(ends.report.as_fd())?;
-    let Made {
-        pid,
-        cgroup,
-        pending_net,
-        helper,
-    } = made.disarm();
-    Ok(Spawned {
-        pid,
-        wiring,
-        helper,
-        pending_net,
-        cgroup,
-        mount_ns,
-        netns_holder: None,
-    })
+    Ok(made.hand_over(wiring, mount_ns, None))
 }
 
 /// `container restore`: the container's processes brought back by criu
@@ -715,25 +726,12 @@ fn spawn_restored(
     made.pid = pid;
     crate::debug!("container process {pid} restored");
     let mount_ns = hold_mount_namespace(pid);
-    let Made {
-        pid,
-        cgroup,
-        pending_net,
-        helper,
-    } = made.disarm();
-    Ok(Spawned {
-        pid,
-        wiring: Wiring::Pipes {
-            stdin_w: stdio.stdin_w,
-            stdout_r: stdio.stdout_r,
-            stderr_r: stdio.stderr_r,
-        },
-        helper,
-        pending_net,
-        cgroup,
-        mount_ns,
-        netns_holder: holder,
-    })
+    let wiring = Wiring::Pipes {
+        stdin_w: stdio.stdin_w,
+        stdout_r: stdio.stdout_r,
+        stderr_r: stdio.stderr_r,
+    };
+    Ok(made.hand_over(wiring, mount_ns, holder))
 }
 
 /// `--runtime`: the external runtime creates the container; its network
@@ -768,21 +766,7 @@ fn spawn_with_oci_runtime(
         super::hooks::run_stage(spec, stage, &cfg.id, "created", pid, &bundle)?;
     }
     super::oci_runtime::start(store, cfg, pid)?;
-    let Made {
-        pid,
-        cgroup,
-        pending_net,
-        helper,
-    } = made.disarm();
-    Ok(Spawned {
-        pid,
-        wiring: created.wiring,
-        helper,
-        pending_net,
-        cgroup,
-        mount_ns,
-        netns_holder: None,
-    })
+    Ok(made.hand_over(created.wiring, mount_ns, None))
 }
 
 /// The rootless network namespace, locked, for a rootless container on
