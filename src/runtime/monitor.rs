@@ -796,6 +796,46 @@ fn hold_mount_namespace(pid: i32) -> Option<std::os::fd::OwnedFd> {
         .map(std::os::fd::OwnedFd::from)
 }
 
+/// A container in the host's pid namespace: its other processes outlive
+/// its first one (no namespace ends with it), and without a cgroup of its
+/// own (rootless on cgroup v1) nothing else finds them. Podman ends every
+/// process of such a container with it.
+fn outlived_by_its_processes(cfg: &ContainerConfig, spec: &Spec) -> bool {
+    cfg.oci_runtime.is_none() && clone_flags(spec) & libc::CLONE_NEWPID == 0
+}
+
+/// Kill every process still in the container's mount namespace (held in
+/// `mount_ns`): only the container's processes and its execs live there.
+fn end_leftover_processes(mount_ns: Option<&std::os::fd::OwnedFd>) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(ns) = mount_ns.and_then(|fd| nix::sys::stat::fstat(fd).ok()) else {
+        return;
+    };
+    let container_ns = (ns.st_dev, ns.st_ino);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let left: Vec<i32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|p: &i32| {
+                std::fs::metadata(format!("/proc/{p}/ns/mnt"))
+                    .is_ok_and(|m| (m.dev(), m.ino()) == container_ns)
+            })
+            .collect();
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            return;
+        }
+        crate::debug!("ending the container's leftover processes {left:?}");
+        for pid in left {
+            // SAFETY: a process of this container's own mount namespace.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// A started container process and what the monitor keeps of it.
 struct Spawned {
     pid: i32,
@@ -1393,6 +1433,9 @@ fn run_once(
     drop(clients);
     let restart_requested = duties.restart_requested;
     drop(duties);
+    if outlived_by_its_processes(cfg, spec) {
+        end_leftover_processes(mount_ns.as_ref());
+    }
     if let Some(h) = &helper {
         h.stop();
         super::network::cleanup_socket(&store.containers.run_dir(id));
