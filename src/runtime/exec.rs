@@ -195,14 +195,7 @@ fn exec_under(store: &Store, id: &str, o: &ExecOptions, made: Option<&str>) -> R
         }
         false => (None, None),
     };
-    let mut sigset = nix::sys::signal::SigSet::empty();
-    sigset.add(nix::sys::signal::Signal::SIGCHLD);
-    sigset.add(nix::sys::signal::Signal::SIGWINCH);
-    sigset.thread_block()?;
-    let sfd = nix::sys::signalfd::SignalFd::with_flags(
-        &sigset,
-        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-    )?;
+    let sfd = sys::child_signalfd(&[])?;
     // The session: its exit file opened here, so the waiting process can
     // write it from inside the container's namespaces.
     let session = match (made, o.no_session) {
@@ -278,15 +271,7 @@ fn exec_under(store: &Store, id: &str, o: &ExecOptions, made: Option<&str>) -> R
                     libc::_exit(code);
                 }
             }
-            // SAFETY: an empty set from sigemptyset.
-            let unblocked = unsafe {
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
-            };
-            if unblocked != 0 {
-                bail!("unblocking signals: {}", sys::errno());
-            }
+            sys::unblock_all_signals();
             // The caller's descriptors stay ours unless passed on (the
             // program never gets the session's exit file).
             if exit_fd >= 0 {

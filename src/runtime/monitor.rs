@@ -284,15 +284,7 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
                 }
             }
         }
-        // SAFETY: an empty set from sigemptyset.
-        let unblocked = unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
-        };
-        if unblocked != 0 {
-            bail!("unblocking signals: {}", sys::errno());
-        }
+        sys::unblock_all_signals();
         let reached;
         let spec = if remapped {
             reached = super::idmap::reach_before_identity(spec, &mut rootfs)?;
@@ -1097,17 +1089,8 @@ fn run_inner(
             libc::signal(sig, libc::SIG_IGN);
         }
     }
-    let mut sigset = nix::sys::signal::SigSet::empty();
-    sigset.add(nix::sys::signal::Signal::SIGCHLD);
-    sigset.add(nix::sys::signal::Signal::SIGWINCH);
     // A user's stop wakes a monitor waiting to restart the program.
-    sigset.add(nix::sys::signal::Signal::SIGUSR1);
-    sigset.thread_block().context("blocking signals")?;
-    let sfd = nix::sys::signalfd::SignalFd::with_flags(
-        &sigset,
-        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-    )
-    .context("signalfd")?;
+    let sfd = sys::child_signalfd(&[nix::sys::signal::Signal::SIGUSR1])?;
     crate::debug!("monitor loaded the spec");
 
     // A user's start: the restart policy applies again, health starts over.
