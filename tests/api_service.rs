@@ -1680,3 +1680,88 @@ fn libpod_pods(mode: Mode) {
         "[{mode:?}] its member went too"
     );
 }
+
+both_modes!(api_exec_sessions_are_the_engines);
+/// An exec made through the API is one of the engine's sessions: inspect's
+/// ExecIDs lists it from its create on, its exit code is the API's
+/// ExitCode, `container cleanup --exec` settles and removes it (after
+/// which the API no longer knows it), and a session starts only once.
+fn api_exec_sessions_are_the_engines(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    let img = env.rt_image();
+    env.run_detached("box", &["--network", "none"], &img, &["sleep", "300"]);
+    let svc = Service::start(&env, &["--time", "0"]);
+    let exec_ids = || env.ok(&["inspect", "box", "--format", "{{.ExecIDs}}"]);
+    let make = |cmd: Value| {
+        let made = curl(
+            &env,
+            &svc,
+            "POST",
+            "/v1.41/containers/box/exec",
+            Some(&json!({"Cmd": cmd, "AttachStdout": true, "AttachStderr": true})),
+        );
+        assert_eq!(made.status, 201, "[{mode:?}] {}", made.text());
+        made.json()["Id"].as_str().unwrap().to_string()
+    };
+    let inspect = |eid: &str| curl(&env, &svc, "GET", &format!("/v1.41/exec/{eid}/json"), None);
+    let start = |eid: &str, detach: bool| {
+        let path = format!("/v1.41/exec/{eid}/start");
+        curl(&env, &svc, "POST", &path, Some(&json!({"Detach": detach})))
+    };
+
+    let eid = make(json!(["sh", "-c", "echo ran; exit 4"]));
+    assert!(exec_ids().contains(&eid), "[{mode:?}] {}", exec_ids());
+    let before = inspect(&eid).json();
+    assert_eq!(
+        (before["Running"].as_bool(), before["Pid"].as_i64()),
+        (Some(false), Some(0)),
+        "[{mode:?}] {before}"
+    );
+    let started = start(&eid, false);
+    assert_eq!(
+        frames(&started.body),
+        [(1, "ran\n".to_string())],
+        "[{mode:?}]"
+    );
+    let after = inspect(&eid).json();
+    assert_eq!(
+        (after["ExitCode"].as_i64(), after["Running"].as_bool()),
+        (Some(4), Some(false)),
+        "[{mode:?}] {after}"
+    );
+    assert_eq!(
+        after["ContainerID"],
+        json!(env.ok(&["inspect", "box", "--format", "{{.Id}}"]).trim())
+    );
+    assert!(exec_ids().contains(&eid), "[{mode:?}] {}", exec_ids());
+    let again = start(&eid, false);
+    assert_eq!(again.status, 409, "[{mode:?}] {}", again.text());
+
+    // detached: the engine's waiting process records the end
+    let bg = make(json!(["sh", "-c", "exit 6"]));
+    let detached = start(&bg, true);
+    assert_eq!(detached.status, 200, "[{mode:?}] {}", detached.text());
+    assert!(
+        wait_for(Duration::from_secs(20), || inspect(&bg).json()["Running"]
+            == json!(false)),
+        "[{mode:?}] {}",
+        inspect(&bg).text()
+    );
+    assert_eq!(inspect(&bg).json()["ExitCode"], json!(6), "[{mode:?}]");
+
+    // cleanup --exec keeps the exit code in the record; --rm ends it
+    env.ok(&["container", "cleanup", "--exec", &eid, "box"]);
+    assert_eq!(inspect(&eid).json()["ExitCode"], json!(4), "[{mode:?}]");
+    env.ok(&["container", "cleanup", "--exec", &eid, "--rm", "box"]);
+    let gone = inspect(&eid);
+    assert_eq!(gone.status, 404, "[{mode:?}] {}", gone.text());
+    assert!(!exec_ids().contains(&eid), "[{mode:?}] {}", exec_ids());
+    assert!(exec_ids().contains(&bg), "[{mode:?}] {}", exec_ids());
+    // one store of sessions: the API keeps none of its own
+    assert!(
+        !env.runroot_dir().join("api-exec").exists(),
+        "[{mode:?}] the API made its own exec records"
+    );
+    env.ok(&["rm", "-f", "-t", "0", "box"]);
+}

@@ -149,3 +149,34 @@ fn commands_run_as_the_mode_user_with_a_clean_environment(mode: Mode) {
         assert_eq!(out.status, 0, "{}", out.stderr);
     }
 }
+
+both_modes!(a_store_leaving_nothing_fails_on_a_live_monitor);
+/// A [`TestEnv::leaving_nothing`] store whose container still runs fails
+/// its test when dropped (naming the monitor) and kills what was left;
+/// one whose container was removed drops quietly.
+fn a_store_leaving_nothing_fails_on_a_live_monitor(mode: Mode) {
+    let env = TestEnv::leaving_nothing(mode);
+    let img = env.rt_image();
+    env.run_detached("left", &[], &img, &["sleep", "1000"]);
+    let home = format!("HOME={}", env.home.display());
+    assert!(
+        !env.store_processes().is_empty(),
+        "[{mode:?}] the running container's monitor is not seen"
+    );
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(env)));
+    let message = match dropped {
+        Ok(()) => panic!("[{mode:?}] a live monitor passed the drop's check"),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(
+        message.contains("outlived") && message.contains("--name left"),
+        "[{mode:?}] {message}"
+    );
+    assert_eq!(pids_with_env(&home), Vec::<i32>::new(), "[{mode:?}]");
+
+    let env = TestEnv::leaving_nothing(mode);
+    let img = env.rt_image();
+    env.run_detached("gone", &[], &img, &["sleep", "1000"]);
+    env.ok(&["rm", "-f", "-t", "0", "gone"]);
+    drop(env);
+}

@@ -114,7 +114,7 @@ both_modes!(generate_from_containers_makes_valid_names);
 /// named after the first with "-pod"; the validator itself rejects a
 /// broken object (so these checks can fail).
 fn generate_from_containers_makes_valid_names(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let long = format!("Long_{}", "x".repeat(70));
     env.run_detached(
@@ -165,6 +165,8 @@ fn generate_from_containers_makes_valid_names(mode: Mode) {
         "--type=deployment",
     );
     assert_refused(&env, &["kube", "generate", "nothing-here"], "nothing-here");
+    // the running containers' monitors must not outlive the test
+    env.ok(&["rm", "-f", "-t", "0", "My_Web.App", &long]);
 }
 
 both_modes!(generate_pod_with_service_and_claim);
@@ -172,7 +174,7 @@ both_modes!(generate_pod_with_service_and_claim);
 /// container, a NodePort Service for it, the volume as a
 /// PersistentVolumeClaim and its claim; a bind mount as a hostPath.
 fn generate_pod_with_service_and_claim(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let port = free_port().to_string();
     let publish = format!("{port}:80");
@@ -216,7 +218,7 @@ fn generate_pod_with_service_and_claim(mode: Mode) {
 both_modes!(generate_deployment_and_job);
 /// `--type deployment --replicas 3` and `--type job`, both valid.
 fn generate_deployment_and_job(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     env.run_detached("worker", &[], &img, &["sh", "-c", SLEEP]);
     let (deployment, text) = generate(
@@ -240,6 +242,7 @@ fn generate_deployment_and_job(mode: Mode) {
         &["kube", "generate", "--type", "cronjob", "worker"],
         "cronjob",
     );
+    env.ok(&["rm", "-f", "-t", "0", "worker"]);
 }
 
 /// A ConfigMap, and a Deployment of `replicas` whose container reads it
@@ -334,7 +337,7 @@ both_modes!(play_deployment_with_configmap);
 /// files and the Secret's value; `kube down` removes the pods and keeps
 /// the volume, `play --down --force` removes the volume too.
 fn play_deployment_with_configmap(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let file = write_yaml(&env, "web.yaml", &deployment_yaml(&env, &img, 2));
     let out = env.ok(&["kube", "play", &file]);
@@ -404,7 +407,7 @@ both_modes!(generated_pod_plays_back_the_same);
 /// generate -> rm -> play: the same pod runs again, with the same
 /// container names, published port, environment, and the volume's data.
 fn generated_pod_plays_back_the_same(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let port = free_port();
     let publish = format!("127.0.0.1:{port}:80");
@@ -468,7 +471,7 @@ both_modes!(bad_files_change_nothing);
 /// not define: one `Error:` line (naming file and line for bad YAML),
 /// exit 125, and nothing made (not even the file's volume).
 fn bad_files_change_nothing(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let bad = write_yaml(
         &env,
@@ -515,7 +518,7 @@ both_modes!(play_job_and_daemonset);
 /// A Job's pod runs its program once (restart Never) and a DaemonSet is
 /// one pod here; both named `<name>-pod`, as podman names them.
 fn play_job_and_daemonset(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let mark = format!(
         "        env:\n        - name: {MARK_VAR}\n          value: \"{}\"\n",
@@ -585,7 +588,7 @@ both_modes!(play_builds_images_and_shares_empty_dirs);
 /// Containerfile, is built when missing (not again unless --build); two
 /// containers of a pod share an emptyDir, which `kube down` removes.
 fn play_builds_images_and_shares_empty_dirs(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let ctx = env.user_dir("yaml").join("kubeapp");
     env.write_user_file(
@@ -676,7 +679,7 @@ both_modes!(compose_convert_kube_plays_the_app);
 /// services, a claim; image, ports, env, command, probe and labels are
 /// carried; the file plays back into the running app, web reachable.
 fn compose_convert_kube_plays_the_app(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let port = free_port();
     let www = www_dir(&env, "converted\n");
@@ -872,7 +875,7 @@ both_modes!(played_secrets_stay_out_of_records);
 /// container's record do not hold them, `secret ls` lists them under
 /// `kube_<secret>_<key>`, and kube down removes them.
 fn played_secrets_stay_out_of_records(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     const PW: &str = "pw-only-in-the-store";
     const TOKEN: &str = "token-only-in-the-store";
@@ -935,7 +938,7 @@ both_modes!(play_honours_pod_spec_fields);
 /// the host's network; `--annotation`, `--log-opt` and `--no-hosts` apply
 /// to every container.
 fn play_honours_pod_spec_fields(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let mark = format!(
         "    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n",
@@ -1041,7 +1044,7 @@ both_modes!(play_refuses_what_it_cannot_honour);
 /// nothing made; a failing init container undoes the play; kube apply
 /// (a remote cluster) is refused.
 fn play_refuses_what_it_cannot_honour(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let pod = |extra_meta: &str, spec: &str| {
         format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n{extra_meta}spec:\n{spec}  containers:\n  - name: a\n    image: {img}\n    command: {SLEEP_YAML}\n")
@@ -1122,7 +1125,7 @@ both_modes!(play_wait_tears_down);
 /// `kube play --wait` stays until the pods' containers end, then removes
 /// what it made; Ctrl-C (SIGINT) ends it early the same way.
 fn play_wait_tears_down(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let pod = |name: &str, command: &str| {
         format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: {img}\n    command: {command}\n    env:\n    - name: {MARK_VAR}\n      value: \"{}\"\n", env.dir.display())
@@ -1168,7 +1171,7 @@ both_modes!(generate_podman_only_annotations);
 /// Container annotations become the pod's as `KEY/CONTAINER`; podman's
 /// reserved ones (here --init's) only with --podman-only; both valid.
 fn generate_podman_only_annotations(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     env.run_detached(
         "noted",
@@ -1187,13 +1190,14 @@ fn generate_podman_only_annotations(mode: Mode) {
         "[{mode:?}] {text}"
     );
     assert_valid(mode, &[&plain, &podman]);
+    env.ok(&["rm", "-f", "-t", "0", "noted"]);
 }
 
 both_modes!(play_static_ip_and_mac);
 /// `--ip` and `--mac-address` give the played pod (on a named network)
 /// that address and MAC.
 fn play_static_ip_and_mac(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     // a bridge name of this process's own (root's is the host's)
     let bridge = format!("kub231p{}", std::process::id() % 100_000);
@@ -1245,7 +1249,7 @@ both_modes!(play_seccomp_annotations_and_no_hostname);
 /// pod); `--no-hostname` leaves /etc/hostname unmade; a bad annotation is
 /// refused with nothing made.
 fn play_seccomp_annotations_and_no_hostname(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let profiles = env.user_dir("profiles");
     std::fs::write(
@@ -1323,7 +1327,7 @@ both_modes!(play_userns_from_annotation_or_flag);
 /// `--userns` overrides; auto gives the pod a range of its own; a mode
 /// coracle lacks is refused with nothing made.
 fn play_userns_from_annotation_or_flag(mode: Mode) {
-    let env = TestEnv::new(mode);
+    let env = TestEnv::leaving_nothing(mode);
     let img = env.rt_image();
     let pod = |annotation: &str| {
         format!(

@@ -1,63 +1,29 @@
-//! Exec sessions: `POST /containers/{id}/exec` records what to run (under
-//! the run root, `api-exec/ID.json`, since each request is served by
-//! another process), `POST /exec/{id}/start` runs it through the engine's
-//! exec with its output framed on the taken-over connection, and
-//! `GET /exec/{id}/json` reports it, the exit code once it ended.
+//! Exec sessions are the engine's (`exec -d`'s, inspect's ExecIDs,
+//! `container cleanup --exec`'s): `POST /containers/{id}/exec` makes one
+//! ahead of its start with what to run, `POST /exec/{id}/start` runs it
+//! through the engine's exec with its output framed on the taken-over
+//! connection, and `GET /exec/{id}/json` reports it, the exit code once it
+//! ended. It stays until `container cleanup --exec ID --rm` or the
+//! container's cleanup.
 
 use super::http::{frame, Conn, Request};
 use super::reply::{api_error, common_headers, Reply};
 use super::Ctx;
-use crate::engine::types::{ExecOptions, Store};
-use anyhow::{Context, Result};
+use crate::engine::container_mount::{self as sessions, ExecSessionReport};
+use crate::engine::types::{ExecOptions, ExecRequest, Store};
+use anyhow::Result;
 use serde_json::{json, Value};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
 
-fn dir(store: &Store) -> PathBuf {
-    store.runroot.join("api-exec")
-}
-
-fn path_of(store: &Store, exec_id: &str) -> Result<PathBuf> {
-    if exec_id.len() != 64 || !exec_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(api_error(
-            404,
-            format!("no exec session with ID {exec_id} found: no such exec session"),
-        ));
-    }
-    Ok(dir(store).join(format!("{exec_id}.json")))
-}
-
-fn load(store: &Store, exec_id: &str) -> Result<Value> {
-    let p = path_of(store, exec_id)?;
-    let text = std::fs::read(&p).map_err(|_| {
+/// The session `exec_id` names, or podman's 404.
+fn load(store: &Store, exec_id: &str) -> Result<ExecSessionReport> {
+    sessions::exec_session(store, exec_id).ok_or_else(|| {
         api_error(
             404,
             format!("no exec session with ID {exec_id} found: no such exec session"),
         )
-    })?;
-    Ok(serde_json::from_slice(&text)?)
-}
-
-fn save(store: &Store, rec: &Value) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    let d = dir(store);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&d)?;
-    let id = rec["ID"].as_str().unwrap_or_default();
-    let tmp = d.join(format!(".{id}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(rec)?)?;
-    std::fs::rename(&tmp, d.join(format!("{id}.json"))).context("saving the exec session")?;
-    Ok(())
-}
-
-fn new_id() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 32];
-    rand::rng().fill_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    })
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -86,25 +52,19 @@ pub fn create(ctx: &Ctx, req: &Request, name: &str) -> Result<Reply> {
             format!("container {id} is not running: container state improper"),
         ));
     }
-    let exec_id = new_id();
-    let rec = json!({
-        "ID": exec_id,
-        "ContainerID": id,
-        "Cmd": cmd,
-        "Env": strings(&body["Env"]),
-        "User": body["User"].as_str().unwrap_or_default(),
-        "WorkingDir": body["WorkingDir"].as_str().unwrap_or_default(),
-        "Tty": body["Tty"].as_bool().unwrap_or(false),
-        "Privileged": body["Privileged"].as_bool().unwrap_or(false),
-        "AttachStdin": body["AttachStdin"].as_bool().unwrap_or(false),
-        "AttachStdout": body["AttachStdout"].as_bool().unwrap_or(false),
-        "AttachStderr": body["AttachStderr"].as_bool().unwrap_or(false),
-        "DetachKeys": body["DetachKeys"].as_str().unwrap_or_default(),
-        "Running": false,
-        "ExitCode": 0,
-        "Pid": 0,
-    });
-    save(&store, &rec)?;
+    let request = ExecRequest {
+        env: strings(&body["Env"]),
+        user: body["User"].as_str().unwrap_or_default().to_string(),
+        workdir: body["WorkingDir"].as_str().unwrap_or_default().to_string(),
+        tty: body["Tty"].as_bool().unwrap_or(false),
+        privileged: body["Privileged"].as_bool().unwrap_or(false),
+        attach_stdin: body["AttachStdin"].as_bool().unwrap_or(false),
+        attach_stdout: body["AttachStdout"].as_bool().unwrap_or(false),
+        attach_stderr: body["AttachStderr"].as_bool().unwrap_or(false),
+        detach_keys: body["DetachKeys"].as_str().unwrap_or_default().to_string(),
+        tty_path: None,
+    };
+    let exec_id = sessions::create_exec_session(&store, &id, cmd, request)?;
     Ok(Reply::Json(201, json!({"Id": exec_id})))
 }
 
@@ -112,46 +72,47 @@ pub fn create(ctx: &Ctx, req: &Request, name: &str) -> Result<Reply> {
 pub fn inspect(ctx: &Ctx, exec_id: &str) -> Result<Reply> {
     let store = (ctx.open_store)()?;
     let r = load(&store, exec_id)?;
-    let cmd = strings(&r["Cmd"]);
+    let s = &r.session;
+    let req = s.request.clone().unwrap_or_default();
     Ok(Reply::Json(
         200,
         json!({
-            "ID": r["ID"],
-            "ContainerID": r["ContainerID"],
-            "Running": r["Running"],
-            "ExitCode": r["ExitCode"],
-            "Pid": r["Pid"],
-            "OpenStdin": r["AttachStdin"],
-            "OpenStdout": r["AttachStdout"],
-            "OpenStderr": r["AttachStderr"],
+            "ID": s.id,
+            "ContainerID": r.container,
+            "Running": r.running,
+            "ExitCode": r.exit_code.unwrap_or(0),
+            "Pid": s.pid,
+            "OpenStdin": req.attach_stdin,
+            "OpenStdout": req.attach_stdout,
+            "OpenStderr": req.attach_stderr,
             "CanRemove": false,
-            "DetachKeys": r["DetachKeys"],
+            "DetachKeys": req.detach_keys,
             "ProcessConfig": {
-                "entrypoint": cmd.first().cloned().unwrap_or_default(),
-                "arguments": cmd.iter().skip(1).collect::<Vec<_>>(),
-                "privileged": r["Privileged"],
-                "tty": r["Tty"],
-                "user": r["User"],
+                "entrypoint": s.command.first().cloned().unwrap_or_default(),
+                "arguments": s.command.iter().skip(1).collect::<Vec<_>>(),
+                "privileged": req.privileged,
+                "tty": req.tty,
+                "user": req.user,
             },
         }),
     ))
 }
 
-fn options(r: &Value, detach: bool, stdin: bool) -> ExecOptions {
-    let opt = |k: &str| r[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+fn options(command: &[String], req: &ExecRequest, detach: bool, stdin: bool) -> ExecOptions {
+    let opt = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
     ExecOptions {
-        args: strings(&r["Cmd"]),
-        env: strings(&r["Env"]),
-        user: opt("User"),
-        workdir: opt("WorkingDir"),
-        tty: r["Tty"].as_bool().unwrap_or(false),
+        args: command.to_vec(),
+        env: req.env.clone(),
+        user: opt(&req.user),
+        workdir: opt(&req.workdir),
+        tty: req.tty,
         interactive: stdin,
         detach,
-        privileged: r["Privileged"].as_bool().unwrap_or(false),
+        privileged: req.privileged,
         preserve_fds: Vec::new(),
         detach_keys: Vec::new(),
-        // the API keeps its own exec records (api/exec.rs)
-        no_session: true,
+        // the session is the one made by create
+        no_session: false,
     }
 }
 
@@ -195,8 +156,11 @@ pub fn resize(ctx: &Ctx, req: &Request, exec_id: &str) -> Result<Reply> {
     let store = (ctx.open_store)()?;
     let rec = load(&store, exec_id)?;
     let (rows, cols) = size_of(req)?;
-    let Some(path) = rec["TtyPath"]
-        .as_str()
+    let Some(path) = rec
+        .session
+        .request
+        .as_ref()
+        .and_then(|r| r.tty_path.as_deref())
         .filter(|p| p.starts_with("/dev/pts/"))
     else {
         return Err(api_error(
@@ -204,13 +168,12 @@ pub fn resize(ctx: &Ctx, req: &Request, exec_id: &str) -> Result<Reply> {
             format!("exec session {exec_id} has no terminal: exec session state improper"),
         ));
     };
-    if rec["Running"] != json!(true) {
+    if !rec.running {
         return Err(api_error(
             409,
             format!("exec session {exec_id} is not running: exec session state improper"),
         ));
     }
-    use std::os::fd::AsRawFd;
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -228,40 +191,45 @@ pub fn resize(ctx: &Ctx, req: &Request, exec_id: &str) -> Result<Reply> {
 /// half-close ends that stdin).
 pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result<Reply> {
     let store = (ctx.open_store)()?;
-    let mut rec = load(&store, exec_id)?;
+    let rec = load(&store, exec_id)?;
     let body: Value = match req.body.is_empty() {
         true => json!({}),
         false => serde_json::from_slice(&req.body)
             .map_err(|e| api_error(400, format!("decode(): {e}")))?,
     };
-    if rec["Running"] == json!(true) || rec["Pid"].as_i64().unwrap_or(0) != 0 {
+    if rec.session.pid != 0 || rec.exit_code.is_some() {
         return Err(api_error(
             409,
             format!("exec session {exec_id} has already been started: exec session state improper"),
         ));
     }
-    let id = rec["ContainerID"].as_str().unwrap_or_default().to_string();
+    let id = rec.container.clone();
     if !crate::engine::containers::is_running_now(&store, &id) {
         return Err(api_error(
             409,
             format!("container {id} is not running: container state improper"),
         ));
     }
+    let request = rec.session.request.clone().unwrap_or_default();
+    let command = &rec.session.command;
     if body["Detach"] == json!(true) {
-        crate::engine::containers::exec(&store, &id, &options(&rec, true, false))?;
-        rec["Pid"] = json!(-1);
-        save(&store, &rec)?;
+        let opts = options(command, &request, true, false);
+        if let Err(e) = crate::engine::containers::exec_in_session(&store, &id, &opts, exec_id) {
+            let _ =
+                sessions::exec_session_failed(&store, &id, exec_id, crate::error::exit_code_of(&e));
+            return Err(e);
+        }
         return Ok(Reply::Json(200, json!({})));
     }
-    let tty = rec["Tty"].as_bool().unwrap_or(false);
-    let stdin = rec["AttachStdin"].as_bool().unwrap_or(false);
-    let opts = options(&rec, false, stdin);
+    let tty = request.tty;
+    let stdin = request.attach_stdin;
+    let opts = options(command, &request, false, stdin);
     // The child's stdio (0, 1, 2) and our ends.
     let (streams, theirs): (Streams, [OwnedFd; 3]) = match tty {
         true => {
             let pty = nix::pty::openpty(None, None)?;
             let path = std::fs::read_link(format!("/proc/self/fd/{}", pty.slave.as_raw_fd()))?;
-            rec["TtyPath"] = json!(path.to_string_lossy());
+            sessions::note_exec_terminal(&store, &id, exec_id, &path.to_string_lossy())?;
             if let Some([h, w]) = body["ConsoleSize"].as_array().and_then(|a| {
                 let v: Vec<u16> = a
                     .iter()
@@ -310,7 +278,8 @@ pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result
             let _ = nix::unistd::dup2_stdout(&o);
             let _ = nix::unistd::dup2_stderr(&e);
             drop((i, o, e));
-            let code = match crate::engine::containers::exec(&store, &id, &opts) {
+            let code = match crate::engine::containers::exec_in_session(&store, &id, &opts, exec_id)
+            {
                 Ok(outcome) => outcome.code,
                 Err(e) => {
                     crate::log::error_line(&format!("{e:#}"));
@@ -322,9 +291,6 @@ pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result
         nix::unistd::ForkResult::Parent { child } => child,
     };
     drop(theirs);
-    rec["Running"] = json!(true);
-    rec["Pid"] = json!(child.as_raw());
-    save(&store, &rec)?;
     conn.hijack(req, &common_headers(ctx), tty)?;
     let relayed = relay(conn, streams);
     let code = match nix::sys::wait::waitpid(child, None) {
@@ -332,9 +298,9 @@ pub fn start(ctx: &Ctx, conn: &mut Conn, req: &Request, exec_id: &str) -> Result
         Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
         _ => -1,
     };
-    rec["Running"] = json!(false);
-    rec["ExitCode"] = json!(code);
-    save(&store, &rec)?;
+    // A program that ran wrote its own exit code; one that never did ends
+    // with the engine's.
+    sessions::exec_session_failed(&store, &id, exec_id, code)?;
     relayed?;
     Ok(Reply::Streamed)
 }

@@ -112,3 +112,63 @@ pub fn cleanup_exec(store: &Store, id: &str, session: &str, rm: bool) -> Result<
 pub fn exec_session_ids(store: &Store, id: &str, container_pid: i32) -> Vec<String> {
     exec_sessions::list(store, id, container_pid)
 }
+
+/// An exec session as the API reports it: its container, its record,
+/// whether its program runs and how it ended.
+pub struct ExecSessionReport {
+    pub container: String,
+    pub session: exec_sessions::ExecSession,
+    pub running: bool,
+    pub exit_code: Option<i32>,
+}
+
+/// The API's exec create: a session of the running container `id`, made
+/// ahead of its start (and listed in its ExecIDs from now on); its id.
+pub fn create_exec_session(
+    store: &Store,
+    id: &str,
+    command: Vec<String>,
+    request: exec_sessions::ExecRequest,
+) -> Result<String> {
+    let state = crate::runtime::state::current_state(store, id)?;
+    exec_sessions::create(store, id, state.pid, command, request)
+}
+
+/// A session by its id alone (the API names no container).
+pub fn exec_session(store: &Store, session: &str) -> Option<ExecSessionReport> {
+    let (container, s) = exec_sessions::find(store, session)?;
+    let exit_code = s
+        .exit_code
+        .or_else(|| exec_sessions::exit_code(store, &container, &s.id));
+    let running = s.pid != 0 && session_running(store, &container, &s);
+    Some(ExecSessionReport {
+        container,
+        session: s,
+        running,
+        exit_code,
+    })
+}
+
+/// The terminal a made session's program gets, kept for resizes.
+pub fn note_exec_terminal(store: &Store, id: &str, session: &str, tty_path: &str) -> Result<()> {
+    let Some(mut s) = exec_sessions::load(store, id, session) else {
+        bail!("no exec session with ID {session} found: no such exec session");
+    };
+    s.request.get_or_insert_with(Default::default).tty_path = Some(tty_path.to_string());
+    let dir = exec_sessions::dir(store, id, session).unwrap_or_default();
+    exec_sessions::save(&dir, &s)
+}
+
+/// A made session whose start failed before its program could end on
+/// its own: `code` is how it ended (a program that ran wrote its own).
+pub fn exec_session_failed(store: &Store, id: &str, session: &str, code: i32) -> Result<()> {
+    let Some(mut s) = exec_sessions::load(store, id, session) else {
+        return Ok(());
+    };
+    if s.exit_code.is_some() || exec_sessions::exit_code(store, id, session).is_some() {
+        return Ok(());
+    }
+    s.exit_code = Some(code);
+    let dir = exec_sessions::dir(store, id, session).unwrap_or_default();
+    exec_sessions::save(&dir, &s)
+}

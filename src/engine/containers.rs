@@ -552,10 +552,33 @@ pub fn exec(
     id: &str,
     opts: &crate::runtime::exec::ExecOptions,
 ) -> Result<crate::runtime::exec::ExecOutcome> {
+    exec_under(store, id, opts, None)
+}
+
+/// [`exec`] under a session made ahead of it (the API's exec create,
+/// `container_mount::create_exec_session`), which stays after the end.
+pub fn exec_in_session(
+    store: &Store,
+    id: &str,
+    opts: &crate::runtime::exec::ExecOptions,
+    session: &str,
+) -> Result<crate::runtime::exec::ExecOutcome> {
+    exec_under(store, id, opts, Some(session))
+}
+
+fn exec_under(
+    store: &Store,
+    id: &str,
+    opts: &crate::runtime::exec::ExecOptions,
+    session: Option<&str>,
+) -> Result<crate::runtime::exec::ExecOutcome> {
     if let Ok(cfg) = store.containers.load_config(id) {
         events::container(store, "exec", &cfg);
     }
-    crate::runtime::exec::exec(store, id, opts)
+    match session {
+        Some(s) => crate::runtime::exec::exec_in_session(store, id, opts, s),
+        None => crate::runtime::exec::exec(store, id, opts),
+    }
 }
 
 /// `ps --size`: each container's own layer (its upper dir) and its whole

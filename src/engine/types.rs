@@ -28,6 +28,7 @@ pub use crate::storage::containers::{
     ContainerConfig, ContainerState, DeviceRate, MountKind, MountSpec, PortMapping, Status,
 };
 pub use crate::storage::events::{Backend as EventsBackend, Event};
+pub use crate::storage::exec_sessions::ExecRequest;
 pub use crate::storage::health::{HealthConfig, HealthSettings, HealthState};
 pub use crate::storage::image_config::ImageConfig;
 pub use crate::storage::images::ImageRecord;

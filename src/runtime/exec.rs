@@ -146,6 +146,21 @@ fn join_namespaces(pid: i32) -> Result<()> {
 /// Run a command in the container; returns its exit code (0 with
 /// --detach) and, detached, its session's id.
 pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
+    exec_under(store, id, o, None)
+}
+
+/// [`exec`] under a session made ahead of it (`exec_sessions::create`,
+/// the API's exec create), which stays when the program ends.
+pub fn exec_in_session(
+    store: &Store,
+    id: &str,
+    o: &ExecOptions,
+    session: &str,
+) -> Result<ExecOutcome> {
+    exec_under(store, id, o, Some(session))
+}
+
+fn exec_under(store: &Store, id: &str, o: &ExecOptions, made: Option<&str>) -> Result<ExecOutcome> {
     super::sealed_exe::require()?;
     let state = current_state(store, id)?;
     if !is_running(&state) || state.status == crate::storage::containers::Status::Paused {
@@ -180,20 +195,17 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
         }
         false => (None, None),
     };
-    let mut sigset = nix::sys::signal::SigSet::empty();
-    sigset.add(nix::sys::signal::Signal::SIGCHLD);
-    sigset.add(nix::sys::signal::Signal::SIGWINCH);
-    sigset.thread_block()?;
-    let sfd = nix::sys::signalfd::SignalFd::with_flags(
-        &sigset,
-        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-    )?;
+    let sfd = sys::child_signalfd(&[])?;
     // The session: its exit file opened here, so the waiting process can
     // write it from inside the container's namespaces.
-    let session = match o.no_session {
-        true => None,
-        false => Some(exec_sessions::begin(store, id)?),
+    let session = match (made, o.no_session) {
+        (Some(sid), _) => Some(exec_sessions::resume(store, id, sid)?),
+        (None, true) => None,
+        (None, false) => Some(exec_sessions::begin(store, id)?),
     };
+    // A session begun here ends with an attached exec; a made one is its
+    // maker's to remove.
+    let own_session = made.is_none();
     let exit_fd = session
         .as_ref()
         .map(|(_, _, f)| f.as_raw_fd())
@@ -202,7 +214,7 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
     let child = unsafe { libc::fork() };
     if child < 0 {
         let err = sys::errno();
-        if let Some((sid, _, _)) = &session {
+        if let Some((sid, _, _)) = session.as_ref().filter(|_| own_session) {
             let _ = exec_sessions::remove(store, id, sid);
         }
         bail!("fork: {err}");
@@ -259,15 +271,7 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
                     libc::_exit(code);
                 }
             }
-            // SAFETY: an empty set from sigemptyset.
-            let unblocked = unsafe {
-                let mut set: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut set);
-                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
-            };
-            if unblocked != 0 {
-                bail!("unblocking signals: {}", sys::errno());
-            }
+            sys::unblock_all_signals();
             // The caller's descriptors stay ours unless passed on (the
             // program never gets the session's exit file).
             if exit_fd >= 0 {
@@ -306,6 +310,8 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
     let session = match session {
         Some((sid, dir, exit_file)) => {
             drop(exit_file);
+            // A made session keeps what it was made with.
+            let request = exec_sessions::load(store, id, &sid).and_then(|s| s.request);
             let record = exec_sessions::ExecSession {
                 id: sid.clone(),
                 command: o.args.clone(),
@@ -314,6 +320,7 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
                 container_pid: pid,
                 detached: o.detach,
                 exit_code: None,
+                request,
             };
             if let Err(e) = exec_sessions::save(&dir, &record) {
                 crate::warn!("recording exec session {sid}: {e:#}");
@@ -324,7 +331,7 @@ pub fn exec(store: &Store, id: &str, o: &ExecOptions) -> Result<ExecOutcome> {
     };
     // An attached session ends with the exec (podman removes it too).
     let forget = || {
-        if let Some(sid) = &session {
+        if let Some(sid) = session.as_ref().filter(|_| own_session) {
             let _ = exec_sessions::remove(store, id, sid);
         }
     };

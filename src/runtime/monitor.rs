@@ -284,15 +284,7 @@ fn child_main(plan: ChildPlan, monitor_ends: MonitorEnds) -> ! {
                 }
             }
         }
-        // SAFETY: an empty set from sigemptyset.
-        let unblocked = unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
-        };
-        if unblocked != 0 {
-            bail!("unblocking signals: {}", sys::errno());
-        }
+        sys::unblock_all_signals();
         let reached;
         let spec = if remapped {
             reached = super::idmap::reach_before_identity(spec, &mut rootfs)?;
@@ -449,6 +441,31 @@ impl HalfMade {
         self.pid = 0;
         self.net_dir = None;
         made
+    }
+
+    /// The container is up: what was made goes to the monitor's run,
+    /// with the ends each way of spawning made on its own.
+    fn hand_over(
+        self,
+        wiring: Wiring,
+        mount_ns: Option<std::os::fd::OwnedFd>,
+        netns_holder: Option<super::checkpoint::NetnsHolder>,
+    ) -> Spawned {
+        let Made {
+            pid,
+            cgroup,
+            pending_net,
+            helper,
+        } = self.disarm();
+        Spawned {
+            pid,
+            wiring,
+            helper,
+            pending_net,
+            cgroup,
+            mount_ns,
+            netns_holder,
+        }
     }
 }
 
@@ -663,21 +680,7 @@ fn spawn_container(
         },
     };
     super::report::await_exec(ends.report.as_fd())?;
-    let Made {
-        pid,
-        cgroup,
-        pending_net,
-        helper,
-    } = made.disarm();
-    Ok(Spawned {
-        pid,
-        wiring,
-        helper,
-        pending_net,
-        cgroup,
-        mount_ns,
-        netns_holder: None,
-    })
+    Ok(made.hand_over(wiring, mount_ns, None))
 }
 
 /// `container restore`: the container's processes brought back by criu
@@ -715,25 +718,12 @@ fn spawn_restored(
     made.pid = pid;
     crate::debug!("container process {pid} restored");
     let mount_ns = hold_mount_namespace(pid);
-    let Made {
-        pid,
-        cgroup,
-        pending_net,
-        helper,
-    } = made.disarm();
-    Ok(Spawned {
-        pid,
-        wiring: Wiring::Pipes {
-            stdin_w: stdio.stdin_w,
-            stdout_r: stdio.stdout_r,
-            stderr_r: stdio.stderr_r,
-        },
-        helper,
-        pending_net,
-        cgroup,
-        mount_ns,
-        netns_holder: holder,
-    })
+    let wiring = Wiring::Pipes {
+        stdin_w: stdio.stdin_w,
+        stdout_r: stdio.stdout_r,
+        stderr_r: stdio.stderr_r,
+    };
+    Ok(made.hand_over(wiring, mount_ns, holder))
 }
 
 /// `--runtime`: the external runtime creates the container; its network
@@ -768,21 +758,7 @@ fn spawn_with_oci_runtime(
         super::hooks::run_stage(spec, stage, &cfg.id, "created", pid, &bundle)?;
     }
     super::oci_runtime::start(store, cfg, pid)?;
-    let Made {
-        pid,
-        cgroup,
-        pending_net,
-        helper,
-    } = made.disarm();
-    Ok(Spawned {
-        pid,
-        wiring: created.wiring,
-        helper,
-        pending_net,
-        cgroup,
-        mount_ns,
-        netns_holder: None,
-    })
+    Ok(made.hand_over(created.wiring, mount_ns, None))
 }
 
 /// The rootless network namespace, locked, for a rootless container on
@@ -810,6 +786,46 @@ fn hold_mount_namespace(pid: i32) -> Option<std::os::fd::OwnedFd> {
     std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
         .ok()
         .map(std::os::fd::OwnedFd::from)
+}
+
+/// A container in the host's pid namespace: its other processes outlive
+/// its first one (no namespace ends with it), and without a cgroup of its
+/// own (rootless on cgroup v1) nothing else finds them. Podman ends every
+/// process of such a container with it.
+fn outlived_by_its_processes(cfg: &ContainerConfig, spec: &Spec) -> bool {
+    cfg.oci_runtime.is_none() && clone_flags(spec) & libc::CLONE_NEWPID == 0
+}
+
+/// Kill every process still in the container's mount namespace (held in
+/// `mount_ns`): only the container's processes and its execs live there.
+fn end_leftover_processes(mount_ns: Option<&std::os::fd::OwnedFd>) {
+    use std::os::unix::fs::MetadataExt;
+    let Some(ns) = mount_ns.and_then(|fd| nix::sys::stat::fstat(fd).ok()) else {
+        return;
+    };
+    let container_ns = (ns.st_dev, ns.st_ino);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let left: Vec<i32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|p: &i32| {
+                std::fs::metadata(format!("/proc/{p}/ns/mnt"))
+                    .is_ok_and(|m| (m.dev(), m.ino()) == container_ns)
+            })
+            .collect();
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            return;
+        }
+        crate::debug!("ending the container's leftover processes {left:?}");
+        for pid in left {
+            // SAFETY: a process of this container's own mount namespace.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// A started container process and what the monitor keeps of it.
@@ -1073,17 +1089,8 @@ fn run_inner(
             libc::signal(sig, libc::SIG_IGN);
         }
     }
-    let mut sigset = nix::sys::signal::SigSet::empty();
-    sigset.add(nix::sys::signal::Signal::SIGCHLD);
-    sigset.add(nix::sys::signal::Signal::SIGWINCH);
     // A user's stop wakes a monitor waiting to restart the program.
-    sigset.add(nix::sys::signal::Signal::SIGUSR1);
-    sigset.thread_block().context("blocking signals")?;
-    let sfd = nix::sys::signalfd::SignalFd::with_flags(
-        &sigset,
-        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-    )
-    .context("signalfd")?;
+    let sfd = sys::child_signalfd(&[nix::sys::signal::Signal::SIGUSR1])?;
     crate::debug!("monitor loaded the spec");
 
     // A user's start: the restart policy applies again, health starts over.
@@ -1409,6 +1416,9 @@ fn run_once(
     drop(clients);
     let restart_requested = duties.restart_requested;
     drop(duties);
+    if outlived_by_its_processes(cfg, spec) {
+        end_leftover_processes(mount_ns.as_ref());
+    }
     if let Some(h) = &helper {
         h.stop();
         super::network::cleanup_socket(&store.containers.run_dir(id));

@@ -577,14 +577,7 @@ fn exec_with_terminal(mut c: Command, rt: &OciRuntimeRecord, id: &str) -> Result
         .arg("--pid-file")
         .arg(&pid_file)
         .arg(id);
-    let mut sigset = nix::sys::signal::SigSet::empty();
-    sigset.add(nix::sys::signal::Signal::SIGCHLD);
-    sigset.add(nix::sys::signal::Signal::SIGWINCH);
-    sigset.thread_block()?;
-    let sfd = nix::sys::signalfd::SignalFd::with_flags(
-        &sigset,
-        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-    )?;
+    let sfd = sys::child_signalfd(&[])?;
     set_subreaper(true)?;
     let ran = run_quiet(c, &format!("{} exec", rt.name));
     let _ = set_subreaper(false);

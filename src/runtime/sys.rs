@@ -14,6 +14,22 @@ pub fn errno() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
+/// SIGCHLD, SIGWINCH and `more` blocked and read from a signalfd instead:
+/// how a process relaying for its child learns of its end and of the
+/// terminal's new size.
+pub fn child_signalfd(more: &[nix::sys::signal::Signal]) -> Result<nix::sys::signalfd::SignalFd> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut set = SigSet::empty();
+    for &sig in [Signal::SIGCHLD, Signal::SIGWINCH].iter().chain(more) {
+        set.add(sig);
+    }
+    set.thread_block()
+        .map_err(|e| anyhow!("blocking signals: {e}"))?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| anyhow!("signalfd: {e}"))
+}
+
 /// mount(2); `what` names the operation in the error.
 pub fn mount(
     source: Option<&Path>,

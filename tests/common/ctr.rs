@@ -284,6 +284,72 @@ impl TestEnv {
     }
 }
 
+impl TestEnv {
+    /// Host processes of this store: every coracle command of the env runs
+    /// with its HOME, which the monitors and helpers it forks keep, and
+    /// containers started by the helpers carry the mark. Their descendants
+    /// count too (a container's program under its monitor).
+    pub fn store_processes(&self) -> Vec<i32> {
+        let home = format!("HOME={}", self.home.display());
+        let mut found = pids_with_env(&home);
+        found.extend(self.marked_pids());
+        let mut i = 0;
+        while i < found.len() {
+            for child in children_of(found[i]) {
+                if !found.contains(&child) {
+                    found.push(child);
+                }
+            }
+            i += 1;
+        }
+        found.retain(|&pid| process_alive(pid));
+        found.sort();
+        found
+    }
+
+    /// The drop of a [`TestEnv::leaving_nothing`] store: what still runs
+    /// after a grace (a monitor finishes its cleanup after `rm` returns) is
+    /// killed, then the test fails naming it, unless it failed already.
+    pub(crate) fn end_leftovers(&self) {
+        let grace = Instant::now() + Duration::from_secs(10);
+        let mut left = self.store_processes();
+        while !left.is_empty() && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(50));
+            left = self.store_processes();
+        }
+        if left.is_empty() {
+            return;
+        }
+        let named: Vec<String> = left
+            .iter()
+            .map(|pid| {
+                let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let args: Vec<String> = args
+                    .split(|&b| b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                format!("{pid} {}", args.join(" "))
+            })
+            .collect();
+        for &pid in &left {
+            // SAFETY: a signal to a process of this test's own store.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let gone = Instant::now() + Duration::from_secs(10);
+        while !self.store_processes().is_empty() && Instant::now() < gone {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !std::thread::panicking() {
+            panic!(
+                "[{:?}] processes of the test's store outlived it (killed now):\n{}",
+                self.mode,
+                named.join("\n")
+            );
+        }
+    }
+}
+
 /// Kills what a test started when it ends, even by a failed assertion.
 pub struct Reaper<'a>(pub &'a TestEnv);
 

@@ -245,6 +245,9 @@ pub struct TestEnv {
     /// XDG_RUNTIME_DIR (rootless) / --runroot parent (root).
     pub runtime_dir: PathBuf,
     extra_env: Vec<(String, String)>,
+    /// Set by [`TestEnv::leaving_nothing`]: the drop fails the test when a
+    /// process of this store outlives it.
+    forbid_leftovers: bool,
 }
 
 impl TestEnv {
@@ -271,7 +274,18 @@ impl TestEnv {
             home,
             runtime_dir,
             extra_env: Vec::new(),
+            forbid_leftovers: false,
         }
+    }
+
+    /// A store whose test must leave nothing running: when it is dropped,
+    /// any process of it (a monitor, its network helper, a container's
+    /// program) still there after a short grace is killed and, unless the
+    /// test failed already, the test fails naming it.
+    pub fn leaving_nothing(mode: Mode) -> TestEnv {
+        let mut env = TestEnv::new(mode);
+        env.forbid_leftovers = true;
+        env
     }
 
     /// The graph root: where images, blobs and layers are stored.
@@ -578,6 +592,9 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        if self.forbid_leftovers {
+            self.end_leftovers();
+        }
         // root can remove files of any subordinate owner
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             eprintln!("warning: could not remove {}: {e}", self.dir.display());
