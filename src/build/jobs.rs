@@ -42,9 +42,6 @@ pub fn fork(path: &Path, work: impl FnOnce() -> StageResult) -> Result<libc::pid
     if pid > 0 {
         return Ok(pid);
     }
-    // The random state was copied: ids (containers, scratch files) made
-    // here must not be the parent's or a sibling's.
-    let _ = rand::rng().reseed();
     // SAFETY: our own fds, in the child.
     unsafe {
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);

@@ -398,6 +398,7 @@ pub enum Command {
 /// Entry point: parse, run, and turn errors into podman's exit codes.
 pub fn main() -> i32 {
     crate::log::mark_start();
+    crate::engine::prepare_process();
     // systemd runs generators by name: the same binary, linked as one
     let mut args = std::env::args();
     let argv0 = args.next().unwrap_or_default();

@@ -76,6 +76,12 @@ pub fn open_store(opts: &StoreOptions) -> Result<Store> {
     Store::open(&opts, rootless)
 }
 
+/// Call once at the start of every invocation: each process it forks gets
+/// random state of its own (ids, names and nonces never repeat across forks).
+pub fn prepare_process() {
+    crate::runtime::sys::reseed_random_after_fork();
+}
+
 /// Call first in a command that starts or enters a container: it runs on
 /// from a read-only view of coracle's binary (see runtime::sealed_exe).
 pub fn ensure_sealed() -> Result<()> {

@@ -351,9 +351,6 @@ pub fn begin_start(store: &Store, id: &str, attach: bool) -> Result<StartPending
     }
     if child == 0 {
         drop(ready_r);
-        // A fork starts with its parent's random state: monitors forked by
-        // one CLI would draw the same veth names and MACs.
-        let _ = rand::rng().reseed();
         if !attach {
             sys::detach_from_caller();
         }

@@ -385,3 +385,49 @@ pub fn loopback_up() -> Result<()> {
     }
     Ok(())
 }
+
+/// Every `fork()` from here on gives the child random state of its own:
+/// rand 0.9 no longer reseeds a forked child, and two processes drawing the
+/// same "random" container ids, exec session ids, veth names or temp file
+/// nonces collide (the API serves each connection in a fork of one process).
+pub fn reseed_random_after_fork() {
+    extern "C" fn reseed() {
+        let _ = rand::rng().reseed();
+    }
+    // SAFETY: registers a plain function; glibc runs it in the child after
+    // fork, where this process is single-threaded.
+    unsafe { libc::pthread_atfork(None, None, Some(reseed)) };
+}
+
+#[cfg(test)]
+mod tests {
+    /// A forked child draws other numbers than its parent does next.
+    #[test]
+    fn a_forked_child_has_random_state_of_its_own() {
+        super::reseed_random_after_fork();
+        let _warm: u64 = rand::random();
+        let mut fds = [0i32; 2];
+        // SAFETY: a pipe for the child's number; the child only draws,
+        // writes and leaves with _exit.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            match libc::fork() {
+                0 => {
+                    let n: u64 = rand::random();
+                    libc::write(fds[1], (&n as *const u64).cast(), 8);
+                    libc::_exit(0);
+                }
+                pid => {
+                    assert!(pid > 0);
+                    let mine: u64 = rand::random();
+                    let mut theirs = 0u64;
+                    assert_eq!(libc::read(fds[0], (&mut theirs as *mut u64).cast(), 8), 8);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                    libc::close(fds[0]);
+                    libc::close(fds[1]);
+                    assert_ne!(mine, theirs, "the child repeated its parent's numbers");
+                }
+            }
+        }
+    }
+}
