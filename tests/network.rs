@@ -1078,6 +1078,32 @@ fn host_responder(ip: std::net::IpAddr, body: &'static str, lifetime: Duration) 
     port
 }
 
+/// A service only on the host's loopback that no other listener can shadow:
+/// it holds its port on every address (so no parallel test's responder
+/// gets the same port on the host's address) but answers only connections
+/// made to 127.0.0.1.
+fn loopback_responder(body: &'static str, lifetime: Duration) -> u16 {
+    let l = TcpListener::bind(("0.0.0.0", 0)).unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let end = Instant::now() + lifetime;
+        while Instant::now() < end {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    let to_loopback = s.local_addr().is_ok_and(|a| a.ip().is_loopback());
+                    if to_loopback {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.write_all(body.as_bytes());
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    port
+}
+
 /// The host's first IPv4 address that is not loopback (`ip -4 -o addr`).
 fn host_non_loopback_v4() -> std::net::Ipv4Addr {
     let out = std::process::Command::new("ip")
@@ -1148,7 +1174,7 @@ fn host_loopback_closed_by_default(mode: Mode) {
     let _helpers = HelperReaper(&env);
     let img = env.rt_image();
     let lifetime = Duration::from_secs(150);
-    let lo_port = host_responder([127, 0, 0, 1].into(), LOOPBACK_MARK, lifetime);
+    let lo_port = loopback_responder(LOOPBACK_MARK, lifetime);
     let host_ip = host_non_loopback_v4();
     let addr_port = host_responder(host_ip.into(), HOST_ADDR_MARK, lifetime);
     for helper in HELPERS {
@@ -1194,11 +1220,7 @@ fn host_loopback_opt_in(mode: Mode) {
     let env = TestEnv::new(mode);
     let _helpers = HelperReaper(&env);
     let img = env.rt_image();
-    let lo_port = host_responder(
-        [127, 0, 0, 1].into(),
-        LOOPBACK_MARK,
-        Duration::from_secs(120),
-    );
+    let lo_port = loopback_responder(LOOPBACK_MARK, Duration::from_secs(120));
     for (net, at) in [
         ("slirp4netns:allow_host_loopback=true", "10.0.2.2"),
         (
