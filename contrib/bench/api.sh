@@ -27,6 +27,26 @@ fi
 echo "API service, median of $RUNS ($mode), 10 containers"
 printf '  %-40s %8s ms\n' "coracle: curl containers/json" "$c_curl"
 printf '  %-40s %8s ms\n' "coracle: docker ps -a" "$c_docker"
+
+# The same over TLS on loopback tcp (a throwaway CA and server certificate):
+# the handshake's cost beside the plain socket.
+if command -v openssl >/dev/null; then
+  (cd "$BENCH_TMP" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+      -subj /CN=bench-ca -keyout ca.key -out ca.pem 2>/dev/null &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr 2>/dev/null &&
+    printf 'subjectAltName=IP:127.0.0.1\n' > san.ext &&
+    openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+      -extfile san.ext -out srv.pem 2>/dev/null)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "${C[@]}" system service --time 0 --tls-cert "$BENCH_TMP/srv.pem" --tls-key "$BENCH_TMP/srv.key" "tcp://127.0.0.1:$port" &
+  TPID=$!
+  for _ in $(seq 100); do curl -sf --cacert "$BENCH_TMP/ca.pem" "https://127.0.0.1:$port/_ping" >/dev/null 2>&1 && break; sleep 0.05; done
+  c_tls=$(median_ms "$RUNS" : curl -sf --cacert "$BENCH_TMP/ca.pem" "https://127.0.0.1:$port/v1.41/containers/json?all=1")
+  kill "$TPID" 2>/dev/null || true; wait "$TPID" 2>/dev/null || true
+  printf '  %-40s %8s ms  (%s of the unix socket'"'"'s time)\n' "coracle: curl over TLS (tcp)" "$c_tls" "$(ratio "$c_tls" "$c_curl")"
+fi
 if command -v podman >/dev/null; then
   "${P[@]}" pull -q --tls-verify=false "$IMAGE" >/dev/null
   for i in $(seq 10); do "${P[@]}" create --network none --name "c$i" "$IMAGE" true >/dev/null; done
