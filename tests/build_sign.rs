@@ -175,50 +175,6 @@ fn disable_compression_false_pushes_the_stored_manifest(mode: Mode) {
     assert_eq!(local_digest(&env, "plain2"), pd);
 }
 
-/// A GnuPG home with one passphrase-less signing key, owned by the
-/// command's user; its agent is stopped on drop.
-struct Keyring {
-    home: PathBuf,
-}
-
-impl Keyring {
-    fn new(env: &mut TestEnv, name: &str, email: &str) -> Keyring {
-        let home = env.home.join(format!("gnupg-{name}"));
-        env.write_user_file(&home.join(".keep"), b"");
-        let k = Keyring { home };
-        let out = k.gpg(
-            env,
-            &[
-                "--passphrase",
-                "",
-                "--quick-gen-key",
-                &format!("{name} <{email}>"),
-                "ed25519",
-                "sign",
-                "never",
-            ],
-        );
-        assert_eq!(out.status, 0, "gpg --quick-gen-key: {}", out.stderr);
-        k
-    }
-
-    fn gpg(&self, env: &TestEnv, args: &[&str]) -> Out {
-        let mut full = vec!["--homedir", self.home.to_str().unwrap(), "--batch"];
-        full.extend_from_slice(args);
-        env.run_program("/usr/bin/gpg", &full)
-    }
-}
-
-impl Drop for Keyring {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(&self.home)
-            .args(["--kill", "all"])
-            .status();
-    }
-}
-
 fn signatures_file(env: &TestEnv, id: &str) -> PathBuf {
     env.store_dir()
         .join("image-signatures")

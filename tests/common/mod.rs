@@ -8,6 +8,7 @@
 pub mod cdi;
 pub mod ctr;
 pub mod fixtures;
+pub mod gpg;
 pub mod http;
 pub mod oci;
 pub mod pty;
@@ -17,6 +18,7 @@ pub mod snapshot;
 pub use cdi::*;
 pub use ctr::*;
 pub use fixtures::*;
+pub use gpg::Keyring;
 pub use http::*;
 pub use pty::*;
 pub use registry::{auth_registry, registry, tls_registry, Registry};
