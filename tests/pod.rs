@@ -713,3 +713,71 @@ fn pod_top_and_pod_stats_cover_every_member(mode: Mode) {
     let none = env.ok(&["pod", "stats", "--no-stream", "--format", "{{.Name}}"]);
     assert_eq!(none, "", "[{mode:?}]");
 }
+
+both_modes!(exit_policy_stop_ends_the_pod_and_a_new_member_restarts_it);
+/// `pod create --exit-policy=stop`: the pod stops when its last container
+/// ends (`continue`, the default, keeps the infra). A member started right
+/// after one ended (a unit restarting it) finds the pod stopped or running,
+/// never an infra on its way out, and starts it again.
+fn exit_policy_stop_ends_the_pod_and_a_new_member_restarts_it(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = PodReaper(&env);
+    let img = env.rt_image();
+    let wait_status = |pod: &str, want: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let mut now = pod_status(&env, pod);
+        while now != want && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            now = pod_status(&env, pod);
+        }
+        assert_eq!(now, want, "[{mode:?}] pod {pod}");
+    };
+    env.ok(&["pod", "create", "--name", "ep", "--exit-policy=stop"]);
+    env.ok(&["pod", "create", "--name", "cp"]);
+    for pod in ["ep", "cp"] {
+        let name = format!("{pod}-once");
+        env.ok(&["run", "-d", "--pod", pod, "--name", &name, &img, "true"]);
+    }
+    wait_status("ep", "Exited");
+    wait_status("cp", "Degraded");
+    let infra = |pod: &str| {
+        env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", pod])
+            .trim()
+            .to_string()
+    };
+    let state = env.ok(&["inspect", "--format", "{{.State.Status}}", &infra("cp")]);
+    assert_eq!(
+        state.trim(),
+        "running",
+        "[{mode:?}] continue keeps the infra"
+    );
+    env.ok(&["rm", "ep-once"]);
+
+    let run = [
+        "run",
+        "-d",
+        "--rm",
+        "--replace",
+        "--pod",
+        "ep",
+        "--name",
+        "again",
+        &img,
+        "sleep",
+        "1000",
+    ];
+    env.ok(&run);
+    for round in 0..6 {
+        env.ok(&["stop", "-t", "0", "again"]);
+        let out = env.run(&run);
+        assert_eq!(out.status, 0, "[{mode:?}] round {round}: {out:?}");
+        assert_eq!(
+            pod_status(&env, "ep"),
+            "Running",
+            "[{mode:?}] round {round}: {}",
+            env.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+        );
+    }
+    env.ok(&["stop", "-t", "0", "again"]);
+    wait_status("ep", "Exited");
+}

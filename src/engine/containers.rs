@@ -303,12 +303,13 @@ pub fn rename(store: &Store, id: &str, new_name: &str) -> Result<()> {
 /// stdio and exits with the program's code.
 pub fn start_process(store: &Store, id: &str, attach: bool) -> Result<rt::Started> {
     let cfg = crate::runtime::prepared::config_of(store, id)?;
-    crate::runtime::pod::start_infra_for(store, &cfg)?;
     // `--requires`: those first (each with its own requirements).
     for required in &cfg.tuning.requires {
         start(store, required)
             .with_context(|| format!("starting {required}, which {} requires", cfg.name))?;
     }
+    // From the infra's start to this one's: no exit policy in between.
+    let _members = crate::runtime::pod::start_infra_for(store, &cfg)?;
     rt::start(store, id, attach)
 }
 

@@ -1266,6 +1266,11 @@ fn apply_pod_exit_policy(store: &Store, cfg: &ContainerConfig) {
     if pod.exit_policy != "stop" || pod.infra_id.is_empty() {
         return;
     }
+    // A member starting now has the lock until it runs: it counts below,
+    // or it starts after the infra has stopped (and starts it again).
+    let Ok(_members) = store.pods.members_lock(&pod.id) else {
+        return;
+    };
     let others_run = store.containers.ids().unwrap_or_default().iter().any(|id| {
         id != &cfg.id
             && id != &pod.infra_id
@@ -1284,6 +1289,10 @@ fn apply_pod_exit_policy(store: &Store, cfg: &ContainerConfig) {
             store.containers.mark_stopped_by_user(&pod.infra_id);
             // SAFETY: the pid was checked to be the infra's process.
             unsafe { libc::kill(infra.pid, libc::SIGKILL) };
+            // Until its monitor has recorded the end: a member starting
+            // next must find it stopped, not a process on its way out.
+            let bound = Some(std::time::Duration::from_secs(10));
+            let _ = super::container::wait_stopped(store, &pod.infra_id, bound);
         }
     }
 }

@@ -230,17 +230,24 @@ pub fn member_modes(pod: &PodConfig) -> Vec<&'static str> {
 }
 
 /// Before a member starts: its pod's infra must run (podman starts it).
-pub fn start_infra_for(store: &Store, cfg: &ContainerConfig) -> Result<()> {
+/// Returns the pod's members lock, to hold until the member has started:
+/// a member ending meanwhile may not stop the infra under it (the pod's
+/// exit policy takes the same lock).
+pub fn start_infra_for(
+    store: &Store,
+    cfg: &ContainerConfig,
+) -> Result<Option<crate::storage::lock::RecordLock>> {
     if cfg.pod.is_empty() || cfg.is_infra {
-        return Ok(());
+        return Ok(None);
     }
     let Ok(pod) = store.pods.load(&cfg.pod) else {
-        return Ok(());
+        return Ok(None);
     };
-    if pod.infra_id.is_empty() || is_running(&current_state(store, &pod.infra_id)?) {
-        return Ok(());
+    let members = store.pods.members_lock(&pod.id)?;
+    if !pod.infra_id.is_empty() && !is_running(&current_state(store, &pod.infra_id)?) {
+        container::start(store, &pod.infra_id, false)?;
     }
-    container::start(store, &pod.infra_id, false).map(|_| ())
+    Ok(Some(members))
 }
 
 /// One container of a pod, both records.
@@ -298,6 +305,8 @@ pub fn status(states: &[Status]) -> &'static str {
 /// Start the infra, then every member that is not running. Goes on past
 /// a member that fails, and fails at the end with the last error.
 pub fn start(store: &Store, pod: &PodConfig) -> Result<()> {
+    // As one member's start (start_infra_for): the exit policy waits.
+    let _members = store.pods.members_lock(&pod.id)?;
     let list = containers(store, &pod.id)?;
     if let Some(infra) = list.iter().find(|m| m.cfg.is_infra) {
         if !is_running(&infra.state) {

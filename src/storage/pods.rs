@@ -151,15 +151,28 @@ pub struct PodStore {
     dir: PathBuf,
     names: NameIndex,
     tmp: PathBuf,
+    /// `<runroot>/pod-locks/<id>`: see [`PodStore::members_lock`].
+    locks: PathBuf,
 }
 
 impl PodStore {
-    pub fn new(root: &Path) -> PodStore {
+    pub fn new(root: &Path, runroot: &Path) -> PodStore {
         PodStore {
             dir: root.join("pods"),
             names: NameIndex::new(root.join("pod-names"), root.join("tmp")),
             tmp: root.join("tmp"),
+            locks: runroot.join("pod-locks"),
         }
+    }
+
+    /// Serialize a member's start with the pod's exit policy: a member
+    /// joining the infra's namespaces never meets an infra that a departing
+    /// member's monitor has just decided to stop (it finds it stopped, and
+    /// starts it again). Not inherited by forks (a monitor holds nothing).
+    pub fn members_lock(&self, id: &str) -> Result<super::lock::RecordLock> {
+        fs::create_dir_all(&self.locks)
+            .with_context(|| format!("creating {}", self.locks.display()))?;
+        super::lock::RecordLock::exclusive(&self.locks.join(id))
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {
@@ -227,6 +240,7 @@ impl PodStore {
         if let Some(name) = name {
             self.release_name(&name, id);
         }
+        let _ = fs::remove_file(self.locks.join(id));
         remove_tree(&doomed).with_context(|| format!("removing pod {id}"))
     }
 }

@@ -263,7 +263,7 @@ impl Store {
                     .unwrap_or_else(|| root.join("volumes")),
                 &root,
             ),
-            pods: PodStore::new(&records_root),
+            pods: PodStore::new(&records_root, &runroot),
             records_root,
             transient,
             image_root,
