@@ -131,7 +131,9 @@ impl SshAgents {
         })?;
         self.agents.push(child);
         let started = Instant::now();
-        while !is_socket(&socket) {
+        // Listening, not only bound: the socket file appears before
+        // ssh-agent listens, and ssh-add would be refused in between.
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
             let child = self.agents.last_mut().expect("pushed above");
             if let Some(status) = child.try_wait()? {
                 let mut err = String::new();
