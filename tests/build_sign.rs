@@ -261,6 +261,20 @@ fn sign_by_keeps_the_signature_and_push_carries_it(mode: Mode) {
         digest.as_str(),
         "[{mode:?}] {kept}"
     );
+    // A cached rebuild signs again: the newer signature replaces the older.
+    let again = build(
+        &env,
+        &["-D=false", "--sign-by", "signer@example.com", "-t", &name],
+        &ctx,
+    );
+    assert_eq!(again, id, "[{mode:?}] the rebuild is cached");
+    let kept_again: Value =
+        serde_json::from_slice(&std::fs::read(signatures_file(&env, &id)).unwrap()).unwrap();
+    assert_eq!(
+        kept_again.as_array().map(Vec::len),
+        Some(1),
+        "[{mode:?}] {kept_again}"
+    );
 
     // Push carries it to the lookaside, unchanged manifest.
     assert_eq!(push_digest(&env, &[&name]), digest, "[{mode:?}]");

@@ -131,12 +131,12 @@ pub fn sign_built(
     {
         bail!("image {} was removed before it was signed", image.id);
     }
-    crate::storage::image_signatures::add(
-        &store.image_root,
-        &image.id,
-        &image.manifest_digest,
-        &sig,
-    )
+    let claim = crate::storage::image_signatures::Claim {
+        manifest: &image.manifest_digest,
+        signer: &by.key,
+        identity: &name.to_string(),
+    };
+    crate::storage::image_signatures::add(&store.image_root, &image.id, &claim, &sig)
 }
 
 /// `push --sign-by`: sign the manifest just pushed to `dest`.

@@ -19,6 +19,19 @@ struct StoredSignature {
     manifest_digest: Digest,
     /// The gpg signed message, base64.
     signature: String,
+    /// Who signed (the key as `--sign-by` named it) and the name signed:
+    /// a newer signature of the same claim replaces this one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    signer: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    identity: String,
+}
+
+/// What a signature says, for [`add`].
+pub struct Claim<'a> {
+    pub manifest: &'a Digest,
+    pub signer: &'a str,
+    pub identity: &'a str,
 }
 
 fn path(image_root: &Path, id: &str) -> PathBuf {
@@ -29,13 +42,23 @@ fn load(image_root: &Path, id: &str) -> Result<Vec<StoredSignature>> {
     Ok(atomic::read_json(&path(image_root, id))?.unwrap_or_default())
 }
 
-/// Keep `signature` of `manifest` with image `id`. Call with the store
+/// Keep `signature` of `claim` with image `id`, in place of an earlier
+/// one of the same claim (a cached rebuild signs the same manifest again:
+/// the image keeps one signature, not one per build). Call with the store
 /// lock held.
-pub fn add(image_root: &Path, id: &str, manifest: &Digest, signature: &[u8]) -> Result<()> {
+pub fn add(image_root: &Path, id: &str, claim: &Claim, signature: &[u8]) -> Result<()> {
     let mut all = load(image_root, id)?;
+    all.retain(|s| {
+        s.signer.is_empty()
+            || !(&s.manifest_digest == claim.manifest
+                && s.signer == claim.signer
+                && s.identity == claim.identity)
+    });
     all.push(StoredSignature {
-        manifest_digest: manifest.clone(),
+        manifest_digest: claim.manifest.clone(),
         signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        signer: claim.signer.to_string(),
+        identity: claim.identity.to_string(),
     });
     let dir = image_root.join(DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
