@@ -5,6 +5,7 @@
 use super::prepared::remember_created;
 use super::report::Report;
 use super::spec::{self, SpecInput};
+pub use super::state::wait_stopped;
 use super::state::{current_state, is_restarting, is_running};
 use super::sys;
 use super::user::{self, ResolvedUser};
@@ -18,7 +19,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::fs;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Read a file as the container would see it at start: the container's own
 /// changes first, then the image layers from the top; a whiteout hides it.
@@ -436,25 +437,6 @@ pub fn kill(store: &Store, id: &str, sig: i32) -> Result<()> {
         super::resources::thaw_after_signal(store, id, &state);
     }
     Ok(())
-}
-
-/// Wait until the container is no longer running, up to `timeout`.
-pub fn wait_stopped(store: &Store, id: &str, timeout: Option<Duration>) -> Result<ContainerState> {
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(2);
-    loop {
-        let state = current_state(store, id)?;
-        if !is_running(&state) && !is_restarting(&state) {
-            return Ok(state);
-        }
-        if let Some(t) = timeout {
-            if start.elapsed() >= t {
-                return Ok(state);
-            }
-        }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(Duration::from_millis(50));
-    }
 }
 
 /// podman's stop: the stop signal, then SIGKILL after `timeout` seconds.

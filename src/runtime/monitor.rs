@@ -1292,7 +1292,7 @@ fn apply_pod_exit_policy(store: &Store, cfg: &ContainerConfig) {
             // Until its monitor has recorded the end: a member starting
             // next must find it stopped, not a process on its way out.
             let bound = Some(std::time::Duration::from_secs(10));
-            let _ = super::container::wait_stopped(store, &pod.infra_id, bound);
+            let _ = super::state::wait_stopped(store, &pod.infra_id, bound);
         }
     }
 }

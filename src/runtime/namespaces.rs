@@ -94,9 +94,13 @@ pub fn joins(store: &Store, cfg: &ContainerConfig) -> Result<Joins> {
                 kind_name(kind)
             );
         }
-        let open = |name: &str| {
-            File::open(format!("/proc/{}/ns/{name}", state.pid))
-                .with_context(|| format!("opening the {name} namespace of container {other}"))
+        let open = |name: &str| match File::open(format!("/proc/{}/ns/{name}", state.pid)) {
+            // Its process ended; its monitor has yet to record it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "the container {other} whose {} namespace this one joins is not running",
+                kind_name(kind)
+            ),
+            r => r.with_context(|| format!("opening the {name} namespace of container {other}")),
         };
         out.entries.push((kind, open(ns)?));
         if store.rootless {

@@ -5,6 +5,7 @@ use super::sys;
 use crate::storage::containers::{ContainerState, Status};
 use crate::storage::store::Store;
 use anyhow::Result;
+use std::time::{Duration, Instant};
 
 /// The state, corrected when its monitor died without saying so (kill -9,
 /// reboot): such a container is reported, and recorded, as exited.
@@ -95,4 +96,23 @@ pub fn is_running(state: &ContainerState) -> bool {
         state.status,
         Status::Running | Status::Paused | Status::Stopping
     )
+}
+
+/// Wait until the container is no longer running, up to `timeout`.
+pub fn wait_stopped(store: &Store, id: &str, timeout: Option<Duration>) -> Result<ContainerState> {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(2);
+    loop {
+        let state = current_state(store, id)?;
+        if !is_running(&state) && !is_restarting(&state) {
+            return Ok(state);
+        }
+        if let Some(t) = timeout {
+            if start.elapsed() >= t {
+                return Ok(state);
+            }
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(50));
+    }
 }
