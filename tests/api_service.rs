@@ -31,7 +31,7 @@ impl Service {
             .unwrap();
         let s = Service { child, sock };
         assert!(
-            wait_for(Duration::from_secs(20), || s.sock.exists()),
+            wait_for(Duration::from_secs(20), || socket_accepts(&s.sock)),
             "[{:?}] the service never made its socket {}",
             env.mode,
             s.sock.display()

@@ -471,7 +471,7 @@ fn mutual_tls_needs_a_client_certificate(mode: Mode) {
         &format!("unix://{}", sock.display()),
     );
     assert!(
-        wait_for(Duration::from_secs(20), || sock.exists()),
+        wait_for(Duration::from_secs(20), || socket_accepts(&sock)),
         "[{mode:?}] no socket"
     );
     let s = sock.display().to_string();

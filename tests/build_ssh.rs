@@ -29,7 +29,7 @@ impl Agent {
             .spawn()
             .expect("ssh-agent (openssh-client) is installed");
         let started = Instant::now();
-        while !socket.exists() {
+        while !socket_accepts(socket) {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "ssh-agent did not start"

@@ -56,7 +56,7 @@ impl Plugin {
             .spawn()
             .expect("starting the test volume plugin");
         assert!(
-            wait_for(Duration::from_secs(10), || socket.exists()),
+            wait_for(Duration::from_secs(10), || socket_accepts(&socket)),
             "[{:?}] the test volume plugin made no socket",
             env.mode
         );

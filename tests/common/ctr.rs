@@ -452,6 +452,12 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Whether a server listens on unix socket `path`: the file appears at
+/// bind, a moment before listen, when a client is still refused.
+pub fn socket_accepts(path: &std::path::Path) -> bool {
+    std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
 /// The pid of the coracle process a `coracle_command` child runs: the child
 /// itself as root, the child of `runuser` rootless.
 pub fn coracle_pid(mode: Mode, child_pid: i32) -> i32 {
