@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
@@ -898,6 +899,44 @@ fn idle_exit_activation_and_bad_endpoints(mode: Mode) {
     );
     assert!(svc.child.try_wait().unwrap().unwrap().success());
     assert!(!svc.sock.exists(), "[{mode:?}] its socket is removed");
+
+    // A client that keeps its connection alive and idle (a pooled one, as
+    // docker-py's) does not keep the service: the connection is closed
+    // after twice --time without a request (podman's IdleTimeout).
+    let mut svc = Service::start(&env, &["--time", "1"]);
+    let mut pooled = std::os::unix::net::UnixStream::connect(&svc.sock).unwrap();
+    pooled
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let asked = std::time::Instant::now();
+    pooled
+        .write_all(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"OK") {
+        let n = pooled.read(&mut buf).unwrap();
+        assert!(n > 0, "[{mode:?}] closed before its reply: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"), "[{mode:?}]");
+    let closed = pooled.read(&mut buf).unwrap();
+    let idle = asked.elapsed();
+    assert_eq!(
+        closed, 0,
+        "[{mode:?}] the server closed the idle connection"
+    );
+    assert!(
+        idle >= Duration::from_millis(1900) && idle < Duration::from_secs(15),
+        "[{mode:?}] kept alive for {idle:?}, not 2 s"
+    );
+    assert!(
+        wait_for(Duration::from_secs(15), || matches!(
+            svc.child.try_wait(),
+            Ok(Some(_))
+        )),
+        "[{mode:?}] the service did not exit once the idle connection closed"
+    );
 
     // A socket a service answers on is not taken over.
     let live = Service::start(&env, &["--time", "0"]);

@@ -230,6 +230,29 @@ impl Conn {
     }
 
     /// The next request's head; `None` when the client closed first.
+    /// Whether a next request starts within `timeout`: bytes already
+    /// read, or the socket readable (its end of file too).
+    pub fn request_within(&self, timeout: std::time::Duration) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        if !self.pending.is_empty() {
+            return true;
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX);
+            let mut fds = [PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                Ok(0) => return false,
+                Ok(_) => return true,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return true,
+            }
+        }
+    }
+
     pub fn read_request(&mut self) -> Result<Option<Request>> {
         let end = loop {
             if let Some(i) = find(&self.pending, b"\r\n\r\n") {

@@ -48,6 +48,10 @@ pub struct ServiceOptions {
 pub struct Ctx<'a> {
     pub open_store: &'a dyn Fn() -> Result<Store>,
     pub cors: Option<String>,
+    /// How long a kept-alive connection may wait for its next request
+    /// (podman's HTTP IdleTimeout: twice the service's --time; none at 0),
+    /// so an idle client's pooled connection does not keep the service.
+    pub keep_alive_idle: Option<std::time::Duration>,
 }
 
 /// Serve until idle (or a SIGTERM/SIGINT).
@@ -57,6 +61,8 @@ pub fn serve(opts: ServiceOptions, open_store: &dyn Fn() -> Result<Store>) -> Re
     let ctx = Ctx {
         open_store,
         cors: opts.cors.clone(),
+        keep_alive_idle: (opts.idle_seconds > 0)
+            .then(|| std::time::Duration::from_secs(2 * opts.idle_seconds)),
     };
     listen::run(&opts, tls, &ctx)
 }

@@ -14,7 +14,19 @@ pub const MAX_BODY: u64 = 8 << 20;
 /// Serve requests until the client closes, asks to, or a stream ends.
 pub fn serve_connection(fd: OwnedFd, ctx: &Ctx) -> Result<()> {
     let mut conn = Conn::new(fd);
-    while let Some(mut req) = conn.read_request()? {
+    let mut served = 0u64;
+    loop {
+        // A kept-alive connection idle too long is closed, as podman's.
+        if let (true, Some(idle)) = (served > 0, ctx.keep_alive_idle) {
+            if !conn.request_within(idle) {
+                crate::debug!("API connection: idle for {idle:?}, closing");
+                break;
+            }
+        }
+        let Some(mut req) = conn.read_request()? else {
+            break;
+        };
+        served += 1;
         let full_path = req.path.clone();
         let (api, path) = split_path(&full_path);
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
