@@ -93,19 +93,7 @@ pub fn layer_from_dir_as(
             let Tee { first, second } = tee;
             let mut buffered = first;
             buffered.flush().context("writing the layer stream")?;
-            let compressed = second
-                .map(|g| -> Result<(Digest, u64)> {
-                    let hashed = g.finish().context("compressing the layer")?;
-                    let (mut file, d, n) = hashed.finish();
-                    file.flush().context("writing the compressed layer")?;
-                    file.into_inner()
-                        .map_err(|e| e.into_error())
-                        .context("writing the compressed layer")?
-                        .sync_all()
-                        .context("writing the compressed layer")?;
-                    Ok((d, n))
-                })
-                .transpose()?;
+            let compressed = second.map(finish_gzip_file).transpose()?;
             Ok((digest, size, compressed))
         });
         let mut reader = BufReader::with_capacity(256 << 10, reader);
@@ -193,6 +181,18 @@ fn gzip_file_writer(path: &Path) -> Result<GzipFile> {
     super::compression::compress_writer_at(hashed, super::compression::Compression::Gzip, None)
 }
 
+/// End the gzip stream and make the file durable: its digest and size.
+fn finish_gzip_file(gzip: GzipFile) -> Result<(Digest, u64)> {
+    let (mut file, digest, size) = gzip.finish().context("compressing the layer")?.finish();
+    file.flush().context("writing the compressed layer")?;
+    file.into_inner()
+        .map_err(|e| e.into_error())
+        .context("writing the compressed layer")?
+        .sync_all()
+        .context("writing the compressed layer")?;
+    Ok((digest, size))
+}
+
 /// Writes everything to `first`, and what `first` took to `second` too.
 struct Tee<A, B> {
     first: A,
@@ -253,13 +253,7 @@ pub fn keep_compressed_tar(store: &Store, record: LayerRecord, tar: &Path) -> Re
     if diff_id != record.diff_id {
         bail!("the layer tar changed while it was compressed");
     }
-    let (mut file, digest, size) = gzip.finish().context("compressing the layer")?.finish();
-    file.flush().context("writing the compressed layer")?;
-    file.into_inner()
-        .map_err(|e| e.into_error())
-        .context("writing the compressed layer")?
-        .sync_all()
-        .context("writing the compressed layer")?;
+    let (digest, size) = finish_gzip_file(gzip)?;
     keep_compressed_form(store, record, blob, digest, size)
 }
 
