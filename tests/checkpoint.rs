@@ -610,3 +610,164 @@ fn count_exited(env: &TestEnv, name: &str) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// The namespace `ns` of container `name`'s first process.
+fn ns_of(env: &TestEnv, name: &str, ns: &str) -> String {
+    let pid = env.ok(&["inspect", "--format", "{{.State.Pid}}", name]);
+    std::fs::read_link(format!("/proc/{}/ns/{ns}", pid.trim()))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+fn infra_of(env: &TestEnv, pod: &str) -> String {
+    env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", pod])
+        .trim()
+        .to_string()
+}
+
+both_modes!(pod_members_are_checkpointed_and_restored_into_a_pod);
+/// A pod member is checkpointed with its infra's namespaces left out and
+/// restored into them again; exported, it goes into another pod with
+/// `restore --pod` (one sharing the same namespaces), as podman's.
+fn pod_members_are_checkpointed_and_restored_into_a_pod(mode: Mode) {
+    let env = TestEnv::new(mode);
+    let _reaper = Reaper(&env);
+    env.ok(&["pod", "create", "--name", "cp1"]);
+    let archive = env.dir.join("member.tar.gz");
+    let archive = archive.to_str().unwrap();
+    if mode == Mode::Rootless {
+        let img = env.rt_image();
+        env.run_detached("pm", &["--pod", "cp1"], &img, &["sleep", "300"]);
+        let out = env.fails(&["container", "checkpoint", "pm"], 125);
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: checkpointing a container requires root"
+        );
+        assert_eq!(status(&env, "pm"), "running", "[{mode:?}] unchanged");
+        let ids = env.all_container_ids();
+        let out = env.fails(
+            &["container", "restore", "-i", archive, "--pod", "cp1"],
+            125,
+        );
+        assert_eq!(
+            out.stderr.trim(),
+            "Error: restoring a container requires root"
+        );
+        assert_eq!(env.all_container_ids(), ids, "no container made");
+        return;
+    }
+    counter_with(&env, "pm", &["--pod", "cp1"]);
+    env.ok(&["container", "checkpoint", "pm"]);
+    assert_eq!(status(&env, "pm"), "exited");
+    assert_eq!(
+        status(&env, &infra_of(&env, "cp1")),
+        "running",
+        "the pod goes on"
+    );
+    env.ok(&["container", "restore", "pm"]);
+    let before = count(&env, "pm");
+    assert!(before > 3, "went on from where it was: {before}");
+    for ns in ["net", "ipc", "uts"] {
+        assert_eq!(
+            ns_of(&env, "pm", ns),
+            ns_of(&env, &infra_of(&env, "cp1"), ns),
+            "restored into the pod's {ns} namespace"
+        );
+    }
+    assert_ne!(
+        ns_of(&env, "pm", "pid"),
+        ns_of(&env, &infra_of(&env, "cp1"), "pid")
+    );
+
+    // Exported: it needs a pod to go into, one sharing what it shared.
+    env.ok(&["container", "checkpoint", "-e", archive, "pm"]);
+    let refused = |args: &[&str], says: &str| {
+        let ids = env.all_container_ids();
+        let out = env.fails(args, 125);
+        assert_eq!(out.stderr.trim(), format!("Error: {says}"), "{args:?}");
+        assert_eq!(env.all_container_ids(), ids, "{args:?}: no container made");
+    };
+    let restore = ["container", "restore", "-i", archive, "--name", "pm2"];
+    refused(&restore, "cannot restore pod container without --pod");
+    let no_uts = env
+        .ok(&["pod", "create", "--name", "cp2", "--share", "net,ipc"])
+        .trim()
+        .to_string();
+    refused(
+        &[&restore[..], &["--pod", "cp2"]].concat(),
+        &format!("pod {no_uts} does not share the UTS namespace"),
+    );
+    refused(
+        &["container", "restore", "--pod", "cp2", "pm"],
+        "--pod can only be used with image or --import",
+    );
+    let cp3 = env
+        .ok(&["pod", "create", "--name", "cp3"])
+        .trim()
+        .to_string();
+    env.ok(&[&restore[..], &["--pod", "cp3"]].concat());
+    assert_eq!(
+        env.ok(&["inspect", "--format", "{{.Pod}} {{.State.Status}}", "pm2"])
+            .trim(),
+        format!("{cp3} running"),
+        "the pod was started for it"
+    );
+    let n = count(&env, "pm2");
+    assert!(n >= before, "went on from {before}: {n}");
+    for ns in ["net", "ipc", "uts"] {
+        assert_eq!(
+            ns_of(&env, "pm2", ns),
+            ns_of(&env, &infra_of(&env, "cp3"), ns),
+            "in the new pod's {ns} namespace"
+        );
+    }
+
+    // A container outside any pod does not go into one.
+    let img = env.rt_image();
+    env.run_detached("solo", &[], &img, &["sleep", "300"]);
+    let solo = env.dir.join("solo.tar");
+    env.ok(&[
+        "container",
+        "checkpoint",
+        "-e",
+        solo.to_str().unwrap(),
+        "solo",
+    ]);
+    let ids = env.all_container_ids();
+    let out = env.fails(
+        &[
+            "container",
+            "restore",
+            "-i",
+            solo.to_str().unwrap(),
+            "--name",
+            "solo2",
+            "--pod",
+            "cp3",
+        ],
+        125,
+    );
+    assert_eq!(
+        out.stderr.trim(),
+        "Error: cannot restore non pod container into pod"
+    );
+    assert_eq!(env.all_container_ids(), ids, "no container made");
+
+    // A member sharing its infra's pid namespace is not checkpointed.
+    env.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "cp4",
+        "--share",
+        "net,ipc,uts,pid",
+    ]);
+    env.run_detached("pidshare", &["--pod", "cp4"], &img, &["sleep", "300"]);
+    let out = env.fails(&["container", "checkpoint", "pidshare"], 125);
+    assert_eq!(
+        out.stderr.trim(),
+        "Error: cannot checkpoint container pidshare: it joins another container's pid namespace"
+    );
+    assert_eq!(status(&env, "pidshare"), "running");
+}

@@ -87,6 +87,9 @@ pub struct RestoreArgs {
     /// Specify new name for container restored from exported checkpoint (only works with --import)
     #[arg(short, long)]
     pub name: Option<String>,
+    /// Restore container into existing Pod (only works with image or --import)
+    #[arg(long, value_name = "NAME")]
+    pub pod: Option<String>,
     /// Display restore statistics
     #[arg(long)]
     pub print_stats: bool,
@@ -226,6 +229,7 @@ pub fn restore(g: &GlobalOpts, a: RestoreArgs) -> Result<()> {
         ignore_static_ip: a.ignore_static_ip,
         ignore_static_mac: a.ignore_static_mac,
         publish: a.publish.clone(),
+        pod: a.pod.clone(),
     };
     let store = g.open_store()?;
     if a.import.is_some() {
@@ -256,6 +260,9 @@ pub fn restore(g: &GlobalOpts, a: RestoreArgs) -> Result<()> {
             }
             return println(&report.id);
         }
+    }
+    if a.pod.is_some() {
+        bail!("--pod can only be used with image or --import");
     }
     if a.name.is_some() || a.ignore_static_ip || a.ignore_static_mac || !a.publish.is_empty() {
         bail!("--name, --publish, --ignore-static-ip and --ignore-static-mac can only be used with --import or a checkpoint image");

@@ -64,6 +64,8 @@ pub struct RestoreRequest {
     pub ignore_static_mac: bool,
     /// `--publish`: replaces the imported container's published ports.
     pub publish: Vec<String>,
+    /// `--pod`: the pod an imported pod member is restored into.
+    pub pod: Option<String>,
 }
 
 /// One container's result: podman's `--print-stats` entry.
@@ -364,6 +366,54 @@ fn resume_stopped(pid: i32) {
     }
 }
 
+/// `restore --pod`: an imported member of some pod goes into `pod`, whose
+/// infra's namespaces replace the ones it shared with its own pod's (the
+/// pod must share them too, as podman checks).
+fn move_into_pod(store: &Store, cfg: &mut ContainerConfig, pod: &str) -> Result<()> {
+    use crate::storage::modes::{NamespaceMode, NetworkMode};
+    let pod = store
+        .pods
+        .load(&super::pods::pod_id(store, pod)?)
+        .with_context(|| format!("pod {pod:?} cannot be retrieved"))?;
+    if pod.infra_id.is_empty() {
+        bail!(
+            "cannot retrieve infra container from pod {:?}: pod has no infra container",
+            pod.name
+        );
+    }
+    let unshared =
+        |what: &str| anyhow::anyhow!("pod {} does not share the {what} namespace", pod.id);
+    if let NetworkMode::Container(_) = cfg.network {
+        if !pod.shares("net") {
+            return Err(unshared("network"));
+        }
+        cfg.network = NetworkMode::Container(pod.infra_id.clone());
+        cfg.ports.clear();
+        for a in cfg.network_attachments.values_mut() {
+            a.ip = None;
+            a.ip6 = None;
+            a.mac = None;
+        }
+    }
+    for (ns, what, mode) in [
+        ("ipc", "IPC", &mut cfg.ipc),
+        ("uts", "UTS", &mut cfg.uts),
+        ("pid", "PID", &mut cfg.pid),
+    ] {
+        if let NamespaceMode::Container(_) = mode {
+            if !pod.shares(ns) {
+                return Err(unshared(what));
+            }
+            *mode = NamespaceMode::Container(pod.infra_id.clone());
+        }
+    }
+    if matches!(cfg.uts, NamespaceMode::Container(_)) {
+        cfg.hostname = pod.effective_hostname().to_string();
+    }
+    cfg.pod = pod.id;
+    Ok(())
+}
+
 /// Restore checkpointed container `id`.
 pub fn restore(store: &Store, id: &str, req: &RestoreRequest) -> Result<Report> {
     require_root(store, "restoring")?;
@@ -377,7 +427,10 @@ pub fn restore(store: &Store, id: &str, req: &RestoreRequest) -> Result<Report> 
     }
     ckpt::write_restore_request(store, id, &req.criu)?;
     let began = Instant::now();
-    let started = crate::runtime::container::start(store, id, false);
+    // A pod member: its pod's infra runs first (podman starts it).
+    let cfg = store.containers.load_config(id)?;
+    let started = crate::runtime::pod::start_infra_for(store, &cfg)
+        .and_then(|_members| crate::runtime::container::start(store, id, false));
     let _ = std::fs::remove_file(ckpt::restore_request(store, id));
     started?;
     let runtime_duration = began.elapsed().as_micros() as i64;
@@ -456,6 +509,12 @@ fn import_unpacked(
             serde_json::from_slice(&config).context("reading the checkpoint's config.dump")?;
         if !scratch.join("checkpoint/inventory.img").is_file() {
             bail!("{what} holds no complete checkpoint");
+        }
+        match (&req.pod, cfg.pod.is_empty()) {
+            (None, false) => bail!("cannot restore pod container without --pod"),
+            (Some(_), true) => bail!("cannot restore non pod container into pod"),
+            (Some(pod), false) => move_into_pod(store, &mut cfg, pod)?,
+            (None, true) => {}
         }
         if !default_name.is_empty() {
             cfg.name = default_name.to_string();

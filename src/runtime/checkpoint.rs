@@ -131,9 +131,21 @@ pub fn check_dumpable(store: &Store, cfg: &ContainerConfig, spec: &Spec) -> Resu
     if cfg.oci_runtime.is_some() {
         bail!("cannot checkpoint container {}: it runs under an external OCI runtime; only the built-in runtime is checkpointed", cfg.name);
     }
-    if !cfg.pod.is_empty() {
+    // A pod member's net, ipc and uts namespaces are its infra's: criu
+    // takes them as external and the restore joins the infra's again.
+    let infra = pod_infra(store, cfg);
+    for (ns, from) in super::namespaces::joined(cfg) {
+        let of_infra = from.is_some() && from == infra.as_deref();
+        if !of_infra || !POD_SHARED.contains(&ns) {
+            bail!(
+                "cannot checkpoint container {}: it joins another container's {ns} namespace",
+                cfg.name
+            );
+        }
+    }
+    if cfg.launch.userns_from.is_some() {
         bail!(
-            "cannot checkpoint container {}: pod members share namespaces with their pod and are not checkpointed one by one",
+            "cannot checkpoint container {}: it shares the user namespace of its pod",
             cfg.name
         );
     }
@@ -149,14 +161,19 @@ pub fn check_dumpable(store: &Store, cfg: &ContainerConfig, spec: &Spec) -> Resu
             cfg.name
         );
     }
-    let joins = super::namespaces::joins(store, cfg)?;
-    if !joins.into_child_fds().is_empty() {
-        bail!(
-            "cannot checkpoint container {}: it joins another container's namespaces",
-            cfg.name
-        );
-    }
     Ok(())
+}
+
+/// The namespaces a checkpointed pod member may share with its infra.
+const POD_SHARED: [&str; 3] = ["net", "ipc", "uts"];
+
+/// The infra of `cfg`'s pod, if it is a member of one.
+fn pod_infra(store: &Store, cfg: &ContainerConfig) -> Option<String> {
+    if cfg.pod.is_empty() {
+        return None;
+    }
+    let pod = store.pods.load(&cfg.pod).ok()?;
+    (!pod.infra_id.is_empty()).then_some(pod.infra_id)
 }
 
 /// One line of /proc/PID/mountinfo, the fields we use.
@@ -494,6 +511,13 @@ impl Drop for NetnsHolder {
     }
 }
 
+/// The namespaces a restored container goes into besides its own: a new
+/// network namespace `netns` holds, or those `joined` (its pod infra's).
+pub struct RestoreNamespaces<'a> {
+    pub netns: Option<&'a NetnsHolder>,
+    pub joined: Vec<(OwnedFd, libc::c_int)>,
+}
+
 /// The ends of the restored program's stdio the monitor keeps, and the
 /// container's ends, which criu hands to the restored processes.
 pub struct RestoreStdio {
@@ -504,17 +528,19 @@ pub struct RestoreStdio {
 
 /// Restore container `cfg` from its images: the restored first process is
 /// a child of the caller (the monitor: criu's `--restore-sibling`), in
-/// `cgroup`, in the network namespace `netns` holds, its root `rootfs`. Returns its pid and
-/// the monitor's ends of its stdio.
+/// `cgroup`, in the network namespace `netns` holds (or the one `joined`
+/// names, with the ipc and uts namespaces there), its root `rootfs`.
+/// Returns its pid and the monitor's ends of its stdio.
 pub fn restore(
     store: &Store,
     cfg: &ContainerConfig,
     spec: &Spec,
     rootfs: super::rootfs::RootfsPlan,
     cgroup: Option<&super::cgroup::Cgroup>,
-    netns: Option<&NetnsHolder>,
+    namespaces: RestoreNamespaces,
     o: &RestoreOptions,
 ) -> Result<(i32, RestoreStdio)> {
+    let RestoreNamespaces { netns, joined } = namespaces;
     let id = &cfg.id;
     let desc = load_descriptors(store, id)?;
     let dir = images_dir(store, id);
@@ -538,18 +564,42 @@ pub fn restore(
     let mut keep: Vec<OwnedFd> = Vec::new();
     let mut fds = Vec::new();
     let mut next = 400;
-    let mut inherit = |fd: OwnedFd, key: &str, args: &mut Vec<String>| {
+    let mut place = |fd: OwnedFd| {
         fds.push((fd.as_raw_fd(), next));
-        args.push("--inherit-fd".into());
-        args.push(format!("fd[{next}]:{key}"));
-        next += 1;
         keep.push(fd);
+        next += 1;
+        next - 1
     };
+    // A pod member's namespaces are its infra's, joined as at a start.
+    let mut joined_net = None;
+    for (fd, kind) in joined {
+        let name = match kind {
+            libc::CLONE_NEWNET => {
+                joined_net = Some(fd);
+                continue;
+            }
+            libc::CLONE_NEWIPC => "ipc",
+            libc::CLONE_NEWUTS => "uts",
+            other => bail!(
+                "cannot restore container {id} into another container's {} namespace",
+                super::namespaces::kind_name(other)
+            ),
+        };
+        let n = place(fd);
+        args.extend(["--join-ns".into(), format!("{name}:/proc/self/fd/{n}")]);
+    }
     if desc.own_netns {
-        let holder = netns.context("the restored container needs a network namespace")?;
-        let ns = std::fs::File::open(format!("/proc/{}/ns/net", holder.pid))
-            .context("opening the new network namespace")?;
-        inherit(OwnedFd::from(ns), NETNS_KEY, &mut args);
+        let ns = match joined_net {
+            Some(fd) => fd,
+            None => {
+                let holder = netns.context("the restored container needs a network namespace")?;
+                let ns = std::fs::File::open(format!("/proc/{}/ns/net", holder.pid))
+                    .context("opening the new network namespace")?;
+                OwnedFd::from(ns)
+            }
+        };
+        let n = place(ns);
+        args.extend(["--inherit-fd".into(), format!("fd[{n}]:{NETNS_KEY}")]);
     }
     let (stdout_r, stdout_w) = sys::owned_pipe()?;
     let (stderr_r, stderr_w) = sys::owned_pipe()?;
@@ -573,7 +623,8 @@ pub fn restore(
         } else {
             sys::dev_null()?
         };
-        inherit(fd, key, &mut args);
+        let n = place(fd);
+        args.extend(["--inherit-fd".into(), format!("fd[{n}]:{key}")]);
     }
     for m in &desc.mounts {
         let host = spec

@@ -693,7 +693,11 @@ fn spawn_restored(
     options: &super::checkpoint::RestoreOptions,
 ) -> Result<Spawned> {
     let mut made = HalfMade::new(create_cgroup(store, cfg)?);
-    let holder = if clone_flags(spec) & libc::CLONE_NEWNET != 0 {
+    // A pod member joins its infra's namespaces instead (its network is
+    // the infra's to set up).
+    let joined = super::namespaces::joins(store, cfg)?.into_child_fds();
+    let joins_net = joined.iter().any(|(_, kind)| *kind == libc::CLONE_NEWNET);
+    let holder = if clone_flags(spec) & libc::CLONE_NEWNET != 0 && !joins_net {
         Some(super::checkpoint::NetnsHolder::new()?)
     } else {
         None
@@ -712,7 +716,10 @@ fn spawn_restored(
         spec,
         rootfs_plan(store, cfg),
         made.cgroup.as_ref(),
-        holder.as_ref(),
+        super::checkpoint::RestoreNamespaces {
+            netns: holder.as_ref(),
+            joined,
+        },
         options,
     )?;
     made.pid = pid;

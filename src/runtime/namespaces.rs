@@ -43,6 +43,18 @@ fn modes(cfg: &ContainerConfig) -> [(&'static str, libc::c_int, Option<Source<'_
     ]
 }
 
+/// The namespaces `cfg` joins instead of making (net, ipc, uts, pid),
+/// each with the container it comes from (None: an `ns:PATH`).
+pub fn joined(cfg: &ContainerConfig) -> Vec<(&'static str, Option<&str>)> {
+    modes(cfg)
+        .into_iter()
+        .filter_map(|(name, _, source)| match source? {
+            Source::Container(id) => Some((name, Some(id))),
+            Source::Path(_) => Some((name, None)),
+        })
+        .collect()
+}
+
 pub fn kind_name(kind: libc::c_int) -> &'static str {
     match kind {
         libc::CLONE_NEWNET => "network",
