@@ -620,6 +620,12 @@ fn ns_of(env: &TestEnv, name: &str, ns: &str) -> String {
         .to_string()
 }
 
+fn pod_json_id(env: &TestEnv, pod: &str) -> String {
+    env.ok(&["pod", "inspect", "--format", "{{.Id}}", pod])
+        .trim()
+        .to_string()
+}
+
 fn infra_of(env: &TestEnv, pod: &str) -> String {
     env.ok(&["pod", "inspect", "--format", "{{.InfraContainerID}}", pod])
         .trim()
@@ -722,6 +728,29 @@ fn pod_members_are_checkpointed_and_restored_into_a_pod(mode: Mode) {
             "in the new pod's {ns} namespace"
         );
     }
+    // A checkpoint image of a member, restored into a pod as --import.
+    env.ok(&[
+        "container",
+        "checkpoint",
+        "--create-image",
+        "pm-ckpt",
+        "pm2",
+    ]);
+    env.ok(&[
+        "container",
+        "restore",
+        "--pod",
+        "cp1",
+        "--name",
+        "pm3",
+        "pm-ckpt",
+    ]);
+    assert_eq!(
+        env.ok(&["inspect", "--format", "{{.Pod}} {{.State.Status}}", "pm3"])
+            .trim(),
+        format!("{} running", pod_json_id(&env, "cp1")),
+    );
+    assert!(count(&env, "pm3") >= n, "went on from {n}");
 
     // A container outside any pod does not go into one.
     let img = env.rt_image();
