@@ -380,4 +380,99 @@ fn sign_by_keeps_the_signature_and_push_carries_it(mode: Mode) {
     env.ok(&["rmi", &plain_name]);
     assert!(!signatures_file(&env, &plain_id).exists());
     assert_refused(&env, &["pull", &plain_name], "signature");
+
+    // A manifest list's images carry their signatures too (manifest push
+    // --all), under the list's repository; the same refusal and way out.
+    let member = context(
+        &env,
+        "listed",
+        &base,
+        &[
+            ("Containerfile", "FROM {BASE}\nCOPY f /f\n"),
+            ("f", "signed, pushed in a list\n"),
+        ],
+    );
+    build(
+        &env,
+        &[
+            "-D=false",
+            "--sign-by",
+            "signer@example.com",
+            "-t",
+            "listed:1",
+        ],
+        &member,
+    );
+    let member_digest = local_digest(&env, "listed:1");
+    env.ok(&["manifest", "create", "signed-list"]);
+    env.ok(&[
+        "manifest",
+        "add",
+        "signed-list",
+        "containers-storage:localhost/listed:1",
+    ]);
+    let list_repo = unique("built/signed-list");
+    env.ok(&[
+        "manifest",
+        "push",
+        "--all",
+        "signed-list",
+        &format!("{host}/{list_repo}:1"),
+    ]);
+    let sig = lookaside
+        .join(format!(
+            "{list_repo}@{}",
+            member_digest.replacen(':', "=", 1)
+        ))
+        .join("signature-1");
+    let out = signer.gpg(&env, &["--decrypt", sig.to_str().unwrap()]);
+    assert_eq!(
+        out.status,
+        0,
+        "[{mode:?}] {}: {}",
+        sig.display(),
+        out.stderr
+    );
+    let payload: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        payload["critical"]["image"]["docker-manifest-digest"],
+        member_digest.as_str()
+    );
+    let plain = context(
+        &env,
+        "listed-plain",
+        &base,
+        &[
+            ("Containerfile", "FROM {BASE}\nCOPY f /f\n"),
+            ("f", "signed, uncompressed, in a list\n"),
+        ],
+    );
+    build(
+        &env,
+        &["--sign-by", "signer@example.com", "-t", "listed-plain:1"],
+        &plain,
+    );
+    env.ok(&[
+        "manifest",
+        "create",
+        "plain-list",
+        "containers-storage:localhost/listed-plain:1",
+    ]);
+    let plain_list = format!("{host}/{}:1", unique("built/plain-list"));
+    let out = env.run(&["manifest", "push", "--all", "plain-list", &plain_list]);
+    assert_error(
+        mode,
+        "manifest push of a signed image compressed at push",
+        &out,
+        125,
+        &["Would invalidate signatures"],
+    );
+    env.ok(&[
+        "manifest",
+        "push",
+        "--all",
+        "--remove-signatures",
+        "plain-list",
+        &plain_list,
+    ]);
 }

@@ -296,7 +296,7 @@ pub struct PushArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub sign: super::sign_flags::SignFlags,
-    /// Discard any pre-existing signatures in the images (signatures are not copied with a list)
+    /// Discard any pre-existing signatures in the images
     #[arg(long)]
     pub remove_signatures: bool,
     #[command(flatten)]
@@ -337,6 +337,7 @@ fn push(g: &GlobalOpts, mut a: PushArgs) -> Result<()> {
             options,
             sign_by,
             add_compression,
+            remove_signatures: a.remove_signatures,
         },
     )?;
     if let Some(path) = &a.digestfile {

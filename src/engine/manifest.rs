@@ -88,6 +88,8 @@ pub struct Push {
     /// `--add-compression`: also push each image in these compressions,
     /// as further entries.
     pub add_compression: Vec<Compression>,
+    /// The images' own signatures are not pushed with them.
+    pub remove_signatures: bool,
 }
 
 /// `KEY=VALUE` annotations as typed.
@@ -512,6 +514,7 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
             instances.push(Instance {
                 image: None,
                 remote: None,
+                keep_manifest: false,
             });
             continue;
         }
@@ -538,7 +541,30 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
                 Some(Reference::parse(source)?)
             }
         };
-        instances.push(Instance { image, remote });
+        instances.push(Instance {
+            image,
+            remote,
+            keep_manifest: false,
+        });
+    }
+    // A local image's own signatures (`build --sign-by`) go with it, as
+    // containers/image copies them: only if its manifest goes unchanged.
+    let mut carried = Vec::new();
+    for inst in instances.iter_mut().filter(|_| !p.remove_signatures) {
+        let Some(image) = inst.image else { continue };
+        let signatures = crate::storage::image_signatures::of_manifest(
+            &store.image_root,
+            &image.id,
+            &image.manifest_digest,
+        )?;
+        if signatures.is_empty() {
+            continue;
+        }
+        if !crate::registry::push::keeps_manifest(store, image, &p.options) {
+            bail!("{}", crate::registry::push::WOULD_INVALIDATE_SIGNATURES);
+        }
+        inst.keep_manifest = true;
+        carried.push((image.manifest_digest.clone(), signatures));
     }
     let mut options = p.options.clone();
     if p.format == ManifestFormat::V2s2 && options.format.is_none() {
@@ -557,6 +583,10 @@ pub fn push(store: &Store, p: &Push) -> Result<Digest> {
         variants: &p.add_compression,
     };
     let digest = push_index::push_list(store, &list, &dest, &options)?;
+    for (instance, signatures) in &carried {
+        crate::registry::signature::store_copies(&dest, instance, signatures, store.rootless)
+            .with_context(|| format!("writing the signatures of {instance}"))?;
+    }
     if !p.sign_by.is_empty() {
         let mut signed = Vec::new();
         if p.all {

@@ -27,6 +27,9 @@ pub struct Instance<'a> {
     pub image: Option<&'a ImageRecord>,
     /// `registry/repository@digest`.
     pub remote: Option<Reference>,
+    /// The image's stored manifest must go as it is (signatures of it go
+    /// along): see [`PushOptions::keep_manifest`].
+    pub keep_manifest: bool,
 }
 
 /// What `manifest push` sends.
@@ -65,7 +68,11 @@ pub fn push_list(
             }
             continue;
         };
-        let pushed = push_instance(store, image, dest, opts)?;
+        let instance_opts = PushOptions {
+            keep_manifest: inst.keep_manifest,
+            ..opts.clone()
+        };
+        let pushed = push_instance(store, image, dest, &instance_opts)?;
         entry.digest = pushed.digest;
         entry.size = pushed.size;
         entry.media_type = pushed.media_type;
