@@ -638,7 +638,7 @@ both_modes!(pod_members_are_checkpointed_and_restored_into_a_pod);
 /// `restore --pod` (one sharing the same namespaces), as podman's.
 fn pod_members_are_checkpointed_and_restored_into_a_pod(mode: Mode) {
     let env = TestEnv::new(mode);
-    let _reaper = Reaper(&env);
+    let _reaper = StoreReaper(&env);
     env.ok(&["pod", "create", "--name", "cp1"]);
     let archive = env.dir.join("member.tar.gz");
     let archive = archive.to_str().unwrap();

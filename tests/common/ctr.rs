@@ -359,6 +359,22 @@ impl Drop for Reaper<'_> {
     }
 }
 
+/// As [`Reaper`], for tests whose pods outlive their containers: the pods
+/// are removed, then every process of the test's store (an infra, its
+/// network helper) that is still there is killed.
+pub struct StoreReaper<'a>(pub &'a TestEnv);
+
+impl Drop for StoreReaper<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["pod", "rm", "-a", "-f", "-t", "0"]);
+        self.0.reap();
+        for pid in self.0.store_processes() {
+            // SAFETY: a signal to a process of this test's store.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// Pids of host processes whose environment holds `entry` (`K=V`).
 pub fn pids_with_env(entry: &str) -> Vec<i32> {
     let mut v = Vec::new();
