@@ -31,6 +31,13 @@ struct Fixture {
     log: PathBuf,
 }
 
+/// The unit's container is not the test's to mark: remove it at the end.
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.env.run(&["rm", "-a", "-f", "-t", "0"]);
+    }
+}
+
 /// A store with a container `web` run "from the unit web.service" with
 /// the given policy, on the image the registry has for the reference.
 fn setup(mode: Mode, policy: &str) -> Fixture {
