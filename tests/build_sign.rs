@@ -181,6 +181,30 @@ fn signatures_file(env: &TestEnv, id: &str) -> PathBuf {
         .join(format!("{id}.json"))
 }
 
+/// The payload of the first signature the lookaside keeps for
+/// `repo@digest`, checked with the signer's key.
+fn lookaside_payload(
+    env: &TestEnv,
+    signer: &Keyring,
+    lookaside: &Path,
+    repo: &str,
+    digest: &str,
+) -> Value {
+    let sig = lookaside
+        .join(format!("{repo}@{}", digest.replacen(':', "=", 1)))
+        .join("signature-1");
+    let out = signer.gpg(env, &["--decrypt", sig.to_str().unwrap()]);
+    assert_eq!(
+        out.status,
+        0,
+        "[{:?}] {}: {}",
+        env.mode,
+        sig.display(),
+        out.stderr
+    );
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
 both_modes!(sign_by_keeps_the_signature_and_push_carries_it);
 fn sign_by_keeps_the_signature_and_push_carries_it(mode: Mode) {
     let mut env = TestEnv::new(mode);
@@ -278,18 +302,7 @@ fn sign_by_keeps_the_signature_and_push_carries_it(mode: Mode) {
 
     // Push carries it to the lookaside, unchanged manifest.
     assert_eq!(push_digest(&env, &[&name]), digest, "[{mode:?}]");
-    let sig = lookaside
-        .join(format!("{repo}@{}", digest.replacen(':', "=", 1)))
-        .join("signature-1");
-    let out = signer.gpg(&env, &["--decrypt", sig.to_str().unwrap()]);
-    assert_eq!(
-        out.status,
-        0,
-        "[{mode:?}] {}: {}",
-        sig.display(),
-        out.stderr
-    );
-    let payload: Value = serde_json::from_str(&out.stdout).unwrap();
+    let payload = lookaside_payload(&env, &signer, &lookaside, &repo, &digest);
     assert_eq!(
         payload["critical"]["identity"]["docker-reference"],
         name.as_str()
@@ -419,21 +432,7 @@ fn sign_by_keeps_the_signature_and_push_carries_it(mode: Mode) {
         "signed-list",
         &format!("{host}/{list_repo}:1"),
     ]);
-    let sig = lookaside
-        .join(format!(
-            "{list_repo}@{}",
-            member_digest.replacen(':', "=", 1)
-        ))
-        .join("signature-1");
-    let out = signer.gpg(&env, &["--decrypt", sig.to_str().unwrap()]);
-    assert_eq!(
-        out.status,
-        0,
-        "[{mode:?}] {}: {}",
-        sig.display(),
-        out.stderr
-    );
-    let payload: Value = serde_json::from_str(&out.stdout).unwrap();
+    let payload = lookaside_payload(&env, &signer, &lookaside, &list_repo, &member_digest);
     assert_eq!(
         payload["critical"]["image"]["docker-manifest-digest"],
         member_digest.as_str()

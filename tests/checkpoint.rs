@@ -225,16 +225,7 @@ fn export_and_import_as_a_new_container(mode: Mode) {
             !std::path::Path::new(archive).exists(),
             "no archive written"
         );
-        let ids = env.all_container_ids();
-        let out = env.fails(
-            &["container", "restore", "-i", archive, "--name", "c3b"],
-            125,
-        );
-        assert_eq!(
-            out.stderr.trim(),
-            "Error: restoring a container requires root"
-        );
-        assert_eq!(env.all_container_ids(), ids, "no container made");
+        import_refused_rootless(&env, &["-i", archive, "--name", "c3b"]);
         return;
     }
     env.ok(&[
@@ -611,6 +602,17 @@ fn count_exited(env: &TestEnv, name: &str) -> u64 {
         .unwrap()
 }
 
+/// `container restore ARGS` rootless: podman's refusal, no container made.
+fn import_refused_rootless(env: &TestEnv, args: &[&str]) {
+    let ids = env.all_container_ids();
+    let out = env.fails(&[&["container", "restore"], args].concat(), 125);
+    assert_eq!(
+        out.stderr.trim(),
+        "Error: restoring a container requires root"
+    );
+    assert_eq!(env.all_container_ids(), ids, "no container made");
+}
+
 /// The namespace `ns` of container `name`'s first process.
 fn ns_of(env: &TestEnv, name: &str, ns: &str) -> String {
     let pid = env.ok(&["inspect", "--format", "{{.State.Pid}}", name]);
@@ -651,16 +653,7 @@ fn pod_members_are_checkpointed_and_restored_into_a_pod(mode: Mode) {
             "Error: checkpointing a container requires root"
         );
         assert_eq!(status(&env, "pm"), "running", "[{mode:?}] unchanged");
-        let ids = env.all_container_ids();
-        let out = env.fails(
-            &["container", "restore", "-i", archive, "--pod", "cp1"],
-            125,
-        );
-        assert_eq!(
-            out.stderr.trim(),
-            "Error: restoring a container requires root"
-        );
-        assert_eq!(env.all_container_ids(), ids, "no container made");
+        import_refused_rootless(&env, &["-i", archive, "--pod", "cp1"]);
         return;
     }
     counter_with(&env, "pm", &["--pod", "cp1"]);
