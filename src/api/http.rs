@@ -229,7 +229,6 @@ impl Conn {
         Ok(n > 0)
     }
 
-    /// The next request's head; `None` when the client closed first.
     /// Whether a next request starts within `timeout`: bytes already
     /// read, or the socket readable (its end of file too).
     pub fn request_within(&self, timeout: std::time::Duration) -> bool {
@@ -253,6 +252,7 @@ impl Conn {
         }
     }
 
+    /// The next request's head; `None` when the client closed first.
     pub fn read_request(&mut self) -> Result<Option<Request>> {
         let end = loop {
             if let Some(i) = find(&self.pending, b"\r\n\r\n") {
